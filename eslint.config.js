@@ -1,0 +1,48 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const adapterOnly = (names, message) => ({
+  patterns: [{ group: names, message }],
+});
+
+export default tseslint.config(
+  { ignores: ['**/node_modules/**', 'protocol/src/gen/**', '**/dist/**', '**/out/**', 'artifacts/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  // protocol: no I/O, no imports of the apps.
+  {
+    files: ['protocol/src/**/*.ts'],
+    ignores: ['protocol/src/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: ['node:fs', 'node:net', 'node:http', 'node:child_process', 'fs', 'net'].map((name) => ({
+          name, message: 'protocol has no I/O: pass bytes in and out.' })),
+        patterns: [{ group: ['@bluetill/*'], message: 'protocol imports nothing from the repo.' }],
+      }],
+    },
+  },
+  // Apps: pure cores import no drivers; drivers only in adapter files.                     [STYLE: dependency direction]
+  {
+    files: ['backend/src/domain/**/*.ts', 'pos-terminal/src/common/**/*.ts', 'phone-agent/src/core/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', adapterOnly(
+        ['@grpc/*', 'better-sqlite3', '@stoprocent/*', 'nfc-pcsc', 'node:fs', 'node:net', 'electron', 'pino'],
+        'A pure core talks to the world through ports; drivers belong in adapter files.')],
+    },
+  },
+  {
+    files: ['backend/src/**/*.ts', 'pos-terminal/src/**/*.ts', 'phone-agent/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', adapterOnly(
+        ['@bluetill/backend', '@bluetill/pos-terminal', '@bluetill/phone-agent', '@bluetill/simulator', '@bluetill/protocol/*', '!@bluetill/protocol/proto-path'],
+        'Apps import only @bluetill/protocol (its entry point) and never each other.')],
+    },
+  },
+);

@@ -1,0 +1,44 @@
+/**
+ * The phone's BLE central, at the level of ATT values: adapters (noble, in-memory) deliver
+ * and send single characteristic values; framing and encryption happen above, in the core.
+ *
+ * @example
+ *   const found = await central.scan({ timeoutMs: 5000 });
+ *   const link = await central.connect(found[0].id);   // MTU exchanged, NOTIFY subscribed
+ *   link.onValue((v) => reassembler.push(v));
+ *   await link.write(fragment);                        // fragment.length <= link.mtu - 3
+ */
+export interface Advertisement {
+  /** Opaque id to pass to connect(). */
+  readonly id: string;
+  readonly counterName: string;
+  readonly rssi: number;
+}
+
+export interface ScanOptions {
+  readonly timeoutMs: number;
+  /** Stop early once a till with this counter name is seen. */
+  readonly counterName?: string;
+}
+
+export interface BleCentral {
+  /** Scans for bluetill tills until the timeout (or the named counter is seen); never hangs. */
+  scan(options: ScanOptions): Promise<Advertisement[]>;
+  /** Connects, exchanges the MTU, discovers the service and subscribes to NOTIFY. */
+  connect(id: string, options?: { timeoutMs?: number }): Promise<CentralLink>;
+  close(): Promise<void>;
+}
+
+export interface CentralLink {
+  /** Negotiated ATT MTU; values are at most mtu − 3 bytes. */
+  readonly mtu: number;
+  /** Writes one value to the WRITE characteristic. */
+  write(value: Uint8Array): Promise<void>;
+  /** Reads the INFO characteristic. */
+  readInfo(): Promise<Uint8Array>;
+  /** Each NOTIFY value, in order. */
+  onValue(handler: (value: Uint8Array) => void): void;
+  /** Called once when the link is gone (either side, or supervision timeout). */
+  onDisconnect(handler: (reason: string) => void): void;
+  disconnect(): Promise<void>;
+}
