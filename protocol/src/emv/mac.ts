@@ -1,0 +1,66 @@
+
+import { EmvCryptoError } from './errors';
+import { aesEncrypt, desEncrypt, xorBytes } from './symmetric';
+
+/** ISO/IEC 9797-1 padding method 1 (zeros; an empty input becomes one zero block) or 2 ('80' then zeros). */
+export function padIso9797(data: Uint8Array, method: 1 | 2, blockSize = 8): Uint8Array {
+  if (method === 2) {
+    const total = (Math.floor(data.length / blockSize) + 1) * blockSize;
+    const out = new Uint8Array(total);
+    out.set(data);
+    out[data.length] = 0x80;
+    return out;
+  }
+  if (method === 1) {
+    const total = Math.max(blockSize, Math.ceil(data.length / blockSize) * blockSize);
+    const out = new Uint8Array(total);
+    out.set(data);
+    return out;
+  }
+  throw new EmvCryptoError('bad_padding', 'padding method must be 1 or 2');
+}
+
+/**
+ * ISO/IEC 9797-1 MAC algorithm 3 ("retail MAC", ANSI X9.19) with a double-length DES key:
+ * single-DES CBC under the left half, then decrypt/encrypt the last block with the right/left
+ * halves. Returns 8 bytes.
+ */
+export function retailMac(key: Uint8Array, data: Uint8Array, padding: 1 | 2): Uint8Array {
+  if (key.length !== 16) throw new EmvCryptoError('bad_key_length', 'retail MAC key must be 16 bytes');
+  const padded = padIso9797(data, padding, 8);
+  const left = key.subarray(0, 8);
+  let h: Uint8Array = new Uint8Array(8);
+  const last = padded.length - 8;
+  for (let at = 0; at < last; at += 8) h = desEncrypt(left, xorBytes(h, padded.subarray(at, at + 8)));
+  // Last block under TDES (E_K1 D_K2 E_K1) is exactly ISO 9797-1 output transformation 3.
+  return desEncrypt(key, xorBytes(h, padded.subarray(last)));
+}
+
+function shiftLeftOne(block: Uint8Array): Uint8Array {
+  const out = new Uint8Array(block.length);
+  for (let i = 0; i < block.length; i += 1) {
+    out[i] = (((block[i] as number) << 1) | ((block[i + 1] ?? 0) >> 7)) & 0xff;
+  }
+  return out;
+}
+
+function cmacSubkey(l: Uint8Array): Uint8Array {
+  const k = shiftLeftOne(l);
+  if (((l[0] as number) & 0x80) !== 0) k[15] = (k[15] as number) ^ 0x87;
+  return k;
+}
+
+/** AES-CMAC (RFC 4493 / NIST SP 800-38B) with a 128/192/256-bit key; returns the full 16 bytes. */
+export function aesCmac(key: Uint8Array, data: Uint8Array): Uint8Array {
+  const k1 = cmacSubkey(aesEncrypt(key, new Uint8Array(16)));
+  const k2 = cmacSubkey(k1);
+  const complete = data.length > 0 && data.length % 16 === 0;
+  const lastBlock = complete
+    ? xorBytes(data.subarray(data.length - 16), k1)
+    : xorBytes(padIso9797(data.subarray(Math.floor(data.length / 16) * 16), 2, 16), k2);
+  const blocks = complete ? data.length / 16 - 1 : Math.floor(data.length / 16);
+  let x: Uint8Array = new Uint8Array(16);
+  for (let i = 0; i < blocks; i += 1) x = aesEncrypt(key, xorBytes(x, data.subarray(i * 16, i * 16 + 16)));
+  return aesEncrypt(key, xorBytes(x, lastBlock));
+}
+

@@ -1,0 +1,18 @@
+// The only import path for the other packages.
+export * from './errors';
+export * from './bytes';
+export * from './money';
+export * from './redact';
+export * from './decline-codes';
+export * from './ble/gatt';
+export * from './ble/frame';
+export * from './ble/messages';
+export * from './ble/secure-channel';
+export * from './pki/keys';
+export * from './pki/certificate';
+export * from './pin/pin-block';
+export * from './pin/pin-seal';
+export { CardData, Cryptogram, Item, Money, Receipt, SignedReceipt } from './gen/bluetill/v1/common';
+export { AuthResult, BleMessage, CardAuth, Certificate, CertificateBody, Error as ErrorMessage, Hello, HelloAck, Payment, ReceiptMessage, Sealed, SealedPinBlock, TillInfo } from './gen/bluetill/v1/ble';
+export { AuthorizationClient, type AuthorizationServer, AuthorizationService, AuthorizeRequest, AuthorizeResponse, ChallengeRequest, ChallengeResponse, GetSettlementRequest, SettleRequest, SettleResponse, SettlementClient, type SettlementServer, SettlementService } from './gen/bluetill/v1/settlement_network';
+export * as health from './gen/grpc/health/v1/health';

@@ -1,0 +1,124 @@
+/**
+ * ISO 9564-1 PIN blocks.
+ *
+ * Formats 0, 1, 3 are 8-byte clear blocks (for TDES-era systems and for decoding what others
+ * send). Format 4 is the AES PIN block: 16-byte plaintext PIN field and PAN field, enciphered as
+ * C = E(K, E(K, PINfield) XOR PANfield). bluetill seals format-4 blocks to the authorization
+ * server (see pin-seal.ts); a clear PIN never leaves the phone.
+ *
+ * | format | PIN field (nibbles)                          | PAN field                         |
+ * | ------ | -------------------------------------------- | --------------------------------- |
+ * | 0      | 0 N P..P F..F                                | 0000 + 12 rightmost PAN digits excluding the check digit |
+ * | 1      | 1 N P..P R..R (random 0-F)                   | none                              |
+ * | 3      | 3 N P..P R..R (random A-F)                   | as format 0                       |
+ * | 4      | 4 N P..P A..A (to nibble 15) + 8 random bytes | M + PAN (12+M digits), 0-padded to 32 nibbles |
+ */
+import { createCipheriv, createDecipheriv, randomBytes, randomInt } from 'node:crypto';
+import { ProtocolError } from '../errors';
+
+export type PinBlockErrorCode = 'bad_pin' | 'bad_pan' | 'bad_block' | 'bad_key';
+export class PinBlockError extends ProtocolError<PinBlockErrorCode> {}
+
+const nibblesToBytes = (nibbles: number[]): Uint8Array => {
+  const out = new Uint8Array(nibbles.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = (nibbles[2 * i]! << 4) | nibbles[2 * i + 1]!;
+  return out;
+};
+const bytesToNibbles = (bytes: Uint8Array): number[] => Array.from(bytes).flatMap((b) => [b >> 4, b & 0x0f]);
+const xor = (a: Uint8Array, b: Uint8Array): Uint8Array => a.map((v, i) => v ^ b[i]!);
+const digits = (s: string): number[] => Array.from(s, Number);
+
+function checkPin(pin: string): void {
+  if (!/^\d{4,12}$/.test(pin)) throw new PinBlockError('bad_pin', 'PIN must be 4 to 12 digits');
+}
+function checkPan(pan: string): void {
+  if (!/^\d{12,19}$/.test(pan)) throw new PinBlockError('bad_pan', 'PAN must be 12 to 19 digits');
+}
+
+/** PAN field of formats 0 and 3: 0000 + the 12 rightmost digits excluding the check digit. */
+function panField0(pan: string): Uint8Array {
+  checkPan(pan);
+  const body = pan.slice(0, -1).slice(-12);
+  return nibblesToBytes([0, 0, 0, 0, ...digits(body)]);
+}
+
+function pinField(format: 0 | 1 | 3, pin: string): Uint8Array {
+  checkPin(pin);
+  const nibbles = [format, pin.length, ...digits(pin)];
+  while (nibbles.length < 16) nibbles.push(format === 0 ? 0xf : format === 1 ? randomInt(16) : 10 + randomInt(6));
+  return nibblesToBytes(nibbles);
+}
+
+export const encodePinBlock0 = (pin: string, pan: string): Uint8Array => xor(pinField(0, pin), panField0(pan));
+export const encodePinBlock1 = (pin: string): Uint8Array => pinField(1, pin);
+export const encodePinBlock3 = (pin: string, pan: string): Uint8Array => xor(pinField(3, pin), panField0(pan));
+
+/** Reads a clear format 0, 1 or 3 block; checks the control nibble, length and fill. */
+export function decodePinBlock(format: 0 | 1 | 3, block: Uint8Array, pan?: string): string {
+  if (block.length !== 8) throw new PinBlockError('bad_block', 'PIN block must be 8 bytes');
+  let field = block;
+  if (format !== 1) {
+    if (pan === undefined) throw new PinBlockError('bad_pan', `format ${format} needs the PAN`);
+    field = xor(block, panField0(pan));
+  }
+  const n = bytesToNibbles(field);
+  if (n[0] !== format) throw new PinBlockError('bad_block', `control field is not ${format}`);
+  const len = n[1]!;
+  if (len < 4 || len > 12) throw new PinBlockError('bad_block', 'PIN length out of range');
+  const pinDigits = n.slice(2, 2 + len);
+  if (pinDigits.some((d) => d > 9)) throw new PinBlockError('bad_block', 'PIN digit out of range');
+  const fill = n.slice(2 + len);
+  const fillOk = format === 0 ? fill.every((d) => d === 0xf) : format === 3 ? fill.every((d) => d >= 10) : true;
+  if (!fillOk) throw new PinBlockError('bad_block', 'fill digits do not match the format');
+  return pinDigits.join('');
+}
+
+export const decodePinBlock0 = (block: Uint8Array, pan: string): string => decodePinBlock(0, block, pan);
+
+// ---- format 4 -----------------------------------------------------------------------------
+
+/** Plaintext PIN field of format 4 (16 bytes). */
+export function pinField4(pin: string, randomFill: Uint8Array = randomBytes(8)): Uint8Array {
+  checkPin(pin);
+  if (randomFill.length !== 8) throw new PinBlockError('bad_block', 'format 4 random fill is 8 bytes');
+  const nibbles = [4, pin.length, ...digits(pin)];
+  while (nibbles.length < 16) nibbles.push(0xa);
+  const out = new Uint8Array(16);
+  out.set(nibblesToBytes(nibbles), 0);
+  out.set(randomFill, 8);
+  return out;
+}
+
+/** Plaintext PAN field of format 4 (16 bytes): M = PAN length − 12 (0 when shorter), then the PAN. */
+export function panField4(pan: string): Uint8Array {
+  if (!/^\d{1,19}$/.test(pan)) throw new PinBlockError('bad_pan', 'PAN must be 1 to 19 digits');
+  const m = Math.max(0, pan.length - 12);
+  const nibbles = [m, ...digits(pan.padStart(12, '0'))];
+  while (nibbles.length < 32) nibbles.push(0);
+  return nibblesToBytes(nibbles);
+}
+
+function aesBlock(key: Uint8Array, block: Uint8Array, decrypt: boolean): Uint8Array {
+  if (![16, 24, 32].includes(key.length)) throw new PinBlockError('bad_key', 'AES key must be 16, 24 or 32 bytes');
+  const algo = `aes-${key.length * 8}-ecb`;
+  const c = decrypt ? createDecipheriv(algo, key, null) : createCipheriv(algo, key, null);
+  c.setAutoPadding(false);
+  return new Uint8Array(Buffer.concat([c.update(block), c.final()]));
+}
+
+export function encipherPinBlock4(key: Uint8Array, pin: string, pan: string, randomFill?: Uint8Array): Uint8Array {
+  const intermediate = aesBlock(key, pinField4(pin, randomFill), false);
+  return aesBlock(key, xor(intermediate, panField4(pan)), false);
+}
+
+export function decipherPinBlock4(key: Uint8Array, block: Uint8Array, pan: string): string {
+  if (block.length !== 16) throw new PinBlockError('bad_block', 'format 4 block must be 16 bytes');
+  const intermediate = xor(aesBlock(key, block, true), panField4(pan));
+  const n = bytesToNibbles(aesBlock(key, intermediate, true)).slice(0, 16);
+  if (n[0] !== 4) throw new PinBlockError('bad_block', 'control field is not 4');
+  const len = n[1]!;
+  if (len < 4 || len > 12) throw new PinBlockError('bad_block', 'PIN length out of range');
+  const pinDigits = n.slice(2, 2 + len);
+  if (pinDigits.some((d) => d > 9) || n.slice(2 + len).some((d) => d !== 0xa)) throw new PinBlockError('bad_block', 'PIN field malformed');
+  return pinDigits.join('');
+}

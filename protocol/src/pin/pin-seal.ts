@@ -1,0 +1,65 @@
+/**
+ * Seals a PIN to the authorization server's PIN key: the phone makes an ISO 9564 format-4 block
+ * and encrypts it so that only the holder of the PIN private key can open it. The till relays
+ * ciphertext it cannot read.
+ *
+ *   e        = fresh P-256 key pair (phone)
+ *   secret   = ECDH(e, PIN public key)
+ *   K4 ‖ Kg ‖ iv = HKDF-SHA256(secret, salt = e.pub, info = "bluetill/1 pin seal", 16 + 32 + 12)
+ *   block    = format-4 encipherment of PIN and PAN under K4 (AES-128)
+ *   sealed   = AES-256-GCM(Kg, iv, block, aad = context)
+ *
+ * `context` binds the seal to one payment session (unpredictable number and terminal id), so a
+ * sealed PIN recorded in one session cannot be replayed in another.
+ */
+import { createCipheriv, createDecipheriv, createECDH, hkdfSync, type KeyObject, diffieHellman } from 'node:crypto';
+import { SealedPinBlock } from '../gen/bluetill/v1/ble';
+import { ProtocolError } from '../errors';
+import { concatBytes, utf8 } from '../bytes';
+import { publicKeyFromRaw } from '../pki/keys';
+import { decipherPinBlock4, encipherPinBlock4 } from './pin-block';
+
+export class PinSealError extends ProtocolError<'malformed' | 'unsealed_failed'> {}
+
+function keys(secret: Uint8Array, ephemeral: Uint8Array) {
+  const okm = new Uint8Array(hkdfSync('sha256', secret, ephemeral, utf8('bluetill/1 pin seal'), 60));
+  return { k4: okm.subarray(0, 16), kg: okm.subarray(16, 48), iv: okm.subarray(48, 60) };
+}
+
+export function sealPin(args: { pin: string; pan: string; pinKey: Uint8Array; pinKeyId: string; context: Uint8Array }): Uint8Array {
+  const ecdh = createECDH('prime256v1');
+  const ephemeral = new Uint8Array(ecdh.generateKeys());
+  publicKeyFromRaw(args.pinKey);
+  const k = keys(new Uint8Array(ecdh.computeSecret(args.pinKey)), ephemeral);
+  const block = encipherPinBlock4(k.k4, args.pin, args.pan);
+  const gcm = createCipheriv('aes-256-gcm', k.kg, k.iv);
+  gcm.setAAD(args.context);
+  const ciphertext = concatBytes(gcm.update(block), gcm.final(), gcm.getAuthTag());
+  return SealedPinBlock.encode({ ephemeralPublicKey: ephemeral, ciphertext, pinKeyId: args.pinKeyId }).finish();
+}
+
+/** Opens a sealed PIN with the PIN private key; returns the PIN (server side only). */
+export function openSealedPin(sealed: Uint8Array, args: { pinPrivateKey: KeyObject; pan: string; context: Uint8Array }): string {
+  let msg: SealedPinBlock;
+  try {
+    msg = SealedPinBlock.decode(sealed);
+  } catch (cause) {
+    throw new PinSealError('malformed', 'sealed PIN block does not decode', { cause });
+  }
+  if (msg.ciphertext.length !== 32) throw new PinSealError('malformed', 'sealed PIN block has the wrong size');
+  try {
+    const secret = new Uint8Array(diffieHellman({ privateKey: args.pinPrivateKey, publicKey: publicKeyFromRaw(msg.ephemeralPublicKey) }));
+    const k = keys(secret, msg.ephemeralPublicKey);
+    const gcm = createDecipheriv('aes-256-gcm', k.kg, k.iv);
+    gcm.setAAD(args.context);
+    gcm.setAuthTag(msg.ciphertext.subarray(16));
+    const block = concatBytes(gcm.update(msg.ciphertext.subarray(0, 16)), gcm.final());
+    return decipherPinBlock4(k.k4, block, args.pan);
+  } catch (cause) {
+    throw new PinSealError('unsealed_failed', 'sealed PIN block could not be opened', { cause });
+  }
+}
+
+/** The context a PIN seal is bound to: unpredictable number ‖ terminal id. */
+export const pinSealContext = (unpredictableNumber: Uint8Array, terminalId: string): Uint8Array =>
+  concatBytes(unpredictableNumber, utf8(terminalId));
