@@ -1,0 +1,40 @@
+/** grpc.health.v1.Health: SERVING for "" and each registered service until shutdown. */
+import type { ServerUnaryCall, ServerWritableStream, sendUnaryData, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
+import { health } from '@bluetill/protocol';
+
+const { HealthCheckResponse_ServingStatus: S } = health;
+
+export class HealthService {
+  private serving = true;
+  private readonly watchers = new Set<ServerWritableStream<health.HealthCheckRequest, health.HealthCheckResponse>>();
+
+  constructor(private readonly services: readonly string[]) {}
+
+  private statusOf(service: string): health.HealthCheckResponse_ServingStatus {
+    if (service !== '' && !this.services.includes(service)) return S.SERVICE_UNKNOWN;
+    return this.serving ? S.SERVING : S.NOT_SERVING;
+  }
+
+  shutdown(): void {
+    this.serving = false;
+    for (const w of this.watchers) {
+      w.write({ status: this.statusOf(w.request.service) });
+      w.end();
+    }
+    this.watchers.clear();
+  }
+
+  readonly implementation: UntypedServiceImplementation = {
+    check: (call: ServerUnaryCall<health.HealthCheckRequest, health.HealthCheckResponse>, cb: sendUnaryData<health.HealthCheckResponse>) => {
+      const s = this.statusOf(call.request.service);
+      if (s === S.SERVICE_UNKNOWN) cb({ code: status.NOT_FOUND, details: 'unknown service' });
+      else cb(null, { status: s });
+    },
+    watch: (call: ServerWritableStream<health.HealthCheckRequest, health.HealthCheckResponse>) => {
+      call.write({ status: this.statusOf(call.request.service) });
+      this.watchers.add(call);
+      call.on('cancelled', () => this.watchers.delete(call));
+    },
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * Edge checks for every request: sizes, lengths, formats. A failure names the field (never its
+ * value) and becomes INVALID_ARGUMENT; nothing malformed reaches the use cases.          [ISO]
+ */
+import { SUPPORTED_CURRENCIES, type AuthorizeRequest, type CardData, type ChallengeRequest, type GetSettlementRequest, type Item, type Money, type SettleRequest } from '@bluetill/protocol';
+import { RequestError } from '../../app/request-error';
+
+const fail = (field: string, why: string): never => {
+  throw new RequestError('invalid_argument', `${field}: ${why}`);
+};
+const id = (field: string, v: string) => (/^[A-Za-z0-9._-]{1,64}$/.test(v) ? v : fail(field, 'must be 1-64 characters of A-Z a-z 0-9 . _ -'));
+const bytes = (field: string, v: Uint8Array, min: number, max: number) => (v.length >= min && v.length <= max ? v : fail(field, `must be ${min}-${max} bytes`));
+
+function card(c: CardData | undefined): void {
+  if (!c) fail('card', 'required');
+  if (!/^\d{12,19}$/.test(c!.pan)) fail('card.pan', 'must be 12-19 digits');
+  if (!/^\d\d(0[1-9]|1[0-2])$/.test(c!.expiry)) fail('card.expiry', 'must be YYMM');
+  if (c!.cardholderName.length > 26) fail('card.cardholder_name', 'at most 26 characters');
+  if (c!.panSequence > 99) fail('card.pan_sequence', 'at most 99');
+  bytes('card.records', c!.records, 0, 4096);
+  bytes('card.signed_dynamic_data', c!.signedDynamicData, 0, 512);
+}
+
+function money(field: string, m: Money | undefined): void {
+  if (!m) fail(field, 'required');
+  if (!Number.isSafeInteger(m!.minor) || m!.minor <= 0) fail(`${field}.minor`, 'must be a positive integer');
+  if (!SUPPORTED_CURRENCIES.includes(m!.currency)) fail(`${field}.currency`, 'unsupported currency');
+}
+
+function items(list: readonly Item[]): void {
+  if (list.length < 1 || list.length > 200) fail('items', 'must have 1-200 items');
+  list.forEach((it, i) => {
+    id(`items[${i}].sku`, it.sku);
+    if (it.name.length < 1 || it.name.length > 80) fail(`items[${i}].name`, 'must be 1-80 characters');
+    if (!Number.isInteger(it.quantity) || it.quantity < 1 || it.quantity > 9999) fail(`items[${i}].quantity`, 'must be 1-9999');
+    if (!Number.isSafeInteger(it.unitPriceMinor) || it.unitPriceMinor < 0 || it.unitPriceMinor > 100_000_000) fail(`items[${i}].unit_price_minor`, 'out of range');
+  });
+}
+
+export function validateChallenge(r: ChallengeRequest): ChallengeRequest {
+  id('terminal_id', r.terminalId);
+  return r;
+}
+
+export function validateAuthorize(r: AuthorizeRequest): AuthorizeRequest {
+  id('terminal_id', r.terminalId);
+  bytes('unpredictable_number', r.unpredictableNumber, 4, 4);
+  card(r.card);
+  bytes('sealed_pin_block', r.sealedPinBlock, 0, 256);
+  return r;
+}
+
+export function validateSettle(r: SettleRequest): SettleRequest {
+  id('terminal_id', r.terminalId);
+  id('terminal_txn_id', r.terminalTxnId);
+  id('merchant_id', r.merchantId);
+  if (r.authorizationRef.length < 1 || r.authorizationRef.length > 128) fail('authorization_ref', 'must be 1-128 characters');
+  card(r.card);
+  money('amount', r.amount);
+  items(r.items);
+  if (!r.cryptogram) fail('cryptogram', 'required');
+  bytes('cryptogram.arqc', r.cryptogram!.arqc, 0, 8);
+  if (r.cryptogram!.atc > 0xffff) fail('cryptogram.atc', 'at most 65535');
+  bytes('cryptogram.cdol_data', r.cryptogram!.cdolData, 0, 256);
+  bytes('cryptogram.iad', r.cryptogram!.iad, 0, 32);
+  return r;
+}
+
+export function validateGetSettlement(r: GetSettlementRequest): GetSettlementRequest {
+  id('terminal_id', r.terminalId);
+  id('terminal_txn_id', r.terminalTxnId);
+  return r;
+}

@@ -1,0 +1,50 @@
+/**
+ * A software KeyStore whose material lives in one JSON file written by the admin tool.
+ * (An HSM-backed KeyStore implements the same interface.)
+ */
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { privateKeyFromPem, utf8 } from '@bluetill/protocol';
+import type { KeyStore } from '../ports/key-store';
+import type { KeyMaterial } from '../admin/key-material';
+
+export class SoftwareKeyStore implements KeyStore {
+  readonly pinKey;
+  readonly receiptKey;
+  private readonly lookupKey: Buffer;
+  private readonly dataKey: Buffer;
+  private readonly pinVerifierKey: Buffer;
+
+  constructor(material: KeyMaterial) {
+    this.pinKey = { id: material.pinKey.id, privateKey: privateKeyFromPem(material.pinKey.privatePem).privateKey, certificate: Buffer.from(material.pinKey.certificate, 'base64') };
+    this.receiptKey = { id: material.receiptKey.id, privateKey: privateKeyFromPem(material.receiptKey.privatePem).privateKey, certificate: Buffer.from(material.receiptKey.certificate, 'base64') };
+    this.lookupKey = Buffer.from(material.lookupKey, 'base64');
+    this.dataKey = Buffer.from(material.dataKey, 'base64');
+    this.pinVerifierKey = Buffer.from(material.pinVerifierKey, 'base64');
+  }
+
+  static fromFile(path: string): SoftwareKeyStore {
+    return new SoftwareKeyStore(JSON.parse(readFileSync(path, 'utf8')) as KeyMaterial);
+  }
+
+  panHash(pan: string): string {
+    return createHmac('sha256', this.lookupKey).update(pan).digest('hex');
+  }
+
+  encryptPan(pan: string): Uint8Array {
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', this.dataKey, iv);
+    return Buffer.concat([iv, c.update(pan, 'utf8'), c.final(), c.getAuthTag()]);
+  }
+
+  decryptPan(blob: Uint8Array): string {
+    const b = Buffer.from(blob);
+    const d = createDecipheriv('aes-256-gcm', this.dataKey, b.subarray(0, 12));
+    d.setAuthTag(b.subarray(b.length - 16));
+    return Buffer.concat([d.update(b.subarray(12, b.length - 16)), d.final()]).toString('utf8');
+  }
+
+  pinVerifier(salt: Uint8Array, pin: string, panHash: string): Uint8Array {
+    return new Uint8Array(createHmac('sha256', this.pinVerifierKey).update(salt).update(utf8(panHash)).update(utf8(pin)).digest());
+  }
+}

@@ -1,0 +1,11 @@
+import type Database from 'better-sqlite3';
+import * as m0001 from './0001-create-schema';
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  up(db: Database.Database): void;
+}
+
+/** One numbered migration per file, applied in order; never edit one that has shipped.   [SIG] */
+export const migrations: readonly Migration[] = [{ version: 1, name: '0001-create-schema', up: m0001.up }];

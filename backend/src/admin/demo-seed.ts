@@ -1,0 +1,51 @@
+/**
+ * Demo data: one merchant with its terminal, and a handful of cards that exercise each outcome.
+ * The PANs are test numbers on a private BIN; PINs are for the demo only.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
+import { SoftwareKeyStore } from '../adapters/key-store.file';
+import { createKeyMaterial, issueTerminalIdentity, trustAnchors, type TerminalIdentity, type TrustAnchors } from './key-material';
+import { registerCard, registerMerchant, registerTerminal, type NewCard } from './registry';
+
+export const DEMO_MERCHANT = { id: 'M-0001', name: 'Corner Shop', currency: 'EUR' } as const;
+export const DEMO_TERMINAL_ID = 'T-0001';
+
+export const DEMO_CARDS: readonly NewCard[] = [
+  { id: 'card-alice', pan: '6799990100000000019', expiry: '2812', cardholderName: 'ALICE ANDERSON', pin: '1234', creditLimitMinor: 500_00, currency: 'EUR' },
+  { id: 'card-bob', pan: '6799990100000000027', expiry: '2906', cardholderName: 'BOB BROWN', pin: '2580', creditLimitMinor: 300_00, currency: 'EUR' },
+  { id: 'card-chen', pan: '6799990100000000035', expiry: '2703', cardholderName: 'CHEN CHAO', pin: '9876', creditLimitMinor: 1_000_00, currency: 'EUR' },
+  { id: 'card-dana', pan: '6799990100000000043', expiry: '2812', cardholderName: 'DANA DIAZ', pin: '1111', creditLimitMinor: 20_00, currency: 'EUR' },
+  { id: 'card-eve', pan: '6799990100000000050', expiry: '2812', cardholderName: 'EVE EVANS', pin: '4321', creditLimitMinor: 500_00, currency: 'EUR', status: 'blocked' },
+  { id: 'card-finn', pan: '6799990100000000068', expiry: '2401', cardholderName: 'FINN FISCHER', pin: '4321', creditLimitMinor: 500_00, currency: 'EUR' },
+];
+
+export interface SeededBackend {
+  readonly dbPath: string;
+  readonly keysPath: string;
+  readonly terminal: TerminalIdentity;
+  readonly trust: TrustAnchors;
+}
+
+/** Creates keys, database and demo registry in `dir`; writes keys.json, trust.json, terminal-T-0001.json. */
+export function seedDemo(dir: string, extraTerminals: readonly string[] = []): SeededBackend {
+  const material = createKeyMaterial();
+  const keysPath = join(dir, 'keys.json');
+  writeFileSync(keysPath, JSON.stringify(material, null, 2), { mode: 0o600 });
+  const keys = new SoftwareKeyStore(material);
+  const dbPath = join(dir, 'backend.sqlite');
+  const store = new SqliteBackendStore(dbPath);
+  try {
+    registerMerchant(store.db, DEMO_MERCHANT);
+    for (const id of [DEMO_TERMINAL_ID, ...extraTerminals]) registerTerminal(store.db, { id, merchantId: DEMO_MERCHANT.id });
+    for (const card of DEMO_CARDS) registerCard(store.db, keys, card);
+  } finally {
+    store.close();
+  }
+  const terminal = issueTerminalIdentity(material, { terminalId: DEMO_TERMINAL_ID, merchantId: DEMO_MERCHANT.id, merchantName: DEMO_MERCHANT.name });
+  writeFileSync(join(dir, `terminal-${DEMO_TERMINAL_ID}.json`), JSON.stringify(terminal, null, 2), { mode: 0o600 });
+  const trust = trustAnchors(material);
+  writeFileSync(join(dir, 'trust.json'), JSON.stringify(trust, null, 2));
+  return { dbPath, keysPath, terminal, trust };
+}

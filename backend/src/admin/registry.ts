@@ -1,0 +1,59 @@
+/**
+ * The card company's registry operations (the admin tool and the demo seed use them): accounts,
+ * merchants, terminals, cards. PANs are stored encrypted and hashed; PINs only as a keyed, salted
+ * verification value.
+ */
+import { randomBytes } from 'node:crypto';
+import { maskPan } from '@bluetill/protocol';
+import type { Db } from '../adapters/sqlite/open-database';
+import type { KeyStore } from '../ports/key-store';
+import type { CardStatus } from '../ports/backend-store';
+
+export function registerMerchant(db: Db, m: { id: string; name: string; currency: string; status?: 'active' | 'inactive' }): void {
+  db.transaction(() => {
+    db.prepare("INSERT INTO accounts (id, kind, currency) VALUES (?, 'merchant', ?)").run(`acct-${m.id}`, m.currency);
+    db.prepare('INSERT INTO merchants (id, name, status, account_id) VALUES (?, ?, ?, ?)').run(m.id, m.name, m.status ?? 'active', `acct-${m.id}`);
+  })();
+}
+
+export function registerTerminal(db: Db, t: { id: string; merchantId: string }): void {
+  db.prepare("INSERT INTO terminals (id, merchant_id, status) VALUES (?, ?, 'active')").run(t.id, t.merchantId);
+}
+
+export interface NewCard {
+  readonly id: string;
+  readonly pan: string;
+  readonly panSequence?: number;
+  readonly expiry: string;
+  readonly cardholderName: string;
+  readonly pin: string;
+  readonly creditLimitMinor: number;
+  readonly currency: string;
+  readonly status?: CardStatus;
+}
+
+export function registerCard(db: Db, keys: KeyStore, c: NewCard): void {
+  if (!/^\d{12,19}$/.test(c.pan)) throw new Error('PAN must be 12 to 19 digits');
+  if (!/^\d{4,12}$/.test(c.pin)) throw new Error('PIN must be 4 to 12 digits');
+  const panHash = keys.panHash(c.pan);
+  const salt = randomBytes(16);
+  db.transaction(() => {
+    db.prepare("INSERT INTO accounts (id, kind, currency) VALUES (?, 'cardholder', ?)").run(`acct-${c.id}`, c.currency);
+    db.prepare(
+      `INSERT INTO cards (id, pan_hash, pan_enc, pan_masked, pan_sequence, expiry, cardholder_name, status, pin_salt, pin_verifier,
+                          credit_limit_minor, currency, account_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      c.id, panHash, keys.encryptPan(c.pan), maskPan(c.pan), c.panSequence ?? 1, c.expiry, c.cardholderName, c.status ?? 'active',
+      salt, keys.pinVerifier(salt, c.pin, panHash), c.creditLimitMinor, c.currency, `acct-${c.id}`,
+    );
+  })();
+}
+
+export function setCardStatus(db: Db, cardId: string, status: CardStatus): void {
+  if (db.prepare('UPDATE cards SET status = ? WHERE id = ?').run(status, cardId).changes !== 1) throw new Error(`no card ${cardId}`);
+}
+
+/** An issuer action: the only way a PIN lock is lifted. */
+export function unlockPin(db: Db, cardId: string): void {
+  if (db.prepare('UPDATE cards SET pin_tries = 0 WHERE id = ?').run(cardId).changes !== 1) throw new Error(`no card ${cardId}`);
+}

@@ -1,0 +1,97 @@
+/**
+ * The authorization server's use cases: issue a single-use unpredictable number, then decide card
+ * legitimacy (known, active, not expired) and customer legitimacy (the sealed PIN, tries counted
+ * durably, locked at 3). Settlement requests are relayed to the settlement server.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  openSealedPin, pinSealContext, toHex,
+  type AuthorizeRequest, type AuthorizeResponse, type ChallengeRequest, type ChallengeResponse, type DeclineCode,
+  type SettleRequest, type SettleResponse,
+} from '@bluetill/protocol';
+import type { BackendStore } from '../ports/backend-store';
+import type { Clock } from '../ports/clock';
+import type { KeyStore } from '../ports/key-store';
+import { AUTHORIZATION_LIFETIME_MS, CHALLENGE_LIFETIME_MS, MAX_PIN_TRIES, checkCard, pinOutcome } from '../domain/rules';
+import { RequestError } from './request-error';
+import type { Caller, SettlementUseCase } from './settlement-service';
+
+export interface AuthorizationEvents {
+  onDecision?(outcome: { approved: boolean; decline: DeclineCode | null }): void;
+}
+
+export class AuthorizationUseCase {
+  constructor(
+    private readonly store: BackendStore,
+    private readonly keys: KeyStore,
+    private readonly clock: Clock,
+    private readonly settlement: Pick<SettlementUseCase, 'settle'>,
+    private readonly events: AuthorizationEvents = {},
+  ) {}
+
+  challenge(req: ChallengeRequest, caller: Caller): ChallengeResponse {
+    this.checkCaller(req.terminalId, caller);
+    const now = this.clock.now();
+    const expiresAt = now + CHALLENGE_LIFETIME_MS;
+    const un = new Uint8Array(randomBytes(4));
+    this.store.transaction(() => {
+      const terminal = this.store.findTerminal(req.terminalId);
+      if (!terminal || terminal.status !== 'active') throw new RequestError('permission_denied', 'terminal not registered');
+      this.store.insertChallenge(toHex(un), req.terminalId, expiresAt);
+    });
+    return { unpredictableNumber: un, expiresAtMs: expiresAt, pinKeyCertificate: this.keys.pinKey.certificate };
+  }
+
+  authorize(req: AuthorizeRequest, caller: Caller): AuthorizeResponse {
+    this.checkCaller(req.terminalId, caller);
+    const card = req.card!;
+    const now = this.clock.now();
+    const panHash = this.keys.panHash(card.pan);
+    // The PIN is opened outside the transaction (CPU work), but judged inside it.
+    let pin: string | null = null;
+    try {
+      pin = openSealedPin(req.sealedPinBlock, { pinPrivateKey: this.keys.pinKey.privateKey, pan: card.pan, context: pinSealContext(req.unpredictableNumber, req.terminalId) });
+    } catch {
+      pin = null;
+    }
+    const result = this.store.transaction((): AuthorizeResponse => {
+      const decline = (code: DeclineCode, triesLeft = 0): AuthorizeResponse => ({ approved: false, declineReason: code, authorizationRef: '', expiresAtMs: 0, pinTriesLeft: triesLeft });
+      const un = toHex(req.unpredictableNumber);
+      const state = this.store.takeChallenge(un, req.terminalId, now);
+      if (state !== 'ok') return decline('unpredictable_number_invalid');
+      const row = this.store.findCardByPanHash(panHash);
+      const cardDecline = checkCard(row, now);
+      if (cardDecline || !row) return decline(cardDecline ?? 'unknown_card');
+      if (row.expiry !== card.expiry) return decline('card_authentication_failed');
+      if (pin === null) return decline('pin_missing', MAX_PIN_TRIES - row.pinTries);
+      const expected = this.keys.pinVerifier(row.pinSalt, pin, panHash);
+      const matched = expected.length === row.pinVerifier.length && timingSafeEqual(expected, row.pinVerifier);
+      const outcome = pinOutcome(row.pinTries, matched);
+      if (outcome.tries !== row.pinTries) this.store.setPinTries(row.id, outcome.tries);
+      if (outcome.decline) return decline(outcome.decline, MAX_PIN_TRIES - outcome.tries);
+      const ref = authorizationRef(row.id, req.terminalId, un);
+      const expiresAt = now + AUTHORIZATION_LIFETIME_MS;
+      this.store.insertAuthorization({ ref, cardId: row.id, terminalId: req.terminalId, un, expiresAt, settled: false });
+      return { approved: true, declineReason: '', authorizationRef: ref, expiresAtMs: expiresAt, pinTriesLeft: MAX_PIN_TRIES };
+    });
+    this.events.onDecision?.({ approved: result.approved, decline: (result.declineReason || null) as DeclineCode | null });
+    return result;
+  }
+
+  /** Relays to the settlement server (claims 3, 5, 12). */
+  settle(req: SettleRequest, caller: Caller): Promise<SettleResponse> | SettleResponse {
+    this.checkCaller(req.terminalId, caller);
+    return this.settlement.settle(req, caller);
+  }
+
+  private checkCaller(terminalId: string, caller: Caller): void {
+    if (caller.terminalId !== undefined && caller.terminalId !== terminalId)
+      throw new RequestError('permission_denied', 'terminal id differs from the caller certificate');
+  }
+}
+
+/** A reference bound to card, terminal and UN, with 16 random bytes so it cannot be guessed. */
+function authorizationRef(cardId: string, terminalId: string, un: string): string {
+  const binding = createHash('sha256').update(`${cardId}|${terminalId}|${un}`).digest('hex').slice(0, 8);
+  return `AUTH-${binding}-${randomBytes(16).toString('hex')}`;
+}

@@ -1,0 +1,104 @@
+/**
+ * The settlement server's use case: exactly once per (terminal, terminal transaction id).
+ * In one SQLite transaction: look up an earlier result (a retry returns it unchanged), check the
+ * rules, store the result, post balanced ledger entries, mark the authorization used.
+ */
+import { createHash, randomInt } from 'node:crypto';
+import {
+  SettleRequest, SettleResponse, Receipt, signWith, maskPan, equalBytes,
+  type DeclineCode, type SignedReceipt,
+} from '@bluetill/protocol';
+import type { BackendStore } from '../ports/backend-store';
+import type { Clock } from '../ports/clock';
+import type { KeyStore } from '../ports/key-store';
+import { checkSettlement } from '../domain/rules';
+import { salePostings } from '../domain/ledger';
+import { RequestError } from './request-error';
+
+/** Who is calling, from the transport (the TLS client certificate's terminal id, when there is one). */
+export interface Caller {
+  readonly terminalId?: string;
+}
+
+export interface SettlementEvents {
+  onSettled?(outcome: { approved: boolean; decline: DeclineCode | null; replayed: boolean }): void;
+}
+
+export class SettlementUseCase {
+  constructor(
+    private readonly store: BackendStore,
+    private readonly keys: KeyStore,
+    private readonly clock: Clock,
+    private readonly events: SettlementEvents = {},
+  ) {}
+
+  settle(req: SettleRequest, caller: Caller): SettleResponse {
+    if (caller.terminalId !== undefined && caller.terminalId !== req.terminalId)
+      throw new RequestError('permission_denied', 'terminal id differs from the caller certificate');
+    const requestHash = new Uint8Array(createHash('sha256').update(SettleRequest.encode(req).finish()).digest());
+    const panHash = this.keys.panHash(req.card!.pan);
+    const response = this.store.transaction((): SettleResponse => {
+      const prior = this.store.findSettlement(req.terminalId, req.terminalTxnId);
+      if (prior) {
+        if (!equalBytes(prior.requestHash, requestHash))
+          throw new RequestError('already_exists', 'terminal transaction id already used for a different request');
+        return { ...SettleResponse.decode(prior.response), replayed: true };
+      }
+      const now = this.clock.now();
+      const terminal = this.store.findTerminal(req.terminalId);
+      const merchant = terminal && this.store.findMerchant(terminal.merchantId);
+      const card = this.store.findCardByPanHash(panHash);
+      const authorization = this.store.findAuthorization(req.authorizationRef);
+      const amount = req.amount!;
+      const atc = req.cryptogram?.atc ?? -1;
+      const available = card ? card.creditLimitMinor + this.store.accountBalance(card.accountId) : 0;
+      const decline = checkSettlement({ terminal, merchant, requestMerchantId: req.merchantId, authorization, card, amount, items: req.items, availableMinor: available, atc, now });
+      const approved = decline === null;
+      const receipt = this.signReceipt({
+        receiptId: `R-${req.terminalId}-${req.terminalTxnId}`,
+        merchantId: merchant?.id ?? req.merchantId,
+        merchantName: merchant?.name ?? '',
+        terminalId: req.terminalId,
+        terminalTxnId: req.terminalTxnId,
+        maskedPan: maskPan(req.card!.pan),
+        items: req.items,
+        total: amount,
+        approvalCode: approved ? approvalCode() : '',
+        result: approved ? 'approved' : 'declined',
+        declineReason: decline ?? '',
+        issuedAtMs: now,
+      });
+      const result: SettleResponse = { approved, declineReason: decline ?? '', receipt, replayed: false };
+      const settlementId = this.store.insertSettlement({
+        terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash, approved, declineReason: decline,
+        amountMinor: amount.minor, currency: amount.currency, cardId: card?.id ?? null, merchantId: req.merchantId,
+        response: SettleResponse.encode(result).finish(), createdAt: now,
+      });
+      if (card && atc > card.lastAtc && decline !== 'atc_replayed') this.store.setLastAtc(card.id, atc);
+      if (approved) {
+        this.store.insertPostings(settlementId, salePostings(amount, card!.accountId, merchant!.accountId), now);
+        this.store.markAuthorizationSettled(req.authorizationRef);
+      }
+      return result;
+    });
+    this.events.onSettled?.({ approved: response.approved, decline: (response.declineReason || null) as DeclineCode | null, replayed: response.replayed });
+    return response;
+  }
+
+  /** What became of a settlement; NOT_FOUND when it never reached the ledger. */
+  get(terminalId: string, terminalTxnId: string, caller: Caller): SettleResponse {
+    if (caller.terminalId !== undefined && caller.terminalId !== terminalId) throw new RequestError('permission_denied', 'not your terminal');
+    const prior = this.store.findSettlement(terminalId, terminalTxnId);
+    if (!prior) throw new RequestError('not_found', 'no such settlement');
+    return { ...SettleResponse.decode(prior.response), replayed: true };
+  }
+
+  private signReceipt(receipt: Receipt): SignedReceipt {
+    const bytes = Receipt.encode(receipt).finish();
+    return { receipt: bytes, signature: signWith(this.keys.receiptKey.privateKey, bytes), keyId: this.keys.receiptKey.id, certificate: this.keys.receiptKey.certificate };
+  }
+}
+
+function approvalCode(): string {
+  return randomInt(0, 36 ** 6).toString(36).toUpperCase().padStart(6, '0');
+}

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { checkCard, checkSettlement, isExpired, pinOutcome, type SettlementFacts } from './rules';
+import { salePostings } from './ledger';
+import type { CardRow } from '../ports/backend-store';
+
+const card: CardRow = {
+  id: 'c1', panHash: 'h', panMasked: '476173******0010', panSequence: 1, expiry: '2812', cardholderName: 'A', status: 'active',
+  pinSalt: new Uint8Array(), pinVerifier: new Uint8Array(), pinTries: 0, creditLimitMinor: 10_000, currency: 'EUR', accountId: 'a1', lastAtc: 4,
+};
+const now = Date.UTC(2026, 10, 24);
+
+describe('card rules', () => {
+  it('expiry is inclusive of the whole month', () => {
+    expect(isExpired('2611', Date.UTC(2026, 10, 30, 23, 59))).toBe(false);
+    expect(isExpired('2611', Date.UTC(2026, 11, 1))).toBe(true);
+  });
+  it('declines unknown, blocked, expired and locked cards', () => {
+    expect(checkCard(undefined, now)).toBe('unknown_card');
+    expect(checkCard({ ...card, status: 'stolen' }, now)).toBe('card_blocked');
+    expect(checkCard({ ...card, expiry: '2510' }, now)).toBe('card_expired');
+    expect(checkCard({ ...card, pinTries: 3 }, now)).toBe('pin_tries_exceeded');
+    expect(checkCard(card, now)).toBeNull();
+  });
+  it('counts PIN tries and locks at the third wrong one', () => {
+    expect(pinOutcome(0, false)).toEqual({ tries: 1, decline: 'pin_incorrect' });
+    expect(pinOutcome(1, false)).toEqual({ tries: 2, decline: 'pin_incorrect' });
+    expect(pinOutcome(2, false)).toEqual({ tries: 3, decline: 'pin_tries_exceeded' });
+    expect(pinOutcome(2, true)).toEqual({ tries: 0, decline: null });
+  });
+});
+
+describe('settlement rules', () => {
+  const facts: SettlementFacts = {
+    terminal: { id: 't1', merchantId: 'm1', status: 'active' },
+    merchant: { id: 'm1', name: 'Shop', status: 'active', accountId: 'ma' },
+    requestMerchantId: 'm1',
+    authorization: { ref: 'r', cardId: 'c1', terminalId: 't1', un: 'u', expiresAt: now + 1000, settled: false },
+    card,
+    amount: { minor: 500, currency: 'EUR' },
+    items: [{ sku: 'a', name: 'A', quantity: 2, unitPriceMinor: 250 }],
+    availableMinor: 1000,
+    atc: 5,
+    now,
+  };
+  it('approves a consistent request', () => expect(checkSettlement(facts)).toBeNull());
+  it.each([
+    ['another merchant', { requestMerchantId: 'm2' }, 'terminal_unknown'],
+    ['inactive merchant', { merchant: { ...facts.merchant!, status: 'inactive' as const } }, 'merchant_inactive'],
+    ['authorization for another card', { authorization: { ...facts.authorization!, cardId: 'c2' } }, 'authorization_invalid'],
+    ['expired authorization', { authorization: { ...facts.authorization!, expiresAt: now - 1 } }, 'authorization_invalid'],
+    ['already settled authorization', { authorization: { ...facts.authorization!, settled: true } }, 'authorization_invalid'],
+    ['sum not the items', { amount: { minor: 499, currency: 'EUR' } }, 'amount_mismatch'],
+    ['unsupported currency', { amount: { minor: 500, currency: 'XXX' } }, 'currency_unsupported'],
+    ['replayed ATC', { atc: 4 }, 'atc_replayed'],
+    ['over the available credit', { availableMinor: 499 }, 'insufficient_funds'],
+  ] as const)('declines %s', (_n, patch, code) => {
+    expect(checkSettlement({ ...facts, ...patch } as SettlementFacts)).toBe(code);
+  });
+  it('posts balanced entries', () => {
+    const p = salePostings({ minor: 1234, currency: 'EUR' }, 'card', 'merchant');
+    expect(p.reduce((s, x) => s + x.amountMinor, 0)).toBe(0);
+    expect(p).toHaveLength(2);
+    expect(() => salePostings({ minor: 0, currency: 'EUR' }, 'a', 'b')).toThrow();
+  });
+});

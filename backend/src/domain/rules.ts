@@ -1,0 +1,65 @@
+/**
+ * Pure authorization and settlement rules: inputs in, a decline code (or null) out. No I/O.
+ */
+import type { DeclineCode, Item, Money } from '@bluetill/protocol';
+import { SUPPORTED_CURRENCIES, basketTotal } from '@bluetill/protocol';
+import type { AuthorizationRow, CardRow, MerchantRow, TerminalRow } from '../ports/backend-store';
+
+export const MAX_PIN_TRIES = 3;
+export const CHALLENGE_LIFETIME_MS = 60_000;
+export const AUTHORIZATION_LIFETIME_MS = 5 * 60_000;
+export const MAX_TRANSACTION_MINOR = 1_000_000; // 10,000.00 per transaction
+
+/** Expiry YYMM is valid through the last day of that month (UTC). */
+export function isExpired(expiry: string, now: number): boolean {
+  const yy = Number(expiry.slice(0, 2));
+  const mm = Number(expiry.slice(2, 4));
+  const firstOfNextMonth = Date.UTC(2000 + yy, mm, 1);
+  return now >= firstOfNextMonth;
+}
+
+/** Card status and expiry, checked before the PIN. */
+export function checkCard(card: CardRow | undefined, now: number): DeclineCode | null {
+  if (!card) return 'unknown_card';
+  if (card.status !== 'active') return 'card_blocked';
+  if (isExpired(card.expiry, now)) return 'card_expired';
+  if (card.pinTries >= MAX_PIN_TRIES) return 'pin_tries_exceeded';
+  return null;
+}
+
+/** The try counter after a PIN attempt, and the decline if any. */
+export function pinOutcome(triesBefore: number, matched: boolean): { tries: number; decline: DeclineCode | null } {
+  if (matched) return { tries: 0, decline: null };
+  const tries = triesBefore + 1;
+  return { tries, decline: tries >= MAX_PIN_TRIES ? 'pin_tries_exceeded' : 'pin_incorrect' };
+}
+
+export interface SettlementFacts {
+  readonly terminal: TerminalRow | undefined;
+  readonly merchant: MerchantRow | undefined;
+  readonly requestMerchantId: string;
+  readonly authorization: AuthorizationRow | undefined;
+  readonly card: CardRow | undefined;
+  readonly amount: Money;
+  readonly items: readonly Item[];
+  readonly availableMinor: number;
+  readonly atc: number;
+  readonly now: number;
+}
+
+export function checkSettlement(f: SettlementFacts): DeclineCode | null {
+  if (!f.terminal || f.terminal.status !== 'active') return 'terminal_unknown';
+  if (!f.merchant || f.merchant.id !== f.requestMerchantId || f.terminal.merchantId !== f.merchant.id) return 'terminal_unknown';
+  if (f.merchant.status !== 'active') return 'merchant_inactive';
+  if (!f.card) return 'unknown_card';
+  const auth = f.authorization;
+  if (!auth || auth.cardId !== f.card.id || auth.terminalId !== f.terminal.id || auth.settled || auth.expiresAt < f.now)
+    return 'authorization_invalid';
+  if (f.card.status !== 'active') return 'card_blocked';
+  if (!SUPPORTED_CURRENCIES.includes(f.amount.currency) || f.amount.currency !== f.card.currency) return 'currency_unsupported';
+  if (basketTotal(f.items, f.amount.currency).minor !== f.amount.minor) return 'amount_mismatch';
+  if (f.amount.minor > MAX_TRANSACTION_MINOR) return 'amount_limit_exceeded';
+  if (f.atc <= f.card.lastAtc) return 'atc_replayed';
+  if (f.amount.minor > f.availableMinor) return 'insufficient_funds';
+  return null;
+}

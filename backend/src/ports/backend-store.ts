@@ -1,0 +1,105 @@
+/**
+ * Storage of cards, merchants, terminals, one-time challenges, authorizations, settlements and
+ * the double-entry ledger. Every method is synchronous and runs inside transaction(), so a state
+ * change and its ledger rows commit together or not at all.                      [HS, BS3]
+ * Implementations: SqliteBackendStore (embedded default); a PostgreSQL one can implement it too.
+ *
+ * @example
+ *   const result = store.transaction(() => {
+ *     const prior = store.findSettlement(terminalId, txnId);
+ *     if (prior) return prior.response;
+ *     ...; store.insertSettlement(row); store.insertPostings(rows);
+ *   });
+ */
+import type { DeclineCode } from '@bluetill/protocol';
+
+export type CardStatus = 'active' | 'blocked' | 'lost' | 'stolen';
+export type MerchantStatus = 'active' | 'inactive';
+export type TerminalStatus = 'active' | 'revoked';
+
+export interface CardRow {
+  readonly id: string;
+  readonly panHash: string;
+  readonly panMasked: string;
+  readonly panSequence: number;
+  readonly expiry: string; // YYMM
+  readonly cardholderName: string;
+  readonly status: CardStatus;
+  readonly pinSalt: Uint8Array;
+  readonly pinVerifier: Uint8Array;
+  readonly pinTries: number;
+  readonly creditLimitMinor: number;
+  readonly currency: string;
+  readonly accountId: string;
+  readonly lastAtc: number;
+}
+
+export interface MerchantRow {
+  readonly id: string;
+  readonly name: string;
+  readonly status: MerchantStatus;
+  readonly accountId: string;
+}
+
+export interface TerminalRow {
+  readonly id: string;
+  readonly merchantId: string;
+  readonly status: TerminalStatus;
+}
+
+export interface AuthorizationRow {
+  readonly ref: string;
+  readonly cardId: string;
+  readonly terminalId: string;
+  readonly un: string;
+  readonly expiresAt: number;
+  readonly settled: boolean;
+}
+
+export interface SettlementRow {
+  readonly id?: number;
+  readonly terminalId: string;
+  readonly terminalTxnId: string;
+  readonly requestHash: Uint8Array;
+  readonly approved: boolean;
+  readonly declineReason: DeclineCode | null;
+  readonly amountMinor: number;
+  readonly currency: string;
+  readonly cardId: string | null;
+  readonly merchantId: string;
+  /** The encoded SettleResponse, returned unchanged on a retry. */
+  readonly response: Uint8Array;
+  readonly createdAt: number;
+}
+
+export interface Posting {
+  readonly accountId: string;
+  readonly amountMinor: number;
+  readonly currency: string;
+}
+
+export type ChallengeState = 'ok' | 'unknown' | 'used' | 'expired';
+
+export interface BackendStore {
+  transaction<T>(fn: () => T): T;
+  findTerminal(id: string): TerminalRow | undefined;
+  findMerchant(id: string): MerchantRow | undefined;
+  findCardByPanHash(panHash: string): CardRow | undefined;
+  setPinTries(cardId: string, tries: number): void;
+  setLastAtc(cardId: string, atc: number): void;
+  insertChallenge(un: string, terminalId: string, expiresAt: number): void;
+  /** Marks the challenge used if it is valid now; says what it found. */
+  takeChallenge(un: string, terminalId: string, now: number): ChallengeState;
+  insertAuthorization(row: AuthorizationRow): void;
+  findAuthorization(ref: string): AuthorizationRow | undefined;
+  markAuthorizationSettled(ref: string): void;
+  findSettlement(terminalId: string, terminalTxnId: string): SettlementRow | undefined;
+  /** Returns the new settlement's id. */
+  insertSettlement(row: SettlementRow): number;
+  insertPostings(settlementId: number, postings: readonly Posting[], at: number): void;
+  /** Sum of postings on an account (cardholder accounts go negative as they spend). */
+  accountBalance(accountId: string): number;
+  /** Sum over every posting: zero at every moment. */
+  ledgerSum(): number;
+  close(): void;
+}

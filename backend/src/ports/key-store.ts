@@ -1,0 +1,23 @@
+import type { KeyObject } from 'node:crypto';
+
+/**
+ * The backend's secret keys, behind one small interface so that an HSM can implement it.
+ * Nothing outside an implementation ever holds the symmetric keys.
+ *
+ * @example
+ *   const ref = keys.panHash(pan);            // keyed lookup hash, never the PAN
+ *   const blob = keys.encryptPan(pan);        // stored encrypted
+ *   const ok = equal(keys.pinVerifier(salt, pin, ref), stored);
+ */
+export interface KeyStore {
+  /** The authorization server's PIN key (opens sealed PIN blocks) and its certificate. */
+  readonly pinKey: { readonly id: string; readonly privateKey: KeyObject; readonly certificate: Uint8Array };
+  /** The settlement server's receipt signing key and its certificate. */
+  readonly receiptKey: { readonly id: string; readonly privateKey: KeyObject; readonly certificate: Uint8Array };
+  /** HMAC-SHA256 of the PAN under the lookup key, hex. */
+  panHash(pan: string): string;
+  encryptPan(pan: string): Uint8Array;
+  decryptPan(blob: Uint8Array): string;
+  /** PIN verification value: HMAC-SHA256(PIN key-of-keys, salt ‖ PAN hash ‖ PIN). */
+  pinVerifier(salt: Uint8Array, pin: string, panHash: string): Uint8Array;
+}

@@ -1,0 +1,27 @@
+export { EmvCryptoError, OdaError, PersonalizationError, TlvError } from './errors';
+export type { EmvCryptoErrorCode, OdaErrorCode, PersonalizationErrorCode, TlvErrorCode } from './errors';
+export { decodeTlv, encodeTlv, encodeLength, encodeTag, findTag, findTlv, flattenTlv, isConstructedTag, tlv, type Tlv } from './tlv';
+export { buildDolData, dolDataLength, parseDol, splitDolData, type DolEntry } from './dol';
+export { TAG, type TagName } from './tags';
+export { adjustOddParity, desDecrypt, desEncrypt, aesEncrypt, keyCheckValue, xorBytes } from './symmetric';
+export { aesCmac, padIso9797, retailMac } from './mac';
+export { deriveAesIccMasterKey, deriveAesSessionKey, deriveIccMasterKeyA, deriveIccMasterKeyB, deriveSessionKey, type Psn } from './keys';
+export { generateAc, generateArpc1, generateArpc2, type AcAlgorithm } from './cryptogram';
+export { modulusLength, rsaPublicKeyOf, rsaRecover, rsaSign, type RsaPublicKey } from './rsa';
+export {
+  cdaTransactionDataHash, cnDigits, cnEncode, createIccCertificate, createIssuerCertificate, recoverIccPublicKey, recoverIssuerPublicKey,
+  signCda, signDynamicData, signStaticData, staticDataToAuthenticate, verifyCda, verifyDda, verifySda,
+  type IccPublicKeyInfo, type IssuerPublicKeyInfo, type PublicKeyCertificate, type ReadRecord,
+} from './oda';
+export {
+  BLUETILL_AID, BLUETILL_LABEL, CARD_AFL, CARD_AIP, CARD_CDOL1, CARD_CVM_LIST, CARD_DDOL, CARD_PDOL, cardCdol1, cardPdol, cardRecords,
+  cardStaticData, certificateExpiry, expiryDate, odaRecord, parseAfl, track2Equivalent, type AflEntry, type CardPublicData,
+} from './card-layout';
+export {
+  cardAcInput, computeCardAc, CVN, decodeCvr, decodeIad, deriveCardAcMasterKey, encodeCvr, encodeIad, type Cvr,
+} from './card-cryptogram';
+export {
+  buildPersonalizationCommands, decodePersonalizationData, encodePersonalizationData, macEquals, personalizationMac, PERSO_MAC_LENGTH,
+  type CardPersonalization,
+} from './personalization';
+export { createDemoIssuer, derivePersonalizationKey, prepareDemoCard, type DemoIssuer } from './demo-issuer';

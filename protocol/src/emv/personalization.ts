@@ -1,0 +1,153 @@
+import { concatBytes, equalBytes } from '../bytes';
+import { storeDataCommand } from '../apdu/builders';
+import { type AcAlgorithm } from './cryptogram';
+import { checkPublicBasics, type CardPublicData } from './card-layout';
+import { PersonalizationError } from './errors';
+import { aesCmac } from './mac';
+import { decodeTlv, encodeTlv, findTag, type Tlv } from './tlv';
+
+/**
+ * Personalization of a bluetill card: the issuer's admin tool turns card data and keys into a
+ * chain of STORE DATA commands (80 E2, P1 bit 8 = last, P2 = sequence); the card checks each
+ * command's MAC under its card-specific personalization key (AES-128) and only commits the data
+ * when the whole chain has arrived intact. A personalized card refuses further STORE DATA.
+ *
+ * Command data = chunk ‖ MAC, MAC = left 8 bytes of AES-CMAC(K_perso, previous MAC ‖ CLA INS P1 P2 ‖ chunk)
+ * (previous MAC = 8 zero bytes for the first command), so chunks cannot be reordered, dropped,
+ * replayed from another chain, or replayed on another card.
+ *
+ * The data is one TLV list: the public data objects (5A, 5F34, 5F24 as YYMM, 5F20, 8F, 90, 92,
+ * 9F32, 9F46, 9F48, 9F47) and the secrets in private tags: DF01 ICC private key (PKCS#8 DER),
+ * DF02 AC master key, DF03 AC algorithm (01 TDES, 02 AES), DF04 PIN (digits, BCD, F-padded),
+ * DF05 PIN try limit, DF06 initial ATC (2 bytes).
+ */
+
+export type CardPersonalization = CardPublicData & {
+  /** ICC RSA private key, PKCS#8 DER. */
+  iccPrivateKey: Uint8Array;
+  /** ICC master key for application cryptograms (16 bytes). */
+  acMasterKey: Uint8Array;
+  acAlgorithm: AcAlgorithm;
+  /** Offline PIN, 4-12 digits. */
+  pin: string;
+  pinTryLimit: number;
+  initialAtc?: number;
+};
+
+export const PERSO_MAC_LENGTH = 8;
+const CHUNK = 200;
+
+const T = {
+  ICC_PRIVATE_KEY: 'DF01', AC_MASTER_KEY: 'DF02', AC_ALGORITHM: 'DF03', PIN: 'DF04', PIN_TRY_LIMIT: 'DF05', INITIAL_ATC: 'DF06',
+  EXPIRY_YYMM: 'DF07',
+} as const;
+
+const bcd = (digits: string): Uint8Array => new Uint8Array(Buffer.from(digits.length % 2 ? `${digits}F` : digits, 'hex'));
+const digitsOf = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex').toUpperCase().replace(/F+$/, '');
+
+/** Encodes the personalization data as one TLV list (the chain's payload). */
+export function encodePersonalizationData(p: CardPersonalization): Uint8Array {
+  checkPublicBasics(p);
+  if (!/^[0-9]{4,12}$/.test(p.pin)) throw new PersonalizationError('bad_data', 'PIN must be 4-12 digits');
+  if (!Number.isInteger(p.pinTryLimit) || p.pinTryLimit < 1 || p.pinTryLimit > 15) throw new PersonalizationError('bad_data', 'PIN try limit must be 1-15');
+  if (p.acMasterKey.length !== 16) throw new PersonalizationError('bad_data', 'AC master key must be 16 bytes');
+  const atc = p.initialAtc ?? 0;
+  if (!Number.isInteger(atc) || atc < 0 || atc > 0xfffe) throw new PersonalizationError('bad_data', 'initial ATC out of range');
+  const nodes: Tlv[] = [
+    { tag: '5A', value: bcd(p.pan) },
+    { tag: '5F34', value: Uint8Array.of(p.psn) },
+    { tag: T.EXPIRY_YYMM, value: new Uint8Array(Buffer.from(p.expiry, 'ascii')) },
+    { tag: '5F20', value: new Uint8Array(Buffer.from(p.cardholderName, 'latin1')) },
+    { tag: '8F', value: Uint8Array.of(p.caPublicKeyIndex) },
+    { tag: '90', value: p.issuerCertificate.certificate },
+    { tag: '92', value: p.issuerCertificate.remainder },
+    { tag: '9F32', value: p.issuerCertificate.exponent },
+    { tag: '9F46', value: p.iccCertificate.certificate },
+    { tag: '9F48', value: p.iccCertificate.remainder },
+    { tag: '9F47', value: p.iccCertificate.exponent },
+    { tag: T.ICC_PRIVATE_KEY, value: p.iccPrivateKey },
+    { tag: T.AC_MASTER_KEY, value: p.acMasterKey },
+    { tag: T.AC_ALGORITHM, value: Uint8Array.of(p.acAlgorithm === 'tdes' ? 1 : 2) },
+    { tag: T.PIN, value: bcd(p.pin) },
+    { tag: T.PIN_TRY_LIMIT, value: Uint8Array.of(p.pinTryLimit) },
+    { tag: T.INITIAL_ATC, value: Uint8Array.of(atc >> 8, atc & 0xff) },
+  ];
+  return encodeTlv(nodes);
+}
+
+/** Parses the chain's payload back (the card does this). Throws PersonalizationError. */
+export function decodePersonalizationData(bytes: Uint8Array): CardPersonalization {
+  let nodes: Tlv[];
+  try {
+    nodes = decodeTlv(bytes);
+  } catch (cause) {
+    throw new PersonalizationError('bad_data', 'personalization data is not TLV', { cause });
+  }
+  const need = (tag: string): Uint8Array => {
+    const v = findTag(nodes, tag);
+    if (!v) throw new PersonalizationError('missing_field', `personalization data lacks tag ${tag}`);
+    return v;
+  };
+  const one = (tag: string): number => {
+    const v = need(tag);
+    if (v.length !== 1) throw new PersonalizationError('bad_data', `tag ${tag} must be one byte`);
+    return v[0] as number;
+  };
+  const alg = one(T.AC_ALGORITHM);
+  if (alg !== 1 && alg !== 2) throw new PersonalizationError('bad_data', 'unknown AC algorithm');
+  const atc = need(T.INITIAL_ATC);
+  if (atc.length !== 2) throw new PersonalizationError('bad_data', 'initial ATC must be 2 bytes');
+  const p: CardPersonalization = {
+    pan: digitsOf(need('5A')),
+    psn: one('5F34'),
+    expiry: Buffer.from(need(T.EXPIRY_YYMM)).toString('latin1'),
+    cardholderName: Buffer.from(need('5F20')).toString('latin1'),
+    caPublicKeyIndex: one('8F'),
+    issuerCertificate: { certificate: need('90'), remainder: need('92'), exponent: need('9F32') },
+    iccCertificate: { certificate: need('9F46'), remainder: need('9F48'), exponent: need('9F47') },
+    iccPrivateKey: need(T.ICC_PRIVATE_KEY),
+    acMasterKey: need(T.AC_MASTER_KEY),
+    acAlgorithm: alg === 1 ? 'tdes' : 'aes',
+    pin: digitsOf(need(T.PIN)),
+    pinTryLimit: one(T.PIN_TRY_LIMIT),
+    initialAtc: ((atc[0] as number) << 8) | (atc[1] as number),
+  };
+  // Re-validate through the encoder's checks (PAN, PSN, expiry, name, PIN, key sizes).
+  encodePersonalizationData(p);
+  return p;
+}
+
+/** MAC over one personalization command (see the module comment). */
+export function personalizationMac(key: Uint8Array, previousMac: Uint8Array, header: Uint8Array, chunk: Uint8Array): Uint8Array {
+  return aesCmac(key, concatBytes(previousMac, header, chunk)).slice(0, PERSO_MAC_LENGTH);
+}
+
+/**
+ * Builds the STORE DATA chain that personalizes a card (the admin tool sends these in order and
+ * expects 9000 to each). `personalizationKey` is the card's AES-128 personalization key.
+ */
+export function buildPersonalizationCommands(p: CardPersonalization, personalizationKey: Uint8Array): Uint8Array[] {
+  if (personalizationKey.length !== 16) throw new PersonalizationError('bad_data', 'personalization key must be 16 bytes');
+  const data = encodePersonalizationData(p);
+  const count = Math.ceil(data.length / CHUNK);
+  if (count > 256) throw new PersonalizationError('too_large', 'personalization data too large');
+  const out: Uint8Array[] = [];
+  let prev: Uint8Array = new Uint8Array(PERSO_MAC_LENGTH);
+  for (let i = 0; i < count; i += 1) {
+    const chunk = data.subarray(i * CHUNK, (i + 1) * CHUNK);
+    const last = i === count - 1;
+    const header = Uint8Array.of(0x80, 0xe2, last ? 0x80 : 0x00, i);
+    const mac = personalizationMac(personalizationKey, prev, header, chunk);
+    out.push(storeDataCommand(concatBytes(chunk, mac), i, last));
+    prev = mac;
+  }
+  return out;
+}
+
+/** Constant-time-enough comparison of MACs (lengths are public). */
+export function macEquals(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i += 1) diff |= (a[i] as number) ^ (b[i] as number);
+  return diff === 0 && equalBytes(a, b);
+}
