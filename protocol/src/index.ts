@@ -8,6 +8,7 @@ export * from './ble/gatt';
 export * from './ble/frame';
 export * from './ble/messages';
 export * from './ble/secure-channel';
+export * from './ble/message-stream';
 export * from './pki/keys';
 export * from './pki/certificate';
 export * from './pin/pin-block';
@@ -16,3 +17,4 @@ export { CardData, Cryptogram, Item, Money, Receipt, SignedReceipt } from './gen
 export { AuthResult, BleMessage, CardAuth, Certificate, CertificateBody, Error as ErrorMessage, Hello, HelloAck, Payment, ReceiptMessage, Sealed, SealedPinBlock, TillInfo } from './gen/bluetill/v1/ble';
 export { AuthorizationClient, type AuthorizationServer, AuthorizationService, AuthorizeRequest, AuthorizeResponse, ChallengeRequest, ChallengeResponse, GetSettlementRequest, SettleRequest, SettleResponse, SettlementClient, type SettlementServer, SettlementService } from './gen/bluetill/v1/settlement_network';
 export * as health from './gen/grpc/health/v1/health';
+export * from './receipt';

@@ -25,3 +25,4 @@ export {
   type CardPersonalization,
 } from './personalization';
 export { createDemoIssuer, derivePersonalizationKey, prepareDemoCard, type DemoIssuer } from './demo-issuer';
+export { encodePlaintextPinBlock, parsePlaintextPinBlock, PlaintextPinError } from './plaintext-pin';

@@ -1,0 +1,67 @@
+/**
+ * Baskets rung up at the till and which phone session each one goes to. The default policy hands
+ * the oldest waiting basket to the next phone that asks; the cashier can also assign one by hand.
+ */
+import { basketTotal, sameItems, type DeclineCode, type Item, type Money } from '@bluetill/protocol';
+
+export type BasketState = 'open' | 'assigned' | 'paid';
+
+export interface Basket {
+  readonly id: string;
+  readonly items: readonly Item[];
+  readonly total: Money;
+  state: BasketState;
+  sessionId: string | null;
+  receiptTxnId: string | null;
+}
+
+export class BasketBook {
+  private readonly baskets = new Map<string, Basket>();
+  private next = 1;
+
+  constructor(private readonly currency: string) {}
+
+  add(items: readonly Item[], id = `B-${String(this.next++).padStart(4, '0')}`): Basket {
+    if (items.length === 0) throw new Error('a basket needs at least one item');
+    if (this.baskets.has(id)) throw new Error(`basket ${id} exists`);
+    const basket: Basket = { id, items: items.map((i) => ({ ...i })), total: basketTotal(items, this.currency), state: 'open', sessionId: null, receiptTxnId: null };
+    this.baskets.set(id, basket);
+    return basket;
+  }
+
+  get(id: string): Basket | undefined {
+    return this.baskets.get(id);
+  }
+
+  list(): Basket[] {
+    return [...this.baskets.values()];
+  }
+
+  /** Hands a basket to a session: the named one, or the oldest open one. */
+  assign(sessionId: string, basketId?: string): Basket | undefined {
+    const already = this.list().find((b) => b.sessionId === sessionId && b.state === 'assigned');
+    if (already && (!basketId || already.id === basketId)) return already;
+    const basket = basketId ? this.baskets.get(basketId) : this.list().find((b) => b.state === 'open');
+    if (!basket || basket.state !== 'open') return undefined;
+    basket.state = 'assigned';
+    basket.sessionId = sessionId;
+    return basket;
+  }
+
+  /** The session ended without paying: the basket waits for the next phone. */
+  release(sessionId: string): void {
+    for (const b of this.baskets.values()) if (b.sessionId === sessionId && b.state === 'assigned') Object.assign(b, { state: 'open', sessionId: null });
+  }
+
+  markPaid(basketId: string, txnId: string): void {
+    const b = this.baskets.get(basketId);
+    if (b) Object.assign(b, { state: 'paid', receiptTxnId: txnId });
+  }
+}
+
+/** The till's check of what the phone asks to pay against its own basket. */
+export function checkAgainstBasket(basket: Basket, total: Money | undefined, items: readonly Item[]): DeclineCode | null {
+  if (!total || total.minor !== basket.total.minor || total.currency !== basket.total.currency) return 'amount_mismatch';
+  if (!sameItems(items, basket.items)) return 'items_mismatch';
+  return null;
+}

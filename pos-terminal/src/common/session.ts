@@ -1,0 +1,288 @@
+/**
+ * One phone's session at the till, from connect to receipt. Each session owns its message
+ * stream and handles its messages one at a time; sessions never wait for each other (claim 14).
+ *
+ * ```mermaid
+ * stateDiagram-v2
+ *   [*] --> connected
+ *   connected --> secured: Hello / HelloAck (UN from the backend)
+ *   secured --> authorizing: CardAuth
+ *   authorizing --> authorized: approved (AuthResult + basket)
+ *   authorizing --> declined: declined
+ *   authorized --> paying: Payment
+ *   paying --> approved: settled (Receipt)
+ *   paying --> declined: basket mismatch or backend decline
+ *   paying --> failed: outcome unknown (journal resolves it)
+ *   connected --> failed: bad frame / bad message / backend down
+ *   approved --> closed
+ *   declined --> closed
+ *   failed --> closed
+ * ```
+ */
+import {
+  acceptHello, maskPan, MessageStream, ProtocolError, assertNever,
+  type BleBody, type CardAuth, type CardData, type DeclineCode, type Hello, type Payment, type Receipt, type SettleResponse,
+} from '@bluetill/protocol';
+import { Receipt as ReceiptCodec } from '@bluetill/protocol';
+import type { PeripheralLink } from './ports/ble-peripheral';
+import { BackendError } from './ports/backend-client';
+import { checkAgainstBasket, type Basket } from './basket';
+import type { TillContext } from './till-context';
+
+export type SessionState = 'connected' | 'secured' | 'authorizing' | 'authorized' | 'paying' | 'approved' | 'declined' | 'failed' | 'closed';
+
+const NEXT: Readonly<Record<SessionState, readonly SessionState[]>> = {
+  connected: ['secured', 'failed', 'closed'],
+  secured: ['authorizing', 'failed', 'closed'],
+  authorizing: ['authorized', 'declined', 'failed', 'closed'],
+  authorized: ['paying', 'declined', 'failed', 'closed'],
+  paying: ['approved', 'declined', 'failed', 'closed'],
+  approved: ['closed'],
+  declined: ['closed'],
+  failed: ['closed'],
+  closed: [],
+};
+
+export interface SessionSnapshot {
+  readonly id: string;
+  readonly state: SessionState;
+  readonly basketId: string | null;
+  readonly maskedPan: string | null;
+  readonly decline: DeclineCode | null;
+  readonly detail: string;
+}
+
+export class PhoneSession {
+  private state: SessionState = 'connected';
+  private readonly stream: MessageStream;
+  private queue: Promise<void> = Promise.resolve();
+  private un: Uint8Array | null = null;
+  private card: CardData | null = null;
+  private authorizationRef = '';
+  private txnId = '';
+  private basket: Basket | null = null;
+  private decline: DeclineCode | null = null;
+  private detail = '';
+  private readonly timer: ReturnType<typeof setInterval>;
+  private readonly startedAt: number;
+
+  constructor(
+    readonly link: PeripheralLink,
+    private readonly ctx: TillContext,
+    private readonly onClosed: (s: PhoneSession) => void,
+  ) {
+    this.startedAt = ctx.clock.now();
+    this.stream = new MessageStream({
+      send: (v) => link.notify(v),
+      mtu: () => link.mtu,
+      maxMessageSize: ctx.limits.maxMessageSize,
+      reassemblyTimeoutMs: ctx.limits.reassemblyTimeoutMs,
+    });
+    link.onValue((v) => this.onValue(v));
+    link.onDisconnect((reason) => this.close(`disconnected: ${reason}`));
+    this.timer = setInterval(() => this.tick(), 250);
+    this.timer.unref?.();
+    this.emit();
+  }
+
+  get id(): string {
+    return this.link.id;
+  }
+
+  snapshot(): SessionSnapshot {
+    return { id: this.id, state: this.state, basketId: this.basket?.id ?? null, maskedPan: this.card ? maskPan(this.card.pan) : null, decline: this.decline, detail: this.detail };
+  }
+
+  private onValue(value: Uint8Array): void {
+    if (this.state === 'closed' || this.state === 'failed') return;
+    let body: BleBody | null;
+    try {
+      body = this.stream.receive(value, this.ctx.clock.now());
+    } catch (error) {
+      this.protocolFailure(error);
+      return;
+    }
+    if (body) {
+      const msg = body;
+      this.queue = this.queue.then(() => this.handle(msg)).catch((error: unknown) => this.unexpected(error));
+    }
+  }
+
+  private tick(): void {
+    const now = this.ctx.clock.now();
+    try {
+      this.stream.tick(now);
+    } catch (error) {
+      this.protocolFailure(error);
+      return;
+    }
+    if (now - this.startedAt > this.ctx.limits.sessionTimeoutMs && this.state !== 'closed') {
+      this.detail = 'session timed out';
+      void this.end('failed');
+    }
+  }
+
+  private async handle(body: BleBody): Promise<void> {
+    switch (body.$case) {
+      case 'hello':
+        return this.onHello(body.value);
+      case 'cardAuth':
+        return this.onCardAuth(body.value);
+      case 'payment':
+        return this.onPayment(body.value);
+      case 'error':
+        this.detail = `phone: ${body.value.code}`;
+        this.decline = body.value.code === 'cancelled' ? 'cancelled' : this.decline;
+        return this.end(this.state === 'approved' ? 'approved' : 'failed');
+      case 'helloAck':
+      case 'authResult':
+      case 'receipt':
+      case 'sealed':
+        return this.refuse('unexpected_message', `${body.$case} is not sent by a phone`);
+      default:
+        return assertNever(body, 'message');
+    }
+  }
+
+  private async onHello(hello: Hello): Promise<void> {
+    if (this.state !== 'connected') return this.refuse('unexpected_message', 'Hello after the handshake');
+    const challenge = await this.ctx.backend.challenge();
+    this.un = challenge.unpredictableNumber;
+    this.basket = this.ctx.baskets.assign(this.id) ?? null;
+    let accepted;
+    try {
+      accepted = acceptHello(hello, this.ctx.identity, { unpredictableNumber: challenge.unpredictableNumber, pinKeyCertificate: challenge.pinKeyCertificate, amount: this.basket?.total });
+    } catch (error) {
+      return this.protocolFailure(error);
+    }
+    await this.stream.send({ $case: 'helloAck', value: accepted.ack });
+    this.stream.secure(accepted.channel);
+    this.move('secured');
+  }
+
+  private async onCardAuth(auth: CardAuth): Promise<void> {
+    if (this.state !== 'secured' || !this.un) return this.refuse('unexpected_message', 'CardAuth out of order');
+    if (!auth.card) return this.refuse('bad_message', 'CardAuth without card data');
+    this.card = auth.card;
+    this.move('authorizing');
+    const res = await this.ctx.backend.authorize({ terminalId: this.ctx.terminalId, unpredictableNumber: this.un, card: auth.card, sealedPinBlock: auth.sealedPinBlock });
+    if (!res.approved) {
+      this.decline = res.declineReason as DeclineCode;
+      await this.stream.send({ $case: 'authResult', value: { approved: false, declineReason: res.declineReason, pinTriesLeft: res.pinTriesLeft, items: [], total: undefined, terminalTxnId: '' } });
+      return this.end('declined');
+    }
+    this.authorizationRef = res.authorizationRef;
+    this.basket ??= (await this.waitForBasket()) ?? null;
+    if (!this.basket) {
+      this.detail = 'no basket was assigned';
+      await this.stream.send({ $case: 'error', value: { code: 'no_basket', message: 'The till has no basket for this phone' } });
+      return this.end('failed');
+    }
+    this.txnId = this.ctx.newTxnId();
+    this.move('authorized');
+    await this.stream.send({ $case: 'authResult', value: { approved: true, declineReason: '', pinTriesLeft: res.pinTriesLeft, items: [...this.basket.items], total: this.basket.total, terminalTxnId: this.txnId } });
+  }
+
+  private async onPayment(p: Payment): Promise<void> {
+    if (this.state !== 'authorized' || !this.basket || !this.card) return this.refuse('unexpected_message', 'Payment out of order');
+    this.move('paying');
+    const mismatch: DeclineCode | null =
+      p.terminalTxnId !== this.txnId
+        ? 'authorization_invalid'
+        : p.card?.pan !== this.card.pan || p.card?.expiry !== this.card.expiry
+          ? 'card_authentication_failed'
+          : checkAgainstBasket(this.basket, p.total, p.items);
+    if (mismatch) {
+      this.decline = mismatch;
+      this.detail = 'the phone asked to pay something other than the basket; nothing was charged';
+      await this.stream.send({ $case: 'receipt', value: { approved: false, declineReason: mismatch, receipt: undefined } });
+      this.ctx.emit({ type: 'mismatch', sessionId: this.id, basketId: this.basket.id, decline: mismatch });
+      return this.end('declined');
+    }
+    let res: SettleResponse;
+    try {
+      res = await this.ctx.settle(this.basket, {
+        terminalId: this.ctx.terminalId, terminalTxnId: this.txnId, merchantId: this.ctx.merchantId, authorizationRef: this.authorizationRef,
+        card: this.card, amount: this.basket.total, items: [...this.basket.items], cryptogram: p.cryptogram,
+      });
+    } catch (error) {
+      if (!(error instanceof BackendError)) throw error;
+      this.decline = 'backend_unavailable';
+      this.detail = 'no answer from the payment network: the till will confirm the outcome; nothing is charged twice';
+      await this.stream.send({ $case: 'error', value: { code: 'outcome_unknown', message: this.detail } });
+      return this.end('failed');
+    }
+    this.decline = res.approved ? null : (res.declineReason as DeclineCode);
+    await this.stream.send({ $case: 'receipt', value: { approved: res.approved, declineReason: res.declineReason, receipt: res.receipt } });
+    await this.end(res.approved ? 'approved' : 'declined');
+  }
+
+  private async waitForBasket(): Promise<Basket | undefined> {
+    const deadline = this.ctx.clock.now() + this.ctx.limits.basketWaitMs;
+    for (;;) {
+      const b = this.ctx.baskets.assign(this.id);
+      if (b || this.ctx.clock.now() > deadline || this.state === 'closed') return b;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private move(to: SessionState): void {
+    if (!NEXT[this.state].includes(to)) throw new Error(`session cannot go from ${this.state} to ${to}`);
+    this.state = to;
+    this.emit();
+  }
+
+  private emit(): void {
+    this.ctx.emit({ type: 'session', session: this.snapshot() });
+  }
+
+  /** A protocol violation by the phone: tell it (in clear only before the handshake) and drop it. */
+  private protocolFailure(error: unknown): void {
+    if (!(error instanceof ProtocolError)) return this.unexpected(error);
+    this.detail = `protocol error: ${error.code}`;
+    this.ctx.emit({ type: 'error', sessionId: this.id, code: error.code, message: error.message });
+    if (!this.stream.secured) void this.stream.send({ $case: 'error', value: { code: error.code, message: error.message } }).catch(() => undefined);
+    void this.end('failed');
+  }
+
+  private async refuse(code: string, message: string): Promise<void> {
+    this.detail = `${code}: ${message}`;
+    this.ctx.emit({ type: 'error', sessionId: this.id, code, message });
+    await this.stream.send({ $case: 'error', value: { code, message } }).catch(() => undefined);
+    await this.end('failed');
+  }
+
+  private unexpected(error: unknown): void {
+    if (error instanceof BackendError) {
+      this.detail = `payment network: ${error.code}`;
+      this.decline = 'backend_unavailable';
+      void this.stream.send({ $case: 'error', value: { code: 'backend_unavailable', message: 'The payment network is not reachable; nothing was charged' } }).catch(() => undefined);
+    } else {
+      this.detail = 'internal error';
+      this.ctx.emit({ type: 'error', sessionId: this.id, code: 'internal', message: (error as Error)?.message ?? String(error) });
+    }
+    void this.end('failed');
+  }
+
+  private async end(final: 'approved' | 'declined' | 'failed'): Promise<void> {
+    if (this.state === 'closed') return;
+    if (this.state !== final) this.move(final);
+    // Give the phone a moment to read the last message and hang up itself.
+    setTimeout(() => void this.link.disconnect().catch(() => undefined), this.ctx.limits.lingerMs).unref?.();
+  }
+
+  close(reason: string): void {
+    if (this.state === 'closed') return;
+    clearInterval(this.timer);
+    if (this.state !== 'approved' && this.state !== 'declined' && this.state !== 'failed') this.detail ||= reason;
+    this.stream.close();
+    this.state = 'closed';
+    this.emit();
+    this.onClosed(this);
+  }
+
+  /** The receipt (decoded) shown at the till, when the session has one. */
+  static decodeReceipt(bytes: Uint8Array): Receipt {
+    return ReceiptCodec.decode(bytes);
+  }
+}

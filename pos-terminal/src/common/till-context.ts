@@ -1,0 +1,43 @@
+import type { DeclineCode, Receipt, SettleRequest, SettleResponse, TillIdentity } from '@bluetill/protocol';
+import type { BackendClient } from './ports/backend-client';
+import type { Basket, BasketBook } from './basket';
+import type { SessionSnapshot } from './session';
+import type { AttemptState } from './payment-attempt';
+
+export type TillEvent =
+  | { type: 'session'; session: SessionSnapshot }
+  | { type: 'receipt'; receipt: Receipt; sessionId: string | null }
+  | { type: 'attempt'; terminalTxnId: string; basketId: string; state: AttemptState }
+  | { type: 'mismatch'; sessionId: string; basketId: string; decline: DeclineCode }
+  | { type: 'error'; sessionId: string | null; code: string; message: string };
+
+export interface TillLimits {
+  readonly maxMessageSize: number;
+  readonly reassemblyTimeoutMs: number;
+  readonly sessionTimeoutMs: number;
+  readonly basketWaitMs: number;
+  readonly lingerMs: number;
+}
+
+export const DEFAULT_LIMITS: TillLimits = {
+  maxMessageSize: 8 * 1024,
+  reassemblyTimeoutMs: 5_000,
+  sessionTimeoutMs: 120_000,
+  basketWaitMs: 30_000,
+  lingerMs: 1_000,
+};
+
+/** What a session needs from its till. */
+export interface TillContext {
+  readonly terminalId: string;
+  readonly merchantId: string;
+  readonly identity: TillIdentity;
+  readonly backend: BackendClient;
+  readonly baskets: BasketBook;
+  readonly clock: { now(): number };
+  readonly limits: TillLimits;
+  emit(event: TillEvent): void;
+  newTxnId(): string;
+  /** Settles through the journal: exactly once, outcome resolved by asking when unknown. */
+  settle(basket: Basket, req: SettleRequest): Promise<SettleResponse>;
+}

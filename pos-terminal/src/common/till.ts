@@ -1,0 +1,151 @@
+/**
+ * The till core: serves every connected phone in its own session, keeps the baskets, and settles
+ * through the journal so that no outcome is lost and nothing is charged twice.
+ */
+import { randomBytes } from 'node:crypto';
+import { Receipt, SettleRequest, SettleResponse, type TillIdentity, TillInfo } from '@bluetill/protocol';
+import type { BlePeripheral } from './ports/ble-peripheral';
+import { BackendError, type BackendClient } from './ports/backend-client';
+import type { Journal } from './ports/journal';
+import { BasketBook, type Basket } from './basket';
+import { PhoneSession, type SessionSnapshot } from './session';
+import { checkTransition, type AttemptState } from './payment-attempt';
+import { DEFAULT_LIMITS, type TillContext, type TillEvent, type TillLimits } from './till-context';
+
+export interface TillOptions {
+  readonly terminalId: string;
+  readonly merchantId: string;
+  readonly counterName: string;
+  readonly currency: string;
+  readonly identity: TillIdentity;
+  readonly peripheral: BlePeripheral;
+  readonly backend: BackendClient;
+  readonly journal: Journal;
+  readonly clock?: { now(): number };
+  readonly limits?: Partial<TillLimits>;
+  /** How often unresolved settlements are looked up (ms); 0 turns the timer off. */
+  readonly resolveEveryMs?: number;
+}
+
+export class Till {
+  readonly baskets: BasketBook;
+  private readonly sessions = new Map<string, PhoneSession>();
+  private readonly listeners = new Set<(e: TillEvent) => void>();
+  private readonly ctx: TillContext;
+  private resolveTimer: ReturnType<typeof setInterval> | null = null;
+  private resolving: Promise<void> | null = null;
+  private txnCounter = 0;
+
+  constructor(private readonly o: TillOptions) {
+    this.baskets = new BasketBook(o.currency);
+    const clock = o.clock ?? { now: () => Date.now() };
+    this.ctx = {
+      terminalId: o.terminalId,
+      merchantId: o.merchantId,
+      identity: o.identity,
+      backend: o.backend,
+      baskets: this.baskets,
+      clock,
+      limits: { ...DEFAULT_LIMITS, ...o.limits },
+      emit: (e) => this.emit(e),
+      newTxnId: () => `${o.terminalId}-${clock.now().toString(36)}-${(++this.txnCounter).toString(36)}-${randomBytes(3).toString('hex')}`,
+      settle: (basket, req) => this.settle(basket, req),
+    };
+  }
+
+  onEvent(listener: (e: TillEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async start(): Promise<void> {
+    this.o.peripheral.onConnect((link) => {
+      const session = new PhoneSession(link, this.ctx, (s) => {
+        this.sessions.delete(s.id);
+        this.baskets.release(s.id);
+      });
+      this.sessions.set(session.id, session);
+    });
+    const info = TillInfo.encode({ protocolVersion: 1, counterName: this.o.counterName, merchantName: this.o.identity.merchantName, maxMessageSize: this.ctx.limits.maxMessageSize }).finish();
+    await this.o.peripheral.start({ counterName: this.o.counterName, info });
+    await this.resolveUnresolved().catch(() => undefined);
+    const every = this.o.resolveEveryMs ?? 5_000;
+    if (every > 0) {
+      this.resolveTimer = setInterval(() => void this.resolveUnresolved().catch(() => undefined), every);
+      this.resolveTimer.unref?.();
+    }
+  }
+
+  sessionSnapshots(): SessionSnapshot[] {
+    return [...this.sessions.values()].map((s) => s.snapshot());
+  }
+
+  /** Settles a basket: journal first, then the backend; an unknown outcome stays 'unresolved'. */
+  private async settle(basket: Basket, req: SettleRequest): Promise<SettleResponse> {
+    await this.resolveUnresolved();
+    const paid = this.paidAttempt(basket.id);
+    if (paid) return paid;
+    const { journal } = this.o;
+    journal.begin({ terminalTxnId: req.terminalTxnId, basketId: basket.id, request: SettleRequest.encode(req).finish(), at: this.ctx.clock.now() });
+    this.emit({ type: 'attempt', terminalTxnId: req.terminalTxnId, basketId: basket.id, state: 'pending' });
+    let res: SettleResponse;
+    try {
+      res = await this.o.backend.settle(req);
+    } catch (error) {
+      this.record(req.terminalTxnId, basket.id, 'pending', 'unresolved', null);
+      throw error;
+    }
+    this.conclude(req.terminalTxnId, basket, 'pending', res, null);
+    return res;
+  }
+
+  private paidAttempt(basketId: string): SettleResponse | undefined {
+    const done = this.o.journal.forBasket(basketId).find((a) => a.state === 'approved' && a.response);
+    return done ? { ...SettleResponse.decode(done.response!), replayed: true } : undefined;
+  }
+
+  private conclude(txnId: string, basket: Basket | undefined, from: AttemptState, res: SettleResponse, sessionId: string | null): void {
+    const basketId = basket?.id ?? this.o.journal.get(txnId)?.basketId ?? '';
+    this.record(txnId, basketId, from, res.approved ? 'approved' : 'declined', SettleResponse.encode(res).finish());
+    if (res.approved) this.baskets.markPaid(basketId, txnId);
+    if (res.receipt) this.emit({ type: 'receipt', receipt: Receipt.decode(res.receipt.receipt), sessionId });
+  }
+
+  private record(txnId: string, basketId: string, from: AttemptState, to: AttemptState, response: Uint8Array | null): void {
+    checkTransition(from, to);
+    this.o.journal.transition(txnId, to, response, this.ctx.clock.now());
+    this.emit({ type: 'attempt', terminalTxnId: txnId, basketId, state: to });
+  }
+
+  /**
+   * Asks the backend about every attempt whose outcome is unknown ('pending' left by a crash, or
+   * 'unresolved'); never re-sends them, so a shopper told "not confirmed" is not charged later.
+   */
+  resolveUnresolved(): Promise<void> {
+    this.resolving ??= (async () => {
+      try {
+        for (const a of this.o.journal.unresolved()) {
+          if (a.state === 'pending') this.record(a.terminalTxnId, a.basketId, 'pending', 'unresolved', null);
+          const found = await this.o.backend.getSettlement(a.terminalTxnId);
+          if (found) this.conclude(a.terminalTxnId, this.baskets.get(a.basketId), 'unresolved', found, null);
+          else this.record(a.terminalTxnId, a.basketId, 'unresolved', 'abandoned', null);
+        }
+      } catch (error) {
+        if (!(error instanceof BackendError)) throw error;
+      } finally {
+        this.resolving = null;
+      }
+    })();
+    return this.resolving;
+  }
+
+  async stop(): Promise<void> {
+    if (this.resolveTimer) clearInterval(this.resolveTimer);
+    for (const s of this.sessions.values()) s.close('till stopping');
+    await this.o.peripheral.stop();
+  }
+
+  private emit(e: TillEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * BackendClient over grpc-js. Every call has a deadline. Challenge, Settle and GetSettlement are
+ * retried on UNAVAILABLE / DEADLINE_EXCEEDED with backoff (Settle is idempotent on the terminal
+ * transaction id, so a retry never charges twice); Authorize is never retried.
+ */
+import { credentials as grpcCredentials, status, type ChannelCredentials, type ServiceError, type Client } from '@grpc/grpc-js';
+import {
+  AuthorizationClient, SettlementClient,
+  type AuthorizeRequest, type AuthorizeResponse, type ChallengeResponse, type SettleRequest, type SettleResponse,
+} from '@bluetill/protocol';
+import { BackendError, type BackendClient } from '../../common/ports/backend-client';
+
+export interface GrpcBackendOptions {
+  /** host:port of the authorization server (the till talks to settlement through it). */
+  readonly authorizationAddress: string;
+  /** host:port of the settlement server, for GetSettlement (defaults to the authorization address). */
+  readonly settlementAddress?: string;
+  readonly terminalId: string;
+  readonly credentials?: ChannelCredentials;
+  readonly deadlineMs?: number;
+  readonly attempts?: number;
+  readonly backoffMs?: number;
+}
+
+const RETRYABLE = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]);
+
+export class GrpcBackendClient implements BackendClient {
+  private readonly auth: AuthorizationClient;
+  private readonly settlement: SettlementClient;
+  private readonly deadlineMs: number;
+  private readonly attempts: number;
+  private readonly backoffMs: number;
+
+  constructor(private readonly o: GrpcBackendOptions) {
+    const creds = o.credentials ?? grpcCredentials.createInsecure();
+    this.auth = new AuthorizationClient(o.authorizationAddress, creds);
+    this.settlement = new SettlementClient(o.settlementAddress ?? o.authorizationAddress, creds);
+    this.deadlineMs = o.deadlineMs ?? 5_000;
+    this.attempts = o.attempts ?? 3;
+    this.backoffMs = o.backoffMs ?? 200;
+  }
+
+  challenge(): Promise<ChallengeResponse> {
+    return this.retrying('Challenge', () => this.unary(this.auth, 'challenge', { terminalId: this.o.terminalId }));
+  }
+
+  authorize(req: AuthorizeRequest): Promise<AuthorizeResponse> {
+    return this.unary<AuthorizeResponse>(this.auth, 'authorize', req).catch((e: unknown) => Promise.reject(this.translate('Authorize', e)));
+  }
+
+  settle(req: SettleRequest): Promise<SettleResponse> {
+    return this.retrying('Settle', () => this.unary(this.auth, 'settle', req));
+  }
+
+  async getSettlement(terminalTxnId: string): Promise<SettleResponse | null> {
+    try {
+      return await this.retrying('GetSettlement', () => this.unary(this.settlement, 'getSettlement', { terminalId: this.o.terminalId, terminalTxnId }));
+    } catch (e) {
+      if (e instanceof BackendError && (e.cause as ServiceError | undefined)?.code === status.NOT_FOUND) return null;
+      throw e;
+    }
+  }
+
+  close(): void {
+    this.auth.close();
+    this.settlement.close();
+  }
+
+  private unary<Res>(client: Client, method: string, req: unknown): Promise<Res> {
+    return new Promise<Res>((resolve, reject) => {
+      const fn = (client as unknown as Record<string, (r: unknown, o: { deadline: number }, cb: (e: ServiceError | null, r: Res) => void) => void>)[method]!;
+      fn.call(client, req, { deadline: Date.now() + this.deadlineMs }, (err, res) => (err ? reject(err) : resolve(res)));
+    });
+  }
+
+  private async retrying<Res>(what: string, call: () => Promise<Res>): Promise<Res> {
+    let last: unknown;
+    for (let i = 0; i < this.attempts; i++) {
+      try {
+        return await call();
+      } catch (e) {
+        last = e;
+        if (!RETRYABLE.has((e as ServiceError).code)) break;
+        if (i + 1 < this.attempts) await new Promise((r) => setTimeout(r, this.backoffMs * 2 ** i));
+      }
+    }
+    throw this.translate(what, last);
+  }
+
+  private translate(what: string, e: unknown): BackendError {
+    const code = (e as ServiceError)?.code;
+    if (code === status.UNAVAILABLE) return new BackendError('unavailable', `${what}: payment network unavailable`, { cause: e });
+    if (code === status.DEADLINE_EXCEEDED) return new BackendError('deadline', `${what}: no answer in time`, { cause: e });
+    return new BackendError('rejected', `${what}: ${(e as ServiceError)?.details ?? 'failed'}`, { cause: e });
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * BlePeripheral over @stoprocent/bleno (HCI over UART or a kernel socket). One PeripheralLink
+ * per connection handle; NOTIFY goes to that connection only, through the per-connection
+ * update callback bleno hands out at subscribe time.
+ *
+ * bleno does not expose a connection's MTU or disconnect reason publicly; both are read from
+ * its bindings (`_bindings._gatt._connections`, `_bindings._hci` 'disconnComplete'), pinned to
+ * @stoprocent/bleno 0.12.
+ */
+import { withBindings, type Bleno, type ConnectionHandle, type UpdateValueCallback } from '@stoprocent/bleno';
+import { ATT_DEFAULT_MTU, GATT } from '@bluetill/protocol';
+import type { BlePeripheral, PeripheralLink, PeripheralOptions } from '../../common/ports/ble-peripheral';
+import { BlePeripheralError } from './ble-peripheral-error';
+import { disconnectReason } from './disconnect-reason';
+import { blenoBindingOptions, type HciTransport } from './hci-transport';
+
+export interface BlenoPeripheralOptions {
+  readonly hci: HciTransport;
+  /** How long to wait for the controller to come up. Default 10 s. */
+  readonly poweredOnTimeoutMs?: number;
+  /** Test hook: an already created bleno instance. */
+  readonly bleno?: Bleno;
+}
+
+interface BlenoInternals {
+  _bindings?: {
+    _gatt?: { _connections?: Map<ConnectionHandle, { mtu?: number }> };
+    _hci?: { prependListener(event: 'disconnComplete', fn: (handle: number, reason: number) => void): void };
+  };
+}
+
+const ATT_SUCCESS = 0x00;
+
+export class BlenoPeripheral implements BlePeripheral {
+  private readonly bleno: Bleno;
+  private readonly links = new Map<ConnectionHandle, BlenoLink>();
+  private readonly connectHandlers: Array<(link: PeripheralLink) => void> = [];
+  private readonly reasons = new Map<number, number>();
+  private seq = 0;
+  private started = false;
+
+  constructor(private readonly options: BlenoPeripheralOptions) {
+    this.bleno = options.bleno ?? withBindings('hci', blenoBindingOptions(options.hci) as never);
+    this.bleno.on('accept', (_address, handle) => this.accept(handle));
+    this.bleno.on('disconnect', (_address, handle) => this.gone(handle));
+  }
+
+  async start(options: PeripheralOptions): Promise<void> {
+    const b = this.bleno;
+    try {
+      await b.waitForPoweredOnAsync(this.options.poweredOnTimeoutMs ?? 10_000);
+    } catch (error) {
+      throw new BlePeripheralError('adapter_unavailable', `BLE adapter not powered on (state ${b.state})`, { cause: error });
+    }
+    (b as unknown as BlenoInternals)._bindings?._hci?.prependListener('disconnComplete', (handle, reason) => this.reasons.set(handle, reason));
+    const write = new b.Characteristic({
+      uuid: GATT.write,
+      properties: ['write', 'writeWithoutResponse'],
+      onWriteRequest: (handle, data, offset, withoutResponse, callback) => {
+        const link = this.links.get(handle);
+        if (!withoutResponse) callback(offset === 0 ? ATT_SUCCESS : 0x07 /* invalid offset */);
+        if (offset === 0) link?.pushValue(new Uint8Array(data));
+      },
+    });
+    const notify = new b.Characteristic({
+      uuid: GATT.notify,
+      properties: ['notify'],
+      onSubscribe: (handle, maxValueSize, update) => this.links.get(handle)?.subscribed(update, maxValueSize + 3),
+      onUnsubscribe: (handle) => this.links.get(handle)?.unsubscribed(),
+    });
+    const info = new b.Characteristic({ uuid: GATT.info, properties: ['read'], value: Buffer.from(options.info) });
+    await b.setServicesAsync([new b.PrimaryService({ uuid: GATT.service, characteristics: [write, notify, info] })]);
+    await b.startAdvertisingAsync(options.counterName, [GATT.service]);
+    this.started = true;
+  }
+
+  onConnect(handler: (link: PeripheralLink) => void): void {
+    this.connectHandlers.push(handler);
+  }
+
+  async stop(): Promise<void> {
+    if (this.started) await this.bleno.stopAdvertisingAsync().catch(() => undefined);
+    await Promise.all([...this.links.values()].map((l) => l.disconnect()));
+    this.bleno.stop();
+    this.started = false;
+  }
+
+  /** @internal current ATT MTU of a connection. */
+  mtuOf(handle: ConnectionHandle): number | undefined {
+    return (this.bleno as unknown as BlenoInternals)._bindings?._gatt?._connections?.get(handle)?.mtu;
+  }
+
+  /** @internal */
+  disconnectHandle(handle: ConnectionHandle): void {
+    // typed as disconnect(): the JS takes an optional handle (null = all; handles are never 0).
+    (this.bleno.disconnect as (h: ConnectionHandle) => void).call(this.bleno, handle);
+  }
+
+  private accept(handle: ConnectionHandle): void {
+    const link = new BlenoLink(`${handle}#${++this.seq}`, handle, this);
+    this.links.set(handle, link);
+    for (const h of this.connectHandlers) h(link);
+  }
+
+  private gone(handle: ConnectionHandle): void {
+    const link = this.links.get(handle);
+    if (!link) return;
+    this.links.delete(handle);
+    const code = typeof handle === 'number' ? this.reasons.get(handle) : undefined;
+    if (typeof handle === 'number') this.reasons.delete(handle);
+    link.closed(disconnectReason(code));
+  }
+}
+
+class BlenoLink implements PeripheralLink {
+  private readonly valueHandlers: Array<(value: Uint8Array) => void> = [];
+  private readonly disconnectHandlers: Array<(reason: string) => void> = [];
+  private readonly early: Uint8Array[] = [];
+  private update: UpdateValueCallback | undefined;
+  private subscribedMtu: number | undefined;
+  private reason: string | undefined;
+  private readonly gone: Promise<void>;
+  private resolveGone!: () => void;
+
+  constructor(
+    readonly id: string,
+    private readonly handle: ConnectionHandle,
+    private readonly owner: BlenoPeripheral,
+  ) {
+    this.gone = new Promise((r) => (this.resolveGone = r));
+  }
+
+  get mtu(): number {
+    return this.owner.mtuOf(this.handle) ?? this.subscribedMtu ?? ATT_DEFAULT_MTU;
+  }
+
+  onValue(handler: (value: Uint8Array) => void): void {
+    this.valueHandlers.push(handler);
+    for (const v of this.early.splice(0)) handler(v);
+  }
+
+  async notify(value: Uint8Array): Promise<void> {
+    if (this.reason !== undefined) throw new BlePeripheralError('disconnected', `link ${this.id} is gone (${this.reason})`);
+    if (!this.update) throw new BlePeripheralError('not_subscribed', `central on ${this.id} has not subscribed to NOTIFY`);
+    if (value.length > this.mtu - 3) throw new BlePeripheralError('value_too_long', `value of ${value.length} bytes exceeds MTU ${this.mtu} - 3`);
+    this.update(Buffer.from(value));
+  }
+
+  onDisconnect(handler: (reason: string) => void): void {
+    if (this.reason !== undefined) handler(this.reason);
+    else this.disconnectHandlers.push(handler);
+  }
+
+  async disconnect(): Promise<void> {
+    if (this.reason !== undefined) return;
+    this.owner.disconnectHandle(this.handle);
+    await Promise.race([this.gone, new Promise((r) => setTimeout(r, 5000).unref())]);
+  }
+
+  /** @internal */
+  pushValue(value: Uint8Array): void {
+    if (this.valueHandlers.length === 0) this.early.push(value);
+    else for (const h of this.valueHandlers) h(value);
+  }
+
+  /** @internal */
+  subscribed(update: UpdateValueCallback, mtu: number): void {
+    this.update = update;
+    this.subscribedMtu = mtu;
+  }
+
+  /** @internal */
+  unsubscribed(): void {
+    this.update = undefined;
+  }
+
+  /** @internal fires the disconnect handlers once. */
+  closed(reason: string): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    this.update = undefined;
+    this.resolveGone();
+    for (const h of this.disconnectHandlers.splice(0)) h(reason);
+  }
+}

@@ -1,0 +1,69 @@
+/** The till's local journal in SQLite (WAL, synchronous=FULL): the record of every settlement attempt. */
+import Database from 'better-sqlite3';
+import type { AttemptRecord, Journal } from '../../common/ports/journal';
+import { checkTransition, type AttemptState } from '../../common/payment-attempt';
+
+const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
+  (db) =>
+    db.exec(`CREATE TABLE attempts (
+      terminal_txn_id TEXT PRIMARY KEY,
+      basket_id TEXT NOT NULL,
+      state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'declined', 'unresolved', 'abandoned')),
+      request BLOB NOT NULL,
+      response BLOB,
+      updated_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX attempts_state ON attempts (state);
+    CREATE INDEX attempts_basket ON attempts (basket_id);`),
+];
+
+type Row = { terminalTxnId: string; basketId: string; state: AttemptState; request: Buffer; response: Buffer | null; updatedAt: number };
+const COLUMNS = 'terminal_txn_id AS terminalTxnId, basket_id AS basketId, state, request, response, updated_at AS updatedAt';
+const toRecord = (r: Row): AttemptRecord => ({ ...r, request: new Uint8Array(r.request), response: r.response && new Uint8Array(r.response) });
+
+export class SqliteJournal implements Journal {
+  private readonly db: Database.Database;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    MIGRATIONS.slice(version).forEach((m, i) =>
+      this.db.transaction(() => {
+        m(this.db);
+        this.db.pragma(`user_version = ${version + i + 1}`);
+      })(),
+    );
+  }
+
+  begin(a: { terminalTxnId: string; basketId: string; request: Uint8Array; at: number }): void {
+    this.db.prepare("INSERT INTO attempts (terminal_txn_id, basket_id, state, request, updated_at) VALUES (?, ?, 'pending', ?, ?)").run(a.terminalTxnId, a.basketId, a.request, a.at);
+  }
+
+  transition(terminalTxnId: string, to: AttemptState, response: Uint8Array | null, at: number): void {
+    this.db.transaction(() => {
+      const current = this.get(terminalTxnId);
+      if (!current) throw new Error(`no attempt ${terminalTxnId}`);
+      checkTransition(current.state, to);
+      this.db.prepare('UPDATE attempts SET state = ?, response = COALESCE(?, response), updated_at = ? WHERE terminal_txn_id = ?').run(to, response, at, terminalTxnId);
+    })();
+  }
+
+  get(terminalTxnId: string): AttemptRecord | undefined {
+    const r = this.db.prepare(`SELECT ${COLUMNS} FROM attempts WHERE terminal_txn_id = ?`).get(terminalTxnId) as Row | undefined;
+    return r && toRecord(r);
+  }
+
+  unresolved(): AttemptRecord[] {
+    return (this.db.prepare(`SELECT ${COLUMNS} FROM attempts WHERE state IN ('pending', 'unresolved') ORDER BY updated_at`).all() as Row[]).map(toRecord);
+  }
+
+  forBasket(basketId: string): AttemptRecord[] {
+    return (this.db.prepare(`SELECT ${COLUMNS} FROM attempts WHERE basket_id = ? ORDER BY updated_at`).all(basketId) as Row[]).map(toRecord);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
