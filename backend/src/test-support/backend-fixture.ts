@@ -40,7 +40,7 @@ export async function startBackendFixture(): Promise<BackendFixture> {
     challenge: (terminalId = 'T-0001') => call<{ terminalId: string }, ChallengeResponse>(auth.challenge.bind(auth))({ terminalId }),
     authorize: call(auth.authorize.bind(auth)),
     settle: call(auth.settle.bind(auth)),
-    getSettlement: (terminalId, terminalTxnId) => call(settlement.getSettlement.bind(settlement))({ terminalId, terminalTxnId }),
+    getSettlement: (terminalId, terminalTxnId) => call<{ terminalId: string; terminalTxnId: string }, SettleResponse>(settlement.getSettlement.bind(settlement))({ terminalId, terminalTxnId }),
     async authorizeCard(card, pin, terminalId = 'T-0001') {
       const ch = await f.challenge(terminalId);
       const pinKey: CertificateBody = verifyCertificate(ch.pinKeyCertificate, root, { role: 'pin-key', now: Date.now() });

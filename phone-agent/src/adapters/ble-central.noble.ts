@@ -1,0 +1,241 @@
+/**
+ * BleCentral over @stoprocent/noble (HCI over UART or a kernel socket). Scans for the bluetill
+ * service with a timeout that always ends, picks tills by counter name (scan response), and
+ * connects with an ATT MTU exchange (247 asked) and a NOTIFY subscription before returning.
+ */
+import { withBindings, type Characteristic, type Noble, type Peripheral } from '@stoprocent/noble';
+import { ATT_DEFAULT_MTU, ATT_PREFERRED_MTU, GATT } from '@bluetill/protocol';
+import type { Advertisement, BleCentral, CentralLink, ScanOptions } from '../ports/ble-central';
+
+/** Which HCI controller noble talks to. */
+export type HciTransport =
+  | { readonly transport: 'uart'; readonly path: string; readonly baudRate?: number }
+  | { readonly transport: 'socket'; readonly deviceId: number; readonly userChannel?: boolean };
+
+export interface NobleCentralOptions {
+  readonly hci: HciTransport;
+  /** How long to wait for the controller to come up. Default 10 s. */
+  readonly poweredOnTimeoutMs?: number;
+  /** ATT MTU asked for. Default 247. */
+  readonly mtu?: number;
+  /** Test hook: an already created noble instance. */
+  readonly noble?: Noble;
+}
+
+export type BleCentralErrorCode = 'adapter_unavailable' | 'unknown_device' | 'connect_timeout' | 'service_missing' | 'disconnected' | 'value_too_long';
+
+export class BleCentralError extends Error {
+  override readonly name = 'BleCentralError';
+  constructor(
+    readonly code: BleCentralErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Options for `withBindings('hci', …)` of @stoprocent/noble. */
+export const nobleBindingOptions = (t: HciTransport): Record<string, unknown> => {
+  switch (t.transport) {
+    case 'uart':
+      return { hciDriver: 'uart', bindParams: { uart: { port: t.path, ...(t.baudRate ? { baudRate: t.baudRate } : {}) } } };
+    case 'socket':
+      return { hciDriver: 'native', deviceId: t.deviceId, ...(t.userChannel !== undefined ? { userChannel: t.userChannel } : {}) };
+  }
+};
+
+/** HCI disconnect reason (Core Vol 1, Part F) as the string CentralLink.onDisconnect reports. */
+export const disconnectReason = (code: unknown): string => {
+  const n = typeof code === 'number' ? code : Number(code);
+  switch (n) {
+    case 0x08:
+      return 'supervision_timeout';
+    case 0x13:
+      return 'remote_user_terminated';
+    case 0x16:
+      return 'local_host_terminated';
+    case 0x3e:
+      return 'failed_to_establish';
+    default:
+      return Number.isInteger(n) ? `hci_0x${n.toString(16).padStart(2, '0')}` : 'unknown';
+  }
+};
+
+const withTimeout = <T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> =>
+  new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(onTimeout()), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+
+export class NobleCentral implements BleCentral {
+  private readonly noble: Noble;
+  private readonly seen = new Map<string, Peripheral>();
+  private readonly links = new Set<NobleLink>();
+  private poweredOn: Promise<void> | undefined;
+
+  constructor(private readonly options: NobleCentralOptions) {
+    this.noble = options.noble ?? withBindings('hci', nobleBindingOptions(options.hci) as never);
+  }
+
+  private ready(): Promise<void> {
+    this.poweredOn ??= this.noble.waitForPoweredOnAsync(this.options.poweredOnTimeoutMs ?? 10_000).catch((error: unknown) => {
+      this.poweredOn = undefined;
+      throw new BleCentralError('adapter_unavailable', `BLE adapter not powered on (state ${this.noble.state})`, { cause: error });
+    });
+    return this.poweredOn;
+  }
+
+  async scan(options: ScanOptions): Promise<Advertisement[]> {
+    await this.ready();
+    const found = new Map<string, Advertisement>();
+    let finish!: () => void;
+    const done = new Promise<void>((r) => (finish = r));
+    const onDiscover = (p: Peripheral): void => {
+      const name = p.advertisement.localName;
+      if (!name) return; // noble reports after the scan response; no name = not a till we can pick
+      if (!(p.advertisement.serviceUuids ?? []).map((u) => u.replace(/-/g, '').toLowerCase()).includes(GATT.service)) return;
+      this.seen.set(p.id, p);
+      found.set(p.id, { id: p.id, counterName: name, rssi: p.rssi });
+      if (options.counterName !== undefined && name === options.counterName) finish();
+    };
+    this.noble.on('discover', onDiscover);
+    const timer = setTimeout(finish, options.timeoutMs);
+    try {
+      await this.noble.startScanningAsync([GATT.service], false);
+      await done;
+    } finally {
+      clearTimeout(timer);
+      this.noble.removeListener('discover', onDiscover);
+      await this.noble.stopScanningAsync().catch(() => undefined);
+    }
+    return [...found.values()];
+  }
+
+  async connect(id: string, options?: { timeoutMs?: number }): Promise<CentralLink> {
+    await this.ready();
+    const p = this.seen.get(id);
+    if (!p) throw new BleCentralError('unknown_device', `device ${id} was not seen in a scan`);
+    const timeoutMs = options?.timeoutMs ?? 10_000;
+    const connecting = (async () => {
+      await this.noble.connectAsync(id, { mtu: this.options.mtu ?? ATT_PREFERRED_MTU } as object);
+      // The MTU exchange is queued first on the ATT bearer; wait for its answer before any message.
+      if (p.mtu === null) await new Promise((r) => p.once('mtu', r));
+      const { characteristics } = await p.discoverSomeServicesAndCharacteristicsAsync([GATT.service], [GATT.write, GATT.notify, GATT.info]);
+      const byUuid = new Map(characteristics.map((c) => [c.uuid, c]));
+      const write = byUuid.get(GATT.write);
+      const notify = byUuid.get(GATT.notify);
+      const info = byUuid.get(GATT.info);
+      if (!write || !notify || !info) throw new BleCentralError('service_missing', `device ${id} lacks the bluetill characteristics`);
+      const link = new NobleLink(p, write, notify, info, () => this.links.delete(link));
+      await notify.subscribeAsync();
+      return link;
+    })();
+    try {
+      const link = await withTimeout(connecting, timeoutMs, () => new BleCentralError('connect_timeout', `no connection to ${id} within ${timeoutMs} ms`));
+      this.links.add(link);
+      return link;
+    } catch (error) {
+      if (error instanceof BleCentralError && error.code === 'connect_timeout') {
+        connecting.then((l) => l.disconnect()).catch(() => undefined);
+        if (p.state === 'connecting') this.noble.cancelConnect(id);
+        else if (p.state === 'connected') await p.disconnectAsync().catch(() => undefined);
+      } else if (p.state === 'connected') {
+        await p.disconnectAsync().catch(() => undefined);
+      }
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.links].map((l) => l.disconnect()));
+    this.noble.stop();
+  }
+}
+
+class NobleLink implements CentralLink {
+  private readonly valueHandlers: Array<(value: Uint8Array) => void> = [];
+  private readonly disconnectHandlers: Array<(reason: string) => void> = [];
+  private readonly early: Uint8Array[] = [];
+  private reason: string | undefined;
+  private readonly gone: Promise<void>;
+  private resolveGone!: () => void;
+
+  constructor(
+    private readonly peripheral: Peripheral,
+    private readonly writeChar: Characteristic,
+    notifyChar: Characteristic,
+    private readonly infoChar: Characteristic,
+    private readonly onGone: () => void,
+  ) {
+    this.gone = new Promise((r) => (this.resolveGone = r));
+    notifyChar.on('data', (data: Buffer) => {
+      const v = new Uint8Array(data);
+      if (this.valueHandlers.length === 0) this.early.push(v);
+      else for (const h of this.valueHandlers) h(v);
+    });
+    peripheral.once('disconnect', (reason: unknown) => this.closed(disconnectReason(reason)));
+  }
+
+  get mtu(): number {
+    return this.peripheral.mtu ?? ATT_DEFAULT_MTU;
+  }
+
+  async write(value: Uint8Array): Promise<void> {
+    this.assertOpen();
+    if (value.length > this.mtu - 3) throw new BleCentralError('value_too_long', `value of ${value.length} bytes exceeds MTU ${this.mtu} - 3`);
+    // Write Request (with response): one value in flight, acknowledged by the till's ATT layer.
+    await this.orDisconnect(this.writeChar.writeAsync(Buffer.from(value), false));
+  }
+
+  async readInfo(): Promise<Uint8Array> {
+    this.assertOpen();
+    return new Uint8Array(await this.orDisconnect(this.infoChar.readAsync()));
+  }
+
+  onValue(handler: (value: Uint8Array) => void): void {
+    this.valueHandlers.push(handler);
+    for (const v of this.early.splice(0)) handler(v);
+  }
+
+  onDisconnect(handler: (reason: string) => void): void {
+    if (this.reason !== undefined) handler(this.reason);
+    else this.disconnectHandlers.push(handler);
+  }
+
+  async disconnect(): Promise<void> {
+    if (this.reason !== undefined) return;
+    this.peripheral.disconnect();
+    await Promise.race([this.gone, new Promise((r) => setTimeout(r, 5000).unref())]);
+  }
+
+  private assertOpen(): void {
+    if (this.reason !== undefined) throw new BleCentralError('disconnected', `link is gone (${this.reason})`);
+  }
+
+  private orDisconnect<T>(p: Promise<T>): Promise<T> {
+    return Promise.race([
+      p,
+      this.gone.then(() => {
+        throw new BleCentralError('disconnected', `link is gone (${this.reason})`);
+      }),
+    ]);
+  }
+
+  private closed(reason: string): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    this.resolveGone();
+    this.onGone();
+    for (const h of this.disconnectHandlers.splice(0)) h(reason);
+  }
+}

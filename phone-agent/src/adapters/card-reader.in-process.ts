@@ -1,0 +1,67 @@
+import { CardReaderError, type CardReader } from '../ports/card-reader';
+
+/** What the in-process reader needs of a simulated card (structural: phone-agent does not import the simulator). */
+export type InProcessCard = { powerOn(): Uint8Array; process(command: Uint8Array): Uint8Array; powerOff?(): void };
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex').toUpperCase();
+
+/**
+ * A CardReader that calls a simulated card directly. `removeCard()` / `insertCard()` model the
+ * card leaving and entering the field; `transcript()` returns the exchanges as `=> …` / `<= …`
+ * lines that the replay reader plays back.
+ */
+export class InProcessCardReader implements CardReader {
+  private present: boolean;
+  private powered = false;
+  private closed = false;
+  private readonly lines: string[] = [];
+
+  constructor(
+    private readonly card: InProcessCard,
+    options: { present?: boolean } = {},
+  ) {
+    this.present = options.present ?? true;
+  }
+
+  async waitForCard(options: { timeoutMs: number }): Promise<{ atr: Uint8Array }> {
+    if (this.closed) throw new CardReaderError('no_reader', 'reader closed');
+    if (!this.present) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(options.timeoutMs, 10)));
+      if (!this.present) throw new CardReaderError('no_card', 'no card in the field');
+    }
+    const atr = this.card.powerOn();
+    this.powered = true;
+    this.lines.push(`ATR ${hex(atr)}`);
+    return { atr };
+  }
+
+  async transmit(command: Uint8Array): Promise<Uint8Array> {
+    if (this.closed) throw new CardReaderError('no_reader', 'reader closed');
+    if (!this.present || !this.powered) throw new CardReaderError('card_removed', 'no powered card in the field');
+    const response = this.card.process(Uint8Array.from(command));
+    this.lines.push(`=> ${hex(command)}`, `<= ${hex(response)}`);
+    return response;
+  }
+
+  /** The card leaves the field: it loses power, the next transmit fails with card_removed. */
+  removeCard(): void {
+    this.present = false;
+    this.powered = false;
+    this.card.powerOff?.();
+  }
+
+  insertCard(): void {
+    this.present = true;
+  }
+
+  /** The exchanges so far, one line each (ATR, `=>` command, `<=` response). */
+  transcript(): string {
+    return `${this.lines.join('\n')}\n`;
+  }
+
+  async close(): Promise<void> {
+    if (this.powered) this.card.powerOff?.();
+    this.powered = false;
+    this.closed = true;
+  }
+}

@@ -1,0 +1,5 @@
+export { CardReadError, type CardReadErrorCode } from './card-read-error';
+export type { CardCertificate, CardRead, Cryptogram, TransactionData } from './card-read';
+export { CardReadingFlow, type Step as CardReadingStep } from './card-reading-flow';
+export { generateCryptogram, readCard, verifyOfflinePin, type OfflinePinResult } from './read-card';
+export { transactionValues } from './transaction-values';

@@ -1,0 +1,117 @@
+import { CardReaderError, type CardReader } from '../../ports/card-reader';
+import { CardReadError } from './card-read-error';
+import type { CardRead, Cryptogram, TransactionData } from './card-read';
+import { CardReadingFlow } from './card-reading-flow';
+import {
+  buildDolData, decodeResponseApdu, decodeTlv, describeStatusWord, encodePlaintextPinBlock, encodeTlv, findTag,
+  generateAcCommand, parseDol, SW, verifyCommand, type AcType, type Tlv,
+} from './protocol';
+import { transactionValues } from './transaction-values';
+
+async function exchange(reader: CardReader, command: Uint8Array): Promise<Uint8Array> {
+  try {
+    return await reader.transmit(command);
+  } catch (cause) {
+    if (cause instanceof CardReaderError && cause.code === 'card_removed') {
+      throw new CardReadError('card_removed', 'the card was removed during the exchange', { cause });
+    }
+    throw new CardReadError('transmit_failed', 'the card reader failed to exchange an APDU', { cause });
+  }
+}
+
+/**
+ * Reads the payment card on `reader` (already powered: call waitForCard first): PPSE, AID, GPO,
+ * READ RECORD per AFL, INTERNAL AUTHENTICATE over the transaction's unpredictable number.
+ * Throws CardReadError.
+ */
+export async function readCard(reader: CardReader, tx: TransactionData, options: { preferredAid?: Uint8Array } = {}): Promise<CardRead> {
+  const flow = new CardReadingFlow(tx, options);
+  let command = flow.start();
+  for (;;) {
+    const step = flow.receive(await exchange(reader, command));
+    if (step.kind === 'done') return step.read;
+    command = step.command;
+  }
+}
+
+/**
+ * Asks the card (in the same session as readCard) for an application cryptogram over the
+ * transaction: GENERATE AC with CDOL1 data built from `tx`. Parses format 1 ('80') and format 2
+ * ('77') answers. Throws CardReadError.
+ */
+export async function generateCryptogram(
+  reader: CardReader,
+  read: Pick<CardRead, 'cdol1'>,
+  tx: TransactionData,
+  options: { type?: AcType; cda?: boolean } = {},
+): Promise<Cryptogram> {
+  let cdolData: Uint8Array;
+  try {
+    cdolData = buildDolData(parseDol(read.cdol1), transactionValues(tx));
+  } catch (cause) {
+    if (cause instanceof CardReadError) throw cause;
+    throw new CardReadError('malformed_response', 'CDOL1 does not parse', { cause });
+  }
+  const response = await exchange(reader, generateAcCommand(options.type ?? 'arqc', cdolData, { cda: options.cda ?? false }));
+  let r;
+  try {
+    r = decodeResponseApdu(response);
+  } catch (cause) {
+    throw new CardReadError('malformed_response', 'GENERATE AC: response shorter than a status word', { cause });
+  }
+  if (r.sw !== SW.OK) throw new CardReadError('card_status', `GENERATE AC: ${describeStatusWord(r.sw)}`, { sw: r.sw });
+  let nodes: Tlv[];
+  try {
+    nodes = decodeTlv(r.data);
+  } catch (cause) {
+    throw new CardReadError('malformed_response', 'GENERATE AC: response is not BER-TLV', { cause });
+  }
+  const first = nodes[0];
+  if (nodes.length === 1 && first?.tag === '80') {
+    const v = first.value;
+    if (v.length < 11) throw new CardReadError('malformed_response', 'GENERATE AC: format 1 answer too short');
+    return {
+      cid: v[0] as number, atc: v.slice(1, 3), arqc: v.slice(3, 11), iad: v.slice(11), cvmResults: undefined, cdaSignature: undefined,
+      cdolData, responseObjects: encodeTlv([{ tag: '9F27', value: v.slice(0, 1) }, { tag: '9F36', value: v.slice(1, 3) }, { tag: '9F26', value: v.slice(3, 11) }, { tag: '9F10', value: v.slice(11) }]),
+    };
+  }
+  if (nodes.length !== 1 || first?.tag !== '77') throw new CardReadError('malformed_response', 'GENERATE AC: neither format 1 nor format 2');
+  const objects = first.children ?? [];
+  const cid = findTag(objects, '9F27');
+  const atc = findTag(objects, '9F36');
+  const arqc = findTag(objects, '9F26');
+  const cdaSignature = findTag(objects, '9F4B');
+  if (!cid || cid.length !== 1 || !atc || atc.length !== 2) throw new CardReadError('malformed_response', 'GENERATE AC: CID or ATC missing');
+  if (arqc === undefined && cdaSignature === undefined) throw new CardReadError('missing_data', 'GENERATE AC: neither a cryptogram nor a CDA signature');
+  if (arqc !== undefined && arqc.length !== 8) throw new CardReadError('malformed_response', 'GENERATE AC: cryptogram is not 8 bytes');
+  return {
+    cid: cid[0] as number,
+    atc,
+    arqc,
+    iad: findTag(objects, '9F10') ?? new Uint8Array(0),
+    cvmResults: findTag(objects, '9F34'),
+    cdaSignature,
+    cdolData,
+    responseObjects: encodeTlv(objects.filter((o) => o.tag !== '9F4B')),
+  };
+}
+
+/** Outcome of an offline plaintext PIN check on the card (claim 10): a value, not an error. */
+export type OfflinePinResult = { ok: true } | { ok: false; reason: 'pin_incorrect'; triesLeft: number } | { ok: false; reason: 'pin_blocked' };
+
+/** VERIFY with a plaintext PIN block (P2 80). Other status words throw CardReadError. */
+export async function verifyOfflinePin(reader: CardReader, pin: string): Promise<OfflinePinResult> {
+  let block: Uint8Array;
+  try {
+    block = encodePlaintextPinBlock(pin);
+  } catch (cause) {
+    throw new CardReadError('bad_input', 'PIN must be 4-12 digits', { cause });
+  }
+  const response = await exchange(reader, verifyCommand(block));
+  if (response.length < 2) throw new CardReadError('malformed_response', 'VERIFY: response shorter than a status word');
+  const { sw } = decodeResponseApdu(response);
+  if (sw === SW.OK) return { ok: true };
+  if ((sw & 0xfff0) === 0x63c0) return (sw & 0x0f) === 0 ? { ok: false, reason: 'pin_blocked' } : { ok: false, reason: 'pin_incorrect', triesLeft: sw & 0x0f };
+  if (sw === SW.AUTHENTICATION_METHOD_BLOCKED) return { ok: false, reason: 'pin_blocked' };
+  throw new CardReadError('card_status', `VERIFY: ${describeStatusWord(sw)}`, { sw });
+}

@@ -1,0 +1,61 @@
+/**
+ * Turns a CentralLink's notifications into whole messages, waited for one at a time with a
+ * timeout. A protocol error or a lost link rejects the waiter with a typed PhoneError.
+ */
+import { MessageStream, ProtocolError, type BleBody } from '@bluetill/protocol';
+import type { CentralLink } from '../ports/ble-central';
+import { PhoneError } from './phone-error';
+
+export class MessageInbox {
+  readonly stream: MessageStream;
+  private readonly queue: BleBody[] = [];
+  private waiter: { resolve: (b: BleBody) => void; reject: (e: PhoneError) => void } | null = null;
+  private failure: PhoneError | null = null;
+
+  constructor(
+    private readonly link: CentralLink,
+    private readonly now: () => number,
+  ) {
+    this.stream = new MessageStream({ send: (v) => link.write(v), mtu: () => link.mtu });
+    link.onValue((v) => {
+      try {
+        const body = this.stream.receive(v, this.now());
+        if (body) this.push(body);
+      } catch (e) {
+        this.fail(new PhoneError('protocol', e instanceof ProtocolError ? `till sent a bad message (${e.code})` : 'till sent a bad message', { cause: e }));
+      }
+    });
+    link.onDisconnect((reason) => this.fail(new PhoneError('link_lost', `connection to the till lost (${reason})`)));
+  }
+
+  private push(body: BleBody): void {
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      w.resolve(body);
+    } else this.queue.push(body);
+  }
+
+  private fail(e: PhoneError): void {
+    if (this.failure) return;
+    this.failure = e;
+    this.waiter?.reject(e);
+    this.waiter = null;
+  }
+
+  next(timeoutMs: number): Promise<BleBody> {
+    const queued = this.queue.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<BleBody>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = null;
+        reject(new PhoneError('timeout', `the till did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiter = {
+        resolve: (b) => (clearTimeout(timer), resolve(b)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      };
+    });
+  }
+}

@@ -1,0 +1,21 @@
+/** Expected failures on the phone, each with a code the CLI maps to a message and an exit code. */
+export type PhoneErrorCode =
+  | 'no_till'
+  | 'till_untrusted'
+  | 'link_lost'
+  | 'timeout'
+  | 'protocol'
+  | 'card'
+  | 'receipt_invalid'
+  | 'till_error';
+
+export class PhoneError extends Error {
+  constructor(
+    readonly code: PhoneErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'PhoneError';
+  }
+}
