@@ -2,6 +2,7 @@
 import type { KeyObject } from 'node:crypto';
 import { Receipt, type SignedReceipt } from './gen/bluetill/v1/common';
 import { verifyCertificate, verifyWith } from './pki/certificate';
+import { formatMoney } from './money';
 import { ProtocolError } from './errors';
 
 export class ReceiptError extends ProtocolError<'bad_certificate' | 'bad_signature' | 'malformed'> {}
@@ -19,4 +20,26 @@ export function verifyReceipt(signed: SignedReceipt, cardCompanyRoot: KeyObject,
   } catch (cause) {
     throw new ReceiptError('malformed', 'receipt does not decode', { cause });
   }
+}
+
+/** The receipt as text, for the till's printer and the phone's screen (fixed 32-column layout). */
+export function formatReceiptText(r: Receipt, width = 32): string {
+  const line = (left: string, right = '') => {
+    const space = Math.max(1, width - left.length - right.length);
+    return (left + ' '.repeat(space) + right).slice(0, Math.max(width, left.length + right.length + 1));
+  };
+  const money = (minor: number) => formatMoney({ minor, currency: r.total?.currency ?? 'EUR' });
+  const out = [
+    r.merchantName.padStart(Math.floor((width + r.merchantName.length) / 2)),
+    line(`Terminal ${r.terminalId}`),
+    line(new Date(r.issuedAtMs).toISOString().replace('T', ' ').slice(0, 19) + ' UTC'),
+    '-'.repeat(width),
+    ...r.items.map((i) => line(`${i.quantity} x ${i.name}`.slice(0, width - 11), money(i.quantity * i.unitPriceMinor))),
+    '-'.repeat(width),
+    line('TOTAL', money(r.total?.minor ?? 0)),
+    line('Card', r.maskedPan),
+    r.result === 'approved' ? line('APPROVED', `code ${r.approvalCode}`) : line('DECLINED', r.declineReason),
+    line(`Txn ${r.terminalTxnId}`.slice(0, width)),
+  ];
+  return out.join('\n');
 }

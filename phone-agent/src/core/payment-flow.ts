@@ -45,7 +45,7 @@ export interface PayOptions {
   /** How long to wait for each answer from the till. */
   readonly answerTimeoutMs?: number;
   /** Test hook: lets an attacker-model phone edit the Payment before it is sent. */
-  readonly tamper?: { payment?: (p: Extract<BleBody, { $case: 'payment' }>['value']) => void };
+  readonly tamper?: { payment?: (p: Extract<BleBody, { $case: 'payment' }>['value']) => void | Promise<void> };
 }
 
 export type { TillIdentity };
@@ -101,7 +101,7 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
     o.prompt.progress('Paying');
     const cryptogram = await o.card.generateAc({ amount: total, unpredictableNumber: un });
     const payment = { terminalTxnId: auth.terminalTxnId, card, total, items: auth.items, cryptogram };
-    o.tamper?.payment?.(payment);
+    await o.tamper?.payment?.(payment);
     paymentSent = true;
     await inbox.stream.send({ $case: 'payment', value: payment });
     const result = await expect('receipt');

@@ -34,6 +34,8 @@ export class Till {
   private readonly ctx: TillContext;
   private resolveTimer: ReturnType<typeof setInterval> | null = null;
   private resolving: Promise<void> | null = null;
+  /** Attempts someone is working on right now (a settle in flight, or a resolution): never touched twice. */
+  private readonly claimed = new Set<string>();
   private txnCounter = 0;
 
   constructor(private readonly o: TillOptions) {
@@ -82,21 +84,31 @@ export class Till {
 
   /** Settles a basket: journal first, then the backend; an unknown outcome stays 'unresolved'. */
   private async settle(basket: Basket, req: SettleRequest): Promise<SettleResponse> {
-    await this.resolveUnresolved();
+    // An earlier attempt for this basket whose outcome is unknown is settled first, by asking:
+    // if it was charged, that charge is the answer and nothing is charged again.
+    await this.resolveAll(basket.id);
+    if (this.o.journal.forBasket(basket.id).some((a) => a.state === 'unresolved' || a.state === 'pending'))
+      throw new BackendError('unavailable', 'an earlier attempt for this basket is still unresolved');
     const paid = this.paidAttempt(basket.id);
     if (paid) return paid;
     const { journal } = this.o;
-    journal.begin({ terminalTxnId: req.terminalTxnId, basketId: basket.id, request: SettleRequest.encode(req).finish(), at: this.ctx.clock.now() });
-    this.emit({ type: 'attempt', terminalTxnId: req.terminalTxnId, basketId: basket.id, state: 'pending' });
-    let res: SettleResponse;
+    const txn = req.terminalTxnId;
+    this.claimed.add(txn);
     try {
-      res = await this.o.backend.settle(req);
-    } catch (error) {
-      this.record(req.terminalTxnId, basket.id, 'pending', 'unresolved', null);
-      throw error;
+      journal.begin({ terminalTxnId: txn, basketId: basket.id, request: SettleRequest.encode(req).finish(), at: this.ctx.clock.now() });
+      this.emit({ type: 'attempt', terminalTxnId: txn, basketId: basket.id, state: 'pending' });
+      let res: SettleResponse;
+      try {
+        res = await this.o.backend.settle(req);
+      } catch (error) {
+        this.record(txn, basket.id, 'pending', 'unresolved', null);
+        throw error;
+      }
+      this.conclude(txn, basket, 'pending', res, null);
+      return res;
+    } finally {
+      this.claimed.delete(txn);
     }
-    this.conclude(req.terminalTxnId, basket, 'pending', res, null);
-    return res;
   }
 
   private paidAttempt(basketId: string): SettleResponse | undefined {
@@ -122,21 +134,30 @@ export class Till {
    * 'unresolved'); never re-sends them, so a shopper told "not confirmed" is not charged later.
    */
   resolveUnresolved(): Promise<void> {
-    this.resolving ??= (async () => {
+    if (this.resolving) return this.resolving;
+    const run = this.resolveAll().finally(() => {
+      if (this.resolving === run) this.resolving = null;
+    });
+    this.resolving = run;
+    return run;
+  }
+
+  private async resolveAll(basketId?: string): Promise<void> {
+    for (const a of this.o.journal.unresolved()) {
+      if ((basketId !== undefined && a.basketId !== basketId) || this.claimed.has(a.terminalTxnId)) continue;
+      this.claimed.add(a.terminalTxnId);
       try {
-        for (const a of this.o.journal.unresolved()) {
-          if (a.state === 'pending') this.record(a.terminalTxnId, a.basketId, 'pending', 'unresolved', null);
-          const found = await this.o.backend.getSettlement(a.terminalTxnId);
-          if (found) this.conclude(a.terminalTxnId, this.baskets.get(a.basketId), 'unresolved', found, null);
-          else this.record(a.terminalTxnId, a.basketId, 'unresolved', 'abandoned', null);
-        }
+        if (a.state === 'pending') this.record(a.terminalTxnId, a.basketId, 'pending', 'unresolved', null);
+        const found = await this.o.backend.getSettlement(a.terminalTxnId);
+        if (found) this.conclude(a.terminalTxnId, this.baskets.get(a.basketId), 'unresolved', found, null);
+        else this.record(a.terminalTxnId, a.basketId, 'unresolved', 'abandoned', null);
       } catch (error) {
         if (!(error instanceof BackendError)) throw error;
+        return; // the network is still away: try again later
       } finally {
-        this.resolving = null;
+        this.claimed.delete(a.terminalTxnId);
       }
-    })();
-    return this.resolving;
+    }
   }
 
   async stop(): Promise<void> {

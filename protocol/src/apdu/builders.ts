@@ -1,4 +1,5 @@
 import { concatBytes } from '../bytes';
+import { assertNever } from '../errors';
 import { encodeCommandApdu } from './command';
 import { ApduError } from './errors';
 
@@ -45,10 +46,8 @@ export function acTypeBits(type: AcType): number {
       return 0x40;
     case 'arqc':
       return 0x80;
-    default: {
-      const never: never = type;
-      throw new Error(`unknown AC type ${String(never)}`);
-    }
+    default:
+      return assertNever(type, 'AC type');
   }
 }
 

@@ -1,4 +1,5 @@
 import { concatBytes } from '../bytes';
+import { assertNever } from '../errors';
 import { EmvCryptoError } from './errors';
 import { aesCmac, retailMac } from './mac';
 import { desEncrypt } from './symmetric';
@@ -17,10 +18,8 @@ export function generateAc(sessionKey: Uint8Array, data: Uint8Array, algorithm: 
       return retailMac(sessionKey, data, 2);
     case 'aes':
       return aesCmac(sessionKey, data).slice(0, 8);
-    default: {
-      const never: never = algorithm;
-      throw new Error(`unknown AC algorithm ${String(never)}`);
-    }
+    default:
+      return assertNever(algorithm, 'AC algorithm');
   }
 }
 

@@ -87,8 +87,9 @@ export function deriveSessionKey(iccMasterKey: Uint8Array, r: Uint8Array): Uint8
 }
 
 /**
- * EMV common session key derivation for AES-128 (Book 2 A1.3.1 with a 16-byte block):
- * R = r (16 bytes) or ATC ‖ 00..00; SK = AES(MK)[R0 R1 F0 R3..R15].
+ * Session key for bluetill's AES-128 cards, modelled on the EMV common session key derivation
+ * (Book 2 A1.3.1) with a 16-byte block: R = r (16 bytes) or ATC ‖ 00..00;
+ * SK = AES(MK)[R0 R1 F0 R3..R15]. Not checked against a published AES vector.
  */
 export function deriveAesSessionKey(iccMasterKey: Uint8Array, r: Uint8Array): Uint8Array {
   if (iccMasterKey.length !== 16) throw new EmvCryptoError('bad_key_length', 'AES ICC master key must be 16 bytes');

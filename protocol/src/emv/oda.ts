@@ -102,6 +102,7 @@ export function createIssuerCertificate(input: {
   const nCa = modulusLength(input.caPrivateKey);
   const { modulus, exponent } = input.issuerPublicKey;
   if (modulus.length > 248 || input.serial.length !== 3 || input.expiry.length !== 2) throw new OdaError('bad_length', 'issuer key, serial or expiry of the wrong size');
+  if (!/^[0-9]{3,8}$/.test(input.issuerIdentifier)) throw new OdaError('bad_format', 'issuer identifier must be 3-8 digits');
   const { inCert, remainder } = splitModulus(modulus, nCa - 36);
   const body = concatBytes(
     Uint8Array.of(0x02), cnEncode(input.issuerIdentifier, 4), input.expiry, input.serial,
@@ -155,6 +156,7 @@ export function createIccCertificate(input: {
   const nI = modulusLength(input.issuerPrivateKey);
   const { modulus, exponent } = input.iccPublicKey;
   if (modulus.length > 248 || input.serial.length !== 3 || input.expiry.length !== 2) throw new OdaError('bad_length', 'ICC key, serial or expiry of the wrong size');
+  if (!/^[0-9]{12,19}$/.test(input.pan)) throw new OdaError('bad_format', 'PAN must be 12-19 digits');
   const { inCert, remainder } = splitModulus(modulus, nI - 42);
   const body = concatBytes(
     Uint8Array.of(0x04), cnEncode(input.pan, 10), input.expiry, input.serial,

@@ -1,7 +1,7 @@
 import { CardReadError } from './card-read-error';
 import type { CardCertificate, CardRead, TransactionData } from './card-read';
 import {
-  buildDolData, decodeResponseApdu, decodeTlv, describeStatusWord, findTag, findTlv, getProcessingOptionsCommand,
+  assertNever, buildDolData, decodeResponseApdu, decodeTlv, describeStatusWord, findTag, findTlv, getProcessingOptionsCommand,
   internalAuthenticateCommand, parseAfl, parseDol, readRecordCommand, selectCommand, selectPpseCommand,
   staticDataToAuthenticate, SW, type ReadRecord, type Tlv,
 } from './protocol';
@@ -93,10 +93,8 @@ export class CardReadingFlow {
         return this.onInternalAuthenticate(response);
       case 'done':
         throw new Error('CardReadingFlow.receive after done');
-      default: {
-        const never: never = state;
-        throw new Error(`unknown state ${String(never)}`);
-      }
+      default:
+        return assertNever(state, 'card reading state');
     }
   }
 

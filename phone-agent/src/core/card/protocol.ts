@@ -5,3 +5,4 @@
  */
 export * from '../../../../protocol/src/emv/index';
 export * from '../../../../protocol/src/apdu/index';
+export { assertNever } from '../../../../protocol/src/errors';

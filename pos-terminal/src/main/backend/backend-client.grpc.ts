@@ -33,8 +33,10 @@ export class GrpcBackendClient implements BackendClient {
 
   constructor(private readonly o: GrpcBackendOptions) {
     const creds = o.credentials ?? grpcCredentials.createInsecure();
-    this.auth = new AuthorizationClient(o.authorizationAddress, creds);
-    this.settlement = new SettlementClient(o.settlementAddress ?? o.authorizationAddress, creds);
+    // Reconnect quickly after the backend comes back (grpc-js defaults back off up to 120 s).
+    const channelOptions = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 2_000 };
+    this.auth = new AuthorizationClient(o.authorizationAddress, creds, channelOptions);
+    this.settlement = new SettlementClient(o.settlementAddress ?? o.authorizationAddress, creds, channelOptions);
     this.deadlineMs = o.deadlineMs ?? 5_000;
     this.attempts = o.attempts ?? 3;
     this.backoffMs = o.backoffMs ?? 200;
@@ -59,6 +61,16 @@ export class GrpcBackendClient implements BackendClient {
       if (e instanceof BackendError && (e.cause as ServiceError | undefined)?.code === status.NOT_FOUND) return null;
       throw e;
     }
+  }
+
+  /** Resolves once both channels are connected; rejects after timeoutMs. */
+  async waitForReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    await Promise.all(
+      [this.auth, this.settlement].map(
+        (c) => new Promise<void>((resolve, reject) => c.waitForReady(deadline, (e) => (e ? reject(new BackendError('unavailable', 'backend not reachable', { cause: e })) : resolve()))),
+      ),
+    );
   }
 
   close(): void {

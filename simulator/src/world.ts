@@ -1,0 +1,112 @@
+/**
+ * A whole bluetill world in one process, for the demo, tests and benchmarks: a seeded backend on
+ * loopback gRPC with its SQLite file, one till (journal in SQLite) on a BLE link, and simulated
+ * phones with their cards. `radio: 'memory'` uses the in-memory link.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { seedDemo, startBackend, DEMO_CARDS, DEMO_MERCHANT, DEMO_TERMINAL_ID, type RunningBackend, type SeededBackend } from '@bluetill/backend';
+import { GrpcBackendClient, SqliteJournal, Till, type BlePeripheral, type TillEvent, type TillLimits } from '@bluetill/pos-terminal';
+import { pay, type BleCentral, type PaymentCard, type PaymentOutcome, type PayOptions } from '@bluetill/phone-agent';
+import { privateKeyFromPem, publicKeyFromRaw, type Item } from '@bluetill/protocol';
+import pino from 'pino';
+import { InMemoryRadio } from './link/in-memory-radio';
+import { DemoCard } from './phone/demo-card';
+import { AutoPrompt } from './phone/auto-prompt';
+
+export interface WorldOptions {
+  readonly dir?: string;
+  readonly logLevel?: string;
+  readonly limits?: Partial<TillLimits>;
+  readonly backendDeadlineMs?: number;
+  /** Where the BLE link comes from; default an in-memory radio. */
+  readonly radio?: { peripheral(): BlePeripheral; central(): BleCentral };
+  readonly counterName?: string;
+}
+
+export interface PhoneRun {
+  readonly outcome: PaymentOutcome;
+  readonly prompt: AutoPrompt;
+  readonly ms: number;
+}
+
+export interface World {
+  readonly dir: string;
+  readonly seed: SeededBackend;
+  readonly till: Till;
+  readonly events: TillEvent[];
+  backend: RunningBackend;
+  /** One simulated phone pays with a demo card (by card id) and the given PIN. */
+  phonePays(cardId: string, pin: string, o?: { tamper?: PayOptions['tamper']; card?: PaymentCard; expectTotalMinor?: number }): Promise<PhoneRun>;
+  ringUp(items: readonly Item[]): string;
+  stopBackend(): Promise<void>;
+  restartBackend(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startWorld(o: WorldOptions = {}): Promise<World> {
+  const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'bluetill-world-'));
+  const seed = seedDemo(dir);
+  const logger = pino({ level: o.logLevel ?? 'silent' });
+  let backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, logger });
+  const port = backend.port;
+  const radio = o.radio ?? new InMemoryRadio();
+  const client = new GrpcBackendClient({ authorizationAddress: backend.address, terminalId: DEMO_TERMINAL_ID, deadlineMs: o.backendDeadlineMs ?? 3_000, attempts: 2, backoffMs: 100 });
+  const journal = new SqliteJournal(join(dir, 'till-journal.sqlite'));
+  const till = new Till({
+    terminalId: DEMO_TERMINAL_ID,
+    merchantId: DEMO_MERCHANT.id,
+    counterName: o.counterName ?? 'Counter 1',
+    currency: DEMO_MERCHANT.currency,
+    identity: { terminalKey: privateKeyFromPem(seed.terminal.privatePem).privateKey, terminalCertificate: Buffer.from(seed.terminal.certificate, 'base64'), merchantName: seed.terminal.merchantName },
+    peripheral: radio.peripheral(),
+    backend: client,
+    journal,
+    limits: { lingerMs: 200, ...o.limits },
+    resolveEveryMs: 0,
+  });
+  const events: TillEvent[] = [];
+  till.onEvent((e) => events.push(e));
+  await till.start();
+  const trust = {
+    acquirerCa: publicKeyFromRaw(Buffer.from(seed.trust.acquirerCa, 'base64')),
+    cardCompanyRoot: publicKeyFromRaw(Buffer.from(seed.trust.cardCompanyRoot, 'base64')),
+  };
+  const world: World = {
+    dir, seed, till, events, backend,
+    ringUp: (items) => till.baskets.add(items).id,
+    async phonePays(cardId, pin, po = {}) {
+      const data = DEMO_CARDS.find((c) => c.id === cardId);
+      if (!data) throw new Error(`no demo card ${cardId}`);
+      const central = radio.central();
+      const t0 = performance.now();
+      const found = await central.scan({ timeoutMs: 5_000, counterName: o.counterName ?? 'Counter 1' });
+      if (found.length === 0) throw new Error('no till found');
+      const link = await central.connect(found[0]!.id);
+      const prompt = new AutoPrompt({ pin, ...(po.expectTotalMinor !== undefined ? { expectTotalMinor: po.expectTotalMinor } : {}) });
+      try {
+        const outcome = await pay({ link, card: po.card ?? new DemoCard(data), prompt, trust, ...(po.tamper ? { tamper: po.tamper } : {}) });
+        return { outcome, prompt, ms: performance.now() - t0 };
+      } finally {
+        await link.disconnect().catch(() => undefined);
+        await central.close();
+      }
+    },
+    async stopBackend() {
+      await world.backend.close();
+    },
+    async restartBackend() {
+      world.backend = backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, logger, port });
+      await client.waitForReady(5_000);
+    },
+    async close() {
+      await till.stop();
+      client.close();
+      journal.close();
+      await world.backend.close().catch(() => undefined);
+      if (!o.dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return world;
+}

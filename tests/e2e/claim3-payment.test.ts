@@ -1,0 +1,152 @@
+/**
+ * The claim-3 payment end to end in one process: real grpc-js servers on loopback, real SQLite
+ * files (backend and till journal), the till core and the phone flow over the in-memory BLE link.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startWorld, DemoCard, InMemoryRadio, type World } from '@bluetill/simulator';
+import { fragment, encodeMessage, startPhoneHandshake, type Item } from '@bluetill/protocol';
+
+const TEA: Item[] = [{ sku: 'tea', name: 'Green tea', quantity: 2, unitPriceMinor: 350 }];
+const LUNCH: Item[] = [
+  { sku: 'sandwich', name: 'Club sandwich', quantity: 1, unitPriceMinor: 650 },
+  { sku: 'water', name: 'Still water', quantity: 2, unitPriceMinor: 120 },
+];
+const BOOK: Item[] = [{ sku: 'book', name: 'Paperback', quantity: 1, unitPriceMinor: 1299 }];
+
+let world: World;
+let radio: InMemoryRadio;
+beforeEach(async () => {
+  radio = new InMemoryRadio();
+  world = await startWorld({ radio });
+});
+afterEach(() => world.close());
+
+const db = () => world.backend.store.db;
+const postingCount = () => (db().prepare('SELECT COUNT(*) AS n FROM postings').get() as { n: number }).n;
+const approvedCount = () => (db().prepare('SELECT COUNT(*) AS n FROM settlements WHERE approved = 1').get() as { n: number }).n;
+const ledgerSum = () => world.backend.store.ledgerSum();
+
+describe('claim 3: three phones pay three baskets at the same time', () => {
+  it('approves each, with a verified receipt per phone, and posts one balanced pair per payment', async () => {
+    const baskets = [TEA, LUNCH, BOOK].map((b) => world.ringUp(b));
+    const runs = await Promise.all([
+      world.phonePays('card-alice', '1234'),
+      world.phonePays('card-bob', '2580'),
+      world.phonePays('card-chen', '9876'),
+    ]);
+    for (const r of runs) expect(r.outcome, JSON.stringify(r.outcome)).toMatchObject({ kind: 'approved' });
+    const receipts = runs.map((r) => (r.outcome.kind === 'approved' ? r.outcome.receipt : null)!);
+    // every basket paid exactly once, each by a different card
+    expect(new Set(receipts.map((r) => r.total!.minor))).toEqual(new Set([700, 890, 1299]));
+    expect(new Set(receipts.map((r) => r.maskedPan)).size).toBe(3);
+    for (const r of receipts) {
+      expect(r.merchantName).toBe('Corner Shop');
+      expect(r.maskedPan).toMatch(/^679999\*+\d{4}$/);
+      expect(r.approvalCode).toMatch(/^[0-9A-Z]{6}$/);
+    }
+    for (const id of baskets) expect(world.till.baskets.get(id)!.state).toBe('paid');
+    // the phone showed the merchant from the verified certificate and the basket before paying
+    for (const r of runs) expect(r.prompt.merchantName).toBe('Corner Shop');
+    expect(approvedCount()).toBe(3);
+    expect(postingCount()).toBe(6);
+    expect(ledgerSum()).toBe(0);
+    // the till shows each receipt too
+    expect(world.events.filter((e) => e.type === 'receipt')).toHaveLength(3);
+  });
+});
+
+describe('bad input is declined and costs nothing', () => {
+  it('wrong PIN is declined with tries counted, and locks at the third', async () => {
+    world.ringUp(TEA);
+    const one = await world.phonePays('card-chen', '0000');
+    expect(one.outcome).toMatchObject({ kind: 'declined', reason: 'pin_incorrect', pinTriesLeft: 2 });
+    await world.phonePays('card-chen', '0001');
+    const three = await world.phonePays('card-chen', '0002');
+    expect(three.outcome).toMatchObject({ kind: 'declined', reason: 'pin_tries_exceeded' });
+    const right = await world.phonePays('card-chen', '9876');
+    expect(right.outcome).toMatchObject({ kind: 'declined', reason: 'pin_tries_exceeded' });
+    expect(postingCount()).toBe(0);
+    expect(world.till.baskets.list()[0]!.state).toBe('open'); // the basket waits for another card
+  });
+
+  it('an unknown card is declined', async () => {
+    world.ringUp(TEA);
+    const card = new DemoCard({ pan: '6799990100000009999', expiry: '2812', cardholderName: 'NOBODY' });
+    const run = await world.phonePays('card-alice', '1234', { card });
+    expect(run.outcome).toMatchObject({ kind: 'declined', reason: 'unknown_card' });
+    expect(postingCount()).toBe(0);
+  });
+
+  it('a phone that changes the amount is declined at the till; nothing is charged', async () => {
+    world.ringUp(LUNCH);
+    const run = await world.phonePays('card-alice', '1234', { tamper: { payment: (p) => void (p.total = { minor: 1, currency: 'EUR' }) } });
+    expect(run.outcome).toMatchObject({ kind: 'declined', reason: 'amount_mismatch' });
+    expect(world.events).toContainEqual(expect.objectContaining({ type: 'mismatch', decline: 'amount_mismatch' }));
+    expect(postingCount()).toBe(0);
+    expect((db().prepare('SELECT COUNT(*) AS n FROM settlements').get() as { n: number }).n).toBe(0);
+  });
+
+  it('a phone that changes the items (same sum) is declined at the till; nothing is charged', async () => {
+    world.ringUp(LUNCH);
+    const swapped = (items: Item[]) => [{ ...items[0]!, name: 'Caviar', sku: 'caviar' }, ...items.slice(1)];
+    const run = await world.phonePays('card-alice', '1234', { tamper: { payment: (p) => void (p.items = swapped(p.items)) } });
+    expect(run.outcome).toMatchObject({ kind: 'declined', reason: 'items_mismatch' });
+    expect(postingCount()).toBe(0);
+  });
+
+  it('a frame that fails authentication closes that session only; another phone still pays', async () => {
+    world.ringUp(TEA);
+    const link = await radio.central().connect('till');
+    const closed = new Promise<string>((r) => link.onDisconnect(r));
+    const hs = startPhoneHandshake();
+    for (const v of fragment(encodeMessage({ $case: 'hello', value: hs.hello }), link.mtu - 3, 0)) await link.write(v);
+    await new Promise((r) => setTimeout(r, 100)); // HelloAck arrives; now send a forged sealed record
+    for (const v of fragment(encodeMessage({ $case: 'sealed', value: { seq: 0, ciphertext: new Uint8Array(40).fill(7) } }), link.mtu - 3, 1)) await link.write(v);
+    expect(await closed).toBeTruthy();
+    expect(world.events).toContainEqual(expect.objectContaining({ type: 'error', code: 'bad_record' }));
+    expect((await world.phonePays('card-alice', '1234')).outcome.kind).toBe('approved');
+  });
+
+  it('a frame that is too large closes that session only, while another phone pays', async () => {
+    world.ringUp(TEA);
+    const link = await radio.central().connect('till');
+    const closed = new Promise<string>((r) => link.onDisconnect(r));
+    const honest = world.phonePays('card-bob', '2580');
+    await link.write(Uint8Array.of(0xc0, 0xff, 0xff, 1, 2, 3)); // declares 65535 bytes
+    expect(await closed).toBeTruthy();
+    expect(world.events).toContainEqual(expect.objectContaining({ type: 'error', code: 'message_too_large' }));
+    expect((await honest).outcome.kind).toBe('approved');
+  });
+});
+
+describe('backend unreachable', () => {
+  it('at the start: a clear error, nothing charged; after it returns one payment charges once', async () => {
+    world.ringUp(TEA);
+    await world.stopBackend();
+    const down = await world.phonePays('card-alice', '1234');
+    expect(down.outcome).toMatchObject({ kind: 'failed', charged: 'no' });
+    expect(down.outcome.kind === 'failed' && down.outcome.message).toMatch(/backend_unavailable/);
+    await world.restartBackend();
+    expect(postingCount()).toBe(0);
+    const up = await world.phonePays('card-alice', '1234');
+    expect(up.outcome.kind).toBe('approved');
+    expect(approvedCount()).toBe(1);
+    expect(ledgerSum()).toBe(0);
+  });
+
+  it('at settlement: outcome unknown is resolved by asking; the retry charges exactly once', async () => {
+    const basket = world.ringUp(BOOK);
+    const lost = await world.phonePays('card-bob', '2580', { tamper: { payment: () => world.stopBackend() } });
+    expect(lost.outcome).toMatchObject({ kind: 'failed', charged: 'unknown' });
+    expect(world.events).toContainEqual(expect.objectContaining({ type: 'attempt', state: 'unresolved' }));
+    await world.restartBackend();
+    await world.till.resolveUnresolved();
+    expect(world.events).toContainEqual(expect.objectContaining({ type: 'attempt', state: 'abandoned' }));
+    expect(world.till.baskets.get(basket)!.state).toBe('open');
+    const retry = await world.phonePays('card-bob', '2580');
+    expect(retry.outcome.kind).toBe('approved');
+    expect(approvedCount()).toBe(1);
+    expect(postingCount()).toBe(2);
+    expect(ledgerSum()).toBe(0);
+  });
+});
