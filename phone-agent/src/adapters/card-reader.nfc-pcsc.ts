@@ -68,6 +68,7 @@ export class NfcPcscCardReader implements CardReader {
   private closed = false;
   private waiters = new Set<Waiter>();
   private exchanges: Promise<unknown> = Promise.resolve();
+  private disposing = new Set<Promise<void>>();
 
   constructor(options: NfcPcscCardReaderOptions = {}) {
     this.readerName = options.readerName;
@@ -107,13 +108,18 @@ export class NfcPcscCardReader implements CardReader {
     await this.exchanges;
     const nfc = this.nfc;
     this.nfc = undefined;
-    if (!nfc) return;
     const reader = this.reader;
     this.reader = undefined;
     this.card = undefined;
     if (reader?.connection) await reader.disconnect().catch(() => {});
-    await closePcscliteReaders(Object.values(nfc.readers));
-    nfc.close();
+    await Promise.all([...this.disposing, nfc && this.dispose(nfc)]);
+  }
+
+  /** Releases a PC/SC context and its readers' status threads. */
+  private dispose(nfc: Nfc): Promise<void> {
+    const done = closePcscliteReaders(Object.values(nfc.readers)).then(() => nfc.close());
+    this.disposing.add(done);
+    return done.finally(() => this.disposing.delete(done));
   }
 
   private async exchange(command: Uint8Array): Promise<Uint8Array> {
@@ -169,8 +175,14 @@ export class NfcPcscCardReader implements CardReader {
     const nfc = new NFC();
     this.nfc = nfc;
     nfc.on('reader', (reader: NfcReader) => this.onReader(reader));
-    // pcscd went away: its readers and cards are gone; pcsclite stops watching.
-    nfc.on('error', () => this.loseReader());
+    // pcscd went away: its readers and cards are gone and pcsclite stops watching for good, so
+    // drop this context; the next waitForCard starts a new one (pcscd restarted).
+    nfc.on('error', () => {
+      if (this.nfc !== nfc) return;
+      this.nfc = undefined;
+      this.loseReader();
+      void this.dispose(nfc);
+    });
   }
 
   private onReader(reader: NfcReader): void {
