@@ -1,5 +1,9 @@
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
+
+const APP_PACKAGES = ['@bluetill/backend', '@bluetill/pos-terminal', '@bluetill/phone-agent', '@bluetill/simulator', '@bluetill/protocol/*', '!@bluetill/protocol/proto-path'];
+const APP_MESSAGE = 'Apps import only @bluetill/protocol (its entry point) and never each other.';
 
 const adapterOnly = (names, message) => ({
   patterns: [{ group: names, message }],
@@ -9,6 +13,7 @@ export default tseslint.config(
   { ignores: ['**/node_modules/**', 'protocol/src/gen/**', '**/dist/**', '**/out/**', 'artifacts/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  { languageOptions: { globals: { ...globals.node } } },
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
@@ -27,22 +32,27 @@ export default tseslint.config(
       }],
     },
   },
-  // Apps: pure cores import no drivers; drivers only in adapter files.                     [STYLE: dependency direction]
-  {
-    files: ['backend/src/domain/**/*.ts', 'pos-terminal/src/common/**/*.ts', 'phone-agent/src/core/**/*.ts'],
-    ignores: ['**/*.test.ts'],
-    rules: {
-      'no-restricted-imports': ['error', adapterOnly(
-        ['@grpc/*', 'better-sqlite3', '@stoprocent/*', 'nfc-pcsc', 'node:fs', 'node:net', 'electron', 'pino'],
-        'A pure core talks to the world through ports; drivers belong in adapter files.')],
-    },
-  },
+  // Apps import only @bluetill/protocol (its entry point) and never each other.
   {
     files: ['backend/src/**/*.ts', 'pos-terminal/src/**/*.ts', 'phone-agent/src/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', adapterOnly(
-        ['@bluetill/backend', '@bluetill/pos-terminal', '@bluetill/phone-agent', '@bluetill/simulator', '@bluetill/protocol/*', '!@bluetill/protocol/proto-path'],
-        'Apps import only @bluetill/protocol (its entry point) and never each other.')],
+        APP_PACKAGES, APP_MESSAGE)],
+    },
+  },
+  // Pure cores also import no drivers: those belong in adapter files (this block repeats the app
+  // rule because ESLint's flat config keeps only the last setting of a rule).     [STYLE: dependency direction]
+  {
+    files: ['backend/src/domain/**/*.ts', 'pos-terminal/src/common/**/*.ts', 'phone-agent/src/core/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['@grpc/*', 'better-sqlite3', '@stoprocent/*', 'nfc-pcsc', 'node:fs', 'node:net', 'electron', 'pino'],
+            message: 'A pure core talks to the world through ports; drivers belong in adapter files.' },
+          { group: APP_PACKAGES, message: APP_MESSAGE },
+        ],
+      }],
     },
   },
 );

@@ -4,3 +4,7 @@ export type { BleCentral, CentralLink, Advertisement, ScanOptions } from './port
 export type { PaymentCard } from './ports/payment-card';
 export type { Prompt } from './ports/prompt';
 export { CardReaderError, type CardReader } from './ports/card-reader';
+export * from './core/card/index';
+export { InProcessCardReader } from './adapters/card-reader.in-process';
+export { ReplayCardReader } from './adapters/card-reader.replay';
+export { NfcPcscCardReader } from './adapters/card-reader.nfc-pcsc';

@@ -8,3 +8,4 @@ export type { Journal, AttemptRecord } from './common/ports/journal';
 export type { AttemptState } from './common/payment-attempt';
 export { GrpcBackendClient, type GrpcBackendOptions } from './main/backend/backend-client.grpc';
 export { SqliteJournal } from './main/journal/journal.sqlite';
+export { journalKey } from './main/journal/journal-key';

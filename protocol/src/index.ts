@@ -18,3 +18,5 @@ export { AuthResult, BleMessage, CardAuth, Certificate, CertificateBody, Error a
 export { AuthorizationClient, type AuthorizationServer, AuthorizationService, AuthorizeRequest, AuthorizeResponse, ChallengeRequest, ChallengeResponse, GetSettlementRequest, SettleRequest, SettleResponse, SettlementClient, type SettlementServer, SettlementService } from './gen/bluetill/v1/settlement_network';
 export * as health from './gen/grpc/health/v1/health';
 export * from './receipt';
+export * from './emv/index';
+export * from './apdu/index';

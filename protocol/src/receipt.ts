@@ -41,5 +41,5 @@ export function formatReceiptText(r: Receipt, width = 32): string {
     r.result === 'approved' ? line('APPROVED', `code ${r.approvalCode}`) : line('DECLINED', r.declineReason),
     line(`Txn ${r.terminalTxnId}`.slice(0, width)),
   ];
-  return out.join('\n');
+  return out.map((l) => l.trimEnd()).join('\n');
 }

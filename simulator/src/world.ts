@@ -10,6 +10,7 @@ import { seedDemo, startBackend, DEMO_CARDS, DEMO_MERCHANT, DEMO_TERMINAL_ID, ty
 import { GrpcBackendClient, SqliteJournal, Till, type BlePeripheral, type TillEvent, type TillLimits } from '@bluetill/pos-terminal';
 import { pay, type BleCentral, type PaymentCard, type PaymentOutcome, type PayOptions } from '@bluetill/phone-agent';
 import { privateKeyFromPem, publicKeyFromRaw, type Item } from '@bluetill/protocol';
+import { journalKey } from '@bluetill/pos-terminal';
 import pino from 'pino';
 import { InMemoryRadio } from './link/in-memory-radio';
 import { DemoCard } from './phone/demo-card';
@@ -23,6 +24,8 @@ export interface WorldOptions {
   /** Where the BLE link comes from; default an in-memory radio. */
   readonly radio?: { peripheral(): BlePeripheral; central(): BleCentral };
   readonly counterName?: string;
+  /** Structured logs (backend and till events); silent by default. */
+  readonly logger?: pino.Logger;
 }
 
 export interface PhoneRun {
@@ -48,18 +51,19 @@ export interface World {
 export async function startWorld(o: WorldOptions = {}): Promise<World> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'bluetill-world-'));
   const seed = seedDemo(dir);
-  const logger = pino({ level: o.logLevel ?? 'silent' });
+  const logger = o.logger ?? pino({ level: o.logLevel ?? 'silent' });
   let backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, logger });
   const port = backend.port;
   const radio = o.radio ?? new InMemoryRadio();
   const client = new GrpcBackendClient({ authorizationAddress: backend.address, terminalId: DEMO_TERMINAL_ID, deadlineMs: o.backendDeadlineMs ?? 3_000, attempts: 2, backoffMs: 100 });
-  const journal = new SqliteJournal(join(dir, 'till-journal.sqlite'));
+  const terminalKey = privateKeyFromPem(seed.terminal.privatePem).privateKey;
+  const journal = new SqliteJournal(join(dir, 'till-journal.sqlite'), { key: journalKey(terminalKey) });
   const till = new Till({
     terminalId: DEMO_TERMINAL_ID,
     merchantId: DEMO_MERCHANT.id,
     counterName: o.counterName ?? 'Counter 1',
     currency: DEMO_MERCHANT.currency,
-    identity: { terminalKey: privateKeyFromPem(seed.terminal.privatePem).privateKey, terminalCertificate: Buffer.from(seed.terminal.certificate, 'base64'), merchantName: seed.terminal.merchantName },
+    identity: { terminalKey, terminalCertificate: Buffer.from(seed.terminal.certificate, 'base64'), merchantName: seed.terminal.merchantName },
     peripheral: radio.peripheral(),
     backend: client,
     journal,
@@ -67,7 +71,16 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
     resolveEveryMs: 0,
   });
   const events: TillEvent[] = [];
-  till.onEvent((e) => events.push(e));
+  const tillLog = logger.child({ name: 'till', terminalId: DEMO_TERMINAL_ID });
+  till.onEvent((e) => {
+    events.push(e);
+    if (e.type === 'receipt') tillLog.info({ event: 'receipt', txn: e.receipt.terminalTxnId, result: e.receipt.result, maskedPan: e.receipt.maskedPan, total: e.receipt.total }, 'receipt issued');
+    else if (e.type === 'error') tillLog.warn({ event: 'session_error', sessionId: e.sessionId, code: e.code }, e.message);
+    else if (e.type === 'session') tillLog.debug({ event: 'session', ...e.session }, 'session');
+    else tillLog.info({ event: e.type, ...e }, e.type);
+  });
+  // One card object per card, as a shopper has one physical card: its ATC only moves forward.
+  const cards = new Map<string, PaymentCard>();
   await till.start();
   const trust = {
     acquirerCa: publicKeyFromRaw(Buffer.from(seed.trust.acquirerCa, 'base64')),
@@ -86,7 +99,9 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
       const link = await central.connect(found[0]!.id);
       const prompt = new AutoPrompt({ pin, ...(po.expectTotalMinor !== undefined ? { expectTotalMinor: po.expectTotalMinor } : {}) });
       try {
-        const outcome = await pay({ link, card: po.card ?? new DemoCard(data), prompt, trust, ...(po.tamper ? { tamper: po.tamper } : {}) });
+        let card = po.card ?? cards.get(cardId);
+        if (!card) cards.set(cardId, (card = new DemoCard(data)));
+        const outcome = await pay({ link, card, prompt, trust, ...(po.tamper ? { tamper: po.tamper } : {}) });
         return { outcome, prompt, ms: performance.now() - t0 };
       } finally {
         await link.disconnect().catch(() => undefined);

@@ -3,7 +3,10 @@
  * files (backend and till journal), the till core and the phone flow over the in-memory BLE link.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startWorld, DemoCard, InMemoryRadio, type World } from '@bluetill/simulator';
+import { DEMO_CARDS } from '@bluetill/backend';
 import { fragment, encodeMessage, startPhoneHandshake, type Item } from '@bluetill/protocol';
 
 const TEA: Item[] = [{ sku: 'tea', name: 'Green tea', quantity: 2, unitPriceMinor: 350 }];
@@ -52,6 +55,11 @@ describe('claim 3: three phones pay three baskets at the same time', () => {
     expect(ledgerSum()).toBe(0);
     // the till shows each receipt too
     expect(world.events.filter((e) => e.type === 'receipt')).toHaveLength(3);
+    // data at rest: no card number in clear in any file of the backend or the till (DBs and WALs)
+    for (const file of readdirSync(world.dir)) {
+      const bytes = readFileSync(join(world.dir, file)).toString('latin1');
+      for (const c of DEMO_CARDS) expect(bytes.includes(c.pan), `${file} holds a clear PAN`).toBe(false);
+    }
   });
 });
 

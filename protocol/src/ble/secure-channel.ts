@@ -13,11 +13,11 @@
  * record fails and the channel is closed for good.
  */
 import { createCipheriv, createDecipheriv, createECDH, createHash, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
-import { HelloAck, type Hello } from '../gen/bluetill/v1/ble';
+import type { Hello, HelloAck } from '../gen/bluetill/v1/ble';
 import type { Money } from '../gen/bluetill/v1/common';
 import { ProtocolError } from '../errors';
 import { concatBytes, utf8 } from '../bytes';
-import { verifyCertificate, signWith, verifyWith, CertificateError } from '../pki/certificate';
+import { verifyCertificate, signWith, verifyWith, type CertificateError } from '../pki/certificate';
 import type { CertificateBody } from '../gen/bluetill/v1/ble';
 
 export const PROTOCOL_VERSION = 1;

@@ -1,5 +1,6 @@
 /** Why reading the payment card (or asking it for a cryptogram) failed. Never carries card data. */
 export type CardReadErrorCode =
+  | 'no_card'
   | 'no_application'
   | 'card_status'
   | 'malformed_response'

@@ -1,4 +1,4 @@
-import type { ReadRecord } from './protocol';
+import type { ReadRecord } from '@bluetill/protocol';
 
 /** A certified public key as read from the card (certificate, remainder, exponent). */
 export type CardCertificate = { certificate: Uint8Array; remainder: Uint8Array; exponent: Uint8Array };

@@ -4,7 +4,7 @@ import {
   assertNever, buildDolData, decodeResponseApdu, decodeTlv, describeStatusWord, findTag, findTlv, getProcessingOptionsCommand,
   internalAuthenticateCommand, parseAfl, parseDol, readRecordCommand, selectCommand, selectPpseCommand,
   staticDataToAuthenticate, SW, type ReadRecord, type Tlv,
-} from './protocol';
+} from '@bluetill/protocol';
 import { transactionValues } from './transaction-values';
 
 /**

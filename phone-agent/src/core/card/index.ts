@@ -3,3 +3,4 @@ export type { CardCertificate, CardRead, Cryptogram, TransactionData } from './c
 export { CardReadingFlow, type Step as CardReadingStep } from './card-reading-flow';
 export { generateCryptogram, readCard, verifyOfflinePin, type OfflinePinResult } from './read-card';
 export { transactionValues } from './transaction-values';
+export { currencyNumeric, EmvPaymentCard } from './emv-payment-card';

@@ -5,7 +5,7 @@ import { CardReadingFlow } from './card-reading-flow';
 import {
   buildDolData, decodeResponseApdu, decodeTlv, describeStatusWord, encodePlaintextPinBlock, encodeTlv, findTag,
   generateAcCommand, parseDol, SW, verifyCommand, type AcType, type Tlv,
-} from './protocol';
+} from '@bluetill/protocol';
 import { transactionValues } from './transaction-values';
 
 async function exchange(reader: CardReader, command: Uint8Array): Promise<Uint8Array> {

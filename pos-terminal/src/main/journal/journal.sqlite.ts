@@ -1,4 +1,9 @@
-/** The till's local journal in SQLite (WAL, synchronous=FULL): the record of every settlement attempt. */
+/**
+ * The till's local journal in SQLite (WAL, synchronous=FULL): the record of every settlement
+ * attempt. Requests carry card data, so they are stored encrypted (AES-256-GCM under the
+ * journal key); responses carry only masked card numbers.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { AttemptRecord, Journal } from '../../common/ports/journal';
 import { checkTransition, type AttemptState } from '../../common/payment-attempt';
@@ -19,12 +24,15 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
 
 type Row = { terminalTxnId: string; basketId: string; state: AttemptState; request: Buffer; response: Buffer | null; updatedAt: number };
 const COLUMNS = 'terminal_txn_id AS terminalTxnId, basket_id AS basketId, state, request, response, updated_at AS updatedAt';
-const toRecord = (r: Row): AttemptRecord => ({ ...r, request: new Uint8Array(r.request), response: r.response && new Uint8Array(r.response) });
 
 export class SqliteJournal implements Journal {
   private readonly db: Database.Database;
+  private readonly key: Uint8Array;
 
-  constructor(path: string) {
+  /** `key`: 32 bytes, kept by the till (derived from its identity in the composition root). */
+  constructor(path: string, options: { key: Uint8Array }) {
+    if (options.key.length !== 32) throw new Error('journal key must be 32 bytes');
+    this.key = options.key;
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
@@ -38,7 +46,25 @@ export class SqliteJournal implements Journal {
   }
 
   begin(a: { terminalTxnId: string; basketId: string; request: Uint8Array; at: number }): void {
-    this.db.prepare("INSERT INTO attempts (terminal_txn_id, basket_id, state, request, updated_at) VALUES (?, ?, 'pending', ?, ?)").run(a.terminalTxnId, a.basketId, a.request, a.at);
+    this.db.prepare("INSERT INTO attempts (terminal_txn_id, basket_id, state, request, updated_at) VALUES (?, ?, 'pending', ?, ?)").run(a.terminalTxnId, a.basketId, this.seal(a.request, a.terminalTxnId), a.at);
+  }
+
+  private seal(plain: Uint8Array, txn: string): Buffer {
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', this.key, iv);
+    c.setAAD(Buffer.from(txn));
+    return Buffer.concat([iv, c.update(plain), c.final(), c.getAuthTag()]);
+  }
+
+  private open(blob: Buffer, txn: string): Uint8Array {
+    const d = createDecipheriv('aes-256-gcm', this.key, blob.subarray(0, 12));
+    d.setAAD(Buffer.from(txn));
+    d.setAuthTag(blob.subarray(blob.length - 16));
+    return new Uint8Array(Buffer.concat([d.update(blob.subarray(12, blob.length - 16)), d.final()]));
+  }
+
+  private toRecord(r: Row): AttemptRecord {
+    return { ...r, request: this.open(r.request, r.terminalTxnId), response: r.response && new Uint8Array(r.response) };
   }
 
   transition(terminalTxnId: string, to: AttemptState, response: Uint8Array | null, at: number): void {
@@ -52,15 +78,15 @@ export class SqliteJournal implements Journal {
 
   get(terminalTxnId: string): AttemptRecord | undefined {
     const r = this.db.prepare(`SELECT ${COLUMNS} FROM attempts WHERE terminal_txn_id = ?`).get(terminalTxnId) as Row | undefined;
-    return r && toRecord(r);
+    return r && this.toRecord(r);
   }
 
   unresolved(): AttemptRecord[] {
-    return (this.db.prepare(`SELECT ${COLUMNS} FROM attempts WHERE state IN ('pending', 'unresolved') ORDER BY updated_at`).all() as Row[]).map(toRecord);
+    return (this.db.prepare(`SELECT ${COLUMNS} FROM attempts WHERE state IN ('pending', 'unresolved') ORDER BY updated_at`).all() as Row[]).map((r) => this.toRecord(r));
   }
 
   forBasket(basketId: string): AttemptRecord[] {
-    return (this.db.prepare(`SELECT ${COLUMNS} FROM attempts WHERE basket_id = ? ORDER BY updated_at`).all(basketId) as Row[]).map(toRecord);
+    return (this.db.prepare(`SELECT ${COLUMNS} FROM attempts WHERE basket_id = ? ORDER BY updated_at`).all(basketId) as Row[]).map((r) => this.toRecord(r));
   }
 
   close(): void {

@@ -1,0 +1,46 @@
+# bluetill — two commands:  make start  (installs what is missing, runs the demo)
+#                           make test   (installs what is missing, runs every test)
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export ELECTRON_SKIP_BINARY_DOWNLOAD := 1
+export npm_config_update_notifier := false
+
+INSTALLED := node_modules/.bluetill-installed
+GENERATED := protocol/src/gen/.stamp
+PROTOS := $(shell find protocol/proto -name '*.proto')
+
+.PHONY: start test bench soak setup system lint typecheck unit clean
+
+start: setup
+	npx tsx simulator/src/demo/main.ts
+
+test: setup
+	npx tsc -p tsconfig.json --noEmit
+	npx eslint . --max-warnings=0
+	node scripts/run-tests.mjs
+
+bench: setup
+	npx tsx tests/bench/run.ts
+
+setup: system $(INSTALLED) $(GENERATED)
+
+# Debian packages (pcscd, vpcd, chromium, ...): only what is missing.
+system:
+	@bash scripts/setup-system.sh
+
+$(INSTALLED): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+$(GENERATED): $(PROTOS) protocol/buf.gen.yaml $(INSTALLED)
+	npm run gen --silent
+	@touch $@
+
+lint: setup
+	npx eslint .
+
+typecheck: setup
+	npx tsc -p tsconfig.json --noEmit
+
+clean:
+	rm -rf node_modules protocol/src/gen .data artifacts

@@ -1,0 +1,72 @@
+import type { CardData, Cryptogram as CryptogramMessage, Money } from '@bluetill/protocol';
+import { CardReaderError, type CardReader } from '../../ports/card-reader';
+import type { PaymentCard } from '../../ports/payment-card';
+import { CardReadError } from './card-read-error';
+import type { CardRead, TransactionData } from './card-read';
+import { generateCryptogram, readCard } from './read-card';
+
+/** ISO 4217 alphabetic → numeric, for the currencies bluetill tills use. */
+const CURRENCY_NUMERIC: Record<string, number> = {
+  EUR: 978, USD: 840, GBP: 826, JPY: 392, CHF: 756, SEK: 752, DKK: 208, NOK: 578, PLN: 985, CZK: 203, HUF: 348, CAD: 124, AUD: 36,
+};
+
+export function currencyNumeric(alpha: string): number {
+  const n = CURRENCY_NUMERIC[alpha];
+  if (n === undefined) throw new CardReadError('bad_input', 'currency not supported by the card reader');
+  return n;
+}
+
+/**
+ * The PaymentCard port over a CardReader: `read(un)` waits for the card, runs the EMV reading
+ * flow (PDOL amount 0: the basket is not known yet) and returns the CardData the till forwards;
+ * `generateAc` asks the same card session for an ARQC over the confirmed total. Throws
+ * CardReadError.
+ */
+export class EmvPaymentCard implements PaymentCard {
+  private last: CardRead | undefined;
+
+  constructor(
+    private readonly reader: CardReader,
+    private readonly options: { country: number; currency: string; now: () => Date; waitTimeoutMs?: number; preferredAid?: Uint8Array },
+  ) {}
+
+  private tx(amountMinor: bigint, currency: string, unpredictableNumber: Uint8Array): TransactionData {
+    return { amount: amountMinor, currency: currencyNumeric(currency), country: this.options.country, unpredictableNumber, date: this.options.now() };
+  }
+
+  async read(unpredictableNumber: Uint8Array): Promise<CardData> {
+    try {
+      await this.reader.waitForCard({ timeoutMs: this.options.waitTimeoutMs ?? 30_000 });
+    } catch (cause) {
+      if (cause instanceof CardReaderError && cause.code === 'no_card') throw new CardReadError('no_card', 'no card was presented', { cause });
+      throw new CardReadError('transmit_failed', 'the card reader is not available', { cause });
+    }
+    const read = await readCard(this.reader, this.tx(0n, this.options.currency, unpredictableNumber), this.options.preferredAid ? { preferredAid: this.options.preferredAid } : {});
+    if (!read.signedDynamicData) throw new CardReadError('missing_data', 'the card did not sign the unpredictable number (no DDA)');
+    this.last = read;
+    return {
+      pan: read.pan,
+      expiry: read.expiry.slice(0, 4),
+      cardholderName: read.cardholderName,
+      panSequence: read.psn ?? 0,
+      records: Buffer.concat(read.records.map((r) => r.data)),
+      signedDynamicData: read.signedDynamicData,
+    };
+  }
+
+  async generateAc(input: { amount: Money; unpredictableNumber: Uint8Array }): Promise<CryptogramMessage> {
+    const read = this.last;
+    if (!read) throw new CardReadError('bad_input', 'GENERATE AC before the card was read');
+    if (!Number.isSafeInteger(input.amount.minor) || input.amount.minor < 0) throw new CardReadError('bad_input', 'amount must be a non-negative integer');
+    const c = await generateCryptogram(this.reader, read, this.tx(BigInt(input.amount.minor), input.amount.currency, input.unpredictableNumber), { type: 'arqc' });
+    if (!c.arqc) throw new CardReadError('missing_data', 'GENERATE AC: no cryptogram in the answer');
+    return {
+      arqc: c.arqc,
+      atc: ((c.atc[0] ?? 0) << 8) | (c.atc[1] ?? 0),
+      cdolData: c.cdolData,
+      iad: c.iad,
+      cvmResults: c.cvmResults ?? new Uint8Array(0),
+      cid: c.cid,
+    };
+  }
+}

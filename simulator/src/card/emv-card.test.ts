@@ -1,0 +1,241 @@
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { EmvCard } from './emv-card';
+import {
+  BLUETILL_AID, buildDolData, buildPersonalizationCommands, cardAcInput, CARD_AIP, cardCdol1, cardPdol, cardStaticData,
+  cdaTransactionDataHash, computeCardAc, createDemoIssuer, decodeIad, decodeResponseApdu, decodeTlv, deriveCardAcMasterKey,
+  encodePlaintextPinBlock, encodeTlv, findTag, generateAcCommand, getDataCommand, getProcessingOptionsCommand,
+  internalAuthenticateCommand, prepareDemoCard, readRecordCommand, recoverIccPublicKey, recoverIssuerPublicKey,
+  selectCommand, selectPpseCommand, storeDataCommand, SW, verifyCda, verifyCommand, verifyDda, type DemoIssuer, type Tlv,
+} from '@bluetill/protocol';
+import { issueSimulatedCard, personalizeCard } from './issue-card';
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex').toUpperCase();
+const h = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
+
+let issuer: DemoIssuer;
+beforeAll(() => {
+  issuer = createDemoIssuer();
+});
+
+const CARD = { pan: '9990010000000017', psn: 1, expiry: '3012', cardholderName: 'TEST/CARDHOLDER', pin: '1234' };
+const UN = h('A1B2C3D4');
+const pdolData = (): Uint8Array => buildDolData(cardPdol(), { '9F02': h('000000001250'), '5F2A': h('0978'), '9F37': UN, '9F1A': h('0276') });
+const cdolData = (un = UN): Uint8Array =>
+  buildDolData(cardCdol1(), { '9F02': h('000000001250'), '9F1A': h('0276'), '5F2A': h('0978'), '9A': h('261124'), '9C': h('00'), '9F37': un, '9F34': h('3F0000') });
+
+function send(card: EmvCard, command: Uint8Array): { data: Uint8Array; sw: number; nodes: Tlv[] } {
+  const r = decodeResponseApdu(card.process(command));
+  return { ...r, nodes: r.sw === SW.OK ? decodeTlv(r.data) : [] };
+}
+
+function ready(options: { acAlgorithm?: 'aes' | 'tdes'; pinTryLimit?: number } = {}): EmvCard {
+  const { card } = issueSimulatedCard(issuer, { ...CARD, ...options });
+  card.powerOn();
+  expect(send(card, selectPpseCommand()).sw).toBe(SW.OK);
+  expect(send(card, selectCommand(BLUETILL_AID)).sw).toBe(SW.OK);
+  expect(send(card, getProcessingOptionsCommand(pdolData())).sw).toBe(SW.OK);
+  return card;
+}
+
+describe('EmvCard: reading', () => {
+  it('SELECT PPSE lists the bluetill AID; SELECT AID returns label and PDOL', () => {
+    const { card } = issueSimulatedCard(issuer, CARD);
+    card.powerOn();
+    const ppse = send(card, selectPpseCommand());
+    expect(ppse.sw).toBe(SW.OK);
+    expect(hex(findTag(ppse.nodes, '4F') ?? h(''))).toBe(hex(BLUETILL_AID));
+    const app = send(card, selectCommand(BLUETILL_AID));
+    expect(Buffer.from(findTag(app.nodes, '50') ?? h('')).toString()).toBe('BLUETILL');
+    expect(hex(findTag(app.nodes, '9F38') ?? h(''))).toBe('9F02065F2A029F37049F1A02');
+    expect(send(card, selectCommand(h('A000000003101001'))).sw).toBe(SW.FILE_NOT_FOUND);
+  });
+
+  it('GPO gives AIP + AFL; records read per AFL; the certificate chain and DDA verify', () => {
+    const card = ready();
+    card.powerOn();
+    send(card, selectCommand(BLUETILL_AID));
+    const gpo = send(card, getProcessingOptionsCommand(pdolData()));
+    expect(hex(findTag(gpo.nodes, '82') ?? h(''))).toBe('3900');
+    expect(hex(findTag(gpo.nodes, '94') ?? h(''))).toBe('0801020110010400');
+    const records = ['1:1', '1:2', '2:1', '2:2', '2:3', '2:4'].map((k) => {
+      const [sfi, rec] = k.split(':').map(Number) as [number, number];
+      const r = send(card, readRecordCommand(sfi, rec));
+      expect(r.sw).toBe(SW.OK);
+      return r.nodes;
+    });
+    const all = records.flat();
+    const get = (t: string): Uint8Array => findTag(all, t) ?? h('');
+    expect(hex(get('5A'))).toBe(CARD.pan);
+    expect(hex(get('5F24'))).toBe('301231');
+    expect(hex(get('5F34'))).toBe('01');
+    expect(Buffer.from(get('5F20')).toString()).toBe(CARD.cardholderName);
+    expect(hex(get('57')).startsWith(`${CARD.pan}D3012201`)).toBe(true);
+    expect(send(card, readRecordCommand(1, 3)).sw).toBe(SW.RECORD_NOT_FOUND);
+    expect(send(card, readRecordCommand(3, 1)).sw).toBe(SW.RECORD_NOT_FOUND);
+
+    const issuerKey = recoverIssuerPublicKey({ caPublicKey: issuer.ca.publicKey, certificate: get('90'), remainder: get('92'), exponent: get('9F32'), pan: CARD.pan, now: new Date() });
+    const staticData = cardStaticData(CARD);
+    const iccKey = recoverIccPublicKey({ issuerPublicKey: issuerKey.publicKey, certificate: get('9F46'), remainder: get('9F48'), exponent: get('9F47'), pan: CARD.pan, staticData, now: new Date() });
+    const ia = send(card, internalAuthenticateCommand(UN));
+    expect(ia.sw).toBe(SW.OK);
+    expect(() => verifyDda({ iccPublicKey: iccKey.publicKey, signedDynamicData: findTag(ia.nodes, '9F4B') ?? h(''), terminalData: UN })).not.toThrow();
+    expect(send(card, internalAuthenticateCommand(h('A1B2C3'))).sw).toBe(SW.WRONG_LENGTH);
+  });
+});
+
+describe('EmvCard: GENERATE AC', () => {
+  it.each(['aes', 'tdes'] as const)('ARQC (%s) verifies at the issuer; ATC increments; one AC per session', (acAlgorithm) => {
+    const card = ready({ acAlgorithm });
+    const atcBefore = card.atc ?? -1;
+    const r = send(card, generateAcCommand('arqc', cdolData()));
+    expect(r.sw).toBe(SW.OK);
+    const atc = findTag(r.nodes, '9F36') ?? h('');
+    expect(((atc[0] ?? 0) << 8) | (atc[1] ?? 0)).toBe(atcBefore + 1);
+    expect(hex(findTag(r.nodes, '9F27') ?? h(''))).toBe('80');
+    const iad = findTag(r.nodes, '9F10') ?? h('');
+    expect(decodeIad(iad)?.algorithm).toBe(acAlgorithm);
+    expect(decodeIad(iad)?.cvr.acType).toBe('arqc');
+    expect(hex(findTag(r.nodes, '9F34') ?? h(''))).toBe('3F0000');
+    const mk = deriveCardAcMasterKey(issuer.acMasterKeys[acAlgorithm], CARD.pan, CARD.psn, acAlgorithm);
+    const expected = computeCardAc({ iccMasterKey: mk, algorithm: acAlgorithm, atc, data: cardAcInput(cdolData(), CARD_AIP, atc, iad) });
+    expect(hex(findTag(r.nodes, '9F26') ?? h(''))).toBe(hex(expected));
+    // Any change to the amount changes the cryptogram.
+    const other = cdolData();
+    other[5] = 0x51;
+    expect(hex(computeCardAc({ iccMasterKey: mk, algorithm: acAlgorithm, atc, data: cardAcInput(other, CARD_AIP, atc, iad) }))).not.toBe(hex(expected));
+    expect(send(card, generateAcCommand('arqc', cdolData())).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
+    expect(hex(send(card, getDataCommand(0x9f36)).data)).toBe(`9F3602${hex(atc)}`);
+  });
+
+  it('CDA: AC only inside the signature, which binds the UN and the transaction data', () => {
+    const card = ready();
+    const r = send(card, generateAcCommand('arqc', cdolData(), { cda: true }));
+    expect(r.sw).toBe(SW.OK);
+    expect(findTag(r.nodes, '9F26')).toBeUndefined();
+    const objects = (r.nodes[0]?.children ?? []).filter((n) => n.tag !== '9F4B');
+    const tdh = cdaTransactionDataHash(pdolData(), cdolData(), encodeTlv(objects));
+    // Recover the ICC key from the card's records.
+    const rec = (sfi: number, n: number): Tlv[] => send(card, readRecordCommand(sfi, n)).nodes;
+    const all = [...rec(2, 1), ...rec(2, 2), ...rec(2, 3), ...rec(2, 4)];
+    const g = (t: string): Uint8Array => findTag(all, t) ?? h('');
+    const issuerKey = recoverIssuerPublicKey({ caPublicKey: issuer.ca.publicKey, certificate: g('90'), remainder: g('92'), exponent: g('9F32'), pan: CARD.pan });
+    const iccKey = recoverIccPublicKey({ issuerPublicKey: issuerKey.publicKey, certificate: g('9F46'), remainder: g('9F48'), exponent: g('9F47'), pan: CARD.pan, staticData: cardStaticData(CARD) });
+    const { ac } = verifyCda({ iccPublicKey: iccKey.publicKey, signedDynamicData: findTag(r.nodes, '9F4B') ?? h(''), unpredictableNumber: UN, cid: 0x80, transactionDataHash: tdh });
+    const atc = findTag(r.nodes, '9F36') ?? h('');
+    const mk = deriveCardAcMasterKey(issuer.acMasterKeys.aes, CARD.pan, CARD.psn, 'aes');
+    expect(hex(ac)).toBe(hex(computeCardAc({ iccMasterKey: mk, algorithm: 'aes', atc, data: cardAcInput(cdolData(), CARD_AIP, atc, findTag(r.nodes, '9F10') ?? h('')) })));
+  });
+
+  it('TC request is answered with an ARQC, AAC with an AAC; bad P1 and lengths get status words', () => {
+    const card = ready();
+    expect(send(card, generateAcCommand('arqc', cdolData().subarray(1))).sw).toBe(SW.WRONG_LENGTH);
+    expect(decodeResponseApdu(card.process(h('80AEC0002000'.padEnd(12, '0') + '00'.repeat(32)))).sw).not.toBe(SW.OK);
+    expect(hex(findTag(send(card, generateAcCommand('tc', cdolData())).nodes, '9F27') ?? h(''))).toBe('80');
+    const card2 = ready();
+    expect(hex(findTag(send(card2, generateAcCommand('aac', cdolData())).nodes, '9F27') ?? h(''))).toBe('00');
+  });
+
+  it('GENERATE AC before GPO is refused', () => {
+    const { card } = issueSimulatedCard(issuer, CARD);
+    card.powerOn();
+    send(card, selectCommand(BLUETILL_AID));
+    expect(send(card, generateAcCommand('arqc', cdolData())).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
+    expect(send(card, internalAuthenticateCommand(UN)).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
+  });
+});
+
+describe('EmvCard: VERIFY and GET DATA', () => {
+  it('try counter: 63Cx, then blocked 6983; correct PIN resets; CVM results follow', () => {
+    const card = ready({ pinTryLimit: 3 });
+    expect(send(card, verifyCommand(encodePlaintextPinBlock('0000'))).sw).toBe(0x63c2);
+    expect(hex(send(card, getDataCommand(0x9f17)).data)).toBe('9F170102');
+    expect(send(card, verifyCommand(encodePlaintextPinBlock('1234'))).sw).toBe(SW.OK);
+    expect(hex(send(card, getDataCommand(0x9f17)).data)).toBe('9F170103');
+    const ac = send(card, generateAcCommand('arqc', cdolData()));
+    expect(hex(findTag(ac.nodes, '9F34') ?? h(''))).toBe('010002');
+    expect(decodeIad(findTag(ac.nodes, '9F10') ?? h(''))?.cvr.offlinePinPerformed).toBe(true);
+    expect(send(card, verifyCommand(encodePlaintextPinBlock('1111'))).sw).toBe(0x63c2);
+    expect(send(card, verifyCommand(encodePlaintextPinBlock('1111'))).sw).toBe(0x63c1);
+    expect(send(card, verifyCommand(encodePlaintextPinBlock('1111'))).sw).toBe(0x63c0);
+    expect(send(card, verifyCommand(encodePlaintextPinBlock('1234'))).sw).toBe(SW.AUTHENTICATION_METHOD_BLOCKED);
+    card.powerOn(); // the try counter is persistent
+    expect(hex(send(card, getDataCommand(0x9f17)).data)).toBe('9F170100');
+  });
+  it('malformed PIN block 6A80 (no try used), wrong P2 6A86, wrong length 6700, unknown GET DATA 6A88', () => {
+    const card = ready();
+    expect(send(card, verifyCommand(h('2F12FFFFFFFFFFFF'))).sw).toBe(SW.WRONG_DATA);
+    expect(send(card, verifyCommand(encodePlaintextPinBlock('1234'), 0x88)).sw).toBe(SW.INCORRECT_P1P2);
+    expect(send(card, verifyCommand(h('241234FFFFFFFF'))).sw).toBe(SW.WRONG_LENGTH);
+    expect(hex(send(card, getDataCommand(0x9f17)).data)).toBe('9F170103');
+    expect(send(card, getDataCommand(0x9f13)).sw).toBe(SW.REFERENCED_DATA_NOT_FOUND);
+  });
+});
+
+describe('EmvCard: personalization', () => {
+  it('a blank card refuses payment commands, accepts the MACed chain once, then refuses STORE DATA', () => {
+    const { personalization, personalizationKey } = prepareDemoCard(issuer, CARD);
+    const card = new EmvCard(personalizationKey);
+    card.powerOn();
+    expect(findTag(send(card, selectPpseCommand()).nodes, '4F')).toBeUndefined();
+    send(card, selectCommand(BLUETILL_AID));
+    expect(send(card, getProcessingOptionsCommand(pdolData())).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
+    const commands = buildPersonalizationCommands(personalization, personalizationKey);
+    expect(commands.length).toBeGreaterThan(1);
+    // A tampered chunk is refused (6982) and the chain restarts.
+    const bad = Uint8Array.from(commands[0] ?? h(''));
+    bad[10] = (bad[10] ?? 0) ^ 1;
+    expect(send(card, bad).sw).toBe(SW.SECURITY_STATUS_NOT_SATISFIED);
+    // Out of order is refused.
+    expect(send(card, commands[1] ?? h('')).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
+    for (const c of commands) expect(send(card, c).sw).toBe(SW.OK);
+    expect(card.personalized).toBe(true);
+    expect(send(card, commands[0] ?? h('')).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
+    // Read back to confirm.
+    card.powerOn();
+    send(card, selectCommand(BLUETILL_AID));
+    send(card, getProcessingOptionsCommand(pdolData()));
+    expect(hex(findTag(send(card, readRecordCommand(1, 1)).nodes, '5A') ?? h(''))).toBe(CARD.pan);
+  });
+  it('a chain MACed with another card\'s key is refused', () => {
+    const a = prepareDemoCard(issuer, CARD);
+    const b = prepareDemoCard(issuer, { ...CARD, pan: '9990010000000025' });
+    const card = new EmvCard(a.personalizationKey);
+    expect(() => personalizeCard(card, b.personalization, b.personalizationKey)).toThrow(/personalization/);
+    expect(card.personalized).toBe(false);
+  });
+  it('a correctly MACed chain with garbage data is refused with 6A80', async () => {
+    const { personalizationKey } = prepareDemoCard(issuer, CARD);
+    const { personalizationMac } = await import('@bluetill/protocol');
+    const card = new EmvCard(personalizationKey);
+    card.powerOn();
+    send(card, selectCommand(BLUETILL_AID));
+    const chunk = h('DF0101FF');
+    const mac = personalizationMac(personalizationKey, new Uint8Array(8), h('80E28000'), chunk);
+    expect(send(card, storeDataCommand(new Uint8Array([...chunk, ...mac]), 0, true)).sw).toBe(SW.WRONG_DATA);
+  });
+});
+
+describe('EmvCard: bad input', () => {
+  it('status words for unknown INS/CLA, short APDUs and commands without power', () => {
+    const card = ready();
+    expect(send(card, h('00FF0000')).sw).toBe(SW.INS_NOT_SUPPORTED);
+    expect(send(card, h('80A404000E325041592E5359532E444446303100')).sw).toBe(SW.CLA_NOT_SUPPORTED);
+    expect(send(card, h('00A4')).sw).toBe(SW.WRONG_LENGTH);
+    expect(send(card, h('00A4040000000E')).sw).toBe(SW.WRONG_LENGTH);
+    expect(send(card, h('00B2010000')).sw).toBe(SW.INCORRECT_P1P2);
+    expect(send(card, h('00A4000000')).sw).toBe(SW.INCORRECT_P1P2);
+    card.powerOff();
+    expect(send(card, selectPpseCommand()).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
+  });
+  it('random commands never throw and always end in a status word', () => {
+    const card = ready();
+    const ins = fc.constantFrom(0xa4, 0xa8, 0xb2, 0x88, 0xae, 0x20, 0xca, 0xe2, 0x00, 0xff);
+    const cmd = fc.tuple(fc.constantFrom(0x00, 0x80, 0x84), ins, fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 40 }))
+      .map(([cla, i, p1, p2, rest]) => new Uint8Array([cla, i, p1, p2, ...rest]));
+    fc.assert(fc.property(fc.oneof(cmd, fc.uint8Array({ maxLength: 300 })), (bytes) => {
+      const out = card.process(bytes);
+      expect(out.length).toBeGreaterThanOrEqual(2);
+    }), { numRuns: 1500 });
+  });
+});

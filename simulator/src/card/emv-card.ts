@@ -1,0 +1,309 @@
+import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
+import {
+  assertNever, BLUETILL_AID, BLUETILL_LABEL, CARD_AFL, CARD_AIP, CARD_CDOL1, CARD_DDOL, CARD_PDOL, PPSE_NAME, SW,
+  cardAcInput, cardRecords, cdaTransactionDataHash, computeCardAc, decodeCommandApdu, decodePersonalizationData,
+  dolDataLength, encodeIad, encodeResponseApdu, encodeTlv, macEquals, parseDol, personalizationMac, signCda,
+  parsePlaintextPinBlock, signDynamicData, splitDolData, statusOnly, swTriesLeft, type CardPersonalization, type CommandApdu, type Cvr, type Tlv,
+} from '@bluetill/protocol';
+import type { CardApplication } from './card-application';
+
+
+/** ATR of the simulated card: TS 3B, T0 80, TD1 80, TD2 01 (T=1), TCK 01. */
+export const EMV_CARD_ATR = Uint8Array.from([0x3b, 0x80, 0x80, 0x01, 0x01]);
+
+type Selected = 'none' | 'ppse' | 'app';
+type PinState = 'not_performed' | 'verified' | 'failed';
+
+type Persistent = {
+  data: CardPersonalization;
+  records: Map<string, Uint8Array>;
+  iccPrivateKey: KeyObject;
+  atc: number;
+  pinTriesLeft: number;
+};
+
+type Volatile = {
+  powered: boolean;
+  selected: Selected;
+  pdolData: Uint8Array | undefined;
+  pin: PinState;
+  dda: boolean;
+  acDone: boolean;
+};
+
+type PersoChain = { nextSequence: number; previousMac: Uint8Array; chunks: Uint8Array[] };
+
+const ascii = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
+const equal = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
+const ok = (nodes: Tlv[]): Uint8Array => encodeResponseApdu(encodeTlv(nodes), SW.OK);
+const EMPTY = new Uint8Array(0);
+
+/** Which class byte each supported instruction must carry. */
+const CLA_OF: Record<number, number> = { 0xa4: 0x00, 0xb2: 0x00, 0x88: 0x00, 0x20: 0x00, 0xa8: 0x80, 0xae: 0x80, 0xca: 0x80, 0xe2: 0x80 };
+
+/**
+ * A simulated contactless EMV payment card with bluetill's application (BLUETILL_AID).
+ * Blank until personalized by an authenticated STORE DATA chain (see protocol's
+ * personalization module); then answers SELECT PPSE / AID, GET PROCESSING OPTIONS, READ RECORD,
+ * INTERNAL AUTHENTICATE (DDA), GENERATE AC (ARQC, CDA on request), VERIFY (plaintext offline PIN)
+ * and GET DATA (9F36, 9F17). Never throws: every bad command gets a status word.
+ */
+export class EmvCard implements CardApplication {
+  private persistent: Persistent | undefined;
+  private perso: PersoChain = { nextSequence: 0, previousMac: new Uint8Array(8), chunks: [] };
+  private v: Volatile = { powered: false, selected: 'none', pdolData: undefined, pin: 'not_performed', dda: false, acDone: false };
+  private readonly random: (n: number) => Uint8Array;
+
+  constructor(
+    private readonly personalizationKey: Uint8Array,
+    options: { random?: (n: number) => Uint8Array } = {},
+  ) {
+    this.random = options.random ?? ((n) => new Uint8Array(randomBytes(n)));
+  }
+
+  get personalized(): boolean {
+    return this.persistent !== undefined;
+  }
+
+  /** Current ATC (number of GENERATE ACs so far, plus the initial value). */
+  get atc(): number | undefined {
+    return this.persistent?.atc;
+  }
+
+  get pinTriesLeft(): number | undefined {
+    return this.persistent?.pinTriesLeft;
+  }
+
+  powerOn(): Uint8Array {
+    this.v = { powered: true, selected: 'none', pdolData: undefined, pin: 'not_performed', dda: false, acDone: false };
+    this.perso = { nextSequence: 0, previousMac: new Uint8Array(8), chunks: [] };
+    return Uint8Array.from(EMV_CARD_ATR);
+  }
+
+  powerOff(): void {
+    this.v = { ...this.v, powered: false, selected: 'none' };
+  }
+
+  process(command: Uint8Array): Uint8Array {
+    try {
+      return this.dispatch(command);
+    } catch {
+      // A bug in the card: real cards answer "no precise diagnosis".
+      return statusOnly(SW.UNKNOWN);
+    }
+  }
+
+  private dispatch(bytes: Uint8Array): Uint8Array {
+    if (!this.v.powered) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
+    let c: CommandApdu;
+    try {
+      c = decodeCommandApdu(bytes);
+    } catch {
+      return statusOnly(SW.WRONG_LENGTH);
+    }
+    const wantCla = CLA_OF[c.ins];
+    if (wantCla === undefined) return statusOnly(SW.INS_NOT_SUPPORTED);
+    if (c.cla !== wantCla) return statusOnly(SW.CLA_NOT_SUPPORTED);
+    switch (c.ins) {
+      case 0xa4:
+        return this.select(c);
+      case 0xa8:
+        return this.getProcessingOptions(c);
+      case 0xb2:
+        return this.readRecord(c);
+      case 0x88:
+        return this.internalAuthenticate(c);
+      case 0xae:
+        return this.generateAc(c);
+      case 0x20:
+        return this.verify(c);
+      case 0xca:
+        return this.getData(c);
+      case 0xe2:
+        return this.storeData(c);
+      default:
+        return statusOnly(SW.INS_NOT_SUPPORTED);
+    }
+  }
+
+  private resetSelection(selected: Selected): void {
+    this.v = { ...this.v, selected, pdolData: undefined, pin: 'not_performed', dda: false, acDone: false };
+  }
+
+  private select(c: CommandApdu): Uint8Array {
+    if (c.p1 !== 0x04 || (c.p2 !== 0x00 && c.p2 !== 0x02)) return statusOnly(SW.INCORRECT_P1P2);
+    if (c.data.length < 1 || c.data.length > 16) return statusOnly(SW.WRONG_LENGTH);
+    if (equal(c.data, ascii(PPSE_NAME))) {
+      if (c.p2 === 0x02) return statusOnly(SW.FILE_NOT_FOUND);
+      this.resetSelection('ppse');
+      const entry: Tlv = {
+        tag: '61', value: EMPTY, children: [
+          { tag: '4F', value: BLUETILL_AID }, { tag: '50', value: ascii(BLUETILL_LABEL) }, { tag: '87', value: Uint8Array.of(1) },
+        ],
+      };
+      const entries = this.persistent ? [entry] : [];
+      return ok([{ tag: '6F', value: EMPTY, children: [
+        { tag: '84', value: ascii(PPSE_NAME) },
+        { tag: 'A5', value: EMPTY, children: [{ tag: 'BF0C', value: EMPTY, children: entries }] },
+      ] }]);
+    }
+    // Partial AID selection: the given name may be a prefix of the AID (ISO 7816-4).
+    const matches = c.data.length >= 5 && c.data.length <= BLUETILL_AID.length && equal(c.data, BLUETILL_AID.subarray(0, c.data.length));
+    if (!matches || c.p2 === 0x02) {
+      this.resetSelection('none');
+      return statusOnly(SW.FILE_NOT_FOUND);
+    }
+    // A blank card has a personalization application behind the same AID: SELECT succeeds so
+    // that STORE DATA can follow, but the FCI has no PDOL and payment commands are refused.
+    this.resetSelection('app');
+    return ok([{ tag: '6F', value: EMPTY, children: [
+      { tag: '84', value: BLUETILL_AID },
+      { tag: 'A5', value: EMPTY, children: [
+        { tag: '50', value: ascii(BLUETILL_LABEL) },
+        { tag: '87', value: Uint8Array.of(1) },
+        ...(this.persistent ? [{ tag: '9F38', value: CARD_PDOL }] : []),
+      ] },
+    ] }]);
+  }
+
+  private getProcessingOptions(c: CommandApdu): Uint8Array {
+    if (c.p1 !== 0 || c.p2 !== 0) return statusOnly(SW.INCORRECT_P1P2);
+    if (this.v.selected !== 'app' || !this.persistent || this.v.pdolData) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
+    const want = dolDataLength(parseDol(CARD_PDOL));
+    const d = c.data;
+    if (d.length !== want + 2 || d[0] !== 0x83 || d[1] !== want) return statusOnly(SW.WRONG_LENGTH);
+    this.v = { ...this.v, pdolData: d.slice(2) };
+    return ok([{ tag: '77', value: EMPTY, children: [{ tag: '82', value: CARD_AIP }, { tag: '94', value: CARD_AFL }] }]);
+  }
+
+  private readRecord(c: CommandApdu): Uint8Array {
+    if ((c.p2 & 0x07) !== 0x04 || c.p1 === 0 || c.p1 === 0xff) return statusOnly(SW.INCORRECT_P1P2);
+    if (this.v.selected !== 'app' || !this.persistent) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
+    const rec = this.persistent.records.get(`${c.p2 >> 3}:${c.p1}`);
+    if (!rec) return statusOnly(SW.RECORD_NOT_FOUND);
+    return encodeResponseApdu(rec, SW.OK);
+  }
+
+  private internalAuthenticate(c: CommandApdu): Uint8Array {
+    if (c.p1 !== 0 || c.p2 !== 0) return statusOnly(SW.INCORRECT_P1P2);
+    const p = this.persistent;
+    if (this.v.selected !== 'app' || !p || !this.v.pdolData) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
+    if (c.data.length !== dolDataLength(parseDol(CARD_DDOL))) return statusOnly(SW.WRONG_LENGTH);
+    const signature = signDynamicData({ iccPrivateKey: p.iccPrivateKey, iccDynamicNumber: this.random(8), terminalData: c.data });
+    this.v = { ...this.v, dda: true };
+    return ok([{ tag: '77', value: EMPTY, children: [{ tag: '9F4B', value: signature }] }]);
+  }
+
+  private cvmResults(): Uint8Array {
+    const pin = this.v.pin;
+    switch (pin) {
+      case 'not_performed':
+        return Uint8Array.of(0x3f, 0x00, 0x00);
+      case 'verified':
+        return Uint8Array.of(0x01, 0x00, 0x02);
+      case 'failed':
+        return Uint8Array.of(0x01, 0x00, 0x01);
+      default:
+        return assertNever(pin, 'PIN state');
+    }
+  }
+
+  private generateAc(c: CommandApdu): Uint8Array {
+    const type = c.p1 & 0xc0;
+    if ((c.p1 & 0x2f) !== 0 || type === 0xc0 || c.p2 !== 0) return statusOnly(SW.INCORRECT_P1P2);
+    const p = this.persistent;
+    const pdolData = this.v.pdolData;
+    if (this.v.selected !== 'app' || !p || !pdolData || this.v.acDone) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
+    if (c.data.length !== dolDataLength(parseDol(CARD_CDOL1))) return statusOnly(SW.WRONG_LENGTH);
+    if (p.atc >= 0xffff) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
+    // This card is online-only: a TC request is answered with an ARQC; an AAC stays an AAC.
+    const acType: Cvr['acType'] = type === 0x00 ? 'aac' : 'arqc';
+    const cda = (c.p1 & 0x10) !== 0 && acType !== 'aac';
+    p.atc += 1;
+    this.v = { ...this.v, acDone: true };
+    const atc = Uint8Array.of(p.atc >> 8, p.atc & 0xff);
+    const cvr: Cvr = {
+      acType,
+      offlinePinPerformed: this.v.pin !== 'not_performed',
+      offlinePinFailed: this.v.pin === 'failed',
+      pinTryLimitExceeded: p.pinTriesLeft === 0,
+      ddaPerformed: this.v.dda,
+      cdaPerformed: cda,
+      pinTriesLeft: p.pinTriesLeft,
+    };
+    const iad = encodeIad(p.data.acAlgorithm, cvr);
+    const ac = computeCardAc({ iccMasterKey: p.data.acMasterKey, algorithm: p.data.acAlgorithm, atc, data: cardAcInput(c.data, CARD_AIP, atc, iad) });
+    const cid = acType === 'arqc' ? 0x80 : 0x00;
+    const objects: Tlv[] = [
+      { tag: '9F27', value: Uint8Array.of(cid) },
+      { tag: '9F36', value: atc },
+      ...(cda ? [] : [{ tag: '9F26', value: ac }]),
+      { tag: '9F10', value: iad },
+      { tag: '9F34', value: this.cvmResults() },
+    ];
+    if (cda) {
+      const un = splitDolData(parseDol(CARD_CDOL1), c.data)?.get('9F37') ?? new Uint8Array(4);
+      const transactionDataHash = cdaTransactionDataHash(pdolData, c.data, encodeTlv(objects));
+      objects.push({ tag: '9F4B', value: signCda({ iccPrivateKey: p.iccPrivateKey, iccDynamicNumber: this.random(8), cid, ac, transactionDataHash, unpredictableNumber: un }) });
+    }
+    return ok([{ tag: '77', value: EMPTY, children: objects }]);
+  }
+
+  private verify(c: CommandApdu): Uint8Array {
+    if (c.p1 !== 0 || c.p2 !== 0x80) return statusOnly(SW.INCORRECT_P1P2);
+    const p = this.persistent;
+    if (this.v.selected !== 'app' || !p) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
+    if (c.data.length !== 8) return statusOnly(SW.WRONG_LENGTH);
+    if (p.pinTriesLeft === 0) return statusOnly(SW.AUTHENTICATION_METHOD_BLOCKED);
+    const pin = parsePlaintextPinBlock(c.data);
+    if (pin === undefined) return statusOnly(SW.WRONG_DATA);
+    if (pin === p.data.pin) {
+      p.pinTriesLeft = p.data.pinTryLimit;
+      this.v = { ...this.v, pin: 'verified' };
+      return statusOnly(SW.OK);
+    }
+    p.pinTriesLeft -= 1;
+    this.v = { ...this.v, pin: 'failed' };
+    return statusOnly(swTriesLeft(p.pinTriesLeft));
+  }
+
+  private getData(c: CommandApdu): Uint8Array {
+    const p = this.persistent;
+    if (!p) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
+    const tag = (c.p1 << 8) | c.p2;
+    if (tag === 0x9f36) return ok([{ tag: '9F36', value: Uint8Array.of(p.atc >> 8, p.atc & 0xff) }]);
+    if (tag === 0x9f17) return ok([{ tag: '9F17', value: Uint8Array.of(p.pinTriesLeft) }]);
+    return statusOnly(SW.REFERENCED_DATA_NOT_FOUND);
+  }
+
+  private storeData(c: CommandApdu): Uint8Array {
+    if (this.persistent) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
+    if (this.v.selected !== 'app') return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
+    if ((c.p1 & 0x7f) !== 0) return statusOnly(SW.INCORRECT_P1P2);
+    if (c.data.length <= 8) return statusOnly(SW.WRONG_LENGTH);
+    const fail = (sw: number): Uint8Array => {
+      this.perso = { nextSequence: 0, previousMac: new Uint8Array(8), chunks: [] };
+      return statusOnly(sw);
+    };
+    if (c.p2 !== this.perso.nextSequence) return fail(SW.CONDITIONS_NOT_SATISFIED);
+    const chunk = c.data.subarray(0, c.data.length - 8);
+    const mac = c.data.subarray(c.data.length - 8);
+    const want = personalizationMac(this.personalizationKey, this.perso.previousMac, Uint8Array.of(c.cla, c.ins, c.p1, c.p2), chunk);
+    if (!macEquals(mac, want)) return fail(SW.SECURITY_STATUS_NOT_SATISFIED);
+    this.perso = { nextSequence: this.perso.nextSequence + 1, previousMac: Uint8Array.from(mac), chunks: [...this.perso.chunks, Uint8Array.from(chunk)] };
+    if ((c.p1 & 0x80) === 0) {
+      if (this.perso.nextSequence > 0xff) return fail(SW.NOT_ENOUGH_MEMORY);
+      return statusOnly(SW.OK);
+    }
+    const all = Buffer.concat(this.perso.chunks);
+    try {
+      const data = decodePersonalizationData(new Uint8Array(all));
+      const iccPrivateKey = createPrivateKey({ key: Buffer.from(data.iccPrivateKey), format: 'der', type: 'pkcs8' });
+      this.persistent = { data, records: cardRecords(data), iccPrivateKey, atc: data.initialAtc ?? 0, pinTriesLeft: data.pinTryLimit };
+    } catch {
+      return fail(SW.WRONG_DATA);
+    }
+    this.perso = { nextSequence: 0, previousMac: new Uint8Array(8), chunks: [] };
+    return statusOnly(SW.OK);
+  }
+}

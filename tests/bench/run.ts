@@ -1,0 +1,19 @@
+/**
+ * `make bench`: every benchmark, one JSON line per figure. Figures, not pass/fail: they are read.
+ * BENCH_QUICK=1 runs smaller sizes.
+ */
+import { benchE2e } from './e2e.bench';
+
+const quick = process.env.BENCH_QUICK === '1';
+
+async function main(): Promise<void> {
+  await benchE2e({ payments: quick ? 60 : 600, concurrency: 10 });
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
