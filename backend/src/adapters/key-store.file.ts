@@ -6,7 +6,8 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:
 import { readFileSync } from 'node:fs';
 import { privateKeyFromPem, utf8 } from '@bluetill/protocol';
 import type { KeyStore } from '../ports/key-store';
-import type { KeyMaterial } from '../admin/key-material';
+import { loadIssuer, type KeyMaterial } from '../admin/key-material';
+import type { AcAlgorithm, RsaPublicKey } from '@bluetill/protocol';
 
 export class SoftwareKeyStore implements KeyStore {
   readonly pinKey;
@@ -14,6 +15,8 @@ export class SoftwareKeyStore implements KeyStore {
   private readonly lookupKey: Buffer;
   private readonly dataKey: Buffer;
   private readonly pinVerifierKey: Buffer;
+  readonly caPublicKeys: ReadonlyMap<number, RsaPublicKey>;
+  readonly acMasterKeys: Readonly<Record<AcAlgorithm, Uint8Array>>;
 
   constructor(material: KeyMaterial) {
     this.pinKey = { id: material.pinKey.id, privateKey: privateKeyFromPem(material.pinKey.privatePem).privateKey, certificate: Buffer.from(material.pinKey.certificate, 'base64') };
@@ -21,6 +24,9 @@ export class SoftwareKeyStore implements KeyStore {
     this.lookupKey = Buffer.from(material.lookupKey, 'base64');
     this.dataKey = Buffer.from(material.dataKey, 'base64');
     this.pinVerifierKey = Buffer.from(material.pinVerifierKey, 'base64');
+    const issuer = loadIssuer(material.emv);
+    this.caPublicKeys = new Map([[issuer.ca.index, issuer.ca.publicKey]]);
+    this.acMasterKeys = issuer.acMasterKeys;
   }
 
   static fromFile(path: string): SoftwareKeyStore {

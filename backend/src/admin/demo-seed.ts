@@ -1,13 +1,15 @@
 /**
  * Demo data: one merchant with its terminal, and a handful of cards that exercise each outcome.
- * The PANs are test numbers on a private BIN; PINs are for the demo only.
+ * The PANs are test numbers on a private BIN (679999, the demo issuer's identifier); PINs are
+ * for the demo only. Each card is also issued as an EMV card (cards/<id>.json).
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
 import { SoftwareKeyStore } from '../adapters/key-store.file';
 import { createKeyMaterial, issueTerminalIdentity, trustAnchors, type TerminalIdentity, type TrustAnchors } from './key-material';
 import { registerCard, registerMerchant, registerTerminal, type NewCard } from './registry';
+import { issueCard, writePersonalizationFile } from './card-issuing';
 
 export const DEMO_MERCHANT = { id: 'M-0001', name: 'Corner Shop', currency: 'EUR' } as const;
 export const DEMO_TERMINAL_ID = 'T-0001';
@@ -26,6 +28,8 @@ export interface SeededBackend {
   readonly keysPath: string;
   readonly terminal: TerminalIdentity;
   readonly trust: TrustAnchors;
+  /** cards/<card id>.json: each demo card's personalization, for the simulated phones' card writers. */
+  readonly cardsDir: string;
 }
 
 /** Creates keys, database and demo registry in `dir`; writes keys.json, trust.json, terminal-T-0001.json. */
@@ -47,5 +51,8 @@ export function seedDemo(dir: string, extraTerminals: readonly string[] = []): S
   writeFileSync(join(dir, `terminal-${DEMO_TERMINAL_ID}.json`), JSON.stringify(terminal, null, 2), { mode: 0o600 });
   const trust = trustAnchors(material);
   writeFileSync(join(dir, 'trust.json'), JSON.stringify(trust, null, 2));
-  return { dbPath, keysPath, terminal, trust };
+  const cardsDir = join(dir, 'cards');
+  mkdirSync(cardsDir, { recursive: true });
+  for (const card of DEMO_CARDS) writePersonalizationFile(join(cardsDir, `${card.id}.json`), card.id, issueCard(material, card));
+  return { dbPath, keysPath, terminal, trust, cardsDir };
 }

@@ -12,6 +12,7 @@ import {
 import type { BackendStore } from '../ports/backend-store';
 import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
+import { authenticateCard } from '../domain/card-authentication';
 import { AUTHORIZATION_LIFETIME_MS, CHALLENGE_LIFETIME_MS, MAX_PIN_TRIES, checkCard, pinOutcome } from '../domain/rules';
 import { RequestError } from './request-error';
 import type { Caller, SettlementUseCase } from './settlement-service';
@@ -62,7 +63,10 @@ export class AuthorizationUseCase {
       const row = this.store.findCardByPanHash(panHash);
       const cardDecline = checkCard(row, now);
       if (cardDecline || !row) return decline(cardDecline ?? 'unknown_card');
-      if (row.expiry !== card.expiry) return decline('card_authentication_failed');
+      if (row.expiry !== card.expiry || row.panSequence !== card.panSequence) return decline('card_authentication_failed');
+      // The card proves itself before any PIN try is counted: a cloned or fake card burns no tries.
+      const cardProof = authenticateCard({ card, unpredictableNumber: req.unpredictableNumber, caKeys: this.keys.caPublicKeys, now: new Date(now) });
+      if (cardProof) return decline(cardProof, MAX_PIN_TRIES - row.pinTries);
       if (pin === null) return decline('pin_missing', MAX_PIN_TRIES - row.pinTries);
       const expected = this.keys.pinVerifier(row.pinSalt, pin, panHash);
       const matched = expected.length === row.pinVerifier.length && timingSafeEqual(expected, row.pinVerifier);

@@ -5,13 +5,14 @@
  */
 import { createHash, randomInt } from 'node:crypto';
 import {
-  SettleRequest, SettleResponse, Receipt, signWith, maskPan, equalBytes,
+  SettleRequest, SettleResponse, Receipt, signWith, maskPan, equalBytes, fromHex,
   type DeclineCode, type SignedReceipt,
 } from '@bluetill/protocol';
 import type { BackendStore } from '../ports/backend-store';
 import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
 import { checkSettlement } from '../domain/rules';
+import { verifyCryptogram } from '../domain/card-authentication';
 import { salePostings } from '../domain/ledger';
 import { RequestError } from './request-error';
 
@@ -52,7 +53,11 @@ export class SettlementUseCase {
       const amount = req.amount!;
       const atc = req.cryptogram?.atc ?? -1;
       const available = card ? card.creditLimitMinor + this.store.accountBalance(card.accountId) : 0;
-      const decline = checkSettlement({ terminal, merchant, requestMerchantId: req.merchantId, authorization, card, amount, items: req.items, availableMinor: available, atc, now });
+      const cryptogram =
+        card && authorization
+          ? verifyCryptogram({ cryptogram: req.cryptogram, pan: req.card!.pan, panSequence: card.panSequence, amount, unpredictableNumber: fromHex(authorization.un), acMasterKeys: this.keys.acMasterKeys })
+          : null;
+      const decline = checkSettlement({ terminal, merchant, requestMerchantId: req.merchantId, authorization, card, amount, items: req.items, availableMinor: available, atc, cryptogram, now });
       const approved = decline === null;
       const receipt = this.signReceipt({
         receiptId: `R-${req.terminalId}-${req.terminalTxnId}`,
@@ -74,7 +79,8 @@ export class SettlementUseCase {
         amountMinor: amount.minor, currency: amount.currency, cardId: card?.id ?? null, merchantId: req.merchantId,
         response: SettleResponse.encode(result).finish(), createdAt: now,
       });
-      if (card && atc > card.lastAtc && decline !== 'atc_replayed') this.store.setLastAtc(card.id, atc);
+      // A genuine cryptogram uses up its ATC even when declined (funds, limits): it cannot be replayed.
+      if (card && atc > card.lastAtc && cryptogram === null) this.store.setLastAtc(card.id, atc);
       if (approved) {
         this.store.insertPostings(settlementId, salePostings(amount, card!.accountId, merchant!.accountId), now);
         this.store.markAuthorizationSettled(req.authorizationRef);

@@ -40,6 +40,7 @@ describe('settlement rules', () => {
     items: [{ sku: 'a', name: 'A', quantity: 2, unitPriceMinor: 250 }],
     availableMinor: 1000,
     atc: 5,
+    cryptogram: null,
     now,
   };
   it('approves a consistent request', () => expect(checkSettlement(facts)).toBeNull());
@@ -52,6 +53,7 @@ describe('settlement rules', () => {
     ['sum not the items', { amount: { minor: 499, currency: 'EUR' } }, 'amount_mismatch'],
     ['unsupported currency', { amount: { minor: 500, currency: 'XXX' } }, 'currency_unsupported'],
     ['replayed ATC', { atc: 4 }, 'atc_replayed'],
+    ['an invalid cryptogram', { cryptogram: 'cryptogram_invalid' as const }, 'cryptogram_invalid'],
     ['over the available credit', { availableMinor: 499 }, 'insufficient_funds'],
   ] as const)('declines %s', (_n, patch, code) => {
     expect(checkSettlement({ ...facts, ...patch } as SettlementFacts)).toBe(code);

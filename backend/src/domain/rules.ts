@@ -44,6 +44,8 @@ export interface SettlementFacts {
   readonly items: readonly Item[];
   readonly availableMinor: number;
   readonly atc: number;
+  /** Result of the ARQC check (verifyCryptogram): null when the card's cryptogram is valid. */
+  readonly cryptogram: DeclineCode | null;
   readonly now: number;
 }
 
@@ -56,6 +58,7 @@ export function checkSettlement(f: SettlementFacts): DeclineCode | null {
   if (!auth || auth.cardId !== f.card.id || auth.terminalId !== f.terminal.id || auth.settled || auth.expiresAt < f.now)
     return 'authorization_invalid';
   if (f.card.status !== 'active') return 'card_blocked';
+  if (f.cryptogram) return f.cryptogram;
   if (!SUPPORTED_CURRENCIES.includes(f.amount.currency) || f.amount.currency !== f.card.currency) return 'currency_unsupported';
   if (basketTotal(f.items, f.amount.currency).minor !== f.amount.minor) return 'amount_mismatch';
   if (f.amount.minor > MAX_TRANSACTION_MINOR) return 'amount_limit_exceeded';

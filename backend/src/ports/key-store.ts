@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import type { AcAlgorithm, RsaPublicKey } from '@bluetill/protocol';
 
 /**
  * The backend's secret keys, behind one small interface so that an HSM can implement it.
@@ -20,4 +21,8 @@ export interface KeyStore {
   decryptPan(blob: Uint8Array): string;
   /** PIN verification value: HMAC-SHA256(PIN key-of-keys, salt ‖ PAN hash ‖ PIN). */
   pinVerifier(salt: Uint8Array, pin: string, panHash: string): Uint8Array;
+  /** Scheme CA public keys by index (tag 8F), for card authentication. */
+  readonly caPublicKeys: ReadonlyMap<number, RsaPublicKey>;
+  /** Issuer master keys for application cryptograms (an HSM would verify ARQCs instead of exposing them). */
+  readonly acMasterKeys: Readonly<Record<AcAlgorithm, Uint8Array>>;
 }

@@ -10,6 +10,7 @@ import {
 import { seedDemo, type SeededBackend } from '../admin/demo-seed';
 import { startBackend, type RunningBackend } from '../adapters/grpc/server';
 import { createLogger } from '../adapters/logger';
+import { TestCard } from './test-card';
 
 const call = <Req, Res>(fn: (req: Req, cb: (e: ServiceError | null, r: Res) => void) => unknown) => (req: Req) =>
   new Promise<Res>((resolve, reject) => fn(req, (e, r) => (e ? reject(e) : resolve(r))));
@@ -22,8 +23,10 @@ export interface BackendFixture {
   authorize(req: AuthorizeRequest): Promise<AuthorizeResponse>;
   settle(req: SettleRequest): Promise<SettleResponse>;
   getSettlement(terminalId: string, terminalTxnId: string): Promise<SettleResponse>;
-  /** Challenge + sealed PIN + Authorize for a card, as a till would relay it. */
-  authorizeCard(card: { pan: string; expiry: string }, pin: string, terminalId?: string): Promise<{ un: Uint8Array; res: AuthorizeResponse }>;
+  /** The demo card with this id, as an EMV card computed in the test (records, DDA, ARQC). */
+  card(cardId: string): TestCard;
+  /** Challenge + card data with DDA over the UN + sealed PIN + Authorize, as a till would relay it. */
+  authorizeCard(card: TestCard, pin: string, terminalId?: string): Promise<{ un: Uint8Array; res: AuthorizeResponse }>;
   close(): Promise<void>;
 }
 
@@ -35,20 +38,23 @@ export async function startBackendFixture(): Promise<BackendFixture> {
   const auth = new AuthorizationClient(backend.address, creds);
   const settlement = new SettlementClient(backend.address, creds);
   const root = publicKeyFromRaw(Buffer.from(seed.trust.cardCompanyRoot, 'base64'));
+  const cards = new Map<string, TestCard>();
   const f: BackendFixture = {
     dir, seed, backend,
     challenge: (terminalId = 'T-0001') => call<{ terminalId: string }, ChallengeResponse>(auth.challenge.bind(auth))({ terminalId }),
     authorize: call(auth.authorize.bind(auth)),
     settle: call(auth.settle.bind(auth)),
     getSettlement: (terminalId, terminalTxnId) => call<{ terminalId: string; terminalTxnId: string }, SettleResponse>(settlement.getSettlement.bind(settlement))({ terminalId, terminalTxnId }),
+    card(cardId) {
+      let c = cards.get(cardId);
+      if (!c) cards.set(cardId, (c = TestCard.fromFile(join(seed.cardsDir, `${cardId}.json`))));
+      return c;
+    },
     async authorizeCard(card, pin, terminalId = 'T-0001') {
       const ch = await f.challenge(terminalId);
       const pinKey: CertificateBody = verifyCertificate(ch.pinKeyCertificate, root, { role: 'pin-key', now: Date.now() });
-      const sealed = sealPin({ pin, pan: card.pan, pinKey: pinKey.publicKey, pinKeyId: pinKey.subjectId, context: pinSealContext(ch.unpredictableNumber, terminalId) });
-      const res = await f.authorize({
-        terminalId, unpredictableNumber: ch.unpredictableNumber, sealedPinBlock: sealed,
-        card: { pan: card.pan, expiry: card.expiry, cardholderName: 'X', panSequence: 1, records: new Uint8Array(), signedDynamicData: new Uint8Array() },
-      });
+      const sealed = sealPin({ pin, pan: card.p.pan, pinKey: pinKey.publicKey, pinKeyId: pinKey.subjectId, context: pinSealContext(ch.unpredictableNumber, terminalId) });
+      const res = await f.authorize({ terminalId, unpredictableNumber: ch.unpredictableNumber, sealedPinBlock: sealed, card: card.cardData(ch.unpredictableNumber) });
       return { un: ch.unpredictableNumber, res };
     },
     async close() {

@@ -1,42 +1,57 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
-import type { SettleRequest } from '@bluetill/protocol';
+import type { Item, SettleRequest } from '@bluetill/protocol';
 import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
-import { DEMO_CARDS } from '../../admin/demo-seed';
+import type { TestCard } from '../../test-support/test-card';
 
-const card = (id: string) => DEMO_CARDS.find((c) => c.id === id)!;
 let f: BackendFixture;
 beforeAll(async () => {
   f = await startBackendFixture();
 });
 afterAll(() => f.close());
 
-const items = [{ sku: 'tea', name: 'Green tea', quantity: 2, unitPriceMinor: 350 }];
-function settleReq(c: { pan: string; expiry: string }, ref: string, txn: string, over: Partial<SettleRequest> = {}): SettleRequest {
+const items: Item[] = [{ sku: 'tea', name: 'Green tea', quantity: 2, unitPriceMinor: 350 }];
+const amount = { minor: 700, currency: 'EUR' };
+function settleReq(card: TestCard, un: Uint8Array, ref: string, txn: string, over: Partial<SettleRequest> = {}, atc?: number): SettleRequest {
+  const a = over.amount ?? amount;
   return {
     terminalId: 'T-0001', terminalTxnId: txn, merchantId: 'M-0001', authorizationRef: ref,
-    card: { pan: c.pan, expiry: c.expiry, cardholderName: 'X', panSequence: 1, records: new Uint8Array(), signedDynamicData: new Uint8Array() },
-    amount: { minor: 700, currency: 'EUR' }, items,
-    cryptogram: { arqc: new Uint8Array(8), atc: Number(txn.replace(/\D/g, '')) || 1, cdolData: new Uint8Array(), iad: new Uint8Array(), cvmResults: new Uint8Array(), cid: 0x80 },
-    ...over,
+    card: card.cardData(un), amount: a, items, cryptogram: card.arqc(a, un, atc), ...over,
   };
 }
+const postingsOf = (txn: string) =>
+  (f.backend.store.db.prepare('SELECT COUNT(*) AS n FROM postings p JOIN settlements s ON s.id = p.settlement_id WHERE s.terminal_txn_id = ?').get(txn) as { n: number }).n;
 
 describe('authorization server', () => {
-  it('authorizes a known card with the right PIN', async () => {
-    const { res } = await f.authorizeCard(card('card-alice'), '1234');
+  it('authorizes a genuine card (certificates, DDA over the UN) with the right PIN', async () => {
+    const { res } = await f.authorizeCard(f.card('card-alice'), '1234');
     expect(res).toMatchObject({ approved: true, declineReason: '' });
     expect(res.authorizationRef).toMatch(/^AUTH-/);
   });
 
-  it('declines an unknown card, a blocked card and an expired card', async () => {
-    expect((await f.authorizeCard({ pan: '6799990100000009999', expiry: '2812' }, '1234')).res.declineReason).toBe('unknown_card');
-    expect((await f.authorizeCard(card('card-eve'), '4321')).res.declineReason).toBe('card_blocked');
-    expect((await f.authorizeCard(card('card-finn'), '4321')).res.declineReason).toBe('card_expired');
+  it('declines a blocked card and an expired card', async () => {
+    expect((await f.authorizeCard(f.card('card-eve'), '4321')).res.declineReason).toBe('card_blocked');
+    expect((await f.authorizeCard(f.card('card-finn'), '4321')).res.declineReason).toBe('card_expired');
+  });
+
+  it('declines a card whose signature covers another unpredictable number', async () => {
+    const card = f.card('card-bob');
+    const ch = await f.challenge();
+    const data = card.cardData(Uint8Array.of(1, 2, 3, 4)); // signed over a UN the server never issued
+    const res = await f.authorize({ terminalId: 'T-0001', unpredictableNumber: ch.unpredictableNumber, sealedPinBlock: new Uint8Array(), card: data });
+    expect(res.declineReason).toBe('card_authentication_failed');
+  });
+
+  it('declines card data that differs from what the card signed (expiry edited)', async () => {
+    const card = f.card('card-bob');
+    const ch = await f.challenge();
+    const data = { ...card.cardData(ch.unpredictableNumber), expiry: '3912' };
+    const res = await f.authorize({ terminalId: 'T-0001', unpredictableNumber: ch.unpredictableNumber, sealedPinBlock: new Uint8Array(), card: data });
+    expect(res.declineReason).toBe('card_authentication_failed');
   });
 
   it('counts wrong PINs and locks the card at the third; the right PIN is then refused too', async () => {
-    const c = card('card-chen');
+    const c = f.card('card-chen');
     expect((await f.authorizeCard(c, '0000')).res).toMatchObject({ declineReason: 'pin_incorrect', pinTriesLeft: 2 });
     expect((await f.authorizeCard(c, '0000')).res).toMatchObject({ declineReason: 'pin_incorrect', pinTriesLeft: 1 });
     expect((await f.authorizeCard(c, '0000')).res).toMatchObject({ declineReason: 'pin_tries_exceeded', pinTriesLeft: 0 });
@@ -45,8 +60,8 @@ describe('authorization server', () => {
 
   it('refuses an unpredictable number used twice', async () => {
     const ch = await f.challenge();
-    const c = card('card-bob');
-    const req = { terminalId: 'T-0001', unpredictableNumber: ch.unpredictableNumber, sealedPinBlock: new Uint8Array(), card: { pan: c.pan, expiry: c.expiry, cardholderName: '', panSequence: 1, records: new Uint8Array(), signedDynamicData: new Uint8Array() } };
+    const card = f.card('card-bob');
+    const req = { terminalId: 'T-0001', unpredictableNumber: ch.unpredictableNumber, sealedPinBlock: new Uint8Array(), card: card.cardData(ch.unpredictableNumber) };
     expect((await f.authorize(req)).declineReason).toBe('pin_missing');
     expect((await f.authorize(req)).declineReason).toBe('unpredictable_number_invalid');
   });
@@ -60,45 +75,57 @@ describe('authorization server', () => {
 
 describe('settlement server', () => {
   it('settles once, returns the same result on retry, and posts one balanced pair', async () => {
-    const c = card('card-alice');
-    const { res } = await f.authorizeCard(c, '1234');
-    const req = settleReq(c, res.authorizationRef, 'txn-101');
+    const c = f.card('card-alice');
+    const { un, res } = await f.authorizeCard(c, '1234');
+    const req = settleReq(c, un, res.authorizationRef, 'txn-101');
     const first = await f.settle(req);
     expect(first).toMatchObject({ approved: true, replayed: false });
     const again = await f.settle(req);
     expect(again.replayed).toBe(true);
     expect(Buffer.from(again.receipt!.receipt).equals(Buffer.from(first.receipt!.receipt))).toBe(true);
     expect((await f.getSettlement('T-0001', 'txn-101')).approved).toBe(true);
-    const db = f.backend.store.db;
-    expect(db.prepare("SELECT COUNT(*) AS n FROM postings p JOIN settlements s ON s.id = p.settlement_id WHERE s.terminal_txn_id = 'txn-101'").get()).toEqual({ n: 2 });
+    expect(postingsOf('txn-101')).toBe(2);
     expect(f.backend.store.ledgerSum()).toBe(0);
   });
 
   it('refuses the same transaction id with different content', async () => {
-    const c = card('card-alice');
-    const { res } = await f.authorizeCard(c, '1234');
-    await f.settle(settleReq(c, res.authorizationRef, 'txn-102'));
-    await expect(f.settle(settleReq(c, res.authorizationRef, 'txn-102', { amount: { minor: 350, currency: 'EUR' }, items: [{ ...items[0]!, quantity: 1 }] }))).rejects.toMatchObject({ code: status.ALREADY_EXISTS });
+    const c = f.card('card-alice');
+    const { un, res } = await f.authorizeCard(c, '1234');
+    const req = settleReq(c, un, res.authorizationRef, 'txn-102');
+    await f.settle(req);
+    await expect(f.settle({ ...req, items: [{ ...items[0]!, name: 'Black tea' }] })).rejects.toMatchObject({ code: status.ALREADY_EXISTS });
+  });
+
+  it('refuses an ARQC that does not verify, or that covers another amount, and posts nothing', async () => {
+    const c = f.card('card-bob');
+    const { un, res } = await f.authorizeCard(c, '2580');
+    const forged = settleReq(c, un, res.authorizationRef, 'txn-110');
+    forged.cryptogram = { ...forged.cryptogram!, arqc: forged.cryptogram!.arqc.map((b) => b ^ 0xff) };
+    expect((await f.settle(forged)).declineReason).toBe('cryptogram_invalid');
+    const cheaper = settleReq(c, un, res.authorizationRef, 'txn-111');
+    cheaper.cryptogram = c.arqc({ minor: 1, currency: 'EUR' }, un);
+    expect((await f.settle(cheaper)).declineReason).toBe('cryptogram_invalid');
+    expect(postingsOf('txn-110') + postingsOf('txn-111')).toBe(0);
   });
 
   it('declines over the credit limit and posts nothing', async () => {
-    const c = card('card-dana'); // limit 20.00
-    const { res } = await f.authorizeCard(c, '1111');
-    const big = settleReq(c, res.authorizationRef, 'txn-103', { amount: { minor: 2500, currency: 'EUR' }, items: [{ sku: 'wine', name: 'Wine', quantity: 1, unitPriceMinor: 2500 }] });
-    const out = await f.settle(big);
-    expect(out).toMatchObject({ approved: false, declineReason: 'insufficient_funds' });
-    expect(f.backend.store.db.prepare("SELECT COUNT(*) AS n FROM postings p JOIN settlements s ON s.id = p.settlement_id WHERE s.terminal_txn_id = 'txn-103'").get()).toEqual({ n: 0 });
+    const c = f.card('card-dana'); // limit 20.00
+    const { un, res } = await f.authorizeCard(c, '1111');
+    const wine: Item[] = [{ sku: 'wine', name: 'Wine', quantity: 1, unitPriceMinor: 2500 }];
+    const big = settleReq(c, un, res.authorizationRef, 'txn-103', { amount: { minor: 2500, currency: 'EUR' }, items: wine });
+    expect(await f.settle(big)).toMatchObject({ approved: false, declineReason: 'insufficient_funds' });
+    expect(postingsOf('txn-103')).toBe(0);
   });
 
   it('declines a replayed ATC, an authorization reused, and another merchant', async () => {
-    const c = card('card-bob');
-    const { res } = await f.authorizeCard(c, '2580');
-    expect((await f.settle(settleReq(c, res.authorizationRef, 'txn-200'))).approved).toBe(true);
-    expect((await f.settle(settleReq(c, res.authorizationRef, 'txn-201'))).declineReason).toBe('authorization_invalid');
+    const c = f.card('card-bob');
+    const first = await f.authorizeCard(c, '2580');
+    expect((await f.settle(settleReq(c, first.un, first.res.authorizationRef, 'txn-200', {}, 200))).approved).toBe(true);
+    expect((await f.settle(settleReq(c, first.un, first.res.authorizationRef, 'txn-201', {}, 201))).declineReason).toBe('authorization_invalid');
     const second = await f.authorizeCard(c, '2580');
-    expect((await f.settle(settleReq(c, second.res.authorizationRef, 'txn-150'))).declineReason).toBe('atc_replayed');
+    expect((await f.settle(settleReq(c, second.un, second.res.authorizationRef, 'txn-202', {}, 150))).declineReason).toBe('atc_replayed');
     const third = await f.authorizeCard(c, '2580');
-    expect((await f.settle(settleReq(c, third.res.authorizationRef, 'txn-300', { merchantId: 'M-0002' }))).declineReason).toBe('terminal_unknown');
+    expect((await f.settle(settleReq(c, third.un, third.res.authorizationRef, 'txn-203', { merchantId: 'M-0002' }, 300))).declineReason).toBe('terminal_unknown');
     expect(f.backend.store.ledgerSum()).toBe(0);
   });
 });

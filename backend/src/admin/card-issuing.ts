@@ -1,0 +1,43 @@
+/**
+ * Issuing a card: the issuer's side produces the personalization data for a new card (a fresh
+ * ICC key, its certificate over the card's static data, the AC master key derived from the issuer
+ * master key, the PIN for offline verification) and the card's personalization key. A card
+ * writer (the phone agent's `card write`, or the simulator) writes it to the card.
+ */
+import { writeFileSync } from 'node:fs';
+import { encodePersonalizationData, prepareDemoCard, type CardPersonalization } from '@bluetill/protocol';
+import { loadIssuer, type KeyMaterial } from './key-material';
+
+export interface CardIssue {
+  readonly pan: string;
+  readonly panSequence?: number;
+  readonly expiry: string;
+  readonly cardholderName: string;
+  readonly pin: string;
+}
+
+/** The file a card writer takes: secret material (ICC private key, keys, PIN), written 0600. */
+export interface PersonalizationFile {
+  readonly version: 1;
+  readonly cardId: string;
+  /** encodePersonalizationData(), base64. */
+  readonly personalization: string;
+  /** The card's personalization key (authenticates the STORE DATA chain), base64. */
+  readonly personalizationKey: string;
+}
+
+export function issueCard(material: KeyMaterial, card: CardIssue): { personalization: CardPersonalization; personalizationKey: Uint8Array } {
+  return prepareDemoCard(loadIssuer(material.emv), {
+    pan: card.pan, psn: card.panSequence ?? 1, expiry: card.expiry, cardholderName: card.cardholderName, pin: card.pin, acAlgorithm: 'aes',
+  });
+}
+
+export function writePersonalizationFile(path: string, cardId: string, issued: ReturnType<typeof issueCard>): void {
+  const file: PersonalizationFile = {
+    version: 1,
+    cardId,
+    personalization: Buffer.from(encodePersonalizationData(issued.personalization)).toString('base64'),
+    personalizationKey: Buffer.from(issued.personalizationKey).toString('base64'),
+  };
+  writeFileSync(path, JSON.stringify(file, null, 2), { mode: 0o600 });
+}

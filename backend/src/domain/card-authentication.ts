@@ -1,0 +1,95 @@
+/**
+ * The issuer's checks of what the card itself proved (pure; EMV Book 2 and the bluetill card
+ * profile in protocol/src/emv):
+ * - card legitimacy: the issuer certificate recovers under the scheme CA key named by the card,
+ *   the ICC certificate under the issuer key (over the card's static data), and the card's
+ *   signature over the authorization server's unpredictable number verifies (DDA);
+ * - the application cryptogram: the ARQC recomputed under the ICC master key derived from the
+ *   issuer master key, over CDOL1 data that must carry this payment's amount, currency and UN.
+ * Any failure is a decline, never a weaker fallback.
+ */
+import {
+  CARD_AIP, CARD_CDOL1, CURRENCY_NUMERIC, cardAcInput, cardStaticData, computeCardAc, decodeIad, decodeTlv, deriveCardAcMasterKey,
+  equalBytes, flattenTlv, parseDol, recoverIccPublicKey, recoverIssuerPublicKey, splitDolData, verifyDda,
+  type AcAlgorithm, type CardData, type Cryptogram, type DeclineCode, type Money, type RsaPublicKey,
+} from '@bluetill/protocol';
+
+const hex = (b: Uint8Array | undefined): string => (b ? Buffer.from(b).toString('hex').toUpperCase() : '');
+
+function tagsOf(records: Uint8Array): Map<string, Uint8Array> | null {
+  try {
+    return flattenTlv(decodeTlv(records));
+  } catch {
+    return null;
+  }
+}
+
+export interface CardAuthenticationInput {
+  readonly card: CardData;
+  readonly unpredictableNumber: Uint8Array;
+  /** Scheme CA public keys by index (tag 8F). */
+  readonly caKeys: ReadonlyMap<number, RsaPublicKey>;
+  readonly now: Date;
+}
+
+/** Offline-style data authentication, done by the issuer online: returns null when the card proved itself. */
+export function authenticateCard(i: CardAuthenticationInput): DeclineCode | null {
+  const t = tagsOf(i.card.records);
+  if (!t) return 'card_authentication_failed';
+  const pan = hex(t.get('5A')).replace(/F+$/, '');
+  const expiry = hex(t.get('5F24')).slice(0, 4);
+  const psn = Number(hex(t.get('5F34')) || '0');
+  // The settlement information the phone sent must be what the card's signed records say.
+  if (pan !== i.card.pan || expiry !== i.card.expiry || psn !== i.card.panSequence) return 'card_authentication_failed';
+  const caIndex = t.get('8F')?.[0];
+  const ca = caIndex === undefined ? undefined : i.caKeys.get(caIndex);
+  const issuerCert = t.get('90');
+  const issuerExp = t.get('9F32');
+  const iccCert = t.get('9F46');
+  const iccExp = t.get('9F47');
+  if (!ca || !issuerCert || !issuerExp || !iccCert || !iccExp) return 'card_authentication_failed';
+  try {
+    const issuer = recoverIssuerPublicKey({ caPublicKey: ca, certificate: issuerCert, remainder: t.get('92'), exponent: issuerExp, pan, now: i.now });
+    const icc = recoverIccPublicKey({
+      issuerPublicKey: issuer.publicKey, certificate: iccCert, remainder: t.get('9F48'), exponent: iccExp, pan,
+      staticData: cardStaticData({ pan, psn, expiry }), now: i.now,
+    });
+    verifyDda({ iccPublicKey: icc.publicKey, signedDynamicData: i.card.signedDynamicData, terminalData: i.unpredictableNumber });
+  } catch {
+    return 'card_authentication_failed';
+  }
+  return null;
+}
+
+export interface CryptogramInput {
+  readonly cryptogram: Cryptogram | undefined;
+  readonly pan: string;
+  readonly panSequence: number;
+  readonly amount: Money;
+  /** The UN the authorization was issued for: the ARQC must cover it. */
+  readonly unpredictableNumber: Uint8Array;
+  readonly acMasterKeys: Readonly<Record<AcAlgorithm, Uint8Array>>;
+}
+
+const bcd = (digits: string): Uint8Array => new Uint8Array(Buffer.from(digits, 'hex'));
+
+/** Verifies the ARQC and that it binds this amount, currency and UN; null when valid. */
+export function verifyCryptogram(i: CryptogramInput): DeclineCode | null {
+  const c = i.cryptogram;
+  if (!c || c.arqc.length !== 8 || c.cid !== 0x80) return 'cryptogram_invalid';
+  const iad = decodeIad(c.iad);
+  const fields = splitDolData(parseDol(CARD_CDOL1), c.cdolData);
+  if (!iad || !fields) return 'cryptogram_invalid';
+  const currency = CURRENCY_NUMERIC[i.amount.currency];
+  if (
+    currency === undefined ||
+    !equalBytes(fields.get('9F02') ?? new Uint8Array(), bcd(String(i.amount.minor).padStart(12, '0'))) ||
+    !equalBytes(fields.get('5F2A') ?? new Uint8Array(), bcd(String(currency).padStart(4, '0'))) ||
+    !equalBytes(fields.get('9F37') ?? new Uint8Array(), i.unpredictableNumber)
+  )
+    return 'cryptogram_invalid';
+  const atc = Uint8Array.of((c.atc >> 8) & 0xff, c.atc & 0xff);
+  const mk = deriveCardAcMasterKey(i.acMasterKeys[iad.algorithm], i.pan, i.panSequence, iad.algorithm);
+  const expected = computeCardAc({ iccMasterKey: mk, algorithm: iad.algorithm, atc, data: cardAcInput(c.cdolData, CARD_AIP, atc, c.iad) });
+  return equalBytes(expected, c.arqc) ? null : 'cryptogram_invalid';
+}
