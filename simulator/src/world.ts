@@ -100,7 +100,7 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
       const prompt = new AutoPrompt({ pin, ...(po.expectTotalMinor !== undefined ? { expectTotalMinor: po.expectTotalMinor } : {}) });
       try {
         let card = po.card ?? cards.get(cardId);
-        if (!card) cards.set(cardId, (card = phoneCardFromFile(join(seed.cardsDir, `${data.id}.json`)).paymentCard));
+        if (!card) cards.set(cardId, (card = (await phoneCardFromFile(join(seed.cardsDir, `${data.id}.json`))).paymentCard));
         const outcome = await pay({ link, card, prompt, trust, ...(po.tamper ? { tamper: po.tamper } : {}) });
         return { outcome, prompt, ms: performance.now() - t0 };
       } finally {

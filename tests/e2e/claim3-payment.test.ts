@@ -10,10 +10,10 @@ import { DEMO_CARDS } from '@bluetill/backend';
 import { createDemoIssuer, fragment, encodeMessage, prepareDemoCard, startPhoneHandshake, type Item } from '@bluetill/protocol';
 
 /** A card made by an issuer whose keys the backend does not know (same BIN and CA index). */
-function rogueCard(pan: string, expiry: string, pin: string) {
+async function rogueCard(pan: string, expiry: string, pin: string) {
   const rogue = createDemoIssuer({ identifier: '679999', caIndex: 0x99 });
   const { personalization, personalizationKey } = prepareDemoCard(rogue, { pan, expiry, cardholderName: 'ROGUE', pin });
-  return phoneCardFrom(personalization, personalizationKey).paymentCard;
+  return (await phoneCardFrom(personalization, personalizationKey)).paymentCard;
 }
 
 const TEA: Item[] = [{ sku: 'tea', name: 'Green tea', quantity: 2, unitPriceMinor: 350 }];
@@ -86,7 +86,7 @@ describe('bad input is declined and costs nothing', () => {
 
   it('an unknown card is declined', async () => {
     world.ringUp(TEA);
-    const run = await world.phonePays('card-alice', '1234', { card: rogueCard('6799990100000009999', '2812', '1234') });
+    const run = await world.phonePays('card-alice', '1234', { card: await rogueCard('6799990100000009999', '2812', '1234') });
     expect(run.outcome).toMatchObject({ kind: 'declined', reason: 'unknown_card' });
     expect(postingCount()).toBe(0);
   });
@@ -94,7 +94,7 @@ describe('bad input is declined and costs nothing', () => {
   it('a cloned card (known number, keys not from the issuer) fails card authentication and burns no PIN try', async () => {
     world.ringUp(TEA);
     const alice = DEMO_CARDS.find((c) => c.id === 'card-alice')!;
-    const run = await world.phonePays('card-alice', '0000', { card: rogueCard(alice.pan, alice.expiry, '0000') });
+    const run = await world.phonePays('card-alice', '0000', { card: await rogueCard(alice.pan, alice.expiry, '0000') });
     expect(run.outcome).toMatchObject({ kind: 'declined', reason: 'card_authentication_failed', pinTriesLeft: 3 });
     const tries = db().prepare("SELECT pin_tries AS n FROM cards WHERE id = 'card-alice'").get() as { n: number };
     expect(tries.n).toBe(0);

@@ -22,7 +22,7 @@ beforeAll(() => {
 
 describe('reading a simulated card from the phone', () => {
   it('read → DDA verifies → ARQC verifies at the issuer; the transcript replays', async () => {
-    const { card } = issueSimulatedCard(issuer, CARD);
+    const { card } = await issueSimulatedCard(issuer, CARD);
     const reader = new InProcessCardReader(card);
     await reader.waitForCard({ timeoutMs: 100 });
     const read = await readCard(reader, tx);
@@ -73,7 +73,7 @@ describe('reading a simulated card from the phone', () => {
   });
 
   it('CDA: the AC is recovered from the signature and matches the issuer computation', async () => {
-    const { card } = issueSimulatedCard(issuer, { ...CARD, acAlgorithm: 'tdes' });
+    const { card } = await issueSimulatedCard(issuer, { ...CARD, acAlgorithm: 'tdes' });
     const reader = new InProcessCardReader(card);
     await reader.waitForCard({ timeoutMs: 100 });
     const read = await readCard(reader, tx);
@@ -90,7 +90,7 @@ describe('reading a simulated card from the phone', () => {
   });
 
   it('card removed mid-read ends with CardReadError(card_removed)', async () => {
-    const { card } = issueSimulatedCard(issuer, CARD);
+    const { card } = await issueSimulatedCard(issuer, CARD);
     const reader = new InProcessCardReader(card);
     await reader.waitForCard({ timeoutMs: 100 });
     let calls = 0;
@@ -109,7 +109,7 @@ describe('reading a simulated card from the phone', () => {
   });
 
   it('wrong PIN gives tries left, then blocked', async () => {
-    const { card } = issueSimulatedCard(issuer, { ...CARD, pinTryLimit: 2 });
+    const { card } = await issueSimulatedCard(issuer, { ...CARD, pinTryLimit: 2 });
     const reader = new InProcessCardReader(card);
     await reader.waitForCard({ timeoutMs: 100 });
     await readCard(reader, tx);
@@ -119,7 +119,7 @@ describe('reading a simulated card from the phone', () => {
   });
 
   it('EmvPaymentCard (the PaymentCard port): CardData for CardAuth, then a Cryptogram the issuer verifies', async () => {
-    const { card } = issueSimulatedCard(issuer, CARD);
+    const { card } = await issueSimulatedCard(issuer, CARD);
     const reader = new InProcessCardReader(card, { present: false });
     const port = new EmvPaymentCard(reader, { country: 276, currency: 'EUR', now: () => tx.date, waitTimeoutMs: 5 });
     await expect(port.read(tx.unpredictableNumber)).rejects.toMatchObject({ code: 'no_card' });

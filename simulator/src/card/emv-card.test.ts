@@ -29,8 +29,8 @@ function send(card: EmvCard, command: Uint8Array): { data: Uint8Array; sw: numbe
   return { ...r, nodes: r.sw === SW.OK ? decodeTlv(r.data) : [] };
 }
 
-function ready(options: { acAlgorithm?: 'aes' | 'tdes'; pinTryLimit?: number } = {}): EmvCard {
-  const { card } = issueSimulatedCard(issuer, { ...CARD, ...options });
+async function ready(options: { acAlgorithm?: 'aes' | 'tdes'; pinTryLimit?: number } = {}): Promise<EmvCard> {
+  const { card } = await issueSimulatedCard(issuer, { ...CARD, ...options });
   card.powerOn();
   expect(send(card, selectPpseCommand()).sw).toBe(SW.OK);
   expect(send(card, selectCommand(BLUETILL_AID)).sw).toBe(SW.OK);
@@ -39,8 +39,8 @@ function ready(options: { acAlgorithm?: 'aes' | 'tdes'; pinTryLimit?: number } =
 }
 
 describe('EmvCard: reading', () => {
-  it('SELECT PPSE lists the bluetill AID; SELECT AID returns label and PDOL', () => {
-    const { card } = issueSimulatedCard(issuer, CARD);
+  it('SELECT PPSE lists the bluetill AID; SELECT AID returns label and PDOL', async () => {
+    const { card } = await issueSimulatedCard(issuer, CARD);
     card.powerOn();
     const ppse = send(card, selectPpseCommand());
     expect(ppse.sw).toBe(SW.OK);
@@ -51,8 +51,8 @@ describe('EmvCard: reading', () => {
     expect(send(card, selectCommand(h('A000000003101001'))).sw).toBe(SW.FILE_NOT_FOUND);
   });
 
-  it('GPO gives AIP + AFL; records read per AFL; the certificate chain and DDA verify', () => {
-    const card = ready();
+  it('GPO gives AIP + AFL; records read per AFL; the certificate chain and DDA verify', async () => {
+    const card = await ready();
     card.powerOn();
     send(card, selectCommand(BLUETILL_AID));
     const gpo = send(card, getProcessingOptionsCommand(pdolData()));
@@ -85,8 +85,8 @@ describe('EmvCard: reading', () => {
 });
 
 describe('EmvCard: GENERATE AC', () => {
-  it.each(['aes', 'tdes'] as const)('ARQC (%s) verifies at the issuer; ATC increments; one AC per session', (acAlgorithm) => {
-    const card = ready({ acAlgorithm });
+  it.each(['aes', 'tdes'] as const)('ARQC (%s) verifies at the issuer; ATC increments; one AC per session', async (acAlgorithm) => {
+    const card = await ready({ acAlgorithm });
     const atcBefore = card.atc ?? -1;
     const r = send(card, generateAcCommand('arqc', cdolData()));
     expect(r.sw).toBe(SW.OK);
@@ -108,8 +108,8 @@ describe('EmvCard: GENERATE AC', () => {
     expect(hex(send(card, getDataCommand(0x9f36)).data)).toBe(`9F3602${hex(atc)}`);
   });
 
-  it('CDA: AC only inside the signature, which binds the UN and the transaction data', () => {
-    const card = ready();
+  it('CDA: AC only inside the signature, which binds the UN and the transaction data', async () => {
+    const card = await ready();
     const r = send(card, generateAcCommand('arqc', cdolData(), { cda: true }));
     expect(r.sw).toBe(SW.OK);
     expect(findTag(r.nodes, '9F26')).toBeUndefined();
@@ -127,17 +127,17 @@ describe('EmvCard: GENERATE AC', () => {
     expect(hex(ac)).toBe(hex(computeCardAc({ iccMasterKey: mk, algorithm: 'aes', atc, data: cardAcInput(cdolData(), CARD_AIP, atc, findTag(r.nodes, '9F10') ?? h('')) })));
   });
 
-  it('TC request is answered with an ARQC, AAC with an AAC; bad P1 and lengths get status words', () => {
-    const card = ready();
+  it('TC request is answered with an ARQC, AAC with an AAC; bad P1 and lengths get status words', async () => {
+    const card = await ready();
     expect(send(card, generateAcCommand('arqc', cdolData().subarray(1))).sw).toBe(SW.WRONG_LENGTH);
     expect(decodeResponseApdu(card.process(h('80AEC0002000'.padEnd(12, '0') + '00'.repeat(32)))).sw).not.toBe(SW.OK);
     expect(hex(findTag(send(card, generateAcCommand('tc', cdolData())).nodes, '9F27') ?? h(''))).toBe('80');
-    const card2 = ready();
+    const card2 = await ready();
     expect(hex(findTag(send(card2, generateAcCommand('aac', cdolData())).nodes, '9F27') ?? h(''))).toBe('00');
   });
 
-  it('GENERATE AC before GPO is refused', () => {
-    const { card } = issueSimulatedCard(issuer, CARD);
+  it('GENERATE AC before GPO is refused', async () => {
+    const { card } = await issueSimulatedCard(issuer, CARD);
     card.powerOn();
     send(card, selectCommand(BLUETILL_AID));
     expect(send(card, generateAcCommand('arqc', cdolData())).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
@@ -146,8 +146,8 @@ describe('EmvCard: GENERATE AC', () => {
 });
 
 describe('EmvCard: VERIFY and GET DATA', () => {
-  it('try counter: 63Cx, then blocked 6983; correct PIN resets; CVM results follow', () => {
-    const card = ready({ pinTryLimit: 3 });
+  it('try counter: 63Cx, then blocked 6983; correct PIN resets; CVM results follow', async () => {
+    const card = await ready({ pinTryLimit: 3 });
     expect(send(card, verifyCommand(encodePlaintextPinBlock('0000'))).sw).toBe(0x63c2);
     expect(hex(send(card, getDataCommand(0x9f17)).data)).toBe('9F170102');
     expect(send(card, verifyCommand(encodePlaintextPinBlock('1234'))).sw).toBe(SW.OK);
@@ -162,8 +162,8 @@ describe('EmvCard: VERIFY and GET DATA', () => {
     card.powerOn(); // the try counter is persistent
     expect(hex(send(card, getDataCommand(0x9f17)).data)).toBe('9F170100');
   });
-  it('malformed PIN block 6A80 (no try used), wrong P2 6A86, wrong length 6700, unknown GET DATA 6A88', () => {
-    const card = ready();
+  it('malformed PIN block 6A80 (no try used), wrong P2 6A86, wrong length 6700, unknown GET DATA 6A88', async () => {
+    const card = await ready();
     expect(send(card, verifyCommand(h('2F12FFFFFFFFFFFF'))).sw).toBe(SW.WRONG_DATA);
     expect(send(card, verifyCommand(encodePlaintextPinBlock('1234'), 0x88)).sw).toBe(SW.INCORRECT_P1P2);
     expect(send(card, verifyCommand(h('241234FFFFFFFF'))).sw).toBe(SW.WRONG_LENGTH);
@@ -173,7 +173,7 @@ describe('EmvCard: VERIFY and GET DATA', () => {
 });
 
 describe('EmvCard: personalization', () => {
-  it('a blank card refuses payment commands, accepts the MACed chain once, then refuses STORE DATA', () => {
+  it('a blank card refuses payment commands, accepts the MACed chain once, then refuses STORE DATA', async () => {
     const { personalization, personalizationKey } = prepareDemoCard(issuer, CARD);
     const card = new EmvCard(personalizationKey);
     card.powerOn();
@@ -197,11 +197,11 @@ describe('EmvCard: personalization', () => {
     send(card, getProcessingOptionsCommand(pdolData()));
     expect(hex(findTag(send(card, readRecordCommand(1, 1)).nodes, '5A') ?? h(''))).toBe(CARD.pan);
   });
-  it('a chain MACed with another card\'s key is refused', () => {
+  it('a chain MACed with another card\'s key is refused', async () => {
     const a = prepareDemoCard(issuer, CARD);
     const b = prepareDemoCard(issuer, { ...CARD, pan: '9990010000000025' });
     const card = new EmvCard(a.personalizationKey);
-    expect(() => personalizeCard(card, b.personalization, b.personalizationKey)).toThrow(/personalization/);
+    await expect(personalizeCard(card, b.personalization, b.personalizationKey)).rejects.toThrow(/personalization/);
     expect(card.personalized).toBe(false);
   });
   it('a correctly MACed chain with garbage data is refused with 6A80', async () => {
@@ -217,8 +217,8 @@ describe('EmvCard: personalization', () => {
 });
 
 describe('EmvCard: bad input', () => {
-  it('status words for unknown INS/CLA, short APDUs and commands without power', () => {
-    const card = ready();
+  it('status words for unknown INS/CLA, short APDUs and commands without power', async () => {
+    const card = await ready();
     expect(send(card, h('00FF0000')).sw).toBe(SW.INS_NOT_SUPPORTED);
     expect(send(card, h('80A404000E325041592E5359532E444446303100')).sw).toBe(SW.CLA_NOT_SUPPORTED);
     expect(send(card, h('00A4')).sw).toBe(SW.WRONG_LENGTH);
@@ -228,8 +228,8 @@ describe('EmvCard: bad input', () => {
     card.powerOff();
     expect(send(card, selectPpseCommand()).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
   });
-  it('random commands never throw and always end in a status word', () => {
-    const card = ready();
+  it('random commands never throw and always end in a status word', async () => {
+    const card = await ready();
     const ins = fc.constantFrom(0xa4, 0xa8, 0xb2, 0x88, 0xae, 0x20, 0xca, 0xe2, 0x00, 0xff);
     const cmd = fc.tuple(fc.constantFrom(0x00, 0x80, 0x84), ins, fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 40 }))
       .map(([cla, i, p1, p2, rest]) => new Uint8Array([cla, i, p1, p2, ...rest]));

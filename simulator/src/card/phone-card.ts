@@ -14,15 +14,15 @@ export interface PhoneCard {
 }
 
 /** Country 276 (Germany) for the demo till; the card does not care, the PDOL carries it. */
-export function phoneCardFrom(personalization: CardPersonalization, personalizationKey: Uint8Array, o: { currency?: string; country?: number } = {}): PhoneCard {
+export async function phoneCardFrom(personalization: CardPersonalization, personalizationKey: Uint8Array, o: { currency?: string; country?: number } = {}): Promise<PhoneCard> {
   const card = new EmvCard(personalizationKey);
-  personalizeCard(card, personalization, personalizationKey);
+  await personalizeCard(card, personalization, personalizationKey);
   const reader = new InProcessCardReader(card);
   const paymentCard = new EmvPaymentCard(reader, { country: o.country ?? 276, currency: o.currency ?? 'EUR', now: () => new Date(), waitTimeoutMs: 1_000 });
   return { card, paymentCard };
 }
 
-export function phoneCardFromFile(path: string): PhoneCard {
+export function phoneCardFromFile(path: string): Promise<PhoneCard> {
   const file = JSON.parse(readFileSync(path, 'utf8')) as { personalization: string; personalizationKey: string };
   return phoneCardFrom(decodePersonalizationData(Buffer.from(file.personalization, 'base64')), new Uint8Array(Buffer.from(file.personalizationKey, 'base64')));
 }

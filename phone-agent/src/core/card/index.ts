@@ -4,3 +4,4 @@ export { CardReadingFlow, type Step as CardReadingStep } from './card-reading-fl
 export { generateCryptogram, readCard, verifyOfflinePin, type OfflinePinResult } from './read-card';
 export { transactionValues } from './transaction-values';
 export { currencyNumeric, EmvPaymentCard } from './emv-payment-card';
+export { writeCard, type WrittenCard } from './write-card';
