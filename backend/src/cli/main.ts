@@ -1,0 +1,115 @@
+/**
+ * bluetill-backend: run the servers and administer the card company's registry.
+ *
+ *   bluetill-backend seed --dir DIR                     demo keys, database, cards, terminal identity
+ *   bluetill-backend serve --dir DIR [--port N]         authorization + settlement (or --services one)
+ *   bluetill-backend card issue --dir DIR --id ID --pan PAN --expiry YYMM --name NAME --out FILE
+ *                                                       PIN from $BLUETILL_CARD_PIN (never an argument)
+ *   bluetill-backend card block|unblock|unlock-pin --dir DIR --id ID
+ *
+ * DIR holds keys.json and backend.sqlite (as `seed` writes them).
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { maskPan } from '@bluetill/protocol';
+import { seedDemo } from '../admin/demo-seed';
+import { issueCard, writePersonalizationFile } from '../admin/card-issuing';
+import type { KeyMaterial } from '../admin/key-material';
+import { registerCard, setCardStatus, unlockPin } from '../admin/registry';
+import { SoftwareKeyStore } from '../adapters/key-store.file';
+import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
+import { startBackend } from '../adapters/grpc/server';
+import { createLogger } from '../adapters/logger';
+
+const program = new Command('bluetill-backend').description('bluetill card company backend: authorization and settlement servers, admin tool').showHelpAfterError();
+
+const dirPaths = (dir: string) => {
+  const keysPath = join(dir, 'keys.json');
+  const dbPath = join(dir, 'backend.sqlite');
+  if (!existsSync(keysPath) || !existsSync(dbPath)) throw new InvalidArgumentError(`${dir} has no keys.json / backend.sqlite (run "seed" first)`);
+  return { keysPath, dbPath };
+};
+const integer = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer');
+  return n;
+};
+
+program
+  .command('seed')
+  .description('create demo keys, database (merchant, terminal, cards), card personalization files and the terminal identity')
+  .requiredOption('--dir <dir>', 'data folder')
+  .action((o: { dir: string }) => {
+    mkdirSync(o.dir, { recursive: true });
+    const s = seedDemo(o.dir);
+    console.log(`seeded ${o.dir}: ${s.dbPath}, ${s.keysPath}, cards in ${s.cardsDir}, terminal identity terminal-${s.terminal.terminalId}.json, trust.json`);
+  });
+
+program
+  .command('serve')
+  .description('serve gRPC: Authorization and Settlement (both by default), grpc.health.v1')
+  .requiredOption('--dir <dir>', 'data folder')
+  .option('--host <host>', 'listen address', '127.0.0.1')
+  .option('--port <port>', 'port (0 = any free)', integer, 50051)
+  .option('--services <list>', 'authorization,settlement', 'authorization,settlement')
+  .action(async (o: { dir: string; host: string; port: number; services: string }) => {
+    const services = o.services.split(',').map((s) => s.trim()) as Array<'authorization' | 'settlement'>;
+    const backend = await startBackend({ ...dirPaths(o.dir), host: o.host, port: o.port, services, logger: createLogger('backend') });
+    console.log(`listening on ${backend.address}`);
+    const stop = () => void backend.close().then(() => process.exit(0));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+
+const card = program.command('card').description('issue and administer cards');
+
+card
+  .command('issue')
+  .description('register a card and write its personalization file (for a card writer: bluetill-phone card write FILE)')
+  .requiredOption('--dir <dir>', 'data folder')
+  .requiredOption('--id <id>', 'card id')
+  .requiredOption('--pan <pan>', 'card number (12-19 digits)')
+  .requiredOption('--expiry <yymm>', 'expiry, YYMM')
+  .requiredOption('--name <name>', 'cardholder name as embossed')
+  .option('--psn <n>', 'PAN sequence number', integer, 1)
+  .option('--limit <minor>', 'credit limit in minor units', integer, 100_000)
+  .option('--currency <code>', 'ISO 4217 currency', 'EUR')
+  .requiredOption('--out <file>', 'personalization file to write (secret: mode 0600)')
+  .action((o: { dir: string; id: string; pan: string; expiry: string; name: string; psn: number; limit: number; currency: string; out: string }) => {
+    const pin = process.env.BLUETILL_CARD_PIN;
+    if (!pin || !/^\d{4,12}$/.test(pin)) throw new InvalidArgumentError('set BLUETILL_CARD_PIN to the card PIN (4-12 digits); it is never taken as an argument');
+    const { keysPath, dbPath } = dirPaths(o.dir);
+    const material = JSON.parse(readFileSync(keysPath, 'utf8')) as KeyMaterial;
+    const store = new SqliteBackendStore(dbPath);
+    try {
+      registerCard(store.db, new SoftwareKeyStore(material), { id: o.id, pan: o.pan, panSequence: o.psn, expiry: o.expiry, cardholderName: o.name, pin, creditLimitMinor: o.limit, currency: o.currency });
+    } finally {
+      store.close();
+    }
+    writePersonalizationFile(o.out, o.id, issueCard(material, { pan: o.pan, panSequence: o.psn, expiry: o.expiry, cardholderName: o.name, pin }));
+    console.log(`issued card ${o.id} (${maskPan(o.pan)}); personalization written to ${o.out}`);
+  });
+
+for (const [name, what] of [['block', 'block a card'], ['unblock', 'make a blocked card active again'], ['unlock-pin', 'reset the PIN try counter (issuer action)']] as const) {
+  card
+    .command(name)
+    .description(what)
+    .requiredOption('--dir <dir>', 'data folder')
+    .requiredOption('--id <id>', 'card id')
+    .action((o: { dir: string; id: string }) => {
+      const store = new SqliteBackendStore(dirPaths(o.dir).dbPath);
+      try {
+        if (name === 'unlock-pin') unlockPin(store.db, o.id);
+        else setCardStatus(store.db, o.id, name === 'block' ? 'blocked' : 'active');
+      } finally {
+        store.close();
+      }
+      console.log(`card ${o.id}: ${name} done`);
+    });
+}
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  console.error(`bluetill-backend: ${(error as Error).message}`);
+  process.exit(2);
+});
