@@ -22,8 +22,15 @@ export interface BlenoPeripheralOptions {
   readonly bleno?: Bleno;
 }
 
+interface AclStreamInternals {
+  on(event: 'data', fn: (handle: number, cid: number, data: Buffer) => void): void;
+  removeListener(event: 'data', fn: (...args: never[]) => void): void;
+  _smp?: { onAclStreamDataBinded?: (...args: never[]) => void; onAclStreamData?: (cid: number, data: Buffer) => void };
+}
+
 interface BlenoInternals {
   _bindings?: {
+    _connections?: Map<ConnectionHandle, { aclStream?: AclStreamInternals }>;
     _gatt?: { _connections?: Map<ConnectionHandle, { mtu?: number }> };
     _hci?: { prependListener(event: 'disconnComplete', fn: (handle: number, reason: number) => void): void };
   };
@@ -96,7 +103,21 @@ export class BlenoPeripheral implements BlePeripheral {
     (this.bleno.disconnect as (h: ConnectionHandle) => void).call(this.bleno, handle);
   }
 
+  /**
+   * bleno 0.12 bug: AclStream emits 'data' as (handle, cid, data) but Smp listens as (cid, data),
+   * so on connection handle 6 (= SMP CID) every ACL packet reaches Smp with a number as data and
+   * bleno throws. Re-wire Smp's listener with the right arguments.
+   */
+  private fixSmpListener(handle: ConnectionHandle): void {
+    const stream = (this.bleno as unknown as BlenoInternals)._bindings?._connections?.get(handle)?.aclStream;
+    const smp = stream?._smp;
+    if (!stream || !smp?.onAclStreamDataBinded || !smp.onAclStreamData) return;
+    stream.removeListener('data', smp.onAclStreamDataBinded);
+    stream.on('data', (_handle, cid, data) => smp.onAclStreamData?.(cid, data));
+  }
+
   private accept(handle: ConnectionHandle): void {
+    this.fixSmpListener(handle);
     const link = new BlenoLink(`${handle}#${++this.seq}`, handle, this);
     this.links.set(handle, link);
     for (const h of this.connectHandlers) h(link);

@@ -1,0 +1,135 @@
+/**
+ * The port adapters (pos-terminal BlenoPeripheral, phone-agent NobleCentral) over the virtual
+ * controller, each host in its own child process: several centrals write and get their own
+ * notifications through the ports.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnHost } from './host-process';
+import { HostChannel, median } from './test-support';
+import { VirtualRadio } from './virtual-radio';
+
+const fixtures = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures');
+
+describe('BlenoPeripheral + NobleCentral adapters over the virtual radio', () => {
+  let radio: VirtualRadio;
+  let till: HostChannel;
+  const hosts: HostChannel[] = [];
+
+  const phone = (name: string, env: Record<string, string>, distanceM = 1): HostChannel => {
+    const dev = radio.addDevice({ name, distanceM });
+    const child = spawnHost(join(fixtures, 'adapter-phone.host.ts'), { env: { HCI_PORT: dev.ttyPath, ...env }, label: name });
+    dev.watch(child);
+    const ch = new HostChannel(child);
+    hosts.push(ch);
+    return ch;
+  };
+
+  beforeAll(async () => {
+    radio = await VirtualRadio.start({ trace: true });
+    const dev = radio.addDevice({ name: 'till', distanceM: 0 });
+    const child = spawnHost(join(fixtures, 'adapter-till.host.ts'), { env: { HCI_PORT: dev.ttyPath, COUNTER_NAME: 'Counter 3' }, label: 'till' });
+    dev.watch(child);
+    till = new HostChannel(child);
+    hosts.push(till);
+    await till.next('ready');
+  });
+
+  afterAll(async () => {
+    for (const h of hosts) await h.kill();
+    await radio?.close();
+  });
+
+  it('three centrals: scan by counter name, MTU 247 before the first message, own notifications only, onDisconnect once', async () => {
+    const phones = [1, 2, 3].map((i) => phone(`phone-${i}`, { COUNTER_NAME: 'Counter 3', TAG: `p${i}`, WRITES: '4' }, i));
+    const done = await Promise.all(phones.map((p) => p.next('done', 25_000)));
+    const scanned = await Promise.all(phones.map((p) => p.next('scanned')));
+    for (const s of scanned) {
+      expect(s.found).toEqual([expect.objectContaining({ counterName: 'Counter 3' })]);
+      expect(s.ms as number).toBeLessThan(2000); // stops early once the named counter is seen
+    }
+    const ids = new Set<string>();
+    done.forEach((d, i) => {
+      expect(d.mtu).toBe(247);
+      expect(d.info).toBe('info:v1');
+      expect(d.tooLong).toBe('value_too_long');
+      const values = d.values as string[];
+      const id = values[0]!.split('|')[0]!;
+      ids.add(id);
+      expect(values).toEqual([0, 1, 2, 3].map((k) => `${id}|p${i + 1}-${k}`));
+    });
+    expect(ids.size).toBe(3);
+    // The till saw MTU 247 on each link before the first value.
+    const firstValues = till.messages.filter((m) => m.type === 'value' && String(m.text).endsWith('-0'));
+    expect(firstValues.map((m) => m.mtu)).toEqual([247, 247, 247]);
+
+    phones.forEach((p) => p.send({ type: 'disconnect' }));
+    const closed = await Promise.all(phones.map((p) => p.next('closed')));
+    for (const c of closed) {
+      expect(c.disconnects).toBe(1);
+      expect(c.reasons).toEqual(['local_host_terminated']);
+      expect(c.afterWrite).toBe('disconnected');
+    }
+    await till.next(() => till.messages.filter((m) => m.type === 'disconnect').length === 3);
+    expect(till.messages.filter((m) => m.type === 'disconnect').map((m) => m.reason)).toEqual(Array(3).fill('remote_user_terminated'));
+    const rtts = done.flatMap((d) => d.rtts as number[]);
+    console.log(`[adapter figures @30 ms] connect (scan end -> subscribed) median ${median(done.map((d) => d.connectMs as number)).toFixed(0)} ms, write->notify RTT median ${median(rtts).toFixed(1)} ms`);
+  });
+
+  it('a central whose process is killed: the till link reports supervision_timeout once', async () => {
+    const p = phone('phone-kill', { COUNTER_NAME: 'Counter 3', TAG: 'k', WRITES: '1' });
+    await p.next('done', 20_000);
+    const before = till.messages.filter((m) => m.type === 'disconnect').length;
+    const t = performance.now();
+    await p.kill('SIGKILL');
+    const gone = await till.next((m) => m.type === 'disconnect' && till.messages.filter((x) => x.type === 'disconnect').length > before, 5000);
+    expect(gone.reason).toBe('supervision_timeout');
+    expect(performance.now() - t).toBeLessThan(2000);
+  });
+
+  it('scan for an absent counter ends at the timeout with an empty list', async () => {
+    const p = phone('phone-lost', { COUNTER_NAME: 'Counter 99', SCAN_MS: '700' });
+    const s = await p.next('scanned');
+    // Only the till that is there (Counter 3) can be in the list; the named one is absent.
+    expect((s.found as Array<{ counterName: string }>).map((a) => a.counterName).filter((n) => n !== 'Counter 3')).toEqual([]);
+    expect(p.messages.some((m) => m.type === 'done')).toBe(false);
+    expect(s.ms as number).toBeGreaterThanOrEqual(650);
+    expect(s.ms as number).toBeLessThan(1500);
+  });
+});
+
+describe('BlenoPeripheral with seven centrals and no skipped handles (handle 6 included)', () => {
+  const hosts: HostChannel[] = [];
+  let radio: VirtualRadio;
+  afterAll(async () => {
+    for (const h of hosts) await h.kill();
+    await radio?.close();
+  });
+
+  it('every central gets only its own notifications, including the one on handle 6 (bleno Smp bug patched)', async () => {
+    radio = await VirtualRadio.start({ skipHandles: [] });
+    const dev = radio.addDevice({ name: 'till', distanceM: 0 });
+    const tc = spawnHost(join(fixtures, 'adapter-till.host.ts'), { env: { HCI_PORT: dev.ttyPath, COUNTER_NAME: 'Counter 6' }, label: 'till6' });
+    dev.watch(tc);
+    const till = new HostChannel(tc);
+    hosts.push(till);
+    await till.next('ready');
+    const phones = Array.from({ length: 7 }, (_, i) => {
+      const d = radio.addDevice({ name: `q${i}`, distanceM: 1 });
+      const c = spawnHost(join(fixtures, 'adapter-phone.host.ts'), { env: { HCI_PORT: d.ttyPath, COUNTER_NAME: 'Counter 6', TAG: `q${i}`, WRITES: '3' }, label: `q${i}` });
+      d.watch(c);
+      const ch = new HostChannel(c);
+      hosts.push(ch);
+      return ch;
+    });
+    const done = await Promise.all(phones.map((p) => p.next('done', 40_000)));
+    expect(radio.links().map((l) => l.handle).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    done.forEach((d, i) => {
+      const values = d.values as string[];
+      const id = values[0]!.split('|')[0]!;
+      expect(values).toEqual([0, 1, 2].map((k) => `${id}|q${i}-${k}`));
+    });
+    expect(tc.exitCode).toBeNull();
+  }, 60_000);
+});
