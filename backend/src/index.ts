@@ -1,5 +1,5 @@
 export { startBackend, type BackendOptions, type RunningBackend } from './adapters/grpc/server';
-export { seedDemo, DEMO_CARDS, DEMO_MERCHANT, DEMO_TERMINAL_ID, type SeededBackend } from './admin/demo-seed';
+export { seedDemo, fleetCards, luhnCheckDigit, DEMO_CARDS, DEMO_MERCHANT, DEMO_TERMINAL_ID, type SeededBackend } from './admin/demo-seed';
 export type { TerminalIdentity, TrustAnchors, KeyMaterial } from './admin/key-material';
 export { createKeyMaterial, issueTerminalIdentity, trustAnchors } from './admin/key-material';
 export { SqliteBackendStore } from './adapters/sqlite/backend-store.sqlite';

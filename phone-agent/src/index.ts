@@ -8,3 +8,4 @@ export * from './core/card/index';
 export { InProcessCardReader } from './adapters/card-reader.in-process';
 export { ReplayCardReader } from './adapters/card-reader.replay';
 export { NfcPcscCardReader } from './adapters/card-reader.nfc-pcsc';
+export { NobleCentral, type NobleCentralOptions } from './adapters/ble-central.noble';

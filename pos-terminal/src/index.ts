@@ -9,3 +9,5 @@ export type { AttemptState } from './common/payment-attempt';
 export { GrpcBackendClient, type GrpcBackendOptions } from './main/backend/backend-client.grpc';
 export { SqliteJournal } from './main/journal/journal.sqlite';
 export { journalKey } from './main/journal/journal-key';
+export { BlenoPeripheral, type BlenoPeripheralOptions } from './main/ble/ble-peripheral.bleno';
+export type { HciTransport } from './main/ble/hci-transport';

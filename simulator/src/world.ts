@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { seedDemo, startBackend, DEMO_CARDS, DEMO_MERCHANT, DEMO_TERMINAL_ID, type RunningBackend, type SeededBackend } from '@bluetill/backend';
+import { seedDemo, startBackend, fleetCards, DEMO_CARDS, DEMO_MERCHANT, DEMO_TERMINAL_ID, type RunningBackend, type SeededBackend } from '@bluetill/backend';
 import { GrpcBackendClient, SqliteJournal, Till, type BlePeripheral, type TillEvent, type TillLimits } from '@bluetill/pos-terminal';
 import { pay, type BleCentral, type PaymentCard, type PaymentOutcome, type PayOptions } from '@bluetill/phone-agent';
 import { privateKeyFromPem, publicKeyFromRaw, type Item } from '@bluetill/protocol';
@@ -24,6 +24,8 @@ export interface WorldOptions {
   /** Where the BLE link comes from; default an in-memory radio. */
   readonly radio?: { peripheral(): BlePeripheral; central(): BleCentral };
   readonly counterName?: string;
+  /** How many extra cards (card-fleet-001 …, PIN 1000 + n) to issue for fleets of phones. */
+  readonly fleetCards?: number;
   /** Structured logs (backend and till events); silent by default. */
   readonly logger?: pino.Logger;
 }
@@ -50,7 +52,9 @@ export interface World {
 
 export async function startWorld(o: WorldOptions = {}): Promise<World> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'bluetill-world-'));
-  const seed = seedDemo(dir);
+  const extraCards = fleetCards(o.fleetCards ?? 0);
+  const allCards = [...DEMO_CARDS, ...extraCards];
+  const seed = seedDemo(dir, [], extraCards);
   const logger = o.logger ?? pino({ level: o.logLevel ?? 'silent' });
   let backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, logger });
   const port = backend.port;
@@ -90,7 +94,7 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
     dir, seed, till, events, backend,
     ringUp: (items) => till.baskets.add(items).id,
     async phonePays(cardId, pin, po = {}) {
-      const data = DEMO_CARDS.find((c) => c.id === cardId);
+      const data = allCards.find((c) => c.id === cardId);
       if (!data) throw new Error(`no demo card ${cardId}`);
       const central = radio.central();
       const t0 = performance.now();

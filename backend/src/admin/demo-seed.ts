@@ -23,6 +23,26 @@ export const DEMO_CARDS: readonly NewCard[] = [
   { id: 'card-finn', pan: '6799990100000000068', expiry: '2401', cardholderName: 'FINN FISCHER', pin: '4321', creditLimitMinor: 500_00, currency: 'EUR' },
 ];
 
+/** Luhn check digit for the digits given (ISO/IEC 7812-1). */
+export function luhnCheckDigit(digits: string): string {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = Number(digits[digits.length - 1 - i]);
+    if (i % 2 === 0) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
+    sum += d;
+  }
+  return String((10 - (sum % 10)) % 10);
+}
+
+/** Extra cards for fleets of simulated phones: card-fleet-001 …, PIN 1000 + n, limit 1,000.00. */
+export function fleetCards(count: number): NewCard[] {
+  return Array.from({ length: count }, (_, i) => {
+    const n = i + 1;
+    const body = `679999020${String(n).padStart(9, '0')}`;
+    return { id: `card-fleet-${String(n).padStart(3, '0')}`, pan: body + luhnCheckDigit(body), expiry: '2912', cardholderName: `FLEET SHOPPER ${n}`, pin: String(1000 + n), creditLimitMinor: 1_000_00, currency: 'EUR' };
+  });
+}
+
 export interface SeededBackend {
   readonly dbPath: string;
   readonly keysPath: string;
@@ -33,7 +53,8 @@ export interface SeededBackend {
 }
 
 /** Creates keys, database and demo registry in `dir`; writes keys.json, trust.json, terminal-T-0001.json. */
-export function seedDemo(dir: string, extraTerminals: readonly string[] = []): SeededBackend {
+export function seedDemo(dir: string, extraTerminals: readonly string[] = [], extraCards: readonly NewCard[] = []): SeededBackend {
+  const cards = [...DEMO_CARDS, ...extraCards];
   const material = createKeyMaterial();
   const keysPath = join(dir, 'keys.json');
   writeFileSync(keysPath, JSON.stringify(material, null, 2), { mode: 0o600 });
@@ -43,7 +64,7 @@ export function seedDemo(dir: string, extraTerminals: readonly string[] = []): S
   try {
     registerMerchant(store.db, DEMO_MERCHANT);
     for (const id of [DEMO_TERMINAL_ID, ...extraTerminals]) registerTerminal(store.db, { id, merchantId: DEMO_MERCHANT.id });
-    for (const card of DEMO_CARDS) registerCard(store.db, keys, card);
+    for (const card of cards) registerCard(store.db, keys, card);
   } finally {
     store.close();
   }
@@ -53,6 +74,6 @@ export function seedDemo(dir: string, extraTerminals: readonly string[] = []): S
   writeFileSync(join(dir, 'trust.json'), JSON.stringify(trust, null, 2));
   const cardsDir = join(dir, 'cards');
   mkdirSync(cardsDir, { recursive: true });
-  for (const card of DEMO_CARDS) writePersonalizationFile(join(cardsDir, `${card.id}.json`), card.id, issueCard(material, card));
+  for (const card of cards) writePersonalizationFile(join(cardsDir, `${card.id}.json`), card.id, issueCard(material, card));
   return { dbPath, keysPath, terminal, trust, cardsDir };
 }

@@ -65,3 +65,11 @@ describe('settlement rules', () => {
     expect(() => salePostings({ minor: 0, currency: 'EUR' }, 'a', 'b')).toThrow();
   });
 });
+
+describe('demo PANs', () => {
+  it('computes the Luhn check digit (ISO/IEC 7812-1; 7992739871 → 3 is the standard worked example)', async () => {
+    const { luhnCheckDigit } = await import('../admin/demo-seed');
+    expect(luhnCheckDigit('7992739871')).toBe('3');
+    expect(luhnCheckDigit('411111111111111')).toBe('1'); // 4111 1111 1111 1111, the well-known test number
+  });
+});

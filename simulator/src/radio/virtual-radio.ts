@@ -127,6 +127,8 @@ export class VirtualRadio {
     });
   }
 
+  private addedDevices = 0;
+
   static async start(options: VirtualRadioOptions = {}): Promise<VirtualRadio> {
     return new VirtualRadio(options);
   }
@@ -135,7 +137,8 @@ export class VirtualRadio {
     if (this.closed) throw new RadioError('radio_closed', 'radio is closed');
     if (this.devices.has(options.name)) throw new RadioError('device_exists', `device ${options.name} exists`);
     if (options.shaping) validateShaping(options.shaping);
-    const index = this.devices.size + 1;
+    // Monotonic, so a device added after a removal never takes a live device's address.
+    const index = ++this.addedDevices;
     const address = (options.address ?? `C0:FF:EE:00:${hex2(index >> 8)}:${hex2(index & 0xff)}`).toUpperCase();
     const traceOptions = this.options.trace === true ? {} : this.options.trace || undefined;
     const port = PtyPort.open(this.options.maxBacklogBytes);
