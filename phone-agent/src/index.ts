@@ -1,4 +1,4 @@
-export { pay, type PaymentOutcome, type PayOptions } from './core/payment-flow';
+export { pay, retrieveReceipt, type PaymentOutcome, type PayOptions, type ResumeTicket, type RetrieveOptions } from './core/payment-flow';
 export { PhoneError, type PhoneErrorCode } from './core/phone-error';
 export type { BleCentral, CentralLink, Advertisement, ScanOptions } from './ports/ble-central';
 export type { PaymentCard } from './ports/payment-card';

@@ -6,3 +6,4 @@ export { AutoPrompt, type AutoPromptOptions } from './phone/auto-prompt';
 export { startWorld, type World, type WorldOptions, type PhoneRun } from './world';
 export { VirtualBle, type VirtualBleOptions } from './link/virtual-ble';
 export { VirtualRadio } from './radio/virtual-radio';
+export { dropAfterMessages } from './phone/flaky-link';

@@ -8,13 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedDemo, startBackend, fleetCards, DEMO_CARDS, DEMO_MERCHANT, DEMO_TERMINAL_ID, type RunningBackend, type SeededBackend } from '@bluetill/backend';
 import { GrpcBackendClient, SqliteJournal, Till, type BlePeripheral, type TillEvent, type TillLimits } from '@bluetill/pos-terminal';
-import { pay, type BleCentral, type PaymentCard, type PaymentOutcome, type PayOptions } from '@bluetill/phone-agent';
+import { pay, retrieveReceipt, type BleCentral, type PaymentCard, type PaymentOutcome, type PayOptions } from '@bluetill/phone-agent';
 import { privateKeyFromPem, publicKeyFromRaw, type Item } from '@bluetill/protocol';
 import { journalKey } from '@bluetill/pos-terminal';
 import pino from 'pino';
 import { InMemoryRadio } from './link/in-memory-radio';
 import { phoneCardFromFile } from './card/phone-card';
 import { AutoPrompt } from './phone/auto-prompt';
+import { dropAfterMessages } from './phone/flaky-link';
 
 export interface WorldOptions {
   readonly dir?: string;
@@ -32,6 +33,8 @@ export interface WorldOptions {
 
 export interface PhoneRun {
   readonly outcome: PaymentOutcome;
+  /** The first outcome when the link was lost and the phone reconnected to ask (resume). */
+  readonly beforeResume?: PaymentOutcome;
   readonly prompt: AutoPrompt;
   readonly ms: number;
 }
@@ -43,7 +46,7 @@ export interface World {
   readonly events: TillEvent[];
   backend: RunningBackend;
   /** One simulated phone pays with a demo card (by card id) and the given PIN. */
-  phonePays(cardId: string, pin: string, o?: { tamper?: PayOptions['tamper']; card?: PaymentCard; expectTotalMinor?: number }): Promise<PhoneRun>;
+  phonePays(cardId: string, pin: string, o?: { tamper?: PayOptions['tamper']; card?: PaymentCard; expectTotalMinor?: number; dropAfterMessages?: number; resume?: boolean }): Promise<PhoneRun>;
   ringUp(items: readonly Item[]): string;
   stopBackend(): Promise<void>;
   restartBackend(): Promise<void>;
@@ -100,15 +103,27 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
       const t0 = performance.now();
       const found = await central.scan({ timeoutMs: 5_000, counterName: o.counterName ?? 'Counter 1' });
       if (found.length === 0) throw new Error('no till found');
-      const link = await central.connect(found[0]!.id);
+      const connected = await central.connect(found[0]!.id);
+      const link = po.dropAfterMessages ? dropAfterMessages(connected, po.dropAfterMessages) : connected;
       const prompt = new AutoPrompt({ pin, ...(po.expectTotalMinor !== undefined ? { expectTotalMinor: po.expectTotalMinor } : {}) });
       try {
         let card = po.card ?? cards.get(cardId);
         if (!card) cards.set(cardId, (card = (await phoneCardFromFile(join(seed.cardsDir, `${data.id}.json`))).paymentCard));
         const outcome = await pay({ link, card, prompt, trust, ...(po.tamper ? { tamper: po.tamper } : {}) });
+        if (outcome.kind === 'failed' && outcome.resume && po.resume !== false) {
+          // The link was lost after the Payment left: reconnect and ask the till what became of it.
+          await connected.disconnect().catch(() => undefined);
+          const again = await central.connect(found[0]!.id);
+          try {
+            const resumed = await retrieveReceipt({ link: again, trust, ticket: outcome.resume });
+            return { outcome: resumed, beforeResume: outcome, prompt, ms: performance.now() - t0 };
+          } finally {
+            await again.disconnect().catch(() => undefined);
+          }
+        }
         return { outcome, prompt, ms: performance.now() - t0 };
       } finally {
-        await link.disconnect().catch(() => undefined);
+        await connected.disconnect().catch(() => undefined);
         await central.close();
       }
     },

@@ -57,4 +57,34 @@ describe('one till, ten phones at once, over the virtual radio', () => {
     expect(world.till.baskets.list().filter((b) => b.state === 'paid')).toHaveLength(8);
     console.log(`BLE: 9 payments + 1 attacker; per-phone ms: ${runs.map((r) => Math.round(r.ms)).join(', ')}`);
   });
+
+  it('a link dropped after each protocol step: nothing charged, or charged once with the receipt fetched on reconnect', { timeout: 120_000 }, async () => {
+    const before = postings();
+    const steps = ['Hello sent', 'HelloAck received', 'CardAuth sent', 'AuthResult received', 'Payment sent', 'Receipt received'];
+    const [card] = fleetCards(10).slice(9);
+    const results: string[] = [];
+    for (let k = 1; k <= steps.length; k++) {
+      world.ringUp(basketFor(20 + k));
+      const charged = postings();
+      const run = await world.phonePays(card!.id, card!.pin, { dropAfterMessages: k });
+      const o = run.outcome;
+      results.push(`${steps[k - 1]}: ${o.kind}${run.beforeResume ? " (receipt fetched after reconnecting)" : ""}`);
+      if (k <= 4) {
+        expect(o, steps[k - 1]).toMatchObject({ kind: 'failed', charged: 'no' });
+        expect(postings()).toBe(charged);
+      } else {
+        // The Payment reached the till: charged once, and the phone holds a verified receipt.
+        expect(o, steps[k - 1]).toMatchObject({ kind: 'approved' });
+        if (k === 5) expect(run.beforeResume).toMatchObject({ kind: 'failed', charged: 'unknown', code: 'link_lost' });
+        expect(postings()).toBe(charged + 2);
+      }
+    }
+    console.log(`BLE link drops: ${results.join('; ')}`);
+    expect(postings()).toBe(before + 4);
+    expect(world.backend.store.ledgerSum()).toBe(0);
+    // the till keeps serving: another phone pays normally
+    world.ringUp(basketFor(40));
+    const [other] = fleetCards(1);
+    expect((await world.phonePays(other!.id, other!.pin)).outcome.kind).toBe('approved');
+  });
 });

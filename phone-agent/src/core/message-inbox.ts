@@ -11,12 +11,22 @@ export class MessageInbox {
   private readonly queue: BleBody[] = [];
   private waiter: { resolve: (b: BleBody) => void; reject: (e: PhoneError) => void } | null = null;
   private failure: PhoneError | null = null;
+  /** ATT values the link has taken (acknowledged writes): tells whether a message left the phone at all. */
+  valuesSent = 0;
 
   constructor(
     private readonly link: CentralLink,
     private readonly now: () => number,
   ) {
-    this.stream = new MessageStream({ send: (v) => link.write(v), mtu: () => link.mtu });
+    this.stream = new MessageStream({
+      // Any failure to hand a value to the link means the link is gone, whatever the adapter calls it.
+      send: (v) =>
+        link.write(v).then(
+          () => void this.valuesSent++,
+          (e: unknown) => Promise.reject(new PhoneError('link_lost', 'connection to the till lost while sending', { cause: e })),
+        ),
+      mtu: () => link.mtu,
+    });
     link.onValue((v) => {
       try {
         const body = this.stream.receive(v, this.now());

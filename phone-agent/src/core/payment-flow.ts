@@ -34,7 +34,20 @@ export type PaymentOutcome =
   | { readonly kind: 'approved'; readonly receipt: Receipt }
   | { readonly kind: 'declined'; readonly reason: DeclineCode; readonly text: string; readonly pinTriesLeft?: number; readonly receipt?: Receipt }
   | { readonly kind: 'cancelled' }
-  | { readonly kind: 'failed'; readonly code: string; readonly message: string; readonly charged: 'no' | 'unknown' };
+  | {
+      readonly kind: 'failed';
+      readonly code: string;
+      readonly message: string;
+      readonly charged: 'no' | 'unknown';
+      /** When charged is 'unknown': what retrieveReceipt() needs to ask the till on a new connection. */
+      readonly resume?: ResumeTicket;
+    };
+
+/** Proof that this phone made a payment, to fetch its outcome after a lost link. */
+export interface ResumeTicket {
+  readonly terminalTxnId: string;
+  readonly resumeToken: Uint8Array;
+}
 
 export interface PayOptions {
   readonly link: CentralLink;
@@ -50,30 +63,44 @@ export interface PayOptions {
 
 export type { TillIdentity };
 
-export async function pay(o: PayOptions): Promise<PaymentOutcome> {
-  const now = o.now ?? Date.now;
-  const timeout = o.answerTimeoutMs ?? 15_000;
-  const inbox = new MessageInbox(o.link, now);
-  let paymentSent = false;
-  type ValueOf<C extends BleBody['$case']> = Extract<BleBody, { $case: C }>['value'];
+type ValueOf<C extends BleBody['$case']> = Extract<BleBody, { $case: C }>['value'];
+
+/** A conversation with one till: its inbox, and waiting for one kind of message (an Error from the till throws). */
+function conversation(link: CentralLink, now: () => number, timeoutMs: number) {
+  const inbox = new MessageInbox(link, now);
   const expect = async <C extends BleBody['$case']>(c: C): Promise<ValueOf<C>> => {
-    const body: BleBody = await inbox.next(timeout);
+    const body: BleBody = await inbox.next(timeoutMs);
     if (body.$case === 'error') throw new PhoneError('till_error', `${body.value.code}: ${body.value.message}`);
     if (body.$case !== c) throw new PhoneError('protocol', `expected ${c}, got ${body.$case}`);
     return body.value as unknown as ValueOf<C>;
   };
+  return { inbox, expect };
+}
+
+/** Hello / HelloAck: the till proves who it is; from here every message is sealed. */
+async function secure(c: ReturnType<typeof conversation>, trust: PayOptions['trust'], now: () => number) {
+  const hs = startPhoneHandshake();
+  await c.inbox.stream.send({ $case: 'hello', value: hs.hello });
+  const ack = await c.expect('helloAck');
+  let secured;
+  try {
+    secured = hs.finish(ack, { ...trust, now: now() });
+  } catch (e) {
+    throw new PhoneError('till_untrusted', 'this till could not prove who it is; no card data was sent', { cause: e });
+  }
+  c.inbox.stream.secure(secured.channel);
+  return secured;
+}
+
+export async function pay(o: PayOptions): Promise<PaymentOutcome> {
+  const now = o.now ?? Date.now;
+  const c = conversation(o.link, now, o.answerTimeoutMs ?? 15_000);
+  const { inbox, expect } = c;
+  let paymentSent = false;
+  let resume: ResumeTicket | undefined;
   try {
     o.prompt.progress('Securing the connection');
-    const hs = startPhoneHandshake();
-    await inbox.stream.send({ $case: 'hello', value: hs.hello });
-    const ack = await expect('helloAck');
-    let secured;
-    try {
-      secured = hs.finish(ack, { ...o.trust, now: now() });
-    } catch (e) {
-      throw new PhoneError('till_untrusted', 'this till could not prove who it is; no card data was sent', { cause: e });
-    }
-    inbox.stream.secure(secured.channel);
+    const secured = await secure(c, o.trust, now);
     o.prompt.merchant(secured.terminal.merchantName);
 
     o.prompt.progress('Reading card');
@@ -92,6 +119,7 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
     const auth = await expect('authResult');
     if (!auth.approved) return declined(auth.declineReason, auth.pinTriesLeft);
 
+    resume = { terminalTxnId: auth.terminalTxnId, resumeToken: auth.resumeToken };
     const total = auth.total!;
     const ok = await o.prompt.confirm({ merchantName: secured.terminal.merchantName, items: auth.items, total });
     if (!ok) {
@@ -102,8 +130,15 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
     const cryptogram = await o.card.generateAc({ amount: total, unpredictableNumber: un });
     const payment = { terminalTxnId: auth.terminalTxnId, card, total, items: auth.items, cryptogram };
     await o.tamper?.payment?.(payment);
+    const sentBefore = inbox.valuesSent;
     paymentSent = true;
-    await inbox.stream.send({ $case: 'payment', value: payment });
+    try {
+      await inbox.stream.send({ $case: 'payment', value: payment });
+    } catch (e) {
+      // Not one fragment of the Payment left the phone: the till cannot have charged it.
+      if (inbox.valuesSent === sentBefore) paymentSent = false;
+      throw e;
+    }
     const result = await expect('receipt');
     if (!result.receipt) return declined(result.declineReason);
     let receipt: Receipt;
@@ -117,9 +152,45 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
   } catch (e) {
     if (!(e instanceof PhoneError)) throw e;
     const outcomeUnknown = paymentSent && (e.code === 'link_lost' || e.code === 'timeout' || e.message.startsWith('outcome_unknown'));
-    return { kind: 'failed', code: e.code, message: e.message, charged: outcomeUnknown ? 'unknown' : 'no' };
+    return { kind: 'failed', code: e.code, message: e.message, charged: outcomeUnknown ? 'unknown' : 'no', ...(outcomeUnknown && resume ? { resume } : {}) };
   } finally {
     inbox.stream.close();
+  }
+}
+
+export interface RetrieveOptions {
+  readonly link: CentralLink;
+  readonly trust: PayOptions['trust'];
+  readonly ticket: ResumeTicket;
+  readonly now?: () => number;
+  readonly answerTimeoutMs?: number;
+}
+
+/**
+ * After a lost link: a new secure session with the same till, asking what became of the payment.
+ * The answer is the signed receipt (charged or declined), or that nothing was charged.
+ */
+export async function retrieveReceipt(o: RetrieveOptions): Promise<PaymentOutcome> {
+  const now = o.now ?? Date.now;
+  const c = conversation(o.link, now, o.answerTimeoutMs ?? 20_000);
+  try {
+    await secure(c, o.trust, now);
+    await c.inbox.stream.send({ $case: 'receiptRequest', value: o.ticket });
+    const result = await c.expect('receipt');
+    if (!result.receipt) return declined(result.declineReason);
+    let receipt: Receipt;
+    try {
+      receipt = verifyReceipt(result.receipt, o.trust.cardCompanyRoot, now());
+    } catch (e) {
+      throw new PhoneError('receipt_invalid', 'the receipt is not signed by the payment network', { cause: e });
+    }
+    return result.approved ? { kind: 'approved', receipt } : declined(result.declineReason, undefined, receipt);
+  } catch (e) {
+    if (!(e instanceof PhoneError)) throw e;
+    if (e.message.startsWith('not_charged')) return { kind: 'failed', code: 'not_charged', message: e.message, charged: 'no' };
+    return { kind: 'failed', code: e.code, message: e.message, charged: 'unknown', resume: o.ticket };
+  } finally {
+    c.inbox.stream.close();
   }
 }
 

@@ -21,7 +21,7 @@
  */
 import {
   acceptHello, maskPan, MessageStream, ProtocolError, assertNever,
-  type BleBody, type CardAuth, type CardData, type DeclineCode, type Hello, type Payment, type Receipt, type SettleResponse,
+  type BleBody, type CardAuth, type CardData, type DeclineCode, type Hello, type Payment, type Receipt, type ReceiptRequest, type SettleResponse,
 } from '@bluetill/protocol';
 import { Receipt as ReceiptCodec } from '@bluetill/protocol';
 import type { PeripheralLink } from './ports/ble-peripheral';
@@ -130,6 +130,8 @@ export class PhoneSession {
         return this.onCardAuth(body.value);
       case 'payment':
         return this.onPayment(body.value);
+      case 'receiptRequest':
+        return this.onReceiptRequest(body.value);
       case 'error':
         this.detail = `phone: ${body.value.code}`;
         this.decline = body.value.code === 'cancelled' ? 'cancelled' : this.decline;
@@ -168,7 +170,7 @@ export class PhoneSession {
     const res = await this.ctx.backend.authorize({ terminalId: this.ctx.terminalId, unpredictableNumber: this.un, card: auth.card, sealedPinBlock: auth.sealedPinBlock });
     if (!res.approved) {
       this.decline = res.declineReason as DeclineCode;
-      await this.stream.send({ $case: 'authResult', value: { approved: false, declineReason: res.declineReason, pinTriesLeft: res.pinTriesLeft, items: [], total: undefined, terminalTxnId: '' } });
+      await this.stream.send({ $case: 'authResult', value: { approved: false, declineReason: res.declineReason, pinTriesLeft: res.pinTriesLeft, items: [], total: undefined, terminalTxnId: '', resumeToken: new Uint8Array() } });
       return this.end('declined');
     }
     this.authorizationRef = res.authorizationRef;
@@ -179,8 +181,9 @@ export class PhoneSession {
       return this.end('failed');
     }
     this.txnId = this.ctx.newTxnId();
+    const resumeToken = this.ctx.issueResumeToken(this.txnId, this.basket.id);
     this.move('authorized');
-    await this.stream.send({ $case: 'authResult', value: { approved: true, declineReason: '', pinTriesLeft: res.pinTriesLeft, items: [...this.basket.items], total: this.basket.total, terminalTxnId: this.txnId } });
+    await this.stream.send({ $case: 'authResult', value: { approved: true, declineReason: '', pinTriesLeft: res.pinTriesLeft, items: [...this.basket.items], total: this.basket.total, terminalTxnId: this.txnId, resumeToken } });
   }
 
   private async onPayment(p: Payment): Promise<void> {
@@ -215,6 +218,27 @@ export class PhoneSession {
     this.decline = res.approved ? null : (res.declineReason as DeclineCode);
     await this.stream.send({ $case: 'receipt', value: { approved: res.approved, declineReason: res.declineReason, receipt: res.receipt } });
     await this.end(res.approved ? 'approved' : 'declined');
+  }
+
+  /** A phone whose link dropped after its Payment asks what became of it, on a new secure session. */
+  private async onReceiptRequest(req: ReceiptRequest): Promise<void> {
+    if (this.state !== 'secured') return this.refuse('unexpected_message', 'ReceiptRequest out of order');
+    const found = await this.ctx.lookupOutcome(req.terminalTxnId, req.resumeToken);
+    switch (found.kind) {
+      case 'settled':
+        await this.stream.send({ $case: 'receipt', value: { approved: found.response.approved, declineReason: found.response.declineReason, receipt: found.response.receipt } });
+        return this.end(found.response.approved ? 'approved' : 'declined');
+      case 'not_charged':
+        await this.stream.send({ $case: 'error', value: { code: 'not_charged', message: 'This payment never reached the payment network; nothing was charged' } });
+        return this.end('failed');
+      case 'unknown':
+        await this.stream.send({ $case: 'error', value: { code: 'outcome_unknown', message: 'The payment network has not answered yet; ask again shortly' } });
+        return this.end('failed');
+      case 'refused':
+        return this.refuse('bad_resume_token', 'unknown payment or wrong resume token');
+      default:
+        return assertNever(found, 'outcome');
+    }
   }
 
   private async waitForBasket(): Promise<Basket | undefined> {

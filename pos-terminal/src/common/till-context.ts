@@ -40,4 +40,14 @@ export interface TillContext {
   newTxnId(): string;
   /** Settles through the journal: exactly once, outcome resolved by asking when unknown. */
   settle(basket: Basket, req: SettleRequest): Promise<SettleResponse>;
+  /** A secret the authorized phone can later show to fetch this payment's receipt. */
+  issueResumeToken(terminalTxnId: string, basketId: string): Uint8Array;
+  /** What became of a payment, for a phone that shows its resume token. */
+  lookupOutcome(terminalTxnId: string, resumeToken: Uint8Array): Promise<Outcome>;
 }
+
+export type Outcome =
+  | { readonly kind: 'settled'; readonly response: SettleResponse }
+  | { readonly kind: 'not_charged' }
+  | { readonly kind: 'unknown' }
+  | { readonly kind: 'refused' };

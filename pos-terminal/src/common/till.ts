@@ -2,7 +2,7 @@
  * The till core: serves every connected phone in its own session, keeps the baskets, and settles
  * through the journal so that no outcome is lost and nothing is charged twice.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { Receipt, SettleRequest, SettleResponse, type TillIdentity, TillInfo } from '@bluetill/protocol';
 import type { BlePeripheral } from './ports/ble-peripheral';
 import { BackendError, type BackendClient } from './ports/backend-client';
@@ -10,7 +10,7 @@ import type { Journal } from './ports/journal';
 import { BasketBook, type Basket } from './basket';
 import { PhoneSession, type SessionSnapshot } from './session';
 import { checkTransition, type AttemptState } from './payment-attempt';
-import { DEFAULT_LIMITS, type TillContext, type TillEvent, type TillLimits } from './till-context';
+import { DEFAULT_LIMITS, type Outcome, type TillContext, type TillEvent, type TillLimits } from './till-context';
 
 export interface TillOptions {
   readonly terminalId: string;
@@ -36,6 +36,8 @@ export class Till {
   private resolving: Promise<void> | null = null;
   /** Attempts someone is working on right now (a settle in flight, or a resolution): never touched twice. */
   private readonly claimed = new Set<string>();
+  /** Resume tokens of authorized payments (in memory: after a till restart the receipt is at the till). */
+  private readonly resumeTokens = new Map<string, { token: Uint8Array; basketId: string; at: number }>();
   private txnCounter = 0;
 
   constructor(private readonly o: TillOptions) {
@@ -52,6 +54,13 @@ export class Till {
       emit: (e) => this.emit(e),
       newTxnId: () => `${o.terminalId}-${clock.now().toString(36)}-${(++this.txnCounter).toString(36)}-${randomBytes(3).toString('hex')}`,
       settle: (basket, req) => this.settle(basket, req),
+      issueResumeToken: (txn, basketId) => {
+        const token = new Uint8Array(randomBytes(16));
+        for (const [k, v] of this.resumeTokens) if (v.at < clock.now() - 3_600_000) this.resumeTokens.delete(k);
+        this.resumeTokens.set(txn, { token, basketId, at: clock.now() });
+        return token;
+      },
+      lookupOutcome: (txn, token) => this.lookupOutcome(txn, token),
     };
   }
 
@@ -78,24 +87,29 @@ export class Till {
     }
   }
 
+  /** Who this till is, for the cashier's screen. */
+  info(): { terminalId: string; merchantId: string; merchantName: string; counterName: string; currency: string } {
+    const o = this.o;
+    return { terminalId: o.terminalId, merchantId: o.merchantId, merchantName: o.identity.merchantName, counterName: o.counterName, currency: o.currency };
+  }
+
   sessionSnapshots(): SessionSnapshot[] {
     return [...this.sessions.values()].map((s) => s.snapshot());
   }
 
   /** Settles a basket: journal first, then the backend; an unknown outcome stays 'unresolved'. */
   private async settle(basket: Basket, req: SettleRequest): Promise<SettleResponse> {
-    // An earlier attempt for this basket whose outcome is unknown is settled first, by asking:
-    // if it was charged, that charge is the answer and nothing is charged again.
-    await this.resolveAll(basket.id);
-    if (this.o.journal.forBasket(basket.id).some((a) => a.state === 'unresolved' || a.state === 'pending'))
-      throw new BackendError('unavailable', 'an earlier attempt for this basket is still unresolved');
-    const paid = this.paidAttempt(basket.id);
-    if (paid) return paid;
-    const { journal } = this.o;
     const txn = req.terminalTxnId;
-    this.claimed.add(txn);
+    this.claimed.add(txn); // from here, a phone asking about this payment waits for the answer
     try {
-      journal.begin({ terminalTxnId: txn, basketId: basket.id, request: SettleRequest.encode(req).finish(), at: this.ctx.clock.now() });
+      // An earlier attempt for this basket whose outcome is unknown is settled first, by asking:
+      // if it was charged, that charge is the answer and nothing is charged again.
+      await this.resolveAll(basket.id);
+      if (this.o.journal.forBasket(basket.id).some((a) => a.state === 'unresolved' || a.state === 'pending'))
+        throw new BackendError('unavailable', 'an earlier attempt for this basket is still unresolved');
+      const paid = this.paidAttempt(basket.id);
+      if (paid) return paid;
+      this.o.journal.begin({ terminalTxnId: txn, basketId: basket.id, request: SettleRequest.encode(req).finish(), at: this.ctx.clock.now() });
       this.emit({ type: 'attempt', terminalTxnId: txn, basketId: basket.id, state: 'pending' });
       let res: SettleResponse;
       try {
@@ -109,6 +123,22 @@ export class Till {
     } finally {
       this.claimed.delete(txn);
     }
+  }
+
+  private async lookupOutcome(txn: string, token: Uint8Array): Promise<Outcome> {
+    const known = this.resumeTokens.get(txn);
+    if (!known || known.token.length !== token.length || !timingSafeEqual(known.token, token)) return { kind: 'refused' };
+    // A Payment that arrived just before the link dropped may still be settling: wait for it.
+    const deadline = this.ctx.clock.now() + 15_000;
+    while (this.claimed.has(txn) && this.ctx.clock.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    let attempt = this.o.journal.get(txn);
+    if (attempt && (attempt.state === 'pending' || attempt.state === 'unresolved')) {
+      await this.resolveAll(known.basketId);
+      attempt = this.o.journal.get(txn);
+    }
+    if (!attempt || attempt.state === 'abandoned') return { kind: 'not_charged' };
+    if ((attempt.state === 'approved' || attempt.state === 'declined') && attempt.response) return { kind: 'settled', response: SettleResponse.decode(attempt.response) };
+    return { kind: 'unknown' };
   }
 
   private paidAttempt(basketId: string): SettleResponse | undefined {
@@ -157,6 +187,20 @@ export class Till {
       } finally {
         this.claimed.delete(a.terminalTxnId);
       }
+    }
+  }
+
+  /**
+   * Whether the payment network answers, without side effects: looks up a settlement that cannot
+   * exist (no UN is used up, nothing is charged). For the cashier's "backend unreachable" state.
+   */
+  async probeBackend(): Promise<boolean> {
+    try {
+      await this.o.backend.getSettlement(`${this.o.terminalId}-probe`);
+      return true;
+    } catch (error) {
+      if (error instanceof BackendError) return false;
+      throw error;
     }
   }
 
