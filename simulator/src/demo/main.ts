@@ -9,6 +9,7 @@ import pino from 'pino';
 import { formatMoney, formatReceiptText, LOG_REDACT_PATHS, type Item } from '@bluetill/protocol';
 import { DEMO_CARDS } from '@bluetill/backend';
 import { startWorld } from '../world';
+import { VirtualBle } from '../link/virtual-ble';
 
 const SHOPPERS = [
   { cardId: 'card-alice', pin: '1234', basket: [{ sku: 'tea', name: 'Green tea', quantity: 2, unitPriceMinor: 350 }] },
@@ -25,7 +26,9 @@ async function main(): Promise<number> {
   const logFile = join(dir, 'bluetill.log');
   const logger = pino({ level: 'info', redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } }, pino.destination({ dest: logFile, sync: true }));
   console.log('bluetill demo: backend (authorization + settlement, gRPC on loopback, SQLite), one till, three phones');
-  const world = await startWorld({ dir, logger });
+  console.log('  radio: the virtual LE controller; the till runs bleno, each phone noble, over HCI on pseudo-terminals (30 ms connection interval)');
+  const ble = await VirtualBle.start({ trace: { dir: join(dir, 'hci') } });
+  const world = await startWorld({ dir, logger, radio: ble });
   console.log(`  backend listening on ${world.backend.address}; data in ${dir}`);
   let failures = 0;
   try {
@@ -52,10 +55,11 @@ async function main(): Promise<number> {
     for (const r of tillReceipts) console.log(indent(formatReceiptText(r)) + '\n');
     const ledger = world.backend.store.db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS sum FROM postings').get() as { n: number; sum: number };
     console.log(`ledger: ${ledger.n} postings, sum ${ledger.sum} (balanced: ${ledger.sum === 0 ? 'yes' : 'NO'})`);
-    console.log(`three payments in ${wall.toFixed(0)} ms wall time; structured logs: ${logFile}`);
+    console.log(`three payments in ${wall.toFixed(0)} ms wall time; structured logs: ${logFile}; HCI traces: ${join(dir, 'hci')}`);
     if (ledger.sum !== 0 || tillReceipts.length !== SHOPPERS.length) failures++;
   } finally {
     await world.close();
+    await ble.close();
   }
   return failures === 0 ? 0 : 1;
 }
