@@ -36,7 +36,12 @@ export interface PhoneRun {
   /** The first outcome when the link was lost and the phone reconnected to ask (resume). */
   readonly beforeResume?: PaymentOutcome;
   readonly prompt: AutoPrompt;
+  /** Scan start to final outcome. */
   readonly ms: number;
+  /** Connection start (the till was found) to final outcome. */
+  readonly connectToReceiptMs?: number;
+  /** Messages the phone sent after connecting that asked for an answer (protocol round trips). */
+  readonly roundTrips?: number;
 }
 
 export interface World {
@@ -74,7 +79,7 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
     peripheral: radio.peripheral(),
     backend: client,
     journal,
-    limits: { lingerMs: 200, ...o.limits },
+    limits: { ...o.limits },
     resolveEveryMs: 0,
   });
   const events: TillEvent[] = [];
@@ -103,8 +108,23 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
       const t0 = performance.now();
       const found = await central.scan({ timeoutMs: 5_000, counterName: o.counterName ?? 'Counter 1' });
       if (found.length === 0) throw new Error('no till found');
+      const tConnect = performance.now();
       const connected = await central.connect(found[0]!.id);
-      const link = po.dropAfterMessages ? dropAfterMessages(connected, po.dropAfterMessages) : connected;
+      let roundTrips = 0;
+      const counting: typeof connected = {
+        get mtu() {
+          return connected.mtu;
+        },
+        write: async (v) => {
+          await connected.write(v);
+          if ((v[0]! & 0x40) !== 0) roundTrips++; // LAST fragment: one whole request sent
+        },
+        readInfo: () => connected.readInfo(),
+        onValue: (h) => connected.onValue(h),
+        onDisconnect: (h) => connected.onDisconnect(h),
+        disconnect: () => connected.disconnect(),
+      };
+      const link = po.dropAfterMessages ? dropAfterMessages(counting, po.dropAfterMessages) : counting;
       const prompt = new AutoPrompt({ pin, ...(po.expectTotalMinor !== undefined ? { expectTotalMinor: po.expectTotalMinor } : {}) });
       try {
         let card = po.card ?? cards.get(cardId);
@@ -121,7 +141,7 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
             await again.disconnect().catch(() => undefined);
           }
         }
-        return { outcome, prompt, ms: performance.now() - t0 };
+        return { outcome, prompt, ms: performance.now() - t0, connectToReceiptMs: performance.now() - tConnect, roundTrips };
       } finally {
         await connected.disconnect().catch(() => undefined);
         await central.close();

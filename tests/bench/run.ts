@@ -3,11 +3,13 @@
  * BENCH_QUICK=1 runs smaller sizes.
  */
 import { benchE2e } from './e2e.bench';
+import { benchFleet } from './fleet.bench';
 
 const quick = process.env.BENCH_QUICK === '1';
 
 async function main(): Promise<void> {
   await benchE2e({ payments: quick ? 60 : 600, concurrency: 10 });
+  await benchFleet(quick ? [1, 10] : [1, 10, 50, 100]);
 }
 
 main().then(

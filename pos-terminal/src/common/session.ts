@@ -7,6 +7,8 @@
  *   [*] --> connected
  *   connected --> secured: Hello / HelloAck (UN from the backend)
  *   secured --> authorizing: CardAuth
+ *   secured --> approved: ReceiptRequest (after a lost link)
+ *   secured --> declined: ReceiptRequest (after a lost link)
  *   authorizing --> authorized: approved (AuthResult + basket)
  *   authorizing --> declined: declined
  *   authorized --> paying: Payment
@@ -33,7 +35,8 @@ export type SessionState = 'connected' | 'secured' | 'authorizing' | 'authorized
 
 const NEXT: Readonly<Record<SessionState, readonly SessionState[]>> = {
   connected: ['secured', 'failed', 'closed'],
-  secured: ['authorizing', 'failed', 'closed'],
+  // secured → approved/declined: a phone back after a lost link fetched its payment's outcome.
+  secured: ['authorizing', 'approved', 'declined', 'failed', 'closed'],
   authorizing: ['authorized', 'declined', 'failed', 'closed'],
   authorized: ['paying', 'declined', 'failed', 'closed'],
   paying: ['approved', 'declined', 'failed', 'closed'],
@@ -266,14 +269,14 @@ export class PhoneSession {
     this.detail = `protocol error: ${error.code}`;
     this.ctx.emit({ type: 'error', sessionId: this.id, code: error.code, message: error.message });
     if (!this.stream.secured) void this.stream.send({ $case: 'error', value: { code: error.code, message: error.message } }).catch(() => undefined);
-    void this.end('failed');
+    void this.end('failed', { violation: true });
   }
 
   private async refuse(code: string, message: string): Promise<void> {
     this.detail = `${code}: ${message}`;
     this.ctx.emit({ type: 'error', sessionId: this.id, code, message });
     await this.stream.send({ $case: 'error', value: { code, message } }).catch(() => undefined);
-    await this.end('failed');
+    await this.end('failed', { violation: true });
   }
 
   private unexpected(error: unknown): void {
@@ -288,11 +291,17 @@ export class PhoneSession {
     void this.end('failed');
   }
 
-  private async end(final: 'approved' | 'declined' | 'failed'): Promise<void> {
+  /**
+   * The session is over. The phone hangs up after the last message; the till hangs up only on a
+   * phone that lingers (an HCI Disconnect overtakes notifications still queued in the BLE host,
+   * so hanging up at once could swallow the receipt). A phone that broke the protocol is cut off
+   * after a short grace that lets the Error go out.
+   */
+  private async end(final: 'approved' | 'declined' | 'failed', o: { violation?: boolean } = {}): Promise<void> {
     if (this.state === 'closed') return;
     if (this.state !== final) this.move(final);
-    // Give the phone a moment to read the last message and hang up itself.
-    setTimeout(() => void this.link.disconnect().catch(() => undefined), this.ctx.limits.lingerMs).unref?.();
+    const wait = o.violation ? Math.min(this.ctx.limits.lingerMs, 500) : this.ctx.limits.lingerMs;
+    setTimeout(() => void this.link.disconnect().catch(() => undefined), wait).unref?.();
   }
 
   close(reason: string): void {

@@ -24,7 +24,9 @@ export const DEFAULT_LIMITS: TillLimits = {
   reassemblyTimeoutMs: 5_000,
   sessionTimeoutMs: 120_000,
   basketWaitMs: 30_000,
-  lingerMs: 1_000,
+  // The phone hangs up after the last message; the till only hangs up on a phone that lingers.
+  // (Disconnecting sooner can overtake notifications still queued in the BLE host.)
+  lingerMs: 10_000,
 };
 
 /** What a session needs from its till. */
