@@ -115,8 +115,8 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
         get mtu() {
           return connected.mtu;
         },
-        write: async (v) => {
-          await connected.write(v);
+        write: async (v, wo) => {
+          await connected.write(v, wo);
           if ((v[0]! & 0x40) !== 0) roundTrips++; // LAST fragment: one whole request sent
         },
         readInfo: () => connected.readInfo(),

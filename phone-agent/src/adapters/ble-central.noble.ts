@@ -190,11 +190,12 @@ class NobleLink implements CentralLink {
     return this.peripheral.mtu ?? ATT_DEFAULT_MTU;
   }
 
-  async write(value: Uint8Array): Promise<void> {
+  async write(value: Uint8Array, options?: { unacknowledged?: boolean }): Promise<void> {
     this.assertOpen();
     if (value.length > this.mtu - 3) throw new BleCentralError('value_too_long', `value of ${value.length} bytes exceeds MTU ${this.mtu} - 3`);
-    // Write Request (with response): one value in flight, acknowledged by the till's ATT layer.
-    await this.orDisconnect(this.writeChar.writeAsync(Buffer.from(value), false));
+    // Write Request: acknowledged by the till's ATT layer. Write Command (without response):
+    // queued behind the earlier ones on the same bearer, so order is kept.
+    await this.orDisconnect(this.writeChar.writeAsync(Buffer.from(value), options?.unacknowledged === true));
   }
 
   async readInfo(): Promise<Uint8Array> {

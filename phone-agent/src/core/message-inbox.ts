@@ -20,8 +20,8 @@ export class MessageInbox {
   ) {
     this.stream = new MessageStream({
       // Any failure to hand a value to the link means the link is gone, whatever the adapter calls it.
-      send: (v) =>
-        link.write(v).then(
+      send: (v, last) =>
+        link.write(v, { unacknowledged: !last }).then(
           () => void this.valuesSent++,
           (e: unknown) => Promise.reject(new PhoneError('link_lost', 'connection to the till lost while sending', { cause: e })),
         ),

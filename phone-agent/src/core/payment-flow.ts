@@ -128,7 +128,8 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
     }
     o.prompt.progress('Paying');
     const cryptogram = await o.card.generateAc({ amount: total, unpredictableNumber: un });
-    const payment = { terminalTxnId: auth.terminalTxnId, card, total, items: auth.items, cryptogram };
+    // The till holds the card's records and signature from CardAuth: the Payment names the card only.
+    const payment = { terminalTxnId: auth.terminalTxnId, card: { ...card, records: new Uint8Array(), signedDynamicData: new Uint8Array() }, total, items: auth.items, cryptogram };
     await o.tamper?.payment?.(payment);
     const sentBefore = inbox.valuesSent;
     paymentSent = true;

@@ -32,8 +32,11 @@ export interface BleCentral {
 export interface CentralLink {
   /** Negotiated ATT MTU; values are at most mtu − 3 bytes. */
   readonly mtu: number;
-  /** Writes one value to the WRITE characteristic. */
-  write(value: Uint8Array): Promise<void>;
+  /**
+   * Writes one value to the WRITE characteristic: a Write Request, acknowledged by the till, or
+   * with `unacknowledged` a Write Without Response (resolves once the stack has queued it).
+   */
+  write(value: Uint8Array, options?: { unacknowledged?: boolean }): Promise<void>;
   /** Reads the INFO characteristic. */
   readInfo(): Promise<Uint8Array>;
   /** Each NOTIFY value, in order. */

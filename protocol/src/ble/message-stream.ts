@@ -16,8 +16,12 @@ export class StreamError extends ProtocolError<'clear_after_handshake' | 'sealed
 const CLEAR_ALLOWED: ReadonlySet<BleBody['$case']> = new Set(['hello', 'helloAck', 'error']);
 
 export interface MessageStreamOptions {
-  /** Sends one ATT value (write or notify); resolves when the stack has taken it. */
-  readonly send: (value: Uint8Array) => Promise<void>;
+  /**
+   * Sends one ATT value (write or notify); resolves when the stack has taken it. `last` marks the
+   * value that ends a message: a phone may send the others unacknowledged (Write Without
+   * Response; L2CAP keeps them in order) and acknowledge only the last.
+   */
+  readonly send: (value: Uint8Array, last: boolean) => Promise<void>;
   /** Current ATT MTU (read on every send: it can grow after the exchange). */
   readonly mtu: () => number;
   readonly maxMessageSize?: number;
@@ -54,7 +58,7 @@ export class MessageStream {
     }
     const values = fragment(bytes, this.o.mtu() - 3, this.counter++, (this.o.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE) + 64);
     const run = this.sending.then(async () => {
-      for (const v of values) await this.o.send(v);
+      for (const [i, v] of values.entries()) await this.o.send(v, i === values.length - 1);
     });
     this.sending = run.catch(() => undefined);
     return run;

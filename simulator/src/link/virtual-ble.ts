@@ -12,7 +12,10 @@ import type { LinkShaping } from '../radio/shaping';
 import { RadioProcess } from '../radio/radio-process';
 
 export interface VirtualBleOptions extends VirtualRadioOptions {
-  /** Shaping of every phone's links (connection interval, latency, loss); default 30 ms interval. */
+  /**
+   * Shaping of every phone's links (connection interval, latency, loss). Default: 30 ms interval,
+   * LE Data Length Extension (251-byte LL payloads, as phones and controllers since BLE 4.2 negotiate).
+   */
   readonly phoneShaping?: LinkShaping;
 }
 
@@ -40,12 +43,12 @@ export class VirtualBle {
   /** A new phone: its own controller on the radio (made on first use) and its own noble stack. */
   central(o: { distanceM?: number; shaping?: LinkShaping } = {}): BleCentral & { readonly deviceName: string } {
     const name = `phone-${++this.phones}`;
-    const shaping = o.shaping ?? this.o.phoneShaping;
+    const shaping = { llPayloadBytes: 251, ...(o.shaping ?? this.o.phoneShaping) };
     const distanceM = o.distanceM ?? 1 + (this.phones % 5);
     let central: Promise<NobleCentral> | null = null;
     const get = () =>
       (central ??= this.radio
-        .addDevice({ name, distanceM, ...(shaping ? { shaping } : {}) })
+        .addDevice({ name, distanceM, shaping })
         .then((d) => new NobleCentral({ hci: { transport: 'uart', path: d.ttyPath } })));
     const radio = this.radio;
     return {

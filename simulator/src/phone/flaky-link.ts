@@ -9,6 +9,8 @@ import type { CentralLink } from '@bluetill/phone-agent';
 export function dropAfterMessages(link: CentralLink, k: number, onDrop?: (n: number) => void): CentralLink {
   let count = 0;
   let dropped = false;
+  /** The k-th message's last fragment is on its way: from here nothing more reaches the phone. */
+  let closing = false;
   const ends = (v: Uint8Array) => v.length > 0 && (v[0]! & LAST) !== 0 && ((v[0]! & FIRST) !== 0 || v.length > 1);
   const step = async () => {
     if (++count === k && !dropped) {
@@ -21,16 +23,17 @@ export function dropAfterMessages(link: CentralLink, k: number, onDrop?: (n: num
     get mtu() {
       return link.mtu;
     },
-    async write(v) {
+    async write(v, options) {
       // Once dropped, nothing more leaves the phone, even before the stack's disconnect completes.
       if (dropped) throw new Error('link dropped');
-      await link.write(v);
+      if (ends(v) && count + 1 === k) closing = true;
+      await link.write(v, options);
       if (ends(v)) await step();
     },
     readInfo: () => link.readInfo(),
     onValue(h) {
       link.onValue((v) => {
-        if (dropped) return; // nor does anything more arrive
+        if (dropped || closing) return; // nor does anything more arrive
         h(v);
         if (ends(v)) void step();
       });
