@@ -40,6 +40,25 @@ export default tseslint.config(
         APP_PACKAGES, APP_MESSAGE)],
     },
   },
+  // Tests of an app may drive it with the simulator's peers (the simulator depends on the apps, not the reverse).
+  {
+    files: ['backend/src/**/*.test.ts', 'pos-terminal/src/**/*.test.ts', 'phone-agent/src/**/*.test.ts'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+  // The cashier UI runs in a browser or Electron's sandboxed renderer: no Node, no drivers, no Electron.   [SIG, VSC]
+  {
+    files: ['pos-terminal/src/renderer/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['node:*', 'fs', 'net', 'path', 'child_process', 'electron', '@grpc/*', 'better-sqlite3', '@stoprocent/*', 'nfc-pcsc', 'pino', 'ws'],
+            message: 'The renderer is UI only: it talks to the till through the typed API (preload or WebSocket).' },
+          { group: APP_PACKAGES, message: APP_MESSAGE },
+        ],
+      }],
+    },
+  },
   // Pure cores also import no drivers: those belong in adapter files (this block repeats the app
   // rule because ESLint's flat config keeps only the last setting of a rule).     [STYLE: dependency direction]
   {

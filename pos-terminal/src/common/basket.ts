@@ -53,6 +53,13 @@ export class BasketBook {
     for (const b of this.baskets.values()) if (b.sessionId === sessionId && b.state === 'assigned') Object.assign(b, { state: 'open', sessionId: null });
   }
 
+  /** The cashier takes back a basket no phone has taken yet; false if it is assigned or paid. */
+  cancel(basketId: string): boolean {
+    const b = this.baskets.get(basketId);
+    if (!b || b.state !== 'open') return false;
+    return this.baskets.delete(basketId);
+  }
+
   markPaid(basketId: string, txnId: string): void {
     const b = this.baskets.get(basketId);
     if (b) Object.assign(b, { state: 'paid', receiptTxnId: txnId });

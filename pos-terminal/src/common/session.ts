@@ -173,15 +173,13 @@ export class PhoneSession {
     const res = await this.ctx.backend.authorize({ terminalId: this.ctx.terminalId, unpredictableNumber: this.un, card: auth.card, sealedPinBlock: auth.sealedPinBlock });
     if (!res.approved) {
       this.decline = res.declineReason as DeclineCode;
-      await this.stream.send({ $case: 'authResult', value: { approved: false, declineReason: res.declineReason, pinTriesLeft: res.pinTriesLeft, items: [], total: undefined, terminalTxnId: '', resumeToken: new Uint8Array() } });
-      return this.end('declined');
+      return this.finish('declined', { $case: 'authResult', value: { approved: false, declineReason: res.declineReason, pinTriesLeft: res.pinTriesLeft, items: [], total: undefined, terminalTxnId: '', resumeToken: new Uint8Array() } });
     }
     this.authorizationRef = res.authorizationRef;
     this.basket ??= (await this.waitForBasket()) ?? null;
     if (!this.basket) {
       this.detail = 'no basket was assigned';
-      await this.stream.send({ $case: 'error', value: { code: 'no_basket', message: 'The till has no basket for this phone' } });
-      return this.end('failed');
+      return this.finish('failed', { $case: 'error', value: { code: 'no_basket', message: 'The till has no basket for this phone' } });
     }
     this.txnId = this.ctx.newTxnId();
     const resumeToken = this.ctx.issueResumeToken(this.txnId, this.basket.id);
@@ -201,9 +199,8 @@ export class PhoneSession {
     if (mismatch) {
       this.decline = mismatch;
       this.detail = 'the phone asked to pay something other than the basket; nothing was charged';
-      await this.stream.send({ $case: 'receipt', value: { approved: false, declineReason: mismatch, receipt: undefined } });
       this.ctx.emit({ type: 'mismatch', sessionId: this.id, basketId: this.basket.id, decline: mismatch });
-      return this.end('declined');
+      return this.finish('declined', { $case: 'receipt', value: { approved: false, declineReason: mismatch, receipt: undefined } });
     }
     let res: SettleResponse;
     try {
@@ -215,12 +212,10 @@ export class PhoneSession {
       if (!(error instanceof BackendError)) throw error;
       this.decline = 'backend_unavailable';
       this.detail = 'no answer from the payment network: the till will confirm the outcome; nothing is charged twice';
-      await this.stream.send({ $case: 'error', value: { code: 'outcome_unknown', message: this.detail } });
-      return this.end('failed');
+      return this.finish('failed', { $case: 'error', value: { code: 'outcome_unknown', message: this.detail } });
     }
     this.decline = res.approved ? null : (res.declineReason as DeclineCode);
-    await this.stream.send({ $case: 'receipt', value: { approved: res.approved, declineReason: res.declineReason, receipt: res.receipt } });
-    await this.end(res.approved ? 'approved' : 'declined');
+    return this.finish(res.approved ? 'approved' : 'declined', { $case: 'receipt', value: { approved: res.approved, declineReason: res.declineReason, receipt: res.receipt } });
   }
 
   /** A phone whose link dropped after its Payment asks what became of it, on a new secure session. */
@@ -229,14 +224,11 @@ export class PhoneSession {
     const found = await this.ctx.lookupOutcome(req.terminalTxnId, req.resumeToken);
     switch (found.kind) {
       case 'settled':
-        await this.stream.send({ $case: 'receipt', value: { approved: found.response.approved, declineReason: found.response.declineReason, receipt: found.response.receipt } });
-        return this.end(found.response.approved ? 'approved' : 'declined');
+        return this.finish(found.response.approved ? 'approved' : 'declined', { $case: 'receipt', value: { approved: found.response.approved, declineReason: found.response.declineReason, receipt: found.response.receipt } });
       case 'not_charged':
-        await this.stream.send({ $case: 'error', value: { code: 'not_charged', message: 'This payment never reached the payment network; nothing was charged' } });
-        return this.end('failed');
+        return this.finish('failed', { $case: 'error', value: { code: 'not_charged', message: 'This payment never reached the payment network; nothing was charged' } });
       case 'unknown':
-        await this.stream.send({ $case: 'error', value: { code: 'outcome_unknown', message: 'The payment network has not answered yet; ask again shortly' } });
-        return this.end('failed');
+        return this.finish('failed', { $case: 'error', value: { code: 'outcome_unknown', message: 'The payment network has not answered yet; ask again shortly' } });
       case 'refused':
         return this.refuse('bad_resume_token', 'unknown payment or wrong resume token');
       default:
@@ -297,6 +289,16 @@ export class PhoneSession {
    * so hanging up at once could swallow the receipt). A phone that broke the protocol is cut off
    * after a short grace that lets the Error go out.
    */
+  /**
+   * Ends the session with its last message. The state is recorded first: a phone that hangs up as
+   * soon as it reads the message must not leave the session looking unfinished.
+   */
+  private async finish(final: 'approved' | 'declined' | 'failed', last: BleBody): Promise<void> {
+    if (this.state !== 'closed' && this.state !== final) this.move(final);
+    await this.stream.send(last).catch(() => undefined);
+    await this.end(final);
+  }
+
   private async end(final: 'approved' | 'declined' | 'failed', o: { violation?: boolean } = {}): Promise<void> {
     if (this.state === 'closed') return;
     if (this.state !== final) this.move(final);

@@ -1,0 +1,60 @@
+/**
+ * The typed contract between the cashier UI and its host (Electron main over IPC, or the headless
+ * server over WebSocket): channel names `area:verb`, request and response payloads, pushed events.
+ * Kept free of zod so the preload can import the channel lists.
+ */
+import type {
+  AttemptView, BackendStatus, BasketView, DraftView, ErrorView, MismatchView, PdfResult, PrintResult, ProductView, ReceiptView, SessionRow, TillSnapshot,
+} from './view-models';
+
+export interface Requests {
+  'till:snapshot': { req: Record<string, never>; res: TillSnapshot };
+  'catalog:search': { req: { query: string; limit?: number }; res: ProductView[] };
+  'catalog:scan': { req: { barcode: string }; res: ProductView | null };
+  'catalog:upsert': { req: { sku: string; barcode?: string | null; name: string; priceMinor: number }; res: ProductView };
+  'draft:add': { req: { sku: string; quantity?: number }; res: DraftView };
+  'draft:set-quantity': { req: { sku: string; quantity: number }; res: DraftView };
+  'draft:remove': { req: { sku: string }; res: DraftView };
+  'draft:clear': { req: Record<string, never>; res: DraftView };
+  'basket:charge': { req: Record<string, never>; res: BasketView };
+  'basket:assign': { req: { basketId: string; sessionId: string }; res: BasketView };
+  'basket:cancel': { req: { basketId: string }; res: { basketId: string } };
+  'receipt:history': { req: { query?: string; limit?: number }; res: ReceiptView[] };
+  'receipt:print': { req: { terminalTxnId: string }; res: PrintResult };
+  'receipt:pdf': { req: { terminalTxnId: string }; res: PdfResult };
+}
+
+export interface Events {
+  'till:changed': TillSnapshot;
+  'session:changed': SessionRow;
+  'attempt:changed': AttemptView;
+  'receipt:issued': ReceiptView;
+  'mismatch:found': MismatchView;
+  'error:raised': ErrorView;
+  'backend:changed': BackendStatus;
+  'basket:changed': BasketView[];
+  'draft:changed': DraftView;
+}
+
+export type RequestChannel = keyof Requests;
+export type EventChannel = keyof Events;
+export type RequestOf<C extends RequestChannel> = Requests[C]['req'];
+export type ResponseOf<C extends RequestChannel> = Requests[C]['res'];
+
+export const REQUEST_CHANNELS = [
+  'till:snapshot', 'catalog:search', 'catalog:scan', 'catalog:upsert', 'draft:add', 'draft:set-quantity', 'draft:remove', 'draft:clear',
+  'basket:charge', 'basket:assign', 'basket:cancel', 'receipt:history', 'receipt:print', 'receipt:pdf',
+] as const satisfies readonly RequestChannel[];
+
+export const EVENT_CHANNELS = [
+  'till:changed', 'session:changed', 'attempt:changed', 'receipt:issued', 'mismatch:found', 'error:raised', 'backend:changed', 'basket:changed', 'draft:changed',
+] as const satisfies readonly EventChannel[];
+
+export const isRequestChannel = (s: string): s is RequestChannel => (REQUEST_CHANNELS as readonly string[]).includes(s);
+export const isEventChannel = (s: string): s is EventChannel => (EVENT_CHANNELS as readonly string[]).includes(s);
+
+/** An error the host returns instead of a result; `code` is stable, `message` is for people. */
+export interface ApiErrorBody {
+  readonly code: 'bad_request' | 'too_large' | 'unknown_channel' | 'not_found' | 'conflict' | 'unavailable' | 'internal';
+  readonly message: string;
+}

@@ -1,0 +1,129 @@
+/**
+ * What the cashier UI sees: display-ready data (money already formatted by the host with
+ * `formatMoney`, decline reasons already turned into text with `declineText`). No card number
+ * beyond the masked PAN, never a PIN.
+ */
+export type SessionPhase = 'connecting' | 'card_check' | 'authorizing' | 'awaiting_payment' | 'paying' | 'approved' | 'declined' | 'failed';
+
+export interface SessionRow {
+  readonly id: string;
+  readonly phase: SessionPhase;
+  /** One line for the cashier, e.g. "Declined: Incorrect PIN". */
+  readonly label: string;
+  readonly basketId: string | null;
+  readonly maskedPan: string | null;
+  readonly declineCode: string | null;
+  readonly detail: string;
+  /** The phone has hung up; the row stays a while so the cashier sees the outcome. */
+  readonly closed: boolean;
+  readonly updatedAt: number;
+}
+
+export interface ProductView {
+  readonly sku: string;
+  readonly barcode: string | null;
+  readonly name: string;
+  readonly priceMinor: number;
+  readonly priceText: string;
+}
+
+export interface LineView {
+  readonly sku: string;
+  readonly name: string;
+  readonly quantity: number;
+  readonly unitPriceMinor: number;
+  readonly unitPriceText: string;
+  readonly lineTotalText: string;
+}
+
+/** The sale being rung up, before "charge" hands it to the till. */
+export interface DraftView {
+  readonly lines: readonly LineView[];
+  readonly totalMinor: number;
+  readonly totalText: string;
+}
+
+export type BasketStatus = 'open' | 'assigned' | 'paid';
+
+export interface BasketView {
+  readonly id: string;
+  readonly status: BasketStatus;
+  readonly sessionId: string | null;
+  readonly lines: readonly LineView[];
+  readonly totalText: string;
+  readonly receiptTxnId: string | null;
+}
+
+export interface ReceiptView {
+  readonly terminalTxnId: string;
+  readonly merchantName: string;
+  readonly terminalId: string;
+  readonly issuedAtMs: number;
+  readonly issuedAtText: string;
+  readonly result: 'approved' | 'declined';
+  readonly approvalCode: string;
+  readonly declineText: string;
+  readonly maskedPan: string;
+  readonly lines: readonly LineView[];
+  readonly totalText: string;
+  /** The printed layout (32 columns), as the printer gets it. */
+  readonly text: string;
+  readonly sessionId: string | null;
+}
+
+export type BackendHealth = 'unknown' | 'reachable' | 'unreachable';
+
+export interface BackendStatus {
+  readonly health: BackendHealth;
+  readonly message: string;
+  readonly since: number;
+}
+
+export interface AttemptView {
+  readonly terminalTxnId: string;
+  readonly basketId: string;
+  readonly state: 'pending' | 'approved' | 'declined' | 'unresolved' | 'abandoned';
+  readonly at: number;
+}
+
+export interface MismatchView {
+  readonly sessionId: string;
+  readonly basketId: string;
+  readonly declineCode: string;
+  /** Plain words for the cashier, always ending in "nothing was charged". */
+  readonly message: string;
+  readonly at: number;
+}
+
+export interface ErrorView {
+  readonly sessionId: string | null;
+  readonly code: string;
+  readonly message: string;
+  readonly at: number;
+}
+
+export interface TillSnapshot {
+  readonly counterName: string;
+  readonly currency: string;
+  readonly sessions: readonly SessionRow[];
+  readonly baskets: readonly BasketView[];
+  readonly draft: DraftView;
+  readonly backend: BackendStatus;
+  readonly attempts: readonly AttemptView[];
+  readonly lastReceipt: ReceiptView | null;
+  readonly mismatches: readonly MismatchView[];
+  readonly errors: readonly ErrorView[];
+}
+
+export interface PrintResult {
+  readonly terminalTxnId: string;
+  /** Where the ESC/POS bytes went, e.g. "file:/var/…/receipts.escpos" or "tcp:10.0.0.9:9100". */
+  readonly sink: string;
+  readonly bytes: number;
+}
+
+export interface PdfResult {
+  readonly terminalTxnId: string;
+  readonly path: string;
+  readonly bytes: number;
+}

@@ -1,0 +1,93 @@
+/**
+ * The Electron main process: owns the till core (same composition as `serve`), hosts the TillApi
+ * over IPC for one sandboxed cashier window, and forwards the host's events to it.
+ *
+ *   npm run pos -w @bluetill/pos-terminal -- --terminal FILE --backend HOST:PORT --ble none|uart:PATH|socket:N [--data DIR] [--printer SPEC]
+ */
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { app, BrowserWindow, ipcMain, session, shell } from 'electron';
+import { REQUEST_CHANNELS } from '../common/ipc/channels';
+import { ApiError } from '../common/ipc/till-api';
+import { CashierHost } from '../server/cashier-host';
+import { composeTill, type ComposedTill } from '../server/compose-till';
+import { CASHIER_WEB_PREFERENCES, CASHIER_WINDOW } from './window-options';
+
+/** Where the build put the bundles (dist/electron/main.mjs → dist/preload, dist/renderer). */
+const DIST = join(import.meta.dirname, '..');
+
+function config() {
+  const { values } = parseArgs({
+    args: process.argv.slice(app.isPackaged ? 1 : 2),
+    strict: false,
+    options: {
+      terminal: { type: 'string' }, backend: { type: 'string' }, settlement: { type: 'string' }, ble: { type: 'string' },
+      data: { type: 'string' }, printer: { type: 'string' }, counter: { type: 'string' }, currency: { type: 'string' },
+    },
+  });
+  const s = (k: keyof typeof values, env: string, fallback?: string) => (typeof values[k] === 'string' ? (values[k] as string) : (process.env[env] ?? fallback));
+  const terminalFile = s('terminal', 'BLUETILL_TERMINAL');
+  const backend = s('backend', 'BLUETILL_BACKEND');
+  if (!terminalFile || !backend) throw new Error('give --terminal FILE and --backend HOST:PORT (or BLUETILL_TERMINAL, BLUETILL_BACKEND)');
+  const settlement = s('settlement', 'BLUETILL_SETTLEMENT');
+  const printer = s('printer', 'BLUETILL_PRINTER');
+  return {
+    terminalFile, backend, ...(settlement ? { settlement } : {}), ...(printer ? { printer } : {}),
+    dataDir: s('data', 'BLUETILL_DATA', join(app.getPath('userData'), 'till'))!,
+    ble: s('ble', 'BLUETILL_BLE', 'none')!,
+    counterName: s('counter', 'BLUETILL_COUNTER', 'Counter 1')!,
+    currency: s('currency', 'BLUETILL_CURRENCY', 'EUR')!,
+  };
+}
+
+async function start(): Promise<void> {
+  const composed: ComposedTill = await composeTill(config());
+  const host = new CashierHost({ till: composed.till, catalog: composed.catalog, receipts: composed.receipts, printer: composed.printer, pdfDir: composed.pdfDir });
+  const pageUrl = new URL(`file://${join(DIST, 'renderer', 'index.html')}`).href;
+
+  // Nothing from the web: no permissions, no navigation, no new windows.
+  session.defaultSession.setPermissionRequestHandler((_wc, _permission, done) => done(false));
+  const win = new BrowserWindow({ ...CASHIER_WINDOW, show: false, webPreferences: { ...CASHIER_WEB_PREFERENCES, preload: join(DIST, 'preload', 'preload.cjs') } });
+  win.webContents.on('will-navigate', (e) => e.preventDefault());
+  win.webContents.setWindowOpenHandler(({ url }) => {
+    if (url.startsWith('https://')) void shell.openExternal(url);
+    return { action: 'deny' };
+  });
+
+  for (const channel of REQUEST_CHANNELS) {
+    ipcMain.handle(channel, async (event, payload: unknown) => {
+      if (event.senderFrame?.url !== pageUrl) throw new Error('not the cashier window');
+      try {
+        return { ok: true, result: await host.invoke(channel, payload) };
+      } catch (error) {
+        if (error instanceof ApiError) return { ok: false, error: { code: error.code, message: error.message } };
+        return { ok: false, error: { code: 'internal', message: 'the till could not do that' } };
+      }
+    });
+  }
+  const off = host.subscribe((event, payload) => {
+    if (!win.isDestroyed()) win.webContents.send(event, payload);
+  });
+
+  win.once('ready-to-show', () => win.show());
+  await win.loadURL(pageUrl);
+
+  let stopping = false;
+  app.on('before-quit', (e) => {
+    if (stopping) return;
+    stopping = true;
+    e.preventDefault();
+    off();
+    void host
+      .close()
+      .then(() => composed.close())
+      .finally(() => app.exit(0));
+  });
+}
+
+app.enableSandbox();
+app.whenReady().then(start, () => undefined).catch((error: unknown) => {
+  console.error(`bluetill till: ${(error as Error).message}`);
+  app.exit(1);
+});
+app.on('window-all-closed', () => app.quit());

@@ -1,0 +1,73 @@
+/**
+ * The receipts the till has issued, for the day's history, search and reprint. Receipts carry
+ * only the masked card number. Stored in the till's SQLite file beside the catalog.
+ */
+import Database from 'better-sqlite3';
+import { Receipt } from '@bluetill/protocol';
+
+const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
+  (db) =>
+    db.exec(`CREATE TABLE receipts (
+      terminal_txn_id TEXT PRIMARY KEY,
+      issued_at INTEGER NOT NULL,
+      session_id TEXT,
+      search_text TEXT NOT NULL,
+      receipt BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX receipts_issued ON receipts (issued_at);`),
+];
+
+export interface StoredReceipt {
+  readonly receipt: Receipt;
+  readonly sessionId: string | null;
+}
+
+export class SqliteReceiptStore {
+  private readonly db: Database.Database;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    // The file's user_version belongs to the catalog (same file): this store keeps its own version.
+    this.db.exec('CREATE TABLE IF NOT EXISTS receipt_store_version (v INTEGER NOT NULL)');
+    const row = this.db.prepare('SELECT v FROM receipt_store_version').get() as { v: number } | undefined;
+    const at = row?.v ?? 0;
+    MIGRATIONS.slice(at).forEach((m, i) =>
+      this.db.transaction(() => {
+        m(this.db);
+        this.db.prepare('DELETE FROM receipt_store_version').run();
+        this.db.prepare('INSERT INTO receipt_store_version (v) VALUES (?)').run(at + i + 1);
+      })(),
+    );
+  }
+
+  /** Saves a receipt once (a replayed settlement returns the same receipt: kept as first stored). */
+  save(receipt: Receipt, sessionId: string | null): void {
+    const search = [receipt.terminalTxnId, receipt.maskedPan, receipt.approvalCode, receipt.result, receipt.declineReason, ...receipt.items.map((i) => `${i.name} ${i.sku}`), String(receipt.total?.minor ?? '')]
+      .join(' ')
+      .toLowerCase();
+    this.db
+      .prepare('INSERT OR IGNORE INTO receipts (terminal_txn_id, issued_at, session_id, search_text, receipt) VALUES (?, ?, ?, ?, ?)')
+      .run(receipt.terminalTxnId, receipt.issuedAtMs, sessionId, search, Buffer.from(Receipt.encode(receipt).finish()));
+  }
+
+  get(terminalTxnId: string): StoredReceipt | undefined {
+    const r = this.db.prepare('SELECT session_id AS sessionId, receipt FROM receipts WHERE terminal_txn_id = ?').get(terminalTxnId) as { sessionId: string | null; receipt: Buffer } | undefined;
+    return r && { sessionId: r.sessionId, receipt: Receipt.decode(r.receipt) };
+  }
+
+  /** Newest first, issued at or after `sinceMs`, every word of `query` found (case-insensitive). */
+  list(o: { sinceMs: number; query?: string; limit?: number }): StoredReceipt[] {
+    const words = (o.query ?? '').toLowerCase().split(/\s+/).filter(Boolean).slice(0, 8);
+    const where = ['issued_at >= ?', ...words.map(() => "search_text LIKE ? ESCAPE '\\'")].join(' AND ');
+    const rows = this.db
+      .prepare(`SELECT session_id AS sessionId, receipt FROM receipts WHERE ${where} ORDER BY issued_at DESC LIMIT ?`)
+      .all(o.sinceMs, ...words.map((w) => `%${w.replace(/[\\%_]/g, (c) => `\\${c}`)}%`), o.limit ?? 100) as Array<{ sessionId: string | null; receipt: Buffer }>;
+    return rows.map((r) => ({ sessionId: r.sessionId, receipt: Receipt.decode(r.receipt) }));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * The cashier UI end to end in a real browser: Playwright drives Debian's Chromium against the
+ * headless till server over a whole simulated world (backend on loopback gRPC, till, phones).
+ * Screenshots go to artifacts/screenshots/.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWorld, type PhoneRun, type World } from '@bluetill/simulator';
+import { SqliteCatalog } from '../main/catalog/catalog.sqlite';
+import { SqliteReceiptStore } from '../main/receipt/receipt-store.sqlite';
+import { FilePrinter } from '../main/receipt/receipt-printer.file';
+import { receiptToEscPos } from '../main/receipt/escpos';
+import { startTillServer, type TillServer } from '../server/till-server';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SHOTS = resolve(import.meta.dirname, '../../../artifacts/screenshots');
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only when /usr/bin/chromium is missing: scripts/setup-system.sh installs it)', () => {
+  let world: World;
+  let server: TillServer;
+  let dir: string;
+  let context: BrowserContext;
+  let page: Page;
+  let catalog: SqliteCatalog;
+  let receipts: SqliteReceiptStore;
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    dir = mkdtempSync(join(tmpdir(), 'bluetill-ui-'));
+    world = await startWorld({ limits: { basketWaitMs: 30_000, lingerMs: 1_000 } });
+    catalog = new SqliteCatalog(join(dir, 'till.sqlite'));
+    receipts = new SqliteReceiptStore(join(dir, 'till.sqlite'));
+    server = await startTillServer({ till: world.till, catalog, receipts, printer: new FilePrinter(join(dir, 'printer.escpos')), pdfDir: join(dir, 'pdf'), probeEveryMs: 1_000 });
+    context = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), {
+      executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1,
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (e) => console.error('page error:', e.message));
+  }, 60_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+    catalog?.close();
+    receipts?.close();
+    await world?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
+  const row = (text: string) => page.locator('#sessions li.session', { hasText: text });
+
+  it('rings up by search and barcode, serves two phones at once, prints, and keeps the history', async () => {
+    await page.goto(server.url);
+    await page.locator('body[data-ready="true"]').waitFor();
+    await expect.poll(() => page.locator('#backend').textContent()).toBe('Payment network: connected');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('scan');
+
+    // By search: type, arrow down to the result, Enter; a second one by click.
+    await page.keyboard.press('F3');
+    await page.keyboard.type('green');
+    await page.locator('#results button', { hasText: 'Green tea' }).waitFor();
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    await page.locator('#lines tr', { hasText: 'Green tea' }).waitFor();
+    await page.locator('#search').fill('paper');
+    await page.locator('#results button', { hasText: 'Paperback' }).click();
+    // By barcode: the scanner types digits and Enter into the focused field.
+    await page.keyboard.press('F2');
+    for (const code of ['4000000000086', '4000000000086', '4000000000130']) {
+      await page.keyboard.type(code);
+      await page.keyboard.press('Enter');
+    }
+    await page.locator('#lines tr', { hasText: 'Dark chocolate' }).waitFor();
+    await expect.poll(() => page.locator('#qty-bread').inputValue()).toBe('2');
+    await page.locator('#qty-tea-green').fill('3');
+    await page.locator('#qty-tea-green').press('Enter');
+    await page.locator('#scan').fill('999999');
+    await page.locator('#scan').press('Enter');
+    await expect.poll(() => page.locator('#scan-status').textContent()).toBe('No product has barcode 999999');
+    await page.getByRole('button', { name: 'Remove Dark chocolate' }).click();
+    // 3 × 3.50 + 12.99 + 2 × 4.20 = 31.89
+    await expect.poll(() => page.locator('#total').textContent()).toBe('€31.89');
+    await shot('1-sale');
+
+    // Two phones at once: one pays with the right PIN and waits for the basket, one types a wrong PIN.
+    const chen = world.phonePays('card-chen', '9876');
+    await row('Checking card and PIN').waitFor({ timeout: 15_000 });
+    const wrong = await world.phonePays('card-bob', '0000');
+    expect(wrong.outcome, JSON.stringify(wrong.outcome)).toMatchObject({ kind: 'declined' });
+    await row('Declined: Incorrect PIN').waitFor();
+    expect(await page.locator('#sessions li.session:not(.closed)').count()).toBe(1); // chen, still live
+    expect(await page.locator('#sessions li.session').count()).toBe(2);
+    await shot('2-two-phones');
+
+    // Charge: the waiting phone takes the basket and pays.
+    await page.keyboard.press('F9');
+    const paid: PhoneRun = await chen;
+    expect(paid.outcome.kind).toBe('approved');
+    await row('Approved').waitFor();
+    await page.locator('#receipt pre', { hasText: 'APPROVED' }).waitFor();
+    const receiptText = (await page.locator('#receipt pre').textContent())!;
+    expect(receiptText).toContain('679999*********0035');
+    expect(receiptText).toContain('TOTAL');
+    expect(receiptText).toContain('€31.89');
+    expect(receiptText).not.toMatch(/\d{12,}/);
+    await page.locator('#history li', { hasText: '0035' }).waitFor();
+    await shot('3-approved-receipt');
+
+    // The ESC/POS file holds exactly that receipt; reprint appends it again.
+    await server.host.idle();
+    const txn = receiptText.match(/Txn (\S+)/)![1]!;
+    const escpos = receiptToEscPos(receipts.get(txn)!.receipt);
+    expect([...readFileSync(join(dir, 'printer.escpos'))]).toEqual([...escpos]);
+    await page.keyboard.press('F8');
+    await expect.poll(() => page.locator('#receipt-status').textContent()).toContain(`Printed ${txn}`);
+    expect(readFileSync(join(dir, 'printer.escpos')).length).toBe(2 * escpos.length);
+    await page.getByRole('button', { name: 'Save PDF' }).click();
+    await expect.poll(() => page.locator('#receipt-status').textContent()).toContain('.pdf');
+
+    // A phone that asks to pay another sum: declined, and the cashier reads "nothing was charged".
+    await page.keyboard.press('F2');
+    await page.keyboard.type('4000000000048');
+    await page.keyboard.press('Enter');
+    await page.locator('#lines tr', { hasText: 'Still water' }).waitFor();
+    await page.keyboard.press('F9');
+    await page.locator('#baskets li', { hasText: 'waiting' }).waitFor();
+    const tampered = await world.phonePays('card-alice', '1234', { tamper: { payment: (p) => void (p.total = { minor: 1, currency: 'EUR' }) } });
+    expect(tampered.outcome.kind).not.toBe('approved');
+    await page.locator('#alerts .alert', { hasText: 'nothing was charged' }).waitFor();
+    await shot('4-mismatch');
+
+    // History: search finds the receipt by item and by card end; nothing for another word.
+    await page.locator('#history-search').fill('paperback 0035');
+    await expect.poll(() => page.locator('#history li').count()).toBe(1);
+    await page.locator('#history-search').fill('umbrella');
+    await expect.poll(() => page.locator('#history li').count()).toBe(0);
+    await page.locator('#history-search').fill('');
+    await expect.poll(() => page.locator('#history li').count()).toBe(1);
+    await page.getByRole('button', { name: 'Dismiss' }).click();
+    await shot('5-history');
+
+    // The payment network goes away: the cashier is told plainly.
+    await world.stopBackend();
+    await page.locator('#alerts .alert', { hasText: 'not reachable' }).waitFor({ timeout: 15_000 });
+    await expect.poll(() => page.locator('#backend').textContent()).toBe('Payment network: UNREACHABLE');
+    await shot('6-backend-down');
+    await world.restartBackend();
+    await expect.poll(() => page.locator('#backend').textContent(), { timeout: 15_000 }).toBe('Payment network: connected');
+  }, 120_000);
+});

@@ -1,0 +1,354 @@
+/**
+ * The host side of the TillApi, shared by the headless server (WebSocket) and Electron main (IPC):
+ * validates each request, drives the till core, the catalog, the receipt store and the printer,
+ * and turns till events into the UI's live view. One host per till; every UI attached to it sees
+ * the same sale and the same phones.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { assertNever, formatMoney, formatReceiptText, type Item, type Receipt } from '@bluetill/protocol';
+import type { Till } from '../common/till';
+import type { TillEvent } from '../common/till-context';
+import type { Catalog } from '../main/catalog/catalog';
+import type { SqliteReceiptStore } from '../main/receipt/receipt-store.sqlite';
+import type { ReceiptPrinter } from '../main/receipt/receipt-printer';
+import { receiptToEscPos } from '../main/receipt/escpos';
+import { receiptToPdf } from '../main/receipt/receipt-pdf';
+import { isRequestChannel, type EventChannel, type Events, type RequestChannel, type RequestOf, type ResponseOf } from '../common/ipc/channels';
+import { parseRequest } from '../common/ipc/schemas';
+import { ApiError } from '../common/ipc/till-api';
+import type { AttemptView, BackendStatus, DraftView, ErrorView, MismatchView, PdfResult, PrintResult, ReceiptView, SessionRow, TillSnapshot } from '../common/ipc/view-models';
+import { basketView, lineView, mismatchView, productView, receiptView, scrubDigits, sessionRow } from './view-mapping';
+
+export interface CashierHostOptions {
+  readonly till: Till;
+  readonly catalog: Catalog;
+  readonly receipts: SqliteReceiptStore;
+  /** Where receipts are printed (ESC/POS); none: printing answers 'unavailable'. */
+  readonly printer?: ReceiptPrinter | null;
+  /** Where receipt PDFs are saved; none: PDFs answer 'unavailable'. */
+  readonly pdfDir?: string | null;
+  /** Print and save a PDF of each receipt as it is issued. Default true. */
+  readonly autoPrint?: boolean;
+  /** How often the payment network is probed (ms); 0 turns it off. Default 5 s. */
+  readonly probeEveryMs?: number;
+  readonly clock?: { now(): number };
+}
+
+type Push = <E extends EventChannel>(event: E, payload: Events[E]) => void;
+
+const KEEP_CLOSED_ROWS = 8;
+const KEEP_RECENT = 20;
+
+export class CashierHost {
+  private readonly till: Till;
+  private readonly currency: string;
+  private readonly clock: { now(): number };
+  private readonly draft = new Map<string, Item>();
+  private readonly rows = new Map<string, SessionRow>();
+  private readonly attempts: AttemptView[] = [];
+  private readonly mismatches: MismatchView[] = [];
+  private readonly errors: ErrorView[] = [];
+  private readonly listeners = new Set<Push>();
+  private backend: BackendStatus;
+  private lastReceipt: ReceiptView | null = null;
+  private readonly offTill: () => void;
+  private probeTimer: ReturnType<typeof setInterval> | null = null;
+  /** Work started by events (printing, PDFs), awaited on close. */
+  private readonly pending = new Set<Promise<unknown>>();
+
+  constructor(private readonly o: CashierHostOptions) {
+    this.till = o.till;
+    this.currency = o.till.info().currency;
+    this.clock = o.clock ?? { now: () => Date.now() };
+    this.backend = { health: 'unknown', message: 'Checking the payment network…', since: this.clock.now() };
+    for (const s of this.till.sessionSnapshots()) this.rows.set(s.id, sessionRow(s, undefined, this.clock.now()));
+    this.offTill = this.till.onEvent((e) => this.onTillEvent(e));
+    const every = o.probeEveryMs ?? 5_000;
+    if (every > 0) {
+      void this.probe();
+      this.probeTimer = setInterval(() => void this.probe(), every);
+      this.probeTimer.unref?.();
+    }
+  }
+
+  /** Subscribes to every pushed event; returns the unsubscribe function. */
+  subscribe(listener: Push): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Validates and runs one request. Throws ApiError for anything the caller did wrong. */
+  async invoke(channel: string, payload: unknown): Promise<unknown> {
+    if (!isRequestChannel(channel)) throw new ApiError('unknown_channel', `no channel "${channel.slice(0, 64)}"`);
+    const parsed = parseRequest(channel, payload);
+    if (!parsed.ok) throw new ApiError('bad_request', parsed.message);
+    return this.run(channel, parsed.value);
+  }
+
+  private async run<C extends RequestChannel>(channel: C, req: RequestOf<C>): Promise<ResponseOf<C>> {
+    const r = req as never;
+    const out = await this.dispatch(channel, r);
+    return out as ResponseOf<C>;
+  }
+
+  private async dispatch(channel: RequestChannel, req: Record<string, unknown>): Promise<unknown> {
+    switch (channel) {
+      case 'till:snapshot':
+        return this.snapshot();
+      case 'catalog:search':
+        return this.o.catalog.search(req.query as string, (req.limit as number | undefined) ?? 20).map((p) => productView(p, this.currency));
+      case 'catalog:scan': {
+        const p = this.o.catalog.byBarcode(req.barcode as string);
+        return p ? productView(p, this.currency) : null;
+      }
+      case 'catalog:upsert': {
+        const existing = this.o.catalog.byBarcode((req.barcode as string | null | undefined) ?? '');
+        if (existing && existing.sku !== req.sku) throw new ApiError('conflict', `barcode already used by ${existing.sku}`);
+        const p = this.o.catalog.upsert({ sku: req.sku as string, barcode: (req.barcode as string | null | undefined) ?? null, name: req.name as string, priceMinor: req.priceMinor as number });
+        return productView(p, this.currency);
+      }
+      case 'draft:add': {
+        const p = this.o.catalog.bySku(req.sku as string);
+        if (!p) throw new ApiError('not_found', `no product ${req.sku as string}`);
+        const line = this.draft.get(p.sku);
+        const quantity = (line?.quantity ?? 0) + ((req.quantity as number | undefined) ?? 1);
+        if (quantity > 999) throw new ApiError('bad_request', 'at most 999 of one product');
+        this.draft.set(p.sku, { sku: p.sku, name: p.name, unitPriceMinor: line?.unitPriceMinor ?? p.priceMinor, quantity });
+        return this.draftChanged();
+      }
+      case 'draft:set-quantity': {
+        const line = this.draft.get(req.sku as string);
+        if (!line) throw new ApiError('not_found', `${req.sku as string} is not in the sale`);
+        this.draft.set(line.sku, { ...line, quantity: req.quantity as number });
+        return this.draftChanged();
+      }
+      case 'draft:remove':
+        if (!this.draft.delete(req.sku as string)) throw new ApiError('not_found', `${req.sku as string} is not in the sale`);
+        return this.draftChanged();
+      case 'draft:clear':
+        this.draft.clear();
+        return this.draftChanged();
+      case 'basket:charge': {
+        if (this.draft.size === 0) throw new ApiError('bad_request', 'the sale is empty');
+        const basket = this.till.baskets.add([...this.draft.values()]);
+        this.draft.clear();
+        this.draftChanged();
+        this.basketsChanged();
+        return basketView(basket);
+      }
+      case 'basket:assign':
+        return this.assign(req.basketId as string, req.sessionId as string);
+      case 'basket:cancel':
+        if (!this.till.baskets.cancel(req.basketId as string)) throw new ApiError('conflict', `basket ${req.basketId as string} is not waiting (a phone has it, or it is paid)`);
+        this.basketsChanged();
+        return { basketId: req.basketId };
+      case 'receipt:history':
+        return this.history(req.query as string | undefined, req.limit as number | undefined);
+      case 'receipt:print':
+        return this.print(req.terminalTxnId as string);
+      case 'receipt:pdf':
+        return this.pdf(req.terminalTxnId as string);
+      default:
+        return assertNever(channel, 'channel');
+    }
+  }
+
+  snapshot(): TillSnapshot {
+    return {
+      counterName: this.till.info().counterName,
+      currency: this.currency,
+      sessions: [...this.rows.values()],
+      baskets: this.till.baskets.list().filter((b) => b.state !== 'paid').map(basketView),
+      draft: this.draftView(),
+      backend: this.backend,
+      attempts: [...this.attempts],
+      lastReceipt: this.lastReceipt,
+      mismatches: [...this.mismatches],
+      errors: [...this.errors],
+    };
+  }
+
+  private draftView(): DraftView {
+    const lines = [...this.draft.values()];
+    const totalMinor = lines.reduce((n, l) => n + l.quantity * l.unitPriceMinor, 0);
+    return { lines: lines.map((l) => lineView(l, this.currency)), totalMinor, totalText: formatMoney({ minor: totalMinor, currency: this.currency }) };
+  }
+
+  private draftChanged(): DraftView {
+    const view = this.draftView();
+    this.push('draft:changed', view);
+    this.push('till:changed', this.snapshot());
+    return view;
+  }
+
+  private basketsChanged(): void {
+    this.push('basket:changed', this.snapshot().baskets as Events['basket:changed']);
+    this.push('till:changed', this.snapshot());
+  }
+
+  private assign(basketId: string, sessionId: string) {
+    const session = this.till.sessionSnapshots().find((s) => s.id === sessionId);
+    if (!session) throw new ApiError('not_found', `no phone ${sessionId} is connected`);
+    if (session.basketId || this.till.baskets.list().some((b) => b.sessionId === sessionId && b.state === 'assigned'))
+      throw new ApiError('conflict', 'that phone already has a basket');
+    if (!['connected', 'secured', 'authorizing'].includes(session.state)) throw new ApiError('conflict', `that phone is ${session.state}`);
+    const basket = this.till.baskets.get(basketId);
+    if (!basket || basket.state !== 'open') throw new ApiError('conflict', `basket ${basketId} is not waiting`);
+    const got = this.till.baskets.assign(sessionId, basketId);
+    if (!got) throw new ApiError('conflict', `basket ${basketId} could not be assigned`);
+    const row = this.rows.get(sessionId);
+    if (row) this.rows.set(sessionId, { ...row, basketId });
+    this.basketsChanged();
+    return basketView(got);
+  }
+
+  private startOfDay(): number {
+    const d = new Date(this.clock.now());
+    d.setHours(0, 0, 0, 0);
+    return d.getTime();
+  }
+
+  private history(query: string | undefined, limit: number | undefined): ReceiptView[] {
+    return this.o.receipts.list({ sinceMs: this.startOfDay(), query: query ?? '', limit: limit ?? 100 }).map((s) => receiptView(s.receipt, formatReceiptText(s.receipt), s.sessionId));
+  }
+
+  private stored(txn: string): Receipt {
+    const s = this.o.receipts.get(txn);
+    if (!s) throw new ApiError('not_found', `no receipt ${txn}`);
+    return s.receipt;
+  }
+
+  private async print(txn: string): Promise<PrintResult> {
+    const receipt = this.stored(txn);
+    const printer = this.o.printer;
+    if (!printer) throw new ApiError('unavailable', 'no receipt printer is configured');
+    const bytes = receiptToEscPos(receipt);
+    try {
+      await printer.print(bytes);
+    } catch (error) {
+      throw new ApiError('unavailable', scrubDigits((error as Error).message));
+    }
+    return { terminalTxnId: txn, sink: printer.sink, bytes: bytes.length };
+  }
+
+  private async pdf(txn: string): Promise<PdfResult> {
+    const receipt = this.stored(txn);
+    if (!this.o.pdfDir) throw new ApiError('unavailable', 'no folder for receipt PDFs is configured');
+    const bytes = await receiptToPdf(receipt);
+    mkdirSync(this.o.pdfDir, { recursive: true });
+    const path = join(this.o.pdfDir, `receipt-${txn.replace(/[^A-Za-z0-9._-]/g, '_')}.pdf`);
+    writeFileSync(path, bytes);
+    return { terminalTxnId: txn, path, bytes: bytes.length };
+  }
+
+  private onTillEvent(e: TillEvent): void {
+    const now = this.clock.now();
+    switch (e.type) {
+      case 'session': {
+        const basket = e.session.basketId ? this.till.baskets.get(e.session.basketId) : undefined;
+        const row = sessionRow(e.session, this.rows.get(e.session.id), now, basket?.state === 'paid' && basket.sessionId === e.session.id);
+        this.rows.set(row.id, row);
+        this.pruneRows();
+        if (row.declineCode === 'backend_unavailable') this.setBackend('unreachable', 'The payment network is not reachable: payments cannot be taken. Nothing is charged twice.');
+        else if (row.phase === 'awaiting_payment' || row.phase === 'approved' || row.declineCode) this.setBackend('reachable', 'Payment network connected');
+        this.push('session:changed', row);
+        if (row.phase !== 'connecting' || row.closed) this.basketsChanged();
+        else this.push('till:changed', this.snapshot());
+        return;
+      }
+      case 'attempt': {
+        const view: AttemptView = { terminalTxnId: e.terminalTxnId, basketId: e.basketId, state: e.state, at: now };
+        const i = this.attempts.findIndex((a) => a.terminalTxnId === e.terminalTxnId);
+        if (i >= 0) this.attempts.splice(i, 1);
+        this.attempts.unshift(view);
+        this.attempts.length = Math.min(this.attempts.length, KEEP_RECENT);
+        if (e.state === 'unresolved') this.setBackend('unreachable', 'No answer from the payment network: the till will confirm the outcome when it is back.');
+        if (e.state === 'approved' || e.state === 'declined') this.setBackend('reachable', 'Payment network connected');
+        this.push('attempt:changed', view);
+        this.basketsChanged();
+        return;
+      }
+      case 'receipt': {
+        this.o.receipts.save(e.receipt, e.sessionId);
+        const view = receiptView(e.receipt, formatReceiptText(e.receipt), e.sessionId);
+        this.lastReceipt = view;
+        this.push('receipt:issued', view);
+        this.push('till:changed', this.snapshot());
+        if (this.o.autoPrint ?? true) this.track(this.output(e.receipt.terminalTxnId));
+        return;
+      }
+      case 'mismatch': {
+        const view = mismatchView(e.sessionId, e.basketId, e.decline, now);
+        this.mismatches.unshift(view);
+        this.mismatches.length = Math.min(this.mismatches.length, KEEP_RECENT);
+        this.push('mismatch:found', view);
+        this.push('till:changed', this.snapshot());
+        return;
+      }
+      case 'error':
+        this.raise({ sessionId: e.sessionId, code: e.code, message: scrubDigits(e.message), at: now });
+        return;
+      default:
+        return assertNever(e, 'till event');
+    }
+  }
+
+  /** Prints and saves the PDF of a new receipt; failures become an error the cashier sees. */
+  private async output(txn: string): Promise<void> {
+    if (this.o.printer) await this.print(txn).catch((e: unknown) => this.raise({ sessionId: null, code: 'printer', message: (e as Error).message, at: this.clock.now() }));
+    if (this.o.pdfDir) await this.pdf(txn).catch((e: unknown) => this.raise({ sessionId: null, code: 'pdf', message: scrubDigits((e as Error).message), at: this.clock.now() }));
+  }
+
+  private raise(view: ErrorView): void {
+    this.errors.unshift(view);
+    this.errors.length = Math.min(this.errors.length, KEEP_RECENT);
+    this.push('error:raised', view);
+    this.push('till:changed', this.snapshot());
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  private pruneRows(): void {
+    const closed = [...this.rows.values()].filter((r) => r.closed).sort((a, b) => b.updatedAt - a.updatedAt);
+    for (const r of closed.slice(KEEP_CLOSED_ROWS)) this.rows.delete(r.id);
+  }
+
+  private async probe(): Promise<void> {
+    const ok = await this.till.probeBackend().catch(() => false);
+    if (ok) this.setBackend('reachable', 'Payment network connected');
+    else this.setBackend('unreachable', 'The payment network is not reachable: payments cannot be taken right now.');
+  }
+
+  private setBackend(health: BackendStatus['health'], message: string): void {
+    if (this.backend.health === health) return;
+    this.backend = { health, message, since: this.clock.now() };
+    this.push('backend:changed', this.backend);
+    this.push('till:changed', this.snapshot());
+  }
+
+  /** Waits for receipts being printed or saved. */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  private push<E extends EventChannel>(event: E, payload: Events[E]): void {
+    for (const l of this.listeners) {
+      try {
+        l(event, payload);
+      } catch {
+        // a listener that throws (a closed socket) must not stop the others
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    this.offTill();
+    await this.idle();
+    this.listeners.clear();
+  }
+}

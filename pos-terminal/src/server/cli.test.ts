@@ -1,0 +1,53 @@
+/** `serve` as a process: real adapters against a seeded backend, no radio (`--ble none`). */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWorld, type World } from '@bluetill/simulator';
+import { WsTestClient } from './ws-test-client';
+
+describe('serve CLI', () => {
+  let world: World;
+  let data: string;
+  beforeAll(async () => {
+    world = await startWorld();
+    data = mkdtempSync(join(tmpdir(), 'bluetill-cli-'));
+  });
+  afterAll(async () => {
+    await world?.close();
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  it('composes a till with the real adapters and serves it until SIGTERM', async () => {
+    const cli = join(import.meta.dirname, 'cli.ts');
+    const child = spawn(process.execPath, ['--import', 'tsx', cli, '--terminal', join(world.dir, 'terminal-T-0001.json'), '--backend', world.backend.address, '--ble', 'none', '--port', '0', '--data', data, '--counter', 'Counter 7'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += String(d)));
+    child.stderr.on('data', (d) => (out += String(d)));
+    const url = await new Promise<string>((resolve, reject) => {
+      const t = setInterval(() => {
+        const m = /serving (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+        if (m) resolve(m[1]!);
+        if (child.exitCode !== null) reject(new Error(out));
+      }, 50);
+      setTimeout(() => (clearInterval(t), reject(new Error(`no url: ${out}`))), 20_000);
+    });
+    const client = await WsTestClient.open(url);
+    expect((await client.call('till:snapshot', {})).counterName).toBe('Counter 7');
+    // The first probe may have answered before this client connected: ask until it has.
+    await expect.poll(async () => (await client.call('till:snapshot', {})).backend.health, { timeout: 10_000 }).toBe('reachable');
+    expect((await client.call('catalog:search', { query: '' })).length).toBeGreaterThanOrEqual(20);
+    client.close();
+    child.kill('SIGTERM');
+    expect(await new Promise((r) => child.once('exit', r))).toBe(0);
+  });
+
+  it('explains its arguments', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'cli.ts'), '--ble', 'bluetooth'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += String(d)));
+    expect(await new Promise((r) => child.once('exit', r))).toBe(2);
+    expect(err).toMatch(/usage: serve --terminal FILE/);
+  });
+});

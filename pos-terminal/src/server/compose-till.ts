@@ -1,0 +1,105 @@
+/**
+ * The composition root shared by `pos-terminal serve` and the Electron main process: a till with
+ * its real adapters (gRPC backend client, SQLite journal keyed from the terminal key, a BLE
+ * peripheral or none), the catalog and receipt store in the till's SQLite file, the printer.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { privateKeyFromPem } from '@bluetill/protocol';
+import { Till } from '../common/till';
+import type { BlePeripheral } from '../common/ports/ble-peripheral';
+import { GrpcBackendClient } from '../main/backend/backend-client.grpc';
+import { SqliteJournal } from '../main/journal/journal.sqlite';
+import { journalKey } from '../main/journal/journal-key';
+import { BlenoPeripheral } from '../main/ble/ble-peripheral.bleno';
+import type { HciTransport } from '../main/ble/hci-transport';
+import { SqliteCatalog } from '../main/catalog/catalog.sqlite';
+import { SqliteReceiptStore } from '../main/receipt/receipt-store.sqlite';
+import { printerFromSpec } from '../main/receipt/printer-from-spec';
+import type { ReceiptPrinter } from '../main/receipt/receipt-printer';
+import { NoBlePeripheral } from './no-ble-peripheral';
+
+export interface TillConfig {
+  /** The terminal identity file issued by the card company (terminalId, merchantId, merchantName, privatePem, certificate). */
+  readonly terminalFile: string;
+  /** host:port of the authorization server. */
+  readonly backend: string;
+  readonly settlement?: string;
+  /** Folder for the journal, the till database (catalog, receipts) and receipt PDFs. */
+  readonly dataDir: string;
+  /** `none`, `uart:/dev/ttyUSB0[:baud]` or `socket:0` (hci0). */
+  readonly ble: string;
+  /** See printerFromSpec; default `file:<dataDir>/printer.escpos`. */
+  readonly printer?: string;
+  readonly counterName: string;
+  readonly currency: string;
+}
+
+export interface ComposedTill {
+  readonly till: Till;
+  readonly catalog: SqliteCatalog;
+  readonly receipts: SqliteReceiptStore;
+  readonly printer: ReceiptPrinter | null;
+  readonly pdfDir: string;
+  close(): Promise<void>;
+}
+
+interface TerminalFile {
+  terminalId: string;
+  merchantId: string;
+  merchantName: string;
+  privatePem: string;
+  certificate: string;
+}
+
+export function bleFromSpec(spec: string): BlePeripheral {
+  if (spec === 'none') return new NoBlePeripheral();
+  const [kind, a, b] = spec.split(':');
+  let hci: HciTransport | null = null;
+  if (kind === 'uart' && a) hci = { transport: 'uart', path: a, ...(b ? { baudRate: Number(b) } : {}) };
+  if (kind === 'socket' && a && /^\d+$/.test(a)) hci = { transport: 'socket', deviceId: Number(a) };
+  if (!hci) throw new Error(`--ble must be none, uart:PATH[:BAUD] or socket:N, not "${spec}"`);
+  return new BlenoPeripheral({ hci });
+}
+
+export async function composeTill(c: TillConfig): Promise<ComposedTill> {
+  const t = JSON.parse(readFileSync(c.terminalFile, 'utf8')) as TerminalFile;
+  for (const k of ['terminalId', 'merchantId', 'merchantName', 'privatePem', 'certificate'] as const)
+    if (typeof t[k] !== 'string' || !t[k]) throw new Error(`terminal file: ${k} missing`);
+  mkdirSync(c.dataDir, { recursive: true });
+  const terminalKey = privateKeyFromPem(t.privatePem).privateKey;
+  const backend = new GrpcBackendClient({ authorizationAddress: c.backend, ...(c.settlement ? { settlementAddress: c.settlement } : {}), terminalId: t.terminalId });
+  const journal = new SqliteJournal(join(c.dataDir, 'journal.sqlite'), { key: journalKey(terminalKey) });
+  const tillDb = join(c.dataDir, 'till.sqlite');
+  const catalog = new SqliteCatalog(tillDb);
+  const receipts = new SqliteReceiptStore(tillDb);
+  const printer = printerFromSpec(c.printer ?? `file:${join(c.dataDir, 'printer.escpos')}`);
+  const till = new Till({
+    terminalId: t.terminalId,
+    merchantId: t.merchantId,
+    counterName: c.counterName,
+    currency: c.currency,
+    identity: { terminalKey, terminalCertificate: Buffer.from(t.certificate, 'base64'), merchantName: t.merchantName },
+    peripheral: bleFromSpec(c.ble),
+    backend,
+    journal,
+  });
+  // Receipts the till learns at start (settlements resolved from the journal) are kept too,
+  // before any cashier host is listening.
+  const offEarly = till.onEvent((e) => {
+    if (e.type === 'receipt') receipts.save(e.receipt, e.sessionId);
+  });
+  await till.start();
+  offEarly();
+  return {
+    till, catalog, receipts, printer,
+    pdfDir: join(c.dataDir, 'receipts'),
+    async close() {
+      await till.stop();
+      backend.close();
+      journal.close();
+      catalog.close();
+      receipts.close();
+    },
+  };
+}

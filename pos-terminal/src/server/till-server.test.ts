@@ -1,0 +1,184 @@
+/**
+ * The headless till server over real HTTP and WebSocket on 127.0.0.1:0, in front of a whole
+ * simulated world (seeded backend on loopback gRPC, till with its SQLite journal, phones).
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWorld, type World } from '@bluetill/simulator';
+import { SqliteCatalog } from '../main/catalog/catalog.sqlite';
+import { SqliteReceiptStore } from '../main/receipt/receipt-store.sqlite';
+import { FilePrinter } from '../main/receipt/receipt-printer.file';
+import { receiptToEscPos } from '../main/receipt/escpos';
+import { MAX_WS_MESSAGE_BYTES } from '../common/ipc/wire';
+import { startTillServer, type TillServer } from './till-server';
+import { WsTestClient } from './ws-test-client';
+
+describe('till server (HTTP + WebSocket on loopback)', () => {
+  let world: World;
+  let server: TillServer;
+  let dir: string;
+  let client: WsTestClient;
+  let catalog: SqliteCatalog;
+  let receipts: SqliteReceiptStore;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'bluetill-serve-'));
+    world = await startWorld({ limits: { basketWaitMs: 3_000 } });
+    catalog = new SqliteCatalog(join(dir, 'till.sqlite'));
+    receipts = new SqliteReceiptStore(join(dir, 'till.sqlite'));
+    server = await startTillServer({ till: world.till, catalog, receipts, printer: new FilePrinter(join(dir, 'printer.escpos')), pdfDir: join(dir, 'pdf'), probeEveryMs: 300 });
+    client = await WsTestClient.open(server.url);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await server?.close();
+    catalog?.close();
+    receipts?.close();
+    await world?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves the UI on 127.0.0.1 with a strict content security policy', async () => {
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const page = await fetch(server.url);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+    expect(await page.text()).toContain('<script type="module" src="app.js">');
+    const js = await fetch(`${server.url}/app.js`);
+    expect(js.headers.get('content-type')).toMatch(/javascript/);
+    expect(await js.text()).toContain('CashierView');
+    expect((await fetch(`${server.url}/../etc/passwd`)).status).toBe(404);
+    expect((await fetch(`${server.url}/constructor`)).status).toBe(404);
+    expect((await fetch(`${server.url}/`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('refuses a WebSocket from another origin', async () => {
+    await expect(WsTestClient.open(server.url, { origin: 'http://evil.example' })).rejects.toThrow(/403/);
+    const same = await WsTestClient.open(server.url, { origin: server.url });
+    expect((await same.call('till:snapshot', {})).counterName).toBe('Counter 1');
+    same.close();
+  });
+
+  it('rings up a sale: search, scan, quantities, remove, charge; pushes the changes', async () => {
+    expect((await client.call('catalog:search', { query: 'tea' })).map((p) => p.sku).sort()).toEqual(['tea-black', 'tea-green']);
+    const bread = await client.call('catalog:scan', { barcode: '4000000000086' });
+    expect(bread).toMatchObject({ sku: 'bread', priceText: '€4.20' });
+    expect(await client.call('catalog:scan', { barcode: '1234567' })).toBeNull();
+    await client.call('draft:add', { sku: 'tea-green' });
+    await client.call('draft:add', { sku: 'tea-green' });
+    await client.call('draft:add', { sku: 'bread' });
+    await client.call('draft:add', { sku: 'water' });
+    let draft = await client.call('draft:set-quantity', { sku: 'water', quantity: 3 });
+    expect(draft.lines.find((l) => l.sku === 'water')).toMatchObject({ quantity: 3, lineTotalText: '€3.60' });
+    draft = await client.call('draft:remove', { sku: 'water' });
+    expect(draft).toMatchObject({ totalMinor: 1120, totalText: '€11.20' });
+    expect((await client.event('draft:changed', (d) => d.totalMinor === 1120)).lines).toHaveLength(2);
+    const basket = await client.call('basket:charge', {});
+    expect(basket).toMatchObject({ status: 'open', totalText: '€11.20' });
+    expect(world.till.baskets.get(basket.id)?.items.map((i) => [i.sku, i.quantity])).toEqual([['tea-green', 2], ['bread', 1]]);
+    expect((await client.call('till:snapshot', {})).draft.lines).toEqual([]);
+    await expect(client.call('basket:charge', {})).rejects.toThrow(/bad_request: the sale is empty/);
+    await client.call('basket:cancel', { basketId: basket.id });
+    expect(world.till.baskets.get(basket.id)).toBeUndefined();
+  });
+
+  it('answers every bad message with an error and keeps serving', async () => {
+    const before = client.replies.length;
+    client.sendRaw('not json');
+    expect(await client.reply(null, before)).toMatchObject({ ok: false, error: { code: 'bad_request', message: 'not JSON' } });
+    let n = client.replies.length;
+    client.sendRaw(Buffer.from([1, 2, 3]), true);
+    expect(await client.reply(null, n)).toMatchObject({ ok: false, error: { code: 'bad_request' } });
+    n = client.replies.length;
+    client.sendRaw(JSON.stringify({ id: 1, channel: 'till:snapshot', payload: { pad: 'x'.repeat(MAX_WS_MESSAGE_BYTES) } }));
+    expect(await client.reply(null, n)).toMatchObject({ ok: false, error: { code: 'too_large' } });
+    n = client.replies.length;
+    client.sendRaw(JSON.stringify({ id: 77, channel: 'till:snapshot' , extra: 1 }));
+    expect(await client.reply(77, n)).toMatchObject({ ok: false, error: { code: 'bad_request' } });
+    expect(await client.request('till:reboot', {})).toMatchObject({ ok: false, error: { code: 'unknown_channel' } });
+    expect(await client.request('draft:add', { sku: '../../etc' })).toMatchObject({ ok: false, error: { code: 'bad_request' } });
+    expect(await client.request('draft:add', { sku: 'tea-green', quantity: -1 })).toMatchObject({ ok: false, error: { code: 'bad_request' } });
+    expect(await client.request('draft:add', { sku: 'tea-green', admin: true })).toMatchObject({ ok: false, error: { code: 'bad_request' } });
+    expect(await client.request('draft:add', { sku: 'no-such-thing' })).toMatchObject({ ok: false, error: { code: 'not_found' } });
+    expect(await client.request('catalog:upsert', { sku: 'x', name: 'X', priceMinor: 1.5 })).toMatchObject({ ok: false, error: { code: 'bad_request' } });
+    expect(await client.request('catalog:upsert', { sku: 'x', name: 'X', priceMinor: 100, barcode: '4000000000017' })).toMatchObject({ ok: false, error: { code: 'conflict' } });
+    expect(await client.request('basket:assign', { basketId: 'B-9999', sessionId: 'nobody' })).toMatchObject({ ok: false, error: { code: 'not_found' } });
+    expect(await client.request('receipt:print', { terminalTxnId: 'T-0001-none' })).toMatchObject({ ok: false, error: { code: 'not_found' } });
+    expect((await client.call('till:snapshot', {})).counterName).toBe('Counter 1');
+  });
+
+  it('edits the catalog: a new product and a new price', async () => {
+    expect(await client.call('catalog:upsert', { sku: 'scarf', barcode: '4000000000208', name: 'Wool scarf', priceMinor: 2500 })).toMatchObject({ priceText: '€25.00' });
+    await client.call('catalog:upsert', { sku: 'tea-green', barcode: '4000000000017', name: 'Green tea', priceMinor: 375 });
+    expect(catalog.bySku('tea-green')?.priceMinor).toBe(375);
+    expect(await client.call('catalog:scan', { barcode: '4000000000208' })).toMatchObject({ name: 'Wool scarf' });
+  });
+
+  it('shows a phone paying live, issues, prints and saves the receipt, and finds it in the history', async () => {
+    await client.call('draft:add', { sku: 'book' });
+    const basket = await client.call('basket:charge', {});
+    const run = await world.phonePays('card-alice', '1234');
+    expect(run.outcome.kind).toBe('approved');
+    await client.event('session:changed', (r) => r.phase === 'approved');
+    const phases = client.events.filter((e) => e.event === 'session:changed').map((e) => (e.payload as { phase: string }).phase);
+    for (const p of ['connecting', 'card_check', 'authorizing', 'awaiting_payment', 'paying', 'approved']) expect(phases).toContain(p);
+    const issued = await client.event('receipt:issued', (r) => r.totalText === '€12.99');
+    expect(issued).toMatchObject({ result: 'approved', maskedPan: '679999*********0019' });
+    await server.host.idle();
+    const receipt = receipts.get(issued.terminalTxnId)!.receipt;
+    expect([...readFileSync(join(dir, 'printer.escpos'))]).toEqual([...receiptToEscPos(receipt)]);
+    expect(readFileSync(join(dir, 'pdf', `receipt-${issued.terminalTxnId}.pdf`)).subarray(0, 5).toString()).toBe('%PDF-');
+    const reprint = await client.call('receipt:print', { terminalTxnId: issued.terminalTxnId });
+    expect(reprint.sink).toBe(`file:${join(dir, 'printer.escpos')}`);
+    expect(readFileSync(join(dir, 'printer.escpos')).length).toBe(2 * reprint.bytes);
+    expect((await client.call('receipt:history', { query: 'paperback 0019' })).map((r) => r.terminalTxnId)).toEqual([issued.terminalTxnId]);
+    expect(await client.call('receipt:history', { query: 'umbrella' })).toEqual([]);
+    const snap = await client.call('till:snapshot', {});
+    expect(snap.baskets.find((b) => b.id === basket.id)).toBeUndefined(); // paid baskets leave the list
+    expect(snap.attempts[0]).toMatchObject({ basketId: basket.id, state: 'approved' });
+    expect(JSON.stringify(client.events)).not.toMatch(/6799990100000000019|"pin"/);
+  });
+
+  it('a wrong PIN shows the decline in words; a tampered sum shows "nothing was charged"', async () => {
+    await client.call('draft:add', { sku: 'pen' });
+    const basket = await client.call('basket:charge', {});
+    expect((await world.phonePays('card-chen', '0000')).outcome.kind).toBe('declined');
+    expect(await client.event('session:changed', (r) => r.phase === 'declined')).toMatchObject({ label: 'Declined: Incorrect PIN', declineCode: 'pin_incorrect' });
+    expect(world.till.baskets.get(basket.id)?.state).toBe('open'); // back in the queue
+    await world.phonePays('card-bob', '2580', { tamper: { payment: (p) => void (p.total = { minor: 1, currency: 'EUR' }) } });
+    const m = await client.event('mismatch:found');
+    expect(m).toMatchObject({ basketId: basket.id, declineCode: 'amount_mismatch' });
+    expect(m.message).toMatch(/nothing was charged/);
+    expect(await client.event('session:changed', (r) => r.declineCode === 'amount_mismatch')).toMatchObject({ label: 'Declined: Amount differs from the till (nothing was charged)' });
+  });
+
+  it('lets the cashier hand a particular waiting basket to a phone', async () => {
+    for (const b of world.till.baskets.list()) world.till.baskets.cancel(b.id);
+    const paying = world.phonePays('card-chen', '9876');
+    const waiting = await client.event('session:changed', (r) => r.phase === 'authorizing' && !r.closed && r.basketId === null);
+    const host = server.host;
+    // Host requests run synchronously up to their first await: all of this happens in one turn,
+    // so the phone's own polling for the oldest basket cannot come in between.
+    const calls = [host.invoke('draft:add', { sku: 'apple' }), host.invoke('basket:charge', {}), host.invoke('draft:add', { sku: 'umbrella' }), host.invoke('basket:charge', {})];
+    const [first, second] = world.till.baskets.list().filter((b) => b.state === 'open');
+    calls.push(host.invoke('basket:assign', { basketId: second!.id, sessionId: waiting.id }));
+    await Promise.all(calls);
+    const run = await paying;
+    expect(run.outcome.kind).toBe('approved');
+    expect(run.prompt.shownBasket?.total.minor).toBe(1499); // the umbrella, not the older apple basket
+    expect(world.till.baskets.get(first!.id)?.state).toBe('open');
+    await expect(host.invoke('basket:assign', { basketId: first!.id, sessionId: waiting.id })).rejects.toMatchObject({ code: expect.stringMatching(/not_found|conflict/) });
+  });
+
+  it('says plainly when the payment network is unreachable, and when it is back', async () => {
+    await expect.poll(async () => (await client.call('till:snapshot', {})).backend.health, { timeout: 10_000 }).toBe('reachable');
+    await world.stopBackend();
+    expect(await client.event('backend:changed', (b) => b.health === 'unreachable')).toMatchObject({ message: expect.stringMatching(/not reachable/) });
+    client.events.length = 0;
+    await world.restartBackend();
+    expect(await client.event('backend:changed', (b) => b.health === 'reachable')).toBeTruthy();
+  });
+});
