@@ -17,6 +17,8 @@ export interface VirtualBleOptions extends VirtualRadioOptions {
    * LE Data Length Extension (251-byte LL payloads, as phones and controllers since BLE 4.2 negotiate).
    */
   readonly phoneShaping?: LinkShaping;
+  /** LE ACL buffers of the till's controller, shared by all its phones (default 24: a multi-link controller). */
+  readonly tillAclBuffers?: number;
 }
 
 export class VirtualBle {
@@ -32,7 +34,7 @@ export class VirtualBle {
     // Every noble/bleno stack adds its own SIGINT handler; a fleet of phones in one process has many.
     process.setMaxListeners(Math.max(process.getMaxListeners(), 256));
     const radio = await RadioProcess.start(o);
-    const device = await radio.addDevice({ name: 'till', distanceM: 0 });
+    const device = await radio.addDevice({ name: 'till', distanceM: 0, aclBuffers: o.tillAclBuffers ?? 24 });
     return new VirtualBle(radio, new BlenoPeripheral({ hci: { transport: 'uart', path: device.ttyPath } }), o);
   }
 

@@ -51,10 +51,17 @@ export interface ControllerOptions {
   readonly send: (bytes: Buffer) => void;
   readonly distanceM?: number;
   readonly shaping?: LinkShaping;
+  /**
+   * LE ACL buffers offered to the host, shared by all its connections (default 8, a phone-class
+   * controller). A controller built to hold many links offers more; the host may have only this
+   * many packets outstanding across all links, each freed at its link's next connection event.
+   */
+  readonly aclBuffers?: number;
 }
 
 export class HciController {
   readonly name: string;
+  private readonly aclBuffers: number;
   /** Big-endian hex, no separators (`c0ffee000001`). */
   readonly addressHex: string;
   /** Little-endian, as on the wire. */
@@ -75,6 +82,7 @@ export class HciController {
   private readonly sendBytes: (bytes: Buffer) => void;
 
   constructor(options: ControllerOptions) {
+    this.aclBuffers = Math.max(1, Math.min(255, options.aclBuffers ?? ACL_BUFFER_COUNT));
     this.name = options.name;
     this.addressHex = options.address.toString('hex');
     this.addressWire = Buffer.from(options.address).reverse();
@@ -204,7 +212,7 @@ export class HciController {
         // 7.4.5: ACL length (2), SCO length (1), ACL count (2), SCO count (2).
         const r = Buffer.alloc(7);
         r.writeUInt16LE(ACL_BUFFER_LENGTH, 0);
-        r.writeUInt16LE(ACL_BUFFER_COUNT, 3);
+        r.writeUInt16LE(this.aclBuffers, 3);
         this.complete(opcode, STATUS.success, r);
         return;
       }
@@ -224,7 +232,7 @@ export class HciController {
         // 7.8.2: LE ACL data packet length (2), total number (1); shared by all handles.
         const r = Buffer.alloc(3);
         r.writeUInt16LE(ACL_BUFFER_LENGTH, 0);
-        r.writeUInt8(ACL_BUFFER_COUNT, 2);
+        r.writeUInt8(this.aclBuffers, 2);
         this.complete(opcode, STATUS.success, r);
         return;
       }

@@ -39,6 +39,8 @@ export interface DeviceOptions {
   readonly address?: string;
   /** Shaping of this device's links. */
   readonly shaping?: LinkShaping;
+  /** LE ACL buffers its controller offers the host (default 8). */
+  readonly aclBuffers?: number;
 }
 
 export interface LinkInfo {
@@ -150,6 +152,7 @@ export class VirtualRadio {
       send: (bytes) => port.write(bytes),
       ...(options.distanceM !== undefined ? { distanceM: options.distanceM } : {}),
       ...(options.shaping ? { shaping: options.shaping } : {}),
+      ...(options.aclBuffers !== undefined ? { aclBuffers: options.aclBuffers } : {}),
     });
     port.onData((chunk) => controller.receive(chunk));
     this.air.attach(controller);
