@@ -140,16 +140,7 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
       if (inbox.valuesSent === sentBefore) paymentSent = false;
       throw e;
     }
-    const result = await expect('receipt');
-    if (!result.receipt) return declined(result.declineReason);
-    let receipt: Receipt;
-    try {
-      receipt = verifyReceipt(result.receipt, o.trust.cardCompanyRoot, now());
-    } catch (e) {
-      throw new PhoneError('receipt_invalid', 'the receipt is not signed by the payment network', { cause: e });
-    }
-    if (!result.approved) return declined(result.declineReason, undefined, receipt);
-    return { kind: 'approved', receipt };
+    return outcomeOf(await expect('receipt'), o.trust, now);
   } catch (e) {
     if (!(e instanceof PhoneError)) throw e;
     const outcomeUnknown = paymentSent && (e.code === 'link_lost' || e.code === 'timeout' || e.message.startsWith('outcome_unknown'));
@@ -177,15 +168,7 @@ export async function retrieveReceipt(o: RetrieveOptions): Promise<PaymentOutcom
   try {
     await secure(c, o.trust, now);
     await c.inbox.stream.send({ $case: 'receiptRequest', value: o.ticket });
-    const result = await c.expect('receipt');
-    if (!result.receipt) return declined(result.declineReason);
-    let receipt: Receipt;
-    try {
-      receipt = verifyReceipt(result.receipt, o.trust.cardCompanyRoot, now());
-    } catch (e) {
-      throw new PhoneError('receipt_invalid', 'the receipt is not signed by the payment network', { cause: e });
-    }
-    return result.approved ? { kind: 'approved', receipt } : declined(result.declineReason, undefined, receipt);
+    return outcomeOf(await c.expect('receipt'), o.trust, now);
   } catch (e) {
     if (!(e instanceof PhoneError)) throw e;
     if (e.message.startsWith('not_charged')) return { kind: 'failed', code: 'not_charged', message: e.message, charged: 'no' };
@@ -193,6 +176,18 @@ export async function retrieveReceipt(o: RetrieveOptions): Promise<PaymentOutcom
   } finally {
     c.inbox.stream.close();
   }
+}
+
+/** The till's ReceiptMessage as an outcome; a receipt counts only if the settlement server signed it. */
+function outcomeOf(result: ValueOf<'receipt'>, trust: PayOptions['trust'], now: () => number): PaymentOutcome {
+  if (!result.receipt) return declined(result.declineReason);
+  let receipt: Receipt;
+  try {
+    receipt = verifyReceipt(result.receipt, trust.cardCompanyRoot, now());
+  } catch (e) {
+    throw new PhoneError('receipt_invalid', 'the receipt is not signed by the payment network', { cause: e });
+  }
+  return result.approved ? { kind: 'approved', receipt } : declined(result.declineReason, undefined, receipt);
 }
 
 function declined(reason: string, pinTriesLeft?: number, receipt?: Receipt): PaymentOutcome {
