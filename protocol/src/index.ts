@@ -9,6 +9,7 @@ export * from './ble/frame';
 export * from './ble/messages';
 export * from './ble/secure-channel';
 export * from './ble/message-stream';
+export * from './ble/disconnect-reason';
 export * from './pki/keys';
 export * from './pki/certificate';
 export * from './pin/pin-block';

@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { GATT } from '@bluetill/protocol';
 import type { Noble } from '@stoprocent/noble';
-import { NobleCentral, disconnectReason, nobleBindingOptions } from './ble-central.noble';
+import { disconnectReason } from '@bluetill/protocol';
+import { NobleCentral, nobleBindingOptions } from './ble-central.noble';
 
 // A stand-in for noble's scanning surface; the real stack is exercised over the simulator's
 // virtual controller in simulator/src/radio/adapters.integration.test.ts.

@@ -4,7 +4,7 @@
  * connects with an ATT MTU exchange (247 asked) and a NOTIFY subscription before returning.
  */
 import { withBindings, type Characteristic, type Noble, type Peripheral } from '@stoprocent/noble';
-import { ATT_DEFAULT_MTU, ATT_PREFERRED_MTU, GATT } from '@bluetill/protocol';
+import { ATT_DEFAULT_MTU, ATT_PREFERRED_MTU, GATT, disconnectReason } from '@bluetill/protocol';
 import type { Advertisement, BleCentral, CentralLink, ScanOptions } from '../ports/ble-central';
 
 /** Which HCI controller noble talks to. */
@@ -42,23 +42,6 @@ export const nobleBindingOptions = (t: HciTransport): Record<string, unknown> =>
       return { hciDriver: 'uart', bindParams: { uart: { port: t.path, ...(t.baudRate ? { baudRate: t.baudRate } : {}) } } };
     case 'socket':
       return { hciDriver: 'native', deviceId: t.deviceId, ...(t.userChannel !== undefined ? { userChannel: t.userChannel } : {}) };
-  }
-};
-
-/** HCI disconnect reason (Core Vol 1, Part F) as the string CentralLink.onDisconnect reports. */
-export const disconnectReason = (code: unknown): string => {
-  const n = typeof code === 'number' ? code : Number(code);
-  switch (n) {
-    case 0x08:
-      return 'supervision_timeout';
-    case 0x13:
-      return 'remote_user_terminated';
-    case 0x16:
-      return 'local_host_terminated';
-    case 0x3e:
-      return 'failed_to_establish';
-    default:
-      return Number.isInteger(n) ? `hci_0x${n.toString(16).padStart(2, '0')}` : 'unknown';
   }
 };
 

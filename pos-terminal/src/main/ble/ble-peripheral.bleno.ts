@@ -8,10 +8,9 @@
  * @stoprocent/bleno 0.12.
  */
 import { withBindings, type Bleno, type ConnectionHandle, type UpdateValueCallback } from '@stoprocent/bleno';
-import { ATT_DEFAULT_MTU, GATT } from '@bluetill/protocol';
+import { ATT_DEFAULT_MTU, GATT, disconnectReason } from '@bluetill/protocol';
 import type { BlePeripheral, PeripheralLink, PeripheralOptions } from '../../common/ports/ble-peripheral';
 import { BlePeripheralError } from './ble-peripheral-error';
-import { disconnectReason } from './disconnect-reason';
 import { blenoBindingOptions, type HciTransport } from './hci-transport';
 
 export interface BlenoPeripheralOptions {
