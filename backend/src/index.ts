@@ -8,3 +8,7 @@ export { registerCard, registerMerchant, registerTerminal, setCardStatus, unlock
 export type { Clock } from './ports/clock';
 export { issueCard, writePersonalizationFile, type CardIssue, type PersonalizationFile } from './admin/card-issuing';
 export { loadIssuer, serializeIssuer } from './admin/key-material';
+export { readServerTls, readTerminalTls, tlsPaths, TlsMaterialError, type TlsMaterial, type TlsPaths } from './adapters/tls-files';
+export { createBackendCa, issueServerCertificate, issueTerminalCertificate, type PemPair, type IssuedTerminalCertificate } from './admin/tls-material';
+export { createTlsAuthority, readTlsAuthority, issueTerminalTls } from './admin/tls-issuing';
+export { recordTerminalCertificate, revokeTerminalCertificates } from './admin/registry';

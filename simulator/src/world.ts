@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { seedDemo, startBackend, fleetCards, DEMO_CARDS, DEMO_MERCHANT, DEMO_TERMINAL_ID, type RunningBackend, type SeededBackend } from '@bluetill/backend';
+import { seedDemo, startBackend, readTerminalTls, fleetCards, DEMO_CARDS, DEMO_MERCHANT, DEMO_TERMINAL_ID, type RunningBackend, type SeededBackend } from '@bluetill/backend';
 import { GrpcBackendClient, SqliteJournal, Till, type BlePeripheral, type TillEvent, type TillLimits } from '@bluetill/pos-terminal';
 import { pay, retrieveReceipt, type BleCentral, type PaymentCard, type PaymentOutcome, type PayOptions } from '@bluetill/phone-agent';
 import { privateKeyFromPem, publicKeyFromRaw, type Item } from '@bluetill/protocol';
@@ -62,12 +62,13 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'bluetill-world-'));
   const extraCards = fleetCards(o.fleetCards ?? 0);
   const allCards = [...DEMO_CARDS, ...extraCards];
-  const seed = seedDemo(dir, [], extraCards);
+  const seed = await seedDemo(dir, [], extraCards);
   const logger = o.logger ?? pino({ level: o.logLevel ?? 'silent' });
   let backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, logger });
   const port = backend.port;
   const radio = o.radio ?? new InMemoryRadio();
-  const client = new GrpcBackendClient({ authorizationAddress: backend.address, terminalId: DEMO_TERMINAL_ID, deadlineMs: o.backendDeadlineMs ?? 3_000, attempts: 2, backoffMs: 100 });
+  // Mutual TLS, as in production: the till's client certificate from the seed's tls/ folder.
+  const client = new GrpcBackendClient({ authorizationAddress: backend.address, terminalId: DEMO_TERMINAL_ID, tls: readTerminalTls(seed.tlsDir, DEMO_TERMINAL_ID), deadlineMs: o.backendDeadlineMs ?? 3_000, attempts: 2, backoffMs: 100 });
   const terminalKey = privateKeyFromPem(seed.terminal.privatePem).privateKey;
   const journal = new SqliteJournal(join(dir, 'till-journal.sqlite'), { key: journalKey(terminalKey) });
   const till = new Till({

@@ -10,6 +10,7 @@ import { SoftwareKeyStore } from '../adapters/key-store.file';
 import { createKeyMaterial, issueTerminalIdentity, trustAnchors, type TerminalIdentity, type TrustAnchors } from './key-material';
 import { registerCard, registerMerchant, registerTerminal, type NewCard } from './registry';
 import { issueCard, writePersonalizationFile } from './card-issuing';
+import { createTlsAuthority, issueTerminalTls } from './tls-issuing';
 
 export const DEMO_MERCHANT = { id: 'M-0001', name: 'Corner Shop', currency: 'EUR' } as const;
 export const DEMO_TERMINAL_ID = 'T-0001';
@@ -50,21 +51,30 @@ export interface SeededBackend {
   readonly trust: TrustAnchors;
   /** cards/<card id>.json: each demo card's personalization, for the simulated phones' card writers. */
   readonly cardsDir: string;
+  /** tls/: backend CA, server certificate, one client certificate per terminal (see adapters/tls-files.ts). */
+  readonly tlsDir: string;
 }
 
-/** Creates keys, database and demo registry in `dir`; writes keys.json, trust.json, terminal-T-0001.json. */
-export function seedDemo(dir: string, extraTerminals: readonly string[] = [], extraCards: readonly NewCard[] = []): SeededBackend {
+/**
+ * Creates keys, database and demo registry in `dir`; writes keys.json, trust.json,
+ * terminal-T-0001.json, and tls/ (backend CA, server certificate, a client certificate per terminal).
+ */
+export async function seedDemo(dir: string, extraTerminals: readonly string[] = [], extraCards: readonly NewCard[] = [], o: { serverNames?: readonly string[] } = {}): Promise<SeededBackend> {
   const cards = [...DEMO_CARDS, ...extraCards];
   const material = createKeyMaterial();
   const keysPath = join(dir, 'keys.json');
   writeFileSync(keysPath, JSON.stringify(material, null, 2), { mode: 0o600 });
   const keys = new SoftwareKeyStore(material);
   const dbPath = join(dir, 'backend.sqlite');
+  const tlsDir = join(dir, 'tls');
   const store = new SqliteBackendStore(dbPath);
   try {
     registerMerchant(store.db, DEMO_MERCHANT);
-    for (const id of [DEMO_TERMINAL_ID, ...extraTerminals]) registerTerminal(store.db, { id, merchantId: DEMO_MERCHANT.id });
+    const terminals = [DEMO_TERMINAL_ID, ...extraTerminals];
+    for (const id of terminals) registerTerminal(store.db, { id, merchantId: DEMO_MERCHANT.id });
     for (const card of cards) registerCard(store.db, keys, card);
+    const ca = await createTlsAuthority(tlsDir, o);
+    for (const id of terminals) await issueTerminalTls(tlsDir, store.db, ca, { terminalId: id, merchantId: DEMO_MERCHANT.id });
   } finally {
     store.close();
   }
@@ -75,5 +85,5 @@ export function seedDemo(dir: string, extraTerminals: readonly string[] = [], ex
   const cardsDir = join(dir, 'cards');
   mkdirSync(cardsDir, { recursive: true });
   for (const card of cards) writePersonalizationFile(join(cardsDir, `${card.id}.json`), card.id, issueCard(material, card));
-  return { dbPath, keysPath, terminal, trust, cardsDir };
+  return { dbPath, keysPath, terminal, trust, cardsDir, tlsDir };
 }

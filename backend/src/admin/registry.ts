@@ -20,6 +20,24 @@ export function registerTerminal(db: Db, t: { id: string; merchantId: string }):
   db.prepare("INSERT INTO terminals (id, merchant_id, status) VALUES (?, ?, 'active')").run(t.id, t.merchantId);
 }
 
+/** Records a terminal's mutual-TLS client certificate (the server accepts only recorded ones). */
+export function recordTerminalCertificate(db: Db, c: { fingerprint: string; terminalId: string; serial: string; notAfter: number }, now = Date.now()): void {
+  db.prepare('INSERT INTO terminal_certificates (fingerprint, terminal_id, serial, not_after, issued_at) VALUES (?, ?, ?, ?, ?)')
+    .run(c.fingerprint, c.terminalId, c.serial, c.notAfter, now);
+}
+
+/**
+ * Revokes a terminal's client certificates (all of them, or the one with this serial); the server
+ * refuses them from the next call on. Returns how many were revoked.
+ */
+export function revokeTerminalCertificates(db: Db, terminalId: string, o: { serial?: string; now?: number } = {}): number {
+  const now = o.now ?? Date.now();
+  const r = o.serial === undefined
+    ? db.prepare('UPDATE terminal_certificates SET revoked_at = ? WHERE terminal_id = ? AND revoked_at IS NULL').run(now, terminalId)
+    : db.prepare('UPDATE terminal_certificates SET revoked_at = ? WHERE terminal_id = ? AND upper(serial) = upper(?) AND revoked_at IS NULL').run(now, terminalId, o.serial);
+  return r.changes;
+}
+
 export interface NewCard {
   readonly id: string;
   readonly pan: string;

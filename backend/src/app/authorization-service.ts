@@ -15,7 +15,8 @@ import type { KeyStore } from '../ports/key-store';
 import { authenticateCard } from '../domain/card-authentication';
 import { AUTHORIZATION_LIFETIME_MS, CHALLENGE_LIFETIME_MS, MAX_PIN_TRIES, checkCard, pinOutcome } from '../domain/rules';
 import { RequestError } from './request-error';
-import type { Caller, SettlementUseCase } from './settlement-service';
+import type { SettlementUseCase } from './settlement-service';
+import { checkCaller, type Caller } from './caller';
 
 export interface AuthorizationEvents {
   onDecision?(outcome: { approved: boolean; decline: DeclineCode | null }): void;
@@ -31,7 +32,7 @@ export class AuthorizationUseCase {
   ) {}
 
   challenge(req: ChallengeRequest, caller: Caller): ChallengeResponse {
-    this.checkCaller(req.terminalId, caller);
+    checkCaller(req.terminalId, caller);
     const now = this.clock.now();
     const expiresAt = now + CHALLENGE_LIFETIME_MS;
     const un = new Uint8Array(randomBytes(4));
@@ -44,7 +45,7 @@ export class AuthorizationUseCase {
   }
 
   authorize(req: AuthorizeRequest, caller: Caller): AuthorizeResponse {
-    this.checkCaller(req.terminalId, caller);
+    checkCaller(req.terminalId, caller);
     const card = req.card!;
     const now = this.clock.now();
     const panHash = this.keys.panHash(card.pan);
@@ -84,14 +85,10 @@ export class AuthorizationUseCase {
 
   /** Relays to the settlement server (claims 3, 5, 12). */
   settle(req: SettleRequest, caller: Caller): Promise<SettleResponse> | SettleResponse {
-    this.checkCaller(req.terminalId, caller);
+    checkCaller(req.terminalId, caller);
     return this.settlement.settle(req, caller);
   }
 
-  private checkCaller(terminalId: string, caller: Caller): void {
-    if (caller.terminalId !== undefined && caller.terminalId !== terminalId)
-      throw new RequestError('permission_denied', 'terminal id differs from the caller certificate');
-  }
 }
 
 /** A reference bound to card, terminal and UN, with 16 random bytes so it cannot be guessed. */

@@ -15,11 +15,9 @@ import { checkSettlement } from '../domain/rules';
 import { verifyCryptogram } from '../domain/card-authentication';
 import { salePostings } from '../domain/ledger';
 import { RequestError } from './request-error';
+import { checkCaller, type Caller } from './caller';
 
-/** Who is calling, from the transport (the TLS client certificate's terminal id, when there is one). */
-export interface Caller {
-  readonly terminalId?: string;
-}
+export type { Caller } from './caller';
 
 export interface SettlementEvents {
   onSettled?(outcome: { approved: boolean; decline: DeclineCode | null; replayed: boolean }): void;
@@ -34,8 +32,7 @@ export class SettlementUseCase {
   ) {}
 
   settle(req: SettleRequest, caller: Caller): SettleResponse {
-    if (caller.terminalId !== undefined && caller.terminalId !== req.terminalId)
-      throw new RequestError('permission_denied', 'terminal id differs from the caller certificate');
+    checkCaller(req.terminalId, caller);
     const requestHash = new Uint8Array(createHash('sha256').update(SettleRequest.encode(req).finish()).digest());
     const panHash = this.keys.panHash(req.card!.pan);
     const response = this.store.transaction((): SettleResponse => {
@@ -93,7 +90,7 @@ export class SettlementUseCase {
 
   /** What became of a settlement; NOT_FOUND when it never reached the ledger. */
   get(terminalId: string, terminalTxnId: string, caller: Caller): SettleResponse {
-    if (caller.terminalId !== undefined && caller.terminalId !== terminalId) throw new RequestError('permission_denied', 'not your terminal');
+    checkCaller(terminalId, caller);
     const prior = this.store.findSettlement(terminalId, terminalTxnId);
     if (!prior) throw new RequestError('not_found', 'no such settlement');
     return { ...SettleResponse.decode(prior.response), replayed: true };

@@ -1,13 +1,16 @@
 /**
  * bluetill-backend: run the servers and administer the card company's registry.
  *
- *   bluetill-backend seed --dir DIR                     demo keys, database, cards, terminal identity
- *   bluetill-backend serve --dir DIR [--port N]         authorization + settlement (or --services one)
+ *   bluetill-backend seed --dir DIR [--server-name NAME…]  demo keys, database, cards, terminal identity, tls/
+ *   bluetill-backend serve --dir DIR [--port N]         authorization + settlement (or --services one), mutual TLS
+ *                                                       (tls/ in DIR; --insecure: plaintext, local debugging only)
+ *   bluetill-backend terminal issue-cert --dir DIR --id ID   a new mTLS client certificate (tls/terminal-ID.pem, -key.pem)
+ *   bluetill-backend terminal revoke --dir DIR --id ID [--serial HEX]   revoke its certificates (the server refuses them at once)
  *   bluetill-backend card issue --dir DIR --id ID --pan PAN --expiry YYMM --name NAME --out FILE
  *                                                       PIN from $BLUETILL_CARD_PIN (never an argument)
  *   bluetill-backend card block|unblock|unlock-pin --dir DIR --id ID
  *
- * DIR holds keys.json and backend.sqlite (as `seed` writes them).
+ * DIR holds keys.json, backend.sqlite and tls/ (as `seed` writes them).
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,7 +19,9 @@ import { maskPan } from '@bluetill/protocol';
 import { seedDemo } from '../admin/demo-seed';
 import { issueCard, writePersonalizationFile } from '../admin/card-issuing';
 import type { KeyMaterial } from '../admin/key-material';
-import { registerCard, setCardStatus, unlockPin } from '../admin/registry';
+import { registerCard, revokeTerminalCertificates, setCardStatus, unlockPin } from '../admin/registry';
+import { issueTerminalTls, readTlsAuthority } from '../admin/tls-issuing';
+import { readServerTls } from '../adapters/tls-files';
 import { SoftwareKeyStore } from '../adapters/key-store.file';
 import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
 import { startBackend } from '../adapters/grpc/server';
@@ -40,10 +45,11 @@ program
   .command('seed')
   .description('create demo keys, database (merchant, terminal, cards), card personalization files and the terminal identity')
   .requiredOption('--dir <dir>', 'data folder')
-  .action((o: { dir: string }) => {
+  .option('--server-name <name...>', 'extra DNS names or IP addresses for the server certificate (127.0.0.1 and localhost are always in)')
+  .action(async (o: { dir: string; serverName?: string[] }) => {
     mkdirSync(o.dir, { recursive: true });
-    const s = seedDemo(o.dir);
-    console.log(`seeded ${o.dir}: ${s.dbPath}, ${s.keysPath}, cards in ${s.cardsDir}, terminal identity terminal-${s.terminal.terminalId}.json, trust.json`);
+    const s = await seedDemo(o.dir, [], [], { serverNames: o.serverName ?? [] });
+    console.log(`seeded ${o.dir}: ${s.dbPath}, ${s.keysPath}, cards in ${s.cardsDir}, terminal identity terminal-${s.terminal.terminalId}.json, trust.json, TLS material in ${s.tlsDir}`);
   });
 
 program
@@ -53,13 +59,56 @@ program
   .option('--host <host>', 'listen address', '127.0.0.1')
   .option('--port <port>', 'port (0 = any free)', integer, 50051)
   .option('--services <list>', 'authorization,settlement', 'authorization,settlement')
-  .action(async (o: { dir: string; host: string; port: number; services: string }) => {
+  .option('--tls-dir <dir>', 'mutual-TLS material (ca.pem, server.pem, server-key.pem)', '<DIR>/tls')
+  .option('--insecure', 'serve plaintext without client certificates (local debugging only)', false)
+  .action(async (o: { dir: string; host: string; port: number; services: string; tlsDir: string; insecure: boolean }) => {
     const services = o.services.split(',').map((s) => s.trim()) as Array<'authorization' | 'settlement'>;
-    const backend = await startBackend({ ...dirPaths(o.dir), host: o.host, port: o.port, services, logger: createLogger('backend') });
-    console.log(`listening on ${backend.address}`);
+    const tls = o.insecure ? 'insecure' : readServerTls(o.tlsDir === '<DIR>/tls' ? join(o.dir, 'tls') : o.tlsDir);
+    if (o.insecure) console.error('bluetill-backend: WARNING --insecure: no TLS, callers are not authenticated (local debugging only)');
+    const backend = await startBackend({ ...dirPaths(o.dir), host: o.host, port: o.port, services, tls, logger: createLogger('backend') });
+    console.log(`listening on ${backend.address} (${o.insecure ? 'INSECURE plaintext' : 'mutual TLS'})`);
     const stop = () => void backend.close().then(() => process.exit(0));
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+  });
+
+const terminal = program.command('terminal').description('mutual-TLS client certificates of registered terminals');
+
+terminal
+  .command('issue-cert')
+  .description('issue a client certificate for a registered terminal (CN=ID, SAN urn:bluetill:terminal:ID); writes tls/terminal-ID.pem and tls/terminal-ID-key.pem (0600)')
+  .requiredOption('--dir <dir>', 'data folder')
+  .requiredOption('--id <id>', 'terminal id')
+  .action(async (o: { dir: string; id: string }) => {
+    const tlsDir = join(o.dir, 'tls');
+    const ca = readTlsAuthority(tlsDir);
+    const store = new SqliteBackendStore(dirPaths(o.dir).dbPath);
+    try {
+      const t = store.findTerminal(o.id);
+      if (!t) throw new InvalidArgumentError(`no terminal ${o.id} in the registry`);
+      if (t.status !== 'active') throw new InvalidArgumentError(`terminal ${o.id} is ${t.status}`);
+      const issued = await issueTerminalTls(tlsDir, store.db, ca, { terminalId: t.id, merchantId: t.merchantId });
+      console.log(`terminal ${o.id}: certificate serial ${issued.serial} (valid until ${new Date(issued.notAfter).toISOString()}) written to ${tlsDir}/terminal-${o.id}.pem and -key.pem`);
+    } finally {
+      store.close();
+    }
+  });
+
+terminal
+  .command('revoke')
+  .description("revoke a terminal's client certificates (all, or the one with --serial); a running server refuses them from the next call")
+  .requiredOption('--dir <dir>', 'data folder')
+  .requiredOption('--id <id>', 'terminal id')
+  .option('--serial <hex>', 'only the certificate with this serial number')
+  .action((o: { dir: string; id: string; serial?: string }) => {
+    const store = new SqliteBackendStore(dirPaths(o.dir).dbPath);
+    try {
+      const n = revokeTerminalCertificates(store.db, o.id, o.serial === undefined ? {} : { serial: o.serial });
+      if (n === 0) throw new InvalidArgumentError(`terminal ${o.id}: no unrevoked certificate${o.serial ? ` with serial ${o.serial}` : ''}`);
+      console.log(`terminal ${o.id}: ${n} certificate(s) revoked`);
+    } finally {
+      store.close();
+    }
   });
 
 const card = program.command('card').description('issue and administer cards');

@@ -47,6 +47,16 @@ export interface TerminalRow {
   readonly status: TerminalStatus;
 }
 
+/** A terminal's mutual-TLS client certificate as issued (fingerprint: SHA-256 of the DER, hex, upper case with colons as Node prints it). */
+export interface TerminalCertificateRow {
+  readonly fingerprint: string;
+  readonly terminalId: string;
+  readonly serial: string;
+  readonly notAfter: number;
+  readonly issuedAt: number;
+  readonly revokedAt: number | null;
+}
+
 export interface AuthorizationRow {
   readonly ref: string;
   readonly cardId: string;
@@ -83,6 +93,7 @@ export type ChallengeState = 'ok' | 'unknown' | 'used' | 'expired';
 export interface BackendStore {
   transaction<T>(fn: () => T): T;
   findTerminal(id: string): TerminalRow | undefined;
+  findTerminalCertificate(fingerprint: string): TerminalCertificateRow | undefined;
   findMerchant(id: string): MerchantRow | undefined;
   findCardByPanHash(panHash: string): CardRow | undefined;
   setPinTries(cardId: string, tries: number): void;

@@ -1,19 +1,36 @@
-/** Test fixture: a seeded backend on a temp dir, served on 127.0.0.1:0, with typed promise clients. */
+/**
+ * Test fixture: a seeded backend on a temp dir, served on 127.0.0.1:0 over mutual TLS, with typed
+ * promise clients that present terminal T-0001's client certificate (`clientFor` makes others).
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { credentials, type ServiceError } from '@grpc/grpc-js';
+import { credentials, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
 import {
   AuthorizationClient, SettlementClient, sealPin, pinSealContext, verifyCertificate, publicKeyFromRaw,
+  health,
   type AuthorizeRequest, type AuthorizeResponse, type ChallengeResponse, type SettleRequest, type SettleResponse, type CertificateBody,
 } from '@bluetill/protocol';
 import { seedDemo, type SeededBackend } from '../admin/demo-seed';
+import type { NewCard } from '../admin/registry';
+import { readTerminalTls } from '../adapters/tls-files';
 import { startBackend, type RunningBackend } from '../adapters/grpc/server';
 import { createLogger } from '../adapters/logger';
 import { TestCard } from './test-card';
 
 const call = <Req, Res>(fn: (req: Req, cb: (e: ServiceError | null, r: Res) => void) => unknown) => (req: Req) =>
   new Promise<Res>((resolve, reject) => fn(req, (e, r) => (e ? reject(e) : resolve(r))));
+
+/** Promise clients over one set of channel credentials. */
+export interface FixtureClients {
+  challenge(terminalId?: string): Promise<ChallengeResponse>;
+  authorize(req: AuthorizeRequest): Promise<AuthorizeResponse>;
+  settle(req: SettleRequest): Promise<SettleResponse>;
+  getSettlement(terminalId: string, terminalTxnId: string): Promise<SettleResponse>;
+  /** grpc.health.v1 Check ('' = the whole server); resolves to the status name. */
+  health(service?: string): Promise<string>;
+  close(): void;
+}
 
 export interface BackendFixture {
   readonly dir: string;
@@ -27,24 +44,56 @@ export interface BackendFixture {
   card(cardId: string): TestCard;
   /** Challenge + card data with DDA over the UN + sealed PIN + Authorize, as a till would relay it. */
   authorizeCard(card: TestCard, pin: string, terminalId?: string): Promise<{ un: Uint8Array; res: AuthorizeResponse }>;
+  /** mTLS credentials of a seeded terminal (its client certificate from tls/). */
+  credentialsFor(terminalId: string): ChannelCredentials;
+  /** Clients over other credentials (another terminal's certificate, none, a foreign CA's); closed by close(). */
+  clientFor(creds: ChannelCredentials): FixtureClients;
   close(): Promise<void>;
 }
 
-export async function startBackendFixture(): Promise<BackendFixture> {
-  const dir = mkdtempSync(join(tmpdir(), 'bluetill-backend-'));
-  const seed = seedDemo(dir, ['T-0002']);
-  const backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, logger: createLogger('backend', 'silent') });
-  const creds = credentials.createInsecure();
-  const auth = new AuthorizationClient(backend.address, creds);
-  const settlement = new SettlementClient(backend.address, creds);
-  const root = publicKeyFromRaw(Buffer.from(seed.trust.cardCompanyRoot, 'base64'));
-  const cards = new Map<string, TestCard>();
-  const f: BackendFixture = {
-    dir, seed, backend,
+function clientsOver(address: string, creds: ChannelCredentials): FixtureClients {
+  const auth = new AuthorizationClient(address, creds);
+  const settlement = new SettlementClient(address, creds);
+  const healthClient = new health.HealthClient(address, creds);
+  return {
     challenge: (terminalId = 'T-0001') => call<{ terminalId: string }, ChallengeResponse>(auth.challenge.bind(auth))({ terminalId }),
     authorize: call(auth.authorize.bind(auth)),
     settle: call(auth.settle.bind(auth)),
     getSettlement: (terminalId, terminalTxnId) => call<{ terminalId: string; terminalTxnId: string }, SettleResponse>(settlement.getSettlement.bind(settlement))({ terminalId, terminalTxnId }),
+    health: (service = '') =>
+      call<{ service: string }, { status: number }>(healthClient.check.bind(healthClient))({ service }).then((r) => health.HealthCheckResponse_ServingStatus[r.status] ?? String(r.status)),
+    close() {
+      auth.close();
+      settlement.close();
+      healthClient.close();
+    },
+  };
+}
+
+export async function startBackendFixture(o: { extraCards?: readonly NewCard[] } = {}): Promise<BackendFixture> {
+  const dir = mkdtempSync(join(tmpdir(), 'bluetill-backend-'));
+  const seed = await seedDemo(dir, ['T-0002', 'T-0003'], o.extraCards ?? []);
+  const backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, logger: createLogger('backend', 'silent') });
+  const credentialsFor = (terminalId: string) => {
+    const t = readTerminalTls(seed.tlsDir, terminalId);
+    return credentials.createSsl(t.ca, t.key, t.cert);
+  };
+  const main = clientsOver(backend.address, credentialsFor('T-0001'));
+  const others: FixtureClients[] = [];
+  const root = publicKeyFromRaw(Buffer.from(seed.trust.cardCompanyRoot, 'base64'));
+  const cards = new Map<string, TestCard>();
+  const f: BackendFixture = {
+    dir, seed, backend,
+    challenge: main.challenge,
+    authorize: main.authorize,
+    settle: main.settle,
+    getSettlement: main.getSettlement,
+    credentialsFor,
+    clientFor(creds) {
+      const c = clientsOver(backend.address, creds);
+      others.push(c);
+      return c;
+    },
     card(cardId) {
       let c = cards.get(cardId);
       if (!c) cards.set(cardId, (c = TestCard.fromFile(join(seed.cardsDir, `${cardId}.json`))));
@@ -58,8 +107,8 @@ export async function startBackendFixture(): Promise<BackendFixture> {
       return { un: ch.unpredictableNumber, res };
     },
     async close() {
-      auth.close();
-      settlement.close();
+      main.close();
+      for (const c of others) c.close();
       await backend.close();
       rmSync(dir, { recursive: true, force: true });
     },

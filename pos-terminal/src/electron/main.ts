@@ -23,6 +23,7 @@ function config() {
     options: {
       terminal: { type: 'string' }, backend: { type: 'string' }, settlement: { type: 'string' }, ble: { type: 'string' },
       data: { type: 'string' }, printer: { type: 'string' }, counter: { type: 'string' }, currency: { type: 'string' },
+      'tls-dir': { type: 'string' }, insecure: { type: 'boolean' },
     },
   });
   const s = (k: keyof typeof values, env: string, fallback?: string) => (typeof values[k] === 'string' ? (values[k] as string) : (process.env[env] ?? fallback));
@@ -31,8 +32,11 @@ function config() {
   if (!terminalFile || !backend) throw new Error('give --terminal FILE and --backend HOST:PORT (or BLUETILL_TERMINAL, BLUETILL_BACKEND)');
   const settlement = s('settlement', 'BLUETILL_SETTLEMENT');
   const printer = s('printer', 'BLUETILL_PRINTER');
+  const tlsDir = s('tls-dir', 'BLUETILL_TLS_DIR');
+  const insecure = values.insecure === true || process.env.BLUETILL_INSECURE === '1';
+  if (insecure) console.error('WARNING: --insecure: the backend connection has no TLS and no client certificate (local debugging only)');
   return {
-    terminalFile, backend, ...(settlement ? { settlement } : {}), ...(printer ? { printer } : {}),
+    terminalFile, backend, ...(settlement ? { settlement } : {}), ...(printer ? { printer } : {}), ...(tlsDir ? { tlsDir } : {}), insecure,
     dataDir: s('data', 'BLUETILL_DATA', join(app.getPath('userData'), 'till'))!,
     ble: s('ble', 'BLUETILL_BLE', 'none')!,
     counterName: s('counter', 'BLUETILL_COUNTER', 'Counter 1')!,

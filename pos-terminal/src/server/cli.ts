@@ -4,6 +4,7 @@
  *   npx tsx pos-terminal/src/server/cli.ts --terminal .data/demo/terminal-T-0001.json \
  *     --backend 127.0.0.1:50051 --ble none [--port 8080] [--host 127.0.0.1] [--data .data/till] \
  *     [--printer file:PATH|device:/dev/usb/lp0|tcp:HOST:9100|none] [--counter "Counter 1"] [--currency EUR]
+ *     [--tls-dir DIR (default: tls/ beside the terminal file)] [--insecure (no TLS: local debugging only)]
  *
  * Prints one line `serving <url>` when ready; stops cleanly on SIGINT/SIGTERM.
  */
@@ -12,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { composeTill } from './compose-till';
 import { startTillServer } from './till-server';
 
-const USAGE = 'usage: serve --terminal FILE --backend HOST:PORT --ble none|uart:PATH|socket:N [--settlement HOST:PORT] [--host 127.0.0.1] [--port 8080] [--data DIR] [--printer SPEC] [--counter NAME] [--currency EUR]';
+const USAGE = 'usage: serve --terminal FILE --backend HOST:PORT --ble none|uart:PATH|socket:N [--settlement HOST:PORT] [--host 127.0.0.1] [--port 8080] [--data DIR] [--printer SPEC] [--counter NAME] [--currency EUR] [--tls-dir DIR] [--insecure]';
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -28,6 +29,8 @@ async function main(argv: string[]): Promise<number> {
       printer: { type: 'string' },
       counter: { type: 'string', default: 'Counter 1' },
       currency: { type: 'string', default: 'EUR' },
+      'tls-dir': { type: 'string' },
+      insecure: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -42,7 +45,9 @@ async function main(argv: string[]): Promise<number> {
     terminalFile: resolve(values.terminal), backend: values.backend, ...(values.settlement ? { settlement: values.settlement } : {}),
     dataDir: resolve(values.data), ble: values.ble, ...(values.printer ? { printer: values.printer } : {}),
     counterName: values.counter, currency: values.currency,
+    ...(values['tls-dir'] ? { tlsDir: resolve(values['tls-dir']) } : {}), insecure: values.insecure,
   });
+  if (values.insecure) console.error('serve: WARNING --insecure: the backend connection has no TLS and no client certificate (local debugging only)');
   const server = await startTillServer({ till: composed.till, catalog: composed.catalog, receipts: composed.receipts, printer: composed.printer, pdfDir: composed.pdfDir, host: values.host, port });
   console.log(`serving ${server.url}`);
   await new Promise<void>((done) => {

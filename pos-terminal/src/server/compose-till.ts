@@ -4,7 +4,7 @@
  * peripheral or none), the catalog and receipt store in the till's SQLite file, the printer.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { privateKeyFromPem } from '@bluetill/protocol';
 import { Till } from '../common/till';
 import type { BlePeripheral } from '../common/ports/ble-peripheral';
@@ -25,6 +25,13 @@ export interface TillConfig {
   /** host:port of the authorization server. */
   readonly backend: string;
   readonly settlement?: string;
+  /**
+   * Folder with the mutual-TLS material: ca.pem (the backend CA), terminal-<id>.pem and
+   * terminal-<id>-key.pem (this till's client certificate and key). Default: tls/ beside terminalFile.
+   */
+  readonly tlsDir?: string;
+  /** Talk to the backend in plaintext without a client certificate: local debugging only. */
+  readonly insecure?: boolean;
   /** Folder for the journal, the till database (catalog, receipts) and receipt PDFs. */
   readonly dataDir: string;
   /** `none`, `uart:/dev/ttyUSB0[:baud]` or `socket:0` (hci0). */
@@ -52,6 +59,18 @@ interface TerminalFile {
   certificate: string;
 }
 
+/** The till's side of mutual TLS: the backend CA, its client key and certificate (PEM). */
+export function readTerminalTls(dir: string, terminalId: string): { ca: Buffer; key: Buffer; cert: Buffer } {
+  const read = (name: string) => {
+    try {
+      return readFileSync(join(dir, name));
+    } catch (e) {
+      throw new Error(`TLS material: ${join(dir, name)} missing (issue it with "bluetill-backend terminal issue-cert")`, { cause: e });
+    }
+  };
+  return { ca: read('ca.pem'), key: read(`terminal-${terminalId}-key.pem`), cert: read(`terminal-${terminalId}.pem`) };
+}
+
 export function bleFromSpec(spec: string): BlePeripheral {
   if (spec === 'none') return new NoBlePeripheral();
   const [kind, a, b] = spec.split(':');
@@ -68,7 +87,10 @@ export async function composeTill(c: TillConfig): Promise<ComposedTill> {
     if (typeof t[k] !== 'string' || !t[k]) throw new Error(`terminal file: ${k} missing`);
   mkdirSync(c.dataDir, { recursive: true });
   const terminalKey = privateKeyFromPem(t.privatePem).privateKey;
-  const backend = new GrpcBackendClient({ authorizationAddress: c.backend, ...(c.settlement ? { settlementAddress: c.settlement } : {}), terminalId: t.terminalId });
+  const backend = new GrpcBackendClient({
+    authorizationAddress: c.backend, ...(c.settlement ? { settlementAddress: c.settlement } : {}), terminalId: t.terminalId,
+    ...(c.insecure ? { insecure: true } : { tls: readTerminalTls(c.tlsDir ?? join(dirname(c.terminalFile), 'tls'), t.terminalId) }),
+  });
   const journal = new SqliteJournal(join(c.dataDir, 'journal.sqlite'), { key: journalKey(terminalKey) });
   const tillDb = join(c.dataDir, 'till.sqlite');
   const catalog = new SqliteCatalog(tillDb);

@@ -4,16 +4,20 @@
  */
 import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { AuthorizationService, SettlementService, health } from '@bluetill/protocol';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { SqliteBackendStore } from '../sqlite/backend-store.sqlite';
 import { SoftwareKeyStore } from '../key-store.file';
 import { AuthorizationUseCase } from '../../app/authorization-service';
-import { SettlementUseCase, type Caller } from '../../app/settlement-service';
+import { SettlementUseCase } from '../../app/settlement-service';
+import type { Caller } from '../../app/caller';
 import { systemClock, type Clock } from '../../ports/clock';
 import { toGrpcStatus } from './to-grpc-status';
 import { validateAuthorize, validateChallenge, validateGetSettlement, validateSettle } from './validate';
 import { HealthService } from './health-service';
 import { createLogger } from '../logger';
+import { readServerTls, type TlsMaterial } from '../tls-files';
+import { terminalCaller } from './terminal-caller';
 
 export interface BackendOptions {
   readonly dbPath: string;
@@ -21,7 +25,12 @@ export interface BackendOptions {
   readonly host?: string;
   /** 0 picks a free port. */
   readonly port?: number;
-  readonly credentials?: ServerCredentials;
+  /**
+   * Mutual TLS: the backend CA (client certificates must chain to it), the server certificate and
+   * key. Default: read from `tls/` beside keysPath. `'insecure'` serves plaintext with no client
+   * authentication (callers are not checked against a certificate): local debugging only.
+   */
+  readonly tls?: TlsMaterial | 'insecure';
   readonly services?: ReadonlyArray<'authorization' | 'settlement'>;
   readonly clock?: Clock;
   readonly logger?: Logger;
@@ -37,12 +46,16 @@ export interface RunningBackend {
 }
 
 type Handler<Req, Res> = (req: Req, caller: Caller) => Res | Promise<Res>;
+/** The caller of a call, from its transport; throws a RequestError when it may not call at all. */
+type CallerOf = (call: ServerUnaryCall<unknown, unknown>) => Caller;
 
-function unary<Req, Res>(log: Logger, method: string, validate: (r: Req) => Req, handler: Handler<Req, Res>) {
+function unary<Req, Res>(log: Logger, callerOf: CallerOf, method: string, validate: (r: Req) => Req, handler: Handler<Req, Res>) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-    const caller: Caller = {};
     Promise.resolve()
-      .then(() => handler(validate(call.request), caller))
+      .then(() => {
+        const caller = callerOf(call as ServerUnaryCall<unknown, unknown>); // who, before what
+        return handler(validate(call.request), caller);
+      })
       .then(
         (res) => callback(null, res),
         (err: unknown) => callback(toGrpcStatus(err, log, method)),
@@ -53,6 +66,8 @@ function unary<Req, Res>(log: Logger, method: string, validate: (r: Req) => Req,
 export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   const log = o.logger ?? createLogger('backend');
   const clock = o.clock ?? systemClock;
+  // TLS material first: a missing file fails here, before anything is opened.
+  const tls = o.tls ?? readServerTls(join(dirname(o.keysPath), 'tls'));
   const store = new SqliteBackendStore(o.dbPath);
   const keys = SoftwareKeyStore.fromFile(o.keysPath);
   const settlement = new SettlementUseCase(store, keys, clock, {
@@ -61,21 +76,31 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   const authorization = new AuthorizationUseCase(store, keys, clock, settlement, {
     onDecision: (e) => log.info({ event: 'authorized', ...e }, 'authorization'),
   });
+  let credentials: ServerCredentials;
+  let callerOf: CallerOf;
+  if (tls === 'insecure') {
+    log.warn({ event: 'insecure_transport' }, 'serving WITHOUT TLS: plaintext, callers not authenticated (local debugging only)');
+    credentials = ServerCredentials.createInsecure();
+    callerOf = () => ({ kind: 'unauthenticated' });
+  } else {
+    credentials = ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true);
+    callerOf = (call) => terminalCaller(call.getAuthContext().sslPeerCertificate, store);
+  }
   const services = o.services ?? ['authorization', 'settlement'];
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
   const names: string[] = [];
   if (services.includes('authorization')) {
     server.addService(AuthorizationService, {
-      challenge: unary(log, 'Challenge', validateChallenge, (r, c) => authorization.challenge(r, c)),
-      authorize: unary(log, 'Authorize', validateAuthorize, (r, c) => authorization.authorize(r, c)),
-      settle: unary(log, 'Authorization.Settle', validateSettle, (r, c) => authorization.settle(r, c)),
+      challenge: unary(log, callerOf, 'Challenge', validateChallenge, (r, c) => authorization.challenge(r, c)),
+      authorize: unary(log, callerOf, 'Authorize', validateAuthorize, (r, c) => authorization.authorize(r, c)),
+      settle: unary(log, callerOf, 'Authorization.Settle', validateSettle, (r, c) => authorization.settle(r, c)),
     } as UntypedServiceImplementation);
     names.push('bluetill.v1.Authorization');
   }
   if (services.includes('settlement')) {
     server.addService(SettlementService, {
-      settle: unary(log, 'Settle', validateSettle, (r, c) => settlement.settle(r, c)),
-      getSettlement: unary(log, 'GetSettlement', validateGetSettlement, (r, c) => settlement.get(r.terminalId, r.terminalTxnId, c)),
+      settle: unary(log, callerOf, 'Settle', validateSettle, (r, c) => settlement.settle(r, c)),
+      getSettlement: unary(log, callerOf, 'GetSettlement', validateGetSettlement, (r, c) => settlement.get(r.terminalId, r.terminalTxnId, c)),
     } as UntypedServiceImplementation);
     names.push('bluetill.v1.Settlement');
   }
@@ -83,9 +108,9 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   server.addService(health.HealthService, healthService.implementation);
   const host = o.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${o.port ?? 0}`, o.credentials ?? ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(`${host}:${o.port ?? 0}`, credentials, (err, p) => (err ? reject(err) : resolve(p))),
   );
-  log.info({ port, services: names }, 'backend listening');
+  log.info({ port, services: names, transport: tls === 'insecure' ? 'insecure' : 'mtls' }, 'backend listening');
   let closed = false;
   const finish = () => {
     if (closed) return;

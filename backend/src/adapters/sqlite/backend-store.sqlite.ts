@@ -1,6 +1,6 @@
 import type { DeclineCode } from '@bluetill/protocol';
 import type {
-  AuthorizationRow, BackendStore, CardRow, ChallengeState, MerchantRow, Posting, SettlementRow, TerminalRow,
+  AuthorizationRow, BackendStore, CardRow, ChallengeState, MerchantRow, Posting, SettlementRow, TerminalCertificateRow, TerminalRow,
 } from '../../ports/backend-store';
 import { openDatabase, type Db } from './open-database';
 
@@ -14,6 +14,8 @@ export class SqliteBackendStore implements BackendStore {
     const p = (sql: string) => this.db.prepare(sql);
     this.stmt = {
       terminal: p('SELECT id, merchant_id AS merchantId, status FROM terminals WHERE id = ?'),
+      terminalCertificate: p(`SELECT fingerprint, terminal_id AS terminalId, serial, not_after AS notAfter, issued_at AS issuedAt,
+                                revoked_at AS revokedAt FROM terminal_certificates WHERE fingerprint = ?`),
       merchant: p('SELECT id, name, status, account_id AS accountId FROM merchants WHERE id = ?'),
       card: p(`SELECT id, pan_hash AS panHash, pan_masked AS panMasked, pan_sequence AS panSequence, expiry,
                  cardholder_name AS cardholderName, status, pin_salt AS pinSalt, pin_verifier AS pinVerifier,
@@ -46,6 +48,10 @@ export class SqliteBackendStore implements BackendStore {
 
   findTerminal(id: string): TerminalRow | undefined {
     return this.stmt.terminal.get(id) as TerminalRow | undefined;
+  }
+
+  findTerminalCertificate(fingerprint: string): TerminalCertificateRow | undefined {
+    return this.stmt.terminalCertificate.get(fingerprint) as TerminalCertificateRow | undefined;
   }
 
   findMerchant(id: string): MerchantRow | undefined {

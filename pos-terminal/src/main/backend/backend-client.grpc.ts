@@ -16,10 +16,25 @@ export interface GrpcBackendOptions {
   /** host:port of the settlement server, for GetSettlement (defaults to the authorization address). */
   readonly settlementAddress?: string;
   readonly terminalId: string;
+  /**
+   * Mutual TLS (PEM): the backend CA to trust, and this terminal's client key and certificate
+   * (CN / SAN URI naming `terminalId`), as the card company's admin tool issues them.
+   */
+  readonly tls?: { readonly ca: Buffer; readonly key: Buffer; readonly cert: Buffer };
+  /** Plaintext with no client certificate: local debugging against `bluetill-backend serve --insecure` only. */
+  readonly insecure?: true;
+  /** Channel credentials made elsewhere (overrides tls / insecure). */
   readonly credentials?: ChannelCredentials;
   readonly deadlineMs?: number;
   readonly attempts?: number;
   readonly backoffMs?: number;
+}
+
+function channelCredentials(o: GrpcBackendOptions): ChannelCredentials {
+  if (o.credentials) return o.credentials;
+  if (o.tls) return grpcCredentials.createSsl(o.tls.ca, o.tls.key, o.tls.cert);
+  if (o.insecure) return grpcCredentials.createInsecure();
+  throw new TypeError('backend client: give tls (mutual TLS material) or insecure: true');
 }
 
 const RETRYABLE = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]);
@@ -32,7 +47,7 @@ export class GrpcBackendClient implements BackendClient {
   private readonly backoffMs: number;
 
   constructor(private readonly o: GrpcBackendOptions) {
-    const creds = o.credentials ?? grpcCredentials.createInsecure();
+    const creds = channelCredentials(o);
     // Reconnect quickly after the backend comes back (grpc-js defaults back off up to 120 s).
     const channelOptions = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 2_000 };
     this.auth = new AuthorizationClient(o.authorizationAddress, creds, channelOptions);

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import * as m0001 from './0001-create-schema';
+import * as m0002 from './0002-create-terminal-certificates';
 
 export interface Migration {
   readonly version: number;
@@ -8,4 +9,7 @@ export interface Migration {
 }
 
 /** One numbered migration per file, applied in order; never edit one that has shipped.   [SIG] */
-export const migrations: readonly Migration[] = [{ version: 1, name: '0001-create-schema', up: m0001.up }];
+export const migrations: readonly Migration[] = [
+  { version: 1, name: '0001-create-schema', up: m0001.up },
+  { version: 2, name: '0002-create-terminal-certificates', up: m0002.up },
+];

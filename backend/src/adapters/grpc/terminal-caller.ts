@@ -1,0 +1,35 @@
+/**
+ * The caller of a gRPC call under mutual TLS: the terminal named by the client certificate the
+ * TLS handshake verified against the backend CA. The certificate must also be one the registry
+ * issued to that terminal (by fingerprint) and not revoked; otherwise PERMISSION_DENIED.
+ */
+import { X509Certificate } from 'node:crypto';
+import type { PeerCertificate } from 'node:tls';
+import { RequestError } from '../../app/request-error';
+import type { Caller } from '../../app/caller';
+import type { BackendStore } from '../../ports/backend-store';
+
+export const TERMINAL_URI_PREFIX = 'urn:bluetill:terminal:';
+
+/** The terminal id a client certificate names: SAN URI urn:bluetill:terminal:<id>, and the same CN. */
+export function terminalIdOf(cert: X509Certificate): string | null {
+  const uris = (cert.subjectAltName ?? '')
+    .split(/,\s*/)
+    .filter((n) => n.startsWith(`URI:${TERMINAL_URI_PREFIX}`))
+    .map((n) => n.slice(`URI:${TERMINAL_URI_PREFIX}`.length));
+  const cns = cert.subject.split('\n').filter((l) => l.startsWith('CN=')).map((l) => l.slice(3));
+  if (uris.length !== 1 || cns.length !== 1 || uris[0] !== cns[0] || !uris[0]) return null;
+  return uris[0];
+}
+
+export function terminalCaller(peer: PeerCertificate | undefined, store: Pick<BackendStore, 'findTerminalCertificate'>): Caller {
+  if (!peer?.raw) throw new RequestError('permission_denied', 'no client certificate');
+  const cert = new X509Certificate(peer.raw);
+  const terminalId = terminalIdOf(cert);
+  if (!terminalId) throw new RequestError('permission_denied', 'client certificate names no terminal');
+  const row = store.findTerminalCertificate(cert.fingerprint256);
+  if (!row) throw new RequestError('permission_denied', 'client certificate unknown to the registry');
+  if (row.revokedAt !== null) throw new RequestError('permission_denied', 'client certificate revoked');
+  if (row.terminalId !== terminalId) throw new RequestError('permission_denied', 'client certificate issued to another terminal');
+  return { kind: 'terminal', terminalId };
+}

@@ -1,0 +1,61 @@
+/**
+ * The admin tool's terminal commands, run as a process: `seed` lays out tls/, `terminal
+ * issue-cert` adds a client certificate, `terminal revoke` revokes, and `serve` refuses the
+ * revoked certificate while it serves the others.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { credentials, status } from '@grpc/grpc-js';
+import { AuthorizationClient } from '@bluetill/protocol';
+import { tlsPaths } from '../adapters/tls-files';
+
+const run = promisify(execFile);
+const cli = resolve(import.meta.dirname, '..', '..', 'bin', 'bluetill-backend.mjs');
+const dir = mkdtempSync(join(tmpdir(), 'bluetill-terminal-cli-'));
+let server: ChildProcess | undefined;
+afterAll(() => {
+  server?.kill('SIGTERM');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function challenge(address: string, id: string) {
+  const p = tlsPaths(join(dir, 'tls'));
+  const t = p.terminal(id);
+  const client = new AuthorizationClient(address, credentials.createSsl(readFileSync(p.ca), readFileSync(t.key), readFileSync(t.cert)));
+  return new Promise<void>((res, rej) => client.challenge({ terminalId: id }, (e) => (client.close(), e ? rej(e) : res())));
+}
+
+describe('bluetill-backend terminal issue-cert / revoke', () => {
+  it('issues a new certificate (a new serial), serves it, and refuses it once revoked by serial', { timeout: 30_000 }, async () => {
+    await run(process.execPath, [cli, 'seed', '--dir', dir, '--server-name', 'till-gw.example']);
+    const p = tlsPaths(join(dir, 'tls'));
+    expect(new X509Certificate(readFileSync(p.server)).checkHost('till-gw.example')).toBe('till-gw.example');
+    const oldSerial = new X509Certificate(readFileSync(p.terminal('T-0001').cert)).serialNumber;
+    const issued = await run(process.execPath, [cli, 'terminal', 'issue-cert', '--dir', dir, '--id', 'T-0001']);
+    expect(issued.stdout).toContain('terminal T-0001: certificate serial');
+    expect(statSync(p.terminal('T-0001').key).mode & 0o077).toBe(0);
+    expect(new X509Certificate(readFileSync(p.terminal('T-0001').cert)).serialNumber).not.toBe(oldSerial);
+    await expect(run(process.execPath, [cli, 'terminal', 'issue-cert', '--dir', dir, '--id', 'T-9999'])).rejects.toMatchObject({ stderr: expect.stringContaining('no terminal T-9999') });
+
+    server = spawn(process.execPath, [cli, 'serve', '--dir', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const address = await new Promise<string>((res, rej) => {
+      let out = '';
+      server!.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /listening on (\S+) \(mutual TLS\)/.exec(out);
+        if (m) res(m[1]!);
+      });
+      server!.once('exit', (code) => rej(new Error(`serve exited ${code}`)));
+    });
+    await challenge(address, 'T-0001'); // the new certificate
+    const revoked = await run(process.execPath, [cli, 'terminal', 'revoke', '--dir', dir, '--id', 'T-0001', '--serial', new X509Certificate(readFileSync(p.terminal('T-0001').cert)).serialNumber]);
+    expect(revoked.stdout).toContain('1 certificate(s) revoked');
+    await expect(challenge(address, 'T-0001')).rejects.toMatchObject({ code: status.PERMISSION_DENIED, details: expect.stringContaining('revoked') });
+    await expect(run(process.execPath, [cli, 'terminal', 'revoke', '--dir', dir, '--id', 'T-0001', '--serial', 'ff'])).rejects.toMatchObject({ stderr: expect.stringContaining('no unrevoked certificate') });
+  });
+});
