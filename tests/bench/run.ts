@@ -4,11 +4,13 @@
  */
 import { benchE2e } from './e2e.bench';
 import { benchFleet } from './fleet.bench';
+import { benchBackend } from './backend.bench';
 
 const quick = process.env.BENCH_QUICK === '1';
 
 async function main(): Promise<void> {
   await benchE2e({ payments: quick ? 60 : 600, concurrency: 10 });
+  await benchBackend({ calls: quick ? 300 : 3000 });
   await benchFleet(quick ? [1, 10] : [1, 10, 50, 100]);
 }
 

@@ -1,0 +1,99 @@
+/**
+ * The backend's own cost against the transport's (issue 5): in one process, on loopback,
+ *   echo_per_s      plain grpc-js unary calls to an echo server, same message sizes, concurrency 64
+ *   authorize_per_s Authorize calls (card authentication, sealed PIN, durable commit)
+ *   settle_per_s    Settle calls (ARQC, ledger postings, signed receipt, durable commit)
+ * each with "baseline" = echo_per_s and "ratio"; and settle_p99_ms.
+ * Work that is the client's (challenges, card signatures, sealing PINs) is done before timing.
+ * The echo server uses the backend's own mutual TLS (same certificates), so the ratio compares
+ * like with like.
+ */
+import { Server, ServerCredentials, makeGenericClientConstructor, type ServiceError, type ServiceDefinition } from '@grpc/grpc-js';
+import { AuthorizeRequest, SettleRequest, type AuthorizeResponse } from '@bluetill/protocol';
+import { fleetCards, readServerTls } from '@bluetill/backend';
+import { startBackendFixture } from '../../backend/src/test-support/backend-fixture';
+import { TestCard } from '../../backend/src/test-support/test-card';
+import { sealPin, pinSealContext, verifyCertificate, publicKeyFromRaw } from '@bluetill/protocol';
+import { join } from 'node:path';
+import { percentile, report } from './report';
+
+const CONCURRENCY = 64;
+const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
+const ECHO: ServiceDefinition = {
+  echo: { path: '/bench.Echo/Echo', requestStream: false, responseStream: false, requestSerialize: raw.serialize, requestDeserialize: raw.deserialize, responseSerialize: raw.serialize, responseDeserialize: raw.deserialize },
+};
+
+async function timed<T>(items: readonly T[], run: (item: T) => Promise<unknown>): Promise<{ perSecond: number; latencies: number[] }> {
+  let next = 0;
+  const latencies: number[] = [];
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < items.length) {
+        const item = items[next++]!;
+        const t = performance.now();
+        await run(item);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  return { perSecond: items.length / ((performance.now() - t0) / 1000), latencies: latencies.sort((a, b) => a - b) };
+}
+
+export async function benchBackend(o: { calls: number }): Promise<void> {
+  const f = await startBackendFixture({ extraCards: fleetCards(CONCURRENCY) });
+  const echoServer = new Server();
+  echoServer.addService(ECHO, { echo: (call: { request: Buffer }, cb: (e: null, r: Buffer) => void) => cb(null, call.request) });
+  const tls = readServerTls(f.seed.tlsDir);
+  const serverCreds = ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true);
+  const echoPort = await new Promise<number>((res, rej) => echoServer.bindAsync('127.0.0.1:0', serverCreds, (e, p) => (e ? rej(e) : res(p))));
+  const EchoClient = makeGenericClientConstructor(ECHO, 'Echo');
+  const echo = new EchoClient(`127.0.0.1:${echoPort}`, f.credentialsFor('T-0001')) as unknown as { echo(b: Buffer, cb: (e: ServiceError | null, r: Buffer) => void): void };
+  try {
+    const cards = fleetCards(CONCURRENCY).map((c) => TestCard.fromFile(join(f.seed.cardsDir, `${c.id}.json`)));
+    const root = publicKeyFromRaw(Buffer.from(f.seed.trust.cardCompanyRoot, 'base64'));
+    // Prepare the requests (client-side work: challenges, DDA signatures, sealed PINs).
+    const authorizeReqs: AuthorizeRequest[] = [];
+    for (let i = 0; i < o.calls; i++) {
+      const card = cards[i % cards.length]!;
+      const ch = await f.challenge();
+      const pinKey = verifyCertificate(ch.pinKeyCertificate, root, { role: 'pin-key', now: Date.now() });
+      const pin = fleetCards(CONCURRENCY)[i % cards.length]!.pin;
+      authorizeReqs.push({
+        terminalId: 'T-0001', unpredictableNumber: ch.unpredictableNumber, card: card.cardData(ch.unpredictableNumber),
+        sealedPinBlock: sealPin({ pin, pan: card.p.pan, pinKey: pinKey.publicKey, pinKeyId: pinKey.subjectId, context: pinSealContext(ch.unpredictableNumber, 'T-0001') }),
+      });
+    }
+    const authorizeBytes = AuthorizeRequest.encode(authorizeReqs[0]!).finish().length;
+    // Baseline: echo with the Authorize request's size.
+    const payload = Buffer.alloc(authorizeBytes, 7);
+    await timed(Array.from({ length: 200 }), () => new Promise((r) => echo.echo(payload, () => r(null)))); // warm-up
+    const echoRun = await timed(Array.from({ length: o.calls }), () => new Promise((r, j) => echo.echo(payload, (e) => (e ? j(e) : r(null)))));
+    report({ bench: 'echo_per_s', value: echoRun.perSecond, unit: 'calls/s', concurrency: CONCURRENCY, bytes: authorizeBytes });
+
+    const responses: AuthorizeResponse[] = new Array(o.calls);
+    const authRun = await timed([...authorizeReqs.keys()], async (i) => (responses[i] = await f.authorize(authorizeReqs[i]!)));
+    const approved = responses.filter((r) => r?.approved).length;
+    if (approved !== o.calls) throw new Error(`authorize: ${approved}/${o.calls} approved`);
+    report({ bench: 'authorize_per_s', value: authRun.perSecond, unit: 'calls/s', baseline: echoRun.perSecond, concurrency: CONCURRENCY, synchronous: 'FULL' });
+
+    const settleReqs: SettleRequest[] = authorizeReqs.map((a, i) => {
+      const card = cards[i % cards.length]!;
+      const amount = { minor: 100 + (i % 50), currency: 'EUR' };
+      return {
+        terminalId: 'T-0001', terminalTxnId: `bench-${i}`, merchantId: 'M-0001', authorizationRef: responses[i]!.authorizationRef, card: a.card, amount,
+        items: [{ sku: 'gum', name: 'Gum', quantity: 1, unitPriceMinor: amount.minor }], cryptogram: card.arqc(amount, a.unpredictableNumber),
+      };
+    });
+    const settleRun = await timed(settleReqs, async (r) => {
+      const res = await f.settle(r);
+      if (!res.approved) throw new Error(`settle declined: ${res.declineReason}`);
+    });
+    report({ bench: 'settle_per_s', value: settleRun.perSecond, unit: 'calls/s', baseline: echoRun.perSecond, concurrency: CONCURRENCY, synchronous: 'FULL' });
+    report({ bench: 'settle_p99_ms', value: percentile(settleRun.latencies, 99), unit: 'ms' });
+    if (f.backend.store.ledgerSum() !== 0) throw new Error('ledger does not sum to zero');
+  } finally {
+    echoServer.forceShutdown();
+    await f.close();
+  }
+}
