@@ -9,7 +9,8 @@
  * like with like.
  */
 import { Server, ServerCredentials, makeGenericClientConstructor, type ServiceError, type ServiceDefinition } from '@grpc/grpc-js';
-import { AuthorizeRequest, SettleRequest, type AuthorizeResponse } from '@bluetill/protocol';
+import type { SettleRequest} from '@bluetill/protocol';
+import { AuthorizeRequest, type AuthorizeResponse } from '@bluetill/protocol';
 import { fleetCards, readServerTls } from '@bluetill/backend';
 import { startBackendFixture } from '../../backend/src/test-support/backend-fixture';
 import { TestCard } from '../../backend/src/test-support/test-card';
