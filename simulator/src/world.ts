@@ -51,7 +51,7 @@ export interface World {
   readonly events: TillEvent[];
   backend: RunningBackend;
   /** One simulated phone pays with a demo card (by card id) and the given PIN. */
-  phonePays(cardId: string, pin: string, o?: { tamper?: PayOptions['tamper']; card?: PaymentCard; expectTotalMinor?: number; dropAfterMessages?: number; resume?: boolean }): Promise<PhoneRun>;
+  phonePays(cardId: string, pin: string, o?: { tamper?: PayOptions['tamper']; card?: PaymentCard; expectTotalMinor?: number; dropAfterMessages?: number; resume?: boolean; onStep?: (step: string) => void }): Promise<PhoneRun>;
   ringUp(items: readonly Item[]): string;
   stopBackend(): Promise<void>;
   restartBackend(): Promise<void>;
@@ -126,7 +126,7 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
         disconnect: () => connected.disconnect(),
       };
       const link = po.dropAfterMessages ? dropAfterMessages(counting, po.dropAfterMessages) : counting;
-      const prompt = new AutoPrompt({ pin, ...(po.expectTotalMinor !== undefined ? { expectTotalMinor: po.expectTotalMinor } : {}) });
+      const prompt = new AutoPrompt({ pin, ...(po.expectTotalMinor !== undefined ? { expectTotalMinor: po.expectTotalMinor } : {}), ...(po.onStep ? { onStep: po.onStep } : {}) });
       try {
         let card = po.card ?? cards.get(cardId);
         if (!card) cards.set(cardId, (card = (await phoneCardFromFile(join(seed.cardsDir, `${data.id}.json`))).paymentCard));

@@ -15,6 +15,12 @@ import { blenoBindingOptions, type HciTransport } from './hci-transport';
 
 export interface BlenoPeripheralOptions {
   readonly hci: HciTransport;
+  /**
+   * Advertising interval (ms, ≥ 20). A peripheral accepts one new connection per advertising
+   * event, so a till that many phones join at once advertises fast; it runs on mains power.
+   * Default 20 ms (bleno's own default is 100 ms).
+   */
+  readonly advertisingIntervalMs?: number;
   /** How long to wait for the controller to come up. Default 10 s. */
   readonly poweredOnTimeoutMs?: number;
   /** Test hook: an already created bleno instance. */
@@ -53,6 +59,8 @@ export class BlenoPeripheral implements BlePeripheral {
 
   async start(options: PeripheralOptions): Promise<void> {
     const b = this.bleno;
+    // bleno reads its advertising interval from this variable whenever it (re)starts advertising.
+    process.env.BLENO_ADVERTISING_INTERVAL = String(Math.max(20, this.options.advertisingIntervalMs ?? 20));
     try {
       await b.waitForPoweredOnAsync(this.options.poweredOnTimeoutMs ?? 10_000);
     } catch (error) {
