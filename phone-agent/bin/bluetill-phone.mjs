@@ -2,4 +2,5 @@
 // Runs the TypeScript CLI through tsx's loader (no build step).
 import { register } from 'tsx/esm/api';
 register();
-await import('../src/cli/main.ts');
+const { runPhoneCli } = await import('../src/cli/main.ts');
+await runPhoneCli(process.argv);

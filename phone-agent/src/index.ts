@@ -9,3 +9,5 @@ export { InProcessCardReader } from './adapters/card-reader.in-process';
 export { ReplayCardReader } from './adapters/card-reader.replay';
 export { NfcPcscCardReader } from './adapters/card-reader.nfc-pcsc';
 export { NobleCentral, type NobleCentralOptions } from './adapters/ble-central.noble';
+export { runPhoneCli } from './cli/main';
+export type { CliExtensions } from './cli/pay-command';

@@ -1,76 +1,39 @@
 /**
  * bluetill-phone: the shopper's phone agent.
  *
+ *   bluetill-phone scan [--timeout ms] [--json] [--hci uart:PATH | socket:N]
+ *   bluetill-phone pay [--till NAME | strongest] [--reader NAME | --card-file FILE] --trust trust.json [--hci …] [--json] [--yes] [--pin-fd N]
  *   bluetill-phone card write FILE [--reader NAME]   personalize a blank card from an issuer's file, read it back
  *   bluetill-phone card read [--reader NAME] [--json] read the payment application (card number shown masked)
  *
  * Readers are PC/SC readers known to pcscd (a USB NFC reader, or the vpcd virtual one); --reader
- * picks one by a part of its name, else the first. Exit codes: 0 done, 1 the card or reader
- * failed, 2 wrong usage.
+ * picks one by a part of its name, else the first. The PIN comes from the keyboard (masked),
+ * BLUETILL_PIN or --pin-fd, never from an argument. Exit codes: see exit-codes.ts (0 approved /
+ * done, 1 other error, 2 wrong usage, 3 declined, 4 failed and nothing charged, 5 outcome unknown).
  */
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { decodePersonalizationData, maskPan } from '@bluetill/protocol';
-import { NfcPcscCardReader } from '../adapters/card-reader.nfc-pcsc';
-import { CardReaderError } from '../ports/card-reader';
-import { CardReadError, EmvPaymentCard, writeCard } from '../core/card/index';
+import { registerCard } from './card-commands';
+import { CliError } from './cli-error';
+import { EXIT } from './exit-codes';
+import { registerPay, type CliExtensions } from './pay-command';
+import { registerScan } from './scan-command';
 
-const program = new Command('bluetill-phone').description("bluetill phone agent: the shopper's side of paying with your own phone and IC card").showHelpAfterError();
-// Usage errors exit 2 (set before the subcommands, which inherit it).
-program.exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2));
-const card = program.command('card').description('read and write IC cards through a PC/SC reader');
-
-function fail(error: unknown): never {
-  if (error instanceof CardReaderError || error instanceof CardReadError) {
-    console.error(`bluetill-phone: ${error.message} (${error.code})`);
-    process.exit(1);
+/** Runs the CLI on these arguments (process.argv form). Builds may add extensions (simulated cards). */
+export async function runPhoneCli(argv: readonly string[], ext: CliExtensions = {}): Promise<void> {
+  // A PIN on the command line is visible to every user (ps) and lands in shell history: refuse it
+  // before the argument parser could echo it in an "unknown option" message.
+  if (argv.some((a) => /^--pin(=|$)/.test(a))) {
+    console.error('bluetill-phone: the PIN is never taken from an argument: type it, or use BLUETILL_PIN or --pin-fd N');
+    process.exit(EXIT.usage);
   }
-  throw error;
+  const program = new Command('bluetill-phone').description("bluetill phone agent: the shopper's side of paying with your own phone and IC card").showHelpAfterError();
+  // Usage errors exit 2 (set before the subcommands, which inherit it).
+  program.exitOverride((e) => process.exit(e.exitCode === 0 ? EXIT.ok : EXIT.usage));
+  registerScan(program);
+  registerPay(program, ext);
+  registerCard(program);
+  await program.parseAsync([...argv]).catch((error: unknown) => {
+    console.error(`bluetill-phone: ${(error as Error).message}`);
+    process.exit(error instanceof CliError ? error.exitCode : EXIT.error);
+  });
 }
-
-card
-  .command('write')
-  .description("write an issuer's personalization file to a blank card, then read it back to confirm")
-  .argument('<file>', 'personalization file (from bluetill-backend card issue)')
-  .option('--reader <name>', 'part of the reader name')
-  .option('--timeout <ms>', 'how long to wait for a card', '30000')
-  .action(async (file: string, o: { reader?: string; timeout: string }) => {
-    const f = JSON.parse(readFileSync(file, 'utf8')) as { personalization: string; personalizationKey: string };
-    const perso = { personalization: decodePersonalizationData(Buffer.from(f.personalization, 'base64')), personalizationKey: new Uint8Array(Buffer.from(f.personalizationKey, 'base64')) };
-    const reader = new NfcPcscCardReader(o.reader ? { readerName: o.reader } : {});
-    try {
-      console.error('Present the blank card...');
-      const written = await writeCard(reader, perso, { timeoutMs: Number(o.timeout) });
-      console.log(`card written and read back: ${maskPan(written.pan)} (${written.commands} commands)`);
-    } catch (error) {
-      fail(error);
-    } finally {
-      await reader.close();
-    }
-  });
-
-card
-  .command('read')
-  .description('read the payment application of a card')
-  .option('--reader <name>', 'part of the reader name')
-  .option('--timeout <ms>', 'how long to wait for a card', '30000')
-  .option('--json', 'print JSON')
-  .action(async (o: { reader?: string; timeout: string; json?: boolean }) => {
-    const reader = new NfcPcscCardReader(o.reader ? { readerName: o.reader } : {});
-    try {
-      const emv = new EmvPaymentCard(reader, { country: 276, currency: 'EUR', now: () => new Date(), waitTimeoutMs: Number(o.timeout) });
-      const data = await emv.read(new Uint8Array(randomBytes(4)));
-      const shown = { cardNumber: maskPan(data.pan), expiry: data.expiry, cardholderName: data.cardholderName, panSequence: data.panSequence, signedUnpredictableNumber: data.signedDynamicData.length > 0 };
-      console.log(o.json ? JSON.stringify(shown) : `card ${shown.cardNumber}, expires ${shown.expiry.slice(2)}/${shown.expiry.slice(0, 2)}, ${shown.cardholderName}`);
-    } catch (error) {
-      fail(error);
-    } finally {
-      await reader.close();
-    }
-  });
-
-program.parseAsync(process.argv).catch((error: unknown) => {
-  console.error(`bluetill-phone: ${(error as Error).message}`);
-  process.exit(1);
-});

@@ -1,0 +1,109 @@
+/**
+ * One payment from the CLI's side: find the till (by counter name, or the strongest signal),
+ * connect, run the payment flow, and, when the link is lost after the Payment left the phone,
+ * reconnect and ask the till for the outcome (retrieveReceipt) a few times before giving up.
+ * Ports only: the composition root (pay-command.ts) passes the noble central, the card and the prompt.
+ */
+import { pay, retrieveReceipt, type PaymentOutcome } from '../core/payment-flow';
+import type { Advertisement, BleCentral, CentralLink } from '../ports/ble-central';
+import type { PaymentCard } from '../ports/payment-card';
+import type { Prompt } from '../ports/prompt';
+import { BleCentralError } from '../adapters/ble-central.noble';
+import { CliError } from './cli-error';
+import { EXIT } from './exit-codes';
+import type { Trust } from './trust-file';
+
+/** `{ name }` picks that counter; `strongest` the till with the highest RSSI. */
+export type TillChoice = { readonly kind: 'name'; readonly name: string } | { readonly kind: 'strongest' };
+
+export interface PaymentSessionOptions {
+  readonly central: BleCentral;
+  readonly card: PaymentCard;
+  readonly prompt: Prompt;
+  readonly trust: Trust;
+  readonly till: TillChoice;
+  readonly scanTimeoutMs: number;
+  readonly connectTimeoutMs?: number;
+  /** How often to reconnect and ask after a lost link (default 3). */
+  readonly resumeAttempts?: number;
+  /** Pause before each reconnection (default 500 ms, doubling). */
+  readonly resumeBackoffMs?: number;
+  readonly answerTimeoutMs?: number;
+}
+
+export interface PaymentSessionResult {
+  readonly till: Advertisement;
+  readonly outcome: PaymentOutcome;
+  /** True when the outcome came from the till after a reconnection. */
+  readonly resumed: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function pickTill(found: readonly Advertisement[], choice: TillChoice): Advertisement | undefined {
+  switch (choice.kind) {
+    case 'name':
+      return found.filter((a) => a.counterName === choice.name).sort((a, b) => b.rssi - a.rssi)[0];
+    case 'strongest':
+      return [...found].sort((a, b) => b.rssi - a.rssi)[0];
+  }
+}
+
+/** What to check when the controller never came up. */
+export const bleUnavailableMessage = (e: Error): string =>
+  `Bluetooth is not available: ${e.message}. Check --hci (default socket:0, the kernel's hci0), the permissions (root, or cap_net_raw,cap_net_admin on node) and that the adapter supports Bluetooth LE.`;
+
+const bleFailure = (e: unknown, doing: string): never => {
+  if (e instanceof BleCentralError && e.code === 'adapter_unavailable') {
+    throw new CliError('ble_unavailable', bleUnavailableMessage(e), EXIT.notCharged, { cause: e });
+  }
+  if (e instanceof BleCentralError) throw new CliError('connect_failed', `could not ${doing}: ${e.message}`, EXIT.notCharged, { cause: e });
+  throw e;
+};
+
+export async function findTill(central: BleCentral, choice: TillChoice, timeoutMs: number, progress: (s: string) => void): Promise<Advertisement> {
+  progress(choice.kind === 'name' ? `Looking for the till "${choice.name}"` : 'Looking for tills nearby');
+  const found = await central.scan({ timeoutMs, ...(choice.kind === 'name' ? { counterName: choice.name } : {}) }).catch((e: unknown) => bleFailure(e, 'scan'));
+  const till = pickTill(found, choice);
+  if (!till) {
+    const seen = found.length === 0 ? 'no till at all' : `only ${found.map((a) => `"${a.counterName}"`).join(', ')}`;
+    const wanted = choice.kind === 'name' ? `the till "${choice.name}"` : 'a till';
+    throw new CliError('no_till', `No till found: ${wanted} was not seen within ${timeoutMs} ms (${seen}). Move closer or check the counter name.`, EXIT.notCharged);
+  }
+  return till;
+}
+
+export async function runPaymentSession(o: PaymentSessionOptions): Promise<PaymentSessionResult> {
+  const progress = (s: string) => o.prompt.progress(s);
+  const till = await findTill(o.central, o.till, o.scanTimeoutMs, progress);
+  progress(`Connecting to "${till.counterName}" (${till.rssi} dBm)`);
+  const connect = (): Promise<CentralLink> => o.central.connect(till.id, { timeoutMs: o.connectTimeoutMs ?? 10_000 });
+  const link = await connect().catch((e: unknown) => bleFailure(e, `connect to "${till.counterName}"`));
+  let outcome: PaymentOutcome;
+  try {
+    outcome = await pay({ link, card: o.card, prompt: o.prompt, trust: o.trust, ...(o.answerTimeoutMs ? { answerTimeoutMs: o.answerTimeoutMs } : {}) });
+  } finally {
+    await link.disconnect().catch(() => undefined);
+  }
+  let resumed = false;
+  let backoff = o.resumeBackoffMs ?? 500;
+  for (let attempt = 1; attempt <= (o.resumeAttempts ?? 3) && outcome.kind === 'failed' && outcome.resume; attempt++) {
+    const ticket = outcome.resume;
+    progress(`The link was lost after the payment was sent; reconnecting to ask the till (attempt ${attempt})`);
+    await sleep(backoff);
+    backoff *= 2;
+    let again: CentralLink;
+    try {
+      again = await connect();
+    } catch {
+      continue; // still out of reach: try again, then report the outcome as unknown
+    }
+    try {
+      outcome = await retrieveReceipt({ link: again, trust: o.trust, ticket, ...(o.answerTimeoutMs ? { answerTimeoutMs: o.answerTimeoutMs } : {}) });
+      resumed = !(outcome.kind === 'failed' && outcome.resume);
+    } finally {
+      await again.disconnect().catch(() => undefined);
+    }
+  }
+  return { till, outcome, resumed };
+}

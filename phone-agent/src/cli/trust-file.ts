@@ -1,0 +1,32 @@
+import type { KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { publicKeyFromRaw } from '@bluetill/protocol';
+import { CliError } from './cli-error';
+
+export interface Trust {
+  readonly acquirerCa: KeyObject;
+  readonly cardCompanyRoot: KeyObject;
+}
+
+/**
+ * trust.json as the backend's seed writes it: the acquirer CA (signs till certificates) and the
+ * card company root (certifies the receipt key), raw P-256 public keys in base64.
+ */
+export function readTrustFile(path: string): Trust {
+  let parsed: { acquirerCa?: unknown; cardCompanyRoot?: unknown };
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8')) as typeof parsed;
+  } catch (cause) {
+    throw CliError.usage('trust_file', `cannot read the trust file ${path}`, { cause });
+  }
+  const key = (field: 'acquirerCa' | 'cardCompanyRoot'): KeyObject => {
+    const v = parsed[field];
+    if (typeof v !== 'string') throw CliError.usage('trust_file', `the trust file ${path} has no ${field}`);
+    try {
+      return publicKeyFromRaw(Buffer.from(v, 'base64'));
+    } catch (cause) {
+      throw CliError.usage('trust_file', `the trust file's ${field} is not a P-256 public key`, { cause });
+    }
+  };
+  return { acquirerCa: key('acquirerCa'), cardCompanyRoot: key('cardCompanyRoot') };
+}

@@ -1,0 +1,109 @@
+/**
+ * What a fleet run tells a tester: how many phones were approved, declined (by reason), failed
+ * with nothing charged or ended with the outcome unknown; latency percentiles; throughput.
+ */
+import type { DeclineCode } from '@bluetill/protocol';
+import type { PaymentOutcome } from '@bluetill/phone-agent';
+
+export interface FleetPhoneResult {
+  readonly cardId: string;
+  /** The PIN was deliberately wrong (--wrong-pin-every). */
+  readonly wrongPin: boolean;
+  /** The final outcome, or why the phone never got to pay (no till, link failure). */
+  readonly outcome: PaymentOutcome | { readonly kind: 'error'; readonly message: string };
+  /** Connection start (the till was found) to the final outcome; scan to outcome when not measured. */
+  readonly latencyMs: number;
+}
+
+export interface FleetSummary {
+  readonly phones: number;
+  readonly approved: number;
+  readonly declined: Partial<Record<DeclineCode, number>>;
+  /** Failed or cancelled, nothing charged (includes phones that never reached the till). */
+  readonly failed: number;
+  /** The Payment left the phone and no answer came, even after reconnecting. */
+  readonly unknown: number;
+  /** Over the phones with a definitive answer from the till (approved or declined). */
+  readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number };
+  readonly seconds: number;
+  readonly paymentsPerSecond: number;
+  /** Phones that did not end as expected: approved with the right PIN, declined pin_incorrect with a wrong one. */
+  readonly unexpected: number;
+  /** First few failure messages (never card data), for a tester to start from. */
+  readonly errors: readonly string[];
+}
+
+/** Nearest-rank percentile of ascending values. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+const round = (n: number) => Math.round(n * 10) / 10;
+
+export function summarize(results: readonly FleetPhoneResult[], seconds: number): FleetSummary {
+  const declined: Partial<Record<DeclineCode, number>> = {};
+  let approved = 0;
+  let failed = 0;
+  let unknown = 0;
+  let unexpected = 0;
+  const errors: string[] = [];
+  const answered: number[] = [];
+  for (const r of results) {
+    const o = r.outcome;
+    switch (o.kind) {
+      case 'approved':
+        approved++;
+        answered.push(r.latencyMs);
+        if (r.wrongPin) unexpected++;
+        break;
+      case 'declined':
+        declined[o.reason] = (declined[o.reason] ?? 0) + 1;
+        answered.push(r.latencyMs);
+        if (!r.wrongPin || o.reason !== 'pin_incorrect') unexpected++;
+        break;
+      case 'cancelled':
+        failed++;
+        unexpected++;
+        break;
+      case 'failed':
+        if (o.charged === 'unknown') unknown++;
+        else failed++;
+        unexpected++;
+        if (errors.length < 5) errors.push(`${r.cardId}: ${o.code}: ${o.message}`);
+        break;
+      case 'error':
+        failed++;
+        unexpected++;
+        if (errors.length < 5) errors.push(`${r.cardId}: ${o.message}`);
+        break;
+    }
+  }
+  const sorted = answered.sort((a, b) => a - b);
+  return {
+    phones: results.length,
+    approved,
+    declined,
+    failed,
+    unknown,
+    latencyMs: { p50: round(percentile(sorted, 50)), p90: round(percentile(sorted, 90)), p99: round(percentile(sorted, 99)), max: round(sorted.at(-1) ?? 0) },
+    seconds: Math.round(seconds * 100) / 100,
+    paymentsPerSecond: seconds > 0 ? round((approved + Object.values(declined).reduce((a, b) => a + b, 0)) / seconds) : 0,
+    unexpected,
+    errors,
+  };
+}
+
+export function formatSummary(s: FleetSummary): string {
+  const declined = Object.entries(s.declined);
+  return [
+    `phones        ${s.phones}`,
+    `approved      ${s.approved}`,
+    `declined      ${declined.reduce((a, [, n]) => a + (n ?? 0), 0)}${declined.length ? ` (${declined.map(([k, n]) => `${k}: ${n}`).join(', ')})` : ''}`,
+    `failed        ${s.failed} (nothing charged)`,
+    `unknown       ${s.unknown}`,
+    `latency ms    p50 ${s.latencyMs.p50}  p90 ${s.latencyMs.p90}  p99 ${s.latencyMs.p99}  max ${s.latencyMs.max}  (connect to receipt)`,
+    `throughput    ${s.paymentsPerSecond} payments/s over ${s.seconds} s`,
+    ...(s.unexpected ? [`UNEXPECTED    ${s.unexpected} phone(s) did not end as expected`, ...s.errors.map((e) => `  ${e}`)] : []),
+  ].join('\n');
+}

@@ -1,0 +1,60 @@
+/**
+ * A fleet of simulated phones, each with its own virtual card and its own controller on the
+ * virtual radio (real noble stacks), paying at one till (real bleno) all at once, against the
+ * seeded backend. Every K-th phone types a wrong PIN.
+ *
+ * @example
+ *   const summary = await runFleet({ phones: 20, wrongPinEvery: 5 });
+ *   // { phones: 20, approved: 16, declined: { pin_incorrect: 4 }, failed: 0, latencyMs: { p50, p90, p99 }, … }
+ */
+import { fleetCards } from '@bluetill/backend';
+import { VirtualBle } from '../link/virtual-ble';
+import { startWorld } from '../world';
+import { summarize, type FleetPhoneResult, type FleetSummary } from './fleet-summary';
+
+export interface FleetOptions {
+  readonly phones: number;
+  /** Every K-th phone (K, 2K, …) types a wrong PIN; 0 = none. */
+  readonly wrongPinEvery?: number;
+  /** BLE connection interval of the phones' links, ms (default 30). */
+  readonly connectionIntervalMs?: number;
+  /** Progress lines for a watching tester. */
+  readonly onProgress?: (line: string) => void;
+}
+
+/** A wrong PIN that is not the card's (fleet PINs are 1001 …). */
+const WRONG_PIN = '0000';
+
+export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
+  if (!Number.isSafeInteger(o.phones) || o.phones < 1) throw new RangeError('phones must be at least 1');
+  const every = o.wrongPinEvery ?? 0;
+  const say = o.onProgress ?? (() => undefined);
+  say(`starting the radio, the backend and the till for ${o.phones} phones`);
+  const ble = await VirtualBle.start({ phoneShaping: { connectionIntervalMs: o.connectionIntervalMs ?? 30 } });
+  try {
+    const world = await startWorld({ radio: ble, fleetCards: o.phones, limits: { sessionTimeoutMs: 300_000 } });
+    try {
+      const cards = fleetCards(o.phones);
+      const plan = cards.map((c, i) => ({ card: c, wrongPin: every > 0 && (i + 1) % every === 0 }));
+      for (const [i, p] of plan.entries()) if (!p.wrongPin) world.ringUp([{ sku: `gum-${i + 1}`, name: 'Gum', quantity: 1, unitPriceMinor: 50 + i }]);
+      say(`${plan.length} phones paying (${plan.filter((p) => p.wrongPin).length} with a wrong PIN)`);
+      const t0 = performance.now();
+      const results = await Promise.all(
+        plan.map(async ({ card, wrongPin }): Promise<FleetPhoneResult> => {
+          const started = performance.now();
+          try {
+            const run = await world.phonePays(card.id, wrongPin ? WRONG_PIN : card.pin);
+            return { cardId: card.id, wrongPin, outcome: run.outcome, latencyMs: run.connectToReceiptMs ?? run.ms };
+          } catch (e) {
+            return { cardId: card.id, wrongPin, outcome: { kind: 'error', message: (e as Error).message }, latencyMs: performance.now() - started };
+          }
+        }),
+      );
+      return summarize(results, (performance.now() - t0) / 1000);
+    } finally {
+      await world.close();
+    }
+  } finally {
+    await ble.close();
+  }
+}
