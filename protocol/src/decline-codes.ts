@@ -23,6 +23,10 @@ export const DECLINE_CODES = [
   'items_mismatch',
   'backend_unavailable',
   'cancelled',
+  'original_not_found',
+  'not_refundable',
+  'refund_exceeds_original',
+  'not_voidable',
 ] as const;
 
 export type DeclineCode = (typeof DECLINE_CODES)[number];
@@ -50,6 +54,10 @@ const TEXT: Record<DeclineCode, string> = {
   items_mismatch: 'Items differ from the till',
   backend_unavailable: 'Payment network unavailable',
   cancelled: 'Cancelled',
+  original_not_found: 'Original payment not found',
+  not_refundable: 'Payment cannot be refunded (declined or voided)',
+  refund_exceeds_original: 'Refund exceeds what is left of the payment',
+  not_voidable: 'Payment cannot be voided (refunded, or its batch is closed)',
 };
 
 export const declineText = (code: DeclineCode): string => TEXT[code];

@@ -16,7 +16,11 @@ export * from './pin/pin-block';
 export * from './pin/pin-seal';
 export { CardData, Cryptogram, Item, Money, Receipt, SignedReceipt } from './gen/bluetill/v1/common';
 export { AuthResult, BleMessage, CardAuth, Certificate, CertificateBody, Error as ErrorMessage, Hello, HelloAck, Payment, ReceiptMessage, ReceiptRequest, Sealed, SealedPinBlock, TillInfo } from './gen/bluetill/v1/ble';
-export { AuthorizationClient, type AuthorizationServer, AuthorizationService, AuthorizeRequest, AuthorizeResponse, ChallengeRequest, ChallengeResponse, GetSettlementRequest, SettleRequest, SettleResponse, SettlementClient, type SettlementServer, SettlementService } from './gen/bluetill/v1/settlement_network';
+export {
+  AuthorizationClient, type AuthorizationServer, AuthorizationService, AuthorizeRequest, AuthorizeResponse, BatchTotals, ChallengeRequest, ChallengeResponse,
+  CloseBatchRequest, CloseBatchResponse, GetSettlementRequest, ListTransactionsRequest, ListTransactionsResponse, RefundRequest, RefundResponse,
+  SettleRequest, SettleResponse, SettlementClient, type SettlementServer, SettlementService, TransactionRecord, VoidRequest, VoidResponse,
+} from './gen/bluetill/v1/settlement_network';
 export * as health from './gen/grpc/health/v1/health';
 export * from './receipt';
 export * from './emv/index';

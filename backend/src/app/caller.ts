@@ -7,7 +7,9 @@ import { RequestError } from './request-error';
 
 export type Caller =
   | { readonly kind: 'terminal'; readonly terminalId: string }
-  | { readonly kind: 'unauthenticated' };
+  | { readonly kind: 'unauthenticated' }
+  /** The admin tool, on the database directly (never over the network). */
+  | { readonly kind: 'admin' };
 
 /** A terminal may act only for itself: the terminal id in the request must be the certificate's. */
 export function checkCaller(terminalId: string, caller: Caller): void {

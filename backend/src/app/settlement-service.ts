@@ -3,10 +3,10 @@
  * In one SQLite transaction: look up an earlier result (a retry returns it unchanged), check the
  * rules, store the result, post balanced ledger entries, mark the authorization used.
  */
-import { createHash, randomInt } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
-  SettleRequest, SettleResponse, Receipt, signWith, maskPan, equalBytes, fromHex,
-  type DeclineCode, type SignedReceipt,
+  SettleRequest, SettleResponse, maskPan, equalBytes, fromHex,
+  type DeclineCode,
 } from '@bluetill/protocol';
 import type { BackendStore } from '../ports/backend-store';
 import type { Clock } from '../ports/clock';
@@ -16,6 +16,7 @@ import { verifyCryptogram } from '../domain/card-authentication';
 import { salePostings } from '../domain/ledger';
 import { RequestError } from './request-error';
 import { checkCaller, type Caller } from './caller';
+import { approvalCode, signReceipt } from './receipt-signer';
 
 export type { Caller } from './caller';
 
@@ -56,7 +57,7 @@ export class SettlementUseCase {
           : null;
       const decline = checkSettlement({ terminal, merchant, requestMerchantId: req.merchantId, authorization, card, amount, items: req.items, availableMinor: available, atc, cryptogram, now });
       const approved = decline === null;
-      const receipt = this.signReceipt({
+      const receipt = signReceipt(this.keys, {
         receiptId: `R-${req.terminalId}-${req.terminalTxnId}`,
         merchantId: merchant?.id ?? req.merchantId,
         merchantName: merchant?.name ?? '',
@@ -69,17 +70,20 @@ export class SettlementUseCase {
         result: approved ? 'approved' : 'declined',
         declineReason: decline ?? '',
         issuedAtMs: now,
+        kind: 'sale',
+        originalTxnId: '',
       });
       const result: SettleResponse = { approved, declineReason: decline ?? '', receipt, replayed: false };
+      const batchId = approved ? this.store.openBatch(req.terminalId, now).id : null;
       const settlementId = this.store.insertSettlement({
         terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash, approved, declineReason: decline,
         amountMinor: amount.minor, currency: amount.currency, cardId: card?.id ?? null, merchantId: req.merchantId,
-        response: SettleResponse.encode(result).finish(), createdAt: now,
+        response: SettleResponse.encode(result).finish(), createdAt: now, batchId,
       });
       // A genuine cryptogram uses up its ATC even when declined (funds, limits): it cannot be replayed.
       if (card && atc > card.lastAtc && cryptogram === null) this.store.setLastAtc(card.id, atc);
       if (approved) {
-        this.store.insertPostings(settlementId, salePostings(amount, card!.accountId, merchant!.accountId), now);
+        this.store.insertPostings(settlementId, salePostings(amount, card!.accountId, merchant!.accountId), now, { batchId: batchId!, adjustmentId: null });
         this.store.markAuthorizationSettled(req.authorizationRef);
       }
       return result;
@@ -95,13 +99,4 @@ export class SettlementUseCase {
     if (!prior) throw new RequestError('not_found', 'no such settlement');
     return { ...SettleResponse.decode(prior.response), replayed: true };
   }
-
-  private signReceipt(receipt: Receipt): SignedReceipt {
-    const bytes = Receipt.encode(receipt).finish();
-    return { receipt: bytes, signature: signWith(this.keys.receiptKey.privateKey, bytes), keyId: this.keys.receiptKey.id, certificate: this.keys.receiptKey.certificate };
-  }
-}
-
-function approvalCode(): string {
-  return randomInt(0, 36 ** 6).toString(36).toUpperCase().padStart(6, '0');
 }

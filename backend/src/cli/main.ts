@@ -9,13 +9,15 @@
  *   bluetill-backend card issue --dir DIR --id ID --pan PAN --expiry YYMM --name NAME --out FILE
  *                                                       PIN from $BLUETILL_CARD_PIN (never an argument)
  *   bluetill-backend card block|unblock|unlock-pin --dir DIR --id ID
+ *   bluetill-backend transactions export --dir DIR --terminal ID [--from T] [--to T] --out FILE.csv   masked card numbers only
+ *   bluetill-backend batch close --dir DIR --terminal ID   close the terminal's open batch, print its totals
  *
  * DIR holds keys.json, backend.sqlite and tls/ (as `seed` writes them).
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { maskPan } from '@bluetill/protocol';
+import { formatMoney, maskPan } from '@bluetill/protocol';
 import { seedDemo } from '../admin/demo-seed';
 import { issueCard, writePersonalizationFile } from '../admin/card-issuing';
 import type { KeyMaterial } from '../admin/key-material';
@@ -26,6 +28,11 @@ import { SoftwareKeyStore } from '../adapters/key-store.file';
 import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
 import { startBackend } from '../adapters/grpc/server';
 import { createLogger } from '../adapters/logger';
+import { BackendMetrics } from '../adapters/metrics/backend-metrics';
+import { startMetricsServer } from '../adapters/metrics/metrics-server';
+import { BatchUseCase } from '../app/batch-service';
+import { systemClock } from '../ports/clock';
+import { transactionsCsv } from './transactions-csv';
 
 const program = new Command('bluetill-backend').description('bluetill card company backend: authorization and settlement servers, admin tool').showHelpAfterError();
 
@@ -34,6 +41,12 @@ const dirPaths = (dir: string) => {
   const dbPath = join(dir, 'backend.sqlite');
   if (!existsSync(keysPath) || !existsSync(dbPath)) throw new InvalidArgumentError(`${dir} has no keys.json / backend.sqlite (run "seed" first)`);
   return { keysPath, dbPath };
+};
+/** A time as ISO 8601 (2026-11-24, 2026-11-24T09:00:00Z) or unix milliseconds. */
+const instant = (v: string) => {
+  const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('must be an ISO 8601 time or unix milliseconds');
+  return n;
 };
 const integer = (v: string) => {
   const n = Number(v);
@@ -61,13 +74,17 @@ program
   .option('--services <list>', 'authorization,settlement', 'authorization,settlement')
   .option('--tls-dir <dir>', 'mutual-TLS material (ca.pem, server.pem, server-key.pem)', '<DIR>/tls')
   .option('--insecure', 'serve plaintext without client certificates (local debugging only)', false)
-  .action(async (o: { dir: string; host: string; port: number; services: string; tlsDir: string; insecure: boolean }) => {
+  .option('--metrics-port <port>', 'serve Prometheus metrics on http://HOST:PORT/metrics (0 = any free port)', integer)
+  .action(async (o: { dir: string; host: string; port: number; services: string; tlsDir: string; insecure: boolean; metricsPort?: number }) => {
     const services = o.services.split(',').map((s) => s.trim()) as Array<'authorization' | 'settlement'>;
     const tls = o.insecure ? 'insecure' : readServerTls(o.tlsDir === '<DIR>/tls' ? join(o.dir, 'tls') : o.tlsDir);
     if (o.insecure) console.error('bluetill-backend: WARNING --insecure: no TLS, callers are not authenticated (local debugging only)');
-    const backend = await startBackend({ ...dirPaths(o.dir), host: o.host, port: o.port, services, tls, logger: createLogger('backend') });
+    const metrics = o.metricsPort === undefined ? undefined : new BackendMetrics({ processMetrics: true });
+    const backend = await startBackend({ ...dirPaths(o.dir), host: o.host, port: o.port, services, tls, logger: createLogger('backend'), ...(metrics ? { metrics } : {}) });
     console.log(`listening on ${backend.address} (${o.insecure ? 'INSECURE plaintext' : 'mutual TLS'})`);
-    const stop = () => void backend.close().then(() => process.exit(0));
+    const metricsServer = metrics ? await startMetricsServer(metrics, { host: o.host, port: o.metricsPort }) : undefined;
+    if (metricsServer) console.log(`metrics on ${metricsServer.url}`);
+    const stop = () => void Promise.all([backend.close(), metricsServer?.close()]).then(() => process.exit(0));
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
@@ -157,6 +174,50 @@ for (const [name, what] of [['block', 'block a card'], ['unblock', 'make a block
       console.log(`card ${o.id}: ${name} done`);
     });
 }
+
+program
+  .command('transactions')
+  .description("a terminal's sales, refunds and voids")
+  .command('export')
+  .description('write them as CSV (masked card numbers only; amounts in minor units)')
+  .requiredOption('--dir <dir>', 'data folder')
+  .requiredOption('--terminal <id>', 'terminal id')
+  .option('--from <time>', 'from (inclusive): ISO 8601 or unix ms', instant, 0)
+  .option('--to <time>', 'to (exclusive): ISO 8601 or unix ms (default: now)', instant)
+  .requiredOption('--out <file>', 'CSV file to write')
+  .action((o: { dir: string; terminal: string; from: number; to?: number; out: string }) => {
+    const store = new SqliteBackendStore(dirPaths(o.dir).dbPath);
+    try {
+      const rows = store.listTransactions(o.terminal, o.from, o.to ?? Date.now() + 1, Number.MAX_SAFE_INTEGER);
+      writeFileSync(o.out, transactionsCsv(rows));
+      console.log(`terminal ${o.terminal}: ${rows.length} transaction(s) written to ${o.out}`);
+    } finally {
+      store.close();
+    }
+  });
+
+program
+  .command('batch')
+  .description("a terminal's batches (business days)")
+  .command('close')
+  .description("close the terminal's open batch and print its totals (they reconcile with the ledger, or nothing is closed)")
+  .requiredOption('--dir <dir>', 'data folder')
+  .requiredOption('--terminal <id>', 'terminal id')
+  .action((o: { dir: string; terminal: string }) => {
+    const store = new SqliteBackendStore(dirPaths(o.dir).dbPath);
+    try {
+      const b = new BatchUseCase(store, systemClock).closeBatch({ terminalId: o.terminal, closeRequestId: '' }, { kind: 'admin' });
+      const t = b.totals!;
+      const m = (minor: number) => formatMoney({ minor, currency: t.currency || 'EUR' });
+      console.log(`terminal ${o.terminal}: batch ${b.batchId} closed (${new Date(b.openedAtMs).toISOString()} – ${new Date(b.closedAtMs).toISOString()})`);
+      console.log(`  sales   ${t.saleCount} ${m(t.saleMinor)}`);
+      console.log(`  refunds ${t.refundCount} ${m(t.refundMinor)}`);
+      console.log(`  voids   ${t.voidCount} ${m(t.voidMinor)}`);
+      console.log(`  net     ${m(t.netMinor)}`);
+    } finally {
+      store.close();
+    }
+  });
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`bluetill-backend: ${(error as Error).message}`);

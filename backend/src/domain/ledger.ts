@@ -1,5 +1,5 @@
 /**
- * Double-entry postings. A sale debits the cardholder's account and credits the merchant's by
+ * Double-entry postings (see backend/README.md, "Ledger"). A sale debits the cardholder's account and credits the merchant's by
  * the same amount, so every settlement's postings, and the whole ledger, sum to zero.
  */
 import type { Money } from '@bluetill/protocol';
@@ -13,4 +13,16 @@ export function salePostings(amount: Money, cardholderAccount: string, merchantA
   ];
   if (postings.reduce((s, p) => s + p.amountMinor, 0) !== 0) throw new Error('unbalanced postings');
   return postings;
+}
+
+/** A refund: the merchant's account is debited and the cardholder's credited by the refund amount. */
+export function refundPostings(amount: Money, cardholderAccount: string, merchantAccount: string): Posting[] {
+  return salePostings(amount, cardholderAccount, merchantAccount).map((p) => ({ ...p, amountMinor: -p.amountMinor }));
+}
+
+/** A void: the exact reversal of the sale's postings, line by line. */
+export function reversalPostings(sale: readonly Posting[]): Posting[] {
+  const out = sale.map((p) => ({ ...p, amountMinor: -p.amountMinor }));
+  if (out.reduce((s, p) => s + p.amountMinor, 0) !== 0) throw new Error('unbalanced postings');
+  return out;
 }

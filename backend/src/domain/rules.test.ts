@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { checkCard, checkSettlement, isExpired, pinOutcome, type SettlementFacts } from './rules';
-import { salePostings } from './ledger';
-import type { CardRow } from '../ports/backend-store';
+import { checkCard, checkRefund, checkSettlement, checkVoid, isExpired, pinOutcome, type RefundFacts, type SettlementFacts, type VoidFacts } from './rules';
+import { refundPostings, reversalPostings, salePostings } from './ledger';
+import type { CardRow, SettlementRow } from '../ports/backend-store';
 
 const card: CardRow = {
   id: 'c1', panHash: 'h', panMasked: '476173******0010', panSequence: 1, expiry: '2812', cardholderName: 'A', status: 'active',
@@ -63,6 +63,42 @@ describe('settlement rules', () => {
     expect(p.reduce((s, x) => s + x.amountMinor, 0)).toBe(0);
     expect(p).toHaveLength(2);
     expect(() => salePostings({ minor: 0, currency: 'EUR' }, 'a', 'b')).toThrow();
+  });
+});
+
+describe('refund and void rules', () => {
+  const sale: SettlementRow = {
+    id: 7, terminalId: 't1', terminalTxnId: 's1', requestHash: new Uint8Array(), approved: true, declineReason: null, amountMinor: 1000, currency: 'EUR',
+    cardId: 'c1', merchantId: 'm1', response: new Uint8Array(), createdAt: now, batchId: 3,
+  };
+  const base = { terminal: { id: 't1', merchantId: 'm1', status: 'active' as const }, merchant: { id: 'm1', name: 'Shop', status: 'active' as const, accountId: 'ma' }, sale };
+  const refund: RefundFacts = { ...base, saleVoided: false, refundedMinor: 400, amount: { minor: 600, currency: 'EUR' } };
+  const voiding: VoidFacts = { ...base, refundedMinor: 0, openBatchId: 3 };
+  it('refunds up to what is left', () => expect(checkRefund(refund)).toBeNull());
+  it.each([
+    ['one minor unit over what is left', { amount: { minor: 601, currency: 'EUR' } }, 'refund_exceeds_original'],
+    ['no such sale', { sale: undefined }, 'original_not_found'],
+    ["another merchant's sale", { sale: { ...sale, merchantId: 'm2' } }, 'original_not_found'],
+    ['a declined sale', { sale: { ...sale, approved: false } }, 'not_refundable'],
+    ['a voided sale', { saleVoided: true }, 'not_refundable'],
+    ['another currency', { amount: { minor: 1, currency: 'USD' } }, 'currency_unsupported'],
+    ['an inactive merchant', { merchant: { ...base.merchant, status: 'inactive' as const } }, 'merchant_inactive'],
+  ] as const)('declines a refund of %s', (_n, patch, code) => expect(checkRefund({ ...refund, ...patch } as RefundFacts)).toBe(code));
+  it('voids a sale of the open batch without refunds', () => expect(checkVoid(voiding)).toBeNull());
+  it.each([
+    ['a refunded sale', { refundedMinor: 1 }, 'not_voidable'],
+    ['a sale of a closed batch', { openBatchId: 4 }, 'not_voidable'],
+    ['with no open batch', { openBatchId: null }, 'not_voidable'],
+    ['a declined sale', { sale: { ...sale, approved: false, batchId: null } }, 'not_voidable'],
+    ['no such sale', { sale: undefined }, 'original_not_found'],
+  ] as const)('declines a void of %s', (_n, patch, code) => expect(checkVoid({ ...voiding, ...patch } as VoidFacts)).toBe(code));
+  it('posts a refund as merchant debit, cardholder credit; a void as the exact reversal', () => {
+    expect(refundPostings({ minor: 250, currency: 'EUR' }, 'card', 'merchant')).toEqual([
+      { accountId: 'card', amountMinor: 250, currency: 'EUR' }, { accountId: 'merchant', amountMinor: -250, currency: 'EUR' },
+    ]);
+    const s = salePostings({ minor: 999, currency: 'EUR' }, 'card', 'merchant');
+    expect(reversalPostings(s).map((p, i) => p.amountMinor + s[i]!.amountMinor)).toEqual([0, 0]);
+    expect(() => reversalPostings([{ accountId: 'a', amountMinor: 1, currency: 'EUR' }])).toThrow(/unbalanced/);
   });
 });
 

@@ -3,7 +3,7 @@
  */
 import type { DeclineCode, Item, Money } from '@bluetill/protocol';
 import { SUPPORTED_CURRENCIES, basketTotal } from '@bluetill/protocol';
-import type { AuthorizationRow, CardRow, MerchantRow, TerminalRow } from '../ports/backend-store';
+import type { AuthorizationRow, CardRow, MerchantRow, SettlementRow, TerminalRow } from '../ports/backend-store';
 
 export const MAX_PIN_TRIES = 3;
 export const CHALLENGE_LIFETIME_MS = 60_000;
@@ -64,5 +64,52 @@ export function checkSettlement(f: SettlementFacts): DeclineCode | null {
   if (f.amount.minor > MAX_TRANSACTION_MINOR) return 'amount_limit_exceeded';
   if (f.atc <= f.card.lastAtc) return 'atc_replayed';
   if (f.amount.minor > f.availableMinor) return 'insufficient_funds';
+  return null;
+}
+
+/** The terminal may act for its merchant only while both are active. */
+function checkTerminal(terminal: TerminalRow | undefined, merchant: MerchantRow | undefined): DeclineCode | null {
+  if (!terminal || terminal.status !== 'active' || !merchant || terminal.merchantId !== merchant.id) return 'terminal_unknown';
+  if (merchant.status !== 'active') return 'merchant_inactive';
+  return null;
+}
+
+export interface RefundFacts {
+  readonly terminal: TerminalRow | undefined;
+  readonly merchant: MerchantRow | undefined;
+  /** The original sale, looked up by (terminal, its terminal transaction id). */
+  readonly sale: SettlementRow | undefined;
+  readonly saleVoided: boolean;
+  /** Sum of the sale's approved refunds so far. */
+  readonly refundedMinor: number;
+  readonly amount: Money;
+}
+
+/** A refund: of an approved, not voided sale of this merchant, at most what is left of it. */
+export function checkRefund(f: RefundFacts): DeclineCode | null {
+  const t = checkTerminal(f.terminal, f.merchant);
+  if (t) return t;
+  if (!f.sale || f.sale.merchantId !== f.merchant!.id) return 'original_not_found';
+  if (!f.sale.approved || f.saleVoided) return 'not_refundable';
+  if (f.amount.currency !== f.sale.currency) return 'currency_unsupported';
+  if (f.amount.minor > f.sale.amountMinor - f.refundedMinor) return 'refund_exceeds_original';
+  return null;
+}
+
+export interface VoidFacts {
+  readonly terminal: TerminalRow | undefined;
+  readonly merchant: MerchantRow | undefined;
+  readonly sale: SettlementRow | undefined;
+  readonly refundedMinor: number;
+  /** The terminal's open batch, if any. */
+  readonly openBatchId: number | null;
+}
+
+/** A void: of an approved sale of the terminal's open batch that has no refunds. */
+export function checkVoid(f: VoidFacts): DeclineCode | null {
+  const t = checkTerminal(f.terminal, f.merchant);
+  if (t) return t;
+  if (!f.sale || f.sale.merchantId !== f.merchant!.id) return 'original_not_found';
+  if (!f.sale.approved || f.sale.batchId === null || f.sale.batchId !== f.openBatchId || f.refundedMinor > 0) return 'not_voidable';
   return null;
 }

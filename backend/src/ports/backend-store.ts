@@ -80,6 +80,65 @@ export interface SettlementRow {
   /** The encoded SettleResponse, returned unchanged on a retry. */
   readonly response: Uint8Array;
   readonly createdAt: number;
+  /** The batch an approved sale belongs to; null when declined. */
+  readonly batchId: number | null;
+}
+
+export type AdjustmentKind = 'refund' | 'void';
+
+/** A refund or a void of a settlement, with its stored response (a retry returns it). */
+export interface AdjustmentRow {
+  readonly id?: number;
+  readonly kind: AdjustmentKind;
+  readonly terminalId: string;
+  /** refund: the refund's id; void: the voided sale's id (one void per sale). */
+  readonly opTxnId: string;
+  readonly originalTxnId: string;
+  readonly settlementId: number | null;
+  readonly batchId: number | null;
+  readonly requestHash: Uint8Array;
+  readonly approved: boolean;
+  readonly declineReason: DeclineCode | null;
+  readonly amountMinor: number;
+  readonly currency: string;
+  readonly response: Uint8Array;
+  readonly createdAt: number;
+}
+
+export interface BatchTotalsRow {
+  readonly currency: string;
+  readonly saleCount: number;
+  readonly saleMinor: number;
+  readonly refundCount: number;
+  readonly refundMinor: number;
+  readonly voidCount: number;
+  readonly voidMinor: number;
+  readonly netMinor: number;
+}
+
+export interface BatchRow {
+  readonly id: number;
+  readonly terminalId: string;
+  readonly status: 'open' | 'closed';
+  readonly openedAt: number;
+  readonly closedAt: number | null;
+  readonly closeRequestId: string | null;
+  /** Stored at close; null while open. */
+  readonly totals: BatchTotalsRow | null;
+}
+
+/** One line of a terminal's transaction list (masked PAN only). */
+export interface TransactionListRow {
+  readonly kind: 'sale' | AdjustmentKind;
+  readonly terminalTxnId: string;
+  readonly originalTxnId: string;
+  readonly approved: boolean;
+  readonly declineReason: string;
+  readonly amountMinor: number;
+  readonly currency: string;
+  readonly maskedPan: string;
+  readonly batchId: number;
+  readonly createdAt: number;
 }
 
 export interface Posting {
@@ -107,7 +166,27 @@ export interface BackendStore {
   findSettlement(terminalId: string, terminalTxnId: string): SettlementRow | undefined;
   /** Returns the new settlement's id. */
   insertSettlement(row: SettlementRow): number;
-  insertPostings(settlementId: number, postings: readonly Posting[], at: number): void;
+  /** Postings of one operation: a sale (adjustmentId null) or an adjustment of that settlement. */
+  insertPostings(settlementId: number, postings: readonly Posting[], at: number, link: { batchId: number; adjustmentId: number | null }): void;
+  findCardById(id: string): CardRow | undefined;
+  /** The sale's own postings (not those of its refunds or void). */
+  salePostingsOf(settlementId: number): Posting[];
+  /** The terminal's open batch, opened now if there is none. */
+  openBatch(terminalId: string, now: number): BatchRow;
+  findOpenBatch(terminalId: string): BatchRow | undefined;
+  findBatch(id: number): BatchRow | undefined;
+  findBatchByCloseRequest(terminalId: string, closeRequestId: string): BatchRow | undefined;
+  /** Totals from the batch's approved operations (sales, refunds, voids). */
+  computeBatchTotals(batchId: number): BatchTotalsRow;
+  /** Sum of the batch's postings on one account, and over all its accounts (zero). */
+  batchPostingSums(batchId: number, accountId: string): { account: number; all: number };
+  closeBatch(batchId: number, totals: BatchTotalsRow, now: number, closeRequestId: string | null): void;
+  findAdjustment(terminalId: string, kind: AdjustmentKind, opTxnId: string): AdjustmentRow | undefined;
+  insertAdjustment(row: AdjustmentRow): number;
+  /** Sum of the approved refunds of a settlement. */
+  refundedMinor(settlementId: number): number;
+  /** Sales, refunds and voids of a terminal created in [fromMs, toMs), oldest first, at most `limit`. */
+  listTransactions(terminalId: string, fromMs: number, toMs: number, limit: number): TransactionListRow[];
   /** Sum of postings on an account (cardholder accounts go negative as they spend). */
   accountBalance(accountId: string): number;
   /** Sum over every posting: zero at every moment. */

@@ -10,6 +10,8 @@ import {
   AuthorizationClient, SettlementClient, sealPin, pinSealContext, verifyCertificate, publicKeyFromRaw,
   health,
   type AuthorizeRequest, type AuthorizeResponse, type ChallengeResponse, type SettleRequest, type SettleResponse, type CertificateBody,
+  type RefundRequest, type RefundResponse, type VoidRequest, type VoidResponse, type CloseBatchRequest, type CloseBatchResponse,
+  type ListTransactionsRequest, type ListTransactionsResponse,
 } from '@bluetill/protocol';
 import { seedDemo, type SeededBackend } from '../admin/demo-seed';
 import type { NewCard } from '../admin/registry';
@@ -17,12 +19,23 @@ import { readTerminalTls } from '../adapters/tls-files';
 import { startBackend, type RunningBackend } from '../adapters/grpc/server';
 import { createLogger } from '../adapters/logger';
 import { TestCard } from './test-card';
+import type { BackendMetrics } from '../adapters/metrics/backend-metrics';
 
 const call = <Req, Res>(fn: (req: Req, cb: (e: ServiceError | null, r: Res) => void) => unknown) => (req: Req) =>
   new Promise<Res>((resolve, reject) => fn(req, (e, r) => (e ? reject(e) : resolve(r))));
 
+/** Refund, Void, CloseBatch, ListTransactions as promises, over one service. */
+export interface AfterSaleClients {
+  refund(req: RefundRequest): Promise<RefundResponse>;
+  voidSale(req: VoidRequest): Promise<VoidResponse>;
+  closeBatch(req: CloseBatchRequest): Promise<CloseBatchResponse>;
+  listTransactions(req: ListTransactionsRequest): Promise<ListTransactionsResponse>;
+}
+
 /** Promise clients over one set of channel credentials. */
-export interface FixtureClients {
+export interface FixtureClients extends AfterSaleClients {
+  /** The same calls on the Settlement service (the others go through Authorization, as a till's do). */
+  readonly direct: AfterSaleClients;
   challenge(terminalId?: string): Promise<ChallengeResponse>;
   authorize(req: AuthorizeRequest): Promise<AuthorizeResponse>;
   settle(req: SettleRequest): Promise<SettleResponse>;
@@ -32,7 +45,8 @@ export interface FixtureClients {
   close(): void;
 }
 
-export interface BackendFixture {
+export interface BackendFixture extends AfterSaleClients {
+  readonly direct: AfterSaleClients;
   readonly dir: string;
   readonly seed: SeededBackend;
   readonly backend: RunningBackend;
@@ -51,11 +65,22 @@ export interface BackendFixture {
   close(): Promise<void>;
 }
 
+function afterSale(c: AuthorizationClient | SettlementClient): AfterSaleClients {
+  return {
+    refund: call<RefundRequest, RefundResponse>(c.refund.bind(c)),
+    voidSale: call<VoidRequest, VoidResponse>(c.void.bind(c)),
+    closeBatch: call<CloseBatchRequest, CloseBatchResponse>(c.closeBatch.bind(c)),
+    listTransactions: call<ListTransactionsRequest, ListTransactionsResponse>(c.listTransactions.bind(c)),
+  };
+}
+
 function clientsOver(address: string, creds: ChannelCredentials): FixtureClients {
   const auth = new AuthorizationClient(address, creds);
   const settlement = new SettlementClient(address, creds);
   const healthClient = new health.HealthClient(address, creds);
   return {
+    ...afterSale(auth),
+    direct: afterSale(settlement),
     challenge: (terminalId = 'T-0001') => call<{ terminalId: string }, ChallengeResponse>(auth.challenge.bind(auth))({ terminalId }),
     authorize: call(auth.authorize.bind(auth)),
     settle: call(auth.settle.bind(auth)),
@@ -70,10 +95,10 @@ function clientsOver(address: string, creds: ChannelCredentials): FixtureClients
   };
 }
 
-export async function startBackendFixture(o: { extraCards?: readonly NewCard[] } = {}): Promise<BackendFixture> {
+export async function startBackendFixture(o: { extraCards?: readonly NewCard[]; metrics?: BackendMetrics } = {}): Promise<BackendFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'bluetill-backend-'));
   const seed = await seedDemo(dir, ['T-0002', 'T-0003'], o.extraCards ?? []);
-  const backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, logger: createLogger('backend', 'silent') });
+  const backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, logger: createLogger('backend', 'silent'), ...(o.metrics ? { metrics: o.metrics } : {}) });
   const credentialsFor = (terminalId: string) => {
     const t = readTerminalTls(seed.tlsDir, terminalId);
     return credentials.createSsl(t.ca, t.key, t.cert);
@@ -88,6 +113,11 @@ export async function startBackendFixture(o: { extraCards?: readonly NewCard[] }
     authorize: main.authorize,
     settle: main.settle,
     getSettlement: main.getSettlement,
+    refund: main.refund,
+    voidSale: main.voidSale,
+    closeBatch: main.closeBatch,
+    listTransactions: main.listTransactions,
+    direct: main.direct,
     credentialsFor,
     clientFor(creds) {
       const c = clientsOver(backend.address, creds);

@@ -8,8 +8,8 @@ import type { Journal } from './ports/journal';
 const peripheral: BlePeripheral = { start: async () => undefined, onConnect: () => undefined, stop: async () => undefined };
 const journal = { unresolved: () => [], forBasket: () => [] } as unknown as Journal;
 
-function till(getSettlement: BackendClient['getSettlement']): Till {
-  const backend = { getSettlement } as unknown as BackendClient;
+function till(getSettlement: BackendClient['getSettlement'], more: Partial<BackendClient> = {}): Till {
+  const backend = { getSettlement, ...more } as unknown as BackendClient;
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return new Till({
     terminalId: 'T-1', merchantId: 'M-1', counterName: 'C', currency: 'EUR',
@@ -31,5 +31,36 @@ describe('Till.probeBackend', () => {
 describe('Till.info', () => {
   it('names the terminal, merchant, counter and currency', () => {
     expect(till(async () => null).info()).toEqual({ terminalId: 'T-1', merchantId: 'M-1', merchantName: 'Shop', counterName: 'C', currency: 'EUR' });
+  });
+});
+
+describe('Till.refund and Till.closeBatch after a lost answer', () => {
+  it('asks again with the same refund id and close id (never refunds or closes twice), and a new one once answered', async () => {
+    const refundIds: string[] = [];
+    const closeIds: string[] = [];
+    let down = true;
+    const t = till(async () => null, {
+      refund: async (req) => {
+        refundIds.push(req.refundTxnId);
+        if (down) throw new BackendError('deadline', 'no answer');
+        return { approved: true, declineReason: '', receipt: undefined, replayed: false, refundableLeft: { minor: 0, currency: 'EUR' } };
+      },
+      closeBatch: async (id) => {
+        closeIds.push(id);
+        if (down) throw new BackendError('unavailable', 'down');
+        return { batchId: 1, terminalId: 'T-1', openedAtMs: 0, closedAtMs: 1, totals: undefined, replayed: false };
+      },
+    });
+    await expect(t.refund('S-1', 500)).rejects.toThrow(BackendError);
+    await expect(t.closeBatch()).rejects.toThrow(BackendError);
+    down = false;
+    await t.refund('S-1', 500);
+    await t.refund('S-1', 500); // answered before: a new refund
+    await t.closeBatch();
+    await t.closeBatch();
+    expect(refundIds[1]).toBe(refundIds[0]);
+    expect(refundIds[2]).not.toBe(refundIds[0]);
+    expect(closeIds[1]).toBe(closeIds[0]);
+    expect(closeIds[2]).not.toBe(closeIds[0]);
   });
 });

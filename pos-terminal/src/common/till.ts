@@ -3,7 +3,10 @@
  * through the journal so that no outcome is lost and nothing is charged twice.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { Receipt, SettleRequest, SettleResponse, type TillIdentity, TillInfo } from '@bluetill/protocol';
+import {
+  Receipt, SettleRequest, SettleResponse, TillInfo,
+  type CloseBatchResponse, type ListTransactionsResponse, type RefundResponse, type TillIdentity, type VoidResponse,
+} from '@bluetill/protocol';
 import type { BlePeripheral } from './ports/ble-peripheral';
 import { BackendError, type BackendClient } from './ports/backend-client';
 import type { Journal } from './ports/journal';
@@ -39,6 +42,12 @@ export class Till {
   /** Resume tokens of authorized payments (in memory: after a till restart the receipt is at the till). */
   private readonly resumeTokens = new Map<string, { token: Uint8Array; basketId: string; at: number }>();
   private txnCounter = 0;
+  /**
+   * Refunds and closes whose answer never came (network): asked again, they reuse the same id, so
+   * the backend returns the first result instead of refunding or closing twice. In memory only.
+   */
+  private readonly unconfirmedRefunds = new Map<string, string>();
+  private unconfirmedClose: string | null = null;
 
   constructor(private readonly o: TillOptions) {
     this.baskets = new BasketBook(o.currency);
@@ -187,6 +196,49 @@ export class Till {
       } finally {
         this.claimed.delete(a.terminalTxnId);
       }
+    }
+  }
+
+  /**
+   * Refunds part or all of an approved sale of this terminal. A declined refund is a value (the
+   * backend's decline code); an approved one's signed receipt is issued like a sale's.
+   */
+  async refund(terminalTxnId: string, amountMinor: number): Promise<RefundResponse> {
+    const key = `${terminalTxnId}:${amountMinor}`;
+    const refundTxnId = this.unconfirmedRefunds.get(key) ?? this.ctx.newTxnId();
+    this.unconfirmedRefunds.set(key, refundTxnId);
+    const res = await this.answered(() => this.o.backend.refund({ terminalTxnId, refundTxnId, amount: { minor: amountMinor, currency: this.o.currency } }), () => this.unconfirmedRefunds.delete(key));
+    if (res.approved && res.receipt) this.emit({ type: 'receipt', receipt: Receipt.decode(res.receipt.receipt), sessionId: null });
+    return res;
+  }
+
+  /** Voids an approved sale of the open batch that has no refunds (idempotent: a retry is the same void). */
+  async voidSale(terminalTxnId: string): Promise<VoidResponse> {
+    const res = await this.o.backend.voidSale(terminalTxnId);
+    if (res.approved && res.receipt) this.emit({ type: 'receipt', receipt: Receipt.decode(res.receipt.receipt), sessionId: null });
+    return res;
+  }
+
+  /** End of day: closes this terminal's open batch at the backend and returns its totals. */
+  async closeBatch(): Promise<CloseBatchResponse> {
+    const id = this.unconfirmedClose ?? `close-${this.ctx.newTxnId()}`;
+    this.unconfirmedClose = id;
+    return this.answered(() => this.o.backend.closeBatch(id), () => (this.unconfirmedClose = null));
+  }
+
+  listTransactions(fromMs: number, toMs = 0): Promise<ListTransactionsResponse> {
+    return this.o.backend.listTransactions(fromMs, toMs);
+  }
+
+  /** Runs a call; `settled` runs once the backend has answered (a result or a refusal), not when the network failed. */
+  private async answered<T>(call: () => Promise<T>, settled: () => void): Promise<T> {
+    try {
+      const res = await call();
+      settled();
+      return res;
+    } catch (error) {
+      if (!(error instanceof BackendError) || error.code === 'rejected') settled();
+      throw error;
     }
   }
 

@@ -144,11 +144,48 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     await page.getByRole('button', { name: 'Dismiss' }).click();
     await shot('5-history');
 
+    // Refund part of the payment from the day's history, then close the day.
+    await page.locator('#history li button', { hasText: '0035' }).click();
+    await page.locator(`#receipt pre[aria-label="Receipt ${txn}"]`).waitFor();
+    await page.locator('#refund-amount').fill('40.00'); // more than paid: declined, nothing refunded
+    await page.getByRole('button', { name: 'Refund', exact: true }).click();
+    await expect.poll(() => page.locator('#receipt-status').textContent()).toContain('Refund declined: Refund exceeds what is left of the payment');
+    await page.locator('#refund-amount').fill('5.00');
+    await page.getByRole('button', { name: 'Refund', exact: true }).click();
+    await page.locator('#receipt .badge', { hasText: 'REFUND' }).waitFor();
+    const refundText = (await page.locator('#receipt pre').textContent())!;
+    expect(refundText).toContain('REFUND of');
+    expect(refundText).toContain('€5.00');
+    await expect.poll(() => page.locator('#receipt-status').textContent()).toContain('€26.89 left');
+    await page.locator('#history li', { hasText: 'refund −€5.00' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Void' }).isDisabled()).toBe(true); // a refund is not voided
+    await shot('6-refund');
+    await page.getByRole('button', { name: 'Close the day' }).click();
+    await page.locator('#batch:not([hidden])').waitFor();
+    const shown = {
+      sales: await page.locator('#batch-sales').textContent(), saleCount: await page.locator('#batch-sale-count').textContent(),
+      refunds: await page.locator('#batch-refunds').textContent(), refundCount: await page.locator('#batch-refund-count').textContent(),
+      voids: await page.locator('#batch-voids').textContent(), net: await page.locator('#batch-net').textContent(),
+    };
+    expect(shown).toEqual({ sales: '€31.89', saleCount: '1', refunds: '€5.00', refundCount: '1', voids: '€0.00', net: '€26.89' });
+    // The backend's batch, as stored: the same totals, and its postings on the merchant's account sum to the net.
+    const batch = world.backend.store.db
+      .prepare("SELECT id, sale_count AS saleCount, sale_minor AS sale, refund_minor AS refund, void_minor AS void, net_minor AS net FROM batches WHERE terminal_id = 'T-0001' AND status = 'closed' ORDER BY id DESC LIMIT 1")
+      .get() as { id: number; saleCount: number; sale: number; refund: number; void: number; net: number };
+    expect(batch).toMatchObject({ saleCount: 1, sale: 3189, refund: 500, void: 0, net: 2689 });
+    const merchantPostings = world.backend.store.db
+      .prepare("SELECT SUM(p.amount_minor) AS s FROM postings p JOIN merchants m ON m.account_id = p.account_id WHERE p.batch_id = ?")
+      .get(batch.id) as { s: number };
+    expect(merchantPostings.s).toBe(2689);
+    expect(world.backend.store.ledgerSum()).toBe(0);
+    await page.locator('#batch').scrollIntoViewIfNeeded();
+    await shot('7-end-of-day');
+
     // The payment network goes away: the cashier is told plainly.
     await world.stopBackend();
     await page.locator('#alerts .alert', { hasText: 'not reachable' }).waitFor({ timeout: 15_000 });
     await expect.poll(() => page.locator('#backend').textContent()).toBe('Payment network: UNREACHABLE');
-    await shot('6-backend-down');
+    await shot('8-backend-down');
     await world.restartBackend();
     await expect.poll(() => page.locator('#backend').textContent(), { timeout: 15_000 }).toBe('Payment network: connected');
   }, 120_000);

@@ -1,11 +1,12 @@
 /// <reference lib="dom" />
 /**
  * The cashier screen: sale (scan, search, lines, total, charge), phones (one row per session,
- * live; assign a waiting basket), receipt (on screen, print, PDF, reprint) and the day's history.
+ * live; assign a waiting basket), receipt (on screen, print, PDF, reprint, refund, void), the day's
+ * history and the end-of-day close with the backend's totals.
  * Talks only through the TillApi.
  */
 import type { TillApi } from '../common/ipc/till-api';
-import type { ProductView, ReceiptView, SessionRow, TillSnapshot } from '../common/ipc/view-models';
+import type { BatchView, ProductView, ReceiptView, SessionRow, TillSnapshot } from '../common/ipc/view-models';
 import { $, esc, setHtml } from './dom';
 import { parsePrice } from './parse-price';
 
@@ -114,6 +115,12 @@ export class CashierView {
       const id = (e.target as HTMLElement).closest('button')?.dataset.cancel;
       if (id) void this.call(() => this.api.invoke('basket:cancel', { basketId: id }), `Basket ${id} taken back`, 'scan-status');
     });
+    $('adjust-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      void this.refund();
+    });
+    $('void').addEventListener('click', () => void this.voidSale());
+    $('close-day').addEventListener('click', () => void this.closeDay());
     $('print').addEventListener('click', () => void this.print());
     $('pdf').addEventListener('click', () => void this.pdf());
     const hs = $<HTMLInputElement>('history-search');
@@ -223,6 +230,58 @@ export class CashierView {
     if (!r) return;
     const res = await this.call(() => this.api.invoke('receipt:pdf', { terminalTxnId: r.terminalTxnId }), undefined, 'receipt-status');
     if (res) this.status('receipt-status', `Saved ${res.path}`);
+  }
+
+  private async refund(): Promise<void> {
+    const r = this.shownReceipt;
+    if (!r || r.kind !== 'sale' || r.result !== 'approved') return;
+    const amountMinor = parsePrice($<HTMLInputElement>('refund-amount').value);
+    if (amountMinor === null || amountMinor < 1) {
+      this.status('receipt-status', 'Refund amount like 5.00', true);
+      return;
+    }
+    const res = await this.call(() => this.api.invoke('receipt:refund', { terminalTxnId: r.terminalTxnId, amountMinor }), undefined, 'receipt-status');
+    if (!res) return;
+    if (res.result === 'declined') {
+      this.status('receipt-status', `Refund declined: ${res.declineText}`, true);
+      return;
+    }
+    $<HTMLInputElement>('refund-amount').value = '';
+    if (res.receipt) this.showReceipt(res.receipt, true);
+    this.status('receipt-status', `Refunded ${res.receipt?.totalText ?? ''} of ${r.terminalTxnId} · ${res.refundableLeftText} left`);
+    void this.refreshHistory();
+  }
+
+  private async voidSale(): Promise<void> {
+    const r = this.shownReceipt;
+    if (!r || r.kind !== 'sale' || r.result !== 'approved') return;
+    const res = await this.call(() => this.api.invoke('receipt:void', { terminalTxnId: r.terminalTxnId }), undefined, 'receipt-status');
+    if (!res) return;
+    if (res.result === 'declined') {
+      this.status('receipt-status', `Void declined: ${res.declineText}`, true);
+      return;
+    }
+    if (res.receipt) this.showReceipt(res.receipt, true);
+    this.status('receipt-status', `Voided ${r.terminalTxnId}`);
+    void this.refreshHistory();
+  }
+
+  private async closeDay(): Promise<void> {
+    const b = await this.call(() => this.api.invoke('batch:close', {}), undefined, 'day-status');
+    if (!b) return;
+    this.renderBatch(b);
+    this.status('day-status', `Batch ${b.batchId} closed at ${b.closedAtText}`);
+  }
+
+  private renderBatch(b: BatchView): void {
+    $('batch-sale-count').textContent = String(b.saleCount);
+    $('batch-sales').textContent = b.saleText;
+    $('batch-refund-count').textContent = String(b.refundCount);
+    $('batch-refunds').textContent = b.refundText;
+    $('batch-void-count').textContent = String(b.voidCount);
+    $('batch-voids').textContent = b.voidText;
+    $('batch-net').textContent = b.netText;
+    $('batch').hidden = false;
   }
 
   private async saveProduct(form: HTMLFormElement): Promise<void> {
@@ -335,15 +394,19 @@ export class CashierView {
     setHtml($('alerts'), alerts.join(''));
   }
 
-  private showReceipt(r: ReceiptView): void {
+  private showReceipt(r: ReceiptView, pin = false): void {
     this.shownReceipt = r;
+    if (pin) this.pinnedReceipt = true;
+    const what = r.kind === 'refund' ? 'REFUND' : r.kind === 'void' ? 'VOID' : 'APPROVED';
     setHtml(
       $('receipt'),
-      `<span class="badge ${r.result}">${r.result === 'approved' ? `APPROVED · ${esc(r.approvalCode)}` : `DECLINED · ${esc(r.declineText)}`}</span>
+      `<span class="badge ${r.result}">${r.result === 'approved' ? `${what} · ${esc(r.approvalCode)}` : `DECLINED · ${esc(r.declineText)}`}</span>
        <pre aria-label="Receipt ${esc(r.terminalTxnId)}">${esc(r.text)}</pre>`,
     );
     ($('print') as HTMLButtonElement).disabled = false;
     ($('pdf') as HTMLButtonElement).disabled = false;
+    const adjustable = r.kind === 'sale' && r.result === 'approved';
+    for (const id of ['refund-amount', 'refund', 'void']) ($(id) as HTMLInputElement | HTMLButtonElement).disabled = !adjustable;
     this.renderHistory();
   }
 
@@ -353,8 +416,8 @@ export class CashierView {
       this.history
         .map(
           (r) => `<li><button type="button" data-txn="${esc(r.terminalTxnId)}" aria-current="${r.terminalTxnId === this.shownReceipt?.terminalTxnId}">
-          <span>${esc(r.issuedAtText.split(' ').pop() ?? '')}</span><span>${esc(r.maskedPan.slice(-4).padStart(8, '·'))} · ${esc(r.lines.map((l) => l.name).join(', '))}</span>
-          <span class="res-${r.result}">${esc(r.totalText)}${r.result === 'declined' ? ' ✕' : ''}</span></button></li>`,
+          <span>${esc(r.issuedAtText.split(' ').pop() ?? '')}</span><span>${esc(r.maskedPan.slice(-4).padStart(8, '·'))} · ${esc(r.kind === 'sale' ? r.lines.map((l) => l.name).join(', ') : `${r.kind} of ${r.originalTxnId}`)}</span>
+          <span class="res-${r.kind === 'sale' ? r.result : r.kind}">${r.kind === 'refund' ? 'refund −' : r.kind === 'void' ? 'void −' : ''}${esc(r.totalText)}${r.result === 'declined' ? ' ✕' : ''}</span></button></li>`,
         )
         .join(''),
     );

@@ -6,7 +6,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertNever, formatMoney, formatReceiptText, type Item, type Receipt } from '@bluetill/protocol';
+import { Receipt as ReceiptMessage, assertNever, formatMoney, formatReceiptText, type Item, type Receipt, type SignedReceipt } from '@bluetill/protocol';
+import { BackendError } from '../common/ports/backend-client';
 import type { Till } from '../common/till';
 import type { TillEvent } from '../common/till-context';
 import type { Catalog } from '../main/catalog/catalog';
@@ -17,8 +18,10 @@ import { receiptToPdf } from '../main/receipt/receipt-pdf';
 import { isRequestChannel, type EventChannel, type Events, type RequestChannel, type RequestOf, type ResponseOf } from '../common/ipc/channels';
 import { parseRequest } from '../common/ipc/schemas';
 import { ApiError } from '../common/ipc/till-api';
-import type { AttemptView, BackendStatus, DraftView, ErrorView, MismatchView, PdfResult, PrintResult, ReceiptView, SessionRow, TillSnapshot } from '../common/ipc/view-models';
-import { basketView, lineView, mismatchView, productView, receiptView, scrubDigits, sessionRow } from './view-mapping';
+import type {
+  AdjustmentView, AttemptView, BackendStatus, BatchView, DraftView, ErrorView, MismatchView, PdfResult, PrintResult, ReceiptView, SessionRow, TillSnapshot,
+} from '../common/ipc/view-models';
+import { basketView, batchView, lineView, mismatchView, productView, reasonText, receiptView, scrubDigits, sessionRow } from './view-mapping';
 
 export interface CashierHostOptions {
   readonly till: Till;
@@ -149,6 +152,12 @@ export class CashierHost {
         return this.print(req.terminalTxnId as string);
       case 'receipt:pdf':
         return this.pdf(req.terminalTxnId as string);
+      case 'receipt:refund':
+        return this.refund(req.terminalTxnId as string, req.amountMinor as number);
+      case 'receipt:void':
+        return this.voidSale(req.terminalTxnId as string);
+      case 'batch:close':
+        return this.closeBatch();
       default:
         return assertNever(channel, 'channel');
     }
@@ -217,6 +226,50 @@ export class CashierHost {
     const s = this.o.receipts.get(txn);
     if (!s) throw new ApiError('not_found', `no receipt ${txn}`);
     return s.receipt;
+  }
+
+  /** A sale of this till's receipt store that is approved: what refund and void apply to. */
+  private approvedSale(txn: string): Receipt {
+    const r = this.stored(txn);
+    if ((r.kind || 'sale') !== 'sale') throw new ApiError('bad_request', `${txn} is a ${r.kind}, not a sale`);
+    if (r.result !== 'approved') throw new ApiError('conflict', `${txn} was declined: nothing to give back`);
+    return r;
+  }
+
+  private async refund(txn: string, amountMinor: number): Promise<AdjustmentView> {
+    this.approvedSale(txn);
+    const res = await this.backendCall(() => this.till.refund(txn, amountMinor));
+    const left = formatMoney(res.refundableLeft ?? { minor: 0, currency: this.currency });
+    return this.adjustmentView('refund', txn, res.approved, res.declineReason, res.receipt, left);
+  }
+
+  private async voidSale(txn: string): Promise<AdjustmentView> {
+    this.approvedSale(txn);
+    const res = await this.backendCall(() => this.till.voidSale(txn));
+    return this.adjustmentView('void', txn, res.approved, res.declineReason, res.receipt, '');
+  }
+
+  private async closeBatch(): Promise<BatchView> {
+    return batchView(await this.backendCall(() => this.till.closeBatch()), this.currency);
+  }
+
+  private adjustmentView(kind: 'refund' | 'void', txn: string, approved: boolean, decline: string, signed: SignedReceipt | undefined, left: string): AdjustmentView {
+    const r = approved && signed ? ReceiptMessage.decode(signed.receipt) : null;
+    return {
+      kind, originalTxnId: txn, result: approved ? 'approved' : 'declined', declineCode: decline, declineText: reasonText(decline),
+      receipt: r ? receiptView(r, formatReceiptText(r), null) : null, refundableLeftText: left,
+    };
+  }
+
+  /** The payment network's failures, as the cashier's API says them. */
+  private async backendCall<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error instanceof BackendError)) throw error;
+      if (error.code === 'rejected') throw new ApiError('conflict', scrubDigits(error.message));
+      throw new ApiError('unavailable', 'The payment network did not answer: try again (nothing is refunded or closed twice).');
+    }
   }
 
   private async print(txn: string): Promise<PrintResult> {

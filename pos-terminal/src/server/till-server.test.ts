@@ -173,6 +173,32 @@ describe('till server (HTTP + WebSocket on loopback)', () => {
     await expect(host.invoke('basket:assign', { basketId: first!.id, sessionId: waiting.id })).rejects.toMatchObject({ code: expect.stringMatching(/not_found|conflict/) });
   });
 
+  it('voids one sale, refunds part of another (not voidable then), and closes the day with the backend\'s totals', async () => {
+    const sales = (await client.call('receipt:history', {})).filter((r) => r.kind === 'sale' && r.result === 'approved');
+    const book = sales.find((r) => r.totalText === '€12.99')!;
+    const umbrella = sales.find((r) => r.totalText === '€14.99')!;
+    expect(book && umbrella).toBeTruthy();
+    const voided = await client.call('receipt:void', { terminalTxnId: umbrella.terminalTxnId });
+    expect(voided).toMatchObject({ kind: 'void', result: 'approved', receipt: { kind: 'void', originalTxnId: umbrella.terminalTxnId, totalText: '€14.99' } });
+    expect(await client.event('receipt:issued', (r) => r.kind === 'void')).toMatchObject({ originalTxnId: umbrella.terminalTxnId });
+    expect((await client.call('receipt:void', { terminalTxnId: umbrella.terminalTxnId })).result).toBe('approved'); // the same void again
+    const refund = await client.call('receipt:refund', { terminalTxnId: book.terminalTxnId, amountMinor: 299 });
+    expect(refund).toMatchObject({ result: 'approved', refundableLeftText: '€10.00', receipt: { kind: 'refund', totalText: '€2.99' } });
+    expect(await client.call('receipt:refund', { terminalTxnId: book.terminalTxnId, amountMinor: 1001 })).toMatchObject({ result: 'declined', declineCode: 'refund_exceeds_original' });
+    expect(await client.call('receipt:void', { terminalTxnId: book.terminalTxnId })).toMatchObject({ result: 'declined', declineCode: 'not_voidable' });
+    expect(await client.request('receipt:refund', { terminalTxnId: refund.receipt!.terminalTxnId, amountMinor: 1 })).toMatchObject({ ok: false, error: { code: 'bad_request' } });
+    expect(await client.request('receipt:refund', { terminalTxnId: book.terminalTxnId, amountMinor: 0 })).toMatchObject({ ok: false, error: { code: 'bad_request' } });
+    const kinds = (await world.till.listTransactions(0)).transactions.map((t) => `${t.kind}:${t.approved}`);
+    expect(kinds).toEqual(expect.arrayContaining(['sale:true', 'void:true', 'refund:true', 'refund:false']));
+
+    const day = await client.call('batch:close', {});
+    expect(day).toMatchObject({ saleCount: 2, saleText: '€27.98', refundCount: 1, refundText: '€2.99', voidCount: 1, voidText: '€14.99', netText: '€10.00', netMinor: 1000 });
+    const stored = world.backend.store.db.prepare('SELECT net_minor AS net, status FROM batches WHERE id = ?').get(day.batchId);
+    expect(stored).toEqual({ net: 1000, status: 'closed' });
+    expect((await client.call('batch:close', {})).saleCount).toBe(0); // the next day starts empty
+    expect(world.backend.store.ledgerSum()).toBe(0);
+  });
+
   it('says plainly when the payment network is unreachable, and when it is back', async () => {
     await expect.poll(async () => (await client.call('till:snapshot', {})).backend.health, { timeout: 10_000 }).toBe('reachable');
     await world.stopBackend();

@@ -1,9 +1,9 @@
 /** Turns the core's records into the UI's view models: money formatted, decline codes in words. */
-import { declineText, formatMoney, isDeclineCode, type Item, type Receipt } from '@bluetill/protocol';
+import { declineText, formatMoney, isDeclineCode, type CloseBatchResponse, type Item, type Receipt } from '@bluetill/protocol';
 import type { SessionSnapshot } from '../common/session';
 import type { Basket } from '../common/basket';
 import type { Product } from '../main/catalog/catalog';
-import type { BasketView, LineView, MismatchView, ProductView, ReceiptView, SessionPhase, SessionRow } from '../common/ipc/view-models';
+import type { BasketView, BatchView, LineView, MismatchView, ProductView, ReceiptKind, ReceiptView, SessionPhase, SessionRow } from '../common/ipc/view-models';
 
 /** Any run of 12+ digits in a message becomes asterisks: no card number reaches the screen. */
 export const scrubDigits = (text: string): string => text.replace(/\d{12,}/g, (d) => '*'.repeat(d.length));
@@ -98,6 +98,9 @@ export function receiptView(r: Receipt, text: string, sessionId: string | null):
   const currency = r.total?.currency ?? 'EUR';
   return {
     terminalTxnId: r.terminalTxnId,
+    kind: receiptKind(r.kind),
+    originalTxnId: r.originalTxnId,
+    totalMinor: r.total?.minor ?? 0,
     merchantName: r.merchantName,
     terminalId: r.terminalId,
     issuedAtMs: r.issuedAtMs,
@@ -110,5 +113,23 @@ export function receiptView(r: Receipt, text: string, sessionId: string | null):
     totalText: formatMoney(r.total ?? { minor: 0, currency }),
     text,
     sessionId,
+  };
+}
+
+const receiptKind = (k: string): ReceiptKind => (k === 'refund' || k === 'void' ? k : 'sale');
+
+export function batchView(b: CloseBatchResponse, fallbackCurrency: string): BatchView {
+  const t = b.totals ?? { currency: '', saleCount: 0, saleMinor: 0, refundCount: 0, refundMinor: 0, voidCount: 0, voidMinor: 0, netMinor: 0 };
+  const currency = t.currency || fallbackCurrency;
+  const m = (minor: number) => formatMoney({ minor, currency });
+  return {
+    batchId: b.batchId,
+    openedAtText: TIME.format(new Date(b.openedAtMs)),
+    closedAtText: TIME.format(new Date(b.closedAtMs)),
+    currency,
+    saleCount: t.saleCount, saleMinor: t.saleMinor, saleText: m(t.saleMinor),
+    refundCount: t.refundCount, refundMinor: t.refundMinor, refundText: m(t.refundMinor),
+    voidCount: t.voidCount, voidMinor: t.voidMinor, voidText: m(t.voidMinor),
+    netMinor: t.netMinor, netText: m(t.netMinor),
   };
 }

@@ -2,7 +2,7 @@
  * The backend's gRPC host: the Authorization and Settlement services (both by default, or
  * either alone), grpc.health.v1, over one SQLite store.
  */
-import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, ServerCredentials, status, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { AuthorizationService, SettlementService, health } from '@bluetill/protocol';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -10,10 +10,15 @@ import { SqliteBackendStore } from '../sqlite/backend-store.sqlite';
 import { SoftwareKeyStore } from '../key-store.file';
 import { AuthorizationUseCase } from '../../app/authorization-service';
 import { SettlementUseCase } from '../../app/settlement-service';
+import { AdjustmentUseCase } from '../../app/adjustment-service';
+import { BatchUseCase } from '../../app/batch-service';
 import type { Caller } from '../../app/caller';
 import { systemClock, type Clock } from '../../ports/clock';
 import { toGrpcStatus } from './to-grpc-status';
-import { validateAuthorize, validateChallenge, validateGetSettlement, validateSettle } from './validate';
+import {
+  validateAuthorize, validateChallenge, validateCloseBatch, validateGetSettlement, validateListTransactions, validateRefund, validateSettle, validateVoid,
+} from './validate';
+import type { BackendMetrics } from '../metrics/backend-metrics';
 import { HealthService } from './health-service';
 import { createLogger } from '../logger';
 import { readServerTls, type TlsMaterial } from '../tls-files';
@@ -34,6 +39,8 @@ export interface BackendOptions {
   readonly services?: ReadonlyArray<'authorization' | 'settlement'>;
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /** Request counts, latencies and declines are recorded here (served by startMetricsServer). */
+  readonly metrics?: BackendMetrics;
 }
 
 export interface RunningBackend {
@@ -49,16 +56,25 @@ type Handler<Req, Res> = (req: Req, caller: Caller) => Res | Promise<Res>;
 /** The caller of a call, from its transport; throws a RequestError when it may not call at all. */
 type CallerOf = (call: ServerUnaryCall<unknown, unknown>) => Caller;
 
-function unary<Req, Res>(log: Logger, callerOf: CallerOf, method: string, validate: (r: Req) => Req, handler: Handler<Req, Res>) {
+function unary<Req, Res>(log: Logger, callerOf: CallerOf, method: string, validate: (r: Req) => Req, handler: Handler<Req, Res>, metrics?: BackendMetrics) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     Promise.resolve()
       .then(() => {
         const caller = callerOf(call as ServerUnaryCall<unknown, unknown>); // who, before what
         return handler(validate(call.request), caller);
       })
       .then(
-        (res) => callback(null, res),
-        (err: unknown) => callback(toGrpcStatus(err, log, method)),
+        (res) => {
+          metrics?.observe(method, status.OK, seconds(), res);
+          callback(null, res);
+        },
+        (err: unknown) => {
+          const s = toGrpcStatus(err, log, method);
+          metrics?.observe(method, s.code ?? status.UNKNOWN, seconds());
+          callback(s);
+        },
       );
   };
 }
@@ -73,6 +89,10 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   const settlement = new SettlementUseCase(store, keys, clock, {
     onSettled: (e) => log.info({ event: 'settled', ...e }, 'settlement'),
   });
+  const adjustments = new AdjustmentUseCase(store, keys, clock, {
+    onAdjusted: (e) => log.info({ event: e.kind === 'refund' ? 'refunded' : 'voided', ...e }, e.kind),
+  });
+  const batches = new BatchUseCase(store, clock);
   const authorization = new AuthorizationUseCase(store, keys, clock, settlement, {
     onDecision: (e) => log.info({ event: 'authorized', ...e }, 'authorization'),
   });
@@ -89,18 +109,29 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   const services = o.services ?? ['authorization', 'settlement'];
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
   const names: string[] = [];
+  const m = o.metrics;
+  // Refund, Void, CloseBatch and ListTransactions: the same use cases on both services (the
+  // Authorization service relays them in process, as it does Settle).
+  const afterSale = (prefix: string) => ({
+    refund: unary(log, callerOf, `${prefix}Refund`, validateRefund, (r, c) => adjustments.refund(r, c), m),
+    void: unary(log, callerOf, `${prefix}Void`, validateVoid, (r, c) => adjustments.void(r, c), m),
+    closeBatch: unary(log, callerOf, `${prefix}CloseBatch`, validateCloseBatch, (r, c) => batches.closeBatch(r, c), m),
+    listTransactions: unary(log, callerOf, `${prefix}ListTransactions`, validateListTransactions, (r, c) => batches.listTransactions(r, c), m),
+  });
   if (services.includes('authorization')) {
     server.addService(AuthorizationService, {
-      challenge: unary(log, callerOf, 'Challenge', validateChallenge, (r, c) => authorization.challenge(r, c)),
-      authorize: unary(log, callerOf, 'Authorize', validateAuthorize, (r, c) => authorization.authorize(r, c)),
-      settle: unary(log, callerOf, 'Authorization.Settle', validateSettle, (r, c) => authorization.settle(r, c)),
+      challenge: unary(log, callerOf, 'Challenge', validateChallenge, (r, c) => authorization.challenge(r, c), m),
+      authorize: unary(log, callerOf, 'Authorize', validateAuthorize, (r, c) => authorization.authorize(r, c), m),
+      settle: unary(log, callerOf, 'Authorization.Settle', validateSettle, (r, c) => authorization.settle(r, c), m),
+      ...afterSale('Authorization.'),
     } as UntypedServiceImplementation);
     names.push('bluetill.v1.Authorization');
   }
   if (services.includes('settlement')) {
     server.addService(SettlementService, {
-      settle: unary(log, callerOf, 'Settle', validateSettle, (r, c) => settlement.settle(r, c)),
-      getSettlement: unary(log, callerOf, 'GetSettlement', validateGetSettlement, (r, c) => settlement.get(r.terminalId, r.terminalTxnId, c)),
+      settle: unary(log, callerOf, 'Settle', validateSettle, (r, c) => settlement.settle(r, c), m),
+      getSettlement: unary(log, callerOf, 'GetSettlement', validateGetSettlement, (r, c) => settlement.get(r.terminalId, r.terminalTxnId, c), m),
+      ...afterSale(''),
     } as UntypedServiceImplementation);
     names.push('bluetill.v1.Settlement');
   }

@@ -2,7 +2,11 @@
  * Edge checks for every request: sizes, lengths, formats. A failure names the field (never its
  * value) and becomes INVALID_ARGUMENT; nothing malformed reaches the use cases.          [ISO]
  */
-import { SUPPORTED_CURRENCIES, type AuthorizeRequest, type CardData, type ChallengeRequest, type GetSettlementRequest, type Item, type Money, type SettleRequest } from '@bluetill/protocol';
+import {
+  SUPPORTED_CURRENCIES,
+  type AuthorizeRequest, type CardData, type ChallengeRequest, type CloseBatchRequest, type GetSettlementRequest, type Item, type ListTransactionsRequest,
+  type Money, type RefundRequest, type SettleRequest, type VoidRequest,
+} from '@bluetill/protocol';
 import { RequestError } from '../../app/request-error';
 
 const fail = (field: string, why: string): never => {
@@ -69,5 +73,33 @@ export function validateSettle(r: SettleRequest): SettleRequest {
 export function validateGetSettlement(r: GetSettlementRequest): GetSettlementRequest {
   id('terminal_id', r.terminalId);
   id('terminal_txn_id', r.terminalTxnId);
+  return r;
+}
+
+export function validateRefund(r: RefundRequest): RefundRequest {
+  id('terminal_id', r.terminalId);
+  id('terminal_txn_id', r.terminalTxnId);
+  id('refund_txn_id', r.refundTxnId);
+  money('amount', r.amount);
+  return r;
+}
+
+export function validateVoid(r: VoidRequest): VoidRequest {
+  id('terminal_id', r.terminalId);
+  id('terminal_txn_id', r.terminalTxnId);
+  return r;
+}
+
+export function validateCloseBatch(r: CloseBatchRequest): CloseBatchRequest {
+  id('terminal_id', r.terminalId);
+  if (r.closeRequestId !== '') id('close_request_id', r.closeRequestId);
+  return r;
+}
+
+export function validateListTransactions(r: ListTransactionsRequest): ListTransactionsRequest {
+  id('terminal_id', r.terminalId);
+  if (!Number.isSafeInteger(r.fromMs) || r.fromMs < 0) fail('from_ms', 'must be a non-negative integer');
+  if (!Number.isSafeInteger(r.toMs) || r.toMs < 0) fail('to_ms', 'must be a non-negative integer');
+  if (r.toMs !== 0 && r.toMs < r.fromMs) fail('to_ms', 'must not be before from_ms');
   return r;
 }

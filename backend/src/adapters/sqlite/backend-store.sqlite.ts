@@ -1,7 +1,28 @@
 import type { DeclineCode } from '@bluetill/protocol';
 import type {
-  AuthorizationRow, BackendStore, CardRow, ChallengeState, MerchantRow, Posting, SettlementRow, TerminalCertificateRow, TerminalRow,
+  AdjustmentKind, AdjustmentRow, AuthorizationRow, BackendStore, BatchRow, BatchTotalsRow, CardRow, ChallengeState, MerchantRow, Posting, SettlementRow,
+  TerminalCertificateRow, TerminalRow, TransactionListRow,
 } from '../../ports/backend-store';
+
+const CARD_COLUMNS = `id, pan_hash AS panHash, pan_masked AS panMasked, pan_sequence AS panSequence, expiry,
+  cardholder_name AS cardholderName, status, pin_salt AS pinSalt, pin_verifier AS pinVerifier,
+  pin_tries AS pinTries, credit_limit_minor AS creditLimitMinor, currency, account_id AS accountId, last_atc AS lastAtc`;
+const BATCH_COLUMNS = `id, terminal_id AS terminalId, status, opened_at AS openedAt, closed_at AS closedAt, close_request_id AS closeRequestId,
+  currency, sale_count AS saleCount, sale_minor AS saleMinor, refund_count AS refundCount, refund_minor AS refundMinor,
+  void_count AS voidCount, void_minor AS voidMinor, net_minor AS netMinor`;
+const ADJUSTMENT_COLUMNS = `id, kind, terminal_id AS terminalId, op_txn_id AS opTxnId, original_txn_id AS originalTxnId, settlement_id AS settlementId,
+  batch_id AS batchId, request_hash AS requestHash, approved, decline_reason AS declineReason, amount_minor AS amountMinor, currency, response,
+  created_at AS createdAt`;
+
+type BatchDbRow = Omit<BatchRow, 'totals'> & { [K in keyof BatchTotalsRow]: BatchTotalsRow[K] | null };
+const toBatch = (r: BatchDbRow | undefined): BatchRow | undefined =>
+  r && {
+    id: r.id, terminalId: r.terminalId, status: r.status, openedAt: r.openedAt, closedAt: r.closedAt, closeRequestId: r.closeRequestId,
+    totals:
+      r.status === 'closed'
+        ? { currency: r.currency ?? '', saleCount: r.saleCount!, saleMinor: r.saleMinor!, refundCount: r.refundCount!, refundMinor: r.refundMinor!, voidCount: r.voidCount!, voidMinor: r.voidMinor!, netMinor: r.netMinor! }
+        : null,
+  };
 import { openDatabase, type Db } from './open-database';
 
 /** BackendStore on one SQLite file (better-sqlite3, synchronous transactions only). */
@@ -17,10 +38,8 @@ export class SqliteBackendStore implements BackendStore {
       terminalCertificate: p(`SELECT fingerprint, terminal_id AS terminalId, serial, not_after AS notAfter, issued_at AS issuedAt,
                                 revoked_at AS revokedAt FROM terminal_certificates WHERE fingerprint = ?`),
       merchant: p('SELECT id, name, status, account_id AS accountId FROM merchants WHERE id = ?'),
-      card: p(`SELECT id, pan_hash AS panHash, pan_masked AS panMasked, pan_sequence AS panSequence, expiry,
-                 cardholder_name AS cardholderName, status, pin_salt AS pinSalt, pin_verifier AS pinVerifier,
-                 pin_tries AS pinTries, credit_limit_minor AS creditLimitMinor, currency, account_id AS accountId,
-                 last_atc AS lastAtc FROM cards WHERE pan_hash = ?`),
+      card: p(`SELECT ${CARD_COLUMNS} FROM cards WHERE pan_hash = ?`),
+      cardById: p(`SELECT ${CARD_COLUMNS} FROM cards WHERE id = ?`),
       setPinTries: p('UPDATE cards SET pin_tries = ? WHERE id = ?'),
       setLastAtc: p('UPDATE cards SET last_atc = ? WHERE id = ?'),
       insertChallenge: p('INSERT INTO challenges (un, terminal_id, expires_at) VALUES (?, ?, ?)'),
@@ -32,11 +51,38 @@ export class SqliteBackendStore implements BackendStore {
       settleAuthorization: p('UPDATE authorizations SET settled = 1 WHERE ref = ?'),
       settlement: p(`SELECT id, terminal_id AS terminalId, terminal_txn_id AS terminalTxnId, request_hash AS requestHash, approved,
                        decline_reason AS declineReason, amount_minor AS amountMinor, currency, card_id AS cardId,
-                       merchant_id AS merchantId, response, created_at AS createdAt
+                       merchant_id AS merchantId, response, created_at AS createdAt, batch_id AS batchId
                      FROM settlements WHERE terminal_id = ? AND terminal_txn_id = ?`),
       insertSettlement: p(`INSERT INTO settlements (terminal_id, terminal_txn_id, request_hash, approved, decline_reason, amount_minor,
-                             currency, card_id, merchant_id, response, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      insertPosting: p('INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at) VALUES (?, ?, ?, ?, ?)'),
+                             currency, card_id, merchant_id, response, created_at, batch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      insertPosting: p(`INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at, batch_id, adjustment_id)
+                          VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      openBatchOf: p(`SELECT ${BATCH_COLUMNS} FROM batches WHERE terminal_id = ? AND status = 'open'`),
+      batch: p(`SELECT ${BATCH_COLUMNS} FROM batches WHERE id = ?`),
+      batchByCloseRequest: p(`SELECT ${BATCH_COLUMNS} FROM batches WHERE terminal_id = ? AND close_request_id = ?`),
+      insertBatch: p("INSERT INTO batches (terminal_id, status, opened_at) VALUES (?, 'open', ?)"),
+      closeBatch: p(`UPDATE batches SET status = 'closed', closed_at = ?, close_request_id = ?, currency = ?, sale_count = ?, sale_minor = ?,
+                       refund_count = ?, refund_minor = ?, void_count = ?, void_minor = ?, net_minor = ? WHERE id = ? AND status = 'open'`),
+      batchSales: p('SELECT COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS s, MIN(currency) AS c FROM settlements WHERE batch_id = ? AND approved = 1'),
+      batchAdjustments: p('SELECT COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS s, MIN(currency) AS c FROM adjustments WHERE batch_id = ? AND approved = 1 AND kind = ?'),
+      batchPostings: p(`SELECT COALESCE(SUM(CASE WHEN account_id = ? THEN amount_minor ELSE 0 END), 0) AS account, COALESCE(SUM(amount_minor), 0) AS "all"
+                          FROM postings WHERE batch_id = ?`),
+      adjustment: p(`SELECT ${ADJUSTMENT_COLUMNS} FROM adjustments WHERE terminal_id = ? AND kind = ? AND op_txn_id = ?`),
+      insertAdjustment: p(`INSERT INTO adjustments (kind, terminal_id, op_txn_id, original_txn_id, settlement_id, batch_id, request_hash, approved,
+                             decline_reason, amount_minor, currency, response, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      salePostings: p('SELECT account_id AS accountId, amount_minor AS amountMinor, currency FROM postings WHERE settlement_id = ? AND adjustment_id IS NULL ORDER BY id'),
+      refunded: p("SELECT COALESCE(SUM(amount_minor), 0) AS s FROM adjustments WHERE settlement_id = ? AND kind = 'refund' AND approved = 1"),
+      transactions: p(`SELECT kind, terminalTxnId, originalTxnId, approved, declineReason, amountMinor, currency, maskedPan, batchId, createdAt FROM (
+          SELECT 'sale' AS kind, s.terminal_txn_id AS terminalTxnId, '' AS originalTxnId, s.approved, COALESCE(s.decline_reason, '') AS declineReason,
+                 s.amount_minor AS amountMinor, s.currency, COALESCE(c.pan_masked, '') AS maskedPan, COALESCE(s.batch_id, 0) AS batchId,
+                 s.created_at AS createdAt, 0 AS src, s.id AS seq
+            FROM settlements s LEFT JOIN cards c ON c.id = s.card_id WHERE s.terminal_id = @t AND s.created_at >= @from AND s.created_at < @to
+          UNION ALL
+          SELECT a.kind, CASE a.kind WHEN 'refund' THEN a.op_txn_id ELSE a.original_txn_id END, a.original_txn_id, a.approved,
+                 COALESCE(a.decline_reason, ''), a.amount_minor, a.currency, COALESCE(c.pan_masked, ''), COALESCE(a.batch_id, 0), a.created_at, 1, a.id
+            FROM adjustments a LEFT JOIN settlements s ON s.id = a.settlement_id LEFT JOIN cards c ON c.id = s.card_id
+            WHERE a.terminal_id = @t AND a.created_at >= @from AND a.created_at < @to
+        ) ORDER BY createdAt, src, seq LIMIT @limit`),
       balance: p('SELECT COALESCE(SUM(amount_minor), 0) AS s FROM postings WHERE account_id = ?'),
       ledgerSum: p('SELECT COALESCE(SUM(amount_minor), 0) AS s FROM postings'),
     };
@@ -61,6 +107,79 @@ export class SqliteBackendStore implements BackendStore {
   findCardByPanHash(panHash: string): CardRow | undefined {
     const row = this.stmt.card.get(panHash) as (CardRow & { pinSalt: Buffer; pinVerifier: Buffer }) | undefined;
     return row && { ...row, pinSalt: new Uint8Array(row.pinSalt), pinVerifier: new Uint8Array(row.pinVerifier) };
+  }
+
+  findCardById(id: string): CardRow | undefined {
+    const row = this.stmt.cardById.get(id) as (CardRow & { pinSalt: Buffer; pinVerifier: Buffer }) | undefined;
+    return row && { ...row, pinSalt: new Uint8Array(row.pinSalt), pinVerifier: new Uint8Array(row.pinVerifier) };
+  }
+
+  salePostingsOf(settlementId: number): Posting[] {
+    return this.stmt.salePostings.all(settlementId) as Posting[];
+  }
+
+  openBatch(terminalId: string, now: number): BatchRow {
+    const open = this.findOpenBatch(terminalId);
+    if (open) return open;
+    const id = Number(this.stmt.insertBatch.run(terminalId, now).lastInsertRowid);
+    return this.findBatch(id)!;
+  }
+
+  findOpenBatch(terminalId: string): BatchRow | undefined {
+    return toBatch(this.stmt.openBatchOf.get(terminalId) as BatchDbRow | undefined);
+  }
+
+  findBatch(id: number): BatchRow | undefined {
+    return toBatch(this.stmt.batch.get(id) as BatchDbRow | undefined);
+  }
+
+  findBatchByCloseRequest(terminalId: string, closeRequestId: string): BatchRow | undefined {
+    return toBatch(this.stmt.batchByCloseRequest.get(terminalId, closeRequestId) as BatchDbRow | undefined);
+  }
+
+  computeBatchTotals(batchId: number): BatchTotalsRow {
+    type Agg = { n: number; s: number; c: string | null };
+    const sales = this.stmt.batchSales.get(batchId) as Agg;
+    const refunds = this.stmt.batchAdjustments.get(batchId, 'refund') as Agg;
+    const voids = this.stmt.batchAdjustments.get(batchId, 'void') as Agg;
+    return {
+      currency: sales.c ?? refunds.c ?? voids.c ?? '',
+      saleCount: sales.n, saleMinor: sales.s, refundCount: refunds.n, refundMinor: refunds.s, voidCount: voids.n, voidMinor: voids.s,
+      netMinor: sales.s - refunds.s - voids.s,
+    };
+  }
+
+  batchPostingSums(batchId: number, accountId: string): { account: number; all: number } {
+    return this.stmt.batchPostings.get(accountId, batchId) as { account: number; all: number };
+  }
+
+  closeBatch(batchId: number, t: BatchTotalsRow, now: number, closeRequestId: string | null): void {
+    const info = this.stmt.closeBatch.run(now, closeRequestId, t.currency, t.saleCount, t.saleMinor, t.refundCount, t.refundMinor, t.voidCount, t.voidMinor, t.netMinor, batchId);
+    if (info.changes !== 1) throw new Error(`batch ${batchId} is not open`);
+  }
+
+  findAdjustment(terminalId: string, kind: AdjustmentKind, opTxnId: string): AdjustmentRow | undefined {
+    const row = this.stmt.adjustment.get(terminalId, kind, opTxnId) as
+      | (Omit<AdjustmentRow, 'approved' | 'requestHash' | 'response'> & { approved: number; requestHash: Buffer; response: Buffer })
+      | undefined;
+    return row && { ...row, approved: row.approved === 1, requestHash: new Uint8Array(row.requestHash), response: new Uint8Array(row.response) };
+  }
+
+  insertAdjustment(r: AdjustmentRow): number {
+    const info = this.stmt.insertAdjustment.run(
+      r.kind, r.terminalId, r.opTxnId, r.originalTxnId, r.settlementId, r.batchId, r.requestHash, r.approved ? 1 : 0, r.declineReason,
+      r.amountMinor, r.currency, r.response, r.createdAt,
+    );
+    return Number(info.lastInsertRowid);
+  }
+
+  refundedMinor(settlementId: number): number {
+    return (this.stmt.refunded.get(settlementId) as { s: number }).s;
+  }
+
+  listTransactions(terminalId: string, fromMs: number, toMs: number, limit: number): TransactionListRow[] {
+    const rows = this.stmt.transactions.all({ t: terminalId, from: fromMs, to: toMs, limit }) as Array<Omit<TransactionListRow, 'approved'> & { approved: number }>;
+    return rows.map((r) => ({ ...r, approved: r.approved === 1 }));
   }
 
   setPinTries(cardId: string, tries: number): void {
@@ -120,13 +239,14 @@ export class SqliteBackendStore implements BackendStore {
   insertSettlement(r: SettlementRow): number {
     const info = this.stmt.insertSettlement.run(
       r.terminalId, r.terminalTxnId, r.requestHash, r.approved ? 1 : 0, r.declineReason, r.amountMinor, r.currency,
-      r.cardId, r.merchantId, r.response, r.createdAt,
+      r.cardId, r.merchantId, r.response, r.createdAt, r.batchId,
     );
     return Number(info.lastInsertRowid);
   }
 
-  insertPostings(settlementId: number, postings: readonly Posting[], at: number): void {
-    for (const p of postings) this.stmt.insertPosting.run(settlementId, p.accountId, p.amountMinor, p.currency, at);
+  insertPostings(settlementId: number, postings: readonly Posting[], at: number, link: { batchId: number; adjustmentId: number | null }): void {
+    if (postings.reduce((n, p) => n + p.amountMinor, 0) !== 0) throw new Error('unbalanced postings');
+    for (const p of postings) this.stmt.insertPosting.run(settlementId, p.accountId, p.amountMinor, p.currency, at, link.batchId, link.adjustmentId);
   }
 
   accountBalance(accountId: string): number {

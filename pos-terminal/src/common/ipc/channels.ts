@@ -4,7 +4,8 @@
  * Kept free of zod so the preload can import the channel lists.
  */
 import type {
-  AttemptView, BackendStatus, BasketView, DraftView, ErrorView, MismatchView, PdfResult, PrintResult, ProductView, ReceiptView, SessionRow, TillSnapshot,
+  AdjustmentView, AttemptView, BackendStatus, BasketView, BatchView, DraftView, ErrorView, MismatchView, PdfResult, PrintResult, ProductView, ReceiptView,
+  SessionRow, TillSnapshot,
 } from './view-models';
 
 export interface Requests {
@@ -22,6 +23,9 @@ export interface Requests {
   'receipt:history': { req: { query?: string; limit?: number }; res: ReceiptView[] };
   'receipt:print': { req: { terminalTxnId: string }; res: PrintResult };
   'receipt:pdf': { req: { terminalTxnId: string }; res: PdfResult };
+  'receipt:refund': { req: { terminalTxnId: string; amountMinor: number }; res: AdjustmentView };
+  'receipt:void': { req: { terminalTxnId: string }; res: AdjustmentView };
+  'batch:close': { req: Record<string, never>; res: BatchView };
 }
 
 export interface Events {
@@ -43,7 +47,7 @@ export type ResponseOf<C extends RequestChannel> = Requests[C]['res'];
 
 export const REQUEST_CHANNELS = [
   'till:snapshot', 'catalog:search', 'catalog:scan', 'catalog:upsert', 'draft:add', 'draft:set-quantity', 'draft:remove', 'draft:clear',
-  'basket:charge', 'basket:assign', 'basket:cancel', 'receipt:history', 'receipt:print', 'receipt:pdf',
+  'basket:charge', 'basket:assign', 'basket:cancel', 'receipt:history', 'receipt:print', 'receipt:pdf', 'receipt:refund', 'receipt:void', 'batch:close',
 ] as const satisfies readonly RequestChannel[];
 
 export const EVENT_CHANNELS = [

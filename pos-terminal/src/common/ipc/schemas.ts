@@ -32,6 +32,9 @@ export const REQUEST_SCHEMAS = {
   'receipt:history': z.object({ query: z.string().max(100).optional(), limit: z.number().int().min(1).max(500).optional() }).strict(),
   'receipt:print': z.object({ terminalTxnId: id }).strict(),
   'receipt:pdf': z.object({ terminalTxnId: id }).strict(),
+  'receipt:refund': z.object({ terminalTxnId: id, amountMinor: z.number().int().min(1).max(100_000_000) }).strict(),
+  'receipt:void': z.object({ terminalTxnId: id }).strict(),
+  'batch:close': none,
 } satisfies { [C in RequestChannel]: z.ZodType<RequestOf<C>> };
 
 /** The envelope of a WebSocket request. */

@@ -54,8 +54,14 @@ export interface BasketView {
   readonly receiptTxnId: string | null;
 }
 
+export type ReceiptKind = 'sale' | 'refund' | 'void';
+
 export interface ReceiptView {
   readonly terminalTxnId: string;
+  readonly kind: ReceiptKind;
+  /** For a refund or void: the sale's terminal transaction id; '' for a sale. */
+  readonly originalTxnId: string;
+  readonly totalMinor: number;
   readonly merchantName: string;
   readonly terminalId: string;
   readonly issuedAtMs: number;
@@ -126,4 +132,35 @@ export interface PdfResult {
   readonly terminalTxnId: string;
   readonly path: string;
   readonly bytes: number;
+}
+
+/** The answer to a refund or a void: approved with its receipt, or declined with the reason in words. */
+export interface AdjustmentView {
+  readonly kind: 'refund' | 'void';
+  readonly originalTxnId: string;
+  readonly result: 'approved' | 'declined';
+  readonly declineCode: string;
+  readonly declineText: string;
+  readonly receipt: ReceiptView | null;
+  /** Refunds: what can still be refunded of the sale, formatted. */
+  readonly refundableLeftText: string;
+}
+
+/** A closed batch (end of day) as the backend totals it. */
+export interface BatchView {
+  readonly batchId: number;
+  readonly openedAtText: string;
+  readonly closedAtText: string;
+  readonly currency: string;
+  readonly saleCount: number;
+  readonly saleMinor: number;
+  readonly saleText: string;
+  readonly refundCount: number;
+  readonly refundMinor: number;
+  readonly refundText: string;
+  readonly voidCount: number;
+  readonly voidMinor: number;
+  readonly voidText: string;
+  readonly netMinor: number;
+  readonly netText: string;
 }

@@ -1,13 +1,19 @@
-import type { AuthorizeRequest, AuthorizeResponse, ChallengeResponse, SettleRequest, SettleResponse } from '@bluetill/protocol';
+import type {
+  AuthorizeRequest, AuthorizeResponse, ChallengeResponse, CloseBatchResponse, ListTransactionsResponse, Money, RefundResponse, SettleRequest, SettleResponse,
+  VoidResponse,
+} from '@bluetill/protocol';
 
 /**
  * The till's view of the settlement network. Implementations set deadlines and retry only what
  * is safe to retry (settlement is idempotent on the terminal transaction id; authorization is not
- * retried, because each attempt uses up a single-use UN and may count a PIN try).
+ * retried, because each attempt uses up a single-use UN and may count a PIN try). Refund is
+ * idempotent on its refund id, Void on the sale, CloseBatch on its close request id: all retried.
  *
  * @example
  *   const { unpredictableNumber, pinKeyCertificate } = await backend.challenge();
  *   const res = await backend.settle(req);          // same req again → same result
+ *   const r = await backend.refund({ terminalTxnId, refundTxnId, amount: { minor: 500, currency: 'EUR' } });
+ *   const day = await backend.closeBatch(closeRequestId);   // day.totals.netMinor
  */
 export interface BackendClient {
   challenge(): Promise<ChallengeResponse>;
@@ -15,6 +21,14 @@ export interface BackendClient {
   settle(req: SettleRequest): Promise<SettleResponse>;
   /** Asks what became of a settlement: the response, or null if it never reached the ledger. */
   getSettlement(terminalTxnId: string): Promise<SettleResponse | null>;
+  /** Part or all of a sale back to the card; the same refundTxnId again → the same result. */
+  refund(req: { terminalTxnId: string; refundTxnId: string; amount: Money }): Promise<RefundResponse>;
+  /** Cancels a sale of the open batch that has no refunds; asking again → the same void. */
+  voidSale(terminalTxnId: string): Promise<VoidResponse>;
+  /** Closes this terminal's open batch; the same closeRequestId again → the same batch. */
+  closeBatch(closeRequestId: string): Promise<CloseBatchResponse>;
+  /** This terminal's sales, refunds and voids in [fromMs, toMs) (toMs 0: until now). */
+  listTransactions(fromMs: number, toMs: number): Promise<ListTransactionsResponse>;
   close(): void;
 }
 

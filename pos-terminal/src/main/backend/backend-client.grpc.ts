@@ -1,12 +1,15 @@
 /**
- * BackendClient over grpc-js. Every call has a deadline. Challenge, Settle and GetSettlement are
- * retried on UNAVAILABLE / DEADLINE_EXCEEDED with backoff (Settle is idempotent on the terminal
- * transaction id, so a retry never charges twice); Authorize is never retried.
+ * BackendClient over grpc-js. Every call has a deadline. Challenge, Settle, GetSettlement, Refund,
+ * Void, CloseBatch and ListTransactions are retried on UNAVAILABLE / DEADLINE_EXCEEDED with backoff
+ * (Settle is idempotent on the terminal transaction id, Refund on the refund id, Void on the sale,
+ * CloseBatch on the close request id: a retry never moves money twice); Authorize is never retried.
+ * The till reaches all of them through the authorization server, as it does Settle.
  */
 import { credentials as grpcCredentials, status, type ChannelCredentials, type ServiceError, type Client } from '@grpc/grpc-js';
 import {
   AuthorizationClient, SettlementClient,
-  type AuthorizeRequest, type AuthorizeResponse, type ChallengeResponse, type SettleRequest, type SettleResponse,
+  type AuthorizeRequest, type AuthorizeResponse, type ChallengeResponse, type CloseBatchResponse, type ListTransactionsResponse, type Money,
+  type RefundResponse, type SettleRequest, type SettleResponse, type VoidResponse,
 } from '@bluetill/protocol';
 import { BackendError, type BackendClient } from '../../common/ports/backend-client';
 
@@ -76,6 +79,22 @@ export class GrpcBackendClient implements BackendClient {
       if (e instanceof BackendError && (e.cause as ServiceError | undefined)?.code === status.NOT_FOUND) return null;
       throw e;
     }
+  }
+
+  refund(req: { terminalTxnId: string; refundTxnId: string; amount: Money }): Promise<RefundResponse> {
+    return this.retrying('Refund', () => this.unary(this.auth, 'refund', { terminalId: this.o.terminalId, ...req }));
+  }
+
+  voidSale(terminalTxnId: string): Promise<VoidResponse> {
+    return this.retrying('Void', () => this.unary(this.auth, 'void', { terminalId: this.o.terminalId, terminalTxnId }));
+  }
+
+  closeBatch(closeRequestId: string): Promise<CloseBatchResponse> {
+    return this.retrying('CloseBatch', () => this.unary(this.auth, 'closeBatch', { terminalId: this.o.terminalId, closeRequestId }));
+  }
+
+  listTransactions(fromMs: number, toMs: number): Promise<ListTransactionsResponse> {
+    return this.retrying('ListTransactions', () => this.unary(this.auth, 'listTransactions', { terminalId: this.o.terminalId, fromMs, toMs }));
   }
 
   /** Resolves once both channels are connected; rejects after timeoutMs. */

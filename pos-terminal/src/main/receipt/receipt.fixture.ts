@@ -14,4 +14,6 @@ export const SMALL_RECEIPT: Receipt = {
   result: 'approved',
   declineReason: '',
   issuedAtMs: Date.UTC(2026, 10, 24, 9, 30, 0),
+  kind: 'sale',
+  originalTxnId: '',
 };

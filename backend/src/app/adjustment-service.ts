@@ -1,0 +1,125 @@
+/**
+ * Refunds and voids of approved sales. Each runs in one SQLite transaction: look up an earlier
+ * result (a retry returns it unchanged), check the rules, store the result, post balanced ledger
+ * entries in the terminal's open batch.
+ *   refund: exactly once per (terminal, refund_txn_id); the same id with other content is
+ *           ALREADY_EXISTS. Declines are stored too, so a retry gets the same answer.
+ *   void:   at most one per sale; a retry of an approved void returns it (replayed). A declined
+ *           void is not stored (nothing happened; it may be asked again).
+ */
+import { createHash } from 'node:crypto';
+import { RefundRequest, RefundResponse, VoidRequest, VoidResponse, equalBytes, type DeclineCode, type Receipt } from '@bluetill/protocol';
+import type { BackendStore, MerchantRow, SettlementRow, TerminalRow } from '../ports/backend-store';
+import type { Clock } from '../ports/clock';
+import type { KeyStore } from '../ports/key-store';
+import { checkRefund, checkVoid } from '../domain/rules';
+import { refundPostings, reversalPostings } from '../domain/ledger';
+import { RequestError } from './request-error';
+import { checkCaller, type Caller } from './caller';
+import { approvalCode, signReceipt } from './receipt-signer';
+
+export interface AdjustmentEvents {
+  onAdjusted?(outcome: { kind: 'refund' | 'void'; approved: boolean; decline: DeclineCode | null; replayed: boolean }): void;
+}
+
+const sha256 = (bytes: Uint8Array) => new Uint8Array(createHash('sha256').update(bytes).digest());
+
+export class AdjustmentUseCase {
+  constructor(
+    private readonly store: BackendStore,
+    private readonly keys: KeyStore,
+    private readonly clock: Clock,
+    private readonly events: AdjustmentEvents = {},
+  ) {}
+
+  refund(req: RefundRequest, caller: Caller): RefundResponse {
+    checkCaller(req.terminalId, caller);
+    const requestHash = sha256(RefundRequest.encode(req).finish());
+    const amount = req.amount!;
+    const res = this.store.transaction((): RefundResponse => {
+      const prior = this.store.findAdjustment(req.terminalId, 'refund', req.refundTxnId);
+      if (prior) {
+        if (!equalBytes(prior.requestHash, requestHash)) throw new RequestError('already_exists', 'refund id already used for a different request');
+        return { ...RefundResponse.decode(prior.response), replayed: true };
+      }
+      const now = this.clock.now();
+      const { terminal, merchant } = this.terminalAndMerchant(req.terminalId);
+      const sale = this.store.findSettlement(req.terminalId, req.terminalTxnId);
+      const saleVoided = sale ? this.store.findAdjustment(req.terminalId, 'void', sale.terminalTxnId)?.approved === true : false;
+      const refundedMinor = sale?.id !== undefined ? this.store.refundedMinor(sale.id) : 0;
+      const decline = checkRefund({ terminal, merchant, sale, saleVoided, refundedMinor, amount });
+      const approved = decline === null;
+      const card = sale?.cardId ? this.store.findCardById(sale.cardId) : undefined;
+      const batchId = approved ? this.store.openBatch(req.terminalId, now).id : null;
+      const receipt = signReceipt(this.keys, this.receipt({
+        kind: 'refund', receiptId: `RF-${req.terminalId}-${req.refundTxnId}`, terminal, merchant, terminalId: req.terminalId,
+        terminalTxnId: req.refundTxnId, originalTxnId: req.terminalTxnId, maskedPan: card?.panMasked ?? '', amountMinor: amount.minor,
+        currency: amount.currency, decline, now,
+      }));
+      const left = sale?.approved && !saleVoided ? sale.amountMinor - refundedMinor - (approved ? amount.minor : 0) : 0;
+      const result: RefundResponse = {
+        approved, declineReason: decline ?? '', receipt, replayed: false, refundableLeft: { minor: left, currency: sale?.currency ?? amount.currency },
+      };
+      const adjustmentId = this.store.insertAdjustment({
+        kind: 'refund', terminalId: req.terminalId, opTxnId: req.refundTxnId, originalTxnId: req.terminalTxnId, settlementId: sale?.id ?? null,
+        batchId, requestHash, approved, declineReason: decline, amountMinor: amount.minor, currency: amount.currency,
+        response: RefundResponse.encode(result).finish(), createdAt: now,
+      });
+      if (approved) this.store.insertPostings(sale!.id!, refundPostings(amount, card!.accountId, merchant!.accountId), now, { batchId: batchId!, adjustmentId });
+      return result;
+    });
+    this.events.onAdjusted?.({ kind: 'refund', approved: res.approved, decline: (res.declineReason || null) as DeclineCode | null, replayed: res.replayed });
+    return res;
+  }
+
+  void(req: VoidRequest, caller: Caller): VoidResponse {
+    checkCaller(req.terminalId, caller);
+    const requestHash = sha256(VoidRequest.encode(req).finish());
+    const res = this.store.transaction((): VoidResponse => {
+      const prior = this.store.findAdjustment(req.terminalId, 'void', req.terminalTxnId);
+      if (prior?.approved) return { ...VoidResponse.decode(prior.response), replayed: true };
+      const now = this.clock.now();
+      const { terminal, merchant } = this.terminalAndMerchant(req.terminalId);
+      const sale = this.store.findSettlement(req.terminalId, req.terminalTxnId);
+      const refundedMinor = sale?.id !== undefined ? this.store.refundedMinor(sale.id) : 0;
+      const openBatchId = this.store.findOpenBatch(req.terminalId)?.id ?? null;
+      const decline = checkVoid({ terminal, merchant, sale, refundedMinor, openBatchId });
+      const approved = decline === null;
+      const card = sale?.cardId ? this.store.findCardById(sale.cardId) : undefined;
+      const receipt = signReceipt(this.keys, this.receipt({
+        kind: 'void', receiptId: `VD-${req.terminalId}-${req.terminalTxnId}`, terminal, merchant, terminalId: req.terminalId,
+        terminalTxnId: `${req.terminalTxnId}.void`, originalTxnId: req.terminalTxnId, maskedPan: card?.panMasked ?? '',
+        amountMinor: sale?.amountMinor ?? 0, currency: sale?.currency ?? '', decline, now,
+      }));
+      const result: VoidResponse = { approved, declineReason: decline ?? '', receipt, replayed: false };
+      if (!approved) return result;
+      const s = sale as SettlementRow & { id: number };
+      const adjustmentId = this.store.insertAdjustment({
+        kind: 'void', terminalId: req.terminalId, opTxnId: req.terminalTxnId, originalTxnId: req.terminalTxnId, settlementId: s.id,
+        batchId: openBatchId, requestHash, approved, declineReason: null, amountMinor: s.amountMinor, currency: s.currency,
+        response: VoidResponse.encode(result).finish(), createdAt: now,
+      });
+      this.store.insertPostings(s.id, reversalPostings(this.store.salePostingsOf(s.id)), now, { batchId: openBatchId!, adjustmentId });
+      return result;
+    });
+    this.events.onAdjusted?.({ kind: 'void', approved: res.approved, decline: (res.declineReason || null) as DeclineCode | null, replayed: res.replayed });
+    return res;
+  }
+
+  private terminalAndMerchant(terminalId: string): { terminal: TerminalRow | undefined; merchant: MerchantRow | undefined } {
+    const terminal = this.store.findTerminal(terminalId);
+    return { terminal, merchant: terminal && this.store.findMerchant(terminal.merchantId) };
+  }
+
+  private receipt(r: {
+    kind: 'refund' | 'void'; receiptId: string; terminal: TerminalRow | undefined; merchant: MerchantRow | undefined; terminalId: string;
+    terminalTxnId: string; originalTxnId: string; maskedPan: string; amountMinor: number; currency: string; decline: DeclineCode | null; now: number;
+  }): Receipt {
+    return {
+      receiptId: r.receiptId, merchantId: r.merchant?.id ?? r.terminal?.merchantId ?? '', merchantName: r.merchant?.name ?? '', terminalId: r.terminalId,
+      terminalTxnId: r.terminalTxnId, maskedPan: r.maskedPan, items: [], total: { minor: r.amountMinor, currency: r.currency },
+      approvalCode: r.decline ? '' : approvalCode(), result: r.decline ? 'declined' : 'approved', declineReason: r.decline ?? '', issuedAtMs: r.now,
+      kind: r.kind, originalTxnId: r.originalTxnId,
+    };
+  }
+}
