@@ -4,11 +4,16 @@ import { Till } from './till';
 import { BackendError, type BackendClient } from './ports/backend-client';
 import type { BlePeripheral } from './ports/ble-peripheral';
 import type { Journal } from './ports/journal';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteJournal } from '../main/journal/journal.sqlite';
 
 const peripheral: BlePeripheral = { start: async () => undefined, onConnect: () => undefined, stop: async () => undefined };
-const journal = { unresolved: () => [], forBasket: () => [] } as unknown as Journal;
+const journalPath = () => join(mkdtempSync(join(tmpdir(), 'bluetill-till-')), 'journal.sqlite');
+const openJournal = (path = journalPath()) => new SqliteJournal(path, { key: new Uint8Array(32).fill(1) });
 
-function till(getSettlement: BackendClient['getSettlement'], more: Partial<BackendClient> = {}): Till {
+function till(getSettlement: BackendClient['getSettlement'], more: Partial<BackendClient> = {}, journal: Journal = openJournal()): Till {
   const backend = { getSettlement, ...more } as unknown as BackendClient;
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return new Till({
@@ -62,5 +67,26 @@ describe('Till.refund and Till.closeBatch after a lost answer', () => {
     expect(refundIds[2]).not.toBe(refundIds[0]);
     expect(closeIds[1]).toBe(closeIds[0]);
     expect(closeIds[2]).not.toBe(closeIds[0]);
+  });
+});
+
+describe('Till.refund after a lost answer and a till restart', () => {
+  it('the journal keeps the refund id: the restarted till asks again with it, so the backend refunds once', async () => {
+    const path = journalPath();
+    const ids: string[] = [];
+    const refund: BackendClient['refund'] = async (req) => {
+      ids.push(req.refundTxnId);
+      if (ids.length === 1) throw new BackendError('deadline', 'no answer');
+      return { approved: true, declineReason: '', receipt: undefined, replayed: true, refundableLeft: { minor: 0, currency: 'EUR' } };
+    };
+    const first = openJournal(path);
+    await expect(till(async () => null, { refund }, first).refund('S-9', 700)).rejects.toThrow(BackendError);
+    first.close(); // the till stops (or crashes) here
+    const again = openJournal(path);
+    await till(async () => null, { refund }, again).refund('S-9', 700);
+    expect(ids).toHaveLength(2);
+    expect(ids[1]).toBe(ids[0]);
+    expect(again.pendingOperation('refund', 'S-9:700')).toBeUndefined();
+    again.close();
   });
 });

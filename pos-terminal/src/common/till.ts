@@ -42,12 +42,6 @@ export class Till {
   /** Resume tokens of authorized payments (in memory: after a till restart the receipt is at the till). */
   private readonly resumeTokens = new Map<string, { token: Uint8Array; basketId: string; at: number }>();
   private txnCounter = 0;
-  /**
-   * Refunds and closes whose answer never came (network): asked again, they reuse the same id, so
-   * the backend returns the first result instead of refunding or closing twice. In memory only.
-   */
-  private readonly unconfirmedRefunds = new Map<string, string>();
-  private unconfirmedClose: string | null = null;
 
   constructor(private readonly o: TillOptions) {
     this.baskets = new BasketBook(o.currency);
@@ -204,10 +198,11 @@ export class Till {
    * backend's decline code); an approved one's signed receipt is issued like a sale's.
    */
   async refund(terminalTxnId: string, amountMinor: number): Promise<RefundResponse> {
-    const key = `${terminalTxnId}:${amountMinor}`;
-    const refundTxnId = this.unconfirmedRefunds.get(key) ?? this.ctx.newTxnId();
-    this.unconfirmedRefunds.set(key, refundTxnId);
-    const res = await this.answered(() => this.o.backend.refund({ terminalTxnId, refundTxnId, amount: { minor: amountMinor, currency: this.o.currency } }), () => this.unconfirmedRefunds.delete(key));
+    const refundTxnId = this.pendingId('refund', `${terminalTxnId}:${amountMinor}`, () => this.ctx.newTxnId());
+    const res = await this.answered(
+      () => this.o.backend.refund({ terminalTxnId, refundTxnId, amount: { minor: amountMinor, currency: this.o.currency } }),
+      () => this.o.journal.clearPendingOperation('refund', `${terminalTxnId}:${amountMinor}`),
+    );
     if (res.approved && res.receipt) this.emit({ type: 'receipt', receipt: Receipt.decode(res.receipt.receipt), sessionId: null });
     return res;
   }
@@ -221,9 +216,20 @@ export class Till {
 
   /** End of day: closes this terminal's open batch at the backend and returns its totals. */
   async closeBatch(): Promise<CloseBatchResponse> {
-    const id = this.unconfirmedClose ?? `close-${this.ctx.newTxnId()}`;
-    this.unconfirmedClose = id;
-    return this.answered(() => this.o.backend.closeBatch(id), () => (this.unconfirmedClose = null));
+    const id = this.pendingId('close', 'batch', () => `close-${this.ctx.newTxnId()}`);
+    return this.answered(() => this.o.backend.closeBatch(id), () => this.o.journal.clearPendingOperation('close', 'batch'));
+  }
+
+  /**
+   * The id a refund or close is sent with: the one of an earlier attempt whose answer never came
+   * (kept in the journal, so a restart does not forget it), else a new one, recorded before it leaves.
+   */
+  private pendingId(kind: 'refund' | 'close', key: string, fresh: () => string): string {
+    const earlier = this.o.journal.pendingOperation(kind, key);
+    if (earlier) return earlier;
+    const id = fresh();
+    this.o.journal.recordPendingOperation(kind, key, id, this.ctx.clock.now());
+    return id;
   }
 
   listTransactions(fromMs: number, toMs = 0): Promise<ListTransactionsResponse> {

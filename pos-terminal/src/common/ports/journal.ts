@@ -27,5 +27,14 @@ export interface Journal {
   /** Attempts whose outcome the till does not know ('pending' after a crash, or 'unresolved'). */
   unresolved(): AttemptRecord[];
   forBasket(basketId: string): AttemptRecord[];
+  /**
+   * Refunds and closes whose answer never came: the id they were sent with, kept until the backend
+   * answers, so asking again (even after a restart) reuses it and nothing is refunded or closed twice.
+   */
+  pendingOperation(kind: PendingKind, key: string): string | undefined;
+  recordPendingOperation(kind: PendingKind, key: string, operationId: string, at: number): void;
+  clearPendingOperation(kind: PendingKind, key: string): void;
   close(): void;
 }
+
+export type PendingKind = 'refund' | 'close';

@@ -5,7 +5,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
-import type { AttemptRecord, Journal } from '../../common/ports/journal';
+import type { AttemptRecord, Journal, PendingKind } from '../../common/ports/journal';
 import { checkTransition, type AttemptState } from '../../common/payment-attempt';
 
 const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
@@ -20,7 +20,26 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
     ) STRICT;
     CREATE INDEX attempts_state ON attempts (state);
     CREATE INDEX attempts_basket ON attempts (basket_id);`),
+  (db) =>
+    db.exec(`CREATE TABLE pending_operations (
+      kind TEXT NOT NULL CHECK (kind IN ('refund', 'close')),
+      key TEXT NOT NULL,
+      operation_id TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      PRIMARY KEY (kind, key)
+    ) STRICT;`),
 ];
+
+/** Applies the journal's migrations above the database's user_version (up to `target`), each in its own transaction. */
+export function migrateJournal(db: Database.Database, target = MIGRATIONS.length): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  MIGRATIONS.slice(version, target).forEach((m, i) =>
+    db.transaction(() => {
+      m(db);
+      db.pragma(`user_version = ${version + i + 1}`);
+    })(),
+  );
+}
 
 type Row = { terminalTxnId: string; basketId: string; state: AttemptState; request: Buffer; response: Buffer | null; updatedAt: number };
 const COLUMNS = 'terminal_txn_id AS terminalTxnId, basket_id AS basketId, state, request, response, updated_at AS updatedAt';
@@ -36,13 +55,7 @@ export class SqliteJournal implements Journal {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    MIGRATIONS.slice(version).forEach((m, i) =>
-      this.db.transaction(() => {
-        m(this.db);
-        this.db.pragma(`user_version = ${version + i + 1}`);
-      })(),
-    );
+    migrateJournal(this.db);
   }
 
   begin(a: { terminalTxnId: string; basketId: string; request: Uint8Array; at: number }): void {
@@ -87,6 +100,19 @@ export class SqliteJournal implements Journal {
 
   forBasket(basketId: string): AttemptRecord[] {
     return (this.db.prepare(`SELECT ${COLUMNS} FROM attempts WHERE basket_id = ? ORDER BY updated_at`).all(basketId) as Row[]).map((r) => this.toRecord(r));
+  }
+
+  pendingOperation(kind: PendingKind, key: string): string | undefined {
+    const row = this.db.prepare('SELECT operation_id AS id FROM pending_operations WHERE kind = ? AND key = ?').get(kind, key) as { id: string } | undefined;
+    return row?.id;
+  }
+
+  recordPendingOperation(kind: PendingKind, key: string, operationId: string, at: number): void {
+    this.db.prepare('INSERT OR IGNORE INTO pending_operations (kind, key, operation_id, created_at) VALUES (?, ?, ?, ?)').run(kind, key, operationId, at);
+  }
+
+  clearPendingOperation(kind: PendingKind, key: string): void {
+    this.db.prepare('DELETE FROM pending_operations WHERE kind = ? AND key = ?').run(kind, key);
   }
 
   close(): void {

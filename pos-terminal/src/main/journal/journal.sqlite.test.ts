@@ -1,0 +1,31 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { SqliteJournal, migrateJournal } from './journal.sqlite';
+
+const key = new Uint8Array(32).fill(3);
+
+describe('till journal migrations', () => {
+  it('2 (pending operations): a journal at version 1 keeps its attempts and gains pending refunds and closes', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'bluetill-journal-')), 'journal.sqlite');
+    const v1 = new Database(path);
+    migrateJournal(v1, 1);
+    v1.prepare("INSERT INTO attempts (terminal_txn_id, basket_id, state, request, updated_at) VALUES ('T-1', 'B-1', 'approved', x'00', 5)").run();
+    expect(v1.pragma('user_version', { simple: true })).toBe(1);
+    v1.close();
+
+    const journal = new SqliteJournal(path, { key }); // migrates to the latest version
+    const raw = new Database(path, { readonly: true });
+    expect(raw.prepare("SELECT state FROM attempts WHERE basket_id = 'B-1'").all()).toEqual([{ state: 'approved' }]);
+    expect(raw.pragma('user_version', { simple: true })).toBe(2);
+    raw.close();
+    journal.recordPendingOperation('refund', 'T-1:500', 'R-1', 6);
+    journal.recordPendingOperation('refund', 'T-1:500', 'R-2', 7); // the first id stays
+    expect(journal.pendingOperation('refund', 'T-1:500')).toBe('R-1');
+    journal.clearPendingOperation('refund', 'T-1:500');
+    expect(journal.pendingOperation('refund', 'T-1:500')).toBeUndefined();
+    journal.close();
+  });
+});
