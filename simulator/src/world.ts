@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { seedDemo, startBackend, readTerminalTls, fleetCards, DEMO_CARDS, DEMO_MERCHANT, DEMO_TERMINAL_ID, type RunningBackend, type SeededBackend } from '@bluetill/backend';
+import { seedDemo, startBackend, readTerminalTls, MasterKey, fleetCards, DEMO_CARDS, DEMO_MERCHANT, DEMO_TERMINAL_ID, type RunningBackend, type SeededBackend } from '@bluetill/backend';
 import { GrpcBackendClient, SqliteJournal, Till, type BlePeripheral, type TillEvent, type TillLimits } from '@bluetill/pos-terminal';
 import { pay, retrieveReceipt, type BleCentral, type PaymentCard, type PaymentOutcome, type PayOptions } from '@bluetill/phone-agent';
 import { privateKeyFromPem, publicKeyFromRaw, type Item } from '@bluetill/protocol';
@@ -46,6 +46,8 @@ export interface PhoneRun {
 
 export interface World {
   readonly dir: string;
+  /** Generated per run (never printed); keys.json in `dir` is sealed under it. */
+  readonly masterKey: MasterKey;
   readonly seed: SeededBackend;
   readonly till: Till;
   readonly events: TillEvent[];
@@ -62,9 +64,11 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'bluetill-world-'));
   const extraCards = fleetCards(o.fleetCards ?? 0);
   const allCards = [...DEMO_CARDS, ...extraCards];
-  const seed = await seedDemo(dir, [], extraCards);
+  // A fresh master key per run: keys.json is encrypted at rest, as in production.
+  const masterKey = MasterKey.generate();
+  const seed = await seedDemo(dir, [], extraCards, { masterKey });
   const logger = o.logger ?? pino({ level: o.logLevel ?? 'silent' });
-  let backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, logger });
+  let backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, masterKey, logger });
   const port = backend.port;
   const radio = o.radio ?? new InMemoryRadio();
   // Mutual TLS, as in production: the till's client certificate from the seed's tls/ folder.
@@ -100,7 +104,7 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
     cardCompanyRoot: publicKeyFromRaw(Buffer.from(seed.trust.cardCompanyRoot, 'base64')),
   };
   const world: World = {
-    dir, seed, till, events, backend,
+    dir, masterKey, seed, till, events, backend,
     ringUp: (items) => till.baskets.add(items).id,
     async phonePays(cardId, pin, po = {}) {
       const data = allCards.find((c) => c.id === cardId);
@@ -152,7 +156,7 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
       await world.backend.close();
     },
     async restartBackend() {
-      world.backend = backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, logger, port });
+      world.backend = backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, masterKey, logger, port });
       await client.waitForReady(5_000);
     },
     async close() {

@@ -4,6 +4,7 @@
  * a blank card in a PC/SC reader (pcscd + vpcd) and reads it back.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,6 +14,8 @@ import { EmvCard } from '@bluetill/simulator';
 import { openVirtualReader, type VirtualReader } from '../support/pcsc-virtual-card';
 
 const run = promisify(execFile);
+/** The master key keys.json is sealed under: the CLI reads it from the environment. */
+const masterKeyEnv = { BLUETILL_MASTER_KEY: randomBytes(32).toString('base64') };
 const root = resolve(import.meta.dirname, '..', '..');
 const backendCli = join(root, 'backend', 'bin', 'bluetill-backend.mjs');
 const phoneCli = join(root, 'phone-agent', 'bin', 'bluetill-phone.mjs');
@@ -30,10 +33,10 @@ afterAll(async () => {
 
 describe('card issuing with the CLIs', () => {
   it('issues, writes through PC/SC, and reads back a new card', async () => {
-    await run(process.execPath, [backendCli, 'seed', '--dir', dir]);
+    await run(process.execPath, [backendCli, 'seed', '--dir', dir], { env: { ...process.env, ...masterKeyEnv } });
     const out = join(dir, 'zoe.json');
     const issued = await run(process.execPath, [backendCli, 'card', 'issue', '--dir', dir, '--id', 'card-zoe', '--pan', '6799990100000000076', '--expiry', '2912', '--name', 'ZOE ZHANG', '--out', out], {
-      env: { ...process.env, BLUETILL_CARD_PIN: '4455' },
+      env: { ...process.env, ...masterKeyEnv, BLUETILL_CARD_PIN: '4455' },
     });
     expect(issued.stdout).toContain('679999*********0076');
     expect(issued.stdout).not.toContain('6799990100000000076');
@@ -51,7 +54,7 @@ describe('card issuing with the CLIs', () => {
   });
 
   it('refuses to take the PIN as missing, and says why (exit 2)', async () => {
-    await expect(run(process.execPath, [backendCli, 'card', 'issue', '--dir', dir, '--id', 'x', '--pan', '6799990100000000084', '--expiry', '2912', '--name', 'X', '--out', join(dir, 'x.json')], { env: { ...process.env, BLUETILL_CARD_PIN: '' } })).rejects.toMatchObject({
+    await expect(run(process.execPath, [backendCli, 'card', 'issue', '--dir', dir, '--id', 'x', '--pan', '6799990100000000084', '--expiry', '2912', '--name', 'X', '--out', join(dir, 'x.json')], { env: { ...process.env, ...masterKeyEnv, BLUETILL_CARD_PIN: '' } })).rejects.toMatchObject({
       code: 2,
       stderr: expect.stringContaining('BLUETILL_CARD_PIN'),
     });

@@ -1,12 +1,14 @@
 /**
- * A software KeyStore whose material lives in one JSON file written by the admin tool.
- * (An HSM-backed KeyStore implements the same interface.)
+ * A software KeyStore whose material lives in keys.json, written by the admin tool and sealed at
+ * rest under the master key (adapters/keys-file.ts). (An HSM-backed KeyStore implements the same
+ * interface, and the master key then never leaves the HSM.)
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { privateKeyFromPem, utf8 } from '@bluetill/protocol';
 import type { KeyStore } from '../ports/key-store';
 import { loadIssuer, type KeyMaterial } from '../admin/key-material';
+import { readKeysFile } from './keys-file';
+import type { MasterKey } from './master-key';
 import type { AcAlgorithm, RsaPublicKey } from '@bluetill/protocol';
 
 export class SoftwareKeyStore implements KeyStore {
@@ -29,8 +31,12 @@ export class SoftwareKeyStore implements KeyStore {
     this.acMasterKeys = issuer.acMasterKeys;
   }
 
-  static fromFile(path: string): SoftwareKeyStore {
-    return new SoftwareKeyStore(JSON.parse(readFileSync(path, 'utf8')) as KeyMaterial);
+  /**
+   * Opens the encrypted keys file with the master key. Throws KeyStoreError: `master_key_wrong`,
+   * `keys_file_missing`, `keys_file_invalid`, `keys_file_corrupt`.
+   */
+  static fromFile(path: string, master: MasterKey): SoftwareKeyStore {
+    return new SoftwareKeyStore(readKeysFile(path, master));
   }
 
   panHash(pan: string): string {

@@ -7,6 +7,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
 import { SoftwareKeyStore } from '../adapters/key-store.file';
+import { writeKeysFile } from '../adapters/keys-file';
+import type { MasterKey } from '../adapters/master-key';
 import { createKeyMaterial, issueTerminalIdentity, trustAnchors, type TerminalIdentity, type TrustAnchors } from './key-material';
 import { registerCard, registerMerchant, registerTerminal, type NewCard } from './registry';
 import { issueCard, writePersonalizationFile } from './card-issuing';
@@ -55,15 +57,22 @@ export interface SeededBackend {
   readonly tlsDir: string;
 }
 
+export interface SeedOptions {
+  /** keys.json is sealed under it (the CLI takes it from BLUETILL_MASTER_KEY; demos and tests generate one per run). */
+  readonly masterKey: MasterKey;
+  readonly serverNames?: readonly string[];
+}
+
 /**
- * Creates keys, database and demo registry in `dir`; writes keys.json, trust.json,
- * terminal-T-0001.json, and tls/ (backend CA, server certificate, a client certificate per terminal).
+ * Creates keys, database and demo registry in `dir`; writes keys.json (encrypted under the master
+ * key), trust.json, terminal-T-0001.json, and tls/ (backend CA, server certificate, a client
+ * certificate per terminal).
  */
-export async function seedDemo(dir: string, extraTerminals: readonly string[] = [], extraCards: readonly NewCard[] = [], o: { serverNames?: readonly string[] } = {}): Promise<SeededBackend> {
+export async function seedDemo(dir: string, extraTerminals: readonly string[], extraCards: readonly NewCard[], o: SeedOptions): Promise<SeededBackend> {
   const cards = [...DEMO_CARDS, ...extraCards];
   const material = createKeyMaterial();
   const keysPath = join(dir, 'keys.json');
-  writeFileSync(keysPath, JSON.stringify(material, null, 2), { mode: 0o600 });
+  writeKeysFile(keysPath, material, o.masterKey);
   const keys = new SoftwareKeyStore(material);
   const dbPath = join(dir, 'backend.sqlite');
   const tlsDir = join(dir, 'tls');
@@ -73,7 +82,7 @@ export async function seedDemo(dir: string, extraTerminals: readonly string[] = 
     const terminals = [DEMO_TERMINAL_ID, ...extraTerminals];
     for (const id of terminals) registerTerminal(store.db, { id, merchantId: DEMO_MERCHANT.id });
     for (const card of cards) registerCard(store.db, keys, card);
-    const ca = await createTlsAuthority(tlsDir, o);
+    const ca = await createTlsAuthority(tlsDir, o.serverNames ? { serverNames: o.serverNames } : {});
     for (const id of terminals) await issueTerminalTls(tlsDir, store.db, ca, { terminalId: id, merchantId: DEMO_MERCHANT.id });
   } finally {
     store.close();

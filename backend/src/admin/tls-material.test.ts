@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBackendCa, issueServerCertificate, issueTerminalCertificate } from './tls-material';
 import { seedDemo } from './demo-seed';
+import { MasterKey } from '../adapters/master-key';
 import { terminalIdOf } from '../adapters/grpc/terminal-caller';
 import { tlsPaths } from '../adapters/tls-files';
 import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
@@ -47,7 +48,7 @@ describe('TLS material', () => {
   it('seedDemo writes the tls/ folder (keys 0600) and records each terminal certificate', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bluetill-tls-'));
     dirs.push(dir);
-    const seed = await seedDemo(dir, ['T-0002']);
+    const seed = await seedDemo(dir, ['T-0002'], [], { masterKey: MasterKey.generate() });
     const p = tlsPaths(seed.tlsDir);
     for (const key of [p.caKey, p.serverKey, p.terminal('T-0001').key, p.terminal('T-0002').key]) expect(statSync(key).mode & 0o777).toBe(0o600);
     const store = new SqliteBackendStore(seed.dbPath);

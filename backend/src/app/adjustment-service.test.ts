@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../admin/demo-seed';
 import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
 import { SoftwareKeyStore } from '../adapters/key-store.file';
+import { MasterKey } from '../adapters/master-key';
 import type { BackendStore } from '../ports/backend-store';
 import { salePostings } from '../domain/ledger';
 import { AdjustmentUseCase } from './adjustment-service';
@@ -22,9 +23,10 @@ const count = (table: string) => (store.db.prepare(`SELECT COUNT(*) AS n FROM ${
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'bluetill-adjust-'));
-  const seed = await seedDemo(dir);
+  const masterKey = MasterKey.generate();
+  const seed = await seedDemo(dir, [], [], { masterKey });
   store = new SqliteBackendStore(seed.dbPath);
-  keys = SoftwareKeyStore.fromFile(seed.keysPath);
+  keys = SoftwareKeyStore.fromFile(seed.keysPath, masterKey);
   // An approved sale of 10.00 by card-alice, as the settlement use case would have stored it.
   store.transaction(() => {
     const batchId = store.openBatch('T-0001', clock.now()).id;

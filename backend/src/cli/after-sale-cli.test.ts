@@ -52,7 +52,7 @@ describe('bluetill-backend transactions export / batch close', () => {
   });
 
   it('serve --metrics-port serves /metrics over HTTP', { timeout: 30_000 }, async () => {
-    server = spawn(process.execPath, [cli, 'serve', '--dir', f.dir, '--port', '0', '--metrics-port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    server = spawn(process.execPath, [cli, 'serve', '--dir', f.dir, '--port', '0', '--metrics-port', '0'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BLUETILL_MASTER_KEY: f.masterKey.toBase64() } });
     const url = await new Promise<string>((res, rej) => {
       let out = '';
       server!.stdout!.on('data', (d: Buffer) => {

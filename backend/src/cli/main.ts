@@ -1,6 +1,8 @@
 /**
  * bluetill-backend: run the servers and administer the card company's registry.
  *
+ *   bluetill-backend keys create --dir DIR                 a fresh keys.json, encrypted under $BLUETILL_MASTER_KEY
+ *   bluetill-backend keys rotate-master --dir DIR          re-encrypt keys.json: $BLUETILL_MASTER_KEY → $BLUETILL_NEW_MASTER_KEY
  *   bluetill-backend seed --dir DIR [--server-name NAME…]  demo keys, database, cards, terminal identity, tls/
  *   bluetill-backend serve --dir DIR [--port N]         authorization + settlement (or --services one), mutual TLS
  *                                                       (tls/ in DIR; --insecure: plaintext, local debugging only)
@@ -12,19 +14,25 @@
  *   bluetill-backend transactions export --dir DIR --terminal ID [--from T] [--to T] --out FILE.csv   masked card numbers only
  *   bluetill-backend batch close --dir DIR --terminal ID   close the terminal's open batch, print its totals
  *
- * DIR holds keys.json, backend.sqlite and tls/ (as `seed` writes them).
+ * DIR holds keys.json, backend.sqlite and tls/ (as `seed` writes them). keys.json is sealed under
+ * the master key (32 bytes, base64) in $BLUETILL_MASTER_KEY: `seed`, `keys`, `serve`, `card issue`
+ * and `terminal …` need it, and refuse (exit 2, code master_key_missing / master_key_wrong) without
+ * the right one. No command prints a key.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { formatMoney, maskPan } from '@bluetill/protocol';
 import { seedDemo } from '../admin/demo-seed';
 import { issueCard, writePersonalizationFile } from '../admin/card-issuing';
-import type { KeyMaterial } from '../admin/key-material';
+import { createKeyMaterial } from '../admin/key-material';
 import { registerCard, revokeTerminalCertificates, setCardStatus, unlockPin } from '../admin/registry';
 import { issueTerminalTls, readTlsAuthority } from '../admin/tls-issuing';
 import { readServerTls } from '../adapters/tls-files';
 import { SoftwareKeyStore } from '../adapters/key-store.file';
+import { KeyStoreError } from '../adapters/key-store-error';
+import { readKeysFile, rotateKeysFile, writeKeysFile } from '../adapters/keys-file';
+import { masterKeyFromEnv, NEW_MASTER_KEY_ENV } from '../adapters/master-key';
 import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
 import { startBackend } from '../adapters/grpc/server';
 import { createLogger } from '../adapters/logger';
@@ -42,6 +50,12 @@ const dirPaths = (dir: string) => {
   if (!existsSync(keysPath) || !existsSync(dbPath)) throw new InvalidArgumentError(`${dir} has no keys.json / backend.sqlite (run "seed" first)`);
   return { keysPath, dbPath };
 };
+/** The master key from the environment, checked against DIR's keys.json (the operator holds the right key). */
+const unlockedKeys = (dir: string) => {
+  const master = masterKeyFromEnv();
+  const { keysPath } = dirPaths(dir);
+  return { master, material: readKeysFile(keysPath, master) };
+};
 /** A time as ISO 8601 (2026-11-24, 2026-11-24T09:00:00Z) or unix milliseconds. */
 const instant = (v: string) => {
   const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
@@ -54,14 +68,42 @@ const integer = (v: string) => {
   return n;
 };
 
+const keys = program.command('keys').description('the key material file (keys.json), encrypted at rest under the master key');
+
+keys
+  .command('create')
+  .description('write a fresh keys.json (PIN key, receipt key, symmetric keys, EMV issuer keys) encrypted under $BLUETILL_MASTER_KEY; never replaces one')
+  .requiredOption('--dir <dir>', 'data folder')
+  .action((o: { dir: string }) => {
+    const master = masterKeyFromEnv();
+    mkdirSync(o.dir, { recursive: true });
+    const path = join(o.dir, 'keys.json');
+    writeKeysFile(path, createKeyMaterial(), master, { exclusive: true });
+    console.log(`keys created: ${path} (encrypted under master key ${master.id})`);
+  });
+
+keys
+  .command('rotate-master')
+  .description(`re-encrypt keys.json from the master key in $BLUETILL_MASTER_KEY to the one in $${NEW_MASTER_KEY_ENV} (the keys inside are unchanged)`)
+  .requiredOption('--dir <dir>', 'data folder')
+  .action((o: { dir: string }) => {
+    const current = masterKeyFromEnv();
+    const next = masterKeyFromEnv(NEW_MASTER_KEY_ENV);
+    if (next.id === current.id) throw new InvalidArgumentError(`${NEW_MASTER_KEY_ENV} is the current master key`);
+    const path = join(o.dir, 'keys.json');
+    const r = rotateKeysFile(path, current, next);
+    console.log(`keys re-encrypted: ${path} (master key ${r.from} → ${r.to}); set BLUETILL_MASTER_KEY to the new key before the next start`);
+  });
+
 program
   .command('seed')
   .description('create demo keys, database (merchant, terminal, cards), card personalization files and the terminal identity')
   .requiredOption('--dir <dir>', 'data folder')
   .option('--server-name <name...>', 'extra DNS names or IP addresses for the server certificate (127.0.0.1 and localhost are always in)')
   .action(async (o: { dir: string; serverName?: string[] }) => {
+    const masterKey = masterKeyFromEnv();
     mkdirSync(o.dir, { recursive: true });
-    const s = await seedDemo(o.dir, [], [], { serverNames: o.serverName ?? [] });
+    const s = await seedDemo(o.dir, [], [], { masterKey, serverNames: o.serverName ?? [] });
     console.log(`seeded ${o.dir}: ${s.dbPath}, ${s.keysPath}, cards in ${s.cardsDir}, terminal identity terminal-${s.terminal.terminalId}.json, trust.json, TLS material in ${s.tlsDir}`);
   });
 
@@ -75,12 +117,14 @@ program
   .option('--tls-dir <dir>', 'mutual-TLS material (ca.pem, server.pem, server-key.pem)', '<DIR>/tls')
   .option('--insecure', 'serve plaintext without client certificates (local debugging only)', false)
   .option('--metrics-port <port>', 'serve Prometheus metrics on http://HOST:PORT/metrics (0 = any free port)', integer)
-  .action(async (o: { dir: string; host: string; port: number; services: string; tlsDir: string; insecure: boolean; metricsPort?: number }) => {
+  .option('--no-reflection', 'do not serve gRPC server reflection')
+  .action(async (o: { dir: string; host: string; port: number; services: string; tlsDir: string; insecure: boolean; metricsPort?: number; reflection: boolean }) => {
+    const masterKey = masterKeyFromEnv();
     const services = o.services.split(',').map((s) => s.trim()) as Array<'authorization' | 'settlement'>;
     const tls = o.insecure ? 'insecure' : readServerTls(o.tlsDir === '<DIR>/tls' ? join(o.dir, 'tls') : o.tlsDir);
     if (o.insecure) console.error('bluetill-backend: WARNING --insecure: no TLS, callers are not authenticated (local debugging only)');
     const metrics = o.metricsPort === undefined ? undefined : new BackendMetrics({ processMetrics: true });
-    const backend = await startBackend({ ...dirPaths(o.dir), host: o.host, port: o.port, services, tls, logger: createLogger('backend'), ...(metrics ? { metrics } : {}) });
+    const backend = await startBackend({ ...dirPaths(o.dir), masterKey, reflection: o.reflection, host: o.host, port: o.port, services, tls, logger: createLogger('backend'), ...(metrics ? { metrics } : {}) });
     console.log(`listening on ${backend.address} (${o.insecure ? 'INSECURE plaintext' : 'mutual TLS'})`);
     const metricsServer = metrics ? await startMetricsServer(metrics, { host: o.host, port: o.metricsPort }) : undefined;
     if (metricsServer) console.log(`metrics on ${metricsServer.url}`);
@@ -97,6 +141,7 @@ terminal
   .requiredOption('--dir <dir>', 'data folder')
   .requiredOption('--id <id>', 'terminal id')
   .action(async (o: { dir: string; id: string }) => {
+    unlockedKeys(o.dir);
     const tlsDir = join(o.dir, 'tls');
     const ca = readTlsAuthority(tlsDir);
     const store = new SqliteBackendStore(dirPaths(o.dir).dbPath);
@@ -118,6 +163,7 @@ terminal
   .requiredOption('--id <id>', 'terminal id')
   .option('--serial <hex>', 'only the certificate with this serial number')
   .action((o: { dir: string; id: string; serial?: string }) => {
+    unlockedKeys(o.dir);
     const store = new SqliteBackendStore(dirPaths(o.dir).dbPath);
     try {
       const n = revokeTerminalCertificates(store.db, o.id, o.serial === undefined ? {} : { serial: o.serial });
@@ -145,8 +191,8 @@ card
   .action((o: { dir: string; id: string; pan: string; expiry: string; name: string; psn: number; limit: number; currency: string; out: string }) => {
     const pin = process.env.BLUETILL_CARD_PIN;
     if (!pin || !/^\d{4,12}$/.test(pin)) throw new InvalidArgumentError('set BLUETILL_CARD_PIN to the card PIN (4-12 digits); it is never taken as an argument');
-    const { keysPath, dbPath } = dirPaths(o.dir);
-    const material = JSON.parse(readFileSync(keysPath, 'utf8')) as KeyMaterial;
+    const { material } = unlockedKeys(o.dir);
+    const { dbPath } = dirPaths(o.dir);
     const store = new SqliteBackendStore(dbPath);
     try {
       registerCard(store.db, new SoftwareKeyStore(material), { id: o.id, pan: o.pan, panSequence: o.psn, expiry: o.expiry, cardholderName: o.name, pin, creditLimitMinor: o.limit, currency: o.currency });
@@ -220,6 +266,7 @@ program
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {
-  console.error(`bluetill-backend: ${(error as Error).message}`);
+  const code = error instanceof KeyStoreError ? `${error.code}: ` : '';
+  console.error(`bluetill-backend: ${code}${(error as Error).message}`);
   process.exit(2);
 });

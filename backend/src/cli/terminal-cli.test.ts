@@ -13,8 +13,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { credentials, status } from '@grpc/grpc-js';
 import { AuthorizationClient } from '@bluetill/protocol';
 import { tlsPaths } from '../adapters/tls-files';
+import { MasterKey } from '../adapters/master-key';
 
-const run = promisify(execFile);
+const exec = promisify(execFile);
+/** Every command gets the master key that keys.json is sealed under (seed creates it under this one). */
+const env = { ...process.env, BLUETILL_MASTER_KEY: MasterKey.generate().toBase64() };
+const run = (file: string, args: string[]) => exec(file, args, { env });
 const cli = resolve(import.meta.dirname, '..', '..', 'bin', 'bluetill-backend.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'bluetill-terminal-cli-'));
 let server: ChildProcess | undefined;
@@ -42,7 +46,7 @@ describe('bluetill-backend terminal issue-cert / revoke', () => {
     expect(new X509Certificate(readFileSync(p.terminal('T-0001').cert)).serialNumber).not.toBe(oldSerial);
     await expect(run(process.execPath, [cli, 'terminal', 'issue-cert', '--dir', dir, '--id', 'T-9999'])).rejects.toMatchObject({ stderr: expect.stringContaining('no terminal T-9999') });
 
-    server = spawn(process.execPath, [cli, 'serve', '--dir', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    server = spawn(process.execPath, [cli, 'serve', '--dir', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env });
     const address = await new Promise<string>((res, rej) => {
       let out = '';
       server!.stdout!.on('data', (d: Buffer) => {

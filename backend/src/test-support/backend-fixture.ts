@@ -18,6 +18,7 @@ import type { NewCard } from '../admin/registry';
 import { readTerminalTls } from '../adapters/tls-files';
 import { startBackend, type RunningBackend } from '../adapters/grpc/server';
 import { createLogger } from '../adapters/logger';
+import { MasterKey } from '../adapters/master-key';
 import { TestCard } from './test-card';
 import type { BackendMetrics } from '../adapters/metrics/backend-metrics';
 
@@ -48,6 +49,8 @@ export interface FixtureClients extends AfterSaleClients {
 export interface BackendFixture extends AfterSaleClients {
   readonly direct: AfterSaleClients;
   readonly dir: string;
+  /** Generated for this run; keys.json in `dir` is sealed under it (child processes: BLUETILL_MASTER_KEY=masterKey.toBase64()). */
+  readonly masterKey: MasterKey;
   readonly seed: SeededBackend;
   readonly backend: RunningBackend;
   challenge(terminalId?: string): Promise<ChallengeResponse>;
@@ -97,8 +100,9 @@ function clientsOver(address: string, creds: ChannelCredentials): FixtureClients
 
 export async function startBackendFixture(o: { extraCards?: readonly NewCard[]; metrics?: BackendMetrics } = {}): Promise<BackendFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'bluetill-backend-'));
-  const seed = await seedDemo(dir, ['T-0002', 'T-0003'], o.extraCards ?? []);
-  const backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, logger: createLogger('backend', 'silent'), ...(o.metrics ? { metrics: o.metrics } : {}) });
+  const masterKey = MasterKey.generate();
+  const seed = await seedDemo(dir, ['T-0002', 'T-0003'], o.extraCards ?? [], { masterKey });
+  const backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, masterKey, logger: createLogger('backend', 'silent'), ...(o.metrics ? { metrics: o.metrics } : {}) });
   const credentialsFor = (terminalId: string) => {
     const t = readTerminalTls(seed.tlsDir, terminalId);
     return credentials.createSsl(t.ca, t.key, t.cert);
@@ -108,7 +112,7 @@ export async function startBackendFixture(o: { extraCards?: readonly NewCard[]; 
   const root = publicKeyFromRaw(Buffer.from(seed.trust.cardCompanyRoot, 'base64'));
   const cards = new Map<string, TestCard>();
   const f: BackendFixture = {
-    dir, seed, backend,
+    dir, masterKey, seed, backend,
     challenge: main.challenge,
     authorize: main.authorize,
     settle: main.settle,

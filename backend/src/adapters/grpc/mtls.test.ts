@@ -87,7 +87,7 @@ describe('insecure mode (explicit, local debugging only)', () => {
   it('serves plaintext only when asked, and says so in the log', async () => {
     const lines: string[] = [];
     const logger = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
-    const b = await startBackend({ dbPath: f.seed.dbPath, keysPath: f.seed.keysPath, tls: 'insecure', logger });
+    const b = await startBackend({ dbPath: f.seed.dbPath, keysPath: f.seed.keysPath, masterKey: f.masterKey, tls: 'insecure', logger });
     try {
       const auth = new AuthorizationClient(b.address, credentials.createInsecure());
       const ch = await new Promise<{ unpredictableNumber: Uint8Array }>((res, rej) => auth.challenge({ terminalId: 'T-0001' }, (e, r) => (e ? rej(e) : res(r))));

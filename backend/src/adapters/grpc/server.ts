@@ -1,6 +1,6 @@
 /**
  * The backend's gRPC host: the Authorization and Settlement services (both by default, or
- * either alone), grpc.health.v1, over one SQLite store.
+ * either alone), grpc.health.v1 and gRPC server reflection, over one SQLite store.
  */
 import { Server, ServerCredentials, status, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { AuthorizationService, SettlementService, health } from '@bluetill/protocol';
@@ -8,6 +8,8 @@ import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { SqliteBackendStore } from '../sqlite/backend-store.sqlite';
 import { SoftwareKeyStore } from '../key-store.file';
+import type { MasterKey } from '../master-key';
+import { addReflection } from './reflection';
 import { AuthorizationUseCase } from '../../app/authorization-service';
 import { SettlementUseCase } from '../../app/settlement-service';
 import { AdjustmentUseCase } from '../../app/adjustment-service';
@@ -27,6 +29,11 @@ import { terminalCaller } from './terminal-caller';
 export interface BackendOptions {
   readonly dbPath: string;
   readonly keysPath: string;
+  /**
+   * Opens keys.json (sealed at rest). A wrong key rejects with KeyStoreError('master_key_wrong')
+   * before anything is opened or bound. The CLI takes it from BLUETILL_MASTER_KEY.
+   */
+  readonly masterKey: MasterKey;
   readonly host?: string;
   /** 0 picks a free port. */
   readonly port?: number;
@@ -41,6 +48,12 @@ export interface BackendOptions {
   readonly logger?: Logger;
   /** Request counts, latencies and declines are recorded here (served by startMetricsServer). */
   readonly metrics?: BackendMetrics;
+  /**
+   * gRPC server reflection (grpc.reflection.v1 and v1alpha) over the protocol's .proto files, so
+   * grpcurl and similar tools can list and call the services. Default on; it reveals the public
+   * schemas only, and is behind the same TLS handshake as everything else.
+   */
+  readonly reflection?: boolean;
 }
 
 export interface RunningBackend {
@@ -82,10 +95,11 @@ function unary<Req, Res>(log: Logger, callerOf: CallerOf, method: string, valida
 export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   const log = o.logger ?? createLogger('backend');
   const clock = o.clock ?? systemClock;
-  // TLS material first: a missing file fails here, before anything is opened.
+  // TLS material and keys first: a missing file or a wrong master key fails here, before the
+  // store is opened or a port bound (the server refuses to start).
   const tls = o.tls ?? readServerTls(join(dirname(o.keysPath), 'tls'));
+  const keys = SoftwareKeyStore.fromFile(o.keysPath, o.masterKey);
   const store = new SqliteBackendStore(o.dbPath);
-  const keys = SoftwareKeyStore.fromFile(o.keysPath);
   const settlement = new SettlementUseCase(store, keys, clock, {
     onSettled: (e) => log.info({ event: 'settled', ...e }, 'settlement'),
   });
@@ -137,11 +151,12 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   }
   const healthService = new HealthService(names);
   server.addService(health.HealthService, healthService.implementation);
+  if (o.reflection !== false) addReflection(server, names);
   const host = o.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${o.port ?? 0}`, credentials, (err, p) => (err ? reject(err) : resolve(p))),
   );
-  log.info({ port, services: names, transport: tls === 'insecure' ? 'insecure' : 'mtls' }, 'backend listening');
+  log.info({ port, services: names, reflection: o.reflection !== false, keyId: o.masterKey.id, transport: tls === 'insecure' ? 'insecure' : 'mtls' }, 'backend listening');
   let closed = false;
   const finish = () => {
     if (closed) return;
