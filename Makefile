@@ -44,3 +44,6 @@ typecheck: setup
 
 clean:
 	rm -rf node_modules protocol/src/gen .data artifacts
+
+soak: setup
+	SOAK=1 node scripts/run-tests.mjs tests/faults

@@ -152,8 +152,9 @@ export class PhoneSession {
   private async onHello(hello: Hello): Promise<void> {
     if (this.state !== 'connected') return this.refuse('unexpected_message', 'Hello after the handshake');
     const challenge = await this.ctx.backend.challenge();
+    if (this.isClosed()) return; // the phone hung up while the backend answered
     this.un = challenge.unpredictableNumber;
-    this.basket = this.ctx.baskets.assign(this.id) ?? null;
+    this.basket = this.takeBasket() ?? null;
     let accepted;
     try {
       accepted = acceptHello(hello, this.ctx.identity, { unpredictableNumber: challenge.unpredictableNumber, pinKeyCertificate: challenge.pinKeyCertificate, amount: this.basket?.total });
@@ -236,10 +237,20 @@ export class PhoneSession {
     }
   }
 
+  /** The next basket for this phone; never one for a session that has already closed (it would be stuck). */
+  private isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  private takeBasket(): Basket | undefined {
+    if (this.isClosed()) return undefined;
+    return this.ctx.baskets.assign(this.id);
+  }
+
   private async waitForBasket(): Promise<Basket | undefined> {
     const deadline = this.ctx.clock.now() + this.ctx.limits.basketWaitMs;
     for (;;) {
-      const b = this.ctx.baskets.assign(this.id);
+      const b = this.takeBasket();
       if (b || this.ctx.clock.now() > deadline || this.state === 'closed') return b;
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -1,18 +1,30 @@
 import { concatBytes } from '../bytes';
-import { readLength, readTag } from './tlv';
+import { readTag } from './tlv';
+import { TlvError } from './errors';
 
 /** One entry of a Data Object List (PDOL, CDOL1, DDOL...): a tag and the length the card wants. */
 export type DolEntry = { tag: string; length: number };
 
-/** Parses a DOL (tag ‖ length pairs, no values), EMV Book 3 section 5.4. Throws TlvError. */
+/** The most data a DOL may ask for: it has to fit the data field of one short command APDU. */
+export const MAX_DOL_DATA = 252;
+
+/**
+ * Parses a DOL (tag ‖ one-byte length pairs, no values), EMV Book 3 section 5.4. Throws TlvError,
+ * also when the DOL asks for more than MAX_DOL_DATA bytes in all: a card cannot make the reader
+ * build (or allocate) more than one command's worth of data.
+ */
 export function parseDol(bytes: Uint8Array): DolEntry[] {
   const out: DolEntry[] = [];
   let at = 0;
+  let total = 0;
   while (at < bytes.length) {
     const { tag, next } = readTag(bytes, at);
-    const { length, next: after } = readLength(bytes, next);
+    if (next >= bytes.length) throw new TlvError('truncated_length', `DOL entry ${tag} has no length`);
+    const length = bytes[next]!;
+    total += length;
+    if (total > MAX_DOL_DATA) throw new TlvError('bad_length', `DOL asks for more than ${MAX_DOL_DATA} bytes`);
     out.push({ tag, length });
-    at = after;
+    at = next + 1;
   }
   return out;
 }
