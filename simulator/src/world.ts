@@ -96,61 +96,72 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
     else if (e.type === 'session') tillLog.debug({ event: 'session', ...e.session }, 'session');
     else tillLog.info({ event: e.type, ...e }, e.type);
   });
-  // One card object per card, as a shopper has one physical card: its ATC only moves forward.
+  // One card object per card, as a shopper has one physical card: its ATC only moves forward, and
+  // it is in one phone at a time (payments with the same card wait for each other).
   const cards = new Map<string, PaymentCard>();
+  const cardBusy = new Map<string, Promise<unknown>>();
   await till.start();
   const trust = {
     acquirerCa: publicKeyFromRaw(Buffer.from(seed.trust.acquirerCa, 'base64')),
     cardCompanyRoot: publicKeyFromRaw(Buffer.from(seed.trust.cardCompanyRoot, 'base64')),
   };
+
+  async function payOnce(cardId: string, pin: string, po: Parameters<World['phonePays']>[2] = {}): Promise<PhoneRun> {
+    const data = allCards.find((c) => c.id === cardId);
+    if (!data) throw new Error(`no demo card ${cardId}`);
+    const central = radio.central();
+    const t0 = performance.now();
+    const found = await central.scan({ timeoutMs: 5_000, counterName: o.counterName ?? 'Counter 1' });
+    if (found.length === 0) throw new Error('no till found');
+    const tConnect = performance.now();
+    const connected = await central.connect(found[0]!.id);
+    let roundTrips = 0;
+    const counting: typeof connected = {
+      get mtu() {
+        return connected.mtu;
+      },
+      write: async (v, wo) => {
+        await connected.write(v, wo);
+        if ((v[0]! & 0x40) !== 0) roundTrips++; // LAST fragment: one whole request sent
+      },
+      readInfo: () => connected.readInfo(),
+      onValue: (h) => connected.onValue(h),
+      onDisconnect: (h) => connected.onDisconnect(h),
+      disconnect: () => connected.disconnect(),
+    };
+    const link = po.dropAfterMessages ? dropAfterMessages(counting, po.dropAfterMessages) : counting;
+    const prompt = new AutoPrompt({ pin, ...(po.expectTotalMinor !== undefined ? { expectTotalMinor: po.expectTotalMinor } : {}), ...(po.onStep ? { onStep: po.onStep } : {}) });
+    try {
+      let card = po.card ?? cards.get(cardId);
+      if (!card) cards.set(cardId, (card = (await phoneCardFromFile(join(seed.cardsDir, `${data.id}.json`))).paymentCard));
+      const outcome = await pay({ link, card, prompt, trust, ...(po.tamper ? { tamper: po.tamper } : {}) });
+      if (outcome.kind === 'failed' && outcome.resume && po.resume !== false) {
+        // The link was lost after the Payment left: reconnect and ask the till what became of it.
+        await connected.disconnect().catch(() => undefined);
+        const again = await central.connect(found[0]!.id);
+        try {
+          const resumed = await retrieveReceipt({ link: again, trust, ticket: outcome.resume });
+          return { outcome: resumed, beforeResume: outcome, prompt, ms: performance.now() - t0 };
+        } finally {
+          await again.disconnect().catch(() => undefined);
+        }
+      }
+      return { outcome, prompt, ms: performance.now() - t0, connectToReceiptMs: performance.now() - tConnect, roundTrips };
+    } finally {
+      await connected.disconnect().catch(() => undefined);
+      await central.close();
+    }
+  }
+
   const world: World = {
     dir, masterKey, seed, till, events, backend,
     ringUp: (items) => till.baskets.add(items).id,
-    async phonePays(cardId, pin, po = {}) {
-      const data = allCards.find((c) => c.id === cardId);
-      if (!data) throw new Error(`no demo card ${cardId}`);
-      const central = radio.central();
-      const t0 = performance.now();
-      const found = await central.scan({ timeoutMs: 5_000, counterName: o.counterName ?? 'Counter 1' });
-      if (found.length === 0) throw new Error('no till found');
-      const tConnect = performance.now();
-      const connected = await central.connect(found[0]!.id);
-      let roundTrips = 0;
-      const counting: typeof connected = {
-        get mtu() {
-          return connected.mtu;
-        },
-        write: async (v, wo) => {
-          await connected.write(v, wo);
-          if ((v[0]! & 0x40) !== 0) roundTrips++; // LAST fragment: one whole request sent
-        },
-        readInfo: () => connected.readInfo(),
-        onValue: (h) => connected.onValue(h),
-        onDisconnect: (h) => connected.onDisconnect(h),
-        disconnect: () => connected.disconnect(),
-      };
-      const link = po.dropAfterMessages ? dropAfterMessages(counting, po.dropAfterMessages) : counting;
-      const prompt = new AutoPrompt({ pin, ...(po.expectTotalMinor !== undefined ? { expectTotalMinor: po.expectTotalMinor } : {}), ...(po.onStep ? { onStep: po.onStep } : {}) });
-      try {
-        let card = po.card ?? cards.get(cardId);
-        if (!card) cards.set(cardId, (card = (await phoneCardFromFile(join(seed.cardsDir, `${data.id}.json`))).paymentCard));
-        const outcome = await pay({ link, card, prompt, trust, ...(po.tamper ? { tamper: po.tamper } : {}) });
-        if (outcome.kind === 'failed' && outcome.resume && po.resume !== false) {
-          // The link was lost after the Payment left: reconnect and ask the till what became of it.
-          await connected.disconnect().catch(() => undefined);
-          const again = await central.connect(found[0]!.id);
-          try {
-            const resumed = await retrieveReceipt({ link: again, trust, ticket: outcome.resume });
-            return { outcome: resumed, beforeResume: outcome, prompt, ms: performance.now() - t0 };
-          } finally {
-            await again.disconnect().catch(() => undefined);
-          }
-        }
-        return { outcome, prompt, ms: performance.now() - t0, connectToReceiptMs: performance.now() - tConnect, roundTrips };
-      } finally {
-        await connected.disconnect().catch(() => undefined);
-        await central.close();
-      }
+    phonePays(cardId, pin, po = {}) {
+      if (po.card) return payOnce(cardId, pin, po);
+      const before = cardBusy.get(cardId) ?? Promise.resolve();
+      const run = before.catch(() => undefined).then(() => payOnce(cardId, pin, po));
+      cardBusy.set(cardId, run);
+      return run;
     },
     async stopBackend() {
       await world.backend.close();

@@ -4,20 +4,18 @@
  * from connect to verified receipt.
  */
 import { startWorld } from '@bluetill/simulator';
+import { fleetCards } from '@bluetill/backend';
 import { percentile, report } from './report';
 
 export async function benchE2e(o: { payments: number; concurrency: number }): Promise<void> {
-  const world = await startWorld();
-  const shoppers = [
-    { card: 'card-alice', pin: '1234' },
-    { card: 'card-bob', pin: '2580' },
-    { card: 'card-chen', pin: '9876' },
-  ];
+  // One card per lane: a card is in one phone at a time.
+  const world = await startWorld({ fleetCards: o.concurrency });
+  const shoppers = fleetCards(o.concurrency).map((c) => ({ card: c.id, pin: c.pin }));
   try {
     // warm-up: JIT, gRPC channel, SQLite caches
     for (let i = 0; i < 10; i++) {
       world.ringUp([{ sku: 'gum', name: 'Gum', quantity: 1, unitPriceMinor: 50 }]);
-      await world.phonePays('card-alice', '1234');
+      await world.phonePays(shoppers[0]!.card, shoppers[0]!.pin);
     }
     const latencies: number[] = [];
     let next = 0;
