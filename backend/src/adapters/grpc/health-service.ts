@@ -2,6 +2,7 @@
 import type { ServerUnaryCall, ServerWritableStream, sendUnaryData, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { health } from '@bluetill/protocol';
+import { isMalformed } from './malformed-request';
 
 const { HealthCheckResponse_ServingStatus: S } = health;
 
@@ -27,11 +28,13 @@ export class HealthService {
 
   readonly implementation: UntypedServiceImplementation = {
     check: (call: ServerUnaryCall<health.HealthCheckRequest, health.HealthCheckResponse>, cb: sendUnaryData<health.HealthCheckResponse>) => {
+      if (isMalformed(call.request)) return cb({ code: status.INVALID_ARGUMENT, details: 'request does not decode as a HealthCheckRequest' });
       const s = this.statusOf(call.request.service);
       if (s === S.SERVICE_UNKNOWN) cb({ code: status.NOT_FOUND, details: 'unknown service' });
       else cb(null, { status: s });
     },
     watch: (call: ServerWritableStream<health.HealthCheckRequest, health.HealthCheckResponse>) => {
+      if (isMalformed(call.request)) return call.emit('error', { code: status.INVALID_ARGUMENT, details: 'request does not decode as a HealthCheckRequest' });
       call.write({ status: this.statusOf(call.request.service) });
       this.watchers.add(call);
       call.on('cancelled', () => this.watchers.delete(call));

@@ -17,6 +17,8 @@ import { BatchUseCase } from '../../app/batch-service';
 import type { Caller } from '../../app/caller';
 import { systemClock, type Clock } from '../../ports/clock';
 import { toGrpcStatus } from './to-grpc-status';
+import { guardDecoding, isMalformed } from './malformed-request';
+import { RequestError } from '../../app/request-error';
 import {
   validateAuthorize, validateChallenge, validateCloseBatch, validateGetSettlement, validateListTransactions, validateRefund, validateSettle, validateVoid,
 } from './validate';
@@ -76,6 +78,7 @@ function unary<Req, Res>(log: Logger, callerOf: CallerOf, method: string, valida
     Promise.resolve()
       .then(() => {
         const caller = callerOf(call as ServerUnaryCall<unknown, unknown>); // who, before what
+        if (isMalformed(call.request)) throw new RequestError('invalid_argument', `request does not decode as a ${method} message`);
         return handler(validate(call.request), caller);
       })
       .then(
@@ -133,7 +136,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     listTransactions: unary(log, callerOf, `${prefix}ListTransactions`, validateListTransactions, (r, c) => batches.listTransactions(r, c), m),
   });
   if (services.includes('authorization')) {
-    server.addService(AuthorizationService, {
+    server.addService(guardDecoding(AuthorizationService), {
       challenge: unary(log, callerOf, 'Challenge', validateChallenge, (r, c) => authorization.challenge(r, c), m),
       authorize: unary(log, callerOf, 'Authorize', validateAuthorize, (r, c) => authorization.authorize(r, c), m),
       settle: unary(log, callerOf, 'Authorization.Settle', validateSettle, (r, c) => authorization.settle(r, c), m),
@@ -142,7 +145,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     names.push('bluetill.v1.Authorization');
   }
   if (services.includes('settlement')) {
-    server.addService(SettlementService, {
+    server.addService(guardDecoding(SettlementService), {
       settle: unary(log, callerOf, 'Settle', validateSettle, (r, c) => settlement.settle(r, c), m),
       getSettlement: unary(log, callerOf, 'GetSettlement', validateGetSettlement, (r, c) => settlement.get(r.terminalId, r.terminalTxnId, c), m),
       ...afterSale(''),
@@ -150,7 +153,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     names.push('bluetill.v1.Settlement');
   }
   const healthService = new HealthService(names);
-  server.addService(health.HealthService, healthService.implementation);
+  server.addService(guardDecoding(health.HealthService), healthService.implementation);
   if (o.reflection !== false) addReflection(server, names);
   const host = o.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) =>
