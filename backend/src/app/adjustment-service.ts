@@ -7,7 +7,7 @@
  *   void:   at most one per sale; a retry of an approved void returns it (replayed). A declined
  *           void is not stored (nothing happened; it may be asked again).
  */
-import { createHash } from 'node:crypto';
+import { requestHash } from './request-hash';
 import { RefundRequest, RefundResponse, VoidRequest, VoidResponse, equalBytes, type DeclineCode, type Receipt } from '@bluetill/protocol';
 import type { BackendStore, MerchantRow, SettlementRow, TerminalRow } from '../ports/backend-store';
 import type { Clock } from '../ports/clock';
@@ -22,7 +22,6 @@ export interface AdjustmentEvents {
   onAdjusted?(outcome: { kind: 'refund' | 'void'; approved: boolean; decline: DeclineCode | null; replayed: boolean }): void;
 }
 
-const sha256 = (bytes: Uint8Array) => new Uint8Array(createHash('sha256').update(bytes).digest());
 
 export class AdjustmentUseCase {
   constructor(
@@ -34,12 +33,12 @@ export class AdjustmentUseCase {
 
   refund(req: RefundRequest, caller: Caller): RefundResponse {
     checkCaller(req.terminalId, caller);
-    const requestHash = sha256(RefundRequest.encode(req).finish());
+    const hash = requestHash(RefundRequest.encode(req).finish());
     const amount = req.amount!;
     const res = this.store.transaction((): RefundResponse => {
       const prior = this.store.findAdjustment(req.terminalId, 'refund', req.refundTxnId);
       if (prior) {
-        if (!equalBytes(prior.requestHash, requestHash)) throw new RequestError('already_exists', 'refund id already used for a different request');
+        if (!equalBytes(prior.requestHash, hash)) throw new RequestError('already_exists', 'refund id already used for a different request');
         return { ...RefundResponse.decode(prior.response), replayed: true };
       }
       const now = this.clock.now();
@@ -62,7 +61,7 @@ export class AdjustmentUseCase {
       };
       const adjustmentId = this.store.insertAdjustment({
         kind: 'refund', terminalId: req.terminalId, opTxnId: req.refundTxnId, originalTxnId: req.terminalTxnId, settlementId: sale?.id ?? null,
-        batchId, requestHash, approved, declineReason: decline, amountMinor: amount.minor, currency: amount.currency,
+        batchId, requestHash: hash, approved, declineReason: decline, amountMinor: amount.minor, currency: amount.currency,
         response: RefundResponse.encode(result).finish(), createdAt: now,
       });
       if (approved) this.store.insertPostings(sale!.id!, refundPostings(amount, card!.accountId, merchant!.accountId), now, { batchId: batchId!, adjustmentId });
@@ -74,7 +73,7 @@ export class AdjustmentUseCase {
 
   void(req: VoidRequest, caller: Caller): VoidResponse {
     checkCaller(req.terminalId, caller);
-    const requestHash = sha256(VoidRequest.encode(req).finish());
+    const hash = requestHash(VoidRequest.encode(req).finish());
     const res = this.store.transaction((): VoidResponse => {
       const prior = this.store.findAdjustment(req.terminalId, 'void', req.terminalTxnId);
       if (prior?.approved) return { ...VoidResponse.decode(prior.response), replayed: true };
@@ -96,7 +95,7 @@ export class AdjustmentUseCase {
       const s = sale as SettlementRow & { id: number };
       const adjustmentId = this.store.insertAdjustment({
         kind: 'void', terminalId: req.terminalId, opTxnId: req.terminalTxnId, originalTxnId: req.terminalTxnId, settlementId: s.id,
-        batchId: openBatchId, requestHash, approved, declineReason: null, amountMinor: s.amountMinor, currency: s.currency,
+        batchId: openBatchId, requestHash: hash, approved, declineReason: null, amountMinor: s.amountMinor, currency: s.currency,
         response: VoidResponse.encode(result).finish(), createdAt: now,
       });
       this.store.insertPostings(s.id, reversalPostings(this.store.salePostingsOf(s.id)), now, { batchId: openBatchId!, adjustmentId });

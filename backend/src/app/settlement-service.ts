@@ -3,7 +3,6 @@
  * In one SQLite transaction: look up an earlier result (a retry returns it unchanged), check the
  * rules, store the result, post balanced ledger entries, mark the authorization used.
  */
-import { createHash } from 'node:crypto';
 import {
   SettleRequest, SettleResponse, maskPan, equalBytes, fromHex,
   type DeclineCode,
@@ -13,6 +12,7 @@ import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
 import { checkSettlement } from '../domain/rules';
 import { verifyCryptogram } from '../domain/card-authentication';
+import { requestHash } from './request-hash';
 import { salePostings } from '../domain/ledger';
 import { RequestError } from './request-error';
 import { checkCaller, type Caller } from './caller';
@@ -34,12 +34,12 @@ export class SettlementUseCase {
 
   settle(req: SettleRequest, caller: Caller): SettleResponse {
     checkCaller(req.terminalId, caller);
-    const requestHash = new Uint8Array(createHash('sha256').update(SettleRequest.encode(req).finish()).digest());
+    const hash = requestHash(SettleRequest.encode(req).finish());
     const panHash = this.keys.panHash(req.card!.pan);
     const response = this.store.transaction((): SettleResponse => {
       const prior = this.store.findSettlement(req.terminalId, req.terminalTxnId);
       if (prior) {
-        if (!equalBytes(prior.requestHash, requestHash))
+        if (!equalBytes(prior.requestHash, hash))
           throw new RequestError('already_exists', 'terminal transaction id already used for a different request');
         return { ...SettleResponse.decode(prior.response), replayed: true };
       }
@@ -76,7 +76,7 @@ export class SettlementUseCase {
       const result: SettleResponse = { approved, declineReason: decline ?? '', receipt, replayed: false };
       const batchId = approved ? this.store.openBatch(req.terminalId, now).id : null;
       const settlementId = this.store.insertSettlement({
-        terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash, approved, declineReason: decline,
+        terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash: hash, approved, declineReason: decline,
         amountMinor: amount.minor, currency: amount.currency, cardId: card?.id ?? null, merchantId: req.merchantId,
         response: SettleResponse.encode(result).finish(), createdAt: now, batchId,
       });

@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnHost } from './host-process';
-import { HostChannel, median } from './test-support';
+import type { HostChannel} from './test-support';
+import { hostOnDevice, median } from './test-support';
 import { VirtualRadio } from './virtual-radio';
 
 const fixtures = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures');
@@ -17,22 +17,12 @@ describe('BlenoPeripheral + NobleCentral adapters over the virtual radio', () =>
   let till: HostChannel;
   const hosts: HostChannel[] = [];
 
-  const phone = (name: string, env: Record<string, string>, distanceM = 1): HostChannel => {
-    const dev = radio.addDevice({ name, distanceM });
-    const child = spawnHost(join(fixtures, 'adapter-phone.host.ts'), { env: { HCI_PORT: dev.ttyPath, ...env }, label: name });
-    dev.watch(child);
-    const ch = new HostChannel(child);
-    hosts.push(ch);
-    return ch;
-  };
+  const phone = (name: string, env: Record<string, string>, distanceM = 1): HostChannel =>
+    hostOnDevice(radio, hosts, { fixture: join(fixtures, 'adapter-phone.host.ts'), device: { name, distanceM }, env });
 
   beforeAll(async () => {
     radio = await VirtualRadio.start({ trace: true });
-    const dev = radio.addDevice({ name: 'till', distanceM: 0 });
-    const child = spawnHost(join(fixtures, 'adapter-till.host.ts'), { env: { HCI_PORT: dev.ttyPath, COUNTER_NAME: 'Counter 3' }, label: 'till' });
-    dev.watch(child);
-    till = new HostChannel(child);
-    hosts.push(till);
+    till = hostOnDevice(radio, hosts, { fixture: join(fixtures, 'adapter-till.host.ts'), device: { name: 'till', distanceM: 0 }, env: { COUNTER_NAME: 'Counter 3' } });
     await till.next('ready');
   });
 
@@ -109,20 +99,11 @@ describe('BlenoPeripheral with seven centrals and no skipped handles (handle 6 i
 
   it('every central gets only its own notifications, including the one on handle 6 (bleno Smp bug patched)', async () => {
     radio = await VirtualRadio.start({ skipHandles: [] });
-    const dev = radio.addDevice({ name: 'till', distanceM: 0 });
-    const tc = spawnHost(join(fixtures, 'adapter-till.host.ts'), { env: { HCI_PORT: dev.ttyPath, COUNTER_NAME: 'Counter 6' }, label: 'till6' });
-    dev.watch(tc);
-    const till = new HostChannel(tc);
-    hosts.push(till);
+    const till = hostOnDevice(radio, hosts, { fixture: join(fixtures, 'adapter-till.host.ts'), device: { name: 'till', distanceM: 0 }, env: { COUNTER_NAME: 'Counter 6' } });
     await till.next('ready');
-    const phones = Array.from({ length: 7 }, (_, i) => {
-      const d = radio.addDevice({ name: `q${i}`, distanceM: 1 });
-      const c = spawnHost(join(fixtures, 'adapter-phone.host.ts'), { env: { HCI_PORT: d.ttyPath, COUNTER_NAME: 'Counter 6', TAG: `q${i}`, WRITES: '3' }, label: `q${i}` });
-      d.watch(c);
-      const ch = new HostChannel(c);
-      hosts.push(ch);
-      return ch;
-    });
+    const phones = Array.from({ length: 7 }, (_, i) =>
+      hostOnDevice(radio, hosts, { fixture: join(fixtures, 'adapter-phone.host.ts'), device: { name: `q${i}`, distanceM: 1 }, env: { COUNTER_NAME: 'Counter 6', TAG: `q${i}`, WRITES: '3' } }),
+    );
     const done = await Promise.all(phones.map((p) => p.next('done', 40_000)));
     expect(radio.links().map((l) => l.handle).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     done.forEach((d, i) => {
@@ -130,6 +111,6 @@ describe('BlenoPeripheral with seven centrals and no skipped handles (handle 6 i
       const id = values[0]!.split('|')[0]!;
       expect(values).toEqual([0, 1, 2].map((k) => `${id}|q${i}-${k}`));
     });
-    expect(tc.exitCode).toBeNull();
+    expect(till.child.exitCode).toBeNull();
   }, 60_000);
 });

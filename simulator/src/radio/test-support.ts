@@ -1,5 +1,7 @@
 /** Helpers for tests that run host stacks in child processes. */
 import type { ChildProcess } from 'node:child_process';
+import { spawnHost } from './host-process';
+import type { DeviceOptions, VirtualRadio } from './virtual-radio';
 
 export interface HostMessage {
   readonly type: string;
@@ -57,3 +59,20 @@ export const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : (s[Math.floor((s.length - 1) / 2)] ?? NaN);
 };
+
+/**
+ * A host stack on a new device of the radio: adds the device, runs the fixture in a child with
+ * HCI_PORT set to the device's pty, lets the radio watch the child, and keeps its channel in `hosts`.
+ */
+export function hostOnDevice(
+  radio: VirtualRadio,
+  hosts: HostChannel[],
+  o: { fixture: string; device: DeviceOptions; env?: Record<string, string> },
+): HostChannel {
+  const dev = radio.addDevice(o.device);
+  const child = spawnHost(o.fixture, { env: { HCI_PORT: dev.ttyPath, ...o.env }, label: o.device.name });
+  dev.watch(child);
+  const channel = new HostChannel(child);
+  hosts.push(channel);
+  return channel;
+}

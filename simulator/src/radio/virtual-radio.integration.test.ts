@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnHost } from './host-process';
-import { HostChannel, median } from './test-support';
+import type { HostChannel} from './test-support';
+import { hostOnDevice, median } from './test-support';
 import { VirtualRadio, type LinkInfo } from './virtual-radio';
 
 const fixtures = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures');
@@ -20,11 +20,7 @@ describe('virtual radio with real bleno + noble hosts', () => {
   beforeAll(async () => {
     radio = await VirtualRadio.start({ trace: process.env.RADIO_TRACE_DIR ? { dir: process.env.RADIO_TRACE_DIR } : true });
     radio.onLink((event, link) => links.push([event, link]));
-    const tillDevice = radio.addDevice({ name: 'till', distanceM: 0 });
-    const child = spawnHost(join(fixtures, 'bleno-echo.host.ts'), { env: { HCI_PORT: tillDevice.ttyPath, COUNTER_NAME: 'Counter 7' }, label: 'till' });
-    tillDevice.watch(child);
-    till = new HostChannel(child);
-    hosts.push(till);
+    till = hostOnDevice(radio, hosts, { fixture: join(fixtures, 'bleno-echo.host.ts'), device: { name: 'till', distanceM: 0 }, env: { COUNTER_NAME: 'Counter 7' } });
     await till.next('ready');
   });
 
@@ -35,15 +31,7 @@ describe('virtual radio with real bleno + noble hosts', () => {
 
   it('three centrals scan, connect (MTU 247), subscribe, and each gets only its own notifications; a killed one is noticed', async () => {
     const phones = [1, 2, 3].map((i) => {
-      const dev = radio.addDevice({ name: `phone-${i}`, distanceM: i });
-      const child = spawnHost(join(fixtures, 'noble-client.host.ts'), {
-        env: { HCI_PORT: dev.ttyPath, COUNTER_NAME: 'Counter 7', TAG: `p${i}`, WRITES: '6' },
-        label: `phone-${i}`,
-      });
-      dev.watch(child);
-      const ch = new HostChannel(child);
-      hosts.push(ch);
-      return ch;
+      return hostOnDevice(radio, hosts, { fixture: join(fixtures, 'noble-client.host.ts'), device: { name: `phone-${i}`, distanceM: i }, env: { COUNTER_NAME: 'Counter 7', TAG: `p${i}`, WRITES: '6' } });
     });
     const done = await Promise.all(phones.map((p) => p.next('done', 25_000)));
     const found = await Promise.all(phones.map((p) => p.next('found')));
@@ -90,15 +78,7 @@ describe('virtual radio with real bleno + noble hosts', () => {
 
   it('shaping with real stacks: the connection interval sets the round trip; a blacked-out link ends in a supervision timeout at both ends', async () => {
     const run = (name: string, intervalMs: number) => {
-      const dev = radio.addDevice({ name, distanceM: 1, shaping: { connectionIntervalMs: intervalMs } });
-      const child = spawnHost(join(fixtures, 'noble-client.host.ts'), {
-        env: { HCI_PORT: dev.ttyPath, COUNTER_NAME: 'Counter 7', TAG: name, WRITES: '3' },
-        label: name,
-      });
-      dev.watch(child);
-      const ch = new HostChannel(child);
-      hosts.push(ch);
-      return ch;
+      return hostOnDevice(radio, hosts, { fixture: join(fixtures, 'noble-client.host.ts'), device: { name, distanceM: 1, shaping: { connectionIntervalMs: intervalMs } }, env: { COUNTER_NAME: 'Counter 7', TAG: name, WRITES: '3' } });
     };
     const fast = run('fast', 7.5);
     const slow = run('slow', 100);
