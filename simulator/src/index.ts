@@ -3,7 +3,9 @@ export { phoneCardFrom, phoneCardFromFile, type PhoneCard } from './card/phone-c
 export { EmvCard } from './card/emv-card';
 export { personalizeCard, issueSimulatedCard } from './card/issue-card';
 export { AutoPrompt, type AutoPromptOptions } from './phone/auto-prompt';
-export { startWorld, type World, type WorldOptions, type PhoneRun } from './world';
+export { startWorld, type World, type WorldOptions } from './world';
+export { runPhone, type PhoneRun, type PhoneRunOptions } from './phone/phone-run';
+export { PhoneHost, type PhoneDeviceSource, type PhoneDevice } from './phone/phone-host';
 export { VirtualBle, type VirtualBleOptions } from './link/virtual-ble';
 export { VirtualRadio } from './radio/virtual-radio';
 export { dropAfterMessages } from './phone/flaky-link';

@@ -8,14 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedDemo, startBackend, readTerminalTls, MasterKey, fleetCards, DEMO_CARDS, DEMO_MERCHANT, DEMO_TERMINAL_ID, type RunningBackend, type SeededBackend } from '@bluetill/backend';
 import { GrpcBackendClient, SqliteJournal, Till, type BlePeripheral, type TillEvent, type TillLimits } from '@bluetill/pos-terminal';
-import { pay, retrieveReceipt, type BleCentral, type PaymentCard, type PaymentOutcome, type PayOptions } from '@bluetill/phone-agent';
+import type { BleCentral, PaymentCard } from '@bluetill/phone-agent';
 import { privateKeyFromPem, publicKeyFromRaw, type Item } from '@bluetill/protocol';
 import { journalKey } from '@bluetill/pos-terminal';
 import pino from 'pino';
 import { InMemoryRadio } from './link/in-memory-radio';
 import { phoneCardFromFile } from './card/phone-card';
-import { AutoPrompt } from './phone/auto-prompt';
-import { dropAfterMessages } from './phone/flaky-link';
+import { runPhone, type PhoneRun, type PhoneRunOptions } from './phone/phone-run';
+import { PhoneHost, type PhoneDeviceSource } from './phone/phone-host';
+
+export type { PhoneRun } from './phone/phone-run';
 
 export interface WorldOptions {
   readonly dir?: string;
@@ -23,25 +25,18 @@ export interface WorldOptions {
   readonly limits?: Partial<TillLimits>;
   readonly backendDeadlineMs?: number;
   /** Where the BLE link comes from; default an in-memory radio. */
-  readonly radio?: { peripheral(): BlePeripheral; central(): BleCentral };
+  readonly radio?: { peripheral(): BlePeripheral; central(): BleCentral } & Partial<PhoneDeviceSource>;
   readonly counterName?: string;
   /** How many extra cards (card-fleet-001 …, PIN 1000 + n) to issue for fleets of phones. */
   readonly fleetCards?: number;
   /** Structured logs (backend and till events); silent by default. */
   readonly logger?: pino.Logger;
-}
-
-export interface PhoneRun {
-  readonly outcome: PaymentOutcome;
-  /** The first outcome when the link was lost and the phone reconnected to ask (resume). */
-  readonly beforeResume?: PaymentOutcome;
-  readonly prompt: AutoPrompt;
-  /** Scan start to final outcome. */
-  readonly ms: number;
-  /** Connection start (the till was found) to final outcome. */
-  readonly connectToReceiptMs?: number;
-  /** Messages the phone sent after connecting that asked for an answer (protocol round trips). */
-  readonly roundTrips?: number;
+  /**
+   * Run the phones (noble stacks, cards, phone agent) in one process of their own instead of this
+   * one, as phones are devices of their own: the till's process then only carries the till and the
+   * backend (fleets and benchmarks). Needs a radio that hands out phone devices (VirtualBle).
+   */
+  readonly phonesInOwnProcess?: boolean;
 }
 
 export interface World {
@@ -53,7 +48,7 @@ export interface World {
   readonly events: TillEvent[];
   backend: RunningBackend;
   /** One simulated phone pays with a demo card (by card id) and the given PIN. */
-  phonePays(cardId: string, pin: string, o?: { tamper?: PayOptions['tamper']; card?: PaymentCard; expectTotalMinor?: number; dropAfterMessages?: number; resume?: boolean; onStep?: (step: string) => void }): Promise<PhoneRun>;
+  phonePays(cardId: string, pin: string, o?: PhoneRunOptions & { card?: PaymentCard }): Promise<PhoneRun>;
   ringUp(items: readonly Item[]): string;
   stopBackend(): Promise<void>;
   restartBackend(): Promise<void>;
@@ -70,7 +65,7 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
   const logger = o.logger ?? pino({ level: o.logLevel ?? 'silent' });
   let backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, masterKey, logger });
   const port = backend.port;
-  const radio = o.radio ?? new InMemoryRadio();
+  const radio: NonNullable<WorldOptions['radio']> = o.radio ?? new InMemoryRadio();
   // Mutual TLS, as in production: the till's client certificate from the seed's tls/ folder.
   const client = new GrpcBackendClient({ authorizationAddress: backend.address, terminalId: DEMO_TERMINAL_ID, tls: readTerminalTls(seed.tlsDir, DEMO_TERMINAL_ID), deadlineMs: o.backendDeadlineMs ?? 3_000, attempts: 2, backoffMs: 100 });
   const terminalKey = privateKeyFromPem(seed.terminal.privatePem).privateKey;
@@ -105,52 +100,23 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
     acquirerCa: publicKeyFromRaw(Buffer.from(seed.trust.acquirerCa, 'base64')),
     cardCompanyRoot: publicKeyFromRaw(Buffer.from(seed.trust.cardCompanyRoot, 'base64')),
   };
+  let phoneHost: PhoneHost | null = null;
+  if (o.phonesInOwnProcess) {
+    if (!radio.phoneDevice) throw new Error('phonesInOwnProcess needs a radio that hands out phone devices (VirtualBle)');
+    phoneHost = await PhoneHost.start({ devices: radio as PhoneDeviceSource, trust: seed.trust, counterName: o.counterName ?? 'Counter 1' });
+  }
 
-  async function payOnce(cardId: string, pin: string, po: Parameters<World['phonePays']>[2] = {}): Promise<PhoneRun> {
+  async function payOnce(cardId: string, pin: string, po: PhoneRunOptions & { card?: PaymentCard } = {}): Promise<PhoneRun> {
     const data = allCards.find((c) => c.id === cardId);
     if (!data) throw new Error(`no demo card ${cardId}`);
-    const central = radio.central();
-    const t0 = performance.now();
-    const found = await central.scan({ timeoutMs: 5_000, counterName: o.counterName ?? 'Counter 1' });
-    if (found.length === 0) throw new Error('no till found');
-    const tConnect = performance.now();
-    const connected = await central.connect(found[0]!.id);
-    let roundTrips = 0;
-    const counting: typeof connected = {
-      get mtu() {
-        return connected.mtu;
-      },
-      write: async (v, wo) => {
-        await connected.write(v, wo);
-        if ((v[0]! & 0x40) !== 0) roundTrips++; // LAST fragment: one whole request sent
-      },
-      readInfo: () => connected.readInfo(),
-      onValue: (h) => connected.onValue(h),
-      onDisconnect: (h) => connected.onDisconnect(h),
-      disconnect: () => connected.disconnect(),
-    };
-    const link = po.dropAfterMessages ? dropAfterMessages(counting, po.dropAfterMessages) : counting;
-    const prompt = new AutoPrompt({ pin, ...(po.expectTotalMinor !== undefined ? { expectTotalMinor: po.expectTotalMinor } : {}), ...(po.onStep ? { onStep: po.onStep } : {}) });
-    try {
-      let card = po.card ?? cards.get(cardId);
-      if (!card) cards.set(cardId, (card = (await phoneCardFromFile(join(seed.cardsDir, `${data.id}.json`))).paymentCard));
-      const outcome = await pay({ link, card, prompt, trust, ...(po.tamper ? { tamper: po.tamper } : {}) });
-      if (outcome.kind === 'failed' && outcome.resume && po.resume !== false) {
-        // The link was lost after the Payment left: reconnect and ask the till what became of it.
-        await connected.disconnect().catch(() => undefined);
-        const again = await central.connect(found[0]!.id);
-        try {
-          const resumed = await retrieveReceipt({ link: again, trust, ticket: outcome.resume });
-          return { outcome: resumed, beforeResume: outcome, prompt, ms: performance.now() - t0 };
-        } finally {
-          await again.disconnect().catch(() => undefined);
-        }
-      }
-      return { outcome, prompt, ms: performance.now() - t0, connectToReceiptMs: performance.now() - tConnect, roundTrips };
-    } finally {
-      await connected.disconnect().catch(() => undefined);
-      await central.close();
+    if (phoneHost) {
+      if (po.card || po.tamper || po.dropAfterMessages || po.onStep) throw new Error('phones in their own process pay with their own card, untampered');
+      const device = await phoneHost.device();
+      return phoneHost.pay({ cardId, cardFile: join(seed.cardsDir, `${data.id}.json`), pin, ttyPath: device.ttyPath, ...(po.expectTotalMinor !== undefined ? { expectTotalMinor: po.expectTotalMinor } : {}) }).finally(() => device.release());
     }
+    let card = po.card ?? cards.get(cardId);
+    if (!card) cards.set(cardId, (card = (await phoneCardFromFile(join(seed.cardsDir, `${data.id}.json`))).paymentCard));
+    return runPhone({ ...po, central: radio.central(), card, pin, trust, counterName: o.counterName ?? 'Counter 1' });
   }
 
   const world: World = {
@@ -171,6 +137,7 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
       await client.waitForReady(5_000);
     },
     async close() {
+      await phoneHost?.close();
       await till.stop();
       client.close();
       journal.close();

@@ -2,35 +2,52 @@
  * The fleet over real BLE stacks: n phones (noble, each on its own virtual controller) paying at
  * one till (bleno) at a 30 ms connection interval, all at once. Connect-to-receipt latency is
  * measured from the start of the connection (after the scan found the till) to the verified
- * receipt; payments/s over the whole wave.
+ * receipt; payments/s over the whole wave. The phones run in a process of their own (as phones
+ * are devices of their own); the till and the backend share this one; the radio has its own.
+ *
+ * The till's controller has 24 LE ACL buffers for all phones. bleno sends from one FIFO, so a
+ * burst to one phone delays every other phone's answers; the till shares the buffers fairly
+ * (fair-acl-queue.ts). `fleet_<n>_acl_wait_*` shows how long packets waited for a buffer, and
+ * one more 50-phone wave with bleno's FIFO (`fleet_50_fifo_*`) shows the difference.
  */
 import { startWorld, VirtualBle } from '@bluetill/simulator';
 import { fleetCards } from '@bluetill/backend';
 import { percentile, report } from './report';
 
-export async function benchFleet(sizes: readonly number[]): Promise<void> {
+export async function benchFleet(sizes: readonly number[], o: { compareFifoAt?: number } = {}): Promise<void> {
+  const roundTrips = await waves(sizes, '', true);
+  report({ bench: 'ble_round_trips_per_payment', value: roundTrips, unit: 'round trips', note: 'phone-to-till requests after connecting (Hello, CardAuth, Payment)' });
+  if (o.compareFifoAt) await waves([o.compareFifoAt], '_fifo', false);
+}
+
+/** One world, one wave per size; returns the most protocol round trips a phone needed. */
+async function waves(sizes: readonly number[], label: string, fairAclQueue: boolean): Promise<number> {
   const max = Math.max(...sizes);
-  const ble = await VirtualBle.start({ phoneShaping: { connectionIntervalMs: 30 } });
-  const world = await startWorld({ radio: ble, fleetCards: max, limits: { sessionTimeoutMs: 300_000 } });
+  const ble = await VirtualBle.start({ phoneShaping: { connectionIntervalMs: 30 }, fairAclQueue });
+  const world = await startWorld({ radio: ble, fleetCards: max, limits: { sessionTimeoutMs: 300_000 }, phonesInOwnProcess: true });
   const cards = fleetCards(max);
   let roundTrips = 0;
   try {
     for (const n of sizes) {
       for (let i = 0; i < n; i++) world.ringUp([{ sku: `gum-${i}`, name: 'Gum', quantity: 1, unitPriceMinor: 50 + i }]);
+      // The scheduler's counters are live; start each wave from zero.
+      Object.assign(ble.tillAclStats()!, { reordered: 0, maxQueued: 0, sent: 0, waitMsTotal: 0, waitMsMax: 0 });
       const t0 = performance.now();
       const runs = await Promise.all(cards.slice(0, n).map((c) => world.phonePays(c.id, c.pin)));
       const seconds = (performance.now() - t0) / 1000;
       const ok = runs.filter((r) => r.outcome.kind === 'approved');
       if (ok.length !== n) throw new Error(`fleet ${n}: only ${ok.length} approved: ${JSON.stringify(runs.find((r) => r.outcome.kind !== 'approved')?.outcome)}`);
       const connectToReceipt = runs.map((r) => r.connectToReceiptMs ?? r.ms).sort((a, b) => a - b);
-      report({ bench: `fleet_${n}_payments_per_s`, value: n / seconds, unit: 'payments/s', phones: n, interval_ms: 30 });
-      report({ bench: `fleet_${n}_p50_ms`, value: percentile(connectToReceipt, 50), unit: 'ms' });
-      report({ bench: `fleet_${n}_p99_ms`, value: percentile(connectToReceipt, 99), unit: 'ms' });
+      const acl = ble.tillAclStats()!;
+      report({ bench: `fleet_${n}${label}_payments_per_s`, value: n / seconds, unit: 'payments/s', phones: n, interval_ms: 30, fair_acl_queue: fairAclQueue });
+      report({ bench: `fleet_${n}${label}_p50_ms`, value: percentile(connectToReceipt, 50), unit: 'ms' });
+      report({ bench: `fleet_${n}${label}_p99_ms`, value: percentile(connectToReceipt, 99), unit: 'ms' });
+      report({ bench: `fleet_${n}${label}_acl_wait_mean_ms`, value: acl.sent ? acl.waitMsTotal / acl.sent : 0, unit: 'ms', packets: acl.sent, packets_per_payment: acl.sent / n, max_wait_ms: acl.waitMsMax, max_queued: acl.maxQueued, acl_buffers: 24 });
       roundTrips = Math.max(roundTrips, ...runs.map((r) => r.roundTrips ?? 0));
     }
-    report({ bench: 'ble_round_trips_per_payment', value: roundTrips, unit: 'round trips', note: 'phone-to-till requests after connecting (Hello, CardAuth, Payment)' });
   } finally {
     await world.close();
     await ble.close();
   }
+  return roundTrips;
 }

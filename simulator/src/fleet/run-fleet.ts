@@ -32,7 +32,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
   say(`starting the radio, the backend and the till for ${o.phones} phones`);
   const ble = await VirtualBle.start({ phoneShaping: { connectionIntervalMs: o.connectionIntervalMs ?? 30 } });
   try {
-    const world = await startWorld({ radio: ble, fleetCards: o.phones, limits: { sessionTimeoutMs: 300_000 } });
+    const world = await startWorld({ radio: ble, fleetCards: o.phones, limits: { sessionTimeoutMs: 300_000 }, phonesInOwnProcess: true });
     try {
       const cards = fleetCards(o.phones);
       const plan = cards.map((c, i) => ({ card: c, wrongPin: every > 0 && (i + 1) % every === 0 }));

@@ -5,11 +5,12 @@
  * stacks' UART HCI driver. Each phone gets a fresh device (its own controller and address) and
  * gives it back when it closes.
  */
-import { BlenoPeripheral, type BlePeripheral } from '@bluetill/pos-terminal';
+import { BlenoPeripheral, type BlePeripheral, type FairAclStats } from '@bluetill/pos-terminal';
 import { NobleCentral, type BleCentral, type CentralLink } from '@bluetill/phone-agent';
 import type { VirtualRadioOptions } from '../radio/virtual-radio';
 import type { LinkShaping } from '../radio/shaping';
 import { RadioProcess } from '../radio/radio-process';
+import type { PhoneDevice } from '../phone/phone-host';
 
 export interface VirtualBleOptions extends VirtualRadioOptions {
   /**
@@ -19,6 +20,8 @@ export interface VirtualBleOptions extends VirtualRadioOptions {
   readonly phoneShaping?: LinkShaping;
   /** LE ACL buffers of the till's controller, shared by all its phones (default 24: a multi-link controller). */
   readonly tillAclBuffers?: number;
+  /** Share the till controller's ACL buffers fairly between phones (default true; false: bleno's FIFO, to compare). */
+  readonly fairAclQueue?: boolean;
 }
 
 export class VirtualBle {
@@ -35,18 +38,31 @@ export class VirtualBle {
     process.setMaxListeners(Math.max(process.getMaxListeners(), 256));
     const radio = await RadioProcess.start(o);
     const device = await radio.addDevice({ name: 'till', distanceM: 0, aclBuffers: o.tillAclBuffers ?? 24 });
-    return new VirtualBle(radio, new BlenoPeripheral({ hci: { transport: 'uart', path: device.ttyPath } }), o);
+    return new VirtualBle(radio, new BlenoPeripheral({ hci: { transport: 'uart', path: device.ttyPath }, ...(o.fairAclQueue !== undefined ? { fairAclQueue: o.fairAclQueue } : {}) }), o);
   }
 
   peripheral(): BlePeripheral {
     return this.till;
   }
 
+  /** The till's ACL queue counters (packets sent, waits for a controller buffer). */
+  tillAclStats(): FairAclStats | undefined {
+    return this.till.aclStats;
+  }
+
+  /**
+   * A new phone device (its own controller and pty on the radio) for a noble stack in another
+   * process (PhoneHost); `release` removes it from the radio.
+   */
+  async phoneDevice(o: { distanceM?: number; shaping?: LinkShaping } = {}): Promise<PhoneDevice> {
+    const { name, shaping, distanceM } = this.nextPhone(o);
+    const d = await this.radio.addDevice({ name, distanceM, shaping });
+    return { ttyPath: d.ttyPath, release: () => this.radio.removeDevice(name).catch(() => undefined) };
+  }
+
   /** A new phone: its own controller on the radio (made on first use) and its own noble stack. */
   central(o: { distanceM?: number; shaping?: LinkShaping } = {}): BleCentral & { readonly deviceName: string } {
-    const name = `phone-${++this.phones}`;
-    const shaping = { llPayloadBytes: 251, ...(o.shaping ?? this.o.phoneShaping) };
-    const distanceM = o.distanceM ?? 1 + (this.phones % 5);
+    const { name, shaping, distanceM } = this.nextPhone(o);
     let central: Promise<NobleCentral> | null = null;
     const get = () =>
       (central ??= this.radio
@@ -63,6 +79,12 @@ export class VirtualBle {
         await radio.removeDevice(name).catch(() => undefined);
       },
     };
+  }
+
+  private nextPhone(o: { distanceM?: number; shaping?: LinkShaping }): { name: string; shaping: LinkShaping; distanceM: number } {
+    const name = `phone-${++this.phones}`;
+    // Phones negotiate LE Data Length Extension (251-byte LL payloads) unless told otherwise.
+    return { name, shaping: { llPayloadBytes: 251, ...(o.shaping ?? this.o.phoneShaping) }, distanceM: o.distanceM ?? 1 + (this.phones % 5) };
   }
 
   async close(): Promise<void> {

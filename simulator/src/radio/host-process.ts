@@ -24,6 +24,8 @@ export interface SpawnHostOptions {
   /** Forward the child's stdout/stderr to ours, prefixed. Default: only stderr. */
   readonly echo?: 'all' | 'stderr' | 'none';
   readonly label?: string;
+  /** IPC message encoding; 'advanced' (structured clone) keeps Uint8Arrays, Maps, … Default 'json'. */
+  readonly serialization?: 'json' | 'advanced';
 }
 
 /** `node --import tsx <entry> ...args` with stdio pipes and IPC. */
@@ -32,6 +34,7 @@ export const spawnHost = (entry: string, options: SpawnHostOptions = {}): ChildP
     cwd: repoRoot(),
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    serialization: options.serialization ?? 'json',
   });
   const label = options.label ?? entry.split('/').pop();
   const echo = options.echo ?? 'stderr';

@@ -11,6 +11,7 @@ import { withBindings, type Bleno, type ConnectionHandle, type UpdateValueCallba
 import { ATT_DEFAULT_MTU, GATT, disconnectReason } from '@bluetill/protocol';
 import type { BlePeripheral, PeripheralLink, PeripheralOptions } from '../../common/ports/ble-peripheral';
 import { BlePeripheralError } from './ble-peripheral-error';
+import { installFairAclQueue, type BlenoHciAclState, type FairAclStats } from './fair-acl-queue';
 import { blenoBindingOptions, type HciTransport } from './hci-transport';
 
 export interface BlenoPeripheralOptions {
@@ -23,6 +24,11 @@ export interface BlenoPeripheralOptions {
   readonly advertisingIntervalMs?: number;
   /** How long to wait for the controller to come up. Default 10 s. */
   readonly poweredOnTimeoutMs?: number;
+  /**
+   * Share the controller's ACL buffers fairly between connections (default true); false keeps
+   * bleno's single FIFO (for measuring the difference).
+   */
+  readonly fairAclQueue?: boolean;
   /** Test hook: an already created bleno instance. */
   readonly bleno?: Bleno;
 }
@@ -37,7 +43,7 @@ interface BlenoInternals {
   _bindings?: {
     _connections?: Map<ConnectionHandle, { aclStream?: AclStreamInternals }>;
     _gatt?: { _connections?: Map<ConnectionHandle, { mtu?: number }> };
-    _hci?: { prependListener(event: 'disconnComplete', fn: (handle: number, reason: number) => void): void };
+    _hci?: BlenoHciAclState & { prependListener(event: 'disconnComplete', fn: (handle: number, reason: number) => void): void };
   };
 }
 
@@ -50,6 +56,8 @@ export class BlenoPeripheral implements BlePeripheral {
   private readonly reasons = new Map<number, number>();
   private seq = 0;
   private started = false;
+  /** Counters of the fair ACL scheduler (undefined until started, or when bleno's internals differ). */
+  aclStats: FairAclStats | undefined;
 
   constructor(private readonly options: BlenoPeripheralOptions) {
     this.bleno = options.bleno ?? withBindings('hci', blenoBindingOptions(options.hci) as never);
@@ -66,7 +74,10 @@ export class BlenoPeripheral implements BlePeripheral {
     } catch (error) {
       throw new BlePeripheralError('adapter_unavailable', `BLE adapter not powered on (state ${b.state})`, { cause: error });
     }
-    (b as unknown as BlenoInternals)._bindings?._hci?.prependListener('disconnComplete', (handle, reason) => this.reasons.set(handle, reason));
+    const hci = (b as unknown as BlenoInternals)._bindings?._hci;
+    hci?.prependListener('disconnComplete', (handle, reason) => this.reasons.set(handle, reason));
+    // One shared FIFO would let a burst to one phone starve the others (see fair-acl-queue.ts).
+    if (hci && Array.isArray(hci._aclOutQueue) && typeof hci.pushAclOutQueue === 'function') this.aclStats ??= installFairAclQueue(hci, { fair: this.options.fairAclQueue ?? true });
     const write = new b.Characteristic({
       uuid: GATT.write,
       properties: ['write', 'writeWithoutResponse'],

@@ -1,0 +1,47 @@
+/**
+ * The phone host process (see phone-host.ts): real noble stacks on the ptys the parent hands
+ * over, the phones' cards and the phone agent's payment flow. Exits when the parent goes away.
+ */
+import { NobleCentral, type PaymentCard } from '@bluetill/phone-agent';
+import { publicKeyFromRaw } from '@bluetill/protocol';
+import { phoneCardFromFile } from '../card/phone-card';
+import { runPhone } from './phone-run';
+import type { PhoneHostReply, PhoneHostRequest } from './phone-host';
+
+// Every noble stack adds its own SIGINT handler; many phones in one process have many.
+process.setMaxListeners(1024);
+
+let trust: { acquirerCa: ReturnType<typeof publicKeyFromRaw>; cardCompanyRoot: ReturnType<typeof publicKeyFromRaw> } | null = null;
+let counterName = '';
+/** One card object per card: a card is in one phone at a time and its ATC only moves forward. */
+const cards = new Map<string, Promise<PaymentCard>>();
+
+const reply = (m: PhoneHostReply): void => void process.send?.(m);
+
+async function handle(req: PhoneHostRequest): Promise<void> {
+  switch (req.op) {
+    case 'init':
+      trust = {
+        acquirerCa: publicKeyFromRaw(Buffer.from(req.trust.acquirerCa, 'base64')),
+        cardCompanyRoot: publicKeyFromRaw(Buffer.from(req.trust.cardCompanyRoot, 'base64')),
+      };
+      counterName = req.counterName;
+      return reply({ id: req.id, ok: true });
+    case 'pay': {
+      if (!trust) throw new Error('phone host not initialised');
+      let card = cards.get(req.cardId);
+      if (!card) cards.set(req.cardId, (card = phoneCardFromFile(req.cardFile).then((c) => c.paymentCard)));
+      const central = new NobleCentral({ hci: { transport: 'uart', path: req.ttyPath } });
+      const run = await runPhone({
+        central, card: await card, pin: req.pin, trust, counterName,
+        ...(req.expectTotalMinor !== undefined ? { expectTotalMinor: req.expectTotalMinor } : {}),
+      });
+      return reply({ id: req.id, ok: true, run: { ...run, prompt: { merchantName: run.prompt.merchantName, shownBasket: run.prompt.shownBasket, steps: [...run.prompt.steps] } } });
+    }
+  }
+}
+
+process.on('message', (req: PhoneHostRequest) => {
+  handle(req).catch((e: unknown) => reply({ id: req.id, ok: false, message: (e as Error).message }));
+});
+process.on('disconnect', () => process.exit(0));
