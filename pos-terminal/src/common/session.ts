@@ -22,7 +22,7 @@
  * ```
  */
 import {
-  acceptHello, maskPan, MessageStream, ProtocolError, assertNever,
+  acceptHello, checkHello, maskPan, MessageStream, ProtocolError, assertNever,
   type BleBody, type CardAuth, type CardData, type DeclineCode, type Hello, type Payment, type Receipt, type ReceiptRequest, type SettleResponse,
 } from '@bluetill/protocol';
 import { Receipt as ReceiptCodec } from '@bluetill/protocol';
@@ -151,6 +151,14 @@ export class PhoneSession {
 
   private async onHello(hello: Hello): Promise<void> {
     if (this.state !== 'connected') return this.refuse('unexpected_message', 'Hello after the handshake');
+    // Nothing is spent on a Hello that cannot lead anywhere (a backend Challenge, a basket), and
+    // the Challenges that a stream of new links can cost the backend are rate limited.
+    try {
+      checkHello(hello);
+    } catch (error) {
+      return this.protocolFailure(error);
+    }
+    if (!this.ctx.admitHello()) return this.refuse('busy', 'The till is busy; try again in a moment');
     const challenge = await this.ctx.backend.challenge();
     if (this.isClosed()) return; // the phone hung up while the backend answered
     this.un = challenge.unpredictableNumber;

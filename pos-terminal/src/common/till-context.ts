@@ -17,6 +17,9 @@ export interface TillLimits {
   readonly sessionTimeoutMs: number;
   readonly basketWaitMs: number;
   readonly lingerMs: number;
+  /** Hellos the till answers (each costs a backend Challenge): at most `helloBurst` at once, refilled at `hellosPerSecond`. */
+  readonly helloBurst: number;
+  readonly hellosPerSecond: number;
 }
 
 export const DEFAULT_LIMITS: TillLimits = {
@@ -27,6 +30,10 @@ export const DEFAULT_LIMITS: TillLimits = {
   // The phone hangs up after the last message; the till only hangs up on a phone that lingers.
   // (Disconnecting sooner can overtake notifications still queued in the BLE host.)
   lingerMs: 10_000,
+  // Far above a counter's real rate (a fleet of 100 phones joins in about a second), far below what
+  // a flood of links could make the till ask of the authorization server.
+  helloBurst: 200,
+  hellosPerSecond: 100,
 };
 
 /** What a session needs from its till. */
@@ -39,6 +46,8 @@ export interface TillContext {
   readonly clock: { now(): number };
   readonly limits: TillLimits;
   emit(event: TillEvent): void;
+  /** One Hello may be answered now (rate limit on backend Challenges); false: refuse with `busy`. */
+  admitHello(): boolean;
   newTxnId(): string;
   /** Settles through the journal: exactly once, outcome resolved by asking when unknown. */
   settle(basket: Basket, req: SettleRequest): Promise<SettleResponse>;

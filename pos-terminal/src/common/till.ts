@@ -13,6 +13,7 @@ import type { Journal } from './ports/journal';
 import { BasketBook, type Basket } from './basket';
 import { PhoneSession, type SessionSnapshot } from './session';
 import { checkTransition, type AttemptState } from './payment-attempt';
+import { TokenBucket } from './token-bucket';
 import { DEFAULT_LIMITS, type Outcome, type TillContext, type TillEvent, type TillLimits } from './till-context';
 
 export interface TillOptions {
@@ -46,6 +47,8 @@ export class Till {
   constructor(private readonly o: TillOptions) {
     this.baskets = new BasketBook(o.currency);
     const clock = o.clock ?? { now: () => Date.now() };
+    const limits = { ...DEFAULT_LIMITS, ...o.limits };
+    const hellos = new TokenBucket(limits.helloBurst, limits.hellosPerSecond, () => clock.now());
     this.ctx = {
       terminalId: o.terminalId,
       merchantId: o.merchantId,
@@ -53,8 +56,9 @@ export class Till {
       backend: o.backend,
       baskets: this.baskets,
       clock,
-      limits: { ...DEFAULT_LIMITS, ...o.limits },
+      limits,
       emit: (e) => this.emit(e),
+      admitHello: () => hellos.take(),
       newTxnId: () => `${o.terminalId}-${clock.now().toString(36)}-${(++this.txnCounter).toString(36)}-${randomBytes(3).toString('hex')}`,
       settle: (basket, req) => this.settle(basket, req),
       issueResumeToken: (txn, basketId) => {

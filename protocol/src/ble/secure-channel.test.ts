@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ChannelError, acceptHello, startPhoneHandshake } from './secure-channel';
+import { ChannelError, acceptHello, checkHello, startPhoneHandshake } from './secure-channel';
 import { generateP256 } from '../pki/keys';
 import { issueCertificate } from '../pki/certificate';
 
@@ -63,6 +63,16 @@ describe('secure channel handshake', () => {
     expect(() => phone.finish({ ...ack, unpredictableNumber: Uint8Array.of(0, 0, 0, 0) }, w.trust)).toThrowError(
       expect.objectContaining({ code: 'bad_signature' }),
     );
+  });
+
+  it('checkHello: a fresh Hello passes; wrong version, short nonce, compressed or off-curve keys are bad_hello', () => {
+    const good = startPhoneHandshake().hello;
+    expect(() => checkHello(good)).not.toThrow();
+    const bad = (h: Partial<typeof good>) => () => checkHello({ ...good, ...h });
+    const offCurve = Uint8Array.from(good.ephemeralPublicKey);
+    offCurve[64]! ^= 1;
+    for (const b of [bad({ protocolVersion: 2 }), bad({ nonce: new Uint8Array(15) }), bad({ ephemeralPublicKey: good.ephemeralPublicKey.subarray(0, 33) }), bad({ ephemeralPublicKey: offCurve })])
+      expect(b).toThrowError(expect.objectContaining({ name: 'ChannelError', code: 'bad_hello' }));
   });
 
   it('refuses a Hello with a point off the curve', () => {

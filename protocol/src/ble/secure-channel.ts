@@ -12,7 +12,7 @@
  * side expects exactly the next sequence number: a replayed, reordered, dropped or forged
  * record fails and the channel is closed for good.
  */
-import { createCipheriv, createDecipheriv, createECDH, createHash, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import { ECDH, createCipheriv, createDecipheriv, createECDH, createHash, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import type { Hello, HelloAck } from '../gen/bluetill/v1/ble';
 import type { Money } from '../gen/bluetill/v1/common';
 import { ProtocolError } from '../errors';
@@ -204,13 +204,29 @@ export interface TillIdentity {
   readonly merchantName: string;
 }
 
+/**
+ * Checks a Hello before the till spends anything on it (a backend Challenge, a basket): protocol
+ * version, nonce length, and that the ephemeral key is an uncompressed point on P-256.
+ * Throws ChannelError('bad_hello').
+ */
+export function checkHello(hello: Hello): void {
+  if (hello.protocolVersion !== PROTOCOL_VERSION) throw new ChannelError('bad_hello', `protocol version ${hello.protocolVersion} not supported`);
+  if (hello.nonce.length !== 16) throw new ChannelError('bad_hello', 'Hello nonce must be 16 bytes');
+  const key = hello.ephemeralPublicKey;
+  if (key.length !== 65 || key[0] !== 0x04) throw new ChannelError('bad_hello', 'ephemeral key is not an uncompressed P-256 point');
+  try {
+    ECDH.convertKey(key, 'prime256v1', undefined, undefined, 'uncompressed');
+  } catch (cause) {
+    throw new ChannelError('bad_hello', 'ephemeral key is not on P-256', { cause });
+  }
+}
+
 export function acceptHello(
   hello: Hello,
   identity: TillIdentity,
   session: { unpredictableNumber: Uint8Array; pinKeyCertificate: Uint8Array; amount?: Money },
 ): { ack: HelloAck; channel: SecureChannel } {
-  if (hello.protocolVersion !== PROTOCOL_VERSION) throw new ChannelError('bad_hello', `protocol version ${hello.protocolVersion} not supported`);
-  if (hello.nonce.length !== 16) throw new ChannelError('bad_hello', 'Hello nonce must be 16 bytes');
+  checkHello(hello);
   const ecdh = createECDH('prime256v1');
   const unsigned: Omit<HelloAck, 'signature'> = {
     ephemeralPublicKey: new Uint8Array(ecdh.generateKeys()),
