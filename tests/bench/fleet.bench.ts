@@ -14,16 +14,25 @@ import { startWorld, VirtualBle } from '@bluetill/simulator';
 import { fleetCards } from '@bluetill/backend';
 import { percentile, report } from './report';
 
-export async function benchFleet(sizes: readonly number[], o: { compareFifoAt?: number } = {}): Promise<void> {
-  const roundTrips = await waves(sizes, '', true);
+const TILL_ACL_BUFFERS = 24;
+
+/**
+ * `compareAt`: one more wave of that many phones with bleno's FIFO (`_fifo`), and one with a
+ * controller of twice the ACL buffers (`_acl48`), to show what limits the latency.
+ */
+export async function benchFleet(sizes: readonly number[], o: { compareAt?: number } = {}): Promise<void> {
+  const roundTrips = await waves(sizes, '', true, TILL_ACL_BUFFERS);
   report({ bench: 'ble_round_trips_per_payment', value: roundTrips, unit: 'round trips', note: 'phone-to-till requests after connecting (Hello, CardAuth, Payment)' });
-  if (o.compareFifoAt) await waves([o.compareFifoAt], '_fifo', false);
+  if (o.compareAt) {
+    await waves([o.compareAt], '_fifo', false, TILL_ACL_BUFFERS);
+    await waves([o.compareAt], `_acl${2 * TILL_ACL_BUFFERS}`, true, 2 * TILL_ACL_BUFFERS);
+  }
 }
 
 /** One world, one wave per size; returns the most protocol round trips a phone needed. */
-async function waves(sizes: readonly number[], label: string, fairAclQueue: boolean): Promise<number> {
+async function waves(sizes: readonly number[], label: string, fairAclQueue: boolean, tillAclBuffers: number): Promise<number> {
   const max = Math.max(...sizes);
-  const ble = await VirtualBle.start({ phoneShaping: { connectionIntervalMs: 30 }, fairAclQueue });
+  const ble = await VirtualBle.start({ phoneShaping: { connectionIntervalMs: 30 }, fairAclQueue, tillAclBuffers });
   const world = await startWorld({ radio: ble, fleetCards: max, limits: { sessionTimeoutMs: 300_000 }, phonesInOwnProcess: true });
   const cards = fleetCards(max);
   let roundTrips = 0;
@@ -42,7 +51,7 @@ async function waves(sizes: readonly number[], label: string, fairAclQueue: bool
       report({ bench: `fleet_${n}${label}_payments_per_s`, value: n / seconds, unit: 'payments/s', phones: n, interval_ms: 30, fair_acl_queue: fairAclQueue });
       report({ bench: `fleet_${n}${label}_p50_ms`, value: percentile(connectToReceipt, 50), unit: 'ms' });
       report({ bench: `fleet_${n}${label}_p99_ms`, value: percentile(connectToReceipt, 99), unit: 'ms' });
-      report({ bench: `fleet_${n}${label}_acl_wait_mean_ms`, value: acl.sent ? acl.waitMsTotal / acl.sent : 0, unit: 'ms', packets: acl.sent, packets_per_payment: acl.sent / n, max_wait_ms: acl.waitMsMax, max_queued: acl.maxQueued, acl_buffers: 24 });
+      report({ bench: `fleet_${n}${label}_acl_wait_mean_ms`, value: acl.sent ? acl.waitMsTotal / acl.sent : 0, unit: 'ms', packets: acl.sent, packets_per_payment: acl.sent / n, max_wait_ms: acl.waitMsMax, max_queued: acl.maxQueued, acl_buffers: tillAclBuffers });
       roundTrips = Math.max(roundTrips, ...runs.map((r) => r.roundTrips ?? 0));
     }
   } finally {
