@@ -11,3 +11,6 @@ export { NfcPcscCardReader } from './adapters/card-reader.nfc-pcsc';
 export { NobleCentral, type NobleCentralOptions } from './adapters/ble-central.noble';
 export { runPhoneCli } from './cli/main';
 export type { CliExtensions } from './cli/pay-command';
+export { runPaymentSession, type PaymentSessionOptions, type PaymentSessionResult, type TillChoice } from './cli/payment-session';
+export { CliError, type CliErrorCode } from './cli/cli-error';
+export { EXIT } from './cli/exit-codes';

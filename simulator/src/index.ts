@@ -8,4 +8,4 @@ export { runPhone, type PhoneRun, type PhoneRunOptions } from './phone/phone-run
 export { PhoneHost, type PhoneDeviceSource, type PhoneDevice } from './phone/phone-host';
 export { VirtualBle, type VirtualBleOptions } from './link/virtual-ble';
 export { VirtualRadio } from './radio/virtual-radio';
-export { dropAfterMessages } from './phone/flaky-link';
+export { dropAfterMessages, dropAfterValues } from './phone/flaky-link';

@@ -110,7 +110,7 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
     const data = allCards.find((c) => c.id === cardId);
     if (!data) throw new Error(`no demo card ${cardId}`);
     if (phoneHost) {
-      if (po.card || po.tamper || po.dropAfterMessages || po.onStep) throw new Error('phones in their own process pay with their own card, untampered');
+      if (po.card || po.tamper || po.dropAfterMessages || po.wrapLink || po.onStep) throw new Error('phones in their own process pay with their own card, untampered');
       const device = await phoneHost.device();
       return phoneHost.pay({ cardId, cardFile: join(seed.cardsDir, `${data.id}.json`), pin, ttyPath: device.ttyPath, ...(po.expectTotalMinor !== undefined ? { expectTotalMinor: po.expectTotalMinor } : {}) }).finally(() => device.release());
     }

@@ -109,8 +109,16 @@ export class NobleCentral implements BleCentral {
     const p = this.seen.get(id);
     if (!p) throw new BleCentralError('unknown_device', `device ${id} was not seen in a scan`);
     const timeoutMs = options?.timeoutMs ?? 10_000;
-    const connecting = (async () => {
+    // A link lost while it is being set up (supervision timeout during discovery, the till gone)
+    // ends the attempt with 'disconnected' at once, instead of a stack error or a wait for the timeout.
+    let onLost: ((reason: unknown) => void) | undefined;
+    const lost = new Promise<never>((_, reject) => {
+      onLost = (reason: unknown) => reject(new BleCentralError('disconnected', `the link to ${id} was lost while connecting (reason ${String(reason)})`));
+    });
+    lost.catch(() => undefined);
+    const setup = (async () => {
       await this.noble.connectAsync(id, { mtu: this.options.mtu ?? ATT_PREFERRED_MTU } as object);
+      p.once('disconnect', onLost!);
       // The MTU exchange is queued first on the ATT bearer; wait for its answer before any message.
       if (p.mtu === null) await new Promise((r) => p.once('mtu', r));
       const { characteristics } = await p.discoverSomeServicesAndCharacteristicsAsync([GATT.service], [GATT.write, GATT.notify, GATT.info]);
@@ -121,15 +129,21 @@ export class NobleCentral implements BleCentral {
       if (!write || !notify || !info) throw new BleCentralError('service_missing', `device ${id} lacks the bluetill characteristics`);
       const link = new NobleLink(p, write, notify, info, () => this.links.delete(link));
       await notify.subscribeAsync();
+      p.removeListener('disconnect', onLost!);
       return link;
     })();
+    const connecting = Promise.race([setup, lost]).catch((error: unknown) => {
+      p.removeListener('disconnect', onLost!);
+      if (error instanceof BleCentralError) throw error;
+      throw new BleCentralError('disconnected', `could not set up the link to ${id}: ${(error as Error).message}`, { cause: error });
+    });
     try {
       const link = await withTimeout(connecting, timeoutMs, () => new BleCentralError('connect_timeout', `no connection to ${id} within ${timeoutMs} ms`));
       this.links.add(link);
       return link;
     } catch (error) {
       if (error instanceof BleCentralError && error.code === 'connect_timeout') {
-        connecting.then((l) => l.disconnect()).catch(() => undefined);
+        setup.then((l) => l.disconnect()).catch(() => undefined);
         if (p.state === 'connecting') this.noble.cancelConnect(id);
         else if (p.state === 'connected') await p.disconnectAsync().catch(() => undefined);
       } else if (p.state === 'connected') {

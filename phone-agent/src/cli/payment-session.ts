@@ -4,7 +4,7 @@
  * reconnect and ask the till for the outcome (retrieveReceipt) a few times before giving up.
  * Ports only: the composition root (pay-command.ts) passes the noble central, the card and the prompt.
  */
-import { pay, retrieveReceipt, type PaymentOutcome } from '../core/payment-flow';
+import { pay, retrieveReceipt, type PaymentOutcome, type PayOptions } from '../core/payment-flow';
 import type { Advertisement, BleCentral, CentralLink } from '../ports/ble-central';
 import type { PaymentCard } from '../ports/payment-card';
 import type { Prompt } from '../ports/prompt';
@@ -29,6 +29,8 @@ export interface PaymentSessionOptions {
   /** Pause before each reconnection (default 500 ms, doubling). */
   readonly resumeBackoffMs?: number;
   readonly answerTimeoutMs?: number;
+  /** Attacker-model phones in the fault suites edit what they send (see PayOptions.tamper). */
+  readonly tamper?: PayOptions['tamper'];
 }
 
 export interface PaymentSessionResult {
@@ -36,6 +38,8 @@ export interface PaymentSessionResult {
   readonly outcome: PaymentOutcome;
   /** True when the outcome came from the till after a reconnection. */
   readonly resumed: boolean;
+  /** The outcome when the link was lost, before reconnecting to ask (only when it was lost after the Payment left). */
+  readonly lost?: PaymentOutcome;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -81,11 +85,12 @@ export async function runPaymentSession(o: PaymentSessionOptions): Promise<Payme
   const link = await connect().catch((e: unknown) => bleFailure(e, `connect to "${till.counterName}"`));
   let outcome: PaymentOutcome;
   try {
-    outcome = await pay({ link, card: o.card, prompt: o.prompt, trust: o.trust, ...(o.answerTimeoutMs ? { answerTimeoutMs: o.answerTimeoutMs } : {}) });
+    outcome = await pay({ link, card: o.card, prompt: o.prompt, trust: o.trust, ...(o.answerTimeoutMs ? { answerTimeoutMs: o.answerTimeoutMs } : {}), ...(o.tamper ? { tamper: o.tamper } : {}) });
   } finally {
     await link.disconnect().catch(() => undefined);
   }
   let resumed = false;
+  const lost = outcome.kind === 'failed' && outcome.resume ? outcome : undefined;
   let backoff = o.resumeBackoffMs ?? 500;
   for (let attempt = 1; attempt <= (o.resumeAttempts ?? 3) && outcome.kind === 'failed' && outcome.resume; attempt++) {
     const ticket = outcome.resume;
@@ -105,5 +110,5 @@ export async function runPaymentSession(o: PaymentSessionOptions): Promise<Payme
       await again.disconnect().catch(() => undefined);
     }
   }
-  return { till, outcome, resumed };
+  return { till, outcome, resumed, ...(lost ? { lost } : {}) };
 }

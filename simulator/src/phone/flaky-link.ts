@@ -42,3 +42,39 @@ export function dropAfterMessages(link: CentralLink, k: number, onDrop?: (n: num
     disconnect: () => link.disconnect(),
   };
 }
+
+/**
+ * A CentralLink that drops after the n-th ATT value, counted in both directions (phone writes and
+ * till notifications): n lands anywhere, also in the middle of a message. `onDrop` says which
+ * value it was ('sent' or 'received').
+ */
+export function dropAfterValues(link: CentralLink, n: number, onDrop?: (direction: 'sent' | 'received') => void): CentralLink {
+  let count = 0;
+  let dropped = false;
+  const drop = async (direction: 'sent' | 'received') => {
+    if (dropped) return;
+    dropped = true;
+    onDrop?.(direction);
+    await link.disconnect().catch(() => undefined);
+  };
+  return {
+    get mtu() {
+      return link.mtu;
+    },
+    async write(v, options) {
+      if (dropped) throw new Error('link dropped');
+      await link.write(v, options);
+      if (++count === n) await drop('sent');
+    },
+    readInfo: () => link.readInfo(),
+    onValue(h) {
+      link.onValue((v) => {
+        if (dropped) return;
+        h(v);
+        if (++count === n) void drop('received');
+      });
+    },
+    onDisconnect: (h) => link.onDisconnect(h),
+    disconnect: () => link.disconnect(),
+  };
+}

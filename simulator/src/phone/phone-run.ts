@@ -4,7 +4,8 @@
  * left, reconnect and ask the till what became of it. Used by the world in-process and by the
  * phone host process (many phones in a process of their own, as phones are devices of their own).
  */
-import { pay, retrieveReceipt, type BleCentral, type PaymentCard, type PaymentOutcome, type PayOptions } from '@bluetill/phone-agent';
+import { CliError, EXIT, runPaymentSession, type BleCentral, type CentralLink, type PaymentCard, type PaymentOutcome, type PayOptions } from '@bluetill/phone-agent';
+import { LAST } from '@bluetill/protocol';
 import { AutoPrompt } from './auto-prompt';
 import { dropAfterMessages } from './flaky-link';
 
@@ -13,6 +14,8 @@ export interface PhoneRunOptions {
   readonly expectTotalMinor?: number;
   /** The link drops after this many messages (fault tests). */
   readonly dropAfterMessages?: number;
+  /** Any other fault on the link (e.g. dropAfterValues): wraps the connected link. */
+  readonly wrapLink?: (link: CentralLink) => CentralLink;
   /** Reconnect and ask after a lost link (default true). */
   readonly resume?: boolean;
   readonly onStep?: (step: string) => void;
@@ -41,49 +44,59 @@ export interface RunPhoneOptions extends PhoneRunOptions {
   readonly scanTimeoutMs?: number;
 }
 
-/** Pays once; always closes the central. */
+/**
+ * Pays once with the phone agent's own session logic (find the till by counter name, connect, pay,
+ * reconnect and ask after a link lost once the Payment left); always closes the central.
+ */
 export async function runPhone(o: RunPhoneOptions): Promise<PhoneRun> {
-  const { central } = o;
   const t0 = performance.now();
+  let tConnect: number | undefined;
+  let roundTrips = 0;
+  const prompt = new AutoPrompt({ pin: o.pin, ...(o.expectTotalMinor !== undefined ? { expectTotalMinor: o.expectTotalMinor } : {}), ...(o.onStep ? { onStep: o.onStep } : {}) });
+  let links = 0;
+  // The central as the session sees it: the first link is timed, counted and given the faults.
+  const central: BleCentral = {
+    scan: (s) => o.central.scan(s),
+    async connect(id, c) {
+      const first = ++links === 1;
+      if (first) tConnect = performance.now();
+      const connected = await o.central.connect(id, c);
+      if (!first) return connected;
+      const counting: CentralLink = {
+        get mtu() {
+          return connected.mtu;
+        },
+        write: async (v, wo) => {
+          await connected.write(v, wo);
+          if ((v[0]! & LAST) !== 0) roundTrips++; // LAST fragment: one whole request sent
+        },
+        readInfo: () => connected.readInfo(),
+        onValue: (h) => connected.onValue(h),
+        onDisconnect: (h) => connected.onDisconnect(h),
+        disconnect: () => connected.disconnect(),
+      };
+      const dropping = o.dropAfterMessages ? dropAfterMessages(counting, o.dropAfterMessages) : counting;
+      return o.wrapLink ? o.wrapLink(dropping) : dropping;
+    },
+    close: () => o.central.close(),
+  };
   try {
-    const found = await central.scan({ timeoutMs: o.scanTimeoutMs ?? 5_000, counterName: o.counterName });
-    if (found.length === 0) throw new Error('no till found');
-    const tConnect = performance.now();
-    const connected = await central.connect(found[0]!.id);
-    let roundTrips = 0;
-    const counting: typeof connected = {
-      get mtu() {
-        return connected.mtu;
-      },
-      write: async (v, wo) => {
-        await connected.write(v, wo);
-        if ((v[0]! & 0x40) !== 0) roundTrips++; // LAST fragment: one whole request sent
-      },
-      readInfo: () => connected.readInfo(),
-      onValue: (h) => connected.onValue(h),
-      onDisconnect: (h) => connected.onDisconnect(h),
-      disconnect: () => connected.disconnect(),
-    };
-    const link = o.dropAfterMessages ? dropAfterMessages(counting, o.dropAfterMessages) : counting;
-    const prompt = new AutoPrompt({ pin: o.pin, ...(o.expectTotalMinor !== undefined ? { expectTotalMinor: o.expectTotalMinor } : {}), ...(o.onStep ? { onStep: o.onStep } : {}) });
-    try {
-      const outcome = await pay({ link, card: o.card, prompt, trust: o.trust, ...(o.tamper ? { tamper: o.tamper } : {}) });
-      if (outcome.kind === 'failed' && outcome.resume && o.resume !== false) {
-        // The link was lost after the Payment left: reconnect and ask the till what became of it.
-        await connected.disconnect().catch(() => undefined);
-        const again = await central.connect(found[0]!.id);
-        try {
-          const resumed = await retrieveReceipt({ link: again, trust: o.trust, ticket: outcome.resume });
-          return { outcome: resumed, beforeResume: outcome, prompt, ms: performance.now() - t0 };
-        } finally {
-          await again.disconnect().catch(() => undefined);
-        }
-      }
-      return { outcome, prompt, ms: performance.now() - t0, connectToReceiptMs: performance.now() - tConnect, roundTrips };
-    } finally {
-      await connected.disconnect().catch(() => undefined);
+    const r = await runPaymentSession({
+      central, card: o.card, prompt, trust: o.trust,
+      till: { kind: 'name', name: o.counterName }, scanTimeoutMs: o.scanTimeoutMs ?? 5_000,
+      resumeBackoffMs: 300,
+      ...(o.tamper ? { tamper: o.tamper } : {}),
+    });
+    const ms = performance.now() - t0;
+    if (r.lost) return { outcome: r.outcome, beforeResume: r.lost, prompt, ms };
+    return { outcome: r.outcome, prompt, ms, ...(tConnect !== undefined ? { connectToReceiptMs: performance.now() - tConnect } : {}), roundTrips };
+  } catch (error) {
+    // The session stops before any payment could start (no till, no link): the phone's outcome is "nothing charged".
+    if (error instanceof CliError && error.exitCode === EXIT.notCharged) {
+      return { outcome: { kind: 'failed', code: error.code, message: error.message, charged: 'no' }, prompt, ms: performance.now() - t0 };
     }
+    throw error;
   } finally {
-    await central.close();
+    await o.central.close();
   }
 }
