@@ -57,8 +57,11 @@ export interface PayOptions {
   readonly now?: () => number;
   /** How long to wait for each answer from the till. */
   readonly answerTimeoutMs?: number;
-  /** Test hook: lets an attacker-model phone edit the Payment before it is sent. */
-  readonly tamper?: { payment?: (p: Extract<BleBody, { $case: 'payment' }>['value']) => void | Promise<void> };
+  /** Test hooks: let an attacker-model phone edit the CardAuth or the Payment before it is sent. */
+  readonly tamper?: {
+    cardAuth?: (a: Extract<BleBody, { $case: 'cardAuth' }>['value']) => void | Promise<void>;
+    payment?: (p: Extract<BleBody, { $case: 'payment' }>['value']) => void | Promise<void>;
+  };
 }
 
 export type { TillIdentity };
@@ -115,7 +118,9 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
     const pin = await o.prompt.pin();
     const sealedPinBlock = sealPin({ pin, pan: card.pan, pinKey: secured.pinKey.publicKey, pinKeyId: secured.pinKey.subjectId, context: pinSealContext(un, secured.terminal.subjectId) });
     o.prompt.progress('Checking card and PIN');
-    await inbox.stream.send({ $case: 'cardAuth', value: { card, sealedPinBlock } });
+    const cardAuth = { card, sealedPinBlock };
+    await o.tamper?.cardAuth?.(cardAuth);
+    await inbox.stream.send({ $case: 'cardAuth', value: cardAuth });
     const auth = await expect('authResult');
     if (!auth.approved) return declined(auth.declineReason, auth.pinTriesLeft);
 
