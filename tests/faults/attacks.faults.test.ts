@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import {
   CARD_CDOL1, decodeTlv, encodeTlv, issueCertificate, parseDol, pinSealContext, privateKeyFromPem, sealPin, splitDolData,
-  verifyCertificate, rawFromPublicKey, type CardData, type Item, type Payment,
+  verifyCertificate, rawFromPublicKey, type CardData, type Item, type Payment, type SettleResponse,
 } from '@bluetill/protocol';
 import { Till, SqliteJournal, BackendError, type BackendClient } from '@bluetill/pos-terminal';
 import { issueTerminalIdentity } from '@bluetill/backend';
@@ -16,7 +16,7 @@ import { InMemoryRadio } from '@bluetill/simulator';
 import type { PaymentCard, PaymentOutcome } from '@bluetill/phone-agent';
 import { TestCard } from '../../backend/src/test-support/test-card';
 import { SEED, SOAK } from './support';
-import { ledgerFacts, startRig, type PhoneRun, type Rig } from './rig';
+import { ledgerFacts, override, startRig, type PhoneRun, type Rig } from './rig';
 
 const TEA: Item[] = [{ sku: 'tea', name: 'Green tea', quantity: 2, unitPriceMinor: 350 }];
 const ALICE = { id: 'card-alice', pin: '1234' };
@@ -83,8 +83,26 @@ async function attack(name: string, reason: string, till: number, run: () => Pro
 const unOf = (cdolData: Uint8Array): Uint8Array => splitDolData(parseDol(CARD_CDOL1), cdolData)!.get('9F37')!;
 const records = (card: CardData) => decodeTlv(card.records);
 
+/** Till 3 (index 2) can be made to answer a Payment with the last settlement it saw (a compromised till). */
+let lastSettle: SettleResponse | undefined;
+let replayOldReceipt = false;
+
 beforeAll(async () => {
-  rig = await startRig({ tills: 3 });
+  rig = await startRig({
+    tills: 3,
+    wrap: (i, parts) =>
+      i !== 2
+        ? parts
+        : {
+            journal: parts.journal,
+            backend: override<BackendClient>(parts.backend, {
+              settle: async (req) => {
+                if (replayOldReceipt && lastSettle) return lastSettle;
+                return (lastSettle = await parts.backend.settle(req));
+              },
+            }),
+          },
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -206,6 +224,18 @@ describe('replays and changes after the cryptogram', () => {
       rig.phonePays(0, ALICE.id, ALICE.pin, {
         tamper: { payment: (p) => void (p.cryptogram = clone.arqc({ minor: 1, currency: 'EUR' }, unOf(p.cryptogram!.cdolData), 500)) },
       }));
+  });
+});
+
+describe('a till that answers with the signed receipt of another payment', () => {
+  it('the phone showed that receipt as its own payment approved; now the outcome is unknown (receipt_mismatch) — was a bug', async () => {
+    await honestPayment(2, BOB);
+    replayOldReceipt = true;
+    try {
+      await attack('foreign_receipt', 'failed:receipt_mismatch', 2, () => rig.phonePays(2, ALICE.id, ALICE.pin, { resume: false }));
+    } finally {
+      replayOldReceipt = false;
+    }
   });
 });
 

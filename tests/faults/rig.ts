@@ -16,8 +16,8 @@ import {
   DEMO_CARDS, DEMO_MERCHANT, MasterKey, fleetCards, issueTerminalIdentity, readKeysFile, readTerminalTls, seedDemo, startBackend,
   type KeyMaterial, type RunningBackend, type SeededBackend, type TerminalIdentity,
 } from '@bluetill/backend';
-import { GrpcBackendClient, SqliteJournal, Till, journalKey, type BackendClient, type Journal, type TillEvent } from '@bluetill/pos-terminal';
-import { pay, retrieveReceipt, type CentralLink, type PaymentCard, type PaymentOutcome, type PayOptions } from '@bluetill/phone-agent';
+import { GrpcBackendClient, SqliteJournal, Till, journalKey, type BackendClient, type BlePeripheral, type Journal, type PeripheralLink, type TillEvent } from '@bluetill/pos-terminal';
+import { pay, retrieveReceipt, type CentralLink, type PaymentCard, type PaymentOutcome, type PayOptions, type ResumeTicket } from '@bluetill/phone-agent';
 import { AutoPrompt, InMemoryRadio, phoneCardFromFile } from '@bluetill/simulator';
 import { privateKeyFromPem, publicKeyFromRaw, type Item } from '@bluetill/protocol';
 
@@ -89,6 +89,8 @@ export interface Rig {
   card(cardId: string): Promise<PaymentCard>;
   cardFile(cardId: string): string;
   phonePays(till: number, cardId: string, pin: string, o?: PhoneRunOptions): Promise<PhoneRun>;
+  /** A phone whose link was lost after its Payment asks the till what became of it (resume ticket). */
+  phoneAsks(till: number, ticket: ResumeTicket): Promise<PaymentOutcome>;
   /** The same phone at any till on `radio` (a fake till, for example). */
   phonePaysOn(radio: InMemoryRadio, cardId: string, pin: string, o?: PhoneRunOptions): Promise<PhoneRun>;
   ringUp(till: number, items: readonly Item[]): string;
@@ -169,16 +171,28 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
     const real = { backend: client as BackendClient, journal: new SqliteJournal(join(dir, `till-${terminalId}.sqlite`), { key: journalKey(terminalKey) }) as Journal };
     const parts = o.wrap ? o.wrap(index, real) : real;
     const radio = new InMemoryRadio();
+    // The till's BLE links, so that a till "process" that dies drops them (as the radio would).
+    const peripheral = radio.peripheral();
+    const links = new Set<PeripheralLink>();
+    const tracked: BlePeripheral = {
+      start: (opts) => peripheral.start(opts),
+      stop: () => peripheral.stop(),
+      onConnect: (h) => peripheral.onConnect((l) => (links.add(l), l.onDisconnect(() => links.delete(l)), h(l))),
+    };
+    droppers.set(index, async () => {
+      for (const l of [...links]) await l.disconnect().catch(() => undefined);
+    });
     const till = new Till({
       terminalId, merchantId: DEMO_MERCHANT.id, counterName: `Counter ${index + 1}`, currency: DEMO_MERCHANT.currency,
       identity: { terminalKey, terminalCertificate: Buffer.from(identity.certificate, 'base64'), merchantName: identity.merchantName },
-      peripheral: radio.peripheral(), backend: parts.backend, journal: parts.journal, resolveEveryMs: 0,
+      peripheral: tracked, backend: parts.backend, journal: parts.journal, resolveEveryMs: 0,
     });
     till.onEvent((e) => events.push(e));
     return { till, radio, journal: real.journal, client };
   }
 
   const tills: RigTill[] = [];
+  const droppers = new Map<number, () => Promise<void>>();
   for (let i = 0; i < tillCount; i++) {
     const events: TillEvent[] = [];
     const t: RigTill = { index: i, terminalId: terminalIds[i]!, identity: identities[i]!, journalPath: join(dir, `till-${terminalIds[i]}.sqlite`), events, ...composeTill(i, events) };
@@ -207,6 +221,15 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
     ringUp: (till, items) => tills[till]!.till.baskets.add(items).id,
     phonePays(till, cardId, pin, po = {}) {
       return rig.phonePaysOn(tills[till]!.radio, cardId, pin, po);
+    },
+    async phoneAsks(till, ticket) {
+      const central = tills[till]!.radio.central();
+      const link = await central.connect('till');
+      try {
+        return await retrieveReceipt({ link, trust, ticket });
+      } finally {
+        await link.disconnect().catch(() => undefined);
+      }
     },
     async phonePaysOn(radio, cardId, pin, po = {}) {
       const central = radio.central();
@@ -265,7 +288,8 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
     startBackend: startBackendNow,
     async restartTill(index) {
       const old = tills[index]!;
-      // The process is gone: no clean shutdown of its sessions, no further journal write.
+      // The process is gone: its BLE links drop, no clean shutdown of its sessions, no further journal write.
+      await droppers.get(index)?.();
       await old.till.stop().catch(() => undefined);
       old.client.close();
       old.journal.close();
@@ -310,4 +334,15 @@ export function ledgerFacts(rig: Rig): { sum: number; postings: number; approved
   const perTxn = new Map<string, number>();
   for (const r of rows) perTxn.set(`${r.terminal_id}/${r.terminal_txn_id}`, (perTxn.get(`${r.terminal_id}/${r.terminal_txn_id}`) ?? 0) + 1);
   return { sum, postings, approved: rows.filter((r) => r.approved === 1).length, perTxn };
+}
+
+/** `target` with some methods replaced (the others bound to it): a class instance's methods survive. */
+export function override<T extends object>(target: T, overrides: Partial<T>): T {
+  return new Proxy(target, {
+    get(t, k, r) {
+      if (k in overrides) return (overrides as Record<string | symbol, unknown>)[k];
+      const v = Reflect.get(t, k, r);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  });
 }
