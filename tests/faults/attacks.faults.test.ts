@@ -16,6 +16,7 @@ import { InMemoryRadio } from '@bluetill/simulator';
 import type { PaymentCard, PaymentOutcome } from '@bluetill/phone-agent';
 import { TestCard } from '../../backend/src/test-support/test-card';
 import { SEED, SOAK } from './support';
+import { cardSecrets, filesAtRest, scanAtRest, type ScanResult } from '../support/data-at-rest';
 import { ledgerFacts, override, startRig, type PhoneRun, type Rig } from './rig';
 
 const TEA: Item[] = [{ sku: 'tea', name: 'Green tea', quantity: 2, unitPriceMinor: 350 }];
@@ -105,7 +106,14 @@ beforeAll(async () => {
   });
 }, 60_000);
 
+/** Data at rest of every rig here, scanned before it closes (databases, WAL files, logs). */
+const scans: ScanResult[] = [];
+const scanRig = (r: Rig) => scans.push(scanAtRest(filesAtRest(r.dir), cardSecrets(r.seed.cardsDir)));
+
 afterAll(async () => {
+  if (rig) scanRig(rig);
+  const hits = scans.flatMap((s) => s.hits);
+  process.stdout.write(`${JSON.stringify({ bench: 'faults_data_at_rest', value: hits.length, unit: 'hits', files: scans.reduce((n, s) => n + s.files, 0), bytesScanned: scans.reduce((n, s) => n + s.bytes, 0), needles: scans[0]?.needles ?? 0, scope: 'attacks', seed: SEED, soak: SOAK, hits: hits.map((h) => h.label) })}\n`);
   const all = [...counts.values()];
   const line = {
     bench: 'faults_attacks', value: all.reduce((n, c) => n + c.tried, 0), unit: 'attacks',
@@ -356,8 +364,19 @@ describe('wrong PIN at three tills, then the right one', () => {
       const f = ledgerFacts(lockRig);
       expect(f.postings).toBe(0);
       expect(f.sum).toBe(0);
+      scanRig(lockRig);
     } finally {
       await lockRig.close();
     }
+  });
+});
+
+describe('data at rest after the attacks', () => {
+  it('no card number, PIN, clear PIN block or card key in the backend\'s or the tills\' databases, WAL files or logs', () => {
+    const now = scanAtRest(filesAtRest(rig.dir), cardSecrets(rig.seed.cardsDir));
+    expect(now.files).toBeGreaterThanOrEqual(4); // backend.sqlite (+ -wal), three till journals, backend.log
+    expect(now.bytes).toBeGreaterThan(0);
+    expect(now.hits).toEqual([]);
+    expect(scans.flatMap((s) => s.hits)).toEqual([]);
   });
 });

@@ -78,34 +78,43 @@ describe('kill -9 of the settlement server while 8 tills settle', () => {
     const runs = seedsFor('kill9', SOAK ? 40 : 2);
     const perTill = SOAK ? 4 : 2;
     let getSettlementCalls = 0;
+    let settleCalls = 0;
+    let onSettle: (n: number) => void = () => undefined;
     const rig = await startRig({
       tills: 8, backend: 'process', fleetCards: 8, deadlineMs: 1_500, attempts: 2,
       wrap: (_, parts) => ({
         journal: parts.journal,
-        backend: override(parts.backend, { getSettlement: (txn: string) => (getSettlementCalls++, parts.backend.getSettlement(txn)) }),
+        backend: override<BackendClient>(parts.backend, {
+          getSettlement: (txn) => (getSettlementCalls++, parts.backend.getSettlement(txn)),
+          settle: (req) => (onSettle(++settleCalls), parts.backend.settle(req)),
+        }),
       }),
     });
     const told: { terminalId: string; txn: string }[] = [];
-    const figures = { runs: 0, seeds: [] as number[], kills: 0, payments: 0, phoneAttempts: 0, outcomes: {} as Record<string, number>, unresolvedSeen: 0 };
+    const figures = { runs: 0, seeds: [] as number[], kills: 0, payments: 0, phoneAttempts: 0, outcomes: {} as Record<string, number>, unresolvedSeen: 0, resolvedApproved: 0, resolvedAbandoned: 0 };
     try {
       for (const seed of runs) {
         const rnd = prng(seed);
-        // The schedule, drawn up front: kill times and how long the server stays down, and the amounts.
-        const kills = Array.from({ length: rnd.int(1, SOAK ? 3 : 2) }, () => ({ afterMs: rnd.int(30, 1_200), downMs: rnd.int(0, 400) }));
+        // The schedule, drawn up front: the settlements (counted across the 8 tills) during which the
+        // server is killed, how long after that Settle left (0-40 ms: before, during or after its
+        // commit), and how long it stays down; and the amounts.
+        const settlesThisRun = rig.tills.length * perTill;
+        const kills = new Map(Array.from({ length: rnd.int(1, SOAK ? 4 : 2) }, () => [settleCalls + rnd.int(1, settlesThisRun), { afterMs: rnd.int(0, 40), downMs: rnd.int(0, 300) }] as const));
         const amounts = rig.tills.map(() => Array.from({ length: perTill }, () => rnd.int(100, 5_000)));
         figures.runs++;
         figures.seeds.push(seed);
-        let done = false;
-        const killer = (async () => {
-          for (const k of kills) {
+        let outage: Promise<void> | null = null;
+        onSettle = (n) => {
+          const k = kills.get(n);
+          if (!k || outage) return;
+          outage = (async () => {
             await sleep(k.afterMs);
-            if (done) return;
             await rig.killBackend();
             figures.kills++;
             await sleep(k.downMs);
             await rig.startBackend();
-          }
-        })();
+          })().finally(() => (outage = null));
+        };
         await Promise.all(
           rig.tills.map(async (t, i) => {
             const card = `card-fleet-${String(i + 1).padStart(3, '0')}`;
@@ -130,13 +139,19 @@ describe('kill -9 of the settlement server while 8 tills settle', () => {
             }
           }),
         );
-        done = true;
-        await killer;
+        onSettle = () => undefined;
+        await outage;
         for (const t of rig.tills) {
           await t.client.waitForReady(10_000);
           await t.till.resolveUnresolved();
         }
         figures.unresolvedSeen = rig.tills.reduce((n, t) => n + t.events.filter((e) => e.type === 'attempt' && e.state === 'unresolved').length, 0);
+        // how the unknown outcomes ended: committed before the kill (asked: approved) or never reached the ledger (asked: abandoned)
+        for (const t of rig.tills) {
+          const unknown = new Set(t.events.filter((e) => e.type === 'attempt' && e.state === 'unresolved').map((e) => (e.type === 'attempt' ? e.terminalTxnId : '')));
+          figures.resolvedApproved = t.events.filter((e) => e.type === 'attempt' && e.state === 'approved' && unknown.has(e.terminalTxnId)).length + (t.index === 0 ? 0 : figures.resolvedApproved);
+          figures.resolvedAbandoned = t.events.filter((e) => e.type === 'attempt' && e.state === 'abandoned' && unknown.has(e.terminalTxnId)).length + (t.index === 0 ? 0 : figures.resolvedAbandoned);
+        }
         checkBooks(rig, told);
       }
       const books = checkBooks(rig, told);

@@ -188,11 +188,16 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
       peripheral: tracked, backend: parts.backend, journal: parts.journal, resolveEveryMs: 0,
     });
     till.onEvent((e) => events.push(e));
+    // The till's structured log, as the composition roots write it (every event), scanned for card data.
+    const tillLog = tillLoggers.get(terminalId) ?? pino({ level: 'debug' }, pino.destination({ dest: join(dir, `till-${terminalId}.log`), sync: true, append: true }));
+    tillLoggers.set(terminalId, tillLog);
+    till.onEvent((e) => tillLog.info({ terminalId, ...e }, e.type));
     return { till, radio, journal: real.journal, client };
   }
 
   const tills: RigTill[] = [];
   const droppers = new Map<number, () => Promise<void>>();
+  const tillLoggers = new Map<string, pino.Logger>();
   for (let i = 0; i < tillCount; i++) {
     const events: TillEvent[] = [];
     const t: RigTill = { index: i, terminalId: terminalIds[i]!, identity: identities[i]!, journalPath: join(dir, `till-${terminalIds[i]}.sqlite`), events, ...composeTill(i, events) };
