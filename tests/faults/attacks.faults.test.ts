@@ -11,11 +11,13 @@ import {
   verifyCertificate, rawFromPublicKey, type CardData, type Item, type Payment, type SettleResponse,
 } from '@bluetill/protocol';
 import { Till, SqliteJournal, BackendError, type BackendClient } from '@bluetill/pos-terminal';
-import { issueTerminalIdentity } from '@bluetill/backend';
+import { SoftwareKeyStore, issueTerminalIdentity } from '@bluetill/backend';
+import fc from 'fast-check';
+import { authenticateCard } from '../../backend/src/domain/card-authentication';
 import { InMemoryRadio } from '@bluetill/simulator';
 import type { PaymentCard, PaymentOutcome } from '@bluetill/phone-agent';
 import { TestCard } from '../../backend/src/test-support/test-card';
-import { SEED, SOAK } from './support';
+import { SEED, SOAK, Tally, bytes, cases, params, timeout } from './support';
 import { cardSecrets, filesAtRest, scanAtRest, type ScanResult } from '../support/data-at-rest';
 import { ledgerFacts, override, startRig, type PhoneRun, type Rig } from './rig';
 
@@ -193,6 +195,67 @@ describe('card data that is not what the card signed', () => {
   });
 });
 
+
+describe('the card-records rule, property-tested (authorization server, in process)', () => {
+  const tally = new Tally('card_records');
+  const seen = { declined: 0, harmlessAccepted: 0 };
+  afterAll(() => tally.print({ ...seen }));
+
+  it('an extra data object whose tag the card already has, or naming another application, is declined; random records are declined; nothing throws', { timeout: timeout() }, () => {
+    const keys = new SoftwareKeyStore(rig.material);
+    const card = TestCard.fromFile(rig.cardFile(ALICE.id));
+    const un = Uint8Array.of(0x12, 0x34, 0x56, 0x78);
+    const genuine = card.cardData(un);
+    const check = (records: Uint8Array) => authenticateCard({ card: { ...genuine, records }, unpredictableNumber: un, caKeys: keys.caPublicKeys, now: new Date() });
+    expect(check(genuine.records)).toBeNull(); // the genuine records pass
+    const nodes = decodeTlv(genuine.records);
+    const present = [...new Set(nodes.flatMap((n) => (n.children ?? []).map((c) => c.tag)))];
+    const names = ['4F', '84', '9F06', '50', '9F12'];
+    const own: Record<string, string> = { '4F': 'A0000009990101', '84': 'A0000009990101', '9F06': 'A0000009990101', '50': Buffer.from('BLUETILL').toString('hex').toUpperCase(), '9F12': Buffer.from('BLUETILL').toString('hex').toUpperCase() };
+    const extra = fc.record({
+      tag: fc.oneof(fc.constantFrom(...present), fc.constantFrom(...names), fc.constantFrom('9F4D', '9F4E', 'DF01', '5F2D')),
+      value: fc.oneof(fc.uint8Array({ maxLength: 24 }), fc.constantFrom(...Object.values(own)).map((h) => Uint8Array.from(Buffer.from(h, 'hex')))),
+      at: fc.nat(nodes.length),
+      inside: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(extra, ({ tag, value, at, inside }) => {
+        tally.cases++;
+        const added = { tag, value };
+        const mutated = inside
+          ? nodes.map((n, i) => (i === Math.min(at, nodes.length - 1) ? { ...n, children: [...(n.children ?? []), added] } : n))
+          : [...nodes.slice(0, at), { tag: '70', value: new Uint8Array(), children: [added] }, ...nodes.slice(at)];
+        let result: string | null;
+        try {
+          result = check(encodeTlv(mutated));
+        } catch (e) {
+          tally.typed(e, []);
+          return false;
+        }
+        const mustFail = present.includes(tag) || (names.includes(tag) && Buffer.from(value).toString('hex').toUpperCase() !== own[tag]);
+        if (result === 'card_authentication_failed') seen.declined++;
+        else if (result === null) seen.harmlessAccepted++; // a new tag, not a name: not signed, not used
+        return mustFail ? result === 'card_authentication_failed' : result === null;
+      }),
+      params(cases(300, 20_000)),
+    );
+    fc.assert(
+      fc.property(bytes(600), (random) => {
+        tally.cases++;
+        try {
+          const declined = check(random) === 'card_authentication_failed';
+          if (declined) seen.declined++;
+          return declined;
+        } catch (e) {
+          tally.typed(e, []);
+          return false;
+        }
+      }),
+      params(cases(300, 200_000)),
+    );
+    expect(tally.crashes).toBe(0);
+  });
+});
 
 describe('replays and changes after the cryptogram', () => {
   it('a CardAuth or a Payment of an earlier session, at the same till and at another till', async () => {
