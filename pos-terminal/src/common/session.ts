@@ -22,7 +22,7 @@
  * ```
  */
 import {
-  acceptHello, maskPan, MessageStream, ProtocolError, assertNever,
+  acceptHello, checkHello, maskPan, MessageStream, ProtocolError, assertNever,
   type BleBody, type CardAuth, type CardData, type DeclineCode, type Hello, type Payment, type Receipt, type ReceiptRequest, type SettleResponse,
 } from '@bluetill/protocol';
 import { Receipt as ReceiptCodec } from '@bluetill/protocol';
@@ -151,6 +151,12 @@ export class PhoneSession {
 
   private async onHello(hello: Hello): Promise<void> {
     if (this.state !== 'connected') return this.refuse('unexpected_message', 'Hello after the handshake');
+    // A Hello that cannot be accepted costs no backend Challenge and holds no basket.
+    try {
+      checkHello(hello);
+    } catch (error) {
+      return this.protocolFailure(error);
+    }
     const challenge = await this.ctx.backend.challenge();
     if (this.isClosed()) return; // the phone hung up while the backend answered
     this.un = challenge.unpredictableNumber;

@@ -204,6 +204,19 @@ export interface TillIdentity {
   readonly merchantName: string;
 }
 
+/**
+ * The checks acceptHello makes of a Hello (version, nonce size, an ephemeral key on P-256), on
+ * their own: a till runs them before it spends anything on the session (a backend Challenge, a
+ * basket), so a junk Hello costs it one ECDH and nothing else. Throws ChannelError('bad_hello').
+ */
+export function checkHello(hello: Hello): void {
+  if (hello.protocolVersion !== PROTOCOL_VERSION) throw new ChannelError('bad_hello', `protocol version ${hello.protocolVersion} not supported`);
+  if (hello.nonce.length !== 16) throw new ChannelError('bad_hello', 'Hello nonce must be 16 bytes');
+  const probe = createECDH('prime256v1');
+  probe.generateKeys();
+  ecdhSecret(probe, hello.ephemeralPublicKey);
+}
+
 export function acceptHello(
   hello: Hello,
   identity: TillIdentity,
