@@ -22,10 +22,14 @@ import { cardSecrets, filesAtRest, scanAtRest } from '../support/data-at-rest';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const replaySeed = process.env.FAULTS_RUN_SEED === undefined || process.env.FAULTS_RUN_SEED === '' ? undefined : Number(process.env.FAULTS_RUN_SEED);
-/** The seeds of `n` runs: FAULTS_RUN_SEED alone when given, else derived from the process seed. */
+const forcedRuns = Number(process.env.FAULTS_RUNS);
+/** The seeds of `n` runs (FAULTS_RUNS overrides n): FAULTS_RUN_SEED alone when given, else derived from the process seed. */
 const seedsFor = (name: string, n: number): number[] =>
-  replaySeed !== undefined ? [replaySeed] : Array.from({ length: n }, (_, i) => (SEED ^ (name.length * 0x9e3779b1) ^ Math.imul(i + 1, 0x85ebca6b)) | 0);
+  replaySeed !== undefined
+    ? [replaySeed]
+    : Array.from({ length: Number.isInteger(forcedRuns) && forcedRuns > 0 ? forcedRuns : n }, (_, i) => (SEED ^ (name.length * 0x9e3779b1) ^ Math.imul(i + 1, 0x85ebca6b)) | 0);
 
+/** Small amounts: the soak's hundreds of sales stay inside the cards' credit limits (a decline would fail the run). */
 const goods = (minor: number, tag: string): Item[] => [{ sku: `goods-${tag}`, name: 'Goods', quantity: 1, unitPriceMinor: minor }];
 
 /** Data at rest, over every rig of this file (scanned before each rig closes, WAL files included). */
@@ -100,7 +104,7 @@ describe('kill -9 of the settlement server while 8 tills settle', () => {
         // commit), and how long it stays down; and the amounts.
         const settlesThisRun = rig.tills.length * perTill;
         const kills = new Map(Array.from({ length: rnd.int(1, SOAK ? 4 : 2) }, () => [settleCalls + rnd.int(1, settlesThisRun), { afterMs: rnd.int(0, 40), downMs: rnd.int(0, 300) }] as const));
-        const amounts = rig.tills.map(() => Array.from({ length: perTill }, () => rnd.int(100, 5_000)));
+        const amounts = rig.tills.map(() => Array.from({ length: perTill }, () => rnd.int(10, 300)));
         figures.runs++;
         figures.seeds.push(seed);
         let outage: Promise<void> | null = null;
@@ -181,7 +185,7 @@ describe('answers lost on the way back', () => {
         const rnd = prng(seed);
         const variant = rnd.pick(['one_lost', 'all_lost'] as const);
         const card = rnd.pick([{ id: 'card-alice', pin: '1234' }, { id: 'card-bob', pin: '2580' }, { id: 'card-chen', pin: '9876' }]);
-        const basketId = rig.ringUp(0, goods(rnd.int(100, 2_000), String(seed)));
+        const basketId = rig.ringUp(0, goods(rnd.int(50, 800), String(seed)));
         figures.runs++;
         figures.seeds.push(seed);
         let txn = '';
@@ -275,7 +279,7 @@ describe('the till restarted mid-session', () => {
         const rnd = prng(seed);
         figures.runs++;
         figures.seeds.push(seed);
-        for (const [k, point] of POINTS.map((p) => [rnd.int(100, 3_000), p] as const).sort((a, b) => a[0] - b[0]).entries()) {
+        for (const [k, point] of POINTS.map((p) => [rnd.int(20, 300), p] as const).sort((a, b) => a[0] - b[0]).entries()) {
           const minor = point[0] + k;
           const items = goods(minor, `${seed}-${k}`);
           figures.sales++;
