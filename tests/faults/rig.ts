@@ -321,8 +321,9 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
           /* already closed by a restart */
         }
       }
+      if (inProcess) await inProcess.close().catch(() => undefined);
+      inProcess = undefined;
       await rig.killBackend();
-      if (inProcess) await (inProcess as RunningBackend).close().catch(() => undefined);
       childLog?.end();
       logger.flush?.();
       rmSync(dir, { recursive: true, force: true });
