@@ -337,6 +337,9 @@ describe('unpredictable numbers (a till relaying what it saw)', () => {
     } finally {
       rig.clock.advance(-61_000);
     }
+    // The same through a phone that holds its session (and its card's signature over the UN) past the UN's life.
+    await attack('un_expired', 'unpredictable_number_invalid', 0, () =>
+      rig.phonePays(0, ALICE.id, ALICE.pin, { tamper: { cardAuth: () => rig.clock.advance(61_000) } }).finally(() => rig.clock.advance(-61_000)));
     expect(rig.query<{ n: number }>("SELECT pin_tries AS n FROM cards WHERE id = 'card-alice'")[0]!.n).toBe(0);
     // the honest control approved an authorization but settled nothing
     expectNothingMoved();
