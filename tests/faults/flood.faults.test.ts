@@ -144,6 +144,36 @@ describe('a flood of bad frames from one phone', () => {
   }, timeout(55_000));
 });
 
+describe('a junk Hello', () => {
+  it('cost a backend Challenge and held the basket until the till hung up (an honest phone timed out under load behind 8 such links) — was a bug', async () => {
+    const challenges = (): number => (world.backend.store.db.prepare('SELECT COUNT(*) AS n FROM challenges').get() as { n: number }).n;
+    const basket = world.ringUp(basketFor(90));
+    const before = challenges();
+    for (const hello of [
+      { protocolVersion: 1, ephemeralPublicKey: Uint8Array.from([0x04, ...new Uint8Array(64).fill(7)]), nonce: new Uint8Array(16) }, // not a P-256 point
+      { protocolVersion: 1, ephemeralPublicKey: new Uint8Array(10), nonce: new Uint8Array(16) },
+      { protocolVersion: 9, ephemeralPublicKey: new Uint8Array(65), nonce: new Uint8Array(16) },
+      { protocolVersion: 1, ephemeralPublicKey: new Uint8Array(65), nonce: new Uint8Array(3) },
+    ]) {
+      const central = radio.central();
+      const link = await central.connect('till');
+      const gone = new Promise<string>((r) => link.onDisconnect(r));
+      let basketHeld = false;
+      const off = world.till.onEvent(() => void (basketHeld ||= world.till.baskets.get(basket)!.state !== 'open'));
+      for (const v of fragment(encodeMessage({ $case: 'hello', value: hello }), MTU_VALUE, 0)) await link.write(v);
+      await gone;
+      off();
+      await central.close();
+      expect(basketHeld).toBe(false);
+    }
+    expect(challenges() - before).toBe(0);
+    expect(world.events).toContainEqual(expect.objectContaining({ type: 'error', code: 'bad_hello' }));
+    const [card] = fleetCards(3).slice(2);
+    expect((await world.phonePays(card!.id, card!.pin)).outcome.kind).toBe('approved');
+    expect(world.till.baskets.get(basket)!.state).toBe('paid');
+  });
+});
+
 describe('a flood of junk Hellos (well framed, junk key) from many attacker links', () => {
   /**
    * Was a finding: the till asked the backend for a Challenge and assigned a basket BEFORE it

@@ -9,19 +9,52 @@
  * Any failure is a decline, never a weaker fallback.
  */
 import {
-  CARD_AIP, CARD_CDOL1, CURRENCY_NUMERIC, cardAcInput, cardStaticData, computeCardAc, decodeIad, decodeTlv, deriveCardAcMasterKey,
+  BLUETILL_AID, BLUETILL_LABEL, CARD_AIP, CARD_CDOL1, CURRENCY_NUMERIC, cardAcInput, cardStaticData, computeCardAc, decodeIad, decodeTlv, deriveCardAcMasterKey,
   equalBytes, flattenTlv, parseDol, recoverIccPublicKey, recoverIssuerPublicKey, splitDolData, verifyDda,
-  type AcAlgorithm, type CardData, type Cryptogram, type DeclineCode, type Money, type RsaPublicKey,
+  type AcAlgorithm, type CardData, type Cryptogram, type DeclineCode, type Money, type RsaPublicKey, type Tlv,
 } from '@bluetill/protocol';
 
 const hex = (b: Uint8Array | undefined): string => (b ? Buffer.from(b).toString('hex').toUpperCase() : '');
 
+/** Tags that name the card's application or brand (AID, DF name, AID-terminal, label, preferred name). */
+const APPLICATION_NAMES: Readonly<Record<string, Uint8Array>> = {
+  '4F': BLUETILL_AID,
+  '84': BLUETILL_AID,
+  '9F06': BLUETILL_AID,
+  '50': new Uint8Array(Buffer.from(BLUETILL_LABEL, 'latin1')),
+  '9F12': new Uint8Array(Buffer.from(BLUETILL_LABEL, 'latin1')),
+};
+
+function primitives(nodes: readonly Tlv[], out: Tlv[] = []): Tlv[] {
+  for (const n of nodes) {
+    if (n.children) primitives(n.children, out);
+    else out.push(n);
+  }
+  return out;
+}
+
+/**
+ * The card's records as the phone forwarded them, or null when they are not a bluetill card's
+ * records: only record templates (70), each data object once (no second PAN, CA index or
+ * certificate to pick from), and no application or brand other than bluetill's (no brand mix-up:
+ * the card's kernel and checks are bluetill's, whatever another AID in the data would claim).
+ */
 function tagsOf(records: Uint8Array): Map<string, Uint8Array> | null {
+  let nodes: Tlv[];
   try {
-    return flattenTlv(decodeTlv(records));
+    nodes = decodeTlv(records);
   } catch {
     return null;
   }
+  if (nodes.some((n) => n.tag !== '70')) return null;
+  const seen = new Set<string>();
+  for (const p of primitives(nodes)) {
+    if (seen.has(p.tag)) return null;
+    seen.add(p.tag);
+    const name = APPLICATION_NAMES[p.tag];
+    if (name && !equalBytes(name, p.value)) return null;
+  }
+  return flattenTlv(nodes);
 }
 
 export interface CardAuthenticationInput {

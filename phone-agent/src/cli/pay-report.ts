@@ -75,6 +75,8 @@ function failureMessage(code: PhoneErrorCode | string, message: string, cardFail
       return { code, message: 'The till did not answer in time.' };
     case 'receipt_invalid':
       return { code, message: 'The receipt is not signed by the payment network.' };
+    case 'receipt_mismatch':
+      return { code, message: 'The till sent the receipt of another payment: whether this one was charged is not known.' };
     default:
       return { code, message };
   }

@@ -21,7 +21,7 @@
  */
 import {
   declineText, isDeclineCode, sealPin, startPhoneHandshake, verifyReceipt, pinSealContext,
-  type BleBody, type DeclineCode, type Receipt, type TillIdentity,
+  type BleBody, type DeclineCode, type Money, type Receipt, type TillIdentity,
 } from '@bluetill/protocol';
 import type { KeyObject } from 'node:crypto';
 import type { CentralLink } from '../ports/ble-central';
@@ -57,8 +57,11 @@ export interface PayOptions {
   readonly now?: () => number;
   /** How long to wait for each answer from the till. */
   readonly answerTimeoutMs?: number;
-  /** Test hook: lets an attacker-model phone edit the Payment before it is sent. */
-  readonly tamper?: { payment?: (p: Extract<BleBody, { $case: 'payment' }>['value']) => void | Promise<void> };
+  /** Test hooks: let an attacker-model phone edit the CardAuth or the Payment before it is sent. */
+  readonly tamper?: {
+    cardAuth?: (a: Extract<BleBody, { $case: 'cardAuth' }>['value']) => void | Promise<void>;
+    payment?: (p: Extract<BleBody, { $case: 'payment' }>['value']) => void | Promise<void>;
+  };
 }
 
 export type { TillIdentity };
@@ -115,7 +118,9 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
     const pin = await o.prompt.pin();
     const sealedPinBlock = sealPin({ pin, pan: card.pan, pinKey: secured.pinKey.publicKey, pinKeyId: secured.pinKey.subjectId, context: pinSealContext(un, secured.terminal.subjectId) });
     o.prompt.progress('Checking card and PIN');
-    await inbox.stream.send({ $case: 'cardAuth', value: { card, sealedPinBlock } });
+    const cardAuth = { card, sealedPinBlock };
+    await o.tamper?.cardAuth?.(cardAuth);
+    await inbox.stream.send({ $case: 'cardAuth', value: cardAuth });
     const auth = await expect('authResult');
     if (!auth.approved) return declined(auth.declineReason, auth.pinTriesLeft);
 
@@ -140,10 +145,10 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
       if (inbox.valuesSent === sentBefore) paymentSent = false;
       throw e;
     }
-    return outcomeOf(await expect('receipt'), o.trust, now);
+    return outcomeOf(await expect('receipt'), o.trust, now, { terminalTxnId: auth.terminalTxnId, total });
   } catch (e) {
     if (!(e instanceof PhoneError)) throw e;
-    const outcomeUnknown = paymentSent && (e.code === 'link_lost' || e.code === 'timeout' || e.message.startsWith('outcome_unknown'));
+    const outcomeUnknown = paymentSent && (e.code === 'link_lost' || e.code === 'timeout' || e.code === 'receipt_mismatch' || e.message.startsWith('outcome_unknown'));
     return { kind: 'failed', code: e.code, message: e.message, charged: outcomeUnknown ? 'unknown' : 'no', ...(outcomeUnknown && resume ? { resume } : {}) };
   } finally {
     inbox.stream.close();
@@ -168,7 +173,7 @@ export async function retrieveReceipt(o: RetrieveOptions): Promise<PaymentOutcom
   try {
     await secure(c, o.trust, now);
     await c.inbox.stream.send({ $case: 'receiptRequest', value: o.ticket });
-    return outcomeOf(await c.expect('receipt'), o.trust, now);
+    return outcomeOf(await c.expect('receipt'), o.trust, now, { terminalTxnId: o.ticket.terminalTxnId });
   } catch (e) {
     if (!(e instanceof PhoneError)) throw e;
     if (e.message.startsWith('not_charged')) return { kind: 'failed', code: 'not_charged', message: e.message, charged: 'no' };
@@ -178,8 +183,12 @@ export async function retrieveReceipt(o: RetrieveOptions): Promise<PaymentOutcom
   }
 }
 
-/** The till's ReceiptMessage as an outcome; a receipt counts only if the settlement server signed it. */
-function outcomeOf(result: ValueOf<'receipt'>, trust: PayOptions['trust'], now: () => number): PaymentOutcome {
+/**
+ * The till's ReceiptMessage as an outcome; a receipt counts only if the settlement server signed
+ * it, and only for this payment (its terminal transaction id and the sum the shopper confirmed):
+ * the signed receipt of another payment says nothing about this one.
+ */
+function outcomeOf(result: ValueOf<'receipt'>, trust: PayOptions['trust'], now: () => number, expected: { terminalTxnId: string; total?: Money }): PaymentOutcome {
   if (!result.receipt) return declined(result.declineReason);
   let receipt: Receipt;
   try {
@@ -187,6 +196,9 @@ function outcomeOf(result: ValueOf<'receipt'>, trust: PayOptions['trust'], now: 
   } catch (e) {
     throw new PhoneError('receipt_invalid', 'the receipt is not signed by the payment network', { cause: e });
   }
+  const t = expected.total;
+  if (receipt.terminalTxnId !== expected.terminalTxnId || (t && (receipt.total?.minor !== t.minor || receipt.total?.currency !== t.currency)))
+    throw new PhoneError('receipt_mismatch', 'the till sent the signed receipt of another payment');
   return result.approved ? { kind: 'approved', receipt } : declined(result.declineReason, undefined, receipt);
 }
 

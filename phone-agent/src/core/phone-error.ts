@@ -7,6 +7,7 @@ export type PhoneErrorCode =
   | 'protocol'
   | 'card'
   | 'receipt_invalid'
+  | 'receipt_mismatch'
   | 'till_error';
 
 export class PhoneError extends Error {

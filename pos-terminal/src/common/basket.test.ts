@@ -18,3 +18,13 @@ describe('BasketBook.cancel', () => {
     expect(book.assign('s2')).toBeUndefined(); // the cancelled basket is not handed out
   });
 });
+
+describe('BasketBook ids', () => {
+  it('a basket rung up after a till restart reused the id of a journaled sale (B-0001), so its payment was taken for that earlier sale — was a bug', () => {
+    const journaled = new Set(['B-0001', 'B-0002', 'B-0004']);
+    const book = new BasketBook('EUR', (id) => journaled.has(id));
+    expect([book.add([tea]).id, book.add([tea]).id, book.add([tea]).id]).toEqual(['B-0003', 'B-0005', 'B-0006']);
+    expect(() => book.add([tea], 'B-0002')).toThrow(/exists/);
+    expect(() => book.add([tea], 'B-0003')).toThrow(/exists/);
+  });
+});

@@ -19,11 +19,24 @@ export class BasketBook {
   private readonly baskets = new Map<string, Basket>();
   private next = 1;
 
-  constructor(private readonly currency: string) {}
+  /**
+   * `taken`: ids used before this book existed (the till's journal, across restarts). A basket id
+   * names the sale in the journal, so a new basket must never reuse one: its payment would be
+   * taken for the earlier sale's.
+   */
+  constructor(
+    private readonly currency: string,
+    private readonly taken: (id: string) => boolean = () => false,
+  ) {}
 
-  add(items: readonly Item[], id = `B-${String(this.next++).padStart(4, '0')}`): Basket {
+  add(items: readonly Item[], given?: string): Basket {
     if (items.length === 0) throw new Error('a basket needs at least one item');
-    if (this.baskets.has(id)) throw new Error(`basket ${id} exists`);
+    let id = given;
+    if (id === undefined) {
+      do id = `B-${String(this.next++).padStart(4, '0')}`;
+      while (this.baskets.has(id) || this.taken(id));
+    }
+    if (this.baskets.has(id) || this.taken(id)) throw new Error(`basket ${id} exists`);
     const basket: Basket = { id, items: items.map((i) => ({ ...i })), total: basketTotal(items, this.currency), state: 'open', sessionId: null, receiptTxnId: null };
     this.baskets.set(id, basket);
     return basket;

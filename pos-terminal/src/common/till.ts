@@ -45,7 +45,8 @@ export class Till {
   private txnCounter = 0;
 
   constructor(private readonly o: TillOptions) {
-    this.baskets = new BasketBook(o.currency);
+    // Basket ids name sales in the journal: after a restart, numbering skips the journal's ones.
+    this.baskets = new BasketBook(o.currency, (id) => o.journal.forBasket(id).length > 0);
     const clock = o.clock ?? { now: () => Date.now() };
     const limits = { ...DEFAULT_LIMITS, ...o.limits };
     const hellos = new TokenBucket(limits.helloBurst, limits.hellosPerSecond, () => clock.now());

@@ -80,6 +80,20 @@ describe('secure channel handshake', () => {
     const bad = { protocolVersion: 1, ephemeralPublicKey: new Uint8Array(65).fill(4), nonce: new Uint8Array(16) };
     expect(() => acceptHello(bad, w.identity, w.session)).toThrow(ChannelError);
   });
+
+  it('checkHello passes what acceptHello accepts and refuses what it refuses, before any session is spent', () => {
+    expect(() => checkHello(startPhoneHandshake().hello)).not.toThrow();
+    const good = startPhoneHandshake().hello;
+    for (const bad of [
+      { ...good, ephemeralPublicKey: new Uint8Array(65).fill(4) },
+      { ...good, ephemeralPublicKey: good.ephemeralPublicKey.subarray(0, 33) },
+      { ...good, protocolVersion: 2 },
+      { ...good, nonce: new Uint8Array(15) },
+    ]) {
+      expect(() => checkHello(bad)).toThrowError(expect.objectContaining({ code: 'bad_hello' }));
+      expect(() => acceptHello(bad, world().identity, world().session)).toThrow(ChannelError);
+    }
+  });
 });
 
 describe('secure channel records', () => {
