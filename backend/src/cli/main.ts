@@ -249,10 +249,10 @@ program
   .description("close the terminal's open batch and print its totals (they reconcile with the ledger, or nothing is closed)")
   .requiredOption('--dir <dir>', 'data folder')
   .requiredOption('--terminal <id>', 'terminal id')
-  .action((o: { dir: string; terminal: string }) => {
+  .action(async (o: { dir: string; terminal: string }) => {
     const store = new SqliteBackendStore(dirPaths(o.dir).dbPath);
     try {
-      const b = new BatchUseCase(store, systemClock).closeBatch({ terminalId: o.terminal, closeRequestId: '' }, { kind: 'admin' });
+      const b = await new BatchUseCase(store, systemClock).closeBatch({ terminalId: o.terminal, closeRequestId: '' }, { kind: 'admin' });
       const t = b.totals!;
       const m = (minor: number) => formatMoney({ minor, currency: t.currency || 'EUR' });
       console.log(`terminal ${o.terminal}: batch ${b.batchId} closed (${new Date(b.openedAtMs).toISOString()} – ${new Date(b.closedAtMs).toISOString()})`);

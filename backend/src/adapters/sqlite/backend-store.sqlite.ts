@@ -24,14 +24,17 @@ const toBatch = (r: BatchDbRow | undefined): BatchRow | undefined =>
         : null,
   };
 import { openDatabase, type Db } from './open-database';
+import { GroupCommitter, type GroupCommitOptions } from './group-committer';
 
-/** BackendStore on one SQLite file (better-sqlite3, synchronous transactions only). */
+/** BackendStore on one SQLite file (better-sqlite3, synchronous transactions, group commit). */
 export class SqliteBackendStore implements BackendStore {
   readonly db: Db;
   private readonly stmt;
+  private readonly committer: GroupCommitter;
 
-  constructor(path: string) {
+  constructor(path: string, options: { groupCommit?: GroupCommitOptions } = {}) {
     this.db = openDatabase(path);
+    this.committer = new GroupCommitter(this.db, options.groupCommit);
     const p = (sql: string) => this.db.prepare(sql);
     this.stmt = {
       terminal: p('SELECT id, merchant_id AS merchantId, status FROM terminals WHERE id = ?'),
@@ -86,6 +89,10 @@ export class SqliteBackendStore implements BackendStore {
       balance: p('SELECT COALESCE(SUM(amount_minor), 0) AS s FROM postings WHERE account_id = ?'),
       ledgerSum: p('SELECT COALESCE(SUM(amount_minor), 0) AS s FROM postings'),
     };
+  }
+
+  commit<T>(fn: () => T): Promise<T> {
+    return this.committer.commit(fn);
   }
 
   transaction<T>(fn: () => T): T {
@@ -258,6 +265,7 @@ export class SqliteBackendStore implements BackendStore {
   }
 
   close(): void {
+    this.committer.close();
     this.db.close();
   }
 }
