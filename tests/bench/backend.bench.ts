@@ -3,7 +3,8 @@
  *   echo_per_s      plain grpc-js unary calls to an echo server, same message sizes, concurrency 64
  *   authorize_per_s Authorize calls (card authentication, sealed PIN, durable commit)
  *   settle_per_s    Settle calls (ARQC, ledger postings, signed receipt, durable commit)
- * each with "baseline" = echo_per_s and "ratio"; and settle_p99_ms.
+ * each with "baseline" = echo_per_s and "ratio", and "per_commit" (transactions per group commit,
+ * i.e. per fsync); and settle_p99_ms.
  * Work that is the client's (challenges, card signatures, sealing PINs) is done before timing.
  * The echo server uses the backend's own mutual TLS (same certificates), so the ratio compares
  * like with like.
@@ -73,10 +74,16 @@ export async function benchBackend(o: { calls: number }): Promise<void> {
     report({ bench: 'echo_per_s', value: echoRun.perSecond, unit: 'calls/s', concurrency: CONCURRENCY, bytes: authorizeBytes });
 
     const responses: AuthorizeResponse[] = new Array(o.calls);
+    const commits = () => f.backend.store.commitStats;
+    let before = commits();
     const authRun = await timed([...authorizeReqs.keys()], async (i) => (responses[i] = await f.authorize(authorizeReqs[i]!)));
     const approved = responses.filter((r) => r?.approved).length;
     if (approved !== o.calls) throw new Error(`authorize: ${approved}/${o.calls} approved`);
-    report({ bench: 'authorize_per_s', value: authRun.perSecond, unit: 'calls/s', baseline: echoRun.perSecond, concurrency: CONCURRENCY, synchronous: 'FULL' });
+    let after = commits();
+    report({
+      bench: 'authorize_per_s', value: authRun.perSecond, unit: 'calls/s', baseline: echoRun.perSecond, concurrency: CONCURRENCY, synchronous: 'FULL',
+      per_commit: Number(((after.transactions - before.transactions) / Math.max(1, after.commits - before.commits)).toFixed(1)),
+    });
 
     const settleReqs: SettleRequest[] = authorizeReqs.map((a, i) => {
       const card = cards[i % cards.length]!;
@@ -86,11 +93,16 @@ export async function benchBackend(o: { calls: number }): Promise<void> {
         items: [{ sku: 'gum', name: 'Gum', quantity: 1, unitPriceMinor: amount.minor }], cryptogram: card.arqc(amount, a.unpredictableNumber),
       };
     });
+    before = commits();
     const settleRun = await timed(settleReqs, async (r) => {
       const res = await f.settle(r);
       if (!res.approved) throw new Error(`settle declined: ${res.declineReason}`);
     });
-    report({ bench: 'settle_per_s', value: settleRun.perSecond, unit: 'calls/s', baseline: echoRun.perSecond, concurrency: CONCURRENCY, synchronous: 'FULL' });
+    after = commits();
+    report({
+      bench: 'settle_per_s', value: settleRun.perSecond, unit: 'calls/s', baseline: echoRun.perSecond, concurrency: CONCURRENCY, synchronous: 'FULL',
+      per_commit: Number(((after.transactions - before.transactions) / Math.max(1, after.commits - before.commits)).toFixed(1)),
+    });
     report({ bench: 'settle_p99_ms', value: percentile(settleRun.latencies, 99), unit: 'ms' });
     if (f.backend.store.ledgerSum() !== 0) throw new Error('ledger does not sum to zero');
   } finally {

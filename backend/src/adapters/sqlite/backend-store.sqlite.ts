@@ -31,10 +31,20 @@ export class SqliteBackendStore implements BackendStore {
   readonly db: Db;
   private readonly stmt;
   private readonly committer: GroupCommitter;
+  private readonly stats = { commits: 0, transactions: 0, largest: 0 };
 
   constructor(path: string, options: { groupCommit?: GroupCommitOptions } = {}) {
     this.db = openDatabase(path);
-    this.committer = new GroupCommitter(this.db, options.groupCommit);
+    const onCommit = options.groupCommit?.onCommit;
+    this.committer = new GroupCommitter(this.db, {
+      ...options.groupCommit,
+      onCommit: (s) => {
+        this.stats.commits++;
+        this.stats.transactions += s.size;
+        this.stats.largest = Math.max(this.stats.largest, s.size);
+        onCommit?.(s);
+      },
+    });
     const p = (sql: string) => this.db.prepare(sql);
     this.stmt = {
       terminal: p('SELECT id, merchant_id AS merchantId, status FROM terminals WHERE id = ?'),
@@ -89,6 +99,11 @@ export class SqliteBackendStore implements BackendStore {
       balance: p('SELECT COALESCE(SUM(amount_minor), 0) AS s FROM postings WHERE account_id = ?'),
       ledgerSum: p('SELECT COALESCE(SUM(amount_minor), 0) AS s FROM postings'),
     };
+  }
+
+  /** Group commits so far: how many, how many transactions they carried, the largest batch. */
+  get commitStats(): { readonly commits: number; readonly transactions: number; readonly largest: number } {
+    return { ...this.stats };
   }
 
   commit<T>(fn: () => T): Promise<T> {
