@@ -1,6 +1,6 @@
 /**
  * Thousands of mixed operations at once (issue 5: group commit), against a real server over
- * mutual TLS and a real SQLite file: 16 lanes at a time, each paying with its own cards (sales,
+ * mutual TLS and a real SQLite file, its use cases on the worker thread: 16 lanes at a time, each paying with its own cards (sales,
  * some over the limit), refunding and voiding anybody's sales (so refunds, voids and sales of the
  * same sale race in one batch), retrying sales, refunds and voids with the same request at the
  * same moment (duplicates in one batch), and closing batches (retried at once too). Outcomes
@@ -38,7 +38,7 @@ interface Sale { txn: string; minor: number; req: SettleRequest; res: SettleResp
 
 let f: BackendFixture;
 beforeAll(async () => {
-  f = await startBackendFixture({ extraCards: CARDS });
+  f = await startBackendFixture({ extraCards: CARDS, worker: true }); // as `serve --worker` runs: use cases and group commits on their own thread
 });
 afterAll(() => f.close());
 
@@ -136,7 +136,7 @@ describe('concurrent randomized run (group commit)', () => {
       }),
     );
     expect(done).toBe(OPERATIONS);
-    const stats = f.backend.store.commitStats;
+    const stats = await f.backend.commitStats();
     expect(stats.largest, 'concurrent requests shared a commit').toBeGreaterThan(1);
     const final = await f.closeBatch({ terminalId: T, closeRequestId: 'final' });
     closes.push({ batchId: final.batchId, net: final.totals!.netMinor });

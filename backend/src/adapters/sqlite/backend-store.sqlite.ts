@@ -26,6 +26,13 @@ const toBatch = (r: BatchDbRow | undefined): BatchRow | undefined =>
 import { openDatabase, type Db } from './open-database';
 import { GroupCommitter, type GroupCommitOptions } from './group-committer';
 
+/** Group commits so far: how many, how many transactions they carried, the largest batch. */
+export interface CommitCounts {
+  readonly commits: number;
+  readonly transactions: number;
+  readonly largest: number;
+}
+
 /** BackendStore on one SQLite file (better-sqlite3, synchronous transactions, group commit). */
 export class SqliteBackendStore implements BackendStore {
   readonly db: Db;
@@ -102,7 +109,7 @@ export class SqliteBackendStore implements BackendStore {
   }
 
   /** Group commits so far: how many, how many transactions they carried, the largest batch. */
-  get commitStats(): { readonly commits: number; readonly transactions: number; readonly largest: number } {
+  get commitStats(): CommitCounts {
     return { ...this.stats };
   }
 
