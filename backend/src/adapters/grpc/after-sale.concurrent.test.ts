@@ -1,6 +1,7 @@
 /**
  * Thousands of mixed operations at once (issue 5: group commit), against a real server over
- * mutual TLS and a real SQLite file, its use cases on the worker thread: 16 lanes at a time, each paying with its own cards (sales,
+ * mutual TLS and a real SQLite file (use cases on the gRPC thread, as by default; and a shorter
+ * run with them on the worker thread, as `serve --worker`): 16 lanes at a time, each paying with its own cards (sales,
  * some over the limit), refunding and voiding anybody's sales (so refunds, voids and sales of the
  * same sale race in one batch), retrying sales, refunds and voids with the same request at the
  * same moment (duplicates in one batch), and closing batches (retried at once too). Outcomes
@@ -18,7 +19,6 @@ import type { Item, SettleRequest, SettleResponse } from '@bluetill/protocol';
 import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
 import { fleetCards } from '../../admin/demo-seed';
 
-const OPERATIONS = 2_000;
 const LANES = 16;
 const CARDS = fleetCards(LANES * 2);
 const T = 'T-0001';
@@ -36,16 +36,19 @@ function prng(seed: number): () => number {
 
 interface Sale { txn: string; minor: number; req: SettleRequest; res: SettleResponse }
 
-let f: BackendFixture;
-beforeAll(async () => {
-  f = await startBackendFixture({ extraCards: CARDS, worker: true }); // as `serve --worker` runs: use cases and group commits on their own thread
-});
-afterAll(() => f.close());
+describe.each([
+  { worker: false, OPERATIONS: 2_000 },
+  { worker: true, OPERATIONS: 600 },
+])('concurrent randomized run (group commit), worker $worker', ({ worker, OPERATIONS }) => {
+  let f: BackendFixture;
+  beforeAll(async () => {
+    f = await startBackendFixture({ extraCards: CARDS, worker });
+  });
+  afterAll(() => f.close());
 
-describe('concurrent randomized run (group commit)', () => {
   it(`${OPERATIONS} operations in ${LANES} concurrent lanes: duplicates agree, answers equal the ledger, batches reconcile`, async () => {
     const seed = Number(process.env.BLUETILL_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    console.log(`concurrent randomized run: seed ${seed} (BLUETILL_SEED=${seed} to repeat)`);
+    console.log(`concurrent randomized run (worker ${worker}): seed ${seed} (BLUETILL_SEED=${seed} to repeat)`);
     const rnd = prng(seed);
     const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
     const sales: Sale[] = [];
@@ -168,6 +171,6 @@ describe('concurrent randomized run (group commit)', () => {
     for (const b of batches) expect({ id: b.id, merchant: b.merchant, all: b.all, fromTotals: b.fromTotals }).toEqual({ id: b.id, merchant: b.net, all: 0, fromTotals: b.net });
     expect(batches.reduce((s, b) => s + b.net, 0)).toBe(merchant);
     for (const c of closes) expect(batches.find((b) => b.id === c.batchId)?.net, `batch ${c.batchId}`).toBe(c.net);
-    console.log(`concurrent randomized run: seed ${seed}, ${OPERATIONS} operations in ${LANES} lanes (${JSON.stringify(counts)}), ${batches.length} batches, merchant balance ${merchant}, ledger sum 0; ${stats.transactions} transactions in ${stats.commits} commits (largest ${stats.largest})`);
+    console.log(`concurrent randomized run (worker ${worker}): seed ${seed}, ${OPERATIONS} operations in ${LANES} lanes (${JSON.stringify(counts)}), ${batches.length} batches, merchant balance ${merchant}, ledger sum 0; ${stats.transactions} transactions in ${stats.commits} commits (largest ${stats.largest})`);
   }, 300_000);
 });
