@@ -6,8 +6,8 @@
  * each with "baseline" = echo_per_s and "ratio", and "per_commit" (transactions per group commit,
  * i.e. per fsync) and "cpu_ms_per_call" (CPU time of the whole process, all threads, per call: a
  * figure that holds on a machine shared with others, where calls/s do not); and settle_p99_ms.
- * The backend runs its use cases on the gRPC thread, as by default (BENCH_BACKEND_WORKER=1: on a
- * worker thread, as `serve --worker`).
+ * The backend runs its use cases on a worker thread, as `serve` does (BENCH_BACKEND_WORKER=0: on
+ * the gRPC thread, as `serve --no-worker` and startBackend's default).
  * Work that is the client's (challenges, card signatures, sealing PINs) is done before timing.
  * The echo server uses the backend's own mutual TLS (same certificates), so the ratio compares
  * like with like.
@@ -48,7 +48,7 @@ async function timed<T>(items: readonly T[], run: (item: T) => Promise<unknown>)
 }
 
 export async function benchBackend(o: { calls: number; worker?: boolean }): Promise<void> {
-  const worker = o.worker ?? process.env.BENCH_BACKEND_WORKER === '1';
+  const worker = o.worker ?? process.env.BENCH_BACKEND_WORKER !== '0';
   const f = await startBackendFixture({ extraCards: fleetCards(CONCURRENCY), worker });
   const echoServer = new Server();
   echoServer.addService(ECHO, { echo: (call: { request: Buffer }, cb: (e: null, r: Buffer) => void) => cb(null, call.request) });

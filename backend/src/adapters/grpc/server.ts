@@ -56,7 +56,8 @@ export interface BackendOptions {
   readonly reflection?: boolean;
   /**
    * Run the use cases (store, key store, per-request cryptography, group commits) on a worker
-   * thread, leaving the gRPC thread to the transport (issue 5). Default off; `serve` turns it on.
+   * thread, leaving the gRPC thread to the transport (issue 5). Default off here; `serve` turns it
+   * on (`--no-worker` to keep one thread).
    * Needs the system clock (a custom `clock` is refused with it).
    */
   readonly worker?: boolean;

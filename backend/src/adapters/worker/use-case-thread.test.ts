@@ -1,5 +1,5 @@
 /**
- * The use-case worker (startBackend({ worker: true }), `serve --worker`): the same answers and the
+ * The use-case worker (startBackend({ worker: true }), `serve` by default): the same answers and the
  * same gRPC statuses as on one thread (errors cross the thread as their own classes), events reach
  * the gRPC thread's log, a close ends the thread, and what it committed is there after a restart.
  */
@@ -73,9 +73,9 @@ describe('use cases on a worker thread', () => {
       .rejects.toThrow(/custom clock/);
   });
 
-  it('serve --worker serves through the CLI and stops on SIGTERM', { timeout: 30_000 }, async () => {
+  it('serve runs the worker by default through the CLI and stops on SIGTERM', { timeout: 30_000 }, async () => {
     const cli = join(import.meta.dirname, '..', '..', '..', 'bin', 'bluetill-backend.mjs');
-    const server = spawn(process.execPath, [cli, 'serve', '--dir', f.dir, '--port', '0', '--worker'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BLUETILL_MASTER_KEY: f.masterKey.toBase64() } });
+    const server = spawn(process.execPath, [cli, 'serve', '--dir', f.dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BLUETILL_MASTER_KEY: f.masterKey.toBase64() } });
     let log = '';
     server.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     const address = await new Promise<string>((res, rej) => {
