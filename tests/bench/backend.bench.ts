@@ -3,7 +3,11 @@
  *   echo_per_s      plain grpc-js unary calls to an echo server, same message sizes, concurrency 64
  *   authorize_per_s Authorize calls (card authentication, sealed PIN, durable commit)
  *   settle_per_s    Settle calls (ARQC, ledger postings, signed receipt, durable commit)
- * each with "baseline" = echo_per_s and "ratio"; and settle_p99_ms.
+ * each with "baseline" = echo_per_s and "ratio", and "per_commit" (transactions per group commit,
+ * i.e. per fsync) and "cpu_ms_per_call" (CPU time of the whole process, all threads, per call: a
+ * figure that holds on a machine shared with others, where calls/s do not); and settle_p99_ms.
+ * The backend runs its use cases on a worker thread, as `serve` does (BENCH_BACKEND_WORKER=0: on
+ * the gRPC thread, as `serve --no-worker` and startBackend's default).
  * Work that is the client's (challenges, card signatures, sealing PINs) is done before timing.
  * The echo server uses the backend's own mutual TLS (same certificates), so the ratio compares
  * like with like.
@@ -24,9 +28,10 @@ const ECHO: ServiceDefinition = {
   echo: { path: '/bench.Echo/Echo', requestStream: false, responseStream: false, requestSerialize: raw.serialize, requestDeserialize: raw.deserialize, responseSerialize: raw.serialize, responseDeserialize: raw.deserialize },
 };
 
-async function timed<T>(items: readonly T[], run: (item: T) => Promise<unknown>): Promise<{ perSecond: number; latencies: number[] }> {
+async function timed<T>(items: readonly T[], run: (item: T) => Promise<unknown>): Promise<{ perSecond: number; latencies: number[]; cpuMsPerCall: number }> {
   let next = 0;
   const latencies: number[] = [];
+  const cpu0 = process.cpuUsage(); // every thread of the process: client, gRPC thread, use-case worker
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
@@ -38,11 +43,13 @@ async function timed<T>(items: readonly T[], run: (item: T) => Promise<unknown>)
       }
     }),
   );
-  return { perSecond: items.length / ((performance.now() - t0) / 1000), latencies: latencies.sort((a, b) => a - b) };
+  const cpu = process.cpuUsage(cpu0);
+  return { perSecond: items.length / ((performance.now() - t0) / 1000), latencies: latencies.sort((a, b) => a - b), cpuMsPerCall: (cpu.user + cpu.system) / 1000 / items.length };
 }
 
-export async function benchBackend(o: { calls: number }): Promise<void> {
-  const f = await startBackendFixture({ extraCards: fleetCards(CONCURRENCY) });
+export async function benchBackend(o: { calls: number; worker?: boolean }): Promise<void> {
+  const worker = o.worker ?? process.env.BENCH_BACKEND_WORKER !== '0';
+  const f = await startBackendFixture({ extraCards: fleetCards(CONCURRENCY), worker });
   const echoServer = new Server();
   echoServer.addService(ECHO, { echo: (call: { request: Buffer }, cb: (e: null, r: Buffer) => void) => cb(null, call.request) });
   const tls = readServerTls(f.seed.tlsDir);
@@ -70,13 +77,21 @@ export async function benchBackend(o: { calls: number }): Promise<void> {
     const payload = Buffer.alloc(authorizeBytes, 7);
     await timed(Array.from({ length: 200 }), () => new Promise((r) => echo.echo(payload, () => r(null)))); // warm-up
     const echoRun = await timed(Array.from({ length: o.calls }), () => new Promise((r, j) => echo.echo(payload, (e) => (e ? j(e) : r(null)))));
-    report({ bench: 'echo_per_s', value: echoRun.perSecond, unit: 'calls/s', concurrency: CONCURRENCY, bytes: authorizeBytes });
+    const cpu = (r: { cpuMsPerCall: number }) => Number(r.cpuMsPerCall.toFixed(3));
+    report({ bench: 'echo_per_s', value: echoRun.perSecond, unit: 'calls/s', concurrency: CONCURRENCY, bytes: authorizeBytes, cpu_ms_per_call: cpu(echoRun) });
 
     const responses: AuthorizeResponse[] = new Array(o.calls);
+    const commits = () => f.backend.commitStats();
+    let before = await commits();
     const authRun = await timed([...authorizeReqs.keys()], async (i) => (responses[i] = await f.authorize(authorizeReqs[i]!)));
     const approved = responses.filter((r) => r?.approved).length;
     if (approved !== o.calls) throw new Error(`authorize: ${approved}/${o.calls} approved`);
-    report({ bench: 'authorize_per_s', value: authRun.perSecond, unit: 'calls/s', baseline: echoRun.perSecond, concurrency: CONCURRENCY, synchronous: 'FULL' });
+    let after = await commits();
+    report({
+      bench: 'authorize_per_s', value: authRun.perSecond, unit: 'calls/s', baseline: echoRun.perSecond, concurrency: CONCURRENCY, synchronous: 'FULL', worker,
+      cpu_ms_per_call: cpu(authRun),
+      per_commit: Number(((after.transactions - before.transactions) / Math.max(1, after.commits - before.commits)).toFixed(1)),
+    });
 
     const settleReqs: SettleRequest[] = authorizeReqs.map((a, i) => {
       const card = cards[i % cards.length]!;
@@ -86,11 +101,17 @@ export async function benchBackend(o: { calls: number }): Promise<void> {
         items: [{ sku: 'gum', name: 'Gum', quantity: 1, unitPriceMinor: amount.minor }], cryptogram: card.arqc(amount, a.unpredictableNumber),
       };
     });
+    before = await commits();
     const settleRun = await timed(settleReqs, async (r) => {
       const res = await f.settle(r);
       if (!res.approved) throw new Error(`settle declined: ${res.declineReason}`);
     });
-    report({ bench: 'settle_per_s', value: settleRun.perSecond, unit: 'calls/s', baseline: echoRun.perSecond, concurrency: CONCURRENCY, synchronous: 'FULL' });
+    after = await commits();
+    report({
+      bench: 'settle_per_s', value: settleRun.perSecond, unit: 'calls/s', baseline: echoRun.perSecond, concurrency: CONCURRENCY, synchronous: 'FULL', worker,
+      cpu_ms_per_call: cpu(settleRun),
+      per_commit: Number(((after.transactions - before.transactions) / Math.max(1, after.commits - before.commits)).toFixed(1)),
+    });
     report({ bench: 'settle_p99_ms', value: percentile(settleRun.latencies, 99), unit: 'ms' });
     if (f.backend.store.ledgerSum() !== 0) throw new Error('ledger does not sum to zero');
   } finally {

@@ -53,19 +53,19 @@ function failingPostings(s: SqliteBackendStore): BackendStore {
 }
 
 describe('adjustments are atomic', () => {
-  it('leaves nothing behind when posting fails, then refunds and voids normally', () => {
+  it('leaves nothing behind when posting fails, then refunds and voids normally', async () => {
     const merchant = store.findMerchant('M-0001');
     expect(merchant?.accountId).toBe('acct-M-0001');
     const before = { adjustments: count('adjustments'), postings: count('postings'), batches: count('batches') };
     const broken = new AdjustmentUseCase(failingPostings(store), keys, clock);
-    expect(() => broken.refund({ terminalId: 'T-0001', terminalTxnId: 'sale-1', refundTxnId: 'rf-1', amount: { minor: 100, currency: 'EUR' } }, admin)).toThrow(/disk I\/O/);
-    expect(() => broken.void({ terminalId: 'T-0001', terminalTxnId: 'sale-1' }, admin)).toThrow(/disk I\/O/);
+    await expect(broken.refund({ terminalId: 'T-0001', terminalTxnId: 'sale-1', refundTxnId: 'rf-1', amount: { minor: 100, currency: 'EUR' } }, admin)).rejects.toThrow(/disk I\/O/);
+    await expect(broken.void({ terminalId: 'T-0001', terminalTxnId: 'sale-1' }, admin)).rejects.toThrow(/disk I\/O/);
     expect({ adjustments: count('adjustments'), postings: count('postings'), batches: count('batches') }).toEqual(before);
 
     const ok = new AdjustmentUseCase(store, keys, clock);
-    expect(ok.refund({ terminalId: 'T-0001', terminalTxnId: 'sale-1', refundTxnId: 'rf-1', amount: { minor: 100, currency: 'EUR' } }, admin).approved).toBe(true);
+    expect((await ok.refund({ terminalId: 'T-0001', terminalTxnId: 'sale-1', refundTxnId: 'rf-1', amount: { minor: 100, currency: 'EUR' } }, admin)).approved).toBe(true);
     expect(count('postings')).toBe(before.postings + 2);
-    expect(ok.void({ terminalId: 'T-0001', terminalTxnId: 'sale-1' }, admin).declineReason).toBe('not_voidable'); // refunded
+    expect((await ok.void({ terminalId: 'T-0001', terminalTxnId: 'sale-1' }, admin)).declineReason).toBe('not_voidable'); // refunded
     expect(store.ledgerSum()).toBe(0);
   });
 });

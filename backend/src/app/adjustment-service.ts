@@ -31,11 +31,11 @@ export class AdjustmentUseCase {
     private readonly events: AdjustmentEvents = {},
   ) {}
 
-  refund(req: RefundRequest, caller: Caller): RefundResponse {
+  async refund(req: RefundRequest, caller: Caller): Promise<RefundResponse> {
     checkCaller(req.terminalId, caller);
     const hash = requestHash(RefundRequest.encode(req).finish());
     const amount = req.amount!;
-    const res = this.store.transaction((): RefundResponse => {
+    const res = await this.store.commit((): RefundResponse => {
       const prior = this.store.findAdjustment(req.terminalId, 'refund', req.refundTxnId);
       if (prior) {
         if (!equalBytes(prior.requestHash, hash)) throw new RequestError('already_exists', 'refund id already used for a different request');
@@ -71,10 +71,10 @@ export class AdjustmentUseCase {
     return res;
   }
 
-  void(req: VoidRequest, caller: Caller): VoidResponse {
+  async void(req: VoidRequest, caller: Caller): Promise<VoidResponse> {
     checkCaller(req.terminalId, caller);
     const hash = requestHash(VoidRequest.encode(req).finish());
-    const res = this.store.transaction((): VoidResponse => {
+    const res = await this.store.commit((): VoidResponse => {
       const prior = this.store.findAdjustment(req.terminalId, 'void', req.terminalTxnId);
       if (prior?.approved) return { ...VoidResponse.decode(prior.response), replayed: true };
       const now = this.clock.now();

@@ -31,12 +31,12 @@ export class AuthorizationUseCase {
     private readonly events: AuthorizationEvents = {},
   ) {}
 
-  challenge(req: ChallengeRequest, caller: Caller): ChallengeResponse {
+  async challenge(req: ChallengeRequest, caller: Caller): Promise<ChallengeResponse> {
     checkCaller(req.terminalId, caller);
     const now = this.clock.now();
     const expiresAt = now + CHALLENGE_LIFETIME_MS;
     const un = new Uint8Array(randomBytes(4));
-    this.store.transaction(() => {
+    await this.store.commit(() => {
       const terminal = this.store.findTerminal(req.terminalId);
       if (!terminal || terminal.status !== 'active') throw new RequestError('permission_denied', 'terminal not registered');
       this.store.insertChallenge(toHex(un), req.terminalId, expiresAt);
@@ -44,7 +44,7 @@ export class AuthorizationUseCase {
     return { unpredictableNumber: un, expiresAtMs: expiresAt, pinKeyCertificate: this.keys.pinKey.certificate };
   }
 
-  authorize(req: AuthorizeRequest, caller: Caller): AuthorizeResponse {
+  async authorize(req: AuthorizeRequest, caller: Caller): Promise<AuthorizeResponse> {
     checkCaller(req.terminalId, caller);
     const card = req.card!;
     const now = this.clock.now();
@@ -56,7 +56,7 @@ export class AuthorizationUseCase {
     } catch {
       pin = null;
     }
-    const result = this.store.transaction((): AuthorizeResponse => {
+    const result = await this.store.commit((): AuthorizeResponse => {
       const decline = (code: DeclineCode, triesLeft = 0): AuthorizeResponse => ({ approved: false, declineReason: code, authorizationRef: '', expiresAtMs: 0, pinTriesLeft: triesLeft });
       const un = toHex(req.unpredictableNumber);
       const state = this.store.takeChallenge(un, req.terminalId, now);

@@ -30,9 +30,9 @@ export class BatchUseCase {
     private readonly clock: Clock,
   ) {}
 
-  closeBatch(req: CloseBatchRequest, caller: Caller): CloseBatchResponse {
+  async closeBatch(req: CloseBatchRequest, caller: Caller): Promise<CloseBatchResponse> {
     checkCaller(req.terminalId, caller);
-    return this.store.transaction((): CloseBatchResponse => {
+    return this.store.commit((): CloseBatchResponse => {
       if (req.closeRequestId) {
         const prior = this.store.findBatchByCloseRequest(req.terminalId, req.closeRequestId);
         if (prior) return { ...response(prior), replayed: true };

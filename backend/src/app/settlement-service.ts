@@ -1,6 +1,6 @@
 /**
  * The settlement server's use case: exactly once per (terminal, terminal transaction id).
- * In one SQLite transaction: look up an earlier result (a retry returns it unchanged), check the
+ * In one transaction (group-committed with concurrent requests; answered once durable): look up an earlier result (a retry returns it unchanged), check the
  * rules, store the result, post balanced ledger entries, mark the authorization used.
  */
 import {
@@ -32,11 +32,11 @@ export class SettlementUseCase {
     private readonly events: SettlementEvents = {},
   ) {}
 
-  settle(req: SettleRequest, caller: Caller): SettleResponse {
+  async settle(req: SettleRequest, caller: Caller): Promise<SettleResponse> {
     checkCaller(req.terminalId, caller);
     const hash = requestHash(SettleRequest.encode(req).finish());
     const panHash = this.keys.panHash(req.card!.pan);
-    const response = this.store.transaction((): SettleResponse => {
+    const response = await this.store.commit((): SettleResponse => {
       const prior = this.store.findSettlement(req.terminalId, req.terminalTxnId);
       if (prior) {
         if (!equalBytes(prior.requestHash, hash))

@@ -118,13 +118,14 @@ program
   .option('--insecure', 'serve plaintext without client certificates (local debugging only)', false)
   .option('--metrics-port <port>', 'serve Prometheus metrics on http://HOST:PORT/metrics (0 = any free port)', integer)
   .option('--no-reflection', 'do not serve gRPC server reflection')
-  .action(async (o: { dir: string; host: string; port: number; services: string; tlsDir: string; insecure: boolean; metricsPort?: number; reflection: boolean }) => {
+  .option('--no-worker', 'run the use cases on the gRPC thread (default: on a worker thread, the gRPC thread serving the transport only)')
+  .action(async (o: { dir: string; host: string; port: number; services: string; tlsDir: string; insecure: boolean; metricsPort?: number; reflection: boolean; worker: boolean }) => {
     const masterKey = masterKeyFromEnv();
     const services = o.services.split(',').map((s) => s.trim()) as Array<'authorization' | 'settlement'>;
     const tls = o.insecure ? 'insecure' : readServerTls(o.tlsDir === '<DIR>/tls' ? join(o.dir, 'tls') : o.tlsDir);
     if (o.insecure) console.error('bluetill-backend: WARNING --insecure: no TLS, callers are not authenticated (local debugging only)');
     const metrics = o.metricsPort === undefined ? undefined : new BackendMetrics({ processMetrics: true });
-    const backend = await startBackend({ ...dirPaths(o.dir), masterKey, reflection: o.reflection, host: o.host, port: o.port, services, tls, logger: createLogger('backend'), ...(metrics ? { metrics } : {}) });
+    const backend = await startBackend({ ...dirPaths(o.dir), masterKey, reflection: o.reflection, host: o.host, port: o.port, services, tls, logger: createLogger('backend'), worker: o.worker, ...(metrics ? { metrics } : {}) });
     console.log(`listening on ${backend.address} (${o.insecure ? 'INSECURE plaintext' : 'mutual TLS'})`);
     const metricsServer = metrics ? await startMetricsServer(metrics, { host: o.host, port: o.metricsPort }) : undefined;
     if (metricsServer) console.log(`metrics on ${metricsServer.url}`);
@@ -249,10 +250,10 @@ program
   .description("close the terminal's open batch and print its totals (they reconcile with the ledger, or nothing is closed)")
   .requiredOption('--dir <dir>', 'data folder')
   .requiredOption('--terminal <id>', 'terminal id')
-  .action((o: { dir: string; terminal: string }) => {
+  .action(async (o: { dir: string; terminal: string }) => {
     const store = new SqliteBackendStore(dirPaths(o.dir).dbPath);
     try {
-      const b = new BatchUseCase(store, systemClock).closeBatch({ terminalId: o.terminal, closeRequestId: '' }, { kind: 'admin' });
+      const b = await new BatchUseCase(store, systemClock).closeBatch({ terminalId: o.terminal, closeRequestId: '' }, { kind: 'admin' });
       const t = b.totals!;
       const m = (minor: number) => formatMoney({ minor, currency: t.currency || 'EUR' });
       console.log(`terminal ${o.terminal}: batch ${b.batchId} closed (${new Date(b.openedAtMs).toISOString()} – ${new Date(b.closedAtMs).toISOString()})`);

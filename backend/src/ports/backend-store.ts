@@ -1,11 +1,16 @@
 /**
  * Storage of cards, merchants, terminals, one-time challenges, authorizations, settlements and
- * the double-entry ledger. Every method is synchronous and runs inside transaction(), so a state
- * change and its ledger rows commit together or not at all.                      [HS, BS3]
+ * the double-entry ledger. Every method is synchronous and runs inside commit() (or
+ * transaction()), so a state change and its ledger rows commit together or not at all. [HS, BS3]
  * Implementations: SqliteBackendStore (embedded default); a PostgreSQL one can implement it too.
  *
+ * commit(fn) is what the use cases call: fn runs with the transactions of other concurrent
+ * requests and the promise resolves only once its changes are durable (group commit, one fsync
+ * for many requests); fn sees the changes of the requests before it, and a throw undoes only
+ * fn's own changes. transaction(fn) runs fn alone, at once (admin tool, tests).
+ *
  * @example
- *   const result = store.transaction(() => {
+ *   const result = await store.commit(() => {
  *     const prior = store.findSettlement(terminalId, txnId);
  *     if (prior) return prior.response;
  *     ...; store.insertSettlement(row); store.insertPostings(rows);
@@ -149,7 +154,27 @@ export interface Posting {
 
 export type ChallengeState = 'ok' | 'unknown' | 'used' | 'expired';
 
+export type CommitErrorCode = 'commit_failed' | 'store_closed';
+
+/**
+ * commit() could not make a transaction durable: its batch did not commit, or the store closed
+ * before it ran. Nothing of the request is stored, so retrying it is safe.
+ */
+export class CommitError extends Error {
+  constructor(
+    readonly code: CommitErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'CommitError';
+  }
+}
+
 export interface BackendStore {
+  /** Runs fn (synchronous) in a transaction shared with concurrent requests; resolves once it is durable. */
+  commit<T>(fn: () => T): Promise<T>;
+  /** Runs fn (synchronous) in a transaction of its own, at once. */
   transaction<T>(fn: () => T): T;
   findTerminal(id: string): TerminalRow | undefined;
   findTerminalCertificate(fingerprint: string): TerminalCertificateRow | undefined;

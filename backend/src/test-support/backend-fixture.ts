@@ -98,11 +98,11 @@ function clientsOver(address: string, creds: ChannelCredentials): FixtureClients
   };
 }
 
-export async function startBackendFixture(o: { extraCards?: readonly NewCard[]; metrics?: BackendMetrics } = {}): Promise<BackendFixture> {
+export async function startBackendFixture(o: { extraCards?: readonly NewCard[]; metrics?: BackendMetrics; worker?: boolean } = {}): Promise<BackendFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'bluetill-backend-'));
   const masterKey = MasterKey.generate();
   const seed = await seedDemo(dir, ['T-0002', 'T-0003'], o.extraCards ?? [], { masterKey });
-  const backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, masterKey, logger: createLogger('backend', 'silent'), ...(o.metrics ? { metrics: o.metrics } : {}) });
+  const backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, masterKey, logger: createLogger('backend', 'silent'), ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.worker ? { worker: true } : {}) });
   const credentialsFor = (terminalId: string) => {
     const t = readTerminalTls(seed.tlsDir, terminalId);
     return credentials.createSsl(t.ca, t.key, t.cert);

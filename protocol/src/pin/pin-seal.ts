@@ -12,7 +12,7 @@
  * `context` binds the seal to one payment session (unpredictable number and terminal id), so a
  * sealed PIN recorded in one session cannot be replayed in another.
  */
-import { createCipheriv, createDecipheriv, createECDH, hkdfSync, type KeyObject, diffieHellman } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createECDH, hkdfSync, type ECDH, type KeyObject } from 'node:crypto';
 import { SealedPinBlock } from '../gen/bluetill/v1/ble';
 import { ProtocolError } from '../errors';
 import { concatBytes, utf8 } from '../bytes';
@@ -24,6 +24,30 @@ export class PinSealError extends ProtocolError<'malformed' | 'unsealed_failed'>
 function keys(secret: Uint8Array, ephemeral: Uint8Array) {
   const okm = new Uint8Array(hkdfSync('sha256', secret, ephemeral, utf8('bluetill/1 pin seal'), 60));
   return { k4: okm.subarray(0, 16), kg: okm.subarray(16, 48), iv: okm.subarray(48, 60) };
+}
+
+/**
+ * The PIN private key as an ECDH object, made once per key: computeSecret on a raw point costs
+ * about half of importing the point as a KeyObject and calling diffieHellman (issue 5). It still
+ * refuses a point that is not on P-256 (ERR_CRYPTO_ECDH_INVALID_PUBLIC_KEY).
+ */
+const ecdhByKey = new WeakMap<KeyObject, ECDH>();
+function ecdhOf(privateKey: KeyObject): ECDH {
+  let ecdh = ecdhByKey.get(privateKey);
+  if (!ecdh) {
+    const d = privateKey.export({ format: 'jwk' }).d;
+    if (privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1' || typeof d !== 'string') throw new TypeError('the PIN key must be a P-256 private key');
+    ecdh = createECDH('prime256v1');
+    ecdh.setPrivateKey(Buffer.from(d, 'base64url'));
+    ecdhByKey.set(privateKey, ecdh);
+  }
+  return ecdh;
+}
+
+/** Only a 65-byte uncompressed point, as the wire format says (publicKeyFromRaw's rule). */
+function checkedPoint(raw: Uint8Array): Uint8Array {
+  if (raw.length !== 65 || raw[0] !== 0x04) throw new PinSealError('malformed', 'ephemeral key is not an uncompressed P-256 point');
+  return raw;
 }
 
 export function sealPin(args: { pin: string; pan: string; pinKey: Uint8Array; pinKeyId: string; context: Uint8Array }): Uint8Array {
@@ -48,7 +72,7 @@ export function openSealedPin(sealed: Uint8Array, args: { pinPrivateKey: KeyObje
   }
   if (msg.ciphertext.length !== 32) throw new PinSealError('malformed', 'sealed PIN block has the wrong size');
   try {
-    const secret = new Uint8Array(diffieHellman({ privateKey: args.pinPrivateKey, publicKey: publicKeyFromRaw(msg.ephemeralPublicKey) }));
+    const secret = new Uint8Array(ecdhOf(args.pinPrivateKey).computeSecret(checkedPoint(msg.ephemeralPublicKey)));
     const k = keys(secret, msg.ephemeralPublicKey);
     const gcm = createDecipheriv('aes-256-gcm', k.kg, k.iv);
     gcm.setAAD(args.context);

@@ -6,14 +6,12 @@ import { Server, ServerCredentials, status, type ServerUnaryCall, type sendUnary
 import { AuthorizationService, SettlementService, health } from '@bluetill/protocol';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { SqliteBackendStore } from '../sqlite/backend-store.sqlite';
+import { SqliteBackendStore, type CommitCounts } from '../sqlite/backend-store.sqlite';
 import { SoftwareKeyStore } from '../key-store.file';
 import type { MasterKey } from '../master-key';
 import { addReflection } from './reflection';
-import { AuthorizationUseCase } from '../../app/authorization-service';
-import { SettlementUseCase } from '../../app/settlement-service';
-import { AdjustmentUseCase } from '../../app/adjustment-service';
-import { BatchUseCase } from '../../app/batch-service';
+import { createUseCases, type RemoteUseCases, type UseCases } from './use-cases';
+import { startUseCaseThread, type UseCaseThread } from '../worker/use-case-thread';
 import type { Caller } from '../../app/caller';
 import { systemClock, type Clock } from '../../ports/clock';
 import { toGrpcStatus } from './to-grpc-status';
@@ -56,12 +54,21 @@ export interface BackendOptions {
    * schemas only, and is behind the same TLS handshake as everything else.
    */
   readonly reflection?: boolean;
+  /**
+   * Run the use cases (store, key store, per-request cryptography, group commits) on a worker
+   * thread, leaving the gRPC thread to the transport (issue 5). Default off here; `serve` turns it
+   * on (`--no-worker` to keep one thread).
+   * Needs the system clock (a custom `clock` is refused with it).
+   */
+  readonly worker?: boolean;
 }
 
 export interface RunningBackend {
   readonly port: number;
   readonly address: string;
   readonly store: SqliteBackendStore;
+  /** Group commits of the store that runs the use cases (the worker's, when there is one). */
+  commitStats(): Promise<CommitCounts>;
   close(): Promise<void>;
   /** Hard stop, as a crash would: in-flight calls fail, nothing is drained. */
   kill(): void;
@@ -102,17 +109,23 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   // store is opened or a port bound (the server refuses to start).
   const tls = o.tls ?? readServerTls(join(dirname(o.keysPath), 'tls'));
   const keys = SoftwareKeyStore.fromFile(o.keysPath, o.masterKey);
+  if (o.worker && o.clock) throw new TypeError('startBackend: a custom clock cannot be used with the use-case worker');
   const store = new SqliteBackendStore(o.dbPath);
-  const settlement = new SettlementUseCase(store, keys, clock, {
-    onSettled: (e) => log.info({ event: 'settled', ...e }, 'settlement'),
-  });
-  const adjustments = new AdjustmentUseCase(store, keys, clock, {
-    onAdjusted: (e) => log.info({ event: e.kind === 'refund' ? 'refunded' : 'voided', ...e }, e.kind),
-  });
-  const batches = new BatchUseCase(store, clock);
-  const authorization = new AuthorizationUseCase(store, keys, clock, settlement, {
-    onDecision: (e) => log.info({ event: 'authorized', ...e }, 'authorization'),
-  });
+  // With the worker, this connection serves the caller checks (terminal certificates) and reads.
+  let thread: UseCaseThread | undefined;
+  let useCases: UseCases | RemoteUseCases;
+  if (o.worker) {
+    try {
+      thread = await startUseCaseThread({ dbPath: o.dbPath, keysPath: o.keysPath, masterKey: o.masterKey, log });
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+    useCases = thread.useCases;
+  } else {
+    useCases = createUseCases(store, keys, clock, (fields, message) => log.info(fields, message));
+  }
+  const { authorization, settlement, adjustments, batches } = useCases;
   let credentials: ServerCredentials;
   let callerOf: CallerOf;
   if (tls === 'insecure') {
@@ -158,8 +171,12 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   const host = o.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${o.port ?? 0}`, credentials, (err, p) => (err ? reject(err) : resolve(p))),
-  );
-  log.info({ port, services: names, reflection: o.reflection !== false, keyId: o.masterKey.id, transport: tls === 'insecure' ? 'insecure' : 'mtls' }, 'backend listening');
+  ).catch(async (error: unknown) => {
+    await thread?.kill();
+    store.close();
+    throw error;
+  });
+  log.info({ port, services: names, reflection: o.reflection !== false, worker: thread !== undefined, keyId: o.masterKey.id, transport: tls === 'insecure' ? 'insecure' : 'mtls' }, 'backend listening');
   let closed = false;
   const finish = () => {
     if (closed) return;
@@ -170,18 +187,22 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     port,
     address: `${host}:${port}`,
     store,
+    commitStats: () => thread?.commitStats() ?? Promise.resolve(store.commitStats),
     close: () =>
       new Promise<void>((resolve) => {
         healthService.shutdown();
         const timer = setTimeout(() => server.forceShutdown(), 2000);
         server.tryShutdown(() => {
           clearTimeout(timer);
-          finish();
-          resolve();
+          void (thread?.close() ?? Promise.resolve()).then(() => {
+            finish();
+            resolve();
+          });
         });
       }),
     kill: () => {
       server.forceShutdown();
+      void thread?.kill();
       finish();
     },
   };

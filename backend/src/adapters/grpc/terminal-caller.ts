@@ -22,12 +22,32 @@ export function terminalIdOf(cert: X509Certificate): string | null {
   return uris[0];
 }
 
+/**
+ * Parsed client certificates by SHA-256 fingerprint: parsing one (X509Certificate) costs about as
+ * much as a whole echo call, and a till presents the same certificate on every call. Only the
+ * parse is cached; the registry lookup (unknown, revoked) is still made on every call.
+ */
+const MAX_CACHED = 4096;
+const terminalIds = new Map<string, { fingerprint: string; terminalId: string | null }>();
+
+function parsedPeer(peer: PeerCertificate & { raw: Buffer }): { fingerprint: string; terminalId: string | null } {
+  const key = peer.fingerprint256;
+  const hit = key ? terminalIds.get(key) : undefined;
+  if (hit) return hit;
+  const cert = new X509Certificate(peer.raw);
+  const parsed = { fingerprint: cert.fingerprint256, terminalId: terminalIdOf(cert) };
+  if (key === parsed.fingerprint) {
+    if (terminalIds.size >= MAX_CACHED) terminalIds.clear();
+    terminalIds.set(key, parsed);
+  }
+  return parsed;
+}
+
 export function terminalCaller(peer: PeerCertificate | undefined, store: Pick<BackendStore, 'findTerminalCertificate'>): Caller {
   if (!peer?.raw) throw new RequestError('permission_denied', 'no client certificate');
-  const cert = new X509Certificate(peer.raw);
-  const terminalId = terminalIdOf(cert);
+  const { fingerprint, terminalId } = parsedPeer(peer);
   if (!terminalId) throw new RequestError('permission_denied', 'client certificate names no terminal');
-  const row = store.findTerminalCertificate(cert.fingerprint256);
+  const row = store.findTerminalCertificate(fingerprint);
   if (!row) throw new RequestError('permission_denied', 'client certificate unknown to the registry');
   if (row.revokedAt !== null) throw new RequestError('permission_denied', 'client certificate revoked');
   if (row.terminalId !== terminalId) throw new RequestError('permission_denied', 'client certificate issued to another terminal');

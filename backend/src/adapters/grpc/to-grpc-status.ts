@@ -1,8 +1,13 @@
-/** The one place where errors become gRPC statuses. Unknown errors are INTERNAL and logged, never echoed. */
+/**
+ * The one place where errors become gRPC statuses. Unknown errors are INTERNAL and logged, never
+ * echoed. A CommitError (the request's batch did not commit: nothing of it is stored) is
+ * UNAVAILABLE, so the till retries it (exactly once makes that safe); it is logged too.
+ */
 import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { RequestError, type RequestErrorCode } from '../../app/request-error';
 import { assertNever } from '@bluetill/protocol';
+import { CommitError } from '../../ports/backend-store';
 
 const CODE: Record<RequestErrorCode, status> = {
   invalid_argument: status.INVALID_ARGUMENT,
@@ -16,6 +21,10 @@ export function toGrpcStatus(error: unknown, log: Logger, method: string): Parti
   if (error instanceof RequestError) {
     const code = CODE[error.code] ?? assertNever(error.code as never);
     return { code, details: error.message, metadata: new Metadata() };
+  }
+  if (error instanceof CommitError) {
+    log.error({ method, err: { name: error.name, code: error.code, message: error.message } }, 'not committed');
+    return { code: status.UNAVAILABLE, details: 'not committed, nothing stored: retry', metadata: new Metadata() };
   }
   log.error({ method, err: { name: (error as Error)?.name, message: (error as Error)?.message } }, 'internal error');
   return { code: status.INTERNAL, details: 'internal error', metadata: new Metadata() };

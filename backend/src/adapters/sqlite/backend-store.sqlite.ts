@@ -24,14 +24,34 @@ const toBatch = (r: BatchDbRow | undefined): BatchRow | undefined =>
         : null,
   };
 import { openDatabase, type Db } from './open-database';
+import { GroupCommitter, type GroupCommitOptions } from './group-committer';
 
-/** BackendStore on one SQLite file (better-sqlite3, synchronous transactions only). */
+/** Group commits so far: how many, how many transactions they carried, the largest batch. */
+export interface CommitCounts {
+  readonly commits: number;
+  readonly transactions: number;
+  readonly largest: number;
+}
+
+/** BackendStore on one SQLite file (better-sqlite3, synchronous transactions, group commit). */
 export class SqliteBackendStore implements BackendStore {
   readonly db: Db;
   private readonly stmt;
+  private readonly committer: GroupCommitter;
+  private readonly stats = { commits: 0, transactions: 0, largest: 0 };
 
-  constructor(path: string) {
+  constructor(path: string, options: { groupCommit?: GroupCommitOptions } = {}) {
     this.db = openDatabase(path);
+    const onCommit = options.groupCommit?.onCommit;
+    this.committer = new GroupCommitter(this.db, {
+      ...options.groupCommit,
+      onCommit: (s) => {
+        this.stats.commits++;
+        this.stats.transactions += s.size;
+        this.stats.largest = Math.max(this.stats.largest, s.size);
+        onCommit?.(s);
+      },
+    });
     const p = (sql: string) => this.db.prepare(sql);
     this.stmt = {
       terminal: p('SELECT id, merchant_id AS merchantId, status FROM terminals WHERE id = ?'),
@@ -86,6 +106,15 @@ export class SqliteBackendStore implements BackendStore {
       balance: p('SELECT COALESCE(SUM(amount_minor), 0) AS s FROM postings WHERE account_id = ?'),
       ledgerSum: p('SELECT COALESCE(SUM(amount_minor), 0) AS s FROM postings'),
     };
+  }
+
+  /** Group commits so far: how many, how many transactions they carried, the largest batch. */
+  get commitStats(): CommitCounts {
+    return { ...this.stats };
+  }
+
+  commit<T>(fn: () => T): Promise<T> {
+    return this.committer.commit(fn);
   }
 
   transaction<T>(fn: () => T): T {
@@ -258,6 +287,7 @@ export class SqliteBackendStore implements BackendStore {
   }
 
   close(): void {
+    this.committer.close();
     this.db.close();
   }
 }

@@ -1,0 +1,41 @@
+/**
+ * The backend's use cases over one store and key store: built here once, whether they run on the
+ * gRPC thread or in the use-case worker (adapters/worker). A new use case is added here and is
+ * then reachable in both modes. Events (settled, refunded, …) go to `event`, which the gRPC
+ * thread writes to its log.
+ */
+import type { BackendStore } from '../../ports/backend-store';
+import type { Clock } from '../../ports/clock';
+import type { KeyStore } from '../../ports/key-store';
+import { AuthorizationUseCase } from '../../app/authorization-service';
+import { SettlementUseCase } from '../../app/settlement-service';
+import { AdjustmentUseCase } from '../../app/adjustment-service';
+import { BatchUseCase } from '../../app/batch-service';
+
+/** One structured log line: fields (never card data) and a message. */
+export type EventSink = (fields: Record<string, unknown>, message: string) => void;
+
+export interface UseCases {
+  readonly authorization: AuthorizationUseCase;
+  readonly settlement: SettlementUseCase;
+  readonly adjustments: AdjustmentUseCase;
+  readonly batches: BatchUseCase;
+}
+
+export function createUseCases(store: BackendStore, keys: KeyStore, clock: Clock, event: EventSink): UseCases {
+  const settlement = new SettlementUseCase(store, keys, clock, {
+    onSettled: (e) => event({ event: 'settled', ...e }, 'settlement'),
+  });
+  const adjustments = new AdjustmentUseCase(store, keys, clock, {
+    onAdjusted: (e) => event({ event: e.kind === 'refund' ? 'refunded' : 'voided', ...e }, e.kind),
+  });
+  const batches = new BatchUseCase(store, clock);
+  const authorization = new AuthorizationUseCase(store, keys, clock, settlement, {
+    onDecision: (e) => event({ event: 'authorized', ...e }, 'authorization'),
+  });
+  return { authorization, settlement, adjustments, batches };
+}
+
+/** A use case as seen from another thread: every method answers with a promise. */
+export type Remote<T> = { readonly [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never };
+export type RemoteUseCases = { readonly [K in keyof UseCases]: Remote<UseCases[K]> };

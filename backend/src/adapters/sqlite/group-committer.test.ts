@@ -1,0 +1,223 @@
+/**
+ * The group committer on real SQLite files (WAL, synchronous=FULL): concurrent transactions share
+ * one commit, each in its own savepoint; a failing one is undone alone and gets its own error; a
+ * duplicate in the same batch sees the first's row; nothing is answered before it is durable
+ * (another connection sees it); and a process killed with SIGKILL mid-batch leaves all of a batch
+ * or none, and never a response for a lost commit.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CommitError } from '../../ports/backend-store';
+import { seedDemo } from '../../admin/demo-seed';
+import { MasterKey } from '../master-key';
+import { openDatabase, type Db } from './open-database';
+import { GroupCommitter, type CommitStats } from './group-committer';
+
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'bluetill-group-commit-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('GroupCommitter', () => {
+  let path: string;
+  let db: Db;
+  let other: Database.Database; // a second connection: sees only what is committed
+  let commits: CommitStats[];
+  let committer: GroupCommitter;
+  const rows = (c: { prepare: Db['prepare'] } = other) => c.prepare('SELECT k, v FROM kv ORDER BY k').all() as Array<{ k: string; v: number }>;
+  /** Inserts k once; a second request for k returns the stored value (exactly once, by reading first). */
+  const put = (k: string, v: number) => () => {
+    const prior = db.prepare('SELECT v FROM kv WHERE k = ?').get(k) as { v: number } | undefined;
+    if (prior) return { v: prior.v, replayed: true };
+    db.prepare('INSERT INTO kv (k, v) VALUES (?, ?)').run(k, v);
+    return { v, replayed: false };
+  };
+
+  beforeEach(() => {
+    path = join(tempDir(), 'kv.sqlite');
+    db = openDatabase(path);
+    db.exec('CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL CHECK (v >= 0))');
+    other = new Database(path, { readonly: true });
+    commits = [];
+    committer = new GroupCommitter(db, { onCommit: (s) => commits.push(s) });
+  });
+  afterEach(() => {
+    committer.close();
+    other.close();
+    db.close();
+  });
+
+  it('commits the transactions of one turn of the event loop together, once', async () => {
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => committer.commit(put(`k${String(i).padStart(2, '0')}`, i))));
+    expect(results.map((r) => r.v)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(commits).toEqual([expect.objectContaining({ size: 50, failed: 0 })]);
+    expect(rows()).toHaveLength(50);
+  });
+
+  it('undoes only the failing transaction of a batch, which gets its own error', async () => {
+    const outcomes = await Promise.allSettled([
+      committer.commit(put('a', 1)),
+      committer.commit(() => {
+        db.prepare('INSERT INTO kv (k, v) VALUES (?, ?)').run('b', 2); // written, then undone
+        throw new Error('rule broken after a write');
+      }),
+      committer.commit(put('c', -1)), // CHECK constraint: SQLite error inside the savepoint
+      committer.commit(put('d', 4)),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ message: 'rule broken after a write' });
+    expect((outcomes[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'SQLITE_CONSTRAINT_CHECK' });
+    expect(commits).toEqual([expect.objectContaining({ size: 4, failed: 2 })]);
+    expect(rows()).toEqual([{ k: 'a', v: 1 }, { k: 'd', v: 4 }]);
+  });
+
+  it('lets a duplicate in the same batch see the first request row (exactly once)', async () => {
+    const [first, retry, other2] = await Promise.all([committer.commit(put('txn-1', 10)), committer.commit(put('txn-1', 99)), committer.commit(put('txn-2', 20))]);
+    expect(commits).toHaveLength(1);
+    expect(first).toEqual({ v: 10, replayed: false });
+    expect(retry).toEqual({ v: 10, replayed: true });
+    expect(other2).toEqual({ v: 20, replayed: false });
+    expect(rows()).toEqual([{ k: 'txn-1', v: 10 }, { k: 'txn-2', v: 20 }]);
+  });
+
+  it('answers only after COMMIT: inside the batch another connection sees nothing, at resolution it sees the row', async () => {
+    const seenInside: number[] = [];
+    const order: string[] = [];
+    committer = new GroupCommitter(db, { onCommit: () => order.push('commit') });
+    const p = committer.commit(() => {
+      put('x', 1)();
+      seenInside.push(rows().length);
+      order.push('fn');
+    }).then(() => {
+      order.push('resolved');
+      return rows().length;
+    });
+    expect(rows()).toHaveLength(0); // nothing runs before the next macrotask
+    expect(await p).toBe(1);
+    expect(seenInside).toEqual([0]);
+    expect(order).toEqual(['fn', 'commit', 'resolved']);
+  });
+
+  it('bounds a batch by maxBatch and runs the rest in the next one at once', async () => {
+    committer = new GroupCommitter(db, { maxBatch: 4, onCommit: (s) => commits.push(s) });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => committer.commit(put(`m${i}`, i))));
+    expect(commits.map((c) => c.size)).toEqual([4, 4, 2]);
+    expect(rows()).toHaveLength(10);
+  });
+
+  it('gathers the next batch while one runs (no request waits more than one batch behind)', async () => {
+    const sizes: number[] = [];
+    committer = new GroupCommitter(db, { onCommit: (s) => sizes.push(s.size) });
+    // Three waves: the second and third are queued from inside the first batch's resolution.
+    const wave = (n: number, tag: string) => Promise.all(Array.from({ length: n }, (_, i) => committer.commit(put(`${tag}${i}`, i))));
+    await wave(5, 'w1').then(() => Promise.all([wave(7, 'w2'), wave(3, 'w3')]));
+    expect(sizes).toEqual([5, 10]);
+    expect(rows()).toHaveLength(15);
+  });
+
+  it('refuses an asynchronous transaction without harming the batch', async () => {
+    const outcomes = await Promise.allSettled([
+      committer.commit(put('s1', 1)),
+      committer.commit((async () => undefined) as () => unknown),
+      committer.commit(put('s2', 2)),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(TypeError);
+    expect(rows()).toHaveLength(2);
+  });
+
+  it('rejects every request of a batch whose COMMIT fails, and stores none of it', async () => {
+    // A deferred foreign key is checked at COMMIT: the batch's COMMIT fails as a full disk would.
+    db.exec('CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (p INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)');
+    const outcomes = await Promise.allSettled([
+      committer.commit(put('f1', 1)),
+      committer.commit(() => db.prepare('INSERT INTO child (p) VALUES (42)').run()),
+      committer.commit(put('f2', 2)),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    for (const o of outcomes) expect((o as PromiseRejectedResult).reason).toMatchObject({ name: 'CommitError', code: 'commit_failed' });
+    expect(commits).toEqual([]);
+    expect(rows()).toEqual([]);
+    expect(db.inTransaction).toBe(false);
+    // The next batch commits normally.
+    expect(await committer.commit(put('f3', 3))).toEqual({ v: 3, replayed: false });
+    expect(rows()).toEqual([{ k: 'f3', v: 3 }]);
+  });
+
+  it('rejects what is queued when closed, and everything after', async () => {
+    const queued = committer.commit(put('q', 1));
+    committer.close();
+    await expect(queued).rejects.toMatchObject({ name: 'CommitError', code: 'store_closed' });
+    await expect(committer.commit(put('r', 1))).rejects.toBeInstanceOf(CommitError);
+    expect(rows()).toEqual([]);
+  });
+});
+
+describe('group commit under SIGKILL', () => {
+  const SIZE = 8;
+  const child = join(import.meta.dirname, '..', '..', 'test-support', 'group-commit-child.ts');
+
+  /** Runs the child until it is killed after `ms`; returns what it printed. */
+  function runAndKill(dbPath: string, first: number, ms: number): Promise<string[]> {
+    return new Promise((resolve, reject) => {
+      const p = spawn(process.execPath, ['--import', 'tsx', child, dbPath, String(first), String(SIZE)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      let timer: NodeJS.Timeout | undefined;
+      p.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        // Start the clock once it is committing, so the kill lands in the steady state.
+        if (!timer && out.includes('done')) timer = setTimeout(() => p.kill('SIGKILL'), ms);
+      });
+      p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      p.on('exit', (code, signal) => {
+        if (signal !== 'SIGKILL') reject(new Error(`child exited ${code ?? signal}: ${err}`));
+        else resolve(out.split('\n').filter(Boolean));
+      });
+    });
+  }
+
+  it('leaves all of a batch or none, and a row for every answered request', async () => {
+    const masterKey = MasterKey.generate();
+    const seed = await seedDemo(tempDir(), [], [], { masterKey });
+    let first = 0;
+    let midBatch = 0;
+    const log: string[] = [];
+    for (const ms of [150, 260, 370, 480]) {
+      const lines = await runAndKill(seed.dbPath, first, ms);
+      const begun = lines.filter((l) => l.startsWith('begin ')).map((l) => Number(l.slice(6)));
+      const done = new Set(lines.filter((l) => l.startsWith('done ')).map((l) => Number(l.slice(5))));
+      const db = new Database(seed.dbPath); // read-write: recovers the WAL as the next server would
+      try {
+        const count = db.prepare("SELECT COUNT(*) AS n FROM settlements WHERE terminal_txn_id LIKE ?");
+        const postings = db.prepare("SELECT COUNT(*) AS n FROM postings p JOIN settlements s ON s.id = p.settlement_id WHERE s.terminal_txn_id LIKE ?");
+        for (const b of begun) {
+          const n = (count.get(`crash-${b}-%`) as { n: number }).n;
+          expect([0, SIZE], `batch ${b}`).toContain(n); // all or none
+          expect((postings.get(`crash-${b}-%`) as { n: number }).n, `batch ${b} postings`).toBe(2 * n);
+          if (done.has(b)) expect(n, `answered batch ${b}`).toBe(SIZE); // never an answer for a lost commit
+        }
+        const last = begun[begun.length - 1]!;
+        if (!done.has(last)) midBatch++;
+        const lost = (count.get(`crash-${last}-%`) as { n: number }).n === 0;
+        log.push(`killed after ${ms} ms: ${begun.length} batches begun, ${done.size} answered, last ${done.has(last) ? 'answered' : lost ? 'lost (rolled back)' : 'committed, not answered'}`);
+        expect((db.prepare('SELECT COALESCE(SUM(amount_minor), 0) AS s FROM postings').get() as { s: number }).s).toBe(0);
+        expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+        first = last + 1;
+      } finally {
+        db.close();
+      }
+    }
+    console.log(`group commit under SIGKILL: ${log.join('; ')}`);
+    expect(midBatch, 'at least one kill landed inside a batch').toBeGreaterThan(0);
+  }, 60_000);
+});
