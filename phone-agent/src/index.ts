@@ -1,4 +1,5 @@
-export { pay, retrieveReceipt, type PaymentOutcome, type PayOptions, type ResumeTicket, type RetrieveOptions } from './core/payment-flow';
+export { pay, retrieveReceipt, type CardholderVerification, type PaymentOutcome, type PayOptions, type ResumeTicket, type RetrieveOptions } from './core/payment-flow';
+export type { BiometricSensor } from './ports/biometric-sensor';
 export { PhoneError, type PhoneErrorCode } from './core/phone-error';
 export type { BleCentral, CentralLink, Advertisement, ScanOptions } from './ports/ble-central';
 export type { PaymentCard } from './ports/payment-card';
