@@ -7,3 +7,4 @@ export { startWorld, type World, type WorldOptions, type PhoneRun } from './worl
 export { VirtualBle, type VirtualBleOptions } from './link/virtual-ble';
 export { VirtualRadio } from './radio/virtual-radio';
 export { dropAfterMessages } from './phone/flaky-link';
+export { SimulatedFingerprintSensor, type SimulatedFingerprintSensorOptions } from './phone/simulated-fingerprint-sensor';

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedDemo, startBackend, readTerminalTls, MasterKey, fleetCards, DEMO_CARDS, DEMO_MERCHANT, DEMO_TERMINAL_ID, type RunningBackend, type SeededBackend } from '@bluetill/backend';
 import { GrpcBackendClient, SqliteJournal, Till, type BlePeripheral, type TillEvent, type TillLimits } from '@bluetill/pos-terminal';
-import { pay, retrieveReceipt, type BleCentral, type PaymentCard, type PaymentOutcome, type PayOptions } from '@bluetill/phone-agent';
-import { privateKeyFromPem, publicKeyFromRaw, type Item } from '@bluetill/protocol';
+import { pay, retrieveReceipt, type BleCentral, type CardholderVerification, type PaymentCard, type PaymentOutcome, type PayOptions } from '@bluetill/phone-agent';
+import { privateKeyFromPem, publicKeyFromRaw, type Item, type RsaPublicKey } from '@bluetill/protocol';
 import { journalKey } from '@bluetill/pos-terminal';
 import pino from 'pino';
 import { InMemoryRadio } from './link/in-memory-radio';
@@ -52,8 +52,14 @@ export interface World {
   readonly till: Till;
   readonly events: TillEvent[];
   backend: RunningBackend;
-  /** One simulated phone pays with a demo card (by card id) and the given PIN. */
-  phonePays(cardId: string, pin: string, o?: { tamper?: PayOptions['tamper']; card?: PaymentCard; expectTotalMinor?: number; dropAfterMessages?: number; resume?: boolean; onStep?: (step: string) => void }): Promise<PhoneRun>;
+  /**
+   * One simulated phone pays with a demo card (by card id) and the given PIN (typed for the online
+   * PIN, the default, or for `cvm: { method: 'offline_pin' }`). `oda`: the phone authenticates the
+   * card with the scheme CA keys of trust.json before any card data leaves it.
+   */
+  phonePays(cardId: string, pin: string, o?: { tamper?: PayOptions['tamper']; card?: PaymentCard; expectTotalMinor?: number; dropAfterMessages?: number; resume?: boolean; onStep?: (step: string) => void; cvm?: CardholderVerification; oda?: boolean }): Promise<PhoneRun>;
+  /** The demo card a phone holds (one per card id, created on first use): its counters persist across payments. */
+  cardOf(cardId: string): Promise<PaymentCard>;
   ringUp(items: readonly Item[]): string;
   stopBackend(): Promise<void>;
   restartBackend(): Promise<void>;
@@ -106,6 +112,18 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
     cardCompanyRoot: publicKeyFromRaw(Buffer.from(seed.trust.cardCompanyRoot, 'base64')),
   };
 
+  // The scheme's EMV CA keys, as trust.json gives them to phones that authenticate cards offline.
+  const emvCaKeys = new Map<number, RsaPublicKey>(
+    seed.trust.emvCaKeys.map((k) => [k.index, { modulus: new Uint8Array(Buffer.from(k.modulus, 'base64')), exponent: new Uint8Array(Buffer.from(k.exponent, 'base64')) }]),
+  );
+  async function cardOf(cardId: string): Promise<PaymentCard> {
+    const data = allCards.find((c) => c.id === cardId);
+    if (!data) throw new Error(`no demo card ${cardId}`);
+    let card = cards.get(cardId);
+    if (!card) cards.set(cardId, (card = (await phoneCardFromFile(join(seed.cardsDir, `${data.id}.json`))).paymentCard));
+    return card;
+  }
+
   async function payOnce(cardId: string, pin: string, po: Parameters<World['phonePays']>[2] = {}): Promise<PhoneRun> {
     const data = allCards.find((c) => c.id === cardId);
     if (!data) throw new Error(`no demo card ${cardId}`);
@@ -132,9 +150,10 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
     const link = po.dropAfterMessages ? dropAfterMessages(counting, po.dropAfterMessages) : counting;
     const prompt = new AutoPrompt({ pin, ...(po.expectTotalMinor !== undefined ? { expectTotalMinor: po.expectTotalMinor } : {}), ...(po.onStep ? { onStep: po.onStep } : {}) });
     try {
-      let card = po.card ?? cards.get(cardId);
-      if (!card) cards.set(cardId, (card = (await phoneCardFromFile(join(seed.cardsDir, `${data.id}.json`))).paymentCard));
-      const outcome = await pay({ link, card, prompt, trust, ...(po.tamper ? { tamper: po.tamper } : {}) });
+      const card = po.card ?? (await cardOf(cardId));
+      const outcome = await pay({
+        link, card, prompt, trust, ...(po.tamper ? { tamper: po.tamper } : {}), ...(po.cvm ? { cvm: po.cvm } : {}), ...(po.oda ? { oda: { caKeys: emvCaKeys } } : {}),
+      });
       if (outcome.kind === 'failed' && outcome.resume && po.resume !== false) {
         // The link was lost after the Payment left: reconnect and ask the till what became of it.
         await connected.disconnect().catch(() => undefined);
@@ -154,7 +173,7 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
   }
 
   const world: World = {
-    dir, masterKey, seed, till, events, backend,
+    dir, masterKey, seed, till, events, backend, cardOf,
     ringUp: (items) => till.baskets.add(items).id,
     phonePays(cardId, pin, po = {}) {
       if (po.card) return payOnce(cardId, pin, po);
