@@ -24,8 +24,8 @@ function run(args: string[], fd3?: number): Promise<{ code: number; out: string 
       stdio: ['ignore', 'pipe', 'pipe', ...(fd3 !== undefined ? [fd3] : [])],
     });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', fail);
     child.on('close', (code) => done({ code: code ?? -1, out }));
   });
