@@ -254,9 +254,9 @@ async function verifyOnCard(o: PayOptions, cvm: Exclude<CardholderVerification, 
     case 'not_supported':
       throw new PhoneError('cvm_unsupported', `this card holds no ${pin ? 'offline PIN' : cvm.method === 'biometric' ? 'fingerprint template' : 'knowledge secret'}; nothing was sent`);
     case 'blocked':
-      return { ...declined(pin ? 'pin_tries_exceeded' : 'cvm_tries_exceeded', pin ? 0 : undefined), triesLeft: 0 } as PaymentOutcome;
+      return declined(pin ? 'pin_tries_exceeded' : 'cvm_tries_exceeded', pin ? 0 : undefined, undefined, 0);
     case 'incorrect':
-      return { ...declined(pin ? 'pin_incorrect' : 'cvm_failed', pin ? result.triesLeft : undefined), triesLeft: result.triesLeft } as PaymentOutcome;
+      return declined(pin ? 'pin_incorrect' : 'cvm_failed', pin ? result.triesLeft : undefined, undefined, result.triesLeft);
   }
 }
 
@@ -300,7 +300,10 @@ function outcomeOf(result: ValueOf<'receipt'>, trust: PayOptions['trust'], now: 
   return result.approved ? { kind: 'approved', receipt } : declined(result.declineReason, undefined, receipt);
 }
 
-function declined(reason: string, pinTriesLeft?: number, receipt?: Receipt): PaymentOutcome {
+function declined(reason: string, pinTriesLeft?: number, receipt?: Receipt, triesLeft?: number): PaymentOutcome {
   const code: DeclineCode = isDeclineCode(reason) ? reason : 'cancelled';
-  return { kind: 'declined', reason: code, text: declineText(code), ...(pinTriesLeft !== undefined ? { pinTriesLeft } : {}), ...(receipt ? { receipt } : {}) };
+  return {
+    kind: 'declined', reason: code, text: declineText(code), ...(pinTriesLeft !== undefined ? { pinTriesLeft } : {}), ...(triesLeft !== undefined ? { triesLeft } : {}),
+    ...(receipt ? { receipt } : {}),
+  };
 }
