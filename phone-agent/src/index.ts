@@ -1,4 +1,5 @@
-export { pay, retrieveReceipt, type PaymentOutcome, type PayOptions, type ResumeTicket, type RetrieveOptions } from './core/payment-flow';
+export { pay, retrieveReceipt, type CardholderVerification, type PaymentOutcome, type PayOptions, type ResumeTicket, type RetrieveOptions } from './core/payment-flow';
+export type { BiometricSensor } from './ports/biometric-sensor';
 export { PhoneError, type PhoneErrorCode } from './core/phone-error';
 export type { BleCentral, CentralLink, Advertisement, ScanOptions } from './ports/ble-central';
 export type { PaymentCard } from './ports/payment-card';
@@ -11,6 +12,7 @@ export { NfcPcscCardReader } from './adapters/card-reader.nfc-pcsc';
 export { NobleCentral, type NobleCentralOptions } from './adapters/ble-central.noble';
 export { runPhoneCli } from './cli/main';
 export type { CliExtensions } from './cli/pay-command';
+export type { Trust } from './cli/trust-file';
 export { runPaymentSession, type PaymentSessionOptions, type PaymentSessionResult, type TillChoice } from './cli/payment-session';
 export { CliError, type CliErrorCode } from './cli/cli-error';
 export { EXIT } from './cli/exit-codes';

@@ -27,6 +27,8 @@ export const DECLINE_CODES = [
   'not_refundable',
   'refund_exceeds_original',
   'not_voidable',
+  'cvm_failed',
+  'cvm_tries_exceeded',
 ] as const;
 
 export type DeclineCode = (typeof DECLINE_CODES)[number];
@@ -58,6 +60,8 @@ const TEXT: Record<DeclineCode, string> = {
   not_refundable: 'Payment cannot be refunded (declined or voided)',
   refund_exceeds_original: 'Refund exceeds what is left of the payment',
   not_voidable: 'Payment cannot be voided (refunded, or its batch is closed)',
+  cvm_failed: 'Cardholder verification failed or not shown by the card',
+  cvm_tries_exceeded: 'Verification tries exceeded: method locked on the card',
 };
 
 export const declineText = (code: DeclineCode): string => TEXT[code];

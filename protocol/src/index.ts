@@ -14,7 +14,7 @@ export * from './pki/keys';
 export * from './pki/certificate';
 export * from './pin/pin-block';
 export * from './pin/pin-seal';
-export { CardData, Cryptogram, Item, Money, Receipt, SignedReceipt } from './gen/bluetill/v1/common';
+export { CardData, Cryptogram, CvmMethod, Item, Money, Receipt, SignedReceipt } from './gen/bluetill/v1/common';
 export { AuthResult, BleMessage, CardAuth, Certificate, CertificateBody, Error as ErrorMessage, Hello, HelloAck, Payment, ReceiptMessage, ReceiptRequest, Sealed, SealedPinBlock, TillInfo } from './gen/bluetill/v1/ble';
 export {
   AuthorizationClient, type AuthorizationServer, AuthorizationService, AuthorizeRequest, AuthorizeResponse, BatchTotals, ChallengeRequest, ChallengeResponse,

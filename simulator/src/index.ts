@@ -9,3 +9,4 @@ export { PhoneHost, type PhoneDeviceSource, type PhoneDevice } from './phone/pho
 export { VirtualBle, type VirtualBleOptions } from './link/virtual-ble';
 export { VirtualRadio } from './radio/virtual-radio';
 export { dropAfterMessages, dropAfterValues } from './phone/flaky-link';
+export { SimulatedFingerprintSensor, type SimulatedFingerprintSensorOptions } from './phone/simulated-fingerprint-sensor';

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedDemo, startBackend, readTerminalTls, MasterKey, fleetCards, DEMO_CARDS, DEMO_MERCHANT, DEMO_TERMINAL_ID, type RunningBackend, type SeededBackend } from '@bluetill/backend';
 import { GrpcBackendClient, SqliteJournal, Till, type BlePeripheral, type TillEvent, type TillLimits } from '@bluetill/pos-terminal';
-import type { BleCentral, PaymentCard } from '@bluetill/phone-agent';
-import { privateKeyFromPem, publicKeyFromRaw, type Item } from '@bluetill/protocol';
+import type { BleCentral, CardholderVerification, PaymentCard } from '@bluetill/phone-agent';
+import { privateKeyFromPem, publicKeyFromRaw, type Item, type RsaPublicKey } from '@bluetill/protocol';
 import { journalKey } from '@bluetill/pos-terminal';
 import pino from 'pino';
 import { InMemoryRadio } from './link/in-memory-radio';
@@ -47,8 +47,14 @@ export interface World {
   readonly till: Till;
   readonly events: TillEvent[];
   backend: RunningBackend;
-  /** One simulated phone pays with a demo card (by card id) and the given PIN. */
-  phonePays(cardId: string, pin: string, o?: PhoneRunOptions & { card?: PaymentCard }): Promise<PhoneRun>;
+  /**
+   * One simulated phone pays with a demo card (by card id) and the given PIN (typed for the online
+   * PIN, the default, or for `cvm: { method: 'offline_pin' }`). `oda`: the phone authenticates the
+   * card with the scheme CA keys of trust.json before any card data leaves it.
+   */
+  phonePays(cardId: string, pin: string, o?: PhoneRunOptions & { card?: PaymentCard; cvm?: CardholderVerification; oda?: boolean }): Promise<PhoneRun>;
+  /** The demo card a phone holds (one per card id, created on first use): its counters persist across payments. */
+  cardOf(cardId: string): Promise<PaymentCard>;
   ringUp(items: readonly Item[]): string;
   stopBackend(): Promise<void>;
   restartBackend(): Promise<void>;
@@ -106,21 +112,32 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
     phoneHost = await PhoneHost.start({ devices: radio as PhoneDeviceSource, trust: seed.trust, counterName: o.counterName ?? 'Counter 1' });
   }
 
-  async function payOnce(cardId: string, pin: string, po: PhoneRunOptions & { card?: PaymentCard } = {}): Promise<PhoneRun> {
+  // The scheme's EMV CA keys, as trust.json gives them to phones that authenticate cards offline.
+  const emvCaKeys = new Map<number, RsaPublicKey>(
+    seed.trust.emvCaKeys.map((k) => [k.index, { modulus: new Uint8Array(Buffer.from(k.modulus, 'base64')), exponent: new Uint8Array(Buffer.from(k.exponent, 'base64')) }]),
+  );
+  async function cardOf(cardId: string): Promise<PaymentCard> {
+    const data = allCards.find((c) => c.id === cardId);
+    if (!data) throw new Error(`no demo card ${cardId}`);
+    let card = cards.get(cardId);
+    if (!card) cards.set(cardId, (card = (await phoneCardFromFile(join(seed.cardsDir, `${data.id}.json`))).paymentCard));
+    return card;
+  }
+
+  async function payOnce(cardId: string, pin: string, po: Parameters<World['phonePays']>[2] = {}): Promise<PhoneRun> {
     const data = allCards.find((c) => c.id === cardId);
     if (!data) throw new Error(`no demo card ${cardId}`);
     if (phoneHost) {
-      if (po.card || po.tamper || po.dropAfterMessages || po.wrapLink || po.onStep) throw new Error('phones in their own process pay with their own card, untampered');
+      if (po.card || po.tamper || po.dropAfterMessages || po.wrapLink || po.onStep || po.cvm || po.oda) throw new Error('phones in their own process pay with their own card, online PIN, untampered');
       const device = await phoneHost.device();
       return phoneHost.pay({ cardId, cardFile: join(seed.cardsDir, `${data.id}.json`), pin, ttyPath: device.ttyPath, ...(po.expectTotalMinor !== undefined ? { expectTotalMinor: po.expectTotalMinor } : {}) }).finally(() => device.release());
     }
-    let card = po.card ?? cards.get(cardId);
-    if (!card) cards.set(cardId, (card = (await phoneCardFromFile(join(seed.cardsDir, `${data.id}.json`))).paymentCard));
-    return runPhone({ ...po, central: radio.central(), card, pin, trust, counterName: o.counterName ?? 'Counter 1' });
+    const card = po.card ?? (await cardOf(cardId));
+    return runPhone({ ...po, central: radio.central(), card, pin, trust: { ...trust, emvCaKeys }, counterName: o.counterName ?? 'Counter 1' });
   }
 
   const world: World = {
-    dir, masterKey, seed, till, events, backend,
+    dir, masterKey, seed, till, events, backend, cardOf,
     ringUp: (items) => till.baskets.add(items).id,
     phonePays(cardId, pin, po = {}) {
       if (po.card) return payOnce(cardId, pin, po);

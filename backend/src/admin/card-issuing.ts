@@ -1,11 +1,12 @@
 /**
  * Issuing a card: the issuer's side produces the personalization data for a new card (a fresh
  * ICC key, its certificate over the card's static data, the AC master key derived from the issuer
- * master key, the PIN for offline verification) and the card's personalization key. A card
- * writer (the phone agent's `card write`, or the simulator) writes it to the card.
+ * master key, the PIN for offline verification, optionally a fingerprint template for
+ * match-on-card and a knowledge secret, which only the card keeps) and the card's personalization
+ * key. A card writer (the phone agent's `card write`, or the simulator) writes it to the card.
  */
 import { writeFileSync } from 'node:fs';
-import { encodePersonalizationData, prepareDemoCard, type CardPersonalization } from '@bluetill/protocol';
+import { encodeKnowledgeSecret, encodePersonalizationData, prepareDemoCard, type CardPersonalization } from '@bluetill/protocol';
 import { loadIssuer, type KeyMaterial } from './key-material';
 
 export interface CardIssue {
@@ -14,6 +15,10 @@ export interface CardIssue {
   readonly expiry: string;
   readonly cardholderName: string;
   readonly pin: string;
+  /** Fingerprint template (64 signed components) for match-on-card (claim 16); secret, never logged. */
+  readonly biometricTemplate?: Int8Array;
+  /** Knowledge secret the card checks (claim 17); secret, never logged. */
+  readonly knowledgeSecret?: string;
 }
 
 /** The file a card writer takes: secret material (ICC private key, keys, PIN), written 0600. */
@@ -29,6 +34,8 @@ export interface PersonalizationFile {
 export function issueCard(material: KeyMaterial, card: CardIssue): { personalization: CardPersonalization; personalizationKey: Uint8Array } {
   return prepareDemoCard(loadIssuer(material.emv), {
     pan: card.pan, psn: card.panSequence ?? 1, expiry: card.expiry, cardholderName: card.cardholderName, pin: card.pin, acAlgorithm: 'aes',
+    ...(card.biometricTemplate !== undefined ? { biometricTemplate: card.biometricTemplate } : {}),
+    ...(card.knowledgeSecret !== undefined ? { knowledgeSecret: encodeKnowledgeSecret(card.knowledgeSecret) } : {}),
   });
 }
 

@@ -1,9 +1,12 @@
 /**
  * Demo data: one merchant with its terminal, and a handful of cards that exercise each outcome.
  * The PANs are test numbers on a private BIN (679999, the demo issuer's identifier); PINs are
- * for the demo only. Each card is also issued as an EMV card (cards/<id>.json).
+ * for the demo only. Each card is also issued as an EMV card (cards/<id>.json); Alice's and Bob's
+ * cards also hold a fingerprint template (demoFingerprint of their first name, lower case) and a
+ * knowledge secret ('green heron', 'rue des lilas 7') for the card-verified methods.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { demoFingerprint } from '@bluetill/protocol';
 import { join } from 'node:path';
 import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
 import { SoftwareKeyStore } from '../adapters/key-store.file';
@@ -18,8 +21,14 @@ export const DEMO_MERCHANT = { id: 'M-0001', name: 'Corner Shop', currency: 'EUR
 export const DEMO_TERMINAL_ID = 'T-0001';
 
 export const DEMO_CARDS: readonly NewCard[] = [
-  { id: 'card-alice', pan: '6799990100000000019', expiry: '2812', cardholderName: 'ALICE ANDERSON', pin: '1234', creditLimitMinor: 500_00, currency: 'EUR' },
-  { id: 'card-bob', pan: '6799990100000000027', expiry: '2906', cardholderName: 'BOB BROWN', pin: '2580', creditLimitMinor: 300_00, currency: 'EUR' },
+  {
+    id: 'card-alice', pan: '6799990100000000019', expiry: '2812', cardholderName: 'ALICE ANDERSON', pin: '1234', creditLimitMinor: 500_00, currency: 'EUR',
+    biometricTemplate: demoFingerprint('alice'), knowledgeSecret: 'green heron',
+  },
+  {
+    id: 'card-bob', pan: '6799990100000000027', expiry: '2906', cardholderName: 'BOB BROWN', pin: '2580', creditLimitMinor: 300_00, currency: 'EUR',
+    biometricTemplate: demoFingerprint('bob'), knowledgeSecret: 'rue des lilas 7',
+  },
   { id: 'card-chen', pan: '6799990100000000035', expiry: '2703', cardholderName: 'CHEN CHAO', pin: '9876', creditLimitMinor: 1_000_00, currency: 'EUR' },
   { id: 'card-dana', pan: '6799990100000000043', expiry: '2812', cardholderName: 'DANA DIAZ', pin: '1111', creditLimitMinor: 20_00, currency: 'EUR' },
   { id: 'card-eve', pan: '6799990100000000050', expiry: '2812', cardholderName: 'EVE EVANS', pin: '4321', creditLimitMinor: 500_00, currency: 'EUR', status: 'blocked' },

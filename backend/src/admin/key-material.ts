@@ -70,10 +70,15 @@ export function loadIssuer(s: SerializedIssuer): DemoIssuer {
   };
 }
 
-/** What a phone needs to trust a till and the backend: two public keys (raw P-256, base64). */
+/**
+ * What a phone needs to trust a till and the backend: two public keys (raw P-256, base64); and,
+ * for offline data authentication of cards on the phone (claim 10), the scheme's EMV CA public
+ * keys (RSA modulus and exponent, base64) by index (tag 8F).
+ */
 export interface TrustAnchors {
   readonly cardCompanyRoot: string;
   readonly acquirerCa: string;
+  readonly emvCaKeys: readonly { readonly index: number; readonly modulus: string; readonly exponent: string }[];
 }
 
 const YEAR_MS = 365 * 24 * 3600_000;
@@ -104,7 +109,13 @@ export function createKeyMaterial(now = Date.now()): KeyMaterial {
 
 export function trustAnchors(material: KeyMaterial): TrustAnchors {
   const b64 = (pem: string) => Buffer.from(privateKeyFromPem(pem).publicRaw).toString('base64');
-  return { cardCompanyRoot: b64(material.root.privatePem), acquirerCa: b64(material.acquirer.privatePem) };
+  const ca = loadIssuer(material.emv).ca;
+  const raw = (b: Uint8Array) => Buffer.from(b).toString('base64');
+  return {
+    cardCompanyRoot: b64(material.root.privatePem),
+    acquirerCa: b64(material.acquirer.privatePem),
+    emvCaKeys: [{ index: ca.index, modulus: raw(ca.publicKey.modulus), exponent: raw(ca.publicKey.exponent) }],
+  };
 }
 
 /** A terminal's identity for the BLE handshake: its key and a certificate from the acquirer CA. */

@@ -48,6 +48,9 @@ export interface NewCard {
   readonly creditLimitMinor: number;
   readonly currency: string;
   readonly status?: CardStatus;
+  /** Personalized on the card only (claims 16, 17); the backend keeps neither. */
+  readonly biometricTemplate?: Int8Array;
+  readonly knowledgeSecret?: string;
 }
 
 export function registerCard(db: Db, keys: KeyStore, c: NewCard): void {

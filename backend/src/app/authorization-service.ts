@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import {
-  openSealedPin, pinSealContext, toHex,
+  cvmNameOf, openSealedPin, pinSealContext, toHex,
   type AuthorizeRequest, type AuthorizeResponse, type ChallengeRequest, type ChallengeResponse, type DeclineCode,
   type SettleRequest, type SettleResponse,
 } from '@bluetill/protocol';
@@ -49,12 +49,18 @@ export class AuthorizationUseCase {
     const card = req.card!;
     const now = this.clock.now();
     const panHash = this.keys.panHash(card.pan);
+    // Declared cardholder verification (validated at the edge): online PIN is judged here; a method
+    // the card checks itself is recorded, and settlement requires the card's signed CVR to show it.
+    const cvm = cvmNameOf(req.cvmMethod ?? 0);
+    if (!cvm) throw new RequestError('invalid_argument', 'cvm_method: unknown method');
     // The PIN is opened outside the transaction (CPU work), but judged inside it.
     let pin: string | null = null;
-    try {
-      pin = openSealedPin(req.sealedPinBlock, { pinPrivateKey: this.keys.pinKey.privateKey, pan: card.pan, context: pinSealContext(req.unpredictableNumber, req.terminalId) });
-    } catch {
-      pin = null;
+    if (cvm === 'online_pin') {
+      try {
+        pin = openSealedPin(req.sealedPinBlock, { pinPrivateKey: this.keys.pinKey.privateKey, pan: card.pan, context: pinSealContext(req.unpredictableNumber, req.terminalId) });
+      } catch {
+        pin = null;
+      }
     }
     const result = await this.store.commit((): AuthorizeResponse => {
       const decline = (code: DeclineCode, triesLeft = 0): AuthorizeResponse => ({ approved: false, declineReason: code, authorizationRef: '', expiresAtMs: 0, pinTriesLeft: triesLeft });
@@ -68,6 +74,12 @@ export class AuthorizationUseCase {
       // The card proves itself before any PIN try is counted: a cloned or fake card burns no tries.
       const cardProof = authenticateCard({ card, unpredictableNumber: req.unpredictableNumber, caKeys: this.keys.caPublicKeys, now: new Date(now) });
       if (cardProof) return decline(cardProof, MAX_PIN_TRIES - row.pinTries);
+      if (cvm !== 'online_pin') {
+        const ref = authorizationRef(row.id, req.terminalId, un);
+        const expiresAt = now + AUTHORIZATION_LIFETIME_MS;
+        this.store.insertAuthorization({ ref, cardId: row.id, terminalId: req.terminalId, un, expiresAt, settled: false, cvm });
+        return { approved: true, declineReason: '', authorizationRef: ref, expiresAtMs: expiresAt, pinTriesLeft: MAX_PIN_TRIES - row.pinTries };
+      }
       if (pin === null) return decline('pin_missing', MAX_PIN_TRIES - row.pinTries);
       const expected = this.keys.pinVerifier(row.pinSalt, pin, panHash);
       const matched = expected.length === row.pinVerifier.length && timingSafeEqual(expected, row.pinVerifier);
@@ -76,7 +88,7 @@ export class AuthorizationUseCase {
       if (outcome.decline) return decline(outcome.decline, MAX_PIN_TRIES - outcome.tries);
       const ref = authorizationRef(row.id, req.terminalId, un);
       const expiresAt = now + AUTHORIZATION_LIFETIME_MS;
-      this.store.insertAuthorization({ ref, cardId: row.id, terminalId: req.terminalId, un, expiresAt, settled: false });
+      this.store.insertAuthorization({ ref, cardId: row.id, terminalId: req.terminalId, un, expiresAt, settled: false, cvm });
       return { approved: true, declineReason: '', authorizationRef: ref, expiresAtMs: expiresAt, pinTriesLeft: MAX_PIN_TRIES };
     });
     this.events.onDecision?.({ approved: result.approved, decline: (result.declineReason || null) as DeclineCode | null });

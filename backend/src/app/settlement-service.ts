@@ -4,7 +4,7 @@
  * rules, store the result, post balanced ledger entries, mark the authorization used.
  */
 import {
-  SettleRequest, SettleResponse, maskPan, equalBytes, fromHex,
+  SettleRequest, SettleResponse, maskPan, equalBytes, fromHex, decodeIad,
   type DeclineCode,
 } from '@bluetill/protocol';
 import type { BackendStore } from '../ports/backend-store';
@@ -55,7 +55,8 @@ export class SettlementUseCase {
         card && authorization
           ? verifyCryptogram({ cryptogram: req.cryptogram, pan: req.card!.pan, panSequence: card.panSequence, amount, unpredictableNumber: fromHex(authorization.un), acMasterKeys: this.keys.acMasterKeys })
           : null;
-      const decline = checkSettlement({ terminal, merchant, requestMerchantId: req.merchantId, authorization, card, amount, items: req.items, availableMinor: available, atc, cryptogram, now });
+      const cvr = decodeIad(req.cryptogram?.iad ?? new Uint8Array())?.cvr;
+      const decline = checkSettlement({ terminal, merchant, requestMerchantId: req.merchantId, authorization, card, amount, items: req.items, availableMinor: available, atc, cryptogram, cvr, now });
       const approved = decline === null;
       const receipt = signReceipt(this.keys, {
         receiptId: `R-${req.terminalId}-${req.terminalTxnId}`,

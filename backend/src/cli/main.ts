@@ -9,6 +9,7 @@
  *   bluetill-backend terminal issue-cert --dir DIR --id ID   a new mTLS client certificate (tls/terminal-ID.pem, -key.pem)
  *   bluetill-backend terminal revoke --dir DIR --id ID [--serial HEX]   revoke its certificates (the server refuses them at once)
  *   bluetill-backend card issue --dir DIR --id ID --pan PAN --expiry YYMM --name NAME --out FILE
+ *                              [--biometric-template-file F] [--knowledge-secret-fd N]
  *                                                       PIN from $BLUETILL_CARD_PIN (never an argument)
  *   bluetill-backend card block|unblock|unlock-pin --dir DIR --id ID
  *   bluetill-backend transactions export --dir DIR --terminal ID [--from T] [--to T] --out FILE.csv   masked card numbers only
@@ -19,10 +20,10 @@
  * and `terminal …` need it, and refuse (exit 2, code master_key_missing / master_key_wrong) without
  * the right one. No command prints a key.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { formatMoney, maskPan } from '@bluetill/protocol';
+import { CvmDataError, encodeKnowledgeSecret, formatMoney, maskPan, templateFromBytes } from '@bluetill/protocol';
 import { seedDemo } from '../admin/demo-seed';
 import { issueCard, writePersonalizationFile } from '../admin/card-issuing';
 import { createKeyMaterial } from '../admin/key-material';
@@ -189,9 +190,27 @@ card
   .option('--limit <minor>', 'credit limit in minor units', integer, 100_000)
   .option('--currency <code>', 'ISO 4217 currency', 'EUR')
   .requiredOption('--out <file>', 'personalization file to write (secret: mode 0600)')
-  .action((o: { dir: string; id: string; pan: string; expiry: string; name: string; psn: number; limit: number; currency: string; out: string }) => {
+  .option('--biometric-template-file <file>', 'fingerprint template for match-on-card: 64 bytes, signed components (claim 16)')
+  .option('--knowledge-secret-fd <n>', 'read the knowledge secret the card checks from this file descriptor (claim 17); never an argument', integer)
+  .action((o: { dir: string; id: string; pan: string; expiry: string; name: string; psn: number; limit: number; currency: string; out: string; biometricTemplateFile?: string; knowledgeSecretFd?: number }) => {
     const pin = process.env.BLUETILL_CARD_PIN;
     if (!pin || !/^\d{4,12}$/.test(pin)) throw new InvalidArgumentError('set BLUETILL_CARD_PIN to the card PIN (4-12 digits); it is never taken as an argument');
+    // Cardholder-verification secrets go to the card only: checked here, never printed or logged.
+    const secretInput = <T>(what: string, read: () => T): T => {
+      try {
+        return read();
+      } catch (e) {
+        throw new InvalidArgumentError(e instanceof CvmDataError ? e.message : `cannot read the ${what}`);
+      }
+    };
+    const biometricTemplate = o.biometricTemplateFile === undefined ? undefined
+      : secretInput('biometric template file', () => templateFromBytes(new Uint8Array(readFileSync(o.biometricTemplateFile!))));
+    const knowledgeSecret = o.knowledgeSecretFd === undefined ? undefined
+      : secretInput('knowledge secret', () => {
+          const secret = readFileSync(o.knowledgeSecretFd!, 'utf8').replace(/\r?\n$/, '');
+          encodeKnowledgeSecret(secret);
+          return secret;
+        });
     const { material } = unlockedKeys(o.dir);
     const { dbPath } = dirPaths(o.dir);
     const store = new SqliteBackendStore(dbPath);
@@ -200,8 +219,12 @@ card
     } finally {
       store.close();
     }
-    writePersonalizationFile(o.out, o.id, issueCard(material, { pan: o.pan, panSequence: o.psn, expiry: o.expiry, cardholderName: o.name, pin }));
-    console.log(`issued card ${o.id} (${maskPan(o.pan)}); personalization written to ${o.out}`);
+    writePersonalizationFile(o.out, o.id, issueCard(material, {
+      pan: o.pan, panSequence: o.psn, expiry: o.expiry, cardholderName: o.name, pin,
+      ...(biometricTemplate ? { biometricTemplate } : {}), ...(knowledgeSecret !== undefined ? { knowledgeSecret } : {}),
+    }));
+    const extras = [biometricTemplate ? 'fingerprint template' : '', knowledgeSecret !== undefined ? 'knowledge secret' : ''].filter(Boolean);
+    console.log(`issued card ${o.id} (${maskPan(o.pan)})${extras.length ? ` with ${extras.join(' and ')}` : ''}; personalization written to ${o.out}`);
   });
 
 for (const [name, what] of [['block', 'block a card'], ['unblock', 'make a blocked card active again'], ['unlock-pin', 'reset the PIN try counter (issuer action)']] as const) {

@@ -9,53 +9,10 @@
  * Any failure is a decline, never a weaker fallback.
  */
 import {
-  BLUETILL_AID, BLUETILL_LABEL, CARD_AIP, CARD_CDOL1, CURRENCY_NUMERIC, cardAcInput, cardStaticData, computeCardAc, decodeIad, decodeTlv, deriveCardAcMasterKey,
-  equalBytes, flattenTlv, parseDol, recoverIccPublicKey, recoverIssuerPublicKey, splitDolData, verifyDda,
-  type AcAlgorithm, type CardData, type Cryptogram, type DeclineCode, type Money, type RsaPublicKey, type Tlv,
+  CARD_AIP, CARD_CDOL1, CURRENCY_NUMERIC, authenticateCardData, cardAcInput, computeCardAc, decodeIad, deriveCardAcMasterKey,
+  equalBytes, parseDol, splitDolData,
+  type AcAlgorithm, type CardData, type Cryptogram, type DeclineCode, type Money, type RsaPublicKey,
 } from '@bluetill/protocol';
-
-const hex = (b: Uint8Array | undefined): string => (b ? Buffer.from(b).toString('hex').toUpperCase() : '');
-
-/** Tags that name the card's application or brand (AID, DF name, AID-terminal, label, preferred name). */
-const APPLICATION_NAMES: Readonly<Record<string, Uint8Array>> = {
-  '4F': BLUETILL_AID,
-  '84': BLUETILL_AID,
-  '9F06': BLUETILL_AID,
-  '50': new Uint8Array(Buffer.from(BLUETILL_LABEL, 'latin1')),
-  '9F12': new Uint8Array(Buffer.from(BLUETILL_LABEL, 'latin1')),
-};
-
-function primitives(nodes: readonly Tlv[], out: Tlv[] = []): Tlv[] {
-  for (const n of nodes) {
-    if (n.children) primitives(n.children, out);
-    else out.push(n);
-  }
-  return out;
-}
-
-/**
- * The card's records as the phone forwarded them, or null when they are not a bluetill card's
- * records: only record templates (70), each data object once (no second PAN, CA index or
- * certificate to pick from), and no application or brand other than bluetill's (no brand mix-up:
- * the card's kernel and checks are bluetill's, whatever another AID in the data would claim).
- */
-function tagsOf(records: Uint8Array): Map<string, Uint8Array> | null {
-  let nodes: Tlv[];
-  try {
-    nodes = decodeTlv(records);
-  } catch {
-    return null;
-  }
-  if (nodes.some((n) => n.tag !== '70')) return null;
-  const seen = new Set<string>();
-  for (const p of primitives(nodes)) {
-    if (seen.has(p.tag)) return null;
-    seen.add(p.tag);
-    const name = APPLICATION_NAMES[p.tag];
-    if (name && !equalBytes(name, p.value)) return null;
-  }
-  return flattenTlv(nodes);
-}
 
 export interface CardAuthenticationInput {
   readonly card: CardData;
@@ -67,31 +24,8 @@ export interface CardAuthenticationInput {
 
 /** Offline-style data authentication, done by the issuer online: returns null when the card proved itself. */
 export function authenticateCard(i: CardAuthenticationInput): DeclineCode | null {
-  const t = tagsOf(i.card.records);
-  if (!t) return 'card_authentication_failed';
-  const pan = hex(t.get('5A')).replace(/F+$/, '');
-  const expiry = hex(t.get('5F24')).slice(0, 4);
-  const psn = Number(hex(t.get('5F34')) || '0');
-  // The settlement information the phone sent must be what the card's signed records say.
-  if (pan !== i.card.pan || expiry !== i.card.expiry || psn !== i.card.panSequence) return 'card_authentication_failed';
-  const caIndex = t.get('8F')?.[0];
-  const ca = caIndex === undefined ? undefined : i.caKeys.get(caIndex);
-  const issuerCert = t.get('90');
-  const issuerExp = t.get('9F32');
-  const iccCert = t.get('9F46');
-  const iccExp = t.get('9F47');
-  if (!ca || !issuerCert || !issuerExp || !iccCert || !iccExp) return 'card_authentication_failed';
-  try {
-    const issuer = recoverIssuerPublicKey({ caPublicKey: ca, certificate: issuerCert, remainder: t.get('92'), exponent: issuerExp, pan, now: i.now });
-    const icc = recoverIccPublicKey({
-      issuerPublicKey: issuer.publicKey, certificate: iccCert, remainder: t.get('9F48'), exponent: iccExp, pan,
-      staticData: cardStaticData({ pan, psn, expiry }), now: i.now,
-    });
-    verifyDda({ iccPublicKey: icc.publicKey, signedDynamicData: i.card.signedDynamicData, terminalData: i.unpredictableNumber });
-  } catch {
-    return 'card_authentication_failed';
-  }
-  return null;
+  // The same check the phone does before card data leaves it (protocol's authenticateCardData).
+  return authenticateCardData(i).ok ? null : 'card_authentication_failed';
 }
 
 export interface CryptogramInput {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkCard, checkRefund, checkSettlement, checkVoid, isExpired, pinOutcome, type RefundFacts, type SettlementFacts, type VoidFacts } from './rules';
+import { EMPTY_CVR, type Cvr, type CvmName } from '@bluetill/protocol';
+import { checkCard, checkCardholderVerification, checkRefund, checkSettlement, checkVoid, isExpired, pinOutcome, type RefundFacts, type SettlementFacts, type VoidFacts } from './rules';
 import { refundPostings, reversalPostings, salePostings } from './ledger';
 import type { CardRow, SettlementRow } from '../ports/backend-store';
 
@@ -34,16 +35,24 @@ describe('settlement rules', () => {
     terminal: { id: 't1', merchantId: 'm1', status: 'active' },
     merchant: { id: 'm1', name: 'Shop', status: 'active', accountId: 'ma' },
     requestMerchantId: 'm1',
-    authorization: { ref: 'r', cardId: 'c1', terminalId: 't1', un: 'u', expiresAt: now + 1000, settled: false },
+    authorization: { ref: 'r', cardId: 'c1', terminalId: 't1', un: 'u', expiresAt: now + 1000, settled: false, cvm: 'online_pin' },
     card,
     amount: { minor: 500, currency: 'EUR' },
     items: [{ sku: 'a', name: 'A', quantity: 2, unitPriceMinor: 250 }],
     availableMinor: 1000,
     atc: 5,
     cryptogram: null,
+    cvr: { ...EMPTY_CVR, ddaPerformed: true, pinTriesLeft: 3 },
     now,
   };
   it('approves a consistent request', () => expect(checkSettlement(facts)).toBeNull());
+  it('a card-verified method is checked only after the cryptogram verified (its CVR is trusted only then)', () => {
+    const auth = { ...facts.authorization!, cvm: 'biometric' as const };
+    const claims: Cvr = { ...EMPTY_CVR, biometricPerformed: true };
+    expect(checkSettlement({ ...facts, authorization: auth, cvr: claims })).toBeNull();
+    expect(checkSettlement({ ...facts, authorization: auth, cvr: claims, cryptogram: 'cryptogram_invalid' })).toBe('cryptogram_invalid');
+    expect(checkSettlement({ ...facts, authorization: auth, cvr: EMPTY_CVR })).toBe('cvm_failed');
+  });
   it.each([
     ['another merchant', { requestMerchantId: 'm2' }, 'terminal_unknown'],
     ['inactive merchant', { merchant: { ...facts.merchant!, status: 'inactive' as const } }, 'merchant_inactive'],
@@ -63,6 +72,33 @@ describe('settlement rules', () => {
     expect(p.reduce((s, x) => s + x.amountMinor, 0)).toBe(0);
     expect(p).toHaveLength(2);
     expect(() => salePostings({ minor: 0, currency: 'EUR' }, 'a', 'b')).toThrow();
+  });
+});
+
+describe('cardholder verification rules (issue #5)', () => {
+  const pin: Cvr = { ...EMPTY_CVR, offlinePinPerformed: true, pinTriesLeft: 3 };
+  const bio: Cvr = { ...EMPTY_CVR, biometricPerformed: true };
+  const know: Cvr = { ...EMPTY_CVR, knowledgePerformed: true };
+  it.each([
+    ['online PIN, card saw nothing', 'online_pin', EMPTY_CVR, null],
+    ['offline PIN passed', 'offline_pin', pin, null],
+    ['biometric passed', 'biometric', bio, null],
+    ['knowledge passed', 'knowledge', know, null],
+    ['offline PIN not performed (method missing)', 'offline_pin', EMPTY_CVR, 'cvm_failed'],
+    ['offline PIN failed', 'offline_pin', { ...pin, offlinePinFailed: true, pinTriesLeft: 2 }, 'pin_incorrect'],
+    ['offline PIN locked', 'offline_pin', { ...pin, offlinePinFailed: true, pinTryLimitExceeded: true, pinTriesLeft: 0 }, 'pin_tries_exceeded'],
+    ['biometric declared, card shows the PIN instead', 'biometric', pin, 'cvm_failed'],
+    ['biometric failed', 'biometric', { ...bio, biometricFailed: true }, 'cvm_failed'],
+    ['biometric locked', 'biometric', { ...bio, biometricFailed: true, biometricTryLimitExceeded: true }, 'cvm_tries_exceeded'],
+    ['knowledge declared, nothing performed', 'knowledge', EMPTY_CVR, 'cvm_failed'],
+    ['knowledge failed', 'knowledge', { ...know, knowledgeFailed: true }, 'cvm_failed'],
+    ['knowledge locked', 'knowledge', { ...know, knowledgeFailed: true, knowledgeTryLimitExceeded: true }, 'cvm_tries_exceeded'],
+    ['knowledge after a failed biometric (no fallback)', 'knowledge', { ...know, biometricPerformed: true, biometricFailed: true }, 'cvm_failed'],
+    ['offline PIN after a failed knowledge secret (no fallback)', 'offline_pin', { ...pin, knowledgePerformed: true, knowledgeFailed: true }, 'cvm_failed'],
+    ['online PIN after a failed biometric (no fallback)', 'online_pin', { ...bio, biometricFailed: true }, 'cvm_failed'],
+    ['no CVR at all', 'biometric', undefined, 'cvm_failed'],
+  ] as const)('%s', (_n, method, cvr, code) => {
+    expect(checkCardholderVerification(method as CvmName, cvr as Cvr | undefined)).toBe(code);
   });
 });
 

@@ -1,8 +1,8 @@
 /**
  * Pure authorization and settlement rules: inputs in, a decline code (or null) out. No I/O.
  */
-import type { DeclineCode, Item, Money } from '@bluetill/protocol';
-import { SUPPORTED_CURRENCIES, basketTotal } from '@bluetill/protocol';
+import type { Cvr, CvmName, DeclineCode, Item, Money } from '@bluetill/protocol';
+import { SUPPORTED_CURRENCIES, basketTotal, cvrResultOf, cvrShowsFailure } from '@bluetill/protocol';
 import type { AuthorizationRow, CardRow, MerchantRow, SettlementRow, TerminalRow } from '../ports/backend-store';
 
 export const MAX_PIN_TRIES = 3;
@@ -46,7 +46,27 @@ export interface SettlementFacts {
   readonly atc: number;
   /** Result of the ARQC check (verifyCryptogram): null when the card's cryptogram is valid. */
   readonly cryptogram: DeclineCode | null;
+  /** The card verification results from the cryptogram's IAD; trusted only when `cryptogram` is null. */
+  readonly cvr: Cvr | undefined;
   readonly now: number;
+}
+
+/**
+ * Issue #5: a cardholder verification the card performed counts only when the card signed it.
+ * Called only with the CVR of a cryptogram that verified (the ARQC covers the IAD). The declared
+ * method must show as performed and passed; any method the card saw fail in the same session
+ * declines, whatever was declared (never a weaker method after a failed one). Online PIN was
+ * checked by the authorization server; the card must not have seen a failure either.
+ */
+export function checkCardholderVerification(method: CvmName, cvr: Cvr | undefined): DeclineCode | null {
+  if (!cvr) return 'cvm_failed';
+  if (method === 'online_pin') return cvrShowsFailure(cvr) ? 'cvm_failed' : null;
+  const r = cvrResultOf(method, cvr);
+  if (r.performed && !r.failed && !r.locked && !cvrShowsFailure(cvr)) return null;
+  const pin = method === 'offline_pin';
+  if (r.locked) return pin ? 'pin_tries_exceeded' : 'cvm_tries_exceeded';
+  if (r.performed && r.failed && pin) return 'pin_incorrect';
+  return 'cvm_failed';
 }
 
 export function checkSettlement(f: SettlementFacts): DeclineCode | null {
@@ -59,6 +79,8 @@ export function checkSettlement(f: SettlementFacts): DeclineCode | null {
     return 'authorization_invalid';
   if (f.card.status !== 'active') return 'card_blocked';
   if (f.cryptogram) return f.cryptogram;
+  const cvm = checkCardholderVerification(auth.cvm, f.cvr);
+  if (cvm) return cvm;
   if (!SUPPORTED_CURRENCIES.includes(f.amount.currency) || f.amount.currency !== f.card.currency) return 'currency_unsupported';
   if (basketTotal(f.items, f.amount.currency).minor !== f.amount.minor) return 'amount_mismatch';
   if (f.amount.minor > MAX_TRANSACTION_MINOR) return 'amount_limit_exceeded';

@@ -16,7 +16,7 @@
  *     ...; store.insertSettlement(row); store.insertPostings(rows);
  *   });
  */
-import type { DeclineCode } from '@bluetill/protocol';
+import type { CvmName, DeclineCode } from '@bluetill/protocol';
 
 export type CardStatus = 'active' | 'blocked' | 'lost' | 'stolen';
 export type MerchantStatus = 'active' | 'inactive';
@@ -69,6 +69,8 @@ export interface AuthorizationRow {
   readonly un: string;
   readonly expiresAt: number;
   readonly settled: boolean;
+  /** The cardholder verification declared at authorization; settlement enforces it against the card's CVR. */
+  readonly cvm: CvmName;
 }
 
 export interface SettlementRow {

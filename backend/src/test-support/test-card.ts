@@ -7,7 +7,7 @@ import { createPrivateKey, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
   CARD_AIP, CARD_CDOL1, CURRENCY_NUMERIC, buildDolData, cardAcInput, cardRecords, computeCardAc, decodePersonalizationData,
-  encodeIad, parseDol, signDynamicData, type CardData, type CardPersonalization, type Cryptogram, type Money,
+  encodeIad, parseDol, signDynamicData, type CardData, type CardPersonalization, type Cryptogram, type Cvr, type Money,
 } from '@bluetill/protocol';
 
 const bcd = (digits: string) => new Uint8Array(Buffer.from(digits, 'hex'));
@@ -32,15 +32,15 @@ export class TestCard {
     };
   }
 
-  /** GENERATE AC (ARQC) over amount, currency and UN; `atc` overrides the counter (to replay one). */
-  arqc(amount: Money, un: Uint8Array, atc = ++this.atc): Cryptogram {
+  /** GENERATE AC (ARQC) over amount, currency and UN; `atc` overrides the counter (to replay one); `cvr` what the card verified. */
+  arqc(amount: Money, un: Uint8Array, atc = ++this.atc, cvr: Partial<Cvr> = {}): Cryptogram {
     const cdolData = buildDolData(parseDol(CARD_CDOL1), {
       '9F02': bcd(String(amount.minor).padStart(12, '0')),
       '5F2A': bcd(String(CURRENCY_NUMERIC[amount.currency] ?? 0).padStart(4, '0')),
       '9F37': un,
     });
     const atcBytes = Uint8Array.of(atc >> 8, atc & 0xff);
-    const iad = encodeIad(this.p.acAlgorithm, { acType: 'arqc', offlinePinPerformed: false, offlinePinFailed: false, pinTryLimitExceeded: false, ddaPerformed: true, cdaPerformed: false, pinTriesLeft: 3 });
+    const iad = encodeIad(this.p.acAlgorithm, { acType: 'arqc', offlinePinPerformed: false, offlinePinFailed: false, pinTryLimitExceeded: false, ddaPerformed: true, cdaPerformed: false, pinTriesLeft: 3, ...cvr });
     const arqc = computeCardAc({ iccMasterKey: this.p.acMasterKey, algorithm: this.p.acAlgorithm, atc: atcBytes, data: cardAcInput(cdolData, CARD_AIP, atcBytes, iad) });
     return { arqc, atc, cdolData, iad, cvmResults: Uint8Array.of(0x02, 0x00, 0x00), cid: 0x80 };
   }

@@ -40,6 +40,25 @@ export function pinFromEnv(name: string, env: NodeJS.ProcessEnv = process.env): 
   };
 }
 
+/**
+ * The knowledge secret (claim 17) from a file descriptor or an environment variable, like the
+ * PIN; one trailing newline dropped. The card checks it; it is never kept or logged here.
+ */
+export function secretFrom(source: { fd: number } | { env: string }, env: NodeJS.ProcessEnv = process.env): () => Promise<string> {
+  return async () => {
+    let text: string | undefined;
+    if ('fd' in source) {
+      try {
+        text = readFileSync(source.fd, 'utf8').replace(/\r?\n$/, '');
+      } catch (cause) {
+        throw new PromptError('pin_unavailable', `could not read the secret from file descriptor ${source.fd}`, { cause });
+      }
+    } else text = env[source.env];
+    if (text === undefined || text === '') throw new PromptError('pin_unavailable', `no secret: ${'fd' in source ? `file descriptor ${source.fd} was empty` : `${source.env} is not set`}`);
+    return text;
+  };
+}
+
 export class NonInteractivePrompt implements Prompt {
   constructor(private readonly o: { pin: () => Promise<string>; output?: NodeJS.WritableStream | null }) {}
 

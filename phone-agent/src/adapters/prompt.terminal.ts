@@ -80,6 +80,15 @@ export class TerminalPrompt implements Prompt {
     }
   }
 
+  /** The knowledge secret (claim 17), typed masked; checked by the card, never kept here. */
+  async secret(): Promise<string> {
+    try {
+      return await password({ message: 'Secret', mask: '*', validate: (v) => v.length > 0 || 'type your secret' }, this.context());
+    } catch (cause) {
+      throw new PromptError('aborted', 'secret entry aborted', { cause });
+    }
+  }
+
   async confirm(b: { merchantName: string; items: readonly Item[]; total: Money }): Promise<boolean> {
     this.out.write(`${b.merchantName}:\n${basketLines(b).join('\n')}\n`);
     if (this.o.assumeYes) return true;

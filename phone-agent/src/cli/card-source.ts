@@ -16,6 +16,7 @@ import { decodePersonalizationData, maskPan, type CardPersonalization, type Card
 import { InProcessCardReader, type InProcessCard } from '../adapters/card-reader.in-process';
 import { NfcPcscCardReader } from '../adapters/card-reader.nfc-pcsc';
 import { EmvPaymentCard } from '../core/card/emv-payment-card';
+import type { CardVerification, CardVerificationResult } from '../core/card/read-card';
 import type { CardReader } from '../ports/card-reader';
 import type { PaymentCard } from '../ports/payment-card';
 import { CliError } from './cli-error';
@@ -80,6 +81,16 @@ class MaskingPaymentCard implements PaymentCard {
   async generateAc(input: { amount: Money; unpredictableNumber: Uint8Array }): Promise<Cryptogram> {
     try {
       return await this.inner.generateAc(input);
+    } catch (e) {
+      this.failure = e;
+      throw e;
+    }
+  }
+
+  async verifyCardholder(v: CardVerification): Promise<CardVerificationResult> {
+    if (!this.inner.verifyCardholder) return { ok: false, reason: 'not_supported' };
+    try {
+      return await this.inner.verifyCardholder(v);
     } catch (e) {
       this.failure = e;
       throw e;

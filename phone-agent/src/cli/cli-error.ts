@@ -6,6 +6,8 @@ export type CliErrorCode =
   | 'trust_file'
   | 'card_file'
   | 'pin_source'
+  | 'secret_source'
+  | 'fingerprint'
   | 'no_till'
   | 'ble_unavailable'
   | 'connect_failed';

@@ -5,7 +5,9 @@
  */
 import type { Command } from 'commander';
 import { NobleCentral } from '../adapters/ble-central.noble';
-import { NonInteractivePrompt, pinFromEnv, pinFromFd } from '../adapters/prompt.non-interactive';
+import { FileBiometricSensor } from '../adapters/biometric-sensor.file';
+import { NonInteractivePrompt, pinFromEnv, pinFromFd, secretFrom } from '../adapters/prompt.non-interactive';
+import type { CardholderVerification } from '../core/payment-flow';
 import { PromptError, TerminalPrompt } from '../adapters/prompt.terminal';
 import { CardReadError } from '../core/card/card-read-error';
 import { CardReaderError } from '../ports/card-reader';
@@ -24,6 +26,11 @@ import { runPaymentSession, type TillChoice } from './payment-session';
 import { readTrustFile } from './trust-file';
 
 export const PIN_ENV = 'BLUETILL_PIN';
+export const SECRET_ENV = 'BLUETILL_SECRET';
+
+/** `--cvm` values (claims 10, 16, 17). */
+const CVM_FLAGS = ['online-pin', 'offline-pin', 'biometric', 'knowledge'] as const;
+type CvmFlag = (typeof CVM_FLAGS)[number];
 
 interface PayFlags {
   till: string;
@@ -36,10 +43,14 @@ interface PayFlags {
   pinFd?: string;
   timeout?: string;
   cardTimeout: string;
+  cvm: string;
+  oda?: boolean;
+  secretFd?: string;
+  fingerprintFile?: string;
 }
 
 /** The shopper's side: a terminal when there is one, else automation (which must say --yes and give a PIN source). */
-async function makePrompt(o: PayFlags, interactive: boolean): Promise<Prompt> {
+async function makePrompt(o: PayFlags, interactive: boolean, needsPin: boolean): Promise<Prompt> {
   const source = o.pinFd !== undefined ? pinFromFd(parseCount('--pin-fd', o.pinFd)) : process.env[PIN_ENV] ? pinFromEnv(PIN_ENV) : undefined;
   let pin: (() => Promise<string>) | undefined;
   if (source) {
@@ -50,16 +61,54 @@ async function makePrompt(o: PayFlags, interactive: boolean): Promise<Prompt> {
     pin = async () => value;
   }
   if (interactive) return new TerminalPrompt({ assumeYes: o.yes === true, ...(pin ? { pin } : {}) });
-  if (!pin) throw CliError.usage('pin_source', `no terminal to type the PIN: set ${PIN_ENV} or pass --pin-fd N`);
+  if (!pin && needsPin) throw CliError.usage('pin_source', `no terminal to type the PIN: set ${PIN_ENV} or pass --pin-fd N`);
+  pin ??= async () => {
+    throw new PromptError('pin_unavailable', 'this payment asks no PIN');
+  };
   if (!o.yes) throw CliError.usage('usage', 'no terminal to confirm the items and sum: pass --yes to accept them');
   return new NonInteractivePrompt({ pin, output: process.stderr });
+}
+
+/** The cardholder verification the flags ask for, its inputs checked before any till is contacted. */
+async function makeCvm(o: PayFlags, prompt: Prompt): Promise<CardholderVerification> {
+  if (!(CVM_FLAGS as readonly string[]).includes(o.cvm)) throw CliError.usage('usage', `--cvm must be one of ${CVM_FLAGS.join(', ')}`);
+  const cvm = o.cvm as CvmFlag;
+  if (o.secretFd !== undefined && cvm !== 'knowledge') throw CliError.usage('usage', '--secret-fd goes with --cvm knowledge');
+  if (o.fingerprintFile !== undefined && cvm !== 'biometric') throw CliError.usage('usage', '--fingerprint-file goes with --cvm biometric');
+  switch (cvm) {
+    case 'online-pin':
+      return { method: 'online_pin' };
+    case 'offline-pin':
+      return { method: 'offline_pin' };
+    case 'biometric': {
+      if (o.fingerprintFile === undefined) throw CliError.usage('usage', 'this phone has no fingerprint sensor driver: pass --fingerprint-file FILE (a captured template)');
+      const sensor = new FileBiometricSensor(o.fingerprintFile);
+      await sensor.capture().catch((e: unknown) => {
+        throw CliError.usage('fingerprint', e instanceof Error ? e.message : 'the fingerprint template cannot be read', { cause: e });
+      });
+      return { method: 'biometric', sensor };
+    }
+    case 'knowledge': {
+      const source = o.secretFd !== undefined ? secretFrom({ fd: parseCount('--secret-fd', o.secretFd) }) : process.env[SECRET_ENV] ? secretFrom({ env: SECRET_ENV }) : undefined;
+      if (source) {
+        const value = await source().catch((e: unknown) => {
+          throw CliError.usage('secret_source', e instanceof PromptError ? e.message : 'the secret could not be read', { cause: e });
+        });
+        return { method: 'knowledge', secret: async () => value };
+      }
+      if (prompt instanceof TerminalPrompt) return { method: 'knowledge', secret: () => prompt.secret() };
+      throw CliError.usage('secret_source', `no terminal to type the secret: set ${SECRET_ENV} or pass --secret-fd N`);
+    }
+  }
 }
 
 async function payOnce(o: PayFlags, ext: CliExtensions): Promise<PayReport> {
   if (o.reader !== undefined && o.cardFile !== undefined) throw CliError.usage('usage', '--reader and --card-file exclude each other');
   const trust = readTrustFile(o.trust);
+  if (o.oda && (trust.emvCaKeys?.size ?? 0) === 0) throw CliError.usage('trust_file', `--oda needs the scheme's EMV CA keys (emvCaKeys) in the trust file ${o.trust}`);
   const interactive = process.stdin.isTTY === true && process.stderr.isTTY === true;
-  const prompt = await makePrompt(o, interactive);
+  const prompt = await makePrompt(o, interactive, o.cvm === 'online-pin' || o.cvm === 'offline-pin');
+  const cvm = await makeCvm(o, prompt);
   const till: TillChoice = o.till === 'strongest' ? { kind: 'strongest' } : { kind: 'name', name: o.till };
   // A named till ends the scan as soon as it is seen; the strongest needs the whole window.
   const scanTimeoutMs = parseCount('--timeout', o.timeout ?? (till.kind === 'name' ? '10000' : '3000'));
@@ -67,7 +116,7 @@ async function payOnce(o: PayFlags, ext: CliExtensions): Promise<PayReport> {
   const card: OpenCard = await openCard(choice, { progress: (s) => prompt.progress(s), waitTimeoutMs: parseCount('--card-timeout', o.cardTimeout), ...(ext.simulatedCards ? { simulatedCards: ext.simulatedCards } : {}) });
   const central = new NobleCentral({ hci: parseHci(o.hci) });
   try {
-    const result = await runPaymentSession({ central, card: card.card, prompt, trust, till, scanTimeoutMs });
+    const result = await runPaymentSession({ central, card: card.card, prompt, trust, till, scanTimeoutMs, cvm, ...(o.oda ? { oda: true } : {}) });
     return reportOutcome(result, { maskedPan: card.maskedPan(), failure: card.failure() });
   } catch (e) {
     if (e instanceof PromptError) return { outcome: 'cancelled', exitCode: EXIT.notCharged, message: `Cancelled (${e.message}): nothing was charged.`, charged: 'no', error: { code: e.code, message: e.message } };
@@ -95,6 +144,10 @@ export function registerPay(program: Command, ext: CliExtensions = {}): void {
     .option('--card-timeout <ms>', 'how long to wait for the card', '30000')
     .option('--yes', 'accept the items and sum without asking')
     .option('--pin-fd <n>', `read the PIN from this file descriptor (or set ${PIN_ENV}); never pass a PIN as an argument`)
+    .option('--cvm <method>', 'how you are verified: online-pin (checked by the card company), offline-pin (checked by the card), biometric (fingerprint matched on the card), knowledge (a secret checked by the card)', 'online-pin')
+    .option('--oda', 'authenticate the card on this phone (scheme CA keys of the trust file) before any card data leaves it')
+    .option('--secret-fd <n>', `with --cvm knowledge: read the secret from this file descriptor (or set ${SECRET_ENV}); typed masked on a terminal`)
+    .option('--fingerprint-file <file>', 'with --cvm biometric: a captured fingerprint template (64 bytes) standing in for the sensor')
     .option('--json', 'print one JSON object: outcome, masked card, receipt fields')
     .action(async (o: PayFlags) => {
       let report: PayReport;

@@ -20,6 +20,8 @@ export interface PayReport {
   readonly card?: string;
   readonly reason?: string;
   readonly pinTriesLeft?: number;
+  /** The card's tries left for the method it refused (offline PIN, fingerprint, secret). */
+  readonly triesLeft?: number;
   readonly charged?: 'yes' | 'no' | 'unknown';
   readonly error?: { readonly code: string; readonly message: string };
   readonly resumed?: boolean;
@@ -91,10 +93,15 @@ export function reportOutcome(r: PaymentSessionResult, card: { maskedPan?: strin
     case 'approved':
       return { outcome: 'approved', exitCode: EXIT.ok, message: `Approved: ${o.receipt.merchantName}, code ${o.receipt.approvalCode}`, charged: 'yes', ...base, ...withReceipt(o.receipt) };
     case 'declined': {
-      const locked = o.reason === 'pin_tries_exceeded';
-      const tries = o.pinTriesLeft !== undefined && o.reason === 'pin_incorrect' ? ` (${o.pinTriesLeft} ${o.pinTriesLeft === 1 ? 'try' : 'tries'} left)` : '';
-      const message = locked ? `Declined: ${o.text}. The PIN is locked; ask your card issuer to unlock it.` : `Declined: ${o.text}${tries}`;
-      return { outcome: 'declined', exitCode: EXIT.declined, message, reason: o.reason, charged: 'no', ...(o.pinTriesLeft !== undefined ? { pinTriesLeft: o.pinTriesLeft } : {}), ...base, ...withReceipt(o.receipt) };
+      const locked = o.reason === 'pin_tries_exceeded' || o.reason === 'cvm_tries_exceeded';
+      const left = o.triesLeft ?? o.pinTriesLeft;
+      const tries = left !== undefined && (o.reason === 'pin_incorrect' || o.reason === 'cvm_failed') ? ` (${left} ${left === 1 ? 'try' : 'tries'} left)` : '';
+      const what = o.reason === 'pin_tries_exceeded' ? 'The PIN is locked' : 'This verification is locked on the card';
+      const message = locked ? `Declined: ${o.text}. ${what}; ask your card issuer to unlock it.` : `Declined: ${o.text}${tries}`;
+      return {
+        outcome: 'declined', exitCode: EXIT.declined, message, reason: o.reason, charged: 'no', ...(o.pinTriesLeft !== undefined ? { pinTriesLeft: o.pinTriesLeft } : {}),
+        ...(o.triesLeft !== undefined ? { triesLeft: o.triesLeft } : {}), ...base, ...withReceipt(o.receipt),
+      };
     }
     case 'cancelled':
       return { outcome: 'cancelled', exitCode: EXIT.notCharged, message: 'Cancelled: nothing was charged.', charged: 'no', ...base };

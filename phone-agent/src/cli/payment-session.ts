@@ -4,7 +4,7 @@
  * reconnect and ask the till for the outcome (retrieveReceipt) a few times before giving up.
  * Ports only: the composition root (pay-command.ts) passes the noble central, the card and the prompt.
  */
-import { pay, retrieveReceipt, type PaymentOutcome, type PayOptions } from '../core/payment-flow';
+import { pay, retrieveReceipt, type CardholderVerification, type PaymentOutcome, type PayOptions } from '../core/payment-flow';
 import type { Advertisement, BleCentral, CentralLink } from '../ports/ble-central';
 import type { PaymentCard } from '../ports/payment-card';
 import type { Prompt } from '../ports/prompt';
@@ -31,6 +31,10 @@ export interface PaymentSessionOptions {
   readonly answerTimeoutMs?: number;
   /** Attacker-model phones in the fault suites edit what they send (see PayOptions.tamper). */
   readonly tamper?: PayOptions['tamper'];
+  /** How the cardholder is verified (default the online PIN). */
+  readonly cvm?: CardholderVerification;
+  /** Offline data authentication on the phone before card data leaves it. */
+  readonly oda?: boolean;
 }
 
 export interface PaymentSessionResult {
@@ -85,7 +89,11 @@ export async function runPaymentSession(o: PaymentSessionOptions): Promise<Payme
   const link = await connect().catch((e: unknown) => bleFailure(e, `connect to "${till.counterName}"`));
   let outcome: PaymentOutcome;
   try {
-    outcome = await pay({ link, card: o.card, prompt: o.prompt, trust: o.trust, ...(o.answerTimeoutMs ? { answerTimeoutMs: o.answerTimeoutMs } : {}), ...(o.tamper ? { tamper: o.tamper } : {}) });
+    outcome = await pay({
+      link, card: o.card, prompt: o.prompt, trust: o.trust, ...(o.answerTimeoutMs ? { answerTimeoutMs: o.answerTimeoutMs } : {}),
+      ...(o.cvm ? { cvm: o.cvm } : {}), ...(o.oda ? { oda: { caKeys: o.trust.emvCaKeys ?? new Map() } } : {}),
+      ...(o.tamper ? { tamper: o.tamper } : {}),
+    });
   } finally {
     await link.disconnect().catch(() => undefined);
   }

@@ -1,19 +1,22 @@
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { publicKeyFromRaw } from '@bluetill/protocol';
+import { publicKeyFromRaw, type RsaPublicKey } from '@bluetill/protocol';
 import { CliError } from './cli-error';
 
 export interface Trust {
   readonly acquirerCa: KeyObject;
   readonly cardCompanyRoot: KeyObject;
+  /** The scheme's EMV CA keys by index, for offline data authentication on the phone (`--oda`); empty when the file has none. */
+  readonly emvCaKeys?: ReadonlyMap<number, RsaPublicKey>;
 }
 
 /**
  * trust.json as the backend's seed writes it: the acquirer CA (signs till certificates) and the
- * card company root (certifies the receipt key), raw P-256 public keys in base64.
+ * card company root (certifies the receipt key), raw P-256 public keys in base64; optionally
+ * `emvCaKeys` ([{ index, modulus, exponent }], base64), the scheme CA keys for ODA on the phone.
  */
 export function readTrustFile(path: string): Trust {
-  let parsed: { acquirerCa?: unknown; cardCompanyRoot?: unknown };
+  let parsed: { acquirerCa?: unknown; cardCompanyRoot?: unknown; emvCaKeys?: unknown };
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8')) as typeof parsed;
   } catch (cause) {
@@ -28,5 +31,14 @@ export function readTrustFile(path: string): Trust {
       throw CliError.usage('trust_file', `the trust file's ${field} is not a P-256 public key`, { cause });
     }
   };
-  return { acquirerCa: key('acquirerCa'), cardCompanyRoot: key('cardCompanyRoot') };
+  const emvCaKeys = new Map<number, RsaPublicKey>();
+  const list = parsed.emvCaKeys ?? [];
+  const b64 = /^[A-Za-z0-9+/]+={0,2}$/;
+  if (!Array.isArray(list)) throw CliError.usage('trust_file', `the trust file's emvCaKeys is not a list`);
+  for (const k of list as { index?: unknown; modulus?: unknown; exponent?: unknown }[]) {
+    if (typeof k?.index !== 'number' || !Number.isInteger(k.index) || k.index < 0 || k.index > 255 || typeof k.modulus !== 'string' || typeof k.exponent !== 'string' || !b64.test(k.modulus) || !b64.test(k.exponent))
+      throw CliError.usage('trust_file', `the trust file's emvCaKeys holds an entry that is not { index 0-255, modulus, exponent } in base64`);
+    emvCaKeys.set(k.index, { modulus: new Uint8Array(Buffer.from(k.modulus, 'base64')), exponent: new Uint8Array(Buffer.from(k.exponent, 'base64')) });
+  }
+  return { acquirerCa: key('acquirerCa'), cardCompanyRoot: key('cardCompanyRoot'), emvCaKeys };
 }

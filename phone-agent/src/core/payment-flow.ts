@@ -10,8 +10,14 @@
  *   Till-->>Phone: HelloAck (terminal cert, signature, merchant, UN, PIN-key cert)
  *   Note over Phone: verify till before any card data leaves
  *   Phone->>Card: read records, INTERNAL AUTHENTICATE(UN)
- *   Note over Phone: PIN typed, sealed to the PIN key
- *   Phone->>Till: CardAuth (sealed)
+ *   Note over Phone: optional ODA on the phone (CA keys it holds): a card that fails sends nothing
+ *   alt online PIN (default)
+ *     Note over Phone: PIN typed, sealed to the PIN key
+ *   else offline PIN / fingerprint / knowledge secret
+ *     Phone->>Card: VERIFY P2 80 / 90 / 91 (card counts tries, result in its CVR)
+ *     Note over Phone: a failed check ends here: nothing is sent
+ *   end
+ *   Phone->>Till: CardAuth (sealed; declared CVM, PIN block only for online PIN)
  *   Till-->>Phone: AuthResult (+ basket)
  *   Note over Phone: shopper confirms items and sum
  *   Phone->>Card: GENERATE AC (amount, UN)
@@ -20,9 +26,11 @@
  * ```
  */
 import {
-  declineText, isDeclineCode, sealPin, startPhoneHandshake, verifyReceipt, pinSealContext,
-  type BleBody, type DeclineCode, type Money, type Receipt, type TillIdentity,
+  authenticateCardData, cvmMethodOf, declineText, isDeclineCode, sealPin, startPhoneHandshake, verifyReceipt, pinSealContext,
+  type BleBody, type CardAuth, type DeclineCode, type Money, type Receipt, type RsaPublicKey, type TillIdentity,
 } from '@bluetill/protocol';
+import type { BiometricSensor } from '../ports/biometric-sensor';
+import type { CardVerificationResult } from './card/read-card';
 import type { KeyObject } from 'node:crypto';
 import type { CentralLink } from '../ports/ble-central';
 import type { PaymentCard } from '../ports/payment-card';
@@ -32,7 +40,15 @@ import { PhoneError } from './phone-error';
 
 export type PaymentOutcome =
   | { readonly kind: 'approved'; readonly receipt: Receipt }
-  | { readonly kind: 'declined'; readonly reason: DeclineCode; readonly text: string; readonly pinTriesLeft?: number; readonly receipt?: Receipt }
+  | {
+      readonly kind: 'declined';
+      readonly reason: DeclineCode;
+      readonly text: string;
+      readonly pinTriesLeft?: number;
+      /** When the card refused the cardholder verification: the tries its counter has left for that method. */
+      readonly triesLeft?: number;
+      readonly receipt?: Receipt;
+    }
   | { readonly kind: 'cancelled' }
   | {
       readonly kind: 'failed';
@@ -57,12 +73,34 @@ export interface PayOptions {
   readonly now?: () => number;
   /** How long to wait for each answer from the till. */
   readonly answerTimeoutMs?: number;
-  /** Test hooks: let an attacker-model phone edit the CardAuth or the Payment before it is sent. */
+  /**
+   * How the cardholder is verified (claims 10, 16, 17); default the online PIN (typed, sealed to
+   * the authorization server's PIN key). The others are checked by the card (VERIFY), which
+   * records the result in the CVR its cryptogram covers.
+   */
+  readonly cvm?: CardholderVerification;
+  /**
+   * Offline data authentication on the phone (claim 10): with the scheme CA keys the phone holds,
+   * the card's certificates and its signature over the UN are checked before any card data
+   * leaves the phone; a card that fails ends the payment with nothing sent.
+   */
+  readonly oda?: { readonly caKeys: ReadonlyMap<number, RsaPublicKey> };
+  /** Test hook: lets an attacker-model phone edit the CardAuth or the Payment before it is sent. */
   readonly tamper?: {
-    cardAuth?: (a: Extract<BleBody, { $case: 'cardAuth' }>['value']) => void | Promise<void>;
+    cardAuth?: (c: CardAuth) => void | Promise<void>;
     payment?: (p: Extract<BleBody, { $case: 'payment' }>['value']) => void | Promise<void>;
   };
 }
+
+/** Where the secret for each cardholder verification method comes from. */
+export type CardholderVerification =
+  | { readonly method: 'online_pin' }
+  /** The PIN typed on the phone (prompt.pin), checked by the card: VERIFY P2 80. */
+  | { readonly method: 'offline_pin' }
+  /** A fingerprint from the phone's sensor, matched on the card: VERIFY P2 90. */
+  | { readonly method: 'biometric'; readonly sensor: BiometricSensor }
+  /** The knowledge secret, checked by the card: VERIFY P2 91. */
+  | { readonly method: 'knowledge'; readonly secret: () => Promise<string> };
 
 export type { TillIdentity };
 
@@ -115,11 +153,33 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
       await inbox.stream.send({ $case: 'error', value: { code: 'card_error', message: 'card could not be read' } }).catch(() => undefined);
       throw new PhoneError('card', `card could not be read: ${(e as Error).message}`, { cause: e });
     }
-    const pin = await o.prompt.pin();
-    const sealedPinBlock = sealPin({ pin, pan: card.pan, pinKey: secured.pinKey.publicKey, pinKeyId: secured.pinKey.subjectId, context: pinSealContext(un, secured.terminal.subjectId) });
-    o.prompt.progress('Checking card and PIN');
-    const cardAuth = { card, sealedPinBlock };
+    if (o.oda) {
+      const oda = authenticateCardData({ card, unpredictableNumber: un, caKeys: o.oda.caKeys, now: new Date(now()) });
+      if (!oda.ok) {
+        await inbox.stream.send({ $case: 'error', value: { code: 'card_error', message: 'card failed offline data authentication' } }).catch(() => undefined);
+        throw new PhoneError('card_unauthentic', `the card failed offline data authentication (${oda.reason.replaceAll('_', ' ')}): it is not a genuine card of a scheme this phone trusts; no card data was sent`);
+      }
+    }
+    const cvm = o.cvm ?? { method: 'online_pin' };
+    let cardAuth: CardAuth;
+    if (cvm.method === 'online_pin') {
+      const pin = await o.prompt.pin();
+      const sealedPinBlock = sealPin({ pin, pan: card.pan, pinKey: secured.pinKey.publicKey, pinKeyId: secured.pinKey.subjectId, context: pinSealContext(un, secured.terminal.subjectId) });
+      cardAuth = { card, sealedPinBlock };
+    } else {
+      const tellTill = () => inbox.stream.send({ $case: 'error', value: { code: 'cvm_failed', message: 'cardholder verification failed on the card' } }).catch(() => undefined);
+      const refused = await verifyOnCard(o, cvm).catch(async (e: unknown) => {
+        await tellTill();
+        throw e;
+      });
+      if (refused) {
+        await tellTill();
+        return refused;
+      }
+      cardAuth = { card, sealedPinBlock: new Uint8Array(), cvmMethod: cvmMethodOf(cvm.method) };
+    }
     await o.tamper?.cardAuth?.(cardAuth);
+    o.prompt.progress(cvm.method === 'online_pin' ? 'Checking card and PIN' : 'Checking card');
     await inbox.stream.send({ $case: 'cardAuth', value: cardAuth });
     const auth = await expect('authResult');
     if (!auth.approved) return declined(auth.declineReason, auth.pinTriesLeft);
@@ -152,6 +212,51 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
     return { kind: 'failed', code: e.code, message: e.message, charged: outcomeUnknown ? 'unknown' : 'no', ...(outcomeUnknown && resume ? { resume } : {}) };
   } finally {
     inbox.stream.close();
+  }
+}
+
+/**
+ * The card checks the cardholder itself (VERIFY in the same card session). A refusal is the
+ * payment's outcome (declined, nothing sent); undefined when the card accepted.
+ */
+async function verifyOnCard(o: PayOptions, cvm: Exclude<CardholderVerification, { method: 'online_pin' }>): Promise<PaymentOutcome | undefined> {
+  if (!o.card.verifyCardholder) throw new PhoneError('cvm_unsupported', `this card cannot verify the cardholder by ${cvm.method.replace('_', ' ')}; nothing was sent`);
+  let result: CardVerificationResult;
+  try {
+    switch (cvm.method) {
+      case 'offline_pin': {
+        const pin = await o.prompt.pin();
+        o.prompt.progress('The card checks the PIN');
+        result = await o.card.verifyCardholder({ method: 'offline_pin', pin });
+        break;
+      }
+      case 'biometric': {
+        o.prompt.progress('Place your finger on the sensor');
+        const template = await cvm.sensor.capture();
+        o.prompt.progress('The card checks the fingerprint');
+        result = await o.card.verifyCardholder({ method: 'biometric', template });
+        break;
+      }
+      case 'knowledge': {
+        const secret = await cvm.secret();
+        o.prompt.progress('The card checks the secret');
+        result = await o.card.verifyCardholder({ method: 'knowledge', secret });
+        break;
+      }
+    }
+  } catch (e) {
+    if (e instanceof PhoneError) throw e;
+    throw new PhoneError('card', `the card could not verify the cardholder: ${(e as Error).message}`, { cause: e });
+  }
+  if (result.ok) return undefined;
+  const pin = cvm.method === 'offline_pin';
+  switch (result.reason) {
+    case 'not_supported':
+      throw new PhoneError('cvm_unsupported', `this card holds no ${pin ? 'offline PIN' : cvm.method === 'biometric' ? 'fingerprint template' : 'knowledge secret'}; nothing was sent`);
+    case 'blocked':
+      return declined(pin ? 'pin_tries_exceeded' : 'cvm_tries_exceeded', pin ? 0 : undefined, undefined, 0);
+    case 'incorrect':
+      return declined(pin ? 'pin_incorrect' : 'cvm_failed', pin ? result.triesLeft : undefined, undefined, result.triesLeft);
   }
 }
 
@@ -202,7 +307,10 @@ function outcomeOf(result: ValueOf<'receipt'>, trust: PayOptions['trust'], now: 
   return result.approved ? { kind: 'approved', receipt } : declined(result.declineReason, undefined, receipt);
 }
 
-function declined(reason: string, pinTriesLeft?: number, receipt?: Receipt): PaymentOutcome {
+function declined(reason: string, pinTriesLeft?: number, receipt?: Receipt, triesLeft?: number): PaymentOutcome {
   const code: DeclineCode = isDeclineCode(reason) ? reason : 'cancelled';
-  return { kind: 'declined', reason: code, text: declineText(code), ...(pinTriesLeft !== undefined ? { pinTriesLeft } : {}), ...(receipt ? { receipt } : {}) };
+  return {
+    kind: 'declined', reason: code, text: declineText(code), ...(pinTriesLeft !== undefined ? { pinTriesLeft } : {}), ...(triesLeft !== undefined ? { triesLeft } : {}),
+    ...(receipt ? { receipt } : {}),
+  };
 }

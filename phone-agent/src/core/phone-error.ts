@@ -6,6 +6,8 @@ export type PhoneErrorCode =
   | 'timeout'
   | 'protocol'
   | 'card'
+  | 'card_unauthentic'
+  | 'cvm_unsupported'
   | 'receipt_invalid'
   | 'receipt_mismatch'
   | 'till_error';

@@ -1,4 +1,5 @@
 import type { CardData, Cryptogram, Money } from '@bluetill/protocol';
+import type { CardVerification, CardVerificationResult } from '../core/card/read-card';
 
 /**
  * The shopper's payment card as the payment flow needs it. The EMV adapter implements it over a
@@ -6,6 +7,7 @@ import type { CardData, Cryptogram, Money } from '@bluetill/protocol';
  *
  * @example
  *   const data = await card.read(un);                    // records + signature over the UN
+ *   const v = await card.verifyCardholder?.({ method: 'offline_pin', pin }); // VERIFY on the card
  *   const ac = await card.generateAc({ amount, unpredictableNumber: un });
  */
 export interface PaymentCard {
@@ -13,4 +15,10 @@ export interface PaymentCard {
   read(unpredictableNumber: Uint8Array): Promise<CardData>;
   /** GENERATE AC: an ARQC binding amount, currency and UN to the card's keys. */
   generateAc(input: { amount: Money; unpredictableNumber: Uint8Array }): Promise<Cryptogram>;
+  /**
+   * Has the card itself verify the cardholder (offline PIN, fingerprint match-on-card, knowledge
+   * secret), in the same card session, after read and before generateAc: the result goes into
+   * the CVR the cryptogram covers. Absent on cards that can do none of these.
+   */
+  verifyCardholder?(v: CardVerification): Promise<CardVerificationResult>;
 }

@@ -22,7 +22,7 @@
  * ```
  */
 import {
-  acceptHello, checkHello, maskPan, MessageStream, ProtocolError, assertNever,
+  acceptHello, checkHello, cvmNameOf, maskPan, MessageStream, ProtocolError, assertNever,
   type BleBody, type CardAuth, type CardData, type DeclineCode, type Hello, type Payment, type Receipt, type ReceiptRequest, type SettleResponse,
 } from '@bluetill/protocol';
 import { Receipt as ReceiptCodec } from '@bluetill/protocol';
@@ -177,9 +177,17 @@ export class PhoneSession {
   private async onCardAuth(auth: CardAuth): Promise<void> {
     if (this.state !== 'secured' || !this.un) return this.refuse('unexpected_message', 'CardAuth out of order');
     if (!auth.card) return this.refuse('bad_message', 'CardAuth without card data');
+    // The declared cardholder verification is checked at the edge; the backend trusts a method the
+    // card checked only when the card's cryptogram shows it (settlement).
+    const cvm = cvmNameOf(auth.cvmMethod ?? 0);
+    if (!cvm) return this.refuse('bad_message', 'CardAuth with an unknown cardholder verification method');
+    if (cvm !== 'online_pin' && auth.sealedPinBlock.length > 0) return this.refuse('bad_message', 'CardAuth with a PIN block for a method the card verifies');
     this.card = auth.card;
     this.move('authorizing');
-    const res = await this.ctx.backend.authorize({ terminalId: this.ctx.terminalId, unpredictableNumber: this.un, card: auth.card, sealedPinBlock: auth.sealedPinBlock });
+    const res = await this.ctx.backend.authorize({
+      terminalId: this.ctx.terminalId, unpredictableNumber: this.un, card: auth.card, sealedPinBlock: auth.sealedPinBlock,
+      ...(auth.cvmMethod !== undefined ? { cvmMethod: auth.cvmMethod } : {}),
+    });
     if (!res.approved) {
       this.decline = res.declineReason as DeclineCode;
       return this.finish('declined', { $case: 'authResult', value: { approved: false, declineReason: res.declineReason, pinTriesLeft: res.pinTriesLeft, items: [], total: undefined, terminalTxnId: '', resumeToken: new Uint8Array() } });

@@ -56,7 +56,7 @@ export function generateAcCommand(type: AcType, cdolData: Uint8Array, options: {
   return encodeCommandApdu({ cla: 0x80, ins: 0xae, p1: acTypeBits(type) | (options.cda ? 0x10 : 0), p2: 0x00, data: cdolData, le: 256 });
 }
 
-/** VERIFY (00 20 00 P2): P2 80 = plaintext offline PIN; data = the 8-byte PIN block. */
+/** VERIFY (00 20 00 P2): P2 80 = plaintext offline PIN (the 8-byte PIN block); bluetill's 90 = fingerprint template (7F2E), 91 = knowledge secret. */
 export function verifyCommand(pinBlock: Uint8Array, p2 = 0x80): Uint8Array {
   return encodeCommandApdu({ cla: 0x00, ins: 0x20, p1: 0x00, p2, data: pinBlock });
 }

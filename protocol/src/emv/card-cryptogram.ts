@@ -23,6 +23,20 @@ export type Cvr = {
   ddaPerformed: boolean;
   cdaPerformed: boolean;
   pinTriesLeft: number;
+  /** Fingerprint match-on-card (VERIFY P2 90) attempted in this session / its last attempt failed / locked (absent = false; decodeCvr sets all). */
+  biometricPerformed?: boolean;
+  biometricFailed?: boolean;
+  biometricTryLimitExceeded?: boolean;
+  /** Knowledge secret (VERIFY P2 91) attempted in this session / its last attempt failed / locked. */
+  knowledgePerformed?: boolean;
+  knowledgeFailed?: boolean;
+  knowledgeTryLimitExceeded?: boolean;
+};
+
+/** A CVR with nothing performed (a base for building one). */
+export const EMPTY_CVR: Cvr = {
+  acType: 'arqc', offlinePinPerformed: false, offlinePinFailed: false, pinTryLimitExceeded: false, ddaPerformed: false, cdaPerformed: false, pinTriesLeft: 0,
+  biometricPerformed: false, biometricFailed: false, biometricTryLimitExceeded: false, knowledgePerformed: false, knowledgeFailed: false, knowledgeTryLimitExceeded: false,
 };
 
 export const CVN = { tdes: 0x01, aes: 0x02 } as const;
@@ -35,12 +49,19 @@ export function encodeCvr(c: Cvr): Uint8Array {
     (c.pinTryLimitExceeded ? 0x20 : 0) |
     (c.ddaPerformed ? 0x08 : 0) |
     (c.cdaPerformed ? 0x04 : 0);
-  return Uint8Array.of(b1, b2, Math.max(0, Math.min(15, c.pinTriesLeft)), 0x00);
+  const b4 =
+    (c.biometricPerformed ? 0x80 : 0) |
+    (c.biometricFailed ? 0x40 : 0) |
+    (c.biometricTryLimitExceeded ? 0x20 : 0) |
+    (c.knowledgePerformed ? 0x08 : 0) |
+    (c.knowledgeFailed ? 0x04 : 0) |
+    (c.knowledgeTryLimitExceeded ? 0x02 : 0);
+  return Uint8Array.of(b1, b2, Math.max(0, Math.min(15, c.pinTriesLeft)), b4);
 }
 
 export function decodeCvr(bytes: Uint8Array): Cvr | undefined {
   if (bytes.length !== 4) return undefined;
-  const [b1, b2, b3] = [bytes[0] as number, bytes[1] as number, bytes[2] as number];
+  const [b1, b2, b3, b4] = [bytes[0] as number, bytes[1] as number, bytes[2] as number, bytes[3] as number];
   const acBits = b1 & 0xc0;
   const acType = acBits === 0x80 ? 'arqc' : acBits === 0x40 ? 'tc' : acBits === 0x00 ? 'aac' : undefined;
   if (!acType) return undefined;
@@ -52,6 +73,12 @@ export function decodeCvr(bytes: Uint8Array): Cvr | undefined {
     ddaPerformed: (b2 & 0x08) !== 0,
     cdaPerformed: (b2 & 0x04) !== 0,
     pinTriesLeft: b3 & 0x0f,
+    biometricPerformed: (b4 & 0x80) !== 0,
+    biometricFailed: (b4 & 0x40) !== 0,
+    biometricTryLimitExceeded: (b4 & 0x20) !== 0,
+    knowledgePerformed: (b4 & 0x08) !== 0,
+    knowledgeFailed: (b4 & 0x04) !== 0,
+    knowledgeTryLimitExceeded: (b4 & 0x02) !== 0,
   };
 }
 

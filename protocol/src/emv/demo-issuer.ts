@@ -61,7 +61,10 @@ export function derivePersonalizationKey(personalizationMasterKey: Uint8Array, p
  */
 export function prepareDemoCard(
   issuer: DemoIssuer,
-  card: { pan: string; psn?: number; expiry: string; cardholderName: string; pin: string; pinTryLimit?: number; acAlgorithm?: AcAlgorithm; initialAtc?: number },
+  card: {
+    pan: string; psn?: number; expiry: string; cardholderName: string; pin: string; pinTryLimit?: number; acAlgorithm?: AcAlgorithm; initialAtc?: number;
+    biometricTemplate?: Int8Array; biometricTryLimit?: number; knowledgeSecret?: Uint8Array; knowledgeTryLimit?: number;
+  },
 ): { personalization: CardPersonalization; personalizationKey: Uint8Array } {
   const psn = card.psn ?? 1;
   const acAlgorithm = card.acAlgorithm ?? 'aes';
@@ -88,6 +91,10 @@ export function prepareDemoCard(
     pin: card.pin,
     pinTryLimit: card.pinTryLimit ?? 3,
     ...(card.initialAtc !== undefined ? { initialAtc: card.initialAtc } : {}),
+    ...(card.biometricTemplate !== undefined ? { biometricTemplate: card.biometricTemplate } : {}),
+    ...(card.biometricTryLimit !== undefined ? { biometricTryLimit: card.biometricTryLimit } : {}),
+    ...(card.knowledgeSecret !== undefined ? { knowledgeSecret: card.knowledgeSecret } : {}),
+    ...(card.knowledgeTryLimit !== undefined ? { knowledgeTryLimit: card.knowledgeTryLimit } : {}),
   };
   return { personalization, personalizationKey: derivePersonalizationKey(issuer.personalizationMasterKey, card.pan, psn) };
 }

@@ -18,7 +18,7 @@ export {
   cardStaticData, certificateExpiry, expiryDate, odaRecord, parseAfl, track2Equivalent, type AflEntry, type CardPublicData,
 } from './card-layout';
 export {
-  cardAcInput, computeCardAc, CVN, decodeCvr, decodeIad, deriveCardAcMasterKey, encodeCvr, encodeIad, type Cvr,
+  cardAcInput, computeCardAc, CVN, decodeCvr, decodeIad, deriveCardAcMasterKey, EMPTY_CVR, encodeCvr, encodeIad, type Cvr,
 } from './card-cryptogram';
 export {
   buildPersonalizationCommands, decodePersonalizationData, encodePersonalizationData, macEquals, personalizationMac, PERSO_MAC_LENGTH,
@@ -26,3 +26,10 @@ export {
 } from './personalization';
 export { createDemoIssuer, derivePersonalizationKey, prepareDemoCard, type DemoIssuer } from './demo-issuer';
 export { encodePlaintextPinBlock, parsePlaintextPinBlock, PlaintextPinError } from './plaintext-pin';
+export {
+  BIOMETRIC_MATCH_THRESHOLD, BIOMETRIC_TEMPLATE_LENGTH, biometricMatches, biometricSimilarity, checkBiometricTemplate, CVM_CODE, CVM_NAMES,
+  cvmMethodOf, cvmNameOf, cvrResultOf, cvrShowsFailure, CvmDataError, DEFAULT_BIOMETRIC_TRY_LIMIT, DEFAULT_KNOWLEDGE_TRY_LIMIT,
+  encodeBiometricVerifyData, encodeKnowledgeSecret, KNOWLEDGE_SECRET_MAX_BYTES, KNOWLEDGE_SECRET_MIN_BYTES, parseBiometricVerifyData,
+  demoFingerprint, templateBytes, templateFromBytes, VERIFY_P2, type CvmDataErrorCode, type CvmName,
+} from './cvm';
+export { authenticateCardData, type CardDataAuthentication } from './card-data-authentication';

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../bytes';
 import { cardRecords, cardStaticData, certificateExpiry, expiryDate, odaRecord, parseAfl, track2Equivalent, CARD_AFL } from './card-layout';
-import { cardAcInput, computeCardAc, decodeIad, encodeIad, type Cvr } from './card-cryptogram';
+import { cardAcInput, computeCardAc, decodeIad, EMPTY_CVR, encodeIad, type Cvr } from './card-cryptogram';
 import { createDemoIssuer, prepareDemoCard } from './demo-issuer';
 import { OdaError, PersonalizationError } from './errors';
 import { recoverIccPublicKey, recoverIssuerPublicKey } from './oda';
@@ -58,12 +58,16 @@ describe('card layout', () => {
 });
 
 describe('IAD / CVR', () => {
-  const cvr: Cvr = { acType: 'arqc', offlinePinPerformed: true, offlinePinFailed: false, pinTryLimitExceeded: false, ddaPerformed: true, cdaPerformed: false, pinTriesLeft: 3 };
+  const cvr: Cvr = { ...EMPTY_CVR, acType: 'arqc', offlinePinPerformed: true, ddaPerformed: true, pinTriesLeft: 3 };
   it('round trips and is byte-exact', () => {
     const iad = encodeIad('aes', cvr);
     expect(toHex(iad)).toBe('06010280880300');
     expect(decodeIad(iad)).toEqual({ keyIndex: 1, algorithm: 'aes', cvr });
     expect(decodeIad(fromHex('0601038088030000'))).toBeUndefined();
+    // byte 4: biometric (80 performed, 40 failed, 20 locked), knowledge (08, 04, 02)
+    const both: Cvr = { ...cvr, offlinePinPerformed: false, biometricPerformed: true, biometricFailed: true, knowledgePerformed: true, knowledgeTryLimitExceeded: true };
+    expect(toHex(encodeIad('aes', both))).toBe('060102800803CA');
+    expect(decodeIad(encodeIad('aes', both))?.cvr).toEqual(both);
   });
   it('card AC changes with every input byte', () => {
     const mk = fromHex('00112233445566778899AABBCCDDEEFF');

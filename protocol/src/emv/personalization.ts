@@ -4,6 +4,7 @@ import { type AcAlgorithm } from './cryptogram';
 import { checkPublicBasics, type CardPublicData } from './card-layout';
 import { PersonalizationError } from './errors';
 import { aesCmac } from './mac';
+import { checkBiometricTemplate, CvmDataError, encodeKnowledgeSecret, templateBytes, templateFromBytes } from './cvm';
 import { decodeTlv, encodeTlv, findTag, type Tlv } from './tlv';
 
 /**
@@ -19,7 +20,9 @@ import { decodeTlv, encodeTlv, findTag, type Tlv } from './tlv';
  * The data is one TLV list: the public data objects (5A, 5F34, 5F24 as YYMM, 5F20, 8F, 90, 92,
  * 9F32, 9F46, 9F48, 9F47) and the secrets in private tags: DF01 ICC private key (PKCS#8 DER),
  * DF02 AC master key, DF03 AC algorithm (01 TDES, 02 AES), DF04 PIN (digits, BCD, F-padded),
- * DF05 PIN try limit, DF06 initial ATC (2 bytes).
+ * DF05 PIN try limit, DF06 initial ATC (2 bytes); optional cardholder-verification data (claims 16, 17):
+ * DF08 biometric template (64 signed bytes), DF0A its try limit, DF09 knowledge secret (UTF-8, 4-64
+ * bytes), DF0B its try limit (see cvm.ts).
  */
 
 export type CardPersonalization = CardPublicData & {
@@ -32,6 +35,12 @@ export type CardPersonalization = CardPublicData & {
   pin: string;
   pinTryLimit: number;
   initialAtc?: number;
+  /** Fingerprint template for match-on-card (DF08); none = the card refuses VERIFY P2 90. */
+  biometricTemplate?: Int8Array;
+  biometricTryLimit?: number;
+  /** Knowledge secret as encodeKnowledgeSecret gives it (DF09); none = the card refuses VERIFY P2 91. */
+  knowledgeSecret?: Uint8Array;
+  knowledgeTryLimit?: number;
 };
 
 export const PERSO_MAC_LENGTH = 8;
@@ -39,8 +48,12 @@ const CHUNK = 200;
 
 const T = {
   ICC_PRIVATE_KEY: 'DF01', AC_MASTER_KEY: 'DF02', AC_ALGORITHM: 'DF03', PIN: 'DF04', PIN_TRY_LIMIT: 'DF05', INITIAL_ATC: 'DF06',
-  EXPIRY_YYMM: 'DF07',
+  EXPIRY_YYMM: 'DF07', BIOMETRIC_TEMPLATE: 'DF08', KNOWLEDGE_SECRET: 'DF09', BIOMETRIC_TRY_LIMIT: 'DF0A', KNOWLEDGE_TRY_LIMIT: 'DF0B',
 } as const;
+
+const tryLimit = (n: number | undefined, what: string): void => {
+  if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 15)) throw new PersonalizationError('bad_data', `${what} try limit must be 1-15`);
+};
 
 const bcd = (digits: string): Uint8Array => new Uint8Array(Buffer.from(digits.length % 2 ? `${digits}F` : digits, 'hex'));
 const digitsOf = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex').toUpperCase().replace(/F+$/, '');
@@ -53,6 +66,16 @@ export function encodePersonalizationData(p: CardPersonalization): Uint8Array {
   if (p.acMasterKey.length !== 16) throw new PersonalizationError('bad_data', 'AC master key must be 16 bytes');
   const atc = p.initialAtc ?? 0;
   if (!Number.isInteger(atc) || atc < 0 || atc > 0xfffe) throw new PersonalizationError('bad_data', 'initial ATC out of range');
+  tryLimit(p.biometricTryLimit, 'biometric');
+  tryLimit(p.knowledgeTryLimit, 'knowledge');
+  try {
+    if (p.biometricTemplate !== undefined) checkBiometricTemplate(p.biometricTemplate);
+    if (p.knowledgeSecret !== undefined) encodeKnowledgeSecret(Buffer.from(p.knowledgeSecret).toString('utf8'));
+  } catch (cause) {
+    throw new PersonalizationError('bad_data', cause instanceof CvmDataError ? cause.message : 'bad cardholder-verification data', { cause });
+  }
+  if (p.knowledgeSecret !== undefined && !equalBytes(encodeKnowledgeSecret(Buffer.from(p.knowledgeSecret).toString('utf8')), p.knowledgeSecret))
+    throw new PersonalizationError('bad_data', 'knowledge secret must be the UTF-8 of its NFC form');
   const nodes: Tlv[] = [
     { tag: '5A', value: bcd(p.pan) },
     { tag: '5F34', value: Uint8Array.of(p.psn) },
@@ -71,6 +94,10 @@ export function encodePersonalizationData(p: CardPersonalization): Uint8Array {
     { tag: T.PIN, value: bcd(p.pin) },
     { tag: T.PIN_TRY_LIMIT, value: Uint8Array.of(p.pinTryLimit) },
     { tag: T.INITIAL_ATC, value: Uint8Array.of(atc >> 8, atc & 0xff) },
+    ...(p.biometricTemplate !== undefined ? [{ tag: T.BIOMETRIC_TEMPLATE, value: templateBytes(p.biometricTemplate) }] : []),
+    ...(p.biometricTryLimit !== undefined ? [{ tag: T.BIOMETRIC_TRY_LIMIT, value: Uint8Array.of(p.biometricTryLimit) }] : []),
+    ...(p.knowledgeSecret !== undefined ? [{ tag: T.KNOWLEDGE_SECRET, value: p.knowledgeSecret }] : []),
+    ...(p.knowledgeTryLimit !== undefined ? [{ tag: T.KNOWLEDGE_TRY_LIMIT, value: Uint8Array.of(p.knowledgeTryLimit) }] : []),
   ];
   return encodeTlv(nodes);
 }
@@ -112,6 +139,21 @@ export function decodePersonalizationData(bytes: Uint8Array): CardPersonalizatio
     pinTryLimit: one(T.PIN_TRY_LIMIT),
     initialAtc: ((atc[0] as number) << 8) | (atc[1] as number),
   };
+  const template = findTag(nodes, T.BIOMETRIC_TEMPLATE);
+  const secret = findTag(nodes, T.KNOWLEDGE_SECRET);
+  const optionalOne = (tag: string): number | undefined => (findTag(nodes, tag) === undefined ? undefined : one(tag));
+  const biometricTryLimit = optionalOne(T.BIOMETRIC_TRY_LIMIT);
+  const knowledgeTryLimit = optionalOne(T.KNOWLEDGE_TRY_LIMIT);
+  if (template !== undefined) {
+    try {
+      p.biometricTemplate = templateFromBytes(template);
+    } catch (cause) {
+      throw new PersonalizationError('bad_data', 'biometric template must be 64 bytes, not all zero', { cause });
+    }
+  }
+  if (biometricTryLimit !== undefined) p.biometricTryLimit = biometricTryLimit;
+  if (secret !== undefined) p.knowledgeSecret = secret;
+  if (knowledgeTryLimit !== undefined) p.knowledgeTryLimit = knowledgeTryLimit;
   // Re-validate through the encoder's checks (PAN, PSN, expiry, name, PIN, key sizes).
   encodePersonalizationData(p);
   return p;

@@ -7,6 +7,7 @@ import {
   encodePlaintextPinBlock, encodeTlv, findTag, generateAcCommand, getDataCommand, getProcessingOptionsCommand,
   internalAuthenticateCommand, prepareDemoCard, readRecordCommand, recoverIccPublicKey, recoverIssuerPublicKey,
   selectCommand, selectPpseCommand, storeDataCommand, SW, verifyCda, verifyCommand, verifyDda, type DemoIssuer, type Tlv,
+  demoFingerprint, encodeBiometricVerifyData, encodeKnowledgeSecret, VERIFY_P2,
 } from '@bluetill/protocol';
 import { issueSimulatedCard, personalizeCard } from './issue-card';
 
@@ -29,7 +30,7 @@ function send(card: EmvCard, command: Uint8Array): { data: Uint8Array; sw: numbe
   return { ...r, nodes: r.sw === SW.OK ? decodeTlv(r.data) : [] };
 }
 
-async function ready(options: { acAlgorithm?: 'aes' | 'tdes'; pinTryLimit?: number } = {}): Promise<EmvCard> {
+async function ready(options: Partial<Parameters<typeof issueSimulatedCard>[1]> = {}): Promise<EmvCard> {
   const { card } = await issueSimulatedCard(issuer, { ...CARD, ...options });
   card.powerOn();
   expect(send(card, selectPpseCommand()).sw).toBe(SW.OK);
@@ -169,6 +170,73 @@ describe('EmvCard: VERIFY and GET DATA', () => {
     expect(send(card, verifyCommand(h('241234FFFFFFFF'))).sw).toBe(SW.WRONG_LENGTH);
     expect(hex(send(card, getDataCommand(0x9f17)).data)).toBe('9F170103');
     expect(send(card, getDataCommand(0x9f13)).sw).toBe(SW.REFERENCED_DATA_NOT_FOUND);
+  });
+});
+
+describe('EmvCard: match-on-card (VERIFY P2 90) and knowledge secret (VERIFY P2 91)', () => {
+  const finger = demoFingerprint('card-test');
+  const other = demoFingerprint('someone else');
+  const cvm = { biometricTemplate: finger, biometricTryLimit: 3, knowledgeSecret: encodeKnowledgeSecret('open sesame'), knowledgeTryLimit: 2 };
+  const bio = (t: Int8Array) => verifyCommand(encodeBiometricVerifyData(t), VERIFY_P2.biometric);
+  const know = (s: string) => verifyCommand(new Uint8Array(Buffer.from(s, 'utf8')), VERIFY_P2.knowledge);
+  const cvr = (card: EmvCard) => {
+    const ac = send(card, generateAcCommand('arqc', cdolData()));
+    return { cvr: decodeIad(findTag(ac.nodes, '9F10') ?? h(''))!.cvr, cvmResults: hex(findTag(ac.nodes, '9F34') ?? h('')), iad: hex(findTag(ac.nodes, '9F10') ?? h('')) };
+  };
+
+  it('a near-match of the finger passes (9000): CVR byte 4 = 80, card CVM results 200002', async () => {
+    const card = await ready(cvm);
+    const near = Int8Array.from(finger, (v, i) => Math.max(-128, Math.min(127, v + ((i * 7) % 21) - 10)));
+    expect(send(card, bio(near)).sw).toBe(SW.OK);
+    const r = cvr(card);
+    expect(r.iad.slice(-2)).toBe('80');
+    expect(r.cvr).toMatchObject({ biometricPerformed: true, biometricFailed: false, offlinePinPerformed: false });
+    expect(r.cvmResults).toBe('200002');
+  });
+
+  it('another finger fails (63Cx), counted across sessions; blocked at the limit (6983) even for the right finger; CVR C0 then E0', async () => {
+    const card = await ready(cvm);
+    expect(send(card, bio(other)).sw).toBe(0x63c2);
+    expect(cvr(card).iad.slice(-2)).toBe('C0'); // performed, failed
+    // a new card session: the counter is persistent, the session's result is not
+    card.powerOn();
+    send(card, selectCommand(BLUETILL_AID));
+    send(card, getProcessingOptionsCommand(pdolData()));
+    expect(card.biometricTriesLeft).toBe(2);
+    expect(send(card, bio(other)).sw).toBe(0x63c1);
+    expect(send(card, bio(other)).sw).toBe(0x63c0);
+    expect(send(card, bio(finger)).sw).toBe(SW.AUTHENTICATION_METHOD_BLOCKED);
+    const r = cvr(card);
+    expect(r.iad.slice(-2)).toBe('E0');
+    expect(r.cvr).toMatchObject({ biometricPerformed: true, biometricFailed: true, biometricTryLimitExceeded: true });
+    expect(r.cvmResults).toBe('200001');
+  });
+
+  it('the knowledge secret: right 9000 (CVR 08, CVM results 210002), wrong 63Cx, blocked at its own limit; the PIN counter is separate', async () => {
+    const card = await ready(cvm);
+    expect(send(card, know('open sesame')).sw).toBe(SW.OK);
+    expect(cvr(card)).toMatchObject({ cvmResults: '210002', cvr: { knowledgePerformed: true, knowledgeFailed: false } });
+    const locked = await ready(cvm);
+    expect(send(locked, know('open sesam')).sw).toBe(0x63c1);
+    expect(send(locked, know('open sesam')).sw).toBe(0x63c0);
+    expect(send(locked, know('open sesame')).sw).toBe(SW.AUTHENTICATION_METHOD_BLOCKED);
+    expect(send(locked, verifyCommand(encodePlaintextPinBlock('1234'))).sw).toBe(SW.OK);
+    expect(cvr(locked).cvr).toMatchObject({ knowledgePerformed: true, knowledgeFailed: true, knowledgeTryLimitExceeded: true, offlinePinPerformed: true, offlinePinFailed: false });
+  });
+
+  it('bad input costs no try: malformed template 6A80, secret too short/long 6700; a card without them 6A88; before SELECT 6985', async () => {
+    const card = await ready(cvm);
+    expect(send(card, verifyCommand(h('7F2E03810100'), VERIFY_P2.biometric)).sw).toBe(SW.WRONG_DATA);
+    expect(send(card, verifyCommand(h('00'), VERIFY_P2.biometric)).sw).toBe(SW.WRONG_DATA);
+    expect(send(card, know('abc')).sw).toBe(SW.WRONG_LENGTH);
+    expect(send(card, know('x'.repeat(65))).sw).toBe(SW.WRONG_LENGTH);
+    expect([card.biometricTriesLeft, card.knowledgeTriesLeft]).toEqual([3, 2]);
+    const plain = await ready();
+    expect(send(plain, bio(finger)).sw).toBe(SW.REFERENCED_DATA_NOT_FOUND);
+    expect(send(plain, know('open sesame')).sw).toBe(SW.REFERENCED_DATA_NOT_FOUND);
+    expect(cvr(plain).cvr).toMatchObject({ biometricPerformed: false, knowledgePerformed: false, biometricTryLimitExceeded: false });
+    plain.powerOn();
+    expect(send(plain, bio(finger)).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
   });
 });
 

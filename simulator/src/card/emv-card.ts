@@ -1,10 +1,13 @@
 import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import {
-  assertNever, BLUETILL_AID, BLUETILL_LABEL, CARD_AFL, CARD_AIP, CARD_CDOL1, CARD_DDOL, CARD_PDOL, PPSE_NAME, SW,
+  BLUETILL_AID, BLUETILL_LABEL, CARD_AFL, CARD_AIP, CARD_CDOL1, CARD_DDOL, CARD_PDOL, PPSE_NAME, SW,
   cardAcInput, cardRecords, cdaTransactionDataHash, computeCardAc, decodeCommandApdu, decodePersonalizationData,
   dolDataLength, encodeIad, encodeResponseApdu, encodeTlv, macEquals, parseDol, personalizationMac, signCda,
   parsePlaintextPinBlock, signDynamicData, splitDolData, statusOnly, swTriesLeft, type CardPersonalization, type CommandApdu, type Cvr, type Tlv,
+  biometricMatches, CVM_CODE, CvmDataError, DEFAULT_BIOMETRIC_TRY_LIMIT, DEFAULT_KNOWLEDGE_TRY_LIMIT, parseBiometricVerifyData, VERIFY_P2,
+  KNOWLEDGE_SECRET_MAX_BYTES, KNOWLEDGE_SECRET_MIN_BYTES,
 } from '@bluetill/protocol';
+import { timingSafeEqual } from 'node:crypto';
 import type { CardApplication } from './card-application';
 
 
@@ -13,6 +16,8 @@ export const EMV_CARD_ATR = Uint8Array.from([0x3b, 0x80, 0x80, 0x01, 0x01]);
 
 type Selected = 'none' | 'ppse' | 'app';
 type PinState = 'not_performed' | 'verified' | 'failed';
+/** One cardholder verification method's state in this card session (last attempt wins). */
+type CvmState = PinState;
 
 type Persistent = {
   data: CardPersonalization;
@@ -20,6 +25,8 @@ type Persistent = {
   iccPrivateKey: KeyObject;
   atc: number;
   pinTriesLeft: number;
+  biometricTriesLeft: number;
+  knowledgeTriesLeft: number;
 };
 
 type Volatile = {
@@ -27,6 +34,8 @@ type Volatile = {
   selected: Selected;
   pdolData: Uint8Array | undefined;
   pin: PinState;
+  biometric: CvmState;
+  knowledge: CvmState;
   dda: boolean;
   acDone: boolean;
 };
@@ -45,13 +54,14 @@ const CLA_OF: Record<number, number> = { 0xa4: 0x00, 0xb2: 0x00, 0x88: 0x00, 0x2
  * A simulated contactless EMV payment card with bluetill's application (BLUETILL_AID).
  * Blank until personalized by an authenticated STORE DATA chain (see protocol's
  * personalization module); then answers SELECT PPSE / AID, GET PROCESSING OPTIONS, READ RECORD,
- * INTERNAL AUTHENTICATE (DDA), GENERATE AC (ARQC, CDA on request), VERIFY (plaintext offline PIN)
- * and GET DATA (9F36, 9F17). Never throws: every bad command gets a status word.
+ * INTERNAL AUTHENTICATE (DDA), GENERATE AC (ARQC, CDA on request), VERIFY (P2 80 plaintext offline
+ * PIN, P2 90 fingerprint match-on-card, P2 91 knowledge secret; each with its own try counter, the
+ * results in the CVR) and GET DATA (9F36, 9F17). Never throws: every bad command gets a status word.
  */
 export class EmvCard implements CardApplication {
   private persistent: Persistent | undefined;
   private perso: PersoChain = { nextSequence: 0, previousMac: new Uint8Array(8), chunks: [] };
-  private v: Volatile = { powered: false, selected: 'none', pdolData: undefined, pin: 'not_performed', dda: false, acDone: false };
+  private v: Volatile = { powered: false, selected: 'none', pdolData: undefined, pin: 'not_performed', biometric: 'not_performed', knowledge: 'not_performed', dda: false, acDone: false };
   private readonly random: (n: number) => Uint8Array;
 
   constructor(
@@ -74,8 +84,16 @@ export class EmvCard implements CardApplication {
     return this.persistent?.pinTriesLeft;
   }
 
+  get biometricTriesLeft(): number | undefined {
+    return this.persistent?.biometricTriesLeft;
+  }
+
+  get knowledgeTriesLeft(): number | undefined {
+    return this.persistent?.knowledgeTriesLeft;
+  }
+
   powerOn(): Uint8Array {
-    this.v = { powered: true, selected: 'none', pdolData: undefined, pin: 'not_performed', dda: false, acDone: false };
+    this.v = { powered: true, selected: 'none', pdolData: undefined, pin: 'not_performed', biometric: 'not_performed', knowledge: 'not_performed', dda: false, acDone: false };
     this.perso = { nextSequence: 0, previousMac: new Uint8Array(8), chunks: [] };
     return Uint8Array.from(EMV_CARD_ATR);
   }
@@ -127,7 +145,7 @@ export class EmvCard implements CardApplication {
   }
 
   private resetSelection(selected: Selected): void {
-    this.v = { ...this.v, selected, pdolData: undefined, pin: 'not_performed', dda: false, acDone: false };
+    this.v = { ...this.v, selected, pdolData: undefined, pin: 'not_performed', biometric: 'not_performed', knowledge: 'not_performed', dda: false, acDone: false };
   }
 
   private select(c: CommandApdu): Uint8Array {
@@ -194,18 +212,16 @@ export class EmvCard implements CardApplication {
     return ok([{ tag: '77', value: EMPTY, children: [{ tag: '9F4B', value: signature }] }]);
   }
 
+  /** Card CVM results (9F34): the method that passed, else the one that failed, else "no CVM performed". */
   private cvmResults(): Uint8Array {
-    const pin = this.v.pin;
-    switch (pin) {
-      case 'not_performed':
-        return Uint8Array.of(0x3f, 0x00, 0x00);
-      case 'verified':
-        return Uint8Array.of(0x01, 0x00, 0x02);
-      case 'failed':
-        return Uint8Array.of(0x01, 0x00, 0x01);
-      default:
-        return assertNever(pin, 'PIN state');
-    }
+    const methods: [CvmState, number][] = [
+      [this.v.biometric, CVM_CODE.biometricOnCard], [this.v.knowledge, CVM_CODE.knowledgeOnCard], [this.v.pin, CVM_CODE.plaintextPinByIcc],
+    ];
+    const passed = methods.find(([s]) => s === 'verified');
+    if (passed) return Uint8Array.of(passed[1], 0x00, 0x02);
+    const failed = methods.find(([s]) => s === 'failed');
+    if (failed) return Uint8Array.of(failed[1], 0x00, 0x01);
+    return Uint8Array.of(CVM_CODE.noCvmPerformed, 0x00, 0x00);
   }
 
   private generateAc(c: CommandApdu): Uint8Array {
@@ -230,6 +246,12 @@ export class EmvCard implements CardApplication {
       ddaPerformed: this.v.dda,
       cdaPerformed: cda,
       pinTriesLeft: p.pinTriesLeft,
+      biometricPerformed: this.v.biometric !== 'not_performed',
+      biometricFailed: this.v.biometric === 'failed',
+      biometricTryLimitExceeded: p.data.biometricTemplate !== undefined && p.biometricTriesLeft === 0,
+      knowledgePerformed: this.v.knowledge !== 'not_performed',
+      knowledgeFailed: this.v.knowledge === 'failed',
+      knowledgeTryLimitExceeded: p.data.knowledgeSecret !== undefined && p.knowledgeTriesLeft === 0,
     };
     const iad = encodeIad(p.data.acAlgorithm, cvr);
     const ac = computeCardAc({ iccMasterKey: p.data.acMasterKey, algorithm: p.data.acAlgorithm, atc, data: cardAcInput(c.data, CARD_AIP, atc, iad) });
@@ -250,8 +272,18 @@ export class EmvCard implements CardApplication {
   }
 
   private verify(c: CommandApdu): Uint8Array {
-    if (c.p1 !== 0 || c.p2 !== 0x80) return statusOnly(SW.INCORRECT_P1P2);
+    if (c.p1 !== 0) return statusOnly(SW.INCORRECT_P1P2);
     const p = this.persistent;
+    switch (c.p2) {
+      case VERIFY_P2.offlinePin:
+        break;
+      case VERIFY_P2.biometric:
+        return this.verifyBiometric(c);
+      case VERIFY_P2.knowledge:
+        return this.verifyKnowledge(c);
+      default:
+        return statusOnly(SW.INCORRECT_P1P2);
+    }
     if (this.v.selected !== 'app' || !p) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
     if (c.data.length !== 8) return statusOnly(SW.WRONG_LENGTH);
     if (p.pinTriesLeft === 0) return statusOnly(SW.AUTHENTICATION_METHOD_BLOCKED);
@@ -265,6 +297,49 @@ export class EmvCard implements CardApplication {
     p.pinTriesLeft -= 1;
     this.v = { ...this.v, pin: 'failed' };
     return statusOnly(swTriesLeft(p.pinTriesLeft));
+  }
+
+  /** VERIFY P2 90: match-on-card of a fingerprint template against DF08 (cosine similarity, threshold). */
+  private verifyBiometric(c: CommandApdu): Uint8Array {
+    const p = this.persistent;
+    if (this.v.selected !== 'app' || !p) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
+    const enrolled = p.data.biometricTemplate;
+    if (!enrolled) return statusOnly(SW.REFERENCED_DATA_NOT_FOUND);
+    if (p.biometricTriesLeft === 0) return statusOnly(SW.AUTHENTICATION_METHOD_BLOCKED);
+    let presented: Int8Array;
+    try {
+      presented = parseBiometricVerifyData(c.data);
+    } catch (e) {
+      if (e instanceof CvmDataError) return statusOnly(SW.WRONG_DATA);
+      throw e;
+    }
+    if (biometricMatches(enrolled, presented)) {
+      p.biometricTriesLeft = p.data.biometricTryLimit ?? DEFAULT_BIOMETRIC_TRY_LIMIT;
+      this.v = { ...this.v, biometric: 'verified' };
+      return statusOnly(SW.OK);
+    }
+    p.biometricTriesLeft -= 1;
+    this.v = { ...this.v, biometric: 'failed' };
+    return statusOnly(swTriesLeft(p.biometricTriesLeft));
+  }
+
+  /** VERIFY P2 91: the knowledge secret (UTF-8 bytes) against DF09, compared in constant time. */
+  private verifyKnowledge(c: CommandApdu): Uint8Array {
+    const p = this.persistent;
+    if (this.v.selected !== 'app' || !p) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
+    const secret = p.data.knowledgeSecret;
+    if (!secret) return statusOnly(SW.REFERENCED_DATA_NOT_FOUND);
+    if (c.data.length < KNOWLEDGE_SECRET_MIN_BYTES || c.data.length > KNOWLEDGE_SECRET_MAX_BYTES) return statusOnly(SW.WRONG_LENGTH);
+    if (p.knowledgeTriesLeft === 0) return statusOnly(SW.AUTHENTICATION_METHOD_BLOCKED);
+    const matched = c.data.length === secret.length && timingSafeEqual(c.data, secret);
+    if (matched) {
+      p.knowledgeTriesLeft = p.data.knowledgeTryLimit ?? DEFAULT_KNOWLEDGE_TRY_LIMIT;
+      this.v = { ...this.v, knowledge: 'verified' };
+      return statusOnly(SW.OK);
+    }
+    p.knowledgeTriesLeft -= 1;
+    this.v = { ...this.v, knowledge: 'failed' };
+    return statusOnly(swTriesLeft(p.knowledgeTriesLeft));
   }
 
   private getData(c: CommandApdu): Uint8Array {
@@ -299,7 +374,10 @@ export class EmvCard implements CardApplication {
     try {
       const data = decodePersonalizationData(new Uint8Array(all));
       const iccPrivateKey = createPrivateKey({ key: Buffer.from(data.iccPrivateKey), format: 'der', type: 'pkcs8' });
-      this.persistent = { data, records: cardRecords(data), iccPrivateKey, atc: data.initialAtc ?? 0, pinTriesLeft: data.pinTryLimit };
+      this.persistent = {
+        data, records: cardRecords(data), iccPrivateKey, atc: data.initialAtc ?? 0, pinTriesLeft: data.pinTryLimit,
+        biometricTriesLeft: data.biometricTryLimit ?? DEFAULT_BIOMETRIC_TRY_LIMIT, knowledgeTriesLeft: data.knowledgeTryLimit ?? DEFAULT_KNOWLEDGE_TRY_LIMIT,
+      };
     } catch {
       return fail(SW.WRONG_DATA);
     }

@@ -4,7 +4,7 @@
  * left, reconnect and ask the till what became of it. Used by the world in-process and by the
  * phone host process (many phones in a process of their own, as phones are devices of their own).
  */
-import { CliError, EXIT, runPaymentSession, type BleCentral, type CentralLink, type PaymentCard, type PaymentOutcome, type PayOptions } from '@bluetill/phone-agent';
+import { CliError, EXIT, runPaymentSession, type BleCentral, type CardholderVerification, type Trust, type CentralLink, type PaymentCard, type PaymentOutcome, type PayOptions } from '@bluetill/phone-agent';
 import { LAST } from '@bluetill/protocol';
 import { AutoPrompt } from './auto-prompt';
 import { dropAfterMessages } from './flaky-link';
@@ -19,6 +19,10 @@ export interface PhoneRunOptions {
   /** Reconnect and ask after a lost link (default true). */
   readonly resume?: boolean;
   readonly onStep?: (step: string) => void;
+  /** How the cardholder is verified (default the online PIN). */
+  readonly cvm?: CardholderVerification;
+  /** Offline data authentication on the phone, with `trust.emvCaKeys`. */
+  readonly oda?: boolean;
 }
 
 export interface PhoneRun {
@@ -39,7 +43,7 @@ export interface RunPhoneOptions extends PhoneRunOptions {
   readonly central: BleCentral;
   readonly card: PaymentCard;
   readonly pin: string;
-  readonly trust: PayOptions['trust'];
+  readonly trust: Trust;
   readonly counterName: string;
   readonly scanTimeoutMs?: number;
 }
@@ -85,7 +89,7 @@ export async function runPhone(o: RunPhoneOptions): Promise<PhoneRun> {
       central, card: o.card, prompt, trust: o.trust,
       till: { kind: 'name', name: o.counterName }, scanTimeoutMs: o.scanTimeoutMs ?? 5_000,
       resumeBackoffMs: 300,
-      ...(o.tamper ? { tamper: o.tamper } : {}),
+      ...(o.tamper ? { tamper: o.tamper } : {}), ...(o.cvm ? { cvm: o.cvm } : {}), ...(o.oda ? { oda: true } : {}),
     });
     const ms = performance.now() - t0;
     if (r.lost) return { outcome: r.outcome, beforeResume: r.lost, prompt, ms };

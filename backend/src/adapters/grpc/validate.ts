@@ -3,7 +3,7 @@
  * value) and becomes INVALID_ARGUMENT; nothing malformed reaches the use cases.          [ISO]
  */
 import {
-  SUPPORTED_CURRENCIES,
+  SUPPORTED_CURRENCIES, cvmNameOf,
   type AuthorizeRequest, type CardData, type ChallengeRequest, type CloseBatchRequest, type GetSettlementRequest, type Item, type ListTransactionsRequest,
   type Money, type RefundRequest, type SettleRequest, type VoidRequest,
 } from '@bluetill/protocol';
@@ -51,6 +51,10 @@ export function validateAuthorize(r: AuthorizeRequest): AuthorizeRequest {
   bytes('unpredictable_number', r.unpredictableNumber, 4, 4);
   card(r.card);
   bytes('sealed_pin_block', r.sealedPinBlock, 0, 256);
+  const cvm = cvmNameOf(r.cvmMethod ?? 0);
+  if (!cvm) fail('cvm_method', 'not a known method');
+  // A method the card checks carries no PIN block: an attempt to have both judged is refused.
+  if (cvm !== 'online_pin' && r.sealedPinBlock.length > 0) fail('sealed_pin_block', 'must be empty when the card verified the cardholder');
   return r;
 }
 

@@ -66,8 +66,8 @@ export class SqliteBackendStore implements BackendStore {
       challenge: p('SELECT expires_at AS expiresAt, used_at AS usedAt FROM challenges WHERE un = ? AND terminal_id = ?'),
       useChallenge: p('UPDATE challenges SET used_at = ? WHERE un = ? AND terminal_id = ?'),
       purgeChallenges: p('DELETE FROM challenges WHERE expires_at < ?'),
-      insertAuthorization: p('INSERT INTO authorizations (ref, card_id, terminal_id, un, expires_at) VALUES (?, ?, ?, ?, ?)'),
-      authorization: p('SELECT ref, card_id AS cardId, terminal_id AS terminalId, un, expires_at AS expiresAt, settled FROM authorizations WHERE ref = ?'),
+      insertAuthorization: p('INSERT INTO authorizations (ref, card_id, terminal_id, un, expires_at, cvm) VALUES (?, ?, ?, ?, ?, ?)'),
+      authorization: p('SELECT ref, card_id AS cardId, terminal_id AS terminalId, un, expires_at AS expiresAt, settled, cvm FROM authorizations WHERE ref = ?'),
       settleAuthorization: p('UPDATE authorizations SET settled = 1 WHERE ref = ?'),
       settlement: p(`SELECT id, terminal_id AS terminalId, terminal_txn_id AS terminalTxnId, request_hash AS requestHash, approved,
                        decline_reason AS declineReason, amount_minor AS amountMinor, currency, card_id AS cardId,
@@ -238,7 +238,7 @@ export class SqliteBackendStore implements BackendStore {
   }
 
   insertAuthorization(row: AuthorizationRow): void {
-    this.stmt.insertAuthorization.run(row.ref, row.cardId, row.terminalId, row.un, row.expiresAt);
+    this.stmt.insertAuthorization.run(row.ref, row.cardId, row.terminalId, row.un, row.expiresAt, row.cvm);
   }
 
   findAuthorization(ref: string): AuthorizationRow | undefined {

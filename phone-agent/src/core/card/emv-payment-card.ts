@@ -3,7 +3,7 @@ import { CardReaderError, type CardReader } from '../../ports/card-reader';
 import type { PaymentCard } from '../../ports/payment-card';
 import { CardReadError } from './card-read-error';
 import type { CardRead, TransactionData } from './card-read';
-import { generateCryptogram, readCard } from './read-card';
+import { generateCryptogram, readCard, verifyCardholder, type CardVerification, type CardVerificationResult } from './read-card';
 
 /** ISO 4217 alphabetic → numeric, for the currencies bluetill tills use. */
 const CURRENCY_NUMERIC: Record<string, number> = {
@@ -52,6 +52,11 @@ export class EmvPaymentCard implements PaymentCard {
       records: Buffer.concat(read.records.map((r) => r.data)),
       signedDynamicData: read.signedDynamicData,
     };
+  }
+
+  async verifyCardholder(v: CardVerification): Promise<CardVerificationResult> {
+    if (!this.last) throw new CardReadError('bad_input', 'VERIFY before the card was read');
+    return verifyCardholder(this.reader, v);
   }
 
   async generateAc(input: { amount: Money; unpredictableNumber: Uint8Array }): Promise<CryptogramMessage> {

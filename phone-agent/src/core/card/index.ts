@@ -1,7 +1,7 @@
 export { CardReadError, type CardReadErrorCode } from './card-read-error';
 export type { CardCertificate, CardRead, Cryptogram, TransactionData } from './card-read';
 export { CardReadingFlow, type Step as CardReadingStep } from './card-reading-flow';
-export { generateCryptogram, readCard, verifyOfflinePin, type OfflinePinResult } from './read-card';
+export { generateCryptogram, readCard, verifyCardholder, verifyOfflinePin, type CardVerification, type CardVerificationResult, type OfflinePinResult } from './read-card';
 export { transactionValues } from './transaction-values';
 export { currencyNumeric, EmvPaymentCard } from './emv-payment-card';
 export { writeCard, type WrittenCard } from './write-card';

@@ -3,8 +3,8 @@ import { CardReadError } from './card-read-error';
 import type { CardRead, Cryptogram, TransactionData } from './card-read';
 import { CardReadingFlow } from './card-reading-flow';
 import {
-  buildDolData, decodeResponseApdu, decodeTlv, describeStatusWord, encodePlaintextPinBlock, encodeTlv, findTag,
-  generateAcCommand, parseDol, SW, verifyCommand, type AcType, type Tlv,
+  buildDolData, CvmDataError, decodeResponseApdu, decodeTlv, describeStatusWord, encodeBiometricVerifyData, encodeKnowledgeSecret,
+  encodePlaintextPinBlock, encodeTlv, findTag, generateAcCommand, parseDol, SW, VERIFY_P2, verifyCommand, type AcType, type Tlv,
 } from '@bluetill/protocol';
 import { transactionValues } from './transaction-values';
 
@@ -107,11 +107,61 @@ export async function verifyOfflinePin(reader: CardReader, pin: string): Promise
   } catch (cause) {
     throw new CardReadError('bad_input', 'PIN must be 4-12 digits', { cause });
   }
-  const response = await exchange(reader, verifyCommand(block));
+  const r = await verifyOnCard(reader, block, VERIFY_P2.offlinePin);
+  if (r.ok) return r;
+  if (r.reason === 'not_supported') throw new CardReadError('card_status', 'VERIFY: the card has no offline PIN', { sw: SW.REFERENCED_DATA_NOT_FOUND });
+  return r.reason === 'blocked' ? { ok: false, reason: 'pin_blocked' } : { ok: false, reason: 'pin_incorrect', triesLeft: r.triesLeft };
+}
+
+/**
+ * Outcome of a cardholder verification the card performs itself (offline PIN, fingerprint
+ * match-on-card, knowledge secret; claims 10, 16, 17): a value, not an error.
+ */
+export type CardVerificationResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'incorrect'; readonly triesLeft: number }
+  | { readonly ok: false; readonly reason: 'blocked' }
+  | { readonly ok: false; readonly reason: 'not_supported' };
+
+/** What the phone hands the card to check. Never logged. */
+export type CardVerification =
+  | { readonly method: 'offline_pin'; readonly pin: string }
+  | { readonly method: 'biometric'; readonly template: Int8Array }
+  | { readonly method: 'knowledge'; readonly secret: string };
+
+/** VERIFY P2 80 / 90 / 91 (see protocol's cvm.ts). Status words other than the documented ones throw CardReadError. */
+export async function verifyCardholder(reader: CardReader, v: CardVerification): Promise<CardVerificationResult> {
+  let data: Uint8Array;
+  let p2: number;
+  try {
+    switch (v.method) {
+      case 'offline_pin':
+        data = encodePlaintextPinBlock(v.pin);
+        p2 = VERIFY_P2.offlinePin;
+        break;
+      case 'biometric':
+        data = encodeBiometricVerifyData(v.template);
+        p2 = VERIFY_P2.biometric;
+        break;
+      case 'knowledge':
+        data = encodeKnowledgeSecret(v.secret);
+        p2 = VERIFY_P2.knowledge;
+        break;
+    }
+  } catch (cause) {
+    const what = cause instanceof CvmDataError ? cause.message : 'PIN must be 4-12 digits';
+    throw new CardReadError('bad_input', what, { cause });
+  }
+  return verifyOnCard(reader, data, p2);
+}
+
+async function verifyOnCard(reader: CardReader, data: Uint8Array, p2: number): Promise<CardVerificationResult> {
+  const response = await exchange(reader, verifyCommand(data, p2));
   if (response.length < 2) throw new CardReadError('malformed_response', 'VERIFY: response shorter than a status word');
   const { sw } = decodeResponseApdu(response);
   if (sw === SW.OK) return { ok: true };
-  if ((sw & 0xfff0) === 0x63c0) return (sw & 0x0f) === 0 ? { ok: false, reason: 'pin_blocked' } : { ok: false, reason: 'pin_incorrect', triesLeft: sw & 0x0f };
-  if (sw === SW.AUTHENTICATION_METHOD_BLOCKED) return { ok: false, reason: 'pin_blocked' };
+  if ((sw & 0xfff0) === 0x63c0) return (sw & 0x0f) === 0 ? { ok: false, reason: 'blocked' } : { ok: false, reason: 'incorrect', triesLeft: sw & 0x0f };
+  if (sw === SW.AUTHENTICATION_METHOD_BLOCKED) return { ok: false, reason: 'blocked' };
+  if (sw === SW.REFERENCED_DATA_NOT_FOUND) return { ok: false, reason: 'not_supported' };
   throw new CardReadError('card_status', `VERIFY: ${describeStatusWord(sw)}`, { sw });
 }

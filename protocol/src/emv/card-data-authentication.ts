@@ -1,0 +1,106 @@
+import type { CardData } from '../gen/bluetill/v1/common';
+import { equalBytes } from '../bytes';
+import { BLUETILL_AID, BLUETILL_LABEL, cardStaticData } from './card-layout';
+import { recoverIccPublicKey, recoverIssuerPublicKey, verifyDda } from './oda';
+import type { RsaPublicKey } from './rsa';
+import { decodeTlv, flattenTlv, type Tlv } from './tlv';
+
+/**
+ * Offline data authentication of a bluetill card from the CardData the phone hands on (its READ
+ * RECORD templates and its signature over the unpredictable number), done the same way by the
+ * phone before any card data leaves it (claim 10) and by the authorization server online:
+ * the issuer certificate recovers under the scheme CA key the card names (8F), the ICC certificate
+ * under the issuer key over the card's static data, and the DDA signature over the UN verifies.
+ * The PAN, expiry and PSN of CardData must be the ones in the signed records.
+ * Returns a value; the reason names the step, never card data.
+ */
+export type CardDataAuthentication =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'records_unreadable' | 'records_not_bluetill' | 'data_mismatch' | 'unknown_ca' | 'certificate_missing' | 'issuer_certificate' | 'icc_certificate' | 'dynamic_signature' };
+
+const hex = (b: Uint8Array | undefined): string => (b ? Buffer.from(b).toString('hex').toUpperCase() : '');
+
+/** Tags that name the card's application or brand (AID, DF name, AID-terminal, label, preferred name). */
+const APPLICATION_NAMES: Readonly<Record<string, Uint8Array>> = {
+  '4F': BLUETILL_AID,
+  '84': BLUETILL_AID,
+  '9F06': BLUETILL_AID,
+  '50': new Uint8Array(Buffer.from(BLUETILL_LABEL, 'latin1')),
+  '9F12': new Uint8Array(Buffer.from(BLUETILL_LABEL, 'latin1')),
+};
+
+function primitives(nodes: readonly Tlv[], out: Tlv[] = []): Tlv[] {
+  for (const n of nodes) {
+    if (n.children) primitives(n.children, out);
+    else out.push(n);
+  }
+  return out;
+}
+
+/**
+ * The card's records as the phone forwarded them, or null when they are not a bluetill card's
+ * records: only record templates (70), each data object once (no second PAN, CA index or
+ * certificate to pick from), and no application or brand other than bluetill's (no brand mix-up:
+ * the card's kernel and checks are bluetill's, whatever another AID in the data would claim).
+ */
+function bluetillRecords(nodes: readonly Tlv[]): Map<string, Uint8Array> | null {
+  if (nodes.some((n) => n.tag !== '70')) return null;
+  const seen = new Set<string>();
+  for (const p of primitives(nodes)) {
+    if (seen.has(p.tag)) return null;
+    seen.add(p.tag);
+    const name = APPLICATION_NAMES[p.tag];
+    if (name && !equalBytes(name, p.value)) return null;
+  }
+  return flattenTlv(nodes);
+}
+
+export function authenticateCardData(i: {
+  readonly card: CardData;
+  readonly unpredictableNumber: Uint8Array;
+  /** Scheme CA public keys by index (tag 8F). */
+  readonly caKeys: ReadonlyMap<number, RsaPublicKey>;
+  readonly now: Date;
+}): CardDataAuthentication {
+  let nodes: Tlv[];
+  try {
+    nodes = decodeTlv(i.card.records);
+  } catch {
+    return { ok: false, reason: 'records_unreadable' };
+  }
+  const t = bluetillRecords(nodes);
+  if (!t) return { ok: false, reason: 'records_not_bluetill' };
+  const pan = hex(t.get('5A')).replace(/F+$/, '');
+  const expiry = hex(t.get('5F24')).slice(0, 4);
+  const psn = Number(hex(t.get('5F34')) || '0');
+  if (pan !== i.card.pan || expiry !== i.card.expiry || psn !== i.card.panSequence) return { ok: false, reason: 'data_mismatch' };
+  const caIndex = t.get('8F')?.[0];
+  const ca = caIndex === undefined ? undefined : i.caKeys.get(caIndex);
+  if (!ca) return { ok: false, reason: 'unknown_ca' };
+  const issuerCert = t.get('90');
+  const issuerExp = t.get('9F32');
+  const iccCert = t.get('9F46');
+  const iccExp = t.get('9F47');
+  if (!issuerCert || !issuerExp || !iccCert || !iccExp) return { ok: false, reason: 'certificate_missing' };
+  let issuer;
+  try {
+    issuer = recoverIssuerPublicKey({ caPublicKey: ca, certificate: issuerCert, remainder: t.get('92'), exponent: issuerExp, pan, now: i.now });
+  } catch {
+    return { ok: false, reason: 'issuer_certificate' };
+  }
+  let icc;
+  try {
+    icc = recoverIccPublicKey({
+      issuerPublicKey: issuer.publicKey, certificate: iccCert, remainder: t.get('9F48'), exponent: iccExp, pan,
+      staticData: cardStaticData({ pan, psn, expiry }), now: i.now,
+    });
+  } catch {
+    return { ok: false, reason: 'icc_certificate' };
+  }
+  try {
+    verifyDda({ iccPublicKey: icc.publicKey, signedDynamicData: i.card.signedDynamicData, terminalData: i.unpredictableNumber });
+  } catch {
+    return { ok: false, reason: 'dynamic_signature' };
+  }
+  return { ok: true };
+}
