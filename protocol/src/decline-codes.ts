@@ -27,6 +27,14 @@ export const DECLINE_CODES = [
   'not_refundable',
   'refund_exceeds_original',
   'not_voidable',
+  'code_invalid',
+  'code_used',
+  'code_expired',
+  'code_limit_exceeded',
+  'code_attempts_exceeded',
+  'merchant_card_unknown',
+  'merchant_card_blocked',
+  'merchant_card_invalid',
 ] as const;
 
 export type DeclineCode = (typeof DECLINE_CODES)[number];
@@ -58,6 +66,14 @@ const TEXT: Record<DeclineCode, string> = {
   not_refundable: 'Payment cannot be refunded (declined or voided)',
   refund_exceeds_original: 'Refund exceeds what is left of the payment',
   not_voidable: 'Payment cannot be voided (refunded, or its batch is closed)',
+  code_invalid: 'Payment code not recognised',
+  code_used: 'Payment code already used',
+  code_expired: 'Payment code expired',
+  code_limit_exceeded: 'Amount over the payment code\'s limit',
+  code_attempts_exceeded: 'Too many wrong payment codes: try again later',
+  merchant_card_unknown: 'Merchant card not registered',
+  merchant_card_blocked: 'Merchant card blocked',
+  merchant_card_invalid: 'Merchant card could not be authenticated',
 };
 
 export const declineText = (code: DeclineCode): string => TEXT[code];

@@ -52,7 +52,8 @@ export function authenticateCard(i: CardAuthenticationInput): DeclineCode | null
     const issuer = recoverIssuerPublicKey({ caPublicKey: ca, certificate: issuerCert, remainder: t.get('92'), exponent: issuerExp, pan, now: i.now });
     const icc = recoverIccPublicKey({
       issuerPublicKey: issuer.publicKey, certificate: iccCert, remainder: t.get('9F48'), exponent: iccExp, pan,
-      staticData: cardStaticData({ pan, psn, expiry }), now: i.now,
+      // A merchant card's id (9F16) is in its ODA record: the ICC certificate covers it too.
+      staticData: cardStaticData({ pan, psn, expiry, ...(t.has('9F16') ? { merchantId: Buffer.from(t.get('9F16')!).toString('latin1') } : {}) }), now: i.now,
     });
     verifyDda({ iccPublicKey: icc.publicKey, signedDynamicData: i.card.signedDynamicData, terminalData: i.unpredictableNumber });
   } catch {

@@ -61,7 +61,7 @@ export function derivePersonalizationKey(personalizationMasterKey: Uint8Array, p
  */
 export function prepareDemoCard(
   issuer: DemoIssuer,
-  card: { pan: string; psn?: number; expiry: string; cardholderName: string; pin: string; pinTryLimit?: number; acAlgorithm?: AcAlgorithm; initialAtc?: number },
+  card: { pan: string; psn?: number; expiry: string; cardholderName: string; pin: string; pinTryLimit?: number; acAlgorithm?: AcAlgorithm; initialAtc?: number; merchantId?: string },
 ): { personalization: CardPersonalization; personalizationKey: Uint8Array } {
   const psn = card.psn ?? 1;
   const acAlgorithm = card.acAlgorithm ?? 'aes';
@@ -72,7 +72,7 @@ export function prepareDemoCard(
     pan: card.pan,
     expiry: certificateExpiry(card.expiry),
     serial: randomBytes(3),
-    staticData: cardStaticData({ pan: card.pan, psn, expiry: card.expiry }),
+    staticData: cardStaticData({ pan: card.pan, psn, expiry: card.expiry, ...(card.merchantId !== undefined ? { merchantId: card.merchantId } : {}) }),
   });
   const personalization: CardPersonalization = {
     pan: card.pan,
@@ -88,6 +88,7 @@ export function prepareDemoCard(
     pin: card.pin,
     pinTryLimit: card.pinTryLimit ?? 3,
     ...(card.initialAtc !== undefined ? { initialAtc: card.initialAtc } : {}),
+    ...(card.merchantId !== undefined ? { merchantId: card.merchantId } : {}),
   };
   return { personalization, personalizationKey: derivePersonalizationKey(issuer.personalizationMasterKey, card.pan, psn) };
 }

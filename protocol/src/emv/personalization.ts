@@ -19,7 +19,7 @@ import { decodeTlv, encodeTlv, findTag, type Tlv } from './tlv';
  * The data is one TLV list: the public data objects (5A, 5F34, 5F24 as YYMM, 5F20, 8F, 90, 92,
  * 9F32, 9F46, 9F48, 9F47) and the secrets in private tags: DF01 ICC private key (PKCS#8 DER),
  * DF02 AC master key, DF03 AC algorithm (01 TDES, 02 AES), DF04 PIN (digits, BCD, F-padded),
- * DF05 PIN try limit, DF06 initial ATC (2 bytes).
+ * DF05 PIN try limit, DF06 initial ATC (2 bytes); a merchant card also 9F16 (merchant id).
  */
 
 export type CardPersonalization = CardPublicData & {
@@ -71,6 +71,7 @@ export function encodePersonalizationData(p: CardPersonalization): Uint8Array {
     { tag: T.PIN, value: bcd(p.pin) },
     { tag: T.PIN_TRY_LIMIT, value: Uint8Array.of(p.pinTryLimit) },
     { tag: T.INITIAL_ATC, value: Uint8Array.of(atc >> 8, atc & 0xff) },
+    ...(p.merchantId !== undefined ? [{ tag: '9F16', value: new Uint8Array(Buffer.from(p.merchantId, 'latin1')) }] : []),
   ];
   return encodeTlv(nodes);
 }
@@ -112,6 +113,8 @@ export function decodePersonalizationData(bytes: Uint8Array): CardPersonalizatio
     pinTryLimit: one(T.PIN_TRY_LIMIT),
     initialAtc: ((atc[0] as number) << 8) | (atc[1] as number),
   };
+  const merchantId = findTag(nodes, '9F16');
+  if (merchantId) p.merchantId = Buffer.from(merchantId).toString('latin1');
   // Re-validate through the encoder's checks (PAN, PSN, expiry, name, PIN, key sizes).
   encodePersonalizationData(p);
   return p;
