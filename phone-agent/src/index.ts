@@ -11,3 +11,7 @@ export { NfcPcscCardReader } from './adapters/card-reader.nfc-pcsc';
 export { NobleCentral, type NobleCentralOptions } from './adapters/ble-central.noble';
 export { runPhoneCli } from './cli/main';
 export type { CliExtensions } from './cli/pay-command';
+export { requestCode, checkedPinKey, type CodeOutcome, type CodeOptions } from './core/code-flow';
+export { payMerchantCard, merchantIdOfRecords, type MerchantPaymentOutcome, type MerchantPaymentOptions } from './core/merchant-card-flow';
+export { ShopperBackendError, type ShopperBackend, type ShopperBackendErrorCode } from './ports/shopper-backend';
+export { GrpcShopperBackend, type GrpcShopperBackendOptions } from './adapters/shopper-backend.grpc';

@@ -5,7 +5,9 @@
  *   bluetill-backend keys rotate-master --dir DIR          re-encrypt keys.json: $BLUETILL_MASTER_KEY → $BLUETILL_NEW_MASTER_KEY
  *   bluetill-backend seed --dir DIR [--server-name NAME…]  demo keys, database, cards, terminal identity, tls/
  *   bluetill-backend serve --dir DIR [--port N]         authorization + settlement (or --services one), mutual TLS
- *                                                       (tls/ in DIR; --insecure: plaintext, local debugging only)
+ *                                                       (tls/ in DIR; --insecure: plaintext, local debugging only);
+ *                                                       the shopper-facing listener on --shopper-port (TLS, no client
+ *                                                       certificate; --no-shopper turns it off)
  *   bluetill-backend terminal issue-cert --dir DIR --id ID   a new mTLS client certificate (tls/terminal-ID.pem, -key.pem)
  *   bluetill-backend terminal revoke --dir DIR --id ID [--serial HEX]   revoke its certificates (the server refuses them at once)
  *   bluetill-backend card issue --dir DIR --id ID --pan PAN --expiry YYMM --name NAME --out FILE
@@ -118,14 +120,20 @@ program
   .option('--insecure', 'serve plaintext without client certificates (local debugging only)', false)
   .option('--metrics-port <port>', 'serve Prometheus metrics on http://HOST:PORT/metrics (0 = any free port)', integer)
   .option('--no-reflection', 'do not serve gRPC server reflection')
-  .action(async (o: { dir: string; host: string; port: number; services: string; tlsDir: string; insecure: boolean; metricsPort?: number; reflection: boolean }) => {
+  .option('--shopper-port <port>', 'the shopper-facing listener (phones pay with a code or a merchant card; server TLS only); default --port + 1 (any free one with --port 0)', integer)
+  .option('--no-shopper', 'do not serve the shopper-facing listener')
+  .action(async (o: { dir: string; host: string; port: number; services: string; tlsDir: string; insecure: boolean; metricsPort?: number; reflection: boolean; shopper: boolean; shopperPort?: number }) => {
     const masterKey = masterKeyFromEnv();
     const services = o.services.split(',').map((s) => s.trim()) as Array<'authorization' | 'settlement'>;
     const tls = o.insecure ? 'insecure' : readServerTls(o.tlsDir === '<DIR>/tls' ? join(o.dir, 'tls') : o.tlsDir);
     if (o.insecure) console.error('bluetill-backend: WARNING --insecure: no TLS, callers are not authenticated (local debugging only)');
     const metrics = o.metricsPort === undefined ? undefined : new BackendMetrics({ processMetrics: true });
-    const backend = await startBackend({ ...dirPaths(o.dir), masterKey, reflection: o.reflection, host: o.host, port: o.port, services, tls, logger: createLogger('backend'), ...(metrics ? { metrics } : {}) });
+    const backend = await startBackend({
+      ...dirPaths(o.dir), masterKey, reflection: o.reflection, host: o.host, port: o.port, services, tls, logger: createLogger('backend'), ...(metrics ? { metrics } : {}),
+      shopper: o.shopper ? { port: o.shopperPort ?? (o.port === 0 ? 0 : o.port + 1) } : false,
+    });
     console.log(`listening on ${backend.address} (${o.insecure ? 'INSECURE plaintext' : 'mutual TLS'})`);
+    if (backend.shopperAddress) console.log(`shopper listener on ${backend.shopperAddress} (${o.insecure ? 'INSECURE plaintext' : 'TLS, no client certificate'})`);
     const metricsServer = metrics ? await startMetricsServer(metrics, { host: o.host, port: o.metricsPort }) : undefined;
     if (metricsServer) console.log(`metrics on ${metricsServer.url}`);
     const stop = () => void Promise.all([backend.close(), metricsServer?.close()]).then(() => process.exit(0));

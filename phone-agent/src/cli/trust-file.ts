@@ -6,14 +6,17 @@ import { CliError } from './cli-error';
 export interface Trust {
   readonly acquirerCa: KeyObject;
   readonly cardCompanyRoot: KeyObject;
+  /** The backend CA certificate (PEM), for talking to the backend directly (pay --code, --merchant-card); absent in older trust files. */
+  readonly backendTlsCa?: Buffer;
 }
 
 /**
  * trust.json as the backend's seed writes it: the acquirer CA (signs till certificates) and the
- * card company root (certifies the receipt key), raw P-256 public keys in base64.
+ * card company root (certifies the receipt key), raw P-256 public keys in base64; and the backend
+ * CA certificate (backendTlsCa, PEM) the backend's TLS server certificate chains to.
  */
 export function readTrustFile(path: string): Trust {
-  let parsed: { acquirerCa?: unknown; cardCompanyRoot?: unknown };
+  let parsed: { acquirerCa?: unknown; cardCompanyRoot?: unknown; backendTlsCa?: unknown };
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8')) as typeof parsed;
   } catch (cause) {
@@ -28,5 +31,7 @@ export function readTrustFile(path: string): Trust {
       throw CliError.usage('trust_file', `the trust file's ${field} is not a P-256 public key`, { cause });
     }
   };
-  return { acquirerCa: key('acquirerCa'), cardCompanyRoot: key('cardCompanyRoot') };
+  const ca = parsed.backendTlsCa;
+  if (ca !== undefined && (typeof ca !== 'string' || !ca.includes('-----BEGIN CERTIFICATE-----'))) throw CliError.usage('trust_file', `the trust file's backendTlsCa is not a PEM certificate`);
+  return { acquirerCa: key('acquirerCa'), cardCompanyRoot: key('cardCompanyRoot'), ...(typeof ca === 'string' ? { backendTlsCa: Buffer.from(ca) } : {}) };
 }

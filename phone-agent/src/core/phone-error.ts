@@ -7,7 +7,8 @@ export type PhoneErrorCode =
   | 'protocol'
   | 'card'
   | 'receipt_invalid'
-  | 'till_error';
+  | 'till_error'
+  | 'backend_untrusted';
 
 export class PhoneError extends Error {
   constructor(

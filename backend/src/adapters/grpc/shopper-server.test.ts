@@ -4,7 +4,7 @@
  * TLS exactly once; merchant-card payments are in tests/e2e.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { credentials, status, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { ShopperClient, codePinContext, maskPan, publicKeyFromRaw, sealPin, verifyCertificate, verifyReceipt, type IssueCodeResponse, type Item } from '@bluetill/protocol';
 import { startBackendFixture, shopperClients, type BackendFixture } from '../../test-support/backend-fixture';
 import { createBackendCa } from '../../admin/tls-material';
@@ -84,7 +84,7 @@ describe('Shopper listener: temporary codes', () => {
     const code = await f.settleWithCode({ ...sale('code-7', '1234', 1_00) }).catch((e: ServiceError) => e);
     expect((code as ServiceError).code).toBe(status.INVALID_ARGUMENT);
     const raw = new ShopperClient(f.shopperAddress, credentials.createInsecure());
-    const plain = await new Promise<ServiceError | null>((r) => raw.challenge({}, { deadline: Date.now() + 3000 }, (e) => r(e)));
+    const plain = await new Promise<ServiceError | null>((r) => raw.challenge({}, new Metadata(), { deadline: Date.now() + 3000 }, (e) => r(e)));
     raw.close();
     expect(plain?.code).toBe(status.UNAVAILABLE);
     const foreign = shopperClients(f.shopperAddress, Buffer.from((await createBackendCa()).cert));
