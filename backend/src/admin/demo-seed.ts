@@ -31,13 +31,13 @@ export const DEMO_CARDS: readonly NewCard[] = [
 export const DEMO_INACTIVE_MERCHANT = { id: 'M-0002', name: 'Closed Shop', currency: 'EUR', status: 'inactive' } as const;
 
 /**
- * Merchant IC cards (claims 2, 7, 8) on the demo issuer's merchant range (679998…): one for the
+ * Merchant IC cards (claims 2, 7, 8) on the demo issuer's range (679999 09…: the issuer certificate names 679999, so a merchant card's PAN starts with it too): one for the
  * corner shop, one blocked, one of the inactive merchant.
  */
 export const DEMO_MERCHANT_CARDS: readonly NewMerchantCard[] = [
-  { id: 'mcard-corner', pan: '6799980100000000010', expiry: '3012', merchantId: 'M-0001', name: 'CORNER SHOP' },
-  { id: 'mcard-blocked', pan: '6799980100000000028', expiry: '3012', merchantId: 'M-0001', name: 'CORNER SHOP', status: 'blocked' },
-  { id: 'mcard-closed', pan: '6799980100000000036', expiry: '3012', merchantId: 'M-0002', name: 'CLOSED SHOP' },
+  { id: 'mcard-corner', pan: '6799990900000000012', expiry: '3012', merchantId: 'M-0001', name: 'CORNER SHOP' },
+  { id: 'mcard-blocked', pan: '6799990900000000020', expiry: '3012', merchantId: 'M-0001', name: 'CORNER SHOP', status: 'blocked' },
+  { id: 'mcard-closed', pan: '6799990900000000038', expiry: '3012', merchantId: 'M-0002', name: 'CLOSED SHOP' },
 ];
 
 /** Luhn check digit for the digits given (ISO/IEC 7812-1). */

@@ -79,7 +79,7 @@ export async function payMerchantCard(o: MerchantPaymentOptions): Promise<Mercha
   const merchantCard = await readCard(o.merchantCard, un, "the merchant's card");
   const merchantId = merchantIdOfRecords(merchantCard.records);
   if (!merchantId) throw new PhoneError('card', "the merchant's card carries no merchant id: it is not a merchant card");
-  o.prompt.merchant(`merchant ${merchantId}`);
+  o.prompt.progress(`The merchant's card names merchant ${merchantId} (the payment network checks it)`);
 
   o.prompt.progress('Reading your card');
   const card = await readCard(o.card, un, 'your card');

@@ -15,7 +15,7 @@ describe('migration 0005-create-merchant-cards', () => {
     migrate(db, 5);
     expect(db.pragma('user_version', { simple: true })).toBe(5);
     const insert = db.prepare(`INSERT INTO merchant_cards (id, pan_hash, pan_masked, pan_sequence, expiry, merchant_id, terminal_id, status, issued_at)
-                               VALUES (?, ?, '679998******0011', 1, '3012', ?, ?, 'active', 1)`);
+                               VALUES (?, ?, '679999*********0012', 1, '3012', ?, ?, 'active', 1)`);
     insert.run('mc-1', 'h1', 'M-1', 'MC-1');
     expect(db.prepare('SELECT merchant_id AS m, terminal_id AS t FROM merchant_cards').get()).toEqual({ m: 'M-1', t: 'MC-1' });
     expect(() => insert.run('mc-2', 'h1', 'M-1', 'MC-2')).toThrow(/UNIQUE/);
