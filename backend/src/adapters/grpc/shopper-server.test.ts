@@ -4,8 +4,8 @@
  * TLS exactly once; merchant-card payments are in tests/e2e.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Metadata, credentials, status, type ServiceError } from '@grpc/grpc-js';
-import { ShopperClient, codePinContext, maskPan, publicKeyFromRaw, sealPin, verifyCertificate, verifyReceipt, type IssueCodeResponse, type Item } from '@bluetill/protocol';
+import { Metadata, credentials, makeGenericClientConstructor, status, type ServiceError } from '@grpc/grpc-js';
+import { ShopperClient, ShopperService, codePinContext, maskPan, publicKeyFromRaw, sealPin, verifyCertificate, verifyReceipt, type IssueCodeResponse, type Item } from '@bluetill/protocol';
 import { startBackendFixture, shopperClients, type BackendFixture } from '../../test-support/backend-fixture';
 import { createBackendCa } from '../../admin/tls-material';
 
@@ -91,5 +91,55 @@ describe('Shopper listener: temporary codes', () => {
     await expect(foreign.challenge()).rejects.toMatchObject({ code: status.UNAVAILABLE });
     foreign.close();
     expect(await f.shopper.challenge()).toMatchObject({ unpredictableNumber: expect.any(Uint8Array) });
+  });
+});
+
+describe('Shopper listener: limits', () => {
+  let g: BackendFixture;
+  beforeAll(async () => {
+    g = await startBackendFixture({ shopper: { codesPerCardPerMinute: 2 } });
+  });
+  afterAll(async () => g?.close());
+
+  async function issueOn(fx: BackendFixture, cardId: string, pin: string) {
+    const card = fx.card(cardId);
+    const ch = await fx.shopper.challenge();
+    const pinKey = verifyCertificate(ch.pinKeyCertificate, publicKeyFromRaw(Buffer.from(fx.seed.trust.cardCompanyRoot, 'base64')), { role: 'pin-key', now: Date.now() });
+    const sealed = sealPin({ pin, pan: card.p.pan, pinKey: pinKey.publicKey, pinKeyId: pinKey.subjectId, context: codePinContext(ch.unpredictableNumber) });
+    return fx.shopper.issueCode({ unpredictableNumber: ch.unpredictableNumber, card: card.cardData(ch.unpredictableNumber), sealedPinBlock: sealed, amountLimit: { minor: 10_00, currency: 'EUR' } });
+  }
+
+  it('limits code requests per card (RESOURCE_EXHAUSTED); other cards are served', async () => {
+    expect((await issueOn(g, 'card-alice', '1234')).approved).toBe(true);
+    expect((await issueOn(g, 'card-alice', '1234')).approved).toBe(true);
+    await expect(issueOn(g, 'card-alice', '1234')).rejects.toMatchObject({ code: status.RESOURCE_EXHAUSTED });
+    expect((await issueOn(g, 'card-chen', '9876')).approved).toBe(true);
+  });
+
+  it("stops taking codes at a merchant's tills after 10 wrong ones in 10 minutes, even the right one (code_attempts_exceeded)", async () => {
+    const good = await issueOn(g, 'card-chen', '9876');
+    for (let i = 0; i < 10; i++) {
+      const wrong = String(10_000_000 + i) === good.code ? '19999999' : String(10_000_000 + i);
+      expect(await g.settleWithCode(sale(`guess-${i}`, wrong, 1_00)), `guess ${i}`).toMatchObject({ declineReason: 'code_invalid' });
+    }
+    expect(await g.settleWithCode(sale('guess-right', good.code, 1_00))).toMatchObject({ approved: false, declineReason: 'code_attempts_exceeded' });
+    expect(g.backend.store.ledgerSum()).toBe(0);
+  });
+
+  it('answers bytes that are not the message with INVALID_ARGUMENT on every Shopper method, and keeps serving', async () => {
+    const identity = (b: Buffer): Buffer => b;
+    const paths = Object.values(ShopperService).map((m) => m.path);
+    const Raw = makeGenericClientConstructor(
+      Object.fromEntries(paths.map((path) => [path, { path, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity }])),
+      'Raw',
+    );
+    const client = new Raw(g.shopperAddress, credentials.createSsl(Buffer.from(g.seed.trust.backendTlsCa!))) as unknown as Record<string, (b: Buffer, cb: (e: ServiceError | null) => void) => void>;
+    const truncated = Buffer.from([0x0a, 0x50, 0x01, 0x02]);
+    for (const path of paths) {
+      const code = await new Promise<number>((resolve) => client[path]!(truncated, (e) => resolve(e?.code ?? status.OK)));
+      expect(code, path).toBe(status.INVALID_ARGUMENT);
+    }
+    (client as unknown as { close(): void }).close();
+    expect((await g.shopper.challenge()).unpredictableNumber).toHaveLength(4);
   });
 });
