@@ -200,6 +200,8 @@ export class Till {
   private record(txnId: string, basketId: string, from: AttemptState, to: AttemptState, response: Uint8Array | null): void {
     checkTransition(from, to);
     this.o.journal.transition(txnId, to, response, this.ctx.clock.now());
+    // A basket held for a payment code waits again once that attempt is known not to have paid it.
+    if (to === 'declined' || to === 'abandoned') this.baskets.release(`code:${txnId}`);
     this.emit({ type: 'attempt', terminalTxnId: txnId, basketId, state: to });
   }
 
