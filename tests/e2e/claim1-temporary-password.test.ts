@@ -6,11 +6,12 @@
  * (the sale rung up, the code keyed in, sent over the till's mutual-TLS channel).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '@bluetill/simulator';
+import { createBackendCa } from '@bluetill/backend';
 import { SettleResponse, publicKeyFromRaw, verifyReceipt } from '@bluetill/protocol';
 import { SqliteCatalog } from '../../pos-terminal/src/main/catalog/catalog.sqlite';
 import { SqliteReceiptStore } from '../../pos-terminal/src/main/receipt/receipt-store.sqlite';
@@ -170,6 +171,21 @@ describe('claim 1: a temporary password from the phone, keyed in at the till', (
     expect(run.code).toBe(3);
     expect(out).toMatchObject({ outcome: 'declined', reason: 'pin_incorrect', pinTriesLeft: 2 });
     expect(out.paymentCode).toBeUndefined();
+    expect(codeCount()).toBe(before);
+  });
+
+  it('a backend whose TLS certificate does not chain to the trust file\'s backend CA is refused before the card is read (exit 4)', { timeout: 60_000 }, async () => {
+    const trust = JSON.parse(readFileSync(join(world.dir, 'trust.json'), 'utf8')) as Record<string, string>;
+    const forged = join(dir, 'trust-other-ca.json');
+    writeFileSync(forged, JSON.stringify({ ...trust, backendTlsCa: (await createBackendCa()).cert }));
+    const before = codeCount();
+    const run = await phone(
+      ['pay', '--code', '--limit', '5.00', '--card-file', join(world.seed.cardsDir, 'card-alice.json'), '--trust', forged, '--backend', world.backend.shopperAddress!, '--json'],
+      { BLUETILL_PIN: '1234' },
+    );
+    expect(run.code).toBe(4);
+    expect(JSON.parse(run.stdout)).toMatchObject({ outcome: 'failed', charged: 'no', error: { code: 'untrusted' } });
+    expect(run.stderr).not.toContain('Reading card');
     expect(codeCount()).toBe(before);
   });
 
