@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { encodeTlv } from '@bluetill/protocol';
 import type { CardRow, MerchantRow, TerminalRow } from '../ports/backend-store';
 import type { MerchantCardRow, TemporaryCodeRow } from '../ports/shopper-store';
 import { MAX_WRONG_CODES, checkCodeIssue, checkCodeRedemption, lookupCode, type CodeRedemptionFacts } from './temporary-code';
-import { checkMerchantCard } from './merchant-card';
+import { checkMerchantCard, merchantIdOf } from './merchant-card';
 
 const NOW = Date.UTC(2026, 10, 24, 12);
 const card: CardRow = {
@@ -61,5 +63,20 @@ describe('merchant card rules', () => {
     expect(checkMerchantCard({ ...ok, row: { ...row, status: 'blocked' } })).toBe('merchant_card_blocked');
     expect(checkMerchantCard({ ...ok, row: { ...row, expiry: '2601' }, expiry: '2601' })).toBe('merchant_card_blocked');
     expect(checkMerchantCard({ ...ok, merchant: { ...merchant, status: 'inactive' } })).toBe('merchant_inactive');
+  });
+});
+
+describe('merchantIdOf (the merchant id in a card\'s records)', () => {
+  it('reads 9F16 inside a record template, and nothing from records without it', () => {
+    const record = encodeTlv([{ tag: '70', value: new Uint8Array(), children: [{ tag: '5A', value: Uint8Array.of(0x67, 0x99) }, { tag: '9F16', value: new Uint8Array(Buffer.from('M-0001')) }] }]);
+    expect(merchantIdOf(record)).toBe('M-0001');
+    expect(merchantIdOf(encodeTlv([{ tag: '70', value: new Uint8Array(), children: [{ tag: '5A', value: Uint8Array.of(1) }] }]))).toBeNull();
+  });
+
+  it('property: random bytes give a string or null, never an exception', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {
+      const id = merchantIdOf(b);
+      return id === null || typeof id === 'string';
+    }));
   });
 });
