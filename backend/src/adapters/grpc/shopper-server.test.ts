@@ -78,6 +78,19 @@ describe('Shopper listener: temporary codes', () => {
     expect(f.backend.store.ledgerSum()).toBe(0);
   });
 
+  it('the same code keyed in at two tills at once pays exactly one sale', async () => {
+    const issued = await issue('card-alice', '1234', 5_00);
+    const before = f.backend.store.accountBalance('acct-card-alice');
+    const [a, b] = await Promise.all([
+      f.settleWithCode(sale('race-a', issued.code, 2_00)),
+      f.clientFor(f.credentialsFor('T-0002')).settleWithCode({ ...sale('race-b', issued.code, 2_00), terminalId: 'T-0002' }),
+    ]);
+    expect([a.approved, b.approved].sort()).toEqual([false, true]);
+    expect([a.declineReason, b.declineReason].sort()).toEqual(['', 'code_used']);
+    expect(f.backend.store.accountBalance('acct-card-alice')).toBe(before - 2_00);
+    expect(f.backend.store.ledgerSum()).toBe(0);
+  });
+
   it('answers malformed and out-of-range requests with INVALID_ARGUMENT, and a phone cannot reach it over plaintext or without the CA', async () => {
     const err = await f.shopper.issueCode({ unpredictableNumber: new Uint8Array(3), sealedPinBlock: new Uint8Array(), card: undefined, amountLimit: undefined }).catch((e: ServiceError) => e);
     expect((err as ServiceError).code).toBe(status.INVALID_ARGUMENT);
