@@ -36,7 +36,7 @@ export interface ShopperOptions {
   /** Per card: code requests and merchant payments per minute (default 5 and 10). */
   readonly codesPerCardPerMinute?: number;
   readonly paymentsPerCardPerMinute?: number;
-  /** Per peer address: challenges per minute (default 60). */
+  /** Per peer address: challenges per minute (default 600). */
   readonly challengesPerPeerPerMinute?: number;
 }
 
@@ -52,6 +52,7 @@ export class ShopperUseCase {
   private readonly codes: RateLimiter;
   private readonly payments: RateLimiter;
   private readonly codeLifetimeMs: number;
+  private issuedChallenges = 0;
 
   constructor(
     private readonly store: BackendStore,
@@ -62,7 +63,8 @@ export class ShopperUseCase {
     private readonly events: ShopperEvents = {},
   ) {
     this.codeLifetimeMs = o.codeLifetimeMs ?? CODE_LIFETIME_MS;
-    this.challenges = new RateLimiter(clock, o.challengesPerPeerPerMinute ?? 60, 60_000, 'challenges from this address');
+    // Generous per address: many phones can share one (carrier NAT); the per-card limits below are the tight ones.
+    this.challenges = new RateLimiter(clock, o.challengesPerPeerPerMinute ?? 600, 60_000, 'challenges from this address');
     this.codes = new RateLimiter(clock, o.codesPerCardPerMinute ?? 5, 60_000, 'payment codes for this card');
     this.payments = new RateLimiter(clock, o.paymentsPerCardPerMinute ?? 10, 60_000, 'payments with this card');
   }
@@ -70,8 +72,15 @@ export class ShopperUseCase {
   async challenge(caller: Caller): Promise<ShopperChallengeResponse> {
     this.challenges.take(caller.kind === 'shopper' ? caller.peer : caller.kind);
     const expiresAt = this.clock.now() + CHALLENGE_LIFETIME_MS;
-    const un = new Uint8Array(randomBytes(4));
-    await this.store.transaction(() => this.shopper.insertShopperChallenge(toHex(un), expiresAt));
+    const purge = ++this.issuedChallenges % 1000 === 0;
+    const un = await this.store.transaction(() => {
+      if (purge) this.shopper.purgeShopperChallenges(this.clock.now() - 3_600_000);
+      // A UN is 4 random bytes: one still on record (issued within the last hour or so) is drawn again, never handed out twice.
+      for (;;) {
+        const candidate = new Uint8Array(randomBytes(4));
+        if (this.shopper.insertShopperChallenge(toHex(candidate), expiresAt)) return candidate;
+      }
+    });
     return { unpredictableNumber: un, expiresAtMs: expiresAt, pinKeyCertificate: this.keys.pinKey.certificate };
   }
 

@@ -38,9 +38,12 @@ export interface MerchantCardRow {
 }
 
 export interface ShopperStore {
-  insertShopperChallenge(un: string, expiresAt: number): void;
+  /** False (and nothing stored) when this UN is already issued: the caller draws another. */
+  insertShopperChallenge(un: string, expiresAt: number): boolean;
   /** Marks the challenge used if it is valid now; says what it found. */
   takeShopperChallenge(un: string, now: number): ChallengeState;
+  /** Drops challenges that expired before `before` (used ones stay until then, so a reuse is still seen). */
+  purgeShopperChallenges(before: number): void;
   insertCode(row: Omit<TemporaryCodeRow, 'id' | 'usedAt'>): number;
   /** Every code with this hash (newest first): a live one, or what became of earlier ones. */
   findCodes(codeHash: string): TemporaryCodeRow[];

@@ -9,9 +9,10 @@ export class SqliteShopperStore implements ShopperStore {
   constructor(db: Db) {
     const p = (sql: string) => db.prepare(sql);
     this.stmt = {
-      insertChallenge: p('INSERT INTO shopper_challenges (un, expires_at) VALUES (?, ?)'),
+      insertChallenge: p('INSERT OR IGNORE INTO shopper_challenges (un, expires_at) VALUES (?, ?)'),
       challenge: p('SELECT expires_at AS expiresAt, used_at AS usedAt FROM shopper_challenges WHERE un = ?'),
       useChallenge: p('UPDATE shopper_challenges SET used_at = ? WHERE un = ?'),
+      purgeChallenges: p('DELETE FROM shopper_challenges WHERE expires_at < ?'),
       insertCode: p('INSERT INTO temporary_codes (code_hash, card_id, limit_minor, currency, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)'),
       codes: p(`SELECT id, code_hash AS codeHash, card_id AS cardId, limit_minor AS limitMinor, currency, created_at AS createdAt,
                   expires_at AS expiresAt, used_at AS usedAt FROM temporary_codes WHERE code_hash = ? ORDER BY id DESC LIMIT 16`),
@@ -34,8 +35,8 @@ export class SqliteShopperStore implements ShopperStore {
     };
   }
 
-  insertShopperChallenge(un: string, expiresAt: number): void {
-    this.stmt.insertChallenge.run(un, expiresAt);
+  insertShopperChallenge(un: string, expiresAt: number): boolean {
+    return this.stmt.insertChallenge.run(un, expiresAt).changes === 1;
   }
 
   takeShopperChallenge(un: string, now: number): ChallengeState {
@@ -45,6 +46,10 @@ export class SqliteShopperStore implements ShopperStore {
     if (row.expiresAt < now) return 'expired';
     this.stmt.useChallenge.run(now, un);
     return 'ok';
+  }
+
+  purgeShopperChallenges(before: number): void {
+    this.stmt.purgeChallenges.run(before);
   }
 
   insertCode(r: Omit<TemporaryCodeRow, 'id' | 'usedAt'>): number {
