@@ -36,7 +36,7 @@ function shopperBackend(o: ShopperCommandOptions): GrpcShopperBackend {
 }
 
 /** Failures of the phone-direct flows as a report (nothing was charged in any of them, except an unanswered PayMerchant). */
-function failure(e: unknown, paymentSent: boolean): PayReport {
+export function failure(e: unknown, paymentSent: boolean, paymentKey?: string): PayReport {
   if (e instanceof PromptError) return { outcome: 'cancelled', exitCode: EXIT.notCharged, message: `Cancelled (${e.message}): nothing was charged.`, charged: 'no', error: { code: e.code, message: e.message } };
   if (e instanceof ShopperBackendError) {
     const unknown = paymentSent && e.code !== 'rejected' && e.code !== 'untrusted';
@@ -44,7 +44,12 @@ function failure(e: unknown, paymentSent: boolean): PayReport {
       e.code === 'untrusted' ? 'The payment network could not prove who it is (its TLS certificate does not chain to the backend CA in the trust file).'
         : e.code === 'rejected' ? `The payment network refused the request: ${e.message}.`
           : 'The payment network did not answer.';
-    if (unknown) return { outcome: 'unknown', exitCode: EXIT.unknown, charged: 'unknown', message: `Outcome unknown: ${text} Pay again with the same command to find out (nothing is charged twice).`, error: { code: e.code, message: e.message } };
+    if (unknown) {
+      return {
+        outcome: 'unknown', exitCode: EXIT.unknown, charged: 'unknown', error: { code: e.code, message: e.message }, ...(paymentKey ? { terminalTxnId: paymentKey } : {}),
+        message: `Outcome unknown: ${text} The payment may have gone through: ask the merchant for transaction ${paymentKey ?? '(unknown)'} before paying again.`,
+      };
+    }
     return { outcome: 'failed', exitCode: EXIT.notCharged, charged: 'no', message: `Failed: ${text} Nothing was charged.`, error: { code: e.code, message: e.message } };
   }
   if (e instanceof PhoneError || e instanceof CardReadError || e instanceof CardReaderError) {
@@ -122,11 +127,11 @@ export async function runMerchantCardCommand(
     },
     close: () => backend.close(),
   };
+  const idempotencyKey = o.idempotencyKey ?? `P-${Date.now().toString(36)}-${randomBytes(12).toString('hex')}`;
   try {
-    const idempotencyKey = o.idempotencyKey ?? `P-${Date.now().toString(36)}-${randomBytes(12).toString('hex')}`;
     return merchantReport(await payMerchantCard({ backend: counting, merchantCard: merchantCard.card, card: card.card, prompt: o.prompt, trust: o.trust, items: o.items, total: o.total, idempotencyKey }));
   } catch (e) {
-    return failure(e, sent);
+    return failure(e, sent, idempotencyKey);
   } finally {
     await card.close().catch(() => undefined);
     await merchantCard.close().catch(() => undefined);
