@@ -46,7 +46,7 @@ const garbage = (sample: Uint8Array) =>
     fc.uint8Array({ maxLength: 600 }),
     fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })).map(([i, x]) => {
       const b = Uint8Array.from(sample);
-      if (b.length > 0) b[i % b.length] ^= x;
+      if (b.length > 0) b[i % b.length] = b[i % b.length]! ^ x;
       return b;
     }),
     fc.nat().map((n) => sample.subarray(0, sample.length === 0 ? 0 : n % sample.length)),
