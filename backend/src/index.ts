@@ -1,5 +1,5 @@
 export { startBackend, type BackendOptions, type RunningBackend } from './adapters/grpc/server';
-export { seedDemo, fleetCards, luhnCheckDigit, DEMO_CARDS, DEMO_MERCHANT, DEMO_TERMINAL_ID, type SeededBackend, type SeedOptions } from './admin/demo-seed';
+export { seedDemo, fleetCards, luhnCheckDigit, DEMO_CARDS, DEMO_MERCHANT, DEMO_MERCHANT_CARDS, DEMO_TERMINAL_ID, type SeededBackend, type SeedOptions } from './admin/demo-seed';
 export type { TerminalIdentity, TrustAnchors, KeyMaterial } from './admin/key-material';
 export { createKeyMaterial, issueTerminalIdentity, trustAnchors } from './admin/key-material';
 export { SqliteBackendStore } from './adapters/sqlite/backend-store.sqlite';
@@ -7,9 +7,9 @@ export { SoftwareKeyStore } from './adapters/key-store.file';
 export { MasterKey, masterKeyFromEnv, MASTER_KEY_ENV, NEW_MASTER_KEY_ENV } from './adapters/master-key';
 export { KeyStoreError, type KeyStoreErrorCode } from './adapters/key-store-error';
 export { readKeysFile, writeKeysFile, rotateKeysFile, type KeysEnvelope } from './adapters/keys-file';
-export { registerCard, registerMerchant, registerTerminal, setCardStatus, unlockPin } from './admin/registry';
+export { registerCard, registerMerchant, registerMerchantCard, registerTerminal, setCardStatus, setMerchantCardStatus, unlockPin, merchantCardTerminalId, type NewMerchantCard } from './admin/registry';
 export type { Clock } from './ports/clock';
-export { issueCard, writePersonalizationFile, type CardIssue, type PersonalizationFile } from './admin/card-issuing';
+export { issueCard, issueMerchantCard, writePersonalizationFile, type CardIssue, type PersonalizationFile } from './admin/card-issuing';
 export { loadIssuer, serializeIssuer } from './admin/key-material';
 export { readServerTls, readTerminalTls, tlsPaths, TlsMaterialError, type TlsMaterial, type TlsPaths } from './adapters/tls-files';
 export { createBackendCa, issueServerCertificate, issueTerminalCertificate, type PemPair, type IssuedTerminalCertificate } from './admin/tls-material';

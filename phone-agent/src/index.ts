@@ -16,3 +16,7 @@ export type { Trust } from './cli/trust-file';
 export { runPaymentSession, type PaymentSessionOptions, type PaymentSessionResult, type TillChoice } from './cli/payment-session';
 export { CliError, type CliErrorCode } from './cli/cli-error';
 export { EXIT } from './cli/exit-codes';
+export { requestCode, checkedPinKey, type CodeOutcome, type CodeOptions } from './core/code-flow';
+export { payMerchantCard, merchantIdOfRecords, type MerchantPaymentOutcome, type MerchantPaymentOptions } from './core/merchant-card-flow';
+export { ShopperBackendError, type ShopperBackend, type ShopperBackendErrorCode } from './ports/shopper-backend';
+export { GrpcShopperBackend, type GrpcShopperBackendOptions } from './adapters/shopper-backend.grpc';

@@ -29,6 +29,14 @@ export const DECLINE_CODES = [
   'not_voidable',
   'cvm_failed',
   'cvm_tries_exceeded',
+  'code_invalid',
+  'code_used',
+  'code_expired',
+  'code_limit_exceeded',
+  'code_attempts_exceeded',
+  'merchant_card_unknown',
+  'merchant_card_blocked',
+  'merchant_card_invalid',
 ] as const;
 
 export type DeclineCode = (typeof DECLINE_CODES)[number];
@@ -62,6 +70,14 @@ const TEXT: Record<DeclineCode, string> = {
   not_voidable: 'Payment cannot be voided (refunded, or its batch is closed)',
   cvm_failed: 'Cardholder verification failed or not shown by the card',
   cvm_tries_exceeded: 'Verification tries exceeded: method locked on the card',
+  code_invalid: 'Payment code not recognised',
+  code_used: 'Payment code already used',
+  code_expired: 'Payment code expired',
+  code_limit_exceeded: 'Amount over the payment code\'s limit',
+  code_attempts_exceeded: 'Too many wrong payment codes: try again later',
+  merchant_card_unknown: 'Merchant card not registered',
+  merchant_card_blocked: 'Merchant card blocked',
+  merchant_card_invalid: 'Merchant card could not be authenticated',
 };
 
 export const declineText = (code: DeclineCode): string => TEXT[code];

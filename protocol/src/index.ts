@@ -20,7 +20,13 @@ export {
   AuthorizationClient, type AuthorizationServer, AuthorizationService, AuthorizeRequest, AuthorizeResponse, BatchTotals, ChallengeRequest, ChallengeResponse,
   CloseBatchRequest, CloseBatchResponse, GetSettlementRequest, ListTransactionsRequest, ListTransactionsResponse, RefundRequest, RefundResponse,
   SettleRequest, SettleResponse, SettlementClient, type SettlementServer, SettlementService, TransactionRecord, VoidRequest, VoidResponse,
+  SettleWithCodeRequest,
 } from './gen/bluetill/v1/settlement_network';
+export {
+  IssueCodeRequest, IssueCodeResponse, PayMerchantRequest, PayMerchantResponse, ShopperChallengeRequest, ShopperChallengeResponse,
+  ShopperClient, type ShopperServer, ShopperService,
+} from './gen/bluetill/v1/shopper';
+export * from './shopper';
 export * as health from './gen/grpc/health/v1/health';
 export * from './receipt';
 export * from './emv/index';

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { seedDemo, startBackend, readTerminalTls, MasterKey, fleetCards, DEMO_CARDS, DEMO_MERCHANT, DEMO_TERMINAL_ID, type RunningBackend, type SeededBackend } from '@bluetill/backend';
+import { seedDemo, startBackend, readTerminalTls, MasterKey, fleetCards, DEMO_CARDS, DEMO_MERCHANT, DEMO_TERMINAL_ID, type Clock, type RunningBackend, type SeededBackend } from '@bluetill/backend';
 import { GrpcBackendClient, SqliteJournal, Till, type BlePeripheral, type TillEvent, type TillLimits } from '@bluetill/pos-terminal';
 import type { BleCentral, CardholderVerification, PaymentCard } from '@bluetill/phone-agent';
 import { privateKeyFromPem, publicKeyFromRaw, type Item, type RsaPublicKey } from '@bluetill/protocol';
@@ -37,6 +37,8 @@ export interface WorldOptions {
    * backend (fleets and benchmarks). Needs a radio that hands out phone devices (VirtualBle).
    */
   readonly phonesInOwnProcess?: boolean;
+  /** The backend's clock (expiry tests move it forward); default the system clock. */
+  readonly backendClock?: Clock;
 }
 
 export interface World {
@@ -69,7 +71,8 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
   const masterKey = MasterKey.generate();
   const seed = await seedDemo(dir, [], extraCards, { masterKey });
   const logger = o.logger ?? pino({ level: o.logLevel ?? 'silent' });
-  let backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, masterKey, logger });
+  const clock = o.backendClock ? { clock: o.backendClock } : {};
+  let backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, masterKey, logger, ...clock });
   const port = backend.port;
   const radio: NonNullable<WorldOptions['radio']> = o.radio ?? new InMemoryRadio();
   // Mutual TLS, as in production: the till's client certificate from the seed's tls/ folder.
@@ -150,7 +153,7 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
       await world.backend.close();
     },
     async restartBackend() {
-      world.backend = backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, masterKey, logger, port });
+      world.backend = backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, masterKey, logger, port, ...clock });
       await client.waitForReady(5_000);
     },
     async close() {

@@ -3,7 +3,7 @@
  * rest under the master key (adapters/keys-file.ts). (An HSM-backed KeyStore implements the same
  * interface, and the master key then never leaves the HSM.)
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { privateKeyFromPem, utf8 } from '@bluetill/protocol';
 import type { KeyStore } from '../ports/key-store';
 import { loadIssuer, type KeyMaterial } from '../admin/key-material';
@@ -15,6 +15,7 @@ export class SoftwareKeyStore implements KeyStore {
   readonly pinKey;
   readonly receiptKey;
   private readonly lookupKey: Buffer;
+  private readonly codeKey: Buffer;
   private readonly dataKey: Buffer;
   private readonly pinVerifierKey: Buffer;
   readonly caPublicKeys: ReadonlyMap<number, RsaPublicKey>;
@@ -24,6 +25,7 @@ export class SoftwareKeyStore implements KeyStore {
     this.pinKey = { id: material.pinKey.id, privateKey: privateKeyFromPem(material.pinKey.privatePem).privateKey, certificate: Buffer.from(material.pinKey.certificate, 'base64') };
     this.receiptKey = { id: material.receiptKey.id, privateKey: privateKeyFromPem(material.receiptKey.privatePem).privateKey, certificate: Buffer.from(material.receiptKey.certificate, 'base64') };
     this.lookupKey = Buffer.from(material.lookupKey, 'base64');
+    this.codeKey = Buffer.from(hkdfSync('sha256', this.lookupKey, new Uint8Array(0), 'bluetill/1 temporary code', 32));
     this.dataKey = Buffer.from(material.dataKey, 'base64');
     this.pinVerifierKey = Buffer.from(material.pinVerifierKey, 'base64');
     const issuer = loadIssuer(material.emv);
@@ -41,6 +43,10 @@ export class SoftwareKeyStore implements KeyStore {
 
   panHash(pan: string): string {
     return createHmac('sha256', this.lookupKey).update(pan).digest('hex');
+  }
+
+  codeHash(code: string): string {
+    return createHmac('sha256', this.codeKey).update(code).digest('hex');
   }
 
   encryptPan(pan: string): Uint8Array {

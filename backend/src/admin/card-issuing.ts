@@ -6,6 +6,7 @@
  * key. A card writer (the phone agent's `card write`, or the simulator) writes it to the card.
  */
 import { writeFileSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
 import { encodeKnowledgeSecret, encodePersonalizationData, prepareDemoCard, type CardPersonalization } from '@bluetill/protocol';
 import { loadIssuer, type KeyMaterial } from './key-material';
 
@@ -36,6 +37,21 @@ export function issueCard(material: KeyMaterial, card: CardIssue): { personaliza
     pan: card.pan, psn: card.panSequence ?? 1, expiry: card.expiry, cardholderName: card.cardholderName, pin: card.pin, acAlgorithm: 'aes',
     ...(card.biometricTemplate !== undefined ? { biometricTemplate: card.biometricTemplate } : {}),
     ...(card.knowledgeSecret !== undefined ? { knowledgeSecret: encodeKnowledgeSecret(card.knowledgeSecret) } : {}),
+  });
+}
+
+/**
+ * A merchant IC card (claims 2, 7, 8): issued like a payment card (its own ICC key and
+ * certificate under the CA, DDA-capable), carrying the merchant establishment id in 9F16 inside
+ * the record the ICC certificate signs. It takes no PIN from anyone: its offline PIN is random.
+ */
+export function issueMerchantCard(
+  material: KeyMaterial,
+  card: { pan: string; panSequence?: number; expiry: string; name: string; merchantId: string },
+): { personalization: CardPersonalization; personalizationKey: Uint8Array } {
+  return prepareDemoCard(loadIssuer(material.emv), {
+    pan: card.pan, psn: card.panSequence ?? 1, expiry: card.expiry, cardholderName: card.name, merchantId: card.merchantId,
+    pin: String(randomInt(0, 1e8)).padStart(8, '0'), acAlgorithm: 'aes',
   });
 }
 

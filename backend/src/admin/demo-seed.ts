@@ -13,9 +13,10 @@ import { SoftwareKeyStore } from '../adapters/key-store.file';
 import { writeKeysFile } from '../adapters/keys-file';
 import type { MasterKey } from '../adapters/master-key';
 import { createKeyMaterial, issueTerminalIdentity, trustAnchors, type TerminalIdentity, type TrustAnchors } from './key-material';
-import { registerCard, registerMerchant, registerTerminal, type NewCard } from './registry';
-import { issueCard, writePersonalizationFile } from './card-issuing';
+import { registerCard, registerMerchant, registerMerchantCard, registerTerminal, type NewCard, type NewMerchantCard } from './registry';
+import { issueCard, issueMerchantCard, writePersonalizationFile } from './card-issuing';
 import { createTlsAuthority, issueTerminalTls } from './tls-issuing';
+import type { PemPair } from './tls-material';
 
 export const DEMO_MERCHANT = { id: 'M-0001', name: 'Corner Shop', currency: 'EUR' } as const;
 export const DEMO_TERMINAL_ID = 'T-0001';
@@ -33,6 +34,19 @@ export const DEMO_CARDS: readonly NewCard[] = [
   { id: 'card-dana', pan: '6799990100000000043', expiry: '2812', cardholderName: 'DANA DIAZ', pin: '1111', creditLimitMinor: 20_00, currency: 'EUR' },
   { id: 'card-eve', pan: '6799990100000000050', expiry: '2812', cardholderName: 'EVE EVANS', pin: '4321', creditLimitMinor: 500_00, currency: 'EUR', status: 'blocked' },
   { id: 'card-finn', pan: '6799990100000000068', expiry: '2401', cardholderName: 'FINN FISCHER', pin: '4321', creditLimitMinor: 500_00, currency: 'EUR' },
+];
+
+/** A second merchant (inactive), for refusals. */
+export const DEMO_INACTIVE_MERCHANT = { id: 'M-0002', name: 'Closed Shop', currency: 'EUR', status: 'inactive' } as const;
+
+/**
+ * Merchant IC cards (claims 2, 7, 8) on the demo issuer's range (679999 09…: the issuer certificate names 679999, so a merchant card's PAN starts with it too): one for the
+ * corner shop, one blocked, one of the inactive merchant.
+ */
+export const DEMO_MERCHANT_CARDS: readonly NewMerchantCard[] = [
+  { id: 'mcard-corner', pan: '6799990900000000012', expiry: '3012', merchantId: 'M-0001', name: 'CORNER SHOP' },
+  { id: 'mcard-blocked', pan: '6799990900000000020', expiry: '3012', merchantId: 'M-0001', name: 'CORNER SHOP', status: 'blocked' },
+  { id: 'mcard-closed', pan: '6799990900000000038', expiry: '3012', merchantId: 'M-0002', name: 'CLOSED SHOP' },
 ];
 
 /** Luhn check digit for the digits given (ISO/IEC 7812-1). */
@@ -86,22 +100,26 @@ export async function seedDemo(dir: string, extraTerminals: readonly string[], e
   const dbPath = join(dir, 'backend.sqlite');
   const tlsDir = join(dir, 'tls');
   const store = new SqliteBackendStore(dbPath);
+  let ca: PemPair | undefined;
   try {
     registerMerchant(store.db, DEMO_MERCHANT);
     const terminals = [DEMO_TERMINAL_ID, ...extraTerminals];
     for (const id of terminals) registerTerminal(store.db, { id, merchantId: DEMO_MERCHANT.id });
     for (const card of cards) registerCard(store.db, keys, card);
-    const ca = await createTlsAuthority(tlsDir, o.serverNames ? { serverNames: o.serverNames } : {});
+    registerMerchant(store.db, DEMO_INACTIVE_MERCHANT);
+    for (const mc of DEMO_MERCHANT_CARDS) registerMerchantCard(store.db, keys, mc);
+    ca = await createTlsAuthority(tlsDir, o.serverNames ? { serverNames: o.serverNames } : {});
     for (const id of terminals) await issueTerminalTls(tlsDir, store.db, ca, { terminalId: id, merchantId: DEMO_MERCHANT.id });
   } finally {
     store.close();
   }
   const terminal = issueTerminalIdentity(material, { terminalId: DEMO_TERMINAL_ID, merchantId: DEMO_MERCHANT.id, merchantName: DEMO_MERCHANT.name });
   writeFileSync(join(dir, `terminal-${DEMO_TERMINAL_ID}.json`), JSON.stringify(terminal, null, 2), { mode: 0o600 });
-  const trust = trustAnchors(material);
+  const trust: TrustAnchors = { ...trustAnchors(material), backendTlsCa: ca!.cert };
   writeFileSync(join(dir, 'trust.json'), JSON.stringify(trust, null, 2));
   const cardsDir = join(dir, 'cards');
   mkdirSync(cardsDir, { recursive: true });
   for (const card of cards) writePersonalizationFile(join(cardsDir, `${card.id}.json`), card.id, issueCard(material, card));
+  for (const mc of DEMO_MERCHANT_CARDS) writePersonalizationFile(join(cardsDir, `${mc.id}.json`), mc.id, issueMerchantCard(material, mc));
   return { dbPath, keysPath, terminal, trust, cardsDir, tlsDir };
 }

@@ -79,6 +79,11 @@ export interface TrustAnchors {
   readonly cardCompanyRoot: string;
   readonly acquirerCa: string;
   readonly emvCaKeys: readonly { readonly index: number; readonly modulus: string; readonly exponent: string }[];
+  /**
+   * The backend CA certificate (PEM): the phone checks the shopper-facing listener's TLS server
+   * certificate against it when it talks to the backend directly (claims 1, 2). Written by the seed.
+   */
+  readonly backendTlsCa?: string;
 }
 
 const YEAR_MS = 365 * 24 * 3600_000;

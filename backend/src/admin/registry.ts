@@ -78,3 +78,41 @@ export function setCardStatus(db: Db, cardId: string, status: CardStatus): void 
 export function unlockPin(db: Db, cardId: string): void {
   if (db.prepare('UPDATE cards SET pin_tries = 0 WHERE id = ?').run(cardId).changes !== 1) throw new Error(`no card ${cardId}`);
 }
+
+export interface NewMerchantCard {
+  readonly id: string;
+  readonly pan: string;
+  readonly panSequence?: number;
+  readonly expiry: string;
+  /** The merchant establishment id the card carries (9F16) and is registered to. */
+  readonly merchantId: string;
+  /** Embossed name (the merchant's). */
+  readonly name: string;
+  readonly status?: 'active' | 'blocked';
+}
+
+/** The terminal row a merchant card settles under (its sales list and batch like a till's). */
+export const merchantCardTerminalId = (cardId: string): string => `MC-${cardId}`;
+
+/**
+ * Registers a merchant IC card (claims 2, 7, 8) to an existing merchant, with its own terminal
+ * row; the PAN stored only as a keyed hash and masked.
+ */
+export function registerMerchantCard(db: Db, keys: KeyStore, c: NewMerchantCard, now = Date.now()): void {
+  if (!/^\d{12,19}$/.test(c.pan)) throw new Error('PAN must be 12 to 19 digits');
+  if (!/^[A-Za-z0-9-]{1,15}$/.test(c.merchantId)) throw new Error('merchant id must be 1-15 of A-Z a-z 0-9 - (it goes on the card in 9F16)');
+  const terminalId = merchantCardTerminalId(c.id);
+  db.transaction(() => {
+    const merchant = db.prepare('SELECT id FROM merchants WHERE id = ?').get(c.merchantId);
+    if (!merchant) throw new Error(`no merchant ${c.merchantId}`);
+    registerTerminal(db, { id: terminalId, merchantId: c.merchantId });
+    db.prepare(
+      `INSERT INTO merchant_cards (id, pan_hash, pan_masked, pan_sequence, expiry, merchant_id, terminal_id, status, issued_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(c.id, keys.panHash(c.pan), maskPan(c.pan), c.panSequence ?? 1, c.expiry, c.merchantId, terminalId, c.status ?? 'active', now);
+  })();
+}
+
+export function setMerchantCardStatus(db: Db, cardId: string, status: 'active' | 'blocked'): void {
+  if (db.prepare('UPDATE merchant_cards SET status = ? WHERE id = ?').run(status, cardId).changes !== 1) throw new Error(`no merchant card ${cardId}`);
+}

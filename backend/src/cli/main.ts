@@ -5,14 +5,17 @@
  *   bluetill-backend keys rotate-master --dir DIR          re-encrypt keys.json: $BLUETILL_MASTER_KEY → $BLUETILL_NEW_MASTER_KEY
  *   bluetill-backend seed --dir DIR [--server-name NAME…]  demo keys, database, cards, terminal identity, tls/
  *   bluetill-backend serve --dir DIR [--port N]         authorization + settlement (or --services one), mutual TLS
- *                                                       (tls/ in DIR; --insecure: plaintext, local debugging only)
+ *                                                       (tls/ in DIR; --insecure: plaintext, local debugging only);
+ *                                                       the shopper-facing listener on --shopper-port (TLS, no client
+ *                                                       certificate; --no-shopper turns it off)
  *   bluetill-backend terminal issue-cert --dir DIR --id ID   a new mTLS client certificate (tls/terminal-ID.pem, -key.pem)
  *   bluetill-backend terminal revoke --dir DIR --id ID [--serial HEX]   revoke its certificates (the server refuses them at once)
  *   bluetill-backend card issue --dir DIR --id ID --pan PAN --expiry YYMM --name NAME --out FILE
  *                              [--biometric-template-file F] [--knowledge-secret-fd N]
  *                                                       PIN from $BLUETILL_CARD_PIN (never an argument)
- *   bluetill-backend card block|unblock|unlock-pin --dir DIR --id ID
- *   bluetill-backend transactions export --dir DIR --terminal ID [--from T] [--to T] --out FILE.csv   masked card numbers only
+ *   bluetill-backend card issue --merchant M … (no PIN)    a merchant IC card for merchant M (claims 2, 7, 8)
+ *   bluetill-backend card block|unblock|unlock-pin --dir DIR --id ID   (block and unblock: merchant cards too)
+ *   bluetill-backend transactions export --dir DIR --terminal ID | --merchant M [--from T] [--to T] --out FILE.csv   masked card numbers only
  *   bluetill-backend batch close --dir DIR --terminal ID   close the terminal's open batch, print its totals
  *
  * DIR holds keys.json, backend.sqlite and tls/ (as `seed` writes them). keys.json is sealed under
@@ -25,9 +28,10 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { CvmDataError, encodeKnowledgeSecret, formatMoney, maskPan, templateFromBytes } from '@bluetill/protocol';
 import { seedDemo } from '../admin/demo-seed';
-import { issueCard, writePersonalizationFile } from '../admin/card-issuing';
+import { issueCard, issueMerchantCard, writePersonalizationFile } from '../admin/card-issuing';
 import { createKeyMaterial } from '../admin/key-material';
-import { registerCard, revokeTerminalCertificates, setCardStatus, unlockPin } from '../admin/registry';
+import { merchantCardTerminalId, registerCard, registerMerchantCard, revokeTerminalCertificates, setCardStatus, setMerchantCardStatus, unlockPin } from '../admin/registry';
+import { SqliteShopperStore } from '../adapters/sqlite/shopper-store.sqlite';
 import { issueTerminalTls, readTlsAuthority } from '../admin/tls-issuing';
 import { readServerTls } from '../adapters/tls-files';
 import { SoftwareKeyStore } from '../adapters/key-store.file';
@@ -120,14 +124,20 @@ program
   .option('--metrics-port <port>', 'serve Prometheus metrics on http://HOST:PORT/metrics (0 = any free port)', integer)
   .option('--no-reflection', 'do not serve gRPC server reflection')
   .option('--no-worker', 'run the use cases on the gRPC thread (default: on a worker thread, the gRPC thread serving the transport only)')
-  .action(async (o: { dir: string; host: string; port: number; services: string; tlsDir: string; insecure: boolean; metricsPort?: number; reflection: boolean; worker: boolean }) => {
+  .option('--shopper-port <port>', 'the shopper-facing listener (phones pay with a code or a merchant card; server TLS only); default --port + 1 (any free one with --port 0)', integer)
+  .option('--no-shopper', 'do not serve the shopper-facing listener')
+  .action(async (o: { dir: string; host: string; port: number; services: string; tlsDir: string; insecure: boolean; metricsPort?: number; reflection: boolean; worker: boolean; shopper: boolean; shopperPort?: number }) => {
     const masterKey = masterKeyFromEnv();
     const services = o.services.split(',').map((s) => s.trim()) as Array<'authorization' | 'settlement'>;
     const tls = o.insecure ? 'insecure' : readServerTls(o.tlsDir === '<DIR>/tls' ? join(o.dir, 'tls') : o.tlsDir);
     if (o.insecure) console.error('bluetill-backend: WARNING --insecure: no TLS, callers are not authenticated (local debugging only)');
     const metrics = o.metricsPort === undefined ? undefined : new BackendMetrics({ processMetrics: true });
-    const backend = await startBackend({ ...dirPaths(o.dir), masterKey, reflection: o.reflection, host: o.host, port: o.port, services, tls, logger: createLogger('backend'), worker: o.worker, ...(metrics ? { metrics } : {}) });
+    const backend = await startBackend({
+      ...dirPaths(o.dir), masterKey, reflection: o.reflection, host: o.host, port: o.port, services, tls, logger: createLogger('backend'), worker: o.worker, ...(metrics ? { metrics } : {}),
+      shopper: o.shopper ? { port: o.shopperPort ?? (o.port === 0 ? 0 : o.port + 1) } : false,
+    });
     console.log(`listening on ${backend.address} (${o.insecure ? 'INSECURE plaintext' : 'mutual TLS'})`);
+    if (backend.shopperAddress) console.log(`shopper listener on ${backend.shopperAddress} (${o.insecure ? 'INSECURE plaintext' : 'TLS, no client certificate'})`);
     const metricsServer = metrics ? await startMetricsServer(metrics, { host: o.host, port: o.metricsPort }) : undefined;
     if (metricsServer) console.log(`metrics on ${metricsServer.url}`);
     const stop = () => void Promise.all([backend.close(), metricsServer?.close()]).then(() => process.exit(0));
@@ -189,10 +199,25 @@ card
   .option('--psn <n>', 'PAN sequence number', integer, 1)
   .option('--limit <minor>', 'credit limit in minor units', integer, 100_000)
   .option('--currency <code>', 'ISO 4217 currency', 'EUR')
+  .option('--merchant <id>', "a merchant IC card for this registered merchant (its id goes on the card, 9F16); no PIN, no credit limit")
   .requiredOption('--out <file>', 'personalization file to write (secret: mode 0600)')
   .option('--biometric-template-file <file>', 'fingerprint template for match-on-card: 64 bytes, signed components (claim 16)')
   .option('--knowledge-secret-fd <n>', 'read the knowledge secret the card checks from this file descriptor (claim 17); never an argument', integer)
-  .action((o: { dir: string; id: string; pan: string; expiry: string; name: string; psn: number; limit: number; currency: string; out: string; biometricTemplateFile?: string; knowledgeSecretFd?: number }) => {
+  .action((o: { dir: string; id: string; pan: string; expiry: string; name: string; psn: number; limit: number; currency: string; out: string; merchant?: string; biometricTemplateFile?: string; knowledgeSecretFd?: number }) => {
+    if (o.merchant !== undefined) {
+      const { material } = unlockedKeys(o.dir);
+      const store = new SqliteBackendStore(dirPaths(o.dir).dbPath);
+      try {
+        registerMerchantCard(store.db, new SoftwareKeyStore(material), { id: o.id, pan: o.pan, panSequence: o.psn, expiry: o.expiry, merchantId: o.merchant, name: o.name });
+      } catch (e) {
+        throw new InvalidArgumentError((e as Error).message);
+      } finally {
+        store.close();
+      }
+      writePersonalizationFile(o.out, o.id, issueMerchantCard(material, { pan: o.pan, panSequence: o.psn, expiry: o.expiry, name: o.name, merchantId: o.merchant }));
+      console.log(`issued merchant card ${o.id} (${maskPan(o.pan)}) for merchant ${o.merchant}, terminal ${merchantCardTerminalId(o.id)}; personalization written to ${o.out}`);
+      return;
+    }
     const pin = process.env.BLUETILL_CARD_PIN;
     if (!pin || !/^\d{4,12}$/.test(pin)) throw new InvalidArgumentError('set BLUETILL_CARD_PIN to the card PIN (4-12 digits); it is never taken as an argument');
     // Cardholder-verification secrets go to the card only: checked here, never printed or logged.
@@ -237,7 +262,8 @@ for (const [name, what] of [['block', 'block a card'], ['unblock', 'make a block
       const store = new SqliteBackendStore(dirPaths(o.dir).dbPath);
       try {
         if (name === 'unlock-pin') unlockPin(store.db, o.id);
-        else setCardStatus(store.db, o.id, name === 'block' ? 'blocked' : 'active');
+        else if (store.findCardById(o.id)) setCardStatus(store.db, o.id, name === 'block' ? 'blocked' : 'active');
+        else setMerchantCardStatus(store.db, o.id, name === 'block' ? 'blocked' : 'active');
       } finally {
         store.close();
       }
@@ -247,18 +273,26 @@ for (const [name, what] of [['block', 'block a card'], ['unblock', 'make a block
 
 program
   .command('transactions')
-  .description("a terminal's sales, refunds and voids")
+  .description("a terminal's or a merchant's sales, refunds and voids")
   .command('export')
   .description('write them as CSV (masked card numbers only; amounts in minor units)')
   .requiredOption('--dir <dir>', 'data folder')
-  .requiredOption('--terminal <id>', 'terminal id')
+  .option('--terminal <id>', 'terminal id')
+  .option('--merchant <id>', "merchant id: every terminal of the merchant, its tills and its merchant cards (with a terminal_id column)")
   .option('--from <time>', 'from (inclusive): ISO 8601 or unix ms', instant, 0)
   .option('--to <time>', 'to (exclusive): ISO 8601 or unix ms (default: now)', instant)
   .requiredOption('--out <file>', 'CSV file to write')
-  .action((o: { dir: string; terminal: string; from: number; to?: number; out: string }) => {
+  .action((o: { dir: string; terminal?: string; merchant?: string; from: number; to?: number; out: string }) => {
+    if ((o.terminal === undefined) === (o.merchant === undefined)) throw new InvalidArgumentError('give --terminal ID or --merchant ID');
     const store = new SqliteBackendStore(dirPaths(o.dir).dbPath);
     try {
-      const rows = store.listTransactions(o.terminal, o.from, o.to ?? Date.now() + 1, Number.MAX_SAFE_INTEGER);
+      if (o.merchant !== undefined) {
+        const rows = new SqliteShopperStore(store.db).listMerchantTransactions(o.merchant, o.from, o.to ?? Date.now() + 1, Number.MAX_SAFE_INTEGER);
+        writeFileSync(o.out, transactionsCsv(rows, { withTerminal: true }));
+        console.log(`merchant ${o.merchant}: ${rows.length} transaction(s) written to ${o.out}`);
+        return;
+      }
+      const rows = store.listTransactions(o.terminal!, o.from, o.to ?? Date.now() + 1, Number.MAX_SAFE_INTEGER);
       writeFileSync(o.out, transactionsCsv(rows));
       console.log(`terminal ${o.terminal}: ${rows.length} transaction(s) written to ${o.out}`);
     } finally {

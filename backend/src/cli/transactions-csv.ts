@@ -8,13 +8,15 @@ const cell = (v: string | number): string => {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 
-export function transactionsCsv(rows: readonly TransactionListRow[]): string {
+/** `withTerminal`: a terminal_id column after created_at (a merchant's export spans its tills and merchant cards). */
+export function transactionsCsv(rows: ReadonlyArray<TransactionListRow & { terminalId?: string }>, o: { withTerminal?: boolean } = {}): string {
   // Defence in depth: the store holds masked numbers only; a longer digit run is refused, never written.
   if (rows.some((r) => /\d{7,}/.test(r.maskedPan))) throw new Error('refusing to export an unmasked card number');
   const lines = rows.map((r) =>
-    [new Date(r.createdAt).toISOString(), r.kind, r.terminalTxnId, r.originalTxnId, r.approved ? 'approved' : 'declined', r.declineReason, r.amountMinor, r.currency, r.maskedPan, r.batchId || '']
+    [new Date(r.createdAt).toISOString(), ...(o.withTerminal ? [r.terminalId ?? ''] : []), r.kind, r.terminalTxnId, r.originalTxnId, r.approved ? 'approved' : 'declined', r.declineReason, r.amountMinor, r.currency, r.maskedPan, r.batchId || '']
       .map(cell)
       .join(','),
   );
-  return [CSV_HEADER.join(','), ...lines].join('\r\n') + '\r\n';
+  const header = o.withTerminal ? [CSV_HEADER[0], 'terminal_id', ...CSV_HEADER.slice(1)] : CSV_HEADER;
+  return [header.join(','), ...lines].join('\r\n') + '\r\n';
 }

@@ -17,6 +17,8 @@ export interface KeyStore {
   readonly receiptKey: { readonly id: string; readonly privateKey: KeyObject; readonly certificate: Uint8Array };
   /** HMAC-SHA256 of the PAN under the lookup key, hex. */
   panHash(pan: string): string;
+  /** HMAC-SHA256 of a temporary password under its own key (derived from the lookup key), hex: the only form a code is stored in. */
+  codeHash(code: string): string;
   encryptPan(pan: string): Uint8Array;
   decryptPan(blob: Uint8Array): string;
   /** PIN verification value: HMAC-SHA256(PIN key-of-keys, salt ‖ PAN hash ‖ PIN). */

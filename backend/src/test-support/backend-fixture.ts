@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
 import {
-  AuthorizationClient, SettlementClient, sealPin, pinSealContext, verifyCertificate, publicKeyFromRaw,
+  AuthorizationClient, SettlementClient, ShopperClient, sealPin, pinSealContext, verifyCertificate, publicKeyFromRaw,
   health,
+  type IssueCodeRequest, type IssueCodeResponse, type PayMerchantRequest, type PayMerchantResponse, type SettleWithCodeRequest, type ShopperChallengeResponse,
   type AuthorizeRequest, type AuthorizeResponse, type ChallengeResponse, type SettleRequest, type SettleResponse, type CertificateBody,
   type RefundRequest, type RefundResponse, type VoidRequest, type VoidResponse, type CloseBatchRequest, type CloseBatchResponse,
   type ListTransactionsRequest, type ListTransactionsResponse,
@@ -21,6 +22,8 @@ import { createLogger } from '../adapters/logger';
 import { MasterKey } from '../adapters/master-key';
 import { TestCard } from './test-card';
 import type { BackendMetrics } from '../adapters/metrics/backend-metrics';
+import type { Clock } from '../ports/clock';
+import type { ShopperOptions } from '../app/shopper-service';
 
 const call = <Req, Res>(fn: (req: Req, cb: (e: ServiceError | null, r: Res) => void) => unknown) => (req: Req) =>
   new Promise<Res>((resolve, reject) => fn(req, (e, r) => (e ? reject(e) : resolve(r))));
@@ -40,6 +43,7 @@ export interface FixtureClients extends AfterSaleClients {
   challenge(terminalId?: string): Promise<ChallengeResponse>;
   authorize(req: AuthorizeRequest): Promise<AuthorizeResponse>;
   settle(req: SettleRequest): Promise<SettleResponse>;
+  settleWithCode(req: SettleWithCodeRequest): Promise<SettleResponse>;
   getSettlement(terminalId: string, terminalTxnId: string): Promise<SettleResponse>;
   /** grpc.health.v1 Check ('' = the whole server); resolves to the status name. */
   health(service?: string): Promise<string>;
@@ -56,7 +60,12 @@ export interface BackendFixture extends AfterSaleClients {
   challenge(terminalId?: string): Promise<ChallengeResponse>;
   authorize(req: AuthorizeRequest): Promise<AuthorizeResponse>;
   settle(req: SettleRequest): Promise<SettleResponse>;
+  settleWithCode(req: SettleWithCodeRequest): Promise<SettleResponse>;
   getSettlement(terminalId: string, terminalTxnId: string): Promise<SettleResponse>;
+  /** The shopper-facing listener (server-authenticated TLS, no client certificate): what a phone calls. */
+  readonly shopper: ShopperClients;
+  /** host:port of the shopper-facing listener. */
+  readonly shopperAddress: string;
   /** The demo card with this id, as an EMV card computed in the test (records, DDA, ARQC). */
   card(cardId: string): TestCard;
   /** Challenge + card data with DDA over the UN + sealed PIN + Authorize, as a till would relay it. */
@@ -66,6 +75,25 @@ export interface BackendFixture extends AfterSaleClients {
   /** Clients over other credentials (another terminal's certificate, none, a foreign CA's); closed by close(). */
   clientFor(creds: ChannelCredentials): FixtureClients;
   close(): Promise<void>;
+}
+
+/** The Shopper service as promises, as a phone calls it. */
+export interface ShopperClients {
+  challenge(): Promise<ShopperChallengeResponse>;
+  issueCode(req: IssueCodeRequest): Promise<IssueCodeResponse>;
+  payMerchant(req: PayMerchantRequest): Promise<PayMerchantResponse>;
+  close(): void;
+}
+
+/** Clients of the shopper-facing listener, trusting the backend CA (PEM) for its server certificate. */
+export function shopperClients(address: string, backendCa: Buffer): ShopperClients {
+  const c = new ShopperClient(address, credentials.createSsl(backendCa));
+  return {
+    challenge: () => call<Record<string, never>, ShopperChallengeResponse>(c.challenge.bind(c))({}),
+    issueCode: call(c.issueCode.bind(c)),
+    payMerchant: call(c.payMerchant.bind(c)),
+    close: () => c.close(),
+  };
 }
 
 function afterSale(c: AuthorizationClient | SettlementClient): AfterSaleClients {
@@ -87,6 +115,7 @@ function clientsOver(address: string, creds: ChannelCredentials): FixtureClients
     challenge: (terminalId = 'T-0001') => call<{ terminalId: string }, ChallengeResponse>(auth.challenge.bind(auth))({ terminalId }),
     authorize: call(auth.authorize.bind(auth)),
     settle: call(auth.settle.bind(auth)),
+    settleWithCode: call(auth.settleWithCode.bind(auth)),
     getSettlement: (terminalId, terminalTxnId) => call<{ terminalId: string; terminalTxnId: string }, SettleResponse>(settlement.getSettlement.bind(settlement))({ terminalId, terminalTxnId }),
     health: (service = '') =>
       call<{ service: string }, { status: number }>(healthClient.check.bind(healthClient))({ service }).then((r) => health.HealthCheckResponse_ServingStatus[r.status] ?? String(r.status)),
@@ -98,11 +127,16 @@ function clientsOver(address: string, creds: ChannelCredentials): FixtureClients
   };
 }
 
-export async function startBackendFixture(o: { extraCards?: readonly NewCard[]; metrics?: BackendMetrics; worker?: boolean } = {}): Promise<BackendFixture> {
+export async function startBackendFixture(
+  o: { extraCards?: readonly NewCard[]; metrics?: BackendMetrics; clock?: Clock; shopper?: ShopperOptions; worker?: boolean } = {},
+): Promise<BackendFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'bluetill-backend-'));
   const masterKey = MasterKey.generate();
   const seed = await seedDemo(dir, ['T-0002', 'T-0003'], o.extraCards ?? [], { masterKey });
-  const backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, masterKey, logger: createLogger('backend', 'silent'), ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.worker ? { worker: true } : {}) });
+  const backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, masterKey, logger: createLogger('backend', 'silent'),
+    ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.clock ? { clock: o.clock } : {}), ...(o.worker ? { worker: true } : {}), shopper: o.shopper ?? {},
+  });
+  const shopper = shopperClients(backend.shopperAddress!, Buffer.from(seed.trust.backendTlsCa!));
   const credentialsFor = (terminalId: string) => {
     const t = readTerminalTls(seed.tlsDir, terminalId);
     return credentials.createSsl(t.ca, t.key, t.cert);
@@ -116,7 +150,10 @@ export async function startBackendFixture(o: { extraCards?: readonly NewCard[]; 
     challenge: main.challenge,
     authorize: main.authorize,
     settle: main.settle,
+    settleWithCode: main.settleWithCode,
     getSettlement: main.getSettlement,
+    shopper,
+    shopperAddress: backend.shopperAddress!,
     refund: main.refund,
     voidSale: main.voidSale,
     closeBatch: main.closeBatch,
@@ -142,6 +179,7 @@ export async function startBackendFixture(o: { extraCards?: readonly NewCard[]; 
     },
     async close() {
       main.close();
+      shopper.close();
       for (const c of others) c.close();
       await backend.close();
       rmSync(dir, { recursive: true, force: true });

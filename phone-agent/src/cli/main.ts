@@ -3,6 +3,10 @@
  *
  *   bluetill-phone scan [--timeout ms] [--json] [--hci uart:PATH | socket:N]
  *   bluetill-phone pay [--till NAME | strongest] [--reader NAME | --card-file FILE] --trust trust.json [--hci …] [--json] [--yes] [--pin-fd N]
+ *   bluetill-phone pay --code --limit AMOUNT --backend HOST:PORT --trust trust.json [--reader NAME | --card-file FILE] [--json]
+ *                                                    no till: a one-time payment code from the backend for the cashier
+ *   bluetill-phone pay --merchant-card reader:NAME|FILE --item SKU:NAME:QTY:PRICE… [--items FILE] [--amount A] --backend HOST:PORT --trust trust.json
+ *                                                    no till: pay the merchant whose IC card is in the other reader
  *   bluetill-phone card write FILE [--reader NAME]   personalize a blank card from an issuer's file, read it back
  *   bluetill-phone card read [--reader NAME] [--json] read the payment application (card number shown masked)
  *

@@ -24,6 +24,8 @@ import { HCI_HELP, parseCount, parseHci } from './hci-option';
 import { printReport, reportError, reportOutcome, type PayReport } from './pay-report';
 import { runPaymentSession, type TillChoice } from './payment-session';
 import { readTrustFile } from './trust-file';
+import { runCodeCommand, runMerchantCardCommand, saleFrom } from './shopper-commands';
+import { parseAmount, parseItem, readItemsFile } from './sale-options';
 
 export const PIN_ENV = 'BLUETILL_PIN';
 export const SECRET_ENV = 'BLUETILL_SECRET';
@@ -47,6 +49,14 @@ interface PayFlags {
   oda?: boolean;
   secretFd?: string;
   fingerprintFile?: string;
+  code?: boolean;
+  limit?: string;
+  backend?: string;
+  merchantCard?: string;
+  item: string[];
+  items?: string;
+  amount?: string;
+  currency: string;
 }
 
 /** The shopper's side: a terminal when there is one, else automation (which must say --yes and give a PIN source). */
@@ -112,7 +122,7 @@ async function payOnce(o: PayFlags, ext: CliExtensions): Promise<PayReport> {
   const till: TillChoice = o.till === 'strongest' ? { kind: 'strongest' } : { kind: 'name', name: o.till };
   // A named till ends the scan as soon as it is seen; the strongest needs the whole window.
   const scanTimeoutMs = parseCount('--timeout', o.timeout ?? (till.kind === 'name' ? '10000' : '3000'));
-  const choice: CardChoice = o.cardFile !== undefined ? { kind: 'file', path: o.cardFile } : { kind: 'reader', ...(o.reader ? { readerName: o.reader } : {}) };
+  const choice: CardChoice = cardChoice(o);
   const card: OpenCard = await openCard(choice, { progress: (s) => prompt.progress(s), waitTimeoutMs: parseCount('--card-timeout', o.cardTimeout), ...(ext.simulatedCards ? { simulatedCards: ext.simulatedCards } : {}) });
   const central = new NobleCentral({ hci: parseHci(o.hci) });
   try {
@@ -131,14 +141,48 @@ async function payOnce(o: PayFlags, ext: CliExtensions): Promise<PayReport> {
   }
 }
 
+const cardChoice = (o: { reader?: string | undefined; cardFile?: string | undefined }): CardChoice =>
+  o.cardFile !== undefined ? { kind: 'file', path: o.cardFile } : { kind: 'reader', ...(o.reader ? { readerName: o.reader } : {}) };
+
+/** `--merchant-card reader[:NAME]` (a PC/SC reader other than the shopper's) or a personalization file (testers' build). */
+function merchantCardChoice(spec: string): CardChoice {
+  if (spec === 'reader') return { kind: 'reader' };
+  if (spec.startsWith('reader:')) return { kind: 'reader', readerName: spec.slice('reader:'.length) };
+  return { kind: 'file', path: spec };
+}
+
+/** pay --code / --merchant-card: the phone talks to the backend directly (no till, no Bluetooth). */
+async function payDirect(o: PayFlags, ext: CliExtensions): Promise<PayReport> {
+  if (o.reader !== undefined && o.cardFile !== undefined) throw CliError.usage('usage', '--reader and --card-file exclude each other');
+  if (o.code && o.merchantCard !== undefined) throw CliError.usage('usage', '--code and --merchant-card exclude each other');
+  if (!o.backend) throw CliError.usage('usage', `${o.code ? '--code' : '--merchant-card'} needs --backend HOST:PORT (the payment network's shopper address)`);
+  const trust = readTrustFile(o.trust);
+  const interactive = process.stdin.isTTY === true && process.stderr.isTTY === true;
+  const common = { backend: o.backend, trust, card: cardChoice(o), cardTimeoutMs: parseCount('--card-timeout', o.cardTimeout), ...(ext.simulatedCards ? { simulatedCards: ext.simulatedCards } : {}) };
+  if (o.code) {
+    if (!o.limit) throw CliError.usage('usage', '--code needs --limit AMOUNT: the most the code may pay');
+    const limit = { minor: parseAmount('--limit', o.limit), currency: o.currency };
+    // Nothing to confirm for a code (the cashier's sale is confirmed at the till): --yes is implied.
+    const prompt = await makePrompt({ ...o, yes: true }, interactive, true);
+    return runCodeCommand({ ...common, prompt, limit });
+  }
+  const items = [...(o.items ? readItemsFile(o.items) : []), ...o.item.map(parseItem)];
+  const sale = saleFrom(items, o.currency, o.amount !== undefined ? parseAmount('--amount', o.amount) : undefined);
+  const merchantCard = merchantCardChoice(o.merchantCard!);
+  if (merchantCard.kind === 'reader' && common.card.kind === 'reader' && (merchantCard.readerName ?? '') === (common.card.readerName ?? ''))
+    throw CliError.usage('usage', "the merchant's card and yours need two readers: name them (--merchant-card reader:NAME, --reader NAME)");
+  const prompt = await makePrompt(o, interactive, true);
+  return runMerchantCardCommand({ ...common, prompt, merchantCard, items: sale.items, total: sale.total });
+}
+
 export function registerPay(program: Command, ext: CliExtensions = {}): void {
   program
     .command('pay')
-    .description('pay the basket rung up at a till with your IC card')
+    .description('pay the basket rung up at a till with your IC card; or, with no till, get a payment code (--code) or pay a merchant card (--merchant-card)')
     .option('--till <name>', 'the counter name of the till, or "strongest" for the strongest signal', 'strongest')
     .option('--reader <name>', 'part of the PC/SC reader name (default: the first reader)')
     .option('--card-file <file>', 'testers: a simulated card personalized from this file, instead of a reader')
-    .requiredOption('--trust <file>', 'trust anchors (trust.json: acquirer CA, card company root)')
+    .requiredOption('--trust <file>', 'trust anchors (trust.json: acquirer CA, card company root, backend CA)')
     .option('--hci <transport>', HCI_HELP, 'socket:0')
     .option('--timeout <ms>', 'how long to look for the till (default 10000 for a named till, which ends the scan once seen; 3000 to compare signals)')
     .option('--card-timeout <ms>', 'how long to wait for the card', '30000')
@@ -149,10 +193,18 @@ export function registerPay(program: Command, ext: CliExtensions = {}): void {
     .option('--secret-fd <n>', `with --cvm knowledge: read the secret from this file descriptor (or set ${SECRET_ENV}); typed masked on a terminal`)
     .option('--fingerprint-file <file>', 'with --cvm biometric: a captured fingerprint template (64 bytes) standing in for the sensor')
     .option('--json', 'print one JSON object: outcome, masked card, receipt fields')
+    .option('--code', 'no till: ask the payment network for a one-time payment code (8 digits, 5 minutes) to tell the cashier')
+    .option('--limit <amount>', 'with --code: the most the code may pay, e.g. 25.00')
+    .option('--merchant-card <source>', "no till: pay the merchant whose IC card is in this reader (reader:NAME) or, for testers, personalization file")
+    .option('--item <SKU:NAME:QTY:PRICE>', 'with --merchant-card: one line of the sale (repeat)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--items <file>', 'with --merchant-card: the sale as JSON [{ sku, name, quantity, unitPrice: "3.50" }]')
+    .option('--amount <amount>', "with --merchant-card: the sum, checked against the items' total")
+    .option('--currency <code>', 'ISO 4217 currency of --limit, --item and --amount', 'EUR')
+    .option('--backend <host:port>', "with --code or --merchant-card: the payment network's shopper address (TLS checked against the trust file's backendTlsCa)")
     .action(async (o: PayFlags) => {
       let report: PayReport;
       try {
-        report = await payOnce(o, ext);
+        report = o.code || o.merchantCard !== undefined ? await payDirect(o, ext) : await payOnce(o, ext);
       } catch (e) {
         if (!(e instanceof CliError)) throw e;
         report = reportError(e);

@@ -8,15 +8,18 @@ export interface Trust {
   readonly cardCompanyRoot: KeyObject;
   /** The scheme's EMV CA keys by index, for offline data authentication on the phone (`--oda`); empty when the file has none. */
   readonly emvCaKeys?: ReadonlyMap<number, RsaPublicKey>;
+  /** The backend CA certificate (PEM), for talking to the backend directly (pay --code, --merchant-card); absent in older trust files. */
+  readonly backendTlsCa?: Buffer;
 }
 
 /**
  * trust.json as the backend's seed writes it: the acquirer CA (signs till certificates) and the
  * card company root (certifies the receipt key), raw P-256 public keys in base64; optionally
- * `emvCaKeys` ([{ index, modulus, exponent }], base64), the scheme CA keys for ODA on the phone.
+ * `emvCaKeys` ([{ index, modulus, exponent }], base64), the scheme CA keys for ODA on the phone, and the
+ * backend CA certificate (backendTlsCa, PEM) the backend's TLS server certificate chains to.
  */
 export function readTrustFile(path: string): Trust {
-  let parsed: { acquirerCa?: unknown; cardCompanyRoot?: unknown; emvCaKeys?: unknown };
+  let parsed: { acquirerCa?: unknown; cardCompanyRoot?: unknown; emvCaKeys?: unknown; backendTlsCa?: unknown };
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8')) as typeof parsed;
   } catch (cause) {
@@ -40,5 +43,7 @@ export function readTrustFile(path: string): Trust {
       throw CliError.usage('trust_file', `the trust file's emvCaKeys holds an entry that is not { index 0-255, modulus, exponent } in base64`);
     emvCaKeys.set(k.index, { modulus: new Uint8Array(Buffer.from(k.modulus, 'base64')), exponent: new Uint8Array(Buffer.from(k.exponent, 'base64')) });
   }
-  return { acquirerCa: key('acquirerCa'), cardCompanyRoot: key('cardCompanyRoot'), emvCaKeys };
+  const ca = parsed.backendTlsCa;
+  if (ca !== undefined && (typeof ca !== 'string' || !ca.includes('-----BEGIN CERTIFICATE-----'))) throw CliError.usage('trust_file', `the trust file's backendTlsCa is not a PEM certificate`);
+  return { acquirerCa: key('acquirerCa'), cardCompanyRoot: key('cardCompanyRoot'), emvCaKeys, ...(typeof ca === 'string' ? { backendTlsCa: Buffer.from(ca) } : {}) };
 }

@@ -10,7 +10,8 @@ export type PhoneErrorCode =
   | 'cvm_unsupported'
   | 'receipt_invalid'
   | 'receipt_mismatch'
-  | 'till_error';
+  | 'till_error'
+  | 'backend_untrusted';
 
 export class PhoneError extends Error {
   constructor(

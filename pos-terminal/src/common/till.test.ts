@@ -90,3 +90,52 @@ describe('Till.refund after a lost answer and a till restart', () => {
     again.close();
   });
 });
+
+describe('Till.payWithCode', () => {
+  const items = [{ sku: 'a', name: 'A', quantity: 2, unitPriceMinor: 250 }];
+
+  it('sends the basket with the code, journaled without the code; declined, the basket waits again', async () => {
+    const journal = openJournal();
+    const sent: string[] = [];
+    const t = till(async () => null, {
+      settleWithCode: async (req) => {
+        sent.push(`${req.terminalId} ${req.merchantId} ${req.code} ${req.amount!.minor}`);
+        // While the backend decides, no phone can take the basket.
+        expect(t.baskets.assign('phone-1')).toBeUndefined();
+        return { approved: false, declineReason: 'code_used', receipt: undefined, replayed: false };
+      },
+    }, journal);
+    const b = t.baskets.add(items);
+    expect(await t.payWithCode(b.id, '12345678')).toMatchObject({ approved: false, declineReason: 'code_used' });
+    expect(sent).toEqual(['T-1 M-1 12345678 500']);
+    const [attempt] = journal.forBasket(b.id);
+    expect(attempt).toMatchObject({ state: 'declined' });
+    expect(Buffer.from(attempt!.request).toString('latin1')).not.toContain('12345678');
+    expect(t.baskets.get(b.id)).toMatchObject({ state: 'open', sessionId: null });
+  });
+
+  it('refuses a malformed code, an unknown basket and one a phone has, before anything leaves', async () => {
+    let calls = 0;
+    const t = till(async () => null, { settleWithCode: async () => (calls++, { approved: true, declineReason: '', receipt: undefined, replayed: false }) });
+    const b = t.baskets.add(items);
+    await expect(t.payWithCode(b.id, '1234')).rejects.toMatchObject({ code: 'bad_request' });
+    await expect(t.payWithCode('B-9999', '12345678')).rejects.toMatchObject({ code: 'not_found' });
+    t.baskets.assign('phone-1', b.id);
+    await expect(t.payWithCode(b.id, '12345678')).rejects.toMatchObject({ code: 'conflict' });
+    expect(calls).toBe(0);
+  });
+
+  it('no answer: the attempt is unresolved and the basket stays held; asked later and found approved, the basket is paid', async () => {
+    const journal = openJournal();
+    let found: Awaited<ReturnType<BackendClient['getSettlement']>> = null;
+    const t = till(async () => found, { settleWithCode: async () => Promise.reject(new BackendError('deadline', 'no answer')) }, journal);
+    const b = t.baskets.add(items);
+    await expect(t.payWithCode(b.id, '12345678')).rejects.toThrow(BackendError);
+    expect(journal.forBasket(b.id)[0]).toMatchObject({ state: 'unresolved' });
+    expect(t.baskets.get(b.id)).toMatchObject({ state: 'assigned' });
+    found = { approved: true, declineReason: '', receipt: undefined, replayed: true };
+    await t.resolveUnresolved();
+    expect(journal.forBasket(b.id)[0]).toMatchObject({ state: 'approved' });
+    expect(t.baskets.get(b.id)).toMatchObject({ state: 'paid' });
+  });
+});

@@ -4,7 +4,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import {
-  Receipt, SettleRequest, SettleResponse, TillInfo,
+  Receipt, SettleRequest, SettleResponse, SettleWithCodeRequest, TillInfo, isTemporaryCode,
   type CloseBatchResponse, type ListTransactionsResponse, type RefundResponse, type TillIdentity, type VoidResponse,
 } from '@bluetill/protocol';
 import type { BlePeripheral } from './ports/ble-peripheral';
@@ -29,6 +29,17 @@ export interface TillOptions {
   readonly limits?: Partial<TillLimits>;
   /** How often unresolved settlements are looked up (ms); 0 turns the timer off. */
   readonly resolveEveryMs?: number;
+}
+
+/** A request the core refuses before anything leaves the till (the host maps the code to its API error). */
+export class TillError extends Error {
+  constructor(
+    readonly code: 'bad_request' | 'not_found' | 'conflict',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TillError';
+  }
 }
 
 export class Till {
@@ -106,8 +117,38 @@ export class Till {
   }
 
   /** Settles a basket: journal first, then the backend; an unknown outcome stays 'unresolved'. */
-  private async settle(basket: Basket, req: SettleRequest): Promise<SettleResponse> {
-    const txn = req.terminalTxnId;
+  private settle(basket: Basket, req: SettleRequest): Promise<SettleResponse> {
+    return this.journaled(basket, req.terminalTxnId, SettleRequest.encode(req).finish(), () => this.o.backend.settle(req));
+  }
+
+  /**
+   * "Pay with code" (claims 1, 5, 6): the cashier keys in the shopper's temporary password for a
+   * waiting basket; the till sends the sale with it over its mutual-TLS channel, through the same
+   * journal as a phone's payment (exactly once, an unknown outcome resolved by asking). While the
+   * backend decides, the basket is held for the code (no phone can take it); declined, it waits
+   * again. The code itself is not kept in the journal.
+   */
+  async payWithCode(basketId: string, code: string): Promise<SettleResponse> {
+    if (!isTemporaryCode(code)) throw new TillError('bad_request', 'a payment code is 8 digits');
+    const basket = this.baskets.get(basketId);
+    if (!basket) throw new TillError('not_found', `no basket ${basketId}`);
+    if (basket.state !== 'open') throw new TillError('conflict', `basket ${basketId} is ${basket.state === 'paid' ? 'paid' : 'with a phone'}`);
+    const txn = this.ctx.newTxnId();
+    const holder = `code:${txn}`;
+    if (!this.baskets.assign(holder, basketId)) throw new TillError('conflict', `basket ${basketId} could not be held for the code`);
+    const req: SettleWithCodeRequest = { terminalId: this.o.terminalId, terminalTxnId: txn, merchantId: this.o.merchantId, code, amount: basket.total, items: basket.items.map((i) => ({ ...i })) };
+    try {
+      const res = await this.journaled(basket, txn, SettleWithCodeRequest.encode({ ...req, code: '' }).finish(), () => this.o.backend.settleWithCode(req));
+      if (!res.approved) this.baskets.release(holder);
+      return res;
+    } catch (error) {
+      // No answer: the attempt is unresolved in the journal and the basket stays held until the till learns the outcome.
+      if (!this.o.journal.forBasket(basketId).some((a) => a.state === 'unresolved' || a.state === 'pending')) this.baskets.release(holder);
+      throw error;
+    }
+  }
+
+  private async journaled(basket: Basket, txn: string, request: Uint8Array, send: () => Promise<SettleResponse>): Promise<SettleResponse> {
     this.claimed.add(txn); // from here, a phone asking about this payment waits for the answer
     try {
       // An earlier attempt for this basket whose outcome is unknown is settled first, by asking:
@@ -117,11 +158,11 @@ export class Till {
         throw new BackendError('unavailable', 'an earlier attempt for this basket is still unresolved');
       const paid = this.paidAttempt(basket.id);
       if (paid) return paid;
-      this.o.journal.begin({ terminalTxnId: txn, basketId: basket.id, request: SettleRequest.encode(req).finish(), at: this.ctx.clock.now() });
+      this.o.journal.begin({ terminalTxnId: txn, basketId: basket.id, request, at: this.ctx.clock.now() });
       this.emit({ type: 'attempt', terminalTxnId: txn, basketId: basket.id, state: 'pending' });
       let res: SettleResponse;
       try {
-        res = await this.o.backend.settle(req);
+        res = await send();
       } catch (error) {
         this.record(txn, basket.id, 'pending', 'unresolved', null);
         throw error;
@@ -164,6 +205,8 @@ export class Till {
   private record(txnId: string, basketId: string, from: AttemptState, to: AttemptState, response: Uint8Array | null): void {
     checkTransition(from, to);
     this.o.journal.transition(txnId, to, response, this.ctx.clock.now());
+    // A basket held for a payment code waits again once that attempt is known not to have paid it.
+    if (to === 'declined' || to === 'abandoned') this.baskets.release(`code:${txnId}`);
     this.emit({ type: 'attempt', terminalTxnId: txnId, basketId, state: to });
   }
 

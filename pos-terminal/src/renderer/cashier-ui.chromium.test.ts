@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWorld, type PhoneRun, type World } from '@bluetill/simulator';
+import { phoneCardFromFile, startWorld, type PhoneRun, type World } from '@bluetill/simulator';
+import { GrpcShopperBackend, requestCode } from '@bluetill/phone-agent';
+import { publicKeyFromRaw } from '@bluetill/protocol';
 import { SqliteCatalog } from '../main/catalog/catalog.sqlite';
 import { SqliteReceiptStore } from '../main/receipt/receipt-store.sqlite';
 import { FilePrinter } from '../main/receipt/receipt-printer.file';
@@ -188,5 +190,39 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     await shot('8-backend-down');
     await world.restartBackend();
     await expect.poll(() => page.locator('#backend').textContent(), { timeout: 15_000 }).toBe('Payment network: connected');
+
+    // Pay with code (claims 1, 5, 6): a phone gets a one-time code straight from the backend; the
+    // cashier rings up the sale, presses F7 and types the code (spaces allowed), Enter.
+    const shopperBackend = new GrpcShopperBackend({ address: world.backend.shopperAddress!, backendCa: Buffer.from(world.seed.trust.backendTlsCa!) });
+    const issued = await requestCode({
+      backend: shopperBackend, card: (await phoneCardFromFile(join(world.seed.cardsDir, 'card-dana.json'))).paymentCard,
+      prompt: { progress: () => undefined, pin: async () => '1111' },
+      trust: { cardCompanyRoot: publicKeyFromRaw(Buffer.from(world.seed.trust.cardCompanyRoot, 'base64')) }, limit: { minor: 10_00, currency: 'EUR' },
+    });
+    shopperBackend.close();
+    if (issued.kind !== 'issued') throw new Error(`no code: ${JSON.stringify(issued)}`);
+    await page.keyboard.press('F2');
+    await page.keyboard.type('4000000000048');
+    await page.keyboard.press('Enter');
+    await page.locator('#lines tr', { hasText: 'Still water' }).waitFor();
+    await page.keyboard.press('F7');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('pay-code');
+    expect(await page.getByLabel('Payment code', { exact: true }).getAttribute('id')).toBe('pay-code');
+    await page.keyboard.type(`${issued.code.slice(0, 4)} ${issued.code.slice(4)}`);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('#code-status').textContent(), { timeout: 15_000 }).toContain('Paid with code');
+    await page.locator('#receipt pre', { hasText: '0043' }).waitFor();
+    expect(await page.locator('#receipt pre').textContent()).toContain('APPROVED');
+    await shot('9-pay-with-code');
+    // The same code again: declined in words, the basket waits.
+    await page.keyboard.press('F2');
+    await page.keyboard.type('4000000000048');
+    await page.keyboard.press('Enter');
+    await page.locator('#lines tr', { hasText: 'Still water' }).waitFor();
+    await page.keyboard.press('F7');
+    await page.keyboard.type(issued.code);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('#code-status').textContent(), { timeout: 15_000 }).toContain('Code declined: Payment code already used');
+    expect(world.backend.store.ledgerSum()).toBe(0);
   }, 120_000);
 });

@@ -103,6 +103,10 @@ export class CashierView {
       void this.call(() => this.api.invoke('draft:set-quantity', { sku, quantity }));
     });
     $('charge').addEventListener('click', () => void this.charge());
+    $('code-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      void this.payWithCode();
+    });
     $('clear').addEventListener('click', () => void this.call(() => this.api.invoke('draft:clear', {})));
     $('sessions').addEventListener('submit', (e) => {
       e.preventDefault();
@@ -151,6 +155,7 @@ export class CashierView {
       if (e.key === 'F2') $('scan').focus();
       else if (e.key === 'F3') $('search').focus();
       else if (e.key === 'F9') void this.charge();
+      else if (e.key === 'F7') $('pay-code').focus();
       else if (e.key === 'F8') void this.print();
       else return;
       e.preventDefault();
@@ -215,6 +220,36 @@ export class CashierView {
       this.results = [];
       this.renderResults();
       $('scan').focus();
+    }
+  }
+
+  /** The sale being rung up, paid with the 8-digit code the shopper's phone shows (spaces allowed). */
+  private async payWithCode(): Promise<void> {
+    const input = $<HTMLInputElement>('pay-code');
+    const code = input.value.replace(/\s+/g, '');
+    if (!/^[0-9]{8}$/.test(code)) {
+      this.status('code-status', 'A payment code is 8 digits', true);
+      input.focus();
+      return;
+    }
+    if (!this.state || this.state.draft.lines.length === 0) {
+      this.status('code-status', 'Add items before paying with a code', true);
+      return;
+    }
+    this.status('code-status', 'Checking the code…');
+    const res = await this.call(() => this.api.invoke('basket:pay-code', { code }), undefined, 'code-status');
+    if (!res) return;
+    input.value = '';
+    if (res.result === 'approved') {
+      this.status('code-status', `Paid with code: ${res.receipt?.totalText ?? ''}, approval ${res.receipt?.approvalCode ?? ''}`);
+      if (res.receipt) {
+        this.pinnedReceipt = false;
+        this.showReceipt(res.receipt);
+      }
+      $('scan').focus();
+    } else {
+      this.status('code-status', `Code declined: ${res.declineText}. Basket ${res.basketId} is waiting.`, true);
+      input.focus();
     }
   }
 

@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Receipt as ReceiptMessage, assertNever, formatMoney, formatReceiptText, type Item, type Receipt, type SignedReceipt } from '@bluetill/protocol';
 import { BackendError } from '../common/ports/backend-client';
-import type { Till } from '../common/till';
+import { TillError, type Till } from '../common/till';
 import type { TillEvent } from '../common/till-context';
 import type { Catalog } from '../main/catalog/catalog';
 import type { SqliteReceiptStore } from '../main/receipt/receipt-store.sqlite';
@@ -19,7 +19,7 @@ import { isRequestChannel, type EventChannel, type Events, type RequestChannel, 
 import { parseRequest } from '../common/ipc/schemas';
 import { ApiError } from '../common/ipc/till-api';
 import type {
-  AdjustmentView, AttemptView, BackendStatus, BatchView, DraftView, ErrorView, MismatchView, PdfResult, PrintResult, ReceiptView, SessionRow, TillSnapshot,
+  AdjustmentView, AttemptView, BackendStatus, BatchView, CodePaymentView, DraftView, ErrorView, MismatchView, PdfResult, PrintResult, ReceiptView, SessionRow, TillSnapshot,
 } from '../common/ipc/view-models';
 import { basketView, batchView, lineView, mismatchView, productView, reasonText, receiptView, scrubDigits, sessionRow } from './view-mapping';
 
@@ -146,6 +146,8 @@ export class CashierHost {
         if (!this.till.baskets.cancel(req.basketId as string)) throw new ApiError('conflict', `basket ${req.basketId as string} is not waiting (a phone has it, or it is paid)`);
         this.basketsChanged();
         return { basketId: req.basketId };
+      case 'basket:pay-code':
+        return this.payWithCode(req.basketId as string | undefined, req.code as string);
       case 'receipt:history':
         return this.history(req.query as string | undefined, req.limit as number | undefined);
       case 'receipt:print':
@@ -210,6 +212,34 @@ export class CashierHost {
     if (row) this.rows.set(sessionId, { ...row, basketId });
     this.basketsChanged();
     return basketView(got);
+  }
+
+  /** The basket named, or the sale being rung up (charged into a basket first), paid with the shopper's code. */
+  private async payWithCode(basketId: string | undefined, code: string): Promise<CodePaymentView> {
+    let id = basketId;
+    if (id === undefined) {
+      if (this.draft.size === 0) throw new ApiError('bad_request', 'the sale is empty');
+      id = this.till.baskets.add([...this.draft.values()]).id;
+      this.draft.clear();
+      this.draftChanged();
+      this.basketsChanged();
+    }
+    let res;
+    try {
+      res = await this.till.payWithCode(id, code);
+    } catch (error) {
+      if (error instanceof TillError) throw new ApiError(error.code, error.message);
+      if (!(error instanceof BackendError)) throw error;
+      this.basketsChanged();
+      if (error.code === 'rejected') throw new ApiError('conflict', scrubDigits(error.message));
+      throw new ApiError('unavailable', 'No answer from the payment network: the till confirms the outcome when it is back (nothing is charged twice).');
+    }
+    this.basketsChanged();
+    const r = res.receipt ? ReceiptMessage.decode(res.receipt.receipt) : null;
+    return {
+      basketId: id, terminalTxnId: r?.terminalTxnId ?? '', result: res.approved ? 'approved' : 'declined', declineCode: res.declineReason, declineText: reasonText(res.declineReason),
+      receipt: r && res.approved ? receiptView(r, formatReceiptText(r), null) : null,
+    };
   }
 
   private startOfDay(): number {

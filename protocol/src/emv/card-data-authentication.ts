@@ -92,7 +92,8 @@ export function authenticateCardData(i: {
   try {
     icc = recoverIccPublicKey({
       issuerPublicKey: issuer.publicKey, certificate: iccCert, remainder: t.get('9F48'), exponent: iccExp, pan,
-      staticData: cardStaticData({ pan, psn, expiry }), now: i.now,
+      // A merchant card's id (9F16) is in its ODA record: the ICC certificate covers it too.
+      staticData: cardStaticData({ pan, psn, expiry, ...(t.has('9F16') ? { merchantId: Buffer.from(t.get('9F16')!).toString('latin1') } : {}) }), now: i.now,
     });
   } catch {
     return { ok: false, reason: 'icc_certificate' };

@@ -54,7 +54,15 @@ export type CardPublicData = {
   caPublicKeyIndex: number;
   issuerCertificate: { certificate: Uint8Array; remainder: Uint8Array; exponent: Uint8Array };
   iccCertificate: { certificate: Uint8Array; remainder: Uint8Array; exponent: Uint8Array };
+  /**
+   * A merchant card (claims 2, 7, 8) carries its merchant establishment id in 9F16, inside the
+   * ODA record, so the ICC certificate signs it. Absent on a payment card.
+   */
+  merchantId?: string;
 };
+
+/** A merchant establishment id as a merchant card carries it: 1-15 of A-Z a-z 0-9 - (9F16 is an 15). */
+export const isMerchantCardId = (s: string): boolean => /^[A-Za-z0-9-]{1,15}$/.test(s);
 
 const ascii = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
 const bcd = (digits: string): Uint8Array => new Uint8Array(Buffer.from(digits.length % 2 ? `${digits}F` : digits, 'hex'));
@@ -65,7 +73,8 @@ function lastDayOfMonth(yymm: string): string {
   return String(new Date(Date.UTC(year, month, 0)).getUTCDate()).padStart(2, '0');
 }
 
-export function checkPublicBasics(d: Pick<CardPublicData, 'pan' | 'psn' | 'expiry' | 'cardholderName'>): void {
+export function checkPublicBasics(d: Pick<CardPublicData, 'pan' | 'psn' | 'expiry' | 'cardholderName' | 'merchantId'>): void {
+  if (d.merchantId !== undefined && !isMerchantCardId(d.merchantId)) throw new PersonalizationError('bad_data', 'merchant id must be 1-15 of A-Z a-z 0-9 -');
   if (!/^[0-9]{12,19}$/.test(d.pan)) throw new PersonalizationError('bad_data', 'PAN must be 12-19 digits');
   if (!Number.isInteger(d.psn) || d.psn < 0 || d.psn > 99) throw new PersonalizationError('bad_data', 'PSN must be 0-99');
   if (!/^[0-9]{2}(0[1-9]|1[0-2])$/.test(d.expiry)) throw new PersonalizationError('bad_data', 'expiry must be YYMM');
@@ -84,7 +93,7 @@ export function track2Equivalent(pan: string, yymm: string): Uint8Array {
 }
 
 /** SFI 1 record 1: the one record covered by offline data authentication. */
-export function odaRecord(d: Pick<CardPublicData, 'pan' | 'psn' | 'expiry'>): Uint8Array {
+export function odaRecord(d: Pick<CardPublicData, 'pan' | 'psn' | 'expiry' | 'merchantId'>): Uint8Array {
   return encodeTlv([
     {
       tag: TAG.RECORD_TEMPLATE,
@@ -98,13 +107,14 @@ export function odaRecord(d: Pick<CardPublicData, 'pan' | 'psn' | 'expiry'>): Ui
         { tag: TAG.CVM_LIST, value: CARD_CVM_LIST },
         { tag: TAG.DDOL, value: CARD_DDOL },
         { tag: TAG.SDA_TAG_LIST, value: Uint8Array.of(0x82) },
+        ...(d.merchantId !== undefined ? [{ tag: TAG.MERCHANT_ID, value: ascii(d.merchantId) }] : []),
       ],
     },
   ]);
 }
 
 /** Static data to be authenticated for a card with this layout (SFI 1 record 1 ‖ AIP). */
-export function cardStaticData(d: Pick<CardPublicData, 'pan' | 'psn' | 'expiry'>): Uint8Array {
+export function cardStaticData(d: Pick<CardPublicData, 'pan' | 'psn' | 'expiry' | 'merchantId'>): Uint8Array {
   return staticDataToAuthenticate([{ sfi: 1, record: 1, data: odaRecord(d) }], CARD_AIP);
 }
 

@@ -63,7 +63,7 @@ export function prepareDemoCard(
   issuer: DemoIssuer,
   card: {
     pan: string; psn?: number; expiry: string; cardholderName: string; pin: string; pinTryLimit?: number; acAlgorithm?: AcAlgorithm; initialAtc?: number;
-    biometricTemplate?: Int8Array; biometricTryLimit?: number; knowledgeSecret?: Uint8Array; knowledgeTryLimit?: number;
+    biometricTemplate?: Int8Array; biometricTryLimit?: number; knowledgeSecret?: Uint8Array; knowledgeTryLimit?: number; merchantId?: string;
   },
 ): { personalization: CardPersonalization; personalizationKey: Uint8Array } {
   const psn = card.psn ?? 1;
@@ -75,7 +75,7 @@ export function prepareDemoCard(
     pan: card.pan,
     expiry: certificateExpiry(card.expiry),
     serial: randomBytes(3),
-    staticData: cardStaticData({ pan: card.pan, psn, expiry: card.expiry }),
+    staticData: cardStaticData({ pan: card.pan, psn, expiry: card.expiry, ...(card.merchantId !== undefined ? { merchantId: card.merchantId } : {}) }),
   });
   const personalization: CardPersonalization = {
     pan: card.pan,
@@ -95,6 +95,7 @@ export function prepareDemoCard(
     ...(card.biometricTryLimit !== undefined ? { biometricTryLimit: card.biometricTryLimit } : {}),
     ...(card.knowledgeSecret !== undefined ? { knowledgeSecret: card.knowledgeSecret } : {}),
     ...(card.knowledgeTryLimit !== undefined ? { knowledgeTryLimit: card.knowledgeTryLimit } : {}),
+    ...(card.merchantId !== undefined ? { merchantId: card.merchantId } : {}),
   };
   return { personalization, personalizationKey: derivePersonalizationKey(issuer.personalizationMasterKey, card.pan, psn) };
 }

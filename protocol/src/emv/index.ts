@@ -15,7 +15,7 @@ export {
 } from './oda';
 export {
   BLUETILL_AID, BLUETILL_LABEL, CARD_AFL, CARD_AIP, CARD_CDOL1, CARD_CVM_LIST, CARD_DDOL, CARD_PDOL, cardCdol1, cardPdol, cardRecords,
-  cardStaticData, certificateExpiry, expiryDate, odaRecord, parseAfl, track2Equivalent, type AflEntry, type CardPublicData,
+  cardStaticData, certificateExpiry, expiryDate, isMerchantCardId, odaRecord, parseAfl, track2Equivalent, type AflEntry, type CardPublicData,
 } from './card-layout';
 export {
   cardAcInput, computeCardAc, CVN, decodeCvr, decodeIad, deriveCardAcMasterKey, EMPTY_CVR, encodeCvr, encodeIad, type Cvr,

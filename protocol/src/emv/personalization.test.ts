@@ -57,6 +57,25 @@ describe('card layout', () => {
   });
 });
 
+describe('merchant card (claims 2, 7, 8)', () => {
+  it('carries the merchant id in 9F16 inside the ODA record: it round-trips through personalization and the ICC certificate covers it', () => {
+    const issuer = createDemoIssuer({ identifier: '999001' });
+    const { personalization } = prepareDemoCard(issuer, { ...CARD, merchantId: 'M-0001' });
+    const decoded = decodePersonalizationData(encodePersonalizationData(personalization));
+    expect(decoded.merchantId).toBe('M-0001');
+    expect(Buffer.from(findTag(decodeTlv(cardRecords(decoded).get('1:1')!), '9F16')!).toString('latin1')).toBe('M-0001');
+    const issuerKey = recoverIssuerPublicKey({ caPublicKey: issuer.ca.publicKey, ...issuer.issuer.certificate, pan: CARD.pan });
+    const cert = { issuerPublicKey: issuerKey.publicKey, ...personalization.iccCertificate, pan: CARD.pan };
+    expect(() => recoverIccPublicKey({ ...cert, staticData: cardStaticData({ ...CARD, merchantId: 'M-0001' }) })).not.toThrow();
+    // Another merchant id (or none) is not what the issuer signed.
+    expect(() => recoverIccPublicKey({ ...cert, staticData: cardStaticData({ ...CARD, merchantId: 'M-0002' }) })).toThrow(OdaError);
+    expect(() => recoverIccPublicKey({ ...cert, staticData: cardStaticData(CARD) })).toThrow(OdaError);
+    // A payment card has no 9F16; a bad id is refused at personalization.
+    expect(decodePersonalizationData(encodePersonalizationData(prepareDemoCard(issuer, CARD).personalization)).merchantId).toBeUndefined();
+    expect(() => encodePersonalizationData({ ...personalization, merchantId: 'M 0001' })).toThrow(PersonalizationError);
+  });
+});
+
 describe('IAD / CVR', () => {
   const cvr: Cvr = { ...EMPTY_CVR, acType: 'arqc', offlinePinPerformed: true, ddaPerformed: true, pinTriesLeft: 3 };
   it('round trips and is byte-exact', () => {

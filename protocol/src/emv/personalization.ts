@@ -22,7 +22,7 @@ import { decodeTlv, encodeTlv, findTag, type Tlv } from './tlv';
  * DF02 AC master key, DF03 AC algorithm (01 TDES, 02 AES), DF04 PIN (digits, BCD, F-padded),
  * DF05 PIN try limit, DF06 initial ATC (2 bytes); optional cardholder-verification data (claims 16, 17):
  * DF08 biometric template (64 signed bytes), DF0A its try limit, DF09 knowledge secret (UTF-8, 4-64
- * bytes), DF0B its try limit (see cvm.ts).
+ * bytes), DF0B its try limit (see cvm.ts); a merchant card also 9F16 (merchant id).
  */
 
 export type CardPersonalization = CardPublicData & {
@@ -98,6 +98,7 @@ export function encodePersonalizationData(p: CardPersonalization): Uint8Array {
     ...(p.biometricTryLimit !== undefined ? [{ tag: T.BIOMETRIC_TRY_LIMIT, value: Uint8Array.of(p.biometricTryLimit) }] : []),
     ...(p.knowledgeSecret !== undefined ? [{ tag: T.KNOWLEDGE_SECRET, value: p.knowledgeSecret }] : []),
     ...(p.knowledgeTryLimit !== undefined ? [{ tag: T.KNOWLEDGE_TRY_LIMIT, value: Uint8Array.of(p.knowledgeTryLimit) }] : []),
+    ...(p.merchantId !== undefined ? [{ tag: '9F16', value: new Uint8Array(Buffer.from(p.merchantId, 'latin1')) }] : []),
   ];
   return encodeTlv(nodes);
 }
@@ -154,6 +155,8 @@ export function decodePersonalizationData(bytes: Uint8Array): CardPersonalizatio
   if (biometricTryLimit !== undefined) p.biometricTryLimit = biometricTryLimit;
   if (secret !== undefined) p.knowledgeSecret = secret;
   if (knowledgeTryLimit !== undefined) p.knowledgeTryLimit = knowledgeTryLimit;
+  const merchantId = findTag(nodes, '9F16');
+  if (merchantId) p.merchantId = Buffer.from(merchantId).toString('latin1');
   // Re-validate through the encoder's checks (PAN, PSN, expiry, name, PIN, key sizes).
   encodePersonalizationData(p);
   return p;

@@ -44,6 +44,8 @@ export const TAG = {
   ICC_PK_REMAINDER: '9F48',
   DDOL: '9F49',
   SDA_TAG_LIST: '9F4A',
+  /** Merchant Identifier (an 15): on a bluetill merchant card, the merchant establishment id. */
+  MERCHANT_ID: '9F16',
   SIGNED_DYNAMIC_DATA: '9F4B',
   ICC_DYNAMIC_NUMBER: '9F4C',
   FCI_ISSUER_DISCRETIONARY: 'BF0C',

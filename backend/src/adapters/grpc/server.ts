@@ -3,7 +3,7 @@
  * either alone), grpc.health.v1 and gRPC server reflection, over one SQLite store.
  */
 import { Server, ServerCredentials, status, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { AuthorizationService, SettlementService, health } from '@bluetill/protocol';
+import { AuthorizationService, SettlementService, ShopperService, health } from '@bluetill/protocol';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { SqliteBackendStore, type CommitCounts } from '../sqlite/backend-store.sqlite';
@@ -12,6 +12,9 @@ import type { MasterKey } from '../master-key';
 import { addReflection } from './reflection';
 import { createUseCases, type RemoteUseCases, type UseCases } from './use-cases';
 import { startUseCaseThread, type UseCaseThread } from '../worker/use-case-thread';
+import { CodeSettlementUseCase } from '../../app/code-settlement-service';
+import { ShopperUseCase, type ShopperOptions } from '../../app/shopper-service';
+import { SqliteShopperStore } from '../sqlite/shopper-store.sqlite';
 import type { Caller } from '../../app/caller';
 import { systemClock, type Clock } from '../../ports/clock';
 import { toGrpcStatus } from './to-grpc-status';
@@ -19,6 +22,7 @@ import { guardDecoding, isMalformed } from './malformed-request';
 import { RequestError } from '../../app/request-error';
 import {
   validateAuthorize, validateChallenge, validateCloseBatch, validateGetSettlement, validateListTransactions, validateRefund, validateSettle, validateVoid,
+  validateIssueCode, validatePayMerchant, validateSettleWithCode, validateShopperChallenge,
 } from './validate';
 import type { BackendMetrics } from '../metrics/backend-metrics';
 import { HealthService } from './health-service';
@@ -61,6 +65,12 @@ export interface BackendOptions {
    * Needs the system clock (a custom `clock` is refused with it).
    */
   readonly worker?: boolean;
+  /**
+   * The shopper-facing listener (service Shopper, claims 1, 2, 5-8): a separate port with
+   * server-authenticated TLS only (the same server certificate; phones have no client
+   * certificate), default on at port 0 (any free port); `false` turns it off.
+   */
+  readonly shopper?: false | ({ readonly host?: string; readonly port?: number } & ShopperOptions);
 }
 
 export interface RunningBackend {
@@ -69,6 +79,9 @@ export interface RunningBackend {
   readonly store: SqliteBackendStore;
   /** Group commits of the store that runs the use cases (the worker's, when there is one). */
   commitStats(): Promise<CommitCounts>;
+  /** The shopper-facing listener's port and host:port; null when it is off. */
+  readonly shopperPort: number | null;
+  readonly shopperAddress: string | null;
   close(): Promise<void>;
   /** Hard stop, as a crash would: in-flight calls fail, nothing is drained. */
   kill(): void;
@@ -78,7 +91,7 @@ type Handler<Req, Res> = (req: Req, caller: Caller) => Res | Promise<Res>;
 /** The caller of a call, from its transport; throws a RequestError when it may not call at all. */
 type CallerOf = (call: ServerUnaryCall<unknown, unknown>) => Caller;
 
-function unary<Req, Res>(log: Logger, callerOf: CallerOf, method: string, validate: (r: Req) => Req, handler: Handler<Req, Res>, metrics?: BackendMetrics) {
+export function unary<Req, Res>(log: Logger, callerOf: CallerOf, method: string, validate: (r: Req) => Req, handler: Handler<Req, Res>, metrics?: BackendMetrics) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
@@ -126,6 +139,12 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     useCases = createUseCases(store, keys, clock, (fields, message) => log.info(fields, message));
   }
   const { authorization, settlement, adjustments, batches } = useCases;
+  // The temporary-code and shopper use cases run on this thread (their own tables; settlements
+  // stay exactly once through the settlements table's key, whichever connection writes).
+  const shopperStore = new SqliteShopperStore(store.db);
+  const codeSettlement = new CodeSettlementUseCase(store, shopperStore, keys, clock, {
+    onSettled: (e) => log.info({ event: 'settled_with_code', ...e }, 'settlement'),
+  });
   let credentials: ServerCredentials;
   let callerOf: CallerOf;
   if (tls === 'insecure') {
@@ -153,6 +172,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
       challenge: unary(log, callerOf, 'Challenge', validateChallenge, (r, c) => authorization.challenge(r, c), m),
       authorize: unary(log, callerOf, 'Authorize', validateAuthorize, (r, c) => authorization.authorize(r, c), m),
       settle: unary(log, callerOf, 'Authorization.Settle', validateSettle, (r, c) => authorization.settle(r, c), m),
+      settleWithCode: unary(log, callerOf, 'Authorization.SettleWithCode', validateSettleWithCode, (r, c) => codeSettlement.settleWithCode(r, c), m),
       ...afterSale('Authorization.'),
     } as UntypedServiceImplementation);
     names.push('bluetill.v1.Authorization');
@@ -161,6 +181,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     server.addService(guardDecoding(SettlementService), {
       settle: unary(log, callerOf, 'Settle', validateSettle, (r, c) => settlement.settle(r, c), m),
       getSettlement: unary(log, callerOf, 'GetSettlement', validateGetSettlement, (r, c) => settlement.get(r.terminalId, r.terminalTxnId, c), m),
+      settleWithCode: unary(log, callerOf, 'SettleWithCode', validateSettleWithCode, (r, c) => codeSettlement.settleWithCode(r, c), m),
       ...afterSale(''),
     } as UntypedServiceImplementation);
     names.push('bluetill.v1.Settlement');
@@ -177,19 +198,64 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     throw error;
   });
   log.info({ port, services: names, reflection: o.reflection !== false, worker: thread !== undefined, keyId: o.masterKey.id, transport: tls === 'insecure' ? 'insecure' : 'mtls' }, 'backend listening');
+
+  // The shopper-facing listener: its own port, server-authenticated TLS, no client certificate.
+  let shopperServer: Server | null = null;
+  let shopperPort: number | null = null;
+  const shopperHost = (o.shopper && o.shopper.host) ?? host;
+  if (o.shopper !== false) {
+    const shopperUseCase = new ShopperUseCase(store, shopperStore, keys, clock, o.shopper ?? {}, {
+      onCodeIssued: (e) => log.info({ event: 'code_issued', ...e }, 'shopper'),
+      onMerchantPayment: (e) => log.info({ event: 'merchant_card_payment', ...e }, 'shopper'),
+    });
+    const shopperCallerOf: CallerOf = (call) => ({ kind: 'shopper', peer: call.getPeer().replace(/:\d+$/, '') });
+    const srv = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
+    srv.addService(guardDecoding(ShopperService), {
+      challenge: unary(log, shopperCallerOf, 'Shopper.Challenge', validateShopperChallenge, (_r, c) => shopperUseCase.challenge(c), m),
+      issueCode: unary(log, shopperCallerOf, 'Shopper.IssueCode', validateIssueCode, (r, c) => shopperUseCase.issueCode(r, c), m),
+      payMerchant: unary(log, shopperCallerOf, 'Shopper.PayMerchant', validatePayMerchant, (r, c) => shopperUseCase.payMerchant(r, c), m),
+    } as UntypedServiceImplementation);
+    const shopperHealth = new HealthService(['bluetill.v1.Shopper']);
+    srv.addService(guardDecoding(health.HealthService), shopperHealth.implementation);
+    const shopperCredentials = tls === 'insecure' ? ServerCredentials.createInsecure() : ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false);
+    try {
+      shopperPort = await new Promise<number>((resolve, reject) =>
+        srv.bindAsync(`${shopperHost}:${(o.shopper && o.shopper.port) ?? 0}`, shopperCredentials, (err, p) => (err ? reject(err) : resolve(p))),
+      );
+    } catch (e) {
+      server.forceShutdown();
+      await thread?.kill();
+      store.close();
+      throw e;
+    }
+    shopperServer = srv;
+    log.info({ port: shopperPort, services: ['bluetill.v1.Shopper'], transport: tls === 'insecure' ? 'insecure' : 'tls' }, 'shopper listener');
+  }
   let closed = false;
   const finish = () => {
     if (closed) return;
     closed = true;
     store.close();
   };
+  const stopShopper = () =>
+    new Promise<void>((resolve) => {
+      if (!shopperServer) return resolve();
+      const timer = setTimeout(() => shopperServer!.forceShutdown(), 2000);
+      shopperServer.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   return {
     port,
     address: `${host}:${port}`,
     store,
     commitStats: () => thread?.commitStats() ?? Promise.resolve(store.commitStats),
-    close: () =>
-      new Promise<void>((resolve) => {
+    shopperPort,
+    shopperAddress: shopperPort === null ? null : `${shopperHost}:${shopperPort}`,
+    close: async () => {
+      await stopShopper();
+      await new Promise<void>((resolve) => {
         healthService.shutdown();
         const timer = setTimeout(() => server.forceShutdown(), 2000);
         server.tryShutdown(() => {
@@ -199,8 +265,10 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
             resolve();
           });
         });
-      }),
+      });
+    },
     kill: () => {
+      shopperServer?.forceShutdown();
       server.forceShutdown();
       void thread?.kill();
       finish();

@@ -15,6 +15,7 @@ const CODE: Record<RequestErrorCode, status> = {
   permission_denied: status.PERMISSION_DENIED,
   already_exists: status.ALREADY_EXISTS,
   unavailable: status.UNAVAILABLE,
+  resource_exhausted: status.RESOURCE_EXHAUSTED,
 };
 
 export function toGrpcStatus(error: unknown, log: Logger, method: string): Partial<ServiceError> {

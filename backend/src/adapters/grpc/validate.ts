@@ -6,6 +6,7 @@ import {
   SUPPORTED_CURRENCIES, cvmNameOf,
   type AuthorizeRequest, type CardData, type ChallengeRequest, type CloseBatchRequest, type GetSettlementRequest, type Item, type ListTransactionsRequest,
   type Money, type RefundRequest, type SettleRequest, type VoidRequest,
+  isTemporaryCode, type IssueCodeRequest, type PayMerchantRequest, type SettleWithCodeRequest, type ShopperChallengeRequest,
 } from '@bluetill/protocol';
 import { RequestError } from '../../app/request-error';
 
@@ -105,5 +106,48 @@ export function validateListTransactions(r: ListTransactionsRequest): ListTransa
   if (!Number.isSafeInteger(r.fromMs) || r.fromMs < 0) fail('from_ms', 'must be a non-negative integer');
   if (!Number.isSafeInteger(r.toMs) || r.toMs < 0) fail('to_ms', 'must be a non-negative integer');
   if (r.toMs !== 0 && r.toMs < r.fromMs) fail('to_ms', 'must not be before from_ms');
+  return r;
+}
+
+export function validateSettleWithCode(r: SettleWithCodeRequest): SettleWithCodeRequest {
+  id('terminal_id', r.terminalId);
+  id('terminal_txn_id', r.terminalTxnId);
+  id('merchant_id', r.merchantId);
+  if (!isTemporaryCode(r.code)) fail('code', 'must be 8 digits');
+  money('amount', r.amount);
+  items(r.items);
+  return r;
+}
+
+export function validateShopperChallenge(r: ShopperChallengeRequest): ShopperChallengeRequest {
+  return r;
+}
+
+export function validateIssueCode(r: IssueCodeRequest): IssueCodeRequest {
+  bytes('unpredictable_number', r.unpredictableNumber, 4, 4);
+  card(r.card);
+  bytes('sealed_pin_block', r.sealedPinBlock, 0, 256);
+  money('amount_limit', r.amountLimit);
+  return r;
+}
+
+export function validatePayMerchant(r: PayMerchantRequest): PayMerchantRequest {
+  if (!/^[A-Za-z0-9._-]{8,64}$/.test(r.idempotencyKey)) fail('idempotency_key', 'must be 8-64 characters of A-Z a-z 0-9 . _ -');
+  bytes('unpredictable_number', r.unpredictableNumber, 4, 4);
+  if (!r.merchantCard) fail('merchant_card', 'required');
+  try {
+    card(r.merchantCard);
+  } catch (e) {
+    throw new RequestError('invalid_argument', `merchant_${(e as Error).message}`);
+  }
+  card(r.card);
+  bytes('sealed_pin_block', r.sealedPinBlock, 0, 256);
+  money('amount', r.amount);
+  items(r.items);
+  if (!r.cryptogram) fail('cryptogram', 'required');
+  bytes('cryptogram.arqc', r.cryptogram!.arqc, 0, 8);
+  if (r.cryptogram!.atc > 0xffff) fail('cryptogram.atc', 'at most 65535');
+  bytes('cryptogram.cdol_data', r.cryptogram!.cdolData, 0, 256);
+  bytes('cryptogram.iad', r.cryptogram!.iad, 0, 32);
   return r;
 }

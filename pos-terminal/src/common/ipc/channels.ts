@@ -4,7 +4,7 @@
  * Kept free of zod so the preload can import the channel lists.
  */
 import type {
-  AdjustmentView, AttemptView, BackendStatus, BasketView, BatchView, DraftView, ErrorView, MismatchView, PdfResult, PrintResult, ProductView, ReceiptView,
+  AdjustmentView, AttemptView, BackendStatus, BasketView, BatchView, CodePaymentView, DraftView, ErrorView, MismatchView, PdfResult, PrintResult, ProductView, ReceiptView,
   SessionRow, TillSnapshot,
 } from './view-models';
 
@@ -20,6 +20,8 @@ export interface Requests {
   'basket:charge': { req: Record<string, never>; res: BasketView };
   'basket:assign': { req: { basketId: string; sessionId: string }; res: BasketView };
   'basket:cancel': { req: { basketId: string }; res: { basketId: string } };
+  /** Pays a waiting basket (or, without basketId, the sale being rung up) with the shopper's payment code. */
+  'basket:pay-code': { req: { basketId?: string; code: string }; res: CodePaymentView };
   'receipt:history': { req: { query?: string; limit?: number }; res: ReceiptView[] };
   'receipt:print': { req: { terminalTxnId: string }; res: PrintResult };
   'receipt:pdf': { req: { terminalTxnId: string }; res: PdfResult };
@@ -47,7 +49,7 @@ export type ResponseOf<C extends RequestChannel> = Requests[C]['res'];
 
 export const REQUEST_CHANNELS = [
   'till:snapshot', 'catalog:search', 'catalog:scan', 'catalog:upsert', 'draft:add', 'draft:set-quantity', 'draft:remove', 'draft:clear',
-  'basket:charge', 'basket:assign', 'basket:cancel', 'receipt:history', 'receipt:print', 'receipt:pdf', 'receipt:refund', 'receipt:void', 'batch:close',
+  'basket:charge', 'basket:assign', 'basket:cancel', 'basket:pay-code', 'receipt:history', 'receipt:print', 'receipt:pdf', 'receipt:refund', 'receipt:void', 'batch:close',
 ] as const satisfies readonly RequestChannel[];
 
 export const EVENT_CHANNELS = [

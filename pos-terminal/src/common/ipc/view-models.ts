@@ -164,3 +164,13 @@ export interface BatchView {
   readonly netMinor: number;
   readonly netText: string;
 }
+
+/** The answer to "pay with code": approved with its receipt, or declined with the reason in words. */
+export interface CodePaymentView {
+  readonly basketId: string;
+  readonly terminalTxnId: string;
+  readonly result: 'approved' | 'declined';
+  readonly declineCode: string;
+  readonly declineText: string;
+  readonly receipt: ReceiptView | null;
+}

@@ -1,6 +1,6 @@
 import type {
   AuthorizeRequest, AuthorizeResponse, ChallengeResponse, CloseBatchResponse, ListTransactionsResponse, Money, RefundResponse, SettleRequest, SettleResponse,
-  VoidResponse,
+  SettleWithCodeRequest, VoidResponse,
 } from '@bluetill/protocol';
 
 /**
@@ -19,6 +19,8 @@ export interface BackendClient {
   challenge(): Promise<ChallengeResponse>;
   authorize(req: AuthorizeRequest): Promise<AuthorizeResponse>;
   settle(req: SettleRequest): Promise<SettleResponse>;
+  /** A sale paid with a shopper's temporary password; idempotent on the terminal transaction id like settle. */
+  settleWithCode(req: SettleWithCodeRequest): Promise<SettleResponse>;
   /** Asks what became of a settlement: the response, or null if it never reached the ledger. */
   getSettlement(terminalTxnId: string): Promise<SettleResponse | null>;
   /** Part or all of a sale back to the card; the same refundTxnId again → the same result. */

@@ -13,7 +13,7 @@ export interface AttemptRecord {
   readonly terminalTxnId: string;
   readonly basketId: string;
   readonly state: AttemptState;
-  /** Encoded SettleRequest. */
+  /** Encoded SettleRequest, or SettleWithCodeRequest with the code left out (pay with code). */
   readonly request: Uint8Array;
   /** Encoded SettleResponse, once known. */
   readonly response: Uint8Array | null;

@@ -1,5 +1,5 @@
 /**
- * BackendClient over grpc-js. Every call has a deadline. Challenge, Settle, GetSettlement, Refund,
+ * BackendClient over grpc-js. Every call has a deadline. Challenge, Settle, SettleWithCode, GetSettlement, Refund,
  * Void, CloseBatch and ListTransactions are retried on UNAVAILABLE / DEADLINE_EXCEEDED with backoff
  * (Settle is idempotent on the terminal transaction id, Refund on the refund id, Void on the sale,
  * CloseBatch on the close request id: a retry never moves money twice); Authorize is never retried.
@@ -9,7 +9,7 @@ import { credentials as grpcCredentials, status, type ChannelCredentials, type S
 import {
   AuthorizationClient, SettlementClient,
   type AuthorizeRequest, type AuthorizeResponse, type ChallengeResponse, type CloseBatchResponse, type ListTransactionsResponse, type Money,
-  type RefundResponse, type SettleRequest, type SettleResponse, type VoidResponse,
+  type RefundResponse, type SettleRequest, type SettleResponse, type SettleWithCodeRequest, type VoidResponse,
 } from '@bluetill/protocol';
 import { BackendError, type BackendClient } from '../../common/ports/backend-client';
 
@@ -70,6 +70,10 @@ export class GrpcBackendClient implements BackendClient {
 
   settle(req: SettleRequest): Promise<SettleResponse> {
     return this.retrying('Settle', () => this.unary(this.auth, 'settle', req));
+  }
+
+  settleWithCode(req: SettleWithCodeRequest): Promise<SettleResponse> {
+    return this.retrying('SettleWithCode', () => this.unary(this.auth, 'settleWithCode', req));
   }
 
   async getSettlement(terminalTxnId: string): Promise<SettleResponse | null> {

@@ -3,6 +3,8 @@ import * as m0001 from './0001-create-schema';
 import * as m0002 from './0002-create-terminal-certificates';
 import * as m0003 from './0003-create-batches-and-adjustments';
 import * as m0004 from './0004-add-authorization-cvm';
+import * as m0005 from './0005-create-temporary-codes';
+import * as m0006 from './0006-create-merchant-cards';
 
 export interface Migration {
   readonly version: number;
@@ -16,4 +18,6 @@ export const migrations: readonly Migration[] = [
   { version: 2, name: '0002-create-terminal-certificates', up: m0002.up },
   { version: 3, name: '0003-create-batches-and-adjustments', up: m0003.up },
   { version: 4, name: '0004-add-authorization-cvm', up: m0004.up },
+  { version: 5, name: '0005-create-temporary-codes', up: m0005.up },
+  { version: 6, name: '0006-create-merchant-cards', up: m0006.up },
 ];

@@ -1,0 +1,87 @@
+/**
+ * The settlement server's side of the temporary password (claims 1, 5, 6): a till sends the sale
+ * with the code the cashier keyed in. Exactly once per (terminal, terminal transaction id), like
+ * Settle (the same settlements table, so GetSettlement finds it and a retry returns the first
+ * result). In one transaction: the earlier result if any; else the rules (terminal and merchant
+ * per the caller's certificate, wrong codes counted per merchant, code live, card, limit, funds),
+ * the stored result, the ledger pair, and the code marked used.
+ */
+import { SettleResponse, SettleWithCodeRequest, equalBytes, type DeclineCode } from '@bluetill/protocol';
+import type { BackendStore } from '../ports/backend-store';
+import type { ShopperStore } from '../ports/shopper-store';
+import type { Clock } from '../ports/clock';
+import type { KeyStore } from '../ports/key-store';
+import { WRONG_CODE_WINDOW_MS, checkCodeRedemption, lookupCode } from '../domain/temporary-code';
+import { salePostings } from '../domain/ledger';
+import { RequestError } from './request-error';
+import { requestHash } from './request-hash';
+import { checkCaller, type Caller } from './caller';
+import { approvalCode, signReceipt } from './receipt-signer';
+
+export interface CodeSettlementEvents {
+  onSettled?(outcome: { approved: boolean; decline: DeclineCode | null; replayed: boolean }): void;
+}
+
+export class CodeSettlementUseCase {
+  constructor(
+    private readonly store: BackendStore,
+    private readonly shopper: ShopperStore,
+    private readonly keys: KeyStore,
+    private readonly clock: Clock,
+    private readonly events: CodeSettlementEvents = {},
+  ) {}
+
+  async settleWithCode(req: SettleWithCodeRequest, caller: Caller): Promise<SettleResponse> {
+    checkCaller(req.terminalId, caller);
+    const hash = requestHash(SettleWithCodeRequest.encode(req).finish());
+    const codeHash = this.keys.codeHash(req.code);
+    const response = await this.store.transaction((): SettleResponse => {
+      const prior = this.store.findSettlement(req.terminalId, req.terminalTxnId);
+      if (prior) {
+        if (!equalBytes(prior.requestHash, hash)) throw new RequestError('already_exists', 'terminal transaction id already used for a different request');
+        return { ...SettleResponse.decode(prior.response), replayed: true };
+      }
+      const now = this.clock.now();
+      const terminal = this.store.findTerminal(req.terminalId);
+      const merchant = terminal && this.store.findMerchant(terminal.merchantId);
+      const wrongCodes = merchant ? this.shopper.countWrongCodes(merchant.id, now - WRONG_CODE_WINDOW_MS) : 0;
+      const code = lookupCode(this.shopper.findCodes(codeHash), now);
+      const card = code.kind === 'live' ? this.store.findCardById(code.code.cardId) : undefined;
+      const amount = req.amount!;
+      const available = card ? card.creditLimitMinor + this.store.accountBalance(card.accountId) : 0;
+      const decline = checkCodeRedemption({ terminal, merchant, requestMerchantId: req.merchantId, wrongCodes, code, card, amount, items: req.items, availableMinor: available, now });
+      if (decline === 'code_invalid' && merchant) this.shopper.recordWrongCode(merchant.id, req.terminalId, now);
+      const approved = decline === null;
+      const receipt = signReceipt(this.keys, {
+        receiptId: `R-${req.terminalId}-${req.terminalTxnId}`,
+        merchantId: merchant?.id ?? req.merchantId,
+        merchantName: merchant?.name ?? '',
+        terminalId: req.terminalId,
+        terminalTxnId: req.terminalTxnId,
+        maskedPan: card ? card.panMasked : '',
+        items: req.items,
+        total: amount,
+        approvalCode: approved ? approvalCode() : '',
+        result: approved ? 'approved' : 'declined',
+        declineReason: decline ?? '',
+        issuedAtMs: now,
+        kind: 'sale',
+        originalTxnId: '',
+      });
+      const result: SettleResponse = { approved, declineReason: decline ?? '', receipt, replayed: false };
+      const batchId = approved ? this.store.openBatch(req.terminalId, now).id : null;
+      const settlementId = this.store.insertSettlement({
+        terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash: hash, approved, declineReason: decline,
+        amountMinor: amount.minor, currency: amount.currency, cardId: card?.id ?? null, merchantId: req.merchantId,
+        response: SettleResponse.encode(result).finish(), createdAt: now, batchId,
+      });
+      if (approved && code.kind === 'live') {
+        this.store.insertPostings(settlementId, salePostings(amount, card!.accountId, merchant!.accountId), now, { batchId: batchId!, adjustmentId: null });
+        this.shopper.markCodeUsed(code.code.id, settlementId, now);
+      }
+      return result;
+    });
+    this.events.onSettled?.({ approved: response.approved, decline: (response.declineReason || null) as DeclineCode | null, replayed: response.replayed });
+    return response;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * ShopperBackend over grpc-js: server-authenticated TLS (the backend CA from the trust file; the
+ * phone has no client certificate), a deadline on every call; Challenge and PayMerchant retried
+ * on UNAVAILABLE / DEADLINE_EXCEEDED (PayMerchant is idempotent on its key), IssueCode never.
+ */
+import { credentials, status, type ServiceError } from '@grpc/grpc-js';
+import {
+  ShopperClient,
+  type IssueCodeRequest, type IssueCodeResponse, type PayMerchantRequest, type PayMerchantResponse, type ShopperChallengeResponse,
+} from '@bluetill/protocol';
+import { ShopperBackendError, type ShopperBackend } from '../ports/shopper-backend';
+
+export interface GrpcShopperBackendOptions {
+  /** host:port of the shopper-facing listener. */
+  readonly address: string;
+  /** The backend CA certificate (PEM) its server certificate must chain to. */
+  readonly backendCa: Buffer;
+  readonly deadlineMs?: number;
+  readonly attempts?: number;
+  readonly backoffMs?: number;
+}
+
+const RETRYABLE = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]);
+
+export class GrpcShopperBackend implements ShopperBackend {
+  private readonly client: ShopperClient;
+
+  constructor(private readonly o: GrpcShopperBackendOptions) {
+    this.client = new ShopperClient(o.address, credentials.createSsl(o.backendCa), { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 2_000 });
+  }
+
+  challenge(): Promise<ShopperChallengeResponse> {
+    return this.retrying('Challenge', () => this.unary('challenge', {}));
+  }
+
+  issueCode(req: IssueCodeRequest): Promise<IssueCodeResponse> {
+    return this.unary<IssueCodeResponse>('issueCode', req).catch((e: unknown) => Promise.reject(this.translate('IssueCode', e)));
+  }
+
+  payMerchant(req: PayMerchantRequest): Promise<PayMerchantResponse> {
+    return this.retrying('PayMerchant', () => this.unary('payMerchant', req));
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private unary<Res>(method: 'challenge' | 'issueCode' | 'payMerchant', req: unknown): Promise<Res> {
+    return new Promise<Res>((resolve, reject) => {
+      const fn = (this.client as unknown as Record<string, (r: unknown, o: { deadline: number }, cb: (e: ServiceError | null, r: Res) => void) => void>)[method]!;
+      fn.call(this.client, req, { deadline: Date.now() + (this.o.deadlineMs ?? 10_000) }, (err, res) => (err ? reject(err) : resolve(res)));
+    });
+  }
+
+  private async retrying<Res>(what: string, call: () => Promise<Res>): Promise<Res> {
+    let last: unknown;
+    const attempts = this.o.attempts ?? 3;
+    for (let i = 0; i < attempts; i++) {
+      try {
+        return await call();
+      } catch (e) {
+        last = e;
+        if (!RETRYABLE.has((e as ServiceError).code)) break;
+        if (i + 1 < attempts) await new Promise((r) => setTimeout(r, (this.o.backoffMs ?? 300) * 2 ** i));
+      }
+    }
+    throw this.translate(what, last);
+  }
+
+  private translate(what: string, e: unknown): ShopperBackendError {
+    const err = e as ServiceError;
+    // A server certificate that does not chain to the backend CA fails the handshake: UNAVAILABLE with a certificate message.
+    if (err?.code === status.UNAVAILABLE && /certificate|self[- ]signed|SSL|handshake/i.test(err.details ?? '')) {
+      return new ShopperBackendError('untrusted', `${what}: the server could not prove it is the payment network`, { cause: e });
+    }
+    if (err?.code === status.UNAVAILABLE) return new ShopperBackendError('unavailable', `${what}: payment network unavailable`, { cause: e });
+    if (err?.code === status.DEADLINE_EXCEEDED) return new ShopperBackendError('deadline', `${what}: no answer in time`, { cause: e });
+    return new ShopperBackendError('rejected', `${what}: ${err?.details ?? 'failed'}`, { cause: e });
+  }
+}

@@ -1,0 +1,35 @@
+import type {
+  IssueCodeRequest, IssueCodeResponse, PayMerchantRequest, PayMerchantResponse, ShopperChallengeResponse,
+} from '@bluetill/protocol';
+
+/**
+ * The backend's shopper-facing listener (service Shopper) as the phone calls it directly, with no
+ * till in between (claims 1, 2). The gRPC adapter checks the server's TLS certificate against the
+ * backend CA in the trust file, sets a deadline on each call, and retries only what is safe.
+ *
+ * @example
+ *   const ch = await backend.challenge();                 // UN + PIN-key certificate
+ *   const res = await backend.issueCode({ unpredictableNumber: ch.unpredictableNumber, card, sealedPinBlock, amountLimit });
+ *   const paid = await backend.payMerchant(req);         // same req again → the same result
+ */
+export interface ShopperBackend {
+  challenge(): Promise<ShopperChallengeResponse>;
+  /** Not retried: each attempt uses up its UN and may count a PIN try. */
+  issueCode(req: IssueCodeRequest): Promise<IssueCodeResponse>;
+  /** Retried on a lost answer: exactly once per idempotency key at the backend. */
+  payMerchant(req: PayMerchantRequest): Promise<PayMerchantResponse>;
+  close(): void;
+}
+
+export type ShopperBackendErrorCode = 'unavailable' | 'deadline' | 'rejected' | 'untrusted';
+
+export class ShopperBackendError extends Error {
+  constructor(
+    readonly code: ShopperBackendErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ShopperBackendError';
+  }
+}
