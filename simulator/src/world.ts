@@ -39,6 +39,8 @@ export interface WorldOptions {
   readonly phonesInOwnProcess?: boolean;
   /** The backend's clock (expiry tests move it forward); default the system clock. */
   readonly backendClock?: Clock;
+  /** Run the backend's use cases on a worker thread, as `bluetill-backend serve` does (not with backendClock). */
+  readonly backendWorker?: boolean;
 }
 
 export interface World {
@@ -71,7 +73,7 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
   const masterKey = MasterKey.generate();
   const seed = await seedDemo(dir, [], extraCards, { masterKey });
   const logger = o.logger ?? pino({ level: o.logLevel ?? 'silent' });
-  const clock = o.backendClock ? { clock: o.backendClock } : {};
+  const clock = { ...(o.backendClock ? { clock: o.backendClock } : {}), ...(o.backendWorker ? { worker: true } : {}) };
   let backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, masterKey, logger, ...clock });
   const port = backend.port;
   const radio: NonNullable<WorldOptions['radio']> = o.radio ?? new InMemoryRadio();

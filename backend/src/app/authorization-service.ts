@@ -3,7 +3,7 @@
  * legitimacy (known, active, not expired) and customer legitimacy (the sealed PIN, tries counted
  * durably, locked at 3). Settlement requests are relayed to the settlement server.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import {
   cvmNameOf, openSealedPin, pinSealContext, toHex,
   type AuthorizeRequest, type AuthorizeResponse, type ChallengeRequest, type ChallengeResponse, type DeclineCode,
@@ -22,24 +22,40 @@ export interface AuthorizationEvents {
   onDecision?(outcome: { approved: boolean; decline: DeclineCode | null }): void;
 }
 
+/** Expired challenges are kept this long (a late Authorize still learns "expired"), then purged. */
+export const CHALLENGE_RETENTION_MS = 24 * 3600_000;
+
 export class AuthorizationUseCase {
+  private readonly drawUn: () => Uint8Array;
+
   constructor(
     private readonly store: BackendStore,
     private readonly keys: KeyStore,
     private readonly clock: Clock,
     private readonly settlement: Pick<SettlementUseCase, 'settle'>,
     private readonly events: AuthorizationEvents = {},
-  ) {}
+    /** Test hook: where unpredictable numbers come from (default 4 random bytes). */
+    o: { drawUn?: () => Uint8Array } = {},
+  ) {
+    this.drawUn = o.drawUn ?? (() => new Uint8Array(randomBytes(4)));
+  }
 
   async challenge(req: ChallengeRequest, caller: Caller): Promise<ChallengeResponse> {
     checkCaller(req.terminalId, caller);
     const now = this.clock.now();
     const expiresAt = now + CHALLENGE_LIFETIME_MS;
-    const un = new Uint8Array(randomBytes(4));
-    await this.store.commit(() => {
+    const un = await this.store.commit(() => {
       const terminal = this.store.findTerminal(req.terminalId);
       if (!terminal || terminal.status !== 'active') throw new RequestError('permission_denied', 'terminal not registered');
-      this.store.insertChallenge(toHex(un), req.terminalId, expiresAt);
+      // Now and then, forget challenges long expired (an unknown UN declines like an expired one).
+      if (randomInt(100) === 0) this.store.purgeChallenges(now - CHALLENGE_RETENTION_MS);
+      // A 4-byte UN repeats after tens of thousands of challenges per terminal: draw again then,
+      // so every challenge is a row of its own (single use stays checkable).
+      for (let attempt = 0; attempt < 16; attempt++) {
+        const drawn = this.drawUn();
+        if (this.store.insertChallenge(toHex(drawn), req.terminalId, expiresAt)) return drawn;
+      }
+      throw new Error('16 unpredictable numbers in a row were already taken for this terminal');
     });
     return { unpredictableNumber: un, expiresAtMs: expiresAt, pinKeyCertificate: this.keys.pinKey.certificate };
   }

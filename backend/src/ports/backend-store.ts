@@ -184,7 +184,10 @@ export interface BackendStore {
   findCardByPanHash(panHash: string): CardRow | undefined;
   setPinTries(cardId: string, tries: number): void;
   setLastAtc(cardId: string, atc: number): void;
-  insertChallenge(un: string, terminalId: string, expiresAt: number): void;
+  /** false when this terminal already has a challenge with this UN (nothing written). */
+  insertChallenge(un: string, terminalId: string, expiresAt: number): boolean;
+  /** Forgets challenges that expired before `before`. */
+  purgeChallenges(before: number): void;
   /** Marks the challenge used if it is valid now; says what it found. */
   takeChallenge(un: string, terminalId: string, now: number): ChallengeState;
   insertAuthorization(row: AuthorizationRow): void;

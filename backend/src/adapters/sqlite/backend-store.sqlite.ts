@@ -62,7 +62,7 @@ export class SqliteBackendStore implements BackendStore {
       cardById: p(`SELECT ${CARD_COLUMNS} FROM cards WHERE id = ?`),
       setPinTries: p('UPDATE cards SET pin_tries = ? WHERE id = ?'),
       setLastAtc: p('UPDATE cards SET last_atc = ? WHERE id = ?'),
-      insertChallenge: p('INSERT INTO challenges (un, terminal_id, expires_at) VALUES (?, ?, ?)'),
+      insertChallenge: p('INSERT INTO challenges (un, terminal_id, expires_at) VALUES (?, ?, ?) ON CONFLICT (un, terminal_id) DO NOTHING'),
       challenge: p('SELECT expires_at AS expiresAt, used_at AS usedAt FROM challenges WHERE un = ? AND terminal_id = ?'),
       useChallenge: p('UPDATE challenges SET used_at = ? WHERE un = ? AND terminal_id = ?'),
       purgeChallenges: p('DELETE FROM challenges WHERE expires_at < ?'),
@@ -219,8 +219,8 @@ export class SqliteBackendStore implements BackendStore {
     this.stmt.setLastAtc.run(atc, cardId);
   }
 
-  insertChallenge(un: string, terminalId: string, expiresAt: number): void {
-    this.stmt.insertChallenge.run(un, terminalId, expiresAt);
+  insertChallenge(un: string, terminalId: string, expiresAt: number): boolean {
+    return this.stmt.insertChallenge.run(un, terminalId, expiresAt).changes === 1;
   }
 
   takeChallenge(un: string, terminalId: string, now: number): ChallengeState {
