@@ -12,11 +12,10 @@ import type { ShopperStore } from '../ports/shopper-store';
 import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
 import { WRONG_CODE_WINDOW_MS, checkCodeRedemption, lookupCode } from '../domain/temporary-code';
-import { salePostings } from '../domain/ledger';
 import { RequestError } from './request-error';
 import { requestHash } from './request-hash';
 import { checkCaller, type Caller } from './caller';
-import { approvalCode, signReceipt } from './receipt-signer';
+import { recordSale } from './record-sale';
 
 export interface CodeSettlementEvents {
   onSettled?(outcome: { approved: boolean; decline: DeclineCode | null; replayed: boolean }): void;
@@ -52,33 +51,11 @@ export class CodeSettlementUseCase {
       const decline = checkCodeRedemption({ terminal, merchant, requestMerchantId: req.merchantId, wrongCodes, code, card, amount, items: req.items, availableMinor: available, now });
       if (decline === 'code_invalid' && merchant) this.shopper.recordWrongCode(merchant.id, req.terminalId, now);
       const approved = decline === null;
-      const receipt = signReceipt(this.keys, {
-        receiptId: `R-${req.terminalId}-${req.terminalTxnId}`,
-        merchantId: merchant?.id ?? req.merchantId,
-        merchantName: merchant?.name ?? '',
-        terminalId: req.terminalId,
-        terminalTxnId: req.terminalTxnId,
-        maskedPan: card ? card.panMasked : '',
-        items: req.items,
-        total: amount,
-        approvalCode: approved ? approvalCode() : '',
-        result: approved ? 'approved' : 'declined',
-        declineReason: decline ?? '',
-        issuedAtMs: now,
-        kind: 'sale',
-        originalTxnId: '',
+      const { response: result, settlementId } = recordSale(this.store, this.keys, {
+        terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash: hash, requestMerchantId: req.merchantId, merchant, card,
+        maskedPan: card ? card.panMasked : '', items: req.items, amount, decline: approved && code.kind === 'live' ? null : (decline ?? 'code_invalid'), now,
       });
-      const result: SettleResponse = { approved, declineReason: decline ?? '', receipt, replayed: false };
-      const batchId = approved ? this.store.openBatch(req.terminalId, now).id : null;
-      const settlementId = this.store.insertSettlement({
-        terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash: hash, approved, declineReason: decline,
-        amountMinor: amount.minor, currency: amount.currency, cardId: card?.id ?? null, merchantId: req.merchantId,
-        response: SettleResponse.encode(result).finish(), createdAt: now, batchId,
-      });
-      if (approved && code.kind === 'live') {
-        this.store.insertPostings(settlementId, salePostings(amount, card!.accountId, merchant!.accountId), now, { batchId: batchId!, adjustmentId: null });
-        this.shopper.markCodeUsed(code.code.id, settlementId, now);
-      }
+      if (result.approved && code.kind === 'live') this.shopper.markCodeUsed(code.code.id, settlementId, now);
       return result;
     });
     this.events.onSettled?.({ approved: response.approved, decline: (response.declineReason || null) as DeclineCode | null, replayed: response.replayed });

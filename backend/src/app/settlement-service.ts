@@ -13,10 +13,9 @@ import type { KeyStore } from '../ports/key-store';
 import { checkSettlement } from '../domain/rules';
 import { verifyCryptogram } from '../domain/card-authentication';
 import { requestHash } from './request-hash';
-import { salePostings } from '../domain/ledger';
 import { RequestError } from './request-error';
 import { checkCaller, type Caller } from './caller';
-import { approvalCode, signReceipt } from './receipt-signer';
+import { recordSale } from './record-sale';
 
 export type { Caller } from './caller';
 
@@ -57,36 +56,13 @@ export class SettlementUseCase {
           : null;
       const cvr = decodeIad(req.cryptogram?.iad ?? new Uint8Array())?.cvr;
       const decline = checkSettlement({ terminal, merchant, requestMerchantId: req.merchantId, authorization, card, amount, items: req.items, availableMinor: available, atc, cryptogram, cvr, now });
-      const approved = decline === null;
-      const receipt = signReceipt(this.keys, {
-        receiptId: `R-${req.terminalId}-${req.terminalTxnId}`,
-        merchantId: merchant?.id ?? req.merchantId,
-        merchantName: merchant?.name ?? '',
-        terminalId: req.terminalId,
-        terminalTxnId: req.terminalTxnId,
-        maskedPan: maskPan(req.card!.pan),
-        items: req.items,
-        total: amount,
-        approvalCode: approved ? approvalCode() : '',
-        result: approved ? 'approved' : 'declined',
-        declineReason: decline ?? '',
-        issuedAtMs: now,
-        kind: 'sale',
-        originalTxnId: '',
-      });
-      const result: SettleResponse = { approved, declineReason: decline ?? '', receipt, replayed: false };
-      const batchId = approved ? this.store.openBatch(req.terminalId, now).id : null;
-      const settlementId = this.store.insertSettlement({
-        terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash: hash, approved, declineReason: decline,
-        amountMinor: amount.minor, currency: amount.currency, cardId: card?.id ?? null, merchantId: req.merchantId,
-        response: SettleResponse.encode(result).finish(), createdAt: now, batchId,
+      const { response: result } = recordSale(this.store, this.keys, {
+        terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash: hash, requestMerchantId: req.merchantId, merchant, card,
+        maskedPan: maskPan(req.card!.pan), items: req.items, amount, decline, now,
       });
       // A genuine cryptogram uses up its ATC even when declined (funds, limits): it cannot be replayed.
       if (card && atc > card.lastAtc && cryptogram === null) this.store.setLastAtc(card.id, atc);
-      if (approved) {
-        this.store.insertPostings(settlementId, salePostings(amount, card!.accountId, merchant!.accountId), now, { batchId: batchId!, adjustmentId: null });
-        this.store.markAuthorizationSettled(req.authorizationRef);
-      }
+      if (result.approved) this.store.markAuthorizationSettled(req.authorizationRef);
       return result;
     });
     this.events.onSettled?.({ approved: response.approved, decline: (response.declineReason || null) as DeclineCode | null, replayed: response.replayed });

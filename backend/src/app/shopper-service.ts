@@ -23,11 +23,10 @@ import { authenticateCard, verifyCryptogram } from '../domain/card-authenticatio
 import { CHALLENGE_LIFETIME_MS, MAX_PIN_TRIES, checkCard, checkSettlement, pinOutcome } from '../domain/rules';
 import { CODE_LIFETIME_MS, checkCodeIssue, lookupCode } from '../domain/temporary-code';
 import { checkMerchantCard, merchantIdOf } from '../domain/merchant-card';
-import { salePostings } from '../domain/ledger';
 import { RateLimiter } from './rate-limiter';
 import { RequestError } from './request-error';
 import { requestHash } from './request-hash';
-import { approvalCode, signReceipt } from './receipt-signer';
+import { recordSale } from './record-sale';
 import type { Caller } from './caller';
 
 export interface ShopperOptions {
@@ -184,32 +183,11 @@ export class ShopperUseCase {
         const authorization = { ref: '', cardId: row.id, terminalId: mc.terminalId, un: toHex(un), expiresAt: now, settled: false, cvm: 'online_pin' as const };
         decline = checkSettlement({ terminal, merchant, requestMerchantId: merchant.id, authorization, card: row, amount, items: req.items, availableMinor: available, atc, cryptogram, cvr: decodeIad(req.cryptogram?.iad ?? new Uint8Array())?.cvr, now });
       }
-      const approved = decline === null;
-      const receipt = signReceipt(this.keys, {
-        receiptId: `R-${mc.terminalId}-${req.idempotencyKey}`,
-        merchantId: merchant.id,
-        merchantName: merchant.name,
-        terminalId: mc.terminalId,
-        terminalTxnId: req.idempotencyKey,
-        maskedPan: maskPan(card.pan),
-        items: req.items,
-        total: amount,
-        approvalCode: approved ? approvalCode() : '',
-        result: approved ? 'approved' : 'declined',
-        declineReason: decline ?? '',
-        issuedAtMs: now,
-        kind: 'sale',
-        originalTxnId: '',
-      });
-      const result: SettleResponse = { approved, declineReason: decline ?? '', receipt, replayed: false };
-      const batchId = approved ? this.store.openBatch(mc.terminalId, now).id : null;
-      const settlementId = this.store.insertSettlement({
-        terminalId: mc.terminalId, terminalTxnId: req.idempotencyKey, requestHash: hash, approved, declineReason: decline,
-        amountMinor: amount.minor, currency: amount.currency, cardId: row?.id ?? null, merchantId: merchant.id,
-        response: SettleResponse.encode(result).finish(), createdAt: now, batchId,
+      const { response: result } = recordSale(this.store, this.keys, {
+        terminalId: mc.terminalId, terminalTxnId: req.idempotencyKey, requestHash: hash, requestMerchantId: merchant.id, merchant, card: row,
+        maskedPan: maskPan(card.pan), items: req.items, amount, decline, now,
       });
       if (row && atc > row.lastAtc && proof.ok && cryptogram === null) this.store.setLastAtc(row.id, atc);
-      if (approved) this.store.insertPostings(settlementId, salePostings(amount, row!.accountId, merchant.accountId), now, { batchId: batchId!, adjustmentId: null });
       return { ...result, pinTriesLeft: proof.ok ? MAX_PIN_TRIES : proof.triesLeft };
     });
     this.events.onMerchantPayment?.({ approved: res.approved, decline: (res.declineReason || null) as DeclineCode | null, replayed: res.replayed });

@@ -1,0 +1,59 @@
+/**
+ * The last step of every sale, whoever asked for it (a till's Settle, a till's SettleWithCode, a
+ * phone's PayMerchant): sign the receipt, store the result under (terminal, transaction id) with
+ * the request's hash, and for an approved sale open the terminal's batch and post the balanced
+ * ledger pair. Runs inside the caller's transaction, so the result and its postings commit
+ * together or not at all.
+ */
+import { SettleResponse, type DeclineCode, type Item, type Money } from '@bluetill/protocol';
+import type { BackendStore, MerchantRow } from '../ports/backend-store';
+import type { KeyStore } from '../ports/key-store';
+import { salePostings } from '../domain/ledger';
+import { approvalCode, signReceipt } from './receipt-signer';
+
+export interface SaleToRecord {
+  readonly terminalId: string;
+  readonly terminalTxnId: string;
+  readonly requestHash: Uint8Array;
+  /** The merchant the request named, and the registered one (undefined when unknown). */
+  readonly requestMerchantId: string;
+  readonly merchant: MerchantRow | undefined;
+  /** The card's row when it is known: its id and account. */
+  readonly card: { readonly id: string; readonly accountId: string } | null | undefined;
+  readonly maskedPan: string;
+  readonly items: readonly Item[];
+  readonly amount: Money;
+  /** null: approved. */
+  readonly decline: DeclineCode | null;
+  readonly now: number;
+}
+
+export function recordSale(store: BackendStore, keys: KeyStore, s: SaleToRecord): { response: SettleResponse; settlementId: number } {
+  const approved = s.decline === null;
+  if (approved && (!s.card || !s.merchant)) throw new Error('an approved sale needs a known card and merchant');
+  const receipt = signReceipt(keys, {
+    receiptId: `R-${s.terminalId}-${s.terminalTxnId}`,
+    merchantId: s.merchant?.id ?? s.requestMerchantId,
+    merchantName: s.merchant?.name ?? '',
+    terminalId: s.terminalId,
+    terminalTxnId: s.terminalTxnId,
+    maskedPan: s.maskedPan,
+    items: [...s.items],
+    total: s.amount,
+    approvalCode: approved ? approvalCode() : '',
+    result: approved ? 'approved' : 'declined',
+    declineReason: s.decline ?? '',
+    issuedAtMs: s.now,
+    kind: 'sale',
+    originalTxnId: '',
+  });
+  const response: SettleResponse = { approved, declineReason: s.decline ?? '', receipt, replayed: false };
+  const batchId = approved ? store.openBatch(s.terminalId, s.now).id : null;
+  const settlementId = store.insertSettlement({
+    terminalId: s.terminalId, terminalTxnId: s.terminalTxnId, requestHash: s.requestHash, approved, declineReason: s.decline,
+    amountMinor: s.amount.minor, currency: s.amount.currency, cardId: s.card?.id ?? null, merchantId: s.requestMerchantId,
+    response: SettleResponse.encode(response).finish(), createdAt: s.now, batchId,
+  });
+  if (approved) store.insertPostings(settlementId, salePostings(s.amount, s.card!.accountId, s.merchant!.accountId), s.now, { batchId: batchId!, adjustmentId: null });
+  return { response, settlementId };
+}
