@@ -21,6 +21,8 @@ import { publicKeyFromRaw, type Item } from '@bluetill/protocol';
 import { SEED, SOAK, timeout } from './support';
 
 let ble: VirtualBle;
+const [dropper, honest] = fleetCards(3).slice(1);
+let dropperCard: PaymentCard;
 let world: World;
 const figures = { runs: 0, nothingCharged: 0, chargedReceiptAtPhone: 0, chargedAfterReconnect: 0, honestApproved: 0, violations: 0, dropPoints: 0, blackouts: 0 };
 const t0 = performance.now();
@@ -28,6 +30,7 @@ const t0 = performance.now();
 beforeAll(async () => {
   ble = await VirtualBle.start();
   world = await startWorld({ radio: ble, fleetCards: 3 });
+  dropperCard = (await phoneCardFromFile(join(world.seed.cardsDir, `${dropper!.id}.json`))).paymentCard;
 }, 60_000);
 afterAll(async () => {
   await world?.close();
@@ -41,8 +44,6 @@ const receiptsAtTill = () => world.events.filter((e) => e.type === 'receipt' && 
 let basketNo = 0;
 const basket = (): Item[] => [{ sku: `drop-${++basketNo}`, name: 'Batteries', quantity: 1, unitPriceMinor: 300 + basketNo }];
 
-const [dropper, honest] = fleetCards(3).slice(1);
-let dropperCard: PaymentCard;
 const trust = () => ({
   acquirerCa: publicKeyFromRaw(Buffer.from(world.seed.trust.acquirerCa, 'base64')),
   cardCompanyRoot: publicKeyFromRaw(Buffer.from(world.seed.trust.cardCompanyRoot, 'base64')),
@@ -65,7 +66,6 @@ function count(what: string): void {
 
 describe('BLE link loss during a payment (real stacks, virtual radio)', () => {
   it('cut after the n-th ATT value, every n, either direction: nothing charged or charged once with the receipt; an honest phone pays alongside', async () => {
-    dropperCard = (await phoneCardFromFile(join(world.seed.cardsDir, `${dropper!.id}.json`))).paymentCard;
     // A clean payment first, counting its ATT values.
     let values = 0;
     world.ringUp(basket());
@@ -122,8 +122,9 @@ describe('BLE link loss during a payment (real stacks, virtual radio)', () => {
       await dark;
       figures.blackouts++;
       const what = classify(run, before, postings(), false);
+      if (what.startsWith("violation")) console.log(`blackout ${i}: ${what} ${JSON.stringify(run.outcome)} before=${JSON.stringify(run.beforeResume ?? null)}`);
       count(what);
-      expect(what, `dark after ${darkAfterMs} ms`).not.toMatch(/^violation/);
+      expect(what, `dark after ${darkAfterMs} ms (run ${i}, steps ${run.prompt.steps.join(' > ')})`).not.toMatch(/^violation/);
       expect(receiptsAtTill() - tillReceipts).toBe((postings() - before) / 2);
     }
     expect(world.backend.store.ledgerSum()).toBe(0);

@@ -11,8 +11,8 @@ export class MessageInbox {
   private readonly queue: BleBody[] = [];
   private waiter: { resolve: (b: BleBody) => void; reject: (e: PhoneError) => void } | null = null;
   private failure: PhoneError | null = null;
-  /** ATT values the link has taken (acknowledged writes): tells whether a message left the phone at all. */
-  valuesSent = 0;
+  /** The link reported its loss: from then on nothing can leave the phone. */
+  linkLost = false;
 
   constructor(
     private readonly link: CentralLink,
@@ -21,10 +21,7 @@ export class MessageInbox {
     this.stream = new MessageStream({
       // Any failure to hand a value to the link means the link is gone, whatever the adapter calls it.
       send: (v, last) =>
-        link.write(v, { unacknowledged: !last }).then(
-          () => void this.valuesSent++,
-          (e: unknown) => Promise.reject(new PhoneError('link_lost', 'connection to the till lost while sending', { cause: e })),
-        ),
+        link.write(v, { unacknowledged: !last }).catch((e: unknown) => Promise.reject(new PhoneError('link_lost', 'connection to the till lost while sending', { cause: e }))),
       mtu: () => link.mtu,
     });
     link.onValue((v) => {
@@ -35,7 +32,10 @@ export class MessageInbox {
         this.fail(new PhoneError('protocol', e instanceof ProtocolError ? `till sent a bad message (${e.code})` : 'till sent a bad message', { cause: e }));
       }
     });
-    link.onDisconnect((reason) => this.fail(new PhoneError('link_lost', `connection to the till lost (${reason})`)));
+    link.onDisconnect((reason) => {
+      this.linkLost = true;
+      this.fail(new PhoneError('link_lost', `connection to the till lost (${reason})`));
+    });
   }
 
   private push(body: BleBody): void {

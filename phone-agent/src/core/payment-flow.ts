@@ -196,13 +196,15 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
     // The till holds the card's records and signature from CardAuth: the Payment names the card only.
     const payment = { terminalTxnId: auth.terminalTxnId, card: { ...card, records: new Uint8Array(), signedDynamicData: new Uint8Array() }, total, items: auth.items, cryptogram };
     await o.tamper?.payment?.(payment);
-    const sentBefore = inbox.valuesSent;
+    // Once the Payment is handed to the link, a failed write does not say it did not arrive (a write
+    // request can reach the till and its answer be lost): the outcome is unknown and the phone asks.
+    // Only a link already known to be gone cannot have carried it.
+    const lostBefore = inbox.linkLost;
     paymentSent = true;
     try {
       await inbox.stream.send({ $case: 'payment', value: payment });
     } catch (e) {
-      // Not one fragment of the Payment left the phone: the till cannot have charged it.
-      if (inbox.valuesSent === sentBefore) paymentSent = false;
+      if (lostBefore) paymentSent = false;
       throw e;
     }
     return outcomeOf(await expect('receipt'), o.trust, now, { terminalTxnId: auth.terminalTxnId, total });
