@@ -15,7 +15,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { fleetCards } from '@bluetill/backend';
-import { dropAfterValues, phoneCardFromFile, runPhone, startWorld, VirtualBle, type PhoneRun, type World } from '@bluetill/simulator';
+import { dropAfterValues, phoneCardFromFile, runPhone, seededRandom, startWorld, VirtualBle, type PhoneRun, type World } from '@bluetill/simulator';
 import type { PaymentCard } from '@bluetill/phone-agent';
 import { publicKeyFromRaw, type Item } from '@bluetill/protocol';
 import { SEED, SOAK, timeout } from './support';
@@ -104,8 +104,7 @@ describe('BLE link loss during a payment (real stacks, virtual radio)', () => {
 
   it('the radio goes dark at a random moment until the supervision timeout, then the phone is back in range', async () => {
     const runs = SOAK ? 40 : 4;
-    let rng = SEED >>> 0;
-    const next = () => ((rng = (Math.imul(rng, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const next = seededRandom(SEED);
     for (let i = 0; i < runs; i++) {
       world.ringUp(basket());
       const before = postings();

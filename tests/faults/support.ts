@@ -3,6 +3,7 @@
  * the seed (FC_SEED / FC_PATH to replay a failure), the typed-error check and the JSON figure line.
  */
 import fc from 'fast-check';
+import { seededRandom } from '@bluetill/simulator';
 
 /** `make soak` sets SOAK=1: at least a million cases per parser. */
 export const SOAK = process.env.SOAK === '1';
@@ -91,13 +92,6 @@ export const mutation = (base: Uint8Array): fc.Arbitrary<Uint8Array> =>
 
 /** A small seeded generator (mulberry32) for the crash suites' timings: a run replays from its seed. */
 export function prng(seed: number): { next(): number; int(min: number, max: number): number; pick<T>(xs: readonly T[]): T } {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   return { next, int: (min, max) => min + Math.floor(next() * (max - min + 1)), pick: (xs) => xs[Math.floor(next() * xs.length)]! };
 }

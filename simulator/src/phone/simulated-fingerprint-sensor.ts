@@ -7,18 +7,7 @@
  */
 import { BIOMETRIC_TEMPLATE_LENGTH, checkBiometricTemplate } from '@bluetill/protocol';
 import type { BiometricSensor } from '@bluetill/phone-agent';
-
-/** mulberry32: a small seeded generator in [0, 1). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../seeded-random';
 
 export interface SimulatedFingerprintSensorOptions {
   /** Largest change per component of a capture (default 10: a clean read). */
@@ -35,7 +24,7 @@ export class SimulatedFingerprintSensor implements BiometricSensor {
     private readonly o: SimulatedFingerprintSensorOptions = {},
   ) {
     checkBiometricTemplate(finger);
-    this.random = seeded(o.seed ?? 1);
+    this.random = seededRandom(o.seed ?? 1);
   }
 
   async capture(): Promise<Int8Array> {

@@ -18,21 +18,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Item, SettleRequest, SettleResponse } from '@bluetill/protocol';
 import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
 import { fleetCards } from '../../admin/demo-seed';
+import { seededRandom } from '@bluetill/simulator';
 
 const LANES = 16;
 const CARDS = fleetCards(LANES * 2);
 const T = 'T-0001';
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Sale { txn: string; minor: number; req: SettleRequest; res: SettleResponse }
 
@@ -49,7 +39,7 @@ describe.each([
   it(`${OPERATIONS} operations in ${LANES} concurrent lanes: duplicates agree, answers equal the ledger, batches reconcile`, async () => {
     const seed = Number(process.env.BLUETILL_SEED ?? Math.floor(Math.random() * 2 ** 31));
     console.log(`concurrent randomized run (worker ${worker}): seed ${seed} (BLUETILL_SEED=${seed} to repeat)`);
-    const rnd = prng(seed);
+    const rnd = seededRandom(seed);
     const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
     const sales: Sale[] = [];
     const told = { sales: 0, refunds: 0, voids: 0 }; // approved, first answers only: what tills were told moved

@@ -11,22 +11,11 @@ import type { DeclineCode } from '@bluetill/protocol';
 import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
 import { sell } from '../../test-support/sale';
 import { fleetCards } from '../../admin/demo-seed';
+import { seededRandom } from '@bluetill/simulator';
 
 const OPERATIONS = 2_000;
 const CARDS = fleetCards(20);
 const T = 'T-0001';
-
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface SaleModel { txn: string; card: string; minor: number; approved: boolean; refunded: number; voided: boolean; batch: number }
 interface Totals { saleCount: number; saleMinor: number; refundCount: number; refundMinor: number; voidCount: number; voidMinor: number }
@@ -42,7 +31,7 @@ describe('randomized after-sale run', () => {
   it(`${OPERATIONS} mixed operations agree with a model; the ledger sums to zero; every batch reconciles`, async () => {
     const seed = Number(process.env.BLUETILL_SEED ?? Math.floor(Math.random() * 2 ** 31));
     console.log(`randomized after-sale run: seed ${seed} (BLUETILL_SEED=${seed} to repeat)`);
-    const rnd = prng(seed);
+    const rnd = seededRandom(seed);
     const pick = <X>(xs: readonly X[]): X => xs[Math.floor(rnd() * xs.length)]!;
     const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
 
