@@ -33,7 +33,7 @@ export async function benchFleet(sizes: readonly number[], o: { compareAt?: numb
 async function waves(sizes: readonly number[], label: string, fairAclQueue: boolean, tillAclBuffers: number): Promise<number> {
   const max = Math.max(...sizes);
   const ble = await VirtualBle.start({ phoneShaping: { connectionIntervalMs: 30 }, fairAclQueue, tillAclBuffers });
-  const world = await startWorld({ radio: ble, fleetCards: max, limits: { sessionTimeoutMs: 300_000 }, phonesInOwnProcess: true, backendWorker: true });
+  const world = await startWorld({ radio: ble, fleetCards: max, limits: { sessionTimeoutMs: 300_000 }, phonesInOwnProcess: true });
   const cards = fleetCards(max);
   let roundTrips = 0;
   try {
