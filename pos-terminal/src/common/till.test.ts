@@ -1,3 +1,4 @@
+import { SettleResponse } from '@bluetill/protocol';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Till } from './till';
@@ -87,6 +88,26 @@ describe('Till.refund after a lost answer and a till restart', () => {
     expect(ids).toHaveLength(2);
     expect(ids[1]).toBe(ids[0]);
     expect(again.pendingOperation('refund', 'S-9:700')).toBeUndefined();
+    again.close();
+  });
+});
+
+describe('a phone\'s resume token after a till restart', () => {
+  it('was a bug — the restarted till still answers the phone that shows its token, and refuses another token', async () => {
+    const path = journalPath();
+    const first = openJournal(path);
+    const t1 = till(async () => null, {}, first);
+    const token = t1['ctx'].issueResumeToken('T-1-x', 'B-0001');
+    // The payment was settled and journaled; then the till stopped (or crashed).
+    first.begin({ terminalTxnId: 'T-1-x', basketId: 'B-0001', request: Uint8Array.of(1), at: 1 });
+    const response = SettleResponse.encode({ approved: true, declineReason: '', receipt: undefined, replayed: false }).finish();
+    first.transition('T-1-x', 'approved', response, 2);
+    first.close();
+    const again = openJournal(path);
+    const t2 = till(async () => null, {}, again);
+    expect(await t2['ctx'].lookupOutcome('T-1-x', token)).toMatchObject({ kind: 'settled', response: { approved: true } });
+    expect(await t2['ctx'].lookupOutcome('T-1-x', new Uint8Array(16))).toEqual({ kind: 'refused' });
+    expect(await t2['ctx'].lookupOutcome('T-1-y', token)).toEqual({ kind: 'refused' });
     again.close();
   });
 });

@@ -2,7 +2,7 @@
  * The till core: serves every connected phone in its own session, keeps the baskets, and settles
  * through the journal so that no outcome is lost and nothing is charged twice.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import {
   Receipt, SettleRequest, SettleResponse, SettleWithCodeRequest, TillInfo, isTemporaryCode,
   type CloseBatchResponse, type ListTransactionsResponse, type RefundResponse, type TillIdentity, type VoidResponse,
@@ -42,6 +42,10 @@ export class TillError extends Error {
   }
 }
 
+/** How long a phone can come back with its resume token to fetch the outcome of its payment. */
+const RESUME_TOKEN_LIFETIME_MS = 24 * 3600_000;
+const tokenHash = (token: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(token).digest());
+
 export class Till {
   readonly baskets: BasketBook;
   private readonly sessions = new Map<string, PhoneSession>();
@@ -51,8 +55,6 @@ export class Till {
   private resolving: Promise<void> | null = null;
   /** Attempts someone is working on right now (a settle in flight, or a resolution): never touched twice. */
   private readonly claimed = new Set<string>();
-  /** Resume tokens of authorized payments (in memory: after a till restart the receipt is at the till). */
-  private readonly resumeTokens = new Map<string, { token: Uint8Array; basketId: string; at: number }>();
   private txnCounter = 0;
 
   constructor(private readonly o: TillOptions) {
@@ -75,8 +77,9 @@ export class Till {
       settle: (basket, req) => this.settle(basket, req),
       issueResumeToken: (txn, basketId) => {
         const token = new Uint8Array(randomBytes(16));
-        for (const [k, v] of this.resumeTokens) if (v.at < clock.now() - 3_600_000) this.resumeTokens.delete(k);
-        this.resumeTokens.set(txn, { token, basketId, at: clock.now() });
+        // Kept (as a hash) in the journal, so a phone can fetch its receipt after a till restart too.
+        const at = clock.now();
+        this.o.journal.recordResumeToken({ terminalTxnId: txn, basketId, tokenHash: tokenHash(token), at, purgeBefore: at - RESUME_TOKEN_LIFETIME_MS });
         return token;
       },
       lookupOutcome: (txn, token) => this.lookupOutcome(txn, token),
@@ -175,8 +178,8 @@ export class Till {
   }
 
   private async lookupOutcome(txn: string, token: Uint8Array): Promise<Outcome> {
-    const known = this.resumeTokens.get(txn);
-    if (!known || known.token.length !== token.length || !timingSafeEqual(known.token, token)) return { kind: 'refused' };
+    const known = this.o.journal.resumeToken(txn);
+    if (!known || !timingSafeEqual(known.tokenHash, tokenHash(token))) return { kind: 'refused' };
     // A Payment that arrived just before the link dropped may still be settling: wait for it.
     const deadline = this.ctx.clock.now() + 15_000;
     while (this.claimed.has(txn) && this.ctx.clock.now() < deadline) await new Promise((r) => setTimeout(r, 50));

@@ -34,6 +34,13 @@ export interface Journal {
   pendingOperation(kind: PendingKind, key: string): string | undefined;
   recordPendingOperation(kind: PendingKind, key: string, operationId: string, at: number): void;
   clearPendingOperation(kind: PendingKind, key: string): void;
+  /**
+   * The resume token of an authorized payment, as a hash (the token is the phone's secret), kept
+   * across restarts so a phone that lost its link can still fetch its receipt. Older than
+   * `purgeBefore` are forgotten.
+   */
+  recordResumeToken(r: { terminalTxnId: string; basketId: string; tokenHash: Uint8Array; at: number; purgeBefore: number }): void;
+  resumeToken(terminalTxnId: string): { readonly basketId: string; readonly tokenHash: Uint8Array } | undefined;
   close(): void;
 }
 

@@ -19,7 +19,7 @@ describe('till journal migrations', () => {
     const journal = new SqliteJournal(path, { key }); // migrates to the latest version
     const raw = new Database(path, { readonly: true });
     expect(raw.prepare("SELECT state FROM attempts WHERE basket_id = 'B-1'").all()).toEqual([{ state: 'approved' }]);
-    expect(raw.pragma('user_version', { simple: true })).toBe(2);
+    expect(raw.pragma('user_version', { simple: true })).toBe(3);
     raw.close();
     journal.recordPendingOperation('refund', 'T-1:500', 'R-1', 6);
     journal.recordPendingOperation('refund', 'T-1:500', 'R-2', 7); // the first id stays
@@ -27,5 +27,22 @@ describe('till journal migrations', () => {
     journal.clearPendingOperation('refund', 'T-1:500');
     expect(journal.pendingOperation('refund', 'T-1:500')).toBeUndefined();
     journal.close();
+  });
+});
+
+describe('resume tokens in the journal (migration 3)', () => {
+  it('keeps a token\'s hash (never the token) with its basket, across a reopen; purges the old ones', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'bluetill-journal-')), 'journal.sqlite');
+    const hash = (n: number) => new Uint8Array(32).fill(n);
+    const journal = new SqliteJournal(path, { key });
+    journal.recordResumeToken({ terminalTxnId: 'T-1', basketId: 'B-1', tokenHash: hash(1), at: 100, purgeBefore: 0 });
+    journal.close();
+    const again = new SqliteJournal(path, { key });
+    expect(again.resumeToken('T-1')).toEqual({ basketId: 'B-1', tokenHash: hash(1) });
+    again.recordResumeToken({ terminalTxnId: 'T-2', basketId: 'B-2', tokenHash: hash(2), at: 500, purgeBefore: 200 });
+    expect(again.resumeToken('T-1')).toBeUndefined();
+    expect(again.resumeToken('T-2')?.basketId).toBe('B-2');
+    expect(() => again.recordResumeToken({ terminalTxnId: 'T-3', basketId: 'B-3', tokenHash: new Uint8Array(16), at: 600, purgeBefore: 0 })).toThrow(/CHECK/);
+    again.close();
   });
 });

@@ -28,6 +28,14 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
       created_at INTEGER NOT NULL,
       PRIMARY KEY (kind, key)
     ) STRICT;`),
+  (db) =>
+    db.exec(`CREATE TABLE resume_tokens (
+      terminal_txn_id TEXT PRIMARY KEY,
+      basket_id TEXT NOT NULL,
+      token_hash BLOB NOT NULL CHECK (length(token_hash) = 32),
+      created_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX resume_tokens_created ON resume_tokens (created_at);`),
 ];
 
 /** Applies the journal's migrations above the database's user_version (up to `target`), each in its own transaction. */
@@ -113,6 +121,18 @@ export class SqliteJournal implements Journal {
 
   clearPendingOperation(kind: PendingKind, key: string): void {
     this.db.prepare('DELETE FROM pending_operations WHERE kind = ? AND key = ?').run(kind, key);
+  }
+
+  recordResumeToken(r: { terminalTxnId: string; basketId: string; tokenHash: Uint8Array; at: number; purgeBefore: number }): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM resume_tokens WHERE created_at < ?').run(r.purgeBefore);
+      this.db.prepare('INSERT INTO resume_tokens (terminal_txn_id, basket_id, token_hash, created_at) VALUES (?, ?, ?, ?)').run(r.terminalTxnId, r.basketId, r.tokenHash, r.at);
+    })();
+  }
+
+  resumeToken(terminalTxnId: string): { readonly basketId: string; readonly tokenHash: Uint8Array } | undefined {
+    const row = this.db.prepare('SELECT basket_id AS basketId, token_hash AS tokenHash FROM resume_tokens WHERE terminal_txn_id = ?').get(terminalTxnId) as { basketId: string; tokenHash: Buffer } | undefined;
+    return row && { basketId: row.basketId, tokenHash: new Uint8Array(row.tokenHash) };
   }
 
   close(): void {
