@@ -5,10 +5,9 @@
  * behind its headless server, driven over its WebSocket API as the cashier's screen drives it
  * (the sale rung up, the code keyed in, sent over the till's mutual-TLS channel).
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '@bluetill/simulator';
 import { createBackendCa } from '@bluetill/backend';
@@ -17,9 +16,8 @@ import { SqliteCatalog } from '../../pos-terminal/src/main/catalog/catalog.sqlit
 import { SqliteReceiptStore } from '../../pos-terminal/src/main/receipt/receipt-store.sqlite';
 import { startTillServer, type TillServer } from '../../pos-terminal/src/server/till-server';
 import { WsTestClient } from '../../pos-terminal/src/server/ws-test-client';
+import { PHONE_SIM_CLI, runCli, type CliRun as Run } from '../support/run-cli';
 
-const root = resolve(import.meta.dirname, '..', '..');
-const phoneCli = join(root, 'simulator', 'bin', 'bluetill-phone-sim.mjs');
 const ALICE_PAN = '6799990100000000019';
 
 let world: World;
@@ -30,24 +28,7 @@ let receipts: SqliteReceiptStore;
 let dir: string;
 let clockOffsetMs = 0;
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function phone(args: readonly string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [phoneCli, ...args], { env: { ...process.env, BLUETILL_PIN: '', ...env }, stdio: ['pipe', 'pipe', 'pipe'], timeout: 60_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdin.end();
-    child.on('error', fail);
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const phone = (args: readonly string[], env: Record<string, string>): Promise<Run> => runCli(PHONE_SIM_CLI, args, { env });
 
 interface CodeJson {
   outcome: string;

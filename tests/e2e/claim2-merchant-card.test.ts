@@ -5,7 +5,7 @@
  * the CA, DDA, the merchant id 9F16 in the signed record); the admin tool issuing a merchant card
  * and exporting the merchant's transactions.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -17,10 +17,10 @@ import { GrpcShopperBackend, payMerchantCard, type ShopperBackend } from '@bluet
 import { readKeysFile } from '@bluetill/backend';
 import { startBackendFixture, type BackendFixture } from '../../backend/src/test-support/backend-fixture';
 import { issueMerchantCard, writePersonalizationFile } from '../../backend/src/admin/card-issuing';
+import { PHONE_SIM_CLI, runCli, type CliRun as Run } from '../support/run-cli';
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '..', '..');
-const phoneCli = join(root, 'simulator', 'bin', 'bluetill-phone-sim.mjs');
 const backendCli = join(root, 'backend', 'bin', 'bluetill-backend.mjs');
 
 let f: BackendFixture;
@@ -29,24 +29,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => f?.close());
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function phone(args: readonly string[], pin: string): Promise<Run> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [phoneCli, ...args], { env: { ...process.env, BLUETILL_PIN: pin }, stdio: ['pipe', 'pipe', 'pipe'], timeout: 60_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdin.end();
-    child.on('error', fail);
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const phone = (args: readonly string[], pin: string): Promise<Run> => runCli(PHONE_SIM_CLI, args, { env: { BLUETILL_PIN: pin } });
 
 interface PayJson {
   outcome: string;

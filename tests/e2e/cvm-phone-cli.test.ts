@@ -5,43 +5,21 @@
  * and `--oda`. Secrets come from a file descriptor or a template file, never an argument, and
  * appear in nothing the CLI prints.
  */
-import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, SimulatedFingerprintSensor, VirtualBle, type World } from '@bluetill/simulator';
 import { demoFingerprint, templateBytes } from '@bluetill/protocol';
 import type { RemoteDevice } from '../../simulator/src/radio/radio-process';
+import { PHONE_SIM_CLI, runCli, type CliRun as Run } from '../support/run-cli';
 
-const root = resolve(import.meta.dirname, '..', '..');
-const phoneCli = join(root, 'simulator', 'bin', 'bluetill-phone-sim.mjs');
 
 let ble: VirtualBle;
 let world: World;
 let device: RemoteDevice;
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function cli(args: readonly string[], env: Record<string, string> = {}, fd3?: number): Promise<Run> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [phoneCli, ...args], {
-      env: { ...process.env, BLUETILL_PIN: '', BLUETILL_SECRET: '', ...env },
-      stdio: ['pipe', 'pipe', 'pipe', ...(fd3 !== undefined ? [fd3] : [])],
-      timeout: 60_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdin?.end();
-    child.on('error', fail);
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = (args: readonly string[], env: Record<string, string> = {}, fd3?: number): Promise<Run> =>
+  runCli(PHONE_SIM_CLI, args, { env, ...(fd3 !== undefined ? { fd3 } : {}) });
 
 /** Runs the CLI with `text` readable on its descriptor 3 (as `3<file` in a shell). */
 async function withFd3(name: string, text: string, args: readonly string[]): Promise<Run> {

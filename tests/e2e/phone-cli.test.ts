@@ -4,47 +4,23 @@
  * real till (bleno) backed by the real gRPC + SQLite backend, with a simulated card from the
  * seed's personalization files.
  */
-import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn as ptySpawn } from '@lydell/node-pty';
 import { startWorld, VirtualBle, type World } from '@bluetill/simulator';
 import type { RemoteDevice } from '../../simulator/src/radio/radio-process';
+import { PHONE_CLI, PHONE_SIM_CLI, runCli, type CliRun as Run } from '../support/run-cli';
 
-const root = resolve(import.meta.dirname, '..', '..');
-// The simulator's build of bluetill-phone: the same CLI, plus --card-file (a simulated EMV card).
-const phoneCli = join(root, 'simulator', 'bin', 'bluetill-phone-sim.mjs');
-const plainPhoneCli = join(root, 'phone-agent', 'bin', 'bluetill-phone.mjs');
 const ALICE_PAN = '6799990100000000019';
 
 let ble: VirtualBle;
 let world: World;
 let device: RemoteDevice;
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs the CLI with no terminal (stdin closed), as automation does; `fd3` becomes its descriptor 3. */
-function cli(args: readonly string[], env: Record<string, string> = {}, fd3?: number, bin = phoneCli): Promise<Run> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { ...process.env, BLUETILL_PIN: '', ...env },
-      stdio: ['pipe', 'pipe', 'pipe', ...(fd3 !== undefined ? [fd3] : [])],
-      timeout: 60_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdin?.end();
-    child.on('error', fail);
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
-  });
-}
+/** The CLI with no terminal, as automation runs it; `fd3` becomes its descriptor 3. */
+const cli = (args: readonly string[], env: Record<string, string> = {}, fd3?: number, bin = PHONE_SIM_CLI): Promise<Run> =>
+  runCli(bin, args, { env, ...(fd3 !== undefined ? { fd3 } : {}) });
 
 const hci = () => `uart:${device.ttyPath}`;
 const payArgs = (extra: readonly string[] = []) => ['pay', '--till', 'Counter 1', '--card-file', join(world.seed.cardsDir, 'card-alice.json'), '--trust', join(world.dir, 'trust.json'), '--hci', hci(), '--yes', '--json', ...extra];
@@ -158,7 +134,7 @@ describe('bluetill-phone over the virtual radio', () => {
   it('on a terminal: the PIN typed masked, the basket confirmed with y', { timeout: 60_000 }, async () => {
     world.ringUp([{ sku: 'jam', name: 'Jam', quantity: 1, unitPriceMinor: 315 }]);
     const args = payArgs().filter((a) => a !== '--yes' && a !== '--json');
-    const term = ptySpawn(process.execPath, [phoneCli, ...args], { cols: 100, rows: 40, env: { ...process.env, BLUETILL_PIN: '' } as Record<string, string> });
+    const term = ptySpawn(process.execPath, [PHONE_SIM_CLI, ...args], { cols: 100, rows: 40, env: { ...process.env, BLUETILL_PIN: '' } as Record<string, string> });
     let screen = '';
     let typedPin = false;
     let confirmed = false;
@@ -189,7 +165,7 @@ describe('bluetill-phone over the virtual radio', () => {
   });
 
   it('the plain bluetill-phone reads real cards only: --card-file is refused with a pointer to the testers\' build (exit 2)', async () => {
-    const r = await cli(['pay', '--yes', '--card-file', join(world.seed.cardsDir, 'card-alice.json'), '--trust', join(world.dir, 'trust.json'), '--hci', hci()], { BLUETILL_PIN: '1234' }, undefined, plainPhoneCli);
+    const r = await cli(['pay', '--yes', '--card-file', join(world.seed.cardsDir, 'card-alice.json'), '--trust', join(world.dir, 'trust.json'), '--hci', hci()], { BLUETILL_PIN: '1234' }, undefined, PHONE_CLI);
     expect(r.code).toBe(2);
     expect(r.stderr + r.stdout).toContain('bluetill-phone-sim');
   });
