@@ -5,6 +5,7 @@ export * from './money';
 export * from './redact';
 export * from './decline-codes';
 export * from './ble/gatt';
+export * from './ble/gatt-database';
 export * from './ble/frame';
 export * from './ble/messages';
 export * from './ble/secure-channel';

@@ -2,9 +2,31 @@
  * BleCentral over @stoprocent/noble (HCI over UART or a kernel socket). Scans for the bluetill
  * service with a timeout that always ends, picks tills by counter name (scan response), and
  * connects with an ATT MTU exchange (247 asked) and a NOTIFY subscription before returning.
+ *
+ * GATT setup uses the till's Database Hash (protocol's gatt-database.ts): one Read at the
+ * well-known handle; when it equals the bluetill layout's hash, the handles are known and only
+ * the CCCD write is left (3 ATT round trips with the MTU exchange). Any other answer means full
+ * discovery (8 round trips), so a till with another stack or version still works.
+ *
+ * ```mermaid
+ * sequenceDiagram
+ *   participant P as phone (noble)
+ *   participant T as till (bleno)
+ *   P->>T: Exchange MTU Request (247)
+ *   T-->>P: Exchange MTU Response
+ *   P->>T: Read Request (Database Hash handle)
+ *   T-->>P: Read Response (hash)
+ *   alt hash = bluetill layout
+ *     P->>T: Write Request (notify CCCD = 0x0001)
+ *   else anything else
+ *     P->>T: discover services, characteristics, CCCD (4 round trips)
+ *     P->>T: Write Request (CCCD)
+ *   end
+ *   T-->>P: Write Response: the link is ready for Hello
+ * ```
  */
 import { withBindings, type Characteristic, type Noble, type Peripheral } from '@stoprocent/noble';
-import { ATT_DEFAULT_MTU, ATT_PREFERRED_MTU, GATT, disconnectReason } from '@bluetill/protocol';
+import { ATT_DEFAULT_MTU, ATT_PREFERRED_MTU, BLUETILL_GATT_LAYOUT, GATT, disconnectReason, equalBytes } from '@bluetill/protocol';
 import type { Advertisement, BleCentral, CentralLink, ScanOptions } from '../ports/ble-central';
 
 /** Which HCI controller noble talks to. */
@@ -18,8 +40,26 @@ export interface NobleCentralOptions {
   readonly poweredOnTimeoutMs?: number;
   /** ATT MTU asked for. Default 247. */
   readonly mtu?: number;
+  /**
+   * Use the bluetill GATT layout when the till's Database Hash matches it (default true);
+   * false always runs full discovery (for comparison and for tills known to differ).
+   */
+  readonly knownLayout?: boolean;
   /** Test hook: an already created noble instance. */
   readonly noble?: Noble;
+}
+
+/** How a link's GATT handles were found. */
+export type GattSetup = 'known_layout' | 'discovered';
+
+/** noble's GATT cache entry points (present in @stoprocent/noble 2.x, not in its typings). */
+interface NobleGattCache {
+  addServices(peripheralId: string, services: ReadonlyArray<{ uuid: string; startHandle: number; endHandle: number }>): unknown[];
+  addCharacteristics(
+    peripheralId: string,
+    serviceUuid: string,
+    characteristics: ReadonlyArray<{ uuid: string; startHandle: number; valueHandle: number; endHandle: number; properties: number }>,
+  ): Characteristic[] | undefined;
 }
 
 export type BleCentralErrorCode = 'adapter_unavailable' | 'unknown_device' | 'connect_timeout' | 'service_missing' | 'disconnected' | 'value_too_long';
@@ -121,14 +161,17 @@ export class NobleCentral implements BleCentral {
       p.once('disconnect', onLost!);
       // The MTU exchange is queued first on the ATT bearer; wait for its answer before any message.
       if (p.mtu === null) await new Promise((r) => p.once('mtu', r));
-      const { characteristics } = await p.discoverSomeServicesAndCharacteristicsAsync([GATT.service], [GATT.write, GATT.notify, GATT.info]);
+      const known = this.options.knownLayout === false ? undefined : await this.knownLayout(p);
+      const characteristics = known ?? (await p.discoverSomeServicesAndCharacteristicsAsync([GATT.service], [GATT.write, GATT.notify, GATT.info])).characteristics;
       const byUuid = new Map(characteristics.map((c) => [c.uuid, c]));
       const write = byUuid.get(GATT.write);
       const notify = byUuid.get(GATT.notify);
       const info = byUuid.get(GATT.info);
       if (!write || !notify || !info) throw new BleCentralError('service_missing', `device ${id} lacks the bluetill characteristics`);
-      const link = new NobleLink(p, write, notify, info, () => this.links.delete(link));
-      await notify.subscribeAsync();
+      const link = new NobleLink(p, write, notify, info, known ? 'known_layout' : 'discovered', () => this.links.delete(link));
+      // Known layout: the CCCD handle is known, write it (noble's subscribe would first look it up).
+      if (known) await p.writeHandleAsync(BLUETILL_GATT_LAYOUT.notify.cccd, Buffer.from([0x01, 0x00]), false);
+      else await notify.subscribeAsync();
       p.removeListener('disconnect', onLost!);
       return link;
     })();
@@ -153,6 +196,26 @@ export class NobleCentral implements BleCentral {
     }
   }
 
+  /**
+   * Reads the till's Database Hash at the bluetill layout's handle. Equal to the layout's hash:
+   * the layout's characteristics, registered in noble's GATT cache (so writes, reads and
+   * notifications work as after discovery). Anything else (another value, an ATT error, which
+   * noble reports as an empty value): undefined, and the caller discovers.
+   */
+  private async knownLayout(p: Peripheral): Promise<Characteristic[] | undefined> {
+    const L = BLUETILL_GATT_LAYOUT;
+    const hash = await p.readHandleAsync(L.databaseHash.value);
+    if (!equalBytes(new Uint8Array(hash), L.hash)) return undefined;
+    const cache = this.noble as unknown as NobleGattCache;
+    cache.addServices(p.id, [{ uuid: GATT.service, startHandle: L.service.start, endHandle: L.service.end }]);
+    // Numeric properties, as noble's own discovery stores them at the GATT layer.
+    return cache.addCharacteristics(p.id, GATT.service, [
+      { uuid: GATT.write, startHandle: L.write.declaration, valueHandle: L.write.value, endHandle: L.notify.declaration - 1, properties: 0x0c },
+      { uuid: GATT.notify, startHandle: L.notify.declaration, valueHandle: L.notify.value, endHandle: L.info.declaration - 1, properties: 0x10 },
+      { uuid: GATT.info, startHandle: L.info.declaration, valueHandle: L.info.value, endHandle: L.databaseHash.declaration - 1, properties: 0x02 },
+    ]);
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.links].map((l) => l.disconnect()));
     this.noble.stop();
@@ -172,6 +235,8 @@ class NobleLink implements CentralLink {
     private readonly writeChar: Characteristic,
     notifyChar: Characteristic,
     private readonly infoChar: Characteristic,
+    /** How the handles were found: the known bluetill layout, or discovery. */
+    readonly gattSetup: GattSetup,
     private readonly onGone: () => void,
   ) {
     this.gone = new Promise((r) => (this.resolveGone = r));

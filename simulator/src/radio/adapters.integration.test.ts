@@ -9,6 +9,24 @@ import { fileURLToPath } from 'node:url';
 import type { HostChannel} from './test-support';
 import { hostOnDevice, median } from './test-support';
 import { VirtualRadio } from './virtual-radio';
+import { BLUETILL_GATT_LAYOUT } from '@bluetill/protocol';
+
+/**
+ * The ATT requests (opcodes) a phone's host sent before its first write to the bluetill WRITE
+ * characteristic, read from its controller's HCI trace (H4 ACL: 5 header bytes, 4 L2CAP bytes).
+ */
+const attRequestsBeforeFirstWrite = (trace: readonly string[]): number[] => {
+  const requests: number[] = [];
+  for (const line of trace) {
+    const m = /H>C ACL h=\d+ pb=0 ([0-9a-f]+)/.exec(line);
+    if (!m) continue;
+    const pdu = Buffer.from(m[1]!, 'hex').subarray(9);
+    const op = pdu[0]!;
+    if ((op === 0x12 || op === 0x52) && pdu.readUInt16LE(1) === BLUETILL_GATT_LAYOUT.write.value) break;
+    if (op !== 0x52 && op % 2 === 0) requests.push(op); // requests have even opcodes; commands are 0x52/0xd2
+  }
+  return requests;
+};
 
 const fixtures = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures');
 
@@ -23,8 +41,9 @@ describe('BlenoPeripheral + NobleCentral adapters over the virtual radio', () =>
   beforeAll(async () => {
     radio = await VirtualRadio.start({ trace: true });
     till = hostOnDevice(radio, hosts, { fixture: join(fixtures, 'adapter-till.host.ts'), device: { name: 'till', distanceM: 0 }, env: { COUNTER_NAME: 'Counter 3' } });
-    await till.next('ready');
+    ready = await till.next('ready');
   });
+  let ready: Record<string, unknown>;
 
   afterAll(async () => {
     for (const h of hosts) await h.kill();
@@ -65,6 +84,28 @@ describe('BlenoPeripheral + NobleCentral adapters over the virtual radio', () =>
     expect(till.messages.filter((m) => m.type === 'disconnect').map((m) => m.reason)).toEqual(Array(3).fill('remote_user_terminated'));
     const rtts = done.flatMap((d) => d.rtts as number[]);
     console.log(`[adapter figures @30 ms] connect (scan end -> subscribed) median ${median(done.map((d) => d.connectMs as number)).toFixed(0)} ms, write->notify RTT median ${median(rtts).toFixed(1)} ms`);
+  });
+
+  it('GATT setup: the till serves the bluetill layout\'s Database Hash; a phone uses it (3 requests) or, told not to, discovers (8)', async () => {
+    // The hash over the table bleno really built equals the layout's: the layout is what is served.
+    expect(ready.databaseHash).toBe(Buffer.from(BLUETILL_GATT_LAYOUT.hash).toString('hex'));
+    const fast = phone('phone-layout', { COUNTER_NAME: 'Counter 3', TAG: 'l', WRITES: '2' });
+    const slow = phone('phone-discover', { COUNTER_NAME: 'Counter 3', TAG: 'd', WRITES: '2', KNOWN_LAYOUT: '0' });
+    const [f, d] = await Promise.all([fast.next('done', 25_000), slow.next('done', 25_000)]);
+    for (const r of [f, d]) {
+      expect(r.info).toBe('info:v1');
+      expect((r.values as string[]).map((v) => v.split('|')[1])).toEqual(r === f ? ['l-0', 'l-1'] : ['d-0', 'd-1']);
+    }
+    expect(f.gattSetup).toBe('known_layout');
+    expect(d.gattSetup).toBe('discovered');
+    // MTU, Read (hash), Write (CCCD) against MTU, 3 × Read By Group Type, 2 × Read By Type for the
+    // characteristics (the 128-bit ones, then the 16-bit Database Hash), Read By Type (CCCD),
+    // Write (CCCD); then each fixture reads INFO (Read) before it writes.
+    expect(attRequestsBeforeFirstWrite(radio.device('phone-layout').traceLines())).toEqual([0x02, 0x0a, 0x12, 0x0a]);
+    expect(attRequestsBeforeFirstWrite(radio.device('phone-discover').traceLines())).toEqual([0x02, 0x10, 0x10, 0x10, 0x08, 0x08, 0x08, 0x12, 0x0a]);
+    console.log(`[gatt setup @30 ms] scan end -> subscribed: known layout ${(f.connectMs as number).toFixed(0)} ms, discovery ${(d.connectMs as number).toFixed(0)} ms`);
+    for (const p of [fast, slow]) p.send({ type: 'disconnect' });
+    await Promise.all([fast.next('closed'), slow.next('closed')]);
   });
 
   it('a central whose process is killed: the till link reports supervision_timeout once', async () => {

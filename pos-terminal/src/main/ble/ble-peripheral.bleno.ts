@@ -5,10 +5,12 @@
  *
  * bleno does not expose a connection's MTU or disconnect reason publicly; both are read from
  * its bindings (`_bindings._gatt._connections`, `_bindings._hci` 'disconnComplete'), pinned to
- * @stoprocent/bleno 0.12.
+ * @stoprocent/bleno 0.12. The Database Hash the till serves (so phones can skip discovery, see
+ * protocol's gatt-database.ts) is computed over the table bleno really built (`_gatt._handles`).
  */
 import { withBindings, type Bleno, type ConnectionHandle, type UpdateValueCallback } from '@stoprocent/bleno';
-import { ATT_DEFAULT_MTU, GATT, disconnectReason } from '@bluetill/protocol';
+import { ATT_DEFAULT_MTU, DATABASE_HASH_UUID, GATT, disconnectReason } from '@bluetill/protocol';
+import { blenoDatabaseHash, type BlenoHandleTable } from './bleno-gatt-table';
 import type { BlePeripheral, PeripheralLink, PeripheralOptions } from '../../common/ports/ble-peripheral';
 import { BlePeripheralError } from './ble-peripheral-error';
 import { installFairAclQueue, type BlenoHciAclState, type FairAclStats } from './fair-acl-queue';
@@ -42,7 +44,7 @@ interface AclStreamInternals {
 interface BlenoInternals {
   _bindings?: {
     _connections?: Map<ConnectionHandle, { aclStream?: AclStreamInternals }>;
-    _gatt?: { _connections?: Map<ConnectionHandle, { mtu?: number }> };
+    _gatt?: { _connections?: Map<ConnectionHandle, { mtu?: number }>; _handles?: BlenoHandleTable };
     _hci?: BlenoHciAclState & { prependListener(event: 'disconnComplete', fn: (handle: number, reason: number) => void): void };
   };
 }
@@ -56,6 +58,8 @@ export class BlenoPeripheral implements BlePeripheral {
   private readonly reasons = new Map<number, number>();
   private seq = 0;
   private started = false;
+  /** The Database Hash of the served table; zeros (never a known layout) until it is known. */
+  private hash: Buffer = Buffer.alloc(16);
   /** Counters of the fair ACL scheduler (undefined until started, or when bleno's internals differ). */
   aclStats: FairAclStats | undefined;
 
@@ -94,7 +98,14 @@ export class BlenoPeripheral implements BlePeripheral {
       onUnsubscribe: (handle) => this.links.get(handle)?.unsubscribed(),
     });
     const info = new b.Characteristic({ uuid: GATT.info, properties: ['read'], value: Buffer.from(options.info) });
-    await b.setServicesAsync([new b.PrimaryService({ uuid: GATT.service, characteristics: [write, notify, info] })]);
+    const databaseHash = new b.Characteristic({
+      uuid: DATABASE_HASH_UUID,
+      properties: ['read'],
+      onReadRequest: (_handle, offset, callback) => callback(offset <= this.hash.length ? ATT_SUCCESS : 0x07 /* invalid offset */, this.hash.subarray(offset)),
+    });
+    await b.setServicesAsync([new b.PrimaryService({ uuid: GATT.service, characteristics: [write, notify, info, databaseHash] })]);
+    const table = (b as unknown as BlenoInternals)._bindings?._gatt?._handles;
+    this.hash = table ? Buffer.from(blenoDatabaseHash(table)) : Buffer.alloc(16);
     await b.startAdvertisingAsync(options.counterName, [GATT.service]);
     this.started = true;
   }
@@ -108,6 +119,11 @@ export class BlenoPeripheral implements BlePeripheral {
     await Promise.all([...this.links.values()].map((l) => l.disconnect()));
     this.bleno.stop();
     this.started = false;
+  }
+
+  /** The Database Hash this till serves (16 bytes, as carried over the air). */
+  get databaseHash(): Uint8Array {
+    return new Uint8Array(this.hash);
   }
 
   /** @internal current ATT MTU of a connection. */
