@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,5 +45,47 @@ describe('resume tokens in the journal (migration 3)', () => {
     expect(again.resumeToken('T-2')?.basketId).toBe('B-2');
     expect(() => again.recordResumeToken({ terminalTxnId: 'T-3', basketId: 'B-3', tokenHash: new Uint8Array(16), at: 600, purgeBefore: 0 })).toThrow(/CHECK/);
     again.close();
+  });
+});
+
+describe('journal durability per write', () => {
+  const synchronous = (j: SqliteJournal): number => (j as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true }) as number;
+
+  it('outcomes and resume tokens commit without their own fsync (NORMAL), and the journal is back at FULL after each, also after a failed one', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'bluetill-journal-')), 'journal.sqlite');
+    const journal = new SqliteJournal(path, { key });
+    expect(synchronous(journal)).toBe(2);
+    const seen: number[] = [];
+    const db = (journal as unknown as { db: Database.Database }).db;
+    const pragma = db.pragma.bind(db);
+    db.pragma = ((source: string, options?: Database.PragmaOptions) => {
+      if (/^synchronous = /.test(source)) seen.push(source.endsWith('NORMAL') ? 1 : 2);
+      return pragma(source, options);
+    }) as typeof db.pragma;
+    journal.begin({ terminalTxnId: 'T-1', basketId: 'B-1', request: new Uint8Array([1]), at: 1 });
+    expect(seen).toEqual([]); // the write-ahead record: FULL, untouched
+    journal.recordResumeToken({ terminalTxnId: 'T-1', basketId: 'B-1', tokenHash: new Uint8Array(32), at: 1, purgeBefore: 0 });
+    journal.transition('T-1', 'approved', new Uint8Array([2]), 2);
+    expect(seen).toEqual([1, 2, 1, 2]);
+    expect(() => journal.transition('T-404', 'approved', null, 3)).toThrow(/no attempt/);
+    expect(synchronous(journal)).toBe(2);
+    journal.close();
+  });
+
+  it('they survive a SIGKILL of the till right after they return', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'bluetill-journal-')), 'journal.sqlite');
+    const script = `
+      import { SqliteJournal } from ${JSON.stringify(join(import.meta.dirname, 'journal.sqlite.ts'))};
+      const j = new SqliteJournal(${JSON.stringify(path)}, { key: new Uint8Array(32).fill(3) });
+      j.begin({ terminalTxnId: 'T-1', basketId: 'B-1', request: new Uint8Array([1]), at: 1 });
+      j.recordResumeToken({ terminalTxnId: 'T-1', basketId: 'B-1', tokenHash: new Uint8Array(32).fill(9), at: 1, purgeBefore: 0 });
+      j.transition('T-1', 'approved', new Uint8Array([7]), 2);
+      process.kill(process.pid, 'SIGKILL');`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.signal).toBe('SIGKILL');
+    const journal = new SqliteJournal(path, { key });
+    expect(journal.get('T-1')).toMatchObject({ state: 'approved', response: new Uint8Array([7]) });
+    expect(journal.resumeToken('T-1')?.tokenHash).toEqual(new Uint8Array(32).fill(9));
+    journal.close();
   });
 });
