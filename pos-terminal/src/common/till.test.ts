@@ -99,7 +99,7 @@ describe('a phone\'s resume token after a till restart', () => {
     const t1 = till(async () => null, {}, first);
     const token = t1['ctx'].issueResumeToken('T-1-x', 'B-0001');
     // The payment was settled and journaled; then the till stopped (or crashed).
-    first.begin({ terminalTxnId: 'T-1-x', basketId: 'B-0001', request: Uint8Array.of(1), at: 1 });
+    await first.begin({ terminalTxnId: 'T-1-x', basketId: 'B-0001', request: Uint8Array.of(1), at: 1 });
     const response = SettleResponse.encode({ approved: true, declineReason: '', receipt: undefined, replayed: false }).finish();
     first.transition('T-1-x', 'approved', response, 2);
     first.close();

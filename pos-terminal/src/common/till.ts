@@ -161,7 +161,7 @@ export class Till {
         throw new BackendError('unavailable', 'an earlier attempt for this basket is still unresolved');
       const paid = this.paidAttempt(basket.id);
       if (paid) return paid;
-      this.o.journal.begin({ terminalTxnId: txn, basketId: basket.id, request, at: this.ctx.clock.now() });
+      await this.o.journal.begin({ terminalTxnId: txn, basketId: basket.id, request, at: this.ctx.clock.now() });
       this.emit({ type: 'attempt', terminalTxnId: txn, basketId: basket.id, state: 'pending' });
       let res: SettleResponse;
       try {

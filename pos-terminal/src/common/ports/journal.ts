@@ -5,7 +5,7 @@ import type { AttemptState } from '../payment-attempt';
  * its answer arrives, so a crash or a lost answer is resolved by asking, never by guessing.
  *
  * @example
- *   journal.begin({ terminalTxnId, basketId, request });   // state 'pending'
+ *   await journal.begin({ terminalTxnId, basketId, request }); // state 'pending', on disk
  *   journal.finish(terminalTxnId, 'approved', response);
  *   for (const a of journal.unresolved()) ...               // after a restart
  */
@@ -21,7 +21,11 @@ export interface AttemptRecord {
 }
 
 export interface Journal {
-  begin(a: { terminalTxnId: string; basketId: string; request: Uint8Array; at: number }): void;
+  /**
+   * The write-ahead record, state 'pending': visible at once (a second begin for the basket sees
+   * it); resolves once it is on disk, so the request may leave. Nothing is sent before that.
+   */
+  begin(a: { terminalTxnId: string; basketId: string; request: Uint8Array; at: number }): Promise<void>;
   transition(terminalTxnId: string, to: AttemptState, response: Uint8Array | null, at: number): void;
   get(terminalTxnId: string): AttemptRecord | undefined;
   /** Attempts whose outcome the till does not know ('pending' after a crash, or 'unresolved'). */

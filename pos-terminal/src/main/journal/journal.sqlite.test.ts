@@ -51,7 +51,7 @@ describe('resume tokens in the journal (migration 3)', () => {
 describe('journal durability per write', () => {
   const synchronous = (j: SqliteJournal): number => (j as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true }) as number;
 
-  it('outcomes and resume tokens commit without their own fsync (NORMAL), and the journal is back at FULL after each, also after a failed one', () => {
+  it('no write fsyncs on the event loop (NORMAL); begin resolves after a WAL fsync on the thread pool; FULL again after each, also after a failed one', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'bluetill-journal-')), 'journal.sqlite');
     const journal = new SqliteJournal(path, { key });
     expect(synchronous(journal)).toBe(2);
@@ -62,11 +62,15 @@ describe('journal durability per write', () => {
       if (/^synchronous = /.test(source)) seen.push(source.endsWith('NORMAL') ? 1 : 2);
       return pragma(source, options);
     }) as typeof db.pragma;
-    journal.begin({ terminalTxnId: 'T-1', basketId: 'B-1', request: new Uint8Array([1]), at: 1 });
-    expect(seen).toEqual([]); // the write-ahead record: FULL, untouched
+    const begun = journal.begin({ terminalTxnId: 'T-1', basketId: 'B-1', request: new Uint8Array([1]), at: 1 });
+    expect(journal.get('T-1')?.state).toBe('pending'); // visible at once
+    expect(journal.walSyncs).toBe(0); // on disk only once the promise resolves
+    await begun;
+    expect(journal.walSyncs).toBe(1);
     journal.recordResumeToken({ terminalTxnId: 'T-1', basketId: 'B-1', tokenHash: new Uint8Array(32), at: 1, purgeBefore: 0 });
     journal.transition('T-1', 'approved', new Uint8Array([2]), 2);
-    expect(seen).toEqual([1, 2, 1, 2]);
+    expect(seen).toEqual([1, 2, 1, 2, 1, 2]);
+    expect(journal.walSyncs).toBe(1);
     expect(() => journal.transition('T-404', 'approved', null, 3)).toThrow(/no attempt/);
     expect(synchronous(journal)).toBe(2);
     journal.close();
@@ -77,7 +81,7 @@ describe('journal durability per write', () => {
     const script = `
       import { SqliteJournal } from ${JSON.stringify(join(import.meta.dirname, 'journal.sqlite.ts'))};
       const j = new SqliteJournal(${JSON.stringify(path)}, { key: new Uint8Array(32).fill(3) });
-      j.begin({ terminalTxnId: 'T-1', basketId: 'B-1', request: new Uint8Array([1]), at: 1 });
+      await j.begin({ terminalTxnId: 'T-1', basketId: 'B-1', request: new Uint8Array([1]), at: 1 });
       j.recordResumeToken({ terminalTxnId: 'T-1', basketId: 'B-1', tokenHash: new Uint8Array(32).fill(9), at: 1, purgeBefore: 0 });
       j.transition('T-1', 'approved', new Uint8Array([7]), 2);
       process.kill(process.pid, 'SIGKILL');`;
