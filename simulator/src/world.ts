@@ -59,6 +59,11 @@ export interface World {
   phonePays(cardId: string, pin: string, o?: PhoneRunOptions & { card?: PaymentCard; cvm?: CardholderVerification; oda?: boolean }): Promise<PhoneRun>;
   /** The demo card a phone holds (one per card id, created on first use): its counters persist across payments. */
   cardOf(cardId: string): Promise<PaymentCard>;
+  /**
+   * Gives these shoppers their cards now, in the phones that will pay (personalizing a card is
+   * issuing it, not paying: a benchmark prepares the cards before it starts the clock).
+   */
+  prepareCards(cardIds: readonly string[]): Promise<void>;
   ringUp(items: readonly Item[]): string;
   stopBackend(): Promise<void>;
   restartBackend(): Promise<void>;
@@ -143,6 +148,14 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
 
   const world: World = {
     dir, masterKey, seed, till, events, backend, cardOf,
+    async prepareCards(cardIds) {
+      const files = cardIds.map((cardId) => {
+        if (!allCards.some((c) => c.id === cardId)) throw new Error(`no demo card ${cardId}`);
+        return { cardId, cardFile: join(seed.cardsDir, `${cardId}.json`) };
+      });
+      if (phoneHost) await phoneHost.prepareCards(files);
+      else await Promise.all(cardIds.map((id) => cardOf(id)));
+    },
     ringUp: (items) => till.baskets.add(items).id,
     phonePays(cardId, pin, po = {}) {
       if (po.card) return payOnce(cardId, pin, po);

@@ -3,7 +3,9 @@
  * one till (bleno) at a 30 ms connection interval, all at once. Connect-to-receipt latency is
  * measured from the start of the connection (after the scan found the till) to the verified
  * receipt; payments/s over the whole wave. The phones run in a process of their own (as phones
- * are devices of their own); the till and the backend share this one; the radio has its own.
+ * are devices of their own), with their cards issued before the clock starts; the till and the
+ * backend share this one (the backend's use cases on their worker thread, as `serve` runs them);
+ * the radio has its own.
  *
  * The till's controller has 24 LE ACL buffers for all phones. bleno sends from one FIFO, so a
  * burst to one phone delays every other phone's answers; the till shares the buffers fairly
@@ -33,12 +35,15 @@ export async function benchFleet(sizes: readonly number[], o: { compareAt?: numb
 async function waves(sizes: readonly number[], label: string, fairAclQueue: boolean, tillAclBuffers: number): Promise<number> {
   const max = Math.max(...sizes);
   const ble = await VirtualBle.start({ phoneShaping: { connectionIntervalMs: 30 }, fairAclQueue, tillAclBuffers });
-  const world = await startWorld({ radio: ble, fleetCards: max, limits: { sessionTimeoutMs: 300_000 }, phonesInOwnProcess: true });
+  // The backend runs its use cases on a worker thread, as `serve` does: its fsyncs and crypto stay
+  // off the event loop that serves the phones' BLE links in this process.
+  const world = await startWorld({ radio: ble, fleetCards: max, limits: { sessionTimeoutMs: 300_000 }, phonesInOwnProcess: true, backendWorker: true });
   const cards = fleetCards(max);
   let roundTrips = 0;
   try {
     for (const n of sizes) {
       for (let i = 0; i < n; i++) world.ringUp([{ sku: `gum-${i}`, name: 'Gum', quantity: 1, unitPriceMinor: 50 + i }]);
+      await world.prepareCards(cards.slice(0, n).map((c) => c.id)); // the shoppers hold issued cards
       // The scheduler's counters are live; start each wave from zero.
       Object.assign(ble.tillAclStats()!, { reordered: 0, maxQueued: 0, sent: 0, waitMsTotal: 0, waitMsMax: 0 });
       const t0 = performance.now();

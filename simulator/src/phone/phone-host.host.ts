@@ -18,6 +18,12 @@ const cards = new Map<string, Promise<PaymentCard>>();
 
 const reply = (m: PhoneHostReply): void => void process.send?.(m);
 
+function cardOf(cardId: string, cardFile: string): Promise<PaymentCard> {
+  let card = cards.get(cardId);
+  if (!card) cards.set(cardId, (card = phoneCardFromFile(cardFile).then((c) => c.paymentCard)));
+  return card;
+}
+
 async function handle(req: PhoneHostRequest): Promise<void> {
   switch (req.op) {
     case 'init':
@@ -27,10 +33,12 @@ async function handle(req: PhoneHostRequest): Promise<void> {
       };
       counterName = req.counterName;
       return reply({ id: req.id, ok: true });
+    case 'cards':
+      await Promise.all(req.cards.map((c) => cardOf(c.cardId, c.cardFile)));
+      return reply({ id: req.id, ok: true });
     case 'pay': {
       if (!trust) throw new Error('phone host not initialised');
-      let card = cards.get(req.cardId);
-      if (!card) cards.set(req.cardId, (card = phoneCardFromFile(req.cardFile).then((c) => c.paymentCard)));
+      const card = cardOf(req.cardId, req.cardFile);
       const central = new NobleCentral({ hci: { transport: 'uart', path: req.ttyPath } });
       const run = await runPhone({
         central, card: await card, pin: req.pin, trust, counterName,

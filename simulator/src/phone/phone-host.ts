@@ -42,6 +42,7 @@ export interface RemotePayRequest {
 
 type PhoneHostCall =
   | { readonly op: 'init'; readonly trust: PhoneHostTrust; readonly counterName: string }
+  | { readonly op: 'cards'; readonly cards: ReadonlyArray<{ readonly cardId: string; readonly cardFile: string }> }
   | ({ readonly op: 'pay' } & RemotePayRequest);
 
 export type PhoneHostRequest = PhoneHostCall & { readonly id: number };
@@ -81,6 +82,11 @@ export class PhoneHost {
 
   device(): Promise<PhoneDevice> {
     return this.devices.phoneDevice();
+  }
+
+  /** Puts these cards in their phones now (personalizing a card is issuing it, not paying). */
+  async prepareCards(cards: ReadonlyArray<{ readonly cardId: string; readonly cardFile: string }>): Promise<void> {
+    await this.call({ op: 'cards', cards });
   }
 
   async pay(req: RemotePayRequest): Promise<PhoneRun> {
