@@ -15,7 +15,7 @@ import pino from 'pino';
 import { InMemoryRadio } from './link/in-memory-radio';
 import { phoneCardFromFile } from './card/phone-card';
 import { runPhone, type PhoneRun, type PhoneRunOptions } from './phone/phone-run';
-import { PhoneHost, type PhoneDeviceSource } from './phone/phone-host';
+import { PhoneHost, type PhoneDevice, type PhoneDeviceSource } from './phone/phone-host';
 
 export type { PhoneRun } from './phone/phone-run';
 
@@ -60,10 +60,12 @@ export interface World {
   /** The demo card a phone holds (one per card id, created on first use): its counters persist across payments. */
   cardOf(cardId: string): Promise<PaymentCard>;
   /**
-   * Gives these shoppers their cards now, in the phones that will pay (personalizing a card is
-   * issuing it, not paying: a benchmark prepares the cards before it starts the clock).
+   * Gets these shoppers' phones ready before they reach the counter: the card issued and in the
+   * phone (personalizing is issuing, not paying) and, for phones in their own process, the phone's
+   * radio device and Bluetooth stack on. Their next `phonePays` uses them. A benchmark prepares
+   * the phones before it starts the clock.
    */
-  prepareCards(cardIds: readonly string[]): Promise<void>;
+  preparePhones(cardIds: readonly string[]): Promise<void>;
   ringUp(items: readonly Item[]): string;
   stopBackend(): Promise<void>;
   restartBackend(): Promise<void>;
@@ -117,6 +119,8 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
     cardCompanyRoot: publicKeyFromRaw(Buffer.from(seed.trust.cardCompanyRoot, 'base64')),
   };
   let phoneHost: PhoneHost | null = null;
+  /** Devices of phones made ready by preparePhones, by card. */
+  const readyDevices = new Map<string, PhoneDevice>();
   if (o.phonesInOwnProcess) {
     if (!radio.phoneDevice) throw new Error('phonesInOwnProcess needs a radio that hands out phone devices (VirtualBle)');
     phoneHost = await PhoneHost.start({ devices: radio as PhoneDeviceSource, trust: seed.trust, counterName: o.counterName ?? 'Counter 1' });
@@ -139,7 +143,8 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
     if (!data) throw new Error(`no demo card ${cardId}`);
     if (phoneHost) {
       if (po.card || po.tamper || po.dropAfterMessages || po.wrapLink || po.onStep || po.cvm || po.oda) throw new Error('phones in their own process pay with their own card, online PIN, untampered');
-      const device = await phoneHost.device();
+      const device = readyDevices.get(cardId) ?? (await phoneHost.device());
+      readyDevices.delete(cardId);
       return phoneHost.pay({ cardId, cardFile: join(seed.cardsDir, `${data.id}.json`), pin, ttyPath: device.ttyPath, ...(po.expectTotalMinor !== undefined ? { expectTotalMinor: po.expectTotalMinor } : {}) }).finally(() => device.release());
     }
     const card = po.card ?? (await cardOf(cardId));
@@ -148,13 +153,18 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
 
   const world: World = {
     dir, masterKey, seed, till, events, backend, cardOf,
-    async prepareCards(cardIds) {
-      const files = cardIds.map((cardId) => {
-        if (!allCards.some((c) => c.id === cardId)) throw new Error(`no demo card ${cardId}`);
-        return { cardId, cardFile: join(seed.cardsDir, `${cardId}.json`) };
-      });
-      if (phoneHost) await phoneHost.prepareCards(files);
-      else await Promise.all(cardIds.map((id) => cardOf(id)));
+    async preparePhones(cardIds) {
+      for (const cardId of cardIds) if (!allCards.some((c) => c.id === cardId)) throw new Error(`no demo card ${cardId}`);
+      if (!phoneHost) return void (await Promise.all(cardIds.map((id) => cardOf(id))));
+      const host = phoneHost;
+      const phones = await Promise.all(
+        cardIds.filter((id) => !readyDevices.has(id)).map(async (cardId) => {
+          const device = await host.device();
+          readyDevices.set(cardId, device);
+          return { cardId, cardFile: join(seed.cardsDir, `${cardId}.json`), ttyPath: device.ttyPath };
+        }),
+      );
+      await host.preparePhones(phones);
     },
     ringUp: (items) => till.baskets.add(items).id,
     phonePays(cardId, pin, po = {}) {

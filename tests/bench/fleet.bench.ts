@@ -43,7 +43,7 @@ async function waves(sizes: readonly number[], label: string, fairAclQueue: bool
   try {
     for (const n of sizes) {
       for (let i = 0; i < n; i++) world.ringUp([{ sku: `gum-${i}`, name: 'Gum', quantity: 1, unitPriceMinor: 50 + i }]);
-      await world.prepareCards(cards.slice(0, n).map((c) => c.id)); // the shoppers hold issued cards
+      await world.preparePhones(cards.slice(0, n).map((c) => c.id)); // cards issued, Bluetooth on
       // The scheduler's counters are live; start each wave from zero.
       Object.assign(ble.tillAclStats()!, { reordered: 0, maxQueued: 0, sent: 0, waitMsTotal: 0, waitMsMax: 0 });
       const t0 = performance.now();

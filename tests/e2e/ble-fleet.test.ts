@@ -88,3 +88,25 @@ describe('one till, ten phones at once, over the virtual radio', () => {
     expect((await world.phonePays(other!.id, other!.pin)).outcome.kind).toBe('approved');
   });
 });
+
+describe('phones in a process of their own (as the fleet benchmark runs them)', () => {
+  it('phones made ready before the counter (card issued, Bluetooth on) and a phone that is not both pay', { timeout: 90_000 }, async () => {
+    const own = await VirtualBle.start();
+    const w = await startWorld({ radio: own, fleetCards: 3, phonesInOwnProcess: true, backendWorker: true });
+    try {
+      const cards = fleetCards(3);
+      for (let i = 0; i < 3; i++) w.ringUp(basketFor(i));
+      await w.preparePhones([cards[0]!.id, cards[1]!.id]);
+      const runs = await Promise.all(cards.map((c) => w.phonePays(c.id, c.pin)));
+      expect(runs.map((r) => r.outcome.kind)).toEqual(['approved', 'approved', 'approved']);
+      expect(runs.every((r) => r.roundTrips === 3)).toBe(true);
+      expect(w.backend.store.ledgerSum()).toBe(0);
+      // A prepared phone is used once: paying again takes a fresh device and stack.
+      w.ringUp(basketFor(4));
+      expect((await w.phonePays(cards[0]!.id, cards[0]!.pin)).outcome.kind).toBe('approved');
+    } finally {
+      await w.close();
+      await own.close();
+    }
+  });
+});

@@ -118,6 +118,11 @@ export class NobleCentral implements BleCentral {
     return this.poweredOn;
   }
 
+  /** Brings the adapter up (HCI reset and setup) ahead of the first scan; scan does it too. */
+  async powerOn(): Promise<void> {
+    await this.ready();
+  }
+
   async scan(options: ScanOptions): Promise<Advertisement[]> {
     await this.ready();
     const found = new Map<string, Advertisement>();

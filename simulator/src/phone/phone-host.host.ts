@@ -15,6 +15,8 @@ let trust: { acquirerCa: ReturnType<typeof publicKeyFromRaw>; cardCompanyRoot: R
 let counterName = '';
 /** One card object per card: a card is in one phone at a time and its ATC only moves forward. */
 const cards = new Map<string, Promise<PaymentCard>>();
+/** Phones made ready by 'phones', by device: the next payment on that device uses it. */
+const poweredOn = new Map<string, NobleCentral>();
 
 const reply = (m: PhoneHostReply): void => void process.send?.(m);
 
@@ -33,13 +35,21 @@ async function handle(req: PhoneHostRequest): Promise<void> {
       };
       counterName = req.counterName;
       return reply({ id: req.id, ok: true });
-    case 'cards':
-      await Promise.all(req.cards.map((c) => cardOf(c.cardId, c.cardFile)));
+    case 'phones':
+      await Promise.all(
+        req.phones.map(async (p) => {
+          await cardOf(p.cardId, p.cardFile);
+          const central = new NobleCentral({ hci: { transport: 'uart', path: p.ttyPath } });
+          await central.powerOn();
+          poweredOn.set(p.ttyPath, central);
+        }),
+      );
       return reply({ id: req.id, ok: true });
     case 'pay': {
       if (!trust) throw new Error('phone host not initialised');
       const card = cardOf(req.cardId, req.cardFile);
-      const central = new NobleCentral({ hci: { transport: 'uart', path: req.ttyPath } });
+      const central = poweredOn.get(req.ttyPath) ?? new NobleCentral({ hci: { transport: 'uart', path: req.ttyPath } });
+      poweredOn.delete(req.ttyPath);
       const run = await runPhone({
         central, card: await card, pin: req.pin, trust, counterName,
         ...(req.expectTotalMinor !== undefined ? { expectTotalMinor: req.expectTotalMinor } : {}),

@@ -32,6 +32,13 @@ export interface PhoneHostTrust {
   readonly cardCompanyRoot: string;
 }
 
+/** A shopper's phone before it reaches the counter: card issued, Bluetooth on, on this pty. */
+export interface PreparedPhone {
+  readonly cardId: string;
+  readonly cardFile: string;
+  readonly ttyPath: string;
+}
+
 export interface RemotePayRequest {
   readonly cardId: string;
   readonly cardFile: string;
@@ -42,7 +49,7 @@ export interface RemotePayRequest {
 
 type PhoneHostCall =
   | { readonly op: 'init'; readonly trust: PhoneHostTrust; readonly counterName: string }
-  | { readonly op: 'cards'; readonly cards: ReadonlyArray<{ readonly cardId: string; readonly cardFile: string }> }
+  | { readonly op: 'phones'; readonly phones: readonly PreparedPhone[] }
   | ({ readonly op: 'pay' } & RemotePayRequest);
 
 export type PhoneHostRequest = PhoneHostCall & { readonly id: number };
@@ -84,9 +91,12 @@ export class PhoneHost {
     return this.devices.phoneDevice();
   }
 
-  /** Puts these cards in their phones now (personalizing a card is issuing it, not paying). */
-  async prepareCards(cards: ReadonlyArray<{ readonly cardId: string; readonly cardFile: string }>): Promise<void> {
-    await this.call({ op: 'cards', cards });
+  /**
+   * Gets these phones ready: each card personalized (issuing a card is not paying) and each
+   * phone's noble stack powered on, on its own device; a `pay` on that device then uses it.
+   */
+  async preparePhones(phones: readonly PreparedPhone[]): Promise<void> {
+    await this.call({ op: 'phones', phones });
   }
 
   async pay(req: RemotePayRequest): Promise<PhoneRun> {
