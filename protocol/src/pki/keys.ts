@@ -10,13 +10,30 @@ const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03
 
 export class KeyError extends ProtocolError<'bad_public_key' | 'bad_private_key'> {}
 
+/**
+ * Parsed public keys by point. OpenSSL 3 decodes an SPKI slowly (its decoder framework: about
+ * as long as an ECDSA verification), and the same keys come again and again — roots, the till's
+ * key for every phone at the counter, the backend's receipt key. A KeyObject is immutable, so a
+ * cached one is the same key; points that are not on the curve are never cached. Bounded: the
+ * oldest entry goes first.
+ */
+const parsedKeys = new Map<string, KeyObject>();
+const PARSED_KEYS_MAX = 1024;
+
 export function publicKeyFromRaw(raw: Uint8Array): KeyObject {
   if (raw.length !== 65 || raw[0] !== 0x04) throw new KeyError('bad_public_key', 'expected a 65-byte uncompressed P-256 point');
+  const id = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1');
+  const known = parsedKeys.get(id);
+  if (known) return known;
+  let key: KeyObject;
   try {
-    return createPublicKey({ key: Buffer.from(concatBytes(P256_SPKI_PREFIX, raw)), format: 'der', type: 'spki' });
+    key = createPublicKey({ key: Buffer.from(concatBytes(P256_SPKI_PREFIX, raw)), format: 'der', type: 'spki' });
   } catch (cause) {
     throw new KeyError('bad_public_key', 'not a point on P-256', { cause });
   }
+  if (parsedKeys.size >= PARSED_KEYS_MAX) parsedKeys.delete(parsedKeys.keys().next().value!);
+  parsedKeys.set(id, key);
+  return key;
 }
 
 export function rawFromPublicKey(key: KeyObject): Uint8Array {
