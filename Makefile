@@ -14,8 +14,12 @@ PROTOS := $(shell find protocol/proto -name '*.proto')
 start: setup
 	npx tsx simulator/src/demo/main.ts
 
+PACKAGES := protocol backend pos-terminal phone-agent simulator
+
 test: setup
 	npx tsc -p tsconfig.json --noEmit
+	@# each package on its own too: the root sees every package's libraries (the renderer's DOM)
+	@for p in $(PACKAGES); do npx tsc -p $$p/tsconfig.json --noEmit || exit 1; done
 	npx eslint . --max-warnings=0
 	node scripts/run-tests.mjs
 
@@ -41,6 +45,7 @@ lint: setup
 
 typecheck: setup
 	npx tsc -p tsconfig.json --noEmit
+	@for p in $(PACKAGES); do npx tsc -p $$p/tsconfig.json --noEmit || exit 1; done
 
 clean:
 	rm -rf node_modules protocol/src/gen .data artifacts

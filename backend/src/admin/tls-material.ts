@@ -17,7 +17,10 @@ import * as x509 from '@peculiar/x509';
 import { TERMINAL_URI_PREFIX } from '../adapters/grpc/terminal-caller';
 import { TlsMaterialError } from '../adapters/tls-files';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[1]); // the DOM's Crypto type, as @peculiar/x509 declares it
+// Node's Web Crypto types (not the DOM's: this package compiles without the DOM library).
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY_MS = 24 * 3600_000;
