@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  DECLINE_TRAILER_KEY, DeclineTrailerError, decodeDeclineTrailer, declineFromStatus, declineStatusDetails, encodeDeclineTrailer, isDeclinedResponse,
+  DECLINE_TRAILER_KEY, DECLINE_TRAILER_MAX_BYTES, DeclineTrailerError, decodeDeclineTrailer, declineFromStatus, declineStatusDetails, encodeDeclineTrailer, isDeclinedResponse,
 } from './grpc-decline';
 import { DECLINE_CODES, declineText } from './decline-codes';
 import { AuthorizeResponse, RefundResponse, SettleResponse } from './gen/bluetill/v1/settlement_network';
@@ -29,6 +29,14 @@ describe('grpc-decline', () => {
     expect(isDeclinedResponse({ approved: undefined as unknown as boolean, declineReason: '' })).toBe(true);
     expect(isDeclinedResponse({ approved: true, declineReason: '' })).toBe(false);
     expect(() => encodeDeclineTrailer({ approved: true, declineReason: '', replayed: false }, encodeSettle)).toThrow(/approved/);
+  });
+
+  it('refuses to encode a decline too large for a trailer a client can receive', () => {
+    const big = declinedSettle('card_blocked');
+    const fits = { ...big, receipt: { ...big.receipt!, receipt: new Uint8Array(DECLINE_TRAILER_MAX_BYTES - 200) } };
+    expect(encodeDeclineTrailer(fits, encodeSettle).length).toBeLessThanOrEqual(DECLINE_TRAILER_MAX_BYTES);
+    const over = { ...big, receipt: { ...big.receipt!, receipt: new Uint8Array(DECLINE_TRAILER_MAX_BYTES) } };
+    expect(() => encodeDeclineTrailer(over, encodeSettle)).toThrow(expect.objectContaining({ code: 'trailer_too_large' }));
   });
 
   it('round trip: every field of each declinable response comes back', () => {

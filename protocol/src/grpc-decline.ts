@@ -21,6 +21,14 @@ export const DECLINE_TRAILER_KEY = 'bluetill-decline-bin';
 /** gRPC's FAILED_PRECONDITION (9): the status of a business decline, and of nothing else. */
 export const DECLINE_GRPC_STATUS = 9;
 
+/**
+ * The most a decline trailer may hold (before base64). Metadata travels as HTTP/2 headers, and
+ * peers accept ~64 KiB of them in all (Node's default SETTINGS_MAX_HEADER_LIST_SIZE; a grpc-js
+ * client given more never completes the call, grpc/grpc-node#2399): 32 KiB is ~43 KiB in base64.
+ * The backend's edge checks keep every response far below it (items' text ≤ 16 KiB).
+ */
+export const DECLINE_TRAILER_MAX_BYTES = 32 * 1024;
+
 /** What every response that can be declined has. */
 export interface DeclinableResponse {
   readonly approved: boolean;
@@ -37,9 +45,13 @@ export function declineStatusDetails(declineReason: string): string {
 }
 
 /** The trailer's bytes: the whole response, encoded with its own message's encoder. */
+/** Throws DeclineTrailerError('trailer_too_large') past DECLINE_TRAILER_MAX_BYTES: a client could not receive it. */
 export function encodeDeclineTrailer<T extends DeclinableResponse>(res: T, encode: (res: T) => Uint8Array): Uint8Array {
   if (!isDeclinedResponse(res)) throw new Error('encodeDeclineTrailer: an approved response is answered OK, not as a decline');
-  return encode(res);
+  const bytes = encode(res);
+  if (bytes.length > DECLINE_TRAILER_MAX_BYTES)
+    throw new DeclineTrailerError('trailer_too_large', `a decline of ${bytes.length} bytes exceeds the ${DECLINE_TRAILER_MAX_BYTES}-byte trailer limit`);
+  return bytes;
 }
 
 export type DeclineTrailerErrorCode =
@@ -48,7 +60,9 @@ export type DeclineTrailerErrorCode =
   /** The trailer's bytes are not the method's response message. */
   | 'trailer_garbled'
   /** The trailer decodes, but not to a decline with a reason, or not to the one the status details name. */
-  | 'trailer_not_a_decline';
+  | 'trailer_not_a_decline'
+  /** (sending) The response is too large for a trailer a client can receive. */
+  | 'trailer_too_large';
 
 export class DeclineTrailerError extends ProtocolError<DeclineTrailerErrorCode> {}
 

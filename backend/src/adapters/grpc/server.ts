@@ -2,7 +2,7 @@
  * The backend's gRPC host: the Authorization and Settlement services (both by default, or
  * either alone), grpc.health.v1 and gRPC server reflection, over one SQLite store.
  */
-import { Server, ServerCredentials, status, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, ServerCredentials, status, type ServerUnaryCall, type ServiceError, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { AuthorizationService, SettlementService, ShopperService, health, isDeclinedResponse, type DeclinableResponse } from '@bluetill/protocol';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -113,8 +113,14 @@ export function unary<Req, Res>(
       .then(
         (res) => {
           if (declines && isDeclinedResponse(res as DeclinableResponse)) {
-            metrics?.observe(method, status.FAILED_PRECONDITION, seconds(), res);
-            callback(declineToGrpcStatus(res as Res & DeclinableResponse, declines as (res: Res & DeclinableResponse) => Uint8Array));
+            let s: Partial<ServiceError>;
+            try {
+              s = declineToGrpcStatus(res as Res & DeclinableResponse, declines as (res: Res & DeclinableResponse) => Uint8Array, log, method);
+            } catch (err) {
+              s = toGrpcStatus(err, log, method); // a response that does not encode: a bug, INTERNAL
+            }
+            metrics?.observe(method, s.code ?? status.UNKNOWN, seconds(), res);
+            callback(s);
             return;
           }
           metrics?.observe(method, status.OK, seconds(), res);

@@ -9,7 +9,7 @@
 import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { RequestError, type RequestErrorCode } from '../../app/request-error';
-import { DECLINE_TRAILER_KEY, assertNever, declineStatusDetails, encodeDeclineTrailer, type DeclinableResponse } from '@bluetill/protocol';
+import { DECLINE_TRAILER_KEY, DeclineTrailerError, assertNever, declineStatusDetails, encodeDeclineTrailer, type DeclinableResponse } from '@bluetill/protocol';
 import { CommitError } from '../../ports/backend-store';
 
 const CODE: Record<RequestErrorCode, status> = {
@@ -34,10 +34,21 @@ export function toGrpcStatus(error: unknown, log: Logger, method: string): Parti
   return { code: status.INTERNAL, details: 'internal error', metadata: new Metadata() };
 }
 
-/** A declined response as its status: FAILED_PRECONDITION, the code and text, the response in the trailer. */
-export function declineToGrpcStatus<T extends DeclinableResponse>(res: T, encode: (res: T) => Uint8Array): Partial<ServiceError> {
+/**
+ * A declined response as its status: FAILED_PRECONDITION, the code and text, the response in the
+ * trailer. A response too large for a trailer (the edge checks keep them far below the limit) is
+ * logged and answered without one: the client fails cleanly instead of waiting on headers it
+ * cannot take.
+ */
+export function declineToGrpcStatus<T extends DeclinableResponse>(res: T, encode: (res: T) => Uint8Array, log: Logger, method: string): Partial<ServiceError> {
   const metadata = new Metadata();
-  const bytes = encodeDeclineTrailer(res, encode);
-  metadata.set(DECLINE_TRAILER_KEY, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  return { code: status.FAILED_PRECONDITION, details: declineStatusDetails(res.declineReason), metadata };
+  const details = declineStatusDetails(res.declineReason);
+  try {
+    const bytes = encodeDeclineTrailer(res, encode);
+    metadata.set(DECLINE_TRAILER_KEY, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  } catch (error) {
+    if (!(error instanceof DeclineTrailerError)) throw error;
+    log.error({ method, decline: res.declineReason, err: { name: error.name, code: error.code, message: error.message } }, 'decline not sent in full');
+  }
+  return { code: status.FAILED_PRECONDITION, details, metadata };
 }
