@@ -9,9 +9,9 @@
  * an approval.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { credentials, makeGenericClientConstructor, status, type Metadata, type ServiceError, type StatusObject } from '@grpc/grpc-js';
+import { makeGenericClientConstructor, status, type Metadata, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 import {
-  AuthorizeResponse, DECLINE_TRAILER_KEY, DECLINE_TRAILER_MAX_BYTES, IssueCodeResponse, Receipt, declineFromStatus, PayMerchantRequest, PayMerchantResponse, RefundResponse, SettleRequest, SettleResponse,
+  AuthorizeResponse, DECLINE_TRAILER_KEY, DECLINE_TRAILER_MAX_BYTES, IssueCodeResponse, Receipt, declineFromStatus, type PayMerchantRequest, PayMerchantResponse, RefundResponse, SettleRequest, SettleResponse,
   SettleWithCodeRequest, VoidResponse, codePinContext, declineStatusDetails, merchantCardPinContext, publicKeyFromRaw, sealPin, verifyCertificate,
   type DeclinableResponse, type Item, type Money,
 } from '@bluetill/protocol';
