@@ -11,19 +11,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeGenericClientConstructor, status, type Metadata, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 import {
-  AuthorizeResponse, DECLINE_TRAILER_KEY, DECLINE_TRAILER_MAX_BYTES, IssueCodeResponse, Receipt, declineFromStatus, type PayMerchantRequest, PayMerchantResponse, RefundResponse, SettleRequest, SettleResponse,
+  AuthorizeResponse, DECLINE_TRAILER_KEY, GetSettlementRequest, DECLINE_TRAILER_MAX_BYTES, IssueCodeResponse, Receipt, declineFromStatus, type PayMerchantRequest, PayMerchantResponse, RefundResponse, SettleRequest, SettleResponse,
   SettleWithCodeRequest, VoidResponse, codePinContext, declineStatusDetails, merchantCardPinContext, publicKeyFromRaw, sealPin, verifyCertificate,
   type DeclinableResponse, type Item, type Money,
 } from '@bluetill/protocol';
 import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
 import type { TestCard } from '../../test-support/test-card';
 import { sell } from '../../test-support/sale';
+import { fleetCards } from '../../admin/demo-seed';
+import { setCardStatus } from '../../admin/registry';
 import pino from 'pino';
 import { declineToGrpcStatus } from './to-grpc-status';
 
 let f: BackendFixture;
+let offsetMs = 0;
 beforeAll(async () => {
-  f = await startBackendFixture({ shopper: { codesPerCardPerMinute: 1_000, paymentsPerCardPerMinute: 1_000 } });
+  f = await startBackendFixture({ extraCards: fleetCards(1), clock: { now: () => Date.now() + offsetMs }, shopper: { codesPerCardPerMinute: 1_000, paymentsPerCardPerMinute: 1_000 } });
 });
 afterAll(() => f?.close());
 
@@ -143,6 +146,10 @@ describe('Settle (Authorization and Settlement services) and GetSettlement', () 
     expect((await f.settle(settleReq(bob, a.un, a.res.authorizationRef, 'd-ok', {}, 500))).approved).toBe(true);
     a = await f.authorizeCard(bob, '2580');
     await declines(M, 'atc_replayed', SettleResponse.decode, () => f.settle(settleReq(bob, a.un, a.res.authorizationRef, 'd-atc', {}, 400)));
+    const fleet = f.card('card-fleet-001');
+    const fa = await f.authorizeCard(fleet, '1001');
+    setCardStatus(f.backend.store.db, 'card-fleet-001', 'blocked'); // blocked between Authorize and Settle
+    await declines(M, 'card_blocked', SettleResponse.decode, () => f.settle(settleReq(fleet, fa.un, fa.res.authorizationRef, 'd-blocked')));
     const dana = f.card('card-dana');
     const d = await f.authorizeCard(dana, '1111');
     const wine = eur(2500);
@@ -172,7 +179,7 @@ describe('Settle (Authorization and Settlement services) and GetSettlement', () 
     const replayed = Buffer.from(SettleResponse.encode({ ...first, replayed: true }).finish());
     expect(trailers[1]![0]!.equals(replayed)).toBe(true);
     expect(trailers[2]![0]!.equals(trailers[1]![0]!)).toBe(true);
-    const got = await rawCall('/bluetill.v1.Settlement/GetSettlement', Buffer.from(`\n\x06T-0001\x12\x07d-retry`, 'latin1'));
+    const got = await rawCall('/bluetill.v1.Settlement/GetSettlement', GetSettlementRequest.encode({ terminalId: 'T-0001', terminalTxnId: 'd-retry' }).finish());
     expect(got.code).toBe(status.FAILED_PRECONDITION);
     expect((got.trailers.get(DECLINE_TRAILER_KEY) as Buffer[])[0]!.equals(replayed)).toBe(true);
     expect(postings()).toBe(before);
@@ -185,7 +192,7 @@ describe('Settle (Authorization and Settlement services) and GetSettlement', () 
     expect(ans.code).toBe(status.OK);
     expect(ans.trailers.get(DECLINE_TRAILER_KEY)).toEqual([]);
     expect(SettleResponse.decode(ans.body!)).toMatchObject({ approved: true, declineReason: '', replayed: false });
-    const again = await rawCall('/bluetill.v1.Settlement/GetSettlement', Buffer.from(`\n\x06T-0001\x12\x0ad-approved`, 'latin1'));
+    const again = await rawCall('/bluetill.v1.Settlement/GetSettlement', GetSettlementRequest.encode({ terminalId: 'T-0001', terminalTxnId: 'd-approved' }).finish());
     expect(again.code).toBe(status.OK);
     expect(again.trailers.get(DECLINE_TRAILER_KEY)).toEqual([]);
   });
@@ -264,6 +271,13 @@ describe('SettleWithCode, IssueCode and PayMerchant', () => {
     await declines(M, 'code_invalid', SettleResponse.decode, () => f.settleWithCode(codeSale('c-invalid', wrong, eur(1_00))));
     const dana = await issue('card-dana', '1111', eur(30_00));
     await declines(M, 'insufficient_funds', SettleResponse.decode, () => f.settleWithCode(codeSale('c-funds', dana.code, eur(25_00))));
+    const late = await issue('card-bob', '2580', eur(10_00));
+    offsetMs = 6 * 60_000; // past the code's 5 minutes
+    try {
+      await declines(M, 'code_expired', SettleResponse.decode, () => f.settleWithCode(codeSale('c-expired', late.code, eur(1_00))));
+    } finally {
+      offsetMs = 0;
+    }
     // The Settlement service's own SettleWithCode, raw.
     const direct = await rawCall('/bluetill.v1.Settlement/SettleWithCode', SettleWithCodeRequest.encode(codeSale('c-direct', good.code, eur(1_00))).finish());
     expect(direct.code).toBe(status.FAILED_PRECONDITION);
@@ -271,27 +285,42 @@ describe('SettleWithCode, IssueCode and PayMerchant', () => {
     checked.get(M)!.add('code_used (Settlement service)');
   });
 
+  it('SettleWithCode: code_attempts_exceeded after 10 wrong codes at the merchant (last: it shuts the merchant codes for 10 minutes)', async () => {
+    const good = await issue('card-bob', '2580', eur(10_00));
+    expect(good.approved).toBe(true);
+    const used = new Set([good.code]);
+    for (let i = 0; i < 10; i++) {
+      let wrong = String(20_000_000 + i);
+      if (used.has(wrong)) wrong = String(30_000_000 + i);
+      await f.settleWithCode(codeSale(`c-guess-${i}`, wrong, eur(1_00)));
+    }
+    await declines('Authorization.SettleWithCode', 'code_attempts_exceeded', SettleResponse.decode, () => f.settleWithCode(codeSale('c-guess-right', good.code, eur(1_00))));
+  });
+
   describe('PayMerchant', () => {
-    async function pay(o: { mcard: string; card: string; pin: string; amount: Money; key: string; un?: Uint8Array; mcardPan?: string }) {
+    async function pay(o: { mcard: string; card: string; pin: string; amount: Money; key: string; un?: Uint8Array; mcardPan?: string; mcardExpiry?: string; forgeArqc?: boolean }) {
       const card = f.card(o.card);
       const mcard = f.card(o.mcard);
       const ch = await f.shopper.challenge();
       const un = o.un ?? ch.unpredictableNumber;
       const mc = mcard.cardData(un);
       const req: PayMerchantRequest = {
-        idempotencyKey: o.key, unpredictableNumber: un, merchantCard: o.mcardPan ? { ...mc, pan: o.mcardPan } : mc, card: card.cardData(un),
+        idempotencyKey: o.key, unpredictableNumber: un, merchantCard: { ...mc, ...(o.mcardPan ? { pan: o.mcardPan } : {}), ...(o.mcardExpiry ? { expiry: o.mcardExpiry } : {}) }, card: card.cardData(un),
         sealedPinBlock: await sealed(card, o.pin, merchantCardPinContext(un), un, ch.pinKeyCertificate), amount: o.amount, items: itemsOf(o.amount), cryptogram: card.arqc(o.amount, un),
       };
+      if (o.forgeArqc) req.cryptogram = { ...req.cryptogram!, arqc: req.cryptogram!.arqc.map((b) => b ^ 0x5a) };
       return { req, res: await f.shopper.payMerchant(req) };
     }
     const M = 'Shopper.PayMerchant';
     const d = (fn: () => Promise<{ res: PayMerchantResponse }>) => async () => (await fn()).res;
 
-    it('unpredictable_number_invalid, merchant_card_unknown, merchant_card_blocked, merchant_inactive, pin_incorrect, insufficient_funds; a retry is the same decline', async () => {
+    it('unpredictable_number_invalid, merchant_card_unknown, merchant_card_blocked, merchant_inactive, merchant_card_invalid, cryptogram_invalid, pin_incorrect, insufficient_funds; a retry is the same decline', async () => {
       await declines(M, 'unpredictable_number_invalid', PayMerchantResponse.decode, d(() => pay({ mcard: 'mcard-corner', card: 'card-alice', pin: '1234', amount: eur(3_00), key: 'p-un-0001', un: Uint8Array.of(5, 5, 5, 5) })));
       await declines(M, 'merchant_card_unknown', PayMerchantResponse.decode, d(() => pay({ mcard: 'mcard-corner', card: 'card-alice', pin: '1234', amount: eur(3_00), key: 'p-unknown-01', mcardPan: '6799990900000000996' })));
       await declines(M, 'merchant_card_blocked', PayMerchantResponse.decode, d(() => pay({ mcard: 'mcard-blocked', card: 'card-alice', pin: '1234', amount: eur(3_00), key: 'p-blocked-01' })));
       await declines(M, 'merchant_inactive', PayMerchantResponse.decode, d(() => pay({ mcard: 'mcard-closed', card: 'card-alice', pin: '1234', amount: eur(3_00), key: 'p-closed-001' })));
+      await declines(M, 'merchant_card_invalid', PayMerchantResponse.decode, d(() => pay({ mcard: 'mcard-corner', card: 'card-alice', pin: '1234', amount: eur(3_00), key: 'p-invalid-01', mcardExpiry: '3112' })));
+      await declines(M, 'cryptogram_invalid', PayMerchantResponse.decode, d(() => pay({ mcard: 'mcard-corner', card: 'card-alice', pin: '1234', amount: eur(3_00), key: 'p-arqc-0001', forgeArqc: true })));
       const wrong = await declines(M, 'pin_incorrect', PayMerchantResponse.decode, d(() => pay({ mcard: 'mcard-corner', card: 'card-alice', pin: '0000', amount: eur(3_00), key: 'p-pin-00001' })));
       expect(wrong.pinTriesLeft).toBe(2);
       const funds = await pay({ mcard: 'mcard-corner', card: 'card-dana', pin: '1111', amount: eur(25_00), key: 'p-funds-0001' });
@@ -334,11 +363,11 @@ describe('coverage of this file', () => {
   it('checked the raw status of each decline reason listed here, on each RPC that can decline', () => {
     const expected: Record<string, string[]> = {
       Authorize: ['unpredictable_number_invalid', 'unknown_card', 'card_blocked', 'card_expired', 'card_authentication_failed', 'pin_missing', 'pin_incorrect', 'pin_tries_exceeded'],
-      'Authorization.Settle': ['cryptogram_invalid', 'terminal_unknown', 'unknown_card', 'authorization_invalid', 'cvm_failed', 'currency_unsupported', 'amount_mismatch', 'amount_limit_exceeded', 'atc_replayed', 'insufficient_funds'],
+      'Authorization.Settle': ['cryptogram_invalid', 'terminal_unknown', 'unknown_card', 'authorization_invalid', 'cvm_failed', 'currency_unsupported', 'amount_mismatch', 'amount_limit_exceeded', 'atc_replayed', 'card_blocked', 'insufficient_funds'],
       GetSettlement: ['insufficient_funds'],
-      'Authorization.SettleWithCode': ['code_limit_exceeded', 'terminal_unknown', 'amount_mismatch', 'code_used', 'code_invalid', 'insufficient_funds', 'code_used (Settlement service)'],
+      'Authorization.SettleWithCode': ['code_limit_exceeded', 'terminal_unknown', 'amount_mismatch', 'code_used', 'code_invalid', 'insufficient_funds', 'code_expired', 'code_attempts_exceeded', 'code_used (Settlement service)'],
       'Shopper.IssueCode': ['unpredictable_number_invalid', 'unknown_card', 'card_blocked', 'card_expired', 'pin_incorrect', 'currency_unsupported', 'amount_limit_exceeded'],
-      'Shopper.PayMerchant': ['unpredictable_number_invalid', 'merchant_card_unknown', 'merchant_card_blocked', 'merchant_inactive', 'pin_incorrect', 'insufficient_funds'],
+      'Shopper.PayMerchant': ['unpredictable_number_invalid', 'merchant_card_unknown', 'merchant_card_blocked', 'merchant_inactive', 'merchant_card_invalid', 'cryptogram_invalid', 'pin_incorrect', 'insufficient_funds'],
       'Authorization.Refund': ['original_not_found', 'not_refundable', 'currency_unsupported', 'refund_exceeds_original'],
       Refund: ['original_not_found', 'not_refundable', 'currency_unsupported', 'refund_exceeds_original'],
       'Authorization.Void': ['original_not_found', 'not_voidable'],
