@@ -32,3 +32,4 @@ export * as health from './gen/grpc/health/v1/health';
 export * from './receipt';
 export * from './emv/index';
 export * from './apdu/index';
+export * from './grpc-decline';

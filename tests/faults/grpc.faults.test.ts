@@ -3,14 +3,15 @@
  * method of the Authorization and Settlement service definitions, plus Health.Check): random
  * bytes, truncated and mutated real requests, sent with a raw grpc-js client whose serializers
  * pass bytes through. Every answer must be a clean gRPC status (OK or one of the statuses the
- * backend maps its errors to; INTERNAL is allowed but counted — a finding), the server keeps
+ * backend maps its errors to; INTERNAL is allowed but counted — a finding; a FAILED_PRECONDITION
+ * is a decline and must carry a trailer that decodes to the code its details name), the server keeps
  * serving (a health check after each batch), and no posting ever reaches the ledger. The sender
  * is a till with a valid client certificate (the backend serves mutual TLS).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { makeGenericClientConstructor, status, type Client, type ServiceError } from '@grpc/grpc-js';
-import { AuthorizationService, AuthorizeRequest, ChallengeRequest, GetSettlementRequest, SettleRequest, SettlementService, health } from '@bluetill/protocol';
+import { AuthorizationService, AuthorizeRequest, ChallengeRequest, GetSettlementRequest, SettleRequest, SettlementService, declineFromStatus, health, type DeclinableResponse } from '@bluetill/protocol';
 import { startBackendFixture, type BackendFixture } from '../../backend/src/test-support/backend-fixture';
 import { SOAK, Tally, bytes, cases, mutation, params, timeout } from './support';
 
@@ -39,6 +40,12 @@ for (const d of [...Object.values(AuthorizationService), ...Object.values(Settle
   SAMPLES[d.path] ??= new Uint8Array(d.requestSerialize(d.requestDeserialize(Buffer.alloc(0))));
 }
 const METHODS = Object.keys(SAMPLES);
+// A FAILED_PRECONDITION is a business decline: its trailer must decode, with the method's own response decoder, to a decline.
+const RESPONSE_DECODERS = Object.fromEntries(
+  ([...Object.values(AuthorizationService), ...Object.values(SettlementService)] as unknown as { path: string; responseDeserialize: (b: Buffer) => unknown }[])
+    .map((d) => [d.path, (b: Uint8Array) => d.responseDeserialize(Buffer.from(b)) as DeclinableResponse]),
+);
+let unreadableDeclines = 0;
 
 const identity = (b: Buffer): Buffer => b;
 const RawClient = makeGenericClientConstructor(
@@ -58,12 +65,22 @@ beforeAll(async () => {
 afterAll(async () => {
   client?.close();
   await f?.close();
-  tally.print({ codes: Object.fromEntries(codes), internalDeserialize, internalHandler, healthChecks, methods: Object.keys(SAMPLES).length, byMethod });
+  tally.print({ codes: Object.fromEntries(codes), unreadableDeclines, internalDeserialize, internalHandler, healthChecks, methods: Object.keys(SAMPLES).length, byMethod });
 });
 
-function call(path: string, body: Uint8Array): Promise<{ code: number; details: string }> {
+function call(path: string, body: Uint8Array): Promise<{ code: number; details: string; decline?: string }> {
   return new Promise((resolve) => {
-    client[path]!(Buffer.from(body), { deadline: Date.now() + 10_000 }, (e) => resolve(e ? { code: e.code, details: e.details } : { code: status.OK, details: '' }));
+    client[path]!(Buffer.from(body), { deadline: Date.now() + 10_000 }, (e) => {
+      if (!e) return resolve({ code: status.OK, details: '' });
+      if (e.code !== status.FAILED_PRECONDITION) return resolve({ code: e.code, details: e.details });
+      let decline = 'unreadable';
+      try {
+        decline = RESPONSE_DECODERS[path] ? (declineFromStatus(e, RESPONSE_DECODERS[path]!)?.declineReason ?? 'unreadable') : 'not a declinable method';
+      } catch {
+        unreadableDeclines++;
+      }
+      resolve({ code: e.code, details: e.details, decline });
+    });
   });
 }
 
@@ -116,6 +133,7 @@ describe('garbage into every gRPC method of a real backend', () => {
         }
         if (!CLEAN.has(a.code)) ctx.log(`${a.path} ${Buffer.from(a.body).toString('hex')} -> ${name} ${a.details}`);
         expect(CLEAN.has(a.code), `${a.path} answered ${name}: ${a.details}`).toBe(true);
+        if (a.code === status.FAILED_PRECONDITION) expect(a.details.startsWith(`${a.decline}:`), `${a.path}: a decline whose trailer reads ${a.decline}, details ${a.details}`).toBe(true);
         if (a.code === status.INTERNAL && !/deserializ/i.test(a.details)) ctx.log(`INTERNAL from the handler: ${a.path} ${Buffer.from(a.body).toString('hex')}`);
       }
       const h = await call('/grpc.health.v1.Health/Check', SAMPLES['/grpc.health.v1.Health/Check']!);

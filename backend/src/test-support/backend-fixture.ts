@@ -1,17 +1,20 @@
 /**
  * Test fixture: a seeded backend on a temp dir, served on 127.0.0.1:0 over mutual TLS, with typed
  * promise clients that present terminal T-0001's client certificate (`clientFor` makes others).
+ * Like the till's and the phone's clients, they give a decline (status FAILED_PRECONDITION with
+ * the `bluetill-decline-bin` trailer) back as its response value; other statuses reject.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { credentials, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
+import { credentials, type ChannelCredentials, type ServiceError, type StatusObject, type status } from '@grpc/grpc-js';
 import {
   AuthorizationClient, SettlementClient, ShopperClient, sealPin, pinSealContext, verifyCertificate, publicKeyFromRaw,
-  health,
-  type IssueCodeRequest, type IssueCodeResponse, type PayMerchantRequest, type PayMerchantResponse, type SettleWithCodeRequest, type ShopperChallengeResponse,
-  type AuthorizeRequest, type AuthorizeResponse, type ChallengeResponse, type SettleRequest, type SettleResponse, type CertificateBody,
-  type RefundRequest, type RefundResponse, type VoidRequest, type VoidResponse, type CloseBatchRequest, type CloseBatchResponse,
+  health, declineFromStatus, DECLINE_TRAILER_KEY,
+  AuthorizeResponse, IssueCodeResponse, PayMerchantResponse, RefundResponse, SettleResponse, VoidResponse,
+  type IssueCodeRequest, type PayMerchantRequest, type SettleWithCodeRequest, type ShopperChallengeResponse, type DeclinableResponse,
+  type AuthorizeRequest, type ChallengeResponse, type SettleRequest, type CertificateBody,
+  type RefundRequest, type VoidRequest, type CloseBatchRequest, type CloseBatchResponse,
   type ListTransactionsRequest, type ListTransactionsResponse,
 } from '@bluetill/protocol';
 import { seedDemo, type SeededBackend } from '../admin/demo-seed';
@@ -27,6 +30,51 @@ import type { ShopperOptions } from '../app/shopper-service';
 
 const call = <Req, Res>(fn: (req: Req, cb: (e: ServiceError | null, r: Res) => void) => unknown) => (req: Req) =>
   new Promise<Res>((resolve, reject) => fn(req, (e, r) => (e ? reject(e) : resolve(r))));
+
+/** A declinable call's status as it was on the wire (raw code, details, decline-trailer values). */
+export interface WireAnswer {
+  readonly method: string;
+  readonly code: status;
+  readonly details: string;
+  readonly trailer: readonly Buffer[];
+}
+
+type Unary<Req, Res> = (req: Req, cb: (e: ServiceError | null, r: Res) => void) => { on(event: 'status', listener: (s: StatusObject) => void): unknown };
+
+/**
+ * A call whose declines come back as values, decoded from the decline trailer with `decode`, and
+ * that holds the backend to the wire contract (issue 5): an OK answer must be an approval with no
+ * decline trailer, a FAILED_PRECONDITION must carry a readable decline (else a DeclineTrailerError).
+ * Each answer's raw status is appended to `wire`.
+ */
+const declinable = <Req, Res extends DeclinableResponse>(method: string, fn: Unary<Req, Res>, decode: (b: Uint8Array) => Res, wire: WireAnswer[]) => (req: Req) =>
+  new Promise<Res>((resolve, reject) => {
+    let answer: { e: ServiceError | null; r: Res } | undefined;
+    let st: StatusObject | undefined;
+    const settle = () => {
+      if (!answer || !st) return;
+      const trailer = st.metadata.get(DECLINE_TRAILER_KEY).filter((v): v is Buffer => typeof v !== 'string');
+      wire.push({ method, code: st.code, details: st.details, trailer });
+      const { e, r } = answer;
+      if (!e) {
+        if (r.approved !== true || st.metadata.get(DECLINE_TRAILER_KEY).length > 0) return reject(new Error(`${method}: answered OK with a decline (approved ${String(r.approved)}, ${trailer.length} trailer values)`));
+        return resolve(r);
+      }
+      try {
+        const declined = declineFromStatus(e, decode);
+        return declined ? resolve(declined) : reject(e);
+      } catch (garbled) {
+        return reject(garbled);
+      }
+    };
+    fn(req, (e, r) => {
+      answer = { e, r };
+      settle();
+    }).on('status', (s) => {
+      st = s;
+      settle();
+    });
+  });
 
 /** Refund, Void, CloseBatch, ListTransactions as promises, over one service. */
 export interface AfterSaleClients {
@@ -57,6 +105,8 @@ export interface BackendFixture extends AfterSaleClients {
   readonly masterKey: MasterKey;
   readonly seed: SeededBackend;
   readonly backend: RunningBackend;
+  /** The raw status of every declinable call made through the fixture's clients, in order. */
+  readonly wire: WireAnswer[];
   challenge(terminalId?: string): Promise<ChallengeResponse>;
   authorize(req: AuthorizeRequest): Promise<AuthorizeResponse>;
   settle(req: SettleRequest): Promise<SettleResponse>;
@@ -86,37 +136,38 @@ export interface ShopperClients {
 }
 
 /** Clients of the shopper-facing listener, trusting the backend CA (PEM) for its server certificate. */
-export function shopperClients(address: string, backendCa: Buffer): ShopperClients {
+export function shopperClients(address: string, backendCa: Buffer, wire: WireAnswer[] = []): ShopperClients {
   const c = new ShopperClient(address, credentials.createSsl(backendCa));
   return {
     challenge: () => call<Record<string, never>, ShopperChallengeResponse>(c.challenge.bind(c))({}),
-    issueCode: call(c.issueCode.bind(c)),
-    payMerchant: call(c.payMerchant.bind(c)),
+    issueCode: declinable('Shopper.IssueCode', c.issueCode.bind(c), IssueCodeResponse.decode, wire),
+    payMerchant: declinable('Shopper.PayMerchant', c.payMerchant.bind(c), PayMerchantResponse.decode, wire),
     close: () => c.close(),
   };
 }
 
-function afterSale(c: AuthorizationClient | SettlementClient): AfterSaleClients {
+function afterSale(c: AuthorizationClient | SettlementClient, prefix: string, wire: WireAnswer[]): AfterSaleClients {
   return {
-    refund: call<RefundRequest, RefundResponse>(c.refund.bind(c)),
-    voidSale: call<VoidRequest, VoidResponse>(c.void.bind(c)),
+    refund: declinable<RefundRequest, RefundResponse>(`${prefix}Refund`, c.refund.bind(c), RefundResponse.decode, wire),
+    voidSale: declinable<VoidRequest, VoidResponse>(`${prefix}Void`, c.void.bind(c), VoidResponse.decode, wire),
     closeBatch: call<CloseBatchRequest, CloseBatchResponse>(c.closeBatch.bind(c)),
     listTransactions: call<ListTransactionsRequest, ListTransactionsResponse>(c.listTransactions.bind(c)),
   };
 }
 
-function clientsOver(address: string, creds: ChannelCredentials): FixtureClients {
+function clientsOver(address: string, creds: ChannelCredentials, wire: WireAnswer[]): FixtureClients {
   const auth = new AuthorizationClient(address, creds);
   const settlement = new SettlementClient(address, creds);
   const healthClient = new health.HealthClient(address, creds);
   return {
-    ...afterSale(auth),
-    direct: afterSale(settlement),
+    ...afterSale(auth, 'Authorization.', wire),
+    direct: afterSale(settlement, '', wire),
     challenge: (terminalId = 'T-0001') => call<{ terminalId: string }, ChallengeResponse>(auth.challenge.bind(auth))({ terminalId }),
-    authorize: call(auth.authorize.bind(auth)),
-    settle: call(auth.settle.bind(auth)),
-    settleWithCode: call(auth.settleWithCode.bind(auth)),
-    getSettlement: (terminalId, terminalTxnId) => call<{ terminalId: string; terminalTxnId: string }, SettleResponse>(settlement.getSettlement.bind(settlement))({ terminalId, terminalTxnId }),
+    authorize: declinable('Authorize', auth.authorize.bind(auth), AuthorizeResponse.decode, wire),
+    settle: declinable('Authorization.Settle', auth.settle.bind(auth), SettleResponse.decode, wire),
+    settleWithCode: declinable('Authorization.SettleWithCode', auth.settleWithCode.bind(auth), SettleResponse.decode, wire),
+    getSettlement: (terminalId, terminalTxnId) =>
+      declinable<{ terminalId: string; terminalTxnId: string }, SettleResponse>('GetSettlement', settlement.getSettlement.bind(settlement), SettleResponse.decode, wire)({ terminalId, terminalTxnId }),
     health: (service = '') =>
       call<{ service: string }, { status: number }>(healthClient.check.bind(healthClient))({ service }).then((r) => health.HealthCheckResponse_ServingStatus[r.status] ?? String(r.status)),
     close() {
@@ -136,17 +187,18 @@ export async function startBackendFixture(
   const backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, masterKey, logger: createLogger('backend', 'silent'),
     ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.clock ? { clock: o.clock } : {}), ...(o.worker ? { worker: true } : {}), shopper: o.shopper ?? {},
   });
-  const shopper = shopperClients(backend.shopperAddress!, Buffer.from(seed.trust.backendTlsCa!));
+  const wire: WireAnswer[] = [];
+  const shopper = shopperClients(backend.shopperAddress!, Buffer.from(seed.trust.backendTlsCa!), wire);
   const credentialsFor = (terminalId: string) => {
     const t = readTerminalTls(seed.tlsDir, terminalId);
     return credentials.createSsl(t.ca, t.key, t.cert);
   };
-  const main = clientsOver(backend.address, credentialsFor('T-0001'));
+  const main = clientsOver(backend.address, credentialsFor('T-0001'), wire);
   const others: FixtureClients[] = [];
   const root = publicKeyFromRaw(Buffer.from(seed.trust.cardCompanyRoot, 'base64'));
   const cards = new Map<string, TestCard>();
   const f: BackendFixture = {
-    dir, masterKey, seed, backend,
+    dir, masterKey, seed, backend, wire,
     challenge: main.challenge,
     authorize: main.authorize,
     settle: main.settle,
@@ -161,7 +213,7 @@ export async function startBackendFixture(
     direct: main.direct,
     credentialsFor,
     clientFor(creds) {
-      const c = clientsOver(backend.address, creds);
+      const c = clientsOver(backend.address, creds, wire);
       others.push(c);
       return c;
     },

@@ -2,11 +2,14 @@
  * ShopperBackend over grpc-js: server-authenticated TLS (the backend CA from the trust file; the
  * phone has no client certificate), a deadline on every call; Challenge and PayMerchant retried
  * on UNAVAILABLE / DEADLINE_EXCEEDED (PayMerchant is idempotent on its key), IssueCode never.
+ * A decline arrives as FAILED_PRECONDITION with the response in the `bluetill-decline-bin`
+ * trailer and is handed up as that response value; one without a decodable trailer is a
+ * ShopperBackendError('rejected'), never an approval.
  */
 import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import {
-  ShopperClient,
-  type IssueCodeRequest, type IssueCodeResponse, type PayMerchantRequest, type PayMerchantResponse, type ShopperChallengeResponse,
+  DeclineTrailerError, IssueCodeResponse, PayMerchantResponse, ShopperClient, declineFromStatus,
+  type DeclinableResponse, type IssueCodeRequest, type PayMerchantRequest, type ShopperChallengeResponse,
 } from '@bluetill/protocol';
 import { ShopperBackendError, type ShopperBackend } from '../ports/shopper-backend';
 
@@ -34,21 +37,30 @@ export class GrpcShopperBackend implements ShopperBackend {
   }
 
   issueCode(req: IssueCodeRequest): Promise<IssueCodeResponse> {
-    return this.unary<IssueCodeResponse>('issueCode', req).catch((e: unknown) => Promise.reject(this.translate('IssueCode', e)));
+    return this.unary('issueCode', req, IssueCodeResponse.decode).catch((e: unknown) => Promise.reject(this.translate('IssueCode', e)));
   }
 
   payMerchant(req: PayMerchantRequest): Promise<PayMerchantResponse> {
-    return this.retrying('PayMerchant', () => this.unary('payMerchant', req));
+    return this.retrying('PayMerchant', () => this.unary('payMerchant', req, PayMerchantResponse.decode));
   }
 
   close(): void {
     this.client.close();
   }
 
-  private unary<Res>(method: 'challenge' | 'issueCode' | 'payMerchant', req: unknown): Promise<Res> {
+  /** One call; `declined` (the response message's decoder) turns a decline status back into its response value. */
+  private unary<Res>(method: 'challenge' | 'issueCode' | 'payMerchant', req: unknown, declined?: Res extends DeclinableResponse ? (bytes: Uint8Array) => Res : never): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
       const fn = (this.client as unknown as Record<string, (r: unknown, o: { deadline: number }, cb: (e: ServiceError | null, r: Res) => void) => void>)[method]!;
-      fn.call(this.client, req, { deadline: Date.now() + (this.o.deadlineMs ?? 10_000) }, (err, res) => (err ? reject(err) : resolve(res)));
+      fn.call(this.client, req, { deadline: Date.now() + (this.o.deadlineMs ?? 10_000) }, (err, res) => {
+        if (!err) return resolve(res);
+        try {
+          const decline = declined ? declineFromStatus(err, declined as (bytes: Uint8Array) => Res & DeclinableResponse) : null;
+          return decline ? resolve(decline) : reject(err);
+        } catch (e) {
+          return reject(e); // FAILED_PRECONDITION without a decodable decline: a DeclineTrailerError
+        }
+      });
     });
   }
 
@@ -68,6 +80,7 @@ export class GrpcShopperBackend implements ShopperBackend {
   }
 
   private translate(what: string, e: unknown): ShopperBackendError {
+    if (e instanceof DeclineTrailerError) return new ShopperBackendError('rejected', `${what}: a decline the phone cannot read (${e.code}): ${e.message}`, { cause: e });
     const err = e as ServiceError;
     // A server certificate that does not chain to the backend CA fails the handshake: UNAVAILABLE with a certificate message.
     if (err?.code === status.UNAVAILABLE && /certificate|self[- ]signed|SSL|handshake/i.test(err.details ?? '')) {

@@ -2,8 +2,8 @@
  * The backend's gRPC host: the Authorization and Settlement services (both by default, or
  * either alone), grpc.health.v1 and gRPC server reflection, over one SQLite store.
  */
-import { Server, ServerCredentials, status, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { AuthorizationService, SettlementService, ShopperService, health } from '@bluetill/protocol';
+import { Server, ServerCredentials, status, type ServerUnaryCall, type ServiceError, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { AuthorizationService, SettlementService, ShopperService, health, isDeclinedResponse, type DeclinableResponse } from '@bluetill/protocol';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { SqliteBackendStore, type CommitCounts } from '../sqlite/backend-store.sqlite';
@@ -17,7 +17,7 @@ import { ShopperUseCase, type ShopperOptions } from '../../app/shopper-service';
 import { SqliteShopperStore } from '../sqlite/shopper-store.sqlite';
 import type { Caller } from '../../app/caller';
 import { systemClock, type Clock } from '../../ports/clock';
-import { toGrpcStatus } from './to-grpc-status';
+import { declineToGrpcStatus, toGrpcStatus } from './to-grpc-status';
 import { guardDecoding, isMalformed } from './malformed-request';
 import { RequestError } from '../../app/request-error';
 import {
@@ -91,7 +91,16 @@ type Handler<Req, Res> = (req: Req, caller: Caller) => Res | Promise<Res>;
 /** The caller of a call, from its transport; throws a RequestError when it may not call at all. */
 type CallerOf = (call: ServerUnaryCall<unknown, unknown>) => Caller;
 
-export function unary<Req, Res>(log: Logger, callerOf: CallerOf, method: string, validate: (r: Req) => Req, handler: Handler<Req, Res>, metrics?: BackendMetrics) {
+/**
+ * One unary method: caller, decoding and field checks, the use case, its answer or error as a
+ * status. `declines` (the method's response encoder) marks a method whose answers can be business
+ * declines: a response with `approved` false is answered FAILED_PRECONDITION with the response in
+ * the decline trailer (to-grpc-status.ts), an approved one OK.
+ */
+export function unary<Req, Res>(
+  log: Logger, callerOf: CallerOf, method: string, validate: (r: Req) => Req, handler: Handler<Req, Res>, metrics?: BackendMetrics,
+  declines?: Res extends DeclinableResponse ? (res: Res) => Uint8Array : never,
+) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
@@ -103,6 +112,17 @@ export function unary<Req, Res>(log: Logger, callerOf: CallerOf, method: string,
       })
       .then(
         (res) => {
+          if (declines && isDeclinedResponse(res as DeclinableResponse)) {
+            let s: Partial<ServiceError>;
+            try {
+              s = declineToGrpcStatus(res as Res & DeclinableResponse, declines as (res: Res & DeclinableResponse) => Uint8Array, log, method);
+            } catch (err) {
+              s = toGrpcStatus(err, log, method); // a response that does not encode: a bug, INTERNAL
+            }
+            metrics?.observe(method, s.code ?? status.UNKNOWN, seconds(), res);
+            callback(s);
+            return;
+          }
           metrics?.observe(method, status.OK, seconds(), res);
           callback(null, res);
         },
@@ -162,26 +182,26 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   // Refund, Void, CloseBatch and ListTransactions: the same use cases on both services (the
   // Authorization service relays them in process, as it does Settle).
   const afterSale = (prefix: string) => ({
-    refund: unary(log, callerOf, `${prefix}Refund`, validateRefund, (r, c) => adjustments.refund(r, c), m),
-    void: unary(log, callerOf, `${prefix}Void`, validateVoid, (r, c) => adjustments.void(r, c), m),
+    refund: unary(log, callerOf, `${prefix}Refund`, validateRefund, (r, c) => adjustments.refund(r, c), m, SettlementService.refund.responseSerialize),
+    void: unary(log, callerOf, `${prefix}Void`, validateVoid, (r, c) => adjustments.void(r, c), m, SettlementService.void.responseSerialize),
     closeBatch: unary(log, callerOf, `${prefix}CloseBatch`, validateCloseBatch, (r, c) => batches.closeBatch(r, c), m),
     listTransactions: unary(log, callerOf, `${prefix}ListTransactions`, validateListTransactions, (r, c) => batches.listTransactions(r, c), m),
   });
   if (services.includes('authorization')) {
     server.addService(guardDecoding(AuthorizationService), {
       challenge: unary(log, callerOf, 'Challenge', validateChallenge, (r, c) => authorization.challenge(r, c), m),
-      authorize: unary(log, callerOf, 'Authorize', validateAuthorize, (r, c) => authorization.authorize(r, c), m),
-      settle: unary(log, callerOf, 'Authorization.Settle', validateSettle, (r, c) => authorization.settle(r, c), m),
-      settleWithCode: unary(log, callerOf, 'Authorization.SettleWithCode', validateSettleWithCode, (r, c) => codeSettlement.settleWithCode(r, c), m),
+      authorize: unary(log, callerOf, 'Authorize', validateAuthorize, (r, c) => authorization.authorize(r, c), m, AuthorizationService.authorize.responseSerialize),
+      settle: unary(log, callerOf, 'Authorization.Settle', validateSettle, (r, c) => authorization.settle(r, c), m, AuthorizationService.settle.responseSerialize),
+      settleWithCode: unary(log, callerOf, 'Authorization.SettleWithCode', validateSettleWithCode, (r, c) => codeSettlement.settleWithCode(r, c), m, AuthorizationService.settleWithCode.responseSerialize),
       ...afterSale('Authorization.'),
     } as UntypedServiceImplementation);
     names.push('bluetill.v1.Authorization');
   }
   if (services.includes('settlement')) {
     server.addService(guardDecoding(SettlementService), {
-      settle: unary(log, callerOf, 'Settle', validateSettle, (r, c) => settlement.settle(r, c), m),
-      getSettlement: unary(log, callerOf, 'GetSettlement', validateGetSettlement, (r, c) => settlement.get(r.terminalId, r.terminalTxnId, c), m),
-      settleWithCode: unary(log, callerOf, 'SettleWithCode', validateSettleWithCode, (r, c) => codeSettlement.settleWithCode(r, c), m),
+      settle: unary(log, callerOf, 'Settle', validateSettle, (r, c) => settlement.settle(r, c), m, SettlementService.settle.responseSerialize),
+      getSettlement: unary(log, callerOf, 'GetSettlement', validateGetSettlement, (r, c) => settlement.get(r.terminalId, r.terminalTxnId, c), m, SettlementService.getSettlement.responseSerialize),
+      settleWithCode: unary(log, callerOf, 'SettleWithCode', validateSettleWithCode, (r, c) => codeSettlement.settleWithCode(r, c), m, SettlementService.settleWithCode.responseSerialize),
       ...afterSale(''),
     } as UntypedServiceImplementation);
     names.push('bluetill.v1.Settlement');
@@ -212,8 +232,8 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     const srv = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
     srv.addService(guardDecoding(ShopperService), {
       challenge: unary(log, shopperCallerOf, 'Shopper.Challenge', validateShopperChallenge, (_r, c) => shopperUseCase.challenge(c), m),
-      issueCode: unary(log, shopperCallerOf, 'Shopper.IssueCode', validateIssueCode, (r, c) => shopperUseCase.issueCode(r, c), m),
-      payMerchant: unary(log, shopperCallerOf, 'Shopper.PayMerchant', validatePayMerchant, (r, c) => shopperUseCase.payMerchant(r, c), m),
+      issueCode: unary(log, shopperCallerOf, 'Shopper.IssueCode', validateIssueCode, (r, c) => shopperUseCase.issueCode(r, c), m, ShopperService.issueCode.responseSerialize),
+      payMerchant: unary(log, shopperCallerOf, 'Shopper.PayMerchant', validatePayMerchant, (r, c) => shopperUseCase.payMerchant(r, c), m, ShopperService.payMerchant.responseSerialize),
     } as UntypedServiceImplementation);
     const shopperHealth = new HealthService(['bluetill.v1.Shopper']);
     srv.addService(guardDecoding(health.HealthService), shopperHealth.implementation);

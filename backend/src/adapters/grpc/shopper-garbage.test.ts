@@ -1,14 +1,17 @@
 /**
  * Garbage into the shopper-facing listener (a real grpc-js server over server-authenticated TLS,
  * a real SQLite file): random bytes and mutated real requests into every Shopper method, and into
- * SettleWithCode on the terminal port. Every answer is a clean status (OK with a decline, or
- * INVALID_ARGUMENT / RESOURCE_EXHAUSTED / ALREADY_EXISTS — never INTERNAL), the server keeps
- * serving, and nothing reaches the ledger.
+ * SettleWithCode on the terminal port. Every answer is a clean status (OK, FAILED_PRECONDITION for a
+ * decline — whose trailer must decode to the method's declined response —, or INVALID_ARGUMENT /
+ * RESOURCE_EXHAUSTED / ALREADY_EXISTS — never INTERNAL), the server keeps serving, and nothing
+ * reaches the ledger.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { credentials, makeGenericClientConstructor, status, type ServiceError } from '@grpc/grpc-js';
-import { IssueCodeRequest, PayMerchantRequest, SettleWithCodeRequest, ShopperService } from '@bluetill/protocol';
+import {
+  IssueCodeRequest, IssueCodeResponse, PayMerchantRequest, PayMerchantResponse, SettleResponse, SettleWithCodeRequest, ShopperService, declineFromStatus, type DeclinableResponse,
+} from '@bluetill/protocol';
 import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
 
 let f: BackendFixture;
@@ -38,7 +41,13 @@ const SAMPLES: Record<string, Uint8Array> = {
 };
 const CODE_SAMPLE = SettleWithCodeRequest.encode({ terminalId: 'T-0001', terminalTxnId: 'garbage-code-1', merchantId: 'M-0001', code: '12345678', amount: { minor: 500, currency: 'EUR' }, items: [{ sku: 'a', name: 'A', quantity: 1, unitPriceMinor: 500 }] }).finish();
 
-const CLEAN = new Set([status.OK, status.INVALID_ARGUMENT, status.RESOURCE_EXHAUSTED, status.ALREADY_EXISTS, status.PERMISSION_DENIED]);
+const CLEAN = new Set([status.OK, status.FAILED_PRECONDITION, status.INVALID_ARGUMENT, status.RESOURCE_EXHAUSTED, status.ALREADY_EXISTS, status.PERMISSION_DENIED]);
+/** Each declinable method's response decoder: a FAILED_PRECONDITION must carry a decline the client can read. */
+const DECLINES: Record<string, (b: Uint8Array) => DeclinableResponse> = {
+  '/bluetill.v1.Shopper/IssueCode': IssueCodeResponse.decode,
+  '/bluetill.v1.Shopper/PayMerchant': PayMerchantResponse.decode,
+  '/bluetill.v1.Authorization/SettleWithCode': SettleResponse.decode,
+};
 
 /** Random bytes, or a real request with bytes flipped, cut or appended. */
 const garbage = (sample: Uint8Array) =>
@@ -58,8 +67,14 @@ async function soak(client: Raw, paths: readonly string[], samples: Record<strin
   for (const path of paths) {
     await fc.assert(
       fc.asyncProperty(garbage(samples[path]!), async (bytes) => {
-        const code = await new Promise<number>((resolve) => client[path]!(Buffer.from(bytes), (e) => resolve(e?.code ?? status.OK)));
+        const e = await new Promise<ServiceError | null>((resolve) => client[path]!(Buffer.from(bytes), (err) => resolve(err)));
+        const code = e?.code ?? status.OK;
         seen.set(code, (seen.get(code) ?? 0) + 1);
+        if (code === status.FAILED_PRECONDITION) {
+          const decoder = DECLINES[path];
+          if (!decoder) return false; // a method that cannot decline answered a decline
+          return declineFromStatus(e, decoder)?.approved === false; // throws on a garbled trailer
+        }
         return CLEAN.has(code);
       }),
       { numRuns: runs },

@@ -32,14 +32,25 @@ function money(field: string, m: Money | undefined): void {
   if (!SUPPORTED_CURRENCIES.includes(m!.currency)) fail(`${field}.currency`, 'unsupported currency');
 }
 
+/**
+ * The items' SKUs and names together, in UTF-8 bytes. A declined sale's signed receipt carries
+ * them back in the decline trailer (FAILED_PRECONDITION, `bluetill-decline-bin`), and HTTP/2
+ * peers accept ~64 KiB of headers (grpc-js hangs past it): this keeps every decline's trailer far
+ * below DECLINE_TRAILER_MAX_BYTES. A till's basket also crosses BLE in messages of at most 8 KiB.
+ */
+export const ITEMS_TEXT_MAX_BYTES = 16 * 1024;
+
 function items(list: readonly Item[]): void {
   if (list.length < 1 || list.length > 200) fail('items', 'must have 1-200 items');
+  let text = 0;
   list.forEach((it, i) => {
     id(`items[${i}].sku`, it.sku);
     if (it.name.length < 1 || it.name.length > 80) fail(`items[${i}].name`, 'must be 1-80 characters');
     if (!Number.isInteger(it.quantity) || it.quantity < 1 || it.quantity > 9999) fail(`items[${i}].quantity`, 'must be 1-9999');
     if (!Number.isSafeInteger(it.unitPriceMinor) || it.unitPriceMinor < 0 || it.unitPriceMinor > 100_000_000) fail(`items[${i}].unit_price_minor`, 'out of range');
+    text += it.sku.length + Buffer.byteLength(it.name, 'utf8');
   });
+  if (text > ITEMS_TEXT_MAX_BYTES) fail('items', `SKUs and names together must be at most ${ITEMS_TEXT_MAX_BYTES} bytes (UTF-8)`);
 }
 
 export function validateChallenge(r: ChallengeRequest): ChallengeRequest {

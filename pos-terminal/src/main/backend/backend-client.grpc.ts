@@ -1,5 +1,8 @@
 /**
- * BackendClient over grpc-js. Every call has a deadline. Challenge, Settle, SettleWithCode, GetSettlement, Refund,
+ * BackendClient over grpc-js. Every call has a deadline. A business decline arrives as status
+ * FAILED_PRECONDITION with the response in the `bluetill-decline-bin` trailer and is handed up as
+ * that response value (`approved: false`, its decline code), as before; one without a decodable
+ * trailer is a BackendError('rejected'), never an approval. Challenge, Settle, SettleWithCode, GetSettlement, Refund,
  * Void, CloseBatch and ListTransactions are retried on UNAVAILABLE / DEADLINE_EXCEEDED with backoff
  * (Settle is idempotent on the terminal transaction id, Refund on the refund id, Void on the sale,
  * CloseBatch on the close request id: a retry never moves money twice); Authorize is never retried.
@@ -7,9 +10,9 @@
  */
 import { credentials as grpcCredentials, status, type ChannelCredentials, type ServiceError, type Client } from '@grpc/grpc-js';
 import {
-  AuthorizationClient, SettlementClient,
-  type AuthorizeRequest, type AuthorizeResponse, type ChallengeResponse, type CloseBatchResponse, type ListTransactionsResponse, type Money,
-  type RefundResponse, type SettleRequest, type SettleResponse, type SettleWithCodeRequest, type VoidResponse,
+  AuthorizationClient, AuthorizeResponse, DeclineTrailerError, RefundResponse, SettleResponse, SettlementClient, VoidResponse, declineFromStatus,
+  type AuthorizeRequest, type ChallengeResponse, type CloseBatchResponse, type DeclinableResponse, type ListTransactionsResponse, type Money,
+  type SettleRequest, type SettleWithCodeRequest,
 } from '@bluetill/protocol';
 import { BackendError, type BackendClient } from '../../common/ports/backend-client';
 
@@ -65,20 +68,20 @@ export class GrpcBackendClient implements BackendClient {
   }
 
   authorize(req: AuthorizeRequest): Promise<AuthorizeResponse> {
-    return this.unary<AuthorizeResponse>(this.auth, 'authorize', req).catch((e: unknown) => Promise.reject(this.translate('Authorize', e)));
+    return this.unary(this.auth, 'authorize', req, AuthorizeResponse.decode).catch((e: unknown) => Promise.reject(this.translate('Authorize', e)));
   }
 
   settle(req: SettleRequest): Promise<SettleResponse> {
-    return this.retrying('Settle', () => this.unary(this.auth, 'settle', req));
+    return this.retrying('Settle', () => this.unary(this.auth, 'settle', req, SettleResponse.decode));
   }
 
   settleWithCode(req: SettleWithCodeRequest): Promise<SettleResponse> {
-    return this.retrying('SettleWithCode', () => this.unary(this.auth, 'settleWithCode', req));
+    return this.retrying('SettleWithCode', () => this.unary(this.auth, 'settleWithCode', req, SettleResponse.decode));
   }
 
   async getSettlement(terminalTxnId: string): Promise<SettleResponse | null> {
     try {
-      return await this.retrying('GetSettlement', () => this.unary(this.settlement, 'getSettlement', { terminalId: this.o.terminalId, terminalTxnId }));
+      return await this.retrying('GetSettlement', () => this.unary(this.settlement, 'getSettlement', { terminalId: this.o.terminalId, terminalTxnId }, SettleResponse.decode));
     } catch (e) {
       if (e instanceof BackendError && (e.cause as ServiceError | undefined)?.code === status.NOT_FOUND) return null;
       throw e;
@@ -86,11 +89,11 @@ export class GrpcBackendClient implements BackendClient {
   }
 
   refund(req: { terminalTxnId: string; refundTxnId: string; amount: Money }): Promise<RefundResponse> {
-    return this.retrying('Refund', () => this.unary(this.auth, 'refund', { terminalId: this.o.terminalId, ...req }));
+    return this.retrying('Refund', () => this.unary(this.auth, 'refund', { terminalId: this.o.terminalId, ...req }, RefundResponse.decode));
   }
 
   voidSale(terminalTxnId: string): Promise<VoidResponse> {
-    return this.retrying('Void', () => this.unary(this.auth, 'void', { terminalId: this.o.terminalId, terminalTxnId }));
+    return this.retrying('Void', () => this.unary(this.auth, 'void', { terminalId: this.o.terminalId, terminalTxnId }, VoidResponse.decode));
   }
 
   closeBatch(closeRequestId: string): Promise<CloseBatchResponse> {
@@ -116,10 +119,19 @@ export class GrpcBackendClient implements BackendClient {
     this.settlement.close();
   }
 
-  private unary<Res>(client: Client, method: string, req: unknown): Promise<Res> {
+  /** One call; `declined` (the response message's decoder) turns a decline status back into its response value. */
+  private unary<Res>(client: Client, method: string, req: unknown, declined?: Res extends DeclinableResponse ? (bytes: Uint8Array) => Res : never): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
       const fn = (client as unknown as Record<string, (r: unknown, o: { deadline: number }, cb: (e: ServiceError | null, r: Res) => void) => void>)[method]!;
-      fn.call(client, req, { deadline: Date.now() + this.deadlineMs }, (err, res) => (err ? reject(err) : resolve(res)));
+      fn.call(client, req, { deadline: Date.now() + this.deadlineMs }, (err, res) => {
+        if (!err) return resolve(res);
+        try {
+          const decline = declined ? declineFromStatus(err, declined as (bytes: Uint8Array) => Res & DeclinableResponse) : null;
+          return decline ? resolve(decline) : reject(err);
+        } catch (e) {
+          return reject(e); // FAILED_PRECONDITION without a decodable decline: a DeclineTrailerError
+        }
+      });
     });
   }
 
@@ -138,6 +150,7 @@ export class GrpcBackendClient implements BackendClient {
   }
 
   private translate(what: string, e: unknown): BackendError {
+    if (e instanceof DeclineTrailerError) return new BackendError('rejected', `${what}: a decline the till cannot read (${e.code}): ${e.message}`, { cause: e });
     const code = (e as ServiceError)?.code;
     if (code === status.UNAVAILABLE) return new BackendError('unavailable', `${what}: payment network unavailable`, { cause: e });
     if (code === status.DEADLINE_EXCEEDED) return new BackendError('deadline', `${what}: no answer in time`, { cause: e });
