@@ -44,8 +44,10 @@ export function declineStatusDetails(declineReason: string): string {
   return `${declineReason || 'declined'}: declined`;
 }
 
-/** The trailer's bytes: the whole response, encoded with its own message's encoder. */
-/** Throws DeclineTrailerError('trailer_too_large') past DECLINE_TRAILER_MAX_BYTES: a client could not receive it. */
+/**
+ * The trailer's bytes: the whole response, encoded with its own message's encoder. Throws
+ * DeclineTrailerError('trailer_too_large') past DECLINE_TRAILER_MAX_BYTES: a client could not receive it.
+ */
 export function encodeDeclineTrailer<T extends DeclinableResponse>(res: T, encode: (res: T) => Uint8Array): Uint8Array {
   if (!isDeclinedResponse(res)) throw new Error('encodeDeclineTrailer: an approved response is answered OK, not as a decline');
   const bytes = encode(res);
