@@ -19,9 +19,13 @@ export class MessageInbox {
     private readonly now: () => number,
   ) {
     this.stream = new MessageStream({
+      // Values go as Write Without Response: every message is answered by one from the till, so an
+      // ATT acknowledgement would only add a packet to the till's controller buffers, which all its
+      // phones share. Only a Payment's last value is a Write Request: once it is acknowledged, the
+      // till holds the Payment, and a link lost after that is "outcome unknown, ask", never "not sent".
       // Any failure to hand a value to the link means the link is gone, whatever the adapter calls it.
-      send: (v, last) =>
-        link.write(v, { unacknowledged: !last }).catch((e: unknown) => Promise.reject(new PhoneError('link_lost', 'connection to the till lost while sending', { cause: e }))),
+      send: (v, last, kind) =>
+        link.write(v, { unacknowledged: !(last && kind === 'payment') }).catch((e: unknown) => Promise.reject(new PhoneError('link_lost', 'connection to the till lost while sending', { cause: e }))),
       mtu: () => link.mtu,
     });
     link.onValue((v) => {

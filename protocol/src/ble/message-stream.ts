@@ -18,10 +18,11 @@ const CLEAR_ALLOWED: ReadonlySet<BleBody['$case']> = new Set(['hello', 'helloAck
 export interface MessageStreamOptions {
   /**
    * Sends one ATT value (write or notify); resolves when the stack has taken it. `last` marks the
-   * value that ends a message: a phone may send the others unacknowledged (Write Without
-   * Response; L2CAP keeps them in order) and acknowledge only the last.
+   * value that ends a message and `kind` is the message's (its clear kind, before sealing): a
+   * phone sends values unacknowledged (Write Without Response; L2CAP keeps them in order) and
+   * chooses which messages' last value to acknowledge (see the phone's MessageInbox).
    */
-  readonly send: (value: Uint8Array, last: boolean) => Promise<void>;
+  readonly send: (value: Uint8Array, last: boolean, kind: BleBody['$case']) => Promise<void>;
   /** Current ATT MTU (read on every send: it can grow after the exchange). */
   readonly mtu: () => number;
   readonly maxMessageSize?: number;
@@ -58,7 +59,7 @@ export class MessageStream {
     }
     const values = fragment(bytes, this.o.mtu() - 3, this.counter++, (this.o.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE) + 64);
     const run = this.sending.then(async () => {
-      for (const [i, v] of values.entries()) await this.o.send(v, i === values.length - 1);
+      for (const [i, v] of values.entries()) await this.o.send(v, i === values.length - 1, body.$case);
     });
     this.sending = run.catch(() => undefined);
     return run;
