@@ -88,7 +88,7 @@ export class AuthorizationUseCase {
       if (cardDecline || !row) return decline(cardDecline ?? 'unknown_card');
       if (row.expiry !== card.expiry || row.panSequence !== card.panSequence) return decline('card_authentication_failed');
       // The card proves itself before any PIN try is counted: a cloned or fake card burns no tries.
-      const cardProof = authenticateCard({ card, unpredictableNumber: req.unpredictableNumber, caKeys: this.keys.caPublicKeys, now: new Date(now) });
+      const cardProof = authenticateCard({ card, unpredictableNumber: req.unpredictableNumber, caKeys: this.keys.caPublicKeys, issuerKeys: this.keys.issuerKeys, now: new Date(now) });
       if (cardProof) return decline(cardProof, MAX_PIN_TRIES - row.pinTries);
       if (cvm !== 'online_pin') {
         const ref = authorizationRef(row.id, req.terminalId, un);
