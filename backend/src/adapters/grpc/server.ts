@@ -28,7 +28,7 @@ import type { BackendMetrics } from '../metrics/backend-metrics';
 import { HealthService } from './health-service';
 import { createLogger } from '../logger';
 import { readServerTls, type TlsMaterial } from '../tls-files';
-import { terminalCaller } from './terminal-caller';
+import { terminalCallerOf } from './terminal-caller';
 
 export interface BackendOptions {
   readonly dbPath: string;
@@ -153,7 +153,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     callerOf = () => ({ kind: 'unauthenticated' });
   } else {
     credentials = ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true);
-    callerOf = (call) => terminalCaller(call.getAuthContext().sslPeerCertificate, store);
+    callerOf = (call) => terminalCallerOf(call, store);
   }
   const services = o.services ?? ['authorization', 'settlement'];
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
