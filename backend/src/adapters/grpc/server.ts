@@ -66,6 +66,13 @@ export interface BackendOptions {
    */
   readonly worker?: boolean;
   /**
+   * With `worker`: crypto worker threads that open sealed PINs and check card certificates and
+   * ARQCs before the use-case worker decides and commits (issue 5). Default: the cores left after
+   * the gRPC thread and the use-case worker, at least 1 (defaultCryptoWorkers); 0: none (the
+   * use-case worker does that work itself).
+   */
+  readonly cryptoWorkers?: number;
+  /**
    * The shopper-facing listener (service Shopper, claims 1, 2, 5-8): a separate port with
    * server-authenticated TLS only (the same server certificate; phones have no client
    * certificate), default on at port 0 (any free port); `false` turns it off.
@@ -129,7 +136,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   let useCases: UseCases | RemoteUseCases;
   if (o.worker) {
     try {
-      thread = await startUseCaseThread({ dbPath: o.dbPath, keysPath: o.keysPath, masterKey: o.masterKey, log });
+      thread = await startUseCaseThread({ dbPath: o.dbPath, keysPath: o.keysPath, masterKey: o.masterKey, log, ...(o.cryptoWorkers !== undefined ? { cryptoWorkers: o.cryptoWorkers } : {}) });
     } catch (error) {
       store.close();
       throw error;
@@ -197,7 +204,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     store.close();
     throw error;
   });
-  log.info({ port, services: names, reflection: o.reflection !== false, worker: thread !== undefined, keyId: o.masterKey.id, transport: tls === 'insecure' ? 'insecure' : 'mtls' }, 'backend listening');
+  log.info({ port, services: names, reflection: o.reflection !== false, worker: thread !== undefined, cryptoWorkers: thread?.cryptoWorkers ?? 0, keyId: o.masterKey.id, transport: tls === 'insecure' ? 'insecure' : 'mtls' }, 'backend listening');
 
   // The shopper-facing listener: its own port, server-authenticated TLS, no client certificate.
   let shopperServer: Server | null = null;

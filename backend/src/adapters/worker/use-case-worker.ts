@@ -1,15 +1,18 @@
 /**
  * The use-case worker (issue 5): the store, the key store and the use cases run on their own
- * thread, so per-request cryptography (sealed PIN, card authentication, ARQC, receipt signature)
- * and the fsync of each group commit do not stall the gRPC thread. Started by use-case-thread.ts.
+ * thread, so the store's work and the fsync of each group commit do not stall the gRPC thread.
+ * The CPU work of Authorize and Settle (sealed PIN, card authentication, ARQC) arrives already
+ * done by a crypto worker (crypto-worker.ts), so this thread only decides, reads, writes and
+ * commits (receipt signatures are made here: they sign what the transaction decided). Started by
+ * use-case-thread.ts.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { SqliteBackendStore } from '../sqlite/backend-store.sqlite';
 import { SoftwareKeyStore } from '../key-store.file';
 import { MasterKey } from '../master-key';
 import { systemClock } from '../../ports/clock';
 import { createUseCases, type UseCases } from '../grpc/use-cases';
-import { toWire, type CallMessage, type WorkerMessage, type WorkerStart } from './messages';
+import { compact, toWire, type CallMessage, type UseCaseControl, type WorkerMessage, type WorkerStart } from './messages';
 
 const port = parentPort!;
 const post = (m: WorkerMessage) => port.postMessage(m);
@@ -20,12 +23,7 @@ try {
   const keys = SoftwareKeyStore.fromFile(start.keysPath, MasterKey.fromBase64(start.masterKey));
   store = new SqliteBackendStore(start.dbPath);
   const useCases = createUseCases(store, keys, systemClock, (fields, message) => post({ kind: 'event', fields, message }));
-  port.on('message', (m: CallMessage | 'close') => {
-    if (m === 'close') {
-      store?.close();
-      port.close();
-      return;
-    }
+  const handle = (m: CallMessage) => {
     const target = (m.target === 'store' ? { commitStats: () => store!.commitStats } : useCases[m.target as keyof UseCases]) as unknown as
       | Record<string, (...a: unknown[]) => unknown>
       | undefined;
@@ -36,9 +34,26 @@ try {
         return method.apply(target, m.args as unknown[]);
       })
       .then(
-        (value) => post({ kind: 'result', id: m.id, value }),
+        (value) => post({ kind: 'result', id: m.id, value: compact(value) }),
         (error: unknown) => post({ kind: 'error', id: m.id, error: toWire(error) }),
       );
+  };
+  // Calls come from the gRPC thread, or from a crypto worker (with what it prepared); answers always go to the gRPC thread.
+  const cryptoPorts = new Set<MessagePort>();
+  port.on('message', (m: CallMessage | UseCaseControl) => {
+    if (m === 'close') {
+      for (const p of cryptoPorts) p.close();
+      store?.close();
+      port.close();
+      return;
+    }
+    if ('kind' in m) {
+      cryptoPorts.add(m.port);
+      m.port.on('message', handle);
+      m.port.on('close', () => cryptoPorts.delete(m.port));
+      return;
+    }
+    handle(m);
   });
   post({ kind: 'ready' });
 } catch (error) {
