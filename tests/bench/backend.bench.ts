@@ -7,7 +7,8 @@
  * i.e. per fsync) and "cpu_ms_per_call" (CPU time of the whole process, all threads, per call: a
  * figure that holds on a machine shared with others, where calls/s do not); and settle_p99_ms.
  * The backend runs its use cases on a worker thread, as `serve` does (BENCH_BACKEND_WORKER=0: on
- * the gRPC thread, as `serve --no-worker` and startBackend's default).
+ * the gRPC thread, as `serve --no-worker` and startBackend's default), with `serve`'s default pool
+ * of crypto workers (BENCH_CRYPTO_WORKERS=n: n of them; 0: the use-case worker does that work).
  * Work that is the client's (challenges, card signatures, sealing PINs) is done before timing.
  * The echo server uses the backend's own mutual TLS (same certificates), so the ratio compares
  * like with like.
@@ -47,9 +48,10 @@ async function timed<T>(items: readonly T[], run: (item: T) => Promise<unknown>)
   return { perSecond: items.length / ((performance.now() - t0) / 1000), latencies: latencies.sort((a, b) => a - b), cpuMsPerCall: (cpu.user + cpu.system) / 1000 / items.length };
 }
 
-export async function benchBackend(o: { calls: number; worker?: boolean }): Promise<void> {
+export async function benchBackend(o: { calls: number; worker?: boolean; cryptoWorkers?: number }): Promise<void> {
   const worker = o.worker ?? process.env.BENCH_BACKEND_WORKER !== '0';
-  const f = await startBackendFixture({ extraCards: fleetCards(CONCURRENCY), worker });
+  const cryptoWorkers = o.cryptoWorkers ?? (process.env.BENCH_CRYPTO_WORKERS ? Number(process.env.BENCH_CRYPTO_WORKERS) : undefined);
+  const f = await startBackendFixture({ extraCards: fleetCards(CONCURRENCY), worker, ...(cryptoWorkers !== undefined ? { cryptoWorkers } : {}) });
   const echoServer = new Server();
   echoServer.addService(ECHO, { echo: (call: { request: Buffer }, cb: (e: null, r: Buffer) => void) => cb(null, call.request) });
   const tls = readServerTls(f.seed.tlsDir);
@@ -88,7 +90,7 @@ export async function benchBackend(o: { calls: number; worker?: boolean }): Prom
     if (approved !== o.calls) throw new Error(`authorize: ${approved}/${o.calls} approved`);
     let after = await commits();
     report({
-      bench: 'authorize_per_s', value: authRun.perSecond, unit: 'calls/s', baseline: echoRun.perSecond, concurrency: CONCURRENCY, synchronous: 'FULL', worker,
+      bench: 'authorize_per_s', value: authRun.perSecond, unit: 'calls/s', baseline: echoRun.perSecond, concurrency: CONCURRENCY, synchronous: 'FULL', worker, crypto_workers: f.backend.cryptoWorkers,
       cpu_ms_per_call: cpu(authRun),
       per_commit: Number(((after.transactions - before.transactions) / Math.max(1, after.commits - before.commits)).toFixed(1)),
     });
@@ -108,7 +110,7 @@ export async function benchBackend(o: { calls: number; worker?: boolean }): Prom
     });
     after = await commits();
     report({
-      bench: 'settle_per_s', value: settleRun.perSecond, unit: 'calls/s', baseline: echoRun.perSecond, concurrency: CONCURRENCY, synchronous: 'FULL', worker,
+      bench: 'settle_per_s', value: settleRun.perSecond, unit: 'calls/s', baseline: echoRun.perSecond, concurrency: CONCURRENCY, synchronous: 'FULL', worker, crypto_workers: f.backend.cryptoWorkers,
       cpu_ms_per_call: cpu(settleRun),
       per_commit: Number(((after.transactions - before.transactions) / Math.max(1, after.commits - before.commits)).toFixed(1)),
     });

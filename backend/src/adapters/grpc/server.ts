@@ -86,6 +86,8 @@ export interface RunningBackend {
   readonly store: SqliteBackendStore;
   /** Group commits of the store that runs the use cases (the worker's, when there is one). */
   commitStats(): Promise<CommitCounts>;
+  /** Crypto worker threads running (0 without the use-case worker). */
+  readonly cryptoWorkers: number;
   /** The shopper-facing listener's port and host:port; null when it is off. */
   readonly shopperPort: number | null;
   readonly shopperAddress: string | null;
@@ -258,6 +260,9 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     address: `${host}:${port}`,
     store,
     commitStats: () => thread?.commitStats() ?? Promise.resolve(store.commitStats),
+    get cryptoWorkers() {
+      return thread?.cryptoWorkers ?? 0;
+    },
     shopperPort,
     shopperAddress: shopperPort === null ? null : `${shopperHost}:${shopperPort}`,
     close: async () => {
