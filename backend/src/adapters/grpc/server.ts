@@ -88,6 +88,8 @@ export interface RunningBackend {
   commitStats(): Promise<CommitCounts>;
   /** Crypto worker threads running (0 without the use-case worker). */
   readonly cryptoWorkers: number;
+  /** Linux thread ids by role (gRPC thread = the process id), for per-thread CPU figures; empty where unknown. */
+  readonly threadIds: ReadonlyArray<{ readonly role: 'grpc' | 'use-case' | 'crypto'; readonly tid: number }>;
   /** The shopper-facing listener's port and host:port; null when it is off. */
   readonly shopperPort: number | null;
   readonly shopperAddress: string | null;
@@ -262,6 +264,14 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     commitStats: () => thread?.commitStats() ?? Promise.resolve(store.commitStats),
     get cryptoWorkers() {
       return thread?.cryptoWorkers ?? 0;
+    },
+    get threadIds() {
+      const ids = thread?.threadIds;
+      return [
+        { role: 'grpc' as const, tid: process.pid },
+        ...(ids?.useCase !== undefined ? [{ role: 'use-case' as const, tid: ids.useCase }] : []),
+        ...(ids?.crypto ?? []).map((tid) => ({ role: 'crypto' as const, tid })),
+      ];
     },
     shopperPort,
     shopperAddress: shopperPort === null ? null : `${shopperHost}:${shopperPort}`,

@@ -16,7 +16,7 @@ import { prepareAuthorize } from '../../app/authorization-service';
 import { prepareSettle } from '../../app/settlement-service';
 import type { AuthorizeRequest, SettleRequest } from '@bluetill/protocol';
 import type { KeyStore } from '../../ports/key-store';
-import { compact, toWire, type CallMessage, type CryptoControl, type CryptoWorkerStart, type WorkerMessage } from './messages';
+import { compact, linuxThreadId, toWire, type CallMessage, type CryptoControl, type CryptoWorkerStart, type WorkerMessage } from './messages';
 
 const port = parentPort!;
 const post = (m: WorkerMessage) => port.postMessage(m);
@@ -50,7 +50,7 @@ try {
       post({ kind: 'error', id: m.id, error: toWire(error) });
     }
   });
-  post({ kind: 'ready' });
+  post({ kind: 'ready', ...(linuxThreadId() !== undefined ? { tid: linuxThreadId()! } : {}) });
 } catch (error) {
   post({ kind: 'failed', error: toWire(error) });
 }

@@ -6,6 +6,8 @@
 import { CommitError, type CommitErrorCode } from '../../ports/backend-store';
 import { RequestError, type RequestErrorCode } from '../../app/request-error';
 import type { MessagePort } from 'node:worker_threads';
+import { readlinkSync } from 'node:fs';
+import { basename } from 'node:path';
 
 export interface WorkerStart {
   readonly entry: string;
@@ -50,7 +52,7 @@ export interface WireError {
 }
 
 export type WorkerMessage =
-  | { readonly kind: 'ready' }
+  | { readonly kind: 'ready'; readonly tid?: number }
   | { readonly kind: 'failed'; readonly error: WireError }
   | { readonly kind: 'result'; readonly id: number; readonly value: unknown }
   | { readonly kind: 'error'; readonly id: number; readonly error: WireError }
@@ -88,4 +90,14 @@ export function compact<T>(value: T): T {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[k] = compact(v);
   return out as T;
+}
+
+/** This thread's Linux thread id (for per-thread CPU figures from /proc), or undefined elsewhere. */
+export function linuxThreadId(): number | undefined {
+  try {
+    const tid = Number(basename(readlinkSync('/proc/thread-self')));
+    return Number.isInteger(tid) ? tid : undefined;
+  } catch {
+    return undefined;
+  }
 }

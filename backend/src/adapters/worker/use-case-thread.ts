@@ -33,6 +33,8 @@ export interface UseCaseThread {
   readonly useCases: RemoteUseCases;
   /** The worker store's group-commit counts. */
   commitStats(): Promise<CommitStats>;
+  /** Linux thread ids of the use-case worker and the crypto workers (for per-thread CPU figures), where known. */
+  readonly threadIds: { readonly useCase: number | undefined; readonly crypto: ReadonlyArray<number> };
   /** Crypto workers running now (ready to take calls). */
   readonly cryptoWorkers: number;
   /** Lets calls in flight finish, closes the worker's store, ends the threads. */
@@ -65,6 +67,7 @@ interface Pending {
 
 interface CryptoSlot {
   worker: Worker | null;
+  tid?: number | undefined;
   /** Calls taken and not yet answered. */
   inFlight: number;
 }
@@ -108,12 +111,15 @@ export async function startUseCaseThread(o: { dbPath: string; keysPath: string; 
     pending.clear();
     for (const s of slots) s.inFlight = 0;
   };
+  let useCaseTid: number | undefined;
   await new Promise<void>((resolve, reject) => {
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`use-case worker exited (${code}) while starting`)));
     worker.on('message', (m: WorkerMessage) => {
-      if (m.kind === 'ready') resolve();
-      else if (m.kind === 'failed') reject(fromWire(m.error));
+      if (m.kind === 'ready') {
+        useCaseTid = m.tid;
+        resolve();
+      } else if (m.kind === 'failed') reject(fromWire(m.error));
       else onMessage(m);
     });
   });
@@ -137,7 +143,10 @@ export async function startUseCaseThread(o: { dbPath: string; keysPath: string; 
       w.once('error', reject);
       w.once('exit', (code) => reject(new Error(`crypto worker exited (${code}) while starting`)));
       w.on('message', (m: WorkerMessage) => {
-        if (m.kind === 'ready') resolve();
+        if (m.kind === 'ready') {
+          slots[slot]!.tid = m.tid;
+          resolve();
+        }
         else if (m.kind === 'failed') reject(fromWire(m.error));
         else onMessage(m); // a preparation's error, straight from the crypto worker
       });
@@ -218,6 +227,9 @@ export async function startUseCaseThread(o: { dbPath: string; keysPath: string; 
   return {
     useCases,
     commitStats: () => call('store', 'commitStats', []) as Promise<CommitStats>,
+    get threadIds() {
+      return { useCase: useCaseTid, crypto: slots.flatMap((s) => (s.worker && s.tid !== undefined ? [s.tid] : [])) };
+    },
     get cryptoWorkers() {
       return slots.filter((s) => s.worker).length;
     },

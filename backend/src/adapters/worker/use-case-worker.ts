@@ -12,7 +12,7 @@ import { SoftwareKeyStore } from '../key-store.file';
 import { MasterKey } from '../master-key';
 import { systemClock } from '../../ports/clock';
 import { createUseCases, type UseCases } from '../grpc/use-cases';
-import { compact, toWire, type CallMessage, type UseCaseControl, type WorkerMessage, type WorkerStart } from './messages';
+import { compact, linuxThreadId, toWire, type CallMessage, type UseCaseControl, type WorkerMessage, type WorkerStart } from './messages';
 
 const port = parentPort!;
 const post = (m: WorkerMessage) => port.postMessage(m);
@@ -55,7 +55,7 @@ try {
     }
     handle(m);
   });
-  post({ kind: 'ready' });
+  post({ kind: 'ready', ...(linuxThreadId() !== undefined ? { tid: linuxThreadId()! } : {}) });
 } catch (error) {
   store?.close();
   post({ kind: 'failed', error: toWire(error) });
