@@ -124,7 +124,7 @@ program
   .option('--metrics-port <port>', 'serve Prometheus metrics on http://HOST:PORT/metrics (0 = any free port)', integer)
   .option('--no-reflection', 'do not serve gRPC server reflection')
   .option('--no-worker', 'run the use cases on the gRPC thread (default: on a worker thread, the gRPC thread serving the transport only)')
-  .option('--crypto-workers <n>', 'with the worker: threads that open sealed PINs and check card certificates and ARQCs (default: cores − 2, at least 1; 0 = none)', integer)
+  .option('--crypto-workers <n>', 'with the worker: threads that open sealed PINs and check card certificates and ARQCs (default: cores − 2, none on 2 cores; 0 = none: the use-case worker does that work)', integer)
   .option('--shopper-port <port>', 'the shopper-facing listener (phones pay with a code or a merchant card; server TLS only); default --port + 1 (any free one with --port 0)', integer)
   .option('--no-shopper', 'do not serve the shopper-facing listener')
   .action(async (o: { dir: string; host: string; port: number; services: string; tlsDir: string; insecure: boolean; metricsPort?: number; reflection: boolean; worker: boolean; cryptoWorkers?: number; shopper: boolean; shopperPort?: number }) => {

@@ -68,7 +68,7 @@ export interface BackendOptions {
   /**
    * With `worker`: crypto worker threads that open sealed PINs and check card certificates and
    * ARQCs before the use-case worker decides and commits (issue 5). Default: the cores left after
-   * the gRPC thread and the use-case worker, at least 1 (defaultCryptoWorkers); 0: none (the
+   * the gRPC thread and the use-case worker (defaultCryptoWorkers: none on 2 cores); 0: none (the
    * use-case worker does that work itself).
    */
   readonly cryptoWorkers?: number;
