@@ -14,6 +14,9 @@ import { systemClock } from '../../ports/clock';
 import { createUseCases, type UseCases } from '../grpc/use-cases';
 import { compact, linuxThreadId, toWire, type CallMessage, type UseCaseControl, type WorkerMessage, type WorkerStart } from './messages';
 
+/** Group commits of at most this many in a burst, so the gRPC thread sends answers while this thread works on the rest (GroupCommitOptions.flushAt). */
+const USE_CASE_FLUSH_AT = 16;
+
 const port = parentPort!;
 const post = (m: WorkerMessage) => port.postMessage(m);
 const start = workerData as WorkerStart;
@@ -21,7 +24,7 @@ const start = workerData as WorkerStart;
 let store: SqliteBackendStore | undefined;
 try {
   const keys = SoftwareKeyStore.fromFile(start.keysPath, MasterKey.fromBase64(start.masterKey));
-  store = new SqliteBackendStore(start.dbPath);
+  store = new SqliteBackendStore(start.dbPath, { groupCommit: { flushAt: USE_CASE_FLUSH_AT } });
   const useCases = createUseCases(store, keys, systemClock, (fields, message) => post({ kind: 'event', fields, message }));
   const handle = (m: CallMessage) => {
     const target = (m.target === 'store' ? { commitStats: () => store!.commitStats } : useCases[m.target as keyof UseCases]) as unknown as
