@@ -7,10 +7,15 @@
  * i.e. per fsync) and "cpu_ms_per_call" (CPU time of the whole process, all threads, per call: a
  * figure that holds on a machine shared with others, where calls/s do not); and settle_p99_ms.
  * The backend runs its use cases on a worker thread, as `serve` does (BENCH_BACKEND_WORKER=0: on
- * the gRPC thread, as `serve --no-worker` and startBackend's default).
+ * the gRPC thread, as `serve --no-worker` and startBackend's default), with `serve`'s default pool
+ * of crypto workers (BENCH_CRYPTO_WORKERS=n: n of them; 0: the use-case worker does that work).
  * Work that is the client's (challenges, card signatures, sealing PINs) is done before timing.
  * The echo server uses the backend's own mutual TLS (same certificates), so the ratio compares
  * like with like.
+ * On Linux each figure also carries "threads_us_per_call": CPU µs per call by thread (from
+ * /proc/self/task, 10 ms ticks): grpc (the gRPC thread, which also runs the benchmark's client),
+ * use_case (the use-case worker: store, group commits), crypto (the crypto workers), other (V8's GC
+ * and compiler threads, libuv) — what limits the figure on a machine with few cores.
  */
 import { Server, ServerCredentials, makeGenericClientConstructor, type ServiceError, type ServiceDefinition } from '@grpc/grpc-js';
 import type { SettleRequest} from '@bluetill/protocol';
@@ -20,6 +25,7 @@ import { startBackendFixture } from '../../backend/src/test-support/backend-fixt
 import { TestCard } from '../../backend/src/test-support/test-card';
 import { sealPin, pinSealContext, verifyCertificate, publicKeyFromRaw } from '@bluetill/protocol';
 import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { percentile, report } from './report';
 
 const CONCURRENCY = 64;
@@ -28,9 +34,45 @@ const ECHO: ServiceDefinition = {
   echo: { path: '/bench.Echo/Echo', requestStream: false, responseStream: false, requestSerialize: raw.serialize, requestDeserialize: raw.deserialize, responseSerialize: raw.serialize, responseDeserialize: raw.deserialize },
 };
 
-async function timed<T>(items: readonly T[], run: (item: T) => Promise<unknown>): Promise<{ perSecond: number; latencies: number[]; cpuMsPerCall: number }> {
+/** CPU clock ticks (user + system) of each thread of this process, by Linux thread id; empty where /proc is missing. */
+function threadTicks(): Map<number, number> {
+  const ticks = new Map<number, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return ticks;
+  }
+  for (const tid of tids) {
+    try {
+      const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks.set(Number(tid), Number(fields[11]) + Number(fields[12])); // utime, stime
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return ticks;
+}
+
+type Roles = ReadonlyArray<{ readonly role: string; readonly tid: number }>;
+
+/** CPU µs per call by role (see the file comment); undefined without /proc. */
+function perThread(before: Map<number, number>, after: Map<number, number>, calls: number, roles: Roles): Record<string, number> | undefined {
+  if (after.size === 0) return undefined;
+  const usPerTick = 1e6 / 100; // USER_HZ
+  const out: Record<string, number> = { grpc: 0, use_case: 0, crypto: 0, other: 0 };
+  for (const [tid, t] of after) {
+    const role = roles.find((r) => r.tid === tid)?.role.replace('-', '_') ?? 'other';
+    out[role] = (out[role] ?? 0) + ((t - (before.get(tid) ?? 0)) * usPerTick) / calls;
+  }
+  for (const k of Object.keys(out)) out[k] = Math.round(out[k]!);
+  return out;
+}
+
+async function timed<T>(items: readonly T[], run: (item: T) => Promise<unknown>, roles: Roles = []): Promise<{ perSecond: number; latencies: number[]; cpuMsPerCall: number; threads?: Record<string, number> }> {
   let next = 0;
   const latencies: number[] = [];
+  const ticks0 = threadTicks();
   const cpu0 = process.cpuUsage(); // every thread of the process: client, gRPC thread, use-case worker
   const t0 = performance.now();
   await Promise.all(
@@ -44,12 +86,17 @@ async function timed<T>(items: readonly T[], run: (item: T) => Promise<unknown>)
     }),
   );
   const cpu = process.cpuUsage(cpu0);
-  return { perSecond: items.length / ((performance.now() - t0) / 1000), latencies: latencies.sort((a, b) => a - b), cpuMsPerCall: (cpu.user + cpu.system) / 1000 / items.length };
+  const threads = perThread(ticks0, threadTicks(), items.length, roles);
+  return {
+    perSecond: items.length / ((performance.now() - t0) / 1000), latencies: latencies.sort((a, b) => a - b), cpuMsPerCall: (cpu.user + cpu.system) / 1000 / items.length,
+    ...(threads ? { threads } : {}),
+  };
 }
 
-export async function benchBackend(o: { calls: number; worker?: boolean }): Promise<void> {
+export async function benchBackend(o: { calls: number; worker?: boolean; cryptoWorkers?: number }): Promise<void> {
   const worker = o.worker ?? process.env.BENCH_BACKEND_WORKER !== '0';
-  const f = await startBackendFixture({ extraCards: fleetCards(CONCURRENCY), worker });
+  const cryptoWorkers = o.cryptoWorkers ?? (process.env.BENCH_CRYPTO_WORKERS ? Number(process.env.BENCH_CRYPTO_WORKERS) : undefined);
+  const f = await startBackendFixture({ extraCards: fleetCards(CONCURRENCY), worker, ...(cryptoWorkers !== undefined ? { cryptoWorkers } : {}) });
   const echoServer = new Server();
   echoServer.addService(ECHO, { echo: (call: { request: Buffer }, cb: (e: null, r: Buffer) => void) => cb(null, call.request) });
   const tls = readServerTls(f.seed.tlsDir);
@@ -76,20 +123,22 @@ export async function benchBackend(o: { calls: number; worker?: boolean }): Prom
     // Baseline: echo with the Authorize request's size.
     const payload = Buffer.alloc(authorizeBytes, 7);
     await timed(Array.from({ length: 200 }), () => new Promise((r) => echo.echo(payload, () => r(null)))); // warm-up
-    const echoRun = await timed(Array.from({ length: o.calls }), () => new Promise((r, j) => echo.echo(payload, (e) => (e ? j(e) : r(null)))));
+    const roles = f.backend.threadIds;
+    const threads = (r: { threads?: Record<string, number> }) => (r.threads ? { threads_us_per_call: r.threads } : {});
+    const echoRun = await timed(Array.from({ length: o.calls }), () => new Promise((r, j) => echo.echo(payload, (e) => (e ? j(e) : r(null)))), roles);
     const cpu = (r: { cpuMsPerCall: number }) => Number(r.cpuMsPerCall.toFixed(3));
-    report({ bench: 'echo_per_s', value: echoRun.perSecond, unit: 'calls/s', concurrency: CONCURRENCY, bytes: authorizeBytes, cpu_ms_per_call: cpu(echoRun) });
+    report({ bench: 'echo_per_s', value: echoRun.perSecond, unit: 'calls/s', concurrency: CONCURRENCY, bytes: authorizeBytes, cpu_ms_per_call: cpu(echoRun), ...threads(echoRun) });
 
     const responses: AuthorizeResponse[] = new Array(o.calls);
     const commits = () => f.backend.commitStats();
     let before = await commits();
-    const authRun = await timed([...authorizeReqs.keys()], async (i) => (responses[i] = await f.authorize(authorizeReqs[i]!)));
+    const authRun = await timed([...authorizeReqs.keys()], async (i) => (responses[i] = await f.authorize(authorizeReqs[i]!)), roles);
     const approved = responses.filter((r) => r?.approved).length;
     if (approved !== o.calls) throw new Error(`authorize: ${approved}/${o.calls} approved`);
     let after = await commits();
     report({
-      bench: 'authorize_per_s', value: authRun.perSecond, unit: 'calls/s', baseline: echoRun.perSecond, concurrency: CONCURRENCY, synchronous: 'FULL', worker,
-      cpu_ms_per_call: cpu(authRun),
+      bench: 'authorize_per_s', value: authRun.perSecond, unit: 'calls/s', baseline: echoRun.perSecond, concurrency: CONCURRENCY, synchronous: 'FULL', worker, crypto_workers: f.backend.cryptoWorkers,
+      cpu_ms_per_call: cpu(authRun), ...threads(authRun),
       per_commit: Number(((after.transactions - before.transactions) / Math.max(1, after.commits - before.commits)).toFixed(1)),
     });
 
@@ -105,11 +154,11 @@ export async function benchBackend(o: { calls: number; worker?: boolean }): Prom
     const settleRun = await timed(settleReqs, async (r) => {
       const res = await f.settle(r);
       if (!res.approved) throw new Error(`settle declined: ${res.declineReason}`);
-    });
+    }, roles);
     after = await commits();
     report({
-      bench: 'settle_per_s', value: settleRun.perSecond, unit: 'calls/s', baseline: echoRun.perSecond, concurrency: CONCURRENCY, synchronous: 'FULL', worker,
-      cpu_ms_per_call: cpu(settleRun),
+      bench: 'settle_per_s', value: settleRun.perSecond, unit: 'calls/s', baseline: echoRun.perSecond, concurrency: CONCURRENCY, synchronous: 'FULL', worker, crypto_workers: f.backend.cryptoWorkers,
+      cpu_ms_per_call: cpu(settleRun), ...threads(settleRun),
       per_commit: Number(((after.transactions - before.transactions) / Math.max(1, after.commits - before.commits)).toFixed(1)),
     });
     report({ bench: 'settle_p99_ms', value: percentile(settleRun.latencies, 99), unit: 'ms' });

@@ -4,7 +4,7 @@
  * interface, and the master key then never leaves the HSM.)
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { privateKeyFromPem, utf8 } from '@bluetill/protocol';
+import { IssuerKeyCache, privateKeyFromPem, utf8 } from '@bluetill/protocol';
 import type { KeyStore } from '../ports/key-store';
 import { loadIssuer, type KeyMaterial } from '../admin/key-material';
 import { readKeysFile } from './keys-file';
@@ -19,6 +19,7 @@ export class SoftwareKeyStore implements KeyStore {
   private readonly dataKey: Buffer;
   private readonly pinVerifierKey: Buffer;
   readonly caPublicKeys: ReadonlyMap<number, RsaPublicKey>;
+  readonly issuerKeys = new IssuerKeyCache(1024);
   readonly acMasterKeys: Readonly<Record<AcAlgorithm, Uint8Array>>;
 
   constructor(material: KeyMaterial) {

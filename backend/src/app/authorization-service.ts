@@ -15,11 +15,47 @@ import type { KeyStore } from '../ports/key-store';
 import { authenticateCard } from '../domain/card-authentication';
 import { AUTHORIZATION_LIFETIME_MS, CHALLENGE_LIFETIME_MS, MAX_PIN_TRIES, checkCard, pinOutcome } from '../domain/rules';
 import { RequestError } from './request-error';
-import type { SettlementUseCase } from './settlement-service';
+import type { PreparedSettle, SettlementUseCase } from './settlement-service';
 import { checkCaller, type Caller } from './caller';
 
 export interface AuthorizationEvents {
   onDecision?(outcome: { approved: boolean; decline: DeclineCode | null }): void;
+}
+
+/**
+ * What an Authorize needs that is pure CPU work on the request and the keys (no store): the opened
+ * PIN (null when absent or not openable) and the card's own proof (certificates, DDA over the UN).
+ * Made before the transaction — by a crypto worker when the use cases run on the worker threads
+ * (adapters/worker), else inline — and only *used* inside it, at the same point of the decision as
+ * before, so the outcome is the same. The PIN stays in the process (it crosses threads in memory,
+ * never a log or a file).
+ */
+export interface PreparedAuthorize {
+  readonly now: number;
+  readonly pin: string | null;
+  /** null: the card proved itself. */
+  readonly cardProof: DeclineCode | null;
+}
+
+/** The CPU part of Authorize (see PreparedAuthorize); throws the same RequestErrors, in the same order, as authorize. */
+export function prepareAuthorize(keys: KeyStore, clock: Clock, req: AuthorizeRequest, caller: Caller): PreparedAuthorize {
+  checkCaller(req.terminalId, caller);
+  const card = req.card!;
+  const now = clock.now();
+  // Declared cardholder verification (validated at the edge): online PIN is judged here; a method
+  // the card checks itself is recorded, and settlement requires the card's signed CVR to show it.
+  const cvm = cvmNameOf(req.cvmMethod ?? 0);
+  if (!cvm) throw new RequestError('invalid_argument', 'cvm_method: unknown method');
+  let pin: string | null = null;
+  if (cvm === 'online_pin') {
+    try {
+      pin = openSealedPin(req.sealedPinBlock, { pinPrivateKey: keys.pinKey.privateKey, pan: card.pan, context: pinSealContext(req.unpredictableNumber, req.terminalId) });
+    } catch {
+      pin = null;
+    }
+  }
+  const cardProof = authenticateCard({ card, unpredictableNumber: req.unpredictableNumber, caKeys: keys.caPublicKeys, issuerKeys: keys.issuerKeys, now: new Date(now) });
+  return { now, pin, cardProof };
 }
 
 /** Expired challenges are kept this long (a late Authorize still learns "expired"), then purged. */
@@ -60,24 +96,15 @@ export class AuthorizationUseCase {
     return { unpredictableNumber: un, expiresAtMs: expiresAt, pinKeyCertificate: this.keys.pinKey.certificate };
   }
 
-  async authorize(req: AuthorizeRequest, caller: Caller): Promise<AuthorizeResponse> {
+  /** `prepared`: made by a crypto worker (prepareAuthorize); made here when absent. */
+  async authorize(req: AuthorizeRequest, caller: Caller, prepared?: PreparedAuthorize): Promise<AuthorizeResponse> {
     checkCaller(req.terminalId, caller);
     const card = req.card!;
-    const now = this.clock.now();
-    const panHash = this.keys.panHash(card.pan);
-    // Declared cardholder verification (validated at the edge): online PIN is judged here; a method
-    // the card checks itself is recorded, and settlement requires the card's signed CVR to show it.
+    // The PIN is opened and the card's certificates checked outside the transaction (CPU work), but judged inside it.
+    const { now, pin, cardProof } = prepared ?? prepareAuthorize(this.keys, this.clock, req, caller);
     const cvm = cvmNameOf(req.cvmMethod ?? 0);
     if (!cvm) throw new RequestError('invalid_argument', 'cvm_method: unknown method');
-    // The PIN is opened outside the transaction (CPU work), but judged inside it.
-    let pin: string | null = null;
-    if (cvm === 'online_pin') {
-      try {
-        pin = openSealedPin(req.sealedPinBlock, { pinPrivateKey: this.keys.pinKey.privateKey, pan: card.pan, context: pinSealContext(req.unpredictableNumber, req.terminalId) });
-      } catch {
-        pin = null;
-      }
-    }
+    const panHash = this.keys.panHash(card.pan);
     const result = await this.store.commit((): AuthorizeResponse => {
       const decline = (code: DeclineCode, triesLeft = 0): AuthorizeResponse => ({ approved: false, declineReason: code, authorizationRef: '', expiresAtMs: 0, pinTriesLeft: triesLeft });
       const un = toHex(req.unpredictableNumber);
@@ -88,7 +115,6 @@ export class AuthorizationUseCase {
       if (cardDecline || !row) return decline(cardDecline ?? 'unknown_card');
       if (row.expiry !== card.expiry || row.panSequence !== card.panSequence) return decline('card_authentication_failed');
       // The card proves itself before any PIN try is counted: a cloned or fake card burns no tries.
-      const cardProof = authenticateCard({ card, unpredictableNumber: req.unpredictableNumber, caKeys: this.keys.caPublicKeys, now: new Date(now) });
       if (cardProof) return decline(cardProof, MAX_PIN_TRIES - row.pinTries);
       if (cvm !== 'online_pin') {
         const ref = authorizationRef(row.id, req.terminalId, un);
@@ -112,9 +138,9 @@ export class AuthorizationUseCase {
   }
 
   /** Relays to the settlement server (claims 3, 5, 12). */
-  settle(req: SettleRequest, caller: Caller): Promise<SettleResponse> | SettleResponse {
+  settle(req: SettleRequest, caller: Caller, prepared?: PreparedSettle): Promise<SettleResponse> | SettleResponse {
     checkCaller(req.terminalId, caller);
-    return this.settlement.settle(req, caller);
+    return this.settlement.settle(req, caller, prepared);
   }
 
 }

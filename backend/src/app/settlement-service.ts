@@ -4,7 +4,7 @@
  * rules, store the result, post balanced ledger entries, mark the authorization used.
  */
 import {
-  SettleRequest, SettleResponse, maskPan, equalBytes, fromHex, decodeIad,
+  CARD_CDOL1, SettleRequest, SettleResponse, maskPan, equalBytes, fromHex, decodeIad, parseDol, splitDolData,
   type DeclineCode,
 } from '@bluetill/protocol';
 import type { BackendStore } from '../ports/backend-store';
@@ -12,7 +12,7 @@ import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
 import { checkSettlement } from '../domain/rules';
 import { verifyCryptogram } from '../domain/card-authentication';
-import { requestHash } from './request-hash';
+import { requestHash as requestHash_ } from './request-hash';
 import { RequestError } from './request-error';
 import { checkCaller, type Caller } from './caller';
 import { recordSale } from './record-sale';
@@ -23,6 +23,31 @@ export interface SettlementEvents {
   onSettled?(outcome: { approved: boolean; decline: DeclineCode | null; replayed: boolean }): void;
 }
 
+/**
+ * What a Settle needs that is pure CPU work on the request and the keys (no store): the request's
+ * hash, the PAN's lookup hash, and the ARQC check made with the inputs the request claims (the
+ * card's PAN sequence number, the UN inside the CDOL1 data). Made before the transaction (by a
+ * crypto worker, or inline); inside it the ARQC result is used only when the stored card and
+ * authorization have exactly those inputs, otherwise it is checked again there — so the outcome
+ * is the one the check inside the transaction would give.
+ */
+export interface PreparedSettle {
+  readonly requestHash: Uint8Array;
+  readonly panHash: string;
+  readonly cryptogram: { readonly panSequence: number; readonly unpredictableNumber: Uint8Array; readonly result: DeclineCode | null } | null;
+}
+
+export function prepareSettle(keys: KeyStore, req: SettleRequest, caller: Caller): PreparedSettle {
+  checkCaller(req.terminalId, caller);
+  const requestHash = requestHash_(SettleRequest.encode(req).finish());
+  const card = req.card!;
+  const un = req.cryptogram ? splitDolData(parseDol(CARD_CDOL1), req.cryptogram.cdolData)?.get('9F37') : undefined;
+  const cryptogram = un
+    ? { panSequence: card.panSequence, unpredictableNumber: un, result: verifyCryptogram({ cryptogram: req.cryptogram, pan: card.pan, panSequence: card.panSequence, amount: req.amount!, unpredictableNumber: un, acMasterKeys: keys.acMasterKeys }) }
+    : null;
+  return { requestHash, panHash: keys.panHash(card.pan), cryptogram };
+}
+
 export class SettlementUseCase {
   constructor(
     private readonly store: BackendStore,
@@ -31,10 +56,10 @@ export class SettlementUseCase {
     private readonly events: SettlementEvents = {},
   ) {}
 
-  async settle(req: SettleRequest, caller: Caller): Promise<SettleResponse> {
+  /** `prepared`: made by a crypto worker (prepareSettle); made here when absent. */
+  async settle(req: SettleRequest, caller: Caller, prepared?: PreparedSettle): Promise<SettleResponse> {
     checkCaller(req.terminalId, caller);
-    const hash = requestHash(SettleRequest.encode(req).finish());
-    const panHash = this.keys.panHash(req.card!.pan);
+    const { requestHash: hash, panHash, cryptogram: precomputed } = prepared ?? prepareSettle(this.keys, req, caller);
     const response = await this.store.commit((): SettleResponse => {
       const prior = this.store.findSettlement(req.terminalId, req.terminalTxnId);
       if (prior) {
@@ -50,10 +75,14 @@ export class SettlementUseCase {
       const amount = req.amount!;
       const atc = req.cryptogram?.atc ?? -1;
       const available = card ? card.creditLimitMinor + this.store.accountBalance(card.accountId) : 0;
-      const cryptogram =
-        card && authorization
-          ? verifyCryptogram({ cryptogram: req.cryptogram, pan: req.card!.pan, panSequence: card.panSequence, amount, unpredictableNumber: fromHex(authorization.un), acMasterKeys: this.keys.acMasterKeys })
-          : null;
+      let cryptogram: DeclineCode | null = null;
+      if (card && authorization) {
+        const un = fromHex(authorization.un);
+        cryptogram =
+          precomputed && precomputed.panSequence === card.panSequence && equalBytes(precomputed.unpredictableNumber, un)
+            ? precomputed.result
+            : verifyCryptogram({ cryptogram: req.cryptogram, pan: req.card!.pan, panSequence: card.panSequence, amount, unpredictableNumber: un, acMasterKeys: this.keys.acMasterKeys });
+      }
       const cvr = decodeIad(req.cryptogram?.iad ?? new Uint8Array())?.cvr;
       const decline = checkSettlement({ terminal, merchant, requestMerchantId: req.merchantId, authorization, card, amount, items: req.items, availableMinor: available, atc, cryptogram, cvr, now });
       const { response: result } = recordSale(this.store, this.keys, {

@@ -124,16 +124,17 @@ program
   .option('--metrics-port <port>', 'serve Prometheus metrics on http://HOST:PORT/metrics (0 = any free port)', integer)
   .option('--no-reflection', 'do not serve gRPC server reflection')
   .option('--no-worker', 'run the use cases on the gRPC thread (default: on a worker thread, the gRPC thread serving the transport only)')
+  .option('--crypto-workers <n>', 'with the worker: threads that open sealed PINs and check card certificates and ARQCs (default: cores − 2, none on 2 cores; 0 = none: the use-case worker does that work)', integer)
   .option('--shopper-port <port>', 'the shopper-facing listener (phones pay with a code or a merchant card; server TLS only); default --port + 1 (any free one with --port 0)', integer)
   .option('--no-shopper', 'do not serve the shopper-facing listener')
-  .action(async (o: { dir: string; host: string; port: number; services: string; tlsDir: string; insecure: boolean; metricsPort?: number; reflection: boolean; worker: boolean; shopper: boolean; shopperPort?: number }) => {
+  .action(async (o: { dir: string; host: string; port: number; services: string; tlsDir: string; insecure: boolean; metricsPort?: number; reflection: boolean; worker: boolean; cryptoWorkers?: number; shopper: boolean; shopperPort?: number }) => {
     const masterKey = masterKeyFromEnv();
     const services = o.services.split(',').map((s) => s.trim()) as Array<'authorization' | 'settlement'>;
     const tls = o.insecure ? 'insecure' : readServerTls(o.tlsDir === '<DIR>/tls' ? join(o.dir, 'tls') : o.tlsDir);
     if (o.insecure) console.error('bluetill-backend: WARNING --insecure: no TLS, callers are not authenticated (local debugging only)');
     const metrics = o.metricsPort === undefined ? undefined : new BackendMetrics({ processMetrics: true });
     const backend = await startBackend({
-      ...dirPaths(o.dir), masterKey, reflection: o.reflection, host: o.host, port: o.port, services, tls, logger: createLogger('backend'), worker: o.worker, ...(metrics ? { metrics } : {}),
+      ...dirPaths(o.dir), masterKey, reflection: o.reflection, host: o.host, port: o.port, services, tls, logger: createLogger('backend'), worker: o.worker, ...(o.cryptoWorkers !== undefined ? { cryptoWorkers: o.cryptoWorkers } : {}), ...(metrics ? { metrics } : {}),
       shopper: o.shopper ? { port: o.shopperPort ?? (o.port === 0 ? 0 : o.port + 1) } : false,
     });
     console.log(`listening on ${backend.address} (${o.insecure ? 'INSECURE plaintext' : 'mutual TLS'})`);

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { AcAlgorithm, RsaPublicKey } from '@bluetill/protocol';
+import type { AcAlgorithm, IssuerKeyCache, RsaPublicKey } from '@bluetill/protocol';
 
 /**
  * The backend's secret keys, behind one small interface so that an HSM can implement it.
@@ -25,6 +25,8 @@ export interface KeyStore {
   pinVerifier(salt: Uint8Array, pin: string, panHash: string): Uint8Array;
   /** Scheme CA public keys by index (tag 8F), for card authentication. */
   readonly caPublicKeys: ReadonlyMap<number, RsaPublicKey>;
+  /** Issuer public keys recovered under those CA keys, kept per certificate (bounded; see IssuerKeyCache). */
+  readonly issuerKeys?: IssuerKeyCache;
   /** Issuer master keys for application cryptograms (an HSM would verify ARQCs instead of exposing them). */
   readonly acMasterKeys: Readonly<Record<AcAlgorithm, Uint8Array>>;
 }

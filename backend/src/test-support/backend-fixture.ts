@@ -179,13 +179,13 @@ function clientsOver(address: string, creds: ChannelCredentials, wire: WireAnswe
 }
 
 export async function startBackendFixture(
-  o: { extraCards?: readonly NewCard[]; metrics?: BackendMetrics; clock?: Clock; shopper?: ShopperOptions; worker?: boolean } = {},
+  o: { extraCards?: readonly NewCard[]; metrics?: BackendMetrics; clock?: Clock; shopper?: ShopperOptions; worker?: boolean; cryptoWorkers?: number } = {},
 ): Promise<BackendFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'bluetill-backend-'));
   const masterKey = MasterKey.generate();
   const seed = await seedDemo(dir, ['T-0002', 'T-0003'], o.extraCards ?? [], { masterKey });
   const backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, masterKey, logger: createLogger('backend', 'silent'),
-    ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.clock ? { clock: o.clock } : {}), ...(o.worker ? { worker: true } : {}), shopper: o.shopper ?? {},
+    ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.clock ? { clock: o.clock } : {}), ...(o.worker ? { worker: true } : {}), ...(o.cryptoWorkers !== undefined ? { cryptoWorkers: o.cryptoWorkers } : {}), shopper: o.shopper ?? {},
   });
   const wire: WireAnswer[] = [];
   const shopper = shopperClients(backend.shopperAddress!, Buffer.from(seed.trust.backendTlsCa!), wire);

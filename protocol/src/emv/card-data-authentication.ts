@@ -2,6 +2,7 @@ import type { CardData } from '../gen/bluetill/v1/common';
 import { equalBytes } from '../bytes';
 import { BLUETILL_AID, BLUETILL_LABEL, cardStaticData } from './card-layout';
 import { recoverIccPublicKey, recoverIssuerPublicKey, verifyDda } from './oda';
+import type { IssuerKeyCache } from './issuer-key-cache';
 import type { RsaPublicKey } from './rsa';
 import { decodeTlv, flattenTlv, type Tlv } from './tlv';
 
@@ -61,6 +62,8 @@ export function authenticateCardData(i: {
   /** Scheme CA public keys by index (tag 8F). */
   readonly caKeys: ReadonlyMap<number, RsaPublicKey>;
   readonly now: Date;
+  /** Recovered issuer keys kept across calls (expiry and PAN still checked on every use). */
+  readonly issuerKeys?: IssuerKeyCache;
 }): CardDataAuthentication {
   let nodes: Tlv[];
   try {
@@ -84,7 +87,8 @@ export function authenticateCardData(i: {
   if (!issuerCert || !issuerExp || !iccCert || !iccExp) return { ok: false, reason: 'certificate_missing' };
   let issuer;
   try {
-    issuer = recoverIssuerPublicKey({ caPublicKey: ca, certificate: issuerCert, remainder: t.get('92'), exponent: issuerExp, pan, now: i.now });
+    const cert = { caPublicKey: ca, certificate: issuerCert, remainder: t.get('92'), exponent: issuerExp, pan, now: i.now };
+    issuer = i.issuerKeys ? i.issuerKeys.recover({ caIndex: caIndex!, ...cert }) : recoverIssuerPublicKey(cert);
   } catch {
     return { ok: false, reason: 'issuer_certificate' };
   }

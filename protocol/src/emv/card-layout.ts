@@ -1,6 +1,6 @@
 import { parseDol, type DolEntry } from './dol';
 import { PersonalizationError } from './errors';
-import { staticDataToAuthenticate } from './oda';
+import { concatBytes } from '../bytes';
 import { TAG } from './tags';
 import { encodeTlv, type Tlv } from './tlv';
 
@@ -94,28 +94,31 @@ export function track2Equivalent(pan: string, yymm: string): Uint8Array {
 
 /** SFI 1 record 1: the one record covered by offline data authentication. */
 export function odaRecord(d: Pick<CardPublicData, 'pan' | 'psn' | 'expiry' | 'merchantId'>): Uint8Array {
-  return encodeTlv([
-    {
-      tag: TAG.RECORD_TEMPLATE,
-      value: new Uint8Array(),
-      children: [
-        { tag: TAG.TRACK2_EQUIVALENT, value: track2Equivalent(d.pan, d.expiry) },
-        { tag: TAG.PAN, value: bcd(d.pan) },
-        { tag: TAG.EXPIRY, value: expiryDate(d.expiry) },
-        { tag: TAG.PSN, value: Uint8Array.of(Number.parseInt(String(d.psn).padStart(2, '0'), 16)) },
-        { tag: TAG.CDOL1, value: CARD_CDOL1 },
-        { tag: TAG.CVM_LIST, value: CARD_CVM_LIST },
-        { tag: TAG.DDOL, value: CARD_DDOL },
-        { tag: TAG.SDA_TAG_LIST, value: Uint8Array.of(0x82) },
-        ...(d.merchantId !== undefined ? [{ tag: TAG.MERCHANT_ID, value: ascii(d.merchantId) }] : []),
-      ],
-    },
-  ]);
+  return encodeTlv([{ tag: TAG.RECORD_TEMPLATE, value: new Uint8Array(), children: odaRecordObjects(d) }]);
 }
 
-/** Static data to be authenticated for a card with this layout (SFI 1 record 1 ‖ AIP). */
+/** The data objects inside the ODA record's template 70. */
+function odaRecordObjects(d: Pick<CardPublicData, 'pan' | 'psn' | 'expiry' | 'merchantId'>): Tlv[] {
+  return [
+    { tag: TAG.TRACK2_EQUIVALENT, value: track2Equivalent(d.pan, d.expiry) },
+    { tag: TAG.PAN, value: bcd(d.pan) },
+    { tag: TAG.EXPIRY, value: expiryDate(d.expiry) },
+    { tag: TAG.PSN, value: Uint8Array.of(Number.parseInt(String(d.psn).padStart(2, '0'), 16)) },
+    { tag: TAG.CDOL1, value: CARD_CDOL1 },
+    { tag: TAG.CVM_LIST, value: CARD_CVM_LIST },
+    { tag: TAG.DDOL, value: CARD_DDOL },
+    { tag: TAG.SDA_TAG_LIST, value: Uint8Array.of(0x82) },
+    ...(d.merchantId !== undefined ? [{ tag: TAG.MERCHANT_ID, value: ascii(d.merchantId) }] : []),
+  ];
+}
+
+/**
+ * Static data to be authenticated for a card with this layout (SFI 1 record 1 ‖ AIP): what
+ * staticDataToAuthenticate makes of odaRecord (the template's value), without encoding the
+ * template to decode it again (issue 5; card-layout.test checks the two agree).
+ */
 export function cardStaticData(d: Pick<CardPublicData, 'pan' | 'psn' | 'expiry' | 'merchantId'>): Uint8Array {
-  return staticDataToAuthenticate([{ sfi: 1, record: 1, data: odaRecord(d) }], CARD_AIP);
+  return concatBytes(encodeTlv(odaRecordObjects(d)), CARD_AIP);
 }
 
 const record = (children: Tlv[]): Uint8Array => encodeTlv([{ tag: TAG.RECORD_TEMPLATE, value: new Uint8Array(), children }]);

@@ -9,7 +9,7 @@ export { deriveAesIccMasterKey, deriveAesSessionKey, deriveIccMasterKeyA, derive
 export { generateAc, generateArpc1, generateArpc2, type AcAlgorithm } from './cryptogram';
 export { modulusLength, rsaPublicKeyOf, rsaRecover, rsaSign, type RsaPublicKey } from './rsa';
 export {
-  cdaTransactionDataHash, cnDigits, cnEncode, createIccCertificate, createIssuerCertificate, recoverIccPublicKey, recoverIssuerPublicKey,
+  cdaTransactionDataHash, cnDigits, cnEncode, createIccCertificate, createIssuerCertificate, recoverIccPublicKey, recoverIssuerPublicKey, recoverIssuerCertificate, checkIssuerKeyUse,
   signCda, signDynamicData, signStaticData, staticDataToAuthenticate, verifyCda, verifyDda, verifySda,
   type IccPublicKeyInfo, type IssuerPublicKeyInfo, type PublicKeyCertificate, type ReadRecord,
 } from './oda';
@@ -33,3 +33,4 @@ export {
   demoFingerprint, templateBytes, templateFromBytes, VERIFY_P2, type CvmDataErrorCode, type CvmName,
 } from './cvm';
 export { authenticateCardData, type CardDataAuthentication } from './card-data-authentication';
+export { IssuerKeyCache } from './issuer-key-cache';

@@ -1,4 +1,5 @@
-
+import { createCipheriv } from 'node:crypto';
+import { concatBytes } from '../bytes';
 import { EmvCryptoError } from './errors';
 import { aesEncrypt, desEncrypt, xorBytes } from './symmetric';
 
@@ -29,9 +30,9 @@ export function retailMac(key: Uint8Array, data: Uint8Array, padding: 1 | 2): Ui
   if (key.length !== 16) throw new EmvCryptoError('bad_key_length', 'retail MAC key must be 16 bytes');
   const padded = padIso9797(data, padding, 8);
   const left = key.subarray(0, 8);
-  let h: Uint8Array = new Uint8Array(8);
   const last = padded.length - 8;
-  for (let at = 0; at < last; at += 8) h = desEncrypt(left, xorBytes(h, padded.subarray(at, at + 8)));
+  // Single-DES CBC over all but the last block, in one cipher (not one per block: issue 5).
+  const h = last === 0 ? new Uint8Array(8) : cbcLastBlock('des-ede-cbc', concatBytes(left, left), padded.subarray(0, last));
   // Last block under TDES (E_K1 D_K2 E_K1) is exactly ISO 9797-1 output transformation 3.
   return desEncrypt(key, xorBytes(h, padded.subarray(last)));
 }
@@ -59,8 +60,16 @@ export function aesCmac(key: Uint8Array, data: Uint8Array): Uint8Array {
     ? xorBytes(data.subarray(data.length - 16), k1)
     : xorBytes(padIso9797(data.subarray(Math.floor(data.length / 16) * 16), 2, 16), k2);
   const blocks = complete ? data.length / 16 - 1 : Math.floor(data.length / 16);
-  let x: Uint8Array = new Uint8Array(16);
-  for (let i = 0; i < blocks; i += 1) x = aesEncrypt(key, xorBytes(x, data.subarray(i * 16, i * 16 + 16)));
-  return aesEncrypt(key, xorBytes(x, lastBlock));
+  // CBC-MAC with a zero IV over the full blocks and the masked last one, in one cipher (issue 5).
+  return cbcLastBlock(`aes-${key.length * 8}-cbc`, key, concatBytes(data.subarray(0, blocks * 16), lastBlock));
+}
+
+/** The last ciphertext block of CBC encryption with a zero IV (data: whole blocks). */
+function cbcLastBlock(algorithm: string, key: Uint8Array, data: Uint8Array): Uint8Array {
+  const size = algorithm.startsWith('aes') ? 16 : 8;
+  const c = createCipheriv(algorithm, key, new Uint8Array(size));
+  c.setAutoPadding(false);
+  const out = Buffer.concat([c.update(data), c.final()]);
+  return new Uint8Array(out.subarray(out.length - size));
 }
 

@@ -124,6 +124,17 @@ export function recoverIssuerPublicKey(input: {
   pan: string;
   now?: Date;
 }): IssuerPublicKeyInfo {
+  const info = recoverIssuerCertificate(input);
+  checkIssuerKeyUse(info, input.pan, input.now);
+  return info;
+}
+
+/**
+ * The part of recoverIssuerPublicKey that depends on the certificate alone (CA key, certificate,
+ * remainder, exponent): what an issuer key cache may keep. Every use must then pass
+ * checkIssuerKeyUse (the card's PAN, today's date).
+ */
+export function recoverIssuerCertificate(input: { caPublicKey: RsaPublicKey; certificate: Uint8Array; remainder?: Uint8Array; exponent: Uint8Array }): IssuerPublicKeyInfo {
   const { body, hash } = recoverRecord(input.caPublicKey, input.certificate, 0x02);
   checkHash(hash, body, input.remainder ?? new Uint8Array(0), input.exponent);
   const issuerIdentifier = cnDigits(body.subarray(1, 5));
@@ -132,10 +143,14 @@ export function recoverIssuerPublicKey(input: {
   if (body[10] !== SHA1 || body[11] !== RSA) throw new OdaError('unsupported_algorithm', 'unknown hash or public key algorithm');
   const length = body[12] as number;
   if (body[13] !== input.exponent.length) throw new OdaError('bad_format', 'exponent length differs from the certificate');
-  if (issuerIdentifier.length < 3 || !input.pan.startsWith(issuerIdentifier)) throw new OdaError('pan_mismatch', 'issuer identifier does not match the PAN');
-  checkNotExpired(expiry, input.now);
   const modulus = joinModulus(body.subarray(14), input.remainder, length);
   return { publicKey: { modulus, exponent: input.exponent }, issuerIdentifier, expiry, serial };
+}
+
+/** Checks of a recovered issuer key made on every use: issuer identifier = leftmost PAN digits, not expired (when `now` given). */
+export function checkIssuerKeyUse(info: IssuerPublicKeyInfo, pan: string, now?: Date): void {
+  if (info.issuerIdentifier.length < 3 || !pan.startsWith(info.issuerIdentifier)) throw new OdaError('pan_mismatch', 'issuer identifier does not match the PAN');
+  checkNotExpired(info.expiry, now);
 }
 
 /** What an ICC public key certificate (tag 9F46, format 04) says. */

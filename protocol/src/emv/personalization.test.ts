@@ -2,11 +2,11 @@ import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../bytes';
-import { cardRecords, cardStaticData, certificateExpiry, expiryDate, odaRecord, parseAfl, track2Equivalent, CARD_AFL } from './card-layout';
+import { cardRecords, cardStaticData, certificateExpiry, expiryDate, odaRecord, parseAfl, track2Equivalent, CARD_AFL, CARD_AIP } from './card-layout';
 import { cardAcInput, computeCardAc, decodeIad, EMPTY_CVR, encodeIad, type Cvr } from './card-cryptogram';
 import { createDemoIssuer, prepareDemoCard } from './demo-issuer';
 import { OdaError, PersonalizationError } from './errors';
-import { recoverIccPublicKey, recoverIssuerPublicKey } from './oda';
+import { recoverIccPublicKey, recoverIssuerPublicKey, staticDataToAuthenticate } from './oda';
 import { buildPersonalizationCommands, decodePersonalizationData, encodePersonalizationData, personalizationMac } from './personalization';
 import { encodePlaintextPinBlock, parsePlaintextPinBlock, PlaintextPinError } from './plaintext-pin';
 import { decodeTlv, findTag } from './tlv';
@@ -54,6 +54,9 @@ describe('card layout', () => {
     expect(toHex(findTag(nodes, '5A') ?? new Uint8Array())).toBe(CARD.pan);
     expect(toHex(findTag(nodes, '5F34') ?? new Uint8Array())).toBe('01');
     expect(toHex(cardStaticData(CARD))).toBe(toHex(nodes[0]?.value ?? new Uint8Array()) + '3900');
+    // cardStaticData builds the template's value directly: the same bytes as decoding the record (with a merchant id too).
+    for (const d of [CARD, { ...CARD, merchantId: 'M-0001' }])
+      expect(toHex(cardStaticData(d))).toBe(toHex(staticDataToAuthenticate([{ sfi: 1, record: 1, data: odaRecord(d) }], CARD_AIP)));
   });
 });
 

@@ -98,23 +98,33 @@ export function panField4(pan: string): Uint8Array {
   return nibblesToBytes(nibbles);
 }
 
-function aesBlock(key: Uint8Array, block: Uint8Array, decrypt: boolean): Uint8Array {
+/**
+ * One AES-ECB cipher for both blocks of a format-4 operation (the second block depends on the
+ * first's output): without padding, each 16-byte update returns its block at once.
+ */
+function aesEcb(key: Uint8Array, decrypt: boolean): (block: Uint8Array) => Uint8Array {
   if (![16, 24, 32].includes(key.length)) throw new PinBlockError('bad_key', 'AES key must be 16, 24 or 32 bytes');
   const algo = `aes-${key.length * 8}-ecb`;
   const c = decrypt ? createDecipheriv(algo, key, null) : createCipheriv(algo, key, null);
   c.setAutoPadding(false);
-  return new Uint8Array(Buffer.concat([c.update(block), c.final()]));
+  return (block) => {
+    const out = c.update(block);
+    if (out.length !== 16) throw new PinBlockError('bad_block', 'AES block did not come out whole');
+    return new Uint8Array(out.buffer, out.byteOffset, 16);
+  };
 }
 
 export function encipherPinBlock4(key: Uint8Array, pin: string, pan: string, randomFill?: Uint8Array): Uint8Array {
-  const intermediate = aesBlock(key, pinField4(pin, randomFill), false);
-  return aesBlock(key, xor(intermediate, panField4(pan)), false);
+  const aes = aesEcb(key, false);
+  const intermediate = aes(pinField4(pin, randomFill));
+  return aes(xor(intermediate, panField4(pan)));
 }
 
 export function decipherPinBlock4(key: Uint8Array, block: Uint8Array, pan: string): string {
   if (block.length !== 16) throw new PinBlockError('bad_block', 'format 4 block must be 16 bytes');
-  const intermediate = xor(aesBlock(key, block, true), panField4(pan));
-  const n = bytesToNibbles(aesBlock(key, intermediate, true)).slice(0, 16);
+  const aes = aesEcb(key, true);
+  const intermediate = xor(aes(block), panField4(pan));
+  const n = bytesToNibbles(aes(intermediate)).slice(0, 16);
   if (n[0] !== 4) throw new PinBlockError('bad_block', 'control field is not 4');
   const len = n[1]!;
   if (len < 4 || len > 12) throw new PinBlockError('bad_block', 'PIN length out of range');

@@ -28,7 +28,7 @@ import type { BackendMetrics } from '../metrics/backend-metrics';
 import { HealthService } from './health-service';
 import { createLogger } from '../logger';
 import { readServerTls, type TlsMaterial } from '../tls-files';
-import { terminalCaller } from './terminal-caller';
+import { terminalCallerOf } from './terminal-caller';
 
 export interface BackendOptions {
   readonly dbPath: string;
@@ -66,6 +66,13 @@ export interface BackendOptions {
    */
   readonly worker?: boolean;
   /**
+   * With `worker`: crypto worker threads that open sealed PINs and check card certificates and
+   * ARQCs before the use-case worker decides and commits (issue 5). Default: the cores left after
+   * the gRPC thread and the use-case worker (defaultCryptoWorkers: none on 2 cores); 0: none (the
+   * use-case worker does that work itself).
+   */
+  readonly cryptoWorkers?: number;
+  /**
    * The shopper-facing listener (service Shopper, claims 1, 2, 5-8): a separate port with
    * server-authenticated TLS only (the same server certificate; phones have no client
    * certificate), default on at port 0 (any free port); `false` turns it off.
@@ -79,6 +86,10 @@ export interface RunningBackend {
   readonly store: SqliteBackendStore;
   /** Group commits of the store that runs the use cases (the worker's, when there is one). */
   commitStats(): Promise<CommitCounts>;
+  /** Crypto worker threads running (0 without the use-case worker). */
+  readonly cryptoWorkers: number;
+  /** Linux thread ids by role (gRPC thread = the process id), for per-thread CPU figures; empty where unknown. */
+  readonly threadIds: ReadonlyArray<{ readonly role: 'grpc' | 'use-case' | 'crypto'; readonly tid: number }>;
   /** The shopper-facing listener's port and host:port; null when it is off. */
   readonly shopperPort: number | null;
   readonly shopperAddress: string | null;
@@ -149,7 +160,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   let useCases: UseCases | RemoteUseCases;
   if (o.worker) {
     try {
-      thread = await startUseCaseThread({ dbPath: o.dbPath, keysPath: o.keysPath, masterKey: o.masterKey, log });
+      thread = await startUseCaseThread({ dbPath: o.dbPath, keysPath: o.keysPath, masterKey: o.masterKey, log, ...(o.cryptoWorkers !== undefined ? { cryptoWorkers: o.cryptoWorkers } : {}) });
     } catch (error) {
       store.close();
       throw error;
@@ -173,7 +184,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     callerOf = () => ({ kind: 'unauthenticated' });
   } else {
     credentials = ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true);
-    callerOf = (call) => terminalCaller(call.getAuthContext().sslPeerCertificate, store);
+    callerOf = (call) => terminalCallerOf(call, store);
   }
   const services = o.services ?? ['authorization', 'settlement'];
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
@@ -217,7 +228,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     store.close();
     throw error;
   });
-  log.info({ port, services: names, reflection: o.reflection !== false, worker: thread !== undefined, keyId: o.masterKey.id, transport: tls === 'insecure' ? 'insecure' : 'mtls' }, 'backend listening');
+  log.info({ port, services: names, reflection: o.reflection !== false, worker: thread !== undefined, cryptoWorkers: thread?.cryptoWorkers ?? 0, keyId: o.masterKey.id, transport: tls === 'insecure' ? 'insecure' : 'mtls' }, 'backend listening');
 
   // The shopper-facing listener: its own port, server-authenticated TLS, no client certificate.
   let shopperServer: Server | null = null;
@@ -271,6 +282,17 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     address: `${host}:${port}`,
     store,
     commitStats: () => thread?.commitStats() ?? Promise.resolve(store.commitStats),
+    get cryptoWorkers() {
+      return thread?.cryptoWorkers ?? 0;
+    },
+    get threadIds() {
+      const ids = thread?.threadIds;
+      return [
+        { role: 'grpc' as const, tid: process.pid },
+        ...(ids?.useCase !== undefined ? [{ role: 'use-case' as const, tid: ids.useCase }] : []),
+        ...(ids?.crypto ?? []).map((tid) => ({ role: 'crypto' as const, tid })),
+      ];
+    },
     shopperPort,
     shopperAddress: shopperPort === null ? null : `${shopperHost}:${shopperPort}`,
     close: async () => {

@@ -2,9 +2,16 @@
  * The caller of a gRPC call under mutual TLS: the terminal named by the client certificate the
  * TLS handshake verified against the backend CA. The certificate must also be one the registry
  * issued to that terminal (by fingerprint) and not revoked; otherwise PERMISSION_DENIED.
+ *
+ * What the certificate says (fingerprint, terminal id) is read once per TLS connection: HTTP/2
+ * forbids TLS renegotiation (Node refuses it on HTTP/2 sockets), so a connection's client
+ * certificate cannot change. The registry lookup (unknown, revoked, issued to another terminal)
+ * is still made on every call, so a revocation — by the admin tool, from another process —
+ * refuses the very next call, on open connections too.
  */
 import { X509Certificate } from 'node:crypto';
-import type { PeerCertificate } from 'node:tls';
+import { TLSSocket, type PeerCertificate } from 'node:tls';
+import type { ServerUnaryCall } from '@grpc/grpc-js';
 import { RequestError } from '../../app/request-error';
 import type { Caller } from '../../app/caller';
 import type { BackendStore } from '../../ports/backend-store';
@@ -45,7 +52,44 @@ function parsedPeer(peer: PeerCertificate & { raw: Buffer }): { fingerprint: str
 
 export function terminalCaller(peer: PeerCertificate | undefined, store: Pick<BackendStore, 'findTerminalCertificate'>): Caller {
   if (!peer?.raw) throw new RequestError('permission_denied', 'no client certificate');
-  const { fingerprint, terminalId } = parsedPeer(peer);
+  return registeredCaller(parsedPeer(peer), store);
+}
+
+/** The peer certificate's identity per TLS connection (see the file comment): getPeerCertificate costs ~40-100 µs a call. */
+const bySocket = new WeakMap<TLSSocket, { fingerprint: string; terminalId: string | null }>();
+
+/**
+ * The TLS socket under a grpc-js server call. grpc-js (1.14) exposes only getAuthContext(), which
+ * calls getPeerCertificate() on every call; the socket sits at call.call(.nextCall…).stream.session.socket.
+ * Undefined when that shape is not there (another grpc-js version): the caller then falls back to
+ * getAuthContext(), slower but the same answer. terminal-caller.test.ts checks the shape is found.
+ */
+export function tlsSocketOf(call: object): TLSSocket | undefined {
+  let c = (call as { call?: unknown }).call as { nextCall?: unknown; stream?: { session?: { socket?: unknown } } } | undefined;
+  for (let depth = 0; depth < 8 && c && typeof c === 'object'; depth++) {
+    const socket = c.stream?.session?.socket;
+    if (socket instanceof TLSSocket) return socket;
+    c = c.nextCall as typeof c;
+  }
+  return undefined;
+}
+
+/** terminalCaller for a grpc-js call: the certificate read once per TLS connection, the registry on every call. */
+export function terminalCallerOf(call: ServerUnaryCall<unknown, unknown>, store: Pick<BackendStore, 'findTerminalCertificate'>): Caller {
+  const socket = tlsSocketOf(call);
+  if (!socket) return terminalCaller(call.getAuthContext().sslPeerCertificate, store);
+  let identity = bySocket.get(socket);
+  if (!identity) {
+    // As getAuthContext(): only a certificate the handshake verified against the CA counts.
+    const peer = socket.authorized ? socket.getPeerCertificate() : undefined;
+    if (!peer?.raw) throw new RequestError('permission_denied', 'no client certificate');
+    identity = parsedPeer(peer);
+    bySocket.set(socket, identity);
+  }
+  return registeredCaller(identity, store);
+}
+
+function registeredCaller({ fingerprint, terminalId }: { fingerprint: string; terminalId: string | null }, store: Pick<BackendStore, 'findTerminalCertificate'>): Caller {
   if (!terminalId) throw new RequestError('permission_denied', 'client certificate names no terminal');
   const row = store.findTerminalCertificate(fingerprint);
   if (!row) throw new RequestError('permission_denied', 'client certificate unknown to the registry');

@@ -114,6 +114,25 @@ describe('GroupCommitter', () => {
     expect(rows()).toHaveLength(10);
   });
 
+  it('with flushAt, commits inside commit() once that many wait: a burst is answered in parts, the first part before the rest has run', async () => {
+    committer = new GroupCommitter(db, { flushAt: 3, onCommit: (s) => commits.push(s) });
+    const seen: string[] = [];
+    const burst = Array.from({ length: 7 }, (_, i) => {
+      const p = committer.commit(put(`b${i}`, i));
+      if (i === 2) {
+        // The third commit() committed the first three at once, synchronously: durable before b3 ran.
+        expect(rows().map((r) => r.k)).toEqual(['b0', 'b1', 'b2']);
+        expect(commits.map((c) => c.size)).toEqual([3]);
+      }
+      void p.then(() => seen.push(`b${i}`));
+      return p;
+    });
+    await Promise.all(burst);
+    expect(commits.map((c) => c.size)).toEqual([3, 3, 1]); // the last one at the next turn
+    expect(seen).toEqual(['b0', 'b1', 'b2', 'b3', 'b4', 'b5', 'b6']);
+    expect(rows()).toHaveLength(7);
+  });
+
   it('gathers the next batch while one runs (no request waits more than one batch behind)', async () => {
     const sizes: number[] = [];
     committer = new GroupCommitter(db, { onCommit: (s) => sizes.push(s.size) });

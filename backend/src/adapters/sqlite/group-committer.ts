@@ -41,6 +41,15 @@ export interface CommitStats {
 export interface GroupCommitOptions {
   /** Most transactions in one commit (default 256); the rest go in the next batch at once. */
   readonly maxBatch?: number;
+  /**
+   * Commit at once, inside commit(), when this many transactions wait (default: never; the batch
+   * waits for the next event-loop turn). A thread that receives calls in bursts (the use-case
+   * worker: the gRPC thread posts a whole burst before this thread has worked through the first)
+   * would otherwise gather the whole burst into one batch and answer all of it at once, after all
+   * of it was worked through; the gRPC thread idles meanwhile, then works through all the answers
+   * while this one idles. Committing every `flushAt` lets the two overlap (issue 5).
+   */
+  readonly flushAt?: number;
   /** Called after every durable commit, in the same turn, so before any caller sees its result (metrics, tests). */
   readonly onCommit?: (stats: CommitStats) => void;
 }
@@ -57,7 +66,9 @@ export class GroupCommitter {
   private queue: Pending[] = [];
   private scheduled = false;
   private closed = false;
+  private flushing = false;
   private readonly maxBatch: number;
+  private readonly flushAt: number;
   private readonly begin;
   private readonly commitStmt;
   private readonly rollback;
@@ -70,6 +81,7 @@ export class GroupCommitter {
     private readonly options: GroupCommitOptions = {},
   ) {
     this.maxBatch = Math.max(1, options.maxBatch ?? 256);
+    this.flushAt = Math.max(1, options.flushAt ?? Number.POSITIVE_INFINITY);
     this.begin = db.prepare('BEGIN IMMEDIATE');
     this.commitStmt = db.prepare('COMMIT');
     this.rollback = db.prepare('ROLLBACK');
@@ -81,10 +93,12 @@ export class GroupCommitter {
   /** Runs fn in the next batch; resolves with its value once the batch's COMMIT is durable. */
   commit<T>(fn: () => T): Promise<T> {
     if (this.closed) return Promise.reject(new CommitError('store_closed', 'the store is closed'));
-    return new Promise<T>((resolve, reject) => {
+    const promise = new Promise<T>((resolve, reject) => {
       this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      this.schedule();
     });
+    if (this.queue.length >= this.flushAt && !this.flushing) this.flush();
+    else this.schedule();
+    return promise;
   }
 
   /** Requests waiting for the next batch. */
@@ -110,6 +124,15 @@ export class GroupCommitter {
 
   private flush(): void {
     if (this.closed) return;
+    this.flushing = true;
+    try {
+      this.flushBatch();
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private flushBatch(): void {
     const batch = this.queue.splice(0, this.maxBatch);
     if (this.queue.length > 0) this.schedule();
     if (batch.length === 0) return;

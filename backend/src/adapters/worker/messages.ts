@@ -5,6 +5,9 @@
  */
 import { CommitError, type CommitErrorCode } from '../../ports/backend-store';
 import { RequestError, type RequestErrorCode } from '../../app/request-error';
+import type { MessagePort } from 'node:worker_threads';
+import { readlinkSync } from 'node:fs';
+import { basename } from 'node:path';
 
 export interface WorkerStart {
   readonly entry: string;
@@ -13,6 +16,27 @@ export interface WorkerStart {
   /** The master key (base64) opens keys.json in the worker; it never leaves the process. */
   readonly masterKey: string;
 }
+
+/** A crypto worker's start: the keys (as the use-case worker's), and its port to the use-case worker. */
+export interface CryptoWorkerStart {
+  readonly entry: string;
+  readonly keysPath: string;
+  readonly masterKey: string;
+  readonly useCasePort: MessagePort;
+}
+
+/**
+ * The calls whose CPU work (sealed PIN, card certificates, ARQC, request hash) a crypto worker does
+ * first (app/authorization-service prepareAuthorize, app/settlement-service prepareSettle); it then
+ * hands the call, with what it prepared as one more argument, to the use-case worker.
+ */
+export const PREPARED_CALLS: ReadonlySet<string> = new Set(['authorization.authorize', 'authorization.settle', 'settlement.settle']);
+
+/** To a crypto worker besides calls: stop, or (tests) crash on the next message it reads. */
+export type CryptoControl = { readonly kind: 'close' } | { readonly kind: 'crash' };
+
+/** To the use-case worker besides calls: a new crypto worker's port, or stop. */
+export type UseCaseControl = { readonly kind: 'connect'; readonly port: MessagePort } | 'close';
 
 export interface CallMessage {
   readonly id: number;
@@ -28,7 +52,7 @@ export interface WireError {
 }
 
 export type WorkerMessage =
-  | { readonly kind: 'ready' }
+  | { readonly kind: 'ready'; readonly tid?: number }
   | { readonly kind: 'failed'; readonly error: WireError }
   | { readonly kind: 'result'; readonly id: number; readonly value: unknown }
   | { readonly kind: 'error'; readonly id: number; readonly error: WireError }
@@ -49,4 +73,31 @@ export function fromWire(w: WireError): Error {
   const e = new Error(w.message);
   e.name = w.name;
   return e;
+}
+
+/**
+ * A copy of `value` fit for postMessage: every Uint8Array that is a view into a larger buffer
+ * (protobuf decoding slices the received frame; Buffer.allocUnsafe slices an 8 KiB pool) becomes
+ * one of its own size. Structured clone copies a view's whole underlying ArrayBuffer, so without
+ * this each call crossed threads with kilobytes it does not use (~40 µs a message, issue 5).
+ * Plain objects and arrays are walked; everything else is returned as is.
+ */
+export function compact<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Uint8Array) return (value.byteLength === value.buffer.byteLength ? value : new Uint8Array(value)) as T;
+  if (Array.isArray(value)) return value.map(compact) as T;
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = compact(v);
+  return out as T;
+}
+
+/** This thread's Linux thread id (for per-thread CPU figures from /proc), or undefined elsewhere. */
+export function linuxThreadId(): number | undefined {
+  try {
+    const tid = Number(basename(readlinkSync('/proc/thread-self')));
+    return Number.isInteger(tid) ? tid : undefined;
+  } catch {
+    return undefined;
+  }
 }

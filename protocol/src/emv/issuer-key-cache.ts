@@ -1,0 +1,68 @@
+import { checkIssuerKeyUse, recoverIssuerCertificate, type IssuerPublicKeyInfo } from './oda';
+import type { RsaPublicKey } from './rsa';
+
+/**
+ * Recovered issuer public keys, per (CA index, CA key, issuer certificate, remainder, exponent),
+ * as issuer hosts and terminals keep them: a card company has few issuers and each issuer key
+ * certifies many cards, so the recovery (an RSA operation under the CA key, the SHA-1 check, the
+ * parse) is done once per certificate, not once per card (issue 5).
+ *
+ * - Only what depends on the certificate alone is kept; the checks that depend on the card and
+ *   the day (issuer identifier = leftmost PAN digits, certificate not expired) run on every use.
+ * - The key is every byte of the certificate, remainder and exponent: a certificate that differs
+ *   in one byte is recovered (and checked) on its own. An entry is only used with the very CA key
+ *   it was recovered under.
+ * - Failed recoveries are not kept (each is recomputed, and fails again).
+ * - Bounded: least recently used entries go first.
+ *
+ * @example
+ *   const issuers = new IssuerKeyCache();
+ *   const info = issuers.recover({ caIndex: 0x92, caPublicKey, certificate, remainder, exponent, pan, now });
+ */
+export class IssuerKeyCache {
+  private readonly entries = new Map<string, { readonly ca: RsaPublicKey; readonly info: IssuerPublicKeyInfo }>();
+  private counts = { hits: 0, misses: 0 };
+
+  constructor(readonly maxEntries = 1024) {
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
+  }
+
+  /** recoverIssuerPublicKey, with the certificate-only part from the cache when it is there; throws OdaError the same way. */
+  recover(input: {
+    caIndex: number;
+    caPublicKey: RsaPublicKey;
+    certificate: Uint8Array;
+    remainder?: Uint8Array;
+    exponent: Uint8Array;
+    pan: string;
+    now?: Date;
+  }): IssuerPublicKeyInfo {
+    const key = `${input.caIndex}:${hex(input.certificate)}:${hex(input.remainder)}:${hex(input.exponent)}`;
+    let entry = this.entries.get(key);
+    if (entry && entry.ca === input.caPublicKey) {
+      this.entries.delete(key); // most recently used last
+      this.entries.set(key, entry);
+      this.counts.hits++;
+    } else {
+      const info = recoverIssuerCertificate(input);
+      entry = { ca: input.caPublicKey, info };
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+      while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+      this.counts.misses++;
+    }
+    checkIssuerKeyUse(entry.info, input.pan, input.now);
+    return entry.info;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Lookups answered from the cache, and recoveries made. */
+  get stats(): { readonly hits: number; readonly misses: number } {
+    return { ...this.counts };
+  }
+}
+
+const hex = (b: Uint8Array | undefined): string => (b ? Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex') : '');
