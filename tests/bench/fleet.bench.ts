@@ -56,6 +56,9 @@ async function waves(sizes: readonly number[], label: string, fairAclQueue: bool
       report({ bench: `fleet_${n}${label}_payments_per_s`, value: n / seconds, unit: 'payments/s', phones: n, interval_ms: 30, fair_acl_queue: fairAclQueue });
       report({ bench: `fleet_${n}${label}_p50_ms`, value: percentile(connectToReceipt, 50), unit: 'ms' });
       report({ bench: `fleet_${n}${label}_p99_ms`, value: percentile(connectToReceipt, 99), unit: 'ms' });
+      // Of which: connecting (one phone per advertising event of the till) and GATT setup.
+      const linkReady = runs.map((r) => r.linkReadyMs ?? 0).sort((a, b) => a - b);
+      report({ bench: `fleet_${n}${label}_link_ready_p50_ms`, value: percentile(linkReady, 50), unit: 'ms', p99_ms: Number(percentile(linkReady, 99).toFixed(1)) });
       report({ bench: `fleet_${n}${label}_acl_wait_mean_ms`, value: acl.sent ? acl.waitMsTotal / acl.sent : 0, unit: 'ms', packets: acl.sent, packets_per_payment: acl.sent / n, max_wait_ms: acl.waitMsMax, max_queued: acl.maxQueued, acl_buffers: tillAclBuffers });
       roundTrips = Math.max(roundTrips, ...runs.map((r) => r.roundTrips ?? 0));
     }

@@ -35,6 +35,8 @@ export interface PhoneRun {
   readonly ms: number;
   /** Connection start (the till was found) to final outcome. */
   readonly connectToReceiptMs?: number;
+  /** Connection start to a link ready for Hello (LE connection, MTU exchange, GATT setup). */
+  readonly linkReadyMs?: number;
   /** Messages the phone sent after connecting that asked for an answer (protocol round trips). */
   readonly roundTrips?: number;
 }
@@ -55,6 +57,7 @@ export interface RunPhoneOptions extends PhoneRunOptions {
 export async function runPhone(o: RunPhoneOptions): Promise<PhoneRun> {
   const t0 = performance.now();
   let tConnect: number | undefined;
+  let linkReadyMs: number | undefined;
   let roundTrips = 0;
   const prompt = new AutoPrompt({ pin: o.pin, ...(o.expectTotalMinor !== undefined ? { expectTotalMinor: o.expectTotalMinor } : {}), ...(o.onStep ? { onStep: o.onStep } : {}) });
   let links = 0;
@@ -66,6 +69,7 @@ export async function runPhone(o: RunPhoneOptions): Promise<PhoneRun> {
       if (first) tConnect = performance.now();
       const connected = await o.central.connect(id, c);
       if (!first) return connected;
+      linkReadyMs = performance.now() - tConnect!;
       const counting: CentralLink = {
         get mtu() {
           return connected.mtu;
@@ -93,7 +97,7 @@ export async function runPhone(o: RunPhoneOptions): Promise<PhoneRun> {
     });
     const ms = performance.now() - t0;
     if (r.lost) return { outcome: r.outcome, beforeResume: r.lost, prompt, ms };
-    return { outcome: r.outcome, prompt, ms, ...(tConnect !== undefined ? { connectToReceiptMs: performance.now() - tConnect } : {}), roundTrips };
+    return { outcome: r.outcome, prompt, ms, ...(tConnect !== undefined ? { connectToReceiptMs: performance.now() - tConnect } : {}), ...(linkReadyMs !== undefined ? { linkReadyMs } : {}), roundTrips };
   } catch (error) {
     // The session stops before any payment could start (no till, no link): the phone's outcome is "nothing charged".
     if (error instanceof CliError && error.exitCode === EXIT.notCharged) {
