@@ -119,3 +119,26 @@ export function declineFromStatus<T extends DeclinableResponse>(err: GrpcStatusL
   const values = typeof err.metadata?.get === 'function' ? err.metadata.get(DECLINE_TRAILER_KEY) : undefined;
   return decodeDeclineTrailer(values, typeof err.details === 'string' ? err.details : '', decode);
 }
+
+/**
+ * One unary call as a promise, a decline status turned back into its response value: `invoke`
+ * starts the call with a node-style callback (grpc-js's); with `decode` (the method's response
+ * decoder) a FAILED_PRECONDITION resolves to the declined response, or rejects with a
+ * DeclineTrailerError when its trailer does not decode. Every other error rejects as it came.
+ */
+export function callDeclinable<Res>(
+  invoke: (callback: (err: (GrpcStatusLike & Error) | null, res: Res) => void) => void,
+  decode?: Res extends DeclinableResponse ? (bytes: Uint8Array) => Res : never,
+): Promise<Res> {
+  return new Promise<Res>((resolve, reject) => {
+    invoke((err, res) => {
+      if (!err) return resolve(res);
+      try {
+        const decline = decode ? declineFromStatus(err, decode as (bytes: Uint8Array) => Res & DeclinableResponse) : null;
+        return decline ? resolve(decline) : reject(err);
+      } catch (e) {
+        return reject(e); // FAILED_PRECONDITION without a decodable decline
+      }
+    });
+  });
+}

@@ -8,7 +8,7 @@
  */
 import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import {
-  DeclineTrailerError, IssueCodeResponse, PayMerchantResponse, ShopperClient, declineFromStatus,
+  DeclineTrailerError, IssueCodeResponse, PayMerchantResponse, ShopperClient, callDeclinable,
   type DeclinableResponse, type IssueCodeRequest, type PayMerchantRequest, type ShopperChallengeResponse,
 } from '@bluetill/protocol';
 import { ShopperBackendError, type ShopperBackend } from '../ports/shopper-backend';
@@ -50,18 +50,8 @@ export class GrpcShopperBackend implements ShopperBackend {
 
   /** One call; `declined` (the response message's decoder) turns a decline status back into its response value. */
   private unary<Res>(method: 'challenge' | 'issueCode' | 'payMerchant', req: unknown, declined?: Res extends DeclinableResponse ? (bytes: Uint8Array) => Res : never): Promise<Res> {
-    return new Promise<Res>((resolve, reject) => {
-      const fn = (this.client as unknown as Record<string, (r: unknown, o: { deadline: number }, cb: (e: ServiceError | null, r: Res) => void) => void>)[method]!;
-      fn.call(this.client, req, { deadline: Date.now() + (this.o.deadlineMs ?? 10_000) }, (err, res) => {
-        if (!err) return resolve(res);
-        try {
-          const decline = declined ? declineFromStatus(err, declined as (bytes: Uint8Array) => Res & DeclinableResponse) : null;
-          return decline ? resolve(decline) : reject(err);
-        } catch (e) {
-          return reject(e); // FAILED_PRECONDITION without a decodable decline: a DeclineTrailerError
-        }
-      });
-    });
+    const fn = (this.client as unknown as Record<string, (r: unknown, o: { deadline: number }, cb: (e: ServiceError | null, r: Res) => void) => void>)[method]!;
+    return callDeclinable<Res>((cb) => fn.call(this.client, req, { deadline: Date.now() + (this.o.deadlineMs ?? 10_000) }, cb), declined);
   }
 
   private async retrying<Res>(what: string, call: () => Promise<Res>): Promise<Res> {

@@ -1,4 +1,4 @@
-import { checkIssuerKeyUse, recoverIssuerCertificate, type IssuerPublicKeyInfo } from './oda';
+import { checkIssuerKeyUse, recoverIssuerCertificate, type IssuerCertificateInput, type IssuerPublicKeyInfo } from './oda';
 import type { RsaPublicKey } from './rsa';
 
 /**
@@ -28,15 +28,7 @@ export class IssuerKeyCache {
   }
 
   /** recoverIssuerPublicKey, with the certificate-only part from the cache when it is there; throws OdaError the same way. */
-  recover(input: {
-    caIndex: number;
-    caPublicKey: RsaPublicKey;
-    certificate: Uint8Array;
-    remainder?: Uint8Array;
-    exponent: Uint8Array;
-    pan: string;
-    now?: Date;
-  }): IssuerPublicKeyInfo {
+  recover(input: IssuerCertificateInput & { readonly caIndex: number }): IssuerPublicKeyInfo {
     const key = `${input.caIndex}:${hex(input.certificate)}:${hex(input.remainder)}:${hex(input.exponent)}`;
     let entry = this.entries.get(key);
     if (entry && entry.ca === input.caPublicKey) {

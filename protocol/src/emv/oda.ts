@@ -111,19 +111,22 @@ export function createIssuerCertificate(input: {
   return { certificate: signRecord(input.caPrivateKey, body, [remainder, exponent]), remainder, exponent };
 }
 
+/** An issuer public key certificate (tag 90) with what recovering and checking it needs. */
+export interface IssuerCertificateInput {
+  readonly caPublicKey: RsaPublicKey;
+  readonly certificate: Uint8Array;
+  readonly remainder?: Uint8Array;
+  readonly exponent: Uint8Array;
+  readonly pan: string;
+  readonly now?: Date;
+}
+
 /**
  * Terminal side: recovers the issuer public key from its certificate (tag 90) under the CA
  * public key, EMV Book 2 section 5.3 / 6.3: header, format 02, hash over the recovered data ‖
  * remainder ‖ exponent, issuer identifier = leftmost PAN digits, not expired (when `now` given).
  */
-export function recoverIssuerPublicKey(input: {
-  caPublicKey: RsaPublicKey;
-  certificate: Uint8Array;
-  remainder?: Uint8Array;
-  exponent: Uint8Array;
-  pan: string;
-  now?: Date;
-}): IssuerPublicKeyInfo {
+export function recoverIssuerPublicKey(input: IssuerCertificateInput): IssuerPublicKeyInfo {
   const info = recoverIssuerCertificate(input);
   checkIssuerKeyUse(info, input.pan, input.now);
   return info;

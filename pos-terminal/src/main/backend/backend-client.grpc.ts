@@ -10,7 +10,7 @@
  */
 import { credentials as grpcCredentials, status, type ChannelCredentials, type ServiceError, type Client } from '@grpc/grpc-js';
 import {
-  AuthorizationClient, AuthorizeResponse, DeclineTrailerError, RefundResponse, SettleResponse, SettlementClient, VoidResponse, declineFromStatus,
+  AuthorizationClient, AuthorizeResponse, DeclineTrailerError, RefundResponse, SettleResponse, SettlementClient, VoidResponse, callDeclinable,
   type AuthorizeRequest, type ChallengeResponse, type CloseBatchResponse, type DeclinableResponse, type ListTransactionsResponse, type Money,
   type SettleRequest, type SettleWithCodeRequest,
 } from '@bluetill/protocol';
@@ -121,18 +121,8 @@ export class GrpcBackendClient implements BackendClient {
 
   /** One call; `declined` (the response message's decoder) turns a decline status back into its response value. */
   private unary<Res>(client: Client, method: string, req: unknown, declined?: Res extends DeclinableResponse ? (bytes: Uint8Array) => Res : never): Promise<Res> {
-    return new Promise<Res>((resolve, reject) => {
-      const fn = (client as unknown as Record<string, (r: unknown, o: { deadline: number }, cb: (e: ServiceError | null, r: Res) => void) => void>)[method]!;
-      fn.call(client, req, { deadline: Date.now() + this.deadlineMs }, (err, res) => {
-        if (!err) return resolve(res);
-        try {
-          const decline = declined ? declineFromStatus(err, declined as (bytes: Uint8Array) => Res & DeclinableResponse) : null;
-          return decline ? resolve(decline) : reject(err);
-        } catch (e) {
-          return reject(e); // FAILED_PRECONDITION without a decodable decline: a DeclineTrailerError
-        }
-      });
-    });
+    const fn = (client as unknown as Record<string, (r: unknown, o: { deadline: number }, cb: (e: ServiceError | null, r: Res) => void) => void>)[method]!;
+    return callDeclinable<Res>((cb) => fn.call(client, req, { deadline: Date.now() + this.deadlineMs }, cb), declined);
   }
 
   private async retrying<Res>(what: string, call: () => Promise<Res>): Promise<Res> {
