@@ -4,7 +4,7 @@
  */
 import {
   SUPPORTED_CURRENCIES, cvmNameOf,
-  type AuthorizeRequest, type CardData, type ChallengeRequest, type CloseBatchRequest, type GetSettlementRequest, type Item, type ListTransactionsRequest,
+  type AuthorizeRequest, type CardData, type Cryptogram, type ChallengeRequest, type CloseBatchRequest, type GetSettlementRequest, type Item, type ListTransactionsRequest,
   type Money, type RefundRequest, type SettleRequest, type VoidRequest,
   isTemporaryCode, type IssueCodeRequest, type PayMerchantRequest, type SettleWithCodeRequest, type ShopperChallengeRequest,
 } from '@bluetill/protocol';
@@ -53,6 +53,15 @@ function items(list: readonly Item[]): void {
   if (text > ITEMS_TEXT_MAX_BYTES) fail('items', `SKUs and names together must be at most ${ITEMS_TEXT_MAX_BYTES} bytes (UTF-8)`);
 }
 
+/** The card's application cryptogram: present, each field within its EMV size. */
+function cryptogram(c: Cryptogram | undefined): void {
+  if (!c) return fail('cryptogram', 'required');
+  bytes('cryptogram.arqc', c.arqc, 0, 8);
+  if (c.atc > 0xffff) fail('cryptogram.atc', 'at most 65535');
+  bytes('cryptogram.cdol_data', c.cdolData, 0, 256);
+  bytes('cryptogram.iad', c.iad, 0, 32);
+}
+
 export function validateChallenge(r: ChallengeRequest): ChallengeRequest {
   id('terminal_id', r.terminalId);
   return r;
@@ -78,11 +87,7 @@ export function validateSettle(r: SettleRequest): SettleRequest {
   card(r.card);
   money('amount', r.amount);
   items(r.items);
-  if (!r.cryptogram) fail('cryptogram', 'required');
-  bytes('cryptogram.arqc', r.cryptogram!.arqc, 0, 8);
-  if (r.cryptogram!.atc > 0xffff) fail('cryptogram.atc', 'at most 65535');
-  bytes('cryptogram.cdol_data', r.cryptogram!.cdolData, 0, 256);
-  bytes('cryptogram.iad', r.cryptogram!.iad, 0, 32);
+  cryptogram(r.cryptogram);
   return r;
 }
 
@@ -155,10 +160,6 @@ export function validatePayMerchant(r: PayMerchantRequest): PayMerchantRequest {
   bytes('sealed_pin_block', r.sealedPinBlock, 0, 256);
   money('amount', r.amount);
   items(r.items);
-  if (!r.cryptogram) fail('cryptogram', 'required');
-  bytes('cryptogram.arqc', r.cryptogram!.arqc, 0, 8);
-  if (r.cryptogram!.atc > 0xffff) fail('cryptogram.atc', 'at most 65535');
-  bytes('cryptogram.cdol_data', r.cryptogram!.cdolData, 0, 256);
-  bytes('cryptogram.iad', r.cryptogram!.iad, 0, 32);
+  cryptogram(r.cryptogram);
   return r;
 }
