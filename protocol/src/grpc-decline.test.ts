@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  DECLINE_TRAILER_KEY, DECLINE_TRAILER_MAX_BYTES, DeclineTrailerError, decodeDeclineTrailer, declineFromStatus, declineStatusDetails, encodeDeclineTrailer, isDeclinedResponse,
+  DECLINE_TRAILER_KEY, DECLINE_TRAILER_MAX_BYTES, callDeclinable, DeclineTrailerError, decodeDeclineTrailer, declineFromStatus, declineStatusDetails, encodeDeclineTrailer, isDeclinedResponse,
 } from './grpc-decline';
 import { DECLINE_CODES, declineText } from './decline-codes';
 import { AuthorizeResponse, RefundResponse, SettleResponse } from './gen/bluetill/v1/settlement_network';
@@ -122,5 +122,29 @@ describe('declineFromStatus', () => {
     expect(() => declineFromStatus({ code: 9, details, metadata: md([]) }, SettleResponse.decode)).toThrow(DeclineTrailerError);
     expect(() => declineFromStatus({ code: 9, details, metadata: md([Uint8Array.from([0xff, 0xff, 0xff])]) }, SettleResponse.decode)).toThrow(DeclineTrailerError);
     expect(() => declineFromStatus({ code: 9, metadata: md([encodeSettle(declinedSettle('code_used'))]) }, SettleResponse.decode)).toThrow(DeclineTrailerError);
+  });
+});
+
+describe('callDeclinable', () => {
+  const status = (code: number, details: string, values?: Uint8Array[]) =>
+    Object.assign(new Error(details), { code, details, metadata: { get: (k: string) => (k === DECLINE_TRAILER_KEY ? (values ?? []) : []) } });
+  const decode = (b: Uint8Array) => SettleResponse.decode(b);
+
+  it('an answer resolves as it came; a decline status resolves to the declined response', async () => {
+    const ok: SettleResponse = { approved: true, declineReason: '', replayed: false };
+    await expect(callDeclinable<SettleResponse>((cb) => cb(null, ok), decode)).resolves.toBe(ok);
+    const declined = declinedSettle('insufficient_funds');
+    const err = status(9, declineStatusDetails('insufficient_funds'), [encodeDeclineTrailer(declined, encodeSettle)]);
+    await expect(callDeclinable<SettleResponse>((cb) => cb(err, undefined as never), decode)).resolves.toMatchObject({ approved: false, declineReason: 'insufficient_funds' });
+  });
+
+  it('other statuses reject with the error itself; a garbled decline rejects with a DeclineTrailerError, never an approval', async () => {
+    const unavailable = status(14, 'unavailable');
+    await expect(callDeclinable<SettleResponse>((cb) => cb(unavailable, undefined as never), decode)).rejects.toBe(unavailable);
+    const garbled = status(9, declineStatusDetails('insufficient_funds'), [Uint8Array.of(0xff, 0xff, 0xff)]);
+    await expect(callDeclinable<SettleResponse>((cb) => cb(garbled, undefined as never), decode)).rejects.toBeInstanceOf(DeclineTrailerError);
+    // Without a decoder (a method that cannot decline), FAILED_PRECONDITION is an error like any other.
+    const noDecoder = status(9, 'insufficient_funds: x', [encodeDeclineTrailer(declinedSettle('insufficient_funds'), encodeSettle)]);
+    await expect(callDeclinable<SettleResponse>((cb) => cb(noDecoder, undefined as never))).rejects.toBe(noDecoder);
   });
 });
