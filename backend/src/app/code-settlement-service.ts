@@ -34,7 +34,7 @@ export class CodeSettlementUseCase {
     checkCaller(req.terminalId, caller);
     const hash = requestHash(SettleWithCodeRequest.encode(req).finish());
     const codeHash = this.keys.codeHash(req.code);
-    const response = await this.store.transaction((): SettleResponse => {
+    const response = await this.store.commit((): SettleResponse => {
       const prior = this.store.findSettlement(req.terminalId, req.terminalTxnId);
       if (prior) {
         if (!equalBytes(prior.requestHash, hash)) throw new RequestError('already_exists', 'terminal transaction id already used for a different request');

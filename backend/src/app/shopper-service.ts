@@ -7,8 +7,8 @@
  * - payMerchant: a merchant card and the shopper's card both prove themselves over one UN, the PIN
  *   and the shopper card's ARQC over the amount are checked, and the sale settles exactly once per
  *   (merchant card's terminal, phone-chosen idempotency key), crediting that merchant.
- * Each use case awaits store.transaction(), so it works whether the store commits synchronously
- * or in groups.
+ * Each use case's reads and writes are one `store.commit()`: a transaction in the store's group
+ * commit, as for the other use cases.
  */
 import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import {
@@ -72,7 +72,7 @@ export class ShopperUseCase {
     this.challenges.take(caller.kind === 'shopper' ? caller.peer : caller.kind);
     const expiresAt = this.clock.now() + CHALLENGE_LIFETIME_MS;
     const purge = ++this.issuedChallenges % 1000 === 0;
-    const un = await this.store.transaction(() => {
+    const un = await this.store.commit(() => {
       if (purge) this.shopper.purgeShopperChallenges(this.clock.now() - 3_600_000);
       // A UN is 4 random bytes: one still on record (issued within the last hour or so) is drawn again, never handed out twice.
       for (;;) {
@@ -119,7 +119,7 @@ export class ShopperUseCase {
     const now = this.clock.now();
     const pin = this.openPin(req.sealedPinBlock, card.pan, codePinContext(req.unpredictableNumber));
     const masked = maskPan(card.pan);
-    const res = await this.store.transaction((): IssueCodeResponse => {
+    const res = await this.store.commit((): IssueCodeResponse => {
       const decline = (d: DeclineCode, triesLeft = 0): IssueCodeResponse => ({ approved: false, declineReason: d, code: '', expiresAtMs: 0, pinTriesLeft: triesLeft, maskedPan: masked });
       if (this.shopper.takeShopperChallenge(toHex(req.unpredictableNumber), now) !== 'ok') return decline('unpredictable_number_invalid');
       const proof = this.prove(card, req.unpredictableNumber, pin, now);
@@ -150,7 +150,7 @@ export class ShopperUseCase {
     const un = req.unpredictableNumber;
     const pin = this.openPin(req.sealedPinBlock, card.pan, merchantCardPinContext(un));
     const mcHash = this.keys.panHash(merchantCard.pan);
-    const res = await this.store.transaction((): PayMerchantResponse => {
+    const res = await this.store.commit((): PayMerchantResponse => {
       const now = this.clock.now();
       const refuse = (d: DeclineCode, triesLeft = 0): PayMerchantResponse => ({ approved: false, declineReason: d, replayed: false, pinTriesLeft: triesLeft });
       const mc = this.shopper.findMerchantCardByPanHash(mcHash);

@@ -12,8 +12,7 @@ import type { MasterKey } from '../master-key';
 import { addReflection } from './reflection';
 import { createUseCases, type RemoteUseCases, type UseCases } from './use-cases';
 import { startUseCaseThread, type UseCaseThread } from '../worker/use-case-thread';
-import { CodeSettlementUseCase } from '../../app/code-settlement-service';
-import { ShopperUseCase, type ShopperOptions } from '../../app/shopper-service';
+import type { ShopperOptions } from '../../app/shopper-service';
 import { SqliteShopperStore } from '../sqlite/shopper-store.sqlite';
 import type { Caller } from '../../app/caller';
 import { systemClock, type Clock } from '../../ports/clock';
@@ -160,22 +159,21 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   let useCases: UseCases | RemoteUseCases;
   if (o.worker) {
     try {
-      thread = await startUseCaseThread({ dbPath: o.dbPath, keysPath: o.keysPath, masterKey: o.masterKey, log, ...(o.cryptoWorkers !== undefined ? { cryptoWorkers: o.cryptoWorkers } : {}) });
+      thread = await startUseCaseThread({
+        dbPath: o.dbPath, keysPath: o.keysPath, masterKey: o.masterKey, log,
+        ...(o.cryptoWorkers !== undefined ? { cryptoWorkers: o.cryptoWorkers } : {}), ...(o.shopper ? { shopper: o.shopper } : {}),
+      });
     } catch (error) {
       store.close();
       throw error;
     }
     useCases = thread.useCases;
   } else {
-    useCases = createUseCases(store, keys, clock, (fields, message) => log.info(fields, message));
+    useCases = createUseCases(store, new SqliteShopperStore(store.db), keys, clock, (fields, message) => log.info(fields, message), o.shopper || {});
   }
-  const { authorization, settlement, adjustments, batches } = useCases;
-  // The temporary-code and shopper use cases run on this thread (their own tables; settlements
-  // stay exactly once through the settlements table's key, whichever connection writes).
-  const shopperStore = new SqliteShopperStore(store.db);
-  const codeSettlement = new CodeSettlementUseCase(store, shopperStore, keys, clock, {
-    onSettled: (e) => log.info({ event: 'settled_with_code', ...e }, 'settlement'),
-  });
+  // Every use case, the shopper's and the temporary code's too, runs where the others do: with the
+  // worker, every write goes through its one connection and group commit.
+  const { authorization, settlement, adjustments, batches, codeSettlement, shopper: shopperUseCase } = useCases;
   let credentials: ServerCredentials;
   let callerOf: CallerOf;
   if (tls === 'insecure') {
@@ -235,10 +233,6 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   let shopperPort: number | null = null;
   const shopperHost = (o.shopper && o.shopper.host) ?? host;
   if (o.shopper !== false) {
-    const shopperUseCase = new ShopperUseCase(store, shopperStore, keys, clock, o.shopper ?? {}, {
-      onCodeIssued: (e) => log.info({ event: 'code_issued', ...e }, 'shopper'),
-      onMerchantPayment: (e) => log.info({ event: 'merchant_card_payment', ...e }, 'shopper'),
-    });
     const shopperCallerOf: CallerOf = (call) => ({ kind: 'shopper', peer: call.getPeer().replace(/:\d+$/, '') });
     const srv = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
     srv.addService(guardDecoding(ShopperService), {

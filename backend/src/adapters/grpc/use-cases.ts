@@ -1,16 +1,20 @@
 /**
  * The backend's use cases over one store and key store: built here once, whether they run on the
- * gRPC thread or in the use-case worker (adapters/worker). A new use case is added here and is
+ * gRPC thread or in the use-case worker (adapters/worker), so every write goes through one
+ * connection and its group commit (the shopper's and the temporary code's too). A new use case is added here and is
  * then reachable in both modes. Events (settled, refunded, …) go to `event`, which the gRPC
  * thread writes to its log.
  */
 import type { BackendStore } from '../../ports/backend-store';
+import type { ShopperStore } from '../../ports/shopper-store';
 import type { Clock } from '../../ports/clock';
 import type { KeyStore } from '../../ports/key-store';
 import { AuthorizationUseCase } from '../../app/authorization-service';
 import { SettlementUseCase } from '../../app/settlement-service';
 import { AdjustmentUseCase } from '../../app/adjustment-service';
 import { BatchUseCase } from '../../app/batch-service';
+import { CodeSettlementUseCase } from '../../app/code-settlement-service';
+import { ShopperUseCase, type ShopperOptions } from '../../app/shopper-service';
 
 /** One structured log line: fields (never card data) and a message. */
 export type EventSink = (fields: Record<string, unknown>, message: string) => void;
@@ -20,9 +24,13 @@ export interface UseCases {
   readonly settlement: SettlementUseCase;
   readonly adjustments: AdjustmentUseCase;
   readonly batches: BatchUseCase;
+  /** SettleWithCode (a till keys in a shopper's temporary code). */
+  readonly codeSettlement: CodeSettlementUseCase;
+  /** The shopper-facing listener's Challenge, IssueCode and PayMerchant. */
+  readonly shopper: ShopperUseCase;
 }
 
-export function createUseCases(store: BackendStore, keys: KeyStore, clock: Clock, event: EventSink): UseCases {
+export function createUseCases(store: BackendStore, shopperStore: ShopperStore, keys: KeyStore, clock: Clock, event: EventSink, shopperOptions: ShopperOptions = {}): UseCases {
   const settlement = new SettlementUseCase(store, keys, clock, {
     onSettled: (e) => event({ event: 'settled', ...e }, 'settlement'),
   });
@@ -33,7 +41,14 @@ export function createUseCases(store: BackendStore, keys: KeyStore, clock: Clock
   const authorization = new AuthorizationUseCase(store, keys, clock, settlement, {
     onDecision: (e) => event({ event: 'authorized', ...e }, 'authorization'),
   });
-  return { authorization, settlement, adjustments, batches };
+  const codeSettlement = new CodeSettlementUseCase(store, shopperStore, keys, clock, {
+    onSettled: (e) => event({ event: 'settled_with_code', ...e }, 'settlement'),
+  });
+  const shopper = new ShopperUseCase(store, shopperStore, keys, clock, shopperOptions, {
+    onCodeIssued: (e) => event({ event: 'code_issued', ...e }, 'shopper'),
+    onMerchantPayment: (e) => event({ event: 'merchant_card_payment', ...e }, 'shopper'),
+  });
+  return { authorization, settlement, adjustments, batches, codeSettlement, shopper };
 }
 
 /** A use case as seen from another thread: every method answers with a promise. */

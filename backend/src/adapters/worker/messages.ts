@@ -5,6 +5,7 @@
  */
 import { CommitError, type CommitErrorCode } from '../../ports/backend-store';
 import { RequestError, type RequestErrorCode } from '../../app/request-error';
+import type { ShopperOptions } from '../../app/shopper-service';
 import type { MessagePort } from 'node:worker_threads';
 import { readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -15,6 +16,8 @@ export interface WorkerStart {
   readonly keysPath: string;
   /** The master key (base64) opens keys.json in the worker; it never leaves the process. */
   readonly masterKey: string;
+  /** The shopper use case's limits (plain numbers). */
+  readonly shopper?: ShopperOptions;
 }
 
 /** A crypto worker's start: the keys (as the use-case worker's), and its port to the use-case worker. */

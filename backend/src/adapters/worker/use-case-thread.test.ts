@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { credentials, status } from '@grpc/grpc-js';
 import pino from 'pino';
-import { AuthorizationClient, RefundResponse, declineStatusDetails } from '@bluetill/protocol';
+import { AuthorizationClient, RefundResponse, codePinContext, declineStatusDetails, publicKeyFromRaw, sealPin, verifyCertificate } from '@bluetill/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
 import { sell } from '../../test-support/sale';
@@ -33,6 +33,24 @@ describe('use cases on a worker thread', () => {
     expect(f.backend.store.ledgerSum()).toBe(0);
     const stats = await f.backend.commitStats();
     expect(stats.transactions).toBeGreaterThanOrEqual(4); // challenge, authorize, settle, refund
+  });
+
+  it('the shopper\'s and the temporary code\'s use cases run there too: their writes go through the worker\'s group commit', async () => {
+    const before = await f.backend.commitStats();
+    const card = f.card('card-bob');
+    const ch = await f.shopper.challenge();
+    const un = ch.unpredictableNumber;
+    const pinKey = verifyCertificate(ch.pinKeyCertificate, publicKeyFromRaw(Buffer.from(f.seed.trust.cardCompanyRoot, 'base64')), { role: 'pin-key', now: Date.now() });
+    const sealedPinBlock = sealPin({ pin: '2580', pan: card.p.pan, pinKey: pinKey.publicKey, pinKeyId: pinKey.subjectId, context: codePinContext(un) });
+    const issued = await f.shopper.issueCode({ unpredictableNumber: un, card: card.cardData(un), sealedPinBlock, amountLimit: { minor: 20_00, currency: 'EUR' } });
+    expect(issued).toMatchObject({ approved: true });
+    const amount = { minor: 7_50, currency: 'EUR' };
+    const sale = await f.settleWithCode({ terminalId: 'T-0001', terminalTxnId: 'w-code-1', merchantId: 'M-0001', code: issued.code, amount, items: [{ sku: 'tea', name: 'Tea', quantity: 1, unitPriceMinor: 7_50 }] });
+    expect(sale).toMatchObject({ approved: true, replayed: false });
+    const after = await f.backend.commitStats();
+    // shopper challenge, IssueCode, SettleWithCode: all three committed by the worker
+    expect(after.transactions - before.transactions).toBeGreaterThanOrEqual(3);
+    expect(f.backend.store.ledgerSum()).toBe(0);
   });
 
   it('keeps the statuses: ALREADY_EXISTS, PERMISSION_DENIED, INVALID_ARGUMENT, declines as FAILED_PRECONDITION with the response in the trailer', async () => {

@@ -20,6 +20,7 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
+import type { ShopperOptions } from '../../app/shopper-service';
 import type { MasterKey } from '../master-key';
 import type { CommitCounts as CommitStats } from '../sqlite/backend-store.sqlite';
 import type { RemoteUseCases, UseCases } from '../grpc/use-cases';
@@ -48,7 +49,7 @@ export interface UseCaseThread {
   crashCryptoWorker(slot: number): Promise<void>;
 }
 
-const TARGETS: ReadonlyArray<keyof UseCases> = ['authorization', 'settlement', 'adjustments', 'batches'];
+const TARGETS: ReadonlyArray<keyof UseCases> = ['authorization', 'settlement', 'adjustments', 'batches', 'codeSettlement', 'shopper'];
 
 /**
  * Crypto workers by default: the cores left after the gRPC thread and the use-case worker (none on
@@ -75,11 +76,11 @@ interface CryptoSlot {
   inFlight: number;
 }
 
-export async function startUseCaseThread(o: { dbPath: string; keysPath: string; masterKey: MasterKey; log: Logger; cryptoWorkers?: number }): Promise<UseCaseThread> {
+export async function startUseCaseThread(o: { dbPath: string; keysPath: string; masterKey: MasterKey; log: Logger; cryptoWorkers?: number; shopper?: ShopperOptions }): Promise<UseCaseThread> {
   const masterKey = o.masterKey.toBase64();
   const start: WorkerStart = {
     entry: new URL('./use-case-worker.ts', import.meta.url).href,
-    dbPath: o.dbPath, keysPath: o.keysPath, masterKey,
+    dbPath: o.dbPath, keysPath: o.keysPath, masterKey, ...(o.shopper ? { shopper: o.shopper } : {}),
   };
   const worker = new Worker(new URL('./boot.mjs', import.meta.url), { workerData: start });
   const pending = new Map<number, Pending>();

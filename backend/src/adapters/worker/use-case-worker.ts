@@ -12,6 +12,7 @@ import { SoftwareKeyStore } from '../key-store.file';
 import { MasterKey } from '../master-key';
 import { systemClock } from '../../ports/clock';
 import { createUseCases, type UseCases } from '../grpc/use-cases';
+import { SqliteShopperStore } from '../sqlite/shopper-store.sqlite';
 import { compact, linuxThreadId, toWire, type CallMessage, type UseCaseControl, type WorkerMessage, type WorkerStart } from './messages';
 
 /**
@@ -30,7 +31,7 @@ let store: SqliteBackendStore | undefined;
 try {
   const keys = SoftwareKeyStore.fromFile(start.keysPath, MasterKey.fromBase64(start.masterKey));
   store = new SqliteBackendStore(start.dbPath, { groupCommit: { flushAt: USE_CASE_FLUSH_AT } });
-  const useCases = createUseCases(store, keys, systemClock, (fields, message) => post({ kind: 'event', fields, message }));
+  const useCases = createUseCases(store, new SqliteShopperStore(store.db), keys, systemClock, (fields, message) => post({ kind: 'event', fields, message }), start.shopper ?? {});
   const handle = (m: CallMessage) => {
     const target = (m.target === 'store' ? { commitStats: () => store!.commitStats } : useCases[m.target as keyof UseCases]) as unknown as
       | Record<string, (...a: unknown[]) => unknown>
