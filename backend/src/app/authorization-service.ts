@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import {
-  cvmNameOf, openSealedPin, pinSealContext, toHex,
+  cvmNameOf, openSealedPin, type CvmName, pinSealContext, toHex,
   type AuthorizeRequest, type AuthorizeResponse, type ChallengeRequest, type ChallengeResponse, type DeclineCode,
   type SettleRequest, type SettleResponse,
 } from '@bluetill/protocol';
@@ -32,6 +32,8 @@ export interface AuthorizationEvents {
  */
 export interface PreparedAuthorize {
   readonly now: number;
+  /** The declared cardholder verification method. */
+  readonly cvm: CvmName;
   readonly pin: string | null;
   /** null: the card proved itself. */
   readonly cardProof: DeclineCode | null;
@@ -55,7 +57,7 @@ export function prepareAuthorize(keys: KeyStore, clock: Clock, req: AuthorizeReq
     }
   }
   const cardProof = authenticateCard({ card, unpredictableNumber: req.unpredictableNumber, caKeys: keys.caPublicKeys, issuerKeys: keys.issuerKeys, now: new Date(now) });
-  return { now, pin, cardProof };
+  return { now, cvm, pin, cardProof };
 }
 
 /** Expired challenges are kept this long (a late Authorize still learns "expired"), then purged. */
@@ -101,9 +103,7 @@ export class AuthorizationUseCase {
     checkCaller(req.terminalId, caller);
     const card = req.card!;
     // The PIN is opened and the card's certificates checked outside the transaction (CPU work), but judged inside it.
-    const { now, pin, cardProof } = prepared ?? prepareAuthorize(this.keys, this.clock, req, caller);
-    const cvm = cvmNameOf(req.cvmMethod ?? 0);
-    if (!cvm) throw new RequestError('invalid_argument', 'cvm_method: unknown method');
+    const { now, cvm, pin, cardProof } = prepared ?? prepareAuthorize(this.keys, this.clock, req, caller);
     const panHash = this.keys.panHash(card.pan);
     const result = await this.store.commit((): AuthorizeResponse => {
       const decline = (code: DeclineCode, triesLeft = 0): AuthorizeResponse => ({ approved: false, declineReason: code, authorizationRef: '', expiresAtMs: 0, pinTriesLeft: triesLeft });

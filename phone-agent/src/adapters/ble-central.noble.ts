@@ -26,7 +26,7 @@
  * ```
  */
 import { withBindings, type Characteristic, type Noble, type Peripheral } from '@stoprocent/noble';
-import { ATT_DEFAULT_MTU, ATT_PREFERRED_MTU, BLUETILL_GATT_LAYOUT, GATT, disconnectReason, equalBytes } from '@bluetill/protocol';
+import { ATT_DEFAULT_MTU, ATT_PREFERRED_MTU, BLUETILL_GATT_LAYOUT, CHAR_PROP, GATT, disconnectReason, equalBytes } from '@bluetill/protocol';
 import type { Advertisement, BleCentral, CentralLink, ScanOptions } from '../ports/ble-central';
 
 /** Which HCI controller noble talks to. */
@@ -215,9 +215,9 @@ export class NobleCentral implements BleCentral {
     cache.addServices(p.id, [{ uuid: GATT.service, startHandle: L.service.start, endHandle: L.service.end }]);
     // Numeric properties, as noble's own discovery stores them at the GATT layer.
     return cache.addCharacteristics(p.id, GATT.service, [
-      { uuid: GATT.write, startHandle: L.write.declaration, valueHandle: L.write.value, endHandle: L.notify.declaration - 1, properties: 0x0c },
-      { uuid: GATT.notify, startHandle: L.notify.declaration, valueHandle: L.notify.value, endHandle: L.info.declaration - 1, properties: 0x10 },
-      { uuid: GATT.info, startHandle: L.info.declaration, valueHandle: L.info.value, endHandle: L.databaseHash.declaration - 1, properties: 0x02 },
+      { uuid: GATT.write, startHandle: L.write.declaration, valueHandle: L.write.value, endHandle: L.notify.declaration - 1, properties: CHAR_PROP.write | CHAR_PROP.writeWithoutResponse },
+      { uuid: GATT.notify, startHandle: L.notify.declaration, valueHandle: L.notify.value, endHandle: L.info.declaration - 1, properties: CHAR_PROP.notify },
+      { uuid: GATT.info, startHandle: L.info.declaration, valueHandle: L.info.value, endHandle: L.databaseHash.declaration - 1, properties: CHAR_PROP.read },
     ]);
   }
 
