@@ -9,6 +9,17 @@ import { STATUS } from './hci-opcodes';
 import { Link } from './link';
 import { intervalUnits, rssiAtDistance, type LinkShaping, type ResolvedShaping, mergeShaping } from './shaping';
 
+/**
+ * Advertising timing (Core 5.x Vol 6 Part B 4.4.2.2.1): consecutive advertising events are
+ * advInterval + advDelay apart, advDelay a fresh pseudo-random 0–10 ms each time. The spec sets
+ * no delay before the first event after the host enables advertising; a real controller starts it
+ * as soon as its scheduler and radio are ready (Zephyr's LL, on the nRF dongles a UART till would
+ * use, anchors the first event at enable + EVENT_OVERHEAD_START_US, with the crystal already
+ * running or started in EVENT_OVERHEAD_XTAL_US = 1.5 ms: subsys/bluetooth/controller/ll_sw/ull_adv.c).
+ */
+const ADV_DELAY_MAX_MS = 10;
+const ADV_START_MS = 1.5;
+
 export interface AirOptions {
   /** Shaping for the pair (a, b), applied live. */
   readonly shapingFor: (a: HciController, b: HciController) => { layers: ReadonlyArray<LinkShaping | undefined> };
@@ -64,11 +75,10 @@ export class Air {
       const tick = (): void => {
         if (!c.adv.enabled) return this.stopAdvertisingTimer(c);
         this.advertisingEvent(c);
-        if (c.adv.enabled) this.advTimers.set(c, setTimeout(tick, c.adv.intervalMs));
+        if (c.adv.enabled) this.advTimers.set(c, setTimeout(tick, c.adv.intervalMs + ADV_DELAY_MAX_MS * Math.random()));
         else this.stopAdvertisingTimer(c);
       };
-      // First advertising event after a random part of the interval (advDelay-like).
-      this.advTimers.set(c, setTimeout(tick, Math.min(10, c.adv.intervalMs) * Math.random()));
+      this.advTimers.set(c, setTimeout(tick, ADV_START_MS));
     } else if (!c.adv.enabled) {
       this.stopAdvertisingTimer(c);
     }

@@ -140,6 +140,29 @@ describe('advertising and scanning', () => {
     expect(reports.every((r) => r.slice(10, 12) === '00')).toBe(true);
   });
 
+  it('starts the first advertising event at once after enable, then spaces events advInterval + advDelay (0–10 ms) apart (Vol 6, Part B, 4.4.2.2.1)', async () => {
+    const { dev } = setup();
+    const till = dev('till', 'c0ffee000001');
+    const phone = dev('phone', 'c0ffee000002');
+    cmd(phone, OP.leSetScanParameters, '00100010000000');
+    cmd(phone, OP.leSetScanEnable, '0100'); // passive, duplicates reported: one report per event
+    const seen: number[] = [];
+    const t0 = performance.now();
+    advertise(till); // interval 0x00a0 = 100 ms
+    for (let t = 0; t < 1000; t += 0.5) {
+      await vi.advanceTimersByTimeAsync(0.5);
+      if (phone.take().length > 0) seen.push(performance.now() - t0);
+    }
+    expect(seen[0]).toBeLessThanOrEqual(2);
+    const gaps = seen.slice(1).map((t, i) => t - seen[i]!);
+    expect(gaps.length).toBeGreaterThanOrEqual(8);
+    for (const g of gaps) {
+      expect(g).toBeGreaterThanOrEqual(100);
+      expect(g).toBeLessThanOrEqual(110.5);
+    }
+    expect(new Set(gaps.map(Math.round)).size).toBeGreaterThan(1); // advDelay is drawn afresh each event
+  });
+
   it('a Reset of one device leaves the other scanning', async () => {
     const { dev } = setup();
     const till = dev('till', 'c0ffee000001');
