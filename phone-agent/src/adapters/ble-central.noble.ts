@@ -1,12 +1,15 @@
 /**
  * BleCentral over @stoprocent/noble (HCI over UART or a kernel socket). Scans for the bluetill
  * service with a timeout that always ends, picks tills by counter name (scan response), and
- * connects with an ATT MTU exchange (247 asked) and a NOTIFY subscription before returning.
+ * connects with an ATT MTU exchange (247 asked) and a NOTIFY subscription (written at once, or with
+ * the first message when the till's GATT layout is known).
  *
  * GATT setup uses the till's Database Hash (protocol's gatt-database.ts): one Read at the
  * well-known handle; when it equals the bluetill layout's hash, the handles are known and only
- * the CCCD write is left (3 ATT round trips with the MTU exchange). Any other answer means full
- * discovery (8 round trips), so a till with another stack or version still works.
+ * the CCCD write is left, and it leaves together with the first message (2 ATT round trips
+ * before the first message, with the MTU exchange). Any other answer means full discovery and
+ * a subscription before the link is returned (8 round trips), so a till with another stack or
+ * version still works.
  *
  * ```mermaid
  * sequenceDiagram
@@ -17,12 +20,16 @@
  *   P->>T: Read Request (Database Hash handle)
  *   T-->>P: Read Response (hash)
  *   alt hash = bluetill layout
- *     P->>T: Write Request (notify CCCD = 0x0001)
+ *     Note over P: connect() returns the link
+ *     P->>T: Write Command (Hello, first fragment)
+ *     P->>T: Write Request (notify CCCD = 0x0001), same connection event
+ *     T-->>P: Write Response
+ *     T-->>P: Notifications (HelloAck), held by the till until subscribed
  *   else anything else
  *     P->>T: discover services, characteristics, CCCD (4 round trips)
  *     P->>T: Write Request (CCCD)
+ *     T-->>P: Write Response: connect() returns the link
  *   end
- *   T-->>P: Write Response: the link is ready for Hello
  * ```
  */
 import { withBindings, type Characteristic, type Noble, type Peripheral } from '@stoprocent/noble';
@@ -173,10 +180,11 @@ export class NobleCentral implements BleCentral {
       const notify = byUuid.get(GATT.notify);
       const info = byUuid.get(GATT.info);
       if (!write || !notify || !info) throw new BleCentralError('service_missing', `device ${id} lacks the bluetill characteristics`);
-      const link = new NobleLink(p, write, notify, info, known ? 'known_layout' : 'discovered', () => this.links.delete(link));
-      // Known layout: the CCCD handle is known, write it (noble's subscribe would first look it up).
-      if (known) await p.writeHandleAsync(BLUETILL_GATT_LAYOUT.notify.cccd, Buffer.from([0x01, 0x00]), false);
-      else await notify.subscribeAsync();
+      // Known layout: the CCCD handle is known, and its Write Request goes out with the first
+      // message (see NobleLink.write) instead of a round trip before it.
+      const subscribe = known ? () => p.writeHandleAsync(BLUETILL_GATT_LAYOUT.notify.cccd, Buffer.from([0x01, 0x00]), false) : undefined;
+      const link = new NobleLink(p, write, notify, info, known ? 'known_layout' : 'discovered', () => this.links.delete(link), subscribe);
+      if (!known) await notify.subscribeAsync();
       p.removeListener('disconnect', onLost!);
       return link;
     })();
@@ -243,8 +251,12 @@ class NobleLink implements CentralLink {
     /** How the handles were found: the known bluetill layout, or discovery. */
     readonly gattSetup: GattSetup,
     private readonly onGone: () => void,
+    /** The NOTIFY subscription still to write (known layout); undefined when already subscribed. */
+    private subscribe?: () => Promise<unknown>,
   ) {
     this.gone = new Promise((r) => (this.resolveGone = r));
+    // Subscribe even if no message is written in this turn of the event loop.
+    if (subscribe) setImmediate(() => this.startSubscription());
     notifyChar.on('data', (data: Buffer) => {
       const v = new Uint8Array(data);
       if (this.valueHandlers.length === 0) this.early.push(v);
@@ -262,11 +274,32 @@ class NobleLink implements CentralLink {
     if (value.length > this.mtu - 3) throw new BleCentralError('value_too_long', `value of ${value.length} bytes exceeds MTU ${this.mtu} - 3`);
     // Write Request: acknowledged by the till's ATT layer. Write Command (without response):
     // queued behind the earlier ones on the same bearer, so order is kept.
-    await this.orDisconnect(this.writeChar.writeAsync(Buffer.from(value), options?.unacknowledged === true));
+    const unacknowledged = options?.unacknowledged === true;
+    // The subscription's Write Request goes right after the first message when that is a Write
+    // Command (ATT lets commands go while a request waits, noble does not: a command queued after
+    // a request waits for its response), so both leave in one connection event and the till
+    // answers the message once subscribed (it holds notifications until then).
+    if (!unacknowledged) this.startSubscription();
+    const written = this.orDisconnect(this.writeChar.writeAsync(Buffer.from(value), unacknowledged));
+    this.startSubscription();
+    await written;
+  }
+
+  /** Writes the NOTIFY CCCD once; if the till refuses it, the link ends with that reason. */
+  private startSubscription(): void {
+    const subscribe = this.subscribe;
+    if (!subscribe || this.reason !== undefined) return;
+    this.subscribe = undefined;
+    this.orDisconnect(subscribe()).catch((error: unknown) => {
+      if (this.reason !== undefined) return;
+      this.closed(`subscribe_failed (${(error as Error).message})`);
+      this.peripheral.disconnect();
+    });
   }
 
   async readInfo(): Promise<Uint8Array> {
     this.assertOpen();
+    this.startSubscription(); // a request: the subscription's goes first
     return new Uint8Array(await this.orDisconnect(this.infoChar.readAsync()));
   }
 

@@ -4,7 +4,7 @@
  *
  * @example
  *   const found = await central.scan({ timeoutMs: 5000 });
- *   const link = await central.connect(found[0].id);   // MTU exchanged, NOTIFY subscribed
+ *   const link = await central.connect(found[0].id);   // MTU exchanged, NOTIFY subscribed (or on its way)
  *   link.onValue((v) => reassembler.push(v));
  *   await link.write(fragment);                        // fragment.length <= link.mtu - 3
  */
@@ -24,7 +24,11 @@ export interface ScanOptions {
 export interface BleCentral {
   /** Scans for bluetill tills until the timeout (or the named counter is seen); never hangs. */
   scan(options: ScanOptions): Promise<Advertisement[]>;
-  /** Connects, exchanges the MTU, discovers the service and subscribes to NOTIFY. */
+  /**
+   * Connects, exchanges the MTU, finds the service and subscribes to NOTIFY. The subscription may
+   * still be on its way with the first value written (the till then holds its notifications
+   * until it arrives); every NOTIFY value reaches onValue either way.
+   */
   connect(id: string, options?: { timeoutMs?: number }): Promise<CentralLink>;
   close(): Promise<void>;
 }

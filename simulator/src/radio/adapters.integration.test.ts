@@ -108,6 +108,26 @@ describe('BlenoPeripheral + NobleCentral adapters over the virtual radio', () =>
     await Promise.all([fast.next('closed'), slow.next('closed')]);
   });
 
+  it('known layout: the first message (a Write Command) and the NOTIFY subscription leave together; the till holds its answer until subscribed', async () => {
+    const p = phone('phone-together', { COUNTER_NAME: 'Counter 3', TAG: 't', WRITES: '2', FIRST_UNACKED: '1' });
+    const r = await p.next('done', 25_000);
+    expect(r.gattSetup).toBe('known_layout');
+    expect((r.values as string[]).map((v) => v.split('|')[1])).toEqual(['t-0', 't-1']);
+    expect(r.info).toBe('info:v1');
+    // The phone's ATT PDUs after the hash read: the value's Write Command, then at once (no PDU
+    // from the till in between) the CCCD Write Request; one round trip fewer than subscribing first.
+    const lines = radio.device('phone-together').traceLines().filter((l) => / ACL h=\d+ pb=[02] /.test(l));
+    const pdu = (l: string) => Buffer.from(/ ([0-9a-f]+)$/.exec(l)![1]!, 'hex').subarray(9);
+    const sent = lines.findIndex((l) => l.includes('H>C') && pdu(l)[0] === 0x52 && pdu(l).readUInt16LE(1) === BLUETILL_GATT_LAYOUT.write.value);
+    expect(sent).toBeGreaterThan(0);
+    const next = lines[sent + 1]!;
+    expect(next).toContain('H>C');
+    expect([pdu(next)[0], pdu(next).readUInt16LE(1)]).toEqual([0x12, BLUETILL_GATT_LAYOUT.notify.cccd]);
+    expect(attRequestsBeforeFirstWrite(radio.device('phone-together').traceLines())).toEqual([0x02, 0x0a]);
+    p.send({ type: 'disconnect' });
+    await p.next('closed');
+  });
+
   it('a central whose process is killed: the till link reports supervision_timeout once', async () => {
     const p = phone('phone-kill', { COUNTER_NAME: 'Counter 3', TAG: 'k', WRITES: '1' });
     await p.next('done', 20_000);

@@ -47,9 +47,9 @@ const fakeBleno = () => {
   return { bleno: b as unknown as Bleno, accept, char, hci, b };
 };
 
-const started = async () => {
+const started = async (o: { subscribeWaitMs?: number } = {}) => {
   const f = fakeBleno();
-  const p = new BlenoPeripheral({ hci: { transport: 'uart', path: '/dev/null' }, bleno: f.bleno });
+  const p = new BlenoPeripheral({ hci: { transport: 'uart', path: '/dev/null' }, bleno: f.bleno, ...o });
   const links: PeripheralLink[] = [];
   p.onConnect((l) => links.push(l));
   await p.start({ counterName: 'Counter 1', info: new Uint8Array([1, 2]) });
@@ -76,17 +76,29 @@ describe('BlenoPeripheral', () => {
     expect(links.map((l) => l.mtu)).toEqual([247, 247]);
   });
 
-  it('notify goes to that connection only, and is refused before subscribe or when too long', async () => {
-    const { accept, char, links } = await started();
+  it('notify goes to that connection only; before the subscription it waits, in order, then is refused after subscribeWaitMs; too long is refused', async () => {
+    const { accept, char, links } = await started({ subscribeWaitMs: 200 });
     accept(1);
     accept(2);
+    accept(3);
     const sent: Array<[number, string]> = [];
+    const t = performance.now();
     await expect(links[0]!.notify(new Uint8Array([1]))).rejects.toMatchObject({ code: 'not_subscribed' });
+    expect(performance.now() - t).toBeGreaterThanOrEqual(190);
+    // Held until the subscription arrives, then sent in the order they were asked for.
+    const held = [links[1]!.notify(Buffer.from('a')), links[1]!.notify(Buffer.from('b'))];
+    await new Promise((r) => setTimeout(r, 20));
+    expect(sent).toEqual([]);
     char(GATT.notify).onSubscribe!(1, 244, (d: Buffer) => sent.push([1, d.toString()]));
     char(GATT.notify).onSubscribe!(2, 244, (d: Buffer) => sent.push([2, d.toString()]));
+    await Promise.all(held);
     await links[1]!.notify(Buffer.from('only-2'));
-    expect(sent).toEqual([[2, 'only-2']]);
+    expect(sent).toEqual([[2, 'a'], [2, 'b'], [2, 'only-2']]);
     await expect(links[0]!.notify(new Uint8Array(245))).rejects.toBeInstanceOf(BlePeripheralError);
+    // A link that goes while a notification waits: that notification fails as disconnected.
+    const waiting = links[2]!.notify(Buffer.from('x'));
+    void links[2]!.disconnect();
+    await expect(waiting).rejects.toMatchObject({ code: 'disconnected' });
   });
 
   it('link ids stay unique when the controller reuses a handle; onDisconnect fires once with the HCI reason', async () => {

@@ -31,6 +31,13 @@ export interface BlenoPeripheralOptions {
    * bleno's single FIFO (for measuring the difference).
    */
   readonly fairAclQueue?: boolean;
+  /**
+   * How long a notification waits for the central to subscribe (ms, default 5000). A phone that
+   * knows the till's GATT layout writes its subscription together with its first message, so the
+   * answer to that message can be ready first; it is held, in order, until the subscription
+   * arrives, and fails with 'not_subscribed' after this long.
+   */
+  readonly subscribeWaitMs?: number;
   /** Test hook: an already created bleno instance. */
   readonly bleno?: Bleno;
 }
@@ -152,7 +159,7 @@ export class BlenoPeripheral implements BlePeripheral {
 
   private accept(handle: ConnectionHandle): void {
     this.fixSmpListener(handle);
-    const link = new BlenoLink(`${handle}#${++this.seq}`, handle, this);
+    const link = new BlenoLink(`${handle}#${++this.seq}`, handle, this, this.options.subscribeWaitMs ?? 5000);
     this.links.set(handle, link);
     for (const h of this.connectHandlers) h(link);
   }
@@ -176,11 +183,14 @@ class BlenoLink implements PeripheralLink {
   private reason: string | undefined;
   private readonly gone: Promise<void>;
   private resolveGone!: () => void;
+  /** Notifications waiting for the subscription, in order. */
+  private readonly waiting: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
 
   constructor(
     readonly id: string,
     private readonly handle: ConnectionHandle,
     private readonly owner: BlenoPeripheral,
+    private readonly subscribeWaitMs: number,
   ) {
     this.gone = new Promise((r) => (this.resolveGone = r));
   }
@@ -196,9 +206,34 @@ class BlenoLink implements PeripheralLink {
 
   async notify(value: Uint8Array): Promise<void> {
     if (this.reason !== undefined) throw new BlePeripheralError('disconnected', `link ${this.id} is gone (${this.reason})`);
-    if (!this.update) throw new BlePeripheralError('not_subscribed', `central on ${this.id} has not subscribed to NOTIFY`);
+    if (!this.update) await this.subscription();
+    const update = this.update;
+    if (!update) throw new BlePeripheralError('not_subscribed', `central on ${this.id} unsubscribed from NOTIFY`);
     if (value.length > this.mtu - 3) throw new BlePeripheralError('value_too_long', `value of ${value.length} bytes exceeds MTU ${this.mtu} - 3`);
-    this.update(Buffer.from(value));
+    update(Buffer.from(value));
+  }
+
+  /** Resolves, in call order, once the central has subscribed; rejects on timeout or link loss. */
+  private subscription(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const entry = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (e: Error) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      const timer = setTimeout(() => {
+        const i = this.waiting.indexOf(entry);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(new BlePeripheralError('not_subscribed', `central on ${this.id} did not subscribe to NOTIFY within ${this.subscribeWaitMs} ms`));
+      }, this.subscribeWaitMs);
+      timer.unref();
+      this.waiting.push(entry);
+    });
   }
 
   onDisconnect(handler: (reason: string) => void): void {
@@ -222,6 +257,7 @@ class BlenoLink implements PeripheralLink {
   subscribed(update: UpdateValueCallback, mtu: number): void {
     this.update = update;
     this.subscribedMtu = mtu;
+    for (const w of this.waiting.splice(0)) w.resolve();
   }
 
   /** @internal */
@@ -234,6 +270,7 @@ class BlenoLink implements PeripheralLink {
     if (this.reason !== undefined) return;
     this.reason = reason;
     this.update = undefined;
+    for (const w of this.waiting.splice(0)) w.reject(new BlePeripheralError('disconnected', `link ${this.id} is gone (${reason})`));
     this.resolveGone();
     for (const h of this.disconnectHandlers.splice(0)) h(reason);
   }
