@@ -4,7 +4,7 @@
  * interface, and the master key then never leaves the HSM.)
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { IssuerKeyCache, privateKeyFromPem, utf8 } from '@bluetill/protocol';
+import { CardRecordsCache, IssuerKeyCache, privateKeyFromPem, utf8 } from '@bluetill/protocol';
 import type { KeyStore } from '../ports/key-store';
 import { loadIssuer, type KeyMaterial } from '../admin/key-material';
 import { readKeysFile } from './keys-file';
@@ -20,6 +20,7 @@ export class SoftwareKeyStore implements KeyStore {
   private readonly pinVerifierKey: Buffer;
   readonly caPublicKeys: ReadonlyMap<number, RsaPublicKey>;
   readonly issuerKeys = new IssuerKeyCache(1024);
+  readonly cardRecords = new CardRecordsCache(4096);
   readonly acMasterKeys: Readonly<Record<AcAlgorithm, Uint8Array>>;
 
   constructor(material: KeyMaterial) {

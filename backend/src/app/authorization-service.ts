@@ -56,7 +56,7 @@ export function prepareAuthorize(keys: KeyStore, clock: Clock, req: AuthorizeReq
       pin = null;
     }
   }
-  const cardProof = authenticateCard({ card, unpredictableNumber: req.unpredictableNumber, caKeys: keys.caPublicKeys, issuerKeys: keys.issuerKeys, now: new Date(now) });
+  const cardProof = authenticateCard({ card, unpredictableNumber: req.unpredictableNumber, caKeys: keys.caPublicKeys, issuerKeys: keys.issuerKeys, cardRecords: keys.cardRecords, now: new Date(now) });
   return { now, cvm, pin, cardProof };
 }
 

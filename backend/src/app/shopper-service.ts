@@ -93,7 +93,7 @@ export class ShopperUseCase {
     const cardDecline = checkCard(row, now);
     if (cardDecline || !row) return decline(cardDecline ?? 'unknown_card');
     if (row.expiry !== card.expiry || row.panSequence !== card.panSequence) return decline('card_authentication_failed');
-    const proof = authenticateCard({ card, unpredictableNumber: un, caKeys: this.keys.caPublicKeys, issuerKeys: this.keys.issuerKeys, now: new Date(now) });
+    const proof = authenticateCard({ card, unpredictableNumber: un, caKeys: this.keys.caPublicKeys, issuerKeys: this.keys.issuerKeys, cardRecords: this.keys.cardRecords, now: new Date(now) });
     if (proof) return decline(proof, MAX_PIN_TRIES - row.pinTries);
     if (pin === null) return decline('pin_missing', MAX_PIN_TRIES - row.pinTries);
     const expected = this.keys.pinVerifier(row.pinSalt, pin, row.panHash);
@@ -163,7 +163,7 @@ export class ShopperUseCase {
       }
       if (this.shopper.takeShopperChallenge(toHex(un), now) !== 'ok') return refuse('unpredictable_number_invalid');
       // The merchant card first: a forged or unregistered one ends it before the shopper's card is judged.
-      const mcProof = authenticateCard({ card: merchantCard, unpredictableNumber: un, caKeys: this.keys.caPublicKeys, issuerKeys: this.keys.issuerKeys, now: new Date(now) });
+      const mcProof = authenticateCard({ card: merchantCard, unpredictableNumber: un, caKeys: this.keys.caPublicKeys, issuerKeys: this.keys.issuerKeys, cardRecords: this.keys.cardRecords, now: new Date(now) });
       if (mcProof) return refuse(mc ? 'merchant_card_invalid' : 'merchant_card_unknown');
       const merchant = mc && this.store.findMerchant(mc.merchantId);
       const mcDecline = checkMerchantCard({ row: mc, recordsMerchantId: merchantIdOf(merchantCard.records), expiry: merchantCard.expiry, panSequence: merchantCard.panSequence, merchant, now });

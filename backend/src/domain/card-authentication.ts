@@ -11,7 +11,7 @@
 import {
   CARD_AIP, CARD_CDOL1, CURRENCY_NUMERIC, authenticateCardData, cardAcInput, computeCardAc, decodeIad, deriveCardAcMasterKey,
   equalBytes, parseDol, splitDolData,
-  type AcAlgorithm, type CardData, type IssuerKeyCache, type Cryptogram, type DeclineCode, type Money, type RsaPublicKey,
+  type AcAlgorithm, type CardData, type IssuerKeyCache, type CardRecordsCache, type Cryptogram, type DeclineCode, type Money, type RsaPublicKey,
 } from '@bluetill/protocol';
 
 export interface CardAuthenticationInput {
@@ -22,6 +22,8 @@ export interface CardAuthenticationInput {
   readonly now: Date;
   /** Issuer keys recovered before (per certificate; expiry and issuer identifier re-checked on every use). */
   readonly issuerKeys?: IssuerKeyCache;
+  /** Cards' records already authenticated (reading and certificate recovery skipped; every use still checked). */
+  readonly cardRecords?: CardRecordsCache;
 }
 
 /** Offline-style data authentication, done by the issuer online: returns null when the card proved itself. */

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { AcAlgorithm, IssuerKeyCache, RsaPublicKey } from '@bluetill/protocol';
+import type { AcAlgorithm, IssuerKeyCache, CardRecordsCache, RsaPublicKey } from '@bluetill/protocol';
 
 /**
  * The backend's secret keys, behind one small interface so that an HSM can implement it.
@@ -27,6 +27,8 @@ export interface KeyStore {
   readonly caPublicKeys: ReadonlyMap<number, RsaPublicKey>;
   /** Issuer public keys recovered under those CA keys, kept per certificate (bounded; see IssuerKeyCache). */
   readonly issuerKeys?: IssuerKeyCache;
+  /** Cards' records already authenticated, kept across calls (see protocol's CardRecordsCache). */
+  readonly cardRecords?: CardRecordsCache;
   /** Issuer master keys for application cryptograms (an HSM would verify ARQCs instead of exposing them). */
   readonly acMasterKeys: Readonly<Record<AcAlgorithm, Uint8Array>>;
 }

@@ -1,7 +1,7 @@
 import type { CardData } from '../gen/bluetill/v1/common';
 import { equalBytes } from '../bytes';
 import { BLUETILL_AID, BLUETILL_LABEL, cardStaticData } from './card-layout';
-import { recoverIccPublicKey, recoverIssuerPublicKey, verifyDda } from './oda';
+import { checkIccKeyUse, checkIssuerKeyUse, recoverIccPublicKey, recoverIssuerPublicKey, verifyDda, type IccPublicKeyInfo, type IssuerPublicKeyInfo } from './oda';
 import type { IssuerKeyCache } from './issuer-key-cache';
 import type { RsaPublicKey } from './rsa';
 import { decodeTlv, flattenTlv, type Tlv } from './tlv';
@@ -64,7 +64,51 @@ export function authenticateCardData(i: {
   readonly now: Date;
   /** Recovered issuer keys kept across calls (expiry and PAN still checked on every use). */
   readonly issuerKeys?: IssuerKeyCache;
+  /** Cards' records already read and their certificates recovered (expiry still checked on every use). */
+  readonly cardRecords?: CardRecordsCache;
 }): CardDataAuthentication {
+  const cached = i.cardRecords?.get(i.card.records, i.caKeys);
+  const recovered = cached ?? recoverCardRecords(i);
+  if (!recovered.ok) return recovered;
+  const c = recovered.card;
+  if (c.pan !== i.card.pan || c.expiry !== i.card.expiry || c.psn !== i.card.panSequence) return { ok: false, reason: 'data_mismatch' };
+  try {
+    checkIssuerKeyUse(c.issuer, c.pan, i.now);
+  } catch {
+    return { ok: false, reason: 'issuer_certificate' };
+  }
+  try {
+    checkIccKeyUse(c.icc, i.now);
+  } catch {
+    return { ok: false, reason: 'icc_certificate' };
+  }
+  if (!cached) i.cardRecords?.set(i.card.records, c);
+  try {
+    verifyDda({ iccPublicKey: c.icc.publicKey, signedDynamicData: i.card.signedDynamicData, terminalData: i.unpredictableNumber });
+  } catch {
+    return { ok: false, reason: 'dynamic_signature' };
+  }
+  return { ok: true };
+}
+
+/**
+ * What a card's records say once read and their certificates recovered: what depends on the
+ * records and the CA key alone, so it may be kept (CardRecordsCache). Every use still checks the
+ * PAN, expiry and PSN against the CardData, both certificates' expiry, and the DDA signature.
+ */
+export interface RecoveredCard {
+  readonly ca: RsaPublicKey;
+  readonly caIndex: number;
+  readonly pan: string;
+  readonly expiry: string;
+  readonly psn: number;
+  readonly issuer: IssuerPublicKeyInfo;
+  readonly icc: IccPublicKeyInfo;
+}
+
+type Recovery = { readonly ok: true; readonly card: RecoveredCard } | Exclude<CardDataAuthentication, { ok: true }>;
+
+function recoverCardRecords(i: { readonly card: CardData; readonly caKeys: ReadonlyMap<number, RsaPublicKey>; readonly issuerKeys?: IssuerKeyCache }): Recovery {
   let nodes: Tlv[];
   try {
     nodes = decodeTlv(i.card.records);
@@ -87,7 +131,8 @@ export function authenticateCardData(i: {
   if (!issuerCert || !issuerExp || !iccCert || !iccExp) return { ok: false, reason: 'certificate_missing' };
   let issuer;
   try {
-    const cert = { caPublicKey: ca, certificate: issuerCert, remainder: t.get('92'), exponent: issuerExp, pan, now: i.now };
+    // Expiry is checked by the caller, on every use.
+    const cert = { caPublicKey: ca, certificate: issuerCert, remainder: t.get('92'), exponent: issuerExp, pan };
     issuer = i.issuerKeys ? i.issuerKeys.recover({ caIndex: caIndex!, ...cert }) : recoverIssuerPublicKey(cert);
   } catch {
     return { ok: false, reason: 'issuer_certificate' };
@@ -97,15 +142,59 @@ export function authenticateCardData(i: {
     icc = recoverIccPublicKey({
       issuerPublicKey: issuer.publicKey, certificate: iccCert, remainder: t.get('9F48'), exponent: iccExp, pan,
       // A merchant card's id (9F16) is in its ODA record: the ICC certificate covers it too.
-      staticData: cardStaticData({ pan, psn, expiry, ...(t.has('9F16') ? { merchantId: Buffer.from(t.get('9F16')!).toString('latin1') } : {}) }), now: i.now,
+      staticData: cardStaticData({ pan, psn, expiry, ...(t.has('9F16') ? { merchantId: Buffer.from(t.get('9F16')!).toString('latin1') } : {}) }),
     });
   } catch {
     return { ok: false, reason: 'icc_certificate' };
   }
-  try {
-    verifyDda({ iccPublicKey: icc.publicKey, signedDynamicData: i.card.signedDynamicData, terminalData: i.unpredictableNumber });
-  } catch {
-    return { ok: false, reason: 'dynamic_signature' };
-  }
-  return { ok: true };
+  return { ok: true, card: { ca, caIndex: caIndex!, pan, expiry, psn, issuer, icc } };
 }
+
+/**
+ * Cards' records already authenticated, by their exact bytes (the authorization server sees the
+ * same card many times): reading the records and recovering both certificates is skipped, not
+ * the checks of each use (see RecoveredCard). Only records that passed are kept, so garbage
+ * cannot fill it; an entry is used only while the CA key it was recovered under is still the one
+ * configured for its index. Least recently used entries go first.
+ */
+export class CardRecordsCache {
+  private readonly entries = new Map<string, RecoveredCard>();
+  private counts = { hits: 0, misses: 0 };
+
+  constructor(readonly maxEntries = 4096) {
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
+  }
+
+  /** @internal the recovered card for these records, if kept and its CA key is still current. */
+  get(records: Uint8Array, caKeys: ReadonlyMap<number, RsaPublicKey>): Recovery | undefined {
+    const key = keyOf(records);
+    const entry = this.entries.get(key);
+    if (!entry || caKeys.get(entry.caIndex) !== entry.ca) {
+      this.counts.misses++;
+      return undefined;
+    }
+    this.entries.delete(key); // most recently used last
+    this.entries.set(key, entry);
+    this.counts.hits++;
+    return { ok: true, card: entry };
+  }
+
+  /** @internal */
+  set(records: Uint8Array, card: RecoveredCard): void {
+    const key = keyOf(records);
+    this.entries.delete(key);
+    this.entries.set(key, card);
+    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Lookups answered from the cache, and lookups that were not. */
+  get stats(): { readonly hits: number; readonly misses: number } {
+    return { ...this.counts };
+  }
+}
+
+const keyOf = (records: Uint8Array): string => Buffer.from(records.buffer, records.byteOffset, records.byteLength).toString('base64');

@@ -9,7 +9,7 @@ export { deriveAesIccMasterKey, deriveAesSessionKey, deriveIccMasterKeyA, derive
 export { generateAc, generateArpc1, generateArpc2, type AcAlgorithm } from './cryptogram';
 export { modulusLength, rsaPublicKeyOf, rsaRecover, rsaSign, type RsaPublicKey } from './rsa';
 export {
-  cdaTransactionDataHash, cnDigits, cnEncode, createIccCertificate, createIssuerCertificate, recoverIccPublicKey, recoverIssuerPublicKey, recoverIssuerCertificate, checkIssuerKeyUse,
+  cdaTransactionDataHash, cnDigits, cnEncode, createIccCertificate, createIssuerCertificate, recoverIccPublicKey, recoverIssuerPublicKey, recoverIssuerCertificate, checkIssuerKeyUse, checkIccKeyUse,
   signCda, signDynamicData, signStaticData, staticDataToAuthenticate, verifyCda, verifyDda, verifySda,
   type IccPublicKeyInfo, type IssuerPublicKeyInfo, type PublicKeyCertificate, type ReadRecord,
 } from './oda';
@@ -32,5 +32,5 @@ export {
   encodeBiometricVerifyData, encodeKnowledgeSecret, KNOWLEDGE_SECRET_MAX_BYTES, KNOWLEDGE_SECRET_MIN_BYTES, parseBiometricVerifyData,
   demoFingerprint, templateBytes, templateFromBytes, VERIFY_P2, type CvmDataErrorCode, type CvmName,
 } from './cvm';
-export { authenticateCardData, type CardDataAuthentication } from './card-data-authentication';
+export { authenticateCardData, CardRecordsCache, type CardDataAuthentication, type RecoveredCard } from './card-data-authentication';
 export { IssuerKeyCache } from './issuer-key-cache';

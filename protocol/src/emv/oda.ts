@@ -159,6 +159,11 @@ export function checkIssuerKeyUse(info: IssuerPublicKeyInfo, pan: string, now?: 
 /** What an ICC public key certificate (tag 9F46, format 04) says. */
 export type IccPublicKeyInfo = { publicKey: RsaPublicKey; pan: string; expiry: Uint8Array; serial: Uint8Array };
 
+/** The check of a recovered ICC key made on every use: not expired (when `now` given). */
+export function checkIccKeyUse(info: IccPublicKeyInfo, now?: Date): void {
+  checkNotExpired(info.expiry, now);
+}
+
 /**
  * Issuer side: ICC public key certificate (9F46, format 04, Book 2 table 14) under the issuer
  * private key, covering the static data to be authenticated; returns 9F46, 9F48, 9F47.
