@@ -11,7 +11,9 @@
  * of crypto workers (BENCH_CRYPTO_WORKERS=n: n of them; 0: the use-case worker does that work).
  * Work that is the client's (challenges, card signatures, sealing PINs) is done before timing.
  * The echo server uses the backend's own mutual TLS (same certificates), so the ratio compares
- * like with like.
+ * like with like. The calls run in 5 interleaved rounds (echo, authorize, settle; five times, after a warm-up round): each
+ * figure is its median round, each ratio the median of the rounds' own ratios, and "rounds" /
+ * "round_ratios" list them all (a virtual machine's speed drifts within a minute).
  * On Linux each figure also carries "threads_us_per_call": CPU µs per call by thread (from
  * /proc/self/task, 10 ms ticks): grpc (the gRPC thread, which also runs the benchmark's client),
  * use_case (the use-case worker: store, group commits), crypto (the crypto workers), other (V8's GC
@@ -29,6 +31,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { percentile, report } from './report';
 
 const CONCURRENCY = 64;
+const ROUNDS = 5;
+const WARM_UP_CALLS = 300;
 const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
 const ECHO: ServiceDefinition = {
   echo: { path: '/bench.Echo/Echo', requestStream: false, responseStream: false, requestSerialize: raw.serialize, requestDeserialize: raw.deserialize, responseSerialize: raw.serialize, responseDeserialize: raw.deserialize },
@@ -69,7 +73,14 @@ function perThread(before: Map<number, number>, after: Map<number, number>, call
   return out;
 }
 
-async function timed<T>(items: readonly T[], run: (item: T) => Promise<unknown>, roles: Roles = []): Promise<{ perSecond: number; latencies: number[]; cpuMsPerCall: number; threads?: Record<string, number> }> {
+interface Timed {
+  readonly perSecond: number;
+  readonly latencies: number[];
+  readonly cpuMsPerCall: number;
+  readonly threads?: Record<string, number>;
+}
+
+async function timed<T>(items: readonly T[], run: (item: T) => Promise<unknown>, roles: Roles = []): Promise<Timed> {
   let next = 0;
   const latencies: number[] = [];
   const ticks0 = threadTicks();
@@ -93,6 +104,7 @@ async function timed<T>(items: readonly T[], run: (item: T) => Promise<unknown>,
   };
 }
 
+/** `calls`: per round (ROUNDS rounds, after a warm-up round). */
 export async function benchBackend(o: { calls: number; worker?: boolean; cryptoWorkers?: number }): Promise<void> {
   const worker = o.worker ?? process.env.BENCH_BACKEND_WORKER !== '0';
   const cryptoWorkers = o.cryptoWorkers ?? (process.env.BENCH_CRYPTO_WORKERS ? Number(process.env.BENCH_CRYPTO_WORKERS) : undefined);
@@ -109,7 +121,7 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
     const root = publicKeyFromRaw(Buffer.from(f.seed.trust.cardCompanyRoot, 'base64'));
     // Prepare the requests (client-side work: challenges, DDA signatures, sealed PINs).
     const authorizeReqs: AuthorizeRequest[] = [];
-    for (let i = 0; i < o.calls; i++) {
+    for (let i = 0; i < WARM_UP_CALLS + ROUNDS * o.calls; i++) {
       const card = cards[i % cards.length]!;
       const ch = await f.challenge();
       const pinKey = verifyCertificate(ch.pinKeyCertificate, root, { role: 'pin-key', now: Date.now() });
@@ -122,46 +134,62 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
     const authorizeBytes = AuthorizeRequest.encode(authorizeReqs[0]!).finish().length;
     // Baseline: echo with the Authorize request's size.
     const payload = Buffer.alloc(authorizeBytes, 7);
-    await timed(Array.from({ length: 200 }), () => new Promise((r) => echo.echo(payload, () => r(null)))); // warm-up
+    await timed(Array.from({ length: 5000 }), () => new Promise((r) => echo.echo(payload, () => r(null)))); // warm-up: JIT, HTTP/2 windows
     const roles = f.backend.threadIds;
-    const threads = (r: { threads?: Record<string, number> }) => (r.threads ? { threads_us_per_call: r.threads } : {});
-    const echoRun = await timed(Array.from({ length: o.calls }), () => new Promise((r, j) => echo.echo(payload, (e) => (e ? j(e) : r(null)))), roles);
-    const cpu = (r: { cpuMsPerCall: number }) => Number(r.cpuMsPerCall.toFixed(3));
-    report({ bench: 'echo_per_s', value: echoRun.perSecond, unit: 'calls/s', concurrency: CONCURRENCY, bytes: authorizeBytes, cpu_ms_per_call: cpu(echoRun), ...threads(echoRun) });
-
-    const responses: AuthorizeResponse[] = new Array(o.calls);
     const commits = () => f.backend.commitStats();
-    let before = await commits();
-    const authRun = await timed([...authorizeReqs.keys()], async (i) => (responses[i] = await f.authorize(authorizeReqs[i]!)), roles);
-    const approved = responses.filter((r) => r?.approved).length;
-    if (approved !== o.calls) throw new Error(`authorize: ${approved}/${o.calls} approved`);
-    let after = await commits();
-    report({
-      bench: 'authorize_per_s', value: authRun.perSecond, unit: 'calls/s', baseline: echoRun.perSecond, concurrency: CONCURRENCY, synchronous: 'FULL', worker, crypto_workers: f.backend.cryptoWorkers,
-      cpu_ms_per_call: cpu(authRun), ...threads(authRun),
-      per_commit: Number(((after.transactions - before.transactions) / Math.max(1, after.commits - before.commits)).toFixed(1)),
-    });
-
-    const settleReqs: SettleRequest[] = authorizeReqs.map((a, i) => {
-      const card = cards[i % cards.length]!;
-      const amount = { minor: 100 + (i % 50), currency: 'EUR' };
-      return {
-        terminalId: 'T-0001', terminalTxnId: `bench-${i}`, merchantId: 'M-0001', authorizationRef: responses[i]!.authorizationRef, card: a.card, amount,
-        items: [{ sku: 'gum', name: 'Gum', quantity: 1, unitPriceMinor: amount.minor }], cryptogram: card.arqc(amount, a.unpredictableNumber),
-      };
-    });
-    before = await commits();
-    const settleRun = await timed(settleReqs, async (r) => {
-      const res = await f.settle(r);
-      if (!res.approved) throw new Error(`settle declined: ${res.declineReason}`);
-    }, roles);
-    after = await commits();
-    report({
-      bench: 'settle_per_s', value: settleRun.perSecond, unit: 'calls/s', baseline: echoRun.perSecond, concurrency: CONCURRENCY, synchronous: 'FULL', worker, crypto_workers: f.backend.cryptoWorkers,
-      cpu_ms_per_call: cpu(settleRun), ...threads(settleRun),
-      per_commit: Number(((after.transactions - before.transactions) / Math.max(1, after.commits - before.commits)).toFixed(1)),
-    });
-    report({ bench: 'settle_p99_ms', value: percentile(settleRun.latencies, 99), unit: 'ms' });
+    const responses: AuthorizeResponse[] = new Array(authorizeReqs.length);
+    // Interleaved rounds (echo, authorize, settle; again): a virtual machine's speed drifts by
+    // 10-20% within a minute here, and a ratio of figures taken minutes apart measures that too.
+    // Each figure is the median round's; each ratio the median of the rounds' own ratios.
+    const rounds: Array<{ echo: Timed; authorize: Timed & { perCommit: number }; settle: Timed & { perCommit: number } }> = [];
+    const settleLatencies: number[] = [];
+    for (let r = -1, from = 0; r < ROUNDS; r++) {
+      // Round -1 warms up the JIT on every path and is not reported.
+      const n = r < 0 ? WARM_UP_CALLS : o.calls;
+      const slice = [...authorizeReqs.keys()].slice(from, from + n);
+      from += n;
+      const echoRun = await timed(slice, () => new Promise((res, rej) => echo.echo(payload, (e) => (e ? rej(e) : res(null)))), roles);
+      let before = await commits();
+      const authRun = await timed(slice, async (i) => (responses[i] = await f.authorize(authorizeReqs[i]!)), roles);
+      let after = await commits();
+      const approved = slice.filter((i) => responses[i]?.approved).length;
+      if (approved !== slice.length) throw new Error(`authorize: ${approved}/${slice.length} approved`);
+      const authPerCommit = (after.transactions - before.transactions) / Math.max(1, after.commits - before.commits);
+      const settleReqs: SettleRequest[] = slice.map((i) => {
+        const a = authorizeReqs[i]!;
+        const card = cards[i % cards.length]!;
+        const amount = { minor: 100 + (i % 50), currency: 'EUR' };
+        return {
+          terminalId: 'T-0001', terminalTxnId: `bench-${i}`, merchantId: 'M-0001', authorizationRef: responses[i]!.authorizationRef, card: a.card, amount,
+          items: [{ sku: 'gum', name: 'Gum', quantity: 1, unitPriceMinor: amount.minor }], cryptogram: card.arqc(amount, a.unpredictableNumber),
+        };
+      });
+      before = await commits();
+      const settleRun = await timed(settleReqs, async (req) => {
+        const res = await f.settle(req);
+        if (!res.approved) throw new Error(`settle declined: ${res.declineReason}`);
+      }, roles);
+      after = await commits();
+      if (r < 0) continue;
+      settleLatencies.push(...settleRun.latencies);
+      rounds.push({ echo: echoRun, authorize: { ...authRun, perCommit: authPerCommit }, settle: { ...settleRun, perCommit: (after.transactions - before.transactions) / Math.max(1, after.commits - before.commits) } });
+    }
+    const cpu = (r: { cpuMsPerCall: number }) => Number(r.cpuMsPerCall.toFixed(3));
+    const threads = (r: { threads?: Record<string, number> }) => (r.threads ? { threads_us_per_call: r.threads } : {});
+    const median = <T>(xs: T[], by: (x: T) => number): T => [...xs].sort((a, b) => by(a) - by(b))[Math.floor(xs.length / 2)]!;
+    const echoMid = median(rounds.map((r) => r.echo), (r) => r.perSecond);
+    report({ bench: 'echo_per_s', value: echoMid.perSecond, unit: 'calls/s', concurrency: CONCURRENCY, bytes: authorizeBytes, rounds: rounds.map((r) => Math.round(r.echo.perSecond)), cpu_ms_per_call: cpu(echoMid), ...threads(echoMid) });
+    for (const name of ['authorize', 'settle'] as const) {
+      const mid = median(rounds.map((r) => r[name]), (r) => r.perSecond);
+      const ratios = rounds.map((r) => r[name].perSecond / r.echo.perSecond);
+      report({
+        bench: `${name}_per_s`, value: mid.perSecond, unit: 'calls/s', baseline: echoMid.perSecond, ratio: median(ratios, (x) => x),
+        rounds: rounds.map((r) => Math.round(r[name].perSecond)), round_ratios: ratios.map((x) => Number(x.toFixed(3))),
+        concurrency: CONCURRENCY, synchronous: 'FULL', worker, crypto_workers: f.backend.cryptoWorkers,
+        cpu_ms_per_call: cpu(mid), ...threads(mid), per_commit: Number(mid.perCommit.toFixed(1)),
+      });
+    }
+    report({ bench: 'settle_p99_ms', value: percentile(settleLatencies.sort((a, b) => a - b), 99), unit: 'ms' });
     if (f.backend.store.ledgerSum() !== 0) throw new Error('ledger does not sum to zero');
   } finally {
     echoServer.forceShutdown();

@@ -10,7 +10,7 @@ const quick = process.env.BENCH_QUICK === '1';
 
 async function main(): Promise<void> {
   await benchE2e({ payments: quick ? 60 : 600, concurrency: 10 });
-  await benchBackend({ calls: quick ? 300 : 3000 });
+  await benchBackend({ calls: quick ? 200 : 1500 });
   await benchFleet(quick ? [1, 10] : [1, 10, 50, 100], { compareAt: quick ? 10 : 50 });
 }
 
