@@ -142,7 +142,7 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
     const data = allCards.find((c) => c.id === cardId);
     if (!data) throw new Error(`no demo card ${cardId}`);
     if (phoneHost) {
-      if (po.card || po.tamper || po.dropAfterMessages || po.wrapLink || po.onStep || po.cvm || po.oda) throw new Error('phones in their own process pay with their own card, online PIN, untampered');
+      if (po.card || po.tamper || po.dropAfterMessages || po.wrapLink || po.onStep || po.confirmWhen || po.cvm || po.oda) throw new Error('phones in their own process pay with their own card, online PIN, untampered');
       const device = readyDevices.get(cardId) ?? (await phoneHost.device());
       readyDevices.delete(cardId);
       return phoneHost.pay({ cardId, cardFile: join(seed.cardsDir, `${data.id}.json`), pin, ttyPath: device.ttyPath, ...(po.expectTotalMinor !== undefined ? { expectTotalMinor: po.expectTotalMinor } : {}) }).finally(() => device.release());

@@ -1,6 +1,7 @@
 /**
  * What a Hello may cost the till: nothing before it is checked (no backend Challenge, no basket),
- * and the Challenges that a stream of new links can make the till ask for are rate limited.
+ * and the Challenges that a stream of new links can make the till ask for are rate limited. And
+ * what a phone that goes quiet after its Hello may hold: its basket, until the cashier cancels it.
  * Real till core and sessions over the simulator's in-memory radio; the backend is a counting fake.
  */
 import { generateKeyPairSync } from 'node:crypto';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InMemoryRadio } from '@bluetill/simulator';
+import type { CentralLink } from '@bluetill/phone-agent';
 import { Reassembler, decodeMessage, encodeMessage, fragment, startPhoneHandshake, type BleBody } from '@bluetill/protocol';
 import { Till } from './till';
 import type { BackendClient } from './ports/backend-client';
@@ -19,7 +21,7 @@ afterEach(async () => {
   for (const t of tills.splice(0)) await t.stop();
 });
 
-async function startTill(limits: { helloBurst?: number; hellosPerSecond?: number } = {}) {
+async function startTill(limits: { helloBurst?: number; hellosPerSecond?: number; lingerMs?: number } = {}) {
   const radio = new InMemoryRadio();
   let challenges = 0;
   const backend = {
@@ -42,9 +44,10 @@ async function startTill(limits: { helloBurst?: number; hellosPerSecond?: number
   return { radio, till, challenges: () => challenges };
 }
 
-/** Sends one Hello on a new link and returns the till's first answer. */
-async function hello(radio: InMemoryRadio, ephemeralPublicKey?: Uint8Array): Promise<BleBody> {
+/** Sends one Hello on a new link and returns the till's first answer (`link`: the phone's side, to watch). */
+async function hello(radio: InMemoryRadio, ephemeralPublicKey?: Uint8Array, watch?: (link: CentralLink) => void): Promise<BleBody> {
   const link = await radio.central().connect('till');
+  watch?.(link);
   const reassembler = new Reassembler();
   const answer = new Promise<BleBody>((resolve) =>
     link.onValue((v) => {
@@ -74,5 +77,44 @@ describe('the till\'s Hello gate', () => {
     expect(answers.map((a) => a.$case)).toEqual(['helloAck', 'helloAck', 'error']);
     expect(answers[2]).toMatchObject({ value: { code: 'busy' } });
     expect(t.challenges()).toBe(2);
+  });
+});
+
+describe('the cashier cancels a phone that waits', () => {
+  it('a phone quiet after its Hello: cancelled, it is told so and let go, its basket waits again, nothing was asked of the network', async () => {
+    const t = await startTill({ lingerMs: 50 });
+    const basket = t.till.baskets.add([{ sku: 's', name: 'Soap', quantity: 1, unitPriceMinor: 250 }]);
+    let values = 0;
+    let gone: Promise<string> | undefined;
+    const answer = await hello(t.radio, undefined, (link) => {
+      link.onValue(() => values++);
+      gone = new Promise((r) => link.onDisconnect(r));
+    });
+    expect(answer.$case).toBe('helloAck');
+    // The till records 'secured' right after its HelloAck has gone.
+    for (let i = 0; i < 100 && t.till.sessionSnapshots()[0]?.state !== 'secured'; i++) await new Promise((r) => setTimeout(r, 5));
+    const [session] = t.till.sessionSnapshots();
+    expect(session).toMatchObject({ state: 'secured', basketId: basket.id });
+    expect(t.till.baskets.list().find((b) => b.id === basket.id)?.state).toBe('assigned');
+    const before = values;
+    expect(t.till.cancelSession(session!.id)).toBe(true);
+    // The basket waits again at once; the session failed as cancelled; the phone got one more
+    // message (the sealed Error 'cancelled') and is let go after the linger.
+    expect(t.till.baskets.list().find((b) => b.id === basket.id)?.state).toBe('open');
+    expect(t.till.sessionSnapshots()[0]).toMatchObject({ state: 'failed', decline: 'cancelled' });
+    await gone;
+    expect(values).toBeGreaterThan(before);
+    expect(t.challenges()).toBe(1); // the Hello's; no Authorize or Settle exists in this fake
+    // Gone, or cancelled twice: nothing to cancel.
+    expect(t.till.cancelSession(session!.id)).toBe(false);
+    expect(t.till.cancelSession('no-such-phone')).toBe(false);
+  });
+
+  it('a phone that has not said Hello yet cannot be cancelled (it holds nothing)', async () => {
+    const t = await startTill();
+    await t.radio.central().connect('till');
+    const [session] = t.till.sessionSnapshots();
+    expect(session?.state).toBe('connected');
+    expect(t.till.cancelSession(session!.id)).toBe(false);
   });
 });

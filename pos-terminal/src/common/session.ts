@@ -333,6 +333,23 @@ export class PhoneSession {
     setTimeout(() => void this.link.disconnect().catch(() => undefined), wait).unref?.();
   }
 
+  /**
+   * The cashier ends a session that waits on its phone (secured: for the card; authorized: for the
+   * Payment): the phone is told 'cancelled', nothing is charged, and the basket goes back to
+   * waiting at once (a phone gone quiet would otherwise hold it until the session timeout). False
+   * in any other state: before the Hello is answered there is nothing to take back, and once the
+   * card or the Payment is with the payment network the outcome is theirs.
+   */
+  cancelByCashier(): boolean {
+    if (this.state !== 'secured' && this.state !== 'authorized') return false;
+    this.decline = 'cancelled';
+    this.detail = 'by the cashier; nothing was charged';
+    this.move('failed');
+    this.ctx.baskets.release(this.id);
+    void this.finish('failed', { $case: 'error', value: { code: 'cancelled', message: 'The cashier cancelled this payment; nothing was charged' } });
+    return true;
+  }
+
   close(reason: string): void {
     if (this.state === 'closed') return;
     clearInterval(this.timer);

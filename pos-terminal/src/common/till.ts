@@ -115,6 +115,11 @@ export class Till {
     return { terminalId: o.terminalId, merchantId: o.merchantId, merchantName: o.identity.merchantName, counterName: o.counterName, currency: o.currency };
   }
 
+  /** The cashier cancels a phone's session (PhoneSession.cancelByCashier); false when there is none or it cannot be cancelled now. */
+  cancelSession(sessionId: string): boolean {
+    return this.sessions.get(sessionId)?.cancelByCashier() ?? false;
+  }
+
   sessionSnapshots(): SessionSnapshot[] {
     return [...this.sessions.values()].map((s) => s.snapshot());
   }

@@ -136,6 +136,20 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     await page.locator('#alerts .alert', { hasText: 'nothing was charged' }).waitFor();
     await shot('4-mismatch');
 
+    // A shopper who stops at the confirmation holds the basket: the cashier cancels that phone,
+    // the phone is told, nothing is charged, and the basket waits for the next phone.
+    let goOn!: () => void;
+    const slow = world.phonePays('card-alice', '1234', { confirmWhen: new Promise<void>((r) => (goOn = r)) });
+    await row('Authorized · shopper confirming').waitFor({ timeout: 15_000 });
+    await expect.poll(() => page.locator('#baskets li', { hasText: 'waiting' }).count()).toBe(0);
+    await row('Authorized · shopper confirming').getByRole('button', { name: /^Cancel phone/ }).click();
+    await row('Cancelled: by the cashier; nothing was charged').waitFor();
+    await page.locator('#baskets li', { hasText: 'waiting' }).waitFor();
+    await shot('4b-cancelled');
+    goOn();
+    const cancelled = await slow;
+    expect(cancelled.outcome.kind).not.toBe('approved');
+
     // History: search finds the receipt by item and by card end; nothing for another word.
     await page.locator('#history-search').fill('paperback 0035');
     await expect.poll(() => page.locator('#history li').count()).toBe(1);

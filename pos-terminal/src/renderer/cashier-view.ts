@@ -11,6 +11,8 @@ import { $, esc, setHtml } from './dom';
 import { parsePrice } from './parse-price';
 
 const ASSIGNABLE: readonly SessionRow['phase'][] = ['connecting', 'card_check', 'authorizing'];
+/** Phases in which the till waits on the phone, so the cashier may cancel (PhoneSession.cancelByCashier). */
+const CANCELLABLE: readonly SessionRow['phase'][] = ['card_check', 'awaiting_payment'];
 
 export class CashierView {
   private state: TillSnapshot | null = null;
@@ -114,6 +116,10 @@ export class CashierView {
       const basketId = (form.elements.namedItem('basket') as HTMLSelectElement).value;
       const sessionId = form.dataset.session!;
       if (basketId) void this.call(() => this.api.invoke('basket:assign', { basketId, sessionId }), `Basket ${basketId} goes to this phone`, 'scan-status');
+    });
+    $('sessions').addEventListener('click', (e) => {
+      const id = (e.target as HTMLElement).closest('button')?.dataset.cancelSession;
+      if (id) void this.call(() => this.api.invoke('session:cancel', { sessionId: id }), `Phone ${id} cancelled: nothing was charged`, 'scan-status');
     });
     $('baskets').addEventListener('click', (e) => {
       const id = (e.target as HTMLElement).closest('button')?.dataset.cancel;
@@ -394,9 +400,10 @@ export class CashierView {
                  <select id="assign-${esc(r.id)}" name="basket">${waiting.map((b) => `<option value="${esc(b.id)}">${esc(b.id)} · ${esc(b.totalText)}</option>`).join('')}</select>
                  <button type="submit">Assign</button></form>`
               : '';
+          const cancel = !r.closed && CANCELLABLE.includes(r.phase) ? `<button type="button" data-cancel-session="${esc(r.id)}" aria-label="Cancel phone ${esc(r.id)}">Cancel</button>` : '';
           return `<li class="session ${esc(r.phase)}${r.closed ? ' closed' : ''}" aria-label="Phone ${esc(r.id)}: ${esc(r.label)}">
             <div class="label">${esc(r.label)}</div>
-            <div class="meta">phone ${esc(r.id)}${r.basketId ? ` · basket ${esc(r.basketId)}` : ''}${r.maskedPan ? ` · card ${esc(r.maskedPan)}` : ''}${r.closed ? ' · hung up' : ''}</div>${assign}</li>`;
+            <div class="meta">phone ${esc(r.id)}${r.basketId ? ` · basket ${esc(r.basketId)}` : ''}${r.maskedPan ? ` · card ${esc(r.maskedPan)}` : ''}${r.closed ? ' · hung up' : ''}</div>${assign}${cancel}</li>`;
         })
         .join(''),
     );

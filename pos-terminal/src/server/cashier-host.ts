@@ -146,6 +146,10 @@ export class CashierHost {
         if (!this.till.baskets.cancel(req.basketId as string)) throw new ApiError('conflict', `basket ${req.basketId as string} is not waiting (a phone has it, or it is paid)`);
         this.basketsChanged();
         return { basketId: req.basketId };
+      case 'session:cancel':
+        if (!this.till.cancelSession(req.sessionId as string)) throw new ApiError('conflict', `phone ${req.sessionId as string} is not waiting on its phone (gone, or its payment is with the network)`);
+        this.basketsChanged();
+        return { sessionId: req.sessionId };
       case 'basket:pay-code':
         return this.payWithCode(req.basketId as string | undefined, req.code as string);
       case 'receipt:history':

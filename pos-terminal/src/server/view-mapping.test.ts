@@ -9,6 +9,7 @@ describe('session rows', () => {
     expect(sessionRow(snap({ state: 'authorized', basketId: 'B-1' }), undefined, 1)).toMatchObject({ phase: 'awaiting_payment', basketId: 'B-1', closed: false });
     expect(sessionRow(snap({ state: 'declined', decline: 'pin_incorrect' }), undefined, 1).label).toBe('Declined: Incorrect PIN');
     expect(sessionRow(snap({ state: 'failed', decline: 'backend_unavailable' }), undefined, 1).label).toBe('Failed: payment network unreachable');
+    expect(sessionRow(snap({ state: 'failed', decline: 'cancelled', detail: 'by the cashier; nothing was charged' }), undefined, 1).label).toBe('Cancelled: by the cashier; nothing was charged');
   });
 
   it('keep the outcome when the phone hangs up before the core records it', () => {

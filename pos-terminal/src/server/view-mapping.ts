@@ -83,6 +83,7 @@ function sessionLabel(phase: SessionPhase, decline: string | null, detail: strin
       return `Declined: ${reasonText(decline) || 'no reason given'}${decline === 'amount_mismatch' || decline === 'items_mismatch' ? ' (nothing was charged)' : ''}`;
     case 'failed':
       if (decline === 'backend_unavailable') return 'Failed: payment network unreachable';
+      if (decline === 'cancelled') return `Cancelled${detail ? `: ${detail}` : ''}`;
       return leftEarly ? `Phone left${detail ? `: ${detail}` : ''}` : `Failed${detail ? `: ${detail}` : ''}`;
   }
 }

@@ -7,6 +7,8 @@ export interface AutoPromptOptions {
   /** Accept only this total (minor units); by default accepts whatever the till shows. */
   readonly expectTotalMinor?: number;
   readonly onStep?: (step: string) => void;
+  /** A shopper who takes their time: the basket is confirmed only once this settles. */
+  readonly confirmWhen?: Promise<unknown>;
 }
 
 export class AutoPrompt implements Prompt {
@@ -28,6 +30,7 @@ export class AutoPrompt implements Prompt {
   }
   async confirm(b: { merchantName: string; items: readonly Item[]; total: Money }): Promise<boolean> {
     this.shownBasket = { items: b.items, total: b.total };
+    await this.o.confirmWhen;
     return this.o.expectTotalMinor === undefined || this.o.expectTotalMinor === b.total.minor;
   }
 }

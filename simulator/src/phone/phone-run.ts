@@ -19,6 +19,8 @@ export interface PhoneRunOptions {
   /** Reconnect and ask after a lost link (default true). */
   readonly resume?: boolean;
   readonly onStep?: (step: string) => void;
+  /** The shopper confirms the basket only once this settles (in-process phones only). */
+  readonly confirmWhen?: Promise<unknown>;
   /** How the cardholder is verified (default the online PIN). */
   readonly cvm?: CardholderVerification;
   /** Offline data authentication on the phone, with `trust.emvCaKeys`. */
@@ -59,7 +61,10 @@ export async function runPhone(o: RunPhoneOptions): Promise<PhoneRun> {
   let tConnect: number | undefined;
   let linkReadyMs: number | undefined;
   let roundTrips = 0;
-  const prompt = new AutoPrompt({ pin: o.pin, ...(o.expectTotalMinor !== undefined ? { expectTotalMinor: o.expectTotalMinor } : {}), ...(o.onStep ? { onStep: o.onStep } : {}) });
+  const prompt = new AutoPrompt({
+    pin: o.pin, ...(o.expectTotalMinor !== undefined ? { expectTotalMinor: o.expectTotalMinor } : {}), ...(o.onStep ? { onStep: o.onStep } : {}),
+    ...(o.confirmWhen ? { confirmWhen: o.confirmWhen } : {}),
+  });
   let links = 0;
   // The central as the session sees it: the first link is timed, counted and given the faults.
   const central: BleCentral = {

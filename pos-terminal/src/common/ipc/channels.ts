@@ -20,6 +20,8 @@ export interface Requests {
   'basket:charge': { req: Record<string, never>; res: BasketView };
   'basket:assign': { req: { basketId: string; sessionId: string }; res: BasketView };
   'basket:cancel': { req: { basketId: string }; res: { basketId: string } };
+  /** Ends a phone's session that waits on the phone (for its card or its Payment); its basket waits again. */
+  'session:cancel': { req: { sessionId: string }; res: { sessionId: string } };
   /** Pays a waiting basket (or, without basketId, the sale being rung up) with the shopper's payment code. */
   'basket:pay-code': { req: { basketId?: string; code: string }; res: CodePaymentView };
   'receipt:history': { req: { query?: string; limit?: number }; res: ReceiptView[] };
@@ -49,7 +51,7 @@ export type ResponseOf<C extends RequestChannel> = Requests[C]['res'];
 
 export const REQUEST_CHANNELS = [
   'till:snapshot', 'catalog:search', 'catalog:scan', 'catalog:upsert', 'draft:add', 'draft:set-quantity', 'draft:remove', 'draft:clear',
-  'basket:charge', 'basket:assign', 'basket:cancel', 'basket:pay-code', 'receipt:history', 'receipt:print', 'receipt:pdf', 'receipt:refund', 'receipt:void', 'batch:close',
+  'basket:charge', 'basket:assign', 'basket:cancel', 'session:cancel', 'basket:pay-code', 'receipt:history', 'receipt:print', 'receipt:pdf', 'receipt:refund', 'receipt:void', 'batch:close',
 ] as const satisfies readonly RequestChannel[];
 
 export const EVENT_CHANNELS = [

@@ -29,6 +29,7 @@ export const REQUEST_SCHEMAS = {
   'basket:charge': none,
   'basket:assign': z.object({ basketId: id, sessionId: id }).strict(),
   'basket:cancel': z.object({ basketId: id }).strict(),
+  'session:cancel': z.object({ sessionId: id }).strict(),
   'basket:pay-code': z.object({ basketId: id.optional(), code: z.string().regex(/^[0-9]{8}$/, '8 digits') }).strict(),
   'receipt:history': z.object({ query: z.string().max(100).optional(), limit: z.number().int().min(1).max(500).optional() }).strict(),
   'receipt:print': z.object({ terminalTxnId: id }).strict(),
