@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { GATT } from '@bluetill/protocol';
+import { BLUETILL_GATT_LAYOUT, GATT } from '@bluetill/protocol';
 import type { Noble } from '@stoprocent/noble';
 import { disconnectReason } from '@bluetill/protocol';
 import { NobleCentral, nobleBindingOptions } from './ble-central.noble';
@@ -73,5 +73,74 @@ describe('NobleCentral', () => {
     const f = fakeNoble();
     const c = new NobleCentral({ hci: { transport: 'uart', path: '/dev/null' }, noble: f.noble });
     await expect(c.connect('nope')).rejects.toMatchObject({ name: 'BleCentralError', code: 'unknown_device' });
+  });
+
+  describe('known GATT layout: the subscription leaves with the first message', () => {
+    /** A till seen in a scan whose Database Hash matches; `cccd` answers the CCCD Write Request. */
+    const knownTill = (cccd: () => Promise<void>) => {
+      const f = fakeNoble();
+      const order: string[] = [];
+      const peripheral = Object.assign(new EventEmitter(), {
+        id: 't1', rssi: -50, state: 'connected', mtu: 247,
+        advertisement: { localName: 'Counter 1', serviceUuids: [GATT.service] },
+        readHandleAsync: async () => Buffer.from(BLUETILL_GATT_LAYOUT.hash),
+        writeHandleAsync: async (handle: number) => {
+          order.push(`request:${handle}`);
+          return cccd();
+        },
+        disconnect: () => void order.push('disconnect'),
+      });
+      const characteristic = (uuid: string) =>
+        Object.assign(new EventEmitter(), {
+          uuid,
+          writeAsync: async (_v: Buffer, withoutResponse: boolean) => void order.push(withoutResponse ? `command:${uuid}` : `request:${uuid}`),
+          readAsync: async () => Buffer.from('info'),
+        });
+      Object.assign(f.noble, {
+        connectAsync: async () => undefined,
+        addServices: () => [],
+        addCharacteristics: (_id: string, _s: string, cs: Array<{ uuid: string }>) => cs.map((c) => characteristic(c.uuid)),
+      });
+      const c = new NobleCentral({ hci: { transport: 'uart', path: '/dev/null' }, noble: f.noble });
+      return { c, f, order, found: () => f.noble.emit('discover', peripheral) };
+    };
+    const start = async (t: ReturnType<typeof knownTill>) => {
+      const scanning = t.c.scan({ timeoutMs: 2000, counterName: 'Counter 1' });
+      await new Promise((r) => setTimeout(r, 5));
+      t.found();
+      await scanning;
+      return t.c.connect('t1');
+    };
+
+    it('a Write Command first: the CCCD Write Request goes right after it, in the same turn', async () => {
+      const t = knownTill(async () => undefined);
+      const link = await start(t);
+      expect(t.order).toEqual([]); // nothing written by connect itself
+      await link.write(new Uint8Array([1]), { unacknowledged: true });
+      expect(t.order).toEqual([`command:${GATT.write}`, `request:${BLUETILL_GATT_LAYOUT.notify.cccd}`]);
+      await link.write(new Uint8Array([2]), { unacknowledged: true });
+      expect(t.order).toHaveLength(3); // subscribed once
+    });
+
+    it('a Write Request or a read first: the subscription goes first; no message at all: it goes anyway', async () => {
+      const t = knownTill(async () => undefined);
+      const link = await start(t);
+      await link.write(new Uint8Array([1]));
+      expect(t.order).toEqual([`request:${BLUETILL_GATT_LAYOUT.notify.cccd}`, `request:${GATT.write}`]);
+      const idle = knownTill(async () => undefined);
+      await start(idle);
+      await new Promise((r) => setImmediate(r));
+      expect(idle.order).toEqual([`request:${BLUETILL_GATT_LAYOUT.notify.cccd}`]);
+    });
+
+    it('a till that refuses the subscription: the link ends with that reason', async () => {
+      const t = knownTill(async () => Promise.reject(new Error('ATT error 0x03')));
+      const link = await start(t);
+      const reason = new Promise<string>((r) => link.onDisconnect(r));
+      await link.write(new Uint8Array([1]), { unacknowledged: true });
+      expect(await reason).toBe('subscribe_failed (ATT error 0x03)');
+      expect(t.order).toContain('disconnect');
+      await expect(link.write(new Uint8Array([2]))).rejects.toMatchObject({ code: 'disconnected' });
+    });
   });
 });
