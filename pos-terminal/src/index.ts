@@ -10,5 +10,5 @@ export { GrpcBackendClient, type GrpcBackendOptions } from './main/backend/backe
 export { SqliteJournal } from './main/journal/journal.sqlite';
 export { journalKey } from './main/journal/journal-key';
 export { BlenoPeripheral, type BlenoPeripheralOptions } from './main/ble/ble-peripheral.bleno';
-export type { FairAclStats } from './main/ble/fair-acl-queue';
+export type { AclPolicy, AclStats } from './main/ble/acl-scheduler';
 export type { HciTransport } from './main/ble/hci-transport';

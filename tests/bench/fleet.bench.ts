@@ -11,27 +11,30 @@
  * each wave's p99 beside them.
  *
  * The till's controller has 24 LE ACL buffers for all phones. bleno sends from one FIFO, so a
- * burst to one phone delays every other phone's answers; the till shares the buffers fairly
- * (fair-acl-queue.ts). `fleet_<n>_acl_wait_*` shows how long packets waited for a buffer, and
- * one more 50-phone wave with bleno's FIFO (`fleet_50_fifo_*`) shows the difference.
+ * long burst to one phone delays every other phone's answers; the till sends in arrival order with
+ * at most 6 buffers per phone (pos-terminal's acl-scheduler.ts, 'capped_fifo').
+ * `fleet_<n>_acl_wait_*` shows how long packets waited for a buffer, and more 50-phone waves show
+ * the other policies (`fleet_50_fair_*`: the fewest in flight first; `fleet_50_fifo_*`: bleno's
+ * own) and a controller with twice the buffers (`fleet_50_acl48_*`).
  */
 import { startWorld, VirtualBle, type World } from '@bluetill/simulator';
-import type { FairAclStats } from '@bluetill/pos-terminal';
+import type { AclPolicy, AclStats } from '@bluetill/pos-terminal';
 import { fleetCards } from '@bluetill/backend';
 import { percentile, report } from './report';
 
 const TILL_ACL_BUFFERS = 24;
 
 /**
- * `compareAt`: one more wave of that many phones with bleno's FIFO (`_fifo`), and one with a
- * controller of twice the ACL buffers (`_acl48`), to show what limits the latency.
+ * `compareAt`: more waves of that many phones with the other ACL policies (`_fair`, `_fifo`), and
+ * with a controller of twice the ACL buffers (`_acl48`), to show what limits the latency.
  */
 export async function benchFleet(sizes: readonly number[], o: { compareAt?: number } = {}): Promise<void> {
-  const roundTrips = await waves(sizes, '', true, TILL_ACL_BUFFERS);
+  const roundTrips = await waves(sizes, '', 'capped_fifo', TILL_ACL_BUFFERS);
   report({ bench: 'ble_round_trips_per_payment', value: roundTrips, unit: 'round trips', note: 'phone-to-till requests after connecting (Hello, CardAuth, Payment)' });
   if (o.compareAt) {
-    await waves([o.compareAt], '_fifo', false, TILL_ACL_BUFFERS);
-    await waves([o.compareAt], `_acl${2 * TILL_ACL_BUFFERS}`, true, 2 * TILL_ACL_BUFFERS);
+    await waves([o.compareAt], '_fair', 'fair', TILL_ACL_BUFFERS);
+    await waves([o.compareAt], '_fifo', 'fifo', TILL_ACL_BUFFERS);
+    await waves([o.compareAt], `_acl${2 * TILL_ACL_BUFFERS}`, 'capped_fifo', 2 * TILL_ACL_BUFFERS);
   }
 }
 
@@ -43,7 +46,7 @@ interface Wave {
   readonly p99: number;
   readonly linkReadyP50: number;
   readonly linkReadyP99: number;
-  readonly acl: FairAclStats;
+  readonly acl: AclStats;
   readonly roundTrips: number;
 }
 
@@ -69,9 +72,9 @@ async function wave(world: World, ble: VirtualBle, cards: ReadonlyArray<{ id: st
 }
 
 /** One world, the waves of each size; returns the most protocol round trips a phone needed. */
-async function waves(sizes: readonly number[], label: string, fairAclQueue: boolean, tillAclBuffers: number): Promise<number> {
+async function waves(sizes: readonly number[], label: string, aclPolicy: AclPolicy, tillAclBuffers: number): Promise<number> {
   const max = Math.max(...sizes);
-  const ble = await VirtualBle.start({ phoneShaping: { connectionIntervalMs: 30 }, fairAclQueue, tillAclBuffers });
+  const ble = await VirtualBle.start({ phoneShaping: { connectionIntervalMs: 30 }, aclPolicy, tillAclBuffers });
   // The backend runs its use cases on a worker thread, as `serve` does: its fsyncs and crypto stay
   // off the event loop that serves the phones' BLE links in this process.
   const world = await startWorld({ radio: ble, fleetCards: max, limits: { sessionTimeoutMs: 300_000 }, phonesInOwnProcess: true, backendWorker: true });
@@ -87,7 +90,7 @@ async function waves(sizes: readonly number[], label: string, fairAclQueue: bool
       const byP99 = [...results].sort((a, b) => a.p99 - b.p99);
       const mid = byP99[Math.floor(byP99.length / 2)]!;
       const wavesP99 = results.map((r) => Number(r.p99.toFixed(1)));
-      report({ bench: `fleet_${n}${label}_payments_per_s`, value: mid.perSecond, unit: 'payments/s', phones: n, interval_ms: 30, fair_acl_queue: fairAclQueue, waves: count });
+      report({ bench: `fleet_${n}${label}_payments_per_s`, value: mid.perSecond, unit: 'payments/s', phones: n, interval_ms: 30, acl_policy: aclPolicy, waves: count });
       report({ bench: `fleet_${n}${label}_p50_ms`, value: mid.p50, unit: 'ms' });
       report({ bench: `fleet_${n}${label}_p99_ms`, value: mid.p99, unit: 'ms', waves_p99_ms: wavesP99 });
       // Of which: connecting (one phone per advertising event of the till) and GATT setup.

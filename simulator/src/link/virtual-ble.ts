@@ -5,7 +5,7 @@
  * stacks' UART HCI driver. Each phone gets a fresh device (its own controller and address) and
  * gives it back when it closes.
  */
-import { BlenoPeripheral, type BlePeripheral, type FairAclStats } from '@bluetill/pos-terminal';
+import { BlenoPeripheral, type AclPolicy, type AclStats, type BlePeripheral } from '@bluetill/pos-terminal';
 import { NobleCentral, type BleCentral, type CentralLink } from '@bluetill/phone-agent';
 import type { VirtualRadioOptions } from '../radio/virtual-radio';
 import type { LinkShaping } from '../radio/shaping';
@@ -20,8 +20,8 @@ export interface VirtualBleOptions extends VirtualRadioOptions {
   readonly phoneShaping?: LinkShaping;
   /** LE ACL buffers of the till's controller, shared by all its phones (default 24: a multi-link controller). */
   readonly tillAclBuffers?: number;
-  /** Share the till controller's ACL buffers fairly between phones (default true; false: bleno's FIFO, to compare). */
-  readonly fairAclQueue?: boolean;
+  /** How the till shares its controller's ACL buffers between phones (default 'capped_fifo'; see pos-terminal's acl-scheduler.ts). */
+  readonly aclPolicy?: AclPolicy;
 }
 
 export class VirtualBle {
@@ -38,7 +38,7 @@ export class VirtualBle {
     process.setMaxListeners(Math.max(process.getMaxListeners(), 256));
     const radio = await RadioProcess.start(o);
     const device = await radio.addDevice({ name: 'till', distanceM: 0, aclBuffers: o.tillAclBuffers ?? 24 });
-    return new VirtualBle(radio, new BlenoPeripheral({ hci: { transport: 'uart', path: device.ttyPath }, ...(o.fairAclQueue !== undefined ? { fairAclQueue: o.fairAclQueue } : {}) }), o);
+    return new VirtualBle(radio, new BlenoPeripheral({ hci: { transport: 'uart', path: device.ttyPath }, ...(o.aclPolicy !== undefined ? { aclPolicy: o.aclPolicy } : {}) }), o);
   }
 
   peripheral(): BlePeripheral {
@@ -46,7 +46,7 @@ export class VirtualBle {
   }
 
   /** The till's ACL queue counters (packets sent, waits for a controller buffer). */
-  tillAclStats(): FairAclStats | undefined {
+  tillAclStats(): AclStats | undefined {
     return this.till.aclStats;
   }
 

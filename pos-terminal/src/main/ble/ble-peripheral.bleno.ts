@@ -13,7 +13,7 @@ import { ATT_DEFAULT_MTU, DATABASE_HASH_UUID, GATT, disconnectReason } from '@bl
 import { blenoDatabaseHash, type BlenoHandleTable } from './bleno-gatt-table';
 import type { BlePeripheral, PeripheralLink, PeripheralOptions } from '../../common/ports/ble-peripheral';
 import { BlePeripheralError } from './ble-peripheral-error';
-import { installFairAclQueue, type BlenoHciAclState, type FairAclStats } from './fair-acl-queue';
+import { installAclScheduler, type AclPolicy, type AclStats, type BlenoHciAclState } from './acl-scheduler';
 import { blenoBindingOptions, type HciTransport } from './hci-transport';
 
 export interface BlenoPeripheralOptions {
@@ -27,10 +27,11 @@ export interface BlenoPeripheralOptions {
   /** How long to wait for the controller to come up. Default 10 s. */
   readonly poweredOnTimeoutMs?: number;
   /**
-   * Share the controller's ACL buffers fairly between connections (default true); false keeps
-   * bleno's single FIFO (for measuring the difference).
+   * How the controller's ACL buffers are shared between connections (acl-scheduler.ts): default
+   * 'capped_fifo' (arrival order, at most 6 buffers per connection); 'fair' and bleno's own 'fifo'
+   * for measuring the difference.
    */
-  readonly fairAclQueue?: boolean;
+  readonly aclPolicy?: AclPolicy;
   /**
    * How long a notification waits for the central to subscribe (ms, default 5000). A phone that
    * knows the till's GATT layout writes its subscription together with its first message, so the
@@ -67,8 +68,8 @@ export class BlenoPeripheral implements BlePeripheral {
   private started = false;
   /** The Database Hash of the served table; zeros (never a known layout) until it is known. */
   private hash: Buffer = Buffer.alloc(16);
-  /** Counters of the fair ACL scheduler (undefined until started, or when bleno's internals differ). */
-  aclStats: FairAclStats | undefined;
+  /** Counters of the ACL scheduler (undefined until started, or when bleno's internals differ). */
+  aclStats: AclStats | undefined;
 
   constructor(private readonly options: BlenoPeripheralOptions) {
     this.bleno = options.bleno ?? withBindings('hci', blenoBindingOptions(options.hci) as never);
@@ -87,8 +88,8 @@ export class BlenoPeripheral implements BlePeripheral {
     }
     const hci = (b as unknown as BlenoInternals)._bindings?._hci;
     hci?.prependListener('disconnComplete', (handle, reason) => this.reasons.set(handle, reason));
-    // One shared FIFO would let a burst to one phone starve the others (see fair-acl-queue.ts).
-    if (hci && Array.isArray(hci._aclOutQueue) && typeof hci.pushAclOutQueue === 'function') this.aclStats ??= installFairAclQueue(hci, { fair: this.options.fairAclQueue ?? true });
+    // bleno's one shared FIFO would let a burst to one phone starve the others (see acl-scheduler.ts).
+    if (hci && Array.isArray(hci._aclOutQueue) && typeof hci.pushAclOutQueue === 'function') this.aclStats ??= installAclScheduler(hci, { policy: this.options.aclPolicy ?? 'capped_fifo' });
     const write = new b.Characteristic({
       uuid: GATT.write,
       properties: ['write', 'writeWithoutResponse'],
