@@ -11,9 +11,11 @@
  * of crypto workers (BENCH_CRYPTO_WORKERS=n: n of them; 0: the use-case worker does that work).
  * Work that is the client's (challenges, card signatures, sealing PINs) is done before timing.
  * The echo server uses the backend's own mutual TLS (same certificates), so the ratio compares
- * like with like. The calls run in 5 interleaved rounds (echo, authorize, settle; five times, after a warm-up round): each
- * figure is its median round, each ratio the median of the rounds' own ratios, and "rounds" /
- * "round_ratios" list them all (a virtual machine's speed drifts within a minute).
+ * like with like. The echo is warmed up with 5,000 calls (JIT, HTTP/2 windows: its first
+ * thousands run 20-40 % slower, which made ratios look better than they were), then the calls run
+ * in 5 interleaved rounds of echo, authorize and settle after a warm-up round: each figure is its
+ * median round, each ratio the median of the rounds' own ratios, and "rounds" / "round_ratios"
+ * list them all (a virtual machine's speed drifts within a minute).
  * On Linux each figure also carries "threads_us_per_call": CPU µs per call by thread (from
  * /proc/self/task, 10 ms ticks): grpc (the gRPC thread, which also runs the benchmark's client),
  * use_case (the use-case worker: store, group commits), crypto (the crypto workers), other (V8's GC

@@ -108,7 +108,7 @@ export interface RecoveredCard {
 
 type Recovery = { readonly ok: true; readonly card: RecoveredCard } | Exclude<CardDataAuthentication, { ok: true }>;
 
-function recoverCardRecords(i: { readonly card: CardData; readonly caKeys: ReadonlyMap<number, RsaPublicKey>; readonly issuerKeys?: IssuerKeyCache }): Recovery {
+function recoverCardRecords(i: { readonly card: Pick<CardData, 'records'>; readonly caKeys: ReadonlyMap<number, RsaPublicKey>; readonly issuerKeys?: IssuerKeyCache }): Recovery {
   let nodes: Tlv[];
   try {
     nodes = decodeTlv(i.card.records);
@@ -120,7 +120,7 @@ function recoverCardRecords(i: { readonly card: CardData; readonly caKeys: Reado
   const pan = hex(t.get('5A')).replace(/F+$/, '');
   const expiry = hex(t.get('5F24')).slice(0, 4);
   const psn = Number(hex(t.get('5F34')) || '0');
-  if (pan !== i.card.pan || expiry !== i.card.expiry || psn !== i.card.panSequence) return { ok: false, reason: 'data_mismatch' };
+  // Whether the request's PAN, expiry and PSN are these is checked by the caller, on every use.
   const caIndex = t.get('8F')?.[0];
   const ca = caIndex === undefined ? undefined : i.caKeys.get(caIndex);
   if (!ca) return { ok: false, reason: 'unknown_ca' };
