@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { CardData } from '../gen/bluetill/v1/common';
 import { equalBytes } from '../bytes';
 import { BLUETILL_AID, BLUETILL_LABEL, cardStaticData } from './card-layout';
@@ -158,33 +159,28 @@ function recoverCardRecords(i: { readonly card: Pick<CardData, 'records'>; reado
  * configured for its index. Least recently used entries go first.
  */
 export class CardRecordsCache {
-  private readonly entries = new Map<string, RecoveredCard>();
+  private readonly entries: LRUCache<string, RecoveredCard>;
   private counts = { hits: 0, misses: 0 };
 
   constructor(readonly maxEntries = 4096) {
     if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
+    this.entries = new LRUCache({ max: maxEntries });
   }
 
   /** @internal the recovered card for these records, if kept and its CA key is still current. */
   get(records: Uint8Array, caKeys: ReadonlyMap<number, RsaPublicKey>): Recovery | undefined {
-    const key = keyOf(records);
-    const entry = this.entries.get(key);
+    const entry = this.entries.get(keyOf(records));
     if (!entry || caKeys.get(entry.caIndex) !== entry.ca) {
       this.counts.misses++;
       return undefined;
     }
-    this.entries.delete(key); // most recently used last
-    this.entries.set(key, entry);
     this.counts.hits++;
     return { ok: true, card: entry };
   }
 
   /** @internal */
   set(records: Uint8Array, card: RecoveredCard): void {
-    const key = keyOf(records);
-    this.entries.delete(key);
-    this.entries.set(key, card);
-    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(keyOf(records), card);
   }
 
   get size(): number {

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { checkIssuerKeyUse, recoverIssuerCertificate, type IssuerCertificateInput, type IssuerPublicKeyInfo } from './oda';
 import type { RsaPublicKey } from './rsa';
 
@@ -20,11 +21,12 @@ import type { RsaPublicKey } from './rsa';
  *   const info = issuers.recover({ caIndex: 0x92, caPublicKey, certificate, remainder, exponent, pan, now });
  */
 export class IssuerKeyCache {
-  private readonly entries = new Map<string, { readonly ca: RsaPublicKey; readonly info: IssuerPublicKeyInfo }>();
+  private readonly entries: LRUCache<string, { readonly ca: RsaPublicKey; readonly info: IssuerPublicKeyInfo }>;
   private counts = { hits: 0, misses: 0 };
 
   constructor(readonly maxEntries = 1024) {
     if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
+    this.entries = new LRUCache({ max: maxEntries });
   }
 
   /** recoverIssuerPublicKey, with the certificate-only part from the cache when it is there; throws OdaError the same way. */
@@ -32,15 +34,10 @@ export class IssuerKeyCache {
     const key = `${input.caIndex}:${hex(input.certificate)}:${hex(input.remainder)}:${hex(input.exponent)}`;
     let entry = this.entries.get(key);
     if (entry && entry.ca === input.caPublicKey) {
-      this.entries.delete(key); // most recently used last
-      this.entries.set(key, entry);
       this.counts.hits++;
     } else {
-      const info = recoverIssuerCertificate(input);
-      entry = { ca: input.caPublicKey, info };
-      this.entries.delete(key);
+      entry = { ca: input.caPublicKey, info: recoverIssuerCertificate(input) };
       this.entries.set(key, entry);
-      while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
       this.counts.misses++;
     }
     checkIssuerKeyUse(entry.info, input.pan, input.now);

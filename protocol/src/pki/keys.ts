@@ -1,6 +1,7 @@
 /**
  * P-256 keys as raw SEC1 points on the wire (65 bytes, uncompressed), KeyObjects in memory.
  */
+import { LRUCache } from 'lru-cache';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { ProtocolError } from '../errors';
 import { concatBytes } from '../bytes';
@@ -15,10 +16,9 @@ export class KeyError extends ProtocolError<'bad_public_key' | 'bad_private_key'
  * as long as an ECDSA verification), and the same keys come again and again — roots, the till's
  * key for every phone at the counter, the backend's receipt key. A KeyObject is immutable, so a
  * cached one is the same key; points that are not on the curve are never cached. Bounded: the
- * oldest entry goes first.
+ * least recently used entry goes first (a stream of one-time keys does not push out the roots).
  */
-const parsedKeys = new Map<string, KeyObject>();
-const PARSED_KEYS_MAX = 1024;
+const parsedKeys = new LRUCache<string, KeyObject>({ max: 1024 });
 
 export function publicKeyFromRaw(raw: Uint8Array): KeyObject {
   if (raw.length !== 65 || raw[0] !== 0x04) throw new KeyError('bad_public_key', 'expected a 65-byte uncompressed P-256 point');
@@ -31,7 +31,6 @@ export function publicKeyFromRaw(raw: Uint8Array): KeyObject {
   } catch (cause) {
     throw new KeyError('bad_public_key', 'not a point on P-256', { cause });
   }
-  if (parsedKeys.size >= PARSED_KEYS_MAX) parsedKeys.delete(parsedKeys.keys().next().value!);
   parsedKeys.set(id, key);
   return key;
 }
