@@ -17,7 +17,7 @@
  *   round robin), its oldest packet. Every phone progresses, one packet each in turn — which
  *   spreads each phone's multi-packet message over as many rounds (measured, 50 phones at 30 ms,
  *   24 buffers, 5 interleaved pairs: p99 connect-to-receipt median 898 ms against 796 ms for
- *   capped_fifo; p50 860 against 734 ms).
+ *   capped_fifo; p50 860 against 734 ms; in two whole `make bench` runs 917 / 791 against 683 / 792).
  * - `fifo`: bleno's own order (kept for measuring the difference).
  * Every policy keeps each connection's packets in order (fragments of one L2CAP PDU stay
  * contiguous per handle) and leaves bleno's own bookkeeping (`_handleAclsInProgress`, the queue
