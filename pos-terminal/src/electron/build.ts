@@ -2,7 +2,10 @@
  * Builds the Electron app into pos-terminal/dist: main (ESM, node), preload (CommonJS, as a
  * sandboxed preload must be), renderer (the same UI the server serves). The repo's packages
  * (@bluetill/*, TypeScript sources) are bundled; npm packages stay external (native modules are
- * rebuilt for Electron by electron-builder).
+ * rebuilt for Electron by electron-builder). So the bundled packages' own npm dependencies (the
+ * protocol's @bufbuild/protobuf and lru-cache) are this package's dependencies too: they are
+ * resolved from here at run time, and another major version elsewhere in the tree (electron-builder
+ * brings lru-cache 6) must not be the one found.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
