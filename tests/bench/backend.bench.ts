@@ -9,7 +9,11 @@
  * The backend runs its use cases on a worker thread, as `serve` does (BENCH_BACKEND_WORKER=0: on
  * the gRPC thread, as `serve --no-worker` and startBackend's default), with `serve`'s default pool
  * of crypto workers (BENCH_CRYPTO_WORKERS=n: n of them; 0: the use-case worker does that work).
- * Work that is the client's (challenges, card signatures, sealing PINs) is done before timing.
+ * Work that is the client's (challenges, card signatures, sealing PINs, encoding the requests) is
+ * done before timing, and the three calls go through one raw-bytes client: each sends bytes and
+ * takes the answer's bytes, so the client — which shares the gRPC thread with the servers here —
+ * costs the same for all three, and the figures compare the servers (answers are decoded and
+ * checked after timing).
  * The echo server uses the backend's own mutual TLS (same certificates), so the ratio compares
  * like with like. The echo is warmed up with 5,000 calls (JIT, HTTP/2 windows: its first
  * thousands run 20-40 % slower, which made ratios look better than they were), then the calls run
@@ -22,8 +26,7 @@
  * and compiler threads, libuv) — what limits the figure on a machine with few cores.
  */
 import { Server, ServerCredentials, makeGenericClientConstructor, type ServiceError, type ServiceDefinition } from '@grpc/grpc-js';
-import type { SettleRequest} from '@bluetill/protocol';
-import { AuthorizeRequest, type AuthorizeResponse } from '@bluetill/protocol';
+import { AuthorizationService, AuthorizeRequest, AuthorizeResponse, SettleRequest, SettleResponse } from '@bluetill/protocol';
 import { fleetCards, readServerTls } from '@bluetill/backend';
 import { startBackendFixture } from '../../backend/src/test-support/backend-fixture';
 import { TestCard } from '../../backend/src/test-support/test-card';
@@ -36,9 +39,12 @@ const CONCURRENCY = 64;
 const ROUNDS = 5;
 const WARM_UP_CALLS = 300;
 const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
-const ECHO: ServiceDefinition = {
-  echo: { path: '/bench.Echo/Echo', requestStream: false, responseStream: false, requestSerialize: raw.serialize, requestDeserialize: raw.deserialize, responseSerialize: raw.serialize, responseDeserialize: raw.deserialize },
-};
+const rawMethod = (path: string) => ({ path, requestStream: false, responseStream: false, requestSerialize: raw.serialize, requestDeserialize: raw.deserialize, responseSerialize: raw.serialize, responseDeserialize: raw.deserialize });
+const ECHO: ServiceDefinition = { echo: rawMethod('/bench.Echo/Echo') };
+/** The backend's two measured methods, as bytes in and bytes out (see the file comment). */
+const RAW_BACKEND: ServiceDefinition = { authorize: rawMethod(AuthorizationService.authorize.path), settle: rawMethod(AuthorizationService.settle.path) };
+type RawCall = (b: Buffer, cb: (e: ServiceError | null, r: Buffer) => void) => void;
+const callRaw = (fn: RawCall, b: Buffer) => new Promise<Buffer>((res, rej) => fn(b, (e, r) => (e ? rej(e) : res(r))));
 
 /** CPU clock ticks (user + system) of each thread of this process, by Linux thread id; empty where /proc is missing. */
 function threadTicks(): Map<number, number> {
@@ -117,7 +123,8 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
   const serverCreds = ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true);
   const echoPort = await new Promise<number>((res, rej) => echoServer.bindAsync('127.0.0.1:0', serverCreds, (e, p) => (e ? rej(e) : res(p))));
   const EchoClient = makeGenericClientConstructor(ECHO, 'Echo');
-  const echo = new EchoClient(`127.0.0.1:${echoPort}`, f.credentialsFor('T-0001')) as unknown as { echo(b: Buffer, cb: (e: ServiceError | null, r: Buffer) => void): void };
+  const echo = new EchoClient(`127.0.0.1:${echoPort}`, f.credentialsFor('T-0001')) as unknown as { echo: RawCall };
+  const backend = new (makeGenericClientConstructor(RAW_BACKEND, 'RawBackend'))(f.backend.address, f.credentialsFor('T-0001')) as unknown as { authorize: RawCall; settle: RawCall; close(): void };
   try {
     const cards = fleetCards(CONCURRENCY).map((c) => TestCard.fromFile(join(f.seed.cardsDir, `${c.id}.json`)));
     const root = publicKeyFromRaw(Buffer.from(f.seed.trust.cardCompanyRoot, 'base64'));
@@ -133,7 +140,8 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
         sealedPinBlock: sealPin({ pin, pan: card.p.pan, pinKey: pinKey.publicKey, pinKeyId: pinKey.subjectId, context: pinSealContext(ch.unpredictableNumber, 'T-0001') }),
       });
     }
-    const authorizeBytes = AuthorizeRequest.encode(authorizeReqs[0]!).finish().length;
+    const authorizeWire = authorizeReqs.map((r) => Buffer.from(AuthorizeRequest.encode(r).finish()));
+    const authorizeBytes = authorizeWire[0]!.length;
     // Baseline: echo with the Authorize request's size.
     const payload = Buffer.alloc(authorizeBytes, 7);
     await timed(Array.from({ length: 5000 }), () => new Promise((r) => echo.echo(payload, () => r(null)))); // warm-up: JIT, HTTP/2 windows
@@ -152,8 +160,10 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
       from += n;
       const echoRun = await timed(slice, () => new Promise((res, rej) => echo.echo(payload, (e) => (e ? rej(e) : res(null)))), roles);
       let before = await commits();
-      const authRun = await timed(slice, async (i) => (responses[i] = await f.authorize(authorizeReqs[i]!)), roles);
+      const answers: Buffer[] = [];
+      const authRun = await timed(slice, async (i) => (answers[i] = await callRaw(backend.authorize.bind(backend), authorizeWire[i]!)), roles);
       let after = await commits();
+      for (const i of slice) responses[i] = AuthorizeResponse.decode(answers[i]!);
       const approved = slice.filter((i) => responses[i]?.approved).length;
       if (approved !== slice.length) throw new Error(`authorize: ${approved}/${slice.length} approved`);
       const authPerCommit = (after.transactions - before.transactions) / Math.max(1, after.commits - before.commits);
@@ -166,12 +176,15 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
           items: [{ sku: 'gum', name: 'Gum', quantity: 1, unitPriceMinor: amount.minor }], cryptogram: card.arqc(amount, a.unpredictableNumber),
         };
       });
+      const settleWire = settleReqs.map((req) => Buffer.from(SettleRequest.encode(req).finish()));
+      const settled: Buffer[] = [];
       before = await commits();
-      const settleRun = await timed(settleReqs, async (req) => {
-        const res = await f.settle(req);
-        if (!res.approved) throw new Error(`settle declined: ${res.declineReason}`);
-      }, roles);
+      const settleRun = await timed(settleWire.map((_, k) => k), async (k) => (settled[k] = await callRaw(backend.settle.bind(backend), settleWire[k]!)), roles);
       after = await commits();
+      for (const b of settled) {
+        const res = SettleResponse.decode(b);
+        if (!res.approved) throw new Error(`settle declined: ${res.declineReason}`);
+      }
       if (r < 0) continue;
       settleLatencies.push(...settleRun.latencies);
       rounds.push({ echo: echoRun, authorize: { ...authRun, perCommit: authPerCommit }, settle: { ...settleRun, perCommit: (after.transactions - before.transactions) / Math.max(1, after.commits - before.commits) } });
@@ -195,6 +208,7 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
     if (f.backend.store.ledgerSum() !== 0) throw new Error('ledger does not sum to zero');
   } finally {
     echoServer.forceShutdown();
+    backend.close();
     await f.close();
   }
 }
