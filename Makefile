@@ -7,6 +7,8 @@ export npm_config_update_notifier := false
 
 INSTALLED := node_modules/.bluetill-installed
 GENERATED := protocol/src/gen/.stamp
+# The backend's native P-256 key agreement (backend/native), built against Node's own headers.
+NATIVE := backend/native/build/Release/p256_ecdh.node
 PROTOS := $(shell find protocol/proto -name '*.proto')
 
 .PHONY: start test bench soak setup system lint typecheck unit clean
@@ -26,7 +28,7 @@ test: setup
 bench: setup
 	npx tsx tests/bench/run.ts
 
-setup: system $(INSTALLED) $(GENERATED)
+setup: system $(INSTALLED) $(GENERATED) $(NATIVE)
 
 # Debian packages (pcscd, vpcd, chromium, ...): only what is missing.
 system:
@@ -40,6 +42,10 @@ $(GENERATED): $(PROTOS) protocol/buf.gen.yaml $(INSTALLED)
 	npm run gen --silent
 	@touch $@
 
+$(NATIVE): backend/native/p256_ecdh.c backend/native/binding.gyp $(INSTALLED)
+	npx --no-install node-gyp rebuild --directory backend/native
+	@touch $@
+
 lint: setup
 	npx eslint .
 
@@ -48,7 +54,7 @@ typecheck: setup
 	@for p in $(PACKAGES); do npx tsc -p $$p/tsconfig.json --noEmit || exit 1; done
 
 clean:
-	rm -rf node_modules protocol/src/gen .data artifacts
+	rm -rf node_modules protocol/src/gen backend/native/build .data artifacts
 
 soak: setup
 	SOAK=1 node scripts/run-tests.mjs tests/faults

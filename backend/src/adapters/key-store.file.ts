@@ -4,7 +4,8 @@
  * interface, and the master key then never leaves the HSM.)
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { CardRecordsCache, IssuerKeyCache, privateKeyFromPem, utf8 } from '@bluetill/protocol';
+import { CardRecordsCache, IssuerKeyCache, keyAgreementOf, privateKeyFromPem, utf8 } from '@bluetill/protocol';
+import { nativeKeyAgreement } from './native-ecdh';
 import type { KeyStore } from '../ports/key-store';
 import { loadIssuer, type KeyMaterial } from '../admin/key-material';
 import { readKeysFile } from './keys-file';
@@ -24,7 +25,11 @@ export class SoftwareKeyStore implements KeyStore {
   readonly acMasterKeys: Readonly<Record<AcAlgorithm, Uint8Array>>;
 
   constructor(material: KeyMaterial) {
-    this.pinKey = { id: material.pinKey.id, privateKey: privateKeyFromPem(material.pinKey.privatePem).privateKey, certificate: Buffer.from(material.pinKey.certificate, 'base64') };
+    const pinPrivateKey = privateKeyFromPem(material.pinKey.privatePem).privateKey;
+    this.pinKey = {
+      id: material.pinKey.id, privateKey: pinPrivateKey, certificate: Buffer.from(material.pinKey.certificate, 'base64'),
+      agreement: nativeKeyAgreement(pinPrivateKey) ?? { kind: 'node' as const, ...keyAgreementOf(pinPrivateKey) },
+    };
     this.receiptKey = { id: material.receiptKey.id, privateKey: privateKeyFromPem(material.receiptKey.privatePem).privateKey, certificate: Buffer.from(material.receiptKey.certificate, 'base64') };
     this.lookupKey = Buffer.from(material.lookupKey, 'base64');
     this.codeKey = Buffer.from(hkdfSync('sha256', this.lookupKey, new Uint8Array(0), 'bluetill/1 temporary code', 32));

@@ -51,7 +51,7 @@ export function prepareAuthorize(keys: KeyStore, clock: Clock, req: AuthorizeReq
   let pin: string | null = null;
   if (cvm === 'online_pin') {
     try {
-      pin = openSealedPin(req.sealedPinBlock, { pinPrivateKey: keys.pinKey.privateKey, pan: card.pan, context: pinSealContext(req.unpredictableNumber, req.terminalId) });
+      pin = openSealedPin(req.sealedPinBlock, { pinPrivateKey: keys.pinKey.agreement, pan: card.pan, context: pinSealContext(req.unpredictableNumber, req.terminalId) });
     } catch {
       pin = null;
     }

@@ -106,7 +106,7 @@ export class ShopperUseCase {
 
   private openPin(sealed: Uint8Array, pan: string, context: Uint8Array): string | null {
     try {
-      return openSealedPin(sealed, { pinPrivateKey: this.keys.pinKey.privateKey, pan, context });
+      return openSealedPin(sealed, { pinPrivateKey: this.keys.pinKey.agreement, pan, context });
     } catch {
       return null;
     }

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { AcAlgorithm, IssuerKeyCache, CardRecordsCache, RsaPublicKey } from '@bluetill/protocol';
+import type { AcAlgorithm, IssuerKeyCache, CardRecordsCache, KeyAgreement, RsaPublicKey } from '@bluetill/protocol';
 
 /**
  * The backend's secret keys, behind one small interface so that an HSM can implement it.
@@ -11,8 +11,14 @@ import type { AcAlgorithm, IssuerKeyCache, CardRecordsCache, RsaPublicKey } from
  *   const ok = equal(keys.pinVerifier(salt, pin, ref), stored);
  */
 export interface KeyStore {
-  /** The authorization server's PIN key (opens sealed PIN blocks) and its certificate. */
-  readonly pinKey: { readonly id: string; readonly privateKey: KeyObject; readonly certificate: Uint8Array };
+  /**
+   * The authorization server's PIN key (opens sealed PIN blocks) and its certificate; `agreement`
+   * is ECDH with it (what opening a sealed PIN needs), `native` or Node's `node` crypto.
+   */
+  readonly pinKey: {
+    readonly id: string; readonly privateKey: KeyObject; readonly certificate: Uint8Array;
+    readonly agreement: KeyAgreement & { readonly kind: 'native' | 'node' };
+  };
   /** The settlement server's receipt signing key and its certificate. */
   readonly receiptKey: { readonly id: string; readonly privateKey: KeyObject; readonly certificate: Uint8Array };
   /** HMAC-SHA256 of the PAN under the lookup key, hex. */

@@ -27,21 +27,39 @@ function keys(secret: Uint8Array, ephemeral: Uint8Array) {
 }
 
 /**
- * The PIN private key as an ECDH object, made once per key: computeSecret on a raw point costs
- * about half of importing the point as a KeyObject and calling diffieHellman (issue 5). It still
- * refuses a point that is not on P-256 (ERR_CRYPTO_ECDH_INVALID_PUBLIC_KEY).
+ * ECDH with a P-256 private key that stays where it is: `agree(Q)` is the x-coordinate of d·Q (32
+ * bytes) for an uncompressed point Q, and throws for a point that is not on P-256. A key store
+ * gives one for its PIN key (software, a native binding, an HSM); `keyAgreementOf` makes one from a
+ * KeyObject with Node's crypto.
  */
-const ecdhByKey = new WeakMap<KeyObject, ECDH>();
-function ecdhOf(privateKey: KeyObject): ECDH {
-  let ecdh = ecdhByKey.get(privateKey);
-  if (!ecdh) {
-    const d = privateKey.export({ format: 'jwk' }).d;
-    if (privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1' || typeof d !== 'string') throw new TypeError('the PIN key must be a P-256 private key');
-    ecdh = createECDH('prime256v1');
-    ecdh.setPrivateKey(Buffer.from(d, 'base64url'));
-    ecdhByKey.set(privateKey, ecdh);
+export interface KeyAgreement {
+  agree(point: Uint8Array): Uint8Array;
+}
+
+/** The scalar d of a P-256 private key (32 bytes; for a key agreement that takes it raw). */
+export function p256PrivateScalar(privateKey: KeyObject): Uint8Array {
+  const d = privateKey.export({ format: 'jwk' }).d;
+  if (privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1' || typeof d !== 'string') throw new TypeError('the PIN key must be a P-256 private key');
+  return new Uint8Array(Buffer.from(d, 'base64url'));
+}
+
+/**
+ * Node's ECDH with `privateKey`, its ECDH object made once per key: computeSecret on a raw point
+ * costs about half of importing the point as a KeyObject and calling diffieHellman (issue 5). It
+ * refuses a point that is not on P-256 (ERR_CRYPTO_ECDH_INVALID_PUBLIC_KEY). Each call also
+ * re-checks the key pair (a second scalar multiplication, ~50 µs): the backend uses its native
+ * binding instead when it is built (backend/native).
+ */
+const agreementByKey = new WeakMap<KeyObject, KeyAgreement>();
+export function keyAgreementOf(privateKey: KeyObject): KeyAgreement {
+  let agreement = agreementByKey.get(privateKey);
+  if (!agreement) {
+    const ecdh: ECDH = createECDH('prime256v1');
+    ecdh.setPrivateKey(p256PrivateScalar(privateKey));
+    agreement = { agree: (point) => new Uint8Array(ecdh.computeSecret(point)) };
+    agreementByKey.set(privateKey, agreement);
   }
-  return ecdh;
+  return agreement;
 }
 
 /** Only a 65-byte uncompressed point, as the wire format says (publicKeyFromRaw's rule). */
@@ -62,8 +80,11 @@ export function sealPin(args: { pin: string; pan: string; pinKey: Uint8Array; pi
   return SealedPinBlock.encode({ ephemeralPublicKey: ephemeral, ciphertext, pinKeyId: args.pinKeyId }).finish();
 }
 
-/** Opens a sealed PIN with the PIN private key; returns the PIN (server side only). */
-export function openSealedPin(sealed: Uint8Array, args: { pinPrivateKey: KeyObject; pan: string; context: Uint8Array }): string {
+/**
+ * Opens a sealed PIN with the PIN private key, or a key agreement with it (a key store's); returns
+ * the PIN (server side only).
+ */
+export function openSealedPin(sealed: Uint8Array, args: { pinPrivateKey: KeyObject | KeyAgreement; pan: string; context: Uint8Array }): string {
   let msg: SealedPinBlock;
   try {
     msg = SealedPinBlock.decode(sealed);
@@ -72,7 +93,8 @@ export function openSealedPin(sealed: Uint8Array, args: { pinPrivateKey: KeyObje
   }
   if (msg.ciphertext.length !== 32) throw new PinSealError('malformed', 'sealed PIN block has the wrong size');
   try {
-    const secret = new Uint8Array(ecdhOf(args.pinPrivateKey).computeSecret(checkedPoint(msg.ephemeralPublicKey)));
+    const agreement = 'agree' in args.pinPrivateKey ? args.pinPrivateKey : keyAgreementOf(args.pinPrivateKey);
+    const secret = agreement.agree(checkedPoint(msg.ephemeralPublicKey));
     const k = keys(secret, msg.ephemeralPublicKey);
     const gcm = createDecipheriv('aes-256-gcm', k.kg, k.iv);
     gcm.setAAD(args.context);

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { createECDH, createPrivateKey } from 'node:crypto';
+import { generateP256, keyAgreementOf, openSealedPin, pinSealContext, sealPin } from '@bluetill/protocol';
+import { nativeEcdh, nativeKeyAgreement } from './native-ecdh';
+
+const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
+/** A P-256 KeyObject from its scalar d and public point (JWK import checks they belong together). */
+const keyFrom = (d: Uint8Array, point: Uint8Array) =>
+  createPrivateKey({ format: 'jwk', key: { kty: 'EC', crv: 'P-256', d: Buffer.from(d).toString('base64url'), x: Buffer.from(point.subarray(1, 33)).toString('base64url'), y: Buffer.from(point.subarray(33)).toString('base64url') } });
+
+// NIST CAVS 14.1, KAS ECC CDH Primitive (SP 800-56A), [P-256] COUNT = 0 (KAS_ECC_CDH_PrimitiveTest.txt).
+const CAVS = {
+  qCavs: hex('04700c48f77f56584c5cc632ca65640db91b6bacce3a4df6b42ce7cc838833d287db71e509e3fd9b060ddb20ba5c51dcc5948d46fbf640dfe0441782cab85fa4ac'),
+  dIut: hex('7d7dc5f71eb29ddaf80d6214632eeae03d9058af1fb6d22ed80badb62bc1a534'),
+  qIut: hex('04ead218590119e8876b29146ff89ca61770c4edbbf97d38ce385ed281d8a6b23028af61281fd35e2fa7002523acc85a429cb06ee6648325389f59edfce1405141'),
+  z: hex('46fc62106420ff012e54a434fbdd2d25ccc5852060561e68040dd7778997bd7b'),
+};
+const N = hex('ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551'); // the order of P-256
+const P = hex('ffffffff00000001000000000000000000000000ffffffffffffffffffffffff'); // its field prime
+
+describe('native P-256 key agreement', () => {
+  it('is built by make setup and loads (the key store falls back to Node only where it is not)', () => {
+    const native = nativeEcdh();
+    expect('error' in native ? native.error.message : 'loaded').toBe('loaded');
+  });
+
+  it('gives the NIST CAVS answer', () => {
+    const a = nativeKeyAgreement(keyFrom(CAVS.dIut, CAVS.qIut))!;
+    expect(Buffer.from(a.agree(CAVS.qCavs)).toString('hex')).toBe(Buffer.from(CAVS.z).toString('hex'));
+  });
+
+  it("gives Node's answer for random keys on both sides", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1_000_000 }), () => {
+        const server = generateP256();
+        const phone = createECDH('prime256v1');
+        phone.generateKeys();
+        const point = new Uint8Array(phone.getPublicKey());
+        const native = nativeKeyAgreement(server.privateKey)!.agree(point);
+        expect(Buffer.from(native).equals(Buffer.from(keyAgreementOf(server.privateKey).agree(point)))).toBe(true);
+        expect(Buffer.from(native).equals(phone.computeSecret(server.publicRaw))).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('opens a sealed PIN as the Node path does', () => {
+    const key = generateP256();
+    const context = pinSealContext(Uint8Array.of(9, 8, 7, 6), 'T-0001');
+    const sealed = sealPin({ pin: '975310', pan: '4761739001010010', pinKey: key.publicRaw, pinKeyId: 'pin-1', context });
+    expect(openSealedPin(sealed, { pinPrivateKey: nativeKeyAgreement(key.privateKey)!, pan: '4761739001010010', context })).toBe('975310');
+  });
+
+  it('refuses a point that is not on P-256, in any encoding but uncompressed, or with a coordinate ≥ p', () => {
+    const a = nativeKeyAgreement(generateP256().privateKey)!;
+    const offCurve = Uint8Array.from(CAVS.qCavs);
+    offCurve[64]! ^= 1;
+    const xTooBig = new Uint8Array(65);
+    xTooBig[0] = 4;
+    xTooBig.set(P, 1); // x = p (≡ 0), y = 0: not a field element
+    const compressed = Uint8Array.of(0x02, ...CAVS.qCavs.subarray(1, 33));
+    const hybrid = Uint8Array.of(0x06, ...CAVS.qCavs.subarray(1));
+    for (const bad of [offCurve, xTooBig, compressed, hybrid, Uint8Array.of(0), new Uint8Array(65), CAVS.qCavs.subarray(0, 64)])
+      expect(() => a.agree(bad), Buffer.from(bad).toString('hex')).toThrow(expect.objectContaining({ code: 'ERR_P256_BAD_POINT' }));
+  });
+
+  it('refuses a scalar of the wrong size, zero or ≥ n, and what is not a key', () => {
+    const { binding } = nativeEcdh() as { binding: { createKey(d: Uint8Array): unknown; agree(k: unknown, p: Uint8Array): Buffer } };
+    for (const d of [new Uint8Array(32), N, new Uint8Array(32).fill(0xff), new Uint8Array(31).fill(1), new Uint8Array(33).fill(1)])
+      expect(() => binding.createKey(d)).toThrow(expect.objectContaining({ code: 'ERR_P256_BAD_KEY' }));
+    expect(() => binding.createKey('0'.repeat(32) as unknown as Uint8Array)).toThrow(TypeError);
+    expect(() => binding.agree({}, CAVS.qCavs)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+  });
+
+  it('answers random bytes with a secret Node agrees with, or a clean refusal', () => {
+    const server = generateP256();
+    const a = nativeKeyAgreement(server.privateKey)!;
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 70 }), fc.boolean(), (bytes, prefix) => {
+        const point = prefix && bytes.length > 0 ? Uint8Array.of(4, ...bytes.subarray(1)) : bytes;
+        let ours: Uint8Array | undefined;
+        try {
+          ours = a.agree(point);
+        } catch (e) {
+          expect((e as { code?: string }).code).toBe('ERR_P256_BAD_POINT');
+        }
+        let nodes: Uint8Array | undefined;
+        try {
+          nodes = keyAgreementOf(server.privateKey).agree(point);
+        } catch {
+          // Node refuses too (it also takes compressed points, which the wire never carries)
+        }
+        if (ours) expect(Buffer.from(ours).equals(Buffer.from(nodes!))).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
