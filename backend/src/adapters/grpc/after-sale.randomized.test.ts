@@ -138,6 +138,9 @@ describe('randomized after-sale run', () => {
     const db = f.backend.store.db;
     const ledgerSum = f.backend.store.ledgerSum();
     expect(ledgerSum).toBe(0);
+    // Every account's running balance (what the credit check reads) is the sum of its postings.
+    expect(f.backend.store.reconcileBalances()).toEqual([]);
+    expect(f.backend.store.accountBalance('acct-M-0001')).toBeGreaterThan(0);
     const closed = db.prepare(`SELECT b.id, b.net_minor AS net, b.sale_minor AS sale, b.refund_minor AS refund, b.void_minor AS void,
         COALESCE((SELECT SUM(p.amount_minor) FROM postings p, merchants m WHERE p.batch_id = b.id AND m.id = 'M-0001' AND p.account_id = m.account_id), 0) AS merchant,
         COALESCE((SELECT SUM(p.amount_minor) FROM postings p WHERE p.batch_id = b.id), 0) AS "all"

@@ -103,7 +103,9 @@ export class SqliteBackendStore implements BackendStore {
             FROM adjustments a LEFT JOIN settlements s ON s.id = a.settlement_id LEFT JOIN cards c ON c.id = s.card_id
             WHERE a.terminal_id = @t AND a.created_at >= @from AND a.created_at < @to
         ) ORDER BY createdAt, src, seq LIMIT @limit`),
-      balance: p('SELECT COALESCE(SUM(amount_minor), 0) AS s FROM postings WHERE account_id = ?'),
+      balance: p('SELECT balance_minor AS s FROM accounts WHERE id = ?'),
+      unreconciled: p(`SELECT a.id AS accountId, a.balance_minor AS balanceMinor, COALESCE(SUM(p.amount_minor), 0) AS postedMinor
+                       FROM accounts a LEFT JOIN postings p ON p.account_id = a.id GROUP BY a.id HAVING balanceMinor != postedMinor`),
       ledgerSum: p('SELECT COALESCE(SUM(amount_minor), 0) AS s FROM postings'),
     };
   }
@@ -278,8 +280,14 @@ export class SqliteBackendStore implements BackendStore {
     for (const p of postings) this.stmt.insertPosting.run(settlementId, p.accountId, p.amountMinor, p.currency, at, link.batchId, link.adjustmentId);
   }
 
+  /** The account's running balance (the sum of its postings, kept by a trigger); 0 for an unknown account. */
   accountBalance(accountId: string): number {
-    return (this.stmt.balance.get(accountId) as { s: number }).s;
+    return (this.stmt.balance.get(accountId) as { s: number } | undefined)?.s ?? 0;
+  }
+
+  /** Accounts whose running balance is not the sum of their postings: none, unless the ledger was tampered with. */
+  reconcileBalances(): Array<{ accountId: string; balanceMinor: number; postedMinor: number }> {
+    return this.stmt.unreconciled.all() as Array<{ accountId: string; balanceMinor: number; postedMinor: number }>;
   }
 
   ledgerSum(): number {
