@@ -27,7 +27,8 @@ import type { BackendMetrics } from '../metrics/backend-metrics';
 import { HealthService } from './health-service';
 import { createLogger } from '../logger';
 import { readServerTls, type TlsMaterial } from '../tls-files';
-import { terminalCallerOf } from './terminal-caller';
+import { peerIdentityOf, terminalCallerOf, type PeerIdentity } from './terminal-caller';
+import type { WireMethod } from './wire-methods';
 
 export interface BackendOptions {
   readonly dbPath: string;
@@ -145,6 +146,41 @@ export function unary<Req, Res>(
   };
 }
 
+/**
+ * A method forwarded to the use-case worker as bytes (wire-methods.ts): the client certificate's
+ * identity read here, everything else done there; the answer sent as it came, an approval with
+ * OK, a decline as FAILED_PRECONDITION with the response in the decline trailer (as `unary`).
+ */
+function forwarded(log: Logger, peerOf: (call: ServerUnaryCall<unknown, unknown>) => PeerIdentity | null, method: WireMethod, thread: UseCaseThread, metrics?: BackendMetrics) {
+  return (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    Promise.resolve()
+      .then(() => thread.callWire(method, call.request, peerOf(call as ServerUnaryCall<unknown, unknown>)))
+      .then(
+        (answer) => {
+          const body = Buffer.from(answer.bytes.buffer, answer.bytes.byteOffset, answer.bytes.byteLength);
+          if (answer.approved) {
+            metrics?.observe(method, status.OK, seconds(), answer);
+            callback(null, body);
+            return;
+          }
+          const s = declineToGrpcStatus(answer, () => body, log, method);
+          metrics?.observe(method, s.code ?? status.UNKNOWN, seconds(), answer);
+          callback(s);
+        },
+        (err: unknown) => {
+          const s = toGrpcStatus(err, log, method);
+          metrics?.observe(method, s.code ?? status.UNKNOWN, seconds());
+          callback(s);
+        },
+      );
+  };
+}
+
+/** A method of a service definition taking and giving bytes as they are on the wire. */
+const asBytes = <M extends object>(method: M): M => ({ ...method, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b });
+
 export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   const log = o.logger ?? createLogger('backend');
   const clock = o.clock ?? systemClock;
@@ -176,14 +212,20 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   const { authorization, settlement, adjustments, batches, codeSettlement, shopper: shopperUseCase } = useCases;
   let credentials: ServerCredentials;
   let callerOf: CallerOf;
+  let peerOf: (call: ServerUnaryCall<unknown, unknown>) => PeerIdentity | null;
   if (tls === 'insecure') {
     log.warn({ event: 'insecure_transport' }, 'serving WITHOUT TLS: plaintext, callers not authenticated (local debugging only)');
     credentials = ServerCredentials.createInsecure();
     callerOf = () => ({ kind: 'unauthenticated' });
+    peerOf = () => null;
   } else {
     credentials = ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true);
     callerOf = (call) => terminalCallerOf(call, store);
+    peerOf = peerIdentityOf;
   }
+  // Authorize and Settle go to the use-case worker as bytes (wire-methods.ts) — unless crypto
+  // workers prepare them first, which takes the decoded request (the object path).
+  const bytesTo = thread && thread.cryptoWorkers === 0 ? thread : undefined;
   const services = o.services ?? ['authorization', 'settlement'];
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
   const names: string[] = [];
@@ -197,18 +239,26 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     listTransactions: unary(log, callerOf, `${prefix}ListTransactions`, validateListTransactions, (r, c) => batches.listTransactions(r, c), m),
   });
   if (services.includes('authorization')) {
-    server.addService(guardDecoding(AuthorizationService), {
+    const definition = guardDecoding(AuthorizationService);
+    server.addService(bytesTo ? { ...definition, authorize: asBytes(definition.authorize), settle: asBytes(definition.settle) } : definition, {
       challenge: unary(log, callerOf, 'Challenge', validateChallenge, (r, c) => authorization.challenge(r, c), m),
-      authorize: unary(log, callerOf, 'Authorize', validateAuthorize, (r, c) => authorization.authorize(r, c), m, AuthorizationService.authorize.responseSerialize),
-      settle: unary(log, callerOf, 'Authorization.Settle', validateSettle, (r, c) => authorization.settle(r, c), m, AuthorizationService.settle.responseSerialize),
+      authorize: bytesTo
+        ? forwarded(log, peerOf, 'Authorize', bytesTo, m)
+        : unary(log, callerOf, 'Authorize', validateAuthorize, (r, c) => authorization.authorize(r, c), m, AuthorizationService.authorize.responseSerialize),
+      settle: bytesTo
+        ? forwarded(log, peerOf, 'Authorization.Settle', bytesTo, m)
+        : unary(log, callerOf, 'Authorization.Settle', validateSettle, (r, c) => authorization.settle(r, c), m, AuthorizationService.settle.responseSerialize),
       settleWithCode: unary(log, callerOf, 'Authorization.SettleWithCode', validateSettleWithCode, (r, c) => codeSettlement.settleWithCode(r, c), m, AuthorizationService.settleWithCode.responseSerialize),
       ...afterSale('Authorization.'),
     } as UntypedServiceImplementation);
     names.push('bluetill.v1.Authorization');
   }
   if (services.includes('settlement')) {
-    server.addService(guardDecoding(SettlementService), {
-      settle: unary(log, callerOf, 'Settle', validateSettle, (r, c) => settlement.settle(r, c), m, SettlementService.settle.responseSerialize),
+    const definition = guardDecoding(SettlementService);
+    server.addService(bytesTo ? { ...definition, settle: asBytes(definition.settle) } : definition, {
+      settle: bytesTo
+        ? forwarded(log, peerOf, 'Settle', bytesTo, m)
+        : unary(log, callerOf, 'Settle', validateSettle, (r, c) => settlement.settle(r, c), m, SettlementService.settle.responseSerialize),
       getSettlement: unary(log, callerOf, 'GetSettlement', validateGetSettlement, (r, c) => settlement.get(r.terminalId, r.terminalTxnId, c), m, SettlementService.getSettlement.responseSerialize),
       settleWithCode: unary(log, callerOf, 'SettleWithCode', validateSettleWithCode, (r, c) => codeSettlement.settleWithCode(r, c), m, SettlementService.settleWithCode.responseSerialize),
       ...afterSale(''),

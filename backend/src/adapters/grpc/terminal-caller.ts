@@ -74,10 +74,24 @@ export function tlsSocketOf(call: object): TLSSocket | undefined {
   return undefined;
 }
 
-/** terminalCaller for a grpc-js call: the certificate read once per TLS connection, the registry on every call. */
-export function terminalCallerOf(call: ServerUnaryCall<unknown, unknown>, store: Pick<BackendStore, 'findTerminalCertificate'>): Caller {
+/** What a verified client certificate says: its SHA-256 fingerprint and the terminal it names (null: none). */
+export interface PeerIdentity {
+  readonly fingerprint: string;
+  readonly terminalId: string | null;
+}
+
+/**
+ * The client certificate of a grpc-js call, read once per TLS connection (the first half of
+ * terminalCallerOf, which the use-case worker's registeredCaller finishes for calls forwarded as
+ * bytes). Throws PERMISSION_DENIED without a certificate the handshake verified.
+ */
+export function peerIdentityOf(call: ServerUnaryCall<unknown, unknown>): PeerIdentity {
   const socket = tlsSocketOf(call);
-  if (!socket) return terminalCaller(call.getAuthContext().sslPeerCertificate, store);
+  if (!socket) {
+    const peer = call.getAuthContext().sslPeerCertificate;
+    if (!peer?.raw) throw new RequestError('permission_denied', 'no client certificate');
+    return parsedPeer(peer);
+  }
   let identity = bySocket.get(socket);
   if (!identity) {
     // As getAuthContext(): only a certificate the handshake verified against the CA counts.
@@ -86,10 +100,16 @@ export function terminalCallerOf(call: ServerUnaryCall<unknown, unknown>, store:
     identity = parsedPeer(peer);
     bySocket.set(socket, identity);
   }
-  return registeredCaller(identity, store);
+  return identity;
 }
 
-function registeredCaller({ fingerprint, terminalId }: { fingerprint: string; terminalId: string | null }, store: Pick<BackendStore, 'findTerminalCertificate'>): Caller {
+/** terminalCaller for a grpc-js call: the certificate read once per TLS connection, the registry on every call. */
+export function terminalCallerOf(call: ServerUnaryCall<unknown, unknown>, store: Pick<BackendStore, 'findTerminalCertificate'>): Caller {
+  return registeredCaller(peerIdentityOf(call), store);
+}
+
+/** The caller a certificate identifies, if the registry issued it to that terminal and has not revoked it; else PERMISSION_DENIED. */
+export function registeredCaller({ fingerprint, terminalId }: PeerIdentity, store: Pick<BackendStore, 'findTerminalCertificate'>): Caller {
   if (!terminalId) throw new RequestError('permission_denied', 'client certificate names no terminal');
   const row = store.findTerminalCertificate(fingerprint);
   if (!row) throw new RequestError('permission_denied', 'client certificate unknown to the registry');

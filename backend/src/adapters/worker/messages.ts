@@ -7,6 +7,8 @@ import { CommitError, type CommitErrorCode } from '../../ports/backend-store';
 import { RequestError, type RequestErrorCode } from '../../app/request-error';
 import type { ShopperOptions } from '../../app/shopper-service';
 import type { MessagePort } from 'node:worker_threads';
+import type { WireAnswer, WireMethod } from '../grpc/wire-methods';
+import type { PeerIdentity } from '../grpc/terminal-caller';
 import { readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 
@@ -48,6 +50,14 @@ export interface CallMessage {
   readonly args: readonly unknown[];
 }
 
+/** A call the gRPC thread forwards as bytes (grpc/wire-methods.ts): the request's bytes and the client certificate's identity. */
+export interface WireCallMessage {
+  readonly id: number;
+  readonly wire: WireMethod;
+  readonly bytes: Uint8Array;
+  readonly peer: PeerIdentity | null;
+}
+
 export interface WireError {
   readonly name: string;
   readonly message: string;
@@ -58,6 +68,7 @@ export type WorkerMessage =
   | { readonly kind: 'ready'; readonly tid?: number }
   | { readonly kind: 'failed'; readonly error: WireError }
   | { readonly kind: 'result'; readonly id: number; readonly value: unknown }
+  | ({ readonly kind: 'wire-result'; readonly id: number } & WireAnswer)
   | { readonly kind: 'error'; readonly id: number; readonly error: WireError }
   | { readonly kind: 'event'; readonly fields: Record<string, unknown>; readonly message: string };
 
@@ -93,6 +104,15 @@ export function compact<T>(value: T): T {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[k] = compact(v);
   return out as T;
+}
+
+/**
+ * `bytes` in a buffer of its own, and that buffer to transfer with postMessage (moved, not
+ * copied): a view into a larger buffer (a received frame, the encoder's pool) is copied out first.
+ */
+export function ownBytes(bytes: Uint8Array): { bytes: Uint8Array; transfer: ArrayBuffer[] } {
+  const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer ? bytes : new Uint8Array(bytes);
+  return { bytes: own, transfer: [own.buffer as ArrayBuffer] };
 }
 
 /** This thread's Linux thread id (for per-thread CPU figures from /proc), or undefined elsewhere. */

@@ -13,7 +13,8 @@ import { MasterKey } from '../master-key';
 import { systemClock } from '../../ports/clock';
 import { createUseCases, type UseCases } from '../grpc/use-cases';
 import { SqliteShopperStore } from '../sqlite/shopper-store.sqlite';
-import { compact, linuxThreadId, toWire, type CallMessage, type UseCaseControl, type WorkerMessage, type WorkerStart } from './messages';
+import { answerWire } from '../grpc/wire-methods';
+import { compact, linuxThreadId, ownBytes, toWire, type CallMessage, type UseCaseControl, type WireCallMessage, type WorkerMessage, type WorkerStart } from './messages';
 
 /**
  * Group commits of at most this many in a burst, so the gRPC thread sends answers while this
@@ -47,9 +48,19 @@ try {
         (error: unknown) => post({ kind: 'error', id: m.id, error: toWire(error) }),
       );
   };
+  // A call forwarded as bytes (grpc/wire-methods.ts): answered as bytes, the buffer moved back.
+  const handleWire = (m: WireCallMessage) => {
+    answerWire(useCases, store!, m.wire, m.bytes, m.peer).then(
+      (a) => {
+        const { bytes, transfer } = ownBytes(a.bytes);
+        port.postMessage({ kind: 'wire-result', id: m.id, bytes, approved: a.approved, declineReason: a.declineReason } satisfies WorkerMessage, transfer);
+      },
+      (error: unknown) => post({ kind: 'error', id: m.id, error: toWire(error) }),
+    );
+  };
   // Calls come from the gRPC thread, or from a crypto worker (with what it prepared); answers always go to the gRPC thread.
   const cryptoPorts = new Set<MessagePort>();
-  port.on('message', (m: CallMessage | UseCaseControl) => {
+  port.on('message', (m: CallMessage | WireCallMessage | UseCaseControl) => {
     if (m === 'close') {
       for (const p of cryptoPorts) p.close();
       store?.close();
@@ -62,7 +73,8 @@ try {
       m.port.on('close', () => cryptoPorts.delete(m.port));
       return;
     }
-    handle(m);
+    if ('wire' in m) handleWire(m);
+    else handle(m);
   });
   post({ kind: 'ready', ...(linuxThreadId() !== undefined ? { tid: linuxThreadId()! } : {}) });
 } catch (error) {

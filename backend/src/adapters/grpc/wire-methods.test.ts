@@ -1,0 +1,95 @@
+/**
+ * Authorize and Settle forwarded to the use-case worker as bytes (wire-methods.ts), against a real
+ * server with its worker: the same answers and refusals as the object path, in the same order (who,
+ * then what), and the gRPC thread's registry connection is not read for them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeGenericClientConstructor, status, type ServiceError } from '@grpc/grpc-js';
+import { AuthorizationService, SettlementService, AuthorizeRequest, SettleRequest, SettleResponse } from '@bluetill/protocol';
+import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
+import { revokeTerminalCertificates } from '../../admin/registry';
+import { BackendMetrics } from '../metrics/backend-metrics';
+
+let f: BackendFixture;
+let registryReads = 0;
+const metrics = new BackendMetrics();
+beforeAll(async () => {
+  f = await startBackendFixture({ worker: true, cryptoWorkers: 0, metrics });
+  const store = f.backend.store;
+  const find = store.findTerminalCertificate.bind(store);
+  store.findTerminalCertificate = (fingerprint: string) => {
+    registryReads++;
+    return find(fingerprint);
+  };
+});
+afterAll(() => f.close());
+
+const raw = (b: Buffer) => b;
+const method = (path: string) => ({ path, requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw });
+/** A client sending any bytes as the three methods, with terminal `t`'s certificate. */
+function rawClient(t: string) {
+  const C = makeGenericClientConstructor({ authorize: method(AuthorizationService.authorize.path), relaySettle: method(AuthorizationService.settle.path), settle: method(SettlementService.settle.path) }, 'Raw');
+  const c = new C(f.backend.address, f.credentialsFor(t)) as unknown as Record<'authorize' | 'relaySettle' | 'settle', (b: Buffer, cb: (e: ServiceError | null, r: Buffer) => void) => void> & { close(): void };
+  const call = (name: 'authorize' | 'relaySettle' | 'settle', b: Uint8Array) => new Promise<Buffer>((res, rej) => c[name](Buffer.from(b), (e, r) => (e ? rej(e) : res(r))));
+  return { call, close: () => c.close() };
+}
+
+async function sale(terminalTxnId: string) {
+  const card = f.card('card-alice');
+  const { un, res } = await f.authorizeCard(card, '1234');
+  const amount = { minor: 250, currency: 'EUR' };
+  const req: SettleRequest = {
+    terminalId: 'T-0001', terminalTxnId, merchantId: 'M-0001', authorizationRef: res.authorizationRef, card: card.cardData(un), amount,
+    items: [{ sku: 'tea', name: 'Tea', quantity: 1, unitPriceMinor: 250 }], cryptogram: card.arqc(amount, un),
+  };
+  return { res, req };
+}
+
+describe('Authorize and Settle forwarded as bytes', () => {
+  it('approves, declines with the response in the trailer, and settles exactly once, on both services', async () => {
+    const before = registryReads;
+    const { res, req } = await sale('wire-1');
+    expect(res.approved).toBe(true);
+    const first = await f.settle(req);
+    expect(first.approved).toBe(true);
+    const retried = await f.settle(req); // a retry through Authorization.Settle: the first answer
+    expect(retried.receipt?.signature).toEqual(first.receipt?.signature);
+    const c = rawClient('T-0001');
+    const direct = SettleResponse.decode(await c.call('settle', SettleRequest.encode(req).finish())); // and through Settlement.Settle
+    c.close();
+    expect(direct.receipt?.signature).toEqual(first.receipt?.signature);
+    expect((await f.getSettlement('T-0001', 'wire-1')).receipt?.signature).toEqual(first.receipt?.signature);
+    const wrongPin = await f.authorizeCard(f.card('card-bob'), '0000');
+    expect(wrongPin.res).toMatchObject({ approved: false, declineReason: 'pin_incorrect', pinTriesLeft: 2 });
+    // Only the two Challenges and GetSettlement (the object path) read the registry on the gRPC thread.
+    expect(registryReads - before).toBe(3);
+    const text = await metrics.text();
+    expect(text).toContain('bluetill_backend_declines_total{method="Authorize",reason="pin_incorrect"} 1');
+    expect(text).toContain('bluetill_backend_requests_total{method="Authorize",code="OK"} 1');
+    expect(text).toContain('bluetill_backend_requests_total{method="Authorize",code="FAILED_PRECONDITION"} 1');
+    expect(text).toContain('bluetill_backend_requests_total{method="Settle",code="OK"} 1');
+  });
+
+  it('answers bytes that are not the message with INVALID_ARGUMENT and keeps serving', async () => {
+    const c = rawClient('T-0001');
+    for (const name of ['authorize', 'relaySettle', 'settle'] as const)
+      await expect(c.call(name, Uint8Array.of(0xff, 0xff, 0xff))).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining('does not decode') });
+    await expect(c.call('authorize', AuthorizeRequest.encode({ terminalId: 'T-0001', unpredictableNumber: new Uint8Array(3), sealedPinBlock: new Uint8Array() }).finish()))
+      .rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+    c.close();
+    expect((await sale('wire-2')).res.approved).toBe(true);
+  });
+
+  it("refuses another terminal's request, and a revoked certificate before reading what it sent", async () => {
+    const { req } = await sale('wire-3');
+    const t2 = rawClient('T-0002');
+    await expect(t2.call('settle', SettleRequest.encode(req).finish())).rejects.toMatchObject({ code: status.PERMISSION_DENIED, details: expect.stringContaining('caller certificate') });
+    t2.close();
+    const t3 = rawClient('T-0003');
+    expect(revokeTerminalCertificates(f.backend.store.db, 'T-0003')).toBe(1);
+    await expect(t3.call('authorize', Uint8Array.of(0xff, 0xff))).rejects.toMatchObject({ code: status.PERMISSION_DENIED, details: expect.stringContaining('revoked') });
+    await expect(t3.call('settle', SettleRequest.encode(req).finish())).rejects.toMatchObject({ code: status.PERMISSION_DENIED, details: expect.stringContaining('revoked') });
+    t3.close();
+    expect((await f.settle(req)).approved).toBe(true);
+  });
+});
