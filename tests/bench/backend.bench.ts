@@ -1,9 +1,11 @@
 /**
  * The backend's own cost against the transport's (issue 5): in one process, on loopback,
- *   echo_per_s      plain grpc-js unary calls to an echo server, same message sizes, concurrency 64
+ *   echo_per_s      plain grpc-js unary calls to an echo server, concurrency 64, with Authorize's
+ *                   message sizes: its requests' bytes sent, an answer of its response's size
+ *   echo_settle_per_s  the same with Settle's message sizes (its requests, its response's size)
  *   authorize_per_s Authorize calls (card authentication, sealed PIN, durable commit)
  *   settle_per_s    Settle calls (ARQC, ledger postings, signed receipt, durable commit)
- * each with "baseline" = echo_per_s and "ratio", and "per_commit" (transactions per group commit,
+ * each with "baseline" = the echo of its own message sizes and "ratio", and "per_commit" (transactions per group commit,
  * i.e. per fsync) and "cpu_ms_per_call" (CPU time of the whole process, all threads, per call: a
  * figure that holds on a machine shared with others, where calls/s do not); and settle_p99_ms.
  * The backend runs its use cases on a worker thread, as `serve` does (BENCH_BACKEND_WORKER=0: on
@@ -17,7 +19,8 @@
  * The echo server uses the backend's own mutual TLS (same certificates), so the ratio compares
  * like with like. The echo is warmed up with 5,000 calls (JIT, HTTP/2 windows: its first
  * thousands run 20-40 % slower, which made ratios look better than they were), then the calls run
- * in 5 interleaved rounds of echo, authorize and settle after a warm-up round: each figure is its
+ * in 9 interleaved rounds (echo, authorize, echo of Settle's sizes, settle) after a warm-up round that
+ * also measures the responses' sizes: each figure is its
  * median round, each ratio the median of the rounds' own ratios, and "rounds" / "round_ratios"
  * list them all (a virtual machine's speed drifts within a minute).
  * On Linux each figure also carries "threads_us_per_call": CPU µs per call by thread (from
@@ -36,11 +39,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { percentile, report } from './report';
 
 const CONCURRENCY = 64;
-const ROUNDS = 5;
+const ROUNDS = 9; // the round ratios of one run spread ±0.1 on this shared 2-core machine: 9 make the median steadier than 5
 const WARM_UP_CALLS = 300;
 const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
 const rawMethod = (path: string) => ({ path, requestStream: false, responseStream: false, requestSerialize: raw.serialize, requestDeserialize: raw.deserialize, responseSerialize: raw.serialize, responseDeserialize: raw.deserialize });
-const ECHO: ServiceDefinition = { echo: rawMethod('/bench.Echo/Echo') };
+/** The echo of each method's sizes: the request's bytes in, an answer of the method's response size out. */
+const ECHO: ServiceDefinition = { asAuthorize: rawMethod('/bench.Echo/AsAuthorize'), asSettle: rawMethod('/bench.Echo/AsSettle') };
 /** The backend's two measured methods, as bytes in and bytes out (see the file comment). */
 const RAW_BACKEND: ServiceDefinition = { authorize: rawMethod(AuthorizationService.authorize.path), settle: rawMethod(AuthorizationService.settle.path) };
 type RawCall = (b: Buffer, cb: (e: ServiceError | null, r: Buffer) => void) => void;
@@ -118,12 +122,17 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
   const cryptoWorkers = o.cryptoWorkers ?? (process.env.BENCH_CRYPTO_WORKERS ? Number(process.env.BENCH_CRYPTO_WORKERS) : undefined);
   const f = await startBackendFixture({ extraCards: fleetCards(CONCURRENCY), worker, ...(cryptoWorkers !== undefined ? { cryptoWorkers } : {}) });
   const echoServer = new Server();
-  echoServer.addService(ECHO, { echo: (call: { request: Buffer }, cb: (e: null, r: Buffer) => void) => cb(null, call.request) });
+  // The answers' sizes: the real responses' (median), measured in the warm-up round.
+  const answer = { asAuthorize: Buffer.alloc(64, 7), asSettle: Buffer.alloc(512, 7) };
+  echoServer.addService(ECHO, {
+    asAuthorize: (_call: unknown, cb: (e: null, r: Buffer) => void) => cb(null, answer.asAuthorize),
+    asSettle: (_call: unknown, cb: (e: null, r: Buffer) => void) => cb(null, answer.asSettle),
+  });
   const tls = readServerTls(f.seed.tlsDir);
   const serverCreds = ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true);
   const echoPort = await new Promise<number>((res, rej) => echoServer.bindAsync('127.0.0.1:0', serverCreds, (e, p) => (e ? rej(e) : res(p))));
   const EchoClient = makeGenericClientConstructor(ECHO, 'Echo');
-  const echo = new EchoClient(`127.0.0.1:${echoPort}`, f.credentialsFor('T-0001')) as unknown as { echo: RawCall };
+  const echo = new EchoClient(`127.0.0.1:${echoPort}`, f.credentialsFor('T-0001')) as unknown as { asAuthorize: RawCall; asSettle: RawCall };
   const backend = new (makeGenericClientConstructor(RAW_BACKEND, 'RawBackend'))(f.backend.address, f.credentialsFor('T-0001')) as unknown as { authorize: RawCall; settle: RawCall; close(): void };
   try {
     const cards = fleetCards(CONCURRENCY).map((c) => TestCard.fromFile(join(f.seed.cardsDir, `${c.id}.json`)));
@@ -142,23 +151,24 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
     }
     const authorizeWire = authorizeReqs.map((r) => Buffer.from(AuthorizeRequest.encode(r).finish()));
     const authorizeBytes = authorizeWire[0]!.length;
-    // Baseline: echo with the Authorize request's size.
-    const payload = Buffer.alloc(authorizeBytes, 7);
-    await timed(Array.from({ length: 5000 }), () => new Promise((r) => echo.echo(payload, () => r(null)))); // warm-up: JIT, HTTP/2 windows
+    await timed(Array.from({ length: 5000 }), () => callRaw(echo.asAuthorize.bind(echo), authorizeWire[0]!)); // warm-up: JIT, HTTP/2 windows
+    await timed(Array.from({ length: 1000 }), () => callRaw(echo.asSettle.bind(echo), authorizeWire[0]!));
+    const medianSize = (bs: Buffer[]) => bs.map((b) => b.length).sort((a, b) => a - b)[Math.floor(bs.length / 2)]!;
     const roles = f.backend.threadIds;
     const commits = () => f.backend.commitStats();
     const responses: AuthorizeResponse[] = new Array(authorizeReqs.length);
     // Interleaved rounds (echo, authorize, settle; again): a virtual machine's speed drifts by
     // 10-20% within a minute here, and a ratio of figures taken minutes apart measures that too.
     // Each figure is the median round's; each ratio the median of the rounds' own ratios.
-    const rounds: Array<{ echo: Timed; authorize: Timed & { perCommit: number }; settle: Timed & { perCommit: number } }> = [];
+    const rounds: Array<{ echo: Timed; echoSettle: Timed; authorize: Timed & { perCommit: number }; settle: Timed & { perCommit: number } }> = [];
+    const sizes = { authorize: { request: authorizeBytes, response: 0 }, settle: { request: 0, response: 0 } };
     const settleLatencies: number[] = [];
     for (let r = -1, from = 0; r < ROUNDS; r++) {
       // Round -1 warms up the JIT on every path and is not reported.
       const n = r < 0 ? WARM_UP_CALLS : o.calls;
       const slice = [...authorizeReqs.keys()].slice(from, from + n);
       from += n;
-      const echoRun = await timed(slice, () => new Promise((res, rej) => echo.echo(payload, (e) => (e ? rej(e) : res(null)))), roles);
+      const echoRun = await timed(slice, (i) => callRaw(echo.asAuthorize.bind(echo), authorizeWire[i]!), roles);
       let before = await commits();
       const answers: Buffer[] = [];
       const authRun = await timed(slice, async (i) => (answers[i] = await callRaw(backend.authorize.bind(backend), authorizeWire[i]!)), roles);
@@ -177,6 +187,7 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
         };
       });
       const settleWire = settleReqs.map((req) => Buffer.from(SettleRequest.encode(req).finish()));
+      const echoSettleRun = await timed(settleWire.map((_, k) => k), (k) => callRaw(echo.asSettle.bind(echo), settleWire[k]!), roles);
       const settled: Buffer[] = [];
       before = await commits();
       const settleRun = await timed(settleWire.map((_, k) => k), async (k) => (settled[k] = await callRaw(backend.settle.bind(backend), settleWire[k]!)), roles);
@@ -185,20 +196,30 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
         const res = SettleResponse.decode(b);
         if (!res.approved) throw new Error(`settle declined: ${res.declineReason}`);
       }
-      if (r < 0) continue;
+      if (r < 0) {
+        sizes.authorize.response = medianSize(slice.map((i) => answers[i]!));
+        sizes.settle = { request: medianSize(settleWire), response: medianSize(settled) };
+        answer.asAuthorize = Buffer.alloc(sizes.authorize.response, 7);
+        answer.asSettle = Buffer.alloc(sizes.settle.response, 7);
+        continue;
+      }
       settleLatencies.push(...settleRun.latencies);
-      rounds.push({ echo: echoRun, authorize: { ...authRun, perCommit: authPerCommit }, settle: { ...settleRun, perCommit: (after.transactions - before.transactions) / Math.max(1, after.commits - before.commits) } });
+      rounds.push({ echo: echoRun, echoSettle: echoSettleRun, authorize: { ...authRun, perCommit: authPerCommit }, settle: { ...settleRun, perCommit: (after.transactions - before.transactions) / Math.max(1, after.commits - before.commits) } });
     }
     const cpu = (r: { cpuMsPerCall: number }) => Number(r.cpuMsPerCall.toFixed(3));
     const threads = (r: { threads?: Record<string, number> }) => (r.threads ? { threads_us_per_call: r.threads } : {});
     const median = <T>(xs: T[], by: (x: T) => number): T => [...xs].sort((a, b) => by(a) - by(b))[Math.floor(xs.length / 2)]!;
-    const echoMid = median(rounds.map((r) => r.echo), (r) => r.perSecond);
-    report({ bench: 'echo_per_s', value: echoMid.perSecond, unit: 'calls/s', concurrency: CONCURRENCY, bytes: authorizeBytes, rounds: rounds.map((r) => Math.round(r.echo.perSecond)), cpu_ms_per_call: cpu(echoMid), ...threads(echoMid) });
+    const baselines = { authorize: 'echo', settle: 'echoSettle' } as const;
+    const echoMid = { echo: median(rounds.map((r) => r.echo), (r) => r.perSecond), echoSettle: median(rounds.map((r) => r.echoSettle), (r) => r.perSecond) };
+    for (const [bench, key, sz] of [['echo_per_s', 'echo', sizes.authorize], ['echo_settle_per_s', 'echoSettle', sizes.settle]] as const) {
+      const mid = echoMid[key];
+      report({ bench, value: mid.perSecond, unit: 'calls/s', concurrency: CONCURRENCY, request_bytes: sz.request, response_bytes: sz.response, rounds: rounds.map((r) => Math.round(r[key].perSecond)), cpu_ms_per_call: cpu(mid), ...threads(mid) });
+    }
     for (const name of ['authorize', 'settle'] as const) {
       const mid = median(rounds.map((r) => r[name]), (r) => r.perSecond);
-      const ratios = rounds.map((r) => r[name].perSecond / r.echo.perSecond);
+      const ratios = rounds.map((r) => r[name].perSecond / r[baselines[name]].perSecond);
       report({
-        bench: `${name}_per_s`, value: mid.perSecond, unit: 'calls/s', baseline: echoMid.perSecond, ratio: median(ratios, (x) => x),
+        bench: `${name}_per_s`, value: mid.perSecond, unit: 'calls/s', baseline: echoMid[baselines[name]].perSecond, ratio: median(ratios, (x) => x),
         rounds: rounds.map((r) => Math.round(r[name].perSecond)), round_ratios: ratios.map((x) => Number(x.toFixed(3))),
         concurrency: CONCURRENCY, synchronous: 'FULL', worker, crypto_workers: f.backend.cryptoWorkers,
         cpu_ms_per_call: cpu(mid), ...threads(mid), per_commit: Number(mid.perCommit.toFixed(1)),
