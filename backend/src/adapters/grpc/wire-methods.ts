@@ -52,8 +52,6 @@ export const WIRE_METHODS = {
 
 export type WireMethod = keyof typeof WIRE_METHODS;
 
-export const isWireMethod = (name: string): name is WireMethod => Object.hasOwn(WIRE_METHODS, name);
-
 /** The answer to a forwarded call: the response's bytes, and whether it is a decline (and why). */
 export interface WireAnswer {
   readonly bytes: Uint8Array;

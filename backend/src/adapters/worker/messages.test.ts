@@ -2,7 +2,7 @@
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compact } from './messages';
+import { compact, ownBytes } from './messages';
 
 describe('compact', () => {
   it('gives views into a larger buffer their own buffer, and keeps every value', () => {
@@ -33,5 +33,20 @@ describe('compact', () => {
         expect(Array.from(compact({ v: view }).v)).toEqual(Array.from(bytes));
       }),
     );
+  });
+
+  it('ownBytes moves a buffer of its own and copies a view out of a larger one', () => {
+    const own = Uint8Array.of(1, 2, 3);
+    expect(ownBytes(own).bytes).toBe(own);
+    const view = new Uint8Array(8192).subarray(10, 14);
+    view.set([9, 8, 7, 6]);
+    const { bytes, transfer } = ownBytes(view);
+    expect(Array.from(bytes)).toEqual([9, 8, 7, 6]);
+    expect(bytes.buffer.byteLength).toBe(4);
+    const { port1, port2 } = new MessageChannel();
+    port1.postMessage({ bytes }, transfer);
+    expect(bytes.byteLength).toBe(0); // moved: detached here
+    expect(Array.from((receiveMessageOnPort(port2)!.message as { bytes: Uint8Array }).bytes)).toEqual([9, 8, 7, 6]);
+    port1.close();
   });
 });
