@@ -6,7 +6,9 @@
  * backend maps its errors to; INTERNAL is allowed but counted — a finding; a FAILED_PRECONDITION
  * is a decline and must carry a trailer that decodes to the code its details name), the server keeps
  * serving (a health check after each batch), and no posting ever reaches the ledger. The sender
- * is a till with a valid client certificate (the backend serves mutual TLS).
+ * is a till with a valid client certificate (the backend serves mutual TLS). Twice: the backend on
+ * one thread, and with its use-case worker as `serve` runs it (Authorize and Settle then reach the
+ * worker as bytes, and it decodes them: backend/src/adapters/grpc/forwarded-methods.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -56,15 +58,7 @@ const RawClient = makeGenericClientConstructor(
 let f: BackendFixture;
 let client: Client & Record<string, (req: Buffer, opts: object, cb: (e: ServiceError | null, r?: Buffer) => void) => void>;
 
-beforeAll(async () => {
-  f = await startBackendFixture();
-  // a till with a valid client certificate (mutual TLS) that sends garbage
-  client = new RawClient(f.backend.address, f.credentialsFor('T-0001'), { 'grpc.max_send_message_length': 1 << 20 }) as typeof client;
-}, 30_000);
-
-afterAll(async () => {
-  client?.close();
-  await f?.close();
+afterAll(() => {
   tally.print({ codes: Object.fromEntries(codes), unreadableDeclines, internalDeserialize, internalHandler, healthChecks, methods: Object.keys(SAMPLES).length, byMethod });
 });
 
@@ -94,7 +88,21 @@ const CLEAN = new Set<number>([status.OK, status.RESOURCE_EXHAUSTED, status.INVA
 
 const postings = (): number => (f.backend.store.db.prepare('SELECT COUNT(*) AS n FROM postings').get() as { n: number }).n;
 
-describe('garbage into every gRPC method of a real backend', () => {
+describe.each([
+  { mode: 'on one thread', worker: false },
+  { mode: 'with the use-case worker (as serve runs it)', worker: true },
+])('garbage into every gRPC method of a real backend $mode', ({ worker }) => {
+  beforeAll(async () => {
+    f = await startBackendFixture(worker ? { worker: true, cryptoWorkers: 0 } : {});
+    // a till with a valid client certificate (mutual TLS) that sends garbage
+    client = new RawClient(f.backend.address, f.credentialsFor('T-0001'), { 'grpc.max_send_message_length': 1 << 20 }) as typeof client;
+  }, 30_000);
+
+  afterAll(async () => {
+    client?.close();
+    await f?.close();
+  });
+
   it('clean statuses only, the server keeps serving, no postings', async () => {
     const before = postings();
     const request = fc.tuple(

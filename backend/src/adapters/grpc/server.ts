@@ -28,7 +28,7 @@ import { HealthService } from './health-service';
 import { createLogger } from '../logger';
 import { readServerTls, type TlsMaterial } from '../tls-files';
 import { peerIdentityOf, terminalCallerOf, type PeerIdentity } from './terminal-caller';
-import type { WireMethod } from './wire-methods';
+import type { ForwardedMethod } from './forwarded-methods';
 
 export interface BackendOptions {
   readonly dbPath: string;
@@ -147,16 +147,16 @@ export function unary<Req, Res>(
 }
 
 /**
- * A method forwarded to the use-case worker as bytes (wire-methods.ts): the client certificate's
+ * A method forwarded to the use-case worker as bytes (forwarded-methods.ts): the client certificate's
  * identity read here, everything else done there; the answer sent as it came, an approval with
  * OK, a decline as FAILED_PRECONDITION with the response in the decline trailer (as `unary`).
  */
-function forwarded(log: Logger, peerOf: (call: ServerUnaryCall<unknown, unknown>) => PeerIdentity | null, method: WireMethod, thread: UseCaseThread, metrics?: BackendMetrics) {
+function forwarded(log: Logger, peerOf: (call: ServerUnaryCall<unknown, unknown>) => PeerIdentity | null, method: ForwardedMethod, thread: UseCaseThread, metrics?: BackendMetrics) {
   return (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     Promise.resolve()
-      .then(() => thread.callWire(method, call.request, peerOf(call as ServerUnaryCall<unknown, unknown>)))
+      .then(() => thread.callForwarded(method, call.request, peerOf(call as ServerUnaryCall<unknown, unknown>)))
       .then(
         (answer) => {
           const body = Buffer.from(answer.bytes.buffer, answer.bytes.byteOffset, answer.bytes.byteLength);
@@ -223,7 +223,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     callerOf = (call) => terminalCallerOf(call, store);
     peerOf = peerIdentityOf;
   }
-  // Authorize and Settle go to the use-case worker as bytes (wire-methods.ts) — unless crypto
+  // Authorize and Settle go to the use-case worker as bytes (forwarded-methods.ts) — unless crypto
   // workers prepare them first, which takes the decoded request (the object path).
   const bytesTo = thread && thread.cryptoWorkers === 0 ? thread : undefined;
   const services = o.services ?? ['authorization', 'settlement'];

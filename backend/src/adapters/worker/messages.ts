@@ -7,7 +7,7 @@ import { CommitError, type CommitErrorCode } from '../../ports/backend-store';
 import { RequestError, type RequestErrorCode } from '../../app/request-error';
 import type { ShopperOptions } from '../../app/shopper-service';
 import type { MessagePort } from 'node:worker_threads';
-import type { WireAnswer, WireMethod } from '../grpc/wire-methods';
+import type { ForwardedAnswer, ForwardedMethod } from '../grpc/forwarded-methods';
 import type { PeerIdentity } from '../grpc/terminal-caller';
 import { readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -50,10 +50,10 @@ export interface CallMessage {
   readonly args: readonly unknown[];
 }
 
-/** A call the gRPC thread forwards as bytes (grpc/wire-methods.ts): the request's bytes and the client certificate's identity. */
-export interface WireCallMessage {
+/** A call the gRPC thread forwards as bytes (grpc/forwarded-methods.ts): the request's bytes and the client certificate's identity. */
+export interface ForwardedCallMessage {
   readonly id: number;
-  readonly wire: WireMethod;
+  readonly method: ForwardedMethod;
   readonly bytes: Uint8Array;
   readonly peer: PeerIdentity | null;
 }
@@ -68,7 +68,7 @@ export type WorkerMessage =
   | { readonly kind: 'ready'; readonly tid?: number }
   | { readonly kind: 'failed'; readonly error: WireError }
   | { readonly kind: 'result'; readonly id: number; readonly value: unknown }
-  | ({ readonly kind: 'wire-result'; readonly id: number } & WireAnswer)
+  | ({ readonly kind: 'forwarded-result'; readonly id: number } & ForwardedAnswer)
   | { readonly kind: 'error'; readonly id: number; readonly error: WireError }
   | { readonly kind: 'event'; readonly fields: Record<string, unknown>; readonly message: string };
 

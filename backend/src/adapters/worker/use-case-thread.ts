@@ -25,17 +25,17 @@ import type { MasterKey } from '../master-key';
 import type { CommitCounts as CommitStats } from '../sqlite/backend-store.sqlite';
 import type { RemoteUseCases, UseCases } from '../grpc/use-cases';
 import { RequestError } from '../../app/request-error';
-import type { WireAnswer, WireMethod } from '../grpc/wire-methods';
+import type { ForwardedAnswer, ForwardedMethod } from '../grpc/forwarded-methods';
 import type { PeerIdentity } from '../grpc/terminal-caller';
 import {
   PREPARED_CALLS, compact, fromWire,
-  type CallMessage, type CryptoControl, type CryptoWorkerStart, type UseCaseControl, type WireCallMessage, type WorkerMessage, type WorkerStart,
+  type CallMessage, type CryptoControl, type CryptoWorkerStart, type UseCaseControl, type ForwardedCallMessage, type WorkerMessage, type WorkerStart,
 } from './messages';
 
 export interface UseCaseThread {
   readonly useCases: RemoteUseCases;
-  /** A call forwarded as bytes (grpc/wire-methods.ts), to the use-case worker; its answer as bytes. */
-  callWire(method: WireMethod, bytes: Uint8Array, peer: PeerIdentity | null): Promise<WireAnswer>;
+  /** A call forwarded as bytes (grpc/forwarded-methods.ts), to the use-case worker; its answer as bytes. */
+  callForwarded(method: ForwardedMethod, bytes: Uint8Array, peer: PeerIdentity | null): Promise<ForwardedAnswer>;
   /** The worker store's group-commit counts. */
   commitStats(): Promise<CommitStats>;
   /** Linux thread ids of the use-case worker and the crypto workers (for per-thread CPU figures), where known. */
@@ -103,8 +103,8 @@ export async function startUseCaseThread(o: { dbPath: string; keysPath: string; 
       case 'result':
         settle(m.id, (p) => p.resolve(m.value));
         return;
-      case 'wire-result':
-        settle(m.id, (p) => p.resolve({ bytes: m.bytes, approved: m.approved, declineReason: m.declineReason } satisfies WireAnswer));
+      case 'forwarded-result':
+        settle(m.id, (p) => p.resolve({ bytes: m.bytes, approved: m.approved, declineReason: m.declineReason } satisfies ForwardedAnswer));
         return;
       case 'error':
         settle(m.id, (p) => p.reject(fromWire(m.error)));
@@ -220,13 +220,13 @@ export async function startUseCaseThread(o: { dbPath: string; keysPath: string; 
       slots[slot]!.worker!.postMessage(message);
     });
   };
-  const callWire = (method: WireMethod, request: Uint8Array, peer: PeerIdentity | null): Promise<WireAnswer> => {
+  const callForwarded = (method: ForwardedMethod, request: Uint8Array, peer: PeerIdentity | null): Promise<ForwardedAnswer> => {
     if (exited) return Promise.reject(new Error('use-case worker exited'));
     return new Promise((resolve, reject) => {
       const id = nextId++;
       const bytes = new Uint8Array(request); // a copy of its own, moved to the worker (grpc-js keeps the request it gave)
       pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      worker.postMessage({ id, wire: method, bytes, peer } satisfies WireCallMessage, [bytes.buffer]);
+      worker.postMessage({ id, method, bytes, peer } satisfies ForwardedCallMessage, [bytes.buffer]);
     });
   };
   const proxy = (target: string) =>
@@ -246,7 +246,7 @@ export async function startUseCaseThread(o: { dbPath: string; keysPath: string; 
     );
   return {
     useCases,
-    callWire,
+    callForwarded,
     commitStats: () => call('store', 'commitStats', []) as Promise<CommitStats>,
     get threadIds() {
       return { useCase: useCaseTid, crypto: slots.flatMap((s) => (s.worker && s.tid !== undefined ? [s.tid] : [])) };

@@ -13,8 +13,8 @@ import { MasterKey } from '../master-key';
 import { systemClock } from '../../ports/clock';
 import { createUseCases, type UseCases } from '../grpc/use-cases';
 import { SqliteShopperStore } from '../sqlite/shopper-store.sqlite';
-import { answerWire } from '../grpc/wire-methods';
-import { compact, linuxThreadId, ownBytes, toWire, type CallMessage, type UseCaseControl, type WireCallMessage, type WorkerMessage, type WorkerStart } from './messages';
+import { answerForwarded } from '../grpc/forwarded-methods';
+import { compact, linuxThreadId, ownBytes, toWire, type CallMessage, type UseCaseControl, type ForwardedCallMessage, type WorkerMessage, type WorkerStart } from './messages';
 
 /**
  * Group commits of at most this many in a burst, so the gRPC thread sends answers while this
@@ -48,19 +48,19 @@ try {
         (error: unknown) => post({ kind: 'error', id: m.id, error: toWire(error) }),
       );
   };
-  // A call forwarded as bytes (grpc/wire-methods.ts): answered as bytes, the buffer moved back.
-  const handleWire = (m: WireCallMessage) => {
-    answerWire(useCases, store!, m.wire, m.bytes, m.peer).then(
+  // A call forwarded as bytes (grpc/forwarded-methods.ts): answered as bytes, the buffer moved back.
+  const handleForwarded = (m: ForwardedCallMessage) => {
+    answerForwarded(useCases, store!, m.method, m.bytes, m.peer).then(
       (a) => {
         const { bytes, transfer } = ownBytes(a.bytes);
-        port.postMessage({ kind: 'wire-result', id: m.id, bytes, approved: a.approved, declineReason: a.declineReason } satisfies WorkerMessage, transfer);
+        port.postMessage({ kind: 'forwarded-result', id: m.id, bytes, approved: a.approved, declineReason: a.declineReason } satisfies WorkerMessage, transfer);
       },
       (error: unknown) => post({ kind: 'error', id: m.id, error: toWire(error) }),
     );
   };
   // Calls come from the gRPC thread, or from a crypto worker (with what it prepared); answers always go to the gRPC thread.
   const cryptoPorts = new Set<MessagePort>();
-  port.on('message', (m: CallMessage | WireCallMessage | UseCaseControl) => {
+  port.on('message', (m: CallMessage | ForwardedCallMessage | UseCaseControl) => {
     if (m === 'close') {
       for (const p of cryptoPorts) p.close();
       store?.close();
@@ -73,7 +73,7 @@ try {
       m.port.on('close', () => cryptoPorts.delete(m.port));
       return;
     }
-    if ('wire' in m) handleWire(m);
+    if ('bytes' in m) handleForwarded(m);
     else handle(m);
   });
   post({ kind: 'ready', ...(linuxThreadId() !== undefined ? { tid: linuxThreadId()! } : {}) });

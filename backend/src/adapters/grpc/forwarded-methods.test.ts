@@ -1,5 +1,5 @@
 /**
- * Authorize and Settle forwarded to the use-case worker as bytes (wire-methods.ts), against a real
+ * Authorize and Settle forwarded to the use-case worker as bytes (forwarded-methods.ts), against a real
  * server with its worker: the same answers and refusals as the object path, in the same order (who,
  * then what), and the gRPC thread's registry connection is not read for them.
  */

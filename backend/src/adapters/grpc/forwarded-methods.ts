@@ -25,17 +25,17 @@ import type { UseCases } from './use-cases';
 import { registeredCaller, type PeerIdentity } from './terminal-caller';
 import { validateAuthorize, validateSettle } from './validate';
 
-interface WireMethodSpec<Req, Res extends DeclinableResponse> {
+interface ForwardedMethodSpec<Req, Res extends DeclinableResponse> {
   readonly decode: (bytes: Uint8Array) => Req;
   readonly validate: (req: Req) => Req;
   readonly run: (useCases: UseCases, req: Req, caller: Caller) => Promise<Res> | Res;
   readonly encode: (res: Res) => Uint8Array;
 }
 
-const spec = <Req, Res extends DeclinableResponse>(s: WireMethodSpec<Req, Res>) => s as unknown as WireMethodSpec<unknown, DeclinableResponse>;
+const spec = <Req, Res extends DeclinableResponse>(s: ForwardedMethodSpec<Req, Res>) => s as unknown as ForwardedMethodSpec<unknown, DeclinableResponse>;
 
 /** By the method name the logs and metrics use. */
-export const WIRE_METHODS = {
+export const FORWARDED_METHODS = {
   Authorize: spec({
     decode: (b) => AuthorizeRequest.decode(b), validate: validateAuthorize,
     run: (u, req, caller) => u.authorization.authorize(req, caller), encode: AuthorizationService.authorize.responseSerialize,
@@ -50,10 +50,10 @@ export const WIRE_METHODS = {
   }),
 } as const;
 
-export type WireMethod = keyof typeof WIRE_METHODS;
+export type ForwardedMethod = keyof typeof FORWARDED_METHODS;
 
 /** The answer to a forwarded call: the response's bytes, and whether it is a decline (and why). */
-export interface WireAnswer {
+export interface ForwardedAnswer {
   readonly bytes: Uint8Array;
   readonly approved: boolean;
   readonly declineReason: string;
@@ -64,8 +64,8 @@ export interface WireAnswer {
  * debugging), and the caller is unauthenticated as on the object path. Throws what the object path
  * throws (RequestError, CommitError), for the gRPC thread to map to a status.
  */
-export async function answerWire(useCases: UseCases, store: Pick<BackendStore, 'findTerminalCertificate'>, method: WireMethod, bytes: Uint8Array, peer: PeerIdentity | null): Promise<WireAnswer> {
-  const m = WIRE_METHODS[method];
+export async function answerForwarded(useCases: UseCases, store: Pick<BackendStore, 'findTerminalCertificate'>, method: ForwardedMethod, bytes: Uint8Array, peer: PeerIdentity | null): Promise<ForwardedAnswer> {
+  const m = FORWARDED_METHODS[method];
   const caller: Caller = peer ? registeredCaller(peer, store) : { kind: 'unauthenticated' }; // who, before what
   let req: unknown;
   try {
