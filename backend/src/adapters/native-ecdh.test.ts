@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createECDH, createPrivateKey } from 'node:crypto';
-import { generateP256, keyAgreementOf, openSealedPin, pinSealContext, sealPin } from '@bluetill/protocol';
+import { generateP256, keyAgreementOf, openSealedPin, p256PrivateScalar, pinSealContext, sealPin } from '@bluetill/protocol';
+import { SoftwareKeyStore } from './key-store.file';
+import { createKeyMaterial } from '../admin/key-material';
 import { nativeEcdh, nativeKeyAgreement } from './native-ecdh';
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
@@ -23,6 +25,18 @@ describe('native P-256 key agreement', () => {
   it('is built by make setup and loads (the key store falls back to Node only where it is not)', () => {
     const native = nativeEcdh();
     expect('error' in native ? native.error.message : 'loaded').toBe('loaded');
+  });
+
+  it("is what the key store opens sealed PINs with, and gives the same PIN as Node's ECDH", () => {
+    const keys = new SoftwareKeyStore(createKeyMaterial());
+    expect(keys.pinKey.agreement.kind).toBe('native');
+    const context = pinSealContext(Uint8Array.of(1, 2, 3, 4), 'T-0001');
+    const ecdh = createECDH('prime256v1');
+    ecdh.setPrivateKey(p256PrivateScalar(keys.pinKey.privateKey));
+    const pinKeyPublic = new Uint8Array(ecdh.getPublicKey());
+    const sealed = sealPin({ pin: '2468', pan: '4761739001010010', pinKey: pinKeyPublic, pinKeyId: keys.pinKey.id, context });
+    expect(openSealedPin(sealed, { pinPrivateKey: keys.pinKey.agreement, pan: '4761739001010010', context })).toBe('2468');
+    expect(openSealedPin(sealed, { pinPrivateKey: keys.pinKey.privateKey, pan: '4761739001010010', context })).toBe('2468');
   });
 
   it('gives the NIST CAVS answer', () => {

@@ -103,6 +103,39 @@ type Handler<Req, Res> = (req: Req, caller: Caller) => Res | Promise<Res>;
 type CallerOf = (call: ServerUnaryCall<unknown, unknown>) => Caller;
 
 /**
+ * How every call of this server ends, once: an answer (OK, or a business decline as
+ * FAILED_PRECONDITION with the response in the decline trailer, to-grpc-status.ts) or an error as
+ * its status, and the metrics for it. `decline` marks an answer that may be a decline: its
+ * response (approved, reason) and the bytes the trailer carries.
+ */
+function replier<Res>(log: Logger, method: string, metrics: BackendMetrics | undefined, callback: sendUnaryData<Res>) {
+  const started = process.hrtime.bigint();
+  const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+  return {
+    answer(res: Res, decline?: { readonly response: DeclinableResponse; readonly bytes: () => Uint8Array }): void {
+      if (decline && isDeclinedResponse(decline.response)) {
+        let s: Partial<ServiceError>;
+        try {
+          s = declineToGrpcStatus(decline.response, decline.bytes, log, method);
+        } catch (err) {
+          s = toGrpcStatus(err, log, method); // a response that does not encode: a bug, INTERNAL
+        }
+        metrics?.observe(method, s.code ?? status.UNKNOWN, seconds(), decline.response);
+        callback(s);
+        return;
+      }
+      metrics?.observe(method, status.OK, seconds(), res);
+      callback(null, res);
+    },
+    fail(err: unknown): void {
+      const s = toGrpcStatus(err, log, method);
+      metrics?.observe(method, s.code ?? status.UNKNOWN, seconds());
+      callback(s);
+    },
+  };
+}
+
+/**
  * One unary method: caller, decoding and field checks, the use case, its answer or error as a
  * status. `declines` (the method's response encoder) marks a method whose answers can be business
  * declines: a response with `approved` false is answered FAILED_PRECONDITION with the response in
@@ -113,8 +146,7 @@ export function unary<Req, Res>(
   declines?: Res extends DeclinableResponse ? (res: Res) => Uint8Array : never,
 ) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-    const started = process.hrtime.bigint();
-    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    const reply = replier(log, method, metrics, callback);
     Promise.resolve()
       .then(() => {
         const caller = callerOf(call as ServerUnaryCall<unknown, unknown>); // who, before what
@@ -122,58 +154,28 @@ export function unary<Req, Res>(
         return handler(validate(call.request), caller);
       })
       .then(
-        (res) => {
-          if (declines && isDeclinedResponse(res as DeclinableResponse)) {
-            let s: Partial<ServiceError>;
-            try {
-              s = declineToGrpcStatus(res as Res & DeclinableResponse, declines as (res: Res & DeclinableResponse) => Uint8Array, log, method);
-            } catch (err) {
-              s = toGrpcStatus(err, log, method); // a response that does not encode: a bug, INTERNAL
-            }
-            metrics?.observe(method, s.code ?? status.UNKNOWN, seconds(), res);
-            callback(s);
-            return;
-          }
-          metrics?.observe(method, status.OK, seconds(), res);
-          callback(null, res);
-        },
-        (err: unknown) => {
-          const s = toGrpcStatus(err, log, method);
-          metrics?.observe(method, s.code ?? status.UNKNOWN, seconds());
-          callback(s);
-        },
+        (res) => reply.answer(res, declines ? { response: res as DeclinableResponse, bytes: () => (declines as (r: Res) => Uint8Array)(res) } : undefined),
+        (err: unknown) => reply.fail(err),
       );
   };
 }
 
 /**
- * A method forwarded to the use-case worker as bytes (forwarded-methods.ts): the client certificate's
- * identity read here, everything else done there; the answer sent as it came, an approval with
- * OK, a decline as FAILED_PRECONDITION with the response in the decline trailer (as `unary`).
+ * A method forwarded to the use-case worker as bytes (forwarded-methods.ts): the client
+ * certificate's identity read here, everything else done there; the answer's bytes sent as they
+ * came, as `unary` sends an answer.
  */
 function forwarded(log: Logger, peerOf: (call: ServerUnaryCall<unknown, unknown>) => PeerIdentity | null, method: ForwardedMethod, thread: UseCaseThread, metrics?: BackendMetrics) {
   return (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
-    const started = process.hrtime.bigint();
-    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    const reply = replier(log, method, metrics, callback);
     Promise.resolve()
       .then(() => thread.callForwarded(method, call.request, peerOf(call as ServerUnaryCall<unknown, unknown>)))
       .then(
         (answer) => {
           const body = Buffer.from(answer.bytes.buffer, answer.bytes.byteOffset, answer.bytes.byteLength);
-          if (answer.approved) {
-            metrics?.observe(method, status.OK, seconds(), answer);
-            callback(null, body);
-            return;
-          }
-          const s = declineToGrpcStatus(answer, () => body, log, method);
-          metrics?.observe(method, s.code ?? status.UNKNOWN, seconds(), answer);
-          callback(s);
+          reply.answer(body, { response: answer, bytes: () => body });
         },
-        (err: unknown) => {
-          const s = toGrpcStatus(err, log, method);
-          metrics?.observe(method, s.code ?? status.UNKNOWN, seconds());
-          callback(s);
-        },
+        (err: unknown) => reply.fail(err),
       );
   };
 }
