@@ -25,7 +25,7 @@
 #include <openssl/err.h>
 #include <openssl/obj_mac.h>
 #include <openssl/crypto.h>
-#include <string.h>
+#include <stdlib.h>
 
 typedef struct {
   EC_GROUP *group;

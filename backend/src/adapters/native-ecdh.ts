@@ -18,7 +18,7 @@ interface P256Binding {
 }
 
 /** Where `make setup` builds the binding, from this file. */
-export const NATIVE_ECDH_PATH = '../../native/build/Release/p256_ecdh.node';
+const NATIVE_ECDH_PATH = '../../native/build/Release/p256_ecdh.node';
 
 let loaded: { readonly binding: P256Binding } | { readonly error: Error } | undefined;
 

@@ -37,7 +37,8 @@ export function terminalIdOf(cert: X509Certificate): string | null {
 const MAX_CACHED = 4096;
 const terminalIds = new Map<string, { fingerprint: string; terminalId: string | null }>();
 
-function parsedPeer(peer: PeerCertificate & { raw: Buffer }): { fingerprint: string; terminalId: string | null } {
+function parsedPeer(peer: PeerCertificate | undefined): { fingerprint: string; terminalId: string | null } {
+  if (!peer?.raw) throw new RequestError('permission_denied', 'no client certificate');
   const key = peer.fingerprint256;
   const hit = key ? terminalIds.get(key) : undefined;
   if (hit) return hit;
@@ -48,11 +49,6 @@ function parsedPeer(peer: PeerCertificate & { raw: Buffer }): { fingerprint: str
     terminalIds.set(key, parsed);
   }
   return parsed;
-}
-
-export function terminalCaller(peer: PeerCertificate | undefined, store: Pick<BackendStore, 'findTerminalCertificate'>): Caller {
-  if (!peer?.raw) throw new RequestError('permission_denied', 'no client certificate');
-  return registeredCaller(parsedPeer(peer), store);
 }
 
 /** The peer certificate's identity per TLS connection (see the file comment): getPeerCertificate costs ~40-100 µs a call. */
@@ -87,23 +83,17 @@ export interface PeerIdentity {
  */
 export function peerIdentityOf(call: ServerUnaryCall<unknown, unknown>): PeerIdentity {
   const socket = tlsSocketOf(call);
-  if (!socket) {
-    const peer = call.getAuthContext().sslPeerCertificate;
-    if (!peer?.raw) throw new RequestError('permission_denied', 'no client certificate');
-    return parsedPeer(peer);
-  }
+  if (!socket) return parsedPeer(call.getAuthContext().sslPeerCertificate);
   let identity = bySocket.get(socket);
   if (!identity) {
     // As getAuthContext(): only a certificate the handshake verified against the CA counts.
-    const peer = socket.authorized ? socket.getPeerCertificate() : undefined;
-    if (!peer?.raw) throw new RequestError('permission_denied', 'no client certificate');
-    identity = parsedPeer(peer);
+    identity = parsedPeer(socket.authorized ? socket.getPeerCertificate() : undefined);
     bySocket.set(socket, identity);
   }
   return identity;
 }
 
-/** terminalCaller for a grpc-js call: the certificate read once per TLS connection, the registry on every call. */
+/** The caller of a grpc-js call: the certificate read once per TLS connection, the registry on every call. */
 export function terminalCallerOf(call: ServerUnaryCall<unknown, unknown>, store: Pick<BackendStore, 'findTerminalCertificate'>): Caller {
   return registeredCaller(peerIdentityOf(call), store);
 }
