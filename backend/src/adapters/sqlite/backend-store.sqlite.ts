@@ -64,7 +64,7 @@ export class SqliteBackendStore implements BackendStore {
       setLastAtc: p('UPDATE cards SET last_atc = ? WHERE id = ?'),
       insertChallenge: p('INSERT INTO challenges (un, terminal_id, expires_at) VALUES (?, ?, ?) ON CONFLICT (un, terminal_id) DO NOTHING'),
       challenge: p('SELECT expires_at AS expiresAt, used_at AS usedAt FROM challenges WHERE un = ? AND terminal_id = ?'),
-      useChallenge: p('UPDATE challenges SET used_at = ? WHERE un = ? AND terminal_id = ?'),
+      useChallenge: p('UPDATE challenges SET used_at = ? WHERE un = ? AND terminal_id = ? AND used_at IS NULL AND expires_at >= ?'),
       purgeChallenges: p('DELETE FROM challenges WHERE expires_at < ?'),
       insertAuthorization: p('INSERT INTO authorizations (ref, card_id, terminal_id, un, expires_at, cvm) VALUES (?, ?, ?, ?, ?, ?)'),
       authorization: p('SELECT ref, card_id AS cardId, terminal_id AS terminalId, un, expires_at AS expiresAt, settled, cvm FROM authorizations WHERE ref = ?'),
@@ -226,12 +226,12 @@ export class SqliteBackendStore implements BackendStore {
   }
 
   takeChallenge(un: string, terminalId: string, now: number): ChallengeState {
+    // One statement for a good challenge; why it was refused is read only when it was.
+    if (this.stmt.useChallenge.run(now, un, terminalId, now).changes === 1) return 'ok';
     const row = this.stmt.challenge.get(un, terminalId) as { expiresAt: number; usedAt: number | null } | undefined;
     if (!row) return 'unknown';
     if (row.usedAt !== null) return 'used';
-    if (row.expiresAt < now) return 'expired';
-    this.stmt.useChallenge.run(now, un, terminalId);
-    return 'ok';
+    return 'expired';
   }
 
   /** Drops challenges that expired long ago (used ones stay until then, so reuse is still seen). */

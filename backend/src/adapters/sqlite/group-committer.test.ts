@@ -80,6 +80,44 @@ describe('GroupCommitter', () => {
     expect(rows()).toEqual([{ k: 'a', v: 1 }, { k: 'd', v: 4 }]);
   });
 
+  it('runs a batch without savepoints when nothing throws, and again with them when one does: callers get what was committed', async () => {
+    // A second writing connection whose every statement SQLite reports (better-sqlite3's verbose hook).
+    const statements: string[] = [];
+    const traced = new Database(path, { verbose: (sql) => statements.push(String(sql)) });
+    traced.pragma('synchronous = FULL');
+    const tracedCommitter = new GroupCommitter(traced, { onCommit: (s) => commits.push(s) });
+    const runs: Record<string, number> = {};
+    const draw = (k: string) => () => {
+      runs[k] = (runs[k] ?? 0) + 1;
+      const v = runs[k]! * 100; // differs between a first and a second run
+      traced.prepare('INSERT INTO kv (k, v) VALUES (?, ?)').run(k, v);
+      return v;
+    };
+    // A batch where nothing throws: one run, and no savepoint among SQLite's statements.
+    statements.length = 0;
+    expect(await Promise.all([tracedCommitter.commit(draw('p1')), tracedCommitter.commit(draw('p2'))])).toEqual([100, 100]);
+    expect(commits.at(-1)).toMatchObject({ size: 2, failed: 0, rerun: false });
+    expect(statements.map((q) => q.split(' ')[0])).toEqual(['BEGIN', 'INSERT', 'INSERT', 'COMMIT']);
+    // A batch where the middle one throws after a write: all run again, each in its own savepoint.
+    const outcomes = await Promise.allSettled([
+      tracedCommitter.commit(draw('r1')),
+      tracedCommitter.commit(() => {
+        traced.prepare('INSERT INTO kv (k, v) VALUES (?, ?)').run('r2', 1);
+        throw new Error('declined after a write');
+      }),
+      tracedCommitter.commit(draw('r3')),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(commits.at(-1)).toMatchObject({ size: 3, failed: 1, rerun: true });
+    expect(runs).toMatchObject({ r1: 2, r3: 1 }); // r1 ran before the throw and again; r3 only in the rerun
+    expect(statements.filter((q) => q.startsWith('SAVEPOINT'))).toHaveLength(3);
+    // What r1's caller got is the committed run's value, and what the file holds.
+    expect((outcomes[0] as PromiseFulfilledResult<number>).value).toBe(200);
+    expect(rows().filter((r) => r.k.startsWith('r'))).toEqual([{ k: 'r1', v: 200 }, { k: 'r3', v: 100 }]);
+    tracedCommitter.close();
+    traced.close();
+  });
+
   it('lets a duplicate in the same batch see the first request row (exactly once)', async () => {
     const [first, retry, other2] = await Promise.all([committer.commit(put('txn-1', 10)), committer.commit(put('txn-1', 99)), committer.commit(put('txn-2', 20))]);
     expect(commits).toHaveLength(1);
