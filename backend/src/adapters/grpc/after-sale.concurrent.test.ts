@@ -4,7 +4,9 @@
  * run with them on the worker thread, as `serve` runs): 16 lanes at a time, each paying with its own cards (sales,
  * some over the limit), refunding and voiding anybody's sales (so refunds, voids and sales of the
  * same sale race in one batch), retrying sales, refunds and voids with the same request at the
- * same moment (duplicates in one batch), and closing batches (retried at once too). Outcomes
+ * same moment (duplicates in one batch), sending two refunds with the same id and other content
+ * at once (one is stored, the other ALREADY_EXISTS: a transaction that throws inside a shared
+ * commit, so its batch runs again), and closing batches (retried at once too). Outcomes
  * depend on the order, so instead of a model the run checks what must hold in every order:
  * - a duplicate pair gets the same answer (same signed receipt), exactly one not replayed;
  * - every answered sale is stored once; approved answers are exactly what the ledger holds: the
@@ -15,6 +17,7 @@
  * Prints the seed; BLUETILL_SEED=<n> repeats the choices (the interleaving is the machine's).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { status } from '@grpc/grpc-js';
 import type { Item, SettleRequest, SettleResponse } from '@bluetill/protocol';
 import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
 import { fleetCards } from '../../admin/demo-seed';
@@ -43,7 +46,7 @@ describe.each([
     const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
     const sales: Sale[] = [];
     const told = { sales: 0, refunds: 0, voids: 0 }; // approved, first answers only: what tills were told moved
-    const counts = { sale: 0, saleDup: 0, refund: 0, refundDup: 0, void: 0, voidDup: 0, close: 0, approved: 0, declined: 0 };
+    const counts = { sale: 0, saleDup: 0, refund: 0, refundDup: 0, refundConflict: 0, void: 0, voidDup: 0, close: 0, approved: 0, declined: 0 };
     const closes: Array<{ batchId: number; net: number }> = [];
     let n = 0;
     let done = 0;
@@ -75,6 +78,20 @@ describe.each([
       const s = sales[int(0, sales.length - 1)]!;
       const minor = rnd() < 0.2 ? int(1, s.minor + 100) : int(1, Math.max(1, Math.ceil(s.minor / 3)));
       const req = { terminalId: T, terminalTxnId: s.txn, refundTxnId: `cr-${++n}`, amount: { minor, currency: 'EUR' } };
+      if (dup && rnd() < 0.3) {
+        // The same refund id for other content at the same moment: one is stored, the other is
+        // ALREADY_EXISTS, thrown inside its transaction (its batch runs again, with savepoints).
+        const other = { ...req, amount: { minor: minor + 1, currency: 'EUR' } };
+        const outcomes = await Promise.allSettled([f.refund(req), f.refund(other)]);
+        const stored = outcomes.flatMap((o, i) => (o.status === 'fulfilled' ? [{ res: o.value, minor: minor + i }] : []));
+        expect(stored, 'exactly one of two conflicting refunds is stored').toHaveLength(1);
+        expect(outcomes.find((o) => o.status === 'rejected')).toMatchObject({ reason: { code: status.ALREADY_EXISTS } });
+        const { res, minor: kept } = stored[0]!;
+        if (res.approved) told.refunds += kept;
+        counts.refundConflict++;
+        counts[res.approved ? 'approved' : 'declined']++;
+        return;
+      }
       const res = dup ? await twice(() => f.refund(req), (r) => [r.approved, r.declineReason, r.receipt, r.refundableLeft]) : await f.refund(req);
       if (res.approved) told.refunds += minor;
       else expect(['not_refundable', 'refund_exceeds_original']).toContain(res.declineReason);
@@ -131,6 +148,7 @@ describe.each([
     expect(done).toBe(OPERATIONS);
     const stats = await f.backend.commitStats();
     expect(stats.largest, 'concurrent requests shared a commit').toBeGreaterThan(1);
+    if (counts.refundConflict > 0) expect(stats.reruns, 'conflicting refunds made batches run again').toBeGreaterThan(0);
     const final = await f.closeBatch({ terminalId: T, closeRequestId: 'final' });
     closes.push({ batchId: final.batchId, net: final.totals!.netMinor });
 
@@ -161,6 +179,6 @@ describe.each([
     for (const b of batches) expect({ id: b.id, merchant: b.merchant, all: b.all, fromTotals: b.fromTotals }).toEqual({ id: b.id, merchant: b.net, all: 0, fromTotals: b.net });
     expect(batches.reduce((s, b) => s + b.net, 0)).toBe(merchant);
     for (const c of closes) expect(batches.find((b) => b.id === c.batchId)?.net, `batch ${c.batchId}`).toBe(c.net);
-    console.log(`concurrent randomized run (worker ${worker}): seed ${seed}, ${OPERATIONS} operations in ${LANES} lanes (${JSON.stringify(counts)}), ${batches.length} batches, merchant balance ${merchant}, ledger sum 0; ${stats.transactions} transactions in ${stats.commits} commits (largest ${stats.largest})`);
+    console.log(`concurrent randomized run (worker ${worker}): seed ${seed}, ${OPERATIONS} operations in ${LANES} lanes (${JSON.stringify(counts)}), ${batches.length} batches, merchant balance ${merchant}, ledger sum 0; ${stats.transactions} transactions in ${stats.commits} commits (largest ${stats.largest}, ${stats.reruns} run again)`);
   }, 300_000);
 });

@@ -51,6 +51,26 @@ describe('refunds', () => {
     expect(f.backend.store.ledgerSum()).toBe(0);
   });
 
+  it('a refund refused inside a shared commit (ALREADY_EXISTS) makes its batch run again: the others are stored once, as answered', async () => {
+    expect((await sell(f, { cardId: 'card-bob', pin: '2580', txn: 'rf-rerun-sale', minor: 900 })).approved).toBe(true);
+    expect((await f.refund({ terminalId: T, terminalTxnId: 'rf-rerun-sale', refundTxnId: 'rf-r0', amount: eur(100) })).approved).toBe(true);
+    const before = { card: balance('card-bob'), stats: await f.backend.commitStats() };
+    // Sent at once, they share commits; the middle one reuses rf-r0 for other content and throws inside its transaction.
+    const [a, conflict, b] = await Promise.allSettled([
+      f.refund({ terminalId: T, terminalTxnId: 'rf-rerun-sale', refundTxnId: 'rf-r1', amount: eur(300) }),
+      f.refund({ terminalId: T, terminalTxnId: 'rf-rerun-sale', refundTxnId: 'rf-r0', amount: eur(5) }),
+      f.refund({ terminalId: T, terminalTxnId: 'rf-rerun-sale', refundTxnId: 'rf-r2', amount: eur(200) }),
+    ]);
+    expect(conflict).toMatchObject({ status: 'rejected', reason: { code: status.ALREADY_EXISTS } });
+    expect(a).toMatchObject({ status: 'fulfilled', value: { approved: true, replayed: false } });
+    expect(b).toMatchObject({ status: 'fulfilled', value: { approved: true, replayed: false } });
+    const after = await f.backend.commitStats();
+    expect(after.reruns).toBeGreaterThan(before.stats.reruns);
+    expect(balance('card-bob')).toBe(before.card + 500); // each once
+    expect((await f.refund({ terminalId: T, terminalTxnId: 'rf-rerun-sale', refundTxnId: 'rf-r1', amount: eur(300) })).replayed).toBe(true);
+    expect(f.backend.store.ledgerSum()).toBe(0);
+  });
+
   it('declines an unknown original, a declined sale, another currency; refuses a bad amount and another terminal', async () => {
     expect(await f.refund({ terminalId: T, terminalTxnId: 'no-such-sale', refundTxnId: 'rf-10', amount: eur(1) })).toMatchObject({ approved: false, declineReason: 'original_not_found' });
     const big = await sell(f, { cardId: 'card-dana', pin: '1111', txn: 'rf-sale-declined', minor: 5000 });

@@ -26,11 +26,12 @@ const toBatch = (r: BatchDbRow | undefined): BatchRow | undefined =>
 import { openDatabase, type Db } from './open-database';
 import { GroupCommitter, type GroupCommitOptions } from './group-committer';
 
-/** Group commits so far: how many, how many transactions they carried, the largest batch. */
+/** Group commits so far: how many, how many transactions they carried, the largest batch, how many ran twice (GroupCommitter: one of them threw). */
 export interface CommitCounts {
   readonly commits: number;
   readonly transactions: number;
   readonly largest: number;
+  readonly reruns: number;
 }
 
 /** BackendStore on one SQLite file (better-sqlite3, synchronous transactions, group commit). */
@@ -38,7 +39,7 @@ export class SqliteBackendStore implements BackendStore {
   readonly db: Db;
   private readonly stmt;
   private readonly committer: GroupCommitter;
-  private readonly stats = { commits: 0, transactions: 0, largest: 0 };
+  private readonly stats = { commits: 0, transactions: 0, largest: 0, reruns: 0 };
 
   constructor(path: string, options: { groupCommit?: GroupCommitOptions } = {}) {
     this.db = openDatabase(path);
@@ -49,6 +50,7 @@ export class SqliteBackendStore implements BackendStore {
         this.stats.commits++;
         this.stats.transactions += s.size;
         this.stats.largest = Math.max(this.stats.largest, s.size);
+        if (s.rerun) this.stats.reruns++;
         onCommit?.(s);
       },
     });
