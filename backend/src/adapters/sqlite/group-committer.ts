@@ -1,11 +1,12 @@
 /**
- * Group commit (issue 5): the transactions of concurrent requests run in one SQLite transaction,
- * each inside its own SAVEPOINT, and commit once (one fsync under synchronous=FULL). Only after
- * that COMMIT has returned is any request's promise settled, so a response is never sent for a
- * change that is not durable.
+ * Group commit (issue 5): the transactions of concurrent requests run in one SQLite transaction
+ * and commit once (one fsync under synchronous=FULL). Only after that COMMIT has returned is any
+ * request's promise settled, so a response is never sent for a change that is not durable.
  *
  *   commit(fn) ──queue──► flush (next macrotask, at most maxBatch)
  *                         BEGIN IMMEDIATE
+ *                           fn₁(); fn₂(); …                    (first run: no savepoints)
+ *                         └ one threw: ROLLBACK; BEGIN IMMEDIATE (second run:)
  *                           SAVEPOINT; fn₁(); RELEASE          → value₁
  *                           SAVEPOINT; fn₂() throws; ROLLBACK TO; RELEASE → error₂ (only fn₂ undone)
  *                           …
