@@ -19,8 +19,9 @@
  * - Savepoints only when needed: a batch first runs with none (two statements fewer per request,
  *   ~10-15 % of a request's SQLite time; issue 5). If a function throws, that whole run is rolled
  *   back and the batch runs again, each function in its own savepoint as above. So a function may
- *   run twice, and must have no effect outside the database (the use cases' functions read and
- *   write the store and compute their response; events and metrics come after commit() resolves).
+ *   run twice, and must have no effect outside the database that a second run would change (the
+ *   use cases' functions read and write the store and compute their response — at most filling a
+ *   cache of verified public card records; events and metrics come after commit() resolves).
  *   What a caller gets is always what the committed run returned.
  * - When BEGIN or COMMIT fails, nothing of the batch is durable: every request of it is rejected
  *   with a CommitError (cause attached) and no value is ever returned.
