@@ -1,8 +1,8 @@
 {
   "targets": [
     {
-      "target_name": "p256_ecdh",
-      "sources": ["p256_ecdh.c"],
+      "target_name": "pin_key",
+      "sources": ["pin_key.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Werror"],
       "defines": ["NAPI_VERSION=8"]
     }

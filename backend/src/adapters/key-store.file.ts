@@ -5,7 +5,7 @@
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { CardRecordsCache, IssuerKeyCache, keyAgreementOf, privateKeyFromPem, utf8 } from '@bluetill/protocol';
-import { nativeKeyAgreement } from './native-ecdh';
+import { nativeKeyAgreement } from './native-pin-key';
 import type { KeyStore } from '../ports/key-store';
 import { loadIssuer, type KeyMaterial } from '../admin/key-material';
 import { readKeysFile } from './keys-file';

@@ -124,7 +124,16 @@ export function decipherPinBlock4(key: Uint8Array, block: Uint8Array, pan: strin
   if (block.length !== 16) throw new PinBlockError('bad_block', 'format 4 block must be 16 bytes');
   const aes = aesEcb(key, true);
   const intermediate = xor(aes(block), panField4(pan));
-  const n = bytesToNibbles(aes(intermediate)).slice(0, 16);
+  return readPinField4(aes(intermediate));
+}
+
+/**
+ * The PIN of a plaintext format-4 PIN field (16 bytes, as pinField4 makes it): control nibble 4,
+ * length 4-12, decimal digits, fill A up to nibble 15; the 8 random bytes are not read.
+ */
+export function readPinField4(field: Uint8Array): string {
+  if (field.length !== 16) throw new PinBlockError('bad_block', 'format 4 PIN field must be 16 bytes');
+  const n = bytesToNibbles(field).slice(0, 16);
   if (n[0] !== 4) throw new PinBlockError('bad_block', 'control field is not 4');
   const len = n[1]!;
   if (len < 4 || len > 12) throw new PinBlockError('bad_block', 'PIN length out of range');

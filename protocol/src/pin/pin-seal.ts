@@ -17,12 +17,15 @@ import { SealedPinBlock } from '../gen/bluetill/v1/ble';
 import { ProtocolError } from '../errors';
 import { concatBytes, utf8 } from '../bytes';
 import { publicKeyFromRaw } from '../pki/keys';
-import { decipherPinBlock4, encipherPinBlock4 } from './pin-block';
+import { decipherPinBlock4, encipherPinBlock4, panField4, readPinField4 } from './pin-block';
 
 export class PinSealError extends ProtocolError<'malformed' | 'unsealed_failed'> {}
 
+/** HKDF's info for a PIN seal. */
+const SEAL_INFO = utf8('bluetill/1 pin seal');
+
 function keys(secret: Uint8Array, ephemeral: Uint8Array) {
-  const okm = new Uint8Array(hkdfSync('sha256', secret, ephemeral, utf8('bluetill/1 pin seal'), 60));
+  const okm = new Uint8Array(hkdfSync('sha256', secret, ephemeral, SEAL_INFO, 60));
   return { k4: okm.subarray(0, 16), kg: okm.subarray(16, 48), iv: okm.subarray(48, 60) };
 }
 
@@ -34,6 +37,14 @@ function keys(secret: Uint8Array, ephemeral: Uint8Array) {
  */
 export interface KeyAgreement {
   agree(point: Uint8Array): Uint8Array;
+  /**
+   * Optional: the whole opening of a sealed PIN in one step, for a key store that does it faster
+   * (a native binding) or where the key lives (an HSM), by exactly the steps above: agreement with
+   * `ephemeralPublicKey`, HKDF-SHA256 (salt = that key, `info`), AES-256-GCM opening of
+   * `ciphertext` (16-byte block ‖ 16-byte tag, aad = `context`), format-4 decipherment with
+   * `panField`. Returns the plaintext PIN field (16 bytes); throws when the seal does not open.
+   */
+  openPinField?(sealed: { readonly ephemeralPublicKey: Uint8Array; readonly ciphertext: Uint8Array; readonly context: Uint8Array; readonly info: Uint8Array; readonly panField: Uint8Array }): Uint8Array;
 }
 
 /** The scalar d of a P-256 private key (32 bytes; for a key agreement that takes it raw). */
@@ -94,8 +105,12 @@ export function openSealedPin(sealed: Uint8Array, args: { pinPrivateKey: KeyObje
   if (msg.ciphertext.length !== 32) throw new PinSealError('malformed', 'sealed PIN block has the wrong size');
   try {
     const agreement = 'agree' in args.pinPrivateKey ? args.pinPrivateKey : keyAgreementOf(args.pinPrivateKey);
-    const secret = agreement.agree(checkedPoint(msg.ephemeralPublicKey));
-    const k = keys(secret, msg.ephemeralPublicKey);
+    const point = checkedPoint(msg.ephemeralPublicKey);
+    if (agreement.openPinField) {
+      const panField = panField4(args.pan);
+      return readPinField4(agreement.openPinField({ ephemeralPublicKey: point, ciphertext: msg.ciphertext, context: args.context, info: SEAL_INFO, panField }));
+    }
+    const k = keys(agreement.agree(point), point);
     const gcm = createDecipheriv('aes-256-gcm', k.kg, k.iv);
     gcm.setAAD(args.context);
     gcm.setAuthTag(msg.ciphertext.subarray(16));
