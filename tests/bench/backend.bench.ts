@@ -5,7 +5,8 @@
  *   echo_settle_per_s  the same with Settle's message sizes (its requests, its response's size)
  *   authorize_per_s Authorize calls (card authentication, sealed PIN, durable commit)
  *   settle_per_s    Settle calls (ARQC, ledger postings, signed receipt, durable commit)
- * each with "baseline" = the echo of its own message sizes and "ratio", and "per_commit" (transactions per group commit,
+ * each with "baseline" = the echo of its own message sizes and "ratio", "calls_per_message" (forwarded calls per
+ * message to the use-case worker and back), and "per_commit" (transactions per group commit,
  * i.e. per fsync) and "cpu_ms_per_call" (CPU time of the whole process, all threads, per call: a
  * figure that holds on a machine shared with others, where calls/s do not); and settle_p99_ms.
  * The backend runs its use cases on a worker thread, as `serve` does (BENCH_BACKEND_WORKER=0: on
@@ -19,8 +20,9 @@
  * The echo server uses the backend's own mutual TLS (same certificates), so the ratio compares
  * like with like. The echo is warmed up with 5,000 calls (JIT, HTTP/2 windows: its first
  * thousands run 20-40 % slower, which made ratios look better than they were), then the calls run
- * in 9 interleaved rounds (echo, authorize, echo of Settle's sizes, settle) after a warm-up round that
- * also measures the responses' sizes: each figure is its
+ * in 9 interleaved rounds (echo, authorize, echo of Settle's sizes, settle) after a warm-up round of
+ * 5,000 calls of each (the backend warmed up as long as the echo) that also measures the responses'
+ * sizes; each round's Authorize requests are made just before it: each figure is its
  * median round, each ratio the median of the rounds' own ratios, and "rounds" / "round_ratios"
  * list them all (a virtual machine's speed drifts within a minute).
  * On Linux each figure also carries "threads_us_per_call": CPU µs per call by thread (from
@@ -40,7 +42,12 @@ import { percentile, report } from './report';
 
 const CONCURRENCY = 64;
 const ROUNDS = 9; // the round ratios of one run spread ±0.1 on this shared 2-core machine: 9 make the median steadier than 5
-const WARM_UP_CALLS = 300;
+/**
+ * The backend's warm-up round, as long as the echo's (5,000 calls): with 300, the first two or
+ * three measured rounds of Authorize ran ~25 % slower than the rest in every run (JIT, the use-case
+ * worker's heap growing), which the echo, warmed up with 5,000, was spared.
+ */
+const WARM_UP_CALLS = 5000;
 const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
 const rawMethod = (path: string) => ({ path, requestStream: false, responseStream: false, requestSerialize: raw.serialize, requestDeserialize: raw.deserialize, responseSerialize: raw.serialize, responseDeserialize: raw.deserialize });
 /** The echo of each method's sizes: the request's bytes in, an answer of the method's response size out. */
@@ -137,37 +144,50 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
   try {
     const cards = fleetCards(CONCURRENCY).map((c) => TestCard.fromFile(join(f.seed.cardsDir, `${c.id}.json`)));
     const root = publicKeyFromRaw(Buffer.from(f.seed.trust.cardCompanyRoot, 'base64'));
-    // Prepare the requests (client-side work: challenges, DDA signatures, sealed PINs).
+    // The requests (client-side work: challenges, DDA signatures, sealed PINs), made before each
+    // round (an unpredictable number lives 60 s: made all at once, the last rounds' would expire).
     const authorizeReqs: AuthorizeRequest[] = [];
-    for (let i = 0; i < WARM_UP_CALLS + ROUNDS * o.calls; i++) {
-      const card = cards[i % cards.length]!;
-      const ch = await f.challenge();
-      const pinKey = verifyCertificate(ch.pinKeyCertificate, root, { role: 'pin-key', now: Date.now() });
-      const pin = fleetCards(CONCURRENCY)[i % cards.length]!.pin;
-      authorizeReqs.push({
-        terminalId: 'T-0001', unpredictableNumber: ch.unpredictableNumber, card: card.cardData(ch.unpredictableNumber),
-        sealedPinBlock: sealPin({ pin, pan: card.p.pan, pinKey: pinKey.publicKey, pinKeyId: pinKey.subjectId, context: pinSealContext(ch.unpredictableNumber, 'T-0001') }),
-      });
-    }
-    const authorizeWire = authorizeReqs.map((r) => Buffer.from(AuthorizeRequest.encode(r).finish()));
+    const authorizeWire: Buffer[] = [];
+    const prepare = async (n: number): Promise<number[]> => {
+      const from = authorizeReqs.length;
+      for (let i = from; i < from + n; i++) {
+        const card = cards[i % cards.length]!;
+        const ch = await f.challenge();
+        const pinKey = verifyCertificate(ch.pinKeyCertificate, root, { role: 'pin-key', now: Date.now() });
+        const pin = fleetCards(CONCURRENCY)[i % cards.length]!.pin;
+        authorizeReqs.push({
+          terminalId: 'T-0001', unpredictableNumber: ch.unpredictableNumber, card: card.cardData(ch.unpredictableNumber),
+          sealedPinBlock: sealPin({ pin, pan: card.p.pan, pinKey: pinKey.publicKey, pinKeyId: pinKey.subjectId, context: pinSealContext(ch.unpredictableNumber, 'T-0001') }),
+        });
+        authorizeWire.push(Buffer.from(AuthorizeRequest.encode(authorizeReqs[i]!).finish()));
+      }
+      return Array.from({ length: n }, (_, k) => from + k);
+    };
+    await prepare(1);
     const authorizeBytes = authorizeWire[0]!.length;
     await timed(Array.from({ length: 5000 }), () => callRaw(echo.asAuthorize.bind(echo), authorizeWire[0]!)); // warm-up: JIT, HTTP/2 windows
     await timed(Array.from({ length: 1000 }), () => callRaw(echo.asSettle.bind(echo), authorizeWire[0]!));
     const medianSize = (bs: Buffer[]) => bs.map((b) => b.length).sort((a, b) => a - b)[Math.floor(bs.length / 2)]!;
     const roles = f.backend.threadIds;
-    const commits = () => f.backend.commitStats();
-    const responses: AuthorizeResponse[] = new Array(authorizeReqs.length);
+    const commits = async () => ({ ...(await f.backend.commitStats()), crossed: f.backend.forwardedCrossings() });
+    /** Calls per message to the use-case worker and back, between two counts. */
+    const perMessage = (a: Awaited<ReturnType<typeof commits>>, b: Awaited<ReturnType<typeof commits>>) =>
+      a.crossed && b.crossed ? { to: (b.crossed.calls - a.crossed.calls) / Math.max(1, b.crossed.callMessages - a.crossed.callMessages), back: (b.crossed.calls - a.crossed.calls) / Math.max(1, b.crossed.replyMessages - a.crossed.replyMessages) } : undefined;
+    // A pause for the garbage collector's background work after making requests, so that it does
+    // not fall on the timed run right after (an echo's) more than on the others.
+    const quiet = () => new Promise((resolve) => setTimeout(resolve, 300));
+    const responses: AuthorizeResponse[] = [];
     // Interleaved rounds (echo, authorize, settle; again): a virtual machine's speed drifts by
     // 10-20% within a minute here, and a ratio of figures taken minutes apart measures that too.
     // Each figure is the median round's; each ratio the median of the rounds' own ratios.
-    const rounds: Array<{ echo: Timed; echoSettle: Timed; authorize: Timed & { perCommit: number }; settle: Timed & { perCommit: number } }> = [];
+    type Backend = Timed & { perCommit: number; perMessage?: { to: number; back: number } | undefined };
+    const rounds: Array<{ echo: Timed; echoSettle: Timed; authorize: Backend; settle: Backend }> = [];
     const sizes = { authorize: { request: authorizeBytes, response: 0 }, settle: { request: 0, response: 0 } };
     const settleLatencies: number[] = [];
-    for (let r = -1, from = 0; r < ROUNDS; r++) {
-      // Round -1 warms up the JIT on every path and is not reported.
-      const n = r < 0 ? WARM_UP_CALLS : o.calls;
-      const slice = [...authorizeReqs.keys()].slice(from, from + n);
-      from += n;
+    for (let r = -1; r < ROUNDS; r++) {
+      // Round -1 warms up the backend as the echo was (JIT, heaps, HTTP/2 windows) and is not reported.
+      const slice = await prepare(r < 0 ? WARM_UP_CALLS : o.calls);
+      await quiet();
       const echoRun = await timed(slice, (i) => callRaw(echo.asAuthorize.bind(echo), authorizeWire[i]!), roles);
       let before = await commits();
       const answers: Buffer[] = [];
@@ -176,7 +196,7 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
       for (const i of slice) responses[i] = AuthorizeResponse.decode(answers[i]!);
       const approved = slice.filter((i) => responses[i]?.approved).length;
       if (approved !== slice.length) throw new Error(`authorize: ${approved}/${slice.length} approved`);
-      const authPerCommit = (after.transactions - before.transactions) / Math.max(1, after.commits - before.commits);
+      const authorizeRun: Backend = { ...authRun, perCommit: (after.transactions - before.transactions) / Math.max(1, after.commits - before.commits), perMessage: perMessage(before, after) };
       const settleReqs: SettleRequest[] = slice.map((i) => {
         const a = authorizeReqs[i]!;
         const card = cards[i % cards.length]!;
@@ -187,6 +207,7 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
         };
       });
       const settleWire = settleReqs.map((req) => Buffer.from(SettleRequest.encode(req).finish()));
+      await quiet();
       const echoSettleRun = await timed(settleWire.map((_, k) => k), (k) => callRaw(echo.asSettle.bind(echo), settleWire[k]!), roles);
       const settled: Buffer[] = [];
       before = await commits();
@@ -204,7 +225,10 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
         continue;
       }
       settleLatencies.push(...settleRun.latencies);
-      rounds.push({ echo: echoRun, echoSettle: echoSettleRun, authorize: { ...authRun, perCommit: authPerCommit }, settle: { ...settleRun, perCommit: (after.transactions - before.transactions) / Math.max(1, after.commits - before.commits) } });
+      rounds.push({
+        echo: echoRun, echoSettle: echoSettleRun, authorize: authorizeRun,
+        settle: { ...settleRun, perCommit: (after.transactions - before.transactions) / Math.max(1, after.commits - before.commits), perMessage: perMessage(before, after) },
+      });
     }
     const cpu = (r: { cpuMsPerCall: number }) => Number(r.cpuMsPerCall.toFixed(3));
     const threads = (r: { threads?: Record<string, number> }) => (r.threads ? { threads_us_per_call: r.threads } : {});
@@ -223,6 +247,7 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
         rounds: rounds.map((r) => Math.round(r[name].perSecond)), round_ratios: ratios.map((x) => Number(x.toFixed(3))),
         concurrency: CONCURRENCY, synchronous: 'FULL', worker, crypto_workers: f.backend.cryptoWorkers,
         cpu_ms_per_call: cpu(mid), ...threads(mid), per_commit: Number(mid.perCommit.toFixed(1)),
+        ...(mid.perMessage ? { calls_per_message: { to_worker: Number(mid.perMessage.to.toFixed(1)), back: Number(mid.perMessage.back.toFixed(1)) } } : {}),
       });
     }
     report({ bench: 'settle_p99_ms', value: percentile(settleLatencies.sort((a, b) => a - b), 99), unit: 'ms' });

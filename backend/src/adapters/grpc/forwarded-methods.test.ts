@@ -92,4 +92,30 @@ describe('Authorize and Settle forwarded as bytes', () => {
     t3.close();
     expect((await f.settle(req)).approved).toBe(true);
   });
+
+  it('crosses threads in a few messages per burst, and works the calls in the order they came', async () => {
+    // One card, 40 sales: their ARQCs carry ATCs 1..40 higher than any before, and a card's ATC only
+    // moves forward, so a Settle worked on after a later one would be declined atc_replayed.
+    const card = f.card('card-chen');
+    const sales: SettleRequest[] = [];
+    for (let i = 0; i < 40; i++) {
+      const { un, res } = await f.authorizeCard(card, '9876');
+      expect(res.approved).toBe(true);
+      const amount = { minor: 100 + i, currency: 'EUR' };
+      sales.push({
+        terminalId: 'T-0001', terminalTxnId: `burst-${i}`, merchantId: 'M-0001', authorizationRef: res.authorizationRef, card: card.cardData(un), amount,
+        items: [{ sku: 'gum', name: 'Gum', quantity: 1, unitPriceMinor: amount.minor }], cryptogram: card.arqc(amount, un),
+      });
+    }
+    const c = rawClient('T-0001');
+    const before = f.backend.forwardedCrossings()!;
+    const answers = await Promise.all(sales.map((req) => c.call('settle', SettleRequest.encode(req).finish())));
+    const after = f.backend.forwardedCrossings()!;
+    c.close();
+    expect(answers.map((b) => SettleResponse.decode(b)).filter((r) => !r.approved).map((r) => r.declineReason)).toEqual([]);
+    expect(after.calls - before.calls).toBe(40);
+    // 40 calls sent in one turn by one client: far fewer messages than calls, each way.
+    expect(after.callMessages - before.callMessages).toBeLessThanOrEqual(10);
+    expect(after.replyMessages - before.replyMessages).toBeLessThanOrEqual(10);
+  });
 });

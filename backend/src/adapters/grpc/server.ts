@@ -11,7 +11,7 @@ import { SoftwareKeyStore } from '../key-store.file';
 import type { MasterKey } from '../master-key';
 import { addReflection } from './reflection';
 import { createUseCases, type RemoteUseCases, type UseCases } from './use-cases';
-import { startUseCaseThread, type UseCaseThread } from '../worker/use-case-thread';
+import { startUseCaseThread, type ForwardedCrossings, type UseCaseThread } from '../worker/use-case-thread';
 import type { ShopperOptions } from '../../app/shopper-service';
 import { SqliteShopperStore } from '../sqlite/shopper-store.sqlite';
 import type { Caller } from '../../app/caller';
@@ -86,6 +86,8 @@ export interface RunningBackend {
   readonly store: SqliteBackendStore;
   /** Group commits of the store that runs the use cases (the worker's, when there is one). */
   commitStats(): Promise<CommitCounts>;
+  /** Calls forwarded to the use-case worker as bytes and the messages they crossed in; null without the worker. */
+  forwardedCrossings(): ForwardedCrossings | null;
   /** Crypto worker threads running (0 without the use-case worker). */
   readonly cryptoWorkers: number;
   /** Linux thread ids by role (gRPC thread = the process id), for per-thread CPU figures; empty where unknown. */
@@ -328,6 +330,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     address: `${host}:${port}`,
     store,
     commitStats: () => thread?.commitStats() ?? Promise.resolve(store.commitStats),
+    forwardedCrossings: () => thread?.forwardedCrossings() ?? null,
     get cryptoWorkers() {
       return thread?.cryptoWorkers ?? 0;
     },

@@ -58,6 +58,19 @@ export interface ForwardedCallMessage {
   readonly peer: PeerIdentity | null;
 }
 
+/**
+ * The forwarded calls of one turn of the gRPC thread's event loop, in one message (their buffers
+ * moved with it): one structured clone, one wake-up and one 'message' event per turn instead of
+ * per call (issue 5).
+ */
+export interface ForwardedBatchMessage {
+  readonly kind: 'forwarded-batch';
+  readonly calls: readonly ForwardedCallMessage[];
+}
+
+/** One forwarded call's answer: its response's bytes, or its error. */
+export type ForwardedReply = ({ readonly kind: 'forwarded-result'; readonly id: number } & ForwardedAnswer) | { readonly kind: 'error'; readonly id: number; readonly error: WireError };
+
 export interface WireError {
   readonly name: string;
   readonly message: string;
@@ -70,6 +83,8 @@ export type WorkerMessage =
   | { readonly kind: 'result'; readonly id: number; readonly value: unknown }
   | ({ readonly kind: 'forwarded-result'; readonly id: number } & ForwardedAnswer)
   | { readonly kind: 'error'; readonly id: number; readonly error: WireError }
+  /** The answers to forwarded calls that were ready together (a group commit's), in one message. */
+  | { readonly kind: 'forwarded-replies'; readonly replies: readonly ForwardedReply[] }
   | { readonly kind: 'event'; readonly fields: Record<string, unknown>; readonly message: string };
 
 export function toWire(error: unknown): WireError {

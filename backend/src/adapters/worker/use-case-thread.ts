@@ -29,13 +29,22 @@ import type { ForwardedAnswer, ForwardedMethod } from '../grpc/forwarded-methods
 import type { PeerIdentity } from '../grpc/terminal-caller';
 import {
   PREPARED_CALLS, compact, fromWire,
-  type CallMessage, type CryptoControl, type CryptoWorkerStart, type UseCaseControl, type ForwardedCallMessage, type WorkerMessage, type WorkerStart,
+  type CallMessage, type CryptoControl, type CryptoWorkerStart, type UseCaseControl, type ForwardedBatchMessage, type ForwardedCallMessage, type WorkerMessage, type WorkerStart,
 } from './messages';
+
+/** Calls forwarded as bytes so far, and the messages they took each way (issue 5: batched per turn). */
+export interface ForwardedCrossings {
+  readonly calls: number;
+  readonly callMessages: number;
+  readonly replyMessages: number;
+}
 
 export interface UseCaseThread {
   readonly useCases: RemoteUseCases;
   /** A call forwarded as bytes (grpc/forwarded-methods.ts), to the use-case worker; its answer as bytes. */
   callForwarded(method: ForwardedMethod, bytes: Uint8Array, peer: PeerIdentity | null): Promise<ForwardedAnswer>;
+  /** Forwarded calls and the messages they crossed in. */
+  forwardedCrossings(): ForwardedCrossings;
   /** The worker store's group-commit counts. */
   commitStats(): Promise<CommitStats>;
   /** Linux thread ids of the use-case worker and the crypto workers (for per-thread CPU figures), where known. */
@@ -88,6 +97,7 @@ export async function startUseCaseThread(o: { dbPath: string; keysPath: string; 
   };
   const worker = new Worker(new URL('./boot.mjs', import.meta.url), { workerData: start });
   const pending = new Map<number, Pending>();
+  const crossings = { calls: 0, callMessages: 0, replyMessages: 0 };
   let nextId = 0;
   let exited = false;
   let closing = false;
@@ -105,6 +115,10 @@ export async function startUseCaseThread(o: { dbPath: string; keysPath: string; 
         return;
       case 'forwarded-result':
         settle(m.id, (p) => p.resolve({ bytes: m.bytes, approved: m.approved, declineReason: m.declineReason } satisfies ForwardedAnswer));
+        return;
+      case 'forwarded-replies':
+        crossings.replyMessages++;
+        for (const r of m.replies) onMessage(r);
         return;
       case 'error':
         settle(m.id, (p) => p.reject(fromWire(m.error)));
@@ -220,13 +234,24 @@ export async function startUseCaseThread(o: { dbPath: string; keysPath: string; 
       slots[slot]!.worker!.postMessage(message);
     });
   };
+  // Forwarded calls leave in one message per event-loop turn (after the turn's I/O callbacks, so
+  // every call that arrived in it goes along); the worker answers them as its commits finish.
+  let outbox: ForwardedCallMessage[] = [];
+  const sendOutbox = () => {
+    const calls = outbox;
+    outbox = [];
+    if (exited) return; // failAll has rejected them
+    crossings.calls += calls.length;
+    crossings.callMessages++;
+    worker.postMessage({ kind: 'forwarded-batch', calls } satisfies ForwardedBatchMessage, calls.map((c) => c.bytes.buffer as ArrayBuffer));
+  };
   const callForwarded = (method: ForwardedMethod, request: Uint8Array, peer: PeerIdentity | null): Promise<ForwardedAnswer> => {
     if (exited) return Promise.reject(new Error('use-case worker exited'));
     return new Promise((resolve, reject) => {
       const id = nextId++;
       const bytes = new Uint8Array(request); // a copy of its own, moved to the worker (grpc-js keeps the request it gave)
       pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      worker.postMessage({ id, method, bytes, peer } satisfies ForwardedCallMessage, [bytes.buffer]);
+      if (outbox.push({ id, method, bytes, peer }) === 1) setImmediate(sendOutbox);
     });
   };
   const proxy = (target: string) =>
@@ -247,6 +272,7 @@ export async function startUseCaseThread(o: { dbPath: string; keysPath: string; 
   return {
     useCases,
     callForwarded,
+    forwardedCrossings: () => ({ ...crossings }),
     commitStats: () => call('store', 'commitStats', []) as Promise<CommitStats>,
     get threadIds() {
       return { useCase: useCaseTid, crypto: slots.flatMap((s) => (s.worker && s.tid !== undefined ? [s.tid] : [])) };

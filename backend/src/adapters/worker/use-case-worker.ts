@@ -14,7 +14,10 @@ import { systemClock } from '../../ports/clock';
 import { createUseCases, type UseCases } from '../grpc/use-cases';
 import { SqliteShopperStore } from '../sqlite/shopper-store.sqlite';
 import { answerForwarded } from '../grpc/forwarded-methods';
-import { compact, linuxThreadId, ownBytes, toWire, type CallMessage, type UseCaseControl, type ForwardedCallMessage, type WorkerMessage, type WorkerStart } from './messages';
+import {
+  compact, linuxThreadId, ownBytes, toWire,
+  type CallMessage, type UseCaseControl, type ForwardedBatchMessage, type ForwardedCallMessage, type ForwardedReply, type WorkerMessage, type WorkerStart,
+} from './messages';
 
 /**
  * Group commits of at most this many in a burst, so the gRPC thread sends answers while this
@@ -48,23 +51,50 @@ try {
         (error: unknown) => post({ kind: 'error', id: m.id, error: toWire(error) }),
       );
   };
-  // A call forwarded as bytes (grpc/forwarded-methods.ts): answered as bytes, the buffer moved back.
+  // Calls forwarded as bytes (grpc/forwarded-methods.ts) come in batches, one per turn of the gRPC
+  // thread; their answers leave in batches too, one message for the answers that became ready in
+  // the same microtask checkpoint (a group commit's: its promises settle together), buffers moved.
+  let outbox: ForwardedReply[] = [];
+  const sendReplies = () => {
+    const replies = outbox;
+    outbox = [];
+    port.postMessage({ kind: 'forwarded-replies', replies } satisfies WorkerMessage, replies.flatMap((r) => (r.kind === 'forwarded-result' ? [r.bytes.buffer as ArrayBuffer] : [])));
+  };
+  const reply = (r: ForwardedReply) => {
+    if (outbox.push(r) === 1) queueMicrotask(sendReplies);
+  };
   const handleForwarded = (m: ForwardedCallMessage) => {
     answerForwarded(useCases, store!, m.method, m.bytes, m.peer).then(
-      (a) => {
-        const { bytes, transfer } = ownBytes(a.bytes);
-        port.postMessage({ kind: 'forwarded-result', id: m.id, bytes, approved: a.approved, declineReason: a.declineReason } satisfies WorkerMessage, transfer);
-      },
-      (error: unknown) => post({ kind: 'error', id: m.id, error: toWire(error) }),
+      (a) => reply({ kind: 'forwarded-result', id: m.id, bytes: ownBytes(a.bytes).bytes, approved: a.approved, declineReason: a.declineReason }),
+      (error: unknown) => reply({ kind: 'error', id: m.id, error: toWire(error) }),
     );
+  };
+  // Forwarded calls are worked on in arrival order, flushAt at a time, each part in its own turn: a
+  // part fills a group commit, whose answers then leave before the next part is worked on (so the
+  // gRPC thread answers the first calls of a burst while this thread works on the rest, as with one
+  // message per call). A batch that arrives meanwhile waits behind the calls before it.
+  const inbox: ForwardedCallMessage[] = [];
+  let draining = false;
+  const drain = () => {
+    for (const m of inbox.splice(0, USE_CASE_FLUSH_AT)) handleForwarded(m);
+    draining = inbox.length > 0;
+    if (draining) setImmediate(drain);
+  };
+  const handleBatch = (calls: readonly ForwardedCallMessage[]) => {
+    inbox.push(...calls);
+    if (!draining) drain();
   };
   // Calls come from the gRPC thread, or from a crypto worker (with what it prepared); answers always go to the gRPC thread.
   const cryptoPorts = new Set<MessagePort>();
-  port.on('message', (m: CallMessage | ForwardedCallMessage | UseCaseControl) => {
+  port.on('message', (m: CallMessage | ForwardedBatchMessage | UseCaseControl) => {
     if (m === 'close') {
       for (const p of cryptoPorts) p.close();
       store?.close();
       port.close();
+      return;
+    }
+    if ('kind' in m && m.kind === 'forwarded-batch') {
+      handleBatch(m.calls);
       return;
     }
     if ('kind' in m) {
@@ -73,8 +103,7 @@ try {
       m.port.on('close', () => cryptoPorts.delete(m.port));
       return;
     }
-    if ('bytes' in m) handleForwarded(m);
-    else handle(m);
+    handle(m);
   });
   post({ kind: 'ready', ...(linuxThreadId() !== undefined ? { tid: linuxThreadId()! } : {}) });
 } catch (error) {
