@@ -7,8 +7,8 @@ export npm_config_update_notifier := false
 
 INSTALLED := node_modules/.bluetill-installed
 GENERATED := protocol/src/gen/.stamp
-# The backend's native PIN key (backend/native: P-256 agreement, sealed PIN opened whole), built against Node's own headers.
-NATIVE := backend/native/build/Release/pin_key.node
+# The backend's native key operations (backend/native: the PIN key, the receipt signature), built against Node's own headers.
+NATIVE := backend/native/build/Release/native_keys.node
 PROTOS := $(shell find protocol/proto -name '*.proto')
 
 .PHONY: start test bench soak setup system lint typecheck unit clean
@@ -42,7 +42,7 @@ $(GENERATED): $(PROTOS) protocol/buf.gen.yaml $(INSTALLED)
 	npm run gen --silent
 	@touch $@
 
-$(NATIVE): backend/native/pin_key.c backend/native/binding.gyp $(INSTALLED)
+$(NATIVE): $(wildcard backend/native/*.c backend/native/*.h) backend/native/binding.gyp $(INSTALLED)
 	npx --no-install node-gyp rebuild --directory backend/native
 	@touch $@
 

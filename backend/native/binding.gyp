@@ -1,8 +1,8 @@
 {
   "targets": [
     {
-      "target_name": "pin_key",
-      "sources": ["pin_key.c"],
+      "target_name": "native_keys",
+      "sources": ["module.c", "pin_key.c", "signing_key.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Werror"],
       "defines": ["NAPI_VERSION=8"]
     }

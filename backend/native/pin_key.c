@@ -21,7 +21,7 @@
  *          agree(key, point: Uint8Array(65)) -> Buffer(32)   (uncompressed point, else throws)
  *          openPinField(key, point, ciphertext, context, info, panField) -> Buffer(16)   (see there)
  */
-#include <node_api.h>
+#include "native_keys.h"
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -50,27 +50,9 @@ static void key_free(napi_env env, void *data, void *hint) {
   free(k);
 }
 
-static napi_value fail(napi_env env, const char *code, const char *message) {
-  ERR_clear_error();
-  napi_throw_error(env, code, message);
-  return NULL;
-}
 
-/* The bytes of a Uint8Array (or Buffer) argument (an empty one included), or NULL with a TypeError thrown. */
-static const unsigned char *bytes_of(napi_env env, napi_value v, size_t *len) {
-  static const unsigned char empty[1];
-  bool is_typed;
-  napi_typedarray_type type;
-  void *data = NULL;
-  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed ||
-      napi_get_typedarray_info(env, v, &type, len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a Uint8Array");
-    return NULL;
-  }
-  return *len == 0 ? empty : data; /* an empty array may have no data pointer */
-}
 
-static napi_value create_key(napi_env env, napi_callback_info info) {
+napi_value pin_key_create(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1) return fail(env, "ERR_INVALID_ARG_COUNT", "createKey(d)");
@@ -91,12 +73,7 @@ static napi_value create_key(napi_env env, napi_callback_info info) {
     key_free(env, k, NULL);
     return fail(env, "ERR_P256_BAD_KEY", "the private key is not in [1, n-1]");
   }
-  napi_value out;
-  if (napi_create_external(env, k, key_free, NULL, &out) != napi_ok) {
-    key_free(env, k, NULL);
-    return fail(env, "ERR_P256_NO_MEMORY", "could not wrap the key");
-  }
-  return out;
+  return wrap_key(env, k, key_free, &PIN_KEY_TAG);
 }
 
 /* x(d·Q) into secret: 1 done, -1 Q is not a point of P-256, 0 failed otherwise. */
@@ -120,28 +97,15 @@ static int ecdh_x(const p256_key *k, const unsigned char *point, size_t len, uns
   return ok;
 }
 
-/* The key of a call's first argument, or NULL with an error thrown. */
+/* The PIN key of a call's first argument, or NULL with an error thrown. */
 static p256_key *key_of(napi_env env, napi_value v, const char *call) {
-  napi_valuetype t;
-  p256_key *k;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, (void **)&k) != napi_ok) {
-    char message[96];
-    snprintf(message, sizeof message, "%s: the first argument is not a key from createKey", call);
-    fail(env, "ERR_INVALID_ARG_TYPE", message);
-    return NULL;
-  }
-  return k;
+  char what[96];
+  snprintf(what, sizeof what, "%s: the first argument is not a key from createKey", call);
+  return unwrap_key(env, v, &PIN_KEY_TAG, what);
 }
 
-/* A Buffer holding a copy of n bytes, or NULL with an error thrown. */
-static napi_value buffer_of(napi_env env, const unsigned char *bytes, size_t n) {
-  napi_value out;
-  void *data;
-  if (napi_create_buffer_copy(env, n, bytes, &data, &out) != napi_ok) return fail(env, "ERR_P256_NO_MEMORY", "could not return the result");
-  return out;
-}
 
-static napi_value agree(napi_env env, napi_callback_info info) {
+napi_value pin_key_agree(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2) return fail(env, "ERR_INVALID_ARG_COUNT", "agree(key, point)");
@@ -230,7 +194,7 @@ static int format4_decipher(const unsigned char key[16], const unsigned char blo
  * Throws ERR_P256_BAD_POINT for a point off the curve, ERR_PIN_SEAL_NOT_GENUINE when the
  * ciphertext, tag or context do not match. Every intermediate secret is wiped.
  */
-static napi_value open_pin_field(napi_env env, napi_callback_info info) {
+napi_value pin_key_open_pin_field(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 6)
@@ -274,14 +238,4 @@ static napi_value open_pin_field(napi_env env, napi_callback_info info) {
   napi_value out = ok ? buffer_of(env, field, sizeof field) : fail(env, code, message);
   OPENSSL_cleanse(field, sizeof field);
   return out;
-}
-
-NAPI_MODULE_INIT() {
-  napi_property_descriptor props[] = {
-    {"createKey", NULL, create_key, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"agree", NULL, agree, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"openPinField", NULL, open_pin_field, NULL, NULL, NULL, napi_enumerable, NULL},
-  };
-  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
-  return exports;
 }

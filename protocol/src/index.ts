@@ -33,3 +33,4 @@ export * from './receipt';
 export * from './emv/index';
 export * from './apdu/index';
 export * from './grpc-decline';
+export * from './encode-proto';

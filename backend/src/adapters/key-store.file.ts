@@ -5,7 +5,7 @@
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { CardRecordsCache, IssuerKeyCache, keyAgreementOf, privateKeyFromPem, utf8 } from '@bluetill/protocol';
-import { nativeKeyAgreement } from './native-pin-key';
+import { nativeKeyAgreement, nativeSigner, nodeSigner } from './native-keys';
 import type { KeyStore } from '../ports/key-store';
 import { loadIssuer, type KeyMaterial } from '../admin/key-material';
 import { readKeysFile } from './keys-file';
@@ -30,7 +30,11 @@ export class SoftwareKeyStore implements KeyStore {
       id: material.pinKey.id, privateKey: pinPrivateKey, certificate: Buffer.from(material.pinKey.certificate, 'base64'),
       agreement: nativeKeyAgreement(pinPrivateKey) ?? { kind: 'node' as const, ...keyAgreementOf(pinPrivateKey) },
     };
-    this.receiptKey = { id: material.receiptKey.id, privateKey: privateKeyFromPem(material.receiptKey.privatePem).privateKey, certificate: Buffer.from(material.receiptKey.certificate, 'base64') };
+    const receiptPrivateKey = privateKeyFromPem(material.receiptKey.privatePem).privateKey;
+    this.receiptKey = {
+      id: material.receiptKey.id, privateKey: receiptPrivateKey, certificate: Buffer.from(material.receiptKey.certificate, 'base64'),
+      signer: nativeSigner(receiptPrivateKey) ?? nodeSigner(receiptPrivateKey),
+    };
     this.lookupKey = Buffer.from(material.lookupKey, 'base64');
     this.codeKey = Buffer.from(hkdfSync('sha256', this.lookupKey, new Uint8Array(0), 'bluetill/1 temporary code', 32));
     this.dataKey = Buffer.from(material.dataKey, 'base64');

@@ -1,11 +1,11 @@
 /** Signs receipts (sales, refunds, voids) with the settlement server's receipt key. */
 import { randomInt } from 'node:crypto';
-import { Receipt, signWith, type SignedReceipt } from '@bluetill/protocol';
+import { Receipt, encodeProto, type SignedReceipt } from '@bluetill/protocol';
 import type { KeyStore } from '../ports/key-store';
 
 export function signReceipt(keys: KeyStore, receipt: Receipt): SignedReceipt {
-  const bytes = Receipt.encode(receipt).finish();
-  return { receipt: bytes, signature: signWith(keys.receiptKey.privateKey, bytes), keyId: keys.receiptKey.id, certificate: keys.receiptKey.certificate };
+  const bytes = encodeProto(Receipt, receipt);
+  return { receipt: bytes, signature: keys.receiptKey.signer.sign(bytes), keyId: keys.receiptKey.id, certificate: keys.receiptKey.certificate };
 }
 
 /** Six characters of 0-9 A-Z. */

@@ -5,7 +5,7 @@
  * ledger pair. Runs inside the caller's transaction, so the result and its postings commit
  * together or not at all.
  */
-import { SettleResponse, type DeclineCode, type Item, type Money } from '@bluetill/protocol';
+import { SettleResponse, encodeProto, type DeclineCode, type Item, type Money } from '@bluetill/protocol';
 import type { BackendStore, MerchantRow } from '../ports/backend-store';
 import type { KeyStore } from '../ports/key-store';
 import { salePostings } from '../domain/ledger';
@@ -52,7 +52,7 @@ export function recordSale(store: BackendStore, keys: KeyStore, s: SaleToRecord)
   const settlementId = store.insertSettlement({
     terminalId: s.terminalId, terminalTxnId: s.terminalTxnId, requestHash: s.requestHash, approved, declineReason: s.decline,
     amountMinor: s.amount.minor, currency: s.amount.currency, cardId: s.card?.id ?? null, merchantId: s.requestMerchantId,
-    response: SettleResponse.encode(response).finish(), createdAt: s.now, batchId,
+    response: encodeProto(SettleResponse, response), createdAt: s.now, batchId,
   });
   if (approved) store.insertPostings(settlementId, salePostings(s.amount, s.card!.accountId, s.merchant!.accountId), s.now, { batchId: batchId!, adjustmentId: null });
   return { response, settlementId };

@@ -4,7 +4,7 @@
  * rules, store the result, post balanced ledger entries, mark the authorization used.
  */
 import {
-  CARD_CDOL1, SettleRequest, SettleResponse, maskPan, equalBytes, fromHex, decodeIad, parseDol, splitDolData,
+  CARD_CDOL1, SettleRequest, encodeProto, SettleResponse, maskPan, equalBytes, fromHex, decodeIad, parseDol, splitDolData,
   type DeclineCode,
 } from '@bluetill/protocol';
 import type { BackendStore } from '../ports/backend-store';
@@ -39,7 +39,7 @@ export interface PreparedSettle {
 
 export function prepareSettle(keys: KeyStore, req: SettleRequest, caller: Caller): PreparedSettle {
   checkCaller(req.terminalId, caller);
-  const requestHash = requestHash_(SettleRequest.encode(req).finish());
+  const requestHash = requestHash_(encodeProto(SettleRequest, req));
   const card = req.card!;
   const un = req.cryptogram ? splitDolData(parseDol(CARD_CDOL1), req.cryptogram.cdolData)?.get('9F37') : undefined;
   const cryptogram = un

@@ -19,8 +19,14 @@ export interface KeyStore {
     readonly id: string; readonly privateKey: KeyObject; readonly certificate: Uint8Array;
     readonly agreement: KeyAgreement & { readonly kind: 'native' | 'node' };
   };
-  /** The settlement server's receipt signing key and its certificate. */
-  readonly receiptKey: { readonly id: string; readonly privateKey: KeyObject; readonly certificate: Uint8Array };
+  /**
+   * The settlement server's receipt signing key and its certificate; `signer` signs with it
+   * (ECDSA P-256 / SHA-256, DER), `native` or Node's `node` crypto.
+   */
+  readonly receiptKey: {
+    readonly id: string; readonly privateKey: KeyObject; readonly certificate: Uint8Array;
+    readonly signer: { readonly kind: 'native' | 'node'; sign(data: Uint8Array): Uint8Array };
+  };
   /** HMAC-SHA256 of the PAN under the lookup key, hex. */
   panHash(pan: string): string;
   /** HMAC-SHA256 of a temporary password under its own key (derived from the lookup key), hex: the only form a code is stored in. */

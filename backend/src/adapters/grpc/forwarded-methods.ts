@@ -15,9 +15,7 @@
  * The other methods, and every method without the worker or with crypto workers, keep the
  * object path (server.ts `unary`), with the same answers.
  */
-import {
-  AuthorizationService, AuthorizeRequest, SettleRequest, SettlementService, type DeclinableResponse,
-} from '@bluetill/protocol';
+import { AuthorizeRequest, AuthorizeResponse, SettleRequest, SettleResponse, encodeProto, type DeclinableResponse } from '@bluetill/protocol';
 import type { Caller } from '../../app/caller';
 import { RequestError } from '../../app/request-error';
 import type { BackendStore } from '../../ports/backend-store';
@@ -38,15 +36,15 @@ const spec = <Req, Res extends DeclinableResponse>(s: ForwardedMethodSpec<Req, R
 export const FORWARDED_METHODS = {
   Authorize: spec({
     decode: (b) => AuthorizeRequest.decode(b), validate: validateAuthorize,
-    run: (u, req, caller) => u.authorization.authorize(req, caller), encode: AuthorizationService.authorize.responseSerialize,
+    run: (u, req, caller) => u.authorization.authorize(req, caller), encode: (res) => encodeProto(AuthorizeResponse, res),
   }),
   'Authorization.Settle': spec({
     decode: (b) => SettleRequest.decode(b), validate: validateSettle,
-    run: (u, req, caller) => u.authorization.settle(req, caller), encode: AuthorizationService.settle.responseSerialize,
+    run: (u, req, caller) => u.authorization.settle(req, caller), encode: (res) => encodeProto(SettleResponse, res),
   }),
   Settle: spec({
     decode: (b) => SettleRequest.decode(b), validate: validateSettle,
-    run: (u, req, caller) => u.settlement.settle(req, caller), encode: SettlementService.settle.responseSerialize,
+    run: (u, req, caller) => u.settlement.settle(req, caller), encode: (res) => encodeProto(SettleResponse, res),
   }),
 } as const;
 

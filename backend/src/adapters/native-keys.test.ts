@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { createECDH, createPrivateKey } from 'node:crypto';
-import { PinSealError, SealedPinBlock, generateP256, keyAgreementOf, openSealedPin, p256PrivateScalar, panField4, pinSealContext, readPinField4, sealPin } from '@bluetill/protocol';
+import { createECDH, createPrivateKey, createPublicKey, generateKeyPairSync, verify, type KeyObject } from 'node:crypto';
+import { PinSealError, Receipt, SealedPinBlock, generateP256, rawFromPublicKey, verifyWith, keyAgreementOf, openSealedPin, p256PrivateScalar, panField4, pinSealContext, readPinField4, sealPin } from '@bluetill/protocol';
 import { SoftwareKeyStore } from './key-store.file';
 import { createKeyMaterial } from '../admin/key-material';
-import { nativePinKey, nativeKeyAgreement, type PinKeyBinding } from './native-pin-key';
+import { nativeKeys, nativeKeyAgreement, nativeSigner, type NativeKeysBinding } from './native-keys';
+import { signReceipt } from '../app/receipt-signer';
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
 /** A P-256 KeyObject from its scalar d and public point (JWK import checks they belong together). */
@@ -23,7 +24,7 @@ const P = hex('ffffffff00000001000000000000000000000000ffffffffffffffffffffffff'
 
 describe('native PIN key: P-256 key agreement', () => {
   it('is built by make setup and loads (the key store falls back to Node only where it is not)', () => {
-    const native = nativePinKey();
+    const native = nativeKeys();
     expect('error' in native ? native.error.message : 'loaded').toBe('loaded');
   });
 
@@ -80,7 +81,7 @@ describe('native PIN key: P-256 key agreement', () => {
   });
 
   it('refuses a scalar of the wrong size, zero or ≥ n, and what is not a key', () => {
-    const { binding } = nativePinKey() as { binding: { createKey(d: Uint8Array): unknown; agree(k: unknown, p: Uint8Array): Buffer } };
+    const { binding } = nativeKeys() as { binding: { createKey(d: Uint8Array): unknown; agree(k: unknown, p: Uint8Array): Buffer } };
     for (const d of [new Uint8Array(32), N, new Uint8Array(32).fill(0xff), new Uint8Array(31).fill(1), new Uint8Array(33).fill(1)])
       expect(() => binding.createKey(d)).toThrow(expect.objectContaining({ code: 'ERR_P256_BAD_KEY' }));
     expect(() => binding.createKey('0'.repeat(32) as unknown as Uint8Array)).toThrow(TypeError);
@@ -164,7 +165,7 @@ describe('native PIN key: P-256 key agreement', () => {
     });
 
     it('says why it refuses: not genuine (any bit of block, tag or context), sizes, a point off the curve', () => {
-      const { binding } = nativePinKey() as { binding: PinKeyBinding };
+      const { binding } = nativeKeys() as { binding: NativeKeysBinding };
       const key = binding.createKey(p256PrivateScalar(pinKey.privateKey));
       const context = Uint8Array.of(7, 7, 7);
       const sealed = SealedPinBlock.decode(sealPin({ pin: '1357', pan: '4761739001010010', pinKey: pinKey.publicRaw, pinKeyId: 'pin-1', context }));
@@ -190,7 +191,7 @@ describe('native PIN key: P-256 key agreement', () => {
     });
 
     it('answers random bytes in every argument with a 16-byte field or a clean refusal', () => {
-      const { binding } = nativePinKey() as { binding: PinKeyBinding };
+      const { binding } = nativeKeys() as { binding: NativeKeysBinding };
       const key = binding.createKey(p256PrivateScalar(pinKey.privateKey));
       const codes = new Set(['ERR_P256_BAD_POINT', 'ERR_PIN_SEAL_BAD_SIZE', 'ERR_PIN_SEAL_NOT_GENUINE']);
       const real = sealPin({ pin: '1357', pan: '4761739001010010', pinKey: pinKey.publicRaw, pinKeyId: 'pin-1', context: new Uint8Array() });
@@ -209,5 +210,54 @@ describe('native PIN key: P-256 key agreement', () => {
         { numRuns: 2000 },
       );
     });
+  });
+});
+
+describe('native receipt signer: ECDSA P-256 / SHA-256', () => {
+  const key = generateP256();
+  const signer = nativeSigner(key.privateKey)!;
+
+  it("is what the key store signs receipts with, and its receipts verify as the phone and the till check them", () => {
+    const keys = new SoftwareKeyStore(createKeyMaterial());
+    expect(keys.receiptKey.signer.kind).toBe('native');
+    const signed = signReceipt(keys, Receipt.fromPartial({ receiptId: 'R-T-0001-1', merchantName: 'Corner Shop', total: { minor: 250, currency: 'EUR' } }));
+    const publicRaw = rawFromPublicKey(createPublicKey(keys.receiptKey.privateKey));
+    expect(verifyWith(publicRaw, signed.receipt, signed.signature)).toBe(true);
+    const tampered = Uint8Array.from(signed.receipt);
+    tampered[3]! ^= 1;
+    expect(verifyWith(publicRaw, tampered, signed.signature)).toBe(false);
+  });
+
+  it("makes DER signatures Node verifies, for random data; two signatures of the same data differ (a fresh nonce) and both verify", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2000 }), (data) => {
+        const a = signer.sign(data);
+        const b = signer.sign(data);
+        expect(a[0]).toBe(0x30); // DER SEQUENCE
+        expect(Buffer.from(a).equals(Buffer.from(b))).toBe(false);
+        for (const sig of [a, b]) expect(verify('sha256', data, key.publicKey, sig)).toBe(true);
+        expect(verify('sha256', Buffer.concat([data, Uint8Array.of(0)]), key.publicKey, a)).toBe(false);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('refuses what is not a PKCS#8 P-256 private key, and what is not a key', () => {
+    const { binding } = nativeKeys() as { binding: NativeKeysBinding };
+    const der = (k: KeyObject) => new Uint8Array(k.export({ format: 'der', type: 'pkcs8' }));
+    const p256 = der(key.privateKey);
+    for (const bad of [
+      der(generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey), der(generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey), der(generateKeyPairSync('ed25519').privateKey),
+      new Uint8Array(0), p256.subarray(0, p256.length - 1), Uint8Array.of(...p256, 0), new Uint8Array(5000),
+    ])
+      expect(() => binding.createSigningKey(bad)).toThrow(expect.objectContaining({ code: 'ERR_SIGNING_BAD_KEY' }));
+    expect(() => binding.sign({}, Uint8Array.of(1))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    // A key of the other kind is refused, not read as the wrong structure (the externals are type-tagged).
+    const pinKey = binding.createKey(p256PrivateScalar(key.privateKey));
+    const signingKey = binding.createSigningKey(p256);
+    expect(() => binding.sign(pinKey, Uint8Array.of(1))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => binding.agree(signingKey, key.publicRaw)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => binding.openPinField(signingKey, key.publicRaw, new Uint8Array(32), new Uint8Array(), new Uint8Array(), new Uint8Array(16))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(binding.sign(signingKey, Uint8Array.of(1))[0]).toBe(0x30);
   });
 });
