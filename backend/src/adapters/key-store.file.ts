@@ -4,7 +4,7 @@
  * interface, and the master key then never leaves the HSM.)
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { CardRecordsCache, IssuerKeyCache, keyAgreementOf, privateKeyFromPem, utf8 } from '@bluetill/protocol';
+import { CardKeyCache, CardRecordsCache, IssuerKeyCache, keyAgreementOf, privateKeyFromPem, utf8 } from '@bluetill/protocol';
 import { nativeKeyAgreement, nativeSigner, nodeSigner } from './native-keys';
 import type { KeyStore } from '../ports/key-store';
 import { loadIssuer, type KeyMaterial } from '../admin/key-material';
@@ -22,6 +22,7 @@ export class SoftwareKeyStore implements KeyStore {
   readonly caPublicKeys: ReadonlyMap<number, RsaPublicKey>;
   readonly issuerKeys = new IssuerKeyCache(1024);
   readonly cardRecords = new CardRecordsCache(4096);
+  readonly cardKeys = new CardKeyCache(4096);
   readonly acMasterKeys: Readonly<Record<AcAlgorithm, Uint8Array>>;
 
   constructor(material: KeyMaterial) {

@@ -4,7 +4,7 @@
  * rules, store the result, post balanced ledger entries, mark the authorization used.
  */
 import {
-  CARD_CDOL1, SettleRequest, encodeProto, SettleResponse, maskPan, equalBytes, fromHex, decodeIad, parseDol, splitDolData,
+  CARD_CDOL1_ENTRIES, SettleRequest, encodeProto, SettleResponse, maskPan, equalBytes, fromHex, decodeIad, splitDolData,
   type DeclineCode,
 } from '@bluetill/protocol';
 import type { BackendStore } from '../ports/backend-store';
@@ -41,9 +41,9 @@ export function prepareSettle(keys: KeyStore, req: SettleRequest, caller: Caller
   checkCaller(req.terminalId, caller);
   const requestHash = requestHash_(encodeProto(SettleRequest, req));
   const card = req.card!;
-  const un = req.cryptogram ? splitDolData(parseDol(CARD_CDOL1), req.cryptogram.cdolData)?.get('9F37') : undefined;
+  const un = req.cryptogram ? splitDolData(CARD_CDOL1_ENTRIES, req.cryptogram.cdolData)?.get('9F37') : undefined;
   const cryptogram = un
-    ? { panSequence: card.panSequence, unpredictableNumber: un, result: verifyCryptogram({ cryptogram: req.cryptogram, pan: card.pan, panSequence: card.panSequence, amount: req.amount!, unpredictableNumber: un, acMasterKeys: keys.acMasterKeys }) }
+    ? { panSequence: card.panSequence, unpredictableNumber: un, result: verifyCryptogram({ cryptogram: req.cryptogram, pan: card.pan, panSequence: card.panSequence, amount: req.amount!, unpredictableNumber: un, acMasterKeys: keys.acMasterKeys, cardKeys: keys.cardKeys }) }
     : null;
   return { requestHash, panHash: keys.panHash(card.pan), cryptogram };
 }
@@ -81,7 +81,7 @@ export class SettlementUseCase {
         cryptogram =
           precomputed && precomputed.panSequence === card.panSequence && equalBytes(precomputed.unpredictableNumber, un)
             ? precomputed.result
-            : verifyCryptogram({ cryptogram: req.cryptogram, pan: req.card!.pan, panSequence: card.panSequence, amount, unpredictableNumber: un, acMasterKeys: this.keys.acMasterKeys });
+            : verifyCryptogram({ cryptogram: req.cryptogram, pan: req.card!.pan, panSequence: card.panSequence, amount, unpredictableNumber: un, acMasterKeys: this.keys.acMasterKeys, cardKeys: this.keys.cardKeys });
       }
       const cvr = decodeIad(req.cryptogram?.iad ?? new Uint8Array())?.cvr;
       const decline = checkSettlement({ terminal, merchant, requestMerchantId: req.merchantId, authorization, card, amount, items: req.items, availableMinor: available, atc, cryptogram, cvr, now });

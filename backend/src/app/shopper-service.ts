@@ -177,7 +177,7 @@ export class ShopperUseCase {
       const atc = req.cryptogram?.atc ?? -1;
       let cryptogram: DeclineCode | null = null;
       if (!decline && row) {
-        cryptogram = verifyCryptogram({ cryptogram: req.cryptogram, pan: card.pan, panSequence: row.panSequence, amount, unpredictableNumber: un, acMasterKeys: this.keys.acMasterKeys });
+        cryptogram = verifyCryptogram({ cryptogram: req.cryptogram, pan: card.pan, panSequence: row.panSequence, amount, unpredictableNumber: un, acMasterKeys: this.keys.acMasterKeys, cardKeys: this.keys.cardKeys });
         const available = row.creditLimitMinor + this.store.accountBalance(row.accountId);
         // The settlement rules of a till's sale, with this payment standing in for its authorization.
         const authorization = { ref: '', cardId: row.id, terminalId: mc.terminalId, un: toHex(un), expiresAt: now, settled: false, cvm: 'online_pin' as const };

@@ -9,9 +9,9 @@
  * Any failure is a decline, never a weaker fallback.
  */
 import {
-  CARD_AIP, CARD_CDOL1, CURRENCY_NUMERIC, authenticateCardData, cardAcInput, computeCardAc, decodeIad, deriveCardAcMasterKey,
-  equalBytes, parseDol, splitDolData,
-  type AcAlgorithm, type CardData, type IssuerKeyCache, type CardRecordsCache, type Cryptogram, type DeclineCode, type Money, type RsaPublicKey,
+  CARD_AIP, CARD_CDOL1_ENTRIES, CURRENCY_NUMERIC, authenticateCardData, cardAcInput, computeCardAc, decodeIad, deriveCardAcMasterKey,
+  equalBytes, splitDolData,
+  type AcAlgorithm, type CardData, type CardKeyCache, type IssuerKeyCache, type CardRecordsCache, type Cryptogram, type DeclineCode, type Money, type RsaPublicKey,
 } from '@bluetill/protocol';
 
 export interface CardAuthenticationInput {
@@ -40,6 +40,8 @@ export interface CryptogramInput {
   /** The UN the authorization was issued for: the ARQC must cover it. */
   readonly unpredictableNumber: Uint8Array;
   readonly acMasterKeys: Readonly<Record<AcAlgorithm, Uint8Array>>;
+  /** ICC master keys derived before (per card, under these very issuer master keys; see protocol's CardKeyCache). */
+  readonly cardKeys?: CardKeyCache;
 }
 
 const bcd = (digits: string): Uint8Array => new Uint8Array(Buffer.from(digits, 'hex'));
@@ -49,7 +51,7 @@ export function verifyCryptogram(i: CryptogramInput): DeclineCode | null {
   const c = i.cryptogram;
   if (!c || c.arqc.length !== 8 || c.cid !== 0x80) return 'cryptogram_invalid';
   const iad = decodeIad(c.iad);
-  const fields = splitDolData(parseDol(CARD_CDOL1), c.cdolData);
+  const fields = splitDolData(CARD_CDOL1_ENTRIES, c.cdolData);
   if (!iad || !fields) return 'cryptogram_invalid';
   const currency = CURRENCY_NUMERIC[i.amount.currency];
   if (
@@ -60,7 +62,8 @@ export function verifyCryptogram(i: CryptogramInput): DeclineCode | null {
   )
     return 'cryptogram_invalid';
   const atc = Uint8Array.of((c.atc >> 8) & 0xff, c.atc & 0xff);
-  const mk = deriveCardAcMasterKey(i.acMasterKeys[iad.algorithm], i.pan, i.panSequence, iad.algorithm);
+  const imk = i.acMasterKeys[iad.algorithm];
+  const mk = i.cardKeys ? i.cardKeys.derive(imk, i.pan, i.panSequence, iad.algorithm) : deriveCardAcMasterKey(imk, i.pan, i.panSequence, iad.algorithm);
   const expected = computeCardAc({ iccMasterKey: mk, algorithm: iad.algorithm, atc, data: cardAcInput(c.cdolData, CARD_AIP, atc, c.iad) });
   return equalBytes(expected, c.arqc) ? null : 'cryptogram_invalid';
 }

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { AcAlgorithm, IssuerKeyCache, CardRecordsCache, KeyAgreement, RsaPublicKey } from '@bluetill/protocol';
+import type { AcAlgorithm, CardKeyCache, IssuerKeyCache, CardRecordsCache, KeyAgreement, RsaPublicKey } from '@bluetill/protocol';
 
 /**
  * The backend's secret keys, behind one small interface so that an HSM can implement it.
@@ -41,6 +41,8 @@ export interface KeyStore {
   readonly issuerKeys?: IssuerKeyCache;
   /** Cards' records already authenticated, kept across calls (see protocol's CardRecordsCache). */
   readonly cardRecords?: CardRecordsCache;
+  /** Cards' ICC master keys derived from acMasterKeys, kept across calls (see protocol's CardKeyCache). */
+  readonly cardKeys?: CardKeyCache;
   /** Issuer master keys for application cryptograms (an HSM would verify ARQCs instead of exposing them). */
   readonly acMasterKeys: Readonly<Record<AcAlgorithm, Uint8Array>>;
 }

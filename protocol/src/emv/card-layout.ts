@@ -40,6 +40,8 @@ export const CARD_CVM_LIST = Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0x42, 0x03
 
 export const cardPdol = (): DolEntry[] => parseDol(CARD_PDOL);
 export const cardCdol1 = (): DolEntry[] => parseDol(CARD_CDOL1);
+/** CARD_CDOL1 parsed once (frozen), for the issuer's checks of every cryptogram. */
+export const CARD_CDOL1_ENTRIES: readonly DolEntry[] = Object.freeze(cardCdol1().map((e) => Object.freeze(e)));
 
 /** AFL: SFI 1 records 1-2 (record 1 in ODA), SFI 2 records 1-4 (certificates, not in ODA). */
 export const CARD_AFL = Uint8Array.from([0x08, 0x01, 0x02, 0x01, 0x10, 0x01, 0x04, 0x00]);

@@ -14,7 +14,7 @@ export {
   type IccPublicKeyInfo, type IssuerPublicKeyInfo, type PublicKeyCertificate, type ReadRecord,
 } from './oda';
 export {
-  BLUETILL_AID, BLUETILL_LABEL, CARD_AFL, CARD_AIP, CARD_CDOL1, CARD_CVM_LIST, CARD_DDOL, CARD_PDOL, cardCdol1, cardPdol, cardRecords,
+  BLUETILL_AID, BLUETILL_LABEL, CARD_AFL, CARD_AIP, CARD_CDOL1, CARD_CDOL1_ENTRIES, CARD_CVM_LIST, CARD_DDOL, CARD_PDOL, cardCdol1, cardPdol, cardRecords,
   cardStaticData, certificateExpiry, expiryDate, isMerchantCardId, odaRecord, parseAfl, track2Equivalent, type AflEntry, type CardPublicData,
 } from './card-layout';
 export {
@@ -34,3 +34,4 @@ export {
 } from './cvm';
 export { authenticateCardData, CardRecordsCache, type CardDataAuthentication, type RecoveredCard } from './card-data-authentication';
 export { IssuerKeyCache } from './issuer-key-cache';
+export { CardKeyCache } from './card-key-cache';

@@ -55,6 +55,21 @@ export function aesEncrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
   return run(true, aesName(key), key, data);
 }
 
+/**
+ * One AES-ECB encryption cipher for many single blocks (each 16-byte update comes out at once,
+ * without padding): for block-at-a-time modes such as CMAC, one cipher set-up instead of one per
+ * block.
+ */
+export function aesEcbEncryptor(key: Uint8Array): (block: Uint8Array) => Uint8Array {
+  const c = createCipheriv(aesName(key), key, null);
+  c.setAutoPadding(false);
+  return (block) => {
+    if (block.length !== 16) throw new EmvCryptoError('bad_input_length', 'an AES block is 16 bytes');
+    const out = c.update(block);
+    return new Uint8Array(out.buffer, out.byteOffset, 16);
+  };
+}
+
 /** Sets each byte's low bit so that every byte has odd parity (DES key convention). */
 export function adjustOddParity(key: Uint8Array): Uint8Array {
   return key.map((b) => {
