@@ -146,8 +146,8 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
     const root = publicKeyFromRaw(Buffer.from(f.seed.trust.cardCompanyRoot, 'base64'));
     // The requests (client-side work: challenges, DDA signatures, sealed PINs), made before each
     // round (an unpredictable number lives 60 s: made all at once, the last rounds' would expire).
-    const authorizeReqs: AuthorizeRequest[] = [];
-    const authorizeWire: Buffer[] = [];
+    const authorizeReqs: Array<AuthorizeRequest | undefined> = [];
+    const authorizeWire: Array<Buffer | undefined> = [];
     const prepare = async (n: number): Promise<number[]> => {
       const from = authorizeReqs.length;
       for (let i = from; i < from + n; i++) {
@@ -176,7 +176,7 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
     // A pause for the garbage collector's background work after making requests, so that it does
     // not fall on the timed run right after (an echo's) more than on the others.
     const quiet = () => new Promise((resolve) => setTimeout(resolve, 300));
-    const responses: AuthorizeResponse[] = [];
+    const responses: Array<AuthorizeResponse | undefined> = [];
     // Interleaved rounds (echo, authorize, settle; again): a virtual machine's speed drifts by
     // 10-20% within a minute here, and a ratio of figures taken minutes apart measures that too.
     // Each figure is the median round's; each ratio the median of the rounds' own ratios.
@@ -217,6 +217,9 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
         const res = SettleResponse.decode(b);
         if (!res.approved) throw new Error(`settle declined: ${res.declineReason}`);
       }
+      // The round's requests and answers are let go: kept, they grew the heap that the servers share
+      // with this client by a few MB a round, and later rounds ran slower (longer major GCs).
+      for (const i of slice) authorizeReqs[i] = authorizeWire[i] = responses[i] = undefined;
       if (r < 0) {
         sizes.authorize.response = medianSize(slice.map((i) => answers[i]!));
         sizes.settle = { request: medianSize(settleWire), response: medianSize(settled) };

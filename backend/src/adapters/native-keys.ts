@@ -53,8 +53,9 @@ export function nativeKeyAgreement(privateKey: KeyObject): (KeyAgreement & { rea
   const key = binding.createKey(p256PrivateScalar(privateKey));
   return {
     kind: 'native',
-    agree: (point) => new Uint8Array(binding.agree(key, point)),
-    openPinField: (s) => new Uint8Array(binding.openPinField(key, s.ephemeralPublicKey, s.ciphertext, s.context, s.info, s.panField)),
+    // The binding's Buffers are Uint8Arrays of their own (not views into a pool): given as they are.
+    agree: (point) => binding.agree(key, point),
+    openPinField: (s) => binding.openPinField(key, s.ephemeralPublicKey, s.ciphertext, s.context, s.info, s.panField),
   };
 }
 
@@ -70,7 +71,7 @@ export function nativeSigner(privateKey: KeyObject): (Signer & { readonly kind: 
   if (!('binding' in native)) return null;
   const { binding } = native;
   const key = binding.createSigningKey(privateKey.export({ format: 'der', type: 'pkcs8' }));
-  return { kind: 'native', sign: (data) => new Uint8Array(binding.sign(key, data)) };
+  return { kind: 'native', sign: (data) => binding.sign(key, data) };
 }
 
 /** Node's signer with `privateKey` (protocol's signWith). */

@@ -92,10 +92,15 @@ export function pinField4(pin: string, randomFill: Uint8Array = randomBytes(8)):
 /** Plaintext PAN field of format 4 (16 bytes): M = PAN length − 12 (0 when shorter), then the PAN. */
 export function panField4(pan: string): Uint8Array {
   if (!/^\d{1,19}$/.test(pan)) throw new PinBlockError('bad_pan', 'PAN must be 1 to 19 digits');
-  const m = Math.max(0, pan.length - 12);
-  const nibbles = [m, ...digits(pan.padStart(12, '0'))];
-  while (nibbles.length < 32) nibbles.push(0);
-  return nibblesToBytes(nibbles);
+  const digitsOfPan = pan.padStart(12, '0');
+  const out = new Uint8Array(16);
+  // Nibble 0 is M; nibbles 1.. are the digits (byte loop: the backend builds one per sealed PIN).
+  out[0] = Math.max(0, pan.length - 12) << 4;
+  for (let i = 0; i < digitsOfPan.length; i++) {
+    const n = i + 1;
+    out[n >> 1]! |= (digitsOfPan.charCodeAt(i) - 48) << (n & 1 ? 0 : 4);
+  }
+  return out;
 }
 
 /**
@@ -133,11 +138,15 @@ export function decipherPinBlock4(key: Uint8Array, block: Uint8Array, pan: strin
  */
 export function readPinField4(field: Uint8Array): string {
   if (field.length !== 16) throw new PinBlockError('bad_block', 'format 4 PIN field must be 16 bytes');
-  const n = bytesToNibbles(field).slice(0, 16);
-  if (n[0] !== 4) throw new PinBlockError('bad_block', 'control field is not 4');
-  const len = n[1]!;
+  const nibble = (i: number) => (i & 1 ? field[i >> 1]! & 0x0f : field[i >> 1]! >> 4);
+  if (nibble(0) !== 4) throw new PinBlockError('bad_block', 'control field is not 4');
+  const len = nibble(1);
   if (len < 4 || len > 12) throw new PinBlockError('bad_block', 'PIN length out of range');
-  const pinDigits = n.slice(2, 2 + len);
-  if (pinDigits.some((d) => d > 9) || n.slice(2 + len).some((d) => d !== 0xa)) throw new PinBlockError('bad_block', 'PIN field malformed');
-  return pinDigits.join('');
+  let pin = '';
+  for (let i = 2; i < 16; i++) {
+    const d = nibble(i);
+    if (i < 2 + len ? d > 9 : d !== 0xa) throw new PinBlockError('bad_block', 'PIN field malformed');
+    if (i < 2 + len) pin += String.fromCharCode(48 + d);
+  }
+  return pin;
 }
