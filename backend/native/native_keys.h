@@ -29,6 +29,16 @@ static inline const unsigned char *bytes_of(napi_env env, napi_value v, size_t *
   return *len == 0 ? empty : data; /* an empty array may have no data pointer */
 }
 
+/* Exactly n arguments into argv, or false with ERR_INVALID_ARG_COUNT thrown (`usage` names the call). */
+static inline bool args_of(napi_env env, napi_callback_info info, size_t n, napi_value *argv, const char *usage) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != n) {
+    fail(env, "ERR_INVALID_ARG_COUNT", usage);
+    return false;
+  }
+  return true;
+}
+
 /* A Buffer holding a copy of n bytes, or NULL with an error thrown. */
 static inline napi_value buffer_of(napi_env env, const unsigned char *bytes, size_t n) {
   napi_value out;

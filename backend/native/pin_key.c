@@ -53,9 +53,8 @@ static void key_free(napi_env env, void *data, void *hint) {
 
 
 napi_value pin_key_create(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1) return fail(env, "ERR_INVALID_ARG_COUNT", "createKey(d)");
+  if (!args_of(env, info, 1, argv, "createKey(d)")) return NULL;
   size_t len;
   const unsigned char *d = bytes_of(env, argv[0], &len);
   if (d == NULL) return NULL;
@@ -106,9 +105,8 @@ static p256_key *key_of(napi_env env, napi_value v, const char *call) {
 
 
 napi_value pin_key_agree(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2) return fail(env, "ERR_INVALID_ARG_COUNT", "agree(key, point)");
+  if (!args_of(env, info, 2, argv, "agree(key, point)")) return NULL;
   p256_key *k = key_of(env, argv[0], "agree");
   if (k == NULL) return NULL;
   size_t len;
@@ -195,10 +193,8 @@ static int format4_decipher(const unsigned char key[16], const unsigned char blo
  * ciphertext, tag or context do not match. Every intermediate secret is wiped.
  */
 napi_value pin_key_open_pin_field(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
   napi_value argv[6];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 6)
-    return fail(env, "ERR_INVALID_ARG_COUNT", "openPinField(key, point, ciphertext, context, info, panField)");
+  if (!args_of(env, info, 6, argv, "openPinField(key, point, ciphertext, context, info, panField)")) return NULL;
   p256_key *k = key_of(env, argv[0], "openPinField");
   if (k == NULL) return NULL;
   size_t point_len, ct_len, aad_len, info_len, pan_len;

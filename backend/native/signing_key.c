@@ -32,9 +32,8 @@ static void signing_key_free(napi_env env, void *data, void *hint) {
 }
 
 napi_value signing_key_create(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1) return fail(env, "ERR_INVALID_ARG_COUNT", "createSigningKey(pkcs8Der)");
+  if (!args_of(env, info, 1, argv, "createSigningKey(pkcs8Der)")) return NULL;
   size_t len;
   const unsigned char *der = bytes_of(env, argv[0], &len);
   if (der == NULL) return NULL;
@@ -65,9 +64,8 @@ napi_value signing_key_create(napi_env env, napi_callback_info info) {
 }
 
 napi_value signing_key_sign(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2) return fail(env, "ERR_INVALID_ARG_COUNT", "sign(key, data)");
+  if (!args_of(env, info, 2, argv, "sign(key, data)")) return NULL;
   signing_key *k = unwrap_key(env, argv[0], &SIGNING_KEY_TAG, "sign: the first argument is not a key from createSigningKey");
   if (k == NULL) return NULL;
   size_t len;
