@@ -32,7 +32,7 @@ export function retailMac(key: Uint8Array, data: Uint8Array, padding: 1 | 2): Ui
   const left = key.subarray(0, 8);
   const last = padded.length - 8;
   // Single-DES CBC over all but the last block, in one cipher (not one per block: issue 5).
-  const h = last === 0 ? new Uint8Array(8) : cbcLastBlock('des-ede-cbc', concatBytes(left, left), padded.subarray(0, last));
+  const h = last === 0 ? new Uint8Array(8) : desCbcLastBlock(left, padded.subarray(0, last));
   // Last block under TDES (E_K1 D_K2 E_K1) is exactly ISO 9797-1 output transformation 3.
   return desEncrypt(key, xorBytes(h, padded.subarray(last)));
 }
@@ -71,12 +71,11 @@ export function aesCmac(key: Uint8Array, data: Uint8Array): Uint8Array {
   return aes(xorBytes(x, lastBlock));
 }
 
-/** The last ciphertext block of CBC encryption with a zero IV (data: whole blocks). */
-function cbcLastBlock(algorithm: string, key: Uint8Array, data: Uint8Array): Uint8Array {
-  const size = algorithm.startsWith('aes') ? 16 : 8;
-  const c = createCipheriv(algorithm, key, new Uint8Array(size));
+/** The last block of single-DES CBC encryption with a zero IV (an 8-byte key, as EDE with K‖K; data: whole blocks). */
+function desCbcLastBlock(key: Uint8Array, data: Uint8Array): Uint8Array {
+  const c = createCipheriv('des-ede-cbc', concatBytes(key, key), new Uint8Array(8));
   c.setAutoPadding(false);
   const out = Buffer.concat([c.update(data), c.final()]);
-  return new Uint8Array(out.subarray(out.length - size));
+  return new Uint8Array(out.subarray(out.length - 8));
 }
 
