@@ -84,8 +84,10 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
   let backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, masterKey, logger, ...clock });
   const port = backend.port;
   const radio: NonNullable<WorldOptions['radio']> = o.radio ?? new InMemoryRadio();
-  // Mutual TLS, as in production: the till's client certificate from the seed's tls/ folder.
-  const client = new GrpcBackendClient({ authorizationAddress: backend.address, terminalId: DEMO_TERMINAL_ID, tls: readTerminalTls(seed.tlsDir, DEMO_TERMINAL_ID), deadlineMs: o.backendDeadlineMs ?? 3_000, attempts: 2, backoffMs: 100 });
+  // Mutual TLS, as in production: the till's client certificate from the seed's tls/ folder. The
+  // backend is named as a till would name it, by a DNS name its certificate carries (localhost):
+  // grpc-js sends the target's host as the TLS server name, and Node warns at an IP address there.
+  const client = new GrpcBackendClient({ authorizationAddress: `localhost:${port}`, terminalId: DEMO_TERMINAL_ID, tls: readTerminalTls(seed.tlsDir, DEMO_TERMINAL_ID), deadlineMs: o.backendDeadlineMs ?? 3_000, attempts: 2, backoffMs: 100 });
   const terminalKey = privateKeyFromPem(seed.terminal.privatePem).privateKey;
   const journal = new SqliteJournal(join(dir, 'till-journal.sqlite'), { key: journalKey(terminalKey) });
   const till = new Till({

@@ -2,7 +2,7 @@
  * `pos-terminal serve`: runs a till (real adapters) and serves the cashier UI on loopback.
  *
  *   npx tsx pos-terminal/src/server/cli.ts --terminal .data/demo/terminal-T-0001.json \
- *     --backend 127.0.0.1:50051 --ble none [--port 8080] [--host 127.0.0.1] [--data .data/till] \
+ *     --backend localhost:50051 --ble none [--port 8080] [--host 127.0.0.1] [--data .data/till] \
  *     [--printer file:PATH|device:/dev/usb/lp0|tcp:HOST:9100|none] [--counter "Counter 1"] [--currency EUR]
  *     [--tls-dir DIR (default: tls/ beside the terminal file)] [--insecure (no TLS: local debugging only)]
  *
