@@ -139,8 +139,10 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
   const serverCreds = ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true);
   const echoPort = await new Promise<number>((res, rej) => echoServer.bindAsync('127.0.0.1:0', serverCreds, (e, p) => (e ? rej(e) : res(p))));
   const EchoClient = makeGenericClientConstructor(ECHO, 'Echo');
-  const echo = new EchoClient(`127.0.0.1:${echoPort}`, f.credentialsFor('T-0001')) as unknown as { asAuthorize: RawCall; asSettle: RawCall };
-  const backend = new (makeGenericClientConstructor(RAW_BACKEND, 'RawBackend'))(f.backend.address, f.credentialsFor('T-0001')) as unknown as { authorize: RawCall; settle: RawCall; close(): void };
+  // Both named as a till names the backend, by a DNS name the server certificate carries (an IP
+  // address there makes Node warn: grpc-js sends the target's host as the TLS server name).
+  const echo = new EchoClient(`localhost:${echoPort}`, f.credentialsFor('T-0001')) as unknown as { asAuthorize: RawCall; asSettle: RawCall };
+  const backend = new (makeGenericClientConstructor(RAW_BACKEND, 'RawBackend'))(`localhost:${f.backend.port}`, f.credentialsFor('T-0001')) as unknown as { authorize: RawCall; settle: RawCall; close(): void };
   try {
     const cards = fleetCards(CONCURRENCY).map((c) => TestCard.fromFile(join(f.seed.cardsDir, `${c.id}.json`)));
     const root = publicKeyFromRaw(Buffer.from(f.seed.trust.cardCompanyRoot, 'base64'));

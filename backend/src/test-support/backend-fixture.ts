@@ -188,12 +188,15 @@ export async function startBackendFixture(
     ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.clock ? { clock: o.clock } : {}), ...(o.worker ? { worker: true } : {}), ...(o.cryptoWorkers !== undefined ? { cryptoWorkers: o.cryptoWorkers } : {}), shopper: o.shopper ?? {},
   });
   const wire: WireAnswer[] = [];
-  const shopper = shopperClients(backend.shopperAddress!, Buffer.from(seed.trust.backendTlsCa!), wire);
+  // The clients name the backend as a till does, by a DNS name its certificate carries: grpc-js
+  // sends the target's host as the TLS server name, and Node warns at an IP address there.
+  const byName = (address: string) => address.replace(/^127\.0\.0\.1:/, 'localhost:');
+  const shopper = shopperClients(byName(backend.shopperAddress!), Buffer.from(seed.trust.backendTlsCa!), wire);
   const credentialsFor = (terminalId: string) => {
     const t = readTerminalTls(seed.tlsDir, terminalId);
     return credentials.createSsl(t.ca, t.key, t.cert);
   };
-  const main = clientsOver(backend.address, credentialsFor('T-0001'), wire);
+  const main = clientsOver(byName(backend.address), credentialsFor('T-0001'), wire);
   const others: FixtureClients[] = [];
   const root = publicKeyFromRaw(Buffer.from(seed.trust.cardCompanyRoot, 'base64'));
   const cards = new Map<string, TestCard>();
@@ -213,7 +216,7 @@ export async function startBackendFixture(
     direct: main.direct,
     credentialsFor,
     clientFor(creds) {
-      const c = clientsOver(backend.address, creds, wire);
+      const c = clientsOver(byName(backend.address), creds, wire);
       others.push(c);
       return c;
     },
