@@ -356,8 +356,10 @@ export class PhoneSession {
     if (this.state !== 'approved' && this.state !== 'declined' && this.state !== 'failed') this.detail ||= reason;
     this.stream.close();
     this.state = 'closed';
-    this.emit();
+    // The till forgets the session and takes back a basket it held first, so that the 'closed'
+    // event's listeners (the cashier's screen) see that basket waiting again, not with a phone gone.
     this.onClosed(this);
+    this.emit();
   }
 
   /** The receipt (decoded) shown at the till, when the session has one. */

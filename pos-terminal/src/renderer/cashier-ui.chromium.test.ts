@@ -104,6 +104,8 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     const paid: PhoneRun = await chen;
     expect(paid.outcome.kind).toBe('approved');
     await row('Approved').waitFor();
+    // The sale panel's notice follows the basket it charged: no longer "waiting" once paid.
+    await expect.poll(() => page.locator('#scan-status').textContent()).toMatch(/^Basket B-\d+ \(€31\.89\) is paid$/);
     await page.locator('#receipt pre', { hasText: 'APPROVED' }).waitFor();
     const receiptText = (await page.locator('#receipt pre').textContent())!;
     expect(receiptText).toContain('679999*********0035');
@@ -131,9 +133,13 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     await page.locator('#lines tr', { hasText: 'Still water' }).waitFor();
     await page.keyboard.press('F9');
     await page.locator('#baskets li', { hasText: 'waiting' }).waitFor();
+    const waitingNotice = /^Basket (B-\d+) \(€[\d.]+\) is waiting for the next phone$/;
+    await expect.poll(() => page.locator('#scan-status').textContent()).toMatch(waitingNotice);
     const tampered = await world.phonePays('card-alice', '1234', { tamper: { payment: (p) => void (p.total = { minor: 1, currency: 'EUR' }) } });
     expect(tampered.outcome.kind).not.toBe('approved');
     await page.locator('#alerts .alert', { hasText: 'nothing was charged' }).waitFor();
+    await page.locator('#baskets li', { hasText: 'waiting' }).waitFor();
+    await expect.poll(() => page.locator('#scan-status').textContent()).toMatch(waitingNotice); // back to waiting, not "paid"
     await shot('4-mismatch');
 
     // A shopper who stops at the confirmation holds the basket: the cashier cancels that phone,
@@ -142,6 +148,7 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     const slow = world.phonePays('card-alice', '1234', { confirmWhen: new Promise<void>((r) => (goOn = r)) });
     await row('Authorized · shopper confirming').waitFor({ timeout: 15_000 });
     await expect.poll(() => page.locator('#baskets li', { hasText: 'waiting' }).count()).toBe(0);
+    await expect.poll(() => page.locator('#scan-status').textContent()).toMatch(/^Basket B-\d+ \(€[\d.]+\) is with phone \S+$/);
     await row('Authorized · shopper confirming').getByRole('button', { name: /^Cancel phone/ }).click();
     await row('Cancelled: by the cashier; nothing was charged').waitFor();
     await page.locator('#baskets li', { hasText: 'waiting' }).waitFor();

@@ -23,6 +23,11 @@ export class CashierView {
   private history: ReceiptView[] = [];
   private connected = true;
   private readonly dismissed = new Set<string>();
+  /**
+   * The basket the sale panel's notice is about since Charge, and the notice shown: followed as
+   * it goes to a phone and is paid, until the cashier does something else there.
+   */
+  private charged: { id: string; totalText: string; notice: string } | null = null;
 
   constructor(private readonly api: TillApi) {}
 
@@ -221,7 +226,8 @@ export class CashierView {
     }
     const b = await this.call(() => this.api.invoke('basket:charge', {}));
     if (b) {
-      this.status('scan-status', `Basket ${b.id} (${b.totalText}) is waiting for the next phone`);
+      this.charged = { id: b.id, totalText: b.totalText, notice: '' };
+      this.followCharged();
       $<HTMLInputElement>('search').value = '';
       this.results = [];
       this.renderResults();
@@ -356,6 +362,43 @@ export class CashierView {
     this.renderSale();
     this.renderPhones();
     this.renderAlerts();
+    this.followCharged();
+  }
+
+  /**
+   * The notice of the basket last charged, as it is now: waiting (again, after a phone that did not
+   * pay), with a phone, or paid. Left alone once the cashier's next action wrote something else
+   * there, and when the basket went otherwise (taken back: that action says so itself).
+   */
+  private followCharged(): void {
+    const c = this.charged;
+    if (!c || !this.state) return;
+    if (c.notice !== '' && $('scan-status').textContent !== c.notice) {
+      this.charged = null;
+      return;
+    }
+    const basket = this.state.baskets.find((b) => b.id === c.id);
+    const phone = this.state.sessions.find((r) => r.basketId === c.id);
+    const paid = basket?.status === 'paid' || phone?.phase === 'approved';
+    // Not in the till's state yet (the charge answered before the state caught up): just charged, so waiting.
+    const waiting = !paid && (basket ? basket.status === 'open' : c.notice === '');
+    // A paid basket leaves the till's list a moment before its phone's session shows the approval.
+    const paying = !basket && phone !== undefined && !phone.closed && phone.phase === 'paying';
+    const notice = paid
+      ? `Basket ${c.id} (${c.totalText}) is paid`
+      : waiting
+        ? `Basket ${c.id} (${c.totalText}) is waiting for the next phone`
+        : basket
+          ? `Basket ${c.id} (${c.totalText}) is with phone ${basket.sessionId ?? ''}`
+          : paying
+            ? c.notice
+            : null;
+    if (notice === null) {
+      this.charged = null;
+      return;
+    }
+    if (notice !== c.notice) this.status('scan-status', notice);
+    this.charged = paid ? null : { ...c, notice };
   }
 
   private renderResults(): void {
