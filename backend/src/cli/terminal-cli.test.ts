@@ -18,7 +18,8 @@ import { MasterKey } from '../adapters/master-key';
 const exec = promisify(execFile);
 /** Every command gets the master key that keys.json is sealed under (seed creates it under this one). */
 const env = { ...process.env, BLUETILL_MASTER_KEY: MasterKey.generate().toBase64() };
-const run = (file: string, args: string[]) => exec(file, args, { env });
+/** A command that hangs is killed after 30 s and fails with what it printed (exec's error carries stdout and stderr). */
+const run = (file: string, args: string[]) => exec(file, args, { env, timeout: 30_000 });
 const cli = resolve(import.meta.dirname, '..', '..', 'bin', 'bluetill-backend.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'bluetill-terminal-cli-'));
 let server: ChildProcess | undefined;
@@ -31,11 +32,13 @@ function challenge(address: string, id: string) {
   const p = tlsPaths(join(dir, 'tls'));
   const t = p.terminal(id);
   const client = new AuthorizationClient(address, credentials.createSsl(readFileSync(p.ca), readFileSync(t.key), readFileSync(t.cert)));
-  return new Promise<void>((res, rej) => client.challenge({ terminalId: id }, (e) => (client.close(), e ? rej(e) : res())));
+  // A deadline as the till's own calls have: a call that gets no answer fails here, saying so, instead of the whole test timing out.
+  return new Promise<void>((res, rej) => client.challenge({ terminalId: id }, { deadline: Date.now() + 10_000 }, (e) => (client.close(), e ? rej(e) : res())));
 }
 
 describe('bluetill-backend terminal issue-cert / revoke', () => {
-  it('issues a new certificate (a new serial), serves it, and refuses it once revoked by serial', { timeout: 30_000 }, async () => {
+  // Six processes of the admin tool, each loading the TypeScript sources: ~5 s alone, more while the rest of the suite runs.
+  it('issues a new certificate (a new serial), serves it, and refuses it once revoked by serial', { timeout: 90_000 }, async () => {
     await run(process.execPath, [cli, 'seed', '--dir', dir, '--server-name', 'till-gw.example']);
     const p = tlsPaths(join(dir, 'tls'));
     expect(new X509Certificate(readFileSync(p.server)).checkHost('till-gw.example')).toBe('till-gw.example');
@@ -49,12 +52,18 @@ describe('bluetill-backend terminal issue-cert / revoke', () => {
     server = spawn(process.execPath, [cli, 'serve', '--dir', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env });
     const address = await new Promise<string>((res, rej) => {
       let out = '';
+      let err = '';
+      const late = setTimeout(() => rej(new Error(`serve did not say it listens within 30 s; stdout: ${out} stderr: ${err}`)), 30_000);
+      server!.stderr!.on('data', (d: Buffer) => void (err += d.toString()));
       server!.stdout!.on('data', (d: Buffer) => {
         out += d.toString();
         const m = /listening on (\S+) \(mutual TLS\)/.exec(out);
-        if (m) res(m[1]!);
+        if (m) {
+          clearTimeout(late);
+          res(m[1]!);
+        }
       });
-      server!.once('exit', (code) => rej(new Error(`serve exited ${code}`)));
+      server!.once('exit', (code) => (clearTimeout(late), rej(new Error(`serve exited ${code}: ${err}`))));
     });
     await challenge(address, 'T-0001'); // the new certificate
     const revoked = await run(process.execPath, [cli, 'terminal', 'revoke', '--dir', dir, '--id', 'T-0001', '--serial', new X509Certificate(readFileSync(p.terminal('T-0001').cert)).serialNumber]);
