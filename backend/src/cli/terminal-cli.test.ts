@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { credentials, status } from '@grpc/grpc-js';
+import { Metadata, credentials, status } from '@grpc/grpc-js';
 import { AuthorizationClient } from '@bluetill/protocol';
 import { tlsPaths } from '../adapters/tls-files';
 import { MasterKey } from '../adapters/master-key';
@@ -33,7 +33,7 @@ function challenge(address: string, id: string) {
   const t = p.terminal(id);
   const client = new AuthorizationClient(address, credentials.createSsl(readFileSync(p.ca), readFileSync(t.key), readFileSync(t.cert)));
   // A deadline as the till's own calls have: a call that gets no answer fails here, saying so, instead of the whole test timing out.
-  return new Promise<void>((res, rej) => client.challenge({ terminalId: id }, { deadline: Date.now() + 10_000 }, (e) => (client.close(), e ? rej(e) : res())));
+  return new Promise<void>((res, rej) => client.challenge({ terminalId: id }, new Metadata(), { deadline: Date.now() + 10_000 }, (e) => (client.close(), e ? rej(e) : res())));
 }
 
 describe('bluetill-backend terminal issue-cert / revoke', () => {
