@@ -378,12 +378,13 @@ export class CashierView {
       return;
     }
     const basket = this.state.baskets.find((b) => b.id === c.id);
-    const phone = this.state.sessions.find((r) => r.basketId === c.id);
-    const paid = basket?.status === 'paid' || phone?.phase === 'approved';
+    // A basket may have passed through several phones (one declined, the next paying): look at each.
+    const phones = this.state.sessions.filter((r) => r.basketId === c.id);
+    const paid = basket?.status === 'paid' || phones.some((r) => r.phase === 'approved');
     // Not in the till's state yet (the charge answered before the state caught up): just charged, so waiting.
     const waiting = !paid && (basket ? basket.status === 'open' : c.notice === '');
     // A paid basket leaves the till's list a moment before its phone's session shows the approval.
-    const paying = !basket && phone !== undefined && !phone.closed && phone.phase === 'paying';
+    const paying = !basket && phones.some((r) => !r.closed && r.phase === 'paying');
     const notice = paid
       ? `Basket ${c.id} (${c.totalText}) is paid`
       : waiting
