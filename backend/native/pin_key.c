@@ -50,8 +50,6 @@ static void key_free(napi_env env, void *data, void *hint) {
   free(k);
 }
 
-
-
 napi_value pin_key_create(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!args_of(env, info, 1, argv, "createKey(d)")) return NULL;
@@ -102,7 +100,6 @@ static p256_key *key_of(napi_env env, napi_value v, const char *call) {
   snprintf(what, sizeof what, "%s: the first argument is not a key from createKey", call);
   return unwrap_key(env, v, &PIN_KEY_TAG, what);
 }
-
 
 napi_value pin_key_agree(napi_env env, napi_callback_info info) {
   napi_value argv[2];

@@ -1,4 +1,4 @@
-import { LRUCache } from 'lru-cache';
+import { CountedCache } from './counted-cache';
 import type { CardData } from '../gen/bluetill/v1/common';
 import { equalBytes } from '../bytes';
 import { BLUETILL_AID, BLUETILL_LABEL, cardStaticData } from './card-layout';
@@ -158,38 +158,20 @@ function recoverCardRecords(i: { readonly card: Pick<CardData, 'records'>; reado
  * cannot fill it; an entry is used only while the CA key it was recovered under is still the one
  * configured for its index. Least recently used entries go first.
  */
-export class CardRecordsCache {
-  private readonly entries: LRUCache<string, RecoveredCard>;
-  private counts = { hits: 0, misses: 0 };
-
-  constructor(readonly maxEntries = 4096) {
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
-    this.entries = new LRUCache({ max: maxEntries });
+export class CardRecordsCache extends CountedCache<RecoveredCard> {
+  constructor(maxEntries = 4096) {
+    super(maxEntries);
   }
 
   /** @internal the recovered card for these records, if kept and its CA key is still current. */
   get(records: Uint8Array, caKeys: ReadonlyMap<number, RsaPublicKey>): Recovery | undefined {
-    const entry = this.entries.get(keyOf(records));
-    if (!entry || caKeys.get(entry.caIndex) !== entry.ca) {
-      this.counts.misses++;
-      return undefined;
-    }
-    this.counts.hits++;
-    return { ok: true, card: entry };
+    const card = this.lookup(keyOf(records), (e) => caKeys.get(e.caIndex) === e.ca);
+    return card && { ok: true, card };
   }
 
   /** @internal */
   set(records: Uint8Array, card: RecoveredCard): void {
-    this.entries.set(keyOf(records), card);
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
-
-  /** Lookups answered from the cache, and lookups that were not. */
-  get stats(): { readonly hits: number; readonly misses: number } {
-    return { ...this.counts };
+    this.keep(keyOf(records), card);
   }
 }
 

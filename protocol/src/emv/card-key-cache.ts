@@ -1,6 +1,6 @@
-import { LRUCache } from 'lru-cache';
 import { deriveCardAcMasterKey } from './card-cryptogram';
 import type { AcAlgorithm } from './cryptogram';
+import { CountedCache } from './counted-cache';
 
 /**
  * ICC master keys for application cryptograms, derived from the issuer master key, per card
@@ -17,35 +17,18 @@ import type { AcAlgorithm } from './cryptogram';
  *   const keys = new CardKeyCache();
  *   const iccMasterKey = keys.derive(issuerMasterKey, pan, panSequence, 'aes');
  */
-export class CardKeyCache {
-  private readonly entries: LRUCache<string, { readonly imk: Uint8Array; readonly key: Uint8Array }>;
-  private counts = { hits: 0, misses: 0 };
-
-  constructor(readonly maxEntries = 4096) {
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
-    this.entries = new LRUCache({ max: maxEntries });
+export class CardKeyCache extends CountedCache<{ readonly imk: Uint8Array; readonly key: Uint8Array }> {
+  constructor(maxEntries = 4096) {
+    super(maxEntries);
   }
 
   /** deriveCardAcMasterKey, from the cache when this card's key was derived from `imk` before; throws as it does. */
   derive(imk: Uint8Array, pan: string, psn: number, algorithm: AcAlgorithm): Uint8Array {
     const id = `${algorithm}:${pan}:${psn}`;
-    const entry = this.entries.get(id);
-    if (entry && entry.imk === imk) {
-      this.counts.hits++;
-      return entry.key;
-    }
+    const entry = this.lookup(id, (e) => e.imk === imk);
+    if (entry) return entry.key;
     const key = deriveCardAcMasterKey(imk, pan, psn, algorithm);
-    this.entries.set(id, { imk, key });
-    this.counts.misses++;
+    this.keep(id, { imk, key });
     return key;
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
-
-  /** Keys given from the cache, and derivations made. */
-  get stats(): { readonly hits: number; readonly misses: number } {
-    return { ...this.counts };
   }
 }

@@ -1,6 +1,6 @@
-import { LRUCache } from 'lru-cache';
 import { checkIssuerKeyUse, recoverIssuerCertificate, type IssuerCertificateInput, type IssuerPublicKeyInfo } from './oda';
 import type { RsaPublicKey } from './rsa';
+import { CountedCache } from './counted-cache';
 
 /**
  * Recovered issuer public keys, per (CA index, CA key, issuer certificate, remainder, exponent),
@@ -20,37 +20,21 @@ import type { RsaPublicKey } from './rsa';
  *   const issuers = new IssuerKeyCache();
  *   const info = issuers.recover({ caIndex: 0x92, caPublicKey, certificate, remainder, exponent, pan, now });
  */
-export class IssuerKeyCache {
-  private readonly entries: LRUCache<string, { readonly ca: RsaPublicKey; readonly info: IssuerPublicKeyInfo }>;
-  private counts = { hits: 0, misses: 0 };
-
-  constructor(readonly maxEntries = 1024) {
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
-    this.entries = new LRUCache({ max: maxEntries });
+export class IssuerKeyCache extends CountedCache<{ readonly ca: RsaPublicKey; readonly info: IssuerPublicKeyInfo }> {
+  constructor(maxEntries = 1024) {
+    super(maxEntries);
   }
 
   /** recoverIssuerPublicKey, with the certificate-only part from the cache when it is there; throws OdaError the same way. */
   recover(input: IssuerCertificateInput & { readonly caIndex: number }): IssuerPublicKeyInfo {
     const key = `${input.caIndex}:${hex(input.certificate)}:${hex(input.remainder)}:${hex(input.exponent)}`;
-    let entry = this.entries.get(key);
-    if (entry && entry.ca === input.caPublicKey) {
-      this.counts.hits++;
-    } else {
+    let entry = this.lookup(key, (e) => e.ca === input.caPublicKey);
+    if (!entry) {
       entry = { ca: input.caPublicKey, info: recoverIssuerCertificate(input) };
-      this.entries.set(key, entry);
-      this.counts.misses++;
+      this.keep(key, entry);
     }
     checkIssuerKeyUse(entry.info, input.pan, input.now);
     return entry.info;
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
-
-  /** Lookups answered from the cache, and recoveries made. */
-  get stats(): { readonly hits: number; readonly misses: number } {
-    return { ...this.counts };
   }
 }
 
