@@ -1,5 +1,5 @@
 /*
- * The backend's native key operations (issue 5), one N-API module over the OpenSSL inside Node:
+ * The backend's native key operations, one N-API module over the OpenSSL inside Node:
  * the PIN key (pin_key.c) and the receipt signing key (signing_key.c). Loaded by
  * src/adapters/native-keys.ts; built by `make setup` (node-gyp).
  */

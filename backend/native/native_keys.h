@@ -1,5 +1,5 @@
 /*
- * What the native key operations share (backend/native, issue 5): N-API argument and result
+ * What the native key operations share (backend/native): N-API argument and result
  * helpers, and the functions each file exports to module.c.
  */
 #ifndef BLUETILL_NATIVE_KEYS_H

@@ -1,5 +1,5 @@
 /*
- * The authorization server's PIN key (issue 5): P-256 ECDH (the x-coordinate of d·Q), and a sealed
+ * The authorization server's PIN key: P-256 ECDH (the x-coordinate of d·Q), and a sealed
  * PIN opened whole (openPinField, below: the agreement, HKDF, AES-GCM and format 4 in one call).
  *
  * Why native: Node's two ECDH calls each do a second full scalar multiplication besides the one
@@ -122,7 +122,7 @@ napi_value pin_key_agree(napi_env env, napi_callback_info info) {
 
 /*
  * The algorithms of a sealed PIN, fetched once per process (OpenSSL 3's implicit fetch by name on
- * every call, as Node's createDecipheriv and hkdfSync do, is most of their cost: issue 5).
+ * every call, as Node's createDecipheriv and hkdfSync do, is most of their cost).
  * Fetched objects are reference-counted and safe to share between threads.
  */
 static EVP_KDF *hkdf;

@@ -1,5 +1,5 @@
 /*
- * ECDSA P-256 with SHA-256 for the settlement server's receipt key (issue 5): a signature in DER,
+ * ECDSA P-256 with SHA-256 for the settlement server's receipt key: a signature in DER,
  * as Node's crypto.sign('sha256', data, key) makes it, for ~2/3 of its CPU on the loaded use-case
  * worker. Node's sign sets up the signature from scratch on every call (it fetches SHA-256 and the
  * ECDSA signature method by name, makes the contexts, runs a sign job); here the key is decoded

@@ -1,5 +1,5 @@
 /**
- * Encodes a protobuf message with one BinaryWriter kept per thread (issue 5). The generated
+ * Encodes a protobuf message with one BinaryWriter kept per thread. The generated
  * `encode(message)` makes a new writer per call, whose buffer starts empty and doubles as it
  * fills: about five allocations and copies for a 765-byte Settle request, ~2 % of the backend's
  * CPU per Settle (it encodes the request for its hash, the receipt, the response to store and the

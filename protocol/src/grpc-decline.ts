@@ -1,5 +1,5 @@
 /**
- * How a business decline travels over gRPC (issue 5): status FAILED_PRECONDITION, details
+ * How a business decline travels over gRPC: status FAILED_PRECONDITION, details
  * `<decline code>: <text>`, and the whole encoded response message (decline code, signed receipt,
  * tries left, …) in ONE binary trailer, `bluetill-decline-bin`. The server encodes, every client
  * decodes back to the same response value, so nothing above the gRPC adapters changes: a decline

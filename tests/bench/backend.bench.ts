@@ -1,5 +1,5 @@
 /**
- * The backend's own cost against the transport's (issue 5): in one process, on loopback,
+ * The backend's own cost against the transport's: in one process, on loopback,
  *   echo_per_s      plain grpc-js unary calls to an echo server, concurrency 64, with Authorize's
  *                   message sizes: its requests' bytes sent, an answer of its response's size
  *   echo_settle_per_s  the same with Settle's message sizes (its requests, its response's size)

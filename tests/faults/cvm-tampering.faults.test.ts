@@ -1,5 +1,5 @@
 /**
- * Issue #8: a modified phone attacks cardholder verification (claims 10, 16, 17) against the real
+ * A modified phone attacks cardholder verification (claims 10, 16, 17) against the real
  * till core and the real backend (grpc-js, SQLite), with simulated cards. The phone is the
  * attacker's: it edits the unsigned CardAuth (declared method, PIN block), lies to itself about
  * what the card answered to VERIFY, falls back to another method after a failed one, forges the
@@ -92,7 +92,7 @@ const ATTACKS: readonly Attack[] = [
 
 const codeOf = (o: PaymentOutcome): string => (o.kind === 'declined' ? o.reason : o.kind === 'failed' ? o.code : o.kind);
 
-describe('issue #8: CVM tampering by a modified phone', () => {
+describe('CVM tampering by a modified phone', () => {
   const results: { name: string; outcome: string }[] = [];
   afterAll(() => {
     const byOutcome: Record<string, number> = {};

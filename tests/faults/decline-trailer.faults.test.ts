@@ -1,5 +1,5 @@
 /**
- * The clients' side of issue 5's wire contract: a decline is FAILED_PRECONDITION with the response
+ * The clients' side of the wire contract: a decline is FAILED_PRECONDITION with the response
  * in the `bluetill-decline-bin` trailer. The till's client (GrpcBackendClient), the phone's
  * (GrpcShopperBackend) and the test fixture's shopper clients against (1) the real backend: real
  * declines come back as the same response values as before; and (2) a fake backend (a real grpc-js

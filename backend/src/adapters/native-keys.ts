@@ -1,5 +1,5 @@
 /**
- * The backend's native key operations (backend/native, issue 5), over the OpenSSL inside Node:
+ * The backend's native key operations (backend/native), over the OpenSSL inside Node:
  * - the PIN key (pin_key.c): `agree`, P-256 ECDH with one scalar multiplication, where Node's own
  *   ECDH does two (the C file says why); `openPinField`, a sealed PIN opened in one call — the
  *   agreement, HKDF-SHA256, AES-256-GCM and the format-4 decipherment (protocol

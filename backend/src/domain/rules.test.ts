@@ -75,7 +75,7 @@ describe('settlement rules', () => {
   });
 });
 
-describe('cardholder verification rules (issue #5)', () => {
+describe('cardholder verification rules', () => {
   const pin: Cvr = { ...EMPTY_CVR, offlinePinPerformed: true, pinTriesLeft: 3 };
   const bio: Cvr = { ...EMPTY_CVR, biometricPerformed: true };
   const know: Cvr = { ...EMPTY_CVR, knowledgePerformed: true };

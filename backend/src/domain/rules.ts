@@ -52,7 +52,7 @@ export interface SettlementFacts {
 }
 
 /**
- * Issue #5: a cardholder verification the card performed counts only when the card signed it.
+ * A cardholder verification the card performed counts only when the card signed it.
  * Called only with the CVR of a cryptogram that verified (the ARQC covers the IAD). The declared
  * method must show as performed and passed; any method the card saw fail in the same session
  * declines, whatever was declared (never a weaker method after a failed one). Online PIN was

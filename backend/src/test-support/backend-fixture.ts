@@ -43,7 +43,7 @@ type Unary<Req, Res> = (req: Req, cb: (e: ServiceError | null, r: Res) => void) 
 
 /**
  * A call whose declines come back as values, decoded from the decline trailer with `decode`, and
- * that holds the backend to the wire contract (issue 5): an OK answer must be an approval with no
+ * that holds the backend to the wire contract: an OK answer must be an approval with no
  * decline trailer, a FAILED_PRECONDITION must carry a readable decline (else a DeclineTrailerError).
  * Each answer's raw status is appended to `wire`.
  */

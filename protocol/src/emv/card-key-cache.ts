@@ -4,7 +4,7 @@ import { CountedCache } from './counted-cache';
 
 /**
  * ICC master keys for application cryptograms, derived from the issuer master key, per card
- * (algorithm, PAN, PSN), as an issuer host keeps them warm (issue 5): a card pays many times, and
+ * (algorithm, PAN, PSN), as an issuer host keeps them warm: a card pays many times, and
  * each derivation is one or two block-cipher set-ups, most of what an AES or TDES call costs in
  * Node. The session key (per ATC) and the MAC are computed on every use.
  *

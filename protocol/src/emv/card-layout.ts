@@ -117,7 +117,7 @@ function odaRecordObjects(d: Pick<CardPublicData, 'pan' | 'psn' | 'expiry' | 'me
 /**
  * Static data to be authenticated for a card with this layout (SFI 1 record 1 ‖ AIP): what
  * staticDataToAuthenticate makes of odaRecord (the template's value), without encoding the
- * template to decode it again (issue 5; card-layout.test checks the two agree).
+ * template to decode it again (card-layout.test checks the two agree).
  */
 export function cardStaticData(d: Pick<CardPublicData, 'pan' | 'psn' | 'expiry' | 'merchantId'>): Uint8Array {
   return concatBytes(encodeTlv(odaRecordObjects(d)), CARD_AIP);

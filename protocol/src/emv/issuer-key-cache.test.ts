@@ -1,5 +1,5 @@
 /**
- * The issuer key cache (issue 5): a hit gives what a fresh recovery gives; the PAN and expiry are
+ * The issuer key cache: a hit gives what a fresh recovery gives; the PAN and expiry are
  * checked on every use; a certificate that differs in one byte, or another CA key under the same
  * index, is never answered from the cache; the bound holds (least recently used goes first).
  */

@@ -6,7 +6,7 @@ import { CountedCache } from './counted-cache';
  * Recovered issuer public keys, per (CA index, CA key, issuer certificate, remainder, exponent),
  * as issuer hosts and terminals keep them: a card company has few issuers and each issuer key
  * certifies many cards, so the recovery (an RSA operation under the CA key, the SHA-1 check, the
- * parse) is done once per certificate, not once per card (issue 5).
+ * parse) is done once per certificate, not once per card.
  *
  * - Only what depends on the certificate alone is kept; the checks that depend on the card and
  *   the day (issuer identifier = leftmost PAN digits, certificate not expired) run on every use.

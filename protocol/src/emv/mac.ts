@@ -31,7 +31,7 @@ export function retailMac(key: Uint8Array, data: Uint8Array, padding: 1 | 2): Ui
   const padded = padIso9797(data, padding, 8);
   const left = key.subarray(0, 8);
   const last = padded.length - 8;
-  // Single-DES CBC over all but the last block, in one cipher (not one per block: issue 5).
+  // Single-DES CBC over all but the last block, in one cipher (not one per block).
   const h = last === 0 ? new Uint8Array(8) : desCbcLastBlock(left, padded.subarray(0, last));
   // Last block under TDES (E_K1 D_K2 E_K1) is exactly ISO 9797-1 output transformation 3.
   return desEncrypt(key, xorBytes(h, padded.subarray(last)));
@@ -54,7 +54,7 @@ function cmacSubkey(l: Uint8Array): Uint8Array {
 /**
  * AES-CMAC (RFC 4493 / NIST SP 800-38B) with a 128/192/256-bit key; returns the full 16 bytes.
  * One AES cipher for the subkey and every block (CBC by hand, a block at a time): a MAC costs one
- * cipher set-up, most of what an AES call costs in Node (issue 5).
+ * cipher set-up, most of what an AES call costs in Node.
  */
 export function aesCmac(key: Uint8Array, data: Uint8Array): Uint8Array {
   const aes = aesEcbEncryptor(key);

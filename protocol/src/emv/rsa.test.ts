@@ -1,5 +1,5 @@
 /**
- * rsaRecover: the BigInt path for exponent 3 (issue 5) gives OpenSSL's answer byte for byte, and
+ * rsaRecover: the BigInt path for exponent 3 gives OpenSSL's answer byte for byte, and
  * refuses what OpenSSL refuses; other exponents still go through OpenSSL.
  */
 import { constants, generateKeyPairSync, publicDecrypt } from 'node:crypto';

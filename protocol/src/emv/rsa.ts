@@ -49,7 +49,7 @@ function isExponent3(exponent: Uint8Array): boolean {
  * Raw RSA public operation (data^e mod n); data must be exactly as long as the modulus.
  * With exponent 3 (EMV allows 3 and 65537; every key this project issues uses 3) the two modular
  * multiplications run on BigInt, 3-4x cheaper than importing the key into OpenSSL for a single
- * operation (issue 5). The data is public, so timing does not matter; data not below the modulus
+ * operation. The data is public, so timing does not matter; data not below the modulus
  * is refused, as OpenSSL refuses it.
  */
 export function rsaRecover(key: RsaPublicKey, data: Uint8Array): Uint8Array {

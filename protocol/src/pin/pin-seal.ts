@@ -56,7 +56,7 @@ export function p256PrivateScalar(privateKey: KeyObject): Uint8Array {
 
 /**
  * Node's ECDH with `privateKey`, its ECDH object made once per key: computeSecret on a raw point
- * costs about half of importing the point as a KeyObject and calling diffieHellman (issue 5). It
+ * costs about half of importing the point as a KeyObject and calling diffieHellman. It
  * refuses a point that is not on P-256 (ERR_CRYPTO_ECDH_INVALID_PUBLIC_KEY). Each call also
  * re-checks the key pair (a second scalar multiplication, ~50 µs): the backend uses its native
  * binding instead when it is built (backend/native).

@@ -1,5 +1,5 @@
 /**
- * Thousands of mixed operations at once (issue 5: group commit), against a real server over
+ * Thousands of mixed operations at once (group commit), against a real server over
  * mutual TLS and a real SQLite file (use cases on the gRPC thread, as by default; and a shorter
  * run with them on the worker thread, as `serve` runs): 16 lanes at a time, each paying with its own cards (sales,
  * some over the limit), refunding and voiding anybody's sales (so refunds, voids and sales of the

@@ -1,5 +1,5 @@
 /**
- * Issue #5 on the real gRPC servers (grpc-js on loopback, SQLite): the declared cardholder
+ * On the real gRPC servers (grpc-js on loopback, SQLite): the declared cardholder
  * verification is checked at the edge, recorded on the authorization, and enforced at settlement
  * against the CVR of the card's verified cryptogram only.
  */

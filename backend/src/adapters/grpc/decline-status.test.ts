@@ -1,5 +1,5 @@
 /**
- * Issue 5, "clear gRPC status codes": a business decline is status FAILED_PRECONDITION with
+ * Clear gRPC status codes: a business decline is status FAILED_PRECONDITION with
  * details `<decline code>: <text>` and the whole encoded response in ONE `bluetill-decline-bin`
  * trailer; an approval is OK with no such trailer. Real grpc-js servers on 127.0.0.1 (mutual TLS
  * and the shopper listener), a real SQLite file. Each decline is reached through the fixture's

@@ -1,5 +1,5 @@
 /**
- * The methods the gRPC thread forwards to the use-case worker as bytes (issue 5): Authorize and
+ * The methods the gRPC thread forwards to the use-case worker as bytes: Authorize and
  * Settle, the backend's hot path. The gRPC thread reads the client certificate (once per TLS
  * connection) and passes the request's bytes and that identity on; the worker does the rest, in
  * the order every call keeps — who (the registry, on the worker's own warm connection), then what

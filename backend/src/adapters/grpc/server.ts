@@ -60,14 +60,14 @@ export interface BackendOptions {
   readonly reflection?: boolean;
   /**
    * Run the use cases (store, key store, per-request cryptography, group commits) on a worker
-   * thread, leaving the gRPC thread to the transport (issue 5). Default off here; `serve` turns it
+   * thread, leaving the gRPC thread to the transport. Default off here; `serve` turns it
    * on (`--no-worker` to keep one thread).
    * Needs the system clock (a custom `clock` is refused with it).
    */
   readonly worker?: boolean;
   /**
    * With `worker`: crypto worker threads that open sealed PINs and check card certificates and
-   * ARQCs before the use-case worker decides and commits (issue 5). Default: the cores left after
+   * ARQCs before the use-case worker decides and commits. Default: the cores left after
    * the gRPC thread and the use-case worker (defaultCryptoWorkers: none on 2 cores); 0: none (the
    * use-case worker does that work itself).
    */

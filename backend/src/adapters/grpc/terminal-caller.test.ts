@@ -1,5 +1,5 @@
 /**
- * The caller check per TLS connection (issue 5), on a real backend over mutual TLS: the client
+ * The caller check per TLS connection, on a real backend over mutual TLS: the client
  * certificate is read once per connection (not once per call), each connection keeps its own
  * terminal, and the registry is still asked on every call (a revocation refuses the next call on
  * the open connection).

@@ -35,7 +35,7 @@ describe('Prometheus metrics', () => {
     expect(res.headers.get('content-type')).toContain('text/plain');
     const body = await res.text();
     const value = (line: string) => Number(body.split('\n').find((l) => l.startsWith(line))?.slice(line.length).trim());
-    // A decline is status FAILED_PRECONDITION (issue 5), still counted by its reason below.
+    // A decline is status FAILED_PRECONDITION, still counted by its reason below.
     expect(value('bluetill_backend_requests_total{method="Authorization.Settle",code="OK"}')).toBe(1);
     expect(value('bluetill_backend_requests_total{method="Authorization.Settle",code="FAILED_PRECONDITION"}')).toBe(1);
     expect(value('bluetill_backend_requests_total{method="Authorization.Refund",code="FAILED_PRECONDITION"}')).toBe(1);

@@ -1,5 +1,5 @@
 /**
- * Group commit (issue 5): the transactions of concurrent requests run in one SQLite transaction
+ * Group commit: the transactions of concurrent requests run in one SQLite transaction
  * and commit once (one fsync under synchronous=FULL). Only after that COMMIT has returned is any
  * request's promise settled, so a response is never sent for a change that is not durable.
  *
@@ -17,7 +17,7 @@
  *   other: the second finds the first's row.
  * - A function that throws rolls back its own changes only; its caller gets its own error.
  * - Savepoints only when needed: a batch first runs with none (two statements fewer per request;
- *   with the one-statement challenge, an approved Authorize runs 3 instead of 6; issue 5). If a
+ *   with the one-statement challenge, an approved Authorize runs 3 instead of 6). If a
  *   function throws, that whole run is rolled back and the batch runs again, each function in its
  *   own savepoint as above. So a function may run twice, and must have no effect outside the
  *   database that a second run would change (the use cases' functions read and write the store
@@ -58,7 +58,7 @@ export interface GroupCommitOptions {
    * worker: the gRPC thread posts a whole burst before this thread has worked through the first)
    * would otherwise gather the whole burst into one batch and answer all of it at once, after all
    * of it was worked through; the gRPC thread idles meanwhile, then works through all the answers
-   * while this one idles. Committing every `flushAt` lets the two overlap (issue 5).
+   * while this one idles. Committing every `flushAt` lets the two overlap.
    */
   readonly flushAt?: number;
   /** Called after every durable commit, in the same turn, so before any caller sees its result (metrics, tests). */

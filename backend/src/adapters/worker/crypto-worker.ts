@@ -1,5 +1,5 @@
 /**
- * A crypto worker (issue 5): does the pure CPU work of an Authorize or a Settle — open the sealed
+ * A crypto worker: does the pure CPU work of an Authorize or a Settle — open the sealed
  * PIN, check the card's certificates and DDA, check the ARQC, hash the request — off the
  * use-case worker, whose single thread then only reads and writes SQLite and commits (and would
  * otherwise stall this work during every fsync). It never touches the store: it hands each call,

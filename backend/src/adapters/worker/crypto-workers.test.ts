@@ -1,5 +1,5 @@
 /**
- * Crypto workers (issue 5): Authorize and Settle prepared on a crypto worker thread (sealed PIN,
+ * Crypto workers: Authorize and Settle prepared on a crypto worker thread (sealed PIN,
  * card certificates, ARQC) and decided on the use-case worker give the same answers as one thread;
  * a preparation's error crosses back as its status; a crypto worker that crashes fails the calls it
  * had taken with UNAVAILABLE (nothing of them stored), is replaced, and the server keeps serving;

@@ -1,4 +1,4 @@
-/** compact (issue 5): byte views into larger buffers cross threads at their own size, with the same bytes. */
+/** compact: byte views into larger buffers cross threads at their own size, with the same bytes. */
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';

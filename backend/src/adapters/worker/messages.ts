@@ -61,7 +61,7 @@ export interface ForwardedCallMessage {
 /**
  * The forwarded calls of one turn of the gRPC thread's event loop, in one message (their buffers
  * moved with it): one structured clone, one wake-up and one 'message' event per turn instead of
- * per call (issue 5).
+ * per call.
  */
 export interface ForwardedBatchMessage {
   readonly kind: 'forwarded-batch';
@@ -108,7 +108,7 @@ export function fromWire(w: WireError): Error {
  * A copy of `value` fit for postMessage: every Uint8Array that is a view into a larger buffer
  * (protobuf decoding slices the received frame; Buffer.allocUnsafe slices an 8 KiB pool) becomes
  * one of its own size. Structured clone copies a view's whole underlying ArrayBuffer, so without
- * this each call crossed threads with kilobytes it does not use (~40 µs a message, issue 5).
+ * this each call crossed threads with kilobytes it does not use (~40 µs a message).
  * Plain objects and arrays are walked; everything else is returned as is.
  */
 export function compact<T>(value: T): T {

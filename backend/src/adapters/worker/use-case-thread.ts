@@ -32,7 +32,7 @@ import {
   type CallMessage, type CryptoControl, type CryptoWorkerStart, type UseCaseControl, type ForwardedBatchMessage, type ForwardedCallMessage, type WorkerMessage, type WorkerStart,
 } from './messages';
 
-/** Calls forwarded as bytes so far, and the messages they took each way (issue 5: batched per turn). */
+/** Calls forwarded as bytes so far, and the messages they took each way (batched per turn). */
 export interface ForwardedCrossings {
   readonly calls: number;
   readonly callMessages: number;

@@ -1,5 +1,5 @@
 /**
- * The use-case worker (issue 5): the store, the key store and the use cases run on their own
+ * The use-case worker: the store, the key store and the use cases run on their own
  * thread, so the store's work and the fsync of each group commit do not stall the gRPC thread.
  * The CPU work of Authorize and Settle (sealed PIN, card authentication, ARQC) arrives already
  * done by a crypto worker (crypto-worker.ts), so this thread only decides, reads, writes and

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 
 /**
- * Each account keeps its running balance (issue 5): a sale's credit check read the sum of every
+ * Each account keeps its running balance: a sale's credit check read the sum of every
  * posting of the card's account, a cost that grew with the account's history (~30 µs a Settle at
  * a hundred postings). `balance_minor` is the sum of the account's postings: set here from them,
  * kept by a trigger on every posting inserted — the one way the ledger changes, since postings are
