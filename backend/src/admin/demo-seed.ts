@@ -5,7 +5,8 @@
  * cards also hold a fingerprint template (demoFingerprint of their first name, lower case) and a
  * knowledge secret ('green heron', 'rue des lilas 7') for the card-verified methods.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { luhnCheckDigit } from './card-validation';
 import { demoFingerprint } from '@bluetill/protocol';
 import { join } from 'node:path';
 import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
@@ -49,16 +50,7 @@ export const DEMO_MERCHANT_CARDS: readonly NewMerchantCard[] = [
   { id: 'mcard-closed', pan: '6799990900000000038', expiry: '3012', merchantId: 'M-0002', name: 'CLOSED SHOP' },
 ];
 
-/** Luhn check digit for the digits given (ISO/IEC 7812-1). */
-export function luhnCheckDigit(digits: string): string {
-  let sum = 0;
-  for (let i = 0; i < digits.length; i++) {
-    let d = Number(digits[digits.length - 1 - i]);
-    if (i % 2 === 0) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
-    sum += d;
-  }
-  return String((10 - (sum % 10)) % 10);
-}
+export { luhnCheckDigit } from './card-validation';
 
 /** Extra cards for fleets of simulated phones: card-fleet-001 …, PIN 1000 + n, limit 1,000.00. */
 export function fleetCards(count: number): NewCard[] {
@@ -86,12 +78,27 @@ export interface SeedOptions {
   readonly serverNames?: readonly string[];
 }
 
+/** What seed writes in its folder: all of it new, so a folder that holds any of it is refused. */
+const SEEDED_FILES = ['keys.json', 'backend.sqlite', 'backend.sqlite-wal', 'tls', 'cards', 'trust.json', `terminal-${DEMO_TERMINAL_ID}.json`] as const;
+
+/** Seed refuses a folder that already holds a card company: it never replaces keys or data. */
+export class SeedError extends Error {
+  override readonly name = 'SeedError';
+  readonly code = 'already_seeded';
+  constructor(readonly dir: string, readonly present: readonly string[]) {
+    super(`${dir} already holds ${present.join(', ')}: seed creates a new card company and never replaces keys or data; give it an empty or new folder`);
+  }
+}
+
 /**
- * Creates keys, database and demo registry in `dir`; writes keys.json (encrypted under the master
+ * Creates keys, database and demo registry in `dir` (refused, with nothing touched, when `dir`
+ * already holds any of it); writes keys.json (encrypted under the master
  * key), trust.json, terminal-T-0001.json, and tls/ (backend CA, server certificate, a client
  * certificate per terminal).
  */
 export async function seedDemo(dir: string, extraTerminals: readonly string[], extraCards: readonly NewCard[], o: SeedOptions): Promise<SeededBackend> {
+  const present = SEEDED_FILES.filter((f) => existsSync(join(dir, f)));
+  if (present.length > 0) throw new SeedError(dir, present);
   const cards = [...DEMO_CARDS, ...extraCards];
   const material = createKeyMaterial();
   const keysPath = join(dir, 'keys.json');

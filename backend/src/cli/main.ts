@@ -23,19 +23,20 @@
  * and `terminal …` need it, and refuse (exit 2, code master_key_missing / master_key_wrong) without
  * the right one. No command prints a key.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
-import { CvmDataError, encodeKnowledgeSecret, formatMoney, maskPan, templateFromBytes } from '@bluetill/protocol';
+import { existsSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { CvmDataError, encodeKnowledgeSecret, formatMoney, maskPan, SUPPORTED_CURRENCIES, templateFromBytes } from '@bluetill/protocol';
 import { seedDemo } from '../admin/demo-seed';
 import { issueCard, issueMerchantCard, writePersonalizationFile } from '../admin/card-issuing';
 import { createKeyMaterial } from '../admin/key-material';
+import { CardFieldError, validateCardFields } from '../admin/card-validation';
+import { addRegistryCommands } from './registry-commands';
 import { merchantCardTerminalId, registerCard, registerMerchantCard, revokeTerminalCertificates, setCardStatus, setMerchantCardStatus, unlockPin } from '../admin/registry';
 import { SqliteShopperStore } from '../adapters/sqlite/shopper-store.sqlite';
 import { issueTerminalTls, readTlsAuthority } from '../admin/tls-issuing';
 import { readServerTls } from '../adapters/tls-files';
 import { SoftwareKeyStore } from '../adapters/key-store.file';
-import { KeyStoreError } from '../adapters/key-store-error';
 import { readKeysFile, rotateKeysFile, writeKeysFile } from '../adapters/keys-file';
 import { masterKeyFromEnv, NEW_MASTER_KEY_ENV } from '../adapters/master-key';
 import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
@@ -47,7 +48,10 @@ import { BatchUseCase } from '../app/batch-service';
 import { systemClock } from '../ports/clock';
 import { transactionsCsv } from './transactions-csv';
 
-const program = new Command('bluetill-backend').description('bluetill card company backend: authorization and settlement servers, admin tool').showHelpAfterError();
+const program = new Command('bluetill-backend')
+  .description('bluetill card company backend: authorization and settlement servers, admin tool')
+  .showHelpAfterError('(add --help for usage)')
+  .exitOverride();
 
 const dirPaths = (dir: string) => {
   const keysPath = join(dir, 'keys.json');
@@ -66,6 +70,46 @@ const instant = (v: string) => {
   const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('must be an ISO 8601 time or unix milliseconds');
   return n;
+};
+const port = (v: string) => {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n > 65535) throw new InvalidArgumentError('must be a port number from 0 to 65535 (0: any free port)');
+  return n;
+};
+/** Opens DIR's database for one command and closes it after, whatever happens. */
+const withStore = <T>(dir: string, use: (store: SqliteBackendStore) => T): T => {
+  const store = new SqliteBackendStore(dirPaths(dir).dbPath);
+  try {
+    return use(store);
+  } finally {
+    store.close();
+  }
+};
+/**
+ * Writes a personalization file only if `register` succeeds, and registers only if the file can be
+ * written: the file is written beside its target first (new, 0600), `register` runs in one
+ * transaction that also puts the file in place (a hard link: refused if the target exists), and
+ * the temporary name is removed whatever happens.
+ */
+const issueAtomically = (store: SqliteBackendStore, out: string, write: (path: string) => void, register: () => void): void => {
+  if (existsSync(out)) throw new InvalidArgumentError(`${out} exists: a personalization file is never overwritten`);
+  let folder;
+  try {
+    folder = statSync(dirname(out));
+  } catch {
+    throw new InvalidArgumentError(`cannot write ${out}: the folder ${dirname(out)} does not exist`);
+  }
+  if (!folder.isDirectory()) throw new InvalidArgumentError(`cannot write ${out}: ${dirname(out)} is not a folder`);
+  const tmp = `${out}.${process.pid}.tmp`;
+  try {
+    write(tmp);
+    store.db.transaction(() => {
+      register();
+      linkSync(tmp, out);
+    })();
+  } finally {
+    if (existsSync(tmp)) unlinkSync(tmp);
+  }
 };
 const integer = (v: string) => {
   const n = Number(v);
@@ -117,15 +161,15 @@ program
   .description('serve gRPC: Authorization and Settlement (both by default), grpc.health.v1')
   .requiredOption('--dir <dir>', 'data folder')
   .option('--host <host>', 'listen address', '127.0.0.1')
-  .option('--port <port>', 'port (0 = any free)', integer, 50051)
+  .option('--port <port>', 'port (0 = any free)', port, 50051)
   .option('--services <list>', 'authorization,settlement', 'authorization,settlement')
   .option('--tls-dir <dir>', 'mutual-TLS material (ca.pem, server.pem, server-key.pem)', '<DIR>/tls')
   .option('--insecure', 'serve plaintext without client certificates (local debugging only)', false)
-  .option('--metrics-port <port>', 'serve Prometheus metrics on http://HOST:PORT/metrics (0 = any free port)', integer)
+  .option('--metrics-port <port>', 'serve Prometheus metrics on http://HOST:PORT/metrics (0 = any free port)', port)
   .option('--no-reflection', 'do not serve gRPC server reflection')
   .option('--no-worker', 'run the use cases on the gRPC thread (default: on a worker thread, the gRPC thread serving the transport only)')
   .option('--crypto-workers <n>', 'with the worker: threads that open sealed PINs and check card certificates and ARQCs (default: cores − 2, none on 2 cores; 0 = none: the use-case worker does that work)', integer)
-  .option('--shopper-port <port>', 'the shopper-facing listener (phones pay with a code or a merchant card; server TLS only); default --port + 1 (any free one with --port 0)', integer)
+  .option('--shopper-port <port>', 'the shopper-facing listener (phones pay with a code or a merchant card; server TLS only); default --port + 1 (any free one with --port 0)', port)
   .option('--no-shopper', 'do not serve the shopper-facing listener')
   .action(async (o: { dir: string; host: string; port: number; services: string; tlsDir: string; insecure: boolean; metricsPort?: number; reflection: boolean; worker: boolean; cryptoWorkers?: number; shopper: boolean; shopperPort?: number }) => {
     const masterKey = masterKeyFromEnv();
@@ -136,6 +180,11 @@ program
     const backend = await startBackend({
       ...dirPaths(o.dir), masterKey, reflection: o.reflection, host: o.host, port: o.port, services, tls, logger: createLogger('backend'), worker: o.worker, ...(o.cryptoWorkers !== undefined ? { cryptoWorkers: o.cryptoWorkers } : {}), ...(metrics ? { metrics } : {}),
       shopper: o.shopper ? { port: o.shopperPort ?? (o.port === 0 ? 0 : o.port + 1) } : false,
+    }).catch((e: unknown) => {
+      if (/No address added|EADDRINUSE|bind/i.test((e as Error).message)) {
+        throw new ListenError(`cannot listen on ${o.host}:${o.port}${o.shopper ? ` or the shopper port ${o.shopperPort ?? o.port + 1}` : ''}: the port is in use (another backend running?) or the address is not this machine's`, { cause: e });
+      }
+      throw e;
     });
     console.log(`listening on ${backend.address} (${o.insecure ? 'INSECURE plaintext' : 'mutual TLS'})`);
     if (backend.shopperAddress) console.log(`shopper listener on ${backend.shopperAddress} (${o.insecure ? 'INSECURE plaintext' : 'TLS, no client certificate'})`);
@@ -146,7 +195,12 @@ program
     process.once('SIGTERM', stop);
   });
 
-const terminal = program.command('terminal').description('mutual-TLS client certificates of registered terminals');
+/** A server that could not take its port: said in plain words, exit 2. */
+class ListenError extends Error {
+  readonly code = 'listen_failed';
+}
+
+const terminal = program.command('terminal').description("registered terminals (tills): add one, its mutual-TLS client certificates");
 
 terminal
   .command('issue-cert')
@@ -205,17 +259,33 @@ card
   .option('--biometric-template-file <file>', 'fingerprint template for match-on-card: 64 bytes, signed components (claim 16)')
   .option('--knowledge-secret-fd <n>', 'read the knowledge secret the card checks from this file descriptor (claim 17); never an argument', integer)
   .action((o: { dir: string; id: string; pan: string; expiry: string; name: string; psn: number; limit: number; currency: string; out: string; merchant?: string; biometricTemplateFile?: string; knowledgeSecretFd?: number }) => {
+    const fields = (issuerIdentifier: string) => {
+      try {
+        validateCardFields({ pan: o.pan, expiry: o.expiry, name: o.name, panSequence: o.psn }, { issuerIdentifier, now: Date.now() });
+      } catch (e) {
+        if (e instanceof CardFieldError) throw new InvalidArgumentError(`${e.code}: ${e.message}`);
+        throw e;
+      }
+    };
+    /** Neither the id nor the card number may be registered already (as a payment or a merchant card). */
+    const unregistered = (store: SqliteBackendStore, keys: SoftwareKeyStore) => {
+      const panHash = keys.panHash(o.pan);
+      const taken = store.db.prepare('SELECT 1 FROM cards WHERE id = ? OR pan_hash = ? UNION ALL SELECT 1 FROM merchant_cards WHERE id = ? OR pan_hash = ?').get(o.id, panHash, o.id, panHash);
+      if (taken) throw new InvalidArgumentError(`card ${o.id} or card number ${maskPan(o.pan)} is registered already`);
+    };
     if (o.merchant !== undefined) {
       const { material } = unlockedKeys(o.dir);
-      const store = new SqliteBackendStore(dirPaths(o.dir).dbPath);
-      try {
-        registerMerchantCard(store.db, new SoftwareKeyStore(material), { id: o.id, pan: o.pan, panSequence: o.psn, expiry: o.expiry, merchantId: o.merchant, name: o.name });
-      } catch (e) {
-        throw new InvalidArgumentError((e as Error).message);
-      } finally {
-        store.close();
-      }
-      writePersonalizationFile(o.out, o.id, issueMerchantCard(material, { pan: o.pan, panSequence: o.psn, expiry: o.expiry, name: o.name, merchantId: o.merchant }));
+      fields(material.emv.issuerIdentifier);
+      const keys = new SoftwareKeyStore(material);
+      withStore(o.dir, (store) => {
+        unregistered(store, keys);
+        if (!store.findMerchant(o.merchant!)) throw new InvalidArgumentError(`no merchant ${o.merchant}`);
+        issueAtomically(
+          store, o.out,
+          (path) => writePersonalizationFile(path, o.id, issueMerchantCard(material, { pan: o.pan, panSequence: o.psn, expiry: o.expiry, name: o.name, merchantId: o.merchant! })),
+          () => registerMerchantCard(store.db, keys, { id: o.id, pan: o.pan, panSequence: o.psn, expiry: o.expiry, merchantId: o.merchant!, name: o.name }),
+        );
+      });
       console.log(`issued merchant card ${o.id} (${maskPan(o.pan)}) for merchant ${o.merchant}, terminal ${merchantCardTerminalId(o.id)}; personalization written to ${o.out}`);
       return;
     }
@@ -238,38 +308,64 @@ card
           return secret;
         });
     const { material } = unlockedKeys(o.dir);
-    const { dbPath } = dirPaths(o.dir);
-    const store = new SqliteBackendStore(dbPath);
-    try {
-      registerCard(store.db, new SoftwareKeyStore(material), { id: o.id, pan: o.pan, panSequence: o.psn, expiry: o.expiry, cardholderName: o.name, pin, creditLimitMinor: o.limit, currency: o.currency });
-    } finally {
-      store.close();
-    }
-    writePersonalizationFile(o.out, o.id, issueCard(material, {
-      pan: o.pan, panSequence: o.psn, expiry: o.expiry, cardholderName: o.name, pin,
-      ...(biometricTemplate ? { biometricTemplate } : {}), ...(knowledgeSecret !== undefined ? { knowledgeSecret } : {}),
-    }));
+    fields(material.emv.issuerIdentifier);
+    if (!SUPPORTED_CURRENCIES.includes(o.currency)) throw new InvalidArgumentError(`currency must be one of ${SUPPORTED_CURRENCIES.join(', ')}`);
+    const keys = new SoftwareKeyStore(material);
+    withStore(o.dir, (store) => {
+      unregistered(store, keys);
+      issueAtomically(
+        store, o.out,
+        (path) => writePersonalizationFile(path, o.id, issueCard(material, {
+          pan: o.pan, panSequence: o.psn, expiry: o.expiry, cardholderName: o.name, pin,
+          ...(biometricTemplate ? { biometricTemplate } : {}), ...(knowledgeSecret !== undefined ? { knowledgeSecret } : {}),
+        })),
+        () => registerCard(store.db, keys, { id: o.id, pan: o.pan, panSequence: o.psn, expiry: o.expiry, cardholderName: o.name, pin, creditLimitMinor: o.limit, currency: o.currency }),
+      );
+    });
     const extras = [biometricTemplate ? 'fingerprint template' : '', knowledgeSecret !== undefined ? 'knowledge secret' : ''].filter(Boolean);
     console.log(`issued card ${o.id} (${maskPan(o.pan)})${extras.length ? ` with ${extras.join(' and ')}` : ''}; personalization written to ${o.out}`);
   });
 
-for (const [name, what] of [['block', 'block a card'], ['unblock', 'make a blocked card active again'], ['unlock-pin', 'reset the PIN try counter (issuer action)']] as const) {
-  card
+const BLOCK_REASONS = ['blocked', 'lost', 'stolen'] as const;
+type BlockReason = (typeof BLOCK_REASONS)[number];
+const blockReason = (v: string): BlockReason => {
+  if (!(BLOCK_REASONS as readonly string[]).includes(v)) throw new InvalidArgumentError(`must be one of ${BLOCK_REASONS.join(', ')}`);
+  return v as BlockReason;
+};
+
+/** Block, unblock or unlock a card; a command that would change nothing says so and exits 2. */
+for (const [name, what] of [['block', 'block a card (--reason lost or stolen: recorded as its status)'], ['unblock', 'make a blocked card active again'], ['unlock-pin', 'reset the PIN try counter (issuer action)']] as const) {
+  const command = card
     .command(name)
     .description(what)
     .requiredOption('--dir <dir>', 'data folder')
-    .requiredOption('--id <id>', 'card id')
-    .action((o: { dir: string; id: string }) => {
-      const store = new SqliteBackendStore(dirPaths(o.dir).dbPath);
-      try {
-        if (name === 'unlock-pin') unlockPin(store.db, o.id);
-        else if (store.findCardById(o.id)) setCardStatus(store.db, o.id, name === 'block' ? 'blocked' : 'active');
-        else setMerchantCardStatus(store.db, o.id, name === 'block' ? 'blocked' : 'active');
-      } finally {
-        store.close();
+    .requiredOption('--id <id>', 'card id');
+  if (name === 'block') command.option('--reason <reason>', `why: ${BLOCK_REASONS.join(', ')} (payment cards; merchant cards are just blocked)`, blockReason, 'blocked');
+  command.action((o: { dir: string; id: string; reason?: BlockReason }) => {
+    const done = withStore(o.dir, (store) => {
+      const payment = store.findCardById(o.id);
+      const merchantCard = payment ? undefined : (store.db.prepare('SELECT status FROM merchant_cards WHERE id = ?').get(o.id) as { status: string } | undefined);
+      if (!payment && !merchantCard) throw new InvalidArgumentError(`no card ${o.id}`);
+      const status = payment?.status ?? merchantCard!.status;
+      if (name === 'unlock-pin') {
+        if (!payment) throw new InvalidArgumentError(`${o.id} is a merchant card: it has no PIN to unlock`);
+        if (payment.pinTries === 0) throw new InvalidArgumentError(`card ${o.id} has no wrong PIN tries to reset`);
+        unlockPin(store.db, o.id);
+        return 'PIN tries reset';
       }
-      console.log(`card ${o.id}: ${name} done`);
+      if (name === 'block') {
+        if (status !== 'active') throw new InvalidArgumentError(`card ${o.id} is ${status} already`);
+        if (payment) setCardStatus(store.db, o.id, o.reason ?? 'blocked');
+        else setMerchantCardStatus(store.db, o.id, 'blocked');
+        return `blocked (${payment ? (o.reason ?? 'blocked') : 'blocked'})`;
+      }
+      if (status === 'active') throw new InvalidArgumentError(`card ${o.id} is active already`);
+      if (payment) setCardStatus(store.db, o.id, 'active');
+      else setMerchantCardStatus(store.db, o.id, 'active');
+      return `active again (was ${status})`;
     });
+    console.log(`card ${o.id}: ${done}`);
+  });
 }
 
 program
@@ -282,23 +378,28 @@ program
   .option('--merchant <id>', "merchant id: every terminal of the merchant, its tills and its merchant cards (with a terminal_id column)")
   .option('--from <time>', 'from (inclusive): ISO 8601 or unix ms', instant, 0)
   .option('--to <time>', 'to (exclusive): ISO 8601 or unix ms (default: now)', instant)
-  .requiredOption('--out <file>', 'CSV file to write')
+  .requiredOption('--out <file>', 'CSV file to write, or - for standard output')
   .action((o: { dir: string; terminal?: string; merchant?: string; from: number; to?: number; out: string }) => {
     if ((o.terminal === undefined) === (o.merchant === undefined)) throw new InvalidArgumentError('give --terminal ID or --merchant ID');
-    const store = new SqliteBackendStore(dirPaths(o.dir).dbPath);
-    try {
+    const to = o.to ?? Date.now() + 1;
+    if (o.from >= to) throw new InvalidArgumentError(`--from (${new Date(o.from).toISOString()}) must be before --to (${new Date(to).toISOString()})`);
+    const { csv, count, what } = withStore(o.dir, (store) => {
       if (o.merchant !== undefined) {
-        const rows = new SqliteShopperStore(store.db).listMerchantTransactions(o.merchant, o.from, o.to ?? Date.now() + 1, Number.MAX_SAFE_INTEGER);
-        writeFileSync(o.out, transactionsCsv(rows, { withTerminal: true }));
-        console.log(`merchant ${o.merchant}: ${rows.length} transaction(s) written to ${o.out}`);
-        return;
+        if (!store.findMerchant(o.merchant)) throw new InvalidArgumentError(`no merchant ${o.merchant}`);
+        const rows = new SqliteShopperStore(store.db).listMerchantTransactions(o.merchant, o.from, to, Number.MAX_SAFE_INTEGER);
+        return { csv: transactionsCsv(rows, { withTerminal: true }), count: rows.length, what: `merchant ${o.merchant}` };
       }
-      const rows = store.listTransactions(o.terminal!, o.from, o.to ?? Date.now() + 1, Number.MAX_SAFE_INTEGER);
-      writeFileSync(o.out, transactionsCsv(rows));
-      console.log(`terminal ${o.terminal}: ${rows.length} transaction(s) written to ${o.out}`);
-    } finally {
-      store.close();
+      if (!store.findTerminal(o.terminal!)) throw new InvalidArgumentError(`no terminal ${o.terminal}`);
+      const rows = store.listTransactions(o.terminal!, o.from, to, Number.MAX_SAFE_INTEGER);
+      return { csv: transactionsCsv(rows), count: rows.length, what: `terminal ${o.terminal}` };
+    });
+    if (o.out === '-') {
+      process.stdout.write(csv);
+      console.error(`${what}: ${count} transaction(s)`);
+      return;
     }
+    writeFileSync(o.out, csv);
+    console.log(`${what}: ${count} transaction(s) written to ${o.out}`);
   });
 
 program
@@ -324,8 +425,17 @@ program
     }
   });
 
+addRegistryCommands(program, withStore);
+
+/**
+ * Exit codes: 0 done; 2 refused — a usage error (commander has printed it), a bad value, or an
+ * operation the registry or key store refuses (printed here with its code, when it has one).
+ */
 program.parseAsync(process.argv).catch((error: unknown) => {
-  const code = error instanceof KeyStoreError ? `${error.code}: ` : '';
+  // commander printed its own usage errors (and help) already; an InvalidArgumentError from an action it did not.
+  if (error instanceof CommanderError && !(error instanceof InvalidArgumentError)) process.exit(error.exitCode === 0 ? 0 : 2);
+  const own = (error as { code?: unknown }).code;
+  const code = !(error instanceof InvalidArgumentError) && typeof own === 'string' ? `${own}: ` : '';
   console.error(`bluetill-backend: ${code}${(error as Error).message}`);
   process.exit(2);
 });
