@@ -34,16 +34,23 @@ setup: system $(INSTALLED) $(GENERATED) $(NATIVE)
 system:
 	@bash scripts/setup-system.sh
 
+# npm's engine warnings (tools that ask for a newer Node than they need) and node-gyp's build lines
+# go to .data/setup.log; a failure prints the log.
 $(INSTALLED): package.json package-lock.json
-	npm ci --no-audit --no-fund
+	@mkdir -p .data
+	@echo "setup: installing npm packages (npm ci; log: .data/setup.log)"
+	@npm ci --no-audit --no-fund --loglevel=error > .data/setup.log 2>&1 || { cat .data/setup.log; exit 1; }
 	@touch $@
 
 $(GENERATED): $(PROTOS) protocol/buf.gen.yaml $(INSTALLED)
-	npm run gen --silent
+	@echo "setup: generating the protobuf code"
+	@npm run gen --silent
 	@touch $@
 
 $(NATIVE): $(wildcard backend/native/*.c backend/native/*.h) backend/native/binding.gyp $(INSTALLED)
-	npx --no-install node-gyp rebuild --directory backend/native
+	@mkdir -p .data
+	@echo "setup: building the backend's native key operations (node-gyp; log: .data/setup-native.log)"
+	@npx --no-install node-gyp rebuild --directory backend/native > .data/setup-native.log 2>&1 || { cat .data/setup-native.log; exit 1; }
 	@touch $@
 
 lint: setup

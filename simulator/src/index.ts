@@ -1,5 +1,6 @@
 export { InMemoryRadio, type InMemoryRadioOptions } from './link/in-memory-radio';
 export { phoneCardFrom, phoneCardFromFile, type PhoneCard } from './card/phone-card';
+export { TimedCard, cardTimingProfile, commandTimeMs, isCardProfileName, CARD_PROFILES, type CardProfileName, type CardTimingProfile } from './card/card-timing';
 export { EmvCard } from './card/emv-card';
 export { personalizeCard, issueSimulatedCard } from './card/issue-card';
 export { AutoPrompt, type AutoPromptOptions } from './phone/auto-prompt';

@@ -14,6 +14,7 @@ import { journalKey } from '@bluetill/pos-terminal';
 import pino from 'pino';
 import { InMemoryRadio } from './link/in-memory-radio';
 import { phoneCardFromFile } from './card/phone-card';
+import type { CardProfileName } from './card/card-timing';
 import { runPhone, type PhoneRun, type PhoneRunOptions } from './phone/phone-run';
 import { PhoneHost, type PhoneDevice, type PhoneDeviceSource } from './phone/phone-host';
 
@@ -37,6 +38,11 @@ export interface WorldOptions {
    * backend (fleets and benchmarks). Needs a radio that hands out phone devices (VirtualBle).
    */
   readonly phonesInOwnProcess?: boolean;
+  /**
+   * How long the phones' cards take (card-timing.ts): `instant` (default, for tests), or `fast`,
+   * `typical`, `slow` as real contactless cards do (the demo and the benchmarks use `typical`).
+   */
+  readonly cardProfile?: CardProfileName;
   /** The backend's clock (expiry tests move it forward); default the system clock. */
   readonly backendClock?: Clock;
   /** Run the backend's use cases on a worker thread, as `bluetill-backend serve` does (not with backendClock). */
@@ -125,7 +131,7 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
   const readyDevices = new Map<string, PhoneDevice>();
   if (o.phonesInOwnProcess) {
     if (!radio.phoneDevice) throw new Error('phonesInOwnProcess needs a radio that hands out phone devices (VirtualBle)');
-    phoneHost = await PhoneHost.start({ devices: radio as PhoneDeviceSource, trust: seed.trust, counterName: o.counterName ?? 'Counter 1' });
+    phoneHost = await PhoneHost.start({ devices: radio as PhoneDeviceSource, trust: seed.trust, counterName: o.counterName ?? 'Counter 1', cardProfile: o.cardProfile ?? 'instant' });
   }
 
   // The scheme's EMV CA keys, as trust.json gives them to phones that authenticate cards offline.
@@ -136,7 +142,7 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
     const data = allCards.find((c) => c.id === cardId);
     if (!data) throw new Error(`no demo card ${cardId}`);
     let card = cards.get(cardId);
-    if (!card) cards.set(cardId, (card = (await phoneCardFromFile(join(seed.cardsDir, `${data.id}.json`))).paymentCard));
+    if (!card) cards.set(cardId, (card = (await phoneCardFromFile(join(seed.cardsDir, `${data.id}.json`), { cardProfile: o.cardProfile ?? 'instant' })).paymentCard));
     return card;
   }
 

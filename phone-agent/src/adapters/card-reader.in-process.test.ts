@@ -38,4 +38,13 @@ describe('InProcessCardReader', () => {
     expect(card.powered).toBe(false);
     await expect(reader.transmit(h('00'))).rejects.toMatchObject({ code: 'card_removed' });
   });
+  it('a card that takes time: the answer comes after the card says its command took (never before)', async () => {
+    const card = { ...echoCard(), lastCommandMs: () => 40 };
+    const reader = new InProcessCardReader(card);
+    await reader.waitForCard({ timeoutMs: 10 });
+    const t0 = performance.now();
+    expect(Buffer.from(await reader.transmit(h('80CA9F3600'))).toString('hex')).toBe('80ca9000');
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(39); // setTimeout never fires early by a whole ms
+    await reader.close();
+  });
 });

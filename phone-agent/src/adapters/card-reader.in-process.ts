@@ -1,7 +1,13 @@
 import { CardReaderError, type CardReader } from '../ports/card-reader';
 
 /** What the in-process reader needs of a simulated card (structural: phone-agent does not import the simulator). */
-export type InProcessCard = { powerOn(): Uint8Array; process(command: Uint8Array): Uint8Array; powerOff?(): void };
+export type InProcessCard = {
+  powerOn(): Uint8Array;
+  process(command: Uint8Array): Uint8Array;
+  powerOff?(): void;
+  /** A card that takes time: how long its last command took; the reader answers after it. */
+  lastCommandMs?(): number;
+};
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex').toUpperCase();
 
@@ -40,6 +46,8 @@ export class InProcessCardReader implements CardReader {
     if (!this.present || !this.powered) throw new CardReaderError('card_removed', 'no powered card in the field');
     const response = this.card.process(Uint8Array.from(command));
     this.lines.push(`=> ${hex(command)}`, `<= ${hex(response)}`);
+    const ms = this.card.lastCommandMs?.() ?? 0;
+    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
     return response;
   }
 

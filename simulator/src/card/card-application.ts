@@ -9,4 +9,9 @@ export interface CardApplication {
   powerOff(): void;
   /** Processes one command APDU. Never throws for bad input: answers a status word instead. */
   process(command: Uint8Array): Uint8Array;
+  /**
+   * How long the last `process()` takes on a real card (card-timing.ts); the reader holds the
+   * answer back that long. Absent or 0: at once.
+   */
+  lastCommandMs?(): number;
 }

@@ -27,8 +27,9 @@ async function main(): Promise<number> {
   const logger = pino({ level: 'info', redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } }, pino.destination({ dest: logFile, sync: true }));
   console.log('bluetill demo: backend (authorization + settlement, gRPC on loopback, SQLite), one till, three phones');
   console.log('  radio: the virtual LE controller; the till runs bleno, each phone noble, over HCI on pseudo-terminals (30 ms connection interval)');
+  console.log('  cards: the "typical" timing profile (a contactless card\'s ~0.5 s of commands, as real cards take)');
   const ble = await VirtualBle.start({ trace: { dir: join(dir, 'hci') } });
-  const world = await startWorld({ dir, logger, radio: ble });
+  const world = await startWorld({ dir, logger, radio: ble, cardProfile: 'typical' });
   console.log(`  backend listening on ${world.backend.address}; data in ${dir}`);
   let failures = 0;
   try {

@@ -11,6 +11,7 @@ import { fleetCards } from '@bluetill/backend';
 import { VirtualBle } from '../link/virtual-ble';
 import { startWorld } from '../world';
 import { summarize, type FleetPhoneResult, type FleetSummary } from './fleet-summary';
+import type { CardProfileName } from '../card/card-timing';
 
 export interface FleetOptions {
   readonly phones: number;
@@ -18,6 +19,8 @@ export interface FleetOptions {
   readonly wrongPinEvery?: number;
   /** BLE connection interval of the phones' links, ms (default 30). */
   readonly connectionIntervalMs?: number;
+  /** How long the phones' cards take (card-timing.ts); default `typical`, as real cards. */
+  readonly cardProfile?: CardProfileName;
   /** Progress lines for a watching tester. */
   readonly onProgress?: (line: string) => void;
 }
@@ -32,7 +35,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
   say(`starting the radio, the backend and the till for ${o.phones} phones`);
   const ble = await VirtualBle.start({ phoneShaping: { connectionIntervalMs: o.connectionIntervalMs ?? 30 } });
   try {
-    const world = await startWorld({ radio: ble, fleetCards: o.phones, limits: { sessionTimeoutMs: 300_000 }, phonesInOwnProcess: true });
+    const world = await startWorld({ radio: ble, fleetCards: o.phones, limits: { sessionTimeoutMs: 300_000 }, phonesInOwnProcess: true, cardProfile: o.cardProfile ?? 'typical' });
     try {
       const cards = fleetCards(o.phones);
       const plan = cards.map((c, i) => ({ card: c, wrongPin: every > 0 && (i + 1) % every === 0 }));

@@ -5,6 +5,7 @@
 import { NobleCentral, type PaymentCard } from '@bluetill/phone-agent';
 import { publicKeyFromRaw } from '@bluetill/protocol';
 import { phoneCardFromFile } from '../card/phone-card';
+import type { CardProfileName } from '../card/card-timing';
 import { runPhone } from './phone-run';
 import type { PhoneHostReply, PhoneHostRequest } from './phone-host';
 
@@ -13,6 +14,7 @@ process.setMaxListeners(1024);
 
 let trust: { acquirerCa: ReturnType<typeof publicKeyFromRaw>; cardCompanyRoot: ReturnType<typeof publicKeyFromRaw> } | null = null;
 let counterName = '';
+let cardProfile: CardProfileName = 'instant';
 /** One card object per card: a card is in one phone at a time and its ATC only moves forward. */
 const cards = new Map<string, Promise<PaymentCard>>();
 /** Phones made ready by 'phones', by device: the next payment on that device uses it. */
@@ -22,7 +24,7 @@ const reply = (m: PhoneHostReply): void => void process.send?.(m);
 
 function cardOf(cardId: string, cardFile: string): Promise<PaymentCard> {
   let card = cards.get(cardId);
-  if (!card) cards.set(cardId, (card = phoneCardFromFile(cardFile).then((c) => c.paymentCard)));
+  if (!card) cards.set(cardId, (card = phoneCardFromFile(cardFile, { cardProfile }).then((c) => c.paymentCard)));
   return card;
 }
 
@@ -34,6 +36,7 @@ async function handle(req: PhoneHostRequest): Promise<void> {
         cardCompanyRoot: publicKeyFromRaw(Buffer.from(req.trust.cardCompanyRoot, 'base64')),
       };
       counterName = req.counterName;
+      cardProfile = req.cardProfile;
       return reply({ id: req.id, ok: true });
     case 'phones':
       await Promise.all(

@@ -14,6 +14,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { spawnHost } from '../radio/host-process';
+import type { CardProfileName } from '../card/card-timing';
 import type { PhoneRun } from './phone-run';
 
 export interface PhoneDevice {
@@ -48,7 +49,7 @@ export interface RemotePayRequest {
 }
 
 type PhoneHostCall =
-  | { readonly op: 'init'; readonly trust: PhoneHostTrust; readonly counterName: string }
+  | { readonly op: 'init'; readonly trust: PhoneHostTrust; readonly counterName: string; readonly cardProfile: CardProfileName }
   | { readonly op: 'phones'; readonly phones: readonly PreparedPhone[] }
   | ({ readonly op: 'pay' } & RemotePayRequest);
 
@@ -79,11 +80,11 @@ export class PhoneHost {
     });
   }
 
-  static async start(o: { devices: PhoneDeviceSource; trust: PhoneHostTrust; counterName: string }): Promise<PhoneHost> {
+  static async start(o: { devices: PhoneDeviceSource; trust: PhoneHostTrust; counterName: string; cardProfile?: CardProfileName }): Promise<PhoneHost> {
     const entry = fileURLToPath(new URL('./phone-host.host.ts', import.meta.url));
     const child = spawnHost(entry, { label: 'phones', serialization: 'advanced' });
     const host = new PhoneHost(child, o.devices);
-    await host.call({ op: 'init', trust: o.trust, counterName: o.counterName });
+    await host.call({ op: 'init', trust: o.trust, counterName: o.counterName, cardProfile: o.cardProfile ?? 'instant' });
     return host;
   }
 

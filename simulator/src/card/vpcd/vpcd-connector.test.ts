@@ -77,6 +77,12 @@ class FakeVpcd {
     while (entry.frames.length === 0) await new Promise<void>((wake) => (entry.wake = wake));
     return entry.frames.shift();
   }
+  /** The next frame the connector sent on this socket. */
+  async next(socket: Socket): Promise<Uint8Array> {
+    const entry = this.decoders.get(socket)!;
+    while (entry.frames.length === 0) await new Promise<void>((wake) => (entry.wake = wake));
+    return entry.frames.shift()!;
+  }
   async close(): Promise<void> {
     for (const s of this.decoders.keys()) s.destroy();
     await new Promise((resolve) => this.server.close(resolve));
@@ -88,9 +94,8 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function setup() {
+async function setup<C extends CardApplication = RecordingCard>(card: C = new RecordingCard() as unknown as C) {
   const vpcd = await FakeVpcd.listen();
-  const card = new RecordingCard();
   const events: VpcdConnectorEvent[] = [];
   const connector = new VpcdConnector({
     card,
@@ -122,6 +127,20 @@ describe('VpcdConnector', () => {
     expect(await vpcd.exchange(socket, hex('00 CA 9F 17 00'))).toEqual(hex('CA 90 00'));
     expect(card.calls).toEqual(['on', 'off', 'on', 'apdu', 'on', 'off', 'apdu']);
     expect(connector.state).toBe('connected');
+  });
+
+  it('a card that takes time: each answer after the card says its command took, in order with the polls behind it', async () => {
+    const timed = Object.assign(new RecordingCard(), { lastCommandMs: () => 60 });
+    const { vpcd, socket } = await setup(timed);
+    const t0 = performance.now();
+    for (const frame of ['00 B2 01 0C 00', '04', '00 A4 04 00 00']) socket.write(encodeVpcdFrame(hex(frame))); // a poll between two commands
+    const first = await vpcd.next(socket);
+    const afterFirst = performance.now() - t0;
+    const answers = [first, await vpcd.next(socket), await vpcd.next(socket)];
+    const afterAll = performance.now() - t0;
+    expect(answers).toEqual([hex('B2 90 00'), ATR, hex('A4 90 00')]);
+    expect(afterFirst).toBeGreaterThanOrEqual(60 - 1); // setTimeout never fires early by a whole ms
+    expect(afterAll).toBeGreaterThanOrEqual(2 * 60 - 1); // the two commands one after the other
   });
 
   it('answers 6F00 when the card throws or returns no status word', async () => {

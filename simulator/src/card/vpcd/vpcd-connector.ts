@@ -58,6 +58,8 @@ export class VpcdConnector {
   private readonly onEvent: (event: VpcdConnectorEvent) => void;
   private socket: Socket | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  /** Answers in the order their commands came, each after its card time. */
+  private sending: Promise<void> = Promise.resolve();
   private atr: Uint8Array | undefined;
   private powered = false;
   private currentState: VpcdConnectorState = 'idle';
@@ -146,7 +148,12 @@ export class VpcdConnector {
       }
       for (const payload of payloads) {
         const answer = this.answer(payload);
-        if (answer) socket.write(encodeVpcdFrame(answer));
+        if (!answer) continue;
+        // A card that takes time (card-timing.ts) answers after it; answers keep their order.
+        const ms = payload.length > 1 ? (this.card.lastCommandMs?.() ?? 0) : 0;
+        this.sending = this.sending.then(() => (ms > 0 ? new Promise<void>((done) => setTimeout(done, ms)) : undefined)).then(() => {
+          if (this.socket === socket) socket.write(encodeVpcdFrame(answer));
+        });
       }
     });
     // 'close' always follows 'error'; the error itself (ECONNREFUSED, ECONNRESET) is routine here.
