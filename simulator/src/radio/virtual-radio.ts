@@ -16,7 +16,7 @@ import { HciController } from './controller';
 import type { Link } from './link';
 import { PtyPort } from './pty-port';
 import { RadioError } from './radio-error';
-import { type LinkShaping, validateShaping } from './shaping';
+import { type ControllerProfile, type LinkShaping, validateControllerProfile, validateShaping } from './shaping';
 import { Trace, type TraceOptions } from './trace';
 
 export interface VirtualRadioOptions {
@@ -31,7 +31,13 @@ export interface VirtualRadioOptions {
   readonly skipHandles?: readonly number[];
 }
 
-export interface DeviceOptions {
+/**
+ * A device on the radio. Its controller profile (ControllerProfile: ACL buffers, first handle)
+ * is fixed for its life. Unless given, each device's handles start at a number of their own
+ * (1, 0x41, 0x81, … by the order devices were added), so the two ends of a link never share
+ * a handle number by accident.
+ */
+export interface DeviceOptions extends ControllerProfile {
   readonly name: string;
   /** Distance from the common point (the till stands at 0), metres; default 1. */
   readonly distanceM?: number;
@@ -39,12 +45,13 @@ export interface DeviceOptions {
   readonly address?: string;
   /** Shaping of this device's links. */
   readonly shaping?: LinkShaping;
-  /** LE ACL buffers its controller offers the host (default 8). */
-  readonly aclBuffers?: number;
 }
 
 export interface LinkInfo {
+  /** The peripheral's handle for the link (the till's). */
   readonly handle: number;
+  /** The central's handle for the same link (the phone's). */
+  readonly centralHandle: number;
   readonly central: string;
   readonly peripheral: string;
   readonly intervalMs: number;
@@ -139,6 +146,7 @@ export class VirtualRadio {
     if (this.closed) throw new RadioError('radio_closed', 'radio is closed');
     if (this.devices.has(options.name)) throw new RadioError('device_exists', `device ${options.name} exists`);
     if (options.shaping) validateShaping(options.shaping);
+    validateControllerProfile(options);
     // Monotonic, so a device added after a removal never takes a live device's address.
     const index = ++this.addedDevices;
     const address = (options.address ?? `C0:FF:EE:00:${hex2(index >> 8)}:${hex2(index & 0xff)}`).toUpperCase();
@@ -153,6 +161,8 @@ export class VirtualRadio {
       ...(options.distanceM !== undefined ? { distanceM: options.distanceM } : {}),
       ...(options.shaping ? { shaping: options.shaping } : {}),
       ...(options.aclBuffers !== undefined ? { aclBuffers: options.aclBuffers } : {}),
+      ...(options.aclBufferLength !== undefined ? { aclBufferLength: options.aclBufferLength } : {}),
+      firstHandle: options.firstHandle ?? defaultFirstHandle(index),
     });
     port.onData((chunk) => controller.receive(chunk));
     this.air.attach(controller);
@@ -207,9 +217,12 @@ export class VirtualRadio {
 }
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
+/** 1, 0x41, 0x81, … (wrapping below 0x0E00): the n-th device's first handle. */
+export const defaultFirstHandle = (index: number): number => (((index - 1) * 0x40) % 0x0e00) + 1;
 const pairKey = (a: string, b: string): string => (a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`);
 const linkInfo = (l: Link): LinkInfo => ({
-  handle: l.handle,
+  handle: l.handles.peripheral,
+  centralHandle: l.handles.central,
   central: l.central.name,
   peripheral: l.peripheral.name,
   intervalMs: l.intervalMs,
