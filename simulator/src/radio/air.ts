@@ -26,6 +26,8 @@ export interface AirOptions {
   readonly shapingFor: (a: HciController, b: HciController) => { layers: ReadonlyArray<LinkShaping | undefined> };
   /** Handles never handed out (besides 0). Default [0x0006]: see VirtualRadioOptions.skipHandles. */
   readonly skipHandles?: readonly number[];
+  /** Draws for connectFailRate (default Math.random; seeded to replay a run). */
+  readonly random?: () => number;
   /** Called when a link opens or closes (for stats and tests). */
   readonly onLink?: (event: 'open' | 'close', link: Link) => void;
 }
@@ -220,7 +222,7 @@ export class Air {
     this.stopAdvertisingTimer(peripheral);
     const handles = { central: this.allocateHandle(central), peripheral: this.allocateHandle(peripheral) };
     const shaping = this.shaping(central, peripheral);
-    const fails = shaping.connectFailRate > 0 && Math.random() < shaping.connectFailRate;
+    const fails = shaping.connectFailRate > 0 && (this.options.random ?? Math.random)() < shaping.connectFailRate;
     const link = new Link(
       handles,
       central,

@@ -36,6 +36,8 @@ export interface LinkStats {
 export class Link {
   readonly stats: LinkStats = { events: 0, lostEvents: 0, pdus: 0 };
   closed = false;
+  /** Why the link ended (set when it does). */
+  endReason: LinkEndReason | undefined;
   private readonly queues = new Map<HciController, Chunk[]>();
   private readonly dead = new Set<HciController>();
   private timer: NodeJS.Timeout | undefined;
@@ -189,6 +191,7 @@ export class Link {
 
   private end(why: LinkEndReason): void {
     this.closed = true;
+    this.endReason = why;
     if (this.timer) clearTimeout(this.timer);
     for (const end of [this.central, this.peripheral]) {
       const h = this.handleOf(end);

@@ -18,6 +18,7 @@ import { PtyPort } from './pty-port';
 import { RadioError } from './radio-error';
 import { type ControllerProfile, type LinkShaping, validateControllerProfile, validateShaping } from './shaping';
 import { Trace, type TraceOptions } from './trace';
+import { seededRandom } from '../seeded-random';
 
 export interface VirtualRadioOptions {
   /** true: keep traces in memory; an object: also a directory and/or a line sink. */
@@ -29,6 +30,8 @@ export interface VirtualRadioOptions {
    * handle 6 (its Smp takes the handle for the CID). Pass [] to behave like any controller.
    */
   readonly skipHandles?: readonly number[];
+  /** Seed for the draws of connectFailRate, so a run's failed connections can be replayed. Default: unseeded. */
+  readonly seed?: number;
 }
 
 /**
@@ -117,8 +120,19 @@ export class VirtualDevice {
   }
 }
 
+/** What the radio did that hosts had to cope with (for fleet reports and tests). */
+export interface RadioStats {
+  /** Links that ended 0x3E, never established. */
+  readonly failedToEstablish: number;
+  /** Host ACL packets lost to a full or too small controller buffer (a host bug if non-zero). */
+  readonly aclOverflows: number;
+  /** Most host ACL packets one controller held at once. */
+  readonly aclMaxInFlight: number;
+}
+
 export class VirtualRadio {
   private readonly devices = new Map<string, VirtualDevice>();
+  private counted = { failedToEstablish: 0, aclOverflows: 0, aclMaxInFlight: 0 };
   private readonly pairShaping = new Map<string, LinkShaping>();
   private readonly linkListeners: Array<(event: 'open' | 'close', link: LinkInfo) => void> = [];
   private readonly air: Air;
@@ -128,8 +142,10 @@ export class VirtualRadio {
   private constructor(private readonly options: VirtualRadioOptions) {
     this.air = new Air({
       ...(options.skipHandles ? { skipHandles: options.skipHandles } : {}),
+      ...(options.seed !== undefined ? { random: seededRandom(options.seed) } : {}),
       shapingFor: (a, b) => ({ layers: [a.shaping, b.shaping, this.pairShaping.get(pairKey(a.name, b.name))] }),
       onLink: (event, link) => {
+        if (event === 'close' && link.endReason?.kind === 'failed_to_establish') this.counted.failedToEstablish++;
         const info = linkInfo(link);
         for (const l of this.linkListeners) l(event, info);
       },
@@ -179,6 +195,8 @@ export class VirtualRadio {
 
   removeDevice(name: string): void {
     const d = this.device(name);
+    this.counted.aclOverflows += d.controller.stats.aclOverflows;
+    this.counted.aclMaxInFlight = Math.max(this.counted.aclMaxInFlight, d.controller.stats.aclMaxInFlight);
     this.air.detach(d.controller);
     d.closePort();
     this.devices.delete(name);
@@ -197,6 +215,15 @@ export class VirtualRadio {
     this.device(bn);
     const key = pairKey(an, bn);
     this.pairShaping.set(key, { ...this.pairShaping.get(key), ...shaping });
+  }
+
+  stats(): RadioStats {
+    let { aclOverflows, aclMaxInFlight } = this.counted;
+    for (const d of this.devices.values()) {
+      aclOverflows += d.controller.stats.aclOverflows;
+      aclMaxInFlight = Math.max(aclMaxInFlight, d.controller.stats.aclMaxInFlight);
+    }
+    return { failedToEstablish: this.counted.failedToEstablish, aclOverflows, aclMaxInFlight };
   }
 
   links(): LinkInfo[] {
