@@ -368,15 +368,22 @@ describe('connections', () => {
     expect(phone.c.stats.aclOverflows).toBe(2);
   });
 
-  it('a link closed with packets still queued frees their buffers', async () => {
-    const { phone } = await connect(undefined, { phone: { aclBuffers: 1 } });
-    phone.c.receive(encodeAcl(1, 0b00, Buffer.alloc(5, 0x44)));
-    cmd(phone, OP.disconnect, '010013');
-    phone.c.shaping = { lossRate: 1 }; // the Disconnect cannot go out either: the link times out
+  it('a link closed with a packet still in the only buffer frees it: the next link can send at once', async () => {
+    const { till, phone } = await connect(undefined, { phone: { aclBuffers: 1, firstHandle: 0x41 } });
+    phone.c.shaping = { lossRate: 1 }; // nothing moves; the link times out with the packet queued
+    phone.c.receive(encodeAcl(0x41, 0b00, Buffer.alloc(5, 0x44)));
     await vi.advanceTimersByTimeAsync(600);
-    expect(phone.take()).toEqual(['040504000100' + '08']);
+    expect(phone.take()).toEqual(['040504004100' + '08']);
     phone.c.shaping = {};
-    advertise(phone);
+    till.take();
+    advertise(till);
+    cmd(phone, OP.leCreateConnection, createConnParams('c0ffee000001'));
+    await vi.advanceTimersByTimeAsync(150);
+    expect(phone.take().find((e) => e.startsWith('043e13'))?.slice(10, 14)).toBe('4200');
+    phone.c.receive(encodeAcl(0x42, 0b00, Buffer.alloc(5, 0x55)));
+    expect(phone.take()).toEqual([]); // no Data Buffer Overflow
+    await vi.advanceTimersByTimeAsync(30);
+    expect(phone.take()).toEqual(['0413050142000100']);
     expect(phone.c.stats.aclOverflows).toBe(0);
   });
 
