@@ -37,8 +37,8 @@ export interface VirtualRadioOptions {
 /**
  * A device on the radio. Its controller profile (ControllerProfile: ACL buffers, first handle)
  * is fixed for its life. Unless given, each device's handles start at a number of their own
- * (1, 0x41, 0x81, … by the order devices were added), so the two ends of a link never share
- * a handle number by accident.
+ * (1, 0x41, 0x81, … by the order devices were added, wrapping after 56 devices), so the two
+ * ends of a link do not share a handle number by accident.
  */
 export interface DeviceOptions extends ControllerProfile {
   readonly name: string;
