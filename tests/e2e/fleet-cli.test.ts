@@ -30,6 +30,9 @@ interface Summary {
   latencyMs: { p50: number; p90: number; p99: number; max: number };
   paymentsPerSecond: number;
   unexpected: number;
+  connectFailed: number;
+  errors: string[];
+  radio?: { conditions: string; seed: number; failedToEstablish: number; aclOverflows: number; aclMaxInFlight: number };
 }
 
 describe('bluetill-fleet', () => {
@@ -50,6 +53,33 @@ describe('bluetill-fleet', () => {
     expect(r.stdout).toMatch(/approved +2\n/);
     expect(r.stdout).toMatch(/declined +2 \(pin_incorrect: 2\)/);
     expect(r.stdout).toMatch(/latency ms +p50 [\d.]+ +p90 [\d.]+ +p99 [\d.]+/);
+  });
+
+  it('--harsh-radio: connections failing (0x3E), RSSI n/a, one 192-byte ACL buffer everywhere; every phone paid or said it could not connect', { timeout: 180_000 }, async () => {
+    // Seed 7: the radio's first two connection draws are 0.01 and 0.06, so at least two attempts fail.
+    const r = await fleet(['--phones', '5', '--harsh-radio', '--connect-fail-rate', '0.4', '--radio-seed', '7', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout) as Summary;
+    expect(r.stderr).toContain('radio: connections fail (0x3E) at 0.4, RSSI not available, ACL buffers 1 x 192 bytes (seed 7)');
+    expect(s.unknown).toBe(0);
+    expect(s.unexpected).toBe(0);
+    expect(s.approved + s.connectFailed).toBe(5);
+    expect(s.failed).toBe(s.connectFailed);
+    for (const e of s.errors) expect(e).toMatch(/connect_failed: .*failed to be established \(HCI 0x3E\)/);
+    // The conditions were real: attempts failed and were retried, and no host (noble on the phones,
+    // bleno with the till's ACL scheduler) overflowed the single buffer.
+    expect(s.radio).toMatchObject({ seed: 7, aclOverflows: 0, aclMaxInFlight: 1 });
+    expect(s.radio?.failedToEstablish).toBeGreaterThanOrEqual(2);
+    expect(s.approved).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a bad radio knob is a usage error (exit 2)', { timeout: 30_000 }, async () => {
+    const r = await fleet(['--phones', '1', '--acl-buffer', '300x1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--acl-buffer must be LENxN');
+    const rate = await fleet(['--phones', '1', '--connect-fail-rate', '2']);
+    expect(rate.code).toBe(2);
+    expect(rate.stderr).toContain('--connect-fail-rate must be a number 0..1');
   });
 
   it('a bad count is a usage error (exit 2)', { timeout: 30_000 }, async () => {

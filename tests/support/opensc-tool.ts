@@ -39,3 +39,11 @@ export function receivedBytes(output: string): { sw: string; data: Uint8Array } 
   };
 }
 
+
+/** Every "Received (SW1=.., SW2=..)" block of one opensc-tool run with several -s, in order. */
+export function allReceived(output: string): { sw: string; data: Uint8Array }[] {
+  return output
+    .split(/(?=Received \(SW1=)/)
+    .filter((part) => part.startsWith('Received'))
+    .map((part) => receivedBytes(part.split(/\nSending: /)[0] ?? part));
+}

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BLUETILL_GATT_LAYOUT, GATT } from '@bluetill/protocol';
 import type { Noble } from '@stoprocent/noble';
 import { disconnectReason } from '@bluetill/protocol';
-import { NobleCentral, nobleBindingOptions } from './ble-central.noble';
+import { BleCentralError, describeCause, hciStatusOfNobleError, NobleCentral, nobleBindingOptions } from './ble-central.noble';
 
 // A stand-in for noble's scanning surface; the real stack is exercised over the simulator's
 // virtual controller in simulator/src/radio/adapters.integration.test.ts.
@@ -89,6 +89,7 @@ describe('NobleCentral', () => {
           return cccd();
         },
         disconnect: () => void order.push('disconnect'),
+        disconnectAsync: async () => void order.push('disconnect'),
       });
       const characteristic = (uuid: string) =>
         Object.assign(new EventEmitter(), {
@@ -131,6 +132,79 @@ describe('NobleCentral', () => {
       await start(idle);
       await new Promise((r) => setImmediate(r));
       expect(idle.order).toEqual([`request:${BLUETILL_GATT_LAYOUT.notify.cccd}`]);
+    });
+
+    it('LE Connection Complete 0x3E twice, then a link: connected on the third attempt, after 150 + 300 ms of backoff', async () => {
+      const t = knownTill(async () => undefined);
+      const attempts: number[] = [];
+      Object.assign(t.f.noble, {
+        connectAsync: async () => {
+          attempts.push(performance.now());
+          if (attempts.length < 3) throw new Error('Connection Failed to be Established (0x3e)');
+        },
+      });
+      const link = await start(t);
+      expect(link.mtu).toBe(247);
+      expect(attempts).toHaveLength(3);
+      expect(attempts[1]! - attempts[0]!).toBeGreaterThanOrEqual(140);
+      expect(attempts[2]! - attempts[1]!).toBeGreaterThanOrEqual(290);
+    });
+
+    it('0x3E every time: connect_failed after 3 attempts, with hciStatus and attempts as fields', async () => {
+      const t = knownTill(async () => undefined);
+      let n = 0;
+      Object.assign(t.f.noble, {
+        connectAsync: async () => {
+          n++;
+          throw new Error('Connection Failed to be Established (0x3e)');
+        },
+      });
+      const err = await start(t).catch((e: unknown) => e as BleCentralError);
+      expect(err).toBeInstanceOf(BleCentralError);
+      expect(err).toMatchObject({ code: 'connect_failed', hciStatus: 0x3e, attempts: 3 });
+      expect((err as Error).message).toMatch(/failed to be established \(HCI 0x3E\), 3 attempts/);
+      expect(n).toBe(3);
+    });
+
+    it('the link drops with 0x3E right after LE Connection Complete (no MTU): retried too', async () => {
+      const t = knownTill(async () => undefined);
+      let n = 0;
+      const peripheralOf = (): EventEmitter & { mtu: number | null } => (t.c as unknown as { seen: Map<string, EventEmitter & { mtu: number | null }> }).seen.get('t1')!;
+      Object.assign(t.f.noble, {
+        connectAsync: async () => {
+          n++;
+          const p = peripheralOf();
+          if (n === 1) {
+            p.mtu = null;
+            setTimeout(() => p.emit('disconnect', 0x3e), 20);
+          } else {
+            p.mtu = 247;
+          }
+        },
+      });
+      const link = await start(t);
+      expect(n).toBe(2);
+      expect(link.mtu).toBe(247);
+    });
+
+    it('other failures are not retried, and a stack that rejects with nothing is described, not "undefined"', async () => {
+      const t = knownTill(async () => undefined);
+      let n = 0;
+      Object.assign(t.f.noble, {
+        connectAsync: async () => {
+          n++;
+          throw undefined;
+        },
+      });
+      const err = await start(t).catch((e: unknown) => e as BleCentralError);
+      expect(err).toMatchObject({ code: 'disconnected', hciStatus: undefined });
+      expect((err as Error).message).not.toContain('undefined');
+      expect((err as Error).message).toContain('the stack gave no reason');
+      expect(n).toBe(1);
+      expect(describeCause(Object.assign(new Error(''), { name: 'GattError' }))).toBe('GattError');
+      expect(describeCause(0x08)).toBe('HCI status 0x08');
+      expect(hciStatusOfNobleError(new Error('Connection Failed to be Established (0x3e)'))).toBe(0x3e);
+      expect(hciStatusOfNobleError(new Error('no status here'))).toBeUndefined();
     });
 
     it('a till that refuses the subscription: the link ends with that reason', async () => {

@@ -11,6 +11,12 @@
  * a subscription before the link is returned (8 round trips), so a till with another stack or
  * version still works.
  *
+ * A connection that fails to be established (HCI 0x3E, Android's GATT 62: the controller's LE
+ * Connection Complete says so, or the new link drops with that reason within its first 6
+ * connection events, as busy real radios do) is tried again, up to `connectAttempts` (3) with a
+ * doubling pause (150 ms, 300 ms), all within the connect timeout; then it fails with
+ * BleCentralError('connect_failed') carrying `hciStatus` and `attempts`.
+ *
  * ```mermaid
  * sequenceDiagram
  *   participant P as phone (noble)
@@ -52,6 +58,10 @@ export interface NobleCentralOptions {
    * false always runs full discovery (for comparison and for tills known to differ).
    */
   readonly knownLayout?: boolean;
+  /** Attempts for a connection that fails to be established (0x3E), within the connect timeout. Default 3. */
+  readonly connectAttempts?: number;
+  /** Pause before the second attempt, doubling after. Default 150 ms. */
+  readonly connectBackoffMs?: number;
   /** Test hook: an already created noble instance. */
   readonly noble?: Noble;
 }
@@ -69,18 +79,59 @@ interface NobleGattCache {
   ): Characteristic[] | undefined;
 }
 
-export type BleCentralErrorCode = 'adapter_unavailable' | 'unknown_device' | 'connect_timeout' | 'service_missing' | 'disconnected' | 'value_too_long';
+export type BleCentralErrorCode =
+  | 'adapter_unavailable'
+  | 'unknown_device'
+  | 'connect_timeout'
+  | 'connect_failed'
+  | 'service_missing'
+  | 'disconnected'
+  | 'value_too_long';
+
+/** HCI 0x3E "Connection Failed to be Established" (Core Vol 1, Part F, 2.62). */
+export const HCI_CONNECTION_FAILED_TO_BE_ESTABLISHED = 0x3e;
 
 export class BleCentralError extends Error {
   override readonly name = 'BleCentralError';
+  /** The HCI status or disconnection reason behind it, when the controller gave one (0x3E, 0x08, …). */
+  readonly hciStatus: number | undefined;
+  /** Connection attempts made, for connect_failed. */
+  readonly attempts: number | undefined;
   constructor(
     readonly code: BleCentralErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; hciStatus?: number | undefined; attempts?: number | undefined },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.hciStatus = options?.hciStatus;
+    this.attempts = options?.attempts;
   }
 }
+
+/** Words for whatever a stack rejected with (an Error, a string, a status number, nothing). */
+export const describeCause = (e: unknown): string => {
+  if (e instanceof Error) return e.message || e.name;
+  if (typeof e === 'string' && e !== '') return e;
+  if (typeof e === 'number') return `HCI status 0x${e.toString(16).padStart(2, '0')}`;
+  if (e === undefined || e === null || e === '') return 'the stack gave no reason';
+  try {
+    return JSON.stringify(e);
+  } catch {
+    return Object.prototype.toString.call(e);
+  }
+};
+
+/**
+ * The HCI status of a failed LE Connection Complete as noble reports it: an Error whose message
+ * ends "(0x3e)" (noble keeps only text). Read once here, at the adapter boundary.
+ */
+export const hciStatusOfNobleError = (e: unknown): number | undefined => {
+  const m = e instanceof Error ? /\(0x([0-9a-f]{1,2})\)\s*$/i.exec(e.message) : null;
+  return m ? Number.parseInt(m[1] as string, 16) : undefined;
+};
+
+const hex2 = (n: number): string => `0x${n.toString(16).padStart(2, '0').toUpperCase()}`;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Options for `withBindings('hci', …)` of @stoprocent/noble. */
 export const nobleBindingOptions = (t: HciTransport): Record<string, unknown> => {
@@ -161,18 +212,56 @@ export class NobleCentral implements BleCentral {
     const p = this.seen.get(id);
     if (!p) throw new BleCentralError('unknown_device', `device ${id} was not seen in a scan`);
     const timeoutMs = options?.timeoutMs ?? 10_000;
+    const deadline = performance.now() + timeoutMs;
+    const maxAttempts = Math.max(1, this.options.connectAttempts ?? 3);
+    let backoff = this.options.connectBackoffMs ?? 150;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.connectOnce(id, p, Math.max(1, Math.round(deadline - performance.now())), timeoutMs);
+      } catch (error) {
+        if (!(error instanceof BleCentralError) || error.code !== 'connect_failed') throw error;
+        const left = deadline - performance.now();
+        if (attempt >= maxAttempts || left <= backoff + 50) {
+          const status = error.hciStatus !== undefined ? ` (HCI ${hex2(error.hciStatus)})` : '';
+          throw new BleCentralError(
+            'connect_failed',
+            `the connection to ${id} failed to be established${status}, ${attempt} ${attempt === 1 ? 'attempt' : 'attempts'}${attempt < maxAttempts ? ' before the deadline' : ''}: ${error.message}`,
+            { cause: error, hciStatus: error.hciStatus, attempts: attempt },
+          );
+        }
+        await sleep(backoff);
+        backoff *= 2;
+      }
+    }
+  }
+
+  private async connectOnce(id: string, p: Peripheral, timeoutMs: number, overallMs: number): Promise<CentralLink> {
     // A link lost while it is being set up (supervision timeout during discovery, the till gone)
-    // ends the attempt with 'disconnected' at once, instead of a stack error or a wait for the timeout.
+    // ends the attempt at once, instead of a stack error or a wait for the timeout: 'connect_failed'
+    // when the controller says it never got going (0x3E), else 'disconnected'.
     let onLost: ((reason: unknown) => void) | undefined;
     const lost = new Promise<never>((_, reject) => {
-      onLost = (reason: unknown) => reject(new BleCentralError('disconnected', `the link to ${id} was lost while connecting (reason ${String(reason)})`));
+      onLost = (reason: unknown) => {
+        const n = typeof reason === 'number' ? reason : Number.NaN;
+        const hciStatus = Number.isInteger(n) ? n : undefined;
+        const what = `${disconnectReason(reason)}${hciStatus !== undefined ? `, ${hex2(hciStatus)}` : ''}`;
+        const code = hciStatus === HCI_CONNECTION_FAILED_TO_BE_ESTABLISHED ? 'connect_failed' : 'disconnected';
+        reject(new BleCentralError(code, `the link to ${id} was lost while connecting (${what})`, { hciStatus }));
+      };
     });
     lost.catch(() => undefined);
     const setup = (async () => {
-      await this.noble.connectAsync(id, { mtu: this.options.mtu ?? ATT_PREFERRED_MTU } as object);
+      try {
+        await this.noble.connectAsync(id, { mtu: this.options.mtu ?? ATT_PREFERRED_MTU } as object);
+      } catch (cause) {
+        const hciStatus = hciStatusOfNobleError(cause);
+        const code = hciStatus === HCI_CONNECTION_FAILED_TO_BE_ESTABLISHED ? 'connect_failed' : 'disconnected';
+        throw new BleCentralError(code, `could not connect to ${id}: ${describeCause(cause)}`, { cause, hciStatus });
+      }
       p.once('disconnect', onLost!);
       // The MTU exchange is queued first on the ATT bearer; wait for its answer before any message.
-      if (p.mtu === null) await new Promise((r) => p.once('mtu', r));
+      // Raced with the loss, so a failed attempt's setup does not wake up on the next link's MTU.
+      if (p.mtu === null) await Promise.race([new Promise((r) => p.once('mtu', r)), lost]);
       const known = this.options.knownLayout === false ? undefined : await this.knownLayout(p);
       const characteristics = known ?? (await p.discoverSomeServicesAndCharacteristicsAsync([GATT.service], [GATT.write, GATT.notify, GATT.info])).characteristics;
       const byUuid = new Map(characteristics.map((c) => [c.uuid, c]));
@@ -191,10 +280,10 @@ export class NobleCentral implements BleCentral {
     const connecting = Promise.race([setup, lost]).catch((error: unknown) => {
       p.removeListener('disconnect', onLost!);
       if (error instanceof BleCentralError) throw error;
-      throw new BleCentralError('disconnected', `could not set up the link to ${id}: ${(error as Error).message}`, { cause: error });
+      throw new BleCentralError('disconnected', `could not set up the link to ${id}: ${describeCause(error)}`, { cause: error });
     });
     try {
-      const link = await withTimeout(connecting, timeoutMs, () => new BleCentralError('connect_timeout', `no connection to ${id} within ${timeoutMs} ms`));
+      const link = await withTimeout(connecting, timeoutMs, () => new BleCentralError('connect_timeout', `no connection to ${id} within ${overallMs} ms`));
       this.links.add(link);
       return link;
     } catch (error) {

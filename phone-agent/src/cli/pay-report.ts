@@ -10,12 +10,14 @@ import type { PaymentOutcome } from '../core/payment-flow';
 import type { CliError } from './cli-error';
 import { EXIT, type ExitCode } from './exit-codes';
 import type { PaymentSessionResult } from './payment-session';
+import { rssiAvailable } from '../core/signal';
 
 export interface PayReport {
   readonly outcome: 'approved' | 'declined' | 'cancelled' | 'failed' | 'unknown';
   readonly exitCode: ExitCode;
   readonly message: string;
-  readonly till?: { readonly counterName: string; readonly rssi: number };
+  /** rssi null: the radio gave none (127, "not available"). */
+  readonly till?: { readonly counterName: string; readonly rssi: number | null };
   /** First 6 / last 4. */
   readonly card?: string;
   readonly reason?: string;
@@ -87,7 +89,7 @@ function failureMessage(code: PhoneErrorCode | string, message: string, cardFail
 /** `card.failure` is the error the card or reader raised (the payment flow keeps only its text). */
 export function reportOutcome(r: PaymentSessionResult, card: { maskedPan?: string | undefined; failure?: unknown }): PayReport {
   const maskedPan = card.maskedPan;
-  const base = { till: { counterName: r.till.counterName, rssi: r.till.rssi }, ...(maskedPan ? { card: maskedPan } : {}), ...(r.resumed ? { resumed: true } : {}) };
+  const base = { till: { counterName: r.till.counterName, rssi: rssiAvailable(r.till.rssi) ? r.till.rssi : null }, ...(maskedPan ? { card: maskedPan } : {}), ...(r.resumed ? { resumed: true } : {}) };
   const o: PaymentOutcome = r.outcome;
   switch (o.kind) {
     case 'approved':

@@ -16,6 +16,7 @@ import type { PaymentCard } from '../ports/payment-card';
 import { EXIT } from './exit-codes';
 import { reportOutcome } from './pay-report';
 import { pickTill, runPaymentSession } from './payment-session';
+import { bySignal, signalText } from '../core/signal';
 import { CliError } from './cli-error';
 
 let radio: InMemoryRadio;
@@ -55,6 +56,18 @@ describe('payment session', () => {
     expect(pickTill(ads, { kind: 'strongest' })?.id).toBe('b');
     expect(pickTill(ads, { kind: 'name', name: 'Counter 1' })?.id).toBe('a');
     expect(pickTill(ads, { kind: 'name', name: 'Counter 9' })).toBeUndefined();
+  });
+
+  it('RSSI 127 is "not available": ranked after every measured signal, shown as "signal n/a", null in the JSON report', () => {
+    const ads = [{ id: 'n', counterName: 'Counter 1', rssi: 127 }, { id: 'far', counterName: 'Counter 1', rssi: -90 }, { id: 'near', counterName: 'Counter 2', rssi: -50 }];
+    expect(pickTill(ads, { kind: 'strongest' })?.id).toBe('near');
+    expect(pickTill(ads, { kind: 'name', name: 'Counter 1' })?.id).toBe('far');
+    expect(pickTill([ads[0]!], { kind: 'strongest' })?.id).toBe('n'); // the only one is still a till
+    expect([...ads].sort(bySignal).map((a) => a.id)).toEqual(['near', 'far', 'n']);
+    expect(signalText(127)).toBe('signal n/a');
+    expect(signalText(-59)).toBe('-59 dBm');
+    const report = reportOutcome({ till: ads[0]!, outcome: { kind: 'cancelled' }, resumed: false } as never, {});
+    expect(report.till).toEqual({ counterName: 'Counter 1', rssi: null });
   });
 
   it('no till: a CliError no_till with exit 4', async () => {

@@ -9,11 +9,12 @@ import type { Advertisement, BleCentral, CentralLink } from '../ports/ble-centra
 import type { PaymentCard } from '../ports/payment-card';
 import type { Prompt } from '../ports/prompt';
 import { BleCentralError } from '../adapters/ble-central.noble';
+import { bySignal, signalText } from '../core/signal';
 import { CliError } from './cli-error';
 import { EXIT } from './exit-codes';
 import type { Trust } from './trust-file';
 
-/** `{ name }` picks that counter; `strongest` the till with the highest RSSI. */
+/** `{ name }` picks that counter; `strongest` the till with the highest RSSI (an RSSI not available, 127, ranks last). */
 export type TillChoice = { readonly kind: 'name'; readonly name: string } | { readonly kind: 'strongest' };
 
 export interface PaymentSessionOptions {
@@ -51,9 +52,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function pickTill(found: readonly Advertisement[], choice: TillChoice): Advertisement | undefined {
   switch (choice.kind) {
     case 'name':
-      return found.filter((a) => a.counterName === choice.name).sort((a, b) => b.rssi - a.rssi)[0];
+      return found.filter((a) => a.counterName === choice.name).sort(bySignal)[0];
     case 'strongest':
-      return [...found].sort((a, b) => b.rssi - a.rssi)[0];
+      return [...found].sort(bySignal)[0];
   }
 }
 
@@ -64,6 +65,10 @@ export const bleUnavailableMessage = (e: Error): string =>
 const bleFailure = (e: unknown, doing: string): never => {
   if (e instanceof BleCentralError && e.code === 'adapter_unavailable') {
     throw new CliError('ble_unavailable', bleUnavailableMessage(e), EXIT.notCharged, { cause: e });
+  }
+  if (e instanceof BleCentralError && e.code === 'connect_failed') {
+    const tries = e.attempts !== undefined ? ` (tried ${e.attempts} ${e.attempts === 1 ? 'time' : 'times'})` : '';
+    throw new CliError('connect_failed', `could not ${doing}: the till's radio did not take the connection${tries}: ${e.message}. Nothing was charged; move closer or try again.`, EXIT.notCharged, { cause: e });
   }
   if (e instanceof BleCentralError) throw new CliError('connect_failed', `could not ${doing}: ${e.message}`, EXIT.notCharged, { cause: e });
   throw e;
@@ -84,7 +89,7 @@ export async function findTill(central: BleCentral, choice: TillChoice, timeoutM
 export async function runPaymentSession(o: PaymentSessionOptions): Promise<PaymentSessionResult> {
   const progress = (s: string) => o.prompt.progress(s);
   const till = await findTill(o.central, o.till, o.scanTimeoutMs, progress);
-  progress(`Connecting to "${till.counterName}" (${till.rssi} dBm)`);
+  progress(`Connecting to "${till.counterName}" (${signalText(till.rssi)})`);
   const connect = (): Promise<CentralLink> => o.central.connect(till.id, { timeoutMs: o.connectTimeoutMs ?? 10_000 });
   const link = await connect().catch((e: unknown) => bleFailure(e, `connect to "${till.counterName}"`));
   let outcome: PaymentOutcome;

@@ -6,7 +6,7 @@ import { encodeTlv, type Tlv } from './tlv';
 
 /**
  * The fixed file layout of a bluetill payment card: which data objects sit in which record, the
- * AFL, AIP, PDOL and CDOL1. Shared by the simulated card (to answer READ RECORD) and the card
+ * AFL, AIP, PDOL, CDOL1 and CDOL2. Shared by the simulated card (to answer READ RECORD) and the card
  * company's admin tool (to compute the static data the ICC certificate signs) so both agree.
  */
 
@@ -29,6 +29,12 @@ export const CARD_CDOL1 = Uint8Array.from([
   0x04, 0x9f, 0x34, 0x03,
 ]);
 
+/**
+ * CDOL2 (EMV Book 3 §6.5.5: mandatory with CDOL1), the data of the second GENERATE AC after the
+ * online answer: authorisation response code 8A(2), TVR 95(5), unpredictable number 9F37(4).
+ */
+export const CARD_CDOL2 = Uint8Array.from([0x8a, 0x02, 0x95, 0x05, 0x9f, 0x37, 0x04]);
+
 /** DDOL: the terminal's unpredictable number (9F37, 4). */
 export const CARD_DDOL = Uint8Array.from([0x9f, 0x37, 0x04]);
 
@@ -40,6 +46,7 @@ export const CARD_CVM_LIST = Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0x42, 0x03
 
 export const cardPdol = (): DolEntry[] => parseDol(CARD_PDOL);
 export const cardCdol1 = (): DolEntry[] => parseDol(CARD_CDOL1);
+export const cardCdol2 = (): DolEntry[] => parseDol(CARD_CDOL2);
 /** CARD_CDOL1 parsed once (frozen), for the issuer's checks of every cryptogram. */
 export const CARD_CDOL1_ENTRIES: readonly DolEntry[] = Object.freeze(cardCdol1().map((e) => Object.freeze(e)));
 
@@ -107,6 +114,7 @@ function odaRecordObjects(d: Pick<CardPublicData, 'pan' | 'psn' | 'expiry' | 'me
     { tag: TAG.EXPIRY, value: expiryDate(d.expiry) },
     { tag: TAG.PSN, value: Uint8Array.of(Number.parseInt(String(d.psn).padStart(2, '0'), 16)) },
     { tag: TAG.CDOL1, value: CARD_CDOL1 },
+    { tag: TAG.CDOL2, value: CARD_CDOL2 },
     { tag: TAG.CVM_LIST, value: CARD_CVM_LIST },
     { tag: TAG.DDOL, value: CARD_DDOL },
     { tag: TAG.SDA_TAG_LIST, value: Uint8Array.of(0x82) },

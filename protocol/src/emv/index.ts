@@ -14,7 +14,7 @@ export {
   type IccPublicKeyInfo, type IssuerPublicKeyInfo, type PublicKeyCertificate, type ReadRecord,
 } from './oda';
 export {
-  BLUETILL_AID, BLUETILL_LABEL, CARD_AFL, CARD_AIP, CARD_CDOL1, CARD_CDOL1_ENTRIES, CARD_CVM_LIST, CARD_DDOL, CARD_PDOL, cardCdol1, cardPdol, cardRecords,
+  BLUETILL_AID, BLUETILL_LABEL, CARD_AFL, CARD_AIP, CARD_CDOL1, CARD_CDOL1_ENTRIES, CARD_CDOL2, CARD_CVM_LIST, CARD_DDOL, CARD_PDOL, cardCdol1, cardCdol2, cardPdol, cardRecords,
   cardStaticData, certificateExpiry, expiryDate, isMerchantCardId, odaRecord, parseAfl, track2Equivalent, type AflEntry, type CardPublicData,
 } from './card-layout';
 export {

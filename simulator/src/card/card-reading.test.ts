@@ -32,6 +32,7 @@ describe('reading a simulated card from the phone', () => {
     expect(read.psn).toBe(1);
     expect(read.label).toBe('BLUETILL');
     expect(read.records.length).toBe(6);
+    expect(hex(read.cdol2 ?? new Uint8Array())).toBe('8A0295059F3704');
     expect(read.caPublicKeyIndex).toBe(issuer.ca.index);
 
     // What the authorization server does with it:

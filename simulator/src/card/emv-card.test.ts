@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EmvCard } from './emv-card';
 import {
-  BLUETILL_AID, buildDolData, buildPersonalizationCommands, cardAcInput, CARD_AIP, cardCdol1, cardPdol, cardStaticData,
+  BLUETILL_AID, buildDolData, buildPersonalizationCommands, cardAcInput, CARD_AIP, CARD_CDOL1, cardCdol1, cardCdol2, cardPdol, cardStaticData,
   cdaTransactionDataHash, computeCardAc, createDemoIssuer, decodeIad, decodeResponseApdu, decodeTlv, deriveCardAcMasterKey,
   encodePlaintextPinBlock, encodeTlv, findTag, generateAcCommand, getDataCommand, getProcessingOptionsCommand,
   internalAuthenticateCommand, prepareDemoCard, readRecordCommand, recoverIccPublicKey, recoverIssuerPublicKey,
@@ -73,7 +73,9 @@ describe('EmvCard: reading', () => {
     expect(Buffer.from(get('5F20')).toString()).toBe(CARD.cardholderName);
     expect(hex(get('57')).startsWith(`${CARD.pan}D3012201`)).toBe(true);
     expect(send(card, readRecordCommand(1, 3)).sw).toBe(SW.RECORD_NOT_FOUND);
-    expect(send(card, readRecordCommand(3, 1)).sw).toBe(SW.RECORD_NOT_FOUND);
+    expect(send(card, readRecordCommand(3, 1)).sw).toBe(SW.FILE_NOT_FOUND);
+    expect(hex(get('8C'))).toBe(hex(CARD_CDOL1));
+    expect(hex(get('8D'))).toBe('8A0295059F3704');
 
     const issuerKey = recoverIssuerPublicKey({ caPublicKey: issuer.ca.publicKey, certificate: get('90'), remainder: get('92'), exponent: get('9F32'), pan: CARD.pan, now: new Date() });
     const staticData = cardStaticData(CARD);
@@ -143,6 +145,61 @@ describe('EmvCard: GENERATE AC', () => {
     send(card, selectCommand(BLUETILL_AID));
     expect(send(card, generateAcCommand('arqc', cdolData())).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
     expect(send(card, internalAuthenticateCommand(UN)).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
+  });
+});
+
+describe('EmvCard: second GENERATE AC (CDOL2)', () => {
+  const cdol2Data = (arc: string, un = UN): Uint8Array => buildDolData(cardCdol2(), { '8A': h(arc), '95': h('0000000000'), '9F37': un });
+  const mkOf = (alg: 'aes' | 'tdes'): Uint8Array => deriveCardAcMasterKey(issuer.acMasterKeys[alg], CARD.pan, CARD.psn, alg);
+
+  it.each(['aes', 'tdes'] as const)('after an ARQC, TC with ARC 3030 (%s): same ATC, AC over CDOL2 data verifies; then the transaction is over', async (alg) => {
+    const card = await ready({ acAlgorithm: alg });
+    const first = send(card, generateAcCommand('arqc', cdolData()));
+    const atc = findTag(first.nodes, '9F36') ?? h('');
+    expect(hex(cdol2Data('3030'))).toBe('30300000000000A1B2C3D4');
+    const r = send(card, generateAcCommand('tc', cdol2Data('3030')));
+    expect(r.sw).toBe(SW.OK);
+    expect(hex(findTag(r.nodes, '9F27') ?? h(''))).toBe('40');
+    expect(hex(findTag(r.nodes, '9F36') ?? h(''))).toBe(hex(atc));
+    const iad = findTag(r.nodes, '9F10') ?? h('');
+    expect(decodeIad(iad)?.cvr.acType).toBe('tc');
+    expect(hex(findTag(r.nodes, '9F26') ?? h(''))).toBe(hex(computeCardAc({ iccMasterKey: mkOf(alg), algorithm: alg, atc, data: cardAcInput(cdol2Data('3030'), CARD_AIP, atc, iad) })));
+    expect(send(card, generateAcCommand('tc', cdol2Data('3030'))).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
+    expect(card.atc).toBe(((atc[0] ?? 0) << 8) | (atc[1] ?? 0));
+  });
+
+  it('a declined online answer (ARC 3035) or an AAC request gives an AAC; ARQC in the second is 6985; wrong CDOL2 length 6700', async () => {
+    const card = await ready();
+    send(card, generateAcCommand('arqc', cdolData()));
+    expect(send(card, generateAcCommand('arqc', cdol2Data('3030'))).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
+    expect(send(card, generateAcCommand('tc', cdol2Data('3030').subarray(1))).sw).toBe(SW.WRONG_LENGTH);
+    expect(hex(findTag(send(card, generateAcCommand('tc', cdol2Data('3035'))).nodes, '9F27') ?? h(''))).toBe('00');
+    const card2 = await ready();
+    send(card2, generateAcCommand('arqc', cdolData()));
+    expect(hex(findTag(send(card2, generateAcCommand('aac', cdol2Data('3030'))).nodes, '9F27') ?? h(''))).toBe('00');
+    // After a first AAC there is no second GENERATE AC.
+    const card3 = await ready();
+    send(card3, generateAcCommand('aac', cdolData()));
+    expect(send(card3, generateAcCommand('tc', cdol2Data('3030'))).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
+  });
+
+  it('CDA on the second: the signature binds the TC and PDOL ‖ CDOL1 ‖ CDOL2 data', async () => {
+    const card = await ready();
+    send(card, generateAcCommand('arqc', cdolData()));
+    const un2 = h('0BADCAFE');
+    const r = send(card, generateAcCommand('tc', cdol2Data('3030', un2), { cda: true }));
+    expect(r.sw).toBe(SW.OK);
+    expect(findTag(r.nodes, '9F26')).toBeUndefined();
+    const objects = (r.nodes[0]?.children ?? []).filter((n) => n.tag !== '9F4B');
+    const tdh = cdaTransactionDataHash(pdolData(), new Uint8Array([...cdolData(), ...cdol2Data('3030', un2)]), encodeTlv(objects));
+    const rec = (sfi: number, n: number): Tlv[] => send(card, readRecordCommand(sfi, n)).nodes;
+    const all = [...rec(2, 1), ...rec(2, 2), ...rec(2, 3), ...rec(2, 4)];
+    const g = (t: string): Uint8Array => findTag(all, t) ?? h('');
+    const issuerKey = recoverIssuerPublicKey({ caPublicKey: issuer.ca.publicKey, certificate: g('90'), remainder: g('92'), exponent: g('9F32'), pan: CARD.pan });
+    const iccKey = recoverIccPublicKey({ issuerPublicKey: issuerKey.publicKey, certificate: g('9F46'), remainder: g('9F48'), exponent: g('9F47'), pan: CARD.pan, staticData: cardStaticData(CARD) });
+    const { ac } = verifyCda({ iccPublicKey: iccKey.publicKey, signedDynamicData: findTag(r.nodes, '9F4B') ?? h(''), unpredictableNumber: un2, cid: 0x40, transactionDataHash: tdh });
+    const atc = findTag(r.nodes, '9F36') ?? h('');
+    expect(hex(ac)).toBe(hex(computeCardAc({ iccMasterKey: mkOf('aes'), algorithm: 'aes', atc, data: cardAcInput(cdol2Data('3030', un2), CARD_AIP, atc, findTag(r.nodes, '9F10') ?? h('')) })));
   });
 });
 
@@ -296,6 +353,42 @@ describe('EmvCard: bad input', () => {
     card.powerOff();
     expect(send(card, selectPpseCommand()).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
   });
+  // ISO 7816-4 order of checks: CLA (6E00) before INS (6D00); a missing file (SFI) is 6A82, a
+  // missing record in an existing file 6A83; a case-2 Le (not 00) shorter than the answer is 6Cxx.
+  const ORDER_TABLE: [string, string, string][] = [
+    ['CLA FF, unknown INS', 'FF6A000000', '6E00'],
+    ['CLA FF, READ RECORD', 'FFB2010C00', '6E00'],
+    ['CLA 84 (secure messaging), unknown INS', '8412000000', '6E00'],
+    ['CLA 00, unknown INS', '0012000000', '6D00'],
+    ['CLA 80, unknown INS', '8012000000', '6D00'],
+    ['CLA 80 with SELECT', '80A404000E325041592E5359532E444446303100', '6E00'],
+    ['READ RECORD SFI 3 (no such file)', '00B2011C00', '6A82'],
+    ['READ RECORD SFI 30 (no such file)', '00B201F400', '6A82'],
+    ['READ RECORD SFI 1 record 3 (file exists)', '00B2030C00', '6A83'],
+    ['READ RECORD SFI 2 record 5 (file exists)', '00B2051400', '6A83'],
+    ['READ RECORD Le 05, record of 20', '00B2020C05', '6C14'],
+    ['READ RECORD Le 13, record of 20', '00B2020C13', '6C14'],
+    ['READ RECORD Le 14 (exact)', '00B2020C14', '70125F200F544553542F43415244484F4C4445529000'],
+    ['READ RECORD Le 15 (longer)', '00B2020C15', '70125F200F544553542F43415244484F4C4445529000'],
+    ['READ RECORD Le 00 (256)', '00B2020C00', '70125F200F544553542F43415244484F4C4445529000'],
+    ['READ RECORD without Le', '00B2020C', '70125F200F544553542F43415244484F4C4445529000'],
+    ['GET DATA PIN try counter, Le 01', '80CA9F1701', '6C04'],
+    ['GET DATA PIN try counter, Le 04', '80CA9F1704', '9F1701039000'],
+    ['GET DATA ATC, Le 02', '80CA9F3602', '6C05'],
+  ];
+  it.each(ORDER_TABLE)('%s: %s -> %s', async (_what, command, response) => {
+    const card = await ready({ pinTryLimit: 3 });
+    expect(hex(card.process(h(command)))).toBe(response);
+  });
+
+  it('6Cxx for a record of 256 bytes is 6C00, and the reader\'s resend with Le 00 gets it', async () => {
+    const card = await ready();
+    const full = decodeResponseApdu(card.process(h('00B2021400')));
+    expect(full.sw).toBe(SW.OK);
+    const n = full.data.length;
+    expect(hex(card.process(h('00B2021401')))).toBe(`6C${(n & 0xff).toString(16).toUpperCase().padStart(2, '0')}`);
+  });
+
   it('random commands never throw and always end in a status word', async () => {
     const card = await ready();
     const ins = fc.constantFrom(0xa4, 0xa8, 0xb2, 0x88, 0xae, 0x20, 0xca, 0xe2, 0x00, 0xff);

@@ -1,9 +1,9 @@
 import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import {
-  BLUETILL_AID, BLUETILL_LABEL, CARD_AFL, CARD_AIP, CARD_CDOL1, CARD_DDOL, CARD_PDOL, PPSE_NAME, SW,
+  BLUETILL_AID, BLUETILL_LABEL, CARD_AFL, CARD_AIP, CARD_CDOL1, CARD_CDOL2, CARD_DDOL, concatBytes, CARD_PDOL, PPSE_NAME, SW,
   cardAcInput, cardRecords, cdaTransactionDataHash, computeCardAc, decodeCommandApdu, decodePersonalizationData,
   dolDataLength, encodeIad, encodeResponseApdu, encodeTlv, macEquals, parseDol, personalizationMac, signCda,
-  parsePlaintextPinBlock, signDynamicData, splitDolData, statusOnly, swTriesLeft, type CardPersonalization, type CommandApdu, type Cvr, type Tlv,
+  parsePlaintextPinBlock, signDynamicData, splitDolData, statusOnly, swTriesLeft, swWrongLe, type CardPersonalization, type CommandApdu, type Cvr, type Tlv,
   biometricMatches, CVM_CODE, CvmDataError, DEFAULT_BIOMETRIC_TRY_LIMIT, DEFAULT_KNOWLEDGE_TRY_LIMIT, parseBiometricVerifyData, VERIFY_P2,
   KNOWLEDGE_SECRET_MAX_BYTES, KNOWLEDGE_SECRET_MIN_BYTES,
 } from '@bluetill/protocol';
@@ -38,6 +38,8 @@ type Volatile = {
   knowledge: CvmState;
   dda: boolean;
   acDone: boolean;
+  /** After a first GENERATE AC that asked to go online (ARQC): its CDOL1 data and CVR, for the second one (CDOL2). */
+  online?: { cdol1Data: Uint8Array; cvr: Cvr } | undefined;
 };
 
 type PersoChain = { nextSequence: number; previousMac: Uint8Array; chunks: Uint8Array[] };
@@ -47,6 +49,16 @@ const equal = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length &
 const ok = (nodes: Tlv[]): Uint8Array => encodeResponseApdu(encodeTlv(nodes), SW.OK);
 const EMPTY = new Uint8Array(0);
 
+/**
+ * The answer to a case-2 command (no data, Le): 6Cxx when Le is present, not 00 (256) and shorter
+ * than the answer, so the reader resends with Le = xx (ISO 7816-4 §5.1.3); otherwise the data.
+ */
+const caseTwoAnswer = (c: CommandApdu, data: Uint8Array): Uint8Array =>
+  c.data.length === 0 && c.le !== undefined && c.le < 256 && c.le < data.length ? statusOnly(swWrongLe(data.length)) : encodeResponseApdu(data, SW.OK);
+
+/** The class bytes this card knows (interindustry 00, proprietary 80); any other is 6E00 before INS is looked at. */
+const KNOWN_CLA = new Set([0x00, 0x80]);
+
 /** Which class byte each supported instruction must carry. */
 const CLA_OF: Record<number, number> = { 0xa4: 0x00, 0xb2: 0x00, 0x88: 0x00, 0x20: 0x00, 0xa8: 0x80, 0xae: 0x80, 0xca: 0x80, 0xe2: 0x80 };
 
@@ -54,9 +66,12 @@ const CLA_OF: Record<number, number> = { 0xa4: 0x00, 0xb2: 0x00, 0x88: 0x00, 0x2
  * A simulated contactless EMV payment card with bluetill's application (BLUETILL_AID).
  * Blank until personalized by an authenticated STORE DATA chain (see protocol's
  * personalization module); then answers SELECT PPSE / AID, GET PROCESSING OPTIONS, READ RECORD,
- * INTERNAL AUTHENTICATE (DDA), GENERATE AC (ARQC, CDA on request), VERIFY (P2 80 plaintext offline
+ * INTERNAL AUTHENTICATE (DDA), GENERATE AC (ARQC, CDA on request; after an ARQC a second one over
+ * CDOL2 gives a TC or an AAC), VERIFY (P2 80 plaintext offline
  * PIN, P2 90 fingerprint match-on-card, P2 91 knowledge secret; each with its own try counter, the
- * results in the CVR) and GET DATA (9F36, 9F17). Never throws: every bad command gets a status word.
+ * results in the CVR) and GET DATA (9F36, 9F17). Never throws: every bad command gets a status word,
+ * checked in ISO 7816-4 order: CLA (6E00), INS (6D00), P1-P2, then Lc/Le; a case-2 command whose Le
+ * (not 00) is shorter than the answer gets 6Cxx with the exact length.
  */
 export class EmvCard implements CardApplication {
   private persistent: Persistent | undefined;
@@ -119,6 +134,7 @@ export class EmvCard implements CardApplication {
     } catch {
       return statusOnly(SW.WRONG_LENGTH);
     }
+    if (!KNOWN_CLA.has(c.cla)) return statusOnly(SW.CLA_NOT_SUPPORTED);
     const wantCla = CLA_OF[c.ins];
     if (wantCla === undefined) return statusOnly(SW.INS_NOT_SUPPORTED);
     if (c.cla !== wantCla) return statusOnly(SW.CLA_NOT_SUPPORTED);
@@ -197,9 +213,13 @@ export class EmvCard implements CardApplication {
   private readRecord(c: CommandApdu): Uint8Array {
     if ((c.p2 & 0x07) !== 0x04 || c.p1 === 0 || c.p1 === 0xff) return statusOnly(SW.INCORRECT_P1P2);
     if (this.v.selected !== 'app' || !this.persistent) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
-    const rec = this.persistent.records.get(`${c.p2 >> 3}:${c.p1}`);
-    if (!rec) return statusOnly(SW.RECORD_NOT_FOUND);
-    return encodeResponseApdu(rec, SW.OK);
+    const sfi = c.p2 >> 3;
+    const rec = this.persistent.records.get(`${sfi}:${c.p1}`);
+    if (!rec) {
+      const fileExists = [...this.persistent.records.keys()].some((k) => k.startsWith(`${sfi}:`));
+      return statusOnly(fileExists ? SW.RECORD_NOT_FOUND : SW.FILE_NOT_FOUND);
+    }
+    return caseTwoAnswer(c, rec);
   }
 
   private internalAuthenticate(c: CommandApdu): Uint8Array {
@@ -229,6 +249,7 @@ export class EmvCard implements CardApplication {
     if ((c.p1 & 0x2f) !== 0 || type === 0xc0 || c.p2 !== 0) return statusOnly(SW.INCORRECT_P1P2);
     const p = this.persistent;
     const pdolData = this.v.pdolData;
+    if (this.v.selected === 'app' && p && pdolData && this.v.acDone && this.v.online) return this.secondGenerateAc(c, p, pdolData, this.v.online);
     if (this.v.selected !== 'app' || !p || !pdolData || this.v.acDone) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
     if (c.data.length !== dolDataLength(parseDol(CARD_CDOL1))) return statusOnly(SW.WRONG_LENGTH);
     if (p.atc >= 0xffff) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
@@ -253,6 +274,7 @@ export class EmvCard implements CardApplication {
       knowledgeFailed: this.v.knowledge === 'failed',
       knowledgeTryLimitExceeded: p.data.knowledgeSecret !== undefined && p.knowledgeTriesLeft === 0,
     };
+    if (acType === 'arqc') this.v = { ...this.v, online: { cdol1Data: Uint8Array.from(c.data), cvr } };
     const iad = encodeIad(p.data.acAlgorithm, cvr);
     const ac = computeCardAc({ iccMasterKey: p.data.acMasterKey, algorithm: p.data.acAlgorithm, atc, data: cardAcInput(c.data, CARD_AIP, atc, iad) });
     const cid = acType === 'arqc' ? 0x80 : 0x00;
@@ -266,6 +288,40 @@ export class EmvCard implements CardApplication {
     if (cda) {
       const un = splitDolData(parseDol(CARD_CDOL1), c.data)?.get('9F37') ?? new Uint8Array(4);
       const transactionDataHash = cdaTransactionDataHash(pdolData, c.data, encodeTlv(objects));
+      objects.push({ tag: '9F4B', value: signCda({ iccPrivateKey: p.iccPrivateKey, iccDynamicNumber: this.random(8), cid, ac, transactionDataHash, unpredictableNumber: un }) });
+    }
+    return ok([{ tag: '77', value: EMPTY, children: objects }]);
+  }
+
+  /**
+   * The second GENERATE AC, after the online answer: P1 40 (TC) or 00 (AAC), data per CDOL2. A TC
+   * only when asked for and the authorisation response code is '00' (3030); otherwise an AAC. Same
+   * ATC as the ARQC; the AC is MACed over CDOL2 data ‖ AIP ‖ ATC ‖ IAD; with CDA the signature's
+   * hash covers PDOL, CDOL1 and CDOL2 data. The transaction is over after it.
+   */
+  private secondGenerateAc(c: CommandApdu, p: Persistent, pdolData: Uint8Array, online: { cdol1Data: Uint8Array; cvr: Cvr }): Uint8Array {
+    const type = c.p1 & 0xc0;
+    // A second ARQC is not a thing (EMV Book 3 §9.3): the online step has been had.
+    if (type === 0x80) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
+    if (c.data.length !== dolDataLength(parseDol(CARD_CDOL2))) return statusOnly(SW.WRONG_LENGTH);
+    const cdol2 = splitDolData(parseDol(CARD_CDOL2), c.data);
+    const arc = cdol2?.get('8A');
+    const acType: Cvr['acType'] = type === 0x40 && arc !== undefined && arc[0] === 0x30 && arc[1] === 0x30 ? 'tc' : 'aac';
+    const cda = (c.p1 & 0x10) !== 0 && acType !== 'aac';
+    this.v = { ...this.v, online: undefined };
+    const atc = Uint8Array.of(p.atc >> 8, p.atc & 0xff);
+    const iad = encodeIad(p.data.acAlgorithm, { ...online.cvr, acType, cdaPerformed: cda });
+    const ac = computeCardAc({ iccMasterKey: p.data.acMasterKey, algorithm: p.data.acAlgorithm, atc, data: cardAcInput(c.data, CARD_AIP, atc, iad) });
+    const cid = acType === 'tc' ? 0x40 : 0x00;
+    const objects: Tlv[] = [
+      { tag: '9F27', value: Uint8Array.of(cid) },
+      { tag: '9F36', value: atc },
+      ...(cda ? [] : [{ tag: '9F26', value: ac }]),
+      { tag: '9F10', value: iad },
+    ];
+    if (cda) {
+      const un = cdol2?.get('9F37') ?? new Uint8Array(4);
+      const transactionDataHash = cdaTransactionDataHash(pdolData, concatBytes(online.cdol1Data, c.data), encodeTlv(objects));
       objects.push({ tag: '9F4B', value: signCda({ iccPrivateKey: p.iccPrivateKey, iccDynamicNumber: this.random(8), cid, ac, transactionDataHash, unpredictableNumber: un }) });
     }
     return ok([{ tag: '77', value: EMPTY, children: objects }]);
@@ -346,8 +402,8 @@ export class EmvCard implements CardApplication {
     const p = this.persistent;
     if (!p) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
     const tag = (c.p1 << 8) | c.p2;
-    if (tag === 0x9f36) return ok([{ tag: '9F36', value: Uint8Array.of(p.atc >> 8, p.atc & 0xff) }]);
-    if (tag === 0x9f17) return ok([{ tag: '9F17', value: Uint8Array.of(p.pinTriesLeft) }]);
+    if (tag === 0x9f36) return caseTwoAnswer(c, encodeTlv([{ tag: '9F36', value: Uint8Array.of(p.atc >> 8, p.atc & 0xff) }]));
+    if (tag === 0x9f17) return caseTwoAnswer(c, encodeTlv([{ tag: '9F17', value: Uint8Array.of(p.pinTriesLeft) }]));
     return statusOnly(SW.REFERENCED_DATA_NOT_FOUND);
   }
 

@@ -23,6 +23,8 @@ export interface FleetSummary {
   readonly failed: number;
   /** The Payment left the phone and no answer came, even after reconnecting. */
   readonly unknown: number;
+  /** Of `failed`: phones whose connection to the till could not be established (after their attempts). */
+  readonly connectFailed: number;
   /** Over the phones with a definitive answer from the till (approved or declined). */
   readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number };
   readonly seconds: number;
@@ -31,6 +33,8 @@ export interface FleetSummary {
   readonly unexpected: number;
   /** First few failure messages (never card data), for a tester to start from. */
   readonly errors: readonly string[];
+  /** What the radio put the phones and the till through (when asked for radio conditions). */
+  readonly radio?: { readonly conditions: string; readonly seed: number; readonly failedToEstablish: number; readonly aclOverflows: number; readonly aclMaxInFlight: number };
 }
 
 /** Nearest-rank percentile of ascending values. */
@@ -41,11 +45,12 @@ export function percentile(sorted: readonly number[], p: number): number {
 
 const round = (n: number) => Math.round(n * 10) / 10;
 
-export function summarize(results: readonly FleetPhoneResult[], seconds: number): FleetSummary {
+export function summarize(results: readonly FleetPhoneResult[], seconds: number, expect: { connectFailuresExpected?: boolean } = {}): FleetSummary {
   const declined: Partial<Record<DeclineCode, number>> = {};
   let approved = 0;
   let failed = 0;
   let unknown = 0;
+  let connectFailed = 0;
   let unexpected = 0;
   const errors: string[] = [];
   const answered: number[] = [];
@@ -66,12 +71,15 @@ export function summarize(results: readonly FleetPhoneResult[], seconds: number)
         failed++;
         unexpected++;
         break;
-      case 'failed':
+      case 'failed': {
         if (o.charged === 'unknown') unknown++;
         else failed++;
-        unexpected++;
+        const couldNotConnect = o.code === 'connect_failed' && o.charged === 'no';
+        if (couldNotConnect) connectFailed++;
+        if (!(couldNotConnect && expect.connectFailuresExpected)) unexpected++;
         if (errors.length < 5) errors.push(`${r.cardId}: ${o.code}: ${o.message}`);
         break;
+      }
       case 'error':
         failed++;
         unexpected++;
@@ -86,6 +94,7 @@ export function summarize(results: readonly FleetPhoneResult[], seconds: number)
     declined,
     failed,
     unknown,
+    connectFailed,
     latencyMs: { p50: round(percentile(sorted, 50)), p90: round(percentile(sorted, 90)), p99: round(percentile(sorted, 99)), max: round(sorted.at(-1) ?? 0) },
     seconds: Math.round(seconds * 100) / 100,
     paymentsPerSecond: seconds > 0 ? round((approved + Object.values(declined).reduce((a, b) => a + b, 0)) / seconds) : 0,
@@ -100,10 +109,11 @@ export function formatSummary(s: FleetSummary): string {
     `phones        ${s.phones}`,
     `approved      ${s.approved}`,
     `declined      ${declined.reduce((a, [, n]) => a + (n ?? 0), 0)}${declined.length ? ` (${declined.map(([k, n]) => `${k}: ${n}`).join(', ')})` : ''}`,
-    `failed        ${s.failed} (nothing charged)`,
+    `failed        ${s.failed} (nothing charged${s.connectFailed ? `; ${s.connectFailed} could not connect to the till` : ''})`,
     `unknown       ${s.unknown}`,
     `latency ms    p50 ${s.latencyMs.p50}  p90 ${s.latencyMs.p90}  p99 ${s.latencyMs.p99}  max ${s.latencyMs.max}  (connect to receipt)`,
     `throughput    ${s.paymentsPerSecond} payments/s over ${s.seconds} s`,
+    ...(s.radio ? [`radio         ${s.radio.conditions} (seed ${s.radio.seed}): ${s.radio.failedToEstablish} connection(s) failed to be established (0x3E), ${s.radio.aclOverflows} ACL overflows`] : []),
     ...(s.unexpected ? [`UNEXPECTED    ${s.unexpected} phone(s) did not end as expected`, ...s.errors.map((e) => `  ${e}`)] : []),
   ].join('\n');
 }

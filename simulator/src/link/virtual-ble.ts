@@ -8,7 +8,7 @@
 import { BlenoPeripheral, type AclPolicy, type AclStats, type BlePeripheral } from '@bluetill/pos-terminal';
 import { NobleCentral, type BleCentral, type CentralLink } from '@bluetill/phone-agent';
 import type { VirtualRadioOptions } from '../radio/virtual-radio';
-import type { LinkShaping } from '../radio/shaping';
+import type { ControllerProfile, LinkShaping } from '../radio/shaping';
 import { RadioProcess } from '../radio/radio-process';
 import type { PhoneDevice } from '../phone/phone-host';
 
@@ -22,6 +22,10 @@ export interface VirtualBleOptions extends VirtualRadioOptions {
   readonly tillAclBuffers?: number;
   /** How the till shares its controller's ACL buffers between phones (default 'capped_fifo'; see pos-terminal's acl-scheduler.ts). */
   readonly aclPolicy?: AclPolicy;
+  /** The till's controller profile (ACL buffer length and count; its count wins over tillAclBuffers). */
+  readonly tillController?: ControllerProfile;
+  /** Every phone's controller profile (e.g. one 192-byte ACL buffer, as small phone controllers have). */
+  readonly phoneController?: ControllerProfile;
 }
 
 export class VirtualBle {
@@ -37,7 +41,7 @@ export class VirtualBle {
     // Every noble/bleno stack adds its own SIGINT handler; a fleet of phones in one process has many.
     process.setMaxListeners(Math.max(process.getMaxListeners(), 256));
     const radio = await RadioProcess.start(o);
-    const device = await radio.addDevice({ name: 'till', distanceM: 0, aclBuffers: o.tillAclBuffers ?? 24 });
+    const device = await radio.addDevice({ name: 'till', distanceM: 0, aclBuffers: o.tillAclBuffers ?? 24, ...o.tillController });
     return new VirtualBle(radio, new BlenoPeripheral({ hci: { transport: 'uart', path: device.ttyPath }, ...(o.aclPolicy !== undefined ? { aclPolicy: o.aclPolicy } : {}) }), o);
   }
 
@@ -56,7 +60,7 @@ export class VirtualBle {
    */
   async phoneDevice(o: { distanceM?: number; shaping?: LinkShaping } = {}): Promise<PhoneDevice> {
     const { name, shaping, distanceM } = this.nextPhone(o);
-    const d = await this.radio.addDevice({ name, distanceM, shaping });
+    const d = await this.radio.addDevice({ name, distanceM, shaping, ...this.o.phoneController });
     return { ttyPath: d.ttyPath, release: () => this.radio.removeDevice(name).catch(() => undefined) };
   }
 
@@ -66,7 +70,7 @@ export class VirtualBle {
     let central: Promise<NobleCentral> | null = null;
     const get = () =>
       (central ??= this.radio
-        .addDevice({ name, distanceM, shaping })
+        .addDevice({ name, distanceM, shaping, ...this.o.phoneController })
         .then((d) => new NobleCentral({ hci: { transport: 'uart', path: d.ttyPath } })));
     const radio = this.radio;
     return {

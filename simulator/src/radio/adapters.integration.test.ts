@@ -139,6 +139,56 @@ describe('BlenoPeripheral + NobleCentral adapters over the virtual radio', () =>
     expect(performance.now() - t).toBeLessThan(2000);
   });
 
+  it('connections that fail to be established (0x3E): the phone tries again and connects once the radio lets it', async () => {
+    const p = phone('phone-retry', { COUNTER_NAME: 'Counter 3', TAG: 'r', WRITES: '2' });
+    radio.device('phone-retry').setShaping({ connectFailRate: 1 });
+    const before = till.messages.length;
+    // The first attempt: LE Connection Complete at both ends, then 0x3E after 6 intervals.
+    await till.next((m) => m.type === 'disconnect' && m.reason === 'failed_to_establish' && till.messages.indexOf(m) >= before, 10_000);
+    radio.device('phone-retry').setShaping({ connectFailRate: 0 });
+    const done = await p.next('done', 20_000);
+    expect((done.values as string[]).map((v) => v.split('|')[1])).toEqual(['r-0', 'r-1']);
+    p.send({ type: 'disconnect' });
+    await p.next('closed');
+  });
+
+  it('0x3E on every attempt, RSSI not available: the phone saw 127 and reports connect_failed with hciStatus 0x3E after 3 attempts', async () => {
+    const p = phone('phone-never', { COUNTER_NAME: 'Counter 3', TAG: 'n', WRITES: '1' });
+    radio.device('phone-never').setShaping({ connectFailRate: 1, rssiUnavailable: true });
+    const scanned = await p.next('scanned', 10_000);
+    expect((scanned.found as Array<{ rssi: number }>)[0]?.rssi).toBe(127);
+    await p.next((m) => m.type === 'error', 15_000).catch(() => undefined);
+    const err = p.messages.find((m) => m.type === 'error') ?? { type: 'none' };
+    expect(err).toMatchObject({ code: 'connect_failed', hciStatus: 0x3e, attempts: 3 });
+    expect(String(err.message)).not.toContain('undefined');
+  });
+
+  it('a phone controller with one 192-byte ACL buffer: noble fragments 200-byte values at HCI and waits for each NOCP; nothing overflows', async () => {
+    const p = hostOnDevice(radio, hosts, {
+      fixture: join(fixtures, 'adapter-phone.host.ts'),
+      device: { name: 'phone-small', aclBufferLength: 192, aclBuffers: 1 },
+      env: { COUNTER_NAME: 'Counter 3', TAG: 's', WRITES: '3', BIG: '200' },
+    });
+    const done = await p.next('done', 25_000);
+    expect((done.values as string[]).map((v) => v.split('|')[1])).toEqual([0, 1, 2].map((i) => `s-${i}-`.padEnd(200, 'x')));
+    const stats = radio.device('phone-small').controller.stats;
+    expect(stats.aclOverflows).toBe(0);
+    expect(stats.aclMaxInFlight).toBe(1);
+    // Each 207-byte L2CAP PDU went down as 192 + 15 bytes.
+    const sizes = radio.device('phone-small').traceLines().flatMap((l) => {
+      const m = /H>C ACL h=\d+ pb=[01] ([0-9a-f]{10})/.exec(l);
+      return m ? [Buffer.from(m[1]!, 'hex').readUInt16LE(3)] : [];
+    });
+    expect(sizes.filter((n) => n === 192).length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...sizes)).toBe(192);
+    // Each controller numbers its own links: the till's handle for this link is not the phone's.
+    const link = radio.links().find((l) => l.central === 'phone-small');
+    expect(link?.centralHandle).toBeGreaterThan(0x40);
+    expect(link?.centralHandle).not.toBe(link?.handle);
+    p.send({ type: 'disconnect' });
+    await p.next('closed');
+  });
+
   it('scan for an absent counter ends at the timeout with an empty list', async () => {
     const p = phone('phone-lost', { COUNTER_NAME: 'Counter 99', SCAN_MS: '700' });
     const s = await p.next('scanned');

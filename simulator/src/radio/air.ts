@@ -1,13 +1,14 @@
 /**
  * The shared medium: delivers advertising to scanners (ADV_IND, then SCAN_RSP when scanning is
  * active), turns a pending LE Create Connection into a link at the advertiser's next advertising
- * event, owns connection handles (never 0, unique across the radio), and routes ACL by handle.
+ * event, and routes ACL by handle. Each controller numbers its own links (never 0, from its
+ * `firstHandle`), as real ones do: the till's handle for a link is not the phone's.
  */
 import type { HciController } from './controller';
 import { leAdvertisingReport, leConnectionComplete, leReadRemoteFeaturesComplete } from './hci-events';
 import { STATUS } from './hci-opcodes';
 import { Link } from './link';
-import { intervalUnits, rssiAtDistance, type LinkShaping, type ResolvedShaping, mergeShaping } from './shaping';
+import { intervalUnits, rssiAtDistance, RSSI_NOT_AVAILABLE, type LinkShaping, type ResolvedShaping, mergeShaping } from './shaping';
 
 /**
  * Advertising timing (Core 5.x Vol 6 Part B 4.4.2.2.1): consecutive advertising events are
@@ -25,6 +26,8 @@ export interface AirOptions {
   readonly shapingFor: (a: HciController, b: HciController) => { layers: ReadonlyArray<LinkShaping | undefined> };
   /** Handles never handed out (besides 0). Default [0x0006]: see VirtualRadioOptions.skipHandles. */
   readonly skipHandles?: readonly number[];
+  /** Draws for connectFailRate (default Math.random; seeded to replay a run). */
+  readonly random?: () => number;
   /** Called when a link opens or closes (for stats and tests). */
   readonly onLink?: (event: 'open' | 'close', link: Link) => void;
 }
@@ -39,25 +42,37 @@ export const DEFAULT_SKIP_HANDLES: readonly number[] = [0x0006];
 
 export class Air {
   private readonly controllers = new Set<HciController>();
-  private readonly links = new Map<number, Link>();
+  /** Each controller's links by its own handle. */
+  private readonly links = new Map<HciController, Map<number, Link>>();
   private readonly advTimers = new Map<HciController, NodeJS.Timeout>();
-  private nextHandle = 0x0001;
+  private readonly nextHandle = new Map<HciController, number>();
 
   constructor(private readonly options: AirOptions) {}
 
   attach(c: HciController): void {
     this.controllers.add(c);
+    this.links.set(c, new Map());
+    this.nextHandle.set(c, c.firstHandle);
   }
 
   detach(c: HciController): void {
     this.controllerLost(c);
     this.stopAdvertisingTimer(c);
     this.controllers.delete(c);
+    this.links.delete(c);
+    this.nextHandle.delete(c);
   }
 
   /** All links now open. */
   openLinks(): Link[] {
-    return [...this.links.values()];
+    const all = new Set<Link>();
+    for (const byHandle of this.links.values()) for (const l of byHandle.values()) all.add(l);
+    return [...all];
+  }
+
+  /** The link `c` knows by `handle`. */
+  private linkOf(c: HciController, handle: number): Link | undefined {
+    return this.links.get(c)?.get(handle);
   }
 
   shaping(a: HciController, b: HciController): ResolvedShaping & { intervalExplicit: boolean } {
@@ -66,8 +81,9 @@ export class Air {
   }
 
   rssiBetween(a: HciController, b: HciController): number {
-    const d = this.shaping(a, b).distanceM ?? a.distanceM + b.distanceM;
-    return rssiAtDistance(d);
+    const s = this.shaping(a, b);
+    if (s.rssiUnavailable) return RSSI_NOT_AVAILABLE;
+    return rssiAtDistance(s.distanceM ?? a.distanceM + b.distanceM);
   }
 
   advertisingChanged(c: HciController): void {
@@ -100,50 +116,52 @@ export class Air {
 
   /** The controller's links lose this end (host died, reset, or detached). */
   controllerLost(c: HciController): void {
-    for (const link of this.links.values()) if (link.has(c)) link.lose(c);
+    for (const link of this.links.get(c)?.values() ?? []) link.lose(c);
     c.initiating = null;
   }
 
-  hostAcl(from: HciController, handle: number, pb: number, data: Buffer): void {
-    const link = this.links.get(handle);
-    if (!link || !link.has(from)) {
+  /** False (and dropped) when `from` has no link by that handle. */
+  hostAcl(from: HciController, handle: number, pb: number, data: Buffer): boolean {
+    const link = this.linkOf(from, handle);
+    if (!link) {
       from.trace.log('---', `ACL for unknown handle ${handle} dropped`);
-      return;
+      return false;
     }
     link.hostAcl(from, pb, data);
+    return true;
   }
 
   disconnect(c: HciController, handle: number, reason: number): boolean {
-    const link = this.links.get(handle);
-    if (!link || !link.has(c) || link.closed) return false;
+    const link = this.linkOf(c, handle);
+    if (!link || link.closed) return false;
     link.terminate(c, reason);
     return true;
   }
 
   rssiOf(c: HciController, handle: number): number | undefined {
-    const link = this.links.get(handle);
-    if (!link || !link.has(c)) return undefined;
+    const link = this.linkOf(c, handle);
+    if (!link) return undefined;
     return this.rssiBetween(c, link.peerOf(c));
   }
 
   updateConnection(c: HciController, handle: number, intervalMaxMs: number, supervisionMs: number): boolean {
-    const link = this.links.get(handle);
-    if (!link || !link.has(c)) return false;
+    const link = this.linkOf(c, handle);
+    if (!link) return false;
     link.requestUpdate(intervalMaxMs, supervisionMs);
     return true;
   }
 
   readRemoteFeatures(c: HciController, handle: number): boolean {
-    const link = this.links.get(handle);
-    if (!link || !link.has(c)) return false;
+    const link = this.linkOf(c, handle);
+    if (!link) return false;
     setTimeout(() => c.sendEvent(leReadRemoteFeaturesComplete(handle), `le-remote-features h=${handle}`), link.intervalMs);
     return true;
   }
 
   /** Closes every link silently and stops all timers. */
   dispose(): void {
-    for (const link of this.links.values()) link.dispose();
-    this.links.clear();
+    for (const link of this.openLinks()) link.dispose();
+    for (const byHandle of this.links.values()) byHandle.clear();
     for (const t of this.advTimers.values()) clearTimeout(t);
     this.advTimers.clear();
   }
@@ -184,12 +202,13 @@ export class Air {
     }
   }
 
-  private allocateHandle(): number {
+  private allocateHandle(c: HciController): number {
     // 0x0000 is never used (bleno treats it as "all"); 0x0F00.. are reserved.
+    const taken = this.links.get(c) ?? new Map<number, Link>();
     for (let i = 0; i < 0x0eff; i++) {
-      const h = this.nextHandle;
-      this.nextHandle = this.nextHandle >= 0x0eff ? 0x0001 : this.nextHandle + 1;
-      if (!this.links.has(h) && !(this.options.skipHandles ?? DEFAULT_SKIP_HANDLES).includes(h)) return h;
+      const h = this.nextHandle.get(c) ?? 0x0001;
+      this.nextHandle.set(c, h >= 0x0eff ? 0x0001 : h + 1);
+      if (!taken.has(h) && !(this.options.skipHandles ?? DEFAULT_SKIP_HANDLES).includes(h)) return h;
     }
     throw new Error('no free connection handle');
   }
@@ -201,30 +220,41 @@ export class Air {
     // Vol 6, Part B, 4.4.2: the advertiser stops advertising when it accepts a connection.
     peripheral.adv.enabled = false;
     this.stopAdvertisingTimer(peripheral);
-    const handle = this.allocateHandle();
+    const handles = { central: this.allocateHandle(central), peripheral: this.allocateHandle(peripheral) };
+    const shaping = this.shaping(central, peripheral);
+    const fails = shaping.connectFailRate > 0 && (this.options.random ?? Math.random)() < shaping.connectFailRate;
     const link = new Link(
-      handle,
+      handles,
       central,
       peripheral,
       () => this.shaping(central, peripheral),
       init.supervisionTimeoutMs,
       (l) => {
-        this.links.delete(l.handle);
+        this.links.get(central)?.delete(l.handles.central);
+        this.links.get(peripheral)?.delete(l.handles.peripheral);
         this.options.onLink?.('close', l);
       },
+      fails,
     );
-    this.links.set(handle, link);
+    this.links.get(central)?.set(handles.central, link);
+    this.links.get(peripheral)?.set(handles.peripheral, link);
+    if (fails) central.trace.log('---', `connection h=${handles.central} drawn to fail to be established (connectFailRate)`);
     const fields = {
       status: STATUS.success,
-      handle,
       peerAddressType: 0,
       interval: intervalUnits(link.intervalMs),
       latency: 0,
       supervisionTimeout: Math.round(link.supervisionTimeoutMs / 10),
     };
     // Peripheral first (role 1), then central (role 0).
-    peripheral.sendEvent(leConnectionComplete({ ...fields, role: 1, peerAddress: central.addressWire }), `le-conn-complete h=${handle} role=1 peer=${central.name}`);
-    central.sendEvent(leConnectionComplete({ ...fields, role: 0, peerAddress: peripheral.addressWire }), `le-conn-complete h=${handle} role=0 peer=${peripheral.name}`);
+    peripheral.sendEvent(
+      leConnectionComplete({ ...fields, handle: handles.peripheral, role: 1, peerAddress: central.addressWire }),
+      `le-conn-complete h=${handles.peripheral} role=1 peer=${central.name}`,
+    );
+    central.sendEvent(
+      leConnectionComplete({ ...fields, handle: handles.central, role: 0, peerAddress: peripheral.addressWire }),
+      `le-conn-complete h=${handles.central} role=0 peer=${peripheral.name}`,
+    );
     this.options.onLink?.('open', link);
   }
 }

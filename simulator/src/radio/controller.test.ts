@@ -3,7 +3,7 @@ import { Air } from './air';
 import { HciController } from './controller';
 import { encodeAcl, encodeCommand } from './h4';
 import { OP } from './hci-opcodes';
-import type { LinkShaping } from './shaping';
+import type { ControllerProfile, LinkShaping } from './shaping';
 import { Trace } from './trace';
 
 // Byte-level tests of the virtual controller: H4 in, H4 out. Section numbers refer to the
@@ -16,9 +16,9 @@ interface Dev {
 
 const setup = (pair?: LinkShaping, skipHandles?: number[]) => {
   const air = new Air({ shapingFor: (a, b) => ({ layers: [a.shaping, b.shaping, pair] }), ...(skipHandles ? { skipHandles } : {}) });
-  const dev = (name: string, address: string, distanceM = 1): Dev => {
+  const dev = (name: string, address: string, distanceM = 1, profile: ControllerProfile = {}): Dev => {
     const out: Buffer[] = [];
-    const c = new HciController({ name, address: Buffer.from(address, 'hex'), air, trace: new Trace(name, 0, undefined), send: (b) => out.push(b), distanceM });
+    const c = new HciController({ name, address: Buffer.from(address, 'hex'), air, trace: new Trace(name, 0, undefined), send: (b) => out.push(b), distanceM, ...profile });
     air.attach(c);
     return { c, take: () => out.splice(0).map((b) => b.toString('hex')) };
   };
@@ -46,10 +46,10 @@ const advertise = (d: Dev) => {
   return cmd(d, OP.leSetAdvertisingEnable, '01');
 };
 
-const connect = async (pair?: LinkShaping) => {
+const connect = async (pair?: LinkShaping, profiles: { till?: ControllerProfile; phone?: ControllerProfile } = {}) => {
   const { air, dev } = setup(pair);
-  const till = dev('till', 'c0ffee000001', 0);
-  const phone = dev('phone', 'c0ffee000002', 2);
+  const till = dev('till', 'c0ffee000001', 0, profiles.till);
+  const phone = dev('phone', 'c0ffee000002', 2, profiles.phone);
   advertise(till);
   expect(cmd(phone, OP.leCreateConnection, createConnParams('c0ffee000001'))).toEqual(['040f0400010d20']);
   await vi.advanceTimersByTimeAsync(150);
@@ -217,12 +217,18 @@ describe('connections', () => {
 
   it('answers every host packet with Number Of Completed Packets, so the buffer count never runs out', async () => {
     const { till, phone } = await connect();
-    for (let i = 0; i < 20; i++) till.c.receive(encodeAcl(1, 0b00, Buffer.from('0100040001', 'hex')));
-    await vi.advanceTimersByTimeAsync(30 * 4);
+    // 8 buffers: a host sends 8, waits for NOCP, sends the rest.
+    for (let i = 0; i < 8; i++) till.c.receive(encodeAcl(1, 0b00, Buffer.from('0100040001', 'hex')));
+    await vi.advanceTimersByTimeAsync(30 * 2);
+    for (let i = 0; i < 8; i++) till.c.receive(encodeAcl(1, 0b00, Buffer.from('0100040001', 'hex')));
+    await vi.advanceTimersByTimeAsync(30 * 2);
+    for (let i = 0; i < 4; i++) till.c.receive(encodeAcl(1, 0b00, Buffer.from('0100040001', 'hex')));
+    await vi.advanceTimersByTimeAsync(30 * 2);
     const nocp = till.take().filter((e) => e.startsWith('0413'));
     const total = nocp.reduce((n, e) => n + Buffer.from(e, 'hex').readUInt16LE(6), 0);
     expect(total).toBe(20);
     expect(phone.take().filter((e) => e.startsWith('02'))).toHaveLength(20);
+    expect(till.c.stats.aclOverflows).toBe(0);
   });
 
   it('Disconnect: Command Status, then Disconnection Complete to both ends (7.1.6, 7.7.5)', async () => {
@@ -316,14 +322,104 @@ describe('connections', () => {
         advertise(till);
         cmd(phone, OP.leCreateConnection, createConnParams('c0ffee000001'));
         await vi.advanceTimersByTimeAsync(150);
-        const ev = phone.take().find((e) => e.startsWith('043e1301'));
+        const ev = till.take().find((e) => e.startsWith('043e1301'));
         out.push(Buffer.from(ev!, 'hex').readUInt16LE(5));
-        till.take();
+        phone.take();
       }
       return out;
     };
     expect(await handles()).toEqual([1, 2, 3, 4, 5, 7]);
     expect(await handles([])).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('each controller numbers its own links: the till knows the link as 0x0001, the phone as 0x0041; ACL, NOCP and Disconnect each on their own end\'s handle', async () => {
+    const { till, phone, tillEv, phoneEv } = await connect(undefined, { till: { firstHandle: 1 }, phone: { firstHandle: 0x41 } });
+    expect(tillEv).toEqual(['043e13' + '01' + '00' + '0100' + '01' + '00' + '020000eeffc0' + '1800' + '0000' + '2a00' + '00']);
+    expect(phoneEv).toEqual(['043e13' + '01' + '00' + '4100' + '00' + '00' + '010000eeffc0' + '1800' + '0000' + '2a00' + '00']);
+    phone.c.receive(encodeAcl(0x41, 0b00, Buffer.from('0100040001', 'hex')));
+    await vi.advanceTimersByTimeAsync(30);
+    expect(till.take()).toEqual([encodeAcl(1, 0b10, Buffer.from('0100040001', 'hex')).toString('hex')]);
+    expect(phone.take()).toEqual(['0413050141000100']);
+    // The phone's handle means nothing to the till's controller, and the other way round.
+    expect(cmd(till, OP.disconnect, '410013')).toEqual(['040f0402010604']);
+    expect(cmd(phone, OP.readRssi, '0100')).toEqual(['040e0701051402' + '0100' + '00']);
+    expect(cmd(phone, OP.disconnect, '410013')).toEqual(['040f0400010604']);
+    await vi.advanceTimersByTimeAsync(30);
+    expect(phone.take()).toEqual(['040504004100' + '16']);
+    expect(till.take()).toEqual(['040504000100' + '13']);
+  });
+
+  it('one ACL buffer of 192 bytes: LE Read Buffer Size says so; a second packet before NOCP or a 193-byte one overflows (7.7.26) and is lost', async () => {
+    const { till, phone } = await connect(undefined, { phone: { aclBufferLength: 192, aclBuffers: 1 } });
+    expect(cmd(phone, OP.leReadBufferSize)).toEqual(['040e0701022000' + 'c000' + '01']);
+    expect(cmd(phone, OP.readBufferSize)).toEqual(['040e0b01051000' + 'c000' + '00' + '0100' + '0000']);
+    const first = Buffer.alloc(192, 0x11);
+    phone.c.receive(encodeAcl(1, 0b00, first));
+    phone.c.receive(encodeAcl(1, 0b01, Buffer.alloc(10, 0x22))); // no NOCP yet: no buffer
+    expect(phone.take()).toEqual(['041a0101']);
+    await vi.advanceTimersByTimeAsync(30 * 2);
+    expect(till.take().map((e) => e.slice(10)).join('')).toBe(first.toString('hex'));
+    expect(phone.take()).toEqual(['0413050101000100']);
+    phone.c.receive(encodeAcl(1, 0b00, Buffer.alloc(193, 0x33)));
+    expect(phone.take()).toEqual(['041a0101']);
+    phone.c.receive(encodeAcl(1, 0b00, Buffer.alloc(5, 0x44)));
+    await vi.advanceTimersByTimeAsync(30);
+    expect(till.take()).toEqual([encodeAcl(1, 0b10, Buffer.alloc(5, 0x44)).toString('hex')]);
+    expect(phone.c.stats.aclOverflows).toBe(2);
+  });
+
+  it('a link closed with a packet still in the only buffer frees it: the next link can send at once', async () => {
+    const { till, phone } = await connect(undefined, { phone: { aclBuffers: 1, firstHandle: 0x41 } });
+    phone.c.shaping = { lossRate: 1 }; // nothing moves; the link times out with the packet queued
+    phone.c.receive(encodeAcl(0x41, 0b00, Buffer.alloc(5, 0x44)));
+    await vi.advanceTimersByTimeAsync(600);
+    expect(phone.take()).toEqual(['040504004100' + '08']);
+    phone.c.shaping = {};
+    till.take();
+    advertise(till);
+    cmd(phone, OP.leCreateConnection, createConnParams('c0ffee000001'));
+    await vi.advanceTimersByTimeAsync(150);
+    expect(phone.take().find((e) => e.startsWith('043e13'))?.slice(10, 14)).toBe('4200');
+    phone.c.receive(encodeAcl(0x42, 0b00, Buffer.alloc(5, 0x55)));
+    expect(phone.take()).toEqual([]); // no Data Buffer Overflow
+    await vi.advanceTimersByTimeAsync(30);
+    expect(phone.take()).toEqual(['0413050142000100']);
+    expect(phone.c.stats.aclOverflows).toBe(0);
+  });
+
+  it('connectFailRate 1: LE Connection Complete to both, nothing gets through, and after 6 intervals Disconnection Complete 0x3E to both (Vol 6, Part B, 4.5.2)', async () => {
+    const { air, till, phone, tillEv, phoneEv } = await connect({ connectFailRate: 1 });
+    // Connected at the first advertising event (~1.5 ms); 150 ms later (5 intervals) still up.
+    expect(tillEv).toHaveLength(1);
+    expect(tillEv[0]?.slice(0, 14)).toBe('043e1301000100');
+    expect(phoneEv).toHaveLength(1);
+    expect(phoneEv[0]?.slice(0, 14)).toBe('043e1301000100');
+    phone.c.receive(encodeAcl(1, 0b00, Buffer.from('0100040001', 'hex')));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(till.take()).toEqual([]);
+    expect(phone.take()).toEqual([]);
+    await vi.advanceTimersByTimeAsync(40);
+    expect(phone.take()).toEqual(['040504000100' + '3e']);
+    expect(till.take()).toEqual(['040504000100' + '3e']);
+    expect(air.openLinks()).toHaveLength(0);
+  });
+
+  it('rssiUnavailable: advertising reports and Read RSSI carry 127 (7F), "not available"', async () => {
+    const { dev } = setup({ rssiUnavailable: true });
+    const till = dev('till', 'c0ffee000001', 0);
+    const phone = dev('phone', 'c0ffee000002', 2);
+    advertise(till);
+    cmd(phone, OP.leSetScanParameters, '01100010000000');
+    cmd(phone, OP.leSetScanEnable, '0101');
+    await vi.advanceTimersByTimeAsync(250);
+    const reports = phone.take();
+    expect(reports.length).toBe(2);
+    for (const r of reports) expect(r.slice(-2)).toBe('7f');
+    cmd(phone, OP.leSetScanEnable, '0000');
+    cmd(phone, OP.leCreateConnection, createConnParams('c0ffee000001'));
+    await vi.advanceTimersByTimeAsync(150);
+    phone.take();
+    expect(cmd(phone, OP.readRssi, '0100')).toEqual(['040e07010514' + '00' + '0100' + '7f']);
   });
 
   it('honours a per-link connection interval (7.5 ms .. 4 s)', async () => {

@@ -5,7 +5,7 @@
  */
 import type { Air } from './air';
 import { H4Parser, encodeAcl, type H4Packet } from './h4';
-import { commandComplete, commandStatus } from './hci-events';
+import { commandComplete, commandStatus, dataBufferOverflow } from './hci-events';
 import { OP, STATUS, opcodeName } from './hci-opcodes';
 import type { LinkShaping } from './shaping';
 import type { Trace } from './trace';
@@ -57,11 +57,19 @@ export interface ControllerOptions {
    * many packets outstanding across all links, each freed at its link's next connection event.
    */
   readonly aclBuffers?: number;
+  /** LE ACL data packet length offered (default 251); a longer host packet is an overflow. */
+  readonly aclBufferLength?: number;
+  /** First connection handle this controller hands out (default 1). */
+  readonly firstHandle?: number;
 }
 
 export class HciController {
   readonly name: string;
   private readonly aclBuffers: number;
+  readonly aclBufferLength: number;
+  readonly firstHandle: number;
+  /** Host ACL packets in the controller's buffers, per handle (freed by Number Of Completed Packets). */
+  private readonly aclInFlight = new Map<number, number>();
   /** Big-endian hex, no separators (`c0ffee000001`). */
   readonly addressHex: string;
   /** Little-endian, as on the wire. */
@@ -75,7 +83,7 @@ export class HciController {
   /** False once the host has gone (until it sends a command again): nothing is sent to it. */
   hostPresent = true;
   /** Commands handled and unknown opcodes seen, for tests and the report. */
-  readonly stats = { commands: 0, unknown: new Map<number, number>(), aclIn: 0, aclOut: 0 };
+  readonly stats = { commands: 0, unknown: new Map<number, number>(), aclIn: 0, aclOut: 0, aclOverflows: 0, aclMaxInFlight: 0 };
 
   private readonly parser = new H4Parser();
   private readonly air: Air;
@@ -83,6 +91,8 @@ export class HciController {
 
   constructor(options: ControllerOptions) {
     this.aclBuffers = Math.max(1, Math.min(255, options.aclBuffers ?? ACL_BUFFER_COUNT));
+    this.aclBufferLength = Math.max(27, Math.min(251, options.aclBufferLength ?? ACL_BUFFER_LENGTH));
+    this.firstHandle = Math.max(1, Math.min(0x0eff, options.firstHandle ?? 1));
     this.name = options.name;
     this.addressHex = options.address.toString('hex');
     this.addressWire = Buffer.from(options.address).reverse();
@@ -112,6 +122,24 @@ export class HciController {
     this.sendBytes(pkt);
   }
 
+  /** `count` host packets on `handle` left the controller (sent with Number Of Completed Packets). */
+  aclCompleted(handle: number, count: number): void {
+    const left = (this.aclInFlight.get(handle) ?? 0) - count;
+    if (left > 0) this.aclInFlight.set(handle, left);
+    else this.aclInFlight.delete(handle);
+  }
+
+  /** The link on `handle` is gone: its buffers are free again (the host counts them freed too). */
+  aclReleased(handle: number): void {
+    this.aclInFlight.delete(handle);
+  }
+
+  private aclTotalInFlight(): number {
+    let n = 0;
+    for (const v of this.aclInFlight.values()) n += v;
+    return n;
+  }
+
   /** The host process ended or closed its port: forget everything; links time out at the peer. */
   hostGone(): void {
     this.trace.log('---', 'host gone');
@@ -128,6 +156,7 @@ export class HciController {
     this.scan.enabled = false;
     this.scan.seen.clear();
     this.initiating = null;
+    this.aclInFlight.clear();
     this.air.advertisingChanged(this);
   }
 
@@ -145,11 +174,24 @@ export class HciController {
           this.complete(packet.opcode, STATUS.invalidParameters);
         }
         return;
-      case 'acl':
+      case 'acl': {
         this.stats.aclIn++;
         this.trace.log('H>C', `ACL h=${packet.handle} pb=${packet.pb}`, packet.raw);
-        this.air.hostAcl(this, packet.handle, packet.pb, packet.data);
+        // A host that ignores LE Read Buffer Size (too long a packet, or more packets than buffers
+        // before Number Of Completed Packets) overflows them: the packet is lost, as on a real controller.
+        const inFlight = this.aclTotalInFlight();
+        if (packet.data.length > this.aclBufferLength || inFlight >= this.aclBuffers) {
+          this.stats.aclOverflows++;
+          this.trace.log('---', `ACL buffer overflow: ${packet.data.length} bytes (buffers ${this.aclBuffers} x ${this.aclBufferLength}, ${inFlight} in use): dropped`);
+          this.sendEvent(dataBufferOverflow(), 'data-buffer-overflow acl');
+          return;
+        }
+        if (this.air.hostAcl(this, packet.handle, packet.pb, packet.data)) {
+          this.aclInFlight.set(packet.handle, (this.aclInFlight.get(packet.handle) ?? 0) + 1);
+          this.stats.aclMaxInFlight = Math.max(this.stats.aclMaxInFlight, inFlight + 1);
+        }
         return;
+      }
       case 'event':
         this.trace.log('H>C', 'unexpected event from host (ignored)', packet.raw);
         return;
@@ -211,7 +253,7 @@ export class HciController {
       case OP.readBufferSize: {
         // 7.4.5: ACL length (2), SCO length (1), ACL count (2), SCO count (2).
         const r = Buffer.alloc(7);
-        r.writeUInt16LE(ACL_BUFFER_LENGTH, 0);
+        r.writeUInt16LE(this.aclBufferLength, 0);
         r.writeUInt16LE(this.aclBuffers, 3);
         this.complete(opcode, STATUS.success, r);
         return;
@@ -231,7 +273,7 @@ export class HciController {
       case OP.leReadBufferSize: {
         // 7.8.2: LE ACL data packet length (2), total number (1); shared by all handles.
         const r = Buffer.alloc(3);
-        r.writeUInt16LE(ACL_BUFFER_LENGTH, 0);
+        r.writeUInt16LE(this.aclBufferLength, 0);
         r.writeUInt8(this.aclBuffers, 2);
         this.complete(opcode, STATUS.success, r);
         return;

@@ -32,6 +32,9 @@ export const commandStatus = (opcode: number, status: number): Buffer => {
   return event(0x0f, p);
 };
 
+/** 7.7.26 Data Buffer Overflow: link type 0x01 (ACL); the host sent more than the buffers hold. */
+export const dataBufferOverflow = (): Buffer => event(0x1a, Buffer.from([0x01]));
+
 /** 7.7.5 Disconnection Complete. */
 export const disconnectionComplete = (handle: number, reason: number): Buffer => {
   const p = Buffer.alloc(4);

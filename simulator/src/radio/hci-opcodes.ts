@@ -59,4 +59,6 @@ export const STATUS = {
   remoteUserTerminated: 0x13,
   localHostTerminated: 0x16,
   connectionTimeout: 0x08,
+  /** Vol 1, Part F, 2.62: the link did not get going within 6 connection intervals. */
+  connectionFailedToBeEstablished: 0x3e,
 } as const;

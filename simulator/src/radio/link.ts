@@ -3,7 +3,8 @@
  * into LL data PDUs (llPayloadBytes each) and moved only at connection events, a few per
  * direction per event; Number Of Completed Packets goes back to the sender once a host packet is
  * fully sent. A lost event moves nothing; no good event for the supervision timeout ends the link
- * with reason 0x08 (Vol 6, Part B, 4.5.2).
+ * with reason 0x08, and no good event within the first 6 intervals with 0x3E "Connection Failed to
+ * be Established" (Vol 6, Part B, 4.5.2). Each end knows the link by its own controller's handle.
  */
 import type { HciController } from './controller';
 import { PB_CONTINUATION, PB_FIRST_FLUSHABLE } from './h4';
@@ -18,7 +19,13 @@ interface Chunk {
   readonly endsHostPacket: boolean;
 }
 
-export type LinkEndReason = { readonly kind: 'terminated'; readonly by: HciController; readonly reason: number } | { readonly kind: 'timeout' };
+export type LinkEndReason =
+  | { readonly kind: 'terminated'; readonly by: HciController; readonly reason: number }
+  | { readonly kind: 'timeout' }
+  | { readonly kind: 'failed_to_establish' };
+
+/** Connection events within which the first packet must get through (Vol 6, Part B, 4.5.2). */
+export const ESTABLISH_EVENTS = 6;
 
 export interface LinkStats {
   events: number;
@@ -29,10 +36,14 @@ export interface LinkStats {
 export class Link {
   readonly stats: LinkStats = { events: 0, lostEvents: 0, pdus: 0 };
   closed = false;
+  /** Why the link ended (set when it does). */
+  endReason: LinkEndReason | undefined;
   private readonly queues = new Map<HciController, Chunk[]>();
   private readonly dead = new Set<HciController>();
   private timer: NodeJS.Timeout | undefined;
   private lastGoodEvent: number;
+  private readonly createdAt: number;
+  private established = false;
   private pendingEnd: LinkEndReason | undefined;
   private pendingUpdate = false;
   private currentIntervalMs: number;
@@ -40,19 +51,27 @@ export class Link {
   requestedSupervisionMs: number;
 
   constructor(
-    readonly handle: number,
+    readonly handles: { readonly central: number; readonly peripheral: number },
     readonly central: HciController,
     readonly peripheral: HciController,
     private readonly shaping: () => ResolvedShaping & { readonly intervalExplicit: boolean },
     hostSupervisionMs: number,
     private readonly onClosed: (link: Link) => void,
+    /** Shaping drew a connection that never gets going (connectFailRate): every event is lost. */
+    private readonly failsToEstablish = false,
   ) {
     this.queues.set(central, []);
     this.queues.set(peripheral, []);
     this.requestedSupervisionMs = hostSupervisionMs;
     this.currentIntervalMs = this.intervalMs;
     this.lastGoodEvent = performance.now();
+    this.createdAt = this.lastGoodEvent;
     this.schedule();
+  }
+
+  /** The handle `c`'s controller gave this link. */
+  handleOf(c: HciController): number {
+    return c === this.central ? this.handles.central : this.handles.peripheral;
   }
 
   /** Effective connection interval, ms, on the 1.25 ms grid. */
@@ -100,6 +119,7 @@ export class Link {
   lose(end: HciController): void {
     this.dead.add(end);
     this.queues.set(end, []);
+    end.aclReleased(this.handleOf(end));
   }
 
   requestUpdate(intervalMs: number, supervisionMs: number): void {
@@ -124,19 +144,22 @@ export class Link {
     this.stats.events++;
     const s = this.shaping();
     const now = performance.now();
-    const lost = this.dead.size > 0 || (s.lossRate > 0 && Math.random() < s.lossRate);
+    const lost = this.failsToEstablish || this.dead.size > 0 || (s.lossRate > 0 && Math.random() < s.lossRate);
     if (lost) {
       this.stats.lostEvents++;
+      if (!this.established && now - this.createdAt >= ESTABLISH_EVENTS * this.intervalMs - 1) return this.end({ kind: 'failed_to_establish' });
       if (now - this.lastGoodEvent >= this.supervisionTimeoutMs) return this.end({ kind: 'timeout' });
       return this.schedule();
     }
+    this.established = true;
     this.lastGoodEvent = now;
     if (this.pendingEnd) return this.end(this.pendingEnd);
     if (this.pendingUpdate) {
       this.pendingUpdate = false;
-      const ev = leConnectionUpdateComplete(this.handle, intervalUnits(this.intervalMs), 0, Math.round(this.supervisionTimeoutMs / 10));
-      this.central.sendEvent(ev, `le-conn-update h=${this.handle}`);
-      this.peripheral.sendEvent(ev, `le-conn-update h=${this.handle}`);
+      for (const end of [this.central, this.peripheral]) {
+        const h = this.handleOf(end);
+        end.sendEvent(leConnectionUpdateComplete(h, intervalUnits(this.intervalMs), 0, Math.round(this.supervisionTimeoutMs / 10)), `le-conn-update h=${h}`);
+      }
     }
     this.move(this.central, s);
     this.move(this.peripheral, s);
@@ -147,30 +170,38 @@ export class Link {
     const q = this.queues.get(from);
     if (!q || q.length === 0) return;
     const to = this.peerOf(from);
+    const toHandle = this.handleOf(to);
+    const fromHandle = this.handleOf(from);
     const batch = q.splice(0, s.packetsPerEvent);
     let completed = 0;
     for (const chunk of batch) {
       this.stats.pdus++;
       if (chunk.endsHostPacket) completed++;
       const deliver = (): void => {
-        if (!this.closed) to.sendAcl(this.handle, chunk.first ? PB_FIRST_FLUSHABLE : PB_CONTINUATION, chunk.data);
+        if (!this.closed) to.sendAcl(toHandle, chunk.first ? PB_FIRST_FLUSHABLE : PB_CONTINUATION, chunk.data);
       };
       if (s.latencyMs > 0) setTimeout(deliver, s.latencyMs);
       else deliver();
     }
     if (completed > 0) {
-      from.sendEvent(numberOfCompletedPackets([{ handle: this.handle, count: completed }]), `nocp h=${this.handle} n=${completed}`);
+      from.aclCompleted(fromHandle, completed);
+      from.sendEvent(numberOfCompletedPackets([{ handle: fromHandle, count: completed }]), `nocp h=${fromHandle} n=${completed}`);
     }
   }
 
   private end(why: LinkEndReason): void {
     this.closed = true;
+    this.endReason = why;
     if (this.timer) clearTimeout(this.timer);
     for (const end of [this.central, this.peripheral]) {
+      const h = this.handleOf(end);
+      // Vol 4, Part E, 4.3: the host counts every packet outstanding on the handle as completed.
+      end.aclReleased(h);
       if (this.dead.has(end)) continue;
       let reason: number = STATUS.connectionTimeout;
       if (why.kind === 'terminated') reason = why.by === end ? STATUS.localHostTerminated : why.reason;
-      end.sendEvent(disconnectionComplete(this.handle, reason), `disconn-complete h=${this.handle} reason=0x${reason.toString(16)}`);
+      if (why.kind === 'failed_to_establish') reason = STATUS.connectionFailedToBeEstablished;
+      end.sendEvent(disconnectionComplete(h, reason), `disconn-complete h=${h} reason=0x${reason.toString(16)}`);
     }
     this.onClosed(this);
   }

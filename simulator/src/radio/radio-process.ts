@@ -12,7 +12,7 @@ import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { spawnHost } from './host-process';
 import { RadioError, type RadioErrorCode } from './radio-error';
-import type { DeviceOptions, VirtualRadioOptions } from './virtual-radio';
+import type { DeviceOptions, RadioStats, VirtualRadioOptions } from './virtual-radio';
 import type { LinkShaping } from './shaping';
 
 export interface RemoteDevice {
@@ -72,6 +72,10 @@ export class RadioProcess {
 
   setLinkShaping(a: string, b: string | undefined, shaping: LinkShaping): Promise<void> {
     return this.call({ op: 'setLinkShaping', a, ...(b ? { b } : {}), shaping });
+  }
+
+  stats(): Promise<RadioStats> {
+    return this.call({ op: 'stats' });
   }
 
   async close(): Promise<void> {

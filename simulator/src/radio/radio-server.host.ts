@@ -10,6 +10,7 @@ type Request =
   | { id: number; op: 'addDevice'; options: DeviceOptions }
   | { id: number; op: 'removeDevice'; name: string }
   | { id: number; op: 'setLinkShaping'; a: string; b?: string; shaping: LinkShaping }
+  | { id: number; op: 'stats' }
   | { id: number; op: 'close' };
 
 const options = JSON.parse(process.env.BLUETILL_RADIO_OPTIONS ?? '{}') as VirtualRadioOptions;
@@ -31,6 +32,8 @@ process.on('message', (req: Request) => {
       case 'setLinkShaping':
         radio.setLinkShaping(req.a, req.b, req.shaping);
         return reply(req.id, null);
+      case 'stats':
+        return reply(req.id, radio.stats());
       case 'close':
         return void radio.close().then(() => {
           reply(req.id, null);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { intervalUnits, mergeShaping, rssiAtDistance, validateShaping } from './shaping';
+import { intervalUnits, mergeShaping, rssiAtDistance, validateControllerProfile, validateShaping } from './shaping';
 import { RadioError } from './radio-error';
 
 describe('shaping', () => {
@@ -16,6 +16,17 @@ describe('shaping', () => {
     expect(() => validateShaping({ lossRate: 1.5 })).toThrowError(/lossRate/);
     expect(() => validateShaping({ llPayloadBytes: 300 })).toThrowError(/llPayloadBytes/);
     expect(() => validateShaping({ connectionIntervalMs: 4000, lossRate: 0.2, latencyMs: 5 })).not.toThrow();
+    expect(() => validateShaping({ connectFailRate: -0.1 })).toThrowError(/connectFailRate/);
+    expect(() => validateShaping({ rssiUnavailable: 'yes' as unknown as boolean })).toThrowError(/rssiUnavailable/);
+    expect(() => validateShaping({ connectFailRate: 0.3, rssiUnavailable: true })).not.toThrow();
+  });
+
+  it('controller profiles: ACL buffer length 27..251, count 1..255, first handle 1..0x0EFF', () => {
+    expect(() => validateControllerProfile({ aclBufferLength: 192, aclBuffers: 1, firstHandle: 0x41 })).not.toThrow();
+    expect(() => validateControllerProfile({ aclBufferLength: 26 })).toThrowError(/aclBufferLength/);
+    expect(() => validateControllerProfile({ aclBuffers: 0 })).toThrowError(/aclBuffers/);
+    expect(() => validateControllerProfile({ firstHandle: 0 })).toThrowError(/firstHandle/);
+    expect(() => validateControllerProfile({ firstHandle: 0x0f00 })).toThrowError(/firstHandle/);
   });
 
   it('later layers override earlier ones; undefined leaves a value alone', () => {

@@ -19,6 +19,28 @@ export interface LinkShaping {
   readonly llPayloadBytes?: number;
   /** Distance between the two ends, metres; default: sum of the devices' distances. */
   readonly distanceM?: number;
+  /**
+   * Probability (0..1) that a connection does not get going: both hosts get LE Connection
+   * Complete, then no connection event succeeds and after 6 intervals both get Disconnection
+   * Complete 0x3E "Connection Failed to be Established" (Vol 6, Part B, 4.5.2; Android's GATT 62).
+   * Real controllers do this under load or interference. Default 0.
+   */
+  readonly connectFailRate?: number;
+  /** Advertising reports and Read RSSI carry 127, "RSSI not available" (Vol 4, Part E, 7.7.65.2). Default false. */
+  readonly rssiUnavailable?: boolean;
+}
+
+/**
+ * What one device's controller offers its host, fixed for the device's life (not per link).
+ * Defaults are a generous controller; real ones are often smaller.
+ */
+export interface ControllerProfile {
+  /** LE ACL data packet length (LE Read Buffer Size): 27..251, default 251. The host fragments to it. */
+  readonly aclBufferLength?: number;
+  /** LE ACL buffers, shared by all the device's links: 1..255, default 8. */
+  readonly aclBuffers?: number;
+  /** This controller's first connection handle (each controller numbers its own links): 1..0x0EFF. */
+  readonly firstHandle?: number;
 }
 
 export interface ResolvedShaping {
@@ -29,7 +51,12 @@ export interface ResolvedShaping {
   readonly packetsPerEvent: number;
   readonly llPayloadBytes: number;
   readonly distanceM: number | undefined;
+  readonly connectFailRate: number;
+  readonly rssiUnavailable: boolean;
 }
+
+/** RSSI "not available" in HCI events (Vol 4, Part E, 7.7.65.2). */
+export const RSSI_NOT_AVAILABLE = 127;
 
 export const DEFAULT_SHAPING: ResolvedShaping = {
   connectionIntervalMs: 30,
@@ -39,6 +66,8 @@ export const DEFAULT_SHAPING: ResolvedShaping = {
   packetsPerEvent: 6,
   llPayloadBytes: 27,
   distanceM: undefined,
+  connectFailRate: 0,
+  rssiUnavailable: false,
 };
 
 /** Checks ranges; throws RadioError('bad_shaping') with the field name. */
@@ -57,6 +86,19 @@ export const validateShaping = (s: LinkShaping): void => {
   if (s.llPayloadBytes !== undefined && !(Number.isInteger(s.llPayloadBytes) && s.llPayloadBytes >= 27 && s.llPayloadBytes <= 251))
     bad('llPayloadBytes', 'must be 27..251');
   if (s.distanceM !== undefined && !(s.distanceM >= 0)) bad('distanceM', 'must be >= 0');
+  if (s.connectFailRate !== undefined && !(s.connectFailRate >= 0 && s.connectFailRate <= 1)) bad('connectFailRate', 'must be 0..1');
+  if (s.rssiUnavailable !== undefined && typeof s.rssiUnavailable !== 'boolean') bad('rssiUnavailable', 'must be true or false');
+};
+
+/** Checks a controller profile's ranges; throws RadioError('bad_shaping') with the field name. */
+export const validateControllerProfile = (p: ControllerProfile): void => {
+  const bad = (field: string, why: string): never => {
+    throw new RadioError('bad_shaping', `${field}: ${why}`);
+  };
+  const int = (v: number | undefined, min: number, max: number): boolean => v === undefined || (Number.isInteger(v) && v >= min && v <= max);
+  if (!int(p.aclBufferLength, 27, 251)) bad('aclBufferLength', 'must be 27..251');
+  if (!int(p.aclBuffers, 1, 255)) bad('aclBuffers', 'must be 1..255');
+  if (!int(p.firstHandle, 1, 0x0eff)) bad('firstHandle', 'must be 1..0x0EFF');
 };
 
 export const mergeShaping = (...layers: ReadonlyArray<LinkShaping | undefined>): ResolvedShaping => {

@@ -16,8 +16,9 @@ import { HciController } from './controller';
 import type { Link } from './link';
 import { PtyPort } from './pty-port';
 import { RadioError } from './radio-error';
-import { type LinkShaping, validateShaping } from './shaping';
+import { type ControllerProfile, type LinkShaping, validateControllerProfile, validateShaping } from './shaping';
 import { Trace, type TraceOptions } from './trace';
+import { seededRandom } from '../seeded-random';
 
 export interface VirtualRadioOptions {
   /** true: keep traces in memory; an object: also a directory and/or a line sink. */
@@ -29,9 +30,17 @@ export interface VirtualRadioOptions {
    * handle 6 (its Smp takes the handle for the CID). Pass [] to behave like any controller.
    */
   readonly skipHandles?: readonly number[];
+  /** Seed for the draws of connectFailRate, so a run's failed connections can be replayed. Default: unseeded. */
+  readonly seed?: number;
 }
 
-export interface DeviceOptions {
+/**
+ * A device on the radio. Its controller profile (ControllerProfile: ACL buffers, first handle)
+ * is fixed for its life. Unless given, each device's handles start at a number of their own
+ * (1, 0x41, 0x81, … by the order devices were added, wrapping after 56 devices), so the two
+ * ends of a link do not share a handle number by accident.
+ */
+export interface DeviceOptions extends ControllerProfile {
   readonly name: string;
   /** Distance from the common point (the till stands at 0), metres; default 1. */
   readonly distanceM?: number;
@@ -39,12 +48,13 @@ export interface DeviceOptions {
   readonly address?: string;
   /** Shaping of this device's links. */
   readonly shaping?: LinkShaping;
-  /** LE ACL buffers its controller offers the host (default 8). */
-  readonly aclBuffers?: number;
 }
 
 export interface LinkInfo {
+  /** The peripheral's handle for the link (the till's). */
   readonly handle: number;
+  /** The central's handle for the same link (the phone's). */
+  readonly centralHandle: number;
   readonly central: string;
   readonly peripheral: string;
   readonly intervalMs: number;
@@ -110,8 +120,19 @@ export class VirtualDevice {
   }
 }
 
+/** What the radio did that hosts had to cope with (for fleet reports and tests). */
+export interface RadioStats {
+  /** Links that ended 0x3E, never established. */
+  readonly failedToEstablish: number;
+  /** Host ACL packets lost to a full or too small controller buffer (a host bug if non-zero). */
+  readonly aclOverflows: number;
+  /** Most host ACL packets one controller held at once. */
+  readonly aclMaxInFlight: number;
+}
+
 export class VirtualRadio {
   private readonly devices = new Map<string, VirtualDevice>();
+  private counted = { failedToEstablish: 0, aclOverflows: 0, aclMaxInFlight: 0 };
   private readonly pairShaping = new Map<string, LinkShaping>();
   private readonly linkListeners: Array<(event: 'open' | 'close', link: LinkInfo) => void> = [];
   private readonly air: Air;
@@ -121,8 +142,10 @@ export class VirtualRadio {
   private constructor(private readonly options: VirtualRadioOptions) {
     this.air = new Air({
       ...(options.skipHandles ? { skipHandles: options.skipHandles } : {}),
+      ...(options.seed !== undefined ? { random: seededRandom(options.seed) } : {}),
       shapingFor: (a, b) => ({ layers: [a.shaping, b.shaping, this.pairShaping.get(pairKey(a.name, b.name))] }),
       onLink: (event, link) => {
+        if (event === 'close' && link.endReason?.kind === 'failed_to_establish') this.counted.failedToEstablish++;
         const info = linkInfo(link);
         for (const l of this.linkListeners) l(event, info);
       },
@@ -139,6 +162,7 @@ export class VirtualRadio {
     if (this.closed) throw new RadioError('radio_closed', 'radio is closed');
     if (this.devices.has(options.name)) throw new RadioError('device_exists', `device ${options.name} exists`);
     if (options.shaping) validateShaping(options.shaping);
+    validateControllerProfile(options);
     // Monotonic, so a device added after a removal never takes a live device's address.
     const index = ++this.addedDevices;
     const address = (options.address ?? `C0:FF:EE:00:${hex2(index >> 8)}:${hex2(index & 0xff)}`).toUpperCase();
@@ -153,6 +177,8 @@ export class VirtualRadio {
       ...(options.distanceM !== undefined ? { distanceM: options.distanceM } : {}),
       ...(options.shaping ? { shaping: options.shaping } : {}),
       ...(options.aclBuffers !== undefined ? { aclBuffers: options.aclBuffers } : {}),
+      ...(options.aclBufferLength !== undefined ? { aclBufferLength: options.aclBufferLength } : {}),
+      firstHandle: options.firstHandle ?? defaultFirstHandle(index),
     });
     port.onData((chunk) => controller.receive(chunk));
     this.air.attach(controller);
@@ -169,6 +195,8 @@ export class VirtualRadio {
 
   removeDevice(name: string): void {
     const d = this.device(name);
+    this.counted.aclOverflows += d.controller.stats.aclOverflows;
+    this.counted.aclMaxInFlight = Math.max(this.counted.aclMaxInFlight, d.controller.stats.aclMaxInFlight);
     this.air.detach(d.controller);
     d.closePort();
     this.devices.delete(name);
@@ -189,6 +217,15 @@ export class VirtualRadio {
     this.pairShaping.set(key, { ...this.pairShaping.get(key), ...shaping });
   }
 
+  stats(): RadioStats {
+    let { aclOverflows, aclMaxInFlight } = this.counted;
+    for (const d of this.devices.values()) {
+      aclOverflows += d.controller.stats.aclOverflows;
+      aclMaxInFlight = Math.max(aclMaxInFlight, d.controller.stats.aclMaxInFlight);
+    }
+    return { failedToEstablish: this.counted.failedToEstablish, aclOverflows, aclMaxInFlight };
+  }
+
   links(): LinkInfo[] {
     return this.air.openLinks().map(linkInfo);
   }
@@ -207,9 +244,12 @@ export class VirtualRadio {
 }
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
+/** 1, 0x41, 0x81, … (wrapping below 0x0E00): the n-th device's first handle. */
+export const defaultFirstHandle = (index: number): number => (((index - 1) * 0x40) % 0x0e00) + 1;
 const pairKey = (a: string, b: string): string => (a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`);
 const linkInfo = (l: Link): LinkInfo => ({
-  handle: l.handle,
+  handle: l.handles.peripheral,
+  centralHandle: l.handles.central,
   central: l.central.name,
   peripheral: l.peripheral.name,
   intervalMs: l.intervalMs,

@@ -20,6 +20,8 @@ export type CardRead = {
   /** The PDOL data sent with GET PROCESSING OPTIONS (needed again for the CDA hash). */
   pdolData: Uint8Array;
   cdol1: Uint8Array;
+  /** 8D, the data list of a second GENERATE AC (after the online answer); undefined on a card without one. */
+  cdol2?: Uint8Array | undefined;
   ddol: Uint8Array;
   cvmList: Uint8Array | undefined;
   caPublicKeyIndex: number | undefined;

@@ -205,6 +205,12 @@ export class CardReadingFlow {
     const expiry = this.recordTag('5F24');
     const cdol1 = this.recordTag('8C');
     if (!pan || !expiry || !cdol1) throw new CardReadError('missing_data', 'card records lack PAN, expiry or CDOL1');
+    const cdol2 = this.recordTag('8D');
+    try {
+      if (cdol2) parseDol(cdol2);
+    } catch (cause) {
+      throw new CardReadError('malformed_response', 'CDOL2 does not parse', { cause });
+    }
     const panDigits = digits(pan);
     if (!/^[0-9]{12,19}$/.test(panDigits)) throw new CardReadError('malformed_response', 'PAN is not 12-19 digits');
     const expiryDigits = Buffer.from(expiry).toString('hex');
@@ -234,6 +240,7 @@ export class CardReadingFlow {
       afl: this.afl,
       pdolData: this.pdolData,
       cdol1,
+      cdol2,
       ddol: this.recordTag('9F49') ?? DEFAULT_DDOL,
       cvmList: this.recordTag('8E'),
       caPublicKeyIndex: caIndex && caIndex.length === 1 ? caIndex[0] : undefined,

@@ -41,6 +41,8 @@ describe('readCard against a recorded transcript', () => {
     expect(read.issuerCertificate?.certificate.length).toBe(128);
     expect(read.iccCertificate?.certificate.length).toBe(128);
     expect(read.signedDynamicData?.length).toBe(96);
+    // Recorded from a card personalized without CDOL2: still read, CDOL2 absent.
+    expect(read.cdol2).toBeUndefined();
     // Static data = SFI 1 record 1 without its 70 template header, plus the AIP (9F4A = 82).
     expect(hex(read.staticData).endsWith('9F4A01823900')).toBe(true);
     const c = await generateCryptogram(reader, read, tx);
@@ -77,6 +79,14 @@ describe('readCard against a recorded transcript', () => {
 
   it('a PPSE answer that is not TLV ends cleanly', async () => {
     const err = await readFrom(withResponse('00A404000E', '6F05FFFF9000'));
+    expect((err as CardReadError).code).toBe('malformed_response');
+  });
+
+  it('a CDOL2 that does not parse ends with malformed_response', async () => {
+    const record = '7012' + '5F200F544553542F43415244484F4C444552';
+    expect(((await readFrom(withResponse('00B2020C', `${record}9000`))) as { pan: string }).pan).toBe('9990010000000017');
+    // The same record with a truncated 8D (a tag without its length byte).
+    const err = await readFrom(withResponse('00B2020C', '70165F200F544553542F43415244484F4C4445528D029F029000'));
     expect((err as CardReadError).code).toBe('malformed_response');
   });
 
