@@ -1,7 +1,9 @@
 /**
  * The authorization server's use cases: issue a single-use unpredictable number, then decide card
- * legitimacy (known, active, not expired) and customer legitimacy (the sealed PIN, tries counted
- * durably, locked at 3). Settlement requests are relayed to the settlement server.
+ * legitimacy (the card's signature over the UN first, then known, active, not expired) and
+ * customer legitimacy (the sealed PIN, tries counted durably, locked at 3). Until the card has
+ * proven itself every decline is the same one (no card-data oracle). Settlement requests are
+ * relayed to the settlement server.
  */
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import {
@@ -110,12 +112,15 @@ export class AuthorizationUseCase {
       const un = toHex(req.unpredictableNumber);
       const state = this.store.takeChallenge(un, req.terminalId, now);
       if (state !== 'ok') return decline('unpredictable_number_invalid');
+      // Nothing about the card number is said before the card has proven itself (its signature over
+      // this UN): an unknown, blocked, expired or mistyped card, and a fake one, all get the same
+      // decline with no PIN tries, after the same work (the lookup is made in every case).
       const row = this.store.findCardByPanHash(panHash);
+      const unproven = cardProof !== null || !row || row.expiry !== card.expiry || row.panSequence !== card.panSequence;
+      if (unproven) return decline('card_authentication_failed');
+      // The card proved itself: from here the answer may name the card's state and its PIN tries.
       const cardDecline = checkCard(row, now);
-      if (cardDecline || !row) return decline(cardDecline ?? 'unknown_card');
-      if (row.expiry !== card.expiry || row.panSequence !== card.panSequence) return decline('card_authentication_failed');
-      // The card proves itself before any PIN try is counted: a cloned or fake card burns no tries.
-      if (cardProof) return decline(cardProof, MAX_PIN_TRIES - row.pinTries);
+      if (cardDecline) return decline(cardDecline);
       if (cvm !== 'online_pin') {
         const ref = authorizationRef(row.id, req.terminalId, un);
         const expiresAt = now + AUTHORIZATION_LIFETIME_MS;

@@ -32,3 +32,20 @@ export class RateLimiter {
     for (const [k, v] of this.hits) if (!v.some((t) => t > now - this.windowMs)) this.hits.delete(k);
   }
 }
+
+/**
+ * The key a client address is limited by: an IPv4 address as it is; an IPv6 address by its /64
+ * (one subscriber's prefix: a client that owns a /64 would otherwise have 2^64 addresses to rotate
+ * through). `peer` is the transport's address without the port ("ipv4:1.2.3.4", "ipv6:[2001:db8::1]").
+ */
+export function addressKey(peer: string): string {
+  const v6 = /^(?:ipv6:)?\[?([0-9a-fA-F:.]*:[0-9a-fA-F:.]*)\]?$/.exec(peer);
+  if (!v6?.[1]) return peer;
+  const addr = v6[1].toLowerCase();
+  if (/^::ffff:\d+\.\d+\.\d+\.\d+$/.test(addr)) return `ipv4:${addr.slice(7)}`;
+  const [head = '', tail = ''] = addr.split('::');
+  const headParts = head ? head.split(':') : [];
+  const tailParts = addr.includes('::') ? (tail ? tail.split(':') : []) : [];
+  const groups = addr.includes('::') ? [...headParts, ...Array<string>(Math.max(0, 8 - headParts.length - tailParts.length)).fill('0'), ...tailParts] : headParts;
+  return `ipv6:${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
