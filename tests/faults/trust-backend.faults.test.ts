@@ -113,6 +113,21 @@ describe('1. no card-data oracle for a stranger with card numbers and no card', 
     expect((await f.authorizeCard(f.card('card-bob'), '2580')).res).toMatchObject({ approved: true, pinTriesLeft: 3 });
   });
 
+  it('a till walking card data is stopped: after 60 unproven cards in a minute its Authorize calls are refused, other tills are served', async () => {
+    const t2 = f.clientFor(f.credentialsFor('T-0002'));
+    const walk = async (i: number) => {
+      const ch = await t2.challenge('T-0002');
+      const card = { ...f.card('card-alice').cardData(Uint8Array.of(7, 7, 7, 7)), pan: jpyPan(6000 + i) };
+      return t2.authorize({ terminalId: 'T-0002', unpredictableNumber: ch.unpredictableNumber, sealedPinBlock: new Uint8Array(), card });
+    };
+    for (let i = 0; i < 60; i++) expect((await walk(i)).declineReason).toBe('card_authentication_failed');
+    record('till walks 60 card numbers', 'card_authentication_failed');
+    const refused = await walk(60).then((r) => r.declineReason, (e: { code?: number }) => (e.code === status.RESOURCE_EXHAUSTED ? 'resource_exhausted' : String(e.code)));
+    record('till walks a 61st card number', refused);
+    expect(refused).toBe('resource_exhausted');
+    expect((await f.authorizeCard(f.card('card-alice'), '1234')).res.approved).toBe(true);
+  });
+
   it('Shopper.IssueCode answers every unproven card the same, and limits code requests per address, whatever the card number', async () => {
     const seen: IssueCodeResponse[] = [];
     for (const [name, data] of attempts()) {

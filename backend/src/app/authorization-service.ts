@@ -19,6 +19,7 @@ import { AUTHORIZATION_LIFETIME_MS, CHALLENGE_LIFETIME_MS, MAX_PIN_TRIES, checkC
 import { RequestError } from './request-error';
 import type { PreparedSettle, SettlementUseCase } from './settlement-service';
 import { checkCaller, type Caller } from './caller';
+import { RateLimiter } from './rate-limiter';
 
 export interface AuthorizationEvents {
   onDecision?(outcome: { approved: boolean; decline: DeclineCode | null }): void;
@@ -62,11 +63,15 @@ export function prepareAuthorize(keys: KeyStore, clock: Clock, req: AuthorizeReq
   return { now, cvm, pin, cardProof };
 }
 
+/** Authorize declines before the card proved itself, per terminal per minute, before the terminal's Authorize calls are refused (RESOURCE_EXHAUSTED) for the rest of the minute. */
+export const UNPROVEN_CARDS_PER_TERMINAL_PER_MINUTE = 60;
+
 /** Expired challenges are kept this long (a late Authorize still learns "expired"), then purged. */
 export const CHALLENGE_RETENTION_MS = 24 * 3600_000;
 
 export class AuthorizationUseCase {
   private readonly drawUn: () => Uint8Array;
+  private readonly unproven: RateLimiter;
 
   constructor(
     private readonly store: BackendStore,
@@ -75,9 +80,12 @@ export class AuthorizationUseCase {
     private readonly settlement: Pick<SettlementUseCase, 'settle'>,
     private readonly events: AuthorizationEvents = {},
     /** Test hook: where unpredictable numbers come from (default 4 random bytes). */
-    o: { drawUn?: () => Uint8Array } = {},
+    o: { drawUn?: () => Uint8Array; unprovenPerTerminalPerMinute?: number } = {},
   ) {
     this.drawUn = o.drawUn ?? (() => new Uint8Array(randomBytes(4)));
+    // Cards that did not prove themselves, per terminal: a till (or whoever holds its key) walking
+    // card data is stopped; a real till sees a few a day.
+    this.unproven = new RateLimiter(clock, o.unprovenPerTerminalPerMinute ?? UNPROVEN_CARDS_PER_TERMINAL_PER_MINUTE, 60_000, 'cards that did not prove themselves at this terminal');
   }
 
   async challenge(req: ChallengeRequest, caller: Caller): Promise<ChallengeResponse> {
@@ -103,6 +111,7 @@ export class AuthorizationUseCase {
   /** `prepared`: made by a crypto worker (prepareAuthorize); made here when absent. */
   async authorize(req: AuthorizeRequest, caller: Caller, prepared?: PreparedAuthorize): Promise<AuthorizeResponse> {
     checkCaller(req.terminalId, caller);
+    this.unproven.check(req.terminalId);
     const card = req.card!;
     // The PIN is opened and the card's certificates checked outside the transaction (CPU work), but judged inside it.
     const { now, cvm, pin, cardProof } = prepared ?? prepareAuthorize(this.keys, this.clock, req, caller);
@@ -138,6 +147,7 @@ export class AuthorizationUseCase {
       this.store.insertAuthorization({ ref, cardId: row.id, terminalId: req.terminalId, un, expiresAt, settled: false, cvm });
       return { approved: true, declineReason: '', authorizationRef: ref, expiresAtMs: expiresAt, pinTriesLeft: MAX_PIN_TRIES };
     });
+    if (result.declineReason === 'card_authentication_failed') this.unproven.count(req.terminalId);
     this.events.onDecision?.({ approved: result.approved, decline: (result.declineReason || null) as DeclineCode | null });
     return result;
   }

@@ -18,6 +18,22 @@ describe('RateLimiter', () => {
   });
 });
 
+describe('RateLimiter.check and count (failures counted after the fact)', () => {
+  it('check refuses once `max` hits were counted in the window, and counts nothing itself', () => {
+    let now = 0;
+    const limit = new RateLimiter({ now: () => now }, 2, 1_000, 'failures');
+    limit.check('t');
+    limit.check('t');
+    limit.count('t');
+    limit.check('t');
+    limit.count('t');
+    expect(() => limit.check('t')).toThrow(/too many failures: at most 2/);
+    limit.check('u');
+    now += 1_001;
+    limit.check('t');
+  });
+});
+
 describe('addressKey', () => {
   it('keeps an IPv4 address, maps an IPv4-mapped IPv6 one to it, and keys an IPv6 address by its /64', () => {
     expect(addressKey('ipv4:192.0.2.7')).toBe('ipv4:192.0.2.7');

@@ -17,12 +17,22 @@ export class RateLimiter {
 
   /** Counts a hit for `key`; throws RequestError('resource_exhausted') when over the limit (that hit is not counted). */
   take(key: string): void {
+    this.check(key);
+    this.count(key);
+  }
+
+  /** Throws RequestError('resource_exhausted') when `key` has had `max` hits in the window; counts nothing. */
+  check(key: string): void {
     const now = this.clock.now();
     const recent = (this.hits.get(key) ?? []).filter((t) => t > now - this.windowMs);
-    if (recent.length >= this.max) {
-      this.hits.set(key, recent);
-      throw new RequestError('resource_exhausted', `too many ${this.what}: at most ${this.max} per ${Math.round(this.windowMs / 1000)} s`);
-    }
+    this.hits.set(key, recent);
+    if (recent.length >= this.max) throw new RequestError('resource_exhausted', `too many ${this.what}: at most ${this.max} per ${Math.round(this.windowMs / 1000)} s`);
+  }
+
+  /** Counts a hit for `key` (an outcome known only after the request ran: a failure). */
+  count(key: string): void {
+    const now = this.clock.now();
+    const recent = (this.hits.get(key) ?? []).filter((t) => t > now - this.windowMs);
     recent.push(now);
     this.hits.set(key, recent);
     if (this.hits.size > 100_000) this.prune(now);
