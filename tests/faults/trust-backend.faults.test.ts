@@ -16,6 +16,7 @@
  *
  * Prints {"bench":"faults_trust_backend","value":<attacks>,"unit":"attacks","approved":0,…}.
  */
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { status } from '@grpc/grpc-js';
@@ -24,7 +25,7 @@ import {
   type AuthorizeResponse, type IssueCodeResponse, type Item, type Money, type SettleRequest, type SettleResponse,
 } from '@bluetill/protocol';
 import { luhnCheckDigit, registerMerchant } from '@bluetill/backend';
-import { startWorld, InMemoryRadio, type World } from '@bluetill/simulator';
+import { startWorld, InMemoryRadio, phoneCardFromFile, type World } from '@bluetill/simulator';
 import type { PaymentCard, PaymentOutcome } from '@bluetill/phone-agent';
 import { startBackendFixture, type BackendFixture, type FixtureClients } from '../../backend/src/test-support/backend-fixture';
 import { BackendMetrics } from '../../backend/src/adapters/metrics/backend-metrics';
@@ -316,7 +317,7 @@ describe('6. guessing payment codes does not pay', () => {
   });
 });
 
-describe('4 (simulated card). a card whose own PIN counter is locked pays by online PIN no more', () => {
+describe('3 and 4 with the simulated card and a modified phone (real till core, in-memory radio)', () => {
   let world: World;
   beforeAll(async () => {
     world = await startWorld({ radio: new InMemoryRadio() });
@@ -324,6 +325,19 @@ describe('4 (simulated card). a card whose own PIN counter is locked pays by onl
   afterAll(async () => world?.close());
   const codeOf = (o: PaymentOutcome): string => (o.kind === 'declined' ? o.reason : o.kind === 'failed' ? o.code : o.kind);
   const tea: Item[] = [{ sku: 'tea', name: 'Green tea', quantity: 1, unitPriceMinor: 350 }];
+
+  it('the card answers GENERATE AC with an AAC, the phone relabels it ARQC (CID 80): declined (card_declined), nothing charged', async () => {
+    const sim = await phoneCardFromFile(join(world.seed.cardsDir, 'card-alice.json'));
+    // The card declines: here the phone's reader asks it for an AAC (P1 00), as a card's own risk
+    // management would answer; the phone then presents it as an ARQC.
+    const process = sim.card.process.bind(sim.card);
+    sim.card.process = (command: Uint8Array) => process(command[1] === 0xae ? Uint8Array.from(command, (b, i) => (i === 2 ? (b & 0x3f) : b)) : command);
+    world.ringUp(tea);
+    const run = await world.phonePays('card-alice', '1234', { card: sim.paymentCard, tamper: { payment: (p) => void (p.cryptogram = { ...p.cryptogram!, cid: 0x80 }) } });
+    record('AAC relabelled ARQC (simulated card)', codeOf(run.outcome));
+    expect(codeOf(run.outcome), JSON.stringify(run.outcome)).toBe('card_declined');
+    expect(world.backend.store.db.prepare('SELECT COUNT(*) AS n FROM postings').get()).toEqual({ n: 0 });
+  });
 
   it('three wrong offline PINs at the card (a modified phone), then the right PIN online: declined, nothing charged, online PIN locked', async () => {
     const card = await world.cardOf('card-chen');
