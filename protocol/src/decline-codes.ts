@@ -37,6 +37,8 @@ export const DECLINE_CODES = [
   'merchant_card_unknown',
   'merchant_card_blocked',
   'merchant_card_invalid',
+  'currency_not_accepted',
+  'card_declined',
 ] as const;
 
 export type DeclineCode = (typeof DECLINE_CODES)[number];
@@ -78,6 +80,8 @@ const TEXT: Record<DeclineCode, string> = {
   merchant_card_unknown: 'Merchant card not registered',
   merchant_card_blocked: 'Merchant card blocked',
   merchant_card_invalid: 'Merchant card could not be authenticated',
+  currency_not_accepted: 'The merchant does not accept this currency',
+  card_declined: 'The card declined the payment (it did not ask for online approval)',
 };
 
 export const declineText = (code: DeclineCode): string => TEXT[code];

@@ -1,7 +1,9 @@
 /**
  * The authorization server's use cases: issue a single-use unpredictable number, then decide card
- * legitimacy (known, active, not expired) and customer legitimacy (the sealed PIN, tries counted
- * durably, locked at 3). Settlement requests are relayed to the settlement server.
+ * legitimacy (the card's signature over the UN first, then known, active, not expired) and
+ * customer legitimacy (the sealed PIN, tries counted durably, locked at 3). Until the card has
+ * proven itself every decline is the same one (no card-data oracle). Settlement requests are
+ * relayed to the settlement server.
  */
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import {
@@ -17,6 +19,7 @@ import { AUTHORIZATION_LIFETIME_MS, CHALLENGE_LIFETIME_MS, MAX_PIN_TRIES, checkC
 import { RequestError } from './request-error';
 import type { PreparedSettle, SettlementUseCase } from './settlement-service';
 import { checkCaller, type Caller } from './caller';
+import { RateLimiter } from './rate-limiter';
 
 export interface AuthorizationEvents {
   onDecision?(outcome: { approved: boolean; decline: DeclineCode | null }): void;
@@ -60,11 +63,15 @@ export function prepareAuthorize(keys: KeyStore, clock: Clock, req: AuthorizeReq
   return { now, cvm, pin, cardProof };
 }
 
+/** Authorize declines before the card proved itself, per terminal per minute, before the terminal's Authorize calls are refused (RESOURCE_EXHAUSTED) for the rest of the minute. */
+export const UNPROVEN_CARDS_PER_TERMINAL_PER_MINUTE = 60;
+
 /** Expired challenges are kept this long (a late Authorize still learns "expired"), then purged. */
 export const CHALLENGE_RETENTION_MS = 24 * 3600_000;
 
 export class AuthorizationUseCase {
   private readonly drawUn: () => Uint8Array;
+  private readonly unproven: RateLimiter;
 
   constructor(
     private readonly store: BackendStore,
@@ -73,9 +80,12 @@ export class AuthorizationUseCase {
     private readonly settlement: Pick<SettlementUseCase, 'settle'>,
     private readonly events: AuthorizationEvents = {},
     /** Test hook: where unpredictable numbers come from (default 4 random bytes). */
-    o: { drawUn?: () => Uint8Array } = {},
+    o: { drawUn?: () => Uint8Array; unprovenPerTerminalPerMinute?: number } = {},
   ) {
     this.drawUn = o.drawUn ?? (() => new Uint8Array(randomBytes(4)));
+    // Cards that did not prove themselves, per terminal: a till (or whoever holds its key) walking
+    // card data is stopped; a real till sees a few a day.
+    this.unproven = new RateLimiter(clock, o.unprovenPerTerminalPerMinute ?? UNPROVEN_CARDS_PER_TERMINAL_PER_MINUTE, 60_000, 'cards that did not prove themselves at this terminal');
   }
 
   async challenge(req: ChallengeRequest, caller: Caller): Promise<ChallengeResponse> {
@@ -101,6 +111,7 @@ export class AuthorizationUseCase {
   /** `prepared`: made by a crypto worker (prepareAuthorize); made here when absent. */
   async authorize(req: AuthorizeRequest, caller: Caller, prepared?: PreparedAuthorize): Promise<AuthorizeResponse> {
     checkCaller(req.terminalId, caller);
+    this.unproven.check(req.terminalId);
     const card = req.card!;
     // The PIN is opened and the card's certificates checked outside the transaction (CPU work), but judged inside it.
     const { now, cvm, pin, cardProof } = prepared ?? prepareAuthorize(this.keys, this.clock, req, caller);
@@ -110,12 +121,15 @@ export class AuthorizationUseCase {
       const un = toHex(req.unpredictableNumber);
       const state = this.store.takeChallenge(un, req.terminalId, now);
       if (state !== 'ok') return decline('unpredictable_number_invalid');
+      // Nothing about the card number is said before the card has proven itself (its signature over
+      // this UN): an unknown, blocked, expired or mistyped card, and a fake one, all get the same
+      // decline with no PIN tries, after the same work (the lookup is made in every case).
       const row = this.store.findCardByPanHash(panHash);
+      const unproven = cardProof !== null || !row || row.expiry !== card.expiry || row.panSequence !== card.panSequence;
+      if (unproven) return decline('card_authentication_failed');
+      // The card proved itself: from here the answer may name the card's state and its PIN tries.
       const cardDecline = checkCard(row, now);
-      if (cardDecline || !row) return decline(cardDecline ?? 'unknown_card');
-      if (row.expiry !== card.expiry || row.panSequence !== card.panSequence) return decline('card_authentication_failed');
-      // The card proves itself before any PIN try is counted: a cloned or fake card burns no tries.
-      if (cardProof) return decline(cardProof, MAX_PIN_TRIES - row.pinTries);
+      if (cardDecline) return decline(cardDecline);
       if (cvm !== 'online_pin') {
         const ref = authorizationRef(row.id, req.terminalId, un);
         const expiresAt = now + AUTHORIZATION_LIFETIME_MS;
@@ -133,6 +147,7 @@ export class AuthorizationUseCase {
       this.store.insertAuthorization({ ref, cardId: row.id, terminalId: req.terminalId, un, expiresAt, settled: false, cvm });
       return { approved: true, declineReason: '', authorizationRef: ref, expiresAtMs: expiresAt, pinTriesLeft: MAX_PIN_TRIES };
     });
+    if (result.declineReason === 'card_authentication_failed') this.unproven.count(req.terminalId);
     this.events.onDecision?.({ approved: result.approved, decline: (result.declineReason || null) as DeclineCode | null });
     return result;
   }

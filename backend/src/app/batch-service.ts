@@ -2,7 +2,9 @@
  * End of day and the transaction list. CloseBatch closes the terminal's open batch (an empty one
  * if nothing happened since the last close) and stores its totals; in the same transaction it
  * checks that the totals reconcile with the ledger: the batch's postings on the merchant's
- * account sum to the net, and all its postings to zero. A mismatch is a bug: nothing is closed.
+ * account sum to the net, and all its postings to zero in each currency; a batch holds one
+ * currency, its merchant's (amounts in different currencies are never added). A mismatch is a
+ * bug: nothing is closed.
  */
 import type { BatchTotals, CloseBatchRequest, CloseBatchResponse, ListTransactionsRequest, ListTransactionsResponse } from '@bluetill/protocol';
 import type { BackendStore, BatchRow, BatchTotalsRow } from '../ports/backend-store';
@@ -42,7 +44,14 @@ export class BatchUseCase {
       if (!terminal || !merchant) throw new RequestError('not_found', 'no such terminal');
       const now = this.clock.now();
       const batch = this.store.openBatch(req.terminalId, now);
-      const totals = this.store.computeBatchTotals(batch.id);
+      let totals: BatchTotalsRow;
+      try {
+        totals = this.store.computeBatchTotals(batch.id);
+      } catch (e) {
+        throw new BatchReconciliationError(batch.id, `batch ${batch.id}: ${(e as Error).message}`);
+      }
+      if (totals.currency !== '' && totals.currency !== merchant.currency)
+        throw new BatchReconciliationError(batch.id, `batch ${batch.id}: totals in ${totals.currency}, merchant accepts ${merchant.currency}`);
       const sums = this.store.batchPostingSums(batch.id, merchant.accountId);
       if (sums.account !== totals.netMinor || sums.all !== 0)
         throw new BatchReconciliationError(batch.id, `batch ${batch.id}: merchant postings ${sums.account} vs net ${totals.netMinor}, all postings ${sums.all}`);

@@ -3,7 +3,8 @@
  * with the code the cashier keyed in. Exactly once per (terminal, terminal transaction id), like
  * Settle (the same settlements table, so GetSettlement finds it and a retry returns the first
  * result). In one transaction: the earlier result if any; else the rules (terminal and merchant
- * per the caller's certificate, wrong codes counted per merchant, code live, card, limit, funds),
+ * per the caller's certificate; failed codes — wrong, used or expired — counted per merchant and
+ * per terminal, each with its limit; code live, card, merchant's currency, limit, funds),
  * the stored result, the ledger pair, and the code marked used.
  */
 import { SettleResponse, SettleWithCodeRequest, equalBytes, type DeclineCode } from '@bluetill/protocol';
@@ -11,7 +12,7 @@ import type { BackendStore } from '../ports/backend-store';
 import type { ShopperStore } from '../ports/shopper-store';
 import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
-import { WRONG_CODE_WINDOW_MS, checkCodeRedemption, lookupCode } from '../domain/temporary-code';
+import { WRONG_CODE_WINDOW_MS, checkCodeRedemption, isFailedCodeGuess, lookupCode } from '../domain/temporary-code';
 import { RequestError } from './request-error';
 import { requestHash } from './request-hash';
 import { checkCaller, type Caller } from './caller';
@@ -43,16 +44,16 @@ export class CodeSettlementUseCase {
       const now = this.clock.now();
       const terminal = this.store.findTerminal(req.terminalId);
       const merchant = terminal && this.store.findMerchant(terminal.merchantId);
-      const wrongCodes = merchant ? this.shopper.countWrongCodes(merchant.id, now - WRONG_CODE_WINDOW_MS) : 0;
+      const wrong = merchant ? this.shopper.countWrongCodes(merchant.id, req.terminalId, now - WRONG_CODE_WINDOW_MS) : { merchant: 0, terminal: 0 };
       const code = lookupCode(this.shopper.findCodes(codeHash), now);
       const card = code.kind === 'live' ? this.store.findCardById(code.code.cardId) : undefined;
       const amount = req.amount!;
       const available = card ? card.creditLimitMinor + this.store.accountBalance(card.accountId) : 0;
-      const decline = checkCodeRedemption({ terminal, merchant, requestMerchantId: req.merchantId, wrongCodes, code, card, amount, items: req.items, availableMinor: available, now });
-      if (decline === 'code_invalid' && merchant) this.shopper.recordWrongCode(merchant.id, req.terminalId, now);
+      const decline = checkCodeRedemption({ terminal, merchant, requestMerchantId: req.merchantId, wrongCodes: wrong.merchant, wrongCodesAtTerminal: wrong.terminal, code, card, amount, items: req.items, availableMinor: available, now });
+      if (isFailedCodeGuess(decline) && merchant) this.shopper.recordWrongCode(merchant.id, req.terminalId, now);
       const approved = decline === null;
       const { response: result, settlementId } = recordSale(this.store, this.keys, {
-        terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash: hash, requestMerchantId: req.merchantId, merchant, card,
+        terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash: hash, terminalMerchantId: terminal?.merchantId ?? '', merchant, card,
         maskedPan: card ? card.panMasked : '', items: req.items, amount, decline: approved && code.kind === 'live' ? null : (decline ?? 'code_invalid'), now,
       });
       if (result.approved && code.kind === 'live') this.shopper.markCodeUsed(code.code.id, settlementId, now);

@@ -15,8 +15,12 @@ export interface SaleToRecord {
   readonly terminalId: string;
   readonly terminalTxnId: string;
   readonly requestHash: Uint8Array;
-  /** The merchant the request named, and the registered one (undefined when unknown). */
-  readonly requestMerchantId: string;
+  /**
+   * The merchant the terminal registry gives the terminal ('' when the terminal is not
+   * registered), and that merchant's row (undefined when unknown). The sale, approved or declined,
+   * is filed under this merchant, never under a merchant id the request names.
+   */
+  readonly terminalMerchantId: string;
   readonly merchant: MerchantRow | undefined;
   /** The card's row when it is known: its id and account. */
   readonly card: { readonly id: string; readonly accountId: string } | null | undefined;
@@ -33,7 +37,7 @@ export function recordSale(store: BackendStore, keys: KeyStore, s: SaleToRecord)
   if (approved && (!s.card || !s.merchant)) throw new Error('an approved sale needs a known card and merchant');
   const receipt = signReceipt(keys, {
     receiptId: `R-${s.terminalId}-${s.terminalTxnId}`,
-    merchantId: s.merchant?.id ?? s.requestMerchantId,
+    merchantId: s.merchant?.id ?? s.terminalMerchantId,
     merchantName: s.merchant?.name ?? '',
     terminalId: s.terminalId,
     terminalTxnId: s.terminalTxnId,
@@ -51,7 +55,7 @@ export function recordSale(store: BackendStore, keys: KeyStore, s: SaleToRecord)
   const batchId = approved ? store.openBatch(s.terminalId, s.now).id : null;
   const settlementId = store.insertSettlement({
     terminalId: s.terminalId, terminalTxnId: s.terminalTxnId, requestHash: s.requestHash, approved, declineReason: s.decline,
-    amountMinor: s.amount.minor, currency: s.amount.currency, cardId: s.card?.id ?? null, merchantId: s.requestMerchantId,
+    amountMinor: s.amount.minor, currency: s.amount.currency, cardId: s.card?.id ?? null, merchantId: s.terminalMerchantId,
     response: encodeProto(SettleResponse, response), createdAt: s.now, batchId,
   });
   if (approved) store.insertPostings(settlementId, salePostings(s.amount, s.card!.accountId, s.merchant!.accountId), s.now, { batchId: batchId!, adjustmentId: null });

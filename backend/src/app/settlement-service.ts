@@ -10,7 +10,7 @@ import {
 import type { BackendStore } from '../ports/backend-store';
 import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
-import { checkSettlement } from '../domain/rules';
+import { MAX_PIN_TRIES, checkSettlement } from '../domain/rules';
 import { verifyCryptogram } from '../domain/card-authentication';
 import { requestHash as requestHash_ } from './request-hash';
 import { RequestError } from './request-error';
@@ -86,11 +86,13 @@ export class SettlementUseCase {
       const cvr = decodeIad(req.cryptogram?.iad ?? new Uint8Array())?.cvr;
       const decline = checkSettlement({ terminal, merchant, requestMerchantId: req.merchantId, authorization, card, amount, items: req.items, availableMinor: available, atc, cryptogram, cvr, now });
       const { response: result } = recordSale(this.store, this.keys, {
-        terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash: hash, requestMerchantId: req.merchantId, merchant, card,
+        terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash: hash, terminalMerchantId: terminal?.merchantId ?? '', merchant, card,
         maskedPan: maskPan(req.card!.pan), items: req.items, amount, decline, now,
       });
       // A genuine cryptogram uses up its ATC even when declined (funds, limits): it cannot be replayed.
       if (card && atc > card.lastAtc && cryptogram === null) this.store.setLastAtc(card.id, atc);
+      // The card signed that its PIN is locked: online PIN (and so every method) locks here too.
+      if (card && cryptogram === null && cvr?.pinTryLimitExceeded && card.pinTries < MAX_PIN_TRIES) this.store.setPinTries(card.id, MAX_PIN_TRIES);
       if (result.approved) this.store.markAuthorizationSettled(req.authorizationRef);
       return result;
     });

@@ -23,7 +23,7 @@ import { authenticateCard, verifyCryptogram } from '../domain/card-authenticatio
 import { CHALLENGE_LIFETIME_MS, MAX_PIN_TRIES, checkCard, checkSettlement, pinOutcome } from '../domain/rules';
 import { CODE_LIFETIME_MS, checkCodeIssue, lookupCode } from '../domain/temporary-code';
 import { checkMerchantCard, merchantIdOf } from '../domain/merchant-card';
-import { RateLimiter } from './rate-limiter';
+import { RateLimiter, addressKey } from './rate-limiter';
 import { RequestError } from './request-error';
 import { requestHash } from './request-hash';
 import { recordSale } from './record-sale';
@@ -37,6 +37,11 @@ export interface ShopperOptions {
   readonly paymentsPerCardPerMinute?: number;
   /** Per peer address: challenges per minute (default 600). */
   readonly challengesPerPeerPerMinute?: number;
+  /** Per peer address (an IPv6 one by its /64): code requests and merchant payments per minute (default 30 each). */
+  readonly codesPerPeerPerMinute?: number;
+  readonly paymentsPerPeerPerMinute?: number;
+  /** Per merchant card (its terminal): merchant payments per minute (default 60). */
+  readonly paymentsPerMerchantCardPerMinute?: number;
 }
 
 export interface ShopperEvents {
@@ -44,12 +49,18 @@ export interface ShopperEvents {
   onMerchantPayment?(outcome: { approved: boolean; decline: DeclineCode | null; replayed: boolean }): void;
 }
 
+/** The rate-limit key of a caller: a phone's address (IPv6 by /64); other callers by their kind. */
+const peerKey = (caller: Caller): string => (caller.kind === 'shopper' ? addressKey(caller.peer) : caller.kind);
+
 type Proof = { ok: true; row: CardRow } | { ok: false; decline: DeclineCode; triesLeft: number };
 
 export class ShopperUseCase {
   private readonly challenges: RateLimiter;
   private readonly codes: RateLimiter;
   private readonly payments: RateLimiter;
+  private readonly codesPerPeer: RateLimiter;
+  private readonly paymentsPerPeer: RateLimiter;
+  private readonly paymentsPerTerminal: RateLimiter;
   private readonly codeLifetimeMs: number;
   private issuedChallenges = 0;
 
@@ -66,10 +77,14 @@ export class ShopperUseCase {
     this.challenges = new RateLimiter(clock, o.challengesPerPeerPerMinute ?? 600, 60_000, 'challenges from this address');
     this.codes = new RateLimiter(clock, o.codesPerCardPerMinute ?? 5, 60_000, 'payment codes for this card');
     this.payments = new RateLimiter(clock, o.paymentsPerCardPerMinute ?? 10, 60_000, 'payments with this card');
+    // Per card alone lets one client walk through card numbers: every method is limited per address too.
+    this.codesPerPeer = new RateLimiter(clock, o.codesPerPeerPerMinute ?? 30, 60_000, 'payment codes from this address');
+    this.paymentsPerPeer = new RateLimiter(clock, o.paymentsPerPeerPerMinute ?? 30, 60_000, 'payments from this address');
+    this.paymentsPerTerminal = new RateLimiter(clock, o.paymentsPerMerchantCardPerMinute ?? 60, 60_000, 'payments to this merchant card');
   }
 
   async challenge(caller: Caller): Promise<ShopperChallengeResponse> {
-    this.challenges.take(caller.kind === 'shopper' ? caller.peer : caller.kind);
+    this.challenges.take(peerKey(caller));
     const expiresAt = this.clock.now() + CHALLENGE_LIFETIME_MS;
     const purge = ++this.issuedChallenges % 1000 === 0;
     const un = await this.store.commit(() => {
@@ -89,12 +104,13 @@ export class ShopperUseCase {
    */
   private prove(card: CardData, un: Uint8Array, pin: string | null, now: number): Proof {
     const decline = (d: DeclineCode, triesLeft = 0): Proof => ({ ok: false, decline: d, triesLeft });
+    // The card's signature over the UN comes first, and every failure before it looks the same (no
+    // card-data oracle): the lookup and the signature check are made in every case.
     const row = this.store.findCardByPanHash(this.keys.panHash(card.pan));
-    const cardDecline = checkCard(row, now);
-    if (cardDecline || !row) return decline(cardDecline ?? 'unknown_card');
-    if (row.expiry !== card.expiry || row.panSequence !== card.panSequence) return decline('card_authentication_failed');
     const proof = authenticateCard({ card, unpredictableNumber: un, caKeys: this.keys.caPublicKeys, issuerKeys: this.keys.issuerKeys, cardRecords: this.keys.cardRecords, now: new Date(now) });
-    if (proof) return decline(proof, MAX_PIN_TRIES - row.pinTries);
+    if (proof !== null || !row || row.expiry !== card.expiry || row.panSequence !== card.panSequence) return decline('card_authentication_failed');
+    const cardDecline = checkCard(row, now);
+    if (cardDecline) return decline(cardDecline);
     if (pin === null) return decline('pin_missing', MAX_PIN_TRIES - row.pinTries);
     const expected = this.keys.pinVerifier(row.pinSalt, pin, row.panHash);
     const matched = expected.length === row.pinVerifier.length && timingSafeEqual(expected, row.pinVerifier);
@@ -112,9 +128,10 @@ export class ShopperUseCase {
     }
   }
 
-  async issueCode(req: IssueCodeRequest, _caller: Caller): Promise<IssueCodeResponse> {
+  async issueCode(req: IssueCodeRequest, caller: Caller): Promise<IssueCodeResponse> {
     const card = req.card!;
     const limit = req.amountLimit!;
+    this.codesPerPeer.take(peerKey(caller));
     this.codes.take(this.keys.panHash(card.pan));
     const now = this.clock.now();
     const pin = this.openPin(req.sealedPinBlock, card.pan, codePinContext(req.unpredictableNumber));
@@ -141,15 +158,17 @@ export class ShopperUseCase {
     return res;
   }
 
-  async payMerchant(req: PayMerchantRequest, _caller: Caller): Promise<PayMerchantResponse> {
+  async payMerchant(req: PayMerchantRequest, caller: Caller): Promise<PayMerchantResponse> {
     const card = req.card!;
     const merchantCard = req.merchantCard!;
     const amount = req.amount!;
+    const mcHash = this.keys.panHash(merchantCard.pan);
+    this.paymentsPerPeer.take(peerKey(caller));
+    this.paymentsPerTerminal.take(mcHash);
     this.payments.take(this.keys.panHash(card.pan));
     const hash = requestHash(PayMerchantRequest.encode(req).finish());
     const un = req.unpredictableNumber;
     const pin = this.openPin(req.sealedPinBlock, card.pan, merchantCardPinContext(un));
-    const mcHash = this.keys.panHash(merchantCard.pan);
     const res = await this.store.commit((): PayMerchantResponse => {
       const now = this.clock.now();
       const refuse = (d: DeclineCode, triesLeft = 0): PayMerchantResponse => ({ approved: false, declineReason: d, replayed: false, pinTriesLeft: triesLeft });
@@ -175,19 +194,21 @@ export class ShopperUseCase {
       let decline: DeclineCode | null = proof.ok ? null : proof.decline;
       const row = proof.ok ? proof.row : this.store.findCardByPanHash(this.keys.panHash(card.pan));
       const atc = req.cryptogram?.atc ?? -1;
+      const cardCvr = decodeIad(req.cryptogram?.iad ?? new Uint8Array())?.cvr;
       let cryptogram: DeclineCode | null = null;
       if (!decline && row) {
         cryptogram = verifyCryptogram({ cryptogram: req.cryptogram, pan: card.pan, panSequence: row.panSequence, amount, unpredictableNumber: un, acMasterKeys: this.keys.acMasterKeys, cardKeys: this.keys.cardKeys });
         const available = row.creditLimitMinor + this.store.accountBalance(row.accountId);
         // The settlement rules of a till's sale, with this payment standing in for its authorization.
         const authorization = { ref: '', cardId: row.id, terminalId: mc.terminalId, un: toHex(un), expiresAt: now, settled: false, cvm: 'online_pin' as const };
-        decline = checkSettlement({ terminal, merchant, requestMerchantId: merchant.id, authorization, card: row, amount, items: req.items, availableMinor: available, atc, cryptogram, cvr: decodeIad(req.cryptogram?.iad ?? new Uint8Array())?.cvr, now });
+        decline = checkSettlement({ terminal, merchant, requestMerchantId: merchant.id, authorization, card: row, amount, items: req.items, availableMinor: available, atc, cryptogram, cvr: cardCvr, now });
       }
       const { response: result } = recordSale(this.store, this.keys, {
-        terminalId: mc.terminalId, terminalTxnId: req.idempotencyKey, requestHash: hash, requestMerchantId: merchant.id, merchant, card: row,
+        terminalId: mc.terminalId, terminalTxnId: req.idempotencyKey, requestHash: hash, terminalMerchantId: merchant.id, merchant, card: row,
         maskedPan: maskPan(card.pan), items: req.items, amount, decline, now,
       });
       if (row && atc > row.lastAtc && proof.ok && cryptogram === null) this.store.setLastAtc(row.id, atc);
+      if (row && proof.ok && cryptogram === null && cardCvr?.pinTryLimitExceeded && row.pinTries < MAX_PIN_TRIES) this.store.setPinTries(row.id, MAX_PIN_TRIES);
       return { ...result, pinTriesLeft: proof.ok ? MAX_PIN_TRIES : proof.triesLeft };
     });
     this.events.onMerchantPayment?.({ approved: res.approved, decline: (res.declineReason || null) as DeclineCode | null, replayed: res.replayed });

@@ -5,7 +5,8 @@
  *   the ICC certificate under the issuer key (over the card's static data), and the card's
  *   signature over the authorization server's unpredictable number verifies (DDA);
  * - the application cryptogram: the ARQC recomputed under the ICC master key derived from the
- *   issuer master key, over CDOL1 data that must carry this payment's amount, currency and UN.
+ *   issuer master key, over CDOL1 data that must carry this payment's amount, currency and UN;
+ *   its type (ARQC, TC, AAC) is the one in the CVR it covers, not the unsigned CID.
  * Any failure is a decline, never a weaker fallback.
  */
 import {
@@ -65,5 +66,8 @@ export function verifyCryptogram(i: CryptogramInput): DeclineCode | null {
   const imk = i.acMasterKeys[iad.algorithm];
   const mk = i.cardKeys ? i.cardKeys.derive(imk, i.pan, i.panSequence, iad.algorithm) : deriveCardAcMasterKey(imk, i.pan, i.panSequence, iad.algorithm);
   const expected = computeCardAc({ iccMasterKey: mk, algorithm: iad.algorithm, atc, data: cardAcInput(c.cdolData, CARD_AIP, atc, c.iad) });
-  return equalBytes(expected, c.arqc) ? null : 'cryptogram_invalid';
+  if (!equalBytes(expected, c.arqc)) return 'cryptogram_invalid';
+  // The cryptogram's type is what the card MACed (the CVR inside the IAD), never the CID byte
+  // beside it, which a phone can edit: an AAC (the card declined) or a TC is not an online request.
+  return iad.cvr.acType === 'arqc' ? null : 'card_declined';
 }

@@ -33,7 +33,7 @@ describe('card rules', () => {
 describe('settlement rules', () => {
   const facts: SettlementFacts = {
     terminal: { id: 't1', merchantId: 'm1', status: 'active' },
-    merchant: { id: 'm1', name: 'Shop', status: 'active', accountId: 'ma' },
+    merchant: { id: 'm1', name: 'Shop', status: 'active', accountId: 'ma', currency: 'EUR' },
     requestMerchantId: 'm1',
     authorization: { ref: 'r', cardId: 'c1', terminalId: 't1', un: 'u', expiresAt: now + 1000, settled: false, cvm: 'online_pin' },
     card,
@@ -61,6 +61,8 @@ describe('settlement rules', () => {
     ['already settled authorization', { authorization: { ...facts.authorization!, settled: true } }, 'authorization_invalid'],
     ['sum not the items', { amount: { minor: 499, currency: 'EUR' } }, 'amount_mismatch'],
     ['unsupported currency', { amount: { minor: 500, currency: 'XXX' } }, 'currency_unsupported'],
+    ['a JPY card at a EUR merchant', { card: { ...card, currency: 'JPY' }, amount: { minor: 500, currency: 'JPY' } }, 'currency_not_accepted'],
+    ['a EUR sale at a merchant that accepts JPY only', { merchant: { ...facts.merchant!, currency: 'JPY' } }, 'currency_not_accepted'],
     ['replayed ATC', { atc: 4 }, 'atc_replayed'],
     ['an invalid cryptogram', { cryptogram: 'cryptogram_invalid' as const }, 'cryptogram_invalid'],
     ['over the available credit', { availableMinor: 499 }, 'insufficient_funds'],
@@ -96,6 +98,8 @@ describe('cardholder verification rules', () => {
     ['knowledge after a failed biometric (no fallback)', 'knowledge', { ...know, biometricPerformed: true, biometricFailed: true }, 'cvm_failed'],
     ['offline PIN after a failed knowledge secret (no fallback)', 'offline_pin', { ...pin, knowledgePerformed: true, knowledgeFailed: true }, 'cvm_failed'],
     ['online PIN after a failed biometric (no fallback)', 'online_pin', { ...bio, biometricFailed: true }, 'cvm_failed'],
+    ['online PIN on a card whose own PIN counter is locked (one budget of guesses)', 'online_pin', { ...EMPTY_CVR, pinTryLimitExceeded: true, pinTriesLeft: 0 }, 'pin_tries_exceeded'],
+    ['online PIN on a card whose knowledge secret is locked', 'online_pin', { ...EMPTY_CVR, knowledgeTryLimitExceeded: true }, 'cvm_tries_exceeded'],
     ['no CVR at all', 'biometric', undefined, 'cvm_failed'],
   ] as const)('%s', (_n, method, cvr, code) => {
     expect(checkCardholderVerification(method as CvmName, cvr as Cvr | undefined)).toBe(code);
@@ -107,7 +111,7 @@ describe('refund and void rules', () => {
     id: 7, terminalId: 't1', terminalTxnId: 's1', requestHash: new Uint8Array(), approved: true, declineReason: null, amountMinor: 1000, currency: 'EUR',
     cardId: 'c1', merchantId: 'm1', response: new Uint8Array(), createdAt: now, batchId: 3,
   };
-  const base = { terminal: { id: 't1', merchantId: 'm1', status: 'active' as const }, merchant: { id: 'm1', name: 'Shop', status: 'active' as const, accountId: 'ma' }, sale };
+  const base = { terminal: { id: 't1', merchantId: 'm1', status: 'active' as const }, merchant: { id: 'm1', name: 'Shop', status: 'active' as const, accountId: 'ma', currency: 'EUR' }, sale };
   const refund: RefundFacts = { ...base, saleVoided: false, refundedMinor: 400, amount: { minor: 600, currency: 'EUR' } };
   const voiding: VoidFacts = { ...base, refundedMinor: 0, openBatchId: 3 };
   it('refunds up to what is left', () => expect(checkRefund(refund)).toBeNull());

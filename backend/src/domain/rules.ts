@@ -60,7 +60,13 @@ export interface SettlementFacts {
  */
 export function checkCardholderVerification(method: CvmName, cvr: Cvr | undefined): DeclineCode | null {
   if (!cvr) return 'cvm_failed';
-  if (method === 'online_pin') return cvrShowsFailure(cvr) ? 'cvm_failed' : null;
+  if (method === 'online_pin') {
+    // The card's own PIN counter is the same secret's: once the card has signed that its limit
+    // was exceeded, online PIN is over too (the guesses at the card and at the server are one budget).
+    if (cvr.pinTryLimitExceeded) return 'pin_tries_exceeded';
+    if (cvr.biometricTryLimitExceeded === true || cvr.knowledgeTryLimitExceeded === true) return 'cvm_tries_exceeded';
+    return cvrShowsFailure(cvr) ? 'cvm_failed' : null;
+  }
   const r = cvrResultOf(method, cvr);
   if (r.performed && !r.failed && !r.locked && !cvrShowsFailure(cvr)) return null;
   const pin = method === 'offline_pin';
@@ -81,7 +87,9 @@ export function checkSettlement(f: SettlementFacts): DeclineCode | null {
   if (f.cryptogram) return f.cryptogram;
   const cvm = checkCardholderVerification(auth.cvm, f.cvr);
   if (cvm) return cvm;
+  // Amounts are never converted: the sale is in the card's currency and the merchant's.
   if (!SUPPORTED_CURRENCIES.includes(f.amount.currency) || f.amount.currency !== f.card.currency) return 'currency_unsupported';
+  if (f.amount.currency !== f.merchant.currency) return 'currency_not_accepted';
   if (basketTotal(f.items, f.amount.currency).minor !== f.amount.minor) return 'amount_mismatch';
   if (f.amount.minor > MAX_TRANSACTION_MINOR) return 'amount_limit_exceeded';
   if (f.atc <= f.card.lastAtc) return 'atc_replayed';

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { encodeTlv } from '@bluetill/protocol';
+import { encodeTlv, type DeclineCode } from '@bluetill/protocol';
 import type { CardRow, MerchantRow, TerminalRow } from '../ports/backend-store';
 import type { MerchantCardRow, TemporaryCodeRow } from '../ports/shopper-store';
-import { MAX_WRONG_CODES, checkCodeIssue, checkCodeRedemption, lookupCode, type CodeRedemptionFacts } from './temporary-code';
+import { MAX_WRONG_CODES, MAX_WRONG_CODES_PER_TERMINAL, checkCodeIssue, checkCodeRedemption, isFailedCodeGuess, lookupCode, type CodeRedemptionFacts } from './temporary-code';
 import { checkMerchantCard, merchantIdOf } from './merchant-card';
 
 const NOW = Date.UTC(2026, 10, 24, 12);
@@ -13,9 +13,9 @@ const card: CardRow = {
 };
 const code = (o: Partial<TemporaryCodeRow> = {}): TemporaryCodeRow => ({ id: 1, codeHash: 'x', cardId: 'C-1', limitMinor: 20_00, currency: 'EUR', createdAt: NOW - 1000, expiresAt: NOW + 60_000, usedAt: null, ...o });
 const terminal: TerminalRow = { id: 'T-1', merchantId: 'M-1', status: 'active' };
-const merchant: MerchantRow = { id: 'M-1', name: 'Shop', status: 'active', accountId: 'acct-M-1' };
+const merchant: MerchantRow = { id: 'M-1', name: 'Shop', status: 'active', accountId: 'acct-M-1', currency: 'EUR' };
 const facts = (o: Partial<CodeRedemptionFacts> = {}): CodeRedemptionFacts => ({
-  terminal, merchant, requestMerchantId: 'M-1', wrongCodes: 0, code: { kind: 'live', code: code() }, card, amount: { minor: 10_00, currency: 'EUR' },
+  terminal, merchant, requestMerchantId: 'M-1', wrongCodes: 0, wrongCodesAtTerminal: 0, code: { kind: 'live', code: code() }, card, amount: { minor: 10_00, currency: 'EUR' },
   items: [{ sku: 'a', name: 'A', quantity: 2, unitPriceMinor: 5_00 }], availableMinor: 100_00, now: NOW, ...o,
 });
 
@@ -34,11 +34,15 @@ describe('temporary code rules', () => {
     expect(checkCodeRedemption(facts({ merchant: { ...merchant, status: 'inactive' } }))).toBe('merchant_inactive');
     expect(checkCodeRedemption(facts({ wrongCodes: MAX_WRONG_CODES }))).toBe('code_attempts_exceeded');
     expect(checkCodeRedemption(facts({ wrongCodes: MAX_WRONG_CODES - 1 }))).toBeNull();
+    expect(checkCodeRedemption(facts({ wrongCodes: MAX_WRONG_CODES_PER_TERMINAL, wrongCodesAtTerminal: MAX_WRONG_CODES_PER_TERMINAL }))).toBe('code_attempts_exceeded');
+    expect(checkCodeRedemption(facts({ wrongCodes: MAX_WRONG_CODES_PER_TERMINAL, wrongCodesAtTerminal: MAX_WRONG_CODES_PER_TERMINAL - 1 }))).toBeNull();
+    expect(['code_invalid', 'code_used', 'code_expired', 'code_limit_exceeded', null].map((d) => isFailedCodeGuess(d as DeclineCode | null))).toEqual([true, true, true, false, false]);
     expect(checkCodeRedemption(facts({ code: { kind: 'none' } }))).toBe('code_invalid');
     expect(checkCodeRedemption(facts({ code: { kind: 'used' } }))).toBe('code_used');
     expect(checkCodeRedemption(facts({ code: { kind: 'expired' } }))).toBe('code_expired');
     expect(checkCodeRedemption(facts({ card: { ...card, status: 'blocked' } }))).toBe('card_blocked');
     expect(checkCodeRedemption(facts({ amount: { minor: 10_00, currency: 'USD' } }))).toBe('currency_unsupported');
+    expect(checkCodeRedemption(facts({ merchant: { ...merchant, currency: 'JPY' } }))).toBe('currency_not_accepted');
     expect(checkCodeRedemption(facts({ amount: { minor: 9_00, currency: 'EUR' } }))).toBe('amount_mismatch');
     expect(checkCodeRedemption(facts({ amount: { minor: 25_00, currency: 'EUR' }, items: [{ sku: 'a', name: 'A', quantity: 5, unitPriceMinor: 5_00 }] }))).toBe('code_limit_exceeded');
     expect(checkCodeRedemption(facts({ availableMinor: 9_99 }))).toBe('insufficient_funds');

@@ -16,8 +16,13 @@ import type { TemporaryCodeRow } from '../ports/shopper-store';
 import { MAX_TRANSACTION_MINOR, isExpired } from './rules';
 
 export const CODE_LIFETIME_MS = 5 * 60_000;
-/** Wrong codes a merchant's tills may key in per window before codes are refused there for a while. */
+/**
+ * Failed codes (wrong, used or expired: each answer tells a guesser something) a merchant's tills
+ * may key in per window before codes are refused at all of them for a while, and one till before
+ * codes are refused at that till.
+ */
 export const MAX_WRONG_CODES = 10;
+export const MAX_WRONG_CODES_PER_TERMINAL = 5;
 export const WRONG_CODE_WINDOW_MS = 10 * 60_000;
 
 /** The limit a code may be issued for: the card's currency, at most one transaction's maximum. */
@@ -33,6 +38,9 @@ export type CodeLookup =
   | { readonly kind: 'expired' }
   | { readonly kind: 'none' };
 
+/** Answers that count as a failed guess (each tells a guesser something about the code space). */
+export const isFailedCodeGuess = (d: DeclineCode | null): boolean => d === 'code_invalid' || d === 'code_used' || d === 'code_expired';
+
 /** Of the codes with one hash (newest first): the live one if any, else what became of the newest. */
 export function lookupCode(rows: readonly TemporaryCodeRow[], now: number): CodeLookup {
   const live = rows.find((r) => r.usedAt === null && r.expiresAt > now);
@@ -46,8 +54,10 @@ export interface CodeRedemptionFacts {
   readonly terminal: TerminalRow | undefined;
   readonly merchant: MerchantRow | undefined;
   readonly requestMerchantId: string;
-  /** Wrong codes keyed in at this merchant within the window, before this one. */
+  /** Failed codes keyed in at this merchant within the window, before this one. */
   readonly wrongCodes: number;
+  /** Of which at this terminal. */
+  readonly wrongCodesAtTerminal: number;
   readonly code: CodeLookup;
   readonly card: CardRow | undefined;
   readonly amount: Money;
@@ -60,7 +70,7 @@ export function checkCodeRedemption(f: CodeRedemptionFacts): DeclineCode | null 
   if (!f.terminal || f.terminal.status !== 'active') return 'terminal_unknown';
   if (!f.merchant || f.merchant.id !== f.requestMerchantId || f.terminal.merchantId !== f.merchant.id) return 'terminal_unknown';
   if (f.merchant.status !== 'active') return 'merchant_inactive';
-  if (f.wrongCodes >= MAX_WRONG_CODES) return 'code_attempts_exceeded';
+  if (f.wrongCodes >= MAX_WRONG_CODES || f.wrongCodesAtTerminal >= MAX_WRONG_CODES_PER_TERMINAL) return 'code_attempts_exceeded';
   switch (f.code.kind) {
     case 'none':
       return 'code_invalid';
@@ -76,6 +86,7 @@ export function checkCodeRedemption(f: CodeRedemptionFacts): DeclineCode | null 
   if (f.card.status !== 'active') return 'card_blocked';
   if (isExpired(f.card.expiry, f.now)) return 'card_expired';
   if (f.amount.currency !== code.currency || f.amount.currency !== f.card.currency) return 'currency_unsupported';
+  if (f.amount.currency !== f.merchant.currency) return 'currency_not_accepted';
   if (basketTotal(f.items, f.amount.currency).minor !== f.amount.minor) return 'amount_mismatch';
   if (f.amount.minor > code.limitMinor) return 'code_limit_exceeded';
   if (f.amount.minor > MAX_TRANSACTION_MINOR) return 'amount_limit_exceeded';

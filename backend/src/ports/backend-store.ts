@@ -44,6 +44,8 @@ export interface MerchantRow {
   readonly name: string;
   readonly status: MerchantStatus;
   readonly accountId: string;
+  /** The one currency the merchant accepts: its account's (accounts.currency). */
+  readonly currency: string;
 }
 
 export interface TerminalRow {
@@ -206,9 +208,12 @@ export interface BackendStore {
   findOpenBatch(terminalId: string): BatchRow | undefined;
   findBatch(id: number): BatchRow | undefined;
   findBatchByCloseRequest(terminalId: string, closeRequestId: string): BatchRow | undefined;
-  /** Totals from the batch's approved operations (sales, refunds, voids). */
+  /** Totals from the batch's approved operations (sales, refunds, voids); throws when they are in more than one currency. */
   computeBatchTotals(batchId: number): BatchTotalsRow;
-  /** Sum of the batch's postings on one account, and over all its accounts (zero). */
+  /**
+   * Sum of the batch's postings on one account, and `all`: the sum, over each currency, of the
+   * absolute value of that currency's postings (zero exactly when every currency balances).
+   */
   batchPostingSums(batchId: number, accountId: string): { account: number; all: number };
   closeBatch(batchId: number, totals: BatchTotalsRow, now: number, closeRequestId: string | null): void;
   findAdjustment(terminalId: string, kind: AdjustmentKind, opTxnId: string): AdjustmentRow | undefined;
@@ -221,5 +226,7 @@ export interface BackendStore {
   accountBalance(accountId: string): number;
   /** Sum over every posting: zero at every moment. */
   ledgerSum(): number;
+  /** Sum of the postings in each currency that has any: each zero at every moment. */
+  ledgerSumsByCurrency(): Record<string, number>;
   close(): void;
 }

@@ -87,15 +87,16 @@ const rawCall = (path: (typeof PATHS)[number], bytes: Uint8Array) =>
   });
 
 describe('Authorize: every decline is FAILED_PRECONDITION with the response in the trailer', () => {
-  it('unpredictable_number_invalid, unknown_card, card_blocked, card_expired, card_authentication_failed, pin_missing', async () => {
+  it('unpredictable_number_invalid, card_authentication_failed (an unknown or expired card looks like a fake one), card_blocked, pin_missing', async () => {
     const alice = f.card('card-alice');
     await declines('Authorize', 'unpredictable_number_invalid', AuthorizeResponse.decode, () =>
       f.authorize({ terminalId: 'T-0001', unpredictableNumber: Uint8Array.of(9, 9, 9, 9), sealedPinBlock: new Uint8Array(), card: alice.cardData(Uint8Array.of(9, 9, 9, 9)) }));
     const ch = await f.challenge();
-    await declines('Authorize', 'unknown_card', AuthorizeResponse.decode, () =>
+    const unknown = await declines('Authorize', 'card_authentication_failed', AuthorizeResponse.decode, () =>
       f.authorize({ terminalId: 'T-0001', unpredictableNumber: ch.unpredictableNumber, sealedPinBlock: new Uint8Array(), card: { ...alice.cardData(ch.unpredictableNumber), pan: UNKNOWN_PAN } }));
+    expect(unknown.pinTriesLeft).toBe(0);
     await declines('Authorize', 'card_blocked', AuthorizeResponse.decode, async () => (await f.authorizeCard(f.card('card-eve'), '4321')).res);
-    await declines('Authorize', 'card_expired', AuthorizeResponse.decode, async () => (await f.authorizeCard(f.card('card-finn'), '4321')).res);
+    await declines('Authorize', 'card_authentication_failed', AuthorizeResponse.decode, async () => (await f.authorizeCard(f.card('card-finn'), '4321')).res);
     const other = await f.challenge();
     await declines('Authorize', 'card_authentication_failed', AuthorizeResponse.decode, () =>
       f.authorize({ terminalId: 'T-0001', unpredictableNumber: other.unpredictableNumber, sealedPinBlock: new Uint8Array(), card: alice.cardData(Uint8Array.of(1, 2, 3, 4)) }));
@@ -245,12 +246,12 @@ describe('SettleWithCode, IssueCode and PayMerchant', () => {
   const codeSale = (txn: string, code: string, amount: Money, over: Partial<SettleWithCodeRequest> = {}): SettleWithCodeRequest =>
     ({ terminalId: 'T-0001', terminalTxnId: txn, merchantId: 'M-0001', code, amount, items: itemsOf(amount), ...over });
 
-  it('IssueCode: unpredictable_number_invalid, unknown_card, card_blocked, card_expired, pin_incorrect, currency_unsupported, amount_limit_exceeded', async () => {
+  it('IssueCode: unpredictable_number_invalid, card_authentication_failed (unknown, expired), card_blocked, pin_incorrect, currency_unsupported, amount_limit_exceeded', async () => {
     const M = 'Shopper.IssueCode';
     await declines(M, 'unpredictable_number_invalid', IssueCodeResponse.decode, () => issue('card-alice', '1234', eur(10_00), { un: Uint8Array.of(7, 7, 7, 7) }));
-    await declines(M, 'unknown_card', IssueCodeResponse.decode, () => issue('card-alice', '1234', eur(10_00), { pan: UNKNOWN_PAN }));
+    await declines(M, 'card_authentication_failed', IssueCodeResponse.decode, () => issue('card-alice', '1234', eur(10_00), { pan: UNKNOWN_PAN }));
     await declines(M, 'card_blocked', IssueCodeResponse.decode, () => issue('card-eve', '4321', eur(10_00)));
-    await declines(M, 'card_expired', IssueCodeResponse.decode, () => issue('card-finn', '4321', eur(10_00)));
+    await declines(M, 'card_authentication_failed', IssueCodeResponse.decode, () => issue('card-finn', '4321', eur(10_00)));
     const wrong = await declines(M, 'pin_incorrect', IssueCodeResponse.decode, () => issue('card-bob', '0000', eur(10_00)));
     expect(wrong).toMatchObject({ code: '', pinTriesLeft: 2 });
     await declines(M, 'currency_unsupported', IssueCodeResponse.decode, () => issue('card-bob', '2580', { minor: 10_00, currency: 'USD' }));
@@ -362,11 +363,11 @@ describe('Refund and Void (both services)', () => {
 describe('coverage of this file', () => {
   it('checked the raw status of each decline reason listed here, on each RPC that can decline', () => {
     const expected: Record<string, string[]> = {
-      Authorize: ['unpredictable_number_invalid', 'unknown_card', 'card_blocked', 'card_expired', 'card_authentication_failed', 'pin_missing', 'pin_incorrect', 'pin_tries_exceeded'],
+      Authorize: ['unpredictable_number_invalid', 'card_authentication_failed', 'card_blocked', 'pin_missing', 'pin_incorrect', 'pin_tries_exceeded'],
       'Authorization.Settle': ['cryptogram_invalid', 'terminal_unknown', 'unknown_card', 'authorization_invalid', 'cvm_failed', 'currency_unsupported', 'amount_mismatch', 'amount_limit_exceeded', 'atc_replayed', 'card_blocked', 'insufficient_funds'],
       GetSettlement: ['insufficient_funds'],
       'Authorization.SettleWithCode': ['code_limit_exceeded', 'terminal_unknown', 'amount_mismatch', 'code_used', 'code_invalid', 'insufficient_funds', 'code_expired', 'code_attempts_exceeded', 'code_used (Settlement service)'],
-      'Shopper.IssueCode': ['unpredictable_number_invalid', 'unknown_card', 'card_blocked', 'card_expired', 'pin_incorrect', 'currency_unsupported', 'amount_limit_exceeded'],
+      'Shopper.IssueCode': ['unpredictable_number_invalid', 'card_authentication_failed', 'card_blocked', 'pin_incorrect', 'currency_unsupported', 'amount_limit_exceeded'],
       'Shopper.PayMerchant': ['unpredictable_number_invalid', 'merchant_card_unknown', 'merchant_card_blocked', 'merchant_inactive', 'merchant_card_invalid', 'cryptogram_invalid', 'pin_incorrect', 'insufficient_funds'],
       'Authorization.Refund': ['original_not_found', 'not_refundable', 'currency_unsupported', 'refund_exceeds_original'],
       Refund: ['original_not_found', 'not_refundable', 'currency_unsupported', 'refund_exceeds_original'],

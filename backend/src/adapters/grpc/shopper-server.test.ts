@@ -131,9 +131,12 @@ describe('Shopper listener: limits', () => {
 
   it("stops taking codes at a merchant's tills after 10 wrong ones in 10 minutes, even the right one (code_attempts_exceeded)", async () => {
     const good = await issueOn(g, 'card-chen', '9876');
+    // Spread over the merchant's three tills, under the per-till limit (5) at each.
+    const tills = ['T-0001', 'T-0002', 'T-0003'].map((t) => ({ t, c: t === 'T-0001' ? g : g.clientFor(g.credentialsFor(t)) }));
     for (let i = 0; i < 10; i++) {
       const wrong = String(10_000_000 + i) === good.code ? '19999999' : String(10_000_000 + i);
-      expect(await g.settleWithCode(sale(`guess-${i}`, wrong, 1_00)), `guess ${i}`).toMatchObject({ declineReason: 'code_invalid' });
+      const { t, c } = tills[i % 3]!;
+      expect(await c.settleWithCode({ ...sale(`guess-${i}`, wrong, 1_00), terminalId: t }), `guess ${i}`).toMatchObject({ declineReason: 'code_invalid' });
     }
     expect(await g.settleWithCode(sale('guess-right', good.code, 1_00))).toMatchObject({ approved: false, declineReason: 'code_attempts_exceeded' });
     expect(g.backend.store.ledgerSum()).toBe(0);

@@ -1,17 +1,22 @@
 /**
  * Prometheus metrics of the backend's gRPC calls (prom-client): requests by method and status,
- * latency histogram by method, declines by method and normalized reason. Labels are fixed names
+ * latency histogram by method, declines by method and normalized reason, lockouts (a guesser
+ * refused: codes or PIN tries used up, a rate limit hit) by method and reason. Labels are fixed names
  * and decline codes only: never a card number, PIN, terminal transaction id or amount.
  */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { status } from '@grpc/grpc-js';
 import { isDeclineCode } from '@bluetill/protocol';
 
+/** Declines that mean a counter of guesses is used up. */
+const LOCKOUT_DECLINES: ReadonlySet<string> = new Set(['code_attempts_exceeded', 'pin_tries_exceeded', 'cvm_tries_exceeded']);
+
 export class BackendMetrics {
   readonly registry = new Registry();
   private readonly requests: Counter<'method' | 'code'>;
   private readonly latency: Histogram<'method'>;
   private readonly declines: Counter<'method' | 'reason'>;
+  private readonly lockouts: Counter<'method' | 'reason'>;
 
   constructor(o: { processMetrics?: boolean } = {}) {
     this.requests = new Counter({ name: 'bluetill_backend_requests_total', help: 'gRPC requests by method and status code', labelNames: ['method', 'code'], registers: [this.registry] });
@@ -20,6 +25,10 @@ export class BackendMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry],
     });
     this.declines = new Counter({ name: 'bluetill_backend_declines_total', help: 'declined operations by method and normalized decline code', labelNames: ['method', 'reason'], registers: [this.registry] });
+    this.lockouts = new Counter({
+      name: 'bluetill_backend_lockouts_total', labelNames: ['method', 'reason'], registers: [this.registry],
+      help: 'answers that refused a guesser: payment codes or PIN tries locked (decline code), or a rate limit hit (resource_exhausted)',
+    });
     if (o.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'bluetill_backend_' });
   }
 
@@ -30,6 +39,8 @@ export class BackendMetrics {
     const r = response as { approved?: unknown; declineReason?: unknown } | undefined;
     if (r && r.approved === false && typeof r.declineReason === 'string' && r.declineReason !== '')
       this.declines.inc({ method, reason: isDeclineCode(r.declineReason) ? r.declineReason : 'other' });
+    if (r && r.approved === false && typeof r.declineReason === 'string' && LOCKOUT_DECLINES.has(r.declineReason)) this.lockouts.inc({ method, reason: r.declineReason });
+    if (code === status.RESOURCE_EXHAUSTED) this.lockouts.inc({ method, reason: 'resource_exhausted' });
   }
 
   text(): Promise<string> {

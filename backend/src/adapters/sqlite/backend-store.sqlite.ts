@@ -59,7 +59,7 @@ export class SqliteBackendStore implements BackendStore {
       terminal: p('SELECT id, merchant_id AS merchantId, status FROM terminals WHERE id = ?'),
       terminalCertificate: p(`SELECT fingerprint, terminal_id AS terminalId, serial, not_after AS notAfter, issued_at AS issuedAt,
                                 revoked_at AS revokedAt FROM terminal_certificates WHERE fingerprint = ?`),
-      merchant: p('SELECT id, name, status, account_id AS accountId FROM merchants WHERE id = ?'),
+      merchant: p('SELECT m.id, m.name, m.status, m.account_id AS accountId, a.currency FROM merchants m JOIN accounts a ON a.id = m.account_id WHERE m.id = ?'),
       card: p(`SELECT ${CARD_COLUMNS} FROM cards WHERE pan_hash = ?`),
       cardById: p(`SELECT ${CARD_COLUMNS} FROM cards WHERE id = ?`),
       setPinTries: p('UPDATE cards SET pin_tries = ? WHERE id = ?'),
@@ -85,10 +85,11 @@ export class SqliteBackendStore implements BackendStore {
       insertBatch: p("INSERT INTO batches (terminal_id, status, opened_at) VALUES (?, 'open', ?)"),
       closeBatch: p(`UPDATE batches SET status = 'closed', closed_at = ?, close_request_id = ?, currency = ?, sale_count = ?, sale_minor = ?,
                        refund_count = ?, refund_minor = ?, void_count = ?, void_minor = ?, net_minor = ? WHERE id = ? AND status = 'open'`),
-      batchSales: p('SELECT COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS s, MIN(currency) AS c FROM settlements WHERE batch_id = ? AND approved = 1'),
-      batchAdjustments: p('SELECT COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS s, MIN(currency) AS c FROM adjustments WHERE batch_id = ? AND approved = 1 AND kind = ?'),
-      batchPostings: p(`SELECT COALESCE(SUM(CASE WHEN account_id = ? THEN amount_minor ELSE 0 END), 0) AS account, COALESCE(SUM(amount_minor), 0) AS "all"
-                          FROM postings WHERE batch_id = ?`),
+      batchSales: p('SELECT currency AS c, COUNT(*) AS n, SUM(amount_minor) AS s FROM settlements WHERE batch_id = ? AND approved = 1 GROUP BY currency'),
+      batchAdjustments: p('SELECT currency AS c, COUNT(*) AS n, SUM(amount_minor) AS s FROM adjustments WHERE batch_id = ? AND approved = 1 AND kind = ? GROUP BY currency'),
+      batchPostings: p(`SELECT COALESCE(SUM(account), 0) AS account, COALESCE(SUM(ABS(s)), 0) AS "all" FROM (
+                          SELECT SUM(CASE WHEN account_id = ? THEN amount_minor ELSE 0 END) AS account, SUM(amount_minor) AS s
+                          FROM postings WHERE batch_id = ? GROUP BY currency)`),
       adjustment: p(`SELECT ${ADJUSTMENT_COLUMNS} FROM adjustments WHERE terminal_id = ? AND kind = ? AND op_txn_id = ?`),
       insertAdjustment: p(`INSERT INTO adjustments (kind, terminal_id, op_txn_id, original_txn_id, settlement_id, batch_id, request_hash, approved,
                              decline_reason, amount_minor, currency, response, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -109,6 +110,7 @@ export class SqliteBackendStore implements BackendStore {
       unreconciled: p(`SELECT a.id AS accountId, a.balance_minor AS balanceMinor, COALESCE(SUM(p.amount_minor), 0) AS postedMinor
                        FROM accounts a LEFT JOIN postings p ON p.account_id = a.id GROUP BY a.id HAVING balanceMinor != postedMinor`),
       ledgerSum: p('SELECT COALESCE(SUM(amount_minor), 0) AS s FROM postings'),
+      ledgerSums: p('SELECT currency AS c, SUM(amount_minor) AS s FROM postings GROUP BY currency'),
     };
   }
 
@@ -171,12 +173,15 @@ export class SqliteBackendStore implements BackendStore {
   }
 
   computeBatchTotals(batchId: number): BatchTotalsRow {
-    type Agg = { n: number; s: number; c: string | null };
-    const sales = this.stmt.batchSales.get(batchId) as Agg;
-    const refunds = this.stmt.batchAdjustments.get(batchId, 'refund') as Agg;
-    const voids = this.stmt.batchAdjustments.get(batchId, 'void') as Agg;
+    type Agg = { n: number; s: number; c: string };
+    const groups = { sales: this.stmt.batchSales.all(batchId) as Agg[], refunds: this.stmt.batchAdjustments.all(batchId, 'refund') as Agg[], voids: this.stmt.batchAdjustments.all(batchId, 'void') as Agg[] };
+    const currencies = new Set([...groups.sales, ...groups.refunds, ...groups.voids].map((g) => g.c));
+    // Amounts in different currencies never add up: a batch holds one (its merchant's).
+    if (currencies.size > 1) throw new Error(`batch ${batchId} holds more than one currency: ${[...currencies].sort().join(', ')}`);
+    const none: Agg = { n: 0, s: 0, c: '' };
+    const [sales, refunds, voids] = [groups.sales[0] ?? none, groups.refunds[0] ?? none, groups.voids[0] ?? none];
     return {
-      currency: sales.c ?? refunds.c ?? voids.c ?? '',
+      currency: [...currencies][0] ?? '',
       saleCount: sales.n, saleMinor: sales.s, refundCount: refunds.n, refundMinor: refunds.s, voidCount: voids.n, voidMinor: voids.s,
       netMinor: sales.s - refunds.s - voids.s,
     };
@@ -278,7 +283,9 @@ export class SqliteBackendStore implements BackendStore {
   }
 
   insertPostings(settlementId: number, postings: readonly Posting[], at: number, link: { batchId: number; adjustmentId: number | null }): void {
-    if (postings.reduce((n, p) => n + p.amountMinor, 0) !== 0) throw new Error('unbalanced postings');
+    const sums = new Map<string, number>();
+    for (const p of postings) sums.set(p.currency, (sums.get(p.currency) ?? 0) + p.amountMinor);
+    if ([...sums.values()].some((s) => s !== 0)) throw new Error('unbalanced postings (each currency must sum to zero)');
     for (const p of postings) this.stmt.insertPosting.run(settlementId, p.accountId, p.amountMinor, p.currency, at, link.batchId, link.adjustmentId);
   }
 
@@ -294,6 +301,10 @@ export class SqliteBackendStore implements BackendStore {
 
   ledgerSum(): number {
     return (this.stmt.ledgerSum.get() as { s: number }).s;
+  }
+
+  ledgerSumsByCurrency(): Record<string, number> {
+    return Object.fromEntries((this.stmt.ledgerSums.all() as Array<{ c: string; s: number }>).map((r) => [r.c, r.s]));
   }
 
   close(): void {

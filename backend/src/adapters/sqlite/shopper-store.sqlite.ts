@@ -18,7 +18,7 @@ export class SqliteShopperStore implements ShopperStore {
                   expires_at AS expiresAt, used_at AS usedAt FROM temporary_codes WHERE code_hash = ? ORDER BY id DESC LIMIT 16`),
       useCode: p('UPDATE temporary_codes SET used_at = ?, settlement_id = ? WHERE id = ? AND used_at IS NULL'),
       wrongCode: p('INSERT INTO code_attempts (merchant_id, terminal_id, at) VALUES (?, ?, ?)'),
-      countWrong: p('SELECT COUNT(*) AS n FROM code_attempts WHERE merchant_id = ? AND at >= ?'),
+      countWrong: p('SELECT COUNT(*) AS merchant, COALESCE(SUM(terminal_id = ?), 0) AS terminal FROM code_attempts WHERE merchant_id = ? AND at >= ?'),
       merchantCard: p(`SELECT id, pan_hash AS panHash, pan_masked AS panMasked, pan_sequence AS panSequence, expiry, merchant_id AS merchantId,
                          terminal_id AS terminalId, status FROM merchant_cards WHERE pan_hash = ?`),
       merchantTransactions: p(`SELECT kind, terminalId, terminalTxnId, originalTxnId, approved, declineReason, amountMinor, currency, maskedPan, batchId, createdAt FROM (
@@ -68,8 +68,8 @@ export class SqliteShopperStore implements ShopperStore {
     this.stmt.wrongCode.run(merchantId, terminalId, at);
   }
 
-  countWrongCodes(merchantId: string, since: number): number {
-    return (this.stmt.countWrong.get(merchantId, since) as { n: number }).n;
+  countWrongCodes(merchantId: string, terminalId: string, since: number): { merchant: number; terminal: number } {
+    return this.stmt.countWrong.get(terminalId, merchantId, since) as { merchant: number; terminal: number };
   }
 
   findMerchantCardByPanHash(panHash: string): MerchantCardRow | undefined {
