@@ -179,7 +179,8 @@ EOF
   say "node2 on 127.0.0.1:$NODE2_PORT"
   create_node node2 "$NODE2_PORT"
   wait_for "a primary and a synchronous secondary" 120 two_nodes_in_sync
-  wait_for "the primary to take writes" 60 as_pg "$PGBIN/psql" -X -At -d "$(cluster_url)" -c "SELECT pg_is_in_recovery() = false AND current_setting('synchronous_standby_names') <> ''" -v ON_ERROR_STOP=1
+  wait_for "the primary to take writes" 60 as_pg "$PGBIN/psql" -X -At -d "$(cluster_url)" -v ON_ERROR_STOP=1 \
+    -c "SELECT 1 / (NOT pg_is_in_recovery() AND current_setting('synchronous_standby_names') <> '')::int"
   if [ "${CLUSTER_JSON:-}" = 1 ]; then
     printf '{"url":"%s","monitorPort":%s,"user":"%s","root":"%s","nodes":[{"name":"node1","port":%s,"pgdata":"%s/node1","pgid":%s},{"name":"node2","port":%s,"pgdata":"%s/node2","pgid":%s}],"monitorPgid":%s}\n' \
       "$(cluster_url)" "$MONITOR_PORT" "$RUNAS" "$ROOT" "$NODE1_PORT" "$ROOT" "$(cat "$ROOT/node1.pgid")" "$NODE2_PORT" "$ROOT" "$(cat "$ROOT/node2.pgid")" "$(cat "$ROOT/monitor.pgid")"

@@ -1,5 +1,5 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, chownSync, chmodSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync, chownSync, chmodSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,17 +99,42 @@ process.once('exit', () => {
   for (const child of live) child.kill('SIGQUIT');
 });
 
-async function startOnce(started: number): Promise<PostgresServer> {
-  const runAs = postgresRunAs();
-  const dir = makeServerDir('bluetill-pg-');
-  const data = join(dir, 'data');
+/**
+ * initdb is most of a server's start (~1 s of CPU): run it once per machine into a template
+ * directory (made atomically: built under a temporary name, then renamed) and copy that.
+ */
+async function templateDir(runAs: { uid: number; gid: number } | undefined): Promise<string> {
+  const template = join(tmpdir(), `bluetill-pg15-template-${runAs?.uid ?? process.getuid?.() ?? 'u'}`);
+  if (existsSync(join(template, 'PG_VERSION'))) return template;
+  const building = makeServerDir('bluetill-pg-initdb-');
+  const data = join(building, 'data');
   const init = await run(join(POSTGRES_BIN, 'initdb'), ['-D', data, '-U', POSTGRES_SUPERUSER, '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'], runAs);
   if (init.status !== 0) {
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(building, { recursive: true, force: true });
     throw new PostgresServerError('initdb_failed', `initdb failed (exit ${init.status}): ${init.output.slice(-2000)}`);
   }
   // Loopback only; nothing on the host's other interfaces.
   writeFileSync(join(data, 'pg_hba.conf'), 'local all all trust\nhost all all 127.0.0.1/32 trust\n');
+  try {
+    renameSync(data, template);
+  } catch (err) {
+    // Another test file built it first: use theirs.
+    if (!existsSync(join(template, 'PG_VERSION'))) throw err;
+  }
+  rmSync(building, { recursive: true, force: true });
+  return template;
+}
+
+async function startOnce(started: number): Promise<PostgresServer> {
+  const runAs = postgresRunAs();
+  const template = await templateDir(runAs);
+  const dir = makeServerDir('bluetill-pg-');
+  const data = join(dir, 'data');
+  const copy = await run('cp', ['-a', template, data], runAs);
+  if (copy.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new PostgresServerError('initdb_failed', `copying the initdb template failed: ${copy.output.slice(-2000)}`);
+  }
   const port = await freePort();
   const child = spawn(join(POSTGRES_BIN, 'postgres'), [
     '-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`,
@@ -143,8 +168,12 @@ async function startOnce(started: number): Promise<PostgresServer> {
     startupMs,
     async createDatabase(name: string) {
       if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`database name ${JSON.stringify(name)}: lower-case letters, digits and _ only`);
-      const psql = await run(join(POSTGRES_BIN, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(port), '-U', POSTGRES_SUPERUSER, '-d', 'postgres', '-c', `CREATE DATABASE ${name}`], undefined);
-      if (psql.status !== 0) throw new Error(`CREATE DATABASE ${name} failed: ${psql.output}`);
+      const admin = connectPostgres(url, { max: 1 });
+      try {
+        await admin.unsafe(`CREATE DATABASE ${name}`);
+      } finally {
+        await admin.end();
+      }
       return `postgresql://${POSTGRES_SUPERUSER}@127.0.0.1:${port}/${name}`;
     },
     async stop() {
