@@ -170,7 +170,7 @@ async function startOnce(started: number): Promise<PostgresServer> {
       if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`database name ${JSON.stringify(name)}: lower-case letters, digits and _ only`);
       const admin = connectPostgres(url, { max: 1 });
       try {
-        await admin.unsafe(`CREATE DATABASE ${name}`);
+        await admin.unsafe(`CREATE DATABASE "${name}"`);
       } finally {
         await admin.end();
       }
