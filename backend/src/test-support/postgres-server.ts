@@ -26,8 +26,8 @@ export interface PostgresServer {
   readonly port: number;
   /** URL of the `postgres` maintenance database, superuser `bluetill`, no password (trust on loopback). */
   readonly url: string;
-  /** Creates an empty database and returns its URL. */
-  createDatabase(name: string): Promise<string>;
+  /** Creates an empty database (or a copy of `template`, a database nobody is connected to) and returns its URL. */
+  createDatabase(name: string, template?: string): Promise<string>;
   /** Milliseconds from the call to a server accepting connections (initdb included). */
   readonly startupMs: number;
   stop(): Promise<void>;
@@ -166,11 +166,13 @@ async function startOnce(started: number): Promise<PostgresServer> {
     port,
     url,
     startupMs,
-    async createDatabase(name: string) {
-      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`database name ${JSON.stringify(name)}: lower-case letters, digits and _ only`);
+    async createDatabase(name: string, template?: string) {
+      for (const n of [name, template ?? 'template0']) {
+        if (!/^[a-z_][a-z0-9_]{0,62}$/.test(n)) throw new Error(`database name ${JSON.stringify(n)}: lower-case letters, digits and _ only`);
+      }
       const admin = connectPostgres(url, { max: 1 });
       try {
-        await admin.unsafe(`CREATE DATABASE "${name}"`);
+        await admin.unsafe(`CREATE DATABASE "${name}"${template ? ` TEMPLATE "${template}"` : ''} STRATEGY FILE_COPY`);
       } finally {
         await admin.end();
       }
