@@ -23,7 +23,10 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ROOT="${CLUSTER_ROOT:-$REPO/.data/cluster}"
+ROOT_NAME="${CLUSTER_ROOT:-$REPO/.data/cluster}"
+ROOT="$ROOT_NAME"
+# Behind a symlink (see prepare_root): work in the real directory, which the cluster's user can reach.
+[ -L "$ROOT" ] && ROOT="$(readlink -f "$ROOT")"
 PGBIN=/usr/lib/postgresql/15/bin
 DBNAME=bluetill
 HEALTH_CHECK_PERIOD_MS=1000
@@ -69,6 +72,7 @@ prepare_root() {
     chown "$RUNAS:" "$alt"
     chmod 700 "$alt"
     ln -s "$alt" "$ROOT"
+    ROOT="$alt"
   fi
 }
 
@@ -211,7 +215,7 @@ stop_service() {
 }
 
 stop() {
-  [ -d "$ROOT" ] || { say "no cluster at $ROOT"; return; }
+  [ -d "$ROOT" ] || { say "no cluster at $ROOT_NAME"; return; }
   for n in node2 node1 monitor; do stop_service "$n"; done
   say "stopped"
 }
@@ -221,8 +225,9 @@ case "${1:-}" in
   stop) stop ;;
   destroy)
     stop
-    if [ -L "$ROOT" ]; then rm -rf "$(readlink -f "$ROOT")"; rm -f "$ROOT"; else rm -rf "$ROOT"; fi
-    say "destroyed $ROOT" ;;
+    rm -rf "$ROOT"
+    [ -L "$ROOT_NAME" ] && rm -f "$ROOT_NAME"
+    say "destroyed $ROOT_NAME" ;;
   status) load_ports; as_pg pg_autoctl show state --pgdata "$ROOT/monitor" ;;
   url) load_ports; cluster_url ;;
   *) die "usage: $0 start|stop|destroy|status|url" ;;
