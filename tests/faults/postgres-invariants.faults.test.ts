@@ -8,7 +8,7 @@
  * (refused, nothing changed).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import postgres, { type Sql } from 'postgres';
+import postgres, { type Sql, type TransactionSql } from 'postgres';
 import { startPostgresServer, connectPostgres, type PostgresServer } from '../../backend/src/test-support/postgres-server';
 import { migratePostgres } from '../../backend/src/adapters/postgres/migrate';
 import { versionOf } from '../../backend/src/adapters/postgres/migrations/index';
@@ -66,7 +66,7 @@ interface Attack {
   run(app: Sql): Promise<unknown>;
 }
 
-const newSettlement = (tx: Sql, txnId: string) => tx`
+const newSettlement = (tx: Sql | TransactionSql, txnId: string) => tx`
   INSERT INTO settlements (terminal_id, terminal_txn_id, request_hash, approved, amount_minor, currency, merchant_id, response, created_at)
   VALUES ('T-1', ${txnId}, '\\x00', true, 100, 'EUR', 'M-1', '\\x', 2) RETURNING id`;
 
