@@ -94,9 +94,13 @@ export function makeServerDir(prefix: string): string {
   return dir;
 }
 
-const live = new Set<ChildProcess>();
+// A test process that dies without stop(): its servers get an immediate shutdown, their directories go.
+const live = new Map<ChildProcess, string>();
 process.once('exit', () => {
-  for (const child of live) child.kill('SIGQUIT');
+  for (const [child, dir] of live) {
+    child.kill('SIGQUIT');
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 /**
@@ -141,7 +145,7 @@ async function startOnce(started: number): Promise<PostgresServer> {
     '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200',
     '-c', 'shared_buffers=32MB', '-c', 'logging_collector=off',
   ], { ...runAs, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
-  live.add(child);
+  live.set(child, dir);
   let log = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const ready = await new Promise<boolean>((resolve) => {

@@ -82,8 +82,12 @@ describe('PostgreSQL failover (pg_auto_failover, synchronous standby)', () => {
       }
     };
 
-    const writers = Array.from({ length: WRITERS }, (_, w) => writer(w));
-    while (acknowledged.size < 200) await new Promise((r) => setTimeout(r, 20));
+    let failure: unknown;
+    const writers = Array.from({ length: WRITERS }, (_, w) => writer(w).catch((err: unknown) => { failure ??= err; stop = true; }));
+    const warmUp = Date.now() + 60_000;
+    while (acknowledged.size < 200 && !failure && Date.now() < warmUp) await new Promise((r) => setTimeout(r, 20));
+    if (failure) throw failure;
+    expect(acknowledged.size, 'commits before the kill').toBeGreaterThanOrEqual(200);
     const beforeKill = acknowledged.size;
     killedAt = Date.now();
     cluster.killNode(primaryBefore as 'node1' | 'node2');
@@ -91,6 +95,7 @@ describe('PostgreSQL failover (pg_auto_failover, synchronous standby)', () => {
     while (!(firstCommitAfterKill && acknowledged.size > beforeKill + 100) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     stop = true;
     await Promise.all(writers);
+    if (failure) throw failure;
     expect(firstCommitAfterKill, 'no commit went through after the primary was killed').toBeGreaterThan(0);
 
     // The monitor's view follows the keepers' reports: wait for the standby to report itself primary.
