@@ -11,7 +11,7 @@ GENERATED := protocol/src/gen/.stamp
 NATIVE := backend/native/build/Release/native_keys.node
 PROTOS := $(shell find protocol/proto -name '*.proto')
 
-.PHONY: start test bench soak setup system lint typecheck unit clean
+.PHONY: start test bench soak setup system lint typecheck unit clean cluster cluster-stop cluster-destroy
 
 start: setup
 	npx tsx simulator/src/demo/main.ts
@@ -65,3 +65,14 @@ clean:
 
 soak: setup
 	SOAK=1 node scripts/run-tests.mjs tests/faults
+
+# A pg_auto_failover cluster on this machine (monitor, primary, synchronous standby; loopback only) under
+# .data/cluster; prints the multi-host URL. Idempotent: a second run restarts what is stopped.
+cluster: system
+	@bash scripts/pg-cluster.sh start
+
+cluster-stop:
+	@bash scripts/pg-cluster.sh stop
+
+cluster-destroy:
+	@bash scripts/pg-cluster.sh destroy

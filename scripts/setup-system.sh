@@ -6,8 +6,10 @@
 #   opensc           opensc-tool, an independent PC/SC client used in a test
 #   chromium         the browser the UI tests drive through playwright-core
 #   build-essential python3  node-gyp toolchain for native addons
+#   postgresql-15    PostgreSQL server binaries (/usr/lib/postgresql/15/bin); tests start their own servers
+#   postgresql-15-auto-failover  pg_autoctl: monitor + keepers for the failover cluster (make cluster)
 set -euo pipefail
-PKGS=(libpcsclite-dev pcscd vsmartcard-vpcd opensc chromium build-essential python3 pkg-config)
+PKGS=(libpcsclite-dev pcscd vsmartcard-vpcd opensc chromium build-essential python3 pkg-config postgresql-15 postgresql-15-auto-failover)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

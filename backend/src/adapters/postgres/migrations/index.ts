@@ -1,0 +1,38 @@
+import * as m0001 from './0001-create-schema';
+import * as m0002 from './0002-create-terminal-certificates';
+import * as m0003 from './0003-create-batches-and-adjustments';
+import * as m0004 from './0004-add-authorization-cvm';
+import * as m0005 from './0005-create-temporary-codes';
+import * as m0006 from './0006-create-merchant-cards';
+import * as m0007 from './0007-add-account-balances';
+import * as m0008 from './0008-add-ledger-invariants';
+
+export interface PostgresMigration {
+  readonly version: number;
+  readonly name: string;
+  /** PostgreSQL DDL (several statements), run inside the migration runner's transaction. */
+  readonly up: string;
+}
+
+/**
+ * One numbered migration per file, applied in order; never edit one that has shipped.
+ * 0001–0007 mirror the SQLite migrations of the same names; 0008 adds the invariants only the
+ * PostgreSQL store needs the database to guard (the SQLite store has a single writer).
+ */
+export const postgresMigrations: readonly PostgresMigration[] = [
+  { version: 1, name: '0001-create-schema', up: m0001.up },
+  { version: 2, name: '0002-create-terminal-certificates', up: m0002.up },
+  { version: 3, name: '0003-create-batches-and-adjustments', up: m0003.up },
+  { version: 4, name: '0004-add-authorization-cvm', up: m0004.up },
+  { version: 5, name: '0005-create-temporary-codes', up: m0005.up },
+  { version: 6, name: '0006-create-merchant-cards', up: m0006.up },
+  { version: 7, name: '0007-add-account-balances', up: m0007.up },
+  { version: 8, name: '0008-add-ledger-invariants', up: m0008.up },
+];
+
+/** The version of a migration by its name, so tests and callers never hard-code numbers. */
+export function versionOf(name: string): number {
+  const m = postgresMigrations.find((x) => x.name === name);
+  if (!m) throw new Error(`no PostgreSQL migration named ${name}`);
+  return m.version;
+}

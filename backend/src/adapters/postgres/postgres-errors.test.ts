@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import postgres from 'postgres';
+import { connectPostgres, freePort, startPostgresServer, type PostgresServer } from '../../test-support/postgres-server';
+import { postgresErrorKind } from './postgres-errors';
+
+let server: PostgresServer;
+beforeAll(async () => { server = await startPostgresServer(); });
+afterAll(async () => { await server?.stop(); });
+
+const kindOf = (p: Promise<unknown>) => p.then(() => 'no error', (err: unknown) => postgresErrorKind(err));
+
+describe('postgresErrorKind on the errors a real server and the driver give', () => {
+  it('tells a lost connection, a lost race, a duplicate key and a broken invariant apart', async () => {
+    const sql = connectPostgres(await server.createDatabase('errors'), { max: 2 });
+    try {
+      await sql`CREATE TABLE t (id int PRIMARY KEY, n int CHECK (n >= 0))`;
+      await sql`INSERT INTO t VALUES (1, 1)`;
+      expect(await kindOf(sql`INSERT INTO t VALUES (1, 1)`)).toBe('unique_violation');
+      expect(await kindOf(sql`INSERT INTO t VALUES (2, -1)`)).toBe('invariant');
+      expect(await kindOf(sql`SELECT 1/0`)).toBe('other');
+      // The server ends our session (as a failover or a restart does) in the middle of a transaction.
+      const killed = sql.begin(async (tx) => {
+        await tx`SELECT pg_terminate_backend(pg_backend_pid())`;
+      });
+      expect(await kindOf(killed)).toBe('connection');
+      // A read-only transaction refusing a write, as a standby does.
+      expect(await kindOf(sql.begin('read only', (tx) => tx`INSERT INTO t VALUES (3, 3)`))).toBe('connection');
+      // Nobody listening.
+      const nobody = postgres(`postgresql://bluetill@127.0.0.1:${await freePort()}/errors`, { max: 1, connect_timeout: 2 });
+      expect(await kindOf(nobody`SELECT 1`)).toBe('connection');
+      await nobody.end();
+      // Serialization failure: two SERIALIZABLE transactions that each read what the other writes.
+      const a = await sql.reserve();
+      const b = await sql.reserve();
+      await a`BEGIN ISOLATION LEVEL SERIALIZABLE`;
+      await b`BEGIN ISOLATION LEVEL SERIALIZABLE`;
+      await a`SELECT sum(n) FROM t`;
+      await b`SELECT sum(n) FROM t`;
+      await a`INSERT INTO t VALUES (10, 1)`;
+      await b`INSERT INTO t VALUES (11, 1)`;
+      await a`COMMIT`;
+      expect(await kindOf(b`COMMIT`)).toBe('serialization');
+      a.release();
+      b.release();
+    } finally {
+      await sql.end();
+    }
+  });
+});
