@@ -6,8 +6,10 @@
 #   opensc           opensc-tool, an independent PC/SC client used in a test
 #   chromium         the browser the UI tests drive through playwright-core
 #   build-essential python3  node-gyp toolchain for native addons
+#   openssl          openssl s_client: an independent TLS client the backend's transport tests use
+#   prometheus       promtool, which checks the backend's /metrics exposition in a test
 set -euo pipefail
-PKGS=(libpcsclite-dev pcscd vsmartcard-vpcd opensc chromium build-essential python3 pkg-config)
+PKGS=(libpcsclite-dev pcscd vsmartcard-vpcd opensc chromium build-essential python3 pkg-config openssl prometheus)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

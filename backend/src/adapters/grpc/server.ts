@@ -29,6 +29,7 @@ import { createLogger } from '../logger';
 import { readServerTls, type TlsMaterial } from '../tls-files';
 import { peerIdentityOf, terminalCallerOf, type PeerIdentity } from './terminal-caller';
 import type { ForwardedMethod } from './forwarded-methods';
+import { hardenedServerCredentials } from './transport-security';
 
 export interface BackendOptions {
   readonly dbPath: string;
@@ -223,7 +224,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     callerOf = () => ({ kind: 'unauthenticated' });
     peerOf = () => null;
   } else {
-    credentials = ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true);
+    credentials = hardenedServerCredentials(tls.ca, tls.cert, tls.key);
     callerOf = (call) => terminalCallerOf(call, store);
     peerOf = peerIdentityOf;
   }
@@ -296,7 +297,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     } as UntypedServiceImplementation);
     const shopperHealth = new HealthService(['bluetill.v1.Shopper']);
     srv.addService(guardDecoding(health.HealthService), shopperHealth.implementation);
-    const shopperCredentials = tls === 'insecure' ? ServerCredentials.createInsecure() : ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false);
+    const shopperCredentials = tls === 'insecure' ? ServerCredentials.createInsecure() : hardenedServerCredentials(null, tls.cert, tls.key);
     try {
       shopperPort = await new Promise<number>((resolve, reject) =>
         srv.bindAsync(`${shopperHost}:${(o.shopper && o.shopper.port) ?? 0}`, shopperCredentials, (err, p) => (err ? reject(err) : resolve(p))),
