@@ -30,6 +30,8 @@ import { readServerTls, type TlsMaterial } from '../tls-files';
 import { peerIdentityOf, terminalCallerOf, type PeerIdentity } from './terminal-caller';
 import type { ForwardedMethod } from './forwarded-methods';
 import { hardenedServerCredentials } from './transport-security';
+import { observeTransport } from './observed-transport';
+import { DeadlineExceededError, deadlinePassed, withDeadline } from '../call-deadline';
 
 export interface BackendOptions {
   readonly dbPath: string;
@@ -105,17 +107,30 @@ type Handler<Req, Res> = (req: Req, caller: Caller) => Res | Promise<Res>;
 /** The caller of a call, from its transport; throws a RequestError when it may not call at all. */
 type CallerOf = (call: ServerUnaryCall<unknown, unknown>) => Caller;
 
+/** A call's deadline in ms since the epoch (Infinity: none). */
+function deadlineOf(call: ServerUnaryCall<unknown, unknown>): number {
+  const d = call.getDeadline();
+  return d instanceof Date ? d.getTime() : d;
+}
+
 /**
  * How every call of this server ends, once: an answer (OK, or a business decline as
  * FAILED_PRECONDITION with the response in the decline trailer, to-grpc-status.ts) or an error as
  * its status, and the metrics for it. `decline` marks an answer that may be a decline: its
- * response (approved, reason) and the bytes the trailer carries.
+ * response (approved, reason) and the bytes the trailer carries. An answer ready after the call's
+ * deadline (grpc-js has answered DEADLINE_EXCEEDED then) or after the client cancelled is counted
+ * as what the client got, not as OK; work dropped for its deadline (DeadlineExceededError) is
+ * answered and counted DEADLINE_EXCEEDED.
  */
-function replier<Res>(log: Logger, method: string, metrics: BackendMetrics | undefined, callback: sendUnaryData<Res>) {
+function replier<Res>(log: Logger, method: string, metrics: BackendMetrics | undefined, call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<Res>) {
   const started = process.hrtime.bigint();
   const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+  const deadline = deadlineOf(call);
+  /** What the client got instead of this answer, if it is gone. */
+  const gone = (): status | null => (Date.now() >= deadline ? status.DEADLINE_EXCEEDED : call.cancelled ? status.CANCELLED : null);
   return {
     answer(res: Res, decline?: { readonly response: DeclinableResponse; readonly bytes: () => Uint8Array }): void {
+      const lost = gone();
       if (decline && isDeclinedResponse(decline.response)) {
         let s: Partial<ServiceError>;
         try {
@@ -123,16 +138,16 @@ function replier<Res>(log: Logger, method: string, metrics: BackendMetrics | und
         } catch (err) {
           s = toGrpcStatus(err, log, method); // a response that does not encode: a bug, INTERNAL
         }
-        metrics?.observe(method, s.code ?? status.UNKNOWN, seconds(), decline.response);
+        metrics?.observe(method, lost ?? s.code ?? status.UNKNOWN, seconds(), decline.response);
         callback(s);
         return;
       }
-      metrics?.observe(method, status.OK, seconds(), res);
+      metrics?.observe(method, lost ?? status.OK, seconds(), res);
       callback(null, res);
     },
     fail(err: unknown): void {
-      const s = toGrpcStatus(err, log, method);
-      metrics?.observe(method, s.code ?? status.UNKNOWN, seconds());
+      const s: Partial<ServiceError> = err instanceof DeadlineExceededError ? { code: status.DEADLINE_EXCEEDED, details: err.message } : toGrpcStatus(err, log, method);
+      metrics?.observe(method, gone() ?? s.code ?? status.UNKNOWN, seconds());
       callback(s);
     },
   };
@@ -149,12 +164,15 @@ export function unary<Req, Res>(
   declines?: Res extends DeclinableResponse ? (res: Res) => Uint8Array : never,
 ) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-    const reply = replier(log, method, metrics, callback);
+    const reply = replier(log, method, metrics, call as ServerUnaryCall<unknown, unknown>, callback);
+    const deadline = deadlineOf(call as ServerUnaryCall<unknown, unknown>);
     Promise.resolve()
       .then(() => {
         const caller = callerOf(call as ServerUnaryCall<unknown, unknown>); // who, before what
         if (isMalformed(call.request)) throw new RequestError('invalid_argument', `request does not decode as a ${method} message`);
-        return handler(validate(call.request), caller);
+        const req = validate(call.request);
+        if (deadlinePassed(deadline)) throw new DeadlineExceededError();
+        return withDeadline(deadline, () => handler(req, caller));
       })
       .then(
         (res) => reply.answer(res, declines ? { response: res as DeclinableResponse, bytes: () => (declines as (r: Res) => Uint8Array)(res) } : undefined),
@@ -170,9 +188,14 @@ export function unary<Req, Res>(
  */
 function forwarded(log: Logger, peerOf: (call: ServerUnaryCall<unknown, unknown>) => PeerIdentity | null, method: ForwardedMethod, thread: UseCaseThread, metrics?: BackendMetrics) {
   return (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
-    const reply = replier(log, method, metrics, callback);
+    const reply = replier(log, method, metrics, call as ServerUnaryCall<unknown, unknown>, callback);
+    const deadline = deadlineOf(call as ServerUnaryCall<unknown, unknown>);
     Promise.resolve()
-      .then(() => thread.callForwarded(method, call.request, peerOf(call as ServerUnaryCall<unknown, unknown>)))
+      .then(() => {
+        const peer = peerOf(call as ServerUnaryCall<unknown, unknown>);
+        if (deadlinePassed(deadline)) throw new DeadlineExceededError();
+        return withDeadline(deadline, () => thread.callForwarded(method, call.request, peer));
+      })
       .then(
         (answer) => {
           const body = Buffer.from(answer.bytes.buffer, answer.bytes.byteOffset, answer.bytes.byteLength);
@@ -233,6 +256,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   const bytesTo = thread && thread.cryptoWorkers === 0 ? thread : undefined;
   const services = o.services ?? ['authorization', 'settlement'];
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
+  if (o.metrics) observeTransport(server, { refused: (e) => o.metrics!.refused('till', e), unimplemented: () => o.metrics!.unimplemented() });
   const names: string[] = [];
   const m = o.metrics;
   // Refund, Void, CloseBatch and ListTransactions: the same use cases on both services (the
@@ -290,6 +314,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   if (o.shopper !== false) {
     const shopperCallerOf: CallerOf = (call) => ({ kind: 'shopper', peer: call.getPeer().replace(/:\d+$/, '') });
     const srv = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
+    if (o.metrics) observeTransport(srv, { refused: (e) => o.metrics!.refused('shopper', e), unimplemented: () => o.metrics!.unimplemented() });
     srv.addService(guardDecoding(ShopperService), {
       challenge: unary(log, shopperCallerOf, 'Shopper.Challenge', validateShopperChallenge, (_r, c) => shopperUseCase.challenge(c), m),
       issueCode: unary(log, shopperCallerOf, 'Shopper.IssueCode', validateIssueCode, (r, c) => shopperUseCase.issueCode(r, c), m, ShopperService.issueCode.responseSerialize),
