@@ -8,7 +8,7 @@
  *                                                       (tls/ in DIR; --insecure: plaintext, local debugging only);
  *                                                       the shopper-facing listener on --shopper-port (TLS, no client
  *                                                       certificate; --no-shopper turns it off)
- *   bluetill-backend terminal issue-cert --dir DIR --id ID   a new mTLS client certificate (tls/terminal-ID.pem, -key.pem)
+ *   bluetill-backend terminal issue-cert --dir DIR --id ID [--replace]   a new mTLS client certificate (tls/terminal-ID.pem, -key.pem); --replace revokes the old ones
  *   bluetill-backend terminal revoke --dir DIR --id ID [--serial HEX]   revoke its certificates (the server refuses them at once)
  *   bluetill-backend card issue --dir DIR --id ID --pan PAN --expiry YYMM --name NAME --out FILE
  *                              [--biometric-template-file F] [--knowledge-secret-fd N]
@@ -150,10 +150,11 @@ const terminal = program.command('terminal').description('mutual-TLS client cert
 
 terminal
   .command('issue-cert')
-  .description('issue a client certificate for a registered terminal (CN=ID, SAN urn:bluetill:terminal:ID); writes tls/terminal-ID.pem and tls/terminal-ID-key.pem (0600)')
+  .description('issue a client certificate for a registered terminal (CN=ID, SAN urn:bluetill:terminal:ID); writes tls/terminal-ID.pem and tls/terminal-ID-key.pem (0600); refuses when they exist')
   .requiredOption('--dir <dir>', 'data folder')
   .requiredOption('--id <id>', 'terminal id')
-  .action(async (o: { dir: string; id: string }) => {
+  .option('--replace', "revoke the terminal's certificates first, then write the new key and certificate over the old files", false)
+  .action(async (o: { dir: string; id: string; replace: boolean }) => {
     unlockedKeys(o.dir);
     const tlsDir = join(o.dir, 'tls');
     const ca = readTlsAuthority(tlsDir);
@@ -162,7 +163,8 @@ terminal
       const t = store.findTerminal(o.id);
       if (!t) throw new InvalidArgumentError(`no terminal ${o.id} in the registry`);
       if (t.status !== 'active') throw new InvalidArgumentError(`terminal ${o.id} is ${t.status}`);
-      const issued = await issueTerminalTls(tlsDir, store.db, ca, { terminalId: t.id, merchantId: t.merchantId });
+      const issued = await issueTerminalTls(tlsDir, store.db, ca, { terminalId: t.id, merchantId: t.merchantId }, { replace: o.replace });
+      if (issued.revoked > 0) console.log(`terminal ${o.id}: ${issued.revoked} earlier certificate(s) revoked`);
       console.log(`terminal ${o.id}: certificate serial ${issued.serial} (valid until ${new Date(issued.notAfter).toISOString()}) written to ${tlsDir}/terminal-${o.id}.pem and -key.pem`);
     } finally {
       store.close();
