@@ -1,7 +1,7 @@
 /**
  * bluetill-backend: run the servers and administer the card company's registry.
  *
- *   bluetill-backend keys create --dir DIR                 a fresh keys.json, encrypted under $BLUETILL_MASTER_KEY
+ *   bluetill-backend keys create --dir DIR [--demo-key-sizes]   a fresh keys.json, encrypted under $BLUETILL_MASTER_KEY (EMV keys 1984/1984/1024 bits; demo 1024/1024/768)
  *   bluetill-backend keys rotate-master --dir DIR          re-encrypt keys.json: $BLUETILL_MASTER_KEY → $BLUETILL_NEW_MASTER_KEY
  *   bluetill-backend seed --dir DIR [--server-name NAME…]  demo keys, database, cards, terminal identity, tls/
  *   bluetill-backend serve --dir DIR [--port N]         authorization + settlement (or --services one), mutual TLS
@@ -29,7 +29,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { CvmDataError, encodeKnowledgeSecret, formatMoney, maskPan, templateFromBytes } from '@bluetill/protocol';
 import { seedDemo } from '../admin/demo-seed';
 import { issueCard, issueMerchantCard, writePersonalizationFile } from '../admin/card-issuing';
-import { createKeyMaterial } from '../admin/key-material';
+import { DEMO_KEY_BITS, SCHEME_KEY_BITS, createKeyMaterial } from '../admin/key-material';
 import { merchantCardTerminalId, registerCard, registerMerchantCard, revokeTerminalCertificates, setCardStatus, setMerchantCardStatus, unlockPin } from '../admin/registry';
 import { SqliteShopperStore } from '../adapters/sqlite/shopper-store.sqlite';
 import { issueTerminalTls, readTlsAuthority } from '../admin/tls-issuing';
@@ -77,14 +77,17 @@ const keys = program.command('keys').description('the key material file (keys.js
 
 keys
   .command('create')
-  .description('write a fresh keys.json (PIN key, receipt key, symmetric keys, EMV issuer keys) encrypted under $BLUETILL_MASTER_KEY; never replaces one')
+  .description(`write a fresh keys.json (PIN key, receipt key, symmetric keys, EMV CA and issuer keys: CA ${SCHEME_KEY_BITS.ca}, issuer ${SCHEME_KEY_BITS.issuer}, cards ${SCHEME_KEY_BITS.icc} bits) encrypted under $BLUETILL_MASTER_KEY; never replaces one`)
   .requiredOption('--dir <dir>', 'data folder')
-  .action((o: { dir: string }) => {
+  .option('--demo-key-sizes', `the demo's small EMV keys (CA ${DEMO_KEY_BITS.ca}, issuer ${DEMO_KEY_BITS.issuer}, cards ${DEMO_KEY_BITS.icc} bits): quick, NOT for real cards`, false)
+  .action((o: { dir: string; demoKeySizes: boolean }) => {
     const master = masterKeyFromEnv();
     mkdirSync(o.dir, { recursive: true });
     const path = join(o.dir, 'keys.json');
-    writeKeysFile(path, createKeyMaterial(), master, { exclusive: true });
+    const bits = o.demoKeySizes ? DEMO_KEY_BITS : SCHEME_KEY_BITS;
+    writeKeysFile(path, createKeyMaterial(Date.now(), { emvKeyBits: bits }), master, { exclusive: true });
     console.log(`keys created: ${path} (encrypted under master key ${master.id})`);
+    console.log(`EMV RSA keys: CA ${bits.ca} bits, issuer ${bits.issuer} bits, cards issued under it ${bits.icc} bits (${o.demoKeySizes ? 'DEMO sizes: not for real cards' : 'scheme-grade sizes'})`);
   });
 
 keys
