@@ -46,12 +46,23 @@ export interface ShopperEvents {
 
 type Proof = { ok: true; row: CardRow } | { ok: false; decline: DeclineCode; triesLeft: number };
 
+/** The costly work the shopper's requests caused, and the requests refused before any of it. */
+export interface ShopperWork {
+  /** P-256 agreements (a sealed PIN opened, or tried). */
+  readonly pinAgreements: number;
+  /** Cards' certificate chains and signatures checked (RSA). */
+  readonly cardChecks: number;
+  /** IssueCode and PayMerchant requests refused on their one-time number before any of the above. */
+  readonly refusedBeforeCrypto: number;
+}
+
 export class ShopperUseCase {
   private readonly challenges: RateLimiter;
   private readonly codes: RateLimiter;
   private readonly payments: RateLimiter;
   private readonly codeLifetimeMs: number;
   private issuedChallenges = 0;
+  private readonly work = { pinAgreements: 0, cardChecks: 0, refusedBeforeCrypto: 0 };
 
   constructor(
     private readonly store: BackendStore,
@@ -66,6 +77,11 @@ export class ShopperUseCase {
     this.challenges = new RateLimiter(clock, o.challengesPerPeerPerMinute ?? 600, 60_000, 'challenges from this address');
     this.codes = new RateLimiter(clock, o.codesPerCardPerMinute ?? 5, 60_000, 'payment codes for this card');
     this.payments = new RateLimiter(clock, o.paymentsPerCardPerMinute ?? 10, 60_000, 'payments with this card');
+  }
+
+  /** Counts of the costly work done so far (tests and figures: a flood of bad requests must cost none). */
+  stats(): ShopperWork {
+    return { ...this.work };
   }
 
   async challenge(caller: Caller): Promise<ShopperChallengeResponse> {
@@ -93,6 +109,7 @@ export class ShopperUseCase {
     const cardDecline = checkCard(row, now);
     if (cardDecline || !row) return decline(cardDecline ?? 'unknown_card');
     if (row.expiry !== card.expiry || row.panSequence !== card.panSequence) return decline('card_authentication_failed');
+    this.work.cardChecks++;
     const proof = authenticateCard({ card, unpredictableNumber: un, caKeys: this.keys.caPublicKeys, issuerKeys: this.keys.issuerKeys, cardRecords: this.keys.cardRecords, now: new Date(now) });
     if (proof) return decline(proof, MAX_PIN_TRIES - row.pinTries);
     if (pin === null) return decline('pin_missing', MAX_PIN_TRIES - row.pinTries);
@@ -105,6 +122,7 @@ export class ShopperUseCase {
   }
 
   private openPin(sealed: Uint8Array, pan: string, context: Uint8Array): string | null {
+    this.work.pinAgreements++;
     try {
       return openSealedPin(sealed, { pinPrivateKey: this.keys.pinKey.agreement, pan, context });
     } catch {
@@ -115,10 +133,19 @@ export class ShopperUseCase {
   async issueCode(req: IssueCodeRequest, _caller: Caller): Promise<IssueCodeResponse> {
     const card = req.card!;
     const limit = req.amountLimit!;
-    this.codes.take(this.keys.panHash(card.pan));
     const now = this.clock.now();
-    const pin = this.openPin(req.sealedPinBlock, card.pan, codePinContext(req.unpredictableNumber));
     const masked = maskPan(card.pan);
+    // Cheap checks before costly ones: a one-time number that is not live ends the request with a
+    // read, before the per-card limit is charged and before any P-256 agreement or RSA check.
+    // (The transaction below takes the number for real; this read only refuses early.)
+    if (this.shopper.peekShopperChallenge(toHex(req.unpredictableNumber), now) !== 'ok') {
+      this.work.refusedBeforeCrypto++;
+      const res: IssueCodeResponse = { approved: false, declineReason: 'unpredictable_number_invalid', code: '', expiresAtMs: 0, pinTriesLeft: 0, maskedPan: masked };
+      this.events.onCodeIssued?.({ approved: false, decline: 'unpredictable_number_invalid' });
+      return res;
+    }
+    this.codes.take(this.keys.panHash(card.pan));
+    const pin = this.openPin(req.sealedPinBlock, card.pan, codePinContext(req.unpredictableNumber));
     const res = await this.store.commit((): IssueCodeResponse => {
       const decline = (d: DeclineCode, triesLeft = 0): IssueCodeResponse => ({ approved: false, declineReason: d, code: '', expiresAtMs: 0, pinTriesLeft: triesLeft, maskedPan: masked });
       if (this.shopper.takeShopperChallenge(toHex(req.unpredictableNumber), now) !== 'ok') return decline('unpredictable_number_invalid');
@@ -145,11 +172,24 @@ export class ShopperUseCase {
     const card = req.card!;
     const merchantCard = req.merchantCard!;
     const amount = req.amount!;
-    this.payments.take(this.keys.panHash(card.pan));
     const hash = requestHash(PayMerchantRequest.encode(req).finish());
     const un = req.unpredictableNumber;
-    const pin = this.openPin(req.sealedPinBlock, card.pan, merchantCardPinContext(un));
     const mcHash = this.keys.panHash(merchantCard.pan);
+    // Cheap checks before costly ones (as in issueCode): a request that is not a retry of a stored
+    // payment and whose one-time number is not live is refused with two reads, before the per-card
+    // limit is charged and before any agreement or RSA check.
+    {
+      const mc = this.shopper.findMerchantCardByPanHash(mcHash);
+      const prior = mc ? this.store.findSettlement(mc.terminalId, req.idempotencyKey) : undefined;
+      if (!prior && this.shopper.peekShopperChallenge(toHex(un), this.clock.now()) !== 'ok') {
+        this.work.refusedBeforeCrypto++;
+        this.events.onMerchantPayment?.({ approved: false, decline: 'unpredictable_number_invalid', replayed: false });
+        const refused: PayMerchantResponse = { approved: false, declineReason: 'unpredictable_number_invalid', replayed: false, pinTriesLeft: 0 };
+        return refused;
+      }
+    }
+    this.payments.take(this.keys.panHash(card.pan));
+    const pin = this.openPin(req.sealedPinBlock, card.pan, merchantCardPinContext(un));
     const res = await this.store.commit((): PayMerchantResponse => {
       const now = this.clock.now();
       const refuse = (d: DeclineCode, triesLeft = 0): PayMerchantResponse => ({ approved: false, declineReason: d, replayed: false, pinTriesLeft: triesLeft });
@@ -163,6 +203,7 @@ export class ShopperUseCase {
       }
       if (this.shopper.takeShopperChallenge(toHex(un), now) !== 'ok') return refuse('unpredictable_number_invalid');
       // The merchant card first: a forged or unregistered one ends it before the shopper's card is judged.
+      this.work.cardChecks++;
       const mcProof = authenticateCard({ card: merchantCard, unpredictableNumber: un, caKeys: this.keys.caPublicKeys, issuerKeys: this.keys.issuerKeys, cardRecords: this.keys.cardRecords, now: new Date(now) });
       if (mcProof) return refuse(mc ? 'merchant_card_invalid' : 'merchant_card_unknown');
       const merchant = mc && this.store.findMerchant(mc.merchantId);

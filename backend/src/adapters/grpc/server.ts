@@ -12,7 +12,8 @@ import type { MasterKey } from '../master-key';
 import { addReflection } from './reflection';
 import { createUseCases, type RemoteUseCases, type UseCases } from './use-cases';
 import { startUseCaseThread, type ForwardedCrossings, type UseCaseThread } from '../worker/use-case-thread';
-import type { ShopperOptions } from '../../app/shopper-service';
+import type { ShopperOptions, ShopperWork } from '../../app/shopper-service';
+import { ShopperLane, type ShopperLaneOptions, type ShopperLaneStats } from './shopper-lane';
 import { SqliteShopperStore } from '../sqlite/shopper-store.sqlite';
 import type { Caller } from '../../app/caller';
 import { systemClock, type Clock } from '../../ports/clock';
@@ -81,6 +82,8 @@ export interface BackendOptions {
    * certificate), default on at port 0 (any free port); `false` turns it off.
    */
   readonly shopper?: false | ({ readonly host?: string; readonly port?: number } & ShopperOptions);
+  /** How the shopper listener's calls queue behind the tills' (shopper-lane.ts); defaults there. */
+  readonly shopperLane?: ShopperLaneOptions;
 }
 
 export interface RunningBackend {
@@ -98,6 +101,8 @@ export interface RunningBackend {
   /** The shopper-facing listener's port and host:port; null when it is off. */
   readonly shopperPort: number | null;
   readonly shopperAddress: string | null;
+  /** The costly work shoppers' requests caused (from the thread that ran them) and the shoppers' lane. */
+  shopperStats(): Promise<{ readonly work: ShopperWork; readonly lane: ShopperLaneStats }>;
   close(): Promise<void>;
   /** Hard stop, as a crash would: in-flight calls fail, nothing is drained. */
   kill(): void;
@@ -309,16 +314,20 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
 
   // The shopper-facing listener: its own port, server-authenticated TLS, no client certificate.
   let shopperServer: Server | null = null;
+  const shopperLane = new ShopperLane(o.shopperLane);
   let shopperPort: number | null = null;
   const shopperHost = (o.shopper && o.shopper.host) ?? host;
   if (o.shopper !== false) {
     const shopperCallerOf: CallerOf = (call) => ({ kind: 'shopper', peer: call.getPeer().replace(/:\d+$/, '') });
+    // Every shopper call queues in the shoppers' lane (per source address, a few at a time), so the
+    // tills' calls never wait behind a shoppers' burst on the thread that runs the use cases.
+    const inLane = <T>(c: Caller, job: () => Promise<T>) => shopperLane.run(c.kind === 'shopper' ? c.peer : c.kind, job);
     const srv = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
     if (o.metrics) observeTransport(srv, { refused: (e) => o.metrics!.refused('shopper', e), unimplemented: () => o.metrics!.unimplemented() });
     srv.addService(guardDecoding(ShopperService), {
-      challenge: unary(log, shopperCallerOf, 'Shopper.Challenge', validateShopperChallenge, (_r, c) => shopperUseCase.challenge(c), m),
-      issueCode: unary(log, shopperCallerOf, 'Shopper.IssueCode', validateIssueCode, (r, c) => shopperUseCase.issueCode(r, c), m, ShopperService.issueCode.responseSerialize),
-      payMerchant: unary(log, shopperCallerOf, 'Shopper.PayMerchant', validatePayMerchant, (r, c) => shopperUseCase.payMerchant(r, c), m, ShopperService.payMerchant.responseSerialize),
+      challenge: unary(log, shopperCallerOf, 'Shopper.Challenge', validateShopperChallenge, (_r, c) => inLane(c, () => shopperUseCase.challenge(c)), m),
+      issueCode: unary(log, shopperCallerOf, 'Shopper.IssueCode', validateIssueCode, (r, c) => inLane(c, () => shopperUseCase.issueCode(r, c)), m, ShopperService.issueCode.responseSerialize),
+      payMerchant: unary(log, shopperCallerOf, 'Shopper.PayMerchant', validatePayMerchant, (r, c) => inLane(c, () => shopperUseCase.payMerchant(r, c)), m, ShopperService.payMerchant.responseSerialize),
     } as UntypedServiceImplementation);
     const shopperHealth = new HealthService(['bluetill.v1.Shopper']);
     srv.addService(guardDecoding(health.HealthService), shopperHealth.implementation);
@@ -370,6 +379,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     },
     shopperPort,
     shopperAddress: shopperPort === null ? null : `${shopperHost}:${shopperPort}`,
+    shopperStats: async () => ({ work: await shopperUseCase.stats(), lane: shopperLane.stats }),
     close: async () => {
       await stopShopper();
       await new Promise<void>((resolve) => {
