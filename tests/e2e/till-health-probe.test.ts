@@ -1,8 +1,8 @@
 /**
  * The till's "is the payment network there" probe against a real backend (mutual TLS, metrics on):
  * it is a grpc.health.v1 Check, so the backend's request metrics show no GetSettlement that
- * found nothing (the probe used to be the biggest NOT_FOUND count in /metrics), and a backend that
- * is gone makes the probe fail with a BackendError.
+ * found nothing (a lookup-based probe every 5 s per till would be the largest NOT_FOUND count in
+ * /metrics), and a backend that is gone makes the probe fail with a BackendError.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendError, GrpcBackendClient } from '@bluetill/pos-terminal';
