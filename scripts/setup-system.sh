@@ -8,8 +8,10 @@
 #   build-essential python3  node-gyp toolchain for native addons
 #   postgresql-15    PostgreSQL server binaries (/usr/lib/postgresql/15/bin); tests start their own servers
 #   postgresql-15-auto-failover  pg_autoctl: monitor + keepers for the failover cluster (make cluster)
+#   openssl          openssl s_client: an independent TLS client the backend's transport tests use
+#   prometheus       promtool, which checks the backend's /metrics exposition in a test
 set -euo pipefail
-PKGS=(libpcsclite-dev pcscd vsmartcard-vpcd opensc chromium build-essential python3 pkg-config postgresql-15 postgresql-15-auto-failover)
+PKGS=(libpcsclite-dev pcscd vsmartcard-vpcd opensc chromium build-essential python3 pkg-config postgresql-15 postgresql-15-auto-failover openssl prometheus)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

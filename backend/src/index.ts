@@ -1,7 +1,7 @@
 export { startBackend, type BackendOptions, type RunningBackend } from './adapters/grpc/server';
 export { seedDemo, fleetCards, luhnCheckDigit, DEMO_CARDS, DEMO_MERCHANT, DEMO_MERCHANT_CARDS, DEMO_TERMINAL_ID, type SeededBackend, type SeedOptions } from './admin/demo-seed';
-export type { TerminalIdentity, TrustAnchors, KeyMaterial } from './admin/key-material';
-export { createKeyMaterial, issueTerminalIdentity, trustAnchors } from './admin/key-material';
+export type { TerminalIdentity, TrustAnchors, KeyMaterial, EmvKeyBits } from './admin/key-material';
+export { createKeyMaterial, issueTerminalIdentity, trustAnchors, checkEmvKeyBits, emvKeyBitsOf, KeySizeError, SCHEME_KEY_BITS, DEMO_KEY_BITS } from './admin/key-material';
 export { SqliteBackendStore } from './adapters/sqlite/backend-store.sqlite';
 export { SoftwareKeyStore } from './adapters/key-store.file';
 export { MasterKey, masterKeyFromEnv, MASTER_KEY_ENV, NEW_MASTER_KEY_ENV } from './adapters/master-key';

@@ -37,6 +37,8 @@ export interface RigOptions {
   /** 'process': `bluetill-backend serve` as a child process (killable); default in this process. */
   readonly backend?: 'in-process' | 'process';
   readonly fleetCards?: number;
+  /** EMV RSA key sizes of the seeded issuer (default: the seed's demo sizes). */
+  readonly emvKeyBits?: { readonly ca: number; readonly issuer: number; readonly icc: number };
   readonly deadlineMs?: number;
   readonly attempts?: number;
   /** Wraps each till's backend client and journal (fault injection); `till` is its index. */
@@ -112,7 +114,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
   const extra = fleetCards(o.fleetCards ?? 0);
   // At least T-0001 … T-0003 are registered, so that a till can be "another till" of the same merchant.
   const registered = [...new Set([...terminalIds, 'T-0002', 'T-0003'])].filter((id) => id !== 'T-0001');
-  const seed = await seedDemo(dir, registered, extra, { masterKey });
+  const seed = await seedDemo(dir, registered, extra, { masterKey, ...(o.emvKeyBits ? { emvKeyBits: o.emvKeyBits } : {}) });
   const material = readKeysFile(seed.keysPath, masterKey);
   const clock = new TestClock();
   const trust = {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 
 export class TlsMaterialError extends Error {
   constructor(
-    readonly code: 'tls_material_missing' | 'tls_certificate_invalid',
+    readonly code: 'tls_material_missing' | 'tls_material_exists' | 'tls_certificate_invalid',
     message: string,
     options?: { cause?: unknown },
   ) {

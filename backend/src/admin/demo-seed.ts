@@ -13,7 +13,7 @@ import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
 import { SoftwareKeyStore } from '../adapters/key-store.file';
 import { writeKeysFile } from '../adapters/keys-file';
 import type { MasterKey } from '../adapters/master-key';
-import { createKeyMaterial, issueTerminalIdentity, trustAnchors, type TerminalIdentity, type TrustAnchors } from './key-material';
+import { DEMO_KEY_BITS, createKeyMaterial, issueTerminalIdentity, trustAnchors, type EmvKeyBits, type TerminalIdentity, type TrustAnchors } from './key-material';
 import { registerCard, registerMerchant, registerMerchantCard, registerTerminal, type NewCard, type NewMerchantCard } from './registry';
 import { issueCard, issueMerchantCard, writePersonalizationFile } from './card-issuing';
 import { createTlsAuthority, issueTerminalTls } from './tls-issuing';
@@ -76,6 +76,8 @@ export interface SeedOptions {
   /** keys.json is sealed under it (the CLI takes it from BLUETILL_MASTER_KEY; demos and tests generate one per run). */
   readonly masterKey: MasterKey;
   readonly serverNames?: readonly string[];
+  /** EMV key sizes; default DEMO_KEY_BITS (quick to make and to check; a seed is a demo). */
+  readonly emvKeyBits?: EmvKeyBits;
 }
 
 /** What seed writes in its folder: all of it new, so a folder that holds any of it is refused. */
@@ -100,7 +102,7 @@ export async function seedDemo(dir: string, extraTerminals: readonly string[], e
   const present = SEEDED_FILES.filter((f) => existsSync(join(dir, f)));
   if (present.length > 0) throw new SeedError(dir, present);
   const cards = [...DEMO_CARDS, ...extraCards];
-  const material = createKeyMaterial();
+  const material = createKeyMaterial(Date.now(), { emvKeyBits: o.emvKeyBits ?? DEMO_KEY_BITS });
   const keysPath = join(dir, 'keys.json');
   writeKeysFile(keysPath, material, o.masterKey);
   const keys = new SoftwareKeyStore(material);

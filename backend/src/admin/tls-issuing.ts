@@ -2,10 +2,10 @@
  * Writing the mutual-TLS material to the tls/ folder (layout in adapters/tls-files.ts) and
  * recording terminal certificates in the registry. Private keys are written with mode 0600.
  */
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Db } from '../adapters/sqlite/open-database';
 import { TlsMaterialError, tlsPaths } from '../adapters/tls-files';
-import { recordTerminalCertificate } from './registry';
+import { recordTerminalCertificate, revokeTerminalCertificates } from './registry';
 import { createBackendCa, issueServerCertificate, issueTerminalCertificate, type IssuedTerminalCertificate, type PemPair } from './tls-material';
 
 /** Writes a private key readable by its owner only (also when the file existed before). */
@@ -36,12 +36,37 @@ export function readTlsAuthority(dir: string): PemPair {
   }
 }
 
-/** Issues a client certificate for a registered terminal, records it, writes terminal-<id>.pem and -key.pem. */
-export async function issueTerminalTls(dir: string, db: Db, ca: PemPair, t: { terminalId: string; merchantId: string }): Promise<IssuedTerminalCertificate> {
-  const issued = await issueTerminalCertificate(ca, t);
-  recordTerminalCertificate(db, issued);
+/**
+ * Issues a client certificate for a registered terminal, records it, writes terminal-<id>.pem and
+ * -key.pem. A terminal whose files are already there is refused (TlsMaterialError
+ * 'tls_material_exists'): overwriting its key would leave the old certificate valid in the
+ * registry with its key gone from view. `replace` revokes every certificate the terminal has,
+ * records the new one (one transaction), then puts the new files in place; the old ones are
+ * replaced by rename, so a failure leaves either the old pair or the new one, never a mix.
+ * Returns the new certificate and how many were revoked.
+ */
+export async function issueTerminalTls(
+  dir: string, db: Db, ca: PemPair, t: { terminalId: string; merchantId: string }, o: { replace?: boolean } = {},
+): Promise<IssuedTerminalCertificate & { readonly revoked: number }> {
   const files = tlsPaths(dir).terminal(t.terminalId);
-  writeFileSync(files.cert, issued.cert);
-  writeSecret(files.key, issued.key);
-  return issued;
+  if (!o.replace && (existsSync(files.key) || existsSync(files.cert)))
+    throw new TlsMaterialError('tls_material_exists', `${files.key} exists: terminal ${t.terminalId} has a key and certificate; --replace revokes its certificates and writes new ones`);
+  const issued = await issueTerminalCertificate(ca, t);
+  const staged = { cert: `${files.cert}.new`, key: `${files.key}.new` };
+  writeFileSync(staged.cert, issued.cert);
+  writeSecret(staged.key, issued.key);
+  let revoked = 0;
+  try {
+    db.transaction(() => {
+      if (o.replace) revoked = revokeTerminalCertificates(db, t.terminalId);
+      recordTerminalCertificate(db, issued);
+    })();
+  } catch (e) {
+    rmSync(staged.cert, { force: true });
+    rmSync(staged.key, { force: true });
+    throw e;
+  }
+  renameSync(staged.key, files.key);
+  renameSync(staged.cert, files.cert);
+  return { ...issued, revoked };
 }

@@ -66,8 +66,21 @@ export function prepareAuthorize(keys: KeyStore, clock: Clock, req: AuthorizeReq
 /** Authorize declines before the card proved itself, per terminal per minute, before the terminal's Authorize calls are refused (RESOURCE_EXHAUSTED) for the rest of the minute. */
 export const UNPROVEN_CARDS_PER_TERMINAL_PER_MINUTE = 60;
 
-/** Expired challenges are kept this long (a late Authorize still learns "expired"), then purged. */
-export const CHALLENGE_RETENTION_MS = 24 * 3600_000;
+/**
+ * Most challenges one terminal holds at once (unexpired, used or not). Challenges are asked for by
+ * a till on every phone's Hello, and Hellos are anonymous: without a bound, a radio flooding one
+ * till with Hellos grows the table without end. At the bound the terminal's OLDEST challenge is
+ * evicted (an Authorize with it then declines unpredictable_number_invalid, as an expired one
+ * does) rather than the new one refused: refusing would let a burst of 128 Hellos lock every
+ * later phone out of that till for the challenges' whole lifetime, while eviction costs an honest
+ * phone its session only if 128 more Hellos reach the same till while that phone pays (seconds),
+ * and stops hurting the moment the flood does. 128 is twice a minute's challenges of a till
+ * serving a phone every second (a challenge lives CHALLENGE_LIFETIME_MS, one minute).
+ */
+export const MAX_CHALLENGES_PER_TERMINAL = 128;
+
+/** One challenge issue in this many also purges every terminal's expired challenges (the issuing terminal's go at every issue). */
+export const CHALLENGE_PURGE_EVERY = 100;
 
 export class AuthorizationUseCase {
   private readonly drawUn: () => Uint8Array;
@@ -95,8 +108,11 @@ export class AuthorizationUseCase {
     const un = await this.store.commit(() => {
       const terminal = this.store.findTerminal(req.terminalId);
       if (!terminal || terminal.status !== 'active') throw new RequestError('permission_denied', 'terminal not registered');
-      // Now and then, forget challenges long expired (an unknown UN declines like an expired one).
-      if (randomInt(100) === 0) this.store.purgeChallenges(now - CHALLENGE_RETENTION_MS);
+      // Bounded storage: this terminal's expired challenges go now, and at MAX_CHALLENGES_PER_TERMINAL
+      // the oldest is evicted to make room; now and then every terminal's expired ones go too (an
+      // unknown UN declines like an expired or used one, so nothing is learned by keeping them).
+      this.store.boundChallenges(req.terminalId, now, MAX_CHALLENGES_PER_TERMINAL - 1);
+      if (randomInt(CHALLENGE_PURGE_EVERY) === 0) this.store.purgeChallenges(now);
       // A 4-byte UN repeats after tens of thousands of challenges per terminal: draw again then,
       // so every challenge is a row of its own (single use stays checkable).
       for (let attempt = 0; attempt < 16; attempt++) {

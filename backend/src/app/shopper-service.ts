@@ -54,6 +54,16 @@ const peerKey = (caller: Caller): string => (caller.kind === 'shopper' ? address
 
 type Proof = { ok: true; row: CardRow } | { ok: false; decline: DeclineCode; triesLeft: number };
 
+/** The costly work the shopper's requests caused, and the requests refused before any of it. */
+export interface ShopperWork {
+  /** P-256 agreements (a sealed PIN opened, or tried). */
+  readonly pinAgreements: number;
+  /** Cards' certificate chains and signatures checked (RSA). */
+  readonly cardChecks: number;
+  /** IssueCode and PayMerchant requests refused on their one-time number before any of the above. */
+  readonly refusedBeforeCrypto: number;
+}
+
 export class ShopperUseCase {
   private readonly challenges: RateLimiter;
   private readonly codes: RateLimiter;
@@ -63,6 +73,7 @@ export class ShopperUseCase {
   private readonly paymentsPerTerminal: RateLimiter;
   private readonly codeLifetimeMs: number;
   private issuedChallenges = 0;
+  private readonly work = { pinAgreements: 0, cardChecks: 0, refusedBeforeCrypto: 0 };
 
   constructor(
     private readonly store: BackendStore,
@@ -81,6 +92,11 @@ export class ShopperUseCase {
     this.codesPerPeer = new RateLimiter(clock, o.codesPerPeerPerMinute ?? 30, 60_000, 'payment codes from this address');
     this.paymentsPerPeer = new RateLimiter(clock, o.paymentsPerPeerPerMinute ?? 30, 60_000, 'payments from this address');
     this.paymentsPerTerminal = new RateLimiter(clock, o.paymentsPerMerchantCardPerMinute ?? 60, 60_000, 'payments to this merchant card');
+  }
+
+  /** Counts of the costly work done so far (tests and figures: a flood of bad requests must cost none). */
+  stats(): ShopperWork {
+    return { ...this.work };
   }
 
   async challenge(caller: Caller): Promise<ShopperChallengeResponse> {
@@ -107,6 +123,7 @@ export class ShopperUseCase {
     // The card's signature over the UN comes first, and every failure before it looks the same (no
     // card-data oracle): the lookup and the signature check are made in every case.
     const row = this.store.findCardByPanHash(this.keys.panHash(card.pan));
+    this.work.cardChecks++;
     const proof = authenticateCard({ card, unpredictableNumber: un, caKeys: this.keys.caPublicKeys, issuerKeys: this.keys.issuerKeys, cardRecords: this.keys.cardRecords, now: new Date(now) });
     if (proof !== null || !row || row.expiry !== card.expiry || row.panSequence !== card.panSequence) return decline('card_authentication_failed');
     const cardDecline = checkCard(row, now);
@@ -121,6 +138,7 @@ export class ShopperUseCase {
   }
 
   private openPin(sealed: Uint8Array, pan: string, context: Uint8Array): string | null {
+    this.work.pinAgreements++;
     try {
       return openSealedPin(sealed, { pinPrivateKey: this.keys.pinKey.agreement, pan, context });
     } catch {
@@ -132,10 +150,19 @@ export class ShopperUseCase {
     const card = req.card!;
     const limit = req.amountLimit!;
     this.codesPerPeer.take(peerKey(caller));
-    this.codes.take(this.keys.panHash(card.pan));
     const now = this.clock.now();
-    const pin = this.openPin(req.sealedPinBlock, card.pan, codePinContext(req.unpredictableNumber));
     const masked = maskPan(card.pan);
+    // Cheap checks before costly ones: a one-time number that is not live ends the request with a
+    // read, before the per-card limit is charged and before any P-256 agreement or RSA check.
+    // (The transaction below takes the number for real; this read only refuses early.)
+    if (this.shopper.peekShopperChallenge(toHex(req.unpredictableNumber), now) !== 'ok') {
+      this.work.refusedBeforeCrypto++;
+      const res: IssueCodeResponse = { approved: false, declineReason: 'unpredictable_number_invalid', code: '', expiresAtMs: 0, pinTriesLeft: 0, maskedPan: masked };
+      this.events.onCodeIssued?.({ approved: false, decline: 'unpredictable_number_invalid' });
+      return res;
+    }
+    this.codes.take(this.keys.panHash(card.pan));
+    const pin = this.openPin(req.sealedPinBlock, card.pan, codePinContext(req.unpredictableNumber));
     const res = await this.store.commit((): IssueCodeResponse => {
       const decline = (d: DeclineCode, triesLeft = 0): IssueCodeResponse => ({ approved: false, declineReason: d, code: '', expiresAtMs: 0, pinTriesLeft: triesLeft, maskedPan: masked });
       if (this.shopper.takeShopperChallenge(toHex(req.unpredictableNumber), now) !== 'ok') return decline('unpredictable_number_invalid');
@@ -162,12 +189,25 @@ export class ShopperUseCase {
     const card = req.card!;
     const merchantCard = req.merchantCard!;
     const amount = req.amount!;
+    const hash = requestHash(PayMerchantRequest.encode(req).finish());
+    const un = req.unpredictableNumber;
     const mcHash = this.keys.panHash(merchantCard.pan);
     this.paymentsPerPeer.take(peerKey(caller));
     this.paymentsPerTerminal.take(mcHash);
+    // Cheap checks before costly ones (as in issueCode): a request that is not a retry of a stored
+    // payment and whose one-time number is not live is refused with two reads, before the per-card
+    // limit is charged and before any agreement or RSA check.
+    {
+      const mc = this.shopper.findMerchantCardByPanHash(mcHash);
+      const prior = mc ? this.store.findSettlement(mc.terminalId, req.idempotencyKey) : undefined;
+      if (!prior && this.shopper.peekShopperChallenge(toHex(un), this.clock.now()) !== 'ok') {
+        this.work.refusedBeforeCrypto++;
+        this.events.onMerchantPayment?.({ approved: false, decline: 'unpredictable_number_invalid', replayed: false });
+        const refused: PayMerchantResponse = { approved: false, declineReason: 'unpredictable_number_invalid', replayed: false, pinTriesLeft: 0 };
+        return refused;
+      }
+    }
     this.payments.take(this.keys.panHash(card.pan));
-    const hash = requestHash(PayMerchantRequest.encode(req).finish());
-    const un = req.unpredictableNumber;
     const pin = this.openPin(req.sealedPinBlock, card.pan, merchantCardPinContext(un));
     const res = await this.store.commit((): PayMerchantResponse => {
       const now = this.clock.now();
@@ -182,6 +222,7 @@ export class ShopperUseCase {
       }
       if (this.shopper.takeShopperChallenge(toHex(un), now) !== 'ok') return refuse('unpredictable_number_invalid');
       // The merchant card first: a forged or unregistered one ends it before the shopper's card is judged.
+      this.work.cardChecks++;
       const mcProof = authenticateCard({ card: merchantCard, unpredictableNumber: un, caKeys: this.keys.caPublicKeys, issuerKeys: this.keys.issuerKeys, cardRecords: this.keys.cardRecords, now: new Date(now) });
       if (mcProof) return refuse(mc ? 'merchant_card_invalid' : 'merchant_card_unknown');
       const merchant = mc && this.store.findMerchant(mc.merchantId);

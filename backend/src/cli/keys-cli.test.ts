@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MasterKey } from '../adapters/master-key';
 import { readKeysFile } from '../adapters/keys-file';
-import type { KeyMaterial } from '../admin/key-material';
+import { emvKeyBitsOf, type KeyMaterial } from '../admin/key-material';
 
 const exec = promisify(execFile);
 const cli = resolve(import.meta.dirname, '..', '..', 'bin', 'bluetill-backend.mjs');
@@ -34,16 +34,21 @@ function expectNoSecrets(text: string, material: KeyMaterial, keys: readonly Mas
 }
 
 describe('bluetill-backend keys create / rotate-master', () => {
-  it('creates an encrypted keys.json, never replaces it, and rotates it to a new master key', { timeout: 30_000 }, async () => {
+  it('creates an encrypted keys.json with scheme-grade EMV keys (demo sizes only when asked), never replaces it, and rotates it to a new master key', { timeout: 90_000 }, async () => {
     const a = MasterKey.generate();
     const b = MasterKey.generate();
     const keysDir = join(dir, 'create');
     await expect(run(['keys', 'create', '--dir', keysDir])).rejects.toMatchObject(refused('master_key_missing'));
     const created = await run(['keys', 'create', '--dir', keysDir], { BLUETILL_MASTER_KEY: a.toBase64() });
     expect(created.stdout).toContain(`encrypted under master key ${a.id}`);
+    expect(created.stdout).toContain('EMV RSA keys: CA 1984 bits, issuer 1984 bits, cards issued under it 1024 bits (scheme-grade sizes)');
     const path = join(keysDir, 'keys.json');
     expect(statSync(path).mode & 0o777).toBe(0o600);
     const material = readKeysFile(path, a);
+    expect(emvKeyBitsOf(material)).toEqual({ ca: 1984, issuer: 1984, icc: 1024 });
+    const demo = await run(['keys', 'create', '--dir', join(dir, 'create-demo'), '--demo-key-sizes'], { BLUETILL_MASTER_KEY: a.toBase64() });
+    expect(demo.stdout).toContain('CA 1024 bits, issuer 1024 bits, cards issued under it 768 bits (DEMO sizes: not for real cards)');
+    expect(emvKeyBitsOf(readKeysFile(join(dir, 'create-demo', 'keys.json'), a))).toEqual({ ca: 1024, issuer: 1024, icc: 768 });
     expectNoSecrets(readFileSync(path, 'utf8'), material, [a]);
     expectNoSecrets(created.stdout + created.stderr, material, [a]);
     await expect(run(['keys', 'create', '--dir', keysDir], { BLUETILL_MASTER_KEY: a.toBase64() })).rejects.toMatchObject(refused('keys_file_exists'));

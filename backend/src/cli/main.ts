@@ -1,14 +1,14 @@
 /**
  * bluetill-backend: run the servers and administer the card company's registry.
  *
- *   bluetill-backend keys create --dir DIR                 a fresh keys.json, encrypted under $BLUETILL_MASTER_KEY
+ *   bluetill-backend keys create --dir DIR [--demo-key-sizes]   a fresh keys.json, encrypted under $BLUETILL_MASTER_KEY (EMV keys 1984/1984/1024 bits; demo 1024/1024/768)
  *   bluetill-backend keys rotate-master --dir DIR          re-encrypt keys.json: $BLUETILL_MASTER_KEY → $BLUETILL_NEW_MASTER_KEY
  *   bluetill-backend seed --dir DIR [--server-name NAME…]  demo keys, database, cards, terminal identity, tls/
  *   bluetill-backend serve --dir DIR [--port N]         authorization + settlement (or --services one), mutual TLS
  *                                                       (tls/ in DIR; --insecure: plaintext, local debugging only);
  *                                                       the shopper-facing listener on --shopper-port (TLS, no client
  *                                                       certificate; --no-shopper turns it off)
- *   bluetill-backend terminal issue-cert --dir DIR --id ID   a new mTLS client certificate (tls/terminal-ID.pem, -key.pem)
+ *   bluetill-backend terminal issue-cert --dir DIR --id ID [--replace]   a new mTLS client certificate (tls/terminal-ID.pem, -key.pem); --replace revokes the old ones
  *   bluetill-backend terminal revoke --dir DIR --id ID [--serial HEX]   revoke its certificates (the server refuses them at once)
  *   bluetill-backend card issue --dir DIR --id ID --pan PAN --expiry YYMM --name NAME --out FILE
  *                              [--biometric-template-file F] [--knowledge-secret-fd N]
@@ -29,7 +29,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { CvmDataError, encodeKnowledgeSecret, formatMoney, maskPan, SUPPORTED_CURRENCIES, templateFromBytes } from '@bluetill/protocol';
 import { seedDemo } from '../admin/demo-seed';
 import { issueCard, issueMerchantCard, writePersonalizationFile } from '../admin/card-issuing';
-import { createKeyMaterial } from '../admin/key-material';
+import { DEMO_KEY_BITS, SCHEME_KEY_BITS, createKeyMaterial } from '../admin/key-material';
 import { CardFieldError, validateCardFields } from '../admin/card-validation';
 import { addRegistryCommands } from './registry-commands';
 import { merchantCardTerminalId, registerCard, registerMerchantCard, revokeTerminalCertificates, setCardStatus, setMerchantCardStatus, unlockPin } from '../admin/registry';
@@ -121,14 +121,17 @@ const keys = program.command('keys').description('the key material file (keys.js
 
 keys
   .command('create')
-  .description('write a fresh keys.json (PIN key, receipt key, symmetric keys, EMV issuer keys) encrypted under $BLUETILL_MASTER_KEY; never replaces one')
+  .description(`write a fresh keys.json (PIN key, receipt key, symmetric keys, EMV CA and issuer keys: CA ${SCHEME_KEY_BITS.ca}, issuer ${SCHEME_KEY_BITS.issuer}, cards ${SCHEME_KEY_BITS.icc} bits) encrypted under $BLUETILL_MASTER_KEY; never replaces one`)
   .requiredOption('--dir <dir>', 'data folder')
-  .action((o: { dir: string }) => {
+  .option('--demo-key-sizes', `the demo's small EMV keys (CA ${DEMO_KEY_BITS.ca}, issuer ${DEMO_KEY_BITS.issuer}, cards ${DEMO_KEY_BITS.icc} bits): quick, NOT for real cards`, false)
+  .action((o: { dir: string; demoKeySizes: boolean }) => {
     const master = masterKeyFromEnv();
     mkdirSync(o.dir, { recursive: true });
     const path = join(o.dir, 'keys.json');
-    writeKeysFile(path, createKeyMaterial(), master, { exclusive: true });
+    const bits = o.demoKeySizes ? DEMO_KEY_BITS : SCHEME_KEY_BITS;
+    writeKeysFile(path, createKeyMaterial(Date.now(), { emvKeyBits: bits }), master, { exclusive: true });
     console.log(`keys created: ${path} (encrypted under master key ${master.id})`);
+    console.log(`EMV RSA keys: CA ${bits.ca} bits, issuer ${bits.issuer} bits, cards issued under it ${bits.icc} bits (${o.demoKeySizes ? 'DEMO sizes: not for real cards' : 'scheme-grade sizes'})`);
   });
 
 keys
@@ -204,10 +207,11 @@ const terminal = program.command('terminal').description("registered terminals (
 
 terminal
   .command('issue-cert')
-  .description('issue a client certificate for a registered terminal (CN=ID, SAN urn:bluetill:terminal:ID); writes tls/terminal-ID.pem and tls/terminal-ID-key.pem (0600)')
+  .description('issue a client certificate for a registered terminal (CN=ID, SAN urn:bluetill:terminal:ID); writes tls/terminal-ID.pem and tls/terminal-ID-key.pem (0600); refuses when they exist')
   .requiredOption('--dir <dir>', 'data folder')
   .requiredOption('--id <id>', 'terminal id')
-  .action(async (o: { dir: string; id: string }) => {
+  .option('--replace', "revoke the terminal's certificates first, then write the new key and certificate over the old files", false)
+  .action(async (o: { dir: string; id: string; replace: boolean }) => {
     unlockedKeys(o.dir);
     const tlsDir = join(o.dir, 'tls');
     const ca = readTlsAuthority(tlsDir);
@@ -216,7 +220,8 @@ terminal
       const t = store.findTerminal(o.id);
       if (!t) throw new InvalidArgumentError(`no terminal ${o.id} in the registry`);
       if (t.status !== 'active') throw new InvalidArgumentError(`terminal ${o.id} is ${t.status}`);
-      const issued = await issueTerminalTls(tlsDir, store.db, ca, { terminalId: t.id, merchantId: t.merchantId });
+      const issued = await issueTerminalTls(tlsDir, store.db, ca, { terminalId: t.id, merchantId: t.merchantId }, { replace: o.replace });
+      if (issued.revoked > 0) console.log(`terminal ${o.id}: ${issued.revoked} earlier certificate(s) revoked`);
       console.log(`terminal ${o.id}: certificate serial ${issued.serial} (valid until ${new Date(issued.notAfter).toISOString()}) written to ${tlsDir}/terminal-${o.id}.pem and -key.pem`);
     } finally {
       store.close();

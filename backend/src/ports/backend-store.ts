@@ -190,6 +190,11 @@ export interface BackendStore {
   insertChallenge(un: string, terminalId: string, expiresAt: number): boolean;
   /** Forgets challenges that expired before `before`. */
   purgeChallenges(before: number): void;
+  /**
+   * Forgets this terminal's challenges expired before `now`, then all but its `keep` newest
+   * unexpired ones (by expiry). Returns how many were forgotten.
+   */
+  boundChallenges(terminalId: string, now: number, keep: number): number;
   /** Marks the challenge used if it is valid now; says what it found. */
   takeChallenge(un: string, terminalId: string, now: number): ChallengeState;
   insertAuthorization(row: AuthorizationRow): void;

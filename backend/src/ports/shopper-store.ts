@@ -42,6 +42,8 @@ export interface ShopperStore {
   insertShopperChallenge(un: string, expiresAt: number): boolean;
   /** Marks the challenge used if it is valid now; says what it found. */
   takeShopperChallenge(un: string, now: number): ChallengeState;
+  /** What takeShopperChallenge would find, changing nothing: a read, to refuse a request before any cryptography is spent on it. */
+  peekShopperChallenge(un: string, now: number): ChallengeState;
   /** Drops challenges that expired before `before` (used ones stay until then, so a reuse is still seen). */
   purgeShopperChallenges(before: number): void;
   insertCode(row: Omit<TemporaryCodeRow, 'id' | 'usedAt'>): number;

@@ -18,6 +18,7 @@ import {
   type ListTransactionsRequest, type ListTransactionsResponse,
 } from '@bluetill/protocol';
 import { seedDemo, type SeededBackend } from '../admin/demo-seed';
+import type { EmvKeyBits } from '../admin/key-material';
 import type { NewCard } from '../admin/registry';
 import { readTerminalTls } from '../adapters/tls-files';
 import { startBackend, type RunningBackend } from '../adapters/grpc/server';
@@ -179,11 +180,11 @@ function clientsOver(address: string, creds: ChannelCredentials, wire: WireAnswe
 }
 
 export async function startBackendFixture(
-  o: { extraCards?: readonly NewCard[]; metrics?: BackendMetrics; clock?: Clock; shopper?: ShopperOptions; worker?: boolean; cryptoWorkers?: number } = {},
+  o: { extraCards?: readonly NewCard[]; metrics?: BackendMetrics; clock?: Clock; shopper?: ShopperOptions; worker?: boolean; cryptoWorkers?: number; emvKeyBits?: EmvKeyBits } = {},
 ): Promise<BackendFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'bluetill-backend-'));
   const masterKey = MasterKey.generate();
-  const seed = await seedDemo(dir, ['T-0002', 'T-0003'], o.extraCards ?? [], { masterKey });
+  const seed = await seedDemo(dir, ['T-0002', 'T-0003'], o.extraCards ?? [], { masterKey, ...(o.emvKeyBits ? { emvKeyBits: o.emvKeyBits } : {}) });
   const backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, masterKey, logger: createLogger('backend', 'silent'),
     ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.clock ? { clock: o.clock } : {}), ...(o.worker ? { worker: true } : {}), ...(o.cryptoWorkers !== undefined ? { cryptoWorkers: o.cryptoWorkers } : {}), shopper: o.shopper ?? {},
   });

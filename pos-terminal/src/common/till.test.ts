@@ -32,6 +32,14 @@ describe('Till.probeBackend', () => {
     expect(await till(async () => Promise.reject(new BackendError('unavailable', 'down'))).probeBackend()).toBe(false);
     await expect(till(async () => Promise.reject(new TypeError('bug'))).probeBackend()).rejects.toThrow(TypeError);
   });
+
+  it("uses the client's health probe when it has one, and looks up no settlement", async () => {
+    const asked: string[] = [];
+    const lookup = async (id: string) => (asked.push(id), null);
+    expect(await till(lookup, { probe: async () => undefined }).probeBackend()).toBe(true);
+    expect(await till(lookup, { probe: async () => Promise.reject(new BackendError('unavailable', 'not serving')) }).probeBackend()).toBe(false);
+    expect(asked).toEqual([]);
+  });
 });
 
 describe('Till.info', () => {

@@ -305,12 +305,14 @@ export class Till {
   }
 
   /**
-   * Whether the payment network answers, without side effects: looks up a settlement that cannot
-   * exist (no UN is used up, nothing is charged). For the cashier's "backend unreachable" state.
+   * Whether the payment network answers, without side effects: the backend client's health probe,
+   * or (a client without one) a lookup of a settlement that cannot exist (no UN is used up,
+   * nothing is charged). For the cashier's "backend unreachable" state.
    */
   async probeBackend(): Promise<boolean> {
     try {
-      await this.o.backend.getSettlement(`${this.o.terminalId}-probe`);
+      if (this.o.backend.probe) await this.o.backend.probe();
+      else await this.o.backend.getSettlement(`${this.o.terminalId}-probe`);
       return true;
     } catch (error) {
       if (error instanceof BackendError) return false;

@@ -1,4 +1,7 @@
-/** grpc.health.v1.Health: SERVING for "" and each registered service until shutdown. */
+/**
+ * grpc.health.v1.Health: SERVING for "", for each registered service and for the health service
+ * itself (HEALTH_SERVICE, which reflection lists too) until shutdown; NOT_FOUND for any other name.
+ */
 import type { ServerUnaryCall, ServerWritableStream, sendUnaryData, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { health } from '@bluetill/protocol';
@@ -6,11 +9,18 @@ import { isMalformed } from './malformed-request';
 
 const { HealthCheckResponse_ServingStatus: S } = health;
 
+/** The health service's own fully qualified name. */
+export const HEALTH_SERVICE = 'grpc.health.v1.Health';
+
 export class HealthService {
   private serving = true;
   private readonly watchers = new Set<ServerWritableStream<health.HealthCheckRequest, health.HealthCheckResponse>>();
 
-  constructor(private readonly services: readonly string[]) {}
+  private readonly services: readonly string[];
+
+  constructor(services: readonly string[]) {
+    this.services = [...services, HEALTH_SERVICE];
+  }
 
   private statusOf(service: string): health.HealthCheckResponse_ServingStatus {
     if (service !== '' && !this.services.includes(service)) return S.SERVICE_UNKNOWN;

@@ -9,6 +9,7 @@ import type { Server } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { PROTO_DIR } from '@bluetill/protocol/proto-path';
+import { HEALTH_SERVICE } from './health-service';
 
 /** Every .proto under PROTO_DIR, relative to it (the include root). */
 function protoFiles(dir = PROTO_DIR): string[] {
@@ -21,5 +22,5 @@ function protoFiles(dir = PROTO_DIR): string[] {
 /** Adds the reflection service, exposing `services` (fully qualified) and grpc.health.v1.Health. */
 export function addReflection(server: Pick<Server, 'addService'>, services: readonly string[]): void {
   const definition = loadSync(protoFiles(), { includeDirs: [PROTO_DIR], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
-  new ReflectionService(definition, { services: [...services, 'grpc.health.v1.Health'] }).addToServer(server);
+  new ReflectionService(definition, { services: [...services, HEALTH_SERVICE] }).addToServer(server);
 }

@@ -12,7 +12,8 @@ import type { MasterKey } from '../master-key';
 import { addReflection } from './reflection';
 import { createUseCases, type RemoteUseCases, type UseCases } from './use-cases';
 import { startUseCaseThread, type ForwardedCrossings, type UseCaseThread } from '../worker/use-case-thread';
-import type { ShopperOptions } from '../../app/shopper-service';
+import type { ShopperOptions, ShopperWork } from '../../app/shopper-service';
+import { ShopperLane, type ShopperLaneOptions, type ShopperLaneStats } from './shopper-lane';
 import { SqliteShopperStore } from '../sqlite/shopper-store.sqlite';
 import type { Caller } from '../../app/caller';
 import { systemClock, type Clock } from '../../ports/clock';
@@ -29,6 +30,9 @@ import { createLogger } from '../logger';
 import { readServerTls, type TlsMaterial } from '../tls-files';
 import { peerIdentityOf, terminalCallerOf, type PeerIdentity } from './terminal-caller';
 import type { ForwardedMethod } from './forwarded-methods';
+import { hardenedServerCredentials } from './transport-security';
+import { observeTransport } from './observed-transport';
+import { DeadlineExceededError, deadlinePassed, withDeadline } from '../call-deadline';
 
 export interface BackendOptions {
   readonly dbPath: string;
@@ -78,6 +82,8 @@ export interface BackendOptions {
    * certificate), default on at port 0 (any free port); `false` turns it off.
    */
   readonly shopper?: false | ({ readonly host?: string; readonly port?: number } & ShopperOptions);
+  /** How the shopper listener's calls queue behind the tills' (shopper-lane.ts); defaults there. */
+  readonly shopperLane?: ShopperLaneOptions;
 }
 
 export interface RunningBackend {
@@ -95,6 +101,8 @@ export interface RunningBackend {
   /** The shopper-facing listener's port and host:port; null when it is off. */
   readonly shopperPort: number | null;
   readonly shopperAddress: string | null;
+  /** The costly work shoppers' requests caused (from the thread that ran them) and the shoppers' lane. */
+  shopperStats(): Promise<{ readonly work: ShopperWork; readonly lane: ShopperLaneStats }>;
   close(): Promise<void>;
   /** Hard stop, as a crash would: in-flight calls fail, nothing is drained. */
   kill(): void;
@@ -104,17 +112,30 @@ type Handler<Req, Res> = (req: Req, caller: Caller) => Res | Promise<Res>;
 /** The caller of a call, from its transport; throws a RequestError when it may not call at all. */
 type CallerOf = (call: ServerUnaryCall<unknown, unknown>) => Caller;
 
+/** A call's deadline in ms since the epoch (Infinity: none). */
+function deadlineOf(call: ServerUnaryCall<unknown, unknown>): number {
+  const d = call.getDeadline();
+  return d instanceof Date ? d.getTime() : d;
+}
+
 /**
  * How every call of this server ends, once: an answer (OK, or a business decline as
  * FAILED_PRECONDITION with the response in the decline trailer, to-grpc-status.ts) or an error as
  * its status, and the metrics for it. `decline` marks an answer that may be a decline: its
- * response (approved, reason) and the bytes the trailer carries.
+ * response (approved, reason) and the bytes the trailer carries. An answer ready after the call's
+ * deadline (grpc-js has answered DEADLINE_EXCEEDED then) or after the client cancelled is counted
+ * as what the client got, not as OK; work dropped for its deadline (DeadlineExceededError) is
+ * answered and counted DEADLINE_EXCEEDED.
  */
-function replier<Res>(log: Logger, method: string, metrics: BackendMetrics | undefined, callback: sendUnaryData<Res>) {
+function replier<Res>(log: Logger, method: string, metrics: BackendMetrics | undefined, call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<Res>) {
   const started = process.hrtime.bigint();
   const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+  const deadline = deadlineOf(call);
+  /** What the client got instead of this answer, if it is gone. */
+  const gone = (): status | null => (Date.now() >= deadline ? status.DEADLINE_EXCEEDED : call.cancelled ? status.CANCELLED : null);
   return {
     answer(res: Res, decline?: { readonly response: DeclinableResponse; readonly bytes: () => Uint8Array }): void {
+      const lost = gone();
       if (decline && isDeclinedResponse(decline.response)) {
         let s: Partial<ServiceError>;
         try {
@@ -122,16 +143,16 @@ function replier<Res>(log: Logger, method: string, metrics: BackendMetrics | und
         } catch (err) {
           s = toGrpcStatus(err, log, method); // a response that does not encode: a bug, INTERNAL
         }
-        metrics?.observe(method, s.code ?? status.UNKNOWN, seconds(), decline.response);
+        metrics?.observe(method, lost ?? s.code ?? status.UNKNOWN, seconds(), decline.response);
         callback(s);
         return;
       }
-      metrics?.observe(method, status.OK, seconds(), res);
+      metrics?.observe(method, lost ?? status.OK, seconds(), res);
       callback(null, res);
     },
     fail(err: unknown): void {
-      const s = toGrpcStatus(err, log, method);
-      metrics?.observe(method, s.code ?? status.UNKNOWN, seconds());
+      const s: Partial<ServiceError> = err instanceof DeadlineExceededError ? { code: status.DEADLINE_EXCEEDED, details: err.message } : toGrpcStatus(err, log, method);
+      metrics?.observe(method, gone() ?? s.code ?? status.UNKNOWN, seconds());
       callback(s);
     },
   };
@@ -148,12 +169,15 @@ export function unary<Req, Res>(
   declines?: Res extends DeclinableResponse ? (res: Res) => Uint8Array : never,
 ) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-    const reply = replier(log, method, metrics, callback);
+    const reply = replier(log, method, metrics, call as ServerUnaryCall<unknown, unknown>, callback);
+    const deadline = deadlineOf(call as ServerUnaryCall<unknown, unknown>);
     Promise.resolve()
       .then(() => {
         const caller = callerOf(call as ServerUnaryCall<unknown, unknown>); // who, before what
         if (isMalformed(call.request)) throw new RequestError('invalid_argument', `request does not decode as a ${method} message`);
-        return handler(validate(call.request), caller);
+        const req = validate(call.request);
+        if (deadlinePassed(deadline)) throw new DeadlineExceededError();
+        return withDeadline(deadline, () => handler(req, caller));
       })
       .then(
         (res) => reply.answer(res, declines ? { response: res as DeclinableResponse, bytes: () => (declines as (r: Res) => Uint8Array)(res) } : undefined),
@@ -169,9 +193,14 @@ export function unary<Req, Res>(
  */
 function forwarded(log: Logger, peerOf: (call: ServerUnaryCall<unknown, unknown>) => PeerIdentity | null, method: ForwardedMethod, thread: UseCaseThread, metrics?: BackendMetrics) {
   return (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
-    const reply = replier(log, method, metrics, callback);
+    const reply = replier(log, method, metrics, call as ServerUnaryCall<unknown, unknown>, callback);
+    const deadline = deadlineOf(call as ServerUnaryCall<unknown, unknown>);
     Promise.resolve()
-      .then(() => thread.callForwarded(method, call.request, peerOf(call as ServerUnaryCall<unknown, unknown>)))
+      .then(() => {
+        const peer = peerOf(call as ServerUnaryCall<unknown, unknown>);
+        if (deadlinePassed(deadline)) throw new DeadlineExceededError();
+        return withDeadline(deadline, () => thread.callForwarded(method, call.request, peer));
+      })
       .then(
         (answer) => {
           const body = Buffer.from(answer.bytes.buffer, answer.bytes.byteOffset, answer.bytes.byteLength);
@@ -223,7 +252,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     callerOf = () => ({ kind: 'unauthenticated' });
     peerOf = () => null;
   } else {
-    credentials = ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true);
+    credentials = hardenedServerCredentials(tls.ca, tls.cert, tls.key);
     callerOf = (call) => terminalCallerOf(call, store);
     peerOf = peerIdentityOf;
   }
@@ -232,6 +261,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   const bytesTo = thread && thread.cryptoWorkers === 0 ? thread : undefined;
   const services = o.services ?? ['authorization', 'settlement'];
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
+  if (o.metrics) observeTransport(server, { refused: (e) => o.metrics!.refused('till', e), unimplemented: () => o.metrics!.unimplemented() });
   const names: string[] = [];
   const m = o.metrics;
   // Refund, Void, CloseBatch and ListTransactions: the same use cases on both services (the
@@ -284,19 +314,24 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
 
   // The shopper-facing listener: its own port, server-authenticated TLS, no client certificate.
   let shopperServer: Server | null = null;
+  const shopperLane = new ShopperLane(o.shopperLane);
   let shopperPort: number | null = null;
   const shopperHost = (o.shopper && o.shopper.host) ?? host;
   if (o.shopper !== false) {
     const shopperCallerOf: CallerOf = (call) => ({ kind: 'shopper', peer: call.getPeer().replace(/:\d+$/, '') });
+    // Every shopper call queues in the shoppers' lane (per source address, a few at a time), so the
+    // tills' calls never wait behind a shoppers' burst on the thread that runs the use cases.
+    const inLane = <T>(c: Caller, job: () => Promise<T>) => shopperLane.run(c.kind === 'shopper' ? c.peer : c.kind, job);
     const srv = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
+    if (o.metrics) observeTransport(srv, { refused: (e) => o.metrics!.refused('shopper', e), unimplemented: () => o.metrics!.unimplemented() });
     srv.addService(guardDecoding(ShopperService), {
-      challenge: unary(log, shopperCallerOf, 'Shopper.Challenge', validateShopperChallenge, (_r, c) => shopperUseCase.challenge(c), m),
-      issueCode: unary(log, shopperCallerOf, 'Shopper.IssueCode', validateIssueCode, (r, c) => shopperUseCase.issueCode(r, c), m, ShopperService.issueCode.responseSerialize),
-      payMerchant: unary(log, shopperCallerOf, 'Shopper.PayMerchant', validatePayMerchant, (r, c) => shopperUseCase.payMerchant(r, c), m, ShopperService.payMerchant.responseSerialize),
+      challenge: unary(log, shopperCallerOf, 'Shopper.Challenge', validateShopperChallenge, (_r, c) => inLane(c, () => shopperUseCase.challenge(c)), m),
+      issueCode: unary(log, shopperCallerOf, 'Shopper.IssueCode', validateIssueCode, (r, c) => inLane(c, () => shopperUseCase.issueCode(r, c)), m, ShopperService.issueCode.responseSerialize),
+      payMerchant: unary(log, shopperCallerOf, 'Shopper.PayMerchant', validatePayMerchant, (r, c) => inLane(c, () => shopperUseCase.payMerchant(r, c)), m, ShopperService.payMerchant.responseSerialize),
     } as UntypedServiceImplementation);
     const shopperHealth = new HealthService(['bluetill.v1.Shopper']);
     srv.addService(guardDecoding(health.HealthService), shopperHealth.implementation);
-    const shopperCredentials = tls === 'insecure' ? ServerCredentials.createInsecure() : ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false);
+    const shopperCredentials = tls === 'insecure' ? ServerCredentials.createInsecure() : hardenedServerCredentials(null, tls.cert, tls.key);
     try {
       shopperPort = await new Promise<number>((resolve, reject) =>
         srv.bindAsync(`${shopperHost}:${(o.shopper && o.shopper.port) ?? 0}`, shopperCredentials, (err, p) => (err ? reject(err) : resolve(p))),
@@ -344,6 +379,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     },
     shopperPort,
     shopperAddress: shopperPort === null ? null : `${shopperHost}:${shopperPort}`,
+    shopperStats: async () => ({ work: await shopperUseCase.stats(), lane: shopperLane.stats }),
     close: async () => {
       await stopShopper();
       await new Promise<void>((resolve) => {

@@ -1,12 +1,22 @@
 /**
  * Prometheus metrics of the backend's gRPC calls (prom-client): requests by method and status,
  * latency histogram by method, declines by method and normalized reason, lockouts (a guesser
- * refused: codes or PIN tries used up, a rate limit hit) by method and reason. Labels are fixed names
- * and decline codes only: never a card number, PIN, terminal transaction id or amount.
+ * refused: codes or PIN tries used up, a rate limit hit) by method and reason, and what the
+ * transport refused before a call existed (TLS handshakes, HTTP/2 sessions and streams) by
+ * listener. Calls to a method this server does not have count as method "unknown", UNIMPLEMENTED
+ * (the path a client sends is never a label). Labels are fixed names and decline codes only: never
+ * a card number, PIN, terminal transaction id or amount. The exposition passes `promtool check metrics`.
  */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { status } from '@grpc/grpc-js';
 import { isDeclineCode } from '@bluetill/protocol';
+import type { TransportEvent } from '../grpc/observed-transport';
+
+/**
+ * prom-client's default gauges named `_total`, a suffix Prometheus reserves for counters (promtool
+ * warns); left out: the per-type gauges nodejs_active_handles/requests/resources carry the same.
+ */
+const TOTAL_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
 
 /** Declines that mean a counter of guesses is used up. */
 const LOCKOUT_DECLINES: ReadonlySet<string> = new Set(['code_attempts_exceeded', 'pin_tries_exceeded', 'cvm_tries_exceeded']);
@@ -17,6 +27,7 @@ export class BackendMetrics {
   private readonly latency: Histogram<'method'>;
   private readonly declines: Counter<'method' | 'reason'>;
   private readonly lockouts: Counter<'method' | 'reason'>;
+  private readonly refusals: Counter<'listener' | 'reason'>;
 
   constructor(o: { processMetrics?: boolean } = {}) {
     this.requests = new Counter({ name: 'bluetill_backend_requests_total', help: 'gRPC requests by method and status code', labelNames: ['method', 'code'], registers: [this.registry] });
@@ -29,7 +40,25 @@ export class BackendMetrics {
       name: 'bluetill_backend_lockouts_total', labelNames: ['method', 'reason'], registers: [this.registry],
       help: 'answers that refused a guesser: payment codes or PIN tries locked (decline code), or a rate limit hit (resource_exhausted)',
     });
-    if (o.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'bluetill_backend_' });
+    this.refusals = new Counter({
+      name: 'bluetill_backend_transport_refusals_total', help: 'connections and streams refused before they became a call, by listener and reason',
+      labelNames: ['listener', 'reason'], registers: [this.registry],
+    });
+    if (o.processMetrics) {
+      const prefix = 'bluetill_backend_';
+      collectDefaultMetrics({ register: this.registry, prefix });
+      for (const name of TOTAL_GAUGES) this.registry.removeSingleMetric(prefix + name);
+    }
+  }
+
+  /** A connection or stream `listener` refused before it became a call. */
+  refused(listener: 'till' | 'shopper', reason: TransportEvent): void {
+    this.refusals.inc({ listener, reason });
+  }
+
+  /** A call to a method no service of the server has (answered UNIMPLEMENTED). */
+  unimplemented(seconds = 0): void {
+    this.observe('unknown', status.UNIMPLEMENTED, seconds);
   }
 
   /** One finished call: its status code, duration, and (for an answer that is a decline) the reason. */

@@ -1,4 +1,4 @@
-/** Serves GET /metrics (Prometheus text format) over plain HTTP on its own port; anything else is 404. */
+/** Serves GET and HEAD /metrics (Prometheus text format) over plain HTTP on its own port; other paths are 404, other methods 405. */
 import { createServer } from 'node:http';
 import type { BackendMetrics } from './backend-metrics';
 
@@ -10,12 +10,19 @@ export interface MetricsServer {
 
 export async function startMetricsServer(metrics: BackendMetrics, o: { host?: string; port?: number } = {}): Promise<MetricsServer> {
   const server = createServer((req, res) => {
-    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+    if ((req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, HEAD' }).end('method not allowed\n');
+      return;
+    }
     metrics.text().then(
-      (body) => res.writeHead(200, { 'content-type': metrics.contentType }).end(body),
+      (body) => {
+        res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(body) });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      },
       () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n'),
     );
   });

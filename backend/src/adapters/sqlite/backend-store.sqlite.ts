@@ -68,6 +68,9 @@ export class SqliteBackendStore implements BackendStore {
       challenge: p('SELECT expires_at AS expiresAt, used_at AS usedAt FROM challenges WHERE un = ? AND terminal_id = ?'),
       useChallenge: p('UPDATE challenges SET used_at = ? WHERE un = ? AND terminal_id = ? AND used_at IS NULL AND expires_at >= ?'),
       purgeChallenges: p('DELETE FROM challenges WHERE expires_at < ?'),
+      // Both parts walk the (terminal_id, expires_at) index (migration 0008).
+      boundChallenges: p(`DELETE FROM challenges WHERE terminal_id = @t AND (expires_at < @now OR rowid IN (
+                            SELECT rowid FROM challenges WHERE terminal_id = @t AND expires_at >= @now ORDER BY expires_at DESC, rowid DESC LIMIT -1 OFFSET @keep))`),
       insertAuthorization: p('INSERT INTO authorizations (ref, card_id, terminal_id, un, expires_at, cvm) VALUES (?, ?, ?, ?, ?, ?)'),
       authorization: p('SELECT ref, card_id AS cardId, terminal_id AS terminalId, un, expires_at AS expiresAt, settled, cvm FROM authorizations WHERE ref = ?'),
       settleAuthorization: p('UPDATE authorizations SET settled = 1 WHERE ref = ?'),
@@ -241,9 +244,13 @@ export class SqliteBackendStore implements BackendStore {
     return 'expired';
   }
 
-  /** Drops challenges that expired long ago (used ones stay until then, so reuse is still seen). */
+  /** Drops challenges that expired before `before`. */
   purgeChallenges(before: number): void {
     this.stmt.purgeChallenges.run(before);
+  }
+
+  boundChallenges(terminalId: string, now: number, keep: number): number {
+    return this.stmt.boundChallenges.run({ t: terminalId, now, keep: Math.max(0, keep) }).changes;
   }
 
   insertAuthorization(row: AuthorizationRow): void {

@@ -16,6 +16,7 @@ import { seedDemo } from '../../admin/demo-seed';
 import { MasterKey } from '../master-key';
 import { openDatabase, type Db } from './open-database';
 import { GroupCommitter, type CommitStats } from './group-committer';
+import { DeadlineExceededError, withDeadline } from '../call-deadline';
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -61,6 +62,19 @@ describe('GroupCommitter', () => {
     expect(results.map((r) => r.v)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(commits).toEqual([expect.objectContaining({ size: 50, failed: 0 })]);
     expect(rows()).toHaveLength(50);
+  });
+
+  it('drops a transaction whose call deadline passed while it was queued: DeadlineExceededError, nothing written', async () => {
+    const soon = Date.now() + 30;
+    const late = withDeadline(soon, () => committer.commit(put('late', 1)));
+    const onTime = withDeadline(Date.now() + 60_000, () => committer.commit(put('onTime', 2)));
+    const none = committer.commit(put('none', 3));
+    while (Date.now() < soon) { /* the queue waits: the event loop is held past the first deadline */ }
+    await expect(late).rejects.toBeInstanceOf(DeadlineExceededError);
+    await expect(onTime).resolves.toEqual({ v: 2, replayed: false });
+    await expect(none).resolves.toEqual({ v: 3, replayed: false });
+    expect(rows().map((r) => r.k)).toEqual(['none', 'onTime']);
+    expect(commits).toEqual([expect.objectContaining({ size: 2, failed: 0 })]);
   });
 
   it('undoes only the failing transaction of a batch, which gets its own error', async () => {

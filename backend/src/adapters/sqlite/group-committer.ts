@@ -27,6 +27,8 @@
  * - When BEGIN or COMMIT fails, nothing of the batch is durable: every request of it is rejected
  *   with a CommitError (cause attached) and no value is ever returned.
  * - Functions are synchronous (better-sqlite3): one that returns a promise is rejected.
+ * - A transaction queued by a call whose deadline (call-deadline.ts) has passed when its batch
+ *   is flushed is not run: it is rejected with a DeadlineExceededError and writes nothing.
  * - Batching needs no timer: the flush runs on the next macrotask (setImmediate), so it takes
  *   every request that arrived in the same turn of the event loop; while one batch runs (it is
  *   synchronous) the next one gathers. Latency added: one event-loop turn.
@@ -36,6 +38,7 @@
  *   const response = await committer.commit(() => { ...reads and writes...; return response; });
  */
 import { CommitError } from '../../ports/backend-store';
+import { DeadlineExceededError, currentDeadline, deadlinePassed } from '../call-deadline';
 import type { Db } from './open-database';
 
 export interface CommitStats {
@@ -67,6 +70,8 @@ export interface GroupCommitOptions {
 
 interface Pending {
   readonly fn: () => unknown;
+  /** The deadline of the call that queued it (call-deadline.ts): passed at flush time, it is dropped unrun. */
+  readonly deadline: number | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -105,7 +110,7 @@ export class GroupCommitter {
   commit<T>(fn: () => T): Promise<T> {
     if (this.closed) return Promise.reject(new CommitError('store_closed', 'the store is closed'));
     const promise = new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ fn, deadline: currentDeadline(), resolve: resolve as (v: unknown) => void, reject });
     });
     if (this.queue.length >= this.flushAt && !this.flushing) this.flush();
     else this.schedule();
@@ -144,8 +149,15 @@ export class GroupCommitter {
   }
 
   private flushBatch(): void {
-    const batch = this.queue.splice(0, this.maxBatch);
+    const taken = this.queue.splice(0, this.maxBatch);
     if (this.queue.length > 0) this.schedule();
+    // A transaction whose caller's deadline has passed does not run: its caller has given up.
+    const now = Date.now();
+    const batch = taken.filter((p) => {
+      if (!deadlinePassed(p.deadline, now)) return true;
+      p.reject(new DeadlineExceededError());
+      return false;
+    });
     if (batch.length === 0) return;
     const started = performance.now();
     const fail = (message: string, cause: unknown) => {

@@ -40,11 +40,16 @@ export class SqliteShopperStore implements ShopperStore {
   }
 
   takeShopperChallenge(un: string, now: number): ChallengeState {
+    const state = this.peekShopperChallenge(un, now);
+    if (state === 'ok') this.stmt.useChallenge.run(now, un);
+    return state;
+  }
+
+  peekShopperChallenge(un: string, now: number): ChallengeState {
     const row = this.stmt.challenge.get(un) as { expiresAt: number; usedAt: number | null } | undefined;
     if (!row) return 'unknown';
     if (row.usedAt !== null) return 'used';
     if (row.expiresAt < now) return 'expired';
-    this.stmt.useChallenge.run(now, un);
     return 'ok';
   }
 

@@ -18,6 +18,7 @@ import type { AuthorizeRequest, SettleRequest } from '@bluetill/protocol';
 import type { KeyStore } from '../../ports/key-store';
 import { compact, linuxThreadId, toWire, type CallMessage, type CryptoControl, type CryptoWorkerStart, type WorkerMessage } from './messages';
 
+import { DeadlineExceededError, deadlinePassed } from '../call-deadline';
 const port = parentPort!;
 const post = (m: WorkerMessage) => port.postMessage(m);
 const start = workerData as CryptoWorkerStart;
@@ -44,8 +45,9 @@ try {
     const prepare = PREPARERS[`${m.target}.${m.method}`];
     try {
       if (!prepare) throw new Error(`no preparation for ${m.target}.${m.method}`);
+      if (deadlinePassed(m.deadline)) throw new DeadlineExceededError(); // no CPU spent on a call given up
       const prepared = prepare(keys, m.args);
-      useCases.postMessage({ id: m.id, target: m.target, method: m.method, args: [...m.args, compact(prepared)] } satisfies CallMessage);
+      useCases.postMessage({ id: m.id, target: m.target, method: m.method, args: [...m.args, compact(prepared)], ...(m.deadline !== undefined ? { deadline: m.deadline } : {}) } satisfies CallMessage);
     } catch (error) {
       post({ kind: 'error', id: m.id, error: toWire(error) });
     }

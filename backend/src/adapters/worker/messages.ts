@@ -5,6 +5,7 @@
  */
 import { CommitError, type CommitErrorCode } from '../../ports/backend-store';
 import { RequestError, type RequestErrorCode } from '../../app/request-error';
+import { DeadlineExceededError } from '../call-deadline';
 import type { ShopperOptions } from '../../app/shopper-service';
 import type { MessagePort } from 'node:worker_threads';
 import type { ForwardedAnswer, ForwardedMethod } from '../grpc/forwarded-methods';
@@ -48,6 +49,8 @@ export interface CallMessage {
   readonly target: string;
   readonly method: string;
   readonly args: readonly unknown[];
+  /** The gRPC call's deadline (ms since the epoch, call-deadline.ts); passed when a worker picks the call up: dropped unrun. */
+  readonly deadline?: number;
 }
 
 /** A call the gRPC thread forwards as bytes (grpc/forwarded-methods.ts): the request's bytes and the client certificate's identity. */
@@ -56,6 +59,8 @@ export interface ForwardedCallMessage {
   readonly method: ForwardedMethod;
   readonly bytes: Uint8Array;
   readonly peer: PeerIdentity | null;
+  /** As CallMessage.deadline. */
+  readonly deadline?: number;
 }
 
 /**
@@ -99,6 +104,7 @@ export function toWire(error: unknown): WireError {
 export function fromWire(w: WireError): Error {
   if (w.name === 'RequestError' && w.code) return new RequestError(w.code as RequestErrorCode, w.message);
   if (w.name === 'CommitError' && w.code) return new CommitError(w.code as CommitErrorCode, w.message);
+  if (w.name === 'DeadlineExceededError') return new DeadlineExceededError(w.message);
   const e = new Error(w.message);
   e.name = w.name;
   return e;

@@ -25,6 +25,7 @@ import type { MasterKey } from '../master-key';
 import type { CommitCounts as CommitStats } from '../sqlite/backend-store.sqlite';
 import type { RemoteUseCases, UseCases } from '../grpc/use-cases';
 import { RequestError } from '../../app/request-error';
+import { currentDeadline } from '../call-deadline';
 import type { ForwardedAnswer, ForwardedMethod } from '../grpc/forwarded-methods';
 import type { PeerIdentity } from '../grpc/terminal-caller';
 import {
@@ -222,7 +223,8 @@ export async function startUseCaseThread(o: { dbPath: string; keysPath: string; 
     if (exited) return Promise.reject(new Error('use-case worker exited'));
     return new Promise((resolve, reject) => {
       const id = nextId++;
-      const message: CallMessage = { id, target, method, args: compact(args) };
+      const deadline = currentDeadline();
+      const message: CallMessage = { id, target, method, args: compact(args), ...(deadline !== undefined ? { deadline } : {}) };
       const slot = PREPARED_CALLS.has(`${target}.${method}`) ? pickSlot() : undefined;
       if (slot === undefined) {
         pending.set(id, { resolve, reject });
@@ -251,7 +253,8 @@ export async function startUseCaseThread(o: { dbPath: string; keysPath: string; 
       const id = nextId++;
       const bytes = new Uint8Array(request); // a copy of its own, moved to the worker (grpc-js keeps the request it gave)
       pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      if (outbox.push({ id, method, bytes, peer }) === 1) setImmediate(sendOutbox);
+      const deadline = currentDeadline();
+      if (outbox.push({ id, method, bytes, peer, ...(deadline !== undefined ? { deadline } : {}) }) === 1) setImmediate(sendOutbox);
     });
   };
   const proxy = (target: string) =>

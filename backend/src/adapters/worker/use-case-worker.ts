@@ -14,6 +14,7 @@ import { systemClock } from '../../ports/clock';
 import { createUseCases, type UseCases } from '../grpc/use-cases';
 import { SqliteShopperStore } from '../sqlite/shopper-store.sqlite';
 import { answerForwarded } from '../grpc/forwarded-methods';
+import { DeadlineExceededError, deadlinePassed, withDeadline } from '../call-deadline';
 import {
   compact, linuxThreadId, ownBytes, toWire,
   type CallMessage, type UseCaseControl, type ForwardedBatchMessage, type ForwardedCallMessage, type ForwardedReply, type WorkerMessage, type WorkerStart,
@@ -44,7 +45,8 @@ try {
     Promise.resolve()
       .then(() => {
         if (typeof method !== 'function') throw new Error(`no use case ${m.target}.${m.method}`);
-        return method.apply(target, m.args as unknown[]);
+        if (deadlinePassed(m.deadline)) throw new DeadlineExceededError();
+        return withDeadline(m.deadline ?? Infinity, () => method.apply(target, m.args as unknown[]));
       })
       .then(
         (value) => post({ kind: 'result', id: m.id, value: compact(value) }),
@@ -64,7 +66,7 @@ try {
     if (outbox.push(r) === 1) queueMicrotask(sendReplies);
   };
   const handleForwarded = (m: ForwardedCallMessage) => {
-    answerForwarded(useCases, store!, m.method, m.bytes, m.peer).then(
+    (deadlinePassed(m.deadline) ? Promise.reject(new DeadlineExceededError()) : withDeadline(m.deadline ?? Infinity, () => answerForwarded(useCases, store!, m.method, m.bytes, m.peer))).then(
       (a) => reply({ kind: 'forwarded-result', id: m.id, bytes: ownBytes(a.bytes).bytes, approved: a.approved, declineReason: a.declineReason }),
       (error: unknown) => reply({ kind: 'error', id: m.id, error: toWire(error) }),
     );

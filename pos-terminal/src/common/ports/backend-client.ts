@@ -31,6 +31,12 @@ export interface BackendClient {
   closeBatch(closeRequestId: string): Promise<CloseBatchResponse>;
   /** This terminal's sales, refunds and voids in [fromMs, toMs) (toMs 0: until now). */
   listTransactions(fromMs: number, toMs: number): Promise<ListTransactionsResponse>;
+  /**
+   * Whether the payment network serves, without side effects (the backend's health service);
+   * rejects with a BackendError when it does not. Clients without it are probed by a settlement
+   * lookup that cannot exist.
+   */
+  probe?(): Promise<void>;
   close(): void;
 }
 

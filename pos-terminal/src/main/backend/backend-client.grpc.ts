@@ -8,11 +8,11 @@
  * CloseBatch on the close request id: a retry never moves money twice); Authorize is never retried.
  * The till reaches all of them through the authorization server, as it does Settle.
  */
-import { credentials as grpcCredentials, status, type ChannelCredentials, type ServiceError, type Client } from '@grpc/grpc-js';
+import { Metadata, credentials as grpcCredentials, status, type ChannelCredentials, type ServiceError, type Client } from '@grpc/grpc-js';
 import {
   AuthorizationClient, AuthorizeResponse, DeclineTrailerError, RefundResponse, SettleResponse, SettlementClient, VoidResponse, callDeclinable,
   type AuthorizeRequest, type ChallengeResponse, type CloseBatchResponse, type DeclinableResponse, type ListTransactionsResponse, type Money,
-  type SettleRequest, type SettleWithCodeRequest,
+  type SettleRequest, type SettleWithCodeRequest, health,
 } from '@bluetill/protocol';
 import { BackendError, type BackendClient } from '../../common/ports/backend-client';
 
@@ -48,6 +48,7 @@ const RETRYABLE = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]);
 export class GrpcBackendClient implements BackendClient {
   private readonly auth: AuthorizationClient;
   private readonly settlement: SettlementClient;
+  private readonly health: health.HealthClient;
   private readonly deadlineMs: number;
   private readonly attempts: number;
   private readonly backoffMs: number;
@@ -58,6 +59,7 @@ export class GrpcBackendClient implements BackendClient {
     const channelOptions = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 2_000 };
     this.auth = new AuthorizationClient(o.authorizationAddress, creds, channelOptions);
     this.settlement = new SettlementClient(o.settlementAddress ?? o.authorizationAddress, creds, channelOptions);
+    this.health = new health.HealthClient(o.authorizationAddress, creds, channelOptions);
     this.deadlineMs = o.deadlineMs ?? 5_000;
     this.attempts = o.attempts ?? 3;
     this.backoffMs = o.backoffMs ?? 200;
@@ -86,6 +88,18 @@ export class GrpcBackendClient implements BackendClient {
       if (e instanceof BackendError && (e.cause as ServiceError | undefined)?.code === status.NOT_FOUND) return null;
       throw e;
     }
+  }
+
+  /**
+   * grpc.health.v1 Check of the Authorization service on the authorization server, once: resolves
+   * when it is SERVING; anything else is a BackendError. No business method is called, so the
+   * backend's request metrics see the probe as health checks, not as lookups that found nothing.
+   */
+  async probe(): Promise<void> {
+    const res = await new Promise<health.HealthCheckResponse>((resolve, reject) =>
+      this.health.check({ service: 'bluetill.v1.Authorization' }, new Metadata(), { deadline: Date.now() + this.deadlineMs }, (e, r) => (e ? reject(this.translate('Health', e)) : resolve(r))),
+    );
+    if (res.status !== health.HealthCheckResponse_ServingStatus.SERVING) throw new BackendError('unavailable', `Health: the authorization service is ${health.HealthCheckResponse_ServingStatus[res.status] ?? 'not serving'}`);
   }
 
   refund(req: { terminalTxnId: string; refundTxnId: string; amount: Money }): Promise<RefundResponse> {
@@ -117,6 +131,7 @@ export class GrpcBackendClient implements BackendClient {
   close(): void {
     this.auth.close();
     this.settlement.close();
+    this.health.close();
   }
 
   /** One call; `declined` (the response message's decoder) turns a decline status back into its response value. */

@@ -7,6 +7,7 @@ import * as m0005 from './0005-create-temporary-codes';
 import * as m0006 from './0006-create-merchant-cards';
 import * as m0007 from './0007-add-account-balances';
 import * as m0008 from './0008-guard-ledger-currencies';
+import * as m0009 from './0009-index-challenges-by-terminal';
 
 export interface Migration {
   readonly version: number;
@@ -24,4 +25,5 @@ export const migrations: readonly Migration[] = [
   { version: 6, name: '0006-create-merchant-cards', up: m0006.up },
   { version: 7, name: '0007-add-account-balances', up: m0007.up },
   { version: 8, name: '0008-guard-ledger-currencies', up: m0008.up },
+  { version: 9, name: '0009-index-challenges-by-terminal', up: m0009.up },
 ];
