@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '@bluetill/simulator';
 import { REQUEST_CHANNELS } from '../common/ipc/channels';
+import { generateTillKey } from '../main/journal/journal-key';
 import { buildElectronApp, PACKAGE_DIR } from './build';
 
 const FAKE_ELECTRON = `
@@ -49,7 +50,7 @@ describe('Electron main (built, with a stand-in electron module)', () => {
     try {
       const child = spawn(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, join(outDir, 'electron', 'main.mjs'),
         '--terminal', join(world.dir, 'terminal-T-0001.json'), '--backend', world.backend.address, '--ble', 'none', '--data', join(dir, 'data')], {
-        stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FAKE_USER_DATA: join(dir, 'user') },
+        stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FAKE_USER_DATA: join(dir, 'user'), BLUETILL_TILL_KEY: generateTillKey() },
       });
       let out = '';
       child.stdout.on('data', (d) => (out += String(d)));

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '@bluetill/simulator';
+import { generateTillKey } from '../main/journal/journal-key';
 import { WsTestClient } from './ws-test-client';
 
 describe('serve CLI', () => {
@@ -21,7 +22,7 @@ describe('serve CLI', () => {
 
   it('composes a till with the real adapters and serves it until SIGTERM', async () => {
     const cli = join(import.meta.dirname, 'cli.ts');
-    const child = spawn(process.execPath, ['--import', 'tsx', cli, '--terminal', join(world.dir, 'terminal-T-0001.json'), '--backend', world.backend.address, '--ble', 'none', '--port', '0', '--data', data, '--counter', 'Counter 7'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', cli, '--terminal', join(world.dir, 'terminal-T-0001.json'), '--backend', world.backend.address, '--ble', 'none', '--port', '0', '--data', data, '--counter', 'Counter 7'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BLUETILL_TILL_KEY: generateTillKey() } });
     let out = '';
     child.stdout.on('data', (d) => (out += String(d)));
     child.stderr.on('data', (d) => (out += String(d)));
