@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { privateKeyFromPem, type Item } from '@bluetill/protocol';
 import { BackendError, generateTillKey, journalKey, type BackendClient } from '@bluetill/pos-terminal';
+import { writeTestCashiersFile } from '../../pos-terminal/src/server/test-cashiers';
 import { journalPlaintexts, scanTillJournal, tillCardSecrets } from '../support/data-at-rest';
 import { ledgerFacts, override, startRig, type Rig } from './rig';
 
@@ -105,9 +106,10 @@ describe("the till's journal after outcomes", () => {
 });
 
 describe('`pos-terminal serve` and the till key', () => {
-  function serve(env: Record<string, string>, data: string): Promise<{ code: number | null; out: string; err: string }> {
+  async function serve(env: Record<string, string>, data: string): Promise<{ code: number | null; out: string; err: string }> {
+    const cashiers = await writeTestCashiersFile(join(mkdtempSync(join(tmpdir(), 'bluetill-cashiers-')), 'cashiers.json'));
     return new Promise((done) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', SERVE, '--terminal', join(rig.dir, 'terminal-T-0001.json'), '--backend', rig.address(), '--ble', 'none', '--port', '0', '--data', data], {
+      const child = spawn(process.execPath, ['--import', 'tsx', SERVE, '--terminal', join(rig.dir, 'terminal-T-0001.json'), '--backend', rig.address(), '--ble', 'none', '--port', '0', '--data', data, '--cashiers', cashiers], {
         env: { ...process.env, BLUETILL_TILL_KEY: '', BLUETILL_TILL_KEY_FD: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
