@@ -32,8 +32,8 @@ export class WsTillApi implements TillApi {
       ws.onopen = () => {
         void this.resume(ws).then((ok) => {
           resolve();
-          if (ok) this.connection.forEach((f) => f(true));
-          else this.signedOut.forEach((f) => f());
+          this.connection.forEach((f) => f(true));
+          if (!ok) this.signedOut.forEach((f) => f());
         });
       };
       ws.onmessage = (m) => this.receive(String(m.data));
