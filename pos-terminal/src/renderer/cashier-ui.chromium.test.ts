@@ -74,11 +74,11 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect.poll(() => page.locator('#sign-in-status').textContent()).toContain('not recognised');
     expect(await page.locator('#sign-in-secret').inputValue()).toBe(''); // the wrong PIN is not kept
+    await shot('0-sign-in');
     await page.getByLabel('PIN or password', { exact: true }).fill(TEST_CASHIER.secret);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator('body[data-ready="true"]').waitFor();
     expect(await page.locator('#cashier-name').textContent()).toBe('Cora (cashier)');
-    await shot('0-signed-in');
     await expect.poll(() => page.locator('#backend').textContent()).toBe('Payment network: connected');
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('scan');
 
