@@ -8,7 +8,7 @@ export type { Journal, AttemptRecord } from './common/ports/journal';
 export type { AttemptState } from './common/payment-attempt';
 export { GrpcBackendClient, type GrpcBackendOptions } from './main/backend/backend-client.grpc';
 export { SqliteJournal } from './main/journal/journal.sqlite';
-export { journalKey } from './main/journal/journal-key';
+export { journalKey, generateTillKey, parseTillKey, tillKeyFromEnv, TillKeyError, TILL_KEY_ENV, TILL_KEY_FD_ENV } from './main/journal/journal-key';
 export { BlenoPeripheral, type BlenoPeripheralOptions } from './main/ble/ble-peripheral.bleno';
 export type { AclPolicy, AclStats } from './main/ble/acl-scheduler';
 export type { HciTransport } from './main/ble/hci-transport';

@@ -13,6 +13,7 @@ export * from './ble/message-stream';
 export * from './ble/disconnect-reason';
 export * from './pki/keys';
 export * from './pki/certificate';
+export * from './pki/terminal-statement';
 export * from './pin/pin-block';
 export * from './pin/pin-seal';
 export { CardData, Cryptogram, CvmMethod, Item, Money, Receipt, SignedReceipt } from './gen/bluetill/v1/common';

@@ -3,6 +3,7 @@
  * loopback gRPC with its SQLite file, one till (journal in SQLite) on a BLE link, and simulated
  * phones with their cards. `radio: 'memory'` uses the in-memory link.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,7 +96,7 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
   // grpc-js sends the target's host as the TLS server name, and Node warns at an IP address there.
   const client = new GrpcBackendClient({ authorizationAddress: `localhost:${port}`, terminalId: DEMO_TERMINAL_ID, tls: readTerminalTls(seed.tlsDir, DEMO_TERMINAL_ID), deadlineMs: o.backendDeadlineMs ?? 3_000, attempts: 2, backoffMs: 100 });
   const terminalKey = privateKeyFromPem(seed.terminal.privatePem).privateKey;
-  const journal = new SqliteJournal(join(dir, 'till-journal.sqlite'), { key: journalKey(terminalKey) });
+  const journal = new SqliteJournal(join(dir, 'till-journal.sqlite'), { key: journalKey(new Uint8Array(randomBytes(32)), DEMO_TERMINAL_ID) });
   const till = new Till({
     terminalId: DEMO_TERMINAL_ID,
     merchantId: DEMO_MERCHANT.id,

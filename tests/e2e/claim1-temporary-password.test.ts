@@ -16,6 +16,7 @@ import { SqliteCatalog } from '../../pos-terminal/src/main/catalog/catalog.sqlit
 import { SqliteReceiptStore } from '../../pos-terminal/src/main/receipt/receipt-store.sqlite';
 import { startTillServer, type TillServer } from '../../pos-terminal/src/server/till-server';
 import { WsTestClient } from '../../pos-terminal/src/server/ws-test-client';
+import { testCashierAuth } from '../../pos-terminal/src/server/test-cashiers';
 import { PHONE_SIM_CLI, runCli, type CliRun as Run } from '../support/run-cli';
 
 const ALICE_PAN = '6799990100000000019';
@@ -61,8 +62,9 @@ beforeAll(async () => {
   world = await startWorld({ backendClock: { now: () => Date.now() + clockOffsetMs } });
   catalog = new SqliteCatalog(join(dir, 'till.sqlite'));
   receipts = new SqliteReceiptStore(join(dir, 'till.sqlite'));
-  server = await startTillServer({ till: world.till, catalog, receipts, printer: null, pdfDir: null, probeEveryMs: 0 });
-  cashier = await WsTestClient.open(server.url);
+  const { auth, token } = await testCashierAuth();
+  server = await startTillServer({ till: world.till, catalog, receipts, printer: null, pdfDir: null, probeEveryMs: 0, auth });
+  cashier = await WsTestClient.withToken(server.url, token);
 }, 60_000);
 
 afterAll(async () => {

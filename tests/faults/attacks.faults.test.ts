@@ -354,7 +354,7 @@ describe('a fake till', () => {
     const { pinKeyCertificate } = await rig.tills[0]!.client.challenge();
     const refuse = () => Promise.reject(new BackendError('unavailable', 'a fake till has no backend'));
     const backend: BackendClient = {
-      challenge: async () => ({ unpredictableNumber: new Uint8Array(randomBytes(4)), expiresAtMs: Date.now() + 60_000, pinKeyCertificate }),
+      challenge: async () => ({ unpredictableNumber: new Uint8Array(randomBytes(4)), expiresAtMs: Date.now() + 60_000, pinKeyCertificate, terminalStatement: new Uint8Array() }),
       authorize: refuse, settle: refuse, settleWithCode: refuse, getSettlement: refuse, refund: refuse, voidSale: refuse, closeBatch: refuse, listTransactions: refuse, close: () => undefined,
     };
     const radio = new InMemoryRadio();

@@ -25,6 +25,7 @@ const SAMPLES: BleBody[] = [
     value: {
       ephemeralPublicKey: new Uint8Array(65), nonce: new Uint8Array(16), terminalCertificate: new Uint8Array(randomBytes(150)), merchantName: 'Shop',
       unpredictableNumber: Uint8Array.of(1, 2, 3, 4), pinKeyCertificate: new Uint8Array(randomBytes(150)), amount: { minor: 1250, currency: 'EUR' }, signature: new Uint8Array(72),
+      terminalStatement: new Uint8Array(randomBytes(260)),
     },
   },
   { $case: 'cardAuth', value: { card: { pan: '9990010000000017', expiry: '3012', cardholderName: 'TEST', panSequence: 1, records: new Uint8Array(randomBytes(60)), signedDynamicData: new Uint8Array(96) }, sealedPinBlock: new Uint8Array(randomBytes(120)) } },

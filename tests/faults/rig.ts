@@ -7,6 +7,7 @@
  * journal file; its gRPC traffic can go through a TCP proxy that loses responses.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -78,6 +79,8 @@ export interface PhoneRun {
 export interface Rig {
   readonly dir: string;
   readonly masterKey: MasterKey;
+  /** The tills' till key (journal keys derive from it per terminal), as BLUETILL_TILL_KEY would give it. */
+  readonly tillKey: Uint8Array;
   readonly seed: SeededBackend;
   readonly material: KeyMaterial;
   readonly clock: TestClock;
@@ -111,6 +114,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
   const tillCount = o.tills ?? 1;
   const terminalIds = Array.from({ length: tillCount }, (_, i) => `T-${String(i + 1).padStart(4, '0')}`);
   const masterKey = MasterKey.generate();
+  const tillKey = new Uint8Array(randomBytes(32));
   const extra = fleetCards(o.fleetCards ?? 0);
   // At least T-0001 … T-0003 are registered, so that a till can be "another till" of the same merchant.
   const registered = [...new Set([...terminalIds, 'T-0002', 'T-0003'])].filter((id) => id !== 'T-0001');
@@ -170,7 +174,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
       attempts: o.attempts ?? 2,
       backoffMs: 100,
     });
-    const real = { backend: client as BackendClient, journal: new SqliteJournal(join(dir, `till-${terminalId}.sqlite`), { key: journalKey(terminalKey) }) as Journal };
+    const real = { backend: client as BackendClient, journal: new SqliteJournal(join(dir, `till-${terminalId}.sqlite`), { key: journalKey(tillKey, terminalId) }) as Journal };
     const parts = o.wrap ? o.wrap(index, real) : real;
     const radio = new InMemoryRadio();
     // The till's BLE links, so that a till "process" that dies drops them (as the radio would).
@@ -220,7 +224,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
   };
 
   const rig: Rig = {
-    dir, masterKey, seed, material, clock, tills, trust,
+    dir, masterKey, tillKey, seed, material, clock, tills, trust,
     address,
     inProcess: () => inProcess,
     card,

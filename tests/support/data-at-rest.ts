@@ -7,7 +7,9 @@
  * databases with their -wal/-shm files, and logs, under a folder (cards/ and keys.json are the
  * issuer's output and sealed key file, not data at rest of a running system).
  */
+import { createDecipheriv } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { decodePersonalizationData, encodePinBlock0, pinField4 } from '@bluetill/protocol';
 
@@ -50,6 +52,51 @@ export function cardSecrets(cardsDir: string): Needle[] {
     );
   }
   return out;
+}
+
+/**
+ * What a till must not keep once an outcome is known, beyond cardSecrets: the cardholder's name
+ * and the track-2 equivalent's opening (PAN and separator, BCD), per card.
+ */
+export function tillCardSecrets(cardsDir: string): Needle[] {
+  const out = cardSecrets(cardsDir);
+  for (const f of readdirSync(cardsDir).filter((n) => n.endsWith('.json'))) {
+    const file = JSON.parse(readFileSync(join(cardsDir, f), 'utf8')) as { personalization: string };
+    const p = decodePersonalizationData(Buffer.from(file.personalization, 'base64'));
+    const id = f.replace(/\.json$/, '');
+    out.push({ label: `${id} cardholder name`, bytes: Buffer.from(p.cardholderName, 'latin1') });
+    if (p.pan.length % 2 === 1) out.push({ label: `${id} track 2 (PAN, separator)`, bytes: Buffer.from(`${p.pan}D`, 'hex') });
+  }
+  return out;
+}
+
+/**
+ * A till journal read as an attacker holding its key would: every sealed request still in the
+ * attempts table, opened (AES-256-GCM, AAD = terminal transaction id). A wiped request is empty.
+ */
+export function journalPlaintexts(path: string, key: Uint8Array): Buffer[] {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const rows = db.prepare('SELECT terminal_txn_id AS txn, request FROM attempts').all() as { txn: string; request: Buffer }[];
+    return rows.filter((r) => r.request.length > 0).map((r) => {
+      const d = createDecipheriv('aes-256-gcm', key, r.request.subarray(0, 12));
+      d.setAAD(Buffer.from(r.txn));
+      d.setAuthTag(r.request.subarray(r.request.length - 16));
+      return Buffer.concat([d.update(r.request.subarray(12, r.request.length - 16)), d.final()]);
+    });
+  } finally {
+    db.close();
+  }
+}
+
+/** Scans a till journal's files (database, -wal, -shm) in clear, and its requests opened with `key`. */
+export function scanTillJournal(path: string, key: Uint8Array, needles: readonly Needle[]): ScanResult & { opened: number } {
+  const files = [path, `${path}-wal`, `${path}-shm`].filter((f) => existsSync(f));
+  const raw = scanAtRest(files, needles);
+  const opened = journalPlaintexts(path, key);
+  const hits = [...raw.hits];
+  for (const plain of opened) for (const n of needles) if (!n.textOnly && plain.includes(n.bytes)) hits.push({ file: `${path} (request opened with the journal key)`, label: n.label });
+  return { ...raw, hits, opened: opened.length };
 }
 
 const isTarget = (name: string) => /\.(sqlite|db)(-wal|-shm|-journal)?$/.test(name) || /\.log$/.test(name);

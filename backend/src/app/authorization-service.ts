@@ -7,7 +7,7 @@
  */
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import {
-  cvmNameOf, openSealedPin, type CvmName, pinSealContext, toHex,
+  cvmNameOf, openSealedPin, type CvmName, pinSealContext, signTerminalStatement, toHex,
   type AuthorizeRequest, type AuthorizeResponse, type ChallengeRequest, type ChallengeResponse, type DeclineCode,
   type SettleRequest, type SettleResponse,
 } from '@bluetill/protocol';
@@ -121,7 +121,15 @@ export class AuthorizationUseCase {
       }
       throw new Error('16 unpredictable numbers in a row were already taken for this terminal');
     });
-    return { unpredictableNumber: un, expiresAtMs: expiresAt, pinKeyCertificate: this.keys.pinKey.certificate };
+    // The card company's word to the phone that this terminal is in good standing now and that the
+    // UN is its own (signed with its receipt key, certified by the root): a revoked till gets no
+    // Challenge, so it has no fresh statement to show.
+    const terminalStatement = signTerminalStatement(
+      { terminalId: req.terminalId, unpredictableNumber: un, issuedAtMs: now, expiresAtMs: expiresAt },
+      this.keys.receiptKey.signer,
+      this.keys.receiptKey.certificate,
+    );
+    return { unpredictableNumber: un, expiresAtMs: expiresAt, pinKeyCertificate: this.keys.pinKey.certificate, terminalStatement };
   }
 
   /** `prepared`: made by a crypto worker (prepareAuthorize); made here when absent. */

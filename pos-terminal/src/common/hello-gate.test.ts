@@ -27,7 +27,7 @@ async function startTill(limits: { helloBurst?: number; hellosPerSecond?: number
   const backend = {
     challenge: async () => {
       challenges++;
-      return { unpredictableNumber: Uint8Array.of(1, 2, 3, 4), expiresAtMs: Date.now() + 60_000, pinKeyCertificate: new Uint8Array(8) };
+      return { unpredictableNumber: Uint8Array.of(1, 2, 3, 4), expiresAtMs: Date.now() + 60_000, pinKeyCertificate: new Uint8Array(8), terminalStatement: new Uint8Array() };
     },
     getSettlement: async () => null,
   } as unknown as BackendClient;

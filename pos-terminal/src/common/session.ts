@@ -165,7 +165,7 @@ export class PhoneSession {
     this.basket = this.takeBasket() ?? null;
     let accepted;
     try {
-      accepted = acceptHello(hello, this.ctx.identity, { unpredictableNumber: challenge.unpredictableNumber, pinKeyCertificate: challenge.pinKeyCertificate, amount: this.basket?.total });
+      accepted = acceptHello(hello, this.ctx.identity, { unpredictableNumber: challenge.unpredictableNumber, pinKeyCertificate: challenge.pinKeyCertificate, terminalStatement: challenge.terminalStatement, amount: this.basket?.total });
     } catch (error) {
       return this.protocolFailure(error);
     }

@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import {
-  Receipt, SettleRequest, SettleResponse, SettleWithCodeRequest, TillInfo, isTemporaryCode,
+  Receipt, SettleRequest, SettleResponse, SettleWithCodeRequest, TillInfo, isTemporaryCode, maskPan,
   type CloseBatchResponse, type ListTransactionsResponse, type RefundResponse, type TillIdentity, type VoidResponse,
 } from '@bluetill/protocol';
 import type { BlePeripheral } from './ports/ble-peripheral';
@@ -126,7 +126,8 @@ export class Till {
 
   /** Settles a basket: journal first, then the backend; an unknown outcome stays 'unresolved'. */
   private settle(basket: Basket, req: SettleRequest): Promise<SettleResponse> {
-    return this.journaled(basket, req.terminalTxnId, SettleRequest.encode(req).finish(), () => this.o.backend.settle(req));
+    const summary = { amountMinor: req.amount?.minor ?? 0, maskedPan: maskPan(req.card?.pan ?? '') };
+    return this.journaled(basket, req.terminalTxnId, SettleRequest.encode(req).finish(), () => this.o.backend.settle(req), summary);
   }
 
   /**
@@ -146,7 +147,7 @@ export class Till {
     if (!this.baskets.assign(holder, basketId)) throw new TillError('conflict', `basket ${basketId} could not be held for the code`);
     const req: SettleWithCodeRequest = { terminalId: this.o.terminalId, terminalTxnId: txn, merchantId: this.o.merchantId, code, amount: basket.total, items: basket.items.map((i) => ({ ...i })) };
     try {
-      const res = await this.journaled(basket, txn, SettleWithCodeRequest.encode({ ...req, code: '' }).finish(), () => this.o.backend.settleWithCode(req));
+      const res = await this.journaled(basket, txn, SettleWithCodeRequest.encode({ ...req, code: '' }).finish(), () => this.o.backend.settleWithCode(req), { amountMinor: basket.total.minor, maskedPan: '' });
       if (!res.approved) this.baskets.release(holder);
       return res;
     } catch (error) {
@@ -156,7 +157,7 @@ export class Till {
     }
   }
 
-  private async journaled(basket: Basket, txn: string, request: Uint8Array, send: () => Promise<SettleResponse>): Promise<SettleResponse> {
+  private async journaled(basket: Basket, txn: string, request: Uint8Array, send: () => Promise<SettleResponse>, summary: { amountMinor: number; maskedPan: string }): Promise<SettleResponse> {
     this.claimed.add(txn); // from here, a phone asking about this payment waits for the answer
     try {
       // An earlier attempt for this basket whose outcome is unknown is settled first, by asking:
@@ -166,7 +167,7 @@ export class Till {
         throw new BackendError('unavailable', 'an earlier attempt for this basket is still unresolved');
       const paid = this.paidAttempt(basket.id);
       if (paid) return paid;
-      await this.o.journal.begin({ terminalTxnId: txn, basketId: basket.id, request, at: this.ctx.clock.now() });
+      await this.o.journal.begin({ terminalTxnId: txn, basketId: basket.id, request, at: this.ctx.clock.now(), ...summary });
       this.emit({ type: 'attempt', terminalTxnId: txn, basketId: basket.id, state: 'pending' });
       let res: SettleResponse;
       try {

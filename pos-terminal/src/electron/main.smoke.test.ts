@@ -12,20 +12,34 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '@bluetill/simulator';
 import { REQUEST_CHANNELS } from '../common/ipc/channels';
+import { generateTillKey } from '../main/journal/journal-key';
 import { buildElectronApp, PACKAGE_DIR } from './build';
+import { writeTestCashiersFile } from '../server/test-cashiers';
 
 const FAKE_ELECTRON = `
 const listeners = {};
 const log = (...a) => console.log(JSON.stringify(a));
 export const app = { isPackaged: false, getPath: () => process.env.FAKE_USER_DATA, enableSandbox() { log('sandbox'); }, whenReady: () => Promise.resolve(),
   on(e, f) { listeners[e] = f; }, exit(c) { log('exit', c); process.exit(c); } };
-export const ipcMain = { handle(c) { log('handle', c); } };
+const handlers = {};
+export const ipcMain = { handle(c, f) { handlers[c] = f; log('handle', c); } };
 export const session = { defaultSession: { setPermissionRequestHandler() {} } };
 export const shell = { openExternal() {} };
 export class BrowserWindow {
   constructor(o) { log('window', o.webPreferences); this.webContents = { on() {}, setWindowOpenHandler() {}, send(e) { log('event', e); } }; }
   once() {} isDestroyed() { return false; }
-  async loadURL(u) { log('load', u); setTimeout(() => listeners['before-quit']({ preventDefault() {} }), 1500); }
+  async loadURL(u) {
+    log('load', u);
+    const ev = { senderFrame: { url: u } };
+    const answer = (r) => (r.ok ? 'ok' : r.error.code);
+    log('before sign-in', answer(await handlers['till:snapshot'](ev, {})));
+    log('wrong PIN', answer(await handlers['auth:sign-in'](ev, { cashierId: 'cora', secret: '0000' })));
+    log('sign-in', answer(await handlers['auth:sign-in'](ev, { cashierId: 'cora', secret: '2468' })));
+    log('after sign-in', answer(await handlers['till:snapshot'](ev, {})));
+    log('close without a manager', answer(await handlers['batch:close'](ev, {})));
+    log('draft', answer(await handlers['draft:clear'](ev, {})));
+    setTimeout(() => listeners['before-quit']({ preventDefault() {} }), 1500);
+  }
 }`;
 
 describe('Electron main (built, with a stand-in electron module)', () => {
@@ -48,8 +62,9 @@ describe('Electron main (built, with a stand-in electron module)', () => {
     writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module'; register(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});`);
     try {
       const child = spawn(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, join(outDir, 'electron', 'main.mjs'),
-        '--terminal', join(world.dir, 'terminal-T-0001.json'), '--backend', world.backend.address, '--ble', 'none', '--data', join(dir, 'data')], {
-        stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FAKE_USER_DATA: join(dir, 'user') },
+        '--terminal', join(world.dir, 'terminal-T-0001.json'), '--backend', world.backend.address, '--ble', 'none', '--data', join(dir, 'data'),
+        '--cashiers', await writeTestCashiersFile(join(dir, 'cashiers.json'))], {
+        stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FAKE_USER_DATA: join(dir, 'user'), BLUETILL_TILL_KEY: generateTillKey() },
       });
       let out = '';
       child.stdout.on('data', (d) => (out += String(d)));
@@ -60,7 +75,13 @@ describe('Electron main (built, with a stand-in electron module)', () => {
       expect(lines.find(([k]) => k === 'window')?.[1]).toMatchObject({ contextIsolation: true, nodeIntegration: false, sandbox: true, preload: join(outDir, 'preload', 'preload.cjs') });
       expect(lines.find(([k]) => k === 'load')?.[1]).toBe(pathToFileURL(join(outDir, 'renderer', 'index.html')).href);
       expect(lines.filter(([k]) => k === 'handle').map(([, c]) => c)).toEqual([...REQUEST_CHANNELS]);
-      expect(lines.filter(([k]) => k === 'event').map(([, e]) => e)).toContain('backend:changed');
+      // The same sign-in as the browser's: nothing before it, a wrong PIN refused, a manager needed for the close.
+      expect(Object.fromEntries(lines.filter(([k]) => /sign-in|PIN|manager/.test(k)))).toEqual({
+        'before sign-in': 'unauthenticated', 'wrong PIN': 'unauthenticated', 'sign-in': 'ok', 'after sign-in': 'ok', 'close without a manager': 'approval_required',
+      });
+      expect(lines.filter(([k]) => k === 'event').map(([, e]) => e)).toContain('till:changed');
+      // No event reached the window before a cashier signed in.
+      expect(lines.findIndex(([k]) => k === 'event')).toBeGreaterThan(lines.findIndex(([k]) => k === 'sign-in'));
       expect(lines.at(-1)).toEqual(['exit', 0]);
     } finally {
       rmSync(outDir, { recursive: true, force: true });

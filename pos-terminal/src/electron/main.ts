@@ -1,8 +1,10 @@
 /**
  * The Electron main process: owns the till core (same composition as `serve`), hosts the TillApi
- * over IPC for one sandboxed cashier window, and forwards the host's events to it.
+ * over IPC for one sandboxed cashier window behind the same session gate as `serve` (a cashier
+ * signs in on the page; a manager approves refunds and voids above the limit and the day's close),
+ * and forwards the host's events to the window while a cashier is signed in.
  *
- *   npm run pos -w @bluetill/pos-terminal -- --terminal FILE --backend HOST:PORT --ble none|uart:PATH|socket:N [--data DIR] [--printer SPEC]
+ *   BLUETILL_TILL_KEY=… npm run pos -w @bluetill/pos-terminal -- --terminal FILE --backend HOST:PORT --cashiers FILE --ble none|uart:PATH|socket:N [--data DIR] [--printer SPEC]
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -10,6 +12,8 @@ import { app, BrowserWindow, ipcMain, session, shell } from 'electron';
 import { REQUEST_CHANNELS } from '../common/ipc/channels';
 import { ApiError } from '../common/ipc/till-api';
 import { CashierHost } from '../server/cashier-host';
+import { CashierAuth } from '../server/cashier-auth';
+import { readCashiersFile } from '../main/auth/cashiers-file';
 import { composeTill, type ComposedTill } from '../server/compose-till';
 import { CASHIER_WEB_PREFERENCES, CASHIER_WINDOW } from './window-options';
 
@@ -23,20 +27,21 @@ function config() {
     options: {
       terminal: { type: 'string' }, backend: { type: 'string' }, settlement: { type: 'string' }, ble: { type: 'string' },
       data: { type: 'string' }, printer: { type: 'string' }, counter: { type: 'string' }, currency: { type: 'string' },
-      'tls-dir': { type: 'string' }, insecure: { type: 'boolean' },
+      'tls-dir': { type: 'string' }, insecure: { type: 'boolean' }, cashiers: { type: 'string' },
     },
   });
   const s = (k: keyof typeof values, env: string, fallback?: string) => (typeof values[k] === 'string' ? (values[k] as string) : (process.env[env] ?? fallback));
   const terminalFile = s('terminal', 'BLUETILL_TERMINAL');
   const backend = s('backend', 'BLUETILL_BACKEND');
-  if (!terminalFile || !backend) throw new Error('give --terminal FILE and --backend HOST:PORT (or BLUETILL_TERMINAL, BLUETILL_BACKEND)');
+  const cashiersFile = s('cashiers', 'BLUETILL_CASHIERS');
+  if (!terminalFile || !backend || !cashiersFile) throw new Error('give --terminal FILE, --backend HOST:PORT and --cashiers FILE (or BLUETILL_TERMINAL, BLUETILL_BACKEND, BLUETILL_CASHIERS)');
   const settlement = s('settlement', 'BLUETILL_SETTLEMENT');
   const printer = s('printer', 'BLUETILL_PRINTER');
   const tlsDir = s('tls-dir', 'BLUETILL_TLS_DIR');
   const insecure = values.insecure === true || process.env.BLUETILL_INSECURE === '1';
   if (insecure) console.error('WARNING: --insecure: the backend connection has no TLS and no client certificate (local debugging only)');
   return {
-    terminalFile, backend, ...(settlement ? { settlement } : {}), ...(printer ? { printer } : {}), ...(tlsDir ? { tlsDir } : {}), insecure,
+    cashiersFile, terminalFile, backend, ...(settlement ? { settlement } : {}), ...(printer ? { printer } : {}), ...(tlsDir ? { tlsDir } : {}), insecure,
     dataDir: s('data', 'BLUETILL_DATA', join(app.getPath('userData'), 'till'))!,
     ble: s('ble', 'BLUETILL_BLE', 'none')!,
     counterName: s('counter', 'BLUETILL_COUNTER', 'Counter 1')!,
@@ -45,8 +50,15 @@ function config() {
 }
 
 async function start(): Promise<void> {
-  const composed: ComposedTill = await composeTill(config());
+  const { cashiersFile, ...tillConfig } = config();
+  const cashiers = readCashiersFile(cashiersFile);
+  const composed: ComposedTill = await composeTill(tillConfig);
   const host = new CashierHost({ till: composed.till, catalog: composed.catalog, receipts: composed.receipts, printer: composed.printer, pdfDir: composed.pdfDir });
+  // One window, one session: signed out until a cashier signs in on the page. No API token here.
+  const gate = new CashierAuth({ cashiers, apiToken: null }).session({
+    invoke: (c, p) => host.invoke(c, p),
+    saleTotalMinor: (txn) => composed.receipts.get(txn)?.receipt.total?.minor,
+  });
   const pageUrl = new URL(`file://${join(DIST, 'renderer', 'index.html')}`).href;
 
   // Nothing from the web: no permissions, no navigation, no new windows.
@@ -62,7 +74,7 @@ async function start(): Promise<void> {
     ipcMain.handle(channel, async (event, payload: unknown) => {
       if (event.senderFrame?.url !== pageUrl) throw new Error('not the cashier window');
       try {
-        return { ok: true, result: await host.invoke(channel, payload) };
+        return { ok: true, result: await gate.invoke(channel, payload) };
       } catch (error) {
         if (error instanceof ApiError) return { ok: false, error: { code: error.code, message: error.message } };
         return { ok: false, error: { code: 'internal', message: 'the till could not do that' } };
@@ -70,7 +82,7 @@ async function start(): Promise<void> {
     });
   }
   const off = host.subscribe((event, payload) => {
-    if (!win.isDestroyed()) win.webContents.send(event, payload);
+    if (gate.principal && !win.isDestroyed()) win.webContents.send(event, payload);
   });
 
   win.once('ready-to-show', () => win.show());

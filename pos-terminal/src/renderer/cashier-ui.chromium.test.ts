@@ -16,6 +16,7 @@ import { SqliteReceiptStore } from '../main/receipt/receipt-store.sqlite';
 import { FilePrinter } from '../main/receipt/receipt-printer.file';
 import { receiptToEscPos } from '../main/receipt/escpos';
 import { startTillServer, type TillServer } from '../server/till-server';
+import { TEST_CASHIER, TEST_MANAGER, testCashierAuth } from '../server/test-cashiers';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = resolve(import.meta.dirname, '../../../artifacts/screenshots');
@@ -36,7 +37,7 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     world = await startWorld({ limits: { basketWaitMs: 30_000, lingerMs: 1_000 } });
     catalog = new SqliteCatalog(join(dir, 'till.sqlite'));
     receipts = new SqliteReceiptStore(join(dir, 'till.sqlite'));
-    server = await startTillServer({ till: world.till, catalog, receipts, printer: new FilePrinter(join(dir, 'printer.escpos')), pdfDir: join(dir, 'pdf'), probeEveryMs: 1_000 });
+    server = await startTillServer({ till: world.till, catalog, receipts, printer: new FilePrinter(join(dir, 'printer.escpos')), pdfDir: join(dir, 'pdf'), probeEveryMs: 1_000, auth: (await testCashierAuth()).auth });
     context = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), {
       executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1,
     });
@@ -56,9 +57,28 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
   const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
   const row = (text: string) => page.locator('#sessions li.session', { hasText: text });
 
-  it('rings up by search and barcode, serves two phones at once, prints, and keeps the history', async () => {
+  const approve = async (managerId: string, secret: string) => {
+    await page.locator('#approval[open]').waitFor();
+    await page.getByLabel('Manager', { exact: true }).fill(managerId);
+    await page.getByLabel('Manager PIN or password').fill(secret);
+    await page.getByRole('button', { name: 'Approve' }).click();
+  };
+
+  it('signs a cashier in, rings up by search and barcode, serves two phones at once, prints, and keeps the history', async () => {
     await page.goto(server.url);
+    // Signed out: only the sign-in form; the sale is not on the page.
+    await page.locator('#sign-in-id').waitFor();
+    expect(await page.locator('#scan').isVisible()).toBe(false);
+    await page.getByLabel('Cashier', { exact: true }).fill(TEST_CASHIER.id);
+    await page.getByLabel('PIN or password', { exact: true }).fill('0000');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.locator('#sign-in-status').textContent()).toContain('not recognised');
+    expect(await page.locator('#sign-in-secret').inputValue()).toBe(''); // the wrong PIN is not kept
+    await shot('0-sign-in');
+    await page.getByLabel('PIN or password', { exact: true }).fill(TEST_CASHIER.secret);
+    await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator('body[data-ready="true"]').waitFor();
+    expect(await page.locator('#cashier-name').textContent()).toBe('Cora (cashier)');
     await expect.poll(() => page.locator('#backend').textContent()).toBe('Payment network: connected');
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('scan');
 
@@ -170,10 +190,14 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     // Refund part of the payment from the day's history, then close the day.
     await page.locator('#history li button', { hasText: '0035' }).click();
     await page.locator(`#receipt pre[aria-label="Receipt ${txn}"]`).waitFor();
-    await page.locator('#refund-amount').fill('40.00'); // more than paid: declined, nothing refunded
+    await page.locator('#refund-amount').fill('40.00'); // above the 20.00 limit: a manager approves; more than paid: declined, nothing refunded
     await page.getByRole('button', { name: 'Refund', exact: true }).click();
+    await approve(TEST_CASHIER.id, TEST_CASHIER.secret); // a cashier cannot approve
+    await expect.poll(() => page.locator('#approval-status').textContent()).toContain('not a manager');
+    await approve(TEST_MANAGER.id, TEST_MANAGER.secret);
+    await page.locator('#approval:not([open])').waitFor({ state: 'attached' });
     await expect.poll(() => page.locator('#receipt-status').textContent()).toContain('Refund declined: Refund exceeds what is left of the payment');
-    await page.locator('#refund-amount').fill('5.00');
+    await page.locator('#refund-amount').fill('5.00'); // within the limit: no manager needed
     await page.getByRole('button', { name: 'Refund', exact: true }).click();
     await page.locator('#receipt .badge', { hasText: 'REFUND' }).waitFor();
     const refundText = (await page.locator('#receipt pre').textContent())!;
@@ -184,6 +208,10 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     expect(await page.getByRole('button', { name: 'Void' }).isDisabled()).toBe(true); // a refund is not voided
     await shot('6-refund');
     await page.getByRole('button', { name: 'Close the day' }).click();
+    await approve(TEST_MANAGER.id, 'not-the-pin');
+    await expect.poll(() => page.locator('#approval-status').textContent()).toContain('not recognised');
+    expect(await page.locator('#batch').isHidden()).toBe(true);
+    await approve(TEST_MANAGER.id, TEST_MANAGER.secret);
     await page.locator('#batch:not([hidden])').waitFor();
     const shown = {
       sales: await page.locator('#batch-sales').textContent(), saleCount: await page.locator('#batch-sale-count').textContent(),

@@ -9,6 +9,9 @@ import type { TillApi } from '../common/ipc/till-api';
 import type { BatchView, ProductView, ReceiptView, SessionRow, TillSnapshot } from '../common/ipc/view-models';
 import { $, esc, setHtml } from './dom';
 import { parsePrice } from './parse-price';
+import { ManagerApproval } from './manager-approval';
+
+const formatMinor = (minor: number) => (minor / 100).toFixed(2);
 
 const ASSIGNABLE: readonly SessionRow['phase'][] = ['connecting', 'card_check', 'authorizing'];
 /** Phases in which the till waits on the phone, so the cashier may cancel (PhoneSession.cancelByCashier). */
@@ -28,6 +31,8 @@ export class CashierView {
    * it goes to a phone and is paid, until the cashier does something else there.
    */
   private charged: { id: string; totalText: string; notice: string } | null = null;
+
+  private readonly approval = new ManagerApproval();
 
   constructor(private readonly api: TillApi) {}
 
@@ -287,7 +292,10 @@ export class CashierView {
       this.status('receipt-status', 'Refund amount like 5.00', true);
       return;
     }
-    const res = await this.call(() => this.api.invoke('receipt:refund', { terminalTxnId: r.terminalTxnId, amountMinor }), undefined, 'receipt-status');
+    const res = await this.call(
+      () => this.approval.run(`Refund ${formatMinor(amountMinor)} of ${r.terminalTxnId}`, (approval) => this.api.invoke('receipt:refund', { terminalTxnId: r.terminalTxnId, amountMinor, ...(approval ? { approval } : {}) })),
+      undefined, 'receipt-status',
+    );
     if (!res) return;
     if (res.result === 'declined') {
       this.status('receipt-status', `Refund declined: ${res.declineText}`, true);
@@ -302,7 +310,10 @@ export class CashierView {
   private async voidSale(): Promise<void> {
     const r = this.shownReceipt;
     if (!r || r.kind !== 'sale' || r.result !== 'approved') return;
-    const res = await this.call(() => this.api.invoke('receipt:void', { terminalTxnId: r.terminalTxnId }), undefined, 'receipt-status');
+    const res = await this.call(
+      () => this.approval.run(`Void ${r.totalText} of ${r.terminalTxnId}`, (approval) => this.api.invoke('receipt:void', { terminalTxnId: r.terminalTxnId, ...(approval ? { approval } : {}) })),
+      undefined, 'receipt-status',
+    );
     if (!res) return;
     if (res.result === 'declined') {
       this.status('receipt-status', `Void declined: ${res.declineText}`, true);
@@ -314,7 +325,7 @@ export class CashierView {
   }
 
   private async closeDay(): Promise<void> {
-    const b = await this.call(() => this.api.invoke('batch:close', {}), undefined, 'day-status');
+    const b = await this.call(() => this.approval.run('Close the day', (approval) => this.api.invoke('batch:close', approval ? { approval } : {})), undefined, 'day-status');
     if (!b) return;
     this.renderBatch(b);
     this.status('day-status', `Batch ${b.batchId} closed at ${b.closedAtText}`);

@@ -1,7 +1,9 @@
 /// <reference lib="dom" />
 /**
  * The TillApi over the headless server's WebSocket (the browser case; Electron uses the preload).
- * Reconnects by itself; `onConnection` tells the UI when the till host is away.
+ * Reconnects by itself; `onConnection` tells the UI when the till host is away. A signed-in
+ * cashier's resume token (from `auth:sign-in`, memory only) signs the new connection in again;
+ * `onSignedOut` tells the UI when that is refused (the cashier signs in again).
  */
 import type { EventChannel, Events, RequestChannel, RequestOf, ResponseOf } from '../common/ipc/channels';
 import { ApiError, type TillApi } from '../common/ipc/till-api';
@@ -15,6 +17,8 @@ export class WsTillApi implements TillApi {
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly connection = new Set<(up: boolean) => void>();
+  private readonly signedOut = new Set<() => void>();
+  private resumeToken: string | null = null;
   private opened: Promise<void>;
 
   constructor(private readonly url: string) {
@@ -26,8 +30,11 @@ export class WsTillApi implements TillApi {
       const ws = new WebSocket(this.url);
       this.ws = ws;
       ws.onopen = () => {
-        this.connection.forEach((f) => f(true));
-        resolve();
+        void this.resume(ws).then((ok) => {
+          resolve();
+          this.connection.forEach((f) => f(true));
+          if (!ok) this.signedOut.forEach((f) => f());
+        });
       };
       ws.onmessage = (m) => this.receive(String(m.data));
       ws.onclose = () => {
@@ -40,6 +47,22 @@ export class WsTillApi implements TillApi {
         resolve();
       };
     });
+  }
+
+  /** Signs a new connection in again with the resume token; true when there was nothing to resume or it worked. */
+  private async resume(ws: WebSocket): Promise<boolean> {
+    if (!this.resumeToken) return true;
+    const id = this.nextId++;
+    try {
+      await new Promise((resolve, reject) => {
+        this.pending.set(id, { resolve, reject });
+        ws.send(JSON.stringify({ id, channel: 'auth:resume', payload: { resumeToken: this.resumeToken } }));
+      });
+      return true;
+    } catch {
+      this.resumeToken = null;
+      return false;
+    }
   }
 
   private receive(text: string): void {
@@ -60,10 +83,13 @@ export class WsTillApi implements TillApi {
     const ws = this.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) throw new ApiError('unavailable', 'not connected to the till');
     const id = this.nextId++;
-    return new Promise<ResponseOf<C>>((resolve, reject) => {
+    const result = await new Promise<ResponseOf<C>>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       ws.send(JSON.stringify({ id, channel, payload }));
     });
+    if (channel === 'auth:sign-in') this.resumeToken = (result as ResponseOf<'auth:sign-in'>).resumeToken || null;
+    if (channel === 'auth:sign-out') this.resumeToken = null;
+    return result;
   }
 
   on<E extends EventChannel>(channel: E, listener: (payload: Events[E]) => void): () => void {
@@ -71,6 +97,11 @@ export class WsTillApi implements TillApi {
     if (!set) this.listeners.set(channel, (set = new Set()));
     set.add(listener as Listener);
     return () => set.delete(listener as Listener);
+  }
+
+  /** Called when a reconnected page could not be signed in again. */
+  onSignedOut(f: () => void): void {
+    this.signedOut.add(f);
   }
 
   /** Called with true on every (re)connect and false on every loss. */

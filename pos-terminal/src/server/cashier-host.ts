@@ -164,6 +164,10 @@ export class CashierHost {
         return this.voidSale(req.terminalTxnId as string);
       case 'batch:close':
         return this.closeBatch();
+      case 'auth:sign-in':
+      case 'auth:resume':
+      case 'auth:sign-out':
+        throw new Error(`${channel} is answered by the session gate (cashier-auth.ts), not the host`);
       default:
         return assertNever(channel, 'channel');
     }

@@ -1,11 +1,13 @@
 /** `serve` as a process: real adapters against a seeded backend, no radio (`--ble none`). */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '@bluetill/simulator';
+import { generateTillKey } from '../main/journal/journal-key';
 import { WsTestClient } from './ws-test-client';
+import { writeTestCashiersFile } from './test-cashiers';
 
 describe('serve CLI', () => {
   let world: World;
@@ -21,7 +23,8 @@ describe('serve CLI', () => {
 
   it('composes a till with the real adapters and serves it until SIGTERM', async () => {
     const cli = join(import.meta.dirname, 'cli.ts');
-    const child = spawn(process.execPath, ['--import', 'tsx', cli, '--terminal', join(world.dir, 'terminal-T-0001.json'), '--backend', world.backend.address, '--ble', 'none', '--port', '0', '--data', data, '--counter', 'Counter 7'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const cashiers = await writeTestCashiersFile(join(data, 'cashiers.json'));
+    const child = spawn(process.execPath, ['--import', 'tsx', cli, '--terminal', join(world.dir, 'terminal-T-0001.json'), '--backend', world.backend.address, '--ble', 'none', '--port', '0', '--data', data, '--counter', 'Counter 7', '--cashiers', cashiers], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BLUETILL_TILL_KEY: generateTillKey() } });
     let out = '';
     child.stdout.on('data', (d) => (out += String(d)));
     child.stderr.on('data', (d) => (out += String(d)));
@@ -33,7 +36,10 @@ describe('serve CLI', () => {
       }, 50);
       setTimeout(() => (clearInterval(t), reject(new Error(`no url: ${out}`))), 20_000);
     });
-    const client = await WsTestClient.open(url);
+    await expect(WsTestClient.open(url)).rejects.toThrow(/401/); // a script without the token
+    const tokenFile = join(data, 'api-token');
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    const client = await WsTestClient.withToken(url, readFileSync(tokenFile, 'utf8').trim());
     expect((await client.call('till:snapshot', {})).counterName).toBe('Counter 7');
     // The first probe may have answered before this client connected: ask until it has.
     await expect.poll(async () => (await client.call('till:snapshot', {})).backend.health, { timeout: 10_000 }).toBe('reachable');

@@ -1,19 +1,29 @@
 /**
  * `pos-terminal serve`: runs a till (real adapters) and serves the cashier UI on loopback.
  *
- *   npx tsx pos-terminal/src/server/cli.ts --terminal .data/demo/terminal-T-0001.json \
- *     --backend localhost:50051 --ble none [--port 8080] [--host 127.0.0.1] [--data .data/till] \
+ *   BLUETILL_TILL_KEY=… npx tsx pos-terminal/src/server/cli.ts --terminal .data/demo/terminal-T-0001.json \
+ *     --backend localhost:50051 --ble none --cashiers cashiers.json [--port 8080] [--host 127.0.0.1] [--data .data/till] \
  *     [--printer file:PATH|device:/dev/usb/lp0|tcp:HOST:9100|none] [--counter "Counter 1"] [--currency EUR]
- *     [--tls-dir DIR (default: tls/ beside the terminal file)] [--insecure (no TLS: local debugging only)]
+ *     [--tls-dir DIR (default: tls/ beside the terminal file)] [--insecure (no TLS to the backend: local debugging only)]
+ *     [--token-file PATH (default: DATA/api-token)] [--tls-cert PEM --tls-key PEM (HTTPS/WSS; needed for a non-loopback --host)]
  *
- * Prints one line `serving <url>` when ready; stops cleanly on SIGINT/SIGTERM.
+ * Cashiers sign in on the page (cashiers file: cashiers-cli.ts); scripts use the API token in the
+ * token file (0600, created on first start). Prints `serving <url>` when ready; stops cleanly on SIGINT/SIGTERM.
  */
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { composeTill } from './compose-till';
-import { startTillServer } from './till-server';
+import { startTillServer, TillServerError } from './till-server';
+import { CashierAuth } from './cashier-auth';
+import { readCashiersFile } from '../main/auth/cashiers-file';
+import { loadOrCreateApiToken } from '../main/auth/api-token';
+import { tillKeyFromEnv } from '../main/journal/journal-key';
 
-const USAGE = 'usage: serve --terminal FILE --backend HOST:PORT --ble none|uart:PATH|socket:N [--settlement HOST:PORT] [--host 127.0.0.1] [--port 8080] [--data DIR] [--printer SPEC] [--counter NAME] [--currency EUR] [--tls-dir DIR] [--insecure]';
+const USAGE =
+  'usage: serve --terminal FILE --backend HOST:PORT --ble none|uart:PATH|socket:N --cashiers FILE [--settlement HOST:PORT] [--host 127.0.0.1] [--port 8080] [--data DIR] [--printer SPEC] [--counter NAME] [--currency EUR] [--tls-dir DIR] [--insecure] [--token-file PATH] [--tls-cert PEM --tls-key PEM]';
+
+const isLoopback = (h: string) => h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -31,25 +41,38 @@ async function main(argv: string[]): Promise<number> {
       currency: { type: 'string', default: 'EUR' },
       'tls-dir': { type: 'string' },
       insecure: { type: 'boolean', default: false },
+      cashiers: { type: 'string' },
+      'token-file': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
   });
-  if (values.help || !values.terminal || !values.backend || !values.ble) {
+  if (values.help || !values.terminal || !values.backend || !values.ble || !values.cashiers) {
     console.error(USAGE);
     return values.help ? 0 : 2;
   }
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error('--port must be 0..65535');
-  const composed = await composeTill({
+  // Everything is checked before anything is opened or written.
+  if (!values['tls-cert'] !== !values['tls-key']) throw new Error('give both --tls-cert and --tls-key, or neither');
+  const tls = values['tls-cert'] ? { cert: readFileSync(resolve(values['tls-cert'])), key: readFileSync(resolve(values['tls-key']!)) } : undefined;
+  if (!isLoopback(values.host) && !tls) throw new TillServerError('insecure_host', `refusing to serve on ${values.host} without TLS: give --tls-cert and --tls-key, or keep to loopback`);
+  const cashiers = readCashiersFile(resolve(values.cashiers));
+  const tillKey = tillKeyFromEnv();
+  const tokenFile = resolve(values['token-file'] ?? join(values.data, 'api-token'));
+  const composed = await composeTill({ tillKey,
     terminalFile: resolve(values.terminal), backend: values.backend, ...(values.settlement ? { settlement: values.settlement } : {}),
     dataDir: resolve(values.data), ble: values.ble, ...(values.printer ? { printer: values.printer } : {}),
     counterName: values.counter, currency: values.currency,
     ...(values['tls-dir'] ? { tlsDir: resolve(values['tls-dir']) } : {}), insecure: values.insecure,
   });
   if (values.insecure) console.error('serve: WARNING --insecure: the backend connection has no TLS and no client certificate (local debugging only)');
-  const server = await startTillServer({ till: composed.till, catalog: composed.catalog, receipts: composed.receipts, printer: composed.printer, pdfDir: composed.pdfDir, host: values.host, port });
+  const auth = new CashierAuth({ cashiers, apiToken: loadOrCreateApiToken(tokenFile) });
+  const server = await startTillServer({ till: composed.till, catalog: composed.catalog, receipts: composed.receipts, printer: composed.printer, pdfDir: composed.pdfDir, host: values.host, port, auth, ...(tls ? { tls } : {}) });
   console.log(`serving ${server.url}`);
+  console.error(`serve: scripts: the API token is in ${tokenFile} (send it as "authorization: Bearer <token>")`);
   await new Promise<void>((done) => {
     process.once('SIGINT', done);
     process.once('SIGTERM', done);

@@ -10,7 +10,7 @@ import { Till } from '../common/till';
 import type { BlePeripheral } from '../common/ports/ble-peripheral';
 import { GrpcBackendClient } from '../main/backend/backend-client.grpc';
 import { SqliteJournal } from '../main/journal/journal.sqlite';
-import { journalKey } from '../main/journal/journal-key';
+import { journalKey, tillKeyFromEnv } from '../main/journal/journal-key';
 import { BlenoPeripheral } from '../main/ble/ble-peripheral.bleno';
 import type { HciTransport } from '../main/ble/hci-transport';
 import { SqliteCatalog } from '../main/catalog/catalog.sqlite';
@@ -40,6 +40,8 @@ export interface TillConfig {
   readonly printer?: string;
   readonly counterName: string;
   readonly currency: string;
+  /** The till key that protects the journal (journal-key.ts); default from BLUETILL_TILL_KEY / BLUETILL_TILL_KEY_FD. */
+  readonly tillKey?: Uint8Array;
 }
 
 export interface ComposedTill {
@@ -82,6 +84,7 @@ export function bleFromSpec(spec: string): BlePeripheral {
 }
 
 export async function composeTill(c: TillConfig): Promise<ComposedTill> {
+  const tillKey = c.tillKey ?? tillKeyFromEnv();
   const t = JSON.parse(readFileSync(c.terminalFile, 'utf8')) as TerminalFile;
   for (const k of ['terminalId', 'merchantId', 'merchantName', 'privatePem', 'certificate'] as const)
     if (typeof t[k] !== 'string' || !t[k]) throw new Error(`terminal file: ${k} missing`);
@@ -91,7 +94,7 @@ export async function composeTill(c: TillConfig): Promise<ComposedTill> {
     authorizationAddress: c.backend, ...(c.settlement ? { settlementAddress: c.settlement } : {}), terminalId: t.terminalId,
     ...(c.insecure ? { insecure: true } : { tls: readTerminalTls(c.tlsDir ?? join(dirname(c.terminalFile), 'tls'), t.terminalId) }),
   });
-  const journal = new SqliteJournal(join(c.dataDir, 'journal.sqlite'), { key: journalKey(terminalKey) });
+  const journal = new SqliteJournal(join(c.dataDir, 'journal.sqlite'), { key: journalKey(tillKey, t.terminalId) });
   const tillDb = join(c.dataDir, 'till.sqlite');
   const catalog = new SqliteCatalog(tillDb);
   const receipts = new SqliteReceiptStore(tillDb);

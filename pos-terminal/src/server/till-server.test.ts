@@ -14,6 +14,7 @@ import { receiptToEscPos } from '../main/receipt/escpos';
 import { MAX_WS_MESSAGE_BYTES } from '../common/ipc/wire';
 import { startTillServer, type TillServer } from './till-server';
 import { WsTestClient } from './ws-test-client';
+import { TEST_CASHIER, TEST_MANAGER, testCashierAuth } from './test-cashiers';
 
 describe('till server (HTTP + WebSocket on loopback)', () => {
   let world: World;
@@ -22,14 +23,18 @@ describe('till server (HTTP + WebSocket on loopback)', () => {
   let client: WsTestClient;
   let catalog: SqliteCatalog;
   let receipts: SqliteReceiptStore;
+  let token: string;
+  const manager = { managerId: TEST_MANAGER.id, secret: TEST_MANAGER.secret };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'bluetill-serve-'));
     world = await startWorld({ limits: { basketWaitMs: 3_000 } });
     catalog = new SqliteCatalog(join(dir, 'till.sqlite'));
     receipts = new SqliteReceiptStore(join(dir, 'till.sqlite'));
-    server = await startTillServer({ till: world.till, catalog, receipts, printer: new FilePrinter(join(dir, 'printer.escpos')), pdfDir: join(dir, 'pdf'), probeEveryMs: 300 });
-    client = await WsTestClient.open(server.url);
+    const cashiers = await testCashierAuth();
+    token = cashiers.token;
+    server = await startTillServer({ till: world.till, catalog, receipts, printer: new FilePrinter(join(dir, 'printer.escpos')), pdfDir: join(dir, 'pdf'), probeEveryMs: 300, auth: cashiers.auth });
+    client = await WsTestClient.withToken(server.url, token);
   });
 
   afterAll(async () => {
@@ -55,11 +60,25 @@ describe('till server (HTTP + WebSocket on loopback)', () => {
     expect((await fetch(`${server.url}/`, { method: 'POST' })).status).toBe(405);
   });
 
-  it('refuses a WebSocket from another origin', async () => {
+  it('refuses a WebSocket from another origin, and one with no origin and no API token; a page of its own origin must sign in', async () => {
     await expect(WsTestClient.open(server.url, { origin: 'http://evil.example' })).rejects.toThrow(/403/);
+    await expect(WsTestClient.open(server.url, { origin: 'http://evil.example', authorization: `Bearer ${token}` })).rejects.toThrow(/403/);
+    await expect(WsTestClient.open(server.url)).rejects.toThrow(/401/);
+    await expect(WsTestClient.withToken(server.url, `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`)).rejects.toThrow(/401/);
     const same = await WsTestClient.open(server.url, { origin: server.url });
+    expect(await same.request('till:snapshot', {})).toMatchObject({ ok: false, error: { code: 'unauthenticated' } });
+    expect(await same.request('auth:sign-in', { cashierId: TEST_CASHIER.id, secret: 'wrong' })).toMatchObject({ ok: false, error: { code: 'unauthenticated' } });
+    const view = await same.call('auth:sign-in', { cashierId: TEST_CASHIER.id, secret: TEST_CASHIER.secret });
+    expect(view).toMatchObject({ cashierId: 'cora', role: 'cashier', approvalLimitMinor: 2000, resumeToken: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
     expect((await same.call('till:snapshot', {})).counterName).toBe('Counter 1');
     same.close();
+    // The page reconnects and resumes; after sign-out the token is worth nothing.
+    const again = await WsTestClient.open(server.url, { origin: server.url });
+    expect((await again.call('auth:resume', { resumeToken: view.resumeToken })).cashierId).toBe('cora');
+    await again.call('auth:sign-out', {});
+    expect(await again.request('till:snapshot', {})).toMatchObject({ ok: false, error: { code: 'unauthenticated' } });
+    expect(await again.request('auth:resume', { resumeToken: view.resumeToken })).toMatchObject({ ok: false, error: { code: 'unauthenticated' } });
+    again.close();
   });
 
   it('rings up a sale: search, scan, quantities, remove, charge; pushes the changes', async () => {
@@ -191,11 +210,14 @@ describe('till server (HTTP + WebSocket on loopback)', () => {
     const kinds = (await world.till.listTransactions(0)).transactions.map((t) => `${t.kind}:${t.approved}`);
     expect(kinds).toEqual(expect.arrayContaining(['sale:true', 'void:true', 'refund:true', 'refund:false']));
 
-    const day = await client.call('batch:close', {});
+    expect(await client.request('batch:close', {})).toMatchObject({ ok: false, error: { code: 'approval_required' } });
+    expect(await client.request('batch:close', { approval: { managerId: TEST_CASHIER.id, secret: TEST_CASHIER.secret } })).toMatchObject({ ok: false, error: { code: 'approval_required' } });
+    expect(await client.request('batch:close', { approval: { ...manager, secret: 'not-it' } })).toMatchObject({ ok: false, error: { code: 'approval_required' } });
+    const day = await client.call('batch:close', { approval: manager });
     expect(day).toMatchObject({ saleCount: 2, saleText: '€27.98', refundCount: 1, refundText: '€2.99', voidCount: 1, voidText: '€14.99', netText: '€10.00', netMinor: 1000 });
     const stored = world.backend.store.db.prepare('SELECT net_minor AS net, status FROM batches WHERE id = ?').get(day.batchId);
     expect(stored).toEqual({ net: 1000, status: 'closed' });
-    expect((await client.call('batch:close', {})).saleCount).toBe(0); // the next day starts empty
+    expect((await client.call('batch:close', { approval: manager })).saleCount).toBe(0); // the next day starts empty
     expect(world.backend.store.ledgerSum()).toBe(0);
   });
 

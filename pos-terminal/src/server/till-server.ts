@@ -1,10 +1,19 @@
 /**
- * `pos-terminal serve`: the cashier UI over HTTP and the TillApi over a WebSocket, on loopback.
- * Every WebSocket message is size-checked and schema-checked; a bad one gets an error reply and
- * the server keeps serving. Browsers from other origins are refused (a page on the internet must
- * not drive the till through the cashier's browser).
+ * `pos-terminal serve`: the cashier UI over HTTP(S) and the TillApi over a WebSocket, on loopback
+ * unless TLS is given. Every WebSocket message is size-checked and schema-checked; a bad one gets
+ * an error reply and the server keeps serving.
+ *
+ * Who may connect (the upgrade to /api):
+ * - a browser page of this server's own origin (an Origin header naming it exactly): its session
+ *   starts signed out and must sign in as a cashier (cashier-auth.ts); pages of other origins are
+ *   refused (a page on the internet must not drive the till through the cashier's browser);
+ * - a script, which sends no Origin: only with the API token (`authorization: Bearer <token>`,
+ *   compared in constant time); without it, 401.
+ * A host other than loopback is refused unless the server has a TLS certificate (HTTPS/WSS), so
+ * PINs and tokens never cross a network in clear.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Till } from '../common/till';
@@ -15,13 +24,18 @@ import { ApiError } from '../common/ipc/till-api';
 import { wireRequest } from '../common/ipc/schemas';
 import { MAX_WS_MESSAGE_BYTES, type WireReply } from '../common/ipc/wire';
 import { CashierHost } from './cashier-host';
+import { API_TOKEN_PRINCIPAL, type CashierAuth, type CashierSession } from './cashier-auth';
 import { buildRenderer, type RendererAssets } from './renderer-bundle';
 
 export interface TillServerOptions {
   readonly till: Till;
   readonly catalog: Catalog;
-  /** Default 127.0.0.1. */
+  /** Cashiers, their sign-in and the scripts' token. */
+  readonly auth: CashierAuth;
+  /** Default 127.0.0.1. Another host needs `tls`. */
   readonly host?: string;
+  /** Serve HTTPS and WSS with this certificate and key (PEM). */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** 0 picks a free port. Default 0. */
   readonly port?: number;
   /** Receipt history; default an in-memory store. */
@@ -50,13 +64,31 @@ const SECURITY_HEADERS = {
   'cache-control': 'no-store',
 };
 
+export class TillServerError extends Error {
+  constructor(
+    readonly code: 'insecure_host',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TillServerError';
+  }
+}
+
+const isLoopback = (h: string) => h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+
+/** The most failed sign-ins one connection may make before it is closed. */
+const MAX_FAILED_SIGN_INS = 10;
+
 export async function startTillServer(o: TillServerOptions): Promise<TillServer> {
+  const bindHost = o.host ?? '127.0.0.1';
+  if (!isLoopback(bindHost) && !o.tls) throw new TillServerError('insecure_host', `refusing to serve on ${bindHost} without TLS: give a certificate (--tls-cert, --tls-key) or keep to loopback`);
   const assets = await buildRenderer();
   const ownsReceipts = !o.receipts;
   const receipts = o.receipts ?? new SqliteReceiptStore(':memory:');
   const host = new CashierHost({ till: o.till, catalog: o.catalog, receipts, printer: o.printer ?? null, pdfDir: o.pdfDir ?? null, ...(o.probeEveryMs !== undefined ? { probeEveryMs: o.probeEveryMs } : {}) });
 
-  const http = createServer((req, res) => serveAsset(req, res, assets));
+  const gated = { invoke: (c: string, p: unknown) => host.invoke(c, p), saleTotalMinor: (txn: string) => receipts.get(txn)?.receipt.total?.minor };
+  const http = o.tls ? createTlsServer({ cert: o.tls.cert, key: o.tls.key }, (req, res) => serveAsset(req, res, assets)) : createServer((req, res) => serveAsset(req, res, assets));
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   let origin = '';
 
@@ -66,16 +98,23 @@ export async function startTillServer(o: TillServerOptions): Promise<TillServer>
       socket.end('HTTP/1.1 403 Forbidden\r\nconnection: close\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws, host));
+    // No Origin: not a browser page. Only a script with the API token.
+    const bearer = /^Bearer ([A-Za-z0-9_-]{1,128})$/.exec(req.headers.authorization ?? '')?.[1];
+    if (from === undefined && !o.auth.checkToken(bearer)) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    const session = o.auth.session(gated, from === undefined ? API_TOKEN_PRINCIPAL : null);
+    wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws, host, session));
   });
 
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
-    http.listen(o.port ?? 0, o.host ?? '127.0.0.1', () => resolve());
+    http.listen(o.port ?? 0, bindHost, () => resolve());
   });
   const address = http.address() as AddressInfo;
   const hostName = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  origin = `http://${hostName}:${address.port}`;
+  origin = `${o.tls ? 'https' : 'http'}://${hostName}:${address.port}`;
 
   return {
     url: origin,
@@ -105,13 +144,24 @@ function serveAsset(req: IncomingMessage, res: ServerResponse, assets: RendererA
   res.writeHead(200, { 'content-type': CONTENT_TYPES[name], ...SECURITY_HEADERS }).end(req.method === 'HEAD' ? undefined : assets[name]);
 }
 
-function serveSocket(ws: WebSocket, host: CashierHost): void {
+function serveSocket(ws: WebSocket, host: CashierHost, session: CashierSession): void {
   const send = (msg: unknown) => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
   };
   const reply = (r: WireReply) => send(r);
-  const off = host.subscribe((event, payload) => send({ event, payload }));
-  ws.on('close', off);
+  // Events (the sale, the phones, receipts) go only to a signed-in session.
+  let off: (() => void) | null = null;
+  const follow = (signedIn: boolean) => {
+    if (signedIn && !off) off = host.subscribe((event, payload) => send({ event, payload }));
+    if (!signedIn && off) {
+      off();
+      off = null;
+    }
+  };
+  follow(session.principal !== null);
+  session.onChange((p) => follow(p !== null));
+  let failedSignIns = 0;
+  ws.on('close', () => follow(false));
   ws.on('error', () => ws.terminate());
   ws.on('message', (data: RawData, isBinary: boolean) => {
     const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
@@ -129,11 +179,12 @@ function serveSocket(ws: WebSocket, host: CashierHost): void {
       return reply({ id, ok: false, error: { code: 'bad_request', message: 'expected { id, channel, payload }' } });
     }
     const { id, channel, payload } = envelope.data;
-    host.invoke(channel, payload).then(
+    session.invoke(channel, payload).then(
       (result) => reply({ id, ok: true, result }),
       (error: unknown) => {
         if (error instanceof ApiError) reply({ id, ok: false, error: { code: error.code, message: error.message } });
         else reply({ id, ok: false, error: { code: 'internal', message: 'the till could not do that' } });
+        if (error instanceof ApiError && channel === 'auth:sign-in' && ++failedSignIns >= MAX_FAILED_SIGN_INS) ws.close(1008, 'too many failed sign-ins');
       },
     );
   });

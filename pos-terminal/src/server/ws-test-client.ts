@@ -18,9 +18,14 @@ export class WsTestClient {
     });
   }
 
-  static open(url: string, headers: Record<string, string> = {}): Promise<WsTestClient> {
+  /** A script's connection: the API token in the upgrade's authorization header. */
+  static withToken(url: string, token: string, headers: Record<string, string> = {}): Promise<WsTestClient> {
+    return WsTestClient.open(url, { authorization: `Bearer ${token}`, ...headers });
+  }
+
+  static open(url: string, headers: Record<string, string> = {}, o: { ca?: string | Buffer } = {}): Promise<WsTestClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/api`, { headers });
+      const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/api`, { headers, ...(o.ca ? { ca: o.ca } : {}) });
       ws.once('open', () => resolve(new WsTestClient(ws)));
       ws.once('error', reject);
       ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));

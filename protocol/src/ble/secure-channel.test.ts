@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ChannelError, acceptHello, checkHello, startPhoneHandshake } from './secure-channel';
 import { generateP256 } from '../pki/keys';
-import { issueCertificate } from '../pki/certificate';
+import { issueCertificate, signWith } from '../pki/certificate';
+import { signTerminalStatement } from '../pki/terminal-statement';
 
 function world(overrides: { terminalSignedBy?: ReturnType<typeof generateP256>; merchantName?: string } = {}) {
   const acquirer = generateP256();
@@ -20,7 +21,14 @@ function world(overrides: { terminalSignedBy?: ReturnType<typeof generateP256>; 
   );
   const identity = { terminalKey: terminal.privateKey, terminalCertificate, merchantName: overrides.merchantName ?? 'Corner Shop' };
   const trust = { acquirerCa: acquirer.publicKey, cardCompanyRoot: root.publicKey, now };
-  const session = { unpredictableNumber: Uint8Array.of(9, 8, 7, 6), pinKeyCertificate };
+  const signer = generateP256();
+  const signerCertificate = issueCertificate(
+    { subjectId: 'receipt-1', role: 'receipt', merchantId: '', merchantName: '', publicKey: signer.publicRaw, notAfterMs: now + 3600_000, issuer: 'root' },
+    root.privateKey,
+  );
+  const un = Uint8Array.of(9, 8, 7, 6);
+  const terminalStatement = signTerminalStatement({ terminalId: 'T-1', unpredictableNumber: un, issuedAtMs: now, expiresAtMs: now + 60_000 }, { sign: (d) => signWith(signer.privateKey, d) }, signerCertificate);
+  const session = { unpredictableNumber: un, pinKeyCertificate, terminalStatement };
   return { identity, trust, session };
 }
 
@@ -42,6 +50,16 @@ describe('secure channel handshake', () => {
     expect(Array.from(phone.open(till.seal(Uint8Array.of(4))))).toEqual([4]);
   });
 
+  it('refuses a HelloAck without the card company statement, or with one for another UN', () => {
+    const w = world();
+    const phone = startPhoneHandshake();
+    const { ack } = acceptHello(phone.hello, w.identity, { ...w.session, terminalStatement: new Uint8Array() });
+    expect(() => phone.finish(ack, w.trust)).toThrow(expect.objectContaining({ code: 'untrusted_statement' }));
+    const other = startPhoneHandshake();
+    const swapped = acceptHello(other.hello, w.identity, { ...w.session, unpredictableNumber: Uint8Array.of(1, 2, 3, 4) }).ack;
+    expect(() => other.finish(swapped, w.trust)).toThrow(expect.objectContaining({ code: 'untrusted_statement' }));
+  });
+
   it('refuses a terminal certificate from another CA (fake till) before anything is sent', () => {
     const w = world({ terminalSignedBy: generateP256() });
     const phone = startPhoneHandshake();
@@ -56,13 +74,14 @@ describe('secure channel handshake', () => {
     expect(() => phone.finish(ack, w.trust)).toThrowError(expect.objectContaining({ code: 'untrusted_terminal' }));
   });
 
-  it('refuses a HelloAck whose UN was changed in flight (signature over the transcript)', () => {
+  it('refuses a HelloAck whose UN (card company statement) or amount (signature over the transcript) was changed in flight', () => {
     const w = world();
     const phone = startPhoneHandshake();
-    const { ack } = acceptHello(phone.hello, w.identity, w.session);
+    const { ack } = acceptHello(phone.hello, w.identity, { ...w.session, amount: { minor: 500, currency: 'EUR' } });
     expect(() => phone.finish({ ...ack, unpredictableNumber: Uint8Array.of(0, 0, 0, 0) }, w.trust)).toThrowError(
-      expect.objectContaining({ code: 'bad_signature' }),
+      expect.objectContaining({ code: 'untrusted_statement' }),
     );
+    expect(() => phone.finish({ ...ack, amount: { minor: 5, currency: 'EUR' } }, w.trust)).toThrowError(expect.objectContaining({ code: 'bad_signature' }));
   });
 
   it('checkHello: a fresh Hello passes; wrong version, short nonce, compressed or off-curve keys are bad_hello', () => {

@@ -4,7 +4,9 @@
  * Handshake: both sides send an ephemeral P-256 key and a 16-byte nonce. The till adds its
  * terminal certificate (acquirer CA), the authorization server's PIN-key certificate, the
  * unpredictable number, the merchant name and the amount, and signs the transcript hash with
- * its terminal key. The phone checks both certificates and the signature before anything else.
+ * its terminal key, and relays the card company's statement from the Challenge (the terminal is in
+ * good standing now, and the UN is the one the card company issued). The phone checks both
+ * certificates, the statement (pki/terminal-statement.ts) and the signature before anything else.
  * Keys: HKDF-SHA256(ECDH secret, salt = transcript hash, info = "bluetill/1 channel") → 64
  * bytes: phone→till key ‖ till→phone key (AES-256-GCM).
  *
@@ -18,6 +20,7 @@ import type { Money } from '../gen/bluetill/v1/common';
 import { ProtocolError } from '../errors';
 import { concatBytes, utf8 } from '../bytes';
 import { verifyCertificate, signWith, verifyWith, type CertificateError } from '../pki/certificate';
+import { verifyTerminalStatement, type TerminalStatementError } from '../pki/terminal-statement';
 import type { CertificateBody } from '../gen/bluetill/v1/ble';
 
 export const PROTOCOL_VERSION = 1;
@@ -28,6 +31,7 @@ export type ChannelErrorCode =
   | 'bad_hello'
   | 'untrusted_terminal'
   | 'untrusted_pin_key'
+  | 'untrusted_statement'
   | 'bad_signature'
   | 'bad_record'
   | 'out_of_order'
@@ -121,6 +125,7 @@ function transcriptHash(hello: Hello, ack: Omit<HelloAck, 'signature'>): Uint8Ar
   field(ack.unpredictableNumber);
   field(ack.pinKeyCertificate);
   field(utf8(`${ack.amount?.minor ?? 0} ${ack.amount?.currency ?? ''}`));
+  field(ack.terminalStatement);
   return new Uint8Array(h.digest());
 }
 
@@ -149,7 +154,7 @@ export interface PhoneHandshake {
 export interface PhoneTrust {
   /** Acquirer CA: signs terminal certificates. */
   readonly acquirerCa: KeyObject;
-  /** Card company root: signs the authorization server's PIN-key certificate. */
+  /** Card company root: signs the authorization server's PIN-key certificate and the key of the terminal statement. */
   readonly cardCompanyRoot: KeyObject;
   readonly now: number;
 }
@@ -182,6 +187,11 @@ export function startPhoneHandshake(): PhoneHandshake {
       }
       if (terminal.merchantName !== ack.merchantName) throw new ChannelError('untrusted_terminal', 'merchant name differs from the certificate');
       if (ack.nonce.length !== 16 || ack.unpredictableNumber.length !== 4) throw new ChannelError('bad_hello', 'HelloAck nonce or UN has the wrong size');
+      try {
+        verifyTerminalStatement(ack.terminalStatement, trust.cardCompanyRoot, { terminalId: terminal.subjectId, unpredictableNumber: ack.unpredictableNumber, now: trust.now });
+      } catch (cause) {
+        throw new ChannelError('untrusted_statement', `the card company does not vouch for this terminal now (${(cause as TerminalStatementError).code ?? 'error'})`, { cause });
+      }
       const transcript = transcriptHash(hello, ack);
       if (!verifyWith(terminal.publicKey, transcript, ack.signature)) throw new ChannelError('bad_signature', 'HelloAck not signed by the terminal key');
       const keys = deriveKeys(ecdhSecret(ecdh, ack.ephemeralPublicKey), transcript);
@@ -224,7 +234,7 @@ export function checkHello(hello: Hello): void {
 export function acceptHello(
   hello: Hello,
   identity: TillIdentity,
-  session: { unpredictableNumber: Uint8Array; pinKeyCertificate: Uint8Array; amount?: Money },
+  session: { unpredictableNumber: Uint8Array; pinKeyCertificate: Uint8Array; terminalStatement: Uint8Array; amount?: Money },
 ): { ack: HelloAck; channel: SecureChannel } {
   checkHello(hello);
   const ecdh = createECDH('prime256v1');
@@ -236,6 +246,7 @@ export function acceptHello(
     unpredictableNumber: session.unpredictableNumber,
     pinKeyCertificate: session.pinKeyCertificate,
     amount: session.amount,
+    terminalStatement: session.terminalStatement,
   };
   const secret = ecdhSecret(ecdh, hello.ephemeralPublicKey);
   const transcript = transcriptHash(hello, unsigned);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
-import type { Item, SettleRequest } from '@bluetill/protocol';
+import { publicKeyFromRaw, verifyTerminalStatement, type Item, type SettleRequest } from '@bluetill/protocol';
 import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
 import type { TestCard } from '../../test-support/test-card';
 
@@ -23,6 +23,14 @@ const postingsOf = (txn: string) =>
   (f.backend.store.db.prepare('SELECT COUNT(*) AS n FROM postings p JOIN settlements s ON s.id = p.settlement_id WHERE s.terminal_txn_id = ?').get(txn) as { n: number }).n;
 
 describe('authorization server', () => {
+  it("signs, with each Challenge, the card company's statement for this terminal and UN (verifiable under the root)", async () => {
+    const ch = await f.challenge();
+    const root = publicKeyFromRaw(Buffer.from(f.seed.trust.cardCompanyRoot, 'base64'));
+    const s = verifyTerminalStatement(ch.terminalStatement, root, { terminalId: 'T-0001', unpredictableNumber: ch.unpredictableNumber, now: Date.now() });
+    expect(s.expiresAtMs).toBe(ch.expiresAtMs);
+    expect(() => verifyTerminalStatement(ch.terminalStatement, root, { terminalId: 'T-0002', unpredictableNumber: ch.unpredictableNumber, now: Date.now() })).toThrow(expect.objectContaining({ code: 'wrong_terminal' }));
+  });
+
   it('authorizes a genuine card (certificates, DDA over the UN) with the right PIN', async () => {
     const { res } = await f.authorizeCard(f.card('card-alice'), '1234');
     expect(res).toMatchObject({ approved: true, declineReason: '' });

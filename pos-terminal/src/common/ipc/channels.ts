@@ -8,7 +8,28 @@ import type {
   SessionRow, TillSnapshot,
 } from './view-models';
 
+/** A manager's credentials, entered at the till for one action (a refund or void above the limit, the day's close). */
+export interface Approval {
+  readonly managerId: string;
+  readonly secret: string;
+}
+
+/** Who is signed in on this connection. */
+export interface CashierSessionView {
+  readonly cashierId: string;
+  readonly name: string;
+  readonly role: 'cashier' | 'manager';
+  /** Refunds and voids above this need a manager (minor units of the till's currency). */
+  readonly approvalLimitMinor: number;
+  /** Signs this page in again after a lost connection (kept in memory only); '' for Electron and tokens. */
+  readonly resumeToken: string;
+}
+
 export interface Requests {
+  /** Answered by the host's session gate before anything else; every other channel needs a signed-in cashier. */
+  'auth:sign-in': { req: { cashierId: string; secret: string }; res: CashierSessionView };
+  'auth:resume': { req: { resumeToken: string }; res: CashierSessionView };
+  'auth:sign-out': { req: Record<string, never>; res: { signedOut: true } };
   'till:snapshot': { req: Record<string, never>; res: TillSnapshot };
   'catalog:search': { req: { query: string; limit?: number }; res: ProductView[] };
   'catalog:scan': { req: { barcode: string }; res: ProductView | null };
@@ -27,9 +48,9 @@ export interface Requests {
   'receipt:history': { req: { query?: string; limit?: number }; res: ReceiptView[] };
   'receipt:print': { req: { terminalTxnId: string }; res: PrintResult };
   'receipt:pdf': { req: { terminalTxnId: string }; res: PdfResult };
-  'receipt:refund': { req: { terminalTxnId: string; amountMinor: number }; res: AdjustmentView };
-  'receipt:void': { req: { terminalTxnId: string }; res: AdjustmentView };
-  'batch:close': { req: Record<string, never>; res: BatchView };
+  'receipt:refund': { req: { terminalTxnId: string; amountMinor: number; approval?: Approval }; res: AdjustmentView };
+  'receipt:void': { req: { terminalTxnId: string; approval?: Approval }; res: AdjustmentView };
+  'batch:close': { req: { approval?: Approval }; res: BatchView };
 }
 
 export interface Events {
@@ -50,7 +71,7 @@ export type RequestOf<C extends RequestChannel> = Requests[C]['req'];
 export type ResponseOf<C extends RequestChannel> = Requests[C]['res'];
 
 export const REQUEST_CHANNELS = [
-  'till:snapshot', 'catalog:search', 'catalog:scan', 'catalog:upsert', 'draft:add', 'draft:set-quantity', 'draft:remove', 'draft:clear',
+  'auth:sign-in', 'auth:resume', 'auth:sign-out', 'till:snapshot', 'catalog:search', 'catalog:scan', 'catalog:upsert', 'draft:add', 'draft:set-quantity', 'draft:remove', 'draft:clear',
   'basket:charge', 'basket:assign', 'basket:cancel', 'session:cancel', 'basket:pay-code', 'receipt:history', 'receipt:print', 'receipt:pdf', 'receipt:refund', 'receipt:void', 'batch:close',
 ] as const satisfies readonly RequestChannel[];
 
@@ -61,8 +82,22 @@ export const EVENT_CHANNELS = [
 export const isRequestChannel = (s: string): s is RequestChannel => (REQUEST_CHANNELS as readonly string[]).includes(s);
 export const isEventChannel = (s: string): s is EventChannel => (EVENT_CHANNELS as readonly string[]).includes(s);
 
+/** The channels the session gate answers itself (no cashier signed in needed). */
+export const AUTH_CHANNELS = ['auth:sign-in', 'auth:resume', 'auth:sign-out'] as const satisfies readonly RequestChannel[];
+export type AuthChannel = (typeof AUTH_CHANNELS)[number];
+export const isAuthChannel = (s: string): s is AuthChannel => (AUTH_CHANNELS as readonly string[]).includes(s);
+
+export type ApiErrorCode =
+  | 'bad_request' | 'too_large' | 'unknown_channel' | 'not_found' | 'conflict' | 'unavailable' | 'internal'
+  /** No cashier is signed in on this connection (or the sign-in failed). */
+  | 'unauthenticated'
+  /** The action needs a manager's approval (or the one given was refused). */
+  | 'approval_required'
+  /** Too many failed sign-ins: wait. */
+  | 'rate_limited';
+
 /** An error the host returns instead of a result; `code` is stable, `message` is for people. */
 export interface ApiErrorBody {
-  readonly code: 'bad_request' | 'too_large' | 'unknown_channel' | 'not_found' | 'conflict' | 'unavailable' | 'internal';
+  readonly code: ApiErrorCode;
   readonly message: string;
 }

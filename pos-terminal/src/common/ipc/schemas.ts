@@ -9,8 +9,14 @@ const sku = z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters
 const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/);
 const quantity = z.number().int().min(1).max(999);
 const none = z.object({}).strict();
+const cashierId = z.string().trim().min(1).max(32).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash, underscore');
+const secret = z.string().min(4).max(128);
+const approval = z.object({ managerId: cashierId, secret }).strict();
 
 export const REQUEST_SCHEMAS = {
+  'auth:sign-in': z.object({ cashierId, secret }).strict(),
+  'auth:resume': z.object({ resumeToken: z.string().regex(/^[A-Za-z0-9_-]{43}$/) }).strict(),
+  'auth:sign-out': none,
   'till:snapshot': none,
   'catalog:search': z.object({ query: z.string().max(100), limit: z.number().int().min(1).max(100).optional() }).strict(),
   'catalog:scan': z.object({ barcode: z.string().regex(/^[0-9]{4,14}$/, '4 to 14 digits') }).strict(),
@@ -34,9 +40,9 @@ export const REQUEST_SCHEMAS = {
   'receipt:history': z.object({ query: z.string().max(100).optional(), limit: z.number().int().min(1).max(500).optional() }).strict(),
   'receipt:print': z.object({ terminalTxnId: id }).strict(),
   'receipt:pdf': z.object({ terminalTxnId: id }).strict(),
-  'receipt:refund': z.object({ terminalTxnId: id, amountMinor: z.number().int().min(1).max(100_000_000) }).strict(),
-  'receipt:void': z.object({ terminalTxnId: id }).strict(),
-  'batch:close': none,
+  'receipt:refund': z.object({ terminalTxnId: id, amountMinor: z.number().int().min(1).max(100_000_000), approval: approval.optional() }).strict(),
+  'receipt:void': z.object({ terminalTxnId: id, approval: approval.optional() }).strict(),
+  'batch:close': z.object({ approval: approval.optional() }).strict(),
 } satisfies { [C in RequestChannel]: z.ZodType<RequestOf<C>> };
 
 /** The envelope of a WebSocket request. */

@@ -1,4 +1,4 @@
-import type { EventChannel, Events, RequestChannel, RequestOf, ResponseOf } from './channels';
+import type { ApiErrorCode, EventChannel, Events, RequestChannel, RequestOf, ResponseOf } from './channels';
 
 /**
  * The one API the cashier UI uses. The Electron preload exposes it as `window.bluetill`
@@ -16,7 +16,7 @@ export interface TillApi {
 /** What a host throws to the UI; carried across IPC/WebSocket as `{ code, message }`. */
 export class ApiError extends Error {
   constructor(
-    readonly code: 'bad_request' | 'too_large' | 'unknown_channel' | 'not_found' | 'conflict' | 'unavailable' | 'internal',
+    readonly code: ApiErrorCode,
     message: string,
   ) {
     super(message);

@@ -13,8 +13,16 @@ export interface AttemptRecord {
   readonly terminalTxnId: string;
   readonly basketId: string;
   readonly state: AttemptState;
-  /** Encoded SettleRequest, or SettleWithCodeRequest with the code left out (pay with code). */
+  /**
+   * Encoded SettleRequest, or SettleWithCodeRequest with the code left out (pay with code), while
+   * the outcome is unknown ('pending', 'unresolved'); empty once it is known (the card data is
+   * wiped: what stays is the amount, the masked card number and the request's hash).
+   */
   readonly request: Uint8Array;
+  readonly amountMinor: number | null;
+  readonly maskedPan: string | null;
+  /** SHA-256 of the encoded request. */
+  readonly requestHash: Uint8Array | null;
   /** Encoded SettleResponse, once known. */
   readonly response: Uint8Array | null;
   readonly updatedAt: number;
@@ -25,7 +33,7 @@ export interface Journal {
    * The write-ahead record, state 'pending': visible at once (a second begin for the basket sees
    * it); resolves once it is on disk, so the request may leave. Nothing is sent before that.
    */
-  begin(a: { terminalTxnId: string; basketId: string; request: Uint8Array; at: number }): Promise<void>;
+  begin(a: { terminalTxnId: string; basketId: string; request: Uint8Array; at: number; amountMinor?: number; maskedPan?: string }): Promise<void>;
   transition(terminalTxnId: string, to: AttemptState, response: Uint8Array | null, at: number): void;
   get(terminalTxnId: string): AttemptRecord | undefined;
   /** Attempts whose outcome the till does not know ('pending' after a crash, or 'unresolved'). */

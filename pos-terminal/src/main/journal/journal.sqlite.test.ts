@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -20,13 +21,73 @@ describe('till journal migrations', () => {
     const journal = new SqliteJournal(path, { key }); // migrates to the latest version
     const raw = new Database(path, { readonly: true });
     expect(raw.prepare("SELECT state FROM attempts WHERE basket_id = 'B-1'").all()).toEqual([{ state: 'approved' }]);
-    expect(raw.pragma('user_version', { simple: true })).toBe(3);
+    expect(raw.pragma('user_version', { simple: true })).toBe(4);
     raw.close();
     journal.recordPendingOperation('refund', 'T-1:500', 'R-1', 6);
     journal.recordPendingOperation('refund', 'T-1:500', 'R-2', 7); // the first id stays
     expect(journal.pendingOperation('refund', 'T-1:500')).toBe('R-1');
     journal.clearPendingOperation('refund', 'T-1:500');
     expect(journal.pendingOperation('refund', 'T-1:500')).toBeUndefined();
+    journal.close();
+  });
+});
+
+describe('no card data once the outcome is known (migration 4)', () => {
+  const fresh = () => join(mkdtempSync(join(tmpdir(), 'bluetill-journal-')), 'journal.sqlite');
+  const files = (path: string) => [path, `${path}-wal`, `${path}-shm`].filter((f) => existsSync(f)).map((f) => readFileSync(f));
+  const sealedOf = (path: string, txn: string) => {
+    const raw = new Database(path, { readonly: true });
+    const row = raw.prepare('SELECT request FROM attempts WHERE terminal_txn_id = ?').get(txn) as { request: Buffer };
+    raw.close();
+    return row.request;
+  };
+
+  it('4: a journal at version 3 keeps the requests of attempts whose outcome is unknown and wipes the others', () => {
+    const path = fresh();
+    const v3 = new Database(path);
+    migrateJournal(v3, 3);
+    const insert = v3.prepare("INSERT INTO attempts (terminal_txn_id, basket_id, state, request, updated_at) VALUES (?, 'B-1', ?, x'0102030405', 5)");
+    for (const [txn, state] of [['T-a', 'approved'], ['T-d', 'declined'], ['T-x', 'abandoned'], ['T-p', 'pending'], ['T-u', 'unresolved']]) insert.run(txn, state);
+    v3.close();
+    const v4 = new Database(path);
+    migrateJournal(v4, 4);
+    const rows = v4.prepare('SELECT terminal_txn_id AS txn, length(request) AS n, amount_minor AS amount, masked_pan AS masked FROM attempts ORDER BY txn').all();
+    expect(rows).toEqual([
+      { txn: 'T-a', n: 0, amount: null, masked: null }, { txn: 'T-d', n: 0, amount: null, masked: null }, { txn: 'T-p', n: 5, amount: null, masked: null },
+      { txn: 'T-u', n: 5, amount: null, masked: null }, { txn: 'T-x', n: 0, amount: null, masked: null },
+    ]);
+    expect(v4.pragma('user_version', { simple: true })).toBe(4);
+    v4.close();
+  });
+
+  it('keeps the sealed request while the outcome is unknown; once approved, declined or abandoned only the amount, masked PAN and request hash stay, and the sealed bytes are gone from the database, its free pages and the WAL', async () => {
+    const path = fresh();
+    const journal = new SqliteJournal(path, { key });
+    const request = new Uint8Array(Buffer.from('PAN 6799998900000000011 NAME TEST/CARDHOLDER track2 6799998900000000011D3012', 'latin1'));
+    for (const txn of ['T-1', 'T-2', 'T-3']) await journal.begin({ terminalTxnId: txn, basketId: `B-${txn}`, request, at: 1, amountMinor: 700, maskedPan: '679999*********0011' });
+    const sealed = ['T-1', 'T-2', 'T-3'].map((t) => sealedOf(path, t));
+    journal.transition('T-2', 'unresolved', null, 2);
+    expect(journal.get('T-2')?.request).toEqual(request); // unknown outcome: kept
+    journal.transition('T-1', 'approved', new Uint8Array([9]), 3);
+    journal.transition('T-2', 'abandoned', null, 3);
+    journal.transition('T-3', 'declined', new Uint8Array([8]), 3);
+    for (const txn of ['T-1', 'T-2', 'T-3']) {
+      expect(journal.get(txn)).toMatchObject({ request: new Uint8Array(), amountMinor: 700, maskedPan: '679999*********0011', requestHash: new Uint8Array(createHash('sha256').update(request).digest()) });
+    }
+    journal.close(); // checkpoints and truncates the WAL
+    expect(existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0).toBe(0);
+    for (const s of sealed) for (const f of files(path)) expect(f.includes(s.subarray(12, 44))).toBe(false);
+  });
+
+  it('wipes the WAL soon after an outcome, without waiting for close', async () => {
+    const path = fresh();
+    const journal = new SqliteJournal(path, { key });
+    await journal.begin({ terminalTxnId: 'T-1', basketId: 'B-1', request: new Uint8Array(64).fill(0x41), at: 1 });
+    const sealed = sealedOf(path, 'T-1');
+    journal.transition('T-1', 'approved', null, 2);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(statSync(`${path}-wal`).size).toBe(0);
+    for (const f of files(path)) expect(f.includes(sealed.subarray(12, 44))).toBe(false);
     journal.close();
   });
 });

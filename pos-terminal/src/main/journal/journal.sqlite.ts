@@ -1,7 +1,12 @@
 /**
  * The till's local journal in SQLite (WAL): the record of every settlement attempt. Requests
- * carry card data, so they are stored encrypted (AES-256-GCM under the journal key); responses
- * carry only masked card numbers.
+ * carry card data, so they are stored encrypted (AES-256-GCM under the journal key, which comes
+ * from the till key: journal-key.ts), and only while the outcome is unknown. Once an attempt is
+ * approved, declined or abandoned, its request is wiped: what stays is the terminal transaction
+ * id, the amount, the masked card number, a SHA-256 of the request and the response (masked card
+ * numbers only). `secure_delete` zeroes the freed bytes in the database pages, and a TRUNCATE
+ * checkpoint soon after (and on close) empties the WAL, so no copy of a wiped request stays in
+ * the files (PCI DSS 3.3.1: nothing of the card kept after it is needed).
  *
  * Durability, per write. No write blocks the event loop (which also serves the phones) on an
  * fsync. `begin` (the write-ahead record made before a Settle is sent) commits at
@@ -14,7 +19,7 @@
  * - a resume token: it is always followed by its payment's `begin`; lost with it, no payment was
  *   sent, so nothing was charged.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { closeSync, fsync, openSync } from 'node:fs';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
@@ -51,7 +56,17 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
       created_at INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX resume_tokens_created ON resume_tokens (created_at);`),
+  (db) =>
+    db.exec(`ALTER TABLE attempts ADD COLUMN amount_minor INTEGER;
+    ALTER TABLE attempts ADD COLUMN masked_pan TEXT;
+    ALTER TABLE attempts ADD COLUMN request_hash BLOB CHECK (request_hash IS NULL OR length(request_hash) = 32);
+    UPDATE attempts SET request = x'' WHERE state IN ('approved', 'declined', 'abandoned');`),
 ];
+
+/** States in which the outcome is known: the request (card data) is no longer needed. */
+const KNOWN: readonly AttemptState[] = ['approved', 'declined', 'abandoned'];
+/** How soon after an outcome the WAL is checkpointed and truncated (wiped requests leave it). */
+const WIPE_AFTER_MS = 250;
 
 /** Applies the journal's migrations above the database's user_version (up to `target`), each in its own transaction. */
 export function migrateJournal(db: Database.Database, target = MIGRATIONS.length): void {
@@ -64,14 +79,18 @@ export function migrateJournal(db: Database.Database, target = MIGRATIONS.length
   );
 }
 
-type Row = { terminalTxnId: string; basketId: string; state: AttemptState; request: Buffer; response: Buffer | null; updatedAt: number };
-const COLUMNS = 'terminal_txn_id AS terminalTxnId, basket_id AS basketId, state, request, response, updated_at AS updatedAt';
+type Row = {
+  terminalTxnId: string; basketId: string; state: AttemptState; request: Buffer; response: Buffer | null; updatedAt: number;
+  amountMinor: number | null; maskedPan: string | null; requestHash: Buffer | null;
+};
+const COLUMNS =
+  'terminal_txn_id AS terminalTxnId, basket_id AS basketId, state, request, response, updated_at AS updatedAt, amount_minor AS amountMinor, masked_pan AS maskedPan, request_hash AS requestHash';
 
 export class SqliteJournal implements Journal {
   private readonly db: Database.Database;
   private readonly key: Uint8Array;
 
-  /** `key`: 32 bytes, kept by the till (derived from its identity in the composition root). */
+  /** `key`: 32 bytes, the journal key (journal-key.ts: derived from the till key, which is not on this disk). */
   constructor(
     private readonly path: string,
     options: { key: Uint8Array },
@@ -79,9 +98,27 @@ export class SqliteJournal implements Journal {
     if (options.key.length !== 32) throw new Error('journal key must be 32 bytes');
     this.key = options.key;
     this.db = new Database(path);
+    // Freed bytes (a wiped request's ciphertext) are overwritten with zeros, not left in free space.
+    this.db.pragma('secure_delete = ON');
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     migrateJournal(this.db);
+  }
+
+  private wipeTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** After an outcome, soon: the WAL's frames (which hold the request as it was) are checkpointed and the file truncated. */
+  private scheduleWalWipe(): void {
+    if (this.wipeTimer) return;
+    this.wipeTimer = setTimeout(() => this.wipeWal(), WIPE_AFTER_MS);
+    this.wipeTimer.unref?.();
+  }
+
+  /** Checkpoints the WAL into the database and truncates it to zero bytes. */
+  wipeWal(): void {
+    if (this.wipeTimer) clearTimeout(this.wipeTimer);
+    this.wipeTimer = undefined;
+    if (this.db.open) this.db.pragma('wal_checkpoint(TRUNCATE)');
   }
 
   /** A write recovered from if a power cut loses it (see above): no fsync of its own. Refunds and closes stay FULL (rare). */
@@ -94,9 +131,12 @@ export class SqliteJournal implements Journal {
     }
   }
 
-  async begin(a: { terminalTxnId: string; basketId: string; request: Uint8Array; at: number }): Promise<void> {
+  async begin(a: { terminalTxnId: string; basketId: string; request: Uint8Array; at: number; amountMinor?: number; maskedPan?: string }): Promise<void> {
+    const hash = createHash('sha256').update(a.request).digest();
     this.relaxed(() => {
-      this.db.prepare("INSERT INTO attempts (terminal_txn_id, basket_id, state, request, updated_at) VALUES (?, ?, 'pending', ?, ?)").run(a.terminalTxnId, a.basketId, this.seal(a.request, a.terminalTxnId), a.at);
+      this.db
+        .prepare("INSERT INTO attempts (terminal_txn_id, basket_id, state, request, updated_at, amount_minor, masked_pan, request_hash) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)")
+        .run(a.terminalTxnId, a.basketId, this.seal(a.request, a.terminalTxnId), a.at, a.amountMinor ?? null, a.maskedPan ?? null, hash);
     });
     await this.syncWal();
   }
@@ -130,7 +170,12 @@ export class SqliteJournal implements Journal {
   }
 
   private toRecord(r: Row): AttemptRecord {
-    return { ...r, request: this.open(r.request, r.terminalTxnId), response: r.response && new Uint8Array(r.response) };
+    return {
+      ...r,
+      request: r.request.length === 0 ? new Uint8Array() : this.open(r.request, r.terminalTxnId),
+      response: r.response && new Uint8Array(r.response),
+      requestHash: r.requestHash && new Uint8Array(r.requestHash),
+    };
   }
 
   transition(terminalTxnId: string, to: AttemptState, response: Uint8Array | null, at: number): void {
@@ -138,7 +183,12 @@ export class SqliteJournal implements Journal {
       const current = this.get(terminalTxnId);
       if (!current) throw new Error(`no attempt ${terminalTxnId}`);
       checkTransition(current.state, to);
-      this.db.prepare('UPDATE attempts SET state = ?, response = COALESCE(?, response), updated_at = ? WHERE terminal_txn_id = ?').run(to, response, at, terminalTxnId);
+      // Outcome known: the request (card data) goes; its hash, amount and masked card number stay.
+      const wipe = KNOWN.includes(to) ? 1 : 0;
+      this.db
+        .prepare("UPDATE attempts SET state = ?, response = COALESCE(?, response), updated_at = ?, request = CASE WHEN ? THEN x'' ELSE request END WHERE terminal_txn_id = ?")
+        .run(to, response, at, wipe, terminalTxnId);
+      if (wipe) this.scheduleWalWipe();
     });
   }
 
@@ -181,6 +231,7 @@ export class SqliteJournal implements Journal {
   }
 
   close(): void {
+    if (this.db.open) this.wipeWal();
     if (this.walFd !== undefined) closeSync(this.walFd);
     this.walFd = undefined;
     this.db.close();
