@@ -10,7 +10,8 @@
  * 2. currencies never mix: a JPY card at a EUR merchant is declined, a JPY sale at a JPY merchant
  *    settles in yen, the database refuses unbalanced or cross-currency postings;
  * 3. the cryptogram's type is the one the card MACed: an AAC or TC relabelled ARQC is declined;
- * 4. one budget of PIN guesses: the card's signed PIN lock refuses (and locks) online PIN;
+ * 4. one budget of PIN guesses: the card's signed PIN lock refuses (and locks) online PIN; the PIN
+ *    Try Counter the card signs over the UN counts at Authorize and IssueCode;
  * 5. a decline is filed under the terminal's own merchant;
  * 6. guessing payment codes does not pay: used and expired answers count, per-till limit, metrics.
  *
@@ -38,6 +39,13 @@ const jpyPan = (n: number) => {
 };
 const JPY_CARD = { id: 'card-yuki', pan: jpyPan(7001), expiry: '2912', cardholderName: 'YUKI YAMADA', pin: '7777', creditLimitMinor: 500_000, currency: 'JPY' };
 const UNKNOWN_PAN = jpyPan(9901);
+const eurPan = (n: number) => {
+  const body = `67999901000000${String(n).padStart(4, '0')}`;
+  return body + luhnCheckDigit(body);
+};
+/** Cards for the PIN budget with the counters a current card signs (the fixture's cards sign none, as older cards). */
+const GUS_CARD = { id: 'card-gus', pan: eurPan(7101), expiry: '2912', cardholderName: 'GUS GRANT', pin: '5555', creditLimitMinor: 500_00, currency: 'EUR' };
+const HANA_CARD = { id: 'card-hana', pan: eurPan(7102), expiry: '2912', cardholderName: 'HANA HILL', pin: '6666', creditLimitMinor: 500_00, currency: 'EUR' };
 const items = (m: Money): Item[] => [{ sku: 'goods', name: 'Goods', quantity: 1, unitPriceMinor: m.minor }];
 const eur = (minor: number): Money => ({ minor, currency: 'EUR' });
 
@@ -51,7 +59,7 @@ let http: MetricsServer;
 let offsetMs = 0;
 beforeAll(async () => {
   metrics = new BackendMetrics();
-  f = await startBackendFixture({ extraCards: [JPY_CARD], metrics, clock: { now: () => Date.now() + offsetMs }, shopper: { codesPerPeerPerMinute: 12 } });
+  f = await startBackendFixture({ extraCards: [JPY_CARD, GUS_CARD, HANA_CARD], metrics, clock: { now: () => Date.now() + offsetMs }, shopper: { codesPerPeerPerMinute: 12 } });
   http = await startMetricsServer(metrics);
 }, 60_000);
 afterAll(async () => {
@@ -253,6 +261,47 @@ describe('4. one budget of PIN guesses', () => {
     record('online PIN after the lock', again.approved ? 'approved' : again.declineReason);
     expect(again).toMatchObject({ approved: false, declineReason: 'pin_tries_exceeded', pinTriesLeft: 0 });
   });
+
+  it('the PIN Try Counter the card signed over the UN counts: after 2 wrong offline, one online guess at IssueCode, then locked for Authorize too', async () => {
+    const card = f.card('card-gus');
+    const issue = async (pin: string) => {
+      const ch = await f.shopper.challenge();
+      const pinKey = verifyCertificate(ch.pinKeyCertificate, publicKeyFromRaw(Buffer.from(f.seed.trust.cardCompanyRoot, 'base64')), { role: 'pin-key', now: Date.now() });
+      const sealed = sealPin({ pin, pan: card.p.pan, pinKey: pinKey.publicKey, pinKeyId: pinKey.subjectId, context: codePinContext(ch.unpredictableNumber) });
+      return f.shopper.issueCode({ unpredictableNumber: ch.unpredictableNumber, card: card.cardData(ch.unpredictableNumber, { pinTriesLeft: 1 }), sealedPinBlock: sealed, amountLimit: eur(5_00) });
+    };
+    const third = await issue('0000');
+    record('IssueCode, 3rd guess after 2 wrong offline', third.code ? 'approved' : third.declineReason);
+    expect(third).toMatchObject({ declineReason: 'pin_tries_exceeded', pinTriesLeft: 0 });
+    const fourth = await issue('5555');
+    record('IssueCode, 4th guess (right)', fourth.code ? 'approved' : fourth.declineReason);
+    expect(fourth).toMatchObject({ declineReason: 'pin_tries_exceeded', pinTriesLeft: 0 });
+    // The server's counter is locked: an Authorize from a card that signs "3 left" is refused too.
+    const ch = await f.challenge('T-0001');
+    const pinKey = verifyCertificate(ch.pinKeyCertificate, publicKeyFromRaw(Buffer.from(f.seed.trust.cardCompanyRoot, 'base64')), { role: 'pin-key', now: Date.now() });
+    const sealed = sealPin({ pin: '5555', pan: card.p.pan, pinKey: pinKey.publicKey, pinKeyId: pinKey.subjectId, context: pinSealContext(ch.unpredictableNumber, 'T-0001') });
+    const res = await f.authorize({ terminalId: 'T-0001', unpredictableNumber: ch.unpredictableNumber, sealedPinBlock: sealed, card: card.cardData(ch.unpredictableNumber, { pinTriesLeft: 3 }) });
+    record('Authorize, right PIN, after the budget was spent', res.approved ? 'approved' : res.declineReason);
+    expect(res).toMatchObject({ approved: false, declineReason: 'pin_tries_exceeded', pinTriesLeft: 0 });
+  });
+
+  it('a card that signed its fingerprint or secret locked is refused online PIN at Authorize, no PIN checked; their tries are not PIN guesses', async () => {
+    const card = f.card('card-hana');
+    const authorize = async (pin: string, counters: Parameters<TestCard['cardData']>[1]) => {
+      const ch = await f.challenge('T-0001');
+      const pinKey = verifyCertificate(ch.pinKeyCertificate, publicKeyFromRaw(Buffer.from(f.seed.trust.cardCompanyRoot, 'base64')), { role: 'pin-key', now: Date.now() });
+      const sealed = sealPin({ pin, pan: card.p.pan, pinKey: pinKey.publicKey, pinKeyId: pinKey.subjectId, context: pinSealContext(ch.unpredictableNumber, 'T-0001') });
+      return f.authorize({ terminalId: 'T-0001', unpredictableNumber: ch.unpredictableNumber, sealedPinBlock: sealed, card: card.cardData(ch.unpredictableNumber, counters) });
+    };
+    const finger = await authorize('0000', { pinTriesLeft: 3, biometricTriesLeft: 0 });
+    record('online PIN, fingerprint locked on the card', finger.approved ? 'approved' : finger.declineReason);
+    expect(finger).toMatchObject({ approved: false, declineReason: 'cvm_tries_exceeded', pinTriesLeft: 3 });
+    const secret = await authorize('6666', { pinTriesLeft: 3, knowledgeTriesLeft: 0 });
+    record('online PIN (right), secret locked on the card', secret.approved ? 'approved' : secret.declineReason);
+    expect(secret).toMatchObject({ approved: false, declineReason: 'cvm_tries_exceeded' });
+    // Wrong fingerprint or secret tries (not locked) leave the PIN budget whole.
+    expect(await authorize('6666', { pinTriesLeft: 3, biometricTriesLeft: 1, knowledgeTriesLeft: 1 })).toMatchObject({ approved: true, pinTriesLeft: 3 });
+  });
 });
 
 describe('5. a decline is filed under the terminal’s own merchant', () => {
@@ -313,7 +362,10 @@ describe('6. guessing payment codes does not pay', () => {
     const value = (line: string) => Number(body.split('\n').find((l) => l.startsWith(line))?.slice(line.length).trim());
     expect(value('bluetill_backend_lockouts_total{method="Authorization.SettleWithCode",reason="code_attempts_exceeded"}')).toBe(1);
     expect(value('bluetill_backend_lockouts_total{method="Shopper.IssueCode",reason="resource_exhausted"}')).toBe(4);
-    expect(value('bluetill_backend_lockouts_total{method="Authorize",reason="pin_tries_exceeded"}')).toBe(1);
+    // Section 4: the card's signed lock, then the budget spent by the card's counter and an IssueCode guess.
+    expect(value('bluetill_backend_lockouts_total{method="Authorize",reason="pin_tries_exceeded"}')).toBe(2);
+    expect(value('bluetill_backend_lockouts_total{method="Shopper.IssueCode",reason="pin_tries_exceeded"}')).toBe(2);
+    expect(value('bluetill_backend_lockouts_total{method="Authorize",reason="cvm_tries_exceeded"}')).toBe(2);
   });
 });
 

@@ -1,21 +1,22 @@
 /**
  * The authorization server's use cases: issue a single-use unpredictable number, then decide card
  * legitimacy (the card's signature over the UN first, then known, active, not expired) and
- * customer legitimacy (the sealed PIN, tries counted durably, locked at 3). Until the card has
+ * customer legitimacy (the sealed PIN, tries counted durably; one budget of 3 with the wrong
+ * offline PINs the card signed in its DDA over this UN, see rules.ts pinOutcome). Until the card has
  * proven itself every decline is the same one (no card-data oracle). Settlement requests are
  * relayed to the settlement server.
  */
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import {
-  cvmNameOf, openSealedPin, type CvmName, pinSealContext, signTerminalStatement, toHex,
+  cvmNameOf, openSealedPin, type CardCounters, type CvmName, pinSealContext, signTerminalStatement, toHex,
   type AuthorizeRequest, type AuthorizeResponse, type ChallengeRequest, type ChallengeResponse, type DeclineCode,
   type SettleRequest, type SettleResponse,
 } from '@bluetill/protocol';
 import type { BackendStore } from '../ports/backend-store';
 import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
-import { authenticateCard } from '../domain/card-authentication';
-import { AUTHORIZATION_LIFETIME_MS, CHALLENGE_LIFETIME_MS, MAX_PIN_TRIES, checkCard, pinOutcome } from '../domain/rules';
+import { proveCard } from '../domain/card-authentication';
+import { AUTHORIZATION_LIFETIME_MS, CHALLENGE_LIFETIME_MS, MAX_PIN_TRIES, cardWrongPinTries, checkCard, otherMethodLocked, pinBudgetSpent, pinOutcome, pinTriesLeft } from '../domain/rules';
 import { RequestError } from './request-error';
 import type { PreparedSettle, SettlementUseCase } from './settlement-service';
 import { checkCaller, type Caller } from './caller';
@@ -40,6 +41,8 @@ export interface PreparedAuthorize {
   readonly pin: string | null;
   /** null: the card proved itself. */
   readonly cardProof: DeclineCode | null;
+  /** The try counters the card signed over this UN (only when it proved itself; absent from older cards). */
+  readonly cardCounters?: CardCounters;
 }
 
 /** The CPU part of Authorize (see PreparedAuthorize); throws the same RequestErrors, in the same order, as authorize. */
@@ -59,8 +62,8 @@ export function prepareAuthorize(keys: KeyStore, clock: Clock, req: AuthorizeReq
       pin = null;
     }
   }
-  const cardProof = authenticateCard({ card, unpredictableNumber: req.unpredictableNumber, caKeys: keys.caPublicKeys, issuerKeys: keys.issuerKeys, cardRecords: keys.cardRecords, now: new Date(now) });
-  return { now, cvm, pin, cardProof };
+  const proof = proveCard({ card, unpredictableNumber: req.unpredictableNumber, caKeys: keys.caPublicKeys, issuerKeys: keys.issuerKeys, cardRecords: keys.cardRecords, now: new Date(now) });
+  return { now, cvm, pin, cardProof: proof.decline, ...(proof.decline === null && proof.counters ? { cardCounters: proof.counters } : {}) };
 }
 
 /** Authorize declines before the card proved itself, per terminal per minute, before the terminal's Authorize calls are refused (RESOURCE_EXHAUSTED) for the rest of the minute. */
@@ -138,7 +141,7 @@ export class AuthorizationUseCase {
     this.unproven.check(req.terminalId);
     const card = req.card!;
     // The PIN is opened and the card's certificates checked outside the transaction (CPU work), but judged inside it.
-    const { now, cvm, pin, cardProof } = prepared ?? prepareAuthorize(this.keys, this.clock, req, caller);
+    const { now, cvm, pin, cardProof, cardCounters } = prepared ?? prepareAuthorize(this.keys, this.clock, req, caller);
     const panHash = this.keys.panHash(card.pan);
     const result = await this.store.commit((): AuthorizeResponse => {
       const decline = (code: DeclineCode, triesLeft = 0): AuthorizeResponse => ({ approved: false, declineReason: code, authorizationRef: '', expiresAtMs: 0, pinTriesLeft: triesLeft });
@@ -154,22 +157,32 @@ export class AuthorizationUseCase {
       // The card proved itself: from here the answer may name the card's state and its PIN tries.
       const cardDecline = checkCard(row, now);
       if (cardDecline) return decline(cardDecline);
+      // One budget of PIN guesses: the wrong online PINs counted here and the wrong offline PINs the
+      // card signed over this UN. Spent: no method pays and no PIN is looked at; the server's
+      // counter locks too, so a later offline PIN right at the card cannot pay either.
+      if (pinBudgetSpent(row.pinTries, cardCounters)) {
+        if (row.pinTries < MAX_PIN_TRIES) this.store.setPinTries(row.id, MAX_PIN_TRIES);
+        return decline('pin_tries_exceeded');
+      }
+      const cardWrong = cardWrongPinTries(cardCounters);
       if (cvm !== 'online_pin') {
         const ref = authorizationRef(row.id, req.terminalId, un);
         const expiresAt = now + AUTHORIZATION_LIFETIME_MS;
         this.store.insertAuthorization({ ref, cardId: row.id, terminalId: req.terminalId, un, expiresAt, settled: false, cvm });
-        return { approved: true, declineReason: '', authorizationRef: ref, expiresAtMs: expiresAt, pinTriesLeft: MAX_PIN_TRIES - row.pinTries };
+        return { approved: true, declineReason: '', authorizationRef: ref, expiresAtMs: expiresAt, pinTriesLeft: pinTriesLeft(row.pinTries, cardCounters) };
       }
-      if (pin === null) return decline('pin_missing', MAX_PIN_TRIES - row.pinTries);
+      // The card signed its fingerprint or secret locked: online PIN is refused, as at settlement.
+      if (otherMethodLocked(cardCounters)) return decline('cvm_tries_exceeded', pinTriesLeft(row.pinTries, cardCounters));
+      if (pin === null) return decline('pin_missing', pinTriesLeft(row.pinTries, cardCounters));
       const expected = this.keys.pinVerifier(row.pinSalt, pin, panHash);
       const matched = expected.length === row.pinVerifier.length && timingSafeEqual(expected, row.pinVerifier);
-      const outcome = pinOutcome(row.pinTries, matched);
+      const outcome = pinOutcome(row.pinTries, matched, cardWrong);
       if (outcome.tries !== row.pinTries) this.store.setPinTries(row.id, outcome.tries);
-      if (outcome.decline) return decline(outcome.decline, MAX_PIN_TRIES - outcome.tries);
+      if (outcome.decline) return decline(outcome.decline, pinTriesLeft(outcome.tries, cardCounters));
       const ref = authorizationRef(row.id, req.terminalId, un);
       const expiresAt = now + AUTHORIZATION_LIFETIME_MS;
       this.store.insertAuthorization({ ref, cardId: row.id, terminalId: req.terminalId, un, expiresAt, settled: false, cvm });
-      return { approved: true, declineReason: '', authorizationRef: ref, expiresAtMs: expiresAt, pinTriesLeft: MAX_PIN_TRIES };
+      return { approved: true, declineReason: '', authorizationRef: ref, expiresAtMs: expiresAt, pinTriesLeft: pinTriesLeft(0, cardCounters) };
     });
     if (result.declineReason === 'card_authentication_failed') this.unproven.count(req.terminalId);
     this.events.onDecision?.({ approved: result.approved, decline: (result.declineReason || null) as DeclineCode | null });

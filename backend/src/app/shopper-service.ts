@@ -19,8 +19,8 @@ import type { BackendStore, CardRow } from '../ports/backend-store';
 import type { ShopperStore } from '../ports/shopper-store';
 import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
-import { authenticateCard, verifyCryptogram } from '../domain/card-authentication';
-import { CHALLENGE_LIFETIME_MS, MAX_PIN_TRIES, checkCard, checkSettlement, pinOutcome } from '../domain/rules';
+import { authenticateCard, proveCard, verifyCryptogram } from '../domain/card-authentication';
+import { CHALLENGE_LIFETIME_MS, MAX_PIN_TRIES, cardWrongPinTries, checkCard, checkSettlement, otherMethodLocked, pinBudgetSpent, pinOutcome, pinTriesLeft } from '../domain/rules';
 import { CODE_LIFETIME_MS, checkCodeIssue, lookupCode } from '../domain/temporary-code';
 import { checkMerchantCard, merchantIdOf } from '../domain/merchant-card';
 import { RateLimiter, addressKey } from './rate-limiter';
@@ -124,16 +124,23 @@ export class ShopperUseCase {
     // card-data oracle): the lookup and the signature check are made in every case.
     const row = this.store.findCardByPanHash(this.keys.panHash(card.pan));
     this.work.cardChecks++;
-    const proof = authenticateCard({ card, unpredictableNumber: un, caKeys: this.keys.caPublicKeys, issuerKeys: this.keys.issuerKeys, cardRecords: this.keys.cardRecords, now: new Date(now) });
-    if (proof !== null || !row || row.expiry !== card.expiry || row.panSequence !== card.panSequence) return decline('card_authentication_failed');
+    const proof = proveCard({ card, unpredictableNumber: un, caKeys: this.keys.caPublicKeys, issuerKeys: this.keys.issuerKeys, cardRecords: this.keys.cardRecords, now: new Date(now) });
+    if (proof.decline !== null || !row || row.expiry !== card.expiry || row.panSequence !== card.panSequence) return decline('card_authentication_failed');
     const cardDecline = checkCard(row, now);
     if (cardDecline) return decline(cardDecline);
-    if (pin === null) return decline('pin_missing', MAX_PIN_TRIES - row.pinTries);
+    // One budget of PIN guesses with the wrong offline PINs the card signed over this UN (rules.ts).
+    const counters = proof.counters;
+    if (pinBudgetSpent(row.pinTries, counters)) {
+      if (row.pinTries < MAX_PIN_TRIES) this.store.setPinTries(row.id, MAX_PIN_TRIES);
+      return decline('pin_tries_exceeded');
+    }
+    if (otherMethodLocked(counters)) return decline('cvm_tries_exceeded', pinTriesLeft(row.pinTries, counters));
+    if (pin === null) return decline('pin_missing', pinTriesLeft(row.pinTries, counters));
     const expected = this.keys.pinVerifier(row.pinSalt, pin, row.panHash);
     const matched = expected.length === row.pinVerifier.length && timingSafeEqual(expected, row.pinVerifier);
-    const outcome = pinOutcome(row.pinTries, matched);
+    const outcome = pinOutcome(row.pinTries, matched, cardWrongPinTries(counters));
     if (outcome.tries !== row.pinTries) this.store.setPinTries(row.id, outcome.tries);
-    if (outcome.decline) return decline(outcome.decline, MAX_PIN_TRIES - outcome.tries);
+    if (outcome.decline) return decline(outcome.decline, pinTriesLeft(outcome.tries, counters));
     return { ok: true, row };
   }
 

@@ -3,7 +3,9 @@
  * profile in protocol/src/emv):
  * - card legitimacy: the issuer certificate recovers under the scheme CA key named by the card,
  *   the ICC certificate under the issuer key (over the card's static data), and the card's
- *   signature over the authorization server's unpredictable number verifies (DDA);
+ *   signature over the authorization server's unpredictable number verifies (DDA); the try
+ *   counters a card signs in that DDA (PIN Try Counter, fingerprint and secret tries left) are
+ *   handed to the authorization decision, as signed over this UN (none from an older card);
  * - the application cryptogram: the ARQC recomputed under the ICC master key derived from the
  *   issuer master key, over CDOL1 data that must carry this payment's amount, currency and UN;
  *   its type (ARQC, TC, AAC) is the one in the CVR it covers, not the unsigned CID.
@@ -12,7 +14,7 @@
 import {
   CARD_AIP, CARD_CDOL1_ENTRIES, CURRENCY_NUMERIC, authenticateCardData, cardAcInput, computeCardAc, decodeIad, deriveCardAcMasterKey,
   equalBytes, splitDolData,
-  type AcAlgorithm, type CardData, type CardKeyCache, type IssuerKeyCache, type CardRecordsCache, type Cryptogram, type DeclineCode, type Money, type RsaPublicKey,
+  type AcAlgorithm, type CardCounters, type CardData, type CardKeyCache, type IssuerKeyCache, type CardRecordsCache, type Cryptogram, type DeclineCode, type Money, type RsaPublicKey,
 } from '@bluetill/protocol';
 
 export interface CardAuthenticationInput {
@@ -27,10 +29,23 @@ export interface CardAuthenticationInput {
   readonly cardRecords?: CardRecordsCache;
 }
 
+/**
+ * The card's proof: `decline` null when it proved itself, with the try counters it signed over this
+ * UN (`counters` absent from a card issued before counters were signed).
+ */
+export type CardProof = { readonly decline: null; readonly counters?: CardCounters } | { readonly decline: DeclineCode };
+
+/** Offline-style data authentication, done by the issuer online, with the counters the card signed. */
+export function proveCard(i: CardAuthenticationInput): CardProof {
+  // The same check the phone does before card data leaves it (protocol's authenticateCardData).
+  const r = authenticateCardData(i);
+  if (!r.ok) return { decline: 'card_authentication_failed' };
+  return r.counters ? { decline: null, counters: r.counters } : { decline: null };
+}
+
 /** Offline-style data authentication, done by the issuer online: returns null when the card proved itself. */
 export function authenticateCard(i: CardAuthenticationInput): DeclineCode | null {
-  // The same check the phone does before card data leaves it (protocol's authenticateCardData).
-  return authenticateCardData(i).ok ? null : 'card_authentication_failed';
+  return proveCard(i).decline;
 }
 
 export interface CryptogramInput {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EMPTY_CVR, type Cvr, type CvmName } from '@bluetill/protocol';
-import { checkCard, checkCardholderVerification, checkRefund, checkSettlement, checkVoid, isExpired, pinOutcome, type RefundFacts, type SettlementFacts, type VoidFacts } from './rules';
+import { checkCard, checkCardholderVerification, checkRefund, checkSettlement, checkVoid, isExpired, cardWrongPinTries, otherMethodLocked, pinBudgetSpent, pinOutcome, pinTriesLeft, type RefundFacts, type SettlementFacts, type VoidFacts } from './rules';
 import { refundPostings, reversalPostings, salePostings } from './ledger';
 import type { CardRow, SettlementRow } from '../ports/backend-store';
 
@@ -27,6 +27,35 @@ describe('card rules', () => {
     expect(pinOutcome(1, false)).toEqual({ tries: 2, decline: 'pin_incorrect' });
     expect(pinOutcome(2, false)).toEqual({ tries: 3, decline: 'pin_tries_exceeded' });
     expect(pinOutcome(2, true)).toEqual({ tries: 0, decline: null });
+  });
+
+  it('one budget of 3 PIN guesses: the server\'s wrong tries plus the card\'s signed ones (3 − its PIN Try Counter)', () => {
+    expect(cardWrongPinTries(undefined)).toBe(0);
+    expect([3, 2, 1, 0, 5].map((left) => cardWrongPinTries({ pinTriesLeft: left }))).toEqual([0, 1, 2, 3, 0]);
+    // Two wrong at the card: one online guess, whose wrong answer spends the budget and locks the server's counter.
+    expect(pinTriesLeft(0, { pinTriesLeft: 1 })).toBe(1);
+    expect(pinBudgetSpent(0, { pinTriesLeft: 1 })).toBe(false);
+    expect(pinOutcome(0, false, 2)).toEqual({ tries: 3, decline: 'pin_tries_exceeded' });
+    expect(pinOutcome(0, true, 2)).toEqual({ tries: 0, decline: null });
+    expect(pinOutcome(1, false, 1)).toEqual({ tries: 3, decline: 'pin_tries_exceeded' });
+    expect(pinOutcome(0, false, 1)).toEqual({ tries: 1, decline: 'pin_incorrect' });
+    // Spent before any PIN is looked at.
+    expect(pinBudgetSpent(1, { pinTriesLeft: 1 })).toBe(true);
+    expect(pinBudgetSpent(2, { pinTriesLeft: 2 })).toBe(true);
+    expect(pinBudgetSpent(0, { pinTriesLeft: 0 })).toBe(true);
+    expect(pinBudgetSpent(0, { pinTriesLeft: 15 })).toBe(false);
+    expect(pinTriesLeft(1, { pinTriesLeft: 1 })).toBe(0);
+    // A card without signed counters: the server's counter alone, as before.
+    expect(pinBudgetSpent(2, undefined)).toBe(false);
+    expect(pinTriesLeft(2, undefined)).toBe(1);
+  });
+
+  it('a card that signed its fingerprint or secret locked refuses online PIN; their counters are not PIN guesses', () => {
+    expect(otherMethodLocked(undefined)).toBe(false);
+    expect(otherMethodLocked({ pinTriesLeft: 3, biometricTriesLeft: 0 })).toBe(true);
+    expect(otherMethodLocked({ pinTriesLeft: 3, knowledgeTriesLeft: 0 })).toBe(true);
+    expect(otherMethodLocked({ pinTriesLeft: 3, biometricTriesLeft: 1, knowledgeTriesLeft: 1 })).toBe(false);
+    expect(pinTriesLeft(0, { pinTriesLeft: 3, biometricTriesLeft: 0, knowledgeTriesLeft: 0 })).toBe(3);
   });
 });
 

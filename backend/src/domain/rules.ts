@@ -1,7 +1,7 @@
 /**
  * Pure authorization and settlement rules: inputs in, a decline code (or null) out. No I/O.
  */
-import type { Cvr, CvmName, DeclineCode, Item, Money } from '@bluetill/protocol';
+import type { CardCounters, Cvr, CvmName, DeclineCode, Item, Money } from '@bluetill/protocol';
 import { SUPPORTED_CURRENCIES, basketTotal, cvrResultOf, cvrShowsFailure } from '@bluetill/protocol';
 import type { AuthorizationRow, CardRow, MerchantRow, SettlementRow, TerminalRow } from '../ports/backend-store';
 
@@ -27,11 +27,51 @@ export function checkCard(card: CardRow | undefined, now: number): DeclineCode |
   return null;
 }
 
-/** The try counter after a PIN attempt, and the decline if any. */
-export function pinOutcome(triesBefore: number, matched: boolean): { tries: number; decline: DeclineCode | null } {
+/**
+ * One budget of MAX_PIN_TRIES guesses at the cardholder's PIN, whether typed online (the server
+ * counts them) or at the card (offline PIN: the card counts them and signs its PIN Try Counter,
+ * 9F17, in the DDA over this authorization's UN). The card's share is MAX_PIN_TRIES − its tries
+ * left (bluetill cards are issued with a limit of 3; a higher limit counts only below 3 left).
+ * No counters (a card issued before it signed them): 0, the server's counter alone, as before.
+ */
+export function cardWrongPinTries(counters: CardCounters | undefined): number {
+  return counters ? Math.max(0, MAX_PIN_TRIES - counters.pinTriesLeft) : 0;
+}
+
+/** Guesses left in the one budget: the server's wrong tries and the card's signed ones together. */
+export function pinTriesLeft(serverTries: number, counters: CardCounters | undefined): number {
+  return Math.max(0, MAX_PIN_TRIES - serverTries - cardWrongPinTries(counters));
+}
+
+/**
+ * Before any PIN is looked at, for every method: the budget spent (server's wrong tries plus the
+ * card's signed ones reach MAX_PIN_TRIES, or the card signed 0 left) is `pin_tries_exceeded`, no
+ * PIN checked (no oracle), and the caller locks the server's counter so no method pays until the
+ * issuer unlocks it.
+ */
+export function pinBudgetSpent(serverTries: number, counters: CardCounters | undefined): boolean {
+  return counters?.pinTriesLeft === 0 || pinTriesLeft(serverTries, counters) === 0;
+}
+
+/**
+ * Online PIN is not checked for a card that signed another of its methods locked (fingerprint or
+ * knowledge secret at 0 tries left): `cvm_tries_exceeded`, as at settlement from the CVR. Those
+ * counters are the card's own (other secrets, not guesses at the PIN) and do not join the budget.
+ */
+export function otherMethodLocked(counters: CardCounters | undefined): boolean {
+  return counters?.biometricTriesLeft === 0 || counters?.knowledgeTriesLeft === 0;
+}
+
+/**
+ * The server's try counter after an online PIN attempt, and the decline if any. `cardWrong`: the
+ * card's share of the budget (cardWrongPinTries); the wrong guess that spends the budget sets the
+ * server's counter to MAX_PIN_TRIES (locked) and is `pin_tries_exceeded`.
+ */
+export function pinOutcome(triesBefore: number, matched: boolean, cardWrong = 0): { tries: number; decline: DeclineCode | null } {
   if (matched) return { tries: 0, decline: null };
   const tries = triesBefore + 1;
-  return { tries, decline: tries >= MAX_PIN_TRIES ? 'pin_tries_exceeded' : 'pin_incorrect' };
+  if (tries + cardWrong >= MAX_PIN_TRIES) return { tries: Math.max(tries, MAX_PIN_TRIES), decline: 'pin_tries_exceeded' };
+  return { tries, decline: 'pin_incorrect' };
 }
 
 export interface SettlementFacts {

@@ -7,7 +7,7 @@ import { createPrivateKey, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
   CARD_AIP, CARD_CDOL1, CURRENCY_NUMERIC, buildDolData, cardAcInput, cardRecords, computeCardAc, decodePersonalizationData,
-  encodeIad, parseDol, signDynamicData, type CardData, type CardPersonalization, type Cryptogram, type Cvr, type Money,
+  encodeIad, parseDol, signDynamicData, type CardCounters, type CardData, type CardPersonalization, type Cryptogram, type Cvr, type Money,
 } from '@bluetill/protocol';
 
 const bcd = (digits: string) => new Uint8Array(Buffer.from(digits, 'hex'));
@@ -23,12 +23,13 @@ export class TestCard {
     return new TestCard(decodePersonalizationData(Buffer.from(f.personalization, 'base64')));
   }
 
-  cardData(un: Uint8Array): CardData {
+  /** CardData with the DDA over `un`; `counters`: the try counters a current card signs in it (none: an older card). */
+  cardData(un: Uint8Array, counters?: CardCounters): CardData {
     const records = Buffer.concat([...cardRecords(this.p).values()]);
     const key = createPrivateKey({ key: Buffer.from(this.p.iccPrivateKey), format: 'der', type: 'pkcs8' });
     return {
       pan: this.p.pan, expiry: this.p.expiry, cardholderName: this.p.cardholderName, panSequence: this.p.psn, records,
-      signedDynamicData: signDynamicData({ iccPrivateKey: key, iccDynamicNumber: new Uint8Array(randomBytes(8)), terminalData: un }),
+      signedDynamicData: signDynamicData({ iccPrivateKey: key, iccDynamicNumber: new Uint8Array(randomBytes(8)), terminalData: un, ...(counters ? { counters } : {}) }),
     };
   }
 

@@ -2,7 +2,7 @@ import { CountedCache } from './counted-cache';
 import type { CardData } from '../gen/bluetill/v1/common';
 import { equalBytes } from '../bytes';
 import { BLUETILL_AID, BLUETILL_LABEL, cardStaticData } from './card-layout';
-import { checkIccKeyUse, checkIssuerKeyUse, recoverIccPublicKey, recoverIssuerPublicKey, verifyDda, type IccPublicKeyInfo, type IssuerPublicKeyInfo } from './oda';
+import { checkIccKeyUse, checkIssuerKeyUse, recoverIccPublicKey, recoverIssuerPublicKey, verifyDda, type CardCounters, type IccPublicKeyInfo, type IssuerPublicKeyInfo } from './oda';
 import type { IssuerKeyCache } from './issuer-key-cache';
 import type { RsaPublicKey } from './rsa';
 import { decodeTlv, flattenTlv, type Tlv } from './tlv';
@@ -14,10 +14,11 @@ import { decodeTlv, flattenTlv, type Tlv } from './tlv';
  * the issuer certificate recovers under the scheme CA key the card names (8F), the ICC certificate
  * under the issuer key over the card's static data, and the DDA signature over the UN verifies.
  * The PAN, expiry and PSN of CardData must be the ones in the signed records.
- * Returns a value; the reason names the step, never card data.
+ * Returns a value; the reason names the step, never card data. A card that signs its try counters
+ * in the DDA (see oda.ts CardCounters) has them returned, as signed over this UN; an older card none.
  */
 export type CardDataAuthentication =
-  | { readonly ok: true }
+  | { readonly ok: true; readonly counters?: CardCounters }
   | { readonly ok: false; readonly reason: 'records_unreadable' | 'records_not_bluetill' | 'data_mismatch' | 'unknown_ca' | 'certificate_missing' | 'issuer_certificate' | 'icc_certificate' | 'dynamic_signature' };
 
 const hex = (b: Uint8Array | undefined): string => (b ? Buffer.from(b).toString('hex').toUpperCase() : '');
@@ -84,12 +85,13 @@ export function authenticateCardData(i: {
     return { ok: false, reason: 'icc_certificate' };
   }
   if (!cached) i.cardRecords?.set(i.card.records, c);
+  let counters: CardCounters | undefined;
   try {
-    verifyDda({ iccPublicKey: c.icc.publicKey, signedDynamicData: i.card.signedDynamicData, terminalData: i.unpredictableNumber });
+    counters = verifyDda({ iccPublicKey: c.icc.publicKey, signedDynamicData: i.card.signedDynamicData, terminalData: i.unpredictableNumber }).counters;
   } catch {
     return { ok: false, reason: 'dynamic_signature' };
   }
-  return { ok: true };
+  return counters ? { ok: true, counters } : { ok: true };
 }
 
 /**

@@ -10,8 +10,8 @@ export { generateAc, generateArpc1, generateArpc2, type AcAlgorithm } from './cr
 export { modulusLength, rsaPublicKeyOf, rsaRecover, rsaSign, type RsaPublicKey } from './rsa';
 export {
   cdaTransactionDataHash, cnDigits, cnEncode, createIccCertificate, createIssuerCertificate, recoverIccPublicKey, recoverIssuerPublicKey, recoverIssuerCertificate, checkIssuerKeyUse, checkIccKeyUse,
-  signCda, signDynamicData, signStaticData, staticDataToAuthenticate, verifyCda, verifyDda, verifySda,
-  type IccPublicKeyInfo, type IssuerPublicKeyInfo, type PublicKeyCertificate, type ReadRecord,
+  signCda, signDynamicData, signStaticData, staticDataToAuthenticate, verifyCda, verifyDda, verifySda, encodeCardCounters, decodeCardCounters,
+  type CardCounters, type IccPublicKeyInfo, type IssuerPublicKeyInfo, type PublicKeyCertificate, type ReadRecord,
 } from './oda';
 export {
   BLUETILL_AID, BLUETILL_LABEL, CARD_AFL, CARD_AIP, CARD_CDOL1, CARD_CDOL1_ENTRIES, CARD_CDOL2, CARD_CVM_LIST, CARD_DDOL, CARD_PDOL, cardCdol1, cardCdol2, cardPdol, cardRecords,

@@ -4,9 +4,9 @@ import { concatBytes, fromHex, toHex } from '../bytes';
 import { OdaError } from './errors';
 import {
   cdaTransactionDataHash, createIccCertificate, createIssuerCertificate, recoverIccPublicKey, recoverIssuerPublicKey,
-  signCda, signDynamicData, signStaticData, staticDataToAuthenticate, verifyCda, verifyDda, verifySda,
+  decodeCardCounters, encodeCardCounters, signCda, signDynamicData, signStaticData, staticDataToAuthenticate, verifyCda, verifyDda, verifySda,
 } from './oda';
-import { rsaPublicKeyOf } from './rsa';
+import { rsaPublicKeyOf, rsaRecover, rsaSign } from './rsa';
 
 const codeOf = (f: () => unknown): string | undefined => {
   try {
@@ -131,5 +131,53 @@ describe('certificate chain, SDA, DDA and CDA round trips (generated keys)', () 
     expect(codeOf(() => verifyCda({ iccPublicKey: rsaPublicKeyOf(icc.publicKey), signedDynamicData: sig, unpredictableNumber: un, cid: 0x40, transactionDataHash: tdh }))).toBe('data_mismatch');
     expect(codeOf(() => verifyCda({ iccPublicKey: rsaPublicKeyOf(icc.publicKey), signedDynamicData: sig, unpredictableNumber: un, cid: 0x80, transactionDataHash: new Uint8Array(20) }))).toBe('data_mismatch');
     expect(codeOf(() => verifyCda({ iccPublicKey: rsaPublicKeyOf(icc.publicKey), signedDynamicData: sig, unpredictableNumber: fromHex('11223345'), cid: 0x80, transactionDataHash: tdh }))).toBe('hash_mismatch');
+  });
+
+  it('DDA carries the card counters after the dynamic number: 9F17, DF21, DF22, signed with the UN', () => {
+    const un = fromHex('A25B09ED');
+    const pub = rsaPublicKeyOf(icc.publicKey);
+    const counters = { pinTriesLeft: 1, biometricTriesLeft: 5, knowledgeTriesLeft: 0 };
+    const sig = signDynamicData({ iccPrivateKey: icc.privateKey, iccDynamicNumber: fromHex('0102030405060708'), terminalData: un, counters });
+    // Recovered: 6A 05 01 Ldd (21) ‖ 08 ‖ IDN ‖ 9F17 01 01 DF21 01 05 DF22 01 00 ‖ BB… ‖ hash ‖ BC.
+    expect(toHex(rsaRecover(pub, sig).subarray(0, 25))).toBe('6A050115' + '080102030405060708' + '9F170101DF210105DF220100');
+    expect(verifyDda({ iccPublicKey: pub, signedDynamicData: sig, terminalData: un })).toEqual({ iccDynamicNumber: fromHex('0102030405060708'), counters });
+    // A card issued before counters were signed: none returned.
+    const old = signDynamicData({ iccPrivateKey: icc.privateKey, iccDynamicNumber: fromHex('0102'), terminalData: un });
+    expect(verifyDda({ iccPublicKey: pub, signedDynamicData: old, terminalData: un }).counters).toBeUndefined();
+  });
+
+  it('a counter changed in the dynamic data fails the signature: the hash covers it', () => {
+    const un = fromHex('A25B09ED');
+    const pub = rsaPublicKeyOf(icc.publicKey);
+    const sig = signDynamicData({ iccPrivateKey: icc.privateKey, iccDynamicNumber: fromHex('0102030405060708'), terminalData: un, counters: { pinTriesLeft: 1 } });
+    const recovered = rsaRecover(pub, sig);
+    const at = 4 + 9 + 3;
+    expect(recovered[at]).toBe(1);
+    // Even with the ICC key to re-sign, a changed counter under the card's hash does not verify.
+    const edited = Uint8Array.from(recovered);
+    edited[at] = 3;
+    expect(codeOf(() => verifyDda({ iccPublicKey: pub, signedDynamicData: rsaSign(icc.privateKey, edited), terminalData: un }))).toBe('hash_mismatch');
+    // Without it, an edited signature does not even recover.
+    const flipped = Uint8Array.from(sig);
+    flipped[40] = (flipped[40] as number) ^ 0x01;
+    expect(codeOf(() => verifyDda({ iccPublicKey: pub, signedDynamicData: flipped, terminalData: un }))).toMatch(/bad_header|bad_trailer|bad_format|hash_mismatch/);
+  });
+
+  it('CDA carries the counters after the transaction data hash', () => {
+    const un = fromHex('11223344');
+    const ac = fromHex('1122334455667788');
+    const tdh = new Uint8Array(20).fill(7);
+    const sig = signCda({ iccPrivateKey: icc.privateKey, iccDynamicNumber: fromHex('AABB'), cid: 0x80, ac, transactionDataHash: tdh, unpredictableNumber: un, counters: { pinTriesLeft: 2 } });
+    expect(verifyCda({ iccPublicKey: rsaPublicKeyOf(icc.publicKey), signedDynamicData: sig, unpredictableNumber: un, cid: 0x80, transactionDataHash: tdh }).counters).toEqual({ pinTriesLeft: 2 });
+    const old = signCda({ iccPrivateKey: icc.privateKey, iccDynamicNumber: fromHex('AABB'), cid: 0x80, ac, transactionDataHash: tdh, unpredictableNumber: un });
+    expect(verifyCda({ iccPublicKey: rsaPublicKeyOf(icc.publicKey), signedDynamicData: old, unpredictableNumber: un, cid: 0x80, transactionDataHash: tdh }).counters).toBeUndefined();
+  });
+
+  it('card counters: byte-exact, and anything but the layout is bad_format', () => {
+    expect(toHex(encodeCardCounters({ pinTriesLeft: 3 }))).toBe('9F170103');
+    expect(decodeCardCounters(fromHex('9F170103DF220102'))).toEqual({ pinTriesLeft: 3, knowledgeTriesLeft: 2 });
+    expect(decodeCardCounters(new Uint8Array(0))).toBeUndefined();
+    for (const bad of ['DF210105', '9F1701039F170103', '9F17020003', '9F1801039F170103', 'FF', '9F17']) expect(codeOf(() => decodeCardCounters(fromHex(bad))), bad).toBe('bad_format');
+    expect(codeOf(() => encodeCardCounters({ pinTriesLeft: 256 }))).toBe('bad_format');
   });
 });

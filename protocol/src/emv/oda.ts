@@ -2,7 +2,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { concatBytes, equalBytes } from '../bytes';
 import { OdaError } from './errors';
 import { modulusLength, rsaRecover, rsaSign, type RsaPublicKey } from './rsa';
-import { decodeTlv } from './tlv';
+import { decodeTlv, encodeTlv, type Tlv } from './tlv';
 
 /**
  * Offline data authentication, EMV Book 2 sections 5 and 6: RSA "signatures with message
@@ -250,20 +250,72 @@ function recoverDynamic(iccPublicKey: RsaPublicKey, signature: Uint8Array, termi
 }
 
 /**
- * Card side, DDA (INTERNAL AUTHENTICATE): Signed Dynamic Application Data (9F4B, format 05)
- * over the ICC dynamic number and the terminal's DDOL data (normally its unpredictable number).
+ * The card's verification counters as it signs them in its ICC Dynamic Data, after the fields EMV
+ * fixes (Book 2 §6.5.2 lets the payment system define further data): BER-TLV, `9F17` PIN Try
+ * Counter (offline PIN tries left), `DF21` fingerprint tries left, `DF22` knowledge-secret tries
+ * left (each 1 byte; the last two only on a card that holds a template or a secret). Signed with the
+ * terminal's unpredictable number, so a verifier knows them for this very transaction.
  */
-export function signDynamicData(input: { iccPrivateKey: KeyObject; iccDynamicNumber: Uint8Array; terminalData: Uint8Array }): Uint8Array {
-  const body = dynamicBody(modulusLength(input.iccPrivateKey), dynamicNumberField(input.iccDynamicNumber));
+export type CardCounters = { readonly pinTriesLeft: number; readonly biometricTriesLeft?: number; readonly knowledgeTriesLeft?: number };
+
+const COUNTER_TAGS = { pinTriesLeft: '9F17', biometricTriesLeft: 'DF21', knowledgeTriesLeft: 'DF22' } as const;
+
+/** The TLV bytes of a card's counters (each 0-255). */
+export function encodeCardCounters(c: CardCounters): Uint8Array {
+  const nodes: Tlv[] = [];
+  for (const [name, tag] of Object.entries(COUNTER_TAGS) as [keyof CardCounters, string][]) {
+    const v = c[name];
+    if (v === undefined) continue;
+    if (!Number.isInteger(v) || v < 0 || v > 255) throw new OdaError('bad_format', 'a try counter is one byte');
+    nodes.push({ tag, value: Uint8Array.of(v) });
+  }
+  return encodeTlv(nodes);
+}
+
+/**
+ * The counters from the data after ICC Dynamic Data's fixed fields: undefined when there is none
+ * (a card issued before counters were signed); OdaError bad_format when it is not the layout above
+ * (unknown or repeated tag, a value not 1 byte, no 9F17).
+ */
+export function decodeCardCounters(bytes: Uint8Array): CardCounters | undefined {
+  if (bytes.length === 0) return undefined;
+  let nodes: Tlv[];
+  try {
+    nodes = decodeTlv(bytes);
+  } catch (cause) {
+    throw new OdaError('bad_format', 'card counters are not TLV', { cause });
+  }
+  const out: { pinTriesLeft?: number; biometricTriesLeft?: number; knowledgeTriesLeft?: number } = {};
+  for (const n of nodes) {
+    const name = (Object.keys(COUNTER_TAGS) as (keyof CardCounters)[]).find((k) => COUNTER_TAGS[k] === n.tag);
+    if (!name || out[name] !== undefined || n.value.length !== 1) throw new OdaError('bad_format', 'card counters malformed');
+    out[name] = n.value[0] as number;
+  }
+  if (out.pinTriesLeft === undefined) throw new OdaError('bad_format', 'card counters without the PIN try counter');
+  return out as CardCounters;
+}
+
+/**
+ * Card side, DDA (INTERNAL AUTHENTICATE): Signed Dynamic Application Data (9F4B, format 05)
+ * over the ICC dynamic number, the card's counters when given, and the terminal's DDOL data
+ * (normally its unpredictable number).
+ */
+export function signDynamicData(input: { iccPrivateKey: KeyObject; iccDynamicNumber: Uint8Array; terminalData: Uint8Array; counters?: CardCounters }): Uint8Array {
+  const dd = concatBytes(dynamicNumberField(input.iccDynamicNumber), input.counters ? encodeCardCounters(input.counters) : new Uint8Array(0));
+  const body = dynamicBody(modulusLength(input.iccPrivateKey), dd);
   return signRecord(input.iccPrivateKey, body, [input.terminalData]);
 }
 
-/** Terminal side, DDA (Book 2 section 6.5): verifies 9F4B over the DDOL data; returns the ICC dynamic number. */
-export function verifyDda(input: { iccPublicKey: RsaPublicKey; signedDynamicData: Uint8Array; terminalData: Uint8Array }): { iccDynamicNumber: Uint8Array } {
+/**
+ * Terminal side, DDA (Book 2 section 6.5): verifies 9F4B over the DDOL data; returns the ICC
+ * dynamic number and the card's counters (undefined from a card that signs none).
+ */
+export function verifyDda(input: { iccPublicKey: RsaPublicKey; signedDynamicData: Uint8Array; terminalData: Uint8Array }): { iccDynamicNumber: Uint8Array; counters?: CardCounters } {
   const dd = recoverDynamic(input.iccPublicKey, input.signedDynamicData, input.terminalData);
   const l = dd[0];
   if (l === undefined || l < 2 || l > 8 || dd.length < 1 + l) throw new OdaError('bad_format', 'ICC dynamic number malformed');
-  return { iccDynamicNumber: dd.slice(1, 1 + l) };
+  const counters = decodeCardCounters(dd.subarray(1 + l));
+  return { iccDynamicNumber: dd.slice(1, 1 + l), ...(counters ? { counters } : {}) };
 }
 
 /**
@@ -276,7 +328,8 @@ export function cdaTransactionDataHash(pdolData: Uint8Array, cdolData: Uint8Arra
 
 /**
  * Card side, CDA (GENERATE AC with CDA requested): 9F4B over ICC dynamic number ‖ CID ‖ AC ‖
- * transaction data hash code, hashed with the terminal's unpredictable number.
+ * transaction data hash code ‖ the card's counters when given, hashed with the terminal's
+ * unpredictable number.
  */
 export function signCda(input: {
   iccPrivateKey: KeyObject;
@@ -285,16 +338,21 @@ export function signCda(input: {
   ac: Uint8Array;
   transactionDataHash: Uint8Array;
   unpredictableNumber: Uint8Array;
+  counters?: CardCounters;
 }): Uint8Array {
   if (input.ac.length !== 8 || input.transactionDataHash.length !== 20) throw new OdaError('bad_length', 'AC is 8 bytes, transaction data hash 20');
-  const dd = concatBytes(dynamicNumberField(input.iccDynamicNumber), Uint8Array.of(input.cid & 0xff), input.ac, input.transactionDataHash);
+  const dd = concatBytes(
+    dynamicNumberField(input.iccDynamicNumber), Uint8Array.of(input.cid & 0xff), input.ac, input.transactionDataHash,
+    input.counters ? encodeCardCounters(input.counters) : new Uint8Array(0),
+  );
   return signRecord(input.iccPrivateKey, dynamicBody(modulusLength(input.iccPrivateKey), dd), [input.unpredictableNumber]);
 }
 
 /**
  * Terminal side, CDA (Book 2 section 6.6.2): verifies 9F4B with the UN, checks the CID matches
  * the one in the response and the transaction data hash matches the one computed by the
- * terminal; returns the ICC dynamic number and the AC, which is only trusted from here.
+ * terminal; returns the ICC dynamic number, the AC, which is only trusted from here, and the
+ * card's counters (undefined from a card that signs none).
  */
 export function verifyCda(input: {
   iccPublicKey: RsaPublicKey;
@@ -302,14 +360,15 @@ export function verifyCda(input: {
   unpredictableNumber: Uint8Array;
   cid: number;
   transactionDataHash: Uint8Array;
-}): { iccDynamicNumber: Uint8Array; ac: Uint8Array } {
+}): { iccDynamicNumber: Uint8Array; ac: Uint8Array; counters?: CardCounters } {
   const dd = recoverDynamic(input.iccPublicKey, input.signedDynamicData, input.unpredictableNumber);
   const l = dd[0];
   if (l === undefined || l < 2 || l > 8 || dd.length < 1 + l + 1 + 8 + 20) throw new OdaError('bad_format', 'CDA dynamic data malformed');
   const at = 1 + l;
   if (dd[at] !== (input.cid & 0xff)) throw new OdaError('data_mismatch', 'CID differs from the signed CID');
   if (!equalBytes(dd.subarray(at + 9, at + 29), input.transactionDataHash)) throw new OdaError('data_mismatch', 'transaction data hash differs');
-  return { iccDynamicNumber: dd.slice(1, at), ac: dd.slice(at + 1, at + 9) };
+  const counters = decodeCardCounters(dd.subarray(at + 29));
+  return { iccDynamicNumber: dd.slice(1, at), ac: dd.slice(at + 1, at + 9), ...(counters ? { counters } : {}) };
 }
 
 /** A record as read with READ RECORD: the SFI it came from and the full record bytes (template 70). */

@@ -230,6 +230,42 @@ describe('EmvCard: VERIFY and GET DATA', () => {
   });
 });
 
+describe('EmvCard: try counters signed with the UN (INTERNAL AUTHENTICATE, CDA)', () => {
+  const iccKeyOf = (card: EmvCard, data: typeof CARD = CARD) => {
+    const all = [[2, 1], [2, 2], [2, 3], [2, 4]].flatMap(([sfi, n]) => send(card, readRecordCommand(sfi as number, n as number)).nodes);
+    const g = (t: string): Uint8Array => findTag(all, t) ?? h('');
+    const issuerKey = recoverIssuerPublicKey({ caPublicKey: issuer.ca.publicKey, certificate: g('90'), remainder: g('92'), exponent: g('9F32'), pan: data.pan });
+    return recoverIccPublicKey({ issuerPublicKey: issuerKey.publicKey, certificate: g('9F46'), remainder: g('9F48'), exponent: g('9F47'), pan: data.pan, staticData: cardStaticData(data) }).publicKey;
+  };
+  const ddaCounters = (card: EmvCard, un = UN) => {
+    const ia = send(card, internalAuthenticateCommand(un));
+    return verifyDda({ iccPublicKey: iccKeyOf(card), signedDynamicData: findTag(ia.nodes, '9F4B') ?? h(''), terminalData: un }).counters;
+  };
+
+  it('the PIN Try Counter as it is when signed: 3, then 1 after two wrong offline PINs (a later session), then 0', async () => {
+    const card = await ready({ pinTryLimit: 3 });
+    expect(ddaCounters(card)).toEqual({ pinTriesLeft: 3 });
+    expect(send(card, verifyCommand(encodePlaintextPinBlock('0000'))).sw).toBe(0x63c2);
+    expect(send(card, verifyCommand(encodePlaintextPinBlock('0000'))).sw).toBe(0x63c1);
+    card.powerOn();
+    send(card, selectCommand(BLUETILL_AID));
+    send(card, getProcessingOptionsCommand(pdolData()));
+    expect(ddaCounters(card, h('0A0B0C0D'))).toEqual({ pinTriesLeft: 1 });
+    expect(send(card, verifyCommand(encodePlaintextPinBlock('0000'))).sw).toBe(0x63c0);
+    expect(ddaCounters(card)).toEqual({ pinTriesLeft: 0 });
+  });
+
+  it('a card with a fingerprint and a secret signs their counters too; CDA carries the same', async () => {
+    const card = await ready({ biometricTemplate: demoFingerprint('c'), biometricTryLimit: 4, knowledgeSecret: encodeKnowledgeSecret('open sesame'), knowledgeTryLimit: 2 });
+    expect(send(card, verifyCommand(new Uint8Array(Buffer.from('open sesam', 'utf8')), VERIFY_P2.knowledge)).sw).toBe(0x63c1);
+    expect(ddaCounters(card)).toEqual({ pinTriesLeft: 3, biometricTriesLeft: 4, knowledgeTriesLeft: 1 });
+    const r = send(card, generateAcCommand('arqc', cdolData(), { cda: true }));
+    const tdh = cdaTransactionDataHash(pdolData(), cdolData(), encodeTlv((r.nodes[0]?.children ?? []).filter((n) => n.tag !== '9F4B')));
+    const cda = verifyCda({ iccPublicKey: iccKeyOf(card), signedDynamicData: findTag(r.nodes, '9F4B') ?? h(''), unpredictableNumber: UN, cid: 0x80, transactionDataHash: tdh });
+    expect(cda.counters).toEqual({ pinTriesLeft: 3, biometricTriesLeft: 4, knowledgeTriesLeft: 1 });
+  });
+});
+
 describe('EmvCard: match-on-card (VERIFY P2 90) and knowledge secret (VERIFY P2 91)', () => {
   const finger = demoFingerprint('card-test');
   const other = demoFingerprint('someone else');

@@ -3,7 +3,7 @@ import {
   BLUETILL_AID, BLUETILL_LABEL, CARD_AFL, CARD_AIP, CARD_CDOL1, CARD_CDOL2, CARD_DDOL, concatBytes, CARD_PDOL, PPSE_NAME, SW,
   cardAcInput, cardRecords, cdaTransactionDataHash, computeCardAc, decodeCommandApdu, decodePersonalizationData,
   dolDataLength, encodeIad, encodeResponseApdu, encodeTlv, macEquals, parseDol, personalizationMac, signCda,
-  parsePlaintextPinBlock, signDynamicData, splitDolData, statusOnly, swTriesLeft, swWrongLe, type CardPersonalization, type CommandApdu, type Cvr, type Tlv,
+  parsePlaintextPinBlock, signDynamicData, splitDolData, statusOnly, swTriesLeft, swWrongLe, type CardPersonalization, type CardCounters, type CommandApdu, type Cvr, type Tlv,
   biometricMatches, CVM_CODE, CvmDataError, DEFAULT_BIOMETRIC_TRY_LIMIT, DEFAULT_KNOWLEDGE_TRY_LIMIT, parseBiometricVerifyData, VERIFY_P2,
   KNOWLEDGE_SECRET_MAX_BYTES, KNOWLEDGE_SECRET_MIN_BYTES,
 } from '@bluetill/protocol';
@@ -66,7 +66,7 @@ const CLA_OF: Record<number, number> = { 0xa4: 0x00, 0xb2: 0x00, 0x88: 0x00, 0x2
  * A simulated contactless EMV payment card with bluetill's application (BLUETILL_AID).
  * Blank until personalized by an authenticated STORE DATA chain (see protocol's
  * personalization module); then answers SELECT PPSE / AID, GET PROCESSING OPTIONS, READ RECORD,
- * INTERNAL AUTHENTICATE (DDA), GENERATE AC (ARQC, CDA on request; after an ARQC a second one over
+ * INTERNAL AUTHENTICATE (DDA, its try counters signed with the UN), GENERATE AC (ARQC, CDA on request; after an ARQC a second one over
  * CDOL2 gives a TC or an AAC), VERIFY (P2 80 plaintext offline
  * PIN, P2 90 fingerprint match-on-card, P2 91 knowledge secret; each with its own try counter, the
  * results in the CVR) and GET DATA (9F36, 9F17). Never throws: every bad command gets a status word,
@@ -227,9 +227,19 @@ export class EmvCard implements CardApplication {
     const p = this.persistent;
     if (this.v.selected !== 'app' || !p || !this.v.pdolData) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
     if (c.data.length !== dolDataLength(parseDol(CARD_DDOL))) return statusOnly(SW.WRONG_LENGTH);
-    const signature = signDynamicData({ iccPrivateKey: p.iccPrivateKey, iccDynamicNumber: this.random(8), terminalData: c.data });
+    // The try counters are signed with the terminal's UN: the issuer knows them at authorization.
+    const signature = signDynamicData({ iccPrivateKey: p.iccPrivateKey, iccDynamicNumber: this.random(8), terminalData: c.data, counters: this.counters(p) });
     this.v = { ...this.v, dda: true };
     return ok([{ tag: '77', value: EMPTY, children: [{ tag: '9F4B', value: signature }] }]);
+  }
+
+  /** The try counters this card signs in its dynamic data (oda.ts CardCounters): methods it holds only. */
+  private counters(p: Persistent): CardCounters {
+    return {
+      pinTriesLeft: p.pinTriesLeft,
+      ...(p.data.biometricTemplate !== undefined ? { biometricTriesLeft: p.biometricTriesLeft } : {}),
+      ...(p.data.knowledgeSecret !== undefined ? { knowledgeTriesLeft: p.knowledgeTriesLeft } : {}),
+    };
   }
 
   /** Card CVM results (9F34): the method that passed, else the one that failed, else "no CVM performed". */
@@ -288,7 +298,7 @@ export class EmvCard implements CardApplication {
     if (cda) {
       const un = splitDolData(parseDol(CARD_CDOL1), c.data)?.get('9F37') ?? new Uint8Array(4);
       const transactionDataHash = cdaTransactionDataHash(pdolData, c.data, encodeTlv(objects));
-      objects.push({ tag: '9F4B', value: signCda({ iccPrivateKey: p.iccPrivateKey, iccDynamicNumber: this.random(8), cid, ac, transactionDataHash, unpredictableNumber: un }) });
+      objects.push({ tag: '9F4B', value: signCda({ iccPrivateKey: p.iccPrivateKey, iccDynamicNumber: this.random(8), cid, ac, transactionDataHash, unpredictableNumber: un, counters: this.counters(p) }) });
     }
     return ok([{ tag: '77', value: EMPTY, children: objects }]);
   }
@@ -322,7 +332,7 @@ export class EmvCard implements CardApplication {
     if (cda) {
       const un = cdol2?.get('9F37') ?? new Uint8Array(4);
       const transactionDataHash = cdaTransactionDataHash(pdolData, concatBytes(online.cdol1Data, c.data), encodeTlv(objects));
-      objects.push({ tag: '9F4B', value: signCda({ iccPrivateKey: p.iccPrivateKey, iccDynamicNumber: this.random(8), cid, ac, transactionDataHash, unpredictableNumber: un }) });
+      objects.push({ tag: '9F4B', value: signCda({ iccPrivateKey: p.iccPrivateKey, iccDynamicNumber: this.random(8), cid, ac, transactionDataHash, unpredictableNumber: un, counters: this.counters(p) }) });
     }
     return ok([{ tag: '77', value: EMPTY, children: objects }]);
   }
