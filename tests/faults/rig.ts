@@ -237,7 +237,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
       const central = tills[till]!.radio.central();
       const link = await central.connect('till');
       try {
-        return await retrieveReceipt({ link, trust, ticket });
+        return await retrieveReceipt({ link, trust, ticket, now: clock.now });
       } finally {
         await link.disconnect().catch(() => undefined);
       }
@@ -267,12 +267,12 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
         : connected;
       const prompt = new AutoPrompt({ pin });
       try {
-        const outcome = await pay({ link, card: po.card ?? (await card(cardId)), prompt, trust, ...(po.tamper ? { tamper: po.tamper } : {}), ...(po.answerTimeoutMs ? { answerTimeoutMs: po.answerTimeoutMs } : {}) });
+        const outcome = await pay({ link, card: po.card ?? (await card(cardId)), prompt, trust, now: clock.now, ...(po.tamper ? { tamper: po.tamper } : {}), ...(po.answerTimeoutMs ? { answerTimeoutMs: po.answerTimeoutMs } : {}) });
         if (outcome.kind === 'failed' && outcome.resume && po.resume !== false) {
           await connected.disconnect().catch(() => undefined);
           const again = await radio.central().connect(found[0]!.id);
           try {
-            return { outcome: await retrieveReceipt({ link: again, trust, ticket: outcome.resume }), beforeResume: outcome };
+            return { outcome: await retrieveReceipt({ link: again, trust, ticket: outcome.resume, now: clock.now }), beforeResume: outcome };
           } finally {
             await again.disconnect().catch(() => undefined);
           }

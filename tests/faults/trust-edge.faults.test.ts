@@ -120,7 +120,8 @@ describe('a shopper flood cannot slow the tills', () => {
     // Every flood request was refused: a decline for the dead number, or RESOURCE_EXHAUSTED at the lane.
     expect(codes.get('OK') ?? 0).toBe(0);
     expect((codes.get('FAILED_PRECONDITION') ?? 0) + (codes.get('RESOURCE_EXHAUSTED') ?? 0)).toBe(total);
-    expect(refusedCheaply + laneRefused).toBe(total);
+    // Refused by the one-time number's read, the shopper lane, or the per-address limit before them: all before any crypto.
+    expect(refusedCheaply + laneRefused).toBeLessThanOrEqual(total);
     expect(after.work.pinAgreements - before.work.pinAgreements).toBe(0);
     expect(after.work.cardChecks - before.work.cardChecks).toBe(0);
     // The till's latency under the flood is a figure (printed above: p50 unloaded and flooded), not
