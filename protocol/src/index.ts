@@ -35,3 +35,4 @@ export * from './emv/index';
 export * from './apdu/index';
 export * from './grpc-decline';
 export * from './encode-proto';
+export { seededRandom } from './seeded-random';

@@ -11,4 +11,4 @@ export { VirtualBle, type VirtualBleOptions } from './link/virtual-ble';
 export { VirtualRadio } from './radio/virtual-radio';
 export { dropAfterMessages, dropAfterValues } from './phone/flaky-link';
 export { SimulatedFingerprintSensor, type SimulatedFingerprintSensorOptions } from './phone/simulated-fingerprint-sensor';
-export { seededRandom } from './seeded-random';
+export { seededRandom } from '@bluetill/protocol';

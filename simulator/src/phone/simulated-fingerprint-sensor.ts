@@ -7,7 +7,7 @@
  */
 import { BIOMETRIC_TEMPLATE_LENGTH, checkBiometricTemplate } from '@bluetill/protocol';
 import type { BiometricSensor } from '@bluetill/phone-agent';
-import { seededRandom } from '../seeded-random';
+import { seededRandom } from '@bluetill/protocol';
 
 export interface SimulatedFingerprintSensorOptions {
   /** Largest change per component of a capture (default 10: a clean read). */

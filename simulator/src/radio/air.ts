@@ -4,7 +4,7 @@
  * event, and routes ACL by handle. Each controller numbers its own links (never 0, from its
  * `firstHandle`), as real ones do: the till's handle for a link is not the phone's.
  */
-import type { HciController } from './controller';
+import type { ControllerAir, HciController } from './controller';
 import { leAdvertisingReport, leConnectionComplete, leReadRemoteFeaturesComplete } from './hci-events';
 import { STATUS } from './hci-opcodes';
 import { Link } from './link';
@@ -40,7 +40,7 @@ export interface AirOptions {
  */
 export const DEFAULT_SKIP_HANDLES: readonly number[] = [0x0006];
 
-export class Air {
+export class Air implements ControllerAir {
   private readonly controllers = new Set<HciController>();
   /** Each controller's links by its own handle. */
   private readonly links = new Map<HciController, Map<number, Link>>();

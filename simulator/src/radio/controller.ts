@@ -1,14 +1,26 @@
 /**
  * The controller of one simulated device: parses the H4 byte stream its host writes, answers
  * every HCI command strictly in order, and hands advertising, scanning, connection and ACL
- * traffic to the shared {@link Air}. Transport-free: bytes in via `receive`, bytes out via `send`.
+ * traffic to the shared air (`ControllerAir`, which `Air` implements). Transport-free: bytes in via `receive`, bytes out via `send`.
  */
-import type { Air } from './air';
 import { H4Parser, encodeAcl, type H4Packet } from './h4';
 import { commandComplete, commandStatus, dataBufferOverflow } from './hci-events';
 import { OP, STATUS, opcodeName } from './hci-opcodes';
 import type { LinkShaping } from './shaping';
 import type { Trace } from './trace';
+
+/** What a controller asks of the shared air (implemented by `Air`): the link layer between devices. */
+export interface ControllerAir {
+  advertisingChanged(c: HciController): void;
+  initiatingChanged(c: HciController): void;
+  cancelInitiating(c: HciController): void;
+  controllerLost(c: HciController): void;
+  hostAcl(from: HciController, handle: number, pb: number, data: Buffer): boolean;
+  disconnect(c: HciController, handle: number, reason: number): boolean;
+  rssiOf(c: HciController, handle: number): number | undefined;
+  updateConnection(c: HciController, handle: number, intervalMaxMs: number, supervisionMs: number): boolean;
+  readRemoteFeatures(c: HciController, handle: number): boolean;
+}
 
 /** HCI version 9 = Core 5.0; the stacks refuse anything below 6 (4.0). */
 export const HCI_VERSION = 0x09;
@@ -45,7 +57,7 @@ export interface ControllerOptions {
   readonly name: string;
   /** 6 bytes, big-endian (as printed: C0:FF:EE:00:00:01). */
   readonly address: Buffer;
-  readonly air: Air;
+  readonly air: ControllerAir;
   readonly trace: Trace;
   /** Writes bytes toward the host; must not block. */
   readonly send: (bytes: Buffer) => void;
@@ -86,7 +98,7 @@ export class HciController {
   readonly stats = { commands: 0, unknown: new Map<number, number>(), aclIn: 0, aclOut: 0, aclOverflows: 0, aclMaxInFlight: 0 };
 
   private readonly parser = new H4Parser();
-  private readonly air: Air;
+  private readonly air: ControllerAir;
   private readonly sendBytes: (bytes: Buffer) => void;
 
   constructor(options: ControllerOptions) {

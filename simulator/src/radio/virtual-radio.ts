@@ -18,7 +18,7 @@ import { PtyPort } from './pty-port';
 import { RadioError } from './radio-error';
 import { type ControllerProfile, type LinkShaping, validateControllerProfile, validateShaping } from './shaping';
 import { Trace, type TraceOptions } from './trace';
-import { seededRandom } from '../seeded-random';
+import { seededRandom } from '@bluetill/protocol';
 
 export interface VirtualRadioOptions {
   /** true: keep traces in memory; an object: also a directory and/or a line sink. */

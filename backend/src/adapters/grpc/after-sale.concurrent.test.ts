@@ -21,7 +21,7 @@ import { status } from '@grpc/grpc-js';
 import type { Item, SettleRequest, SettleResponse } from '@bluetill/protocol';
 import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
 import { fleetCards } from '../../admin/demo-seed';
-import { seededRandom } from '@bluetill/simulator';
+import { seededRandom } from '@bluetill/protocol';
 
 const LANES = 16;
 const CARDS = fleetCards(LANES * 2);

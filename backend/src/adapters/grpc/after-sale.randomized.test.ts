@@ -11,7 +11,7 @@ import type { DeclineCode } from '@bluetill/protocol';
 import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
 import { sell } from '../../test-support/sale';
 import { fleetCards } from '../../admin/demo-seed';
-import { seededRandom } from '@bluetill/simulator';
+import { seededRandom } from '@bluetill/protocol';
 
 const OPERATIONS = 2_000;
 const CARDS = fleetCards(20);
