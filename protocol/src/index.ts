@@ -20,7 +20,7 @@ export { AuthResult, BleMessage, CardAuth, Certificate, CertificateBody, Error a
 export {
   AuthorizationClient, type AuthorizationServer, AuthorizationService, AuthorizeRequest, AuthorizeResponse, BatchTotals, ChallengeRequest, ChallengeResponse,
   CloseBatchRequest, CloseBatchResponse, GetSettlementRequest, ListTransactionsRequest, ListTransactionsResponse, RefundRequest, RefundResponse,
-  SettleRequest, SettleResponse, SettlementClient, type SettlementServer, SettlementService, TransactionRecord, VoidRequest, VoidResponse,
+  CancelRequest, SettleRequest, SettleResponse, SettlementClient, type SettlementServer, SettlementService, TransactionRecord, VoidRequest, VoidResponse,
   SettleWithCodeRequest,
 } from './gen/bluetill/v1/settlement_network';
 export {

@@ -21,7 +21,7 @@ async function setUp(draws: number[][]) {
   const keys = SoftwareKeyStore.fromFile(seed.keysPath, masterKey);
   const now = Date.UTC(2026, 10, 24, 12);
   const queue = draws.map((d) => Uint8Array.from(d));
-  const useCase = new AuthorizationUseCase(store, keys, { now: () => now }, { settle: async () => { throw new Error('not used'); } }, {}, {
+  const useCase = new AuthorizationUseCase(store, keys, { now: () => now }, { settle: async () => { throw new Error('not used'); }, cancel: async () => { throw new Error('not used'); } }, {}, {
     drawUn: () => queue.shift() ?? Uint8Array.of(9, 9, 9, 9),
   });
   const caller = { kind: 'terminal', terminalId: 'T-0001' } as const;

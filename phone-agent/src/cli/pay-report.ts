@@ -104,7 +104,10 @@ export function reportOutcome(r: PaymentSessionResult, card: { maskedPan?: strin
       };
     }
     case 'cancelled':
-      return { outcome: 'cancelled', exitCode: EXIT.notCharged, message: 'Cancelled: nothing was charged.', charged: 'no', ...base };
+      return {
+        outcome: 'cancelled', exitCode: EXIT.notCharged, charged: 'no', ...base, ...withReceipt(o.receipt),
+        message: o.receipt ? 'Cancelled at the payment network (signed): nothing was charged.' : 'Cancelled: nothing was charged.',
+      };
     case 'failed': {
       const error = failureMessage(o.code, o.message, card.failure);
       if (o.charged === 'unknown') {

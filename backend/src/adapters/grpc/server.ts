@@ -20,7 +20,7 @@ import { declineToGrpcStatus, toGrpcStatus } from './to-grpc-status';
 import { guardDecoding, isMalformed } from './malformed-request';
 import { RequestError } from '../../app/request-error';
 import {
-  validateAuthorize, validateChallenge, validateCloseBatch, validateGetSettlement, validateListTransactions, validateRefund, validateSettle, validateVoid,
+  validateAuthorize, validateCancel, validateChallenge, validateCloseBatch, validateGetSettlement, validateListTransactions, validateRefund, validateSettle, validateVoid,
   validateIssueCode, validatePayMerchant, validateSettleWithCode, validateShopperChallenge,
 } from './validate';
 import type { BackendMetrics } from '../metrics/backend-metrics';
@@ -252,6 +252,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
       settle: bytesTo
         ? forwarded(log, peerOf, 'Authorization.Settle', bytesTo, m)
         : unary(log, callerOf, 'Authorization.Settle', validateSettle, (r, c) => authorization.settle(r, c), m, AuthorizationService.settle.responseSerialize),
+      cancel: unary(log, callerOf, 'Authorization.Cancel', validateCancel, (r, c) => authorization.cancel(r, c), m, AuthorizationService.cancel.responseSerialize),
       settleWithCode: unary(log, callerOf, 'Authorization.SettleWithCode', validateSettleWithCode, (r, c) => codeSettlement.settleWithCode(r, c), m, AuthorizationService.settleWithCode.responseSerialize),
       ...afterSale('Authorization.'),
     } as UntypedServiceImplementation);
@@ -263,6 +264,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
       settle: bytesTo
         ? forwarded(log, peerOf, 'Settle', bytesTo, m)
         : unary(log, callerOf, 'Settle', validateSettle, (r, c) => settlement.settle(r, c), m, SettlementService.settle.responseSerialize),
+      cancel: unary(log, callerOf, 'Cancel', validateCancel, (r, c) => settlement.cancel(r, c), m, SettlementService.cancel.responseSerialize),
       getSettlement: unary(log, callerOf, 'GetSettlement', validateGetSettlement, (r, c) => settlement.get(r.terminalId, r.terminalTxnId, c), m, SettlementService.getSettlement.responseSerialize),
       settleWithCode: unary(log, callerOf, 'SettleWithCode', validateSettleWithCode, (r, c) => codeSettlement.settleWithCode(r, c), m, SettlementService.settleWithCode.responseSerialize),
       ...afterSale(''),

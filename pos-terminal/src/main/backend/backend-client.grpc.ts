@@ -12,7 +12,7 @@ import { credentials as grpcCredentials, status, type ChannelCredentials, type S
 import {
   AuthorizationClient, AuthorizeResponse, DeclineTrailerError, RefundResponse, SettleResponse, SettlementClient, VoidResponse, callDeclinable,
   type AuthorizeRequest, type ChallengeResponse, type CloseBatchResponse, type DeclinableResponse, type ListTransactionsResponse, type Money,
-  type SettleRequest, type SettleWithCodeRequest,
+  type CancelRequest, type SettleRequest, type SettleWithCodeRequest,
 } from '@bluetill/protocol';
 import { BackendError, type BackendClient } from '../../common/ports/backend-client';
 
@@ -73,6 +73,10 @@ export class GrpcBackendClient implements BackendClient {
 
   settle(req: SettleRequest): Promise<SettleResponse> {
     return this.retrying('Settle', () => this.unary(this.auth, 'settle', req, SettleResponse.decode));
+  }
+
+  cancel(req: CancelRequest): Promise<SettleResponse> {
+    return this.retrying('Cancel', () => this.unary(this.auth, 'cancel', req, SettleResponse.decode));
   }
 
   settleWithCode(req: SettleWithCodeRequest): Promise<SettleResponse> {
