@@ -197,10 +197,11 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
     }
     o.prompt.progress('Paying');
     const cryptogram = await o.card.generateAc({ amount: total, unpredictableNumber: un });
-    resume = { ...resume, total, atc: cryptogram.atc };
     // The till holds the card's records and signature from CardAuth: the Payment names the card only.
     const payment = { terminalTxnId: auth.terminalTxnId, card: { ...card, records: new Uint8Array(), signedDynamicData: new Uint8Array() }, total, items: auth.items, cryptogram };
     await o.tamper?.payment?.(payment);
+    const atc = payment.cryptogram?.atc ?? cryptogram.atc;
+    resume = { ...resume, total, atc };
     // Once the Payment is handed to the link, a failed write does not say it did not arrive (a write
     // request can reach the till and its answer be lost): the outcome is unknown and the phone asks.
     // Only a link already known to be gone cannot have carried it.
@@ -212,7 +213,7 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
       if (lostBefore) paymentSent = false;
       throw e;
     }
-    return outcomeOf(await expect('receipt'), o.trust, now, { terminalId: secured.terminal.subjectId, terminalTxnId: auth.terminalTxnId, total, atc: cryptogram.atc });
+    return outcomeOf(await expect('receipt'), o.trust, now, { terminalId: secured.terminal.subjectId, terminalTxnId: auth.terminalTxnId, total, atc });
   } catch (e) {
     if (!(e instanceof PhoneError)) throw e;
     // Once the Payment (with its cryptogram) may have reached the till, only the settlement
