@@ -2,8 +2,8 @@
  * The backend's gRPC host: the Authorization and Settlement services (both by default, or
  * either alone), grpc.health.v1 and gRPC server reflection, over one SQLite store.
  */
-import { Server, ServerCredentials, status, type ServerUnaryCall, type ServiceError, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { AuthorizationService, SettlementService, ShopperService, health, isDeclinedResponse, type DeclinableResponse } from '@bluetill/protocol';
+import { Server, ServerCredentials, status, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { AuthorizationService, SettlementService, ShopperService, health, type DeclinableResponse } from '@bluetill/protocol';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { SqliteBackendStore, type CommitCounts } from '../sqlite/backend-store.sqlite';
@@ -16,7 +16,7 @@ import type { ShopperOptions } from '../../app/shopper-service';
 import { SqliteShopperStore } from '../sqlite/shopper-store.sqlite';
 import type { Caller } from '../../app/caller';
 import { systemClock, type Clock } from '../../ports/clock';
-import { declineToGrpcStatus, toGrpcStatus } from './to-grpc-status';
+import { toGrpcStatus } from './to-grpc-status';
 import { guardDecoding, isMalformed } from './malformed-request';
 import { RequestError } from '../../app/request-error';
 import {
@@ -105,28 +105,19 @@ type Handler<Req, Res> = (req: Req, caller: Caller) => Res | Promise<Res>;
 type CallerOf = (call: ServerUnaryCall<unknown, unknown>) => Caller;
 
 /**
- * How every call of this server ends, once: an answer (OK, or a business decline as
- * FAILED_PRECONDITION with the response in the decline trailer, to-grpc-status.ts) or an error as
- * its status, and the metrics for it. `decline` marks an answer that may be a decline: its
- * response (approved, reason) and the bytes the trailer carries.
+ * How every call of this server ends, once: an answer or an error as its status, and the metrics
+ * for it. A business decline is an answer like an approval: status OK, the response message
+ * (approved false, the decline code, the signed receipt …) in the body, no trailer — a client
+ * reads it as it reads an approval, and nothing of it has to fit in HTTP/2 headers (grpcio, for
+ * one, refuses trailers over 8 KiB). `decline` marks an answer that may be a decline, for the
+ * metrics (counted by reason).
  */
 function replier<Res>(log: Logger, method: string, metrics: BackendMetrics | undefined, callback: sendUnaryData<Res>) {
   const started = process.hrtime.bigint();
   const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
   return {
-    answer(res: Res, decline?: { readonly response: DeclinableResponse; readonly bytes: () => Uint8Array }): void {
-      if (decline && isDeclinedResponse(decline.response)) {
-        let s: Partial<ServiceError>;
-        try {
-          s = declineToGrpcStatus(decline.response, decline.bytes, log, method);
-        } catch (err) {
-          s = toGrpcStatus(err, log, method); // a response that does not encode: a bug, INTERNAL
-        }
-        metrics?.observe(method, s.code ?? status.UNKNOWN, seconds(), decline.response);
-        callback(s);
-        return;
-      }
-      metrics?.observe(method, status.OK, seconds(), res);
+    answer(res: Res, decline?: { readonly response: DeclinableResponse }): void {
+      metrics?.observe(method, status.OK, seconds(), decline?.response ?? res);
       callback(null, res);
     },
     fail(err: unknown): void {
@@ -140,8 +131,8 @@ function replier<Res>(log: Logger, method: string, metrics: BackendMetrics | und
 /**
  * One unary method: caller, decoding and field checks, the use case, its answer or error as a
  * status. `declines` (the method's response encoder) marks a method whose answers can be business
- * declines: a response with `approved` false is answered FAILED_PRECONDITION with the response in
- * the decline trailer (to-grpc-status.ts), an approved one OK.
+ * declines: approved or declined, the response is answered OK in the body; a decline is counted
+ * by its reason in the metrics.
  */
 export function unary<Req, Res>(
   log: Logger, callerOf: CallerOf, method: string, validate: (r: Req) => Req, handler: Handler<Req, Res>, metrics?: BackendMetrics,
@@ -156,7 +147,7 @@ export function unary<Req, Res>(
         return handler(validate(call.request), caller);
       })
       .then(
-        (res) => reply.answer(res, declines ? { response: res as DeclinableResponse, bytes: () => (declines as (r: Res) => Uint8Array)(res) } : undefined),
+        (res) => reply.answer(res, declines ? { response: res as DeclinableResponse } : undefined),
         (err: unknown) => reply.fail(err),
       );
   };
@@ -175,7 +166,7 @@ function forwarded(log: Logger, peerOf: (call: ServerUnaryCall<unknown, unknown>
       .then(
         (answer) => {
           const body = Buffer.from(answer.bytes.buffer, answer.bytes.byteOffset, answer.bytes.byteLength);
-          reply.answer(body, { response: answer, bytes: () => body });
+          reply.answer(body, { response: answer });
         },
         (err: unknown) => reply.fail(err),
       );
