@@ -86,7 +86,7 @@ beforeAll(async () => {
                     return { ...res, approved: !res.approved, declineReason: res.approved ? 'insufficient_funds' : '' };
                   }
                   case 'drop_receipt': {
-                    const res = await parts.backend.settle(req);
+                    await parts.backend.settle(req); // charged; the phone is told otherwise
                     return { approved: false, declineReason: 'insufficient_funds', receipt: undefined, replayed: false };
                   }
                   case 'keep_cryptogram':
