@@ -6,8 +6,9 @@
 #   opensc           opensc-tool, an independent PC/SC client used in a test
 #   chromium         the browser the UI tests drive through playwright-core
 #   build-essential python3  node-gyp toolchain for native addons
+#   python3-grpcio   Python's gRPC (an outside client in a fault test, /usr/bin/python3)
 set -euo pipefail
-PKGS=(libpcsclite-dev pcscd vsmartcard-vpcd opensc chromium build-essential python3 pkg-config)
+PKGS=(libpcsclite-dev pcscd vsmartcard-vpcd opensc chromium build-essential python3 pkg-config python3-grpcio)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,7 +9,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { Receipt, SettleRequest, SettleResponse, verifyReceipt, publicKeyFromRaw, type Item, type Money } from '@bluetill/protocol';
+import type { Receipt} from '@bluetill/protocol';
+import { GetSettlementRequest, SettleRequest, SettleResponse, verifyReceipt, publicKeyFromRaw, type Item, type Money } from '@bluetill/protocol';
 import { startBackendFixture, type BackendFixture } from '../../backend/src/test-support/backend-fixture';
 import { ITEMS_TEXT_MAX_BYTES } from '../../backend/src/adapters/grpc/validate';
 import { tlsPaths } from '../../backend/src/adapters/tls-files';
@@ -81,5 +82,22 @@ describe('Python grpcio settles the largest basket over mutual TLS', () => {
     const bodyBytes = run.answers.map((x) => (x.body?.length ?? 0) / 2);
     process.stdout.write(`${JSON.stringify({ bench: 'faults_python_client', value: run.answers.length, unit: 'calls', approved: 0, grpcio: run.grpcio, codes: run.answers.map((x) => x.code), requestBytes: encoded.map((b) => b.length), responseBytes: bodyBytes })}\n`);
     expect(f.backend.store.ledgerSum()).toBe(0);
+  });
+
+  it('a retried declined Settle (on the Settlement service) and GetSettlement of it: the stored decline, replayed, from the response message', async () => {
+    const items = largestBasket();
+    const amount: Money = { minor: 200 * 100, currency: 'EUR' };
+    const dana = f.card('card-dana');
+    const a = await f.authorizeCard(dana, '1111');
+    const req = SettleRequest.encode({ terminalId: 'T-0001', terminalTxnId: 'py-retry', merchantId: 'M-0001', authorizationRef: a.res.authorizationRef, card: dana.cardData(a.un), amount, items, cryptogram: dana.arqc(amount, a.un) }).finish();
+    const settled = await python('/bluetill.v1.Settlement/Settle', [req, req]);
+    const asked = await python('/bluetill.v1.Settlement/GetSettlement', [GetSettlementRequest.encode({ terminalId: 'T-0001', terminalTxnId: 'py-retry' }).finish()]);
+    const answers = [...settled.answers, ...asked.answers];
+    expect(answers.map((x) => x.code)).toEqual(['OK', 'OK', 'OK']);
+    const [first, retry, got] = answers.map((x) => SettleResponse.decode(Buffer.from(x.body!, 'hex')));
+    expect(first).toMatchObject({ approved: false, declineReason: 'insufficient_funds', replayed: false });
+    expect(retry).toMatchObject({ approved: false, declineReason: 'insufficient_funds', replayed: true });
+    expect(Buffer.from(got!.receipt!.receipt).equals(Buffer.from(first!.receipt!.receipt))).toBe(true);
+    process.stdout.write(`${JSON.stringify({ bench: 'faults_python_client_replay', value: answers.length, unit: 'calls', approved: 0, codes: answers.map((x) => x.code) })}\n`);
   });
 });
