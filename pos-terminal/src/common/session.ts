@@ -13,7 +13,7 @@
  *   authorizing --> declined: declined
  *   authorized --> paying: Payment
  *   paying --> approved: settled (Receipt)
- *   paying --> declined: basket mismatch or backend decline
+ *   paying --> declined: basket mismatch (signed by Cancel) or backend decline
  *   paying --> failed: outcome unknown (journal resolves it)
  *   connected --> failed: bad frame / bad message / backend down
  *   approved --> closed
