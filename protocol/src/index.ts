@@ -24,7 +24,7 @@ export {
   SettleWithCodeRequest,
 } from './gen/bluetill/v1/settlement_network';
 export {
-  IssueCodeRequest, IssueCodeResponse, PayMerchantRequest, PayMerchantResponse, ShopperChallengeRequest, ShopperChallengeResponse,
+  IssueCodeRequest, IssueCodeResponse, OutcomeRequest, OutcomeResponse, PayMerchantRequest, PayMerchantResponse, ShopperChallengeRequest, ShopperChallengeResponse,
   ShopperClient, type ShopperServer, ShopperService,
 } from './gen/bluetill/v1/shopper';
 export * from './shopper';

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MessageStream, SettleRequest, startPhoneHandshake, type BleBody, type CancelRequest, type Item, type Payment, type SettleResponse } from '@bluetill/protocol';
 import { BackendError, type BackendClient } from '@bluetill/pos-terminal';
-import type { PaymentOutcome } from '@bluetill/phone-agent';
+import { GrpcShopperBackend, askOutcome, type PaymentOutcome, type ResumeTicket } from '@bluetill/phone-agent';
 import { ledgerFacts, override, startRig, type Rig } from './rig';
 
 const TEA: Item[] = [{ sku: 'tea', name: 'Green tea', quantity: 2, unitPriceMinor: 350 }];
@@ -159,6 +159,92 @@ describe('a till that lies about the outcome', () => {
     count('kept_cryptogram', misled('T-0002', run.outcome));
     expect(misled('T-0002', run.outcome)).toBe(false);
     expect(ledgerFacts(rig).sum).toBe(0);
+  });
+});
+
+describe('the phone asks the card company itself (Shopper.GetOutcome), with no till in between', () => {
+  const shopper = () => new GrpcShopperBackend({ address: rig.inProcess()!.shopperAddress!.replace(/^127\.0\.0\.1:/, 'localhost:'), backendCa: Buffer.from(rig.seed.trust.backendTlsCa!), attempts: 1 });
+
+  it('a till that dropped the signed receipt of a charged sale: the card company answers with the signed approval', async () => {
+    mode = 'drop_receipt';
+    let run;
+    try {
+      basketAt(1);
+      run = await rig.phonePays(1, ALICE.id, ALICE.pin);
+    } finally {
+      mode = 'honest';
+    }
+    expect(run.outcome, JSON.stringify(run.outcome)).toMatchObject({ kind: 'failed', charged: 'unknown' });
+    const backend = shopper();
+    try {
+      const asked = await askOutcome({ backend, card: await rig.card(ALICE.id), trust: rig.trust, ticket: (run.outcome as { resume: ResumeTicket }).resume });
+      count('asked_after_dropped_receipt', misled('T-0002', asked));
+      expect(asked.kind, JSON.stringify(asked)).toBe('approved');
+      expect(misled('T-0002', asked)).toBe(false);
+    } finally {
+      backend.close();
+    }
+  });
+
+  it('a till that kept the cryptogram: asked first, the card company signs "cancelled" and the till\'s later Settle of that cryptogram is refused', async () => {
+    mode = 'keep_cryptogram';
+    kept.length = 0;
+    let run;
+    try {
+      basketAt(1);
+      run = await rig.phonePays(1, ALICE.id, ALICE.pin);
+    } finally {
+      mode = 'honest';
+    }
+    expect(run.outcome, JSON.stringify(run.outcome)).toMatchObject({ kind: 'failed', charged: 'unknown' });
+    const ticket = (run.outcome as { resume: ResumeTicket }).resume;
+    const backend = shopper();
+    let asked: PaymentOutcome;
+    try {
+      asked = await askOutcome({ backend, card: await rig.card(ALICE.id), trust: rig.trust, ticket });
+    } finally {
+      backend.close();
+    }
+    expect(asked, JSON.stringify(asked)).toMatchObject({ kind: 'cancelled', receipt: { result: 'cancelled', atc: ticket.atc, terminalTxnId: ticket.terminalTxnId } });
+    const before = ledgerFacts(rig).postings;
+    // Behind the shopper's back, too late: the kept request (same id), and the same cryptogram under another id.
+    for (const txn of [kept[0]!.terminalTxnId, `${kept[0]!.terminalTxnId}-again`]) {
+      let result: string;
+      try {
+        const res = await rig.tills[1]!.client.settle({ ...kept[0]!, terminalTxnId: txn });
+        result = res.approved ? 'approved' : res.declineReason;
+      } catch (e) {
+        if (!(e instanceof BackendError && e.code === 'rejected')) throw e;
+        result = 'rejected';
+      }
+      count('settle_after_asked', result === 'approved');
+      expect(result, txn).not.toBe('approved');
+    }
+    expect(ledgerFacts(rig).postings).toBe(before);
+    count('asked_after_kept_cryptogram', misled('T-0002', asked));
+    expect(misled('T-0002', asked)).toBe(false);
+  });
+
+  it('another card asking about this payment learns nothing (no receipt), and a card that cannot prove itself neither', async () => {
+    basketAt(1);
+    const run = await rig.phonePays(1, ALICE.id, ALICE.pin);
+    expect(run.outcome.kind).toBe('approved');
+    const receipt = (run.outcome as { receipt: { terminalTxnId: string; atc: number; total?: { minor: number; currency: string } } }).receipt;
+    const backend = shopper();
+    try {
+      const ticket: ResumeTicket = { terminalTxnId: receipt.terminalTxnId, resumeToken: new Uint8Array(16), terminalId: 'T-0002', atc: receipt.atc, total: receipt.total! };
+      const other = await askOutcome({ backend, card: await rig.card(DANA.id), trust: rig.trust, ticket }).then((o) => o, (e: unknown) => e as Error);
+      count('asked_by_another_card', !(other instanceof Error));
+      expect(other).toMatchObject({ code: 'outcome_unknown', message: expect.stringContaining('authorization_invalid') });
+      // Alice's card data over another UN (an earlier answer replayed): the card company says nothing either.
+      const ch = await backend.challenge();
+      const card = await (await rig.card(ALICE.id)).read(new Uint8Array(4));
+      const res = await backend.getOutcome({ unpredictableNumber: ch.unpredictableNumber, card, terminalId: 'T-0002', terminalTxnId: receipt.terminalTxnId, atc: receipt.atc, amount: receipt.total! });
+      count('asked_with_replayed_signature', res.receipt !== undefined);
+      expect(res).toMatchObject({ approved: false, declineReason: 'card_authentication_failed', receipt: undefined });
+    } finally {
+      backend.close();
+    }
   });
 });
 

@@ -6,13 +6,16 @@
  *   short lifetime, stored only as a keyed hash;
  * - payMerchant: a merchant card and the shopper's card both prove themselves over one UN, the PIN
  *   and the shopper card's ARQC over the amount are checked, and the sale settles exactly once per
- *   (merchant card's terminal, phone-chosen idempotency key), crediting that merchant.
+ *   (merchant card's terminal, phone-chosen idempotency key), crediting that merchant;
+ * - getOutcome: the card proves itself (DDA over the UN) and asks what became of its payment at a
+ *   till: the stored signed outcome when there is one for this card, else a signed cancellation of
+ *   that transaction id, the card's ATC moved past the phone's cryptogram (it never settles).
  * Each use case's reads and writes are one `store.commit()`: a transaction in the store's group
  * commit, as for the other use cases.
  */
 import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import {
-  PayMerchantRequest, SettleResponse, decodeIad, TEMPORARY_CODE_DIGITS, codePinContext, equalBytes, maskPan, merchantCardPinContext, openSealedPin, toHex,
+  OutcomeRequest, PayMerchantRequest, SettleResponse, type OutcomeResponse, decodeIad, TEMPORARY_CODE_DIGITS, codePinContext, equalBytes, maskPan, merchantCardPinContext, openSealedPin, toHex,
   type CardData, type DeclineCode, type IssueCodeRequest, type IssueCodeResponse, type PayMerchantResponse, type ShopperChallengeResponse,
 } from '@bluetill/protocol';
 import type { BackendStore, CardRow } from '../ports/backend-store';
@@ -42,6 +45,7 @@ export interface ShopperOptions {
 export interface ShopperEvents {
   onCodeIssued?(outcome: { approved: boolean; decline: DeclineCode | null }): void;
   onMerchantPayment?(outcome: { approved: boolean; decline: DeclineCode | null; replayed: boolean }): void;
+  onOutcome?(outcome: { approved: boolean; decline: DeclineCode | null; replayed: boolean }): void;
 }
 
 type Proof = { ok: true; row: CardRow } | { ok: false; decline: DeclineCode; triesLeft: number };
@@ -50,6 +54,7 @@ export class ShopperUseCase {
   private readonly challenges: RateLimiter;
   private readonly codes: RateLimiter;
   private readonly payments: RateLimiter;
+  private readonly outcomes: RateLimiter;
   private readonly codeLifetimeMs: number;
   private issuedChallenges = 0;
 
@@ -66,6 +71,7 @@ export class ShopperUseCase {
     this.challenges = new RateLimiter(clock, o.challengesPerPeerPerMinute ?? 600, 60_000, 'challenges from this address');
     this.codes = new RateLimiter(clock, o.codesPerCardPerMinute ?? 5, 60_000, 'payment codes for this card');
     this.payments = new RateLimiter(clock, o.paymentsPerCardPerMinute ?? 10, 60_000, 'payments with this card');
+    this.outcomes = new RateLimiter(clock, o.paymentsPerCardPerMinute ?? 10, 60_000, 'outcome questions for this card');
   }
 
   async challenge(caller: Caller): Promise<ShopperChallengeResponse> {
@@ -191,6 +197,47 @@ export class ShopperUseCase {
       return { ...result, pinTriesLeft: proof.ok ? MAX_PIN_TRIES : proof.triesLeft };
     });
     this.events.onMerchantPayment?.({ approved: res.approved, decline: (res.declineReason || null) as DeclineCode | null, replayed: res.replayed });
+    return res;
+  }
+
+  /**
+   * The phone that paid at a till asks the card company what became of it. Only the card's holder
+   * learns anything (the card's signature over a fresh UN); the answer is signed either way, and
+   * "nothing settled" is made true for good: the transaction id is recorded as cancelled and the
+   * card's counter moves past the ATC of the phone's cryptogram, so neither can settle later.
+   */
+  async getOutcome(req: OutcomeRequest, _caller: Caller): Promise<OutcomeResponse> {
+    const card = req.card!;
+    const panHash = this.keys.panHash(card.pan);
+    this.outcomes.take(panHash);
+    const hash = requestHash(OutcomeRequest.encode(req).finish());
+    const res = await this.store.commit((): OutcomeResponse => {
+      const now = this.clock.now();
+      const refuse = (d: DeclineCode): OutcomeResponse => ({ approved: false, declineReason: d, replayed: false, receipt: undefined });
+      if (this.shopper.takeShopperChallenge(toHex(req.unpredictableNumber), now) !== 'ok') return refuse('unpredictable_number_invalid');
+      const row = this.store.findCardByPanHash(panHash);
+      if (!row) return refuse('unknown_card');
+      if (row.expiry !== card.expiry || row.panSequence !== card.panSequence) return refuse('card_authentication_failed');
+      const proof = authenticateCard({ card, unpredictableNumber: req.unpredictableNumber, caKeys: this.keys.caPublicKeys, issuerKeys: this.keys.issuerKeys, cardRecords: this.keys.cardRecords, now: new Date(now) });
+      if (proof) return refuse(proof);
+      const prior = this.store.findSettlement(req.terminalId, req.terminalTxnId);
+      if (prior) {
+        // Another card's payment: nothing about it (the same answer as an id that cannot be cancelled).
+        if (prior.cardId !== row.id) return refuse('authorization_invalid');
+        const stored = SettleResponse.decode(prior.response);
+        return { approved: stored.approved, declineReason: stored.declineReason, receipt: stored.receipt, replayed: true };
+      }
+      const terminal = this.store.findTerminal(req.terminalId);
+      const merchant = terminal && this.store.findMerchant(terminal.merchantId);
+      if (!terminal || !merchant) return refuse('terminal_unknown');
+      if (req.atc > row.lastAtc) this.store.setLastAtc(row.id, req.atc);
+      const { response } = recordSale(this.store, this.keys, {
+        terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash: hash, requestMerchantId: merchant.id, merchant, card: row,
+        maskedPan: maskPan(card.pan), items: [], amount: req.amount!, decline: 'cancelled', cancelled: true, now, atc: req.atc,
+      });
+      return { approved: false, declineReason: response.declineReason, receipt: response.receipt, replayed: false };
+    });
+    this.events.onOutcome?.({ approved: res.approved, decline: (res.declineReason || null) as DeclineCode | null, replayed: res.replayed });
     return res;
   }
 }

@@ -25,6 +25,8 @@ export interface PayReport {
   readonly charged?: 'yes' | 'no' | 'unknown';
   readonly error?: { readonly code: string; readonly message: string };
   readonly resumed?: boolean;
+  /** The outcome came from the card company directly (the till left it unknown). */
+  readonly asked?: boolean;
   readonly terminalTxnId?: string;
   readonly receipt?: ReturnType<typeof receiptFields>;
   readonly receiptText?: string;
@@ -87,7 +89,7 @@ function failureMessage(code: PhoneErrorCode | string, message: string, cardFail
 /** `card.failure` is the error the card or reader raised (the payment flow keeps only its text). */
 export function reportOutcome(r: PaymentSessionResult, card: { maskedPan?: string | undefined; failure?: unknown }): PayReport {
   const maskedPan = card.maskedPan;
-  const base = { till: { counterName: r.till.counterName, rssi: r.till.rssi }, ...(maskedPan ? { card: maskedPan } : {}), ...(r.resumed ? { resumed: true } : {}) };
+  const base = { till: { counterName: r.till.counterName, rssi: r.till.rssi }, ...(maskedPan ? { card: maskedPan } : {}), ...(r.resumed ? { resumed: true } : {}), ...(r.asked ? { asked: true } : {}) };
   const o: PaymentOutcome = r.outcome;
   switch (o.kind) {
     case 'approved':
@@ -114,7 +116,7 @@ export function reportOutcome(r: PaymentSessionResult, card: { maskedPan?: strin
         const txn = o.resume?.terminalTxnId;
         return {
           outcome: 'unknown', exitCode: EXIT.unknown, charged: 'unknown', error, ...base, ...(txn ? { terminalTxnId: txn } : {}),
-          message: `Outcome unknown: ${error.message} The payment was sent and the till could not be asked what became of it${txn ? `; ask at the till for transaction ${txn}` : ''}.`,
+          message: `Outcome unknown: ${error.message} The payment was sent and no outcome signed by the payment network came${txn ? `; ask at the till for transaction ${txn} (with --backend the phone asks the payment network itself)` : ''}.`,
         };
       }
       return { outcome: 'failed', exitCode: EXIT.notCharged, message: `Failed: ${error.message} Nothing was charged.`, charged: 'no', error, ...base };

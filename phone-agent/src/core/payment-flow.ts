@@ -34,6 +34,7 @@ import type { CardVerificationResult } from './card/read-card';
 import type { KeyObject } from 'node:crypto';
 import type { CentralLink } from '../ports/ble-central';
 import type { PaymentCard } from '../ports/payment-card';
+import type { ShopperBackend } from '../ports/shopper-backend';
 import type { Prompt } from '../ports/prompt';
 import { MessageInbox } from './message-inbox';
 import { PhoneError } from './phone-error';
@@ -64,6 +65,8 @@ export type PaymentOutcome =
 export interface ResumeTicket {
   readonly terminalTxnId: string;
   readonly resumeToken: Uint8Array;
+  /** The till's terminal id (its verified certificate's subject): to ask the card company without the till. */
+  readonly terminalId?: string;
   /** The sum the shopper confirmed and the ATC of the card's cryptogram (the signed answer must name them). */
   readonly total?: Money;
   readonly atc?: number;
@@ -188,7 +191,7 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
     const auth = await expect('authResult');
     if (!auth.approved) return declined(auth.declineReason, auth.pinTriesLeft);
 
-    resume = { terminalTxnId: auth.terminalTxnId, resumeToken: auth.resumeToken };
+    resume = { terminalTxnId: auth.terminalTxnId, resumeToken: auth.resumeToken, terminalId: secured.terminal.subjectId };
     const total = auth.total!;
     const ok = await o.prompt.confirm({ merchantName: secured.terminal.merchantName, items: auth.items, total });
     if (!ok) {
@@ -336,6 +339,39 @@ export function outcomeOf(result: ValueOf<'receipt'>, trust: PayOptions['trust']
     default:
       return assertNever(signed, 'signed outcome');
   }
+}
+
+export interface AskOptions {
+  readonly backend: ShopperBackend;
+  readonly card: PaymentCard;
+  readonly trust: PayOptions['trust'];
+  /** The unknown payment's ticket: it names the till, the transaction, the sum and the cryptogram's ATC. */
+  readonly ticket: ResumeTicket;
+  readonly now?: () => number;
+}
+
+/**
+ * The outcome from the card company itself, with no till in between (Shopper.GetOutcome): the
+ * card proves itself over the backend's UN, and the answer is a signed receipt of this payment —
+ * the settlement server's outcome, or its cancellation (nothing settled, and now nothing of it
+ * ever will: its counter moved past this cryptogram). Checked like the till's answer.
+ */
+export async function askOutcome(o: AskOptions): Promise<PaymentOutcome> {
+  const now = o.now ?? Date.now;
+  const t = o.ticket;
+  if (!t.terminalId || t.atc === undefined || !t.total) throw new PhoneError('protocol', 'the ticket does not name the till, the sum and the cryptogram');
+  const ch = await o.backend.challenge();
+  let card;
+  try {
+    card = await o.card.read(ch.unpredictableNumber);
+  } catch (e) {
+    throw new PhoneError('card', `card could not be read: ${(e as Error).message}`, { cause: e });
+  }
+  const res = await o.backend.getOutcome({
+    unpredictableNumber: ch.unpredictableNumber, card, terminalId: t.terminalId, terminalTxnId: t.terminalTxnId, atc: t.atc, amount: t.total,
+  });
+  if (!res.receipt) throw new PhoneError('outcome_unknown', `the payment network gave no signed outcome (${res.declineReason || 'none'})`);
+  return outcomeOf({ approved: res.approved, declineReason: res.declineReason, receipt: res.receipt }, o.trust, now, { terminalId: t.terminalId, terminalTxnId: t.terminalTxnId, total: t.total, atc: t.atc });
 }
 
 function declined(reason: string, pinTriesLeft?: number, receipt?: Receipt, triesLeft?: number): PaymentOutcome {

@@ -20,7 +20,7 @@ import { toGrpcStatus } from './to-grpc-status';
 import { guardDecoding, isMalformed } from './malformed-request';
 import { RequestError } from '../../app/request-error';
 import {
-  validateAuthorize, validateCancel, validateChallenge, validateCloseBatch, validateGetSettlement, validateListTransactions, validateRefund, validateSettle, validateVoid,
+  validateAuthorize, validateCancel, validateGetOutcome, validateChallenge, validateCloseBatch, validateGetSettlement, validateListTransactions, validateRefund, validateSettle, validateVoid,
   validateIssueCode, validatePayMerchant, validateSettleWithCode, validateShopperChallenge,
 } from './validate';
 import type { BackendMetrics } from '../metrics/backend-metrics';
@@ -285,6 +285,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     srv.addService(guardDecoding(ShopperService), {
       challenge: unary(log, shopperCallerOf, 'Shopper.Challenge', validateShopperChallenge, (_r, c) => shopperUseCase.challenge(c), m),
       issueCode: unary(log, shopperCallerOf, 'Shopper.IssueCode', validateIssueCode, (r, c) => shopperUseCase.issueCode(r, c), m, ShopperService.issueCode.responseSerialize),
+      getOutcome: unary(log, shopperCallerOf, 'Shopper.GetOutcome', validateGetOutcome, (r, c) => shopperUseCase.getOutcome(r, c), m, ShopperService.getOutcome.responseSerialize),
       payMerchant: unary(log, shopperCallerOf, 'Shopper.PayMerchant', validatePayMerchant, (r, c) => shopperUseCase.payMerchant(r, c), m, ShopperService.payMerchant.responseSerialize),
     } as UntypedServiceImplementation);
     const shopperHealth = new HealthService(['bluetill.v1.Shopper']);

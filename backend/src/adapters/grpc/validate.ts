@@ -5,7 +5,7 @@
 import {
   SUPPORTED_CURRENCIES, cvmNameOf,
   type AuthorizeRequest, type CardData, type Cryptogram, type ChallengeRequest, type CloseBatchRequest, type GetSettlementRequest, type Item, type ListTransactionsRequest,
-  type Money, type RefundRequest, type CancelRequest, CANCEL_REASONS, type SettleRequest, type VoidRequest,
+  type Money, type RefundRequest, type CancelRequest, CANCEL_REASONS, type OutcomeRequest, type SettleRequest, type VoidRequest,
   isTemporaryCode, type IssueCodeRequest, type PayMerchantRequest, type SettleWithCodeRequest, type ShopperChallengeRequest,
 } from '@bluetill/protocol';
 import { RequestError } from '../../app/request-error';
@@ -158,6 +158,16 @@ export function validateIssueCode(r: IssueCodeRequest): IssueCodeRequest {
   card(r.card);
   bytes('sealed_pin_block', r.sealedPinBlock, 0, 256);
   money('amount_limit', r.amountLimit);
+  return r;
+}
+
+export function validateGetOutcome(r: OutcomeRequest): OutcomeRequest {
+  bytes('unpredictable_number', r.unpredictableNumber, 4, 4);
+  card(r.card);
+  id('terminal_id', r.terminalId);
+  id('terminal_txn_id', r.terminalTxnId);
+  if (!Number.isInteger(r.atc) || r.atc < 1 || r.atc > 0xffff) fail('atc', 'must be 1-65535');
+  money('amount', r.amount);
   return r;
 }
 
