@@ -335,7 +335,7 @@ describe('baskets go only to phones whose card authenticated', () => {
     const link = await radio.central().connect(found[0]!.id);
     let got: (b: BleBody) => void = () => undefined;
     const first = new Promise<BleBody>((r) => (got = r));
-    const stream = new MessageStream({ send: (v) => link.write(v, { withoutResponse: true }), mtu: () => link.mtu, reassemblyTimeoutMs: 5_000 });
+    const stream = new MessageStream({ send: (v) => link.write(v, { unacknowledged: true }), mtu: () => link.mtu, reassemblyTimeoutMs: 5_000 });
     link.onValue((v) => {
       const body = stream.receive(v, Date.now());
       if (body) got(body);
