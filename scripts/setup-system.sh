@@ -10,8 +10,9 @@
 #   postgresql-15-auto-failover  pg_autoctl: monitor + keepers for the failover cluster (make cluster)
 #   openssl          openssl s_client: an independent TLS client the backend's transport tests use
 #   prometheus       promtool, which checks the backend's /metrics exposition in a test
+#   python3-grpcio   Python's gRPC (an outside client in a fault test, /usr/bin/python3)
 set -euo pipefail
-PKGS=(libpcsclite-dev pcscd vsmartcard-vpcd opensc chromium build-essential python3 pkg-config postgresql-15 postgresql-15-auto-failover openssl prometheus)
+PKGS=(libpcsclite-dev pcscd vsmartcard-vpcd opensc chromium build-essential python3 pkg-config postgresql-15 postgresql-15-auto-failover openssl prometheus python3-grpcio)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,4 +1,4 @@
-export { pay, retrieveReceipt, type CardholderVerification, type PaymentOutcome, type PayOptions, type ResumeTicket, type RetrieveOptions } from './core/payment-flow';
+export { askOutcome, pay, retrieveReceipt, type AskOptions, type CardholderVerification, type PaymentOutcome, type PayOptions, type ResumeTicket, type RetrieveOptions } from './core/payment-flow';
 export type { BiometricSensor } from './ports/biometric-sensor';
 export { PhoneError, type PhoneErrorCode } from './core/phone-error';
 export type { BleCentral, CentralLink, Advertisement, ScanOptions } from './ports/ble-central';

@@ -1,9 +1,10 @@
 /**
- * How a business decline travels over gRPC: status FAILED_PRECONDITION, details
+ * A business decline carried as a gRPC error: status FAILED_PRECONDITION, details
  * `<decline code>: <text>`, and the whole encoded response message (decline code, signed receipt,
- * tries left, …) in ONE binary trailer, `bluetill-decline-bin`. The server encodes, every client
- * decodes back to the same response value, so nothing above the gRPC adapters changes: a decline
- * is still a value there. Plain bytes in and out; the adapters own grpc-js's Metadata.
+ * tries left, …) in ONE binary trailer, `bluetill-decline-bin`. The backend answers a decline OK
+ * with the response message in the body instead (no trailer: grpcio, for one, refuses trailers over
+ * 8 KiB); the clients keep reading this form from a peer that sends it, back to the same response
+ * value, and never read it as an approval. Plain bytes in and out; the adapters own grpc-js's Metadata.
  *
  * @example
  *   // server, for a response with approved === false:

@@ -21,11 +21,11 @@ export { AuthResult, BleMessage, CardAuth, Certificate, CertificateBody, Error a
 export {
   AuthorizationClient, type AuthorizationServer, AuthorizationService, AuthorizeRequest, AuthorizeResponse, BatchTotals, ChallengeRequest, ChallengeResponse,
   CloseBatchRequest, CloseBatchResponse, GetSettlementRequest, ListTransactionsRequest, ListTransactionsResponse, RefundRequest, RefundResponse,
-  SettleRequest, SettleResponse, SettlementClient, type SettlementServer, SettlementService, TransactionRecord, VoidRequest, VoidResponse,
+  CancelRequest, SettleRequest, SettleResponse, SettlementClient, type SettlementServer, SettlementService, TransactionRecord, VoidRequest, VoidResponse,
   SettleWithCodeRequest,
 } from './gen/bluetill/v1/settlement_network';
 export {
-  IssueCodeRequest, IssueCodeResponse, PayMerchantRequest, PayMerchantResponse, ShopperChallengeRequest, ShopperChallengeResponse,
+  IssueCodeRequest, IssueCodeResponse, OutcomeRequest, OutcomeResponse, PayMerchantRequest, PayMerchantResponse, ShopperChallengeRequest, ShopperChallengeResponse,
   ShopperClient, type ShopperServer, ShopperService,
 } from './gen/bluetill/v1/shopper';
 export * from './shopper';

@@ -5,6 +5,20 @@ import { verifyCertificate, verifyWith } from './pki/certificate';
 import { formatMoney } from './money';
 import { ProtocolError } from './errors';
 
+/**
+ * Why a till ends a payment before settling it (Settlement.Cancel): the phone's Payment is not the
+ * basket (sum, items, transaction id, card), or the cashier cancelled. The settlement server signs
+ * the first four as a decline and `cancelled` as a cancellation.
+ */
+export const CANCEL_REASONS = ['amount_mismatch', 'items_mismatch', 'authorization_invalid', 'card_authentication_failed', 'cancelled'] as const;
+export type CancelReason = (typeof CANCEL_REASONS)[number];
+
+/** A sale's outcome as its signed receipt states it (Receipt.result); null for anything else. */
+export type SignedOutcome = 'approved' | 'declined' | 'cancelled';
+export function signedOutcomeOf(r: Receipt): SignedOutcome | null {
+  return r.result === 'approved' || r.result === 'declined' || r.result === 'cancelled' ? r.result : null;
+}
+
 export class ReceiptError extends ProtocolError<'bad_certificate' | 'bad_signature' | 'malformed'> {}
 
 export function verifyReceipt(signed: SignedReceipt, cardCompanyRoot: KeyObject, now: number): Receipt {
@@ -38,7 +52,7 @@ export function formatReceiptText(r: Receipt, width = 32): string {
     ...(r.kind === 'refund' || r.kind === 'void' ? [line(r.kind === 'refund' ? 'REFUND of' : 'VOID of'), line(`  ${r.originalTxnId}`.slice(0, width))] : []),
     line(r.kind === 'refund' ? 'REFUND' : r.kind === 'void' ? 'VOIDED' : 'TOTAL', money(r.total?.minor ?? 0)),
     line('Card', r.maskedPan),
-    r.result === 'approved' ? line('APPROVED', `code ${r.approvalCode}`) : line('DECLINED', r.declineReason),
+    r.result === 'approved' ? line('APPROVED', `code ${r.approvalCode}`) : r.result === 'cancelled' ? line('CANCELLED', 'not charged') : line('DECLINED', r.declineReason),
     line(`Txn ${r.terminalTxnId}`.slice(0, width)),
   ];
   return out.map((l) => l.trimEnd()).join('\n');

@@ -69,8 +69,14 @@ describe('one till, ten phones at once, over the virtual radio', () => {
       const run = await world.phonePays(card!.id, card!.pin, { dropAfterMessages: k });
       const o = run.outcome;
       results.push(`${steps[k - 1]}: ${o.kind}${run.beforeResume ? " (receipt fetched after reconnecting)" : ""}`);
-      if (k <= 4) {
+      if (k <= 3) {
         expect(o, steps[k - 1]).toMatchObject({ kind: 'failed', charged: 'no' });
+        expect(postings()).toBe(charged);
+      } else if (k === 4) {
+        // The phone may have handed its Payment to a link already gone: then it asks, and the till,
+        // which saw the phone leave before any Payment, had the payment cancelled (signed).
+        if (o.kind === 'failed') expect(o, steps[k - 1]).toMatchObject({ charged: 'no' });
+        else expect(o, steps[k - 1]).toMatchObject({ kind: 'cancelled', receipt: { result: 'cancelled' } });
         expect(postings()).toBe(charged);
       } else {
         // The Payment reached the till: charged once, and the phone holds a verified receipt.

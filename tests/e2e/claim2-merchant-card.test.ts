@@ -146,6 +146,7 @@ describe('claim 2: the phone pays a merchant card, no till in the loop', () => {
         sent = r;
         return (first = await inner.payMerchant(r));
       },
+      getOutcome: (r) => inner.getOutcome(r),
       close: () => inner.close(),
     };
     const outcome = await payMerchantCard({

@@ -114,7 +114,9 @@ describe('bad input is declined and costs nothing', () => {
     expect(run.outcome).toMatchObject({ kind: 'declined', reason: 'amount_mismatch' });
     expect(world.events).toContainEqual(expect.objectContaining({ type: 'mismatch', decline: 'amount_mismatch' }));
     expect(postingCount()).toBe(0);
-    expect((db().prepare('SELECT COUNT(*) AS n FROM settlements').get() as { n: number }).n).toBe(0);
+    // The decline is the settlement server's (signed, so the phone can believe it): one declined row, no postings.
+    expect(db().prepare('SELECT approved, decline_reason FROM settlements').all()).toEqual([{ approved: 0, decline_reason: 'amount_mismatch' }]);
+    expect(run.outcome.kind === 'declined' && run.outcome.receipt?.result).toBe('declined');
   });
 
   it('a phone that changes the items (same sum) is declined at the till; nothing is charged', async () => {

@@ -355,7 +355,7 @@ describe('a fake till', () => {
     const refuse = () => Promise.reject(new BackendError('unavailable', 'a fake till has no backend'));
     const backend: BackendClient = {
       challenge: async () => ({ unpredictableNumber: new Uint8Array(randomBytes(4)), expiresAtMs: Date.now() + 60_000, pinKeyCertificate, terminalStatement: new Uint8Array() }),
-      authorize: refuse, settle: refuse, settleWithCode: refuse, getSettlement: refuse, refund: refuse, voidSale: refuse, closeBatch: refuse, listTransactions: refuse, close: () => undefined,
+      authorize: refuse, settle: refuse, cancel: refuse, settleWithCode: refuse, getSettlement: refuse, refund: refuse, voidSale: refuse, closeBatch: refuse, listTransactions: refuse, close: () => undefined,
     };
     const radio = new InMemoryRadio();
     const journal = new SqliteJournal(`${rig.dir}/fake-till-${counts.size}-${Date.now()}.sqlite`, { key: new Uint8Array(randomBytes(32)) });

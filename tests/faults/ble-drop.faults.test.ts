@@ -54,6 +54,8 @@ function classify(run: PhoneRun, postingsBefore: number, postingsAfter: number, 
   const own = postingsAfter - postingsBefore - (honestApproved ? 2 : 0);
   const o = run.outcome;
   if (o.kind === 'failed' && o.charged === 'no' && own === 0) return 'nothingCharged';
+  // A phone gone after its card was authorized, before its Payment arrived: the till's Cancel, signed.
+  if (o.kind === 'cancelled' && o.receipt?.result === 'cancelled' && own === 0) return 'nothingCharged';
   if (o.kind === 'approved' && own === 2) return run.beforeResume ? 'chargedAfterReconnect' : 'chargedReceiptAtPhone';
   return `violation: ${JSON.stringify({ outcome: o.kind, charged: 'charged' in o ? o.charged : undefined, code: 'code' in o ? o.code : undefined, ownPostings: own })}`;
 }

@@ -48,7 +48,7 @@ afterAll(async () => {
 async function stolenTill(challenge: () => Promise<ChallengeResponse>) {
   const refuse = () => Promise.reject(new BackendError('unavailable', 'revoked: no backend'));
   const backend: BackendClient = {
-    challenge, authorize: refuse, settle: refuse, settleWithCode: refuse, getSettlement: refuse, refund: refuse, voidSale: refuse, closeBatch: refuse, listTransactions: refuse, close: () => undefined,
+    challenge, authorize: refuse, settle: refuse, cancel: refuse, settleWithCode: refuse, getSettlement: refuse, refund: refuse, voidSale: refuse, closeBatch: refuse, listTransactions: refuse, close: () => undefined,
   };
   const id = rig.tills[1]!.identity;
   const identity = { terminalKey: privateKeyFromPem(id.privatePem).privateKey, terminalCertificate: Buffer.from(id.certificate, 'base64'), merchantName: id.merchantName };

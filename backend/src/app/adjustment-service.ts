@@ -118,7 +118,7 @@ export class AdjustmentUseCase {
       receiptId: r.receiptId, merchantId: r.merchant?.id ?? r.terminal?.merchantId ?? '', merchantName: r.merchant?.name ?? '', terminalId: r.terminalId,
       terminalTxnId: r.terminalTxnId, maskedPan: r.maskedPan, items: [], total: { minor: r.amountMinor, currency: r.currency },
       approvalCode: r.decline ? '' : approvalCode(), result: r.decline ? 'declined' : 'approved', declineReason: r.decline ?? '', issuedAtMs: r.now,
-      kind: r.kind, originalTxnId: r.originalTxnId,
+      kind: r.kind, originalTxnId: r.originalTxnId, atc: 0,
     };
   }
 }

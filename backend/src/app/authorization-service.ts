@@ -10,7 +10,7 @@ import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto
 import {
   cvmNameOf, openSealedPin, type CardCounters, type CvmName, pinSealContext, signTerminalStatement, toHex,
   type AuthorizeRequest, type AuthorizeResponse, type ChallengeRequest, type ChallengeResponse, type DeclineCode,
-  type SettleRequest, type SettleResponse,
+  type CancelRequest, type SettleRequest, type SettleResponse,
 } from '@bluetill/protocol';
 import type { BackendStore } from '../ports/backend-store';
 import type { Clock } from '../ports/clock';
@@ -93,7 +93,7 @@ export class AuthorizationUseCase {
     private readonly store: BackendStore,
     private readonly keys: KeyStore,
     private readonly clock: Clock,
-    private readonly settlement: Pick<SettlementUseCase, 'settle'>,
+    private readonly settlement: Pick<SettlementUseCase, 'settle' | 'cancel'>,
     private readonly events: AuthorizationEvents = {},
     /** Test hook: where unpredictable numbers come from (default 4 random bytes). */
     o: { drawUn?: () => Uint8Array; unprovenPerTerminalPerMinute?: number } = {},
@@ -193,6 +193,12 @@ export class AuthorizationUseCase {
   settle(req: SettleRequest, caller: Caller, prepared?: PreparedSettle): Promise<SettleResponse> | SettleResponse {
     checkCaller(req.terminalId, caller);
     return this.settlement.settle(req, caller, prepared);
+  }
+
+  /** Relays a till's Cancel to the settlement server, as Settle. */
+  cancel(req: CancelRequest, caller: Caller): Promise<SettleResponse> {
+    checkCaller(req.terminalId, caller);
+    return this.settlement.cancel(req, caller);
   }
 
 }

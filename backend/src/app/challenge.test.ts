@@ -25,7 +25,7 @@ async function setUp(draws: number[][] | 'random') {
   const keys = SoftwareKeyStore.fromFile(seed.keysPath, masterKey);
   const clock = { t: Date.UTC(2026, 10, 24, 12), now: () => clock.t };
   const queue = draws === 'random' ? [] : draws.map((d) => Uint8Array.from(d));
-  const useCase = new AuthorizationUseCase(store, keys, clock, { settle: async () => { throw new Error('not used'); } }, {}, {
+  const useCase = new AuthorizationUseCase(store, keys, clock, { settle: async () => { throw new Error('not used'); }, cancel: async () => { throw new Error('not used'); } }, {}, {
     drawUn: () => (draws === 'random' ? new Uint8Array(randomBytes(4)) : queue.shift() ?? Uint8Array.of(9, 9, 9, 9)),
   });
   const caller = { kind: 'terminal', terminalId: 'T-0001' } as const;

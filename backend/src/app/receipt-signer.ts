@@ -3,8 +3,9 @@ import { randomInt } from 'node:crypto';
 import { Receipt, encodeProto, type SignedReceipt } from '@bluetill/protocol';
 import type { KeyStore } from '../ports/key-store';
 
-export function signReceipt(keys: KeyStore, receipt: Receipt): SignedReceipt {
-  const bytes = encodeProto(Receipt, receipt);
+/** `atc` left out: 0 (no cryptogram, as on refunds and voids). */
+export function signReceipt(keys: KeyStore, receipt: Omit<Receipt, 'atc'> & { readonly atc?: number }): SignedReceipt {
+  const bytes = encodeProto(Receipt, { atc: 0, ...receipt });
   return { receipt: bytes, signature: keys.receiptKey.signer.sign(bytes), keyId: keys.receiptKey.id, certificate: keys.receiptKey.certificate };
 }
 

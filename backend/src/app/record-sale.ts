@@ -30,6 +30,10 @@ export interface SaleToRecord {
   /** null: approved. */
   readonly decline: DeclineCode | null;
   readonly now: number;
+  /** The ATC of the card's cryptogram the outcome concerns (signed on the receipt); 0 or absent: none. */
+  readonly atc?: number;
+  /** A till's cancellation before settling (signed as result "cancelled"); the decline must be 'cancelled'. */
+  readonly cancelled?: boolean;
 }
 
 export function recordSale(store: BackendStore, keys: KeyStore, s: SaleToRecord): { response: SettleResponse; settlementId: number } {
@@ -45,11 +49,12 @@ export function recordSale(store: BackendStore, keys: KeyStore, s: SaleToRecord)
     items: [...s.items],
     total: s.amount,
     approvalCode: approved ? approvalCode() : '',
-    result: approved ? 'approved' : 'declined',
+    result: approved ? 'approved' : s.cancelled ? 'cancelled' : 'declined',
     declineReason: s.decline ?? '',
     issuedAtMs: s.now,
     kind: 'sale',
     originalTxnId: '',
+    atc: s.atc ?? 0,
   });
   const response: SettleResponse = { approved, declineReason: s.decline ?? '', receipt, replayed: false };
   const batchId = approved ? store.openBatch(s.terminalId, s.now).id : null;

@@ -4,7 +4,7 @@
  * rules, store the result, post balanced ledger entries, mark the authorization used.
  */
 import {
-  CARD_CDOL1_ENTRIES, SettleRequest, encodeProto, SettleResponse, maskPan, equalBytes, fromHex, decodeIad, splitDolData,
+  CARD_CDOL1_ENTRIES, CancelRequest, SettleRequest, encodeProto, SettleResponse, maskPan, equalBytes, fromHex, decodeIad, splitDolData,
   type DeclineCode,
 } from '@bluetill/protocol';
 import type { BackendStore } from '../ports/backend-store';
@@ -87,13 +87,55 @@ export class SettlementUseCase {
       const decline = checkSettlement({ terminal, merchant, requestMerchantId: req.merchantId, authorization, card, amount, items: req.items, availableMinor: available, atc, cryptogram, cvr, now });
       const { response: result } = recordSale(this.store, this.keys, {
         terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash: hash, terminalMerchantId: terminal?.merchantId ?? '', merchant, card,
-        maskedPan: maskPan(req.card!.pan), items: req.items, amount, decline, now,
+        maskedPan: maskPan(req.card!.pan), items: req.items, amount, decline, now, atc: Math.max(0, atc),
       });
       // A genuine cryptogram uses up its ATC even when declined (funds, limits): it cannot be replayed.
       if (card && atc > card.lastAtc && cryptogram === null) this.store.setLastAtc(card.id, atc);
       // The card signed that its PIN is locked: online PIN (and so every method) locks here too.
       if (card && cryptogram === null && cvr?.pinTryLimitExceeded && card.pinTries < MAX_PIN_TRIES) this.store.setPinTries(card.id, MAX_PIN_TRIES);
       if (result.approved) this.store.markAuthorizationSettled(req.authorizationRef);
+      return result;
+    });
+    this.events.onSettled?.({ approved: response.approved, decline: (response.declineReason || null) as DeclineCode | null, replayed: response.replayed });
+    return response;
+  }
+
+  /**
+   * A till ends a payment before settling it (Settlement.Cancel). In one transaction: an id that
+   * already has a result gets that result back (a settled payment stays settled, and the till
+   * learns it); otherwise the id is recorded as declined (the till's reason) or cancelled, signed,
+   * with no postings; the authorization is used up, so its single-use UN, and with it any
+   * cryptogram over it, can no longer settle; and a genuine cryptogram's ATC is used up, so the
+   * card's counter moves past it. A later Settle of this id is refused (already_exists).
+   */
+  async cancel(req: CancelRequest, caller: Caller): Promise<SettleResponse> {
+    checkCaller(req.terminalId, caller);
+    const hash = requestHash_(encodeProto(CancelRequest, req));
+    const panHash = this.keys.panHash(req.card!.pan);
+    const response = await this.store.commit((): SettleResponse => {
+      const prior = this.store.findSettlement(req.terminalId, req.terminalTxnId);
+      if (prior) return { ...SettleResponse.decode(prior.response), replayed: true };
+      const now = this.clock.now();
+      const terminal = this.store.findTerminal(req.terminalId);
+      const merchant = terminal && this.store.findMerchant(terminal.merchantId);
+      const card = this.store.findCardByPanHash(panHash);
+      const found = this.store.findAuthorization(req.authorizationRef);
+      // Only this terminal's authorization of this card is used up (a till cannot spend another's).
+      const authorization = found && card && found.cardId === card.id && found.terminalId === req.terminalId ? found : undefined;
+      let atc = 0;
+      if (card && authorization && req.cryptogram) {
+        const genuine = verifyCryptogram({ cryptogram: req.cryptogram, pan: req.card!.pan, panSequence: card.panSequence, amount: req.amount!, unpredictableNumber: fromHex(authorization.un), acMasterKeys: this.keys.acMasterKeys, cardKeys: this.keys.cardKeys }) === null;
+        if (genuine) {
+          atc = req.cryptogram.atc;
+          if (atc > card.lastAtc) this.store.setLastAtc(card.id, atc);
+        }
+      }
+      const reason = req.reason as DeclineCode;
+      const { response: result } = recordSale(this.store, this.keys, {
+        terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash: hash, terminalMerchantId: terminal?.merchantId ?? '', merchant: merchant ?? undefined, card,
+        maskedPan: maskPan(req.card!.pan), items: req.items, amount: req.amount!, decline: reason, now, atc, cancelled: reason === 'cancelled',
+      });
+      if (authorization && !authorization.settled) this.store.markAuthorizationSettled(authorization.ref);
       return result;
     });
     this.events.onSettled?.({ approved: response.approved, decline: (response.declineReason || null) as DeclineCode | null, replayed: response.replayed });

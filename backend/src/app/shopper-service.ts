@@ -6,13 +6,16 @@
  *   short lifetime, stored only as a keyed hash;
  * - payMerchant: a merchant card and the shopper's card both prove themselves over one UN, the PIN
  *   and the shopper card's ARQC over the amount are checked, and the sale settles exactly once per
- *   (merchant card's terminal, phone-chosen idempotency key), crediting that merchant.
+ *   (merchant card's terminal, phone-chosen idempotency key), crediting that merchant;
+ * - getOutcome: the card proves itself (DDA over the UN) and asks what became of its payment at a
+ *   till: the stored signed outcome when there is one for this card, else a signed cancellation of
+ *   that transaction id, the card's ATC moved past the phone's cryptogram (it never settles).
  * Each use case's reads and writes are one `store.commit()`: a transaction in the store's group
  * commit, as for the other use cases.
  */
 import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import {
-  PayMerchantRequest, SettleResponse, decodeIad, TEMPORARY_CODE_DIGITS, codePinContext, equalBytes, maskPan, merchantCardPinContext, openSealedPin, toHex,
+  OutcomeRequest, PayMerchantRequest, SettleResponse, type OutcomeResponse, decodeIad, TEMPORARY_CODE_DIGITS, codePinContext, equalBytes, maskPan, merchantCardPinContext, openSealedPin, toHex,
   type CardData, type DeclineCode, type IssueCodeRequest, type IssueCodeResponse, type PayMerchantResponse, type ShopperChallengeResponse,
 } from '@bluetill/protocol';
 import type { BackendStore, CardRow } from '../ports/backend-store';
@@ -47,6 +50,7 @@ export interface ShopperOptions {
 export interface ShopperEvents {
   onCodeIssued?(outcome: { approved: boolean; decline: DeclineCode | null }): void;
   onMerchantPayment?(outcome: { approved: boolean; decline: DeclineCode | null; replayed: boolean }): void;
+  onOutcome?(outcome: { approved: boolean; decline: DeclineCode | null; replayed: boolean }): void;
 }
 
 /** The rate-limit key of a caller: a phone's address (IPv6 by /64); other callers by their kind. */
@@ -71,6 +75,8 @@ export class ShopperUseCase {
   private readonly codesPerPeer: RateLimiter;
   private readonly paymentsPerPeer: RateLimiter;
   private readonly paymentsPerTerminal: RateLimiter;
+  private readonly outcomes: RateLimiter;
+  private readonly outcomesPerPeer: RateLimiter;
   private readonly codeLifetimeMs: number;
   private issuedChallenges = 0;
   private readonly work = { pinAgreements: 0, cardChecks: 0, refusedBeforeCrypto: 0 };
@@ -92,6 +98,8 @@ export class ShopperUseCase {
     this.codesPerPeer = new RateLimiter(clock, o.codesPerPeerPerMinute ?? 30, 60_000, 'payment codes from this address');
     this.paymentsPerPeer = new RateLimiter(clock, o.paymentsPerPeerPerMinute ?? 30, 60_000, 'payments from this address');
     this.paymentsPerTerminal = new RateLimiter(clock, o.paymentsPerMerchantCardPerMinute ?? 60, 60_000, 'payments to this merchant card');
+    this.outcomes = new RateLimiter(clock, o.paymentsPerCardPerMinute ?? 10, 60_000, 'outcome questions for this card');
+    this.outcomesPerPeer = new RateLimiter(clock, o.paymentsPerPeerPerMinute ?? 30, 60_000, 'outcome questions from this address');
   }
 
   /** Counts of the costly work done so far (tests and figures: a flood of bad requests must cost none). */
@@ -260,6 +268,53 @@ export class ShopperUseCase {
       return { ...result, pinTriesLeft: proof.ok ? MAX_PIN_TRIES : proof.triesLeft };
     });
     this.events.onMerchantPayment?.({ approved: res.approved, decline: (res.declineReason || null) as DeclineCode | null, replayed: res.replayed });
+    return res;
+  }
+
+  /**
+   * The phone that paid at a till asks the card company what became of it. Only the card's holder
+   * learns anything (the card's signature over a fresh UN); the answer is signed either way, and
+   * "nothing settled" is made true for good: the transaction id is recorded as cancelled and the
+   * card's counter moves past the ATC of the phone's cryptogram, so neither can settle later.
+   */
+  async getOutcome(req: OutcomeRequest, caller: Caller): Promise<OutcomeResponse> {
+    const card = req.card!;
+    const refuse = (d: DeclineCode): OutcomeResponse => ({ approved: false, declineReason: d, replayed: false, receipt: undefined });
+    this.outcomesPerPeer.take(peerKey(caller));
+    // Cheap checks before costly ones: a one-time number that is not live ends the request with a read.
+    if (this.shopper.peekShopperChallenge(toHex(req.unpredictableNumber), this.clock.now()) !== 'ok') {
+      this.work.refusedBeforeCrypto++;
+      return refuse('unpredictable_number_invalid');
+    }
+    const panHash = this.keys.panHash(card.pan);
+    this.outcomes.take(panHash);
+    const hash = requestHash(OutcomeRequest.encode(req).finish());
+    const res = await this.store.commit((): OutcomeResponse => {
+      const now = this.clock.now();
+      if (this.shopper.takeShopperChallenge(toHex(req.unpredictableNumber), now) !== 'ok') return refuse('unpredictable_number_invalid');
+      // The card's signature over the UN first; every failure before it looks the same (no card-data oracle).
+      const row = this.store.findCardByPanHash(panHash);
+      this.work.cardChecks++;
+      const proof = authenticateCard({ card, unpredictableNumber: req.unpredictableNumber, caKeys: this.keys.caPublicKeys, issuerKeys: this.keys.issuerKeys, cardRecords: this.keys.cardRecords, now: new Date(now) });
+      if (proof !== null || !row || row.expiry !== card.expiry || row.panSequence !== card.panSequence) return refuse('card_authentication_failed');
+      const prior = this.store.findSettlement(req.terminalId, req.terminalTxnId);
+      if (prior) {
+        // Another card's payment: nothing about it (the same answer as an id that cannot be cancelled).
+        if (prior.cardId !== row.id) return refuse('authorization_invalid');
+        const stored = SettleResponse.decode(prior.response);
+        return { approved: stored.approved, declineReason: stored.declineReason, receipt: stored.receipt, replayed: true };
+      }
+      const terminal = this.store.findTerminal(req.terminalId);
+      const merchant = terminal && this.store.findMerchant(terminal.merchantId);
+      if (!terminal || !merchant) return refuse('terminal_unknown');
+      if (req.atc > row.lastAtc) this.store.setLastAtc(row.id, req.atc);
+      const { response } = recordSale(this.store, this.keys, {
+        terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash: hash, terminalMerchantId: merchant.id, merchant, card: row,
+        maskedPan: maskPan(card.pan), items: [], amount: req.amount!, decline: 'cancelled', cancelled: true, now, atc: req.atc,
+      });
+      return { approved: false, declineReason: response.declineReason, receipt: response.receipt, replayed: false };
+    });
+    this.events.onOutcome?.({ approved: res.approved, decline: (res.declineReason || null) as DeclineCode | null, replayed: res.replayed });
     return res;
   }
 }

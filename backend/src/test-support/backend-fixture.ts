@@ -1,16 +1,16 @@
 /**
  * Test fixture: a seeded backend on a temp dir, served on 127.0.0.1:0 over mutual TLS, with typed
  * promise clients that present terminal T-0001's client certificate (`clientFor` makes others).
- * Like the till's and the phone's clients, they give a decline (status FAILED_PRECONDITION with
- * the `bluetill-decline-bin` trailer) back as its response value; other statuses reject.
+ * Like the till's and the phone's clients, they give a decline (status OK, the response message in
+ * the body) back as its response value; other statuses reject.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { credentials, type ChannelCredentials, type ServiceError, type StatusObject, type status } from '@grpc/grpc-js';
+import { credentials, status, type ChannelCredentials, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 import {
   AuthorizationClient, SettlementClient, ShopperClient, sealPin, pinSealContext, verifyCertificate, publicKeyFromRaw,
-  health, declineFromStatus, DECLINE_TRAILER_KEY,
+  health, DECLINE_TRAILER_KEY,
   AuthorizeResponse, IssueCodeResponse, PayMerchantResponse, RefundResponse, SettleResponse, VoidResponse,
   type IssueCodeRequest, type PayMerchantRequest, type SettleWithCodeRequest, type ShopperChallengeResponse, type DeclinableResponse,
   type AuthorizeRequest, type ChallengeResponse, type SettleRequest, type CertificateBody,
@@ -38,35 +38,33 @@ export interface WireAnswer {
   readonly code: status;
   readonly details: string;
   readonly trailer: readonly Buffer[];
+  /** The response an OK answer carried (approved or declined). */
+  readonly response?: DeclinableResponse;
 }
 
 type Unary<Req, Res> = (req: Req, cb: (e: ServiceError | null, r: Res) => void) => { on(event: 'status', listener: (s: StatusObject) => void): unknown };
 
 /**
- * A call whose declines come back as values, decoded from the decline trailer with `decode`, and
- * that holds the backend to the wire contract: an OK answer must be an approval with no
- * decline trailer, a FAILED_PRECONDITION must carry a readable decline (else a DeclineTrailerError).
- * Each answer's raw status is appended to `wire`.
+ * A call whose declines come back as values, and that holds the backend to the wire contract: a
+ * decline, like an approval, is status OK with the response message in the body and no decline
+ * trailer; a FAILED_PRECONDITION (a decline carried as an error) is refused. Each answer's raw
+ * status is appended to `wire`, with the response it carried.
  */
-const declinable = <Req, Res extends DeclinableResponse>(method: string, fn: Unary<Req, Res>, decode: (b: Uint8Array) => Res, wire: WireAnswer[]) => (req: Req) =>
+const declinable = <Req, Res extends DeclinableResponse>(method: string, fn: Unary<Req, Res>, _decode: (b: Uint8Array) => Res, wire: WireAnswer[]) => (req: Req) =>
   new Promise<Res>((resolve, reject) => {
     let answer: { e: ServiceError | null; r: Res } | undefined;
     let st: StatusObject | undefined;
     const settle = () => {
       if (!answer || !st) return;
       const trailer = st.metadata.get(DECLINE_TRAILER_KEY).filter((v): v is Buffer => typeof v !== 'string');
-      wire.push({ method, code: st.code, details: st.details, trailer });
       const { e, r } = answer;
+      wire.push({ method, code: st.code, details: st.details, trailer, ...(e ? {} : { response: r }) });
       if (!e) {
-        if (r.approved !== true || st.metadata.get(DECLINE_TRAILER_KEY).length > 0) return reject(new Error(`${method}: answered OK with a decline (approved ${String(r.approved)}, ${trailer.length} trailer values)`));
+        if (st.metadata.get(DECLINE_TRAILER_KEY).length > 0) return reject(new Error(`${method}: answered OK with a decline trailer (${trailer.length} values)`));
         return resolve(r);
       }
-      try {
-        const declined = declineFromStatus(e, decode);
-        return declined ? resolve(declined) : reject(e);
-      } catch (garbled) {
-        return reject(garbled);
-      }
+      if (e.code === status.FAILED_PRECONDITION) return reject(new Error(`${method}: a decline as FAILED_PRECONDITION; declines are answered OK in the response message`));
+      return reject(e);
     };
     fn(req, (e, r) => {
       answer = { e, r };

@@ -1,15 +1,16 @@
 /**
  * ShopperBackend over grpc-js: server-authenticated TLS (the backend CA from the trust file; the
  * phone has no client certificate), a deadline on every call; Challenge and PayMerchant retried
- * on UNAVAILABLE / DEADLINE_EXCEEDED (PayMerchant is idempotent on its key), IssueCode never.
- * A decline arrives as FAILED_PRECONDITION with the response in the `bluetill-decline-bin`
- * trailer and is handed up as that response value; one without a decodable trailer is a
- * ShopperBackendError('rejected'), never an approval.
+ * on UNAVAILABLE / DEADLINE_EXCEEDED (PayMerchant is idempotent on its key), IssueCode and
+ * GetOutcome never (each attempt uses up its UN). A decline arrives OK with the response message in
+ * the body; one carried as FAILED_PRECONDITION with the response in the `bluetill-decline-bin`
+ * trailer (an older peer) is handed up as that response value, and one without a decodable
+ * trailer is a ShopperBackendError('rejected'), never an approval.
  */
 import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import {
-  DeclineTrailerError, IssueCodeResponse, PayMerchantResponse, ShopperClient, callDeclinable,
-  type DeclinableResponse, type IssueCodeRequest, type PayMerchantRequest, type ShopperChallengeResponse,
+  DeclineTrailerError, IssueCodeResponse, OutcomeResponse, PayMerchantResponse, ShopperClient, callDeclinable,
+  type DeclinableResponse, type IssueCodeRequest, type OutcomeRequest, type PayMerchantRequest, type ShopperChallengeResponse,
 } from '@bluetill/protocol';
 import { ShopperBackendError, type ShopperBackend } from '../ports/shopper-backend';
 
@@ -40,6 +41,10 @@ export class GrpcShopperBackend implements ShopperBackend {
     return this.unary('issueCode', req, IssueCodeResponse.decode).catch((e: unknown) => Promise.reject(this.translate('IssueCode', e)));
   }
 
+  getOutcome(req: OutcomeRequest): Promise<OutcomeResponse> {
+    return this.unary('getOutcome', req, OutcomeResponse.decode).catch((e: unknown) => Promise.reject(this.translate('GetOutcome', e)));
+  }
+
   payMerchant(req: PayMerchantRequest): Promise<PayMerchantResponse> {
     return this.retrying('PayMerchant', () => this.unary('payMerchant', req, PayMerchantResponse.decode));
   }
@@ -49,7 +54,7 @@ export class GrpcShopperBackend implements ShopperBackend {
   }
 
   /** One call; `declined` (the response message's decoder) turns a decline status back into its response value. */
-  private unary<Res>(method: 'challenge' | 'issueCode' | 'payMerchant', req: unknown, declined?: Res extends DeclinableResponse ? (bytes: Uint8Array) => Res : never): Promise<Res> {
+  private unary<Res>(method: 'challenge' | 'issueCode' | 'payMerchant' | 'getOutcome', req: unknown, declined?: Res extends DeclinableResponse ? (bytes: Uint8Array) => Res : never): Promise<Res> {
     const fn = (this.client as unknown as Record<string, (r: unknown, o: { deadline: number }, cb: (e: ServiceError | null, r: Res) => void) => void>)[method]!;
     return callDeclinable<Res>((cb) => fn.call(this.client, req, { deadline: Date.now() + (this.o.deadlineMs ?? 10_000) }, cb), declined);
   }

@@ -24,7 +24,7 @@ import { HCI_HELP, parseCount, parseHci } from './hci-option';
 import { printReport, reportError, reportOutcome, type PayReport } from './pay-report';
 import { runPaymentSession, type TillChoice } from './payment-session';
 import { readTrustFile } from './trust-file';
-import { runCodeCommand, runMerchantCardCommand, saleFrom } from './shopper-commands';
+import { runCodeCommand, runMerchantCardCommand, saleFrom, shopperBackend } from './shopper-commands';
 import { parseAmount, parseItem, readItemsFile } from './sale-options';
 
 export const PIN_ENV = 'BLUETILL_PIN';
@@ -125,8 +125,10 @@ async function payOnce(o: PayFlags, ext: CliExtensions): Promise<PayReport> {
   const choice: CardChoice = cardChoice(o);
   const card: OpenCard = await openCard(choice, { progress: (s) => prompt.progress(s), waitTimeoutMs: parseCount('--card-timeout', o.cardTimeout), ...(ext.simulatedCards ? { simulatedCards: ext.simulatedCards } : {}) });
   const central = new NobleCentral({ hci: parseHci(o.hci) });
+  // With --backend, an outcome the till leaves unknown is asked of the card company directly.
+  const askBackend = o.backend ? shopperBackend({ backend: o.backend, trust }) : undefined;
   try {
-    const result = await runPaymentSession({ central, card: card.card, prompt, trust, till, scanTimeoutMs, cvm, ...(o.oda ? { oda: true } : {}) });
+    const result = await runPaymentSession({ central, card: card.card, prompt, trust, till, scanTimeoutMs, cvm, ...(o.oda ? { oda: true } : {}), ...(askBackend ? { askBackend } : {}) });
     return reportOutcome(result, { maskedPan: card.maskedPan(), failure: card.failure() });
   } catch (e) {
     if (e instanceof PromptError) return { outcome: 'cancelled', exitCode: EXIT.notCharged, message: `Cancelled (${e.message}): nothing was charged.`, charged: 'no', error: { code: e.code, message: e.message } };
@@ -136,6 +138,7 @@ async function payOnce(o: PayFlags, ext: CliExtensions): Promise<PayReport> {
     }
     throw e;
   } finally {
+    askBackend?.close();
     await card.close().catch(() => undefined);
     await central.close().catch(() => undefined);
   }
@@ -200,7 +203,7 @@ export function registerPay(program: Command, ext: CliExtensions = {}): void {
     .option('--items <file>', 'with --merchant-card: the sale as JSON [{ sku, name, quantity, unitPrice: "3.50" }]')
     .option('--amount <amount>', "with --merchant-card: the sum, checked against the items' total")
     .option('--currency <code>', 'ISO 4217 currency of --limit, --item and --amount', 'EUR')
-    .option('--backend <host:port>', "with --code or --merchant-card: the payment network's shopper address (TLS checked against the trust file's backendTlsCa)")
+    .option('--backend <host:port>', "the payment network's shopper address (TLS checked against the trust file's backendTlsCa): with --code or --merchant-card, where to pay; at a till, whom to ask when the till leaves the outcome unknown")
     .action(async (o: PayFlags) => {
       let report: PayReport;
       try {

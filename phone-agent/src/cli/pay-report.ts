@@ -27,6 +27,8 @@ export interface PayReport {
   readonly charged?: 'yes' | 'no' | 'unknown';
   readonly error?: { readonly code: string; readonly message: string };
   readonly resumed?: boolean;
+  /** The outcome came from the card company directly (the till left it unknown). */
+  readonly asked?: boolean;
   readonly terminalTxnId?: string;
   readonly receipt?: ReturnType<typeof receiptFields>;
   readonly receiptText?: string;
@@ -89,7 +91,7 @@ function failureMessage(code: PhoneErrorCode | string, message: string, cardFail
 /** `card.failure` is the error the card or reader raised (the payment flow keeps only its text). */
 export function reportOutcome(r: PaymentSessionResult, card: { maskedPan?: string | undefined; failure?: unknown }): PayReport {
   const maskedPan = card.maskedPan;
-  const base = { till: { counterName: r.till.counterName, rssi: rssiAvailable(r.till.rssi) ? r.till.rssi : null }, ...(maskedPan ? { card: maskedPan } : {}), ...(r.resumed ? { resumed: true } : {}) };
+  const base = { till: { counterName: r.till.counterName, rssi: rssiAvailable(r.till.rssi) ? r.till.rssi : null }, ...(maskedPan ? { card: maskedPan } : {}), ...(r.resumed ? { resumed: true } : {}), ...(r.asked ? { asked: true } : {}) };
   const o: PaymentOutcome = r.outcome;
   switch (o.kind) {
     case 'approved':
@@ -106,14 +108,17 @@ export function reportOutcome(r: PaymentSessionResult, card: { maskedPan?: strin
       };
     }
     case 'cancelled':
-      return { outcome: 'cancelled', exitCode: EXIT.notCharged, message: 'Cancelled: nothing was charged.', charged: 'no', ...base };
+      return {
+        outcome: 'cancelled', exitCode: EXIT.notCharged, charged: 'no', ...base, ...withReceipt(o.receipt),
+        message: o.receipt ? 'Cancelled at the payment network (signed): nothing was charged.' : 'Cancelled: nothing was charged.',
+      };
     case 'failed': {
       const error = failureMessage(o.code, o.message, card.failure);
       if (o.charged === 'unknown') {
         const txn = o.resume?.terminalTxnId;
         return {
           outcome: 'unknown', exitCode: EXIT.unknown, charged: 'unknown', error, ...base, ...(txn ? { terminalTxnId: txn } : {}),
-          message: `Outcome unknown: ${error.message} The payment was sent and the till could not be asked what became of it${txn ? `; ask at the till for transaction ${txn}` : ''}.`,
+          message: `Outcome unknown: ${error.message} The payment was sent and no outcome signed by the payment network came${txn ? `; ask at the till for transaction ${txn} (with --backend the phone asks the payment network itself)` : ''}.`,
         };
       }
       return { outcome: 'failed', exitCode: EXIT.notCharged, message: `Failed: ${error.message} Nothing was charged.`, charged: 'no', error, ...base };

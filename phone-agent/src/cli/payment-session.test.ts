@@ -18,6 +18,7 @@ import { reportOutcome } from './pay-report';
 import { pickTill, runPaymentSession } from './payment-session';
 import { bySignal, signalText } from '../core/signal';
 import { CliError } from './cli-error';
+import { GrpcShopperBackend } from '../adapters/shopper-backend.grpc';
 
 let radio: InMemoryRadio;
 let world: World;
@@ -102,6 +103,31 @@ describe('payment session', () => {
       const report = reportOutcome(r, {});
       expect(report).toMatchObject({ outcome: 'approved', exitCode: EXIT.ok, resumed: true, card: '679999*********0019' });
     } finally {
+      await central.close();
+    }
+  });
+
+  it('the link drops after the Payment and the till stays out of reach: with the card company\'s listener, the phone asks it and shows the signed approval', { timeout: 30_000 }, async () => {
+    world.ringUp([{ sku: 'salt', name: 'Salt', quantity: 1, unitPriceMinor: 99 }]);
+    const inner = radio.central();
+    let connects = 0;
+    const central: BleCentral = {
+      scan: (s) => inner.scan(s),
+      connect: async (id, c) => {
+        if (++connects > 1) throw new Error('out of range');
+        return dropAfterMessages(await inner.connect(id, c), 5);
+      },
+      close: () => inner.close(),
+    };
+    const askBackend = new GrpcShopperBackend({ address: world.backend.shopperAddress!.replace(/^127\.0\.0\.1:/, 'localhost:'), backendCa: Buffer.from(world.seed.trust.backendTlsCa!), attempts: 1 });
+    try {
+      const r = await runPaymentSession({ central, card: emv(new InProcessCardReader(await simulatedCard('card-bob'))), prompt: new AutoPrompt({ pin: '2580' }), trust, till: { kind: 'strongest' }, scanTimeoutMs: 2_000, resumeBackoffMs: 10, askBackend });
+      expect(r.resumed).toBe(false);
+      expect(r.asked).toBe(true);
+      expect(r.outcome, JSON.stringify(r.outcome)).toMatchObject({ kind: 'approved', receipt: { result: 'approved', total: { minor: 99 } } });
+      expect(reportOutcome(r, {})).toMatchObject({ outcome: 'approved', exitCode: EXIT.ok, asked: true });
+    } finally {
+      askBackend.close();
       await central.close();
     }
   });

@@ -1,13 +1,17 @@
 /**
  * One payment from the CLI's side: find the till (by counter name, or the strongest signal),
  * connect, run the payment flow, and, when the link is lost after the Payment left the phone,
- * reconnect and ask the till for the outcome (retrieveReceipt) a few times before giving up.
+ * reconnect and ask the till for the outcome (retrieveReceipt) a few times; when the outcome is
+ * still unknown (no signed answer from the till) and the card company's shopper listener is given,
+ * ask it directly (askOutcome).
  * Ports only: the composition root (pay-command.ts) passes the noble central, the card and the prompt.
  */
-import { pay, retrieveReceipt, type CardholderVerification, type PaymentOutcome, type PayOptions } from '../core/payment-flow';
+import { askOutcome, pay, retrieveReceipt, type CardholderVerification, type PaymentOutcome, type PayOptions } from '../core/payment-flow';
 import type { Advertisement, BleCentral, CentralLink } from '../ports/ble-central';
 import type { PaymentCard } from '../ports/payment-card';
 import type { Prompt } from '../ports/prompt';
+import { ShopperBackendError, type ShopperBackend } from '../ports/shopper-backend';
+import { PhoneError } from '../core/phone-error';
 import { BleCentralError } from '../adapters/ble-central.noble';
 import { bySignal, signalText } from '../core/signal';
 import { CliError } from './cli-error';
@@ -36,6 +40,11 @@ export interface PaymentSessionOptions {
   readonly cvm?: CardholderVerification;
   /** Offline data authentication on the phone before card data leaves it. */
   readonly oda?: boolean;
+  /**
+   * The card company's shopper listener: when the till's answers leave the outcome unknown, the
+   * phone asks it directly (askOutcome) for the signed outcome of its payment.
+   */
+  readonly askBackend?: ShopperBackend;
 }
 
 export interface PaymentSessionResult {
@@ -43,6 +52,8 @@ export interface PaymentSessionResult {
   readonly outcome: PaymentOutcome;
   /** True when the outcome came from the till after a reconnection. */
   readonly resumed: boolean;
+  /** True when the outcome came from the card company directly (Shopper.GetOutcome). */
+  readonly asked?: boolean;
   /** The outcome when the link was lost, before reconnecting to ask (only when it was lost after the Payment left). */
   readonly lost?: PaymentOutcome;
 }
@@ -123,5 +134,16 @@ export async function runPaymentSession(o: PaymentSessionOptions): Promise<Payme
       await again.disconnect().catch(() => undefined);
     }
   }
-  return { till, outcome, resumed, ...(lost ? { lost } : {}) };
+  let asked = false;
+  if (o.askBackend && outcome.kind === 'failed' && outcome.charged === 'unknown' && outcome.resume) {
+    progress('The till gave no signed outcome; asking the payment network directly');
+    try {
+      outcome = await askOutcome({ backend: o.askBackend, card: o.card, trust: o.trust, ticket: outcome.resume });
+      asked = true;
+    } catch (e) {
+      if (!(e instanceof PhoneError) && !(e instanceof ShopperBackendError)) throw e;
+      progress(`The payment network could not be asked (${e.code})`);
+    }
+  }
+  return { till, outcome, resumed, ...(asked ? { asked } : {}), ...(lost ? { lost } : {}) };
 }

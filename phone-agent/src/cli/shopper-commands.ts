@@ -29,7 +29,8 @@ export interface ShopperCommandOptions {
   readonly simulatedCards?: SimulatedCardMaker;
 }
 
-function shopperBackend(o: ShopperCommandOptions): GrpcShopperBackend {
+/** The card company's shopper listener at `--backend`, its TLS checked against the trust file's backend CA. */
+export function shopperBackend(o: Pick<ShopperCommandOptions, 'backend' | 'trust'>): GrpcShopperBackend {
   if (!o.trust.backendTlsCa) throw CliError.usage('trust_file', 'the trust file has no backendTlsCa: the backend cannot be checked (get a trust file from a newer seed)');
   if (!/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(o.backend)) throw CliError.usage('usage', `--backend must be HOST:PORT, got "${o.backend.slice(0, 40)}"`);
   return new GrpcShopperBackend({ address: o.backend, backendCa: o.trust.backendTlsCa });
@@ -125,6 +126,7 @@ export async function runMerchantCardCommand(
       sent = true;
       return backend.payMerchant(r);
     },
+    getOutcome: (r) => backend.getOutcome(r),
     close: () => backend.close(),
   };
   const idempotencyKey = o.idempotencyKey ?? `P-${Date.now().toString(36)}-${randomBytes(12).toString('hex')}`;

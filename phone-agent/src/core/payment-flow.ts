@@ -26,7 +26,7 @@
  * ```
  */
 import {
-  authenticateCardData, cvmMethodOf, declineText, isDeclineCode, sealPin, startPhoneHandshake, verifyReceipt, pinSealContext,
+  assertNever, authenticateCardData, cvmMethodOf, signedOutcomeOf, declineText, isDeclineCode, sealPin, startPhoneHandshake, verifyReceipt, pinSealContext,
   type BleBody, type CardAuth, type DeclineCode, type Money, type Receipt, type RsaPublicKey, type TillIdentity,
 } from '@bluetill/protocol';
 import type { BiometricSensor } from '../ports/biometric-sensor';
@@ -34,6 +34,7 @@ import type { CardVerificationResult } from './card/read-card';
 import type { KeyObject } from 'node:crypto';
 import type { CentralLink } from '../ports/ble-central';
 import type { PaymentCard } from '../ports/payment-card';
+import type { ShopperBackend } from '../ports/shopper-backend';
 import type { Prompt } from '../ports/prompt';
 import { MessageInbox } from './message-inbox';
 import { PhoneError } from './phone-error';
@@ -49,7 +50,8 @@ export type PaymentOutcome =
       readonly triesLeft?: number;
       readonly receipt?: Receipt;
     }
-  | { readonly kind: 'cancelled' }
+  /** Cancelled by the shopper before any cryptogram, or by the till with the settlement server's signed cancellation (receipt). */
+  | { readonly kind: 'cancelled'; readonly receipt?: Receipt }
   | {
       readonly kind: 'failed';
       readonly code: string;
@@ -63,6 +65,11 @@ export type PaymentOutcome =
 export interface ResumeTicket {
   readonly terminalTxnId: string;
   readonly resumeToken: Uint8Array;
+  /** The till's terminal id (its verified certificate's subject): to ask the card company without the till. */
+  readonly terminalId?: string;
+  /** The sum the shopper confirmed and the ATC of the card's cryptogram (the signed answer must name them). */
+  readonly total?: Money;
+  readonly atc?: number;
 }
 
 export interface PayOptions {
@@ -184,7 +191,7 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
     const auth = await expect('authResult');
     if (!auth.approved) return declined(auth.declineReason, auth.pinTriesLeft);
 
-    resume = { terminalTxnId: auth.terminalTxnId, resumeToken: auth.resumeToken };
+    resume = { terminalTxnId: auth.terminalTxnId, resumeToken: auth.resumeToken, terminalId: secured.terminal.subjectId };
     const total = auth.total!;
     const ok = await o.prompt.confirm({ merchantName: secured.terminal.merchantName, items: auth.items, total });
     if (!ok) {
@@ -196,6 +203,8 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
     // The till holds the card's records and signature from CardAuth: the Payment names the card only.
     const payment = { terminalTxnId: auth.terminalTxnId, card: { ...card, records: new Uint8Array(), signedDynamicData: new Uint8Array() }, total, items: auth.items, cryptogram };
     await o.tamper?.payment?.(payment);
+    const atc = payment.cryptogram?.atc ?? cryptogram.atc;
+    resume = { ...resume, total, atc };
     // Once the Payment is handed to the link, a failed write does not say it did not arrive (a write
     // request can reach the till and its answer be lost): the outcome is unknown and the phone asks.
     // Only a link already known to be gone cannot have carried it.
@@ -207,10 +216,14 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
       if (lostBefore) paymentSent = false;
       throw e;
     }
-    return outcomeOf(await expect('receipt'), o.trust, now, { terminalTxnId: auth.terminalTxnId, total });
+    return outcomeOf(await expect('receipt'), o.trust, now, { terminalId: secured.terminal.subjectId, terminalTxnId: auth.terminalTxnId, total, atc });
   } catch (e) {
     if (!(e instanceof PhoneError)) throw e;
-    const outcomeUnknown = paymentSent && (e.code === 'link_lost' || e.code === 'timeout' || e.code === 'receipt_mismatch' || e.message.startsWith('outcome_unknown'));
+    // Once the Payment (with its cryptogram) may have reached the till, only the settlement
+    // server's signature says what became of it: anything else — an error, an unsigned decline, a
+    // lost link — leaves the outcome unknown, to be asked. Before that the till holds no
+    // cryptogram of this card for this payment, so it has nothing it could settle.
+    const outcomeUnknown = paymentSent;
     return { kind: 'failed', code: e.code, message: e.message, charged: outcomeUnknown ? 'unknown' : 'no', ...(outcomeUnknown && resume ? { resume } : {}) };
   } finally {
     inbox.stream.close();
@@ -278,12 +291,14 @@ export async function retrieveReceipt(o: RetrieveOptions): Promise<PaymentOutcom
   const now = o.now ?? Date.now;
   const c = conversation(o.link, now, o.answerTimeoutMs ?? 20_000);
   try {
-    await secure(c, o.trust, now);
-    await c.inbox.stream.send({ $case: 'receiptRequest', value: o.ticket });
-    return outcomeOf(await c.expect('receipt'), o.trust, now, { terminalTxnId: o.ticket.terminalTxnId });
+    const secured = await secure(c, o.trust, now);
+    await c.inbox.stream.send({ $case: 'receiptRequest', value: { terminalTxnId: o.ticket.terminalTxnId, resumeToken: o.ticket.resumeToken } });
+    return outcomeOf(await c.expect('receipt'), o.trust, now, {
+      terminalId: secured.terminal.subjectId, terminalTxnId: o.ticket.terminalTxnId, ...(o.ticket.total ? { total: o.ticket.total } : {}), ...(o.ticket.atc !== undefined ? { atc: o.ticket.atc } : {}),
+    });
   } catch (e) {
     if (!(e instanceof PhoneError)) throw e;
-    if (e.message.startsWith('not_charged')) return { kind: 'failed', code: 'not_charged', message: e.message, charged: 'no' };
+    // The till saying "not charged" is not signed: the outcome stays unknown (ask the card company).
     return { kind: 'failed', code: e.code, message: e.message, charged: 'unknown', resume: o.ticket };
   } finally {
     c.inbox.stream.close();
@@ -291,12 +306,14 @@ export async function retrieveReceipt(o: RetrieveOptions): Promise<PaymentOutcom
 }
 
 /**
- * The till's ReceiptMessage as an outcome; a receipt counts only if the settlement server signed
- * it, and only for this payment (its terminal transaction id and the sum the shopper confirmed):
- * the signed receipt of another payment says nothing about this one.
+ * The till's ReceiptMessage as an outcome, from the settlement server's signature alone: the till's
+ * own `approved` flag and decline reason are ignored. The signed receipt must be a sale's, of this
+ * till (its certificate's terminal id), of this payment (its terminal transaction id, the sum the
+ * shopper confirmed, the ATC of the card's cryptogram when it names one); its `result` is the
+ * outcome. No signed receipt: the outcome is unknown (PhoneError 'outcome_unknown').
  */
-function outcomeOf(result: ValueOf<'receipt'>, trust: PayOptions['trust'], now: () => number, expected: { terminalTxnId: string; total?: Money }): PaymentOutcome {
-  if (!result.receipt) return declined(result.declineReason);
+export function outcomeOf(result: ValueOf<'receipt'>, trust: PayOptions['trust'], now: () => number, expected: { terminalId: string; terminalTxnId: string; total?: Money; atc?: number }): PaymentOutcome {
+  if (!result.receipt) throw new PhoneError('outcome_unknown', 'the till answered with an outcome the payment network did not sign');
   let receipt: Receipt;
   try {
     receipt = verifyReceipt(result.receipt, trust.cardCompanyRoot, now());
@@ -304,9 +321,57 @@ function outcomeOf(result: ValueOf<'receipt'>, trust: PayOptions['trust'], now: 
     throw new PhoneError('receipt_invalid', 'the receipt is not signed by the payment network', { cause: e });
   }
   const t = expected.total;
-  if (receipt.terminalTxnId !== expected.terminalTxnId || (t && (receipt.total?.minor !== t.minor || receipt.total?.currency !== t.currency)))
+  if (
+    (receipt.kind !== '' && receipt.kind !== 'sale') || receipt.terminalId !== expected.terminalId || receipt.terminalTxnId !== expected.terminalTxnId ||
+    (t && (receipt.total?.minor !== t.minor || receipt.total?.currency !== t.currency)) || (expected.atc !== undefined && receipt.atc !== 0 && receipt.atc !== expected.atc)
+  )
     throw new PhoneError('receipt_mismatch', 'the till sent the signed receipt of another payment');
-  return result.approved ? { kind: 'approved', receipt } : declined(result.declineReason, undefined, receipt);
+  const signed = signedOutcomeOf(receipt);
+  switch (signed) {
+    case 'approved':
+      return { kind: 'approved', receipt };
+    case 'declined':
+      return declined(receipt.declineReason, undefined, receipt);
+    case 'cancelled':
+      return { kind: 'cancelled', receipt };
+    case null:
+      throw new PhoneError('outcome_unknown', 'the signed receipt states no outcome this phone knows');
+    default:
+      return assertNever(signed, 'signed outcome');
+  }
+}
+
+export interface AskOptions {
+  readonly backend: ShopperBackend;
+  readonly card: PaymentCard;
+  readonly trust: PayOptions['trust'];
+  /** The unknown payment's ticket: it names the till, the transaction, the sum and the cryptogram's ATC. */
+  readonly ticket: ResumeTicket;
+  readonly now?: () => number;
+}
+
+/**
+ * The outcome from the card company itself, with no till in between (Shopper.GetOutcome): the
+ * card proves itself over the backend's UN, and the answer is a signed receipt of this payment —
+ * the settlement server's outcome, or its cancellation (nothing settled, and now nothing of it
+ * ever will: its counter moved past this cryptogram). Checked like the till's answer.
+ */
+export async function askOutcome(o: AskOptions): Promise<PaymentOutcome> {
+  const now = o.now ?? Date.now;
+  const t = o.ticket;
+  if (!t.terminalId || t.atc === undefined || !t.total) throw new PhoneError('protocol', 'the ticket does not name the till, the sum and the cryptogram');
+  const ch = await o.backend.challenge();
+  let card;
+  try {
+    card = await o.card.read(ch.unpredictableNumber);
+  } catch (e) {
+    throw new PhoneError('card', `card could not be read: ${(e as Error).message}`, { cause: e });
+  }
+  const res = await o.backend.getOutcome({
+    unpredictableNumber: ch.unpredictableNumber, card, terminalId: t.terminalId, terminalTxnId: t.terminalTxnId, atc: t.atc, amount: t.total,
+  });
+  if (!res.receipt) throw new PhoneError('outcome_unknown', `the payment network gave no signed outcome (${res.declineReason || 'none'})`);
+  return outcomeOf({ approved: res.approved, declineReason: res.declineReason, receipt: res.receipt }, o.trust, now, { terminalId: t.terminalId, terminalTxnId: t.terminalTxnId, total: t.total, atc: t.atc });
 }
 
 function declined(reason: string, pinTriesLeft?: number, receipt?: Receipt, triesLeft?: number): PaymentOutcome {

@@ -10,6 +10,8 @@ export type PhoneErrorCode =
   | 'cvm_unsupported'
   | 'receipt_invalid'
   | 'receipt_mismatch'
+  /** The till's answer after the Payment is not an outcome the settlement server signed. */
+  | 'outcome_unknown'
   | 'till_error'
   | 'backend_untrusted';
 

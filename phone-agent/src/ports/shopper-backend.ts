@@ -1,5 +1,5 @@
 import type {
-  IssueCodeRequest, IssueCodeResponse, PayMerchantRequest, PayMerchantResponse, ShopperChallengeResponse,
+  IssueCodeRequest, IssueCodeResponse, OutcomeRequest, OutcomeResponse, PayMerchantRequest, PayMerchantResponse, ShopperChallengeResponse,
 } from '@bluetill/protocol';
 
 /**
@@ -18,6 +18,8 @@ export interface ShopperBackend {
   issueCode(req: IssueCodeRequest): Promise<IssueCodeResponse>;
   /** Retried on a lost answer: exactly once per idempotency key at the backend. */
   payMerchant(req: PayMerchantRequest): Promise<PayMerchantResponse>;
+  /** What became of a payment at a till (the card proves itself over a UN); not retried: each attempt uses up its UN. */
+  getOutcome(req: OutcomeRequest): Promise<OutcomeResponse>;
   close(): void;
 }
 

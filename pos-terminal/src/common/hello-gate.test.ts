@@ -1,7 +1,8 @@
 /**
  * What a Hello may cost the till: nothing before it is checked (no backend Challenge, no basket),
  * and the Challenges that a stream of new links can make the till ask for are rate limited. And
- * what a phone that goes quiet after its Hello may hold: its basket, until the cashier cancels it.
+ * what a phone that goes quiet after its Hello holds: no basket (a basket goes only to a phone whose
+ * card the authorization server approved); the cashier can still cancel it.
  * Real till core and sessions over the simulator's in-memory radio; the backend is a counting fake.
  */
 import { generateKeyPairSync } from 'node:crypto';
@@ -81,7 +82,7 @@ describe('the till\'s Hello gate', () => {
 });
 
 describe('the cashier cancels a phone that waits', () => {
-  it('a phone quiet after its Hello: cancelled, it is told so and let go, its basket waits again, nothing was asked of the network', async () => {
+  it('a phone quiet after its Hello holds no basket; cancelled, it is told so and let go, nothing was asked of the network', async () => {
     const t = await startTill({ lingerMs: 50 });
     const basket = t.till.baskets.add([{ sku: 's', name: 'Soap', quantity: 1, unitPriceMinor: 250 }]);
     let values = 0;
@@ -94,11 +95,11 @@ describe('the cashier cancels a phone that waits', () => {
     // The till records 'secured' right after its HelloAck has gone.
     for (let i = 0; i < 100 && t.till.sessionSnapshots()[0]?.state !== 'secured'; i++) await new Promise((r) => setTimeout(r, 5));
     const [session] = t.till.sessionSnapshots();
-    expect(session).toMatchObject({ state: 'secured', basketId: basket.id });
-    expect(t.till.baskets.list().find((b) => b.id === basket.id)?.state).toBe('assigned');
+    expect(session).toMatchObject({ state: 'secured', basketId: null });
+    expect(t.till.baskets.list().find((b) => b.id === basket.id)?.state).toBe('open');
     const before = values;
     expect(t.till.cancelSession(session!.id)).toBe(true);
-    // The basket waits again at once; the session failed as cancelled; the phone got one more
+    // The basket still waits; the session failed as cancelled; the phone got one more
     // message (the sealed Error 'cancelled') and is let go after the linger.
     expect(t.till.baskets.list().find((b) => b.id === basket.id)?.state).toBe('open');
     expect(t.till.sessionSnapshots()[0]).toMatchObject({ state: 'failed', decline: 'cancelled' });

@@ -13,7 +13,7 @@
  *   authorizing --> declined: declined
  *   authorized --> paying: Payment
  *   paying --> approved: settled (Receipt)
- *   paying --> declined: basket mismatch or backend decline
+ *   paying --> declined: basket mismatch (signed by Cancel) or backend decline
  *   paying --> failed: outcome unknown (journal resolves it)
  *   connected --> failed: bad frame / bad message / backend down
  *   approved --> closed
@@ -22,7 +22,7 @@
  * ```
  */
 import {
-  acceptHello, checkHello, cvmNameOf, maskPan, MessageStream, ProtocolError, assertNever,
+  acceptHello, checkHello, type CancelReason, type Cryptogram, cvmNameOf, maskPan, MessageStream, ProtocolError, assertNever,
   type BleBody, type CardAuth, type CardData, type DeclineCode, type Hello, type Payment, type Receipt, type ReceiptRequest, type SettleResponse,
 } from '@bluetill/protocol';
 import { Receipt as ReceiptCodec } from '@bluetill/protocol';
@@ -65,6 +65,8 @@ export class PhoneSession {
   private txnId = '';
   private basket: Basket | null = null;
   private decline: DeclineCode | null = null;
+  /** The authorized payment went on to the settlement server (its Payment arrived, or it is being cancelled). */
+  private handedOn = false;
   private detail = '';
   private readonly timer: ReturnType<typeof setInterval>;
   private readonly startedAt: number;
@@ -162,10 +164,11 @@ export class PhoneSession {
     const challenge = await this.ctx.backend.challenge();
     if (this.isClosed()) return; // the phone hung up while the backend answered
     this.un = challenge.unpredictableNumber;
-    this.basket = this.takeBasket() ?? null;
+    // No basket yet, and nothing of one in the HelloAck (it travels in clear): a basket goes to a
+    // phone only once its card has authenticated (onCardAuth), so anonymous links hold none.
     let accepted;
     try {
-      accepted = acceptHello(hello, this.ctx.identity, { unpredictableNumber: challenge.unpredictableNumber, pinKeyCertificate: challenge.pinKeyCertificate, terminalStatement: challenge.terminalStatement, amount: this.basket?.total });
+      accepted = acceptHello(hello, this.ctx.identity, { unpredictableNumber: challenge.unpredictableNumber, pinKeyCertificate: challenge.pinKeyCertificate, terminalStatement: challenge.terminalStatement, amount: undefined });
     } catch (error) {
       return this.protocolFailure(error);
     }
@@ -193,7 +196,9 @@ export class PhoneSession {
       return this.finish('declined', { $case: 'authResult', value: { approved: false, declineReason: res.declineReason, pinTriesLeft: res.pinTriesLeft, items: [], total: undefined, terminalTxnId: '', resumeToken: new Uint8Array() } });
     }
     this.authorizationRef = res.authorizationRef;
-    this.basket ??= (await this.waitForBasket()) ?? null;
+    // The card proved itself (its signature over this session's UN, checked by the authorization
+    // server): only now does this phone claim a basket.
+    this.basket = (await this.waitForBasket()) ?? null;
     if (!this.basket) {
       this.detail = 'no basket was assigned';
       return this.finish('failed', { $case: 'error', value: { code: 'no_basket', message: 'The till has no basket for this phone' } });
@@ -206,6 +211,7 @@ export class PhoneSession {
 
   private async onPayment(p: Payment): Promise<void> {
     if (this.state !== 'authorized' || !this.basket || !this.card) return this.refuse('unexpected_message', 'Payment out of order');
+    this.handedOn = true;
     this.move('paying');
     const mismatch: DeclineCode | null =
       p.terminalTxnId !== this.txnId
@@ -217,7 +223,11 @@ export class PhoneSession {
       this.decline = mismatch;
       this.detail = 'the phone asked to pay something other than the basket; nothing was charged';
       this.ctx.emit({ type: 'mismatch', sessionId: this.id, basketId: this.basket.id, decline: mismatch });
-      return this.finish('declined', { $case: 'receipt', value: { approved: false, declineReason: mismatch, receipt: undefined } });
+      // The phone believes only what the settlement server signs, and the till holds a cryptogram:
+      // the payment is declined there (signed, its authorization and ATC used up), not here.
+      const signed = await this.cancelAtBackend(mismatch as CancelReason, p.cryptogram);
+      if (!signed) return this.finish('failed', { $case: 'error', value: { code: 'outcome_unknown', message: 'The payment network did not confirm the decline; ask again shortly' } });
+      return this.finish('declined', { $case: 'receipt', value: { approved: signed.approved, declineReason: signed.declineReason, receipt: signed.receipt } });
     }
     let res: SettleResponse;
     try {
@@ -250,6 +260,26 @@ export class PhoneSession {
         return this.refuse('bad_resume_token', 'unknown payment or wrong resume token');
       default:
         return assertNever(found, 'outcome');
+    }
+  }
+
+  /**
+   * Ends this session's authorized payment at the settlement server (Settlement.Cancel): signed,
+   * journaled, its authorization and the cryptogram's ATC used up. Null when the network did not
+   * answer (the journal resolves it later).
+   */
+  private async cancelAtBackend(reason: CancelReason, cryptogram?: Cryptogram): Promise<SettleResponse | null> {
+    if (!this.basket || !this.card || !this.txnId || !this.authorizationRef) return null;
+    this.handedOn = true;
+    try {
+      return await this.ctx.cancel(this.basket, {
+        terminalId: this.ctx.terminalId, terminalTxnId: this.txnId, merchantId: this.ctx.merchantId, authorizationRef: this.authorizationRef,
+        card: { ...this.card, records: new Uint8Array(), signedDynamicData: new Uint8Array() }, amount: this.basket.total, items: [...this.basket.items],
+        cryptogram, reason,
+      });
+    } catch (error) {
+      if (!(error instanceof BackendError)) throw error;
+      return null;
     }
   }
 
@@ -342,17 +372,32 @@ export class PhoneSession {
    */
   cancelByCashier(): boolean {
     if (this.state !== 'secured' && this.state !== 'authorized') return false;
+    const authorized = this.state === 'authorized';
     this.decline = 'cancelled';
     this.detail = 'by the cashier; nothing was charged';
     this.move('failed');
-    this.ctx.baskets.release(this.id);
-    void this.finish('failed', { $case: 'error', value: { code: 'cancelled', message: 'The cashier cancelled this payment; nothing was charged' } });
+    if (!authorized) {
+      // No card has been authorized in this session (so no cryptogram exists): nothing to cancel at the network.
+      void this.finish('failed', { $case: 'error', value: { code: 'cancelled', message: 'The cashier cancelled this payment; nothing was charged' } });
+      return true;
+    }
+    // The phone may already hold a cryptogram: the cancellation is the settlement server's, signed.
+    void this.cancelAtBackend('cancelled').then(async (signed) => {
+      this.ctx.baskets.release(this.id);
+      await this.finish('failed', signed
+        ? { $case: 'receipt', value: { approved: signed.approved, declineReason: signed.declineReason, receipt: signed.receipt } }
+        : { $case: 'error', value: { code: 'outcome_unknown', message: 'The cashier cancelled; the payment network has not confirmed it yet' } });
+    }, (error: unknown) => this.unexpected(error));
     return true;
   }
 
   close(reason: string): void {
     if (this.state === 'closed') return;
     clearInterval(this.timer);
+    // A phone gone after its card was authorized but before its Payment arrived: the till holds no
+    // cryptogram, and the payment is cancelled at the settlement server (signed, journaled), so a
+    // phone that comes back to ask gets a signed answer and nothing of it can settle later.
+    if (this.txnId && !this.handedOn) void this.cancelAtBackend('cancelled').catch((error: unknown) => this.ctx.emit({ type: 'error', sessionId: this.id, code: 'internal', message: (error as Error)?.message ?? String(error) }));
     if (this.state !== 'approved' && this.state !== 'declined' && this.state !== 'failed') this.detail ||= reason;
     this.stream.close();
     this.state = 'closed';

@@ -1,4 +1,4 @@
-import type { DeclineCode, Receipt, SettleRequest, SettleResponse, TillIdentity } from '@bluetill/protocol';
+import type { CancelRequest, DeclineCode, Receipt, SettleRequest, SettleResponse, TillIdentity } from '@bluetill/protocol';
 import type { BackendClient } from './ports/backend-client';
 import type { Basket, BasketBook } from './basket';
 import type { SessionSnapshot } from './session';
@@ -51,6 +51,8 @@ export interface TillContext {
   newTxnId(): string;
   /** Settles through the journal: exactly once, outcome resolved by asking when unknown. */
   settle(basket: Basket, req: SettleRequest): Promise<SettleResponse>;
+  /** Ends a payment at the settlement server before settling it (signed decline or cancellation), through the journal. */
+  cancel(basket: Basket, req: CancelRequest): Promise<SettleResponse>;
   /** A secret the authorized phone can later show to fetch this payment's receipt. */
   issueResumeToken(terminalTxnId: string, basketId: string): Uint8Array;
   /** What became of a payment, for a phone that shows its resume token. */

@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import {
-  Receipt, SettleRequest, SettleResponse, SettleWithCodeRequest, TillInfo, isTemporaryCode, maskPan,
+  CancelRequest, Receipt, SettleRequest, SettleResponse, SettleWithCodeRequest, TillInfo, isTemporaryCode, maskPan,
   type CloseBatchResponse, type ListTransactionsResponse, type RefundResponse, type TillIdentity, type VoidResponse,
 } from '@bluetill/protocol';
 import type { BlePeripheral } from './ports/ble-peripheral';
@@ -75,6 +75,7 @@ export class Till {
       admitHello: () => hellos.take(),
       newTxnId: () => `${o.terminalId}-${clock.now().toString(36)}-${(++this.txnCounter).toString(36)}-${randomBytes(3).toString('hex')}`,
       settle: (basket, req) => this.settle(basket, req),
+      cancel: (basket, req) => this.cancel(basket, req),
       issueResumeToken: (txn, basketId) => {
         const token = new Uint8Array(randomBytes(16));
         // Kept (as a hash) in the journal, so a phone can fetch its receipt after a till restart too.
@@ -154,6 +155,31 @@ export class Till {
       // No answer: the attempt is unresolved in the journal and the basket stays held until the till learns the outcome.
       if (!this.o.journal.forBasket(basketId).some((a) => a.state === 'unresolved' || a.state === 'pending')) this.baskets.release(holder);
       throw error;
+    }
+  }
+
+  /**
+   * Ends a payment before settling it (Settlement.Cancel), journaled like a Settle: the signed
+   * decline or cancellation is the attempt's response, so a phone that asks later gets it; an
+   * unknown outcome is resolved by asking (GetSettlement finds the cancellation).
+   */
+  private async cancel(basket: Basket, req: CancelRequest): Promise<SettleResponse> {
+    const txn = req.terminalTxnId;
+    this.claimed.add(txn);
+    try {
+      await this.o.journal.begin({ terminalTxnId: txn, basketId: basket.id, request: CancelRequest.encode(req).finish(), at: this.ctx.clock.now() });
+      this.emit({ type: 'attempt', terminalTxnId: txn, basketId: basket.id, state: 'pending' });
+      let res: SettleResponse;
+      try {
+        res = await this.o.backend.cancel(req);
+      } catch (error) {
+        this.record(txn, basket.id, 'pending', 'unresolved', null);
+        throw error;
+      }
+      this.conclude(txn, basket, 'pending', res, null);
+      return res;
+    } finally {
+      this.claimed.delete(txn);
     }
   }
 

@@ -177,7 +177,14 @@ describe('till server (HTTP + WebSocket on loopback)', () => {
   it('lets the cashier hand a particular waiting basket to a phone', async () => {
     for (const b of world.till.baskets.list()) world.till.baskets.cancel(b.id);
     const paying = world.phonePays('card-chen', '9876');
-    const waiting = await client.event('session:changed', (r) => r.phase === 'authorizing' && !r.closed && r.basketId === null);
+    // The phone waits for a basket once its card is authorized (a session that is live now: earlier
+    // phones' sessions went through 'authorizing' without a basket too).
+    let waiting: { id: string } | undefined;
+    for (let i = 0; i < 1000 && !waiting; i++) {
+      waiting = world.till.sessionSnapshots().find((x) => x.state === 'authorizing' && x.basketId === null);
+      if (!waiting) await new Promise((r) => setTimeout(r, 10));
+    }
+    if (!waiting) throw new Error('no phone came to wait for a basket');
     const host = server.host;
     // Host requests run synchronously up to their first await: all of this happens in one turn,
     // so the phone's own polling for the oldest basket cannot come in between.

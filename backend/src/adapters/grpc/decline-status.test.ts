@@ -1,18 +1,16 @@
 /**
- * Clear gRPC status codes: a business decline is status FAILED_PRECONDITION with
- * details `<decline code>: <text>` and the whole encoded response in ONE `bluetill-decline-bin`
- * trailer; an approval is OK with no such trailer. Real grpc-js servers on 127.0.0.1 (mutual TLS
- * and the shopper listener), a real SQLite file. Each decline is reached through the fixture's
- * clients, which record the raw status of every answer (`f.wire`); the test reads that raw status
- * and decodes the trailer itself with the method's own decoder. A raw client with identity
- * codecs checks the bytes of a retried declined Settle, the Settlement service's own methods, and
- * an approval.
+ * A business decline is an answer, not an error: status OK, the whole response message (decline
+ * code, signed receipt, tries left …) in the body, no trailer — like an approval. Real grpc-js
+ * servers on 127.0.0.1 (mutual TLS and the shopper listener), a real SQLite file. Each decline is
+ * reached through the fixture's clients, which record the raw status and response of every answer
+ * (`f.wire`). A raw client with identity codecs checks the bytes of a retried declined Settle, the
+ * Settlement service's own methods, and an approval.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeGenericClientConstructor, status, type Metadata, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 import {
-  AuthorizeResponse, DECLINE_TRAILER_KEY, GetSettlementRequest, DECLINE_TRAILER_MAX_BYTES, IssueCodeResponse, Receipt, declineFromStatus, type PayMerchantRequest, PayMerchantResponse, RefundResponse, SettleRequest, SettleResponse,
-  SettleWithCodeRequest, VoidResponse, codePinContext, declineStatusDetails, merchantCardPinContext, publicKeyFromRaw, sealPin, verifyCertificate,
+  AuthorizeResponse, DECLINE_TRAILER_KEY, GetSettlementRequest, IssueCodeResponse, Receipt, type PayMerchantRequest, PayMerchantResponse, RefundResponse, SettleRequest, SettleResponse,
+  SettleWithCodeRequest, VoidResponse, codePinContext, merchantCardPinContext, publicKeyFromRaw, sealPin, verifyCertificate,
   type DeclinableResponse, type Item, type Money,
 } from '@bluetill/protocol';
 import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
@@ -20,8 +18,6 @@ import type { TestCard } from '../../test-support/test-card';
 import { sell } from '../../test-support/sale';
 import { fleetCards } from '../../admin/demo-seed';
 import { setCardStatus } from '../../admin/registry';
-import pino from 'pino';
-import { declineToGrpcStatus } from './to-grpc-status';
 
 let f: BackendFixture;
 let offsetMs = 0;
@@ -33,25 +29,23 @@ afterAll(() => f?.close());
 /** method → decline reasons whose raw answer this file checked */
 const checked = new Map<string, Set<string>>();
 
-/** The last answer on the wire was `method` declining with `reason`: FAILED_PRECONDITION, details, one trailer that decodes to it. */
-function lastWireDeclined<T extends DeclinableResponse>(method: string, reason: string, decode: (b: Uint8Array) => T): T {
+/** The last answer on the wire was `method` declining with `reason`: OK, no trailer, the declined response in the body. */
+function lastWireDeclined<T extends DeclinableResponse>(method: string, reason: string): T {
   const w = f.wire.at(-1)!;
   expect(w.method).toBe(method);
-  expect(w.code, `${method} ${reason}`).toBe(status.FAILED_PRECONDITION);
-  expect(w.details).toBe(declineStatusDetails(reason));
-  expect(w.trailer).toHaveLength(1);
-  const res = decode(w.trailer[0]!);
-  expect(res).toMatchObject({ approved: false, declineReason: reason });
+  expect(w.code, `${method} ${reason}`).toBe(status.OK);
+  expect(w.trailer).toHaveLength(0);
+  expect(w.response).toMatchObject({ approved: false, declineReason: reason });
   if (!checked.has(method)) checked.set(method, new Set());
   checked.get(method)!.add(reason);
-  return res;
+  return w.response as T;
 }
 
-/** A call through the fixture: the client still gets the decline as a value, and the wire carried FAILED_PRECONDITION. */
-async function declines<T extends DeclinableResponse>(method: string, reason: string, decode: (b: Uint8Array) => T, call: () => Promise<T>): Promise<T> {
+/** A call through the fixture: the client gets the decline as a value, and the wire carried it OK in the body. */
+async function declines<T extends DeclinableResponse>(method: string, reason: string, _decode: (b: Uint8Array) => T, call: () => Promise<T>): Promise<T> {
   const value = await call();
   expect(value).toMatchObject({ approved: false, declineReason: reason });
-  expect(lastWireDeclined(method, reason, decode)).toEqual(value);
+  expect(lastWireDeclined(method, reason)).toEqual(value);
   return value;
 }
 
@@ -86,7 +80,7 @@ const rawCall = (path: (typeof PATHS)[number], bytes: Uint8Array) =>
     raw[path]!(Buffer.from(bytes), (_e, r) => (body = r)).on('status', (s) => resolve({ code: s.code, details: s.details, trailers: s.metadata, body }));
   });
 
-describe('Authorize: every decline is FAILED_PRECONDITION with the response in the trailer', () => {
+describe('Authorize: every decline is OK with the declined response in the body', () => {
   it('unpredictable_number_invalid, card_authentication_failed (an unknown or expired card looks like a fake one), card_blocked, pin_missing', async () => {
     const alice = f.card('card-alice');
     await declines('Authorize', 'unpredictable_number_invalid', AuthorizeResponse.decode, () =>
@@ -106,7 +100,7 @@ describe('Authorize: every decline is FAILED_PRECONDITION with the response in t
     expect(missing.pinTriesLeft).toBe(3);
   });
 
-  it('pin_incorrect and pin_tries_exceeded, with the tries left carried in the trailer', async () => {
+  it('pin_incorrect and pin_tries_exceeded, with the tries left in the response', async () => {
     const chen = f.card('card-chen');
     expect((await declines('Authorize', 'pin_incorrect', AuthorizeResponse.decode, async () => (await f.authorizeCard(chen, '0000')).res)).pinTriesLeft).toBe(2);
     expect((await declines('Authorize', 'pin_incorrect', AuthorizeResponse.decode, async () => (await f.authorizeCard(chen, '0000')).res)).pinTriesLeft).toBe(1);
@@ -122,7 +116,7 @@ describe('Authorize: every decline is FAILED_PRECONDITION with the response in t
 });
 
 describe('Settle (Authorization and Settlement services) and GetSettlement', () => {
-  it('each settlement rule that declines answers FAILED_PRECONDITION with the signed declined receipt in the trailer', async () => {
+  it('each settlement rule that declines answers OK with the signed declined receipt in the response', async () => {
     const M = 'Authorization.Settle';
     const bob = f.card('card-bob');
     let a = await f.authorizeCard(bob, '2580');
@@ -167,22 +161,20 @@ describe('Settle (Authorization and Settlement services) and GetSettlement', () 
     const postings = () => (f.backend.store.db.prepare('SELECT COUNT(*) AS n FROM postings').get() as { n: number }).n;
     const before = postings();
     const answers = [await rawCall('/bluetill.v1.Authorization/Settle', req), await rawCall('/bluetill.v1.Authorization/Settle', req), await rawCall('/bluetill.v1.Settlement/Settle', req)];
-    const trailers = answers.map((x) => x.trailers.get(DECLINE_TRAILER_KEY) as Buffer[]);
     for (const [i, x] of answers.entries()) {
-      expect(x.code, `answer ${i}`).toBe(status.FAILED_PRECONDITION);
-      expect(x.details).toBe('insufficient_funds: Insufficient funds');
-      expect(x.body).toBeUndefined();
-      expect(trailers[i]).toHaveLength(1);
+      expect(x.code, `answer ${i}`).toBe(status.OK);
+      expect(x.trailers.get(DECLINE_TRAILER_KEY)).toEqual([]);
+      expect(x.body).toBeDefined();
     }
-    const first = SettleResponse.decode(trailers[0]![0]!);
+    const first = SettleResponse.decode(answers[0]!.body!);
     expect(first).toMatchObject({ approved: false, declineReason: 'insufficient_funds', replayed: false });
     // The retries are the stored response, marked replayed: byte for byte, whichever service answers.
     const replayed = Buffer.from(SettleResponse.encode({ ...first, replayed: true }).finish());
-    expect(trailers[1]![0]!.equals(replayed)).toBe(true);
-    expect(trailers[2]![0]!.equals(trailers[1]![0]!)).toBe(true);
+    expect(answers[1]!.body!.equals(replayed)).toBe(true);
+    expect(answers[2]!.body!.equals(answers[1]!.body!)).toBe(true);
     const got = await rawCall('/bluetill.v1.Settlement/GetSettlement', GetSettlementRequest.encode({ terminalId: 'T-0001', terminalTxnId: 'd-retry' }).finish());
-    expect(got.code).toBe(status.FAILED_PRECONDITION);
-    expect((got.trailers.get(DECLINE_TRAILER_KEY) as Buffer[])[0]!.equals(replayed)).toBe(true);
+    expect(got.code).toBe(status.OK);
+    expect(got.body!.equals(replayed)).toBe(true);
     expect(postings()).toBe(before);
   });
 
@@ -199,7 +191,7 @@ describe('Settle (Authorization and Settlement services) and GetSettlement', () 
   });
 });
 
-describe('size: every decline fits in a trailer a client can receive', () => {
+describe('size: a declined largest basket comes back whole, in the response message', () => {
   const basket = (longNames: number): Item[] =>
     Array.from({ length: 200 }, (_, i) => ({ sku: `s${String(i).padStart(3, '0')}`, name: i < longNames ? '€'.repeat(80) : `${'€'.repeat(25)}ab`, quantity: 1, unitPriceMinor: 100 }));
 
@@ -212,23 +204,11 @@ describe('size: every decline fits in a trailer a client can receive', () => {
     const res = await declines('Authorization.Settle', 'insufficient_funds', SettleResponse.decode, () =>
       f.settle(settleReq(dana, a.un, a.res.authorizationRef, 'd-big', { amount, items, cryptogram: dana.arqc(amount, a.un) })));
     expect(Receipt.decode(res.receipt!.receipt).items).toHaveLength(200);
-    expect(f.wire.at(-1)!.trailer[0]!.length).toBeLessThan(DECLINE_TRAILER_MAX_BYTES);
+    expect(f.wire.at(-1)!.trailer).toHaveLength(0);
     await expect(f.settle(settleReq(dana, a.un, a.res.authorizationRef, 'd-bigger', { amount, items: basket(2), cryptogram: dana.arqc(amount, a.un) })))
       .rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining('items: SKUs and names together') });
   });
 
-  it('a response too large for a trailer (not reachable past the edge checks) is FAILED_PRECONDITION without one, logged: the client fails cleanly', () => {
-    const lines: string[] = [];
-    const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
-    const big: SettleResponse = { approved: false, declineReason: 'insufficient_funds', replayed: false, receipt: { receipt: new Uint8Array(DECLINE_TRAILER_MAX_BYTES), signature: new Uint8Array(72), keyId: 'k', certificate: new Uint8Array() } };
-    const s = declineToGrpcStatus(big, (r) => SettleResponse.encode(r).finish(), log, 'Settle');
-    expect(s).toMatchObject({ code: status.FAILED_PRECONDITION, details: 'insufficient_funds: Insufficient funds' });
-    expect(s.metadata!.get(DECLINE_TRAILER_KEY)).toEqual([]);
-    expect(lines.join('\n')).toContain('trailer_too_large');
-    expect(() => declineFromStatus(s, SettleResponse.decode)).toThrow(expect.objectContaining({ code: 'trailer_missing' }));
-    const small = declineToGrpcStatus({ ...big, receipt: undefined }, (r) => SettleResponse.encode(r).finish(), log, 'Settle');
-    expect(declineFromStatus(small, SettleResponse.decode)).toMatchObject({ approved: false, declineReason: 'insufficient_funds' });
-  });
 });
 
 describe('SettleWithCode, IssueCode and PayMerchant', () => {
@@ -281,8 +261,9 @@ describe('SettleWithCode, IssueCode and PayMerchant', () => {
     }
     // The Settlement service's own SettleWithCode, raw.
     const direct = await rawCall('/bluetill.v1.Settlement/SettleWithCode', SettleWithCodeRequest.encode(codeSale('c-direct', good.code, eur(1_00))).finish());
-    expect(direct.code).toBe(status.FAILED_PRECONDITION);
-    expect(SettleResponse.decode((direct.trailers.get(DECLINE_TRAILER_KEY) as Buffer[])[0]!)).toMatchObject({ approved: false, declineReason: 'code_used' });
+    expect(direct.code).toBe(status.OK);
+    expect(direct.trailers.get(DECLINE_TRAILER_KEY)).toEqual([]);
+    expect(SettleResponse.decode(direct.body!)).toMatchObject({ approved: false, declineReason: 'code_used' });
     checked.get(M)!.add('code_used (Settlement service)');
   });
 
@@ -326,11 +307,11 @@ describe('SettleWithCode, IssueCode and PayMerchant', () => {
       expect(wrong.pinTriesLeft).toBe(2);
       const funds = await pay({ mcard: 'mcard-corner', card: 'card-dana', pin: '1111', amount: eur(25_00), key: 'p-funds-0001' });
       expect(funds.res).toMatchObject({ approved: false, declineReason: 'insufficient_funds', replayed: false });
-      const first = lastWireDeclined(M, 'insufficient_funds', PayMerchantResponse.decode);
+      const first = lastWireDeclined<PayMerchantResponse>(M, 'insufficient_funds');
       expect(first.receipt?.signature.length).toBeGreaterThan(0);
       const again = await f.shopper.payMerchant(funds.req);
       expect(again).toMatchObject({ approved: false, declineReason: 'insufficient_funds', replayed: true });
-      const retried = lastWireDeclined(M, 'insufficient_funds', PayMerchantResponse.decode);
+      const retried = lastWireDeclined<PayMerchantResponse>(M, 'insufficient_funds');
       expect(Buffer.from(retried.receipt!.receipt).equals(Buffer.from(first.receipt!.receipt))).toBe(true);
       expect(f.backend.store.ledgerSum()).toBe(0);
     });

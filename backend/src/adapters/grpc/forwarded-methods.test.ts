@@ -65,8 +65,9 @@ describe('Authorize and Settle forwarded as bytes', () => {
     expect(registryReads - before).toBe(3);
     const text = await metrics.text();
     expect(text).toContain('bluetill_backend_declines_total{method="Authorize",reason="pin_incorrect"} 1');
-    expect(text).toContain('bluetill_backend_requests_total{method="Authorize",code="OK"} 1');
-    expect(text).toContain('bluetill_backend_requests_total{method="Authorize",code="FAILED_PRECONDITION"} 1');
+    // A decline is answered OK (the response in the body), like the approval: two OK answers.
+    expect(text).toContain('bluetill_backend_requests_total{method="Authorize",code="OK"} 2');
+    expect(text).not.toContain('FAILED_PRECONDITION');
     expect(text).toContain('bluetill_backend_requests_total{method="Settle",code="OK"} 1');
   });
 

@@ -3,7 +3,7 @@
  * either alone), grpc.health.v1 and gRPC server reflection, over one SQLite store.
  */
 import { Server, ServerCredentials, status, type ServerUnaryCall, type ServiceError, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { AuthorizationService, SettlementService, ShopperService, health, isDeclinedResponse, type DeclinableResponse } from '@bluetill/protocol';
+import { AuthorizationService, SettlementService, ShopperService, health, type DeclinableResponse } from '@bluetill/protocol';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { SqliteBackendStore, type CommitCounts } from '../sqlite/backend-store.sqlite';
@@ -17,11 +17,11 @@ import { ShopperLane, type ShopperLaneOptions, type ShopperLaneStats } from './s
 import { SqliteShopperStore } from '../sqlite/shopper-store.sqlite';
 import type { Caller } from '../../app/caller';
 import { systemClock, type Clock } from '../../ports/clock';
-import { declineToGrpcStatus, toGrpcStatus } from './to-grpc-status';
+import { toGrpcStatus } from './to-grpc-status';
 import { guardDecoding, isMalformed } from './malformed-request';
 import { RequestError } from '../../app/request-error';
 import {
-  validateAuthorize, validateChallenge, validateCloseBatch, validateGetSettlement, validateListTransactions, validateRefund, validateSettle, validateVoid,
+  validateAuthorize, validateCancel, validateGetOutcome, validateChallenge, validateCloseBatch, validateGetSettlement, validateListTransactions, validateRefund, validateSettle, validateVoid,
   validateIssueCode, validatePayMerchant, validateSettleWithCode, validateShopperChallenge,
 } from './validate';
 import type { BackendMetrics } from '../metrics/backend-metrics';
@@ -119,10 +119,12 @@ function deadlineOf(call: ServerUnaryCall<unknown, unknown>): number {
 }
 
 /**
- * How every call of this server ends, once: an answer (OK, or a business decline as
- * FAILED_PRECONDITION with the response in the decline trailer, to-grpc-status.ts) or an error as
- * its status, and the metrics for it. `decline` marks an answer that may be a decline: its
- * response (approved, reason) and the bytes the trailer carries. An answer ready after the call's
+ * How every call of this server ends, once: an answer or an error as its status, and the metrics
+ * for it. A business decline is an answer like an approval: status OK, the response message
+ * (approved false, the decline code, the signed receipt …) in the body, no trailer — a client
+ * reads it as it reads an approval, and nothing of it has to fit in HTTP/2 headers (grpcio, for
+ * one, refuses trailers over 8 KiB). `decline` marks an answer that may be a decline, for the
+ * metrics (counted by reason). An answer ready after the call's
  * deadline (grpc-js has answered DEADLINE_EXCEEDED then) or after the client cancelled is counted
  * as what the client got, not as OK; work dropped for its deadline (DeadlineExceededError) is
  * answered and counted DEADLINE_EXCEEDED.
@@ -134,20 +136,8 @@ function replier<Res>(log: Logger, method: string, metrics: BackendMetrics | und
   /** What the client got instead of this answer, if it is gone. */
   const gone = (): status | null => (Date.now() >= deadline ? status.DEADLINE_EXCEEDED : call.cancelled ? status.CANCELLED : null);
   return {
-    answer(res: Res, decline?: { readonly response: DeclinableResponse; readonly bytes: () => Uint8Array }): void {
-      const lost = gone();
-      if (decline && isDeclinedResponse(decline.response)) {
-        let s: Partial<ServiceError>;
-        try {
-          s = declineToGrpcStatus(decline.response, decline.bytes, log, method);
-        } catch (err) {
-          s = toGrpcStatus(err, log, method); // a response that does not encode: a bug, INTERNAL
-        }
-        metrics?.observe(method, lost ?? s.code ?? status.UNKNOWN, seconds(), decline.response);
-        callback(s);
-        return;
-      }
-      metrics?.observe(method, lost ?? status.OK, seconds(), res);
+    answer(res: Res, decline?: { readonly response: DeclinableResponse }): void {
+      metrics?.observe(method, gone() ?? status.OK, seconds(), decline?.response ?? res);
       callback(null, res);
     },
     fail(err: unknown): void {
@@ -161,8 +151,8 @@ function replier<Res>(log: Logger, method: string, metrics: BackendMetrics | und
 /**
  * One unary method: caller, decoding and field checks, the use case, its answer or error as a
  * status. `declines` (the method's response encoder) marks a method whose answers can be business
- * declines: a response with `approved` false is answered FAILED_PRECONDITION with the response in
- * the decline trailer (to-grpc-status.ts), an approved one OK.
+ * declines: approved or declined, the response is answered OK in the body; a decline is counted
+ * by its reason in the metrics.
  */
 export function unary<Req, Res>(
   log: Logger, callerOf: CallerOf, method: string, validate: (r: Req) => Req, handler: Handler<Req, Res>, metrics?: BackendMetrics,
@@ -180,7 +170,7 @@ export function unary<Req, Res>(
         return withDeadline(deadline, () => handler(req, caller));
       })
       .then(
-        (res) => reply.answer(res, declines ? { response: res as DeclinableResponse, bytes: () => (declines as (r: Res) => Uint8Array)(res) } : undefined),
+        (res) => reply.answer(res, declines ? { response: res as DeclinableResponse } : undefined),
         (err: unknown) => reply.fail(err),
       );
   };
@@ -204,7 +194,7 @@ function forwarded(log: Logger, peerOf: (call: ServerUnaryCall<unknown, unknown>
       .then(
         (answer) => {
           const body = Buffer.from(answer.bytes.buffer, answer.bytes.byteOffset, answer.bytes.byteLength);
-          reply.answer(body, { response: answer, bytes: () => body });
+          reply.answer(body, { response: answer });
         },
         (err: unknown) => reply.fail(err),
       );
@@ -282,6 +272,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
       settle: bytesTo
         ? forwarded(log, peerOf, 'Authorization.Settle', bytesTo, m)
         : unary(log, callerOf, 'Authorization.Settle', validateSettle, (r, c) => authorization.settle(r, c), m, AuthorizationService.settle.responseSerialize),
+      cancel: unary(log, callerOf, 'Authorization.Cancel', validateCancel, (r, c) => authorization.cancel(r, c), m, AuthorizationService.cancel.responseSerialize),
       settleWithCode: unary(log, callerOf, 'Authorization.SettleWithCode', validateSettleWithCode, (r, c) => codeSettlement.settleWithCode(r, c), m, AuthorizationService.settleWithCode.responseSerialize),
       ...afterSale('Authorization.'),
     } as UntypedServiceImplementation);
@@ -293,6 +284,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
       settle: bytesTo
         ? forwarded(log, peerOf, 'Settle', bytesTo, m)
         : unary(log, callerOf, 'Settle', validateSettle, (r, c) => settlement.settle(r, c), m, SettlementService.settle.responseSerialize),
+      cancel: unary(log, callerOf, 'Cancel', validateCancel, (r, c) => settlement.cancel(r, c), m, SettlementService.cancel.responseSerialize),
       getSettlement: unary(log, callerOf, 'GetSettlement', validateGetSettlement, (r, c) => settlement.get(r.terminalId, r.terminalTxnId, c), m, SettlementService.getSettlement.responseSerialize),
       settleWithCode: unary(log, callerOf, 'SettleWithCode', validateSettleWithCode, (r, c) => codeSettlement.settleWithCode(r, c), m, SettlementService.settleWithCode.responseSerialize),
       ...afterSale(''),
@@ -327,6 +319,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     srv.addService(guardDecoding(ShopperService), {
       challenge: unary(log, shopperCallerOf, 'Shopper.Challenge', validateShopperChallenge, (_r, c) => inLane(c, () => shopperUseCase.challenge(c)), m),
       issueCode: unary(log, shopperCallerOf, 'Shopper.IssueCode', validateIssueCode, (r, c) => inLane(c, () => shopperUseCase.issueCode(r, c)), m, ShopperService.issueCode.responseSerialize),
+      getOutcome: unary(log, shopperCallerOf, 'Shopper.GetOutcome', validateGetOutcome, (r, c) => inLane(c, () => shopperUseCase.getOutcome(r, c)), m, ShopperService.getOutcome.responseSerialize),
       payMerchant: unary(log, shopperCallerOf, 'Shopper.PayMerchant', validatePayMerchant, (r, c) => inLane(c, () => shopperUseCase.payMerchant(r, c)), m, ShopperService.payMerchant.responseSerialize),
     } as UntypedServiceImplementation);
     const shopperHealth = new HealthService(['bluetill.v1.Shopper']);

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { credentials, makeGenericClientConstructor, status, type ServiceError } from '@grpc/grpc-js';
 import {
-  IssueCodeRequest, IssueCodeResponse, PayMerchantRequest, PayMerchantResponse, SettleResponse, SettleWithCodeRequest, ShopperService, declineFromStatus, type DeclinableResponse,
+  IssueCodeRequest, IssueCodeResponse, OutcomeRequest, PayMerchantRequest, PayMerchantResponse, SettleResponse, SettleWithCodeRequest, ShopperService, declineFromStatus, type DeclinableResponse,
 } from '@bluetill/protocol';
 import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
 
@@ -33,6 +33,7 @@ const rawClient = (paths: readonly string[], address: string, creds: ReturnType<
 const card = { pan: '6799990100000000019', expiry: '2812', cardholderName: 'ALICE ANDERSON', panSequence: 1, records: new Uint8Array(60), signedDynamicData: new Uint8Array(96) };
 const SAMPLES: Record<string, Uint8Array> = {
   '/bluetill.v1.Shopper/Challenge': new Uint8Array(),
+  '/bluetill.v1.Shopper/GetOutcome': OutcomeRequest.encode({ unpredictableNumber: Uint8Array.of(1, 2, 3, 4), card, terminalId: 'T-0001', terminalTxnId: 'garbage-txn-1', atc: 9, amount: { minor: 500, currency: 'EUR' } }).finish(),
   '/bluetill.v1.Shopper/IssueCode': IssueCodeRequest.encode(IssueCodeRequest.fromPartial({ unpredictableNumber: Uint8Array.of(1, 2, 3, 4), card, sealedPinBlock: new Uint8Array(120), amountLimit: { minor: 500, currency: 'EUR' } })).finish(),
   '/bluetill.v1.Shopper/PayMerchant': PayMerchantRequest.encode(PayMerchantRequest.fromPartial({
     idempotencyKey: 'garbage-00001', unpredictableNumber: Uint8Array.of(1, 2, 3, 4), merchantCard: { ...card, pan: '6799990900000000012', expiry: '3012' }, card, sealedPinBlock: new Uint8Array(120),

@@ -47,6 +47,7 @@ export function createUseCases(store: BackendStore, shopperStore: ShopperStore, 
   const shopper = new ShopperUseCase(store, shopperStore, keys, clock, shopperOptions, {
     onCodeIssued: (e) => event({ event: 'code_issued', ...e }, 'shopper'),
     onMerchantPayment: (e) => event({ event: 'merchant_card_payment', ...e }, 'shopper'),
+    onOutcome: (e) => event({ event: 'outcome_asked', ...e }, 'shopper'),
   });
   return { authorization, settlement, adjustments, batches, codeSettlement, shopper };
 }

@@ -5,7 +5,7 @@
 import {
   SUPPORTED_CURRENCIES, cvmNameOf,
   type AuthorizeRequest, type CardData, type Cryptogram, type ChallengeRequest, type CloseBatchRequest, type GetSettlementRequest, type Item, type ListTransactionsRequest,
-  type Money, type RefundRequest, type SettleRequest, type VoidRequest,
+  type Money, type RefundRequest, type CancelRequest, CANCEL_REASONS, type OutcomeRequest, type SettleRequest, type VoidRequest,
   isTemporaryCode, type IssueCodeRequest, type PayMerchantRequest, type SettleWithCodeRequest, type ShopperChallengeRequest,
 } from '@bluetill/protocol';
 import { RequestError } from '../../app/request-error';
@@ -91,6 +91,20 @@ export function validateSettle(r: SettleRequest): SettleRequest {
   return r;
 }
 
+/** A till's Cancel: its ids, the basket, the card as authorized, the cryptogram when the phone sent one. */
+export function validateCancel(r: CancelRequest): CancelRequest {
+  id('terminal_id', r.terminalId);
+  id('terminal_txn_id', r.terminalTxnId);
+  id('merchant_id', r.merchantId);
+  if (r.authorizationRef.length < 1 || r.authorizationRef.length > 128) fail('authorization_ref', 'must be 1-128 characters');
+  card(r.card);
+  money('amount', r.amount);
+  items(r.items);
+  if (r.cryptogram) cryptogram(r.cryptogram);
+  if (!(CANCEL_REASONS as readonly string[]).includes(r.reason)) fail('reason', `must be one of ${CANCEL_REASONS.join(', ')}`);
+  return r;
+}
+
 export function validateGetSettlement(r: GetSettlementRequest): GetSettlementRequest {
   id('terminal_id', r.terminalId);
   id('terminal_txn_id', r.terminalTxnId);
@@ -144,6 +158,16 @@ export function validateIssueCode(r: IssueCodeRequest): IssueCodeRequest {
   card(r.card);
   bytes('sealed_pin_block', r.sealedPinBlock, 0, 256);
   money('amount_limit', r.amountLimit);
+  return r;
+}
+
+export function validateGetOutcome(r: OutcomeRequest): OutcomeRequest {
+  bytes('unpredictable_number', r.unpredictableNumber, 4, 4);
+  card(r.card);
+  id('terminal_id', r.terminalId);
+  id('terminal_txn_id', r.terminalTxnId);
+  if (!Number.isInteger(r.atc) || r.atc < 1 || r.atc > 0xffff) fail('atc', 'must be 1-65535');
+  money('amount', r.amount);
   return r;
 }
 

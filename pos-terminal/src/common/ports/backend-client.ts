@@ -1,5 +1,5 @@
 import type {
-  AuthorizeRequest, AuthorizeResponse, ChallengeResponse, CloseBatchResponse, ListTransactionsResponse, Money, RefundResponse, SettleRequest, SettleResponse,
+  AuthorizeRequest, AuthorizeResponse, CancelRequest, ChallengeResponse, CloseBatchResponse, ListTransactionsResponse, Money, RefundResponse, SettleRequest, SettleResponse,
   SettleWithCodeRequest, VoidResponse,
 } from '@bluetill/protocol';
 
@@ -21,6 +21,12 @@ export interface BackendClient {
   settle(req: SettleRequest): Promise<SettleResponse>;
   /** A sale paid with a shopper's temporary password; idempotent on the terminal transaction id like settle. */
   settleWithCode(req: SettleWithCodeRequest): Promise<SettleResponse>;
+  /**
+   * Ends a payment before settling it: the settlement server records the transaction id as
+   * declined (the till's reason) or cancelled, signs that, and uses up the authorization and the
+   * cryptogram's ATC. Idempotent on the terminal transaction id (an id with a result gets it back).
+   */
+  cancel(req: CancelRequest): Promise<SettleResponse>;
   /** Asks what became of a settlement: the response, or null if it never reached the ledger. */
   getSettlement(terminalTxnId: string): Promise<SettleResponse | null>;
   /** Part or all of a sale back to the card; the same refundTxnId again → the same result. */

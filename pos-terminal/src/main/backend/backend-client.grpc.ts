@@ -1,18 +1,20 @@
 /**
- * BackendClient over grpc-js. Every call has a deadline. A business decline arrives as status
- * FAILED_PRECONDITION with the response in the `bluetill-decline-bin` trailer and is handed up as
- * that response value (`approved: false`, its decline code), as before; one without a decodable
- * trailer is a BackendError('rejected'), never an approval. Challenge, Settle, SettleWithCode, GetSettlement, Refund,
- * Void, CloseBatch and ListTransactions are retried on UNAVAILABLE / DEADLINE_EXCEEDED with backoff
- * (Settle is idempotent on the terminal transaction id, Refund on the refund id, Void on the sale,
- * CloseBatch on the close request id: a retry never moves money twice); Authorize is never retried.
+ * BackendClient over grpc-js. Every call has a deadline. A business decline arrives OK with the
+ * response message in the body (`approved: false`, its decline code) and is handed up as it is;
+ * one carried as FAILED_PRECONDITION with the response in the `bluetill-decline-bin` trailer (an
+ * older peer) is read back to that value, and one without a decodable trailer is a
+ * BackendError('rejected'), never an approval. Challenge, Settle, Cancel, SettleWithCode,
+ * GetSettlement, Refund, Void, CloseBatch and ListTransactions are retried on UNAVAILABLE /
+ * DEADLINE_EXCEEDED with backoff (Settle and Cancel are idempotent on the terminal transaction id,
+ * Refund on the refund id, Void on the sale, CloseBatch on the close request id: a retry never
+ * moves money twice); Authorize is never retried.
  * The till reaches all of them through the authorization server, as it does Settle.
  */
 import { Metadata, credentials as grpcCredentials, status, type ChannelCredentials, type ServiceError, type Client } from '@grpc/grpc-js';
 import {
   AuthorizationClient, AuthorizeResponse, DeclineTrailerError, RefundResponse, SettleResponse, SettlementClient, VoidResponse, callDeclinable,
   type AuthorizeRequest, type ChallengeResponse, type CloseBatchResponse, type DeclinableResponse, type ListTransactionsResponse, type Money,
-  type SettleRequest, type SettleWithCodeRequest, health,
+  type CancelRequest, type SettleRequest, type SettleWithCodeRequest, health,
 } from '@bluetill/protocol';
 import { BackendError, type BackendClient } from '../../common/ports/backend-client';
 
@@ -75,6 +77,10 @@ export class GrpcBackendClient implements BackendClient {
 
   settle(req: SettleRequest): Promise<SettleResponse> {
     return this.retrying('Settle', () => this.unary(this.auth, 'settle', req, SettleResponse.decode));
+  }
+
+  cancel(req: CancelRequest): Promise<SettleResponse> {
+    return this.retrying('Cancel', () => this.unary(this.auth, 'cancel', req, SettleResponse.decode));
   }
 
   settleWithCode(req: SettleWithCodeRequest): Promise<SettleResponse> {

@@ -16,4 +16,5 @@ export const SMALL_RECEIPT: Receipt = {
   issuedAtMs: Date.UTC(2026, 10, 24, 9, 30, 0),
   kind: 'sale',
   originalTxnId: '',
+  atc: 7,
 };
