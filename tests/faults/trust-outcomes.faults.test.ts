@@ -7,7 +7,8 @@
  * disagree (the goal: 0).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MessageStream, SettleRequest, startPhoneHandshake, type BleBody, type CancelRequest, type Item, type Payment, type SettleResponse } from '@bluetill/protocol';
+import type { SettleRequest} from '@bluetill/protocol';
+import { MessageStream, startPhoneHandshake, type BleBody, type CancelRequest, type Item, type Payment, type SettleResponse } from '@bluetill/protocol';
 import { BackendError, type BackendClient } from '@bluetill/pos-terminal';
 import { GrpcShopperBackend, askOutcome, type PaymentOutcome, type ResumeTicket } from '@bluetill/phone-agent';
 import { ledgerFacts, override, startRig, type Rig } from './rig';
