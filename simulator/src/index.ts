@@ -3,9 +3,12 @@ export { phoneCardFrom, phoneCardFromFile, type PhoneCard } from './card/phone-c
 export { TimedCard, cardTimingProfile, commandTimeMs, isCardProfileName, CARD_PROFILES, type CardProfileName, type CardTimingProfile } from './card/card-timing';
 export { EmvCard } from './card/emv-card';
 export { personalizeCard, issueSimulatedCard } from './card/issue-card';
-export { AutoPrompt, type AutoPromptOptions } from './phone/auto-prompt';
+export { AutoPrompt, HUMAN_SHOPPER, type AutoPromptOptions, type ShopperDelays } from './phone/auto-prompt';
 export { startWorld, type World, type WorldOptions } from './world';
-export { runPhone, type PhoneRun, type PhoneRunOptions } from './phone/phone-run';
+export { runPhone, stepDurations, type PhoneRun, type PhoneRunOptions, type PhoneSteps, type StepDurations } from './phone/phone-run';
+export { runFleet, runArrivals, type FleetOptions, type FleetPhonePlan } from './fleet/run-fleet';
+export { summarize, stepSummary, type FleetSummary, type FleetPhoneResult, type StepSummary } from './fleet/fleet-summary';
+export { poissonArrivals, type ArrivalPlan } from './fleet/arrivals';
 export { PhoneHost, type PhoneDeviceSource, type PhoneDevice } from './phone/phone-host';
 export { VirtualBle, type VirtualBleOptions } from './link/virtual-ble';
 export { VirtualRadio } from './radio/virtual-radio';

@@ -154,7 +154,9 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
       if (po.card || po.tamper || po.dropAfterMessages || po.wrapLink || po.onStep || po.confirmWhen || po.cvm || po.oda) throw new Error('phones in their own process pay with their own card, online PIN, untampered');
       const device = readyDevices.get(cardId) ?? (await phoneHost.device());
       readyDevices.delete(cardId);
-      return phoneHost.pay({ cardId, cardFile: join(seed.cardsDir, `${data.id}.json`), pin, ttyPath: device.ttyPath, ...(po.expectTotalMinor !== undefined ? { expectTotalMinor: po.expectTotalMinor } : {}) }).finally(() => device.release());
+      return phoneHost
+        .pay({ cardId, cardFile: join(seed.cardsDir, `${data.id}.json`), pin, ttyPath: device.ttyPath, ...(po.expectTotalMinor !== undefined ? { expectTotalMinor: po.expectTotalMinor } : {}), ...(po.shopper ? { shopper: po.shopper } : {}) })
+        .finally(() => device.release());
     }
     const card = po.card ?? (await cardOf(cardId));
     return runPhone({ ...po, central: radio.central(), card, pin, trust: { ...trust, emvCaKeys }, counterName: o.counterName ?? 'Counter 1' });

@@ -17,7 +17,7 @@
  * the other policies (`fleet_50_fair_*`: the fewest in flight first; `fleet_50_fifo_*`: bleno's
  * own) and a controller with twice the buffers (`fleet_50_acl48_*`).
  */
-import { startWorld, VirtualBle, type World } from '@bluetill/simulator';
+import { poissonArrivals, runArrivals, startWorld, summarize, VirtualBle, type StepSummary, type World } from '@bluetill/simulator';
 import type { AclPolicy, AclStats } from '@bluetill/pos-terminal';
 import { fleetCards } from '@bluetill/backend';
 import { percentile, report } from './report';
@@ -106,4 +106,89 @@ async function waves(sizes: readonly number[], label: string, aclPolicy: AclPoli
     await ble.close();
   }
   return roundTrips;
+}
+
+/** Open-loop rates (arrivals per second) and how long phones arrive at each. */
+const OPEN_LOOP_RATES = [1, 5, 10, 20] as const;
+const OPEN_LOOP_SECONDS = 10;
+/** The max-rate search: this many rates between the measured ones, each for this long. */
+const SEARCH_STEPS = 3;
+const SEARCH_SECONDS = 6;
+/** The till "sustains" a rate while connect-to-receipt p99 stays under this. */
+const SUSTAINED_P99_MS = 1_000;
+/** The rate whose step figures are reported (a till under moderate load). */
+const STEPS_AT_RATE = 5;
+const OPEN_LOOP_SEED = 20_261_207;
+
+interface OpenLoopRun {
+  readonly rate: number;
+  readonly phones: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly perSecond: number;
+  readonly steps: StepSummary;
+}
+
+/**
+ * Open loop: phones arrive at a rate (Poisson, seeded), each pays once and leaves, for
+ * OPEN_LOOP_SECONDS at each rate, on one till at a 30 ms connection interval with `typical` cards;
+ * connect-to-receipt p50/p99 by rate, what the shopper waits on step by step (at STEPS_AT_RATE),
+ * and the highest rate with p99 under 1 s (searched between the measured rates, SEARCH_STEPS
+ * runs of SEARCH_SECONDS). The phones of each run are made ready (card issued, Bluetooth on)
+ * before its clock starts. About 2 minutes on 2 cores.
+ */
+export async function benchOpenLoop(o: { rates?: readonly number[]; seconds?: number } = {}): Promise<void> {
+  const rates = o.rates ?? OPEN_LOOP_RATES;
+  const seconds = o.seconds ?? OPEN_LOOP_SECONDS;
+  const schedules = new Map(rates.map((r) => [r, poissonArrivals({ perSecond: r, durationS: seconds, seed: OPEN_LOOP_SEED + r })]));
+  // The search's rates stay under the highest measured one, so its run needs the most cards; margin for a Poisson draw.
+  const most = Math.max(...[...schedules.values()].map((s) => s.length), Math.ceil(Math.max(...rates) * SEARCH_SECONDS * 1.5) + 10);
+  const ble = await VirtualBle.start({ phoneShaping: { connectionIntervalMs: 30 }, aclPolicy: 'capped_fifo', tillAclBuffers: TILL_ACL_BUFFERS });
+  const world = await startWorld({ radio: ble, fleetCards: most, limits: { sessionTimeoutMs: 300_000 }, phonesInOwnProcess: true, backendWorker: true, cardProfile: CARD_PROFILE });
+  const cards = fleetCards(most);
+  const run = async (rate: number, arrivalsMs: readonly number[]): Promise<OpenLoopRun> => {
+    const plan = cards.slice(0, arrivalsMs.length).map((card) => ({ card, wrongPin: false }));
+    const { results, seconds: s } = await runArrivals(world, plan, arrivalsMs);
+    const summary = summarize(results, s);
+    if (summary.approved !== plan.length || !summary.steps) throw new Error(`open loop at ${rate}/s: only ${summary.approved} of ${plan.length} approved: ${summary.errors.join('; ')}`);
+    return { rate, phones: plan.length, p50: summary.latencyMs.p50, p99: summary.latencyMs.p99, perSecond: summary.paymentsPerSecond, steps: summary.steps };
+  };
+  try {
+    const measured: OpenLoopRun[] = [];
+    for (const rate of rates) {
+      const r = await run(rate, schedules.get(rate)!);
+      measured.push(r);
+      const about = { unit: 'ms', arrivals_per_s: rate, phones: r.phones, duration_s: seconds, seed: OPEN_LOOP_SEED + rate, interval_ms: 30, card_profile: CARD_PROFILE };
+      report({ bench: `open_loop_${rate}_p50_ms`, value: r.p50, ...about, payments_per_s: r.perSecond });
+      report({ bench: `open_loop_${rate}_p99_ms`, value: r.p99, ...about });
+    }
+    const at = measured.find((r) => r.rate === STEPS_AT_RATE) ?? measured[0]!;
+    const stepAbout = { unit: 'ms', arrivals_per_s: at.rate, phones: at.phones, card_profile: CARD_PROFILE, shopper: 'no human delays' };
+    report({ bench: 'step_arrival_to_basket_p99_ms', value: at.steps.arrivalToBasketMs.p99, p50_ms: at.steps.arrivalToBasketMs.p50, ...stepAbout });
+    report({ bench: 'step_card_read_p50_ms', value: at.steps.cardReadMs.p50, p99_ms: at.steps.cardReadMs.p99, ...stepAbout });
+    report({ bench: 'step_pin_to_authorized_p99_ms', value: at.steps.pinToAuthorizedMs.p99, p50_ms: at.steps.pinToAuthorizedMs.p50, ...stepAbout });
+    report({ bench: 'step_confirm_to_receipt_p99_ms', value: at.steps.confirmToReceiptMs.p99, p50_ms: at.steps.confirmToReceiptMs.p50, ...stepAbout });
+    report({ bench: 'machine_time_p50_ms', value: at.steps.machineMs.p50, p99_ms: at.steps.machineMs.p99, ...stepAbout });
+
+    // The highest rate with p99 under 1 s: between the highest measured rate that held and the
+    // lowest above it that did not, by bisection.
+    const held = (r: OpenLoopRun) => r.p99 < SUSTAINED_P99_MS;
+    const firstFail = measured.findIndex((r) => !held(r));
+    let lo = firstFail === -1 ? measured.at(-1)!.rate : firstFail === 0 ? 0 : measured[firstFail - 1]!.rate;
+    let hi = firstFail === -1 ? lo : measured[firstFail]!.rate;
+    const tried: Array<{ rate: number; p99_ms: number }> = measured.map((r) => ({ rate: r.rate, p99_ms: r.p99 }));
+    for (let i = 0; i < SEARCH_STEPS && firstFail > 0; i++) {
+      const rate = Math.round(((lo + hi) / 2) * 10) / 10;
+      const r = await run(rate, poissonArrivals({ perSecond: rate, durationS: SEARCH_SECONDS, seed: OPEN_LOOP_SEED + i }));
+      tried.push({ rate, p99_ms: r.p99 });
+      if (held(r)) lo = rate;
+      else hi = rate;
+    }
+    const note =
+      firstFail === -1 ? `held at every measured rate: at least ${lo}/s` : firstFail === 0 ? `p99 over ${SUSTAINED_P99_MS} ms already at ${hi}/s, the lowest measured rate` : `between ${lo}/s (held) and ${hi}/s (did not)`;
+    report({ bench: 'open_loop_max_rate_per_s', value: lo, unit: 'arrivals/s', p99_limit_ms: SUSTAINED_P99_MS, search_runs_s: SEARCH_SECONDS, tried, note, card_profile: CARD_PROFILE });
+  } finally {
+    await world.close();
+    await ble.close();
+  }
 }

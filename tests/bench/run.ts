@@ -1,17 +1,20 @@
 /**
  * `make bench`: every benchmark, one JSON line per figure. Figures, not pass/fail: they are read.
- * BENCH_QUICK=1 runs smaller sizes.
+ * BENCH_QUICK=1 runs smaller sizes. BENCH_ONLY=open-loop runs only the open-loop fleet (about 2
+ * minutes: 10 s of arrivals at each of 1, 5, 10 and 20 per second, then the max-rate search).
  */
 import { benchE2e } from './e2e.bench';
-import { benchFleet } from './fleet.bench';
+import { benchFleet, benchOpenLoop } from './fleet.bench';
 import { benchBackend } from './backend.bench';
 
 const quick = process.env.BENCH_QUICK === '1';
 
 async function main(): Promise<void> {
+  if (process.env.BENCH_ONLY === 'open-loop') return benchOpenLoop(quick ? { rates: [1, 5], seconds: 3 } : {});
   await benchE2e({ payments: quick ? 60 : 600, concurrency: 10 });
   await benchBackend({ calls: quick ? 200 : 1500 });
   await benchFleet(quick ? [1, 10] : [1, 10, 50, 100], { compareAt: quick ? 10 : 50 });
+  await benchOpenLoop(quick ? { rates: [1, 5], seconds: 3 } : {});
 }
 
 main().then(

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fleetCards } from '@bluetill/backend';
-import { startWorld, VirtualBle, type World } from '@bluetill/simulator';
+import { poissonArrivals, runArrivals, startWorld, stepSummary, VirtualBle, type World } from '@bluetill/simulator';
 import type { Item } from '@bluetill/protocol';
 
 let ble: VirtualBle;
@@ -114,5 +114,32 @@ describe('phones in a process of their own (as the fleet benchmark runs them)', 
       await w.close();
       await own.close();
     }
+  });
+});
+
+describe('open loop: phones arrive when they please', () => {
+  it('3 phones arriving at 5/s (seeded) each pay once; what each waited on is stamped, in order, and adds up', { timeout: 60_000 }, async () => {
+    const cards = fleetCards(3);
+    const arrivalsMs = poissonArrivals({ perSecond: 5, count: 3, seed: 11 });
+    const shopper = { pinTypingMs: 60, basketReadingMs: 40 };
+    const { results } = await runArrivals(world, cards.map((card) => ({ card, wrongPin: false })), arrivalsMs, { shopper });
+    expect(results.map((r) => r.outcome.kind)).toEqual(['approved', 'approved', 'approved']);
+    for (const r of results) {
+      const s = r.stamps!;
+      const order = [0, s.connectAt, s.cardReadStartAt, s.cardReadEndAt, s.pinEnteredAt, s.basketAt, s.confirmedAt, s.receiptAt];
+      for (const t of order) expect(t).toBeTypeOf('number');
+      // arrival ≤ connect ≤ card read ≤ PIN entered ≤ basket (authorized) ≤ confirmed ≤ receipt
+      expect([...(order as number[])].sort((a, b) => a - b)).toEqual(order);
+      expect(s.shopperMs).toBeGreaterThanOrEqual(95); // the shopper's 60 + 40 ms (timers fire no earlier)
+      const d = r.steps!;
+      expect(d.arrivalToBasketMs).toBe(s.basketAt);
+      expect(d.cardReadMs).toBeGreaterThan(0);
+      expect(d.pinToAuthorizedMs).toBeGreaterThan(0); // a round trip to the till and the backend
+      expect(d.confirmToReceiptMs).toBeGreaterThan(0);
+      expect(d.machineMs).toBeGreaterThan(0);
+      expect(d.machineMs!).toBeLessThanOrEqual(r.latencyMs);
+      expect(d.machineMs!).toBeCloseTo(r.latencyMs - s.shopperMs, 3);
+    }
+    expect(stepSummary(results.map((r) => r.steps!))?.cardReadMs.p50).toBeGreaterThan(0);
   });
 });

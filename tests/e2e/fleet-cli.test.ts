@@ -3,6 +3,8 @@
  * process (radio process, real noble/bleno stacks, real backend), and its summary.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -33,6 +35,8 @@ interface Summary {
   connectFailed: number;
   errors: string[];
   radio?: { conditions: string; seed: number; failedToEstablish: number; aclOverflows: number; aclMaxInFlight: number };
+  arrivals?: { perSecond: number; seed: number; lastArrivalS: number };
+  steps?: Record<'arrivalToBasketMs' | 'cardReadMs' | 'pinToAuthorizedMs' | 'confirmToReceiptMs' | 'machineMs', { p50: number; p99: number }>;
 }
 
 describe('bluetill-fleet', () => {
@@ -80,6 +84,34 @@ describe('bluetill-fleet', () => {
     const rate = await fleet(['--phones', '1', '--connect-fail-rate', '2']);
     expect(rate.code).toBe(2);
     expect(rate.stderr).toContain('--connect-fail-rate must be a number 0..1');
+  });
+
+  it('--rate 5 --phones 3 --seed 9: open loop, the seed printed, progress on stderr, step figures, a log per phone, no Node warnings', { timeout: 120_000 }, async () => {
+    const logDir = mkdtempSync(join(tmpdir(), 'bluetill-fleet-logs-'));
+    try {
+      const r = await fleet(['--rate', '5', '--phones', '3', '--seed', '9', '--card-profile', 'instant', '--log-dir', logDir, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const s = JSON.parse(r.stdout) as Summary;
+      expect(s).toMatchObject({ phones: 3, approved: 3, failed: 0, unexpected: 0, arrivals: { perSecond: 5, seed: 9 } });
+      expect(r.stderr).toContain('repeat with --seed 9');
+      expect(r.stderr).toMatch(/3\/3 arrived, 3 paid, 0 declined, 0 failed/);
+      expect(r.stderr).not.toMatch(/Warning/);
+      const st = s.steps!;
+      expect(st.arrivalToBasketMs.p50).toBeGreaterThan(0);
+      expect(st.pinToAuthorizedMs.p50).toBeGreaterThan(0);
+      expect(st.confirmToReceiptMs.p50).toBeGreaterThan(0);
+      expect(st.machineMs.p99).toBeLessThanOrEqual(s.latencyMs.p99);
+      expect(readdirSync(logDir).sort()).toEqual(['card-fleet-001.log', 'card-fleet-002.log', 'card-fleet-003.log']);
+      expect(readFileSync(join(logDir, 'card-fleet-001.log'), 'utf8')).toMatch(/Reading card\n[\s\S]*approved\n/);
+    } finally {
+      rmSync(logDir, { recursive: true, force: true });
+    }
+  });
+
+  it('--duration without --rate is a usage error (exit 2)', { timeout: 30_000 }, async () => {
+    const r = await fleet(['--duration', '5']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--duration and --seed go with --rate');
   });
 
   it('a bad count is a usage error (exit 2)', { timeout: 30_000 }, async () => {

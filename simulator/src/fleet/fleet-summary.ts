@@ -4,6 +4,7 @@
  */
 import type { DeclineCode } from '@bluetill/protocol';
 import type { PaymentOutcome } from '@bluetill/phone-agent';
+import type { PhoneSteps, StepDurations } from '../phone/phone-run';
 
 export interface FleetPhoneResult {
   readonly cardId: string;
@@ -13,7 +14,21 @@ export interface FleetPhoneResult {
   readonly outcome: PaymentOutcome | { readonly kind: 'error'; readonly message: string };
   /** Connection start (the till was found) to the final outcome; scan to outcome when not measured. */
   readonly latencyMs: number;
+  /** When the phone arrived, ms from the start (0 in a wave). */
+  readonly arrivedAtMs?: number;
+  /** What the shopper waited on, step by step (phones that reached the till and were answered). */
+  readonly steps?: StepDurations;
+  /** When each of those steps happened, ms from the phone's arrival. */
+  readonly stamps?: PhoneSteps;
 }
+
+export interface Percentiles {
+  readonly p50: number;
+  readonly p99: number;
+}
+
+/** The step figures over the approved phones (see PhoneSteps). */
+export type StepSummary = { readonly [K in keyof StepDurations]-?: Percentiles };
 
 export interface FleetSummary {
   readonly phones: number;
@@ -33,6 +48,10 @@ export interface FleetSummary {
   readonly unexpected: number;
   /** First few failure messages (never card data), for a tester to start from. */
   readonly errors: readonly string[];
+  /** What the shopper waits on, step by step, over the approved phones. */
+  readonly steps?: StepSummary;
+  /** Open loop: the arrival rate and the seed that repeats the arrivals. */
+  readonly arrivals?: { readonly perSecond: number; readonly seed: number; readonly durationS?: number; readonly lastArrivalS: number };
   /** What the radio put the phones and the till through (when asked for radio conditions). */
   readonly radio?: { readonly conditions: string; readonly seed: number; readonly failedToEstablish: number; readonly aclOverflows: number; readonly aclMaxInFlight: number };
 }
@@ -88,6 +107,7 @@ export function summarize(results: readonly FleetPhoneResult[], seconds: number,
     }
   }
   const sorted = answered.sort((a, b) => a - b);
+  const steps = stepSummary(results.filter((r) => r.outcome.kind === 'approved').map((r) => r.steps ?? {}));
   return {
     phones: results.length,
     approved,
@@ -100,7 +120,21 @@ export function summarize(results: readonly FleetPhoneResult[], seconds: number,
     paymentsPerSecond: seconds > 0 ? round((approved + Object.values(declined).reduce((a, b) => a + b, 0)) / seconds) : 0,
     unexpected,
     errors,
+    ...(steps ? { steps } : {}),
   };
+}
+
+const STEP_KEYS = ['arrivalToBasketMs', 'cardReadMs', 'pinToAuthorizedMs', 'confirmToReceiptMs', 'machineMs'] as const satisfies ReadonlyArray<keyof StepDurations>;
+
+/** Percentiles of each step over the runs that have it; undefined when no run has any. */
+export function stepSummary(runs: readonly StepDurations[]): StepSummary | undefined {
+  const out: Partial<Record<keyof StepDurations, Percentiles>> = {};
+  for (const k of STEP_KEYS) {
+    const v = runs.map((r) => r[k]).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+    if (v.length === 0) return undefined;
+    out[k] = { p50: round(percentile(v, 50)), p99: round(percentile(v, 99)) };
+  }
+  return out as StepSummary;
 }
 
 export function formatSummary(s: FleetSummary): string {
@@ -113,6 +147,17 @@ export function formatSummary(s: FleetSummary): string {
     `unknown       ${s.unknown}`,
     `latency ms    p50 ${s.latencyMs.p50}  p90 ${s.latencyMs.p90}  p99 ${s.latencyMs.p99}  max ${s.latencyMs.max}  (connect to receipt)`,
     `throughput    ${s.paymentsPerSecond} payments/s over ${s.seconds} s`,
+    ...(s.arrivals ? [`arrivals      ${s.arrivals.perSecond}/s (Poisson, seed ${s.arrivals.seed}), last at ${s.arrivals.lastArrivalS} s`] : []),
+    ...(s.steps
+      ? [
+          `steps ms      p50 / p99, what the shopper waits on:`,
+          `  arrival to basket on screen  ${s.steps.arrivalToBasketMs.p50} / ${s.steps.arrivalToBasketMs.p99}`,
+          `  card read (before the PIN)   ${s.steps.cardReadMs.p50} / ${s.steps.cardReadMs.p99}`,
+          `  PIN entered to authorized    ${s.steps.pinToAuthorizedMs.p50} / ${s.steps.pinToAuthorizedMs.p99}`,
+          `  confirmed to receipt         ${s.steps.confirmToReceiptMs.p50} / ${s.steps.confirmToReceiptMs.p99}`,
+          `  machine time                 ${s.steps.machineMs.p50} / ${s.steps.machineMs.p99}  (connect to receipt less the shopper's own time)`,
+        ]
+      : []),
     ...(s.radio ? [`radio         ${s.radio.conditions} (seed ${s.radio.seed}): ${s.radio.failedToEstablish} connection(s) failed to be established (0x3E), ${s.radio.aclOverflows} ACL overflows`] : []),
     ...(s.unexpected ? [`UNEXPECTED    ${s.unexpected} phone(s) did not end as expected`, ...s.errors.map((e) => `  ${e}`)] : []),
   ].join('\n');

@@ -55,7 +55,7 @@ async function handle(req: PhoneHostRequest): Promise<void> {
       poweredOn.delete(req.ttyPath);
       const run = await runPhone({
         central, card: await card, pin: req.pin, trust, counterName,
-        ...(req.expectTotalMinor !== undefined ? { expectTotalMinor: req.expectTotalMinor } : {}),
+        ...(req.expectTotalMinor !== undefined ? { expectTotalMinor: req.expectTotalMinor } : {}), ...(req.shopper ? { shopper: req.shopper } : {}),
       });
       return reply({ id: req.id, ok: true, run: { ...run, prompt: { merchantName: run.prompt.merchantName, shownBasket: run.prompt.shownBasket, steps: [...run.prompt.steps] } } });
     }

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { spawnHost } from '../radio/host-process';
 import type { CardProfileName } from '../card/card-timing';
 import type { PhoneRun } from './phone-run';
+import type { ShopperDelays } from './auto-prompt';
 
 export interface PhoneDevice {
   readonly ttyPath: string;
@@ -46,6 +47,8 @@ export interface RemotePayRequest {
   readonly pin: string;
   readonly ttyPath: string;
   readonly expectTotalMinor?: number;
+  /** The simulated shopper's own time (PIN typing, reading the basket). */
+  readonly shopper?: ShopperDelays;
 }
 
 type PhoneHostCall =

@@ -6,7 +6,7 @@
  */
 import { CliError, EXIT, runPaymentSession, type BleCentral, type CardholderVerification, type Trust, type CentralLink, type PaymentCard, type PaymentOutcome, type PayOptions } from '@bluetill/phone-agent';
 import { LAST } from '@bluetill/protocol';
-import { AutoPrompt } from './auto-prompt';
+import { AutoPrompt, type ShopperDelays } from './auto-prompt';
 import { dropAfterMessages } from './flaky-link';
 
 export interface PhoneRunOptions {
@@ -25,6 +25,55 @@ export interface PhoneRunOptions {
   readonly cvm?: CardholderVerification;
   /** Offline data authentication on the phone, with `trust.emvCaKeys`. */
   readonly oda?: boolean;
+  /** The simulated shopper's own time (PIN typing, reading the basket); default none. */
+  readonly shopper?: ShopperDelays;
+}
+
+/**
+ * When each step the shopper waits on happened, ms from the phone's arrival (it starts scanning
+ * for the till). Stamped on the phone around the payment flow, never in the protocol.
+ */
+export interface PhoneSteps {
+  /** The till was found: the connection starts. */
+  readonly connectAt?: number;
+  /** The card read: first APDU (SELECT) to last (INTERNAL AUTHENTICATE), before the PIN. */
+  readonly cardReadStartAt?: number;
+  readonly cardReadEndAt?: number;
+  /** The PIN's last digit typed. */
+  readonly pinEnteredAt?: number;
+  /** "Authorized": the AuthResult with the basket reached the phone's screen. */
+  readonly basketAt?: number;
+  /** The shopper confirmed the basket. */
+  readonly confirmedAt?: number;
+  /** The till's answer verified on the phone (the receipt, or a decline), before the link is closed. */
+  readonly receiptAt?: number;
+  /** The simulated shopper's own time within the run (PIN typing, reading the basket). */
+  readonly shopperMs: number;
+}
+
+/** What the shopper waits on, from a run's steps; a figure is absent when its steps did not happen. */
+export interface StepDurations {
+  readonly arrivalToBasketMs?: number;
+  readonly cardReadMs?: number;
+  readonly pinToAuthorizedMs?: number;
+  readonly confirmToReceiptMs?: number;
+  /** Connect to receipt less the shopper's own time: what the phone, the till, the card and the radio took. */
+  readonly machineMs?: number;
+}
+
+export function stepDurations(s: PhoneSteps): StepDurations {
+  const span = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? { v: b - a } : undefined);
+  const card = span(s.cardReadStartAt, s.cardReadEndAt);
+  const pin = span(s.pinEnteredAt, s.basketAt);
+  const confirm = span(s.confirmedAt, s.receiptAt);
+  const machine = span(s.connectAt, s.receiptAt);
+  return {
+    ...(s.basketAt !== undefined ? { arrivalToBasketMs: s.basketAt } : {}),
+    ...(card ? { cardReadMs: card.v } : {}),
+    ...(pin ? { pinToAuthorizedMs: pin.v } : {}),
+    ...(confirm ? { confirmToReceiptMs: confirm.v } : {}),
+    ...(machine ? { machineMs: machine.v - s.shopperMs } : {}),
+  };
 }
 
 export interface PhoneRun {
@@ -35,12 +84,16 @@ export interface PhoneRun {
   readonly prompt: Pick<AutoPrompt, 'merchantName' | 'shownBasket' | 'steps'>;
   /** Scan start to final outcome. */
   readonly ms: number;
-  /** Connection start (the till was found) to final outcome. */
+  /** Connection start (the till was found) to the final outcome verified on the phone. */
   readonly connectToReceiptMs?: number;
   /** Connection start to a link ready for Hello (LE connection, MTU exchange, GATT setup). */
   readonly linkReadyMs?: number;
   /** Messages the phone sent after connecting that asked for an answer (protocol round trips). */
   readonly roundTrips?: number;
+  /** When each step happened (not after a reconnection to ask). */
+  readonly steps?: PhoneSteps;
+  /** The phone's progress lines with their time from arrival, ms (a tester's per-phone log). */
+  readonly timeline: ReadonlyArray<{ readonly atMs: number; readonly step: string }>;
 }
 
 export interface RunPhoneOptions extends PhoneRunOptions {
@@ -61,10 +114,31 @@ export async function runPhone(o: RunPhoneOptions): Promise<PhoneRun> {
   let tConnect: number | undefined;
   let linkReadyMs: number | undefined;
   let roundTrips = 0;
+  let cardReadStart: number | undefined;
+  let cardReadEnd: number | undefined;
+  let answered: number | undefined;
+  const timeline: Array<{ atMs: number; step: string }> = [];
   const prompt = new AutoPrompt({
-    pin: o.pin, ...(o.expectTotalMinor !== undefined ? { expectTotalMinor: o.expectTotalMinor } : {}), ...(o.onStep ? { onStep: o.onStep } : {}),
-    ...(o.confirmWhen ? { confirmWhen: o.confirmWhen } : {}),
+    pin: o.pin, ...(o.expectTotalMinor !== undefined ? { expectTotalMinor: o.expectTotalMinor } : {}),
+    onStep: (step) => {
+      timeline.push({ atMs: Math.round((performance.now() - t0) * 10) / 10, step });
+      o.onStep?.(step);
+    },
+    ...(o.confirmWhen ? { confirmWhen: o.confirmWhen } : {}), ...o.shopper,
   });
+  // The card as the flow sees it: its read (every APDU before the PIN) is timed.
+  const card: PaymentCard = {
+    read: async (un) => {
+      cardReadStart ??= performance.now();
+      try {
+        return await o.card.read(un);
+      } finally {
+        cardReadEnd ??= performance.now();
+      }
+    },
+    generateAc: (input) => o.card.generateAc(input),
+    ...(o.card.verifyCardholder ? { verifyCardholder: (v: Parameters<NonNullable<PaymentCard['verifyCardholder']>>[0]) => o.card.verifyCardholder!(v) } : {}),
+  };
   let links = 0;
   // The central as the session sees it: the first link is timed, counted and given the faults.
   const central: BleCentral = {
@@ -86,7 +160,10 @@ export async function runPhone(o: RunPhoneOptions): Promise<PhoneRun> {
         readInfo: () => connected.readInfo(),
         onValue: (h) => connected.onValue(h),
         onDisconnect: (h) => connected.onDisconnect(h),
-        disconnect: () => connected.disconnect(),
+        disconnect: () => {
+          answered ??= performance.now(); // the flow closes the link once the till's answer is verified
+          return connected.disconnect();
+        },
       };
       const dropping = o.dropAfterMessages ? dropAfterMessages(counting, o.dropAfterMessages) : counting;
       return o.wrapLink ? o.wrapLink(dropping) : dropping;
@@ -95,21 +172,32 @@ export async function runPhone(o: RunPhoneOptions): Promise<PhoneRun> {
   };
   try {
     const r = await runPaymentSession({
-      central, card: o.card, prompt, trust: o.trust,
+      central, card, prompt, trust: o.trust,
       till: { kind: 'name', name: o.counterName }, scanTimeoutMs: o.scanTimeoutMs ?? 5_000,
       resumeBackoffMs: 300,
       ...(o.tamper ? { tamper: o.tamper } : {}), ...(o.cvm ? { cvm: o.cvm } : {}), ...(o.oda ? { oda: true } : {}),
     });
-    const ms = performance.now() - t0;
-    if (r.lost) return { outcome: r.outcome, beforeResume: r.lost, prompt, ms };
-    return { outcome: r.outcome, prompt, ms, ...(tConnect !== undefined ? { connectToReceiptMs: performance.now() - tConnect } : {}), ...(linkReadyMs !== undefined ? { linkReadyMs } : {}), roundTrips };
+    const end = performance.now();
+    const ms = end - t0;
+    if (r.lost) return { outcome: r.outcome, beforeResume: r.lost, prompt, ms, timeline };
+    const at = (t: number | undefined) => (t !== undefined ? t - t0 : undefined);
+    const receipt = answered ?? end;
+    const steps: PhoneSteps = {
+      shopperMs: prompt.shopperMs(),
+      ...defined({ connectAt: at(tConnect), cardReadStartAt: at(cardReadStart), cardReadEndAt: at(cardReadEnd), pinEnteredAt: at(prompt.pinEnteredAt), basketAt: at(prompt.basketShownAt), confirmedAt: at(prompt.confirmedAt), receiptAt: at(receipt) }),
+    };
+    return { outcome: r.outcome, prompt, ms, ...(tConnect !== undefined ? { connectToReceiptMs: receipt - tConnect } : {}), ...(linkReadyMs !== undefined ? { linkReadyMs } : {}), roundTrips, steps, timeline };
   } catch (error) {
     // The session stops before any payment could start (no till, no link): the phone's outcome is "nothing charged".
     if (error instanceof CliError && error.exitCode === EXIT.notCharged) {
-      return { outcome: { kind: 'failed', code: error.code, message: error.message, charged: 'no' }, prompt, ms: performance.now() - t0 };
+      return { outcome: { kind: 'failed', code: error.code, message: error.message, charged: 'no' }, prompt, ms: performance.now() - t0, timeline };
     }
     throw error;
   } finally {
     await o.central.close();
   }
+}
+
+function defined<T extends Record<string, number | undefined>>(o: T): { [K in keyof T]?: number } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: number };
 }
