@@ -8,8 +8,8 @@
  * (minor units, default 2000: refunds and voids above 20.00 need a manager).
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { fromUserDir } from './user-dir';
 import { addCashier, emptyCashiersFile, readCashiersFile, writeCashiersFile } from '../main/auth/cashiers-file';
 
 const USAGE = 'usage: cashiers add --file FILE --id ID --name NAME --role cashier|manager [--approval-limit MINOR] < secret';
@@ -36,7 +36,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const limit = Number(values['approval-limit'] ?? '2000');
   if (!Number.isInteger(limit) || limit < 0) throw new Error('--approval-limit must be a whole number of minor units');
-  const path = resolve(values.file);
+  const path = fromUserDir(values.file);
   const file = existsSync(path) ? readCashiersFile(path) : emptyCashiersFile(limit);
   const secret = await readStdinLine();
   writeCashiersFile(path, await addCashier(file, { id: values.id, name: values.name, role: values.role }, secret));
