@@ -5,6 +5,7 @@
  * until Ctrl-C, for `npm run phones` to bring phones over the radio.
  *
  *   npx tsx simulator/src/playground/main.ts [--port 8080] [--dir .data/playground]
+ *   (or BLUETILL_PLAYGROUND_PORT, BLUETILL_PLAYGROUND_DIR)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,10 +18,8 @@ import { fleetCards, seedDemo, startBackend, DEMO_TERMINAL_ID, type RunningBacke
 import { LOG_REDACT_PATHS } from '@bluetill/protocol';
 import { RadioProcess } from '../radio/radio-process';
 import { repoRoot } from '../radio/host-process';
-import { controlFile, keysFile, loadOrCreateKeys, playgroundDir, type PlaygroundControl } from './playground-files';
+import { controlFile, keysFile, loadOrCreateKeys, playgroundDir, PLAYGROUND_FLEET_CARDS, type PlaygroundControl } from './playground-files';
 
-/** Extra cards for more than three phones (card-fleet-001 …); see phones.ts. */
-export const PLAYGROUND_FLEET_CARDS = 20;
 const DEMO_CASHIER = { id: 'demo', name: 'Demo Cashier', pin: '1234' };
 const COUNTER = 'Counter 1';
 
@@ -77,7 +76,7 @@ function startRadioControl(radio: RadioProcess): Promise<{ server: Server; url: 
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { port: { type: 'string', default: '8080' }, dir: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ args: argv, options: { port: { type: 'string', default: process.env.BLUETILL_PLAYGROUND_PORT ?? '8080' }, dir: { type: 'string' } }, strict: true });
   const dir = values.dir ? resolve(process.env.INIT_CWD ?? process.cwd(), values.dir) : playgroundDir();
   mkdirSync(dir, { recursive: true });
   const logFile = join(dir, 'playground.log');

@@ -4,9 +4,10 @@
  * process than the radio: each gets its own controller on the radio (through the control file's
  * radio address) and a real noble stack on that controller's pty. Each pays the next basket
  * waiting at the till — the cashier's, or with `--ring-up` one rung up per phone through the
- * till's API with its token. Prints each phone's outcome; exit 0 when every phone was approved.
+ * till's API with its token. `--card ID` picks the cards (a blocked or expired one, README's demo
+ * cards), `--pin` types another PIN. Prints each phone's outcome; exit 0 when every phone was approved.
  *
- *   npx tsx simulator/src/playground/phones.ts --count 3 [--ring-up] [--dir .data/playground]
+ *   npx tsx simulator/src/playground/phones.ts --count 3 [--card ID ...] [--pin PIN] [--ring-up] [--dir .data/playground]
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -14,14 +15,15 @@ import { parseArgs } from 'node:util';
 import { DEMO_CARDS, fleetCards } from '@bluetill/backend';
 import { decodePersonalizationData, encodePersonalizationData, formatReceiptText } from '@bluetill/protocol';
 import { PhoneHost, type PhoneDevice } from '../phone/phone-host';
-import { playgroundDir, readControl, type PlaygroundControl } from './playground-files';
+import { playgroundDir, readControl, PLAYGROUND_FLEET_CARDS, type PlaygroundControl } from './playground-files';
 import { TillApiClient } from './till-api-client';
 
-/** The cards the phones carry, in order: the demo's three shoppers, then the playground's fleet cards. */
-const PHONE_CARDS: ReadonlyArray<{ id: string; pin: string; holder: string }> = [
-  ...DEMO_CARDS.filter((c) => ['card-alice', 'card-bob', 'card-chen'].includes(c.id)),
-  ...fleetCards(20),
-].map((c) => ({ id: c.id, pin: c.pin, holder: c.cardholderName }));
+type PhoneCardChoice = { readonly id: string; readonly pin: string; readonly holder: string };
+const choice = (c: { id: string; pin: string; cardholderName: string }): PhoneCardChoice => ({ id: c.id, pin: c.pin, holder: c.cardholderName });
+/** The cards the phones carry by default, in order: the demo's three shoppers, then the playground's fleet cards. */
+const PHONE_CARDS: readonly PhoneCardChoice[] = [...DEMO_CARDS.filter((c) => ['card-alice', 'card-bob', 'card-chen'].includes(c.id)), ...fleetCards(PLAYGROUND_FLEET_CARDS)].map(choice);
+/** Any card the playground issued, for --card (README: the demo cards). */
+const ALL_CARDS: readonly PhoneCardChoice[] = [...DEMO_CARDS, ...fleetCards(PLAYGROUND_FLEET_CARDS)].map(choice);
 
 /** What a phone rings up with --ring-up (the till's seeded catalog). */
 const RING_UP = [
@@ -61,12 +63,18 @@ async function radioDevice(control: PlaygroundControl): Promise<PhoneDevice> {
 const indent = (text: string) => text.split('\n').map((l) => '    ' + l).join('\n');
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { count: { type: 'string', default: '1' }, 'ring-up': { type: 'boolean', default: false }, dir: { type: 'string' }, help: { type: 'boolean', default: false } }, strict: true });
-  const count = Number(values.count);
-  if (values.help || !Number.isInteger(count) || count < 1 || count > PHONE_CARDS.length) {
-    console.error(`usage: phones [--count 1..${PHONE_CARDS.length}] [--ring-up] [--dir .data/playground]`);
+  const { values } = parseArgs({
+    args: argv,
+    options: { count: { type: 'string' }, card: { type: 'string', multiple: true }, pin: { type: 'string' }, 'ring-up': { type: 'boolean', default: false }, dir: { type: 'string' }, help: { type: 'boolean', default: false } },
+    strict: true,
+  });
+  const picked = (values.card ?? []).map((id) => ALL_CARDS.find((c) => c.id === id));
+  const count = Number(values.count ?? (picked.length || 1));
+  if (values.help || !Number.isInteger(count) || count < 1 || count > PHONE_CARDS.length || picked.includes(undefined) || (picked.length > 0 && picked.length !== count) || (values.pin !== undefined && !/^\d{4,12}$/.test(values.pin))) {
+    console.error(`usage: phones [--count 1..${PHONE_CARDS.length}] [--card ID ...] [--pin PIN (typed on every phone instead of its card's)] [--ring-up] [--dir .data/playground]`);
     return values.help ? 0 : 2;
   }
+  const phones = (picked.length > 0 ? (picked as PhoneCardChoice[]) : PHONE_CARDS.slice(0, count)).map((c) => ({ ...c, pin: values.pin ?? c.pin }));
   const dir = values.dir ? resolve(process.env.INIT_CWD ?? process.cwd(), values.dir) : playgroundDir();
   const control = readControl(dir);
   if (values['ring-up']) {
@@ -82,7 +90,6 @@ async function main(argv: string[]): Promise<number> {
   const host = await PhoneHost.start({ devices: { phoneDevice: () => radioDevice(control) }, trust, counterName: control.counterName, cardProfile: 'typical' });
   let approved = 0;
   try {
-    const phones = PHONE_CARDS.slice(0, count);
     console.log(`${count} phone(s) on the radio, paying at "${control.counterName}"...`);
     await Promise.all(
       phones.map(async (card, i) => {

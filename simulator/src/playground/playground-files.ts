@@ -8,6 +8,9 @@ import { join, resolve } from 'node:path';
 import { MasterKey } from '@bluetill/backend';
 import { generateTillKey } from '@bluetill/pos-terminal';
 
+/** Extra cards the playground issues for more than three phones (card-fleet-001 …, PIN 1000 + n). */
+export const PLAYGROUND_FLEET_CARDS = 20;
+
 /** What the running playground tells the phones command (control.json, removed when it stops). */
 export interface PlaygroundControl {
   readonly pid: number;
