@@ -18,7 +18,7 @@ import { fleetCards, seedDemo, startBackend, DEMO_TERMINAL_ID, type RunningBacke
 import { LOG_REDACT_PATHS } from '@bluetill/protocol';
 import { RadioProcess } from '../radio/radio-process';
 import { repoRoot } from '../radio/host-process';
-import { controlFile, keysFile, loadOrCreateKeys, playgroundDir, PLAYGROUND_FLEET_CARDS, type PlaygroundControl } from './playground-files';
+import { controlFile, keysFile, loadOrCreateKeys, playgroundDir, readControl, PLAYGROUND_FLEET_CARDS, type PlaygroundControl } from './playground-files';
 
 const DEMO_CASHIER = { id: 'demo', name: 'Demo Cashier', pin: '1234' };
 const COUNTER = 'Counter 1';
@@ -79,6 +79,14 @@ async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { port: { type: 'string', default: process.env.BLUETILL_PLAYGROUND_PORT ?? '8080' }, dir: { type: 'string' } }, strict: true });
   const dir = values.dir ? resolve(process.env.INIT_CWD ?? process.cwd(), values.dir) : playgroundDir();
   mkdirSync(dir, { recursive: true });
+  const running = (() => {
+    try {
+      return readControl(dir);
+    } catch {
+      return null;
+    }
+  })();
+  if (running) throw new Error(`a playground already runs in ${dir} (process ${running.pid}, till ${running.till})`);
   const logFile = join(dir, 'playground.log');
   const tillLog = join(dir, 'till.log');
   const logger = pino({ level: 'info', redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } }, pino.destination({ dest: logFile, sync: true }));
