@@ -7,7 +7,8 @@
  * (which other users of the machine can see). A new file is created with the approval limit given
  * (minor units, default 2000: refunds and voids above 20.00 need a manager).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fromUserDir } from './user-dir';
 import { addCashier, emptyCashiersFile, readCashiersFile, writeCashiersFile } from '../main/auth/cashiers-file';
@@ -39,6 +40,8 @@ async function main(argv: string[]): Promise<number> {
   const path = fromUserDir(values.file);
   const file = existsSync(path) ? readCashiersFile(path) : emptyCashiersFile(limit);
   const secret = await readStdinLine();
+  // A new till's folder (e.g. .data/till) may not exist yet; the file itself is written 0600.
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   writeCashiersFile(path, await addCashier(file, { id: values.id, name: values.name, role: values.role }, secret));
   console.log(`cashiers: ${values.id} (${values.role}) added to ${path}`);
   return 0;
