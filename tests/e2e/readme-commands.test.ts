@@ -109,6 +109,11 @@ describe('the root README, as a newcomer reads it', () => {
     const commands = blocks.flatMap((b) => b.lines.map((l) => l.command));
     expect(commands).toEqual(expect.arrayContaining(['make start', 'npm run till', 'npm run phones -- --count 2 --ring-up']));
     expect(commands.map((c) => [c, problem(c)]).filter(([, p]) => p !== null)).toEqual([]);
+    // and the check tells a command that would fail
+    expect(problem('npm run serve -w @bluetill/backend -- --dir x')).toMatch(/no npm script "serve" in @bluetill\/backend/);
+    expect(problem('echo 1 | npm run nothing')).toMatch(/no npm script/);
+    expect(problem('make nowhere')).toMatch(/no make target/);
+    expect(problem('simulator/bin/bluetill-nothing.mjs --count 1')).toMatch(/no file/);
   });
 
   it('the demo cards table lists every demo card with its PIN, and no other', () => {
