@@ -1,5 +1,6 @@
-# bluetill — two commands:  make start  (installs what is missing, runs the demo)
-#                           make test   (installs what is missing, runs every test)
+# bluetill — make start  (installs what is missing, runs the demo)
+#           make till   (a till with its cashier UI on http://127.0.0.1:8080, for simulated phones: npm run phones)
+#           make test   (installs what is missing, runs every test)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 export ELECTRON_SKIP_BINARY_DOWNLOAD := 1
@@ -11,10 +12,13 @@ GENERATED := protocol/src/gen/.stamp
 NATIVE := backend/native/build/Release/native_keys.node
 PROTOS := $(shell find protocol/proto -name '*.proto')
 
-.PHONY: start test bench soak setup system lint typecheck unit clean cluster cluster-stop cluster-destroy
+.PHONY: start till test bench soak setup system lint typecheck unit clean cluster cluster-stop cluster-destroy
 
 start: setup
 	npx tsx simulator/src/demo/main.ts
+
+till: setup
+	npx tsx simulator/src/playground/main.ts
 
 PACKAGES := protocol backend pos-terminal phone-agent simulator
 

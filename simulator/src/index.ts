@@ -15,3 +15,5 @@ export { VirtualRadio } from './radio/virtual-radio';
 export { dropAfterMessages, dropAfterValues } from './phone/flaky-link';
 export { SimulatedFingerprintSensor, type SimulatedFingerprintSensorOptions } from './phone/simulated-fingerprint-sensor';
 export { seededRandom } from '@bluetill/protocol';
+export { TillApiClient } from './playground/till-api-client';
+export { controlFile, keysFile, playgroundDir, readControl, type PlaygroundControl } from './playground/playground-files';

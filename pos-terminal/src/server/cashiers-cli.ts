@@ -7,9 +7,10 @@
  * (which other users of the machine can see). A new file is created with the approval limit given
  * (minor units, default 2000: refunds and voids above 20.00 need a manager).
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { fromUserDir } from './user-dir';
 import { addCashier, emptyCashiersFile, readCashiersFile, writeCashiersFile } from '../main/auth/cashiers-file';
 
 const USAGE = 'usage: cashiers add --file FILE --id ID --name NAME --role cashier|manager [--approval-limit MINOR] < secret';
@@ -36,9 +37,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const limit = Number(values['approval-limit'] ?? '2000');
   if (!Number.isInteger(limit) || limit < 0) throw new Error('--approval-limit must be a whole number of minor units');
-  const path = resolve(values.file);
+  const path = fromUserDir(values.file);
   const file = existsSync(path) ? readCashiersFile(path) : emptyCashiersFile(limit);
   const secret = await readStdinLine();
+  // A new till's folder (e.g. .data/till) may not exist yet; the file itself is written 0600.
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   writeCashiersFile(path, await addCashier(file, { id: values.id, name: values.name, role: values.role }, secret));
   console.log(`cashiers: ${values.id} (${values.role}) added to ${path}`);
   return 0;

@@ -11,9 +11,10 @@
  * token file (0600, created on first start). Prints `serving <url>` when ready; stops cleanly on SIGINT/SIGTERM.
  */
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { composeTill } from './compose-till';
+import { fromUserDir } from './user-dir';
 import { startTillServer, TillServerError } from './till-server';
 import { CashierAuth } from './cashier-auth';
 import { readCashiersFile } from '../main/auth/cashiers-file';
@@ -57,16 +58,16 @@ async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error('--port must be 0..65535');
   // Everything is checked before anything is opened or written.
   if (!values['tls-cert'] !== !values['tls-key']) throw new Error('give both --tls-cert and --tls-key, or neither');
-  const tls = values['tls-cert'] ? { cert: readFileSync(resolve(values['tls-cert'])), key: readFileSync(resolve(values['tls-key']!)) } : undefined;
+  const tls = values['tls-cert'] ? { cert: readFileSync(fromUserDir(values['tls-cert'])), key: readFileSync(fromUserDir(values['tls-key']!)) } : undefined;
   if (!isLoopback(values.host) && !tls) throw new TillServerError('insecure_host', `refusing to serve on ${values.host} without TLS: give --tls-cert and --tls-key, or keep to loopback`);
-  const cashiers = readCashiersFile(resolve(values.cashiers));
+  const cashiers = readCashiersFile(fromUserDir(values.cashiers));
   const tillKey = tillKeyFromEnv();
-  const tokenFile = resolve(values['token-file'] ?? join(values.data, 'api-token'));
+  const tokenFile = fromUserDir(values['token-file'] ?? join(values.data, 'api-token'));
   const composed = await composeTill({ tillKey,
-    terminalFile: resolve(values.terminal), backend: values.backend, ...(values.settlement ? { settlement: values.settlement } : {}),
-    dataDir: resolve(values.data), ble: values.ble, ...(values.printer ? { printer: values.printer } : {}),
+    terminalFile: fromUserDir(values.terminal), backend: values.backend, ...(values.settlement ? { settlement: values.settlement } : {}),
+    dataDir: fromUserDir(values.data), ble: values.ble, ...(values.printer ? { printer: values.printer } : {}),
     counterName: values.counter, currency: values.currency,
-    ...(values['tls-dir'] ? { tlsDir: resolve(values['tls-dir']) } : {}), insecure: values.insecure,
+    ...(values['tls-dir'] ? { tlsDir: fromUserDir(values['tls-dir']) } : {}), insecure: values.insecure,
   });
   if (values.insecure) console.error('serve: WARNING --insecure: the backend connection has no TLS and no client certificate (local debugging only)');
   const auth = new CashierAuth({ cashiers, apiToken: loadOrCreateApiToken(tokenFile) });

@@ -1,9 +1,11 @@
 /**
  * `make start`: the backend (authorization + settlement on loopback gRPC, SQLite), one till, and
  * three simulated phones paying three different baskets at the same time. Each phone and the till
- * print the receipt; structured logs go to a file.
+ * print the receipt; structured logs go to a file. Each run starts afresh in its folder (new keys,
+ * new database); the run's master key is left in demo-keys.json (0600) there, so the seeded folder
+ * can be served again afterwards. Ends by saying what to try next.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { formatMoney, formatReceiptText, LOG_REDACT_PATHS, type Item } from '@bluetill/protocol';
@@ -16,6 +18,15 @@ const SHOPPERS = [
   { cardId: 'card-bob', pin: '2580', basket: [{ sku: 'sandwich', name: 'Club sandwich', quantity: 1, unitPriceMinor: 650 }, { sku: 'water', name: 'Still water', quantity: 2, unitPriceMinor: 120 }] },
   { cardId: 'card-chen', pin: '9876', basket: [{ sku: 'book', name: 'Paperback', quantity: 1, unitPriceMinor: 1299 }, { sku: 'pen', name: 'Gel pen', quantity: 3, unitPriceMinor: 199 }] },
 ] satisfies Array<{ cardId: string; pin: string; basket: Item[] }>;
+
+const WHAT_NEXT = `
+What to try next:
+  make till                            a till you can use: the cashier's screen on http://127.0.0.1:8080
+                                       (sign in as "demo", PIN 1234), the backend and the virtual radio;
+                                       it prints what to do; Ctrl-C stops it, the next start reuses it
+  npm run phones -- --count 3          in another terminal: three simulated phones pay the baskets
+                                       the cashier charged (add --ring-up: they ring up their own)
+  README.md "Getting started"          the demo cards and their PINs, the logs, each package's README`;
 
 const indent = (text: string, by = '    ') => text.split('\n').map((l) => by + l).join('\n');
 
@@ -30,7 +41,10 @@ async function main(): Promise<number> {
   console.log('  cards: the "typical" timing profile (a contactless card\'s ~0.5 s of commands, as real cards take)');
   const ble = await VirtualBle.start({ trace: { dir: join(dir, 'hci') } });
   const world = await startWorld({ dir, logger, radio: ble, cardProfile: 'typical' });
-  console.log(`  backend listening on ${world.backend.address}; data in ${dir}`);
+  // The folder is reusable after the run: its keys.json is sealed under this key (never printed).
+  const keysFile = join(dir, 'demo-keys.json');
+  writeFileSync(keysFile, JSON.stringify({ masterKey: world.masterKey.toBase64() }) + '\n', { mode: 0o600 });
+  console.log(`  backend listening on ${world.backend.address}; data in ${dir} (each run starts afresh there; its master key in ${keysFile}, 0600)`);
   let failures = 0;
   try {
     for (const s of SHOPPERS) {
@@ -58,6 +72,7 @@ async function main(): Promise<number> {
     console.log(`ledger: ${ledger.n} postings, sum ${ledger.sum} (balanced: ${ledger.sum === 0 ? 'yes' : 'NO'})`);
     console.log(`three payments in ${wall.toFixed(0)} ms wall time; structured logs: ${logFile}; HCI traces: ${join(dir, 'hci')}`);
     if (ledger.sum !== 0 || tillReceipts.length !== SHOPPERS.length) failures++;
+    console.log(WHAT_NEXT);
   } finally {
     await world.close();
     await ble.close();

@@ -7,7 +7,7 @@
  *   poissonArrivals({ perSecond: 5, durationS: 10, seed: 42 }); // [112.4, 391.0, …] ms from the start, ~50 of them
  *   poissonArrivals({ perSecond: 5, count: 3, seed: 42 });      // exactly 3
  */
-import { seededRandom } from '../seeded-random';
+import { seededRandom } from '@bluetill/protocol';
 
 export type ArrivalPlan = { readonly perSecond: number; readonly seed: number } & ({ readonly durationS: number } | { readonly count: number });
 
