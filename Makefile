@@ -27,6 +27,8 @@ test: setup
 	@# each package on its own too: the root sees every package's libraries (the renderer's DOM)
 	@for p in $(PACKAGES); do npx tsc -p $$p/tsconfig.json --noEmit || exit 1; done
 	npx eslint . --max-warnings=0
+	@# no import cycle (type-only imports too), no undeclared cross-package import, no package cycle
+	node scripts/check-imports.mjs
 	node scripts/run-tests.mjs
 
 bench: setup

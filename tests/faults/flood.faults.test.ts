@@ -179,7 +179,7 @@ describe('a flood of junk Hellos (well framed, junk key) from many attacker link
    * Was a finding: the till asked the backend for a Challenge and assigned a basket BEFORE it
    * checked the Hello, so each junk Hello cost a backend round trip and held a basket. Now the
    * till checks the Hello first (checkHello: version, nonce, key on P-256) and rate-limits the
-   * Challenges it asks for (pos-terminal hello-gate.test.ts): junk costs the backend nothing.
+   * Challenges it asks for (tests/till/hello-gate.test.ts): junk costs the backend nothing.
    */
   it('the honest phone is still approved; prints its delay and the backend challenges the junk cost', async () => {
     const ATTACKERS = SOAK ? 60 : 8;

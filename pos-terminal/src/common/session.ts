@@ -30,8 +30,10 @@ import type { PeripheralLink } from './ports/ble-peripheral';
 import { BackendError } from './ports/backend-client';
 import { checkAgainstBasket, type Basket } from './basket';
 import type { TillContext } from './till-context';
+import type { SessionSnapshot, SessionState } from './session-snapshot';
 
-export type SessionState = 'connected' | 'secured' | 'authorizing' | 'authorized' | 'paying' | 'approved' | 'declined' | 'failed' | 'closed';
+export type { SessionSnapshot, SessionState } from './session-snapshot';
+
 
 const NEXT: Readonly<Record<SessionState, readonly SessionState[]>> = {
   connected: ['secured', 'failed', 'closed'],
@@ -46,14 +48,6 @@ const NEXT: Readonly<Record<SessionState, readonly SessionState[]>> = {
   closed: [],
 };
 
-export interface SessionSnapshot {
-  readonly id: string;
-  readonly state: SessionState;
-  readonly basketId: string | null;
-  readonly maskedPan: string | null;
-  readonly decline: DeclineCode | null;
-  readonly detail: string;
-}
 
 export class PhoneSession {
   private state: SessionState = 'connected';

@@ -1,7 +1,7 @@
 import type { CancelRequest, DeclineCode, Receipt, SettleRequest, SettleResponse, TillIdentity } from '@bluetill/protocol';
 import type { BackendClient } from './ports/backend-client';
 import type { Basket, BasketBook } from './basket';
-import type { SessionSnapshot } from './session';
+import type { SessionSnapshot } from './session-snapshot';
 import type { AttemptState } from './payment-attempt';
 
 export type TillEvent =

@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '@bluetill/simulator';
-import { REQUEST_CHANNELS } from '../common/ipc/channels';
-import { generateTillKey } from '../main/journal/journal-key';
-import { buildElectronApp, PACKAGE_DIR } from './build';
-import { writeTestCashiersFile } from '../server/test-cashiers';
+import { REQUEST_CHANNELS } from '../../pos-terminal/src/common/ipc/channels';
+import { generateTillKey } from '../../pos-terminal/src/main/journal/journal-key';
+import { buildElectronApp, PACKAGE_DIR } from '../../pos-terminal/src/electron/build';
+import { writeTestCashiersFile } from '../../pos-terminal/src/server/test-cashiers';
 
 const FAKE_ELECTRON = `
 const listeners = {};

@@ -13,9 +13,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { InMemoryRadio } from '@bluetill/simulator';
 import type { CentralLink } from '@bluetill/phone-agent';
 import { Reassembler, decodeMessage, encodeMessage, fragment, startPhoneHandshake, type BleBody } from '@bluetill/protocol';
-import { Till } from './till';
-import type { BackendClient } from './ports/backend-client';
-import { SqliteJournal } from '../main/journal/journal.sqlite';
+import { Till } from '../../pos-terminal/src/common/till';
+import type { BackendClient } from '../../pos-terminal/src/common/ports/backend-client';
+import { SqliteJournal } from '../../pos-terminal/src/main/journal/journal.sqlite';
 
 const tills: Till[] = [];
 afterEach(async () => {

@@ -11,15 +11,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { phoneCardFromFile, startWorld, type PhoneRun, type World } from '@bluetill/simulator';
 import { GrpcShopperBackend, requestCode } from '@bluetill/phone-agent';
 import { publicKeyFromRaw } from '@bluetill/protocol';
-import { SqliteCatalog } from '../main/catalog/catalog.sqlite';
-import { SqliteReceiptStore } from '../main/receipt/receipt-store.sqlite';
-import { FilePrinter } from '../main/receipt/receipt-printer.file';
-import { receiptToEscPos } from '../main/receipt/escpos';
-import { startTillServer, type TillServer } from '../server/till-server';
-import { TEST_CASHIER, TEST_MANAGER, testCashierAuth } from '../server/test-cashiers';
+import { SqliteCatalog } from '../../pos-terminal/src/main/catalog/catalog.sqlite';
+import { SqliteReceiptStore } from '../../pos-terminal/src/main/receipt/receipt-store.sqlite';
+import { FilePrinter } from '../../pos-terminal/src/main/receipt/receipt-printer.file';
+import { receiptToEscPos } from '../../pos-terminal/src/main/receipt/escpos';
+import { startTillServer, type TillServer } from '../../pos-terminal/src/server/till-server';
+import { TEST_CASHIER, TEST_MANAGER, testCashierAuth } from '../../pos-terminal/src/server/test-cashiers';
 
 const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = resolve(import.meta.dirname, '../../../artifacts/screenshots');
+const SHOTS = resolve(import.meta.dirname, '../../artifacts/screenshots');
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only when /usr/bin/chromium is missing: scripts/setup-system.sh installs it)', () => {

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '@bluetill/simulator';
-import { generateTillKey } from '../main/journal/journal-key';
-import { WsTestClient } from './ws-test-client';
-import { writeTestCashiersFile } from './test-cashiers';
+import { generateTillKey } from '../../pos-terminal/src/main/journal/journal-key';
+import { WsTestClient } from '../../pos-terminal/src/server/ws-test-client';
+import { writeTestCashiersFile } from '../../pos-terminal/src/server/test-cashiers';
 
 describe('serve CLI', () => {
   let world: World;
@@ -22,7 +22,7 @@ describe('serve CLI', () => {
   });
 
   it('composes a till with the real adapters and serves it until SIGTERM', async () => {
-    const cli = join(import.meta.dirname, 'cli.ts');
+    const cli = join(import.meta.dirname, '../../pos-terminal/src/server/cli.ts');
     const cashiers = await writeTestCashiersFile(join(data, 'cashiers.json'));
     const child = spawn(process.execPath, ['--import', 'tsx', cli, '--terminal', join(world.dir, 'terminal-T-0001.json'), '--backend', world.backend.address, '--ble', 'none', '--port', '0', '--data', data, '--counter', 'Counter 7', '--cashiers', cashiers], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BLUETILL_TILL_KEY: generateTillKey() } });
     let out = '';
@@ -50,7 +50,7 @@ describe('serve CLI', () => {
   });
 
   it('explains its arguments', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'cli.ts'), '--ble', 'bluetooth'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../../pos-terminal/src/server/cli.ts'), '--ble', 'bluetooth'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d) => (err += String(d)));
     expect(await new Promise((r) => child.once('exit', r))).toBe(2);

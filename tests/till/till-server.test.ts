@@ -7,14 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '@bluetill/simulator';
-import { SqliteCatalog } from '../main/catalog/catalog.sqlite';
-import { SqliteReceiptStore } from '../main/receipt/receipt-store.sqlite';
-import { FilePrinter } from '../main/receipt/receipt-printer.file';
-import { receiptToEscPos } from '../main/receipt/escpos';
-import { MAX_WS_MESSAGE_BYTES } from '../common/ipc/wire';
-import { startTillServer, type TillServer } from './till-server';
-import { WsTestClient } from './ws-test-client';
-import { TEST_CASHIER, TEST_MANAGER, testCashierAuth } from './test-cashiers';
+import { SqliteCatalog } from '../../pos-terminal/src/main/catalog/catalog.sqlite';
+import { SqliteReceiptStore } from '../../pos-terminal/src/main/receipt/receipt-store.sqlite';
+import { FilePrinter } from '../../pos-terminal/src/main/receipt/receipt-printer.file';
+import { receiptToEscPos } from '../../pos-terminal/src/main/receipt/escpos';
+import { MAX_WS_MESSAGE_BYTES } from '../../pos-terminal/src/common/ipc/wire';
+import { startTillServer, type TillServer } from '../../pos-terminal/src/server/till-server';
+import { WsTestClient } from '../../pos-terminal/src/server/ws-test-client';
+import { TEST_CASHIER, TEST_MANAGER, testCashierAuth } from '../../pos-terminal/src/server/test-cashiers';
 
 describe('till server (HTTP + WebSocket on loopback)', () => {
   let world: World;
