@@ -79,7 +79,8 @@ export function validateAuthorize(r: AuthorizeRequest): AuthorizeRequest {
   return r;
 }
 
-export function validateSettle(r: SettleRequest): SettleRequest {
+/** What a Settle and a Cancel share: the till's ids, the authorization, the card, the basket. */
+function paymentFields(r: SettleRequest | CancelRequest): void {
   id('terminal_id', r.terminalId);
   id('terminal_txn_id', r.terminalTxnId);
   id('merchant_id', r.merchantId);
@@ -87,19 +88,17 @@ export function validateSettle(r: SettleRequest): SettleRequest {
   card(r.card);
   money('amount', r.amount);
   items(r.items);
+}
+
+export function validateSettle(r: SettleRequest): SettleRequest {
+  paymentFields(r);
   cryptogram(r.cryptogram);
   return r;
 }
 
 /** A till's Cancel: its ids, the basket, the card as authorized, the cryptogram when the phone sent one. */
 export function validateCancel(r: CancelRequest): CancelRequest {
-  id('terminal_id', r.terminalId);
-  id('terminal_txn_id', r.terminalTxnId);
-  id('merchant_id', r.merchantId);
-  if (r.authorizationRef.length < 1 || r.authorizationRef.length > 128) fail('authorization_ref', 'must be 1-128 characters');
-  card(r.card);
-  money('amount', r.amount);
-  items(r.items);
+  paymentFields(r);
   if (r.cryptogram) cryptogram(r.cryptogram);
   if (!(CANCEL_REASONS as readonly string[]).includes(r.reason)) fail('reason', `must be one of ${CANCEL_REASONS.join(', ')}`);
   return r;
