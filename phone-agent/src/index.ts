@@ -1,7 +1,7 @@
 export { askOutcome, pay, retrieveReceipt, type AskOptions, type CardholderVerification, type PaymentOutcome, type PayOptions, type ResumeTicket, type RetrieveOptions } from './core/payment-flow';
 export type { BiometricSensor } from './ports/biometric-sensor';
 export { PhoneError, type PhoneErrorCode } from './core/phone-error';
-export type { BleCentral, CentralLink, Advertisement, ScanOptions } from './ports/ble-central';
+export { BleCentralError, type BleCentral, type BleCentralErrorCode, type CentralLink, type Advertisement, type ScanOptions } from './ports/ble-central';
 export type { PaymentCard } from './ports/payment-card';
 export type { Prompt } from './ports/prompt';
 export { CardReaderError, type CardReader } from './ports/card-reader';
@@ -9,7 +9,7 @@ export * from './core/card/index';
 export { InProcessCardReader } from './adapters/card-reader.in-process';
 export { ReplayCardReader } from './adapters/card-reader.replay';
 export { NfcPcscCardReader } from './adapters/card-reader.nfc-pcsc';
-export { BleCentralError, NobleCentral, type BleCentralErrorCode, type NobleCentralOptions } from './adapters/ble-central.noble';
+export { NobleCentral, type NobleCentralOptions } from './adapters/ble-central.noble';
 export { bySignal, rssiAvailable, RSSI_NOT_AVAILABLE, signalText } from './core/signal';
 export { runPhoneCli } from './cli/main';
 export type { CliExtensions } from './cli/pay-command';

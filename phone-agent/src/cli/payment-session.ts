@@ -7,12 +7,11 @@
  * Ports only: the composition root (pay-command.ts) passes the noble central, the card and the prompt.
  */
 import { askOutcome, pay, retrieveReceipt, type CardholderVerification, type PaymentOutcome, type PayOptions } from '../core/payment-flow';
-import type { Advertisement, BleCentral, CentralLink } from '../ports/ble-central';
+import { BleCentralError, type Advertisement, type BleCentral, type CentralLink } from '../ports/ble-central';
 import type { PaymentCard } from '../ports/payment-card';
 import type { Prompt } from '../ports/prompt';
 import { ShopperBackendError, type ShopperBackend } from '../ports/shopper-backend';
 import { PhoneError } from '../core/phone-error';
-import { BleCentralError } from '../adapters/ble-central.noble';
 import { bySignal, signalText } from '../core/signal';
 import { CliError } from './cli-error';
 import { EXIT } from './exit-codes';
