@@ -30,7 +30,7 @@ import {
   type BleBody, type CardAuth, type DeclineCode, type Money, type Receipt, type RsaPublicKey, type TillIdentity,
 } from '@bluetill/protocol';
 import type { BiometricSensor } from '../ports/biometric-sensor';
-import type { CardVerificationResult } from './card/read-card';
+import type { CardVerificationResult } from './card/card-exchange';
 import type { KeyObject } from 'node:crypto';
 import type { CentralLink } from '../ports/ble-central';
 import type { PaymentCard } from '../ports/payment-card';

@@ -2,8 +2,8 @@ import { iso4217, type CardData, type Cryptogram as CryptogramMessage, type Mone
 import { CardReaderError, type CardReader } from '../../ports/card-reader';
 import type { PaymentCard } from '../../ports/payment-card';
 import { CardReadError } from './card-read-error';
-import type { CardRead, TransactionData } from './card-read';
-import { generateCryptogram, readCard, verifyCardholder, type CardVerification, type CardVerificationResult } from './read-card';
+import type { CardRead, TransactionData } from './card-read-types';
+import { generateCryptogram, readCard, verifyCardholder, type CardVerification, type CardVerificationResult } from './card-exchange';
 
 /** ISO 4217 alphabetic → numeric (protocol's table), for the card's 5F2A. */
 export function currencyNumeric(alpha: string): number {
