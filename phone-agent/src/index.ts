@@ -14,7 +14,7 @@ export { bySignal, rssiAvailable, RSSI_NOT_AVAILABLE, signalText } from './core/
 export { runPhoneCli } from './cli/main';
 export type { CliExtensions } from './cli/pay-command';
 export type { Trust } from './cli/trust-file';
-export { runPaymentSession, type PaymentSessionOptions, type PaymentSessionResult, type TillChoice } from './cli/payment-session';
+export { pickTill, runPaymentSession, TillUnreachableError, type PaymentSessionOptions, type PaymentSessionResult, type PaymentTrust, type TillChoice, type TillUnreachableCode } from './core/payment-session';
 export { CliError, type CliErrorCode } from './cli/cli-error';
 export { EXIT } from './cli/exit-codes';
 export { requestCode, checkedPinKey, type CodeOutcome, type CodeOptions } from './core/code-flow';
