@@ -1,5 +1,5 @@
 /**
- * The CLI's payment session against a real till and backend over the in-memory link: picking the
+ * One payment (core/payment-session.ts) against a real till and backend over the in-memory link: picking the
  * till, resuming after a link lost once the Payment left, and the shopper's messages for card
  * failures (no reader, no card, card removed mid-read) and a declined PIN.
  */
@@ -15,7 +15,9 @@ import type { CardReader } from '../../phone-agent/src/ports/card-reader';
 import type { PaymentCard } from '../../phone-agent/src/ports/payment-card';
 import { EXIT } from '../../phone-agent/src/cli/exit-codes';
 import { reportOutcome } from '../../phone-agent/src/cli/pay-report';
-import { pickTill, runPaymentSession } from '../../phone-agent/src/cli/payment-session';
+import { pickTill, runPaymentSession, TillUnreachableError } from '../../phone-agent/src/core/payment-session';
+import { tillUnreachableCliError } from '../../phone-agent/src/cli/till-unreachable';
+import { BleCentralError } from '../../phone-agent/src/ports/ble-central';
 import { bySignal, signalText } from '../../phone-agent/src/core/signal';
 import { CliError } from '../../phone-agent/src/cli/cli-error';
 import { GrpcShopperBackend } from '../../phone-agent/src/adapters/shopper-backend.grpc';
@@ -71,12 +73,27 @@ describe('payment session', () => {
     expect(report.till).toEqual({ counterName: 'Counter 1', rssi: null });
   });
 
-  it('no till: a CliError no_till with exit 4', async () => {
+  it('Bluetooth not available: ble_unavailable, which the CLI says with its hint on --hci', async () => {
+    const dead: BleCentral = {
+      scan: () => Promise.reject(new BleCentralError('adapter_unavailable', 'BLE adapter not powered on (state poweredOff)')),
+      connect: () => Promise.reject(new Error('not reached')),
+      close: () => Promise.resolve(),
+    };
+    const e = await runPaymentSession({ central: dead, card: emv(new InProcessCardReader(await simulatedCard('card-alice'))), prompt: new AutoPrompt({ pin: '1234' }), trust, till: { kind: 'strongest' }, scanTimeoutMs: 100 }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ name: 'TillUnreachableError', code: 'ble_unavailable' });
+    expect(e).not.toBeInstanceOf(CliError);
+    expect(tillUnreachableCliError(e as TillUnreachableError)).toMatchObject({ code: 'ble_unavailable', exitCode: EXIT.notCharged, message: expect.stringContaining('Check --hci') });
+  });
+
+  it('no till: a TillUnreachableError no_till, which the CLI says with exit 4', async () => {
     const central = radio.central();
     try {
-      await expect(runPaymentSession({ central, card: emv(new InProcessCardReader(await simulatedCard('card-alice'))), prompt: new AutoPrompt({ pin: '1234' }), trust, till: { kind: 'name', name: 'Nowhere' }, scanTimeoutMs: 100 })).rejects.toSatisfy(
-        (e) => e instanceof CliError && e.code === 'no_till' && e.exitCode === EXIT.notCharged,
-      );
+      const e = await runPaymentSession({ central, card: emv(new InProcessCardReader(await simulatedCard('card-alice'))), prompt: new AutoPrompt({ pin: '1234' }), trust, till: { kind: 'name', name: 'Nowhere' }, scanTimeoutMs: 100 }).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(TillUnreachableError);
+      expect((e as TillUnreachableError).code).toBe('no_till');
+      const cli = tillUnreachableCliError(e as TillUnreachableError);
+      expect(cli).toBeInstanceOf(CliError);
+      expect(cli).toMatchObject({ code: 'no_till', exitCode: EXIT.notCharged, message: (e as Error).message });
     } finally {
       await central.close();
     }

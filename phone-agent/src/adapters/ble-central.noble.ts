@@ -40,7 +40,10 @@
  */
 import { withBindings, type Characteristic, type Noble, type Peripheral } from '@stoprocent/noble';
 import { ATT_DEFAULT_MTU, ATT_PREFERRED_MTU, BLUETILL_GATT_LAYOUT, CHAR_PROP, GATT, disconnectReason, equalBytes } from '@bluetill/protocol';
-import type { Advertisement, BleCentral, CentralLink, ScanOptions } from '../ports/ble-central';
+import { BleCentralError, type Advertisement, type BleCentral, type CentralLink, type ScanOptions } from '../ports/ble-central';
+
+/** The port's error, re-exported where it used to live. */
+export { BleCentralError, type BleCentralErrorCode } from '../ports/ble-central';
 
 /** Which HCI controller noble talks to. */
 export type HciTransport =
@@ -79,34 +82,8 @@ interface NobleGattCache {
   ): Characteristic[] | undefined;
 }
 
-export type BleCentralErrorCode =
-  | 'adapter_unavailable'
-  | 'unknown_device'
-  | 'connect_timeout'
-  | 'connect_failed'
-  | 'service_missing'
-  | 'disconnected'
-  | 'value_too_long';
-
 /** HCI 0x3E "Connection Failed to be Established" (Core Vol 1, Part F, 2.62). */
 export const HCI_CONNECTION_FAILED_TO_BE_ESTABLISHED = 0x3e;
-
-export class BleCentralError extends Error {
-  override readonly name = 'BleCentralError';
-  /** The HCI status or disconnection reason behind it, when the controller gave one (0x3E, 0x08, …). */
-  readonly hciStatus: number | undefined;
-  /** Connection attempts made, for connect_failed. */
-  readonly attempts: number | undefined;
-  constructor(
-    readonly code: BleCentralErrorCode,
-    message: string,
-    options?: { cause?: unknown; hciStatus?: number | undefined; attempts?: number | undefined },
-  ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.hciStatus = options?.hciStatus;
-    this.attempts = options?.attempts;
-  }
-}
 
 /** Words for whatever a stack rejected with (an Error, a string, a status number, nothing). */
 export const describeCause = (e: unknown): string => {

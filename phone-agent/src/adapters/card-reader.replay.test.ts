@@ -44,5 +44,7 @@ describe('ReplayCardReader', () => {
   it('a transcript that does not parse is a TranscriptError', () => {
     expect(() => new ReplayCardReader('=> 0G')).toThrow(TranscriptError);
     expect(() => new ReplayCardReader('hello')).toThrow(TranscriptError);
+    expect(() => new ReplayCardReader('=> 0G')).toThrow(expect.objectContaining({ code: 'not_hex' }));
+    expect(() => new ReplayCardReader('hello')).toThrow(expect.objectContaining({ code: 'bad_line' }));
   });
 });

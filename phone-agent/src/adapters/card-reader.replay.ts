@@ -5,8 +5,13 @@ type Line = { kind: 'atr' | 'command' | 'response'; bytes: Uint8Array; text: str
 const hexOf = (b: Uint8Array): string => Buffer.from(b).toString('hex').toUpperCase();
 
 /** Thrown for a transcript that does not parse (a test-authoring mistake, not a card problem). */
+export type TranscriptErrorCode = 'bad_line' | 'not_hex' | 'no_response';
+
 export class TranscriptError extends Error {
-  constructor(message: string) {
+  constructor(
+    readonly code: TranscriptErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'TranscriptError';
   }
@@ -33,14 +38,14 @@ export class ReplayCardReader implements CardReader {
       const text = raw.trim();
       if (text === '' || text.startsWith('#')) return;
       const m = /^(ATR|=>|<=)\s*(.*)$/.exec(text);
-      if (!m) throw new TranscriptError(`transcript line ${i + 1}: expected ATR, => or <=`);
+      if (!m) throw new TranscriptError('bad_line', `transcript line ${i + 1}: expected ATR, => or <=`);
       const body = (m[2] ?? '').replace(/\s+/g, '');
       const kind = m[1] === 'ATR' ? 'atr' : m[1] === '=>' ? 'command' : 'response';
       if (kind === 'response' && body.toUpperCase() === 'REMOVED') {
         this.lines.push({ kind, bytes: new Uint8Array(0), text: 'REMOVED', lineNo: i + 1 });
         return;
       }
-      if (!/^(?:[0-9A-Fa-f]{2})+$/.test(body)) throw new TranscriptError(`transcript line ${i + 1}: not hex`);
+      if (!/^(?:[0-9A-Fa-f]{2})+$/.test(body)) throw new TranscriptError('not_hex', `transcript line ${i + 1}: not hex`);
       this.lines.push({ kind, bytes: new Uint8Array(Buffer.from(body, 'hex')), text: body.toUpperCase(), lineNo: i + 1 });
     });
   }
@@ -62,7 +67,7 @@ export class ReplayCardReader implements CardReader {
       throw new CardReaderError('unexpected_command', `unexpected command ${hexOf(command).slice(0, 8)}…, transcript line ${want.lineNo} expects ${want.text.slice(0, 8)}…`);
     }
     const answer = this.lines[this.at + 1];
-    if (!answer || answer.kind !== 'response') throw new TranscriptError(`transcript line ${want.lineNo}: command without a response`);
+    if (!answer || answer.kind !== 'response') throw new TranscriptError('no_response', `transcript line ${want.lineNo}: command without a response`);
     this.at += 2;
     if (answer.text === 'REMOVED') throw new CardReaderError('card_removed', 'card removed (transcript)');
     return answer.bytes;

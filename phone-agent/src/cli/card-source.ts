@@ -16,7 +16,7 @@ import { decodePersonalizationData, maskPan, type CardPersonalization, type Card
 import { InProcessCardReader, type InProcessCard } from '../adapters/card-reader.in-process';
 import { NfcPcscCardReader } from '../adapters/card-reader.nfc-pcsc';
 import { EmvPaymentCard } from '../core/card/emv-payment-card';
-import type { CardVerification, CardVerificationResult } from '../core/card/read-card';
+import type { CardVerification, CardVerificationResult } from '../core/card/card-exchange';
 import type { CardReader } from '../ports/card-reader';
 import type { PaymentCard } from '../ports/payment-card';
 import { CliError } from './cli-error';

@@ -22,7 +22,8 @@ import { CliError } from './cli-error';
 import { EXIT } from './exit-codes';
 import { HCI_HELP, parseCount, parseHci } from './hci-option';
 import { printReport, reportError, reportOutcome, type PayReport } from './pay-report';
-import { runPaymentSession, type TillChoice } from './payment-session';
+import { runPaymentSession, TillUnreachableError, type TillChoice } from '../core/payment-session';
+import { tillUnreachableCliError } from './till-unreachable';
 import { readTrustFile } from './trust-file';
 import { runCodeCommand, runMerchantCardCommand, saleFrom, shopperBackend } from './shopper-commands';
 import { parseAmount, parseItem, readItemsFile } from './sale-options';
@@ -131,6 +132,7 @@ async function payOnce(o: PayFlags, ext: CliExtensions): Promise<PayReport> {
     const result = await runPaymentSession({ central, card: card.card, prompt, trust, till, scanTimeoutMs, cvm, ...(o.oda ? { oda: true } : {}), ...(askBackend ? { askBackend } : {}) });
     return reportOutcome(result, { maskedPan: card.maskedPan(), failure: card.failure() });
   } catch (e) {
+    if (e instanceof TillUnreachableError) throw tillUnreachableCliError(e);
     if (e instanceof PromptError) return { outcome: 'cancelled', exitCode: EXIT.notCharged, message: `Cancelled (${e.message}): nothing was charged.`, charged: 'no', error: { code: e.code, message: e.message } };
     // GENERATE AC failed: the Payment was never sent.
     if (e instanceof CardReadError || e instanceof CardReaderError) {

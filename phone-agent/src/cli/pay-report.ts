@@ -9,7 +9,7 @@ import type { PhoneErrorCode } from '../core/phone-error';
 import type { PaymentOutcome } from '../core/payment-flow';
 import type { CliError } from './cli-error';
 import { EXIT, type ExitCode } from './exit-codes';
-import type { PaymentSessionResult } from './payment-session';
+import type { PaymentSessionResult } from '../core/payment-session';
 import { rssiAvailable } from '../core/signal';
 
 export interface PayReport {

@@ -4,7 +4,7 @@ import { NobleCentral } from '../adapters/ble-central.noble';
 import { CliError } from './cli-error';
 import { EXIT } from './exit-codes';
 import { HCI_HELP, parseCount, parseHci } from './hci-option';
-import { bleUnavailableMessage } from './payment-session';
+import { bleUnavailableMessage } from './till-unreachable';
 import { bySignal, rssiAvailable, signalText } from '../core/signal';
 
 export function registerScan(program: Command): void {

@@ -30,7 +30,7 @@ import {
   type BleBody, type CardAuth, type DeclineCode, type Money, type Receipt, type RsaPublicKey, type TillIdentity,
 } from '@bluetill/protocol';
 import type { BiometricSensor } from '../ports/biometric-sensor';
-import type { CardVerificationResult } from './card/read-card';
+import type { CardVerificationResult } from './card/card-exchange';
 import type { KeyObject } from 'node:crypto';
 import type { CentralLink } from '../ports/ble-central';
 import type { PaymentCard } from '../ports/payment-card';
@@ -56,6 +56,8 @@ export type PaymentOutcome =
       readonly kind: 'failed';
       readonly code: string;
       readonly message: string;
+      /** For code till_error: the code of the till's Error message. */
+      readonly tillCode?: string;
       readonly charged: 'no' | 'unknown';
       /** When charged is 'unknown': what retrieveReceipt() needs to ask the till on a new connection. */
       readonly resume?: ResumeTicket;
@@ -118,7 +120,7 @@ function conversation(link: CentralLink, now: () => number, timeoutMs: number) {
   const inbox = new MessageInbox(link, now);
   const expect = async <C extends BleBody['$case']>(c: C): Promise<ValueOf<C>> => {
     const body: BleBody = await inbox.next(timeoutMs);
-    if (body.$case === 'error') throw new PhoneError('till_error', `${body.value.code}: ${body.value.message}`);
+    if (body.$case === 'error') throw new PhoneError('till_error', `${body.value.code}: ${body.value.message}`, { tillCode: body.value.code });
     if (body.$case !== c) throw new PhoneError('protocol', `expected ${c}, got ${body.$case}`);
     return body.value as unknown as ValueOf<C>;
   };
@@ -224,7 +226,7 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
     // lost link — leaves the outcome unknown, to be asked. Before that the till holds no
     // cryptogram of this card for this payment, so it has nothing it could settle.
     const outcomeUnknown = paymentSent;
-    return { kind: 'failed', code: e.code, message: e.message, charged: outcomeUnknown ? 'unknown' : 'no', ...(outcomeUnknown && resume ? { resume } : {}) };
+    return { kind: 'failed', code: e.code, message: e.message, ...(e.tillCode !== undefined ? { tillCode: e.tillCode } : {}), charged: outcomeUnknown ? 'unknown' : 'no', ...(outcomeUnknown && resume ? { resume } : {}) };
   } finally {
     inbox.stream.close();
   }
@@ -299,7 +301,7 @@ export async function retrieveReceipt(o: RetrieveOptions): Promise<PaymentOutcom
   } catch (e) {
     if (!(e instanceof PhoneError)) throw e;
     // The till saying "not charged" is not signed: the outcome stays unknown (ask the card company).
-    return { kind: 'failed', code: e.code, message: e.message, charged: 'unknown', resume: o.ticket };
+    return { kind: 'failed', code: e.code, message: e.message, ...(e.tillCode !== undefined ? { tillCode: e.tillCode } : {}), charged: 'unknown', resume: o.ticket };
   } finally {
     c.inbox.stream.close();
   }

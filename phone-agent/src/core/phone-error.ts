@@ -16,12 +16,15 @@ export type PhoneErrorCode =
   | 'backend_untrusted';
 
 export class PhoneError extends Error {
+  /** For till_error: the code of the till's Error message (e.g. `cvm_method_unknown`), as the till sent it. */
+  readonly tillCode: string | undefined;
   constructor(
     readonly code: PhoneErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; tillCode?: string },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'PhoneError';
+    this.tillCode = options?.tillCode;
   }
 }

@@ -49,3 +49,30 @@ export interface CentralLink {
   onDisconnect(handler: (reason: string) => void): void;
   disconnect(): Promise<void>;
 }
+
+/** Why a scan, a connection or a write failed; adapters throw it, the core and the hosts read `code`. */
+export type BleCentralErrorCode =
+  | 'adapter_unavailable'
+  | 'unknown_device'
+  | 'connect_timeout'
+  | 'connect_failed'
+  | 'service_missing'
+  | 'disconnected'
+  | 'value_too_long';
+
+export class BleCentralError extends Error {
+  override readonly name = 'BleCentralError';
+  /** The HCI status or disconnection reason behind it, when the controller gave one (0x3E, 0x08, …). */
+  readonly hciStatus: number | undefined;
+  /** Connection attempts made, for connect_failed. */
+  readonly attempts: number | undefined;
+  constructor(
+    readonly code: BleCentralErrorCode,
+    message: string,
+    options?: { cause?: unknown; hciStatus?: number | undefined; attempts?: number | undefined },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.hciStatus = options?.hciStatus;
+    this.attempts = options?.attempts;
+  }
+}

@@ -4,7 +4,7 @@
  * left, reconnect and ask the till what became of it. Used by the world in-process and by the
  * phone host process (many phones in a process of their own, as phones are devices of their own).
  */
-import { CliError, EXIT, runPaymentSession, type BleCentral, type CardholderVerification, type Trust, type CentralLink, type PaymentCard, type PaymentOutcome, type PayOptions } from '@bluetill/phone-agent';
+import { runPaymentSession, TillUnreachableError, type BleCentral, type CardholderVerification, type Trust, type CentralLink, type PaymentCard, type PaymentOutcome, type PayOptions } from '@bluetill/phone-agent';
 import { LAST } from '@bluetill/protocol';
 import { AutoPrompt, type ShopperDelays } from './auto-prompt';
 import { dropAfterMessages } from './flaky-link';
@@ -188,8 +188,8 @@ export async function runPhone(o: RunPhoneOptions): Promise<PhoneRun> {
     };
     return { outcome: r.outcome, prompt, ms, ...(tConnect !== undefined ? { connectToReceiptMs: receipt - tConnect } : {}), ...(linkReadyMs !== undefined ? { linkReadyMs } : {}), roundTrips, steps, timeline };
   } catch (error) {
-    // The session stops before any payment could start (no till, no link): the phone's outcome is "nothing charged".
-    if (error instanceof CliError && error.exitCode === EXIT.notCharged) {
+    // No payment could start (no till, no link): the phone's outcome is "nothing charged".
+    if (error instanceof TillUnreachableError) {
       return { outcome: { kind: 'failed', code: error.code, message: error.message, charged: 'no' }, prompt, ms: performance.now() - t0, timeline };
     }
     throw error;

@@ -1,5 +1,5 @@
 import { CardReadError } from './card-read-error';
-import type { CardCertificate, CardRead, TransactionData } from './card-read';
+import type { CardCertificate, CardRead, TransactionData } from './card-read-types';
 import {
   assertNever, buildDolData, decodeResponseApdu, decodeTlv, describeStatusWord, findTag, findTlv, getProcessingOptionsCommand,
   internalAuthenticateCommand, parseAfl, parseDol, readRecordCommand, selectCommand, selectPpseCommand,

@@ -1,17 +1,13 @@
-import type { CardData, Cryptogram as CryptogramMessage, Money } from '@bluetill/protocol';
+import { iso4217, type CardData, type Cryptogram as CryptogramMessage, type Money } from '@bluetill/protocol';
 import { CardReaderError, type CardReader } from '../../ports/card-reader';
 import type { PaymentCard } from '../../ports/payment-card';
 import { CardReadError } from './card-read-error';
-import type { CardRead, TransactionData } from './card-read';
-import { generateCryptogram, readCard, verifyCardholder, type CardVerification, type CardVerificationResult } from './read-card';
+import type { CardRead, TransactionData } from './card-read-types';
+import { generateCryptogram, readCard, verifyCardholder, type CardVerification, type CardVerificationResult } from './card-exchange';
 
-/** ISO 4217 alphabetic → numeric, for the currencies bluetill tills use. */
-const CURRENCY_NUMERIC: Record<string, number> = {
-  EUR: 978, USD: 840, GBP: 826, JPY: 392, CHF: 756, SEK: 752, DKK: 208, NOK: 578, PLN: 985, CZK: 203, HUF: 348, CAD: 124, AUD: 36,
-};
-
+/** ISO 4217 alphabetic → numeric (protocol's table), for the card's 5F2A. */
 export function currencyNumeric(alpha: string): number {
-  const n = CURRENCY_NUMERIC[alpha];
+  const n = iso4217(alpha)?.numeric;
   if (n === undefined) throw new CardReadError('bad_input', 'currency not supported by the card reader');
   return n;
 }

@@ -1,5 +1,5 @@
 import { CardReadError } from './card-read-error';
-import type { TransactionData } from './card-read';
+import type { TransactionData } from './card-read-types';
 
 const bcd = (digits: string): Uint8Array => new Uint8Array(Buffer.from(digits, 'hex'));
 

@@ -1,22 +1,41 @@
 /**
- * One payment from the CLI's side: find the till (by counter name, or the strongest signal),
+ * One payment at a till, from the phone's side: find the till (by counter name, or the strongest signal),
  * connect, run the payment flow, and, when the link is lost after the Payment left the phone,
  * reconnect and ask the till for the outcome (retrieveReceipt) a few times; when the outcome is
  * still unknown (no signed answer from the till) and the card company's shopper listener is given,
  * ask it directly (askOutcome).
- * Ports only: the composition root (pay-command.ts) passes the noble central, the card and the prompt.
+ * Ports only: a host (the CLI's pay-command.ts, the simulator) passes the central, the card and the
+ * prompt. When no payment could start (no till, no Bluetooth, no connection) it throws
+ * TillUnreachableError; the host decides what that means to it (the CLI: exit 4, nothing charged).
  */
-import { askOutcome, pay, retrieveReceipt, type CardholderVerification, type PaymentOutcome, type PayOptions } from '../core/payment-flow';
-import type { Advertisement, BleCentral, CentralLink } from '../ports/ble-central';
+import type { RsaPublicKey } from '@bluetill/protocol';
+import { askOutcome, pay, retrieveReceipt, type CardholderVerification, type PaymentOutcome, type PayOptions } from './payment-flow';
+import { BleCentralError, type Advertisement, type BleCentral, type CentralLink } from '../ports/ble-central';
 import type { PaymentCard } from '../ports/payment-card';
 import type { Prompt } from '../ports/prompt';
 import { ShopperBackendError, type ShopperBackend } from '../ports/shopper-backend';
-import { PhoneError } from '../core/phone-error';
-import { BleCentralError } from '../adapters/ble-central.noble';
-import { bySignal, signalText } from '../core/signal';
-import { CliError } from './cli-error';
-import { EXIT } from './exit-codes';
-import type { Trust } from './trust-file';
+import { PhoneError } from './phone-error';
+import { bySignal, signalText } from './signal';
+
+/** The keys the phone checks the till, the receipts and (with `oda`) the card against. */
+export type PaymentTrust = PayOptions['trust'] & {
+  /** The scheme's EMV CA keys by index, for offline data authentication on the phone. */
+  readonly emvCaKeys?: ReadonlyMap<number, RsaPublicKey>;
+};
+
+export type TillUnreachableCode = 'no_till' | 'ble_unavailable' | 'connect_failed';
+
+/** No payment could start: the till was not found, Bluetooth is not available, or the connection failed. Nothing was charged. */
+export class TillUnreachableError extends Error {
+  override readonly name = 'TillUnreachableError';
+  constructor(
+    readonly code: TillUnreachableCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
 
 /** `{ name }` picks that counter; `strongest` the till with the highest RSSI (an RSSI not available, 127, ranks last). */
 export type TillChoice = { readonly kind: 'name'; readonly name: string } | { readonly kind: 'strongest' };
@@ -25,7 +44,7 @@ export interface PaymentSessionOptions {
   readonly central: BleCentral;
   readonly card: PaymentCard;
   readonly prompt: Prompt;
-  readonly trust: Trust;
+  readonly trust: PaymentTrust;
   readonly till: TillChoice;
   readonly scanTimeoutMs: number;
   readonly connectTimeoutMs?: number;
@@ -69,19 +88,16 @@ export function pickTill(found: readonly Advertisement[], choice: TillChoice): A
   }
 }
 
-/** What to check when the controller never came up. */
-export const bleUnavailableMessage = (e: Error): string =>
-  `Bluetooth is not available: ${e.message}. Check --hci (default socket:0, the kernel's hci0), the permissions (root, or cap_net_raw,cap_net_admin on node) and that the adapter supports Bluetooth LE.`;
-
+/** The BLE port's failures while finding or reaching the till, as TillUnreachableError (cause: the BleCentralError). */
 const bleFailure = (e: unknown, doing: string): never => {
   if (e instanceof BleCentralError && e.code === 'adapter_unavailable') {
-    throw new CliError('ble_unavailable', bleUnavailableMessage(e), EXIT.notCharged, { cause: e });
+    throw new TillUnreachableError('ble_unavailable', `Bluetooth is not available: ${e.message}`, { cause: e });
   }
   if (e instanceof BleCentralError && e.code === 'connect_failed') {
     const tries = e.attempts !== undefined ? ` (tried ${e.attempts} ${e.attempts === 1 ? 'time' : 'times'})` : '';
-    throw new CliError('connect_failed', `could not ${doing}: the till's radio did not take the connection${tries}: ${e.message}. Nothing was charged; move closer or try again.`, EXIT.notCharged, { cause: e });
+    throw new TillUnreachableError('connect_failed', `could not ${doing}: the till's radio did not take the connection${tries}: ${e.message}. Nothing was charged; move closer or try again.`, { cause: e });
   }
-  if (e instanceof BleCentralError) throw new CliError('connect_failed', `could not ${doing}: ${e.message}`, EXIT.notCharged, { cause: e });
+  if (e instanceof BleCentralError) throw new TillUnreachableError('connect_failed', `could not ${doing}: ${e.message}`, { cause: e });
   throw e;
 };
 
@@ -92,7 +108,7 @@ export async function findTill(central: BleCentral, choice: TillChoice, timeoutM
   if (!till) {
     const seen = found.length === 0 ? 'no till at all' : `only ${found.map((a) => `"${a.counterName}"`).join(', ')}`;
     const wanted = choice.kind === 'name' ? `the till "${choice.name}"` : 'a till';
-    throw new CliError('no_till', `No till found: ${wanted} was not seen within ${timeoutMs} ms (${seen}). Move closer or check the counter name.`, EXIT.notCharged);
+    throw new TillUnreachableError('no_till', `No till found: ${wanted} was not seen within ${timeoutMs} ms (${seen}). Move closer or check the counter name.`);
   }
   return till;
 }

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ReplayCardReader } from '../../adapters/card-reader.replay';
 import { CardReadError } from './card-read-error';
-import type { TransactionData } from './card-read';
-import { generateCryptogram, readCard } from './read-card';
+import type { TransactionData } from './card-read-types';
+import { generateCryptogram, readCard } from './card-exchange';
 
 // Recorded from the simulated card (simulator/src/card) with InProcessCardReader; see the header.
 const TRANSCRIPT = readFileSync(new URL('./fixtures/bluetill-card.transcript', import.meta.url), 'utf8');

@@ -1,6 +1,7 @@
+/** The card reading flow driven over a CardReader port: readCard, generateCryptogram, verifyCardholder. Throws CardReadError. */
 import { CardReaderError, type CardReader } from '../../ports/card-reader';
 import { CardReadError } from './card-read-error';
-import type { CardRead, Cryptogram, TransactionData } from './card-read';
+import type { CardRead, Cryptogram, TransactionData } from './card-read-types';
 import { CardReadingFlow } from './card-reading-flow';
 import {
   buildDolData, CvmDataError, decodeResponseApdu, decodeTlv, describeStatusWord, encodeBiometricVerifyData, encodeKnowledgeSecret,

@@ -1,3 +1,4 @@
+/** The values the card exchanges return and take: CardRead, Cryptogram, TransactionData. */
 import type { ReadRecord } from '@bluetill/protocol';
 
 /** A certified public key as read from the card (certificate, remainder, exponent). */
