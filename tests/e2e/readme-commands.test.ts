@@ -135,6 +135,9 @@ describe('the root README, as a newcomer reads it', () => {
       }
     }
     await stopGroup(till);
+    // npm exits at the signal; the playground under it then stops the till, the radio and the
+    // backend, and removes its control file: wait for that (bounded), then check it is gone.
+    for (const until = Date.now() + 15_000; existsSync(join(dir, 'control.json')) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 100));
     expect(existsSync(join(dir, 'control.json'))).toBe(false);
   });
 });
