@@ -102,6 +102,9 @@ describe('till server (HTTP + WebSocket on loopback)', () => {
     await expect(client.call('basket:charge', {})).rejects.toThrow(/bad_request: the sale is empty/);
     await client.call('basket:cancel', { basketId: basket.id });
     expect(world.till.baskets.get(basket.id)).toBeUndefined();
+    // Taken back: its items are in the sale again, to change and charge again.
+    expect((await client.call('till:snapshot', {})).draft.lines.map((l) => [l.sku, l.quantity])).toEqual([['tea-green', 2], ['bread', 1]]);
+    await client.call('draft:clear', {});
   });
 
   it('answers every bad message with an error and keeps serving', async () => {

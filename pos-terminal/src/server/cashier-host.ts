@@ -63,6 +63,8 @@ export class CashierHost {
   constructor(private readonly o: CashierHostOptions) {
     this.till = o.till;
     this.currency = o.till.info().currency;
+    // The sale being rung up when the till last stopped.
+    this.readDraft();
     this.clock = o.clock ?? { now: () => Date.now() };
     this.backend = { health: 'unknown', message: 'Checking the payment network…', since: this.clock.now() };
     for (const s of this.till.sessionSnapshots()) this.rows.set(s.id, sessionRow(s, undefined, this.clock.now()));
@@ -134,7 +136,7 @@ export class CashierHost {
         return this.draftChanged();
       case 'basket:charge': {
         if (this.draft.size === 0) throw new ApiError('bad_request', 'the sale is empty');
-        const basket = this.till.baskets.add([...this.draft.values()]);
+        const basket = this.till.baskets.add([...this.draft.values()], undefined, []);
         this.draft.clear();
         this.draftChanged();
         this.basketsChanged();
@@ -143,7 +145,10 @@ export class CashierHost {
       case 'basket:assign':
         return this.assign(req.basketId as string, req.sessionId as string);
       case 'basket:cancel':
-        if (!this.till.baskets.cancel(req.basketId as string)) throw new ApiError('conflict', `basket ${req.basketId as string} is not waiting (a phone has it, or it is paid)`);
+        // Taken back: its items return to the sale being rung up, to change and charge again.
+        if (!this.till.baskets.takeBack(req.basketId as string)) throw new ApiError('conflict', `basket ${req.basketId as string} is not waiting (a phone has it, or it is paid)`);
+        this.readDraft();
+        this.draftChanged(false);
         this.basketsChanged();
         return { basketId: req.basketId };
       case 'session:cancel':
@@ -194,7 +199,14 @@ export class CashierHost {
     return { lines: lines.map((l) => lineView(l, this.currency)), totalMinor, totalText: formatMoney({ minor: totalMinor, currency: this.currency }) };
   }
 
-  private draftChanged(): DraftView {
+  private readDraft(): void {
+    this.draft.clear();
+    for (const l of this.till.baskets.draft()) this.draft.set(l.sku, l);
+  }
+
+  /** The sale changed: kept (unless `keep` is false: already kept), and shown. */
+  private draftChanged(keep = true): DraftView {
+    if (keep) this.till.baskets.setDraft([...this.draft.values()]);
     const view = this.draftView();
     this.push('draft:changed', view);
     this.push('till:changed', this.snapshot());
@@ -227,7 +239,7 @@ export class CashierHost {
     let id = basketId;
     if (id === undefined) {
       if (this.draft.size === 0) throw new ApiError('bad_request', 'the sale is empty');
-      id = this.till.baskets.add([...this.draft.values()]).id;
+      id = this.till.baskets.add([...this.draft.values()], undefined, []).id;
       this.draft.clear();
       this.draftChanged();
       this.basketsChanged();
