@@ -143,6 +143,7 @@ export class CashierView {
     $('close-day').addEventListener('click', () => void this.closeDay());
     $('print').addEventListener('click', () => void this.print());
     $('pdf').addEventListener('click', () => void this.pdf());
+    $('history-date').addEventListener('change', () => void this.refreshHistory());
     const hs = $<HTMLInputElement>('history-search');
     hs.addEventListener('input', () => {
       clearTimeout(timer);
@@ -358,7 +359,9 @@ export class CashierView {
 
   private async refreshHistory(): Promise<void> {
     const query = $<HTMLInputElement>('history-search').value;
-    this.history = (await this.call(() => this.api.invoke('receipt:history', { query, limit: 50 }), undefined, 'receipt-status')) ?? [];
+    // No day picked: today's receipts, or with words, any day's (the shop's business day, in its zone).
+    const date = $<HTMLInputElement>('history-date').value;
+    this.history = (await this.call(() => this.api.invoke('receipt:history', { query, limit: 50, ...(date ? { date } : {}) }), undefined, 'receipt-status')) ?? [];
     this.renderHistory();
   }
 

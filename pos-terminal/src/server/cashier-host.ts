@@ -21,6 +21,7 @@ import { ApiError } from '../common/ipc/till-api';
 import type {
   AdjustmentView, AttemptView, BackendStatus, BatchView, CodePaymentView, DraftView, ErrorView, MismatchView, PdfResult, PrintResult, ReceiptView, SessionRow, TillSnapshot,
 } from '../common/ipc/view-models';
+import { businessDate, businessDayBounds, isTimeZone, machineTimeZone } from '../common/business-day';
 import { basketView, batchView, lineView, mismatchView, productView, reasonText, receiptView, scrubDigits, sessionRow } from './view-mapping';
 
 export interface CashierHostOptions {
@@ -36,6 +37,8 @@ export interface CashierHostOptions {
   /** How often the payment network is probed (ms); 0 turns it off. Default 5 s. */
   readonly probeEveryMs?: number;
   readonly clock?: { now(): number };
+  /** The shop's time zone (IANA name): "today" in the history is the business day there. Default: the machine's. */
+  readonly timeZone?: string;
 }
 
 type Push = <E extends EventChannel>(event: E, payload: Events[E]) => void;
@@ -47,6 +50,7 @@ export class CashierHost {
   private readonly till: Till;
   private readonly currency: string;
   private readonly clock: { now(): number };
+  private readonly timeZone: string;
   private readonly draft = new Map<string, Item>();
   private readonly rows = new Map<string, SessionRow>();
   private readonly attempts: AttemptView[] = [];
@@ -66,6 +70,8 @@ export class CashierHost {
     // The sale being rung up when the till last stopped.
     this.readDraft();
     this.clock = o.clock ?? { now: () => Date.now() };
+    this.timeZone = o.timeZone ?? machineTimeZone();
+    if (!isTimeZone(this.timeZone)) throw new RangeError(`unknown time zone "${this.timeZone}"`);
     this.backend = { health: 'unknown', message: 'Checking the payment network…', since: this.clock.now() };
     for (const s of this.till.sessionSnapshots()) this.rows.set(s.id, sessionRow(s, undefined, this.clock.now()));
     this.offTill = this.till.onEvent((e) => this.onTillEvent(e));
@@ -158,7 +164,7 @@ export class CashierHost {
       case 'basket:pay-code':
         return this.payWithCode(req.basketId as string | undefined, req.code as string);
       case 'receipt:history':
-        return this.history(req.query as string | undefined, req.limit as number | undefined);
+        return this.history(req.query as string | undefined, req.date as string | undefined, req.limit as number | undefined);
       case 'receipt:print':
         return this.print(req.terminalTxnId as string);
       case 'receipt:pdf':
@@ -262,14 +268,16 @@ export class CashierHost {
     };
   }
 
-  private startOfDay(): number {
-    const d = new Date(this.clock.now());
-    d.setHours(0, 0, 0, 0);
-    return d.getTime();
-  }
-
-  private history(query: string | undefined, limit: number | undefined): ReceiptView[] {
-    return this.o.receipts.list({ sinceMs: this.startOfDay(), query: query ?? '', limit: limit ?? 100 }).map((s) => receiptView(s.receipt, formatReceiptText(s.receipt), s.sessionId));
+  /**
+   * The receipts of a business day in the shop's zone: the day named (YYYY-MM-DD), else, with
+   * words to look for, every day (a sale of yesterday to refund), else today.
+   */
+  private history(query: string | undefined, date: string | undefined, limit: number | undefined): ReceiptView[] {
+    const words = (query ?? '').trim();
+    const span = date !== undefined || !words ? businessDayBounds(date ?? businessDate(this.clock.now(), this.timeZone), this.timeZone) : { startMs: 0, endMs: Number.MAX_SAFE_INTEGER };
+    return this.o.receipts
+      .list({ sinceMs: span.startMs, untilMs: span.endMs, query: words, limit: limit ?? 100 })
+      .map((s) => receiptView(s.receipt, formatReceiptText(s.receipt), s.sessionId));
   }
 
   private stored(txn: string): Receipt {

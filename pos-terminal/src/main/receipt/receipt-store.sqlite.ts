@@ -57,13 +57,13 @@ export class SqliteReceiptStore {
     return r && { sessionId: r.sessionId, receipt: Receipt.decode(r.receipt) };
   }
 
-  /** Newest first, issued at or after `sinceMs`, every word of `query` found (case-insensitive). */
-  list(o: { sinceMs: number; query?: string; limit?: number }): StoredReceipt[] {
+  /** Newest first, issued at or after `sinceMs` (and before `untilMs`), every word of `query` found (case-insensitive). */
+  list(o: { sinceMs: number; untilMs?: number; query?: string; limit?: number }): StoredReceipt[] {
     const words = (o.query ?? '').toLowerCase().split(/\s+/).filter(Boolean).slice(0, 8);
-    const where = ['issued_at >= ?', ...words.map(() => "search_text LIKE ? ESCAPE '\\'")].join(' AND ');
+    const where = ['issued_at >= ? AND issued_at < ?', ...words.map(() => "search_text LIKE ? ESCAPE '\\'")].join(' AND ');
     const rows = this.db
       .prepare(`SELECT session_id AS sessionId, receipt FROM receipts WHERE ${where} ORDER BY issued_at DESC LIMIT ?`)
-      .all(o.sinceMs, ...words.map((w) => `%${w.replace(/[\\%_]/g, (c) => `\\${c}`)}%`), o.limit ?? 100) as Array<{ sessionId: string | null; receipt: Buffer }>;
+      .all(o.sinceMs, o.untilMs ?? Number.MAX_SAFE_INTEGER, ...words.map((w) => `%${w.replace(/[\\%_]/g, (c) => `\\${c}`)}%`), o.limit ?? 100) as Array<{ sessionId: string | null; receipt: Buffer }>;
     return rows.map((r) => ({ sessionId: r.sessionId, receipt: Receipt.decode(r.receipt) }));
   }
 

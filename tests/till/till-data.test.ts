@@ -1,7 +1,8 @@
 /**
- * A till that stops without cleaning up (a crash, a power switch) and starts again on the same
- * SQLite files: the cashier host over a real journal, catalog and receipt store, with no radio and
- * a payment network that answers lookups as told.
+ * What the till keeps, through the cashier host over a real journal, catalog and receipt store
+ * (SQLite files), with no radio and a payment network that answers lookups as told: a till that
+ * stops without cleaning up (a crash, a power switch) and starts again on the same files; the
+ * day's history around midnight in the shop's time zone.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +16,8 @@ import type { BasketView, DraftView } from '../../pos-terminal/src/common/ipc/vi
 import { SqliteJournal } from '../../pos-terminal/src/main/journal/journal.sqlite';
 import { SqliteCatalog } from '../../pos-terminal/src/main/catalog/catalog.sqlite';
 import { SqliteReceiptStore } from '../../pos-terminal/src/main/receipt/receipt-store.sqlite';
+import { SMALL_RECEIPT } from '../../pos-terminal/src/main/receipt/receipt.fixture';
+import type { ReceiptView } from '../../pos-terminal/src/common/ipc/view-models';
 import { CashierHost } from '../../pos-terminal/src/server/cashier-host';
 import { NoBlePeripheral } from '../../pos-terminal/src/server/no-ble-peripheral';
 
@@ -28,7 +31,7 @@ afterEach(async () => {
 });
 
 /** A till on the files in `dir`; `settled`: what the network says about an attempt it is asked about. */
-async function startTill(dir: string, settled: (txn: string) => SettleResponse | null = () => null) {
+async function startTill(dir: string, settled: (txn: string) => SettleResponse | null = () => null, more: { clock?: { now(): number }; timeZone?: string } = {}) {
   const journal = new SqliteJournal(join(dir, 'journal.sqlite'), { key: new Uint8Array(32).fill(9) });
   const catalog = new SqliteCatalog(join(dir, 'till.sqlite'));
   const receipts = new SqliteReceiptStore(join(dir, 'till.sqlite'));
@@ -41,7 +44,7 @@ async function startTill(dir: string, settled: (txn: string) => SettleResponse |
     peripheral: new NoBlePeripheral(), backend, journal, basketStore: journal, resolveEveryMs: 0,
   });
   await till.start();
-  const host = new CashierHost({ till, catalog, receipts, probeEveryMs: 0, autoPrint: false });
+  const host = new CashierHost({ till, catalog, receipts, probeEveryMs: 0, autoPrint: false, ...more });
   let gone = false;
   /** The process dies: no clean shutdown of the host, the files are simply closed. */
   const crash = async () => {
@@ -57,7 +60,7 @@ async function startTill(dir: string, settled: (txn: string) => SettleResponse |
     await crash();
   });
   const call = <T>(channel: string, payload: unknown = {}) => host.invoke(channel, payload) as Promise<T>;
-  return { host, till, journal, call, crash };
+  return { host, till, journal, receipts, call, crash };
 }
 
 const fresh = () => {
@@ -134,5 +137,38 @@ describe('a till restart', () => {
     const b = await startTill(dir);
     expect((b.host.snapshot().draft as DraftView).lines).toMatchObject([{ sku: 'tea', quantity: 3 }]);
     expect(b.host.snapshot().baskets).toEqual([]);
+  });
+});
+
+describe("the day's history", () => {
+  const at = (iso: string) => Date.parse(iso);
+
+  it('emptied at midnight UTC, in any zone: a sale minutes old could not be found to reprint or refund — was a bug', async () => {
+    for (const [zone, before, after] of [
+      ['America/New_York', '2026-12-07T18:55:00-05:00', '2026-12-07T19:05:00-05:00'], // midnight UTC falls in the shop's evening
+      ['Europe/Berlin', '2026-12-07T00:55:00+01:00', '2026-12-07T01:05:00+01:00'],
+    ] as const) {
+      const now = { t: at(after) };
+      const a = await startTill(fresh(), undefined, { clock: { now: () => now.t }, timeZone: zone });
+      a.receipts.save({ ...SMALL_RECEIPT, terminalTxnId: 'T-1-evening', issuedAtMs: at(before) }, null);
+      a.receipts.save({ ...SMALL_RECEIPT, terminalTxnId: 'T-1-yesterday', issuedAtMs: at(before) - 24 * 3600_000 }, null);
+      const today = await a.call<ReceiptView[]>('receipt:history', {});
+      expect(today.map((r) => r.terminalTxnId)).toEqual(['T-1-evening']);
+    }
+  });
+
+  it("at the shop's midnight a new day starts; the sale of 23:55 is found after it, by the day or by words", async () => {
+    for (const zone of ['Europe/Berlin', 'America/New_York']) {
+      const offset = zone === 'Europe/Berlin' ? '+01:00' : '-05:00';
+      const now = { t: at(`2026-12-07T23:55:00${offset}`) };
+      const a = await startTill(fresh(), undefined, { clock: { now: () => now.t }, timeZone: zone });
+      a.receipts.save({ ...SMALL_RECEIPT, terminalTxnId: 'T-1-late', issuedAtMs: now.t }, null);
+      expect((await a.call<ReceiptView[]>('receipt:history', {})).map((r) => r.terminalTxnId)).toEqual(['T-1-late']);
+      now.t = at(`2026-12-08T00:05:00${offset}`);
+      expect(await a.call<ReceiptView[]>('receipt:history', {})).toEqual([]); // a new business day
+      expect((await a.call<ReceiptView[]>('receipt:history', { date: '2026-12-07' })).map((r) => r.terminalTxnId)).toEqual(['T-1-late']);
+      expect(await a.call<ReceiptView[]>('receipt:history', { date: '2026-12-08' })).toEqual([]);
+      expect((await a.call<ReceiptView[]>('receipt:history', { query: 'T-1-late' })).map((r) => r.terminalTxnId)).toEqual(['T-1-late']);
+    }
   });
 });
