@@ -37,7 +37,9 @@ async function startTill(dir: string, settled: (txn: string) => SettleResponse |
   const receipts = new SqliteReceiptStore(join(dir, 'till.sqlite'));
   catalog.upsert({ sku: 'tea', barcode: null, name: 'Green tea', priceMinor: 350 });
   catalog.upsert({ sku: 'cake', barcode: null, name: 'Cake', priceMinor: 420 });
-  const backend = { getSettlement: async (txn: string) => settled(txn), probe: async () => undefined } as unknown as BackendClient;
+  let batch = 0;
+  const closeBatch = async () => ({ batchId: ++batch, openedAtMs: 0, closedAtMs: Date.now(), totals: undefined });
+  const backend = { getSettlement: async (txn: string) => settled(txn), probe: async () => undefined, closeBatch } as unknown as BackendClient;
   const till = new Till({
     terminalId: 'T-1', merchantId: 'M-1', counterName: 'Counter 1', currency: 'EUR',
     identity: { terminalKey: privateKey, terminalCertificate: new Uint8Array(), merchantName: 'Shop' },
@@ -170,5 +172,16 @@ describe("the day's history", () => {
       expect(await a.call<ReceiptView[]>('receipt:history', { date: '2026-12-08' })).toEqual([]);
       expect((await a.call<ReceiptView[]>('receipt:history', { query: 'T-1-late' })).map((r) => r.terminalTxnId)).toEqual(['T-1-late']);
     }
+  });
+});
+
+describe('closing the day', () => {
+  it('twice with nothing sold in between made an empty batch; now the second close is refused with a clear message — was a bug', async () => {
+    const a = await startTill(fresh());
+    expect(await a.call('batch:close')).toMatchObject({ batchId: 1 });
+    await expect(a.call('batch:close')).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/Nothing was sold, refunded or voided since the day was last closed/) });
+    await new Promise((r) => setTimeout(r, 5));
+    a.receipts.save({ ...SMALL_RECEIPT, terminalTxnId: 'T-1-next', issuedAtMs: Date.now() }, null);
+    expect(await a.call('batch:close')).toMatchObject({ batchId: 2 });
   });
 });

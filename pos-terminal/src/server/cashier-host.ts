@@ -307,8 +307,14 @@ export class CashierHost {
     return this.adjustmentView('void', txn, res.approved, res.declineReason, res.receipt, '');
   }
 
+  /** Closes the day; refused when no receipt was issued since this till's last close (it would be an empty batch). */
   private async closeBatch(): Promise<BatchView> {
-    return batchView(await this.backendCall(() => this.till.closeBatch()), this.currency);
+    const last = this.o.receipts.lastCloseAt();
+    if (last !== null && this.o.receipts.countAfter(last) === 0)
+      throw new ApiError('conflict', `Nothing was sold, refunded or voided since the day was last closed (${new Date(last).toISOString()}): there is nothing to close.`);
+    const res = await this.backendCall(() => this.till.closeBatch());
+    this.o.receipts.recordClose(res.batchId, res.closedAtMs);
+    return batchView(res, this.currency);
   }
 
   private adjustmentView(kind: 'refund' | 'void', txn: string, approved: boolean, decline: string, signed: SignedReceipt | undefined, left: string): AdjustmentView {
