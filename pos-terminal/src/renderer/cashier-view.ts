@@ -5,6 +5,7 @@
  * history and the end-of-day close with the backend's totals.
  * Talks only through the TillApi.
  */
+import { confirmAction } from './confirm-dialog';
 import type { TillApi } from '../common/ipc/till-api';
 import type { BatchView, ProductView, ReceiptView, SessionRow, TillSnapshot } from '../common/ipc/view-models';
 import { $, esc, setHtml } from './dom';
@@ -293,6 +294,7 @@ export class CashierView {
       this.status('receipt-status', 'Refund amount like 5.00', true);
       return;
     }
+    if (!(await confirmAction(`Refund ${formatMinor(amountMinor)} of ${r.terminalTxnId} to the card?`, 'Refund'))) return;
     const res = await this.call(
       () => this.approval.run(`Refund ${formatMinor(amountMinor)} of ${r.terminalTxnId}`, (approval) => this.api.invoke('receipt:refund', { terminalTxnId: r.terminalTxnId, amountMinor, ...(approval ? { approval } : {}) })),
       undefined, 'receipt-status',
@@ -311,6 +313,7 @@ export class CashierView {
   private async voidSale(): Promise<void> {
     const r = this.shownReceipt;
     if (!r || r.kind !== 'sale' || r.result !== 'approved') return;
+    if (!(await confirmAction(`Void the sale ${r.terminalTxnId} of ${r.totalText}? The whole payment goes back to the card.`, 'Void'))) return;
     const res = await this.call(
       () => this.approval.run(`Void ${r.totalText} of ${r.terminalTxnId}`, (approval) => this.api.invoke('receipt:void', { terminalTxnId: r.terminalTxnId, ...(approval ? { approval } : {}) })),
       undefined, 'receipt-status',
@@ -326,6 +329,7 @@ export class CashierView {
   }
 
   private async closeDay(): Promise<void> {
+    if (!(await confirmAction('Close the day? The batch is closed at the payment network; new sales start the next one.', 'Close the day'))) return;
     const b = await this.call(() => this.approval.run('Close the day', (approval) => this.api.invoke('batch:close', approval ? { approval } : {})), undefined, 'day-status');
     if (!b) return;
     this.renderBatch(b);
