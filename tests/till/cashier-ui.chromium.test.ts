@@ -259,14 +259,18 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
 
     // Pay with code (claims 1, 5, 6): a phone gets a one-time code straight from the backend; the
     // cashier rings up the sale, presses F7 and types the code (spaces allowed), Enter.
-    const shopperBackend = new GrpcShopperBackend({ address: world.backend.shopperAddress!, backendCa: Buffer.from(world.seed.trust.backendTlsCa!) });
-    const issued = await requestCode({
-      backend: shopperBackend, card: (await phoneCardFromFile(join(world.seed.cardsDir, 'card-dana.json'))).paymentCard,
-      prompt: { progress: () => undefined, pin: async () => '1111' },
-      trust: { cardCompanyRoot: publicKeyFromRaw(Buffer.from(world.seed.trust.cardCompanyRoot, 'base64')) }, limit: { minor: 10_00, currency: 'EUR' },
-    });
-    shopperBackend.close();
-    if (issued.kind !== 'issued') throw new Error(`no code: ${JSON.stringify(issued)}`);
+    const newCode = async () => {
+      const shopperBackend = new GrpcShopperBackend({ address: world.backend.shopperAddress!, backendCa: Buffer.from(world.seed.trust.backendTlsCa!) });
+      const got = await requestCode({
+        backend: shopperBackend, card: (await phoneCardFromFile(join(world.seed.cardsDir, 'card-dana.json'))).paymentCard,
+        prompt: { progress: () => undefined, pin: async () => '1111' },
+        trust: { cardCompanyRoot: publicKeyFromRaw(Buffer.from(world.seed.trust.cardCompanyRoot, 'base64')) }, limit: { minor: 10_00, currency: 'EUR' },
+      });
+      shopperBackend.close();
+      if (got.kind !== 'issued') throw new Error(`no code: ${JSON.stringify(got)}`);
+      return got;
+    };
+    const issued = await newCode();
     await page.keyboard.press('F2');
     await page.keyboard.type('4000000000048');
     await page.keyboard.press('Enter');
@@ -289,6 +293,13 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     await page.keyboard.type(issued.code);
     await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('#code-status').textContent(), { timeout: 15_000 }).toContain('Code declined: Payment code already used');
+    expect(world.backend.store.ledgerSum()).toBe(0);
+    // Another code pays the basket that waits (nothing new rung up).
+    const second = await newCode();
+    await page.keyboard.press('F7');
+    await page.keyboard.type(second.code);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('#code-status').textContent(), { timeout: 15_000 }).toContain('Paid with code');
     expect(world.backend.store.ledgerSum()).toBe(0);
   }, 120_000);
 });

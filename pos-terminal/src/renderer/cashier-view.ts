@@ -24,6 +24,8 @@ export class CashierView {
   private shownReceipt: ReceiptView | null = null;
   /** The cashier picked a receipt from the history: a new receipt does not replace it. */
   private pinnedReceipt = false;
+  /** The basket a payment code was declined for: with no new sale rung up, the next code pays it. */
+  private codeBasketId: string | null = null;
   private history: ReceiptView[] = [];
   private connected = true;
   private readonly dismissed = new Set<string>();
@@ -242,7 +244,10 @@ export class CashierView {
     }
   }
 
-  /** The sale being rung up, paid with the 8-digit code the shopper's phone shows (spaces allowed). */
+  /**
+   * The sale being rung up, paid with the 8-digit code the shopper's phone shows (spaces allowed);
+   * with nothing rung up, the basket whose code was just declined, if it is still waiting.
+   */
   private async payWithCode(): Promise<void> {
     const input = $<HTMLInputElement>('pay-code');
     const code = input.value.replace(/\s+/g, '');
@@ -251,14 +256,17 @@ export class CashierView {
       input.focus();
       return;
     }
-    if (!this.state || this.state.draft.lines.length === 0) {
+    const waiting = this.state?.baskets.find((b) => b.id === this.codeBasketId && b.status === 'open');
+    if (!this.state || (this.state.draft.lines.length === 0 && !waiting)) {
       this.status('code-status', 'Add items before paying with a code', true);
       return;
     }
+    const basketId = this.state.draft.lines.length === 0 ? waiting?.id : undefined;
     this.status('code-status', 'Checking the code…');
-    const res = await this.call(() => this.api.invoke('basket:pay-code', { code }), undefined, 'code-status');
+    const res = await this.call(() => this.api.invoke('basket:pay-code', { code, ...(basketId ? { basketId } : {}) }), undefined, 'code-status');
     if (!res) return;
     input.value = '';
+    this.codeBasketId = res.result === 'approved' ? null : res.basketId;
     if (res.result === 'approved') {
       this.status('code-status', `Paid with code: ${res.receipt?.totalText ?? ''}, approval ${res.receipt?.approvalCode ?? ''}`);
       if (res.receipt) {
@@ -267,7 +275,7 @@ export class CashierView {
       }
       $('scan').focus();
     } else {
-      this.status('code-status', `Code declined: ${res.declineText}. Basket ${res.basketId} is waiting.`, true);
+      this.status('code-status', `Code declined: ${res.declineText}. Basket ${res.basketId} is waiting: another code pays it.`, true);
       input.focus();
     }
   }
