@@ -5,6 +5,7 @@ export { BasketBook, checkAgainstBasket, type Basket } from './common/basket';
 export type { BlePeripheral, PeripheralLink, PeripheralOptions } from './common/ports/ble-peripheral';
 export { BackendError, type BackendClient } from './common/ports/backend-client';
 export type { Journal, AttemptRecord } from './common/ports/journal';
+export type { BasketStore, BasketChange, StoredBasket } from './common/ports/basket-store';
 export type { AttemptState } from './common/payment-attempt';
 export { GrpcBackendClient, type GrpcBackendOptions } from './main/backend/backend-client.grpc';
 export { SqliteJournal } from './main/journal/journal.sqlite';

@@ -57,6 +57,13 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
   const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
   const row = (text: string) => page.locator('#sessions li.session', { hasText: text });
 
+  /** The "Are you sure?" dialog before a refund, a void or closing the day: confirmed. */
+  const confirm = async () => {
+    await page.locator('#confirm[open]').waitFor();
+    await page.locator('#confirm-ok').click();
+    await page.locator('#confirm:not([open])').waitFor({ state: 'attached' });
+  };
+
   const approve = async (managerId: string, secret: string) => {
     await page.locator('#approval[open]').waitFor();
     await page.getByLabel('Manager', { exact: true }).fill(managerId);
@@ -193,6 +200,7 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     await page.locator(`#receipt pre[aria-label="Receipt ${txn}"]`).waitFor();
     await page.locator('#refund-amount').fill('40.00'); // above the 20.00 limit: a manager approves; more than paid: declined, nothing refunded
     await page.getByRole('button', { name: 'Refund', exact: true }).click();
+    await confirm(); // a refund, a void and closing the day are confirmed first
     await approve(TEST_CASHIER.id, TEST_CASHIER.secret); // a cashier cannot approve
     await expect.poll(() => page.locator('#approval-status').textContent()).toContain('not a manager');
     await approve(TEST_MANAGER.id, TEST_MANAGER.secret);
@@ -200,6 +208,7 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     await expect.poll(() => page.locator('#receipt-status').textContent()).toContain('Refund declined: Refund exceeds what is left of the payment');
     await page.locator('#refund-amount').fill('5.00'); // within the limit: no manager needed
     await page.getByRole('button', { name: 'Refund', exact: true }).click();
+    await confirm();
     await page.locator('#receipt .badge', { hasText: 'REFUND' }).waitFor();
     const refundText = (await page.locator('#receipt pre').textContent())!;
     expect(refundText).toContain('REFUND of');
@@ -209,6 +218,13 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     expect(await page.getByRole('button', { name: 'Void' }).isDisabled()).toBe(true); // a refund is not voided
     await shot('6-refund');
     await page.getByRole('button', { name: 'Close the day' }).click();
+    await page.locator('#confirm[open]').waitFor();
+    expect(await page.locator('#confirm-what').textContent()).toContain('Close the day?');
+    await page.locator('#confirm-cancel').click(); // not closed: nothing asked of the manager
+    await page.locator('#confirm:not([open])').waitFor({ state: 'attached' });
+    expect(await page.locator('#approval').getAttribute('open')).toBeNull();
+    await page.getByRole('button', { name: 'Close the day' }).click();
+    await confirm();
     await approve(TEST_MANAGER.id, 'not-the-pin');
     await expect.poll(() => page.locator('#approval-status').textContent()).toContain('not recognised');
     expect(await page.locator('#batch').isHidden()).toBe(true);
@@ -243,14 +259,18 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
 
     // Pay with code (claims 1, 5, 6): a phone gets a one-time code straight from the backend; the
     // cashier rings up the sale, presses F7 and types the code (spaces allowed), Enter.
-    const shopperBackend = new GrpcShopperBackend({ address: world.backend.shopperAddress!, backendCa: Buffer.from(world.seed.trust.backendTlsCa!) });
-    const issued = await requestCode({
-      backend: shopperBackend, card: (await phoneCardFromFile(join(world.seed.cardsDir, 'card-dana.json'))).paymentCard,
-      prompt: { progress: () => undefined, pin: async () => '1111' },
-      trust: { cardCompanyRoot: publicKeyFromRaw(Buffer.from(world.seed.trust.cardCompanyRoot, 'base64')) }, limit: { minor: 10_00, currency: 'EUR' },
-    });
-    shopperBackend.close();
-    if (issued.kind !== 'issued') throw new Error(`no code: ${JSON.stringify(issued)}`);
+    const newCode = async () => {
+      const shopperBackend = new GrpcShopperBackend({ address: world.backend.shopperAddress!, backendCa: Buffer.from(world.seed.trust.backendTlsCa!) });
+      const got = await requestCode({
+        backend: shopperBackend, card: (await phoneCardFromFile(join(world.seed.cardsDir, 'card-dana.json'))).paymentCard,
+        prompt: { progress: () => undefined, pin: async () => '1111' },
+        trust: { cardCompanyRoot: publicKeyFromRaw(Buffer.from(world.seed.trust.cardCompanyRoot, 'base64')) }, limit: { minor: 10_00, currency: 'EUR' },
+      });
+      shopperBackend.close();
+      if (got.kind !== 'issued') throw new Error(`no code: ${JSON.stringify(got)}`);
+      return got;
+    };
+    const issued = await newCode();
     await page.keyboard.press('F2');
     await page.keyboard.type('4000000000048');
     await page.keyboard.press('Enter');
@@ -273,6 +293,13 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     await page.keyboard.type(issued.code);
     await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('#code-status').textContent(), { timeout: 15_000 }).toContain('Code declined: Payment code already used');
+    expect(world.backend.store.ledgerSum()).toBe(0);
+    // Another code pays the basket that waits (nothing new rung up).
+    const second = await newCode();
+    await page.keyboard.press('F7');
+    await page.keyboard.type(second.code);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('#code-status').textContent(), { timeout: 15_000 }).toContain('Paid with code');
     expect(world.backend.store.ledgerSum()).toBe(0);
   }, 120_000);
 });

@@ -102,6 +102,9 @@ describe('till server (HTTP + WebSocket on loopback)', () => {
     await expect(client.call('basket:charge', {})).rejects.toThrow(/bad_request: the sale is empty/);
     await client.call('basket:cancel', { basketId: basket.id });
     expect(world.till.baskets.get(basket.id)).toBeUndefined();
+    // Taken back: its items are in the sale again, to change and charge again.
+    expect((await client.call('till:snapshot', {})).draft.lines.map((l) => [l.sku, l.quantity])).toEqual([['tea-green', 2], ['bread', 1]]);
+    await client.call('draft:clear', {});
   });
 
   it('answers every bad message with an error and keeps serving', async () => {
@@ -224,7 +227,8 @@ describe('till server (HTTP + WebSocket on loopback)', () => {
     expect(day).toMatchObject({ saleCount: 2, saleText: '€27.98', refundCount: 1, refundText: '€2.99', voidCount: 1, voidText: '€14.99', netText: '€10.00', netMinor: 1000 });
     const stored = world.backend.store.db.prepare('SELECT net_minor AS net, status FROM batches WHERE id = ?').get(day.batchId);
     expect(stored).toEqual({ net: 1000, status: 'closed' });
-    expect((await client.call('batch:close', { approval: manager })).saleCount).toBe(0); // the next day starts empty
+    // Nothing sold since: a second close would make an empty batch, and is refused.
+    expect(await client.request('batch:close', { approval: manager })).toMatchObject({ ok: false, error: { code: 'conflict', message: expect.stringMatching(/nothing to close/) } });
     expect(world.backend.store.ledgerSum()).toBe(0);
   });
 

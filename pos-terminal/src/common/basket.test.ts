@@ -19,6 +19,22 @@ describe('BasketBook.cancel', () => {
   });
 });
 
+describe('BasketBook.takeBack', () => {
+  it('threw the basket away; now its items are merged into the sale being rung up (same product: quantities add) — was a bug', () => {
+    const book = new BasketBook('EUR');
+    const cake = { sku: 'cake', name: 'Cake', quantity: 1, unitPriceMinor: 420 };
+    book.setDraft([{ ...tea, quantity: 2 }]);
+    const b = book.add([tea, cake]);
+    const a = book.add([tea]);
+    book.assign('s1', a.id);
+    expect(book.takeBack(a.id)).toBeUndefined(); // a phone has it
+    expect(book.takeBack(b.id)?.id).toBe(b.id);
+    expect(book.get(b.id)).toBeUndefined();
+    expect(book.draft()).toEqual([{ ...tea, quantity: 3 }, cake]);
+    expect(book.takeBack(b.id)).toBeUndefined();
+  });
+});
+
 describe('BasketBook ids', () => {
   it('a basket rung up after a till restart reused the id of a journaled sale (B-0001), so its payment was taken for that earlier sale — was a bug', () => {
     const journaled = new Set(['B-0001', 'B-0002', 'B-0004']);

@@ -10,6 +10,7 @@ import {
 import type { BlePeripheral } from './ports/ble-peripheral';
 import { BackendError, type BackendClient } from './ports/backend-client';
 import type { Journal } from './ports/journal';
+import type { BasketStore } from './ports/basket-store';
 import { BasketBook, type Basket } from './basket';
 import { PhoneSession, type SessionSnapshot } from './session';
 import { checkTransition, type AttemptState } from './payment-attempt';
@@ -25,6 +26,8 @@ export interface TillOptions {
   readonly peripheral: BlePeripheral;
   readonly backend: BackendClient;
   readonly journal: Journal;
+  /** Where waiting baskets, the sale being rung up and the basket numbering are kept across restarts (usually the journal's database). */
+  readonly basketStore?: BasketStore;
   readonly clock?: { now(): number };
   readonly limits?: Partial<TillLimits>;
   /** How often unresolved settlements are looked up (ms); 0 turns the timer off. */
@@ -59,7 +62,13 @@ export class Till {
 
   constructor(private readonly o: TillOptions) {
     // Basket ids name sales in the journal: after a restart, numbering skips the journal's ones.
-    this.baskets = new BasketBook(o.currency, (id) => o.journal.forBasket(id).length > 0);
+    this.baskets = new BasketBook(o.currency, (id) => o.journal.forBasket(id).length > 0, o.basketStore ?? null);
+    // A kept basket whose payment the journal knows was approved (the till stopped before it noted
+    // that) is paid; one whose attempt is still unknown waits, and is settled when the attempt is resolved.
+    for (const b of this.baskets.list()) {
+      const paid = o.journal.forBasket(b.id).find((a) => a.state === 'approved');
+      if (paid) this.baskets.markPaid(b.id, paid.terminalTxnId);
+    }
     const clock = o.clock ?? { now: () => Date.now() };
     const limits = { ...DEFAULT_LIMITS, ...o.limits };
     const hellos = new TokenBucket(limits.helloBurst, limits.hellosPerSecond, () => clock.now());

@@ -5,6 +5,7 @@
  * history and the end-of-day close with the backend's totals.
  * Talks only through the TillApi.
  */
+import { confirmAction } from './confirm-dialog';
 import type { TillApi } from '../common/ipc/till-api';
 import type { BatchView, ProductView, ReceiptView, SessionRow, TillSnapshot } from '../common/ipc/view-models';
 import { $, esc, setHtml } from './dom';
@@ -23,6 +24,8 @@ export class CashierView {
   private shownReceipt: ReceiptView | null = null;
   /** The cashier picked a receipt from the history: a new receipt does not replace it. */
   private pinnedReceipt = false;
+  /** The basket a payment code was declined for: with no new sale rung up, the next code pays it. */
+  private codeBasketId: string | null = null;
   private history: ReceiptView[] = [];
   private connected = true;
   private readonly dismissed = new Set<string>();
@@ -143,6 +146,7 @@ export class CashierView {
     $('close-day').addEventListener('click', () => void this.closeDay());
     $('print').addEventListener('click', () => void this.print());
     $('pdf').addEventListener('click', () => void this.pdf());
+    $('history-date').addEventListener('change', () => void this.refreshHistory());
     const hs = $<HTMLInputElement>('history-search');
     hs.addEventListener('input', () => {
       clearTimeout(timer);
@@ -240,7 +244,10 @@ export class CashierView {
     }
   }
 
-  /** The sale being rung up, paid with the 8-digit code the shopper's phone shows (spaces allowed). */
+  /**
+   * The sale being rung up, paid with the 8-digit code the shopper's phone shows (spaces allowed);
+   * with nothing rung up, the basket whose code was just declined, if it is still waiting.
+   */
   private async payWithCode(): Promise<void> {
     const input = $<HTMLInputElement>('pay-code');
     const code = input.value.replace(/\s+/g, '');
@@ -249,14 +256,17 @@ export class CashierView {
       input.focus();
       return;
     }
-    if (!this.state || this.state.draft.lines.length === 0) {
+    const waiting = this.state?.baskets.find((b) => b.id === this.codeBasketId && b.status === 'open');
+    if (!this.state || (this.state.draft.lines.length === 0 && !waiting)) {
       this.status('code-status', 'Add items before paying with a code', true);
       return;
     }
+    const basketId = this.state.draft.lines.length === 0 ? waiting?.id : undefined;
     this.status('code-status', 'Checking the code…');
-    const res = await this.call(() => this.api.invoke('basket:pay-code', { code }), undefined, 'code-status');
+    const res = await this.call(() => this.api.invoke('basket:pay-code', { code, ...(basketId ? { basketId } : {}) }), undefined, 'code-status');
     if (!res) return;
     input.value = '';
+    this.codeBasketId = res.result === 'approved' ? null : res.basketId;
     if (res.result === 'approved') {
       this.status('code-status', `Paid with code: ${res.receipt?.totalText ?? ''}, approval ${res.receipt?.approvalCode ?? ''}`);
       if (res.receipt) {
@@ -265,7 +275,7 @@ export class CashierView {
       }
       $('scan').focus();
     } else {
-      this.status('code-status', `Code declined: ${res.declineText}. Basket ${res.basketId} is waiting.`, true);
+      this.status('code-status', `Code declined: ${res.declineText}. Basket ${res.basketId} is waiting: another code pays it.`, true);
       input.focus();
     }
   }
@@ -292,6 +302,7 @@ export class CashierView {
       this.status('receipt-status', 'Refund amount like 5.00', true);
       return;
     }
+    if (!(await confirmAction(`Refund ${formatMinor(amountMinor)} of ${r.terminalTxnId} to the card?`, 'Refund'))) return;
     const res = await this.call(
       () => this.approval.run(`Refund ${formatMinor(amountMinor)} of ${r.terminalTxnId}`, (approval) => this.api.invoke('receipt:refund', { terminalTxnId: r.terminalTxnId, amountMinor, ...(approval ? { approval } : {}) })),
       undefined, 'receipt-status',
@@ -310,6 +321,7 @@ export class CashierView {
   private async voidSale(): Promise<void> {
     const r = this.shownReceipt;
     if (!r || r.kind !== 'sale' || r.result !== 'approved') return;
+    if (!(await confirmAction(`Void the sale ${r.terminalTxnId} of ${r.totalText}? The whole payment goes back to the card.`, 'Void'))) return;
     const res = await this.call(
       () => this.approval.run(`Void ${r.totalText} of ${r.terminalTxnId}`, (approval) => this.api.invoke('receipt:void', { terminalTxnId: r.terminalTxnId, ...(approval ? { approval } : {}) })),
       undefined, 'receipt-status',
@@ -325,6 +337,7 @@ export class CashierView {
   }
 
   private async closeDay(): Promise<void> {
+    if (!(await confirmAction('Close the day? The batch is closed at the payment network; new sales start the next one.', 'Close the day'))) return;
     const b = await this.call(() => this.approval.run('Close the day', (approval) => this.api.invoke('batch:close', approval ? { approval } : {})), undefined, 'day-status');
     if (!b) return;
     this.renderBatch(b);
@@ -358,7 +371,9 @@ export class CashierView {
 
   private async refreshHistory(): Promise<void> {
     const query = $<HTMLInputElement>('history-search').value;
-    this.history = (await this.call(() => this.api.invoke('receipt:history', { query, limit: 50 }), undefined, 'receipt-status')) ?? [];
+    // No day picked: today's receipts, or with words, any day's (the shop's business day, in its zone).
+    const date = $<HTMLInputElement>('history-date').value;
+    this.history = (await this.call(() => this.api.invoke('receipt:history', { query, limit: 50, ...(date ? { date } : {}) }), undefined, 'receipt-status')) ?? [];
     this.renderHistory();
   }
 

@@ -21,6 +21,7 @@ import { ApiError } from '../common/ipc/till-api';
 import type {
   AdjustmentView, AttemptView, BackendStatus, BatchView, CodePaymentView, DraftView, ErrorView, MismatchView, PdfResult, PrintResult, ReceiptView, SessionRow, TillSnapshot,
 } from '../common/ipc/view-models';
+import { businessDate, businessDayBounds, isTimeZone, machineTimeZone } from '../common/business-day';
 import { basketView, batchView, lineView, mismatchView, productView, reasonText, receiptView, scrubDigits, sessionRow } from './view-mapping';
 
 export interface CashierHostOptions {
@@ -36,6 +37,8 @@ export interface CashierHostOptions {
   /** How often the payment network is probed (ms); 0 turns it off. Default 5 s. */
   readonly probeEveryMs?: number;
   readonly clock?: { now(): number };
+  /** The shop's time zone (IANA name): "today" in the history is the business day there. Default: the machine's. */
+  readonly timeZone?: string;
 }
 
 type Push = <E extends EventChannel>(event: E, payload: Events[E]) => void;
@@ -47,6 +50,7 @@ export class CashierHost {
   private readonly till: Till;
   private readonly currency: string;
   private readonly clock: { now(): number };
+  private readonly timeZone: string;
   private readonly draft = new Map<string, Item>();
   private readonly rows = new Map<string, SessionRow>();
   private readonly attempts: AttemptView[] = [];
@@ -63,7 +67,11 @@ export class CashierHost {
   constructor(private readonly o: CashierHostOptions) {
     this.till = o.till;
     this.currency = o.till.info().currency;
+    // The sale being rung up when the till last stopped.
+    this.readDraft();
     this.clock = o.clock ?? { now: () => Date.now() };
+    this.timeZone = o.timeZone ?? machineTimeZone();
+    if (!isTimeZone(this.timeZone)) throw new RangeError(`unknown time zone "${this.timeZone}"`);
     this.backend = { health: 'unknown', message: 'Checking the payment network…', since: this.clock.now() };
     for (const s of this.till.sessionSnapshots()) this.rows.set(s.id, sessionRow(s, undefined, this.clock.now()));
     this.offTill = this.till.onEvent((e) => this.onTillEvent(e));
@@ -134,7 +142,7 @@ export class CashierHost {
         return this.draftChanged();
       case 'basket:charge': {
         if (this.draft.size === 0) throw new ApiError('bad_request', 'the sale is empty');
-        const basket = this.till.baskets.add([...this.draft.values()]);
+        const basket = this.till.baskets.add([...this.draft.values()], undefined, []);
         this.draft.clear();
         this.draftChanged();
         this.basketsChanged();
@@ -143,7 +151,10 @@ export class CashierHost {
       case 'basket:assign':
         return this.assign(req.basketId as string, req.sessionId as string);
       case 'basket:cancel':
-        if (!this.till.baskets.cancel(req.basketId as string)) throw new ApiError('conflict', `basket ${req.basketId as string} is not waiting (a phone has it, or it is paid)`);
+        // Taken back: its items return to the sale being rung up, to change and charge again.
+        if (!this.till.baskets.takeBack(req.basketId as string)) throw new ApiError('conflict', `basket ${req.basketId as string} is not waiting (a phone has it, or it is paid)`);
+        this.readDraft();
+        this.draftChanged(false);
         this.basketsChanged();
         return { basketId: req.basketId };
       case 'session:cancel':
@@ -153,7 +164,7 @@ export class CashierHost {
       case 'basket:pay-code':
         return this.payWithCode(req.basketId as string | undefined, req.code as string);
       case 'receipt:history':
-        return this.history(req.query as string | undefined, req.limit as number | undefined);
+        return this.history(req.query as string | undefined, req.date as string | undefined, req.limit as number | undefined);
       case 'receipt:print':
         return this.print(req.terminalTxnId as string);
       case 'receipt:pdf':
@@ -194,7 +205,14 @@ export class CashierHost {
     return { lines: lines.map((l) => lineView(l, this.currency)), totalMinor, totalText: formatMoney({ minor: totalMinor, currency: this.currency }) };
   }
 
-  private draftChanged(): DraftView {
+  private readDraft(): void {
+    this.draft.clear();
+    for (const l of this.till.baskets.draft()) this.draft.set(l.sku, l);
+  }
+
+  /** The sale changed: kept (unless `keep` is false: already kept), and shown. */
+  private draftChanged(keep = true): DraftView {
+    if (keep) this.till.baskets.setDraft([...this.draft.values()]);
     const view = this.draftView();
     this.push('draft:changed', view);
     this.push('till:changed', this.snapshot());
@@ -227,7 +245,7 @@ export class CashierHost {
     let id = basketId;
     if (id === undefined) {
       if (this.draft.size === 0) throw new ApiError('bad_request', 'the sale is empty');
-      id = this.till.baskets.add([...this.draft.values()]).id;
+      id = this.till.baskets.add([...this.draft.values()], undefined, []).id;
       this.draft.clear();
       this.draftChanged();
       this.basketsChanged();
@@ -250,14 +268,16 @@ export class CashierHost {
     };
   }
 
-  private startOfDay(): number {
-    const d = new Date(this.clock.now());
-    d.setHours(0, 0, 0, 0);
-    return d.getTime();
-  }
-
-  private history(query: string | undefined, limit: number | undefined): ReceiptView[] {
-    return this.o.receipts.list({ sinceMs: this.startOfDay(), query: query ?? '', limit: limit ?? 100 }).map((s) => receiptView(s.receipt, formatReceiptText(s.receipt), s.sessionId));
+  /**
+   * The receipts of a business day in the shop's zone: the day named (YYYY-MM-DD), else, with
+   * words to look for, every day (a sale of yesterday to refund), else today.
+   */
+  private history(query: string | undefined, date: string | undefined, limit: number | undefined): ReceiptView[] {
+    const words = (query ?? '').trim();
+    const span = date !== undefined || !words ? businessDayBounds(date ?? businessDate(this.clock.now(), this.timeZone), this.timeZone) : { startMs: 0, endMs: Number.MAX_SAFE_INTEGER };
+    return this.o.receipts
+      .list({ sinceMs: span.startMs, untilMs: span.endMs, query: words, limit: limit ?? 100 })
+      .map((s) => receiptView(s.receipt, formatReceiptText(s.receipt), s.sessionId));
   }
 
   private stored(txn: string): Receipt {
@@ -287,8 +307,14 @@ export class CashierHost {
     return this.adjustmentView('void', txn, res.approved, res.declineReason, res.receipt, '');
   }
 
+  /** Closes the day; refused when no receipt was issued since this till's last close (it would be an empty batch). */
   private async closeBatch(): Promise<BatchView> {
-    return batchView(await this.backendCall(() => this.till.closeBatch()), this.currency);
+    const last = this.o.receipts.lastCloseAt();
+    if (last !== null && this.o.receipts.countAfter(last) === 0)
+      throw new ApiError('conflict', `Nothing was sold, refunded or voided since the day was last closed (${new Date(last).toISOString()}): there is nothing to close.`);
+    const res = await this.backendCall(() => this.till.closeBatch());
+    this.o.receipts.recordClose(res.batchId, res.closedAtMs);
+    return batchView(res, this.currency);
   }
 
   private adjustmentView(kind: 'refund' | 'void', txn: string, approved: boolean, decline: string, signed: SignedReceipt | undefined, left: string): AdjustmentView {

@@ -3,7 +3,7 @@
  *
  *   BLUETILL_TILL_KEY=… npx tsx pos-terminal/src/server/cli.ts --terminal .data/demo/terminal-T-0001.json \
  *     --backend localhost:50051 --ble none --cashiers cashiers.json [--port 8080] [--host 127.0.0.1] [--data .data/till] \
- *     [--printer file:PATH|device:/dev/usb/lp0|tcp:HOST:9100|none] [--counter "Counter 1"] [--currency EUR]
+ *     [--printer file:PATH|device:/dev/usb/lp0|tcp:HOST:9100|none] [--counter "Counter 1"] [--currency EUR] [--time-zone ZONE]
  *     [--tls-dir DIR (default: tls/ beside the terminal file)] [--insecure (no TLS to the backend: local debugging only)]
  *     [--token-file PATH (default: DATA/api-token)] [--tls-cert PEM --tls-key PEM (HTTPS/WSS; needed for a non-loopback --host)]
  *
@@ -20,9 +20,10 @@ import { CashierAuth } from './cashier-auth';
 import { readCashiersFile } from '../main/auth/cashiers-file';
 import { loadOrCreateApiToken } from '../main/auth/api-token';
 import { tillKeyFromEnv } from '../main/journal/journal-key';
+import { isTimeZone, machineTimeZone } from '../common/business-day';
 
 const USAGE =
-  'usage: serve --terminal FILE --backend HOST:PORT --ble none|uart:PATH|socket:N --cashiers FILE [--settlement HOST:PORT] [--host 127.0.0.1] [--port 8080] [--data DIR] [--printer SPEC] [--counter NAME] [--currency EUR] [--tls-dir DIR] [--insecure] [--token-file PATH] [--tls-cert PEM --tls-key PEM]';
+  'usage: serve --terminal FILE --backend HOST:PORT --ble none|uart:PATH|socket:N --cashiers FILE [--settlement HOST:PORT] [--host 127.0.0.1] [--port 8080] [--data DIR] [--printer SPEC] [--counter NAME] [--currency EUR] [--time-zone Europe/Berlin] [--tls-dir DIR] [--insecure] [--token-file PATH] [--tls-cert PEM --tls-key PEM]';
 
 const isLoopback = (h: string) => h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 
@@ -39,6 +40,7 @@ async function main(argv: string[]): Promise<number> {
       data: { type: 'string', default: '.data/till' },
       printer: { type: 'string' },
       counter: { type: 'string', default: 'Counter 1' },
+      'time-zone': { type: 'string' },
       currency: { type: 'string', default: 'EUR' },
       'tls-dir': { type: 'string' },
       insecure: { type: 'boolean', default: false },
@@ -60,6 +62,8 @@ async function main(argv: string[]): Promise<number> {
   if (!values['tls-cert'] !== !values['tls-key']) throw new Error('give both --tls-cert and --tls-key, or neither');
   const tls = values['tls-cert'] ? { cert: readFileSync(fromUserDir(values['tls-cert'])), key: readFileSync(fromUserDir(values['tls-key']!)) } : undefined;
   if (!isLoopback(values.host) && !tls) throw new TillServerError('insecure_host', `refusing to serve on ${values.host} without TLS: give --tls-cert and --tls-key, or keep to loopback`);
+  const timeZone = values['time-zone'] ?? machineTimeZone();
+  if (!isTimeZone(timeZone)) throw new Error(`--time-zone: unknown time zone "${timeZone}" (an IANA name such as Europe/Berlin)`);
   const cashiers = readCashiersFile(fromUserDir(values.cashiers));
   const tillKey = tillKeyFromEnv();
   const tokenFile = fromUserDir(values['token-file'] ?? join(values.data, 'api-token'));
@@ -71,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
   });
   if (values.insecure) console.error('serve: WARNING --insecure: the backend connection has no TLS and no client certificate (local debugging only)');
   const auth = new CashierAuth({ cashiers, apiToken: loadOrCreateApiToken(tokenFile) });
-  const server = await startTillServer({ till: composed.till, catalog: composed.catalog, receipts: composed.receipts, printer: composed.printer, pdfDir: composed.pdfDir, host: values.host, port, auth, ...(tls ? { tls } : {}) });
+  const server = await startTillServer({ till: composed.till, catalog: composed.catalog, receipts: composed.receipts, printer: composed.printer, pdfDir: composed.pdfDir, host: values.host, port, auth, timeZone, ...(tls ? { tls } : {}) });
   console.log(`serving ${server.url}`);
   console.error(`serve: scripts: the API token is in ${tokenFile} (send it as "authorization: Bearer <token>")`);
   await new Promise<void>((done) => {

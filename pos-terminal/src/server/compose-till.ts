@@ -108,6 +108,7 @@ export async function composeTill(c: TillConfig): Promise<ComposedTill> {
     peripheral: bleFromSpec(c.ble),
     backend,
     journal,
+    basketStore: journal,
   });
   // Receipts the till learns at start (settlements resolved from the journal) are kept too,
   // before any cashier host is listening.

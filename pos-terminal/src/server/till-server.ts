@@ -43,6 +43,8 @@ export interface TillServerOptions {
   readonly printer?: ReceiptPrinter | null;
   readonly pdfDir?: string | null;
   readonly probeEveryMs?: number;
+  /** The shop's time zone (IANA name), for the history's business day; default the machine's. */
+  readonly timeZone?: string;
 }
 
 export interface TillServer {
@@ -85,7 +87,7 @@ export async function startTillServer(o: TillServerOptions): Promise<TillServer>
   const assets = await buildRenderer();
   const ownsReceipts = !o.receipts;
   const receipts = o.receipts ?? new SqliteReceiptStore(':memory:');
-  const host = new CashierHost({ till: o.till, catalog: o.catalog, receipts, printer: o.printer ?? null, pdfDir: o.pdfDir ?? null, ...(o.probeEveryMs !== undefined ? { probeEveryMs: o.probeEveryMs } : {}) });
+  const host = new CashierHost({ till: o.till, catalog: o.catalog, receipts, printer: o.printer ?? null, pdfDir: o.pdfDir ?? null, ...(o.probeEveryMs !== undefined ? { probeEveryMs: o.probeEveryMs } : {}), ...(o.timeZone ? { timeZone: o.timeZone } : {}) });
 
   const gated = { invoke: (c: string, p: unknown) => host.invoke(c, p), saleTotalMinor: (txn: string) => receipts.get(txn)?.receipt.total?.minor };
   const http = o.tls ? createTlsServer({ cert: o.tls.cert, key: o.tls.key }, (req, res) => serveAsset(req, res, assets)) : createServer((req, res) => serveAsset(req, res, assets));

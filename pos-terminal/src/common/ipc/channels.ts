@@ -45,7 +45,7 @@ export interface Requests {
   'session:cancel': { req: { sessionId: string }; res: { sessionId: string } };
   /** Pays a waiting basket (or, without basketId, the sale being rung up) with the shopper's payment code. */
   'basket:pay-code': { req: { basketId?: string; code: string }; res: CodePaymentView };
-  'receipt:history': { req: { query?: string; limit?: number }; res: ReceiptView[] };
+  'receipt:history': { req: { query?: string; date?: string; limit?: number }; res: ReceiptView[] };
   'receipt:print': { req: { terminalTxnId: string }; res: PrintResult };
   'receipt:pdf': { req: { terminalTxnId: string }; res: PdfResult };
   'receipt:refund': { req: { terminalTxnId: string; amountMinor: number; approval?: Approval }; res: AdjustmentView };

@@ -37,7 +37,7 @@ export const REQUEST_SCHEMAS = {
   'basket:cancel': z.object({ basketId: id }).strict(),
   'session:cancel': z.object({ sessionId: id }).strict(),
   'basket:pay-code': z.object({ basketId: id.optional(), code: z.string().regex(/^[0-9]{8}$/, '8 digits') }).strict(),
-  'receipt:history': z.object({ query: z.string().max(100).optional(), limit: z.number().int().min(1).max(500).optional() }).strict(),
+  'receipt:history': z.object({ query: z.string().max(100).optional(), date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional(), limit: z.number().int().min(1).max(500).optional() }).strict(),
   'receipt:print': z.object({ terminalTxnId: id }).strict(),
   'receipt:pdf': z.object({ terminalTxnId: id }).strict(),
   'receipt:refund': z.object({ terminalTxnId: id, amountMinor: z.number().int().min(1).max(100_000_000), approval: approval.optional() }).strict(),

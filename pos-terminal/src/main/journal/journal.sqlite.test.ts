@@ -21,7 +21,7 @@ describe('till journal migrations', () => {
     const journal = new SqliteJournal(path, { key }); // migrates to the latest version
     const raw = new Database(path, { readonly: true });
     expect(raw.prepare("SELECT state FROM attempts WHERE basket_id = 'B-1'").all()).toEqual([{ state: 'approved' }]);
-    expect(raw.pragma('user_version', { simple: true })).toBe(4);
+    expect(raw.pragma('user_version', { simple: true })).toBe(5);
     raw.close();
     journal.recordPendingOperation('refund', 'T-1:500', 'R-1', 6);
     journal.recordPendingOperation('refund', 'T-1:500', 'R-2', 7); // the first id stays
@@ -29,6 +29,34 @@ describe('till journal migrations', () => {
     journal.clearPendingOperation('refund', 'T-1:500');
     expect(journal.pendingOperation('refund', 'T-1:500')).toBeUndefined();
     journal.close();
+  });
+});
+
+describe('till journal migration 5 (waiting baskets, the sale, basket numbering)', () => {
+  const tea = { sku: 'tea', name: 'Green tea', quantity: 2, unitPriceMinor: 350 };
+
+  it('5: a journal at version 4 keeps its attempts and gains kept baskets, the sale being rung up and the last basket number', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'bluetill-journal-')), 'journal.sqlite');
+    const v4 = new Database(path);
+    migrateJournal(v4, 4);
+    v4.prepare("INSERT INTO attempts (terminal_txn_id, basket_id, state, request, updated_at) VALUES ('T-1', 'B-0001', 'approved', x'', 5)").run();
+    v4.close();
+    const v5 = new Database(path);
+    migrateJournal(v5, 5);
+    expect(v5.pragma('user_version', { simple: true })).toBe(5);
+    expect(v5.prepare('SELECT basket_id AS b FROM attempts').all()).toEqual([{ b: 'B-0001' }]);
+    expect(() => v5.prepare("INSERT INTO till_state (key, value) VALUES ('other', 'x')").run()).toThrow(/CHECK/);
+    v5.close();
+
+    const journal = new SqliteJournal(path, { key });
+    expect(journal.loadBaskets()).toEqual({ baskets: [], lastNumber: 0, draft: [] });
+    journal.writeBaskets({ put: { id: 'B-0002', items: [tea] }, lastNumber: 2, draft: [] });
+    journal.writeBaskets({ put: { id: 'B-0003', items: [{ ...tea, quantity: 1 }] }, lastNumber: 3 });
+    journal.writeBaskets({ remove: 'B-0002', draft: [tea] });
+    journal.close();
+    const again = new SqliteJournal(path, { key });
+    expect(again.loadBaskets()).toEqual({ baskets: [{ id: 'B-0003', items: [{ ...tea, quantity: 1 }] }], lastNumber: 3, draft: [tea] });
+    again.close();
   });
 });
 

@@ -23,7 +23,9 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import { closeSync, fsync, openSync } from 'node:fs';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
+import type { Item } from '@bluetill/protocol';
 import type { AttemptRecord, Journal, PendingKind } from '../../common/ports/journal';
+import type { BasketChange, BasketStore, StoredBasket } from '../../common/ports/basket-store';
 import { checkTransition, type AttemptState } from '../../common/payment-attempt';
 
 const fsyncAsync = promisify(fsync);
@@ -61,6 +63,15 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
     ALTER TABLE attempts ADD COLUMN masked_pan TEXT;
     ALTER TABLE attempts ADD COLUMN request_hash BLOB CHECK (request_hash IS NULL OR length(request_hash) = 32);
     UPDATE attempts SET request = x'' WHERE state IN ('approved', 'declined', 'abandoned');`),
+  (db) =>
+    db.exec(`CREATE TABLE baskets (
+      id TEXT PRIMARY KEY,
+      items TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE till_state (
+      key TEXT PRIMARY KEY CHECK (key IN ('last_basket_number', 'draft')),
+      value TEXT NOT NULL
+    ) STRICT;`),
 ];
 
 /** States in which the outcome is known: the request (card data) is no longer needed. */
@@ -86,7 +97,7 @@ type Row = {
 const COLUMNS =
   'terminal_txn_id AS terminalTxnId, basket_id AS basketId, state, request, response, updated_at AS updatedAt, amount_minor AS amountMinor, masked_pan AS maskedPan, request_hash AS requestHash';
 
-export class SqliteJournal implements Journal {
+export class SqliteJournal implements Journal, BasketStore {
   private readonly db: Database.Database;
   private readonly key: Uint8Array;
 
@@ -228,6 +239,31 @@ export class SqliteJournal implements Journal {
   resumeToken(terminalTxnId: string): { readonly basketId: string; readonly tokenHash: Uint8Array } | undefined {
     const row = this.db.prepare('SELECT basket_id AS basketId, token_hash AS tokenHash FROM resume_tokens WHERE terminal_txn_id = ?').get(terminalTxnId) as { basketId: string; tokenHash: Buffer } | undefined;
     return row && { basketId: row.basketId, tokenHash: new Uint8Array(row.tokenHash) };
+  }
+
+  loadBaskets(): { baskets: StoredBasket[]; lastNumber: number; draft: Item[] } {
+    const rows = this.db.prepare('SELECT id, items FROM baskets ORDER BY rowid').all() as { id: string; items: string }[];
+    const state = new Map((this.db.prepare('SELECT key, value FROM till_state').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+    return {
+      baskets: rows.map((r) => ({ id: r.id, items: JSON.parse(r.items) as Item[] })),
+      lastNumber: Number(state.get('last_basket_number') ?? 0),
+      draft: JSON.parse(state.get('draft') ?? '[]') as Item[],
+    };
+  }
+
+  /**
+   * One change to the waiting baskets and the sale, in one transaction. Committed at once (a crash
+   * of the till loses none of it); like an outcome, it reaches the disk with the next sync. A
+   * number lost in a power cut is still never reused for a sale the journal knows (BasketBook's `taken`).
+   */
+  writeBaskets(c: BasketChange): void {
+    this.relaxed(() => {
+      if (c.remove !== undefined) this.db.prepare('DELETE FROM baskets WHERE id = ?').run(c.remove);
+      if (c.put) this.db.prepare('INSERT OR REPLACE INTO baskets (id, items) VALUES (?, ?)').run(c.put.id, JSON.stringify(c.put.items));
+      const set = this.db.prepare('INSERT OR REPLACE INTO till_state (key, value) VALUES (?, ?)');
+      if (c.lastNumber !== undefined) set.run('last_basket_number', String(c.lastNumber));
+      if (c.draft) set.run('draft', JSON.stringify(c.draft));
+    });
   }
 
   close(): void {

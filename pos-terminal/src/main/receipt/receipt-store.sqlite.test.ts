@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteReceiptStore } from './receipt-store.sqlite';
 import { SqliteCatalog } from '../catalog/catalog.sqlite';
@@ -29,5 +30,27 @@ describe('SqliteReceiptStore (real SQLite file, shared with the catalog)', () =>
     const again = new SqliteReceiptStore(path);
     expect(again.list({ sinceMs: 0 })).toHaveLength(3);
     again.close();
+  });
+});
+
+describe('receipt store migration 2 (batch closes)', () => {
+  it('2: a store at version 1 keeps its receipts and gains the record of closed batches', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'bluetill-receipts-')), 'till.sqlite');
+    const v1 = new Database(path);
+    v1.exec(`CREATE TABLE receipt_store_version (v INTEGER NOT NULL); INSERT INTO receipt_store_version (v) VALUES (1);
+      CREATE TABLE receipts (terminal_txn_id TEXT PRIMARY KEY, issued_at INTEGER NOT NULL, session_id TEXT, search_text TEXT NOT NULL, receipt BLOB NOT NULL) STRICT;
+      CREATE INDEX receipts_issued ON receipts (issued_at);`);
+    v1.close();
+    const store = new SqliteReceiptStore(path);
+    store.save(SMALL_RECEIPT, null);
+    expect(store.lastCloseAt()).toBeNull();
+    store.recordClose(7, SMALL_RECEIPT.issuedAtMs);
+    expect(store.lastCloseAt()).toBe(SMALL_RECEIPT.issuedAtMs);
+    expect(store.countAfter(SMALL_RECEIPT.issuedAtMs)).toBe(0);
+    expect(store.countAfter(SMALL_RECEIPT.issuedAtMs - 1)).toBe(1);
+    store.close();
+    const raw = new Database(path, { readonly: true });
+    expect(raw.prepare('SELECT v FROM receipt_store_version').get()).toEqual({ v: 2 });
+    raw.close();
   });
 });

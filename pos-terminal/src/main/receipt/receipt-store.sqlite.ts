@@ -15,6 +15,11 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
       receipt BLOB NOT NULL
     ) STRICT;
     CREATE INDEX receipts_issued ON receipts (issued_at);`),
+  (db) =>
+    db.exec(`CREATE TABLE batch_closes (
+      batch_id INTEGER PRIMARY KEY,
+      closed_at INTEGER NOT NULL
+    ) STRICT;`),
 ];
 
 export interface StoredReceipt {
@@ -57,14 +62,30 @@ export class SqliteReceiptStore {
     return r && { sessionId: r.sessionId, receipt: Receipt.decode(r.receipt) };
   }
 
-  /** Newest first, issued at or after `sinceMs`, every word of `query` found (case-insensitive). */
-  list(o: { sinceMs: number; query?: string; limit?: number }): StoredReceipt[] {
+  /** Newest first, issued at or after `sinceMs` (and before `untilMs`), every word of `query` found (case-insensitive). */
+  list(o: { sinceMs: number; untilMs?: number; query?: string; limit?: number }): StoredReceipt[] {
     const words = (o.query ?? '').toLowerCase().split(/\s+/).filter(Boolean).slice(0, 8);
-    const where = ['issued_at >= ?', ...words.map(() => "search_text LIKE ? ESCAPE '\\'")].join(' AND ');
+    const where = ['issued_at >= ? AND issued_at < ?', ...words.map(() => "search_text LIKE ? ESCAPE '\\'")].join(' AND ');
     const rows = this.db
       .prepare(`SELECT session_id AS sessionId, receipt FROM receipts WHERE ${where} ORDER BY issued_at DESC LIMIT ?`)
-      .all(o.sinceMs, ...words.map((w) => `%${w.replace(/[\\%_]/g, (c) => `\\${c}`)}%`), o.limit ?? 100) as Array<{ sessionId: string | null; receipt: Buffer }>;
+      .all(o.sinceMs, o.untilMs ?? Number.MAX_SAFE_INTEGER, ...words.map((w) => `%${w.replace(/[\\%_]/g, (c) => `\\${c}`)}%`), o.limit ?? 100) as Array<{ sessionId: string | null; receipt: Buffer }>;
     return rows.map((r) => ({ sessionId: r.sessionId, receipt: Receipt.decode(r.receipt) }));
+  }
+
+  /** How many receipts (sales, refunds, voids, approved or not) were issued after `afterMs`. */
+  countAfter(afterMs: number): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM receipts WHERE issued_at > ?').get(afterMs) as { n: number }).n;
+  }
+
+  /** A batch the backend closed (its id and the backend's close time). */
+  recordClose(batchId: number, closedAtMs: number): void {
+    this.db.prepare('INSERT OR IGNORE INTO batch_closes (batch_id, closed_at) VALUES (?, ?)').run(batchId, closedAtMs);
+  }
+
+  /** When the last batch closed by this till was closed, or null if none was. */
+  lastCloseAt(): number | null {
+    const r = this.db.prepare('SELECT max(closed_at) AS at FROM batch_closes').get() as { at: number | null };
+    return r.at;
   }
 
   close(): void {
