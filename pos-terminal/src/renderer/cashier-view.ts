@@ -59,7 +59,11 @@ export class CashierView {
       if (e.key === 'F2') $('scan').focus();
       else if (e.key === 'F3') $('search').focus();
       else if (e.key === 'F9') void this.sale.charge();
-      else if (e.key === 'F7') $('pay-code').focus();
+      else if (e.key === 'F7') {
+        // A fresh code each time: what an earlier entry left in the field is cleared.
+        $<HTMLInputElement>('pay-code').value = '';
+        $('pay-code').focus();
+      }
       else if (e.key === 'F8') void this.receipt.print();
       else return;
       e.preventDefault();

@@ -10,8 +10,11 @@ import { ManagerApproval } from './manager-approval';
 
 export interface ViewState {
   till: TillSnapshot | null;
-  /** The product search's results. */
+  /** The product search's results, and the words they answer ('' when nothing is searched). */
   results: ProductView[];
+  searched: string;
+  /** The shop's products with their barcodes (the products panel). */
+  products: ProductView[];
   shownReceipt: ReceiptView | null;
   /** The cashier picked a receipt from the history: a new receipt does not replace it. */
   pinnedReceipt: boolean;
@@ -30,7 +33,7 @@ export interface ViewState {
 }
 
 export const emptyViewState = (): ViewState => ({
-  till: null, results: [], shownReceipt: null, pinnedReceipt: false, codeBasketId: null, history: [], connected: true, dismissed: new Set(), charged: null,
+  till: null, results: [], searched: '', products: [], shownReceipt: null, pinnedReceipt: false, codeBasketId: null, history: [], connected: true, dismissed: new Set(), charged: null,
 });
 
 /** One panel of the screen: wires its controls once, and renders from the view state. */

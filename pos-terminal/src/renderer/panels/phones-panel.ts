@@ -7,8 +7,17 @@ import type { Panel, ViewContext } from '../view-context';
 const ASSIGNABLE: readonly SessionRow['phase'][] = ['connecting', 'card_check', 'authorizing'];
 /** Phases in which the till waits on the phone, so the cashier may cancel (PhoneSession.cancelByCashier). */
 const CANCELLABLE: readonly SessionRow['phase'][] = ['card_check', 'awaiting_payment'];
+/**
+ * How long a finished phone's row stays in full (ms): then it folds into the one "earlier phones"
+ * line at the end of the list, so live phones and the waiting baskets keep their place.
+ */
+export const FINISHED_SHOWN_MS = 5_000;
 
 export class PhonesPanel implements Panel {
+  /** When this screen first saw each phone hung up (its own clock: the host's may differ). */
+  private readonly finishedAt = new Map<string, number>();
+  private foldTimer: ReturnType<typeof setTimeout> | undefined;
+
   constructor(private readonly ctx: ViewContext) {}
 
   bind(): void {
@@ -30,9 +39,17 @@ export class PhonesPanel implements Panel {
     if (!s) return;
     const waiting = s.baskets.filter((b) => b.status === 'open');
     const rows = [...s.sessions].sort((a, b) => Number(a.closed) - Number(b.closed) || b.updatedAt - a.updatedAt);
+    const now = Date.now();
+    for (const id of this.finishedAt.keys()) if (!rows.some((r) => r.id === id && r.closed)) this.finishedAt.delete(id);
+    for (const r of rows) if (r.closed && !this.finishedAt.has(r.id)) this.finishedAt.set(r.id, now);
+    const folded = (r: SessionRow) => r.closed && now - this.finishedAt.get(r.id)! >= FINISHED_SHOWN_MS;
+    const earlier = rows.filter(folded);
+    const list = $('sessions');
+    const open = list.querySelector<HTMLDetailsElement>('details.earlier')?.open ?? false;
     setHtml(
-      $('sessions'),
+      list,
       rows
+        .filter((r) => !folded(r))
         .map((r) => {
           const assign =
             !r.closed && !r.basketId && ASSIGNABLE.includes(r.phase) && waiting.length > 0
@@ -45,7 +62,16 @@ export class PhonesPanel implements Panel {
             <div class="label">${esc(r.label)}</div>
             <div class="meta">phone ${esc(r.id)}${r.basketId ? ` · basket ${esc(r.basketId)}` : ''}${r.maskedPan ? ` · card ${esc(r.maskedPan)}` : ''}${r.closed ? ' · hung up' : ''}</div>${assign}${cancel}</li>`;
         })
-        .join(''),
+        .join('') +
+        (earlier.length === 0
+          ? ''
+          : `<li class="earlier-phones"><details class="earlier"${open ? ' open' : ''}><summary>${earlier.length} earlier phone${earlier.length === 1 ? '' : 's'}</summary><ul>${earlier
+              .map((r) => `<li class="earlier-row">${esc(r.label)} <span class="sku">phone ${esc(r.id)}</span></li>`)
+              .join('')}</ul></details></li>`),
     );
+    // Render again when the next finished row is due to fold.
+    clearTimeout(this.foldTimer);
+    const due = rows.filter((r) => r.closed && !folded(r)).map((r) => this.finishedAt.get(r.id)! + FINISHED_SHOWN_MS - now);
+    if (due.length > 0) this.foldTimer = setTimeout(() => this.render(), Math.max(50, Math.min(...due)));
   }
 }

@@ -34,6 +34,7 @@ export class SalePanel implements Panel {
       } else if (e.key === 'Escape') {
         search.value = '';
         this.ctx.state.results = [];
+        this.ctx.state.searched = '';
         this.ctx.render();
       }
     });
@@ -57,14 +58,16 @@ export class SalePanel implements Panel {
     $('lines').addEventListener('change', (e) => {
       const input = e.target as HTMLInputElement;
       const sku = input.dataset.sku;
-      const quantity = Number(input.value);
-      if (!sku) return;
+      const line = this.ctx.state.till?.draft.lines.find((l) => l.sku === sku);
+      if (!sku || !line) return;
+      const quantity = input.value.trim() === '' ? NaN : Number(input.value);
       if (!Number.isInteger(quantity) || quantity < 1 || quantity > 999) {
-        this.ctx.status('scan-status', 'Quantity must be a whole number from 1 to 999', true);
-        this.render();
+        // The line keeps its quantity; the field shows it again, and the error says what was wrong.
+        this.ctx.status('scan-status', `Quantity of ${line.name} stays ${line.quantity}: a quantity is a whole number from 1 to 999`, true);
+        input.value = String(line.quantity);
         return;
       }
-      void this.ctx.call(() => this.ctx.api.invoke('draft:set-quantity', { sku, quantity }));
+      void this.ctx.call(() => this.ctx.api.invoke('draft:set-quantity', { sku, quantity }), `Quantity of ${line.name}: ${quantity}`);
     });
     $('charge').addEventListener('click', () => void this.charge());
     $('code-form').addEventListener('submit', (e) => {
@@ -75,12 +78,14 @@ export class SalePanel implements Panel {
   }
 
   render(): void {
-    const { results, till } = this.ctx.state;
+    const { results, till, searched } = this.ctx.state;
     setHtml(
       $('results'),
-      results
-        .map((p, i) => `<li><button type="button" id="result-${i}" data-sku="${esc(p.sku)}"><span>${esc(p.name)}<span class="sku">${esc(p.sku)}</span></span><span>${esc(p.priceText)}</span></button></li>`)
-        .join(''),
+      searched !== '' && results.length === 0
+        ? `<li class="none">No product matches “${esc(searched)}”: try part of the name, or the SKU</li>`
+        : results
+            .map((p, i) => `<li><button type="button" id="result-${i}" data-sku="${esc(p.sku)}"><span>${esc(p.name)}<span class="sku">${esc(p.sku)}</span></span><span>${esc(p.priceText)}</span></button></li>`)
+            .join(''),
     );
     if (!till) return;
     const d = till.draft;
@@ -113,6 +118,7 @@ export class SalePanel implements Panel {
       this.followCharged();
       $<HTMLInputElement>('search').value = '';
       s.results = [];
+      s.searched = '';
       this.ctx.render();
       $('scan').focus();
     }
@@ -158,7 +164,7 @@ export class SalePanel implements Panel {
 
   private async scan(barcode: string): Promise<void> {
     if (!/^[0-9]{4,14}$/.test(barcode)) {
-      this.ctx.status('scan-status', 'A barcode is 4 to 14 digits', true);
+      this.ctx.status('scan-status', barcode === '' ? 'Scan or type a barcode, then Enter' : `“${barcode.slice(0, 20)}” is not a barcode: a barcode is 4 to 14 digits`, true);
       return;
     }
     const p = await this.ctx.call(() => this.ctx.api.invoke('catalog:scan', { barcode }));
@@ -171,10 +177,16 @@ export class SalePanel implements Panel {
   }
 
   private async search(query: string): Promise<void> {
+    const s = this.ctx.state;
     if (query.trim() === '') {
-      this.ctx.state.results = [];
+      s.results = [];
+      s.searched = '';
     } else {
-      this.ctx.state.results = (await this.ctx.call(() => this.ctx.api.invoke('catalog:search', { query, limit: 8 }))) ?? [];
+      const found = await this.ctx.call(() => this.ctx.api.invoke('catalog:search', { query, limit: 8 }));
+      // An answer to an earlier query that arrives late is dropped.
+      if ($<HTMLInputElement>('search').value !== query) return;
+      s.results = found ?? [];
+      s.searched = found ? query.trim() : '';
     }
     this.ctx.render();
   }
