@@ -24,7 +24,11 @@ import { TEST_CASHIER, TEST_MANAGER, testCashierAuth } from '../../pos-terminal/
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = resolve(import.meta.dirname, '../../artifacts/screenshots');
+/** With BLUETILL_README_SHOTS=1 (`npm run screenshots -w @bluetill/pos-terminal`) these shots also go to the READMEs. */
 const README_SHOTS = resolve(import.meta.dirname, '../../pos-terminal/docs/screenshots');
+const README_SHOT_NAMES = new Set(['0-sign-in', '1-sale', '1b-products', '2-two-phones', '4c-ten-phones', '6-refund', '7-end-of-day', '8-backend-down']);
+/** The root README's and the till README's picture of the whole screen. */
+const HERO = { shot: '4-mismatch', path: resolve(import.meta.dirname, '../../docs/till.png') };
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const VIEWPORT = { width: 1280, height: 800 };
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -116,10 +120,12 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
 
   const shot = async (name: string) => {
     await page.screenshot({ path: join(SHOTS, `${name}.png`) });
-    if (process.env.BLUETILL_README_SHOTS === '1') {
+    if (process.env.BLUETILL_README_SHOTS !== '1') return;
+    if (README_SHOT_NAMES.has(name)) {
       mkdirSync(README_SHOTS, { recursive: true });
       copyFileSync(join(SHOTS, `${name}.png`), join(README_SHOTS, `${name}.png`));
     }
+    if (name === HERO.shot) copyFileSync(join(SHOTS, `${name}.png`), HERO.path);
   };
 
   /** axe-core on the page as it is: no serious or critical violation (names the rule and the elements if any). */

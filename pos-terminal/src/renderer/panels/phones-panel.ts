@@ -46,10 +46,11 @@ export class PhonesPanel implements Panel {
     const earlier = rows.filter(folded);
     const list = $('sessions');
     const open = list.querySelector<HTMLDetailsElement>('details.earlier')?.open ?? false;
+    const live = rows.filter((r) => !folded(r));
     setHtml(
       list,
-      rows
-        .filter((r) => !folded(r))
+      (live.length === 0 && earlier.length > 0 ? '<li class="idle">No phone at the counter now</li>' : '') +
+      live
         .map((r) => {
           const assign =
             !r.closed && !r.basketId && ASSIGNABLE.includes(r.phase) && waiting.length > 0
@@ -60,7 +61,7 @@ export class PhonesPanel implements Panel {
           const cancel = !r.closed && CANCELLABLE.includes(r.phase) ? `<button type="button" data-cancel-session="${esc(r.id)}" aria-label="Cancel phone ${esc(r.id)}">Cancel</button>` : '';
           return `<li class="session ${esc(r.phase)}${r.closed ? ' closed' : ''}" aria-label="Phone ${esc(r.id)}: ${esc(r.label)}">
             <div class="label">${esc(r.label)}</div>
-            <div class="meta">phone ${esc(r.id)}${r.basketId ? ` · basket ${esc(r.basketId)}` : ''}${r.maskedPan ? ` · card ${esc(r.maskedPan)}` : ''}${r.closed ? ' · hung up' : ''}</div>${assign}${cancel}</li>`;
+            <div class="meta">phone ${esc(r.id)}${r.basketId ? ` · basket ${esc(r.basketId)}` : ''}${r.maskedPan ? ` · card ${esc(r.maskedPan)}` : ''}${r.closed ? ' · hung up' : ''}</div>${assign || cancel ? `<div class="session-actions">${assign}${cancel}</div>` : ''}</li>`;
         })
         .join('') +
         (earlier.length === 0

@@ -16,7 +16,8 @@ export class ProductsPanel implements Panel {
       void this.save(e.target as HTMLFormElement);
     });
     $('products').closest('details')?.addEventListener('toggle', (e) => {
-      if ((e.target as HTMLDetailsElement).open) void this.load();
+      const details = e.target as HTMLDetailsElement;
+      if (details.open) void this.load().then(() => details.scrollIntoView({ block: 'nearest' }));
     });
   }
 
