@@ -101,7 +101,7 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     world = await startWorld({ limits: { basketWaitMs: 30_000, lingerMs: 1_000 }, radio: blenoLikeRadio(), fleetCards: 10 });
     catalog = new SqliteCatalog(join(dir, 'till.sqlite'));
     receipts = new SqliteReceiptStore(join(dir, 'till.sqlite'));
-    server = await startTillServer({ till: world.till, catalog, receipts, printer: new FilePrinter(join(dir, 'printer.escpos')), pdfDir: join(dir, 'pdf'), probeEveryMs: 1_000, auth: (await testCashierAuth()).auth });
+    server = await startTillServer({ till: world.till, catalog, receipts, printer: new FilePrinter(join(dir, 'printer.escpos')), pdfDir: join(dir, 'receipt_pdfs_of_counter_one_kept_for_the_tax_office'), probeEveryMs: 1_000, auth: (await testCashierAuth()).auth });
     context = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), {
       executablePath: CHROMIUM, headless: true, args: ARGS, viewport: VIEWPORT, deviceScaleFactor: 1,
     });
@@ -180,7 +180,7 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     await page.getByLabel('Cashier', { exact: true }).fill(TEST_CASHIER.id);
     await page.getByLabel('PIN or password', { exact: true }).fill('0000');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.locator('#sign-in-status').textContent()).toContain('not recognised');
+    await expect.poll(() => page.locator('#sign-in-status').textContent(), { timeout: 10_000 }).toContain('not recognised');
     expect(await page.locator('#sign-in-secret').inputValue()).toBe(''); // the wrong PIN is not kept
     await shot('0-sign-in');
     await audit('sign-in');
