@@ -366,7 +366,7 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     await audit('confirm dialog');
     await confirm(); // a refund, a void and closing the day are confirmed first
     await approve(TEST_CASHIER.id, TEST_CASHIER.secret); // a cashier cannot approve
-    await expect.poll(() => page.locator('#approval-status').textContent()).toContain('not a manager');
+    await expect.poll(() => page.locator('#approval-status').textContent(), { timeout: 10_000 }).toContain('not a manager');
     await audit('manager approval dialog');
     await approve(TEST_MANAGER.id, TEST_MANAGER.secret);
     await page.locator('#approval:not([open])').waitFor({ state: 'attached' });
@@ -392,7 +392,7 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     await page.getByRole('button', { name: 'Close the day' }).click();
     await confirm();
     await approve(TEST_MANAGER.id, 'not-the-pin');
-    await expect.poll(() => page.locator('#approval-status').textContent()).toContain('not recognised');
+    await expect.poll(() => page.locator('#approval-status').textContent(), { timeout: 10_000 }).toContain('not recognised');
     expect(await page.locator('#batch').isHidden()).toBe(true);
     await approve(TEST_MANAGER.id, TEST_MANAGER.secret);
     await page.locator('#batch:not([hidden])').waitFor();
