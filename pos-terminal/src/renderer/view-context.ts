@@ -6,6 +6,7 @@
 import type { TillApi } from '../common/ipc/till-api';
 import type { ProductView, ReceiptView, TillSnapshot } from '../common/ipc/view-models';
 import { $ } from './dom';
+import { errorText } from './error-words';
 import { ManagerApproval } from './manager-approval';
 
 export interface ViewState {
@@ -75,7 +76,7 @@ export class ViewContext {
       if (ok) this.status(where, ok);
       return r;
     } catch (error) {
-      this.status(where, (error as Error).message, true);
+      this.status(where, errorText(error), true);
       return undefined;
     }
   }
