@@ -41,6 +41,8 @@ describe('the words for what ends a phone session', () => {
       expect(label, d).not.toMatch(/disconnected:|phone:|protocol error:|payment network:/);
     }
     expect(reasonWords('surprise_code')).toBe('something unexpected happened');
+    expect(reasonWords('new_refusal: The till cannot take this phone')).toBe('The till cannot take this phone');
+    expect(reasonWords('no answer from the payment network: the till will confirm the outcome')).toBe('no answer from the payment network: the till will confirm the outcome');
   });
 
   it("knows each kind of reason and each refusal the session records (session.ts)", () => {

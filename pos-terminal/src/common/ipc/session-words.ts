@@ -83,6 +83,8 @@ export function reasonWords(detail: string): string {
     const source = SOURCES[from];
     if (source) return source.words[what] ?? (from === 'disconnected' && what.startsWith('hci_') ? 'the radio link dropped' : source.otherwise);
     if (from in REFUSAL_WORDS) return REFUSAL_WORDS[from as keyof typeof REFUSAL_WORDS];
+    // A refusal the table does not know yet: its message (written for the phone's shopper), not its code.
+    if (CODE.test(from)) return what;
   }
   return CODE.test(detail) ? 'something unexpected happened' : detail;
 }
