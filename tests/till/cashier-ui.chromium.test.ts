@@ -1,16 +1,20 @@
 /**
  * The cashier UI end to end in a real browser: Playwright drives Debian's Chromium against the
  * headless till server over a whole simulated world (backend on loopback gRPC, till, phones).
- * Screenshots go to artifacts/screenshots/.
+ * The page is 1280×800, a till's screen; an axe-core audit runs on each main screen. Phones are
+ * named as the BLE adapter names them (`11#10`). Screenshots go to artifacts/screenshots/ (and,
+ * with BLUETILL_README_SHOTS=1, to the README's docs/screenshots/).
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { phoneCardFromFile, startWorld, type PhoneRun, type World } from '@bluetill/simulator';
-import { GrpcShopperBackend, requestCode } from '@bluetill/phone-agent';
-import { publicKeyFromRaw } from '@bluetill/protocol';
+import { InMemoryRadio, phoneCardFromFile, startWorld, type PhoneRun, type World } from '@bluetill/simulator';
+import { GrpcShopperBackend, requestCode, type CentralLink } from '@bluetill/phone-agent';
+import type { BlePeripheral, PeripheralLink } from '@bluetill/pos-terminal';
+import { disconnectReason, publicKeyFromRaw } from '@bluetill/protocol';
 import { SqliteCatalog } from '../../pos-terminal/src/main/catalog/catalog.sqlite';
 import { SqliteReceiptStore } from '../../pos-terminal/src/main/receipt/receipt-store.sqlite';
 import { FilePrinter } from '../../pos-terminal/src/main/receipt/receipt-printer.file';
@@ -20,7 +24,67 @@ import { TEST_CASHIER, TEST_MANAGER, testCashierAuth } from '../../pos-terminal/
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = resolve(import.meta.dirname, '../../artifacts/screenshots');
+/** With BLUETILL_README_SHOTS=1 (`npm run screenshots -w @bluetill/pos-terminal`) these shots also go to the READMEs. */
+const README_SHOTS = resolve(import.meta.dirname, '../../pos-terminal/docs/screenshots');
+const README_SHOT_NAMES = new Set(['0-sign-in', '1-sale', '1b-products', '2-two-phones', '4c-ten-phones', '6-refund', '7-end-of-day', '8-backend-down']);
+/** The root README's and the till README's picture of the whole screen. */
+const HERO = { shot: '4-mismatch', path: resolve(import.meta.dirname, '../../docs/till.png') };
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const VIEWPORT = { width: 1280, height: 800 };
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+/**
+ * The in-memory radio with the till's side as the BLE adapter shows it: links named
+ * `<handle>#<count>` and a phone hanging up reported with its HCI reason.
+ */
+function blenoLikeRadio() {
+  const mem = new InMemoryRadio();
+  let count = 0;
+  const rename = (l: PeripheralLink): PeripheralLink => {
+    const n = ++count;
+    return {
+      id: `${10 + n}#${n}`, mtu: l.mtu,
+      onValue: (h) => l.onValue(h), notify: (v) => l.notify(v), disconnect: () => l.disconnect(),
+      onDisconnect: (h) => l.onDisconnect((reason) => h(reason === 'remote user terminated connection' ? disconnectReason(0x13) : reason)),
+    };
+  };
+  return {
+    central: () => mem.central(),
+    peripheral: (): BlePeripheral => {
+      const p = mem.peripheral();
+      return { start: (o) => p.start(o), stop: () => p.stop(), onConnect: (h) => p.onConnect((l) => h(rename(l))) };
+    },
+  };
+}
+
+/** A phone that stops after the till's first answer (its card never comes): put away by `release`. */
+function heldPhone(): { wrapLink: (link: CentralLink) => CentralLink; release: () => Promise<void> } {
+  let answered = false;
+  let link: CentralLink | undefined;
+  let letGo!: () => void;
+  const gate = new Promise<void>((r) => (letGo = r));
+  return {
+    wrapLink: (l) => {
+      link = l;
+      return {
+        ...l,
+        onValue: (h) => l.onValue((v) => {
+          answered = true;
+          h(v);
+        }),
+        write: async (v) => {
+          if (!answered) return l.write(v);
+          await gate;
+          throw new Error('the shopper put the phone away');
+        },
+      };
+    },
+    release: async () => {
+      letGo();
+      await link?.disconnect();
+    },
+  };
+}
 
 describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only when /usr/bin/chromium is missing: scripts/setup-system.sh installs it)', () => {
   let world: World;
@@ -34,12 +98,12 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     dir = mkdtempSync(join(tmpdir(), 'bluetill-ui-'));
-    world = await startWorld({ limits: { basketWaitMs: 30_000, lingerMs: 1_000 } });
+    world = await startWorld({ limits: { basketWaitMs: 30_000, lingerMs: 1_000 }, radio: blenoLikeRadio(), fleetCards: 10 });
     catalog = new SqliteCatalog(join(dir, 'till.sqlite'));
     receipts = new SqliteReceiptStore(join(dir, 'till.sqlite'));
-    server = await startTillServer({ till: world.till, catalog, receipts, printer: new FilePrinter(join(dir, 'printer.escpos')), pdfDir: join(dir, 'pdf'), probeEveryMs: 1_000, auth: (await testCashierAuth()).auth });
+    server = await startTillServer({ till: world.till, catalog, receipts, printer: new FilePrinter(join(dir, 'printer.escpos')), pdfDir: join(dir, 'receipt_pdfs_of_counter_one_kept_for_the_tax_office'), probeEveryMs: 1_000, auth: (await testCashierAuth()).auth });
     context = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), {
-      executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1,
+      executablePath: CHROMIUM, headless: true, args: ARGS, viewport: VIEWPORT, deviceScaleFactor: 1,
     });
     page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (e) => console.error('page error:', e.message));
@@ -54,7 +118,44 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
+  const shot = async (name: string) => {
+    await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+    if (process.env.BLUETILL_README_SHOTS !== '1') return;
+    if (README_SHOT_NAMES.has(name)) {
+      mkdirSync(README_SHOTS, { recursive: true });
+      copyFileSync(join(SHOTS, `${name}.png`), join(README_SHOTS, `${name}.png`));
+    }
+    if (name === HERO.shot) copyFileSync(join(SHOTS, `${name}.png`), HERO.path);
+  };
+
+  /** axe-core on the page as it is: no serious or critical violation (names the rule and the elements if any). */
+  const audit = async (where: string) => {
+    if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE_SOURCE);
+    const found = await page.evaluate(async () => {
+      const axe = (window as unknown as { axe: { run(c: Document): Promise<{ violations: { id: string; impact: string | null; nodes: { target: unknown[] }[] }[] }> } }).axe;
+      const r = await axe.run(document);
+      return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => JSON.stringify(n.target)).join(' ')}`);
+    });
+    expect(found, `accessibility: ${where}`).toEqual([]);
+  };
+
+  /** The element's content fits its box (nothing cut, no ellipsis, nothing sticking out). */
+  const fits = async (selector: string) => {
+    const m = await page.locator(selector).first().evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth }));
+    expect(m.scroll, `${selector} is cut: ${JSON.stringify(m)}`).toBeLessThanOrEqual(m.client);
+  };
+
+  /** The element is wholly inside the 1280×800 window, without scrolling the page. */
+  const inView = async (selector: string) => {
+    const box = await page.locator(selector).first().boundingBox();
+    expect(box, selector).not.toBeNull();
+    const scrolled = await page.evaluate(() => [window.scrollX, window.scrollY]);
+    expect(scrolled, 'the page itself does not scroll').toEqual([0, 0]);
+    expect(box!.x, selector).toBeGreaterThanOrEqual(0);
+    expect(box!.y, selector).toBeGreaterThanOrEqual(0);
+    expect(box!.x + box!.width, selector).toBeLessThanOrEqual(VIEWPORT.width);
+    expect(box!.y + box!.height, selector).toBeLessThanOrEqual(VIEWPORT.height);
+  };
   const row = (text: string) => page.locator('#sessions li.session', { hasText: text });
 
   /** The "Are you sure?" dialog before a refund, a void or closing the day: confirmed. */
@@ -79,9 +180,10 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     await page.getByLabel('Cashier', { exact: true }).fill(TEST_CASHIER.id);
     await page.getByLabel('PIN or password', { exact: true }).fill('0000');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.locator('#sign-in-status').textContent()).toContain('not recognised');
+    await expect.poll(() => page.locator('#sign-in-status').textContent(), { timeout: 10_000 }).toContain('not recognised');
     expect(await page.locator('#sign-in-secret').inputValue()).toBe(''); // the wrong PIN is not kept
     await shot('0-sign-in');
+    await audit('sign-in');
     await page.getByLabel('PIN or password', { exact: true }).fill(TEST_CASHIER.secret);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator('body[data-ready="true"]').waitFor();
@@ -106,15 +208,47 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     }
     await page.locator('#lines tr', { hasText: 'Dark chocolate' }).waitFor();
     await expect.poll(() => page.locator('#qty-bread').inputValue()).toBe('2');
+    // A bad quantity is refused in words and the field shows the line's quantity again; the fix clears the error.
+    await page.locator('#qty-tea-green').fill('0');
+    await page.locator('#qty-tea-green').press('Enter');
+    await expect.poll(() => page.locator('#scan-status').textContent()).toContain('Quantity of Green tea stays 1');
+    expect(await page.locator('#qty-tea-green').inputValue()).toBe('1');
     await page.locator('#qty-tea-green').fill('3');
     await page.locator('#qty-tea-green').press('Enter');
+    await expect.poll(() => page.locator('#scan-status').textContent()).toBe('Quantity of Green tea: 3');
+    expect(await page.locator('#scan-status').getAttribute('class')).not.toContain('bad');
     await page.locator('#scan').fill('999999');
     await page.locator('#scan').press('Enter');
     await expect.poll(() => page.locator('#scan-status').textContent()).toBe('No product has barcode 999999');
+    // Letters in the barcode field and a search without a match are said, not ignored.
+    await page.locator('#scan').fill('12ab');
+    await page.locator('#scan').press('Enter');
+    await expect.poll(() => page.locator('#scan-status').textContent()).toBe('“12ab” is not a barcode: a barcode is 4 to 14 digits');
+    await page.locator('#search').fill('kumquat');
+    await expect.poll(() => page.locator('#results li.none').textContent()).toContain('No product matches “kumquat”');
+    await page.locator('#search').fill('');
+    await expect.poll(() => page.locator('#results li').count()).toBe(0);
     await page.getByRole('button', { name: 'Remove Dark chocolate' }).click();
     // 3 × 3.50 + 12.99 + 2 × 4.20 = 31.89
     await expect.poll(() => page.locator('#total').textContent()).toBe('€31.89');
+    // The payment-code field shows a whole code (and its placeholder) at 1280 px; F7 clears an earlier entry.
+    expect(await page.locator('#pay-code').evaluate((el) => el.clientWidth)).toBeGreaterThanOrEqual(150);
+    await page.locator('#pay-code').fill('1234 5678');
+    await fits('#pay-code');
+    await page.keyboard.press('F2');
+    await page.keyboard.press('F7');
+    expect(await page.locator('#pay-code').inputValue()).toBe('');
+    await page.keyboard.press('F2');
     await shot('1-sale');
+    await audit('sale with items');
+    // Where the shop's barcodes are: the products panel lists them.
+    await page.locator('details.products summary').click();
+    await page.locator('#products tr', { hasText: '4000000000086' }).waitFor();
+    expect(await page.locator('#products tr').count()).toBeGreaterThanOrEqual(10);
+    await audit('products');
+    await shot('1b-products');
+    await page.locator('details.products summary').click();
+    await page.keyboard.press('F2');
 
     // Two phones at once: one pays with the right PIN and waits for the basket, one types a wrong PIN.
     const chen = world.phonePays('card-chen', '9876');
@@ -152,6 +286,7 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     expect(readFileSync(join(dir, 'printer.escpos')).length).toBe(2 * escpos.length);
     await page.getByRole('button', { name: 'Save PDF' }).click();
     await expect.poll(() => page.locator('#receipt-status').textContent()).toContain('.pdf');
+    await fits('#receipt-status'); // the saved path wraps inside the panel
 
     // A phone that asks to pay another sum: declined, and the cashier reads "nothing was charged".
     await page.keyboard.press('F2');
@@ -167,6 +302,7 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     await page.locator('#alerts .alert', { hasText: 'nothing was charged' }).waitFor();
     await page.locator('#baskets li', { hasText: 'waiting' }).waitFor();
     await expect.poll(() => page.locator('#scan-status').textContent()).toMatch(waitingNotice); // back to waiting, not "paid"
+    await fits('#baskets li .what'); // the amount, not "€…"
     await shot('4-mismatch');
 
     // A shopper who stops at the confirmation holds the basket: the cashier cancels that phone,
@@ -184,6 +320,29 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     const cancelled = await slow;
     expect(cancelled.outcome.kind).not.toBe('approved');
 
+    // Ten phones at the counter, each before its card: the list scrolls in its panel; the waiting
+    // basket with its Take back, and Close the day, stay in the window.
+    const held = Array.from({ length: 10 }, () => heldPhone());
+    const heldRuns = held.map((h, i) => world.phonePays(`card-fleet-${String(i + 1).padStart(3, '0')}`, String(1001 + i), { wrapLink: h.wrapLink }));
+    const reading = page.locator('#sessions li.session', { hasText: 'Secured · reading card' });
+    await expect.poll(() => reading.count(), { timeout: 15_000 }).toBe(10);
+    await inView('#baskets li');
+    await inView('#baskets li button');
+    await inView('#close-day');
+    await audit('ten phones');
+    await shot('4c-ten-phones');
+    // Cancel on a live phone, named as the BLE adapter names it.
+    await reading.first().getByRole('button', { name: /^Cancel phone/ }).click();
+    await expect.poll(() => page.locator('#scan-status').textContent()).toMatch(/^Phone \d+#\d+ cancelled: nothing was charged$/);
+    await expect.poll(() => reading.count()).toBe(9);
+    // The shoppers put their phones away: each row says so in words, then folds into one line.
+    await Promise.all(held.map((h) => h.release()));
+    await Promise.allSettled(heldRuns);
+    await row('Phone left: the phone ended the connection').first().waitFor();
+    expect(await page.locator('#sessions').textContent()).not.toMatch(/[a-z]+_[a-z]+/);
+    await expect.poll(() => page.locator('#sessions li.session').count(), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => page.locator('#sessions details.earlier summary').textContent()).toMatch(/^\d+ earlier phones$/);
+
     // History: search finds the receipt by item and by card end; nothing for another word.
     await page.locator('#history-search').fill('paperback 0035');
     await expect.poll(() => page.locator('#history li').count()).toBe(1);
@@ -194,15 +353,21 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     await expect.poll(() => page.locator('#history li').count()).toBe(3);
     await page.getByRole('button', { name: 'Dismiss' }).click();
     await shot('5-history');
+    await audit('history');
 
     // Refund part of the payment from the day's history, then close the day.
     await page.locator('#history li button', { hasText: '0035' }).click();
     await page.locator(`#receipt pre[aria-label="Receipt ${txn}"]`).waitFor();
     await page.locator('#refund-amount').fill('40.00'); // above the 20.00 limit: a manager approves; more than paid: declined, nothing refunded
+    await fits('#refund-amount');
+    expect(await page.locator('#refund-amount').evaluate((el) => el.clientWidth)).toBeGreaterThanOrEqual(80);
     await page.getByRole('button', { name: 'Refund', exact: true }).click();
+    await page.locator('#confirm[open]').waitFor();
+    await audit('confirm dialog');
     await confirm(); // a refund, a void and closing the day are confirmed first
     await approve(TEST_CASHIER.id, TEST_CASHIER.secret); // a cashier cannot approve
-    await expect.poll(() => page.locator('#approval-status').textContent()).toContain('not a manager');
+    await expect.poll(() => page.locator('#approval-status').textContent(), { timeout: 10_000 }).toContain('not a manager');
+    await audit('manager approval dialog');
     await approve(TEST_MANAGER.id, TEST_MANAGER.secret);
     await page.locator('#approval:not([open])').waitFor({ state: 'attached' });
     await expect.poll(() => page.locator('#receipt-status').textContent()).toContain('Refund declined: Refund exceeds what is left of the payment');
@@ -217,6 +382,7 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     await page.locator('#history li', { hasText: 'refund −€5.00' }).waitFor();
     expect(await page.getByRole('button', { name: 'Void' }).isDisabled()).toBe(true); // a refund is not voided
     await shot('6-refund');
+    await inView('#close-day');
     await page.getByRole('button', { name: 'Close the day' }).click();
     await page.locator('#confirm[open]').waitFor();
     expect(await page.locator('#confirm-what').textContent()).toContain('Close the day?');
@@ -226,7 +392,7 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     await page.getByRole('button', { name: 'Close the day' }).click();
     await confirm();
     await approve(TEST_MANAGER.id, 'not-the-pin');
-    await expect.poll(() => page.locator('#approval-status').textContent()).toContain('not recognised');
+    await expect.poll(() => page.locator('#approval-status').textContent(), { timeout: 10_000 }).toContain('not recognised');
     expect(await page.locator('#batch').isHidden()).toBe(true);
     await approve(TEST_MANAGER.id, TEST_MANAGER.secret);
     await page.locator('#batch:not([hidden])').waitFor();
@@ -301,5 +467,17 @@ describe.skipIf(!existsSync(CHROMIUM))('cashier UI in Chromium (skipped only whe
     await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('#code-status').textContent(), { timeout: 15_000 }).toContain('Paid with code');
     expect(world.backend.store.ledgerSum()).toBe(0);
-  }, 120_000);
+    // Void that sale: the dialog and the result keep the transaction id inside their boxes.
+    await page.locator('#receipt .badge', { hasText: 'APPROVED' }).waitFor();
+    const codeTxn = (await page.locator('#receipt pre').textContent())!.match(/Txn (\S+)/)![1]!;
+    await page.getByRole('button', { name: 'Void' }).click();
+    await page.locator('#confirm[open]').waitFor();
+    await fits('#confirm-what');
+    await confirm();
+    await expect.poll(() => page.locator('#receipt-status').textContent(), { timeout: 15_000 }).toBe(`Voided ${codeTxn}`);
+    await fits('#receipt-status');
+    await page.locator('#receipt .badge', { hasText: 'VOID' }).waitFor();
+    await shot('10-void');
+    expect(world.backend.store.ledgerSum()).toBe(0);
+  }, 180_000);
 });

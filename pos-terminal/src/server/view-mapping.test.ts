@@ -17,7 +17,7 @@ describe('session rows', () => {
     expect(sessionRow(snap({ state: 'closed', decline: 'pin_incorrect' }), authorizing, 2)).toMatchObject({ phase: 'declined', label: 'Declined: Incorrect PIN', closed: true });
     const paying = sessionRow(snap({ state: 'paying', basketId: 'B-1' }), undefined, 1);
     expect(sessionRow(snap({ state: 'closed', basketId: 'B-1' }), paying, 2, true)).toMatchObject({ phase: 'approved', closed: true });
-    expect(sessionRow(snap({ state: 'closed', detail: 'disconnected: gone' }), paying, 2)).toMatchObject({ phase: 'failed', label: 'Phone left: disconnected: gone' });
+    expect(sessionRow(snap({ state: 'closed', detail: 'disconnected: gone' }), paying, 2)).toMatchObject({ phase: 'failed', label: 'Phone left: the connection dropped' });
     const approved = sessionRow(snap({ state: 'approved' }), undefined, 1);
     expect(sessionRow(snap({ state: 'closed' }), approved, 2).phase).toBe('approved');
   });

@@ -3,6 +3,7 @@ import { declineText, formatMoney, isDeclineCode, type CloseBatchResponse, type 
 import type { SessionSnapshot } from '../common/session';
 import type { Basket } from '../common/basket';
 import type { Product } from '../main/catalog/catalog';
+import { reasonWords } from '../common/ipc/session-words';
 import type { BasketView, BatchView, LineView, MismatchView, ProductView, ReceiptKind, ReceiptView, SessionPhase, SessionRow } from '../common/ipc/view-models';
 
 /** Any run of 12+ digits in a message becomes asterisks: no card number reaches the screen. */
@@ -55,7 +56,7 @@ export function sessionRow(s: SessionSnapshot, previous: SessionRow | undefined,
   return {
     id: s.id,
     phase,
-    label: sessionLabel(phase, s.decline, detail, closed && !FINAL.includes(previous?.phase ?? 'failed') && !s.decline && !basketPaid),
+    label: sessionLabel(phase, s.decline, reasonWords(detail), closed && !FINAL.includes(previous?.phase ?? 'failed') && !s.decline && !basketPaid),
     basketId: s.basketId ?? previous?.basketId ?? null,
     maskedPan: s.maskedPan ?? previous?.maskedPan ?? null,
     declineCode: s.decline ?? null,

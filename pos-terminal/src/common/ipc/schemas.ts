@@ -6,7 +6,8 @@ import { z } from 'zod';
 import type { RequestChannel, RequestOf } from './channels';
 
 const sku = z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash, underscore');
-const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/);
+/** Basket and session ids as the till makes them; a phone's session is named by its BLE link (`11#10`: handle and count). */
+const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:#-]+$/, 'letters, digits and . _ : # -');
 const quantity = z.number().int().min(1).max(999);
 const none = z.object({}).strict();
 const cashierId = z.string().trim().min(1).max(32).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash, underscore');
