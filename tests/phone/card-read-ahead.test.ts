@@ -85,4 +85,31 @@ describe('the card read beside the link setup', () => {
     expect(events.slice(helloAck + 1).filter((e) => e.startsWith('card '))).toEqual(['card GPO', 'card INTERNAL AUTHENTICATE', 'card GENERATE AC']);
     expect(events.slice(scanDone, helloAck).filter((e) => e.startsWith('card '))).toEqual([]);
   });
+
+  it('a till that cannot prove who it is: the card was read ahead, but it signed nothing and nothing of it left the phone', { timeout: 30_000 }, async () => {
+    const events: string[] = [];
+    const card = await simulatedCard('card-bob');
+    const recording = { powerOn: () => card.powerOn(), powerOff: () => card.powerOff(), process: (c: Uint8Array) => (events.push(`card ${INS[c[1]!] ?? c[1]!.toString(16)}`), card.process(c)) };
+    const inner = radio.central();
+    let written = 0;
+    const central: BleCentral = {
+      scan: (s) => inner.scan(s),
+      connect: async (id, c) => {
+        const link = await inner.connect(id, c);
+        return { get mtu() { return link.mtu; }, write: (v, o) => ((written += v.length), link.write(v, o)), readInfo: () => link.readInfo(), onValue: (h) => link.onValue(h), onDisconnect: (h) => link.onDisconnect(h), disconnect: () => link.disconnect() };
+      },
+      close: () => inner.close(),
+    };
+    const paymentCard = new EmvPaymentCard(new InProcessCardReader(recording), { country: 276, currency: 'EUR', now: () => new Date(), waitTimeoutMs: 200 });
+    try {
+      // The phone trusts another acquirer: this till's certificate does not chain to it.
+      const r = await runPaymentSession({ central, card: paymentCard, prompt: new AutoPrompt({ pin: '2580' }), trust: { ...trust, acquirerCa: trust.cardCompanyRoot }, till: { kind: 'strongest' }, scanTimeoutMs: 2_000 });
+      expect(r.outcome).toMatchObject({ kind: 'failed', code: 'till_untrusted', charged: 'no' });
+    } finally {
+      await central.close();
+    }
+    expect(events).not.toContain('card INTERNAL AUTHENTICATE');
+    expect(events).not.toContain('card GENERATE AC');
+    expect(written).toBeLessThan(150); // the Hello alone (92 bytes framed)
+  });
 });
