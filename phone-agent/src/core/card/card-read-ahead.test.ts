@@ -96,6 +96,12 @@ describe('EmvPaymentCard: prepare, then read', () => {
     await expect(c.read(tx.unpredictableNumber)).resolves.toMatchObject({ pan: '9990010000000017' });
   });
 
+  it('a card that refuses the GPO after the prefix (it was reset in between) is read whole', async () => {
+    const c = card(transcript(ahead, amount0(GPO[0]), '<= 6985', ATR, PPSE, AID, amount0(GPO[0]), GPO[1], RECORDS, IA));
+    await c.prepare();
+    await expect(c.read(tx.unpredictableNumber)).resolves.toMatchObject({ pan: '9990010000000017' });
+  });
+
   it('a failed prepare costs nothing: read reads the whole card and reports its own errors', async () => {
     const c = card(transcript(ATR, PPSE[0], '<= 6A82', ATR, PPSE, AID, amount0(GPO[0]), GPO[1], RECORDS, IA));
     await expect(c.prepare()).rejects.toMatchObject({ code: 'no_application' });

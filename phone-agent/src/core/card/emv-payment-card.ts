@@ -20,7 +20,8 @@ export function currencyNumeric(alpha: string): number {
  *
  * `prepare()` reads ahead what needs no UN (readCardPrefix, with a zero placeholder UN in its
  * GPO); the next `read(un)` then sends only GPO and INTERNAL AUTHENTICATE with the till's UN. A
- * prefix is used once; a failed one makes `read` read the whole card again.
+ * prefix is used once; a failed one, or a card that refuses the GPO after it, makes `read` read the
+ * whole card again.
  */
 export class EmvPaymentCard implements PaymentCard {
   private last: CardRead | undefined;
@@ -56,10 +57,21 @@ export class EmvPaymentCard implements PaymentCard {
     const pending = this.prefix;
     this.prefix = undefined;
     const prefix = pending ? await pending.catch(() => undefined) : undefined;
-    if (!prefix) await this.waitForCard();
     const tx = this.tx(0n, this.options.currency, unpredictableNumber);
     const aid = this.options.preferredAid ? { preferredAid: this.options.preferredAid } : {};
-    const read = await readCard(this.reader, tx, prefix ? { prefix } : aid);
+    let read: CardRead | undefined;
+    if (prefix) {
+      // A card that refuses the GPO has lost the application selected for it (reset, or touched in
+      // between): read it whole, as without a prefix. Other failures are the card's answer.
+      read = await readCard(this.reader, tx, { prefix }).catch((e: unknown) => {
+        if (e instanceof CardReadError && e.code === 'card_status') return undefined;
+        throw e;
+      });
+    }
+    if (!read) {
+      await this.waitForCard();
+      read = await readCard(this.reader, tx, aid);
+    }
     if (!read.signedDynamicData) throw new CardReadError('missing_data', 'the card did not sign the unpredictable number (no DDA)');
     this.last = read;
     return {
