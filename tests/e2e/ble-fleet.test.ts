@@ -126,10 +126,13 @@ describe('open loop: phones arrive when they please', () => {
     expect(results.map((r) => r.outcome.kind)).toEqual(['approved', 'approved', 'approved']);
     for (const r of results) {
       const s = r.stamps!;
-      const order = [0, s.connectAt, s.cardReadStartAt, s.cardReadEndAt, s.pinEnteredAt, s.basketAt, s.confirmedAt, s.receiptAt];
+      const order = [0, s.cardReadStartAt, s.connectAt, s.cardUnAt, s.cardReadEndAt, s.pinEnteredAt, s.basketAt, s.confirmedAt, s.receiptAt];
       for (const t of order) expect(t).toBeTypeOf('number');
-      // arrival ≤ connect ≤ card read ≤ PIN entered ≤ basket (authorized) ≤ confirmed ≤ receipt
+      // arrival ≤ card read (ahead of the UN, beside the link) ≤ connect ≤ the card's part over the
+      // till's UN ≤ PIN entered ≤ basket (authorized) ≤ confirmed ≤ receipt
       expect([...(order as number[])].sort((a, b) => a - b)).toEqual(order);
+      expect(s.cardPrefixEndAt).toBeTypeOf('number');
+      expect(r.steps!.cardAfterUnMs).toBeCloseTo(s.cardReadEndAt! - s.cardUnAt!, 3);
       expect(s.shopperMs).toBeGreaterThanOrEqual(95); // the shopper's 60 + 40 ms (timers fire no earlier)
       const d = r.steps!;
       expect(d.arrivalToBasketMs).toBe(s.basketAt);

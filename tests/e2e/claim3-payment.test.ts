@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startWorld, phoneCardFrom, InMemoryRadio, type World } from '@bluetill/simulator';
 import { DEMO_CARDS } from '@bluetill/backend';
 import { cardSecrets, filesAtRest, scanAtRest } from '../support/data-at-rest';
-import { createDemoIssuer, fragment, encodeMessage, prepareDemoCard, startPhoneHandshake, type Item } from '@bluetill/protocol';
+import { createDemoIssuer, fragment, encodeMessage, LAST, prepareDemoCard, startPhoneHandshake, type Item } from '@bluetill/protocol';
 
 /** A card made by an issuer whose keys the backend does not know (same BIN and CA index). */
 async function rogueCard(pan: string, expiry: string, pin: string) {
@@ -65,6 +65,45 @@ describe('claim 3: three phones pay three baskets at the same time', () => {
     const scan = scanAtRest(filesAtRest(world.dir), cardSecrets(world.seed.cardsDir));
     expect(scan.files).toBeGreaterThanOrEqual(2);
     expect(scan.hits).toEqual([]);
+  });
+});
+
+describe('claim 3: the order, with the card read ahead of the link', () => {
+  it('card and cardholder are authenticated (CardAuth over the till\'s UN) before the transaction data (the Payment), in three round trips', async () => {
+    world.ringUp(TEA);
+    const log: string[] = [];
+    const alice = await world.cardOf('card-alice');
+    const card = {
+      prepare: () => (log.includes('card: ahead, no UN') || log.push('card: ahead, no UN'), alice.prepare!()), // the session and the flow both ask
+      read: (un: Uint8Array) => (log.push('card: authenticated over the UN'), alice.read(un)),
+      generateAc: (i: Parameters<typeof alice.generateAc>[0]) => (log.push('card: cryptogram over the amount'), alice.generateAc(i)),
+    };
+    let sent = 0;
+    const run = await world.phonePays('card-alice', '1234', {
+      card,
+      wrapLink: (link) => ({
+        get mtu() {
+          return link.mtu;
+        },
+        write: async (v, o) => {
+          await link.write(v, o);
+          if ((v[0]! & LAST) !== 0) log.push(`phone: message ${++sent} sent`);
+        },
+        readInfo: () => link.readInfo(),
+        onValue: (h) => link.onValue(h),
+        onDisconnect: (h) => link.onDisconnect(h),
+        disconnect: () => link.disconnect(),
+      }),
+    });
+    expect(run.outcome.kind).toBe('approved');
+    expect(log).toEqual([
+      'card: ahead, no UN', // at arrival: nothing of it leaves the phone
+      'phone: message 1 sent', // Hello; HelloAck brings the till's certificate and the UN
+      'card: authenticated over the UN',
+      'phone: message 2 sent', // CardAuth (card data, sealed PIN block)
+      'card: cryptogram over the amount',
+      'phone: message 3 sent', // Payment
+    ]);
   });
 });
 

@@ -65,6 +65,11 @@ class MaskingPaymentCard implements PaymentCard {
     private readonly progress: (step: string) => void,
   ) {}
 
+  /** The card's part that needs no UN, begun while the phone finds and connects to the till (read reports its errors). */
+  prepare(): Promise<void> {
+    return this.inner.prepare ? this.inner.prepare() : Promise.resolve();
+  }
+
   async read(unpredictableNumber: Uint8Array): Promise<CardData> {
     let data: CardData;
     try {

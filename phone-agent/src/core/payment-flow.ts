@@ -8,8 +8,9 @@
  *   participant Till
  *   Phone->>Till: Hello (ephemeral key, nonce)
  *   Till-->>Phone: HelloAck (terminal cert, signature, merchant, UN, PIN-key cert)
+ *   Phone->>Card: SELECT, GPO, read records (no UN: from arrival, beside the BLE setup)
  *   Note over Phone: verify till before any card data leaves
- *   Phone->>Card: read records, INTERNAL AUTHENTICATE(UN)
+ *   Phone->>Card: GPO(UN), INTERNAL AUTHENTICATE(UN)
  *   Note over Phone: optional ODA on the phone (CA keys it holds): a card that fails sends nothing
  *   alt online PIN (default)
  *     Note over Phone: PIN typed, sealed to the PIN key
@@ -149,6 +150,7 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
   let paymentSent = false;
   let resume: ResumeTicket | undefined;
   try {
+    o.card.prepare?.().catch(() => undefined); // the card's part without the UN, beside Hello (a no-op when begun already)
     o.prompt.progress('Securing the connection');
     const secured = await secure(c, o.trust, now);
     o.prompt.merchant(secured.terminal.merchantName);

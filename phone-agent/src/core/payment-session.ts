@@ -115,6 +115,9 @@ export async function findTill(central: BleCentral, choice: TillChoice, timeoutM
 
 export async function runPaymentSession(o: PaymentSessionOptions): Promise<PaymentSessionResult> {
   const progress = (s: string) => o.prompt.progress(s);
+  // The card's part that needs no UN runs beside scan, connect and Hello; nothing of it leaves the
+  // phone before the till has proven who it is (pay() sends card data only after HelloAck).
+  o.card.prepare?.().catch(() => undefined);
   const till = await findTill(o.central, o.till, o.scanTimeoutMs, progress);
   progress(`Connecting to "${till.counterName}" (${signalText(till.rssi)})`);
   const connect = (): Promise<CentralLink> => o.central.connect(till.id, { timeoutMs: o.connectTimeoutMs ?? 10_000 });

@@ -6,11 +6,20 @@ import type { CardVerification, CardVerificationResult } from '../core/card/card
  * CardReader (SELECT PPSE/AID, GPO, READ RECORD, INTERNAL AUTHENTICATE, GENERATE AC).
  *
  * @example
+ *   void card.prepare?.().catch(() => undefined);        // at arrival: what needs no UN, beside the BLE setup
  *   const data = await card.read(un);                    // records + signature over the UN
  *   const v = await card.verifyCardholder?.({ method: 'offline_pin', pin }); // VERIFY on the card
  *   const ac = await card.generateAc({ amount, unpredictableNumber: un });
  */
 export interface PaymentCard {
+  /**
+   * Starts reading what the card gives without the till's unpredictable number (application
+   * selection, records), so that `read` is left only what needs it. Optional, and only a head
+   * start: nothing leaves the phone, and `read` still reads everything itself when this failed or
+   * was not called. Called again before `read`, it starts nothing new. Its promise settles when
+   * that part is done; the error, if any, is `read`'s to report.
+   */
+  prepare?(): Promise<void>;
   /** Reads the card's application data and has the card sign the till's unpredictable number. */
   read(unpredictableNumber: Uint8Array): Promise<CardData>;
   /** GENERATE AC: an ARQC binding amount, currency and UN to the card's keys. */

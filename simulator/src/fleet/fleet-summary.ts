@@ -124,7 +124,7 @@ export function summarize(results: readonly FleetPhoneResult[], seconds: number,
   };
 }
 
-const STEP_KEYS = ['arrivalToBasketMs', 'cardReadMs', 'pinToAuthorizedMs', 'confirmToReceiptMs', 'machineMs'] as const satisfies ReadonlyArray<keyof StepDurations>;
+const STEP_KEYS = ['arrivalToBasketMs', 'cardReadMs', 'cardAfterUnMs', 'pinToAuthorizedMs', 'confirmToReceiptMs', 'machineMs'] as const satisfies ReadonlyArray<keyof StepDurations>;
 
 /** Percentiles of each step over the runs that have it; undefined when no run has any. */
 export function stepSummary(runs: readonly StepDurations[]): StepSummary | undefined {
@@ -152,7 +152,8 @@ export function formatSummary(s: FleetSummary): string {
       ? [
           `steps ms      p50 / p99, what the shopper waits on:`,
           `  arrival to basket on screen  ${s.steps.arrivalToBasketMs.p50} / ${s.steps.arrivalToBasketMs.p99}`,
-          `  card read (before the PIN)   ${s.steps.cardReadMs.p50} / ${s.steps.cardReadMs.p99}`,
+          `  card read (before the PIN)   ${s.steps.cardReadMs.p50} / ${s.steps.cardReadMs.p99}  (the card's time, part of it read ahead)`,
+          `  card after the till's UN     ${s.steps.cardAfterUnMs.p50} / ${s.steps.cardAfterUnMs.p99}  (the card's part the payment waits on)`,
           `  PIN entered to authorized    ${s.steps.pinToAuthorizedMs.p50} / ${s.steps.pinToAuthorizedMs.p99}`,
           `  confirmed to receipt         ${s.steps.confirmToReceiptMs.p50} / ${s.steps.confirmToReceiptMs.p99}`,
           `  machine time                 ${s.steps.machineMs.p50} / ${s.steps.machineMs.p99}  (connect to receipt less the shopper's own time)`,

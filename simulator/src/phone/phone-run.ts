@@ -39,6 +39,10 @@ export interface PhoneSteps {
   /** The card read: first APDU (SELECT) to last (INTERNAL AUTHENTICATE), before the PIN. */
   readonly cardReadStartAt?: number;
   readonly cardReadEndAt?: number;
+  /** The part read ahead, without the UN (PaymentCard.prepare): its end. */
+  readonly cardPrefixEndAt?: number;
+  /** The flow asked for the card's data over the till's UN (read): the card's part on the critical path starts. */
+  readonly cardUnAt?: number;
   /** The PIN's last digit typed. */
   readonly pinEnteredAt?: number;
   /** "Authorized": the AuthResult with the basket reached the phone's screen. */
@@ -54,7 +58,10 @@ export interface PhoneSteps {
 /** What the shopper waits on, from a run's steps; a figure is absent when its steps did not happen. */
 export interface StepDurations {
   readonly arrivalToBasketMs?: number;
+  /** The card's own time for its read (with a part read ahead: that part plus the part after the UN). */
   readonly cardReadMs?: number;
+  /** What the payment waited on the card once the till's UN was there (the card read's part on the critical path). */
+  readonly cardAfterUnMs?: number;
   readonly pinToAuthorizedMs?: number;
   readonly confirmToReceiptMs?: number;
   /** Connect to receipt less the shopper's own time: what the phone, the till, the card and the radio took. */
@@ -63,13 +70,16 @@ export interface StepDurations {
 
 export function stepDurations(s: PhoneSteps): StepDurations {
   const span = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? { v: b - a } : undefined);
-  const card = span(s.cardReadStartAt, s.cardReadEndAt);
+  const afterUn = span(s.cardUnAt, s.cardReadEndAt);
+  const ahead = span(s.cardReadStartAt, s.cardPrefixEndAt);
+  const card = ahead && afterUn ? { v: ahead.v + afterUn.v } : span(s.cardReadStartAt, s.cardReadEndAt);
   const pin = span(s.pinEnteredAt, s.basketAt);
   const confirm = span(s.confirmedAt, s.receiptAt);
   const machine = span(s.connectAt, s.receiptAt);
   return {
     ...(s.basketAt !== undefined ? { arrivalToBasketMs: s.basketAt } : {}),
     ...(card ? { cardReadMs: card.v } : {}),
+    ...(afterUn ? { cardAfterUnMs: afterUn.v } : {}),
     ...(pin ? { pinToAuthorizedMs: pin.v } : {}),
     ...(confirm ? { confirmToReceiptMs: confirm.v } : {}),
     ...(machine ? { machineMs: machine.v - s.shopperMs } : {}),
@@ -115,21 +125,37 @@ export async function runPhone(o: RunPhoneOptions): Promise<PhoneRun> {
   let linkReadyMs: number | undefined;
   let roundTrips = 0;
   let cardReadStart: number | undefined;
+  let cardPrefixEnd: number | undefined;
+  let cardUn: number | undefined;
   let cardReadEnd: number | undefined;
   let answered: number | undefined;
   const timeline: Array<{ atMs: number; step: string }> = [];
+  const stamp = (step: string) => {
+    timeline.push({ atMs: Math.round((performance.now() - t0) * 10) / 10, step });
+    o.onStep?.(step);
+  };
   const prompt = new AutoPrompt({
     pin: o.pin, ...(o.expectTotalMinor !== undefined ? { expectTotalMinor: o.expectTotalMinor } : {}),
-    onStep: (step) => {
-      timeline.push({ atMs: Math.round((performance.now() - t0) * 10) / 10, step });
-      o.onStep?.(step);
-    },
+    onStep: (step) => stamp(step),
     ...(o.confirmWhen ? { confirmWhen: o.confirmWhen } : {}), ...o.shopper,
   });
-  // The card as the flow sees it: its read (every APDU before the PIN) is timed.
+  // The card as the flow sees it: its read (every APDU before the PIN, a part of it read ahead) is timed.
+  const prepare = o.card.prepare?.bind(o.card);
   const card: PaymentCard = {
+    ...(prepare
+      ? {
+          prepare: () => {
+            cardReadStart ??= performance.now();
+            return prepare().then(() => {
+              if (cardPrefixEnd === undefined) stamp('Card read up to the till\'s UN');
+              cardPrefixEnd ??= performance.now();
+            });
+          },
+        }
+      : {}),
     read: async (un) => {
       cardReadStart ??= performance.now();
+      cardUn ??= performance.now();
       try {
         return await o.card.read(un);
       } finally {
@@ -184,7 +210,7 @@ export async function runPhone(o: RunPhoneOptions): Promise<PhoneRun> {
     const receipt = answered ?? end;
     const steps: PhoneSteps = {
       shopperMs: prompt.shopperMs(),
-      ...defined({ connectAt: at(tConnect), cardReadStartAt: at(cardReadStart), cardReadEndAt: at(cardReadEnd), pinEnteredAt: at(prompt.pinEnteredAt), basketAt: at(prompt.basketShownAt), confirmedAt: at(prompt.confirmedAt), receiptAt: at(receipt) }),
+      ...defined({ connectAt: at(tConnect), cardReadStartAt: at(cardReadStart), cardPrefixEndAt: at(cardPrefixEnd), cardUnAt: at(cardUn), cardReadEndAt: at(cardReadEnd), pinEnteredAt: at(prompt.pinEnteredAt), basketAt: at(prompt.basketShownAt), confirmedAt: at(prompt.confirmedAt), receiptAt: at(receipt) }),
     };
     return { outcome: r.outcome, prompt, ms, ...(tConnect !== undefined ? { connectToReceiptMs: receipt - tConnect } : {}), ...(linkReadyMs !== undefined ? { linkReadyMs } : {}), roundTrips, steps, timeline };
   } catch (error) {

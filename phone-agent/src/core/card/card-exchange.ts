@@ -1,7 +1,7 @@
 /** The card reading flow driven over a CardReader port: readCard, generateCryptogram, verifyCardholder. Throws CardReadError. */
 import { CardReaderError, type CardReader } from '../../ports/card-reader';
 import { CardReadError } from './card-read-error';
-import type { CardRead, Cryptogram, TransactionData } from './card-read-types';
+import type { CardPrefix, CardRead, Cryptogram, TransactionData } from './card-read-types';
 import { CardReadingFlow } from './card-reading-flow';
 import {
   buildDolData, CvmDataError, decodeResponseApdu, decodeTlv, describeStatusWord, encodeBiometricVerifyData, encodeKnowledgeSecret,
@@ -22,15 +22,33 @@ async function exchange(reader: CardReader, command: Uint8Array): Promise<Uint8A
 
 /**
  * Reads the payment card on `reader` (already powered: call waitForCard first): PPSE, AID, GPO,
- * READ RECORD per AFL, INTERNAL AUTHENTICATE over the transaction's unpredictable number.
- * Throws CardReadError.
+ * READ RECORD per AFL, INTERNAL AUTHENTICATE over the transaction's unpredictable number. With
+ * `prefix` (from readCardPrefix, in the same card session): GPO and INTERNAL AUTHENTICATE, the
+ * records read again only when the card's AIP or AFL differ. Throws CardReadError.
  */
-export async function readCard(reader: CardReader, tx: TransactionData, options: { preferredAid?: Uint8Array } = {}): Promise<CardRead> {
+export async function readCard(reader: CardReader, tx: TransactionData, options: { preferredAid?: Uint8Array; prefix?: CardPrefix } = {}): Promise<CardRead> {
   const flow = new CardReadingFlow(tx, options);
   let command = flow.start();
   for (;;) {
     const step = flow.receive(await exchange(reader, command));
     if (step.kind === 'done') return step.read;
+    if (step.kind === 'prefix') throw new Error('CardReadingFlow gave a prefix to readCard');
+    command = step.command;
+  }
+}
+
+/**
+ * What the card gives before the till's UN is known (SELECT PPSE, SELECT AID, GPO, READ RECORD,
+ * SELECT AID again): `tx` is the GPO's data, its UN a placeholder of the phone's (the transaction
+ * that GPO starts is ended by the second SELECT). readCard continues from it. Throws CardReadError.
+ */
+export async function readCardPrefix(reader: CardReader, tx: TransactionData, options: { preferredAid?: Uint8Array } = {}): Promise<CardPrefix> {
+  const flow = new CardReadingFlow(tx, { ...options, until: 'prefix' });
+  let command = flow.start();
+  for (;;) {
+    const step = flow.receive(await exchange(reader, command));
+    if (step.kind === 'prefix') return step.prefix;
+    if (step.kind === 'done') throw new Error('CardReadingFlow read the whole card when asked for its prefix');
     command = step.command;
   }
 }

@@ -38,6 +38,22 @@ export type CardRead = {
   records: ReadRecord[];
 };
 
+/**
+ * What a card gives before the till's unpredictable number is known (SELECT PPSE, SELECT AID, a GPO
+ * whose transaction is then ended by selecting the application again, READ RECORD): the reading
+ * flow continues from it with the UN (GPO, INTERNAL AUTHENTICATE). Holds card data: never log it.
+ */
+export type CardPrefix = {
+  aid: Uint8Array;
+  label: string;
+  /** 9F38 as the card's FCI gave it. */
+  pdol: Uint8Array;
+  aip: Uint8Array;
+  afl: Uint8Array;
+  /** The records in AFL order, each marked when it takes part in offline data authentication. */
+  records: Array<ReadRecord & { oda: boolean }>;
+};
+
 /** The card's answer to GENERATE AC. */
 export type Cryptogram = {
   /** 9F27: 80 ARQC, 40 TC, 00 AAC. */

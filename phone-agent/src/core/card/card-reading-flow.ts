@@ -1,5 +1,5 @@
 import { CardReadError } from './card-read-error';
-import type { CardCertificate, CardRead, TransactionData } from './card-read-types';
+import type { CardCertificate, CardPrefix, CardRead, TransactionData } from './card-read-types';
 import {
   assertNever, buildDolData, decodeResponseApdu, decodeTlv, describeStatusWord, findTag, findTlv, getProcessingOptionsCommand,
   internalAuthenticateCommand, parseAfl, parseDol, readRecordCommand, selectCommand, selectPpseCommand,
@@ -16,10 +16,18 @@ import { transactionValues } from './transaction-values';
  *   internal_authenticate --9000, 9F4B--> done       (only when the AIP says DDA is supported)
  *
  * Any other status word, or a malformed answer, throws CardReadError; the flow is then over.
+ *
+ * Read in two parts, so that what needs no unpredictable number is read before the till sends one:
+ *   - `until: 'prefix'`: the flow stops after the records, selects the application again (ending
+ *     the transaction its GPO started, so that a GPO can be sent again) and finishes with the
+ *     CardPrefix (AID, PDOL, AIP, AFL, records) instead of a CardRead;
+ *   - `prefix`: the flow starts at GPO with the transaction's UN, and when the card answers with
+ *     the same AIP and AFL it takes the prefix's records (else it reads them again), then INTERNAL
+ *     AUTHENTICATE over the UN as always.
  */
-type State = 'select_ppse' | 'select_aid' | 'gpo' | 'read_records' | 'internal_authenticate' | 'done';
+type State = 'select_ppse' | 'select_aid' | 'gpo' | 'read_records' | 'reselect_aid' | 'internal_authenticate' | 'done';
 
-export type Step = { kind: 'command'; command: Uint8Array } | { kind: 'done'; read: CardRead };
+export type Step = { kind: 'command'; command: Uint8Array } | { kind: 'done'; read: CardRead } | { kind: 'prefix'; prefix: CardPrefix };
 
 const AIP_DDA = 0x20;
 const DEFAULT_DDOL = Uint8Array.from([0x9f, 0x37, 0x04]);
@@ -46,6 +54,7 @@ function expectOk(response: Uint8Array, what: string): Uint8Array {
   return r.data;
 }
 
+const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b));
 const latin1 = (b: Uint8Array | undefined): string => (b ? Buffer.from(b).toString('latin1').trim() : '');
 const digits = (b: Uint8Array): string => Buffer.from(b).toString('hex').toUpperCase().replace(/F+$/, '');
 
@@ -61,12 +70,16 @@ export class CardReadingFlow {
   private records: (ReadRecord & { oda: boolean })[] = [];
   private readonly values: Map<string, Uint8Array>;
 
-  /** `preferredAid`: choose this AID from the PPSE when listed (else the highest priority one). */
+  /**
+   * `preferredAid`: choose this AID from the PPSE when listed (else the highest priority one).
+   * `until: 'prefix'`: stop before the UN is needed (see above); `prefix`: continue from one.
+   */
   constructor(
     private readonly tx: TransactionData,
-    private readonly options: { preferredAid?: Uint8Array } = {},
+    private readonly options: { preferredAid?: Uint8Array; until?: 'prefix'; prefix?: CardPrefix } = {},
   ) {
     this.values = transactionValues(tx);
+    if (options.prefix && options.until) throw new Error('CardReadingFlow: a prefix flow cannot stop at the prefix');
   }
 
   get current(): State {
@@ -75,7 +88,13 @@ export class CardReadingFlow {
 
   start(): Uint8Array {
     if (this.state !== 'select_ppse') throw new Error('CardReadingFlow.start called twice');
-    return selectPpseCommand();
+    const prefix = this.options.prefix;
+    if (!prefix) return selectPpseCommand();
+    this.aid = Uint8Array.from(prefix.aid);
+    this.label = prefix.label;
+    this.pdol = Uint8Array.from(prefix.pdol);
+    this.state = 'gpo';
+    return this.gpoCommand('CardPrefix');
   }
 
   receive(response: Uint8Array): Step {
@@ -89,6 +108,8 @@ export class CardReadingFlow {
         return this.onGpo(response);
       case 'read_records':
         return this.onRecord(response);
+      case 'reselect_aid':
+        return this.onReselect(response);
       case 'internal_authenticate':
         return this.onInternalAuthenticate(response);
       case 'done':
@@ -122,13 +143,17 @@ export class CardReadingFlow {
     if (!findTag(nodes, '6F')) throw new CardReadError('malformed_response', 'SELECT AID: no FCI template');
     this.label = latin1(findTag(nodes, '50'));
     this.pdol = findTag(nodes, '9F38') ?? new Uint8Array(0);
+    return this.command('gpo', this.gpoCommand('SELECT AID'));
+  }
+
+  private gpoCommand(what: string): Uint8Array {
     try {
       this.pdolData = buildDolData(parseDol(this.pdol), this.values);
     } catch (cause) {
-      throw new CardReadError('malformed_response', 'SELECT AID: PDOL does not parse', { cause });
+      throw new CardReadError('malformed_response', `${what}: PDOL does not parse`, { cause });
     }
-    if (this.pdolData.length > 127) throw new CardReadError('malformed_response', 'SELECT AID: PDOL asks for too much data');
-    return this.command('gpo', getProcessingOptionsCommand(this.pdolData));
+    if (this.pdolData.length > 127) throw new CardReadError('malformed_response', `${what}: PDOL asks for too much data`);
+    return getProcessingOptionsCommand(this.pdolData);
   }
 
   private onGpo(response: Uint8Array): Step {
@@ -147,12 +172,19 @@ export class CardReadingFlow {
       Array.from({ length: e.last - e.first + 1 }, (_, i) => ({ sfi: e.sfi, record: e.first + i, oda: i < e.odaCount })),
     );
     if (this.queue.length > 64) throw new CardReadError('malformed_response', 'GET PROCESSING OPTIONS: AFL names too many records');
+    const prefix = this.options.prefix;
+    if (prefix && equalBytes(prefix.aip, this.aip) && equalBytes(prefix.afl, this.afl) && prefix.records.length === this.queue.length) {
+      // The same application data as read before the UN: the records are not read again.
+      this.records = prefix.records.map((r) => ({ ...r, data: Uint8Array.from(r.data) }));
+      this.queue = [];
+    }
     return this.nextRecord();
   }
 
   private nextRecord(): Step {
     const next = this.queue[0];
     if (next) return this.command('read_records', readRecordCommand(next.sfi, next.record));
+    if (this.options.until === 'prefix') return this.command('reselect_aid', selectCommand(this.aid));
     if (((this.aip[0] ?? 0) & AIP_DDA) !== 0) {
       const ddol = this.recordTag('9F49') ?? DEFAULT_DDOL;
       let data: Uint8Array;
@@ -175,6 +207,20 @@ export class CardReadingFlow {
     if (nodes.length !== 1 || nodes[0]?.tag !== '70') throw new CardReadError('malformed_response', `${what}: not one '70' record template`);
     this.records.push({ sfi: at.sfi, record: at.record, data: Uint8Array.from(data), oda: at.oda });
     return this.nextRecord();
+  }
+
+  /** The application selected again: the GPO's transaction is over, a GPO with the till's UN can follow. */
+  private onReselect(response: Uint8Array): Step {
+    const nodes = parseTlv(expectOk(response, 'SELECT AID'), 'SELECT AID');
+    if (!findTag(nodes, '6F')) throw new CardReadError('malformed_response', 'SELECT AID: no FCI template');
+    const pdol = findTag(nodes, '9F38') ?? new Uint8Array(0);
+    if (!equalBytes(pdol, this.pdol)) throw new CardReadError('malformed_response', 'SELECT AID: the PDOL changed between two selections');
+    this.state = 'done';
+    const copy = (b: Uint8Array) => Uint8Array.from(b);
+    return {
+      kind: 'prefix',
+      prefix: { aid: copy(this.aid), label: this.label, pdol: copy(this.pdol), aip: copy(this.aip), afl: copy(this.afl), records: this.records.map((r) => ({ ...r, data: copy(r.data) })) },
+    };
   }
 
   private onInternalAuthenticate(response: Uint8Array): Step {

@@ -2,8 +2,8 @@ import { iso4217, type CardData, type Cryptogram as CryptogramMessage, type Mone
 import { CardReaderError, type CardReader } from '../../ports/card-reader';
 import type { PaymentCard } from '../../ports/payment-card';
 import { CardReadError } from './card-read-error';
-import type { CardRead, TransactionData } from './card-read-types';
-import { generateCryptogram, readCard, verifyCardholder, type CardVerification, type CardVerificationResult } from './card-exchange';
+import type { CardPrefix, CardRead, TransactionData } from './card-read-types';
+import { generateCryptogram, readCard, readCardPrefix, verifyCardholder, type CardVerification, type CardVerificationResult } from './card-exchange';
 
 /** ISO 4217 alphabetic → numeric (protocol's table), for the card's 5F2A. */
 export function currencyNumeric(alpha: string): number {
@@ -17,9 +17,15 @@ export function currencyNumeric(alpha: string): number {
  * flow (PDOL amount 0: the basket is not known yet) and returns the CardData the till forwards;
  * `generateAc` asks the same card session for an ARQC over the confirmed total. Throws
  * CardReadError.
+ *
+ * `prepare()` reads ahead what needs no UN (readCardPrefix, with a zero placeholder UN in its
+ * GPO); the next `read(un)` then sends only GPO and INTERNAL AUTHENTICATE with the till's UN. A
+ * prefix is used once; a failed one, or a card that refuses the GPO after it, makes `read` read the
+ * whole card again.
  */
 export class EmvPaymentCard implements PaymentCard {
   private last: CardRead | undefined;
+  private prefix: Promise<CardPrefix> | undefined;
 
   constructor(
     private readonly reader: CardReader,
@@ -30,14 +36,42 @@ export class EmvPaymentCard implements PaymentCard {
     return { amount: amountMinor, currency: currencyNumeric(currency), country: this.options.country, unpredictableNumber, date: this.options.now() };
   }
 
-  async read(unpredictableNumber: Uint8Array): Promise<CardData> {
+  private async waitForCard(): Promise<void> {
     try {
       await this.reader.waitForCard({ timeoutMs: this.options.waitTimeoutMs ?? 30_000 });
     } catch (cause) {
       if (cause instanceof CardReaderError && cause.code === 'no_card') throw new CardReadError('no_card', 'no card was presented', { cause });
       throw new CardReadError('transmit_failed', 'the card reader is not available', { cause });
     }
-    const read = await readCard(this.reader, this.tx(0n, this.options.currency, unpredictableNumber), this.options.preferredAid ? { preferredAid: this.options.preferredAid } : {});
+  }
+
+  prepare(): Promise<void> {
+    this.prefix ??= (async () => {
+      await this.waitForCard();
+      return readCardPrefix(this.reader, this.tx(0n, this.options.currency, new Uint8Array(4)), this.options.preferredAid ? { preferredAid: this.options.preferredAid } : {});
+    })();
+    return this.prefix.then(() => undefined);
+  }
+
+  async read(unpredictableNumber: Uint8Array): Promise<CardData> {
+    const pending = this.prefix;
+    this.prefix = undefined;
+    const prefix = pending ? await pending.catch(() => undefined) : undefined;
+    const tx = this.tx(0n, this.options.currency, unpredictableNumber);
+    const aid = this.options.preferredAid ? { preferredAid: this.options.preferredAid } : {};
+    let read: CardRead | undefined;
+    if (prefix) {
+      // A card that refuses the GPO has lost the application selected for it (reset, or touched in
+      // between): read it whole, as without a prefix. Other failures are the card's answer.
+      read = await readCard(this.reader, tx, { prefix }).catch((e: unknown) => {
+        if (e instanceof CardReadError && e.code === 'card_status') return undefined;
+        throw e;
+      });
+    }
+    if (!read) {
+      await this.waitForCard();
+      read = await readCard(this.reader, tx, aid);
+    }
     if (!read.signedDynamicData) throw new CardReadError('missing_data', 'the card did not sign the unpredictable number (no DDA)');
     this.last = read;
     return {
