@@ -23,6 +23,7 @@ export {
 export {
   buildPersonalizationCommands, decodePersonalizationData, encodePersonalizationData, macEquals, personalizationMac, PERSO_MAC_LENGTH,
   type CardPersonalization,
+  checkOfflineLimits, MAX_N12, type OfflineLimits,
 } from './personalization';
 export { createDemoIssuer, derivePersonalizationKey, prepareDemoCard, type DemoIssuer } from './demo-issuer';
 export { encodePlaintextPinBlock, parsePlaintextPinBlock, PlaintextPinError } from './plaintext-pin';
