@@ -80,6 +80,9 @@ export function verifyOfflineTc(i: { readonly evidence: OfflineTcEvidence; reado
   if (top.length !== 1 || template?.tag !== '77' || !template.children) return { ok: false, reason: 'malformed' };
   const objects = template.children;
   const tags = objects.map((o) => o.tag);
+  // An AAC (or ARQC) without CDA is no approval whatever else it holds: say so rather than "malformed".
+  const unsignedCid = objects.find((o) => o.tag === '9F27')?.value;
+  if (!tags.includes('9F4B') && unsignedCid?.length === 1 && unsignedCid[0] !== 0x40) return { ok: false, reason: 'not_a_tc' };
   if (new Set(tags).size !== tags.length || objects.some((o) => o.children) || tags.includes('9F26') || tags[tags.length - 1] !== '9F4B') return { ok: false, reason: 'malformed' };
   const get = (tag: string): Uint8Array | undefined => objects.find((o) => o.tag === tag)?.value;
   const cidBytes = get('9F27');
