@@ -68,7 +68,12 @@ const number = (b: Uint8Array | undefined): number | undefined => {
  * checks these before it approves offline, the card company again when the approval is forwarded.
  * What is the till's own (its request, amount, UN, its journal) its callers check against the result.
  */
-export function verifyOfflineTc(i: { readonly evidence: OfflineTcEvidence; readonly caKeys: ReadonlyMap<number, RsaPublicKey>; readonly now: Date }): OfflineTcVerification {
+export function verifyOfflineTc(i: {
+  readonly evidence: OfflineTcEvidence;
+  readonly caKeys: ReadonlyMap<number, RsaPublicKey>;
+  /** When the certificates must be valid; null: their expiry is not checked (the caller judges it). */
+  readonly now: Date | null;
+}): OfflineTcVerification {
   const e = i.evidence;
   let top: Tlv[];
   try {
@@ -103,8 +108,8 @@ export function verifyOfflineTc(i: { readonly evidence: OfflineTcEvidence; reado
   if (!recovered.ok) return { ok: false, reason: recovered.reason === 'records_unreadable' || recovered.reason === 'records_not_bluetill' ? 'malformed' : 'card_certificates' };
   const card = recovered.card;
   try {
-    checkIssuerKeyUse(card.issuer, card.pan, i.now);
-    checkIccKeyUse(card.icc, i.now);
+    checkIssuerKeyUse(card.issuer, card.pan, i.now ?? undefined);
+    checkIccKeyUse(card.icc, i.now ?? undefined);
   } catch {
     return { ok: false, reason: 'card_certificates' };
   }
