@@ -16,6 +16,7 @@ import {
   getProcessingOptionsCommand, readRecordCommand, selectCommand, SW, verifyCommand, type DemoIssuer, type OfflineTcEvidence, type Tlv,
 } from '@bluetill/protocol';
 import { checkOfflineApproval, type OfflineApprovalCheck, type TillAcRequest } from '../../pos-terminal/src/common/offline/offline-approval';
+import { classifyForwardedTc } from '../../backend/src/domain/offline-tc';
 
 const h = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
 const n = (v: number, digits: number): Uint8Array => h(String(v).padStart(digits, '0'));
@@ -179,5 +180,22 @@ describe('offline approval attacks (modified phone, real simulated cards, the ti
       card_over_amount_limit: 'not_a_tc',
       tc_without_pin: 'cardholder_not_verified',
     });
+  });
+
+  it('what the till approved from a real card the card company settles once; the same TC forwarded again is the merchant\'s loss', async () => {
+    const card = await newCard();
+    const s = sale(2_000);
+    const evidence = cardSession(card, { minor: 2_000, un: s.unpredictableNumber, ask: 'tc', pin: '1234' });
+    const approved = checkOfflineApproval({ request: s, evidence, caKeys, journal: new Journal(), now: NOW });
+    expect(approved.ok).toBe(true);
+    const seen = new Set<number>();
+    const forward = () => classifyForwardedTc({
+      forwarded: { evidence, amount: s.amount, approvedAtMs: NOW.getTime() }, caKeys, acMasterKeys: issuer.acMasterKeys,
+      cardAtSale: () => ({ availableMinor: 50_000, currency: 'EUR' }), atcSeen: (_pan, _psn, atc) => seen.has(atc),
+    });
+    const first = forward();
+    expect(first.kind).toBe('settle');
+    if (first.kind === 'settle') seen.add(first.tc.atc);
+    expect(forward()).toMatchObject({ kind: 'merchant_loss', reason: 'atc_replayed' });
   });
 });
