@@ -12,6 +12,7 @@
  *   bluetill-backend terminal revoke --dir DIR --id ID [--serial HEX]   revoke its certificates (the server refuses them at once)
  *   bluetill-backend card issue --dir DIR --id ID --pan PAN --expiry YYMM --name NAME --out FILE
  *                              [--biometric-template-file F] [--knowledge-secret-fd N]
+ *                              [--offline-lower N] [--offline-upper N] [--offline-amount AMOUNT]   the card's offline limits
  *                                                       PIN from $BLUETILL_CARD_PIN (never an argument)
  *   bluetill-backend card issue --merchant M … (no PIN)    a merchant IC card for merchant M (claims 2, 7, 8)
  *   bluetill-backend card block|unblock|unlock-pin --dir DIR --id ID   (block and unblock: merchant cards too)
@@ -28,7 +29,7 @@ import { dirname, join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { CvmDataError, encodeKnowledgeSecret, formatMoney, maskPan, SUPPORTED_CURRENCIES, templateFromBytes } from '@bluetill/protocol';
 import { seedDemo } from '../admin/demo-seed';
-import { issueCard, issueMerchantCard, writePersonalizationFile } from '../admin/card-issuing';
+import { DEFAULT_OFFLINE_LIMITS, issueCard, issueMerchantCard, offlineLimitsFrom, OfflineLimitsError, writePersonalizationFile } from '../admin/card-issuing';
 import { DEMO_KEY_BITS, SCHEME_KEY_BITS, createKeyMaterial } from '../admin/key-material';
 import { CardFieldError, validateCardFields } from '../admin/card-validation';
 import { addRegistryCommands } from './registry-commands';
@@ -263,7 +264,13 @@ card
   .requiredOption('--out <file>', 'personalization file to write (secret: mode 0600)')
   .option('--biometric-template-file <file>', 'fingerprint template for match-on-card: 64 bytes, signed components (claim 16)')
   .option('--knowledge-secret-fd <n>', 'read the knowledge secret the card checks from this file descriptor (claim 17); never an argument', integer)
-  .action((o: { dir: string; id: string; pan: string; expiry: string; name: string; psn: number; limit: number; currency: string; out: string; merchant?: string; biometricTemplateFile?: string; knowledgeSecretFd?: number }) => {
+  .option('--offline-lower <n>', `offline approvals in a row before the card asks to go online (9F14; default ${DEFAULT_OFFLINE_LIMITS.lower})`, integer)
+  .option('--offline-upper <n>', `offline approvals in a row before the card declines (9F23; default ${DEFAULT_OFFLINE_LIMITS.upper})`, integer)
+  .option('--offline-amount <amount>', `amount the card approves offline between two online approvals, in --currency (default ${DEFAULT_OFFLINE_LIMITS.amount})`)
+  .action((o: {
+    dir: string; id: string; pan: string; expiry: string; name: string; psn: number; limit: number; currency: string; out: string; merchant?: string; biometricTemplateFile?: string; knowledgeSecretFd?: number;
+    offlineLower?: number; offlineUpper?: number; offlineAmount?: string;
+  }) => {
     const fields = (issuerIdentifier: string) => {
       try {
         validateCardFields({ pan: o.pan, expiry: o.expiry, name: o.name, panSequence: o.psn }, { issuerIdentifier, now: Date.now() });
@@ -278,6 +285,8 @@ card
       const taken = store.db.prepare('SELECT 1 FROM cards WHERE id = ? OR pan_hash = ? UNION ALL SELECT 1 FROM merchant_cards WHERE id = ? OR pan_hash = ?').get(o.id, panHash, o.id, panHash);
       if (taken) throw new InvalidArgumentError(`card ${o.id} or card number ${maskPan(o.pan)} is registered already`);
     };
+    if (o.merchant !== undefined && (o.offlineLower !== undefined || o.offlineUpper !== undefined || o.offlineAmount !== undefined))
+      throw new InvalidArgumentError('a merchant card takes no offline limits');
     if (o.merchant !== undefined) {
       const { material } = unlockedKeys(o.dir);
       fields(material.emv.issuerIdentifier);
@@ -315,13 +324,20 @@ card
     const { material } = unlockedKeys(o.dir);
     fields(material.emv.issuerIdentifier);
     if (!SUPPORTED_CURRENCIES.includes(o.currency)) throw new InvalidArgumentError(`currency must be one of ${SUPPORTED_CURRENCIES.join(', ')}`);
+    let offlineLimits;
+    try {
+      offlineLimits = offlineLimitsFrom({ lower: o.offlineLower, upper: o.offlineUpper, amount: o.offlineAmount }, o.currency);
+    } catch (e) {
+      if (e instanceof OfflineLimitsError) throw new InvalidArgumentError(`${e.code}: ${e.message}`);
+      throw e;
+    }
     const keys = new SoftwareKeyStore(material);
     withStore(o.dir, (store) => {
       unregistered(store, keys);
       issueAtomically(
         store, o.out,
         (path) => writePersonalizationFile(path, o.id, issueCard(material, {
-          pan: o.pan, panSequence: o.psn, expiry: o.expiry, cardholderName: o.name, pin,
+          pan: o.pan, panSequence: o.psn, expiry: o.expiry, cardholderName: o.name, pin, offlineLimits,
           ...(biometricTemplate ? { biometricTemplate } : {}), ...(knowledgeSecret !== undefined ? { knowledgeSecret } : {}),
         })),
         () => registerCard(store.db, keys, { id: o.id, pan: o.pan, panSequence: o.psn, expiry: o.expiry, cardholderName: o.name, pin, creditLimitMinor: o.limit, currency: o.currency }),
@@ -329,6 +345,7 @@ card
     });
     const extras = [biometricTemplate ? 'fingerprint template' : '', knowledgeSecret !== undefined ? 'knowledge secret' : ''].filter(Boolean);
     console.log(`issued card ${o.id} (${maskPan(o.pan)})${extras.length ? ` with ${extras.join(' and ')}` : ''}; personalization written to ${o.out}`);
+    console.log(`offline limits: online after ${offlineLimits.lowerConsecutive} offline approvals in a row, declined after ${offlineLimits.upperConsecutive}, ${formatMoney({ minor: offlineLimits.amountMinor, currency: o.currency })} between online approvals`);
   });
 
 const BLOCK_REASONS = ['blocked', 'lost', 'stolen'] as const;

@@ -31,12 +31,22 @@ export type Cvr = {
   knowledgePerformed?: boolean;
   knowledgeFailed?: boolean;
   knowledgeTryLimitExceeded?: boolean;
+  /**
+   * Card risk management at the first GENERATE AC (EMV Book 3 Annex C7.3, CVR byte 3 bits 8-6, here
+   * in the high nibble of bluetill's byte 3): the lower or upper consecutive offline limit would be
+   * exceeded by another offline approval, or the cumulative offline amount (or the transaction is
+   * not in the card's currency).
+   */
+  lowerConsecutiveOfflineLimitExceeded?: boolean;
+  upperConsecutiveOfflineLimitExceeded?: boolean;
+  offlineAmountLimitExceeded?: boolean;
 };
 
 /** A CVR with nothing performed (a base for building one). */
 export const EMPTY_CVR: Cvr = {
   acType: 'arqc', offlinePinPerformed: false, offlinePinFailed: false, pinTryLimitExceeded: false, ddaPerformed: false, cdaPerformed: false, pinTriesLeft: 0,
   biometricPerformed: false, biometricFailed: false, biometricTryLimitExceeded: false, knowledgePerformed: false, knowledgeFailed: false, knowledgeTryLimitExceeded: false,
+  lowerConsecutiveOfflineLimitExceeded: false, upperConsecutiveOfflineLimitExceeded: false, offlineAmountLimitExceeded: false,
 };
 
 export const CVN = { tdes: 0x01, aes: 0x02 } as const;
@@ -56,7 +66,12 @@ export function encodeCvr(c: Cvr): Uint8Array {
     (c.knowledgePerformed ? 0x08 : 0) |
     (c.knowledgeFailed ? 0x04 : 0) |
     (c.knowledgeTryLimitExceeded ? 0x02 : 0);
-  return Uint8Array.of(b1, b2, Math.max(0, Math.min(15, c.pinTriesLeft)), b4);
+  const b3 =
+    (c.lowerConsecutiveOfflineLimitExceeded ? 0x80 : 0) |
+    (c.upperConsecutiveOfflineLimitExceeded ? 0x40 : 0) |
+    (c.offlineAmountLimitExceeded ? 0x20 : 0) |
+    Math.max(0, Math.min(15, c.pinTriesLeft));
+  return Uint8Array.of(b1, b2, b3, b4);
 }
 
 export function decodeCvr(bytes: Uint8Array): Cvr | undefined {
@@ -79,6 +94,9 @@ export function decodeCvr(bytes: Uint8Array): Cvr | undefined {
     knowledgePerformed: (b4 & 0x08) !== 0,
     knowledgeFailed: (b4 & 0x04) !== 0,
     knowledgeTryLimitExceeded: (b4 & 0x02) !== 0,
+    lowerConsecutiveOfflineLimitExceeded: (b3 & 0x80) !== 0,
+    upperConsecutiveOfflineLimitExceeded: (b3 & 0x40) !== 0,
+    offlineAmountLimitExceeded: (b3 & 0x20) !== 0,
   };
 }
 

@@ -109,9 +109,9 @@ export interface RecoveredCard {
   readonly icc: IccPublicKeyInfo;
 }
 
-type Recovery = { readonly ok: true; readonly card: RecoveredCard } | Exclude<CardDataAuthentication, { ok: true }>;
+export type Recovery = { readonly ok: true; readonly card: RecoveredCard } | Exclude<CardDataAuthentication, { ok: true }>;
 
-function recoverCardRecords(i: { readonly card: Pick<CardData, 'records'>; readonly caKeys: ReadonlyMap<number, RsaPublicKey>; readonly issuerKeys?: IssuerKeyCache }): Recovery {
+export function recoverCardRecords(i: { readonly card: Pick<CardData, 'records'>; readonly caKeys: ReadonlyMap<number, RsaPublicKey>; readonly issuerKeys?: IssuerKeyCache }): Recovery {
   let nodes: Tlv[];
   try {
     nodes = decodeTlv(i.card.records);

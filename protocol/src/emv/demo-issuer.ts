@@ -5,7 +5,7 @@ import { deriveCardAcMasterKey } from './card-cryptogram';
 import { type AcAlgorithm } from './cryptogram';
 import { createIccCertificate, createIssuerCertificate, type PublicKeyCertificate } from './oda';
 import { aesCmac } from './mac';
-import { type CardPersonalization } from './personalization';
+import { type CardPersonalization, type OfflineLimits } from './personalization';
 import { rsaPublicKeyOf, type RsaPublicKey } from './rsa';
 
 /**
@@ -64,6 +64,7 @@ export function prepareDemoCard(
   card: {
     pan: string; psn?: number; expiry: string; cardholderName: string; pin: string; pinTryLimit?: number; acAlgorithm?: AcAlgorithm; initialAtc?: number;
     biometricTemplate?: Int8Array; biometricTryLimit?: number; knowledgeSecret?: Uint8Array; knowledgeTryLimit?: number; merchantId?: string;
+    offlineLimits?: OfflineLimits;
   },
 ): { personalization: CardPersonalization; personalizationKey: Uint8Array } {
   const psn = card.psn ?? 1;
@@ -96,6 +97,7 @@ export function prepareDemoCard(
     ...(card.knowledgeSecret !== undefined ? { knowledgeSecret: card.knowledgeSecret } : {}),
     ...(card.knowledgeTryLimit !== undefined ? { knowledgeTryLimit: card.knowledgeTryLimit } : {}),
     ...(card.merchantId !== undefined ? { merchantId: card.merchantId } : {}),
+    ...(card.offlineLimits !== undefined ? { offlineLimits: card.offlineLimits } : {}),
   };
   return { personalization, personalizationKey: derivePersonalizationKey(issuer.personalizationMasterKey, card.pan, psn) };
 }

@@ -23,8 +23,10 @@ export {
 export {
   buildPersonalizationCommands, decodePersonalizationData, encodePersonalizationData, macEquals, personalizationMac, PERSO_MAC_LENGTH,
   type CardPersonalization,
+  checkOfflineLimits, MAX_N12, type OfflineLimits,
 } from './personalization';
 export { createDemoIssuer, derivePersonalizationKey, prepareDemoCard, type DemoIssuer } from './demo-issuer';
+export { demoOfflineTc } from './demo-offline-tc';
 export { encodePlaintextPinBlock, parsePlaintextPinBlock, PlaintextPinError } from './plaintext-pin';
 export {
   BIOMETRIC_MATCH_THRESHOLD, BIOMETRIC_TEMPLATE_LENGTH, biometricMatches, biometricSimilarity, checkBiometricTemplate, CVM_CODE, CVM_NAMES,
@@ -32,6 +34,7 @@ export {
   encodeBiometricVerifyData, encodeKnowledgeSecret, KNOWLEDGE_SECRET_MAX_BYTES, KNOWLEDGE_SECRET_MIN_BYTES, parseBiometricVerifyData,
   demoFingerprint, templateBytes, templateFromBytes, VERIFY_P2, type CvmDataErrorCode, type CvmName,
 } from './cvm';
-export { authenticateCardData, CardRecordsCache, type CardDataAuthentication, type RecoveredCard } from './card-data-authentication';
+export { authenticateCardData, CardRecordsCache, recoverCardRecords, type CardDataAuthentication, type RecoveredCard } from './card-data-authentication';
+export { verifyOfflineTc, type OfflineTcEvidence, type OfflineTcRefusal, type OfflineTcVerification, type VerifiedOfflineTc } from './offline-tc';
 export { IssuerKeyCache } from './issuer-key-cache';
 export { CardKeyCache } from './card-key-cache';

@@ -22,8 +22,40 @@ import { decodeTlv, encodeTlv, findTag, type Tlv } from './tlv';
  * DF02 AC master key, DF03 AC algorithm (01 TDES, 02 AES), DF04 PIN (digits, BCD, F-padded),
  * DF05 PIN try limit, DF06 initial ATC (2 bytes); optional cardholder-verification data (claims 16, 17):
  * DF08 biometric template (64 signed bytes), DF0A its try limit, DF09 knowledge secret (UTF-8, 4-64
- * bytes), DF0B its try limit (see cvm.ts); a merchant card also 9F16 (merchant id).
+ * bytes), DF0B its try limit (see cvm.ts); a merchant card also 9F16 (merchant id). Optional offline
+ * limits for the card's own risk management (EMV Book 3 §10.6.3 velocity data; see OfflineLimits):
+ * 9F14 lower and 9F23 upper consecutive offline limit (1 byte each), 9F42 application currency code
+ * (n3, 2 bytes) and DF0C the cumulative offline amount limit (n12, 6 bytes, minor units of 9F42);
+ * all four or none (none: an online-only card).
  */
+
+/**
+ * The card's offline limits (card risk management at the first GENERATE AC): how many offline
+ * approvals in a row before it asks to go online (lower) or declines (upper), and how much money
+ * in its own currency it approves offline between two online approvals.
+ */
+export type OfflineLimits = {
+  /** Lower consecutive offline limit (9F14): beyond it a TC request gets an ARQC. 0-255. */
+  lowerConsecutive: number;
+  /** Upper consecutive offline limit (9F23): beyond it a TC request gets an AAC. lowerConsecutive-255. */
+  upperConsecutive: number;
+  /** Cumulative offline amount limit in minor units of `currency` (DF0C): beyond it a TC request gets an ARQC. */
+  amountMinor: number;
+  /** ISO 4217 numeric code of the card's currency (9F42); another currency is never approved offline. */
+  currency: number;
+};
+
+/** The largest amount an n12 field holds (999 999 999 999 minor units). */
+export const MAX_N12 = 999_999_999_999;
+
+/** Throws PersonalizationError when the limits are not a coherent set. */
+export function checkOfflineLimits(l: OfflineLimits): void {
+  const count = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= 255;
+  if (!count(l.lowerConsecutive)) throw new PersonalizationError('bad_data', 'lower consecutive offline limit must be 0-255');
+  if (!count(l.upperConsecutive) || l.upperConsecutive < l.lowerConsecutive) throw new PersonalizationError('bad_data', 'upper consecutive offline limit must be 0-255 and not below the lower one');
+  if (!Number.isSafeInteger(l.amountMinor) || l.amountMinor < 0 || l.amountMinor > MAX_N12) throw new PersonalizationError('bad_data', 'offline amount limit must be 0-999999999999 minor units');
+  if (!Number.isInteger(l.currency) || l.currency < 1 || l.currency > 999) throw new PersonalizationError('bad_data', 'card currency must be an ISO 4217 numeric code (1-999)');
+}
 
 export type CardPersonalization = CardPublicData & {
   /** ICC RSA private key, PKCS#8 DER. */
@@ -41,6 +73,8 @@ export type CardPersonalization = CardPublicData & {
   /** Knowledge secret as encodeKnowledgeSecret gives it (DF09); none = the card refuses VERIFY P2 91. */
   knowledgeSecret?: Uint8Array;
   knowledgeTryLimit?: number;
+  /** The card's offline limits; none = an online-only card (a TC request gets an ARQC). */
+  offlineLimits?: OfflineLimits;
 };
 
 export const PERSO_MAC_LENGTH = 8;
@@ -49,7 +83,35 @@ const CHUNK = 200;
 const T = {
   ICC_PRIVATE_KEY: 'DF01', AC_MASTER_KEY: 'DF02', AC_ALGORITHM: 'DF03', PIN: 'DF04', PIN_TRY_LIMIT: 'DF05', INITIAL_ATC: 'DF06',
   EXPIRY_YYMM: 'DF07', BIOMETRIC_TEMPLATE: 'DF08', KNOWLEDGE_SECRET: 'DF09', BIOMETRIC_TRY_LIMIT: 'DF0A', KNOWLEDGE_TRY_LIMIT: 'DF0B',
+  LOWER_CONSECUTIVE_OFFLINE_LIMIT: '9F14', UPPER_CONSECUTIVE_OFFLINE_LIMIT: '9F23', APPLICATION_CURRENCY: '9F42', OFFLINE_AMOUNT_LIMIT: 'DF0C',
 } as const;
+
+const n = (value: number, digits: number): Uint8Array => new Uint8Array(Buffer.from(String(value).padStart(digits, '0'), 'hex'));
+const fromN = (bytes: Uint8Array): number | undefined => {
+  const digits = Buffer.from(bytes).toString('hex');
+  return /^[0-9]+$/.test(digits) ? Number(digits) : undefined;
+};
+
+function offlineLimitNodes(l: OfflineLimits): Tlv[] {
+  return [
+    { tag: T.LOWER_CONSECUTIVE_OFFLINE_LIMIT, value: Uint8Array.of(l.lowerConsecutive) },
+    { tag: T.UPPER_CONSECUTIVE_OFFLINE_LIMIT, value: Uint8Array.of(l.upperConsecutive) },
+    { tag: T.APPLICATION_CURRENCY, value: n(l.currency, 4) },
+    { tag: T.OFFLINE_AMOUNT_LIMIT, value: n(l.amountMinor, 12) },
+  ];
+}
+
+function decodeOfflineLimits(nodes: Tlv[]): OfflineLimits | undefined {
+  const tags = [T.LOWER_CONSECUTIVE_OFFLINE_LIMIT, T.UPPER_CONSECUTIVE_OFFLINE_LIMIT, T.APPLICATION_CURRENCY, T.OFFLINE_AMOUNT_LIMIT];
+  const [lower, upper, currency, amount] = tags.map((t) => findTag(nodes, t));
+  if (lower === undefined && upper === undefined && currency === undefined && amount === undefined) return undefined;
+  if (lower === undefined || upper === undefined || currency === undefined || amount === undefined) throw new PersonalizationError('missing_field', 'offline limits must be all of 9F14, 9F23, 9F42, DF0C or none');
+  if (lower.length !== 1 || upper.length !== 1 || currency.length !== 2 || amount.length !== 6) throw new PersonalizationError('bad_data', 'offline limits of the wrong length');
+  const c = fromN(currency);
+  const a = fromN(amount);
+  if (c === undefined || a === undefined) throw new PersonalizationError('bad_data', 'offline currency or amount is not BCD');
+  return { lowerConsecutive: lower[0] as number, upperConsecutive: upper[0] as number, currency: c, amountMinor: a };
+}
 
 const tryLimit = (n: number | undefined, what: string): void => {
   if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 15)) throw new PersonalizationError('bad_data', `${what} try limit must be 1-15`);
@@ -68,6 +130,7 @@ export function encodePersonalizationData(p: CardPersonalization): Uint8Array {
   if (!Number.isInteger(atc) || atc < 0 || atc > 0xfffe) throw new PersonalizationError('bad_data', 'initial ATC out of range');
   tryLimit(p.biometricTryLimit, 'biometric');
   tryLimit(p.knowledgeTryLimit, 'knowledge');
+  if (p.offlineLimits !== undefined) checkOfflineLimits(p.offlineLimits);
   try {
     if (p.biometricTemplate !== undefined) checkBiometricTemplate(p.biometricTemplate);
     if (p.knowledgeSecret !== undefined) encodeKnowledgeSecret(Buffer.from(p.knowledgeSecret).toString('utf8'));
@@ -99,6 +162,7 @@ export function encodePersonalizationData(p: CardPersonalization): Uint8Array {
     ...(p.knowledgeSecret !== undefined ? [{ tag: T.KNOWLEDGE_SECRET, value: p.knowledgeSecret }] : []),
     ...(p.knowledgeTryLimit !== undefined ? [{ tag: T.KNOWLEDGE_TRY_LIMIT, value: Uint8Array.of(p.knowledgeTryLimit) }] : []),
     ...(p.merchantId !== undefined ? [{ tag: '9F16', value: new Uint8Array(Buffer.from(p.merchantId, 'latin1')) }] : []),
+    ...(p.offlineLimits !== undefined ? offlineLimitNodes(p.offlineLimits) : []),
   ];
   return encodeTlv(nodes);
 }
@@ -157,6 +221,8 @@ export function decodePersonalizationData(bytes: Uint8Array): CardPersonalizatio
   if (knowledgeTryLimit !== undefined) p.knowledgeTryLimit = knowledgeTryLimit;
   const merchantId = findTag(nodes, '9F16');
   if (merchantId) p.merchantId = Buffer.from(merchantId).toString('latin1');
+  const offlineLimits = decodeOfflineLimits(nodes);
+  if (offlineLimits !== undefined) p.offlineLimits = offlineLimits;
   // Re-validate through the encoder's checks (PAN, PSN, expiry, name, PIN, key sizes).
   encodePersonalizationData(p);
   return p;

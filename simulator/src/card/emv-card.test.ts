@@ -130,7 +130,7 @@ describe('EmvCard: GENERATE AC', () => {
     expect(hex(ac)).toBe(hex(computeCardAc({ iccMasterKey: mk, algorithm: 'aes', atc, data: cardAcInput(cdolData(), CARD_AIP, atc, findTag(r.nodes, '9F10') ?? h('')) })));
   });
 
-  it('TC request is answered with an ARQC, AAC with an AAC; bad P1 and lengths get status words', async () => {
+  it('a card without offline limits answers a TC request with an ARQC, AAC with an AAC; bad P1 and lengths get status words', async () => {
     const card = await ready();
     expect(send(card, generateAcCommand('arqc', cdolData().subarray(1))).sw).toBe(SW.WRONG_LENGTH);
     expect(decodeResponseApdu(card.process(h('80AEC0002000'.padEnd(12, '0') + '00'.repeat(32)))).sw).not.toBe(SW.OK);

@@ -9,6 +9,7 @@ import {
 } from '@bluetill/protocol';
 import { timingSafeEqual } from 'node:crypto';
 import type { CardApplication } from './card-application';
+import { firstAcDecision, ZERO_OFFLINE_COUNTERS, type AcType, type OfflineCounters } from './card-risk-management';
 
 
 /** ATR of the simulated card: TS 3B, T0 80, TD1 80, TD2 01 (T=1), TCK 01. */
@@ -27,6 +28,8 @@ type Persistent = {
   pinTriesLeft: number;
   biometricTriesLeft: number;
   knowledgeTriesLeft: number;
+  /** Offline approvals since the last online approval, and their sum (card-risk-management.ts). */
+  offline: OfflineCounters;
 };
 
 type Volatile = {
@@ -66,7 +69,8 @@ const CLA_OF: Record<number, number> = { 0xa4: 0x00, 0xb2: 0x00, 0x88: 0x00, 0x2
  * A simulated contactless EMV payment card with bluetill's application (BLUETILL_AID).
  * Blank until personalized by an authenticated STORE DATA chain (see protocol's
  * personalization module); then answers SELECT PPSE / AID, GET PROCESSING OPTIONS, READ RECORD,
- * INTERNAL AUTHENTICATE (DDA, its try counters signed with the UN), GENERATE AC (ARQC, CDA on request; after an ARQC a second one over
+ * INTERNAL AUTHENTICATE (DDA, its try counters signed with the UN), GENERATE AC (the first: TC, ARQC or AAC
+ * by card risk management within the card's offline limits, CDA on request; after an ARQC a second one over
  * CDOL2 gives a TC or an AAC), VERIFY (P2 80 plaintext offline
  * PIN, P2 90 fingerprint match-on-card, P2 91 knowledge secret; each with its own try counter, the
  * results in the CVR) and GET DATA (9F36, 9F17). Never throws: every bad command gets a status word,
@@ -105,6 +109,11 @@ export class EmvCard implements CardApplication {
 
   get knowledgeTriesLeft(): number | undefined {
     return this.persistent?.knowledgeTriesLeft;
+  }
+
+  /** The persistent offline counters (consecutive offline approvals, their sum in minor units). */
+  get offlineCounters(): OfflineCounters | undefined {
+    return this.persistent?.offline;
   }
 
   powerOn(): Uint8Array {
@@ -263,10 +272,12 @@ export class EmvCard implements CardApplication {
     if (this.v.selected !== 'app' || !p || !pdolData || this.v.acDone) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
     if (c.data.length !== dolDataLength(parseDol(CARD_CDOL1))) return statusOnly(SW.WRONG_LENGTH);
     if (p.atc >= 0xffff) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
-    // This card is online-only: a TC request is answered with an ARQC; an AAC stays an AAC.
-    const acType: Cvr['acType'] = type === 0x00 ? 'aac' : 'arqc';
+    // Card risk management decides the answer within what was asked (card-risk-management.ts).
+    const risk = this.riskDecision(p, type === 0x00 ? 'aac' : type === 0x40 ? 'tc' : 'arqc', c.data);
+    const acType: Cvr['acType'] = risk.acType;
     const cda = (c.p1 & 0x10) !== 0 && acType !== 'aac';
     p.atc += 1;
+    p.offline = risk.counters;
     this.v = { ...this.v, acDone: true };
     const atc = Uint8Array.of(p.atc >> 8, p.atc & 0xff);
     const cvr: Cvr = {
@@ -283,11 +294,14 @@ export class EmvCard implements CardApplication {
       knowledgePerformed: this.v.knowledge !== 'not_performed',
       knowledgeFailed: this.v.knowledge === 'failed',
       knowledgeTryLimitExceeded: p.data.knowledgeSecret !== undefined && p.knowledgeTriesLeft === 0,
+      lowerConsecutiveOfflineLimitExceeded: risk.lowerConsecutiveOfflineLimitExceeded,
+      upperConsecutiveOfflineLimitExceeded: risk.upperConsecutiveOfflineLimitExceeded,
+      offlineAmountLimitExceeded: risk.offlineAmountLimitExceeded,
     };
     if (acType === 'arqc') this.v = { ...this.v, online: { cdol1Data: Uint8Array.from(c.data), cvr } };
     const iad = encodeIad(p.data.acAlgorithm, cvr);
     const ac = computeCardAc({ iccMasterKey: p.data.acMasterKey, algorithm: p.data.acAlgorithm, atc, data: cardAcInput(c.data, CARD_AIP, atc, iad) });
-    const cid = acType === 'arqc' ? 0x80 : 0x00;
+    const cid = acType === 'arqc' ? 0x80 : acType === 'tc' ? 0x40 : 0x00;
     const objects: Tlv[] = [
       { tag: '9F27', value: Uint8Array.of(cid) },
       { tag: '9F36', value: atc },
@@ -301,6 +315,25 @@ export class EmvCard implements CardApplication {
       objects.push({ tag: '9F4B', value: signCda({ iccPrivateKey: p.iccPrivateKey, iccDynamicNumber: this.random(8), cid, ac, transactionDataHash, unpredictableNumber: un, counters: this.counters(p) }) });
     }
     return ok([{ tag: '77', value: EMPTY, children: objects }]);
+  }
+
+  /** The first GENERATE AC's answer by card risk management, from the CDOL1 amount and currency. */
+  private riskDecision(p: Persistent, requested: AcType, cdol1Data: Uint8Array): ReturnType<typeof firstAcDecision> {
+    const fields = splitDolData(parseDol(CARD_CDOL1), cdol1Data);
+    const number = (b: Uint8Array | undefined): number | undefined => {
+      const digits = b === undefined ? '' : Buffer.from(b).toString('hex');
+      return /^[0-9]+$/.test(digits) ? Number(digits) : undefined;
+    };
+    const cvmFailed = [this.v.pin, this.v.biometric, this.v.knowledge].includes('failed') || p.pinTriesLeft === 0 ||
+      (p.data.biometricTemplate !== undefined && p.biometricTriesLeft === 0) || (p.data.knowledgeSecret !== undefined && p.knowledgeTriesLeft === 0);
+    return firstAcDecision({
+      requested, limits: p.data.offlineLimits, counters: p.offline, amountMinor: number(fields?.get('9F02')), currency: number(fields?.get('5F2A')), cvmFailed,
+    });
+  }
+
+  /** An online approval: the offline counters start again (card risk management). */
+  private onlineApproved(p: Persistent): void {
+    p.offline = ZERO_OFFLINE_COUNTERS;
   }
 
   /**
@@ -319,6 +352,7 @@ export class EmvCard implements CardApplication {
     const acType: Cvr['acType'] = type === 0x40 && arc !== undefined && arc[0] === 0x30 && arc[1] === 0x30 ? 'tc' : 'aac';
     const cda = (c.p1 & 0x10) !== 0 && acType !== 'aac';
     this.v = { ...this.v, online: undefined };
+    if (acType === 'tc') this.onlineApproved(p);
     const atc = Uint8Array.of(p.atc >> 8, p.atc & 0xff);
     const iad = encodeIad(p.data.acAlgorithm, { ...online.cvr, acType, cdaPerformed: cda });
     const ac = computeCardAc({ iccMasterKey: p.data.acMasterKey, algorithm: p.data.acAlgorithm, atc, data: cardAcInput(c.data, CARD_AIP, atc, iad) });
@@ -443,6 +477,7 @@ export class EmvCard implements CardApplication {
       this.persistent = {
         data, records: cardRecords(data), iccPrivateKey, atc: data.initialAtc ?? 0, pinTriesLeft: data.pinTryLimit,
         biometricTriesLeft: data.biometricTryLimit ?? DEFAULT_BIOMETRIC_TRY_LIMIT, knowledgeTriesLeft: data.knowledgeTryLimit ?? DEFAULT_KNOWLEDGE_TRY_LIMIT,
+        offline: ZERO_OFFLINE_COUNTERS,
       };
     } catch {
       return fail(SW.WRONG_DATA);
