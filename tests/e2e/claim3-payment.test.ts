@@ -170,9 +170,10 @@ describe('bad input is declined and costs nothing', () => {
     world.ringUp(TEA);
     const link = await radio.central().connect('till');
     const closed = new Promise<string>((r) => link.onDisconnect(r));
+    const answered = new Promise<void>((r) => link.onValue(() => r()));
     const hs = startPhoneHandshake();
     for (const v of fragment(encodeMessage({ $case: 'hello', value: hs.hello }), link.mtu - 3, 0)) await link.write(v);
-    await new Promise((r) => setTimeout(r, 100)); // HelloAck arrives; now send a forged sealed record
+    await answered; // the till answers the Hello once its session is keyed: now send a forged sealed record
     for (const v of fragment(encodeMessage({ $case: 'sealed', value: { seq: 0, ciphertext: new Uint8Array(40).fill(7) } }), link.mtu - 3, 1)) await link.write(v);
     expect(await closed).toBeTruthy();
     expect(world.events).toContainEqual(expect.objectContaining({ type: 'error', code: 'bad_record' }));

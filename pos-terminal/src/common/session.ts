@@ -166,9 +166,12 @@ export class PhoneSession {
     } catch (error) {
       return this.protocolFailure(error);
     }
-    await this.stream.send({ $case: 'helloAck', value: accepted.ack });
+    // The HelloAck is encoded in clear when send() is called; the channel is keyed before any of it
+    // leaves, so a phone that answers at once finds the session secured, not mid-handshake.
+    const acked = this.stream.send({ $case: 'helloAck', value: accepted.ack });
     this.stream.secure(accepted.channel);
     this.move('secured');
+    await acked;
   }
 
   private async onCardAuth(auth: CardAuth): Promise<void> {
