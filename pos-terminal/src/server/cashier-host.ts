@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Receipt as ReceiptMessage, assertNever, formatMoney, formatReceiptText, type Item, type Receipt, type SignedReceipt } from '@bluetill/protocol';
-import { BackendError } from '../common/ports/backend-client';
+import { BackendError, refusalText } from '../common/ports/backend-client';
 import { TillError, type Till } from '../common/till';
 import type { TillEvent } from '../common/till-context';
 import type { Catalog } from '../main/catalog/catalog';
@@ -44,6 +44,7 @@ export interface CashierHostOptions {
 type Push = <E extends EventChannel>(event: E, payload: Events[E]) => void;
 
 const KEEP_CLOSED_ROWS = 8;
+const upperFirst = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 const KEEP_RECENT = 20;
 
 export class CashierHost {
@@ -435,13 +436,14 @@ export class CashierHost {
   }
 
   private async probe(): Promise<void> {
-    const ok = await this.till.probeBackend().catch(() => false);
-    if (ok) this.setBackend('reachable', 'Payment network connected');
+    const ok = await this.till.probeBackend().catch((e: unknown) => (e instanceof BackendError && e.code === 'refused' ? e : false));
+    if (ok instanceof BackendError) this.setBackend('unreachable', `${upperFirst(refusalText(ok.reason))}: payments cannot be taken. Ask the card company for a new till certificate.`);
+    else if (ok) this.setBackend('reachable', 'Payment network connected');
     else this.setBackend('unreachable', 'The payment network is not reachable: payments cannot be taken right now.');
   }
 
   private setBackend(health: BackendStatus['health'], message: string): void {
-    if (this.backend.health === health) return;
+    if (this.backend.health === health && this.backend.message === message) return;
     this.backend = { health, message, since: this.clock.now() };
     this.push('backend:changed', this.backend);
     this.push('till:changed', this.snapshot());
