@@ -65,11 +65,11 @@ export class GrpcBackendClient implements BackendClient {
   private readonly deadlineMs: number;
   private readonly attempts: number;
   private readonly backoffMs: number;
-  private readonly log: { warn(fields: object, message: string): void };
+  private log: { warn(fields: object, message: string): void } | undefined;
   private readonly refusalsLogged = new Map<string, number>();
 
   constructor(private readonly o: GrpcBackendOptions) {
-    this.log = o.log ?? pino({ name: 'till-backend' }, pino.destination({ fd: 2, sync: false }));
+    this.log = o.log;
     const creds = channelCredentials(o);
     // Reconnect quickly after the backend comes back (grpc-js defaults back off up to 120 s).
     const channelOptions = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 2_000 };
@@ -183,6 +183,8 @@ export class GrpcBackendClient implements BackendClient {
     const last = this.refusalsLogged.get(key);
     if (last === undefined || now - last >= (this.o.refusalLogEveryMs ?? 60_000)) {
       this.refusalsLogged.set(key, now);
+      // The default log is made on the first refusal: most tills never need one.
+      this.log ??= pino({ name: 'till-backend' }, pino.destination({ fd: 2, sync: false }));
       this.log.warn({ event: 'refused_by_card_company', terminalId: this.o.terminalId, reason: key, method: what }, `${refusalText(reason)}: ask the card company for a new till certificate`);
     }
     return new BackendError('refused', `${what}: ${refusalText(reason)}`, { cause: e, ...(reason ? { reason } : {}) });
