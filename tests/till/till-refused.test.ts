@@ -98,6 +98,10 @@ describe('a till whose certificate was revoked', () => {
     expect(e).toBeInstanceOf(BackendError);
     expect(e).toMatchObject({ code: 'refused', reason: 'certificate_revoked' });
 
+    // The cashier closing the day hears the same, not "no answer".
+    const closed = await host.invoke('batch:close', {}).catch((x: unknown) => x);
+    expect(closed).toMatchObject({ code: 'unavailable', message: expect.stringContaining('The card company refused this till (certificate revoked)') });
+
     // Several more probes: still one line on each side (rate-limited).
     await new Promise((r) => setTimeout(r, 700));
     const onBackend = backendLog.filter((l) => l.event === 'terminal_refused');

@@ -45,6 +45,8 @@ type Push = <E extends EventChannel>(event: E, payload: Events[E]) => void;
 
 const KEEP_CLOSED_ROWS = 8;
 const upperFirst = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
+/** A refusal of this till, for the cashier: what happened and what to do. */
+const refusedText = (e: BackendError): string => `${upperFirst(refusalText(e.reason))}: payments cannot be taken. Ask the card company for a new till certificate.`;
 const KEEP_RECENT = 20;
 
 export class CashierHost {
@@ -259,6 +261,7 @@ export class CashierHost {
       if (!(error instanceof BackendError)) throw error;
       this.basketsChanged();
       if (error.code === 'rejected') throw new ApiError('conflict', scrubDigits(error.message));
+      if (error.code === 'refused') throw new ApiError('unavailable', refusedText(error));
       throw new ApiError('unavailable', 'No answer from the payment network: the till confirms the outcome when it is back (nothing is charged twice).');
     }
     this.basketsChanged();
@@ -333,6 +336,7 @@ export class CashierHost {
     } catch (error) {
       if (!(error instanceof BackendError)) throw error;
       if (error.code === 'rejected') throw new ApiError('conflict', scrubDigits(error.message));
+      if (error.code === 'refused') throw new ApiError('unavailable', refusedText(error));
       throw new ApiError('unavailable', 'The payment network did not answer: try again (nothing is refunded or closed twice).');
     }
   }
@@ -437,7 +441,7 @@ export class CashierHost {
 
   private async probe(): Promise<void> {
     const ok = await this.till.probeBackend().catch((e: unknown) => (e instanceof BackendError && e.code === 'refused' ? e : false));
-    if (ok instanceof BackendError) this.setBackend('unreachable', `${upperFirst(refusalText(ok.reason))}: payments cannot be taken. Ask the card company for a new till certificate.`);
+    if (ok instanceof BackendError) this.setBackend('unreachable', refusedText(ok));
     else if (ok) this.setBackend('reachable', 'Payment network connected');
     else this.setBackend('unreachable', 'The payment network is not reachable: payments cannot be taken right now.');
   }
