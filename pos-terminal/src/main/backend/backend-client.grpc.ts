@@ -10,10 +10,11 @@
  * moves money twice); Authorize is never retried.
  * The till reaches all of them through the authorization server, as it does Settle.
  *
- * PERMISSION_DENIED means the card company refuses this till itself (its client certificate
- * revoked, unknown, or another terminal's): a BackendError('refused') with the reason from the
- * `bluetill-refusal` trailer, never taken for an unreachable network, and a warning in the till's
- * log (once per reason a minute at most).
+ * PERMISSION_DENIED with a reason in the `bluetill-refusal` trailer means the card company refuses
+ * this till itself (its client certificate revoked, unknown, or another terminal's): a
+ * BackendError('refused') with that reason, never taken for an unreachable network, and a warning
+ * in the till's log (once per reason a minute at most). Any other PERMISSION_DENIED (a request
+ * for another terminal or merchant) stays 'rejected'.
  */
 import { Metadata, credentials as grpcCredentials, status, type ChannelCredentials, type ServiceError, type Client } from '@grpc/grpc-js';
 import {
@@ -54,6 +55,13 @@ function channelCredentials(o: GrpcBackendOptions): ChannelCredentials {
   if (o.tls) return grpcCredentials.createSsl(o.tls.ca, o.tls.key, o.tls.cert);
   if (o.insecure) return grpcCredentials.createInsecure();
   throw new TypeError('backend client: give tls (mutual TLS material) or insecure: true');
+}
+
+/** The reason in a PERMISSION_DENIED's `bluetill-refusal` trailer, if it carries a known one. */
+function refusalReasonOf(e: ServiceError): TerminalRefusalReason | undefined {
+  const raw = e.metadata?.get(REFUSAL_TRAILER_KEY)[0];
+  const text = typeof raw === 'string' ? raw : raw?.toString();
+  return isTerminalRefusalReason(text) ? text : undefined;
 }
 
 const RETRYABLE = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]);
@@ -176,8 +184,7 @@ export class GrpcBackendClient implements BackendClient {
 
   /** A refusal of this till: logged (rate-limited per reason), and a BackendError('refused') with the reason. */
   private refused(what: string, e: ServiceError): BackendError {
-    const raw = e.metadata?.get(REFUSAL_TRAILER_KEY)[0];
-    const reason = isTerminalRefusalReason(typeof raw === 'string' ? raw : raw?.toString()) ? (String(raw) as TerminalRefusalReason) : undefined;
+    const reason = refusalReasonOf(e);
     const now = Date.now();
     const key = reason ?? 'unspecified';
     const last = this.refusalsLogged.get(key);
@@ -193,7 +200,7 @@ export class GrpcBackendClient implements BackendClient {
   private translate(what: string, e: unknown): BackendError {
     if (e instanceof DeclineTrailerError) return new BackendError('rejected', `${what}: a decline the till cannot read (${e.code}): ${e.message}`, { cause: e });
     const code = (e as ServiceError)?.code;
-    if (code === status.PERMISSION_DENIED) return this.refused(what, e as ServiceError);
+    if (code === status.PERMISSION_DENIED && refusalReasonOf(e as ServiceError)) return this.refused(what, e as ServiceError);
     if (code === status.UNAVAILABLE) return new BackendError('unavailable', `${what}: payment network unavailable`, { cause: e });
     if (code === status.DEADLINE_EXCEEDED) return new BackendError('deadline', `${what}: no answer in time`, { cause: e });
     return new BackendError('rejected', `${what}: ${(e as ServiceError)?.details ?? 'failed'}`, { cause: e });
