@@ -34,5 +34,6 @@ export * from './receipt';
 export * from './emv/index';
 export * from './apdu/index';
 export * from './grpc-decline';
+export * from './grpc-refusal';
 export * from './encode-proto';
 export { seededRandom } from './seeded-random';

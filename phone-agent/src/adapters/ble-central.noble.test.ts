@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BLUETILL_GATT_LAYOUT, GATT } from '@bluetill/protocol';
 import type { Noble } from '@stoprocent/noble';
 import { disconnectReason } from '@bluetill/protocol';
-import { BleCentralError, describeCause, hciStatusOfNobleError, NobleCentral, nobleBindingOptions } from './ble-central.noble';
+import { BleCentralError, describeCause, hciStatusOfNobleError, isNobleStateWarning, NobleCentral, nobleBindingOptions } from './ble-central.noble';
 
 // A stand-in for noble's scanning surface; the real stack is exercised over the simulator's
 // virtual controller in simulator/src/radio/adapters.integration.test.ts.
@@ -22,6 +22,28 @@ const fakeNoble = () => {
 };
 
 describe('NobleCentral', () => {
+  it('an adapter noble reports as unsupported fails at once, in words, not at the power-on timeout', async () => {
+    const f = fakeNoble();
+    Object.assign(f.noble, { state: 'unknown', waitForPoweredOnAsync: () => new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 5_000)) });
+    const c = new NobleCentral({ hci: { transport: 'socket', deviceId: 99 }, noble: f.noble });
+    const t0 = performance.now();
+    const p = c.scan({ timeoutMs: 100 });
+    (f.noble as unknown as EventEmitter).emit('stateChange', 'unsupported');
+    await expect(p).rejects.toMatchObject({ code: 'adapter_unavailable', message: expect.stringContaining('no Bluetooth LE adapter') });
+    expect(performance.now() - t0).toBeLessThan(1_000);
+  });
+
+  it("noble's adapter-state warning lines are recognised (and dropped); other lines are not", () => {
+    for (const line of [
+      'noble warning: adapter does not support Bluetooth Low Energy (BLE, Bluetooth Smart).',
+      '               Try to run with environment variable:',
+      '               [sudo] NOBLE_HCI_DEVICE_ID=x node ...',
+      'noble warning: adapter state unauthorized, please run as root or with sudo',
+    ])
+      expect(isNobleStateWarning(line), line).toBe(true);
+    for (const line of ['a line of the app', '{"tills":[]}', 'noble warning: unknown peripheral x']) expect(isNobleStateWarning(line), line).toBe(false);
+  });
+
   it('maps the HCI transport to noble binding options', () => {
     expect(nobleBindingOptions({ transport: 'uart', path: '/dev/ttyUSB0', baudRate: 115200 })).toEqual({
       hciDriver: 'uart',

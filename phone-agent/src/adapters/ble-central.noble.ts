@@ -120,6 +120,31 @@ export const nobleBindingOptions = (t: HciTransport): Record<string, unknown> =>
   }
 };
 
+/**
+ * noble's HCI bindings print their adapter-state warnings with console.log (on standard output,
+ * into --json output too) every time the state is reported, before any caller could say it
+ * better. The adapter reports those states itself (ADAPTER_STATE_TEXT, in its error), so these
+ * lines, and only these, are dropped. Installed once per process, by the first NobleCentral.
+ */
+const NOBLE_STATE_WARNING = /^(noble warning: adapter (state unauthorized|does not support Bluetooth Low Energy)|\s+(Try to run with environment variable:|\[sudo\] NOBLE_HCI_DEVICE_ID=|or see README for information on running without root|https:\/\/github\.com\/sandeepmistry\/noble#running-on-linux))/;
+export const isNobleStateWarning = (line: string): boolean => NOBLE_STATE_WARNING.test(line);
+let nobleWarningsQuiet = false;
+export function quietNobleStateWarnings(): void {
+  if (nobleWarningsQuiet) return;
+  nobleWarningsQuiet = true;
+  const log = console.log.bind(console);
+  console.log = (...args: unknown[]) => {
+    if (typeof args[0] === 'string' && isNobleStateWarning(args[0])) return;
+    log(...args);
+  };
+}
+
+/** Adapter states that do not change by waiting, in words. */
+export const ADAPTER_STATE_TEXT: Readonly<Record<string, string>> = {
+  unsupported: 'no Bluetooth LE adapter there (noble: adapter state unsupported)',
+  unauthorized: 'not allowed to use the adapter (noble: adapter state unauthorized)',
+};
+
 const withTimeout = <T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> =>
   new Promise<T>((resolve, reject) => {
     const t = setTimeout(() => reject(onTimeout()), ms);
@@ -142,14 +167,34 @@ export class NobleCentral implements BleCentral {
   private poweredOn: Promise<void> | undefined;
 
   constructor(private readonly options: NobleCentralOptions) {
+    quietNobleStateWarnings();
     this.noble = options.noble ?? withBindings('hci', nobleBindingOptions(options.hci) as never);
   }
 
+  /**
+   * Waits for the adapter to power on; an adapter that reports a state waiting cannot change
+   * (unsupported, unauthorized) fails at once rather than at the timeout.
+   */
   private ready(): Promise<void> {
-    this.poweredOn ??= this.noble.waitForPoweredOnAsync(this.options.poweredOnTimeoutMs ?? 10_000).catch((error: unknown) => {
-      this.poweredOn = undefined;
-      throw new BleCentralError('adapter_unavailable', `BLE adapter not powered on (state ${this.noble.state})`, { cause: error });
+    if (this.poweredOn) return this.poweredOn;
+    let onState: ((state: string) => void) | undefined;
+    const refused = new Promise<never>((_, reject) => {
+      onState = (state: string) => {
+        const text = ADAPTER_STATE_TEXT[state];
+        if (text) reject(new BleCentralError('adapter_unavailable', `BLE adapter not powered on: ${text}`));
+      };
+      this.noble.on('stateChange', onState);
+      onState(this.noble.state);
     });
+    const waiting = this.noble.waitForPoweredOnAsync(this.options.poweredOnTimeoutMs ?? 10_000);
+    waiting.catch(() => undefined);
+    this.poweredOn = Promise.race([waiting, refused])
+      .finally(() => this.noble.removeListener('stateChange', onState!))
+      .catch((error: unknown) => {
+        this.poweredOn = undefined;
+        if (error instanceof BleCentralError) throw error;
+        throw new BleCentralError('adapter_unavailable', `BLE adapter not powered on (state ${this.noble.state})`, { cause: error });
+      });
     return this.poweredOn;
   }
 

@@ -6,8 +6,14 @@
  * the body; one carried as FAILED_PRECONDITION with the response in the `bluetill-decline-bin`
  * trailer (an older peer) is handed up as that response value, and one without a decodable
  * trailer is a ShopperBackendError('rejected'), never an approval.
+ *
+ * A backend named by an IP address gets no TLS server name of the address (RFC 6066 allows only
+ * host names there, and Node warns, DEP0123): grpc-js always sends one, so it sends a placeholder
+ * name instead, and the server certificate is checked against the IP address dialled.
  */
-import { credentials, status, type ServiceError } from '@grpc/grpc-js';
+import { isIP } from 'node:net';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { credentials, status, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
 import {
   DeclineTrailerError, IssueCodeResponse, OutcomeResponse, PayMerchantResponse, ShopperClient, callDeclinable,
   type DeclinableResponse, type IssueCodeRequest, type OutcomeRequest, type PayMerchantRequest, type ShopperChallengeResponse,
@@ -26,11 +32,30 @@ export interface GrpcShopperBackendOptions {
 
 const RETRYABLE = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]);
 
+/** The TLS server name sent to a backend named by an IP address: a reserved name (RFC 2606) that names nothing. */
+export const IP_BACKEND_SERVER_NAME = 'backend.bluetill.invalid';
+
+/** The host of `host:port` or `[v6]:port`, without brackets. */
+const hostOf = (address: string): string => address.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+
+/** grpc-js checks the certificate against the override name; this checks it against the address dialled instead. */
+export const identityCheckFor = (host: string) => (_name: string, cert: PeerCertificate): Error | undefined => checkServerIdentity(host, cert);
+
+/** Channel credentials and options for the backend at `address`, trusting `ca` (see the file comment for IP addresses). */
+export function shopperChannel(address: string, ca: Buffer): { creds: ReturnType<typeof credentials.createSsl>; options: ChannelOptions } {
+  const options: ChannelOptions = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 2_000 };
+  const host = hostOf(address);
+  if (isIP(host) === 0) return { creds: credentials.createSsl(ca), options };
+  const creds = credentials.createSsl(ca, null, null, { checkServerIdentity: identityCheckFor(host) });
+  return { creds, options: { ...options, 'grpc.ssl_target_name_override': IP_BACKEND_SERVER_NAME } };
+}
+
 export class GrpcShopperBackend implements ShopperBackend {
   private readonly client: ShopperClient;
 
   constructor(private readonly o: GrpcShopperBackendOptions) {
-    this.client = new ShopperClient(o.address, credentials.createSsl(o.backendCa), { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 2_000 });
+    const { creds, options } = shopperChannel(o.address, o.backendCa);
+    this.client = new ShopperClient(o.address, creds, options);
   }
 
   challenge(): Promise<ShopperChallengeResponse> {
@@ -77,6 +102,10 @@ export class GrpcShopperBackend implements ShopperBackend {
   private translate(what: string, e: unknown): ShopperBackendError {
     if (e instanceof DeclineTrailerError) return new ShopperBackendError('rejected', `${what}: a decline the phone cannot read (${e.code}): ${e.message}`, { cause: e });
     const err = e as ServiceError;
+    // The tills' listener asks for a client certificate (TLS 1.3 alert 116, "certificate required"): the phone has none to give.
+    if (err?.code === status.UNAVAILABLE && /certificate required|alert number 116\b/i.test(err.details ?? '')) {
+      return new ShopperBackendError('not_shopper_listener', `${what}: this address is the card company's listener for tills, not for phones`, { cause: e });
+    }
     // A server certificate that does not chain to the backend CA fails the handshake: UNAVAILABLE with a certificate message.
     if (err?.code === status.UNAVAILABLE && /certificate|self[- ]signed|SSL|handshake/i.test(err.details ?? '')) {
       return new ShopperBackendError('untrusted', `${what}: the server could not prove it is the payment network`, { cause: e });

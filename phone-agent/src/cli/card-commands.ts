@@ -7,10 +7,12 @@ import { NfcPcscCardReader } from '../adapters/card-reader.nfc-pcsc';
 import { CardReaderError } from '../ports/card-reader';
 import { CardReadError, EmvPaymentCard, writeCard } from '../core/card/index';
 import { EXIT } from './exit-codes';
+import { cardMessage } from './pay-report';
 
-function fail(error: unknown): never {
+function fail(error: unknown, name: string): never {
   if (error instanceof CardReaderError || error instanceof CardReadError) {
-    console.error(`bluetill-phone: ${error.message} (${error.code})`);
+    // The same words as pay's, the code kept out of the sentence.
+    console.error(`${name}: ${cardMessage(error).message}`);
     process.exit(EXIT.error);
   }
   throw error;
@@ -34,7 +36,7 @@ export function registerCard(program: Command): void {
         const written = await writeCard(reader, perso, { timeoutMs: Number(o.timeout) });
         console.log(`card written and read back: ${maskPan(written.pan)} (${written.commands} commands)`);
       } catch (error) {
-        fail(error);
+        fail(error, program.name());
       } finally {
         await reader.close();
       }
@@ -54,7 +56,7 @@ export function registerCard(program: Command): void {
         const shown = { cardNumber: maskPan(data.pan), expiry: data.expiry, cardholderName: data.cardholderName, panSequence: data.panSequence, signedUnpredictableNumber: data.signedDynamicData.length > 0 };
         console.log(o.json ? JSON.stringify(shown) : `card ${shown.cardNumber}, expires ${shown.expiry.slice(2)}/${shown.expiry.slice(0, 2)}, ${shown.cardholderName}`);
       } catch (error) {
-        fail(error);
+        fail(error, program.name());
       } finally {
         await reader.close();
       }

@@ -22,22 +22,33 @@ import { EXIT } from './exit-codes';
 import { registerPay, type CliExtensions } from './pay-command';
 import { registerScan } from './scan-command';
 
-/** Runs the CLI on these arguments (process.argv form). Builds may add extensions (simulated cards). */
+/** After a usage error: one line on where the options are, not the whole help. */
+function helpHintAfterErrors(cmd: Command, path: string): void {
+  cmd.showHelpAfterError(`(${path} --help lists the options)`);
+  for (const sub of cmd.commands) helpHintAfterErrors(sub, `${path} ${sub.name()}`);
+}
+
+/**
+ * Runs the CLI on these arguments (process.argv form). Builds may add extensions (simulated cards)
+ * and their own name (shown in usage and messages).
+ */
 export async function runPhoneCli(argv: readonly string[], ext: CliExtensions = {}): Promise<void> {
+  const name = ext.name ?? 'bluetill-phone';
   // A PIN on the command line is visible to every user (ps) and lands in shell history: refuse it
   // before the argument parser could echo it in an "unknown option" message.
   if (argv.some((a) => /^--pin(=|$)/.test(a))) {
-    console.error('bluetill-phone: the PIN is never taken from an argument: type it, or use BLUETILL_PIN or --pin-fd N');
+    console.error(`${name}: the PIN is never taken from an argument: type it, or use BLUETILL_PIN or --pin-fd N`);
     process.exit(EXIT.usage);
   }
-  const program = new Command('bluetill-phone').description("bluetill phone agent: the shopper's side of paying with your own phone and IC card").showHelpAfterError();
+  const program = new Command(name).description("bluetill phone agent: the shopper's side of paying with your own phone and IC card");
   // Usage errors exit 2 (set before the subcommands, which inherit it).
   program.exitOverride((e) => process.exit(e.exitCode === 0 ? EXIT.ok : EXIT.usage));
   registerScan(program);
   registerPay(program, ext);
   registerCard(program);
+  helpHintAfterErrors(program, name);
   await program.parseAsync([...argv]).catch((error: unknown) => {
-    console.error(`bluetill-phone: ${(error as Error).message}`);
+    console.error(`${name}: ${(error as Error).message}`);
     process.exit(error instanceof CliError ? error.exitCode : EXIT.error);
   });
 }

@@ -17,6 +17,8 @@ import { openCard, type CardChoice, type OpenCard, type SimulatedCardMaker } fro
 /** What a build of the CLI adds: the simulator's build brings simulated cards for --card-file. */
 export interface CliExtensions {
   readonly simulatedCards?: SimulatedCardMaker;
+  /** The command's name in usage and messages (the simulator's build: bluetill-phone-sim). Default bluetill-phone. */
+  readonly name?: string;
 }
 import { CliError } from './cli-error';
 import { EXIT } from './exit-codes';

@@ -25,7 +25,8 @@ export interface PayReport {
   /** The card's tries left for the method it refused (offline PIN, fingerprint, secret). */
   readonly triesLeft?: number;
   readonly charged?: 'yes' | 'no' | 'unknown';
-  readonly error?: { readonly code: string; readonly message: string };
+  /** `tillCode`: the code of the till's Error message (error code till_error). */
+  readonly error?: { readonly code: string; readonly message: string; readonly tillCode?: string };
   readonly resumed?: boolean;
   /** The outcome came from the card company directly (the till left it unknown). */
   readonly asked?: boolean;
@@ -52,25 +53,66 @@ export function receiptFields(r: Receipt) {
 
 const withReceipt = (r: Receipt | undefined) => (r ? { receipt: receiptFields(r), receiptText: formatReceiptText(r), card: r.maskedPan } : {});
 
-/** A card failure in words the shopper can act on. */
-function cardMessage(cause: unknown): { code: string; message: string } {
+/** What went wrong with the card, in words, for each code the card and its reader raise. */
+const CARD_READ_WORDS: Record<CardReadError['code'], string> = {
+  no_card: 'No card: none was held to the reader in time.',
+  card_removed: 'The card was removed while it was being read. Hold it still on the reader and try again.',
+  no_application: 'This card has no payment application this phone can use.',
+  card_status: 'The card refused a command.',
+  malformed_response: 'The card gave an answer that is not valid.',
+  missing_data: 'The card lacks data a payment needs.',
+  transmit_failed: 'The card reader stopped answering. Check the reader (and pcscd), then try again.',
+  bad_input: 'The card could not be asked for what the payment needs.',
+};
+const CARD_READER_WORDS: Record<CardReaderError['code'], string> = {
+  no_reader: 'No card reader. Connect a reader (or check pcscd), or name it with --reader.',
+  no_card: CARD_READ_WORDS.no_card,
+  card_removed: CARD_READ_WORDS.card_removed,
+  transmit_failed: CARD_READ_WORDS.transmit_failed,
+  unexpected_command: 'The card reader was asked a command it did not expect.',
+};
+
+/**
+ * A card failure in words the shopper can act on (the code is kept apart, for --json). Used by
+ * `pay` and by `card read|write`, so both say the same thing.
+ */
+export function cardMessage(cause: unknown): { code: string; message: string } {
   if (cause instanceof CardReadError) {
     const inner = cause.cause;
     if (inner instanceof CardReaderError && inner.code === 'no_reader') return { code: 'no_reader', message: `No card reader: ${inner.message}. Connect a reader (or check pcscd), or name it with --reader.` };
-    switch (cause.code) {
-      case 'no_card':
-        return { code: 'no_card', message: 'No card: none was held to the reader in time.' };
-      case 'card_removed':
-        return { code: 'card_removed', message: 'The card was removed while it was being read. Hold it still on the reader and pay again.' };
-      default:
-        return { code: `card_${cause.code}`, message: `The card could not be read (${cause.code}).` };
-    }
+    return { code: cause.code === 'no_card' || cause.code === 'card_removed' ? cause.code : `card_${cause.code}`, message: CARD_READ_WORDS[cause.code] ?? 'The card could not be read.' };
   }
-  if (cause instanceof CardReaderError) return { code: cause.code, message: `The card reader failed (${cause.code}).` };
+  if (cause instanceof CardReaderError) {
+    if (cause.code === 'no_reader') return { code: 'no_reader', message: `No card reader: ${cause.message}. Connect a reader (or check pcscd), or name it with --reader.` };
+    return { code: cause.code, message: CARD_READER_WORDS[cause.code] ?? 'The card reader failed.' };
+  }
   return { code: 'card', message: 'The card could not be read.' };
 }
 
-function failureMessage(code: PhoneErrorCode | string, message: string, cardFailure: unknown): { code: string; message: string } {
+/**
+ * The till's Error message in words. The till's code stays in `error.code` (for --json), never in
+ * the sentence; "nothing was charged" is left to the report, which says it once.
+ */
+const TILL_ERROR_WORDS: Readonly<Record<string, string>> = {
+  backend_unavailable: 'The payment network is not reachable.',
+  cancelled: 'The cashier cancelled this payment.',
+  no_basket: 'The till has no basket for this phone: ask the cashier to ring up the sale, then pay again.',
+  not_charged: 'This payment never reached the payment network.',
+  outcome_unknown: 'The payment network has not confirmed the outcome yet.',
+  internal: 'The till failed while taking this payment.',
+};
+
+export function tillErrorText(tillCode: string | undefined, message: string): string {
+  const known = tillCode !== undefined ? TILL_ERROR_WORDS[tillCode] : undefined;
+  if (known) return known;
+  // Another till's own words: without its code prefix, control characters or a "nothing was charged" tail.
+  let text = tillCode !== undefined && message.startsWith(`${tillCode}: `) ? message.slice(tillCode.length + 2) : message;
+  text = [...text].map((c) => (c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f) ? ' ' : c)).join('').replace(/ {2,}/g, ' ').replace(/[;,.]?\s*nothing (was|is) charged\.?\s*$/i, '').trim().slice(0, 200);
+  if (text === '') return 'The till stopped the payment.';
+  return `The till stopped the payment: ${text}${/[.!?]$/.test(text) ? '' : '.'}`;
+}
+
+function failureMessage(code: PhoneErrorCode | string, message: string, cardFailure: unknown, tillCode?: string): { code: string; message: string; tillCode?: string } {
   if (code === 'card') return cardMessage(cardFailure);
   switch (code) {
     case 'till_untrusted':
@@ -83,6 +125,8 @@ function failureMessage(code: PhoneErrorCode | string, message: string, cardFail
       return { code, message: 'The receipt is not signed by the payment network.' };
     case 'receipt_mismatch':
       return { code, message: 'The till sent the receipt of another payment: whether this one was charged is not known.' };
+    case 'till_error':
+      return { code, message: tillErrorText(tillCode, message), ...(tillCode !== undefined ? { tillCode } : {}) };
     default:
       return { code, message };
   }
@@ -113,7 +157,7 @@ export function reportOutcome(r: PaymentSessionResult, card: { maskedPan?: strin
         message: o.receipt ? 'Cancelled at the payment network (signed): nothing was charged.' : 'Cancelled: nothing was charged.',
       };
     case 'failed': {
-      const error = failureMessage(o.code, o.message, card.failure);
+      const error = failureMessage(o.code, o.message, card.failure, o.tillCode);
       if (o.charged === 'unknown') {
         const txn = o.resume?.terminalTxnId;
         return {

@@ -17,7 +17,7 @@ import type { Prompt } from '../ports/prompt';
 import { openCard, type CardChoice, type SimulatedCardMaker } from './card-source';
 import { CliError } from './cli-error';
 import { EXIT } from './exit-codes';
-import { receiptFields, type PayReport } from './pay-report';
+import { cardMessage, receiptFields, type PayReport } from './pay-report';
 import type { Trust } from './trust-file';
 
 export interface ShopperCommandOptions {
@@ -40,11 +40,12 @@ export function shopperBackend(o: Pick<ShopperCommandOptions, 'backend' | 'trust
 export function failure(e: unknown, paymentSent: boolean, paymentKey?: string): PayReport {
   if (e instanceof PromptError) return { outcome: 'cancelled', exitCode: EXIT.notCharged, message: `Cancelled (${e.message}): nothing was charged.`, charged: 'no', error: { code: e.code, message: e.message } };
   if (e instanceof ShopperBackendError) {
-    const unknown = paymentSent && e.code !== 'rejected' && e.code !== 'untrusted';
+    const unknown = paymentSent && e.code !== 'rejected' && e.code !== 'untrusted' && e.code !== 'not_shopper_listener';
     const text =
       e.code === 'untrusted' ? 'The payment network could not prove who it is (its TLS certificate does not chain to the backend CA in the trust file).'
-        : e.code === 'rejected' ? `The payment network refused the request: ${e.message}.`
-          : 'The payment network did not answer.';
+        : e.code === 'not_shopper_listener' ? "--backend names the card company's port for tills, which asks for a till's certificate; phones use its shopper port (by default the next port up; bluetill-backend serve prints it as \"shopper listener on HOST:PORT\")."
+          : e.code === 'rejected' ? `The payment network refused the request: ${e.message}.`
+            : 'The payment network did not answer.';
     if (unknown) {
       return {
         outcome: 'unknown', exitCode: EXIT.unknown, charged: 'unknown', error: { code: e.code, message: e.message }, ...(paymentKey ? { terminalTxnId: paymentKey } : {}),
@@ -53,8 +54,12 @@ export function failure(e: unknown, paymentSent: boolean, paymentKey?: string): 
     }
     return { outcome: 'failed', exitCode: EXIT.notCharged, charged: 'no', message: `Failed: ${text} Nothing was charged.`, error: { code: e.code, message: e.message } };
   }
-  if (e instanceof PhoneError || e instanceof CardReadError || e instanceof CardReaderError) {
-    const message = e instanceof PhoneError && e.code === 'backend_untrusted' ? 'The PIN key is not certified by the card company; the PIN was not sent.' : `${e.message}.`;
+  if (e instanceof CardReadError || e instanceof CardReaderError) {
+    const card = cardMessage(e);
+    return { outcome: 'failed', exitCode: EXIT.notCharged, charged: 'no', message: `Failed: ${card.message} Nothing was charged.`, error: { code: card.code, message: e.message } };
+  }
+  if (e instanceof PhoneError) {
+    const message = e.code === 'backend_untrusted' ? 'The PIN key is not certified by the card company; the PIN was not sent.' : `${e.message.replace(/[.\s]+$/, '')}.`;
     return { outcome: 'failed', exitCode: EXIT.notCharged, charged: 'no', message: `Failed: ${message} Nothing was charged.`, error: { code: e.code, message: e.message } };
   }
   throw e;

@@ -23,7 +23,8 @@ export interface ShopperBackend {
   close(): void;
 }
 
-export type ShopperBackendErrorCode = 'unavailable' | 'deadline' | 'rejected' | 'untrusted';
+/** `not_shopper_listener`: the address answers for tills only (its TLS handshake asks for a till's client certificate). */
+export type ShopperBackendErrorCode = 'unavailable' | 'deadline' | 'rejected' | 'untrusted' | 'not_shopper_listener';
 
 export class ShopperBackendError extends Error {
   constructor(

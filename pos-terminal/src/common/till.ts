@@ -351,7 +351,8 @@ export class Till {
       else await this.o.backend.getSettlement(`${this.o.terminalId}-probe`);
       return true;
     } catch (error) {
-      if (error instanceof BackendError) return false;
+      // A till the card company refuses is not an unreachable network: the host says which.
+      if (error instanceof BackendError && error.code !== 'refused') return false;
       throw error;
     }
   }

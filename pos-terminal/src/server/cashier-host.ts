@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Receipt as ReceiptMessage, assertNever, formatMoney, formatReceiptText, type Item, type Receipt, type SignedReceipt } from '@bluetill/protocol';
-import { BackendError } from '../common/ports/backend-client';
+import { BackendError, refusalText } from '../common/ports/backend-client';
 import { TillError, type Till } from '../common/till';
 import type { TillEvent } from '../common/till-context';
 import type { Catalog } from '../main/catalog/catalog';
@@ -44,6 +44,9 @@ export interface CashierHostOptions {
 type Push = <E extends EventChannel>(event: E, payload: Events[E]) => void;
 
 const KEEP_CLOSED_ROWS = 8;
+const upperFirst = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
+/** A refusal of this till, for the cashier: what happened and what to do. */
+const refusedText = (e: BackendError): string => `${upperFirst(refusalText(e.reason))}: payments cannot be taken. Ask the card company for a new till certificate.`;
 const KEEP_RECENT = 20;
 
 export class CashierHost {
@@ -258,6 +261,7 @@ export class CashierHost {
       if (!(error instanceof BackendError)) throw error;
       this.basketsChanged();
       if (error.code === 'rejected') throw new ApiError('conflict', scrubDigits(error.message));
+      if (error.code === 'refused') throw new ApiError('unavailable', refusedText(error));
       throw new ApiError('unavailable', 'No answer from the payment network: the till confirms the outcome when it is back (nothing is charged twice).');
     }
     this.basketsChanged();
@@ -332,6 +336,7 @@ export class CashierHost {
     } catch (error) {
       if (!(error instanceof BackendError)) throw error;
       if (error.code === 'rejected') throw new ApiError('conflict', scrubDigits(error.message));
+      if (error.code === 'refused') throw new ApiError('unavailable', refusedText(error));
       throw new ApiError('unavailable', 'The payment network did not answer: try again (nothing is refunded or closed twice).');
     }
   }
@@ -435,13 +440,14 @@ export class CashierHost {
   }
 
   private async probe(): Promise<void> {
-    const ok = await this.till.probeBackend().catch(() => false);
-    if (ok) this.setBackend('reachable', 'Payment network connected');
+    const ok = await this.till.probeBackend().catch((e: unknown) => (e instanceof BackendError && e.code === 'refused' ? e : false));
+    if (ok instanceof BackendError) this.setBackend('unreachable', refusedText(ok));
+    else if (ok) this.setBackend('reachable', 'Payment network connected');
     else this.setBackend('unreachable', 'The payment network is not reachable: payments cannot be taken right now.');
   }
 
   private setBackend(health: BackendStatus['health'], message: string): void {
-    if (this.backend.health === health) return;
+    if (this.backend.health === health && this.backend.message === message) return;
     this.backend = { health, message, since: this.clock.now() };
     this.push('backend:changed', this.backend);
     this.push('till:changed', this.snapshot());

@@ -5,6 +5,7 @@ import { personalizeCard } from '../card/issue-card';
 
 export function runPhoneCliWithSimulatedCards(argv: readonly string[]): Promise<void> {
   return runPhoneCli(argv, {
+    name: 'bluetill-phone-sim',
     simulatedCards: {
       blank: (key) => new EmvCard(key),
       personalize: (card, personalization, key) => personalizeCard(card as EmvCard, personalization, key),

@@ -28,7 +28,8 @@ import type { BackendMetrics } from '../metrics/backend-metrics';
 import { HealthService } from './health-service';
 import { createLogger } from '../logger';
 import { readServerTls, type TlsMaterial } from '../tls-files';
-import { peerIdentityOf, terminalCallerOf, type PeerIdentity } from './terminal-caller';
+import { peerIdentityOf, terminalCallerOf, tlsSocketOf, type PeerIdentity } from './terminal-caller';
+import { TerminalRefusals } from './terminal-refusal';
 import type { ForwardedMethod } from './forwarded-methods';
 import { hardenedServerCredentials } from './transport-security';
 import { observeTransport } from './observed-transport';
@@ -236,6 +237,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   let credentials: ServerCredentials;
   let callerOf: CallerOf;
   let peerOf: (call: ServerUnaryCall<unknown, unknown>) => PeerIdentity | null;
+  const refusals = new TerminalRefusals({ log, tlsSocketOf });
   if (tls === 'insecure') {
     log.warn({ event: 'insecure_transport' }, 'serving WITHOUT TLS: plaintext, callers not authenticated (local debugging only)');
     credentials = ServerCredentials.createInsecure();
@@ -243,7 +245,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     peerOf = () => null;
   } else {
     credentials = hardenedServerCredentials(tls.ca, tls.cert, tls.key);
-    callerOf = (call) => terminalCallerOf(call, store);
+    callerOf = refusals.watching((call) => terminalCallerOf(call, store));
     peerOf = peerIdentityOf;
   }
   // Authorize and Settle go to the use-case worker as bytes (forwarded-methods.ts) — unless crypto
@@ -292,7 +294,8 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     names.push('bluetill.v1.Settlement');
   }
   const healthService = new HealthService(names);
-  server.addService(guardDecoding(health.HealthService), healthService.implementation);
+  // A till the registry refuses learns it from its health probe (terminal-refusal.ts).
+  server.addService(guardDecoding(health.HealthService), tls === 'insecure' ? healthService.implementation : refusals.health(healthService.implementation, callerOf));
   if (o.reflection !== false) addReflection(server, names);
   const host = o.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) =>

@@ -12,9 +12,9 @@
 import { X509Certificate } from 'node:crypto';
 import { TLSSocket, type PeerCertificate } from 'node:tls';
 import type { ServerUnaryCall } from '@grpc/grpc-js';
-import { RequestError } from '../../app/request-error';
 import type { Caller } from '../../app/caller';
 import type { BackendStore } from '../../ports/backend-store';
+import { TerminalRefusedError } from './terminal-refusal';
 
 export const TERMINAL_URI_PREFIX = 'urn:bluetill:terminal:';
 
@@ -38,7 +38,7 @@ const MAX_CACHED = 4096;
 const terminalIds = new Map<string, { fingerprint: string; terminalId: string | null }>();
 
 function parsedPeer(peer: PeerCertificate | undefined): { fingerprint: string; terminalId: string | null } {
-  if (!peer?.raw) throw new RequestError('permission_denied', 'no client certificate');
+  if (!peer?.raw) throw new TerminalRefusedError('no_certificate', 'no client certificate');
   const key = peer.fingerprint256;
   const hit = key ? terminalIds.get(key) : undefined;
   if (hit) return hit;
@@ -100,10 +100,10 @@ export function terminalCallerOf(call: ServerUnaryCall<unknown, unknown>, store:
 
 /** The caller a certificate identifies, if the registry issued it to that terminal and has not revoked it; else PERMISSION_DENIED. */
 export function registeredCaller({ fingerprint, terminalId }: PeerIdentity, store: Pick<BackendStore, 'findTerminalCertificate'>): Caller {
-  if (!terminalId) throw new RequestError('permission_denied', 'client certificate names no terminal');
+  if (!terminalId) throw new TerminalRefusedError('certificate_no_terminal', 'client certificate names no terminal');
   const row = store.findTerminalCertificate(fingerprint);
-  if (!row) throw new RequestError('permission_denied', 'client certificate unknown to the registry');
-  if (row.revokedAt !== null) throw new RequestError('permission_denied', 'client certificate revoked');
-  if (row.terminalId !== terminalId) throw new RequestError('permission_denied', 'client certificate issued to another terminal');
+  if (!row) throw new TerminalRefusedError('certificate_unknown', 'client certificate unknown to the registry', terminalId);
+  if (row.revokedAt !== null) throw new TerminalRefusedError('certificate_revoked', 'client certificate revoked', terminalId);
+  if (row.terminalId !== terminalId) throw new TerminalRefusedError('certificate_other_terminal', 'client certificate issued to another terminal', terminalId);
   return { kind: 'terminal', terminalId };
 }

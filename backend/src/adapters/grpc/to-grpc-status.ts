@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { RequestError, type RequestErrorCode } from '../../app/request-error';
 import { assertNever } from '@bluetill/protocol';
 import { CommitError } from '../../ports/backend-store';
+import { TerminalRefusedError, refusalStatus } from './terminal-refusal';
 
 const CODE: Record<RequestErrorCode, status> = {
   invalid_argument: status.INVALID_ARGUMENT,
@@ -21,6 +22,7 @@ const CODE: Record<RequestErrorCode, status> = {
 };
 
 export function toGrpcStatus(error: unknown, log: Logger, method: string): Partial<ServiceError> {
+  if (error instanceof TerminalRefusedError) return refusalStatus(error);
   if (error instanceof RequestError) {
     const code = CODE[error.code] ?? assertNever(error.code as never);
     return { code, details: error.message, metadata: new Metadata() };

@@ -62,6 +62,7 @@ export const PROTOCOL_WORDS: Record<FrameErrorCode | ChannelErrorCode | MessageE
 export const NETWORK_WORDS: Record<BackendErrorCode, string> = {
   unavailable: 'the payment network is not reachable',
   rejected: 'the payment network refused this till',
+  refused: 'the card company refused this till (its certificate is revoked or unknown)',
   deadline: 'the payment network did not answer in time',
 };
 

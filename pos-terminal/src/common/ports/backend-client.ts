@@ -2,6 +2,7 @@ import type {
   AuthorizeRequest, AuthorizeResponse, CancelRequest, ChallengeResponse, CloseBatchResponse, ListTransactionsResponse, Money, RefundResponse, SettleRequest, SettleResponse,
   SettleWithCodeRequest, VoidResponse,
 } from '@bluetill/protocol';
+import { TERMINAL_REFUSAL_TEXT, type TerminalRefusalReason } from '@bluetill/protocol';
 
 /**
  * The till's view of the settlement network. Implementations set deadlines and retry only what
@@ -46,15 +47,22 @@ export interface BackendClient {
   close(): void;
 }
 
-export type BackendErrorCode = 'unavailable' | 'rejected' | 'deadline';
+/** `refused`: the card company refuses this till itself (its certificate revoked or unknown); `reason` says why. */
+export type BackendErrorCode = 'unavailable' | 'rejected' | 'deadline' | 'refused';
 
 export class BackendError extends Error {
+  /** For code `refused`: the card company's reason (protocol's TerminalRefusalReason), when it gave one. */
+  readonly reason: TerminalRefusalReason | undefined;
   constructor(
     readonly code: BackendErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; reason?: TerminalRefusalReason },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BackendError';
+    this.reason = options?.reason;
   }
 }
+
+/** The card company's refusal of this till in words: "the card company refused this till (certificate revoked)". */
+export const refusalText = (reason: TerminalRefusalReason | undefined): string => `the card company refused this till${reason ? ` (${TERMINAL_REFUSAL_TEXT[reason]})` : ''}`;

@@ -9,14 +9,22 @@
  * Refund on the refund id, Void on the sale, CloseBatch on the close request id: a retry never
  * moves money twice); Authorize is never retried.
  * The till reaches all of them through the authorization server, as it does Settle.
+ *
+ * PERMISSION_DENIED with a reason in the `bluetill-refusal` trailer means the card company refuses
+ * this till itself (its client certificate revoked, unknown, or another terminal's): a
+ * BackendError('refused') with that reason, never taken for an unreachable network, and a warning
+ * in the till's log (once per reason a minute at most). Any other PERMISSION_DENIED (a request
+ * for another terminal or merchant) stays 'rejected'.
  */
 import { Metadata, credentials as grpcCredentials, status, type ChannelCredentials, type ServiceError, type Client } from '@grpc/grpc-js';
 import {
   AuthorizationClient, AuthorizeResponse, DeclineTrailerError, RefundResponse, SettleResponse, SettlementClient, VoidResponse, callDeclinable,
   type AuthorizeRequest, type ChallengeResponse, type CloseBatchResponse, type DeclinableResponse, type ListTransactionsResponse, type Money,
   type CancelRequest, type SettleRequest, type SettleWithCodeRequest, health,
+  REFUSAL_TRAILER_KEY, isTerminalRefusalReason, type TerminalRefusalReason,
 } from '@bluetill/protocol';
-import { BackendError, type BackendClient } from '../../common/ports/backend-client';
+import pino from 'pino';
+import { BackendError, refusalText, type BackendClient } from '../../common/ports/backend-client';
 
 export interface GrpcBackendOptions {
   /** host:port of the authorization server (the till talks to settlement through it). */
@@ -36,6 +44,10 @@ export interface GrpcBackendOptions {
   readonly deadlineMs?: number;
   readonly attempts?: number;
   readonly backoffMs?: number;
+  /** Where a refusal of this till is logged; default JSON lines on standard error. */
+  readonly log?: { warn(fields: object, message: string): void };
+  /** How often one refusal reason is logged at most (ms); default 60 s. */
+  readonly refusalLogEveryMs?: number;
 }
 
 function channelCredentials(o: GrpcBackendOptions): ChannelCredentials {
@@ -43,6 +55,13 @@ function channelCredentials(o: GrpcBackendOptions): ChannelCredentials {
   if (o.tls) return grpcCredentials.createSsl(o.tls.ca, o.tls.key, o.tls.cert);
   if (o.insecure) return grpcCredentials.createInsecure();
   throw new TypeError('backend client: give tls (mutual TLS material) or insecure: true');
+}
+
+/** The reason in a PERMISSION_DENIED's `bluetill-refusal` trailer, if it carries a known one. */
+function refusalReasonOf(e: ServiceError): TerminalRefusalReason | undefined {
+  const raw = e.metadata?.get(REFUSAL_TRAILER_KEY)[0];
+  const text = typeof raw === 'string' ? raw : raw?.toString();
+  return isTerminalRefusalReason(text) ? text : undefined;
 }
 
 const RETRYABLE = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]);
@@ -54,8 +73,11 @@ export class GrpcBackendClient implements BackendClient {
   private readonly deadlineMs: number;
   private readonly attempts: number;
   private readonly backoffMs: number;
+  private log: { warn(fields: object, message: string): void } | undefined;
+  private readonly refusalsLogged = new Map<string, number>();
 
   constructor(private readonly o: GrpcBackendOptions) {
+    this.log = o.log;
     const creds = channelCredentials(o);
     // Reconnect quickly after the backend comes back (grpc-js defaults back off up to 120 s).
     const channelOptions = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 2_000 };
@@ -160,9 +182,25 @@ export class GrpcBackendClient implements BackendClient {
     throw this.translate(what, last);
   }
 
+  /** A refusal of this till: logged (rate-limited per reason), and a BackendError('refused') with the reason. */
+  private refused(what: string, e: ServiceError): BackendError {
+    const reason = refusalReasonOf(e);
+    const now = Date.now();
+    const key = reason ?? 'unspecified';
+    const last = this.refusalsLogged.get(key);
+    if (last === undefined || now - last >= (this.o.refusalLogEveryMs ?? 60_000)) {
+      this.refusalsLogged.set(key, now);
+      // The default log is made on the first refusal: most tills never need one.
+      this.log ??= pino({ name: 'till-backend' }, pino.destination({ fd: 2, sync: false }));
+      this.log.warn({ event: 'refused_by_card_company', terminalId: this.o.terminalId, reason: key, method: what }, `${refusalText(reason)}: ask the card company for a new till certificate`);
+    }
+    return new BackendError('refused', `${what}: ${refusalText(reason)}`, { cause: e, ...(reason ? { reason } : {}) });
+  }
+
   private translate(what: string, e: unknown): BackendError {
     if (e instanceof DeclineTrailerError) return new BackendError('rejected', `${what}: a decline the till cannot read (${e.code}): ${e.message}`, { cause: e });
     const code = (e as ServiceError)?.code;
+    if (code === status.PERMISSION_DENIED && refusalReasonOf(e as ServiceError)) return this.refused(what, e as ServiceError);
     if (code === status.UNAVAILABLE) return new BackendError('unavailable', `${what}: payment network unavailable`, { cause: e });
     if (code === status.DEADLINE_EXCEEDED) return new BackendError('deadline', `${what}: no answer in time`, { cause: e });
     return new BackendError('rejected', `${what}: ${(e as ServiceError)?.details ?? 'failed'}`, { cause: e });
