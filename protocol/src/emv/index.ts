@@ -35,3 +35,7 @@ export {
 export { authenticateCardData, CardRecordsCache, type CardDataAuthentication, type RecoveredCard } from './card-data-authentication';
 export { IssuerKeyCache } from './issuer-key-cache';
 export { CardKeyCache } from './card-key-cache';
+export {
+  ARPC2_LENGTH, checkIssuerAuthentication, computeArpc, CSU_LENGTH, decodeCsu, encodeCsu, externalAuthenticateCommand, ISSUER_AUTHENTICATION_DATA_LENGTH,
+  issuerAuthenticationData, splitIssuerAuthenticationData, SW_ISSUER_AUTHENTICATION_FAILED, type CardStatusUpdate,
+} from './issuer-authentication';
