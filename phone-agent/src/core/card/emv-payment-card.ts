@@ -3,7 +3,9 @@ import { CardReaderError, type CardReader } from '../../ports/card-reader';
 import type { PaymentCard } from '../../ports/payment-card';
 import { CardReadError } from './card-read-error';
 import type { CardRead, TransactionData } from './card-read-types';
-import { generateCryptogram, readCard, verifyCardholder, type CardVerification, type CardVerificationResult } from './card-exchange';
+import {
+  externalAuthenticate, generateCryptogram, readCard, restartTransaction, verifyCardholder, type CardVerification, type CardVerificationResult, type IssuerAuthenticationResult,
+} from './card-exchange';
 
 /** ISO 4217 alphabetic → numeric (protocol's table), for the card's 5F2A. */
 export function currencyNumeric(alpha: string): number {
@@ -14,12 +16,16 @@ export function currencyNumeric(alpha: string): number {
 
 /**
  * The PaymentCard port over a CardReader: `read(un)` waits for the card, runs the EMV reading
- * flow (PDOL amount 0: the basket is not known yet) and returns the CardData the till forwards;
- * `generateAc` asks the same card session for an ARQC over the confirmed total. Throws
- * CardReadError.
+ * flow (PDOL amount 0: the basket is not known yet) and returns the CardData the till forwards,
+ * for online PIN with the card's account-verification ARQC (amount 0, the same UN);
+ * `issuerAuthenticate` hands the card its issuer's answer to that ARQC (EXTERNAL AUTHENTICATE);
+ * `generateAc` asks the same card session for an ARQC over the confirmed total (in a new
+ * transaction on the card when the account verification had the first). Throws CardReadError.
  */
 export class EmvPaymentCard implements PaymentCard {
   private last: CardRead | undefined;
+  /** The card's current transaction has had its GENERATE AC (the account verification): the payment's needs a new one. */
+  private acDone = false;
 
   constructor(
     private readonly reader: CardReader,
@@ -30,7 +36,7 @@ export class EmvPaymentCard implements PaymentCard {
     return { amount: amountMinor, currency: currencyNumeric(currency), country: this.options.country, unpredictableNumber, date: this.options.now() };
   }
 
-  async read(unpredictableNumber: Uint8Array): Promise<CardData> {
+  async read(unpredictableNumber: Uint8Array, options: { authorizationCryptogram?: boolean } = {}): Promise<CardData> {
     try {
       await this.reader.waitForCard({ timeoutMs: this.options.waitTimeoutMs ?? 30_000 });
     } catch (cause) {
@@ -40,6 +46,8 @@ export class EmvPaymentCard implements PaymentCard {
     const read = await readCard(this.reader, this.tx(0n, this.options.currency, unpredictableNumber), this.options.preferredAid ? { preferredAid: this.options.preferredAid } : {});
     if (!read.signedDynamicData) throw new CardReadError('missing_data', 'the card did not sign the unpredictable number (no DDA)');
     this.last = read;
+    this.acDone = false;
+    const authorizationCryptogram = options.authorizationCryptogram ? await this.cryptogram(read, { minor: 0, currency: this.options.currency }, unpredictableNumber) : undefined;
     return {
       pan: read.pan,
       expiry: read.expiry.slice(0, 4),
@@ -47,7 +55,30 @@ export class EmvPaymentCard implements PaymentCard {
       panSequence: read.psn ?? 0,
       records: Buffer.concat(read.records.map((r) => r.data)),
       signedDynamicData: read.signedDynamicData,
+      ...(authorizationCryptogram ? { authorizationCryptogram } : {}),
     };
+  }
+
+  /**
+   * The issuer's answer to the account-verification ARQC, to the card: in this card session, or —
+   * the card gone in between — a new one (the card keeps waiting across sessions).
+   */
+  async issuerAuthenticate(issuerAuthenticationData: Uint8Array): Promise<IssuerAuthenticationResult> {
+    const read = this.last;
+    if (!read) throw new CardReadError('bad_input', 'EXTERNAL AUTHENTICATE before the card was read');
+    try {
+      return await externalAuthenticate(this.reader, issuerAuthenticationData);
+    } catch (e) {
+      if (!(e instanceof CardReadError) || (e.code !== 'card_removed' && e.code !== 'transmit_failed')) throw e;
+    }
+    try {
+      await this.reader.waitForCard({ timeoutMs: this.options.waitTimeoutMs ?? 30_000 });
+    } catch (cause) {
+      throw new CardReadError('no_card', 'the card was not presented again', { cause });
+    }
+    await restartTransaction(this.reader, read);
+    this.acDone = false;
+    return externalAuthenticate(this.reader, issuerAuthenticationData);
   }
 
   async verifyCardholder(v: CardVerification): Promise<CardVerificationResult> {
@@ -59,7 +90,14 @@ export class EmvPaymentCard implements PaymentCard {
     const read = this.last;
     if (!read) throw new CardReadError('bad_input', 'GENERATE AC before the card was read');
     if (!Number.isSafeInteger(input.amount.minor) || input.amount.minor < 0) throw new CardReadError('bad_input', 'amount must be a non-negative integer');
-    const c = await generateCryptogram(this.reader, read, this.tx(BigInt(input.amount.minor), input.amount.currency, input.unpredictableNumber), { type: 'arqc' });
+    // After the account verification the card's transaction is over: the payment is a new one.
+    if (this.acDone) await restartTransaction(this.reader, read);
+    return this.cryptogram(read, input.amount, input.unpredictableNumber);
+  }
+
+  private async cryptogram(read: CardRead, amount: Money, unpredictableNumber: Uint8Array): Promise<CryptogramMessage> {
+    const c = await generateCryptogram(this.reader, read, this.tx(BigInt(amount.minor), amount.currency, unpredictableNumber), { type: 'arqc' });
+    this.acDone = true;
     if (!c.arqc) throw new CardReadError('missing_data', 'GENERATE AC: no cryptogram in the answer');
     return {
       arqc: c.arqc,
