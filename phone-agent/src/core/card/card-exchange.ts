@@ -122,7 +122,8 @@ export async function verifyOfflinePin(reader: CardReader, pin: string): Promise
 export type CardVerificationResult =
   | { readonly ok: true }
   | { readonly ok: false; readonly reason: 'incorrect'; readonly triesLeft: number }
-  | { readonly ok: false; readonly reason: 'blocked' }
+  /** `lastTry`: this attempt was checked, wrong, and used the last try (63C0); absent when the card was blocked already (6983). */
+  | { readonly ok: false; readonly reason: 'blocked'; readonly lastTry?: true }
   | { readonly ok: false; readonly reason: 'not_supported' };
 
 /** What the phone hands the card to check. Never logged. */
@@ -162,7 +163,7 @@ async function verifyOnCard(reader: CardReader, data: Uint8Array, p2: number): P
   if (response.length < 2) throw new CardReadError('malformed_response', 'VERIFY: response shorter than a status word');
   const { sw } = decodeResponseApdu(response);
   if (sw === SW.OK) return { ok: true };
-  if ((sw & 0xfff0) === 0x63c0) return (sw & 0x0f) === 0 ? { ok: false, reason: 'blocked' } : { ok: false, reason: 'incorrect', triesLeft: sw & 0x0f };
+  if ((sw & 0xfff0) === 0x63c0) return (sw & 0x0f) === 0 ? { ok: false, reason: 'blocked', lastTry: true } : { ok: false, reason: 'incorrect', triesLeft: sw & 0x0f };
   if (sw === SW.AUTHENTICATION_METHOD_BLOCKED) return { ok: false, reason: 'blocked' };
   if (sw === SW.REFERENCED_DATA_NOT_FOUND) return { ok: false, reason: 'not_supported' };
   throw new CardReadError('card_status', `VERIFY: ${describeStatusWord(sw)}`, { sw });
