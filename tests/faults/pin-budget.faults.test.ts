@@ -61,8 +61,6 @@ async function guessAtCard(cardId: string, pins: readonly string[]): Promise<str
   return answers;
 }
 
-const pinTriesOf = (cardId: string): number => (world.backend.store.db.prepare('SELECT pin_tries AS n FROM cards WHERE id = ?').get(cardId) as { n: number }).n;
-
 /** One guess of a thief's plan: online (the phone gives the card the issuer's answer, or withholds it) or offline at the card. */
 type Guess = { readonly at: 'online'; readonly pin: string; readonly withhold?: boolean } | { readonly at: 'offline'; readonly pin: string };
 
@@ -80,15 +78,22 @@ async function thief(cardId: string, guesses: readonly Guess[]): Promise<{ check
   for (const g of guesses) {
     if (g.at === 'online') {
       const o = await pay(`online PIN${g.withhold ? ', issuer answer withheld' : ''}`, cardId, g.pin, g.withhold ? { tamper: { issuerAuthentication: () => undefined } } : {});
-      if (o.kind === 'approved') (approved += 1), (checked += 1);
-      else if (o.kind === 'declined' && o.reason === 'pin_incorrect') (checked += 1), (left = o.pinTriesLeft ?? 0);
-      else if (o.kind === 'declined' && o.reason === 'pin_tries_exceeded') (checked += left > 0 ? 1 : 0), (left = 0);
+      if (o.kind === 'approved') {
+        approved += 1;
+        checked += 1;
+      } else if (o.kind === 'declined' && o.reason === 'pin_incorrect') {
+        checked += 1;
+        left = o.pinTriesLeft ?? 0;
+      } else if (o.kind === 'declined' && o.reason === 'pin_tries_exceeded') {
+        if (left > 0) checked += 1;
+        left = 0;
+      }
       answers.push(`online:${codeOf(o)}`);
     } else {
       const [a] = await guessAtCard(cardId, [g.pin]);
-      if (a === 'ok') checked += 1;
-      else if (a === 'incorrect') (checked += 1), (left = Math.max(0, left - 1));
-      else if (a === 'incorrect_last') (checked += 1), (left = 0);
+      if (a === 'ok' || a === 'incorrect' || a === 'incorrect_last') checked += 1;
+      if (a === 'incorrect') left = Math.max(0, left - 1);
+      if (a === 'incorrect_last') left = 0;
       answers.push(`offline:${a}`);
     }
   }
