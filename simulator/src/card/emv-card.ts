@@ -80,7 +80,8 @@ const CLA_OF: Record<number, number> = { 0xa4: 0x00, 0xb2: 0x00, 0x88: 0x00, 0x8
  * Blank until personalized by an authenticated STORE DATA chain (see protocol's
  * personalization module); then answers SELECT PPSE / AID, GET PROCESSING OPTIONS, READ RECORD,
  * INTERNAL AUTHENTICATE (DDA, its try counters signed with the UN), GENERATE AC (ARQC, CDA on request; after an ARQC a second one over
- * CDOL2 gives a TC or an AAC), VERIFY (P2 80 plaintext offline
+ * CDOL2 gives a TC or an AAC; after an ARQC over amount 0 it waits for its issuer), EXTERNAL
+ * AUTHENTICATE (the issuer's ARPC and CSU for that ARQC), VERIFY (P2 80 plaintext offline
  * PIN, P2 90 fingerprint match-on-card, P2 91 knowledge secret; each with its own try counter, the
  * results in the CVR) and GET DATA (9F36, 9F17). Never throws: every bad command gets a status word,
  * checked in ISO 7816-4 order: CLA (6E00), INS (6D00), P1-P2, then Lc/Le; a case-2 command whose Le

@@ -19,13 +19,13 @@ export function currencyNumeric(alpha: string): number {
  * flow (PDOL amount 0: the basket is not known yet) and returns the CardData the till forwards,
  * for online PIN with the card's account-verification ARQC (amount 0, the same UN);
  * `issuerAuthenticate` hands the card its issuer's answer to that ARQC (EXTERNAL AUTHENTICATE);
- * `generateAc` asks the same card session for an ARQC over the confirmed total (in a new
- * transaction on the card when the account verification had the first). Throws CardReadError.
+ * `generateAc` asks the same card session for an ARQC over the confirmed total. The account
+ * verification ends the card's first transaction, so `read` starts the next one at once (SELECT
+ * AID, GPO): whatever the card checks from then on (VERIFY) is in the CVR of the payment's ARQC.
+ * Throws CardReadError.
  */
 export class EmvPaymentCard implements PaymentCard {
   private last: CardRead | undefined;
-  /** The card's current transaction has had its GENERATE AC (the account verification): the payment's needs a new one. */
-  private acDone = false;
 
   constructor(
     private readonly reader: CardReader,
@@ -46,8 +46,11 @@ export class EmvPaymentCard implements PaymentCard {
     const read = await readCard(this.reader, this.tx(0n, this.options.currency, unpredictableNumber), this.options.preferredAid ? { preferredAid: this.options.preferredAid } : {});
     if (!read.signedDynamicData) throw new CardReadError('missing_data', 'the card did not sign the unpredictable number (no DDA)');
     this.last = read;
-    this.acDone = false;
-    const authorizationCryptogram = options.authorizationCryptogram ? await this.cryptogram(read, { minor: 0, currency: this.options.currency }, unpredictableNumber) : undefined;
+    let authorizationCryptogram: CryptogramMessage | undefined;
+    if (options.authorizationCryptogram) {
+      authorizationCryptogram = await this.cryptogram(read, { minor: 0, currency: this.options.currency }, unpredictableNumber);
+      await restartTransaction(this.reader, read);
+    }
     return {
       pan: read.pan,
       expiry: read.expiry.slice(0, 4),
@@ -77,7 +80,6 @@ export class EmvPaymentCard implements PaymentCard {
       throw new CardReadError('no_card', 'the card was not presented again', { cause });
     }
     await restartTransaction(this.reader, read);
-    this.acDone = false;
     return externalAuthenticate(this.reader, issuerAuthenticationData);
   }
 
@@ -90,14 +92,11 @@ export class EmvPaymentCard implements PaymentCard {
     const read = this.last;
     if (!read) throw new CardReadError('bad_input', 'GENERATE AC before the card was read');
     if (!Number.isSafeInteger(input.amount.minor) || input.amount.minor < 0) throw new CardReadError('bad_input', 'amount must be a non-negative integer');
-    // After the account verification the card's transaction is over: the payment is a new one.
-    if (this.acDone) await restartTransaction(this.reader, read);
     return this.cryptogram(read, input.amount, input.unpredictableNumber);
   }
 
   private async cryptogram(read: CardRead, amount: Money, unpredictableNumber: Uint8Array): Promise<CryptogramMessage> {
     const c = await generateCryptogram(this.reader, read, this.tx(BigInt(amount.minor), amount.currency, unpredictableNumber), { type: 'arqc' });
-    this.acDone = true;
     if (!c.arqc) throw new CardReadError('missing_data', 'GENERATE AC: no cryptogram in the answer');
     return {
       arqc: c.arqc,
