@@ -75,7 +75,8 @@ describe('claim 3: the order, with the card read ahead of the link', () => {
     const alice = await world.cardOf('card-alice');
     const card = {
       prepare: () => (log.includes('card: ahead, no UN') || log.push('card: ahead, no UN'), alice.prepare!()), // the session and the flow both ask
-      read: (un: Uint8Array) => (log.push('card: authenticated over the UN'), alice.read(un)),
+      read: (un: Uint8Array, options?: Parameters<typeof alice.read>[1]) => (log.push('card: authenticated over the UN'), alice.read(un, options)),
+      issuerAuthenticate: (data: Uint8Array) => alice.issuerAuthenticate!(data), // the issuer's answer to the card, after Authorize
       generateAc: (i: Parameters<typeof alice.generateAc>[0]) => (log.push('card: cryptogram over the amount'), alice.generateAc(i)),
     };
     let sent = 0;

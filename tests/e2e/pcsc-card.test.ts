@@ -108,6 +108,8 @@ describe('the EMV card over pcscd + vpcd', () => {
     expect(run.outcome).toMatchObject({ kind: 'approved' });
     expect(world.backend.store.ledgerSum()).toBe(0);
     expect((world.backend.store.db.prepare('SELECT COUNT(*) AS n FROM postings').get() as { n: number }).n).toBe(2);
-    expect(blank.atc).toBe(1);
+    // Two cryptograms: the account verification that goes with the online PIN, and the payment's.
+    expect(blank.atc).toBe(2);
+    expect(blank.issuerWaitAtc).toBeUndefined(); // the card took its issuer's answer over PC/SC
   });
 });

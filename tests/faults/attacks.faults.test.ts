@@ -371,7 +371,7 @@ describe('a fake till', () => {
     let notified = false;
     let writesAfterAck = 0;
     const alice = await rig.card(ALICE.id);
-    const counting: PaymentCard = { read: (un) => (reads++, alice.read(un)), generateAc: (i) => alice.generateAc(i) };
+    const counting: PaymentCard = { read: (un, o) => (reads++, alice.read(un, o)), generateAc: (i) => alice.generateAc(i), issuerAuthenticate: (d) => alice.issuerAuthenticate!(d) };
     try {
       const run = await rig.phonePaysOn(fake.radio, ALICE.id, ALICE.pin, {
         card: counting,

@@ -27,12 +27,13 @@ afterAll(async () => {
 /** The attacker's card wrapper: tells the phone flow every VERIFY passed, whatever the card said. */
 function lyingCard(inner: PaymentCard, afterRead?: (card: PaymentCard) => Promise<unknown>): PaymentCard {
   return {
-    read: async (un) => {
-      const data = await inner.read(un);
+    read: async (un, options) => {
+      const data = await inner.read(un, options);
       await afterRead?.(inner);
       return data;
     },
     generateAc: (input) => inner.generateAc(input),
+    ...(inner.issuerAuthenticate ? { issuerAuthenticate: (d: Uint8Array) => inner.issuerAuthenticate!(d) } : {}),
     verifyCardholder: async (v) => {
       await inner.verifyCardholder!(v);
       return { ok: true };

@@ -5,6 +5,13 @@
  * pays by online PIN: the card signs its PIN Try Counter (9F17) in its DDA over the till's UN, so
  * the authorization server counts those tries at Authorize. Also: the right PIN as the third guess
  * pays; a counter edited or replayed in the signed dynamic data fails card authentication.
+ *
+ * The other order: wrong online PINs at Authorize first (the server counts them), then offline
+ * guesses at the card. Every online PIN comes with the card's account-verification ARQC, which
+ * makes the card wait for its issuer's answer (ARPC ‖ CSU with the tries left in the one budget);
+ * until that answer reaches it the card refuses offline PIN, and once it has it the card allows
+ * no more offline guesses than the budget has left. A thief's phone that withholds the answer,
+ * delivers it, or mixes the two, in any order, gets at most three guesses checked in total.
  * Prints {"bench":"faults_pin_budget","value":<attempts>,"unit":"attempts","approved":<n>,…}.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +23,7 @@ const TEA: Item[] = [{ sku: 'tea', name: 'Green tea', quantity: 1, unitPriceMino
 
 let world: World;
 beforeAll(async () => {
-  world = await startWorld({ radio: new InMemoryRadio() });
+  world = await startWorld({ radio: new InMemoryRadio(), fleetCards: 6 });
 }, 60_000);
 afterAll(async () => {
   await world?.close();
@@ -45,11 +52,52 @@ async function guessAtCard(cardId: string, pins: readonly string[]): Promise<str
   await card.read(Uint8Array.of(0xde, 0xad, 0xbe, 0xef));
   const answers: string[] = [];
   for (const pin of pins) {
-    const r = await card.verifyCardholder!({ method: 'offline_pin', pin });
-    answers.push(r.ok ? 'ok' : r.reason);
-    results.push({ attempt: 'offline PIN at the card', outcome: r.ok ? 'verified' : r.reason });
+    // A card that refuses to check a PIN at all (6985: waiting for its issuer) answers with an error.
+    const r = await card.verifyCardholder!({ method: 'offline_pin', pin }).catch((e: { code?: string; sw?: number }) => ({ ok: false as const, reason: `refused_${(e.sw ?? 0).toString(16)}` }));
+    const answer = r.ok ? 'ok' : 'lastTry' in r && r.lastTry ? 'incorrect_last' : r.reason;
+    answers.push(answer);
+    results.push({ attempt: 'offline PIN at the card', outcome: r.ok ? 'verified' : answer });
   }
   return answers;
+}
+
+/** One guess of a thief's plan: online (the phone gives the card the issuer's answer, or withholds it) or offline at the card. */
+type Guess = { readonly at: 'online'; readonly pin: string; readonly withhold?: boolean } | { readonly at: 'offline'; readonly pin: string };
+
+/**
+ * Runs a thief's guesses against one card and counts those that were checked: an online PIN the
+ * server judged (approved, pin_incorrect, or pin_tries_exceeded while the budget was still open by
+ * the last answer), an offline PIN the card judged (right, or wrong with its counter moved). A guess
+ * refused unchecked (budget spent, card blocked, or the card waiting for its issuer) is not counted.
+ */
+async function thief(cardId: string, guesses: readonly Guess[]): Promise<{ checked: number; approved: number; answers: string[] }> {
+  let checked = 0;
+  let approved = 0;
+  let left = 3;
+  const answers: string[] = [];
+  for (const g of guesses) {
+    if (g.at === 'online') {
+      const o = await pay(`online PIN${g.withhold ? ', issuer answer withheld' : ''}`, cardId, g.pin, g.withhold ? { tamper: { issuerAuthentication: () => undefined } } : {});
+      if (o.kind === 'approved') {
+        approved += 1;
+        checked += 1;
+      } else if (o.kind === 'declined' && o.reason === 'pin_incorrect') {
+        checked += 1;
+        left = o.pinTriesLeft ?? 0;
+      } else if (o.kind === 'declined' && o.reason === 'pin_tries_exceeded') {
+        if (left > 0) checked += 1;
+        left = 0;
+      }
+      answers.push(`online:${codeOf(o)}`);
+    } else {
+      const [a] = await guessAtCard(cardId, [g.pin]);
+      if (a === 'ok' || a === 'incorrect' || a === 'incorrect_last') checked += 1;
+      if (a === 'incorrect') left = Math.max(0, left - 1);
+      if (a === 'incorrect_last') left = 0;
+      answers.push(`offline:${a}`);
+    }
+  }
+  return { checked, approved, answers };
 }
 
 describe('one budget of three PIN guesses, card and server together', () => {
@@ -101,5 +149,67 @@ describe('one budget of three PIN guesses, card and server together', () => {
     });
     expect(replayed).toMatchObject({ kind: 'declined', reason: 'card_authentication_failed' });
     expect(approvedSales()).toBe(before);
+  });
+
+  describe('wrong online PINs first, then offline guesses at the card: the card adopts the budget through issuer authentication', () => {
+    // Fleet cards: card-fleet-00n has PIN 100n.
+    const wrong = ['0000', '1111', '2222', '3333'];
+    const plans: { name: string; cardId: string; right: string; guesses: (right: string) => Guess[]; answers: string[] }[] = [
+      {
+        name: 'two wrong online PINs, the answers withheld: the card checks no offline PIN at all; the right PIN online is the third guess',
+        cardId: 'card-fleet-001', right: '1001',
+        guesses: (right) => [
+          { at: 'online', pin: wrong[0]!, withhold: true }, { at: 'online', pin: wrong[1]!, withhold: true },
+          { at: 'offline', pin: wrong[2]! }, { at: 'offline', pin: wrong[3]! }, { at: 'offline', pin: right }, { at: 'online', pin: right, withhold: true },
+        ],
+        answers: ['online:pin_incorrect', 'online:pin_incorrect', 'offline:refused_6985', 'offline:refused_6985', 'offline:refused_6985', 'online:approved'],
+      },
+      {
+        name: 'two wrong online PINs, the answers delivered: one offline guess is left, then the right PIN is refused offline and online',
+        cardId: 'card-fleet-002', right: '1002',
+        guesses: (right) => [
+          { at: 'online', pin: wrong[0]! }, { at: 'online', pin: wrong[1]! }, { at: 'offline', pin: wrong[2]! }, { at: 'offline', pin: right }, { at: 'online', pin: right },
+        ],
+        answers: ['online:pin_incorrect', 'online:pin_incorrect', 'offline:incorrect_last', 'offline:blocked', 'online:pin_tries_exceeded'],
+      },
+      {
+        name: 'three wrong online PINs (the budget spent), answers delivered: the right PIN at the card is blocked',
+        cardId: 'card-fleet-003', right: '1003',
+        guesses: (right) => [{ at: 'online', pin: wrong[0]! }, { at: 'online', pin: wrong[1]! }, { at: 'online', pin: wrong[2]! }, { at: 'offline', pin: right }, { at: 'online', pin: right }],
+        answers: ['online:pin_incorrect', 'online:pin_incorrect', 'online:pin_tries_exceeded', 'offline:blocked', 'online:pin_tries_exceeded'],
+      },
+      {
+        name: 'mixed: online (delivered), offline, online (withheld), then the right PIN offline and online',
+        cardId: 'card-fleet-004', right: '1004',
+        guesses: (right) => [
+          { at: 'online', pin: wrong[0]! }, { at: 'offline', pin: wrong[1]! }, { at: 'online', pin: wrong[2]!, withhold: true }, { at: 'offline', pin: right }, { at: 'online', pin: right },
+        ],
+        answers: ['online:pin_incorrect', 'offline:incorrect', 'online:pin_tries_exceeded', 'offline:refused_6985', 'online:pin_tries_exceeded'],
+      },
+      {
+        name: 'one wrong online PIN (delivered), two wrong offline: the budget is spent, the right PIN online is refused',
+        cardId: 'card-fleet-005', right: '1005',
+        guesses: (right) => [{ at: 'online', pin: wrong[0]! }, { at: 'offline', pin: wrong[1]! }, { at: 'offline', pin: wrong[2]! }, { at: 'offline', pin: right }, { at: 'online', pin: right }],
+        answers: ['online:pin_incorrect', 'offline:incorrect', 'offline:incorrect_last', 'offline:blocked', 'online:pin_tries_exceeded'],
+      },
+    ];
+    for (const plan of plans) {
+      it(plan.name, async () => {
+        const before = approvedSales();
+        const r = await thief(plan.cardId, plan.guesses(plan.right));
+        expect(r.checked, r.answers.join(' ')).toBeLessThanOrEqual(3);
+        expect(r.answers).toEqual(plan.answers);
+        expect(approvedSales()).toBe(before + r.approved);
+      });
+    }
+
+    it('a legitimate shopper: a payment by online PIN, then the next one by offline PIN pays (the card took the issuer\'s answer)', async () => {
+      expect(await pay('online PIN, right', 'card-fleet-006', '1006')).toMatchObject({ kind: 'approved' });
+      expect((await world.cardOf('card-fleet-006')).issuerAuthenticate).toBeDefined();
+      expect(await pay('offline PIN after an online PIN payment', 'card-fleet-006', '1006', { cvm: { method: 'offline_pin' } })).toMatchObject({ kind: 'approved' });
+      // And a mistyped online PIN costs one try, not two: the next offline payment still pays.
+      expect(await pay('online PIN, mistyped', 'card-fleet-006', '0000')).toMatchObject({ kind: 'declined', reason: 'pin_incorrect', pinTriesLeft: 2 });
+      expect(await pay('offline PIN after a mistyped online PIN', 'card-fleet-006', '1006', { cvm: { method: 'offline_pin' } })).toMatchObject({ kind: 'approved' });
+    });
   });
 });

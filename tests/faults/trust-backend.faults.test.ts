@@ -380,10 +380,12 @@ describe('3 and 4 with the simulated card and a modified phone (real till core, 
 
   it('the card answers GENERATE AC with an AAC, the phone relabels it ARQC (CID 80): declined (card_declined), nothing charged', async () => {
     const sim = await phoneCardFromFile(join(world.seed.cardsDir, 'card-alice.json'));
-    // The card declines: here the phone's reader asks it for an AAC (P1 00), as a card's own risk
-    // management would answer; the phone then presents it as an ARQC.
+    // The card declines the payment: here the phone's reader asks it for an AAC (P1 00) over the
+    // sum (not the account verification over amount 0 that goes with the online PIN), as a card's
+    // own risk management would answer; the phone then presents it as an ARQC.
     const process = sim.card.process.bind(sim.card);
-    sim.card.process = (command: Uint8Array) => process(command[1] === 0xae ? Uint8Array.from(command, (b, i) => (i === 2 ? (b & 0x3f) : b)) : command);
+    const payment = (command: Uint8Array): boolean => command[1] === 0xae && command.subarray(5, 11).some((b) => b !== 0);
+    sim.card.process = (command: Uint8Array) => process(payment(command) ? Uint8Array.from(command, (b, i) => (i === 2 ? (b & 0x3f) : b)) : command);
     world.ringUp(tea);
     const run = await world.phonePays('card-alice', '1234', { card: sim.paymentCard, tamper: { payment: (p) => void (p.cryptogram = { ...p.cryptogram!, cid: 0x80 }) } });
     record('AAC relabelled ARQC (simulated card)', codeOf(run.outcome));

@@ -65,7 +65,7 @@ async function phoneAt(challenge: () => Promise<ChallengeResponse>): Promise<{ r
   const till = await stolenTill(challenge);
   let reads = 0;
   const alice = await rig.card(ALICE.id);
-  const counting: PaymentCard = { read: (un) => (reads++, alice.read(un)), generateAc: (i) => alice.generateAc(i) };
+  const counting: PaymentCard = { read: (un, o) => (reads++, alice.read(un, o)), generateAc: (i) => alice.generateAc(i), issuerAuthenticate: (d) => alice.issuerAuthenticate!(d) };
   try {
     const run = await rig.phonePaysOn(till.radio, ALICE.id, ALICE.pin, { card: counting, resume: false });
     return { result: resultOf(run.outcome), reads, outcome: run.outcome };

@@ -34,7 +34,7 @@ async function simulatedCard(id: string): Promise<EmvCard> {
   return card;
 }
 
-const INS: Record<number, string> = { 0xa4: 'SELECT', 0xa8: 'GPO', 0xb2: 'READ RECORD', 0x88: 'INTERNAL AUTHENTICATE', 0xae: 'GENERATE AC' };
+const INS: Record<number, string> = { 0xa4: 'SELECT', 0xa8: 'GPO', 0xb2: 'READ RECORD', 0x88: 'INTERNAL AUTHENTICATE', 0xae: 'GENERATE AC', 0x82: 'EXTERNAL AUTHENTICATE' };
 
 describe('the card read beside the link setup', () => {
   it('SELECT to READ RECORD while scanning; GPO with the UN and INTERNAL AUTHENTICATE after the HelloAck; approved', { timeout: 30_000 }, async () => {
@@ -81,8 +81,12 @@ describe('the card read beside the link setup', () => {
     expect(helloAck).toBeGreaterThan(at('connected'));
     // Ahead of the till: the application selected, its records read, and selected again.
     expect(events.slice(0, scanDone)).toEqual(['card SELECT', 'card SELECT', 'card GPO', ...Array<string>(6).fill('card READ RECORD'), 'card SELECT']);
-    // After the till proved itself and sent its UN: only what needs the UN, then the cryptogram over the basket.
-    expect(events.slice(helloAck + 1).filter((e) => e.startsWith('card '))).toEqual(['card GPO', 'card INTERNAL AUTHENTICATE', 'card GENERATE AC']);
+    // After the till proved itself and sent its UN: only what needs the UN (GPO, the signature over it,
+    // and for online PIN the account-verification ARQC over amount 0, after which the card's next
+    // transaction starts), the issuer's answer once Authorize is back, then the cryptogram over the basket.
+    expect(events.slice(helloAck + 1).filter((e) => e.startsWith('card '))).toEqual([
+      'card GPO', 'card INTERNAL AUTHENTICATE', 'card GENERATE AC', 'card SELECT', 'card GPO', 'card EXTERNAL AUTHENTICATE', 'card GENERATE AC',
+    ]);
     expect(events.slice(scanDone, helloAck).filter((e) => e.startsWith('card '))).toEqual([]);
   });
 

@@ -2,7 +2,9 @@
  * The authorization server's use cases: issue a single-use unpredictable number, then decide card
  * legitimacy (the card's signature over the UN first, then known, active, not expired) and
  * customer legitimacy (the sealed PIN, tries counted durably; one budget of 3 with the wrong
- * offline PINs the card signed in its DDA over this UN, see rules.ts pinOutcome). Until the card has
+ * offline PINs the card signed in its DDA over this UN, see rules.ts pinOutcome; an online PIN is
+ * judged only with the card's account-verification ARQC, and the answer carries the tries left to
+ * the card, authenticated: domain/issuer-authentication.ts). Until the card has
  * proven itself every decline is the same one (no card-data oracle). Settlement requests are
  * relayed to the settlement server.
  */
@@ -16,6 +18,7 @@ import type { BackendStore } from '../ports/backend-store';
 import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
 import { proveCard } from '../domain/card-authentication';
+import { issuerAnswer, verifyAuthorizationArqc, type AuthorizationArqc } from '../domain/issuer-authentication';
 import { AUTHORIZATION_LIFETIME_MS, CHALLENGE_LIFETIME_MS, MAX_PIN_TRIES, cardWrongPinTries, checkCard, otherMethodLocked, pinBudgetSpent, pinOutcome, pinTriesLeft } from '../domain/rules';
 import { RequestError } from './request-error';
 import type { PreparedSettle, SettlementUseCase } from './settlement-service';
@@ -43,6 +46,8 @@ export interface PreparedAuthorize {
   readonly cardProof: DeclineCode | null;
   /** The try counters the card signed over this UN (only when it proved itself; absent from older cards). */
   readonly cardCounters?: CardCounters;
+  /** Online PIN: the card's account-verification ARQC over this UN, verified (absent: none, or not the card's). */
+  readonly authorizationArqc?: AuthorizationArqc;
 }
 
 /** The CPU part of Authorize (see PreparedAuthorize); throws the same RequestErrors, in the same order, as authorize. */
@@ -63,7 +68,12 @@ export function prepareAuthorize(keys: KeyStore, clock: Clock, req: AuthorizeReq
     }
   }
   const proof = proveCard({ card, unpredictableNumber: req.unpredictableNumber, caKeys: keys.caPublicKeys, issuerKeys: keys.issuerKeys, cardRecords: keys.cardRecords, now: new Date(now) });
-  return { now, cvm, pin, cardProof: proof.decline, ...(proof.decline === null && proof.counters ? { cardCounters: proof.counters } : {}) };
+  const authorizationArqc = cvm === 'online_pin' && proof.decline === null
+    ? verifyAuthorizationArqc({ cryptogram: card.authorizationCryptogram, pan: card.pan, panSequence: card.panSequence, unpredictableNumber: req.unpredictableNumber, acMasterKeys: keys.acMasterKeys, cardKeys: keys.cardKeys })
+    : undefined;
+  return {
+    now, cvm, pin, cardProof: proof.decline, ...(proof.decline === null && proof.counters ? { cardCounters: proof.counters } : {}), ...(authorizationArqc ? { authorizationArqc } : {}),
+  };
 }
 
 /** Authorize declines before the card proved itself, per terminal per minute, before the terminal's Authorize calls are refused (RESOURCE_EXHAUSTED) for the rest of the minute. */
@@ -141,10 +151,21 @@ export class AuthorizationUseCase {
     this.unproven.check(req.terminalId);
     const card = req.card!;
     // The PIN is opened and the card's certificates checked outside the transaction (CPU work), but judged inside it.
-    const { now, cvm, pin, cardProof, cardCounters } = prepared ?? prepareAuthorize(this.keys, this.clock, req, caller);
+    const { now, cvm, pin, cardProof, cardCounters: signedCounters, authorizationArqc } = prepared ?? prepareAuthorize(this.keys, this.clock, req, caller);
+    // The card's PIN Try Counter as it was at its ARQC (CVR, covered by the AC), when lower than in
+    // its DDA (an offline PIN tried in between): the later of the two values the card vouched for counts.
+    const cardCounters: CardCounters | undefined = authorizationArqc
+      ? { ...signedCounters, pinTriesLeft: Math.min(signedCounters?.pinTriesLeft ?? authorizationArqc.cardPinTriesLeft, authorizationArqc.cardPinTriesLeft) }
+      : signedCounters;
     const panHash = this.keys.panHash(card.pan);
     const result = await this.store.commit((): AuthorizeResponse => {
-      const decline = (code: DeclineCode, triesLeft = 0): AuthorizeResponse => ({ approved: false, declineReason: code, authorizationRef: '', expiresAtMs: 0, pinTriesLeft: triesLeft });
+      const decline = (code: DeclineCode, triesLeft = 0, issuerAuthenticationData?: Uint8Array): AuthorizeResponse => ({
+        approved: false, declineReason: code, authorizationRef: '', expiresAtMs: 0, pinTriesLeft: triesLeft, ...(issuerAuthenticationData ? { issuerAuthenticationData } : {}),
+      });
+      // Every answer that judges or refuses an online PIN tells the card, authenticated, the tries
+      // left in the one budget (ARPC ‖ CSU over its account-verification ARQC): until the card has
+      // it, the card checks no offline PIN.
+      const toCard = (left: number, approved: boolean): Uint8Array | undefined => (authorizationArqc ? issuerAnswer(authorizationArqc, left, approved) : undefined);
       const un = toHex(req.unpredictableNumber);
       const state = this.store.takeChallenge(un, req.terminalId, now);
       if (state !== 'ok') return decline('unpredictable_number_invalid');
@@ -156,13 +177,16 @@ export class AuthorizationUseCase {
       if (unproven) return decline('card_authentication_failed');
       // The card proved itself: from here the answer may name the card's state and its PIN tries.
       const cardDecline = checkCard(row, now);
-      if (cardDecline) return decline(cardDecline);
+      if (cardDecline) return decline(cardDecline, 0, cardDecline === 'pin_tries_exceeded' && cvm === 'online_pin' ? toCard(0, false) : undefined);
+      // Online PIN is judged only with the card's account-verification ARQC over this UN, which
+      // makes the card wait for this answer before it checks an offline PIN again.
+      if (cvm === 'online_pin' && !authorizationArqc) return decline('cryptogram_invalid', pinTriesLeft(row.pinTries, cardCounters));
       // One budget of PIN guesses: the wrong online PINs counted here and the wrong offline PINs the
       // card signed over this UN. Spent: no method pays and no PIN is looked at; the server's
       // counter locks too, so a later offline PIN right at the card cannot pay either.
       if (pinBudgetSpent(row.pinTries, cardCounters)) {
         if (row.pinTries < MAX_PIN_TRIES) this.store.setPinTries(row.id, MAX_PIN_TRIES);
-        return decline('pin_tries_exceeded');
+        return decline('pin_tries_exceeded', 0, cvm === 'online_pin' ? toCard(0, false) : undefined);
       }
       const cardWrong = cardWrongPinTries(cardCounters);
       if (cvm !== 'online_pin') {
@@ -172,17 +196,19 @@ export class AuthorizationUseCase {
         return { approved: true, declineReason: '', authorizationRef: ref, expiresAtMs: expiresAt, pinTriesLeft: pinTriesLeft(row.pinTries, cardCounters) };
       }
       // The card signed its fingerprint or secret locked: online PIN is refused, as at settlement.
-      if (otherMethodLocked(cardCounters)) return decline('cvm_tries_exceeded', pinTriesLeft(row.pinTries, cardCounters));
-      if (pin === null) return decline('pin_missing', pinTriesLeft(row.pinTries, cardCounters));
+      if (otherMethodLocked(cardCounters)) return decline('cvm_tries_exceeded', pinTriesLeft(row.pinTries, cardCounters), toCard(pinTriesLeft(row.pinTries, cardCounters), false));
+      if (pin === null) return decline('pin_missing', pinTriesLeft(row.pinTries, cardCounters), toCard(pinTriesLeft(row.pinTries, cardCounters), false));
       const expected = this.keys.pinVerifier(row.pinSalt, pin, panHash);
       const matched = expected.length === row.pinVerifier.length && timingSafeEqual(expected, row.pinVerifier);
       const outcome = pinOutcome(row.pinTries, matched, cardWrong);
       if (outcome.tries !== row.pinTries) this.store.setPinTries(row.id, outcome.tries);
-      if (outcome.decline) return decline(outcome.decline, pinTriesLeft(outcome.tries, cardCounters));
+      if (outcome.decline) return decline(outcome.decline, pinTriesLeft(outcome.tries, cardCounters), toCard(pinTriesLeft(outcome.tries, cardCounters), false));
       const ref = authorizationRef(row.id, req.terminalId, un);
       const expiresAt = now + AUTHORIZATION_LIFETIME_MS;
       this.store.insertAuthorization({ ref, cardId: row.id, terminalId: req.terminalId, un, expiresAt, settled: false, cvm });
-      return { approved: true, declineReason: '', authorizationRef: ref, expiresAtMs: expiresAt, pinTriesLeft: pinTriesLeft(0, cardCounters) };
+      const left = pinTriesLeft(0, cardCounters);
+      const issuerAuthenticationData = toCard(left, true);
+      return { approved: true, declineReason: '', authorizationRef: ref, expiresAtMs: expiresAt, pinTriesLeft: left, ...(issuerAuthenticationData ? { issuerAuthenticationData } : {}) };
     });
     if (result.declineReason === 'card_authentication_failed') this.unproven.count(req.terminalId);
     this.events.onDecision?.({ approved: result.approved, decline: (result.declineReason || null) as DeclineCode | null });

@@ -23,13 +23,17 @@ export class TestCard {
     return new TestCard(decodePersonalizationData(Buffer.from(f.personalization, 'base64')));
   }
 
-  /** CardData with the DDA over `un`; `counters`: the try counters a current card signs in it (none: an older card). */
+  /**
+   * CardData with the DDA over `un`; `counters`: the try counters a current card signs in it (none:
+   * an older card). With the account-verification ARQC over amount 0 and `un` that online PIN needs.
+   */
   cardData(un: Uint8Array, counters?: CardCounters): CardData {
     const records = Buffer.concat([...cardRecords(this.p).values()]);
     const key = createPrivateKey({ key: Buffer.from(this.p.iccPrivateKey), format: 'der', type: 'pkcs8' });
     return {
       pan: this.p.pan, expiry: this.p.expiry, cardholderName: this.p.cardholderName, panSequence: this.p.psn, records,
       signedDynamicData: signDynamicData({ iccPrivateKey: key, iccDynamicNumber: new Uint8Array(randomBytes(8)), terminalData: un, ...(counters ? { counters } : {}) }),
+      authorizationCryptogram: this.arqc({ minor: 0, currency: 'EUR' }, un, ++this.atc, { pinTriesLeft: counters?.pinTriesLeft ?? 3 }),
     };
   }
 

@@ -16,7 +16,7 @@ import { decodePersonalizationData, maskPan, type CardPersonalization, type Card
 import { InProcessCardReader, type InProcessCard } from '../adapters/card-reader.in-process';
 import { NfcPcscCardReader } from '../adapters/card-reader.nfc-pcsc';
 import { EmvPaymentCard } from '../core/card/emv-payment-card';
-import type { CardVerification, CardVerificationResult } from '../core/card/card-exchange';
+import type { CardVerification, CardVerificationResult, IssuerAuthenticationResult } from '../core/card/card-exchange';
 import type { CardReader } from '../ports/card-reader';
 import type { PaymentCard } from '../ports/payment-card';
 import { CliError } from './cli-error';
@@ -70,10 +70,10 @@ class MaskingPaymentCard implements PaymentCard {
     return this.inner.prepare ? this.inner.prepare() : Promise.resolve();
   }
 
-  async read(unpredictableNumber: Uint8Array): Promise<CardData> {
+  async read(unpredictableNumber: Uint8Array, options?: { authorizationCryptogram?: boolean }): Promise<CardData> {
     let data: CardData;
     try {
-      data = await this.inner.read(unpredictableNumber);
+      data = await this.inner.read(unpredictableNumber, options);
     } catch (e) {
       this.failure = e;
       throw e;
@@ -81,6 +81,12 @@ class MaskingPaymentCard implements PaymentCard {
     this.masked = maskPan(data.pan);
     this.progress(`Card read: ${this.masked}`);
     return data;
+  }
+
+  async issuerAuthenticate(issuerAuthenticationData: Uint8Array): Promise<IssuerAuthenticationResult> {
+    // A card that makes no account-verification ARQC gets no issuer answer to take.
+    if (!this.inner.issuerAuthenticate) return 'not_waiting';
+    return this.inner.issuerAuthenticate(issuerAuthenticationData);
   }
 
   async generateAc(input: { amount: Money; unpredictableNumber: Uint8Array }): Promise<Cryptogram> {

@@ -13,13 +13,17 @@
  *   Phone->>Card: GPO(UN), INTERNAL AUTHENTICATE(UN)
  *   Note over Phone: optional ODA on the phone (CA keys it holds): a card that fails sends nothing
  *   alt online PIN (default)
+ *     Phone->>Card: GENERATE AC (amount 0, UN): account-verification ARQC; the card waits for the issuer
  *     Note over Phone: PIN typed, sealed to the PIN key
  *   else offline PIN / fingerprint / knowledge secret
  *     Phone->>Card: VERIFY P2 80 / 90 / 91 (card counts tries, result in its CVR)
  *     Note over Phone: a failed check ends here: nothing is sent
  *   end
  *   Phone->>Till: CardAuth (sealed; declared CVM, PIN block only for online PIN)
- *   Till-->>Phone: AuthResult (+ basket)
+ *   Till-->>Phone: AuthResult (+ basket; online PIN: Issuer Authentication Data)
+ *   opt online PIN
+ *     Phone->>Card: EXTERNAL AUTHENTICATE (ARPC, CSU: PIN tries left in the one budget)
+ *   end
  *   Note over Phone: shopper confirms items and sum
  *   Phone->>Card: GENERATE AC (amount, UN)
  *   Phone->>Till: Payment (sealed)
@@ -95,9 +99,13 @@ export interface PayOptions {
    * leaves the phone; a card that fails ends the payment with nothing sent.
    */
   readonly oda?: { readonly caKeys: ReadonlyMap<number, RsaPublicKey> };
-  /** Test hook: lets an attacker-model phone edit the CardAuth or the Payment before it is sent. */
+  /**
+   * Test hook: lets an attacker-model phone edit the CardAuth or the Payment before it is sent, or
+   * the issuer's answer before the card gets it (undefined: withheld).
+   */
   readonly tamper?: {
     cardAuth?: (c: CardAuth) => void | Promise<void>;
+    issuerAuthentication?: (data: Uint8Array) => Uint8Array | undefined;
     payment?: (p: Extract<BleBody, { $case: 'payment' }>['value']) => void | Promise<void>;
   };
 }
@@ -157,9 +165,11 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
 
     o.prompt.progress('Reading card');
     const un = secured.unpredictableNumber;
+    const cvm = o.cvm ?? { method: 'online_pin' };
     let card;
     try {
-      card = await o.card.read(un);
+      // Online PIN: the card's account-verification ARQC goes with it (the issuer judges no PIN without it).
+      card = await o.card.read(un, cvm.method === 'online_pin' ? { authorizationCryptogram: true } : {});
     } catch (e) {
       await inbox.stream.send({ $case: 'error', value: { code: 'card_error', message: 'card could not be read' } }).catch(() => undefined);
       throw new PhoneError('card', `card could not be read: ${(e as Error).message}`, { cause: e });
@@ -171,7 +181,6 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
         throw new PhoneError('card_unauthentic', `the card failed offline data authentication (${oda.reason.replaceAll('_', ' ')}): it is not a genuine card of a scheme this phone trusts; no card data was sent`);
       }
     }
-    const cvm = o.cvm ?? { method: 'online_pin' };
     let cardAuth: CardAuth;
     if (cvm.method === 'online_pin') {
       const pin = await o.prompt.pin();
@@ -193,6 +202,7 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
     o.prompt.progress(cvm.method === 'online_pin' ? 'Checking card and PIN' : 'Checking card');
     await inbox.stream.send({ $case: 'cardAuth', value: cardAuth });
     const auth = await expect('authResult');
+    if (auth.issuerAuthenticationData !== undefined && auth.issuerAuthenticationData.length > 0) await giveCardIssuerAnswer(o, auth.issuerAuthenticationData);
     if (!auth.approved) return declined(auth.declineReason, auth.pinTriesLeft);
 
     resume = { terminalTxnId: auth.terminalTxnId, resumeToken: auth.resumeToken, terminalId: secured.terminal.subjectId };
@@ -205,7 +215,8 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
     o.prompt.progress('Paying');
     const cryptogram = await o.card.generateAc({ amount: total, unpredictableNumber: un });
     // The till holds the card's records and signature from CardAuth: the Payment names the card only.
-    const payment = { terminalTxnId: auth.terminalTxnId, card: { ...card, records: new Uint8Array(), signedDynamicData: new Uint8Array() }, total, items: auth.items, cryptogram };
+    const { authorizationCryptogram: _verification, ...named } = card;
+    const payment = { terminalTxnId: auth.terminalTxnId, card: { ...named, records: new Uint8Array(), signedDynamicData: new Uint8Array() }, total, items: auth.items, cryptogram };
     await o.tamper?.payment?.(payment);
     const atc = payment.cryptogram?.atc ?? cryptogram.atc;
     resume = { ...resume, total, atc };
@@ -232,6 +243,18 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
   } finally {
     inbox.stream.close();
   }
+}
+
+/**
+ * The issuer's answer to the card's account-verification ARQC, to the card (EXTERNAL
+ * AUTHENTICATE): the card takes the PIN tries left in the one budget from it and checks offline
+ * PINs again. Best effort: a card that cannot take it now keeps waiting (it refuses offline PIN
+ * until a later answer reaches it); the payment goes on either way.
+ */
+async function giveCardIssuerAnswer(o: PayOptions, issuerAuthenticationData: Uint8Array): Promise<void> {
+  const data = o.tamper?.issuerAuthentication ? o.tamper.issuerAuthentication(issuerAuthenticationData) : issuerAuthenticationData;
+  if (data === undefined || !o.card.issuerAuthenticate) return;
+  await o.card.issuerAuthenticate(data).catch(() => undefined);
 }
 
 /**

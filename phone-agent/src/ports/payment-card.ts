@@ -1,5 +1,5 @@
 import type { CardData, Cryptogram, Money } from '@bluetill/protocol';
-import type { CardVerification, CardVerificationResult } from '../core/card/card-exchange';
+import type { CardVerification, CardVerificationResult, IssuerAuthenticationResult } from '../core/card/card-exchange';
 
 /**
  * The shopper's payment card as the payment flow needs it. The EMV adapter implements it over a
@@ -20,8 +20,17 @@ export interface PaymentCard {
    * that part is done; the error, if any, is `read`'s to report.
    */
   prepare?(): Promise<void>;
-  /** Reads the card's application data and has the card sign the till's unpredictable number. */
-  read(unpredictableNumber: Uint8Array): Promise<CardData>;
+  /**
+   * Reads the card's application data and has the card sign the till's unpredictable number.
+   * `authorizationCryptogram` (online PIN): also the card's ARQC over amount 0 and the same UN
+   * (CardData.authorizationCryptogram), after which the card waits for its issuer's answer.
+   */
+  read(unpredictableNumber: Uint8Array, options?: { authorizationCryptogram?: boolean }): Promise<CardData>;
+  /**
+   * Hands the card its issuer's answer to the account-verification ARQC (Issuer Authentication
+   * Data from Authorize): EXTERNAL AUTHENTICATE. Absent on cards that make no such ARQC.
+   */
+  issuerAuthenticate?(issuerAuthenticationData: Uint8Array): Promise<IssuerAuthenticationResult>;
   /** GENERATE AC: an ARQC binding amount, currency and UN to the card's keys. */
   generateAc(input: { amount: Money; unpredictableNumber: Uint8Array }): Promise<Cryptogram>;
   /**

@@ -190,7 +190,7 @@ export class PhoneSession {
     });
     if (!res.approved) {
       this.decline = res.declineReason as DeclineCode;
-      return this.finish('declined', { $case: 'authResult', value: { approved: false, declineReason: res.declineReason, pinTriesLeft: res.pinTriesLeft, items: [], total: undefined, terminalTxnId: '', resumeToken: new Uint8Array() } });
+      return this.finish('declined', { $case: 'authResult', value: { approved: false, declineReason: res.declineReason, pinTriesLeft: res.pinTriesLeft, items: [], total: undefined, terminalTxnId: '', resumeToken: new Uint8Array(), ...(res.issuerAuthenticationData ? { issuerAuthenticationData: res.issuerAuthenticationData } : {}) } });
     }
     this.authorizationRef = res.authorizationRef;
     // The card proved itself (its signature over this session's UN, checked by the authorization
@@ -203,7 +203,7 @@ export class PhoneSession {
     this.txnId = this.ctx.newTxnId();
     const resumeToken = this.ctx.issueResumeToken(this.txnId, this.basket.id);
     this.move('authorized');
-    await this.stream.send({ $case: 'authResult', value: { approved: true, declineReason: '', pinTriesLeft: res.pinTriesLeft, items: [...this.basket.items], total: this.basket.total, terminalTxnId: this.txnId, resumeToken } });
+    await this.stream.send({ $case: 'authResult', value: { approved: true, declineReason: '', pinTriesLeft: res.pinTriesLeft, items: [...this.basket.items], total: this.basket.total, terminalTxnId: this.txnId, resumeToken, ...(res.issuerAuthenticationData ? { issuerAuthenticationData: res.issuerAuthenticationData } : {}) } });
   }
 
   private async onPayment(p: Payment): Promise<void> {

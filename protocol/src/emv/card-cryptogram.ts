@@ -40,6 +40,8 @@ export type Cvr = {
   lowerConsecutiveOfflineLimitExceeded?: boolean;
   upperConsecutiveOfflineLimitExceeded?: boolean;
   offlineAmountLimitExceeded?: boolean;
+  /** The card's last issuer authentication (EXTERNAL AUTHENTICATE) failed (byte 1 b1, as in the EMV CCD CVR). */
+  issuerAuthenticationFailed?: boolean;
 };
 
 /** A CVR with nothing performed (a base for building one). */
@@ -47,12 +49,13 @@ export const EMPTY_CVR: Cvr = {
   acType: 'arqc', offlinePinPerformed: false, offlinePinFailed: false, pinTryLimitExceeded: false, ddaPerformed: false, cdaPerformed: false, pinTriesLeft: 0,
   biometricPerformed: false, biometricFailed: false, biometricTryLimitExceeded: false, knowledgePerformed: false, knowledgeFailed: false, knowledgeTryLimitExceeded: false,
   lowerConsecutiveOfflineLimitExceeded: false, upperConsecutiveOfflineLimitExceeded: false, offlineAmountLimitExceeded: false,
+  issuerAuthenticationFailed: false,
 };
 
 export const CVN = { tdes: 0x01, aes: 0x02 } as const;
 
 export function encodeCvr(c: Cvr): Uint8Array {
-  const b1 = c.acType === 'arqc' ? 0x80 : c.acType === 'tc' ? 0x40 : 0x00;
+  const b1 = (c.acType === 'arqc' ? 0x80 : c.acType === 'tc' ? 0x40 : 0x00) | (c.issuerAuthenticationFailed ? 0x01 : 0);
   const b2 =
     (c.offlinePinPerformed ? 0x80 : 0) |
     (c.offlinePinFailed ? 0x40 : 0) |
@@ -97,6 +100,7 @@ export function decodeCvr(bytes: Uint8Array): Cvr | undefined {
     lowerConsecutiveOfflineLimitExceeded: (b3 & 0x80) !== 0,
     upperConsecutiveOfflineLimitExceeded: (b3 & 0x40) !== 0,
     offlineAmountLimitExceeded: (b3 & 0x20) !== 0,
+    issuerAuthenticationFailed: (b1 & 0x01) !== 0,
   };
 }
 

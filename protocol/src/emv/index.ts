@@ -38,3 +38,7 @@ export { authenticateCardData, CardRecordsCache, recoverCardRecords, type CardDa
 export { verifyOfflineTc, type OfflineTcEvidence, type OfflineTcRefusal, type OfflineTcVerification, type VerifiedOfflineTc } from './offline-tc';
 export { IssuerKeyCache } from './issuer-key-cache';
 export { CardKeyCache } from './card-key-cache';
+export {
+  ARPC2_LENGTH, checkIssuerAuthentication, computeArpc, CSU_LENGTH, decodeCsu, encodeCsu, externalAuthenticateCommand, ISSUER_AUTHENTICATION_DATA_LENGTH,
+  issuerAuthenticationData, splitIssuerAuthenticationData, SW_ISSUER_AUTHENTICATION_FAILED, type CardStatusUpdate,
+} from './issuer-authentication';

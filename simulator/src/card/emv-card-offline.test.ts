@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { EmvCard } from './emv-card';
 import {
   BLUETILL_AID, buildDolData, cardAcInput, CARD_AIP, cardCdol1, cardCdol2, cardPdol, cardStaticData, cdaTransactionDataHash, computeCardAc,
-  createDemoIssuer, decodeIad, decodeResponseApdu, decodeTlv, deriveCardAcMasterKey, encodePlaintextPinBlock, encodeTlv, findTag, generateAcCommand,
+  createDemoIssuer, decodeIad, externalAuthenticateCommand, issuerAuthenticationData, decodeResponseApdu, decodeTlv, deriveCardAcMasterKey, encodePlaintextPinBlock, encodeTlv, findTag, generateAcCommand,
   getProcessingOptionsCommand, readRecordCommand, recoverIccPublicKey, recoverIssuerPublicKey, selectCommand, SW, verifyCda, verifyCommand,
   type DemoIssuer, type OfflineLimits, type Tlv,
 } from '@bluetill/protocol';
@@ -121,18 +121,34 @@ describe('EmvCard: card risk management at the first GENERATE AC', () => {
     expect(card.offlineCounters).toEqual({ consecutive: 0, cumulativeMinor: 0 });
   });
 
-  it('an online approval (ARQC, then TC on ARC 3030) starts the counters again; a declined one (3035) does not', async () => {
+  it('only an online approval the issuer authenticated starts the counters again: not an ARC of 3030 on the phone\'s word, not a declined answer', async () => {
     const card = await issued(EUR_LIMITS);
     askTc(card);
     askTc(card);
     const cdol2 = (arc: string): Uint8Array => buildDolData(cardCdol2(), { '8A': h(arc), '95': h('0000000000'), '9F37': UN });
+    // A second GENERATE AC with ARC 3030 (approved), with no issuer authentication: a TC, but the counters stay.
     session(card);
     expect(hex(findTag(send(card, generateAcCommand('arqc', cdolData())).nodes, '9F27') ?? h(''))).toBe('80');
-    expect(hex(findTag(send(card, generateAcCommand('tc', cdol2('3035'))).nodes, '9F27') ?? h(''))).toBe('00');
-    expect(card.offlineCounters).toEqual({ consecutive: 2, cumulativeMinor: 2500 });
-    session(card);
-    send(card, generateAcCommand('arqc', cdolData()));
     expect(hex(findTag(send(card, generateAcCommand('tc', cdol2('3030'))).nodes, '9F27') ?? h(''))).toBe('40');
+    expect(card.offlineCounters).toEqual({ consecutive: 2, cumulativeMinor: 2500 });
+    // The issuer's authenticated answer to an account-verification ARQC: declined leaves them, approved starts them again.
+    const verification = (): { atc: Uint8Array; arqc: Uint8Array } => {
+      session(card);
+      const r = send(card, generateAcCommand('arqc', cdolData(0)));
+      expect(r.sw).toBe(SW.OK);
+      return { atc: findTag(r.nodes, '9F36') ?? h(''), arqc: findTag(r.nodes, '9F26') ?? h('') };
+    };
+    const answer = (ac: { atc: Uint8Array; arqc: Uint8Array }, approved: boolean): Uint8Array =>
+      issuerAuthenticationData({ iccMasterKey: deriveCardAcMasterKey(issuer.acMasterKeys.aes, CARD.pan, CARD.psn, 'aes'), algorithm: 'aes', ...ac, csu: { pinTriesLeft: 3, approved, updatePinTryCounter: false } });
+    const declined = verification();
+    expect(send(card, externalAuthenticateCommand(answer(declined, false))).sw).toBe(SW.OK);
+    expect(card.offlineCounters).toEqual({ consecutive: 2, cumulativeMinor: 2500 });
+    const approved = verification();
+    const forged = answer(approved, true);
+    forged[0]! ^= 1;
+    expect(send(card, externalAuthenticateCommand(forged)).sw).not.toBe(SW.OK);
+    expect(card.offlineCounters).toEqual({ consecutive: 2, cumulativeMinor: 2500 });
+    expect(send(card, externalAuthenticateCommand(answer(approved, true))).sw).toBe(SW.OK);
     expect(card.offlineCounters).toEqual({ consecutive: 0, cumulativeMinor: 0 });
     expect(askTc(card).cid).toBe('40');
   });

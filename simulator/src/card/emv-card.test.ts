@@ -8,6 +8,7 @@ import {
   internalAuthenticateCommand, prepareDemoCard, readRecordCommand, recoverIccPublicKey, recoverIssuerPublicKey,
   selectCommand, selectPpseCommand, storeDataCommand, SW, verifyCda, verifyCommand, verifyDda, type DemoIssuer, type Tlv,
   demoFingerprint, encodeBiometricVerifyData, encodeKnowledgeSecret, VERIFY_P2,
+  externalAuthenticateCommand, issuerAuthenticationData, type AcAlgorithm, type CardStatusUpdate,
 } from '@bluetill/protocol';
 import { issueSimulatedCard, personalizeCard } from './issue-card';
 
@@ -227,6 +228,111 @@ describe('EmvCard: VERIFY and GET DATA', () => {
     expect(send(card, verifyCommand(h('241234FFFFFFFF'))).sw).toBe(SW.WRONG_LENGTH);
     expect(hex(send(card, getDataCommand(0x9f17)).data)).toBe('9F170103');
     expect(send(card, getDataCommand(0x9f13)).sw).toBe(SW.REFERENCED_DATA_NOT_FOUND);
+  });
+});
+
+describe('EmvCard: issuer authentication (account-verification ARQC, EXTERNAL AUTHENTICATE)', () => {
+  const zeroAmount = (un = UN): Uint8Array =>
+    buildDolData(cardCdol1(), { '9F02': h('000000000000'), '9F1A': h('0276'), '5F2A': h('0978'), '9A': h('261124'), '9C': h('00'), '9F37': un, '9F34': h('3F0000') });
+  /** The account-verification ARQC (amount 0): its ATC and AC. */
+  const verificationArqc = (card: EmvCard): { atc: Uint8Array; arqc: Uint8Array } => {
+    const r = send(card, generateAcCommand('arqc', zeroAmount()));
+    expect(r.sw).toBe(SW.OK);
+    return { atc: findTag(r.nodes, '9F36') ?? h(''), arqc: findTag(r.nodes, '9F26') ?? h('') };
+  };
+  /** What the issuer answers: ARPC method 2 under the card's key, over that ARQC and the CSU. */
+  const issuerAnswer = (algorithm: AcAlgorithm, ac: { atc: Uint8Array; arqc: Uint8Array }, csu: CardStatusUpdate): Uint8Array =>
+    issuerAuthenticationData({ iccMasterKey: deriveCardAcMasterKey(issuer.acMasterKeys[algorithm], CARD.pan, CARD.psn, algorithm), algorithm, ...ac, csu });
+  const freshSession = (card: EmvCard): void => {
+    card.powerOn();
+    expect(send(card, selectCommand(BLUETILL_AID)).sw).toBe(SW.OK);
+  };
+
+  it('an ARQC over amount 0 makes the card wait; offline PIN VERIFY is 6985 (no try used), in this session and the next', async () => {
+    const card = await ready();
+    expect(card.issuerWaitAtc).toBeUndefined();
+    const ac = verificationArqc(card);
+    expect(card.issuerWaitAtc).toBe(((ac.atc[0] ?? 0) << 8) | (ac.atc[1] ?? 0));
+    expect(send(card, verifyCommand(encodePlaintextPinBlock('0000'))).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
+    freshSession(card);
+    expect(send(card, verifyCommand(encodePlaintextPinBlock('1234'))).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
+    expect(card.pinTriesLeft).toBe(3);
+    // A payment's ARQC (amount not 0) neither sets nor clears the wait.
+    expect(send(card, getProcessingOptionsCommand(pdolData())).sw).toBe(SW.OK);
+    expect(send(card, generateAcCommand('arqc', cdolData())).sw).toBe(SW.OK);
+    expect(card.issuerWaitAtc).toBe(((ac.atc[0] ?? 0) << 8) | (ac.atc[1] ?? 0));
+    const fresh = await ready();
+    expect(send(fresh, generateAcCommand('arqc', cdolData())).sw).toBe(SW.OK);
+    expect(fresh.issuerWaitAtc).toBeUndefined();
+    expect(send(fresh, verifyCommand(encodePlaintextPinBlock('1234'))).sw).toBe(SW.OK);
+  });
+
+  it.each(['aes', 'tdes'] as const)('a valid ARPC (%s), in a later session, clears the wait and lowers the offline PIN tries to the CSU\'s; the card\'s own counter stays its own', async (acAlgorithm) => {
+    const card = await ready({ acAlgorithm });
+    const ac = verificationArqc(card);
+    freshSession(card);
+    expect(send(card, externalAuthenticateCommand(issuerAnswer(acAlgorithm, ac, { pinTriesLeft: 1, approved: false, updatePinTryCounter: true }))).sw).toBe(SW.OK);
+    expect(card.issuerWaitAtc).toBeUndefined();
+    expect(card.offlinePinTriesLeft).toBe(1);
+    expect(hex(send(card, getDataCommand(0x9f17)).data)).toBe('9F170103'); // the card's own wrong tries: none
+    // One offline guess is left: wrong, then blocked even for the right PIN.
+    expect(send(card, verifyCommand(encodePlaintextPinBlock('0000'))).sw).toBe(0x63c0);
+    expect(send(card, verifyCommand(encodePlaintextPinBlock('1234'))).sw).toBe(SW.AUTHENTICATION_METHOD_BLOCKED);
+    // Nothing left to wait on: a second EXTERNAL AUTHENTICATE is 6985.
+    expect(send(card, externalAuthenticateCommand(issuerAnswer(acAlgorithm, ac, { pinTriesLeft: 3, approved: true, updatePinTryCounter: true }))).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
+  });
+
+  it('the CSU never raises the tries: 3 told to a card with 2 of its own leaves 2; the issuer\'s approval with all 3 left keeps offline PIN as it was', async () => {
+    const card = await ready();
+    expect(send(card, verifyCommand(encodePlaintextPinBlock('0000'))).sw).toBe(0x63c2);
+    const ac = verificationArqc(card);
+    expect(send(card, externalAuthenticateCommand(issuerAnswer('aes', ac, { pinTriesLeft: 3, approved: true, updatePinTryCounter: true }))).sw).toBe(SW.OK);
+    expect(card.offlinePinTriesLeft).toBe(2);
+    freshSession(card);
+    expect(send(card, verifyCommand(encodePlaintextPinBlock('1234'))).sw).toBe(SW.OK);
+    expect(card.offlinePinTriesLeft).toBe(3);
+  });
+
+  it('a bad ARPC, an ARPC for another ARQC or ATC, or an edited CSU: 6300, counted, still waiting, nothing else changes', async () => {
+    const card = await ready();
+    const first = verificationArqc(card);
+    const okFirst = issuerAnswer('aes', first, { pinTriesLeft: 2, approved: false, updatePinTryCounter: true });
+    freshSession(card);
+    expect(send(card, getProcessingOptionsCommand(pdolData())).sw).toBe(SW.OK);
+    const second = verificationArqc(card); // the card now waits on this one
+    const tries = (): number | undefined => card.offlinePinTriesLeft;
+    const flipped = Uint8Array.from(issuerAnswer('aes', second, { pinTriesLeft: 2, approved: false, updatePinTryCounter: true }), (b, i) => (i === 0 ? b ^ 0x01 : b));
+    const raised = Uint8Array.from(issuerAnswer('aes', second, { pinTriesLeft: 0, approved: false, updatePinTryCounter: true }), (b, i) => (i === 4 ? 0x03 : b));
+    const otherAtc = issuerAnswer('aes', { ...second, atc: first.atc }, { pinTriesLeft: 2, approved: false, updatePinTryCounter: true });
+    for (const [n, bad] of [okFirst, flipped, raised, otherAtc, new Uint8Array(8), new Uint8Array(16)].entries()) {
+      expect(send(card, externalAuthenticateCommand(bad)).sw).toBe(0x6300);
+      expect(card.issuerAuthenticationFailures).toBe(n + 1);
+      expect(card.issuerWaitAtc).toBe(((second.atc[0] ?? 0) << 8) | (second.atc[1] ?? 0));
+      expect(tries()).toBe(3);
+    }
+    expect(send(card, verifyCommand(encodePlaintextPinBlock('1234'))).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
+    // The failure is in the CVR of the card's next cryptogram (byte 1 b1), until an issuer authentication succeeds.
+    freshSession(card);
+    expect(send(card, getProcessingOptionsCommand(pdolData())).sw).toBe(SW.OK);
+    const next = send(card, generateAcCommand('arqc', cdolData()));
+    expect(decodeIad(findTag(next.nodes, '9F10') ?? h(''))?.cvr.issuerAuthenticationFailed).toBe(true);
+    expect(send(card, externalAuthenticateCommand(issuerAnswer('aes', second, { pinTriesLeft: 2, approved: false, updatePinTryCounter: true }))).sw).toBe(SW.OK);
+    expect(tries()).toBe(2);
+  });
+
+  it('bad EXTERNAL AUTHENTICATE input: P1-P2 6A86, length 6700, before SELECT 6985, nothing to wait on 6985; no failure counted', async () => {
+    const card = await ready();
+    const ac = verificationArqc(card);
+    const good = issuerAnswer('aes', ac, { pinTriesLeft: 3, approved: true, updatePinTryCounter: true });
+    expect(send(card, Uint8Array.of(0x00, 0x82, 0x01, 0x00, 0x08, ...good)).sw).toBe(SW.INCORRECT_P1P2);
+    expect(send(card, externalAuthenticateCommand(new Uint8Array(7))).sw).toBe(SW.WRONG_LENGTH);
+    expect(send(card, externalAuthenticateCommand(new Uint8Array(17))).sw).toBe(SW.WRONG_LENGTH);
+    expect(send(card, Uint8Array.of(0x80, 0x82, 0x00, 0x00, 0x08, ...good)).sw).toBe(SW.CLA_NOT_SUPPORTED);
+    card.powerOn();
+    expect(send(card, externalAuthenticateCommand(good)).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
+    expect(card.issuerAuthenticationFailures).toBe(0);
+    const other = await ready();
+    expect(send(other, externalAuthenticateCommand(good)).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
   });
 });
 

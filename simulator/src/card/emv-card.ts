@@ -6,6 +6,7 @@ import {
   parsePlaintextPinBlock, signDynamicData, splitDolData, statusOnly, swTriesLeft, swWrongLe, type CardPersonalization, type CardCounters, type CommandApdu, type Cvr, type Tlv,
   biometricMatches, CVM_CODE, CvmDataError, DEFAULT_BIOMETRIC_TRY_LIMIT, DEFAULT_KNOWLEDGE_TRY_LIMIT, parseBiometricVerifyData, VERIFY_P2,
   KNOWLEDGE_SECRET_MAX_BYTES, KNOWLEDGE_SECRET_MIN_BYTES,
+  checkIssuerAuthentication, SW_ISSUER_AUTHENTICATION_FAILED,
 } from '@bluetill/protocol';
 import { timingSafeEqual } from 'node:crypto';
 import type { CardApplication } from './card-application';
@@ -30,6 +31,18 @@ type Persistent = {
   knowledgeTriesLeft: number;
   /** Offline approvals since the last online approval, and their sum (card-risk-management.ts). */
   offline: OfflineCounters;
+  /**
+   * Issuer authentication (EXTERNAL AUTHENTICATE). `issuerWait`: the account-verification ARQC
+   * (amount 0) the card answered last and has had no valid ARPC for: while set, offline PIN VERIFY
+   * is refused (6985). `issuerPinShare`: the wrong online PINs the issuer's last CSU told of, not in
+   * the card's own PIN Try Counter (which the card signs and the issuer adds them to): offline PIN
+   * has pinTriesLeft − issuerPinShare tries. Failed issuer authentications are counted, and the
+   * last one's failure is in the CVR (byte 1 b1) until one succeeds.
+   */
+  issuerWait?: { atc: number; arqc: Uint8Array } | undefined;
+  issuerPinShare: number;
+  issuerAuthenticationFailures: number;
+  issuerAuthenticationFailed: boolean;
 };
 
 type Volatile = {
@@ -63,7 +76,7 @@ const caseTwoAnswer = (c: CommandApdu, data: Uint8Array): Uint8Array =>
 const KNOWN_CLA = new Set([0x00, 0x80]);
 
 /** Which class byte each supported instruction must carry. */
-const CLA_OF: Record<number, number> = { 0xa4: 0x00, 0xb2: 0x00, 0x88: 0x00, 0x20: 0x00, 0xa8: 0x80, 0xae: 0x80, 0xca: 0x80, 0xe2: 0x80 };
+const CLA_OF: Record<number, number> = { 0xa4: 0x00, 0xb2: 0x00, 0x88: 0x00, 0x82: 0x00, 0x20: 0x00, 0xa8: 0x80, 0xae: 0x80, 0xca: 0x80, 0xe2: 0x80 };
 
 /**
  * A simulated contactless EMV payment card with bluetill's application (BLUETILL_AID).
@@ -71,7 +84,8 @@ const CLA_OF: Record<number, number> = { 0xa4: 0x00, 0xb2: 0x00, 0x88: 0x00, 0x2
  * personalization module); then answers SELECT PPSE / AID, GET PROCESSING OPTIONS, READ RECORD,
  * INTERNAL AUTHENTICATE (DDA, its try counters signed with the UN), GENERATE AC (the first: TC, ARQC or AAC
  * by card risk management within the card's offline limits, CDA on request; after an ARQC a second one over
- * CDOL2 gives a TC or an AAC), VERIFY (P2 80 plaintext offline
+ * CDOL2 gives a TC or an AAC; after an ARQC over amount 0 it waits for its issuer), EXTERNAL
+ * AUTHENTICATE (the issuer's ARPC and CSU for that ARQC), VERIFY (P2 80 plaintext offline
  * PIN, P2 90 fingerprint match-on-card, P2 91 knowledge secret; each with its own try counter, the
  * results in the CVR) and GET DATA (9F36, 9F17). Never throws: every bad command gets a status word,
  * checked in ISO 7816-4 order: CLA (6E00), INS (6D00), P1-P2, then Lc/Le; a case-2 command whose Le
@@ -101,6 +115,21 @@ export class EmvCard implements CardApplication {
 
   get pinTriesLeft(): number | undefined {
     return this.persistent?.pinTriesLeft;
+  }
+
+  /** The ATC of the account-verification ARQC the card waits on the issuer's answer to (undefined: not waiting). */
+  get issuerWaitAtc(): number | undefined {
+    return this.persistent?.issuerWait?.atc;
+  }
+
+  /** Offline PIN tries the card allows now: its own PIN Try Counter less the issuer's share. */
+  get offlinePinTriesLeft(): number | undefined {
+    const p = this.persistent;
+    return p && Math.max(0, p.pinTriesLeft - p.issuerPinShare);
+  }
+
+  get issuerAuthenticationFailures(): number | undefined {
+    return this.persistent?.issuerAuthenticationFailures;
   }
 
   get biometricTriesLeft(): number | undefined {
@@ -156,6 +185,8 @@ export class EmvCard implements CardApplication {
         return this.readRecord(c);
       case 0x88:
         return this.internalAuthenticate(c);
+      case 0x82:
+        return this.externalAuthenticate(c);
       case 0xae:
         return this.generateAc(c);
       case 0x20:
@@ -297,10 +328,15 @@ export class EmvCard implements CardApplication {
       lowerConsecutiveOfflineLimitExceeded: risk.lowerConsecutiveOfflineLimitExceeded,
       upperConsecutiveOfflineLimitExceeded: risk.upperConsecutiveOfflineLimitExceeded,
       offlineAmountLimitExceeded: risk.offlineAmountLimitExceeded,
+      issuerAuthenticationFailed: p.issuerAuthenticationFailed,
     };
     if (acType === 'arqc') this.v = { ...this.v, online: { cdol1Data: Uint8Array.from(c.data), cvr } };
     const iad = encodeIad(p.data.acAlgorithm, cvr);
     const ac = computeCardAc({ iccMasterKey: p.data.acMasterKey, algorithm: p.data.acAlgorithm, atc, data: cardAcInput(c.data, CARD_AIP, atc, iad) });
+    // An ARQC over amount 0 is an account verification: the issuer judges the cardholder (online
+    // PIN) and the card waits for its answer, across card sessions, before it checks a PIN itself.
+    const amount = splitDolData(parseDol(CARD_CDOL1), c.data)?.get('9F02');
+    if (acType === 'arqc' && amount !== undefined && amount.every((b) => b === 0)) p.issuerWait = { atc: p.atc, arqc: Uint8Array.from(ac) };
     const cid = acType === 'arqc' ? 0x80 : acType === 'tc' ? 0x40 : 0x00;
     const objects: Tlv[] = [
       { tag: '9F27', value: Uint8Array.of(cid) },
@@ -331,7 +367,11 @@ export class EmvCard implements CardApplication {
     });
   }
 
-  /** An online approval: the offline counters start again (card risk management). */
+  /**
+   * An online approval the issuer authenticated (a valid ARPC whose CSU says approved): the offline
+   * counters start again (card risk management). The phone's word alone (an ARC of 3030 in the
+   * second GENERATE AC) is not enough: a modified phone could otherwise reset them at will.
+   */
   private onlineApproved(p: Persistent): void {
     p.offline = ZERO_OFFLINE_COUNTERS;
   }
@@ -352,7 +392,6 @@ export class EmvCard implements CardApplication {
     const acType: Cvr['acType'] = type === 0x40 && arc !== undefined && arc[0] === 0x30 && arc[1] === 0x30 ? 'tc' : 'aac';
     const cda = (c.p1 & 0x10) !== 0 && acType !== 'aac';
     this.v = { ...this.v, online: undefined };
-    if (acType === 'tc') this.onlineApproved(p);
     const atc = Uint8Array.of(p.atc >> 8, p.atc & 0xff);
     const iad = encodeIad(p.data.acAlgorithm, { ...online.cvr, acType, cdaPerformed: cda });
     const ac = computeCardAc({ iccMasterKey: p.data.acMasterKey, algorithm: p.data.acAlgorithm, atc, data: cardAcInput(c.data, CARD_AIP, atc, iad) });
@@ -386,7 +425,10 @@ export class EmvCard implements CardApplication {
     }
     if (this.v.selected !== 'app' || !p) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
     if (c.data.length !== 8) return statusOnly(SW.WRONG_LENGTH);
-    if (p.pinTriesLeft === 0) return statusOnly(SW.AUTHENTICATION_METHOD_BLOCKED);
+    // Waiting for the issuer's count of the online PINs it judged: no PIN is checked here until then.
+    if (p.issuerWait) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
+    const left = p.pinTriesLeft - p.issuerPinShare;
+    if (left <= 0) return statusOnly(SW.AUTHENTICATION_METHOD_BLOCKED);
     const pin = parsePlaintextPinBlock(c.data);
     if (pin === undefined) return statusOnly(SW.WRONG_DATA);
     if (pin === p.data.pin) {
@@ -396,7 +438,35 @@ export class EmvCard implements CardApplication {
     }
     p.pinTriesLeft -= 1;
     this.v = { ...this.v, pin: 'failed' };
-    return statusOnly(swTriesLeft(p.pinTriesLeft));
+    return statusOnly(swTriesLeft(left - 1));
+  }
+
+  /**
+   * EXTERNAL AUTHENTICATE (00 82 00 00, EMV Book 3 §6.5.4): the issuer's answer to the
+   * account-verification ARQC the card waits on, in this card session or a later one (the wait is
+   * persistent). A valid ARPC (method 2) over that ARQC with its CSU: the card takes the CSU's PIN
+   * Try Counter as the tries left (never more than its own) and stops waiting. Anything else is
+   * 6300, counted, and changes nothing else; 6985 when the card waits on nothing.
+   */
+  private externalAuthenticate(c: CommandApdu): Uint8Array {
+    if (c.p1 !== 0 || c.p2 !== 0) return statusOnly(SW.INCORRECT_P1P2);
+    const p = this.persistent;
+    if (this.v.selected !== 'app' || !p) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
+    if (c.data.length < 8 || c.data.length > 16) return statusOnly(SW.WRONG_LENGTH);
+    const wait = p.issuerWait;
+    if (!wait) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
+    const atc = Uint8Array.of(wait.atc >> 8, wait.atc & 0xff);
+    const csu = checkIssuerAuthentication(c.data, { iccMasterKey: p.data.acMasterKey, algorithm: p.data.acAlgorithm, atc, arqc: wait.arqc });
+    if (!csu) {
+      p.issuerAuthenticationFailures += 1;
+      p.issuerAuthenticationFailed = true;
+      return statusOnly(SW_ISSUER_AUTHENTICATION_FAILED);
+    }
+    if (csu.updatePinTryCounter) p.issuerPinShare = Math.max(0, p.pinTriesLeft - csu.pinTriesLeft);
+    if (csu.approved) this.onlineApproved(p);
+    p.issuerWait = undefined;
+    p.issuerAuthenticationFailed = false;
+    return statusOnly(SW.OK);
   }
 
   /** VERIFY P2 90: match-on-card of a fingerprint template against DF08 (cosine similarity, threshold). */
@@ -478,6 +548,7 @@ export class EmvCard implements CardApplication {
         data, records: cardRecords(data), iccPrivateKey, atc: data.initialAtc ?? 0, pinTriesLeft: data.pinTryLimit,
         biometricTriesLeft: data.biometricTryLimit ?? DEFAULT_BIOMETRIC_TRY_LIMIT, knowledgeTriesLeft: data.knowledgeTryLimit ?? DEFAULT_KNOWLEDGE_TRY_LIMIT,
         offline: ZERO_OFFLINE_COUNTERS,
+        issuerPinShare: 0, issuerAuthenticationFailures: 0, issuerAuthenticationFailed: false,
       };
     } catch {
       return fail(SW.WRONG_DATA);

@@ -153,17 +153,18 @@ export async function runPhone(o: RunPhoneOptions): Promise<PhoneRun> {
           },
         }
       : {}),
-    read: async (un) => {
+    read: async (un, options) => {
       cardReadStart ??= performance.now();
       cardUn ??= performance.now();
       try {
-        return await o.card.read(un);
+        return await o.card.read(un, options);
       } finally {
         cardReadEnd ??= performance.now();
       }
     },
     generateAc: (input) => o.card.generateAc(input),
     ...(o.card.verifyCardholder ? { verifyCardholder: (v: Parameters<NonNullable<PaymentCard['verifyCardholder']>>[0]) => o.card.verifyCardholder!(v) } : {}),
+    ...(o.card.issuerAuthenticate ? { issuerAuthenticate: (d: Uint8Array) => o.card.issuerAuthenticate!(d) } : {}),
   };
   let links = 0;
   // The central as the session sees it: the first link is timed, counted and given the faults.

@@ -24,6 +24,14 @@ function card(c: CardData | undefined): void {
   if (c!.panSequence > 99) fail('card.pan_sequence', 'at most 99');
   bytes('card.records', c!.records, 0, 4096);
   bytes('card.signed_dynamic_data', c!.signedDynamicData, 0, 512);
+  const ac = c!.authorizationCryptogram;
+  if (ac) {
+    bytes('card.authorization_cryptogram.arqc', ac.arqc, 0, 8);
+    if (ac.atc > 0xffff) fail('card.authorization_cryptogram.atc', 'at most 65535');
+    bytes('card.authorization_cryptogram.cdol_data', ac.cdolData, 0, 256);
+    bytes('card.authorization_cryptogram.iad', ac.iad, 0, 32);
+    bytes('card.authorization_cryptogram.cvm_results', ac.cvmResults, 0, 3);
+  }
 }
 
 function money(field: string, m: Money | undefined): void {

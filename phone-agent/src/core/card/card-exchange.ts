@@ -5,7 +5,8 @@ import type { CardPrefix, CardRead, Cryptogram, TransactionData } from './card-r
 import { CardReadingFlow } from './card-reading-flow';
 import {
   buildDolData, CvmDataError, decodeResponseApdu, decodeTlv, describeStatusWord, encodeBiometricVerifyData, encodeKnowledgeSecret,
-  encodePlaintextPinBlock, encodeTlv, findTag, generateAcCommand, parseDol, SW, VERIFY_P2, verifyCommand, type AcType, type Tlv,
+  encodePlaintextPinBlock, encodeTlv, externalAuthenticateCommand, findTag, generateAcCommand, getProcessingOptionsCommand, parseDol, selectCommand, SW,
+  SW_ISSUER_AUTHENTICATION_FAILED, VERIFY_P2, verifyCommand, type AcType, type Tlv,
 } from '@bluetill/protocol';
 import { transactionValues } from './transaction-values';
 
@@ -139,7 +140,8 @@ export async function verifyOfflinePin(reader: CardReader, pin: string): Promise
 export type CardVerificationResult =
   | { readonly ok: true }
   | { readonly ok: false; readonly reason: 'incorrect'; readonly triesLeft: number }
-  | { readonly ok: false; readonly reason: 'blocked' }
+  /** `lastTry`: this attempt was checked, wrong, and used the last try (63C0); absent when the card was blocked already (6983). */
+  | { readonly ok: false; readonly reason: 'blocked'; readonly lastTry?: true }
   | { readonly ok: false; readonly reason: 'not_supported' };
 
 /** What the phone hands the card to check. Never logged. */
@@ -179,8 +181,35 @@ async function verifyOnCard(reader: CardReader, data: Uint8Array, p2: number): P
   if (response.length < 2) throw new CardReadError('malformed_response', 'VERIFY: response shorter than a status word');
   const { sw } = decodeResponseApdu(response);
   if (sw === SW.OK) return { ok: true };
-  if ((sw & 0xfff0) === 0x63c0) return (sw & 0x0f) === 0 ? { ok: false, reason: 'blocked' } : { ok: false, reason: 'incorrect', triesLeft: sw & 0x0f };
+  if ((sw & 0xfff0) === 0x63c0) return (sw & 0x0f) === 0 ? { ok: false, reason: 'blocked', lastTry: true } : { ok: false, reason: 'incorrect', triesLeft: sw & 0x0f };
   if (sw === SW.AUTHENTICATION_METHOD_BLOCKED) return { ok: false, reason: 'blocked' };
   if (sw === SW.REFERENCED_DATA_NOT_FOUND) return { ok: false, reason: 'not_supported' };
   throw new CardReadError('card_status', `VERIFY: ${describeStatusWord(sw)}`, { sw });
+}
+
+/**
+ * What the card did with its issuer's answer (EXTERNAL AUTHENTICATE): took it (9000), found it
+ * not genuine (6300, counted by the card), or waits on no answer (6985). A value, not an error.
+ */
+export type IssuerAuthenticationResult = 'accepted' | 'refused' | 'not_waiting';
+
+/** EXTERNAL AUTHENTICATE with the Issuer Authentication Data, the application selected. Other status words throw CardReadError. */
+export async function externalAuthenticate(reader: CardReader, issuerAuthenticationData: Uint8Array): Promise<IssuerAuthenticationResult> {
+  const response = await exchange(reader, externalAuthenticateCommand(issuerAuthenticationData));
+  if (response.length < 2) throw new CardReadError('malformed_response', 'EXTERNAL AUTHENTICATE: response shorter than a status word');
+  const { sw } = decodeResponseApdu(response);
+  if (sw === SW.OK) return 'accepted';
+  if (sw === SW_ISSUER_AUTHENTICATION_FAILED) return 'refused';
+  if (sw === SW.CONDITIONS_NOT_SATISFIED) return 'not_waiting';
+  throw new CardReadError('card_status', `EXTERNAL AUTHENTICATE: ${describeStatusWord(sw)}`, { sw });
+}
+
+/** A new transaction with the card already read: SELECT AID and GET PROCESSING OPTIONS again (the PDOL data as before). */
+export async function restartTransaction(reader: CardReader, read: Pick<CardRead, 'aid' | 'pdolData'>): Promise<void> {
+  for (const [what, command] of [['SELECT AID', selectCommand(read.aid)], ['GET PROCESSING OPTIONS', getProcessingOptionsCommand(read.pdolData)]] as const) {
+    const response = await exchange(reader, command);
+    if (response.length < 2) throw new CardReadError('malformed_response', `${what}: response shorter than a status word`);
+    const { sw } = decodeResponseApdu(response);
+    if (sw !== SW.OK) throw new CardReadError('card_status', `${what}: ${describeStatusWord(sw)}`, { sw });
+  }
 }

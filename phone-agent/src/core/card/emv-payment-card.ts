@@ -3,7 +3,9 @@ import { CardReaderError, type CardReader } from '../../ports/card-reader';
 import type { PaymentCard } from '../../ports/payment-card';
 import { CardReadError } from './card-read-error';
 import type { CardPrefix, CardRead, TransactionData } from './card-read-types';
-import { generateCryptogram, readCard, readCardPrefix, verifyCardholder, type CardVerification, type CardVerificationResult } from './card-exchange';
+import {
+  externalAuthenticate, generateCryptogram, readCard, readCardPrefix, restartTransaction, verifyCardholder, type CardVerification, type CardVerificationResult, type IssuerAuthenticationResult,
+} from './card-exchange';
 
 /** ISO 4217 alphabetic → numeric (protocol's table), for the card's 5F2A. */
 export function currencyNumeric(alpha: string): number {
@@ -14,9 +16,13 @@ export function currencyNumeric(alpha: string): number {
 
 /**
  * The PaymentCard port over a CardReader: `read(un)` waits for the card, runs the EMV reading
- * flow (PDOL amount 0: the basket is not known yet) and returns the CardData the till forwards;
- * `generateAc` asks the same card session for an ARQC over the confirmed total. Throws
- * CardReadError.
+ * flow (PDOL amount 0: the basket is not known yet) and returns the CardData the till forwards,
+ * for online PIN with the card's account-verification ARQC (amount 0, the same UN);
+ * `issuerAuthenticate` hands the card its issuer's answer to that ARQC (EXTERNAL AUTHENTICATE);
+ * `generateAc` asks the same card session for an ARQC over the confirmed total. The account
+ * verification ends the card's first transaction, so `read` starts the next one at once (SELECT
+ * AID, GPO): whatever the card checks from then on (VERIFY) is in the CVR of the payment's ARQC.
+ * Throws CardReadError.
  *
  * `prepare()` reads ahead what needs no UN (readCardPrefix, with a zero placeholder UN in its
  * GPO); the next `read(un)` then sends only GPO and INTERNAL AUTHENTICATE with the till's UN. A
@@ -53,7 +59,7 @@ export class EmvPaymentCard implements PaymentCard {
     return this.prefix.then(() => undefined);
   }
 
-  async read(unpredictableNumber: Uint8Array): Promise<CardData> {
+  async read(unpredictableNumber: Uint8Array, options: { authorizationCryptogram?: boolean } = {}): Promise<CardData> {
     const pending = this.prefix;
     this.prefix = undefined;
     const prefix = pending ? await pending.catch(() => undefined) : undefined;
@@ -74,6 +80,11 @@ export class EmvPaymentCard implements PaymentCard {
     }
     if (!read.signedDynamicData) throw new CardReadError('missing_data', 'the card did not sign the unpredictable number (no DDA)');
     this.last = read;
+    let authorizationCryptogram: CryptogramMessage | undefined;
+    if (options.authorizationCryptogram) {
+      authorizationCryptogram = await this.cryptogram(read, { minor: 0, currency: this.options.currency }, unpredictableNumber);
+      await restartTransaction(this.reader, read);
+    }
     return {
       pan: read.pan,
       expiry: read.expiry.slice(0, 4),
@@ -81,7 +92,29 @@ export class EmvPaymentCard implements PaymentCard {
       panSequence: read.psn ?? 0,
       records: Buffer.concat(read.records.map((r) => r.data)),
       signedDynamicData: read.signedDynamicData,
+      ...(authorizationCryptogram ? { authorizationCryptogram } : {}),
     };
+  }
+
+  /**
+   * The issuer's answer to the account-verification ARQC, to the card: in this card session, or —
+   * the card gone in between — a new one (the card keeps waiting across sessions).
+   */
+  async issuerAuthenticate(issuerAuthenticationData: Uint8Array): Promise<IssuerAuthenticationResult> {
+    const read = this.last;
+    if (!read) throw new CardReadError('bad_input', 'EXTERNAL AUTHENTICATE before the card was read');
+    try {
+      return await externalAuthenticate(this.reader, issuerAuthenticationData);
+    } catch (e) {
+      if (!(e instanceof CardReadError) || (e.code !== 'card_removed' && e.code !== 'transmit_failed')) throw e;
+    }
+    try {
+      await this.reader.waitForCard({ timeoutMs: this.options.waitTimeoutMs ?? 30_000 });
+    } catch (cause) {
+      throw new CardReadError('no_card', 'the card was not presented again', { cause });
+    }
+    await restartTransaction(this.reader, read);
+    return externalAuthenticate(this.reader, issuerAuthenticationData);
   }
 
   async verifyCardholder(v: CardVerification): Promise<CardVerificationResult> {
@@ -93,7 +126,11 @@ export class EmvPaymentCard implements PaymentCard {
     const read = this.last;
     if (!read) throw new CardReadError('bad_input', 'GENERATE AC before the card was read');
     if (!Number.isSafeInteger(input.amount.minor) || input.amount.minor < 0) throw new CardReadError('bad_input', 'amount must be a non-negative integer');
-    const c = await generateCryptogram(this.reader, read, this.tx(BigInt(input.amount.minor), input.amount.currency, input.unpredictableNumber), { type: 'arqc' });
+    return this.cryptogram(read, input.amount, input.unpredictableNumber);
+  }
+
+  private async cryptogram(read: CardRead, amount: Money, unpredictableNumber: Uint8Array): Promise<CryptogramMessage> {
+    const c = await generateCryptogram(this.reader, read, this.tx(BigInt(amount.minor), amount.currency, unpredictableNumber), { type: 'arqc' });
     if (!c.arqc) throw new CardReadError('missing_data', 'GENERATE AC: no cryptogram in the answer');
     return {
       arqc: c.arqc,
