@@ -12,7 +12,8 @@
  * durable; fn sees the changes of the requests before it, and a throw undoes only fn's own
  * changes. fn may run twice (a store may rerun a batch): it must have no effect outside the
  * database that a second run would change, and it awaits nothing but `tx`.
- * read(fn) runs fn on committed data, outside any batch (lookups, tests).
+ * read(fn) runs fn on committed data, outside any transaction (lookups, tests); never call it
+ * inside commit()'s function (on SQLite it waits for the batch that function is part of).
  *
  * @example
  *   const result = await store.commit(async (tx) => {
