@@ -1,4 +1,4 @@
-export { startBackend, type BackendOptions, type RunningBackend } from './adapters/grpc/server';
+export { startBackend, type BackendOptions, type RunningBackend } from './main';
 export { seedDemo, fleetCards, luhnCheckDigit, DEMO_CARDS, DEMO_MERCHANT, DEMO_MERCHANT_CARDS, DEMO_TERMINAL_ID, type SeededBackend, type SeedOptions } from './admin/demo-seed';
 export type { TerminalIdentity, TrustAnchors, KeyMaterial, EmvKeyBits } from './admin/key-material';
 export { createKeyMaterial, issueTerminalIdentity, trustAnchors, checkEmvKeyBits, emvKeyBitsOf, KeySizeError, SCHEME_KEY_BITS, DEMO_KEY_BITS } from './admin/key-material';

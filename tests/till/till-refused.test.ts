@@ -13,7 +13,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo, type SeededBackend } from '../../backend/src/admin/demo-seed';
 import { revokeTerminalCertificates } from '../../backend/src/admin/registry';
-import { startBackend, type RunningBackend } from '../../backend/src/adapters/grpc/server';
+import { startBackend, type RunningBackend } from '../../backend/src/main';
 import { SqliteBackendStore } from '../../backend/src/adapters/sqlite/backend-store.sqlite';
 import { readTerminalTls } from '../../backend/src/adapters/tls-files';
 import { MasterKey } from '../../backend/src/adapters/master-key';

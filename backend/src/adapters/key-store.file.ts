@@ -7,7 +7,7 @@ import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } f
 import { CardKeyCache, CardRecordsCache, IssuerKeyCache, keyAgreementOf, privateKeyFromPem, utf8 } from '@bluetill/protocol';
 import { nativeKeyAgreement, nativeSigner, nodeSigner } from './native-keys';
 import type { KeyStore } from '../ports/key-store';
-import { loadIssuer, type KeyMaterial } from '../admin/key-material';
+import { loadIssuer, type KeyMaterial } from './key-material-format';
 import { readKeysFile } from './keys-file';
 import type { MasterKey } from './master-key';
 import type { AcAlgorithm, RsaPublicKey } from '@bluetill/protocol';

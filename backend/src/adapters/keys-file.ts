@@ -15,7 +15,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import type { KeyMaterial } from '../admin/key-material';
+import type { KeyMaterial } from './key-material-format';
 import { KeyStoreError } from './key-store-error';
 import type { MasterKey } from './master-key';
 

@@ -10,7 +10,7 @@ import { seedDemo } from '../admin/demo-seed';
 import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
 import { SoftwareKeyStore } from '../adapters/key-store.file';
 import { MasterKey } from '../adapters/master-key';
-import type { BackendStore } from '../ports/backend-store';
+import type { BackendStore, StoreTx } from '../ports/backend-store';
 import { salePostings } from '../domain/ledger';
 import { AdjustmentUseCase } from './adjustment-service';
 
@@ -42,14 +42,16 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function failingPostings(s: SqliteBackendStore): BackendStore {
-  return new Proxy(s, {
-    get(target, prop) {
-      if (prop === 'insertPostings') return () => { throw new Error('disk I/O error'); };
-      const v = Reflect.get(target, prop) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
+/** The store with a transaction handle whose insertPostings fails, as a full disk would. */
+function failingPostings(s: BackendStore): BackendStore {
+  const failing = (tx: StoreTx): StoreTx =>
+    new Proxy(tx, {
+      get(target, prop) {
+        if (prop === 'insertPostings') return () => Promise.reject(new Error('disk I/O error'));
+        return Reflect.get(target, prop) as unknown;
+      },
+    });
+  return { commit: (fn) => s.commit((tx) => fn(failing(tx))), read: (fn) => s.read(fn), close: () => s.close() };
 }
 
 describe('adjustments are atomic', () => {

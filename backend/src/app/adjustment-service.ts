@@ -8,13 +8,13 @@
  *           void is not stored (nothing happened; it may be asked again).
  */
 import { requestHash } from './request-hash';
-import { RefundRequest, RefundResponse, VoidRequest, VoidResponse, equalBytes, type DeclineCode, type Receipt } from '@bluetill/protocol';
-import type { BackendStore, MerchantRow, SettlementRow, TerminalRow } from '../ports/backend-store';
+import { RefundRequest, RefundResponse, VoidRequest, VoidResponse, type DeclineCode, type Receipt } from '@bluetill/protocol';
+import type { BackendStore, MerchantRow, SettlementRow, StoreTx, TerminalRow } from '../ports/backend-store';
 import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
 import { checkRefund, checkVoid } from '../domain/rules';
 import { refundPostings, reversalPostings } from '../domain/ledger';
-import { RequestError } from './request-error';
+import { replayOf } from './exactly-once';
 import { checkCaller, type Caller } from './caller';
 import { approvalCode, signReceipt } from './receipt-signer';
 
@@ -35,21 +35,18 @@ export class AdjustmentUseCase {
     checkCaller(req.terminalId, caller);
     const hash = requestHash(RefundRequest.encode(req).finish());
     const amount = req.amount!;
-    const res = await this.store.commit((): RefundResponse => {
-      const prior = this.store.findAdjustment(req.terminalId, 'refund', req.refundTxnId);
-      if (prior) {
-        if (!equalBytes(prior.requestHash, hash)) throw new RequestError('already_exists', 'refund id already used for a different request');
-        return { ...RefundResponse.decode(prior.response), replayed: true };
-      }
+    const res = await this.store.commit(async (tx): Promise<RefundResponse> => {
+      const replay = replayOf(await tx.findAdjustment(req.terminalId, 'refund', req.refundTxnId), hash, (b) => RefundResponse.decode(b), 'refund id');
+      if (replay) return replay;
       const now = this.clock.now();
-      const { terminal, merchant } = this.terminalAndMerchant(req.terminalId);
-      const sale = this.store.findSettlement(req.terminalId, req.terminalTxnId);
-      const saleVoided = sale ? this.store.findAdjustment(req.terminalId, 'void', sale.terminalTxnId)?.approved === true : false;
-      const refundedMinor = sale?.id !== undefined ? this.store.refundedMinor(sale.id) : 0;
+      const { terminal, merchant } = await terminalAndMerchant(tx, req.terminalId);
+      const sale = await tx.findSettlement(req.terminalId, req.terminalTxnId);
+      const saleVoided = sale ? (await tx.findAdjustment(req.terminalId, 'void', sale.terminalTxnId))?.approved === true : false;
+      const refundedMinor = sale?.id !== undefined ? await tx.refundedMinor(sale.id) : 0;
       const decline = checkRefund({ terminal, merchant, sale, saleVoided, refundedMinor, amount });
       const approved = decline === null;
-      const card = sale?.cardId ? this.store.findCardById(sale.cardId) : undefined;
-      const batchId = approved ? this.store.openBatch(req.terminalId, now).id : null;
+      const card = sale?.cardId ? await tx.findCardById(sale.cardId) : undefined;
+      const batchId = approved ? (await tx.openBatch(req.terminalId, now)).id : null;
       const receipt = signReceipt(this.keys, this.receipt({
         kind: 'refund', receiptId: `RF-${req.terminalId}-${req.refundTxnId}`, terminal, merchant, terminalId: req.terminalId,
         terminalTxnId: req.refundTxnId, originalTxnId: req.terminalTxnId, maskedPan: card?.panMasked ?? '', amountMinor: amount.minor,
@@ -59,12 +56,12 @@ export class AdjustmentUseCase {
       const result: RefundResponse = {
         approved, declineReason: decline ?? '', receipt, replayed: false, refundableLeft: { minor: left, currency: sale?.currency ?? amount.currency },
       };
-      const adjustmentId = this.store.insertAdjustment({
+      const adjustmentId = await tx.insertAdjustment({
         kind: 'refund', terminalId: req.terminalId, opTxnId: req.refundTxnId, originalTxnId: req.terminalTxnId, settlementId: sale?.id ?? null,
         batchId, requestHash: hash, approved, declineReason: decline, amountMinor: amount.minor, currency: amount.currency,
         response: RefundResponse.encode(result).finish(), createdAt: now,
       });
-      if (approved) this.store.insertPostings(sale!.id!, refundPostings(amount, card!.accountId, merchant!.accountId), now, { batchId: batchId!, adjustmentId });
+      if (approved) await tx.insertPostings(sale!.id!, refundPostings(amount, card!.accountId, merchant!.accountId), now, { batchId: batchId!, adjustmentId });
       return result;
     });
     this.events.onAdjusted?.({ kind: 'refund', approved: res.approved, decline: (res.declineReason || null) as DeclineCode | null, replayed: res.replayed });
@@ -74,17 +71,17 @@ export class AdjustmentUseCase {
   async void(req: VoidRequest, caller: Caller): Promise<VoidResponse> {
     checkCaller(req.terminalId, caller);
     const hash = requestHash(VoidRequest.encode(req).finish());
-    const res = await this.store.commit((): VoidResponse => {
-      const prior = this.store.findAdjustment(req.terminalId, 'void', req.terminalTxnId);
+    const res = await this.store.commit(async (tx): Promise<VoidResponse> => {
+      const prior = await tx.findAdjustment(req.terminalId, 'void', req.terminalTxnId);
       if (prior?.approved) return { ...VoidResponse.decode(prior.response), replayed: true };
       const now = this.clock.now();
-      const { terminal, merchant } = this.terminalAndMerchant(req.terminalId);
-      const sale = this.store.findSettlement(req.terminalId, req.terminalTxnId);
-      const refundedMinor = sale?.id !== undefined ? this.store.refundedMinor(sale.id) : 0;
-      const openBatchId = this.store.findOpenBatch(req.terminalId)?.id ?? null;
+      const { terminal, merchant } = await terminalAndMerchant(tx, req.terminalId);
+      const sale = await tx.findSettlement(req.terminalId, req.terminalTxnId);
+      const refundedMinor = sale?.id !== undefined ? await tx.refundedMinor(sale.id) : 0;
+      const openBatchId = (await tx.findOpenBatch(req.terminalId))?.id ?? null;
       const decline = checkVoid({ terminal, merchant, sale, refundedMinor, openBatchId });
       const approved = decline === null;
-      const card = sale?.cardId ? this.store.findCardById(sale.cardId) : undefined;
+      const card = sale?.cardId ? await tx.findCardById(sale.cardId) : undefined;
       const receipt = signReceipt(this.keys, this.receipt({
         kind: 'void', receiptId: `VD-${req.terminalId}-${req.terminalTxnId}`, terminal, merchant, terminalId: req.terminalId,
         terminalTxnId: `${req.terminalTxnId}.void`, originalTxnId: req.terminalTxnId, maskedPan: card?.panMasked ?? '',
@@ -93,21 +90,16 @@ export class AdjustmentUseCase {
       const result: VoidResponse = { approved, declineReason: decline ?? '', receipt, replayed: false };
       if (!approved) return result;
       const s = sale as SettlementRow & { id: number };
-      const adjustmentId = this.store.insertAdjustment({
+      const adjustmentId = await tx.insertAdjustment({
         kind: 'void', terminalId: req.terminalId, opTxnId: req.terminalTxnId, originalTxnId: req.terminalTxnId, settlementId: s.id,
         batchId: openBatchId, requestHash: hash, approved, declineReason: null, amountMinor: s.amountMinor, currency: s.currency,
         response: VoidResponse.encode(result).finish(), createdAt: now,
       });
-      this.store.insertPostings(s.id, reversalPostings(this.store.salePostingsOf(s.id)), now, { batchId: openBatchId!, adjustmentId });
+      await tx.insertPostings(s.id, reversalPostings(await tx.salePostingsOf(s.id)), now, { batchId: openBatchId!, adjustmentId });
       return result;
     });
     this.events.onAdjusted?.({ kind: 'void', approved: res.approved, decline: (res.declineReason || null) as DeclineCode | null, replayed: res.replayed });
     return res;
-  }
-
-  private terminalAndMerchant(terminalId: string): { terminal: TerminalRow | undefined; merchant: MerchantRow | undefined } {
-    const terminal = this.store.findTerminal(terminalId);
-    return { terminal, merchant: terminal && this.store.findMerchant(terminal.merchantId) };
   }
 
   private receipt(r: {
@@ -121,4 +113,9 @@ export class AdjustmentUseCase {
       kind: r.kind, originalTxnId: r.originalTxnId, atc: 0,
     };
   }
+}
+
+async function terminalAndMerchant(tx: StoreTx, terminalId: string): Promise<{ terminal: TerminalRow | undefined; merchant: MerchantRow | undefined }> {
+  const terminal = await tx.findTerminal(terminalId);
+  return { terminal, merchant: terminal && (await tx.findMerchant(terminal.merchantId)) };
 }

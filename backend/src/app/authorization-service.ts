@@ -118,19 +118,19 @@ export class AuthorizationUseCase {
     checkCaller(req.terminalId, caller);
     const now = this.clock.now();
     const expiresAt = now + CHALLENGE_LIFETIME_MS;
-    const un = await this.store.commit(() => {
-      const terminal = this.store.findTerminal(req.terminalId);
+    const un = await this.store.commit(async (tx) => {
+      const terminal = await tx.findTerminal(req.terminalId);
       if (!terminal || terminal.status !== 'active') throw new RequestError('permission_denied', 'terminal not registered');
       // Bounded storage: this terminal's expired challenges go now, and at MAX_CHALLENGES_PER_TERMINAL
       // the oldest is evicted to make room; now and then every terminal's expired ones go too (an
       // unknown UN declines like an expired or used one, so nothing is learned by keeping them).
-      this.store.boundChallenges(req.terminalId, now, MAX_CHALLENGES_PER_TERMINAL - 1);
-      if (randomInt(CHALLENGE_PURGE_EVERY) === 0) this.store.purgeChallenges(now);
+      await tx.boundChallenges(req.terminalId, now, MAX_CHALLENGES_PER_TERMINAL - 1);
+      if (randomInt(CHALLENGE_PURGE_EVERY) === 0) await tx.purgeChallenges(now);
       // A 4-byte UN repeats after tens of thousands of challenges per terminal: draw again then,
       // so every challenge is a row of its own (single use stays checkable).
       for (let attempt = 0; attempt < 16; attempt++) {
         const drawn = this.drawUn();
-        if (this.store.insertChallenge(toHex(drawn), req.terminalId, expiresAt)) return drawn;
+        if (await tx.insertChallenge(toHex(drawn), req.terminalId, expiresAt)) return drawn;
       }
       throw new Error('16 unpredictable numbers in a row were already taken for this terminal');
     });
@@ -158,7 +158,7 @@ export class AuthorizationUseCase {
       ? { ...signedCounters, pinTriesLeft: Math.min(signedCounters?.pinTriesLeft ?? authorizationArqc.cardPinTriesLeft, authorizationArqc.cardPinTriesLeft) }
       : signedCounters;
     const panHash = this.keys.panHash(card.pan);
-    const result = await this.store.commit((): AuthorizeResponse => {
+    const result = await this.store.commit(async (tx): Promise<AuthorizeResponse> => {
       const decline = (code: DeclineCode, triesLeft = 0, issuerAuthenticationData?: Uint8Array): AuthorizeResponse => ({
         approved: false, declineReason: code, authorizationRef: '', expiresAtMs: 0, pinTriesLeft: triesLeft, ...(issuerAuthenticationData ? { issuerAuthenticationData } : {}),
       });
@@ -167,12 +167,12 @@ export class AuthorizationUseCase {
       // it, the card checks no offline PIN.
       const toCard = (left: number, approved: boolean): Uint8Array | undefined => (authorizationArqc ? issuerAnswer(authorizationArqc, left, approved) : undefined);
       const un = toHex(req.unpredictableNumber);
-      const state = this.store.takeChallenge(un, req.terminalId, now);
+      const state = await tx.takeChallenge(un, req.terminalId, now);
       if (state !== 'ok') return decline('unpredictable_number_invalid');
       // Nothing about the card number is said before the card has proven itself (its signature over
       // this UN): an unknown, blocked, expired or mistyped card, and a fake one, all get the same
       // decline with no PIN tries, after the same work (the lookup is made in every case).
-      const row = this.store.findCardByPanHash(panHash);
+      const row = await tx.findCardByPanHash(panHash);
       const unproven = cardProof !== null || !row || row.expiry !== card.expiry || row.panSequence !== card.panSequence;
       if (unproven) return decline('card_authentication_failed');
       // The card proved itself: from here the answer may name the card's state and its PIN tries.
@@ -185,14 +185,14 @@ export class AuthorizationUseCase {
       // card signed over this UN. Spent: no method pays and no PIN is looked at; the server's
       // counter locks too, so a later offline PIN right at the card cannot pay either.
       if (pinBudgetSpent(row.pinTries, cardCounters)) {
-        if (row.pinTries < MAX_PIN_TRIES) this.store.setPinTries(row.id, MAX_PIN_TRIES);
+        if (row.pinTries < MAX_PIN_TRIES) await tx.setPinTries(row.id, MAX_PIN_TRIES);
         return decline('pin_tries_exceeded', 0, cvm === 'online_pin' ? toCard(0, false) : undefined);
       }
       const cardWrong = cardWrongPinTries(cardCounters);
       if (cvm !== 'online_pin') {
         const ref = authorizationRef(row.id, req.terminalId, un);
         const expiresAt = now + AUTHORIZATION_LIFETIME_MS;
-        this.store.insertAuthorization({ ref, cardId: row.id, terminalId: req.terminalId, un, expiresAt, settled: false, cvm });
+        await tx.insertAuthorization({ ref, cardId: row.id, terminalId: req.terminalId, un, expiresAt, settled: false, cvm });
         return { approved: true, declineReason: '', authorizationRef: ref, expiresAtMs: expiresAt, pinTriesLeft: pinTriesLeft(row.pinTries, cardCounters) };
       }
       // The card signed its fingerprint or secret locked: online PIN is refused, as at settlement.
@@ -201,11 +201,11 @@ export class AuthorizationUseCase {
       const expected = this.keys.pinVerifier(row.pinSalt, pin, panHash);
       const matched = expected.length === row.pinVerifier.length && timingSafeEqual(expected, row.pinVerifier);
       const outcome = pinOutcome(row.pinTries, matched, cardWrong);
-      if (outcome.tries !== row.pinTries) this.store.setPinTries(row.id, outcome.tries);
+      if (outcome.tries !== row.pinTries) await tx.setPinTries(row.id, outcome.tries);
       if (outcome.decline) return decline(outcome.decline, pinTriesLeft(outcome.tries, cardCounters), toCard(pinTriesLeft(outcome.tries, cardCounters), false));
       const ref = authorizationRef(row.id, req.terminalId, un);
       const expiresAt = now + AUTHORIZATION_LIFETIME_MS;
-      this.store.insertAuthorization({ ref, cardId: row.id, terminalId: req.terminalId, un, expiresAt, settled: false, cvm });
+      await tx.insertAuthorization({ ref, cardId: row.id, terminalId: req.terminalId, un, expiresAt, settled: false, cvm });
       const left = pinTriesLeft(0, cardCounters);
       const issuerAuthenticationData = toCard(left, true);
       return { approved: true, declineReason: '', authorizationRef: ref, expiresAtMs: expiresAt, pinTriesLeft: left, ...(issuerAuthenticationData ? { issuerAuthenticationData } : {}) };

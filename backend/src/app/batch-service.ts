@@ -34,36 +34,36 @@ export class BatchUseCase {
 
   async closeBatch(req: CloseBatchRequest, caller: Caller): Promise<CloseBatchResponse> {
     checkCaller(req.terminalId, caller);
-    return this.store.commit((): CloseBatchResponse => {
+    return this.store.commit(async (tx): Promise<CloseBatchResponse> => {
       if (req.closeRequestId) {
-        const prior = this.store.findBatchByCloseRequest(req.terminalId, req.closeRequestId);
+        const prior = await tx.findBatchByCloseRequest(req.terminalId, req.closeRequestId);
         if (prior) return { ...response(prior), replayed: true };
       }
-      const terminal = this.store.findTerminal(req.terminalId);
-      const merchant = terminal && this.store.findMerchant(terminal.merchantId);
+      const terminal = await tx.findTerminal(req.terminalId);
+      const merchant = terminal && await tx.findMerchant(terminal.merchantId);
       if (!terminal || !merchant) throw new RequestError('not_found', 'no such terminal');
       const now = this.clock.now();
-      const batch = this.store.openBatch(req.terminalId, now);
+      const batch = await tx.openBatch(req.terminalId, now);
       let totals: BatchTotalsRow;
       try {
-        totals = this.store.computeBatchTotals(batch.id);
+        totals = await tx.computeBatchTotals(batch.id);
       } catch (e) {
         throw new BatchReconciliationError(batch.id, `batch ${batch.id}: ${(e as Error).message}`);
       }
       if (totals.currency !== '' && totals.currency !== merchant.currency)
         throw new BatchReconciliationError(batch.id, `batch ${batch.id}: totals in ${totals.currency}, merchant accepts ${merchant.currency}`);
-      const sums = this.store.batchPostingSums(batch.id, merchant.accountId);
+      const sums = await tx.batchPostingSums(batch.id, merchant.accountId);
       if (sums.account !== totals.netMinor || sums.all !== 0)
         throw new BatchReconciliationError(batch.id, `batch ${batch.id}: merchant postings ${sums.account} vs net ${totals.netMinor}, all postings ${sums.all}`);
-      this.store.closeBatch(batch.id, totals, now, req.closeRequestId || null);
-      return response(this.store.findBatch(batch.id)!);
+      await tx.closeBatch(batch.id, totals, now, req.closeRequestId || null);
+      return response((await tx.findBatch(batch.id))!);
     });
   }
 
-  listTransactions(req: ListTransactionsRequest, caller: Caller): ListTransactionsResponse {
+  async listTransactions(req: ListTransactionsRequest, caller: Caller): Promise<ListTransactionsResponse> {
     checkCaller(req.terminalId, caller);
     const to = req.toMs || this.clock.now() + 1;
-    const rows = this.store.listTransactions(req.terminalId, req.fromMs, to, MAX_LISTED_TRANSACTIONS + 1);
+    const rows = await this.store.read((tx) => tx.listTransactions(req.terminalId, req.fromMs, to, MAX_LISTED_TRANSACTIONS + 1));
     return {
       transactions: rows.slice(0, MAX_LISTED_TRANSACTIONS).map((r) => ({
         kind: r.kind, terminalTxnId: r.terminalTxnId, originalTxnId: r.originalTxnId, approved: r.approved, declineReason: r.declineReason,

@@ -7,13 +7,13 @@
  * per terminal, each with its limit; code live, card, merchant's currency, limit, funds),
  * the stored result, the ledger pair, and the code marked used.
  */
-import { SettleResponse, SettleWithCodeRequest, equalBytes, type DeclineCode } from '@bluetill/protocol';
+import { SettleResponse, SettleWithCodeRequest, type DeclineCode } from '@bluetill/protocol';
 import type { BackendStore } from '../ports/backend-store';
 import type { ShopperStore } from '../ports/shopper-store';
 import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
 import { WRONG_CODE_WINDOW_MS, checkCodeRedemption, isFailedCodeGuess, lookupCode } from '../domain/temporary-code';
-import { RequestError } from './request-error';
+import { replayOf } from './exactly-once';
 import { requestHash } from './request-hash';
 import { checkCaller, type Caller } from './caller';
 import { recordSale } from './record-sale';
@@ -35,24 +35,21 @@ export class CodeSettlementUseCase {
     checkCaller(req.terminalId, caller);
     const hash = requestHash(SettleWithCodeRequest.encode(req).finish());
     const codeHash = this.keys.codeHash(req.code);
-    const response = await this.store.commit((): SettleResponse => {
-      const prior = this.store.findSettlement(req.terminalId, req.terminalTxnId);
-      if (prior) {
-        if (!equalBytes(prior.requestHash, hash)) throw new RequestError('already_exists', 'terminal transaction id already used for a different request');
-        return { ...SettleResponse.decode(prior.response), replayed: true };
-      }
+    const response = await this.store.commit(async (tx): Promise<SettleResponse> => {
+      const replay = replayOf(await tx.findSettlement(req.terminalId, req.terminalTxnId), hash, (b) => SettleResponse.decode(b), 'terminal transaction id');
+      if (replay) return replay;
       const now = this.clock.now();
-      const terminal = this.store.findTerminal(req.terminalId);
-      const merchant = terminal && this.store.findMerchant(terminal.merchantId);
+      const terminal = await tx.findTerminal(req.terminalId);
+      const merchant = terminal && await tx.findMerchant(terminal.merchantId);
       const wrong = merchant ? this.shopper.countWrongCodes(merchant.id, req.terminalId, now - WRONG_CODE_WINDOW_MS) : { merchant: 0, terminal: 0 };
       const code = lookupCode(this.shopper.findCodes(codeHash), now);
-      const card = code.kind === 'live' ? this.store.findCardById(code.code.cardId) : undefined;
+      const card = code.kind === 'live' ? await tx.findCardById(code.code.cardId) : undefined;
       const amount = req.amount!;
-      const available = card ? card.creditLimitMinor + this.store.accountBalance(card.accountId) : 0;
+      const available = card ? card.creditLimitMinor + await tx.accountBalance(card.accountId) : 0;
       const decline = checkCodeRedemption({ terminal, merchant, requestMerchantId: req.merchantId, wrongCodes: wrong.merchant, wrongCodesAtTerminal: wrong.terminal, code, card, amount, items: req.items, availableMinor: available, now });
       if (isFailedCodeGuess(decline) && merchant) this.shopper.recordWrongCode(merchant.id, req.terminalId, now);
       const approved = decline === null;
-      const { response: result, settlementId } = recordSale(this.store, this.keys, {
+      const { response: result, settlementId } = await recordSale(tx, this.keys, {
         terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash: hash, terminalMerchantId: terminal?.merchantId ?? '', merchant, card,
         maskedPan: card ? card.panMasked : '', items: req.items, amount, decline: approved && code.kind === 'live' ? null : (decline ?? 'code_invalid'), now,
       });

@@ -6,7 +6,7 @@
  * together or not at all.
  */
 import { SettleResponse, encodeProto, type DeclineCode, type Item, type Money } from '@bluetill/protocol';
-import type { BackendStore, MerchantRow } from '../ports/backend-store';
+import type { BatchStore, MerchantRow, SettlementStore } from '../ports/backend-store';
 import type { KeyStore } from '../ports/key-store';
 import { salePostings } from '../domain/ledger';
 import { approvalCode, signReceipt } from './receipt-signer';
@@ -36,7 +36,7 @@ export interface SaleToRecord {
   readonly cancelled?: boolean;
 }
 
-export function recordSale(store: BackendStore, keys: KeyStore, s: SaleToRecord): { response: SettleResponse; settlementId: number } {
+export async function recordSale(tx: SettlementStore & BatchStore, keys: KeyStore, s: SaleToRecord): Promise<{ response: SettleResponse; settlementId: number }> {
   const approved = s.decline === null;
   if (approved && (!s.card || !s.merchant)) throw new Error('an approved sale needs a known card and merchant');
   const receipt = signReceipt(keys, {
@@ -57,12 +57,12 @@ export function recordSale(store: BackendStore, keys: KeyStore, s: SaleToRecord)
     atc: s.atc ?? 0,
   });
   const response: SettleResponse = { approved, declineReason: s.decline ?? '', receipt, replayed: false };
-  const batchId = approved ? store.openBatch(s.terminalId, s.now).id : null;
-  const settlementId = store.insertSettlement({
+  const batchId = approved ? (await tx.openBatch(s.terminalId, s.now)).id : null;
+  const settlementId = await tx.insertSettlement({
     terminalId: s.terminalId, terminalTxnId: s.terminalTxnId, requestHash: s.requestHash, approved, declineReason: s.decline,
     amountMinor: s.amount.minor, currency: s.amount.currency, cardId: s.card?.id ?? null, merchantId: s.terminalMerchantId,
     response: encodeProto(SettleResponse, response), createdAt: s.now, batchId,
   });
-  if (approved) store.insertPostings(settlementId, salePostings(s.amount, s.card!.accountId, s.merchant!.accountId), s.now, { batchId: batchId!, adjustmentId: null });
+  if (approved) await tx.insertPostings(settlementId, salePostings(s.amount, s.card!.accountId, s.merchant!.accountId), s.now, { batchId: batchId!, adjustmentId: null });
   return { response, settlementId };
 }

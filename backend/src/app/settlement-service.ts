@@ -14,6 +14,7 @@ import { MAX_PIN_TRIES, checkSettlement } from '../domain/rules';
 import { verifyCryptogram } from '../domain/card-authentication';
 import { requestHash as requestHash_ } from './request-hash';
 import { RequestError } from './request-error';
+import { replayOf } from './exactly-once';
 import { checkCaller, type Caller } from './caller';
 import { recordSale } from './record-sale';
 
@@ -60,21 +61,17 @@ export class SettlementUseCase {
   async settle(req: SettleRequest, caller: Caller, prepared?: PreparedSettle): Promise<SettleResponse> {
     checkCaller(req.terminalId, caller);
     const { requestHash: hash, panHash, cryptogram: precomputed } = prepared ?? prepareSettle(this.keys, req, caller);
-    const response = await this.store.commit((): SettleResponse => {
-      const prior = this.store.findSettlement(req.terminalId, req.terminalTxnId);
-      if (prior) {
-        if (!equalBytes(prior.requestHash, hash))
-          throw new RequestError('already_exists', 'terminal transaction id already used for a different request');
-        return { ...SettleResponse.decode(prior.response), replayed: true };
-      }
+    const response = await this.store.commit(async (tx): Promise<SettleResponse> => {
+      const replay = replayOf(await tx.findSettlement(req.terminalId, req.terminalTxnId), hash, (b) => SettleResponse.decode(b), 'terminal transaction id');
+      if (replay) return replay;
       const now = this.clock.now();
-      const terminal = this.store.findTerminal(req.terminalId);
-      const merchant = terminal && this.store.findMerchant(terminal.merchantId);
-      const card = this.store.findCardByPanHash(panHash);
-      const authorization = this.store.findAuthorization(req.authorizationRef);
+      const terminal = await tx.findTerminal(req.terminalId);
+      const merchant = terminal && await tx.findMerchant(terminal.merchantId);
+      const card = await tx.findCardByPanHash(panHash);
+      const authorization = await tx.findAuthorization(req.authorizationRef);
       const amount = req.amount!;
       const atc = req.cryptogram?.atc ?? -1;
-      const available = card ? card.creditLimitMinor + this.store.accountBalance(card.accountId) : 0;
+      const available = card ? card.creditLimitMinor + await tx.accountBalance(card.accountId) : 0;
       let cryptogram: DeclineCode | null = null;
       if (card && authorization) {
         const un = fromHex(authorization.un);
@@ -85,15 +82,15 @@ export class SettlementUseCase {
       }
       const cvr = decodeIad(req.cryptogram?.iad ?? new Uint8Array())?.cvr;
       const decline = checkSettlement({ terminal, merchant, requestMerchantId: req.merchantId, authorization, card, amount, items: req.items, availableMinor: available, atc, cryptogram, cvr, now });
-      const { response: result } = recordSale(this.store, this.keys, {
+      const { response: result } = await recordSale(tx, this.keys, {
         terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash: hash, terminalMerchantId: terminal?.merchantId ?? '', merchant, card,
         maskedPan: maskPan(req.card!.pan), items: req.items, amount, decline, now, atc: Math.max(0, atc),
       });
       // A genuine cryptogram uses up its ATC even when declined (funds, limits): it cannot be replayed.
-      if (card && atc > card.lastAtc && cryptogram === null) this.store.setLastAtc(card.id, atc);
+      if (card && atc > card.lastAtc && cryptogram === null) await tx.setLastAtc(card.id, atc);
       // The card signed that its PIN is locked: online PIN (and so every method) locks here too.
-      if (card && cryptogram === null && cvr?.pinTryLimitExceeded && card.pinTries < MAX_PIN_TRIES) this.store.setPinTries(card.id, MAX_PIN_TRIES);
-      if (result.approved) this.store.markAuthorizationSettled(req.authorizationRef);
+      if (card && cryptogram === null && cvr?.pinTryLimitExceeded && card.pinTries < MAX_PIN_TRIES) await tx.setPinTries(card.id, MAX_PIN_TRIES);
+      if (result.approved) await tx.markAuthorizationSettled(req.authorizationRef);
       return result;
     });
     this.events.onSettled?.({ approved: response.approved, decline: (response.declineReason || null) as DeclineCode | null, replayed: response.replayed });
@@ -112,14 +109,14 @@ export class SettlementUseCase {
     checkCaller(req.terminalId, caller);
     const hash = requestHash_(encodeProto(CancelRequest, req));
     const panHash = this.keys.panHash(req.card!.pan);
-    const response = await this.store.commit((): SettleResponse => {
-      const prior = this.store.findSettlement(req.terminalId, req.terminalTxnId);
+    const response = await this.store.commit(async (tx): Promise<SettleResponse> => {
+      const prior = await tx.findSettlement(req.terminalId, req.terminalTxnId);
       if (prior) return { ...SettleResponse.decode(prior.response), replayed: true };
       const now = this.clock.now();
-      const terminal = this.store.findTerminal(req.terminalId);
-      const merchant = terminal && this.store.findMerchant(terminal.merchantId);
-      const card = this.store.findCardByPanHash(panHash);
-      const found = this.store.findAuthorization(req.authorizationRef);
+      const terminal = await tx.findTerminal(req.terminalId);
+      const merchant = terminal && await tx.findMerchant(terminal.merchantId);
+      const card = await tx.findCardByPanHash(panHash);
+      const found = await tx.findAuthorization(req.authorizationRef);
       // Only this terminal's authorization of this card is used up (a till cannot spend another's).
       const authorization = found && card && found.cardId === card.id && found.terminalId === req.terminalId ? found : undefined;
       let atc = 0;
@@ -127,15 +124,15 @@ export class SettlementUseCase {
         const genuine = verifyCryptogram({ cryptogram: req.cryptogram, pan: req.card!.pan, panSequence: card.panSequence, amount: req.amount!, unpredictableNumber: fromHex(authorization.un), acMasterKeys: this.keys.acMasterKeys, cardKeys: this.keys.cardKeys }) === null;
         if (genuine) {
           atc = req.cryptogram.atc;
-          if (atc > card.lastAtc) this.store.setLastAtc(card.id, atc);
+          if (atc > card.lastAtc) await tx.setLastAtc(card.id, atc);
         }
       }
       const reason = req.reason as DeclineCode;
-      const { response: result } = recordSale(this.store, this.keys, {
+      const { response: result } = await recordSale(tx, this.keys, {
         terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash: hash, terminalMerchantId: terminal?.merchantId ?? '', merchant: merchant ?? undefined, card,
         maskedPan: maskPan(req.card!.pan), items: req.items, amount: req.amount!, decline: reason, now, atc, cancelled: reason === 'cancelled',
       });
-      if (authorization && !authorization.settled) this.store.markAuthorizationSettled(authorization.ref);
+      if (authorization && !authorization.settled) await tx.markAuthorizationSettled(authorization.ref);
       return result;
     });
     this.events.onSettled?.({ approved: response.approved, decline: (response.declineReason || null) as DeclineCode | null, replayed: response.replayed });
@@ -143,9 +140,9 @@ export class SettlementUseCase {
   }
 
   /** What became of a settlement; NOT_FOUND when it never reached the ledger. */
-  get(terminalId: string, terminalTxnId: string, caller: Caller): SettleResponse {
+  async get(terminalId: string, terminalTxnId: string, caller: Caller): Promise<SettleResponse> {
     checkCaller(terminalId, caller);
-    const prior = this.store.findSettlement(terminalId, terminalTxnId);
+    const prior = await this.store.read((tx) => tx.findSettlement(terminalId, terminalTxnId));
     if (!prior) throw new RequestError('not_found', 'no such settlement');
     return { ...SettleResponse.decode(prior.response), replayed: true };
   }

@@ -15,10 +15,10 @@
  */
 import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import {
-  OutcomeRequest, PayMerchantRequest, SettleResponse, type OutcomeResponse, decodeIad, TEMPORARY_CODE_DIGITS, codePinContext, equalBytes, maskPan, merchantCardPinContext, openSealedPin, toHex,
+  OutcomeRequest, PayMerchantRequest, SettleResponse, type OutcomeResponse, decodeIad, TEMPORARY_CODE_DIGITS, codePinContext, maskPan, merchantCardPinContext, openSealedPin, toHex,
   type CardData, type DeclineCode, type IssueCodeRequest, type IssueCodeResponse, type PayMerchantResponse, type ShopperChallengeResponse,
 } from '@bluetill/protocol';
-import type { BackendStore, CardRow } from '../ports/backend-store';
+import type { BackendStore, CardRow, CardStore } from '../ports/backend-store';
 import type { ShopperStore } from '../ports/shopper-store';
 import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
@@ -27,7 +27,7 @@ import { CHALLENGE_LIFETIME_MS, MAX_PIN_TRIES, cardWrongPinTries, checkCard, che
 import { CODE_LIFETIME_MS, checkCodeIssue, lookupCode } from '../domain/temporary-code';
 import { checkMerchantCard, merchantIdOf } from '../domain/merchant-card';
 import { RateLimiter, addressKey } from './rate-limiter';
-import { RequestError } from './request-error';
+import { replayOf } from './exactly-once';
 import { requestHash } from './request-hash';
 import { recordSale } from './record-sale';
 import type { Caller } from './caller';
@@ -111,7 +111,7 @@ export class ShopperUseCase {
     this.challenges.take(peerKey(caller));
     const expiresAt = this.clock.now() + CHALLENGE_LIFETIME_MS;
     const purge = ++this.issuedChallenges % 1000 === 0;
-    const un = await this.store.commit(() => {
+    const un = await this.store.commit(async () => {
       if (purge) this.shopper.purgeShopperChallenges(this.clock.now() - 3_600_000);
       // A UN is 4 random bytes: one still on record (issued within the last hour or so) is drawn again, never handed out twice.
       for (;;) {
@@ -126,11 +126,11 @@ export class ShopperUseCase {
    * Card legitimacy and PIN, as AuthorizationUseCase.authorize judges them at a till, inside the
    * caller's transaction: the UN is used up, a wrong PIN counts a try, a fake card burns none.
    */
-  private prove(card: CardData, un: Uint8Array, pin: string | null, now: number): Proof {
+  private async prove(tx: CardStore, card: CardData, un: Uint8Array, pin: string | null, now: number): Promise<Proof> {
     const decline = (d: DeclineCode, triesLeft = 0): Proof => ({ ok: false, decline: d, triesLeft });
     // The card's signature over the UN comes first, and every failure before it looks the same (no
     // card-data oracle): the lookup and the signature check are made in every case.
-    const row = this.store.findCardByPanHash(this.keys.panHash(card.pan));
+    const row = await tx.findCardByPanHash(this.keys.panHash(card.pan));
     this.work.cardChecks++;
     const proof = proveCard({ card, unpredictableNumber: un, caKeys: this.keys.caPublicKeys, issuerKeys: this.keys.issuerKeys, cardRecords: this.keys.cardRecords, now: new Date(now) });
     if (proof.decline !== null || !row || row.expiry !== card.expiry || row.panSequence !== card.panSequence) return decline('card_authentication_failed');
@@ -139,7 +139,7 @@ export class ShopperUseCase {
     // One budget of PIN guesses with the wrong offline PINs the card signed over this UN (rules.ts).
     const counters = proof.counters;
     if (pinBudgetSpent(row.pinTries, counters)) {
-      if (row.pinTries < MAX_PIN_TRIES) this.store.setPinTries(row.id, MAX_PIN_TRIES);
+      if (row.pinTries < MAX_PIN_TRIES) await tx.setPinTries(row.id, MAX_PIN_TRIES);
       return decline('pin_tries_exceeded');
     }
     if (otherMethodLocked(counters)) return decline('cvm_tries_exceeded', pinTriesLeft(row.pinTries, counters));
@@ -147,7 +147,7 @@ export class ShopperUseCase {
     const expected = this.keys.pinVerifier(row.pinSalt, pin, row.panHash);
     const matched = expected.length === row.pinVerifier.length && timingSafeEqual(expected, row.pinVerifier);
     const outcome = pinOutcome(row.pinTries, matched, cardWrongPinTries(counters));
-    if (outcome.tries !== row.pinTries) this.store.setPinTries(row.id, outcome.tries);
+    if (outcome.tries !== row.pinTries) await tx.setPinTries(row.id, outcome.tries);
     if (outcome.decline) return decline(outcome.decline, pinTriesLeft(outcome.tries, counters));
     return { ok: true, row };
   }
@@ -178,10 +178,10 @@ export class ShopperUseCase {
     }
     this.codes.take(this.keys.panHash(card.pan));
     const pin = this.openPin(req.sealedPinBlock, card.pan, codePinContext(req.unpredictableNumber));
-    const res = await this.store.commit((): IssueCodeResponse => {
+    const res = await this.store.commit(async (tx): Promise<IssueCodeResponse> => {
       const decline = (d: DeclineCode, triesLeft = 0): IssueCodeResponse => ({ approved: false, declineReason: d, code: '', expiresAtMs: 0, pinTriesLeft: triesLeft, maskedPan: masked });
       if (this.shopper.takeShopperChallenge(toHex(req.unpredictableNumber), now) !== 'ok') return decline('unpredictable_number_invalid');
-      const proof = this.prove(card, req.unpredictableNumber, pin, now);
+      const proof = await this.prove(tx, card, req.unpredictableNumber, pin, now);
       if (!proof.ok) return decline(proof.decline, proof.triesLeft);
       const rule = checkCodeIssue(proof.row, limit);
       if (rule) return decline(rule, MAX_PIN_TRIES);
@@ -214,7 +214,7 @@ export class ShopperUseCase {
     // limit is charged and before any agreement or RSA check.
     {
       const mc = this.shopper.findMerchantCardByPanHash(mcHash);
-      const prior = mc ? this.store.findSettlement(mc.terminalId, req.idempotencyKey) : undefined;
+      const prior = mc ? await this.store.read((tx) => tx.findSettlement(mc.terminalId, req.idempotencyKey)) : undefined;
       if (!prior && this.shopper.peekShopperChallenge(toHex(un), this.clock.now()) !== 'ok') {
         this.work.refusedBeforeCrypto++;
         this.events.onMerchantPayment?.({ approved: false, decline: 'unpredictable_number_invalid', replayed: false });
@@ -224,47 +224,44 @@ export class ShopperUseCase {
     }
     this.payments.take(this.keys.panHash(card.pan));
     const pin = this.openPin(req.sealedPinBlock, card.pan, merchantCardPinContext(un));
-    const res = await this.store.commit((): PayMerchantResponse => {
+    const res = await this.store.commit(async (tx): Promise<PayMerchantResponse> => {
       const now = this.clock.now();
       const refuse = (d: DeclineCode, triesLeft = 0): PayMerchantResponse => ({ approved: false, declineReason: d, replayed: false, pinTriesLeft: triesLeft });
       const mc = this.shopper.findMerchantCardByPanHash(mcHash);
       if (mc) {
-        const prior = this.store.findSettlement(mc.terminalId, req.idempotencyKey);
-        if (prior) {
-          if (!equalBytes(prior.requestHash, hash)) throw new RequestError('already_exists', 'idempotency key already used for a different payment');
-          return { ...SettleResponse.decode(prior.response), replayed: true, pinTriesLeft: 0 };
-        }
+        const replay = replayOf(await tx.findSettlement(mc.terminalId, req.idempotencyKey), hash, (b) => SettleResponse.decode(b), 'idempotency key');
+        if (replay) return { ...replay, pinTriesLeft: 0 };
       }
       if (this.shopper.takeShopperChallenge(toHex(un), now) !== 'ok') return refuse('unpredictable_number_invalid');
       // The merchant card first: a forged or unregistered one ends it before the shopper's card is judged.
       this.work.cardChecks++;
       const mcProof = authenticateCard({ card: merchantCard, unpredictableNumber: un, caKeys: this.keys.caPublicKeys, issuerKeys: this.keys.issuerKeys, cardRecords: this.keys.cardRecords, now: new Date(now) });
       if (mcProof) return refuse(mc ? 'merchant_card_invalid' : 'merchant_card_unknown');
-      const merchant = mc && this.store.findMerchant(mc.merchantId);
+      const merchant = mc && await tx.findMerchant(mc.merchantId);
       const mcDecline = checkMerchantCard({ row: mc, recordsMerchantId: merchantIdOf(merchantCard.records), expiry: merchantCard.expiry, panSequence: merchantCard.panSequence, merchant, now });
       if (mcDecline || !mc || !merchant) return refuse(mcDecline ?? 'merchant_card_unknown');
-      const terminal = this.store.findTerminal(mc.terminalId);
+      const terminal = await tx.findTerminal(mc.terminalId);
 
       // From here the outcome is stored under (merchant card's terminal, idempotency key): a retry gets it back.
-      const proof = this.prove(card, un, pin, now);
+      const proof = await this.prove(tx, card, un, pin, now);
       let decline: DeclineCode | null = proof.ok ? null : proof.decline;
-      const row = proof.ok ? proof.row : this.store.findCardByPanHash(this.keys.panHash(card.pan));
+      const row = proof.ok ? proof.row : await tx.findCardByPanHash(this.keys.panHash(card.pan));
       const atc = req.cryptogram?.atc ?? -1;
       const cardCvr = decodeIad(req.cryptogram?.iad ?? new Uint8Array())?.cvr;
       let cryptogram: DeclineCode | null = null;
       if (!decline && row) {
         cryptogram = verifyCryptogram({ cryptogram: req.cryptogram, pan: card.pan, panSequence: row.panSequence, amount, unpredictableNumber: un, acMasterKeys: this.keys.acMasterKeys, cardKeys: this.keys.cardKeys });
-        const available = row.creditLimitMinor + this.store.accountBalance(row.accountId);
+        const available = row.creditLimitMinor + await tx.accountBalance(row.accountId);
         // The settlement rules of a till's sale, with this payment standing in for its authorization.
         const authorization = { ref: '', cardId: row.id, terminalId: mc.terminalId, un: toHex(un), expiresAt: now, settled: false, cvm: 'online_pin' as const };
         decline = checkSettlement({ terminal, merchant, requestMerchantId: merchant.id, authorization, card: row, amount, items: req.items, availableMinor: available, atc, cryptogram, cvr: cardCvr, now });
       }
-      const { response: result } = recordSale(this.store, this.keys, {
+      const { response: result } = await recordSale(tx, this.keys, {
         terminalId: mc.terminalId, terminalTxnId: req.idempotencyKey, requestHash: hash, terminalMerchantId: merchant.id, merchant, card: row,
         maskedPan: maskPan(card.pan), items: req.items, amount, decline, now,
       });
-      if (row && atc > row.lastAtc && proof.ok && cryptogram === null) this.store.setLastAtc(row.id, atc);
-      if (row && proof.ok && cryptogram === null && cardCvr?.pinTryLimitExceeded && row.pinTries < MAX_PIN_TRIES) this.store.setPinTries(row.id, MAX_PIN_TRIES);
+      if (row && atc > row.lastAtc && proof.ok && cryptogram === null) await tx.setLastAtc(row.id, atc);
+      if (row && proof.ok && cryptogram === null && cardCvr?.pinTryLimitExceeded && row.pinTries < MAX_PIN_TRIES) await tx.setPinTries(row.id, MAX_PIN_TRIES);
       return { ...result, pinTriesLeft: proof.ok ? MAX_PIN_TRIES : proof.triesLeft };
     });
     this.events.onMerchantPayment?.({ approved: res.approved, decline: (res.declineReason || null) as DeclineCode | null, replayed: res.replayed });
@@ -289,26 +286,26 @@ export class ShopperUseCase {
     const panHash = this.keys.panHash(card.pan);
     this.outcomes.take(panHash);
     const hash = requestHash(OutcomeRequest.encode(req).finish());
-    const res = await this.store.commit((): OutcomeResponse => {
+    const res = await this.store.commit(async (tx): Promise<OutcomeResponse> => {
       const now = this.clock.now();
       if (this.shopper.takeShopperChallenge(toHex(req.unpredictableNumber), now) !== 'ok') return refuse('unpredictable_number_invalid');
       // The card's signature over the UN first; every failure before it looks the same (no card-data oracle).
-      const row = this.store.findCardByPanHash(panHash);
+      const row = await tx.findCardByPanHash(panHash);
       this.work.cardChecks++;
       const proof = authenticateCard({ card, unpredictableNumber: req.unpredictableNumber, caKeys: this.keys.caPublicKeys, issuerKeys: this.keys.issuerKeys, cardRecords: this.keys.cardRecords, now: new Date(now) });
       if (proof !== null || !row || row.expiry !== card.expiry || row.panSequence !== card.panSequence) return refuse('card_authentication_failed');
-      const prior = this.store.findSettlement(req.terminalId, req.terminalTxnId);
+      const prior = await tx.findSettlement(req.terminalId, req.terminalTxnId);
       if (prior) {
         // Another card's payment: nothing about it (the same answer as an id that cannot be cancelled).
         if (prior.cardId !== row.id) return refuse('authorization_invalid');
         const stored = SettleResponse.decode(prior.response);
         return { approved: stored.approved, declineReason: stored.declineReason, receipt: stored.receipt, replayed: true };
       }
-      const terminal = this.store.findTerminal(req.terminalId);
-      const merchant = terminal && this.store.findMerchant(terminal.merchantId);
+      const terminal = await tx.findTerminal(req.terminalId);
+      const merchant = terminal && await tx.findMerchant(terminal.merchantId);
       if (!terminal || !merchant) return refuse('terminal_unknown');
-      if (req.atc > row.lastAtc) this.store.setLastAtc(row.id, req.atc);
-      const { response } = recordSale(this.store, this.keys, {
+      if (req.atc > row.lastAtc) await tx.setLastAtc(row.id, req.atc);
+      const { response } = await recordSale(tx, this.keys, {
         terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash: hash, terminalMerchantId: merchant.id, merchant, card: row,
         maskedPan: maskPan(card.pan), items: [], amount: req.amount!, decline: 'cancelled', cancelled: true, now, atc: req.atc,
       });

@@ -41,7 +41,7 @@ import { SoftwareKeyStore } from '../adapters/key-store.file';
 import { readKeysFile, rotateKeysFile, writeKeysFile } from '../adapters/keys-file';
 import { masterKeyFromEnv, NEW_MASTER_KEY_ENV } from '../adapters/master-key';
 import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
-import { startBackend } from '../adapters/grpc/server';
+import { startBackend } from '../main';
 import { createLogger } from '../adapters/logger';
 import { BackendMetrics } from '../adapters/metrics/backend-metrics';
 import { startMetricsServer } from '../adapters/metrics/metrics-server';

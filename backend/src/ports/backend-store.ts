@@ -1,19 +1,25 @@
 /**
  * Storage of cards, merchants, terminals, one-time challenges, authorizations, settlements and
- * the double-entry ledger. Every method is synchronous and runs inside commit() (or
- * transaction()), so a state change and its ledger rows commit together or not at all. [HS, BS3]
- * Implementations: SqliteBackendStore (embedded default); a PostgreSQL one can implement it too.
+ * the double-entry ledger, split by aggregate (CardStore, RegistryStore, ChallengeStore,
+ * AuthorizationStore, SettlementStore, BatchStore) and composed as StoreTx: every query is a
+ * method of the transaction handle and returns a promise, so a state change and its ledger rows
+ * commit together or not at all whatever the database. [HS, BS3]
+ * Implementations: SqliteBackendStore (embedded default, group commit); a PostgreSQL one
+ * implements the same port.
  *
- * commit(fn) is what the use cases call: fn runs with the transactions of other concurrent
- * requests and the promise resolves only once its changes are durable (group commit, one fsync
- * for many requests); fn sees the changes of the requests before it, and a throw undoes only
- * fn's own changes. transaction(fn) runs fn alone, at once (admin tool, tests).
+ * commit(fn) is what the use cases call: fn runs with a transaction handle `tx`, with the
+ * transactions of other concurrent requests, and the promise resolves only once its changes are
+ * durable; fn sees the changes of the requests before it, and a throw undoes only fn's own
+ * changes. fn may run twice (a store may rerun a batch): it must have no effect outside the
+ * database that a second run would change, and it awaits nothing but `tx`.
+ * read(fn) runs fn on committed data, outside any transaction (lookups, tests); never call it
+ * inside commit()'s function (on SQLite it waits for the batch that function is part of).
  *
  * @example
- *   const result = await store.commit(() => {
- *     const prior = store.findSettlement(terminalId, txnId);
+ *   const result = await store.commit(async (tx) => {
+ *     const prior = await tx.findSettlement(terminalId, txnId);
  *     if (prior) return prior.response;
- *     ...; store.insertSettlement(row); store.insertPostings(rows);
+ *     ...; await tx.insertSettlement(row); await tx.insertPostings(...);
  *   });
  */
 import type { CvmName, DeclineCode } from '@bluetill/protocol';
@@ -175,63 +181,90 @@ export class CommitError extends Error {
   }
 }
 
-export interface BackendStore {
-  /** Runs fn (synchronous) in a transaction shared with concurrent requests; resolves once it is durable. */
-  commit<T>(fn: () => T): Promise<T>;
-  /** Runs fn (synchronous) in a transaction of its own, at once. */
-  transaction<T>(fn: () => T): T;
-  findTerminal(id: string): TerminalRow | undefined;
-  findTerminalCertificate(fingerprint: string): TerminalCertificateRow | undefined;
-  findMerchant(id: string): MerchantRow | undefined;
-  findCardByPanHash(panHash: string): CardRow | undefined;
-  setPinTries(cardId: string, tries: number): void;
-  setLastAtc(cardId: string, atc: number): void;
+/** Cards: the card row is the lock of a card's state (ATC forward only, PIN tries, available credit). */
+export interface CardStore {
+  findCardByPanHash(panHash: string): Promise<CardRow | undefined>;
+  findCardById(id: string): Promise<CardRow | undefined>;
+  setPinTries(cardId: string, tries: number): Promise<void>;
+  setLastAtc(cardId: string, atc: number): Promise<void>;
+}
+
+/** Merchants and terminals, and the terminals' client certificates. */
+export interface RegistryStore {
+  findTerminal(id: string): Promise<TerminalRow | undefined>;
+  findTerminalCertificate(fingerprint: string): Promise<TerminalCertificateRow | undefined>;
+  findMerchant(id: string): Promise<MerchantRow | undefined>;
+}
+
+/** Single-use unpredictable numbers, per terminal. */
+export interface ChallengeStore {
   /** false when this terminal already has a challenge with this UN (nothing written). */
-  insertChallenge(un: string, terminalId: string, expiresAt: number): boolean;
+  insertChallenge(un: string, terminalId: string, expiresAt: number): Promise<boolean>;
   /** Forgets challenges that expired before `before`. */
-  purgeChallenges(before: number): void;
+  purgeChallenges(before: number): Promise<void>;
   /**
    * Forgets this terminal's challenges expired before `now`, then all but its `keep` newest
    * unexpired ones (by expiry). Returns how many were forgotten.
    */
-  boundChallenges(terminalId: string, now: number, keep: number): number;
-  /** Marks the challenge used if it is valid now; says what it found. */
-  takeChallenge(un: string, terminalId: string, now: number): ChallengeState;
-  insertAuthorization(row: AuthorizationRow): void;
-  findAuthorization(ref: string): AuthorizationRow | undefined;
-  markAuthorizationSettled(ref: string): void;
-  findSettlement(terminalId: string, terminalTxnId: string): SettlementRow | undefined;
+  boundChallenges(terminalId: string, now: number, keep: number): Promise<number>;
+  /** Marks the challenge used if it is valid now (one conditional update); says what it found. */
+  takeChallenge(un: string, terminalId: string, now: number): Promise<ChallengeState>;
+}
+
+export interface AuthorizationStore {
+  insertAuthorization(row: AuthorizationRow): Promise<void>;
+  findAuthorization(ref: string): Promise<AuthorizationRow | undefined>;
+  markAuthorizationSettled(ref: string): Promise<void>;
+}
+
+/** Settlements (exactly once per terminal and transaction id) and the double-entry ledger. */
+export interface SettlementStore {
+  findSettlement(terminalId: string, terminalTxnId: string): Promise<SettlementRow | undefined>;
   /** Returns the new settlement's id. */
-  insertSettlement(row: SettlementRow): number;
-  /** Postings of one operation: a sale (adjustmentId null) or an adjustment of that settlement. */
-  insertPostings(settlementId: number, postings: readonly Posting[], at: number, link: { batchId: number; adjustmentId: number | null }): void;
-  findCardById(id: string): CardRow | undefined;
+  insertSettlement(row: SettlementRow): Promise<number>;
+  /** Postings of one operation: a sale (adjustmentId null) or an adjustment of that settlement; each currency sums to zero. */
+  insertPostings(settlementId: number, postings: readonly Posting[], at: number, link: { batchId: number; adjustmentId: number | null }): Promise<void>;
   /** The sale's own postings (not those of its refunds or void). */
-  salePostingsOf(settlementId: number): Posting[];
+  salePostingsOf(settlementId: number): Promise<Posting[]>;
+  /** Sum of postings on an account (cardholder accounts go negative as they spend). */
+  accountBalance(accountId: string): Promise<number>;
+  /** Sum over every posting: zero at every moment. */
+  ledgerSum(): Promise<number>;
+  /** Sum of the postings in each currency that has any: each zero at every moment. */
+  ledgerSumsByCurrency(): Promise<Record<string, number>>;
+}
+
+/** End-of-day batches, refunds and voids, and a terminal's transaction list. */
+export interface BatchStore {
   /** The terminal's open batch, opened now if there is none. */
-  openBatch(terminalId: string, now: number): BatchRow;
-  findOpenBatch(terminalId: string): BatchRow | undefined;
-  findBatch(id: number): BatchRow | undefined;
-  findBatchByCloseRequest(terminalId: string, closeRequestId: string): BatchRow | undefined;
+  openBatch(terminalId: string, now: number): Promise<BatchRow>;
+  findOpenBatch(terminalId: string): Promise<BatchRow | undefined>;
+  findBatch(id: number): Promise<BatchRow | undefined>;
+  findBatchByCloseRequest(terminalId: string, closeRequestId: string): Promise<BatchRow | undefined>;
   /** Totals from the batch's approved operations (sales, refunds, voids); throws when they are in more than one currency. */
-  computeBatchTotals(batchId: number): BatchTotalsRow;
+  computeBatchTotals(batchId: number): Promise<BatchTotalsRow>;
   /**
    * Sum of the batch's postings on one account, and `all`: the sum, over each currency, of the
    * absolute value of that currency's postings (zero exactly when every currency balances).
    */
-  batchPostingSums(batchId: number, accountId: string): { account: number; all: number };
-  closeBatch(batchId: number, totals: BatchTotalsRow, now: number, closeRequestId: string | null): void;
-  findAdjustment(terminalId: string, kind: AdjustmentKind, opTxnId: string): AdjustmentRow | undefined;
-  insertAdjustment(row: AdjustmentRow): number;
+  batchPostingSums(batchId: number, accountId: string): Promise<{ account: number; all: number }>;
+  closeBatch(batchId: number, totals: BatchTotalsRow, now: number, closeRequestId: string | null): Promise<void>;
+  findAdjustment(terminalId: string, kind: AdjustmentKind, opTxnId: string): Promise<AdjustmentRow | undefined>;
+  insertAdjustment(row: AdjustmentRow): Promise<number>;
   /** Sum of the approved refunds of a settlement. */
-  refundedMinor(settlementId: number): number;
+  refundedMinor(settlementId: number): Promise<number>;
   /** Sales, refunds and voids of a terminal created in [fromMs, toMs), oldest first, at most `limit`. */
-  listTransactions(terminalId: string, fromMs: number, toMs: number, limit: number): TransactionListRow[];
-  /** Sum of postings on an account (cardholder accounts go negative as they spend). */
-  accountBalance(accountId: string): number;
-  /** Sum over every posting: zero at every moment. */
-  ledgerSum(): number;
-  /** Sum of the postings in each currency that has any: each zero at every moment. */
-  ledgerSumsByCurrency(): Record<string, number>;
-  close(): void;
+  listTransactions(terminalId: string, fromMs: number, toMs: number, limit: number): Promise<TransactionListRow[]>;
+}
+
+/** One transaction's handle: every query of the store, each a promise. Valid only inside the commit() or read() that gave it. */
+export interface StoreTx extends CardStore, RegistryStore, ChallengeStore, AuthorizationStore, SettlementStore, BatchStore {}
+
+export interface BackendStore {
+  /** Runs fn in a transaction (shared with concurrent requests where the store groups them); resolves once it is durable. */
+  commit<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /** Runs fn on committed data, at once; fn must not write. */
+  read<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /** Rejects what is still queued (CommitError 'store_closed'), then closes (at once where it can). */
+  close(): void | Promise<void>;
 }

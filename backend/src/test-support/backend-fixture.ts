@@ -21,7 +21,7 @@ import { seedDemo, type SeededBackend } from '../admin/demo-seed';
 import type { EmvKeyBits } from '../admin/key-material';
 import type { NewCard } from '../admin/registry';
 import { readTerminalTls } from '../adapters/tls-files';
-import { startBackend, type RunningBackend } from '../adapters/grpc/server';
+import { startBackend, type RunningBackend } from '../main';
 import { createLogger } from '../adapters/logger';
 import { MasterKey } from '../adapters/master-key';
 import { TestCard } from './test-card';

@@ -12,8 +12,6 @@ import { salePostings } from '../domain/ledger';
 
 const [dbPath, first, size] = process.argv.slice(2);
 const store = new SqliteBackendStore(dbPath!, { groupCommit: { maxBatch: Number(size) } });
-const card = store.findCardById('card-alice')!;
-const merchant = store.findMerchant('M-0001')!;
 
 function busy(ms: number): void {
   const until = performance.now() + ms;
@@ -21,18 +19,19 @@ function busy(ms: number): void {
 }
 
 async function main(): Promise<void> {
+  const { card, merchant } = await store.read(async (tx) => ({ card: (await tx.findCardById('card-alice'))!, merchant: (await tx.findMerchant('M-0001'))! }));
   for (let b = Number(first); ; b++) {
     const batch = Array.from({ length: Number(size) }, (_, i) =>
-      store.commit(() => {
+      store.commit(async (tx) => {
         if (i === 0) writeSync(1, `begin ${b}\n`);
         const now = Date.now();
-        const batchId = store.openBatch('T-0001', now).id;
-        const id = store.insertSettlement({
+        const batchId = (await tx.openBatch('T-0001', now)).id;
+        const id = await tx.insertSettlement({
           terminalId: 'T-0001', terminalTxnId: `crash-${b}-${i}`, requestHash: new Uint8Array(32), approved: true, declineReason: null,
           amountMinor: 1, currency: 'EUR', cardId: card.id, merchantId: merchant.id, response: new Uint8Array(8), createdAt: now, batchId,
         });
         busy(2);
-        store.insertPostings(id, salePostings({ minor: 1, currency: 'EUR' }, card.accountId, merchant.accountId), now, { batchId, adjustmentId: null });
+        await tx.insertPostings(id, salePostings({ minor: 1, currency: 'EUR' }, card.accountId, merchant.accountId), now, { batchId, adjustmentId: null });
       }),
     );
     await Promise.all(batch);

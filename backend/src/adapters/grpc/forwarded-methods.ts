@@ -62,9 +62,9 @@ export interface ForwardedAnswer {
  * debugging), and the caller is unauthenticated as on the object path. Throws what the object path
  * throws (RequestError, CommitError), for the gRPC thread to map to a status.
  */
-export async function answerForwarded(useCases: UseCases, store: Pick<BackendStore, 'findTerminalCertificate'>, method: ForwardedMethod, bytes: Uint8Array, peer: PeerIdentity | null): Promise<ForwardedAnswer> {
+export async function answerForwarded(useCases: UseCases, store: Pick<BackendStore, 'read'>, method: ForwardedMethod, bytes: Uint8Array, peer: PeerIdentity | null): Promise<ForwardedAnswer> {
   const m = FORWARDED_METHODS[method];
-  const caller: Caller = peer ? registeredCaller(peer, store) : { kind: 'unauthenticated' }; // who, before what
+  const caller: Caller = peer ? await registeredCaller(peer, store) : { kind: 'unauthenticated' }; // who, before what
   let req: unknown;
   try {
     req = m.decode(bytes);

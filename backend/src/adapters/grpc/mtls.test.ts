@@ -12,7 +12,7 @@ import { startBackendFixture, type BackendFixture } from '../../test-support/bac
 import { createBackendCa, issueTerminalCertificate } from '../../admin/tls-material';
 import { revokeTerminalCertificates } from '../../admin/registry';
 import { tlsPaths } from '../tls-files';
-import { startBackend } from './server';
+import { startBackend } from '../../main';
 
 let f: BackendFixture;
 beforeAll(async () => {

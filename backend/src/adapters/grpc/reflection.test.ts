@@ -10,7 +10,7 @@ import { loadPackageDefinition, status, type ChannelCredentials, type Client, ty
 import { loadSync } from '@grpc/proto-loader';
 import pino from 'pino';
 import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
-import { startBackend } from './server';
+import { startBackend } from '../../main';
 
 const reflectionProto = join(dirname(createRequire(import.meta.url).resolve('@grpc/reflection')), '..', 'proto', 'grpc', 'reflection', 'v1', 'reflection.proto');
 

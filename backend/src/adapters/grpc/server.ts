@@ -1,117 +1,24 @@
 /**
- * The backend's gRPC host: the Authorization and Settlement services (both by default, or
- * either alone), grpc.health.v1 and gRPC server reflection, over one SQLite store.
+ * The backend's gRPC edge: how one unary call is served (caller, decoding and field checks, the
+ * use case, its answer or error as a status, metrics), on the object path (`unary`) or forwarded
+ * as bytes to the use-case worker (`forwarded`). The services are put together in main.ts.
  */
-import { Server, ServerCredentials, status, type ServerUnaryCall, type ServiceError, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { AuthorizationService, SettlementService, ShopperService, health, type DeclinableResponse } from '@bluetill/protocol';
-import { dirname, join } from 'node:path';
+import { status, type ServerUnaryCall, type ServiceError, type sendUnaryData } from '@grpc/grpc-js';
+import { type DeclinableResponse } from '@bluetill/protocol';
 import type { Logger } from 'pino';
-import { SqliteBackendStore, type CommitCounts } from '../sqlite/backend-store.sqlite';
-import { SoftwareKeyStore } from '../key-store.file';
-import type { MasterKey } from '../master-key';
-import { addReflection } from './reflection';
-import { createUseCases, type RemoteUseCases, type UseCases } from './use-cases';
-import { startUseCaseThread, type ForwardedCrossings, type UseCaseThread } from '../worker/use-case-thread';
-import type { ShopperOptions, ShopperWork } from '../../app/shopper-service';
-import { ShopperLane, type ShopperLaneOptions, type ShopperLaneStats } from './shopper-lane';
-import { SqliteShopperStore } from '../sqlite/shopper-store.sqlite';
+import { type UseCaseThread } from '../worker/use-case-thread';
 import type { Caller } from '../../app/caller';
-import { systemClock, type Clock } from '../../ports/clock';
 import { toGrpcStatus } from './to-grpc-status';
-import { guardDecoding, isMalformed } from './malformed-request';
+import { isMalformed } from './malformed-request';
 import { RequestError } from '../../app/request-error';
-import {
-  validateAuthorize, validateCancel, validateGetOutcome, validateChallenge, validateCloseBatch, validateGetSettlement, validateListTransactions, validateRefund, validateSettle, validateVoid,
-  validateIssueCode, validatePayMerchant, validateSettleWithCode, validateShopperChallenge,
-} from './validate';
 import type { BackendMetrics } from '../metrics/backend-metrics';
-import { HealthService } from './health-service';
-import { createLogger } from '../logger';
-import { readServerTls, type TlsMaterial } from '../tls-files';
-import { peerIdentityOf, terminalCallerOf, tlsSocketOf, type PeerIdentity } from './terminal-caller';
-import { TerminalRefusals } from './terminal-refusal';
+import { type PeerIdentity } from './terminal-caller';
 import type { ForwardedMethod } from './forwarded-methods';
-import { hardenedServerCredentials } from './transport-security';
-import { observeTransport } from './observed-transport';
 import { DeadlineExceededError, deadlinePassed, withDeadline } from '../call-deadline';
 
-export interface BackendOptions {
-  readonly dbPath: string;
-  readonly keysPath: string;
-  /**
-   * Opens keys.json (sealed at rest). A wrong key rejects with KeyStoreError('master_key_wrong')
-   * before anything is opened or bound. The CLI takes it from BLUETILL_MASTER_KEY.
-   */
-  readonly masterKey: MasterKey;
-  readonly host?: string;
-  /** 0 picks a free port. */
-  readonly port?: number;
-  /**
-   * Mutual TLS: the backend CA (client certificates must chain to it), the server certificate and
-   * key. Default: read from `tls/` beside keysPath. `'insecure'` serves plaintext with no client
-   * authentication (callers are not checked against a certificate): local debugging only.
-   */
-  readonly tls?: TlsMaterial | 'insecure';
-  readonly services?: ReadonlyArray<'authorization' | 'settlement'>;
-  readonly clock?: Clock;
-  readonly logger?: Logger;
-  /** Request counts, latencies and declines are recorded here (served by startMetricsServer). */
-  readonly metrics?: BackendMetrics;
-  /**
-   * gRPC server reflection (grpc.reflection.v1 and v1alpha) over the protocol's .proto files, so
-   * grpcurl and similar tools can list and call the services. Default on; it reveals the public
-   * schemas only, and is behind the same TLS handshake as everything else.
-   */
-  readonly reflection?: boolean;
-  /**
-   * Run the use cases (store, key store, per-request cryptography, group commits) on a worker
-   * thread, leaving the gRPC thread to the transport. Default off here; `serve` turns it
-   * on (`--no-worker` to keep one thread).
-   * Needs the system clock (a custom `clock` is refused with it).
-   */
-  readonly worker?: boolean;
-  /**
-   * With `worker`: crypto worker threads that open sealed PINs and check card certificates and
-   * ARQCs before the use-case worker decides and commits. Default: the cores left after
-   * the gRPC thread and the use-case worker (defaultCryptoWorkers: none on 2 cores); 0: none (the
-   * use-case worker does that work itself).
-   */
-  readonly cryptoWorkers?: number;
-  /**
-   * The shopper-facing listener (service Shopper, claims 1, 2, 5-8): a separate port with
-   * server-authenticated TLS only (the same server certificate; phones have no client
-   * certificate), default on at port 0 (any free port); `false` turns it off.
-   */
-  readonly shopper?: false | ({ readonly host?: string; readonly port?: number } & ShopperOptions);
-  /** How the shopper listener's calls queue behind the tills' (shopper-lane.ts); defaults there. */
-  readonly shopperLane?: ShopperLaneOptions;
-}
-
-export interface RunningBackend {
-  readonly port: number;
-  readonly address: string;
-  readonly store: SqliteBackendStore;
-  /** Group commits of the store that runs the use cases (the worker's, when there is one). */
-  commitStats(): Promise<CommitCounts>;
-  /** Calls forwarded to the use-case worker as bytes and the messages they crossed in; null without the worker. */
-  forwardedCrossings(): ForwardedCrossings | null;
-  /** Crypto worker threads running (0 without the use-case worker). */
-  readonly cryptoWorkers: number;
-  /** Linux thread ids by role (gRPC thread = the process id), for per-thread CPU figures; empty where unknown. */
-  readonly threadIds: ReadonlyArray<{ readonly role: 'grpc' | 'use-case' | 'crypto'; readonly tid: number }>;
-  /** The shopper-facing listener's port and host:port; null when it is off. */
-  readonly shopperPort: number | null;
-  readonly shopperAddress: string | null;
-  /** The costly work shoppers' requests caused (from the thread that ran them) and the shoppers' lane. */
-  shopperStats(): Promise<{ readonly work: ShopperWork; readonly lane: ShopperLaneStats }>;
-  close(): Promise<void>;
-  /** Hard stop, as a crash would: in-flight calls fail, nothing is drained. */
-  kill(): void;
-}
-
-type Handler<Req, Res> = (req: Req, caller: Caller) => Res | Promise<Res>;
+export type Handler<Req, Res> = (req: Req, caller: Caller) => Res | Promise<Res>;
 /** The caller of a call, from its transport; throws a RequestError when it may not call at all. */
-type CallerOf = (call: ServerUnaryCall<unknown, unknown>) => Caller;
+export type CallerOf = (call: ServerUnaryCall<unknown, unknown>) => Caller | Promise<Caller>;
 
 /** A call's deadline in ms since the epoch (Infinity: none). */
 function deadlineOf(call: ServerUnaryCall<unknown, unknown>): number {
@@ -163,8 +70,8 @@ export function unary<Req, Res>(
     const reply = replier(log, method, metrics, call as ServerUnaryCall<unknown, unknown>, callback);
     const deadline = deadlineOf(call as ServerUnaryCall<unknown, unknown>);
     Promise.resolve()
-      .then(() => {
-        const caller = callerOf(call as ServerUnaryCall<unknown, unknown>); // who, before what
+      .then(async () => {
+        const caller = await callerOf(call as ServerUnaryCall<unknown, unknown>); // who, before what
         if (isMalformed(call.request)) throw new RequestError('invalid_argument', `request does not decode as a ${method} message`);
         const req = validate(call.request);
         if (deadlinePassed(deadline)) throw new DeadlineExceededError();
@@ -182,7 +89,7 @@ export function unary<Req, Res>(
  * certificate's identity read here, everything else done there; the answer's bytes sent as they
  * came, as `unary` sends an answer.
  */
-function forwarded(log: Logger, peerOf: (call: ServerUnaryCall<unknown, unknown>) => PeerIdentity | null, method: ForwardedMethod, thread: UseCaseThread, metrics?: BackendMetrics) {
+export function forwarded(log: Logger, peerOf: (call: ServerUnaryCall<unknown, unknown>) => PeerIdentity | null, method: ForwardedMethod, thread: UseCaseThread, metrics?: BackendMetrics) {
   return (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
     const reply = replier(log, method, metrics, call as ServerUnaryCall<unknown, unknown>, callback);
     const deadline = deadlineOf(call as ServerUnaryCall<unknown, unknown>);
@@ -203,198 +110,5 @@ function forwarded(log: Logger, peerOf: (call: ServerUnaryCall<unknown, unknown>
 }
 
 /** A method of a service definition taking and giving bytes as they are on the wire. */
-const asBytes = <M extends object>(method: M): M => ({ ...method, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b });
+export const asBytes = <M extends object>(method: M): M => ({ ...method, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b });
 
-export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
-  const log = o.logger ?? createLogger('backend');
-  const clock = o.clock ?? systemClock;
-  // TLS material and keys first: a missing file or a wrong master key fails here, before the
-  // store is opened or a port bound (the server refuses to start).
-  const tls = o.tls ?? readServerTls(join(dirname(o.keysPath), 'tls'));
-  const keys = SoftwareKeyStore.fromFile(o.keysPath, o.masterKey);
-  if (o.worker && o.clock) throw new TypeError('startBackend: a custom clock cannot be used with the use-case worker');
-  const store = new SqliteBackendStore(o.dbPath);
-  // With the worker, this connection serves the caller checks (terminal certificates) and reads.
-  let thread: UseCaseThread | undefined;
-  let useCases: UseCases | RemoteUseCases;
-  if (o.worker) {
-    try {
-      thread = await startUseCaseThread({
-        dbPath: o.dbPath, keysPath: o.keysPath, masterKey: o.masterKey, log,
-        ...(o.cryptoWorkers !== undefined ? { cryptoWorkers: o.cryptoWorkers } : {}), ...(o.shopper ? { shopper: o.shopper } : {}),
-      });
-    } catch (error) {
-      store.close();
-      throw error;
-    }
-    useCases = thread.useCases;
-  } else {
-    useCases = createUseCases(store, new SqliteShopperStore(store.db), keys, clock, (fields, message) => log.info(fields, message), o.shopper || {});
-  }
-  // Every use case, the shopper's and the temporary code's too, runs where the others do: with the
-  // worker, every write goes through its one connection and group commit.
-  const { authorization, settlement, adjustments, batches, codeSettlement, shopper: shopperUseCase } = useCases;
-  let credentials: ServerCredentials;
-  let callerOf: CallerOf;
-  let peerOf: (call: ServerUnaryCall<unknown, unknown>) => PeerIdentity | null;
-  const refusals = new TerminalRefusals({ log, tlsSocketOf });
-  if (tls === 'insecure') {
-    log.warn({ event: 'insecure_transport' }, 'serving WITHOUT TLS: plaintext, callers not authenticated (local debugging only)');
-    credentials = ServerCredentials.createInsecure();
-    callerOf = () => ({ kind: 'unauthenticated' });
-    peerOf = () => null;
-  } else {
-    credentials = hardenedServerCredentials(tls.ca, tls.cert, tls.key);
-    callerOf = refusals.watching((call) => terminalCallerOf(call, store));
-    peerOf = peerIdentityOf;
-  }
-  // Authorize and Settle go to the use-case worker as bytes (forwarded-methods.ts) — unless crypto
-  // workers prepare them first, which takes the decoded request (the object path).
-  const bytesTo = thread && thread.cryptoWorkers === 0 ? thread : undefined;
-  const services = o.services ?? ['authorization', 'settlement'];
-  const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
-  if (o.metrics) observeTransport(server, { refused: (e) => o.metrics!.refused('till', e), unimplemented: () => o.metrics!.unimplemented() });
-  const names: string[] = [];
-  const m = o.metrics;
-  // Refund, Void, CloseBatch and ListTransactions: the same use cases on both services (the
-  // Authorization service relays them in process, as it does Settle).
-  const afterSale = (prefix: string) => ({
-    refund: unary(log, callerOf, `${prefix}Refund`, validateRefund, (r, c) => adjustments.refund(r, c), m, SettlementService.refund.responseSerialize),
-    void: unary(log, callerOf, `${prefix}Void`, validateVoid, (r, c) => adjustments.void(r, c), m, SettlementService.void.responseSerialize),
-    closeBatch: unary(log, callerOf, `${prefix}CloseBatch`, validateCloseBatch, (r, c) => batches.closeBatch(r, c), m),
-    listTransactions: unary(log, callerOf, `${prefix}ListTransactions`, validateListTransactions, (r, c) => batches.listTransactions(r, c), m),
-  });
-  if (services.includes('authorization')) {
-    const definition = guardDecoding(AuthorizationService);
-    server.addService(bytesTo ? { ...definition, authorize: asBytes(definition.authorize), settle: asBytes(definition.settle) } : definition, {
-      challenge: unary(log, callerOf, 'Challenge', validateChallenge, (r, c) => authorization.challenge(r, c), m),
-      authorize: bytesTo
-        ? forwarded(log, peerOf, 'Authorize', bytesTo, m)
-        : unary(log, callerOf, 'Authorize', validateAuthorize, (r, c) => authorization.authorize(r, c), m, AuthorizationService.authorize.responseSerialize),
-      settle: bytesTo
-        ? forwarded(log, peerOf, 'Authorization.Settle', bytesTo, m)
-        : unary(log, callerOf, 'Authorization.Settle', validateSettle, (r, c) => authorization.settle(r, c), m, AuthorizationService.settle.responseSerialize),
-      cancel: unary(log, callerOf, 'Authorization.Cancel', validateCancel, (r, c) => authorization.cancel(r, c), m, AuthorizationService.cancel.responseSerialize),
-      settleWithCode: unary(log, callerOf, 'Authorization.SettleWithCode', validateSettleWithCode, (r, c) => codeSettlement.settleWithCode(r, c), m, AuthorizationService.settleWithCode.responseSerialize),
-      ...afterSale('Authorization.'),
-    } as UntypedServiceImplementation);
-    names.push('bluetill.v1.Authorization');
-  }
-  if (services.includes('settlement')) {
-    const definition = guardDecoding(SettlementService);
-    server.addService(bytesTo ? { ...definition, settle: asBytes(definition.settle) } : definition, {
-      settle: bytesTo
-        ? forwarded(log, peerOf, 'Settle', bytesTo, m)
-        : unary(log, callerOf, 'Settle', validateSettle, (r, c) => settlement.settle(r, c), m, SettlementService.settle.responseSerialize),
-      cancel: unary(log, callerOf, 'Cancel', validateCancel, (r, c) => settlement.cancel(r, c), m, SettlementService.cancel.responseSerialize),
-      getSettlement: unary(log, callerOf, 'GetSettlement', validateGetSettlement, (r, c) => settlement.get(r.terminalId, r.terminalTxnId, c), m, SettlementService.getSettlement.responseSerialize),
-      settleWithCode: unary(log, callerOf, 'SettleWithCode', validateSettleWithCode, (r, c) => codeSettlement.settleWithCode(r, c), m, SettlementService.settleWithCode.responseSerialize),
-      ...afterSale(''),
-    } as UntypedServiceImplementation);
-    names.push('bluetill.v1.Settlement');
-  }
-  const healthService = new HealthService(names);
-  // A till the registry refuses learns it from its health probe (terminal-refusal.ts).
-  server.addService(guardDecoding(health.HealthService), tls === 'insecure' ? healthService.implementation : refusals.health(healthService.implementation, callerOf));
-  if (o.reflection !== false) addReflection(server, names);
-  const host = o.host ?? '127.0.0.1';
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${o.port ?? 0}`, credentials, (err, p) => (err ? reject(err) : resolve(p))),
-  ).catch(async (error: unknown) => {
-    await thread?.kill();
-    store.close();
-    throw error;
-  });
-  log.info({ port, services: names, reflection: o.reflection !== false, worker: thread !== undefined, cryptoWorkers: thread?.cryptoWorkers ?? 0, keyId: o.masterKey.id, transport: tls === 'insecure' ? 'insecure' : 'mtls' }, 'backend listening');
-
-  // The shopper-facing listener: its own port, server-authenticated TLS, no client certificate.
-  let shopperServer: Server | null = null;
-  const shopperLane = new ShopperLane(o.shopperLane);
-  let shopperPort: number | null = null;
-  const shopperHost = (o.shopper && o.shopper.host) ?? host;
-  if (o.shopper !== false) {
-    const shopperCallerOf: CallerOf = (call) => ({ kind: 'shopper', peer: call.getPeer().replace(/:\d+$/, '') });
-    // Every shopper call queues in the shoppers' lane (per source address, a few at a time), so the
-    // tills' calls never wait behind a shoppers' burst on the thread that runs the use cases.
-    const inLane = <T>(c: Caller, job: () => Promise<T>) => shopperLane.run(c.kind === 'shopper' ? c.peer : c.kind, job);
-    const srv = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
-    if (o.metrics) observeTransport(srv, { refused: (e) => o.metrics!.refused('shopper', e), unimplemented: () => o.metrics!.unimplemented() });
-    srv.addService(guardDecoding(ShopperService), {
-      challenge: unary(log, shopperCallerOf, 'Shopper.Challenge', validateShopperChallenge, (_r, c) => inLane(c, () => shopperUseCase.challenge(c)), m),
-      issueCode: unary(log, shopperCallerOf, 'Shopper.IssueCode', validateIssueCode, (r, c) => inLane(c, () => shopperUseCase.issueCode(r, c)), m, ShopperService.issueCode.responseSerialize),
-      getOutcome: unary(log, shopperCallerOf, 'Shopper.GetOutcome', validateGetOutcome, (r, c) => inLane(c, () => shopperUseCase.getOutcome(r, c)), m, ShopperService.getOutcome.responseSerialize),
-      payMerchant: unary(log, shopperCallerOf, 'Shopper.PayMerchant', validatePayMerchant, (r, c) => inLane(c, () => shopperUseCase.payMerchant(r, c)), m, ShopperService.payMerchant.responseSerialize),
-    } as UntypedServiceImplementation);
-    const shopperHealth = new HealthService(['bluetill.v1.Shopper']);
-    srv.addService(guardDecoding(health.HealthService), shopperHealth.implementation);
-    const shopperCredentials = tls === 'insecure' ? ServerCredentials.createInsecure() : hardenedServerCredentials(null, tls.cert, tls.key);
-    try {
-      shopperPort = await new Promise<number>((resolve, reject) =>
-        srv.bindAsync(`${shopperHost}:${(o.shopper && o.shopper.port) ?? 0}`, shopperCredentials, (err, p) => (err ? reject(err) : resolve(p))),
-      );
-    } catch (e) {
-      server.forceShutdown();
-      await thread?.kill();
-      store.close();
-      throw e;
-    }
-    shopperServer = srv;
-    log.info({ port: shopperPort, services: ['bluetill.v1.Shopper'], transport: tls === 'insecure' ? 'insecure' : 'tls' }, 'shopper listener');
-  }
-  let closed = false;
-  const finish = () => {
-    if (closed) return;
-    closed = true;
-    store.close();
-  };
-  const stopShopper = () =>
-    new Promise<void>((resolve) => {
-      if (!shopperServer) return resolve();
-      const timer = setTimeout(() => shopperServer!.forceShutdown(), 2000);
-      shopperServer.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  return {
-    port,
-    address: `${host}:${port}`,
-    store,
-    commitStats: () => thread?.commitStats() ?? Promise.resolve(store.commitStats),
-    forwardedCrossings: () => thread?.forwardedCrossings() ?? null,
-    get cryptoWorkers() {
-      return thread?.cryptoWorkers ?? 0;
-    },
-    get threadIds() {
-      const ids = thread?.threadIds;
-      return [
-        { role: 'grpc' as const, tid: process.pid },
-        ...(ids?.useCase !== undefined ? [{ role: 'use-case' as const, tid: ids.useCase }] : []),
-        ...(ids?.crypto ?? []).map((tid) => ({ role: 'crypto' as const, tid })),
-      ];
-    },
-    shopperPort,
-    shopperAddress: shopperPort === null ? null : `${shopperHost}:${shopperPort}`,
-    shopperStats: async () => ({ work: await shopperUseCase.stats(), lane: shopperLane.stats }),
-    close: async () => {
-      await stopShopper();
-      await new Promise<void>((resolve) => {
-        healthService.shutdown();
-        const timer = setTimeout(() => server.forceShutdown(), 2000);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          void (thread?.close() ?? Promise.resolve()).then(() => {
-            finish();
-            resolve();
-          });
-        });
-      });
-    },
-    kill: () => {
-      shopperServer?.forceShutdown();
-      server.forceShutdown();
-      void thread?.kill();
-      finish();
-    },
-  };
-}

@@ -94,14 +94,14 @@ export function peerIdentityOf(call: ServerUnaryCall<unknown, unknown>): PeerIde
 }
 
 /** The caller of a grpc-js call: the certificate read once per TLS connection, the registry on every call. */
-export function terminalCallerOf(call: ServerUnaryCall<unknown, unknown>, store: Pick<BackendStore, 'findTerminalCertificate'>): Caller {
+export function terminalCallerOf(call: ServerUnaryCall<unknown, unknown>, store: Pick<BackendStore, 'read'>): Promise<Caller> {
   return registeredCaller(peerIdentityOf(call), store);
 }
 
 /** The caller a certificate identifies, if the registry issued it to that terminal and has not revoked it; else PERMISSION_DENIED. */
-export function registeredCaller({ fingerprint, terminalId }: PeerIdentity, store: Pick<BackendStore, 'findTerminalCertificate'>): Caller {
+export async function registeredCaller({ fingerprint, terminalId }: PeerIdentity, store: Pick<BackendStore, 'read'>): Promise<Caller> {
   if (!terminalId) throw new TerminalRefusedError('certificate_no_terminal', 'client certificate names no terminal');
-  const row = store.findTerminalCertificate(fingerprint);
+  const row = await store.read((tx) => tx.findTerminalCertificate(fingerprint));
   if (!row) throw new TerminalRefusedError('certificate_unknown', 'client certificate unknown to the registry', terminalId);
   if (row.revokedAt !== null) throw new TerminalRefusedError('certificate_revoked', 'client certificate revoked', terminalId);
   if (row.terminalId !== terminalId) throw new TerminalRefusedError('certificate_other_terminal', 'client certificate issued to another terminal', terminalId);

@@ -30,7 +30,7 @@ export class TerminalRefusedError extends RequestError {
   }
 }
 
-type CallerOf = (call: ServerUnaryCall<unknown, unknown>) => Caller;
+type CallerOf = (call: ServerUnaryCall<unknown, unknown>) => Caller | Promise<Caller>;
 
 /** What the TLS handshake saw of the caller's certificate, for the log (never the certificate itself). */
 function peerOf(call: ServerUnaryCall<unknown, unknown>, tlsSocketOf: (call: object) => TLSSocket | undefined): { fingerprint?: string; serial?: string } {
@@ -98,10 +98,10 @@ export class TerminalRefusals {
   }
 
   /** `callerOf` with every refusal it raises logged. */
-  watching(callerOf: CallerOf): CallerOf {
-    return (call) => {
+  watching(callerOf: CallerOf): (call: ServerUnaryCall<unknown, unknown>) => Promise<Caller> {
+    return async (call) => {
       try {
-        return callerOf(call);
+        return await callerOf(call);
       } catch (error) {
         if (error instanceof TerminalRefusedError) this.record(call, error, methodOf(call));
         throw error;
@@ -119,13 +119,12 @@ export class TerminalRefusals {
     return {
       ...impl,
       check: (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => {
-        try {
-          callerOf(call);
-        } catch (error) {
-          if (error instanceof TerminalRefusedError) return cb(refusalStatus(error));
-          throw error;
-        }
-        check(call, cb);
+        Promise.resolve()
+          .then(() => callerOf(call))
+          .then(
+            () => check(call, cb),
+            (error: unknown) => cb(error instanceof TerminalRefusedError ? refusalStatus(error) : { code: status.INTERNAL, details: 'the caller could not be checked' }),
+          );
       },
     };
   }

@@ -1,7 +1,7 @@
 import type { DeclineCode } from '@bluetill/protocol';
 import type {
   AdjustmentKind, AdjustmentRow, AuthorizationRow, BackendStore, BatchRow, BatchTotalsRow, CardRow, ChallengeState, MerchantRow, Posting, SettlementRow,
-  TerminalCertificateRow, TerminalRow, TransactionListRow,
+  StoreTx, TerminalCertificateRow, TerminalRow, TransactionListRow,
 } from '../../ports/backend-store';
 
 const CARD_COLUMNS = `id, pan_hash AS panHash, pan_masked AS panMasked, pan_sequence AS panSequence, expiry,
@@ -34,10 +34,17 @@ export interface CommitCounts {
   readonly reruns: number;
 }
 
-/** BackendStore on one SQLite file (better-sqlite3, synchronous transactions, group commit). */
+/**
+ * BackendStore on one SQLite file (better-sqlite3, group commit). better-sqlite3 is synchronous:
+ * the port's transaction handle (`tx`) wraps the synchronous queries below, each promise resolved
+ * at once, so a batch of async transactions still runs to its COMMIT within one event-loop turn.
+ * The synchronous queries stay public for what runs on this adapter alone (its own tests, the
+ * demo seed); everything else goes through commit() and read().
+ */
 export class SqliteBackendStore implements BackendStore {
   readonly db: Db;
   private readonly stmt;
+  private readonly tx: StoreTx = sqliteTx(this);
   private readonly committer: GroupCommitter;
   private readonly stats = { commits: 0, transactions: 0, largest: 0, reruns: 0 };
 
@@ -122,10 +129,16 @@ export class SqliteBackendStore implements BackendStore {
     return { ...this.stats };
   }
 
-  commit<T>(fn: () => T): Promise<T> {
-    return this.committer.commit(fn);
+  commit<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.committer.commit(() => fn(this.tx));
   }
 
+  /** Runs fn between group commits, so it reads committed data only. */
+  read<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.committer.exclusive(() => fn(this.tx));
+  }
+
+  /** Runs fn (synchronous, this adapter's own queries) in a transaction of its own, at once (tests, seeding). */
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn).immediate();
   }
@@ -318,4 +331,42 @@ export class SqliteBackendStore implements BackendStore {
     this.committer.close();
     this.db.close();
   }
+}
+
+/** The port's transaction handle over the store's synchronous queries: each promise settles at once (a throw becomes a rejection). */
+function sqliteTx(s: SqliteBackendStore): StoreTx {
+  return {
+    findCardByPanHash: async (panHash) => s.findCardByPanHash(panHash),
+    findCardById: async (id) => s.findCardById(id),
+    setPinTries: async (cardId, tries) => s.setPinTries(cardId, tries),
+    setLastAtc: async (cardId, atc) => s.setLastAtc(cardId, atc),
+    findTerminal: async (id) => s.findTerminal(id),
+    findTerminalCertificate: async (fingerprint) => s.findTerminalCertificate(fingerprint),
+    findMerchant: async (id) => s.findMerchant(id),
+    insertChallenge: async (un, terminalId, expiresAt) => s.insertChallenge(un, terminalId, expiresAt),
+    purgeChallenges: async (before) => s.purgeChallenges(before),
+    boundChallenges: async (terminalId, now, keep) => s.boundChallenges(terminalId, now, keep),
+    takeChallenge: async (un, terminalId, now) => s.takeChallenge(un, terminalId, now),
+    insertAuthorization: async (row) => s.insertAuthorization(row),
+    findAuthorization: async (ref) => s.findAuthorization(ref),
+    markAuthorizationSettled: async (ref) => s.markAuthorizationSettled(ref),
+    findSettlement: async (terminalId, terminalTxnId) => s.findSettlement(terminalId, terminalTxnId),
+    insertSettlement: async (row) => s.insertSettlement(row),
+    insertPostings: async (settlementId, postings, at, link) => s.insertPostings(settlementId, postings, at, link),
+    salePostingsOf: async (settlementId) => s.salePostingsOf(settlementId),
+    accountBalance: async (accountId) => s.accountBalance(accountId),
+    ledgerSum: async () => s.ledgerSum(),
+    ledgerSumsByCurrency: async () => s.ledgerSumsByCurrency(),
+    openBatch: async (terminalId, now) => s.openBatch(terminalId, now),
+    findOpenBatch: async (terminalId) => s.findOpenBatch(terminalId),
+    findBatch: async (id) => s.findBatch(id),
+    findBatchByCloseRequest: async (terminalId, closeRequestId) => s.findBatchByCloseRequest(terminalId, closeRequestId),
+    computeBatchTotals: async (batchId) => s.computeBatchTotals(batchId),
+    batchPostingSums: async (batchId, accountId) => s.batchPostingSums(batchId, accountId),
+    closeBatch: async (batchId, totals, now, closeRequestId) => s.closeBatch(batchId, totals, now, closeRequestId),
+    findAdjustment: async (terminalId, kind, opTxnId) => s.findAdjustment(terminalId, kind, opTxnId),
+    insertAdjustment: async (row) => s.insertAdjustment(row),
+    refundedMinor: async (settlementId) => s.refundedMinor(settlementId),
+    listTransactions: async (terminalId, fromMs, toMs, limit) => s.listTransactions(terminalId, fromMs, toMs, limit),
+  };
 }

@@ -169,17 +169,19 @@ describe('GroupCommitter', () => {
   it('with flushAt, commits inside commit() once that many wait: a burst is answered in parts, the first part before the rest has run', async () => {
     committer = new GroupCommitter(db, { flushAt: 3, onCommit: (s) => commits.push(s) });
     const seen: string[] = [];
+    let durableWhenB3Ran: string[] = [];
     const burst = Array.from({ length: 7 }, (_, i) => {
-      const p = committer.commit(put(`b${i}`, i));
-      if (i === 2) {
-        // The third commit() committed the first three at once, synchronously: durable before b3 ran.
-        expect(rows().map((r) => r.k)).toEqual(['b0', 'b1', 'b2']);
-        expect(commits.map((c) => c.size)).toEqual([3]);
-      }
+      const p = committer.commit(async () => {
+        // The third commit() started the first three's batch at once: durable before b3 runs.
+        if (i === 3) durableWhenB3Ran = rows().map((r) => r.k);
+        return put(`b${i}`, i)();
+      });
+      if (i === 2) expect(committer.pending).toBe(0); // taken by the batch already, not left for the next turn
       void p.then(() => seen.push(`b${i}`));
       return p;
     });
     await Promise.all(burst);
+    expect(durableWhenB3Ran).toEqual(['b0', 'b1', 'b2']);
     expect(commits.map((c) => c.size)).toEqual([3, 3, 1]); // the last one at the next turn
     expect(seen).toEqual(['b0', 'b1', 'b2', 'b3', 'b4', 'b5', 'b6']);
     expect(rows()).toHaveLength(7);
@@ -195,15 +197,42 @@ describe('GroupCommitter', () => {
     expect(rows()).toHaveLength(15);
   });
 
-  it('refuses an asynchronous transaction without harming the batch', async () => {
+  it('runs asynchronous transactions one after the other: a duplicate awaiting between its read and its write still sees the first', async () => {
+    /** As put, with the await between read and write that a store port's queries bring. */
+    const putAsync = (k: string, v: number) => async () => {
+      const prior = await Promise.resolve(db.prepare('SELECT v FROM kv WHERE k = ?').get(k) as { v: number } | undefined);
+      if (prior) return { v: prior.v, replayed: true };
+      await Promise.resolve();
+      db.prepare('INSERT INTO kv (k, v) VALUES (?, ?)').run(k, v);
+      return { v, replayed: false };
+    };
     const outcomes = await Promise.allSettled([
-      committer.commit(put('s1', 1)),
-      committer.commit((async () => undefined) as () => unknown),
-      committer.commit(put('s2', 2)),
+      committer.commit(putAsync('s1', 1)),
+      committer.commit(putAsync('s1', 9)),
+      committer.commit(async () => {
+        await Promise.resolve();
+        throw new Error('refused');
+      }),
+      committer.commit(putAsync('s2', 2)),
     ]);
-    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-    expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(TypeError);
-    expect(rows()).toHaveLength(2);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect(outcomes.slice(0, 2).map((o) => (o as PromiseFulfilledResult<unknown>).value)).toEqual([{ v: 1, replayed: false }, { v: 1, replayed: true }]);
+    expect(rows()).toEqual([{ k: 's1', v: 1 }, { k: 's2', v: 2 }]);
+    expect(commits).toEqual([expect.objectContaining({ size: 4, failed: 1, rerun: true })]);
+  });
+
+  it('runs exclusive() between batches: a read asked while a batch runs sees only what that batch committed', async () => {
+    let readDuringBatch: Promise<number> | undefined;
+    const read = () => (db.prepare('SELECT COUNT(*) AS n FROM kv').get() as { n: number }).n;
+    const first = committer.commit(async () => {
+      put('x1', 1)();
+      readDuringBatch = committer.exclusive(read); // asked with the batch's row written but not committed
+      await Promise.resolve();
+      return put('x2', 2)();
+    });
+    await first;
+    expect(await readDuringBatch).toBe(2); // after the COMMIT, never the half-written batch
+    expect(await committer.exclusive(read)).toBe(2);
   });
 
   it('rejects every request of a batch whose COMMIT fails, and stores none of it', async () => {

@@ -26,16 +26,21 @@
  *   returned.
  * - When BEGIN or COMMIT fails, nothing of the batch is durable: every request of it is rejected
  *   with a CommitError (cause attached) and no value is ever returned.
- * - Functions are synchronous (better-sqlite3): one that returns a promise is rejected.
+ * - Functions may be asynchronous (the store port's `commit(async (tx) => …)`): each is awaited
+ *   before the next one runs, so the batch's statements still run one request at a time on the
+ *   one connection. A function must await nothing but the store: the SQLite store's queries
+ *   resolve at once, so a batch still runs to its COMMIT within one turn of the event loop.
+ * - exclusive(fn) runs fn (reads outside any batch) between batches, never inside one, so it
+ *   sees only committed data.
  * - A transaction queued by a call whose deadline (call-deadline.ts) has passed when its batch
  *   is flushed is not run: it is rejected with a DeadlineExceededError and writes nothing.
  * - Batching needs no timer: the flush runs on the next macrotask (setImmediate), so it takes
  *   every request that arrived in the same turn of the event loop; while one batch runs (it is
- *   synchronous) the next one gathers. Latency added: one event-loop turn.
+ *   within one turn) the next one gathers. Latency added: one event-loop turn.
  *
  * @example
  *   const committer = new GroupCommitter(db, { maxBatch: 256 });
- *   const response = await committer.commit(() => { ...reads and writes...; return response; });
+ *   const response = await committer.commit(async () => { ...reads and writes...; return response; });
  */
 import { CommitError } from '../../ports/backend-store';
 import { DeadlineExceededError, currentDeadline, deadlinePassed } from '../call-deadline';
@@ -82,14 +87,16 @@ export class GroupCommitter {
   private queue: Pending[] = [];
   private scheduled = false;
   private closed = false;
+  /** A batch or an exclusive() runs; the next one waits in `waiters` or the queue. */
   private flushing = false;
+  private readonly waiters: Array<() => void> = [];
   private readonly maxBatch: number;
   private readonly flushAt: number;
   private readonly begin;
   private readonly commitStmt;
   private readonly rollback;
   private readonly savepoint;
-  private readonly release;
+  private readonly releaseSavepoint;
   private readonly rollbackTo;
 
   constructor(
@@ -102,12 +109,12 @@ export class GroupCommitter {
     this.commitStmt = db.prepare('COMMIT');
     this.rollback = db.prepare('ROLLBACK');
     this.savepoint = db.prepare('SAVEPOINT group_commit_request');
-    this.release = db.prepare('RELEASE group_commit_request');
+    this.releaseSavepoint = db.prepare('RELEASE group_commit_request');
     this.rollbackTo = db.prepare('ROLLBACK TO group_commit_request');
   }
 
   /** Runs fn in the next batch; resolves with its value once the batch's COMMIT is durable. */
-  commit<T>(fn: () => T): Promise<T> {
+  commit<T>(fn: () => T | Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new CommitError('store_closed', 'the store is closed'));
     const promise = new Promise<T>((resolve, reject) => {
       this.queue.push({ fn, deadline: currentDeadline(), resolve: resolve as (v: unknown) => void, reject });
@@ -115,6 +122,20 @@ export class GroupCommitter {
     if (this.queue.length >= this.flushAt && !this.flushing) this.flush();
     else this.schedule();
     return promise;
+  }
+
+  /**
+   * Runs fn outside any batch: after the batch that runs now (if any), before the next one starts.
+   * For reads that must see committed data only.
+   */
+  async exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
+    if (this.flushing) await new Promise<void>((resolve) => this.waiters.push(resolve)); // handed over with flushing still set
+    else this.flushing = true;
+    try {
+      return await fn();
+    } finally {
+      this.release();
+    }
   }
 
   /** Requests waiting for the next batch. */
@@ -139,17 +160,35 @@ export class GroupCommitter {
   }
 
   private flush(): void {
-    if (this.closed) return;
+    if (this.closed || this.flushing) return; // release() flushes or schedules what is queued then
     this.flushing = true;
+    void this.flushBatch();
+  }
+
+  /** The batch or exclusive() that ran is done: hand over to a waiting exclusive(), else go on with the queue. */
+  private release(): void {
+    const next = this.waiters.shift();
+    if (next) {
+      next();
+      return;
+    }
+    this.flushing = false;
+    if (this.closed || this.queue.length === 0) return;
+    if (this.queue.length >= this.flushAt) this.flush();
+    else this.schedule();
+  }
+
+  private async flushBatch(): Promise<void> {
     try {
-      this.flushBatch();
+      await this.runBatch();
     } finally {
-      this.flushing = false;
+      this.release();
     }
   }
 
-  private flushBatch(): void {
-    const taken = this.queue.splice(0, this.maxBatch);
+  private async runBatch(): Promise<void> {
+    // With flushAt a batch holds at most that many (the rest waited while this batch ran), as when commit() flushes.
+    const taken = this.queue.splice(0, Math.min(this.maxBatch, this.flushAt));
     if (this.queue.length > 0) this.schedule();
     // A transaction whose caller's deadline has passed does not run: its caller has given up.
     const now = Date.now();
@@ -171,7 +210,7 @@ export class GroupCommitter {
       return;
     }
     let rerun = false;
-    let outcomes = this.runPlain(batch);
+    let outcomes = await this.runPlain(batch);
     if (outcomes === 'threw') {
       // One of them threw: undo the whole run, then run the batch again with a savepoint each.
       rerun = true;
@@ -182,7 +221,7 @@ export class GroupCommitter {
         fail('could not begin the batch transaction again; nothing of it is stored', cause);
         return;
       }
-      outcomes = this.runWithSavepoints(batch);
+      outcomes = await this.runWithSavepoints(batch);
     }
     if (outcomes === 'aborted') {
       // SQLite rolled the whole transaction back (e.g. an I/O error): the batch is lost.
@@ -205,11 +244,12 @@ export class GroupCommitter {
   }
 
   /** Every function, no savepoints: their values, or 'threw' at the first one that throws (the run is then to be rolled back). */
-  private runPlain(batch: readonly Pending[]): Outcome[] | 'threw' | 'aborted' {
+  private async runPlain(batch: readonly Pending[]): Promise<Outcome[] | 'threw' | 'aborted'> {
     const outcomes: Outcome[] = [];
     for (const p of batch) {
       try {
-        outcomes.push({ ok: true, value: synchronous(p.fn()) });
+        const value = p.fn();
+        outcomes.push({ ok: true, value: isThenable(value) ? await value : value });
       } catch {
         return this.db.inTransaction ? 'threw' : 'aborted';
       }
@@ -217,35 +257,28 @@ export class GroupCommitter {
     return outcomes;
   }
 
-  private runWithSavepoints(batch: readonly Pending[]): Outcome[] | 'aborted' {
+  private async runWithSavepoints(batch: readonly Pending[]): Promise<Outcome[] | 'aborted'> {
     const outcomes: Outcome[] = [];
     for (const p of batch) {
-      const o = this.runInSavepoint(p.fn);
-      if (o === 'aborted') return 'aborted';
+      this.savepoint.run();
+      let o: Outcome;
+      try {
+        const value = p.fn();
+        o = { ok: true, value: isThenable(value) ? await value : value };
+      } catch (error) {
+        o = { ok: false, error };
+      }
+      if (!this.db.inTransaction) return 'aborted';
+      // ROLLBACK TO undoes this request's changes and keeps the savepoint; RELEASE then drops it.
+      if (!o.ok) this.rollbackTo.run();
+      this.releaseSavepoint.run();
       outcomes.push(o);
     }
     return outcomes;
   }
-
-  private runInSavepoint(fn: () => unknown): Outcome | 'aborted' {
-    this.savepoint.run();
-    try {
-      const value = synchronous(fn());
-      this.release.run();
-      return { ok: true, value };
-    } catch (error) {
-      if (!this.db.inTransaction) return 'aborted';
-      // ROLLBACK TO undoes this request's changes and keeps the savepoint; RELEASE then drops it.
-      this.rollbackTo.run();
-      this.release.run();
-      return { ok: false, error };
-    }
-  }
 }
 
-/** A group-commit function's value, refused when it is a promise (the batch cannot wait for it). */
-function synchronous(value: unknown): unknown {
-  if (value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function')
-    throw new TypeError('a group-commit transaction must be synchronous (it returned a promise)');
-  return value;
+/** A value to await (a function's promise); a plain value is used as it is. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
 }

@@ -11,7 +11,7 @@ import { AuthorizationClient, codePinContext, publicKeyFromRaw, sealPin, verifyC
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
 import { sell } from '../../test-support/sale';
-import { startBackend } from '../grpc/server';
+import { startBackend } from '../../main';
 import { readTerminalTls } from '../tls-files';
 
 let f: BackendFixture;
