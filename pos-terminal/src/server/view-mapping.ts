@@ -21,10 +21,14 @@ export const lineView = (i: Item, currency: string): LineView => ({
   lineTotalText: formatMoney({ minor: i.unitPriceMinor * i.quantity, currency }),
 });
 
+/** What the cashier sees of a basket's state: held for a code reads as taken (not waiting); a released one is no longer listed. */
+const BASKET_STATUS: Record<Basket['state'], BasketView['status']> = { open: 'open', assigned: 'assigned', held_for_code: 'assigned', paid: 'paid', released: 'open' };
+
 export const basketView = (b: Basket): BasketView => ({
   id: b.id,
-  status: b.state,
+  status: BASKET_STATUS[b.state],
   sessionId: b.sessionId,
+  heldBy: b.holder?.kind ?? null,
   lines: b.items.map((i) => lineView(i, b.total.currency)),
   totalText: formatMoney(b.total),
   receiptTxnId: b.receiptTxnId,
