@@ -13,6 +13,7 @@ export { journalKey, generateTillKey, parseTillKey, tillKeyFromEnv, TillKeyError
 export { BlenoPeripheral, type BlenoPeripheralOptions } from './main/ble/ble-peripheral.bleno';
 export type { AclPolicy, AclStats } from './main/ble/acl-scheduler';
 export type { HciTransport } from './main/ble/hci-transport';
+export { composeTill, readTerminalFile, bleFromSpec, type TillConfig, type TillOverrides, type ComposedTill, type TerminalFile } from './compose-till';
 export { DraftSale, MAX_QUANTITY, type SaleProduct } from './common/sale/draft-sale';
 export { TillError } from './common/till-error';
 export type { BasketState, BasketHolder } from './common/basket';

@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { composeTill } from './compose-till';
+import { composeTill } from '../compose-till';
 import { fromUserDir } from './user-dir';
 import { startTillServer, TillServerError } from './till-server';
 import { CashierAuth } from './cashier-auth';
