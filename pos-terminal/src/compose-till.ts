@@ -14,16 +14,16 @@ import type { TillLimits } from './common/till-context';
 import type { BlePeripheral } from './common/ports/ble-peripheral';
 import type { BackendClient } from './common/ports/backend-client';
 import type { Journal } from './common/ports/journal';
-import { GrpcBackendClient } from './main/backend/backend-client.grpc';
-import { SqliteJournal } from './main/journal/journal.sqlite';
-import { journalKey, tillKeyFromEnv } from './main/journal/journal-key';
-import { BlenoPeripheral } from './main/ble/ble-peripheral.bleno';
-import type { HciTransport } from './main/ble/hci-transport';
-import { SqliteCatalog } from './main/catalog/catalog.sqlite';
-import { SqliteReceiptStore } from './main/receipt/receipt-store.sqlite';
-import { printerFromSpec } from './main/receipt/printer-from-spec';
-import type { ReceiptPrinter } from './main/receipt/receipt-printer';
-import { NoBlePeripheral } from './server/no-ble-peripheral';
+import { GrpcBackendClient } from './adapters/backend/backend-client.grpc';
+import { SqliteJournal } from './adapters/journal/journal.sqlite';
+import { journalKey, tillKeyFromEnv } from './adapters/journal/journal-key';
+import { BlenoPeripheral } from './adapters/ble/ble-peripheral.bleno';
+import type { HciTransport } from './adapters/ble/hci-transport';
+import { SqliteCatalog } from './adapters/catalog/catalog.sqlite';
+import { SqliteReceiptStore } from './adapters/receipt/receipt-store.sqlite';
+import { printerFromSpec } from './adapters/receipt/printer-from-spec';
+import type { ReceiptPrinter } from './adapters/receipt/receipt-printer';
+import { NoBlePeripheral } from './adapters/ble/no-ble-peripheral';
 
 export interface TillConfig {
   /** The terminal identity file issued by the card company (terminalId, merchantId, merchantName, privatePem, certificate). */

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { privateKeyFromPem, type Item } from '@bluetill/protocol';
 import { BackendError, generateTillKey, journalKey, type BackendClient } from '@bluetill/pos-terminal';
-import { writeTestCashiersFile } from '../../pos-terminal/src/server/test-cashiers';
+import { writeTestCashiersFile } from '../../pos-terminal/src/host/test-cashiers';
 import { journalPlaintexts, scanTillJournal, tillCardSecrets } from '../support/data-at-rest';
 import { ledgerFacts, override, startRig, type Rig } from './rig';
 

@@ -7,7 +7,7 @@ import { BasketBook } from './basket';
 import type { BackendClient } from './ports/backend-client';
 import type { Journal } from './ports/journal';
 import { SettlementDesk } from './settlement-desk';
-import { SqliteJournal } from '../main/journal/journal.sqlite';
+import { SqliteJournal } from '../adapters/journal/journal.sqlite';
 
 const journalPath = () => join(mkdtempSync(join(tmpdir(), 'bluetill-desk-')), 'journal.sqlite');
 const openJournal = (path = journalPath()) => new SqliteJournal(path, { key: new Uint8Array(32).fill(1) });

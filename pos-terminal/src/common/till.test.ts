@@ -7,7 +7,7 @@ import type { Journal } from './ports/journal';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteJournal } from '../main/journal/journal.sqlite';
+import { SqliteJournal } from '../adapters/journal/journal.sqlite';
 
 const peripheral: BlePeripheral = { start: async () => undefined, onConnect: () => undefined, stop: async () => undefined };
 const journalPath = () => join(mkdtempSync(join(tmpdir(), 'bluetill-till-')), 'journal.sqlite');

@@ -2,7 +2,7 @@
 import { declineText, formatMoney, isDeclineCode, type CloseBatchResponse, type Item, type Receipt } from '@bluetill/protocol';
 import type { SessionSnapshot } from '../common/session';
 import type { Basket } from '../common/basket';
-import type { Product } from '../main/catalog/catalog';
+import type { Product } from '../adapters/catalog/catalog';
 import type { BasketView, BatchView, LineView, MismatchView, ProductView, ReceiptKind, ReceiptView, SessionPhase, SessionRow } from '../common/ipc/view-models';
 
 /** Any run of 12+ digits in a message becomes asterisks: no card number reaches the screen. */
