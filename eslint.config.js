@@ -45,20 +45,6 @@ export default tseslint.config(
     files: ['backend/src/**/*.test.ts', 'pos-terminal/src/**/*.test.ts', 'phone-agent/src/**/*.test.ts'],
     rules: { 'no-restricted-imports': 'off' },
   },
-  // The cashier UI runs in a browser or Electron's sandboxed renderer: no Node, no drivers, no Electron.   [SIG, VSC]
-  {
-    files: ['pos-terminal/src/renderer/**/*.ts'],
-    ignores: ['**/*.test.ts'],
-    rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['node:*', 'fs', 'net', 'path', 'child_process', 'electron', '@grpc/*', 'better-sqlite3', '@stoprocent/*', 'nfc-pcsc', 'pino', 'ws'],
-            message: 'The renderer is UI only: it talks to the till through the typed API (preload or WebSocket).' },
-          { group: APP_PACKAGES, message: APP_MESSAGE },
-        ],
-      }],
-    },
-  },
   // Pure cores also import no drivers: those belong in adapter files (this block repeats the app
   // rule because ESLint's flat config keeps only the last setting of a rule).     [STYLE: dependency direction]
   {
@@ -69,6 +55,93 @@ export default tseslint.config(
         patterns: [
           { group: ['@grpc/*', 'better-sqlite3', '@stoprocent/*', 'nfc-pcsc', 'node:fs', 'node:net', 'electron', 'pino'],
             message: 'A pure core talks to the world through ports; drivers belong in adapter files.' },
+          { group: APP_PACKAGES, message: APP_MESSAGE },
+        ],
+      }],
+    },
+  },
+
+  // The till's layers, by folder (pos-terminal README, "Layout"): imports point inward, from
+  // electron/ and server/ through host/ and adapters/ to common/.                     [VSC, SIG]
+  {
+    files: ['pos-terminal/src/common/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['@grpc/*', 'better-sqlite3', '@stoprocent/*', 'nfc-pcsc', 'node:fs', 'node:net', 'electron', 'pino'],
+            message: 'A pure core talks to the world through ports; drivers belong in adapter files.' },
+          { regex: '(^|/)(adapters|host|server|electron|preload|renderer)(/|$)|(^|/)compose-till$',
+            message: 'The till core (common/) imports no adapters, host, server, Electron or UI: they are wired to it through ports in compose-till.ts.' },
+          { group: APP_PACKAGES, message: APP_MESSAGE },
+        ],
+      }],
+    },
+  },
+  {
+    files: ['pos-terminal/src/adapters/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { regex: '(^|/)(host|server|electron|preload|renderer)(/|$)|(^|/)compose-till$',
+            message: 'An adapter implements a port of the core (common/); it knows no host, server, Electron or UI.' },
+          { group: APP_PACKAGES, message: APP_MESSAGE },
+        ],
+      }],
+    },
+  },
+  {
+    files: ['pos-terminal/src/host/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { regex: '(^|/)(server|electron|preload|renderer)(/|$)',
+            message: 'The cashier host is shared by the HTTP server and Electron main: it imports neither (nor the UI).' },
+          { group: APP_PACKAGES, message: APP_MESSAGE },
+        ],
+      }],
+    },
+  },
+  {
+    files: ['pos-terminal/src/server/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { regex: '(^|/)(electron|preload)(/|$)', message: 'The headless server runs without Electron.' },
+          { group: APP_PACKAGES, message: APP_MESSAGE },
+        ],
+      }],
+    },
+  },
+  // The cashier UI runs in a browser or Electron's sandboxed renderer: no Node, no drivers, no
+  // Electron; it reaches the till only through the typed contract (common/ipc).   [SIG, VSC]
+  {
+    files: ['pos-terminal/src/renderer/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['node:*', 'fs', 'net', 'path', 'child_process', 'electron', '@grpc/*', 'better-sqlite3', '@stoprocent/*', 'nfc-pcsc', 'pino', 'ws'],
+            message: 'The renderer is UI only: it talks to the till through the typed API (preload or WebSocket).' },
+          { regex: '^\\.\\./(?!common/ipc/)', message: 'The renderer imports only the IPC contract (common/ipc) from the rest of the till.' },
+          { group: APP_PACKAGES, message: APP_MESSAGE },
+        ],
+      }],
+    },
+  },
+  // Panels sit one folder deeper: the rest of the till is two levels up.
+  {
+    files: ['pos-terminal/src/renderer/panels/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['node:*', 'fs', 'net', 'path', 'child_process', 'electron', '@grpc/*', 'better-sqlite3', '@stoprocent/*', 'nfc-pcsc', 'pino', 'ws'],
+            message: 'The renderer is UI only: it talks to the till through the typed API (preload or WebSocket).' },
+          { regex: '^\\.\\./\\.\\./(?!common/ipc/)', message: 'The renderer imports only the IPC contract (common/ipc) from the rest of the till.' },
           { group: APP_PACKAGES, message: APP_MESSAGE },
         ],
       }],

@@ -8,10 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedDemo, startBackend, readTerminalTls, MasterKey, fleetCards, DEMO_CARDS, DEMO_MERCHANT, DEMO_TERMINAL_ID, type Clock, type RunningBackend, type SeededBackend } from '@bluetill/backend';
-import { GrpcBackendClient, SqliteJournal, Till, type BlePeripheral, type TillEvent, type TillLimits } from '@bluetill/pos-terminal';
+import { GrpcBackendClient, composeTill, type BlePeripheral, type Till, type TillEvent, type TillLimits } from '@bluetill/pos-terminal';
 import type { BleCentral, CardholderVerification, PaymentCard } from '@bluetill/phone-agent';
-import { privateKeyFromPem, publicKeyFromRaw, type Item, type RsaPublicKey } from '@bluetill/protocol';
-import { journalKey } from '@bluetill/pos-terminal';
+import { publicKeyFromRaw, type Item, type RsaPublicKey } from '@bluetill/protocol';
 import pino from 'pino';
 import { InMemoryRadio } from './link/in-memory-radio';
 import { phoneCardFromFile } from './card/phone-card';
@@ -95,20 +94,13 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
   // backend is named as a till would name it, by a DNS name its certificate carries (localhost):
   // grpc-js sends the target's host as the TLS server name, and Node warns at an IP address there.
   const client = new GrpcBackendClient({ authorizationAddress: `localhost:${port}`, terminalId: DEMO_TERMINAL_ID, tls: readTerminalTls(seed.tlsDir, DEMO_TERMINAL_ID), deadlineMs: o.backendDeadlineMs ?? 3_000, attempts: 2, backoffMs: 100 });
-  const terminalKey = privateKeyFromPem(seed.terminal.privatePem).privateKey;
-  const journal = new SqliteJournal(join(dir, 'till-journal.sqlite'), { key: journalKey(new Uint8Array(randomBytes(32)), DEMO_TERMINAL_ID) });
-  const till = new Till({
-    terminalId: DEMO_TERMINAL_ID,
-    merchantId: DEMO_MERCHANT.id,
-    counterName: o.counterName ?? 'Counter 1',
-    currency: DEMO_MERCHANT.currency,
-    identity: { terminalKey, terminalCertificate: Buffer.from(seed.terminal.certificate, 'base64'), merchantName: seed.terminal.merchantName },
-    peripheral: radio.peripheral(),
-    backend: client,
-    journal,
-    limits: { ...o.limits },
-    resolveEveryMs: 0,
-  });
+  // The till as pos-terminal composes it (one composition root); the world puts in its radio, its
+  // client and a fresh till key, keeps no baskets across restarts and resolves unknown outcomes when asked.
+  const composed = await composeTill(
+    { terminal: seed.terminal, dataDir: dir, counterName: o.counterName ?? 'Counter 1', currency: DEMO_MERCHANT.currency, tillKey: new Uint8Array(randomBytes(32)), printer: 'none' },
+    { backend: client, peripheral: radio.peripheral(), journalPath: join(dir, 'till-journal.sqlite'), tillDbPath: ':memory:', limits: { ...o.limits }, resolveEveryMs: 0, keepBaskets: false, start: false },
+  );
+  const till = composed.till;
   const events: TillEvent[] = [];
   const tillLog = logger.child({ name: 'till', terminalId: DEMO_TERMINAL_ID });
   till.onEvent((e) => {
@@ -194,9 +186,8 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
     },
     async close() {
       await phoneHost?.close();
-      await till.stop();
+      await composed.close();
       client.close();
-      journal.close();
       await world.backend.close().catch(() => undefined);
       if (!o.dir) rmSync(dir, { recursive: true, force: true });
     },

@@ -12,11 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '@bluetill/simulator';
 import { createBackendCa } from '@bluetill/backend';
 import { SettleResponse, publicKeyFromRaw, verifyReceipt } from '@bluetill/protocol';
-import { SqliteCatalog } from '../../pos-terminal/src/main/catalog/catalog.sqlite';
-import { SqliteReceiptStore } from '../../pos-terminal/src/main/receipt/receipt-store.sqlite';
+import { SqliteCatalog } from '../../pos-terminal/src/adapters/catalog/catalog.sqlite';
+import { SqliteReceiptStore } from '../../pos-terminal/src/adapters/receipt/receipt-store.sqlite';
 import { startTillServer, type TillServer } from '../../pos-terminal/src/server/till-server';
 import { WsTestClient } from '../../pos-terminal/src/server/ws-test-client';
-import { testCashierAuth } from '../../pos-terminal/src/server/test-cashiers';
+import { testCashierAuth } from '../../pos-terminal/src/host/test-cashiers';
 import { PHONE_SIM_CLI, runCli, type CliRun as Run } from '../support/run-cli';
 
 const ALICE_PAN = '6799990100000000019';

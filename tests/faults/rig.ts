@@ -17,10 +17,10 @@ import {
   DEMO_CARDS, DEMO_MERCHANT, MasterKey, fleetCards, issueTerminalIdentity, readKeysFile, readTerminalTls, seedDemo, startBackend,
   type KeyMaterial, type RunningBackend, type SeededBackend, type TerminalIdentity,
 } from '@bluetill/backend';
-import { GrpcBackendClient, SqliteJournal, Till, journalKey, type BackendClient, type BlePeripheral, type Journal, type PeripheralLink, type TillEvent } from '@bluetill/pos-terminal';
+import { GrpcBackendClient, composeTill, type Till, type BackendClient, type BlePeripheral, type Journal, type PeripheralLink, type TillEvent } from '@bluetill/pos-terminal';
 import { pay, retrieveReceipt, type CentralLink, type PaymentCard, type PaymentOutcome, type PayOptions, type ResumeTicket } from '@bluetill/phone-agent';
 import { AutoPrompt, InMemoryRadio, phoneCardFromFile } from '@bluetill/simulator';
-import { privateKeyFromPem, publicKeyFromRaw, type Item } from '@bluetill/protocol';
+import { publicKeyFromRaw, type Item } from '@bluetill/protocol';
 
 const CLI = resolve(import.meta.dirname, '..', '..', 'backend', 'bin', 'bluetill-backend.mjs');
 
@@ -162,10 +162,8 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
     i === 0 ? seed.terminal : issueTerminalIdentity(material, { terminalId, merchantId: DEMO_MERCHANT.id, merchantName: DEMO_MERCHANT.name }),
   );
 
-  function composeTill(index: number, events: TillEvent[]): Omit<RigTill, 'events' | 'index' | 'terminalId' | 'identity' | 'journalPath'> {
+  async function composeRigTill(index: number, events: TillEvent[]): Promise<Omit<RigTill, 'events' | 'index' | 'terminalId' | 'identity' | 'journalPath'>> {
     const terminalId = terminalIds[index]!;
-    const identity = identities[index]!;
-    const terminalKey = privateKeyFromPem(identity.privatePem).privateKey;
     const client = new GrpcBackendClient({
       authorizationAddress: o.via ? o.via(index, address()) : address(),
       terminalId,
@@ -174,8 +172,6 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
       attempts: o.attempts ?? 2,
       backoffMs: 100,
     });
-    const real = { backend: client as BackendClient, journal: new SqliteJournal(join(dir, `till-${terminalId}.sqlite`), { key: journalKey(tillKey, terminalId) }) as Journal };
-    const parts = o.wrap ? o.wrap(index, real) : real;
     const radio = new InMemoryRadio();
     // The till's BLE links, so that a till "process" that dies drops them (as the radio would).
     const peripheral = radio.peripheral();
@@ -188,17 +184,22 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
     droppers.set(index, async () => {
       for (const l of [...links]) await l.disconnect().catch(() => undefined);
     });
-    const till = new Till({
-      terminalId, merchantId: DEMO_MERCHANT.id, counterName: `Counter ${index + 1}`, currency: DEMO_MERCHANT.currency,
-      identity: { terminalKey, terminalCertificate: Buffer.from(identity.certificate, 'base64'), merchantName: identity.merchantName },
-      peripheral: tracked, backend: parts.backend, journal: parts.journal, resolveEveryMs: 0,
-    });
+    // The till as pos-terminal composes it; the rig puts in its radio, its client, its journal file
+    // and the fault injection, and starts the till itself.
+    const composed = await composeTill(
+      { terminal: identities[index]!, dataDir: dir, counterName: `Counter ${index + 1}`, currency: DEMO_MERCHANT.currency, tillKey, printer: 'none' },
+      {
+        backend: client, peripheral: tracked, journalPath: join(dir, `till-${terminalId}.sqlite`), tillDbPath: ':memory:', resolveEveryMs: 0, keepBaskets: false, start: false,
+        ...(o.wrap ? { wrap: (parts: { backend: BackendClient; journal: Journal }) => o.wrap!(index, parts) } : {}),
+      },
+    );
+    const till = composed.till;
     till.onEvent((e) => events.push(e));
     // The till's structured log, as the composition roots write it (every event), scanned for card data.
     const tillLog = tillLoggers.get(terminalId) ?? pino({ level: 'debug' }, pino.destination({ dest: join(dir, `till-${terminalId}.log`), sync: true, append: true }));
     tillLoggers.set(terminalId, tillLog);
     till.onEvent((e) => tillLog.info({ terminalId, ...e }, e.type));
-    return { till, radio, journal: real.journal, client };
+    return { till, radio, journal: composed.journal, client };
   }
 
   const tills: RigTill[] = [];
@@ -206,7 +207,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
   const tillLoggers = new Map<string, pino.Logger>();
   for (let i = 0; i < tillCount; i++) {
     const events: TillEvent[] = [];
-    const t: RigTill = { index: i, terminalId: terminalIds[i]!, identity: identities[i]!, journalPath: join(dir, `till-${terminalIds[i]}.sqlite`), events, ...composeTill(i, events) };
+    const t: RigTill = { index: i, terminalId: terminalIds[i]!, identity: identities[i]!, journalPath: join(dir, `till-${terminalIds[i]}.sqlite`), events, ...(await composeRigTill(i, events)) };
     await t.till.start();
     tills.push(t);
   }
@@ -304,7 +305,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
       await old.till.stop().catch(() => undefined);
       old.client.close();
       old.journal.close();
-      const fresh: RigTill = { ...old, ...composeTill(index, old.events) };
+      const fresh: RigTill = { ...old, ...(await composeRigTill(index, old.events)) };
       tills[index] = fresh;
       await fresh.till.start();
       return fresh;

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import WebSocket from 'ws';
 import { generateTillKey } from '@bluetill/pos-terminal';
-import { TEST_CASHIER, TEST_MANAGER, writeTestCashiersFile } from '../../pos-terminal/src/server/test-cashiers';
+import { TEST_CASHIER, TEST_MANAGER, writeTestCashiersFile } from '../../pos-terminal/src/host/test-cashiers';
 import { ledgerFacts, startRig, type Rig } from './rig';
 
 const SERVE = resolve(import.meta.dirname, '..', '..', 'pos-terminal', 'src', 'server', 'cli.ts');

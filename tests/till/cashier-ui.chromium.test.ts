@@ -15,12 +15,12 @@ import { InMemoryRadio, phoneCardFromFile, startWorld, type PhoneRun, type World
 import { GrpcShopperBackend, requestCode, type CentralLink } from '@bluetill/phone-agent';
 import type { BlePeripheral, PeripheralLink } from '@bluetill/pos-terminal';
 import { disconnectReason, publicKeyFromRaw } from '@bluetill/protocol';
-import { SqliteCatalog } from '../../pos-terminal/src/main/catalog/catalog.sqlite';
-import { SqliteReceiptStore } from '../../pos-terminal/src/main/receipt/receipt-store.sqlite';
-import { FilePrinter } from '../../pos-terminal/src/main/receipt/receipt-printer.file';
-import { receiptToEscPos } from '../../pos-terminal/src/main/receipt/escpos';
+import { SqliteCatalog } from '../../pos-terminal/src/adapters/catalog/catalog.sqlite';
+import { SqliteReceiptStore } from '../../pos-terminal/src/adapters/receipt/receipt-store.sqlite';
+import { FilePrinter } from '../../pos-terminal/src/adapters/receipt/receipt-printer.file';
+import { receiptToEscPos } from '../../pos-terminal/src/adapters/receipt/escpos';
 import { startTillServer, type TillServer } from '../../pos-terminal/src/server/till-server';
-import { TEST_CASHIER, TEST_MANAGER, testCashierAuth } from '../../pos-terminal/src/server/test-cashiers';
+import { TEST_CASHIER, TEST_MANAGER, testCashierAuth } from '../../pos-terminal/src/host/test-cashiers';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = resolve(import.meta.dirname, '../../artifacts/screenshots');

@@ -12,9 +12,9 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '@bluetill/simulator';
 import { REQUEST_CHANNELS } from '../../pos-terminal/src/common/ipc/channels';
-import { generateTillKey } from '../../pos-terminal/src/main/journal/journal-key';
+import { generateTillKey } from '../../pos-terminal/src/adapters/journal/journal-key';
 import { buildElectronApp, PACKAGE_DIR } from '../../pos-terminal/src/electron/build';
-import { writeTestCashiersFile } from '../../pos-terminal/src/server/test-cashiers';
+import { writeTestCashiersFile } from '../../pos-terminal/src/host/test-cashiers';
 
 const FAKE_ELECTRON = `
 const listeners = {};

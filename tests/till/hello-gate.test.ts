@@ -15,7 +15,7 @@ import type { CentralLink } from '@bluetill/phone-agent';
 import { Reassembler, decodeMessage, encodeMessage, fragment, startPhoneHandshake, type BleBody } from '@bluetill/protocol';
 import { Till } from '../../pos-terminal/src/common/till';
 import type { BackendClient } from '../../pos-terminal/src/common/ports/backend-client';
-import { SqliteJournal } from '../../pos-terminal/src/main/journal/journal.sqlite';
+import { SqliteJournal } from '../../pos-terminal/src/adapters/journal/journal.sqlite';
 
 const tills: Till[] = [];
 afterEach(async () => {

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '@bluetill/simulator';
-import { generateTillKey } from '../../pos-terminal/src/main/journal/journal-key';
+import { generateTillKey } from '../../pos-terminal/src/adapters/journal/journal-key';
 import { WsTestClient } from '../../pos-terminal/src/server/ws-test-client';
-import { writeTestCashiersFile } from '../../pos-terminal/src/server/test-cashiers';
+import { writeTestCashiersFile } from '../../pos-terminal/src/host/test-cashiers';
 
 describe('serve CLI', () => {
   let world: World;

@@ -20,12 +20,12 @@ import { MasterKey } from '../../backend/src/adapters/master-key';
 import { Till } from '../../pos-terminal/src/common/till';
 import { BackendError } from '../../pos-terminal/src/common/ports/backend-client';
 import type { BackendStatus } from '../../pos-terminal/src/common/ipc/view-models';
-import { GrpcBackendClient } from '../../pos-terminal/src/main/backend/backend-client.grpc';
-import { SqliteJournal } from '../../pos-terminal/src/main/journal/journal.sqlite';
-import { SqliteCatalog } from '../../pos-terminal/src/main/catalog/catalog.sqlite';
-import { SqliteReceiptStore } from '../../pos-terminal/src/main/receipt/receipt-store.sqlite';
-import { CashierHost } from '../../pos-terminal/src/server/cashier-host';
-import { NoBlePeripheral } from '../../pos-terminal/src/server/no-ble-peripheral';
+import { GrpcBackendClient } from '../../pos-terminal/src/adapters/backend/backend-client.grpc';
+import { SqliteJournal } from '../../pos-terminal/src/adapters/journal/journal.sqlite';
+import { SqliteCatalog } from '../../pos-terminal/src/adapters/catalog/catalog.sqlite';
+import { SqliteReceiptStore } from '../../pos-terminal/src/adapters/receipt/receipt-store.sqlite';
+import { CashierHost } from '../../pos-terminal/src/host/cashier-host';
+import { NoBlePeripheral } from '../../pos-terminal/src/adapters/ble/no-ble-peripheral';
 
 const dir = mkdtempSync(join(tmpdir(), 'bluetill-refused-'));
 const backendLog: Array<Record<string, unknown>> = [];

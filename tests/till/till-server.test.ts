@@ -7,14 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '@bluetill/simulator';
-import { SqliteCatalog } from '../../pos-terminal/src/main/catalog/catalog.sqlite';
-import { SqliteReceiptStore } from '../../pos-terminal/src/main/receipt/receipt-store.sqlite';
-import { FilePrinter } from '../../pos-terminal/src/main/receipt/receipt-printer.file';
-import { receiptToEscPos } from '../../pos-terminal/src/main/receipt/escpos';
+import { SqliteCatalog } from '../../pos-terminal/src/adapters/catalog/catalog.sqlite';
+import { SqliteReceiptStore } from '../../pos-terminal/src/adapters/receipt/receipt-store.sqlite';
+import { FilePrinter } from '../../pos-terminal/src/adapters/receipt/receipt-printer.file';
+import { receiptToEscPos } from '../../pos-terminal/src/adapters/receipt/escpos';
 import { MAX_WS_MESSAGE_BYTES } from '../../pos-terminal/src/common/ipc/wire';
 import { startTillServer, type TillServer } from '../../pos-terminal/src/server/till-server';
 import { WsTestClient } from '../../pos-terminal/src/server/ws-test-client';
-import { TEST_CASHIER, TEST_MANAGER, testCashierAuth } from '../../pos-terminal/src/server/test-cashiers';
+import { TEST_CASHIER, TEST_MANAGER, testCashierAuth } from '../../pos-terminal/src/host/test-cashiers';
 
 describe('till server (HTTP + WebSocket on loopback)', () => {
   let world: World;

@@ -1,23 +1,70 @@
 /**
- * Baskets rung up at the till and which phone session each one goes to. The default policy hands
- * the oldest waiting basket to the next phone that asks; the cashier can also assign one by hand.
+ * Baskets rung up at the till and who holds each one. The default policy hands the oldest
+ * waiting basket to the next phone whose card has authenticated; the cashier can also assign one
+ * by hand, or hold one for a payment code. A basket's life is a transition table: every change
+ * not in it is refused (a bug, thrown).
+ *
+ * ```mermaid
+ * stateDiagram-v2
+ *   [*] --> open: charged (the sale rung up)
+ *   open --> assigned: a phone's card authenticated / the cashier assigned it
+ *   open --> held_for_code: the cashier keyed in a payment code
+ *   open --> released: taken back into the sale / cancelled
+ *   open --> paid: an unknown outcome found approved by asking
+ *   assigned --> open: the phone's session ended without paying
+ *   assigned --> paid: settled, approved
+ *   held_for_code --> open: the code's payment declined or never reached the network
+ *   held_for_code --> paid: settled, approved
+ * ```
  */
 import { basketTotal, sameItems, type DeclineCode, type Item, type Money } from '@bluetill/protocol';
 import type { BasketStore } from './ports/basket-store';
 
-export type BasketState = 'open' | 'assigned' | 'paid';
+/** open: waiting; assigned: with a phone; held_for_code: with a payment code; paid; released: taken back or cancelled. */
+export type BasketState = 'open' | 'assigned' | 'held_for_code' | 'paid' | 'released';
+
+/** Who has a basket: a phone's session, or a payment code's settlement attempt. */
+export type BasketHolder = { readonly kind: 'phone'; readonly sessionId: string } | { readonly kind: 'code'; readonly txnId: string };
+
+const TRANSITIONS: Readonly<Record<BasketState, readonly BasketState[]>> = {
+  open: ['assigned', 'held_for_code', 'released', 'paid'],
+  assigned: ['open', 'paid'],
+  held_for_code: ['open', 'paid'],
+  paid: [],
+  released: [],
+};
+
+export class BasketTransitionError extends Error {
+  readonly code = 'basket_transition';
+  constructor(
+    readonly basketId: string,
+    readonly from: BasketState,
+    readonly to: BasketState,
+  ) {
+    super(`basket ${basketId} cannot go from ${from} to ${to}`);
+    this.name = 'BasketTransitionError';
+  }
+}
+
+export function checkBasketTransition(basketId: string, from: BasketState, to: BasketState): void {
+  if (!TRANSITIONS[from].includes(to)) throw new BasketTransitionError(basketId, from, to);
+}
 
 export interface Basket {
   readonly id: string;
   readonly items: readonly Item[];
   readonly total: Money;
-  state: BasketState;
-  sessionId: string | null;
-  receiptTxnId: string | null;
+  readonly state: BasketState;
+  readonly holder: BasketHolder | null;
+  /** The phone session holding it (holder kind 'phone'), else null. */
+  readonly sessionId: string | null;
+  readonly receiptTxnId: string | null;
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 export class BasketBook {
-  private readonly baskets = new Map<string, Basket>();
+  private readonly baskets = new Map<string, Mutable<Basket>>();
   private next = 1;
   private saleDraft: Item[] = [];
 
@@ -39,8 +86,16 @@ export class BasketBook {
     for (const b of kept.baskets) this.baskets.set(b.id, this.make(b.id, b.items));
   }
 
-  private make(id: string, items: readonly Item[]): Basket {
-    return { id, items: items.map((i) => ({ ...i })), total: basketTotal(items, this.currency), state: 'open', sessionId: null, receiptTxnId: null };
+  private make(id: string, items: readonly Item[]): Mutable<Basket> {
+    return { id, items: items.map((i) => ({ ...i })), total: basketTotal(items, this.currency), state: 'open', holder: null, sessionId: null, receiptTxnId: null };
+  }
+
+  /** The one place a basket changes state: checked against the table. */
+  private move(b: Mutable<Basket>, to: BasketState, holder: BasketHolder | null): void {
+    checkBasketTransition(b.id, b.state, to);
+    b.state = to;
+    b.holder = holder;
+    b.sessionId = holder?.kind === 'phone' ? holder.sessionId : null;
   }
 
   /** A new waiting basket; `draftAfter`: the sale as it is once charged, kept in the same write. */
@@ -78,20 +133,32 @@ export class BasketBook {
     return [...this.baskets.values()];
   }
 
-  /** Hands a basket to a session: the named one, or the oldest open one. */
+  /** Hands a basket to a phone's session: the named one, or the oldest open one. */
   assign(sessionId: string, basketId?: string): Basket | undefined {
     const already = this.list().find((b) => b.sessionId === sessionId && b.state === 'assigned');
     if (already && (!basketId || already.id === basketId)) return already;
-    const basket = basketId ? this.baskets.get(basketId) : this.list().find((b) => b.state === 'open');
+    const basket = basketId ? this.baskets.get(basketId) : [...this.baskets.values()].find((b) => b.state === 'open');
     if (!basket || basket.state !== 'open') return undefined;
-    basket.state = 'assigned';
-    basket.sessionId = sessionId;
+    this.move(basket, 'assigned', { kind: 'phone', sessionId });
     return basket;
   }
 
-  /** The session ended without paying: the basket waits for the next phone. */
+  /** Holds a waiting basket for a payment code's settlement attempt `txnId` (no phone can take it meanwhile). */
+  holdForCode(basketId: string, txnId: string): Basket | undefined {
+    const basket = this.baskets.get(basketId);
+    if (!basket || basket.state !== 'open') return undefined;
+    this.move(basket, 'held_for_code', { kind: 'code', txnId });
+    return basket;
+  }
+
+  /** The phone's session ended without paying: its basket waits for the next phone. */
   release(sessionId: string): void {
-    for (const b of this.baskets.values()) if (b.sessionId === sessionId && b.state === 'assigned') Object.assign(b, { state: 'open', sessionId: null });
+    for (const b of this.baskets.values()) if (b.state === 'assigned' && b.sessionId === sessionId) this.move(b, 'open', null);
+  }
+
+  /** The payment code's attempt `txnId` did not pay: the basket it held waits again. */
+  releaseCode(txnId: string): void {
+    for (const b of this.baskets.values()) if (b.state === 'held_for_code' && b.holder?.kind === 'code' && b.holder.txnId === txnId) this.move(b, 'open', null);
   }
 
   /**
@@ -104,6 +171,7 @@ export class BasketBook {
     if (!b || b.state !== 'open') return undefined;
     const draft = mergeItems(this.saleDraft, b.items);
     this.store?.writeBaskets({ remove: basketId, draft });
+    this.move(b, 'released', null);
     this.baskets.delete(basketId);
     this.saleDraft = draft;
     return b;
@@ -114,14 +182,17 @@ export class BasketBook {
     const b = this.baskets.get(basketId);
     if (!b || b.state !== 'open') return false;
     this.store?.writeBaskets({ remove: basketId });
+    this.move(b, 'released', null);
     return this.baskets.delete(basketId);
   }
 
+  /** The basket's payment `txnId` was approved (a second word of it changes nothing). */
   markPaid(basketId: string, txnId: string): void {
     const b = this.baskets.get(basketId);
-    if (!b) return;
-    if (b.state !== 'paid') this.store?.writeBaskets({ remove: basketId });
-    Object.assign(b, { state: 'paid', receiptTxnId: txnId });
+    if (!b || b.state === 'paid') return;
+    this.store?.writeBaskets({ remove: basketId });
+    this.move(b, 'paid', b.holder);
+    b.receiptTxnId = txnId;
   }
 }
 

@@ -49,6 +49,11 @@ const NEXT: Readonly<Record<SessionState, readonly SessionState[]>> = {
 };
 
 
+/** What the settlement needs of the card a phone showed (settlement-service checks PAN, expiry and PAN sequence). */
+export function settlementCard(card: CardData): CardData {
+  return { pan: card.pan, expiry: card.expiry, panSequence: card.panSequence, cardholderName: '', records: new Uint8Array(), signedDynamicData: new Uint8Array() };
+}
+
 export class PhoneSession {
   private state: SessionState = 'connected';
   private readonly stream: MessageStream;
@@ -182,7 +187,9 @@ export class PhoneSession {
     const cvm = cvmNameOf(auth.cvmMethod ?? 0);
     if (!cvm) return this.refuse('bad_message', 'CardAuth with an unknown cardholder verification method');
     if (cvm !== 'online_pin' && auth.sealedPinBlock.length > 0) return this.refuse('bad_message', 'CardAuth with a PIN block for a method the card verifies');
-    this.card = auth.card;
+    // Kept for the settlement: the card's identity only. Its records and signed dynamic data
+    // (kilobytes) served this authorization and are not held, journaled or sent again.
+    this.card = settlementCard(auth.card);
     this.move('authorizing');
     const res = await this.ctx.backend.authorize({
       terminalId: this.ctx.terminalId, unpredictableNumber: this.un, card: auth.card, sealedPinBlock: auth.sealedPinBlock,
@@ -271,7 +278,7 @@ export class PhoneSession {
     try {
       return await this.ctx.cancel(this.basket, {
         terminalId: this.ctx.terminalId, terminalTxnId: this.txnId, merchantId: this.ctx.merchantId, authorizationRef: this.authorizationRef,
-        card: { ...this.card, records: new Uint8Array(), signedDynamicData: new Uint8Array() }, amount: this.basket.total, items: [...this.basket.items],
+        card: this.card, amount: this.basket.total, items: [...this.basket.items],
         cryptogram, reason,
       });
     } catch (error) {

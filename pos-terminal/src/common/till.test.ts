@@ -1,4 +1,3 @@
-import { SettleResponse } from '@bluetill/protocol';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Till } from './till';
@@ -8,7 +7,7 @@ import type { Journal } from './ports/journal';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteJournal } from '../main/journal/journal.sqlite';
+import { SqliteJournal } from '../adapters/journal/journal.sqlite';
 
 const peripheral: BlePeripheral = { start: async () => undefined, onConnect: () => undefined, stop: async () => undefined };
 const journalPath = () => join(mkdtempSync(join(tmpdir(), 'bluetill-till-')), 'journal.sqlite');
@@ -100,26 +99,6 @@ describe('Till.refund after a lost answer and a till restart', () => {
   });
 });
 
-describe('a phone\'s resume token after a till restart', () => {
-  it('was a bug — the restarted till still answers the phone that shows its token, and refuses another token', async () => {
-    const path = journalPath();
-    const first = openJournal(path);
-    const t1 = till(async () => null, {}, first);
-    const token = t1['ctx'].issueResumeToken('T-1-x', 'B-0001');
-    // The payment was settled and journaled; then the till stopped (or crashed).
-    await first.begin({ terminalTxnId: 'T-1-x', basketId: 'B-0001', request: Uint8Array.of(1), at: 1 });
-    const response = SettleResponse.encode({ approved: true, declineReason: '', receipt: undefined, replayed: false }).finish();
-    first.transition('T-1-x', 'approved', response, 2);
-    first.close();
-    const again = openJournal(path);
-    const t2 = till(async () => null, {}, again);
-    expect(await t2['ctx'].lookupOutcome('T-1-x', token)).toMatchObject({ kind: 'settled', response: { approved: true } });
-    expect(await t2['ctx'].lookupOutcome('T-1-x', new Uint8Array(16))).toEqual({ kind: 'refused' });
-    expect(await t2['ctx'].lookupOutcome('T-1-y', token)).toEqual({ kind: 'refused' });
-    again.close();
-  });
-});
-
 describe('Till.payWithCode', () => {
   const items = [{ sku: 'a', name: 'A', quantity: 2, unitPriceMinor: 250 }];
 
@@ -161,7 +140,7 @@ describe('Till.payWithCode', () => {
     const b = t.baskets.add(items);
     await expect(t.payWithCode(b.id, '12345678')).rejects.toThrow(BackendError);
     expect(journal.forBasket(b.id)[0]).toMatchObject({ state: 'unresolved' });
-    expect(t.baskets.get(b.id)).toMatchObject({ state: 'assigned' });
+    expect(t.baskets.get(b.id)).toMatchObject({ state: 'held_for_code', holder: { kind: 'code' }, sessionId: null });
     found = { approved: true, declineReason: '', receipt: undefined, replayed: true };
     await t.resolveUnresolved();
     expect(journal.forBasket(b.id)[0]).toMatchObject({ state: 'approved' });

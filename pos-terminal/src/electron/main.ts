@@ -11,10 +11,10 @@ import { parseArgs } from 'node:util';
 import { app, BrowserWindow, ipcMain, session, shell } from 'electron';
 import { REQUEST_CHANNELS } from '../common/ipc/channels';
 import { ApiError } from '../common/ipc/till-api';
-import { CashierHost } from '../server/cashier-host';
-import { CashierAuth } from '../server/cashier-auth';
-import { readCashiersFile } from '../main/auth/cashiers-file';
-import { composeTill, type ComposedTill } from '../server/compose-till';
+import { CashierHost } from '../host/cashier-host';
+import { CashierAuth } from '../host/cashier-auth';
+import { readCashiersFile } from '../adapters/auth/cashiers-file';
+import { composeTill, type ComposedTill } from '../compose-till';
 import { CASHIER_WEB_PREFERENCES, CASHIER_WINDOW } from './window-options';
 
 /** Where the build put the bundles (dist/electron/main.mjs → dist/preload, dist/renderer). */

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fromUserDir } from './user-dir';
-import { addCashier, emptyCashiersFile, readCashiersFile, writeCashiersFile } from '../main/auth/cashiers-file';
+import { addCashier, emptyCashiersFile, readCashiersFile, writeCashiersFile } from '../adapters/auth/cashiers-file';
 
 const USAGE = 'usage: cashiers add --file FILE --id ID --name NAME --role cashier|manager [--approval-limit MINOR] < secret';
 

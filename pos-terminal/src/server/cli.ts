@@ -13,13 +13,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { composeTill } from './compose-till';
+import { composeTill } from '../compose-till';
 import { fromUserDir } from './user-dir';
 import { startTillServer, TillServerError } from './till-server';
-import { CashierAuth } from './cashier-auth';
-import { readCashiersFile } from '../main/auth/cashiers-file';
-import { loadOrCreateApiToken } from '../main/auth/api-token';
-import { tillKeyFromEnv } from '../main/journal/journal-key';
+import { CashierAuth } from '../host/cashier-auth';
+import { readCashiersFile } from '../adapters/auth/cashiers-file';
+import { loadOrCreateApiToken } from '../adapters/auth/api-token';
+import { tillKeyFromEnv } from '../adapters/journal/journal-key';
 import { isTimeZone, machineTimeZone } from '../common/business-day';
 
 const USAGE =

@@ -17,14 +17,14 @@ import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Till } from '../common/till';
-import type { Catalog } from '../main/catalog/catalog';
-import { SqliteReceiptStore } from '../main/receipt/receipt-store.sqlite';
-import type { ReceiptPrinter } from '../main/receipt/receipt-printer';
+import type { Catalog } from '../adapters/catalog/catalog';
+import { SqliteReceiptStore } from '../adapters/receipt/receipt-store.sqlite';
+import type { ReceiptPrinter } from '../adapters/receipt/receipt-printer';
 import { ApiError } from '../common/ipc/till-api';
 import { wireRequest } from '../common/ipc/schemas';
 import { MAX_WS_MESSAGE_BYTES, type WireReply } from '../common/ipc/wire';
-import { CashierHost } from './cashier-host';
-import { API_TOKEN_PRINCIPAL, type CashierAuth, type CashierSession } from './cashier-auth';
+import { CashierHost } from '../host/cashier-host';
+import { API_TOKEN_PRINCIPAL, type CashierAuth, type CashierSession } from '../host/cashier-auth';
 import { buildRenderer, type RendererAssets } from './renderer-bundle';
 
 export interface TillServerOptions {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { disconnectReason } from '@bluetill/protocol';
-import { sessionRow } from '../../server/view-mapping';
+import { sessionRow } from '../../host/view-mapping';
 import type { SessionSnapshot } from '../session';
 import { DISCONNECT_WORDS, NETWORK_WORDS, PHONE_WORDS, PROTOCOL_WORDS, REFUSAL_WORDS, reasonWords } from './session-words';
 

@@ -49,6 +49,8 @@ export interface BasketView {
   readonly id: string;
   readonly status: BasketStatus;
   readonly sessionId: string | null;
+  /** Who has it while it is not waiting: a phone (sessionId) or a payment code being settled. */
+  readonly heldBy: 'phone' | 'code' | null;
   readonly lines: readonly LineView[];
   readonly totalText: string;
   readonly receiptTxnId: string | null;

@@ -4,23 +4,11 @@
  */
 import Database from 'better-sqlite3';
 import { Receipt } from '@bluetill/protocol';
+import { migrate, versionTable } from '../sqlite/migrate';
+import { migrations } from './migrations';
 
-const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
-  (db) =>
-    db.exec(`CREATE TABLE receipts (
-      terminal_txn_id TEXT PRIMARY KEY,
-      issued_at INTEGER NOT NULL,
-      session_id TEXT,
-      search_text TEXT NOT NULL,
-      receipt BLOB NOT NULL
-    ) STRICT;
-    CREATE INDEX receipts_issued ON receipts (issued_at);`),
-  (db) =>
-    db.exec(`CREATE TABLE batch_closes (
-      batch_id INTEGER PRIMARY KEY,
-      closed_at INTEGER NOT NULL
-    ) STRICT;`),
-];
+/** Where the receipt store's schema version is kept (its own table: the file's header is the catalog's). */
+export const RECEIPT_STORE_VERSION = versionTable('receipt_store_version');
 
 export interface StoredReceipt {
   readonly receipt: Receipt;
@@ -35,16 +23,7 @@ export class SqliteReceiptStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     // The file's user_version belongs to the catalog (same file): this store keeps its own version.
-    this.db.exec('CREATE TABLE IF NOT EXISTS receipt_store_version (v INTEGER NOT NULL)');
-    const row = this.db.prepare('SELECT v FROM receipt_store_version').get() as { v: number } | undefined;
-    const at = row?.v ?? 0;
-    MIGRATIONS.slice(at).forEach((m, i) =>
-      this.db.transaction(() => {
-        m(this.db);
-        this.db.prepare('DELETE FROM receipt_store_version').run();
-        this.db.prepare('INSERT INTO receipt_store_version (v) VALUES (?)').run(at + i + 1);
-      })(),
-    );
+    migrate(this.db, migrations, RECEIPT_STORE_VERSION);
   }
 
   /** Saves a receipt once (a replayed settlement returns the same receipt: kept as first stored). */

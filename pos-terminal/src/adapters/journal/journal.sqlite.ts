@@ -27,52 +27,10 @@ import type { Item } from '@bluetill/protocol';
 import type { AttemptRecord, Journal, PendingKind } from '../../common/ports/journal';
 import type { BasketChange, BasketStore, StoredBasket } from '../../common/ports/basket-store';
 import { checkTransition, type AttemptState } from '../../common/payment-attempt';
+import { migrate, userVersion } from '../sqlite/migrate';
+import { migrations } from './migrations';
 
 const fsyncAsync = promisify(fsync);
-
-const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
-  (db) =>
-    db.exec(`CREATE TABLE attempts (
-      terminal_txn_id TEXT PRIMARY KEY,
-      basket_id TEXT NOT NULL,
-      state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'declined', 'unresolved', 'abandoned')),
-      request BLOB NOT NULL,
-      response BLOB,
-      updated_at INTEGER NOT NULL
-    ) STRICT;
-    CREATE INDEX attempts_state ON attempts (state);
-    CREATE INDEX attempts_basket ON attempts (basket_id);`),
-  (db) =>
-    db.exec(`CREATE TABLE pending_operations (
-      kind TEXT NOT NULL CHECK (kind IN ('refund', 'close')),
-      key TEXT NOT NULL,
-      operation_id TEXT NOT NULL,
-      created_at INTEGER NOT NULL,
-      PRIMARY KEY (kind, key)
-    ) STRICT;`),
-  (db) =>
-    db.exec(`CREATE TABLE resume_tokens (
-      terminal_txn_id TEXT PRIMARY KEY,
-      basket_id TEXT NOT NULL,
-      token_hash BLOB NOT NULL CHECK (length(token_hash) = 32),
-      created_at INTEGER NOT NULL
-    ) STRICT;
-    CREATE INDEX resume_tokens_created ON resume_tokens (created_at);`),
-  (db) =>
-    db.exec(`ALTER TABLE attempts ADD COLUMN amount_minor INTEGER;
-    ALTER TABLE attempts ADD COLUMN masked_pan TEXT;
-    ALTER TABLE attempts ADD COLUMN request_hash BLOB CHECK (request_hash IS NULL OR length(request_hash) = 32);
-    UPDATE attempts SET request = x'' WHERE state IN ('approved', 'declined', 'abandoned');`),
-  (db) =>
-    db.exec(`CREATE TABLE baskets (
-      id TEXT PRIMARY KEY,
-      items TEXT NOT NULL
-    ) STRICT;
-    CREATE TABLE till_state (
-      key TEXT PRIMARY KEY CHECK (key IN ('last_basket_number', 'draft')),
-      value TEXT NOT NULL
-    ) STRICT;`),
-];
 
 /** States in which the outcome is known: the request (card data) is no longer needed. */
 const KNOWN: readonly AttemptState[] = ['approved', 'declined', 'abandoned'];
@@ -80,14 +38,8 @@ const KNOWN: readonly AttemptState[] = ['approved', 'declined', 'abandoned'];
 const WIPE_AFTER_MS = 250;
 
 /** Applies the journal's migrations above the database's user_version (up to `target`), each in its own transaction. */
-export function migrateJournal(db: Database.Database, target = MIGRATIONS.length): void {
-  const version = db.pragma('user_version', { simple: true }) as number;
-  MIGRATIONS.slice(version, target).forEach((m, i) =>
-    db.transaction(() => {
-      m(db);
-      db.pragma(`user_version = ${version + i + 1}`);
-    })(),
-  );
+export function migrateJournal(db: Database.Database, target = migrations.length): void {
+  migrate(db, migrations, userVersion, target);
 }
 
 type Row = {

@@ -2,7 +2,7 @@
 import { declineText, formatMoney, isDeclineCode, type CloseBatchResponse, type Item, type Receipt } from '@bluetill/protocol';
 import type { SessionSnapshot } from '../common/session';
 import type { Basket } from '../common/basket';
-import type { Product } from '../main/catalog/catalog';
+import type { Product } from '../adapters/catalog/catalog';
 import { reasonWords } from '../common/ipc/session-words';
 import type { BasketView, BatchView, LineView, MismatchView, ProductView, ReceiptKind, ReceiptView, SessionPhase, SessionRow } from '../common/ipc/view-models';
 
@@ -22,10 +22,14 @@ export const lineView = (i: Item, currency: string): LineView => ({
   lineTotalText: formatMoney({ minor: i.unitPriceMinor * i.quantity, currency }),
 });
 
+/** What the cashier sees of a basket's state: held for a code reads as taken (not waiting); a released one is no longer listed. */
+const BASKET_STATUS: Record<Basket['state'], BasketView['status']> = { open: 'open', assigned: 'assigned', held_for_code: 'assigned', paid: 'paid', released: 'open' };
+
 export const basketView = (b: Basket): BasketView => ({
   id: b.id,
-  status: b.state,
+  status: BASKET_STATUS[b.state],
   sessionId: b.sessionId,
+  heldBy: b.holder?.kind ?? null,
   lines: b.items.map((i) => lineView(i, b.total.currency)),
   totalText: formatMoney(b.total),
   receiptTxnId: b.receiptTxnId,

@@ -1,6 +1,6 @@
 /** Cashiers for tests and demos: one cashier, one manager, a 20.00 approval limit, and an API token. */
 import { randomBytes } from 'node:crypto';
-import { addCashier, emptyCashiersFile, writeCashiersFile, type CashiersFile } from '../main/auth/cashiers-file';
+import { addCashier, emptyCashiersFile, writeCashiersFile, type CashiersFile } from '../adapters/auth/cashiers-file';
 import { CashierAuth } from './cashier-auth';
 
 export const TEST_CASHIER = { id: 'cora', name: 'Cora', secret: '2468' } as const;

@@ -17,7 +17,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isAuthChannel, isRequestChannel, type Approval, type CashierSessionView, type RequestChannel } from '../common/ipc/channels';
 import { parseRequest } from '../common/ipc/schemas';
 import { ApiError } from '../common/ipc/till-api';
-import { decoyRecord, verifyCashierSecret, type CashierRole, type CashiersFile } from '../main/auth/cashiers-file';
+import { decoyRecord, verifyCashierSecret, type CashierRole, type CashiersFile } from '../adapters/auth/cashiers-file';
 
 export interface Principal {
   readonly cashierId: string;

@@ -6,16 +6,19 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Receipt as ReceiptMessage, assertNever, formatMoney, formatReceiptText, type Item, type Receipt, type SignedReceipt } from '@bluetill/protocol';
+import { Receipt as ReceiptMessage, assertNever, formatMoney, formatReceiptText, type Receipt, type SignedReceipt } from '@bluetill/protocol';
 import { BackendError, refusalText } from '../common/ports/backend-client';
-import { TillError, type Till } from '../common/till';
+import { checkPaymentCode, type Till } from '../common/till';
+import { TillError } from '../common/till-error';
+import type { Basket } from '../common/basket';
+import type { DraftSale } from '../common/sale/draft-sale';
 import type { TillEvent } from '../common/till-context';
-import type { Catalog } from '../main/catalog/catalog';
-import type { SqliteReceiptStore } from '../main/receipt/receipt-store.sqlite';
-import type { ReceiptPrinter } from '../main/receipt/receipt-printer';
-import { receiptToEscPos } from '../main/receipt/escpos';
-import { receiptToPdf } from '../main/receipt/receipt-pdf';
-import { isRequestChannel, type EventChannel, type Events, type RequestChannel, type RequestOf, type ResponseOf } from '../common/ipc/channels';
+import type { Catalog } from '../adapters/catalog/catalog';
+import type { SqliteReceiptStore } from '../adapters/receipt/receipt-store.sqlite';
+import type { ReceiptPrinter } from '../adapters/receipt/receipt-printer';
+import { receiptToEscPos } from '../adapters/receipt/escpos';
+import { receiptToPdf } from '../adapters/receipt/receipt-pdf';
+import { isRequestChannel, type AuthChannel, type EventChannel, type Events, type RequestChannel, type RequestOf, type ResponseOf } from '../common/ipc/channels';
 import { parseRequest } from '../common/ipc/schemas';
 import { ApiError } from '../common/ipc/till-api';
 import type {
@@ -41,6 +44,8 @@ export interface CashierHostOptions {
   readonly timeZone?: string;
 }
 
+type Handler<C extends RequestChannel> = (req: RequestOf<C>) => Promise<ResponseOf<C>> | ResponseOf<C>;
+type Handlers = { readonly [C in RequestChannel]: Handler<C> };
 type Push = <E extends EventChannel>(event: E, payload: Events[E]) => void;
 
 const KEEP_CLOSED_ROWS = 8;
@@ -54,7 +59,7 @@ export class CashierHost {
   private readonly currency: string;
   private readonly clock: { now(): number };
   private readonly timeZone: string;
-  private readonly draft = new Map<string, Item>();
+  private readonly sale: DraftSale;
   private readonly rows = new Map<string, SessionRow>();
   private readonly attempts: AttemptView[] = [];
   private readonly mismatches: MismatchView[] = [];
@@ -70,8 +75,8 @@ export class CashierHost {
   constructor(private readonly o: CashierHostOptions) {
     this.till = o.till;
     this.currency = o.till.info().currency;
-    // The sale being rung up when the till last stopped.
-    this.readDraft();
+    // The sale being rung up (as the till last kept it).
+    this.sale = o.till.sale;
     this.clock = o.clock ?? { now: () => Date.now() };
     this.timeZone = o.timeZone ?? machineTimeZone();
     if (!isTimeZone(this.timeZone)) throw new RangeError(`unknown time zone "${this.timeZone}"`);
@@ -95,96 +100,71 @@ export class CashierHost {
   /** Validates and runs one request. Throws ApiError for anything the caller did wrong. */
   async invoke(channel: string, payload: unknown): Promise<unknown> {
     if (!isRequestChannel(channel)) throw new ApiError('unknown_channel', `no channel "${channel.slice(0, 64)}"`);
+    return this.run(channel, payload);
+  }
+
+  private async run<C extends RequestChannel>(channel: C, payload: unknown): Promise<ResponseOf<C>> {
     const parsed = parseRequest(channel, payload);
     if (!parsed.ok) throw new ApiError('bad_request', parsed.message);
-    return this.run(channel, parsed.value);
-  }
-
-  private async run<C extends RequestChannel>(channel: C, req: RequestOf<C>): Promise<ResponseOf<C>> {
-    const r = req as never;
-    const out = await this.dispatch(channel, r);
-    return out as ResponseOf<C>;
-  }
-
-  private async dispatch(channel: RequestChannel, req: Record<string, unknown>): Promise<unknown> {
-    switch (channel) {
-      case 'till:snapshot':
-        return this.snapshot();
-      case 'catalog:search':
-        return this.o.catalog.search(req.query as string, (req.limit as number | undefined) ?? 20).map((p) => productView(p, this.currency));
-      case 'catalog:scan': {
-        const p = this.o.catalog.byBarcode(req.barcode as string);
-        return p ? productView(p, this.currency) : null;
-      }
-      case 'catalog:upsert': {
-        const existing = this.o.catalog.byBarcode((req.barcode as string | null | undefined) ?? '');
-        if (existing && existing.sku !== req.sku) throw new ApiError('conflict', `barcode already used by ${existing.sku}`);
-        const p = this.o.catalog.upsert({ sku: req.sku as string, barcode: (req.barcode as string | null | undefined) ?? null, name: req.name as string, priceMinor: req.priceMinor as number });
-        return productView(p, this.currency);
-      }
-      case 'draft:add': {
-        const p = this.o.catalog.bySku(req.sku as string);
-        if (!p) throw new ApiError('not_found', `no product ${req.sku as string}`);
-        const line = this.draft.get(p.sku);
-        const quantity = (line?.quantity ?? 0) + ((req.quantity as number | undefined) ?? 1);
-        if (quantity > 999) throw new ApiError('bad_request', 'at most 999 of one product');
-        this.draft.set(p.sku, { sku: p.sku, name: p.name, unitPriceMinor: line?.unitPriceMinor ?? p.priceMinor, quantity });
-        return this.draftChanged();
-      }
-      case 'draft:set-quantity': {
-        const line = this.draft.get(req.sku as string);
-        if (!line) throw new ApiError('not_found', `${req.sku as string} is not in the sale`);
-        this.draft.set(line.sku, { ...line, quantity: req.quantity as number });
-        return this.draftChanged();
-      }
-      case 'draft:remove':
-        if (!this.draft.delete(req.sku as string)) throw new ApiError('not_found', `${req.sku as string} is not in the sale`);
-        return this.draftChanged();
-      case 'draft:clear':
-        this.draft.clear();
-        return this.draftChanged();
-      case 'basket:charge': {
-        if (this.draft.size === 0) throw new ApiError('bad_request', 'the sale is empty');
-        const basket = this.till.baskets.add([...this.draft.values()], undefined, []);
-        this.draft.clear();
-        this.draftChanged();
-        this.basketsChanged();
-        return basketView(basket);
-      }
-      case 'basket:assign':
-        return this.assign(req.basketId as string, req.sessionId as string);
-      case 'basket:cancel':
-        // Taken back: its items return to the sale being rung up, to change and charge again.
-        if (!this.till.baskets.takeBack(req.basketId as string)) throw new ApiError('conflict', `basket ${req.basketId as string} is not waiting (a phone has it, or it is paid)`);
-        this.readDraft();
-        this.draftChanged(false);
-        this.basketsChanged();
-        return { basketId: req.basketId };
-      case 'session:cancel':
-        if (!this.till.cancelSession(req.sessionId as string)) throw new ApiError('conflict', `phone ${req.sessionId as string} is not waiting on its phone (gone, or its payment is with the network)`);
-        this.basketsChanged();
-        return { sessionId: req.sessionId };
-      case 'basket:pay-code':
-        return this.payWithCode(req.basketId as string | undefined, req.code as string);
-      case 'receipt:history':
-        return this.history(req.query as string | undefined, req.date as string | undefined, req.limit as number | undefined);
-      case 'receipt:print':
-        return this.print(req.terminalTxnId as string);
-      case 'receipt:pdf':
-        return this.pdf(req.terminalTxnId as string);
-      case 'receipt:refund':
-        return this.refund(req.terminalTxnId as string, req.amountMinor as number);
-      case 'receipt:void':
-        return this.voidSale(req.terminalTxnId as string);
-      case 'batch:close':
-        return this.closeBatch();
-      case 'auth:sign-in':
-      case 'auth:resume':
-      case 'auth:sign-out':
-        throw new Error(`${channel} is answered by the session gate (cashier-auth.ts), not the host`);
-      default:
-        return assertNever(channel, 'channel');
+    const handler: Handler<C> = this.handlers[channel];
+    try {
+      return await handler(parsed.value);
+    } catch (error) {
+      if (error instanceof TillError) throw new ApiError(error.code, error.message);
+      throw error;
     }
+  }
+
+  /** One handler per channel of the contract, each typed by it (a payload is never cast). */
+  private readonly handlers: Handlers = {
+    'till:snapshot': () => this.snapshot(),
+    'catalog:search': ({ query, limit }) => this.o.catalog.search(query, limit ?? 20).map((p) => productView(p, this.currency)),
+    'catalog:scan': ({ barcode }) => {
+      const p = this.o.catalog.byBarcode(barcode);
+      return p ? productView(p, this.currency) : null;
+    },
+    'catalog:upsert': ({ sku, barcode, name, priceMinor }) => {
+      const existing = this.o.catalog.byBarcode(barcode ?? '');
+      if (existing && existing.sku !== sku) throw new ApiError('conflict', `barcode already used by ${existing.sku}`);
+      return productView(this.o.catalog.upsert({ sku, barcode: barcode ?? null, name, priceMinor }), this.currency);
+    },
+    'draft:add': ({ sku, quantity }) => {
+      const p = this.o.catalog.bySku(sku);
+      if (!p) throw new ApiError('not_found', `no product ${sku}`);
+      this.sale.add(p, quantity ?? 1);
+      return this.saleChanged();
+    },
+    'draft:set-quantity': ({ sku, quantity }) => (this.sale.setQuantity(sku, quantity), this.saleChanged()),
+    'draft:remove': ({ sku }) => (this.sale.remove(sku), this.saleChanged()),
+    'draft:clear': () => (this.sale.clear(), this.saleChanged()),
+    'basket:charge': () => basketView(this.chargeSale()),
+    'basket:assign': ({ basketId, sessionId }) => this.assign(basketId, sessionId),
+    'basket:cancel': ({ basketId }) => {
+      // Taken back: its items return to the sale being rung up, to change and charge again.
+      this.sale.takeBack(basketId);
+      this.saleChanged();
+      this.basketsChanged();
+      return { basketId };
+    },
+    'session:cancel': ({ sessionId }) => {
+      if (!this.till.cancelSession(sessionId)) throw new ApiError('conflict', `phone ${sessionId} is not waiting on its phone (gone, or its payment is with the network)`);
+      this.basketsChanged();
+      return { sessionId };
+    },
+    'basket:pay-code': ({ basketId, code }) => this.payWithCode(basketId, code),
+    'receipt:history': ({ query, date, limit }) => this.history(query, date, limit),
+    'receipt:print': ({ terminalTxnId }) => this.print(terminalTxnId),
+    'receipt:pdf': ({ terminalTxnId }) => this.pdf(terminalTxnId),
+    'receipt:refund': ({ terminalTxnId, amountMinor }) => this.refund(terminalTxnId, amountMinor),
+    'receipt:void': ({ terminalTxnId }) => this.voidSale(terminalTxnId),
+    'batch:close': () => this.closeBatch(),
+    'auth:sign-in': () => this.gateOnly('auth:sign-in'),
+    'auth:resume': () => this.gateOnly('auth:resume'),
+    'auth:sign-out': () => this.gateOnly('auth:sign-out'),
+  };
+
+  private gateOnly(channel: AuthChannel): never {
+    throw new Error(`${channel} is answered by the session gate (cashier-auth.ts), not the host`);
   }
 
   snapshot(): TillSnapshot {
@@ -203,23 +183,24 @@ export class CashierHost {
   }
 
   private draftView(): DraftView {
-    const lines = [...this.draft.values()];
-    const totalMinor = lines.reduce((n, l) => n + l.quantity * l.unitPriceMinor, 0);
-    return { lines: lines.map((l) => lineView(l, this.currency)), totalMinor, totalText: formatMoney({ minor: totalMinor, currency: this.currency }) };
+    const total = this.sale.total();
+    return { lines: this.sale.items().map((l) => lineView(l, this.currency)), totalMinor: total.minor, totalText: formatMoney(total) };
   }
 
-  private readDraft(): void {
-    this.draft.clear();
-    for (const l of this.till.baskets.draft()) this.draft.set(l.sku, l);
-  }
-
-  /** The sale changed: kept (unless `keep` is false: already kept), and shown. */
-  private draftChanged(keep = true): DraftView {
-    if (keep) this.till.baskets.setDraft([...this.draft.values()]);
+  /** The sale changed (the core has kept it): shown. */
+  private saleChanged(): DraftView {
     const view = this.draftView();
     this.push('draft:changed', view);
     this.push('till:changed', this.snapshot());
     return view;
+  }
+
+  /** The sale rung up becomes a waiting basket. */
+  private chargeSale(): Basket {
+    const basket = this.sale.charge();
+    this.saleChanged();
+    this.basketsChanged();
+    return basket;
   }
 
   private basketsChanged(): void {
@@ -245,19 +226,12 @@ export class CashierHost {
 
   /** The basket named, or the sale being rung up (charged into a basket first), paid with the shopper's code. */
   private async payWithCode(basketId: string | undefined, code: string): Promise<CodePaymentView> {
-    let id = basketId;
-    if (id === undefined) {
-      if (this.draft.size === 0) throw new ApiError('bad_request', 'the sale is empty');
-      id = this.till.baskets.add([...this.draft.values()], undefined, []).id;
-      this.draft.clear();
-      this.draftChanged();
-      this.basketsChanged();
-    }
+    checkPaymentCode(code);
+    const id = basketId ?? this.chargeSale().id;
     let res;
     try {
       res = await this.till.payWithCode(id, code);
     } catch (error) {
-      if (error instanceof TillError) throw new ApiError(error.code, error.message);
       if (!(error instanceof BackendError)) throw error;
       this.basketsChanged();
       if (error.code === 'rejected') throw new ApiError('conflict', scrubDigits(error.message));

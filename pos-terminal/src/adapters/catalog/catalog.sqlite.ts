@@ -5,17 +5,8 @@
 import Database from 'better-sqlite3';
 import type { Catalog, Product } from './catalog';
 import { SEED_PRODUCTS } from './seed-products';
-
-const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
-  (db) =>
-    db.exec(`CREATE TABLE products (
-      sku TEXT PRIMARY KEY,
-      barcode TEXT UNIQUE,
-      name TEXT NOT NULL,
-      price_minor INTEGER NOT NULL CHECK (price_minor >= 0)
-    ) STRICT;
-    CREATE INDEX products_name ON products (name COLLATE NOCASE);`),
-];
+import { migrate, userVersion } from '../sqlite/migrate';
+import { migrations } from './migrations';
 
 const COLUMNS = 'sku, barcode, name, price_minor AS priceMinor';
 
@@ -26,13 +17,7 @@ export class SqliteCatalog implements Catalog {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    MIGRATIONS.slice(version).forEach((m, i) =>
-      this.db.transaction(() => {
-        m(this.db);
-        this.db.pragma(`user_version = ${version + i + 1}`);
-      })(),
-    );
+    migrate(this.db, migrations, userVersion);
     const count = (this.db.prepare('SELECT COUNT(*) AS n FROM products').get() as { n: number }).n;
     if (count === 0) this.db.transaction(() => (options.seed ?? SEED_PRODUCTS).forEach((p) => this.upsert(p)))();
   }
