@@ -117,34 +117,26 @@ export default tseslint.config(
     },
   },
   // The cashier UI runs in a browser or Electron's sandboxed renderer: no Node, no drivers, no
-  // Electron; it reaches the till only through the typed contract (common/ipc).   [SIG, VSC]
-  {
-    files: ['pos-terminal/src/renderer/*.ts'],
-    ignores: ['**/*.test.ts'],
-    rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['node:*', 'fs', 'net', 'path', 'child_process', 'electron', '@grpc/*', 'better-sqlite3', '@stoprocent/*', 'nfc-pcsc', 'pino', 'ws'],
-            message: 'The renderer is UI only: it talks to the till through the typed API (preload or WebSocket).' },
-          { regex: '^\\.\\./(?!common/ipc/)', message: 'The renderer imports only the IPC contract (common/ipc) from the rest of the till.' },
-          { group: APP_PACKAGES, message: APP_MESSAGE },
-        ],
-      }],
-    },
-  },
-  // Panels sit one folder deeper: the rest of the till is two levels up.
-  {
-    files: ['pos-terminal/src/renderer/panels/**/*.ts'],
-    ignores: ['**/*.test.ts'],
-    rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['node:*', 'fs', 'net', 'path', 'child_process', 'electron', '@grpc/*', 'better-sqlite3', '@stoprocent/*', 'nfc-pcsc', 'pino', 'ws'],
-            message: 'The renderer is UI only: it talks to the till through the typed API (preload or WebSocket).' },
-          { regex: '^\\.\\./\\.\\./(?!common/ipc/)', message: 'The renderer imports only the IPC contract (common/ipc) from the rest of the till.' },
-          { group: APP_PACKAGES, message: APP_MESSAGE },
-        ],
-      }],
-    },
-  },
+  // Electron; it reaches the till only through the typed contract (common/ipc). Panels sit one
+  // folder deeper: for them the rest of the till is two levels up.   [SIG, VSC]
+  rendererLayer('pos-terminal/src/renderer/*.ts', '^\\.\\./(?!common/ipc/)'),
+  rendererLayer('pos-terminal/src/renderer/panels/**/*.ts', '^\\.\\./\\.\\./(?!common/ipc/)'),
 );
+
+/** The renderer's rule for files at one depth: `outside` matches an import that leaves the renderer for anything but common/ipc. */
+function rendererLayer(files, outside) {
+  return {
+    files: [files],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['node:*', 'fs', 'net', 'path', 'child_process', 'electron', '@grpc/*', 'better-sqlite3', '@stoprocent/*', 'nfc-pcsc', 'pino', 'ws'],
+            message: 'The renderer is UI only: it talks to the till through the typed API (preload or WebSocket).' },
+          { regex: outside, message: 'The renderer imports only the IPC contract (common/ipc) from the rest of the till.' },
+          { group: APP_PACKAGES, message: APP_MESSAGE },
+        ],
+      }],
+    },
+  };
+}

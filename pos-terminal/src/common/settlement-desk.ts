@@ -120,18 +120,23 @@ export class SettlementDesk {
     try {
       await this.o.journal.begin({ terminalTxnId: txn, basketId: basket.id, request: CancelRequest.encode(req).finish(), at: this.o.clock.now() });
       this.o.emit({ type: 'attempt', terminalTxnId: txn, basketId: basket.id, state: 'pending' });
-      let res: SettleResponse;
-      try {
-        res = await this.o.backend.cancel(req);
-      } catch (error) {
-        this.record(txn, basket.id, 'pending', 'unresolved', null);
-        throw error;
-      }
-      this.conclude(txn, basket, 'pending', res, null);
-      return res;
+      return await this.sent(txn, basket, () => this.o.backend.cancel(req));
     } finally {
       this.claimed.delete(txn);
     }
+  }
+
+  /** Sends a journaled attempt: no answer leaves it unresolved (asked about later), an answer concludes it. */
+  private async sent(txn: string, basket: Basket, send: () => Promise<SettleResponse>): Promise<SettleResponse> {
+    let res: SettleResponse;
+    try {
+      res = await send();
+    } catch (error) {
+      this.record(txn, basket.id, 'pending', 'unresolved', null);
+      throw error;
+    }
+    this.conclude(txn, basket, 'pending', res, null);
+    return res;
   }
 
   private async journaled(basket: Basket, txn: string, request: Uint8Array, send: () => Promise<SettleResponse>, summary: { amountMinor: number; maskedPan: string }): Promise<SettleResponse> {
@@ -146,15 +151,7 @@ export class SettlementDesk {
       if (paid) return paid;
       await this.o.journal.begin({ terminalTxnId: txn, basketId: basket.id, request, at: this.o.clock.now(), ...summary });
       this.o.emit({ type: 'attempt', terminalTxnId: txn, basketId: basket.id, state: 'pending' });
-      let res: SettleResponse;
-      try {
-        res = await send();
-      } catch (error) {
-        this.record(txn, basket.id, 'pending', 'unresolved', null);
-        throw error;
-      }
-      this.conclude(txn, basket, 'pending', res, null);
-      return res;
+      return await this.sent(txn, basket, send);
     } finally {
       this.claimed.delete(txn);
     }
