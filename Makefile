@@ -27,6 +27,8 @@ test: setup
 	@# each package on its own too: the root sees every package's libraries (the renderer's DOM)
 	@for p in $(PACKAGES); do npx tsc -p $$p/tsconfig.json --noEmit || exit 1; done
 	npx eslint . --max-warnings=0
+	@# the formatter's layout (110 columns): `npm run format` rewrites what this refuses
+	npx prettier --check . --log-level warn
 	@# no import cycle (type-only imports too), no undeclared cross-package import, no package cycle
 	node scripts/check-imports.mjs
 	node scripts/run-tests.mjs

@@ -2,7 +2,14 @@ import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-const APP_PACKAGES = ['@bluetill/backend', '@bluetill/pos-terminal', '@bluetill/phone-agent', '@bluetill/simulator', '@bluetill/protocol/*', '!@bluetill/protocol/proto-path'];
+const APP_PACKAGES = [
+  '@bluetill/backend',
+  '@bluetill/pos-terminal',
+  '@bluetill/phone-agent',
+  '@bluetill/simulator',
+  '@bluetill/protocol/*',
+  '!@bluetill/protocol/proto-path',
+];
 const APP_MESSAGE = 'Apps import only @bluetill/protocol (its entry point) and never each other.';
 
 const adapterOnly = (names, message) => ({
@@ -25,19 +32,23 @@ export default tseslint.config(
     files: ['protocol/src/**/*.ts'],
     ignores: ['protocol/src/**/*.test.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: ['node:fs', 'node:net', 'node:http', 'node:child_process', 'fs', 'net'].map((name) => ({
-          name, message: 'protocol has no I/O: pass bytes in and out.' })),
-        patterns: [{ group: ['@bluetill/*'], message: 'protocol imports nothing from the repo.' }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['node:fs', 'node:net', 'node:http', 'node:child_process', 'fs', 'net'].map((name) => ({
+            name,
+            message: 'protocol has no I/O: pass bytes in and out.',
+          })),
+          patterns: [{ group: ['@bluetill/*'], message: 'protocol imports nothing from the repo.' }],
+        },
+      ],
     },
   },
   // Apps import only @bluetill/protocol (its entry point) and never each other.
   {
     files: ['backend/src/**/*.ts', 'pos-terminal/src/**/*.ts', 'phone-agent/src/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', adapterOnly(
-        APP_PACKAGES, APP_MESSAGE)],
+      'no-restricted-imports': ['error', adapterOnly(APP_PACKAGES, APP_MESSAGE)],
     },
   },
   // Tests of an app may drive it with the simulator's peers (the simulator depends on the apps, not the reverse).
@@ -51,13 +62,27 @@ export default tseslint.config(
     files: ['backend/src/domain/**/*.ts', 'pos-terminal/src/common/**/*.ts', 'phone-agent/src/core/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['@grpc/*', 'better-sqlite3', '@stoprocent/*', 'nfc-pcsc', 'node:fs', 'node:net', 'electron', 'pino'],
-            message: 'A pure core talks to the world through ports; drivers belong in adapter files.' },
-          { group: APP_PACKAGES, message: APP_MESSAGE },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '@grpc/*',
+                'better-sqlite3',
+                '@stoprocent/*',
+                'nfc-pcsc',
+                'node:fs',
+                'node:net',
+                'electron',
+                'pino',
+              ],
+              message: 'A pure core talks to the world through ports; drivers belong in adapter files.',
+            },
+            { group: APP_PACKAGES, message: APP_MESSAGE },
+          ],
+        },
+      ],
     },
   },
 
@@ -67,53 +92,85 @@ export default tseslint.config(
     files: ['pos-terminal/src/common/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['@grpc/*', 'better-sqlite3', '@stoprocent/*', 'nfc-pcsc', 'node:fs', 'node:net', 'electron', 'pino'],
-            message: 'A pure core talks to the world through ports; drivers belong in adapter files.' },
-          { regex: '(^|/)(adapters|host|server|electron|preload|renderer)(/|$)|(^|/)compose-till$',
-            message: 'The till core (common/) imports no adapters, host, server, Electron or UI: they are wired to it through ports in compose-till.ts.' },
-          { group: APP_PACKAGES, message: APP_MESSAGE },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '@grpc/*',
+                'better-sqlite3',
+                '@stoprocent/*',
+                'nfc-pcsc',
+                'node:fs',
+                'node:net',
+                'electron',
+                'pino',
+              ],
+              message: 'A pure core talks to the world through ports; drivers belong in adapter files.',
+            },
+            {
+              regex: '(^|/)(adapters|host|server|electron|preload|renderer)(/|$)|(^|/)compose-till$',
+              message:
+                'The till core (common/) imports no adapters, host, server, Electron or UI: they are wired to it through ports in compose-till.ts.',
+            },
+            { group: APP_PACKAGES, message: APP_MESSAGE },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['pos-terminal/src/adapters/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { regex: '(^|/)(host|server|electron|preload|renderer)(/|$)|(^|/)compose-till$',
-            message: 'An adapter implements a port of the core (common/); it knows no host, server, Electron or UI.' },
-          { group: APP_PACKAGES, message: APP_MESSAGE },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)(host|server|electron|preload|renderer)(/|$)|(^|/)compose-till$',
+              message:
+                'An adapter implements a port of the core (common/); it knows no host, server, Electron or UI.',
+            },
+            { group: APP_PACKAGES, message: APP_MESSAGE },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['pos-terminal/src/host/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { regex: '(^|/)(server|electron|preload|renderer)(/|$)',
-            message: 'The cashier host is shared by the HTTP server and Electron main: it imports neither (nor the UI).' },
-          { group: APP_PACKAGES, message: APP_MESSAGE },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)(server|electron|preload|renderer)(/|$)',
+              message:
+                'The cashier host is shared by the HTTP server and Electron main: it imports neither (nor the UI).',
+            },
+            { group: APP_PACKAGES, message: APP_MESSAGE },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['pos-terminal/src/server/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { regex: '(^|/)(electron|preload)(/|$)', message: 'The headless server runs without Electron.' },
-          { group: APP_PACKAGES, message: APP_MESSAGE },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '(^|/)(electron|preload)(/|$)', message: 'The headless server runs without Electron.' },
+            { group: APP_PACKAGES, message: APP_MESSAGE },
+          ],
+        },
+      ],
     },
   },
   // The cashier UI runs in a browser or Electron's sandboxed renderer: no Node, no drivers, no
@@ -129,14 +186,36 @@ function rendererLayer(files, outside) {
     files: [files],
     ignores: ['**/*.test.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['node:*', 'fs', 'net', 'path', 'child_process', 'electron', '@grpc/*', 'better-sqlite3', '@stoprocent/*', 'nfc-pcsc', 'pino', 'ws'],
-            message: 'The renderer is UI only: it talks to the till through the typed API (preload or WebSocket).' },
-          { regex: outside, message: 'The renderer imports only the IPC contract (common/ipc) from the rest of the till.' },
-          { group: APP_PACKAGES, message: APP_MESSAGE },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                'node:*',
+                'fs',
+                'net',
+                'path',
+                'child_process',
+                'electron',
+                '@grpc/*',
+                'better-sqlite3',
+                '@stoprocent/*',
+                'nfc-pcsc',
+                'pino',
+                'ws',
+              ],
+              message:
+                'The renderer is UI only: it talks to the till through the typed API (preload or WebSocket).',
+            },
+            {
+              regex: outside,
+              message: 'The renderer imports only the IPC contract (common/ipc) from the rest of the till.',
+            },
+            { group: APP_PACKAGES, message: APP_MESSAGE },
+          ],
+        },
+      ],
     },
   };
 }

@@ -29,7 +29,10 @@ const nameOf = new Map(PACKAGES.map((p) => [manifest(p).name, p]));
 const declared = new Map(
   PACKAGES.map((p) => {
     const m = manifest(p);
-    return [p, new Set(Object.keys({ ...m.dependencies, ...m.devDependencies }).filter((d) => nameOf.has(d)))];
+    return [
+      p,
+      new Set(Object.keys({ ...m.dependencies, ...m.devDependencies }).filter((d) => nameOf.has(d))),
+    ];
   }),
 );
 
@@ -48,7 +51,8 @@ for (const p of PACKAGES) {
     for (const [, spec] of readFileSync(file, 'utf8').matchAll(IMPORT)) {
       const target = nameOf.get(spec);
       if (!target) problems.push(`${file}: imports ${spec}, which is no workspace package`);
-      else if (target !== p && !declared.get(p).has(spec)) problems.push(`${file}: imports ${spec}, not declared in ${p}/package.json`);
+      else if (target !== p && !declared.get(p).has(spec))
+        problems.push(`${file}: imports ${spec}, not declared in ${p}/package.json`);
     }
   }
 }
@@ -67,5 +71,7 @@ function visit(p, path) {
 for (const p of PACKAGES) if (!state.has(p)) visit(p, []);
 
 for (const line of problems) console.error(line);
-console.log(`check-imports: ${graph.obj ? Object.keys(graph.obj()).length : 0} files, ${problems.length} problem(s)`);
+console.log(
+  `check-imports: ${graph.obj ? Object.keys(graph.obj()).length : 0} files, ${problems.length} problem(s)`,
+);
 process.exit(problems.length ? 1 : 0);

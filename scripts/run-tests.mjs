@@ -5,7 +5,18 @@ import { mkdirSync, readFileSync } from 'node:fs';
 
 mkdirSync('artifacts', { recursive: true });
 const out = 'artifacts/vitest.json';
-const run = spawnSync('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...process.argv.slice(2)], { stdio: 'inherit' });
+const run = spawnSync(
+  'npx',
+  [
+    'vitest',
+    'run',
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${out}`,
+    ...process.argv.slice(2),
+  ],
+  { stdio: 'inherit' },
+);
 let passed = 0;
 let failed = 0;
 let skipped = 0;

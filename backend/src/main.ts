@@ -4,7 +4,12 @@
  * listener, over one store. Ports are wired here by hand: the key store (loaded by its adapter),
  * the store, the clock, and where the use cases run (this thread or the use-case worker).
  */
-import { Server, ServerCredentials, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  Server,
+  ServerCredentials,
+  type ServerUnaryCall,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import { AuthorizationService, SettlementService, ShopperService, health } from '@bluetill/protocol';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -13,19 +18,43 @@ import { SoftwareKeyStore } from './adapters/key-store.file';
 import type { MasterKey } from './adapters/master-key';
 import { addReflection } from './adapters/grpc/reflection';
 import { createUseCases, type RemoteUseCases, type UseCases } from './adapters/grpc/use-cases';
-import { startUseCaseThread, type ForwardedCrossings, type UseCaseThread } from './adapters/worker/use-case-thread';
+import {
+  startUseCaseThread,
+  type ForwardedCrossings,
+  type UseCaseThread,
+} from './adapters/worker/use-case-thread';
 import type { ShopperOptions, ShopperWork } from './app/shopper-service';
 import { ShopperLane, type ShopperLaneOptions, type ShopperLaneStats } from './adapters/grpc/shopper-lane';
 import { SqliteShopperStore } from './adapters/sqlite/shopper-store.sqlite';
 import type { Caller } from './app/caller';
 import { systemClock, type Clock } from './ports/clock';
 import { guardDecoding } from './adapters/grpc/malformed-request';
-import { validateAuthorize, validateCancel, validateGetOutcome, validateChallenge, validateCloseBatch, validateGetSettlement, validateListTransactions, validateRefund, validateSettle, validateVoid, validateIssueCode, validatePayMerchant, validateSettleWithCode, validateShopperChallenge } from './adapters/grpc/validate';
+import {
+  validateAuthorize,
+  validateCancel,
+  validateGetOutcome,
+  validateChallenge,
+  validateCloseBatch,
+  validateGetSettlement,
+  validateListTransactions,
+  validateRefund,
+  validateSettle,
+  validateVoid,
+  validateIssueCode,
+  validatePayMerchant,
+  validateSettleWithCode,
+  validateShopperChallenge,
+} from './adapters/grpc/validate';
 import type { BackendMetrics } from './adapters/metrics/backend-metrics';
 import { HealthService } from './adapters/grpc/health-service';
 import { createLogger } from './adapters/logger';
 import { readServerTls, type TlsMaterial } from './adapters/tls-files';
-import { peerIdentityOf, terminalCallerOf, tlsSocketOf, type PeerIdentity } from './adapters/grpc/terminal-caller';
+import {
+  peerIdentityOf,
+  terminalCallerOf,
+  tlsSocketOf,
+  type PeerIdentity,
+} from './adapters/grpc/terminal-caller';
 import { TerminalRefusals } from './adapters/grpc/terminal-refusal';
 import { hardenedServerCredentials } from './adapters/grpc/transport-security';
 import { observeTransport } from './adapters/grpc/observed-transport';
@@ -112,7 +141,8 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   // store is opened or a port bound (the server refuses to start).
   const tls = o.tls ?? readServerTls(join(dirname(o.keysPath), 'tls'));
   const keys = SoftwareKeyStore.fromFile(o.keysPath, o.masterKey);
-  if (o.worker && o.clock) throw new TypeError('startBackend: a custom clock cannot be used with the use-case worker');
+  if (o.worker && o.clock)
+    throw new TypeError('startBackend: a custom clock cannot be used with the use-case worker');
   const store = new SqliteBackendStore(o.dbPath);
   // With the worker, this connection serves the caller checks (terminal certificates) and reads.
   let thread: UseCaseThread | undefined;
@@ -120,8 +150,12 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   if (o.worker) {
     try {
       thread = await startUseCaseThread({
-        dbPath: o.dbPath, keysPath: o.keysPath, masterKey: o.masterKey, log,
-        ...(o.cryptoWorkers !== undefined ? { cryptoWorkers: o.cryptoWorkers } : {}), ...(o.shopper ? { shopper: o.shopper } : {}),
+        dbPath: o.dbPath,
+        keysPath: o.keysPath,
+        masterKey: o.masterKey,
+        log,
+        ...(o.cryptoWorkers !== undefined ? { cryptoWorkers: o.cryptoWorkers } : {}),
+        ...(o.shopper ? { shopper: o.shopper } : {}),
       });
     } catch (error) {
       store.close();
@@ -129,17 +163,34 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     }
     useCases = thread.useCases;
   } else {
-    useCases = createUseCases(store, new SqliteShopperStore(store.db), keys, clock, (fields, message) => log.info(fields, message), o.shopper || {});
+    useCases = createUseCases(
+      store,
+      new SqliteShopperStore(store.db),
+      keys,
+      clock,
+      (fields, message) => log.info(fields, message),
+      o.shopper || {},
+    );
   }
   // Every use case, the shopper's and the temporary code's too, runs where the others do: with the
   // worker, every write goes through its one connection and group commit.
-  const { authorization, settlement, adjustments, batches, codeSettlement, shopper: shopperUseCase } = useCases;
+  const {
+    authorization,
+    settlement,
+    adjustments,
+    batches,
+    codeSettlement,
+    shopper: shopperUseCase,
+  } = useCases;
   let credentials: ServerCredentials;
   let callerOf: CallerOf;
   let peerOf: (call: ServerUnaryCall<unknown, unknown>) => PeerIdentity | null;
   const refusals = new TerminalRefusals({ log, tlsSocketOf });
   if (tls === 'insecure') {
-    log.warn({ event: 'insecure_transport' }, 'serving WITHOUT TLS: plaintext, callers not authenticated (local debugging only)');
+    log.warn(
+      { event: 'insecure_transport' },
+      'serving WITHOUT TLS: plaintext, callers not authenticated (local debugging only)',
+    );
     credentials = ServerCredentials.createInsecure();
     callerOf = () => ({ kind: 'unauthenticated' });
     peerOf = () => null;
@@ -153,31 +204,109 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   const bytesTo = thread && thread.cryptoWorkers === 0 ? thread : undefined;
   const services = o.services ?? ['authorization', 'settlement'];
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
-  if (o.metrics) observeTransport(server, { refused: (e) => o.metrics!.refused('till', e), unimplemented: () => o.metrics!.unimplemented() });
+  if (o.metrics)
+    observeTransport(server, {
+      refused: (e) => o.metrics!.refused('till', e),
+      unimplemented: () => o.metrics!.unimplemented(),
+    });
   const names: string[] = [];
   const m = o.metrics;
   // Refund, Void, CloseBatch and ListTransactions: the same use cases on both services (the
   // Authorization service relays them in process, as it does Settle).
   const afterSale = (prefix: string) => ({
-    refund: unary(log, callerOf, `${prefix}Refund`, validateRefund, (r, c) => adjustments.refund(r, c), m, SettlementService.refund.responseSerialize),
-    void: unary(log, callerOf, `${prefix}Void`, validateVoid, (r, c) => adjustments.void(r, c), m, SettlementService.void.responseSerialize),
-    closeBatch: unary(log, callerOf, `${prefix}CloseBatch`, validateCloseBatch, (r, c) => batches.closeBatch(r, c), m),
-    listTransactions: unary(log, callerOf, `${prefix}ListTransactions`, validateListTransactions, (r, c) => batches.listTransactions(r, c), m),
+    refund: unary(
+      log,
+      callerOf,
+      `${prefix}Refund`,
+      validateRefund,
+      (r, c) => adjustments.refund(r, c),
+      m,
+      SettlementService.refund.responseSerialize,
+    ),
+    void: unary(
+      log,
+      callerOf,
+      `${prefix}Void`,
+      validateVoid,
+      (r, c) => adjustments.void(r, c),
+      m,
+      SettlementService.void.responseSerialize,
+    ),
+    closeBatch: unary(
+      log,
+      callerOf,
+      `${prefix}CloseBatch`,
+      validateCloseBatch,
+      (r, c) => batches.closeBatch(r, c),
+      m,
+    ),
+    listTransactions: unary(
+      log,
+      callerOf,
+      `${prefix}ListTransactions`,
+      validateListTransactions,
+      (r, c) => batches.listTransactions(r, c),
+      m,
+    ),
   });
   if (services.includes('authorization')) {
     const definition = guardDecoding(AuthorizationService);
-    server.addService(bytesTo ? { ...definition, authorize: asBytes(definition.authorize), settle: asBytes(definition.settle) } : definition, {
-      challenge: unary(log, callerOf, 'Challenge', validateChallenge, (r, c) => authorization.challenge(r, c), m),
-      authorize: bytesTo
-        ? forwarded(log, peerOf, 'Authorize', bytesTo, m)
-        : unary(log, callerOf, 'Authorize', validateAuthorize, (r, c) => authorization.authorize(r, c), m, AuthorizationService.authorize.responseSerialize),
-      settle: bytesTo
-        ? forwarded(log, peerOf, 'Authorization.Settle', bytesTo, m)
-        : unary(log, callerOf, 'Authorization.Settle', validateSettle, (r, c) => authorization.settle(r, c), m, AuthorizationService.settle.responseSerialize),
-      cancel: unary(log, callerOf, 'Authorization.Cancel', validateCancel, (r, c) => authorization.cancel(r, c), m, AuthorizationService.cancel.responseSerialize),
-      settleWithCode: unary(log, callerOf, 'Authorization.SettleWithCode', validateSettleWithCode, (r, c) => codeSettlement.settleWithCode(r, c), m, AuthorizationService.settleWithCode.responseSerialize),
-      ...afterSale('Authorization.'),
-    } as UntypedServiceImplementation);
+    server.addService(
+      bytesTo
+        ? { ...definition, authorize: asBytes(definition.authorize), settle: asBytes(definition.settle) }
+        : definition,
+      {
+        challenge: unary(
+          log,
+          callerOf,
+          'Challenge',
+          validateChallenge,
+          (r, c) => authorization.challenge(r, c),
+          m,
+        ),
+        authorize: bytesTo
+          ? forwarded(log, peerOf, 'Authorize', bytesTo, m)
+          : unary(
+              log,
+              callerOf,
+              'Authorize',
+              validateAuthorize,
+              (r, c) => authorization.authorize(r, c),
+              m,
+              AuthorizationService.authorize.responseSerialize,
+            ),
+        settle: bytesTo
+          ? forwarded(log, peerOf, 'Authorization.Settle', bytesTo, m)
+          : unary(
+              log,
+              callerOf,
+              'Authorization.Settle',
+              validateSettle,
+              (r, c) => authorization.settle(r, c),
+              m,
+              AuthorizationService.settle.responseSerialize,
+            ),
+        cancel: unary(
+          log,
+          callerOf,
+          'Authorization.Cancel',
+          validateCancel,
+          (r, c) => authorization.cancel(r, c),
+          m,
+          AuthorizationService.cancel.responseSerialize,
+        ),
+        settleWithCode: unary(
+          log,
+          callerOf,
+          'Authorization.SettleWithCode',
+          validateSettleWithCode,
+          (r, c) => codeSettlement.settleWithCode(r, c),
+          m,
+          AuthorizationService.settleWithCode.responseSerialize,
+        ),
+        ...afterSale('Authorization.'),
+      } as UntypedServiceImplementation,
+    );
     names.push('bluetill.v1.Authorization');
   }
   if (services.includes('settlement')) {
@@ -185,17 +314,54 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     server.addService(bytesTo ? { ...definition, settle: asBytes(definition.settle) } : definition, {
       settle: bytesTo
         ? forwarded(log, peerOf, 'Settle', bytesTo, m)
-        : unary(log, callerOf, 'Settle', validateSettle, (r, c) => settlement.settle(r, c), m, SettlementService.settle.responseSerialize),
-      cancel: unary(log, callerOf, 'Cancel', validateCancel, (r, c) => settlement.cancel(r, c), m, SettlementService.cancel.responseSerialize),
-      getSettlement: unary(log, callerOf, 'GetSettlement', validateGetSettlement, (r, c) => settlement.get(r.terminalId, r.terminalTxnId, c), m, SettlementService.getSettlement.responseSerialize),
-      settleWithCode: unary(log, callerOf, 'SettleWithCode', validateSettleWithCode, (r, c) => codeSettlement.settleWithCode(r, c), m, SettlementService.settleWithCode.responseSerialize),
+        : unary(
+            log,
+            callerOf,
+            'Settle',
+            validateSettle,
+            (r, c) => settlement.settle(r, c),
+            m,
+            SettlementService.settle.responseSerialize,
+          ),
+      cancel: unary(
+        log,
+        callerOf,
+        'Cancel',
+        validateCancel,
+        (r, c) => settlement.cancel(r, c),
+        m,
+        SettlementService.cancel.responseSerialize,
+      ),
+      getSettlement: unary(
+        log,
+        callerOf,
+        'GetSettlement',
+        validateGetSettlement,
+        (r, c) => settlement.get(r.terminalId, r.terminalTxnId, c),
+        m,
+        SettlementService.getSettlement.responseSerialize,
+      ),
+      settleWithCode: unary(
+        log,
+        callerOf,
+        'SettleWithCode',
+        validateSettleWithCode,
+        (r, c) => codeSettlement.settleWithCode(r, c),
+        m,
+        SettlementService.settleWithCode.responseSerialize,
+      ),
       ...afterSale(''),
     } as UntypedServiceImplementation);
     names.push('bluetill.v1.Settlement');
   }
   const healthService = new HealthService(names);
   // A till the registry refuses learns it from its health probe (terminal-refusal.ts).
-  server.addService(guardDecoding(health.HealthService), tls === 'insecure' ? healthService.implementation : refusals.health(healthService.implementation, callerOf));
+  server.addService(
+    guardDecoding(health.HealthService),
+    tls === 'insecure'
+      ? healthService.implementation
+      : refusals.health(healthService.implementation, callerOf),
+  );
   if (o.reflection !== false) addReflection(server, names);
   const host = o.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) =>
@@ -205,7 +371,18 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     store.close();
     throw error;
   });
-  log.info({ port, services: names, reflection: o.reflection !== false, worker: thread !== undefined, cryptoWorkers: thread?.cryptoWorkers ?? 0, keyId: o.masterKey.id, transport: tls === 'insecure' ? 'insecure' : 'mtls' }, 'backend listening');
+  log.info(
+    {
+      port,
+      services: names,
+      reflection: o.reflection !== false,
+      worker: thread !== undefined,
+      cryptoWorkers: thread?.cryptoWorkers ?? 0,
+      keyId: o.masterKey.id,
+      transport: tls === 'insecure' ? 'insecure' : 'mtls',
+    },
+    'backend listening',
+  );
 
   // The shopper-facing listener: its own port, server-authenticated TLS, no client certificate.
   let shopperServer: Server | null = null;
@@ -213,24 +390,68 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   let shopperPort: number | null = null;
   const shopperHost = (o.shopper && o.shopper.host) ?? host;
   if (o.shopper !== false) {
-    const shopperCallerOf: CallerOf = (call) => ({ kind: 'shopper', peer: call.getPeer().replace(/:\d+$/, '') });
+    const shopperCallerOf: CallerOf = (call) => ({
+      kind: 'shopper',
+      peer: call.getPeer().replace(/:\d+$/, ''),
+    });
     // Every shopper call queues in the shoppers' lane (per source address, a few at a time), so the
     // tills' calls never wait behind a shoppers' burst on the thread that runs the use cases.
-    const inLane = <T>(c: Caller, job: () => Promise<T>) => shopperLane.run(c.kind === 'shopper' ? c.peer : c.kind, job);
+    const inLane = <T>(c: Caller, job: () => Promise<T>) =>
+      shopperLane.run(c.kind === 'shopper' ? c.peer : c.kind, job);
     const srv = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
-    if (o.metrics) observeTransport(srv, { refused: (e) => o.metrics!.refused('shopper', e), unimplemented: () => o.metrics!.unimplemented() });
+    if (o.metrics)
+      observeTransport(srv, {
+        refused: (e) => o.metrics!.refused('shopper', e),
+        unimplemented: () => o.metrics!.unimplemented(),
+      });
     srv.addService(guardDecoding(ShopperService), {
-      challenge: unary(log, shopperCallerOf, 'Shopper.Challenge', validateShopperChallenge, (_r, c) => inLane(c, () => shopperUseCase.challenge(c)), m),
-      issueCode: unary(log, shopperCallerOf, 'Shopper.IssueCode', validateIssueCode, (r, c) => inLane(c, () => shopperUseCase.issueCode(r, c)), m, ShopperService.issueCode.responseSerialize),
-      getOutcome: unary(log, shopperCallerOf, 'Shopper.GetOutcome', validateGetOutcome, (r, c) => inLane(c, () => shopperUseCase.getOutcome(r, c)), m, ShopperService.getOutcome.responseSerialize),
-      payMerchant: unary(log, shopperCallerOf, 'Shopper.PayMerchant', validatePayMerchant, (r, c) => inLane(c, () => shopperUseCase.payMerchant(r, c)), m, ShopperService.payMerchant.responseSerialize),
+      challenge: unary(
+        log,
+        shopperCallerOf,
+        'Shopper.Challenge',
+        validateShopperChallenge,
+        (_r, c) => inLane(c, () => shopperUseCase.challenge(c)),
+        m,
+      ),
+      issueCode: unary(
+        log,
+        shopperCallerOf,
+        'Shopper.IssueCode',
+        validateIssueCode,
+        (r, c) => inLane(c, () => shopperUseCase.issueCode(r, c)),
+        m,
+        ShopperService.issueCode.responseSerialize,
+      ),
+      getOutcome: unary(
+        log,
+        shopperCallerOf,
+        'Shopper.GetOutcome',
+        validateGetOutcome,
+        (r, c) => inLane(c, () => shopperUseCase.getOutcome(r, c)),
+        m,
+        ShopperService.getOutcome.responseSerialize,
+      ),
+      payMerchant: unary(
+        log,
+        shopperCallerOf,
+        'Shopper.PayMerchant',
+        validatePayMerchant,
+        (r, c) => inLane(c, () => shopperUseCase.payMerchant(r, c)),
+        m,
+        ShopperService.payMerchant.responseSerialize,
+      ),
     } as UntypedServiceImplementation);
     const shopperHealth = new HealthService(['bluetill.v1.Shopper']);
     srv.addService(guardDecoding(health.HealthService), shopperHealth.implementation);
-    const shopperCredentials = tls === 'insecure' ? ServerCredentials.createInsecure() : hardenedServerCredentials(null, tls.cert, tls.key);
+    const shopperCredentials =
+      tls === 'insecure'
+        ? ServerCredentials.createInsecure()
+        : hardenedServerCredentials(null, tls.cert, tls.key);
     try {
       shopperPort = await new Promise<number>((resolve, reject) =>
-        srv.bindAsync(`${shopperHost}:${(o.shopper && o.shopper.port) ?? 0}`, shopperCredentials, (err, p) => (err ? reject(err) : resolve(p))),
+        srv.bindAsync(`${shopperHost}:${(o.shopper && o.shopper.port) ?? 0}`, shopperCredentials, (err, p) =>
+          err ? reject(err) : resolve(p),
+        ),
       );
     } catch (e) {
       server.forceShutdown();
@@ -239,7 +460,14 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
       throw e;
     }
     shopperServer = srv;
-    log.info({ port: shopperPort, services: ['bluetill.v1.Shopper'], transport: tls === 'insecure' ? 'insecure' : 'tls' }, 'shopper listener');
+    log.info(
+      {
+        port: shopperPort,
+        services: ['bluetill.v1.Shopper'],
+        transport: tls === 'insecure' ? 'insecure' : 'tls',
+      },
+      'shopper listener',
+    );
   }
   let closed = false;
   const finish = () => {

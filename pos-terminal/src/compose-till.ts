@@ -67,7 +67,10 @@ export interface TillOverrides {
   /** How often unresolved settlements are looked up (ms); 0 turns the timer off. */
   readonly resolveEveryMs?: number;
   /** Wraps the backend client and the journal the till uses (fault injection). */
-  readonly wrap?: (parts: { backend: BackendClient; journal: Journal }) => { backend: BackendClient; journal: Journal };
+  readonly wrap?: (parts: { backend: BackendClient; journal: Journal }) => {
+    backend: BackendClient;
+    journal: Journal;
+  };
   /** Keep waiting baskets, the sale rung up and the basket numbering in the journal across restarts; default true. */
   readonly keepBaskets?: boolean;
   /** Start the till (its peripheral, the first resolution of unknown outcomes); default true. */
@@ -101,10 +104,17 @@ export function readTerminalTls(dir: string, terminalId: string): { ca: Buffer; 
     try {
       return readFileSync(join(dir, name));
     } catch (e) {
-      throw new Error(`TLS material: ${join(dir, name)} missing (issue it with "bluetill-backend terminal issue-cert")`, { cause: e });
+      throw new Error(
+        `TLS material: ${join(dir, name)} missing (issue it with "bluetill-backend terminal issue-cert")`,
+        { cause: e },
+      );
     }
   };
-  return { ca: read('ca.pem'), key: read(`terminal-${terminalId}-key.pem`), cert: read(`terminal-${terminalId}.pem`) };
+  return {
+    ca: read('ca.pem'),
+    key: read(`terminal-${terminalId}-key.pem`),
+    cert: read(`terminal-${terminalId}.pem`),
+  };
 }
 
 export function bleFromSpec(spec: string): BlePeripheral {
@@ -139,11 +149,22 @@ export async function composeTill(c: TillConfig, x: TillOverrides = {}): Promise
   const ownBackend = x.backend
     ? null
     : new GrpcBackendClient({
-        authorizationAddress: c.backend!, ...(c.settlement ? { settlementAddress: c.settlement } : {}), terminalId: t.terminalId,
-        ...(c.insecure ? { insecure: true } : { tls: readTerminalTls(c.tlsDir ?? join(dirname(c.terminalFile ?? join(c.dataDir, 'terminal.json')), 'tls'), t.terminalId) }),
+        authorizationAddress: c.backend!,
+        ...(c.settlement ? { settlementAddress: c.settlement } : {}),
+        terminalId: t.terminalId,
+        ...(c.insecure
+          ? { insecure: true }
+          : {
+              tls: readTerminalTls(
+                c.tlsDir ?? join(dirname(c.terminalFile ?? join(c.dataDir, 'terminal.json')), 'tls'),
+                t.terminalId,
+              ),
+            }),
       });
   const backend: BackendClient = x.backend ?? ownBackend!;
-  const journal = new SqliteJournal(x.journalPath ?? join(c.dataDir, 'journal.sqlite'), { key: journalKey(tillKey, t.terminalId) });
+  const journal = new SqliteJournal(x.journalPath ?? join(c.dataDir, 'journal.sqlite'), {
+    key: journalKey(tillKey, t.terminalId),
+  });
   const parts = x.wrap ? x.wrap({ backend, journal }) : { backend, journal };
   const tillDb = x.tillDbPath ?? join(c.dataDir, 'till.sqlite');
   const catalog = new SqliteCatalog(tillDb);
@@ -154,7 +175,11 @@ export async function composeTill(c: TillConfig, x: TillOverrides = {}): Promise
     merchantId: t.merchantId,
     counterName: c.counterName,
     currency: c.currency,
-    identity: { terminalKey, terminalCertificate: Buffer.from(t.certificate, 'base64'), merchantName: t.merchantName },
+    identity: {
+      terminalKey,
+      terminalCertificate: Buffer.from(t.certificate, 'base64'),
+      merchantName: t.merchantName,
+    },
     peripheral,
     backend: parts.backend,
     journal: parts.journal,
@@ -173,7 +198,12 @@ export async function composeTill(c: TillConfig, x: TillOverrides = {}): Promise
     offEarly();
   }
   return {
-    till, journal, backend, catalog, receipts, printer,
+    till,
+    journal,
+    backend,
+    catalog,
+    receipts,
+    printer,
     pdfDir: join(c.dataDir, 'receipts'),
     async close() {
       await till.stop();

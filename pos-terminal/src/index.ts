@@ -9,11 +9,27 @@ export type { BasketStore, BasketChange, StoredBasket } from './common/ports/bas
 export type { AttemptState } from './common/payment-attempt';
 export { GrpcBackendClient, type GrpcBackendOptions } from './adapters/backend/backend-client.grpc';
 export { SqliteJournal } from './adapters/journal/journal.sqlite';
-export { journalKey, generateTillKey, parseTillKey, tillKeyFromEnv, TillKeyError, TILL_KEY_ENV, TILL_KEY_FD_ENV } from './adapters/journal/journal-key';
+export {
+  journalKey,
+  generateTillKey,
+  parseTillKey,
+  tillKeyFromEnv,
+  TillKeyError,
+  TILL_KEY_ENV,
+  TILL_KEY_FD_ENV,
+} from './adapters/journal/journal-key';
 export { BlenoPeripheral, type BlenoPeripheralOptions } from './adapters/ble/ble-peripheral.bleno';
 export type { AclPolicy, AclStats } from './adapters/ble/acl-scheduler';
 export type { HciTransport } from './adapters/ble/hci-transport';
-export { composeTill, readTerminalFile, bleFromSpec, type TillConfig, type TillOverrides, type ComposedTill, type TerminalFile } from './compose-till';
+export {
+  composeTill,
+  readTerminalFile,
+  bleFromSpec,
+  type TillConfig,
+  type TillOverrides,
+  type ComposedTill,
+  type TerminalFile,
+} from './compose-till';
 export { DraftSale, MAX_QUANTITY, type SaleProduct } from './common/sale/draft-sale';
 export { TillError } from './common/till-error';
 export type { BasketState, BasketHolder } from './common/basket';

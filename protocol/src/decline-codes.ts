@@ -43,7 +43,8 @@ export const DECLINE_CODES = [
 
 export type DeclineCode = (typeof DECLINE_CODES)[number];
 
-export const isDeclineCode = (s: string): s is DeclineCode => (DECLINE_CODES as readonly string[]).includes(s);
+export const isDeclineCode = (s: string): s is DeclineCode =>
+  (DECLINE_CODES as readonly string[]).includes(s);
 
 const TEXT: Record<DeclineCode, string> = {
   unknown_card: 'Card not recognised',
@@ -75,7 +76,7 @@ const TEXT: Record<DeclineCode, string> = {
   code_invalid: 'Payment code not recognised',
   code_used: 'Payment code already used',
   code_expired: 'Payment code expired',
-  code_limit_exceeded: 'Amount over the payment code\'s limit',
+  code_limit_exceeded: "Amount over the payment code's limit",
   code_attempts_exceeded: 'Too many wrong payment codes: try again later',
   merchant_card_unknown: 'Merchant card not registered',
   merchant_card_blocked: 'Merchant card blocked',

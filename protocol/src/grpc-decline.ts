@@ -49,11 +49,18 @@ export function declineStatusDetails(declineReason: string): string {
  * The trailer's bytes: the whole response, encoded with its own message's encoder. Throws
  * DeclineTrailerError('trailer_too_large') past DECLINE_TRAILER_MAX_BYTES: a client could not receive it.
  */
-export function encodeDeclineTrailer<T extends DeclinableResponse>(res: T, encode: (res: T) => Uint8Array): Uint8Array {
-  if (!isDeclinedResponse(res)) throw new Error('encodeDeclineTrailer: an approved response is answered OK, not as a decline');
+export function encodeDeclineTrailer<T extends DeclinableResponse>(
+  res: T,
+  encode: (res: T) => Uint8Array,
+): Uint8Array {
+  if (!isDeclinedResponse(res))
+    throw new Error('encodeDeclineTrailer: an approved response is answered OK, not as a decline');
   const bytes = encode(res);
   if (bytes.length > DECLINE_TRAILER_MAX_BYTES)
-    throw new DeclineTrailerError('trailer_too_large', `a decline of ${bytes.length} bytes exceeds the ${DECLINE_TRAILER_MAX_BYTES}-byte trailer limit`);
+    throw new DeclineTrailerError(
+      'trailer_too_large',
+      `a decline of ${bytes.length} bytes exceeds the ${DECLINE_TRAILER_MAX_BYTES}-byte trailer limit`,
+    );
   return bytes;
 }
 
@@ -80,19 +87,40 @@ export function decodeDeclineTrailer<T extends DeclinableResponse>(
   details: string,
   decode: (bytes: Uint8Array) => T,
 ): T {
-  if (!values || values.length !== 1) throw new DeclineTrailerError('trailer_missing', `a decline without exactly one ${DECLINE_TRAILER_KEY} trailer (${values?.length ?? 0} found)`);
+  if (!values || values.length !== 1)
+    throw new DeclineTrailerError(
+      'trailer_missing',
+      `a decline without exactly one ${DECLINE_TRAILER_KEY} trailer (${values?.length ?? 0} found)`,
+    );
   const bytes = values[0]!;
-  if (typeof bytes === 'string') throw new DeclineTrailerError('trailer_garbled', `the ${DECLINE_TRAILER_KEY} trailer is text, not bytes`);
+  if (typeof bytes === 'string')
+    throw new DeclineTrailerError('trailer_garbled', `the ${DECLINE_TRAILER_KEY} trailer is text, not bytes`);
   let res: T;
   try {
     res = decode(bytes);
   } catch (cause) {
-    throw new DeclineTrailerError('trailer_garbled', `the ${DECLINE_TRAILER_KEY} trailer is not the response message`, { cause });
+    throw new DeclineTrailerError(
+      'trailer_garbled',
+      `the ${DECLINE_TRAILER_KEY} trailer is not the response message`,
+      { cause },
+    );
   }
-  if (res === null || typeof res !== 'object' || res.approved !== false || typeof res.declineReason !== 'string' || res.declineReason === '')
-    throw new DeclineTrailerError('trailer_not_a_decline', `the ${DECLINE_TRAILER_KEY} trailer is not a decline with a reason`);
+  if (
+    res === null ||
+    typeof res !== 'object' ||
+    res.approved !== false ||
+    typeof res.declineReason !== 'string' ||
+    res.declineReason === ''
+  )
+    throw new DeclineTrailerError(
+      'trailer_not_a_decline',
+      `the ${DECLINE_TRAILER_KEY} trailer is not a decline with a reason`,
+    );
   if (!details.startsWith(`${res.declineReason}:`))
-    throw new DeclineTrailerError('trailer_not_a_decline', `the ${DECLINE_TRAILER_KEY} trailer's reason is not the one the status names`);
+    throw new DeclineTrailerError(
+      'trailer_not_a_decline',
+      `the ${DECLINE_TRAILER_KEY} trailer's reason is not the one the status names`,
+    );
   return res;
 }
 
@@ -115,7 +143,10 @@ export interface GrpcStatusLike {
  *     ...
  *   });
  */
-export function declineFromStatus<T extends DeclinableResponse>(err: GrpcStatusLike | null | undefined, decode: (bytes: Uint8Array) => T): T | null {
+export function declineFromStatus<T extends DeclinableResponse>(
+  err: GrpcStatusLike | null | undefined,
+  decode: (bytes: Uint8Array) => T,
+): T | null {
   if (!err || err.code !== DECLINE_GRPC_STATUS) return null;
   const values = typeof err.metadata?.get === 'function' ? err.metadata.get(DECLINE_TRAILER_KEY) : undefined;
   return decodeDeclineTrailer(values, typeof err.details === 'string' ? err.details : '', decode);
@@ -135,7 +166,9 @@ export function callDeclinable<Res>(
     invoke((err, res) => {
       if (!err) return resolve(res);
       try {
-        const decline = decode ? declineFromStatus(err, decode as (bytes: Uint8Array) => Res & DeclinableResponse) : null;
+        const decline = decode
+          ? declineFromStatus(err, decode as (bytes: Uint8Array) => Res & DeclinableResponse)
+          : null;
         return decline ? resolve(decline) : reject(err);
       } catch (e) {
         return reject(e); // FAILED_PRECONDITION without a decodable decline

@@ -13,7 +13,8 @@ export const TERMINAL_REFUSAL_REASONS = [
 ] as const;
 export type TerminalRefusalReason = (typeof TERMINAL_REFUSAL_REASONS)[number];
 
-export const isTerminalRefusalReason = (v: unknown): v is TerminalRefusalReason => typeof v === 'string' && (TERMINAL_REFUSAL_REASONS as readonly string[]).includes(v);
+export const isTerminalRefusalReason = (v: unknown): v is TerminalRefusalReason =>
+  typeof v === 'string' && (TERMINAL_REFUSAL_REASONS as readonly string[]).includes(v);
 
 /** The reason in a few words, for a status line ("the card company refused this till (certificate revoked)"). */
 export const TERMINAL_REFUSAL_TEXT: Readonly<Record<TerminalRefusalReason, string>> = {

@@ -16,17 +16,70 @@ export * from './pki/certificate';
 export * from './pki/terminal-statement';
 export * from './pin/pin-block';
 export * from './pin/pin-seal';
-export { CardData, Cryptogram, CvmMethod, Item, Money, Receipt, SignedReceipt } from './gen/bluetill/v1/common';
-export { AuthResult, BleMessage, CardAuth, Certificate, CertificateBody, Error as ErrorMessage, Hello, HelloAck, Payment, ReceiptMessage, ReceiptRequest, Sealed, SealedPinBlock, TillInfo } from './gen/bluetill/v1/ble';
 export {
-  AuthorizationClient, type AuthorizationServer, AuthorizationService, AuthorizeRequest, AuthorizeResponse, BatchTotals, ChallengeRequest, ChallengeResponse,
-  CloseBatchRequest, CloseBatchResponse, GetSettlementRequest, ListTransactionsRequest, ListTransactionsResponse, RefundRequest, RefundResponse,
-  CancelRequest, SettleRequest, SettleResponse, SettlementClient, type SettlementServer, SettlementService, TransactionRecord, VoidRequest, VoidResponse,
+  CardData,
+  Cryptogram,
+  CvmMethod,
+  Item,
+  Money,
+  Receipt,
+  SignedReceipt,
+} from './gen/bluetill/v1/common';
+export {
+  AuthResult,
+  BleMessage,
+  CardAuth,
+  Certificate,
+  CertificateBody,
+  Error as ErrorMessage,
+  Hello,
+  HelloAck,
+  Payment,
+  ReceiptMessage,
+  ReceiptRequest,
+  Sealed,
+  SealedPinBlock,
+  TillInfo,
+} from './gen/bluetill/v1/ble';
+export {
+  AuthorizationClient,
+  type AuthorizationServer,
+  AuthorizationService,
+  AuthorizeRequest,
+  AuthorizeResponse,
+  BatchTotals,
+  ChallengeRequest,
+  ChallengeResponse,
+  CloseBatchRequest,
+  CloseBatchResponse,
+  GetSettlementRequest,
+  ListTransactionsRequest,
+  ListTransactionsResponse,
+  RefundRequest,
+  RefundResponse,
+  CancelRequest,
+  SettleRequest,
+  SettleResponse,
+  SettlementClient,
+  type SettlementServer,
+  SettlementService,
+  TransactionRecord,
+  VoidRequest,
+  VoidResponse,
   SettleWithCodeRequest,
 } from './gen/bluetill/v1/settlement_network';
 export {
-  IssueCodeRequest, IssueCodeResponse, OutcomeRequest, OutcomeResponse, PayMerchantRequest, PayMerchantResponse, ShopperChallengeRequest, ShopperChallengeResponse,
-  ShopperClient, type ShopperServer, ShopperService,
+  IssueCodeRequest,
+  IssueCodeResponse,
+  OutcomeRequest,
+  OutcomeResponse,
+  PayMerchantRequest,
+  PayMerchantResponse,
+  ShopperChallengeRequest,
+  ShopperChallengeResponse,
+  ShopperClient,
+  type ShopperServer,
+  ShopperService,
 } from './gen/bluetill/v1/shopper';
 export * from './shopper';
 export * as health from './gen/grpc/health/v1/health';

@@ -46,17 +46,26 @@ export function basketTotal(items: readonly Item[], currency: string): Money {
 /** "€12.34"-style text for receipts and screens. */
 export function formatMoney(m: Money, locale = 'en-GB'): string {
   const digits = iso4217(m.currency)?.minorDigits ?? 2;
-  return new Intl.NumberFormat(locale, { style: 'currency', currency: m.currency, minimumFractionDigits: digits }).format(
-    m.minor / 10 ** digits,
-  );
+  return new Intl.NumberFormat(locale, {
+    style: 'currency',
+    currency: m.currency,
+    minimumFractionDigits: digits,
+  }).format(m.minor / 10 ** digits);
 }
 
 /** ISO 4217 numeric codes of the SUPPORTED_CURRENCIES, as the card's 5F2A / 9F1A data elements carry them. */
-export const CURRENCY_NUMERIC: Record<string, number> = Object.fromEntries(SUPPORTED_CURRENCIES.map((a) => [a, iso4217(a)!.numeric]));
+export const CURRENCY_NUMERIC: Record<string, number> = Object.fromEntries(
+  SUPPORTED_CURRENCIES.map((a) => [a, iso4217(a)!.numeric]),
+);
 
 export const sameItems = (a: readonly Item[], b: readonly Item[]): boolean =>
   a.length === b.length &&
   a.every((x, i) => {
     const y = b[i]!;
-    return x.sku === y.sku && x.name === y.name && x.quantity === y.quantity && x.unitPriceMinor === y.unitPriceMinor;
+    return (
+      x.sku === y.sku &&
+      x.name === y.name &&
+      x.quantity === y.quantity &&
+      x.unitPriceMinor === y.unitPriceMinor
+    );
   });

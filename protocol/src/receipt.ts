@@ -10,7 +10,13 @@ import { ProtocolError } from './errors';
  * basket (sum, items, transaction id, card), or the cashier cancelled. The settlement server signs
  * the first four as a decline and `cancelled` as a cancellation.
  */
-export const CANCEL_REASONS = ['amount_mismatch', 'items_mismatch', 'authorization_invalid', 'card_authentication_failed', 'cancelled'] as const;
+export const CANCEL_REASONS = [
+  'amount_mismatch',
+  'items_mismatch',
+  'authorization_invalid',
+  'card_authentication_failed',
+  'cancelled',
+] as const;
 export type CancelReason = (typeof CANCEL_REASONS)[number];
 
 /** A sale's outcome as its signed receipt states it (Receipt.result); null for anything else. */
@@ -28,7 +34,8 @@ export function verifyReceipt(signed: SignedReceipt, cardCompanyRoot: KeyObject,
   } catch (cause) {
     throw new ReceiptError('bad_certificate', 'receipt key not certified by the card company', { cause });
   }
-  if (!verifyWith(keyCert.publicKey, signed.receipt, signed.signature)) throw new ReceiptError('bad_signature', 'receipt signature invalid');
+  if (!verifyWith(keyCert.publicKey, signed.receipt, signed.signature))
+    throw new ReceiptError('bad_signature', 'receipt signature invalid');
   try {
     return Receipt.decode(signed.receipt);
   } catch (cause) {
@@ -48,11 +55,24 @@ export function formatReceiptText(r: Receipt, width = 32): string {
     line(`Terminal ${r.terminalId}`),
     line(new Date(r.issuedAtMs).toISOString().replace('T', ' ').slice(0, 19) + ' UTC'),
     '-'.repeat(width),
-    ...(r.items.length > 0 ? [...r.items.map((i) => line(`${i.quantity} x ${i.name}`.slice(0, width - 11), money(i.quantity * i.unitPriceMinor))), '-'.repeat(width)] : []),
-    ...(r.kind === 'refund' || r.kind === 'void' ? [line(r.kind === 'refund' ? 'REFUND of' : 'VOID of'), line(`  ${r.originalTxnId}`.slice(0, width))] : []),
+    ...(r.items.length > 0
+      ? [
+          ...r.items.map((i) =>
+            line(`${i.quantity} x ${i.name}`.slice(0, width - 11), money(i.quantity * i.unitPriceMinor)),
+          ),
+          '-'.repeat(width),
+        ]
+      : []),
+    ...(r.kind === 'refund' || r.kind === 'void'
+      ? [line(r.kind === 'refund' ? 'REFUND of' : 'VOID of'), line(`  ${r.originalTxnId}`.slice(0, width))]
+      : []),
     line(r.kind === 'refund' ? 'REFUND' : r.kind === 'void' ? 'VOIDED' : 'TOTAL', money(r.total?.minor ?? 0)),
     line('Card', r.maskedPan),
-    r.result === 'approved' ? line('APPROVED', `code ${r.approvalCode}`) : r.result === 'cancelled' ? line('CANCELLED', 'not charged') : line('DECLINED', r.declineReason),
+    r.result === 'approved'
+      ? line('APPROVED', `code ${r.approvalCode}`)
+      : r.result === 'cancelled'
+        ? line('CANCELLED', 'not charged')
+        : line('DECLINED', r.declineReason),
     line(`Txn ${r.terminalTxnId}`.slice(0, width)),
   ];
   return out.map((l) => l.trimEnd()).join('\n');

@@ -7,7 +7,8 @@ export function maskPan(pan: string): string {
   return `${pan.slice(0, 6)}${'*'.repeat(pan.length - 10)}${pan.slice(-4)}`;
 }
 
-const SECRET_KEYS = /^(pin|pinBlock|sealedPinBlock|track2|cvv|cvc|key|privateKey|secret|template|biometricTemplate|knowledgeSecret)$/i;
+const SECRET_KEYS =
+  /^(pin|pinBlock|sealedPinBlock|track2|cvv|cvc|key|privateKey|secret|template|biometricTemplate|knowledgeSecret)$/i;
 const PAN_KEYS = /^(pan|cardNumber|primaryAccountNumber)$/i;
 
 export function redact<T>(value: T, depth = 0): T {
@@ -25,6 +26,21 @@ export function redact<T>(value: T, depth = 0): T {
 
 /** Paths for pino's redact option (the logger's own guard, beside redact()). */
 export const LOG_REDACT_PATHS = [
-  'pan', '*.pan', '*.*.pan', 'pin', '*.pin', 'sealedPinBlock', '*.sealedPinBlock', 'card.records', '*.card.records',
-  'template', '*.template', 'secret', '*.secret', 'biometricTemplate', '*.biometricTemplate', 'knowledgeSecret', '*.knowledgeSecret',
+  'pan',
+  '*.pan',
+  '*.*.pan',
+  'pin',
+  '*.pin',
+  'sealedPinBlock',
+  '*.sealedPinBlock',
+  'card.records',
+  '*.card.records',
+  'template',
+  '*.template',
+  'secret',
+  '*.secret',
+  'biometricTemplate',
+  '*.biometricTemplate',
+  'knowledgeSecret',
+  '*.knowledgeSecret',
 ];

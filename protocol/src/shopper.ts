@@ -6,10 +6,12 @@
 import { pinSealContext } from './pin/pin-seal';
 
 /** PIN seal context of IssueCode: the UN and this purpose (a till's context names its terminal id). */
-export const codePinContext = (unpredictableNumber: Uint8Array): Uint8Array => pinSealContext(unpredictableNumber, 'shopper:code');
+export const codePinContext = (unpredictableNumber: Uint8Array): Uint8Array =>
+  pinSealContext(unpredictableNumber, 'shopper:code');
 
 /** PIN seal context of PayMerchant. */
-export const merchantCardPinContext = (unpredictableNumber: Uint8Array): Uint8Array => pinSealContext(unpredictableNumber, 'shopper:merchant-card');
+export const merchantCardPinContext = (unpredictableNumber: Uint8Array): Uint8Array =>
+  pinSealContext(unpredictableNumber, 'shopper:merchant-card');
 
 /** A temporary password: 8 digits, typed by a cashier. */
 export const TEMPORARY_CODE_DIGITS = 8;

@@ -30,8 +30,20 @@
  * use_case (the use-case worker: store, group commits), crypto (the crypto workers), other (V8's GC
  * and compiler threads, libuv) — what limits the figure on a machine with few cores.
  */
-import { Server, ServerCredentials, makeGenericClientConstructor, type ServiceError, type ServiceDefinition } from '@grpc/grpc-js';
-import { AuthorizationService, AuthorizeRequest, AuthorizeResponse, SettleRequest, SettleResponse } from '@bluetill/protocol';
+import {
+  Server,
+  ServerCredentials,
+  makeGenericClientConstructor,
+  type ServiceError,
+  type ServiceDefinition,
+} from '@grpc/grpc-js';
+import {
+  AuthorizationService,
+  AuthorizeRequest,
+  AuthorizeResponse,
+  SettleRequest,
+  SettleResponse,
+} from '@bluetill/protocol';
 import { fleetCards, readServerTls } from '@bluetill/backend';
 import { startBackendFixture } from '../../backend/src/test-support/backend-fixture';
 import { TestCard } from '../../backend/src/test-support/test-card';
@@ -49,13 +61,28 @@ const ROUNDS = 9; // the round ratios of one run spread ±0.1 on this shared 2-c
  */
 const WARM_UP_CALLS = 5000;
 const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
-const rawMethod = (path: string) => ({ path, requestStream: false, responseStream: false, requestSerialize: raw.serialize, requestDeserialize: raw.deserialize, responseSerialize: raw.serialize, responseDeserialize: raw.deserialize });
+const rawMethod = (path: string) => ({
+  path,
+  requestStream: false,
+  responseStream: false,
+  requestSerialize: raw.serialize,
+  requestDeserialize: raw.deserialize,
+  responseSerialize: raw.serialize,
+  responseDeserialize: raw.deserialize,
+});
 /** The echo of each method's sizes: the request's bytes in, an answer of the method's response size out. */
-const ECHO: ServiceDefinition = { asAuthorize: rawMethod('/bench.Echo/AsAuthorize'), asSettle: rawMethod('/bench.Echo/AsSettle') };
+const ECHO: ServiceDefinition = {
+  asAuthorize: rawMethod('/bench.Echo/AsAuthorize'),
+  asSettle: rawMethod('/bench.Echo/AsSettle'),
+};
 /** The backend's two measured methods, as bytes in and bytes out (see the file comment). */
-const RAW_BACKEND: ServiceDefinition = { authorize: rawMethod(AuthorizationService.authorize.path), settle: rawMethod(AuthorizationService.settle.path) };
+const RAW_BACKEND: ServiceDefinition = {
+  authorize: rawMethod(AuthorizationService.authorize.path),
+  settle: rawMethod(AuthorizationService.settle.path),
+};
 type RawCall = (b: Buffer, cb: (e: ServiceError | null, r: Buffer) => void) => void;
-const callRaw = (fn: RawCall, b: Buffer) => new Promise<Buffer>((res, rej) => fn(b, (e, r) => (e ? rej(e) : res(r))));
+const callRaw = (fn: RawCall, b: Buffer) =>
+  new Promise<Buffer>((res, rej) => fn(b, (e, r) => (e ? rej(e) : res(r))));
 
 /** CPU clock ticks (user + system) of each thread of this process, by Linux thread id; empty where /proc is missing. */
 function threadTicks(): Map<number, number> {
@@ -80,7 +107,12 @@ function threadTicks(): Map<number, number> {
 type Roles = ReadonlyArray<{ readonly role: string; readonly tid: number }>;
 
 /** CPU µs per call by role (see the file comment); undefined without /proc. */
-function perThread(before: Map<number, number>, after: Map<number, number>, calls: number, roles: Roles): Record<string, number> | undefined {
+function perThread(
+  before: Map<number, number>,
+  after: Map<number, number>,
+  calls: number,
+  roles: Roles,
+): Record<string, number> | undefined {
   if (after.size === 0) return undefined;
   const usPerTick = 1e6 / 100; // USER_HZ
   const out: Record<string, number> = { grpc: 0, use_case: 0, crypto: 0, other: 0 };
@@ -99,7 +131,11 @@ interface Timed {
   readonly threads?: Record<string, number>;
 }
 
-async function timed<T>(items: readonly T[], run: (item: T) => Promise<unknown>, roles: Roles = []): Promise<Timed> {
+async function timed<T>(
+  items: readonly T[],
+  run: (item: T) => Promise<unknown>,
+  roles: Roles = [],
+): Promise<Timed> {
   let next = 0;
   const latencies: number[] = [];
   const ticks0 = threadTicks();
@@ -118,16 +154,28 @@ async function timed<T>(items: readonly T[], run: (item: T) => Promise<unknown>,
   const cpu = process.cpuUsage(cpu0);
   const threads = perThread(ticks0, threadTicks(), items.length, roles);
   return {
-    perSecond: items.length / ((performance.now() - t0) / 1000), latencies: latencies.sort((a, b) => a - b), cpuMsPerCall: (cpu.user + cpu.system) / 1000 / items.length,
+    perSecond: items.length / ((performance.now() - t0) / 1000),
+    latencies: latencies.sort((a, b) => a - b),
+    cpuMsPerCall: (cpu.user + cpu.system) / 1000 / items.length,
     ...(threads ? { threads } : {}),
   };
 }
 
 /** `calls`: per round (ROUNDS rounds, after a warm-up round). */
-export async function benchBackend(o: { calls: number; worker?: boolean; cryptoWorkers?: number }): Promise<void> {
+export async function benchBackend(o: {
+  calls: number;
+  worker?: boolean;
+  cryptoWorkers?: number;
+}): Promise<void> {
   const worker = o.worker ?? process.env.BENCH_BACKEND_WORKER !== '0';
-  const cryptoWorkers = o.cryptoWorkers ?? (process.env.BENCH_CRYPTO_WORKERS ? Number(process.env.BENCH_CRYPTO_WORKERS) : undefined);
-  const f = await startBackendFixture({ extraCards: fleetCards(CONCURRENCY), worker, ...(cryptoWorkers !== undefined ? { cryptoWorkers } : {}) });
+  const cryptoWorkers =
+    o.cryptoWorkers ??
+    (process.env.BENCH_CRYPTO_WORKERS ? Number(process.env.BENCH_CRYPTO_WORKERS) : undefined);
+  const f = await startBackendFixture({
+    extraCards: fleetCards(CONCURRENCY),
+    worker,
+    ...(cryptoWorkers !== undefined ? { cryptoWorkers } : {}),
+  });
   const echoServer = new Server();
   // The answers' sizes: the real responses' (median), measured in the warm-up round.
   const answer = { asAuthorize: Buffer.alloc(64, 7), asSettle: Buffer.alloc(512, 7) };
@@ -136,15 +184,29 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
     asSettle: (_call: unknown, cb: (e: null, r: Buffer) => void) => cb(null, answer.asSettle),
   });
   const tls = readServerTls(f.seed.tlsDir);
-  const serverCreds = ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true);
-  const echoPort = await new Promise<number>((res, rej) => echoServer.bindAsync('127.0.0.1:0', serverCreds, (e, p) => (e ? rej(e) : res(p))));
+  const serverCreds = ServerCredentials.createSsl(
+    tls.ca,
+    [{ cert_chain: tls.cert, private_key: tls.key }],
+    true,
+  );
+  const echoPort = await new Promise<number>((res, rej) =>
+    echoServer.bindAsync('127.0.0.1:0', serverCreds, (e, p) => (e ? rej(e) : res(p))),
+  );
   const EchoClient = makeGenericClientConstructor(ECHO, 'Echo');
   // Both named as a till names the backend, by a DNS name the server certificate carries (an IP
   // address there makes Node warn: grpc-js sends the target's host as the TLS server name).
-  const echo = new EchoClient(`localhost:${echoPort}`, f.credentialsFor('T-0001')) as unknown as { asAuthorize: RawCall; asSettle: RawCall };
-  const backend = new (makeGenericClientConstructor(RAW_BACKEND, 'RawBackend'))(`localhost:${f.backend.port}`, f.credentialsFor('T-0001')) as unknown as { authorize: RawCall; settle: RawCall; close(): void };
+  const echo = new EchoClient(`localhost:${echoPort}`, f.credentialsFor('T-0001')) as unknown as {
+    asAuthorize: RawCall;
+    asSettle: RawCall;
+  };
+  const backend = new (makeGenericClientConstructor(RAW_BACKEND, 'RawBackend'))(
+    `localhost:${f.backend.port}`,
+    f.credentialsFor('T-0001'),
+  ) as unknown as { authorize: RawCall; settle: RawCall; close(): void };
   try {
-    const cards = fleetCards(CONCURRENCY).map((c) => TestCard.fromFile(join(f.seed.cardsDir, `${c.id}.json`)));
+    const cards = fleetCards(CONCURRENCY).map((c) =>
+      TestCard.fromFile(join(f.seed.cardsDir, `${c.id}.json`)),
+    );
     const root = publicKeyFromRaw(Buffer.from(f.seed.trust.cardCompanyRoot, 'base64'));
     // The requests (client-side work: challenges, DDA signatures, sealed PINs), made before each
     // round (an unpredictable number lives 60 s: made all at once, the last rounds' would expire).
@@ -158,8 +220,16 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
         const pinKey = verifyCertificate(ch.pinKeyCertificate, root, { role: 'pin-key', now: Date.now() });
         const pin = fleetCards(CONCURRENCY)[i % cards.length]!.pin;
         authorizeReqs.push({
-          terminalId: 'T-0001', unpredictableNumber: ch.unpredictableNumber, card: card.cardData(ch.unpredictableNumber),
-          sealedPinBlock: sealPin({ pin, pan: card.p.pan, pinKey: pinKey.publicKey, pinKeyId: pinKey.subjectId, context: pinSealContext(ch.unpredictableNumber, 'T-0001') }),
+          terminalId: 'T-0001',
+          unpredictableNumber: ch.unpredictableNumber,
+          card: card.cardData(ch.unpredictableNumber),
+          sealedPinBlock: sealPin({
+            pin,
+            pan: card.p.pan,
+            pinKey: pinKey.publicKey,
+            pinKeyId: pinKey.subjectId,
+            context: pinSealContext(ch.unpredictableNumber, 'T-0001'),
+          }),
         });
         authorizeWire.push(Buffer.from(AuthorizeRequest.encode(authorizeReqs[i]!).finish()));
       }
@@ -169,12 +239,25 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
     const authorizeBytes = authorizeWire[0]!.length;
     await timed(Array.from({ length: 5000 }), () => callRaw(echo.asAuthorize.bind(echo), authorizeWire[0]!)); // warm-up: JIT, HTTP/2 windows
     await timed(Array.from({ length: 1000 }), () => callRaw(echo.asSettle.bind(echo), authorizeWire[0]!));
-    const medianSize = (bs: Buffer[]) => bs.map((b) => b.length).sort((a, b) => a - b)[Math.floor(bs.length / 2)]!;
+    const medianSize = (bs: Buffer[]) =>
+      bs.map((b) => b.length).sort((a, b) => a - b)[Math.floor(bs.length / 2)]!;
     const roles = f.backend.threadIds;
-    const commits = async () => ({ ...(await f.backend.commitStats()), crossed: f.backend.forwardedCrossings() });
+    const commits = async () => ({
+      ...(await f.backend.commitStats()),
+      crossed: f.backend.forwardedCrossings(),
+    });
     /** Calls per message to the use-case worker and back, between two counts. */
     const perMessage = (a: Awaited<ReturnType<typeof commits>>, b: Awaited<ReturnType<typeof commits>>) =>
-      a.crossed && b.crossed ? { to: (b.crossed.calls - a.crossed.calls) / Math.max(1, b.crossed.callMessages - a.crossed.callMessages), back: (b.crossed.calls - a.crossed.calls) / Math.max(1, b.crossed.replyMessages - a.crossed.replyMessages) } : undefined;
+      a.crossed && b.crossed
+        ? {
+            to:
+              (b.crossed.calls - a.crossed.calls) /
+              Math.max(1, b.crossed.callMessages - a.crossed.callMessages),
+            back:
+              (b.crossed.calls - a.crossed.calls) /
+              Math.max(1, b.crossed.replyMessages - a.crossed.replyMessages),
+          }
+        : undefined;
     // A pause for the garbage collector's background work after making requests, so that it does
     // not fall on the timed run right after (an echo's) more than on the others.
     const quiet = () => new Promise((resolve) => setTimeout(resolve, 300));
@@ -184,36 +267,65 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
     // Each figure is the median round's; each ratio the median of the rounds' own ratios.
     type Backend = Timed & { perCommit: number; perMessage?: { to: number; back: number } | undefined };
     const rounds: Array<{ echo: Timed; echoSettle: Timed; authorize: Backend; settle: Backend }> = [];
-    const sizes = { authorize: { request: authorizeBytes, response: 0 }, settle: { request: 0, response: 0 } };
+    const sizes = {
+      authorize: { request: authorizeBytes, response: 0 },
+      settle: { request: 0, response: 0 },
+    };
     const settleLatencies: number[] = [];
     for (let r = -1; r < ROUNDS; r++) {
       // Round -1 warms up the backend as the echo was (JIT, heaps, HTTP/2 windows) and is not reported.
       const slice = await prepare(r < 0 ? WARM_UP_CALLS : o.calls);
       await quiet();
-      const echoRun = await timed(slice, (i) => callRaw(echo.asAuthorize.bind(echo), authorizeWire[i]!), roles);
+      const echoRun = await timed(
+        slice,
+        (i) => callRaw(echo.asAuthorize.bind(echo), authorizeWire[i]!),
+        roles,
+      );
       let before = await commits();
       const answers: Buffer[] = [];
-      const authRun = await timed(slice, async (i) => (answers[i] = await callRaw(backend.authorize.bind(backend), authorizeWire[i]!)), roles);
+      const authRun = await timed(
+        slice,
+        async (i) => (answers[i] = await callRaw(backend.authorize.bind(backend), authorizeWire[i]!)),
+        roles,
+      );
       let after = await commits();
       for (const i of slice) responses[i] = AuthorizeResponse.decode(answers[i]!);
       const approved = slice.filter((i) => responses[i]?.approved).length;
       if (approved !== slice.length) throw new Error(`authorize: ${approved}/${slice.length} approved`);
-      const authorizeRun: Backend = { ...authRun, perCommit: (after.transactions - before.transactions) / Math.max(1, after.commits - before.commits), perMessage: perMessage(before, after) };
+      const authorizeRun: Backend = {
+        ...authRun,
+        perCommit: (after.transactions - before.transactions) / Math.max(1, after.commits - before.commits),
+        perMessage: perMessage(before, after),
+      };
       const settleReqs: SettleRequest[] = slice.map((i) => {
         const a = authorizeReqs[i]!;
         const card = cards[i % cards.length]!;
         const amount = { minor: 100 + (i % 50), currency: 'EUR' };
         return {
-          terminalId: 'T-0001', terminalTxnId: `bench-${i}`, merchantId: 'M-0001', authorizationRef: responses[i]!.authorizationRef, card: a.card, amount,
-          items: [{ sku: 'gum', name: 'Gum', quantity: 1, unitPriceMinor: amount.minor }], cryptogram: card.arqc(amount, a.unpredictableNumber),
+          terminalId: 'T-0001',
+          terminalTxnId: `bench-${i}`,
+          merchantId: 'M-0001',
+          authorizationRef: responses[i]!.authorizationRef,
+          card: a.card,
+          amount,
+          items: [{ sku: 'gum', name: 'Gum', quantity: 1, unitPriceMinor: amount.minor }],
+          cryptogram: card.arqc(amount, a.unpredictableNumber),
         };
       });
       const settleWire = settleReqs.map((req) => Buffer.from(SettleRequest.encode(req).finish()));
       await quiet();
-      const echoSettleRun = await timed(settleWire.map((_, k) => k), (k) => callRaw(echo.asSettle.bind(echo), settleWire[k]!), roles);
+      const echoSettleRun = await timed(
+        settleWire.map((_, k) => k),
+        (k) => callRaw(echo.asSettle.bind(echo), settleWire[k]!),
+        roles,
+      );
       const settled: Buffer[] = [];
       before = await commits();
-      const settleRun = await timed(settleWire.map((_, k) => k), async (k) => (settled[k] = await callRaw(backend.settle.bind(backend), settleWire[k]!)), roles);
+      const settleRun = await timed(
+        settleWire.map((_, k) => k),
+        async (k) => (settled[k] = await callRaw(backend.settle.bind(backend), settleWire[k]!)),
+        roles,
+      );
       after = await commits();
       for (const b of settled) {
         const res = SettleResponse.decode(b);
@@ -231,31 +343,88 @@ export async function benchBackend(o: { calls: number; worker?: boolean; cryptoW
       }
       settleLatencies.push(...settleRun.latencies);
       rounds.push({
-        echo: echoRun, echoSettle: echoSettleRun, authorize: authorizeRun,
-        settle: { ...settleRun, perCommit: (after.transactions - before.transactions) / Math.max(1, after.commits - before.commits), perMessage: perMessage(before, after) },
+        echo: echoRun,
+        echoSettle: echoSettleRun,
+        authorize: authorizeRun,
+        settle: {
+          ...settleRun,
+          perCommit: (after.transactions - before.transactions) / Math.max(1, after.commits - before.commits),
+          perMessage: perMessage(before, after),
+        },
       });
     }
     const cpu = (r: { cpuMsPerCall: number }) => Number(r.cpuMsPerCall.toFixed(3));
-    const threads = (r: { threads?: Record<string, number> }) => (r.threads ? { threads_us_per_call: r.threads } : {});
-    const median = <T>(xs: T[], by: (x: T) => number): T => [...xs].sort((a, b) => by(a) - by(b))[Math.floor(xs.length / 2)]!;
+    const threads = (r: { threads?: Record<string, number> }) =>
+      r.threads ? { threads_us_per_call: r.threads } : {};
+    const median = <T>(xs: T[], by: (x: T) => number): T =>
+      [...xs].sort((a, b) => by(a) - by(b))[Math.floor(xs.length / 2)]!;
     const baselines = { authorize: 'echo', settle: 'echoSettle' } as const;
-    const echoMid = { echo: median(rounds.map((r) => r.echo), (r) => r.perSecond), echoSettle: median(rounds.map((r) => r.echoSettle), (r) => r.perSecond) };
-    for (const [bench, key, sz] of [['echo_per_s', 'echo', sizes.authorize], ['echo_settle_per_s', 'echoSettle', sizes.settle]] as const) {
+    const echoMid = {
+      echo: median(
+        rounds.map((r) => r.echo),
+        (r) => r.perSecond,
+      ),
+      echoSettle: median(
+        rounds.map((r) => r.echoSettle),
+        (r) => r.perSecond,
+      ),
+    };
+    for (const [bench, key, sz] of [
+      ['echo_per_s', 'echo', sizes.authorize],
+      ['echo_settle_per_s', 'echoSettle', sizes.settle],
+    ] as const) {
       const mid = echoMid[key];
-      report({ bench, value: mid.perSecond, unit: 'calls/s', concurrency: CONCURRENCY, request_bytes: sz.request, response_bytes: sz.response, rounds: rounds.map((r) => Math.round(r[key].perSecond)), cpu_ms_per_call: cpu(mid), ...threads(mid) });
-    }
-    for (const name of ['authorize', 'settle'] as const) {
-      const mid = median(rounds.map((r) => r[name]), (r) => r.perSecond);
-      const ratios = rounds.map((r) => r[name].perSecond / r[baselines[name]].perSecond);
       report({
-        bench: `${name}_per_s`, value: mid.perSecond, unit: 'calls/s', baseline: echoMid[baselines[name]].perSecond, ratio: median(ratios, (x) => x),
-        rounds: rounds.map((r) => Math.round(r[name].perSecond)), round_ratios: ratios.map((x) => Number(x.toFixed(3))),
-        concurrency: CONCURRENCY, synchronous: 'FULL', worker, crypto_workers: f.backend.cryptoWorkers,
-        cpu_ms_per_call: cpu(mid), ...threads(mid), per_commit: Number(mid.perCommit.toFixed(1)),
-        ...(mid.perMessage ? { calls_per_message: { to_worker: Number(mid.perMessage.to.toFixed(1)), back: Number(mid.perMessage.back.toFixed(1)) } } : {}),
+        bench,
+        value: mid.perSecond,
+        unit: 'calls/s',
+        concurrency: CONCURRENCY,
+        request_bytes: sz.request,
+        response_bytes: sz.response,
+        rounds: rounds.map((r) => Math.round(r[key].perSecond)),
+        cpu_ms_per_call: cpu(mid),
+        ...threads(mid),
       });
     }
-    report({ bench: 'settle_p99_ms', value: percentile(settleLatencies.sort((a, b) => a - b), 99), unit: 'ms' });
+    for (const name of ['authorize', 'settle'] as const) {
+      const mid = median(
+        rounds.map((r) => r[name]),
+        (r) => r.perSecond,
+      );
+      const ratios = rounds.map((r) => r[name].perSecond / r[baselines[name]].perSecond);
+      report({
+        bench: `${name}_per_s`,
+        value: mid.perSecond,
+        unit: 'calls/s',
+        baseline: echoMid[baselines[name]].perSecond,
+        ratio: median(ratios, (x) => x),
+        rounds: rounds.map((r) => Math.round(r[name].perSecond)),
+        round_ratios: ratios.map((x) => Number(x.toFixed(3))),
+        concurrency: CONCURRENCY,
+        synchronous: 'FULL',
+        worker,
+        crypto_workers: f.backend.cryptoWorkers,
+        cpu_ms_per_call: cpu(mid),
+        ...threads(mid),
+        per_commit: Number(mid.perCommit.toFixed(1)),
+        ...(mid.perMessage
+          ? {
+              calls_per_message: {
+                to_worker: Number(mid.perMessage.to.toFixed(1)),
+                back: Number(mid.perMessage.back.toFixed(1)),
+              },
+            }
+          : {}),
+      });
+    }
+    report({
+      bench: 'settle_p99_ms',
+      value: percentile(
+        settleLatencies.sort((a, b) => a - b),
+        99,
+      ),
+      unit: 'ms',
+    });
     if (f.backend.store.ledgerSum() !== 0) throw new Error('ledger does not sum to zero');
   } finally {
     echoServer.forceShutdown();

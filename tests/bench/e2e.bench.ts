@@ -11,7 +11,10 @@ export async function benchE2e(o: { payments: number; concurrency: number }): Pr
   // One card per lane: a card is in one phone at a time. The till's guard against Hello floods
   // (100 a second after a burst of 200, far above a counter's rate) would cap this throughput
   // bench, which measures the pipeline behind it: raised here (the flood test keeps the default).
-  const world = await startWorld({ fleetCards: o.concurrency, limits: { helloBurst: 1_000_000, hellosPerSecond: 1_000_000 } });
+  const world = await startWorld({
+    fleetCards: o.concurrency,
+    limits: { helloBurst: 1_000_000, hellosPerSecond: 1_000_000 },
+  });
   const shoppers = fleetCards(o.concurrency).map((c) => ({ card: c.id, pin: c.pin }));
   try {
     // warm-up: JIT, gRPC channel, SQLite caches
@@ -39,8 +42,19 @@ export async function benchE2e(o: { payments: number; concurrency: number }): Pr
     );
     const seconds = (performance.now() - t0) / 1000;
     latencies.sort((a, b) => a - b);
-    if (approved !== o.payments) throw new Error(`only ${approved} of ${o.payments} payments approved: ${JSON.stringify(failures.slice(0, 3))}`);
-    report({ bench: 'e2e_payments_per_s', value: approved / seconds, unit: 'payments/s', payments: approved, concurrency: o.concurrency, link: 'in-memory', card_profile: 'instant' });
+    if (approved !== o.payments)
+      throw new Error(
+        `only ${approved} of ${o.payments} payments approved: ${JSON.stringify(failures.slice(0, 3))}`,
+      );
+    report({
+      bench: 'e2e_payments_per_s',
+      value: approved / seconds,
+      unit: 'payments/s',
+      payments: approved,
+      concurrency: o.concurrency,
+      link: 'in-memory',
+      card_profile: 'instant',
+    });
     report({ bench: 'e2e_p50_ms', value: percentile(latencies, 50), unit: 'ms', card_profile: 'instant' });
     report({ bench: 'e2e_p99_ms', value: percentile(latencies, 99), unit: 'ms', card_profile: 'instant' });
   } finally {

@@ -10,7 +10,8 @@ import { benchBackend } from './backend.bench';
 const quick = process.env.BENCH_QUICK === '1';
 
 async function main(): Promise<void> {
-  if (process.env.BENCH_ONLY === 'open-loop') return benchOpenLoop(quick ? { rates: [1, 5], seconds: 3 } : {});
+  if (process.env.BENCH_ONLY === 'open-loop')
+    return benchOpenLoop(quick ? { rates: [1, 5], seconds: 3 } : {});
   await benchE2e({ payments: quick ? 60 : 600, concurrency: 10 });
   await benchBackend({ calls: quick ? 200 : 1500 });
   await benchFleet(quick ? [1, 10] : [1, 10, 50, 100], { compareAt: quick ? 10 : 50 });

@@ -77,7 +77,8 @@ try {
       continue;
     }
     sizes = seen;
-    for (const [k, v] of Object.entries(run.steps ? stepDurations(run.steps) : {})) (steps[k] ??= []).push(v as number);
+    for (const [k, v] of Object.entries(run.steps ? stepDurations(run.steps) : {}))
+      (steps[k] ??= []).push(v as number);
   }
 } finally {
   await world.close();
@@ -85,10 +86,27 @@ try {
 const about = { unit: 'ms', payments: N, link: 'in-memory', card_profile: 'instant' };
 for (const [m, v] of Object.entries(calls)) {
   const s = v.sort((a, b) => a - b);
-  report({ bench: `step_cost_backend_${m}_p50_ms`, value: percentile(s, 50), p99_ms: percentile(s, 99), ...about, note: "as the till's gRPC client sees it (loopback, mutual TLS)" });
+  report({
+    bench: `step_cost_backend_${m}_p50_ms`,
+    value: percentile(s, 50),
+    p99_ms: percentile(s, 99),
+    ...about,
+    note: "as the till's gRPC client sees it (loopback, mutual TLS)",
+  });
 }
 for (const k of ['pinToAuthorizedMs', 'confirmToReceiptMs', 'machineMs'] as const) {
   const s = (steps[k] ?? []).sort((a, b) => a - b);
-  report({ bench: `step_cost_no_radio_${k.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}_p50_ms`, value: percentile(s, 50), p99_ms: percentile(s, 99), ...about });
+  report({
+    bench: `step_cost_no_radio_${k.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}_p50_ms`,
+    value: percentile(s, 50),
+    p99_ms: percentile(s, 99),
+    ...about,
+  });
 }
-report({ bench: 'step_cost_message_bytes', value: sizes.length, unit: 'messages', sizes, note: 'Hello, HelloAck, CardAuth, AuthResult, Payment, Receipt as framed on the link' });
+report({
+  bench: 'step_cost_message_bytes',
+  value: sizes.length,
+  unit: 'messages',
+  sizes,
+  note: 'Hello, HelloAck, CardAuth, AuthResult, Payment, Receipt as framed on the link',
+});

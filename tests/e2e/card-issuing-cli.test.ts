@@ -33,11 +33,33 @@ afterAll(async () => {
 
 describe('card issuing with the CLIs', () => {
   it('issues, writes through PC/SC, and reads back a new card', async () => {
-    await run(process.execPath, [backendCli, 'seed', '--dir', dir], { env: { ...process.env, ...masterKeyEnv } });
-    const out = join(dir, 'zoe.json');
-    const issued = await run(process.execPath, [backendCli, 'card', 'issue', '--dir', dir, '--id', 'card-zoe', '--pan', '6799990100000000076', '--expiry', '2912', '--name', 'ZOE ZHANG', '--out', out], {
-      env: { ...process.env, ...masterKeyEnv, BLUETILL_CARD_PIN: '4455' },
+    await run(process.execPath, [backendCli, 'seed', '--dir', dir], {
+      env: { ...process.env, ...masterKeyEnv },
     });
+    const out = join(dir, 'zoe.json');
+    const issued = await run(
+      process.execPath,
+      [
+        backendCli,
+        'card',
+        'issue',
+        '--dir',
+        dir,
+        '--id',
+        'card-zoe',
+        '--pan',
+        '6799990100000000076',
+        '--expiry',
+        '2912',
+        '--name',
+        'ZOE ZHANG',
+        '--out',
+        out,
+      ],
+      {
+        env: { ...process.env, ...masterKeyEnv, BLUETILL_CARD_PIN: '4455' },
+      },
+    );
     expect(issued.stdout).toContain('679999*********0076');
     expect(issued.stdout).not.toContain('6799990100000000076');
     expect(statSync(out).mode & 0o077).toBe(0); // secret material: owner only
@@ -45,16 +67,62 @@ describe('card issuing with the CLIs', () => {
     const file = JSON.parse(readFileSync(out, 'utf8')) as { personalizationKey: string };
     const blank = new EmvCard(new Uint8Array(Buffer.from(file.personalizationKey, 'base64')));
     await virtual.insert(blank);
-    const written = await run(process.execPath, [phoneCli, 'card', 'write', out, '--reader', virtual.readerName, '--timeout', '10000']);
+    const written = await run(process.execPath, [
+      phoneCli,
+      'card',
+      'write',
+      out,
+      '--reader',
+      virtual.readerName,
+      '--timeout',
+      '10000',
+    ]);
     expect(written.stdout).toMatch(/card written and read back: 679999\*+0076/);
     expect(blank.personalized).toBe(true);
 
-    const read = await run(process.execPath, [phoneCli, 'card', 'read', '--reader', virtual.readerName, '--json', '--timeout', '10000']);
-    expect(JSON.parse(read.stdout)).toEqual({ cardNumber: '679999*********0076', expiry: '2912', cardholderName: 'ZOE ZHANG', panSequence: 1, signedUnpredictableNumber: true });
+    const read = await run(process.execPath, [
+      phoneCli,
+      'card',
+      'read',
+      '--reader',
+      virtual.readerName,
+      '--json',
+      '--timeout',
+      '10000',
+    ]);
+    expect(JSON.parse(read.stdout)).toEqual({
+      cardNumber: '679999*********0076',
+      expiry: '2912',
+      cardholderName: 'ZOE ZHANG',
+      panSequence: 1,
+      signedUnpredictableNumber: true,
+    });
   });
 
   it('refuses to take the PIN as missing, and says why (exit 2)', async () => {
-    await expect(run(process.execPath, [backendCli, 'card', 'issue', '--dir', dir, '--id', 'x', '--pan', '6799990100000000084', '--expiry', '2912', '--name', 'X', '--out', join(dir, 'x.json')], { env: { ...process.env, ...masterKeyEnv, BLUETILL_CARD_PIN: '' } })).rejects.toMatchObject({
+    await expect(
+      run(
+        process.execPath,
+        [
+          backendCli,
+          'card',
+          'issue',
+          '--dir',
+          dir,
+          '--id',
+          'x',
+          '--pan',
+          '6799990100000000084',
+          '--expiry',
+          '2912',
+          '--name',
+          'X',
+          '--out',
+          join(dir, 'x.json'),
+        ],
+        { env: { ...process.env, ...masterKeyEnv, BLUETILL_CARD_PIN: '' } },
+      ),
+    ).rejects.toMatchObject({
       code: 2,
       stderr: expect.stringContaining('BLUETILL_CARD_PIN'),
     });

@@ -25,20 +25,31 @@ const db = () => world.backend.store.db;
 const count = (sql: string) => (db().prepare(sql).get() as { n: number }).n;
 const postings = () => count('SELECT COUNT(*) AS n FROM postings');
 const approved = () => count('SELECT COUNT(*) AS n FROM settlements WHERE approved = 1');
-const authorizations = (cvm: string) => count(`SELECT COUNT(*) AS n FROM authorizations WHERE cvm = '${cvm}'`);
+const authorizations = (cvm: string) =>
+  count(`SELECT COUNT(*) AS n FROM authorizations WHERE cvm = '${cvm}'`);
 /** Challenges consumed by an Authorize: none means no CardAuth reached the backend. */
 const usedChallenges = () => count('SELECT COUNT(*) AS n FROM challenges WHERE used_at IS NOT NULL');
-const backendPinTries = (id: string) => (db().prepare('SELECT pin_tries AS n FROM cards WHERE id = ?').get(id) as { n: number }).n;
+const backendPinTries = (id: string) =>
+  (db().prepare('SELECT pin_tries AS n FROM cards WHERE id = ?').get(id) as { n: number }).n;
 
 describe('claim 10: offline PIN verified by the card, ODA on the phone', () => {
   it('pays with the offline PIN after ODA on the phone: one posting pair, the authorization records the method', async () => {
     world.ringUp(TEA);
     let iad: Uint8Array | undefined;
-    const run = await world.phonePays('card-alice', '1234', { ...OFFLINE_PIN, oda: true, tamper: { payment: (p) => void (iad = p.cryptogram!.iad) } });
+    const run = await world.phonePays('card-alice', '1234', {
+      ...OFFLINE_PIN,
+      oda: true,
+      tamper: { payment: (p) => void (iad = p.cryptogram!.iad) },
+    });
     expect(run.outcome, JSON.stringify(run.outcome)).toMatchObject({ kind: 'approved' });
     expect(run.prompt.steps).toContain('The card checks the PIN');
     // The card's own CVR, covered by the ARQC, is what settlement trusted.
-    expect(decodeIad(iad!)?.cvr).toMatchObject({ offlinePinPerformed: true, offlinePinFailed: false, ddaPerformed: true, pinTriesLeft: 3 });
+    expect(decodeIad(iad!)?.cvr).toMatchObject({
+      offlinePinPerformed: true,
+      offlinePinFailed: false,
+      ddaPerformed: true,
+      pinTriesLeft: 3,
+    });
     expect(authorizations('offline_pin')).toBe(1);
     expect(approved()).toBe(1);
     expect(postings()).toBe(2);
@@ -49,7 +60,12 @@ describe('claim 10: offline PIN verified by the card, ODA on the phone', () => {
   it('a wrong offline PIN is refused by the card, counted on the card, and nothing leaves the phone', async () => {
     world.ringUp(TEA);
     const one = await world.phonePays('card-bob', '0000', OFFLINE_PIN);
-    expect(one.outcome).toMatchObject({ kind: 'declined', reason: 'pin_incorrect', pinTriesLeft: 2, triesLeft: 2 });
+    expect(one.outcome).toMatchObject({
+      kind: 'declined',
+      reason: 'pin_incorrect',
+      pinTriesLeft: 2,
+      triesLeft: 2,
+    });
     expect(usedChallenges()).toBe(0);
     expect(postings()).toBe(0);
     // the right PIN on the next try resets the card's counter and pays
@@ -61,7 +77,8 @@ describe('claim 10: offline PIN verified by the card, ODA on the phone', () => {
   it('the card locks its offline PIN after its try limit; the right PIN is then refused too; nothing is charged', async () => {
     world.ringUp(TEA);
     const runs = [];
-    for (const pin of ['1111', '2222', '3333', '9876']) runs.push(await world.phonePays('card-chen', pin, OFFLINE_PIN));
+    for (const pin of ['1111', '2222', '3333', '9876'])
+      runs.push(await world.phonePays('card-chen', pin, OFFLINE_PIN));
     expect(runs.map((r) => r.outcome)).toMatchObject([
       { kind: 'declined', reason: 'pin_incorrect', triesLeft: 2 },
       { kind: 'declined', reason: 'pin_incorrect', triesLeft: 1 },
@@ -80,11 +97,18 @@ describe('claim 10: offline PIN verified by the card, ODA on the phone', () => {
     // Same BIN and CA index as the scheme's, but an issuer certificate the scheme CA never signed.
     const rogue = createDemoIssuer({ identifier: '679999', caIndex: 0x99 });
     const alice = DEMO_CARDS.find((c) => c.id === 'card-alice')!;
-    const { personalization, personalizationKey } = prepareDemoCard(rogue, { pan: alice.pan, expiry: alice.expiry, cardholderName: 'ROGUE', pin: '1234' });
+    const { personalization, personalizationKey } = prepareDemoCard(rogue, {
+      pan: alice.pan,
+      expiry: alice.expiry,
+      cardholderName: 'ROGUE',
+      pin: '1234',
+    });
     const card = (await phoneCardFrom(personalization, personalizationKey)).paymentCard;
     const run = await world.phonePays('card-alice', '1234', { ...OFFLINE_PIN, oda: true, card });
     expect(run.outcome).toMatchObject({ kind: 'failed', code: 'card_unauthentic', charged: 'no' });
-    expect(run.outcome.kind === 'failed' && run.outcome.message).toMatch(/offline data authentication \(issuer certificate\).*no card data was sent/);
+    expect(run.outcome.kind === 'failed' && run.outcome.message).toMatch(
+      /offline data authentication \(issuer certificate\).*no card data was sent/,
+    );
     expect(run.outcome.kind === 'failed' && run.outcome.message).not.toContain(alice.pan);
     expect(run.prompt.steps).not.toContain('The card checks the PIN'); // refused before the PIN was asked
     expect(usedChallenges()).toBe(0);

@@ -8,10 +8,17 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startWorld, InMemoryRadio, SimulatedFingerprintSensor, type World } from '@bluetill/simulator';
-import { biometricSimilarity, decodeIad, demoFingerprint, BIOMETRIC_MATCH_THRESHOLD, type Item } from '@bluetill/protocol';
+import {
+  biometricSimilarity,
+  decodeIad,
+  demoFingerprint,
+  BIOMETRIC_MATCH_THRESHOLD,
+  type Item,
+} from '@bluetill/protocol';
 
 const TEA: Item[] = [{ sku: 'tea', name: 'Green tea', quantity: 2, unitPriceMinor: 350 }];
-const finger = (name: string, noise: number, seed = 7) => new SimulatedFingerprintSensor(demoFingerprint(name), { noise, seed });
+const finger = (name: string, noise: number, seed = 7) =>
+  new SimulatedFingerprintSensor(demoFingerprint(name), { noise, seed });
 const biometric = (sensor: SimulatedFingerprintSensor) => ({ cvm: { method: 'biometric' as const, sensor } });
 
 let world: World;
@@ -42,13 +49,21 @@ describe('claim 16: biometric match-on-card', () => {
     let iad: Uint8Array | undefined;
     let sealedPinBlockLength = -1;
     const run = await world.phonePays('card-alice', '', {
-      ...biometric(sensor), oda: true,
-      tamper: { cardAuth: (c) => void (sealedPinBlockLength = c.sealedPinBlock.length), payment: (p) => void (iad = p.cryptogram!.iad) },
+      ...biometric(sensor),
+      oda: true,
+      tamper: {
+        cardAuth: (c) => void (sealedPinBlockLength = c.sealedPinBlock.length),
+        payment: (p) => void (iad = p.cryptogram!.iad),
+      },
     });
     expect(run.outcome, JSON.stringify(run.outcome)).toMatchObject({ kind: 'approved' });
     expect(sensor.captures).toBe(1);
     expect(sealedPinBlockLength).toBe(0); // no PIN block travels
-    expect(decodeIad(iad!)?.cvr).toMatchObject({ biometricPerformed: true, biometricFailed: false, offlinePinPerformed: false });
+    expect(decodeIad(iad!)?.cvr).toMatchObject({
+      biometricPerformed: true,
+      biometricFailed: false,
+      offlinePinPerformed: false,
+    });
     expect(count("SELECT COUNT(*) AS n FROM authorizations WHERE cvm = 'biometric'")).toBe(1);
     expect(count('SELECT COUNT(*) AS n FROM settlements WHERE approved = 1')).toBe(1);
     expect(postings()).toBe(2);
@@ -72,9 +87,14 @@ describe('claim 16: biometric match-on-card', () => {
   it('the card locks match-on-card after 5 failed tries; the right finger is then refused too; nothing is charged', async () => {
     world.ringUp(TEA);
     const outcomes = [];
-    for (let i = 0; i < 5; i++) outcomes.push((await world.phonePays('card-alice', '', biometric(finger('mallory', 5, i)))).outcome);
+    for (let i = 0; i < 5; i++)
+      outcomes.push((await world.phonePays('card-alice', '', biometric(finger('mallory', 5, i)))).outcome);
     expect(outcomes.map((o) => (o.kind === 'declined' ? [o.reason, o.triesLeft] : o.kind))).toEqual([
-      ['cvm_failed', 4], ['cvm_failed', 3], ['cvm_failed', 2], ['cvm_failed', 1], ['cvm_tries_exceeded', 0],
+      ['cvm_failed', 4],
+      ['cvm_failed', 3],
+      ['cvm_failed', 2],
+      ['cvm_failed', 1],
+      ['cvm_tries_exceeded', 0],
     ]);
     const right = await world.phonePays('card-alice', '', biometric(finger('alice', 5)));
     expect(right.outcome).toMatchObject({ kind: 'declined', reason: 'cvm_tries_exceeded' });

@@ -25,10 +25,18 @@ describe('claim 17: knowledge secret checked by the card', () => {
   it('the right secret pays: the CVR shows it, the authorization records knowledge, one posting pair', async () => {
     world.ringUp(TEA);
     let iad: Uint8Array | undefined;
-    const run = await world.phonePays('card-bob', '', { ...knowledge('rue des lilas 7'), tamper: { payment: (p) => void (iad = p.cryptogram!.iad) } });
+    const run = await world.phonePays('card-bob', '', {
+      ...knowledge('rue des lilas 7'),
+      tamper: { payment: (p) => void (iad = p.cryptogram!.iad) },
+    });
     expect(run.outcome, JSON.stringify(run.outcome)).toMatchObject({ kind: 'approved' });
     expect(run.prompt.steps).toContain('The card checks the secret');
-    expect(decodeIad(iad!)?.cvr).toMatchObject({ knowledgePerformed: true, knowledgeFailed: false, biometricPerformed: false, offlinePinPerformed: false });
+    expect(decodeIad(iad!)?.cvr).toMatchObject({
+      knowledgePerformed: true,
+      knowledgeFailed: false,
+      biometricPerformed: false,
+      offlinePinPerformed: false,
+    });
     expect(count("SELECT COUNT(*) AS n FROM authorizations WHERE cvm = 'knowledge'")).toBe(1);
     expect(postings()).toBe(2);
     expect(world.backend.store.ledgerSum()).toBe(0);
@@ -46,9 +54,13 @@ describe('claim 17: knowledge secret checked by the card', () => {
   it('a wrong secret is refused and counted by the card; after 3 the card locks it, the right one is then refused; nothing is charged', async () => {
     world.ringUp(TEA);
     const outcomes = [];
-    for (const s of ['rue des lilas 8', 'rue des lilas', 'lilas 7', 'rue des lilas 7']) outcomes.push((await world.phonePays('card-bob', '', knowledge(s))).outcome);
+    for (const s of ['rue des lilas 8', 'rue des lilas', 'lilas 7', 'rue des lilas 7'])
+      outcomes.push((await world.phonePays('card-bob', '', knowledge(s))).outcome);
     expect(outcomes.map((o) => (o.kind === 'declined' ? [o.reason, o.triesLeft] : o.kind))).toEqual([
-      ['cvm_failed', 2], ['cvm_failed', 1], ['cvm_tries_exceeded', 0], ['cvm_tries_exceeded', 0],
+      ['cvm_failed', 2],
+      ['cvm_failed', 1],
+      ['cvm_tries_exceeded', 0],
+      ['cvm_tries_exceeded', 0],
     ]);
     expect(usedChallenges()).toBe(0);
     expect(postings()).toBe(0);

@@ -6,12 +6,25 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startWorld, phoneCardFrom, InMemoryRadio, type World } from '@bluetill/simulator';
 import { DEMO_CARDS } from '@bluetill/backend';
 import { cardSecrets, filesAtRest, scanAtRest } from '../support/data-at-rest';
-import { createDemoIssuer, fragment, encodeMessage, LAST, prepareDemoCard, startPhoneHandshake, type Item } from '@bluetill/protocol';
+import {
+  createDemoIssuer,
+  fragment,
+  encodeMessage,
+  LAST,
+  prepareDemoCard,
+  startPhoneHandshake,
+  type Item,
+} from '@bluetill/protocol';
 
 /** A card made by an issuer whose keys the backend does not know (same BIN and CA index). */
 async function rogueCard(pan: string, expiry: string, pin: string) {
   const rogue = createDemoIssuer({ identifier: '679999', caIndex: 0x99 });
-  const { personalization, personalizationKey } = prepareDemoCard(rogue, { pan, expiry, cardholderName: 'ROGUE', pin });
+  const { personalization, personalizationKey } = prepareDemoCard(rogue, {
+    pan,
+    expiry,
+    cardholderName: 'ROGUE',
+    pin,
+  });
   return (await phoneCardFrom(personalization, personalizationKey)).paymentCard;
 }
 
@@ -32,7 +45,8 @@ afterEach(() => world.close());
 
 const db = () => world.backend.store.db;
 const postingCount = () => (db().prepare('SELECT COUNT(*) AS n FROM postings').get() as { n: number }).n;
-const approvedCount = () => (db().prepare('SELECT COUNT(*) AS n FROM settlements WHERE approved = 1').get() as { n: number }).n;
+const approvedCount = () =>
+  (db().prepare('SELECT COUNT(*) AS n FROM settlements WHERE approved = 1').get() as { n: number }).n;
 const ledgerSum = () => world.backend.store.ledgerSum();
 
 describe('claim 3: three phones pay three baskets at the same time', () => {
@@ -69,15 +83,21 @@ describe('claim 3: three phones pay three baskets at the same time', () => {
 });
 
 describe('claim 3: the order, with the card read ahead of the link', () => {
-  it('card and cardholder are authenticated (CardAuth over the till\'s UN) before the transaction data (the Payment), in three round trips', async () => {
+  it("card and cardholder are authenticated (CardAuth over the till's UN) before the transaction data (the Payment), in three round trips", async () => {
     world.ringUp(TEA);
     const log: string[] = [];
     const alice = await world.cardOf('card-alice');
     const card = {
       prepare: () => (log.includes('card: ahead, no UN') || log.push('card: ahead, no UN'), alice.prepare!()), // the session and the flow both ask
-      read: (un: Uint8Array, options?: Parameters<typeof alice.read>[1]) => (log.push('card: authenticated over the UN'), alice.read(un, options)),
+      read: (un: Uint8Array, options?: Parameters<typeof alice.read>[1]) => (
+        log.push('card: authenticated over the UN'),
+        alice.read(un, options)
+      ),
       issuerAuthenticate: (data: Uint8Array) => alice.issuerAuthenticate!(data), // the issuer's answer to the card, after Authorize
-      generateAc: (i: Parameters<typeof alice.generateAc>[0]) => (log.push('card: cryptogram over the amount'), alice.generateAc(i)),
+      generateAc: (i: Parameters<typeof alice.generateAc>[0]) => (
+        log.push('card: cryptogram over the amount'),
+        alice.generateAc(i)
+      ),
     };
     let sent = 0;
     const run = await world.phonePays('card-alice', '1234', {
@@ -124,17 +144,31 @@ describe('bad input is declined and costs nothing', () => {
 
   it('an unknown card is declined, as any card that has not proven itself (no word on the number, no PIN tries)', async () => {
     world.ringUp(TEA);
-    const run = await world.phonePays('card-alice', '1234', { card: await rogueCard('6799990100000009999', '2812', '1234') });
-    expect(run.outcome).toMatchObject({ kind: 'declined', reason: 'card_authentication_failed', pinTriesLeft: 0 });
+    const run = await world.phonePays('card-alice', '1234', {
+      card: await rogueCard('6799990100000009999', '2812', '1234'),
+    });
+    expect(run.outcome).toMatchObject({
+      kind: 'declined',
+      reason: 'card_authentication_failed',
+      pinTriesLeft: 0,
+    });
     expect(postingCount()).toBe(0);
   });
 
   it('a cloned card (known number, keys not from the issuer) fails card authentication, learns nothing of the PIN tries and burns none', async () => {
     world.ringUp(TEA);
     const alice = DEMO_CARDS.find((c) => c.id === 'card-alice')!;
-    const run = await world.phonePays('card-alice', '0000', { card: await rogueCard(alice.pan, alice.expiry, '0000') });
-    expect(run.outcome).toMatchObject({ kind: 'declined', reason: 'card_authentication_failed', pinTriesLeft: 0 });
-    const tries = db().prepare("SELECT pin_tries AS n FROM cards WHERE id = 'card-alice'").get() as { n: number };
+    const run = await world.phonePays('card-alice', '0000', {
+      card: await rogueCard(alice.pan, alice.expiry, '0000'),
+    });
+    expect(run.outcome).toMatchObject({
+      kind: 'declined',
+      reason: 'card_authentication_failed',
+      pinTriesLeft: 0,
+    });
+    const tries = db().prepare("SELECT pin_tries AS n FROM cards WHERE id = 'card-alice'").get() as {
+      n: number;
+    };
     expect(tries.n).toBe(0);
     expect(postingCount()).toBe(0);
   });
@@ -142,7 +176,13 @@ describe('bad input is declined and costs nothing', () => {
   it('an ARQC over another amount is refused at settlement; nothing is charged', async () => {
     world.ringUp(BOOK);
     const run = await world.phonePays('card-alice', '1234', {
-      tamper: { payment: (p) => void (p.cryptogram = { ...p.cryptogram!, cdolData: Uint8Array.from(p.cryptogram!.cdolData, (b, i) => (i === 5 ? b ^ 0x01 : b)) }) },
+      tamper: {
+        payment: (p) =>
+          void (p.cryptogram = {
+            ...p.cryptogram!,
+            cdolData: Uint8Array.from(p.cryptogram!.cdolData, (b, i) => (i === 5 ? b ^ 0x01 : b)),
+          }),
+      },
     });
     expect(run.outcome).toMatchObject({ kind: 'declined', reason: 'cryptogram_invalid' });
     expect(postingCount()).toBe(0);
@@ -150,19 +190,27 @@ describe('bad input is declined and costs nothing', () => {
 
   it('a phone that changes the amount is declined at the till; nothing is charged', async () => {
     world.ringUp(LUNCH);
-    const run = await world.phonePays('card-alice', '1234', { tamper: { payment: (p) => void (p.total = { minor: 1, currency: 'EUR' }) } });
+    const run = await world.phonePays('card-alice', '1234', {
+      tamper: { payment: (p) => void (p.total = { minor: 1, currency: 'EUR' }) },
+    });
     expect(run.outcome).toMatchObject({ kind: 'declined', reason: 'amount_mismatch' });
-    expect(world.events).toContainEqual(expect.objectContaining({ type: 'mismatch', decline: 'amount_mismatch' }));
+    expect(world.events).toContainEqual(
+      expect.objectContaining({ type: 'mismatch', decline: 'amount_mismatch' }),
+    );
     expect(postingCount()).toBe(0);
     // The decline is the settlement server's (signed, so the phone can believe it): one declined row, no postings.
-    expect(db().prepare('SELECT approved, decline_reason FROM settlements').all()).toEqual([{ approved: 0, decline_reason: 'amount_mismatch' }]);
+    expect(db().prepare('SELECT approved, decline_reason FROM settlements').all()).toEqual([
+      { approved: 0, decline_reason: 'amount_mismatch' },
+    ]);
     expect(run.outcome.kind === 'declined' && run.outcome.receipt?.result).toBe('declined');
   });
 
   it('a phone that changes the items (same sum) is declined at the till; nothing is charged', async () => {
     world.ringUp(LUNCH);
     const swapped = (items: Item[]) => [{ ...items[0]!, name: 'Caviar', sku: 'caviar' }, ...items.slice(1)];
-    const run = await world.phonePays('card-alice', '1234', { tamper: { payment: (p) => void (p.items = swapped(p.items)) } });
+    const run = await world.phonePays('card-alice', '1234', {
+      tamper: { payment: (p) => void (p.items = swapped(p.items)) },
+    });
     expect(run.outcome).toMatchObject({ kind: 'declined', reason: 'items_mismatch' });
     expect(postingCount()).toBe(0);
   });
@@ -173,9 +221,15 @@ describe('bad input is declined and costs nothing', () => {
     const closed = new Promise<string>((r) => link.onDisconnect(r));
     const answered = new Promise<void>((r) => link.onValue(() => r()));
     const hs = startPhoneHandshake();
-    for (const v of fragment(encodeMessage({ $case: 'hello', value: hs.hello }), link.mtu - 3, 0)) await link.write(v);
+    for (const v of fragment(encodeMessage({ $case: 'hello', value: hs.hello }), link.mtu - 3, 0))
+      await link.write(v);
     await answered; // the till answers the Hello once its session is keyed: now send a forged sealed record
-    for (const v of fragment(encodeMessage({ $case: 'sealed', value: { seq: 0, ciphertext: new Uint8Array(40).fill(7) } }), link.mtu - 3, 1)) await link.write(v);
+    for (const v of fragment(
+      encodeMessage({ $case: 'sealed', value: { seq: 0, ciphertext: new Uint8Array(40).fill(7) } }),
+      link.mtu - 3,
+      1,
+    ))
+      await link.write(v);
     expect(await closed).toBeTruthy();
     expect(world.events).toContainEqual(expect.objectContaining({ type: 'error', code: 'bad_record' }));
     expect((await world.phonePays('card-alice', '1234')).outcome.kind).toBe('approved');
@@ -188,7 +242,9 @@ describe('bad input is declined and costs nothing', () => {
     const honest = world.phonePays('card-bob', '2580');
     await link.write(Uint8Array.of(0xc0, 0xff, 0xff, 1, 2, 3)); // declares 65535 bytes
     expect(await closed).toBeTruthy();
-    expect(world.events).toContainEqual(expect.objectContaining({ type: 'error', code: 'message_too_large' }));
+    expect(world.events).toContainEqual(
+      expect.objectContaining({ type: 'error', code: 'message_too_large' }),
+    );
     expect((await honest).outcome.kind).toBe('approved');
   });
 });
@@ -210,7 +266,9 @@ describe('backend unreachable', () => {
 
   it('at settlement: outcome unknown is resolved by asking; the retry charges exactly once', async () => {
     const basket = world.ringUp(BOOK);
-    const lost = await world.phonePays('card-bob', '2580', { tamper: { payment: () => world.stopBackend() } });
+    const lost = await world.phonePays('card-bob', '2580', {
+      tamper: { payment: () => world.stopBackend() },
+    });
     expect(lost.outcome).toMatchObject({ kind: 'failed', charged: 'unknown' });
     expect(world.events).toContainEqual(expect.objectContaining({ type: 'attempt', state: 'unresolved' }));
     await world.restartBackend();

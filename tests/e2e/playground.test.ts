@@ -18,7 +18,11 @@ const dir = mkdtempSync(join(tmpdir(), 'bluetill-playground-'));
 const started: ChildProcess[] = [];
 
 function startPlayground(): Promise<{ child: ChildProcess; out: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'simulator/src/playground/main.ts'), '--port', '0', '--dir', dir], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(root, 'simulator/src/playground/main.ts'), '--port', '0', '--dir', dir],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   started.push(child);
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -39,7 +43,11 @@ function startPlayground(): Promise<{ child: ChildProcess; out: () => string }> 
 
 function phones(args: readonly string[]): Promise<{ code: number; stdout: string }> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [join(root, 'simulator/bin/bluetill-phones.mjs'), '--dir', dir, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], timeout: 90_000 });
+    const child = spawn(
+      process.execPath,
+      [join(root, 'simulator/bin/bluetill-phones.mjs'), '--dir', dir, ...args],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], timeout: 90_000 },
+    );
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -60,41 +68,45 @@ afterAll(() => {
 });
 
 describe('the playground: make till, npm run phones', () => {
-  it('two phones from another process pay at the till, both approved, listed in its receipts; stops cleanly and starts again on the same folder', { timeout: 180_000 }, async () => {
-    const first = await startPlayground();
-    expect(first.out()).toContain('sign in as cashier "demo" with PIN 1234');
-    expect(statSync(keysFile(dir)).mode & 0o777).toBe(0o600);
-    const keys = readFileSync(keysFile(dir), 'utf8');
-    const { masterKey } = JSON.parse(keys) as { masterKey: string };
-    expect(first.out()).not.toContain(masterKey);
-    const control = readControl(dir);
+  it(
+    'two phones from another process pay at the till, both approved, listed in its receipts; stops cleanly and starts again on the same folder',
+    { timeout: 180_000 },
+    async () => {
+      const first = await startPlayground();
+      expect(first.out()).toContain('sign in as cashier "demo" with PIN 1234');
+      expect(statSync(keysFile(dir)).mode & 0o777).toBe(0o600);
+      const keys = readFileSync(keysFile(dir), 'utf8');
+      const { masterKey } = JSON.parse(keys) as { masterKey: string };
+      expect(first.out()).not.toContain(masterKey);
+      const control = readControl(dir);
 
-    // The cashier's basket, rung up through the till's API with its token.
-    const api = await TillApiClient.connect(control.till, readFileSync(control.tokenFile, 'utf8').trim());
-    try {
-      await api.ringUp([{ sku: 'tea-black', quantity: 3 }]);
-      const cashiers = await phones(['--count', '1']);
-      expect(cashiers.stdout).toMatch(/PHONE 1 \(ALICE ANDERSON, card-alice\) — approved/);
-      expect(cashiers.code).toBe(0);
-      // A phone that rings up its own basket (the card again: its ATC moves on from the last run's).
-      const own = await phones(['--count', '1', '--ring-up']);
-      expect(own.stdout).toMatch(/basket B-\d+ rung up through the till's API/);
-      expect(own.stdout).toMatch(/PHONE 1 \(ALICE ANDERSON, card-alice\) — approved/);
-      expect(own.code).toBe(0);
-      const receipts = await api.receipts();
-      expect(receipts.filter((r) => r.result === 'approved')).toHaveLength(2);
-    } finally {
-      api.close();
-    }
-    expect(await stop(first.child)).toBe(0);
-    expect(existsSync(controlFile(dir))).toBe(false);
-    const none = await phones(['--count', '1']);
-    expect(none.code).toBe(1);
-    expect(none.stdout).toContain('no playground running');
+      // The cashier's basket, rung up through the till's API with its token.
+      const api = await TillApiClient.connect(control.till, readFileSync(control.tokenFile, 'utf8').trim());
+      try {
+        await api.ringUp([{ sku: 'tea-black', quantity: 3 }]);
+        const cashiers = await phones(['--count', '1']);
+        expect(cashiers.stdout).toMatch(/PHONE 1 \(ALICE ANDERSON, card-alice\) — approved/);
+        expect(cashiers.code).toBe(0);
+        // A phone that rings up its own basket (the card again: its ATC moves on from the last run's).
+        const own = await phones(['--count', '1', '--ring-up']);
+        expect(own.stdout).toMatch(/basket B-\d+ rung up through the till's API/);
+        expect(own.stdout).toMatch(/PHONE 1 \(ALICE ANDERSON, card-alice\) — approved/);
+        expect(own.code).toBe(0);
+        const receipts = await api.receipts();
+        expect(receipts.filter((r) => r.result === 'approved')).toHaveLength(2);
+      } finally {
+        api.close();
+      }
+      expect(await stop(first.child)).toBe(0);
+      expect(existsSync(controlFile(dir))).toBe(false);
+      const none = await phones(['--count', '1']);
+      expect(none.code).toBe(1);
+      expect(none.stdout).toContain('no playground running');
 
-    const second = await startPlayground();
-    expect(second.out()).toContain('reused');
-    expect(readFileSync(keysFile(dir), 'utf8')).toBe(keys);
-    expect(await stop(second.child)).toBe(0);
-  });
+      const second = await startPlayground();
+      expect(second.out()).toContain('reused');
+      expect(readFileSync(keysFile(dir), 'utf8')).toBe(keys);
+      expect(await stop(second.child)).toBe(0);
+    },
+  );
 });

@@ -32,19 +32,33 @@ interface Block {
 function shellBlocks(text: string): Block[] {
   const blocks: Block[] = [];
   for (const m of text.matchAll(/(?:<!-- doc-test: (\w+)[^>]*-->\n)?```sh\n([\s\S]*?)```/g)) {
-    const lines = m[2]!.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#')).map((l) => {
-      const hash = l.search(/\s#\s/);
-      return { command: (hash < 0 ? l : l.slice(0, hash)).trim(), comment: hash < 0 ? '' : l.slice(hash).replace(/^\s*#\s*/, '') };
-    });
+    const lines = m[2]!
+      .split('\n')
+      .filter((l) => l.trim() && !l.trim().startsWith('#'))
+      .map((l) => {
+        const hash = l.search(/\s#\s/);
+        return {
+          command: (hash < 0 ? l : l.slice(0, hash)).trim(),
+          comment: hash < 0 ? '' : l.slice(hash).replace(/^\s*#\s*/, ''),
+        };
+      });
     blocks.push({ marker: m[1] ?? null, lines });
   }
   return blocks;
 }
 
 const blocks = [...shellBlocks(section('Quick start')), ...shellBlocks(section('Getting started'))];
-const pkg = (dir: string) => JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')) as { name: string; scripts?: Record<string, string> };
-const workspaces = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces.map(pkg);
-const makeTargets = new Set([...readFileSync(join(root, 'Makefile'), 'utf8').matchAll(/^([a-z][\w-]*):/gm)].map((m) => m[1]));
+const pkg = (dir: string) =>
+  JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')) as {
+    name: string;
+    scripts?: Record<string, string>;
+  };
+const workspaces = (
+  JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { workspaces: string[] }
+).workspaces.map(pkg);
+const makeTargets = new Set(
+  [...readFileSync(join(root, 'Makefile'), 'utf8').matchAll(/^([a-z][\w-]*):/gm)].map((m) => m[1]),
+);
 
 /** What is wrong with one command as written (an npm script, make target or file that does not exist), or null. */
 function problem(command: string): string | null {
@@ -53,10 +67,12 @@ function problem(command: string): string | null {
     if (words[0] === 'npm' && words[1] === 'run') {
       const w = words.indexOf('-w');
       const where = w < 0 ? pkg('.') : workspaces.find((p) => p.name === words[w + 1]);
-      if (!where?.scripts?.[words[2]!]) return `no npm script "${words[2]}" in ${w < 0 ? 'the root package' : words[w + 1]}`;
+      if (!where?.scripts?.[words[2]!])
+        return `no npm script "${words[2]}" in ${w < 0 ? 'the root package' : words[w + 1]}`;
     } else if (words[0] === 'make') {
       if (!makeTargets.has(words[1]!)) return `no make target "${words[1]}"`;
-    } else if (/^[\w-]+\/[\w./-]+$/.test(words[0]!) && !existsSync(join(root, words[0]!))) return `no file ${words[0]}`;
+    } else if (/^[\w-]+\/[\w./-]+$/.test(words[0]!) && !existsSync(join(root, words[0]!)))
+      return `no file ${words[0]}`;
   }
   return null;
 }
@@ -67,7 +83,12 @@ const background: ChildProcess[] = [];
 
 function run(command: string): Promise<{ code: number; out: string }> {
   return new Promise((done, fail) => {
-    const child = spawn('bash', ['-c', command], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+    const child = spawn('bash', ['-c', command], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 120_000,
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -78,7 +99,12 @@ function run(command: string): Promise<{ code: number; out: string }> {
 
 /** Starts a command that runs until stopped (its own process group); resolves once it printed `ready`. */
 function startInBackground(command: string, ready: string): Promise<ChildProcess> {
-  const child = spawn('bash', ['-c', command], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn('bash', ['-c', command], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   background.push(child);
   let out = '';
   return new Promise((done, fail) => {
@@ -107,37 +133,49 @@ afterAll(async () => {
 describe('the root README, as a newcomer reads it', () => {
   it('every command in Quick start and Getting started names a script, target or file that exists', () => {
     const commands = blocks.flatMap((b) => b.lines.map((l) => l.command));
-    expect(commands).toEqual(expect.arrayContaining(['make start', 'npm run till', 'npm run phones -- --count 2 --ring-up']));
+    expect(commands).toEqual(
+      expect.arrayContaining(['make start', 'npm run till', 'npm run phones -- --count 2 --ring-up']),
+    );
     expect(commands.map((c) => [c, problem(c)]).filter(([, p]) => p !== null)).toEqual([]);
     // and the check tells a command that would fail
-    expect(problem('npm run serve -w @bluetill/backend -- --dir x')).toMatch(/no npm script "serve" in @bluetill\/backend/);
+    expect(problem('npm run serve -w @bluetill/backend -- --dir x')).toMatch(
+      /no npm script "serve" in @bluetill\/backend/,
+    );
     expect(problem('echo 1 | npm run nothing')).toMatch(/no npm script/);
     expect(problem('make nowhere')).toMatch(/no make target/);
     expect(problem('simulator/bin/bluetill-nothing.mjs --count 1')).toMatch(/no file/);
   });
 
   it('the demo cards table lists every demo card with its PIN, and no other', () => {
-    const rows = [...section('Getting started').matchAll(/^\| `(card-[a-z]+)` \| `(\d+)` \|/gm)].map((m) => ({ id: m[1], pin: m[2] }));
+    const rows = [...section('Getting started').matchAll(/^\| `(card-[a-z]+)` \| `(\d+)` \|/gm)].map((m) => ({
+      id: m[1],
+      pin: m[2],
+    }));
     expect(rows).toEqual(DEMO_CARDS.map((c) => ({ id: c.id, pin: c.pin })));
   });
 
-  it('the playground commands run as written: the till in the background, then the phones, each as its comment says', { timeout: 240_000 }, async () => {
-    const marked = blocks.filter((b) => b.marker === 'playground');
-    expect(marked).toHaveLength(1);
-    const [first, ...rest] = marked[0]!.lines;
-    const till = await startInBackground(first!.command, 'What to do next:');
-    for (const line of rest) {
-      const r = await run(line.command);
-      if (/declined/.test(line.comment)) expect(r.out, line.command).toMatch(/— declined/);
-      else {
-        expect(r.out, line.command).not.toMatch(/— (declined|failed)/);
-        expect(r.code, `${line.command}\n${r.out}`).toBe(0);
+  it(
+    'the playground commands run as written: the till in the background, then the phones, each as its comment says',
+    { timeout: 240_000 },
+    async () => {
+      const marked = blocks.filter((b) => b.marker === 'playground');
+      expect(marked).toHaveLength(1);
+      const [first, ...rest] = marked[0]!.lines;
+      const till = await startInBackground(first!.command, 'What to do next:');
+      for (const line of rest) {
+        const r = await run(line.command);
+        if (/declined/.test(line.comment)) expect(r.out, line.command).toMatch(/— declined/);
+        else {
+          expect(r.out, line.command).not.toMatch(/— (declined|failed)/);
+          expect(r.code, `${line.command}\n${r.out}`).toBe(0);
+        }
       }
-    }
-    await stopGroup(till);
-    // npm exits at the signal; the playground under it then stops the till, the radio and the
-    // backend, and removes its control file: wait for that (bounded), then check it is gone.
-    for (const until = Date.now() + 15_000; existsSync(join(dir, 'control.json')) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 100));
-    expect(existsSync(join(dir, 'control.json'))).toBe(false);
-  });
+      await stopGroup(till);
+      // npm exits at the signal; the playground under it then stops the till, the radio and the
+      // backend, and removes its control file: wait for that (bounded), then check it is gone.
+      for (const until = Date.now() + 15_000; existsSync(join(dir, 'control.json')) && Date.now() < until;)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(existsSync(join(dir, 'control.json'))).toBe(false);
+    },
+  );
 });

@@ -20,7 +20,10 @@ afterAll(() => f?.close());
 describe('the till probes the payment network with the health service', () => {
   it('20 probes: all succeed, and /metrics counts no GetSettlement and no NOT_FOUND', async () => {
     const client = new GrpcBackendClient({
-      authorizationAddress: f.backend.address.replace(/^127\.0\.0\.1:/, 'localhost:'), terminalId: 'T-0001', credentials: f.credentialsFor('T-0001'), deadlineMs: 5_000,
+      authorizationAddress: f.backend.address.replace(/^127\.0\.0\.1:/, 'localhost:'),
+      terminalId: 'T-0001',
+      credentials: f.credentialsFor('T-0001'),
+      deadlineMs: 5_000,
     });
     try {
       for (let i = 0; i < 20; i++) await client.probe();
@@ -33,7 +36,12 @@ describe('the till probes the payment network with the health service', () => {
   });
 
   it('fails with a BackendError when nothing answers', async () => {
-    const client = new GrpcBackendClient({ authorizationAddress: 'localhost:1', terminalId: 'T-0001', credentials: f.credentialsFor('T-0001'), deadlineMs: 500 });
+    const client = new GrpcBackendClient({
+      authorizationAddress: 'localhost:1',
+      terminalId: 'T-0001',
+      credentials: f.credentialsFor('T-0001'),
+      deadlineMs: 500,
+    });
     try {
       await expect(client.probe()).rejects.toBeInstanceOf(BackendError);
     } finally {

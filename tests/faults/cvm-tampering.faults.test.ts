@@ -33,7 +33,9 @@ function lyingCard(inner: PaymentCard, afterRead?: (card: PaymentCard) => Promis
       return data;
     },
     generateAc: (input) => inner.generateAc(input),
-    ...(inner.issuerAuthenticate ? { issuerAuthenticate: (d: Uint8Array) => inner.issuerAuthenticate!(d) } : {}),
+    ...(inner.issuerAuthenticate
+      ? { issuerAuthenticate: (d: Uint8Array) => inner.issuerAuthenticate!(d) }
+      : {}),
     verifyCardholder: async (v) => {
       await inner.verifyCardholder!(v);
       return { ok: true };
@@ -61,37 +63,124 @@ const declare = (method: CvmMethod, keepPinBlock = false): PayOptions['tamper'] 
 });
 
 const ATTACKS: readonly Attack[] = [
-  { name: 'drops the PIN block (downgrade from online PIN to no CVM)', cardId: 'card-alice', pin: '1234', tamper: { cardAuth: (c) => void (c.sealedPinBlock = new Uint8Array()) }, expect: 'pin_missing' },
-  { name: 'drops the PIN block and declares an offline PIN the card never checked', cardId: 'card-alice', pin: '1234', tamper: declare(CvmMethod.CVM_METHOD_OFFLINE_PIN), expect: 'cvm_failed' },
-  { name: 'claims biometric success without the card having matched anything', cardId: 'card-alice', pin: '1234', tamper: declare(CvmMethod.CVM_METHOD_BIOMETRIC), expect: 'cvm_failed' },
-  { name: 'claims the knowledge secret without the card having checked it', cardId: 'card-alice', pin: '1234', tamper: declare(CvmMethod.CVM_METHOD_KNOWLEDGE), expect: 'cvm_failed' },
   {
-    name: 'claims biometric and forges the unsigned card CVM results (9F34 "biometric passed")', cardId: 'card-alice', pin: '1234', tamper: {
-      ...declare(CvmMethod.CVM_METHOD_BIOMETRIC), payment: (p) => void (p.cryptogram = { ...p.cryptogram!, cvmResults: Uint8Array.of(0x20, 0x00, 0x02) }),
-    }, expect: 'cvm_failed',
+    name: 'drops the PIN block (downgrade from online PIN to no CVM)',
+    cardId: 'card-alice',
+    pin: '1234',
+    tamper: { cardAuth: (c) => void (c.sealedPinBlock = new Uint8Array()) },
+    expect: 'pin_missing',
   },
   {
-    name: 'claims biometric and flips the CVR bits in the IAD to "biometric performed"', cardId: 'card-alice', pin: '1234', tamper: {
-      ...declare(CvmMethod.CVM_METHOD_BIOMETRIC), payment: (p) => void (p.cryptogram = { ...p.cryptogram!, iad: Uint8Array.from(p.cryptogram!.iad, (b, i) => (i === 6 ? b | 0x80 : b)) }),
-    }, expect: 'cryptogram_invalid',
-  },
-  { name: 'a wrong finger, the phone ignores the card\'s refusal and declares biometric', cardId: 'card-bob', cvm: { method: 'biometric', sensor: sensor('mallory') }, card: (c) => lyingCard(c), expect: 'cvm_failed' },
-  { name: 'a wrong offline PIN, the phone ignores the card\'s refusal', cardId: 'card-chen', pin: '0000', cvm: { method: 'offline_pin' }, card: (c) => lyingCard(c), expect: 'pin_incorrect' },
-  { name: 'a wrong knowledge secret, the phone ignores the card\'s refusal', cardId: 'card-alice', cvm: { method: 'knowledge', secret: async () => 'grey heron' }, card: (c) => lyingCard(c), expect: 'cvm_failed' },
-  {
-    name: 'falls back to the online PIN (right PIN) after the card refused the knowledge secret', cardId: 'card-bob', pin: '2580',
-    card: (c) => lyingCard(c, (inner) => inner.verifyCardholder!({ method: 'knowledge', secret: 'wrong secret' })), expect: 'cvm_failed',
+    name: 'drops the PIN block and declares an offline PIN the card never checked',
+    cardId: 'card-alice',
+    pin: '1234',
+    tamper: declare(CvmMethod.CVM_METHOD_OFFLINE_PIN),
+    expect: 'cvm_failed',
   },
   {
-    name: 'falls back to the offline PIN (right PIN) after the card refused the fingerprint', cardId: 'card-bob', pin: '2580', cvm: { method: 'offline_pin' },
-    card: (c) => lyingCard(c, (inner) => inner.verifyCardholder!({ method: 'biometric', template: demoFingerprint('mallory') })), expect: 'cvm_failed',
+    name: 'claims biometric success without the card having matched anything',
+    cardId: 'card-alice',
+    pin: '1234',
+    tamper: declare(CvmMethod.CVM_METHOD_BIOMETRIC),
+    expect: 'cvm_failed',
   },
-  { name: 'the card matched the fingerprint, the phone declares the knowledge secret instead', cardId: 'card-alice', cvm: { method: 'biometric', sensor: sensor('alice') }, tamper: declare(CvmMethod.CVM_METHOD_KNOWLEDGE), expect: 'cvm_failed' },
-  { name: 'an unknown method number', cardId: 'card-alice', pin: '1234', tamper: declare(77 as CvmMethod), expect: 'till_error' },
-  { name: 'a PIN block with a method the card verifies (have both judged)', cardId: 'card-alice', pin: '1234', tamper: declare(CvmMethod.CVM_METHOD_OFFLINE_PIN, true), expect: 'till_error' },
+  {
+    name: 'claims the knowledge secret without the card having checked it',
+    cardId: 'card-alice',
+    pin: '1234',
+    tamper: declare(CvmMethod.CVM_METHOD_KNOWLEDGE),
+    expect: 'cvm_failed',
+  },
+  {
+    name: 'claims biometric and forges the unsigned card CVM results (9F34 "biometric passed")',
+    cardId: 'card-alice',
+    pin: '1234',
+    tamper: {
+      ...declare(CvmMethod.CVM_METHOD_BIOMETRIC),
+      payment: (p) => void (p.cryptogram = { ...p.cryptogram!, cvmResults: Uint8Array.of(0x20, 0x00, 0x02) }),
+    },
+    expect: 'cvm_failed',
+  },
+  {
+    name: 'claims biometric and flips the CVR bits in the IAD to "biometric performed"',
+    cardId: 'card-alice',
+    pin: '1234',
+    tamper: {
+      ...declare(CvmMethod.CVM_METHOD_BIOMETRIC),
+      payment: (p) =>
+        void (p.cryptogram = {
+          ...p.cryptogram!,
+          iad: Uint8Array.from(p.cryptogram!.iad, (b, i) => (i === 6 ? b | 0x80 : b)),
+        }),
+    },
+    expect: 'cryptogram_invalid',
+  },
+  {
+    name: "a wrong finger, the phone ignores the card's refusal and declares biometric",
+    cardId: 'card-bob',
+    cvm: { method: 'biometric', sensor: sensor('mallory') },
+    card: (c) => lyingCard(c),
+    expect: 'cvm_failed',
+  },
+  {
+    name: "a wrong offline PIN, the phone ignores the card's refusal",
+    cardId: 'card-chen',
+    pin: '0000',
+    cvm: { method: 'offline_pin' },
+    card: (c) => lyingCard(c),
+    expect: 'pin_incorrect',
+  },
+  {
+    name: "a wrong knowledge secret, the phone ignores the card's refusal",
+    cardId: 'card-alice',
+    cvm: { method: 'knowledge', secret: async () => 'grey heron' },
+    card: (c) => lyingCard(c),
+    expect: 'cvm_failed',
+  },
+  {
+    name: 'falls back to the online PIN (right PIN) after the card refused the knowledge secret',
+    cardId: 'card-bob',
+    pin: '2580',
+    card: (c) =>
+      lyingCard(c, (inner) => inner.verifyCardholder!({ method: 'knowledge', secret: 'wrong secret' })),
+    expect: 'cvm_failed',
+  },
+  {
+    name: 'falls back to the offline PIN (right PIN) after the card refused the fingerprint',
+    cardId: 'card-bob',
+    pin: '2580',
+    cvm: { method: 'offline_pin' },
+    card: (c) =>
+      lyingCard(c, (inner) =>
+        inner.verifyCardholder!({ method: 'biometric', template: demoFingerprint('mallory') }),
+      ),
+    expect: 'cvm_failed',
+  },
+  {
+    name: 'the card matched the fingerprint, the phone declares the knowledge secret instead',
+    cardId: 'card-alice',
+    cvm: { method: 'biometric', sensor: sensor('alice') },
+    tamper: declare(CvmMethod.CVM_METHOD_KNOWLEDGE),
+    expect: 'cvm_failed',
+  },
+  {
+    name: 'an unknown method number',
+    cardId: 'card-alice',
+    pin: '1234',
+    tamper: declare(77 as CvmMethod),
+    expect: 'till_error',
+  },
+  {
+    name: 'a PIN block with a method the card verifies (have both judged)',
+    cardId: 'card-alice',
+    pin: '1234',
+    tamper: declare(CvmMethod.CVM_METHOD_OFFLINE_PIN, true),
+    expect: 'till_error',
+  },
 ];
 
-const codeOf = (o: PaymentOutcome): string => (o.kind === 'declined' ? o.reason : o.kind === 'failed' ? o.code : o.kind);
+const codeOf = (o: PaymentOutcome): string =>
+  o.kind === 'declined' ? o.reason : o.kind === 'failed' ? o.code : o.kind;
 
 describe('CVM tampering by a modified phone', () => {
   const results: { name: string; outcome: string }[] = [];
@@ -99,19 +188,30 @@ describe('CVM tampering by a modified phone', () => {
     const byOutcome: Record<string, number> = {};
     for (const r of results) byOutcome[r.outcome] = (byOutcome[r.outcome] ?? 0) + 1;
     const approved = results.filter((r) => r.outcome === 'approved').length;
-    process.stdout.write(`${JSON.stringify({ bench: 'faults_cvm_tampering', value: results.length, unit: 'attempts', approved, seed: SEED, outcomes: byOutcome })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ bench: 'faults_cvm_tampering', value: results.length, unit: 'attempts', approved, seed: SEED, outcomes: byOutcome })}\n`,
+    );
   });
 
-  it.each(ATTACKS.map((a) => [a.name, a] as const))('%s: never approved, nothing charged', async (_name, a) => {
-    world.ringUp(TEA);
-    const card = a.card ? a.card(await world.cardOf(a.cardId)) : undefined;
-    const run = await world.phonePays(a.cardId, a.pin ?? '', { ...(a.cvm ? { cvm: a.cvm } : {}), ...(a.tamper ? { tamper: a.tamper } : {}), ...(card ? { card } : {}) });
-    results.push({ name: a.name, outcome: codeOf(run.outcome) });
-    expect(run.outcome.kind).not.toBe('approved');
-    expect(codeOf(run.outcome), JSON.stringify(run.outcome)).toBe(a.expect);
-    expect(world.backend.store.db.prepare('SELECT COUNT(*) AS n FROM postings').get()).toEqual({ n: 0 });
-    expect(world.backend.store.db.prepare('SELECT COUNT(*) AS n FROM settlements WHERE approved = 1').get()).toEqual({ n: 0 });
-  });
+  it.each(ATTACKS.map((a) => [a.name, a] as const))(
+    '%s: never approved, nothing charged',
+    async (_name, a) => {
+      world.ringUp(TEA);
+      const card = a.card ? a.card(await world.cardOf(a.cardId)) : undefined;
+      const run = await world.phonePays(a.cardId, a.pin ?? '', {
+        ...(a.cvm ? { cvm: a.cvm } : {}),
+        ...(a.tamper ? { tamper: a.tamper } : {}),
+        ...(card ? { card } : {}),
+      });
+      results.push({ name: a.name, outcome: codeOf(run.outcome) });
+      expect(run.outcome.kind).not.toBe('approved');
+      expect(codeOf(run.outcome), JSON.stringify(run.outcome)).toBe(a.expect);
+      expect(world.backend.store.db.prepare('SELECT COUNT(*) AS n FROM postings').get()).toEqual({ n: 0 });
+      expect(
+        world.backend.store.db.prepare('SELECT COUNT(*) AS n FROM settlements WHERE approved = 1').get(),
+      ).toEqual({ n: 0 });
+    },
+  );
 
   it('after every attack the system keeps serving: an honest offline-PIN payment is approved, one posting pair, ledger at zero', async () => {
     world.ringUp(TEA);

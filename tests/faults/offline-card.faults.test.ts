@@ -12,10 +12,30 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { issueSimulatedCard, type EmvCard } from '@bluetill/simulator';
 import {
-  BLUETILL_AID, buildDolData, cardCdol1, cardPdol, createDemoIssuer, decodeResponseApdu, decodeTlv, encodePlaintextPinBlock, encodeTlv, generateAcCommand,
-  getProcessingOptionsCommand, readRecordCommand, selectCommand, SW, verifyCommand, type DemoIssuer, type OfflineTcEvidence, type Tlv,
+  BLUETILL_AID,
+  buildDolData,
+  cardCdol1,
+  cardPdol,
+  createDemoIssuer,
+  decodeResponseApdu,
+  decodeTlv,
+  encodePlaintextPinBlock,
+  encodeTlv,
+  generateAcCommand,
+  getProcessingOptionsCommand,
+  readRecordCommand,
+  selectCommand,
+  SW,
+  verifyCommand,
+  type DemoIssuer,
+  type OfflineTcEvidence,
+  type Tlv,
 } from '@bluetill/protocol';
-import { checkOfflineApproval, type OfflineApprovalCheck, type TillAcRequest } from '../../pos-terminal/src/common/offline/offline-approval';
+import {
+  checkOfflineApproval,
+  type OfflineApprovalCheck,
+  type TillAcRequest,
+} from '../../pos-terminal/src/common/offline/offline-approval';
 import { classifyForwardedTc } from '../../backend/src/domain/offline-tc';
 
 const h = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
@@ -36,12 +56,21 @@ beforeAll(() => {
 let pans = 0;
 async function newCard(from = issuer, limits = LIMITS): Promise<EmvCard> {
   pans += 1;
-  const { card } = await issueSimulatedCard(from, { pan: `99900100000${String(pans).padStart(5, '0')}`, expiry: '3012', cardholderName: 'OFFLINE SHOPPER', pin: '1234', offlineLimits: limits });
+  const { card } = await issueSimulatedCard(from, {
+    pan: `99900100000${String(pans).padStart(5, '0')}`,
+    expiry: '3012',
+    cardholderName: 'OFFLINE SHOPPER',
+    pin: '1234',
+    offlineLimits: limits,
+  });
   return card;
 }
 
 /** What the phone does with the card for one sale: read, VERIFY the PIN, GENERATE AC as it chooses (CDA). */
-function cardSession(card: EmvCard, o: { minor: number; un: Uint8Array; ask: 'tc' | 'arqc' | 'aac'; pin?: string | undefined }): OfflineTcEvidence {
+function cardSession(
+  card: EmvCard,
+  o: { minor: number; un: Uint8Array; ask: 'tc' | 'arqc' | 'aac'; pin?: string | undefined },
+): OfflineTcEvidence {
   const send = (cmd: Uint8Array): Uint8Array => {
     const r = decodeResponseApdu(card.process(cmd));
     expect(r.sw).toBe(SW.OK);
@@ -49,12 +78,34 @@ function cardSession(card: EmvCard, o: { minor: number; un: Uint8Array; ask: 'tc
   };
   card.powerOn();
   send(selectCommand(BLUETILL_AID));
-  const pdolData = buildDolData(cardPdol(), { '9F02': n(o.minor, 12), '5F2A': h('0978'), '9F37': o.un, '9F1A': h('0276') });
+  const pdolData = buildDolData(cardPdol(), {
+    '9F02': n(o.minor, 12),
+    '5F2A': h('0978'),
+    '9F37': o.un,
+    '9F1A': h('0276'),
+  });
   send(getProcessingOptionsCommand(pdolData));
-  const records = Buffer.concat([[1, 1], [1, 2], [2, 1], [2, 2], [2, 3], [2, 4]].map(([sfi, rec]) => send(readRecordCommand(sfi!, rec!))));
+  const records = Buffer.concat(
+    [
+      [1, 1],
+      [1, 2],
+      [2, 1],
+      [2, 2],
+      [2, 3],
+      [2, 4],
+    ].map(([sfi, rec]) => send(readRecordCommand(sfi!, rec!))),
+  );
   if (o.pin !== undefined) send(verifyCommand(encodePlaintextPinBlock(o.pin)));
   const cdol1Data = buildDolData(cardCdol1(), {
-    '9F02': n(o.minor, 12), '9F03': n(0, 12), '9F1A': h('0276'), '95': h('0000000000'), '5F2A': h('0978'), '9A': h('261207'), '9C': h('00'), '9F37': o.un, '9F34': h('010002'),
+    '9F02': n(o.minor, 12),
+    '9F03': n(0, 12),
+    '9F1A': h('0276'),
+    '95': h('0000000000'),
+    '5F2A': h('0978'),
+    '9A': h('261207'),
+    '9C': h('00'),
+    '9F37': o.un,
+    '9F34': h('010002'),
   });
   const response = send(generateAcCommand(o.ask, cdol1Data, { cda: true }));
   card.powerOff();
@@ -62,7 +113,11 @@ function cardSession(card: EmvCard, o: { minor: number; un: Uint8Array; ask: 'tc
 }
 
 /** The till's sale: its request and a fresh UN from its own CSPRNG. */
-const sale = (minor: number, requested: TillAcRequest['requested'] = 'tc'): TillAcRequest => ({ requested, amount: { minor, currency: 'EUR' }, unpredictableNumber: new Uint8Array(crypto.getRandomValues(new Uint8Array(4))) });
+const sale = (minor: number, requested: TillAcRequest['requested'] = 'tc'): TillAcRequest => ({
+  requested,
+  amount: { minor, currency: 'EUR' },
+  unpredictableNumber: new Uint8Array(crypto.getRandomValues(new Uint8Array(4))),
+});
 
 class Journal {
   private readonly atcs = new Set<string>();
@@ -77,7 +132,10 @@ class Journal {
 
 const editResponse = (e: OfflineTcEvidence, tag: string, value: Uint8Array): OfflineTcEvidence => {
   const [t] = decodeTlv(e.response) as [Tlv];
-  return { ...e, response: encodeTlv([{ ...t, children: t.children!.map((c) => (c.tag === tag ? { tag, value } : c)) }]) };
+  return {
+    ...e,
+    response: encodeTlv([{ ...t, children: t.children!.map((c) => (c.tag === tag ? { tag, value } : c)) }]),
+  };
 };
 const editDol = (bytes: Uint8Array, at: number, value: Uint8Array): Uint8Array => {
   const out = Uint8Array.from(bytes);
@@ -85,11 +143,12 @@ const editDol = (bytes: Uint8Array, at: number, value: Uint8Array): Uint8Array =
   return out;
 };
 
-describe('offline approval attacks (modified phone, real simulated cards, the till\'s pure check)', () => {
+describe("offline approval attacks (modified phone, real simulated cards, the till's pure check)", () => {
   it('none approved; an honest offline sale is', { timeout: 60_000 }, async () => {
     const journal = new Journal();
     const outcomes: { attack: string; result: OfflineApprovalCheck }[] = [];
-    const check = (request: TillAcRequest, evidence: OfflineTcEvidence): OfflineApprovalCheck => checkOfflineApproval({ request, evidence, caKeys, journal, now: NOW });
+    const check = (request: TillAcRequest, evidence: OfflineTcEvidence): OfflineApprovalCheck =>
+      checkOfflineApproval({ request, evidence, caKeys, journal, now: NOW });
     const attack = (name: string, request: TillAcRequest, evidence: OfflineTcEvidence): void => {
       outcomes.push({ attack: name, result: check(request, evidence) });
     };
@@ -97,13 +156,20 @@ describe('offline approval attacks (modified phone, real simulated cards, the ti
     // The control: an honest offline sale is approved (so the check can say yes).
     const alice = await newCard();
     const honest = sale(1250);
-    const control = check(honest, cardSession(alice, { minor: 1250, un: honest.unpredictableNumber, ask: 'tc', pin: '1234' }));
+    const control = check(
+      honest,
+      cardSession(alice, { minor: 1250, un: honest.unpredictableNumber, ask: 'tc', pin: '1234' }),
+    );
     expect(control.ok).toBe(true);
     journal.record(control);
 
     // A TC when the till asked the card to go online.
     const online = sale(1250, 'arqc');
-    attack('tc_when_till_asked_online', online, cardSession(alice, { minor: 1250, un: online.unpredictableNumber, ask: 'tc', pin: '1234' }));
+    attack(
+      'tc_when_till_asked_online',
+      online,
+      cardSession(alice, { minor: 1250, un: online.unpredictableNumber, ask: 'tc', pin: '1234' }),
+    );
 
     // A replayed TC: the same one again at the same sale, then at the next sale.
     const bob = await newCard();
@@ -120,13 +186,21 @@ describe('offline approval attacks (modified phone, real simulated cards, the ti
     const s1 = sale(1250);
     const cheap = cardSession(carol, { minor: 100, un: s1.unpredictableNumber, ask: 'tc', pin: '1234' });
     attack('tc_over_smaller_amount', s1, cheap);
-    attack('amount_edited_after_signing', s1, { ...cheap, cdol1Data: editDol(cheap.cdol1Data, 0, n(1250, 12)), pdolData: editDol(cheap.pdolData, 0, n(1250, 12)) });
+    attack('amount_edited_after_signing', s1, {
+      ...cheap,
+      cdol1Data: editDol(cheap.cdol1Data, 0, n(1250, 12)),
+      pdolData: editDol(cheap.pdolData, 0, n(1250, 12)),
+    });
 
     // Wrong UN: the phone's own; or the till's UN edited in after the card signed the phone's.
     const s2 = sale(500);
     const ownUn = cardSession(carol, { minor: 500, un: h('00000001'), ask: 'tc', pin: '1234' });
     attack('phone_own_un', s2, ownUn);
-    attack('un_edited_after_signing', s2, { ...ownUn, cdol1Data: editDol(ownUn.cdol1Data, 27, s2.unpredictableNumber), pdolData: editDol(ownUn.pdolData, 8, s2.unpredictableNumber) });
+    attack('un_edited_after_signing', s2, {
+      ...ownUn,
+      cdol1Data: editDol(ownUn.cdol1Data, 27, s2.unpredictableNumber),
+      pdolData: editDol(ownUn.pdolData, 8, s2.unpredictableNumber),
+    });
 
     // A signature by another card: Dave's TC with Alice's records (her certificates).
     const dave = await newCard();
@@ -138,30 +212,57 @@ describe('offline approval attacks (modified phone, real simulated cards, the ti
     // A card certified by a rogue issuer under the scheme's CA index.
     const forged = await newCard(rogue);
     const s4 = sale(300);
-    attack('rogue_issuer_card', s4, cardSession(forged, { minor: 300, un: s4.unpredictableNumber, ask: 'tc', pin: '1234' }));
+    attack(
+      'rogue_issuer_card',
+      s4,
+      cardSession(forged, { minor: 300, un: s4.unpredictableNumber, ask: 'tc', pin: '1234' }),
+    );
 
     // A card over its offline limits: at the lower limit it answers ARQC, beyond the upper AAC.
-    const erin = await newCard(issuer, { lowerConsecutive: 0, upperConsecutive: 1, amountMinor: 20_000, currency: 978 });
+    const erin = await newCard(issuer, {
+      lowerConsecutive: 0,
+      upperConsecutive: 1,
+      amountMinor: 20_000,
+      currency: 978,
+    });
     const s5 = sale(400);
     const arqc = cardSession(erin, { minor: 400, un: s5.unpredictableNumber, ask: 'tc', pin: '1234' });
     attack('card_over_lower_limit_arqc', s5, arqc);
     attack('card_over_lower_limit_cid_edited', s5, editResponse(arqc, '9F27', Uint8Array.of(0x40)));
-    const frank = await newCard(issuer, { lowerConsecutive: 0, upperConsecutive: 0, amountMinor: 20_000, currency: 978 });
+    const frank = await newCard(issuer, {
+      lowerConsecutive: 0,
+      upperConsecutive: 0,
+      amountMinor: 20_000,
+      currency: 978,
+    });
     const s6 = sale(400);
     const aac = cardSession(frank, { minor: 400, un: s6.unpredictableNumber, ask: 'tc', pin: '1234' });
     attack('card_over_upper_limit_aac', s6, aac);
     attack('card_over_upper_limit_cid_edited', s6, editResponse(aac, '9F27', Uint8Array.of(0x40)));
-    const grace = await newCard(issuer, { lowerConsecutive: 5, upperConsecutive: 5, amountMinor: 1_000, currency: 978 });
+    const grace = await newCard(issuer, {
+      lowerConsecutive: 5,
+      upperConsecutive: 5,
+      amountMinor: 1_000,
+      currency: 978,
+    });
     const s7 = sale(1_500);
-    attack('card_over_amount_limit', s7, cardSession(grace, { minor: 1_500, un: s7.unpredictableNumber, ask: 'tc', pin: '1234' }));
+    attack(
+      'card_over_amount_limit',
+      s7,
+      cardSession(grace, { minor: 1_500, un: s7.unpredictableNumber, ask: 'tc', pin: '1234' }),
+    );
 
     // No cardholder verification on the card.
     const s8 = sale(200);
     attack('tc_without_pin', s8, cardSession(dave, { minor: 200, un: s8.unpredictableNumber, ask: 'tc' }));
 
     const approved = outcomes.filter((o) => o.result.ok).map((o) => o.attack);
-    const reasons: Record<string, string> = Object.fromEntries(outcomes.map((o) => [o.attack, o.result.ok ? 'APPROVED' : o.result.reason]));
-    process.stdout.write(`${JSON.stringify({ bench: 'faults_offline_card', value: outcomes.length, unit: 'attacks', approved: approved.length, controlApproved: control.ok ? 1 : 0, reasons })}\n`);
+    const reasons: Record<string, string> = Object.fromEntries(
+      outcomes.map((o) => [o.attack, o.result.ok ? 'APPROVED' : o.result.reason]),
+    );
+    process.stdout.write(
+      `${JSON.stringify({ bench: 'faults_offline_card', value: outcomes.length, unit: 'attacks', approved: approved.length, controlApproved: control.ok ? 1 : 0, reasons })}\n`,
+    );
     expect(approved).toEqual([]);
     expect(reasons).toEqual({
       tc_when_till_asked_online: 'not_requested',
@@ -182,17 +283,21 @@ describe('offline approval attacks (modified phone, real simulated cards, the ti
     });
   });
 
-  it('what the till approved from a real card the card company settles once; the same TC forwarded again is the merchant\'s loss', async () => {
+  it("what the till approved from a real card the card company settles once; the same TC forwarded again is the merchant's loss", async () => {
     const card = await newCard();
     const s = sale(2_000);
     const evidence = cardSession(card, { minor: 2_000, un: s.unpredictableNumber, ask: 'tc', pin: '1234' });
     const approved = checkOfflineApproval({ request: s, evidence, caKeys, journal: new Journal(), now: NOW });
     expect(approved.ok).toBe(true);
     const seen = new Set<number>();
-    const forward = () => classifyForwardedTc({
-      forwarded: { evidence, amount: s.amount, approvedAtMs: NOW.getTime() }, caKeys, acMasterKeys: issuer.acMasterKeys,
-      cardAtSale: () => ({ availableMinor: 50_000, currency: 'EUR' }), atcSeen: (_pan, _psn, atc) => seen.has(atc),
-    });
+    const forward = () =>
+      classifyForwardedTc({
+        forwarded: { evidence, amount: s.amount, approvedAtMs: NOW.getTime() },
+        caKeys,
+        acMasterKeys: issuer.acMasterKeys,
+        cardAtSale: () => ({ availableMinor: 50_000, currency: 'EUR' }),
+        atcSeen: (_pan, _psn, atc) => seen.has(atc),
+      });
     const first = forward();
     expect(first.kind).toBe('settle');
     if (first.kind === 'settle') seen.add(first.tc.atc);

@@ -30,16 +30,34 @@ afterAll(async () => {
   const approved = results.filter((r) => r.outcome === 'approved').length;
   const outcomes: Record<string, number> = {};
   for (const r of results) outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
-  process.stdout.write(`${JSON.stringify({ bench: 'faults_pin_budget', value: results.length, unit: 'attempts', approved, outcomes })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ bench: 'faults_pin_budget', value: results.length, unit: 'attempts', approved, outcomes })}\n`,
+  );
 });
 
 const results: { attempt: string; outcome: string }[] = [];
-const codeOf = (o: PaymentOutcome): string => (o.kind === 'declined' ? o.reason : o.kind === 'failed' ? o.code : o.kind);
-const approvedSales = () => (world.backend.store.db.prepare('SELECT COUNT(*) AS n FROM settlements WHERE approved = 1').get() as { n: number }).n;
-const serverTries = (pan: string) => (world.backend.store.db.prepare('SELECT pin_tries AS n FROM cards WHERE pan_masked = ?').get(`${pan.slice(0, 6)}${'*'.repeat(pan.length - 10)}${pan.slice(-4)}`) as { n: number } | undefined)?.n;
+const codeOf = (o: PaymentOutcome): string =>
+  o.kind === 'declined' ? o.reason : o.kind === 'failed' ? o.code : o.kind;
+const approvedSales = () =>
+  (
+    world.backend.store.db.prepare('SELECT COUNT(*) AS n FROM settlements WHERE approved = 1').get() as {
+      n: number;
+    }
+  ).n;
+const serverTries = (pan: string) =>
+  (
+    world.backend.store.db
+      .prepare('SELECT pin_tries AS n FROM cards WHERE pan_masked = ?')
+      .get(`${pan.slice(0, 6)}${'*'.repeat(pan.length - 10)}${pan.slice(-4)}`) as { n: number } | undefined
+  )?.n;
 
 /** A payment by the phone flow (online PIN unless told), recorded. */
-async function pay(attempt: string, cardId: string, pin: string, o: Parameters<World['phonePays']>[2] = {}): Promise<PaymentOutcome> {
+async function pay(
+  attempt: string,
+  cardId: string,
+  pin: string,
+  o: Parameters<World['phonePays']>[2] = {},
+): Promise<PaymentOutcome> {
   world.ringUp(TEA);
   const run = await world.phonePays(cardId, pin, o);
   results.push({ attempt, outcome: codeOf(run.outcome) });
@@ -53,7 +71,12 @@ async function guessAtCard(cardId: string, pins: readonly string[]): Promise<str
   const answers: string[] = [];
   for (const pin of pins) {
     // A card that refuses to check a PIN at all (6985: waiting for its issuer) answers with an error.
-    const r = await card.verifyCardholder!({ method: 'offline_pin', pin }).catch((e: { code?: string; sw?: number }) => ({ ok: false as const, reason: `refused_${(e.sw ?? 0).toString(16)}` }));
+    const r = await card.verifyCardholder!({ method: 'offline_pin', pin }).catch(
+      (e: { code?: string; sw?: number }) => ({
+        ok: false as const,
+        reason: `refused_${(e.sw ?? 0).toString(16)}`,
+      }),
+    );
     const answer = r.ok ? 'ok' : 'lastTry' in r && r.lastTry ? 'incorrect_last' : r.reason;
     answers.push(answer);
     results.push({ attempt: 'offline PIN at the card', outcome: r.ok ? 'verified' : answer });
@@ -62,7 +85,9 @@ async function guessAtCard(cardId: string, pins: readonly string[]): Promise<str
 }
 
 /** One guess of a thief's plan: online (the phone gives the card the issuer's answer, or withholds it) or offline at the card. */
-type Guess = { readonly at: 'online'; readonly pin: string; readonly withhold?: boolean } | { readonly at: 'offline'; readonly pin: string };
+type Guess =
+  | { readonly at: 'online'; readonly pin: string; readonly withhold?: boolean }
+  | { readonly at: 'offline'; readonly pin: string };
 
 /**
  * Runs a thief's guesses against one card and counts those that were checked: an online PIN the
@@ -70,14 +95,22 @@ type Guess = { readonly at: 'online'; readonly pin: string; readonly withhold?: 
  * the last answer), an offline PIN the card judged (right, or wrong with its counter moved). A guess
  * refused unchecked (budget spent, card blocked, or the card waiting for its issuer) is not counted.
  */
-async function thief(cardId: string, guesses: readonly Guess[]): Promise<{ checked: number; approved: number; answers: string[] }> {
+async function thief(
+  cardId: string,
+  guesses: readonly Guess[],
+): Promise<{ checked: number; approved: number; answers: string[] }> {
   let checked = 0;
   let approved = 0;
   let left = 3;
   const answers: string[] = [];
   for (const g of guesses) {
     if (g.at === 'online') {
-      const o = await pay(`online PIN${g.withhold ? ', issuer answer withheld' : ''}`, cardId, g.pin, g.withhold ? { tamper: { issuerAuthentication: () => undefined } } : {});
+      const o = await pay(
+        `online PIN${g.withhold ? ', issuer answer withheld' : ''}`,
+        cardId,
+        g.pin,
+        g.withhold ? { tamper: { issuerAuthentication: () => undefined } } : {},
+      );
       if (o.kind === 'approved') {
         approved += 1;
         checked += 1;
@@ -112,7 +145,9 @@ describe('one budget of three PIN guesses, card and server together', () => {
     const fourth = await pay('online PIN, 4th guess, right', 'card-chen', '9876');
     expect(fourth).toMatchObject({ kind: 'declined', reason: 'pin_tries_exceeded' });
     // The card still answers its own last offline try, and it is right, but no payment follows.
-    const offline = await pay('offline PIN right at the card after the lock', 'card-chen', '9876', { cvm: { method: 'offline_pin' } });
+    const offline = await pay('offline PIN right at the card after the lock', 'card-chen', '9876', {
+      cvm: { method: 'offline_pin' },
+    });
     expect(offline).toMatchObject({ kind: 'declined', reason: 'pin_tries_exceeded' });
     expect(approvedSales()).toBe(before);
   });
@@ -128,9 +163,19 @@ describe('one budget of three PIN guesses, card and server together', () => {
 
   it('one wrong offline PIN: two online guesses, the second wrong one locks', async () => {
     expect(await guessAtCard('card-bob', ['0000'])).toEqual(['incorrect']);
-    expect(await pay('online PIN, 2nd guess, wrong', 'card-bob', '1111')).toMatchObject({ kind: 'declined', reason: 'pin_incorrect', pinTriesLeft: 1 });
-    expect(await pay('online PIN, 3rd guess, wrong', 'card-bob', '2222')).toMatchObject({ kind: 'declined', reason: 'pin_tries_exceeded' });
-    expect(await pay('online PIN, 4th guess, right', 'card-bob', '2580')).toMatchObject({ kind: 'declined', reason: 'pin_tries_exceeded' });
+    expect(await pay('online PIN, 2nd guess, wrong', 'card-bob', '1111')).toMatchObject({
+      kind: 'declined',
+      reason: 'pin_incorrect',
+      pinTriesLeft: 1,
+    });
+    expect(await pay('online PIN, 3rd guess, wrong', 'card-bob', '2222')).toMatchObject({
+      kind: 'declined',
+      reason: 'pin_tries_exceeded',
+    });
+    expect(await pay('online PIN, 4th guess, right', 'card-bob', '2580')).toMatchObject({
+      kind: 'declined',
+      reason: 'pin_tries_exceeded',
+    });
   });
 
   it('a counter edited in the signed dynamic data, or a signature from before the wrong tries, fails card authentication', async () => {
@@ -140,12 +185,22 @@ describe('one budget of three PIN guesses, card and server together', () => {
     expect(await guessAtCard('card-dana', ['0000', '2222'])).toEqual(['incorrect', 'incorrect']);
     // The phone edits the signature block to make it say something else: it no longer verifies.
     const edited = await pay('signed dynamic data edited', 'card-dana', '1111', {
-      tamper: { cardAuth: (c) => void (c.card = { ...c.card!, signedDynamicData: Uint8Array.from(c.card!.signedDynamicData, (b, i) => (i === 20 ? b ^ 0x02 : b)) }) },
+      tamper: {
+        cardAuth: (c) =>
+          void (c.card = {
+            ...c.card!,
+            signedDynamicData: Uint8Array.from(c.card!.signedDynamicData, (b, i) =>
+              i === 20 ? b ^ 0x02 : b,
+            ),
+          }),
+      },
     });
     expect(edited).toMatchObject({ kind: 'declined', reason: 'card_authentication_failed' });
     // The signature the card made before the wrong tries ("3 left") is over another UN.
     const replayed = await pay('signature from before the wrong tries replayed', 'card-dana', '1111', {
-      tamper: { cardAuth: (c) => void (c.card = { ...c.card!, signedDynamicData: earlier.signedDynamicData }) },
+      tamper: {
+        cardAuth: (c) => void (c.card = { ...c.card!, signedDynamicData: earlier.signedDynamicData }),
+      },
     });
     expect(replayed).toMatchObject({ kind: 'declined', reason: 'card_authentication_failed' });
     expect(approvedSales()).toBe(before);
@@ -154,43 +209,109 @@ describe('one budget of three PIN guesses, card and server together', () => {
   describe('wrong online PINs first, then offline guesses at the card: the card adopts the budget through issuer authentication', () => {
     // Fleet cards: card-fleet-00n has PIN 100n.
     const wrong = ['0000', '1111', '2222', '3333'];
-    const plans: { name: string; cardId: string; right: string; guesses: (right: string) => Guess[]; answers: string[] }[] = [
+    const plans: {
+      name: string;
+      cardId: string;
+      right: string;
+      guesses: (right: string) => Guess[];
+      answers: string[];
+    }[] = [
       {
         name: 'two wrong online PINs, the answers withheld: the card checks no offline PIN at all; the right PIN online is the third guess',
-        cardId: 'card-fleet-001', right: '1001',
+        cardId: 'card-fleet-001',
+        right: '1001',
         guesses: (right) => [
-          { at: 'online', pin: wrong[0]!, withhold: true }, { at: 'online', pin: wrong[1]!, withhold: true },
-          { at: 'offline', pin: wrong[2]! }, { at: 'offline', pin: wrong[3]! }, { at: 'offline', pin: right }, { at: 'online', pin: right, withhold: true },
+          { at: 'online', pin: wrong[0]!, withhold: true },
+          { at: 'online', pin: wrong[1]!, withhold: true },
+          { at: 'offline', pin: wrong[2]! },
+          { at: 'offline', pin: wrong[3]! },
+          { at: 'offline', pin: right },
+          { at: 'online', pin: right, withhold: true },
         ],
-        answers: ['online:pin_incorrect', 'online:pin_incorrect', 'offline:refused_6985', 'offline:refused_6985', 'offline:refused_6985', 'online:approved'],
+        answers: [
+          'online:pin_incorrect',
+          'online:pin_incorrect',
+          'offline:refused_6985',
+          'offline:refused_6985',
+          'offline:refused_6985',
+          'online:approved',
+        ],
       },
       {
         name: 'two wrong online PINs, the answers delivered: one offline guess is left, then the right PIN is refused offline and online',
-        cardId: 'card-fleet-002', right: '1002',
+        cardId: 'card-fleet-002',
+        right: '1002',
         guesses: (right) => [
-          { at: 'online', pin: wrong[0]! }, { at: 'online', pin: wrong[1]! }, { at: 'offline', pin: wrong[2]! }, { at: 'offline', pin: right }, { at: 'online', pin: right },
+          { at: 'online', pin: wrong[0]! },
+          { at: 'online', pin: wrong[1]! },
+          { at: 'offline', pin: wrong[2]! },
+          { at: 'offline', pin: right },
+          { at: 'online', pin: right },
         ],
-        answers: ['online:pin_incorrect', 'online:pin_incorrect', 'offline:incorrect_last', 'offline:blocked', 'online:pin_tries_exceeded'],
+        answers: [
+          'online:pin_incorrect',
+          'online:pin_incorrect',
+          'offline:incorrect_last',
+          'offline:blocked',
+          'online:pin_tries_exceeded',
+        ],
       },
       {
         name: 'three wrong online PINs (the budget spent), answers delivered: the right PIN at the card is blocked',
-        cardId: 'card-fleet-003', right: '1003',
-        guesses: (right) => [{ at: 'online', pin: wrong[0]! }, { at: 'online', pin: wrong[1]! }, { at: 'online', pin: wrong[2]! }, { at: 'offline', pin: right }, { at: 'online', pin: right }],
-        answers: ['online:pin_incorrect', 'online:pin_incorrect', 'online:pin_tries_exceeded', 'offline:blocked', 'online:pin_tries_exceeded'],
+        cardId: 'card-fleet-003',
+        right: '1003',
+        guesses: (right) => [
+          { at: 'online', pin: wrong[0]! },
+          { at: 'online', pin: wrong[1]! },
+          { at: 'online', pin: wrong[2]! },
+          { at: 'offline', pin: right },
+          { at: 'online', pin: right },
+        ],
+        answers: [
+          'online:pin_incorrect',
+          'online:pin_incorrect',
+          'online:pin_tries_exceeded',
+          'offline:blocked',
+          'online:pin_tries_exceeded',
+        ],
       },
       {
         name: 'mixed: online (delivered), offline, online (withheld), then the right PIN offline and online',
-        cardId: 'card-fleet-004', right: '1004',
+        cardId: 'card-fleet-004',
+        right: '1004',
         guesses: (right) => [
-          { at: 'online', pin: wrong[0]! }, { at: 'offline', pin: wrong[1]! }, { at: 'online', pin: wrong[2]!, withhold: true }, { at: 'offline', pin: right }, { at: 'online', pin: right },
+          { at: 'online', pin: wrong[0]! },
+          { at: 'offline', pin: wrong[1]! },
+          { at: 'online', pin: wrong[2]!, withhold: true },
+          { at: 'offline', pin: right },
+          { at: 'online', pin: right },
         ],
-        answers: ['online:pin_incorrect', 'offline:incorrect', 'online:pin_tries_exceeded', 'offline:refused_6985', 'online:pin_tries_exceeded'],
+        answers: [
+          'online:pin_incorrect',
+          'offline:incorrect',
+          'online:pin_tries_exceeded',
+          'offline:refused_6985',
+          'online:pin_tries_exceeded',
+        ],
       },
       {
         name: 'one wrong online PIN (delivered), two wrong offline: the budget is spent, the right PIN online is refused',
-        cardId: 'card-fleet-005', right: '1005',
-        guesses: (right) => [{ at: 'online', pin: wrong[0]! }, { at: 'offline', pin: wrong[1]! }, { at: 'offline', pin: wrong[2]! }, { at: 'offline', pin: right }, { at: 'online', pin: right }],
-        answers: ['online:pin_incorrect', 'offline:incorrect', 'offline:incorrect_last', 'offline:blocked', 'online:pin_tries_exceeded'],
+        cardId: 'card-fleet-005',
+        right: '1005',
+        guesses: (right) => [
+          { at: 'online', pin: wrong[0]! },
+          { at: 'offline', pin: wrong[1]! },
+          { at: 'offline', pin: wrong[2]! },
+          { at: 'offline', pin: right },
+          { at: 'online', pin: right },
+        ],
+        answers: [
+          'online:pin_incorrect',
+          'offline:incorrect',
+          'offline:incorrect_last',
+          'offline:blocked',
+          'online:pin_tries_exceeded',
+        ],
       },
     ];
     for (const plan of plans) {
@@ -203,13 +324,25 @@ describe('one budget of three PIN guesses, card and server together', () => {
       });
     }
 
-    it('a legitimate shopper: a payment by online PIN, then the next one by offline PIN pays (the card took the issuer\'s answer)', async () => {
+    it("a legitimate shopper: a payment by online PIN, then the next one by offline PIN pays (the card took the issuer's answer)", async () => {
       expect(await pay('online PIN, right', 'card-fleet-006', '1006')).toMatchObject({ kind: 'approved' });
       expect((await world.cardOf('card-fleet-006')).issuerAuthenticate).toBeDefined();
-      expect(await pay('offline PIN after an online PIN payment', 'card-fleet-006', '1006', { cvm: { method: 'offline_pin' } })).toMatchObject({ kind: 'approved' });
+      expect(
+        await pay('offline PIN after an online PIN payment', 'card-fleet-006', '1006', {
+          cvm: { method: 'offline_pin' },
+        }),
+      ).toMatchObject({ kind: 'approved' });
       // And a mistyped online PIN costs one try, not two: the next offline payment still pays.
-      expect(await pay('online PIN, mistyped', 'card-fleet-006', '0000')).toMatchObject({ kind: 'declined', reason: 'pin_incorrect', pinTriesLeft: 2 });
-      expect(await pay('offline PIN after a mistyped online PIN', 'card-fleet-006', '1006', { cvm: { method: 'offline_pin' } })).toMatchObject({ kind: 'approved' });
+      expect(await pay('online PIN, mistyped', 'card-fleet-006', '0000')).toMatchObject({
+        kind: 'declined',
+        reason: 'pin_incorrect',
+        pinTriesLeft: 2,
+      });
+      expect(
+        await pay('offline PIN after a mistyped online PIN', 'card-fleet-006', '1006', {
+          cvm: { method: 'offline_pin' },
+        }),
+      ).toMatchObject({ kind: 'approved' });
     });
   });
 });

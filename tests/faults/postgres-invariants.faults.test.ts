@@ -9,7 +9,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres, { type Sql, type TransactionSql } from 'postgres';
-import { startPostgresServer, connectPostgres, type PostgresServer } from '../../backend/src/test-support/postgres-server';
+import {
+  startPostgresServer,
+  connectPostgres,
+  type PostgresServer,
+} from '../../backend/src/test-support/postgres-server';
 import { migratePostgres } from '../../backend/src/adapters/postgres/migrate';
 import { versionOf } from '../../backend/src/adapters/postgres/migrations/index';
 import { TAKE_CHALLENGE, ADVANCE_ATC } from '../../backend/src/adapters/postgres/statements';
@@ -19,8 +23,12 @@ const APP_ROLE = 'bluetill_app';
 const FUTURE = Date.now() + 3_600_000;
 
 let server: PostgresServer;
-beforeAll(async () => { server = await startPostgresServer(); }, 60_000);
-afterAll(async () => { await server?.stop(); });
+beforeAll(async () => {
+  server = await startPostgresServer();
+}, 60_000);
+afterAll(async () => {
+  await server?.stop();
+});
 
 const templates = new Map<number, string>();
 
@@ -29,7 +37,11 @@ async function world(name: string, version: number): Promise<{ owner: Sql; app: 
   if (!templates.has(version)) templates.set(version, await buildTemplate(`world_v${version}`, version));
   const url = await server.createDatabase(name, templates.get(version));
   const owner = connectPostgres(url, { max: 2 });
-  const app = postgres(url.replace('bluetill@', `${APP_ROLE}@`), { max: 2, onnotice: () => undefined, types: { bigint: postgres.BigInt } });
+  const app = postgres(url.replace('bluetill@', `${APP_ROLE}@`), {
+    max: 2,
+    onnotice: () => undefined,
+    types: { bigint: postgres.BigInt },
+  });
   return { owner, app };
 }
 
@@ -71,50 +83,116 @@ const newSettlement = (tx: Sql | TransactionSql, txnId: string) => tx`
   VALUES ('T-1', ${txnId}, '\\x00', true, 100, 'EUR', 'M-1', '\\x', 2) RETURNING id`;
 
 const attacks: readonly Attack[] = [
-  { name: 'ledger: one posting, no counter-posting', run: (app) => app.begin(async (tx) => {
-    const [s] = await newSettlement(tx, 'one-sided');
-    await tx`INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at) VALUES (${s!.id}, 'acct-M-1', 100, 'EUR', 2)`;
-  }) },
-  { name: 'ledger: postings that sum to 1', run: (app) => app.begin(async (tx) => {
-    const [s] = await newSettlement(tx, 'off-by-one');
-    await tx`INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at) VALUES (${s!.id}, 'acct-C-1', -100, 'EUR', 2), (${s!.id}, 'acct-M-1', 101, 'EUR', 2)`;
-  }) },
-  { name: 'ledger: checked immediately instead of at commit (SET CONSTRAINTS ALL IMMEDIATE)', run: (app) => app.begin(async (tx) => {
-    await tx`SET CONSTRAINTS ALL IMMEDIATE`;
-    const [s] = await newSettlement(tx, 'immediate');
-    await tx`INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at) VALUES (${s!.id}, 'acct-M-1', 100, 'EUR', 2)`;
-  }) },
-  { name: 'ledger: a later posting added to a balanced settlement', run: (app) => app`INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at) VALUES (1, 'acct-M-1', 50, 'EUR', 3)` },
-  { name: 'ledger: zero in total but across two currencies', run: (app) => app.begin(async (tx) => {
-    const [s] = await newSettlement(tx, 'cross-currency');
-    await tx`INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at) VALUES (${s!.id}, 'acct-C-1', -100, 'EUR', 2), (${s!.id}, 'acct-M-USD', 100, 'USD', 2)`;
-  }) },
-  { name: 'ledger: a posting labelled in another currency than its account', run: (app) => app.begin(async (tx) => {
-    const [s] = await newSettlement(tx, 'relabelled');
-    await tx`INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at) VALUES (${s!.id}, 'acct-C-1', -100, 'USD', 2), (${s!.id}, 'acct-M-1', 100, 'USD', 2)`;
-  }) },
-  { name: 'ledger: an account moved to another currency', run: (app) => app`UPDATE accounts SET currency = 'USD' WHERE id = 'acct-C-1'` },
-  { name: 'ledger: triggers switched off (session_replication_role = replica)', refusedWithout0008: true, run: (app) => app.begin(async (tx) => {
-    await tx`SET LOCAL session_replication_role = replica`;
-    const [s] = await newSettlement(tx, 'replica');
-    await tx`INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at) VALUES (${s!.id}, 'acct-M-1', 100, 'EUR', 2)`;
-  }) },
-  { name: 'ledger: triggers disabled (ALTER TABLE postings DISABLE TRIGGER ALL)', refusedWithout0008: true, run: (app) => app`ALTER TABLE postings DISABLE TRIGGER ALL` },
-  { name: 'settlement: the same (terminal, txn id) twice', refusedWithout0008: true, run: (app) => newSettlement(app, 'sale-1') },
-  { name: 'UN: a used challenge reset to unused', run: (app) => app`UPDATE challenges SET used_at = NULL WHERE un = '0a0b0c0d' AND terminal_id = 'T-1'` },
-  { name: 'UN: a used challenge redeemed again (raw UPDATE, no WHERE used_at IS NULL)', run: (app) => app`UPDATE challenges SET used_at = 99 WHERE un = '0a0b0c0d' AND terminal_id = 'T-1'` },
-  { name: 'UN: an expired challenge redeemed (raw UPDATE, no expiry check)', run: (app) => app`UPDATE challenges SET used_at = 2000 WHERE un = '0f0f0f0f'` },
-  { name: 'UN: an unused challenge\'s expiry extended', run: (app) => app`UPDATE challenges SET expires_at = ${FUTURE * 2} WHERE un = '01020304'` },
-  { name: 'UN: an unused challenge moved to another terminal', run: (app) => app`UPDATE challenges SET terminal_id = 'T-2' WHERE un = '01020304'` },
-  { name: 'UN: a used challenge deleted before it expired (to issue it again)', run: (app) => app`DELETE FROM challenges WHERE un = '0a0b0c0d'` },
-  { name: 'UN: a phone\'s used challenge reset', run: (app) => app`UPDATE shopper_challenges SET used_at = NULL WHERE un = '0a0b0c0d'` },
-  { name: 'code: a used temporary code made unused', run: (app) => app`UPDATE temporary_codes SET used_at = NULL, settlement_id = NULL` },
+  {
+    name: 'ledger: one posting, no counter-posting',
+    run: (app) =>
+      app.begin(async (tx) => {
+        const [s] = await newSettlement(tx, 'one-sided');
+        await tx`INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at) VALUES (${s!.id}, 'acct-M-1', 100, 'EUR', 2)`;
+      }),
+  },
+  {
+    name: 'ledger: postings that sum to 1',
+    run: (app) =>
+      app.begin(async (tx) => {
+        const [s] = await newSettlement(tx, 'off-by-one');
+        await tx`INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at) VALUES (${s!.id}, 'acct-C-1', -100, 'EUR', 2), (${s!.id}, 'acct-M-1', 101, 'EUR', 2)`;
+      }),
+  },
+  {
+    name: 'ledger: checked immediately instead of at commit (SET CONSTRAINTS ALL IMMEDIATE)',
+    run: (app) =>
+      app.begin(async (tx) => {
+        await tx`SET CONSTRAINTS ALL IMMEDIATE`;
+        const [s] = await newSettlement(tx, 'immediate');
+        await tx`INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at) VALUES (${s!.id}, 'acct-M-1', 100, 'EUR', 2)`;
+      }),
+  },
+  {
+    name: 'ledger: a later posting added to a balanced settlement',
+    run: (app) =>
+      app`INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at) VALUES (1, 'acct-M-1', 50, 'EUR', 3)`,
+  },
+  {
+    name: 'ledger: zero in total but across two currencies',
+    run: (app) =>
+      app.begin(async (tx) => {
+        const [s] = await newSettlement(tx, 'cross-currency');
+        await tx`INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at) VALUES (${s!.id}, 'acct-C-1', -100, 'EUR', 2), (${s!.id}, 'acct-M-USD', 100, 'USD', 2)`;
+      }),
+  },
+  {
+    name: 'ledger: a posting labelled in another currency than its account',
+    run: (app) =>
+      app.begin(async (tx) => {
+        const [s] = await newSettlement(tx, 'relabelled');
+        await tx`INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at) VALUES (${s!.id}, 'acct-C-1', -100, 'USD', 2), (${s!.id}, 'acct-M-1', 100, 'USD', 2)`;
+      }),
+  },
+  {
+    name: 'ledger: an account moved to another currency',
+    run: (app) => app`UPDATE accounts SET currency = 'USD' WHERE id = 'acct-C-1'`,
+  },
+  {
+    name: 'ledger: triggers switched off (session_replication_role = replica)',
+    refusedWithout0008: true,
+    run: (app) =>
+      app.begin(async (tx) => {
+        await tx`SET LOCAL session_replication_role = replica`;
+        const [s] = await newSettlement(tx, 'replica');
+        await tx`INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at) VALUES (${s!.id}, 'acct-M-1', 100, 'EUR', 2)`;
+      }),
+  },
+  {
+    name: 'ledger: triggers disabled (ALTER TABLE postings DISABLE TRIGGER ALL)',
+    refusedWithout0008: true,
+    run: (app) => app`ALTER TABLE postings DISABLE TRIGGER ALL`,
+  },
+  {
+    name: 'settlement: the same (terminal, txn id) twice',
+    refusedWithout0008: true,
+    run: (app) => newSettlement(app, 'sale-1'),
+  },
+  {
+    name: 'UN: a used challenge reset to unused',
+    run: (app) => app`UPDATE challenges SET used_at = NULL WHERE un = '0a0b0c0d' AND terminal_id = 'T-1'`,
+  },
+  {
+    name: 'UN: a used challenge redeemed again (raw UPDATE, no WHERE used_at IS NULL)',
+    run: (app) => app`UPDATE challenges SET used_at = 99 WHERE un = '0a0b0c0d' AND terminal_id = 'T-1'`,
+  },
+  {
+    name: 'UN: an expired challenge redeemed (raw UPDATE, no expiry check)',
+    run: (app) => app`UPDATE challenges SET used_at = 2000 WHERE un = '0f0f0f0f'`,
+  },
+  {
+    name: "UN: an unused challenge's expiry extended",
+    run: (app) => app`UPDATE challenges SET expires_at = ${FUTURE * 2} WHERE un = '01020304'`,
+  },
+  {
+    name: 'UN: an unused challenge moved to another terminal',
+    run: (app) => app`UPDATE challenges SET terminal_id = 'T-2' WHERE un = '01020304'`,
+  },
+  {
+    name: 'UN: a used challenge deleted before it expired (to issue it again)',
+    run: (app) => app`DELETE FROM challenges WHERE un = '0a0b0c0d'`,
+  },
+  {
+    name: "UN: a phone's used challenge reset",
+    run: (app) => app`UPDATE shopper_challenges SET used_at = NULL WHERE un = '0a0b0c0d'`,
+  },
+  {
+    name: 'code: a used temporary code made unused',
+    run: (app) => app`UPDATE temporary_codes SET used_at = NULL, settlement_id = NULL`,
+  },
   { name: 'ATC: moved back', run: (app) => app`UPDATE cards SET last_atc = 5 WHERE id = 'C-1'` },
   { name: 'ATC: beyond two bytes', run: (app) => app`UPDATE cards SET last_atc = 70000 WHERE id = 'C-1'` },
 ];
 
 async function books(owner: Sql) {
-  const [b] = await owner<{ sum: string; n: number; unbalanced: number; atc: number; used: number; settlements: number }[]>`
+  const [b] = await owner<
+    { sum: string; n: number; unbalanced: number; atc: number; used: number; settlements: number }[]
+  >`
     SELECT (SELECT COALESCE(SUM(amount_minor), 0)::text FROM postings) AS sum, (SELECT COUNT(*)::int FROM postings) AS n,
            (SELECT COUNT(*)::int FROM (SELECT 1 FROM postings GROUP BY settlement_id, adjustment_id, currency HAVING SUM(amount_minor) <> 0) u) AS unbalanced,
            (SELECT last_atc FROM cards WHERE id = 'C-1') AS atc,
@@ -139,8 +217,11 @@ describe('PostgreSQL invariants against raw SQL', () => {
       }
       await before.app.end();
       await before.owner.end();
-      expect(control === 'accepted', `control (version ${INVARIANTS - 1}): ${attack.name}`).toBe(!attack.refusedWithout0008);
-      if (!attack.refusedWithout0008) expect(control, `control (version ${INVARIANTS - 1}): ${attack.name}`).toBe('accepted');
+      expect(control === 'accepted', `control (version ${INVARIANTS - 1}): ${attack.name}`).toBe(
+        !attack.refusedWithout0008,
+      );
+      if (!attack.refusedWithout0008)
+        expect(control, `control (version ${INVARIANTS - 1}): ${attack.name}`).toBe('accepted');
 
       const after = await world(`guarded_${db}`, INVARIANTS);
       const untouched = await books(after.owner);
@@ -160,7 +241,12 @@ describe('PostgreSQL invariants against raw SQL', () => {
 
     // The statements the store uses still do their job under the invariants.
     const live = await world('statements', INVARIANTS);
-    const racers = Array.from({ length: 8 }, () => postgres(`postgresql://${APP_ROLE}@127.0.0.1:${server.port}/statements`, { max: 1, onnotice: () => undefined }));
+    const racers = Array.from({ length: 8 }, () =>
+      postgres(`postgresql://${APP_ROLE}@127.0.0.1:${server.port}/statements`, {
+        max: 1,
+        onnotice: () => undefined,
+      }),
+    );
     const taken = await Promise.all(racers.map((r) => r.unsafe(TAKE_CHALLENGE, ['01020304', 'T-1', 100])));
     expect(taken.map((rows) => rows.length).sort()).toEqual([0, 0, 0, 0, 0, 0, 0, 1]);
     const atc = await Promise.all(racers.map((r, i) => r.unsafe(ADVANCE_ATC, ['C-1', 11 + (i % 2)])));
@@ -169,14 +255,24 @@ describe('PostgreSQL invariants against raw SQL', () => {
     expect(await live.app.unsafe(ADVANCE_ATC, ['C-1', 11])).toHaveLength(0);
     const dup = await Promise.allSettled(racers.map((r) => newSettlement(r, 'raced')));
     expect(dup.filter((d) => d.status === 'fulfilled')).toHaveLength(1);
-    expect(dup.filter((d) => d.status === 'rejected').map((d) => (d as PromiseRejectedResult).reason.code)).toEqual(Array(7).fill('23505'));
+    expect(
+      dup.filter((d) => d.status === 'rejected').map((d) => (d as PromiseRejectedResult).reason.code),
+    ).toEqual(Array(7).fill('23505'));
     await Promise.all(racers.map((r) => r.end()));
     await live.app.end();
     await live.owner.end();
 
     const approved = results.filter((r) => r.refused === 'accepted').length;
-    process.stdout.write(`${JSON.stringify({ bench: 'faults_postgres_invariants', value: attacks.length, unit: 'attacks', approved,
-      controlAccepted: results.filter((r) => r.control === 'accepted').length, refusedBy: Object.fromEntries(results.map((r) => [r.attack, r.refused])) })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({
+        bench: 'faults_postgres_invariants',
+        value: attacks.length,
+        unit: 'attacks',
+        approved,
+        controlAccepted: results.filter((r) => r.control === 'accepted').length,
+        refusedBy: Object.fromEntries(results.map((r) => [r.attack, r.refused])),
+      })}\n`,
+    );
     expect(approved).toBe(0);
   }, 120_000);
 });

@@ -9,8 +9,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import type { Receipt} from '@bluetill/protocol';
-import { GetSettlementRequest, SettleRequest, SettleResponse, verifyReceipt, publicKeyFromRaw, type Item, type Money } from '@bluetill/protocol';
+import type { Receipt } from '@bluetill/protocol';
+import {
+  GetSettlementRequest,
+  SettleRequest,
+  SettleResponse,
+  verifyReceipt,
+  publicKeyFromRaw,
+  type Item,
+  type Money,
+} from '@bluetill/protocol';
 import { startBackendFixture, type BackendFixture } from '../../backend/src/test-support/backend-fixture';
 import { ITEMS_TEXT_MAX_BYTES } from '../../backend/src/adapters/grpc/validate';
 import { tlsPaths } from '../../backend/src/adapters/tls-files';
@@ -24,14 +32,26 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => f?.close());
 
-interface PyAnswer { readonly code: string; readonly body?: string; readonly details?: string; readonly trailers: [string, number][] }
+interface PyAnswer {
+  readonly code: string;
+  readonly body?: string;
+  readonly details?: string;
+  readonly trailers: [string, number][];
+}
 
 /** Runs the Python client (asynchronously: the backend answers from this process): one call of `method` per request, as T-0001 over mutual TLS. */
-async function python(method: string, requests: readonly Uint8Array[]): Promise<{ grpcio: string; answers: PyAnswer[] }> {
+async function python(
+  method: string,
+  requests: readonly Uint8Array[],
+): Promise<{ grpcio: string; answers: PyAnswer[] }> {
   const paths = tlsPaths(f.seed.tlsDir);
   const job = {
-    target: f.backend.address, serverName: 'localhost', method,
-    ca: paths.ca, cert: paths.terminal('T-0001').cert, key: paths.terminal('T-0001').key,
+    target: f.backend.address,
+    serverName: 'localhost',
+    method,
+    ca: paths.ca,
+    cert: paths.terminal('T-0001').cert,
+    key: paths.terminal('T-0001').key,
     requests: requests.map((r) => Buffer.from(r).toString('hex')),
   };
   const child = spawn(PYTHON, [SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -47,9 +67,18 @@ async function python(method: string, requests: readonly Uint8Array[]): Promise<
 
 /** The largest basket the edge accepts: 200 items whose SKUs and names fill the 16 KiB of item text. */
 function largestBasket(): Item[] {
-  const items = Array.from({ length: 200 }, (_, i) => ({ sku: `s${String(i).padStart(3, '0')}`, name: `${'€'.repeat(25)}ab`, quantity: 1, unitPriceMinor: 100 }));
-  expect(items.reduce((n, it) => n + it.sku.length + Buffer.byteLength(it.name), 0)).toBeLessThanOrEqual(ITEMS_TEXT_MAX_BYTES);
-  expect(items.reduce((n, it) => n + it.sku.length + Buffer.byteLength(it.name), 0)).toBeGreaterThan(ITEMS_TEXT_MAX_BYTES - 200);
+  const items = Array.from({ length: 200 }, (_, i) => ({
+    sku: `s${String(i).padStart(3, '0')}`,
+    name: `${'€'.repeat(25)}ab`,
+    quantity: 1,
+    unitPriceMinor: 100,
+  }));
+  expect(items.reduce((n, it) => n + it.sku.length + Buffer.byteLength(it.name), 0)).toBeLessThanOrEqual(
+    ITEMS_TEXT_MAX_BYTES,
+  );
+  expect(items.reduce((n, it) => n + it.sku.length + Buffer.byteLength(it.name), 0)).toBeGreaterThan(
+    ITEMS_TEXT_MAX_BYTES - 200,
+  );
   return items;
 }
 
@@ -58,11 +87,23 @@ describe('Python grpcio settles the largest basket over mutual TLS', () => {
     const items = largestBasket();
     const amount: Money = { minor: 200 * 100, currency: 'EUR' };
     const requests: SettleRequest[] = [];
-    for (const [cardId, pin, txn] of [['card-alice', '1234', 'py-approved'], ['card-dana', '1111', 'py-declined']] as const) {
+    for (const [cardId, pin, txn] of [
+      ['card-alice', '1234', 'py-approved'],
+      ['card-dana', '1111', 'py-declined'],
+    ] as const) {
       const card = f.card(cardId);
       const a = await f.authorizeCard(card, pin);
       expect(a.res.approved).toBe(true);
-      requests.push({ terminalId: 'T-0001', terminalTxnId: txn, merchantId: 'M-0001', authorizationRef: a.res.authorizationRef, card: card.cardData(a.un), amount, items, cryptogram: card.arqc(amount, a.un) });
+      requests.push({
+        terminalId: 'T-0001',
+        terminalTxnId: txn,
+        merchantId: 'M-0001',
+        authorizationRef: a.res.authorizationRef,
+        card: card.cardData(a.un),
+        amount,
+        items,
+        cryptogram: card.arqc(amount, a.un),
+      });
     }
     const encoded = requests.map((r) => SettleRequest.encode(r).finish());
     const run = await python('/bluetill.v1.Authorization/Settle', encoded);
@@ -76,11 +117,17 @@ describe('Python grpcio settles the largest basket over mutual TLS', () => {
     expect(approved).toMatchObject({ approved: true, declineReason: '' });
     expect(declined).toMatchObject({ approved: false, declineReason: 'insufficient_funds' });
     const receipt: Receipt = verifyReceipt(declined!.receipt!, root, Date.now());
-    expect(receipt).toMatchObject({ result: 'declined', declineReason: 'insufficient_funds', terminalTxnId: 'py-declined' });
+    expect(receipt).toMatchObject({
+      result: 'declined',
+      declineReason: 'insufficient_funds',
+      terminalTxnId: 'py-declined',
+    });
     expect(receipt.items).toHaveLength(200);
     expect(verifyReceipt(approved!.receipt!, root, Date.now()).items).toHaveLength(200);
     const bodyBytes = run.answers.map((x) => (x.body?.length ?? 0) / 2);
-    process.stdout.write(`${JSON.stringify({ bench: 'faults_python_client', value: run.answers.length, unit: 'calls', approved: 0, grpcio: run.grpcio, codes: run.answers.map((x) => x.code), requestBytes: encoded.map((b) => b.length), responseBytes: bodyBytes })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ bench: 'faults_python_client', value: run.answers.length, unit: 'calls', approved: 0, grpcio: run.grpcio, codes: run.answers.map((x) => x.code), requestBytes: encoded.map((b) => b.length), responseBytes: bodyBytes })}\n`,
+    );
     expect(f.backend.store.ledgerSum()).toBe(0);
   });
 
@@ -89,15 +136,28 @@ describe('Python grpcio settles the largest basket over mutual TLS', () => {
     const amount: Money = { minor: 200 * 100, currency: 'EUR' };
     const dana = f.card('card-dana');
     const a = await f.authorizeCard(dana, '1111');
-    const req = SettleRequest.encode({ terminalId: 'T-0001', terminalTxnId: 'py-retry', merchantId: 'M-0001', authorizationRef: a.res.authorizationRef, card: dana.cardData(a.un), amount, items, cryptogram: dana.arqc(amount, a.un) }).finish();
+    const req = SettleRequest.encode({
+      terminalId: 'T-0001',
+      terminalTxnId: 'py-retry',
+      merchantId: 'M-0001',
+      authorizationRef: a.res.authorizationRef,
+      card: dana.cardData(a.un),
+      amount,
+      items,
+      cryptogram: dana.arqc(amount, a.un),
+    }).finish();
     const settled = await python('/bluetill.v1.Settlement/Settle', [req, req]);
-    const asked = await python('/bluetill.v1.Settlement/GetSettlement', [GetSettlementRequest.encode({ terminalId: 'T-0001', terminalTxnId: 'py-retry' }).finish()]);
+    const asked = await python('/bluetill.v1.Settlement/GetSettlement', [
+      GetSettlementRequest.encode({ terminalId: 'T-0001', terminalTxnId: 'py-retry' }).finish(),
+    ]);
     const answers = [...settled.answers, ...asked.answers];
     expect(answers.map((x) => x.code)).toEqual(['OK', 'OK', 'OK']);
     const [first, retry, got] = answers.map((x) => SettleResponse.decode(Buffer.from(x.body!, 'hex')));
     expect(first).toMatchObject({ approved: false, declineReason: 'insufficient_funds', replayed: false });
     expect(retry).toMatchObject({ approved: false, declineReason: 'insufficient_funds', replayed: true });
     expect(Buffer.from(got!.receipt!.receipt).equals(Buffer.from(first!.receipt!.receipt))).toBe(true);
-    process.stdout.write(`${JSON.stringify({ bench: 'faults_python_client_replay', value: answers.length, unit: 'calls', approved: 0, codes: answers.map((x) => x.code) })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ bench: 'faults_python_client_replay', value: answers.length, unit: 'calls', approved: 0, codes: answers.map((x) => x.code) })}\n`,
+    );
   });
 });

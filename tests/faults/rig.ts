@@ -14,11 +14,39 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import pino from 'pino';
 import {
-  DEMO_CARDS, DEMO_MERCHANT, MasterKey, fleetCards, issueTerminalIdentity, readKeysFile, readTerminalTls, seedDemo, startBackend,
-  type KeyMaterial, type RunningBackend, type SeededBackend, type TerminalIdentity,
+  DEMO_CARDS,
+  DEMO_MERCHANT,
+  MasterKey,
+  fleetCards,
+  issueTerminalIdentity,
+  readKeysFile,
+  readTerminalTls,
+  seedDemo,
+  startBackend,
+  type KeyMaterial,
+  type RunningBackend,
+  type SeededBackend,
+  type TerminalIdentity,
 } from '@bluetill/backend';
-import { GrpcBackendClient, composeTill, type Till, type BackendClient, type BlePeripheral, type Journal, type PeripheralLink, type TillEvent } from '@bluetill/pos-terminal';
-import { pay, retrieveReceipt, type CentralLink, type PaymentCard, type PaymentOutcome, type PayOptions, type ResumeTicket } from '@bluetill/phone-agent';
+import {
+  GrpcBackendClient,
+  composeTill,
+  type Till,
+  type BackendClient,
+  type BlePeripheral,
+  type Journal,
+  type PeripheralLink,
+  type TillEvent,
+} from '@bluetill/pos-terminal';
+import {
+  pay,
+  retrieveReceipt,
+  type CentralLink,
+  type PaymentCard,
+  type PaymentOutcome,
+  type PayOptions,
+  type ResumeTicket,
+} from '@bluetill/phone-agent';
 import { AutoPrompt, InMemoryRadio, phoneCardFromFile } from '@bluetill/simulator';
 import { publicKeyFromRaw, type Item } from '@bluetill/protocol';
 
@@ -43,7 +71,10 @@ export interface RigOptions {
   readonly deadlineMs?: number;
   readonly attempts?: number;
   /** Wraps each till's backend client and journal (fault injection); `till` is its index. */
-  readonly wrap?: (till: number, parts: { backend: BackendClient; journal: Journal }) => { backend: BackendClient; journal: Journal };
+  readonly wrap?: (
+    till: number,
+    parts: { backend: BackendClient; journal: Journal },
+  ) => { backend: BackendClient; journal: Journal };
   /** host:port each till's gRPC client uses instead of the backend's (a proxy in front of it). */
   readonly via?: (till: number, backendAddress: string) => string;
 }
@@ -118,7 +149,10 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
   const extra = fleetCards(o.fleetCards ?? 0);
   // At least T-0001 … T-0003 are registered, so that a till can be "another till" of the same merchant.
   const registered = [...new Set([...terminalIds, 'T-0002', 'T-0003'])].filter((id) => id !== 'T-0001');
-  const seed = await seedDemo(dir, registered, extra, { masterKey, ...(o.emvKeyBits ? { emvKeyBits: o.emvKeyBits } : {}) });
+  const seed = await seedDemo(dir, registered, extra, {
+    masterKey,
+    ...(o.emvKeyBits ? { emvKeyBits: o.emvKeyBits } : {}),
+  });
   const material = readKeysFile(seed.keysPath, masterKey);
   const clock = new TestClock();
   const trust = {
@@ -136,7 +170,10 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
   async function startBackendNow(): Promise<void> {
     if (o.backend === 'process') {
       childLog ??= createWriteStream(logPath, { flags: 'a' });
-      const c = spawn(process.execPath, [CLI, 'serve', '--dir', dir, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BLUETILL_MASTER_KEY: masterKey.toBase64() } });
+      const c = spawn(process.execPath, [CLI, 'serve', '--dir', dir, '--port', String(port)], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, BLUETILL_MASTER_KEY: masterKey.toBase64() },
+      });
       child = c;
       c.stderr!.pipe(childLog, { end: false });
       port = await new Promise<number>((res, rej) => {
@@ -148,10 +185,19 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
           if (m) res(Number(m[1]));
         };
         c.stdout!.on('data', onData);
-        c.once('exit', (code, signal) => rej(new Error(`bluetill-backend serve exited (${code ?? signal}) before listening`)));
+        c.once('exit', (code, signal) =>
+          rej(new Error(`bluetill-backend serve exited (${code ?? signal}) before listening`)),
+        );
       });
     } else {
-      inProcess = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, masterKey, logger, clock, port });
+      inProcess = await startBackend({
+        dbPath: seed.dbPath,
+        keysPath: seed.keysPath,
+        masterKey,
+        logger,
+        clock,
+        port,
+      });
       port = inProcess.port;
     }
   }
@@ -159,10 +205,19 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
   const address = () => `127.0.0.1:${port}`;
 
   const identities = terminalIds.map((terminalId, i) =>
-    i === 0 ? seed.terminal : issueTerminalIdentity(material, { terminalId, merchantId: DEMO_MERCHANT.id, merchantName: DEMO_MERCHANT.name }),
+    i === 0
+      ? seed.terminal
+      : issueTerminalIdentity(material, {
+          terminalId,
+          merchantId: DEMO_MERCHANT.id,
+          merchantName: DEMO_MERCHANT.name,
+        }),
   );
 
-  async function composeRigTill(index: number, events: TillEvent[]): Promise<Omit<RigTill, 'events' | 'index' | 'terminalId' | 'identity' | 'journalPath'>> {
+  async function composeRigTill(
+    index: number,
+    events: TillEvent[],
+  ): Promise<Omit<RigTill, 'events' | 'index' | 'terminalId' | 'identity' | 'journalPath'>> {
     const terminalId = terminalIds[index]!;
     const client = new GrpcBackendClient({
       authorizationAddress: o.via ? o.via(index, address()) : address(),
@@ -179,7 +234,8 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
     const tracked: BlePeripheral = {
       start: (opts) => peripheral.start(opts),
       stop: () => peripheral.stop(),
-      onConnect: (h) => peripheral.onConnect((l) => (links.add(l), l.onDisconnect(() => links.delete(l)), h(l))),
+      onConnect: (h) =>
+        peripheral.onConnect((l) => (links.add(l), l.onDisconnect(() => links.delete(l)), h(l))),
     };
     droppers.set(index, async () => {
       for (const l of [...links]) await l.disconnect().catch(() => undefined);
@@ -187,16 +243,36 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
     // The till as pos-terminal composes it; the rig puts in its radio, its client, its journal file
     // and the fault injection, and starts the till itself.
     const composed = await composeTill(
-      { terminal: identities[index]!, dataDir: dir, counterName: `Counter ${index + 1}`, currency: DEMO_MERCHANT.currency, tillKey, printer: 'none' },
       {
-        backend: client, peripheral: tracked, journalPath: join(dir, `till-${terminalId}.sqlite`), tillDbPath: ':memory:', resolveEveryMs: 0, keepBaskets: false, start: false,
-        ...(o.wrap ? { wrap: (parts: { backend: BackendClient; journal: Journal }) => o.wrap!(index, parts) } : {}),
+        terminal: identities[index]!,
+        dataDir: dir,
+        counterName: `Counter ${index + 1}`,
+        currency: DEMO_MERCHANT.currency,
+        tillKey,
+        printer: 'none',
+      },
+      {
+        backend: client,
+        peripheral: tracked,
+        journalPath: join(dir, `till-${terminalId}.sqlite`),
+        tillDbPath: ':memory:',
+        resolveEveryMs: 0,
+        keepBaskets: false,
+        start: false,
+        ...(o.wrap
+          ? { wrap: (parts: { backend: BackendClient; journal: Journal }) => o.wrap!(index, parts) }
+          : {}),
       },
     );
     const till = composed.till;
     till.onEvent((e) => events.push(e));
     // The till's structured log, as the composition roots write it (every event), scanned for card data.
-    const tillLog = tillLoggers.get(terminalId) ?? pino({ level: 'debug' }, pino.destination({ dest: join(dir, `till-${terminalId}.log`), sync: true, append: true }));
+    const tillLog =
+      tillLoggers.get(terminalId) ??
+      pino(
+        { level: 'debug' },
+        pino.destination({ dest: join(dir, `till-${terminalId}.log`), sync: true, append: true }),
+      );
     tillLoggers.set(terminalId, tillLog);
     till.onEvent((e) => tillLog.info({ terminalId, ...e }, e.type));
     return { till, radio, journal: composed.journal, client };
@@ -207,7 +283,14 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
   const tillLoggers = new Map<string, pino.Logger>();
   for (let i = 0; i < tillCount; i++) {
     const events: TillEvent[] = [];
-    const t: RigTill = { index: i, terminalId: terminalIds[i]!, identity: identities[i]!, journalPath: join(dir, `till-${terminalIds[i]}.sqlite`), events, ...(await composeRigTill(i, events)) };
+    const t: RigTill = {
+      index: i,
+      terminalId: terminalIds[i]!,
+      identity: identities[i]!,
+      journalPath: join(dir, `till-${terminalIds[i]}.sqlite`),
+      events,
+      ...(await composeRigTill(i, events)),
+    };
     await t.till.start();
     tills.push(t);
   }
@@ -225,7 +308,14 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
   };
 
   const rig: Rig = {
-    dir, masterKey, tillKey, seed, material, clock, tills, trust,
+    dir,
+    masterKey,
+    tillKey,
+    seed,
+    material,
+    clock,
+    tills,
+    trust,
     address,
     inProcess: () => inProcess,
     card,
@@ -258,22 +348,34 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
               await connected.write(v, wo);
             },
             readInfo: () => connected.readInfo(),
-            onValue: (h) => connected.onValue((v) => {
-              po.spy!.onNotify?.(v);
-              h(v);
-            }),
+            onValue: (h) =>
+              connected.onValue((v) => {
+                po.spy!.onNotify?.(v);
+                h(v);
+              }),
             onDisconnect: (h) => connected.onDisconnect(h),
             disconnect: () => connected.disconnect(),
           }
         : connected;
       const prompt = new AutoPrompt({ pin });
       try {
-        const outcome = await pay({ link, card: po.card ?? (await card(cardId)), prompt, trust, now: clock.now, ...(po.tamper ? { tamper: po.tamper } : {}), ...(po.answerTimeoutMs ? { answerTimeoutMs: po.answerTimeoutMs } : {}) });
+        const outcome = await pay({
+          link,
+          card: po.card ?? (await card(cardId)),
+          prompt,
+          trust,
+          now: clock.now,
+          ...(po.tamper ? { tamper: po.tamper } : {}),
+          ...(po.answerTimeoutMs ? { answerTimeoutMs: po.answerTimeoutMs } : {}),
+        });
         if (outcome.kind === 'failed' && outcome.resume && po.resume !== false) {
           await connected.disconnect().catch(() => undefined);
           const again = await radio.central().connect(found[0]!.id);
           try {
-            return { outcome: await retrieveReceipt({ link: again, trust, ticket: outcome.resume, now: clock.now }), beforeResume: outcome };
+            return {
+              outcome: await retrieveReceipt({ link: again, trust, ticket: outcome.resume, now: clock.now }),
+              beforeResume: outcome,
+            };
           } finally {
             await again.disconnect().catch(() => undefined);
           }
@@ -340,12 +442,23 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
 }
 
 /** Sum over every ledger entry (must be 0), and the approved settlements with their postings. */
-export function ledgerFacts(rig: Rig): { sum: number; postings: number; approved: number; perTxn: Map<string, number> } {
+export function ledgerFacts(rig: Rig): {
+  sum: number;
+  postings: number;
+  approved: number;
+  perTxn: Map<string, number>;
+} {
   const sum = rig.query<{ s: number | null }>('SELECT SUM(amount_minor) AS s FROM postings')[0]!.s ?? 0;
   const postings = rig.query<{ n: number }>('SELECT COUNT(*) AS n FROM postings')[0]!.n;
-  const rows = rig.query<{ terminal_id: string; terminal_txn_id: string; approved: number }>('SELECT terminal_id, terminal_txn_id, approved FROM settlements');
+  const rows = rig.query<{ terminal_id: string; terminal_txn_id: string; approved: number }>(
+    'SELECT terminal_id, terminal_txn_id, approved FROM settlements',
+  );
   const perTxn = new Map<string, number>();
-  for (const r of rows) perTxn.set(`${r.terminal_id}/${r.terminal_txn_id}`, (perTxn.get(`${r.terminal_id}/${r.terminal_txn_id}`) ?? 0) + 1);
+  for (const r of rows)
+    perTxn.set(
+      `${r.terminal_id}/${r.terminal_txn_id}`,
+      (perTxn.get(`${r.terminal_id}/${r.terminal_txn_id}`) ?? 0) + 1,
+    );
   return { sum, postings, approved: rows.filter((r) => r.approved === 1).length, perTxn };
 }
 

@@ -38,7 +38,13 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       .tuple(fc.oneof(fc.nat(20), fc.maxSafeNat()), fc.uint8Array({ maxLength: 80 }))
       .map(([seq, ciphertext]): Op => ({ kind: 'forge', seq, ciphertext })),
   },
-  { weight: 1, arbitrary: fc.integer({ min: -3, max: 3 }).filter((d) => d !== 0).map((delta): Op => ({ kind: 'reseq', delta })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .integer({ min: -3, max: 3 })
+      .filter((d) => d !== 0)
+      .map((delta): Op => ({ kind: 'reseq', delta })),
+  },
 );
 
 function pair(): { tillSide: SecureChannel; phoneSide: SecureChannel } {
@@ -51,99 +57,124 @@ function pair(): { tillSide: SecureChannel; phoneSide: SecureChannel } {
 }
 
 describe('SecureChannel.open under a tampering link', () => {
-  it('opens only the untouched next record; anything else is ChannelError and the channel stays closed', () => {
-    const property = fc.property(fc.array(fc.uint8Array({ maxLength: 200 }), { minLength: 1, maxLength: 12 }), fc.array(op, { minLength: 1, maxLength: 24 }), (plaintexts, ops) => {
-      tally.cases++;
-      const { tillSide, phoneSide } = pair();
-      const sent: Rec[] = plaintexts.map((p) => phoneSide.seal(p));
-      const delivered: Rec[] = [];
-      let cursor = 0;
-      for (const o of ops) {
-        const nextRec = sent[cursor];
-        switch (o.kind) {
-          case 'next':
-            if (nextRec) {
-              delivered.push(nextRec);
-              cursor++;
+  it(
+    'opens only the untouched next record; anything else is ChannelError and the channel stays closed',
+    () => {
+      const property = fc.property(
+        fc.array(fc.uint8Array({ maxLength: 200 }), { minLength: 1, maxLength: 12 }),
+        fc.array(op, { minLength: 1, maxLength: 24 }),
+        (plaintexts, ops) => {
+          tally.cases++;
+          const { tillSide, phoneSide } = pair();
+          const sent: Rec[] = plaintexts.map((p) => phoneSide.seal(p));
+          const delivered: Rec[] = [];
+          let cursor = 0;
+          for (const o of ops) {
+            const nextRec = sent[cursor];
+            switch (o.kind) {
+              case 'next':
+                if (nextRec) {
+                  delivered.push(nextRec);
+                  cursor++;
+                }
+                break;
+              case 'flip':
+                if (nextRec && nextRec.ciphertext.length > 0) {
+                  const c = Uint8Array.from(nextRec.ciphertext);
+                  const bit = o.bit % (c.length * 8);
+                  c[bit >> 3]! ^= 1 << (bit & 7);
+                  delivered.push({ seq: nextRec.seq, ciphertext: c });
+                  cursor++;
+                }
+                break;
+              case 'truncate':
+                if (nextRec) {
+                  delivered.push({
+                    seq: nextRec.seq,
+                    ciphertext: nextRec.ciphertext.slice(0, Math.min(o.keep, nextRec.ciphertext.length - 1)),
+                  });
+                  cursor++;
+                }
+                break;
+              case 'replay': {
+                const old = delivered[delivered.length - 1 - o.back];
+                if (old) delivered.push(old);
+                break;
+              }
+              case 'swap':
+                if (sent[cursor] && sent[cursor + 1]) {
+                  delivered.push(sent[cursor + 1]!, sent[cursor]!);
+                  cursor += 2;
+                }
+                break;
+              case 'drop':
+                if (nextRec) cursor++;
+                break;
+              case 'forge':
+                delivered.push({ seq: o.seq, ciphertext: o.ciphertext });
+                break;
+              case 'reseq':
+                if (nextRec && nextRec.seq + o.delta >= 0) {
+                  delivered.push({ seq: nextRec.seq + o.delta, ciphertext: nextRec.ciphertext });
+                  cursor++;
+                }
+                break;
             }
-            break;
-          case 'flip':
-            if (nextRec && nextRec.ciphertext.length > 0) {
-              const c = Uint8Array.from(nextRec.ciphertext);
-              const bit = o.bit % (c.length * 8);
-              c[bit >> 3]! ^= 1 << (bit & 7);
-              delivered.push({ seq: nextRec.seq, ciphertext: c });
-              cursor++;
-            }
-            break;
-          case 'truncate':
-            if (nextRec) {
-              delivered.push({ seq: nextRec.seq, ciphertext: nextRec.ciphertext.slice(0, Math.min(o.keep, nextRec.ciphertext.length - 1)) });
-              cursor++;
-            }
-            break;
-          case 'replay': {
-            const old = delivered[delivered.length - 1 - o.back];
-            if (old) delivered.push(old);
-            break;
           }
-          case 'swap':
-            if (sent[cursor] && sent[cursor + 1]) {
-              delivered.push(sent[cursor + 1]!, sent[cursor]!);
-              cursor += 2;
+          let expected = 0;
+          let dead = false;
+          for (const rec of delivered) {
+            const pristine = sent[expected];
+            const shouldOpen =
+              !dead &&
+              pristine !== undefined &&
+              rec.seq === pristine.seq &&
+              hex(rec.ciphertext) === hex(pristine.ciphertext);
+            try {
+              const plain = tillSide.open(rec);
+              expect(shouldOpen, `opened a tampered record (seq ${rec.seq}, ${hex(rec.ciphertext)})`).toBe(
+                true,
+              );
+              expect(hex(plain)).toBe(hex(plaintexts[expected]!));
+              expected++;
+            } catch (error) {
+              if (!tally.typed(error, [ChannelError])) throw error;
+              expect(shouldOpen, `refused the untouched record ${rec.seq}`).toBe(false);
+              if (dead) expect((error as ChannelError).code).toBe('closed');
+              dead = true;
+              expect(tillSide.closed).toBe(true);
             }
-            break;
-          case 'drop':
-            if (nextRec) cursor++;
-            break;
-          case 'forge':
-            delivered.push({ seq: o.seq, ciphertext: o.ciphertext });
-            break;
-          case 'reseq':
-            if (nextRec && nextRec.seq + o.delta >= 0) {
-              delivered.push({ seq: nextRec.seq + o.delta, ciphertext: nextRec.ciphertext });
-              cursor++;
-            }
-            break;
-        }
-      }
-      let expected = 0;
-      let dead = false;
-      for (const rec of delivered) {
-        const pristine = sent[expected];
-        const shouldOpen = !dead && pristine !== undefined && rec.seq === pristine.seq && hex(rec.ciphertext) === hex(pristine.ciphertext);
-        try {
-          const plain = tillSide.open(rec);
-          expect(shouldOpen, `opened a tampered record (seq ${rec.seq}, ${hex(rec.ciphertext)})`).toBe(true);
-          expect(hex(plain)).toBe(hex(plaintexts[expected]!));
-          expected++;
-        } catch (error) {
-          if (!tally.typed(error, [ChannelError])) throw error;
-          expect(shouldOpen, `refused the untouched record ${rec.seq}`).toBe(false);
-          if (dead) expect((error as ChannelError).code).toBe('closed');
-          dead = true;
-          expect(tillSide.closed).toBe(true);
-        }
-      }
-      // sealing after the channel died is refused too
-      if (dead) expect(() => tillSide.seal(new Uint8Array(1))).toThrow(ChannelError);
-    });
-    fc.assert(property, params(cases(1_500)));
-  }, timeout());
+          }
+          // sealing after the channel died is refused too
+          if (dead) expect(() => tillSide.seal(new Uint8Array(1))).toThrow(ChannelError);
+        },
+      );
+      fc.assert(property, params(cases(1_500)));
+    },
+    timeout(),
+  );
 
-  it('fresh channel: any random record (seq, bytes) is ChannelError and closes it', () => {
-    const property = fc.property(fc.oneof(fc.nat(3), fc.maxSafeNat()), fc.uint8Array({ maxLength: 120 }), (seq, ciphertext) => {
-      tally.cases++;
-      const { tillSide: ch } = pair();
-      try {
-        ch.open({ seq, ciphertext });
-        expect.unreachable('a random record opened');
-      } catch (error) {
-        if (!tally.typed(error, [ChannelError])) throw error;
-      }
-      expect(ch.closed).toBe(true);
-      expect(() => ch.open({ seq: 0, ciphertext: new Uint8Array(16) })).toThrow(ChannelError);
-    });
-    fc.assert(property, params(cases(3_000)));
-  }, timeout());
+  it(
+    'fresh channel: any random record (seq, bytes) is ChannelError and closes it',
+    () => {
+      const property = fc.property(
+        fc.oneof(fc.nat(3), fc.maxSafeNat()),
+        fc.uint8Array({ maxLength: 120 }),
+        (seq, ciphertext) => {
+          tally.cases++;
+          const { tillSide: ch } = pair();
+          try {
+            ch.open({ seq, ciphertext });
+            expect.unreachable('a random record opened');
+          } catch (error) {
+            if (!tally.typed(error, [ChannelError])) throw error;
+          }
+          expect(ch.closed).toBe(true);
+          expect(() => ch.open({ seq: 0, ciphertext: new Uint8Array(16) })).toThrow(ChannelError);
+        },
+      );
+      fc.assert(property, params(cases(3_000)));
+    },
+    timeout(),
+  );
 });

@@ -8,9 +8,25 @@ import { readFileSync } from 'node:fs';
 import { credentials, makeGenericClientConstructor, status } from '@grpc/grpc-js';
 
 const [, , file, address, caFile, path, lanesArg, msArg] = process.argv;
-const requests = readFileSync(file, 'utf8').trim().split('\n').map((l) => Buffer.from(l, 'base64'));
+const requests = readFileSync(file, 'utf8')
+  .trim()
+  .split('\n')
+  .map((l) => Buffer.from(l, 'base64'));
 const identity = (b) => b;
-const Raw = makeGenericClientConstructor({ call: { path, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity } }, 'Raw');
+const Raw = makeGenericClientConstructor(
+  {
+    call: {
+      path,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: identity,
+      responseDeserialize: identity,
+    },
+  },
+  'Raw',
+);
 const client = new Raw(address, credentials.createSsl(readFileSync(caFile)));
 const until = Date.now() + Number(msArg);
 
@@ -35,8 +51,7 @@ function approved(bytes) {
     } else if (wire === 2) {
       const length = varint(); // read before adding: `i += varint()` would add to the i before the length
       i += length;
-    }
-    else if (wire === 1) i += 8;
+    } else if (wire === 1) i += 8;
     else if (wire === 5) i += 4;
     else throw new Error(`wire type ${wire}`);
   }
@@ -47,7 +62,11 @@ let next = 0;
 const loop = async () => {
   while (Date.now() < until) {
     const req = requests[next++ % requests.length];
-    const name = await new Promise((resolve) => client.call(req, { deadline: Date.now() + 10_000 }, (e, res) => resolve(e ? status[e.code] : approved(res) ? 'OK_APPROVED' : 'OK_DECLINED')));
+    const name = await new Promise((resolve) =>
+      client.call(req, { deadline: Date.now() + 10_000 }, (e, res) =>
+        resolve(e ? status[e.code] : approved(res) ? 'OK_APPROVED' : 'OK_DECLINED'),
+      ),
+    );
     codes[name] = (codes[name] ?? 0) + 1;
   }
 };

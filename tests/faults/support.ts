@@ -20,7 +20,10 @@ export const timeout = (fastMs = 30_000): number => (SOAK ? 12 * 3600_000 : fast
 
 /** One seed per process unless FC_SEED is given; printed in every figure line and by fast-check on failure. */
 const envSeed = Number(process.env.FC_SEED);
-export const SEED = Number.isInteger(envSeed) && process.env.FC_SEED !== undefined && process.env.FC_SEED !== '' ? envSeed : (Date.now() ^ (Math.random() * 0x7fffffff)) | 0;
+export const SEED =
+  Number.isInteger(envSeed) && process.env.FC_SEED !== undefined && process.env.FC_SEED !== ''
+    ? envSeed
+    : (Date.now() ^ (Math.random() * 0x7fffffff)) | 0;
 
 /** fc.assert parameters: numRuns, the seed, and FC_PATH (the counterexample path fast-check printed) when replaying. */
 export function params<T>(numRuns: number): fc.Parameters<T> {
@@ -53,8 +56,14 @@ export class Tally {
   /** One JSON line on stdout: {"bench":"faults_<name>","value":cases,"unit":"cases","crashes":…}. */
   print(extra: Record<string, unknown> = {}): void {
     const line = {
-      bench: `faults_${this.name}`, value: this.cases, unit: 'cases', crashes: this.crashes,
-      ms: Math.round(performance.now() - this.t0), seed: SEED, soak: SOAK, ...extra,
+      bench: `faults_${this.name}`,
+      value: this.cases,
+      unit: 'cases',
+      crashes: this.crashes,
+      ms: Math.round(performance.now() - this.t0),
+      seed: SEED,
+      soak: SOAK,
+      ...extra,
       errors: Object.fromEntries([...this.byCode.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12)),
     };
     process.stdout.write(`${JSON.stringify(line)}\n`);
@@ -81,17 +90,33 @@ export const mutation = (base: Uint8Array): fc.Arbitrary<Uint8Array> =>
       return out;
     }),
     fc.nat(base.length).map((n) => base.slice(0, n)),
-    fc.tuple(fc.nat(base.length), fc.uint8Array({ maxLength: 16 }), fc.nat(8)).map(([at, ins, del]) =>
-      Uint8Array.from([...base.subarray(0, at), ...ins, ...base.subarray(Math.min(base.length, at + del))])),
-    fc.tuple(fc.nat(Math.max(0, base.length - 1)), fc.constantFrom(0x00, 0x7f, 0x80, 0x81, 0x82, 0x83, 0x84, 0xff)).map(([at, v]) => {
-      const out = Uint8Array.from(base);
-      if (out.length > 0) out[at] = v;
-      return out;
-    }),
+    fc
+      .tuple(fc.nat(base.length), fc.uint8Array({ maxLength: 16 }), fc.nat(8))
+      .map(([at, ins, del]) =>
+        Uint8Array.from([...base.subarray(0, at), ...ins, ...base.subarray(Math.min(base.length, at + del))]),
+      ),
+    fc
+      .tuple(
+        fc.nat(Math.max(0, base.length - 1)),
+        fc.constantFrom(0x00, 0x7f, 0x80, 0x81, 0x82, 0x83, 0x84, 0xff),
+      )
+      .map(([at, v]) => {
+        const out = Uint8Array.from(base);
+        if (out.length > 0) out[at] = v;
+        return out;
+      }),
   );
 
 /** A small seeded generator (mulberry32) for the crash suites' timings: a run replays from its seed. */
-export function prng(seed: number): { next(): number; int(min: number, max: number): number; pick<T>(xs: readonly T[]): T } {
+export function prng(seed: number): {
+  next(): number;
+  int(min: number, max: number): number;
+  pick<T>(xs: readonly T[]): T;
+} {
   const next = seededRandom(seed);
-  return { next, int: (min, max) => min + Math.floor(next() * (max - min + 1)), pick: (xs) => xs[Math.floor(next() * xs.length)]! };
+  return {
+    next,
+    int: (min, max) => min + Math.floor(next() * (max - min + 1)),
+    pick: (xs) => xs[Math.floor(next() * xs.length)]!,
+  };
 }

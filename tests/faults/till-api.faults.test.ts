@@ -29,11 +29,34 @@ function count(attack: string, refused: boolean): void {
 }
 
 /** `pos-terminal serve` as a process; resolves with its URL, or with its exit code and output if it stops first. */
-function startServe(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; url?: string; code?: number | null; out: string }> {
+function startServe(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; url?: string; code?: number | null; out: string }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', SERVE, '--terminal', join(rig.dir, 'terminal-T-0001.json'), '--backend', rig.address(), '--ble', 'none', '--port', '0', '--cashiers', cashiers, ...args], {
-      env: { ...process.env, BLUETILL_TILL_KEY: generateTillKey(), ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        SERVE,
+        '--terminal',
+        join(rig.dir, 'terminal-T-0001.json'),
+        '--backend',
+        rig.address(),
+        '--ble',
+        'none',
+        '--port',
+        '0',
+        '--cashiers',
+        cashiers,
+        ...args,
+      ],
+      {
+        env: { ...process.env, BLUETILL_TILL_KEY: generateTillKey(), ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
     child.stdout!.on('data', (d: Buffer) => {
@@ -56,7 +79,13 @@ type Reply = { id: number | null; ok: boolean; result?: unknown; error?: { code:
 
 /** A raw client: resolves once open, or rejects with the HTTP status of a refused upgrade. */
 function connect(url: string, headers: Record<string, string> = {}, o: WebSocket.ClientOptions = {}) {
-  return new Promise<{ ws: WebSocket; replies: Reply[]; events: string[]; call(channel: string, payload?: unknown): Promise<Reply>; closed: Promise<number> }>((res, rej) => {
+  return new Promise<{
+    ws: WebSocket;
+    replies: Reply[];
+    events: string[];
+    call(channel: string, payload?: unknown): Promise<Reply>;
+    closed: Promise<number>;
+  }>((res, rej) => {
     const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/api`, { headers, ...o });
     const replies: Reply[] = [];
     const events: string[] = [];
@@ -73,7 +102,10 @@ function connect(url: string, headers: Record<string, string> = {}, o: WebSocket
     });
     ws.once('open', () =>
       res({
-        ws, replies, events, closed,
+        ws,
+        replies,
+        events,
+        closed,
         call: (channel, payload = {}) =>
           new Promise((r) => {
             const id = next++;
@@ -87,7 +119,8 @@ function connect(url: string, headers: Record<string, string> = {}, o: WebSocket
   });
 }
 
-const batches = () => rig.query<{ n: number }>("SELECT COUNT(*) AS n FROM batches WHERE status = 'closed'")[0]!.n;
+const batches = () =>
+  rig.query<{ n: number }>("SELECT COUNT(*) AS n FROM batches WHERE status = 'closed'")[0]!.n;
 const manager = { managerId: TEST_MANAGER.id, secret: TEST_MANAGER.secret };
 
 beforeAll(async () => {
@@ -101,7 +134,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   const all = Object.values(counts);
-  process.stdout.write(`${JSON.stringify({ bench: 'faults_till_api', value: all.reduce((n, c) => n + c.tried, 0), unit: 'attacks', approved: all.reduce((n, c) => n + c.tried - c.refused, 0), refused: all.reduce((n, c) => n + c.refused, 0), ms: Math.round(performance.now() - t0), attacks: counts })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ bench: 'faults_till_api', value: all.reduce((n, c) => n + c.tried, 0), unit: 'attacks', approved: all.reduce((n, c) => n + c.tried - c.refused, 0), refused: all.reduce((n, c) => n + c.refused, 0), ms: Math.round(performance.now() - t0), attacks: counts })}\n`,
+  );
   if (serve) {
     serve.child.kill('SIGTERM');
     await new Promise((r) => serve!.child.once('exit', r));
@@ -118,11 +153,18 @@ describe("the till's cashier API", () => {
       ['wrong_token', { authorization: `Bearer ${'A'.repeat(43)}` }, /401/],
       ['token_prefix', { authorization: `Bearer ${token.slice(0, 20)}` }, /401/],
       ['cross_origin', { origin: 'http://evil.example' }, /403/],
-      ['cross_origin_with_token', { origin: 'http://127.0.0.1.evil.example', authorization: `Bearer ${token}` }, /403/],
+      [
+        'cross_origin_with_token',
+        { origin: 'http://127.0.0.1.evil.example', authorization: `Bearer ${token}` },
+        /403/,
+      ],
       ['null_origin', { origin: 'null' }, /403/],
     ];
     for (const [name, headers, status] of tries) {
-      const r = await connect(url, headers).then((c) => (c.ws.close(), 'connected'), (e: Error) => e.message);
+      const r = await connect(url, headers).then(
+        (c) => (c.ws.close(), 'connected'),
+        (e: Error) => e.message,
+      );
       count(name, status.test(r));
       expect(r, name).toMatch(status);
     }
@@ -137,8 +179,14 @@ describe("the till's cashier API", () => {
     const script = await connect(url, { authorization: `Bearer ${token}` });
     const before = { ledger: ledgerFacts(rig), batches: batches() };
     const attempts: Array<[string, unknown]> = [
-      ['till:snapshot', {}], ['receipt:history', {}], ['basket:pay-code', { code: '12345678' }], ['receipt:refund', { terminalTxnId: 'T-0001-x', amountMinor: 100, approval: manager }],
-      ['receipt:void', { terminalTxnId: 'T-0001-x' }], ['batch:close', { approval: manager }], ['draft:add', { sku: 'tea-green' }], ['catalog:upsert', { sku: 'x', name: 'X', priceMinor: 1 }],
+      ['till:snapshot', {}],
+      ['receipt:history', {}],
+      ['basket:pay-code', { code: '12345678' }],
+      ['receipt:refund', { terminalTxnId: 'T-0001-x', amountMinor: 100, approval: manager }],
+      ['receipt:void', { terminalTxnId: 'T-0001-x' }],
+      ['batch:close', { approval: manager }],
+      ['draft:add', { sku: 'tea-green' }],
+      ['catalog:upsert', { sku: 'x', name: 'X', priceMinor: 1 }],
       ['auth:resume', { resumeToken: 'A'.repeat(43) }],
     ];
     for (const [channel, payload] of attempts) {
@@ -156,58 +204,87 @@ describe("the till's cashier API", () => {
     script.ws.close();
   });
 
-  it('the day\'s close and a refund above the limit need a manager: not a cashier\'s PIN, not a wrong one; guessing locks the id, and a connection that keeps guessing is closed', { timeout: 60_000 }, async () => {
-    const { url, token } = serve!;
-    const script = await connect(url, { authorization: `Bearer ${token}` });
-    const closedBefore = batches();
-    for (const approval of [undefined, { managerId: TEST_CASHIER.id, secret: TEST_CASHIER.secret }, { managerId: TEST_MANAGER.id, secret: '0000' }, { managerId: 'nobody', secret: 'whatever' }]) {
-      const r = await script.call('batch:close', approval ? { approval } : {});
-      count('close_without_manager', r.error?.code === 'approval_required');
-      expect(r).toMatchObject({ ok: false, error: { code: 'approval_required' } });
-    }
-    const refund = await script.call('receipt:refund', { terminalTxnId: 'T-0001-x', amountMinor: 2001 });
-    count('refund_above_limit_without_manager', refund.error?.code === 'approval_required');
-    expect(refund).toMatchObject({ ok: false, error: { code: 'approval_required' } });
-    expect(batches()).toBe(closedBefore);
-    // Guessing the manager's PIN (one wrong try above, four here): after five the id is locked, the right PIN too.
-    for (let i = 0; i < 4; i++) await script.call('batch:close', { approval: { managerId: TEST_MANAGER.id, secret: `guess-${i}` } });
-    const locked = await script.call('batch:close', { approval: manager });
-    count('manager_pin_guessing', locked.error?.code === 'rate_limited');
-    expect(locked).toMatchObject({ ok: false, error: { code: 'rate_limited' } });
-    expect(batches()).toBe(closedBefore);
-    // A page guessing a cashier's PIN is cut off.
-    const page = await connect(url, { origin: url });
-    for (let i = 0; i < 10 && page.ws.readyState === WebSocket.OPEN; i++) await page.call('auth:sign-in', { cashierId: `c${i}`, secret: `pin-${i}` });
-    const code = await page.closed;
-    count('sign_in_guessing', code === 1008);
-    expect(code).toBe(1008);
-    // No secret in any answer.
-    expect(JSON.stringify([...script.replies, ...page.replies])).not.toMatch(/guess-|pin-\d|0000|manager-1357/);
-    script.ws.close();
-  });
+  it(
+    "the day's close and a refund above the limit need a manager: not a cashier's PIN, not a wrong one; guessing locks the id, and a connection that keeps guessing is closed",
+    { timeout: 60_000 },
+    async () => {
+      const { url, token } = serve!;
+      const script = await connect(url, { authorization: `Bearer ${token}` });
+      const closedBefore = batches();
+      for (const approval of [
+        undefined,
+        { managerId: TEST_CASHIER.id, secret: TEST_CASHIER.secret },
+        { managerId: TEST_MANAGER.id, secret: '0000' },
+        { managerId: 'nobody', secret: 'whatever' },
+      ]) {
+        const r = await script.call('batch:close', approval ? { approval } : {});
+        count('close_without_manager', r.error?.code === 'approval_required');
+        expect(r).toMatchObject({ ok: false, error: { code: 'approval_required' } });
+      }
+      const refund = await script.call('receipt:refund', { terminalTxnId: 'T-0001-x', amountMinor: 2001 });
+      count('refund_above_limit_without_manager', refund.error?.code === 'approval_required');
+      expect(refund).toMatchObject({ ok: false, error: { code: 'approval_required' } });
+      expect(batches()).toBe(closedBefore);
+      // Guessing the manager's PIN (one wrong try above, four here): after five the id is locked, the right PIN too.
+      for (let i = 0; i < 4; i++)
+        await script.call('batch:close', { approval: { managerId: TEST_MANAGER.id, secret: `guess-${i}` } });
+      const locked = await script.call('batch:close', { approval: manager });
+      count('manager_pin_guessing', locked.error?.code === 'rate_limited');
+      expect(locked).toMatchObject({ ok: false, error: { code: 'rate_limited' } });
+      expect(batches()).toBe(closedBefore);
+      // A page guessing a cashier's PIN is cut off.
+      const page = await connect(url, { origin: url });
+      for (let i = 0; i < 10 && page.ws.readyState === WebSocket.OPEN; i++)
+        await page.call('auth:sign-in', { cashierId: `c${i}`, secret: `pin-${i}` });
+      const code = await page.closed;
+      count('sign_in_guessing', code === 1008);
+      expect(code).toBe(1008);
+      // No secret in any answer.
+      expect(JSON.stringify([...script.replies, ...page.replies])).not.toMatch(
+        /guess-|pin-\d|0000|manager-1357/,
+      );
+      script.ws.close();
+    },
+  );
 
-  it('refuses to listen beyond loopback without TLS; with a certificate it serves HTTPS and WSS only', { timeout: 90_000 }, async () => {
-    const data = mkdtempSync(join(tmpdir(), 'bluetill-api-net-'));
-    const open = await startServe(['--data', data, '--host', '0.0.0.0']);
-    count('network_without_tls', open.code === 1 && !open.url);
-    expect(open.url).toBeUndefined();
-    expect(open.code).toBe(1);
-    expect(open.out).toMatch(/without TLS/);
-    const tlsDir = join(rig.dir, 'tls');
-    const tls = await startServe(['--data', data, '--tls-cert', join(tlsDir, 'server.pem'), '--tls-key', join(tlsDir, 'server-key.pem')]);
-    try {
-      expect(tls.url, tls.out).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
-      const token = readFileSync(join(data, 'api-token'), 'utf8').trim();
-      const ca = readFileSync(join(tlsDir, 'ca.pem'));
-      const wss = await connect(tls.url!, { authorization: `Bearer ${token}` }, { ca });
-      expect((await wss.call('till:snapshot')).ok).toBe(true);
-      wss.ws.close();
-      const plain = await connect(tls.url!.replace('https', 'http'), { authorization: `Bearer ${token}` }).then(() => 'connected', (e: Error) => e.message);
-      count('plain_ws_to_tls', plain !== 'connected');
-      expect(plain).not.toBe('connected');
-    } finally {
-      tls.child.kill('SIGTERM');
-      await new Promise((r) => (tls.child.exitCode !== null ? r(null) : tls.child.once('exit', r)));
-    }
-  });
+  it(
+    'refuses to listen beyond loopback without TLS; with a certificate it serves HTTPS and WSS only',
+    { timeout: 90_000 },
+    async () => {
+      const data = mkdtempSync(join(tmpdir(), 'bluetill-api-net-'));
+      const open = await startServe(['--data', data, '--host', '0.0.0.0']);
+      count('network_without_tls', open.code === 1 && !open.url);
+      expect(open.url).toBeUndefined();
+      expect(open.code).toBe(1);
+      expect(open.out).toMatch(/without TLS/);
+      const tlsDir = join(rig.dir, 'tls');
+      const tls = await startServe([
+        '--data',
+        data,
+        '--tls-cert',
+        join(tlsDir, 'server.pem'),
+        '--tls-key',
+        join(tlsDir, 'server-key.pem'),
+      ]);
+      try {
+        expect(tls.url, tls.out).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+        const token = readFileSync(join(data, 'api-token'), 'utf8').trim();
+        const ca = readFileSync(join(tlsDir, 'ca.pem'));
+        const wss = await connect(tls.url!, { authorization: `Bearer ${token}` }, { ca });
+        expect((await wss.call('till:snapshot')).ok).toBe(true);
+        wss.ws.close();
+        const plain = await connect(tls.url!.replace('https', 'http'), {
+          authorization: `Bearer ${token}`,
+        }).then(
+          () => 'connected',
+          (e: Error) => e.message,
+        );
+        count('plain_ws_to_tls', plain !== 'connected');
+        expect(plain).not.toBe('connected');
+      } finally {
+        tls.child.kill('SIGTERM');
+        await new Promise((r) => (tls.child.exitCode !== null ? r(null) : tls.child.once('exit', r)));
+      }
+    },
+  );
 });

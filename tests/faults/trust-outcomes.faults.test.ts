@@ -7,10 +7,23 @@
  * disagree (the goal: 0).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SettleRequest} from '@bluetill/protocol';
-import { MessageStream, startPhoneHandshake, type BleBody, type CancelRequest, type Item, type Payment, type SettleResponse } from '@bluetill/protocol';
+import type { SettleRequest } from '@bluetill/protocol';
+import {
+  MessageStream,
+  startPhoneHandshake,
+  type BleBody,
+  type CancelRequest,
+  type Item,
+  type Payment,
+  type SettleResponse,
+} from '@bluetill/protocol';
 import { BackendError, type BackendClient } from '@bluetill/pos-terminal';
-import { GrpcShopperBackend, askOutcome, type PaymentOutcome, type ResumeTicket } from '@bluetill/phone-agent';
+import {
+  GrpcShopperBackend,
+  askOutcome,
+  type PaymentOutcome,
+  type ResumeTicket,
+} from '@bluetill/phone-agent';
 import { ledgerFacts, override, startRig, type Rig } from './rig';
 
 const TEA: Item[] = [{ sku: 'tea', name: 'Green tea', quantity: 2, unitPriceMinor: 350 }];
@@ -38,10 +51,20 @@ function count(attack: string, misled: boolean): void {
 
 /** The settlement row of a terminal transaction (undefined: none). */
 const row = (terminalId: string, txn: string) =>
-  rig.query<{ approved: number; decline_reason: string | null }>('SELECT approved, decline_reason FROM settlements WHERE terminal_id = ? AND terminal_txn_id = ?', terminalId, txn)[0];
+  rig.query<{ approved: number; decline_reason: string | null }>(
+    'SELECT approved, decline_reason FROM settlements WHERE terminal_id = ? AND terminal_txn_id = ?',
+    terminalId,
+    txn,
+  )[0];
 
 const txnOf = (o: PaymentOutcome): string | undefined =>
-  o.kind === 'approved' ? o.receipt.terminalTxnId : o.kind === 'failed' ? o.resume?.terminalTxnId : (o.kind === 'declined' || o.kind === 'cancelled') ? o.receipt?.terminalTxnId : undefined;
+  o.kind === 'approved'
+    ? o.receipt.terminalTxnId
+    : o.kind === 'failed'
+      ? o.resume?.terminalTxnId
+      : o.kind === 'declined' || o.kind === 'cancelled'
+        ? o.receipt?.terminalTxnId
+        : undefined;
 
 /**
  * Does the phone's outcome match the ledger? Approved only when the ledger approved that
@@ -84,15 +107,29 @@ beforeAll(async () => {
                     return parts.backend.settle(req);
                   case 'flip_approved': {
                     const res = await parts.backend.settle(req);
-                    return { ...res, approved: !res.approved, declineReason: res.approved ? 'insufficient_funds' : '' };
+                    return {
+                      ...res,
+                      approved: !res.approved,
+                      declineReason: res.approved ? 'insufficient_funds' : '',
+                    };
                   }
                   case 'drop_receipt': {
                     await parts.backend.settle(req); // charged; the phone is told otherwise
-                    return { approved: false, declineReason: 'insufficient_funds', receipt: undefined, replayed: false };
+                    return {
+                      approved: false,
+                      declineReason: 'insufficient_funds',
+                      receipt: undefined,
+                      replayed: false,
+                    };
                   }
                   case 'keep_cryptogram':
                     kept.push(structuredClone(req));
-                    return { approved: false, declineReason: 'amount_mismatch', receipt: undefined, replayed: false };
+                    return {
+                      approved: false,
+                      declineReason: 'amount_mismatch',
+                      receipt: undefined,
+                      replayed: false,
+                    };
                 }
               },
               cancel: async (req) => {
@@ -106,11 +143,18 @@ beforeAll(async () => {
 
 afterAll(async () => {
   const all = [...counts.values()];
-  process.stdout.write(`${JSON.stringify({
-    bench: 'faults_trust_outcomes', value: all.reduce((n, c) => n + c.tried, 0), unit: 'attacks', approved: 0,
-    refused: all.reduce((n, c) => n + c.refused, 0), misled: all.reduce((n, c) => n + c.misled, 0),
-    ms: Math.round(performance.now() - t0), attacks: Object.fromEntries(counts),
-  })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({
+      bench: 'faults_trust_outcomes',
+      value: all.reduce((n, c) => n + c.tried, 0),
+      unit: 'attacks',
+      approved: 0,
+      refused: all.reduce((n, c) => n + c.refused, 0),
+      misled: all.reduce((n, c) => n + c.misled, 0),
+      ms: Math.round(performance.now() - t0),
+      attacks: Object.fromEntries(counts),
+    })}\n`,
+  );
   await rig?.close();
 });
 
@@ -164,7 +208,12 @@ describe('a till that lies about the outcome', () => {
 });
 
 describe('the phone asks the card company itself (Shopper.GetOutcome), with no till in between', () => {
-  const shopper = () => new GrpcShopperBackend({ address: rig.inProcess()!.shopperAddress!.replace(/^127\.0\.0\.1:/, 'localhost:'), backendCa: Buffer.from(rig.seed.trust.backendTlsCa!), attempts: 1 });
+  const shopper = () =>
+    new GrpcShopperBackend({
+      address: rig.inProcess()!.shopperAddress!.replace(/^127\.0\.0\.1:/, 'localhost:'),
+      backendCa: Buffer.from(rig.seed.trust.backendTlsCa!),
+      attempts: 1,
+    });
 
   it('a till that dropped the signed receipt of a charged sale: the card company answers with the signed approval', async () => {
     mode = 'drop_receipt';
@@ -178,7 +227,12 @@ describe('the phone asks the card company itself (Shopper.GetOutcome), with no t
     expect(run.outcome, JSON.stringify(run.outcome)).toMatchObject({ kind: 'failed', charged: 'unknown' });
     const backend = shopper();
     try {
-      const asked = await askOutcome({ backend, card: await rig.card(ALICE.id), trust: rig.trust, ticket: (run.outcome as { resume: ResumeTicket }).resume });
+      const asked = await askOutcome({
+        backend,
+        card: await rig.card(ALICE.id),
+        trust: rig.trust,
+        ticket: (run.outcome as { resume: ResumeTicket }).resume,
+      });
       count('asked_after_dropped_receipt', misled('T-0002', asked));
       expect(asked.kind, JSON.stringify(asked)).toBe('approved');
       expect(misled('T-0002', asked)).toBe(false);
@@ -206,7 +260,10 @@ describe('the phone asks the card company itself (Shopper.GetOutcome), with no t
     } finally {
       backend.close();
     }
-    expect(asked, JSON.stringify(asked)).toMatchObject({ kind: 'cancelled', receipt: { result: 'cancelled', atc: ticket.atc, terminalTxnId: ticket.terminalTxnId } });
+    expect(asked, JSON.stringify(asked)).toMatchObject({
+      kind: 'cancelled',
+      receipt: { result: 'cancelled', atc: ticket.atc, terminalTxnId: ticket.terminalTxnId },
+    });
     const before = ledgerFacts(rig).postings;
     // Behind the shopper's back, too late: the kept request (same id), and the same cryptogram under another id.
     for (const txn of [kept[0]!.terminalTxnId, `${kept[0]!.terminalTxnId}-again`]) {
@@ -230,19 +287,51 @@ describe('the phone asks the card company itself (Shopper.GetOutcome), with no t
     basketAt(1);
     const run = await rig.phonePays(1, ALICE.id, ALICE.pin);
     expect(run.outcome.kind).toBe('approved');
-    const receipt = (run.outcome as { receipt: { terminalTxnId: string; atc: number; total?: { minor: number; currency: string } } }).receipt;
+    const receipt = (
+      run.outcome as {
+        receipt: { terminalTxnId: string; atc: number; total?: { minor: number; currency: string } };
+      }
+    ).receipt;
     const backend = shopper();
     try {
-      const ticket: ResumeTicket = { terminalTxnId: receipt.terminalTxnId, resumeToken: new Uint8Array(16), terminalId: 'T-0002', atc: receipt.atc, total: receipt.total! };
-      const other = await askOutcome({ backend, card: await rig.card(DANA.id), trust: rig.trust, ticket }).then((o) => o, (e: unknown) => e as Error);
+      const ticket: ResumeTicket = {
+        terminalTxnId: receipt.terminalTxnId,
+        resumeToken: new Uint8Array(16),
+        terminalId: 'T-0002',
+        atc: receipt.atc,
+        total: receipt.total!,
+      };
+      const other = await askOutcome({
+        backend,
+        card: await rig.card(DANA.id),
+        trust: rig.trust,
+        ticket,
+      }).then(
+        (o) => o,
+        (e: unknown) => e as Error,
+      );
       count('asked_by_another_card', !(other instanceof Error));
-      expect(other).toMatchObject({ code: 'outcome_unknown', message: expect.stringContaining('authorization_invalid') });
+      expect(other).toMatchObject({
+        code: 'outcome_unknown',
+        message: expect.stringContaining('authorization_invalid'),
+      });
       // Alice's card data over another UN (an earlier answer replayed): the card company says nothing either.
       const ch = await backend.challenge();
       const card = await (await rig.card(ALICE.id)).read(new Uint8Array(4));
-      const res = await backend.getOutcome({ unpredictableNumber: ch.unpredictableNumber, card, terminalId: 'T-0002', terminalTxnId: receipt.terminalTxnId, atc: receipt.atc, amount: receipt.total! });
+      const res = await backend.getOutcome({
+        unpredictableNumber: ch.unpredictableNumber,
+        card,
+        terminalId: 'T-0002',
+        terminalTxnId: receipt.terminalTxnId,
+        atc: receipt.atc,
+        amount: receipt.total!,
+      });
       count('asked_with_replayed_signature', res.receipt !== undefined);
-      expect(res).toMatchObject({ approved: false, declineReason: 'card_authentication_failed', receipt: undefined });
+      expect(res).toMatchObject({
+        approved: false,
+        declineReason: 'card_authentication_failed',
+        receipt: undefined,
+      });
     } finally {
       backend.close();
     }
@@ -251,10 +340,21 @@ describe('the phone asks the card company itself (Shopper.GetOutcome), with no t
 
 describe('a signed decline or cancellation: that payment never settles later', () => {
   /** A till that tries to settle `cancel`'s payment anyway (same or another transaction id); returns what it got. */
-  async function settleAnyway(c: CancelRequest, cryptogram: Payment['cryptogram'], txn: string): Promise<string> {
+  async function settleAnyway(
+    c: CancelRequest,
+    cryptogram: Payment['cryptogram'],
+    txn: string,
+  ): Promise<string> {
     try {
       const res = await rig.tills[1]!.client.settle({
-        terminalId: c.terminalId, terminalTxnId: txn, merchantId: c.merchantId, authorizationRef: c.authorizationRef, card: c.card, amount: c.amount, items: c.items, cryptogram,
+        terminalId: c.terminalId,
+        terminalTxnId: txn,
+        merchantId: c.merchantId,
+        authorizationRef: c.authorizationRef,
+        card: c.card,
+        amount: c.amount,
+        items: c.items,
+        cryptogram,
       });
       return res.approved ? 'approved' : res.declineReason;
     } catch (e) {
@@ -263,12 +363,19 @@ describe('a signed decline or cancellation: that payment never settles later', (
     }
   }
 
-  it('the phone changed the amount: the till\'s decline is the settlement server\'s (signed), and the genuine cryptogram then settles under no transaction id', async () => {
+  it("the phone changed the amount: the till's decline is the settlement server's (signed), and the genuine cryptogram then settles under no transaction id", async () => {
     cancels.length = 0;
     let sent: Payment | undefined;
     basketAt(1);
-    const run = await rig.phonePays(1, ALICE.id, ALICE.pin, { tamper: { payment: (p) => void ((sent = structuredClone(p)), (p.total = { minor: 1, currency: 'EUR' })) } });
-    expect(run.outcome, JSON.stringify(run.outcome)).toMatchObject({ kind: 'declined', reason: 'amount_mismatch' });
+    const run = await rig.phonePays(1, ALICE.id, ALICE.pin, {
+      tamper: {
+        payment: (p) => void ((sent = structuredClone(p)), (p.total = { minor: 1, currency: 'EUR' })),
+      },
+    });
+    expect(run.outcome, JSON.stringify(run.outcome)).toMatchObject({
+      kind: 'declined',
+      reason: 'amount_mismatch',
+    });
     expect(run.outcome.kind === 'declined' && run.outcome.receipt?.atc).toBe(sent!.cryptogram!.atc);
     expect(cancels).toHaveLength(1);
     const c = cancels[0]!;
@@ -286,18 +393,30 @@ describe('a signed decline or cancellation: that payment never settles later', (
     let sent: Payment | undefined;
     basketAt(1, [{ sku: 'tv', name: 'Television', quantity: 1, unitPriceMinor: 30_00 }]);
     mode = 'honest';
-    const run = await rig.phonePays(1, DANA.id, DANA.pin, { tamper: { payment: (p) => void (sent = structuredClone(p)) } });
-    expect(run.outcome, JSON.stringify(run.outcome)).toMatchObject({ kind: 'declined', reason: 'insufficient_funds' });
+    const run = await rig.phonePays(1, DANA.id, DANA.pin, {
+      tamper: { payment: (p) => void (sent = structuredClone(p)) },
+    });
+    expect(run.outcome, JSON.stringify(run.outcome)).toMatchObject({
+      kind: 'declined',
+      reason: 'insufficient_funds',
+    });
     const receipt = run.outcome.kind === 'declined' ? run.outcome.receipt : undefined;
     expect(receipt?.atc).toBe(sent!.cryptogram!.atc);
     // The till's journal keeps no card data once the outcome is known, so the dishonest till's second try takes the
     // authorization it was given from the card company's own records (the latest one of this card at this till):
     const [{ ref: authorizationRef }] = rig.query<{ ref: string }>(
-      "SELECT ref FROM authorizations WHERE terminal_id = 'T-0002' AND card_id = ? ORDER BY rowid DESC LIMIT 1", DANA.id,
+      "SELECT ref FROM authorizations WHERE terminal_id = 'T-0002' AND card_id = ? ORDER BY rowid DESC LIMIT 1",
+      DANA.id,
     ) as [{ ref: string }];
     const res = await rig.tills[1]!.client.settle({
-      terminalId: 'T-0002', terminalTxnId: `${receipt!.terminalTxnId}-again`, merchantId: receipt!.merchantId, authorizationRef,
-      card: { ...sent!.card!, records: new Uint8Array(), signedDynamicData: new Uint8Array() }, amount: sent!.total, items: sent!.items, cryptogram: sent!.cryptogram,
+      terminalId: 'T-0002',
+      terminalTxnId: `${receipt!.terminalTxnId}-again`,
+      merchantId: receipt!.merchantId,
+      authorizationRef,
+      card: { ...sent!.card!, records: new Uint8Array(), signedDynamicData: new Uint8Array() },
+      amount: sent!.total,
+      items: sent!.items,
+      cryptogram: sent!.cryptogram,
     });
     count('settle_after_signed_decline', res.approved);
     expect(res).toMatchObject({ approved: false, declineReason: 'atc_replayed' });
@@ -319,7 +438,10 @@ describe('a signed decline or cancellation: that payment never settles later', (
         },
       },
     });
-    expect(run.outcome, JSON.stringify(run.outcome)).toMatchObject({ kind: 'cancelled', receipt: { result: 'cancelled' } });
+    expect(run.outcome, JSON.stringify(run.outcome)).toMatchObject({
+      kind: 'cancelled',
+      receipt: { result: 'cancelled' },
+    });
     expect(cancels).toHaveLength(1);
     for (const txn of [cancels[0]!.terminalTxnId, `${cancels[0]!.terminalTxnId}-again`]) {
       const result = await settleAnyway(cancels[0]!, sent!.cryptogram, txn);
@@ -332,13 +454,20 @@ describe('a signed decline or cancellation: that payment never settles later', (
 
 describe('baskets go only to phones whose card authenticated', () => {
   /** An anonymous link: Hello, then silence. Returns the HelloAck it got. */
-  async function helloAndQuiet(): Promise<{ ack: Extract<BleBody, { $case: 'helloAck' }>['value']; close: () => Promise<void> }> {
+  async function helloAndQuiet(): Promise<{
+    ack: Extract<BleBody, { $case: 'helloAck' }>['value'];
+    close: () => Promise<void>;
+  }> {
     const radio = rig.tills[0]!.radio;
     const found = await radio.central().scan({ timeoutMs: 2_000 });
     const link = await radio.central().connect(found[0]!.id);
     let got: (b: BleBody) => void = () => undefined;
     const first = new Promise<BleBody>((r) => (got = r));
-    const stream = new MessageStream({ send: (v) => link.write(v, { unacknowledged: true }), mtu: () => link.mtu, reassemblyTimeoutMs: 5_000 });
+    const stream = new MessageStream({
+      send: (v) => link.write(v, { unacknowledged: true }),
+      mtu: () => link.mtu,
+      reassemblyTimeoutMs: 5_000,
+    });
     link.onValue((v) => {
       const body = stream.receive(v, Date.now());
       if (body) got(body);

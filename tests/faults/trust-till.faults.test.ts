@@ -8,7 +8,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { generateP256, issueCertificate, privateKeyFromPem, signTerminalStatement, signWith, type ChallengeResponse, type Item } from '@bluetill/protocol';
+import {
+  generateP256,
+  issueCertificate,
+  privateKeyFromPem,
+  signTerminalStatement,
+  signWith,
+  type ChallengeResponse,
+  type Item,
+} from '@bluetill/protocol';
 import { Till, SqliteJournal, BackendError, type BackendClient } from '@bluetill/pos-terminal';
 import { InMemoryRadio } from '@bluetill/simulator';
 import type { PaymentCard, PaymentOutcome } from '@bluetill/phone-agent';
@@ -25,7 +33,14 @@ let rig: Rig;
 /** A statement T-0002 got while it was in good standing, 2 minutes ago (its UN long expired). */
 let old: ChallengeResponse;
 
-const resultOf = (o: PaymentOutcome): string => (o.kind === 'declined' ? o.reason : o.kind === 'approved' ? 'approved' : o.kind === 'failed' ? `failed:${o.code}` : o.kind);
+const resultOf = (o: PaymentOutcome): string =>
+  o.kind === 'declined'
+    ? o.reason
+    : o.kind === 'approved'
+      ? 'approved'
+      : o.kind === 'failed'
+        ? `failed:${o.code}`
+        : o.kind;
 
 beforeAll(async () => {
   rig = await startRig({ tills: 2 });
@@ -39,7 +54,15 @@ beforeAll(async () => {
 
 afterAll(async () => {
   const all = Object.values(counts);
-  const line = { bench: 'faults_trust_till', value: all.reduce((n, c) => n + c.tried, 0), unit: 'attacks', approved: 0, refused: all.reduce((n, c) => n + c.refused, 0), ms: Math.round(performance.now() - t0), attacks: counts };
+  const line = {
+    bench: 'faults_trust_till',
+    value: all.reduce((n, c) => n + c.tried, 0),
+    unit: 'attacks',
+    approved: 0,
+    refused: all.reduce((n, c) => n + c.refused, 0),
+    ms: Math.round(performance.now() - t0),
+    attacks: counts,
+  };
   process.stdout.write(`${JSON.stringify(line)}\n`);
   await rig?.close();
 });
@@ -48,24 +71,56 @@ afterAll(async () => {
 async function stolenTill(challenge: () => Promise<ChallengeResponse>) {
   const refuse = () => Promise.reject(new BackendError('unavailable', 'revoked: no backend'));
   const backend: BackendClient = {
-    challenge, authorize: refuse, settle: refuse, cancel: refuse, settleWithCode: refuse, getSettlement: refuse, refund: refuse, voidSale: refuse, closeBatch: refuse, listTransactions: refuse, close: () => undefined,
+    challenge,
+    authorize: refuse,
+    settle: refuse,
+    cancel: refuse,
+    settleWithCode: refuse,
+    getSettlement: refuse,
+    refund: refuse,
+    voidSale: refuse,
+    closeBatch: refuse,
+    listTransactions: refuse,
+    close: () => undefined,
   };
   const id = rig.tills[1]!.identity;
-  const identity = { terminalKey: privateKeyFromPem(id.privatePem).privateKey, terminalCertificate: Buffer.from(id.certificate, 'base64'), merchantName: id.merchantName };
+  const identity = {
+    terminalKey: privateKeyFromPem(id.privatePem).privateKey,
+    terminalCertificate: Buffer.from(id.certificate, 'base64'),
+    merchantName: id.merchantName,
+  };
   const radio = new InMemoryRadio();
-  const journal = new SqliteJournal(`${rig.dir}/stolen-${Object.keys(counts).length}-${Date.now()}.sqlite`, { key: new Uint8Array(randomBytes(32)) });
-  const till = new Till({ terminalId: id.terminalId, merchantId: id.merchantId, counterName: 'Counter 2', currency: 'EUR', identity, peripheral: radio.peripheral(), backend, journal, resolveEveryMs: 0 });
+  const journal = new SqliteJournal(`${rig.dir}/stolen-${Object.keys(counts).length}-${Date.now()}.sqlite`, {
+    key: new Uint8Array(randomBytes(32)),
+  });
+  const till = new Till({
+    terminalId: id.terminalId,
+    merchantId: id.merchantId,
+    counterName: 'Counter 2',
+    currency: 'EUR',
+    identity,
+    peripheral: radio.peripheral(),
+    backend,
+    journal,
+    resolveEveryMs: 0,
+  });
   await till.start();
   till.baskets.add(TEA);
   return { radio, close: async () => (await till.stop(), journal.close()) };
 }
 
 /** The phone pays at the stolen till: returns how it ended and how many times the card was read. */
-async function phoneAt(challenge: () => Promise<ChallengeResponse>): Promise<{ result: string; reads: number; outcome: PaymentOutcome }> {
+async function phoneAt(
+  challenge: () => Promise<ChallengeResponse>,
+): Promise<{ result: string; reads: number; outcome: PaymentOutcome }> {
   const till = await stolenTill(challenge);
   let reads = 0;
   const alice = await rig.card(ALICE.id);
-  const counting: PaymentCard = { read: (un, o) => (reads++, alice.read(un, o)), generateAc: (i) => alice.generateAc(i), issuerAuthenticate: (d) => alice.issuerAuthenticate!(d) };
+  const counting: PaymentCard = {
+    read: (un, o) => (reads++, alice.read(un, o)),
+    generateAc: (i) => alice.generateAc(i),
+    issuerAuthenticate: (d) => alice.issuerAuthenticate!(d),
+  };
   try {
     const run = await rig.phonePaysOn(till.radio, ALICE.id, ALICE.pin, { card: counting, resume: false });
     return { result: resultOf(run.outcome), reads, outcome: run.outcome };
@@ -98,33 +153,80 @@ describe('a till the card company no longer vouches for', () => {
     const fresh = await rig.tills[1]!.client.challenge();
     const forger = generateP256();
     const selfMade = issueCertificate(
-      { subjectId: 'receipt-key-1', role: 'receipt', merchantId: '', merchantName: '', publicKey: forger.publicRaw, notAfterMs: Date.now() + 86_400_000, issuer: 'bluetill root' },
+      {
+        subjectId: 'receipt-key-1',
+        role: 'receipt',
+        merchantId: '',
+        merchantName: '',
+        publicKey: forger.publicRaw,
+        notAfterMs: Date.now() + 86_400_000,
+        issuer: 'bluetill root',
+      },
       forger.privateKey,
     );
-    const statement = { terminalId: 'T-0002', unpredictableNumber: fresh.unpredictableNumber, issuedAtMs: Date.now(), expiresAtMs: Date.now() + 60_000 };
-    await attack('forged_statement', async () => ({ ...fresh, terminalStatement: signTerminalStatement(statement, { sign: (d) => signWith(forger.privateKey, d) }, selfMade) }));
+    const statement = {
+      terminalId: 'T-0002',
+      unpredictableNumber: fresh.unpredictableNumber,
+      issuedAtMs: Date.now(),
+      expiresAtMs: Date.now() + 60_000,
+    };
+    await attack('forged_statement', async () => ({
+      ...fresh,
+      terminalStatement: signTerminalStatement(
+        statement,
+        { sign: (d) => signWith(forger.privateKey, d) },
+        selfMade,
+      ),
+    }));
     const realCert = Buffer.from(rig.material.receiptKey.certificate, 'base64');
     const un = new Uint8Array(randomBytes(4));
-    await attack('forged_statement', async () => ({ ...fresh, unpredictableNumber: un, terminalStatement: signTerminalStatement({ ...statement, unpredictableNumber: un }, { sign: (d) => signWith(forger.privateKey, d) }, realCert) }));
+    await attack('forged_statement', async () => ({
+      ...fresh,
+      unpredictableNumber: un,
+      terminalStatement: signTerminalStatement(
+        { ...statement, unpredictableNumber: un },
+        { sign: (d) => signWith(forger.privateKey, d) },
+        realCert,
+      ),
+    }));
     await attack('forged_statement', async () => ({ ...fresh, terminalStatement: new Uint8Array() }));
   });
 
   it('refuses a real, fresh statement shown with another UN (one the till chose, or another challenge of its own)', async () => {
     const fresh = await rig.tills[1]!.client.challenge();
     const other = await rig.tills[1]!.client.challenge();
-    await attack('statement_other_un', async () => ({ ...fresh, unpredictableNumber: new Uint8Array(randomBytes(4)) }));
-    await attack('statement_other_un', async () => ({ ...fresh, unpredictableNumber: other.unpredictableNumber }));
+    await attack('statement_other_un', async () => ({
+      ...fresh,
+      unpredictableNumber: new Uint8Array(randomBytes(4)),
+    }));
+    await attack('statement_other_un', async () => ({
+      ...fresh,
+      unpredictableNumber: other.unpredictableNumber,
+    }));
     // T-0001's statement, shown by T-0002 with T-0001's UN
     const t1 = await rig.tills[0]!.client.challenge();
     await attack('statement_other_terminal', async () => t1);
   });
 
-  it('after `bluetill-backend terminal revoke`, the till gets no Challenge, and its old statement (replayed) is refused', { timeout: 60_000 }, async () => {
-    const cli = await runCli(BACKEND_CLI, ['terminal', 'revoke', '--dir', rig.dir, '--id', 'T-0002'], { env: { BLUETILL_MASTER_KEY: rig.masterKey.toBase64() } });
-    expect(cli.code, cli.stderr).toBe(0);
-    await expect(rig.tills[1]!.client.challenge()).rejects.toBeInstanceOf(BackendError);
-    await attack('revoked_replays_old_statement', async () => old);
-    await attack('revoked_replays_old_statement', async () => ({ ...old, expiresAtMs: Date.now() + 60_000 }));
-    expect(rig.query<{ n: number }>("SELECT COUNT(*) AS n FROM terminal_certificates WHERE terminal_id = 'T-0002' AND revoked_at IS NULL")[0]!.n).toBe(0);
-  });
+  it(
+    'after `bluetill-backend terminal revoke`, the till gets no Challenge, and its old statement (replayed) is refused',
+    { timeout: 60_000 },
+    async () => {
+      const cli = await runCli(BACKEND_CLI, ['terminal', 'revoke', '--dir', rig.dir, '--id', 'T-0002'], {
+        env: { BLUETILL_MASTER_KEY: rig.masterKey.toBase64() },
+      });
+      expect(cli.code, cli.stderr).toBe(0);
+      await expect(rig.tills[1]!.client.challenge()).rejects.toBeInstanceOf(BackendError);
+      await attack('revoked_replays_old_statement', async () => old);
+      await attack('revoked_replays_old_statement', async () => ({
+        ...old,
+        expiresAtMs: Date.now() + 60_000,
+      }));
+      expect(
+        rig.query<{ n: number }>(
+          "SELECT COUNT(*) AS n FROM terminal_certificates WHERE terminal_id = 'T-0002' AND revoked_at IS NULL",
+        )[0]!.n,
+      ).toBe(0);
+    },
+  );
 });

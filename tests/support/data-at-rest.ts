@@ -35,7 +35,10 @@ const bcd = (digits: string) => Buffer.from(digits.length % 2 ? `${digits}F` : d
 export function cardSecrets(cardsDir: string): Needle[] {
   const out: Needle[] = [];
   for (const f of readdirSync(cardsDir).filter((n) => n.endsWith('.json'))) {
-    const file = JSON.parse(readFileSync(join(cardsDir, f), 'utf8')) as { personalization: string; personalizationKey: string };
+    const file = JSON.parse(readFileSync(join(cardsDir, f), 'utf8')) as {
+      personalization: string;
+      personalizationKey: string;
+    };
     const p = decodePersonalizationData(Buffer.from(file.personalization, 'base64'));
     const id = f.replace(/\.json$/, '');
     const key = Buffer.from(p.iccPrivateKey);
@@ -46,7 +49,10 @@ export function cardSecrets(cardsDir: string): Needle[] {
       { label: `${id} PIN field format 4`, bytes: Buffer.from(pinField4(p.pin).subarray(0, 8)) },
       { label: `${id} PIN (quoted)`, bytes: Buffer.from(`"${p.pin}"`, 'latin1'), textOnly: true },
       // 48 bytes from the middle of the PKCS#8 DER: inside the private exponent / primes.
-      { label: `${id} ICC private key`, bytes: key.subarray(Math.floor(key.length / 2), Math.floor(key.length / 2) + 48) },
+      {
+        label: `${id} ICC private key`,
+        bytes: key.subarray(Math.floor(key.length / 2), Math.floor(key.length / 2) + 48),
+      },
       { label: `${id} AC master key`, bytes: Buffer.from(p.acMasterKey) },
       { label: `${id} personalization key`, bytes: Buffer.from(file.personalizationKey, 'base64') },
     );
@@ -65,7 +71,8 @@ export function tillCardSecrets(cardsDir: string): Needle[] {
     const p = decodePersonalizationData(Buffer.from(file.personalization, 'base64'));
     const id = f.replace(/\.json$/, '');
     out.push({ label: `${id} cardholder name`, bytes: Buffer.from(p.cardholderName, 'latin1') });
-    if (p.pan.length % 2 === 1) out.push({ label: `${id} track 2 (PAN, separator)`, bytes: Buffer.from(`${p.pan}D`, 'hex') });
+    if (p.pan.length % 2 === 1)
+      out.push({ label: `${id} track 2 (PAN, separator)`, bytes: Buffer.from(`${p.pan}D`, 'hex') });
   }
   return out;
 }
@@ -77,25 +84,37 @@ export function tillCardSecrets(cardsDir: string): Needle[] {
 export function journalPlaintexts(path: string, key: Uint8Array): Buffer[] {
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
-    const rows = db.prepare('SELECT terminal_txn_id AS txn, request FROM attempts').all() as { txn: string; request: Buffer }[];
-    return rows.filter((r) => r.request.length > 0).map((r) => {
-      const d = createDecipheriv('aes-256-gcm', key, r.request.subarray(0, 12));
-      d.setAAD(Buffer.from(r.txn));
-      d.setAuthTag(r.request.subarray(r.request.length - 16));
-      return Buffer.concat([d.update(r.request.subarray(12, r.request.length - 16)), d.final()]);
-    });
+    const rows = db.prepare('SELECT terminal_txn_id AS txn, request FROM attempts').all() as {
+      txn: string;
+      request: Buffer;
+    }[];
+    return rows
+      .filter((r) => r.request.length > 0)
+      .map((r) => {
+        const d = createDecipheriv('aes-256-gcm', key, r.request.subarray(0, 12));
+        d.setAAD(Buffer.from(r.txn));
+        d.setAuthTag(r.request.subarray(r.request.length - 16));
+        return Buffer.concat([d.update(r.request.subarray(12, r.request.length - 16)), d.final()]);
+      });
   } finally {
     db.close();
   }
 }
 
 /** Scans a till journal's files (database, -wal, -shm) in clear, and its requests opened with `key`. */
-export function scanTillJournal(path: string, key: Uint8Array, needles: readonly Needle[]): ScanResult & { opened: number } {
+export function scanTillJournal(
+  path: string,
+  key: Uint8Array,
+  needles: readonly Needle[],
+): ScanResult & { opened: number } {
   const files = [path, `${path}-wal`, `${path}-shm`].filter((f) => existsSync(f));
   const raw = scanAtRest(files, needles);
   const opened = journalPlaintexts(path, key);
   const hits = [...raw.hits];
-  for (const plain of opened) for (const n of needles) if (!n.textOnly && plain.includes(n.bytes)) hits.push({ file: `${path} (request opened with the journal key)`, label: n.label });
+  for (const plain of opened)
+    for (const n of needles)
+      if (!n.textOnly && plain.includes(n.bytes))
+        hits.push({ file: `${path} (request opened with the journal key)`, label: n.label });
   return { ...raw, hits, opened: opened.length };
 }
 
@@ -128,7 +147,8 @@ export function scanAtRest(files: readonly string[], needles: readonly Needle[])
     }
     bytes += data.length;
     const text = file.endsWith('.log');
-    for (const n of needles) if ((text || !n.textOnly) && data.includes(n.bytes)) hits.push({ file, label: n.label });
+    for (const n of needles)
+      if ((text || !n.textOnly) && data.includes(n.bytes)) hits.push({ file, label: n.label });
   }
   return { files: files.length, bytes, needles: needles.length, hits };
 }

@@ -39,7 +39,6 @@ export function receivedBytes(output: string): { sw: string; data: Uint8Array } 
   };
 }
 
-
 /** Every "Received (SW1=.., SW2=..)" block of one opensc-tool run with several -s, in order. */
 export function allReceived(output: string): { sw: string; data: Uint8Array }[] {
   return output

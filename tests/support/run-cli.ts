@@ -18,7 +18,11 @@ export const PHONE_SIM_CLI = join(root, 'simulator', 'bin', 'bluetill-phone-sim.
 /** The shopper's bluetill-phone as shipped. */
 export const PHONE_CLI = join(root, 'phone-agent', 'bin', 'bluetill-phone.mjs');
 
-export function runCli(bin: string, args: readonly string[], o: { env?: Record<string, string>; fd3?: number; timeoutMs?: number } = {}): Promise<CliRun> {
+export function runCli(
+  bin: string,
+  args: readonly string[],
+  o: { env?: Record<string, string>; fd3?: number; timeoutMs?: number } = {},
+): Promise<CliRun> {
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [bin, ...args], {
       env: { ...process.env, BLUETILL_PIN: '', BLUETILL_SECRET: '', ...o.env },

@@ -58,30 +58,69 @@ describe('Electron main (built, with a stand-in electron module)', () => {
     // Built inside the package so that the bundle resolves npm packages from the repo's node_modules, as in development.
     const { outDir } = await buildElectronApp(join(PACKAGE_DIR, 'dist', `smoke-${process.pid}`));
     writeFileSync(join(dir, 'fake-electron.mjs'), FAKE_ELECTRON);
-    writeFileSync(join(dir, 'hooks.mjs'), `export async function resolve(s, c, next) { return s === 'electron' ? { url: ${JSON.stringify(pathToFileURL(join(dir, 'fake-electron.mjs')).href)}, shortCircuit: true } : next(s, c); }`);
-    writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module'; register(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});`);
+    writeFileSync(
+      join(dir, 'hooks.mjs'),
+      `export async function resolve(s, c, next) { return s === 'electron' ? { url: ${JSON.stringify(pathToFileURL(join(dir, 'fake-electron.mjs')).href)}, shortCircuit: true } : next(s, c); }`,
+    );
+    writeFileSync(
+      join(dir, 'register.mjs'),
+      `import { register } from 'node:module'; register(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});`,
+    );
     try {
-      const child = spawn(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, join(outDir, 'electron', 'main.mjs'),
-        '--terminal', join(world.dir, 'terminal-T-0001.json'), '--backend', world.backend.address, '--ble', 'none', '--data', join(dir, 'data'),
-        '--cashiers', await writeTestCashiersFile(join(dir, 'cashiers.json'))], {
-        stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FAKE_USER_DATA: join(dir, 'user'), BLUETILL_TILL_KEY: generateTillKey() },
-      });
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          pathToFileURL(join(dir, 'register.mjs')).href,
+          join(outDir, 'electron', 'main.mjs'),
+          '--terminal',
+          join(world.dir, 'terminal-T-0001.json'),
+          '--backend',
+          world.backend.address,
+          '--ble',
+          'none',
+          '--data',
+          join(dir, 'data'),
+          '--cashiers',
+          await writeTestCashiersFile(join(dir, 'cashiers.json')),
+        ],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, FAKE_USER_DATA: join(dir, 'user'), BLUETILL_TILL_KEY: generateTillKey() },
+        },
+      );
       let out = '';
       child.stdout.on('data', (d) => (out += String(d)));
       child.stderr.on('data', (d) => (out += String(d)));
       const code = await new Promise((r) => child.once('exit', r));
-      const lines = out.split('\n').filter((l) => l.startsWith('[')).map((l) => JSON.parse(l) as [string, unknown]);
+      const lines = out
+        .split('\n')
+        .filter((l) => l.startsWith('['))
+        .map((l) => JSON.parse(l) as [string, unknown]);
       expect(code, out).toBe(0);
-      expect(lines.find(([k]) => k === 'window')?.[1]).toMatchObject({ contextIsolation: true, nodeIntegration: false, sandbox: true, preload: join(outDir, 'preload', 'preload.cjs') });
-      expect(lines.find(([k]) => k === 'load')?.[1]).toBe(pathToFileURL(join(outDir, 'renderer', 'index.html')).href);
+      expect(lines.find(([k]) => k === 'window')?.[1]).toMatchObject({
+        contextIsolation: true,
+        nodeIntegration: false,
+        sandbox: true,
+        preload: join(outDir, 'preload', 'preload.cjs'),
+      });
+      expect(lines.find(([k]) => k === 'load')?.[1]).toBe(
+        pathToFileURL(join(outDir, 'renderer', 'index.html')).href,
+      );
       expect(lines.filter(([k]) => k === 'handle').map(([, c]) => c)).toEqual([...REQUEST_CHANNELS]);
       // The same sign-in as the browser's: nothing before it, a wrong PIN refused, a manager needed for the close.
       expect(Object.fromEntries(lines.filter(([k]) => /sign-in|PIN|manager/.test(k)))).toEqual({
-        'before sign-in': 'unauthenticated', 'wrong PIN': 'unauthenticated', 'sign-in': 'ok', 'after sign-in': 'ok', 'close without a manager': 'approval_required',
+        'before sign-in': 'unauthenticated',
+        'wrong PIN': 'unauthenticated',
+        'sign-in': 'ok',
+        'after sign-in': 'ok',
+        'close without a manager': 'approval_required',
       });
       expect(lines.filter(([k]) => k === 'event').map(([, e]) => e)).toContain('till:changed');
       // No event reached the window before a cashier signed in.
-      expect(lines.findIndex(([k]) => k === 'event')).toBeGreaterThan(lines.findIndex(([k]) => k === 'sign-in'));
+      expect(lines.findIndex(([k]) => k === 'event')).toBeGreaterThan(
+        lines.findIndex(([k]) => k === 'sign-in'),
+      );
       expect(lines.at(-1)).toEqual(['exit', 0]);
     } finally {
       rmSync(outDir, { recursive: true, force: true });

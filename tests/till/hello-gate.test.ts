@@ -12,7 +12,14 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InMemoryRadio } from '@bluetill/simulator';
 import type { CentralLink } from '@bluetill/phone-agent';
-import { Reassembler, decodeMessage, encodeMessage, fragment, startPhoneHandshake, type BleBody } from '@bluetill/protocol';
+import {
+  Reassembler,
+  decodeMessage,
+  encodeMessage,
+  fragment,
+  startPhoneHandshake,
+  type BleBody,
+} from '@bluetill/protocol';
 import { Till } from '../../pos-terminal/src/common/till';
 import type { BackendClient } from '../../pos-terminal/src/common/ports/backend-client';
 import { SqliteJournal } from '../../pos-terminal/src/adapters/journal/journal.sqlite';
@@ -28,17 +35,29 @@ async function startTill(limits: { helloBurst?: number; hellosPerSecond?: number
   const backend = {
     challenge: async () => {
       challenges++;
-      return { unpredictableNumber: Uint8Array.of(1, 2, 3, 4), expiresAtMs: Date.now() + 60_000, pinKeyCertificate: new Uint8Array(8), terminalStatement: new Uint8Array() };
+      return {
+        unpredictableNumber: Uint8Array.of(1, 2, 3, 4),
+        expiresAtMs: Date.now() + 60_000,
+        pinKeyCertificate: new Uint8Array(8),
+        terminalStatement: new Uint8Array(),
+      };
     },
     getSettlement: async () => null,
   } as unknown as BackendClient;
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const till = new Till({
-    terminalId: 'T-1', merchantId: 'M-1', counterName: 'Counter 1', currency: 'EUR',
+    terminalId: 'T-1',
+    merchantId: 'M-1',
+    counterName: 'Counter 1',
+    currency: 'EUR',
     identity: { terminalKey: privateKey, terminalCertificate: new Uint8Array(8), merchantName: 'Shop' },
-    peripheral: radio.peripheral(), backend,
-    journal: new SqliteJournal(join(mkdtempSync(join(tmpdir(), 'bluetill-hello-')), 'journal.sqlite'), { key: new Uint8Array(32).fill(7) }),
-    limits, resolveEveryMs: 0,
+    peripheral: radio.peripheral(),
+    backend,
+    journal: new SqliteJournal(join(mkdtempSync(join(tmpdir(), 'bluetill-hello-')), 'journal.sqlite'), {
+      key: new Uint8Array(32).fill(7),
+    }),
+    limits,
+    resolveEveryMs: 0,
   });
   tills.push(till);
   await till.start();
@@ -46,7 +65,11 @@ async function startTill(limits: { helloBurst?: number; hellosPerSecond?: number
 }
 
 /** Sends one Hello on a new link and returns the till's first answer (`link`: the phone's side, to watch). */
-async function hello(radio: InMemoryRadio, ephemeralPublicKey?: Uint8Array, watch?: (link: CentralLink) => void): Promise<BleBody> {
+async function hello(
+  radio: InMemoryRadio,
+  ephemeralPublicKey?: Uint8Array,
+  watch?: (link: CentralLink) => void,
+): Promise<BleBody> {
   const link = await radio.central().connect('till');
   watch?.(link);
   const reassembler = new Reassembler();
@@ -57,11 +80,16 @@ async function hello(radio: InMemoryRadio, ephemeralPublicKey?: Uint8Array, watc
     }),
   );
   const h = startPhoneHandshake().hello;
-  for (const v of fragment(encodeMessage({ $case: 'hello', value: ephemeralPublicKey ? { ...h, ephemeralPublicKey } : h }), radio.mtu - 3, 0)) await link.write(v);
+  for (const v of fragment(
+    encodeMessage({ $case: 'hello', value: ephemeralPublicKey ? { ...h, ephemeralPublicKey } : h }),
+    radio.mtu - 3,
+    0,
+  ))
+    await link.write(v);
   return answer;
 }
 
-describe('the till\'s Hello gate', () => {
+describe("the till's Hello gate", () => {
   it('a Hello whose key is not on P-256 is refused before any Challenge or basket', async () => {
     const t = await startTill();
     const basket = t.till.baskets.add([{ sku: 's', name: 'Soap', quantity: 1, unitPriceMinor: 250 }]);
@@ -93,7 +121,8 @@ describe('the cashier cancels a phone that waits', () => {
     });
     expect(answer.$case).toBe('helloAck');
     // The till records 'secured' right after its HelloAck has gone.
-    for (let i = 0; i < 100 && t.till.sessionSnapshots()[0]?.state !== 'secured'; i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 100 && t.till.sessionSnapshots()[0]?.state !== 'secured'; i++)
+      await new Promise((r) => setTimeout(r, 5));
     const [session] = t.till.sessionSnapshots();
     expect(session).toMatchObject({ state: 'secured', basketId: null });
     expect(t.till.baskets.list().find((b) => b.id === basket.id)?.state).toBe('open');

@@ -24,7 +24,29 @@ describe('serve CLI', () => {
   it('composes a till with the real adapters and serves it until SIGTERM', async () => {
     const cli = join(import.meta.dirname, '../../pos-terminal/src/server/cli.ts');
     const cashiers = await writeTestCashiersFile(join(data, 'cashiers.json'));
-    const child = spawn(process.execPath, ['--import', 'tsx', cli, '--terminal', join(world.dir, 'terminal-T-0001.json'), '--backend', world.backend.address, '--ble', 'none', '--port', '0', '--data', data, '--counter', 'Counter 7', '--cashiers', cashiers], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BLUETILL_TILL_KEY: generateTillKey() } });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        cli,
+        '--terminal',
+        join(world.dir, 'terminal-T-0001.json'),
+        '--backend',
+        world.backend.address,
+        '--ble',
+        'none',
+        '--port',
+        '0',
+        '--data',
+        data,
+        '--counter',
+        'Counter 7',
+        '--cashiers',
+        cashiers,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BLUETILL_TILL_KEY: generateTillKey() } },
+    );
     let out = '';
     child.stdout.on('data', (d) => (out += String(d)));
     child.stderr.on('data', (d) => (out += String(d)));
@@ -42,7 +64,9 @@ describe('serve CLI', () => {
     const client = await WsTestClient.withToken(url, readFileSync(tokenFile, 'utf8').trim());
     expect((await client.call('till:snapshot', {})).counterName).toBe('Counter 7');
     // The first probe may have answered before this client connected: ask until it has.
-    await expect.poll(async () => (await client.call('till:snapshot', {})).backend.health, { timeout: 10_000 }).toBe('reachable');
+    await expect
+      .poll(async () => (await client.call('till:snapshot', {})).backend.health, { timeout: 10_000 })
+      .toBe('reachable');
     expect((await client.call('catalog:search', { query: '' })).length).toBeGreaterThanOrEqual(20);
     client.close();
     child.kill('SIGTERM');
@@ -50,7 +74,17 @@ describe('serve CLI', () => {
   });
 
   it('explains its arguments', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../../pos-terminal/src/server/cli.ts'), '--ble', 'bluetooth'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(import.meta.dirname, '../../pos-terminal/src/server/cli.ts'),
+        '--ble',
+        'bluetooth',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let err = '';
     child.stderr.on('data', (d) => (err += String(d)));
     expect(await new Promise((r) => child.once('exit', r))).toBe(2);

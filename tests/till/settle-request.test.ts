@@ -17,8 +17,12 @@ const journaled: Uint8Array[] = [];
 beforeAll(async () => {
   rig = await startRig({
     wrap: (_i, parts) => ({
-      journal: override<Journal>(parts.journal, { begin: (a) => (journaled.push(a.request), parts.journal.begin(a)) }),
-      backend: override<BackendClient>(parts.backend, { settle: (req) => (sent.push(req), parts.backend.settle(req)) }),
+      journal: override<Journal>(parts.journal, {
+        begin: (a) => (journaled.push(a.request), parts.journal.begin(a)),
+      }),
+      backend: override<BackendClient>(parts.backend, {
+        settle: (req) => (sent.push(req), parts.backend.settle(req)),
+      }),
     }),
   });
 }, 60_000);

@@ -31,19 +31,39 @@ afterEach(async () => {
 });
 
 /** A till on the files in `dir`; `settled`: what the network says about an attempt it is asked about. */
-async function startTill(dir: string, settled: (txn: string) => SettleResponse | null = () => null, more: { clock?: { now(): number }; timeZone?: string } = {}) {
+async function startTill(
+  dir: string,
+  settled: (txn: string) => SettleResponse | null = () => null,
+  more: { clock?: { now(): number }; timeZone?: string } = {},
+) {
   const journal = new SqliteJournal(join(dir, 'journal.sqlite'), { key: new Uint8Array(32).fill(9) });
   const catalog = new SqliteCatalog(join(dir, 'till.sqlite'));
   const receipts = new SqliteReceiptStore(join(dir, 'till.sqlite'));
   catalog.upsert({ sku: 'tea', barcode: null, name: 'Green tea', priceMinor: 350 });
   catalog.upsert({ sku: 'cake', barcode: null, name: 'Cake', priceMinor: 420 });
   let batch = 0;
-  const closeBatch = async () => ({ batchId: ++batch, openedAtMs: 0, closedAtMs: Date.now(), totals: undefined });
-  const backend = { getSettlement: async (txn: string) => settled(txn), probe: async () => undefined, closeBatch } as unknown as BackendClient;
+  const closeBatch = async () => ({
+    batchId: ++batch,
+    openedAtMs: 0,
+    closedAtMs: Date.now(),
+    totals: undefined,
+  });
+  const backend = {
+    getSettlement: async (txn: string) => settled(txn),
+    probe: async () => undefined,
+    closeBatch,
+  } as unknown as BackendClient;
   const till = new Till({
-    terminalId: 'T-1', merchantId: 'M-1', counterName: 'Counter 1', currency: 'EUR',
+    terminalId: 'T-1',
+    merchantId: 'M-1',
+    counterName: 'Counter 1',
+    currency: 'EUR',
     identity: { terminalKey: privateKey, terminalCertificate: new Uint8Array(), merchantName: 'Shop' },
-    peripheral: new NoBlePeripheral(), backend, journal, basketStore: journal, resolveEveryMs: 0,
+    peripheral: new NoBlePeripheral(),
+    backend,
+    journal,
+    basketStore: journal,
+    resolveEveryMs: 0,
   });
   await till.start();
   const host = new CashierHost({ till, catalog, receipts, probeEveryMs: 0, autoPrint: false, ...more });
@@ -108,13 +128,32 @@ describe('a till restart', () => {
     const paid = await a.call<BasketView>('basket:charge');
     await a.call('draft:add', { sku: 'cake' });
     const declined = await a.call<BasketView>('basket:charge');
-    await a.journal.begin({ terminalTxnId: 'T-1-paid', basketId: paid.id, request: new Uint8Array([1]), at: 1, amountMinor: 350, maskedPan: '' });
-    await a.journal.begin({ terminalTxnId: 'T-1-declined', basketId: declined.id, request: new Uint8Array([2]), at: 1, amountMinor: 420, maskedPan: '' });
+    await a.journal.begin({
+      terminalTxnId: 'T-1-paid',
+      basketId: paid.id,
+      request: new Uint8Array([1]),
+      at: 1,
+      amountMinor: 350,
+      maskedPan: '',
+    });
+    await a.journal.begin({
+      terminalTxnId: 'T-1-declined',
+      basketId: declined.id,
+      request: new Uint8Array([2]),
+      at: 1,
+      amountMinor: 420,
+      maskedPan: '',
+    });
     await a.crash();
 
     const answers: Record<string, SettleResponse> = {
       'T-1-paid': { approved: true, declineReason: '', receipt: undefined, replayed: false },
-      'T-1-declined': { approved: false, declineReason: 'insufficient_funds', receipt: undefined, replayed: false },
+      'T-1-declined': {
+        approved: false,
+        declineReason: 'insufficient_funds',
+        receipt: undefined,
+        replayed: false,
+      },
     };
     const b = await startTill(dir, (txn) => answers[txn] ?? null);
     expect(b.host.snapshot().baskets.map((x) => x.id)).toEqual([declined.id]);
@@ -153,7 +192,10 @@ describe("the day's history", () => {
       const now = { t: at(after) };
       const a = await startTill(fresh(), undefined, { clock: { now: () => now.t }, timeZone: zone });
       a.receipts.save({ ...SMALL_RECEIPT, terminalTxnId: 'T-1-evening', issuedAtMs: at(before) }, null);
-      a.receipts.save({ ...SMALL_RECEIPT, terminalTxnId: 'T-1-yesterday', issuedAtMs: at(before) - 24 * 3600_000 }, null);
+      a.receipts.save(
+        { ...SMALL_RECEIPT, terminalTxnId: 'T-1-yesterday', issuedAtMs: at(before) - 24 * 3600_000 },
+        null,
+      );
       const today = await a.call<ReceiptView[]>('receipt:history', {});
       expect(today.map((r) => r.terminalTxnId)).toEqual(['T-1-evening']);
     }
@@ -165,12 +207,18 @@ describe("the day's history", () => {
       const now = { t: at(`2026-12-07T23:55:00${offset}`) };
       const a = await startTill(fresh(), undefined, { clock: { now: () => now.t }, timeZone: zone });
       a.receipts.save({ ...SMALL_RECEIPT, terminalTxnId: 'T-1-late', issuedAtMs: now.t }, null);
-      expect((await a.call<ReceiptView[]>('receipt:history', {})).map((r) => r.terminalTxnId)).toEqual(['T-1-late']);
+      expect((await a.call<ReceiptView[]>('receipt:history', {})).map((r) => r.terminalTxnId)).toEqual([
+        'T-1-late',
+      ]);
       now.t = at(`2026-12-08T00:05:00${offset}`);
       expect(await a.call<ReceiptView[]>('receipt:history', {})).toEqual([]); // a new business day
-      expect((await a.call<ReceiptView[]>('receipt:history', { date: '2026-12-07' })).map((r) => r.terminalTxnId)).toEqual(['T-1-late']);
+      expect(
+        (await a.call<ReceiptView[]>('receipt:history', { date: '2026-12-07' })).map((r) => r.terminalTxnId),
+      ).toEqual(['T-1-late']);
       expect(await a.call<ReceiptView[]>('receipt:history', { date: '2026-12-08' })).toEqual([]);
-      expect((await a.call<ReceiptView[]>('receipt:history', { query: 'T-1-late' })).map((r) => r.terminalTxnId)).toEqual(['T-1-late']);
+      expect(
+        (await a.call<ReceiptView[]>('receipt:history', { query: 'T-1-late' })).map((r) => r.terminalTxnId),
+      ).toEqual(['T-1-late']);
     }
   });
 });
@@ -179,7 +227,10 @@ describe('closing the day', () => {
   it('twice with nothing sold in between made an empty batch; now the second close is refused with a clear message — was a bug', async () => {
     const a = await startTill(fresh());
     expect(await a.call('batch:close')).toMatchObject({ batchId: 1 });
-    await expect(a.call('batch:close')).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/Nothing was sold, refunded or voided since the day was last closed/) });
+    await expect(a.call('batch:close')).rejects.toMatchObject({
+      code: 'conflict',
+      message: expect.stringMatching(/Nothing was sold, refunded or voided since the day was last closed/),
+    });
     await new Promise((r) => setTimeout(r, 5));
     a.receipts.save({ ...SMALL_RECEIPT, terminalTxnId: 'T-1-next', issuedAtMs: Date.now() }, null);
     expect(await a.call('batch:close')).toMatchObject({ batchId: 2 });

@@ -38,7 +38,11 @@ let till: Till;
 let host: CashierHost;
 const closers: Array<() => unknown> = [];
 
-const capture = (into: Array<Record<string, unknown>>) => pino({ level: 'info' }, { write: (line: string) => void into.push(JSON.parse(line) as Record<string, unknown>) });
+const capture = (into: Array<Record<string, unknown>>) =>
+  pino(
+    { level: 'info' },
+    { write: (line: string) => void into.push(JSON.parse(line) as Record<string, unknown>) },
+  );
 const until = async (what: string, ok: () => boolean, ms = 10_000) => {
   const end = Date.now() + ms;
   while (!ok()) {
@@ -50,24 +54,54 @@ const until = async (what: string, ok: () => boolean, ms = 10_000) => {
 beforeAll(async () => {
   const masterKey = MasterKey.generate();
   seed = await seedDemo(dir, [], [], { masterKey });
-  backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, masterKey, logger: capture(backendLog), shopper: false });
+  backend = await startBackend({
+    dbPath: seed.dbPath,
+    keysPath: seed.keysPath,
+    masterKey,
+    logger: capture(backendLog),
+    shopper: false,
+  });
   client = new GrpcBackendClient({
-    authorizationAddress: `localhost:${backend.port}`, terminalId: 'T-0001', tls: readTerminalTls(seed.tlsDir, 'T-0001'), deadlineMs: 3_000, attempts: 1, log: capture(tillLog),
+    authorizationAddress: `localhost:${backend.port}`,
+    terminalId: 'T-0001',
+    tls: readTerminalTls(seed.tlsDir, 'T-0001'),
+    deadlineMs: 3_000,
+    attempts: 1,
+    log: capture(tillLog),
   });
   const journal = new SqliteJournal(join(dir, 'journal.sqlite'), { key: new Uint8Array(32).fill(3) });
   const catalog = new SqliteCatalog(join(dir, 'till.sqlite'));
   const receipts = new SqliteReceiptStore(join(dir, 'till.sqlite'));
   till = new Till({
-    terminalId: 'T-0001', merchantId: 'M-0001', counterName: 'Counter 1', currency: 'EUR',
-    identity: { terminalKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, terminalCertificate: new Uint8Array(), merchantName: 'Shop' },
-    peripheral: new NoBlePeripheral(), backend: client, journal, basketStore: journal, resolveEveryMs: 0,
+    terminalId: 'T-0001',
+    merchantId: 'M-0001',
+    counterName: 'Counter 1',
+    currency: 'EUR',
+    identity: {
+      terminalKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
+      terminalCertificate: new Uint8Array(),
+      merchantName: 'Shop',
+    },
+    peripheral: new NoBlePeripheral(),
+    backend: client,
+    journal,
+    basketStore: journal,
+    resolveEveryMs: 0,
   });
   await till.start();
   host = new CashierHost({ till, catalog, receipts, probeEveryMs: 150, autoPrint: false });
   host.subscribe((event, payload) => {
     if (event === 'backend:changed') statuses.push(payload as BackendStatus);
   });
-  closers.push(() => host.close(), () => till.stop(), () => journal.close(), () => catalog.close(), () => receipts.close(), () => client.close(), () => backend.close());
+  closers.push(
+    () => host.close(),
+    () => till.stop(),
+    () => journal.close(),
+    () => catalog.close(),
+    () => receipts.close(),
+    () => client.close(),
+    () => backend.close(),
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -76,42 +110,56 @@ afterAll(async () => {
 });
 
 describe('a till whose certificate was revoked', () => {
-  it('says the card company refused this till (certificate revoked); both sides log it once', { timeout: 30_000 }, async () => {
-    await until('the payment network connected', () => statuses.some((s) => s.health === 'reachable'));
-    expect(backendLog.filter((l) => l.event === 'terminal_refused')).toHaveLength(0);
+  it(
+    'says the card company refused this till (certificate revoked); both sides log it once',
+    { timeout: 30_000 },
+    async () => {
+      await until('the payment network connected', () => statuses.some((s) => s.health === 'reachable'));
+      expect(backendLog.filter((l) => l.event === 'terminal_refused')).toHaveLength(0);
 
-    const store = new SqliteBackendStore(seed.dbPath);
-    try {
-      expect(revokeTerminalCertificates(store.db, 'T-0001')).toBe(1);
-    } finally {
-      store.close();
-    }
+      const store = new SqliteBackendStore(seed.dbPath);
+      try {
+        expect(revokeTerminalCertificates(store.db, 'T-0001')).toBe(1);
+      } finally {
+        store.close();
+      }
 
-    await until('the refusal in the status', () => statuses.some((s) => s.message.includes('card company refused this till')));
-    const refused = statuses.at(-1)!;
-    expect(refused.health).toBe('unreachable');
-    expect(refused.message).toContain('The card company refused this till (certificate revoked)');
-    expect(refused.message).not.toMatch(/not reachable/);
+      await until('the refusal in the status', () =>
+        statuses.some((s) => s.message.includes('card company refused this till')),
+      );
+      const refused = statuses.at(-1)!;
+      expect(refused.health).toBe('unreachable');
+      expect(refused.message).toContain('The card company refused this till (certificate revoked)');
+      expect(refused.message).not.toMatch(/not reachable/);
 
-    // A payment's first call is refused the same way, with the reason as a field.
-    const e = await client.challenge().catch((x: unknown) => x);
-    expect(e).toBeInstanceOf(BackendError);
-    expect(e).toMatchObject({ code: 'refused', reason: 'certificate_revoked' });
+      // A payment's first call is refused the same way, with the reason as a field.
+      const e = await client.challenge().catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(BackendError);
+      expect(e).toMatchObject({ code: 'refused', reason: 'certificate_revoked' });
 
-    // The cashier closing the day hears the same, not "no answer".
-    const closed = await host.invoke('batch:close', {}).catch((x: unknown) => x);
-    expect(closed).toMatchObject({ code: 'unavailable', message: expect.stringContaining('The card company refused this till (certificate revoked)') });
+      // The cashier closing the day hears the same, not "no answer".
+      const closed = await host.invoke('batch:close', {}).catch((x: unknown) => x);
+      expect(closed).toMatchObject({
+        code: 'unavailable',
+        message: expect.stringContaining('The card company refused this till (certificate revoked)'),
+      });
 
-    // Several more probes: still one line on each side (rate-limited).
-    await new Promise((r) => setTimeout(r, 700));
-    const onBackend = backendLog.filter((l) => l.event === 'terminal_refused');
-    expect(onBackend).toHaveLength(1);
-    expect(onBackend[0]).toMatchObject({ level: 40, reason: 'certificate_revoked', terminalId: 'T-0001', method: 'Health.Check' });
-    expect(onBackend[0]!.serial).toMatch(/^[0-9A-F]+$/i);
-    expect(onBackend[0]!.fingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
-    const onTill = tillLog.filter((l) => l.event === 'refused_by_card_company');
-    expect(onTill).toHaveLength(1);
-    expect(onTill[0]).toMatchObject({ level: 40, terminalId: 'T-0001', reason: 'certificate_revoked' });
-    expect(String(onTill[0]!.msg)).toContain('the card company refused this till (certificate revoked)');
-  });
+      // Several more probes: still one line on each side (rate-limited).
+      await new Promise((r) => setTimeout(r, 700));
+      const onBackend = backendLog.filter((l) => l.event === 'terminal_refused');
+      expect(onBackend).toHaveLength(1);
+      expect(onBackend[0]).toMatchObject({
+        level: 40,
+        reason: 'certificate_revoked',
+        terminalId: 'T-0001',
+        method: 'Health.Check',
+      });
+      expect(onBackend[0]!.serial).toMatch(/^[0-9A-F]+$/i);
+      expect(onBackend[0]!.fingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+      const onTill = tillLog.filter((l) => l.event === 'refused_by_card_company');
+      expect(onTill).toHaveLength(1);
+      expect(onTill[0]).toMatchObject({ level: 40, terminalId: 'T-0001', reason: 'certificate_revoked' });
+      expect(String(onTill[0]!.msg)).toContain('the card company refused this till (certificate revoked)');
+    },
+  );
 });

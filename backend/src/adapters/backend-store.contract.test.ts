@@ -53,20 +53,42 @@ describe.each(stores)('BackendStore contract: $name', (factory) => {
   afterAll(async () => close());
 
   /** A sale of `minor` by card-alice at T-0001 under txn id `txn`, answered exactly once (the stored response is the txn id's bytes). */
-  const sale = (txn: string, minor: number, hash = hashOf(1)) => async (tx: StoreTx) => {
-    const replay = replayOf(await tx.findSettlement('T-0001', txn), hash, (b) => ({ text: Buffer.from(b).toString() }), 'terminal transaction id');
-    if (replay) return replay;
-    const card = (await tx.findCardById('card-alice'))!;
-    const merchant = (await tx.findMerchant('M-0001'))!;
-    const batchId = (await tx.openBatch('T-0001', NOW)).id;
-    const row: SettlementRow = {
-      terminalId: 'T-0001', terminalTxnId: txn, requestHash: hash, approved: true, declineReason: null, amountMinor: minor, currency: 'EUR',
-      cardId: card.id, merchantId: merchant.id, response: new Uint8Array(Buffer.from(txn)), createdAt: NOW, batchId,
+  const sale =
+    (txn: string, minor: number, hash = hashOf(1)) =>
+    async (tx: StoreTx) => {
+      const replay = replayOf(
+        await tx.findSettlement('T-0001', txn),
+        hash,
+        (b) => ({ text: Buffer.from(b).toString() }),
+        'terminal transaction id',
+      );
+      if (replay) return replay;
+      const card = (await tx.findCardById('card-alice'))!;
+      const merchant = (await tx.findMerchant('M-0001'))!;
+      const batchId = (await tx.openBatch('T-0001', NOW)).id;
+      const row: SettlementRow = {
+        terminalId: 'T-0001',
+        terminalTxnId: txn,
+        requestHash: hash,
+        approved: true,
+        declineReason: null,
+        amountMinor: minor,
+        currency: 'EUR',
+        cardId: card.id,
+        merchantId: merchant.id,
+        response: new Uint8Array(Buffer.from(txn)),
+        createdAt: NOW,
+        batchId,
+      };
+      const id = await tx.insertSettlement(row);
+      await tx.insertPostings(
+        id,
+        salePostings({ minor, currency: 'EUR' }, card.accountId, merchant.accountId),
+        NOW,
+        { batchId, adjustmentId: null },
+      );
+      return { text: txn, replayed: false };
     };
-    const id = await tx.insertSettlement(row);
-    await tx.insertPostings(id, salePostings({ minor, currency: 'EUR' }, card.accountId, merchant.accountId), NOW, { batchId, adjustmentId: null });
-    return { text: txn, replayed: false };
-  };
   const balance = () => store.read((tx) => tx.accountBalance('acct-M-0001'));
 
   it('commits each transaction of a batch alone: a throw undoes only its own writes, the others are durable', async () => {
@@ -87,7 +109,10 @@ describe.each(stores)('BackendStore contract: $name', (factory) => {
 
   it('answers a request id once: the same request in the same batch replays the first, another request under it is ALREADY_EXISTS', async () => {
     const before = await balance();
-    const [first, again] = await Promise.all([store.commit(sale('x-1', 500)), store.commit(sale('x-1', 500))]);
+    const [first, again] = await Promise.all([
+      store.commit(sale('x-1', 500)),
+      store.commit(sale('x-1', 500)),
+    ]);
     expect(first).toEqual({ text: 'x-1', replayed: false });
     expect(again).toEqual({ text: 'x-1', replayed: true });
     const other = store.commit(sale('x-1', 999, hashOf(2)));
@@ -97,15 +122,31 @@ describe.each(stores)('BackendStore contract: $name', (factory) => {
   });
 
   it('refuses postings that do not sum to zero in each currency, and keeps nothing of that transaction', async () => {
-    const before = await store.read(async (tx) => ({ sum: await tx.ledgerSum(), settlement: await tx.findSettlement('T-0001', 'u-1') }));
+    const before = await store.read(async (tx) => ({
+      sum: await tx.ledgerSum(),
+      settlement: await tx.findSettlement('T-0001', 'u-1'),
+    }));
     await expect(
       store.commit(async (tx) => {
         const batchId = (await tx.openBatch('T-0001', NOW)).id;
         const id = await tx.insertSettlement({
-          terminalId: 'T-0001', terminalTxnId: 'u-1', requestHash: hashOf(3), approved: true, declineReason: null, amountMinor: 1, currency: 'EUR',
-          cardId: 'card-alice', merchantId: 'M-0001', response: new Uint8Array(), createdAt: NOW, batchId,
+          terminalId: 'T-0001',
+          terminalTxnId: 'u-1',
+          requestHash: hashOf(3),
+          approved: true,
+          declineReason: null,
+          amountMinor: 1,
+          currency: 'EUR',
+          cardId: 'card-alice',
+          merchantId: 'M-0001',
+          response: new Uint8Array(),
+          createdAt: NOW,
+          batchId,
         });
-        await tx.insertPostings(id, [{ accountId: 'acct-M-0001', amountMinor: 1, currency: 'EUR' }], NOW, { batchId, adjustmentId: null });
+        await tx.insertPostings(id, [{ accountId: 'acct-M-0001', amountMinor: 1, currency: 'EUR' }], NOW, {
+          batchId,
+          adjustmentId: null,
+        });
       }),
     ).rejects.toThrow(/unbalanced/);
     expect(before.settlement).toBeUndefined();
@@ -116,7 +157,10 @@ describe.each(stores)('BackendStore contract: $name', (factory) => {
   it('uses a challenge once: ok, then used; unknown and expired ones are told apart and never used', async () => {
     expect(await store.commit((tx) => tx.insertChallenge('0a0b0c0d', 'T-0001', NOW + 60_000))).toBe(true);
     expect(await store.commit((tx) => tx.insertChallenge('0a0b0c0d', 'T-0001', NOW + 60_000))).toBe(false);
-    const [one, two] = await Promise.all([store.commit((tx) => tx.takeChallenge('0a0b0c0d', 'T-0001', NOW)), store.commit((tx) => tx.takeChallenge('0a0b0c0d', 'T-0001', NOW))]);
+    const [one, two] = await Promise.all([
+      store.commit((tx) => tx.takeChallenge('0a0b0c0d', 'T-0001', NOW)),
+      store.commit((tx) => tx.takeChallenge('0a0b0c0d', 'T-0001', NOW)),
+    ]);
     expect([one, two]).toEqual(['ok', 'used']);
     expect(await store.commit((tx) => tx.takeChallenge('ffffffff', 'T-0001', NOW))).toBe('unknown');
     await store.commit((tx) => tx.insertChallenge('01020304', 'T-0001', NOW - 1));

@@ -10,7 +10,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 
 export class DeadlineExceededError extends Error {
   readonly code = 'deadline_exceeded';
-  constructor(message = 'the call\'s deadline passed before its work was done; nothing was written') {
+  constructor(message = "the call's deadline passed before its work was done; nothing was written") {
     super(message);
     this.name = 'DeadlineExceededError';
   }

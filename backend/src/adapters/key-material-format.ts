@@ -24,7 +24,11 @@ export interface SerializedIssuer {
   readonly caPrivatePem: string;
   readonly issuerPrivatePem: string;
   readonly issuerIdentifier: string;
-  readonly issuerCertificate: { readonly certificate: string; readonly remainder: string; readonly exponent: string };
+  readonly issuerCertificate: {
+    readonly certificate: string;
+    readonly remainder: string;
+    readonly exponent: string;
+  };
   readonly acMasterKeys: { readonly tdes: string; readonly aes: string };
   readonly personalizationMasterKey: string;
   readonly iccBits: number;
@@ -40,7 +44,11 @@ export function serializeIssuer(i: DemoIssuer): SerializedIssuer {
     caPrivatePem: pem(i.ca.privateKey),
     issuerPrivatePem: pem(i.issuer.privateKey),
     issuerIdentifier: i.issuer.identifier,
-    issuerCertificate: { certificate: b64(i.issuer.certificate.certificate), remainder: b64(i.issuer.certificate.remainder), exponent: b64(i.issuer.certificate.exponent) },
+    issuerCertificate: {
+      certificate: b64(i.issuer.certificate.certificate),
+      remainder: b64(i.issuer.certificate.remainder),
+      exponent: b64(i.issuer.certificate.exponent),
+    },
     acMasterKeys: { tdes: b64(i.acMasterKeys.tdes), aes: b64(i.acMasterKeys.aes) },
     personalizationMasterKey: b64(i.personalizationMasterKey),
     iccBits: i.iccBits,
@@ -56,7 +64,11 @@ export function loadIssuer(s: SerializedIssuer): DemoIssuer {
       privateKey: issuer,
       publicKey: rsaPublicKeyOf(createPublicKey(issuer)),
       identifier: s.issuerIdentifier,
-      certificate: { certificate: unb64(s.issuerCertificate.certificate), remainder: unb64(s.issuerCertificate.remainder), exponent: unb64(s.issuerCertificate.exponent) },
+      certificate: {
+        certificate: unb64(s.issuerCertificate.certificate),
+        remainder: unb64(s.issuerCertificate.remainder),
+        exponent: unb64(s.issuerCertificate.exponent),
+      },
     },
     acMasterKeys: { tdes: unb64(s.acMasterKeys.tdes), aes: unb64(s.acMasterKeys.aes) },
     personalizationMasterKey: unb64(s.personalizationMasterKey),

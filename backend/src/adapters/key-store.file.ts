@@ -4,7 +4,14 @@
  * interface, and the master key then never leaves the HSM.)
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { CardKeyCache, CardRecordsCache, IssuerKeyCache, keyAgreementOf, privateKeyFromPem, utf8 } from '@bluetill/protocol';
+import {
+  CardKeyCache,
+  CardRecordsCache,
+  IssuerKeyCache,
+  keyAgreementOf,
+  privateKeyFromPem,
+  utf8,
+} from '@bluetill/protocol';
 import { nativeKeyAgreement, nativeSigner, nodeSigner } from './native-keys';
 import type { KeyStore } from '../ports/key-store';
 import { loadIssuer, type KeyMaterial } from './key-material-format';
@@ -28,16 +35,25 @@ export class SoftwareKeyStore implements KeyStore {
   constructor(material: KeyMaterial) {
     const pinPrivateKey = privateKeyFromPem(material.pinKey.privatePem).privateKey;
     this.pinKey = {
-      id: material.pinKey.id, privateKey: pinPrivateKey, certificate: Buffer.from(material.pinKey.certificate, 'base64'),
-      agreement: nativeKeyAgreement(pinPrivateKey) ?? { kind: 'node' as const, ...keyAgreementOf(pinPrivateKey) },
+      id: material.pinKey.id,
+      privateKey: pinPrivateKey,
+      certificate: Buffer.from(material.pinKey.certificate, 'base64'),
+      agreement: nativeKeyAgreement(pinPrivateKey) ?? {
+        kind: 'node' as const,
+        ...keyAgreementOf(pinPrivateKey),
+      },
     };
     const receiptPrivateKey = privateKeyFromPem(material.receiptKey.privatePem).privateKey;
     this.receiptKey = {
-      id: material.receiptKey.id, privateKey: receiptPrivateKey, certificate: Buffer.from(material.receiptKey.certificate, 'base64'),
+      id: material.receiptKey.id,
+      privateKey: receiptPrivateKey,
+      certificate: Buffer.from(material.receiptKey.certificate, 'base64'),
       signer: nativeSigner(receiptPrivateKey) ?? nodeSigner(receiptPrivateKey),
     };
     this.lookupKey = Buffer.from(material.lookupKey, 'base64');
-    this.codeKey = Buffer.from(hkdfSync('sha256', this.lookupKey, new Uint8Array(0), 'bluetill/1 temporary code', 32));
+    this.codeKey = Buffer.from(
+      hkdfSync('sha256', this.lookupKey, new Uint8Array(0), 'bluetill/1 temporary code', 32),
+    );
     this.dataKey = Buffer.from(material.dataKey, 'base64');
     this.pinVerifierKey = Buffer.from(material.pinVerifierKey, 'base64');
     const issuer = loadIssuer(material.emv);
@@ -75,6 +91,8 @@ export class SoftwareKeyStore implements KeyStore {
   }
 
   pinVerifier(salt: Uint8Array, pin: string, panHash: string): Uint8Array {
-    return new Uint8Array(createHmac('sha256', this.pinVerifierKey).update(salt).update(utf8(panHash)).update(utf8(pin)).digest());
+    return new Uint8Array(
+      createHmac('sha256', this.pinVerifierKey).update(salt).update(utf8(panHash)).update(utf8(pin)).digest(),
+    );
   }
 }

@@ -20,9 +20,27 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Every secret in the material: PEM private keys and each symmetric key (base64 and hex). */
 function secretsOf(m: KeyMaterial): string[] {
-  const symmetric = [m.lookupKey, m.dataKey, m.pinVerifierKey, m.emv.acMasterKeys.tdes, m.emv.acMasterKeys.aes, m.emv.personalizationMasterKey];
-  const pems = [m.root.privatePem, m.acquirer.privatePem, m.pinKey.privatePem, m.receiptKey.privatePem, m.emv.caPrivatePem, m.emv.issuerPrivatePem];
-  return [...symmetric, ...symmetric.map((k) => Buffer.from(k, 'base64').toString('hex')), ...pems.map((p) => p.split('\n')[1]!)];
+  const symmetric = [
+    m.lookupKey,
+    m.dataKey,
+    m.pinVerifierKey,
+    m.emv.acMasterKeys.tdes,
+    m.emv.acMasterKeys.aes,
+    m.emv.personalizationMasterKey,
+  ];
+  const pems = [
+    m.root.privatePem,
+    m.acquirer.privatePem,
+    m.pinKey.privatePem,
+    m.receiptKey.privatePem,
+    m.emv.caPrivatePem,
+    m.emv.issuerPrivatePem,
+  ];
+  return [
+    ...symmetric,
+    ...symmetric.map((k) => Buffer.from(k, 'base64').toString('hex')),
+    ...pems.map((p) => p.split('\n')[1]!),
+  ];
 }
 
 const codeOf = (fn: () => unknown): string => {
@@ -46,14 +64,24 @@ describe('keys.json encrypted at rest', () => {
     const material = readKeysFile(seed.keysPath, master);
     for (const s of secretsOf(material)) expect(text).not.toContain(s);
     const envelope = JSON.parse(text) as KeysEnvelope;
-    expect(Object.keys(envelope).sort()).toEqual(['alg', 'ciphertext', 'format', 'kid', 'nonce', 'tag', 'version']);
+    expect(Object.keys(envelope).sort()).toEqual([
+      'alg',
+      'ciphertext',
+      'format',
+      'kid',
+      'nonce',
+      'tag',
+      'version',
+    ]);
     expect(envelope).toMatchObject({ format: 'bluetill-keys', version: 1, alg: 'A256GCM', kid: master.id });
     expect(text).not.toContain(master.toBase64());
 
     // The key store opens it and works; a wrong master key refuses.
     const keys = SoftwareKeyStore.fromFile(seed.keysPath, master);
     expect(keys.decryptPan(keys.encryptPan('6799990100000000019'))).toBe('6799990100000000019');
-    expect(codeOf(() => SoftwareKeyStore.fromFile(seed.keysPath, MasterKey.generate()))).toBe('master_key_wrong');
+    expect(codeOf(() => SoftwareKeyStore.fromFile(seed.keysPath, MasterKey.generate()))).toBe(
+      'master_key_wrong',
+    );
   });
 
   it('uses a fresh nonce on every write (same material, same key: different ciphertext)', () => {
@@ -74,7 +102,11 @@ describe('keys.json encrypted at rest', () => {
       b[0]! ^= 1;
       return b.toString('base64');
     };
-    for (const altered of [{ ...env, ciphertext: flip(env.ciphertext) }, { ...env, tag: flip(env.tag) }, { ...env, nonce: flip(env.nonce) }]) {
+    for (const altered of [
+      { ...env, ciphertext: flip(env.ciphertext) },
+      { ...env, tag: flip(env.tag) },
+      { ...env, nonce: flip(env.nonce) },
+    ]) {
       writeFileSync(path, JSON.stringify(altered));
       expect(codeOf(() => readKeysFile(path, master))).toBe('keys_file_corrupt');
     }
@@ -115,9 +147,17 @@ describe('MasterKey', () => {
     const k = MasterKey.generate();
     expect(masterKeyFromEnv('BLUETILL_MASTER_KEY', { BLUETILL_MASTER_KEY: k.toBase64() }).id).toBe(k.id);
     expect(codeOf(() => masterKeyFromEnv('BLUETILL_MASTER_KEY', {}))).toBe('master_key_missing');
-    expect(codeOf(() => masterKeyFromEnv('BLUETILL_MASTER_KEY', { BLUETILL_MASTER_KEY: ' ' }))).toBe('master_key_missing');
-    expect(codeOf(() => masterKeyFromEnv('BLUETILL_MASTER_KEY', { BLUETILL_MASTER_KEY: Buffer.alloc(16).toString('base64') }))).toBe('master_key_invalid');
-    expect(codeOf(() => masterKeyFromEnv('BLUETILL_MASTER_KEY', { BLUETILL_MASTER_KEY: 'not base64!' }))).toBe('master_key_invalid');
+    expect(codeOf(() => masterKeyFromEnv('BLUETILL_MASTER_KEY', { BLUETILL_MASTER_KEY: ' ' }))).toBe(
+      'master_key_missing',
+    );
+    expect(
+      codeOf(() =>
+        masterKeyFromEnv('BLUETILL_MASTER_KEY', { BLUETILL_MASTER_KEY: Buffer.alloc(16).toString('base64') }),
+      ),
+    ).toBe('master_key_invalid');
+    expect(
+      codeOf(() => masterKeyFromEnv('BLUETILL_MASTER_KEY', { BLUETILL_MASTER_KEY: 'not base64!' })),
+    ).toBe('master_key_invalid');
   });
 
   it('never shows its bytes when logged or serialized; error messages carry the key id only', () => {

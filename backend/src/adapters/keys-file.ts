@@ -32,7 +32,8 @@ export interface KeysEnvelope {
   readonly tag: string;
 }
 
-const aad = (kid: string) => Buffer.from(`${KEYS_FILE_FORMAT}/v${KEYS_FILE_VERSION} key-material ${kid}`, 'utf8');
+const aad = (kid: string) =>
+  Buffer.from(`${KEYS_FILE_FORMAT}/v${KEYS_FILE_VERSION} key-material ${kid}`, 'utf8');
 
 export function sealKeyMaterial(material: KeyMaterial, master: MasterKey): KeysEnvelope {
   const nonce = randomBytes(12);
@@ -59,22 +60,34 @@ function parseEnvelope(text: string, where: string): KeysEnvelope {
   }
   const o = v as Partial<Record<keyof KeysEnvelope, unknown>> | null;
   if (typeof o !== 'object' || o === null || o.format !== KEYS_FILE_FORMAT) {
-    throw new KeyStoreError('keys_file_invalid', `${where} is not an encrypted keys file (a plaintext keys.json from an older version must be made again: "keys create" or "seed")`);
+    throw new KeyStoreError(
+      'keys_file_invalid',
+      `${where} is not an encrypted keys file (a plaintext keys.json from an older version must be made again: "keys create" or "seed")`,
+    );
   }
-  if (o.version !== KEYS_FILE_VERSION || o.alg !== 'A256GCM') throw new KeyStoreError('keys_file_invalid', `${where}: unsupported version ${String(o.version)} / alg ${String(o.alg)}`);
+  if (o.version !== KEYS_FILE_VERSION || o.alg !== 'A256GCM')
+    throw new KeyStoreError(
+      'keys_file_invalid',
+      `${where}: unsupported version ${String(o.version)} / alg ${String(o.alg)}`,
+    );
   for (const f of ['kid', 'nonce', 'ciphertext', 'tag'] as const) {
-    if (typeof o[f] !== 'string') throw new KeyStoreError('keys_file_invalid', `${where}: field ${f} missing`);
+    if (typeof o[f] !== 'string')
+      throw new KeyStoreError('keys_file_invalid', `${where}: field ${f} missing`);
   }
   return o as KeysEnvelope;
 }
 
 export function openKeyMaterial(envelope: KeysEnvelope, master: MasterKey, where = 'keys file'): KeyMaterial {
   if (envelope.kid !== master.id) {
-    throw new KeyStoreError('master_key_wrong', `${where} is encrypted under master key ${envelope.kid}, not the one given (${master.id})`);
+    throw new KeyStoreError(
+      'master_key_wrong',
+      `${where} is encrypted under master key ${envelope.kid}, not the one given (${master.id})`,
+    );
   }
   const nonce = Buffer.from(envelope.nonce, 'base64');
   const tag = Buffer.from(envelope.tag, 'base64');
-  if (nonce.length !== 12 || tag.length !== 16) throw new KeyStoreError('keys_file_invalid', `${where}: bad nonce or tag length`);
+  if (nonce.length !== 12 || tag.length !== 16)
+    throw new KeyStoreError('keys_file_invalid', `${where}: bad nonce or tag length`);
   let plain: Buffer;
   try {
     const d = createDecipheriv('aes-256-gcm', master.bytes(), nonce);
@@ -82,14 +95,20 @@ export function openKeyMaterial(envelope: KeysEnvelope, master: MasterKey, where
     d.setAuthTag(tag);
     plain = Buffer.concat([d.update(Buffer.from(envelope.ciphertext, 'base64')), d.final()]);
   } catch (e) {
-    throw new KeyStoreError('keys_file_corrupt', `${where} does not authenticate under master key ${master.id} (altered or damaged)`, { cause: e });
+    throw new KeyStoreError(
+      'keys_file_corrupt',
+      `${where} does not authenticate under master key ${master.id} (altered or damaged)`,
+      { cause: e },
+    );
   }
   try {
     const material = JSON.parse(plain.toString('utf8')) as KeyMaterial;
     if (material.version !== 1) throw new Error(`key material version ${String(material.version)}`);
     return material;
   } catch (e) {
-    throw new KeyStoreError('keys_file_invalid', `${where}: the decrypted key material is not readable`, { cause: e });
+    throw new KeyStoreError('keys_file_invalid', `${where}: the decrypted key material is not readable`, {
+      cause: e,
+    });
   } finally {
     plain.fill(0);
   }
@@ -106,8 +125,17 @@ export function readKeysFile(path: string, master: MasterKey): KeyMaterial {
 }
 
 /** Seals and writes (0600, atomically). `exclusive`: refuse to replace an existing file. */
-export function writeKeysFile(path: string, material: KeyMaterial, master: MasterKey, o: { exclusive?: boolean } = {}): KeysEnvelope {
-  if (o.exclusive && existsSync(path)) throw new KeyStoreError('keys_file_exists', `${path} exists (it is not replaced; use "keys rotate-master" to change the master key)`);
+export function writeKeysFile(
+  path: string,
+  material: KeyMaterial,
+  master: MasterKey,
+  o: { exclusive?: boolean } = {},
+): KeysEnvelope {
+  if (o.exclusive && existsSync(path))
+    throw new KeyStoreError(
+      'keys_file_exists',
+      `${path} exists (it is not replaced; use "keys rotate-master" to change the master key)`,
+    );
   const envelope = sealKeyMaterial(material, master);
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(envelope, null, 2)}\n`, { mode: 0o600 });
@@ -117,7 +145,11 @@ export function writeKeysFile(path: string, material: KeyMaterial, master: Maste
 }
 
 /** Re-encrypts the keys file under `next` (opening it with `current`); the key material is unchanged. */
-export function rotateKeysFile(path: string, current: MasterKey, next: MasterKey): { from: string; to: string } {
+export function rotateKeysFile(
+  path: string,
+  current: MasterKey,
+  next: MasterKey,
+): { from: string; to: string } {
   const material = readKeysFile(path, current);
   writeKeysFile(path, material, next);
   return { from: current.id, to: next.id };

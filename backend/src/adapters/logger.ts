@@ -2,7 +2,14 @@ import pino, { type Logger } from 'pino';
 import { LOG_REDACT_PATHS } from '@bluetill/protocol';
 
 /** Structured JSON logs to stderr (or a file descriptor), with card data paths redacted. */
-export function createLogger(name: string, level = process.env.BLUETILL_LOG_LEVEL ?? 'info', destination = 2): Logger {
-  return pino({ name, level, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } }, pino.destination({ fd: destination, sync: false }));
+export function createLogger(
+  name: string,
+  level = process.env.BLUETILL_LOG_LEVEL ?? 'info',
+  destination = 2,
+): Logger {
+  return pino(
+    { name, level, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } },
+    pino.destination({ fd: destination, sync: false }),
+  );
 }
 export type { Logger };

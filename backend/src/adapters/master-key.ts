@@ -26,7 +26,11 @@ export class MasterKey {
 
   private constructor(key: Buffer) {
     this.#key = key;
-    this.id = createHmac('sha256', key).update('bluetill master key id').digest().subarray(0, 8).toString('hex');
+    this.id = createHmac('sha256', key)
+      .update('bluetill master key id')
+      .digest()
+      .subarray(0, 8)
+      .toString('hex');
   }
 
   static generate(): MasterKey {
@@ -34,16 +38,25 @@ export class MasterKey {
   }
 
   static fromBytes(bytes: Uint8Array): MasterKey {
-    if (bytes.length !== KEY_BYTES) throw new KeyStoreError('master_key_invalid', `the master key must be ${KEY_BYTES} bytes (it is ${bytes.length})`);
+    if (bytes.length !== KEY_BYTES)
+      throw new KeyStoreError(
+        'master_key_invalid',
+        `the master key must be ${KEY_BYTES} bytes (it is ${bytes.length})`,
+      );
     return new MasterKey(Buffer.from(bytes));
   }
 
   /** `source` names where the value came from, for the error message (never the value). */
   static fromBase64(value: string, source = 'the master key'): MasterKey {
     const s = value.trim();
-    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(s) || s.length % 4 !== 0) throw new KeyStoreError('master_key_invalid', `${source} is not base64`);
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(s) || s.length % 4 !== 0)
+      throw new KeyStoreError('master_key_invalid', `${source} is not base64`);
     const bytes = Buffer.from(s, 'base64');
-    if (bytes.length !== KEY_BYTES) throw new KeyStoreError('master_key_invalid', `${source} must be ${KEY_BYTES} bytes of base64 (it decodes to ${bytes.length})`);
+    if (bytes.length !== KEY_BYTES)
+      throw new KeyStoreError(
+        'master_key_invalid',
+        `${source} must be ${KEY_BYTES} bytes of base64 (it decodes to ${bytes.length})`,
+      );
     return new MasterKey(bytes);
   }
 
@@ -74,7 +87,10 @@ export class MasterKey {
 export function masterKeyFromEnv(name = MASTER_KEY_ENV, env: NodeJS.ProcessEnv = process.env): MasterKey {
   const value = env[name];
   if (value === undefined || value.trim() === '') {
-    throw new KeyStoreError('master_key_missing', `set ${name} to the master key (32 bytes, base64) that keys.json is encrypted under`);
+    throw new KeyStoreError(
+      'master_key_missing',
+      `set ${name} to the master key (32 bytes, base64) that keys.json is encrypted under`,
+    );
   }
   return MasterKey.fromBase64(value, name);
 }

@@ -1,7 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { createECDH, createPrivateKey, createPublicKey, generateKeyPairSync, verify, type KeyObject } from 'node:crypto';
-import { PinSealError, Receipt, SealedPinBlock, generateP256, rawFromPublicKey, verifyWith, keyAgreementOf, openSealedPin, p256PrivateScalar, panField4, pinSealContext, readPinField4, sealPin } from '@bluetill/protocol';
+import {
+  createECDH,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
+import {
+  PinSealError,
+  Receipt,
+  SealedPinBlock,
+  generateP256,
+  rawFromPublicKey,
+  verifyWith,
+  keyAgreementOf,
+  openSealedPin,
+  p256PrivateScalar,
+  panField4,
+  pinSealContext,
+  readPinField4,
+  sealPin,
+} from '@bluetill/protocol';
 import { SoftwareKeyStore } from './key-store.file';
 import { createKeyMaterial } from '../admin/key-material';
 import { nativeKeys, nativeKeyAgreement, nativeSigner, type NativeKeysBinding } from './native-keys';
@@ -10,13 +31,26 @@ import { signReceipt } from '../app/receipt-signer';
 const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
 /** A P-256 KeyObject from its scalar d and public point (JWK import checks they belong together). */
 const keyFrom = (d: Uint8Array, point: Uint8Array) =>
-  createPrivateKey({ format: 'jwk', key: { kty: 'EC', crv: 'P-256', d: Buffer.from(d).toString('base64url'), x: Buffer.from(point.subarray(1, 33)).toString('base64url'), y: Buffer.from(point.subarray(33)).toString('base64url') } });
+  createPrivateKey({
+    format: 'jwk',
+    key: {
+      kty: 'EC',
+      crv: 'P-256',
+      d: Buffer.from(d).toString('base64url'),
+      x: Buffer.from(point.subarray(1, 33)).toString('base64url'),
+      y: Buffer.from(point.subarray(33)).toString('base64url'),
+    },
+  });
 
 // NIST CAVS 14.1, KAS ECC CDH Primitive (SP 800-56A), [P-256] COUNT = 0 (KAS_ECC_CDH_PrimitiveTest.txt).
 const CAVS = {
-  qCavs: hex('04700c48f77f56584c5cc632ca65640db91b6bacce3a4df6b42ce7cc838833d287db71e509e3fd9b060ddb20ba5c51dcc5948d46fbf640dfe0441782cab85fa4ac'),
+  qCavs: hex(
+    '04700c48f77f56584c5cc632ca65640db91b6bacce3a4df6b42ce7cc838833d287db71e509e3fd9b060ddb20ba5c51dcc5948d46fbf640dfe0441782cab85fa4ac',
+  ),
   dIut: hex('7d7dc5f71eb29ddaf80d6214632eeae03d9058af1fb6d22ed80badb62bc1a534'),
-  qIut: hex('04ead218590119e8876b29146ff89ca61770c4edbbf97d38ce385ed281d8a6b23028af61281fd35e2fa7002523acc85a429cb06ee6648325389f59edfce1405141'),
+  qIut: hex(
+    '04ead218590119e8876b29146ff89ca61770c4edbbf97d38ce385ed281d8a6b23028af61281fd35e2fa7002523acc85a429cb06ee6648325389f59edfce1405141',
+  ),
   z: hex('46fc62106420ff012e54a434fbdd2d25ccc5852060561e68040dd7778997bd7b'),
 };
 const N = hex('ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551'); // the order of P-256
@@ -35,9 +69,19 @@ describe('native PIN key: P-256 key agreement', () => {
     const ecdh = createECDH('prime256v1');
     ecdh.setPrivateKey(p256PrivateScalar(keys.pinKey.privateKey));
     const pinKeyPublic = new Uint8Array(ecdh.getPublicKey());
-    const sealed = sealPin({ pin: '2468', pan: '4761739001010010', pinKey: pinKeyPublic, pinKeyId: keys.pinKey.id, context });
-    expect(openSealedPin(sealed, { pinPrivateKey: keys.pinKey.agreement, pan: '4761739001010010', context })).toBe('2468');
-    expect(openSealedPin(sealed, { pinPrivateKey: keys.pinKey.privateKey, pan: '4761739001010010', context })).toBe('2468');
+    const sealed = sealPin({
+      pin: '2468',
+      pan: '4761739001010010',
+      pinKey: pinKeyPublic,
+      pinKeyId: keys.pinKey.id,
+      context,
+    });
+    expect(
+      openSealedPin(sealed, { pinPrivateKey: keys.pinKey.agreement, pan: '4761739001010010', context }),
+    ).toBe('2468');
+    expect(
+      openSealedPin(sealed, { pinPrivateKey: keys.pinKey.privateKey, pan: '4761739001010010', context }),
+    ).toBe('2468');
   });
 
   it('gives the NIST CAVS answer', () => {
@@ -53,7 +97,9 @@ describe('native PIN key: P-256 key agreement', () => {
         phone.generateKeys();
         const point = new Uint8Array(phone.getPublicKey());
         const native = nativeKeyAgreement(server.privateKey)!.agree(point);
-        expect(Buffer.from(native).equals(Buffer.from(keyAgreementOf(server.privateKey).agree(point)))).toBe(true);
+        expect(Buffer.from(native).equals(Buffer.from(keyAgreementOf(server.privateKey).agree(point)))).toBe(
+          true,
+        );
         expect(Buffer.from(native).equals(phone.computeSecret(server.publicRaw))).toBe(true);
       }),
       { numRuns: 200 },
@@ -63,8 +109,20 @@ describe('native PIN key: P-256 key agreement', () => {
   it('opens a sealed PIN as the Node path does', () => {
     const key = generateP256();
     const context = pinSealContext(Uint8Array.of(9, 8, 7, 6), 'T-0001');
-    const sealed = sealPin({ pin: '975310', pan: '4761739001010010', pinKey: key.publicRaw, pinKeyId: 'pin-1', context });
-    expect(openSealedPin(sealed, { pinPrivateKey: nativeKeyAgreement(key.privateKey)!, pan: '4761739001010010', context })).toBe('975310');
+    const sealed = sealPin({
+      pin: '975310',
+      pan: '4761739001010010',
+      pinKey: key.publicRaw,
+      pinKeyId: 'pin-1',
+      context,
+    });
+    expect(
+      openSealedPin(sealed, {
+        pinPrivateKey: nativeKeyAgreement(key.privateKey)!,
+        pan: '4761739001010010',
+        context,
+      }),
+    ).toBe('975310');
   });
 
   it('refuses a point that is not on P-256, in any encoding but uncompressed, or with a coordinate ≥ p', () => {
@@ -76,16 +134,36 @@ describe('native PIN key: P-256 key agreement', () => {
     xTooBig.set(P, 1); // x = p (≡ 0), y = 0: not a field element
     const compressed = Uint8Array.of(0x02, ...CAVS.qCavs.subarray(1, 33));
     const hybrid = Uint8Array.of(0x06, ...CAVS.qCavs.subarray(1));
-    for (const bad of [offCurve, xTooBig, compressed, hybrid, Uint8Array.of(0), new Uint8Array(65), CAVS.qCavs.subarray(0, 64)])
-      expect(() => a.agree(bad), Buffer.from(bad).toString('hex')).toThrow(expect.objectContaining({ code: 'ERR_P256_BAD_POINT' }));
+    for (const bad of [
+      offCurve,
+      xTooBig,
+      compressed,
+      hybrid,
+      Uint8Array.of(0),
+      new Uint8Array(65),
+      CAVS.qCavs.subarray(0, 64),
+    ])
+      expect(() => a.agree(bad), Buffer.from(bad).toString('hex')).toThrow(
+        expect.objectContaining({ code: 'ERR_P256_BAD_POINT' }),
+      );
   });
 
   it('refuses a scalar of the wrong size, zero or ≥ n, and what is not a key', () => {
-    const { binding } = nativeKeys() as { binding: { createKey(d: Uint8Array): unknown; agree(k: unknown, p: Uint8Array): Buffer } };
-    for (const d of [new Uint8Array(32), N, new Uint8Array(32).fill(0xff), new Uint8Array(31).fill(1), new Uint8Array(33).fill(1)])
+    const { binding } = nativeKeys() as {
+      binding: { createKey(d: Uint8Array): unknown; agree(k: unknown, p: Uint8Array): Buffer };
+    };
+    for (const d of [
+      new Uint8Array(32),
+      N,
+      new Uint8Array(32).fill(0xff),
+      new Uint8Array(31).fill(1),
+      new Uint8Array(33).fill(1),
+    ])
       expect(() => binding.createKey(d)).toThrow(expect.objectContaining({ code: 'ERR_P256_BAD_KEY' }));
     expect(() => binding.createKey('0'.repeat(32) as unknown as Uint8Array)).toThrow(TypeError);
-    expect(() => binding.agree({}, CAVS.qCavs)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => binding.agree({}, CAVS.qCavs)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
   });
 
   it('answers random bytes with a secret Node agrees with, or a clean refusal', () => {
@@ -133,11 +211,16 @@ describe('native PIN key: P-256 key agreement', () => {
 
     it('gives the PIN the Node path gives, for random PINs, PANs and contexts', () => {
       fc.assert(
-        fc.property(fc.stringMatching(/^[0-9]{4,12}$/), fc.stringMatching(/^[0-9]{12,19}$/), fc.uint8Array({ maxLength: 40 }), (pin, pan, context) => {
-          const sealed = sealPin({ pin, pan, pinKey: pinKey.publicRaw, pinKeyId: 'pin-1', context });
-          expect(openSealedPin(sealed, { pinPrivateKey: native, pan, context })).toBe(pin);
-          expect(openSealedPin(sealed, { pinPrivateKey: nodePath, pan, context })).toBe(pin);
-        }),
+        fc.property(
+          fc.stringMatching(/^[0-9]{4,12}$/),
+          fc.stringMatching(/^[0-9]{12,19}$/),
+          fc.uint8Array({ maxLength: 40 }),
+          (pin, pan, context) => {
+            const sealed = sealPin({ pin, pan, pinKey: pinKey.publicRaw, pinKeyId: 'pin-1', context });
+            expect(openSealedPin(sealed, { pinPrivateKey: native, pan, context })).toBe(pin);
+            expect(openSealedPin(sealed, { pinPrivateKey: nodePath, pan, context })).toBe(pin);
+          },
+        ),
         { numRuns: 300 },
       );
     });
@@ -149,13 +232,22 @@ describe('native PIN key: P-256 key agreement', () => {
       let refused = 0;
       fc.assert(
         fc.property(
-          fc.integer({ min: 0, max: sealed.length - 1 }), fc.integer({ min: 0, max: 255 }), fc.constantFrom(pan, '4761739001010028', '123456789012'), fc.boolean(),
+          fc.integer({ min: 0, max: sealed.length - 1 }),
+          fc.integer({ min: 0, max: 255 }),
+          fc.constantFrom(pan, '4761739001010028', '123456789012'),
+          fc.boolean(),
           (at, value, claimedPan, sameContext) => {
             const mutated = Uint8Array.from(sealed);
             mutated[at] = value;
             const ctx = sameContext ? context : pinSealContext(Uint8Array.of(1, 2, 3, 5), 'T-0001');
-            const ours = outcome(() => openSealedPin(mutated, { pinPrivateKey: native, pan: claimedPan, context: ctx }));
-            expect(ours).toBe(outcome(() => openSealedPin(mutated, { pinPrivateKey: nodePath, pan: claimedPan, context: ctx })));
+            const ours = outcome(() =>
+              openSealedPin(mutated, { pinPrivateKey: native, pan: claimedPan, context: ctx }),
+            );
+            expect(ours).toBe(
+              outcome(() =>
+                openSealedPin(mutated, { pinPrivateKey: nodePath, pan: claimedPan, context: ctx }),
+              ),
+            );
             if (ours === 'refused') refused++;
           },
         ),
@@ -168,37 +260,82 @@ describe('native PIN key: P-256 key agreement', () => {
       const { binding } = nativeKeys() as { binding: NativeKeysBinding };
       const key = binding.createKey(p256PrivateScalar(pinKey.privateKey));
       const context = Uint8Array.of(7, 7, 7);
-      const sealed = SealedPinBlock.decode(sealPin({ pin: '1357', pan: '4761739001010010', pinKey: pinKey.publicRaw, pinKeyId: 'pin-1', context }));
+      const sealed = SealedPinBlock.decode(
+        sealPin({
+          pin: '1357',
+          pan: '4761739001010010',
+          pinKey: pinKey.publicRaw,
+          pinKeyId: 'pin-1',
+          context,
+        }),
+      );
       const info = new TextEncoder().encode('bluetill/1 pin seal');
       const panField = panField4('4761739001010010');
-      const open = (o: { point?: Uint8Array; ct?: Uint8Array; ctx?: Uint8Array; info?: Uint8Array; pan?: Uint8Array }) =>
-        binding.openPinField(key, o.point ?? sealed.ephemeralPublicKey, o.ct ?? sealed.ciphertext, o.ctx ?? context, o.info ?? info, o.pan ?? panField);
+      const open = (o: {
+        point?: Uint8Array;
+        ct?: Uint8Array;
+        ctx?: Uint8Array;
+        info?: Uint8Array;
+        pan?: Uint8Array;
+      }) =>
+        binding.openPinField(
+          key,
+          o.point ?? sealed.ephemeralPublicKey,
+          o.ct ?? sealed.ciphertext,
+          o.ctx ?? context,
+          o.info ?? info,
+          o.pan ?? panField,
+        );
       expect(readPinField4(open({}))).toBe('1357');
       for (let bit = 0; bit < 32 * 8; bit++) {
         const ct = Uint8Array.from(sealed.ciphertext);
         ct[bit >> 3]! ^= 1 << (bit & 7);
         expect(() => open({ ct })).toThrow(expect.objectContaining({ code: 'ERR_PIN_SEAL_NOT_GENUINE' }));
       }
-      expect(() => open({ ctx: Uint8Array.of(7, 7) })).toThrow(expect.objectContaining({ code: 'ERR_PIN_SEAL_NOT_GENUINE' }));
-      expect(() => open({ info: new TextEncoder().encode('bluetill/2 pin seal') })).toThrow(expect.objectContaining({ code: 'ERR_PIN_SEAL_NOT_GENUINE' }));
-      expect(() => open({ ct: sealed.ciphertext.subarray(0, 31) })).toThrow(expect.objectContaining({ code: 'ERR_PIN_SEAL_BAD_SIZE' }));
-      expect(() => open({ pan: panField.subarray(0, 15) })).toThrow(expect.objectContaining({ code: 'ERR_PIN_SEAL_BAD_SIZE' }));
+      expect(() => open({ ctx: Uint8Array.of(7, 7) })).toThrow(
+        expect.objectContaining({ code: 'ERR_PIN_SEAL_NOT_GENUINE' }),
+      );
+      expect(() => open({ info: new TextEncoder().encode('bluetill/2 pin seal') })).toThrow(
+        expect.objectContaining({ code: 'ERR_PIN_SEAL_NOT_GENUINE' }),
+      );
+      expect(() => open({ ct: sealed.ciphertext.subarray(0, 31) })).toThrow(
+        expect.objectContaining({ code: 'ERR_PIN_SEAL_BAD_SIZE' }),
+      );
+      expect(() => open({ pan: panField.subarray(0, 15) })).toThrow(
+        expect.objectContaining({ code: 'ERR_PIN_SEAL_BAD_SIZE' }),
+      );
       const offCurve = Uint8Array.from(sealed.ephemeralPublicKey);
       offCurve[64]! ^= 1;
-      expect(() => open({ point: offCurve })).toThrow(expect.objectContaining({ code: 'ERR_P256_BAD_POINT' }));
-      expect(() => binding.openPinField({}, sealed.ephemeralPublicKey, sealed.ciphertext, context, info, panField)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-      expect(() => (binding.openPinField as (...a: unknown[]) => Buffer)(key, sealed.ephemeralPublicKey)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_COUNT' }));
+      expect(() => open({ point: offCurve })).toThrow(
+        expect.objectContaining({ code: 'ERR_P256_BAD_POINT' }),
+      );
+      expect(() =>
+        binding.openPinField({}, sealed.ephemeralPublicKey, sealed.ciphertext, context, info, panField),
+      ).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+      expect(() =>
+        (binding.openPinField as (...a: unknown[]) => Buffer)(key, sealed.ephemeralPublicKey),
+      ).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_COUNT' }));
     });
 
     it('answers random bytes in every argument with a 16-byte field or a clean refusal', () => {
       const { binding } = nativeKeys() as { binding: NativeKeysBinding };
       const key = binding.createKey(p256PrivateScalar(pinKey.privateKey));
       const codes = new Set(['ERR_P256_BAD_POINT', 'ERR_PIN_SEAL_BAD_SIZE', 'ERR_PIN_SEAL_NOT_GENUINE']);
-      const real = sealPin({ pin: '1357', pan: '4761739001010010', pinKey: pinKey.publicRaw, pinKeyId: 'pin-1', context: new Uint8Array() });
+      const real = sealPin({
+        pin: '1357',
+        pan: '4761739001010010',
+        pinKey: pinKey.publicRaw,
+        pinKeyId: 'pin-1',
+        context: new Uint8Array(),
+      });
       const point = SealedPinBlock.decode(real).ephemeralPublicKey;
       fc.assert(
         fc.property(
-          fc.oneof(fc.constant(point), fc.uint8Array({ maxLength: 70 })), fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ maxLength: 20 }),
+          fc.oneof(fc.constant(point), fc.uint8Array({ maxLength: 70 })),
+          fc.uint8Array({ maxLength: 40 }),
+          fc.uint8Array({ maxLength: 40 }),
+          fc.uint8Array({ maxLength: 40 }),
+          fc.uint8Array({ maxLength: 20 }),
           (p, ct, ctx, info, pan) => {
             try {
               expect(binding.openPinField(key, p, ct, ctx, info, pan).length).toBe(16);
@@ -217,10 +354,17 @@ describe('native receipt signer: ECDSA P-256 / SHA-256', () => {
   const key = generateP256();
   const signer = nativeSigner(key.privateKey)!;
 
-  it("is what the key store signs receipts with, and its receipts verify as the phone and the till check them", () => {
+  it('is what the key store signs receipts with, and its receipts verify as the phone and the till check them', () => {
     const keys = new SoftwareKeyStore(createKeyMaterial());
     expect(keys.receiptKey.signer.kind).toBe('native');
-    const signed = signReceipt(keys, Receipt.fromPartial({ receiptId: 'R-T-0001-1', merchantName: 'Corner Shop', total: { minor: 250, currency: 'EUR' } }));
+    const signed = signReceipt(
+      keys,
+      Receipt.fromPartial({
+        receiptId: 'R-T-0001-1',
+        merchantName: 'Corner Shop',
+        total: { minor: 250, currency: 'EUR' },
+      }),
+    );
     const publicRaw = rawFromPublicKey(createPublicKey(keys.receiptKey.privateKey));
     expect(verifyWith(publicRaw, signed.receipt, signed.signature)).toBe(true);
     const tampered = Uint8Array.from(signed.receipt);
@@ -228,7 +372,7 @@ describe('native receipt signer: ECDSA P-256 / SHA-256', () => {
     expect(verifyWith(publicRaw, tampered, signed.signature)).toBe(false);
   });
 
-  it("makes DER signatures Node verifies, for random data; two signatures of the same data differ (a fresh nonce) and both verify", () => {
+  it('makes DER signatures Node verifies, for random data; two signatures of the same data differ (a fresh nonce) and both verify', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 2000 }), (data) => {
         const a = signer.sign(data);
@@ -247,17 +391,39 @@ describe('native receipt signer: ECDSA P-256 / SHA-256', () => {
     const der = (k: KeyObject) => new Uint8Array(k.export({ format: 'der', type: 'pkcs8' }));
     const p256 = der(key.privateKey);
     for (const bad of [
-      der(generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey), der(generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey), der(generateKeyPairSync('ed25519').privateKey),
-      new Uint8Array(0), p256.subarray(0, p256.length - 1), Uint8Array.of(...p256, 0), new Uint8Array(5000),
+      der(generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey),
+      der(generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey),
+      der(generateKeyPairSync('ed25519').privateKey),
+      new Uint8Array(0),
+      p256.subarray(0, p256.length - 1),
+      Uint8Array.of(...p256, 0),
+      new Uint8Array(5000),
     ])
-      expect(() => binding.createSigningKey(bad)).toThrow(expect.objectContaining({ code: 'ERR_SIGNING_BAD_KEY' }));
-    expect(() => binding.sign({}, Uint8Array.of(1))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+      expect(() => binding.createSigningKey(bad)).toThrow(
+        expect.objectContaining({ code: 'ERR_SIGNING_BAD_KEY' }),
+      );
+    expect(() => binding.sign({}, Uint8Array.of(1))).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
     // A key of the other kind is refused, not read as the wrong structure (the externals are type-tagged).
     const pinKey = binding.createKey(p256PrivateScalar(key.privateKey));
     const signingKey = binding.createSigningKey(p256);
-    expect(() => binding.sign(pinKey, Uint8Array.of(1))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-    expect(() => binding.agree(signingKey, key.publicRaw)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-    expect(() => binding.openPinField(signingKey, key.publicRaw, new Uint8Array(32), new Uint8Array(), new Uint8Array(), new Uint8Array(16))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => binding.sign(pinKey, Uint8Array.of(1))).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
+    expect(() => binding.agree(signingKey, key.publicRaw)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
+    expect(() =>
+      binding.openPinField(
+        signingKey,
+        key.publicRaw,
+        new Uint8Array(32),
+        new Uint8Array(),
+        new Uint8Array(),
+        new Uint8Array(16),
+      ),
+    ).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
     expect(binding.sign(signingKey, Uint8Array.of(1))[0]).toBe(0x30);
   });
 });

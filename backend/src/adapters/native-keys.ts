@@ -23,7 +23,14 @@ import { p256PrivateScalar, signWith, type KeyAgreement } from '@bluetill/protoc
 export interface NativeKeysBinding {
   createKey(d: Uint8Array): unknown;
   agree(key: unknown, point: Uint8Array): Buffer;
-  openPinField(key: unknown, point: Uint8Array, ciphertext: Uint8Array, context: Uint8Array, info: Uint8Array, panField: Uint8Array): Buffer;
+  openPinField(
+    key: unknown,
+    point: Uint8Array,
+    ciphertext: Uint8Array,
+    context: Uint8Array,
+    info: Uint8Array,
+    panField: Uint8Array,
+  ): Buffer;
   createSigningKey(pkcs8Der: Uint8Array): unknown;
   sign(key: unknown, data: Uint8Array): Buffer;
 }
@@ -46,7 +53,9 @@ export function nativeKeys(): { readonly binding: NativeKeysBinding } | { readon
 }
 
 /** A native key agreement with `privateKey` (P-256) that also opens sealed PINs whole, or null when the binding is not built. */
-export function nativeKeyAgreement(privateKey: KeyObject): (KeyAgreement & { readonly kind: 'native' }) | null {
+export function nativeKeyAgreement(
+  privateKey: KeyObject,
+): (KeyAgreement & { readonly kind: 'native' }) | null {
   const native = nativeKeys();
   if (!('binding' in native)) return null;
   const { binding } = native;
@@ -55,7 +64,8 @@ export function nativeKeyAgreement(privateKey: KeyObject): (KeyAgreement & { rea
     kind: 'native',
     // The binding's Buffers are Uint8Arrays of their own (not views into a pool): given as they are.
     agree: (point) => binding.agree(key, point),
-    openPinField: (s) => binding.openPinField(key, s.ephemeralPublicKey, s.ciphertext, s.context, s.info, s.panField),
+    openPinField: (s) =>
+      binding.openPinField(key, s.ephemeralPublicKey, s.ciphertext, s.context, s.info, s.panField),
   };
 }
 
@@ -75,4 +85,7 @@ export function nativeSigner(privateKey: KeyObject): (Signer & { readonly kind: 
 }
 
 /** Node's signer with `privateKey` (protocol's signWith). */
-export const nodeSigner = (privateKey: KeyObject): Signer & { readonly kind: 'node' } => ({ kind: 'node', sign: (data) => signWith(privateKey, data) });
+export const nodeSigner = (privateKey: KeyObject): Signer & { readonly kind: 'node' } => ({
+  kind: 'node',
+  sign: (data) => signWith(privateKey, data),
+});

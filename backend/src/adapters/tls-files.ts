@@ -49,7 +49,11 @@ export interface TlsMaterial {
 }
 
 function read(path: string): Buffer {
-  if (!existsSync(path)) throw new TlsMaterialError('tls_material_missing', `${path} missing (run "bluetill-backend seed" or "terminal issue-cert")`);
+  if (!existsSync(path))
+    throw new TlsMaterialError(
+      'tls_material_missing',
+      `${path} missing (run "bluetill-backend seed" or "terminal issue-cert")`,
+    );
   return readFileSync(path);
 }
 

@@ -8,8 +8,16 @@
 import { writeFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import {
-  checkOfflineLimits, CURRENCY_NUMERIC, encodeKnowledgeSecret, encodePersonalizationData, iso4217, MAX_N12, PersonalizationError, prepareDemoCard,
-  type CardPersonalization, type OfflineLimits,
+  checkOfflineLimits,
+  CURRENCY_NUMERIC,
+  encodeKnowledgeSecret,
+  encodePersonalizationData,
+  iso4217,
+  MAX_N12,
+  PersonalizationError,
+  prepareDemoCard,
+  type CardPersonalization,
+  type OfflineLimits,
 } from '@bluetill/protocol';
 import { loadIssuer, type KeyMaterial } from './key-material';
 
@@ -48,24 +56,39 @@ export class OfflineLimitsError extends Error {
  * --offline-amount AMOUNT`, AMOUNT in the card's currency as 100 or 100.00), defaults filled in.
  * Throws OfflineLimitsError when a value is out of range or the upper limit is below the lower.
  */
-export function offlineLimitsFrom(o: { lower?: number; upper?: number; amount?: string }, currency: string): OfflineLimits {
+export function offlineLimitsFrom(
+  o: { lower?: number; upper?: number; amount?: string },
+  currency: string,
+): OfflineLimits {
   const c = iso4217(currency);
   const numeric = CURRENCY_NUMERIC[currency];
   if (!c || numeric === undefined) throw new OfflineLimitsError(`currency ${currency} is not supported`);
   const text = o.amount ?? DEFAULT_OFFLINE_LIMITS.amount;
   const m = new RegExp(`^(\\d{1,12})(?:\\.(\\d{${c.minorDigits}}))?$`).exec(text);
-  if (!m || (c.minorDigits === 0 && text.includes('.'))) throw new OfflineLimitsError(`--offline-amount must be an amount in ${currency} such as ${c.minorDigits ? '100.00' : '10000'}`);
+  if (!m || (c.minorDigits === 0 && text.includes('.')))
+    throw new OfflineLimitsError(
+      `--offline-amount must be an amount in ${currency} such as ${c.minorDigits ? '100.00' : '10000'}`,
+    );
   const amountMinor = Number(m[1]) * 10 ** c.minorDigits + Number(m[2] ?? 0);
   if (amountMinor > MAX_N12) throw new OfflineLimitsError('--offline-amount is too large');
-  const limits: OfflineLimits = { lowerConsecutive: o.lower ?? DEFAULT_OFFLINE_LIMITS.lower, upperConsecutive: o.upper ?? DEFAULT_OFFLINE_LIMITS.upper, amountMinor, currency: numeric };
+  const limits: OfflineLimits = {
+    lowerConsecutive: o.lower ?? DEFAULT_OFFLINE_LIMITS.lower,
+    upperConsecutive: o.upper ?? DEFAULT_OFFLINE_LIMITS.upper,
+    amountMinor,
+    currency: numeric,
+  };
   // One limit given: the other default moves out of its way (a lower above 10 raises the upper, an upper below 5 the lower).
-  if (o.lower !== undefined && o.upper === undefined) limits.upperConsecutive = Math.max(limits.upperConsecutive, limits.lowerConsecutive);
-  if (o.upper !== undefined && o.lower === undefined) limits.lowerConsecutive = Math.min(limits.lowerConsecutive, limits.upperConsecutive);
+  if (o.lower !== undefined && o.upper === undefined)
+    limits.upperConsecutive = Math.max(limits.upperConsecutive, limits.lowerConsecutive);
+  if (o.upper !== undefined && o.lower === undefined)
+    limits.lowerConsecutive = Math.min(limits.lowerConsecutive, limits.upperConsecutive);
   try {
     checkOfflineLimits(limits);
   } catch (cause) {
     if (!(cause instanceof PersonalizationError)) throw cause;
-    const message = cause.message.replace(/^lower consecutive offline limit/, '--offline-lower').replace(/^upper consecutive offline limit/, '--offline-upper');
+    const message = cause.message
+      .replace(/^lower consecutive offline limit/, '--offline-lower')
+      .replace(/^upper consecutive offline limit/, '--offline-upper');
     throw new OfflineLimitsError(message, { cause });
   }
   return limits;
@@ -81,11 +104,21 @@ export interface PersonalizationFile {
   readonly personalizationKey: string;
 }
 
-export function issueCard(material: KeyMaterial, card: CardIssue): { personalization: CardPersonalization; personalizationKey: Uint8Array } {
+export function issueCard(
+  material: KeyMaterial,
+  card: CardIssue,
+): { personalization: CardPersonalization; personalizationKey: Uint8Array } {
   return prepareDemoCard(loadIssuer(material.emv), {
-    pan: card.pan, psn: card.panSequence ?? 1, expiry: card.expiry, cardholderName: card.cardholderName, pin: card.pin, acAlgorithm: 'aes',
+    pan: card.pan,
+    psn: card.panSequence ?? 1,
+    expiry: card.expiry,
+    cardholderName: card.cardholderName,
+    pin: card.pin,
+    acAlgorithm: 'aes',
     ...(card.biometricTemplate !== undefined ? { biometricTemplate: card.biometricTemplate } : {}),
-    ...(card.knowledgeSecret !== undefined ? { knowledgeSecret: encodeKnowledgeSecret(card.knowledgeSecret) } : {}),
+    ...(card.knowledgeSecret !== undefined
+      ? { knowledgeSecret: encodeKnowledgeSecret(card.knowledgeSecret) }
+      : {}),
     ...(card.offlineLimits !== undefined ? { offlineLimits: card.offlineLimits } : {}),
   });
 }
@@ -100,12 +133,21 @@ export function issueMerchantCard(
   card: { pan: string; panSequence?: number; expiry: string; name: string; merchantId: string },
 ): { personalization: CardPersonalization; personalizationKey: Uint8Array } {
   return prepareDemoCard(loadIssuer(material.emv), {
-    pan: card.pan, psn: card.panSequence ?? 1, expiry: card.expiry, cardholderName: card.name, merchantId: card.merchantId,
-    pin: String(randomInt(0, 1e8)).padStart(8, '0'), acAlgorithm: 'aes',
+    pan: card.pan,
+    psn: card.panSequence ?? 1,
+    expiry: card.expiry,
+    cardholderName: card.name,
+    merchantId: card.merchantId,
+    pin: String(randomInt(0, 1e8)).padStart(8, '0'),
+    acAlgorithm: 'aes',
   });
 }
 
-export function writePersonalizationFile(path: string, cardId: string, issued: ReturnType<typeof issueCard>): void {
+export function writePersonalizationFile(
+  path: string,
+  cardId: string,
+  issued: ReturnType<typeof issueCard>,
+): void {
   const file: PersonalizationFile = {
     version: 1,
     cardId,

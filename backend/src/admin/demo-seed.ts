@@ -13,8 +13,23 @@ import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
 import { SoftwareKeyStore } from '../adapters/key-store.file';
 import { writeKeysFile } from '../adapters/keys-file';
 import type { MasterKey } from '../adapters/master-key';
-import { DEMO_KEY_BITS, createKeyMaterial, issueTerminalIdentity, trustAnchors, type EmvKeyBits, type TerminalIdentity, type TrustAnchors } from './key-material';
-import { registerCard, registerMerchant, registerMerchantCard, registerTerminal, type NewCard, type NewMerchantCard } from './registry';
+import {
+  DEMO_KEY_BITS,
+  createKeyMaterial,
+  issueTerminalIdentity,
+  trustAnchors,
+  type EmvKeyBits,
+  type TerminalIdentity,
+  type TrustAnchors,
+} from './key-material';
+import {
+  registerCard,
+  registerMerchant,
+  registerMerchantCard,
+  registerTerminal,
+  type NewCard,
+  type NewMerchantCard,
+} from './registry';
 import { issueCard, issueMerchantCard, writePersonalizationFile } from './card-issuing';
 import { createTlsAuthority, issueTerminalTls } from './tls-issuing';
 import type { PemPair } from './tls-material';
@@ -24,30 +39,101 @@ export const DEMO_TERMINAL_ID = 'T-0001';
 
 export const DEMO_CARDS: readonly NewCard[] = [
   {
-    id: 'card-alice', pan: '6799990100000000019', expiry: '2812', cardholderName: 'ALICE ANDERSON', pin: '1234', creditLimitMinor: 500_00, currency: 'EUR',
-    biometricTemplate: demoFingerprint('alice'), knowledgeSecret: 'green heron',
+    id: 'card-alice',
+    pan: '6799990100000000019',
+    expiry: '2812',
+    cardholderName: 'ALICE ANDERSON',
+    pin: '1234',
+    creditLimitMinor: 500_00,
+    currency: 'EUR',
+    biometricTemplate: demoFingerprint('alice'),
+    knowledgeSecret: 'green heron',
   },
   {
-    id: 'card-bob', pan: '6799990100000000027', expiry: '2906', cardholderName: 'BOB BROWN', pin: '2580', creditLimitMinor: 300_00, currency: 'EUR',
-    biometricTemplate: demoFingerprint('bob'), knowledgeSecret: 'rue des lilas 7',
+    id: 'card-bob',
+    pan: '6799990100000000027',
+    expiry: '2906',
+    cardholderName: 'BOB BROWN',
+    pin: '2580',
+    creditLimitMinor: 300_00,
+    currency: 'EUR',
+    biometricTemplate: demoFingerprint('bob'),
+    knowledgeSecret: 'rue des lilas 7',
   },
-  { id: 'card-chen', pan: '6799990100000000035', expiry: '2703', cardholderName: 'CHEN CHAO', pin: '9876', creditLimitMinor: 1_000_00, currency: 'EUR' },
-  { id: 'card-dana', pan: '6799990100000000043', expiry: '2812', cardholderName: 'DANA DIAZ', pin: '1111', creditLimitMinor: 20_00, currency: 'EUR' },
-  { id: 'card-eve', pan: '6799990100000000050', expiry: '2812', cardholderName: 'EVE EVANS', pin: '4321', creditLimitMinor: 500_00, currency: 'EUR', status: 'blocked' },
-  { id: 'card-finn', pan: '6799990100000000068', expiry: '2401', cardholderName: 'FINN FISCHER', pin: '4321', creditLimitMinor: 500_00, currency: 'EUR' },
+  {
+    id: 'card-chen',
+    pan: '6799990100000000035',
+    expiry: '2703',
+    cardholderName: 'CHEN CHAO',
+    pin: '9876',
+    creditLimitMinor: 1_000_00,
+    currency: 'EUR',
+  },
+  {
+    id: 'card-dana',
+    pan: '6799990100000000043',
+    expiry: '2812',
+    cardholderName: 'DANA DIAZ',
+    pin: '1111',
+    creditLimitMinor: 20_00,
+    currency: 'EUR',
+  },
+  {
+    id: 'card-eve',
+    pan: '6799990100000000050',
+    expiry: '2812',
+    cardholderName: 'EVE EVANS',
+    pin: '4321',
+    creditLimitMinor: 500_00,
+    currency: 'EUR',
+    status: 'blocked',
+  },
+  {
+    id: 'card-finn',
+    pan: '6799990100000000068',
+    expiry: '2401',
+    cardholderName: 'FINN FISCHER',
+    pin: '4321',
+    creditLimitMinor: 500_00,
+    currency: 'EUR',
+  },
 ];
 
 /** A second merchant (inactive), for refusals. */
-export const DEMO_INACTIVE_MERCHANT = { id: 'M-0002', name: 'Closed Shop', currency: 'EUR', status: 'inactive' } as const;
+export const DEMO_INACTIVE_MERCHANT = {
+  id: 'M-0002',
+  name: 'Closed Shop',
+  currency: 'EUR',
+  status: 'inactive',
+} as const;
 
 /**
  * Merchant IC cards (claims 2, 7, 8) on the demo issuer's range (679999 09…: the issuer certificate names 679999, so a merchant card's PAN starts with it too): one for the
  * corner shop, one blocked, one of the inactive merchant.
  */
 export const DEMO_MERCHANT_CARDS: readonly NewMerchantCard[] = [
-  { id: 'mcard-corner', pan: '6799990900000000012', expiry: '3012', merchantId: 'M-0001', name: 'CORNER SHOP' },
-  { id: 'mcard-blocked', pan: '6799990900000000020', expiry: '3012', merchantId: 'M-0001', name: 'CORNER SHOP', status: 'blocked' },
-  { id: 'mcard-closed', pan: '6799990900000000038', expiry: '3012', merchantId: 'M-0002', name: 'CLOSED SHOP' },
+  {
+    id: 'mcard-corner',
+    pan: '6799990900000000012',
+    expiry: '3012',
+    merchantId: 'M-0001',
+    name: 'CORNER SHOP',
+  },
+  {
+    id: 'mcard-blocked',
+    pan: '6799990900000000020',
+    expiry: '3012',
+    merchantId: 'M-0001',
+    name: 'CORNER SHOP',
+    status: 'blocked',
+  },
+  {
+    id: 'mcard-closed',
+    pan: '6799990900000000038',
+    expiry: '3012',
+    merchantId: 'M-0002',
+    name: 'CLOSED SHOP',
+  },
 ];
 
 export { luhnCheckDigit } from './card-validation';
@@ -57,7 +143,15 @@ export function fleetCards(count: number): NewCard[] {
   return Array.from({ length: count }, (_, i) => {
     const n = i + 1;
     const body = `679999020${String(n).padStart(9, '0')}`;
-    return { id: `card-fleet-${String(n).padStart(3, '0')}`, pan: body + luhnCheckDigit(body), expiry: '2912', cardholderName: `FLEET SHOPPER ${n}`, pin: String(1000 + n), creditLimitMinor: 1_000_00, currency: 'EUR' };
+    return {
+      id: `card-fleet-${String(n).padStart(3, '0')}`,
+      pan: body + luhnCheckDigit(body),
+      expiry: '2912',
+      cardholderName: `FLEET SHOPPER ${n}`,
+      pin: String(1000 + n),
+      creditLimitMinor: 1_000_00,
+      currency: 'EUR',
+    };
   });
 }
 
@@ -81,14 +175,27 @@ export interface SeedOptions {
 }
 
 /** What seed writes in its folder: all of it new, so a folder that holds any of it is refused. */
-const SEEDED_FILES = ['keys.json', 'backend.sqlite', 'backend.sqlite-wal', 'tls', 'cards', 'trust.json', `terminal-${DEMO_TERMINAL_ID}.json`] as const;
+const SEEDED_FILES = [
+  'keys.json',
+  'backend.sqlite',
+  'backend.sqlite-wal',
+  'tls',
+  'cards',
+  'trust.json',
+  `terminal-${DEMO_TERMINAL_ID}.json`,
+] as const;
 
 /** Seed refuses a folder that already holds a card company: it never replaces keys or data. */
 export class SeedError extends Error {
   override readonly name = 'SeedError';
   readonly code = 'already_seeded';
-  constructor(readonly dir: string, readonly present: readonly string[]) {
-    super(`${dir} already holds ${present.join(', ')}: seed creates a new card company and never replaces keys or data; give it an empty or new folder`);
+  constructor(
+    readonly dir: string,
+    readonly present: readonly string[],
+  ) {
+    super(
+      `${dir} already holds ${present.join(', ')}: seed creates a new card company and never replaces keys or data; give it an empty or new folder`,
+    );
   }
 }
 
@@ -98,7 +205,12 @@ export class SeedError extends Error {
  * key), trust.json, terminal-T-0001.json, and tls/ (backend CA, server certificate, a client
  * certificate per terminal).
  */
-export async function seedDemo(dir: string, extraTerminals: readonly string[], extraCards: readonly NewCard[], o: SeedOptions): Promise<SeededBackend> {
+export async function seedDemo(
+  dir: string,
+  extraTerminals: readonly string[],
+  extraCards: readonly NewCard[],
+  o: SeedOptions,
+): Promise<SeededBackend> {
   const present = SEEDED_FILES.filter((f) => existsSync(join(dir, f)));
   if (present.length > 0) throw new SeedError(dir, present);
   const cards = [...DEMO_CARDS, ...extraCards];
@@ -118,17 +230,26 @@ export async function seedDemo(dir: string, extraTerminals: readonly string[], e
     registerMerchant(store.db, DEMO_INACTIVE_MERCHANT);
     for (const mc of DEMO_MERCHANT_CARDS) registerMerchantCard(store.db, keys, mc);
     ca = await createTlsAuthority(tlsDir, o.serverNames ? { serverNames: o.serverNames } : {});
-    for (const id of terminals) await issueTerminalTls(tlsDir, store.db, ca, { terminalId: id, merchantId: DEMO_MERCHANT.id });
+    for (const id of terminals)
+      await issueTerminalTls(tlsDir, store.db, ca, { terminalId: id, merchantId: DEMO_MERCHANT.id });
   } finally {
     store.close();
   }
-  const terminal = issueTerminalIdentity(material, { terminalId: DEMO_TERMINAL_ID, merchantId: DEMO_MERCHANT.id, merchantName: DEMO_MERCHANT.name });
-  writeFileSync(join(dir, `terminal-${DEMO_TERMINAL_ID}.json`), JSON.stringify(terminal, null, 2), { mode: 0o600 });
+  const terminal = issueTerminalIdentity(material, {
+    terminalId: DEMO_TERMINAL_ID,
+    merchantId: DEMO_MERCHANT.id,
+    merchantName: DEMO_MERCHANT.name,
+  });
+  writeFileSync(join(dir, `terminal-${DEMO_TERMINAL_ID}.json`), JSON.stringify(terminal, null, 2), {
+    mode: 0o600,
+  });
   const trust: TrustAnchors = { ...trustAnchors(material), backendTlsCa: ca!.cert };
   writeFileSync(join(dir, 'trust.json'), JSON.stringify(trust, null, 2));
   const cardsDir = join(dir, 'cards');
   mkdirSync(cardsDir, { recursive: true });
-  for (const card of cards) writePersonalizationFile(join(cardsDir, `${card.id}.json`), card.id, issueCard(material, card));
-  for (const mc of DEMO_MERCHANT_CARDS) writePersonalizationFile(join(cardsDir, `${mc.id}.json`), mc.id, issueMerchantCard(material, mc));
+  for (const card of cards)
+    writePersonalizationFile(join(cardsDir, `${card.id}.json`), card.id, issueCard(material, card));
+  for (const mc of DEMO_MERCHANT_CARDS)
+    writePersonalizationFile(join(cardsDir, `${mc.id}.json`), mc.id, issueMerchantCard(material, mc));
   return { dbPath, keysPath, terminal, trust, cardsDir, tlsDir };
 }

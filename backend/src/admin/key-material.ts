@@ -8,11 +8,23 @@
  *   emv        the scheme CA's and the issuer's RSA keys (SCHEME_KEY_BITS unless asked for the demo's sizes)
  */
 import { createPrivateKey, randomBytes } from 'node:crypto';
-import { createDemoIssuer, generateP256, issueCertificate, privateKeyFromPem, privateKeyToPem, type CertificateRole } from '@bluetill/protocol';
+import {
+  createDemoIssuer,
+  generateP256,
+  issueCertificate,
+  privateKeyFromPem,
+  privateKeyToPem,
+  type CertificateRole,
+} from '@bluetill/protocol';
 
 import { loadIssuer, serializeIssuer, type KeyMaterial } from '../adapters/key-material-format';
 
-export { loadIssuer, serializeIssuer, type KeyMaterial, type SerializedIssuer } from '../adapters/key-material-format';
+export {
+  loadIssuer,
+  serializeIssuer,
+  type KeyMaterial,
+  type SerializedIssuer,
+} from '../adapters/key-material-format';
 
 /**
  * What a phone needs to trust a till and the backend: two public keys (raw P-256, base64); and,
@@ -22,7 +34,11 @@ export { loadIssuer, serializeIssuer, type KeyMaterial, type SerializedIssuer } 
 export interface TrustAnchors {
   readonly cardCompanyRoot: string;
   readonly acquirerCa: string;
-  readonly emvCaKeys: readonly { readonly index: number; readonly modulus: string; readonly exponent: string }[];
+  readonly emvCaKeys: readonly {
+    readonly index: number;
+    readonly modulus: string;
+    readonly exponent: string;
+  }[];
   /**
    * The backend CA certificate (PEM): the phone checks the shopper-facing listener's TLS server
    * certificate against it when it talks to the backend directly (claims 1, 2). Written by the seed.
@@ -66,18 +82,32 @@ export class KeySizeError extends Error {
  */
 export function checkEmvKeyBits(b: EmvKeyBits): void {
   for (const [name, bits] of Object.entries(b)) {
-    if (!Number.isInteger(bits) || bits % 8 !== 0) throw new KeySizeError(`${name} key: ${bits} bits is not a whole number of bytes`);
+    if (!Number.isInteger(bits) || bits % 8 !== 0)
+      throw new KeySizeError(`${name} key: ${bits} bits is not a whole number of bytes`);
   }
-  if (b.ca > 1984) throw new KeySizeError(`CA key: ${b.ca} bits; at most 1984 (a certificate must fit one short READ RECORD response)`);
-  if (b.issuer > b.ca) throw new KeySizeError(`issuer key (${b.issuer} bits) longer than the CA key (${b.ca}): N_I must be <= N_CA`);
-  if (b.icc > b.issuer) throw new KeySizeError(`ICC key (${b.icc} bits) longer than the issuer key (${b.issuer}): N_IC must be <= N_I`);
+  if (b.ca > 1984)
+    throw new KeySizeError(
+      `CA key: ${b.ca} bits; at most 1984 (a certificate must fit one short READ RECORD response)`,
+    );
+  if (b.issuer > b.ca)
+    throw new KeySizeError(
+      `issuer key (${b.issuer} bits) longer than the CA key (${b.ca}): N_I must be <= N_CA`,
+    );
+  if (b.icc > b.issuer)
+    throw new KeySizeError(
+      `ICC key (${b.icc} bits) longer than the issuer key (${b.issuer}): N_IC must be <= N_I`,
+    );
   if (b.icc < 512) throw new KeySizeError(`ICC key: ${b.icc} bits; at least 512`);
 }
 
 /** The EMV key sizes of existing material (from the keys themselves). */
 export function emvKeyBitsOf(material: KeyMaterial): EmvKeyBits {
   const bits = (pem: string) => createPrivateKey(pem).asymmetricKeyDetails?.modulusLength ?? 0;
-  return { ca: bits(material.emv.caPrivatePem), issuer: bits(material.emv.issuerPrivatePem), icc: material.emv.iccBits };
+  return {
+    ca: bits(material.emv.caPrivatePem),
+    issuer: bits(material.emv.issuerPrivatePem),
+    icc: material.emv.iccBits,
+  };
 }
 
 /** Fresh key material; EMV keys of `emvKeyBits` (default SCHEME_KEY_BITS, checked by checkEmvKeyBits). */
@@ -89,10 +119,22 @@ export function createKeyMaterial(now = Date.now(), o: { emvKeyBits?: EmvKeyBits
   const serverCert = (role: CertificateRole, id: string) => {
     const key = generateP256();
     const certificate = issueCertificate(
-      { subjectId: id, role, merchantId: '', merchantName: '', publicKey: key.publicRaw, notAfterMs: now + 2 * YEAR_MS, issuer: 'bluetill root' },
+      {
+        subjectId: id,
+        role,
+        merchantId: '',
+        merchantName: '',
+        publicKey: key.publicRaw,
+        notAfterMs: now + 2 * YEAR_MS,
+        issuer: 'bluetill root',
+      },
       root.privateKey,
     );
-    return { id, privatePem: privateKeyToPem(key.privateKey), certificate: Buffer.from(certificate).toString('base64') };
+    return {
+      id,
+      privatePem: privateKeyToPem(key.privateKey),
+      certificate: Buffer.from(certificate).toString('base64'),
+    };
   };
   return {
     version: 1,
@@ -114,7 +156,9 @@ export function trustAnchors(material: KeyMaterial): TrustAnchors {
   return {
     cardCompanyRoot: b64(material.root.privatePem),
     acquirerCa: b64(material.acquirer.privatePem),
-    emvCaKeys: [{ index: ca.index, modulus: raw(ca.publicKey.modulus), exponent: raw(ca.publicKey.exponent) }],
+    emvCaKeys: [
+      { index: ca.index, modulus: raw(ca.publicKey.modulus), exponent: raw(ca.publicKey.exponent) },
+    ],
   };
 }
 
@@ -127,11 +171,27 @@ export interface TerminalIdentity {
   readonly certificate: string; // base64 Certificate
 }
 
-export function issueTerminalIdentity(material: KeyMaterial, t: { terminalId: string; merchantId: string; merchantName: string }, now = Date.now()): TerminalIdentity {
+export function issueTerminalIdentity(
+  material: KeyMaterial,
+  t: { terminalId: string; merchantId: string; merchantName: string },
+  now = Date.now(),
+): TerminalIdentity {
   const key = generateP256();
   const certificate = issueCertificate(
-    { subjectId: t.terminalId, role: 'terminal', merchantId: t.merchantId, merchantName: t.merchantName, publicKey: key.publicRaw, notAfterMs: now + YEAR_MS, issuer: 'bluetill acquirer' },
+    {
+      subjectId: t.terminalId,
+      role: 'terminal',
+      merchantId: t.merchantId,
+      merchantName: t.merchantName,
+      publicKey: key.publicRaw,
+      notAfterMs: now + YEAR_MS,
+      issuer: 'bluetill acquirer',
+    },
     privateKeyFromPem(material.acquirer.privatePem).privateKey,
   );
-  return { ...t, privatePem: privateKeyToPem(key.privateKey), certificate: Buffer.from(certificate).toString('base64') };
+  return {
+    ...t,
+    privatePem: privateKeyToPem(key.privateKey),
+    certificate: Buffer.from(certificate).toString('base64'),
+  };
 }

@@ -6,7 +6,13 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, wri
 import type { Db } from '../adapters/sqlite/open-database';
 import { TlsMaterialError, tlsPaths } from '../adapters/tls-files';
 import { recordTerminalCertificate, revokeTerminalCertificates } from './registry';
-import { createBackendCa, issueServerCertificate, issueTerminalCertificate, type IssuedTerminalCertificate, type PemPair } from './tls-material';
+import {
+  createBackendCa,
+  issueServerCertificate,
+  issueTerminalCertificate,
+  type IssuedTerminalCertificate,
+  type PemPair,
+} from './tls-material';
 
 /** Writes a private key readable by its owner only (also when the file existed before). */
 function writeSecret(path: string, data: string): void {
@@ -15,7 +21,10 @@ function writeSecret(path: string, data: string): void {
 }
 
 /** Creates the backend CA and the server certificate in `dir` (overwriting what is there). */
-export async function createTlsAuthority(dir: string, o: { serverNames?: readonly string[] } = {}): Promise<PemPair> {
+export async function createTlsAuthority(
+  dir: string,
+  o: { serverNames?: readonly string[] } = {},
+): Promise<PemPair> {
   mkdirSync(dir, { recursive: true });
   const p = tlsPaths(dir);
   const ca = await createBackendCa();
@@ -32,7 +41,9 @@ export function readTlsAuthority(dir: string): PemPair {
   try {
     return { cert: readFileSync(p.ca, 'utf8'), key: readFileSync(p.caKey, 'utf8') };
   } catch (e) {
-    throw new TlsMaterialError('tls_material_missing', `${dir}: no backend CA (ca.pem, ca-key.pem)`, { cause: e });
+    throw new TlsMaterialError('tls_material_missing', `${dir}: no backend CA (ca.pem, ca-key.pem)`, {
+      cause: e,
+    });
   }
 }
 
@@ -46,11 +57,18 @@ export function readTlsAuthority(dir: string): PemPair {
  * Returns the new certificate and how many were revoked.
  */
 export async function issueTerminalTls(
-  dir: string, db: Db, ca: PemPair, t: { terminalId: string; merchantId: string }, o: { replace?: boolean } = {},
+  dir: string,
+  db: Db,
+  ca: PemPair,
+  t: { terminalId: string; merchantId: string },
+  o: { replace?: boolean } = {},
 ): Promise<IssuedTerminalCertificate & { readonly revoked: number }> {
   const files = tlsPaths(dir).terminal(t.terminalId);
   if (!o.replace && (existsSync(files.key) || existsSync(files.cert)))
-    throw new TlsMaterialError('tls_material_exists', `${files.key} exists: terminal ${t.terminalId} has a key and certificate; --replace revokes its certificates and writes new ones`);
+    throw new TlsMaterialError(
+      'tls_material_exists',
+      `${files.key} exists: terminal ${t.terminalId} has a key and certificate; --replace revokes its certificates and writes new ones`,
+    );
   const issued = await issueTerminalCertificate(ca, t);
   const staged = { cert: `${files.cert}.new`, key: `${files.key}.new` };
   writeFileSync(staged.cert, issued.cert);

@@ -20,7 +20,9 @@ describe('TLS material', () => {
     expect(caCert.ca).toBe(true);
     expect(caCert.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
     expect(caCert.verify(caCert.publicKey)).toBe(true);
-    const server = new X509Certificate((await issueServerCertificate(ca, { names: ['backend.example', '10.0.0.5'] })).cert);
+    const server = new X509Certificate(
+      (await issueServerCertificate(ca, { names: ['backend.example', '10.0.0.5'] })).cert,
+    );
     expect(server.ca).toBe(false);
     expect(server.checkIssued(caCert) && server.verify(caCert.publicKey)).toBe(true);
     expect(server.checkIP('127.0.0.1')).toBe('127.0.0.1');
@@ -42,7 +44,9 @@ describe('TLS material', () => {
     expect(cert.verify(new X509Certificate(ca.cert).publicKey)).toBe(true);
     expect(terminalIdOf(cert)).toBe('T-0042');
     expect(t.fingerprint).toBe(cert.fingerprint256);
-    await expect(issueTerminalCertificate(ca, { terminalId: 'T 1,CN=x', merchantId: 'M-0007' })).rejects.toThrow(/letters, digits or dashes/);
+    await expect(
+      issueTerminalCertificate(ca, { terminalId: 'T 1,CN=x', merchantId: 'M-0007' }),
+    ).rejects.toThrow(/letters, digits or dashes/);
   });
 
   it('seedDemo writes the tls/ folder (keys 0600) and records each terminal certificate', async () => {
@@ -50,7 +54,8 @@ describe('TLS material', () => {
     dirs.push(dir);
     const seed = await seedDemo(dir, ['T-0002'], [], { masterKey: MasterKey.generate() });
     const p = tlsPaths(seed.tlsDir);
-    for (const key of [p.caKey, p.serverKey, p.terminal('T-0001').key, p.terminal('T-0002').key]) expect(statSync(key).mode & 0o777).toBe(0o600);
+    for (const key of [p.caKey, p.serverKey, p.terminal('T-0001').key, p.terminal('T-0002').key])
+      expect(statSync(key).mode & 0o777).toBe(0o600);
     const store = new SqliteBackendStore(seed.dbPath);
     try {
       for (const id of ['T-0001', 'T-0002']) {

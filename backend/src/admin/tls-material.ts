@@ -51,7 +51,9 @@ async function newKeys(): Promise<CryptoKeyPair> {
 
 async function keyPem(key: CryptoKey): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key as webcrypto.CryptoKey));
-  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' }).toString();
+  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
+    .export({ format: 'pem', type: 'pkcs8' })
+    .toString();
 }
 
 async function loadCa(ca: PemPair): Promise<{ cert: x509.X509Certificate; key: CryptoKey }> {
@@ -61,7 +63,9 @@ async function loadCa(ca: PemPair): Promise<{ cert: x509.X509Certificate; key: C
 }
 
 /** The backend CA: self-signed, CA:TRUE with path length 0, valid `years` (default 10). */
-export async function createBackendCa(o: { now?: number; years?: number; name?: string } = {}): Promise<PemPair> {
+export async function createBackendCa(
+  o: { now?: number; years?: number; name?: string } = {},
+): Promise<PemPair> {
   const now = o.now ?? Date.now();
   const keys = await newKeys();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -80,7 +84,10 @@ export async function createBackendCa(o: { now?: number; years?: number; name?: 
   return { cert: cert.toString('pem'), key: await keyPem(keys.privateKey) };
 }
 
-async function issueLeaf(ca: PemPair, o: { subject: string; names: x509.JsonGeneralName[]; usage: string; days: number; now: number }): Promise<PemPair> {
+async function issueLeaf(
+  ca: PemPair,
+  o: { subject: string; names: x509.JsonGeneralName[]; usage: string; days: number; now: number },
+): Promise<PemPair> {
   const issuer = await loadCa(ca);
   const keys = await newKeys();
   const cert = await x509.X509CertificateGenerator.create({
@@ -105,7 +112,10 @@ async function issueLeaf(ca: PemPair, o: { subject: string; names: x509.JsonGene
 }
 
 /** The backend's server certificate: SAN 127.0.0.1, localhost, plus `names` (DNS names or IP addresses). */
-export async function issueServerCertificate(ca: PemPair, o: { names?: readonly string[]; now?: number; days?: number } = {}): Promise<PemPair> {
+export async function issueServerCertificate(
+  ca: PemPair,
+  o: { names?: readonly string[]; now?: number; days?: number } = {},
+): Promise<PemPair> {
   const all = [...new Set(['127.0.0.1', 'localhost', ...(o.names ?? [])])];
   return issueLeaf(ca, {
     subject: 'CN=bluetill backend, O=bluetill',
@@ -119,8 +129,15 @@ export async function issueServerCertificate(ca: PemPair, o: { names?: readonly 
 const ID = /^[A-Za-z0-9-]{1,32}$/;
 
 /** A terminal's client certificate: CN=<terminal id>, OU=<merchant id>, SAN URI urn:bluetill:terminal:<terminal id>. */
-export async function issueTerminalCertificate(ca: PemPair, t: { terminalId: string; merchantId: string; now?: number; days?: number }): Promise<IssuedTerminalCertificate> {
-  if (!ID.test(t.terminalId) || !ID.test(t.merchantId)) throw new TlsMaterialError('tls_certificate_invalid', 'terminal and merchant ids must be 1-32 letters, digits or dashes');
+export async function issueTerminalCertificate(
+  ca: PemPair,
+  t: { terminalId: string; merchantId: string; now?: number; days?: number },
+): Promise<IssuedTerminalCertificate> {
+  if (!ID.test(t.terminalId) || !ID.test(t.merchantId))
+    throw new TlsMaterialError(
+      'tls_certificate_invalid',
+      'terminal and merchant ids must be 1-32 letters, digits or dashes',
+    );
   const now = t.now ?? Date.now();
   const pair = await issueLeaf(ca, {
     subject: `CN=${t.terminalId}, OU=${t.merchantId}, O=bluetill terminal`,
@@ -130,5 +147,11 @@ export async function issueTerminalCertificate(ca: PemPair, t: { terminalId: str
     now,
   });
   const parsed = new X509Certificate(pair.cert);
-  return { ...pair, terminalId: t.terminalId, fingerprint: parsed.fingerprint256, serial: parsed.serialNumber, notAfter: Date.parse(parsed.validTo) };
+  return {
+    ...pair,
+    terminalId: t.terminalId,
+    fingerprint: parsed.fingerprint256,
+    serial: parsed.serialNumber,
+    notAfter: Date.parse(parsed.validTo),
+  };
 }

@@ -19,7 +19,8 @@ let store: SqliteBackendStore;
 let keys: SoftwareKeyStore;
 const clock = { now: () => Date.UTC(2026, 10, 24, 12) };
 const admin = { kind: 'admin' } as const;
-const count = (table: string) => (store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+const count = (table: string) =>
+  (store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'bluetill-adjust-'));
@@ -31,10 +32,29 @@ beforeAll(async () => {
   store.transaction(() => {
     const batchId = store.openBatch('T-0001', clock.now()).id;
     const id = store.insertSettlement({
-      terminalId: 'T-0001', terminalTxnId: 'sale-1', requestHash: new Uint8Array(32), approved: true, declineReason: null, amountMinor: 1000, currency: 'EUR',
-      cardId: 'card-alice', merchantId: 'M-0001', response: new Uint8Array(), createdAt: clock.now(), batchId,
+      terminalId: 'T-0001',
+      terminalTxnId: 'sale-1',
+      requestHash: new Uint8Array(32),
+      approved: true,
+      declineReason: null,
+      amountMinor: 1000,
+      currency: 'EUR',
+      cardId: 'card-alice',
+      merchantId: 'M-0001',
+      response: new Uint8Array(),
+      createdAt: clock.now(),
+      batchId,
     });
-    store.insertPostings(id, salePostings({ minor: 1000, currency: 'EUR' }, store.findCardById('card-alice')!.accountId, 'acct-M-0001'), clock.now(), { batchId, adjustmentId: null });
+    store.insertPostings(
+      id,
+      salePostings(
+        { minor: 1000, currency: 'EUR' },
+        store.findCardById('card-alice')!.accountId,
+        'acct-M-0001',
+      ),
+      clock.now(),
+      { batchId, adjustmentId: null },
+    );
   });
 });
 afterAll(() => {
@@ -51,23 +71,61 @@ function failingPostings(s: BackendStore): BackendStore {
         return Reflect.get(target, prop) as unknown;
       },
     });
-  return { commit: (fn) => s.commit((tx) => fn(failing(tx))), read: (fn) => s.read(fn), close: () => s.close() };
+  return {
+    commit: (fn) => s.commit((tx) => fn(failing(tx))),
+    read: (fn) => s.read(fn),
+    close: () => s.close(),
+  };
 }
 
 describe('adjustments are atomic', () => {
   it('leaves nothing behind when posting fails, then refunds and voids normally', async () => {
     const merchant = store.findMerchant('M-0001');
     expect(merchant?.accountId).toBe('acct-M-0001');
-    const before = { adjustments: count('adjustments'), postings: count('postings'), batches: count('batches') };
+    const before = {
+      adjustments: count('adjustments'),
+      postings: count('postings'),
+      batches: count('batches'),
+    };
     const broken = new AdjustmentUseCase(failingPostings(store), keys, clock);
-    await expect(broken.refund({ terminalId: 'T-0001', terminalTxnId: 'sale-1', refundTxnId: 'rf-1', amount: { minor: 100, currency: 'EUR' } }, admin)).rejects.toThrow(/disk I\/O/);
-    await expect(broken.void({ terminalId: 'T-0001', terminalTxnId: 'sale-1' }, admin)).rejects.toThrow(/disk I\/O/);
-    expect({ adjustments: count('adjustments'), postings: count('postings'), batches: count('batches') }).toEqual(before);
+    await expect(
+      broken.refund(
+        {
+          terminalId: 'T-0001',
+          terminalTxnId: 'sale-1',
+          refundTxnId: 'rf-1',
+          amount: { minor: 100, currency: 'EUR' },
+        },
+        admin,
+      ),
+    ).rejects.toThrow(/disk I\/O/);
+    await expect(broken.void({ terminalId: 'T-0001', terminalTxnId: 'sale-1' }, admin)).rejects.toThrow(
+      /disk I\/O/,
+    );
+    expect({
+      adjustments: count('adjustments'),
+      postings: count('postings'),
+      batches: count('batches'),
+    }).toEqual(before);
 
     const ok = new AdjustmentUseCase(store, keys, clock);
-    expect((await ok.refund({ terminalId: 'T-0001', terminalTxnId: 'sale-1', refundTxnId: 'rf-1', amount: { minor: 100, currency: 'EUR' } }, admin)).approved).toBe(true);
+    expect(
+      (
+        await ok.refund(
+          {
+            terminalId: 'T-0001',
+            terminalTxnId: 'sale-1',
+            refundTxnId: 'rf-1',
+            amount: { minor: 100, currency: 'EUR' },
+          },
+          admin,
+        )
+      ).approved,
+    ).toBe(true);
     expect(count('postings')).toBe(before.postings + 2);
-    expect((await ok.void({ terminalId: 'T-0001', terminalTxnId: 'sale-1' }, admin)).declineReason).toBe('not_voidable'); // refunded
+    expect((await ok.void({ terminalId: 'T-0001', terminalTxnId: 'sale-1' }, admin)).declineReason).toBe(
+      'not_voidable',
+    ); // refunded
     expect(store.ledgerSum()).toBe(0);
   });
 });

@@ -8,7 +8,14 @@
  *           void is not stored (nothing happened; it may be asked again).
  */
 import { requestHash } from './request-hash';
-import { RefundRequest, RefundResponse, VoidRequest, VoidResponse, type DeclineCode, type Receipt } from '@bluetill/protocol';
+import {
+  RefundRequest,
+  RefundResponse,
+  VoidRequest,
+  VoidResponse,
+  type DeclineCode,
+  type Receipt,
+} from '@bluetill/protocol';
 import type { BackendStore, MerchantRow, SettlementRow, StoreTx, TerminalRow } from '../ports/backend-store';
 import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
@@ -19,9 +26,13 @@ import { checkCaller, type Caller } from './caller';
 import { approvalCode, signReceipt } from './receipt-signer';
 
 export interface AdjustmentEvents {
-  onAdjusted?(outcome: { kind: 'refund' | 'void'; approved: boolean; decline: DeclineCode | null; replayed: boolean }): void;
+  onAdjusted?(outcome: {
+    kind: 'refund' | 'void';
+    approved: boolean;
+    decline: DeclineCode | null;
+    replayed: boolean;
+  }): void;
 }
-
 
 export class AdjustmentUseCase {
   constructor(
@@ -36,35 +47,80 @@ export class AdjustmentUseCase {
     const hash = requestHash(RefundRequest.encode(req).finish());
     const amount = req.amount!;
     const res = await this.store.commit(async (tx): Promise<RefundResponse> => {
-      const replay = replayOf(await tx.findAdjustment(req.terminalId, 'refund', req.refundTxnId), hash, (b) => RefundResponse.decode(b), 'refund id');
+      const replay = replayOf(
+        await tx.findAdjustment(req.terminalId, 'refund', req.refundTxnId),
+        hash,
+        (b) => RefundResponse.decode(b),
+        'refund id',
+      );
       if (replay) return replay;
       const now = this.clock.now();
       const { terminal, merchant } = await terminalAndMerchant(tx, req.terminalId);
       const sale = await tx.findSettlement(req.terminalId, req.terminalTxnId);
-      const saleVoided = sale ? (await tx.findAdjustment(req.terminalId, 'void', sale.terminalTxnId))?.approved === true : false;
+      const saleVoided = sale
+        ? (await tx.findAdjustment(req.terminalId, 'void', sale.terminalTxnId))?.approved === true
+        : false;
       const refundedMinor = sale?.id !== undefined ? await tx.refundedMinor(sale.id) : 0;
       const decline = checkRefund({ terminal, merchant, sale, saleVoided, refundedMinor, amount });
       const approved = decline === null;
       const card = sale?.cardId ? await tx.findCardById(sale.cardId) : undefined;
       const batchId = approved ? (await tx.openBatch(req.terminalId, now)).id : null;
-      const receipt = signReceipt(this.keys, this.receipt({
-        kind: 'refund', receiptId: `RF-${req.terminalId}-${req.refundTxnId}`, terminal, merchant, terminalId: req.terminalId,
-        terminalTxnId: req.refundTxnId, originalTxnId: req.terminalTxnId, maskedPan: card?.panMasked ?? '', amountMinor: amount.minor,
-        currency: amount.currency, decline, now,
-      }));
-      const left = sale?.approved && !saleVoided ? sale.amountMinor - refundedMinor - (approved ? amount.minor : 0) : 0;
+      const receipt = signReceipt(
+        this.keys,
+        this.receipt({
+          kind: 'refund',
+          receiptId: `RF-${req.terminalId}-${req.refundTxnId}`,
+          terminal,
+          merchant,
+          terminalId: req.terminalId,
+          terminalTxnId: req.refundTxnId,
+          originalTxnId: req.terminalTxnId,
+          maskedPan: card?.panMasked ?? '',
+          amountMinor: amount.minor,
+          currency: amount.currency,
+          decline,
+          now,
+        }),
+      );
+      const left =
+        sale?.approved && !saleVoided ? sale.amountMinor - refundedMinor - (approved ? amount.minor : 0) : 0;
       const result: RefundResponse = {
-        approved, declineReason: decline ?? '', receipt, replayed: false, refundableLeft: { minor: left, currency: sale?.currency ?? amount.currency },
+        approved,
+        declineReason: decline ?? '',
+        receipt,
+        replayed: false,
+        refundableLeft: { minor: left, currency: sale?.currency ?? amount.currency },
       };
       const adjustmentId = await tx.insertAdjustment({
-        kind: 'refund', terminalId: req.terminalId, opTxnId: req.refundTxnId, originalTxnId: req.terminalTxnId, settlementId: sale?.id ?? null,
-        batchId, requestHash: hash, approved, declineReason: decline, amountMinor: amount.minor, currency: amount.currency,
-        response: RefundResponse.encode(result).finish(), createdAt: now,
+        kind: 'refund',
+        terminalId: req.terminalId,
+        opTxnId: req.refundTxnId,
+        originalTxnId: req.terminalTxnId,
+        settlementId: sale?.id ?? null,
+        batchId,
+        requestHash: hash,
+        approved,
+        declineReason: decline,
+        amountMinor: amount.minor,
+        currency: amount.currency,
+        response: RefundResponse.encode(result).finish(),
+        createdAt: now,
       });
-      if (approved) await tx.insertPostings(sale!.id!, refundPostings(amount, card!.accountId, merchant!.accountId), now, { batchId: batchId!, adjustmentId });
+      if (approved)
+        await tx.insertPostings(
+          sale!.id!,
+          refundPostings(amount, card!.accountId, merchant!.accountId),
+          now,
+          { batchId: batchId!, adjustmentId },
+        );
       return result;
     });
-    this.events.onAdjusted?.({ kind: 'refund', approved: res.approved, decline: (res.declineReason || null) as DeclineCode | null, replayed: res.replayed });
+    this.events.onAdjusted?.({
+      kind: 'refund',
+      approved: res.approved,
+      decline: (res.declineReason || null) as DeclineCode | null,
+      replayed: res.replayed,
+    });
     return res;
   }
 
@@ -82,40 +138,94 @@ export class AdjustmentUseCase {
       const decline = checkVoid({ terminal, merchant, sale, refundedMinor, openBatchId });
       const approved = decline === null;
       const card = sale?.cardId ? await tx.findCardById(sale.cardId) : undefined;
-      const receipt = signReceipt(this.keys, this.receipt({
-        kind: 'void', receiptId: `VD-${req.terminalId}-${req.terminalTxnId}`, terminal, merchant, terminalId: req.terminalId,
-        terminalTxnId: `${req.terminalTxnId}.void`, originalTxnId: req.terminalTxnId, maskedPan: card?.panMasked ?? '',
-        amountMinor: sale?.amountMinor ?? 0, currency: sale?.currency ?? '', decline, now,
-      }));
+      const receipt = signReceipt(
+        this.keys,
+        this.receipt({
+          kind: 'void',
+          receiptId: `VD-${req.terminalId}-${req.terminalTxnId}`,
+          terminal,
+          merchant,
+          terminalId: req.terminalId,
+          terminalTxnId: `${req.terminalTxnId}.void`,
+          originalTxnId: req.terminalTxnId,
+          maskedPan: card?.panMasked ?? '',
+          amountMinor: sale?.amountMinor ?? 0,
+          currency: sale?.currency ?? '',
+          decline,
+          now,
+        }),
+      );
       const result: VoidResponse = { approved, declineReason: decline ?? '', receipt, replayed: false };
       if (!approved) return result;
       const s = sale as SettlementRow & { id: number };
       const adjustmentId = await tx.insertAdjustment({
-        kind: 'void', terminalId: req.terminalId, opTxnId: req.terminalTxnId, originalTxnId: req.terminalTxnId, settlementId: s.id,
-        batchId: openBatchId, requestHash: hash, approved, declineReason: null, amountMinor: s.amountMinor, currency: s.currency,
-        response: VoidResponse.encode(result).finish(), createdAt: now,
+        kind: 'void',
+        terminalId: req.terminalId,
+        opTxnId: req.terminalTxnId,
+        originalTxnId: req.terminalTxnId,
+        settlementId: s.id,
+        batchId: openBatchId,
+        requestHash: hash,
+        approved,
+        declineReason: null,
+        amountMinor: s.amountMinor,
+        currency: s.currency,
+        response: VoidResponse.encode(result).finish(),
+        createdAt: now,
       });
-      await tx.insertPostings(s.id, reversalPostings(await tx.salePostingsOf(s.id)), now, { batchId: openBatchId!, adjustmentId });
+      await tx.insertPostings(s.id, reversalPostings(await tx.salePostingsOf(s.id)), now, {
+        batchId: openBatchId!,
+        adjustmentId,
+      });
       return result;
     });
-    this.events.onAdjusted?.({ kind: 'void', approved: res.approved, decline: (res.declineReason || null) as DeclineCode | null, replayed: res.replayed });
+    this.events.onAdjusted?.({
+      kind: 'void',
+      approved: res.approved,
+      decline: (res.declineReason || null) as DeclineCode | null,
+      replayed: res.replayed,
+    });
     return res;
   }
 
   private receipt(r: {
-    kind: 'refund' | 'void'; receiptId: string; terminal: TerminalRow | undefined; merchant: MerchantRow | undefined; terminalId: string;
-    terminalTxnId: string; originalTxnId: string; maskedPan: string; amountMinor: number; currency: string; decline: DeclineCode | null; now: number;
+    kind: 'refund' | 'void';
+    receiptId: string;
+    terminal: TerminalRow | undefined;
+    merchant: MerchantRow | undefined;
+    terminalId: string;
+    terminalTxnId: string;
+    originalTxnId: string;
+    maskedPan: string;
+    amountMinor: number;
+    currency: string;
+    decline: DeclineCode | null;
+    now: number;
   }): Receipt {
     return {
-      receiptId: r.receiptId, merchantId: r.merchant?.id ?? r.terminal?.merchantId ?? '', merchantName: r.merchant?.name ?? '', terminalId: r.terminalId,
-      terminalTxnId: r.terminalTxnId, maskedPan: r.maskedPan, items: [], total: { minor: r.amountMinor, currency: r.currency },
-      approvalCode: r.decline ? '' : approvalCode(), result: r.decline ? 'declined' : 'approved', declineReason: r.decline ?? '', issuedAtMs: r.now,
-      kind: r.kind, originalTxnId: r.originalTxnId, atc: 0,
+      receiptId: r.receiptId,
+      merchantId: r.merchant?.id ?? r.terminal?.merchantId ?? '',
+      merchantName: r.merchant?.name ?? '',
+      terminalId: r.terminalId,
+      terminalTxnId: r.terminalTxnId,
+      maskedPan: r.maskedPan,
+      items: [],
+      total: { minor: r.amountMinor, currency: r.currency },
+      approvalCode: r.decline ? '' : approvalCode(),
+      result: r.decline ? 'declined' : 'approved',
+      declineReason: r.decline ?? '',
+      issuedAtMs: r.now,
+      kind: r.kind,
+      originalTxnId: r.originalTxnId,
+      atc: 0,
     };
   }
 }
 
-async function terminalAndMerchant(tx: StoreTx, terminalId: string): Promise<{ terminal: TerminalRow | undefined; merchant: MerchantRow | undefined }> {
+async function terminalAndMerchant(
+  tx: StoreTx,
+  terminalId: string,
+): Promise<{ terminal: TerminalRow | undefined; merchant: MerchantRow | undefined }> {
   const terminal = await tx.findTerminal(terminalId);
   return { terminal, merchant: terminal && (await tx.findMerchant(terminal.merchantId)) };
 }

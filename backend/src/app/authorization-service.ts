@@ -10,16 +10,42 @@
  */
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import {
-  cvmNameOf, openSealedPin, type CardCounters, type CvmName, pinSealContext, signTerminalStatement, toHex,
-  type AuthorizeRequest, type AuthorizeResponse, type ChallengeRequest, type ChallengeResponse, type DeclineCode,
-  type CancelRequest, type SettleRequest, type SettleResponse,
+  cvmNameOf,
+  openSealedPin,
+  type CardCounters,
+  type CvmName,
+  pinSealContext,
+  signTerminalStatement,
+  toHex,
+  type AuthorizeRequest,
+  type AuthorizeResponse,
+  type ChallengeRequest,
+  type ChallengeResponse,
+  type DeclineCode,
+  type CancelRequest,
+  type SettleRequest,
+  type SettleResponse,
 } from '@bluetill/protocol';
 import type { BackendStore } from '../ports/backend-store';
 import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
 import { proveCard } from '../domain/card-authentication';
-import { issuerAnswer, verifyAuthorizationArqc, type AuthorizationArqc } from '../domain/issuer-authentication';
-import { AUTHORIZATION_LIFETIME_MS, CHALLENGE_LIFETIME_MS, MAX_PIN_TRIES, cardWrongPinTries, checkCard, otherMethodLocked, pinBudgetSpent, pinOutcome, pinTriesLeft } from '../domain/rules';
+import {
+  issuerAnswer,
+  verifyAuthorizationArqc,
+  type AuthorizationArqc,
+} from '../domain/issuer-authentication';
+import {
+  AUTHORIZATION_LIFETIME_MS,
+  CHALLENGE_LIFETIME_MS,
+  MAX_PIN_TRIES,
+  cardWrongPinTries,
+  checkCard,
+  otherMethodLocked,
+  pinBudgetSpent,
+  pinOutcome,
+  pinTriesLeft,
+} from '../domain/rules';
 import { RequestError } from './request-error';
 import type { PreparedSettle, SettlementUseCase } from './settlement-service';
 import { checkCaller, type Caller } from './caller';
@@ -51,7 +77,12 @@ export interface PreparedAuthorize {
 }
 
 /** The CPU part of Authorize (see PreparedAuthorize); throws the same RequestErrors, in the same order, as authorize. */
-export function prepareAuthorize(keys: KeyStore, clock: Clock, req: AuthorizeRequest, caller: Caller): PreparedAuthorize {
+export function prepareAuthorize(
+  keys: KeyStore,
+  clock: Clock,
+  req: AuthorizeRequest,
+  caller: Caller,
+): PreparedAuthorize {
   checkCaller(req.terminalId, caller);
   const card = req.card!;
   const now = clock.now();
@@ -62,17 +93,41 @@ export function prepareAuthorize(keys: KeyStore, clock: Clock, req: AuthorizeReq
   let pin: string | null = null;
   if (cvm === 'online_pin') {
     try {
-      pin = openSealedPin(req.sealedPinBlock, { pinPrivateKey: keys.pinKey.agreement, pan: card.pan, context: pinSealContext(req.unpredictableNumber, req.terminalId) });
+      pin = openSealedPin(req.sealedPinBlock, {
+        pinPrivateKey: keys.pinKey.agreement,
+        pan: card.pan,
+        context: pinSealContext(req.unpredictableNumber, req.terminalId),
+      });
     } catch {
       pin = null;
     }
   }
-  const proof = proveCard({ card, unpredictableNumber: req.unpredictableNumber, caKeys: keys.caPublicKeys, issuerKeys: keys.issuerKeys, cardRecords: keys.cardRecords, now: new Date(now) });
-  const authorizationArqc = cvm === 'online_pin' && proof.decline === null
-    ? verifyAuthorizationArqc({ cryptogram: card.authorizationCryptogram, pan: card.pan, panSequence: card.panSequence, unpredictableNumber: req.unpredictableNumber, acMasterKeys: keys.acMasterKeys, cardKeys: keys.cardKeys })
-    : undefined;
+  const proof = proveCard({
+    card,
+    unpredictableNumber: req.unpredictableNumber,
+    caKeys: keys.caPublicKeys,
+    issuerKeys: keys.issuerKeys,
+    cardRecords: keys.cardRecords,
+    now: new Date(now),
+  });
+  const authorizationArqc =
+    cvm === 'online_pin' && proof.decline === null
+      ? verifyAuthorizationArqc({
+          cryptogram: card.authorizationCryptogram,
+          pan: card.pan,
+          panSequence: card.panSequence,
+          unpredictableNumber: req.unpredictableNumber,
+          acMasterKeys: keys.acMasterKeys,
+          cardKeys: keys.cardKeys,
+        })
+      : undefined;
   return {
-    now, cvm, pin, cardProof: proof.decline, ...(proof.decline === null && proof.counters ? { cardCounters: proof.counters } : {}), ...(authorizationArqc ? { authorizationArqc } : {}),
+    now,
+    cvm,
+    pin,
+    cardProof: proof.decline,
+    ...(proof.decline === null && proof.counters ? { cardCounters: proof.counters } : {}),
+    ...(authorizationArqc ? { authorizationArqc } : {}),
   };
 }
 
@@ -111,7 +166,12 @@ export class AuthorizationUseCase {
     this.drawUn = o.drawUn ?? (() => new Uint8Array(randomBytes(4)));
     // Cards that did not prove themselves, per terminal: a till (or whoever holds its key) walking
     // card data is stopped; a real till sees a few a day.
-    this.unproven = new RateLimiter(clock, o.unprovenPerTerminalPerMinute ?? UNPROVEN_CARDS_PER_TERMINAL_PER_MINUTE, 60_000, 'cards that did not prove themselves at this terminal');
+    this.unproven = new RateLimiter(
+      clock,
+      o.unprovenPerTerminalPerMinute ?? UNPROVEN_CARDS_PER_TERMINAL_PER_MINUTE,
+      60_000,
+      'cards that did not prove themselves at this terminal',
+    );
   }
 
   async challenge(req: ChallengeRequest, caller: Caller): Promise<ChallengeResponse> {
@@ -120,7 +180,8 @@ export class AuthorizationUseCase {
     const expiresAt = now + CHALLENGE_LIFETIME_MS;
     const un = await this.store.commit(async (tx) => {
       const terminal = await tx.findTerminal(req.terminalId);
-      if (!terminal || terminal.status !== 'active') throw new RequestError('permission_denied', 'terminal not registered');
+      if (!terminal || terminal.status !== 'active')
+        throw new RequestError('permission_denied', 'terminal not registered');
       // Bounded storage: this terminal's expired challenges go now, and at MAX_CHALLENGES_PER_TERMINAL
       // the oldest is evicted to make room; now and then every terminal's expired ones go too (an
       // unknown UN declines like an expired or used one, so nothing is learned by keeping them).
@@ -142,30 +203,62 @@ export class AuthorizationUseCase {
       this.keys.receiptKey.signer,
       this.keys.receiptKey.certificate,
     );
-    return { unpredictableNumber: un, expiresAtMs: expiresAt, pinKeyCertificate: this.keys.pinKey.certificate, terminalStatement };
+    return {
+      unpredictableNumber: un,
+      expiresAtMs: expiresAt,
+      pinKeyCertificate: this.keys.pinKey.certificate,
+      terminalStatement,
+    };
   }
 
   /** `prepared`: made by a crypto worker (prepareAuthorize); made here when absent. */
-  async authorize(req: AuthorizeRequest, caller: Caller, prepared?: PreparedAuthorize): Promise<AuthorizeResponse> {
+  async authorize(
+    req: AuthorizeRequest,
+    caller: Caller,
+    prepared?: PreparedAuthorize,
+  ): Promise<AuthorizeResponse> {
     checkCaller(req.terminalId, caller);
     this.unproven.check(req.terminalId);
     const card = req.card!;
     // The PIN is opened and the card's certificates checked outside the transaction (CPU work), but judged inside it.
-    const { now, cvm, pin, cardProof, cardCounters: signedCounters, authorizationArqc } = prepared ?? prepareAuthorize(this.keys, this.clock, req, caller);
+    const {
+      now,
+      cvm,
+      pin,
+      cardProof,
+      cardCounters: signedCounters,
+      authorizationArqc,
+    } = prepared ?? prepareAuthorize(this.keys, this.clock, req, caller);
     // The card's PIN Try Counter as it was at its ARQC (CVR, covered by the AC), when lower than in
     // its DDA (an offline PIN tried in between): the later of the two values the card vouched for counts.
     const cardCounters: CardCounters | undefined = authorizationArqc
-      ? { ...signedCounters, pinTriesLeft: Math.min(signedCounters?.pinTriesLeft ?? authorizationArqc.cardPinTriesLeft, authorizationArqc.cardPinTriesLeft) }
+      ? {
+          ...signedCounters,
+          pinTriesLeft: Math.min(
+            signedCounters?.pinTriesLeft ?? authorizationArqc.cardPinTriesLeft,
+            authorizationArqc.cardPinTriesLeft,
+          ),
+        }
       : signedCounters;
     const panHash = this.keys.panHash(card.pan);
     const result = await this.store.commit(async (tx): Promise<AuthorizeResponse> => {
-      const decline = (code: DeclineCode, triesLeft = 0, issuerAuthenticationData?: Uint8Array): AuthorizeResponse => ({
-        approved: false, declineReason: code, authorizationRef: '', expiresAtMs: 0, pinTriesLeft: triesLeft, ...(issuerAuthenticationData ? { issuerAuthenticationData } : {}),
+      const decline = (
+        code: DeclineCode,
+        triesLeft = 0,
+        issuerAuthenticationData?: Uint8Array,
+      ): AuthorizeResponse => ({
+        approved: false,
+        declineReason: code,
+        authorizationRef: '',
+        expiresAtMs: 0,
+        pinTriesLeft: triesLeft,
+        ...(issuerAuthenticationData ? { issuerAuthenticationData } : {}),
       });
       // Every answer that judges or refuses an online PIN tells the card, authenticated, the tries
       // left in the one budget (ARPC ‖ CSU over its account-verification ARQC): until the card has
       // it, the card checks no offline PIN.
-      const toCard = (left: number, approved: boolean): Uint8Array | undefined => (authorizationArqc ? issuerAnswer(authorizationArqc, left, approved) : undefined);
+      const toCard = (left: number, approved: boolean): Uint8Array | undefined =>
+        authorizationArqc ? issuerAnswer(authorizationArqc, left, approved) : undefined;
       const un = toHex(req.unpredictableNumber);
       const state = await tx.takeChallenge(un, req.terminalId, now);
       if (state !== 'ok') return decline('unpredictable_number_invalid');
@@ -173,14 +266,21 @@ export class AuthorizationUseCase {
       // this UN): an unknown, blocked, expired or mistyped card, and a fake one, all get the same
       // decline with no PIN tries, after the same work (the lookup is made in every case).
       const row = await tx.findCardByPanHash(panHash);
-      const unproven = cardProof !== null || !row || row.expiry !== card.expiry || row.panSequence !== card.panSequence;
+      const unproven =
+        cardProof !== null || !row || row.expiry !== card.expiry || row.panSequence !== card.panSequence;
       if (unproven) return decline('card_authentication_failed');
       // The card proved itself: from here the answer may name the card's state and its PIN tries.
       const cardDecline = checkCard(row, now);
-      if (cardDecline) return decline(cardDecline, 0, cardDecline === 'pin_tries_exceeded' && cvm === 'online_pin' ? toCard(0, false) : undefined);
+      if (cardDecline)
+        return decline(
+          cardDecline,
+          0,
+          cardDecline === 'pin_tries_exceeded' && cvm === 'online_pin' ? toCard(0, false) : undefined,
+        );
       // Online PIN is judged only with the card's account-verification ARQC over this UN, which
       // makes the card wait for this answer before it checks an offline PIN again.
-      if (cvm === 'online_pin' && !authorizationArqc) return decline('cryptogram_invalid', pinTriesLeft(row.pinTries, cardCounters));
+      if (cvm === 'online_pin' && !authorizationArqc)
+        return decline('cryptogram_invalid', pinTriesLeft(row.pinTries, cardCounters));
       // One budget of PIN guesses: the wrong online PINs counted here and the wrong offline PINs the
       // card signed over this UN. Spent: no method pays and no PIN is looked at; the server's
       // counter locks too, so a later offline PIN right at the card cannot pay either.
@@ -192,31 +292,83 @@ export class AuthorizationUseCase {
       if (cvm !== 'online_pin') {
         const ref = authorizationRef(row.id, req.terminalId, un);
         const expiresAt = now + AUTHORIZATION_LIFETIME_MS;
-        await tx.insertAuthorization({ ref, cardId: row.id, terminalId: req.terminalId, un, expiresAt, settled: false, cvm });
-        return { approved: true, declineReason: '', authorizationRef: ref, expiresAtMs: expiresAt, pinTriesLeft: pinTriesLeft(row.pinTries, cardCounters) };
+        await tx.insertAuthorization({
+          ref,
+          cardId: row.id,
+          terminalId: req.terminalId,
+          un,
+          expiresAt,
+          settled: false,
+          cvm,
+        });
+        return {
+          approved: true,
+          declineReason: '',
+          authorizationRef: ref,
+          expiresAtMs: expiresAt,
+          pinTriesLeft: pinTriesLeft(row.pinTries, cardCounters),
+        };
       }
       // The card signed its fingerprint or secret locked: online PIN is refused, as at settlement.
-      if (otherMethodLocked(cardCounters)) return decline('cvm_tries_exceeded', pinTriesLeft(row.pinTries, cardCounters), toCard(pinTriesLeft(row.pinTries, cardCounters), false));
-      if (pin === null) return decline('pin_missing', pinTriesLeft(row.pinTries, cardCounters), toCard(pinTriesLeft(row.pinTries, cardCounters), false));
+      if (otherMethodLocked(cardCounters))
+        return decline(
+          'cvm_tries_exceeded',
+          pinTriesLeft(row.pinTries, cardCounters),
+          toCard(pinTriesLeft(row.pinTries, cardCounters), false),
+        );
+      if (pin === null)
+        return decline(
+          'pin_missing',
+          pinTriesLeft(row.pinTries, cardCounters),
+          toCard(pinTriesLeft(row.pinTries, cardCounters), false),
+        );
       const expected = this.keys.pinVerifier(row.pinSalt, pin, panHash);
-      const matched = expected.length === row.pinVerifier.length && timingSafeEqual(expected, row.pinVerifier);
+      const matched =
+        expected.length === row.pinVerifier.length && timingSafeEqual(expected, row.pinVerifier);
       const outcome = pinOutcome(row.pinTries, matched, cardWrong);
       if (outcome.tries !== row.pinTries) await tx.setPinTries(row.id, outcome.tries);
-      if (outcome.decline) return decline(outcome.decline, pinTriesLeft(outcome.tries, cardCounters), toCard(pinTriesLeft(outcome.tries, cardCounters), false));
+      if (outcome.decline)
+        return decline(
+          outcome.decline,
+          pinTriesLeft(outcome.tries, cardCounters),
+          toCard(pinTriesLeft(outcome.tries, cardCounters), false),
+        );
       const ref = authorizationRef(row.id, req.terminalId, un);
       const expiresAt = now + AUTHORIZATION_LIFETIME_MS;
-      await tx.insertAuthorization({ ref, cardId: row.id, terminalId: req.terminalId, un, expiresAt, settled: false, cvm });
+      await tx.insertAuthorization({
+        ref,
+        cardId: row.id,
+        terminalId: req.terminalId,
+        un,
+        expiresAt,
+        settled: false,
+        cvm,
+      });
       const left = pinTriesLeft(0, cardCounters);
       const issuerAuthenticationData = toCard(left, true);
-      return { approved: true, declineReason: '', authorizationRef: ref, expiresAtMs: expiresAt, pinTriesLeft: left, ...(issuerAuthenticationData ? { issuerAuthenticationData } : {}) };
+      return {
+        approved: true,
+        declineReason: '',
+        authorizationRef: ref,
+        expiresAtMs: expiresAt,
+        pinTriesLeft: left,
+        ...(issuerAuthenticationData ? { issuerAuthenticationData } : {}),
+      };
     });
     if (result.declineReason === 'card_authentication_failed') this.unproven.count(req.terminalId);
-    this.events.onDecision?.({ approved: result.approved, decline: (result.declineReason || null) as DeclineCode | null });
+    this.events.onDecision?.({
+      approved: result.approved,
+      decline: (result.declineReason || null) as DeclineCode | null,
+    });
     return result;
   }
 
   /** Relays to the settlement server (claims 3, 5, 12). */
-  settle(req: SettleRequest, caller: Caller, prepared?: PreparedSettle): Promise<SettleResponse> | SettleResponse {
+  settle(
+    req: SettleRequest,
+    caller: Caller,
+    prepared?: PreparedSettle,
+  ): Promise<SettleResponse> | SettleResponse {
     checkCaller(req.terminalId, caller);
     return this.settlement.settle(req, caller, prepared);
   }
@@ -226,7 +378,6 @@ export class AuthorizationUseCase {
     checkCaller(req.terminalId, caller);
     return this.settlement.cancel(req, caller);
   }
-
 }
 
 /** A reference bound to card, terminal and UN, with 16 random bytes so it cannot be guessed. */

@@ -6,7 +6,13 @@
  * currency, its merchant's (amounts in different currencies are never added). A mismatch is a
  * bug: nothing is closed.
  */
-import type { BatchTotals, CloseBatchRequest, CloseBatchResponse, ListTransactionsRequest, ListTransactionsResponse } from '@bluetill/protocol';
+import type {
+  BatchTotals,
+  CloseBatchRequest,
+  CloseBatchResponse,
+  ListTransactionsRequest,
+  ListTransactionsResponse,
+} from '@bluetill/protocol';
 import type { BackendStore, BatchRow, BatchTotalsRow } from '../ports/backend-store';
 import type { Clock } from '../ports/clock';
 import { RequestError } from './request-error';
@@ -40,7 +46,7 @@ export class BatchUseCase {
         if (prior) return { ...response(prior), replayed: true };
       }
       const terminal = await tx.findTerminal(req.terminalId);
-      const merchant = terminal && await tx.findMerchant(terminal.merchantId);
+      const merchant = terminal && (await tx.findMerchant(terminal.merchantId));
       if (!terminal || !merchant) throw new RequestError('not_found', 'no such terminal');
       const now = this.clock.now();
       const batch = await tx.openBatch(req.terminalId, now);
@@ -51,10 +57,16 @@ export class BatchUseCase {
         throw new BatchReconciliationError(batch.id, `batch ${batch.id}: ${(e as Error).message}`);
       }
       if (totals.currency !== '' && totals.currency !== merchant.currency)
-        throw new BatchReconciliationError(batch.id, `batch ${batch.id}: totals in ${totals.currency}, merchant accepts ${merchant.currency}`);
+        throw new BatchReconciliationError(
+          batch.id,
+          `batch ${batch.id}: totals in ${totals.currency}, merchant accepts ${merchant.currency}`,
+        );
       const sums = await tx.batchPostingSums(batch.id, merchant.accountId);
       if (sums.account !== totals.netMinor || sums.all !== 0)
-        throw new BatchReconciliationError(batch.id, `batch ${batch.id}: merchant postings ${sums.account} vs net ${totals.netMinor}, all postings ${sums.all}`);
+        throw new BatchReconciliationError(
+          batch.id,
+          `batch ${batch.id}: merchant postings ${sums.account} vs net ${totals.netMinor}, all postings ${sums.all}`,
+        );
       await tx.closeBatch(batch.id, totals, now, req.closeRequestId || null);
       return response((await tx.findBatch(batch.id))!);
     });
@@ -63,11 +75,20 @@ export class BatchUseCase {
   async listTransactions(req: ListTransactionsRequest, caller: Caller): Promise<ListTransactionsResponse> {
     checkCaller(req.terminalId, caller);
     const to = req.toMs || this.clock.now() + 1;
-    const rows = await this.store.read((tx) => tx.listTransactions(req.terminalId, req.fromMs, to, MAX_LISTED_TRANSACTIONS + 1));
+    const rows = await this.store.read((tx) =>
+      tx.listTransactions(req.terminalId, req.fromMs, to, MAX_LISTED_TRANSACTIONS + 1),
+    );
     return {
       transactions: rows.slice(0, MAX_LISTED_TRANSACTIONS).map((r) => ({
-        kind: r.kind, terminalTxnId: r.terminalTxnId, originalTxnId: r.originalTxnId, approved: r.approved, declineReason: r.declineReason,
-        amount: { minor: r.amountMinor, currency: r.currency }, maskedPan: r.maskedPan, batchId: r.batchId, createdAtMs: r.createdAt,
+        kind: r.kind,
+        terminalTxnId: r.terminalTxnId,
+        originalTxnId: r.originalTxnId,
+        approved: r.approved,
+        declineReason: r.declineReason,
+        amount: { minor: r.amountMinor, currency: r.currency },
+        maskedPan: r.maskedPan,
+        batchId: r.batchId,
+        createdAtMs: r.createdAt,
       })),
       truncated: rows.length > MAX_LISTED_TRANSACTIONS,
     };
@@ -75,5 +96,12 @@ export class BatchUseCase {
 }
 
 function response(b: BatchRow): CloseBatchResponse {
-  return { batchId: b.id, terminalId: b.terminalId, openedAtMs: b.openedAt, closedAtMs: b.closedAt ?? 0, totals: b.totals ? toBatchTotals(b.totals) : undefined, replayed: false };
+  return {
+    batchId: b.id,
+    terminalId: b.terminalId,
+    openedAtMs: b.openedAt,
+    closedAtMs: b.closedAt ?? 0,
+    totals: b.totals ? toBatchTotals(b.totals) : undefined,
+    replayed: false,
+  };
 }

@@ -15,7 +15,8 @@ export type Caller =
 
 /** A terminal may act only for itself: the terminal id in the request must be the certificate's. */
 export function checkCaller(terminalId: string, caller: Caller): void {
-  if (caller.kind === 'shopper') throw new RequestError('permission_denied', 'a phone may not act for a terminal');
+  if (caller.kind === 'shopper')
+    throw new RequestError('permission_denied', 'a phone may not act for a terminal');
   if (caller.kind === 'terminal' && caller.terminalId !== terminalId)
     throw new RequestError('permission_denied', 'terminal id differs from the caller certificate');
 }

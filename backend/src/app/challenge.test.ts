@@ -20,23 +20,50 @@ import { CHALLENGE_LIFETIME_MS } from '../domain/rules';
 
 async function setUp(draws: number[][] | 'random') {
   const masterKey = MasterKey.generate();
-  const seed = await seedDemo(mkdtempSync(join(tmpdir(), 'bluetill-challenge-')), ['T-0002'], [], { masterKey });
+  const seed = await seedDemo(mkdtempSync(join(tmpdir(), 'bluetill-challenge-')), ['T-0002'], [], {
+    masterKey,
+  });
   const store = new SqliteBackendStore(seed.dbPath);
   const keys = SoftwareKeyStore.fromFile(seed.keysPath, masterKey);
   const clock = { t: Date.UTC(2026, 10, 24, 12), now: () => clock.t };
   const queue = draws === 'random' ? [] : draws.map((d) => Uint8Array.from(d));
-  const useCase = new AuthorizationUseCase(store, keys, clock, { settle: async () => { throw new Error('not used'); }, cancel: async () => { throw new Error('not used'); } }, {}, {
-    drawUn: () => (draws === 'random' ? new Uint8Array(randomBytes(4)) : queue.shift() ?? Uint8Array.of(9, 9, 9, 9)),
-  });
+  const useCase = new AuthorizationUseCase(
+    store,
+    keys,
+    clock,
+    {
+      settle: async () => {
+        throw new Error('not used');
+      },
+      cancel: async () => {
+        throw new Error('not used');
+      },
+    },
+    {},
+    {
+      drawUn: () =>
+        draws === 'random' ? new Uint8Array(randomBytes(4)) : (queue.shift() ?? Uint8Array.of(9, 9, 9, 9)),
+    },
+  );
   const caller = { kind: 'terminal', terminalId: 'T-0001' } as const;
-  const rows = (terminalId = 'T-0001') => (store.db.prepare('SELECT un FROM challenges WHERE terminal_id = ? ORDER BY un').all(terminalId) as { un: string }[]).map((r) => r.un);
+  const rows = (terminalId = 'T-0001') =>
+    (
+      store.db.prepare('SELECT un FROM challenges WHERE terminal_id = ? ORDER BY un').all(terminalId) as {
+        un: string;
+      }[]
+    ).map((r) => r.un);
   const count = () => (store.db.prepare('SELECT COUNT(*) AS n FROM challenges').get() as { n: number }).n;
   return { store, useCase, caller, rows, count, clock };
 }
 
 describe('Challenge', () => {
   it('was a bug — a repeated unpredictable number is drawn again, not answered with INTERNAL', async () => {
-    const t = await setUp([[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4], [5, 6, 7, 8]]);
+    const t = await setUp([
+      [1, 2, 3, 4],
+      [1, 2, 3, 4],
+      [1, 2, 3, 4],
+      [5, 6, 7, 8],
+    ]);
     const first = await t.useCase.challenge({ terminalId: 'T-0001' }, t.caller);
     const second = await t.useCase.challenge({ terminalId: 'T-0001' }, t.caller);
     expect(toHex(first.unpredictableNumber)).toBe('01020304');

@@ -12,7 +12,12 @@ import type { BackendStore } from '../ports/backend-store';
 import type { ShopperStore } from '../ports/shopper-store';
 import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
-import { WRONG_CODE_WINDOW_MS, checkCodeRedemption, isFailedCodeGuess, lookupCode } from '../domain/temporary-code';
+import {
+  WRONG_CODE_WINDOW_MS,
+  checkCodeRedemption,
+  isFailedCodeGuess,
+  lookupCode,
+} from '../domain/temporary-code';
 import { replayOf } from './exactly-once';
 import { requestHash } from './request-hash';
 import { checkCaller, type Caller } from './caller';
@@ -36,27 +41,60 @@ export class CodeSettlementUseCase {
     const hash = requestHash(SettleWithCodeRequest.encode(req).finish());
     const codeHash = this.keys.codeHash(req.code);
     const response = await this.store.commit(async (tx): Promise<SettleResponse> => {
-      const replay = replayOf(await tx.findSettlement(req.terminalId, req.terminalTxnId), hash, (b) => SettleResponse.decode(b), 'terminal transaction id');
+      const replay = replayOf(
+        await tx.findSettlement(req.terminalId, req.terminalTxnId),
+        hash,
+        (b) => SettleResponse.decode(b),
+        'terminal transaction id',
+      );
       if (replay) return replay;
       const now = this.clock.now();
       const terminal = await tx.findTerminal(req.terminalId);
-      const merchant = terminal && await tx.findMerchant(terminal.merchantId);
-      const wrong = merchant ? this.shopper.countWrongCodes(merchant.id, req.terminalId, now - WRONG_CODE_WINDOW_MS) : { merchant: 0, terminal: 0 };
+      const merchant = terminal && (await tx.findMerchant(terminal.merchantId));
+      const wrong = merchant
+        ? this.shopper.countWrongCodes(merchant.id, req.terminalId, now - WRONG_CODE_WINDOW_MS)
+        : { merchant: 0, terminal: 0 };
       const code = lookupCode(this.shopper.findCodes(codeHash), now);
       const card = code.kind === 'live' ? await tx.findCardById(code.code.cardId) : undefined;
       const amount = req.amount!;
-      const available = card ? card.creditLimitMinor + await tx.accountBalance(card.accountId) : 0;
-      const decline = checkCodeRedemption({ terminal, merchant, requestMerchantId: req.merchantId, wrongCodes: wrong.merchant, wrongCodesAtTerminal: wrong.terminal, code, card, amount, items: req.items, availableMinor: available, now });
-      if (isFailedCodeGuess(decline) && merchant) this.shopper.recordWrongCode(merchant.id, req.terminalId, now);
+      const available = card ? card.creditLimitMinor + (await tx.accountBalance(card.accountId)) : 0;
+      const decline = checkCodeRedemption({
+        terminal,
+        merchant,
+        requestMerchantId: req.merchantId,
+        wrongCodes: wrong.merchant,
+        wrongCodesAtTerminal: wrong.terminal,
+        code,
+        card,
+        amount,
+        items: req.items,
+        availableMinor: available,
+        now,
+      });
+      if (isFailedCodeGuess(decline) && merchant)
+        this.shopper.recordWrongCode(merchant.id, req.terminalId, now);
       const approved = decline === null;
       const { response: result, settlementId } = await recordSale(tx, this.keys, {
-        terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash: hash, terminalMerchantId: terminal?.merchantId ?? '', merchant, card,
-        maskedPan: card ? card.panMasked : '', items: req.items, amount, decline: approved && code.kind === 'live' ? null : (decline ?? 'code_invalid'), now,
+        terminalId: req.terminalId,
+        terminalTxnId: req.terminalTxnId,
+        requestHash: hash,
+        terminalMerchantId: terminal?.merchantId ?? '',
+        merchant,
+        card,
+        maskedPan: card ? card.panMasked : '',
+        items: req.items,
+        amount,
+        decline: approved && code.kind === 'live' ? null : (decline ?? 'code_invalid'),
+        now,
       });
       if (result.approved && code.kind === 'live') this.shopper.markCodeUsed(code.code.id, settlementId, now);
       return result;
     });
-    this.events.onSettled?.({ approved: response.approved, decline: (response.declineReason || null) as DeclineCode | null, replayed: response.replayed });
+    this.events.onSettled?.({
+      approved: response.approved,
+      decline: (response.declineReason || null) as DeclineCode | null,
+      replayed: response.replayed,
+    });
     return response;
   }
 }

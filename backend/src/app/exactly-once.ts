@@ -18,8 +18,14 @@ export interface StoredAnswer {
  * The answer to replay for `prior` (the row stored under the request's id), or undefined when
  * there is none. `idName` names the id in the ALREADY_EXISTS message ("terminal transaction id").
  */
-export function replayOf<R extends object>(prior: StoredAnswer | undefined, hash: Uint8Array, decode: (bytes: Uint8Array) => R, idName: string): (R & { replayed: true }) | undefined {
+export function replayOf<R extends object>(
+  prior: StoredAnswer | undefined,
+  hash: Uint8Array,
+  decode: (bytes: Uint8Array) => R,
+  idName: string,
+): (R & { replayed: true }) | undefined {
   if (!prior) return undefined;
-  if (!equalBytes(prior.requestHash, hash)) throw new RequestError('already_exists', `${idName} already used for a different request`);
+  if (!equalBytes(prior.requestHash, hash))
+    throw new RequestError('already_exists', `${idName} already used for a different request`);
   return { ...decode(prior.response), replayed: true };
 }

@@ -5,8 +5,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  checkIssuerAuthentication, CvmMethod, pinSealContext, sealPin, verifyCertificate, publicKeyFromRaw,
-  type AuthorizeResponse, type CardData, type CertificateBody, type CardStatusUpdate,
+  checkIssuerAuthentication,
+  CvmMethod,
+  pinSealContext,
+  sealPin,
+  verifyCertificate,
+  publicKeyFromRaw,
+  type AuthorizeResponse,
+  type CardData,
+  type CertificateBody,
+  type CardStatusUpdate,
 } from '@bluetill/protocol';
 import { startBackendFixture, type BackendFixture } from '../test-support/backend-fixture';
 import type { TestCard } from '../test-support/test-card';
@@ -18,24 +26,57 @@ beforeAll(async () => {
 afterAll(() => f.close());
 
 const serverTries = (pan: string): number =>
-  (f.backend.store.db.prepare('SELECT pin_tries AS n FROM cards WHERE pan_masked = ?').get(`${pan.slice(0, 6)}${'*'.repeat(pan.length - 10)}${pan.slice(-4)}`) as { n: number }).n;
+  (
+    f.backend.store.db
+      .prepare('SELECT pin_tries AS n FROM cards WHERE pan_masked = ?')
+      .get(`${pan.slice(0, 6)}${'*'.repeat(pan.length - 10)}${pan.slice(-4)}`) as { n: number }
+  ).n;
 
 /** An online-PIN Authorize; `edit` changes the card data before it is sent. */
-async function authorize(card: TestCard, pin: string, edit: (c: CardData, un: Uint8Array) => CardData = (c) => c, cvmMethod?: CvmMethod): Promise<{ res: AuthorizeResponse; sent: CardData }> {
+async function authorize(
+  card: TestCard,
+  pin: string,
+  edit: (c: CardData, un: Uint8Array) => CardData = (c) => c,
+  cvmMethod?: CvmMethod,
+): Promise<{ res: AuthorizeResponse; sent: CardData }> {
   const ch = await f.challenge();
   const root = publicKeyFromRaw(Buffer.from(f.seed.trust.cardCompanyRoot, 'base64'));
-  const pinKey: CertificateBody = verifyCertificate(ch.pinKeyCertificate, root, { role: 'pin-key', now: Date.now() });
-  const sealed = cvmMethod === undefined ? sealPin({ pin, pan: card.p.pan, pinKey: pinKey.publicKey, pinKeyId: pinKey.subjectId, context: pinSealContext(ch.unpredictableNumber, 'T-0001') }) : new Uint8Array();
+  const pinKey: CertificateBody = verifyCertificate(ch.pinKeyCertificate, root, {
+    role: 'pin-key',
+    now: Date.now(),
+  });
+  const sealed =
+    cvmMethod === undefined
+      ? sealPin({
+          pin,
+          pan: card.p.pan,
+          pinKey: pinKey.publicKey,
+          pinKeyId: pinKey.subjectId,
+          context: pinSealContext(ch.unpredictableNumber, 'T-0001'),
+        })
+      : new Uint8Array();
   const sent = edit(card.cardData(ch.unpredictableNumber), ch.unpredictableNumber);
-  const res = await f.authorize({ terminalId: 'T-0001', unpredictableNumber: ch.unpredictableNumber, sealedPinBlock: sealed, card: sent, ...(cvmMethod !== undefined ? { cvmMethod } : {}) });
+  const res = await f.authorize({
+    terminalId: 'T-0001',
+    unpredictableNumber: ch.unpredictableNumber,
+    sealedPinBlock: sealed,
+    card: sent,
+    ...(cvmMethod !== undefined ? { cvmMethod } : {}),
+  });
   return { res, sent };
 }
 
 /** The CSU the card would adopt, or undefined when the data does not verify under the card's key for the ARQC it sent. */
-function asTheCardSees(card: TestCard, r: { res: AuthorizeResponse; sent: CardData }): CardStatusUpdate | undefined {
+function asTheCardSees(
+  card: TestCard,
+  r: { res: AuthorizeResponse; sent: CardData },
+): CardStatusUpdate | undefined {
   const ac = r.sent.authorizationCryptogram!;
   return checkIssuerAuthentication(r.res.issuerAuthenticationData ?? new Uint8Array(), {
-    iccMasterKey: card.p.acMasterKey, algorithm: card.p.acAlgorithm, atc: Uint8Array.of(ac.atc >> 8, ac.atc & 0xff), arqc: ac.arqc,
+    iccMasterKey: card.p.acMasterKey,
+    algorithm: card.p.acAlgorithm,
+    atc: Uint8Array.of(ac.atc >> 8, ac.atc & 0xff),
+    arqc: ac.arqc,
   });
 }
 
@@ -43,30 +84,53 @@ describe('Authorize: issuer authentication for the card', () => {
   it('a wrong PIN, a second, the budget-spending third, and a locked card: each answer tells the card the tries left (2, 1, 0, 0), not approved', async () => {
     const card = f.card('card-chen');
     const seen: (CardStatusUpdate | undefined)[] = [];
-    for (const pin of ['0000', '1111', '2222', '9876']) seen.push(asTheCardSees(card, await authorize(card, pin)));
-    expect(seen).toEqual([2, 1, 0, 0].map((pinTriesLeft) => ({ pinTriesLeft, approved: false, updatePinTryCounter: true })));
+    for (const pin of ['0000', '1111', '2222', '9876'])
+      seen.push(asTheCardSees(card, await authorize(card, pin)));
+    expect(seen).toEqual(
+      [2, 1, 0, 0].map((pinTriesLeft) => ({ pinTriesLeft, approved: false, updatePinTryCounter: true })),
+    );
   });
 
-  it('the right PIN: approved, with the tries left in the budget (the card\'s own wrong tries still count)', async () => {
+  it("the right PIN: approved, with the tries left in the budget (the card's own wrong tries still count)", async () => {
     const card = f.card('card-alice');
     const right = await authorize(card, '1234');
     expect(right.res.approved).toBe(true);
-    expect(asTheCardSees(card, right)).toEqual({ pinTriesLeft: 3, approved: true, updatePinTryCounter: true });
+    expect(asTheCardSees(card, right)).toEqual({
+      pinTriesLeft: 3,
+      approved: true,
+      updatePinTryCounter: true,
+    });
     const bob = f.card('card-bob');
     const afterOffline = await authorize(bob, '2580', (c, un) => bob.cardData(un, { pinTriesLeft: 2 }));
     expect(afterOffline.res.approved).toBe(true);
-    expect(asTheCardSees(bob, afterOffline)).toEqual({ pinTriesLeft: 2, approved: true, updatePinTryCounter: true });
+    expect(asTheCardSees(bob, afterOffline)).toEqual({
+      pinTriesLeft: 2,
+      approved: true,
+      updatePinTryCounter: true,
+    });
   });
 
-  it('no online PIN is judged without the card\'s account-verification ARQC over this UN: missing, over an amount, over another UN, or edited is cryptogram_invalid, no try used, nothing for the card', async () => {
+  it("no online PIN is judged without the card's account-verification ARQC over this UN: missing, over an amount, over another UN, or edited is cryptogram_invalid, no try used, nothing for the card", async () => {
     const card = f.card('card-dana');
     const before = serverTries(card.p.pan);
     const edits: ((c: CardData, un: Uint8Array) => CardData)[] = [
       ({ authorizationCryptogram: _, ...c }) => c,
       (c, un) => ({ ...c, authorizationCryptogram: card.arqc({ minor: 100, currency: 'EUR' }, un) }),
-      (c) => ({ ...c, authorizationCryptogram: card.arqc({ minor: 0, currency: 'EUR' }, Uint8Array.of(9, 9, 9, 9)) }),
-      (c) => ({ ...c, authorizationCryptogram: { ...c.authorizationCryptogram!, arqc: c.authorizationCryptogram!.arqc.map((b, i) => (i === 0 ? b ^ 1 : b)) } }),
-      (c) => ({ ...c, authorizationCryptogram: { ...c.authorizationCryptogram!, atc: c.authorizationCryptogram!.atc + 1 } }),
+      (c) => ({
+        ...c,
+        authorizationCryptogram: card.arqc({ minor: 0, currency: 'EUR' }, Uint8Array.of(9, 9, 9, 9)),
+      }),
+      (c) => ({
+        ...c,
+        authorizationCryptogram: {
+          ...c.authorizationCryptogram!,
+          arqc: c.authorizationCryptogram!.arqc.map((b, i) => (i === 0 ? b ^ 1 : b)),
+        },
+      }),
+      (c) => ({
+        ...c,
+        authorizationCryptogram: { ...c.authorizationCryptogram!, atc: c.authorizationCryptogram!.atc + 1 },
+      }),
     ];
     for (const edit of edits) {
       const r = await authorize(card, '0000', edit);
@@ -76,9 +140,12 @@ describe('Authorize: issuer authentication for the card', () => {
     expect(serverTries(card.p.pan)).toBe(before);
   });
 
-  it('the card\'s PIN Try Counter at its ARQC counts when lower than in its DDA (an offline PIN tried in between)', async () => {
+  it("the card's PIN Try Counter at its ARQC counts when lower than in its DDA (an offline PIN tried in between)", async () => {
     const card = f.card('card-dana');
-    const r = await authorize(card, '0000', (c, un) => ({ ...c, authorizationCryptogram: card.arqc({ minor: 0, currency: 'EUR' }, un, undefined, { pinTriesLeft: 1 }) }));
+    const r = await authorize(card, '0000', (c, un) => ({
+      ...c,
+      authorizationCryptogram: card.arqc({ minor: 0, currency: 'EUR' }, un, undefined, { pinTriesLeft: 1 }),
+    }));
     expect(r.res).toMatchObject({ approved: false, declineReason: 'pin_tries_exceeded', pinTriesLeft: 0 });
     expect(asTheCardSees(card, r)).toEqual({ pinTriesLeft: 0, approved: false, updatePinTryCounter: true });
   });

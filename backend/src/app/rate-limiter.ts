@@ -26,7 +26,11 @@ export class RateLimiter {
     const now = this.clock.now();
     const recent = (this.hits.get(key) ?? []).filter((t) => t > now - this.windowMs);
     this.hits.set(key, recent);
-    if (recent.length >= this.max) throw new RequestError('resource_exhausted', `too many ${this.what}: at most ${this.max} per ${Math.round(this.windowMs / 1000)} s`);
+    if (recent.length >= this.max)
+      throw new RequestError(
+        'resource_exhausted',
+        `too many ${this.what}: at most ${this.max} per ${Math.round(this.windowMs / 1000)} s`,
+      );
   }
 
   /** Counts a hit for `key` (an outcome known only after the request ran: a failure). */
@@ -56,6 +60,15 @@ export function addressKey(peer: string): string {
   const [head = '', tail = ''] = addr.split('::');
   const headParts = head ? head.split(':') : [];
   const tailParts = addr.includes('::') ? (tail ? tail.split(':') : []) : [];
-  const groups = addr.includes('::') ? [...headParts, ...Array<string>(Math.max(0, 8 - headParts.length - tailParts.length)).fill('0'), ...tailParts] : headParts;
-  return `ipv6:${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  const groups = addr.includes('::')
+    ? [
+        ...headParts,
+        ...Array<string>(Math.max(0, 8 - headParts.length - tailParts.length)).fill('0'),
+        ...tailParts,
+      ]
+    : headParts;
+  return `ipv6:${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }

@@ -36,9 +36,14 @@ export interface SaleToRecord {
   readonly cancelled?: boolean;
 }
 
-export async function recordSale(tx: SettlementStore & BatchStore, keys: KeyStore, s: SaleToRecord): Promise<{ response: SettleResponse; settlementId: number }> {
+export async function recordSale(
+  tx: SettlementStore & BatchStore,
+  keys: KeyStore,
+  s: SaleToRecord,
+): Promise<{ response: SettleResponse; settlementId: number }> {
   const approved = s.decline === null;
-  if (approved && (!s.card || !s.merchant)) throw new Error('an approved sale needs a known card and merchant');
+  if (approved && (!s.card || !s.merchant))
+    throw new Error('an approved sale needs a known card and merchant');
   const receipt = signReceipt(keys, {
     receiptId: `R-${s.terminalId}-${s.terminalTxnId}`,
     merchantId: s.merchant?.id ?? s.terminalMerchantId,
@@ -59,10 +64,25 @@ export async function recordSale(tx: SettlementStore & BatchStore, keys: KeyStor
   const response: SettleResponse = { approved, declineReason: s.decline ?? '', receipt, replayed: false };
   const batchId = approved ? (await tx.openBatch(s.terminalId, s.now)).id : null;
   const settlementId = await tx.insertSettlement({
-    terminalId: s.terminalId, terminalTxnId: s.terminalTxnId, requestHash: s.requestHash, approved, declineReason: s.decline,
-    amountMinor: s.amount.minor, currency: s.amount.currency, cardId: s.card?.id ?? null, merchantId: s.terminalMerchantId,
-    response: encodeProto(SettleResponse, response), createdAt: s.now, batchId,
+    terminalId: s.terminalId,
+    terminalTxnId: s.terminalTxnId,
+    requestHash: s.requestHash,
+    approved,
+    declineReason: s.decline,
+    amountMinor: s.amount.minor,
+    currency: s.amount.currency,
+    cardId: s.card?.id ?? null,
+    merchantId: s.terminalMerchantId,
+    response: encodeProto(SettleResponse, response),
+    createdAt: s.now,
+    batchId,
   });
-  if (approved) await tx.insertPostings(settlementId, salePostings(s.amount, s.card!.accountId, s.merchant!.accountId), s.now, { batchId: batchId!, adjustmentId: null });
+  if (approved)
+    await tx.insertPostings(
+      settlementId,
+      salePostings(s.amount, s.card!.accountId, s.merchant!.accountId),
+      s.now,
+      { batchId: batchId!, adjustmentId: null },
+    );
   return { response, settlementId };
 }

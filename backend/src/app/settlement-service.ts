@@ -4,7 +4,16 @@
  * rules, store the result, post balanced ledger entries, mark the authorization used.
  */
 import {
-  CARD_CDOL1_ENTRIES, CancelRequest, SettleRequest, encodeProto, SettleResponse, maskPan, equalBytes, fromHex, decodeIad, splitDolData,
+  CARD_CDOL1_ENTRIES,
+  CancelRequest,
+  SettleRequest,
+  encodeProto,
+  SettleResponse,
+  maskPan,
+  equalBytes,
+  fromHex,
+  decodeIad,
+  splitDolData,
   type DeclineCode,
 } from '@bluetill/protocol';
 import type { BackendStore } from '../ports/backend-store';
@@ -35,16 +44,34 @@ export interface SettlementEvents {
 export interface PreparedSettle {
   readonly requestHash: Uint8Array;
   readonly panHash: string;
-  readonly cryptogram: { readonly panSequence: number; readonly unpredictableNumber: Uint8Array; readonly result: DeclineCode | null } | null;
+  readonly cryptogram: {
+    readonly panSequence: number;
+    readonly unpredictableNumber: Uint8Array;
+    readonly result: DeclineCode | null;
+  } | null;
 }
 
 export function prepareSettle(keys: KeyStore, req: SettleRequest, caller: Caller): PreparedSettle {
   checkCaller(req.terminalId, caller);
   const requestHash = requestHash_(encodeProto(SettleRequest, req));
   const card = req.card!;
-  const un = req.cryptogram ? splitDolData(CARD_CDOL1_ENTRIES, req.cryptogram.cdolData)?.get('9F37') : undefined;
+  const un = req.cryptogram
+    ? splitDolData(CARD_CDOL1_ENTRIES, req.cryptogram.cdolData)?.get('9F37')
+    : undefined;
   const cryptogram = un
-    ? { panSequence: card.panSequence, unpredictableNumber: un, result: verifyCryptogram({ cryptogram: req.cryptogram, pan: card.pan, panSequence: card.panSequence, amount: req.amount!, unpredictableNumber: un, acMasterKeys: keys.acMasterKeys, cardKeys: keys.cardKeys }) }
+    ? {
+        panSequence: card.panSequence,
+        unpredictableNumber: un,
+        result: verifyCryptogram({
+          cryptogram: req.cryptogram,
+          pan: card.pan,
+          panSequence: card.panSequence,
+          amount: req.amount!,
+          unpredictableNumber: un,
+          acMasterKeys: keys.acMasterKeys,
+          cardKeys: keys.cardKeys,
+        }),
+      }
     : null;
   return { requestHash, panHash: keys.panHash(card.pan), cryptogram };
 }
@@ -60,40 +87,87 @@ export class SettlementUseCase {
   /** `prepared`: made by a crypto worker (prepareSettle); made here when absent. */
   async settle(req: SettleRequest, caller: Caller, prepared?: PreparedSettle): Promise<SettleResponse> {
     checkCaller(req.terminalId, caller);
-    const { requestHash: hash, panHash, cryptogram: precomputed } = prepared ?? prepareSettle(this.keys, req, caller);
+    const {
+      requestHash: hash,
+      panHash,
+      cryptogram: precomputed,
+    } = prepared ?? prepareSettle(this.keys, req, caller);
     const response = await this.store.commit(async (tx): Promise<SettleResponse> => {
-      const replay = replayOf(await tx.findSettlement(req.terminalId, req.terminalTxnId), hash, (b) => SettleResponse.decode(b), 'terminal transaction id');
+      const replay = replayOf(
+        await tx.findSettlement(req.terminalId, req.terminalTxnId),
+        hash,
+        (b) => SettleResponse.decode(b),
+        'terminal transaction id',
+      );
       if (replay) return replay;
       const now = this.clock.now();
       const terminal = await tx.findTerminal(req.terminalId);
-      const merchant = terminal && await tx.findMerchant(terminal.merchantId);
+      const merchant = terminal && (await tx.findMerchant(terminal.merchantId));
       const card = await tx.findCardByPanHash(panHash);
       const authorization = await tx.findAuthorization(req.authorizationRef);
       const amount = req.amount!;
       const atc = req.cryptogram?.atc ?? -1;
-      const available = card ? card.creditLimitMinor + await tx.accountBalance(card.accountId) : 0;
+      const available = card ? card.creditLimitMinor + (await tx.accountBalance(card.accountId)) : 0;
       let cryptogram: DeclineCode | null = null;
       if (card && authorization) {
         const un = fromHex(authorization.un);
         cryptogram =
-          precomputed && precomputed.panSequence === card.panSequence && equalBytes(precomputed.unpredictableNumber, un)
+          precomputed &&
+          precomputed.panSequence === card.panSequence &&
+          equalBytes(precomputed.unpredictableNumber, un)
             ? precomputed.result
-            : verifyCryptogram({ cryptogram: req.cryptogram, pan: req.card!.pan, panSequence: card.panSequence, amount, unpredictableNumber: un, acMasterKeys: this.keys.acMasterKeys, cardKeys: this.keys.cardKeys });
+            : verifyCryptogram({
+                cryptogram: req.cryptogram,
+                pan: req.card!.pan,
+                panSequence: card.panSequence,
+                amount,
+                unpredictableNumber: un,
+                acMasterKeys: this.keys.acMasterKeys,
+                cardKeys: this.keys.cardKeys,
+              });
       }
       const cvr = decodeIad(req.cryptogram?.iad ?? new Uint8Array())?.cvr;
-      const decline = checkSettlement({ terminal, merchant, requestMerchantId: req.merchantId, authorization, card, amount, items: req.items, availableMinor: available, atc, cryptogram, cvr, now });
+      const decline = checkSettlement({
+        terminal,
+        merchant,
+        requestMerchantId: req.merchantId,
+        authorization,
+        card,
+        amount,
+        items: req.items,
+        availableMinor: available,
+        atc,
+        cryptogram,
+        cvr,
+        now,
+      });
       const { response: result } = await recordSale(tx, this.keys, {
-        terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash: hash, terminalMerchantId: terminal?.merchantId ?? '', merchant, card,
-        maskedPan: maskPan(req.card!.pan), items: req.items, amount, decline, now, atc: Math.max(0, atc),
+        terminalId: req.terminalId,
+        terminalTxnId: req.terminalTxnId,
+        requestHash: hash,
+        terminalMerchantId: terminal?.merchantId ?? '',
+        merchant,
+        card,
+        maskedPan: maskPan(req.card!.pan),
+        items: req.items,
+        amount,
+        decline,
+        now,
+        atc: Math.max(0, atc),
       });
       // A genuine cryptogram uses up its ATC even when declined (funds, limits): it cannot be replayed.
       if (card && atc > card.lastAtc && cryptogram === null) await tx.setLastAtc(card.id, atc);
       // The card signed that its PIN is locked: online PIN (and so every method) locks here too.
-      if (card && cryptogram === null && cvr?.pinTryLimitExceeded && card.pinTries < MAX_PIN_TRIES) await tx.setPinTries(card.id, MAX_PIN_TRIES);
+      if (card && cryptogram === null && cvr?.pinTryLimitExceeded && card.pinTries < MAX_PIN_TRIES)
+        await tx.setPinTries(card.id, MAX_PIN_TRIES);
       if (result.approved) await tx.markAuthorizationSettled(req.authorizationRef);
       return result;
     });
-    this.events.onSettled?.({ approved: response.approved, decline: (response.declineReason || null) as DeclineCode | null, replayed: response.replayed });
+    this.events.onSettled?.({
+      approved: response.approved,
+      decline: (response.declineReason || null) as DeclineCode | null,
+      replayed: response.replayed,
+    });
     return response;
   }
 
@@ -114,14 +188,24 @@ export class SettlementUseCase {
       if (prior) return { ...SettleResponse.decode(prior.response), replayed: true };
       const now = this.clock.now();
       const terminal = await tx.findTerminal(req.terminalId);
-      const merchant = terminal && await tx.findMerchant(terminal.merchantId);
+      const merchant = terminal && (await tx.findMerchant(terminal.merchantId));
       const card = await tx.findCardByPanHash(panHash);
       const found = await tx.findAuthorization(req.authorizationRef);
       // Only this terminal's authorization of this card is used up (a till cannot spend another's).
-      const authorization = found && card && found.cardId === card.id && found.terminalId === req.terminalId ? found : undefined;
+      const authorization =
+        found && card && found.cardId === card.id && found.terminalId === req.terminalId ? found : undefined;
       let atc = 0;
       if (card && authorization && req.cryptogram) {
-        const genuine = verifyCryptogram({ cryptogram: req.cryptogram, pan: req.card!.pan, panSequence: card.panSequence, amount: req.amount!, unpredictableNumber: fromHex(authorization.un), acMasterKeys: this.keys.acMasterKeys, cardKeys: this.keys.cardKeys }) === null;
+        const genuine =
+          verifyCryptogram({
+            cryptogram: req.cryptogram,
+            pan: req.card!.pan,
+            panSequence: card.panSequence,
+            amount: req.amount!,
+            unpredictableNumber: fromHex(authorization.un),
+            acMasterKeys: this.keys.acMasterKeys,
+            cardKeys: this.keys.cardKeys,
+          }) === null;
         if (genuine) {
           atc = req.cryptogram.atc;
           if (atc > card.lastAtc) await tx.setLastAtc(card.id, atc);
@@ -129,13 +213,28 @@ export class SettlementUseCase {
       }
       const reason = req.reason as DeclineCode;
       const { response: result } = await recordSale(tx, this.keys, {
-        terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash: hash, terminalMerchantId: terminal?.merchantId ?? '', merchant: merchant ?? undefined, card,
-        maskedPan: maskPan(req.card!.pan), items: req.items, amount: req.amount!, decline: reason, now, atc, cancelled: reason === 'cancelled',
+        terminalId: req.terminalId,
+        terminalTxnId: req.terminalTxnId,
+        requestHash: hash,
+        terminalMerchantId: terminal?.merchantId ?? '',
+        merchant: merchant ?? undefined,
+        card,
+        maskedPan: maskPan(req.card!.pan),
+        items: req.items,
+        amount: req.amount!,
+        decline: reason,
+        now,
+        atc,
+        cancelled: reason === 'cancelled',
       });
       if (authorization && !authorization.settled) await tx.markAuthorizationSettled(authorization.ref);
       return result;
     });
-    this.events.onSettled?.({ approved: response.approved, decline: (response.declineReason || null) as DeclineCode | null, replayed: response.replayed });
+    this.events.onSettled?.({
+      approved: response.approved,
+      decline: (response.declineReason || null) as DeclineCode | null,
+      replayed: response.replayed,
+    });
     return response;
   }
 

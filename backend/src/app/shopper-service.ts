@@ -15,15 +15,40 @@
  */
 import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import {
-  OutcomeRequest, PayMerchantRequest, SettleResponse, type OutcomeResponse, decodeIad, TEMPORARY_CODE_DIGITS, codePinContext, maskPan, merchantCardPinContext, openSealedPin, toHex,
-  type CardData, type DeclineCode, type IssueCodeRequest, type IssueCodeResponse, type PayMerchantResponse, type ShopperChallengeResponse,
+  OutcomeRequest,
+  PayMerchantRequest,
+  SettleResponse,
+  type OutcomeResponse,
+  decodeIad,
+  TEMPORARY_CODE_DIGITS,
+  codePinContext,
+  maskPan,
+  merchantCardPinContext,
+  openSealedPin,
+  toHex,
+  type CardData,
+  type DeclineCode,
+  type IssueCodeRequest,
+  type IssueCodeResponse,
+  type PayMerchantResponse,
+  type ShopperChallengeResponse,
 } from '@bluetill/protocol';
 import type { BackendStore, CardRow, CardStore } from '../ports/backend-store';
 import type { ShopperStore } from '../ports/shopper-store';
 import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
 import { authenticateCard, proveCard, verifyCryptogram } from '../domain/card-authentication';
-import { CHALLENGE_LIFETIME_MS, MAX_PIN_TRIES, cardWrongPinTries, checkCard, checkSettlement, otherMethodLocked, pinBudgetSpent, pinOutcome, pinTriesLeft } from '../domain/rules';
+import {
+  CHALLENGE_LIFETIME_MS,
+  MAX_PIN_TRIES,
+  cardWrongPinTries,
+  checkCard,
+  checkSettlement,
+  otherMethodLocked,
+  pinBudgetSpent,
+  pinOutcome,
+  pinTriesLeft,
+} from '../domain/rules';
 import { CODE_LIFETIME_MS, checkCodeIssue, lookupCode } from '../domain/temporary-code';
 import { checkMerchantCard, merchantIdOf } from '../domain/merchant-card';
 import { RateLimiter, addressKey } from './rate-limiter';
@@ -54,7 +79,8 @@ export interface ShopperEvents {
 }
 
 /** The rate-limit key of a caller: a phone's address (IPv6 by /64); other callers by their kind. */
-const peerKey = (caller: Caller): string => (caller.kind === 'shopper' ? addressKey(caller.peer) : caller.kind);
+const peerKey = (caller: Caller): string =>
+  caller.kind === 'shopper' ? addressKey(caller.peer) : caller.kind;
 
 type Proof = { ok: true; row: CardRow } | { ok: false; decline: DeclineCode; triesLeft: number };
 
@@ -91,15 +117,50 @@ export class ShopperUseCase {
   ) {
     this.codeLifetimeMs = o.codeLifetimeMs ?? CODE_LIFETIME_MS;
     // Generous per address: many phones can share one (carrier NAT); the per-card limits below are the tight ones.
-    this.challenges = new RateLimiter(clock, o.challengesPerPeerPerMinute ?? 600, 60_000, 'challenges from this address');
+    this.challenges = new RateLimiter(
+      clock,
+      o.challengesPerPeerPerMinute ?? 600,
+      60_000,
+      'challenges from this address',
+    );
     this.codes = new RateLimiter(clock, o.codesPerCardPerMinute ?? 5, 60_000, 'payment codes for this card');
-    this.payments = new RateLimiter(clock, o.paymentsPerCardPerMinute ?? 10, 60_000, 'payments with this card');
+    this.payments = new RateLimiter(
+      clock,
+      o.paymentsPerCardPerMinute ?? 10,
+      60_000,
+      'payments with this card',
+    );
     // Per card alone lets one client walk through card numbers: every method is limited per address too.
-    this.codesPerPeer = new RateLimiter(clock, o.codesPerPeerPerMinute ?? 30, 60_000, 'payment codes from this address');
-    this.paymentsPerPeer = new RateLimiter(clock, o.paymentsPerPeerPerMinute ?? 30, 60_000, 'payments from this address');
-    this.paymentsPerTerminal = new RateLimiter(clock, o.paymentsPerMerchantCardPerMinute ?? 60, 60_000, 'payments to this merchant card');
-    this.outcomes = new RateLimiter(clock, o.paymentsPerCardPerMinute ?? 10, 60_000, 'outcome questions for this card');
-    this.outcomesPerPeer = new RateLimiter(clock, o.paymentsPerPeerPerMinute ?? 30, 60_000, 'outcome questions from this address');
+    this.codesPerPeer = new RateLimiter(
+      clock,
+      o.codesPerPeerPerMinute ?? 30,
+      60_000,
+      'payment codes from this address',
+    );
+    this.paymentsPerPeer = new RateLimiter(
+      clock,
+      o.paymentsPerPeerPerMinute ?? 30,
+      60_000,
+      'payments from this address',
+    );
+    this.paymentsPerTerminal = new RateLimiter(
+      clock,
+      o.paymentsPerMerchantCardPerMinute ?? 60,
+      60_000,
+      'payments to this merchant card',
+    );
+    this.outcomes = new RateLimiter(
+      clock,
+      o.paymentsPerCardPerMinute ?? 10,
+      60_000,
+      'outcome questions for this card',
+    );
+    this.outcomesPerPeer = new RateLimiter(
+      clock,
+      o.paymentsPerPeerPerMinute ?? 30,
+      60_000,
+      'outcome questions from this address',
+    );
   }
 
   /** Counts of the costly work done so far (tests and figures: a flood of bad requests must cost none). */
@@ -119,21 +180,39 @@ export class ShopperUseCase {
         if (this.shopper.insertShopperChallenge(toHex(candidate), expiresAt)) return candidate;
       }
     });
-    return { unpredictableNumber: un, expiresAtMs: expiresAt, pinKeyCertificate: this.keys.pinKey.certificate };
+    return {
+      unpredictableNumber: un,
+      expiresAtMs: expiresAt,
+      pinKeyCertificate: this.keys.pinKey.certificate,
+    };
   }
 
   /**
    * Card legitimacy and PIN, as AuthorizationUseCase.authorize judges them at a till, inside the
    * caller's transaction: the UN is used up, a wrong PIN counts a try, a fake card burns none.
    */
-  private async prove(tx: CardStore, card: CardData, un: Uint8Array, pin: string | null, now: number): Promise<Proof> {
+  private async prove(
+    tx: CardStore,
+    card: CardData,
+    un: Uint8Array,
+    pin: string | null,
+    now: number,
+  ): Promise<Proof> {
     const decline = (d: DeclineCode, triesLeft = 0): Proof => ({ ok: false, decline: d, triesLeft });
     // The card's signature over the UN comes first, and every failure before it looks the same (no
     // card-data oracle): the lookup and the signature check are made in every case.
     const row = await tx.findCardByPanHash(this.keys.panHash(card.pan));
     this.work.cardChecks++;
-    const proof = proveCard({ card, unpredictableNumber: un, caKeys: this.keys.caPublicKeys, issuerKeys: this.keys.issuerKeys, cardRecords: this.keys.cardRecords, now: new Date(now) });
-    if (proof.decline !== null || !row || row.expiry !== card.expiry || row.panSequence !== card.panSequence) return decline('card_authentication_failed');
+    const proof = proveCard({
+      card,
+      unpredictableNumber: un,
+      caKeys: this.keys.caPublicKeys,
+      issuerKeys: this.keys.issuerKeys,
+      cardRecords: this.keys.cardRecords,
+      now: new Date(now),
+    });
+    if (proof.decline !== null || !row || row.expiry !== card.expiry || row.panSequence !== card.panSequence)
+      return decline('card_authentication_failed');
     const cardDecline = checkCard(row, now);
     if (cardDecline) return decline(cardDecline);
     // One budget of PIN guesses with the wrong offline PINs the card signed over this UN (rules.ts).
@@ -142,7 +221,8 @@ export class ShopperUseCase {
       if (row.pinTries < MAX_PIN_TRIES) await tx.setPinTries(row.id, MAX_PIN_TRIES);
       return decline('pin_tries_exceeded');
     }
-    if (otherMethodLocked(counters)) return decline('cvm_tries_exceeded', pinTriesLeft(row.pinTries, counters));
+    if (otherMethodLocked(counters))
+      return decline('cvm_tries_exceeded', pinTriesLeft(row.pinTries, counters));
     if (pin === null) return decline('pin_missing', pinTriesLeft(row.pinTries, counters));
     const expected = this.keys.pinVerifier(row.pinSalt, pin, row.panHash);
     const matched = expected.length === row.pinVerifier.length && timingSafeEqual(expected, row.pinVerifier);
@@ -172,15 +252,30 @@ export class ShopperUseCase {
     // (The transaction below takes the number for real; this read only refuses early.)
     if (this.shopper.peekShopperChallenge(toHex(req.unpredictableNumber), now) !== 'ok') {
       this.work.refusedBeforeCrypto++;
-      const res: IssueCodeResponse = { approved: false, declineReason: 'unpredictable_number_invalid', code: '', expiresAtMs: 0, pinTriesLeft: 0, maskedPan: masked };
+      const res: IssueCodeResponse = {
+        approved: false,
+        declineReason: 'unpredictable_number_invalid',
+        code: '',
+        expiresAtMs: 0,
+        pinTriesLeft: 0,
+        maskedPan: masked,
+      };
       this.events.onCodeIssued?.({ approved: false, decline: 'unpredictable_number_invalid' });
       return res;
     }
     this.codes.take(this.keys.panHash(card.pan));
     const pin = this.openPin(req.sealedPinBlock, card.pan, codePinContext(req.unpredictableNumber));
     const res = await this.store.commit(async (tx): Promise<IssueCodeResponse> => {
-      const decline = (d: DeclineCode, triesLeft = 0): IssueCodeResponse => ({ approved: false, declineReason: d, code: '', expiresAtMs: 0, pinTriesLeft: triesLeft, maskedPan: masked });
-      if (this.shopper.takeShopperChallenge(toHex(req.unpredictableNumber), now) !== 'ok') return decline('unpredictable_number_invalid');
+      const decline = (d: DeclineCode, triesLeft = 0): IssueCodeResponse => ({
+        approved: false,
+        declineReason: d,
+        code: '',
+        expiresAtMs: 0,
+        pinTriesLeft: triesLeft,
+        maskedPan: masked,
+      });
+      if (this.shopper.takeShopperChallenge(toHex(req.unpredictableNumber), now) !== 'ok')
+        return decline('unpredictable_number_invalid');
       const proof = await this.prove(tx, card, req.unpredictableNumber, pin, now);
       if (!proof.ok) return decline(proof.decline, proof.triesLeft);
       const rule = checkCodeIssue(proof.row, limit);
@@ -193,10 +288,28 @@ export class ShopperUseCase {
         hash = this.keys.codeHash(code);
       } while (lookupCode(this.shopper.findCodes(hash), now).kind === 'live');
       const expiresAt = now + this.codeLifetimeMs;
-      this.shopper.insertCode({ codeHash: hash, cardId: proof.row.id, limitMinor: limit.minor, currency: limit.currency, createdAt: now, expiresAt });
-      return { approved: true, declineReason: '', code, amountLimit: { minor: limit.minor, currency: limit.currency }, expiresAtMs: expiresAt, pinTriesLeft: MAX_PIN_TRIES, maskedPan: masked };
+      this.shopper.insertCode({
+        codeHash: hash,
+        cardId: proof.row.id,
+        limitMinor: limit.minor,
+        currency: limit.currency,
+        createdAt: now,
+        expiresAt,
+      });
+      return {
+        approved: true,
+        declineReason: '',
+        code,
+        amountLimit: { minor: limit.minor, currency: limit.currency },
+        expiresAtMs: expiresAt,
+        pinTriesLeft: MAX_PIN_TRIES,
+        maskedPan: masked,
+      };
     });
-    this.events.onCodeIssued?.({ approved: res.approved, decline: (res.declineReason || null) as DeclineCode | null });
+    this.events.onCodeIssued?.({
+      approved: res.approved,
+      decline: (res.declineReason || null) as DeclineCode | null,
+    });
     return res;
   }
 
@@ -214,11 +327,22 @@ export class ShopperUseCase {
     // limit is charged and before any agreement or RSA check.
     {
       const mc = this.shopper.findMerchantCardByPanHash(mcHash);
-      const prior = mc ? await this.store.read((tx) => tx.findSettlement(mc.terminalId, req.idempotencyKey)) : undefined;
+      const prior = mc
+        ? await this.store.read((tx) => tx.findSettlement(mc.terminalId, req.idempotencyKey))
+        : undefined;
       if (!prior && this.shopper.peekShopperChallenge(toHex(un), this.clock.now()) !== 'ok') {
         this.work.refusedBeforeCrypto++;
-        this.events.onMerchantPayment?.({ approved: false, decline: 'unpredictable_number_invalid', replayed: false });
-        const refused: PayMerchantResponse = { approved: false, declineReason: 'unpredictable_number_invalid', replayed: false, pinTriesLeft: 0 };
+        this.events.onMerchantPayment?.({
+          approved: false,
+          decline: 'unpredictable_number_invalid',
+          replayed: false,
+        });
+        const refused: PayMerchantResponse = {
+          approved: false,
+          declineReason: 'unpredictable_number_invalid',
+          replayed: false,
+          pinTriesLeft: 0,
+        };
         return refused;
       }
     }
@@ -226,19 +350,44 @@ export class ShopperUseCase {
     const pin = this.openPin(req.sealedPinBlock, card.pan, merchantCardPinContext(un));
     const res = await this.store.commit(async (tx): Promise<PayMerchantResponse> => {
       const now = this.clock.now();
-      const refuse = (d: DeclineCode, triesLeft = 0): PayMerchantResponse => ({ approved: false, declineReason: d, replayed: false, pinTriesLeft: triesLeft });
+      const refuse = (d: DeclineCode, triesLeft = 0): PayMerchantResponse => ({
+        approved: false,
+        declineReason: d,
+        replayed: false,
+        pinTriesLeft: triesLeft,
+      });
       const mc = this.shopper.findMerchantCardByPanHash(mcHash);
       if (mc) {
-        const replay = replayOf(await tx.findSettlement(mc.terminalId, req.idempotencyKey), hash, (b) => SettleResponse.decode(b), 'idempotency key');
+        const replay = replayOf(
+          await tx.findSettlement(mc.terminalId, req.idempotencyKey),
+          hash,
+          (b) => SettleResponse.decode(b),
+          'idempotency key',
+        );
         if (replay) return { ...replay, pinTriesLeft: 0 };
       }
-      if (this.shopper.takeShopperChallenge(toHex(un), now) !== 'ok') return refuse('unpredictable_number_invalid');
+      if (this.shopper.takeShopperChallenge(toHex(un), now) !== 'ok')
+        return refuse('unpredictable_number_invalid');
       // The merchant card first: a forged or unregistered one ends it before the shopper's card is judged.
       this.work.cardChecks++;
-      const mcProof = authenticateCard({ card: merchantCard, unpredictableNumber: un, caKeys: this.keys.caPublicKeys, issuerKeys: this.keys.issuerKeys, cardRecords: this.keys.cardRecords, now: new Date(now) });
+      const mcProof = authenticateCard({
+        card: merchantCard,
+        unpredictableNumber: un,
+        caKeys: this.keys.caPublicKeys,
+        issuerKeys: this.keys.issuerKeys,
+        cardRecords: this.keys.cardRecords,
+        now: new Date(now),
+      });
       if (mcProof) return refuse(mc ? 'merchant_card_invalid' : 'merchant_card_unknown');
-      const merchant = mc && await tx.findMerchant(mc.merchantId);
-      const mcDecline = checkMerchantCard({ row: mc, recordsMerchantId: merchantIdOf(merchantCard.records), expiry: merchantCard.expiry, panSequence: merchantCard.panSequence, merchant, now });
+      const merchant = mc && (await tx.findMerchant(mc.merchantId));
+      const mcDecline = checkMerchantCard({
+        row: mc,
+        recordsMerchantId: merchantIdOf(merchantCard.records),
+        expiry: merchantCard.expiry,
+        panSequence: merchantCard.panSequence,
+        merchant,
+        now,
+      });
       if (mcDecline || !mc || !merchant) return refuse(mcDecline ?? 'merchant_card_unknown');
       const terminal = await tx.findTerminal(mc.terminalId);
 
@@ -250,21 +399,70 @@ export class ShopperUseCase {
       const cardCvr = decodeIad(req.cryptogram?.iad ?? new Uint8Array())?.cvr;
       let cryptogram: DeclineCode | null = null;
       if (!decline && row) {
-        cryptogram = verifyCryptogram({ cryptogram: req.cryptogram, pan: card.pan, panSequence: row.panSequence, amount, unpredictableNumber: un, acMasterKeys: this.keys.acMasterKeys, cardKeys: this.keys.cardKeys });
-        const available = row.creditLimitMinor + await tx.accountBalance(row.accountId);
+        cryptogram = verifyCryptogram({
+          cryptogram: req.cryptogram,
+          pan: card.pan,
+          panSequence: row.panSequence,
+          amount,
+          unpredictableNumber: un,
+          acMasterKeys: this.keys.acMasterKeys,
+          cardKeys: this.keys.cardKeys,
+        });
+        const available = row.creditLimitMinor + (await tx.accountBalance(row.accountId));
         // The settlement rules of a till's sale, with this payment standing in for its authorization.
-        const authorization = { ref: '', cardId: row.id, terminalId: mc.terminalId, un: toHex(un), expiresAt: now, settled: false, cvm: 'online_pin' as const };
-        decline = checkSettlement({ terminal, merchant, requestMerchantId: merchant.id, authorization, card: row, amount, items: req.items, availableMinor: available, atc, cryptogram, cvr: cardCvr, now });
+        const authorization = {
+          ref: '',
+          cardId: row.id,
+          terminalId: mc.terminalId,
+          un: toHex(un),
+          expiresAt: now,
+          settled: false,
+          cvm: 'online_pin' as const,
+        };
+        decline = checkSettlement({
+          terminal,
+          merchant,
+          requestMerchantId: merchant.id,
+          authorization,
+          card: row,
+          amount,
+          items: req.items,
+          availableMinor: available,
+          atc,
+          cryptogram,
+          cvr: cardCvr,
+          now,
+        });
       }
       const { response: result } = await recordSale(tx, this.keys, {
-        terminalId: mc.terminalId, terminalTxnId: req.idempotencyKey, requestHash: hash, terminalMerchantId: merchant.id, merchant, card: row,
-        maskedPan: maskPan(card.pan), items: req.items, amount, decline, now,
+        terminalId: mc.terminalId,
+        terminalTxnId: req.idempotencyKey,
+        requestHash: hash,
+        terminalMerchantId: merchant.id,
+        merchant,
+        card: row,
+        maskedPan: maskPan(card.pan),
+        items: req.items,
+        amount,
+        decline,
+        now,
       });
       if (row && atc > row.lastAtc && proof.ok && cryptogram === null) await tx.setLastAtc(row.id, atc);
-      if (row && proof.ok && cryptogram === null && cardCvr?.pinTryLimitExceeded && row.pinTries < MAX_PIN_TRIES) await tx.setPinTries(row.id, MAX_PIN_TRIES);
+      if (
+        row &&
+        proof.ok &&
+        cryptogram === null &&
+        cardCvr?.pinTryLimitExceeded &&
+        row.pinTries < MAX_PIN_TRIES
+      )
+        await tx.setPinTries(row.id, MAX_PIN_TRIES);
       return { ...result, pinTriesLeft: proof.ok ? MAX_PIN_TRIES : proof.triesLeft };
     });
-    this.events.onMerchantPayment?.({ approved: res.approved, decline: (res.declineReason || null) as DeclineCode | null, replayed: res.replayed });
+    this.events.onMerchantPayment?.({
+      approved: res.approved,
+      decline: (res.declineReason || null) as DeclineCode | null,
+      replayed: res.replayed,
+    });
     return res;
   }
 
@@ -276,7 +474,12 @@ export class ShopperUseCase {
    */
   async getOutcome(req: OutcomeRequest, caller: Caller): Promise<OutcomeResponse> {
     const card = req.card!;
-    const refuse = (d: DeclineCode): OutcomeResponse => ({ approved: false, declineReason: d, replayed: false, receipt: undefined });
+    const refuse = (d: DeclineCode): OutcomeResponse => ({
+      approved: false,
+      declineReason: d,
+      replayed: false,
+      receipt: undefined,
+    });
     this.outcomesPerPeer.take(peerKey(caller));
     // Cheap checks before costly ones: a one-time number that is not live ends the request with a read.
     if (this.shopper.peekShopperChallenge(toHex(req.unpredictableNumber), this.clock.now()) !== 'ok') {
@@ -288,30 +491,64 @@ export class ShopperUseCase {
     const hash = requestHash(OutcomeRequest.encode(req).finish());
     const res = await this.store.commit(async (tx): Promise<OutcomeResponse> => {
       const now = this.clock.now();
-      if (this.shopper.takeShopperChallenge(toHex(req.unpredictableNumber), now) !== 'ok') return refuse('unpredictable_number_invalid');
+      if (this.shopper.takeShopperChallenge(toHex(req.unpredictableNumber), now) !== 'ok')
+        return refuse('unpredictable_number_invalid');
       // The card's signature over the UN first; every failure before it looks the same (no card-data oracle).
       const row = await tx.findCardByPanHash(panHash);
       this.work.cardChecks++;
-      const proof = authenticateCard({ card, unpredictableNumber: req.unpredictableNumber, caKeys: this.keys.caPublicKeys, issuerKeys: this.keys.issuerKeys, cardRecords: this.keys.cardRecords, now: new Date(now) });
-      if (proof !== null || !row || row.expiry !== card.expiry || row.panSequence !== card.panSequence) return refuse('card_authentication_failed');
+      const proof = authenticateCard({
+        card,
+        unpredictableNumber: req.unpredictableNumber,
+        caKeys: this.keys.caPublicKeys,
+        issuerKeys: this.keys.issuerKeys,
+        cardRecords: this.keys.cardRecords,
+        now: new Date(now),
+      });
+      if (proof !== null || !row || row.expiry !== card.expiry || row.panSequence !== card.panSequence)
+        return refuse('card_authentication_failed');
       const prior = await tx.findSettlement(req.terminalId, req.terminalTxnId);
       if (prior) {
         // Another card's payment: nothing about it (the same answer as an id that cannot be cancelled).
         if (prior.cardId !== row.id) return refuse('authorization_invalid');
         const stored = SettleResponse.decode(prior.response);
-        return { approved: stored.approved, declineReason: stored.declineReason, receipt: stored.receipt, replayed: true };
+        return {
+          approved: stored.approved,
+          declineReason: stored.declineReason,
+          receipt: stored.receipt,
+          replayed: true,
+        };
       }
       const terminal = await tx.findTerminal(req.terminalId);
-      const merchant = terminal && await tx.findMerchant(terminal.merchantId);
+      const merchant = terminal && (await tx.findMerchant(terminal.merchantId));
       if (!terminal || !merchant) return refuse('terminal_unknown');
       if (req.atc > row.lastAtc) await tx.setLastAtc(row.id, req.atc);
       const { response } = await recordSale(tx, this.keys, {
-        terminalId: req.terminalId, terminalTxnId: req.terminalTxnId, requestHash: hash, terminalMerchantId: merchant.id, merchant, card: row,
-        maskedPan: maskPan(card.pan), items: [], amount: req.amount!, decline: 'cancelled', cancelled: true, now, atc: req.atc,
+        terminalId: req.terminalId,
+        terminalTxnId: req.terminalTxnId,
+        requestHash: hash,
+        terminalMerchantId: merchant.id,
+        merchant,
+        card: row,
+        maskedPan: maskPan(card.pan),
+        items: [],
+        amount: req.amount!,
+        decline: 'cancelled',
+        cancelled: true,
+        now,
+        atc: req.atc,
       });
-      return { approved: false, declineReason: response.declineReason, receipt: response.receipt, replayed: false };
+      return {
+        approved: false,
+        declineReason: response.declineReason,
+        receipt: response.receipt,
+        replayed: false,
+      };
     });
-    this.events.onOutcome?.({ approved: res.approved, decline: (res.declineReason || null) as DeclineCode | null, replayed: res.replayed });
+    this.events.onOutcome?.({
+      approved: res.approved,
+      decline: (res.declineReason || null) as DeclineCode | null,
+      replayed: res.replayed,
+    });
     return res;
   }
 }

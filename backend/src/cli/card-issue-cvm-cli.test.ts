@@ -43,8 +43,23 @@ async function withSecret(secret: string, args: string[]) {
 }
 
 const SECRET = 'seven swans a-swimming';
-const issue = (id: string, pan: string, extra: string[]) =>
-  ['card', 'issue', '--dir', dir, '--id', id, '--pan', pan, '--expiry', '2912', '--name', 'ZOE ZHANG', '--out', join(dir, `${id}.json`), ...extra];
+const issue = (id: string, pan: string, extra: string[]) => [
+  'card',
+  'issue',
+  '--dir',
+  dir,
+  '--id',
+  id,
+  '--pan',
+  pan,
+  '--expiry',
+  '2912',
+  '--name',
+  'ZOE ZHANG',
+  '--out',
+  join(dir, `${id}.json`),
+  ...extra,
+];
 
 beforeAll(async () => {
   const seeded = await run(['seed', '--dir', dir]);
@@ -55,7 +70,15 @@ describe('bluetill-backend card issue with a fingerprint template and a knowledg
   it('writes them into the personalization file only, and prints neither', { timeout: 30_000 }, async () => {
     const template = join(dir, 'zoe-finger.bin');
     writeFileSync(template, templateBytes(demoFingerprint('zoe')));
-    const r = await withSecret(`${SECRET}\n`, issue('card-zoe', '6799990100000000076', ['--biometric-template-file', template, '--knowledge-secret-fd', '3']));
+    const r = await withSecret(
+      `${SECRET}\n`,
+      issue('card-zoe', '6799990100000000076', [
+        '--biometric-template-file',
+        template,
+        '--knowledge-secret-fd',
+        '3',
+      ]),
+    );
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain('with fingerprint template and knowledge secret');
     expect(r.out).not.toContain(SECRET);
@@ -68,15 +91,22 @@ describe('bluetill-backend card issue with a fingerprint template and a knowledg
     expect(db).not.toContain(SECRET);
   });
 
-  it('refuses a template that is not 64 bytes and a secret shorter than 4 bytes (exit 2), writing no file', { timeout: 30_000 }, async () => {
-    const short = join(dir, 'short.bin');
-    writeFileSync(short, new Uint8Array(10).fill(7));
-    const bad = await run(issue('card-yan', '6799990100000000084', ['--biometric-template-file', short]));
-    expect(bad.code).toBe(2);
-    expect(bad.out).toContain('64 components');
-    const tiny = await withSecret('abc', issue('card-yan', '6799990100000000084', ['--knowledge-secret-fd', '3']));
-    expect(tiny.code).toBe(2);
-    expect(tiny.out).toContain('4-64 bytes');
-    expect(() => readFileSync(join(dir, 'card-yan.json'))).toThrow();
-  });
+  it(
+    'refuses a template that is not 64 bytes and a secret shorter than 4 bytes (exit 2), writing no file',
+    { timeout: 30_000 },
+    async () => {
+      const short = join(dir, 'short.bin');
+      writeFileSync(short, new Uint8Array(10).fill(7));
+      const bad = await run(issue('card-yan', '6799990100000000084', ['--biometric-template-file', short]));
+      expect(bad.code).toBe(2);
+      expect(bad.out).toContain('64 components');
+      const tiny = await withSecret(
+        'abc',
+        issue('card-yan', '6799990100000000084', ['--knowledge-secret-fd', '3']),
+      );
+      expect(tiny.code).toBe(2);
+      expect(tiny.out).toContain('4-64 bytes');
+      expect(() => readFileSync(join(dir, 'card-yan.json'))).toThrow();
+    },
+  );
 });

@@ -17,7 +17,11 @@ import { luhnCheckDigit } from '../admin/card-validation';
 const cli = resolve(import.meta.dirname, '..', '..', 'bin', 'bluetill-backend.mjs');
 const root = mkdtempSync(join(tmpdir(), 'bluetill-operator-'));
 const dir = join(root, 'company');
-const env = { ...process.env, BLUETILL_MASTER_KEY: MasterKey.generate().toBase64(), BLUETILL_CARD_PIN: '4455' };
+const env = {
+  ...process.env,
+  BLUETILL_MASTER_KEY: MasterKey.generate().toBase64(),
+  BLUETILL_CARD_PIN: '4455',
+};
 
 /** One command: its exit code and what it printed (stdout, stderr apart). */
 function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -43,11 +47,19 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('bluetill-backend: refusals leave nothing behind', () => {
   it('seed on a seeded folder refuses before touching anything: keys and database unchanged', async () => {
-    const before = { keys: sha(join(dir, 'keys.json')), db: sha(join(dir, 'backend.sqlite')), trust: sha(join(dir, 'trust.json')) };
+    const before = {
+      keys: sha(join(dir, 'keys.json')),
+      db: sha(join(dir, 'backend.sqlite')),
+      trust: sha(join(dir, 'trust.json')),
+    };
     const again = await run('seed', '--dir', dir);
     expect(again.code).toBe(2);
     expect(again.err).toMatch(/already_seeded: .*keys\.json.*never replaces keys or data/);
-    expect({ keys: sha(join(dir, 'keys.json')), db: sha(join(dir, 'backend.sqlite')), trust: sha(join(dir, 'trust.json')) }).toEqual(before);
+    expect({
+      keys: sha(join(dir, 'keys.json')),
+      db: sha(join(dir, 'backend.sqlite')),
+      trust: sha(join(dir, 'trust.json')),
+    }).toEqual(before);
     const cards = await run('card', 'list', '--dir', dir);
     expect(cards.code, cards.err).toBe(0); // the keys still open: the same card company
     expect(cards.out).toMatch(/card-alice {2}679999\*+0019/);
@@ -57,37 +69,92 @@ describe('bluetill-backend: refusals leave nothing behind', () => {
     ['a name with lower case', ['--name', 'alice smith'], /name_format/],
     ['expiry month 13', ['--expiry', '2913'], /expiry_format/],
     ['an expiry in the past', ['--expiry', '2001'], /expiry_past: .*2001/],
-    ['a wrong check digit', ['--pan', `${NEW_PAN.slice(0, -1)}${(Number(NEW_PAN.slice(-1)) + 1) % 10}`], /pan_check_digit/],
+    [
+      'a wrong check digit',
+      ['--pan', `${NEW_PAN.slice(0, -1)}${(Number(NEW_PAN.slice(-1)) + 1) % 10}`],
+      /pan_check_digit/,
+    ],
     ['a card number outside the issuer range', ['--pan', pan('411111111111111')], /pan_range: .*679999/],
-    ['--out into a missing folder', ['--out', join(root, 'no-such-folder', 'card.json')], /folder .* does not exist/],
+    [
+      '--out into a missing folder',
+      ['--out', join(root, 'no-such-folder', 'card.json')],
+      /folder .* does not exist/,
+    ],
     ['an unsupported currency', ['--currency', 'XXX'], /currency must be one of/],
   ];
-  it('card issue with a bad field (each of: ' + bad.map(([what]) => what).join('; ') + '): exit 2 in words, no card registered, no file written', async () => {
-    const results = await Promise.all(bad.map(([, override]) => {
-      const args: Record<string, string> = { '--id': 'card-new', '--pan': NEW_PAN, '--expiry': futureExpiry(), '--name': 'NEW SHOPPER', '--out': join(root, 'card-new.json') };
-      for (let i = 0; i < override.length; i += 2) args[override[i]!] = override[i + 1]!;
-      return run('card', 'issue', '--dir', dir, ...Object.entries(args).flat());
-    }));
-    results.forEach((r, i) => {
-      expect(r.code, bad[i]![0]).toBe(2);
-      expect(r.err, bad[i]![0]).toMatch(bad[i]![2]);
-      expect(r.err).not.toMatch(/UNIQUE|SQLITE/);
-    });
-    const shown = await run('card', 'show', '--dir', dir, '--id', 'card-new');
-    expect([shown.code, shown.err]).toEqual([2, expect.stringMatching(/no card card-new/)]);
-    expect(readdirSync(root).filter((f) => f.startsWith('card-new'))).toEqual([]);
-  }, 90_000);
+  it(
+    'card issue with a bad field (each of: ' +
+      bad.map(([what]) => what).join('; ') +
+      '): exit 2 in words, no card registered, no file written',
+    async () => {
+      const results = await Promise.all(
+        bad.map(([, override]) => {
+          const args: Record<string, string> = {
+            '--id': 'card-new',
+            '--pan': NEW_PAN,
+            '--expiry': futureExpiry(),
+            '--name': 'NEW SHOPPER',
+            '--out': join(root, 'card-new.json'),
+          };
+          for (let i = 0; i < override.length; i += 2) args[override[i]!] = override[i + 1]!;
+          return run('card', 'issue', '--dir', dir, ...Object.entries(args).flat());
+        }),
+      );
+      results.forEach((r, i) => {
+        expect(r.code, bad[i]![0]).toBe(2);
+        expect(r.err, bad[i]![0]).toMatch(bad[i]![2]);
+        expect(r.err).not.toMatch(/UNIQUE|SQLITE/);
+      });
+      const shown = await run('card', 'show', '--dir', dir, '--id', 'card-new');
+      expect([shown.code, shown.err]).toEqual([2, expect.stringMatching(/no card card-new/)]);
+      expect(readdirSync(root).filter((f) => f.startsWith('card-new'))).toEqual([]);
+    },
+    90_000,
+  );
 
   it('card issue after the refusals: registered and written together; a second issue of the id or the number is refused in words', async () => {
     const out = join(root, 'card-new.json');
-    const ok = await run('card', 'issue', '--dir', dir, '--id', 'card-new', '--pan', NEW_PAN, '--expiry', futureExpiry(), '--name', 'NEW SHOPPER', '--out', out);
+    const ok = await run(
+      'card',
+      'issue',
+      '--dir',
+      dir,
+      '--id',
+      'card-new',
+      '--pan',
+      NEW_PAN,
+      '--expiry',
+      futureExpiry(),
+      '--name',
+      'NEW SHOPPER',
+      '--out',
+      out,
+    );
     expect(ok.code, ok.err).toBe(0);
     expect(existsSync(out)).toBe(true);
     const shown = await run('card', 'show', '--dir', dir, '--id', 'card-new');
     expect(shown.out).toMatch(/number {6}679999\*+\d{4}/);
     expect(shown.out).not.toContain(NEW_PAN);
-    for (const [id, number] of [['card-new', pan('679999030000000002')], ['card-other', NEW_PAN]] as const) {
-      const again = await run('card', 'issue', '--dir', dir, '--id', id, '--pan', number, '--expiry', futureExpiry(), '--name', 'NEW SHOPPER', '--out', join(root, `${id}-2.json`));
+    for (const [id, number] of [
+      ['card-new', pan('679999030000000002')],
+      ['card-other', NEW_PAN],
+    ] as const) {
+      const again = await run(
+        'card',
+        'issue',
+        '--dir',
+        dir,
+        '--id',
+        id,
+        '--pan',
+        number,
+        '--expiry',
+        futureExpiry(),
+        '--name',
+        'NEW SHOPPER',
+        '--out',
+        join(root, `${id}-2.json`),
+      );
       expect(again.code).toBe(2);
       expect(again.err).toMatch(/registered already/);
       expect(again.err).not.toMatch(/UNIQUE/);
@@ -98,7 +165,10 @@ describe('bluetill-backend: refusals leave nothing behind', () => {
 
 describe('bluetill-backend: the operator registry commands', () => {
   it('merchant add, terminal add, issue-cert: a new shop and till from the command line', async () => {
-    expect((await run('merchant', 'add', '--dir', dir, '--id', 'M-0100', '--name', 'Bakery', '--currency', 'EUR')).code).toBe(0);
+    expect(
+      (await run('merchant', 'add', '--dir', dir, '--id', 'M-0100', '--name', 'Bakery', '--currency', 'EUR'))
+        .code,
+    ).toBe(0);
     const dup = await run('merchant', 'add', '--dir', dir, '--id', 'M-0100', '--name', 'Bakery');
     expect([dup.code, dup.err]).toEqual([2, expect.stringMatching(/merchant M-0100 already exists/)]);
     const orphan = await run('terminal', 'add', '--dir', dir, '--id', 'T-0100', '--merchant', 'M-9999');
@@ -108,7 +178,9 @@ describe('bluetill-backend: the operator registry commands', () => {
     expect(till.out).toMatch(/next: terminal issue-cert --id T-0100/);
     const cert = await run('terminal', 'issue-cert', '--dir', dir, '--id', 'T-0100');
     expect(cert.code, cert.err).toBe(0);
-    expect((await run('merchant', 'list', '--dir', dir)).out).toMatch(/M-0100 {2}Bakery {2}EUR {2}active {2}1 terminal/);
+    expect((await run('merchant', 'list', '--dir', dir)).out).toMatch(
+      /M-0100 {2}Bakery {2}EUR {2}active {2}1 terminal/,
+    );
   }, 60_000);
 
   it('card list and show: masked numbers only, status and PIN tries', async () => {
@@ -132,17 +204,45 @@ describe('bluetill-backend: the operator registry commands', () => {
     const active = await run('card', 'unblock', '--dir', dir, '--id', 'card-dana');
     expect([active.code, active.err]).toEqual([2, expect.stringMatching(/is active already/)]);
     const reason = await run('card', 'block', '--dir', dir, '--id', 'card-dana', '--reason', 'misplaced');
-    expect([reason.code, reason.err]).toEqual([2, expect.stringMatching(/must be one of blocked, lost, stolen/)]);
+    expect([reason.code, reason.err]).toEqual([
+      2,
+      expect.stringMatching(/must be one of blocked, lost, stolen/),
+    ]);
     const unknown = await run('card', 'block', '--dir', dir, '--id', 'card-nobody');
     expect([unknown.code, unknown.err]).toEqual([2, expect.stringMatching(/no card card-nobody/)]);
   }, 60_000);
 
   it('transactions export: an unknown terminal, --from after --to, and --out - to standard output', async () => {
-    const unknown = await run('transactions', 'export', '--dir', dir, '--terminal', 'T-9999', '--out', join(root, 'x.csv'));
+    const unknown = await run(
+      'transactions',
+      'export',
+      '--dir',
+      dir,
+      '--terminal',
+      'T-9999',
+      '--out',
+      join(root, 'x.csv'),
+    );
     expect([unknown.code, unknown.err]).toEqual([2, expect.stringMatching(/no terminal T-9999/)]);
     expect(existsSync(join(root, 'x.csv'))).toBe(false);
-    const backwards = await run('transactions', 'export', '--dir', dir, '--terminal', 'T-0001', '--from', '2026-12-01', '--to', '2026-11-01', '--out', '-');
-    expect([backwards.code, backwards.err]).toEqual([2, expect.stringMatching(/--from .* must be before --to/)]);
+    const backwards = await run(
+      'transactions',
+      'export',
+      '--dir',
+      dir,
+      '--terminal',
+      'T-0001',
+      '--from',
+      '2026-12-01',
+      '--to',
+      '2026-11-01',
+      '--out',
+      '-',
+    );
+    expect([backwards.code, backwards.err]).toEqual([
+      2,
+      expect.stringMatching(/--from .* must be before --to/),
+    ]);
     const stdout = await run('transactions', 'export', '--dir', dir, '--terminal', 'T-0001', '--out', '-');
     expect(stdout.code, stdout.err).toBe(0);
     expect(stdout.out.split(/\r?\n/)[0]).toMatch(/^[a-z_]+(,[a-z_]+)+$/); // the CSV header, on standard output
@@ -152,9 +252,12 @@ describe('bluetill-backend: the operator registry commands', () => {
 
 describe('bluetill-backend: usage errors', () => {
   let busy: Server;
-  beforeAll(() => new Promise<void>((ok) => {
-    busy = createServer().listen(0, '127.0.0.1', ok);
-  }));
+  beforeAll(
+    () =>
+      new Promise<void>((ok) => {
+        busy = createServer().listen(0, '127.0.0.1', ok);
+      }),
+  );
   afterAll(() => new Promise<void>((ok) => busy.close(() => ok())));
 
   it('a missing option, a port out of range and a port in use: exit 2, one line in words', async () => {

@@ -55,7 +55,9 @@ function cardLines(r: CardListRow): string[] {
 }
 
 export function addRegistryCommands(program: Command, withStore: WithStore): void {
-  const merchant = program.commands.find((c) => c.name() === 'merchant') ?? program.command('merchant').description('merchants (shops) and their accounts');
+  const merchant =
+    program.commands.find((c) => c.name() === 'merchant') ??
+    program.command('merchant').description('merchants (shops) and their accounts');
   merchant
     .command('add')
     .description('register a merchant with its settlement account')
@@ -64,31 +66,48 @@ export function addRegistryCommands(program: Command, withStore: WithStore): voi
     .requiredOption('--name <name>', 'name on receipts (1-40 characters)')
     .option('--currency <code>', 'ISO 4217 currency of its account', 'EUR')
     .action((o: { dir: string; id: string; name: string; currency: string }) => {
-      if (!SUPPORTED_CURRENCIES.includes(o.currency)) throw new InvalidArgumentError(`currency must be one of ${SUPPORTED_CURRENCIES.join(', ')}`);
-      if (o.name.trim().length === 0 || o.name.length > 40) throw new InvalidArgumentError('the name must be 1 to 40 characters');
+      if (!SUPPORTED_CURRENCIES.includes(o.currency))
+        throw new InvalidArgumentError(`currency must be one of ${SUPPORTED_CURRENCIES.join(', ')}`);
+      if (o.name.trim().length === 0 || o.name.length > 40)
+        throw new InvalidArgumentError('the name must be 1 to 40 characters');
       withStore(o.dir, (store) => {
         if (store.findMerchant(o.id)) throw new InvalidArgumentError(`merchant ${o.id} already exists`);
         registerMerchant(store.db, { id: o.id, name: o.name, currency: o.currency });
       });
-      console.log(`merchant ${o.id} (${o.name}, ${o.currency}) registered; next: terminal add --merchant ${o.id}`);
+      console.log(
+        `merchant ${o.id} (${o.name}, ${o.currency}) registered; next: terminal add --merchant ${o.id}`,
+      );
     });
   merchant
     .command('list')
     .description('the registered merchants')
     .requiredOption('--dir <dir>', 'data folder')
     .action((o: { dir: string }) => {
-      const rows = withStore(o.dir, (store) => store.db.prepare(
-        `SELECT m.id, m.name, m.status, a.currency, (SELECT count(*) FROM terminals t WHERE t.merchant_id = m.id) AS terminals
+      const rows = withStore(
+        o.dir,
+        (store) =>
+          store.db
+            .prepare(
+              `SELECT m.id, m.name, m.status, a.currency, (SELECT count(*) FROM terminals t WHERE t.merchant_id = m.id) AS terminals
          FROM merchants m JOIN accounts a ON a.id = m.account_id ORDER BY m.id`,
-      ).all() as Array<{ id: string; name: string; status: string; currency: string; terminals: number }>);
-      for (const r of rows) console.log(`${r.id}  ${r.name}  ${r.currency}  ${r.status}  ${r.terminals} terminal(s)`);
+            )
+            .all() as Array<{
+            id: string;
+            name: string;
+            status: string;
+            currency: string;
+            terminals: number;
+          }>,
+      );
+      for (const r of rows)
+        console.log(`${r.id}  ${r.name}  ${r.currency}  ${r.status}  ${r.terminals} terminal(s)`);
       if (rows.length === 0) console.log('no merchants');
     });
 
   const terminal = program.commands.find((c) => c.name() === 'terminal') ?? program.command('terminal');
   terminal
     .command('add')
-    .description("register a till for a merchant (then: terminal issue-cert for its TLS identity)")
+    .description('register a till for a merchant (then: terminal issue-cert for its TLS identity)')
     .requiredOption('--dir <dir>', 'data folder')
     .requiredOption('--id <id>', 'terminal id (1-15 of A-Z a-z 0-9 -)', id('terminal'))
     .requiredOption('--merchant <id>', 'merchant id')
@@ -100,7 +119,9 @@ export function addRegistryCommands(program: Command, withStore: WithStore): voi
         if (store.findTerminal(o.id)) throw new InvalidArgumentError(`terminal ${o.id} already exists`);
         registerTerminal(store.db, { id: o.id, merchantId: o.merchant });
       });
-      console.log(`terminal ${o.id} registered for merchant ${o.merchant}; next: terminal issue-cert --id ${o.id}`);
+      console.log(
+        `terminal ${o.id} registered for merchant ${o.merchant}; next: terminal issue-cert --id ${o.id}`,
+      );
     });
 
   const card = program.commands.find((c) => c.name() === 'card') ?? program.command('card');
@@ -110,10 +131,19 @@ export function addRegistryCommands(program: Command, withStore: WithStore): voi
     .requiredOption('--dir <dir>', 'data folder')
     .option('--status <status>', 'only cards with this status (active, blocked, lost, stolen)')
     .action((o: { dir: string; status?: string }) => {
-      const rows = withStore(o.dir, (store) => (o.status === undefined
-        ? store.db.prepare(`${CARD_LIST_SQL} ORDER BY c.id`).all()
-        : store.db.prepare(`${CARD_LIST_SQL} WHERE c.status = ? ORDER BY c.id`).all(o.status)) as CardListRow[]);
-      for (const r of rows) console.log(`${r.id}  ${r.pan_masked}  ${r.expiry.slice(2)}/${r.expiry.slice(0, 2)}  ${r.status}  ${r.currency}  ${r.cardholder_name}`);
+      const rows = withStore(
+        o.dir,
+        (store) =>
+          (o.status === undefined
+            ? store.db.prepare(`${CARD_LIST_SQL} ORDER BY c.id`).all()
+            : store.db
+                .prepare(`${CARD_LIST_SQL} WHERE c.status = ? ORDER BY c.id`)
+                .all(o.status)) as CardListRow[],
+      );
+      for (const r of rows)
+        console.log(
+          `${r.id}  ${r.pan_masked}  ${r.expiry.slice(2)}/${r.expiry.slice(0, 2)}  ${r.status}  ${r.currency}  ${r.cardholder_name}`,
+        );
       console.log(`${rows.length} card(s)`);
     });
   card
@@ -122,7 +152,10 @@ export function addRegistryCommands(program: Command, withStore: WithStore): voi
     .requiredOption('--dir <dir>', 'data folder')
     .requiredOption('--id <id>', 'card id')
     .action((o: { dir: string; id: string }) => {
-      const row = withStore(o.dir, (store) => store.db.prepare(`${CARD_LIST_SQL} WHERE c.id = ?`).get(o.id) as CardListRow | undefined);
+      const row = withStore(
+        o.dir,
+        (store) => store.db.prepare(`${CARD_LIST_SQL} WHERE c.id = ?`).get(o.id) as CardListRow | undefined,
+      );
       if (!row) throw new InvalidArgumentError(`no card ${o.id}`);
       console.log(cardLines(row).join('\n'));
     });

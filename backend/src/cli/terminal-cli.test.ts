@@ -35,49 +35,102 @@ function challenge(address: string, id: string, pair?: { key: Buffer; cert: Buff
   const { key, cert } = pair ?? { key: readFileSync(t.key), cert: readFileSync(t.cert) };
   const client = new AuthorizationClient(address, credentials.createSsl(readFileSync(p.ca), key, cert));
   // A deadline as the till's own calls have: a call that gets no answer fails here, saying so, instead of the whole test timing out.
-  return new Promise<void>((res, rej) => client.challenge({ terminalId: id }, new Metadata(), { deadline: Date.now() + 10_000 }, (e) => (client.close(), e ? rej(e) : res())));
+  return new Promise<void>((res, rej) =>
+    client.challenge(
+      { terminalId: id },
+      new Metadata(),
+      { deadline: Date.now() + 10_000 },
+      (e) => (client.close(), e ? rej(e) : res()),
+    ),
+  );
 }
 
 describe('bluetill-backend terminal issue-cert / revoke', () => {
   // Six processes of the admin tool, each loading the TypeScript sources: ~5 s alone, more while the rest of the suite runs.
-  it('refuses to overwrite a live key; --replace revokes the old certificate and issues a new one (a new serial); serves it, and refuses it once revoked by serial', { timeout: 90_000 }, async () => {
-    await run(process.execPath, [cli, 'seed', '--dir', dir, '--server-name', 'till-gw.example']);
-    const p = tlsPaths(join(dir, 'tls'));
-    expect(new X509Certificate(readFileSync(p.server)).checkHost('till-gw.example')).toBe('till-gw.example');
-    const oldSerial = new X509Certificate(readFileSync(p.terminal('T-0001').cert)).serialNumber;
-    const old = { key: readFileSync(p.terminal('T-0001').key), cert: readFileSync(p.terminal('T-0001').cert) };
-    // The terminal has a key and a live certificate: a second issue-cert does not destroy them silently.
-    await expect(run(process.execPath, [cli, 'terminal', 'issue-cert', '--dir', dir, '--id', 'T-0001'])).rejects.toMatchObject({ stderr: expect.stringContaining('--replace') });
-    expect(readFileSync(p.terminal('T-0001').key).equals(old.key)).toBe(true);
-    expect(readFileSync(p.terminal('T-0001').cert).equals(old.cert)).toBe(true);
-    const issued = await run(process.execPath, [cli, 'terminal', 'issue-cert', '--dir', dir, '--id', 'T-0001', '--replace']);
-    expect(issued.stdout).toContain('terminal T-0001: 1 earlier certificate(s) revoked');
-    expect(issued.stdout).toContain('terminal T-0001: certificate serial');
-    expect(statSync(p.terminal('T-0001').key).mode & 0o077).toBe(0);
-    expect(new X509Certificate(readFileSync(p.terminal('T-0001').cert)).serialNumber).not.toBe(oldSerial);
-    await expect(run(process.execPath, [cli, 'terminal', 'issue-cert', '--dir', dir, '--id', 'T-9999'])).rejects.toMatchObject({ stderr: expect.stringContaining('no terminal T-9999') });
+  it(
+    'refuses to overwrite a live key; --replace revokes the old certificate and issues a new one (a new serial); serves it, and refuses it once revoked by serial',
+    { timeout: 90_000 },
+    async () => {
+      await run(process.execPath, [cli, 'seed', '--dir', dir, '--server-name', 'till-gw.example']);
+      const p = tlsPaths(join(dir, 'tls'));
+      expect(new X509Certificate(readFileSync(p.server)).checkHost('till-gw.example')).toBe(
+        'till-gw.example',
+      );
+      const oldSerial = new X509Certificate(readFileSync(p.terminal('T-0001').cert)).serialNumber;
+      const old = {
+        key: readFileSync(p.terminal('T-0001').key),
+        cert: readFileSync(p.terminal('T-0001').cert),
+      };
+      // The terminal has a key and a live certificate: a second issue-cert does not destroy them silently.
+      await expect(
+        run(process.execPath, [cli, 'terminal', 'issue-cert', '--dir', dir, '--id', 'T-0001']),
+      ).rejects.toMatchObject({ stderr: expect.stringContaining('--replace') });
+      expect(readFileSync(p.terminal('T-0001').key).equals(old.key)).toBe(true);
+      expect(readFileSync(p.terminal('T-0001').cert).equals(old.cert)).toBe(true);
+      const issued = await run(process.execPath, [
+        cli,
+        'terminal',
+        'issue-cert',
+        '--dir',
+        dir,
+        '--id',
+        'T-0001',
+        '--replace',
+      ]);
+      expect(issued.stdout).toContain('terminal T-0001: 1 earlier certificate(s) revoked');
+      expect(issued.stdout).toContain('terminal T-0001: certificate serial');
+      expect(statSync(p.terminal('T-0001').key).mode & 0o077).toBe(0);
+      expect(new X509Certificate(readFileSync(p.terminal('T-0001').cert)).serialNumber).not.toBe(oldSerial);
+      await expect(
+        run(process.execPath, [cli, 'terminal', 'issue-cert', '--dir', dir, '--id', 'T-9999']),
+      ).rejects.toMatchObject({ stderr: expect.stringContaining('no terminal T-9999') });
 
-    server = spawn(process.execPath, [cli, 'serve', '--dir', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env });
-    const address = await new Promise<string>((res, rej) => {
-      let out = '';
-      let err = '';
-      const late = setTimeout(() => rej(new Error(`serve did not say it listens within 30 s; stdout: ${out} stderr: ${err}`)), 30_000);
-      server!.stderr!.on('data', (d: Buffer) => void (err += d.toString()));
-      server!.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /listening on (\S+) \(mutual TLS\)/.exec(out);
-        if (m) {
-          clearTimeout(late);
-          res(m[1]!);
-        }
+      server = spawn(process.execPath, [cli, 'serve', '--dir', dir, '--port', '0'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env,
       });
-      server!.once('exit', (code) => (clearTimeout(late), rej(new Error(`serve exited ${code}: ${err}`))));
-    });
-    await challenge(address, 'T-0001'); // the new certificate
-    await expect(challenge(address, 'T-0001', old)).rejects.toMatchObject({ code: status.PERMISSION_DENIED, details: expect.stringContaining('revoked') }); // the replaced one
-    const revoked = await run(process.execPath, [cli, 'terminal', 'revoke', '--dir', dir, '--id', 'T-0001', '--serial', new X509Certificate(readFileSync(p.terminal('T-0001').cert)).serialNumber]);
-    expect(revoked.stdout).toContain('1 certificate(s) revoked');
-    await expect(challenge(address, 'T-0001')).rejects.toMatchObject({ code: status.PERMISSION_DENIED, details: expect.stringContaining('revoked') });
-    await expect(run(process.execPath, [cli, 'terminal', 'revoke', '--dir', dir, '--id', 'T-0001', '--serial', 'ff'])).rejects.toMatchObject({ stderr: expect.stringContaining('no unrevoked certificate') });
-  });
+      const address = await new Promise<string>((res, rej) => {
+        let out = '';
+        let err = '';
+        const late = setTimeout(
+          () => rej(new Error(`serve did not say it listens within 30 s; stdout: ${out} stderr: ${err}`)),
+          30_000,
+        );
+        server!.stderr!.on('data', (d: Buffer) => void (err += d.toString()));
+        server!.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /listening on (\S+) \(mutual TLS\)/.exec(out);
+          if (m) {
+            clearTimeout(late);
+            res(m[1]!);
+          }
+        });
+        server!.once('exit', (code) => (clearTimeout(late), rej(new Error(`serve exited ${code}: ${err}`))));
+      });
+      await challenge(address, 'T-0001'); // the new certificate
+      await expect(challenge(address, 'T-0001', old)).rejects.toMatchObject({
+        code: status.PERMISSION_DENIED,
+        details: expect.stringContaining('revoked'),
+      }); // the replaced one
+      const revoked = await run(process.execPath, [
+        cli,
+        'terminal',
+        'revoke',
+        '--dir',
+        dir,
+        '--id',
+        'T-0001',
+        '--serial',
+        new X509Certificate(readFileSync(p.terminal('T-0001').cert)).serialNumber,
+      ]);
+      expect(revoked.stdout).toContain('1 certificate(s) revoked');
+      await expect(challenge(address, 'T-0001')).rejects.toMatchObject({
+        code: status.PERMISSION_DENIED,
+        details: expect.stringContaining('revoked'),
+      });
+      await expect(
+        run(process.execPath, [cli, 'terminal', 'revoke', '--dir', dir, '--id', 'T-0001', '--serial', 'ff']),
+      ).rejects.toMatchObject({ stderr: expect.stringContaining('no unrevoked certificate') });
+    },
+  );
 });

@@ -12,9 +12,26 @@
  * Any failure is a decline, never a weaker fallback.
  */
 import {
-  CARD_AIP, CARD_CDOL1_ENTRIES, CURRENCY_NUMERIC, authenticateCardData, cardAcInput, computeCardAc, decodeIad, deriveCardAcMasterKey,
-  equalBytes, splitDolData,
-  type AcAlgorithm, type CardCounters, type CardData, type CardKeyCache, type IssuerKeyCache, type CardRecordsCache, type Cryptogram, type DeclineCode, type Money, type RsaPublicKey,
+  CARD_AIP,
+  CARD_CDOL1_ENTRIES,
+  CURRENCY_NUMERIC,
+  authenticateCardData,
+  cardAcInput,
+  computeCardAc,
+  decodeIad,
+  deriveCardAcMasterKey,
+  equalBytes,
+  splitDolData,
+  type AcAlgorithm,
+  type CardCounters,
+  type CardData,
+  type CardKeyCache,
+  type IssuerKeyCache,
+  type CardRecordsCache,
+  type Cryptogram,
+  type DeclineCode,
+  type Money,
+  type RsaPublicKey,
 } from '@bluetill/protocol';
 
 export interface CardAuthenticationInput {
@@ -33,7 +50,8 @@ export interface CardAuthenticationInput {
  * The card's proof: `decline` null when it proved itself, with the try counters it signed over this
  * UN (`counters` absent from a card issued before counters were signed).
  */
-export type CardProof = { readonly decline: null; readonly counters?: CardCounters } | { readonly decline: DeclineCode };
+export type CardProof =
+  { readonly decline: null; readonly counters?: CardCounters } | { readonly decline: DeclineCode };
 
 /** Offline-style data authentication, done by the issuer online, with the counters the card signed. */
 export function proveCard(i: CardAuthenticationInput): CardProof {
@@ -79,8 +97,15 @@ export function verifyCryptogram(i: CryptogramInput): DeclineCode | null {
     return 'cryptogram_invalid';
   const atc = Uint8Array.of((c.atc >> 8) & 0xff, c.atc & 0xff);
   const imk = i.acMasterKeys[iad.algorithm];
-  const mk = i.cardKeys ? i.cardKeys.derive(imk, i.pan, i.panSequence, iad.algorithm) : deriveCardAcMasterKey(imk, i.pan, i.panSequence, iad.algorithm);
-  const expected = computeCardAc({ iccMasterKey: mk, algorithm: iad.algorithm, atc, data: cardAcInput(c.cdolData, CARD_AIP, atc, c.iad) });
+  const mk = i.cardKeys
+    ? i.cardKeys.derive(imk, i.pan, i.panSequence, iad.algorithm)
+    : deriveCardAcMasterKey(imk, i.pan, i.panSequence, iad.algorithm);
+  const expected = computeCardAc({
+    iccMasterKey: mk,
+    algorithm: iad.algorithm,
+    atc,
+    data: cardAcInput(c.cdolData, CARD_AIP, atc, c.iad),
+  });
   if (!equalBytes(expected, c.arqc)) return 'cryptogram_invalid';
   // The cryptogram's type is what the card MACed (the CVR inside the IAD), never the CID byte
   // beside it, which a phone can edit: an AAC (the card declined) or a TC is not an online request.

@@ -5,8 +5,18 @@
  * whose CSU carries the PIN tries left in the one budget, for the card to adopt.
  */
 import {
-  CARD_AIP, CARD_CDOL1_ENTRIES, cardAcInput, computeCardAc, decodeIad, deriveCardAcMasterKey, equalBytes, issuerAuthenticationData, splitDolData,
-  type AcAlgorithm, type CardKeyCache, type Cryptogram,
+  CARD_AIP,
+  CARD_CDOL1_ENTRIES,
+  cardAcInput,
+  computeCardAc,
+  decodeIad,
+  deriveCardAcMasterKey,
+  equalBytes,
+  issuerAuthenticationData,
+  splitDolData,
+  type AcAlgorithm,
+  type CardKeyCache,
+  type Cryptogram,
 } from '@bluetill/protocol';
 
 /** A verified account-verification ARQC: what the ARPC is computed over, and the PIN Try Counter its CVR carries. */
@@ -41,16 +51,36 @@ export function verifyAuthorizationArqc(i: AuthorizationArqcInput): Authorizatio
   const iad = decodeIad(c.iad);
   const fields = splitDolData(CARD_CDOL1_ENTRIES, c.cdolData);
   if (!iad || !fields || iad.cvr.acType !== 'arqc') return undefined;
-  if (!equalBytes(fields.get('9F02') ?? new Uint8Array(), ZERO_AMOUNT) || !equalBytes(fields.get('9F37') ?? new Uint8Array(), i.unpredictableNumber)) return undefined;
+  if (
+    !equalBytes(fields.get('9F02') ?? new Uint8Array(), ZERO_AMOUNT) ||
+    !equalBytes(fields.get('9F37') ?? new Uint8Array(), i.unpredictableNumber)
+  )
+    return undefined;
   const atc = Uint8Array.of((c.atc >> 8) & 0xff, c.atc & 0xff);
   const imk = i.acMasterKeys[iad.algorithm];
-  const mk = i.cardKeys ? i.cardKeys.derive(imk, i.pan, i.panSequence, iad.algorithm) : deriveCardAcMasterKey(imk, i.pan, i.panSequence, iad.algorithm);
-  const expected = computeCardAc({ iccMasterKey: mk, algorithm: iad.algorithm, atc, data: cardAcInput(c.cdolData, CARD_AIP, atc, c.iad) });
+  const mk = i.cardKeys
+    ? i.cardKeys.derive(imk, i.pan, i.panSequence, iad.algorithm)
+    : deriveCardAcMasterKey(imk, i.pan, i.panSequence, iad.algorithm);
+  const expected = computeCardAc({
+    iccMasterKey: mk,
+    algorithm: iad.algorithm,
+    atc,
+    data: cardAcInput(c.cdolData, CARD_AIP, atc, c.iad),
+  });
   if (!equalBytes(expected, c.arqc)) return undefined;
-  return { iccMasterKey: mk, algorithm: iad.algorithm, atc, arqc: Uint8Array.from(c.arqc), cardPinTriesLeft: iad.cvr.pinTriesLeft };
+  return {
+    iccMasterKey: mk,
+    algorithm: iad.algorithm,
+    atc,
+    arqc: Uint8Array.from(c.arqc),
+    cardPinTriesLeft: iad.cvr.pinTriesLeft,
+  };
 }
 
 /** The Issuer Authentication Data for the card: ARPC over its ARQC ‖ CSU (PIN tries left in the budget, update PIN Try Counter, approved or not). */
 export function issuerAnswer(arqc: AuthorizationArqc, pinTriesLeft: number, approved: boolean): Uint8Array {
-  return issuerAuthenticationData({ ...arqc, csu: { pinTriesLeft: Math.max(0, Math.min(15, pinTriesLeft)), approved, updatePinTryCounter: true } });
+  return issuerAuthenticationData({
+    ...arqc,
+    csu: { pinTriesLeft: Math.max(0, Math.min(15, pinTriesLeft)), approved, updatePinTryCounter: true },
+  });
 }

@@ -6,7 +6,8 @@ import type { Money } from '@bluetill/protocol';
 import type { Posting } from '../ports/backend-store';
 
 export function salePostings(amount: Money, cardholderAccount: string, merchantAccount: string): Posting[] {
-  if (!Number.isSafeInteger(amount.minor) || amount.minor <= 0) throw new Error('sale amount must be a positive integer');
+  if (!Number.isSafeInteger(amount.minor) || amount.minor <= 0)
+    throw new Error('sale amount must be a positive integer');
   const postings = [
     { accountId: cardholderAccount, amountMinor: -amount.minor, currency: amount.currency },
     { accountId: merchantAccount, amountMinor: amount.minor, currency: amount.currency },
@@ -17,7 +18,10 @@ export function salePostings(amount: Money, cardholderAccount: string, merchantA
 
 /** A refund: the merchant's account is debited and the cardholder's credited by the refund amount. */
 export function refundPostings(amount: Money, cardholderAccount: string, merchantAccount: string): Posting[] {
-  return salePostings(amount, cardholderAccount, merchantAccount).map((p) => ({ ...p, amountMinor: -p.amountMinor }));
+  return salePostings(amount, cardholderAccount, merchantAccount).map((p) => ({
+    ...p,
+    amountMinor: -p.amountMinor,
+  }));
 }
 
 /** A void: the exact reversal of the sale's postings, line by line. */

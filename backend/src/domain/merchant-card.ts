@@ -32,8 +32,14 @@ export interface MerchantCardFacts {
 /** Registered, the same card the registry issued (merchant, expiry, PSN), active, of an active merchant. */
 export function checkMerchantCard(f: MerchantCardFacts): DeclineCode | null {
   if (!f.row) return 'merchant_card_unknown';
-  if (f.recordsMerchantId !== f.row.merchantId || f.expiry !== f.row.expiry || f.panSequence !== f.row.panSequence) return 'merchant_card_invalid';
+  if (
+    f.recordsMerchantId !== f.row.merchantId ||
+    f.expiry !== f.row.expiry ||
+    f.panSequence !== f.row.panSequence
+  )
+    return 'merchant_card_invalid';
   if (f.row.status !== 'active' || isExpired(f.row.expiry, f.now)) return 'merchant_card_blocked';
-  if (!f.merchant || f.merchant.id !== f.row.merchantId || f.merchant.status !== 'active') return 'merchant_inactive';
+  if (!f.merchant || f.merchant.id !== f.row.merchantId || f.merchant.status !== 'active')
+    return 'merchant_inactive';
   return null;
 }

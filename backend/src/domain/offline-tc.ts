@@ -13,8 +13,21 @@
  *   its reason; nothing is dropped silently.
  */
 import {
-  CARD_AIP, CURRENCY_NUMERIC, cardAcInput, computeCardAc, decodeIad, deriveCardAcMasterKey, equalBytes, verifyOfflineTc,
-  type AcAlgorithm, type CardKeyCache, type Money, type OfflineTcEvidence, type OfflineTcRefusal, type RsaPublicKey, type VerifiedOfflineTc,
+  CARD_AIP,
+  CURRENCY_NUMERIC,
+  cardAcInput,
+  computeCardAc,
+  decodeIad,
+  deriveCardAcMasterKey,
+  equalBytes,
+  verifyOfflineTc,
+  type AcAlgorithm,
+  type CardKeyCache,
+  type Money,
+  type OfflineTcEvidence,
+  type OfflineTcRefusal,
+  type RsaPublicKey,
+  type VerifiedOfflineTc,
 } from '@bluetill/protocol';
 import { isExpired } from './rules';
 
@@ -60,7 +73,9 @@ function saleDateMs(yymmdd: string): number | undefined {
   const [y, mo, d] = [2000 + Number(m[1]), Number(m[2]), Number(m[3])];
   const t = Date.UTC(y, mo - 1, d);
   const back = new Date(t);
-  return back.getUTCFullYear() === y && back.getUTCMonth() === mo - 1 && back.getUTCDate() === d ? t : undefined;
+  return back.getUTCFullYear() === y && back.getUTCMonth() === mo - 1 && back.getUTCDate() === d
+    ? t
+    : undefined;
 }
 
 export function classifyForwardedTc(i: {
@@ -80,9 +95,14 @@ export function classifyForwardedTc(i: {
   const verified = verifyOfflineTc({ evidence: f.evidence, caKeys: i.caKeys, now: new Date(f.approvedAtMs) });
   if (!verified.ok) {
     // A card past its expiry has certificates past theirs: name the card's expiry when that is all.
-    const regardless = verified.reason === 'card_certificates' ? verifyOfflineTc({ evidence: f.evidence, caKeys: i.caKeys, now: null }) : verified;
+    const regardless =
+      verified.reason === 'card_certificates'
+        ? verifyOfflineTc({ evidence: f.evidence, caKeys: i.caKeys, now: null })
+        : verified;
     const expired = regardless.ok && isExpired(regardless.tc.expiry, f.approvedAtMs);
-    return expired ? { kind: 'merchant_loss', reason: 'card_expired', tc: regardless.tc } : { kind: 'merchant_loss', reason: verified.reason };
+    return expired
+      ? { kind: 'merchant_loss', reason: 'card_expired', tc: regardless.tc }
+      : { kind: 'merchant_loss', reason: verified.reason };
   }
   const tc = verified.tc;
   const loss = (reason: OfflineLossReason): OfflineTcOutcome => ({ kind: 'merchant_loss', reason, tc });
@@ -90,13 +110,22 @@ export function classifyForwardedTc(i: {
   if (!iad) return loss('cryptogram_invalid');
   const atc = Uint8Array.of((tc.atc >> 8) & 0xff, tc.atc & 0xff);
   const imk = i.acMasterKeys[iad.algorithm];
-  const mk = i.cardKeys ? i.cardKeys.derive(imk, tc.pan, tc.psn, iad.algorithm) : deriveCardAcMasterKey(imk, tc.pan, tc.psn, iad.algorithm);
-  const expected = computeCardAc({ iccMasterKey: mk, algorithm: iad.algorithm, atc, data: cardAcInput(f.evidence.cdol1Data, CARD_AIP, atc, tc.iad) });
+  const mk = i.cardKeys
+    ? i.cardKeys.derive(imk, tc.pan, tc.psn, iad.algorithm)
+    : deriveCardAcMasterKey(imk, tc.pan, tc.psn, iad.algorithm);
+  const expected = computeCardAc({
+    iccMasterKey: mk,
+    algorithm: iad.algorithm,
+    atc,
+    data: cardAcInput(f.evidence.cdol1Data, CARD_AIP, atc, tc.iad),
+  });
   if (!equalBytes(expected, tc.ac)) return loss('cryptogram_invalid');
-  if (tc.amountMinor !== f.amount.minor || tc.currency !== CURRENCY_NUMERIC[f.amount.currency]) return loss('amount_mismatch');
+  if (tc.amountMinor !== f.amount.minor || tc.currency !== CURRENCY_NUMERIC[f.amount.currency])
+    return loss('amount_mismatch');
   // The date the card signed must be the till's day of approval (a day either side for time zones).
   const signedDay = saleDateMs(tc.transactionDate);
-  if (signedDay === undefined || Math.abs(signedDay - (f.approvedAtMs - (f.approvedAtMs % DAY_MS))) > DAY_MS) return loss('sale_date_mismatch');
+  if (signedDay === undefined || Math.abs(signedDay - (f.approvedAtMs - (f.approvedAtMs % DAY_MS))) > DAY_MS)
+    return loss('sale_date_mismatch');
   if (i.atcSeen(tc.pan, tc.psn, tc.atc)) return loss('atc_replayed');
   const card = i.cardAtSale(tc.pan, tc.psn);
   if (!card) return loss('unknown_card');

@@ -3,7 +3,13 @@
  */
 import type { CardCounters, Cvr, CvmName, DeclineCode, Item, Money } from '@bluetill/protocol';
 import { SUPPORTED_CURRENCIES, basketTotal, cvrResultOf, cvrShowsFailure } from '@bluetill/protocol';
-import type { AuthorizationRow, CardRow, MerchantRow, SettlementRow, TerminalRow } from '../ports/backend-store';
+import type {
+  AuthorizationRow,
+  CardRow,
+  MerchantRow,
+  SettlementRow,
+  TerminalRow,
+} from '../ports/backend-store';
 
 export const MAX_PIN_TRIES = 3;
 export const CHALLENGE_LIFETIME_MS = 60_000;
@@ -67,10 +73,15 @@ export function otherMethodLocked(counters: CardCounters | undefined): boolean {
  * card's share of the budget (cardWrongPinTries); the wrong guess that spends the budget sets the
  * server's counter to MAX_PIN_TRIES (locked) and is `pin_tries_exceeded`.
  */
-export function pinOutcome(triesBefore: number, matched: boolean, cardWrong = 0): { tries: number; decline: DeclineCode | null } {
+export function pinOutcome(
+  triesBefore: number,
+  matched: boolean,
+  cardWrong = 0,
+): { tries: number; decline: DeclineCode | null } {
   if (matched) return { tries: 0, decline: null };
   const tries = triesBefore + 1;
-  if (tries + cardWrong >= MAX_PIN_TRIES) return { tries: Math.max(tries, MAX_PIN_TRIES), decline: 'pin_tries_exceeded' };
+  if (tries + cardWrong >= MAX_PIN_TRIES)
+    return { tries: Math.max(tries, MAX_PIN_TRIES), decline: 'pin_tries_exceeded' };
   return { tries, decline: 'pin_incorrect' };
 }
 
@@ -104,7 +115,8 @@ export function checkCardholderVerification(method: CvmName, cvr: Cvr | undefine
     // The card's own PIN counter is the same secret's: once the card has signed that its limit
     // was exceeded, online PIN is over too (the guesses at the card and at the server are one budget).
     if (cvr.pinTryLimitExceeded) return 'pin_tries_exceeded';
-    if (cvr.biometricTryLimitExceeded === true || cvr.knowledgeTryLimitExceeded === true) return 'cvm_tries_exceeded';
+    if (cvr.biometricTryLimitExceeded === true || cvr.knowledgeTryLimitExceeded === true)
+      return 'cvm_tries_exceeded';
     return cvrShowsFailure(cvr) ? 'cvm_failed' : null;
   }
   const r = cvrResultOf(method, cvr);
@@ -117,18 +129,26 @@ export function checkCardholderVerification(method: CvmName, cvr: Cvr | undefine
 
 export function checkSettlement(f: SettlementFacts): DeclineCode | null {
   if (!f.terminal || f.terminal.status !== 'active') return 'terminal_unknown';
-  if (!f.merchant || f.merchant.id !== f.requestMerchantId || f.terminal.merchantId !== f.merchant.id) return 'terminal_unknown';
+  if (!f.merchant || f.merchant.id !== f.requestMerchantId || f.terminal.merchantId !== f.merchant.id)
+    return 'terminal_unknown';
   if (f.merchant.status !== 'active') return 'merchant_inactive';
   if (!f.card) return 'unknown_card';
   const auth = f.authorization;
-  if (!auth || auth.cardId !== f.card.id || auth.terminalId !== f.terminal.id || auth.settled || auth.expiresAt < f.now)
+  if (
+    !auth ||
+    auth.cardId !== f.card.id ||
+    auth.terminalId !== f.terminal.id ||
+    auth.settled ||
+    auth.expiresAt < f.now
+  )
     return 'authorization_invalid';
   if (f.card.status !== 'active') return 'card_blocked';
   if (f.cryptogram) return f.cryptogram;
   const cvm = checkCardholderVerification(auth.cvm, f.cvr);
   if (cvm) return cvm;
   // Amounts are never converted: the sale is in the card's currency and the merchant's.
-  if (!SUPPORTED_CURRENCIES.includes(f.amount.currency) || f.amount.currency !== f.card.currency) return 'currency_unsupported';
+  if (!SUPPORTED_CURRENCIES.includes(f.amount.currency) || f.amount.currency !== f.card.currency)
+    return 'currency_unsupported';
   if (f.amount.currency !== f.merchant.currency) return 'currency_not_accepted';
   if (basketTotal(f.items, f.amount.currency).minor !== f.amount.minor) return 'amount_mismatch';
   if (f.amount.minor > MAX_TRANSACTION_MINOR) return 'amount_limit_exceeded';
@@ -138,8 +158,12 @@ export function checkSettlement(f: SettlementFacts): DeclineCode | null {
 }
 
 /** The terminal may act for its merchant only while both are active. */
-function checkTerminal(terminal: TerminalRow | undefined, merchant: MerchantRow | undefined): DeclineCode | null {
-  if (!terminal || terminal.status !== 'active' || !merchant || terminal.merchantId !== merchant.id) return 'terminal_unknown';
+function checkTerminal(
+  terminal: TerminalRow | undefined,
+  merchant: MerchantRow | undefined,
+): DeclineCode | null {
+  if (!terminal || terminal.status !== 'active' || !merchant || terminal.merchantId !== merchant.id)
+    return 'terminal_unknown';
   if (merchant.status !== 'active') return 'merchant_inactive';
   return null;
 }
@@ -180,6 +204,7 @@ export function checkVoid(f: VoidFacts): DeclineCode | null {
   const t = checkTerminal(f.terminal, f.merchant);
   if (t) return t;
   if (!f.sale || f.sale.merchantId !== f.merchant!.id) return 'original_not_found';
-  if (!f.sale.approved || f.sale.batchId === null || f.sale.batchId !== f.openBatchId || f.refundedMinor > 0) return 'not_voidable';
+  if (!f.sale.approved || f.sale.batchId === null || f.sale.batchId !== f.openBatchId || f.refundedMinor > 0)
+    return 'not_voidable';
   return null;
 }

@@ -39,7 +39,8 @@ export type CodeLookup =
   | { readonly kind: 'none' };
 
 /** Answers that count as a failed guess (each tells a guesser something about the code space). */
-export const isFailedCodeGuess = (d: DeclineCode | null): boolean => d === 'code_invalid' || d === 'code_used' || d === 'code_expired';
+export const isFailedCodeGuess = (d: DeclineCode | null): boolean =>
+  d === 'code_invalid' || d === 'code_used' || d === 'code_expired';
 
 /** Of the codes with one hash (newest first): the live one if any, else what became of the newest. */
 export function lookupCode(rows: readonly TemporaryCodeRow[], now: number): CodeLookup {
@@ -68,9 +69,11 @@ export interface CodeRedemptionFacts {
 
 export function checkCodeRedemption(f: CodeRedemptionFacts): DeclineCode | null {
   if (!f.terminal || f.terminal.status !== 'active') return 'terminal_unknown';
-  if (!f.merchant || f.merchant.id !== f.requestMerchantId || f.terminal.merchantId !== f.merchant.id) return 'terminal_unknown';
+  if (!f.merchant || f.merchant.id !== f.requestMerchantId || f.terminal.merchantId !== f.merchant.id)
+    return 'terminal_unknown';
   if (f.merchant.status !== 'active') return 'merchant_inactive';
-  if (f.wrongCodes >= MAX_WRONG_CODES || f.wrongCodesAtTerminal >= MAX_WRONG_CODES_PER_TERMINAL) return 'code_attempts_exceeded';
+  if (f.wrongCodes >= MAX_WRONG_CODES || f.wrongCodesAtTerminal >= MAX_WRONG_CODES_PER_TERMINAL)
+    return 'code_attempts_exceeded';
   switch (f.code.kind) {
     case 'none':
       return 'code_invalid';
@@ -85,7 +88,8 @@ export function checkCodeRedemption(f: CodeRedemptionFacts): DeclineCode | null 
   if (!f.card || f.card.id !== code.cardId) return 'unknown_card';
   if (f.card.status !== 'active') return 'card_blocked';
   if (isExpired(f.card.expiry, f.now)) return 'card_expired';
-  if (f.amount.currency !== code.currency || f.amount.currency !== f.card.currency) return 'currency_unsupported';
+  if (f.amount.currency !== code.currency || f.amount.currency !== f.card.currency)
+    return 'currency_unsupported';
   if (f.amount.currency !== f.merchant.currency) return 'currency_not_accepted';
   if (basketTotal(f.items, f.amount.currency).minor !== f.amount.minor) return 'amount_mismatch';
   if (f.amount.minor > code.limitMinor) return 'code_limit_exceeded';

@@ -223,7 +223,12 @@ export interface SettlementStore {
   /** Returns the new settlement's id. */
   insertSettlement(row: SettlementRow): Promise<number>;
   /** Postings of one operation: a sale (adjustmentId null) or an adjustment of that settlement; each currency sums to zero. */
-  insertPostings(settlementId: number, postings: readonly Posting[], at: number, link: { batchId: number; adjustmentId: number | null }): Promise<void>;
+  insertPostings(
+    settlementId: number,
+    postings: readonly Posting[],
+    at: number,
+    link: { batchId: number; adjustmentId: number | null },
+  ): Promise<void>;
   /** The sale's own postings (not those of its refunds or void). */
   salePostingsOf(settlementId: number): Promise<Posting[]>;
   /** Sum of postings on an account (cardholder accounts go negative as they spend). */
@@ -248,17 +253,32 @@ export interface BatchStore {
    * absolute value of that currency's postings (zero exactly when every currency balances).
    */
   batchPostingSums(batchId: number, accountId: string): Promise<{ account: number; all: number }>;
-  closeBatch(batchId: number, totals: BatchTotalsRow, now: number, closeRequestId: string | null): Promise<void>;
-  findAdjustment(terminalId: string, kind: AdjustmentKind, opTxnId: string): Promise<AdjustmentRow | undefined>;
+  closeBatch(
+    batchId: number,
+    totals: BatchTotalsRow,
+    now: number,
+    closeRequestId: string | null,
+  ): Promise<void>;
+  findAdjustment(
+    terminalId: string,
+    kind: AdjustmentKind,
+    opTxnId: string,
+  ): Promise<AdjustmentRow | undefined>;
   insertAdjustment(row: AdjustmentRow): Promise<number>;
   /** Sum of the approved refunds of a settlement. */
   refundedMinor(settlementId: number): Promise<number>;
   /** Sales, refunds and voids of a terminal created in [fromMs, toMs), oldest first, at most `limit`. */
-  listTransactions(terminalId: string, fromMs: number, toMs: number, limit: number): Promise<TransactionListRow[]>;
+  listTransactions(
+    terminalId: string,
+    fromMs: number,
+    toMs: number,
+    limit: number,
+  ): Promise<TransactionListRow[]>;
 }
 
 /** One transaction's handle: every query of the store, each a promise. Valid only inside the commit() or read() that gave it. */
-export interface StoreTx extends CardStore, RegistryStore, ChallengeStore, AuthorizationStore, SettlementStore, BatchStore {}
+export interface StoreTx
+  extends CardStore, RegistryStore, ChallengeStore, AuthorizationStore, SettlementStore, BatchStore {}
 
 export interface BackendStore {
   /** Runs fn in a transaction (shared with concurrent requests where the store groups them); resolves once it is durable. */

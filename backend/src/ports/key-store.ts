@@ -1,5 +1,12 @@
 import type { KeyObject } from 'node:crypto';
-import type { AcAlgorithm, CardKeyCache, IssuerKeyCache, CardRecordsCache, KeyAgreement, RsaPublicKey } from '@bluetill/protocol';
+import type {
+  AcAlgorithm,
+  CardKeyCache,
+  IssuerKeyCache,
+  CardRecordsCache,
+  KeyAgreement,
+  RsaPublicKey,
+} from '@bluetill/protocol';
 
 /**
  * The backend's secret keys, behind one small interface so that an HSM can implement it.
@@ -16,7 +23,9 @@ export interface KeyStore {
    * is ECDH with it (what opening a sealed PIN needs), `native` or Node's `node` crypto.
    */
   readonly pinKey: {
-    readonly id: string; readonly privateKey: KeyObject; readonly certificate: Uint8Array;
+    readonly id: string;
+    readonly privateKey: KeyObject;
+    readonly certificate: Uint8Array;
     readonly agreement: KeyAgreement & { readonly kind: 'native' | 'node' };
   };
   /**
@@ -24,7 +33,9 @@ export interface KeyStore {
    * (ECDSA P-256 / SHA-256, DER), `native` or Node's `node` crypto.
    */
   readonly receiptKey: {
-    readonly id: string; readonly privateKey: KeyObject; readonly certificate: Uint8Array;
+    readonly id: string;
+    readonly privateKey: KeyObject;
+    readonly certificate: Uint8Array;
     readonly signer: { readonly kind: 'native' | 'node'; sign(data: Uint8Array): Uint8Array };
   };
   /** HMAC-SHA256 of the PAN under the lookup key, hex. */

@@ -52,8 +52,17 @@ export interface ShopperStore {
   markCodeUsed(id: number, settlementId: number, now: number): void;
   recordWrongCode(merchantId: string, terminalId: string, at: number): void;
   /** Failed codes (wrong, used or expired) keyed in since `since`: at all this merchant's terminals, and at this one terminal of it. */
-  countWrongCodes(merchantId: string, terminalId: string, since: number): { merchant: number; terminal: number };
+  countWrongCodes(
+    merchantId: string,
+    terminalId: string,
+    since: number,
+  ): { merchant: number; terminal: number };
   findMerchantCardByPanHash(panHash: string): MerchantCardRow | undefined;
   /** Sales, refunds and voids of every terminal of a merchant (tills and merchant cards) in [fromMs, toMs), oldest first. */
-  listMerchantTransactions(merchantId: string, fromMs: number, toMs: number, limit: number): Array<TransactionListRow & { readonly terminalId: string }>;
+  listMerchantTransactions(
+    merchantId: string,
+    fromMs: number,
+    toMs: number,
+    limit: number,
+  ): Array<TransactionListRow & { readonly terminalId: string }>;
 }

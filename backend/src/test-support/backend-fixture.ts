@@ -7,15 +7,44 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { credentials, status, type ChannelCredentials, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 import {
-  AuthorizationClient, SettlementClient, ShopperClient, sealPin, pinSealContext, verifyCertificate, publicKeyFromRaw,
-  health, DECLINE_TRAILER_KEY,
-  AuthorizeResponse, IssueCodeResponse, PayMerchantResponse, RefundResponse, SettleResponse, VoidResponse,
-  type IssueCodeRequest, type PayMerchantRequest, type SettleWithCodeRequest, type ShopperChallengeResponse, type DeclinableResponse,
-  type AuthorizeRequest, type ChallengeResponse, type SettleRequest, type CertificateBody,
-  type RefundRequest, type VoidRequest, type CloseBatchRequest, type CloseBatchResponse,
-  type ListTransactionsRequest, type ListTransactionsResponse,
+  credentials,
+  status,
+  type ChannelCredentials,
+  type ServiceError,
+  type StatusObject,
+} from '@grpc/grpc-js';
+import {
+  AuthorizationClient,
+  SettlementClient,
+  ShopperClient,
+  sealPin,
+  pinSealContext,
+  verifyCertificate,
+  publicKeyFromRaw,
+  health,
+  DECLINE_TRAILER_KEY,
+  AuthorizeResponse,
+  IssueCodeResponse,
+  PayMerchantResponse,
+  RefundResponse,
+  SettleResponse,
+  VoidResponse,
+  type IssueCodeRequest,
+  type PayMerchantRequest,
+  type SettleWithCodeRequest,
+  type ShopperChallengeResponse,
+  type DeclinableResponse,
+  type AuthorizeRequest,
+  type ChallengeResponse,
+  type SettleRequest,
+  type CertificateBody,
+  type RefundRequest,
+  type VoidRequest,
+  type CloseBatchRequest,
+  type CloseBatchResponse,
+  type ListTransactionsRequest,
+  type ListTransactionsResponse,
 } from '@bluetill/protocol';
 import { seedDemo, type SeededBackend } from '../admin/demo-seed';
 import type { EmvKeyBits } from '../admin/key-material';
@@ -29,8 +58,10 @@ import type { BackendMetrics } from '../adapters/metrics/backend-metrics';
 import type { Clock } from '../ports/clock';
 import type { ShopperOptions } from '../app/shopper-service';
 
-const call = <Req, Res>(fn: (req: Req, cb: (e: ServiceError | null, r: Res) => void) => unknown) => (req: Req) =>
-  new Promise<Res>((resolve, reject) => fn(req, (e, r) => (e ? reject(e) : resolve(r))));
+const call =
+  <Req, Res>(fn: (req: Req, cb: (e: ServiceError | null, r: Res) => void) => unknown) =>
+  (req: Req) =>
+    new Promise<Res>((resolve, reject) => fn(req, (e, r) => (e ? reject(e) : resolve(r))));
 
 /** A declinable call's status as it was on the wire (raw code, details, decline-trailer values). */
 export interface WireAnswer {
@@ -42,7 +73,10 @@ export interface WireAnswer {
   readonly response?: DeclinableResponse;
 }
 
-type Unary<Req, Res> = (req: Req, cb: (e: ServiceError | null, r: Res) => void) => { on(event: 'status', listener: (s: StatusObject) => void): unknown };
+type Unary<Req, Res> = (
+  req: Req,
+  cb: (e: ServiceError | null, r: Res) => void,
+) => { on(event: 'status', listener: (s: StatusObject) => void): unknown };
 
 /**
  * A call whose declines come back as values, and that holds the backend to the wire contract: a
@@ -50,30 +84,47 @@ type Unary<Req, Res> = (req: Req, cb: (e: ServiceError | null, r: Res) => void) 
  * trailer; a FAILED_PRECONDITION (a decline carried as an error) is refused. Each answer's raw
  * status is appended to `wire`, with the response it carried.
  */
-const declinable = <Req, Res extends DeclinableResponse>(method: string, fn: Unary<Req, Res>, _decode: (b: Uint8Array) => Res, wire: WireAnswer[]) => (req: Req) =>
-  new Promise<Res>((resolve, reject) => {
-    let answer: { e: ServiceError | null; r: Res } | undefined;
-    let st: StatusObject | undefined;
-    const settle = () => {
-      if (!answer || !st) return;
-      const trailer = st.metadata.get(DECLINE_TRAILER_KEY).filter((v): v is Buffer => typeof v !== 'string');
-      const { e, r } = answer;
-      wire.push({ method, code: st.code, details: st.details, trailer, ...(e ? {} : { response: r }) });
-      if (!e) {
-        if (st.metadata.get(DECLINE_TRAILER_KEY).length > 0) return reject(new Error(`${method}: answered OK with a decline trailer (${trailer.length} values)`));
-        return resolve(r);
-      }
-      if (e.code === status.FAILED_PRECONDITION) return reject(new Error(`${method}: a decline as FAILED_PRECONDITION; declines are answered OK in the response message`));
-      return reject(e);
-    };
-    fn(req, (e, r) => {
-      answer = { e, r };
-      settle();
-    }).on('status', (s) => {
-      st = s;
-      settle();
+const declinable =
+  <Req, Res extends DeclinableResponse>(
+    method: string,
+    fn: Unary<Req, Res>,
+    _decode: (b: Uint8Array) => Res,
+    wire: WireAnswer[],
+  ) =>
+  (req: Req) =>
+    new Promise<Res>((resolve, reject) => {
+      let answer: { e: ServiceError | null; r: Res } | undefined;
+      let st: StatusObject | undefined;
+      const settle = () => {
+        if (!answer || !st) return;
+        const trailer = st.metadata
+          .get(DECLINE_TRAILER_KEY)
+          .filter((v): v is Buffer => typeof v !== 'string');
+        const { e, r } = answer;
+        wire.push({ method, code: st.code, details: st.details, trailer, ...(e ? {} : { response: r }) });
+        if (!e) {
+          if (st.metadata.get(DECLINE_TRAILER_KEY).length > 0)
+            return reject(
+              new Error(`${method}: answered OK with a decline trailer (${trailer.length} values)`),
+            );
+          return resolve(r);
+        }
+        if (e.code === status.FAILED_PRECONDITION)
+          return reject(
+            new Error(
+              `${method}: a decline as FAILED_PRECONDITION; declines are answered OK in the response message`,
+            ),
+          );
+        return reject(e);
+      };
+      fn(req, (e, r) => {
+        answer = { e, r };
+        settle();
+      }).on('status', (s) => {
+        st = s;
+        settle();
+      });
     });
-  });
 
 /** Refund, Void, CloseBatch, ListTransactions as promises, over one service. */
 export interface AfterSaleClients {
@@ -118,7 +169,11 @@ export interface BackendFixture extends AfterSaleClients {
   /** The demo card with this id, as an EMV card computed in the test (records, DDA, ARQC). */
   card(cardId: string): TestCard;
   /** Challenge + card data with DDA over the UN + sealed PIN + Authorize, as a till would relay it. */
-  authorizeCard(card: TestCard, pin: string, terminalId?: string): Promise<{ un: Uint8Array; res: AuthorizeResponse }>;
+  authorizeCard(
+    card: TestCard,
+    pin: string,
+    terminalId?: string,
+  ): Promise<{ un: Uint8Array; res: AuthorizeResponse }>;
   /** mTLS credentials of a seeded terminal (its client certificate from tls/). */
   credentialsFor(terminalId: string): ChannelCredentials;
   /** Clients over other credentials (another terminal's certificate, none, a foreign CA's); closed by close(). */
@@ -145,10 +200,24 @@ export function shopperClients(address: string, backendCa: Buffer, wire: WireAns
   };
 }
 
-function afterSale(c: AuthorizationClient | SettlementClient, prefix: string, wire: WireAnswer[]): AfterSaleClients {
+function afterSale(
+  c: AuthorizationClient | SettlementClient,
+  prefix: string,
+  wire: WireAnswer[],
+): AfterSaleClients {
   return {
-    refund: declinable<RefundRequest, RefundResponse>(`${prefix}Refund`, c.refund.bind(c), RefundResponse.decode, wire),
-    voidSale: declinable<VoidRequest, VoidResponse>(`${prefix}Void`, c.void.bind(c), VoidResponse.decode, wire),
+    refund: declinable<RefundRequest, RefundResponse>(
+      `${prefix}Refund`,
+      c.refund.bind(c),
+      RefundResponse.decode,
+      wire,
+    ),
+    voidSale: declinable<VoidRequest, VoidResponse>(
+      `${prefix}Void`,
+      c.void.bind(c),
+      VoidResponse.decode,
+      wire,
+    ),
     closeBatch: call<CloseBatchRequest, CloseBatchResponse>(c.closeBatch.bind(c)),
     listTransactions: call<ListTransactionsRequest, ListTransactionsResponse>(c.listTransactions.bind(c)),
   };
@@ -161,14 +230,27 @@ function clientsOver(address: string, creds: ChannelCredentials, wire: WireAnswe
   return {
     ...afterSale(auth, 'Authorization.', wire),
     direct: afterSale(settlement, '', wire),
-    challenge: (terminalId = 'T-0001') => call<{ terminalId: string }, ChallengeResponse>(auth.challenge.bind(auth))({ terminalId }),
+    challenge: (terminalId = 'T-0001') =>
+      call<{ terminalId: string }, ChallengeResponse>(auth.challenge.bind(auth))({ terminalId }),
     authorize: declinable('Authorize', auth.authorize.bind(auth), AuthorizeResponse.decode, wire),
     settle: declinable('Authorization.Settle', auth.settle.bind(auth), SettleResponse.decode, wire),
-    settleWithCode: declinable('Authorization.SettleWithCode', auth.settleWithCode.bind(auth), SettleResponse.decode, wire),
+    settleWithCode: declinable(
+      'Authorization.SettleWithCode',
+      auth.settleWithCode.bind(auth),
+      SettleResponse.decode,
+      wire,
+    ),
     getSettlement: (terminalId, terminalTxnId) =>
-      declinable<{ terminalId: string; terminalTxnId: string }, SettleResponse>('GetSettlement', settlement.getSettlement.bind(settlement), SettleResponse.decode, wire)({ terminalId, terminalTxnId }),
+      declinable<{ terminalId: string; terminalTxnId: string }, SettleResponse>(
+        'GetSettlement',
+        settlement.getSettlement.bind(settlement),
+        SettleResponse.decode,
+        wire,
+      )({ terminalId, terminalTxnId }),
     health: (service = '') =>
-      call<{ service: string }, { status: number }>(healthClient.check.bind(healthClient))({ service }).then((r) => health.HealthCheckResponse_ServingStatus[r.status] ?? String(r.status)),
+      call<{ service: string }, { status: number }>(healthClient.check.bind(healthClient))({ service }).then(
+        (r) => health.HealthCheckResponse_ServingStatus[r.status] ?? String(r.status),
+      ),
     close() {
       auth.close();
       settlement.close();
@@ -178,19 +260,42 @@ function clientsOver(address: string, creds: ChannelCredentials, wire: WireAnswe
 }
 
 export async function startBackendFixture(
-  o: { extraCards?: readonly NewCard[]; metrics?: BackendMetrics; clock?: Clock; shopper?: ShopperOptions; worker?: boolean; cryptoWorkers?: number; emvKeyBits?: EmvKeyBits } = {},
+  o: {
+    extraCards?: readonly NewCard[];
+    metrics?: BackendMetrics;
+    clock?: Clock;
+    shopper?: ShopperOptions;
+    worker?: boolean;
+    cryptoWorkers?: number;
+    emvKeyBits?: EmvKeyBits;
+  } = {},
 ): Promise<BackendFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'bluetill-backend-'));
   const masterKey = MasterKey.generate();
-  const seed = await seedDemo(dir, ['T-0002', 'T-0003'], o.extraCards ?? [], { masterKey, ...(o.emvKeyBits ? { emvKeyBits: o.emvKeyBits } : {}) });
-  const backend = await startBackend({ dbPath: seed.dbPath, keysPath: seed.keysPath, masterKey, logger: createLogger('backend', 'silent'),
-    ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.clock ? { clock: o.clock } : {}), ...(o.worker ? { worker: true } : {}), ...(o.cryptoWorkers !== undefined ? { cryptoWorkers: o.cryptoWorkers } : {}), shopper: o.shopper ?? {},
+  const seed = await seedDemo(dir, ['T-0002', 'T-0003'], o.extraCards ?? [], {
+    masterKey,
+    ...(o.emvKeyBits ? { emvKeyBits: o.emvKeyBits } : {}),
+  });
+  const backend = await startBackend({
+    dbPath: seed.dbPath,
+    keysPath: seed.keysPath,
+    masterKey,
+    logger: createLogger('backend', 'silent'),
+    ...(o.metrics ? { metrics: o.metrics } : {}),
+    ...(o.clock ? { clock: o.clock } : {}),
+    ...(o.worker ? { worker: true } : {}),
+    ...(o.cryptoWorkers !== undefined ? { cryptoWorkers: o.cryptoWorkers } : {}),
+    shopper: o.shopper ?? {},
   });
   const wire: WireAnswer[] = [];
   // The clients name the backend as a till does, by a DNS name its certificate carries: grpc-js
   // sends the target's host as the TLS server name, and Node warns at an IP address there.
   const byName = (address: string) => address.replace(/^127\.0\.0\.1:/, 'localhost:');
-  const shopper = shopperClients(byName(backend.shopperAddress!), Buffer.from(seed.trust.backendTlsCa!), wire);
+  const shopper = shopperClients(
+    byName(backend.shopperAddress!),
+    Buffer.from(seed.trust.backendTlsCa!),
+    wire,
+  );
   const credentialsFor = (terminalId: string) => {
     const t = readTerminalTls(seed.tlsDir, terminalId);
     return credentials.createSsl(t.ca, t.key, t.cert);
@@ -200,7 +305,11 @@ export async function startBackendFixture(
   const root = publicKeyFromRaw(Buffer.from(seed.trust.cardCompanyRoot, 'base64'));
   const cards = new Map<string, TestCard>();
   const f: BackendFixture = {
-    dir, masterKey, seed, backend, wire,
+    dir,
+    masterKey,
+    seed,
+    backend,
+    wire,
     challenge: main.challenge,
     authorize: main.authorize,
     settle: main.settle,
@@ -226,9 +335,23 @@ export async function startBackendFixture(
     },
     async authorizeCard(card, pin, terminalId = 'T-0001') {
       const ch = await f.challenge(terminalId);
-      const pinKey: CertificateBody = verifyCertificate(ch.pinKeyCertificate, root, { role: 'pin-key', now: Date.now() });
-      const sealed = sealPin({ pin, pan: card.p.pan, pinKey: pinKey.publicKey, pinKeyId: pinKey.subjectId, context: pinSealContext(ch.unpredictableNumber, terminalId) });
-      const res = await f.authorize({ terminalId, unpredictableNumber: ch.unpredictableNumber, sealedPinBlock: sealed, card: card.cardData(ch.unpredictableNumber) });
+      const pinKey: CertificateBody = verifyCertificate(ch.pinKeyCertificate, root, {
+        role: 'pin-key',
+        now: Date.now(),
+      });
+      const sealed = sealPin({
+        pin,
+        pan: card.p.pan,
+        pinKey: pinKey.publicKey,
+        pinKeyId: pinKey.subjectId,
+        context: pinSealContext(ch.unpredictableNumber, terminalId),
+      });
+      const res = await f.authorize({
+        terminalId,
+        unpredictableNumber: ch.unpredictableNumber,
+        sealedPinBlock: sealed,
+        card: card.cardData(ch.unpredictableNumber),
+      });
       return { un: ch.unpredictableNumber, res };
     },
     async close() {

@@ -19,7 +19,10 @@ function busy(ms: number): void {
 }
 
 async function main(): Promise<void> {
-  const { card, merchant } = await store.read(async (tx) => ({ card: (await tx.findCardById('card-alice'))!, merchant: (await tx.findMerchant('M-0001'))! }));
+  const { card, merchant } = await store.read(async (tx) => ({
+    card: (await tx.findCardById('card-alice'))!,
+    merchant: (await tx.findMerchant('M-0001'))!,
+  }));
   for (let b = Number(first); ; b++) {
     const batch = Array.from({ length: Number(size) }, (_, i) =>
       store.commit(async (tx) => {
@@ -27,11 +30,26 @@ async function main(): Promise<void> {
         const now = Date.now();
         const batchId = (await tx.openBatch('T-0001', now)).id;
         const id = await tx.insertSettlement({
-          terminalId: 'T-0001', terminalTxnId: `crash-${b}-${i}`, requestHash: new Uint8Array(32), approved: true, declineReason: null,
-          amountMinor: 1, currency: 'EUR', cardId: card.id, merchantId: merchant.id, response: new Uint8Array(8), createdAt: now, batchId,
+          terminalId: 'T-0001',
+          terminalTxnId: `crash-${b}-${i}`,
+          requestHash: new Uint8Array(32),
+          approved: true,
+          declineReason: null,
+          amountMinor: 1,
+          currency: 'EUR',
+          cardId: card.id,
+          merchantId: merchant.id,
+          response: new Uint8Array(8),
+          createdAt: now,
+          batchId,
         });
         busy(2);
-        await tx.insertPostings(id, salePostings({ minor: 1, currency: 'EUR' }, card.accountId, merchant.accountId), now, { batchId, adjustmentId: null });
+        await tx.insertPostings(
+          id,
+          salePostings({ minor: 1, currency: 'EUR' }, card.accountId, merchant.accountId),
+          now,
+          { batchId, adjustmentId: null },
+        );
       }),
     );
     await Promise.all(batch);

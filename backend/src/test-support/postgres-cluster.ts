@@ -41,16 +41,26 @@ export interface PostgresCluster {
 
 const SCRIPT = fileURLToPath(new URL('../../../scripts/pg-cluster.sh', import.meta.url));
 
-function runScript(command: string, root: string, timeoutMs: number): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function runScript(
+  command: string,
+  root: string,
+  timeoutMs: number,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [SCRIPT, command], { env: { ...process.env, CLUSTER_ROOT: root, CLUSTER_JSON: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [SCRIPT, command], {
+      env: { ...process.env, CLUSTER_ROOT: root, CLUSTER_JSON: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('error', reject);
-    child.once('close', (status) => { clearTimeout(timer); resolve({ status, stdout, stderr }); });
+    child.once('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
   });
 }
 
@@ -65,13 +75,26 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
   };
   const out = await runScript('start', root, 240_000);
   if (out.status !== 0) {
-    const logs = ['create-monitor', 'create-node1', 'create-node2', 'monitor', 'node1', 'node2'].map((n) => {
-      try { return `--- ${n}.log\n${readFileSync(join(root, `${n}.log`), 'utf8').slice(-1500)}`; } catch { return ''; }
-    }).join('\n');
+    const logs = ['create-monitor', 'create-node1', 'create-node2', 'monitor', 'node1', 'node2']
+      .map((n) => {
+        try {
+          return `--- ${n}.log\n${readFileSync(join(root, `${n}.log`), 'utf8').slice(-1500)}`;
+        } catch {
+          return '';
+        }
+      })
+      .join('\n');
     await destroy();
-    throw new Error(`scripts/pg-cluster.sh start failed (exit ${out.status}): ${out.stderr.slice(-2000)}\n${logs}`);
+    throw new Error(
+      `scripts/pg-cluster.sh start failed (exit ${out.status}): ${out.stderr.slice(-2000)}\n${logs}`,
+    );
   }
-  const info = JSON.parse(out.stdout.trim().split('\n').pop()!) as { url: string; monitorPort: number; user: string; nodes: { name: 'node1' | 'node2'; port: number; pgdata: string; pgid: number }[] };
+  const info = JSON.parse(out.stdout.trim().split('\n').pop()!) as {
+    url: string;
+    monitorPort: number;
+    user: string;
+    nodes: { name: 'node1' | 'node2'; port: number; pgdata: string; pgid: number }[];
+  };
   const byName = (name: string) => {
     const n = info.nodes.find((x) => x.name === name);
     if (!n) throw new Error(`no cluster node ${name}`);
@@ -87,13 +110,43 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     killNode(name) {
       const n = byName(name);
       let postmaster: number | undefined;
-      try { postmaster = Number(readFileSync(join(n.pgdata, 'postmaster.pid'), 'utf8').split('\n')[0]); } catch { postmaster = undefined; }
-      try { process.kill(-n.pgid, 'SIGKILL'); } catch { /* already gone */ }
-      if (postmaster) try { process.kill(postmaster, 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        postmaster = Number(readFileSync(join(n.pgdata, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      } catch {
+        postmaster = undefined;
+      }
+      try {
+        process.kill(-n.pgid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      if (postmaster)
+        try {
+          process.kill(postmaster, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
     },
     async monitor(query) {
       const r = await new Promise<{ status: number | null; out: string }>((resolve, reject) => {
-        const child = spawn('/usr/lib/postgresql/15/bin/psql', ['-X', '-At', '-h', '127.0.0.1', '-p', String(info.monitorPort), '-U', info.user, '-d', 'pg_auto_failover', '-c', query], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(
+          '/usr/lib/postgresql/15/bin/psql',
+          [
+            '-X',
+            '-At',
+            '-h',
+            '127.0.0.1',
+            '-p',
+            String(info.monitorPort),
+            '-U',
+            info.user,
+            '-d',
+            'pg_auto_failover',
+            '-c',
+            query,
+          ],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
         let out = '';
         child.stdout.on('data', (b: Buffer) => (out += b.toString()));
         child.stderr.on('data', (b: Buffer) => (out += b.toString()));

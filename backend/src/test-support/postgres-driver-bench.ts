@@ -29,12 +29,17 @@ function pgDriver(url: string): Driver {
   const pool = new pg.Pool({ connectionString: url, max: POOL });
   return {
     name: 'pg',
-    async trivial() { await pool.query('SELECT 1'); },
+    async trivial() {
+      await pool.query('SELECT 1');
+    },
     async rmw(card, amount) {
       const c = await pool.connect();
       try {
         await c.query('BEGIN');
-        const r = await c.query<{ balance: string }>('SELECT balance FROM bench_cards WHERE id = $1 FOR UPDATE', [card]);
+        const r = await c.query<{ balance: string }>(
+          'SELECT balance FROM bench_cards WHERE id = $1 FOR UPDATE',
+          [card],
+        );
         const balance = BigInt(r.rows[0]!.balance) - BigInt(amount);
         await c.query('UPDATE bench_cards SET balance = $2 WHERE id = $1', [card, balance.toString()]);
         await c.query('INSERT INTO bench_postings (card_id, amount) VALUES ($1, $2)', [card, -amount]);
@@ -54,10 +59,14 @@ function porsagerDriver(url: string): Driver {
   const sql = postgres(url, { max: POOL, onnotice: () => undefined, types: { bigint: postgres.BigInt } });
   return {
     name: 'postgres',
-    async trivial() { await sql`SELECT 1`; },
+    async trivial() {
+      await sql`SELECT 1`;
+    },
     async rmw(card, amount) {
       await sql.begin(async (tx) => {
-        const [row] = await tx<{ balance: bigint }[]>`SELECT balance FROM bench_cards WHERE id = ${card} FOR UPDATE`;
+        const [row] = await tx<
+          { balance: bigint }[]
+        >`SELECT balance FROM bench_cards WHERE id = ${card} FOR UPDATE`;
         const balance = row!.balance - BigInt(amount);
         await tx`UPDATE bench_cards SET balance = ${balance} WHERE id = ${card}`;
         await tx`INSERT INTO bench_postings (card_id, amount) VALUES (${card}, ${-amount})`;
@@ -84,27 +93,33 @@ async function measure(driver: Driver): Promise<void> {
   let wall = performance.now() - t0;
   let used = process.cpuUsage(cpu);
   lat.sort((a, b) => a - b);
-  process.stdout.write(`${JSON.stringify({ driver: driver.name, bench: 'trivial_query', calls: ROUND_TRIPS, p50_us: Math.round(quantile(lat, 0.5) * 1000), p99_us: Math.round(quantile(lat, 0.99) * 1000), cpu_us_per_call: Math.round((used.user + used.system) / ROUND_TRIPS), wall_ms: Math.round(wall) })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ driver: driver.name, bench: 'trivial_query', calls: ROUND_TRIPS, p50_us: Math.round(quantile(lat, 0.5) * 1000), p99_us: Math.round(quantile(lat, 0.99) * 1000), cpu_us_per_call: Math.round((used.user + used.system) / ROUND_TRIPS), wall_ms: Math.round(wall) })}\n`,
+  );
 
   for (let i = 0; i < 200; i++) await driver.rmw(1 + (i % CARDS), 1);
   lat = [];
   let next = 0;
   cpu = process.cpuUsage();
   t0 = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, async (_, w) => {
-    let x = w * 7919 + 1;
-    while (next < TXNS) {
-      next++;
-      x = (x * 48271) % 2147483647;
-      const s = performance.now();
-      await driver.rmw(1 + (x % CARDS), 1 + (x % 500));
-      lat.push(performance.now() - s);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, w) => {
+      let x = w * 7919 + 1;
+      while (next < TXNS) {
+        next++;
+        x = (x * 48271) % 2147483647;
+        const s = performance.now();
+        await driver.rmw(1 + (x % CARDS), 1 + (x % 500));
+        lat.push(performance.now() - s);
+      }
+    }),
+  );
   wall = performance.now() - t0;
   used = process.cpuUsage(cpu);
   lat.sort((a, b) => a - b);
-  process.stdout.write(`${JSON.stringify({ driver: driver.name, bench: 'rmw_for_update_c64', txns: lat.length, pool: POOL, tps: Math.round(lat.length / (wall / 1000)), p50_ms: +quantile(lat, 0.5).toFixed(2), p99_ms: +quantile(lat, 0.99).toFixed(2), cpu_us_per_txn: Math.round((used.user + used.system) / lat.length) })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ driver: driver.name, bench: 'rmw_for_update_c64', txns: lat.length, pool: POOL, tps: Math.round(lat.length / (wall / 1000)), p50_ms: +quantile(lat, 0.5).toFixed(2), p99_ms: +quantile(lat, 0.99).toFixed(2), cpu_us_per_txn: Math.round((used.user + used.system) / lat.length) })}\n`,
+  );
 }
 
 /** Multi-host URL whose first host refuses connections, and the error a dropped connection gives. */
@@ -138,13 +153,20 @@ async function behaviour(url: string, port: number, stopServer: () => Promise<vo
   const killer = postgres(url, { max: 1, onnotice: () => undefined });
   await killer`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'`;
   await killer.end();
-  for (const [name, q] of [['pg', () => pgClient.query('SELECT 1')], ['postgres', () => sql`SELECT 1`]] as const) {
+  for (const [name, q] of [
+    ['pg', () => pgClient.query('SELECT 1')],
+    ['postgres', () => sql`SELECT 1`],
+  ] as const) {
     try {
       await q();
-      process.stdout.write(`${JSON.stringify({ driver: name, bench: 'terminated_connection', result: 'no error (reconnected)' })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ driver: name, bench: 'terminated_connection', result: 'no error (reconnected)' })}\n`,
+      );
     } catch (err) {
       const e = err as Error & { code?: string };
-      process.stdout.write(`${JSON.stringify({ driver: name, bench: 'terminated_connection', errorClass: e.constructor.name, code: e.code ?? null, message: e.message })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ driver: name, bench: 'terminated_connection', errorClass: e.constructor.name, code: e.code ?? null, message: e.message })}\n`,
+      );
     }
   }
   await stopServer();
@@ -152,14 +174,18 @@ async function behaviour(url: string, port: number, stopServer: () => Promise<vo
     await sql`SELECT 1`;
   } catch (err) {
     const e = err as Error & { code?: string };
-    process.stdout.write(`${JSON.stringify({ driver: 'postgres', bench: 'server_gone', errorClass: e.constructor.name, code: e.code ?? null, message: e.message })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ driver: 'postgres', bench: 'server_gone', errorClass: e.constructor.name, code: e.code ?? null, message: e.message })}\n`,
+    );
   }
   try {
     const c = new pg.Client({ connectionString: url });
     await c.connect();
   } catch (err) {
     const e = err as Error & { code?: string };
-    process.stdout.write(`${JSON.stringify({ driver: 'pg', bench: 'server_gone', errorClass: e.constructor.name, code: e.code ?? null, message: e.message })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ driver: 'pg', bench: 'server_gone', errorClass: e.constructor.name, code: e.code ?? null, message: e.message })}\n`,
+    );
   }
   await sql.end({ timeout: 1 }).catch(() => undefined);
   await pgClient.end().catch(() => undefined);

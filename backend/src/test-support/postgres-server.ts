@@ -37,7 +37,11 @@ export const POSTGRES_BIN = '/usr/lib/postgresql/15/bin';
 export const POSTGRES_SUPERUSER = 'bluetill';
 
 export class PostgresServerError extends Error {
-  constructor(readonly code: 'not_installed' | 'no_user' | 'initdb_failed' | 'start_failed', message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: 'not_installed' | 'no_user' | 'initdb_failed' | 'start_failed',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'PostgresServerError';
   }
@@ -51,13 +55,21 @@ export function postgresRunAs(): { uid: number; gid: number } | undefined {
     const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
     return { uid, gid };
   } catch (cause) {
-    throw new PostgresServerError('no_user', 'running as root and there is no "postgres" user to run PostgreSQL as: run make setup (the postgresql-15 package creates it)', { cause });
+    throw new PostgresServerError(
+      'no_user',
+      'running as root and there is no "postgres" user to run PostgreSQL as: run make setup (the postgresql-15 package creates it)',
+      { cause },
+    );
   }
 }
 
 export function assertPostgresInstalled(): void {
   for (const tool of ['initdb', 'postgres', 'pg_ctl']) {
-    if (!existsSync(join(POSTGRES_BIN, tool))) throw new PostgresServerError('not_installed', `${join(POSTGRES_BIN, tool)} is missing: run make setup (Debian package postgresql-15)`);
+    if (!existsSync(join(POSTGRES_BIN, tool)))
+      throw new PostgresServerError(
+        'not_installed',
+        `${join(POSTGRES_BIN, tool)} is missing: run make setup (Debian package postgresql-15)`,
+      );
   }
 }
 
@@ -74,9 +86,17 @@ export function freePort(): Promise<number> {
   });
 }
 
-function run(cmd: string, args: string[], runAs: { uid: number; gid: number } | undefined): Promise<{ status: number | null; output: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  runAs: { uid: number; gid: number } | undefined,
+): Promise<{ status: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { ...runAs, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    const child = spawn(cmd, args, {
+      ...runAs,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LC_ALL: 'C' },
+    });
     let output = '';
     child.stdout.on('data', (b: Buffer) => (output += b.toString()));
     child.stderr.on('data', (b: Buffer) => (output += b.toString()));
@@ -112,10 +132,28 @@ async function templateDir(runAs: { uid: number; gid: number } | undefined): Pro
   if (existsSync(join(template, 'PG_VERSION'))) return template;
   const building = makeServerDir('bluetill-pg-initdb-');
   const data = join(building, 'data');
-  const init = await run(join(POSTGRES_BIN, 'initdb'), ['-D', data, '-U', POSTGRES_SUPERUSER, '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'], runAs);
+  const init = await run(
+    join(POSTGRES_BIN, 'initdb'),
+    [
+      '-D',
+      data,
+      '-U',
+      POSTGRES_SUPERUSER,
+      '--auth=trust',
+      '-E',
+      'UTF8',
+      '--locale=C',
+      '--no-sync',
+      '--no-instructions',
+    ],
+    runAs,
+  );
   if (init.status !== 0) {
     rmSync(building, { recursive: true, force: true });
-    throw new PostgresServerError('initdb_failed', `initdb failed (exit ${init.status}): ${init.output.slice(-2000)}`);
+    throw new PostgresServerError(
+      'initdb_failed',
+      `initdb failed (exit ${init.status}): ${init.output.slice(-2000)}`,
+    );
   }
   // Loopback only; nothing on the host's other interfaces.
   writeFileSync(join(data, 'pg_hba.conf'), 'local all all trust\nhost all all 127.0.0.1/32 trust\n');
@@ -137,14 +175,38 @@ async function startOnce(started: number): Promise<PostgresServer> {
   const copy = await run('cp', ['-a', template, data], runAs);
   if (copy.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
-    throw new PostgresServerError('initdb_failed', `copying the initdb template failed: ${copy.output.slice(-2000)}`);
+    throw new PostgresServerError(
+      'initdb_failed',
+      `copying the initdb template failed: ${copy.output.slice(-2000)}`,
+    );
   }
   const port = await freePort();
-  const child = spawn(join(POSTGRES_BIN, 'postgres'), [
-    '-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`,
-    '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200',
-    '-c', 'shared_buffers=32MB', '-c', 'logging_collector=off',
-  ], { ...runAs, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+  const child = spawn(
+    join(POSTGRES_BIN, 'postgres'),
+    [
+      '-D',
+      data,
+      '-p',
+      String(port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      `unix_socket_directories=${dir}`,
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=200',
+      '-c',
+      'shared_buffers=32MB',
+      '-c',
+      'logging_collector=off',
+    ],
+    { ...runAs, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
+  );
   live.set(child, dir);
   let log = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -153,16 +215,25 @@ async function startOnce(started: number): Promise<PostgresServer> {
     child.stderr!.on('data', (b: Buffer) => {
       log += b.toString();
       if (log.length > 20_000) log = log.slice(-10_000);
-      if (log.includes('database system is ready to accept connections')) { clearTimeout(timer); resolve(true); }
+      if (log.includes('database system is ready to accept connections')) {
+        clearTimeout(timer);
+        resolve(true);
+      }
     });
-    void exited.then(() => { clearTimeout(timer); resolve(false); });
+    void exited.then(() => {
+      clearTimeout(timer);
+      resolve(false);
+    });
   });
   if (!ready) {
     child.kill('SIGKILL');
     await exited;
     live.delete(child);
     rmSync(dir, { recursive: true, force: true });
-    throw new PostgresServerError('start_failed', `postgres did not start on 127.0.0.1:${port}: ${log.slice(-2000)}`);
+    throw new PostgresServerError(
+      'start_failed',
+      `postgres did not start on 127.0.0.1:${port}: ${log.slice(-2000)}`,
+    );
   }
   const url = `postgresql://${POSTGRES_SUPERUSER}@127.0.0.1:${port}/postgres`;
   const startupMs = Date.now() - started;
@@ -172,11 +243,14 @@ async function startOnce(started: number): Promise<PostgresServer> {
     startupMs,
     async createDatabase(name: string, template?: string) {
       for (const n of [name, template ?? 'template0']) {
-        if (!/^[a-z_][a-z0-9_]{0,62}$/.test(n)) throw new Error(`database name ${JSON.stringify(n)}: lower-case letters, digits and _ only`);
+        if (!/^[a-z_][a-z0-9_]{0,62}$/.test(n))
+          throw new Error(`database name ${JSON.stringify(n)}: lower-case letters, digits and _ only`);
       }
       const admin = connectPostgres(url, { max: 1 });
       try {
-        await admin.unsafe(`CREATE DATABASE "${name}"${template ? ` TEMPLATE "${template}"` : ''} STRATEGY FILE_COPY`);
+        await admin.unsafe(
+          `CREATE DATABASE "${name}"${template ? ` TEMPLATE "${template}"` : ''} STRATEGY FILE_COPY`,
+        );
       } finally {
         await admin.end();
       }
@@ -202,12 +276,22 @@ export async function startPostgresServer(): Promise<PostgresServer> {
   try {
     return await startOnce(started);
   } catch (err) {
-    if (err instanceof PostgresServerError && err.code === 'start_failed' && /could not bind|Address already in use/.test(err.message)) return startOnce(started);
+    if (
+      err instanceof PostgresServerError &&
+      err.code === 'start_failed' &&
+      /could not bind|Address already in use/.test(err.message)
+    )
+      return startOnce(started);
     throw err;
   }
 }
 
 /** A driver connection for tests: notices dropped, bigint columns as `bigint`, a small pool. */
 export function connectPostgres(url: string, options: { max?: number } = {}): Sql {
-  return postgres(url, { max: options.max ?? 4, onnotice: () => undefined, types: { bigint: postgres.BigInt }, connect_timeout: 10 });
+  return postgres(url, {
+    max: options.max ?? 4,
+    onnotice: () => undefined,
+    types: { bigint: postgres.BigInt },
+    connect_timeout: 10,
+  });
 }

@@ -6,15 +6,33 @@
 import { createPrivateKey, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
-  CARD_AIP, CARD_CDOL1, CURRENCY_NUMERIC, buildDolData, cardAcInput, cardRecords, computeCardAc, decodePersonalizationData,
-  encodeIad, parseDol, signDynamicData, type CardCounters, type CardData, type CardPersonalization, type Cryptogram, type Cvr, type Money,
+  CARD_AIP,
+  CARD_CDOL1,
+  CURRENCY_NUMERIC,
+  buildDolData,
+  cardAcInput,
+  cardRecords,
+  computeCardAc,
+  decodePersonalizationData,
+  encodeIad,
+  parseDol,
+  signDynamicData,
+  type CardCounters,
+  type CardData,
+  type CardPersonalization,
+  type Cryptogram,
+  type Cvr,
+  type Money,
 } from '@bluetill/protocol';
 
 const bcd = (digits: string) => new Uint8Array(Buffer.from(digits, 'hex'));
 
 export class TestCard {
   private atc: number;
-  constructor(readonly p: CardPersonalization, firstAtc = 0) {
+  constructor(
+    readonly p: CardPersonalization,
+    firstAtc = 0,
+  ) {
     this.atc = firstAtc;
   }
 
@@ -31,9 +49,20 @@ export class TestCard {
     const records = Buffer.concat([...cardRecords(this.p).values()]);
     const key = createPrivateKey({ key: Buffer.from(this.p.iccPrivateKey), format: 'der', type: 'pkcs8' });
     return {
-      pan: this.p.pan, expiry: this.p.expiry, cardholderName: this.p.cardholderName, panSequence: this.p.psn, records,
-      signedDynamicData: signDynamicData({ iccPrivateKey: key, iccDynamicNumber: new Uint8Array(randomBytes(8)), terminalData: un, ...(counters ? { counters } : {}) }),
-      authorizationCryptogram: this.arqc({ minor: 0, currency: 'EUR' }, un, ++this.atc, { pinTriesLeft: counters?.pinTriesLeft ?? 3 }),
+      pan: this.p.pan,
+      expiry: this.p.expiry,
+      cardholderName: this.p.cardholderName,
+      panSequence: this.p.psn,
+      records,
+      signedDynamicData: signDynamicData({
+        iccPrivateKey: key,
+        iccDynamicNumber: new Uint8Array(randomBytes(8)),
+        terminalData: un,
+        ...(counters ? { counters } : {}),
+      }),
+      authorizationCryptogram: this.arqc({ minor: 0, currency: 'EUR' }, un, ++this.atc, {
+        pinTriesLeft: counters?.pinTriesLeft ?? 3,
+      }),
     };
   }
 
@@ -45,8 +74,22 @@ export class TestCard {
       '9F37': un,
     });
     const atcBytes = Uint8Array.of(atc >> 8, atc & 0xff);
-    const iad = encodeIad(this.p.acAlgorithm, { acType: 'arqc', offlinePinPerformed: false, offlinePinFailed: false, pinTryLimitExceeded: false, ddaPerformed: true, cdaPerformed: false, pinTriesLeft: 3, ...cvr });
-    const arqc = computeCardAc({ iccMasterKey: this.p.acMasterKey, algorithm: this.p.acAlgorithm, atc: atcBytes, data: cardAcInput(cdolData, CARD_AIP, atcBytes, iad) });
+    const iad = encodeIad(this.p.acAlgorithm, {
+      acType: 'arqc',
+      offlinePinPerformed: false,
+      offlinePinFailed: false,
+      pinTryLimitExceeded: false,
+      ddaPerformed: true,
+      cdaPerformed: false,
+      pinTriesLeft: 3,
+      ...cvr,
+    });
+    const arqc = computeCardAc({
+      iccMasterKey: this.p.acMasterKey,
+      algorithm: this.p.acAlgorithm,
+      atc: atcBytes,
+      data: cardAcInput(cdolData, CARD_AIP, atcBytes, iad),
+    });
     return { arqc, atc, cdolData, iad, cvmResults: Uint8Array.of(0x02, 0x00, 0x00), cid: 0x80 };
   }
 }

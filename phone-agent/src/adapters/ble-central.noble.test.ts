@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { BLUETILL_GATT_LAYOUT, GATT } from '@bluetill/protocol';
 import type { Noble } from '@stoprocent/noble';
 import { disconnectReason } from '@bluetill/protocol';
-import { BleCentralError, describeCause, hciStatusOfNobleError, isNobleStateWarning, NobleCentral, nobleBindingOptions } from './ble-central.noble';
+import {
+  BleCentralError,
+  describeCause,
+  hciStatusOfNobleError,
+  isNobleStateWarning,
+  NobleCentral,
+  nobleBindingOptions,
+} from './ble-central.noble';
 
 // A stand-in for noble's scanning surface; the real stack is exercised over the simulator's
 // virtual controller in simulator/src/radio/adapters.integration.test.ts.
@@ -24,12 +31,19 @@ const fakeNoble = () => {
 describe('NobleCentral', () => {
   it('an adapter noble reports as unsupported fails at once, in words, not at the power-on timeout', async () => {
     const f = fakeNoble();
-    Object.assign(f.noble, { state: 'unknown', waitForPoweredOnAsync: () => new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 5_000)) });
+    Object.assign(f.noble, {
+      state: 'unknown',
+      waitForPoweredOnAsync: () =>
+        new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 5_000)),
+    });
     const c = new NobleCentral({ hci: { transport: 'socket', deviceId: 99 }, noble: f.noble });
     const t0 = performance.now();
     const p = c.scan({ timeoutMs: 100 });
     (f.noble as unknown as EventEmitter).emit('stateChange', 'unsupported');
-    await expect(p).rejects.toMatchObject({ code: 'adapter_unavailable', message: expect.stringContaining('no Bluetooth LE adapter') });
+    await expect(p).rejects.toMatchObject({
+      code: 'adapter_unavailable',
+      message: expect.stringContaining('no Bluetooth LE adapter'),
+    });
     expect(performance.now() - t0).toBeLessThan(1_000);
   });
 
@@ -41,7 +55,8 @@ describe('NobleCentral', () => {
       'noble warning: adapter state unauthorized, please run as root or with sudo',
     ])
       expect(isNobleStateWarning(line), line).toBe(true);
-    for (const line of ['a line of the app', '{"tills":[]}', 'noble warning: unknown peripheral x']) expect(isNobleStateWarning(line), line).toBe(false);
+    for (const line of ['a line of the app', '{"tills":[]}', 'noble warning: unknown peripheral x'])
+      expect(isNobleStateWarning(line), line).toBe(false);
   });
 
   it('maps the HCI transport to noble binding options', () => {
@@ -49,7 +64,10 @@ describe('NobleCentral', () => {
       hciDriver: 'uart',
       bindParams: { uart: { port: '/dev/ttyUSB0', baudRate: 115200 } },
     });
-    expect(nobleBindingOptions({ transport: 'socket', deviceId: 1 })).toEqual({ hciDriver: 'native', deviceId: 1 });
+    expect(nobleBindingOptions({ transport: 'socket', deviceId: 1 })).toEqual({
+      hciDriver: 'native',
+      deviceId: 1,
+    });
   });
 
   it('names HCI disconnect reasons', () => {
@@ -94,7 +112,10 @@ describe('NobleCentral', () => {
   it('connect to an id never seen fails with a typed error', async () => {
     const f = fakeNoble();
     const c = new NobleCentral({ hci: { transport: 'uart', path: '/dev/null' }, noble: f.noble });
-    await expect(c.connect('nope')).rejects.toMatchObject({ name: 'BleCentralError', code: 'unknown_device' });
+    await expect(c.connect('nope')).rejects.toMatchObject({
+      name: 'BleCentralError',
+      code: 'unknown_device',
+    });
   });
 
   describe('known GATT layout: the subscription leaves with the first message', () => {
@@ -103,7 +124,10 @@ describe('NobleCentral', () => {
       const f = fakeNoble();
       const order: string[] = [];
       const peripheral = Object.assign(new EventEmitter(), {
-        id: 't1', rssi: -50, state: 'connected', mtu: 247,
+        id: 't1',
+        rssi: -50,
+        state: 'connected',
+        mtu: 247,
         advertisement: { localName: 'Counter 1', serviceUuids: [GATT.service] },
         readHandleAsync: async () => Buffer.from(BLUETILL_GATT_LAYOUT.hash),
         writeHandleAsync: async (handle: number) => {
@@ -116,13 +140,15 @@ describe('NobleCentral', () => {
       const characteristic = (uuid: string) =>
         Object.assign(new EventEmitter(), {
           uuid,
-          writeAsync: async (_v: Buffer, withoutResponse: boolean) => void order.push(withoutResponse ? `command:${uuid}` : `request:${uuid}`),
+          writeAsync: async (_v: Buffer, withoutResponse: boolean) =>
+            void order.push(withoutResponse ? `command:${uuid}` : `request:${uuid}`),
           readAsync: async () => Buffer.from('info'),
         });
       Object.assign(f.noble, {
         connectAsync: async () => undefined,
         addServices: () => [],
-        addCharacteristics: (_id: string, _s: string, cs: Array<{ uuid: string }>) => cs.map((c) => characteristic(c.uuid)),
+        addCharacteristics: (_id: string, _s: string, cs: Array<{ uuid: string }>) =>
+          cs.map((c) => characteristic(c.uuid)),
       });
       const c = new NobleCentral({ hci: { transport: 'uart', path: '/dev/null' }, noble: f.noble });
       return { c, f, order, found: () => f.noble.emit('discover', peripheral) };
@@ -191,7 +217,8 @@ describe('NobleCentral', () => {
     it('the link drops with 0x3E right after LE Connection Complete (no MTU): retried too', async () => {
       const t = knownTill(async () => undefined);
       let n = 0;
-      const peripheralOf = (): EventEmitter & { mtu: number | null } => (t.c as unknown as { seen: Map<string, EventEmitter & { mtu: number | null }> }).seen.get('t1')!;
+      const peripheralOf = (): EventEmitter & { mtu: number | null } =>
+        (t.c as unknown as { seen: Map<string, EventEmitter & { mtu: number | null }> }).seen.get('t1')!;
       Object.assign(t.f.noble, {
         connectAsync: async () => {
           n++;

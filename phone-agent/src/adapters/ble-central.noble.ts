@@ -39,8 +39,22 @@
  * ```
  */
 import { withBindings, type Characteristic, type Noble, type Peripheral } from '@stoprocent/noble';
-import { ATT_DEFAULT_MTU, ATT_PREFERRED_MTU, BLUETILL_GATT_LAYOUT, CHAR_PROP, GATT, disconnectReason, equalBytes } from '@bluetill/protocol';
-import { BleCentralError, type Advertisement, type BleCentral, type CentralLink, type ScanOptions } from '../ports/ble-central';
+import {
+  ATT_DEFAULT_MTU,
+  ATT_PREFERRED_MTU,
+  BLUETILL_GATT_LAYOUT,
+  CHAR_PROP,
+  GATT,
+  disconnectReason,
+  equalBytes,
+} from '@bluetill/protocol';
+import {
+  BleCentralError,
+  type Advertisement,
+  type BleCentral,
+  type CentralLink,
+  type ScanOptions,
+} from '../ports/ble-central';
 
 /** The port's error, re-exported where it used to live. */
 export { BleCentralError, type BleCentralErrorCode } from '../ports/ble-central';
@@ -74,11 +88,20 @@ export type GattSetup = 'known_layout' | 'discovered';
 
 /** noble's GATT cache entry points (present in @stoprocent/noble 2.x, not in its typings). */
 interface NobleGattCache {
-  addServices(peripheralId: string, services: ReadonlyArray<{ uuid: string; startHandle: number; endHandle: number }>): unknown[];
+  addServices(
+    peripheralId: string,
+    services: ReadonlyArray<{ uuid: string; startHandle: number; endHandle: number }>,
+  ): unknown[];
   addCharacteristics(
     peripheralId: string,
     serviceUuid: string,
-    characteristics: ReadonlyArray<{ uuid: string; startHandle: number; valueHandle: number; endHandle: number; properties: number }>,
+    characteristics: ReadonlyArray<{
+      uuid: string;
+      startHandle: number;
+      valueHandle: number;
+      endHandle: number;
+      properties: number;
+    }>,
   ): Characteristic[] | undefined;
 }
 
@@ -114,9 +137,16 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export const nobleBindingOptions = (t: HciTransport): Record<string, unknown> => {
   switch (t.transport) {
     case 'uart':
-      return { hciDriver: 'uart', bindParams: { uart: { port: t.path, ...(t.baudRate ? { baudRate: t.baudRate } : {}) } } };
+      return {
+        hciDriver: 'uart',
+        bindParams: { uart: { port: t.path, ...(t.baudRate ? { baudRate: t.baudRate } : {}) } },
+      };
     case 'socket':
-      return { hciDriver: 'native', deviceId: t.deviceId, ...(t.userChannel !== undefined ? { userChannel: t.userChannel } : {}) };
+      return {
+        hciDriver: 'native',
+        deviceId: t.deviceId,
+        ...(t.userChannel !== undefined ? { userChannel: t.userChannel } : {}),
+      };
   }
 };
 
@@ -126,7 +156,8 @@ export const nobleBindingOptions = (t: HciTransport): Record<string, unknown> =>
  * better. The adapter reports those states itself (ADAPTER_STATE_TEXT, in its error), so these
  * lines, and only these, are dropped. Installed once per process, by the first NobleCentral.
  */
-const NOBLE_STATE_WARNING = /^(noble warning: adapter (state unauthorized|does not support Bluetooth Low Energy)|\s+(Try to run with environment variable:|\[sudo\] NOBLE_HCI_DEVICE_ID=|or see README for information on running without root|https:\/\/github\.com\/sandeepmistry\/noble#running-on-linux))/;
+const NOBLE_STATE_WARNING =
+  /^(noble warning: adapter (state unauthorized|does not support Bluetooth Low Energy)|\s+(Try to run with environment variable:|\[sudo\] NOBLE_HCI_DEVICE_ID=|or see README for information on running without root|https:\/\/github\.com\/sandeepmistry\/noble#running-on-linux))/;
 export const isNobleStateWarning = (line: string): boolean => NOBLE_STATE_WARNING.test(line);
 let nobleWarningsQuiet = false;
 export function quietNobleStateWarnings(): void {
@@ -193,7 +224,11 @@ export class NobleCentral implements BleCentral {
       .catch((error: unknown) => {
         this.poweredOn = undefined;
         if (error instanceof BleCentralError) throw error;
-        throw new BleCentralError('adapter_unavailable', `BLE adapter not powered on (state ${this.noble.state})`, { cause: error });
+        throw new BleCentralError(
+          'adapter_unavailable',
+          `BLE adapter not powered on (state ${this.noble.state})`,
+          { cause: error },
+        );
       });
     return this.poweredOn;
   }
@@ -211,7 +246,12 @@ export class NobleCentral implements BleCentral {
     const onDiscover = (p: Peripheral): void => {
       const name = p.advertisement.localName;
       if (!name) return; // noble reports after the scan response; no name = not a till we can pick
-      if (!(p.advertisement.serviceUuids ?? []).map((u) => u.replace(/-/g, '').toLowerCase()).includes(GATT.service)) return;
+      if (
+        !(p.advertisement.serviceUuids ?? [])
+          .map((u) => u.replace(/-/g, '').toLowerCase())
+          .includes(GATT.service)
+      )
+        return;
       this.seen.set(p.id, p);
       found.set(p.id, { id: p.id, counterName: name, rssi: p.rssi });
       if (options.counterName !== undefined && name === options.counterName) finish();
@@ -239,7 +279,12 @@ export class NobleCentral implements BleCentral {
     let backoff = this.options.connectBackoffMs ?? 150;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.connectOnce(id, p, Math.max(1, Math.round(deadline - performance.now())), timeoutMs);
+        return await this.connectOnce(
+          id,
+          p,
+          Math.max(1, Math.round(deadline - performance.now())),
+          timeoutMs,
+        );
       } catch (error) {
         if (!(error instanceof BleCentralError) || error.code !== 'connect_failed') throw error;
         const left = deadline - performance.now();
@@ -257,7 +302,12 @@ export class NobleCentral implements BleCentral {
     }
   }
 
-  private async connectOnce(id: string, p: Peripheral, timeoutMs: number, overallMs: number): Promise<CentralLink> {
+  private async connectOnce(
+    id: string,
+    p: Peripheral,
+    timeoutMs: number,
+    overallMs: number,
+  ): Promise<CentralLink> {
     // A link lost while it is being set up (supervision timeout during discovery, the till gone)
     // ends the attempt at once, instead of a stack error or a wait for the timeout: 'connect_failed'
     // when the controller says it never got going (0x3E), else 'disconnected'.
@@ -267,8 +317,11 @@ export class NobleCentral implements BleCentral {
         const n = typeof reason === 'number' ? reason : Number.NaN;
         const hciStatus = Number.isInteger(n) ? n : undefined;
         const what = `${disconnectReason(reason)}${hciStatus !== undefined ? `, ${hex2(hciStatus)}` : ''}`;
-        const code = hciStatus === HCI_CONNECTION_FAILED_TO_BE_ESTABLISHED ? 'connect_failed' : 'disconnected';
-        reject(new BleCentralError(code, `the link to ${id} was lost while connecting (${what})`, { hciStatus }));
+        const code =
+          hciStatus === HCI_CONNECTION_FAILED_TO_BE_ESTABLISHED ? 'connect_failed' : 'disconnected';
+        reject(
+          new BleCentralError(code, `the link to ${id} was lost while connecting (${what})`, { hciStatus }),
+        );
       };
     });
     lost.catch(() => undefined);
@@ -277,24 +330,46 @@ export class NobleCentral implements BleCentral {
         await this.noble.connectAsync(id, { mtu: this.options.mtu ?? ATT_PREFERRED_MTU } as object);
       } catch (cause) {
         const hciStatus = hciStatusOfNobleError(cause);
-        const code = hciStatus === HCI_CONNECTION_FAILED_TO_BE_ESTABLISHED ? 'connect_failed' : 'disconnected';
-        throw new BleCentralError(code, `could not connect to ${id}: ${describeCause(cause)}`, { cause, hciStatus });
+        const code =
+          hciStatus === HCI_CONNECTION_FAILED_TO_BE_ESTABLISHED ? 'connect_failed' : 'disconnected';
+        throw new BleCentralError(code, `could not connect to ${id}: ${describeCause(cause)}`, {
+          cause,
+          hciStatus,
+        });
       }
       p.once('disconnect', onLost!);
       // The MTU exchange is queued first on the ATT bearer; wait for its answer before any message.
       // Raced with the loss, so a failed attempt's setup does not wake up on the next link's MTU.
       if (p.mtu === null) await Promise.race([new Promise((r) => p.once('mtu', r)), lost]);
       const known = this.options.knownLayout === false ? undefined : await this.knownLayout(p);
-      const characteristics = known ?? (await p.discoverSomeServicesAndCharacteristicsAsync([GATT.service], [GATT.write, GATT.notify, GATT.info])).characteristics;
+      const characteristics =
+        known ??
+        (
+          await p.discoverSomeServicesAndCharacteristicsAsync(
+            [GATT.service],
+            [GATT.write, GATT.notify, GATT.info],
+          )
+        ).characteristics;
       const byUuid = new Map(characteristics.map((c) => [c.uuid, c]));
       const write = byUuid.get(GATT.write);
       const notify = byUuid.get(GATT.notify);
       const info = byUuid.get(GATT.info);
-      if (!write || !notify || !info) throw new BleCentralError('service_missing', `device ${id} lacks the bluetill characteristics`);
+      if (!write || !notify || !info)
+        throw new BleCentralError('service_missing', `device ${id} lacks the bluetill characteristics`);
       // Known layout: the CCCD handle is known, and its Write Request goes out with the first
       // message (see NobleLink.write) instead of a round trip before it.
-      const subscribe = known ? () => p.writeHandleAsync(BLUETILL_GATT_LAYOUT.notify.cccd, Buffer.from([0x01, 0x00]), false) : undefined;
-      const link = new NobleLink(p, write, notify, info, known ? 'known_layout' : 'discovered', () => this.links.delete(link), subscribe);
+      const subscribe = known
+        ? () => p.writeHandleAsync(BLUETILL_GATT_LAYOUT.notify.cccd, Buffer.from([0x01, 0x00]), false)
+        : undefined;
+      const link = new NobleLink(
+        p,
+        write,
+        notify,
+        info,
+        known ? 'known_layout' : 'discovered',
+        () => this.links.delete(link),
+        subscribe,
+      );
       if (!known) await notify.subscribeAsync();
       p.removeListener('disconnect', onLost!);
       return link;
@@ -302,10 +377,18 @@ export class NobleCentral implements BleCentral {
     const connecting = Promise.race([setup, lost]).catch((error: unknown) => {
       p.removeListener('disconnect', onLost!);
       if (error instanceof BleCentralError) throw error;
-      throw new BleCentralError('disconnected', `could not set up the link to ${id}: ${describeCause(error)}`, { cause: error });
+      throw new BleCentralError(
+        'disconnected',
+        `could not set up the link to ${id}: ${describeCause(error)}`,
+        { cause: error },
+      );
     });
     try {
-      const link = await withTimeout(connecting, timeoutMs, () => new BleCentralError('connect_timeout', `no connection to ${id} within ${overallMs} ms`));
+      const link = await withTimeout(
+        connecting,
+        timeoutMs,
+        () => new BleCentralError('connect_timeout', `no connection to ${id} within ${overallMs} ms`),
+      );
       this.links.add(link);
       return link;
     } catch (error) {
@@ -334,9 +417,27 @@ export class NobleCentral implements BleCentral {
     cache.addServices(p.id, [{ uuid: GATT.service, startHandle: L.service.start, endHandle: L.service.end }]);
     // Numeric properties, as noble's own discovery stores them at the GATT layer.
     return cache.addCharacteristics(p.id, GATT.service, [
-      { uuid: GATT.write, startHandle: L.write.declaration, valueHandle: L.write.value, endHandle: L.notify.declaration - 1, properties: CHAR_PROP.write | CHAR_PROP.writeWithoutResponse },
-      { uuid: GATT.notify, startHandle: L.notify.declaration, valueHandle: L.notify.value, endHandle: L.info.declaration - 1, properties: CHAR_PROP.notify },
-      { uuid: GATT.info, startHandle: L.info.declaration, valueHandle: L.info.value, endHandle: L.databaseHash.declaration - 1, properties: CHAR_PROP.read },
+      {
+        uuid: GATT.write,
+        startHandle: L.write.declaration,
+        valueHandle: L.write.value,
+        endHandle: L.notify.declaration - 1,
+        properties: CHAR_PROP.write | CHAR_PROP.writeWithoutResponse,
+      },
+      {
+        uuid: GATT.notify,
+        startHandle: L.notify.declaration,
+        valueHandle: L.notify.value,
+        endHandle: L.info.declaration - 1,
+        properties: CHAR_PROP.notify,
+      },
+      {
+        uuid: GATT.info,
+        startHandle: L.info.declaration,
+        valueHandle: L.info.value,
+        endHandle: L.databaseHash.declaration - 1,
+        properties: CHAR_PROP.read,
+      },
     ]);
   }
 
@@ -382,7 +483,11 @@ class NobleLink implements CentralLink {
 
   async write(value: Uint8Array, options?: { unacknowledged?: boolean }): Promise<void> {
     this.assertOpen();
-    if (value.length > this.mtu - 3) throw new BleCentralError('value_too_long', `value of ${value.length} bytes exceeds MTU ${this.mtu} - 3`);
+    if (value.length > this.mtu - 3)
+      throw new BleCentralError(
+        'value_too_long',
+        `value of ${value.length} bytes exceeds MTU ${this.mtu} - 3`,
+      );
     // Write Request: acknowledged by the till's ATT layer. Write Command (without response):
     // queued behind the earlier ones on the same bearer, so order is kept.
     const unacknowledged = options?.unacknowledged === true;

@@ -43,7 +43,8 @@ export class InProcessCardReader implements CardReader {
 
   async transmit(command: Uint8Array): Promise<Uint8Array> {
     if (this.closed) throw new CardReaderError('no_reader', 'reader closed');
-    if (!this.present || !this.powered) throw new CardReaderError('card_removed', 'no powered card in the field');
+    if (!this.present || !this.powered)
+      throw new CardReaderError('card_removed', 'no powered card in the field');
     const response = this.card.process(Uint8Array.from(command));
     this.lines.push(`=> ${hex(command)}`, `<= ${hex(response)}`);
     const ms = this.card.lastCommandMs?.() ?? 0;

@@ -16,7 +16,9 @@ describe('ReplayCardReader', () => {
   it('plays back in order (spaces and case ignored) and closes cleanly', async () => {
     const r = new ReplayCardReader(T);
     expect(Buffer.from((await r.waitForCard({ timeoutMs: 1 })).atr).toString('hex')).toBe('3b80800101');
-    expect(Buffer.from(await r.transmit(h('00a404000e325041592e5359532e444446303100'))).toString('hex')).toBe('6a82');
+    expect(Buffer.from(await r.transmit(h('00a404000e325041592e5359532e444446303100'))).toString('hex')).toBe(
+      '6a82',
+    );
     expect(Buffer.from(await r.transmit(h('80CA9F3600'))).toString('hex')).toBe('9f3602000a9000');
     expect(r.remaining).toBe(0);
     await expect(r.close()).resolves.toBeUndefined();
@@ -37,7 +39,9 @@ describe('ReplayCardReader', () => {
   });
   it('REMOVED makes the exchange fail with card_removed; no ATR means no_card', async () => {
     const r = new ReplayCardReader('ATR 3B00\n=> 00\n<= REMOVED\n');
-    await expect(new ReplayCardReader('=> 00\n<= 9000').waitForCard({ timeoutMs: 1 })).rejects.toMatchObject({ code: 'no_card' });
+    await expect(new ReplayCardReader('=> 00\n<= 9000').waitForCard({ timeoutMs: 1 })).rejects.toMatchObject({
+      code: 'no_card',
+    });
     await r.waitForCard({ timeoutMs: 1 });
     await expect(r.transmit(h('00'))).rejects.toMatchObject({ code: 'card_removed' });
   });

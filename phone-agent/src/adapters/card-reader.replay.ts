@@ -45,8 +45,14 @@ export class ReplayCardReader implements CardReader {
         this.lines.push({ kind, bytes: new Uint8Array(0), text: 'REMOVED', lineNo: i + 1 });
         return;
       }
-      if (!/^(?:[0-9A-Fa-f]{2})+$/.test(body)) throw new TranscriptError('not_hex', `transcript line ${i + 1}: not hex`);
-      this.lines.push({ kind, bytes: new Uint8Array(Buffer.from(body, 'hex')), text: body.toUpperCase(), lineNo: i + 1 });
+      if (!/^(?:[0-9A-Fa-f]{2})+$/.test(body))
+        throw new TranscriptError('not_hex', `transcript line ${i + 1}: not hex`);
+      this.lines.push({
+        kind,
+        bytes: new Uint8Array(Buffer.from(body, 'hex')),
+        text: body.toUpperCase(),
+        lineNo: i + 1,
+      });
     });
   }
 
@@ -60,14 +66,21 @@ export class ReplayCardReader implements CardReader {
   async transmit(command: Uint8Array): Promise<Uint8Array> {
     const want = this.lines[this.at];
     if (!want || want.kind !== 'command') {
-      throw new CardReaderError('unexpected_command', `unexpected command ${hexOf(command).slice(0, 8)}…: transcript ${want ? `has ${want.kind} at line ${want.lineNo}` : 'is finished'}`);
+      throw new CardReaderError(
+        'unexpected_command',
+        `unexpected command ${hexOf(command).slice(0, 8)}…: transcript ${want ? `has ${want.kind} at line ${want.lineNo}` : 'is finished'}`,
+      );
     }
     if (want.text !== hexOf(command)) {
       // Only the header is named: the data may be card data.
-      throw new CardReaderError('unexpected_command', `unexpected command ${hexOf(command).slice(0, 8)}…, transcript line ${want.lineNo} expects ${want.text.slice(0, 8)}…`);
+      throw new CardReaderError(
+        'unexpected_command',
+        `unexpected command ${hexOf(command).slice(0, 8)}…, transcript line ${want.lineNo} expects ${want.text.slice(0, 8)}…`,
+      );
     }
     const answer = this.lines[this.at + 1];
-    if (!answer || answer.kind !== 'response') throw new TranscriptError('no_response', `transcript line ${want.lineNo}: command without a response`);
+    if (!answer || answer.kind !== 'response')
+      throw new TranscriptError('no_response', `transcript line ${want.lineNo}: command without a response`);
     this.at += 2;
     if (answer.text === 'REMOVED') throw new CardReaderError('card_removed', 'card removed (transcript)');
     return answer.bytes;
@@ -81,7 +94,10 @@ export class ReplayCardReader implements CardReader {
   async close(): Promise<void> {
     if (this.at < this.lines.length) {
       const next = this.lines[this.at] as Line;
-      throw new CardReaderError('unexpected_command', `transcript has ${this.lines.length - this.at} line(s) left, next at line ${next.lineNo}`);
+      throw new CardReaderError(
+        'unexpected_command',
+        `transcript has ${this.lines.length - this.at} line(s) left, next at line ${next.lineNo}`,
+      );
     }
   }
 }

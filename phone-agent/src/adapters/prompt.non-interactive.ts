@@ -14,7 +14,8 @@ import type { Prompt } from '../ports/prompt';
 import { basketLines, PIN_PATTERN, progressLine, PromptError } from './prompt.terminal';
 
 const checked = (pin: string, from: string): string => {
-  if (!PIN_PATTERN.test(pin)) throw new PromptError('pin_invalid', `the PIN from ${from} is not 4 to 12 digits`);
+  if (!PIN_PATTERN.test(pin))
+    throw new PromptError('pin_invalid', `the PIN from ${from} is not 4 to 12 digits`);
   return pin;
 };
 
@@ -25,7 +26,9 @@ export function pinFromFd(fd: number): () => Promise<string> {
     try {
       text = readFileSync(fd, 'utf8');
     } catch (cause) {
-      throw new PromptError('pin_unavailable', `could not read the PIN from file descriptor ${fd}`, { cause });
+      throw new PromptError('pin_unavailable', `could not read the PIN from file descriptor ${fd}`, {
+        cause,
+      });
     }
     return checked(text.replace(/\r?\n$/, ''), `file descriptor ${fd}`);
   };
@@ -44,17 +47,28 @@ export function pinFromEnv(name: string, env: NodeJS.ProcessEnv = process.env): 
  * The knowledge secret (claim 17) from a file descriptor or an environment variable, like the
  * PIN; one trailing newline dropped. The card checks it; it is never kept or logged here.
  */
-export function secretFrom(source: { fd: number } | { env: string }, env: NodeJS.ProcessEnv = process.env): () => Promise<string> {
+export function secretFrom(
+  source: { fd: number } | { env: string },
+  env: NodeJS.ProcessEnv = process.env,
+): () => Promise<string> {
   return async () => {
     let text: string | undefined;
     if ('fd' in source) {
       try {
         text = readFileSync(source.fd, 'utf8').replace(/\r?\n$/, '');
       } catch (cause) {
-        throw new PromptError('pin_unavailable', `could not read the secret from file descriptor ${source.fd}`, { cause });
+        throw new PromptError(
+          'pin_unavailable',
+          `could not read the secret from file descriptor ${source.fd}`,
+          { cause },
+        );
       }
     } else text = env[source.env];
-    if (text === undefined || text === '') throw new PromptError('pin_unavailable', `no secret: ${'fd' in source ? `file descriptor ${source.fd} was empty` : `${source.env} is not set`}`);
+    if (text === undefined || text === '')
+      throw new PromptError(
+        'pin_unavailable',
+        `no secret: ${'fd' in source ? `file descriptor ${source.fd} was empty` : `${source.env} is not set`}`,
+      );
     return text;
   };
 }

@@ -6,7 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { NonInteractivePrompt, pinFromEnv, pinFromFd } from './prompt.non-interactive';
 import { progressLine, PromptError, TerminalPrompt } from './prompt.terminal';
 
-const basket = { merchantName: 'Corner Shop', items: [{ sku: 'm', name: 'Milk', quantity: 2, unitPriceMinor: 129 }], total: { minor: 258, currency: 'EUR' } };
+const basket = {
+  merchantName: 'Corner Shop',
+  items: [{ sku: 'm', name: 'Milk', quantity: 2, unitPriceMinor: 129 }],
+  total: { minor: 258, currency: 'EUR' },
+};
 
 /** A terminal made of streams: what is typed, and everything shown. */
 function terminal() {
@@ -47,7 +51,9 @@ describe('TerminalPrompt', () => {
 
   it('--yes: shows the basket and does not ask', async () => {
     const t = terminal();
-    await expect(new TerminalPrompt({ input: t.input, output: t.output, assumeYes: true }).confirm(basket)).resolves.toBe(true);
+    await expect(
+      new TerminalPrompt({ input: t.input, output: t.output, assumeYes: true }).confirm(basket),
+    ).resolves.toBe(true);
     expect(t.shown()).toContain('Total  €2.58');
     expect(t.shown()).not.toContain('Pay ');
   });
@@ -65,7 +71,9 @@ describe('non-interactive PIN sources', () => {
       writeFileSync(join(dir, 'pin'), '2580\n');
       const fd = openSync(join(dir, 'pin'), 'r');
       try {
-        await expect(new NonInteractivePrompt({ pin: pinFromFd(fd), output: null }).pin()).resolves.toBe('2580');
+        await expect(new NonInteractivePrompt({ pin: pinFromFd(fd), output: null }).pin()).resolves.toBe(
+          '2580',
+        );
       } finally {
         closeSync(fd);
       }
@@ -84,7 +92,9 @@ describe('non-interactive PIN sources', () => {
 
   it('accepts the basket and says so', async () => {
     const t = terminal();
-    await expect(new NonInteractivePrompt({ pin: async () => '1234', output: t.output }).confirm(basket)).resolves.toBe(true);
+    await expect(
+      new NonInteractivePrompt({ pin: async () => '1234', output: t.output }).confirm(basket),
+    ).resolves.toBe(true);
     expect(t.shown()).toContain('(accepted: --yes)');
   });
 });

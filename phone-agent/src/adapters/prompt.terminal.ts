@@ -47,7 +47,8 @@ export function basketLines(b: { items: readonly Item[]; total: Money }): string
 }
 
 /** A step as a line: an ongoing step gets an ellipsis, a finished one (`Card read: …`) does not. */
-export const progressLine = (step: string): string => (step.includes(': ') || /[.!?]$/.test(step) ? step : `${step}...`);
+export const progressLine = (step: string): string =>
+  step.includes(': ') || /[.!?]$/.test(step) ? step : `${step}...`;
 
 export class TerminalPrompt implements Prompt {
   private readonly out: NodeJS.WritableStream;
@@ -83,7 +84,10 @@ export class TerminalPrompt implements Prompt {
   /** The knowledge secret (claim 17), typed masked; checked by the card, never kept here. */
   async secret(): Promise<string> {
     try {
-      return await password({ message: 'Secret', mask: '*', validate: (v) => v.length > 0 || 'type your secret' }, this.context());
+      return await password(
+        { message: 'Secret', mask: '*', validate: (v) => v.length > 0 || 'type your secret' },
+        this.context(),
+      );
     } catch (cause) {
       throw new PromptError('aborted', 'secret entry aborted', { cause });
     }
@@ -93,7 +97,10 @@ export class TerminalPrompt implements Prompt {
     this.out.write(`${b.merchantName}:\n${basketLines(b).join('\n')}\n`);
     if (this.o.assumeYes) return true;
     try {
-      return await confirm({ message: `Pay ${formatMoney(b.total)} to ${b.merchantName}?`, default: false }, this.context());
+      return await confirm(
+        { message: `Pay ${formatMoney(b.total)} to ${b.merchantName}?`, default: false },
+        this.context(),
+      );
     } catch (cause) {
       throw new PromptError('aborted', 'confirmation aborted', { cause });
     }

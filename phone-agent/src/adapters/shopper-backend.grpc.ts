@@ -15,8 +15,17 @@ import { isIP } from 'node:net';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { credentials, status, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
 import {
-  DeclineTrailerError, IssueCodeResponse, OutcomeResponse, PayMerchantResponse, ShopperClient, callDeclinable,
-  type DeclinableResponse, type IssueCodeRequest, type OutcomeRequest, type PayMerchantRequest, type ShopperChallengeResponse,
+  DeclineTrailerError,
+  IssueCodeResponse,
+  OutcomeResponse,
+  PayMerchantResponse,
+  ShopperClient,
+  callDeclinable,
+  type DeclinableResponse,
+  type IssueCodeRequest,
+  type OutcomeRequest,
+  type PayMerchantRequest,
+  type ShopperChallengeResponse,
 } from '@bluetill/protocol';
 import { ShopperBackendError, type ShopperBackend } from '../ports/shopper-backend';
 
@@ -39,11 +48,20 @@ export const IP_BACKEND_SERVER_NAME = 'backend.bluetill.invalid';
 const hostOf = (address: string): string => address.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
 
 /** grpc-js checks the certificate against the override name; this checks it against the address dialled instead. */
-export const identityCheckFor = (host: string) => (_name: string, cert: PeerCertificate): Error | undefined => checkServerIdentity(host, cert);
+export const identityCheckFor =
+  (host: string) =>
+  (_name: string, cert: PeerCertificate): Error | undefined =>
+    checkServerIdentity(host, cert);
 
 /** Channel credentials and options for the backend at `address`, trusting `ca` (see the file comment for IP addresses). */
-export function shopperChannel(address: string, ca: Buffer): { creds: ReturnType<typeof credentials.createSsl>; options: ChannelOptions } {
-  const options: ChannelOptions = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 2_000 };
+export function shopperChannel(
+  address: string,
+  ca: Buffer,
+): { creds: ReturnType<typeof credentials.createSsl>; options: ChannelOptions } {
+  const options: ChannelOptions = {
+    'grpc.initial_reconnect_backoff_ms': 100,
+    'grpc.max_reconnect_backoff_ms': 2_000,
+  };
   const host = hostOf(address);
   if (isIP(host) === 0) return { creds: credentials.createSsl(ca), options };
   const creds = credentials.createSsl(ca, null, null, { checkServerIdentity: identityCheckFor(host) });
@@ -63,11 +81,15 @@ export class GrpcShopperBackend implements ShopperBackend {
   }
 
   issueCode(req: IssueCodeRequest): Promise<IssueCodeResponse> {
-    return this.unary('issueCode', req, IssueCodeResponse.decode).catch((e: unknown) => Promise.reject(this.translate('IssueCode', e)));
+    return this.unary('issueCode', req, IssueCodeResponse.decode).catch((e: unknown) =>
+      Promise.reject(this.translate('IssueCode', e)),
+    );
   }
 
   getOutcome(req: OutcomeRequest): Promise<OutcomeResponse> {
-    return this.unary('getOutcome', req, OutcomeResponse.decode).catch((e: unknown) => Promise.reject(this.translate('GetOutcome', e)));
+    return this.unary('getOutcome', req, OutcomeResponse.decode).catch((e: unknown) =>
+      Promise.reject(this.translate('GetOutcome', e)),
+    );
   }
 
   payMerchant(req: PayMerchantRequest): Promise<PayMerchantResponse> {
@@ -79,9 +101,21 @@ export class GrpcShopperBackend implements ShopperBackend {
   }
 
   /** One call; `declined` (the response message's decoder) turns a decline status back into its response value. */
-  private unary<Res>(method: 'challenge' | 'issueCode' | 'payMerchant' | 'getOutcome', req: unknown, declined?: Res extends DeclinableResponse ? (bytes: Uint8Array) => Res : never): Promise<Res> {
-    const fn = (this.client as unknown as Record<string, (r: unknown, o: { deadline: number }, cb: (e: ServiceError | null, r: Res) => void) => void>)[method]!;
-    return callDeclinable<Res>((cb) => fn.call(this.client, req, { deadline: Date.now() + (this.o.deadlineMs ?? 10_000) }, cb), declined);
+  private unary<Res>(
+    method: 'challenge' | 'issueCode' | 'payMerchant' | 'getOutcome',
+    req: unknown,
+    declined?: Res extends DeclinableResponse ? (bytes: Uint8Array) => Res : never,
+  ): Promise<Res> {
+    const fn = (
+      this.client as unknown as Record<
+        string,
+        (r: unknown, o: { deadline: number }, cb: (e: ServiceError | null, r: Res) => void) => void
+      >
+    )[method]!;
+    return callDeclinable<Res>(
+      (cb) => fn.call(this.client, req, { deadline: Date.now() + (this.o.deadlineMs ?? 10_000) }, cb),
+      declined,
+    );
   }
 
   private async retrying<Res>(what: string, call: () => Promise<Res>): Promise<Res> {
@@ -100,18 +134,39 @@ export class GrpcShopperBackend implements ShopperBackend {
   }
 
   private translate(what: string, e: unknown): ShopperBackendError {
-    if (e instanceof DeclineTrailerError) return new ShopperBackendError('rejected', `${what}: a decline the phone cannot read (${e.code}): ${e.message}`, { cause: e });
+    if (e instanceof DeclineTrailerError)
+      return new ShopperBackendError(
+        'rejected',
+        `${what}: a decline the phone cannot read (${e.code}): ${e.message}`,
+        { cause: e },
+      );
     const err = e as ServiceError;
     // The tills' listener asks for a client certificate (TLS 1.3 alert 116, "certificate required"): the phone has none to give.
-    if (err?.code === status.UNAVAILABLE && /certificate required|alert number 116\b/i.test(err.details ?? '')) {
-      return new ShopperBackendError('not_shopper_listener', `${what}: this address is the card company's listener for tills, not for phones`, { cause: e });
+    if (
+      err?.code === status.UNAVAILABLE &&
+      /certificate required|alert number 116\b/i.test(err.details ?? '')
+    ) {
+      return new ShopperBackendError(
+        'not_shopper_listener',
+        `${what}: this address is the card company's listener for tills, not for phones`,
+        { cause: e },
+      );
     }
     // A server certificate that does not chain to the backend CA fails the handshake: UNAVAILABLE with a certificate message.
-    if (err?.code === status.UNAVAILABLE && /certificate|self[- ]signed|SSL|handshake/i.test(err.details ?? '')) {
-      return new ShopperBackendError('untrusted', `${what}: the server could not prove it is the payment network`, { cause: e });
+    if (
+      err?.code === status.UNAVAILABLE &&
+      /certificate|self[- ]signed|SSL|handshake/i.test(err.details ?? '')
+    ) {
+      return new ShopperBackendError(
+        'untrusted',
+        `${what}: the server could not prove it is the payment network`,
+        { cause: e },
+      );
     }
-    if (err?.code === status.UNAVAILABLE) return new ShopperBackendError('unavailable', `${what}: payment network unavailable`, { cause: e });
-    if (err?.code === status.DEADLINE_EXCEEDED) return new ShopperBackendError('deadline', `${what}: no answer in time`, { cause: e });
+    if (err?.code === status.UNAVAILABLE)
+      return new ShopperBackendError('unavailable', `${what}: payment network unavailable`, { cause: e });
+    if (err?.code === status.DEADLINE_EXCEEDED)
+      return new ShopperBackendError('deadline', `${what}: no answer in time`, { cause: e });
     return new ShopperBackendError('rejected', `${what}: ${err?.details ?? 'failed'}`, { cause: e });
   }
 }

@@ -28,8 +28,14 @@ export function registerCard(program: Command): void {
     .option('--reader <name>', 'part of the reader name')
     .option('--timeout <ms>', 'how long to wait for a card', '30000')
     .action(async (file: string, o: { reader?: string; timeout: string }) => {
-      const f = JSON.parse(readFileSync(file, 'utf8')) as { personalization: string; personalizationKey: string };
-      const perso = { personalization: decodePersonalizationData(Buffer.from(f.personalization, 'base64')), personalizationKey: new Uint8Array(Buffer.from(f.personalizationKey, 'base64')) };
+      const f = JSON.parse(readFileSync(file, 'utf8')) as {
+        personalization: string;
+        personalizationKey: string;
+      };
+      const perso = {
+        personalization: decodePersonalizationData(Buffer.from(f.personalization, 'base64')),
+        personalizationKey: new Uint8Array(Buffer.from(f.personalizationKey, 'base64')),
+      };
       const reader = new NfcPcscCardReader(o.reader ? { readerName: o.reader } : {});
       try {
         console.error('Present the blank card...');
@@ -51,10 +57,25 @@ export function registerCard(program: Command): void {
     .action(async (o: { reader?: string; timeout: string; json?: boolean }) => {
       const reader = new NfcPcscCardReader(o.reader ? { readerName: o.reader } : {});
       try {
-        const emv = new EmvPaymentCard(reader, { country: 276, currency: 'EUR', now: () => new Date(), waitTimeoutMs: Number(o.timeout) });
+        const emv = new EmvPaymentCard(reader, {
+          country: 276,
+          currency: 'EUR',
+          now: () => new Date(),
+          waitTimeoutMs: Number(o.timeout),
+        });
         const data = await emv.read(new Uint8Array(randomBytes(4)));
-        const shown = { cardNumber: maskPan(data.pan), expiry: data.expiry, cardholderName: data.cardholderName, panSequence: data.panSequence, signedUnpredictableNumber: data.signedDynamicData.length > 0 };
-        console.log(o.json ? JSON.stringify(shown) : `card ${shown.cardNumber}, expires ${shown.expiry.slice(2)}/${shown.expiry.slice(0, 2)}, ${shown.cardholderName}`);
+        const shown = {
+          cardNumber: maskPan(data.pan),
+          expiry: data.expiry,
+          cardholderName: data.cardholderName,
+          panSequence: data.panSequence,
+          signedUnpredictableNumber: data.signedDynamicData.length > 0,
+        };
+        console.log(
+          o.json
+            ? JSON.stringify(shown)
+            : `card ${shown.cardNumber}, expires ${shown.expiry.slice(2)}/${shown.expiry.slice(0, 2)}, ${shown.cardholderName}`,
+        );
       } catch (error) {
         fail(error, program.name());
       } finally {

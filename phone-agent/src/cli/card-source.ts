@@ -12,16 +12,29 @@
  * (see runPhoneCli); the plain `bluetill-phone` reads real cards only.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { decodePersonalizationData, maskPan, type CardPersonalization, type CardData, type Cryptogram, type Money } from '@bluetill/protocol';
+import {
+  decodePersonalizationData,
+  maskPan,
+  type CardPersonalization,
+  type CardData,
+  type Cryptogram,
+  type Money,
+} from '@bluetill/protocol';
 import { InProcessCardReader, type InProcessCard } from '../adapters/card-reader.in-process';
 import { NfcPcscCardReader } from '../adapters/card-reader.nfc-pcsc';
 import { EmvPaymentCard } from '../core/card/emv-payment-card';
-import type { CardVerification, CardVerificationResult, IssuerAuthenticationResult } from '../core/card/card-exchange';
+import type {
+  CardVerification,
+  CardVerificationResult,
+  IssuerAuthenticationResult,
+} from '../core/card/card-exchange';
 import type { CardReader } from '../ports/card-reader';
 import type { PaymentCard } from '../ports/payment-card';
 import { CliError } from './cli-error';
 
-export type CardChoice = { readonly kind: 'reader'; readonly readerName?: string } | { readonly kind: 'file'; readonly path: string };
+export type CardChoice =
+  | { readonly kind: 'reader'; readonly readerName?: string }
+  | { readonly kind: 'file'; readonly path: string };
 
 /** A card as the CLI uses it: the PaymentCard, the masked number once read, and its reader to close. */
 export interface OpenCard {
@@ -70,7 +83,10 @@ class MaskingPaymentCard implements PaymentCard {
     return this.inner.prepare ? this.inner.prepare() : Promise.resolve();
   }
 
-  async read(unpredictableNumber: Uint8Array, options?: { authorizationCryptogram?: boolean }): Promise<CardData> {
+  async read(
+    unpredictableNumber: Uint8Array,
+    options?: { authorizationCryptogram?: boolean },
+  ): Promise<CardData> {
     let data: CardData;
     try {
       data = await this.inner.read(unpredictableNumber, options);
@@ -114,7 +130,11 @@ type SimulatedCard = InProcessCard & { readonly atc: number | undefined };
 /** Makes a blank simulated card and personalizes it (supplied by the simulator's CLI entry). */
 export interface SimulatedCardMaker {
   blank(personalizationKey: Uint8Array): SimulatedCard;
-  personalize(card: SimulatedCard, personalization: CardPersonalization, personalizationKey: Uint8Array): Promise<unknown>;
+  personalize(
+    card: SimulatedCard,
+    personalization: CardPersonalization,
+    personalizationKey: Uint8Array,
+  ): Promise<unknown>;
 }
 
 /** The simulated card's counter from earlier runs, if any. */
@@ -127,7 +147,11 @@ function savedAtc(statePath: string): number | undefined {
   }
 }
 
-async function simulatedCard(path: string, warn: (line: string) => void, maker: SimulatedCardMaker): Promise<{ card: SimulatedCard; save(): void }> {
+async function simulatedCard(
+  path: string,
+  warn: (line: string) => void,
+  maker: SimulatedCardMaker,
+): Promise<{ card: SimulatedCard; save(): void }> {
   let file: { personalization?: unknown; personalizationKey?: unknown };
   try {
     file = JSON.parse(readFileSync(path, 'utf8')) as typeof file;
@@ -135,12 +159,18 @@ async function simulatedCard(path: string, warn: (line: string) => void, maker: 
     throw CliError.usage('card_file', `cannot read the card file ${path}`, { cause });
   }
   if (typeof file.personalization !== 'string' || typeof file.personalizationKey !== 'string') {
-    throw CliError.usage('card_file', `${path} is not a personalization file (from bluetill-backend card issue or the demo seed)`);
+    throw CliError.usage(
+      'card_file',
+      `${path} is not a personalization file (from bluetill-backend card issue or the demo seed)`,
+    );
   }
   const key = new Uint8Array(Buffer.from(file.personalizationKey, 'base64'));
   const statePath = `${path}.state.json`;
   const atc = savedAtc(statePath);
-  const perso = { ...decodePersonalizationData(Buffer.from(file.personalization, 'base64')), ...(atc !== undefined ? { initialAtc: atc } : {}) };
+  const perso = {
+    ...decodePersonalizationData(Buffer.from(file.personalization, 'base64')),
+    ...(atc !== undefined ? { initialAtc: atc } : {}),
+  };
   const card = maker.blank(key);
   await maker.personalize(card, perso, key);
   const save = () => {
@@ -148,7 +178,9 @@ async function simulatedCard(path: string, warn: (line: string) => void, maker: 
     try {
       writeFileSync(statePath, `${JSON.stringify({ atc: card.atc })}\n`);
     } catch {
-      warn(`could not save the simulated card's counter to ${statePath}: its next payment may be declined (atc_replayed)`);
+      warn(
+        `could not save the simulated card's counter to ${statePath}: its next payment may be declined (atc_replayed)`,
+      );
     }
   };
   return { card, save };
@@ -156,12 +188,32 @@ async function simulatedCard(path: string, warn: (line: string) => void, maker: 
 
 export async function openCard(
   choice: CardChoice,
-  o: { progress: (step: string) => void; waitTimeoutMs: number; currency?: string; country?: number; simulatedCards?: SimulatedCardMaker },
+  o: {
+    progress: (step: string) => void;
+    waitTimeoutMs: number;
+    currency?: string;
+    country?: number;
+    simulatedCards?: SimulatedCardMaker;
+  },
 ): Promise<OpenCard> {
-  if (choice.kind === 'file' && !o.simulatedCards) throw CliError.usage('card_file', '--card-file is for testers: use bluetill-phone-sim (the simulator\'s build of this tool)');
-  const sim = choice.kind === 'file' ? await simulatedCard(choice.path, o.progress, o.simulatedCards!) : undefined;
-  const reader: CardReader = sim ? new InProcessCardReader(sim.card) : new NfcPcscCardReader(choice.kind === 'reader' && choice.readerName ? { readerName: choice.readerName } : {});
-  const emv = new EmvPaymentCard(new ProgressCardReader(reader, o.progress), { country: o.country ?? 276, currency: o.currency ?? 'EUR', now: () => new Date(), waitTimeoutMs: o.waitTimeoutMs });
+  if (choice.kind === 'file' && !o.simulatedCards)
+    throw CliError.usage(
+      'card_file',
+      "--card-file is for testers: use bluetill-phone-sim (the simulator's build of this tool)",
+    );
+  const sim =
+    choice.kind === 'file' ? await simulatedCard(choice.path, o.progress, o.simulatedCards!) : undefined;
+  const reader: CardReader = sim
+    ? new InProcessCardReader(sim.card)
+    : new NfcPcscCardReader(
+        choice.kind === 'reader' && choice.readerName ? { readerName: choice.readerName } : {},
+      );
+  const emv = new EmvPaymentCard(new ProgressCardReader(reader, o.progress), {
+    country: o.country ?? 276,
+    currency: o.currency ?? 'EUR',
+    now: () => new Date(),
+    waitTimeoutMs: o.waitTimeoutMs,
+  });
   const card = new MaskingPaymentCard(emv, o.progress);
   return {
     card,

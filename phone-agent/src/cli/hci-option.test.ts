@@ -14,14 +14,17 @@ describe('--hci', () => {
     expect(parseHci(value)).toEqual(expected);
   });
 
-  it.each(['usb:1', 'uart:', 'socket:-1', 'socket:x', 'uart:/dev/x@fast'])('%s is a usage error (exit 2)', (value) => {
-    expect(() => parseHci(value)).toThrow(CliError);
-    try {
-      parseHci(value);
-    } catch (e) {
-      expect((e as CliError).exitCode).toBe(EXIT.usage);
-    }
-  });
+  it.each(['usb:1', 'uart:', 'socket:-1', 'socket:x', 'uart:/dev/x@fast'])(
+    '%s is a usage error (exit 2)',
+    (value) => {
+      expect(() => parseHci(value)).toThrow(CliError);
+      try {
+        parseHci(value);
+      } catch (e) {
+        expect((e as CliError).exitCode).toBe(EXIT.usage);
+      }
+    },
+  );
 
   it('counts are whole non-negative numbers', () => {
     expect(parseCount('--timeout', '1500')).toBe(1500);

@@ -37,10 +37,14 @@ export async function runPhoneCli(argv: readonly string[], ext: CliExtensions = 
   // A PIN on the command line is visible to every user (ps) and lands in shell history: refuse it
   // before the argument parser could echo it in an "unknown option" message.
   if (argv.some((a) => /^--pin(=|$)/.test(a))) {
-    console.error(`${name}: the PIN is never taken from an argument: type it, or use BLUETILL_PIN or --pin-fd N`);
+    console.error(
+      `${name}: the PIN is never taken from an argument: type it, or use BLUETILL_PIN or --pin-fd N`,
+    );
     process.exit(EXIT.usage);
   }
-  const program = new Command(name).description("bluetill phone agent: the shopper's side of paying with your own phone and IC card");
+  const program = new Command(name).description(
+    "bluetill phone agent: the shopper's side of paying with your own phone and IC card",
+  );
   // Usage errors exit 2 (set before the subcommands, which inherit it).
   program.exitOverride((e) => process.exit(e.exitCode === 0 ? EXIT.ok : EXIT.usage));
   registerScan(program);

@@ -42,7 +42,12 @@ export function receiptFields(r: Receipt) {
     terminalId: r.terminalId,
     terminalTxnId: r.terminalTxnId,
     maskedPan: r.maskedPan,
-    items: r.items.map((i) => ({ sku: i.sku, name: i.name, quantity: i.quantity, unitPriceMinor: i.unitPriceMinor })),
+    items: r.items.map((i) => ({
+      sku: i.sku,
+      name: i.name,
+      quantity: i.quantity,
+      unitPriceMinor: i.unitPriceMinor,
+    })),
     total: r.total ? { minor: r.total.minor, currency: r.total.currency } : undefined,
     result: r.result,
     approvalCode: r.approvalCode,
@@ -51,7 +56,8 @@ export function receiptFields(r: Receipt) {
   };
 }
 
-const withReceipt = (r: Receipt | undefined) => (r ? { receipt: receiptFields(r), receiptText: formatReceiptText(r), card: r.maskedPan } : {});
+const withReceipt = (r: Receipt | undefined) =>
+  r ? { receipt: receiptFields(r), receiptText: formatReceiptText(r), card: r.maskedPan } : {};
 
 /** What went wrong with the card, in words, for each code the card and its reader raise. */
 const CARD_READ_WORDS: Record<CardReadError['code'], string> = {
@@ -79,11 +85,22 @@ const CARD_READER_WORDS: Record<CardReaderError['code'], string> = {
 export function cardMessage(cause: unknown): { code: string; message: string } {
   if (cause instanceof CardReadError) {
     const inner = cause.cause;
-    if (inner instanceof CardReaderError && inner.code === 'no_reader') return { code: 'no_reader', message: `No card reader: ${inner.message}. Connect a reader (or check pcscd), or name it with --reader.` };
-    return { code: cause.code === 'no_card' || cause.code === 'card_removed' ? cause.code : `card_${cause.code}`, message: CARD_READ_WORDS[cause.code] ?? 'The card could not be read.' };
+    if (inner instanceof CardReaderError && inner.code === 'no_reader')
+      return {
+        code: 'no_reader',
+        message: `No card reader: ${inner.message}. Connect a reader (or check pcscd), or name it with --reader.`,
+      };
+    return {
+      code: cause.code === 'no_card' || cause.code === 'card_removed' ? cause.code : `card_${cause.code}`,
+      message: CARD_READ_WORDS[cause.code] ?? 'The card could not be read.',
+    };
   }
   if (cause instanceof CardReaderError) {
-    if (cause.code === 'no_reader') return { code: 'no_reader', message: `No card reader: ${cause.message}. Connect a reader (or check pcscd), or name it with --reader.` };
+    if (cause.code === 'no_reader')
+      return {
+        code: 'no_reader',
+        message: `No card reader: ${cause.message}. Connect a reader (or check pcscd), or name it with --reader.`,
+      };
     return { code: cause.code, message: CARD_READER_WORDS[cause.code] ?? 'The card reader failed.' };
   }
   return { code: 'card', message: 'The card could not be read.' };
@@ -106,17 +123,35 @@ export function tillErrorText(tillCode: string | undefined, message: string): st
   const known = tillCode !== undefined ? TILL_ERROR_WORDS[tillCode] : undefined;
   if (known) return known;
   // Another till's own words: without its code prefix, control characters or a "nothing was charged" tail.
-  let text = tillCode !== undefined && message.startsWith(`${tillCode}: `) ? message.slice(tillCode.length + 2) : message;
-  text = [...text].map((c) => (c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f) ? ' ' : c)).join('').replace(/ {2,}/g, ' ').replace(/[;,.]?\s*nothing (was|is) charged\.?\s*$/i, '').trim().slice(0, 200);
+  let text =
+    tillCode !== undefined && message.startsWith(`${tillCode}: `)
+      ? message.slice(tillCode.length + 2)
+      : message;
+  text = [...text]
+    .map((c) => (c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f) ? ' ' : c))
+    .join('')
+    .replace(/ {2,}/g, ' ')
+    .replace(/[;,.]?\s*nothing (was|is) charged\.?\s*$/i, '')
+    .trim()
+    .slice(0, 200);
   if (text === '') return 'The till stopped the payment.';
   return `The till stopped the payment: ${text}${/[.!?]$/.test(text) ? '' : '.'}`;
 }
 
-function failureMessage(code: PhoneErrorCode | string, message: string, cardFailure: unknown, tillCode?: string): { code: string; message: string; tillCode?: string } {
+function failureMessage(
+  code: PhoneErrorCode | string,
+  message: string,
+  cardFailure: unknown,
+  tillCode?: string,
+): { code: string; message: string; tillCode?: string } {
   if (code === 'card') return cardMessage(cardFailure);
   switch (code) {
     case 'till_untrusted':
-      return { code, message: 'Till not trusted: it could not prove who it is with a certificate from the acquirer in the trust file. No card data was sent.' };
+      return {
+        code,
+        message:
+          'Till not trusted: it could not prove who it is with a certificate from the acquirer in the trust file. No card data was sent.',
+      };
     case 'link_lost':
       return { code, message: 'The connection to the till was lost.' };
     case 'timeout':
@@ -124,48 +159,101 @@ function failureMessage(code: PhoneErrorCode | string, message: string, cardFail
     case 'receipt_invalid':
       return { code, message: 'The receipt is not signed by the payment network.' };
     case 'receipt_mismatch':
-      return { code, message: 'The till sent the receipt of another payment: whether this one was charged is not known.' };
+      return {
+        code,
+        message: 'The till sent the receipt of another payment: whether this one was charged is not known.',
+      };
     case 'till_error':
-      return { code, message: tillErrorText(tillCode, message), ...(tillCode !== undefined ? { tillCode } : {}) };
+      return {
+        code,
+        message: tillErrorText(tillCode, message),
+        ...(tillCode !== undefined ? { tillCode } : {}),
+      };
     default:
       return { code, message };
   }
 }
 
 /** `card.failure` is the error the card or reader raised (the payment flow keeps only its text). */
-export function reportOutcome(r: PaymentSessionResult, card: { maskedPan?: string | undefined; failure?: unknown }): PayReport {
+export function reportOutcome(
+  r: PaymentSessionResult,
+  card: { maskedPan?: string | undefined; failure?: unknown },
+): PayReport {
   const maskedPan = card.maskedPan;
-  const base = { till: { counterName: r.till.counterName, rssi: rssiAvailable(r.till.rssi) ? r.till.rssi : null }, ...(maskedPan ? { card: maskedPan } : {}), ...(r.resumed ? { resumed: true } : {}), ...(r.asked ? { asked: true } : {}) };
+  const base = {
+    till: { counterName: r.till.counterName, rssi: rssiAvailable(r.till.rssi) ? r.till.rssi : null },
+    ...(maskedPan ? { card: maskedPan } : {}),
+    ...(r.resumed ? { resumed: true } : {}),
+    ...(r.asked ? { asked: true } : {}),
+  };
   const o: PaymentOutcome = r.outcome;
   switch (o.kind) {
     case 'approved':
-      return { outcome: 'approved', exitCode: EXIT.ok, message: `Approved: ${o.receipt.merchantName}, code ${o.receipt.approvalCode}`, charged: 'yes', ...base, ...withReceipt(o.receipt) };
+      return {
+        outcome: 'approved',
+        exitCode: EXIT.ok,
+        message: `Approved: ${o.receipt.merchantName}, code ${o.receipt.approvalCode}`,
+        charged: 'yes',
+        ...base,
+        ...withReceipt(o.receipt),
+      };
     case 'declined': {
       const locked = o.reason === 'pin_tries_exceeded' || o.reason === 'cvm_tries_exceeded';
       const left = o.triesLeft ?? o.pinTriesLeft;
-      const tries = left !== undefined && (o.reason === 'pin_incorrect' || o.reason === 'cvm_failed') ? ` (${left} ${left === 1 ? 'try' : 'tries'} left)` : '';
-      const what = o.reason === 'pin_tries_exceeded' ? 'The PIN is locked' : 'This verification is locked on the card';
-      const message = locked ? `Declined: ${o.text}. ${what}; ask your card issuer to unlock it.` : `Declined: ${o.text}${tries}`;
+      const tries =
+        left !== undefined && (o.reason === 'pin_incorrect' || o.reason === 'cvm_failed')
+          ? ` (${left} ${left === 1 ? 'try' : 'tries'} left)`
+          : '';
+      const what =
+        o.reason === 'pin_tries_exceeded' ? 'The PIN is locked' : 'This verification is locked on the card';
+      const message = locked
+        ? `Declined: ${o.text}. ${what}; ask your card issuer to unlock it.`
+        : `Declined: ${o.text}${tries}`;
       return {
-        outcome: 'declined', exitCode: EXIT.declined, message, reason: o.reason, charged: 'no', ...(o.pinTriesLeft !== undefined ? { pinTriesLeft: o.pinTriesLeft } : {}),
-        ...(o.triesLeft !== undefined ? { triesLeft: o.triesLeft } : {}), ...base, ...withReceipt(o.receipt),
+        outcome: 'declined',
+        exitCode: EXIT.declined,
+        message,
+        reason: o.reason,
+        charged: 'no',
+        ...(o.pinTriesLeft !== undefined ? { pinTriesLeft: o.pinTriesLeft } : {}),
+        ...(o.triesLeft !== undefined ? { triesLeft: o.triesLeft } : {}),
+        ...base,
+        ...withReceipt(o.receipt),
       };
     }
     case 'cancelled':
       return {
-        outcome: 'cancelled', exitCode: EXIT.notCharged, charged: 'no', ...base, ...withReceipt(o.receipt),
-        message: o.receipt ? 'Cancelled at the payment network (signed): nothing was charged.' : 'Cancelled: nothing was charged.',
+        outcome: 'cancelled',
+        exitCode: EXIT.notCharged,
+        charged: 'no',
+        ...base,
+        ...withReceipt(o.receipt),
+        message: o.receipt
+          ? 'Cancelled at the payment network (signed): nothing was charged.'
+          : 'Cancelled: nothing was charged.',
       };
     case 'failed': {
       const error = failureMessage(o.code, o.message, card.failure, o.tillCode);
       if (o.charged === 'unknown') {
         const txn = o.resume?.terminalTxnId;
         return {
-          outcome: 'unknown', exitCode: EXIT.unknown, charged: 'unknown', error, ...base, ...(txn ? { terminalTxnId: txn } : {}),
+          outcome: 'unknown',
+          exitCode: EXIT.unknown,
+          charged: 'unknown',
+          error,
+          ...base,
+          ...(txn ? { terminalTxnId: txn } : {}),
           message: `Outcome unknown: ${error.message} The payment was sent and no outcome signed by the payment network came${txn ? `; ask at the till for transaction ${txn} (with --backend the phone asks the payment network itself)` : ''}.`,
         };
       }
-      return { outcome: 'failed', exitCode: EXIT.notCharged, message: `Failed: ${error.message} Nothing was charged.`, charged: 'no', error, ...base };
+      return {
+        outcome: 'failed',
+        exitCode: EXIT.notCharged,
+        message: `Failed: ${error.message} Nothing was charged.`,
+        charged: 'no',
+        error,
+        ...base,
+      };
     }
   }
 }
@@ -173,10 +261,21 @@ export function reportOutcome(r: PaymentSessionResult, card: { maskedPan?: strin
 /** A failure before there was a payment (no till, no Bluetooth, bad usage). */
 export function reportError(e: CliError): PayReport {
   const tail = e.exitCode === EXIT.notCharged ? ' Nothing was charged.' : '';
-  return { outcome: 'failed', exitCode: e.exitCode, message: `${e.message}${tail}`, charged: 'no', error: { code: e.code, message: e.message } };
+  return {
+    outcome: 'failed',
+    exitCode: e.exitCode,
+    message: `${e.message}${tail}`,
+    charged: 'no',
+    error: { code: e.code, message: e.message },
+  };
 }
 
-export function printReport(r: PayReport, json: boolean, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): void {
+export function printReport(
+  r: PayReport,
+  json: boolean,
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): void {
   if (json) {
     out.write(`${JSON.stringify(r)}\n`);
     return;

@@ -13,7 +13,10 @@ export function registerScan(program: Command): void {
     .description('list the tills nearby (counter name, signal strength), then stop')
     .option('--timeout <ms>', 'how long to listen', '5000')
     .option('--hci <transport>', HCI_HELP, 'socket:0')
-    .option('--json', 'print one JSON object: { tills: [{ counterName, rssi, id }] } (rssi null: not available)')
+    .option(
+      '--json',
+      'print one JSON object: { tills: [{ counterName, rssi, id }] } (rssi null: not available)',
+    )
     .action(async (o: { timeout: string; hci: string; json?: boolean }) => {
       const timeoutMs = parseCount('--timeout', o.timeout);
       const central = new NobleCentral({ hci: parseHci(o.hci) });
@@ -23,10 +26,16 @@ export function registerScan(program: Command): void {
           throw new CliError('ble_unavailable', bleUnavailableMessage(e as Error), EXIT.error, { cause: e });
         });
         const sorted = [...found].sort(bySignal);
-        const tills = sorted.map((a) => ({ counterName: a.counterName, rssi: rssiAvailable(a.rssi) ? a.rssi : null, id: a.id }));
+        const tills = sorted.map((a) => ({
+          counterName: a.counterName,
+          rssi: rssiAvailable(a.rssi) ? a.rssi : null,
+          id: a.id,
+        }));
         if (o.json) process.stdout.write(`${JSON.stringify({ tills })}\n`);
         else if (sorted.length === 0) process.stdout.write('No till found.\n');
-        else for (const t of sorted) process.stdout.write(`${t.counterName.padEnd(24)} ${signalText(t.rssi).padStart(10)}  ${t.id}\n`);
+        else
+          for (const t of sorted)
+            process.stdout.write(`${t.counterName.padEnd(24)} ${signalText(t.rssi).padStart(10)}  ${t.id}\n`);
       } finally {
         await central.close().catch(() => undefined);
       }

@@ -19,7 +19,12 @@ export interface Trust {
  * backend CA certificate (backendTlsCa, PEM) the backend's TLS server certificate chains to.
  */
 export function readTrustFile(path: string): Trust {
-  let parsed: { acquirerCa?: unknown; cardCompanyRoot?: unknown; emvCaKeys?: unknown; backendTlsCa?: unknown };
+  let parsed: {
+    acquirerCa?: unknown;
+    cardCompanyRoot?: unknown;
+    emvCaKeys?: unknown;
+    backendTlsCa?: unknown;
+  };
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8')) as typeof parsed;
   } catch (cause) {
@@ -39,11 +44,32 @@ export function readTrustFile(path: string): Trust {
   const b64 = /^[A-Za-z0-9+/]+={0,2}$/;
   if (!Array.isArray(list)) throw CliError.usage('trust_file', `the trust file's emvCaKeys is not a list`);
   for (const k of list as { index?: unknown; modulus?: unknown; exponent?: unknown }[]) {
-    if (typeof k?.index !== 'number' || !Number.isInteger(k.index) || k.index < 0 || k.index > 255 || typeof k.modulus !== 'string' || typeof k.exponent !== 'string' || !b64.test(k.modulus) || !b64.test(k.exponent))
-      throw CliError.usage('trust_file', `the trust file's emvCaKeys holds an entry that is not { index 0-255, modulus, exponent } in base64`);
-    emvCaKeys.set(k.index, { modulus: new Uint8Array(Buffer.from(k.modulus, 'base64')), exponent: new Uint8Array(Buffer.from(k.exponent, 'base64')) });
+    if (
+      typeof k?.index !== 'number' ||
+      !Number.isInteger(k.index) ||
+      k.index < 0 ||
+      k.index > 255 ||
+      typeof k.modulus !== 'string' ||
+      typeof k.exponent !== 'string' ||
+      !b64.test(k.modulus) ||
+      !b64.test(k.exponent)
+    )
+      throw CliError.usage(
+        'trust_file',
+        `the trust file's emvCaKeys holds an entry that is not { index 0-255, modulus, exponent } in base64`,
+      );
+    emvCaKeys.set(k.index, {
+      modulus: new Uint8Array(Buffer.from(k.modulus, 'base64')),
+      exponent: new Uint8Array(Buffer.from(k.exponent, 'base64')),
+    });
   }
   const ca = parsed.backendTlsCa;
-  if (ca !== undefined && (typeof ca !== 'string' || !ca.includes('-----BEGIN CERTIFICATE-----'))) throw CliError.usage('trust_file', `the trust file's backendTlsCa is not a PEM certificate`);
-  return { acquirerCa: key('acquirerCa'), cardCompanyRoot: key('cardCompanyRoot'), emvCaKeys, ...(typeof ca === 'string' ? { backendTlsCa: Buffer.from(ca) } : {}) };
+  if (ca !== undefined && (typeof ca !== 'string' || !ca.includes('-----BEGIN CERTIFICATE-----')))
+    throw CliError.usage('trust_file', `the trust file's backendTlsCa is not a PEM certificate`);
+  return {
+    acquirerCa: key('acquirerCa'),
+    cardCompanyRoot: key('cardCompanyRoot'),
+    emvCaKeys,
+    ...(typeof ca === 'string' ? { backendTlsCa: Buffer.from(ca) } : {}),
+  };
 }

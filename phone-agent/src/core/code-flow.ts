@@ -20,8 +20,15 @@
  */
 import type { KeyObject } from 'node:crypto';
 import {
-  codePinContext, declineText, isDeclineCode, sealPin, verifyCertificate,
-  type CertificateBody, type DeclineCode, type Money, type ShopperChallengeResponse,
+  codePinContext,
+  declineText,
+  isDeclineCode,
+  sealPin,
+  verifyCertificate,
+  type CertificateBody,
+  type DeclineCode,
+  type Money,
+  type ShopperChallengeResponse,
 } from '@bluetill/protocol';
 import type { PaymentCard } from '../ports/payment-card';
 import type { Prompt } from '../ports/prompt';
@@ -29,8 +36,19 @@ import type { ShopperBackend } from '../ports/shopper-backend';
 import { PhoneError } from './phone-error';
 
 export type CodeOutcome =
-  | { readonly kind: 'issued'; readonly code: string; readonly limit: Money; readonly expiresAtMs: number; readonly maskedPan: string }
-  | { readonly kind: 'declined'; readonly reason: DeclineCode; readonly text: string; readonly pinTriesLeft?: number };
+  | {
+      readonly kind: 'issued';
+      readonly code: string;
+      readonly limit: Money;
+      readonly expiresAtMs: number;
+      readonly maskedPan: string;
+    }
+  | {
+      readonly kind: 'declined';
+      readonly reason: DeclineCode;
+      readonly text: string;
+      readonly pinTriesLeft?: number;
+    };
 
 export interface CodeOptions {
   readonly backend: ShopperBackend;
@@ -46,13 +64,25 @@ export function checkedPinKey(ch: ShopperChallengeResponse, root: KeyObject, now
   try {
     return verifyCertificate(ch.pinKeyCertificate, root, { role: 'pin-key', now });
   } catch (e) {
-    throw new PhoneError('backend_untrusted', 'the PIN key is not certified by the card company; the PIN was not sent', { cause: e });
+    throw new PhoneError(
+      'backend_untrusted',
+      'the PIN key is not certified by the card company; the PIN was not sent',
+      { cause: e },
+    );
   }
 }
 
-export function declinedWith(reason: string, pinTriesLeft?: number): { kind: 'declined'; reason: DeclineCode; text: string; pinTriesLeft?: number } {
+export function declinedWith(
+  reason: string,
+  pinTriesLeft?: number,
+): { kind: 'declined'; reason: DeclineCode; text: string; pinTriesLeft?: number } {
   const code: DeclineCode = isDeclineCode(reason) ? reason : 'cancelled';
-  return { kind: 'declined', reason: code, text: declineText(code), ...(pinTriesLeft !== undefined ? { pinTriesLeft } : {}) };
+  return {
+    kind: 'declined',
+    reason: code,
+    text: declineText(code),
+    ...(pinTriesLeft !== undefined ? { pinTriesLeft } : {}),
+  };
 }
 
 /** Throws PhoneError (card, backend_untrusted) or the backend port's errors; a decline is a value. */
@@ -70,9 +100,26 @@ export async function requestCode(o: CodeOptions): Promise<CodeOutcome> {
     throw new PhoneError('card', `card could not be read: ${(e as Error).message}`, { cause: e });
   }
   const pin = await o.prompt.pin();
-  const sealedPinBlock = sealPin({ pin, pan: card.pan, pinKey: pinKey.publicKey, pinKeyId: pinKey.subjectId, context: codePinContext(un) });
+  const sealedPinBlock = sealPin({
+    pin,
+    pan: card.pan,
+    pinKey: pinKey.publicKey,
+    pinKeyId: pinKey.subjectId,
+    context: codePinContext(un),
+  });
   o.prompt.progress('Checking card and PIN');
-  const res = await o.backend.issueCode({ unpredictableNumber: un, card, sealedPinBlock, amountLimit: o.limit });
+  const res = await o.backend.issueCode({
+    unpredictableNumber: un,
+    card,
+    sealedPinBlock,
+    amountLimit: o.limit,
+  });
   if (!res.approved) return declinedWith(res.declineReason, res.pinTriesLeft);
-  return { kind: 'issued', code: res.code, limit: res.amountLimit ?? o.limit, expiresAtMs: res.expiresAtMs, maskedPan: res.maskedPan };
+  return {
+    kind: 'issued',
+    code: res.code,
+    limit: res.amountLimit ?? o.limit,
+    expiresAtMs: res.expiresAtMs,
+    maskedPan: res.maskedPan,
+  };
 }

@@ -23,8 +23,16 @@
  */
 import type { KeyObject } from 'node:crypto';
 import {
-  MERCHANT_ID_TAG, decodeTlv, flattenTlv, merchantCardPinContext, sealPin, verifyReceipt,
-  type DeclineCode, type Item, type Money, type Receipt,
+  MERCHANT_ID_TAG,
+  decodeTlv,
+  flattenTlv,
+  merchantCardPinContext,
+  sealPin,
+  verifyReceipt,
+  type DeclineCode,
+  type Item,
+  type Money,
+  type Receipt,
 } from '@bluetill/protocol';
 import type { PaymentCard } from '../ports/payment-card';
 import type { Prompt } from '../ports/prompt';
@@ -34,7 +42,13 @@ import { PhoneError } from './phone-error';
 
 export type MerchantPaymentOutcome =
   | { readonly kind: 'approved'; readonly receipt: Receipt; readonly replayed: boolean }
-  | { readonly kind: 'declined'; readonly reason: DeclineCode; readonly text: string; readonly pinTriesLeft?: number; readonly receipt?: Receipt }
+  | {
+      readonly kind: 'declined';
+      readonly reason: DeclineCode;
+      readonly text: string;
+      readonly pinTriesLeft?: number;
+      readonly receipt?: Receipt;
+    }
   | { readonly kind: 'cancelled' };
 
 export interface MerchantPaymentOptions {
@@ -78,31 +92,50 @@ export async function payMerchantCard(o: MerchantPaymentOptions): Promise<Mercha
   o.prompt.progress("Reading the merchant's card");
   const merchantCard = await readCard(o.merchantCard, un, "the merchant's card");
   const merchantId = merchantIdOfRecords(merchantCard.records);
-  if (!merchantId) throw new PhoneError('card', "the merchant's card carries no merchant id: it is not a merchant card");
+  if (!merchantId)
+    throw new PhoneError('card', "the merchant's card carries no merchant id: it is not a merchant card");
   o.prompt.progress(`The merchant's card names merchant ${merchantId} (the payment network checks it)`);
 
   o.prompt.progress('Reading your card');
   const card = await readCard(o.card, un, 'your card');
   const pin = await o.prompt.pin();
-  const sealedPinBlock = sealPin({ pin, pan: card.pan, pinKey: pinKey.publicKey, pinKeyId: pinKey.subjectId, context: merchantCardPinContext(un) });
-  if (!(await o.prompt.confirm({ merchantName: `merchant ${merchantId}`, items: o.items, total: o.total }))) return { kind: 'cancelled' };
+  const sealedPinBlock = sealPin({
+    pin,
+    pan: card.pan,
+    pinKey: pinKey.publicKey,
+    pinKeyId: pinKey.subjectId,
+    context: merchantCardPinContext(un),
+  });
+  if (!(await o.prompt.confirm({ merchantName: `merchant ${merchantId}`, items: o.items, total: o.total })))
+    return { kind: 'cancelled' };
 
   o.prompt.progress('Paying');
   let cryptogram;
   try {
     cryptogram = await o.card.generateAc({ amount: o.total, unpredictableNumber: un });
   } catch (e) {
-    throw new PhoneError('card', `your card could not make its cryptogram: ${(e as Error).message}`, { cause: e });
+    throw new PhoneError('card', `your card could not make its cryptogram: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   const res = await o.backend.payMerchant({
-    idempotencyKey: o.idempotencyKey, unpredictableNumber: un, merchantCard, card, sealedPinBlock, amount: o.total, items: [...o.items], cryptogram,
+    idempotencyKey: o.idempotencyKey,
+    unpredictableNumber: un,
+    merchantCard,
+    card,
+    sealedPinBlock,
+    amount: o.total,
+    items: [...o.items],
+    cryptogram,
   });
   let receipt: Receipt | undefined;
   if (res.receipt) {
     try {
       receipt = verifyReceipt(res.receipt, o.trust.cardCompanyRoot, now());
     } catch (e) {
-      throw new PhoneError('receipt_invalid', 'the receipt is not signed by the payment network', { cause: e });
+      throw new PhoneError('receipt_invalid', 'the receipt is not signed by the payment network', {
+        cause: e,
+      });
     }
   }
   if (res.approved && receipt) return { kind: 'approved', receipt, replayed: res.replayed };

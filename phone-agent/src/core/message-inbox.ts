@@ -25,7 +25,13 @@ export class MessageInbox {
       // till holds the Payment, and a link lost after that is "outcome unknown, ask", never "not sent".
       // Any failure to hand a value to the link means the link is gone, whatever the adapter calls it.
       send: (v, last, kind) =>
-        link.write(v, { unacknowledged: !(last && kind === 'payment') }).catch((e: unknown) => Promise.reject(new PhoneError('link_lost', 'connection to the till lost while sending', { cause: e }))),
+        link
+          .write(v, { unacknowledged: !(last && kind === 'payment') })
+          .catch((e: unknown) =>
+            Promise.reject(
+              new PhoneError('link_lost', 'connection to the till lost while sending', { cause: e }),
+            ),
+          ),
       mtu: () => link.mtu,
     });
     link.onValue((v) => {
@@ -33,7 +39,13 @@ export class MessageInbox {
         const body = this.stream.receive(v, this.now());
         if (body) this.push(body);
       } catch (e) {
-        this.fail(new PhoneError('protocol', e instanceof ProtocolError ? `till sent a bad message (${e.code})` : 'till sent a bad message', { cause: e }));
+        this.fail(
+          new PhoneError(
+            'protocol',
+            e instanceof ProtocolError ? `till sent a bad message (${e.code})` : 'till sent a bad message',
+            { cause: e },
+          ),
+        );
       }
     });
     link.onDisconnect((reason) => {

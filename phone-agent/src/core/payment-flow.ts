@@ -31,8 +31,23 @@
  * ```
  */
 import {
-  assertNever, authenticateCardData, cvmMethodOf, signedOutcomeOf, declineText, isDeclineCode, sealPin, startPhoneHandshake, verifyReceipt, pinSealContext,
-  type BleBody, type CardAuth, type DeclineCode, type Money, type Receipt, type RsaPublicKey, type TillIdentity,
+  assertNever,
+  authenticateCardData,
+  cvmMethodOf,
+  signedOutcomeOf,
+  declineText,
+  isDeclineCode,
+  sealPin,
+  startPhoneHandshake,
+  verifyReceipt,
+  pinSealContext,
+  type BleBody,
+  type CardAuth,
+  type DeclineCode,
+  type Money,
+  type Receipt,
+  type RsaPublicKey,
+  type TillIdentity,
 } from '@bluetill/protocol';
 import type { BiometricSensor } from '../ports/biometric-sensor';
 import type { CardVerificationResult } from './card/card-exchange';
@@ -129,7 +144,10 @@ function conversation(link: CentralLink, now: () => number, timeoutMs: number) {
   const inbox = new MessageInbox(link, now);
   const expect = async <C extends BleBody['$case']>(c: C): Promise<ValueOf<C>> => {
     const body: BleBody = await inbox.next(timeoutMs);
-    if (body.$case === 'error') throw new PhoneError('till_error', `${body.value.code}: ${body.value.message}`, { tillCode: body.value.code });
+    if (body.$case === 'error')
+      throw new PhoneError('till_error', `${body.value.code}: ${body.value.message}`, {
+        tillCode: body.value.code,
+      });
     if (body.$case !== c) throw new PhoneError('protocol', `expected ${c}, got ${body.$case}`);
     return body.value as unknown as ValueOf<C>;
   };
@@ -145,7 +163,9 @@ async function secure(c: ReturnType<typeof conversation>, trust: PayOptions['tru
   try {
     secured = hs.finish(ack, { ...trust, now: now() });
   } catch (e) {
-    throw new PhoneError('till_untrusted', 'this till could not prove who it is; no card data was sent', { cause: e });
+    throw new PhoneError('till_untrusted', 'this till could not prove who it is; no card data was sent', {
+      cause: e,
+    });
   }
   c.inbox.stream.secure(secured.channel);
   return secured;
@@ -171,23 +191,50 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
       // Online PIN: the card's account-verification ARQC goes with it (the issuer judges no PIN without it).
       card = await o.card.read(un, cvm.method === 'online_pin' ? { authorizationCryptogram: true } : {});
     } catch (e) {
-      await inbox.stream.send({ $case: 'error', value: { code: 'card_error', message: 'card could not be read' } }).catch(() => undefined);
+      await inbox.stream
+        .send({ $case: 'error', value: { code: 'card_error', message: 'card could not be read' } })
+        .catch(() => undefined);
       throw new PhoneError('card', `card could not be read: ${(e as Error).message}`, { cause: e });
     }
     if (o.oda) {
-      const oda = authenticateCardData({ card, unpredictableNumber: un, caKeys: o.oda.caKeys, now: new Date(now()) });
+      const oda = authenticateCardData({
+        card,
+        unpredictableNumber: un,
+        caKeys: o.oda.caKeys,
+        now: new Date(now()),
+      });
       if (!oda.ok) {
-        await inbox.stream.send({ $case: 'error', value: { code: 'card_error', message: 'card failed offline data authentication' } }).catch(() => undefined);
-        throw new PhoneError('card_unauthentic', `the card failed offline data authentication (${oda.reason.replaceAll('_', ' ')}): it is not a genuine card of a scheme this phone trusts; no card data was sent`);
+        await inbox.stream
+          .send({
+            $case: 'error',
+            value: { code: 'card_error', message: 'card failed offline data authentication' },
+          })
+          .catch(() => undefined);
+        throw new PhoneError(
+          'card_unauthentic',
+          `the card failed offline data authentication (${oda.reason.replaceAll('_', ' ')}): it is not a genuine card of a scheme this phone trusts; no card data was sent`,
+        );
       }
     }
     let cardAuth: CardAuth;
     if (cvm.method === 'online_pin') {
       const pin = await o.prompt.pin();
-      const sealedPinBlock = sealPin({ pin, pan: card.pan, pinKey: secured.pinKey.publicKey, pinKeyId: secured.pinKey.subjectId, context: pinSealContext(un, secured.terminal.subjectId) });
+      const sealedPinBlock = sealPin({
+        pin,
+        pan: card.pan,
+        pinKey: secured.pinKey.publicKey,
+        pinKeyId: secured.pinKey.subjectId,
+        context: pinSealContext(un, secured.terminal.subjectId),
+      });
       cardAuth = { card, sealedPinBlock };
     } else {
-      const tellTill = () => inbox.stream.send({ $case: 'error', value: { code: 'cvm_failed', message: 'cardholder verification failed on the card' } }).catch(() => undefined);
+      const tellTill = () =>
+        inbox.stream
+          .send({
+            $case: 'error',
+            value: { code: 'cvm_failed', message: 'cardholder verification failed on the card' },
+          })
+          .catch(() => undefined);
       const refused = await verifyOnCard(o, cvm).catch(async (e: unknown) => {
         await tellTill();
         throw e;
@@ -202,12 +249,21 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
     o.prompt.progress(cvm.method === 'online_pin' ? 'Checking card and PIN' : 'Checking card');
     await inbox.stream.send({ $case: 'cardAuth', value: cardAuth });
     const auth = await expect('authResult');
-    if (auth.issuerAuthenticationData !== undefined && auth.issuerAuthenticationData.length > 0) await giveCardIssuerAnswer(o, auth.issuerAuthenticationData);
+    if (auth.issuerAuthenticationData !== undefined && auth.issuerAuthenticationData.length > 0)
+      await giveCardIssuerAnswer(o, auth.issuerAuthenticationData);
     if (!auth.approved) return declined(auth.declineReason, auth.pinTriesLeft);
 
-    resume = { terminalTxnId: auth.terminalTxnId, resumeToken: auth.resumeToken, terminalId: secured.terminal.subjectId };
+    resume = {
+      terminalTxnId: auth.terminalTxnId,
+      resumeToken: auth.resumeToken,
+      terminalId: secured.terminal.subjectId,
+    };
     const total = auth.total!;
-    const ok = await o.prompt.confirm({ merchantName: secured.terminal.merchantName, items: auth.items, total });
+    const ok = await o.prompt.confirm({
+      merchantName: secured.terminal.merchantName,
+      items: auth.items,
+      total,
+    });
     if (!ok) {
       await inbox.stream.send({ $case: 'error', value: { code: 'cancelled', message: 'shopper cancelled' } });
       return { kind: 'cancelled' };
@@ -216,7 +272,13 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
     const cryptogram = await o.card.generateAc({ amount: total, unpredictableNumber: un });
     // The till holds the card's records and signature from CardAuth: the Payment names the card only.
     const { authorizationCryptogram: _verification, ...named } = card;
-    const payment = { terminalTxnId: auth.terminalTxnId, card: { ...named, records: new Uint8Array(), signedDynamicData: new Uint8Array() }, total, items: auth.items, cryptogram };
+    const payment = {
+      terminalTxnId: auth.terminalTxnId,
+      card: { ...named, records: new Uint8Array(), signedDynamicData: new Uint8Array() },
+      total,
+      items: auth.items,
+      cryptogram,
+    };
     await o.tamper?.payment?.(payment);
     const atc = payment.cryptogram?.atc ?? cryptogram.atc;
     resume = { ...resume, total, atc };
@@ -231,7 +293,12 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
       if (lostBefore) paymentSent = false;
       throw e;
     }
-    return outcomeOf(await expect('receipt'), o.trust, now, { terminalId: secured.terminal.subjectId, terminalTxnId: auth.terminalTxnId, total, atc });
+    return outcomeOf(await expect('receipt'), o.trust, now, {
+      terminalId: secured.terminal.subjectId,
+      terminalTxnId: auth.terminalTxnId,
+      total,
+      atc,
+    });
   } catch (e) {
     if (!(e instanceof PhoneError)) throw e;
     // Once the Payment (with its cryptogram) may have reached the till, only the settlement
@@ -239,7 +306,14 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
     // lost link — leaves the outcome unknown, to be asked. Before that the till holds no
     // cryptogram of this card for this payment, so it has nothing it could settle.
     const outcomeUnknown = paymentSent;
-    return { kind: 'failed', code: e.code, message: e.message, ...(e.tillCode !== undefined ? { tillCode: e.tillCode } : {}), charged: outcomeUnknown ? 'unknown' : 'no', ...(outcomeUnknown && resume ? { resume } : {}) };
+    return {
+      kind: 'failed',
+      code: e.code,
+      message: e.message,
+      ...(e.tillCode !== undefined ? { tillCode: e.tillCode } : {}),
+      charged: outcomeUnknown ? 'unknown' : 'no',
+      ...(outcomeUnknown && resume ? { resume } : {}),
+    };
   } finally {
     inbox.stream.close();
   }
@@ -252,7 +326,9 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
  * until a later answer reaches it); the payment goes on either way.
  */
 async function giveCardIssuerAnswer(o: PayOptions, issuerAuthenticationData: Uint8Array): Promise<void> {
-  const data = o.tamper?.issuerAuthentication ? o.tamper.issuerAuthentication(issuerAuthenticationData) : issuerAuthenticationData;
+  const data = o.tamper?.issuerAuthentication
+    ? o.tamper.issuerAuthentication(issuerAuthenticationData)
+    : issuerAuthenticationData;
   if (data === undefined || !o.card.issuerAuthenticate) return;
   await o.card.issuerAuthenticate(data).catch(() => undefined);
 }
@@ -261,8 +337,15 @@ async function giveCardIssuerAnswer(o: PayOptions, issuerAuthenticationData: Uin
  * The card checks the cardholder itself (VERIFY in the same card session). A refusal is the
  * payment's outcome (declined, nothing sent); undefined when the card accepted.
  */
-async function verifyOnCard(o: PayOptions, cvm: Exclude<CardholderVerification, { method: 'online_pin' }>): Promise<PaymentOutcome | undefined> {
-  if (!o.card.verifyCardholder) throw new PhoneError('cvm_unsupported', `this card cannot verify the cardholder by ${cvm.method.replace('_', ' ')}; nothing was sent`);
+async function verifyOnCard(
+  o: PayOptions,
+  cvm: Exclude<CardholderVerification, { method: 'online_pin' }>,
+): Promise<PaymentOutcome | undefined> {
+  if (!o.card.verifyCardholder)
+    throw new PhoneError(
+      'cvm_unsupported',
+      `this card cannot verify the cardholder by ${cvm.method.replace('_', ' ')}; nothing was sent`,
+    );
   let result: CardVerificationResult;
   try {
     switch (cvm.method) {
@@ -288,17 +371,27 @@ async function verifyOnCard(o: PayOptions, cvm: Exclude<CardholderVerification, 
     }
   } catch (e) {
     if (e instanceof PhoneError) throw e;
-    throw new PhoneError('card', `the card could not verify the cardholder: ${(e as Error).message}`, { cause: e });
+    throw new PhoneError('card', `the card could not verify the cardholder: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   if (result.ok) return undefined;
   const pin = cvm.method === 'offline_pin';
   switch (result.reason) {
     case 'not_supported':
-      throw new PhoneError('cvm_unsupported', `this card holds no ${pin ? 'offline PIN' : cvm.method === 'biometric' ? 'fingerprint template' : 'knowledge secret'}; nothing was sent`);
+      throw new PhoneError(
+        'cvm_unsupported',
+        `this card holds no ${pin ? 'offline PIN' : cvm.method === 'biometric' ? 'fingerprint template' : 'knowledge secret'}; nothing was sent`,
+      );
     case 'blocked':
       return declined(pin ? 'pin_tries_exceeded' : 'cvm_tries_exceeded', pin ? 0 : undefined, undefined, 0);
     case 'incorrect':
-      return declined(pin ? 'pin_incorrect' : 'cvm_failed', pin ? result.triesLeft : undefined, undefined, result.triesLeft);
+      return declined(
+        pin ? 'pin_incorrect' : 'cvm_failed',
+        pin ? result.triesLeft : undefined,
+        undefined,
+        result.triesLeft,
+      );
   }
 }
 
@@ -319,14 +412,27 @@ export async function retrieveReceipt(o: RetrieveOptions): Promise<PaymentOutcom
   const c = conversation(o.link, now, o.answerTimeoutMs ?? 20_000);
   try {
     const secured = await secure(c, o.trust, now);
-    await c.inbox.stream.send({ $case: 'receiptRequest', value: { terminalTxnId: o.ticket.terminalTxnId, resumeToken: o.ticket.resumeToken } });
+    await c.inbox.stream.send({
+      $case: 'receiptRequest',
+      value: { terminalTxnId: o.ticket.terminalTxnId, resumeToken: o.ticket.resumeToken },
+    });
     return outcomeOf(await c.expect('receipt'), o.trust, now, {
-      terminalId: secured.terminal.subjectId, terminalTxnId: o.ticket.terminalTxnId, ...(o.ticket.total ? { total: o.ticket.total } : {}), ...(o.ticket.atc !== undefined ? { atc: o.ticket.atc } : {}),
+      terminalId: secured.terminal.subjectId,
+      terminalTxnId: o.ticket.terminalTxnId,
+      ...(o.ticket.total ? { total: o.ticket.total } : {}),
+      ...(o.ticket.atc !== undefined ? { atc: o.ticket.atc } : {}),
     });
   } catch (e) {
     if (!(e instanceof PhoneError)) throw e;
     // The till saying "not charged" is not signed: the outcome stays unknown (ask the card company).
-    return { kind: 'failed', code: e.code, message: e.message, ...(e.tillCode !== undefined ? { tillCode: e.tillCode } : {}), charged: 'unknown', resume: o.ticket };
+    return {
+      kind: 'failed',
+      code: e.code,
+      message: e.message,
+      ...(e.tillCode !== undefined ? { tillCode: e.tillCode } : {}),
+      charged: 'unknown',
+      resume: o.ticket,
+    };
   } finally {
     c.inbox.stream.close();
   }
@@ -339,8 +445,17 @@ export async function retrieveReceipt(o: RetrieveOptions): Promise<PaymentOutcom
  * shopper confirmed, the ATC of the card's cryptogram when it names one); its `result` is the
  * outcome. No signed receipt: the outcome is unknown (PhoneError 'outcome_unknown').
  */
-export function outcomeOf(result: ValueOf<'receipt'>, trust: PayOptions['trust'], now: () => number, expected: { terminalId: string; terminalTxnId: string; total?: Money; atc?: number }): PaymentOutcome {
-  if (!result.receipt) throw new PhoneError('outcome_unknown', 'the till answered with an outcome the payment network did not sign');
+export function outcomeOf(
+  result: ValueOf<'receipt'>,
+  trust: PayOptions['trust'],
+  now: () => number,
+  expected: { terminalId: string; terminalTxnId: string; total?: Money; atc?: number },
+): PaymentOutcome {
+  if (!result.receipt)
+    throw new PhoneError(
+      'outcome_unknown',
+      'the till answered with an outcome the payment network did not sign',
+    );
   let receipt: Receipt;
   try {
     receipt = verifyReceipt(result.receipt, trust.cardCompanyRoot, now());
@@ -349,8 +464,11 @@ export function outcomeOf(result: ValueOf<'receipt'>, trust: PayOptions['trust']
   }
   const t = expected.total;
   if (
-    (receipt.kind !== '' && receipt.kind !== 'sale') || receipt.terminalId !== expected.terminalId || receipt.terminalTxnId !== expected.terminalTxnId ||
-    (t && (receipt.total?.minor !== t.minor || receipt.total?.currency !== t.currency)) || (expected.atc !== undefined && receipt.atc !== 0 && receipt.atc !== expected.atc)
+    (receipt.kind !== '' && receipt.kind !== 'sale') ||
+    receipt.terminalId !== expected.terminalId ||
+    receipt.terminalTxnId !== expected.terminalTxnId ||
+    (t && (receipt.total?.minor !== t.minor || receipt.total?.currency !== t.currency)) ||
+    (expected.atc !== undefined && receipt.atc !== 0 && receipt.atc !== expected.atc)
   )
     throw new PhoneError('receipt_mismatch', 'the till sent the signed receipt of another payment');
   const signed = signedOutcomeOf(receipt);
@@ -386,7 +504,8 @@ export interface AskOptions {
 export async function askOutcome(o: AskOptions): Promise<PaymentOutcome> {
   const now = o.now ?? Date.now;
   const t = o.ticket;
-  if (!t.terminalId || t.atc === undefined || !t.total) throw new PhoneError('protocol', 'the ticket does not name the till, the sum and the cryptogram');
+  if (!t.terminalId || t.atc === undefined || !t.total)
+    throw new PhoneError('protocol', 'the ticket does not name the till, the sum and the cryptogram');
   const ch = await o.backend.challenge();
   let card;
   try {
@@ -395,16 +514,39 @@ export async function askOutcome(o: AskOptions): Promise<PaymentOutcome> {
     throw new PhoneError('card', `card could not be read: ${(e as Error).message}`, { cause: e });
   }
   const res = await o.backend.getOutcome({
-    unpredictableNumber: ch.unpredictableNumber, card, terminalId: t.terminalId, terminalTxnId: t.terminalTxnId, atc: t.atc, amount: t.total,
+    unpredictableNumber: ch.unpredictableNumber,
+    card,
+    terminalId: t.terminalId,
+    terminalTxnId: t.terminalTxnId,
+    atc: t.atc,
+    amount: t.total,
   });
-  if (!res.receipt) throw new PhoneError('outcome_unknown', `the payment network gave no signed outcome (${res.declineReason || 'none'})`);
-  return outcomeOf({ approved: res.approved, declineReason: res.declineReason, receipt: res.receipt }, o.trust, now, { terminalId: t.terminalId, terminalTxnId: t.terminalTxnId, total: t.total, atc: t.atc });
+  if (!res.receipt)
+    throw new PhoneError(
+      'outcome_unknown',
+      `the payment network gave no signed outcome (${res.declineReason || 'none'})`,
+    );
+  return outcomeOf(
+    { approved: res.approved, declineReason: res.declineReason, receipt: res.receipt },
+    o.trust,
+    now,
+    { terminalId: t.terminalId, terminalTxnId: t.terminalTxnId, total: t.total, atc: t.atc },
+  );
 }
 
-function declined(reason: string, pinTriesLeft?: number, receipt?: Receipt, triesLeft?: number): PaymentOutcome {
+function declined(
+  reason: string,
+  pinTriesLeft?: number,
+  receipt?: Receipt,
+  triesLeft?: number,
+): PaymentOutcome {
   const code: DeclineCode = isDeclineCode(reason) ? reason : 'cancelled';
   return {
-    kind: 'declined', reason: code, text: declineText(code), ...(pinTriesLeft !== undefined ? { pinTriesLeft } : {}), ...(triesLeft !== undefined ? { triesLeft } : {}),
+    kind: 'declined',
+    reason: code,
+    text: declineText(code),
+    ...(pinTriesLeft !== undefined ? { pinTriesLeft } : {}),
+    ...(triesLeft !== undefined ? { triesLeft } : {}),
     ...(receipt ? { receipt } : {}),
   };
 }

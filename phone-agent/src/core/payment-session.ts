@@ -9,7 +9,14 @@
  * TillUnreachableError; the host decides what that means to it (the CLI: exit 4, nothing charged).
  */
 import type { RsaPublicKey } from '@bluetill/protocol';
-import { askOutcome, pay, retrieveReceipt, type CardholderVerification, type PaymentOutcome, type PayOptions } from './payment-flow';
+import {
+  askOutcome,
+  pay,
+  retrieveReceipt,
+  type CardholderVerification,
+  type PaymentOutcome,
+  type PayOptions,
+} from './payment-flow';
 import { BleCentralError, type Advertisement, type BleCentral, type CentralLink } from '../ports/ble-central';
 import type { PaymentCard } from '../ports/payment-card';
 import type { Prompt } from '../ports/prompt';
@@ -91,24 +98,43 @@ export function pickTill(found: readonly Advertisement[], choice: TillChoice): A
 /** The BLE port's failures while finding or reaching the till, as TillUnreachableError (cause: the BleCentralError). */
 const bleFailure = (e: unknown, doing: string): never => {
   if (e instanceof BleCentralError && e.code === 'adapter_unavailable') {
-    throw new TillUnreachableError('ble_unavailable', `Bluetooth is not available: ${e.message}`, { cause: e });
+    throw new TillUnreachableError('ble_unavailable', `Bluetooth is not available: ${e.message}`, {
+      cause: e,
+    });
   }
   if (e instanceof BleCentralError && e.code === 'connect_failed') {
-    const tries = e.attempts !== undefined ? ` (tried ${e.attempts} ${e.attempts === 1 ? 'time' : 'times'})` : '';
-    throw new TillUnreachableError('connect_failed', `could not ${doing}: the till's radio did not take the connection${tries}: ${e.message}. Nothing was charged; move closer or try again.`, { cause: e });
+    const tries =
+      e.attempts !== undefined ? ` (tried ${e.attempts} ${e.attempts === 1 ? 'time' : 'times'})` : '';
+    throw new TillUnreachableError(
+      'connect_failed',
+      `could not ${doing}: the till's radio did not take the connection${tries}: ${e.message}. Nothing was charged; move closer or try again.`,
+      { cause: e },
+    );
   }
-  if (e instanceof BleCentralError) throw new TillUnreachableError('connect_failed', `could not ${doing}: ${e.message}`, { cause: e });
+  if (e instanceof BleCentralError)
+    throw new TillUnreachableError('connect_failed', `could not ${doing}: ${e.message}`, { cause: e });
   throw e;
 };
 
-export async function findTill(central: BleCentral, choice: TillChoice, timeoutMs: number, progress: (s: string) => void): Promise<Advertisement> {
+export async function findTill(
+  central: BleCentral,
+  choice: TillChoice,
+  timeoutMs: number,
+  progress: (s: string) => void,
+): Promise<Advertisement> {
   progress(choice.kind === 'name' ? `Looking for the till "${choice.name}"` : 'Looking for tills nearby');
-  const found = await central.scan({ timeoutMs, ...(choice.kind === 'name' ? { counterName: choice.name } : {}) }).catch((e: unknown) => bleFailure(e, 'scan'));
+  const found = await central
+    .scan({ timeoutMs, ...(choice.kind === 'name' ? { counterName: choice.name } : {}) })
+    .catch((e: unknown) => bleFailure(e, 'scan'));
   const till = pickTill(found, choice);
   if (!till) {
-    const seen = found.length === 0 ? 'no till at all' : `only ${found.map((a) => `"${a.counterName}"`).join(', ')}`;
+    const seen =
+      found.length === 0 ? 'no till at all' : `only ${found.map((a) => `"${a.counterName}"`).join(', ')}`;
     const wanted = choice.kind === 'name' ? `the till "${choice.name}"` : 'a till';
-    throw new TillUnreachableError('no_till', `No till found: ${wanted} was not seen within ${timeoutMs} ms (${seen}). Move closer or check the counter name.`);
+    throw new TillUnreachableError(
+      'no_till',
+      `No till found: ${wanted} was not seen within ${timeoutMs} ms (${seen}). Move closer or check the counter name.`,
+    );
   }
   return till;
 }
@@ -120,13 +146,19 @@ export async function runPaymentSession(o: PaymentSessionOptions): Promise<Payme
   o.card.prepare?.().catch(() => undefined);
   const till = await findTill(o.central, o.till, o.scanTimeoutMs, progress);
   progress(`Connecting to "${till.counterName}" (${signalText(till.rssi)})`);
-  const connect = (): Promise<CentralLink> => o.central.connect(till.id, { timeoutMs: o.connectTimeoutMs ?? 10_000 });
+  const connect = (): Promise<CentralLink> =>
+    o.central.connect(till.id, { timeoutMs: o.connectTimeoutMs ?? 10_000 });
   const link = await connect().catch((e: unknown) => bleFailure(e, `connect to "${till.counterName}"`));
   let outcome: PaymentOutcome;
   try {
     outcome = await pay({
-      link, card: o.card, prompt: o.prompt, trust: o.trust, ...(o.answerTimeoutMs ? { answerTimeoutMs: o.answerTimeoutMs } : {}),
-      ...(o.cvm ? { cvm: o.cvm } : {}), ...(o.oda ? { oda: { caKeys: o.trust.emvCaKeys ?? new Map() } } : {}),
+      link,
+      card: o.card,
+      prompt: o.prompt,
+      trust: o.trust,
+      ...(o.answerTimeoutMs ? { answerTimeoutMs: o.answerTimeoutMs } : {}),
+      ...(o.cvm ? { cvm: o.cvm } : {}),
+      ...(o.oda ? { oda: { caKeys: o.trust.emvCaKeys ?? new Map() } } : {}),
       ...(o.tamper ? { tamper: o.tamper } : {}),
     });
   } finally {
@@ -135,9 +167,15 @@ export async function runPaymentSession(o: PaymentSessionOptions): Promise<Payme
   let resumed = false;
   const lost = outcome.kind === 'failed' && outcome.resume ? outcome : undefined;
   let backoff = o.resumeBackoffMs ?? 500;
-  for (let attempt = 1; attempt <= (o.resumeAttempts ?? 3) && outcome.kind === 'failed' && outcome.resume; attempt++) {
+  for (
+    let attempt = 1;
+    attempt <= (o.resumeAttempts ?? 3) && outcome.kind === 'failed' && outcome.resume;
+    attempt++
+  ) {
     const ticket = outcome.resume;
-    progress(`The link was lost after the payment was sent; reconnecting to ask the till (attempt ${attempt})`);
+    progress(
+      `The link was lost after the payment was sent; reconnecting to ask the till (attempt ${attempt})`,
+    );
     await sleep(backoff);
     backoff *= 2;
     let again: CentralLink;
@@ -147,7 +185,12 @@ export async function runPaymentSession(o: PaymentSessionOptions): Promise<Payme
       continue; // still out of reach: try again, then report the outcome as unknown
     }
     try {
-      outcome = await retrieveReceipt({ link: again, trust: o.trust, ticket, ...(o.answerTimeoutMs ? { answerTimeoutMs: o.answerTimeoutMs } : {}) });
+      outcome = await retrieveReceipt({
+        link: again,
+        trust: o.trust,
+        ticket,
+        ...(o.answerTimeoutMs ? { answerTimeoutMs: o.answerTimeoutMs } : {}),
+      });
       resumed = !(outcome.kind === 'failed' && outcome.resume);
     } finally {
       await again.disconnect().catch(() => undefined);
@@ -157,7 +200,12 @@ export async function runPaymentSession(o: PaymentSessionOptions): Promise<Payme
   if (o.askBackend && outcome.kind === 'failed' && outcome.charged === 'unknown' && outcome.resume) {
     progress('The till gave no signed outcome; asking the payment network directly');
     try {
-      outcome = await askOutcome({ backend: o.askBackend, card: o.card, trust: o.trust, ticket: outcome.resume });
+      outcome = await askOutcome({
+        backend: o.askBackend,
+        card: o.card,
+        trust: o.trust,
+        ticket: outcome.resume,
+      });
       asked = true;
     } catch (e) {
       if (!(e instanceof PhoneError) && !(e instanceof ShopperBackendError)) throw e;

@@ -6,7 +6,8 @@
 export const RSSI_NOT_AVAILABLE = 127;
 
 /** True when `rssi` is a measurement (-127..20 dBm), false for 127 and anything else out of range. */
-export const rssiAvailable = (rssi: number): boolean => Number.isFinite(rssi) && rssi !== RSSI_NOT_AVAILABLE && rssi >= -127 && rssi <= 20;
+export const rssiAvailable = (rssi: number): boolean =>
+  Number.isFinite(rssi) && rssi !== RSSI_NOT_AVAILABLE && rssi >= -127 && rssi <= 20;
 
 /** For sorting, strongest first; signals not available last (in their original order). */
 export const bySignal = (a: { readonly rssi: number }, b: { readonly rssi: number }): number => {

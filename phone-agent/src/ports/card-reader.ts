@@ -16,7 +16,8 @@ export interface CardReader {
   close(): Promise<void>;
 }
 
-export type CardReaderErrorCode = 'no_reader' | 'no_card' | 'card_removed' | 'transmit_failed' | 'unexpected_command';
+export type CardReaderErrorCode =
+  'no_reader' | 'no_card' | 'card_removed' | 'transmit_failed' | 'unexpected_command';
 
 export class CardReaderError extends Error {
   constructor(

@@ -1,5 +1,9 @@
 import type { CardData, Cryptogram, Money } from '@bluetill/protocol';
-import type { CardVerification, CardVerificationResult, IssuerAuthenticationResult } from '../core/card/card-exchange';
+import type {
+  CardVerification,
+  CardVerificationResult,
+  IssuerAuthenticationResult,
+} from '../core/card/card-exchange';
 
 /**
  * The shopper's payment card as the payment flow needs it. The EMV adapter implements it over a

@@ -1,5 +1,11 @@
 import type {
-  IssueCodeRequest, IssueCodeResponse, OutcomeRequest, OutcomeResponse, PayMerchantRequest, PayMerchantResponse, ShopperChallengeResponse,
+  IssueCodeRequest,
+  IssueCodeResponse,
+  OutcomeRequest,
+  OutcomeResponse,
+  PayMerchantRequest,
+  PayMerchantResponse,
+  ShopperChallengeResponse,
 } from '@bluetill/protocol';
 
 /**
@@ -24,7 +30,8 @@ export interface ShopperBackend {
 }
 
 /** `not_shopper_listener`: the address answers for tills only (its TLS handshake asks for a till's client certificate). */
-export type ShopperBackendErrorCode = 'unavailable' | 'deadline' | 'rejected' | 'untrusted' | 'not_shopper_listener';
+export type ShopperBackendErrorCode =
+  'unavailable' | 'deadline' | 'rejected' | 'untrusted' | 'not_shopper_listener';
 
 export class ShopperBackendError extends Error {
   constructor(

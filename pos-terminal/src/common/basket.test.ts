@@ -39,7 +39,11 @@ describe('BasketBook ids', () => {
   it('a basket rung up after a till restart reused the id of a journaled sale (B-0001), so its payment was taken for that earlier sale — was a bug', () => {
     const journaled = new Set(['B-0001', 'B-0002', 'B-0004']);
     const book = new BasketBook('EUR', (id) => journaled.has(id));
-    expect([book.add([tea]).id, book.add([tea]).id, book.add([tea]).id]).toEqual(['B-0003', 'B-0005', 'B-0006']);
+    expect([book.add([tea]).id, book.add([tea]).id, book.add([tea]).id]).toEqual([
+      'B-0003',
+      'B-0005',
+      'B-0006',
+    ]);
     expect(() => book.add([tea], 'B-0002')).toThrow(/exists/);
     expect(() => book.add([tea], 'B-0003')).toThrow(/exists/);
   });
@@ -49,7 +53,11 @@ describe('Basket transitions', () => {
   it('a basket held for a payment code has a code holder (no pseudo session): no phone takes it, release by session leaves it, only its attempt frees it', () => {
     const book = new BasketBook('EUR');
     const b = book.add([tea]);
-    expect(book.holdForCode(b.id, 'T-1-txn')).toMatchObject({ state: 'held_for_code', holder: { kind: 'code', txnId: 'T-1-txn' }, sessionId: null });
+    expect(book.holdForCode(b.id, 'T-1-txn')).toMatchObject({
+      state: 'held_for_code',
+      holder: { kind: 'code', txnId: 'T-1-txn' },
+      sessionId: null,
+    });
     expect(book.holdForCode(b.id, 'T-1-other')).toBeUndefined();
     expect(book.assign('s1')).toBeUndefined();
     expect(book.assign('s1', b.id)).toBeUndefined();
@@ -58,7 +66,12 @@ describe('Basket transitions', () => {
     expect(book.get(b.id)?.state).toBe('held_for_code');
     book.releaseCode('T-1-txn');
     expect(book.get(b.id)).toMatchObject({ state: 'open', holder: null });
-    expect(book.assign('s1')).toMatchObject({ id: b.id, state: 'assigned', holder: { kind: 'phone', sessionId: 's1' }, sessionId: 's1' });
+    expect(book.assign('s1')).toMatchObject({
+      id: b.id,
+      state: 'assigned',
+      holder: { kind: 'phone', sessionId: 's1' },
+      sessionId: 's1',
+    });
   });
 
   it('paid and released are final: a paid basket is not released, re-assigned or taken back; every move off the table throws', () => {
@@ -73,7 +86,13 @@ describe('Basket transitions', () => {
     expect(book.assign('s2', b.id)).toBeUndefined();
     expect(book.holdForCode(b.id, 'x')).toBeUndefined();
     expect(book.takeBack(b.id)).toBeUndefined();
-    for (const [from, to] of [['paid', 'open'], ['released', 'open'], ['assigned', 'held_for_code'], ['held_for_code', 'assigned'], ['assigned', 'released']] as const)
+    for (const [from, to] of [
+      ['paid', 'open'],
+      ['released', 'open'],
+      ['assigned', 'held_for_code'],
+      ['held_for_code', 'assigned'],
+      ['assigned', 'released'],
+    ] as const)
       expect(() => checkBasketTransition('B-1', from, to)).toThrow(BasketTransitionError);
     expect(() => checkBasketTransition('B-1', 'open', 'paid')).not.toThrow();
   });

@@ -24,7 +24,8 @@ import type { BasketStore } from './ports/basket-store';
 export type BasketState = 'open' | 'assigned' | 'held_for_code' | 'paid' | 'released';
 
 /** Who has a basket: a phone's session, or a payment code's settlement attempt. */
-export type BasketHolder = { readonly kind: 'phone'; readonly sessionId: string } | { readonly kind: 'code'; readonly txnId: string };
+export type BasketHolder =
+  { readonly kind: 'phone'; readonly sessionId: string } | { readonly kind: 'code'; readonly txnId: string };
 
 const TRANSITIONS: Readonly<Record<BasketState, readonly BasketState[]>> = {
   open: ['assigned', 'held_for_code', 'released', 'paid'],
@@ -87,7 +88,15 @@ export class BasketBook {
   }
 
   private make(id: string, items: readonly Item[]): Mutable<Basket> {
-    return { id, items: items.map((i) => ({ ...i })), total: basketTotal(items, this.currency), state: 'open', holder: null, sessionId: null, receiptTxnId: null };
+    return {
+      id,
+      items: items.map((i) => ({ ...i })),
+      total: basketTotal(items, this.currency),
+      state: 'open',
+      holder: null,
+      sessionId: null,
+      receiptTxnId: null,
+    };
   }
 
   /** The one place a basket changes state: checked against the table. */
@@ -108,7 +117,11 @@ export class BasketBook {
     }
     if (this.baskets.has(id) || this.taken(id)) throw new Error(`basket ${id} exists`);
     const basket = this.make(id, items);
-    this.store?.writeBaskets({ put: { id, items: basket.items }, lastNumber: this.next - 1, ...(draftAfter ? { draft: draftAfter } : {}) });
+    this.store?.writeBaskets({
+      put: { id, items: basket.items },
+      lastNumber: this.next - 1,
+      ...(draftAfter ? { draft: draftAfter } : {}),
+    });
     this.baskets.set(id, basket);
     if (draftAfter) this.saleDraft = draftAfter.map((i) => ({ ...i }));
     return basket;
@@ -137,7 +150,9 @@ export class BasketBook {
   assign(sessionId: string, basketId?: string): Basket | undefined {
     const already = this.list().find((b) => b.sessionId === sessionId && b.state === 'assigned');
     if (already && (!basketId || already.id === basketId)) return already;
-    const basket = basketId ? this.baskets.get(basketId) : [...this.baskets.values()].find((b) => b.state === 'open');
+    const basket = basketId
+      ? this.baskets.get(basketId)
+      : [...this.baskets.values()].find((b) => b.state === 'open');
     if (!basket || basket.state !== 'open') return undefined;
     this.move(basket, 'assigned', { kind: 'phone', sessionId });
     return basket;
@@ -153,12 +168,15 @@ export class BasketBook {
 
   /** The phone's session ended without paying: its basket waits for the next phone. */
   release(sessionId: string): void {
-    for (const b of this.baskets.values()) if (b.state === 'assigned' && b.sessionId === sessionId) this.move(b, 'open', null);
+    for (const b of this.baskets.values())
+      if (b.state === 'assigned' && b.sessionId === sessionId) this.move(b, 'open', null);
   }
 
   /** The payment code's attempt `txnId` did not pay: the basket it held waits again. */
   releaseCode(txnId: string): void {
-    for (const b of this.baskets.values()) if (b.state === 'held_for_code' && b.holder?.kind === 'code' && b.holder.txnId === txnId) this.move(b, 'open', null);
+    for (const b of this.baskets.values())
+      if (b.state === 'held_for_code' && b.holder?.kind === 'code' && b.holder.txnId === txnId)
+        this.move(b, 'open', null);
   }
 
   /**
@@ -207,8 +225,13 @@ export function mergeItems(lines: readonly Item[], more: readonly Item[]): Item[
 }
 
 /** The till's check of what the phone asks to pay against its own basket. */
-export function checkAgainstBasket(basket: Basket, total: Money | undefined, items: readonly Item[]): DeclineCode | null {
-  if (!total || total.minor !== basket.total.minor || total.currency !== basket.total.currency) return 'amount_mismatch';
+export function checkAgainstBasket(
+  basket: Basket,
+  total: Money | undefined,
+  items: readonly Item[],
+): DeclineCode | null {
+  if (!total || total.minor !== basket.total.minor || total.currency !== basket.total.currency)
+    return 'amount_mismatch';
   if (!sameItems(items, basket.items)) return 'items_mismatch';
   return null;
 }

@@ -19,12 +19,29 @@ export function isTimeZone(zone: string): boolean {
 }
 
 /** The wall clock at `ms` in `zone`: year, month (1–12), day, hour, minute, second. */
-function wallClock(ms: number, zone: string): { y: number; m: number; d: number; h: number; min: number; s: number } {
+function wallClock(
+  ms: number,
+  zone: string,
+): { y: number; m: number; d: number; h: number; min: number; s: number } {
   const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+    timeZone: zone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
   }).formatToParts(new Date(ms));
   const get = (t: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === t)!.value);
-  return { y: get('year'), m: get('month'), d: get('day'), h: get('hour'), min: get('minute'), s: get('second') };
+  return {
+    y: get('year'),
+    m: get('month'),
+    d: get('day'),
+    h: get('hour'),
+    min: get('minute'),
+    s: get('second'),
+  };
 }
 
 /** How far `zone`'s wall clock is ahead of UTC at `ms`. */
@@ -53,5 +70,8 @@ export function businessDayBounds(date: string, zone: string): { startMs: number
   if (!match) throw new RangeError(`not a date (YYYY-MM-DD): ${date}`);
   const [y, m, d] = [Number(match[1]), Number(match[2]), Number(match[3])];
   const next = new Date(Date.UTC(y, m - 1, d + 1));
-  return { startMs: midnight(y, m, d, zone), endMs: midnight(next.getUTCFullYear(), next.getUTCMonth() + 1, next.getUTCDate(), zone) };
+  return {
+    startMs: midnight(y, m, d, zone),
+    endMs: midnight(next.getUTCFullYear(), next.getUTCMonth() + 1, next.getUTCDate(), zone),
+  };
 }

@@ -1,7 +1,16 @@
 /** What the till shows of one phone's session (its state machine lives in session.ts). */
 import type { DeclineCode } from '@bluetill/protocol';
 
-export type SessionState = 'connected' | 'secured' | 'authorizing' | 'authorized' | 'paying' | 'approved' | 'declined' | 'failed' | 'closed';
+export type SessionState =
+  | 'connected'
+  | 'secured'
+  | 'authorizing'
+  | 'authorized'
+  | 'paying'
+  | 'approved'
+  | 'declined'
+  | 'failed'
+  | 'closed';
 
 export interface SessionSnapshot {
   readonly id: string;

@@ -22,8 +22,24 @@
  * ```
  */
 import {
-  acceptHello, checkHello, type CancelReason, type Cryptogram, cvmNameOf, maskPan, MessageStream, ProtocolError, assertNever,
-  type BleBody, type CardAuth, type CardData, type DeclineCode, type Hello, type Payment, type Receipt, type ReceiptRequest, type SettleResponse,
+  acceptHello,
+  checkHello,
+  type CancelReason,
+  type Cryptogram,
+  cvmNameOf,
+  maskPan,
+  MessageStream,
+  ProtocolError,
+  assertNever,
+  type BleBody,
+  type CardAuth,
+  type CardData,
+  type DeclineCode,
+  type Hello,
+  type Payment,
+  type Receipt,
+  type ReceiptRequest,
+  type SettleResponse,
 } from '@bluetill/protocol';
 import { Receipt as ReceiptCodec } from '@bluetill/protocol';
 import type { PeripheralLink } from './ports/ble-peripheral';
@@ -33,7 +49,6 @@ import type { TillContext } from './till-context';
 import type { SessionSnapshot, SessionState } from './session-snapshot';
 
 export type { SessionSnapshot, SessionState } from './session-snapshot';
-
 
 const NEXT: Readonly<Record<SessionState, readonly SessionState[]>> = {
   connected: ['secured', 'failed', 'closed'],
@@ -48,10 +63,16 @@ const NEXT: Readonly<Record<SessionState, readonly SessionState[]>> = {
   closed: [],
 };
 
-
 /** What the settlement needs of the card a phone showed (settlement-service checks PAN, expiry and PAN sequence). */
 export function settlementCard(card: CardData): CardData {
-  return { pan: card.pan, expiry: card.expiry, panSequence: card.panSequence, cardholderName: '', records: new Uint8Array(), signedDynamicData: new Uint8Array() };
+  return {
+    pan: card.pan,
+    expiry: card.expiry,
+    panSequence: card.panSequence,
+    cardholderName: '',
+    records: new Uint8Array(),
+    signedDynamicData: new Uint8Array(),
+  };
 }
 
 export class PhoneSession {
@@ -94,7 +115,14 @@ export class PhoneSession {
   }
 
   snapshot(): SessionSnapshot {
-    return { id: this.id, state: this.state, basketId: this.basket?.id ?? null, maskedPan: this.card ? maskPan(this.card.pan) : null, decline: this.decline, detail: this.detail };
+    return {
+      id: this.id,
+      state: this.state,
+      basketId: this.basket?.id ?? null,
+      maskedPan: this.card ? maskPan(this.card.pan) : null,
+      decline: this.decline,
+      detail: this.detail,
+    };
   }
 
   private onValue(value: Uint8Array): void {
@@ -167,7 +195,12 @@ export class PhoneSession {
     // phone only once its card has authenticated (onCardAuth), so anonymous links hold none.
     let accepted;
     try {
-      accepted = acceptHello(hello, this.ctx.identity, { unpredictableNumber: challenge.unpredictableNumber, pinKeyCertificate: challenge.pinKeyCertificate, terminalStatement: challenge.terminalStatement, amount: undefined });
+      accepted = acceptHello(hello, this.ctx.identity, {
+        unpredictableNumber: challenge.unpredictableNumber,
+        pinKeyCertificate: challenge.pinKeyCertificate,
+        terminalStatement: challenge.terminalStatement,
+        amount: undefined,
+      });
     } catch (error) {
       return this.protocolFailure(error);
     }
@@ -180,24 +213,41 @@ export class PhoneSession {
   }
 
   private async onCardAuth(auth: CardAuth): Promise<void> {
-    if (this.state !== 'secured' || !this.un) return this.refuse('unexpected_message', 'CardAuth out of order');
+    if (this.state !== 'secured' || !this.un)
+      return this.refuse('unexpected_message', 'CardAuth out of order');
     if (!auth.card) return this.refuse('bad_message', 'CardAuth without card data');
     // The declared cardholder verification is checked at the edge; the backend trusts a method the
     // card checked only when the card's cryptogram shows it (settlement).
     const cvm = cvmNameOf(auth.cvmMethod ?? 0);
     if (!cvm) return this.refuse('bad_message', 'CardAuth with an unknown cardholder verification method');
-    if (cvm !== 'online_pin' && auth.sealedPinBlock.length > 0) return this.refuse('bad_message', 'CardAuth with a PIN block for a method the card verifies');
+    if (cvm !== 'online_pin' && auth.sealedPinBlock.length > 0)
+      return this.refuse('bad_message', 'CardAuth with a PIN block for a method the card verifies');
     // Kept for the settlement: the card's identity only. Its records and signed dynamic data
     // (kilobytes) served this authorization and are not held, journaled or sent again.
     this.card = settlementCard(auth.card);
     this.move('authorizing');
     const res = await this.ctx.backend.authorize({
-      terminalId: this.ctx.terminalId, unpredictableNumber: this.un, card: auth.card, sealedPinBlock: auth.sealedPinBlock,
+      terminalId: this.ctx.terminalId,
+      unpredictableNumber: this.un,
+      card: auth.card,
+      sealedPinBlock: auth.sealedPinBlock,
       ...(auth.cvmMethod !== undefined ? { cvmMethod: auth.cvmMethod } : {}),
     });
     if (!res.approved) {
       this.decline = res.declineReason as DeclineCode;
-      return this.finish('declined', { $case: 'authResult', value: { approved: false, declineReason: res.declineReason, pinTriesLeft: res.pinTriesLeft, items: [], total: undefined, terminalTxnId: '', resumeToken: new Uint8Array(), ...(res.issuerAuthenticationData ? { issuerAuthenticationData: res.issuerAuthenticationData } : {}) } });
+      return this.finish('declined', {
+        $case: 'authResult',
+        value: {
+          approved: false,
+          declineReason: res.declineReason,
+          pinTriesLeft: res.pinTriesLeft,
+          items: [],
+          total: undefined,
+          terminalTxnId: '',
+          resumeToken: new Uint8Array(),
+          ...(res.issuerAuthenticationData ? { issuerAuthenticationData: res.issuerAuthenticationData } : {}),
+        },
+      });
     }
     this.authorizationRef = res.authorizationRef;
     // The card proved itself (its signature over this session's UN, checked by the authorization
@@ -205,16 +255,32 @@ export class PhoneSession {
     this.basket = (await this.waitForBasket()) ?? null;
     if (!this.basket) {
       this.detail = 'no basket was assigned';
-      return this.finish('failed', { $case: 'error', value: { code: 'no_basket', message: 'The till has no basket for this phone' } });
+      return this.finish('failed', {
+        $case: 'error',
+        value: { code: 'no_basket', message: 'The till has no basket for this phone' },
+      });
     }
     this.txnId = this.ctx.newTxnId();
     const resumeToken = this.ctx.issueResumeToken(this.txnId, this.basket.id);
     this.move('authorized');
-    await this.stream.send({ $case: 'authResult', value: { approved: true, declineReason: '', pinTriesLeft: res.pinTriesLeft, items: [...this.basket.items], total: this.basket.total, terminalTxnId: this.txnId, resumeToken, ...(res.issuerAuthenticationData ? { issuerAuthenticationData: res.issuerAuthenticationData } : {}) } });
+    await this.stream.send({
+      $case: 'authResult',
+      value: {
+        approved: true,
+        declineReason: '',
+        pinTriesLeft: res.pinTriesLeft,
+        items: [...this.basket.items],
+        total: this.basket.total,
+        terminalTxnId: this.txnId,
+        resumeToken,
+        ...(res.issuerAuthenticationData ? { issuerAuthenticationData: res.issuerAuthenticationData } : {}),
+      },
+    });
   }
 
   private async onPayment(p: Payment): Promise<void> {
-    if (this.state !== 'authorized' || !this.basket || !this.card) return this.refuse('unexpected_message', 'Payment out of order');
+    if (this.state !== 'authorized' || !this.basket || !this.card)
+      return this.refuse('unexpected_message', 'Payment out of order');
     this.handedOn = true;
     this.move('paying');
     const mismatch: DeclineCode | null =
@@ -230,23 +296,46 @@ export class PhoneSession {
       // The phone believes only what the settlement server signs, and the till holds a cryptogram:
       // the payment is declined there (signed, its authorization and ATC used up), not here.
       const signed = await this.cancelAtBackend(mismatch as CancelReason, p.cryptogram);
-      if (!signed) return this.finish('failed', { $case: 'error', value: { code: 'outcome_unknown', message: 'The payment network did not confirm the decline; ask again shortly' } });
-      return this.finish('declined', { $case: 'receipt', value: { approved: signed.approved, declineReason: signed.declineReason, receipt: signed.receipt } });
+      if (!signed)
+        return this.finish('failed', {
+          $case: 'error',
+          value: {
+            code: 'outcome_unknown',
+            message: 'The payment network did not confirm the decline; ask again shortly',
+          },
+        });
+      return this.finish('declined', {
+        $case: 'receipt',
+        value: { approved: signed.approved, declineReason: signed.declineReason, receipt: signed.receipt },
+      });
     }
     let res: SettleResponse;
     try {
       res = await this.ctx.settle(this.basket, {
-        terminalId: this.ctx.terminalId, terminalTxnId: this.txnId, merchantId: this.ctx.merchantId, authorizationRef: this.authorizationRef,
-        card: this.card, amount: this.basket.total, items: [...this.basket.items], cryptogram: p.cryptogram,
+        terminalId: this.ctx.terminalId,
+        terminalTxnId: this.txnId,
+        merchantId: this.ctx.merchantId,
+        authorizationRef: this.authorizationRef,
+        card: this.card,
+        amount: this.basket.total,
+        items: [...this.basket.items],
+        cryptogram: p.cryptogram,
       });
     } catch (error) {
       if (!(error instanceof BackendError)) throw error;
       this.decline = 'backend_unavailable';
-      this.detail = 'no answer from the payment network: the till will confirm the outcome; nothing is charged twice';
-      return this.finish('failed', { $case: 'error', value: { code: 'outcome_unknown', message: this.detail } });
+      this.detail =
+        'no answer from the payment network: the till will confirm the outcome; nothing is charged twice';
+      return this.finish('failed', {
+        $case: 'error',
+        value: { code: 'outcome_unknown', message: this.detail },
+      });
     }
     this.decline = res.approved ? null : (res.declineReason as DeclineCode);
-    return this.finish(res.approved ? 'approved' : 'declined', { $case: 'receipt', value: { approved: res.approved, declineReason: res.declineReason, receipt: res.receipt } });
+    return this.finish(res.approved ? 'approved' : 'declined', {
+      $case: 'receipt',
+      value: { approved: res.approved, declineReason: res.declineReason, receipt: res.receipt },
+    });
   }
 
   /** A phone whose link dropped after its Payment asks what became of it, on a new secure session. */
@@ -255,11 +344,30 @@ export class PhoneSession {
     const found = await this.ctx.lookupOutcome(req.terminalTxnId, req.resumeToken);
     switch (found.kind) {
       case 'settled':
-        return this.finish(found.response.approved ? 'approved' : 'declined', { $case: 'receipt', value: { approved: found.response.approved, declineReason: found.response.declineReason, receipt: found.response.receipt } });
+        return this.finish(found.response.approved ? 'approved' : 'declined', {
+          $case: 'receipt',
+          value: {
+            approved: found.response.approved,
+            declineReason: found.response.declineReason,
+            receipt: found.response.receipt,
+          },
+        });
       case 'not_charged':
-        return this.finish('failed', { $case: 'error', value: { code: 'not_charged', message: 'This payment never reached the payment network; nothing was charged' } });
+        return this.finish('failed', {
+          $case: 'error',
+          value: {
+            code: 'not_charged',
+            message: 'This payment never reached the payment network; nothing was charged',
+          },
+        });
       case 'unknown':
-        return this.finish('failed', { $case: 'error', value: { code: 'outcome_unknown', message: 'The payment network has not answered yet; ask again shortly' } });
+        return this.finish('failed', {
+          $case: 'error',
+          value: {
+            code: 'outcome_unknown',
+            message: 'The payment network has not answered yet; ask again shortly',
+          },
+        });
       case 'refused':
         return this.refuse('bad_resume_token', 'unknown payment or wrong resume token');
       default:
@@ -272,14 +380,23 @@ export class PhoneSession {
    * journaled, its authorization and the cryptogram's ATC used up. Null when the network did not
    * answer (the journal resolves it later).
    */
-  private async cancelAtBackend(reason: CancelReason, cryptogram?: Cryptogram): Promise<SettleResponse | null> {
+  private async cancelAtBackend(
+    reason: CancelReason,
+    cryptogram?: Cryptogram,
+  ): Promise<SettleResponse | null> {
     if (!this.basket || !this.card || !this.txnId || !this.authorizationRef) return null;
     this.handedOn = true;
     try {
       return await this.ctx.cancel(this.basket, {
-        terminalId: this.ctx.terminalId, terminalTxnId: this.txnId, merchantId: this.ctx.merchantId, authorizationRef: this.authorizationRef,
-        card: this.card, amount: this.basket.total, items: [...this.basket.items],
-        cryptogram, reason,
+        terminalId: this.ctx.terminalId,
+        terminalTxnId: this.txnId,
+        merchantId: this.ctx.merchantId,
+        authorizationRef: this.authorizationRef,
+        card: this.card,
+        amount: this.basket.total,
+        items: [...this.basket.items],
+        cryptogram,
+        reason,
       });
     } catch (error) {
       if (!(error instanceof BackendError)) throw error;
@@ -321,7 +438,10 @@ export class PhoneSession {
     if (!(error instanceof ProtocolError)) return this.unexpected(error);
     this.detail = `protocol error: ${error.code}`;
     this.ctx.emit({ type: 'error', sessionId: this.id, code: error.code, message: error.message });
-    if (!this.stream.secured) void this.stream.send({ $case: 'error', value: { code: error.code, message: error.message } }).catch(() => undefined);
+    if (!this.stream.secured)
+      void this.stream
+        .send({ $case: 'error', value: { code: error.code, message: error.message } })
+        .catch(() => undefined);
     void this.end('failed', { violation: true });
   }
 
@@ -336,10 +456,23 @@ export class PhoneSession {
     if (error instanceof BackendError) {
       this.detail = `payment network: ${error.code}`;
       this.decline = 'backend_unavailable';
-      void this.stream.send({ $case: 'error', value: { code: 'backend_unavailable', message: 'The payment network is not reachable; nothing was charged' } }).catch(() => undefined);
+      void this.stream
+        .send({
+          $case: 'error',
+          value: {
+            code: 'backend_unavailable',
+            message: 'The payment network is not reachable; nothing was charged',
+          },
+        })
+        .catch(() => undefined);
     } else {
       this.detail = 'internal error';
-      this.ctx.emit({ type: 'error', sessionId: this.id, code: 'internal', message: (error as Error)?.message ?? String(error) });
+      this.ctx.emit({
+        type: 'error',
+        sessionId: this.id,
+        code: 'internal',
+        message: (error as Error)?.message ?? String(error),
+      });
     }
     void this.end('failed');
   }
@@ -360,7 +493,10 @@ export class PhoneSession {
     await this.end(final);
   }
 
-  private async end(final: 'approved' | 'declined' | 'failed', o: { violation?: boolean } = {}): Promise<void> {
+  private async end(
+    final: 'approved' | 'declined' | 'failed',
+    o: { violation?: boolean } = {},
+  ): Promise<void> {
     if (this.state === 'closed') return;
     if (this.state !== final) this.move(final);
     const wait = o.violation ? Math.min(this.ctx.limits.lingerMs, 500) : this.ctx.limits.lingerMs;
@@ -382,16 +518,38 @@ export class PhoneSession {
     this.move('failed');
     if (!authorized) {
       // No card has been authorized in this session (so no cryptogram exists): nothing to cancel at the network.
-      void this.finish('failed', { $case: 'error', value: { code: 'cancelled', message: 'The cashier cancelled this payment; nothing was charged' } });
+      void this.finish('failed', {
+        $case: 'error',
+        value: { code: 'cancelled', message: 'The cashier cancelled this payment; nothing was charged' },
+      });
       return true;
     }
     // The phone may already hold a cryptogram: the cancellation is the settlement server's, signed.
-    void this.cancelAtBackend('cancelled').then(async (signed) => {
-      this.ctx.baskets.release(this.id);
-      await this.finish('failed', signed
-        ? { $case: 'receipt', value: { approved: signed.approved, declineReason: signed.declineReason, receipt: signed.receipt } }
-        : { $case: 'error', value: { code: 'outcome_unknown', message: 'The cashier cancelled; the payment network has not confirmed it yet' } });
-    }, (error: unknown) => this.unexpected(error));
+    void this.cancelAtBackend('cancelled').then(
+      async (signed) => {
+        this.ctx.baskets.release(this.id);
+        await this.finish(
+          'failed',
+          signed
+            ? {
+                $case: 'receipt',
+                value: {
+                  approved: signed.approved,
+                  declineReason: signed.declineReason,
+                  receipt: signed.receipt,
+                },
+              }
+            : {
+                $case: 'error',
+                value: {
+                  code: 'outcome_unknown',
+                  message: 'The cashier cancelled; the payment network has not confirmed it yet',
+                },
+              },
+        );
+      },
+      (error: unknown) => this.unexpected(error),
+    );
     return true;
   }
 
@@ -401,8 +559,17 @@ export class PhoneSession {
     // A phone gone after its card was authorized but before its Payment arrived: the till holds no
     // cryptogram, and the payment is cancelled at the settlement server (signed, journaled), so a
     // phone that comes back to ask gets a signed answer and nothing of it can settle later.
-    if (this.txnId && !this.handedOn) void this.cancelAtBackend('cancelled').catch((error: unknown) => this.ctx.emit({ type: 'error', sessionId: this.id, code: 'internal', message: (error as Error)?.message ?? String(error) }));
-    if (this.state !== 'approved' && this.state !== 'declined' && this.state !== 'failed') this.detail ||= reason;
+    if (this.txnId && !this.handedOn)
+      void this.cancelAtBackend('cancelled').catch((error: unknown) =>
+        this.ctx.emit({
+          type: 'error',
+          sessionId: this.id,
+          code: 'internal',
+          message: (error as Error)?.message ?? String(error),
+        }),
+      );
+    if (this.state !== 'approved' && this.state !== 'declined' && this.state !== 'failed')
+      this.detail ||= reason;
     this.stream.close();
     this.state = 'closed';
     // The till forgets the session and takes back a basket it held first, so that the 'closed'

@@ -7,8 +7,17 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import {
-  CancelRequest, Receipt, SettleRequest, SettleResponse, SettleWithCodeRequest, isTemporaryCode, maskPan,
-  type CloseBatchResponse, type ListTransactionsResponse, type RefundResponse, type VoidResponse,
+  CancelRequest,
+  Receipt,
+  SettleRequest,
+  SettleResponse,
+  SettleWithCodeRequest,
+  isTemporaryCode,
+  maskPan,
+  type CloseBatchResponse,
+  type ListTransactionsResponse,
+  type RefundResponse,
+  type VoidResponse,
 } from '@bluetill/protocol';
 import { BackendError, type BackendClient } from './ports/backend-client';
 import type { Journal } from './ports/journal';
@@ -19,7 +28,8 @@ import type { Outcome, TillEvent } from './till-context';
 
 /** How long a phone can come back with its resume token to fetch the outcome of its payment. */
 const RESUME_TOKEN_LIFETIME_MS = 24 * 3600_000;
-const tokenHash = (token: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(token).digest());
+const tokenHash = (token: Uint8Array): Uint8Array =>
+  new Uint8Array(createHash('sha256').update(token).digest());
 
 /** A payment code as the shopper's app shows it (8 digits); anything else is refused before anything is charged or sent. */
 export function checkPaymentCode(code: string): void {
@@ -59,7 +69,13 @@ export class SettlementDesk {
     const token = new Uint8Array(randomBytes(16));
     // Kept (as a hash) in the journal, so a phone can fetch its receipt after a till restart too.
     const at = this.o.clock.now();
-    this.o.journal.recordResumeToken({ terminalTxnId: txn, basketId, tokenHash: tokenHash(token), at, purgeBefore: at - RESUME_TOKEN_LIFETIME_MS });
+    this.o.journal.recordResumeToken({
+      terminalTxnId: txn,
+      basketId,
+      tokenHash: tokenHash(token),
+      at,
+      purgeBefore: at - RESUME_TOKEN_LIFETIME_MS,
+    });
     return token;
   }
 
@@ -80,7 +96,13 @@ export class SettlementDesk {
   /** Settles a basket: journal first, then the backend; an unknown outcome stays 'unresolved'. */
   settle(basket: Basket, req: SettleRequest): Promise<SettleResponse> {
     const summary = { amountMinor: req.amount?.minor ?? 0, maskedPan: maskPan(req.card?.pan ?? '') };
-    return this.journaled(basket, req.terminalTxnId, SettleRequest.encode(req).finish(), () => this.o.backend.settle(req), summary);
+    return this.journaled(
+      basket,
+      req.terminalTxnId,
+      SettleRequest.encode(req).finish(),
+      () => this.o.backend.settle(req),
+      summary,
+    );
   }
 
   /**
@@ -94,17 +116,36 @@ export class SettlementDesk {
     checkPaymentCode(code);
     const basket = this.baskets.get(basketId);
     if (!basket) throw new TillError('not_found', `no basket ${basketId}`);
-    if (basket.state !== 'open') throw new TillError('conflict', `basket ${basketId} is ${basket.state === 'paid' ? 'paid' : 'with a phone'}`);
+    if (basket.state !== 'open')
+      throw new TillError(
+        'conflict',
+        `basket ${basketId} is ${basket.state === 'paid' ? 'paid' : 'with a phone'}`,
+      );
     const txn = this.newTxnId();
-    if (!this.baskets.holdForCode(basketId, txn)) throw new TillError('conflict', `basket ${basketId} could not be held for the code`);
-    const req: SettleWithCodeRequest = { terminalId: this.o.terminalId, terminalTxnId: txn, merchantId: this.o.merchantId, code, amount: basket.total, items: basket.items.map((i) => ({ ...i })) };
+    if (!this.baskets.holdForCode(basketId, txn))
+      throw new TillError('conflict', `basket ${basketId} could not be held for the code`);
+    const req: SettleWithCodeRequest = {
+      terminalId: this.o.terminalId,
+      terminalTxnId: txn,
+      merchantId: this.o.merchantId,
+      code,
+      amount: basket.total,
+      items: basket.items.map((i) => ({ ...i })),
+    };
     try {
-      const res = await this.journaled(basket, txn, SettleWithCodeRequest.encode({ ...req, code: '' }).finish(), () => this.o.backend.settleWithCode(req), { amountMinor: basket.total.minor, maskedPan: '' });
+      const res = await this.journaled(
+        basket,
+        txn,
+        SettleWithCodeRequest.encode({ ...req, code: '' }).finish(),
+        () => this.o.backend.settleWithCode(req),
+        { amountMinor: basket.total.minor, maskedPan: '' },
+      );
       if (!res.approved) this.baskets.releaseCode(txn);
       return res;
     } catch (error) {
       // No answer: the attempt is unresolved in the journal and the basket stays held until the till learns the outcome.
-      if (!this.o.journal.forBasket(basketId).some((a) => a.state === 'unresolved' || a.state === 'pending')) this.baskets.releaseCode(txn);
+      if (!this.o.journal.forBasket(basketId).some((a) => a.state === 'unresolved' || a.state === 'pending'))
+        this.baskets.releaseCode(txn);
       throw error;
     }
   }
@@ -118,7 +159,12 @@ export class SettlementDesk {
     const txn = req.terminalTxnId;
     this.claimed.add(txn);
     try {
-      await this.o.journal.begin({ terminalTxnId: txn, basketId: basket.id, request: CancelRequest.encode(req).finish(), at: this.o.clock.now() });
+      await this.o.journal.begin({
+        terminalTxnId: txn,
+        basketId: basket.id,
+        request: CancelRequest.encode(req).finish(),
+        at: this.o.clock.now(),
+      });
       this.o.emit({ type: 'attempt', terminalTxnId: txn, basketId: basket.id, state: 'pending' });
       return await this.sent(txn, basket, () => this.o.backend.cancel(req));
     } finally {
@@ -127,7 +173,11 @@ export class SettlementDesk {
   }
 
   /** Sends a journaled attempt: no answer leaves it unresolved (asked about later), an answer concludes it. */
-  private async sent(txn: string, basket: Basket, send: () => Promise<SettleResponse>): Promise<SettleResponse> {
+  private async sent(
+    txn: string,
+    basket: Basket,
+    send: () => Promise<SettleResponse>,
+  ): Promise<SettleResponse> {
     let res: SettleResponse;
     try {
       res = await send();
@@ -139,7 +189,13 @@ export class SettlementDesk {
     return res;
   }
 
-  private async journaled(basket: Basket, txn: string, request: Uint8Array, send: () => Promise<SettleResponse>, summary: { amountMinor: number; maskedPan: string }): Promise<SettleResponse> {
+  private async journaled(
+    basket: Basket,
+    txn: string,
+    request: Uint8Array,
+    send: () => Promise<SettleResponse>,
+    summary: { amountMinor: number; maskedPan: string },
+  ): Promise<SettleResponse> {
     this.claimed.add(txn); // from here, a phone asking about this payment waits for the answer
     try {
       // An earlier attempt for this basket whose outcome is unknown is settled first, by asking:
@@ -149,7 +205,13 @@ export class SettlementDesk {
         throw new BackendError('unavailable', 'an earlier attempt for this basket is still unresolved');
       const paid = this.paidAttempt(basket.id);
       if (paid) return paid;
-      await this.o.journal.begin({ terminalTxnId: txn, basketId: basket.id, request, at: this.o.clock.now(), ...summary });
+      await this.o.journal.begin({
+        terminalTxnId: txn,
+        basketId: basket.id,
+        request,
+        at: this.o.clock.now(),
+        ...summary,
+      });
       this.o.emit({ type: 'attempt', terminalTxnId: txn, basketId: basket.id, state: 'pending' });
       return await this.sent(txn, basket, send);
     } finally {
@@ -162,14 +224,16 @@ export class SettlementDesk {
     if (!known || !timingSafeEqual(known.tokenHash, tokenHash(token))) return { kind: 'refused' };
     // A Payment that arrived just before the link dropped may still be settling: wait for it.
     const deadline = this.o.clock.now() + 15_000;
-    while (this.claimed.has(txn) && this.o.clock.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (this.claimed.has(txn) && this.o.clock.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     let attempt = this.o.journal.get(txn);
     if (attempt && (attempt.state === 'pending' || attempt.state === 'unresolved')) {
       await this.resolveAll(known.basketId);
       attempt = this.o.journal.get(txn);
     }
     if (!attempt || attempt.state === 'abandoned') return { kind: 'not_charged' };
-    if ((attempt.state === 'approved' || attempt.state === 'declined') && attempt.response) return { kind: 'settled', response: SettleResponse.decode(attempt.response) };
+    if ((attempt.state === 'approved' || attempt.state === 'declined') && attempt.response)
+      return { kind: 'settled', response: SettleResponse.decode(attempt.response) };
     return { kind: 'unknown' };
   }
 
@@ -178,14 +242,33 @@ export class SettlementDesk {
     return done ? { ...SettleResponse.decode(done.response!), replayed: true } : undefined;
   }
 
-  private conclude(txnId: string, basket: Basket | undefined, from: AttemptState, res: SettleResponse, sessionId: string | null): void {
+  private conclude(
+    txnId: string,
+    basket: Basket | undefined,
+    from: AttemptState,
+    res: SettleResponse,
+    sessionId: string | null,
+  ): void {
     const basketId = basket?.id ?? this.o.journal.get(txnId)?.basketId ?? '';
-    this.record(txnId, basketId, from, res.approved ? 'approved' : 'declined', SettleResponse.encode(res).finish());
+    this.record(
+      txnId,
+      basketId,
+      from,
+      res.approved ? 'approved' : 'declined',
+      SettleResponse.encode(res).finish(),
+    );
     if (res.approved) this.baskets.markPaid(basketId, txnId);
-    if (res.receipt) this.o.emit({ type: 'receipt', receipt: Receipt.decode(res.receipt.receipt), sessionId });
+    if (res.receipt)
+      this.o.emit({ type: 'receipt', receipt: Receipt.decode(res.receipt.receipt), sessionId });
   }
 
-  private record(txnId: string, basketId: string, from: AttemptState, to: AttemptState, response: Uint8Array | null): void {
+  private record(
+    txnId: string,
+    basketId: string,
+    from: AttemptState,
+    to: AttemptState,
+    response: Uint8Array | null,
+  ): void {
     checkTransition(from, to);
     this.o.journal.transition(txnId, to, response, this.o.clock.now());
     // A basket held for a payment code waits again once that attempt is known not to have paid it.
@@ -231,24 +314,34 @@ export class SettlementDesk {
   async refund(terminalTxnId: string, amountMinor: number): Promise<RefundResponse> {
     const refundTxnId = this.pendingId('refund', `${terminalTxnId}:${amountMinor}`, () => this.newTxnId());
     const res = await this.answered(
-      () => this.o.backend.refund({ terminalTxnId, refundTxnId, amount: { minor: amountMinor, currency: this.o.currency } }),
+      () =>
+        this.o.backend.refund({
+          terminalTxnId,
+          refundTxnId,
+          amount: { minor: amountMinor, currency: this.o.currency },
+        }),
       () => this.o.journal.clearPendingOperation('refund', `${terminalTxnId}:${amountMinor}`),
     );
-    if (res.approved && res.receipt) this.o.emit({ type: 'receipt', receipt: Receipt.decode(res.receipt.receipt), sessionId: null });
+    if (res.approved && res.receipt)
+      this.o.emit({ type: 'receipt', receipt: Receipt.decode(res.receipt.receipt), sessionId: null });
     return res;
   }
 
   /** Voids an approved sale of the open batch that has no refunds (idempotent: a retry is the same void). */
   async voidSale(terminalTxnId: string): Promise<VoidResponse> {
     const res = await this.o.backend.voidSale(terminalTxnId);
-    if (res.approved && res.receipt) this.o.emit({ type: 'receipt', receipt: Receipt.decode(res.receipt.receipt), sessionId: null });
+    if (res.approved && res.receipt)
+      this.o.emit({ type: 'receipt', receipt: Receipt.decode(res.receipt.receipt), sessionId: null });
     return res;
   }
 
   /** End of day: closes this terminal's open batch at the backend and returns its totals. */
   async closeBatch(): Promise<CloseBatchResponse> {
     const id = this.pendingId('close', 'batch', () => `close-${this.newTxnId()}`);
-    return this.answered(() => this.o.backend.closeBatch(id), () => this.o.journal.clearPendingOperation('close', 'batch'));
+    return this.answered(
+      () => this.o.backend.closeBatch(id),
+      () => this.o.journal.clearPendingOperation('close', 'batch'),
+    );
   }
 
   /**

@@ -1,4 +1,11 @@
-import type { CancelRequest, DeclineCode, Receipt, SettleRequest, SettleResponse, TillIdentity } from '@bluetill/protocol';
+import type {
+  CancelRequest,
+  DeclineCode,
+  Receipt,
+  SettleRequest,
+  SettleResponse,
+  TillIdentity,
+} from '@bluetill/protocol';
 import type { BackendClient } from './ports/backend-client';
 import type { Basket, BasketBook } from './basket';
 import type { SessionSnapshot } from './session-snapshot';

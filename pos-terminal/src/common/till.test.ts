@@ -9,17 +9,31 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteJournal } from '../adapters/journal/journal.sqlite';
 
-const peripheral: BlePeripheral = { start: async () => undefined, onConnect: () => undefined, stop: async () => undefined };
+const peripheral: BlePeripheral = {
+  start: async () => undefined,
+  onConnect: () => undefined,
+  stop: async () => undefined,
+};
 const journalPath = () => join(mkdtempSync(join(tmpdir(), 'bluetill-till-')), 'journal.sqlite');
 const openJournal = (path = journalPath()) => new SqliteJournal(path, { key: new Uint8Array(32).fill(1) });
 
-function till(getSettlement: BackendClient['getSettlement'], more: Partial<BackendClient> = {}, journal: Journal = openJournal()): Till {
+function till(
+  getSettlement: BackendClient['getSettlement'],
+  more: Partial<BackendClient> = {},
+  journal: Journal = openJournal(),
+): Till {
   const backend = { getSettlement, ...more } as unknown as BackendClient;
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return new Till({
-    terminalId: 'T-1', merchantId: 'M-1', counterName: 'C', currency: 'EUR',
+    terminalId: 'T-1',
+    merchantId: 'M-1',
+    counterName: 'C',
+    currency: 'EUR',
     identity: { terminalKey: privateKey, terminalCertificate: new Uint8Array(), merchantName: 'Shop' },
-    peripheral, backend, journal, resolveEveryMs: 0,
+    peripheral,
+    backend,
+    journal,
+    resolveEveryMs: 0,
   });
 }
 
@@ -28,22 +42,36 @@ describe('Till.probeBackend', () => {
     const asked: string[] = [];
     expect(await till(async (id) => (asked.push(id), null)).probeBackend()).toBe(true);
     expect(asked).toEqual(['T-1-probe']);
-    expect(await till(async () => Promise.reject(new BackendError('unavailable', 'down'))).probeBackend()).toBe(false);
-    await expect(till(async () => Promise.reject(new TypeError('bug'))).probeBackend()).rejects.toThrow(TypeError);
+    expect(
+      await till(async () => Promise.reject(new BackendError('unavailable', 'down'))).probeBackend(),
+    ).toBe(false);
+    await expect(till(async () => Promise.reject(new TypeError('bug'))).probeBackend()).rejects.toThrow(
+      TypeError,
+    );
   });
 
   it("uses the client's health probe when it has one, and looks up no settlement", async () => {
     const asked: string[] = [];
     const lookup = async (id: string) => (asked.push(id), null);
     expect(await till(lookup, { probe: async () => undefined }).probeBackend()).toBe(true);
-    expect(await till(lookup, { probe: async () => Promise.reject(new BackendError('unavailable', 'not serving')) }).probeBackend()).toBe(false);
+    expect(
+      await till(lookup, {
+        probe: async () => Promise.reject(new BackendError('unavailable', 'not serving')),
+      }).probeBackend(),
+    ).toBe(false);
     expect(asked).toEqual([]);
   });
 });
 
 describe('Till.info', () => {
   it('names the terminal, merchant, counter and currency', () => {
-    expect(till(async () => null).info()).toEqual({ terminalId: 'T-1', merchantId: 'M-1', merchantName: 'Shop', counterName: 'C', currency: 'EUR' });
+    expect(till(async () => null).info()).toEqual({
+      terminalId: 'T-1',
+      merchantId: 'M-1',
+      merchantName: 'Shop',
+      counterName: 'C',
+      currency: 'EUR',
+    });
   });
 });
 
@@ -56,12 +84,25 @@ describe('Till.refund and Till.closeBatch after a lost answer', () => {
       refund: async (req) => {
         refundIds.push(req.refundTxnId);
         if (down) throw new BackendError('deadline', 'no answer');
-        return { approved: true, declineReason: '', receipt: undefined, replayed: false, refundableLeft: { minor: 0, currency: 'EUR' } };
+        return {
+          approved: true,
+          declineReason: '',
+          receipt: undefined,
+          replayed: false,
+          refundableLeft: { minor: 0, currency: 'EUR' },
+        };
       },
       closeBatch: async (id) => {
         closeIds.push(id);
         if (down) throw new BackendError('unavailable', 'down');
-        return { batchId: 1, terminalId: 'T-1', openedAtMs: 0, closedAtMs: 1, totals: undefined, replayed: false };
+        return {
+          batchId: 1,
+          terminalId: 'T-1',
+          openedAtMs: 0,
+          closedAtMs: 1,
+          totals: undefined,
+          replayed: false,
+        };
       },
     });
     await expect(t.refund('S-1', 500)).rejects.toThrow(BackendError);
@@ -85,7 +126,13 @@ describe('Till.refund after a lost answer and a till restart', () => {
     const refund: BackendClient['refund'] = async (req) => {
       ids.push(req.refundTxnId);
       if (ids.length === 1) throw new BackendError('deadline', 'no answer');
-      return { approved: true, declineReason: '', receipt: undefined, replayed: true, refundableLeft: { minor: 0, currency: 'EUR' } };
+      return {
+        approved: true,
+        declineReason: '',
+        receipt: undefined,
+        replayed: true,
+        refundableLeft: { minor: 0, currency: 'EUR' },
+      };
     };
     const first = openJournal(path);
     await expect(till(async () => null, { refund }, first).refund('S-9', 700)).rejects.toThrow(BackendError);
@@ -105,16 +152,23 @@ describe('Till.payWithCode', () => {
   it('sends the basket with the code, journaled without the code; declined, the basket waits again', async () => {
     const journal = openJournal();
     const sent: string[] = [];
-    const t = till(async () => null, {
-      settleWithCode: async (req) => {
-        sent.push(`${req.terminalId} ${req.merchantId} ${req.code} ${req.amount!.minor}`);
-        // While the backend decides, no phone can take the basket.
-        expect(t.baskets.assign('phone-1')).toBeUndefined();
-        return { approved: false, declineReason: 'code_used', receipt: undefined, replayed: false };
+    const t = till(
+      async () => null,
+      {
+        settleWithCode: async (req) => {
+          sent.push(`${req.terminalId} ${req.merchantId} ${req.code} ${req.amount!.minor}`);
+          // While the backend decides, no phone can take the basket.
+          expect(t.baskets.assign('phone-1')).toBeUndefined();
+          return { approved: false, declineReason: 'code_used', receipt: undefined, replayed: false };
+        },
       },
-    }, journal);
+      journal,
+    );
     const b = t.baskets.add(items);
-    expect(await t.payWithCode(b.id, '12345678')).toMatchObject({ approved: false, declineReason: 'code_used' });
+    expect(await t.payWithCode(b.id, '12345678')).toMatchObject({
+      approved: false,
+      declineReason: 'code_used',
+    });
     expect(sent).toEqual(['T-1 M-1 12345678 500']);
     const [attempt] = journal.forBasket(b.id);
     expect(attempt).toMatchObject({ state: 'declined' });
@@ -124,7 +178,12 @@ describe('Till.payWithCode', () => {
 
   it('refuses a malformed code, an unknown basket and one a phone has, before anything leaves', async () => {
     let calls = 0;
-    const t = till(async () => null, { settleWithCode: async () => (calls++, { approved: true, declineReason: '', receipt: undefined, replayed: false }) });
+    const t = till(async () => null, {
+      settleWithCode: async () => (
+        calls++,
+        { approved: true, declineReason: '', receipt: undefined, replayed: false }
+      ),
+    });
     const b = t.baskets.add(items);
     await expect(t.payWithCode(b.id, '1234')).rejects.toMatchObject({ code: 'bad_request' });
     await expect(t.payWithCode('B-9999', '12345678')).rejects.toMatchObject({ code: 'not_found' });
@@ -136,11 +195,19 @@ describe('Till.payWithCode', () => {
   it('no answer: the attempt is unresolved and the basket stays held; asked later and found approved, the basket is paid', async () => {
     const journal = openJournal();
     let found: Awaited<ReturnType<BackendClient['getSettlement']>> = null;
-    const t = till(async () => found, { settleWithCode: async () => Promise.reject(new BackendError('deadline', 'no answer')) }, journal);
+    const t = till(
+      async () => found,
+      { settleWithCode: async () => Promise.reject(new BackendError('deadline', 'no answer')) },
+      journal,
+    );
     const b = t.baskets.add(items);
     await expect(t.payWithCode(b.id, '12345678')).rejects.toThrow(BackendError);
     expect(journal.forBasket(b.id)[0]).toMatchObject({ state: 'unresolved' });
-    expect(t.baskets.get(b.id)).toMatchObject({ state: 'held_for_code', holder: { kind: 'code' }, sessionId: null });
+    expect(t.baskets.get(b.id)).toMatchObject({
+      state: 'held_for_code',
+      holder: { kind: 'code' },
+      sessionId: null,
+    });
     found = { approved: true, declineReason: '', receipt: undefined, replayed: true };
     await t.resolveUnresolved();
     expect(journal.forBasket(b.id)[0]).toMatchObject({ state: 'approved' });

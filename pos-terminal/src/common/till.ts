@@ -5,7 +5,13 @@
  * (settlement-desk.ts). Hosts talk to this one object.
  */
 import {
-  TillInfo, type CloseBatchResponse, type ListTransactionsResponse, type RefundResponse, type SettleResponse, type TillIdentity, type VoidResponse,
+  TillInfo,
+  type CloseBatchResponse,
+  type ListTransactionsResponse,
+  type RefundResponse,
+  type SettleResponse,
+  type TillIdentity,
+  type VoidResponse,
 } from '@bluetill/protocol';
 import type { BlePeripheral } from './ports/ble-peripheral';
 import type { BackendClient } from './ports/backend-client';
@@ -50,7 +56,11 @@ export class Till {
 
   constructor(private readonly o: TillOptions) {
     // Basket ids name sales in the journal: after a restart, numbering skips the journal's ones.
-    this.baskets = new BasketBook(o.currency, (id) => o.journal.forBasket(id).length > 0, o.basketStore ?? null);
+    this.baskets = new BasketBook(
+      o.currency,
+      (id) => o.journal.forBasket(id).length > 0,
+      o.basketStore ?? null,
+    );
     // A kept basket whose payment the journal knows was approved (the till stopped before it noted
     // that) is paid; one whose attempt is still unknown waits, and is settled when the attempt is resolved.
     for (const b of this.baskets.list()) {
@@ -61,7 +71,16 @@ export class Till {
     const clock = o.clock ?? { now: () => Date.now() };
     this.limits = { ...DEFAULT_LIMITS, ...o.limits };
     const emit = (e: TillEvent) => this.emit(e);
-    const desk = new SettlementDesk({ terminalId: o.terminalId, merchantId: o.merchantId, currency: o.currency, backend: o.backend, journal: o.journal, baskets: this.baskets, clock, emit });
+    const desk = new SettlementDesk({
+      terminalId: o.terminalId,
+      merchantId: o.merchantId,
+      currency: o.currency,
+      backend: o.backend,
+      journal: o.journal,
+      baskets: this.baskets,
+      clock,
+      emit,
+    });
     this.desk = desk;
     const hellos = new TokenBucket(this.limits.helloBurst, this.limits.hellosPerSecond, () => clock.now());
     const ctx: TillContext = {
@@ -90,15 +109,32 @@ export class Till {
 
   async start(): Promise<void> {
     this.sessions.attach(this.o.peripheral);
-    const info = TillInfo.encode({ protocolVersion: 1, counterName: this.o.counterName, merchantName: this.o.identity.merchantName, maxMessageSize: this.limits.maxMessageSize }).finish();
+    const info = TillInfo.encode({
+      protocolVersion: 1,
+      counterName: this.o.counterName,
+      merchantName: this.o.identity.merchantName,
+      maxMessageSize: this.limits.maxMessageSize,
+    }).finish();
     await this.o.peripheral.start({ counterName: this.o.counterName, info });
     await this.desk.start(this.o.resolveEveryMs ?? 5_000);
   }
 
   /** Who this till is, for the cashier's screen. */
-  info(): { terminalId: string; merchantId: string; merchantName: string; counterName: string; currency: string } {
+  info(): {
+    terminalId: string;
+    merchantId: string;
+    merchantName: string;
+    counterName: string;
+    currency: string;
+  } {
     const o = this.o;
-    return { terminalId: o.terminalId, merchantId: o.merchantId, merchantName: o.identity.merchantName, counterName: o.counterName, currency: o.currency };
+    return {
+      terminalId: o.terminalId,
+      merchantId: o.merchantId,
+      merchantName: o.identity.merchantName,
+      counterName: o.counterName,
+      currency: o.currency,
+    };
   }
 
   /** The cashier cancels a phone's session (PhoneSession.cancelByCashier); false when there is none or it cannot be cancelled now. */

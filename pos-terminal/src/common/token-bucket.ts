@@ -13,7 +13,8 @@ export class TokenBucket {
     private readonly perSecond: number,
     private readonly now: () => number,
   ) {
-    if (!(burst >= 1) || !(perSecond > 0)) throw new RangeError('a token bucket needs burst >= 1 and perSecond > 0');
+    if (!(burst >= 1) || !(perSecond > 0))
+      throw new RangeError('a token bucket needs burst >= 1 and perSecond > 0');
     this.tokens = burst;
     this.at = now();
   }

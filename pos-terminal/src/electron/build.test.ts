@@ -21,7 +21,11 @@ describe('Electron build', () => {
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
   it('isolates the renderer: context isolation and sandbox on, no Node', () => {
-    expect(CASHIER_WEB_PREFERENCES).toMatchObject({ contextIsolation: true, nodeIntegration: false, sandbox: true });
+    expect(CASHIER_WEB_PREFERENCES).toMatchObject({
+      contextIsolation: true,
+      nodeIntegration: false,
+      sandbox: true,
+    });
     const main = readFileSync(join(out, 'electron', 'main.mjs'), 'utf8');
     expect(main).toMatch(/from "electron"/);
     expect(main).not.toMatch(/from "@bluetill\//); // the repo's TypeScript is bundled
@@ -41,14 +45,20 @@ describe('Electron build', () => {
       ipcRenderer: {
         invoke: async (c: string, p: unknown) => {
           invoked.push([c, p]);
-          return c === 'draft:add' ? { ok: false, error: { code: 'not_found', message: 'no product x' } } : { ok: true, result: { counterName: 'C1' } };
+          return c === 'draft:add'
+            ? { ok: false, error: { code: 'not_found', message: 'no product x' } }
+            : { ok: true, result: { counterName: 'C1' } };
         },
         on: (c: string, h: (e: unknown, p: unknown) => void) => handlers.set(c, h),
         removeListener: (c: string) => handlers.delete(c),
       },
     };
     const module = { exports: {} };
-    runInNewContext(code, { module, exports: module.exports, require: (name: string) => (required.push(name), name === 'electron' ? electron : undefined) });
+    runInNewContext(code, {
+      module,
+      exports: module.exports,
+      require: (name: string) => (required.push(name), name === 'electron' ? electron : undefined),
+    });
     expect(required).toEqual(['electron']);
     expect([...exposed.keys()]).toEqual(['bluetill']);
     const api = exposed.get('bluetill') as TillApi;
@@ -73,7 +83,11 @@ describe('electron-builder.yml', () => {
     const root = join(import.meta.dirname, '..', '..', '..');
     const config = await getConfig(join(root, 'pos-terminal'), join(root, 'electron-builder.yml'), null);
     await validateConfiguration(config, new DebugLogger(false));
-    expect([config.linux?.target, config.win?.target, config.mac?.target]).toEqual([['AppImage', 'deb'], ['nsis'], ['dmg']]);
+    expect([config.linux?.target, config.win?.target, config.mac?.target]).toEqual([
+      ['AppImage', 'deb'],
+      ['nsis'],
+      ['dmg'],
+    ]);
     expect(JSON.stringify(config.files)).toContain('dist/preload/**');
     expect(config.extraMetadata?.main).toBe('dist/electron/main.mjs');
   });

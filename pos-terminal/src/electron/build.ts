@@ -18,7 +18,9 @@ export const PACKAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '
 const npmPackagesExternal: Plugin = {
   name: 'npm-packages-external',
   setup(b) {
-    b.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('@bluetill/') ? undefined : { path: args.path, external: true }));
+    b.onResolve({ filter: /^[^./]/ }, (args) =>
+      args.path.startsWith('@bluetill/') ? undefined : { path: args.path, external: true },
+    );
   },
 };
 
@@ -27,13 +29,25 @@ export async function buildElectronApp(outDir = join(PACKAGE_DIR, 'dist')): Prom
   await build({
     entryPoints: [join(src, 'electron', 'main.ts')],
     outfile: join(outDir, 'electron', 'main.mjs'),
-    bundle: true, platform: 'node', format: 'esm', target: 'node20', plugins: [npmPackagesExternal], logLevel: 'warning',
-    banner: { js: "import { createRequire as __bluetillCreateRequire } from 'node:module'; const require = __bluetillCreateRequire(import.meta.url);" },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    plugins: [npmPackagesExternal],
+    logLevel: 'warning',
+    banner: {
+      js: "import { createRequire as __bluetillCreateRequire } from 'node:module'; const require = __bluetillCreateRequire(import.meta.url);",
+    },
   });
   await build({
     entryPoints: [join(src, 'preload', 'preload.ts')],
     outfile: join(outDir, 'preload', 'preload.cjs'),
-    bundle: true, platform: 'node', format: 'cjs', target: 'chrome120', external: ['electron'], logLevel: 'warning',
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'chrome120',
+    external: ['electron'],
+    logLevel: 'warning',
   });
   const assets = await buildRenderer();
   mkdirSync(join(outDir, 'renderer'), { recursive: true });

@@ -25,23 +25,44 @@ function config() {
     args: process.argv.slice(app.isPackaged ? 1 : 2),
     strict: false,
     options: {
-      terminal: { type: 'string' }, backend: { type: 'string' }, settlement: { type: 'string' }, ble: { type: 'string' },
-      data: { type: 'string' }, printer: { type: 'string' }, counter: { type: 'string' }, currency: { type: 'string' },
-      'tls-dir': { type: 'string' }, insecure: { type: 'boolean' }, cashiers: { type: 'string' },
+      terminal: { type: 'string' },
+      backend: { type: 'string' },
+      settlement: { type: 'string' },
+      ble: { type: 'string' },
+      data: { type: 'string' },
+      printer: { type: 'string' },
+      counter: { type: 'string' },
+      currency: { type: 'string' },
+      'tls-dir': { type: 'string' },
+      insecure: { type: 'boolean' },
+      cashiers: { type: 'string' },
     },
   });
-  const s = (k: keyof typeof values, env: string, fallback?: string) => (typeof values[k] === 'string' ? (values[k] as string) : (process.env[env] ?? fallback));
+  const s = (k: keyof typeof values, env: string, fallback?: string) =>
+    typeof values[k] === 'string' ? (values[k] as string) : (process.env[env] ?? fallback);
   const terminalFile = s('terminal', 'BLUETILL_TERMINAL');
   const backend = s('backend', 'BLUETILL_BACKEND');
   const cashiersFile = s('cashiers', 'BLUETILL_CASHIERS');
-  if (!terminalFile || !backend || !cashiersFile) throw new Error('give --terminal FILE, --backend HOST:PORT and --cashiers FILE (or BLUETILL_TERMINAL, BLUETILL_BACKEND, BLUETILL_CASHIERS)');
+  if (!terminalFile || !backend || !cashiersFile)
+    throw new Error(
+      'give --terminal FILE, --backend HOST:PORT and --cashiers FILE (or BLUETILL_TERMINAL, BLUETILL_BACKEND, BLUETILL_CASHIERS)',
+    );
   const settlement = s('settlement', 'BLUETILL_SETTLEMENT');
   const printer = s('printer', 'BLUETILL_PRINTER');
   const tlsDir = s('tls-dir', 'BLUETILL_TLS_DIR');
   const insecure = values.insecure === true || process.env.BLUETILL_INSECURE === '1';
-  if (insecure) console.error('WARNING: --insecure: the backend connection has no TLS and no client certificate (local debugging only)');
+  if (insecure)
+    console.error(
+      'WARNING: --insecure: the backend connection has no TLS and no client certificate (local debugging only)',
+    );
   return {
-    cashiersFile, terminalFile, backend, ...(settlement ? { settlement } : {}), ...(printer ? { printer } : {}), ...(tlsDir ? { tlsDir } : {}), insecure,
+    cashiersFile,
+    terminalFile,
+    backend,
+    ...(settlement ? { settlement } : {}),
+    ...(printer ? { printer } : {}),
+    ...(tlsDir ? { tlsDir } : {}),
+    insecure,
     dataDir: s('data', 'BLUETILL_DATA', join(app.getPath('userData'), 'till'))!,
     ble: s('ble', 'BLUETILL_BLE', 'none')!,
     counterName: s('counter', 'BLUETILL_COUNTER', 'Counter 1')!,
@@ -53,7 +74,13 @@ async function start(): Promise<void> {
   const { cashiersFile, ...tillConfig } = config();
   const cashiers = readCashiersFile(cashiersFile);
   const composed: ComposedTill = await composeTill(tillConfig);
-  const host = new CashierHost({ till: composed.till, catalog: composed.catalog, receipts: composed.receipts, printer: composed.printer, pdfDir: composed.pdfDir });
+  const host = new CashierHost({
+    till: composed.till,
+    catalog: composed.catalog,
+    receipts: composed.receipts,
+    printer: composed.printer,
+    pdfDir: composed.pdfDir,
+  });
   // One window, one session: signed out until a cashier signs in on the page. No API token here.
   const gate = new CashierAuth({ cashiers, apiToken: null }).session({
     invoke: (c, p) => host.invoke(c, p),
@@ -63,7 +90,11 @@ async function start(): Promise<void> {
 
   // Nothing from the web: no permissions, no navigation, no new windows.
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, done) => done(false));
-  const win = new BrowserWindow({ ...CASHIER_WINDOW, show: false, webPreferences: { ...CASHIER_WEB_PREFERENCES, preload: join(DIST, 'preload', 'preload.cjs') } });
+  const win = new BrowserWindow({
+    ...CASHIER_WINDOW,
+    show: false,
+    webPreferences: { ...CASHIER_WEB_PREFERENCES, preload: join(DIST, 'preload', 'preload.cjs') },
+  });
   win.webContents.on('will-navigate', (e) => e.preventDefault());
   win.webContents.setWindowOpenHandler(({ url }) => {
     if (url.startsWith('https://')) void shell.openExternal(url);
@@ -76,7 +107,8 @@ async function start(): Promise<void> {
       try {
         return { ok: true, result: await gate.invoke(channel, payload) };
       } catch (error) {
-        if (error instanceof ApiError) return { ok: false, error: { code: error.code, message: error.message } };
+        if (error instanceof ApiError)
+          return { ok: false, error: { code: error.code, message: error.message } };
         return { ok: false, error: { code: 'internal', message: 'the till could not do that' } };
       }
     });
@@ -102,8 +134,11 @@ async function start(): Promise<void> {
 }
 
 app.enableSandbox();
-app.whenReady().then(start, () => undefined).catch((error: unknown) => {
-  console.error(`bluetill till: ${(error as Error).message}`);
-  app.exit(1);
-});
+app
+  .whenReady()
+  .then(start, () => undefined)
+  .catch((error: unknown) => {
+    console.error(`bluetill till: ${(error as Error).message}`);
+    app.exit(1);
+  });
 app.on('window-all-closed', () => app.quit());

@@ -8,4 +8,11 @@ export const CASHIER_WEB_PREFERENCES = {
   spellcheck: false,
 } as const;
 
-export const CASHIER_WINDOW = { width: 1440, height: 900, minWidth: 1024, minHeight: 700, backgroundColor: '#f4f5f7', title: 'bluetill till' } as const;
+export const CASHIER_WINDOW = {
+  width: 1440,
+  height: 900,
+  minWidth: 1024,
+  minHeight: 700,
+  backgroundColor: '#f4f5f7',
+  title: 'bluetill till',
+} as const;

@@ -14,10 +14,21 @@
  * Secrets are never logged, echoed or kept beyond the check.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { isAuthChannel, isRequestChannel, type Approval, type CashierSessionView, type RequestChannel } from '../common/ipc/channels';
+import {
+  isAuthChannel,
+  isRequestChannel,
+  type Approval,
+  type CashierSessionView,
+  type RequestChannel,
+} from '../common/ipc/channels';
 import { parseRequest } from '../common/ipc/schemas';
 import { ApiError } from '../common/ipc/till-api';
-import { decoyRecord, verifyCashierSecret, type CashierRole, type CashiersFile } from '../adapters/auth/cashiers-file';
+import {
+  decoyRecord,
+  verifyCashierSecret,
+  type CashierRole,
+  type CashiersFile,
+} from '../adapters/auth/cashiers-file';
 
 export interface Principal {
   readonly cashierId: string;
@@ -72,15 +83,23 @@ export class CashierAuth {
   async verify(cashierId: string, secret: string, role?: CashierRole): Promise<Principal> {
     const now = this.clock.now();
     const f = this.failures.get(cashierId);
-    if (f && f.lockedUntil > now) throw new ApiError('rate_limited', `Too many wrong tries for ${cashierId}: wait ${Math.ceil((f.lockedUntil - now) / 1000)} s`);
+    if (f && f.lockedUntil > now)
+      throw new ApiError(
+        'rate_limited',
+        `Too many wrong tries for ${cashierId}: wait ${Math.ceil((f.lockedUntil - now) / 1000)} s`,
+      );
     const record = this.o.cashiers.cashiers.find((c) => c.id === cashierId);
     const ok = await verifyCashierSecret(record ?? decoyRecord(), secret);
     if (!ok || !record) {
       this.fail(cashierId, now);
-      throw new ApiError(role === 'manager' ? 'approval_required' : 'unauthenticated', role === 'manager' ? 'Manager id or PIN not recognised' : 'Cashier id or PIN not recognised');
+      throw new ApiError(
+        role === 'manager' ? 'approval_required' : 'unauthenticated',
+        role === 'manager' ? 'Manager id or PIN not recognised' : 'Cashier id or PIN not recognised',
+      );
     }
     this.failures.delete(cashierId);
-    if (role && record.role !== role) throw new ApiError('approval_required', `${record.name} is not a manager`);
+    if (role && record.role !== role)
+      throw new ApiError('approval_required', `${record.name} is not a manager`);
     return { cashierId: record.id, name: record.name, role: record.role };
   }
 
@@ -100,7 +119,10 @@ export class CashierAuth {
     const token = randomBytes(32).toString('base64url');
     const now = this.clock.now();
     for (const [k, v] of this.resumes) if (v.expires < now) this.resumes.delete(k);
-    this.resumes.set(sha256(token).toString('hex'), { principal, expires: now + (this.o.resumeMs ?? 12 * 3600_000) });
+    this.resumes.set(sha256(token).toString('hex'), {
+      principal,
+      expires: now + (this.o.resumeMs ?? 12 * 3600_000),
+    });
     return token;
   }
 
@@ -145,18 +167,29 @@ export class CashierSession {
   }
 
   private view(p: Principal, resumeToken: string): CashierSessionView {
-    return { cashierId: p.cashierId, name: p.name, role: p.role, approvalLimitMinor: this.auth.approvalLimitMinor, resumeToken };
+    return {
+      cashierId: p.cashierId,
+      name: p.name,
+      role: p.role,
+      approvalLimitMinor: this.auth.approvalLimitMinor,
+      resumeToken,
+    };
   }
 
   async invoke(channel: string, payload: unknown): Promise<unknown> {
-    if (!isRequestChannel(channel)) throw new ApiError('unknown_channel', `no channel "${channel.slice(0, 64)}"`);
+    if (!isRequestChannel(channel))
+      throw new ApiError('unknown_channel', `no channel "${channel.slice(0, 64)}"`);
     if (isAuthChannel(channel)) return this.authRequest(channel, payload);
     if (!this.current) throw new ApiError('unauthenticated', 'Sign in first');
-    if (channel === 'receipt:refund' || channel === 'receipt:void' || channel === 'batch:close') return this.host.invoke(channel, await this.approved(channel, payload));
+    if (channel === 'receipt:refund' || channel === 'receipt:void' || channel === 'batch:close')
+      return this.host.invoke(channel, await this.approved(channel, payload));
     return this.host.invoke(channel, payload);
   }
 
-  private async authRequest(channel: 'auth:sign-in' | 'auth:resume' | 'auth:sign-out', payload: unknown): Promise<unknown> {
+  private async authRequest(
+    channel: 'auth:sign-in' | 'auth:resume' | 'auth:sign-out',
+    payload: unknown,
+  ): Promise<unknown> {
     switch (channel) {
       case 'auth:sign-in': {
         const req = this.parse(channel, payload);
@@ -190,14 +223,29 @@ export class CashierSession {
   }
 
   /** The payload without its approval, once a manager has approved where one is needed. */
-  private async approved(channel: 'receipt:refund' | 'receipt:void' | 'batch:close', payload: unknown): Promise<unknown> {
-    const req = this.parse(channel, payload) as { approval?: Approval; amountMinor?: number; terminalTxnId?: string };
+  private async approved(
+    channel: 'receipt:refund' | 'receipt:void' | 'batch:close',
+    payload: unknown,
+  ): Promise<unknown> {
+    const req = this.parse(channel, payload) as {
+      approval?: Approval;
+      amountMinor?: number;
+      terminalTxnId?: string;
+    };
     const { approval, ...rest } = req;
     const limit = this.auth.approvalLimitMinor;
-    const amount = channel === 'receipt:refund' ? req.amountMinor! : channel === 'receipt:void' ? this.host.saleTotalMinor(req.terminalTxnId!) : undefined;
+    const amount =
+      channel === 'receipt:refund'
+        ? req.amountMinor!
+        : channel === 'receipt:void'
+          ? this.host.saleTotalMinor(req.terminalTxnId!)
+          : undefined;
     const needed = channel === 'batch:close' || amount === undefined || amount > limit;
     if (!needed || this.current?.role === 'manager') return rest;
-    const what = channel === 'batch:close' ? "Closing the day" : `A ${channel === 'receipt:refund' ? 'refund' : 'void'} above ${(limit / 100).toFixed(2)}`;
+    const what =
+      channel === 'batch:close'
+        ? 'Closing the day'
+        : `A ${channel === 'receipt:refund' ? 'refund' : 'void'} above ${(limit / 100).toFixed(2)}`;
     if (!approval) throw new ApiError('approval_required', `${what} needs a manager's approval`);
     await this.auth.verify(approval.managerId, approval.secret, 'manager');
     return rest;

@@ -6,7 +6,14 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Receipt as ReceiptMessage, assertNever, formatMoney, formatReceiptText, type Receipt, type SignedReceipt } from '@bluetill/protocol';
+import {
+  Receipt as ReceiptMessage,
+  assertNever,
+  formatMoney,
+  formatReceiptText,
+  type Receipt,
+  type SignedReceipt,
+} from '@bluetill/protocol';
 import { BackendError, refusalText } from '../common/ports/backend-client';
 import { checkPaymentCode, type Till } from '../common/till';
 import { TillError } from '../common/till-error';
@@ -18,14 +25,44 @@ import type { SqliteReceiptStore } from '../adapters/receipt/receipt-store.sqlit
 import type { ReceiptPrinter } from '../adapters/receipt/receipt-printer';
 import { receiptToEscPos } from '../adapters/receipt/escpos';
 import { receiptToPdf } from '../adapters/receipt/receipt-pdf';
-import { isRequestChannel, type AuthChannel, type EventChannel, type Events, type RequestChannel, type RequestOf, type ResponseOf } from '../common/ipc/channels';
+import {
+  isRequestChannel,
+  type AuthChannel,
+  type EventChannel,
+  type Events,
+  type RequestChannel,
+  type RequestOf,
+  type ResponseOf,
+} from '../common/ipc/channels';
 import { parseRequest } from '../common/ipc/schemas';
 import { ApiError } from '../common/ipc/till-api';
 import type {
-  AdjustmentView, AttemptView, BackendStatus, BatchView, CodePaymentView, DraftView, ErrorView, MismatchView, PdfResult, PrintResult, ReceiptView, SessionRow, TillSnapshot,
+  AdjustmentView,
+  AttemptView,
+  BackendStatus,
+  BatchView,
+  CodePaymentView,
+  DraftView,
+  ErrorView,
+  MismatchView,
+  PdfResult,
+  PrintResult,
+  ReceiptView,
+  SessionRow,
+  TillSnapshot,
 } from '../common/ipc/view-models';
 import { businessDate, businessDayBounds, isTimeZone, machineTimeZone } from '../common/business-day';
-import { basketView, batchView, lineView, mismatchView, productView, reasonText, receiptView, scrubDigits, sessionRow } from './view-mapping';
+import {
+  basketView,
+  batchView,
+  lineView,
+  mismatchView,
+  productView,
+  reasonText,
+  receiptView,
+  scrubDigits,
+  sessionRow,
+} from './view-mapping';
 
 export interface CashierHostOptions {
   readonly till: Till;
@@ -51,7 +88,8 @@ type Push = <E extends EventChannel>(event: E, payload: Events[E]) => void;
 const KEEP_CLOSED_ROWS = 8;
 const upperFirst = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 /** A refusal of this till, for the cashier: what happened and what to do. */
-const refusedText = (e: BackendError): string => `${upperFirst(refusalText(e.reason))}: payments cannot be taken. Ask the card company for a new till certificate.`;
+const refusedText = (e: BackendError): string =>
+  `${upperFirst(refusalText(e.reason))}: payments cannot be taken. Ask the card company for a new till certificate.`;
 const KEEP_RECENT = 20;
 
 export class CashierHost {
@@ -81,7 +119,8 @@ export class CashierHost {
     this.timeZone = o.timeZone ?? machineTimeZone();
     if (!isTimeZone(this.timeZone)) throw new RangeError(`unknown time zone "${this.timeZone}"`);
     this.backend = { health: 'unknown', message: 'Checking the payment network…', since: this.clock.now() };
-    for (const s of this.till.sessionSnapshots()) this.rows.set(s.id, sessionRow(s, undefined, this.clock.now()));
+    for (const s of this.till.sessionSnapshots())
+      this.rows.set(s.id, sessionRow(s, undefined, this.clock.now()));
     this.offTill = this.till.onEvent((e) => this.onTillEvent(e));
     const every = o.probeEveryMs ?? 5_000;
     if (every > 0) {
@@ -99,7 +138,8 @@ export class CashierHost {
 
   /** Validates and runs one request. Throws ApiError for anything the caller did wrong. */
   async invoke(channel: string, payload: unknown): Promise<unknown> {
-    if (!isRequestChannel(channel)) throw new ApiError('unknown_channel', `no channel "${channel.slice(0, 64)}"`);
+    if (!isRequestChannel(channel))
+      throw new ApiError('unknown_channel', `no channel "${channel.slice(0, 64)}"`);
     return this.run(channel, payload);
   }
 
@@ -118,15 +158,20 @@ export class CashierHost {
   /** One handler per channel of the contract, each typed by it (a payload is never cast). */
   private readonly handlers: Handlers = {
     'till:snapshot': () => this.snapshot(),
-    'catalog:search': ({ query, limit }) => this.o.catalog.search(query, limit ?? 20).map((p) => productView(p, this.currency)),
+    'catalog:search': ({ query, limit }) =>
+      this.o.catalog.search(query, limit ?? 20).map((p) => productView(p, this.currency)),
     'catalog:scan': ({ barcode }) => {
       const p = this.o.catalog.byBarcode(barcode);
       return p ? productView(p, this.currency) : null;
     },
     'catalog:upsert': ({ sku, barcode, name, priceMinor }) => {
       const existing = this.o.catalog.byBarcode(barcode ?? '');
-      if (existing && existing.sku !== sku) throw new ApiError('conflict', `barcode already used by ${existing.sku}`);
-      return productView(this.o.catalog.upsert({ sku, barcode: barcode ?? null, name, priceMinor }), this.currency);
+      if (existing && existing.sku !== sku)
+        throw new ApiError('conflict', `barcode already used by ${existing.sku}`);
+      return productView(
+        this.o.catalog.upsert({ sku, barcode: barcode ?? null, name, priceMinor }),
+        this.currency,
+      );
     },
     'draft:add': ({ sku, quantity }) => {
       const p = this.o.catalog.bySku(sku);
@@ -147,7 +192,11 @@ export class CashierHost {
       return { basketId };
     },
     'session:cancel': ({ sessionId }) => {
-      if (!this.till.cancelSession(sessionId)) throw new ApiError('conflict', `phone ${sessionId} is not waiting on its phone (gone, or its payment is with the network)`);
+      if (!this.till.cancelSession(sessionId))
+        throw new ApiError(
+          'conflict',
+          `phone ${sessionId} is not waiting on its phone (gone, or its payment is with the network)`,
+        );
       this.basketsChanged();
       return { sessionId };
     },
@@ -172,7 +221,10 @@ export class CashierHost {
       counterName: this.till.info().counterName,
       currency: this.currency,
       sessions: [...this.rows.values()],
-      baskets: this.till.baskets.list().filter((b) => b.state !== 'paid').map(basketView),
+      baskets: this.till.baskets
+        .list()
+        .filter((b) => b.state !== 'paid')
+        .map(basketView),
       draft: this.draftView(),
       backend: this.backend,
       attempts: [...this.attempts],
@@ -184,7 +236,11 @@ export class CashierHost {
 
   private draftView(): DraftView {
     const total = this.sale.total();
-    return { lines: this.sale.items().map((l) => lineView(l, this.currency)), totalMinor: total.minor, totalText: formatMoney(total) };
+    return {
+      lines: this.sale.items().map((l) => lineView(l, this.currency)),
+      totalMinor: total.minor,
+      totalText: formatMoney(total),
+    };
   }
 
   /** The sale changed (the core has kept it): shown. */
@@ -211,11 +267,16 @@ export class CashierHost {
   private assign(basketId: string, sessionId: string) {
     const session = this.till.sessionSnapshots().find((s) => s.id === sessionId);
     if (!session) throw new ApiError('not_found', `no phone ${sessionId} is connected`);
-    if (session.basketId || this.till.baskets.list().some((b) => b.sessionId === sessionId && b.state === 'assigned'))
+    if (
+      session.basketId ||
+      this.till.baskets.list().some((b) => b.sessionId === sessionId && b.state === 'assigned')
+    )
       throw new ApiError('conflict', 'that phone already has a basket');
-    if (!['connected', 'secured', 'authorizing'].includes(session.state)) throw new ApiError('conflict', `that phone is ${session.state}`);
+    if (!['connected', 'secured', 'authorizing'].includes(session.state))
+      throw new ApiError('conflict', `that phone is ${session.state}`);
     const basket = this.till.baskets.get(basketId);
-    if (!basket || basket.state !== 'open') throw new ApiError('conflict', `basket ${basketId} is not waiting`);
+    if (!basket || basket.state !== 'open')
+      throw new ApiError('conflict', `basket ${basketId} is not waiting`);
     const got = this.till.baskets.assign(sessionId, basketId);
     if (!got) throw new ApiError('conflict', `basket ${basketId} could not be assigned`);
     const row = this.rows.get(sessionId);
@@ -236,12 +297,19 @@ export class CashierHost {
       this.basketsChanged();
       if (error.code === 'rejected') throw new ApiError('conflict', scrubDigits(error.message));
       if (error.code === 'refused') throw new ApiError('unavailable', refusedText(error));
-      throw new ApiError('unavailable', 'No answer from the payment network: the till confirms the outcome when it is back (nothing is charged twice).');
+      throw new ApiError(
+        'unavailable',
+        'No answer from the payment network: the till confirms the outcome when it is back (nothing is charged twice).',
+      );
     }
     this.basketsChanged();
     const r = res.receipt ? ReceiptMessage.decode(res.receipt.receipt) : null;
     return {
-      basketId: id, terminalTxnId: r?.terminalTxnId ?? '', result: res.approved ? 'approved' : 'declined', declineCode: res.declineReason, declineText: reasonText(res.declineReason),
+      basketId: id,
+      terminalTxnId: r?.terminalTxnId ?? '',
+      result: res.approved ? 'approved' : 'declined',
+      declineCode: res.declineReason,
+      declineText: reasonText(res.declineReason),
       receipt: r && res.approved ? receiptView(r, formatReceiptText(r), null) : null,
     };
   }
@@ -250,9 +318,16 @@ export class CashierHost {
    * The receipts of a business day in the shop's zone: the day named (YYYY-MM-DD), else, with
    * words to look for, every day (a sale of yesterday to refund), else today.
    */
-  private history(query: string | undefined, date: string | undefined, limit: number | undefined): ReceiptView[] {
+  private history(
+    query: string | undefined,
+    date: string | undefined,
+    limit: number | undefined,
+  ): ReceiptView[] {
     const words = (query ?? '').trim();
-    const span = date !== undefined || !words ? businessDayBounds(date ?? businessDate(this.clock.now(), this.timeZone), this.timeZone) : { startMs: 0, endMs: Number.MAX_SAFE_INTEGER };
+    const span =
+      date !== undefined || !words
+        ? businessDayBounds(date ?? businessDate(this.clock.now(), this.timeZone), this.timeZone)
+        : { startMs: 0, endMs: Number.MAX_SAFE_INTEGER };
     return this.o.receipts
       .list({ sinceMs: span.startMs, untilMs: span.endMs, query: words, limit: limit ?? 100 })
       .map((s) => receiptView(s.receipt, formatReceiptText(s.receipt), s.sessionId));
@@ -289,17 +364,32 @@ export class CashierHost {
   private async closeBatch(): Promise<BatchView> {
     const last = this.o.receipts.lastCloseAt();
     if (last !== null && this.o.receipts.countAfter(last) === 0)
-      throw new ApiError('conflict', `Nothing was sold, refunded or voided since the day was last closed (${new Date(last).toISOString()}): there is nothing to close.`);
+      throw new ApiError(
+        'conflict',
+        `Nothing was sold, refunded or voided since the day was last closed (${new Date(last).toISOString()}): there is nothing to close.`,
+      );
     const res = await this.backendCall(() => this.till.closeBatch());
     this.o.receipts.recordClose(res.batchId, res.closedAtMs);
     return batchView(res, this.currency);
   }
 
-  private adjustmentView(kind: 'refund' | 'void', txn: string, approved: boolean, decline: string, signed: SignedReceipt | undefined, left: string): AdjustmentView {
+  private adjustmentView(
+    kind: 'refund' | 'void',
+    txn: string,
+    approved: boolean,
+    decline: string,
+    signed: SignedReceipt | undefined,
+    left: string,
+  ): AdjustmentView {
     const r = approved && signed ? ReceiptMessage.decode(signed.receipt) : null;
     return {
-      kind, originalTxnId: txn, result: approved ? 'approved' : 'declined', declineCode: decline, declineText: reasonText(decline),
-      receipt: r ? receiptView(r, formatReceiptText(r), null) : null, refundableLeftText: left,
+      kind,
+      originalTxnId: txn,
+      result: approved ? 'approved' : 'declined',
+      declineCode: decline,
+      declineText: reasonText(decline),
+      receipt: r ? receiptView(r, formatReceiptText(r), null) : null,
+      refundableLeftText: left,
     };
   }
 
@@ -311,7 +401,10 @@ export class CashierHost {
       if (!(error instanceof BackendError)) throw error;
       if (error.code === 'rejected') throw new ApiError('conflict', scrubDigits(error.message));
       if (error.code === 'refused') throw new ApiError('unavailable', refusedText(error));
-      throw new ApiError('unavailable', 'The payment network did not answer: try again (nothing is refunded or closed twice).');
+      throw new ApiError(
+        'unavailable',
+        'The payment network did not answer: try again (nothing is refunded or closed twice).',
+      );
     }
   }
 
@@ -343,24 +436,44 @@ export class CashierHost {
     switch (e.type) {
       case 'session': {
         const basket = e.session.basketId ? this.till.baskets.get(e.session.basketId) : undefined;
-        const row = sessionRow(e.session, this.rows.get(e.session.id), now, basket?.state === 'paid' && basket.sessionId === e.session.id);
+        const row = sessionRow(
+          e.session,
+          this.rows.get(e.session.id),
+          now,
+          basket?.state === 'paid' && basket.sessionId === e.session.id,
+        );
         this.rows.set(row.id, row);
         this.pruneRows();
-        if (row.declineCode === 'backend_unavailable') this.setBackend('unreachable', 'The payment network is not reachable: payments cannot be taken. Nothing is charged twice.');
-        else if (row.phase === 'awaiting_payment' || row.phase === 'approved' || row.declineCode) this.setBackend('reachable', 'Payment network connected');
+        if (row.declineCode === 'backend_unavailable')
+          this.setBackend(
+            'unreachable',
+            'The payment network is not reachable: payments cannot be taken. Nothing is charged twice.',
+          );
+        else if (row.phase === 'awaiting_payment' || row.phase === 'approved' || row.declineCode)
+          this.setBackend('reachable', 'Payment network connected');
         this.push('session:changed', row);
         if (row.phase !== 'connecting' || row.closed) this.basketsChanged();
         else this.push('till:changed', this.snapshot());
         return;
       }
       case 'attempt': {
-        const view: AttemptView = { terminalTxnId: e.terminalTxnId, basketId: e.basketId, state: e.state, at: now };
+        const view: AttemptView = {
+          terminalTxnId: e.terminalTxnId,
+          basketId: e.basketId,
+          state: e.state,
+          at: now,
+        };
         const i = this.attempts.findIndex((a) => a.terminalTxnId === e.terminalTxnId);
         if (i >= 0) this.attempts.splice(i, 1);
         this.attempts.unshift(view);
         this.attempts.length = Math.min(this.attempts.length, KEEP_RECENT);
-        if (e.state === 'unresolved') this.setBackend('unreachable', 'No answer from the payment network: the till will confirm the outcome when it is back.');
-        if (e.state === 'approved' || e.state === 'declined') this.setBackend('reachable', 'Payment network connected');
+        if (e.state === 'unresolved')
+          this.setBackend(
+            'unreachable',
+            'No answer from the payment network: the till will confirm the outcome when it is back.',
+          );
+        if (e.state === 'approved' || e.state === 'declined')
+          this.setBackend('reachable', 'Payment network connected');
         this.push('attempt:changed', view);
         this.basketsChanged();
         return;
@@ -392,8 +505,19 @@ export class CashierHost {
 
   /** Prints and saves the PDF of a new receipt; failures become an error the cashier sees. */
   private async output(txn: string): Promise<void> {
-    if (this.o.printer) await this.print(txn).catch((e: unknown) => this.raise({ sessionId: null, code: 'printer', message: (e as Error).message, at: this.clock.now() }));
-    if (this.o.pdfDir) await this.pdf(txn).catch((e: unknown) => this.raise({ sessionId: null, code: 'pdf', message: scrubDigits((e as Error).message), at: this.clock.now() }));
+    if (this.o.printer)
+      await this.print(txn).catch((e: unknown) =>
+        this.raise({ sessionId: null, code: 'printer', message: (e as Error).message, at: this.clock.now() }),
+      );
+    if (this.o.pdfDir)
+      await this.pdf(txn).catch((e: unknown) =>
+        this.raise({
+          sessionId: null,
+          code: 'pdf',
+          message: scrubDigits((e as Error).message),
+          at: this.clock.now(),
+        }),
+      );
   }
 
   private raise(view: ErrorView): void {
@@ -414,10 +538,16 @@ export class CashierHost {
   }
 
   private async probe(): Promise<void> {
-    const ok = await this.till.probeBackend().catch((e: unknown) => (e instanceof BackendError && e.code === 'refused' ? e : false));
+    const ok = await this.till
+      .probeBackend()
+      .catch((e: unknown) => (e instanceof BackendError && e.code === 'refused' ? e : false));
     if (ok instanceof BackendError) this.setBackend('unreachable', refusedText(ok));
     else if (ok) this.setBackend('reachable', 'Payment network connected');
-    else this.setBackend('unreachable', 'The payment network is not reachable: payments cannot be taken right now.');
+    else
+      this.setBackend(
+        'unreachable',
+        'The payment network is not reachable: payments cannot be taken right now.',
+      );
   }
 
   private setBackend(health: BackendStatus['health'], message: string): void {

@@ -1,6 +1,11 @@
 /** Cashiers for tests and demos: one cashier, one manager, a 20.00 approval limit, and an API token. */
 import { randomBytes } from 'node:crypto';
-import { addCashier, emptyCashiersFile, writeCashiersFile, type CashiersFile } from '../adapters/auth/cashiers-file';
+import {
+  addCashier,
+  emptyCashiersFile,
+  writeCashiersFile,
+  type CashiersFile,
+} from '../adapters/auth/cashiers-file';
 import { CashierAuth } from './cashier-auth';
 
 export const TEST_CASHIER = { id: 'cora', name: 'Cora', secret: '2468' } as const;
@@ -12,8 +17,16 @@ let cached: Promise<CashiersFile> | undefined;
 /** The test cashiers file (hashed once per process: scrypt is slow on purpose). */
 export function testCashiersFile(): Promise<CashiersFile> {
   cached ??= (async () => {
-    const one = await addCashier(emptyCashiersFile(TEST_APPROVAL_LIMIT_MINOR), { id: TEST_CASHIER.id, name: TEST_CASHIER.name, role: 'cashier' }, TEST_CASHIER.secret);
-    return addCashier(one, { id: TEST_MANAGER.id, name: TEST_MANAGER.name, role: 'manager' }, TEST_MANAGER.secret);
+    const one = await addCashier(
+      emptyCashiersFile(TEST_APPROVAL_LIMIT_MINOR),
+      { id: TEST_CASHIER.id, name: TEST_CASHIER.name, role: 'cashier' },
+      TEST_CASHIER.secret,
+    );
+    return addCashier(
+      one,
+      { id: TEST_MANAGER.id, name: TEST_MANAGER.name, role: 'manager' },
+      TEST_MANAGER.secret,
+    );
   })();
   return cached;
 }

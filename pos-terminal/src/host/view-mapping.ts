@@ -1,17 +1,38 @@
 /** Turns the core's records into the UI's view models: money formatted, decline codes in words. */
-import { declineText, formatMoney, isDeclineCode, type CloseBatchResponse, type Item, type Receipt } from '@bluetill/protocol';
+import {
+  declineText,
+  formatMoney,
+  isDeclineCode,
+  type CloseBatchResponse,
+  type Item,
+  type Receipt,
+} from '@bluetill/protocol';
 import type { SessionSnapshot } from '../common/session';
 import type { Basket } from '../common/basket';
 import type { Product } from '../adapters/catalog/catalog';
 import { reasonWords } from '../common/ipc/session-words';
-import type { BasketView, BatchView, LineView, MismatchView, ProductView, ReceiptKind, ReceiptView, SessionPhase, SessionRow } from '../common/ipc/view-models';
+import type {
+  BasketView,
+  BatchView,
+  LineView,
+  MismatchView,
+  ProductView,
+  ReceiptKind,
+  ReceiptView,
+  SessionPhase,
+  SessionRow,
+} from '../common/ipc/view-models';
 
 /** Any run of 12+ digits in a message becomes asterisks: no card number reaches the screen. */
 export const scrubDigits = (text: string): string => text.replace(/\d{12,}/g, (d) => '*'.repeat(d.length));
 
-export const reasonText = (code: string | null | undefined): string => (code && isDeclineCode(code) ? declineText(code) : code ? code.replace(/_/g, ' ') : '');
+export const reasonText = (code: string | null | undefined): string =>
+  code && isDeclineCode(code) ? declineText(code) : code ? code.replace(/_/g, ' ') : '';
 
-export const productView = (p: Product, currency: string): ProductView => ({ ...p, priceText: formatMoney({ minor: p.priceMinor, currency }) });
+export const productView = (p: Product, currency: string): ProductView => ({
+  ...p,
+  priceText: formatMoney({ minor: p.priceMinor, currency }),
+});
 
 export const lineView = (i: Item, currency: string): LineView => ({
   sku: i.sku,
@@ -23,7 +44,13 @@ export const lineView = (i: Item, currency: string): LineView => ({
 });
 
 /** What the cashier sees of a basket's state: held for a code reads as taken (not waiting); a released one is no longer listed. */
-const BASKET_STATUS: Record<Basket['state'], BasketView['status']> = { open: 'open', assigned: 'assigned', held_for_code: 'assigned', paid: 'paid', released: 'open' };
+const BASKET_STATUS: Record<Basket['state'], BasketView['status']> = {
+  open: 'open',
+  assigned: 'assigned',
+  held_for_code: 'assigned',
+  paid: 'paid',
+  released: 'open',
+};
 
 export const basketView = (b: Basket): BasketView => ({
   id: b.id,
@@ -49,18 +76,34 @@ const PHASE: Record<Exclude<SessionSnapshot['state'], 'closed'>, SessionPhase> =
 const FINAL: readonly SessionPhase[] = ['approved', 'declined', 'failed'];
 
 /** The row for a session event; a 'closed' snapshot keeps the outcome the row already shows. */
-export function sessionRow(s: SessionSnapshot, previous: SessionRow | undefined, now: number, basketPaid = false): SessionRow {
+export function sessionRow(
+  s: SessionSnapshot,
+  previous: SessionRow | undefined,
+  now: number,
+  basketPaid = false,
+): SessionRow {
   const closed = s.state === 'closed';
   let phase: SessionPhase = closed ? (previous?.phase ?? 'failed') : PHASE[s.state];
   // A phone that hangs up as soon as it reads a decline closes the session before the core moves
   // it to 'declined': the decline code it carries is the outcome.
   // Likewise a phone that hangs up on reading its receipt: the paid basket says it was approved.
-  if (closed && !FINAL.includes(phase)) phase = basketPaid && !s.decline ? 'approved' : s.decline && s.decline !== 'backend_unavailable' ? 'declined' : 'failed';
+  if (closed && !FINAL.includes(phase))
+    phase =
+      basketPaid && !s.decline
+        ? 'approved'
+        : s.decline && s.decline !== 'backend_unavailable'
+          ? 'declined'
+          : 'failed';
   const detail = scrubDigits(s.detail);
   return {
     id: s.id,
     phase,
-    label: sessionLabel(phase, s.decline, reasonWords(detail), closed && !FINAL.includes(previous?.phase ?? 'failed') && !s.decline && !basketPaid),
+    label: sessionLabel(
+      phase,
+      s.decline,
+      reasonWords(detail),
+      closed && !FINAL.includes(previous?.phase ?? 'failed') && !s.decline && !basketPaid,
+    ),
     basketId: s.basketId ?? previous?.basketId ?? null,
     maskedPan: s.maskedPan ?? previous?.maskedPan ?? null,
     declineCode: s.decline ?? null,
@@ -70,7 +113,12 @@ export function sessionRow(s: SessionSnapshot, previous: SessionRow | undefined,
   };
 }
 
-function sessionLabel(phase: SessionPhase, decline: string | null, detail: string, leftEarly: boolean): string {
+function sessionLabel(
+  phase: SessionPhase,
+  decline: string | null,
+  detail: string,
+  leftEarly: boolean,
+): string {
   switch (phase) {
     case 'connecting':
       return 'Connecting';
@@ -94,8 +142,19 @@ function sessionLabel(phase: SessionPhase, decline: string | null, detail: strin
 }
 
 export function mismatchView(sessionId: string, basketId: string, code: string, at: number): MismatchView {
-  const what = code === 'amount_mismatch' ? "The phone's sum differs from the basket" : code === 'items_mismatch' ? "The phone's items differ from the basket" : reasonText(code);
-  return { sessionId, basketId, declineCode: code, message: `${what}: payment declined, nothing was charged.`, at };
+  const what =
+    code === 'amount_mismatch'
+      ? "The phone's sum differs from the basket"
+      : code === 'items_mismatch'
+        ? "The phone's items differ from the basket"
+        : reasonText(code);
+  return {
+    sessionId,
+    basketId,
+    declineCode: code,
+    message: `${what}: payment declined, nothing was charged.`,
+    at,
+  };
 }
 
 const TIME = new Intl.DateTimeFormat('en-GB', { dateStyle: 'short', timeStyle: 'medium' });
@@ -125,7 +184,16 @@ export function receiptView(r: Receipt, text: string, sessionId: string | null):
 const receiptKind = (k: string): ReceiptKind => (k === 'refund' || k === 'void' ? k : 'sale');
 
 export function batchView(b: CloseBatchResponse, fallbackCurrency: string): BatchView {
-  const t = b.totals ?? { currency: '', saleCount: 0, saleMinor: 0, refundCount: 0, refundMinor: 0, voidCount: 0, voidMinor: 0, netMinor: 0 };
+  const t = b.totals ?? {
+    currency: '',
+    saleCount: 0,
+    saleMinor: 0,
+    refundCount: 0,
+    refundMinor: 0,
+    voidCount: 0,
+    voidMinor: 0,
+    netMinor: 0,
+  };
   const currency = t.currency || fallbackCurrency;
   const m = (minor: number) => formatMoney({ minor, currency });
   return {
@@ -133,9 +201,16 @@ export function batchView(b: CloseBatchResponse, fallbackCurrency: string): Batc
     openedAtText: TIME.format(new Date(b.openedAtMs)),
     closedAtText: TIME.format(new Date(b.closedAtMs)),
     currency,
-    saleCount: t.saleCount, saleMinor: t.saleMinor, saleText: m(t.saleMinor),
-    refundCount: t.refundCount, refundMinor: t.refundMinor, refundText: m(t.refundMinor),
-    voidCount: t.voidCount, voidMinor: t.voidMinor, voidText: m(t.voidMinor),
-    netMinor: t.netMinor, netText: m(t.netMinor),
+    saleCount: t.saleCount,
+    saleMinor: t.saleMinor,
+    saleText: m(t.saleMinor),
+    refundCount: t.refundCount,
+    refundMinor: t.refundMinor,
+    refundText: m(t.refundMinor),
+    voidCount: t.voidCount,
+    voidMinor: t.voidMinor,
+    voidText: m(t.voidMinor),
+    netMinor: t.netMinor,
+    netText: m(t.netMinor),
   };
 }

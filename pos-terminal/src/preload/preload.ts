@@ -4,7 +4,16 @@
  * by the host.                                                                          [SIG]
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
-import { isEventChannel, isRequestChannel, type ApiErrorBody, type EventChannel, type Events, type RequestChannel, type RequestOf, type ResponseOf } from '../common/ipc/channels';
+import {
+  isEventChannel,
+  isRequestChannel,
+  type ApiErrorBody,
+  type EventChannel,
+  type Events,
+  type RequestChannel,
+  type RequestOf,
+  type ResponseOf,
+} from '../common/ipc/channels';
 import type { TillApi } from '../common/ipc/till-api';
 
 type Reply = { ok: true; result: unknown } | { ok: false; error: ApiErrorBody };

@@ -26,7 +26,16 @@ export class CashierView {
     this.ctx = new ViewContext(api);
     this.sale = new SalePanel(this.ctx);
     this.receipt = new ReceiptPanel(this.ctx);
-    this.ctx.setPanels([new TopBar(this.ctx), this.sale, new ProductsPanel(this.ctx), new PhonesPanel(this.ctx), new BasketsPanel(this.ctx), this.receipt, new HistoryPanel(this.ctx), new DayPanel(this.ctx)]);
+    this.ctx.setPanels([
+      new TopBar(this.ctx),
+      this.sale,
+      new ProductsPanel(this.ctx),
+      new PhonesPanel(this.ctx),
+      new BasketsPanel(this.ctx),
+      this.receipt,
+      new HistoryPanel(this.ctx),
+      new DayPanel(this.ctx),
+    ]);
   }
 
   async start(): Promise<void> {
@@ -63,8 +72,7 @@ export class CashierView {
         // A fresh code each time: what an earlier entry left in the field is cleared.
         $<HTMLInputElement>('pay-code').value = '';
         $('pay-code').focus();
-      }
-      else if (e.key === 'F8') void this.receipt.print();
+      } else if (e.key === 'F8') void this.receipt.print();
       else return;
       e.preventDefault();
     });

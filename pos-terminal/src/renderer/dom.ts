@@ -1,6 +1,12 @@
 /// <reference lib="dom" />
 /** Tiny DOM helpers: escaped HTML templates and element lookup. */
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
 
 export const esc = (v: unknown): string => String(v).replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 
@@ -20,6 +26,7 @@ export function setHtml(el: HTMLElement, html: string): void {
   if (focusedId) {
     const again = document.getElementById(focusedId);
     again?.focus();
-    if (again instanceof HTMLInputElement && selection && again.type !== 'number') again.setSelectionRange(selection[0] ?? null, selection[1] ?? null);
+    if (again instanceof HTMLInputElement && selection && again.type !== 'number')
+      again.setSelectionRange(selection[0] ?? null, selection[1] ?? null);
   }
 }

@@ -5,7 +5,8 @@
  */
 import type { ApiErrorCode } from '../common/ipc/channels';
 
-const asSentence = (m: string): string => (m === '' ? 'The till refused that' : m[0]!.toUpperCase() + m.slice(1));
+const asSentence = (m: string): string =>
+  m === '' ? 'The till refused that' : m[0]!.toUpperCase() + m.slice(1);
 
 export const API_ERROR_WORDS: Readonly<Record<ApiErrorCode, (message: string) => string>> = {
   bad_request: (m) => `The till could not take that: ${m}`,
@@ -24,6 +25,7 @@ export const API_ERROR_WORDS: Readonly<Record<ApiErrorCode, (message: string) =>
 export function errorText(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : '';
-  if (typeof code === 'string' && Object.hasOwn(API_ERROR_WORDS, code)) return API_ERROR_WORDS[code as ApiErrorCode](message);
+  if (typeof code === 'string' && Object.hasOwn(API_ERROR_WORDS, code))
+    return API_ERROR_WORDS[code as ApiErrorCode](message);
   return 'Something went wrong on this screen and nothing was sent: try again, or reload the page';
 }

@@ -34,7 +34,17 @@ export interface ViewState {
 }
 
 export const emptyViewState = (): ViewState => ({
-  till: null, results: [], searched: '', products: [], shownReceipt: null, pinnedReceipt: false, codeBasketId: null, history: [], connected: true, dismissed: new Set(), charged: null,
+  till: null,
+  results: [],
+  searched: '',
+  products: [],
+  shownReceipt: null,
+  pinnedReceipt: false,
+  codeBasketId: null,
+  history: [],
+  connected: true,
+  dismissed: new Set(),
+  charged: null,
 });
 
 /** One panel of the screen: wires its controls once, and renders from the view state. */
@@ -91,7 +101,12 @@ export class ViewContext {
     const query = $<HTMLInputElement>('history-search').value;
     // No day picked: today's receipts, or with words, any day's (the shop's business day, in its zone).
     const date = $<HTMLInputElement>('history-date').value;
-    this.state.history = (await this.call(() => this.api.invoke('receipt:history', { query, limit: 50, ...(date ? { date } : {}) }), undefined, 'receipt-status')) ?? [];
+    this.state.history =
+      (await this.call(
+        () => this.api.invoke('receipt:history', { query, limit: 50, ...(date ? { date } : {}) }),
+        undefined,
+        'receipt-status',
+      )) ?? [];
     this.render();
   }
 }

@@ -38,7 +38,8 @@ export class WsTillApi implements TillApi {
       };
       ws.onmessage = (m) => this.receive(String(m.data));
       ws.onclose = () => {
-        for (const p of this.pending.values()) p.reject(new ApiError('unavailable', 'lost the connection to the till'));
+        for (const p of this.pending.values())
+          p.reject(new ApiError('unavailable', 'lost the connection to the till'));
         this.pending.clear();
         this.connection.forEach((f) => f(false));
         setTimeout(() => {
@@ -81,13 +82,15 @@ export class WsTillApi implements TillApi {
   async invoke<C extends RequestChannel>(channel: C, payload: RequestOf<C>): Promise<ResponseOf<C>> {
     await this.opened;
     const ws = this.ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) throw new ApiError('unavailable', 'not connected to the till');
+    if (!ws || ws.readyState !== WebSocket.OPEN)
+      throw new ApiError('unavailable', 'not connected to the till');
     const id = this.nextId++;
     const result = await new Promise<ResponseOf<C>>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       ws.send(JSON.stringify({ id, channel, payload }));
     });
-    if (channel === 'auth:sign-in') this.resumeToken = (result as ResponseOf<'auth:sign-in'>).resumeToken || null;
+    if (channel === 'auth:sign-in')
+      this.resumeToken = (result as ResponseOf<'auth:sign-in'>).resumeToken || null;
     if (channel === 'auth:sign-out') this.resumeToken = null;
     return result;
   }

@@ -11,9 +11,15 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fromUserDir } from './user-dir';
-import { addCashier, emptyCashiersFile, readCashiersFile, writeCashiersFile } from '../adapters/auth/cashiers-file';
+import {
+  addCashier,
+  emptyCashiersFile,
+  readCashiersFile,
+  writeCashiersFile,
+} from '../adapters/auth/cashiers-file';
 
-const USAGE = 'usage: cashiers add --file FILE --id ID --name NAME --role cashier|manager [--approval-limit MINOR] < secret';
+const USAGE =
+  'usage: cashiers add --file FILE --id ID --name NAME --role cashier|manager [--approval-limit MINOR] < secret';
 
 async function readStdinLine(): Promise<string> {
   let data = '';
@@ -28,21 +34,37 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { file: { type: 'string' }, id: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' }, 'approval-limit': { type: 'string' } },
+    options: {
+      file: { type: 'string' },
+      id: { type: 'string' },
+      name: { type: 'string' },
+      role: { type: 'string' },
+      'approval-limit': { type: 'string' },
+    },
     strict: true,
   });
-  if (positionals[0] !== 'add' || !values.file || !values.id || !values.name || (values.role !== 'cashier' && values.role !== 'manager')) {
+  if (
+    positionals[0] !== 'add' ||
+    !values.file ||
+    !values.id ||
+    !values.name ||
+    (values.role !== 'cashier' && values.role !== 'manager')
+  ) {
     console.error(USAGE);
     return 2;
   }
   const limit = Number(values['approval-limit'] ?? '2000');
-  if (!Number.isInteger(limit) || limit < 0) throw new Error('--approval-limit must be a whole number of minor units');
+  if (!Number.isInteger(limit) || limit < 0)
+    throw new Error('--approval-limit must be a whole number of minor units');
   const path = fromUserDir(values.file);
   const file = existsSync(path) ? readCashiersFile(path) : emptyCashiersFile(limit);
   const secret = await readStdinLine();
   // A new till's folder (e.g. .data/till) may not exist yet; the file itself is written 0600.
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeCashiersFile(path, await addCashier(file, { id: values.id, name: values.name, role: values.role }, secret));
+  writeCashiersFile(
+    path,
+    await addCashier(file, { id: values.id, name: values.name, role: values.role }, secret),
+  );
   console.log(`cashiers: ${values.id} (${values.role}) added to ${path}`);
   return 0;
 }

@@ -25,7 +25,8 @@ import { isTimeZone, machineTimeZone } from '../common/business-day';
 const USAGE =
   'usage: serve --terminal FILE --backend HOST:PORT --ble none|uart:PATH|socket:N --cashiers FILE [--settlement HOST:PORT] [--host 127.0.0.1] [--port 8080] [--data DIR] [--printer SPEC] [--counter NAME] [--currency EUR] [--time-zone Europe/Berlin] [--tls-dir DIR] [--insecure] [--token-file PATH] [--tls-cert PEM --tls-key PEM]';
 
-const isLoopback = (h: string) => h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+const isLoopback = (h: string) =>
+  h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -59,25 +60,59 @@ async function main(argv: string[]): Promise<number> {
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error('--port must be 0..65535');
   // Everything is checked before anything is opened or written.
-  if (!values['tls-cert'] !== !values['tls-key']) throw new Error('give both --tls-cert and --tls-key, or neither');
-  const tls = values['tls-cert'] ? { cert: readFileSync(fromUserDir(values['tls-cert'])), key: readFileSync(fromUserDir(values['tls-key']!)) } : undefined;
-  if (!isLoopback(values.host) && !tls) throw new TillServerError('insecure_host', `refusing to serve on ${values.host} without TLS: give --tls-cert and --tls-key, or keep to loopback`);
+  if (!values['tls-cert'] !== !values['tls-key'])
+    throw new Error('give both --tls-cert and --tls-key, or neither');
+  const tls = values['tls-cert']
+    ? {
+        cert: readFileSync(fromUserDir(values['tls-cert'])),
+        key: readFileSync(fromUserDir(values['tls-key']!)),
+      }
+    : undefined;
+  if (!isLoopback(values.host) && !tls)
+    throw new TillServerError(
+      'insecure_host',
+      `refusing to serve on ${values.host} without TLS: give --tls-cert and --tls-key, or keep to loopback`,
+    );
   const timeZone = values['time-zone'] ?? machineTimeZone();
-  if (!isTimeZone(timeZone)) throw new Error(`--time-zone: unknown time zone "${timeZone}" (an IANA name such as Europe/Berlin)`);
+  if (!isTimeZone(timeZone))
+    throw new Error(`--time-zone: unknown time zone "${timeZone}" (an IANA name such as Europe/Berlin)`);
   const cashiers = readCashiersFile(fromUserDir(values.cashiers));
   const tillKey = tillKeyFromEnv();
   const tokenFile = fromUserDir(values['token-file'] ?? join(values.data, 'api-token'));
-  const composed = await composeTill({ tillKey,
-    terminalFile: fromUserDir(values.terminal), backend: values.backend, ...(values.settlement ? { settlement: values.settlement } : {}),
-    dataDir: fromUserDir(values.data), ble: values.ble, ...(values.printer ? { printer: values.printer } : {}),
-    counterName: values.counter, currency: values.currency,
-    ...(values['tls-dir'] ? { tlsDir: fromUserDir(values['tls-dir']) } : {}), insecure: values.insecure,
+  const composed = await composeTill({
+    tillKey,
+    terminalFile: fromUserDir(values.terminal),
+    backend: values.backend,
+    ...(values.settlement ? { settlement: values.settlement } : {}),
+    dataDir: fromUserDir(values.data),
+    ble: values.ble,
+    ...(values.printer ? { printer: values.printer } : {}),
+    counterName: values.counter,
+    currency: values.currency,
+    ...(values['tls-dir'] ? { tlsDir: fromUserDir(values['tls-dir']) } : {}),
+    insecure: values.insecure,
   });
-  if (values.insecure) console.error('serve: WARNING --insecure: the backend connection has no TLS and no client certificate (local debugging only)');
+  if (values.insecure)
+    console.error(
+      'serve: WARNING --insecure: the backend connection has no TLS and no client certificate (local debugging only)',
+    );
   const auth = new CashierAuth({ cashiers, apiToken: loadOrCreateApiToken(tokenFile) });
-  const server = await startTillServer({ till: composed.till, catalog: composed.catalog, receipts: composed.receipts, printer: composed.printer, pdfDir: composed.pdfDir, host: values.host, port, auth, timeZone, ...(tls ? { tls } : {}) });
+  const server = await startTillServer({
+    till: composed.till,
+    catalog: composed.catalog,
+    receipts: composed.receipts,
+    printer: composed.printer,
+    pdfDir: composed.pdfDir,
+    host: values.host,
+    port,
+    auth,
+    timeZone,
+    ...(tls ? { tls } : {}),
+  });
   console.log(`serving ${server.url}`);
-  console.error(`serve: scripts: the API token is in ${tokenFile} (send it as "authorization: Bearer <token>")`);
+  console.error(
+    `serve: scripts: the API token is in ${tokenFile} (send it as "authorization: Bearer <token>")`,
+  );
   await new Promise<void>((done) => {
     process.once('SIGINT', done);
     process.once('SIGTERM', done);

@@ -60,7 +60,8 @@ const CONTENT_TYPES: Record<keyof RendererAssets, string> = {
 };
 
 const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
@@ -76,21 +77,39 @@ export class TillServerError extends Error {
   }
 }
 
-const isLoopback = (h: string) => h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+const isLoopback = (h: string) =>
+  h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 
 /** The most failed sign-ins one connection may make before it is closed. */
 const MAX_FAILED_SIGN_INS = 10;
 
 export async function startTillServer(o: TillServerOptions): Promise<TillServer> {
   const bindHost = o.host ?? '127.0.0.1';
-  if (!isLoopback(bindHost) && !o.tls) throw new TillServerError('insecure_host', `refusing to serve on ${bindHost} without TLS: give a certificate (--tls-cert, --tls-key) or keep to loopback`);
+  if (!isLoopback(bindHost) && !o.tls)
+    throw new TillServerError(
+      'insecure_host',
+      `refusing to serve on ${bindHost} without TLS: give a certificate (--tls-cert, --tls-key) or keep to loopback`,
+    );
   const assets = await buildRenderer();
   const ownsReceipts = !o.receipts;
   const receipts = o.receipts ?? new SqliteReceiptStore(':memory:');
-  const host = new CashierHost({ till: o.till, catalog: o.catalog, receipts, printer: o.printer ?? null, pdfDir: o.pdfDir ?? null, ...(o.probeEveryMs !== undefined ? { probeEveryMs: o.probeEveryMs } : {}), ...(o.timeZone ? { timeZone: o.timeZone } : {}) });
+  const host = new CashierHost({
+    till: o.till,
+    catalog: o.catalog,
+    receipts,
+    printer: o.printer ?? null,
+    pdfDir: o.pdfDir ?? null,
+    ...(o.probeEveryMs !== undefined ? { probeEveryMs: o.probeEveryMs } : {}),
+    ...(o.timeZone ? { timeZone: o.timeZone } : {}),
+  });
 
-  const gated = { invoke: (c: string, p: unknown) => host.invoke(c, p), saleTotalMinor: (txn: string) => receipts.get(txn)?.receipt.total?.minor };
-  const http = o.tls ? createTlsServer({ cert: o.tls.cert, key: o.tls.key }, (req, res) => serveAsset(req, res, assets)) : createServer((req, res) => serveAsset(req, res, assets));
+  const gated = {
+    invoke: (c: string, p: unknown) => host.invoke(c, p),
+    saleTotalMinor: (txn: string) => receipts.get(txn)?.receipt.total?.minor,
+  };
+  const http = o.tls
+    ? createTlsServer({ cert: o.tls.cert, key: o.tls.key }, (req, res) => serveAsset(req, res, assets))
+    : createServer((req, res) => serveAsset(req, res, assets));
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   let origin = '';
 
@@ -143,7 +162,9 @@ function serveAsset(req: IncomingMessage, res: ServerResponse, assets: RendererA
     res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS }).end('not found');
     return;
   }
-  res.writeHead(200, { 'content-type': CONTENT_TYPES[name], ...SECURITY_HEADERS }).end(req.method === 'HEAD' ? undefined : assets[name]);
+  res
+    .writeHead(200, { 'content-type': CONTENT_TYPES[name], ...SECURITY_HEADERS })
+    .end(req.method === 'HEAD' ? undefined : assets[name]);
 }
 
 function serveSocket(ws: WebSocket, host: CashierHost, session: CashierSession): void {
@@ -166,27 +187,47 @@ function serveSocket(ws: WebSocket, host: CashierHost, session: CashierSession):
   ws.on('close', () => follow(false));
   ws.on('error', () => ws.terminate());
   ws.on('message', (data: RawData, isBinary: boolean) => {
-    const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
-    if (isBinary) return reply({ id: null, ok: false, error: { code: 'bad_request', message: 'send text (JSON), not binary' } });
-    if (size > MAX_WS_MESSAGE_BYTES) return reply({ id: null, ok: false, error: { code: 'too_large', message: `a message is at most ${MAX_WS_MESSAGE_BYTES} bytes` } });
+    const size = Array.isArray(data)
+      ? data.reduce((n, b) => n + b.length, 0)
+      : (data as Buffer | ArrayBuffer).byteLength;
+    if (isBinary)
+      return reply({
+        id: null,
+        ok: false,
+        error: { code: 'bad_request', message: 'send text (JSON), not binary' },
+      });
+    if (size > MAX_WS_MESSAGE_BYTES)
+      return reply({
+        id: null,
+        ok: false,
+        error: { code: 'too_large', message: `a message is at most ${MAX_WS_MESSAGE_BYTES} bytes` },
+      });
     let json: unknown;
     try {
-      json = JSON.parse(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8'));
+      json = JSON.parse(
+        Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8'),
+      );
     } catch {
       return reply({ id: null, ok: false, error: { code: 'bad_request', message: 'not JSON' } });
     }
     const envelope = wireRequest.safeParse(json);
     if (!envelope.success) {
       const id = typeof (json as { id?: unknown })?.id === 'number' ? (json as { id: number }).id : null;
-      return reply({ id, ok: false, error: { code: 'bad_request', message: 'expected { id, channel, payload }' } });
+      return reply({
+        id,
+        ok: false,
+        error: { code: 'bad_request', message: 'expected { id, channel, payload }' },
+      });
     }
     const { id, channel, payload } = envelope.data;
     session.invoke(channel, payload).then(
       (result) => reply({ id, ok: true, result }),
       (error: unknown) => {
-        if (error instanceof ApiError) reply({ id, ok: false, error: { code: error.code, message: error.message } });
+        if (error instanceof ApiError)
+          reply({ id, ok: false, error: { code: error.code, message: error.message } });
         else reply({ id, ok: false, error: { code: 'internal', message: 'the till could not do that' } });
-        if (error instanceof ApiError && channel === 'auth:sign-in' && ++failedSignIns >= MAX_FAILED_SIGN_INS) ws.close(1008, 'too many failed sign-ins');
+        if (error instanceof ApiError && channel === 'auth:sign-in' && ++failedSignIns >= MAX_FAILED_SIGN_INS)
+          ws.close(1008, 'too many failed sign-ins');
       },
     );
   });

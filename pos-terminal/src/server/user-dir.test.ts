@@ -5,7 +5,9 @@ describe('userDir', () => {
   it('is where the user typed `npm run serve -w @bluetill/pos-terminal` (INIT_CWD), not the package folder npm runs it in', () => {
     const env = { npm_package_name: '@bluetill/pos-terminal', INIT_CWD: '/home/me/bluetill' };
     expect(userDir(env)).toBe('/home/me/bluetill');
-    expect(fromUserDir('.data/demo/terminal-T-0001.json', env)).toBe('/home/me/bluetill/.data/demo/terminal-T-0001.json');
+    expect(fromUserDir('.data/demo/terminal-T-0001.json', env)).toBe(
+      '/home/me/bluetill/.data/demo/terminal-T-0001.json',
+    );
     expect(fromUserDir('/abs/file', env)).toBe('/abs/file');
   });
 

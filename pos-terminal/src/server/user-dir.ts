@@ -10,4 +10,5 @@ export const userDir = (env: NodeJS.ProcessEnv = process.env): string =>
   env.npm_package_name === '@bluetill/pos-terminal' && env.INIT_CWD ? env.INIT_CWD : process.cwd();
 
 /** A path from the command line, resolved from where the user stands. */
-export const fromUserDir = (path: string, env: NodeJS.ProcessEnv = process.env): string => resolve(userDir(env), path);
+export const fromUserDir = (path: string, env: NodeJS.ProcessEnv = process.env): string =>
+  resolve(userDir(env), path);

@@ -23,9 +23,16 @@ export class WsTestClient {
     return WsTestClient.open(url, { authorization: `Bearer ${token}`, ...headers });
   }
 
-  static open(url: string, headers: Record<string, string> = {}, o: { ca?: string | Buffer } = {}): Promise<WsTestClient> {
+  static open(
+    url: string,
+    headers: Record<string, string> = {},
+    o: { ca?: string | Buffer } = {},
+  ): Promise<WsTestClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/api`, { headers, ...(o.ca ? { ca: o.ca } : {}) });
+      const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/api`, {
+        headers,
+        ...(o.ca ? { ca: o.ca } : {}),
+      });
       ws.once('open', () => resolve(new WsTestClient(ws)));
       ws.once('error', reject);
       ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
@@ -67,7 +74,11 @@ export class WsTestClient {
   }
 
   event<E extends EventChannel>(event: E, test: (p: Events[E]) => boolean = () => true): Promise<Events[E]> {
-    return this.until(() => this.events.find((e) => e.event === event && test(e.payload as Events[E]))?.payload as Events[E] | undefined);
+    return this.until(
+      () =>
+        this.events.find((e) => e.event === event && test(e.payload as Events[E]))?.payload as
+          Events[E] | undefined,
+    );
   }
 
   close(): void {

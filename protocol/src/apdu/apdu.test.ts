@@ -2,9 +2,26 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../bytes';
 import {
-  ApduError, apduCase, CardStatusError, decodeCommandApdu, decodeResponseApdu, describeStatusWord, encodeCommandApdu,
-  encodeResponseApdu, generateAcCommand, getDataCommand, getProcessingOptionsCommand, internalAuthenticateCommand,
-  putDataCommand, readRecordCommand, selectCommand, selectPpseCommand, storeDataCommand, SW, swTriesLeft, verifyCommand,
+  ApduError,
+  apduCase,
+  CardStatusError,
+  decodeCommandApdu,
+  decodeResponseApdu,
+  describeStatusWord,
+  encodeCommandApdu,
+  encodeResponseApdu,
+  generateAcCommand,
+  getDataCommand,
+  getProcessingOptionsCommand,
+  internalAuthenticateCommand,
+  putDataCommand,
+  readRecordCommand,
+  selectCommand,
+  selectPpseCommand,
+  storeDataCommand,
+  SW,
+  swTriesLeft,
+  verifyCommand,
   type CommandApdu,
 } from './index';
 
@@ -23,7 +40,11 @@ describe('command APDU: byte-exact cases 1-4', () => {
     ['00A40400', { cla: 0, ins: 0xa4, p1: 4, p2: 0, data: new Uint8Array() }, 1],
     ['80CA9F3600', { cla: 0x80, ins: 0xca, p1: 0x9f, p2: 0x36, data: new Uint8Array(), le: 256 }, 2],
     ['80CA9F3602', { cla: 0x80, ins: 0xca, p1: 0x9f, p2: 0x36, data: new Uint8Array(), le: 2 }, 2],
-    ['0020008008241234FFFFFFFFFF', { cla: 0, ins: 0x20, p1: 0, p2: 0x80, data: fromHex('241234FFFFFFFFFF') }, 3],
+    [
+      '0020008008241234FFFFFFFFFF',
+      { cla: 0, ins: 0x20, p1: 0, p2: 0x80, data: fromHex('241234FFFFFFFFFF') },
+      3,
+    ],
     ['00880000041122334400', { cla: 0, ins: 0x88, p1: 0, p2: 0, data: fromHex('11223344'), le: 256 }, 4],
   ])('%s', (hex, apdu, kase) => {
     expect(toHex(encodeCommandApdu(apdu))).toBe(hex);
@@ -42,27 +63,42 @@ describe('command APDU: byte-exact cases 1-4', () => {
   });
 
   it('rejects data over 255 bytes and Le over 256 on encode', () => {
-    expect(codeOf(() => encodeCommandApdu({ cla: 0, ins: 0, p1: 0, p2: 0, data: new Uint8Array(256) }))).toBe('extended_length');
-    expect(codeOf(() => encodeCommandApdu({ cla: 0, ins: 0, p1: 0, p2: 0, data: new Uint8Array(), le: 257 }))).toBe('extended_length');
-    expect(codeOf(() => encodeCommandApdu({ cla: 256, ins: 0, p1: 0, p2: 0, data: new Uint8Array() }))).toBe('bad_field');
+    expect(codeOf(() => encodeCommandApdu({ cla: 0, ins: 0, p1: 0, p2: 0, data: new Uint8Array(256) }))).toBe(
+      'extended_length',
+    );
+    expect(
+      codeOf(() => encodeCommandApdu({ cla: 0, ins: 0, p1: 0, p2: 0, data: new Uint8Array(), le: 257 })),
+    ).toBe('extended_length');
+    expect(codeOf(() => encodeCommandApdu({ cla: 256, ins: 0, p1: 0, p2: 0, data: new Uint8Array() }))).toBe(
+      'bad_field',
+    );
   });
 
   it('decode(encode(x)) = x and random bytes raise only ApduError', () => {
     const arb = fc.record({
-      cla: fc.integer({ min: 0, max: 255 }), ins: fc.integer({ min: 0, max: 255 }), p1: fc.integer({ min: 0, max: 255 }), p2: fc.integer({ min: 0, max: 255 }),
-      data: fc.uint8Array({ maxLength: 255 }), le: fc.option(fc.integer({ min: 1, max: 256 }), { nil: undefined }),
+      cla: fc.integer({ min: 0, max: 255 }),
+      ins: fc.integer({ min: 0, max: 255 }),
+      p1: fc.integer({ min: 0, max: 255 }),
+      p2: fc.integer({ min: 0, max: 255 }),
+      data: fc.uint8Array({ maxLength: 255 }),
+      le: fc.option(fc.integer({ min: 1, max: 256 }), { nil: undefined }),
     });
-    fc.assert(fc.property(arb, (a) => {
-      const apdu: CommandApdu = a.le === undefined ? { cla: a.cla, ins: a.ins, p1: a.p1, p2: a.p2, data: a.data } : a;
-      expect(decodeCommandApdu(encodeCommandApdu(apdu))).toEqual(apdu);
-    }));
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 270 }), (bytes) => {
-      try {
-        decodeCommandApdu(bytes);
-      } catch (e) {
-        expect(e).toBeInstanceOf(ApduError);
-      }
-    }));
+    fc.assert(
+      fc.property(arb, (a) => {
+        const apdu: CommandApdu =
+          a.le === undefined ? { cla: a.cla, ins: a.ins, p1: a.p1, p2: a.p2, data: a.data } : a;
+        expect(decodeCommandApdu(encodeCommandApdu(apdu))).toEqual(apdu);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 270 }), (bytes) => {
+        try {
+          decodeCommandApdu(bytes);
+        } catch (e) {
+          expect(e).toBeInstanceOf(ApduError);
+        }
+      }),
+    );
   });
 });
 
@@ -124,7 +160,9 @@ describe('command builders: byte-exact', () => {
     expect(toHex(bytes)).toBe(hex);
   });
   it('GPO wraps PDOL data in tag 83', () => {
-    expect(toHex(getProcessingOptionsCommand(fromHex('000000001000097811223344')))).toBe('80A800000E830C00000000100009781122334400');
+    expect(toHex(getProcessingOptionsCommand(fromHex('000000001000097811223344')))).toBe(
+      '80A800000E830C00000000100009781122334400',
+    );
   });
   it('rejects bad SFI / record / tag values with ApduError', () => {
     expect(codeOf(() => readRecordCommand(0, 1))).toBe('bad_field');

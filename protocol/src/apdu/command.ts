@@ -18,9 +18,12 @@ const isByte = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= 0xf
 
 /** Encodes a command APDU (short form). Throws ApduError for values that do not fit. */
 export function encodeCommandApdu(c: CommandApdu): Uint8Array {
-  if (![c.cla, c.ins, c.p1, c.p2].every(isByte)) throw new ApduError('bad_field', 'CLA, INS, P1 and P2 are single bytes');
-  if (c.data.length > 255) throw new ApduError('extended_length', 'data longer than 255 bytes needs extended length');
-  if (c.le !== undefined && (!Number.isInteger(c.le) || c.le < 1 || c.le > 256)) throw new ApduError('extended_length', 'Le must be 1..256');
+  if (![c.cla, c.ins, c.p1, c.p2].every(isByte))
+    throw new ApduError('bad_field', 'CLA, INS, P1 and P2 are single bytes');
+  if (c.data.length > 255)
+    throw new ApduError('extended_length', 'data longer than 255 bytes needs extended length');
+  if (c.le !== undefined && (!Number.isInteger(c.le) || c.le < 1 || c.le > 256))
+    throw new ApduError('extended_length', 'Le must be 1..256');
   const header = Uint8Array.of(c.cla, c.ins, c.p1, c.p2);
   const body = c.data.length > 0 ? concatBytes(Uint8Array.of(c.data.length), c.data) : new Uint8Array(0);
   const le = c.le === undefined ? new Uint8Array(0) : Uint8Array.of(c.le & 0xff);

@@ -5,7 +5,8 @@ import { ApduError } from './errors';
 export type ResponseApdu = { data: Uint8Array; sw: number };
 
 export function encodeResponseApdu(data: Uint8Array, sw: number): Uint8Array {
-  if (!Number.isInteger(sw) || sw < 0 || sw > 0xffff) throw new ApduError('bad_field', 'status word is two bytes');
+  if (!Number.isInteger(sw) || sw < 0 || sw > 0xffff)
+    throw new ApduError('bad_field', 'status word is two bytes');
   return concatBytes(data, Uint8Array.of(sw >> 8, sw & 0xff));
 }
 

@@ -25,7 +25,8 @@ export const SW = {
 } as const;
 
 /** 6Cxx: wrong Le, xx the exact length available (00 = 256). */
-export const swWrongLe = (available: number): number => 0x6c00 | (Math.max(0, Math.min(256, available)) & 0xff);
+export const swWrongLe = (available: number): number =>
+  0x6c00 | (Math.max(0, Math.min(256, available)) & 0xff);
 
 /** 63Cx: verification failed, x tries left. */
 export const swTriesLeft = (tries: number): number => 0x63c0 | (Math.max(0, Math.min(15, tries)) & 0x0f);

@@ -55,14 +55,19 @@ describe('Reassembler', () => {
 
   it('round-trips any message over any value size (property)', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 1, maxLength: 3000 }), fc.integer({ min: 4, max: 512 }), fc.nat(15), (msg, size, counter) => {
-        const r = new Reassembler({ maxMessageSize: 4096 });
-        const values = fragment(msg, size, counter, 4096);
-        values.forEach((v) => expect(v.length).toBeLessThanOrEqual(size));
-        const out = values.map((v) => r.push(v, 0));
-        expect(out.slice(0, -1).every((x) => x === null)).toBe(true);
-        expect(out.at(-1)).toEqual(msg);
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 3000 }),
+        fc.integer({ min: 4, max: 512 }),
+        fc.nat(15),
+        (msg, size, counter) => {
+          const r = new Reassembler({ maxMessageSize: 4096 });
+          const values = fragment(msg, size, counter, 4096);
+          values.forEach((v) => expect(v.length).toBeLessThanOrEqual(size));
+          const out = values.map((v) => r.push(v, 0));
+          expect(out.slice(0, -1).every((x) => x === null)).toBe(true);
+          expect(out.at(-1)).toEqual(msg);
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -34,8 +34,14 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024;
 export const DEFAULT_REASSEMBLY_TIMEOUT_MS = 10_000;
 
 /** Splits one message into ATT values of at most `valueSize` bytes. */
-export function fragment(message: Uint8Array, valueSize: number, counter: number, maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE): Uint8Array[] {
-  if (!Number.isInteger(valueSize) || valueSize < FIRST_HEADER_SIZE + 1) throw new RangeError(`value size ${valueSize} too small`);
+export function fragment(
+  message: Uint8Array,
+  valueSize: number,
+  counter: number,
+  maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE,
+): Uint8Array[] {
+  if (!Number.isInteger(valueSize) || valueSize < FIRST_HEADER_SIZE + 1)
+    throw new RangeError(`value size ${valueSize} too small`);
   if (message.length === 0) throw new FrameError('bad_length', 'cannot frame an empty message');
   if (message.length > maxMessageSize || message.length > 0xffff)
     throw new FrameError('message_too_large', `message of ${message.length} bytes exceeds ${maxMessageSize}`);
@@ -110,36 +116,47 @@ export class Reassembler {
 
   private accept(value: Uint8Array, now: number): Uint8Array | null {
     if (value.length === 0) throw new FrameError('empty_value', 'empty ATT value');
-    if (value.length > this.maxValueSize) throw new FrameError('value_too_large', `ATT value of ${value.length} bytes`);
+    if (value.length > this.maxValueSize)
+      throw new FrameError('value_too_large', `ATT value of ${value.length} bytes`);
     this.check(now);
     const header = value[0]!;
     const counter = header & 0x0f;
     const last = (header & LAST) !== 0;
     if (header & 0x30) throw new FrameError('bad_length', 'reserved header bits set');
     if (header & FIRST) {
-      if (this.buffer !== null) throw new FrameError('unexpected_first', 'a new message started before the last one ended');
-      if (value.length < FIRST_HEADER_SIZE) throw new FrameError('bad_length', 'first fragment shorter than its header');
+      if (this.buffer !== null)
+        throw new FrameError('unexpected_first', 'a new message started before the last one ended');
+      if (value.length < FIRST_HEADER_SIZE)
+        throw new FrameError('bad_length', 'first fragment shorter than its header');
       const total = (value[1]! << 8) | value[2]!;
       if (total === 0) throw new FrameError('bad_length', 'declared length 0');
-      if (total > this.maxMessageSize) throw new FrameError('message_too_large', `declared length ${total} exceeds ${this.maxMessageSize}`);
+      if (total > this.maxMessageSize)
+        throw new FrameError('message_too_large', `declared length ${total} exceeds ${this.maxMessageSize}`);
       this.buffer = new Uint8Array(total);
       this.filled = 0;
       this.counter = counter;
       this.startedAt = now;
       return this.append(value.subarray(FIRST_HEADER_SIZE), last);
     }
-    if (this.buffer === null) throw new FrameError('unexpected_continuation', 'continuation without a first fragment');
-    if (counter !== this.counter) throw new FrameError('counter_mismatch', 'fragment belongs to another message');
+    if (this.buffer === null)
+      throw new FrameError('unexpected_continuation', 'continuation without a first fragment');
+    if (counter !== this.counter)
+      throw new FrameError('counter_mismatch', 'fragment belongs to another message');
     return this.append(value.subarray(1), last);
   }
 
   private append(data: Uint8Array, last: boolean): Uint8Array | null {
     const buffer = this.buffer!;
-    if (this.filled + data.length > buffer.length) throw new FrameError('too_much_data', 'more data than the declared length');
+    if (this.filled + data.length > buffer.length)
+      throw new FrameError('too_much_data', 'more data than the declared length');
     buffer.set(data, this.filled);
     this.filled += data.length;
     const complete = this.filled === buffer.length;
-    if (last !== complete) throw new FrameError('length_mismatch', last ? 'LAST fragment before the declared length' : 'declared length reached without LAST');
+    if (last !== complete)
+      throw new FrameError(
+        'length_mismatch',
+        last ? 'LAST fragment before the declared length' : 'declared length reached without LAST',
+      );
     if (!complete) return null;
     this.reset();
     return buffer;

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  ATT_TYPE, BLUETILL_GATT_LAYOUT, BLUETILL_GATT_TABLE, CHAR_PROP, databaseHash, databaseHashMessage, databaseHashMessageCmac, layOutGattTable, uuidBytes,
+  ATT_TYPE,
+  BLUETILL_GATT_LAYOUT,
+  BLUETILL_GATT_TABLE,
+  CHAR_PROP,
+  databaseHash,
+  databaseHashMessage,
+  databaseHashMessageCmac,
+  layOutGattTable,
+  uuidBytes,
   type GattAttribute,
 } from './gatt-database';
 import { GATT } from './gatt';
@@ -54,13 +62,26 @@ describe('GATT Database Hash (Core 5.1 Vol 3 Part G 7.3)', () => {
     const withValue = SPEC_DATABASE.map((a) => (a.type === 0x2a19 ? { ...a, value: bytes('63') } : a));
     expect(hex(databaseHash(withValue))).toBe(base);
     fc.assert(
-      fc.property(fc.nat({ max: SPEC_DATABASE.length - 1 }), fc.constantFrom('handle', 'props'), (i, what) => {
-        const a = SPEC_DATABASE[i]!;
-        const counted = a.type === ATT_TYPE.characteristic || (a.type >= 0x2800 && a.type <= 0x2802) || (a.type >= 0x2900 && a.type <= 0x2905);
-        fc.pre(counted && (what === 'handle' || a.type === ATT_TYPE.characteristic));
-        const changed = SPEC_DATABASE.map((b, j) => (j !== i ? b : what === 'handle' ? { ...b, handle: b.handle + 0x100 } : { ...b, value: Uint8Array.of(b.value![0]! ^ 0x08, ...b.value!.subarray(1)) }));
-        expect(hex(databaseHash(changed))).not.toBe(base);
-      }),
+      fc.property(
+        fc.nat({ max: SPEC_DATABASE.length - 1 }),
+        fc.constantFrom('handle', 'props'),
+        (i, what) => {
+          const a = SPEC_DATABASE[i]!;
+          const counted =
+            a.type === ATT_TYPE.characteristic ||
+            (a.type >= 0x2800 && a.type <= 0x2802) ||
+            (a.type >= 0x2900 && a.type <= 0x2905);
+          fc.pre(counted && (what === 'handle' || a.type === ATT_TYPE.characteristic));
+          const changed = SPEC_DATABASE.map((b, j) =>
+            j !== i
+              ? b
+              : what === 'handle'
+                ? { ...b, handle: b.handle + 0x100 }
+                : { ...b, value: Uint8Array.of(b.value![0]! ^ 0x08, ...b.value!.subarray(1)) },
+          );
+          expect(hex(databaseHash(changed))).not.toBe(base);
+        },
+      ),
     );
   });
 });
@@ -75,13 +96,19 @@ describe('the bluetill GATT table', () => {
     expect(BLUETILL_GATT_LAYOUT.info).toEqual({ declaration: 0x10, value: 0x11 });
     expect(BLUETILL_GATT_LAYOUT.databaseHash).toEqual({ declaration: 0x12, value: 0x13 });
     // The service declaration carries the 128-bit UUID little-endian; the write declaration its properties.
-    expect(hex(BLUETILL_GATT_TABLE.attributes.find((a) => a.handle === 0x0a)!.value!)).toBe(hex(uuidBytes(GATT.service)));
-    expect(BLUETILL_GATT_TABLE.attributes.find((a) => a.handle === 0x0b)!.value![0]).toBe(CHAR_PROP.write | CHAR_PROP.writeWithoutResponse);
+    expect(hex(BLUETILL_GATT_TABLE.attributes.find((a) => a.handle === 0x0a)!.value!)).toBe(
+      hex(uuidBytes(GATT.service)),
+    );
+    expect(BLUETILL_GATT_TABLE.attributes.find((a) => a.handle === 0x0b)!.value![0]).toBe(
+      CHAR_PROP.write | CHAR_PROP.writeWithoutResponse,
+    );
     expect(BLUETILL_GATT_LAYOUT.hash).toHaveLength(16);
   });
 
   it('a different table has a different hash', () => {
-    const other = layOutGattTable([{ uuid: GATT.service, characteristics: [{ uuid: GATT.write, properties: CHAR_PROP.write }] }]);
+    const other = layOutGattTable([
+      { uuid: GATT.service, characteristics: [{ uuid: GATT.write, properties: CHAR_PROP.write }] },
+    ]);
     expect(hex(databaseHash(other.attributes))).not.toBe(hex(BLUETILL_GATT_LAYOUT.hash));
   });
 

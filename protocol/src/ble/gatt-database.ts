@@ -35,7 +35,13 @@ export const ATT_TYPE = {
 export const DATABASE_HASH_UUID = '2b2a';
 
 /** Characteristic properties (Core Vol 3 Part G 3.3.1.1). */
-export const CHAR_PROP = { read: 0x02, writeWithoutResponse: 0x04, write: 0x08, notify: 0x10, indicate: 0x20 } as const;
+export const CHAR_PROP = {
+  read: 0x02,
+  writeWithoutResponse: 0x04,
+  write: 0x08,
+  notify: 0x10,
+  indicate: 0x20,
+} as const;
 
 /** One attribute of a GATT database: handle, type (a 16-bit UUID) and value (declarations only). */
 export interface GattAttribute {
@@ -96,7 +102,11 @@ export function layOutGattTable(services: readonly GattServiceSpec[]): GattTable
     for (const c of s.characteristics) {
       const declaration = ++handle;
       const value = ++handle;
-      attributes.push({ handle: declaration, type: ATT_TYPE.characteristic, value: Uint8Array.of(c.properties, ...le16(value), ...uuidBytes(c.uuid)) });
+      attributes.push({
+        handle: declaration,
+        type: ATT_TYPE.characteristic,
+        value: Uint8Array.of(c.properties, ...le16(value), ...uuidBytes(c.uuid)),
+      });
       let cccd: number | undefined;
       if (c.properties & (CHAR_PROP.notify | CHAR_PROP.indicate)) {
         cccd = ++handle;
@@ -109,9 +119,19 @@ export function layOutGattTable(services: readonly GattServiceSpec[]): GattTable
   return { attributes, services: serviceRanges, characteristics: chars };
 }
 
-const WITH_VALUE = new Set<number>([ATT_TYPE.primaryService, ATT_TYPE.secondaryService, ATT_TYPE.include, ATT_TYPE.characteristic, ATT_TYPE.extendedProperties]);
+const WITH_VALUE = new Set<number>([
+  ATT_TYPE.primaryService,
+  ATT_TYPE.secondaryService,
+  ATT_TYPE.include,
+  ATT_TYPE.characteristic,
+  ATT_TYPE.extendedProperties,
+]);
 const WITHOUT_VALUE = new Set<number>([
-  ATT_TYPE.userDescription, ATT_TYPE.clientConfiguration, ATT_TYPE.serverConfiguration, ATT_TYPE.presentationFormat, ATT_TYPE.aggregateFormat,
+  ATT_TYPE.userDescription,
+  ATT_TYPE.clientConfiguration,
+  ATT_TYPE.serverConfiguration,
+  ATT_TYPE.presentationFormat,
+  ATT_TYPE.aggregateFormat,
 ]);
 
 /**
@@ -135,7 +155,8 @@ export function databaseHashMessage(attributes: readonly GattAttribute[]): Uint8
 }
 
 /** AES-CMAC under the all-zero key, most significant octet first (as the specification prints it). */
-export const databaseHashMessageCmac = (message: Uint8Array): Uint8Array => aesCmac(new Uint8Array(16), message);
+export const databaseHashMessageCmac = (message: Uint8Array): Uint8Array =>
+  aesCmac(new Uint8Array(16), message);
 
 /**
  * The bluetill till's whole database as bleno serves it: GAP (device name, appearance), GATT

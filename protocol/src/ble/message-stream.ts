@@ -11,7 +11,9 @@ import { Reassembler, fragment, DEFAULT_MAX_MESSAGE_SIZE } from './frame';
 import { decodeMessage, encodeMessage, type BleBody } from './messages';
 import type { SecureChannel } from './secure-channel';
 
-export class StreamError extends ProtocolError<'clear_after_handshake' | 'sealed_before_handshake' | 'nested_seal'> {}
+export class StreamError extends ProtocolError<
+  'clear_after_handshake' | 'sealed_before_handshake' | 'nested_seal'
+> {}
 
 const CLEAR_ALLOWED: ReadonlySet<BleBody['$case']> = new Set(['hello', 'helloAck', 'error']);
 
@@ -36,7 +38,11 @@ export class MessageStream {
   private sending: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: MessageStreamOptions) {
-    this.reassembler = new Reassembler({ maxMessageSize: o.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE, timeoutMs: o.reassemblyTimeoutMs, maxValueSize: 512 });
+    this.reassembler = new Reassembler({
+      maxMessageSize: o.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+      timeoutMs: o.reassemblyTimeoutMs,
+      maxValueSize: 512,
+    });
   }
 
   get secured(): boolean {
@@ -55,9 +61,17 @@ export class MessageStream {
       const sealed = this.channel.seal(bytes);
       bytes = encodeMessage({ $case: 'sealed', value: sealed });
     } else if (!CLEAR_ALLOWED.has(body.$case)) {
-      throw new StreamError('sealed_before_handshake', `${body.$case} cannot be sent before the secure channel`);
+      throw new StreamError(
+        'sealed_before_handshake',
+        `${body.$case} cannot be sent before the secure channel`,
+      );
     }
-    const values = fragment(bytes, this.o.mtu() - 3, this.counter++, (this.o.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE) + 64);
+    const values = fragment(
+      bytes,
+      this.o.mtu() - 3,
+      this.counter++,
+      (this.o.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE) + 64,
+    );
     const run = this.sending.then(async () => {
       for (const [i, v] of values.entries()) await this.o.send(v, i === values.length - 1, body.$case);
     });
@@ -71,13 +85,17 @@ export class MessageStream {
     if (!bytes) return null;
     const body = decodeMessage(bytes);
     if (body.$case === 'sealed') {
-      if (!this.channel) throw new StreamError('sealed_before_handshake', 'sealed message before the handshake');
+      if (!this.channel)
+        throw new StreamError('sealed_before_handshake', 'sealed message before the handshake');
       const inner = decodeMessage(this.channel.open(body.value));
-      if (inner.$case === 'sealed') throw new StreamError('nested_seal', 'sealed message inside a sealed message');
+      if (inner.$case === 'sealed')
+        throw new StreamError('nested_seal', 'sealed message inside a sealed message');
       return inner;
     }
-    if (this.channel) throw new StreamError('clear_after_handshake', `clear ${body.$case} after the handshake`);
-    if (!CLEAR_ALLOWED.has(body.$case)) throw new StreamError('sealed_before_handshake', `${body.$case} must be sealed`);
+    if (this.channel)
+      throw new StreamError('clear_after_handshake', `clear ${body.$case} after the handshake`);
+    if (!CLEAR_ALLOWED.has(body.$case))
+      throw new StreamError('sealed_before_handshake', `${body.$case} must be sealed`);
     return body;
   }
 

@@ -14,7 +14,16 @@
  * side expects exactly the next sequence number: a replayed, reordered, dropped or forged
  * record fails and the channel is closed for good.
  */
-import { ECDH, createCipheriv, createDecipheriv, createECDH, createHash, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import {
+  ECDH,
+  createCipheriv,
+  createDecipheriv,
+  createECDH,
+  createHash,
+  hkdfSync,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
 import type { Hello, HelloAck } from '../gen/bluetill/v1/ble';
 import type { Money } from '../gen/bluetill/v1/common';
 import { ProtocolError } from '../errors';
@@ -61,7 +70,9 @@ export class SecureChannel {
   seal(plaintext: Uint8Array): { seq: number; ciphertext: Uint8Array } {
     if (this.dead) throw new ChannelError('closed', 'secure channel is closed');
     const seq = this.sendSeq++;
-    const cipher = createCipheriv('aes-256-gcm', this.sendKey, nonce(this.sendDirection, seq), { authTagLength: TAG_LENGTH });
+    const cipher = createCipheriv('aes-256-gcm', this.sendKey, nonce(this.sendDirection, seq), {
+      authTagLength: TAG_LENGTH,
+    });
     cipher.setAAD(aad(this.sendDirection, seq));
     const body = concatBytes(cipher.update(plaintext), cipher.final(), cipher.getAuthTag());
     return { seq: Number(seq), ciphertext: body };
@@ -79,10 +90,15 @@ export class SecureChannel {
       throw new ChannelError('bad_record', 'record shorter than its tag');
     }
     try {
-      const decipher = createDecipheriv('aes-256-gcm', this.recvKey, nonce(this.recvDirection, expected), { authTagLength: TAG_LENGTH });
+      const decipher = createDecipheriv('aes-256-gcm', this.recvKey, nonce(this.recvDirection, expected), {
+        authTagLength: TAG_LENGTH,
+      });
       decipher.setAAD(aad(this.recvDirection, expected));
       decipher.setAuthTag(record.ciphertext.subarray(record.ciphertext.length - TAG_LENGTH));
-      const plain = concatBytes(decipher.update(record.ciphertext.subarray(0, record.ciphertext.length - TAG_LENGTH)), decipher.final());
+      const plain = concatBytes(
+        decipher.update(record.ciphertext.subarray(0, record.ciphertext.length - TAG_LENGTH)),
+        decipher.final(),
+      );
       this.recvSeq++;
       return plain;
     } catch (cause) {
@@ -135,7 +151,8 @@ function deriveKeys(secret: Uint8Array, transcript: Uint8Array): { p2t: Uint8Arr
 }
 
 function ecdhSecret(ecdh: ReturnType<typeof createECDH>, peer: Uint8Array): Uint8Array {
-  if (peer.length !== 65 || peer[0] !== 0x04) throw new ChannelError('bad_hello', 'ephemeral key is not an uncompressed P-256 point');
+  if (peer.length !== 65 || peer[0] !== 0x04)
+    throw new ChannelError('bad_hello', 'ephemeral key is not an uncompressed P-256 point');
   try {
     return new Uint8Array(ecdh.computeSecret(peer));
   } catch (cause) {
@@ -169,31 +186,60 @@ export interface PhoneHandshakeResult {
 
 export function startPhoneHandshake(): PhoneHandshake {
   const ecdh = createECDH('prime256v1');
-  const hello: Hello = { protocolVersion: PROTOCOL_VERSION, ephemeralPublicKey: new Uint8Array(ecdh.generateKeys()), nonce: new Uint8Array(randomBytes(16)) };
+  const hello: Hello = {
+    protocolVersion: PROTOCOL_VERSION,
+    ephemeralPublicKey: new Uint8Array(ecdh.generateKeys()),
+    nonce: new Uint8Array(randomBytes(16)),
+  };
   return {
     hello,
     finish(ack, trust) {
       let terminal: CertificateBody;
       let pinKey: CertificateBody;
       try {
-        terminal = verifyCertificate(ack.terminalCertificate, trust.acquirerCa, { role: 'terminal', now: trust.now });
+        terminal = verifyCertificate(ack.terminalCertificate, trust.acquirerCa, {
+          role: 'terminal',
+          now: trust.now,
+        });
       } catch (cause) {
-        throw new ChannelError('untrusted_terminal', `terminal certificate refused (${(cause as CertificateError).code ?? 'error'})`, { cause });
+        throw new ChannelError(
+          'untrusted_terminal',
+          `terminal certificate refused (${(cause as CertificateError).code ?? 'error'})`,
+          { cause },
+        );
       }
       try {
-        pinKey = verifyCertificate(ack.pinKeyCertificate, trust.cardCompanyRoot, { role: 'pin-key', now: trust.now });
+        pinKey = verifyCertificate(ack.pinKeyCertificate, trust.cardCompanyRoot, {
+          role: 'pin-key',
+          now: trust.now,
+        });
       } catch (cause) {
-        throw new ChannelError('untrusted_pin_key', `PIN-key certificate refused (${(cause as CertificateError).code ?? 'error'})`, { cause });
+        throw new ChannelError(
+          'untrusted_pin_key',
+          `PIN-key certificate refused (${(cause as CertificateError).code ?? 'error'})`,
+          { cause },
+        );
       }
-      if (terminal.merchantName !== ack.merchantName) throw new ChannelError('untrusted_terminal', 'merchant name differs from the certificate');
-      if (ack.nonce.length !== 16 || ack.unpredictableNumber.length !== 4) throw new ChannelError('bad_hello', 'HelloAck nonce or UN has the wrong size');
+      if (terminal.merchantName !== ack.merchantName)
+        throw new ChannelError('untrusted_terminal', 'merchant name differs from the certificate');
+      if (ack.nonce.length !== 16 || ack.unpredictableNumber.length !== 4)
+        throw new ChannelError('bad_hello', 'HelloAck nonce or UN has the wrong size');
       try {
-        verifyTerminalStatement(ack.terminalStatement, trust.cardCompanyRoot, { terminalId: terminal.subjectId, unpredictableNumber: ack.unpredictableNumber, now: trust.now });
+        verifyTerminalStatement(ack.terminalStatement, trust.cardCompanyRoot, {
+          terminalId: terminal.subjectId,
+          unpredictableNumber: ack.unpredictableNumber,
+          now: trust.now,
+        });
       } catch (cause) {
-        throw new ChannelError('untrusted_statement', `the card company does not vouch for this terminal now (${(cause as TerminalStatementError).code ?? 'error'})`, { cause });
+        throw new ChannelError(
+          'untrusted_statement',
+          `the card company does not vouch for this terminal now (${(cause as TerminalStatementError).code ?? 'error'})`,
+          { cause },
+        );
       }
       const transcript = transcriptHash(hello, ack);
-      if (!verifyWith(terminal.publicKey, transcript, ack.signature)) throw new ChannelError('bad_signature', 'HelloAck not signed by the terminal key');
+      if (!verifyWith(terminal.publicKey, transcript, ack.signature))
+        throw new ChannelError('bad_signature', 'HelloAck not signed by the terminal key');
       const keys = deriveKeys(ecdhSecret(ecdh, ack.ephemeralPublicKey), transcript);
       return {
         channel: new SecureChannel(keys.p2t, keys.t2p, 'phone-to-till', 'till-to-phone'),
@@ -220,10 +266,12 @@ export interface TillIdentity {
  * Throws ChannelError('bad_hello').
  */
 export function checkHello(hello: Hello): void {
-  if (hello.protocolVersion !== PROTOCOL_VERSION) throw new ChannelError('bad_hello', `protocol version ${hello.protocolVersion} not supported`);
+  if (hello.protocolVersion !== PROTOCOL_VERSION)
+    throw new ChannelError('bad_hello', `protocol version ${hello.protocolVersion} not supported`);
   if (hello.nonce.length !== 16) throw new ChannelError('bad_hello', 'Hello nonce must be 16 bytes');
   const key = hello.ephemeralPublicKey;
-  if (key.length !== 65 || key[0] !== 0x04) throw new ChannelError('bad_hello', 'ephemeral key is not an uncompressed P-256 point');
+  if (key.length !== 65 || key[0] !== 0x04)
+    throw new ChannelError('bad_hello', 'ephemeral key is not an uncompressed P-256 point');
   try {
     ECDH.convertKey(key, 'prime256v1', undefined, undefined, 'uncompressed');
   } catch (cause) {
@@ -234,7 +282,12 @@ export function checkHello(hello: Hello): void {
 export function acceptHello(
   hello: Hello,
   identity: TillIdentity,
-  session: { unpredictableNumber: Uint8Array; pinKeyCertificate: Uint8Array; terminalStatement: Uint8Array; amount?: Money },
+  session: {
+    unpredictableNumber: Uint8Array;
+    pinKeyCertificate: Uint8Array;
+    terminalStatement: Uint8Array;
+    amount?: Money;
+  },
 ): { ack: HelloAck; channel: SecureChannel } {
   checkHello(hello);
   const ecdh = createECDH('prime256v1');

@@ -46,16 +46,31 @@ export type Cvr = {
 
 /** A CVR with nothing performed (a base for building one). */
 export const EMPTY_CVR: Cvr = {
-  acType: 'arqc', offlinePinPerformed: false, offlinePinFailed: false, pinTryLimitExceeded: false, ddaPerformed: false, cdaPerformed: false, pinTriesLeft: 0,
-  biometricPerformed: false, biometricFailed: false, biometricTryLimitExceeded: false, knowledgePerformed: false, knowledgeFailed: false, knowledgeTryLimitExceeded: false,
-  lowerConsecutiveOfflineLimitExceeded: false, upperConsecutiveOfflineLimitExceeded: false, offlineAmountLimitExceeded: false,
+  acType: 'arqc',
+  offlinePinPerformed: false,
+  offlinePinFailed: false,
+  pinTryLimitExceeded: false,
+  ddaPerformed: false,
+  cdaPerformed: false,
+  pinTriesLeft: 0,
+  biometricPerformed: false,
+  biometricFailed: false,
+  biometricTryLimitExceeded: false,
+  knowledgePerformed: false,
+  knowledgeFailed: false,
+  knowledgeTryLimitExceeded: false,
+  lowerConsecutiveOfflineLimitExceeded: false,
+  upperConsecutiveOfflineLimitExceeded: false,
+  offlineAmountLimitExceeded: false,
   issuerAuthenticationFailed: false,
 };
 
 export const CVN = { tdes: 0x01, aes: 0x02 } as const;
 
 export function encodeCvr(c: Cvr): Uint8Array {
-  const b1 = (c.acType === 'arqc' ? 0x80 : c.acType === 'tc' ? 0x40 : 0x00) | (c.issuerAuthenticationFailed ? 0x01 : 0);
+  const b1 =
+    (c.acType === 'arqc' ? 0x80 : c.acType === 'tc' ? 0x40 : 0x00) |
+    (c.issuerAuthenticationFailed ? 0x01 : 0);
   const b2 =
     (c.offlinePinPerformed ? 0x80 : 0) |
     (c.offlinePinFailed ? 0x40 : 0) |
@@ -109,7 +124,9 @@ export function encodeIad(algorithm: AcAlgorithm, cvr: Cvr, keyIndex = 1): Uint8
   return concatBytes(Uint8Array.of(0x06, keyIndex, CVN[algorithm]), encodeCvr(cvr));
 }
 
-export function decodeIad(iad: Uint8Array): { keyIndex: number; algorithm: AcAlgorithm; cvr: Cvr } | undefined {
+export function decodeIad(
+  iad: Uint8Array,
+): { keyIndex: number; algorithm: AcAlgorithm; cvr: Cvr } | undefined {
   if (iad.length !== 7 || iad[0] !== 0x06) return undefined;
   const algorithm = iad[2] === CVN.tdes ? 'tdes' : iad[2] === CVN.aes ? 'aes' : undefined;
   const cvr = decodeCvr(iad.subarray(3));
@@ -118,18 +135,36 @@ export function decodeIad(iad: Uint8Array): { keyIndex: number; algorithm: AcAlg
 }
 
 /** The ICC master key for application cryptograms, derived from the issuer master key. */
-export function deriveCardAcMasterKey(imk: Uint8Array, pan: string, psn: number, algorithm: AcAlgorithm): Uint8Array {
+export function deriveCardAcMasterKey(
+  imk: Uint8Array,
+  pan: string,
+  psn: number,
+  algorithm: AcAlgorithm,
+): Uint8Array {
   return algorithm === 'tdes' ? deriveIccMasterKeyA(imk, pan, psn) : deriveAesIccMasterKey(imk, pan, psn);
 }
 
 /** AC input for bluetill cards: CDOL1 data ‖ AIP ‖ ATC ‖ IAD. */
-export function cardAcInput(cdolData: Uint8Array, aip: Uint8Array, atc: Uint8Array, iad: Uint8Array): Uint8Array {
+export function cardAcInput(
+  cdolData: Uint8Array,
+  aip: Uint8Array,
+  atc: Uint8Array,
+  iad: Uint8Array,
+): Uint8Array {
   return concatBytes(cdolData, aip, atc, iad);
 }
 
 /** Computes a bluetill card's AC from its ICC master key (the card) or a re-derived one (the issuer). */
-export function computeCardAc(input: { iccMasterKey: Uint8Array; algorithm: AcAlgorithm; atc: Uint8Array; data: Uint8Array }): Uint8Array {
+export function computeCardAc(input: {
+  iccMasterKey: Uint8Array;
+  algorithm: AcAlgorithm;
+  atc: Uint8Array;
+  data: Uint8Array;
+}): Uint8Array {
   if (input.atc.length !== 2) throw new EmvCryptoError('bad_input_length', 'ATC is 2 bytes');
-  const sk = input.algorithm === 'tdes' ? deriveSessionKey(input.iccMasterKey, input.atc) : deriveAesSessionKey(input.iccMasterKey, input.atc);
+  const sk =
+    input.algorithm === 'tdes'
+      ? deriveSessionKey(input.iccMasterKey, input.atc)
+      : deriveAesSessionKey(input.iccMasterKey, input.atc);
   return generateAc(sk, input.data, input.algorithm);
 }

@@ -14,33 +14,72 @@ const now = new Date(Date.UTC(2026, 10, 24));
 
 /** CardData as the phone builds it from a card of this issuer: all records, the DDA signature over `un`. */
 function cardData(i = issuer, un = UN): CardData {
-  const { personalization: p } = prepareDemoCard(i, { pan: '9990010000000017', expiry: '3012', cardholderName: 'TEST/CARDHOLDER', pin: '1234' });
+  const { personalization: p } = prepareDemoCard(i, {
+    pan: '9990010000000017',
+    expiry: '3012',
+    cardholderName: 'TEST/CARDHOLDER',
+    pin: '1234',
+  });
   const iccPrivateKey = createPrivateKey({ key: Buffer.from(p.iccPrivateKey), format: 'der', type: 'pkcs8' });
   return {
-    pan: p.pan, expiry: p.expiry, cardholderName: p.cardholderName, panSequence: p.psn,
+    pan: p.pan,
+    expiry: p.expiry,
+    cardholderName: p.cardholderName,
+    panSequence: p.psn,
     records: new Uint8Array(Buffer.concat([...cardRecords(p).values()])),
-    signedDynamicData: signDynamicData({ iccPrivateKey, iccDynamicNumber: new Uint8Array(randomBytes(8)), terminalData: un }),
+    signedDynamicData: signDynamicData({
+      iccPrivateKey,
+      iccDynamicNumber: new Uint8Array(randomBytes(8)),
+      terminalData: un,
+    }),
   };
 }
 
 describe('authenticateCardData (ODA on the phone and at the issuer)', () => {
   const genuine = cardData();
-  it('a genuine card passes', () => expect(authenticateCardData({ card: genuine, unpredictableNumber: UN, caKeys, now })).toEqual({ ok: true }));
+  it('a genuine card passes', () =>
+    expect(authenticateCardData({ card: genuine, unpredictableNumber: UN, caKeys, now })).toEqual({
+      ok: true,
+    }));
   it.each([
     ['a CA the phone does not hold', { caKeys: new Map() }, 'unknown_ca'],
-    ['settlement data other than the signed records', { card: { ...genuine, pan: '9990010000000025' } }, 'data_mismatch'],
-    ['records that are not TLV', { card: { ...genuine, records: Uint8Array.of(0x70, 0x85) } }, 'records_unreadable'],
+    [
+      'settlement data other than the signed records',
+      { card: { ...genuine, pan: '9990010000000025' } },
+      'data_mismatch',
+    ],
+    [
+      'records that are not TLV',
+      { card: { ...genuine, records: Uint8Array.of(0x70, 0x85) } },
+      'records_unreadable',
+    ],
     ['a signature over another UN', { unpredictableNumber: Uint8Array.of(1, 2, 3, 4) }, 'dynamic_signature'],
-    ['an issuer certificate from another CA under the same index', { card: cardData(createDemoIssuer({ identifier: '999001', caIndex: 0x99 })) }, 'issuer_certificate'],
+    [
+      'an issuer certificate from another CA under the same index',
+      { card: cardData(createDemoIssuer({ identifier: '999001', caIndex: 0x99 })) },
+      'issuer_certificate',
+    ],
   ] as const)('%s: refused (%s)', (_n, patch, reason) => {
-    expect(authenticateCardData({ card: genuine, unpredictableNumber: UN, caKeys, now, ...patch })).toEqual({ ok: false, reason });
+    expect(authenticateCardData({ card: genuine, unpredictableNumber: UN, caKeys, now, ...patch })).toEqual({
+      ok: false,
+      reason,
+    });
   });
 });
 
 describe('CardRecordsCache (the authorization server sees the same card many times)', () => {
   const genuine = cardData();
-  const check = (o: { card?: CardData; un?: Uint8Array; ca?: ReadonlyMap<number, RsaPublicKey>; at?: Date }, cache: CardRecordsCache) =>
-    authenticateCardData({ card: o.card ?? genuine, unpredictableNumber: o.un ?? UN, caKeys: o.ca ?? caKeys, now: o.at ?? now, cardRecords: cache });
+  const check = (
+    o: { card?: CardData; un?: Uint8Array; ca?: ReadonlyMap<number, RsaPublicKey>; at?: Date },
+    cache: CardRecordsCache,
+  ) =>
+    authenticateCardData({
+      card: o.card ?? genuine,
+      unpredictableNumber: o.un ?? UN,
+      caKeys: o.ca ?? caKeys,
+      now: o.at ?? now,
+      cardRecords: cache,
+    });
 
   it('keeps records that passed, answers from them, and still checks every use', () => {
     const cache = new CardRecordsCache();
@@ -50,9 +89,18 @@ describe('CardRecordsCache (the authorization server sees the same card many tim
     expect(cache.stats).toEqual({ hits: 1, misses: 1 });
     // Served from the cache, yet: the DDA over another UN, other settlement data, a date after
     // the card's certificates expired (3012) are refused as without it.
-    expect(check({ un: Uint8Array.of(9, 9, 9, 9) }, cache)).toEqual({ ok: false, reason: 'dynamic_signature' });
-    expect(check({ card: { ...genuine, pan: '9990010000000025' } }, cache)).toEqual({ ok: false, reason: 'data_mismatch' });
-    expect(check({ card: { ...genuine, expiry: '3112' } }, cache)).toEqual({ ok: false, reason: 'data_mismatch' });
+    expect(check({ un: Uint8Array.of(9, 9, 9, 9) }, cache)).toEqual({
+      ok: false,
+      reason: 'dynamic_signature',
+    });
+    expect(check({ card: { ...genuine, pan: '9990010000000025' } }, cache)).toEqual({
+      ok: false,
+      reason: 'data_mismatch',
+    });
+    expect(check({ card: { ...genuine, expiry: '3112' } }, cache)).toEqual({
+      ok: false,
+      reason: 'data_mismatch',
+    });
     expect(check({ at: new Date(Date.UTC(2031, 0, 2)) }, cache).ok).toBe(false);
     expect(cache.stats.hits).toBe(5);
   });
@@ -61,7 +109,10 @@ describe('CardRecordsCache (the authorization server sees the same card many tim
     const cache = new CardRecordsCache();
     expect(check({}, cache)).toEqual({ ok: true });
     const other = createDemoIssuer({ identifier: '999001', caIndex: 0x99 });
-    expect(check({ ca: new Map([[0x99, other.ca.publicKey]]) }, cache)).toEqual({ ok: false, reason: 'issuer_certificate' });
+    expect(check({ ca: new Map([[0x99, other.ca.publicKey]]) }, cache)).toEqual({
+      ok: false,
+      reason: 'issuer_certificate',
+    });
     expect(check({ ca: new Map() }, cache)).toEqual({ ok: false, reason: 'unknown_ca' });
   });
 
@@ -74,9 +125,25 @@ describe('CardRecordsCache (the authorization server sees the same card many tim
     }
     expect(cache.size).toBe(0);
     const [a, b, c] = ['9990010000000017', '9990010000000025', '9990010000000033'].map((pan) => {
-      const { personalization: p } = prepareDemoCard(issuer, { pan, expiry: '3012', cardholderName: 'TEST/CARDHOLDER', pin: '1234' });
+      const { personalization: p } = prepareDemoCard(issuer, {
+        pan,
+        expiry: '3012',
+        cardholderName: 'TEST/CARDHOLDER',
+        pin: '1234',
+      });
       const key = createPrivateKey({ key: Buffer.from(p.iccPrivateKey), format: 'der', type: 'pkcs8' });
-      return { pan, expiry: p.expiry, cardholderName: p.cardholderName, panSequence: p.psn, records: new Uint8Array(Buffer.concat([...cardRecords(p).values()])), signedDynamicData: signDynamicData({ iccPrivateKey: key, iccDynamicNumber: new Uint8Array(8), terminalData: UN }) };
+      return {
+        pan,
+        expiry: p.expiry,
+        cardholderName: p.cardholderName,
+        panSequence: p.psn,
+        records: new Uint8Array(Buffer.concat([...cardRecords(p).values()])),
+        signedDynamicData: signDynamicData({
+          iccPrivateKey: key,
+          iccDynamicNumber: new Uint8Array(8),
+          terminalData: UN,
+        }),
+      };
     });
     expect([a, b, a, c].map((card) => check({ card }, cache).ok)).toEqual([true, true, true, true]);
     expect(cache.size).toBe(2);
@@ -94,9 +161,12 @@ describe('CardRecordsCache (the authorization server sees the same card many tim
     for (let i = 0; i < 300; i++) {
       const records = new Uint8Array(genuine.records);
       const n = 1 + (i % 4);
-      for (let k = 0; k < n; k++) records[Math.floor(Math.random() * records.length)] = Math.floor(Math.random() * 256);
+      for (let k = 0; k < n; k++)
+        records[Math.floor(Math.random() * records.length)] = Math.floor(Math.random() * 256);
       const card = { ...genuine, records };
-      expect(check({ card }, cache)).toEqual(authenticateCardData({ card, unpredictableNumber: UN, caKeys, now }));
+      expect(check({ card }, cache)).toEqual(
+        authenticateCardData({ card, unpredictableNumber: UN, caKeys, now }),
+      );
     }
   });
 });

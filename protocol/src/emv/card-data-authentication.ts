@@ -2,7 +2,16 @@ import { CountedCache } from './counted-cache';
 import type { CardData } from '../gen/bluetill/v1/common';
 import { equalBytes } from '../bytes';
 import { BLUETILL_AID, BLUETILL_LABEL, cardStaticData } from './card-layout';
-import { checkIccKeyUse, checkIssuerKeyUse, recoverIccPublicKey, recoverIssuerPublicKey, verifyDda, type CardCounters, type IccPublicKeyInfo, type IssuerPublicKeyInfo } from './oda';
+import {
+  checkIccKeyUse,
+  checkIssuerKeyUse,
+  recoverIccPublicKey,
+  recoverIssuerPublicKey,
+  verifyDda,
+  type CardCounters,
+  type IccPublicKeyInfo,
+  type IssuerPublicKeyInfo,
+} from './oda';
 import type { IssuerKeyCache } from './issuer-key-cache';
 import type { RsaPublicKey } from './rsa';
 import { decodeTlv, flattenTlv, type Tlv } from './tlv';
@@ -19,7 +28,18 @@ import { decodeTlv, flattenTlv, type Tlv } from './tlv';
  */
 export type CardDataAuthentication =
   | { readonly ok: true; readonly counters?: CardCounters }
-  | { readonly ok: false; readonly reason: 'records_unreadable' | 'records_not_bluetill' | 'data_mismatch' | 'unknown_ca' | 'certificate_missing' | 'issuer_certificate' | 'icc_certificate' | 'dynamic_signature' };
+  | {
+      readonly ok: false;
+      readonly reason:
+        | 'records_unreadable'
+        | 'records_not_bluetill'
+        | 'data_mismatch'
+        | 'unknown_ca'
+        | 'certificate_missing'
+        | 'issuer_certificate'
+        | 'icc_certificate'
+        | 'dynamic_signature';
+    };
 
 const hex = (b: Uint8Array | undefined): string => (b ? Buffer.from(b).toString('hex').toUpperCase() : '');
 
@@ -73,7 +93,8 @@ export function authenticateCardData(i: {
   const recovered = cached ?? recoverCardRecords(i);
   if (!recovered.ok) return recovered;
   const c = recovered.card;
-  if (c.pan !== i.card.pan || c.expiry !== i.card.expiry || c.psn !== i.card.panSequence) return { ok: false, reason: 'data_mismatch' };
+  if (c.pan !== i.card.pan || c.expiry !== i.card.expiry || c.psn !== i.card.panSequence)
+    return { ok: false, reason: 'data_mismatch' };
   try {
     checkIssuerKeyUse(c.issuer, c.pan, i.now);
   } catch {
@@ -87,7 +108,11 @@ export function authenticateCardData(i: {
   if (!cached) i.cardRecords?.set(i.card.records, c);
   let counters: CardCounters | undefined;
   try {
-    counters = verifyDda({ iccPublicKey: c.icc.publicKey, signedDynamicData: i.card.signedDynamicData, terminalData: i.unpredictableNumber }).counters;
+    counters = verifyDda({
+      iccPublicKey: c.icc.publicKey,
+      signedDynamicData: i.card.signedDynamicData,
+      terminalData: i.unpredictableNumber,
+    }).counters;
   } catch {
     return { ok: false, reason: 'dynamic_signature' };
   }
@@ -109,9 +134,14 @@ export interface RecoveredCard {
   readonly icc: IccPublicKeyInfo;
 }
 
-export type Recovery = { readonly ok: true; readonly card: RecoveredCard } | Exclude<CardDataAuthentication, { ok: true }>;
+export type Recovery =
+  { readonly ok: true; readonly card: RecoveredCard } | Exclude<CardDataAuthentication, { ok: true }>;
 
-export function recoverCardRecords(i: { readonly card: Pick<CardData, 'records'>; readonly caKeys: ReadonlyMap<number, RsaPublicKey>; readonly issuerKeys?: IssuerKeyCache }): Recovery {
+export function recoverCardRecords(i: {
+  readonly card: Pick<CardData, 'records'>;
+  readonly caKeys: ReadonlyMap<number, RsaPublicKey>;
+  readonly issuerKeys?: IssuerKeyCache;
+}): Recovery {
   let nodes: Tlv[];
   try {
     nodes = decodeTlv(i.card.records);
@@ -135,17 +165,34 @@ export function recoverCardRecords(i: { readonly card: Pick<CardData, 'records'>
   let issuer;
   try {
     // Expiry is checked by the caller, on every use.
-    const cert = { caPublicKey: ca, certificate: issuerCert, remainder: t.get('92'), exponent: issuerExp, pan };
-    issuer = i.issuerKeys ? i.issuerKeys.recover({ caIndex: caIndex!, ...cert }) : recoverIssuerPublicKey(cert);
+    const cert = {
+      caPublicKey: ca,
+      certificate: issuerCert,
+      remainder: t.get('92'),
+      exponent: issuerExp,
+      pan,
+    };
+    issuer = i.issuerKeys
+      ? i.issuerKeys.recover({ caIndex: caIndex!, ...cert })
+      : recoverIssuerPublicKey(cert);
   } catch {
     return { ok: false, reason: 'issuer_certificate' };
   }
   let icc;
   try {
     icc = recoverIccPublicKey({
-      issuerPublicKey: issuer.publicKey, certificate: iccCert, remainder: t.get('9F48'), exponent: iccExp, pan,
+      issuerPublicKey: issuer.publicKey,
+      certificate: iccCert,
+      remainder: t.get('9F48'),
+      exponent: iccExp,
+      pan,
       // A merchant card's id (9F16) is in its ODA record: the ICC certificate covers it too.
-      staticData: cardStaticData({ pan, psn, expiry, ...(t.has('9F16') ? { merchantId: Buffer.from(t.get('9F16')!).toString('latin1') } : {}) }),
+      staticData: cardStaticData({
+        pan,
+        psn,
+        expiry,
+        ...(t.has('9F16') ? { merchantId: Buffer.from(t.get('9F16')!).toString('latin1') } : {}),
+      }),
     });
   } catch {
     return { ok: false, reason: 'icc_certificate' };
@@ -177,4 +224,5 @@ export class CardRecordsCache extends CountedCache<RecoveredCard> {
   }
 }
 
-const keyOf = (records: Uint8Array): string => Buffer.from(records.buffer, records.byteOffset, records.byteLength).toString('base64');
+const keyOf = (records: Uint8Array): string =>
+  Buffer.from(records.buffer, records.byteOffset, records.byteLength).toString('base64');

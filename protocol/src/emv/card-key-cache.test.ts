@@ -9,9 +9,22 @@ describe('CardKeyCache', () => {
     const cache = new CardKeyCache(8);
     const imks = { tdes: new Uint8Array(randomBytes(16)), aes: new Uint8Array(randomBytes(16)) };
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.stringMatching(/^[0-9]{12,19}$/), fc.nat(99), fc.constantFrom('tdes' as const, 'aes' as const)), { minLength: 1, maxLength: 30 }), (uses) => {
-        for (const [pan, psn, alg] of [...uses, ...uses]) expect(cache.derive(imks[alg], pan, psn, alg)).toEqual(deriveCardAcMasterKey(imks[alg], pan, psn, alg));
-      }),
+      fc.property(
+        fc.array(
+          fc.tuple(
+            fc.stringMatching(/^[0-9]{12,19}$/),
+            fc.nat(99),
+            fc.constantFrom('tdes' as const, 'aes' as const),
+          ),
+          { minLength: 1, maxLength: 30 },
+        ),
+        (uses) => {
+          for (const [pan, psn, alg] of [...uses, ...uses])
+            expect(cache.derive(imks[alg], pan, psn, alg)).toEqual(
+              deriveCardAcMasterKey(imks[alg], pan, psn, alg),
+            );
+        },
+      ),
       { numRuns: 100 },
     );
     expect(cache.size).toBeLessThanOrEqual(8);

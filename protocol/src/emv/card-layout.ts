@@ -18,15 +18,17 @@ export const BLUETILL_LABEL = 'BLUETILL';
 export const CARD_AIP = Uint8Array.from([0x39, 0x00]);
 
 /** PDOL: amount (9F02, 6), currency (5F2A, 2), unpredictable number (9F37, 4), country (9F1A, 2). */
-export const CARD_PDOL = Uint8Array.from([0x9f, 0x02, 0x06, 0x5f, 0x2a, 0x02, 0x9f, 0x37, 0x04, 0x9f, 0x1a, 0x02]);
+export const CARD_PDOL = Uint8Array.from([
+  0x9f, 0x02, 0x06, 0x5f, 0x2a, 0x02, 0x9f, 0x37, 0x04, 0x9f, 0x1a, 0x02,
+]);
 
 /**
  * CDOL1: amount 9F02(6), other amount 9F03(6), country 9F1A(2), TVR 95(5), currency 5F2A(2),
  * date 9A(3), type 9C(1), unpredictable number 9F37(4), terminal CVM results 9F34(3).
  */
 export const CARD_CDOL1 = Uint8Array.from([
-  0x9f, 0x02, 0x06, 0x9f, 0x03, 0x06, 0x9f, 0x1a, 0x02, 0x95, 0x05, 0x5f, 0x2a, 0x02, 0x9a, 0x03, 0x9c, 0x01, 0x9f, 0x37,
-  0x04, 0x9f, 0x34, 0x03,
+  0x9f, 0x02, 0x06, 0x9f, 0x03, 0x06, 0x9f, 0x1a, 0x02, 0x95, 0x05, 0x5f, 0x2a, 0x02, 0x9a, 0x03, 0x9c, 0x01,
+  0x9f, 0x37, 0x04, 0x9f, 0x34, 0x03,
 ]);
 
 /**
@@ -48,7 +50,9 @@ export const cardPdol = (): DolEntry[] => parseDol(CARD_PDOL);
 export const cardCdol1 = (): DolEntry[] => parseDol(CARD_CDOL1);
 export const cardCdol2 = (): DolEntry[] => parseDol(CARD_CDOL2);
 /** CARD_CDOL1 parsed once (frozen), for the issuer's checks of every cryptogram. */
-export const CARD_CDOL1_ENTRIES: readonly DolEntry[] = Object.freeze(cardCdol1().map((e) => Object.freeze(e)));
+export const CARD_CDOL1_ENTRIES: readonly DolEntry[] = Object.freeze(
+  cardCdol1().map((e) => Object.freeze(e)),
+);
 
 /** AFL: SFI 1 records 1-2 (record 1 in ODA), SFI 2 records 1-4 (certificates, not in ODA). */
 export const CARD_AFL = Uint8Array.from([0x08, 0x01, 0x02, 0x01, 0x10, 0x01, 0x04, 0x00]);
@@ -74,7 +78,8 @@ export type CardPublicData = {
 export const isMerchantCardId = (s: string): boolean => /^[A-Za-z0-9-]{1,15}$/.test(s);
 
 const ascii = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
-const bcd = (digits: string): Uint8Array => new Uint8Array(Buffer.from(digits.length % 2 ? `${digits}F` : digits, 'hex'));
+const bcd = (digits: string): Uint8Array =>
+  new Uint8Array(Buffer.from(digits.length % 2 ? `${digits}F` : digits, 'hex'));
 
 function lastDayOfMonth(yymm: string): string {
   const year = 2000 + Number(yymm.slice(0, 2));
@@ -82,12 +87,18 @@ function lastDayOfMonth(yymm: string): string {
   return String(new Date(Date.UTC(year, month, 0)).getUTCDate()).padStart(2, '0');
 }
 
-export function checkPublicBasics(d: Pick<CardPublicData, 'pan' | 'psn' | 'expiry' | 'cardholderName' | 'merchantId'>): void {
-  if (d.merchantId !== undefined && !isMerchantCardId(d.merchantId)) throw new PersonalizationError('bad_data', 'merchant id must be 1-15 of A-Z a-z 0-9 -');
+export function checkPublicBasics(
+  d: Pick<CardPublicData, 'pan' | 'psn' | 'expiry' | 'cardholderName' | 'merchantId'>,
+): void {
+  if (d.merchantId !== undefined && !isMerchantCardId(d.merchantId))
+    throw new PersonalizationError('bad_data', 'merchant id must be 1-15 of A-Z a-z 0-9 -');
   if (!/^[0-9]{12,19}$/.test(d.pan)) throw new PersonalizationError('bad_data', 'PAN must be 12-19 digits');
-  if (!Number.isInteger(d.psn) || d.psn < 0 || d.psn > 99) throw new PersonalizationError('bad_data', 'PSN must be 0-99');
-  if (!/^[0-9]{2}(0[1-9]|1[0-2])$/.test(d.expiry)) throw new PersonalizationError('bad_data', 'expiry must be YYMM');
-  if (!/^[\x20-\x7e]{2,26}$/.test(d.cardholderName)) throw new PersonalizationError('bad_data', 'cardholder name must be 2-26 printable ASCII characters');
+  if (!Number.isInteger(d.psn) || d.psn < 0 || d.psn > 99)
+    throw new PersonalizationError('bad_data', 'PSN must be 0-99');
+  if (!/^[0-9]{2}(0[1-9]|1[0-2])$/.test(d.expiry))
+    throw new PersonalizationError('bad_data', 'expiry must be YYMM');
+  if (!/^[\x20-\x7e]{2,26}$/.test(d.cardholderName))
+    throw new PersonalizationError('bad_data', 'cardholder name must be 2-26 printable ASCII characters');
 }
 
 /** Expiry as 5F24 (YYMMDD, last day of the month). */
@@ -131,7 +142,8 @@ export function cardStaticData(d: Pick<CardPublicData, 'pan' | 'psn' | 'expiry' 
   return concatBytes(encodeTlv(odaRecordObjects(d)), CARD_AIP);
 }
 
-const record = (children: Tlv[]): Uint8Array => encodeTlv([{ tag: TAG.RECORD_TEMPLATE, value: new Uint8Array(), children }]);
+const record = (children: Tlv[]): Uint8Array =>
+  encodeTlv([{ tag: TAG.RECORD_TEMPLATE, value: new Uint8Array(), children }]);
 
 /** All records of the card, keyed "sfi:record". */
 export function cardRecords(d: CardPublicData): Map<string, Uint8Array> {
@@ -140,20 +152,27 @@ export function cardRecords(d: CardPublicData): Map<string, Uint8Array> {
   m.set('1:1', odaRecord(d));
   m.set('1:2', record([{ tag: TAG.CARDHOLDER_NAME, value: ascii(d.cardholderName) }]));
   const ic = d.issuerCertificate;
-  m.set('2:1', record([
-    { tag: TAG.CA_PUBLIC_KEY_INDEX, value: Uint8Array.of(d.caPublicKeyIndex) },
-    { tag: TAG.ISSUER_PK_EXPONENT, value: ic.exponent },
-    ...(ic.remainder.length > 0 ? [{ tag: TAG.ISSUER_PK_REMAINDER, value: ic.remainder }] : []),
-  ]));
+  m.set(
+    '2:1',
+    record([
+      { tag: TAG.CA_PUBLIC_KEY_INDEX, value: Uint8Array.of(d.caPublicKeyIndex) },
+      { tag: TAG.ISSUER_PK_EXPONENT, value: ic.exponent },
+      ...(ic.remainder.length > 0 ? [{ tag: TAG.ISSUER_PK_REMAINDER, value: ic.remainder }] : []),
+    ]),
+  );
   m.set('2:2', record([{ tag: TAG.ISSUER_PK_CERTIFICATE, value: ic.certificate }]));
   const cc = d.iccCertificate;
-  m.set('2:3', record([
-    { tag: TAG.ICC_PK_EXPONENT, value: cc.exponent },
-    ...(cc.remainder.length > 0 ? [{ tag: TAG.ICC_PK_REMAINDER, value: cc.remainder }] : []),
-  ]));
+  m.set(
+    '2:3',
+    record([
+      { tag: TAG.ICC_PK_EXPONENT, value: cc.exponent },
+      ...(cc.remainder.length > 0 ? [{ tag: TAG.ICC_PK_REMAINDER, value: cc.remainder }] : []),
+    ]),
+  );
   m.set('2:4', record([{ tag: TAG.ICC_PK_CERTIFICATE, value: cc.certificate }]));
   for (const r of m.values()) {
-    if (r.length > 256) throw new PersonalizationError('too_large', 'a record does not fit a short response APDU');
+    if (r.length > 256)
+      throw new PersonalizationError('too_large', 'a record does not fit a short response APDU');
   }
   return m;
 }
@@ -170,9 +189,16 @@ export function parseAfl(afl: Uint8Array): AflEntry[] | undefined {
     const first = afl[i + 1] as number;
     const last = afl[i + 2] as number;
     const odaCount = afl[i + 3] as number;
-    if (sfi < 1 || sfi > 30 || ((afl[i] as number) & 0x07) !== 0 || first === 0 || last < first || odaCount > last - first + 1) return undefined;
+    if (
+      sfi < 1 ||
+      sfi > 30 ||
+      ((afl[i] as number) & 0x07) !== 0 ||
+      first === 0 ||
+      last < first ||
+      odaCount > last - first + 1
+    )
+      return undefined;
     out.push({ sfi, first, last, odaCount });
   }
   return out;
 }
-

@@ -10,7 +10,8 @@ export abstract class CountedCache<V extends object> {
   private readonly counts = { hits: 0, misses: 0 };
 
   constructor(readonly maxEntries: number) {
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
+    if (!Number.isInteger(maxEntries) || maxEntries < 1)
+      throw new RangeError('maxEntries must be a positive integer');
     this.entries = new LRUCache({ max: maxEntries });
   }
 

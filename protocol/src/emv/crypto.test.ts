@@ -32,8 +32,10 @@ describe('aesCmac (RFC 4493 section 4 / NIST SP 800-38B examples)', () => {
 describe('retailMac (ISO 9797-1 MAC algorithm 3)', () => {
   // Source: knovichikhin/pyemv tests/test_mac.py test_mac_iso9797_3 (key AAAA..‖BBBB.., "hello world")
   const key = fromHex('AAAAAAAAAAAAAAAABBBBBBBBBBBBBBBB');
-  it('padding method 1', () => expect(toHex(retailMac(key, utf8('hello world'), 1))).toBe('78DA3D3DEB48FD4D'));
-  it('padding method 2', () => expect(toHex(retailMac(key, utf8('hello world'), 2))).toBe('2BC2D9EDE0CF31F6'));
+  it('padding method 1', () =>
+    expect(toHex(retailMac(key, utf8('hello world'), 1))).toBe('78DA3D3DEB48FD4D'));
+  it('padding method 2', () =>
+    expect(toHex(retailMac(key, utf8('hello world'), 2))).toBe('2BC2D9EDE0CF31F6'));
   it('rejects a single-length key with the typed error', () => {
     expect(() => retailMac(key.subarray(0, 8), utf8('x'), 1)).toThrow(EmvCryptoError);
   });
@@ -43,7 +45,9 @@ describe('EMV Book 2 Annex A key derivation', () => {
   const imk = fromHex('0123456789ABCDEFFEDCBA9876543210');
   // Source: knovichikhin/pyemv pyemv/kd.py module docstring (derive_icc_mk_a example)
   it('Option A, full key', () => {
-    expect(toHex(deriveIccMasterKeyA(imk, '99012345678901234', '45'))).toBe('67F8292358083E5EA7AB7FDA58D53B6B');
+    expect(toHex(deriveIccMasterKeyA(imk, '99012345678901234', '45'))).toBe(
+      '67F8292358083E5EA7AB7FDA58D53B6B',
+    );
   });
   // Source: knovichikhin/pyemv tests/test_cvn.py (test_derive_icc_mk_a_psn, _no_psn, test_derive_common_sk,
   // test_derive_icc_mk_b_*): key check values (2 bytes), ARQC over 0123456789ABCDEF0123456789ABCDEF, ARPCs.

@@ -55,7 +55,12 @@ export function cvmNameOf(method: number): CvmName | undefined {
 export const VERIFY_P2 = { offlinePin: 0x80, biometric: 0x90, knowledge: 0x91 } as const;
 
 /** Card CVM results (9F34) method codes; 20 and 21 are in EMV's range for payment systems (Book 3 C3). */
-export const CVM_CODE = { plaintextPinByIcc: 0x01, biometricOnCard: 0x20, knowledgeOnCard: 0x21, noCvmPerformed: 0x3f } as const;
+export const CVM_CODE = {
+  plaintextPinByIcc: 0x01,
+  biometricOnCard: 0x20,
+  knowledgeOnCard: 0x21,
+  noCvmPerformed: 0x3f,
+} as const;
 
 export type CvmDataErrorCode = 'bad_template' | 'bad_secret';
 
@@ -73,13 +78,19 @@ export const DEFAULT_KNOWLEDGE_TRY_LIMIT = 3;
 
 /** A fingerprint template: 64 signed components. */
 export function checkBiometricTemplate(template: Int8Array): Int8Array {
-  if (template.length !== BIOMETRIC_TEMPLATE_LENGTH) throw new CvmDataError('bad_template', `a biometric template has ${BIOMETRIC_TEMPLATE_LENGTH} components`);
-  if (template.every((v) => v === 0)) throw new CvmDataError('bad_template', 'a biometric template is not all zeros');
+  if (template.length !== BIOMETRIC_TEMPLATE_LENGTH)
+    throw new CvmDataError(
+      'bad_template',
+      `a biometric template has ${BIOMETRIC_TEMPLATE_LENGTH} components`,
+    );
+  if (template.every((v) => v === 0))
+    throw new CvmDataError('bad_template', 'a biometric template is not all zeros');
   return template;
 }
 
 /** The raw bytes of a template (two's complement), as stored in DF08. */
-export const templateBytes = (template: Int8Array): Uint8Array => new Uint8Array(template.buffer.slice(template.byteOffset, template.byteOffset + template.byteLength));
+export const templateBytes = (template: Int8Array): Uint8Array =>
+  new Uint8Array(template.buffer.slice(template.byteOffset, template.byteOffset + template.byteLength));
 
 /** A template from its raw bytes (DF08 or a template file). Throws CvmDataError. */
 export function templateFromBytes(bytes: Uint8Array): Int8Array {
@@ -89,7 +100,9 @@ export function templateFromBytes(bytes: Uint8Array): Int8Array {
 /** VERIFY P2 90 command data: 7F2E { 81 template }. */
 export function encodeBiometricVerifyData(template: Int8Array): Uint8Array {
   checkBiometricTemplate(template);
-  return encodeTlv([{ tag: '7F2E', value: new Uint8Array(), children: [{ tag: '81', value: templateBytes(template) }] }]);
+  return encodeTlv([
+    { tag: '7F2E', value: new Uint8Array(), children: [{ tag: '81', value: templateBytes(template) }] },
+  ]);
 }
 
 /** Parses VERIFY P2 90 command data (the card does this). Throws CvmDataError only. */
@@ -101,7 +114,12 @@ export function parseBiometricVerifyData(data: Uint8Array): Int8Array {
     throw new CvmDataError('bad_template', 'biometric data is not BER-TLV', { cause });
   }
   const outer = nodes[0];
-  if (nodes.length !== 1 || outer?.tag !== '7F2E' || outer.children?.length !== 1 || outer.children[0]?.tag !== '81')
+  if (
+    nodes.length !== 1 ||
+    outer?.tag !== '7F2E' ||
+    outer.children?.length !== 1 ||
+    outer.children[0]?.tag !== '81'
+  )
     throw new CvmDataError('bad_template', 'biometric data must be one 7F2E template holding one 81');
   return templateFromBytes(outer.children[0].value);
 }
@@ -122,30 +140,50 @@ export function biometricSimilarity(a: Int8Array, b: Int8Array): number {
   return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
 }
 
-export const biometricMatches = (enrolled: Int8Array, presented: Int8Array): boolean => biometricSimilarity(enrolled, presented) >= BIOMETRIC_MATCH_THRESHOLD;
+export const biometricMatches = (enrolled: Int8Array, presented: Int8Array): boolean =>
+  biometricSimilarity(enrolled, presented) >= BIOMETRIC_MATCH_THRESHOLD;
 
 /** The bytes of a knowledge secret as the card stores and checks them: UTF-8 of the NFC form. Throws CvmDataError. */
 export function encodeKnowledgeSecret(secret: string): Uint8Array {
   const bytes = new Uint8Array(Buffer.from(secret.normalize('NFC'), 'utf8'));
   if (bytes.length < KNOWLEDGE_SECRET_MIN_BYTES || bytes.length > KNOWLEDGE_SECRET_MAX_BYTES)
-    throw new CvmDataError('bad_secret', `a knowledge secret is ${KNOWLEDGE_SECRET_MIN_BYTES}-${KNOWLEDGE_SECRET_MAX_BYTES} bytes of UTF-8`);
+    throw new CvmDataError(
+      'bad_secret',
+      `a knowledge secret is ${KNOWLEDGE_SECRET_MIN_BYTES}-${KNOWLEDGE_SECRET_MAX_BYTES} bytes of UTF-8`,
+    );
   return bytes;
 }
 
 /** Which CVR bits say a method passed, failed, or is locked. Online PIN is not the card's: it has none. */
-export function cvrResultOf(method: Exclude<CvmName, 'online_pin'>, cvr: Cvr): { performed: boolean; failed: boolean; locked: boolean } {
+export function cvrResultOf(
+  method: Exclude<CvmName, 'online_pin'>,
+  cvr: Cvr,
+): { performed: boolean; failed: boolean; locked: boolean } {
   switch (method) {
     case 'offline_pin':
-      return { performed: cvr.offlinePinPerformed, failed: cvr.offlinePinFailed, locked: cvr.pinTryLimitExceeded };
+      return {
+        performed: cvr.offlinePinPerformed,
+        failed: cvr.offlinePinFailed,
+        locked: cvr.pinTryLimitExceeded,
+      };
     case 'biometric':
-      return { performed: cvr.biometricPerformed === true, failed: cvr.biometricFailed === true, locked: cvr.biometricTryLimitExceeded === true };
+      return {
+        performed: cvr.biometricPerformed === true,
+        failed: cvr.biometricFailed === true,
+        locked: cvr.biometricTryLimitExceeded === true,
+      };
     case 'knowledge':
-      return { performed: cvr.knowledgePerformed === true, failed: cvr.knowledgeFailed === true, locked: cvr.knowledgeTryLimitExceeded === true };
+      return {
+        performed: cvr.knowledgePerformed === true,
+        failed: cvr.knowledgeFailed === true,
+        locked: cvr.knowledgeTryLimitExceeded === true,
+      };
   }
 }
 
 /** True when any method the card checked in this session failed (its last attempt). */
-export const cvrShowsFailure = (cvr: Cvr): boolean => cvr.offlinePinFailed || cvr.biometricFailed === true || cvr.knowledgeFailed === true;
+export const cvrShowsFailure = (cvr: Cvr): boolean =>
+  cvr.offlinePinFailed || cvr.biometricFailed === true || cvr.knowledgeFailed === true;
 
 /**
  * A demo fingerprint template derived from a name (SHA-256 in counter mode, components in
@@ -155,7 +193,8 @@ export function demoFingerprint(name: string): Int8Array {
   const out = new Int8Array(BIOMETRIC_TEMPLATE_LENGTH);
   for (let block = 0; block * 32 < out.length; block++) {
     const h = createHash('sha256').update(`bluetill-demo-finger|${name}|${block}`).digest();
-    for (let i = 0; i < 32 && block * 32 + i < out.length; i++) out[block * 32 + i] = ((h[i] as number) % 201) - 100;
+    for (let i = 0; i < 32 && block * 32 + i < out.length; i++)
+      out[block * 32 + i] = ((h[i] as number) % 201) - 100;
   }
   return checkBiometricTemplate(out);
 }

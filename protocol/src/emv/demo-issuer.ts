@@ -16,7 +16,12 @@ import { rsaPublicKeyOf, type RsaPublicKey } from './rsa';
  */
 export type DemoIssuer = {
   ca: { index: number; privateKey: KeyObject; publicKey: RsaPublicKey };
-  issuer: { privateKey: KeyObject; publicKey: RsaPublicKey; certificate: PublicKeyCertificate; identifier: string };
+  issuer: {
+    privateKey: KeyObject;
+    publicKey: RsaPublicKey;
+    certificate: PublicKeyCertificate;
+    identifier: string;
+  };
   /** Issuer master keys for application cryptograms. */
   acMasterKeys: Record<AcAlgorithm, Uint8Array>;
   /** Master key from which each card's personalization key is derived. */
@@ -28,7 +33,14 @@ const rsa = (bits: number): { privateKey: KeyObject; publicKey: KeyObject } =>
   generateKeyPairSync('rsa', { modulusLength: bits, publicExponent: 3 });
 
 /** Creates a demo CA + issuer (`identifier` = the leftmost PAN digits the issuer owns). */
-export function createDemoIssuer(options: { identifier?: string; caIndex?: number; bits?: { ca: number; issuer: number; icc: number }; expiry?: string } = {}): DemoIssuer {
+export function createDemoIssuer(
+  options: {
+    identifier?: string;
+    caIndex?: number;
+    bits?: { ca: number; issuer: number; icc: number };
+    expiry?: string;
+  } = {},
+): DemoIssuer {
   const bits = options.bits ?? { ca: 1024, issuer: 1024, icc: 768 };
   const identifier = options.identifier ?? '999001';
   const ca = rsa(bits.ca);
@@ -42,7 +54,11 @@ export function createDemoIssuer(options: { identifier?: string; caIndex?: numbe
     serial: randomBytes(3),
   });
   return {
-    ca: { index: options.caIndex ?? 0x99, privateKey: ca.privateKey, publicKey: rsaPublicKeyOf(ca.publicKey) },
+    ca: {
+      index: options.caIndex ?? 0x99,
+      privateKey: ca.privateKey,
+      publicKey: rsaPublicKeyOf(ca.publicKey),
+    },
     issuer: { privateKey: issuer.privateKey, publicKey: issuerPublic, certificate, identifier },
     acMasterKeys: { tdes: new Uint8Array(randomBytes(16)), aes: new Uint8Array(randomBytes(16)) },
     personalizationMasterKey: new Uint8Array(randomBytes(16)),
@@ -51,8 +67,15 @@ export function createDemoIssuer(options: { identifier?: string; caIndex?: numbe
 }
 
 /** A card's personalization key: AES-CMAC(personalization master key, 'PERSO' ‖ PAN ‖ PSN). */
-export function derivePersonalizationKey(personalizationMasterKey: Uint8Array, pan: string, psn: number): Uint8Array {
-  return aesCmac(personalizationMasterKey, concatBytes(new Uint8Array(Buffer.from(`PERSO${pan}`, 'ascii')), Uint8Array.of(psn)));
+export function derivePersonalizationKey(
+  personalizationMasterKey: Uint8Array,
+  pan: string,
+  psn: number,
+): Uint8Array {
+  return aesCmac(
+    personalizationMasterKey,
+    concatBytes(new Uint8Array(Buffer.from(`PERSO${pan}`, 'ascii')), Uint8Array.of(psn)),
+  );
 }
 
 /**
@@ -62,8 +85,19 @@ export function derivePersonalizationKey(personalizationMasterKey: Uint8Array, p
 export function prepareDemoCard(
   issuer: DemoIssuer,
   card: {
-    pan: string; psn?: number; expiry: string; cardholderName: string; pin: string; pinTryLimit?: number; acAlgorithm?: AcAlgorithm; initialAtc?: number;
-    biometricTemplate?: Int8Array; biometricTryLimit?: number; knowledgeSecret?: Uint8Array; knowledgeTryLimit?: number; merchantId?: string;
+    pan: string;
+    psn?: number;
+    expiry: string;
+    cardholderName: string;
+    pin: string;
+    pinTryLimit?: number;
+    acAlgorithm?: AcAlgorithm;
+    initialAtc?: number;
+    biometricTemplate?: Int8Array;
+    biometricTryLimit?: number;
+    knowledgeSecret?: Uint8Array;
+    knowledgeTryLimit?: number;
+    merchantId?: string;
     offlineLimits?: OfflineLimits;
   },
 ): { personalization: CardPersonalization; personalizationKey: Uint8Array } {
@@ -76,7 +110,12 @@ export function prepareDemoCard(
     pan: card.pan,
     expiry: certificateExpiry(card.expiry),
     serial: randomBytes(3),
-    staticData: cardStaticData({ pan: card.pan, psn, expiry: card.expiry, ...(card.merchantId !== undefined ? { merchantId: card.merchantId } : {}) }),
+    staticData: cardStaticData({
+      pan: card.pan,
+      psn,
+      expiry: card.expiry,
+      ...(card.merchantId !== undefined ? { merchantId: card.merchantId } : {}),
+    }),
   });
   const personalization: CardPersonalization = {
     pan: card.pan,
@@ -99,5 +138,8 @@ export function prepareDemoCard(
     ...(card.merchantId !== undefined ? { merchantId: card.merchantId } : {}),
     ...(card.offlineLimits !== undefined ? { offlineLimits: card.offlineLimits } : {}),
   };
-  return { personalization, personalizationKey: derivePersonalizationKey(issuer.personalizationMasterKey, card.pan, psn) };
+  return {
+    personalization,
+    personalizationKey: derivePersonalizationKey(issuer.personalizationMasterKey, card.pan, psn),
+  };
 }

@@ -22,7 +22,8 @@ export function parseDol(bytes: Uint8Array): DolEntry[] {
     if (next >= bytes.length) throw new TlvError('truncated_length', `DOL entry ${tag} has no length`);
     const length = bytes[next]!;
     total += length;
-    if (total > MAX_DOL_DATA) throw new TlvError('bad_length', `DOL asks for more than ${MAX_DOL_DATA} bytes`);
+    if (total > MAX_DOL_DATA)
+      throw new TlvError('bad_length', `DOL asks for more than ${MAX_DOL_DATA} bytes`);
     out.push({ tag, length });
     at = next + 1;
   }
@@ -35,14 +36,29 @@ export function dolDataLength(dol: readonly DolEntry[]): number {
 }
 
 /** Tags whose format is numeric (n): padded/truncated on the left, Book 3 section 5.4. */
-const NUMERIC_TAGS = new Set(['9F02', '9F03', '5F2A', '9F1A', '9A', '9C', '5F36', '9F21', '9F41', '5F34', '9F15']);
+const NUMERIC_TAGS = new Set([
+  '9F02',
+  '9F03',
+  '5F2A',
+  '9F1A',
+  '9A',
+  '9C',
+  '5F36',
+  '9F21',
+  '9F41',
+  '5F34',
+  '9F15',
+]);
 
 /**
  * Builds the data for a DOL from the values the terminal (or phone) has: each value is fitted to
  * the requested length (numeric: left-padded with zeros or cut on the left; others: right-padded
  * with zeros or cut on the right); absent values become zeros.
  */
-export function buildDolData(dol: readonly DolEntry[], values: ReadonlyMap<string, Uint8Array> | Record<string, Uint8Array>): Uint8Array {
+export function buildDolData(
+  dol: readonly DolEntry[],
+  values: ReadonlyMap<string, Uint8Array> | Record<string, Uint8Array>,
+): Uint8Array {
   const get = (tag: string): Uint8Array | undefined =>
     values instanceof Map ? values.get(tag) : (values as Record<string, Uint8Array>)[tag];
   return concatBytes(
@@ -62,7 +78,10 @@ export function buildDolData(dol: readonly DolEntry[], values: ReadonlyMap<strin
 }
 
 /** Splits DOL-related data back into values by tag; undefined when the length does not match. */
-export function splitDolData(dol: readonly DolEntry[], data: Uint8Array): Map<string, Uint8Array> | undefined {
+export function splitDolData(
+  dol: readonly DolEntry[],
+  data: Uint8Array,
+): Map<string, Uint8Array> | undefined {
   if (data.length !== dolDataLength(dol)) return undefined;
   const out = new Map<string, Uint8Array>();
   let at = 0;

@@ -42,8 +42,14 @@ export const ISSUER_AUTHENTICATION_DATA_LENGTH = ARPC2_LENGTH + CSU_LENGTH;
 export const SW_ISSUER_AUTHENTICATION_FAILED = 0x6300;
 
 export function encodeCsu(c: CardStatusUpdate): Uint8Array {
-  if (!Number.isInteger(c.pinTriesLeft) || c.pinTriesLeft < 0 || c.pinTriesLeft > 15) throw new EmvCryptoError('bad_input_length', 'CSU PIN Try Counter is 0-15');
-  return Uint8Array.of(c.pinTriesLeft & 0x0f, (c.approved ? 0x80 : 0) | (c.updatePinTryCounter ? 0x10 : 0), 0x00, 0x00);
+  if (!Number.isInteger(c.pinTriesLeft) || c.pinTriesLeft < 0 || c.pinTriesLeft > 15)
+    throw new EmvCryptoError('bad_input_length', 'CSU PIN Try Counter is 0-15');
+  return Uint8Array.of(
+    c.pinTriesLeft & 0x0f,
+    (c.approved ? 0x80 : 0) | (c.updatePinTryCounter ? 0x10 : 0),
+    0x00,
+    0x00,
+  );
 }
 
 /**
@@ -59,22 +65,39 @@ export function decodeCsu(csu: Uint8Array): CardStatusUpdate | undefined {
 }
 
 /** ARPC method 2 for a bluetill card, from its ICC master key (the card) or a re-derived one (the issuer). */
-export function computeArpc(i: { iccMasterKey: Uint8Array; algorithm: AcAlgorithm; atc: Uint8Array; arqc: Uint8Array; csu: Uint8Array }): Uint8Array {
+export function computeArpc(i: {
+  iccMasterKey: Uint8Array;
+  algorithm: AcAlgorithm;
+  atc: Uint8Array;
+  arqc: Uint8Array;
+  csu: Uint8Array;
+}): Uint8Array {
   if (i.atc.length !== 2) throw new EmvCryptoError('bad_input_length', 'ATC is 2 bytes');
   if (i.arqc.length !== 8) throw new EmvCryptoError('bad_input_length', 'ARQC must be 8 bytes');
   if (i.csu.length !== CSU_LENGTH) throw new EmvCryptoError('bad_input_length', 'CSU must be 4 bytes');
   if (i.algorithm === 'tdes') return generateArpc2(deriveSessionKey(i.iccMasterKey, i.atc), i.arqc, i.csu);
-  return aesCmac(deriveAesSessionKey(i.iccMasterKey, i.atc), concatBytes(i.arqc, i.csu)).slice(0, ARPC2_LENGTH);
+  return aesCmac(deriveAesSessionKey(i.iccMasterKey, i.atc), concatBytes(i.arqc, i.csu)).slice(
+    0,
+    ARPC2_LENGTH,
+  );
 }
 
 /** Issuer Authentication Data (tag 91) for ARPC method 2: ARPC ‖ CSU. */
-export function issuerAuthenticationData(i: { iccMasterKey: Uint8Array; algorithm: AcAlgorithm; atc: Uint8Array; arqc: Uint8Array; csu: CardStatusUpdate }): Uint8Array {
+export function issuerAuthenticationData(i: {
+  iccMasterKey: Uint8Array;
+  algorithm: AcAlgorithm;
+  atc: Uint8Array;
+  arqc: Uint8Array;
+  csu: CardStatusUpdate;
+}): Uint8Array {
   const csu = encodeCsu(i.csu);
   return concatBytes(computeArpc({ ...i, csu }), csu);
 }
 
 /** Splits Issuer Authentication Data into ARPC and CSU; undefined unless exactly ARPC ‖ CSU (8 bytes). */
-export function splitIssuerAuthenticationData(data: Uint8Array): { arpc: Uint8Array; csu: Uint8Array } | undefined {
+export function splitIssuerAuthenticationData(
+  data: Uint8Array,
+): { arpc: Uint8Array; csu: Uint8Array } | undefined {
   if (data.length !== ISSUER_AUTHENTICATION_DATA_LENGTH) return undefined;
   return { arpc: data.slice(0, ARPC2_LENGTH), csu: data.slice(ARPC2_LENGTH) };
 }
@@ -83,7 +106,10 @@ export function splitIssuerAuthenticationData(data: Uint8Array): { arpc: Uint8Ar
  * The card's check of Issuer Authentication Data against the ARQC it is waiting on: the CSU when
  * the ARPC verifies (compared in constant time) and the CSU is one it acts on, else undefined.
  */
-export function checkIssuerAuthentication(data: Uint8Array, i: { iccMasterKey: Uint8Array; algorithm: AcAlgorithm; atc: Uint8Array; arqc: Uint8Array }): CardStatusUpdate | undefined {
+export function checkIssuerAuthentication(
+  data: Uint8Array,
+  i: { iccMasterKey: Uint8Array; algorithm: AcAlgorithm; atc: Uint8Array; arqc: Uint8Array },
+): CardStatusUpdate | undefined {
   const parts = splitIssuerAuthenticationData(data);
   if (!parts) return undefined;
   const want = computeArpc({ ...i, csu: parts.csu });

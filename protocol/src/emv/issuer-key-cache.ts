@@ -1,4 +1,9 @@
-import { checkIssuerKeyUse, recoverIssuerCertificate, type IssuerCertificateInput, type IssuerPublicKeyInfo } from './oda';
+import {
+  checkIssuerKeyUse,
+  recoverIssuerCertificate,
+  type IssuerCertificateInput,
+  type IssuerPublicKeyInfo,
+} from './oda';
 import type { RsaPublicKey } from './rsa';
 import { CountedCache } from './counted-cache';
 
@@ -20,7 +25,10 @@ import { CountedCache } from './counted-cache';
  *   const issuers = new IssuerKeyCache();
  *   const info = issuers.recover({ caIndex: 0x92, caPublicKey, certificate, remainder, exponent, pan, now });
  */
-export class IssuerKeyCache extends CountedCache<{ readonly ca: RsaPublicKey; readonly info: IssuerPublicKeyInfo }> {
+export class IssuerKeyCache extends CountedCache<{
+  readonly ca: RsaPublicKey;
+  readonly info: IssuerPublicKeyInfo;
+}> {
   constructor(maxEntries = 1024) {
     super(maxEntries);
   }
@@ -38,4 +46,5 @@ export class IssuerKeyCache extends CountedCache<{ readonly ca: RsaPublicKey; re
   }
 }
 
-const hex = (b: Uint8Array | undefined): string => (b ? Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex') : '');
+const hex = (b: Uint8Array | undefined): string =>
+  b ? Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex') : '';

@@ -24,12 +24,16 @@ function bcd(digitString: string): Uint8Array {
 }
 
 function checkImk(imk: Uint8Array): void {
-  if (imk.length !== 16) throw new EmvCryptoError('bad_key_length', 'issuer master key must be a double-length DES key');
+  if (imk.length !== 16)
+    throw new EmvCryptoError('bad_key_length', 'issuer master key must be a double-length DES key');
 }
 
 function fromY(imk: Uint8Array, y: Uint8Array): Uint8Array {
   const left = desEncrypt(imk, y);
-  const right = desEncrypt(imk, y.map((b) => b ^ 0xff));
+  const right = desEncrypt(
+    imk,
+    y.map((b) => b ^ 0xff),
+  );
   return adjustOddParity(concatBytes(left, right));
 }
 
@@ -52,10 +56,14 @@ export function deriveIccMasterKeyA(imk: Uint8Array, pan: string, psn?: Psn): Ui
 export function deriveIccMasterKeyB(imk: Uint8Array, pan: string, psn?: Psn): Uint8Array {
   checkImk(imk);
   if (digits(pan).length <= 16) return deriveIccMasterKeyA(imk, pan, psn);
-  const hashHex = createHash('sha1').update(bcd(`${pan}${psnDigits(psn)}`)).digest('hex');
+  const hashHex = createHash('sha1')
+    .update(bcd(`${pan}${psnDigits(psn)}`))
+    .digest('hex');
   let y = hashHex.replace(/[a-f]/g, '');
   if (y.length < 16) {
-    const letters = hashHex.replace(/[0-9]/g, '').replace(/[a-f]/g, (c) => String(c.charCodeAt(0) - 'a'.charCodeAt(0)));
+    const letters = hashHex
+      .replace(/[0-9]/g, '')
+      .replace(/[a-f]/g, (c) => String(c.charCodeAt(0) - 'a'.charCodeAt(0)));
     y += letters;
   }
   return fromY(imk, bcd(y.slice(0, 16)));
@@ -67,7 +75,11 @@ function diversifier(r: Uint8Array, blockSize: 8 | 16): Uint8Array {
     out.set(r);
     return out;
   }
-  if (r.length !== blockSize) throw new EmvCryptoError('bad_input_length', `diversification value must be 2 (ATC) or ${blockSize} bytes`);
+  if (r.length !== blockSize)
+    throw new EmvCryptoError(
+      'bad_input_length',
+      `diversification value must be 2 (ATC) or ${blockSize} bytes`,
+    );
   return r;
 }
 
@@ -77,7 +89,8 @@ function diversifier(r: Uint8Array, blockSize: 8 | 16): Uint8Array {
  * odd parity.
  */
 export function deriveSessionKey(iccMasterKey: Uint8Array, r: Uint8Array): Uint8Array {
-  if (iccMasterKey.length !== 16) throw new EmvCryptoError('bad_key_length', 'ICC master key must be a double-length DES key');
+  if (iccMasterKey.length !== 16)
+    throw new EmvCryptoError('bad_key_length', 'ICC master key must be a double-length DES key');
   const base = diversifier(r, 8);
   const f1 = Uint8Array.from(base);
   f1[2] = 0xf0;
@@ -92,7 +105,8 @@ export function deriveSessionKey(iccMasterKey: Uint8Array, r: Uint8Array): Uint8
  * SK = AES(MK)[R0 R1 F0 R3..R15]. Not checked against a published AES vector.
  */
 export function deriveAesSessionKey(iccMasterKey: Uint8Array, r: Uint8Array): Uint8Array {
-  if (iccMasterKey.length !== 16) throw new EmvCryptoError('bad_key_length', 'AES ICC master key must be 16 bytes');
+  if (iccMasterKey.length !== 16)
+    throw new EmvCryptoError('bad_key_length', 'AES ICC master key must be 16 bytes');
   const f1 = Uint8Array.from(diversifier(r, 16));
   f1[2] = 0xf0;
   return aesEncrypt(iccMasterKey, f1);
@@ -106,5 +120,11 @@ export function deriveAesIccMasterKey(imk: Uint8Array, pan: string, psn?: Psn): 
   if (imk.length !== 16) throw new EmvCryptoError('bad_key_length', 'AES issuer master key must be 16 bytes');
   const x = `${digits(pan)}${psnDigits(psn)}`;
   const y = bcd(x.length >= 16 ? x.slice(-16) : x.padStart(16, '0'));
-  return aesEncrypt(imk, concatBytes(y, y.map((b) => b ^ 0xff)));
+  return aesEncrypt(
+    imk,
+    concatBytes(
+      y,
+      y.map((b) => b ^ 0xff),
+    ),
+  );
 }

@@ -78,4 +78,3 @@ function desCbcLastBlock(key: Uint8Array, data: Uint8Array): Uint8Array {
   const out = Buffer.concat([c.update(data), c.final()]);
   return new Uint8Array(out.subarray(out.length - 8));
 }
-

@@ -6,8 +6,19 @@ import { PersonalizationError } from './errors';
 import { decodePersonalizationData, encodePersonalizationData, type OfflineLimits } from './personalization';
 import { decodeTlv, encodeTlv, findTag, type Tlv } from './tlv';
 
-const CARD = { pan: '9990010000000017', psn: 1, expiry: '3012', cardholderName: 'TEST/CARDHOLDER', pin: '1234' };
-const LIMITS: OfflineLimits = { lowerConsecutive: 5, upperConsecutive: 10, amountMinor: 10_000, currency: 978 };
+const CARD = {
+  pan: '9990010000000017',
+  psn: 1,
+  expiry: '3012',
+  cardholderName: 'TEST/CARDHOLDER',
+  pin: '1234',
+};
+const LIMITS: OfflineLimits = {
+  lowerConsecutive: 5,
+  upperConsecutive: 10,
+  amountMinor: 10_000,
+  currency: 978,
+};
 const issuer = createDemoIssuer();
 
 describe('offline limits in the personalization (9F14, 9F23, 9F42, DF0C)', () => {
@@ -24,7 +35,9 @@ describe('offline limits in the personalization (9F14, 9F23, 9F42, DF0C)', () =>
 
   it('a card without them decodes without them (online-only)', () => {
     const { personalization } = prepareDemoCard(issuer, CARD);
-    expect(decodePersonalizationData(encodePersonalizationData(personalization)).offlineLimits).toBeUndefined();
+    expect(
+      decodePersonalizationData(encodePersonalizationData(personalization)).offlineLimits,
+    ).toBeUndefined();
   });
 
   it.each([
@@ -37,7 +50,9 @@ describe('offline limits in the personalization (9F14, 9F23, 9F42, DF0C)', () =>
     [{ ...LIMITS, currency: 0 }, 'currency'],
   ])('refuses %o with a clear error', (offlineLimits, words) => {
     const { personalization } = prepareDemoCard(issuer, CARD);
-    expect(() => encodePersonalizationData({ ...personalization, offlineLimits })).toThrow(PersonalizationError);
+    expect(() => encodePersonalizationData({ ...personalization, offlineLimits })).toThrow(
+      PersonalizationError,
+    );
     expect(() => encodePersonalizationData({ ...personalization, offlineLimits })).toThrow(words);
   });
 
@@ -46,17 +61,34 @@ describe('offline limits in the personalization (9F14, 9F23, 9F42, DF0C)', () =>
     const nodes = decodeTlv(encodePersonalizationData(personalization));
     const without = (tag: string): Tlv[] => nodes.filter((n) => n.tag !== tag);
     expect(() => decodePersonalizationData(encodeTlv(without('DF0C')))).toThrow(/all of/);
-    const bad = nodes.map((n) => (n.tag === 'DF0C' ? { tag: 'DF0C', value: Uint8Array.of(0, 0, 0, 0, 0xa0, 0) } : n));
+    const bad = nodes.map((n) =>
+      n.tag === 'DF0C' ? { tag: 'DF0C', value: Uint8Array.of(0, 0, 0, 0, 0xa0, 0) } : n,
+    );
     expect(() => decodePersonalizationData(encodeTlv(bad))).toThrow(/BCD/);
   });
 });
 
 describe('CVR byte 3: offline limit bits beside the PIN try counter', () => {
   it('80 lower, 40 upper, 20 amount; the try counter in the low nibble is kept', () => {
-    const cvr = { ...EMPTY_CVR, pinTriesLeft: 3, lowerConsecutiveOfflineLimitExceeded: true, upperConsecutiveOfflineLimitExceeded: true, offlineAmountLimitExceeded: true };
+    const cvr = {
+      ...EMPTY_CVR,
+      pinTriesLeft: 3,
+      lowerConsecutiveOfflineLimitExceeded: true,
+      upperConsecutiveOfflineLimitExceeded: true,
+      offlineAmountLimitExceeded: true,
+    };
     const bytes = encodeCvr(cvr);
     expect(toHex(bytes)).toBe('8000E300');
-    expect(decodeCvr(bytes)).toMatchObject({ pinTriesLeft: 3, lowerConsecutiveOfflineLimitExceeded: true, upperConsecutiveOfflineLimitExceeded: true, offlineAmountLimitExceeded: true });
-    expect(decodeCvr(encodeCvr({ ...EMPTY_CVR, offlineAmountLimitExceeded: true }))).toMatchObject({ lowerConsecutiveOfflineLimitExceeded: false, offlineAmountLimitExceeded: true, pinTriesLeft: 0 });
+    expect(decodeCvr(bytes)).toMatchObject({
+      pinTriesLeft: 3,
+      lowerConsecutiveOfflineLimitExceeded: true,
+      upperConsecutiveOfflineLimitExceeded: true,
+      offlineAmountLimitExceeded: true,
+    });
+    expect(decodeCvr(encodeCvr({ ...EMPTY_CVR, offlineAmountLimitExceeded: true }))).toMatchObject({
+      lowerConsecutiveOfflineLimitExceeded: false,
+      offlineAmountLimitExceeded: true,
+      pinTriesLeft: 0,
+    });
   });
 });

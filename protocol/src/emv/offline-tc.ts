@@ -50,9 +50,12 @@ export type VerifiedOfflineTc = {
  * (`cda_signature`); the card did not approve (its signed CVR or CID is not a TC: `not_a_tc`); or
  * the PDOL and CDOL1 data disagree on amount, currency or UN (`data_mismatch`).
  */
-export type OfflineTcRefusal = 'malformed' | 'card_certificates' | 'cda_signature' | 'not_a_tc' | 'data_mismatch';
+export type OfflineTcRefusal =
+  'malformed' | 'card_certificates' | 'cda_signature' | 'not_a_tc' | 'data_mismatch';
 
-export type OfflineTcVerification = { readonly ok: true; readonly tc: VerifiedOfflineTc } | { readonly ok: false; readonly reason: OfflineTcRefusal };
+export type OfflineTcVerification =
+  | { readonly ok: true; readonly tc: VerifiedOfflineTc }
+  | { readonly ok: false; readonly reason: OfflineTcRefusal };
 
 const number = (b: Uint8Array | undefined): number | undefined => {
   const digits = b === undefined ? '' : Buffer.from(b).toString('hex');
@@ -82,13 +85,21 @@ export function verifyOfflineTc(i: {
     return { ok: false, reason: 'malformed' };
   }
   const template = top[0];
-  if (top.length !== 1 || template?.tag !== '77' || !template.children) return { ok: false, reason: 'malformed' };
+  if (top.length !== 1 || template?.tag !== '77' || !template.children)
+    return { ok: false, reason: 'malformed' };
   const objects = template.children;
   const tags = objects.map((o) => o.tag);
   // An AAC (or ARQC) without CDA is no approval whatever else it holds: say so rather than "malformed".
   const unsignedCid = objects.find((o) => o.tag === '9F27')?.value;
-  if (!tags.includes('9F4B') && unsignedCid?.length === 1 && unsignedCid[0] !== 0x40) return { ok: false, reason: 'not_a_tc' };
-  if (new Set(tags).size !== tags.length || objects.some((o) => o.children) || tags.includes('9F26') || tags[tags.length - 1] !== '9F4B') return { ok: false, reason: 'malformed' };
+  if (!tags.includes('9F4B') && unsignedCid?.length === 1 && unsignedCid[0] !== 0x40)
+    return { ok: false, reason: 'not_a_tc' };
+  if (
+    new Set(tags).size !== tags.length ||
+    objects.some((o) => o.children) ||
+    tags.includes('9F26') ||
+    tags[tags.length - 1] !== '9F4B'
+  )
+    return { ok: false, reason: 'malformed' };
   const get = (tag: string): Uint8Array | undefined => objects.find((o) => o.tag === tag)?.value;
   const cidBytes = get('9F27');
   const atcBytes = get('9F36');
@@ -97,15 +108,38 @@ export function verifyOfflineTc(i: {
   const decodedIad = iad && decodeIad(iad);
   const pdol = splitDolData(cardPdol(), e.pdolData);
   const cdol1 = splitDolData(CARD_CDOL1_ENTRIES, e.cdol1Data);
-  if (cidBytes?.length !== 1 || atcBytes?.length !== 2 || !iad || !decodedIad || !signature || !pdol || !cdol1) return { ok: false, reason: 'malformed' };
+  if (
+    cidBytes?.length !== 1 ||
+    atcBytes?.length !== 2 ||
+    !iad ||
+    !decodedIad ||
+    !signature ||
+    !pdol ||
+    !cdol1
+  )
+    return { ok: false, reason: 'malformed' };
   const amountMinor = number(cdol1.get('9F02'));
   const currency = number(cdol1.get('5F2A'));
   const transactionDate = cdol1.get('9A');
   const un = cdol1.get('9F37');
-  if (amountMinor === undefined || currency === undefined || !transactionDate || number(transactionDate) === undefined || !un) return { ok: false, reason: 'malformed' };
+  if (
+    amountMinor === undefined ||
+    currency === undefined ||
+    !transactionDate ||
+    number(transactionDate) === undefined ||
+    !un
+  )
+    return { ok: false, reason: 'malformed' };
 
   const recovered = recoverCardRecords({ card: { records: e.records }, caKeys: i.caKeys });
-  if (!recovered.ok) return { ok: false, reason: recovered.reason === 'records_unreadable' || recovered.reason === 'records_not_bluetill' ? 'malformed' : 'card_certificates' };
+  if (!recovered.ok)
+    return {
+      ok: false,
+      reason:
+        recovered.reason === 'records_unreadable' || recovered.reason === 'records_not_bluetill'
+          ? 'malformed'
+          : 'card_certificates',
+    };
   const card = recovered.card;
   try {
     checkIssuerKeyUse(card.issuer, card.pan, i.now ?? undefined);
@@ -117,7 +151,10 @@ export function verifyOfflineTc(i: {
   let ac: Uint8Array;
   try {
     ac = verifyCda({
-      iccPublicKey: card.icc.publicKey, signedDynamicData: signature, unpredictableNumber: un, cid,
+      iccPublicKey: card.icc.publicKey,
+      signedDynamicData: signature,
+      unpredictableNumber: un,
+      cid,
       transactionDataHash: cdaTransactionDataHash(e.pdolData, e.cdol1Data, encodeTlv(objects.slice(0, -1))),
     }).ac;
   } catch {
@@ -125,13 +162,24 @@ export function verifyOfflineTc(i: {
   }
   // Both are signed (the CID in the signature, the CVR in the hashed IAD): both must say TC.
   if (cid !== 0x40 || decodedIad.cvr.acType !== 'tc') return { ok: false, reason: 'not_a_tc' };
-  const same = (tag: string): boolean => equalBytes(pdol.get(tag) ?? new Uint8Array(), cdol1.get(tag) ?? Uint8Array.of(0xff));
+  const same = (tag: string): boolean =>
+    equalBytes(pdol.get(tag) ?? new Uint8Array(), cdol1.get(tag) ?? Uint8Array.of(0xff));
   if (!same('9F02') || !same('5F2A') || !same('9F37')) return { ok: false, reason: 'data_mismatch' };
   return {
     ok: true,
     tc: {
-      pan: card.pan, psn: card.psn, expiry: card.expiry, atc: ((atcBytes[0] as number) << 8) | (atcBytes[1] as number), ac, cid, iad, cvr: decodedIad.cvr,
-      amountMinor, currency, unpredictableNumber: un, transactionDate: Buffer.from(transactionDate).toString('hex'),
+      pan: card.pan,
+      psn: card.psn,
+      expiry: card.expiry,
+      atc: ((atcBytes[0] as number) << 8) | (atcBytes[1] as number),
+      ac,
+      cid,
+      iad,
+      cvr: decodedIad.cvr,
+      amountMinor,
+      currency,
+      unpredictableNumber: un,
+      transactionDate: Buffer.from(transactionDate).toString('hex'),
     },
   };
 }

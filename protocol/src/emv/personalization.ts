@@ -4,7 +4,13 @@ import { type AcAlgorithm } from './cryptogram';
 import { checkPublicBasics, type CardPublicData } from './card-layout';
 import { PersonalizationError } from './errors';
 import { aesCmac } from './mac';
-import { checkBiometricTemplate, CvmDataError, encodeKnowledgeSecret, templateBytes, templateFromBytes } from './cvm';
+import {
+  checkBiometricTemplate,
+  CvmDataError,
+  encodeKnowledgeSecret,
+  templateBytes,
+  templateFromBytes,
+} from './cvm';
 import { decodeTlv, encodeTlv, findTag, type Tlv } from './tlv';
 
 /**
@@ -51,10 +57,17 @@ export const MAX_N12 = 999_999_999_999;
 /** Throws PersonalizationError when the limits are not a coherent set. */
 export function checkOfflineLimits(l: OfflineLimits): void {
   const count = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= 255;
-  if (!count(l.lowerConsecutive)) throw new PersonalizationError('bad_data', 'lower consecutive offline limit must be 0-255');
-  if (!count(l.upperConsecutive) || l.upperConsecutive < l.lowerConsecutive) throw new PersonalizationError('bad_data', 'upper consecutive offline limit must be 0-255 and not below the lower one');
-  if (!Number.isSafeInteger(l.amountMinor) || l.amountMinor < 0 || l.amountMinor > MAX_N12) throw new PersonalizationError('bad_data', 'offline amount limit must be 0-999999999999 minor units');
-  if (!Number.isInteger(l.currency) || l.currency < 1 || l.currency > 999) throw new PersonalizationError('bad_data', 'card currency must be an ISO 4217 numeric code (1-999)');
+  if (!count(l.lowerConsecutive))
+    throw new PersonalizationError('bad_data', 'lower consecutive offline limit must be 0-255');
+  if (!count(l.upperConsecutive) || l.upperConsecutive < l.lowerConsecutive)
+    throw new PersonalizationError(
+      'bad_data',
+      'upper consecutive offline limit must be 0-255 and not below the lower one',
+    );
+  if (!Number.isSafeInteger(l.amountMinor) || l.amountMinor < 0 || l.amountMinor > MAX_N12)
+    throw new PersonalizationError('bad_data', 'offline amount limit must be 0-999999999999 minor units');
+  if (!Number.isInteger(l.currency) || l.currency < 1 || l.currency > 999)
+    throw new PersonalizationError('bad_data', 'card currency must be an ISO 4217 numeric code (1-999)');
 }
 
 export type CardPersonalization = CardPublicData & {
@@ -81,12 +94,25 @@ export const PERSO_MAC_LENGTH = 8;
 const CHUNK = 200;
 
 const T = {
-  ICC_PRIVATE_KEY: 'DF01', AC_MASTER_KEY: 'DF02', AC_ALGORITHM: 'DF03', PIN: 'DF04', PIN_TRY_LIMIT: 'DF05', INITIAL_ATC: 'DF06',
-  EXPIRY_YYMM: 'DF07', BIOMETRIC_TEMPLATE: 'DF08', KNOWLEDGE_SECRET: 'DF09', BIOMETRIC_TRY_LIMIT: 'DF0A', KNOWLEDGE_TRY_LIMIT: 'DF0B',
-  LOWER_CONSECUTIVE_OFFLINE_LIMIT: '9F14', UPPER_CONSECUTIVE_OFFLINE_LIMIT: '9F23', APPLICATION_CURRENCY: '9F42', OFFLINE_AMOUNT_LIMIT: 'DF0C',
+  ICC_PRIVATE_KEY: 'DF01',
+  AC_MASTER_KEY: 'DF02',
+  AC_ALGORITHM: 'DF03',
+  PIN: 'DF04',
+  PIN_TRY_LIMIT: 'DF05',
+  INITIAL_ATC: 'DF06',
+  EXPIRY_YYMM: 'DF07',
+  BIOMETRIC_TEMPLATE: 'DF08',
+  KNOWLEDGE_SECRET: 'DF09',
+  BIOMETRIC_TRY_LIMIT: 'DF0A',
+  KNOWLEDGE_TRY_LIMIT: 'DF0B',
+  LOWER_CONSECUTIVE_OFFLINE_LIMIT: '9F14',
+  UPPER_CONSECUTIVE_OFFLINE_LIMIT: '9F23',
+  APPLICATION_CURRENCY: '9F42',
+  OFFLINE_AMOUNT_LIMIT: 'DF0C',
 } as const;
 
-const n = (value: number, digits: number): Uint8Array => new Uint8Array(Buffer.from(String(value).padStart(digits, '0'), 'hex'));
+const n = (value: number, digits: number): Uint8Array =>
+  new Uint8Array(Buffer.from(String(value).padStart(digits, '0'), 'hex'));
 const fromN = (bytes: Uint8Array): number | undefined => {
   const digits = Buffer.from(bytes).toString('hex');
   return /^[0-9]+$/.test(digits) ? Number(digits) : undefined;
@@ -102,42 +128,73 @@ function offlineLimitNodes(l: OfflineLimits): Tlv[] {
 }
 
 function decodeOfflineLimits(nodes: Tlv[]): OfflineLimits | undefined {
-  const tags = [T.LOWER_CONSECUTIVE_OFFLINE_LIMIT, T.UPPER_CONSECUTIVE_OFFLINE_LIMIT, T.APPLICATION_CURRENCY, T.OFFLINE_AMOUNT_LIMIT];
+  const tags = [
+    T.LOWER_CONSECUTIVE_OFFLINE_LIMIT,
+    T.UPPER_CONSECUTIVE_OFFLINE_LIMIT,
+    T.APPLICATION_CURRENCY,
+    T.OFFLINE_AMOUNT_LIMIT,
+  ];
   const [lower, upper, currency, amount] = tags.map((t) => findTag(nodes, t));
-  if (lower === undefined && upper === undefined && currency === undefined && amount === undefined) return undefined;
-  if (lower === undefined || upper === undefined || currency === undefined || amount === undefined) throw new PersonalizationError('missing_field', 'offline limits must be all of 9F14, 9F23, 9F42, DF0C or none');
-  if (lower.length !== 1 || upper.length !== 1 || currency.length !== 2 || amount.length !== 6) throw new PersonalizationError('bad_data', 'offline limits of the wrong length');
+  if (lower === undefined && upper === undefined && currency === undefined && amount === undefined)
+    return undefined;
+  if (lower === undefined || upper === undefined || currency === undefined || amount === undefined)
+    throw new PersonalizationError(
+      'missing_field',
+      'offline limits must be all of 9F14, 9F23, 9F42, DF0C or none',
+    );
+  if (lower.length !== 1 || upper.length !== 1 || currency.length !== 2 || amount.length !== 6)
+    throw new PersonalizationError('bad_data', 'offline limits of the wrong length');
   const c = fromN(currency);
   const a = fromN(amount);
-  if (c === undefined || a === undefined) throw new PersonalizationError('bad_data', 'offline currency or amount is not BCD');
-  return { lowerConsecutive: lower[0] as number, upperConsecutive: upper[0] as number, currency: c, amountMinor: a };
+  if (c === undefined || a === undefined)
+    throw new PersonalizationError('bad_data', 'offline currency or amount is not BCD');
+  return {
+    lowerConsecutive: lower[0] as number,
+    upperConsecutive: upper[0] as number,
+    currency: c,
+    amountMinor: a,
+  };
 }
 
 const tryLimit = (n: number | undefined, what: string): void => {
-  if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 15)) throw new PersonalizationError('bad_data', `${what} try limit must be 1-15`);
+  if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 15))
+    throw new PersonalizationError('bad_data', `${what} try limit must be 1-15`);
 };
 
-const bcd = (digits: string): Uint8Array => new Uint8Array(Buffer.from(digits.length % 2 ? `${digits}F` : digits, 'hex'));
-const digitsOf = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex').toUpperCase().replace(/F+$/, '');
+const bcd = (digits: string): Uint8Array =>
+  new Uint8Array(Buffer.from(digits.length % 2 ? `${digits}F` : digits, 'hex'));
+const digitsOf = (bytes: Uint8Array): string =>
+  Buffer.from(bytes).toString('hex').toUpperCase().replace(/F+$/, '');
 
 /** Encodes the personalization data as one TLV list (the chain's payload). */
 export function encodePersonalizationData(p: CardPersonalization): Uint8Array {
   checkPublicBasics(p);
   if (!/^[0-9]{4,12}$/.test(p.pin)) throw new PersonalizationError('bad_data', 'PIN must be 4-12 digits');
-  if (!Number.isInteger(p.pinTryLimit) || p.pinTryLimit < 1 || p.pinTryLimit > 15) throw new PersonalizationError('bad_data', 'PIN try limit must be 1-15');
-  if (p.acMasterKey.length !== 16) throw new PersonalizationError('bad_data', 'AC master key must be 16 bytes');
+  if (!Number.isInteger(p.pinTryLimit) || p.pinTryLimit < 1 || p.pinTryLimit > 15)
+    throw new PersonalizationError('bad_data', 'PIN try limit must be 1-15');
+  if (p.acMasterKey.length !== 16)
+    throw new PersonalizationError('bad_data', 'AC master key must be 16 bytes');
   const atc = p.initialAtc ?? 0;
-  if (!Number.isInteger(atc) || atc < 0 || atc > 0xfffe) throw new PersonalizationError('bad_data', 'initial ATC out of range');
+  if (!Number.isInteger(atc) || atc < 0 || atc > 0xfffe)
+    throw new PersonalizationError('bad_data', 'initial ATC out of range');
   tryLimit(p.biometricTryLimit, 'biometric');
   tryLimit(p.knowledgeTryLimit, 'knowledge');
   if (p.offlineLimits !== undefined) checkOfflineLimits(p.offlineLimits);
   try {
     if (p.biometricTemplate !== undefined) checkBiometricTemplate(p.biometricTemplate);
-    if (p.knowledgeSecret !== undefined) encodeKnowledgeSecret(Buffer.from(p.knowledgeSecret).toString('utf8'));
+    if (p.knowledgeSecret !== undefined)
+      encodeKnowledgeSecret(Buffer.from(p.knowledgeSecret).toString('utf8'));
   } catch (cause) {
-    throw new PersonalizationError('bad_data', cause instanceof CvmDataError ? cause.message : 'bad cardholder-verification data', { cause });
+    throw new PersonalizationError(
+      'bad_data',
+      cause instanceof CvmDataError ? cause.message : 'bad cardholder-verification data',
+      { cause },
+    );
   }
-  if (p.knowledgeSecret !== undefined && !equalBytes(encodeKnowledgeSecret(Buffer.from(p.knowledgeSecret).toString('utf8')), p.knowledgeSecret))
+  if (
+    p.knowledgeSecret !== undefined &&
+    !equalBytes(encodeKnowledgeSecret(Buffer.from(p.knowledgeSecret).toString('utf8')), p.knowledgeSecret)
+  )
     throw new PersonalizationError('bad_data', 'knowledge secret must be the UTF-8 of its NFC form');
   const nodes: Tlv[] = [
     { tag: '5A', value: bcd(p.pan) },
@@ -157,11 +214,19 @@ export function encodePersonalizationData(p: CardPersonalization): Uint8Array {
     { tag: T.PIN, value: bcd(p.pin) },
     { tag: T.PIN_TRY_LIMIT, value: Uint8Array.of(p.pinTryLimit) },
     { tag: T.INITIAL_ATC, value: Uint8Array.of(atc >> 8, atc & 0xff) },
-    ...(p.biometricTemplate !== undefined ? [{ tag: T.BIOMETRIC_TEMPLATE, value: templateBytes(p.biometricTemplate) }] : []),
-    ...(p.biometricTryLimit !== undefined ? [{ tag: T.BIOMETRIC_TRY_LIMIT, value: Uint8Array.of(p.biometricTryLimit) }] : []),
+    ...(p.biometricTemplate !== undefined
+      ? [{ tag: T.BIOMETRIC_TEMPLATE, value: templateBytes(p.biometricTemplate) }]
+      : []),
+    ...(p.biometricTryLimit !== undefined
+      ? [{ tag: T.BIOMETRIC_TRY_LIMIT, value: Uint8Array.of(p.biometricTryLimit) }]
+      : []),
     ...(p.knowledgeSecret !== undefined ? [{ tag: T.KNOWLEDGE_SECRET, value: p.knowledgeSecret }] : []),
-    ...(p.knowledgeTryLimit !== undefined ? [{ tag: T.KNOWLEDGE_TRY_LIMIT, value: Uint8Array.of(p.knowledgeTryLimit) }] : []),
-    ...(p.merchantId !== undefined ? [{ tag: '9F16', value: new Uint8Array(Buffer.from(p.merchantId, 'latin1')) }] : []),
+    ...(p.knowledgeTryLimit !== undefined
+      ? [{ tag: T.KNOWLEDGE_TRY_LIMIT, value: Uint8Array.of(p.knowledgeTryLimit) }]
+      : []),
+    ...(p.merchantId !== undefined
+      ? [{ tag: '9F16', value: new Uint8Array(Buffer.from(p.merchantId, 'latin1')) }]
+      : []),
     ...(p.offlineLimits !== undefined ? offlineLimitNodes(p.offlineLimits) : []),
   ];
   return encodeTlv(nodes);
@@ -206,14 +271,17 @@ export function decodePersonalizationData(bytes: Uint8Array): CardPersonalizatio
   };
   const template = findTag(nodes, T.BIOMETRIC_TEMPLATE);
   const secret = findTag(nodes, T.KNOWLEDGE_SECRET);
-  const optionalOne = (tag: string): number | undefined => (findTag(nodes, tag) === undefined ? undefined : one(tag));
+  const optionalOne = (tag: string): number | undefined =>
+    findTag(nodes, tag) === undefined ? undefined : one(tag);
   const biometricTryLimit = optionalOne(T.BIOMETRIC_TRY_LIMIT);
   const knowledgeTryLimit = optionalOne(T.KNOWLEDGE_TRY_LIMIT);
   if (template !== undefined) {
     try {
       p.biometricTemplate = templateFromBytes(template);
     } catch (cause) {
-      throw new PersonalizationError('bad_data', 'biometric template must be 64 bytes, not all zero', { cause });
+      throw new PersonalizationError('bad_data', 'biometric template must be 64 bytes, not all zero', {
+        cause,
+      });
     }
   }
   if (biometricTryLimit !== undefined) p.biometricTryLimit = biometricTryLimit;
@@ -229,7 +297,12 @@ export function decodePersonalizationData(bytes: Uint8Array): CardPersonalizatio
 }
 
 /** MAC over one personalization command (see the module comment). */
-export function personalizationMac(key: Uint8Array, previousMac: Uint8Array, header: Uint8Array, chunk: Uint8Array): Uint8Array {
+export function personalizationMac(
+  key: Uint8Array,
+  previousMac: Uint8Array,
+  header: Uint8Array,
+  chunk: Uint8Array,
+): Uint8Array {
   return aesCmac(key, concatBytes(previousMac, header, chunk)).slice(0, PERSO_MAC_LENGTH);
 }
 
@@ -237,8 +310,12 @@ export function personalizationMac(key: Uint8Array, previousMac: Uint8Array, hea
  * Builds the STORE DATA chain that personalizes a card (the admin tool sends these in order and
  * expects 9000 to each). `personalizationKey` is the card's AES-128 personalization key.
  */
-export function buildPersonalizationCommands(p: CardPersonalization, personalizationKey: Uint8Array): Uint8Array[] {
-  if (personalizationKey.length !== 16) throw new PersonalizationError('bad_data', 'personalization key must be 16 bytes');
+export function buildPersonalizationCommands(
+  p: CardPersonalization,
+  personalizationKey: Uint8Array,
+): Uint8Array[] {
+  if (personalizationKey.length !== 16)
+    throw new PersonalizationError('bad_data', 'personalization key must be 16 bytes');
   const data = encodePersonalizationData(p);
   const count = Math.ceil(data.length / CHUNK);
   if (count > 256) throw new PersonalizationError('too_large', 'personalization data too large');

@@ -8,9 +8,12 @@ import { describe, expect, it } from 'vitest';
 import { OdaError } from './errors';
 import { rsaPublicKeyOf, rsaRecover } from './rsa';
 
-const e3 = [512, 1024, 1408].map((bits) => generateKeyPairSync('rsa', { modulusLength: bits, publicExponent: 3 }).publicKey);
+const e3 = [512, 1024, 1408].map(
+  (bits) => generateKeyPairSync('rsa', { modulusLength: bits, publicExponent: 3 }).publicKey,
+);
 const e65537 = generateKeyPairSync('rsa', { modulusLength: 1024, publicExponent: 65537 }).publicKey;
-const openssl = (key: (typeof e3)[number], data: Uint8Array) => new Uint8Array(publicDecrypt({ key, padding: constants.RSA_NO_PADDING }, data));
+const openssl = (key: (typeof e3)[number], data: Uint8Array) =>
+  new Uint8Array(publicDecrypt({ key, padding: constants.RSA_NO_PADDING }, data));
 
 describe('rsaRecover', () => {
   it('equals OpenSSL for random data below the modulus (exponent 3, three key sizes, and 65537)', () => {
@@ -38,7 +41,9 @@ describe('rsaRecover', () => {
       expect(() => openssl(key, raw.modulus)).toThrow(); // what OpenSSL does
       expect(() => rsaRecover(raw, raw.modulus)).toThrow(OdaError);
       expect(() => rsaRecover(raw, new Uint8Array(raw.modulus.length).fill(0xff))).toThrow(OdaError);
-      expect(() => rsaRecover(raw, new Uint8Array(raw.modulus.length - 1))).toThrow(expect.objectContaining({ code: 'bad_length' }));
+      expect(() => rsaRecover(raw, new Uint8Array(raw.modulus.length - 1))).toThrow(
+        expect.objectContaining({ code: 'bad_length' }),
+      );
     }
   });
 });

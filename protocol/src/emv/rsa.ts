@@ -17,7 +17,10 @@ export function rsaPublicKeyOf(key: KeyObject): RsaPublicKey {
   if (jwk.kty !== 'RSA' || typeof jwk.n !== 'string' || typeof jwk.e !== 'string') {
     throw new OdaError('bad_key', 'not an RSA key');
   }
-  return { modulus: new Uint8Array(Buffer.from(jwk.n, 'base64url')), exponent: new Uint8Array(Buffer.from(jwk.e, 'base64url')) };
+  return {
+    modulus: new Uint8Array(Buffer.from(jwk.n, 'base64url')),
+    exponent: new Uint8Array(Buffer.from(jwk.e, 'base64url')),
+  };
 }
 
 /**
@@ -30,7 +33,10 @@ function toKeyObject(key: RsaPublicKey): KeyObject {
   const cached = keyObjects.get(key);
   if (cached) return cached;
   try {
-    const k = createPublicKey({ key: { kty: 'RSA', n: b64url(stripZeros(key.modulus)), e: b64url(stripZeros(key.exponent)) }, format: 'jwk' });
+    const k = createPublicKey({
+      key: { kty: 'RSA', n: b64url(stripZeros(key.modulus)), e: b64url(stripZeros(key.exponent)) },
+      format: 'jwk',
+    });
     keyObjects.set(key, k);
     return k;
   } catch (cause) {
@@ -38,7 +44,8 @@ function toKeyObject(key: RsaPublicKey): KeyObject {
   }
 }
 
-const bigIntOf = (bytes: Uint8Array): bigint => BigInt(`0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex')}`);
+const bigIntOf = (bytes: Uint8Array): bigint =>
+  BigInt(`0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex')}`);
 
 function isExponent3(exponent: Uint8Array): boolean {
   const e = stripZeros(exponent);
@@ -55,7 +62,8 @@ function isExponent3(exponent: Uint8Array): boolean {
 export function rsaRecover(key: RsaPublicKey, data: Uint8Array): Uint8Array {
   const modulus = stripZeros(key.modulus);
   const n = modulus.length;
-  if (data.length !== n) throw new OdaError('bad_length', `signed data is ${data.length} bytes, key modulus is ${n}`);
+  if (data.length !== n)
+    throw new OdaError('bad_length', `signed data is ${data.length} bytes, key modulus is ${n}`);
   if (n >= 64 && isExponent3(key.exponent) && (modulus[n - 1]! & 1) === 1) {
     const m = bigIntOf(modulus);
     const x = bigIntOf(data);

@@ -24,14 +24,16 @@ function run(encrypt: boolean, name: string, key: Uint8Array, data: Uint8Array):
 
 /** (T)DES ECB encryption of whole 8-byte blocks; an 8-byte key means single DES. */
 export function desEncrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
-  if (data.length % 8 !== 0) throw new EmvCryptoError('bad_input_length', 'DES input must be whole 8-byte blocks');
+  if (data.length % 8 !== 0)
+    throw new EmvCryptoError('bad_input_length', 'DES input must be whole 8-byte blocks');
   const t = tdesName(key);
   return run(true, t.name, t.key, data);
 }
 
 /** (T)DES ECB decryption of whole 8-byte blocks. */
 export function desDecrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
-  if (data.length % 8 !== 0) throw new EmvCryptoError('bad_input_length', 'DES input must be whole 8-byte blocks');
+  if (data.length % 8 !== 0)
+    throw new EmvCryptoError('bad_input_length', 'DES input must be whole 8-byte blocks');
   const t = tdesName(key);
   return run(false, t.name, t.key, data);
 }
@@ -51,7 +53,8 @@ function aesName(key: Uint8Array): string {
 
 /** AES ECB encryption of whole 16-byte blocks. */
 export function aesEncrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
-  if (data.length % 16 !== 0) throw new EmvCryptoError('bad_input_length', 'AES input must be whole 16-byte blocks');
+  if (data.length % 16 !== 0)
+    throw new EmvCryptoError('bad_input_length', 'AES input must be whole 16-byte blocks');
   return run(true, aesName(key), key, data);
 }
 
@@ -81,7 +84,8 @@ export function adjustOddParity(key: Uint8Array): Uint8Array {
 
 /** Key check value: first `length` bytes of the key encrypting a zero block (TDES or AES). */
 export function keyCheckValue(key: Uint8Array, length = 3, algorithm: 'tdes' | 'aes' = 'tdes'): Uint8Array {
-  const block = algorithm === 'tdes' ? desEncrypt(key, new Uint8Array(8)) : aesEncrypt(key, new Uint8Array(16));
+  const block =
+    algorithm === 'tdes' ? desEncrypt(key, new Uint8Array(8)) : aesEncrypt(key, new Uint8Array(16));
   return block.slice(0, length);
 }
 

@@ -39,7 +39,10 @@ describe('decodeTlv: byte-exact table', () => {
 
   it('a real SELECT PPSE response (FCI with nested templates)', () => {
     // 6F FCI > 84 DF name, A5 proprietary > BF0C > 61 directory entry > 4F AID, 87 priority
-    const hex = '6F23840E325041592E5359532E4444463031A511BF0C0E610C4F07A00000099901018701 01'.replace(/ /g, '');
+    const hex = '6F23840E325041592E5359532E4444463031A511BF0C0E610C4F07A00000099901018701 01'.replace(
+      / /g,
+      '',
+    );
     const nodes = decodeTlv(fromHex(hex));
     expect(toHex(findTag(nodes, '4F') ?? new Uint8Array())).toBe('A0000009990101');
     expect(toHex(encodeTlv(nodes))).toBe(hex);
@@ -108,7 +111,10 @@ describe('encodeTlv: byte-exact table', () => {
 });
 
 const tagArb = fc.oneof(
-  fc.integer({ min: 1, max: 0x1e }).chain((low) => fc.constantFrom(0x40, 0x80, 0xc0, 0x00).map((cls) => cls | low)).map((b) => [b]),
+  fc
+    .integer({ min: 1, max: 0x1e })
+    .chain((low) => fc.constantFrom(0x40, 0x80, 0xc0, 0x00).map((cls) => cls | low))
+    .map((b) => [b]),
   fc.tuple(fc.constantFrom(0x5f, 0x9f, 0xdf), fc.integer({ min: 0x01, max: 0x7f })).map(([a, b]) => [a, b]),
 );
 const hex = (bytes: number[]): string => Buffer.from(bytes).toString('hex').toUpperCase();
@@ -121,42 +127,58 @@ const treeArb: fc.Arbitrary<Tlv[]> = fc.letrec<{ nodes: Tlv[]; node: Tlv }>((tie
   node: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
     primitiveArb,
-    fc.record({ tag: fc.constantFrom('70', '77', 'A5', 'BF0C', 'E1'), value: fc.constant(new Uint8Array()), children: tie('nodes') }),
+    fc.record({
+      tag: fc.constantFrom('70', '77', 'A5', 'BF0C', 'E1'),
+      value: fc.constant(new Uint8Array()),
+      children: tie('nodes'),
+    }),
   ),
 })).nodes;
 
 const strip = (nodes: Tlv[]): unknown =>
-  nodes.map((n) => (n.children ? { tag: n.tag, children: strip(n.children) } : { tag: n.tag, value: toHex(n.value) }));
+  nodes.map((n) =>
+    n.children ? { tag: n.tag, children: strip(n.children) } : { tag: n.tag, value: toHex(n.value) },
+  );
 
 describe('TLV properties', () => {
   it('decode(encode(x)) = x', () => {
-    fc.assert(fc.property(treeArb, (nodes) => {
-      expect(strip(decodeTlv(encodeTlv(nodes)))).toEqual(strip(nodes));
-    }));
+    fc.assert(
+      fc.property(treeArb, (nodes) => {
+        expect(strip(decodeTlv(encodeTlv(nodes)))).toEqual(strip(nodes));
+      }),
+    );
   });
   it('encode(decode(b)) = b for canonical encodings', () => {
-    fc.assert(fc.property(treeArb, (nodes) => {
-      const bytes = encodeTlv(nodes);
-      expect(toHex(encodeTlv(decodeTlv(bytes)))).toBe(toHex(bytes));
-    }));
+    fc.assert(
+      fc.property(treeArb, (nodes) => {
+        const bytes = encodeTlv(nodes);
+        expect(toHex(encodeTlv(decodeTlv(bytes)))).toBe(toHex(bytes));
+      }),
+    );
   });
   it('random bytes give a result or TlvError, nothing else', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
-      try {
-        decodeTlv(bytes);
-      } catch (e) {
-        expect(e).toBeInstanceOf(TlvError);
-      }
-    }), { numRuns: 3000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        try {
+          decodeTlv(bytes);
+        } catch (e) {
+          expect(e).toBeInstanceOf(TlvError);
+        }
+      }),
+      { numRuns: 3000 },
+    );
   });
   it('random bytes into parseDol give a result or TlvError', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 60 }), (bytes) => {
-      try {
-        parseDol(bytes);
-      } catch (e) {
-        expect(e).toBeInstanceOf(TlvError);
-      }
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 60 }), (bytes) => {
+        try {
+          parseDol(bytes);
+        } catch (e) {
+          expect(e).toBeInstanceOf(TlvError);
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
@@ -165,14 +187,25 @@ describe('DOL', () => {
   const pdol = fromHex('9F66049F02069F03069F1A0295055F2A029A039C019F3704');
   it('parses tag/length pairs', () => {
     expect(parseDol(pdol)).toEqual([
-      { tag: '9F66', length: 4 }, { tag: '9F02', length: 6 }, { tag: '9F03', length: 6 }, { tag: '9F1A', length: 2 },
-      { tag: '95', length: 5 }, { tag: '5F2A', length: 2 }, { tag: '9A', length: 3 }, { tag: '9C', length: 1 },
+      { tag: '9F66', length: 4 },
+      { tag: '9F02', length: 6 },
+      { tag: '9F03', length: 6 },
+      { tag: '9F1A', length: 2 },
+      { tag: '95', length: 5 },
+      { tag: '5F2A', length: 2 },
+      { tag: '9A', length: 3 },
+      { tag: '9C', length: 1 },
       { tag: '9F37', length: 4 },
     ]);
   });
   it('builds DOL data: numeric left-padded, others right-padded / cut, absent = zeros', () => {
     const dol = parseDol(fromHex('9F02069F37045F2A029F4E04'));
-    const data = buildDolData(dol, { '9F02': fromHex('1234'), '9F37': fromHex('0102030405'), '5F2A': fromHex('000978'), '9F4E': fromHex('41') });
+    const data = buildDolData(dol, {
+      '9F02': fromHex('1234'),
+      '9F37': fromHex('0102030405'),
+      '5F2A': fromHex('000978'),
+      '9F4E': fromHex('41'),
+    });
     expect(toHex(data)).toBe('000000001234' + '01020304' + '0978' + '41000000');
     expect(toHex(buildDolData(dol, new Map()))).toBe('00'.repeat(16));
     const back = splitDolData(dol, data);

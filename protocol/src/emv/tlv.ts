@@ -29,7 +29,8 @@ export function readTag(bytes: Uint8Array, at: number): { tag: string; next: num
       const b = bytes[end];
       if (b === undefined) throw new TlvError('truncated_tag', `tag truncated at offset ${end}`);
       end += 1;
-      if (end - at > MAX_TAG_BYTES) throw new TlvError('tag_too_long', `tag longer than ${MAX_TAG_BYTES} bytes at offset ${at}`);
+      if (end - at > MAX_TAG_BYTES)
+        throw new TlvError('tag_too_long', `tag longer than ${MAX_TAG_BYTES} bytes at offset ${at}`);
       if ((b & 0x80) === 0) break;
     }
   }
@@ -42,8 +43,10 @@ export function readLength(bytes: Uint8Array, at: number): { length: number; nex
   if (first === undefined) throw new TlvError('truncated_length', `length expected at offset ${at}`);
   if (first < 0x80) return { length: first, next: at + 1 };
   const count = first & 0x7f;
-  if (count === 0 || count > 3) throw new TlvError('bad_length', `unsupported length form 0x${first.toString(16)} at offset ${at}`);
-  if (at + 1 + count > bytes.length) throw new TlvError('truncated_length', `length truncated at offset ${at}`);
+  if (count === 0 || count > 3)
+    throw new TlvError('bad_length', `unsupported length form 0x${first.toString(16)} at offset ${at}`);
+  if (at + 1 + count > bytes.length)
+    throw new TlvError('truncated_length', `length truncated at offset ${at}`);
   let length = 0;
   for (let i = 1; i <= count; i += 1) length = length * 256 + (bytes[at + i] as number);
   return { length, next: at + 1 + count };
@@ -61,7 +64,8 @@ function decodeAt(bytes: Uint8Array, depth: number): Tlv[] {
     }
     const { tag, next } = readTag(bytes, at);
     const { length, next: valueAt } = readLength(bytes, next);
-    if (valueAt + length > bytes.length) throw new TlvError('truncated_value', `value of tag at offset ${at} runs past the end`);
+    if (valueAt + length > bytes.length)
+      throw new TlvError('truncated_value', `value of tag at offset ${at} runs past the end`);
     const value = bytes.slice(valueAt, valueAt + length);
     out.push(isConstructedTag(tag) ? { tag, value, children: decodeAt(value, depth + 1) } : { tag, value });
     at = valueAt + length;
@@ -85,7 +89,8 @@ export function encodeTag(tag: string): Uint8Array {
 
 /** Minimal BER length: short form below 128, else 81/82/83. */
 export function encodeLength(length: number): Uint8Array {
-  if (!Number.isInteger(length) || length < 0) throw new TlvError('bad_length', 'negative or fractional length');
+  if (!Number.isInteger(length) || length < 0)
+    throw new TlvError('bad_length', 'negative or fractional length');
   if (length < 0x80) return Uint8Array.of(length);
   if (length <= 0xff) return Uint8Array.of(0x81, length);
   if (length <= 0xffff) return Uint8Array.of(0x82, length >> 8, length & 0xff);
@@ -98,7 +103,8 @@ function encodeOne(node: Tlv, depth: number): Uint8Array {
   const tag = encodeTag(node.tag);
   let value = node.value;
   if (node.children !== undefined) {
-    if (!isConstructedTag(node.tag)) throw new TlvError('children_on_primitive', 'children given for a primitive tag');
+    if (!isConstructedTag(node.tag))
+      throw new TlvError('children_on_primitive', 'children given for a primitive tag');
     value = concatBytes(...node.children.map((c) => encodeOne(c, depth + 1)));
   }
   return concatBytes(tag, encodeLength(value.length), value);
@@ -133,7 +139,10 @@ export function findTag(nodes: readonly Tlv[], tag: string): Uint8Array | undefi
 }
 
 /** Every primitive object, flattened depth-first (tag → first value wins). */
-export function flattenTlv(nodes: readonly Tlv[], into: Map<string, Uint8Array> = new Map()): Map<string, Uint8Array> {
+export function flattenTlv(
+  nodes: readonly Tlv[],
+  into: Map<string, Uint8Array> = new Map(),
+): Map<string, Uint8Array> {
   for (const n of nodes) {
     if (n.children) flattenTlv(n.children, into);
     else if (!into.has(n.tag)) into.set(n.tag, n.value);

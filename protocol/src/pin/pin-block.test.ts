@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { PinBlockError, decipherPinBlock4, readPinField4, decodePinBlock, decodePinBlock0, encipherPinBlock4, encodePinBlock0, encodePinBlock1, encodePinBlock3, panField4, pinField4 } from './pin-block';
+import {
+  PinBlockError,
+  decipherPinBlock4,
+  readPinField4,
+  decodePinBlock,
+  decodePinBlock0,
+  encipherPinBlock4,
+  encodePinBlock0,
+  encodePinBlock1,
+  encodePinBlock3,
+  panField4,
+  pinField4,
+} from './pin-block';
 import { fromHex, toHex } from '../bytes';
 
 // Vectors: PIN 1234 / 12345 with PAN 0123456789012345, from the test table of
@@ -52,9 +64,14 @@ describe('ISO 9564-1 format 4', () => {
 
   it('round-trips any PIN and PAN (property)', () => {
     fc.assert(
-      fc.property(fc.stringMatching(/^\d{4,12}$/), fc.stringMatching(/^\d{12,19}$/), fc.uint8Array({ minLength: 16, maxLength: 16 }), (pin, pan, key) => {
-        expect(decipherPinBlock4(key, encipherPinBlock4(key, pin, pan), pan)).toBe(pin);
-      }),
+      fc.property(
+        fc.stringMatching(/^\d{4,12}$/),
+        fc.stringMatching(/^\d{12,19}$/),
+        fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        (pin, pan, key) => {
+          expect(decipherPinBlock4(key, encipherPinBlock4(key, pin, pan), pan)).toBe(pin);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -77,7 +94,10 @@ describe('format 4 fields, byte by byte', () => {
   it('panField4 is M ‖ the PAN (12 digits at least, zero-padded on the left) ‖ zeros, as hex (ISO 9564-1 format 4), for random PANs', () => {
     fc.assert(
       fc.property(fc.stringMatching(/^[0-9]{1,19}$/), (pan) => {
-        const expected = `${Math.max(0, pan.length - 12).toString(16)}${pan.padStart(12, '0')}`.padEnd(32, '0');
+        const expected = `${Math.max(0, pan.length - 12).toString(16)}${pan.padStart(12, '0')}`.padEnd(
+          32,
+          '0',
+        );
         expect(toHex(panField4(pan))).toBe(expected.toUpperCase());
       }),
       { numRuns: 500 },
@@ -86,22 +106,27 @@ describe('format 4 fields, byte by byte', () => {
 
   it('readPinField4 reads back what pinField4 wrote, and refuses every field whose control, length, digits or fill is off', () => {
     fc.assert(
-      fc.property(fc.stringMatching(/^[0-9]{4,12}$/), fc.uint8Array({ minLength: 8, maxLength: 8 }), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 1, max: 15 }), (pin, fill, at, flip) => {
-        const field = pinField4(pin, fill);
-        expect(readPinField4(field)).toBe(pin);
-        const bad = Uint8Array.from(field);
-        bad[at]! ^= flip; // a change in the first 8 bytes (control, length, digits, fill)
-        let read: string | undefined;
-        try {
-          read = readPinField4(bad);
-        } catch (e) {
-          expect(e).toBeInstanceOf(PinBlockError);
-        }
-        // A changed digit still reads as a (different) PIN; anything else is refused.
-        if (read !== undefined) expect(read).not.toBe(pin);
-      }),
+      fc.property(
+        fc.stringMatching(/^[0-9]{4,12}$/),
+        fc.uint8Array({ minLength: 8, maxLength: 8 }),
+        fc.integer({ min: 0, max: 7 }),
+        fc.integer({ min: 1, max: 15 }),
+        (pin, fill, at, flip) => {
+          const field = pinField4(pin, fill);
+          expect(readPinField4(field)).toBe(pin);
+          const bad = Uint8Array.from(field);
+          bad[at]! ^= flip; // a change in the first 8 bytes (control, length, digits, fill)
+          let read: string | undefined;
+          try {
+            read = readPinField4(bad);
+          } catch (e) {
+            expect(e).toBeInstanceOf(PinBlockError);
+          }
+          // A changed digit still reads as a (different) PIN; anything else is refused.
+          if (read !== undefined) expect(read).not.toBe(pin);
+        },
+      ),
       { numRuns: 500 },
     );
   });
 });
-

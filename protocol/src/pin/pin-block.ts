@@ -45,13 +45,16 @@ function panField0(pan: string): Uint8Array {
 function pinField(format: 0 | 1 | 3, pin: string): Uint8Array {
   checkPin(pin);
   const nibbles = [format, pin.length, ...digits(pin)];
-  while (nibbles.length < 16) nibbles.push(format === 0 ? 0xf : format === 1 ? randomInt(16) : 10 + randomInt(6));
+  while (nibbles.length < 16)
+    nibbles.push(format === 0 ? 0xf : format === 1 ? randomInt(16) : 10 + randomInt(6));
   return nibblesToBytes(nibbles);
 }
 
-export const encodePinBlock0 = (pin: string, pan: string): Uint8Array => xor(pinField(0, pin), panField0(pan));
+export const encodePinBlock0 = (pin: string, pan: string): Uint8Array =>
+  xor(pinField(0, pin), panField0(pan));
 export const encodePinBlock1 = (pin: string): Uint8Array => pinField(1, pin);
-export const encodePinBlock3 = (pin: string, pan: string): Uint8Array => xor(pinField(3, pin), panField0(pan));
+export const encodePinBlock3 = (pin: string, pan: string): Uint8Array =>
+  xor(pinField(3, pin), panField0(pan));
 
 /** Reads a clear format 0, 1 or 3 block; checks the control nibble, length and fill. */
 export function decodePinBlock(format: 0 | 1 | 3, block: Uint8Array, pan?: string): string {
@@ -68,7 +71,8 @@ export function decodePinBlock(format: 0 | 1 | 3, block: Uint8Array, pan?: strin
   const pinDigits = n.slice(2, 2 + len);
   if (pinDigits.some((d) => d > 9)) throw new PinBlockError('bad_block', 'PIN digit out of range');
   const fill = n.slice(2 + len);
-  const fillOk = format === 0 ? fill.every((d) => d === 0xf) : format === 3 ? fill.every((d) => d >= 10) : true;
+  const fillOk =
+    format === 0 ? fill.every((d) => d === 0xf) : format === 3 ? fill.every((d) => d >= 10) : true;
   if (!fillOk) throw new PinBlockError('bad_block', 'fill digits do not match the format');
   return pinDigits.join('');
 }
@@ -108,7 +112,8 @@ export function panField4(pan: string): Uint8Array {
  * first's output): without padding, each 16-byte update returns its block at once.
  */
 function aesEcb(key: Uint8Array, decrypt: boolean): (block: Uint8Array) => Uint8Array {
-  if (![16, 24, 32].includes(key.length)) throw new PinBlockError('bad_key', 'AES key must be 16, 24 or 32 bytes');
+  if (![16, 24, 32].includes(key.length))
+    throw new PinBlockError('bad_key', 'AES key must be 16, 24 or 32 bytes');
   const algo = `aes-${key.length * 8}-ecb`;
   const c = decrypt ? createDecipheriv(algo, key, null) : createCipheriv(algo, key, null);
   c.setAutoPadding(false);
@@ -119,7 +124,12 @@ function aesEcb(key: Uint8Array, decrypt: boolean): (block: Uint8Array) => Uint8
   };
 }
 
-export function encipherPinBlock4(key: Uint8Array, pin: string, pan: string, randomFill?: Uint8Array): Uint8Array {
+export function encipherPinBlock4(
+  key: Uint8Array,
+  pin: string,
+  pan: string,
+  randomFill?: Uint8Array,
+): Uint8Array {
   const aes = aesEcb(key, false);
   const intermediate = aes(pinField4(pin, randomFill));
   return aes(xor(intermediate, panField4(pan)));

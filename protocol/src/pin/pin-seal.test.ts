@@ -24,27 +24,53 @@ describe('PIN seal', () => {
   it('refuses another session context, another key or another PAN', () => {
     const sealed = sealPin({ pin: '2468', pan, pinKey: pinKey.publicRaw, pinKeyId: 'pin-1', context });
     const other = pinSealContext(Uint8Array.of(1, 2, 3, 5), 'T-0001');
-    expect(() => openSealedPin(sealed, { pinPrivateKey: pinKey.privateKey, pan, context: other })).toThrow(PinSealError);
-    expect(() => openSealedPin(sealed, { pinPrivateKey: generateP256().privateKey, pan, context })).toThrow(PinSealError);
-    expect(() => openSealedPin(sealed, { pinPrivateKey: pinKey.privateKey, pan: '4761739001010011', context })).toThrow(PinSealError);
+    expect(() => openSealedPin(sealed, { pinPrivateKey: pinKey.privateKey, pan, context: other })).toThrow(
+      PinSealError,
+    );
+    expect(() => openSealedPin(sealed, { pinPrivateKey: generateP256().privateKey, pan, context })).toThrow(
+      PinSealError,
+    );
+    expect(() =>
+      openSealedPin(sealed, { pinPrivateKey: pinKey.privateKey, pan: '4761739001010011', context }),
+    ).toThrow(PinSealError);
   });
 
   it('refuses an ephemeral key that is not an uncompressed point on P-256 (invalid-curve attack)', () => {
-    const sealed = SealedPinBlock.decode(sealPin({ pin: '2468', pan, pinKey: pinKey.publicRaw, pinKeyId: 'pin-1', context }));
+    const sealed = SealedPinBlock.decode(
+      sealPin({ pin: '2468', pan, pinKey: pinKey.publicRaw, pinKeyId: 'pin-1', context }),
+    );
     const offCurve = Uint8Array.from(sealed.ephemeralPublicKey);
     offCurve[64]! ^= 1; // y changed: no longer on the curve
-    const compressed = Uint8Array.of(0x02 | (sealed.ephemeralPublicKey[64]! & 1), ...sealed.ephemeralPublicKey.subarray(1, 33)); // same point, compressed
-    for (const ephemeralPublicKey of [offCurve, compressed, new Uint8Array(65), Uint8Array.of(0x04, ...new Uint8Array(64).fill(0xff))]) {
+    const compressed = Uint8Array.of(
+      0x02 | (sealed.ephemeralPublicKey[64]! & 1),
+      ...sealed.ephemeralPublicKey.subarray(1, 33),
+    ); // same point, compressed
+    for (const ephemeralPublicKey of [
+      offCurve,
+      compressed,
+      new Uint8Array(65),
+      Uint8Array.of(0x04, ...new Uint8Array(64).fill(0xff)),
+    ]) {
       const bad = SealedPinBlock.encode({ ...sealed, ephemeralPublicKey }).finish();
-      expect(() => openSealedPin(bad, { pinPrivateKey: pinKey.privateKey, pan, context })).toThrow(PinSealError);
+      expect(() => openSealedPin(bad, { pinPrivateKey: pinKey.privateKey, pan, context })).toThrow(
+        PinSealError,
+      );
     }
-    expect(openSealedPin(SealedPinBlock.encode(sealed).finish(), { pinPrivateKey: pinKey.privateKey, pan, context })).toBe('2468');
+    expect(
+      openSealedPin(SealedPinBlock.encode(sealed).finish(), {
+        pinPrivateKey: pinKey.privateKey,
+        pan,
+        context,
+      }),
+    ).toBe('2468');
   });
 
   it('random bytes raise only PinSealError (property)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
-        expect(() => openSealedPin(bytes, { pinPrivateKey: pinKey.privateKey, pan, context })).toThrow(PinSealError);
+        expect(() => openSealedPin(bytes, { pinPrivateKey: pinKey.privateKey, pan, context })).toThrow(
+          PinSealError,
+        );
       }),
       { numRuns: 500 },
     );

@@ -12,7 +12,14 @@
  * `context` binds the seal to one payment session (unpredictable number and terminal id), so a
  * sealed PIN recorded in one session cannot be replayed in another.
  */
-import { createCipheriv, createDecipheriv, createECDH, hkdfSync, type ECDH, type KeyObject } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createECDH,
+  hkdfSync,
+  type ECDH,
+  type KeyObject,
+} from 'node:crypto';
 import { SealedPinBlock } from '../gen/bluetill/v1/ble';
 import { ProtocolError } from '../errors';
 import { concatBytes, utf8 } from '../bytes';
@@ -44,13 +51,20 @@ export interface KeyAgreement {
    * `ciphertext` (16-byte block ‖ 16-byte tag, aad = `context`), format-4 decipherment with
    * `panField`. Returns the plaintext PIN field (16 bytes); throws when the seal does not open.
    */
-  openPinField?(sealed: { readonly ephemeralPublicKey: Uint8Array; readonly ciphertext: Uint8Array; readonly context: Uint8Array; readonly info: Uint8Array; readonly panField: Uint8Array }): Uint8Array;
+  openPinField?(sealed: {
+    readonly ephemeralPublicKey: Uint8Array;
+    readonly ciphertext: Uint8Array;
+    readonly context: Uint8Array;
+    readonly info: Uint8Array;
+    readonly panField: Uint8Array;
+  }): Uint8Array;
 }
 
 /** The scalar d of a P-256 private key (32 bytes; for a key agreement that takes it raw). */
 export function p256PrivateScalar(privateKey: KeyObject): Uint8Array {
   const d = privateKey.export({ format: 'jwk' }).d;
-  if (privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1' || typeof d !== 'string') throw new TypeError('the PIN key must be a P-256 private key');
+  if (privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1' || typeof d !== 'string')
+    throw new TypeError('the PIN key must be a P-256 private key');
   return new Uint8Array(Buffer.from(d, 'base64url'));
 }
 
@@ -75,11 +89,18 @@ export function keyAgreementOf(privateKey: KeyObject): KeyAgreement {
 
 /** Only a 65-byte uncompressed point, as the wire format says (publicKeyFromRaw's rule). */
 function checkedPoint(raw: Uint8Array): Uint8Array {
-  if (raw.length !== 65 || raw[0] !== 0x04) throw new PinSealError('malformed', 'ephemeral key is not an uncompressed P-256 point');
+  if (raw.length !== 65 || raw[0] !== 0x04)
+    throw new PinSealError('malformed', 'ephemeral key is not an uncompressed P-256 point');
   return raw;
 }
 
-export function sealPin(args: { pin: string; pan: string; pinKey: Uint8Array; pinKeyId: string; context: Uint8Array }): Uint8Array {
+export function sealPin(args: {
+  pin: string;
+  pan: string;
+  pinKey: Uint8Array;
+  pinKeyId: string;
+  context: Uint8Array;
+}): Uint8Array {
   const ecdh = createECDH('prime256v1');
   const ephemeral = new Uint8Array(ecdh.generateKeys());
   publicKeyFromRaw(args.pinKey);
@@ -88,27 +109,43 @@ export function sealPin(args: { pin: string; pan: string; pinKey: Uint8Array; pi
   const gcm = createCipheriv('aes-256-gcm', k.kg, k.iv);
   gcm.setAAD(args.context);
   const ciphertext = concatBytes(gcm.update(block), gcm.final(), gcm.getAuthTag());
-  return SealedPinBlock.encode({ ephemeralPublicKey: ephemeral, ciphertext, pinKeyId: args.pinKeyId }).finish();
+  return SealedPinBlock.encode({
+    ephemeralPublicKey: ephemeral,
+    ciphertext,
+    pinKeyId: args.pinKeyId,
+  }).finish();
 }
 
 /**
  * Opens a sealed PIN with the PIN private key, or a key agreement with it (a key store's); returns
  * the PIN (server side only).
  */
-export function openSealedPin(sealed: Uint8Array, args: { pinPrivateKey: KeyObject | KeyAgreement; pan: string; context: Uint8Array }): string {
+export function openSealedPin(
+  sealed: Uint8Array,
+  args: { pinPrivateKey: KeyObject | KeyAgreement; pan: string; context: Uint8Array },
+): string {
   let msg: SealedPinBlock;
   try {
     msg = SealedPinBlock.decode(sealed);
   } catch (cause) {
     throw new PinSealError('malformed', 'sealed PIN block does not decode', { cause });
   }
-  if (msg.ciphertext.length !== 32) throw new PinSealError('malformed', 'sealed PIN block has the wrong size');
+  if (msg.ciphertext.length !== 32)
+    throw new PinSealError('malformed', 'sealed PIN block has the wrong size');
   try {
     const agreement = 'agree' in args.pinPrivateKey ? args.pinPrivateKey : keyAgreementOf(args.pinPrivateKey);
     const point = checkedPoint(msg.ephemeralPublicKey);
     if (agreement.openPinField) {
       const panField = panField4(args.pan);
-      return readPinField4(agreement.openPinField({ ephemeralPublicKey: point, ciphertext: msg.ciphertext, context: args.context, info: SEAL_INFO, panField }));
+      return readPinField4(
+        agreement.openPinField({
+          ephemeralPublicKey: point,
+          ciphertext: msg.ciphertext,
+          context: args.context,
+          info: SEAL_INFO,
+          panField,
+        }),
+      );
     }
     const k = keys(agreement.agree(point), point);
     const gcm = createDecipheriv('aes-256-gcm', k.kg, k.iv);

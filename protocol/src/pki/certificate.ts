@@ -40,7 +40,8 @@ export function verifyCertificate(
     ok = false;
   }
   if (!ok) throw new CertificateError('bad_signature', 'certificate not signed by the expected issuer');
-  if (body.role !== expected.role) throw new CertificateError('wrong_role', `certificate role is not ${expected.role}`);
+  if (body.role !== expected.role)
+    throw new CertificateError('wrong_role', `certificate role is not ${expected.role}`);
   if (body.notAfterMs < expected.now) throw new CertificateError('expired', 'certificate expired');
   publicKeyFromRaw(body.publicKey);
   return body;

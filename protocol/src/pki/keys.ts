@@ -21,13 +21,18 @@ export class KeyError extends ProtocolError<'bad_public_key' | 'bad_private_key'
 const parsedKeys = new LRUCache<string, KeyObject>({ max: 1024 });
 
 export function publicKeyFromRaw(raw: Uint8Array): KeyObject {
-  if (raw.length !== 65 || raw[0] !== 0x04) throw new KeyError('bad_public_key', 'expected a 65-byte uncompressed P-256 point');
+  if (raw.length !== 65 || raw[0] !== 0x04)
+    throw new KeyError('bad_public_key', 'expected a 65-byte uncompressed P-256 point');
   const id = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1');
   const known = parsedKeys.get(id);
   if (known) return known;
   let key: KeyObject;
   try {
-    key = createPublicKey({ key: Buffer.from(concatBytes(P256_SPKI_PREFIX, raw)), format: 'der', type: 'spki' });
+    key = createPublicKey({
+      key: Buffer.from(concatBytes(P256_SPKI_PREFIX, raw)),
+      format: 'der',
+      type: 'spki',
+    });
   } catch (cause) {
     throw new KeyError('bad_public_key', 'not a point on P-256', { cause });
   }
@@ -62,4 +67,5 @@ export function privateKeyFromPem(pem: string): P256KeyPair {
   }
 }
 
-export const privateKeyToPem = (key: KeyObject): string => key.export({ format: 'pem', type: 'pkcs8' }).toString();
+export const privateKeyToPem = (key: KeyObject): string =>
+  key.export({ format: 'pem', type: 'pkcs8' }).toString();

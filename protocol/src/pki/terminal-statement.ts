@@ -10,7 +10,8 @@ import { SignedTerminalStatement, TerminalStatement } from '../gen/bluetill/v1/b
 import { ProtocolError } from '../errors';
 import { verifyCertificate, verifyWith } from './certificate';
 
-export type TerminalStatementErrorCode = 'missing' | 'malformed' | 'bad_certificate' | 'bad_signature' | 'wrong_terminal' | 'wrong_un' | 'stale';
+export type TerminalStatementErrorCode =
+  'missing' | 'malformed' | 'bad_certificate' | 'bad_signature' | 'wrong_terminal' | 'wrong_un' | 'stale';
 export class TerminalStatementError extends ProtocolError<TerminalStatementErrorCode> {}
 
 /** How far the phone's clock may be from the backend's. */
@@ -24,9 +25,17 @@ export function terminalStatementSignedBytes(statement: Uint8Array): Uint8Array 
 }
 
 /** Signs a statement (the backend's side); `sign` is ECDSA P-256 / SHA-256 with the key of `certificate`. */
-export function signTerminalStatement(s: TerminalStatement, signer: { sign(data: Uint8Array): Uint8Array }, certificate: Uint8Array): Uint8Array {
+export function signTerminalStatement(
+  s: TerminalStatement,
+  signer: { sign(data: Uint8Array): Uint8Array },
+  certificate: Uint8Array,
+): Uint8Array {
   const statement = TerminalStatement.encode(s).finish();
-  return SignedTerminalStatement.encode({ statement, signature: signer.sign(terminalStatementSignedBytes(statement)), certificate }).finish();
+  return SignedTerminalStatement.encode({
+    statement,
+    signature: signer.sign(terminalStatementSignedBytes(statement)),
+    certificate,
+  }).finish();
 }
 
 /**
@@ -52,12 +61,21 @@ export function verifyTerminalStatement(
   try {
     key = verifyCertificate(outer.certificate, cardCompanyRoot, { role: 'receipt', now: expected.now });
   } catch (cause) {
-    throw new TerminalStatementError('bad_certificate', 'statement key not certified by the card company', { cause });
+    throw new TerminalStatementError('bad_certificate', 'statement key not certified by the card company', {
+      cause,
+    });
   }
-  if (!verifyWith(key.publicKey, terminalStatementSignedBytes(outer.statement), outer.signature)) throw new TerminalStatementError('bad_signature', 'statement signature invalid');
-  if (s.terminalId !== expected.terminalId) throw new TerminalStatementError('wrong_terminal', 'statement is for another terminal');
-  if (!Buffer.from(s.unpredictableNumber).equals(Buffer.from(expected.unpredictableNumber))) throw new TerminalStatementError('wrong_un', 'statement is for another unpredictable number');
-  if (s.issuedAtMs > expected.now + STATEMENT_CLOCK_SKEW_MS || s.expiresAtMs + STATEMENT_CLOCK_SKEW_MS < expected.now || s.expiresAtMs < s.issuedAtMs)
+  if (!verifyWith(key.publicKey, terminalStatementSignedBytes(outer.statement), outer.signature))
+    throw new TerminalStatementError('bad_signature', 'statement signature invalid');
+  if (s.terminalId !== expected.terminalId)
+    throw new TerminalStatementError('wrong_terminal', 'statement is for another terminal');
+  if (!Buffer.from(s.unpredictableNumber).equals(Buffer.from(expected.unpredictableNumber)))
+    throw new TerminalStatementError('wrong_un', 'statement is for another unpredictable number');
+  if (
+    s.issuedAtMs > expected.now + STATEMENT_CLOCK_SKEW_MS ||
+    s.expiresAtMs + STATEMENT_CLOCK_SKEW_MS < expected.now ||
+    s.expiresAtMs < s.issuedAtMs
+  )
     throw new TerminalStatementError('stale', 'statement is not current');
   return s;
 }

@@ -4,16 +4,43 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InProcessCardReader } from '@bluetill/phone-agent';
 import { ReplayCardReader } from '@bluetill/phone-agent';
-import { CardReadError, EmvPaymentCard, generateCryptogram, readCard, verifyOfflinePin, type TransactionData } from '@bluetill/phone-agent';
 import {
-  cardAcInput, cdaTransactionDataHash, computeCardAc, createDemoIssuer, deriveCardAcMasterKey, recoverIccPublicKey,
-  recoverIssuerPublicKey, verifyCda, verifyDda, type DemoIssuer,
+  CardReadError,
+  EmvPaymentCard,
+  generateCryptogram,
+  readCard,
+  verifyOfflinePin,
+  type TransactionData,
+} from '@bluetill/phone-agent';
+import {
+  cardAcInput,
+  cdaTransactionDataHash,
+  computeCardAc,
+  createDemoIssuer,
+  deriveCardAcMasterKey,
+  recoverIccPublicKey,
+  recoverIssuerPublicKey,
+  verifyCda,
+  verifyDda,
+  type DemoIssuer,
 } from '@bluetill/protocol';
 import { issueSimulatedCard } from './issue-card';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex').toUpperCase();
-const CARD = { pan: '9990010000000017', psn: 1, expiry: '3012', cardholderName: 'TEST/CARDHOLDER', pin: '1234' };
-const tx: TransactionData = { amount: 1250n, currency: 978, country: 276, unpredictableNumber: Uint8Array.from([0xa1, 0xb2, 0xc3, 0xd4]), date: new Date('2026-11-24T12:00:00Z') };
+const CARD = {
+  pan: '9990010000000017',
+  psn: 1,
+  expiry: '3012',
+  cardholderName: 'TEST/CARDHOLDER',
+  pin: '1234',
+};
+const tx: TransactionData = {
+  amount: 1250n,
+  currency: 978,
+  country: 276,
+  unpredictableNumber: Uint8Array.from([0xa1, 0xb2, 0xc3, 0xd4]),
+  date: new Date('2026-11-24T12:00:00Z'),
+};
 
 let issuer: DemoIssuer;
 beforeAll(() => {
@@ -39,9 +66,26 @@ describe('reading a simulated card from the phone', () => {
     const ic = read.issuerCertificate;
     const cc = read.iccCertificate;
     if (!ic || !cc || !read.signedDynamicData) throw new Error('certificates missing');
-    const issuerKey = recoverIssuerPublicKey({ caPublicKey: issuer.ca.publicKey, ...ic, pan: read.pan, now: tx.date });
-    const iccKey = recoverIccPublicKey({ issuerPublicKey: issuerKey.publicKey, ...cc, pan: read.pan, staticData: read.staticData, now: tx.date });
-    expect(() => verifyDda({ iccPublicKey: iccKey.publicKey, signedDynamicData: read.signedDynamicData as Uint8Array, terminalData: tx.unpredictableNumber })).not.toThrow();
+    const issuerKey = recoverIssuerPublicKey({
+      caPublicKey: issuer.ca.publicKey,
+      ...ic,
+      pan: read.pan,
+      now: tx.date,
+    });
+    const iccKey = recoverIccPublicKey({
+      issuerPublicKey: issuerKey.publicKey,
+      ...cc,
+      pan: read.pan,
+      staticData: read.staticData,
+      now: tx.date,
+    });
+    expect(() =>
+      verifyDda({
+        iccPublicKey: iccKey.publicKey,
+        signedDynamicData: read.signedDynamicData as Uint8Array,
+        terminalData: tx.unpredictableNumber,
+      }),
+    ).not.toThrow();
 
     const pin = await verifyOfflinePin(reader, '1234');
     expect(pin).toEqual({ ok: true });
@@ -49,7 +93,16 @@ describe('reading a simulated card from the phone', () => {
     expect(c.cid).toBe(0x80);
     expect(hex(c.cvmResults ?? new Uint8Array())).toBe('010002');
     const mk = deriveCardAcMasterKey(issuer.acMasterKeys.aes, read.pan, read.psn ?? 0, 'aes');
-    expect(hex(c.arqc ?? new Uint8Array())).toBe(hex(computeCardAc({ iccMasterKey: mk, algorithm: 'aes', atc: c.atc, data: cardAcInput(c.cdolData, read.aip, c.atc, c.iad) })));
+    expect(hex(c.arqc ?? new Uint8Array())).toBe(
+      hex(
+        computeCardAc({
+          iccMasterKey: mk,
+          algorithm: 'aes',
+          atc: c.atc,
+          data: cardAcInput(c.cdolData, read.aip, c.atc, c.iad),
+        }),
+      ),
+    );
     await reader.close();
 
     // The recorded transcript plays back through the replay reader, byte for byte.
@@ -58,7 +111,9 @@ describe('reading a simulated card from the phone', () => {
     const again = await readCard(replay, tx);
     expect(again.pan).toBe(read.pan);
     expect(await verifyOfflinePin(replay, '1234')).toEqual({ ok: true });
-    expect(hex((await generateCryptogram(replay, again, tx)).arqc ?? new Uint8Array())).toBe(hex(c.arqc ?? new Uint8Array()));
+    expect(hex((await generateCryptogram(replay, again, tx)).arqc ?? new Uint8Array())).toBe(
+      hex(c.arqc ?? new Uint8Array()),
+    );
     await expect(replay.close()).resolves.toBeUndefined();
 
     // A different UN is a different command: the replay refuses it.
@@ -66,7 +121,9 @@ describe('reading a simulated card from the phone', () => {
     await replay2.waitForCard({ timeoutMs: 1 });
     await readCard(replay2, tx);
     await verifyOfflinePin(replay2, '1234');
-    await expect(generateCryptogram(replay2, again, { ...tx, amount: 1251n })).rejects.toMatchObject({ code: 'transmit_failed' });
+    await expect(generateCryptogram(replay2, again, { ...tx, amount: 1251n })).rejects.toMatchObject({
+      code: 'transmit_failed',
+    });
     // Leftover lines make close() fail.
     const replay3 = new ReplayCardReader(reader.transcript());
     await replay3.waitForCard({ timeoutMs: 1 });
@@ -80,14 +137,35 @@ describe('reading a simulated card from the phone', () => {
     const read = await readCard(reader, tx);
     const c = await generateCryptogram(reader, read, tx, { cda: true });
     expect(c.arqc).toBeUndefined();
-    const issuerKey = recoverIssuerPublicKey({ caPublicKey: issuer.ca.publicKey, ...(read.issuerCertificate as NonNullable<typeof read.issuerCertificate>), pan: read.pan });
-    const iccKey = recoverIccPublicKey({ issuerPublicKey: issuerKey.publicKey, ...(read.iccCertificate as NonNullable<typeof read.iccCertificate>), pan: read.pan, staticData: read.staticData });
+    const issuerKey = recoverIssuerPublicKey({
+      caPublicKey: issuer.ca.publicKey,
+      ...(read.issuerCertificate as NonNullable<typeof read.issuerCertificate>),
+      pan: read.pan,
+    });
+    const iccKey = recoverIccPublicKey({
+      issuerPublicKey: issuerKey.publicKey,
+      ...(read.iccCertificate as NonNullable<typeof read.iccCertificate>),
+      pan: read.pan,
+      staticData: read.staticData,
+    });
     const { ac } = verifyCda({
-      iccPublicKey: iccKey.publicKey, signedDynamicData: c.cdaSignature as Uint8Array, unpredictableNumber: tx.unpredictableNumber, cid: c.cid,
+      iccPublicKey: iccKey.publicKey,
+      signedDynamicData: c.cdaSignature as Uint8Array,
+      unpredictableNumber: tx.unpredictableNumber,
+      cid: c.cid,
       transactionDataHash: cdaTransactionDataHash(read.pdolData, c.cdolData, c.responseObjects),
     });
     const mk = deriveCardAcMasterKey(issuer.acMasterKeys.tdes, read.pan, 1, 'tdes');
-    expect(hex(ac)).toBe(hex(computeCardAc({ iccMasterKey: mk, algorithm: 'tdes', atc: c.atc, data: cardAcInput(c.cdolData, read.aip, c.atc, c.iad) })));
+    expect(hex(ac)).toBe(
+      hex(
+        computeCardAc({
+          iccMasterKey: mk,
+          algorithm: 'tdes',
+          atc: c.atc,
+          data: cardAcInput(c.cdolData, read.aip, c.atc, c.iad),
+        }),
+      ),
+    );
   });
 
   it('card removed mid-read ends with CardReadError(card_removed)', async () => {
@@ -114,7 +192,11 @@ describe('reading a simulated card from the phone', () => {
     const reader = new InProcessCardReader(card);
     await reader.waitForCard({ timeoutMs: 100 });
     await readCard(reader, tx);
-    expect(await verifyOfflinePin(reader, '9999')).toEqual({ ok: false, reason: 'pin_incorrect', triesLeft: 1 });
+    expect(await verifyOfflinePin(reader, '9999')).toEqual({
+      ok: false,
+      reason: 'pin_incorrect',
+      triesLeft: 1,
+    });
     expect(await verifyOfflinePin(reader, '9999')).toEqual({ ok: false, reason: 'pin_blocked' });
     expect(await verifyOfflinePin(reader, '1234')).toEqual({ ok: false, reason: 'pin_blocked' });
   });
@@ -122,7 +204,12 @@ describe('reading a simulated card from the phone', () => {
   it('EmvPaymentCard (the PaymentCard port): CardData for CardAuth, then a Cryptogram the issuer verifies', async () => {
     const { card } = await issueSimulatedCard(issuer, CARD);
     const reader = new InProcessCardReader(card, { present: false });
-    const port = new EmvPaymentCard(reader, { country: 276, currency: 'EUR', now: () => tx.date, waitTimeoutMs: 5 });
+    const port = new EmvPaymentCard(reader, {
+      country: 276,
+      currency: 'EUR',
+      now: () => tx.date,
+      waitTimeoutMs: 5,
+    });
     await expect(port.read(tx.unpredictableNumber)).rejects.toMatchObject({ code: 'no_card' });
     reader.insertCard();
     const data = await port.read(tx.unpredictableNumber);
@@ -131,12 +218,26 @@ describe('reading a simulated card from the phone', () => {
     expect(data.panSequence).toBe(1);
     expect(data.records[0]).toBe(0x70);
     expect(data.signedDynamicData.length).toBe(96);
-    const c = await port.generateAc({ amount: { minor: 1250, currency: 'EUR' }, unpredictableNumber: tx.unpredictableNumber });
+    const c = await port.generateAc({
+      amount: { minor: 1250, currency: 'EUR' },
+      unpredictableNumber: tx.unpredictableNumber,
+    });
     expect(c.atc).toBe(1);
     expect(c.cid).toBe(0x80);
     const atc = Uint8Array.of(0, 1);
     const mk = deriveCardAcMasterKey(issuer.acMasterKeys.aes, CARD.pan, 1, 'aes');
-    expect(hex(c.arqc)).toBe(hex(computeCardAc({ iccMasterKey: mk, algorithm: 'aes', atc, data: cardAcInput(c.cdolData, Uint8Array.of(0x39, 0), atc, c.iad) })));
-    await expect(port.generateAc({ amount: { minor: 1, currency: 'XXX' }, unpredictableNumber: tx.unpredictableNumber })).rejects.toMatchObject({ code: 'bad_input' });
+    expect(hex(c.arqc)).toBe(
+      hex(
+        computeCardAc({
+          iccMasterKey: mk,
+          algorithm: 'aes',
+          atc,
+          data: cardAcInput(c.cdolData, Uint8Array.of(0x39, 0), atc, c.iad),
+        }),
+      ),
+    );
+    await expect(
+      port.generateAc({ amount: { minor: 1, currency: 'XXX' }, unpredictableNumber: tx.unpredictableNumber }),
+    ).rejects.toMatchObject({ code: 'bad_input' });
   });
 });

@@ -55,8 +55,14 @@ export function firstAcDecision(i: RiskInput): RiskDecision {
   const lower = l !== undefined && next > l.lowerConsecutive;
   const amount =
     l !== undefined &&
-    (i.amountMinor === undefined || i.currency !== l.currency || i.counters.cumulativeMinor + i.amountMinor > l.amountMinor);
-  const bits = { lowerConsecutiveOfflineLimitExceeded: lower, upperConsecutiveOfflineLimitExceeded: upper, offlineAmountLimitExceeded: amount };
+    (i.amountMinor === undefined ||
+      i.currency !== l.currency ||
+      i.counters.cumulativeMinor + i.amountMinor > l.amountMinor);
+  const bits = {
+    lowerConsecutiveOfflineLimitExceeded: lower,
+    upperConsecutiveOfflineLimitExceeded: upper,
+    offlineAmountLimitExceeded: amount,
+  };
   const keep = { ...bits, counters: i.counters };
   switch (i.requested) {
     case 'aac':
@@ -67,7 +73,14 @@ export function firstAcDecision(i: RiskInput): RiskDecision {
       if (l === undefined || i.cvmFailed) return { acType: 'arqc', ...keep };
       if (upper) return { acType: 'aac', ...keep };
       if (lower || amount) return { acType: 'arqc', ...keep };
-      return { acType: 'tc', ...bits, counters: { consecutive: next, cumulativeMinor: i.counters.cumulativeMinor + (i.amountMinor as number) } };
+      return {
+        acType: 'tc',
+        ...bits,
+        counters: {
+          consecutive: next,
+          cumulativeMinor: i.counters.cumulativeMinor + (i.amountMinor as number),
+        },
+      };
     default:
       return assertNever(i.requested, 'GENERATE AC request');
   }

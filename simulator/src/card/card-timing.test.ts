@@ -7,27 +7,63 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { airTimeMs, CARD_PROFILES, cardTimingProfile, commandTimeMs, processingMs, TimedCard, type CardProfileName } from './card-timing';
+import {
+  airTimeMs,
+  CARD_PROFILES,
+  cardTimingProfile,
+  commandTimeMs,
+  processingMs,
+  TimedCard,
+  type CardProfileName,
+} from './card-timing';
 
-const transcript = readFileSync(resolve(import.meta.dirname, '../../../phone-agent/src/core/card/fixtures/bluetill-card.transcript'), 'utf8').split('\n');
-const tap: Array<[Uint8Array, Uint8Array]> = transcript.flatMap((line, i) => (line.startsWith('=> ') ? [[Buffer.from(line.slice(3), 'hex'), Buffer.from(transcript[i + 1]!.slice(3), 'hex')] as [Uint8Array, Uint8Array]] : []));
-const tapMs = (name: CardProfileName, phoneReader: boolean) => tap.reduce((sum, [c, r]) => sum + commandTimeMs(cardTimingProfile(name), c, r, { phoneReader }), 0);
+const transcript = readFileSync(
+  resolve(import.meta.dirname, '../../../phone-agent/src/core/card/fixtures/bluetill-card.transcript'),
+  'utf8',
+).split('\n');
+const tap: Array<[Uint8Array, Uint8Array]> = transcript.flatMap((line, i) =>
+  line.startsWith('=> ')
+    ? [
+        [Buffer.from(line.slice(3), 'hex'), Buffer.from(transcript[i + 1]!.slice(3), 'hex')] as [
+          Uint8Array,
+          Uint8Array,
+        ],
+      ]
+    : [],
+);
+const tapMs = (name: CardProfileName, phoneReader: boolean) =>
+  tap.reduce((sum, [c, r]) => sum + commandTimeMs(cardTimingProfile(name), c, r, { phoneReader }), 0);
 
 describe('card timing: a whole tap against the published figures', () => {
   it('the recorded tap is SELECT PPSE to GENERATE AC: eleven commands', () => {
-    expect(tap.map(([c]) => c[1]!.toString(16))).toEqual(['a4', 'a4', 'a8', 'b2', 'b2', 'b2', 'b2', 'b2', 'b2', '88', 'ae']);
+    expect(tap.map(([c]) => c[1]!.toString(16))).toEqual([
+      'a4',
+      'a4',
+      'a8',
+      'b2',
+      'b2',
+      'b2',
+      'b2',
+      'b2',
+      'b2',
+      '88',
+      'ae',
+    ]);
   });
 
-  it.each(['fast', 'typical', 'slow'] as const)('%s: transceive 215-740 ms, with the phone reader 250-800 ms, the reader adding 100-120 ms', (name) => {
-    const card = tapMs(name, false);
-    const phone = tapMs(name, true);
-    expect(card).toBeGreaterThanOrEqual(215);
-    expect(card).toBeLessThanOrEqual(740);
-    expect(phone).toBeGreaterThanOrEqual(250);
-    expect(phone).toBeLessThanOrEqual(800);
-    expect(phone - card).toBeGreaterThanOrEqual(100);
-    expect(phone - card).toBeLessThanOrEqual(120);
-  });
+  it.each(['fast', 'typical', 'slow'] as const)(
+    '%s: transceive 215-740 ms, with the phone reader 250-800 ms, the reader adding 100-120 ms',
+    (name) => {
+      const card = tapMs(name, false);
+      const phone = tapMs(name, true);
+      expect(card).toBeGreaterThanOrEqual(215);
+      expect(card).toBeLessThanOrEqual(740);
+      expect(phone).toBeGreaterThanOrEqual(250);
+      expect(phone).toBeLessThanOrEqual(800);
+      expect(phone - card).toBeGreaterThanOrEqual(100);
+      expect(phone - card).toBeLessThanOrEqual(120);
+    },
+  );
 
   it('fast is a newly issued card: 315-325 ms of transceive; the profiles are ordered', () => {
     expect(tapMs('fast', false)).toBeGreaterThanOrEqual(315);
@@ -52,29 +88,64 @@ describe('card timing: the parts', () => {
   it('an RSA signature costs by the key the response shows: 2,048 bits four times 1,024', () => {
     const p = cardTimingProfile('typical');
     const internalAuthenticate = Uint8Array.from([0x00, 0x88, 0x00, 0x00, 0x04, 1, 2, 3, 4, 0x00]);
-    const signed = (bytes: number) => Uint8Array.from([0x77, 0x82, (bytes + 4) >> 8, (bytes + 4) & 0xff, 0x9f, 0x4b, 0x82, bytes >> 8, bytes & 0xff, ...new Uint8Array(bytes), 0x90, 0x00]);
+    const signed = (bytes: number) =>
+      Uint8Array.from([
+        0x77,
+        0x82,
+        (bytes + 4) >> 8,
+        (bytes + 4) & 0xff,
+        0x9f,
+        0x4b,
+        0x82,
+        bytes >> 8,
+        bytes & 0xff,
+        ...new Uint8Array(bytes),
+        0x90,
+        0x00,
+      ]);
     const base = processingMs(p, internalAuthenticate, Uint8Array.from([0x6a, 0x81]));
     expect(processingMs(p, internalAuthenticate, signed(128)) - base).toBeCloseTo(p.processingMs.rsa1024, 6);
-    expect(processingMs(p, internalAuthenticate, signed(256)) - base).toBeCloseTo(4 * p.processingMs.rsa1024, 6);
+    expect(processingMs(p, internalAuthenticate, signed(256)) - base).toBeCloseTo(
+      4 * p.processingMs.rsa1024,
+      6,
+    );
     // a GENERATE AC with CDA signs; one without does not
     const generateAc = Uint8Array.from([0x80, 0xae, 0x80, 0x00, 0x01, 0x00, 0x00]);
-    expect(processingMs(p, generateAc, signed(128))).toBeCloseTo(p.processingMs.generateAc + p.processingMs.rsa1024, 6);
+    expect(processingMs(p, generateAc, signed(128))).toBeCloseTo(
+      p.processingMs.generateAc + p.processingMs.rsa1024,
+      6,
+    );
     expect(processingMs(p, generateAc, Uint8Array.from([0x90, 0x00]))).toBe(p.processingMs.generateAc);
   });
 
-  it('TimedCard answers what the card answers and reports each command\'s time', () => {
-    const answers = new Map([[0xa4, Uint8Array.from([0x6f, 0x00, 0x90, 0x00])], [0xb2, Uint8Array.from([0x70, 0x00, 0x90, 0x00])]]);
-    const card = { powerOn: () => Uint8Array.from([0x3b, 0x00]), powerOff: () => undefined, process: (c: Uint8Array) => answers.get(c[1]!) ?? Uint8Array.from([0x6d, 0x00]) };
+  it("TimedCard answers what the card answers and reports each command's time", () => {
+    const answers = new Map([
+      [0xa4, Uint8Array.from([0x6f, 0x00, 0x90, 0x00])],
+      [0xb2, Uint8Array.from([0x70, 0x00, 0x90, 0x00])],
+    ]);
+    const card = {
+      powerOn: () => Uint8Array.from([0x3b, 0x00]),
+      powerOff: () => undefined,
+      process: (c: Uint8Array) => answers.get(c[1]!) ?? Uint8Array.from([0x6d, 0x00]),
+    };
     const timed = new TimedCard(card, 'slow', { phoneReader: false });
     expect(timed.powerOn()).toEqual(Uint8Array.from([0x3b, 0x00]));
     expect(timed.lastCommandMs()).toBe(0);
     const select = Uint8Array.from([0x00, 0xa4, 0x04, 0x00, 0x02, 0xa0, 0x00, 0x00]);
     expect(timed.process(select)).toEqual(answers.get(0xa4));
-    expect(timed.lastCommandMs()).toBeCloseTo(commandTimeMs(cardTimingProfile('slow'), select, answers.get(0xa4)!, { phoneReader: false }), 6);
+    expect(timed.lastCommandMs()).toBeCloseTo(
+      commandTimeMs(cardTimingProfile('slow'), select, answers.get(0xa4)!, { phoneReader: false }),
+      6,
+    );
     const inPhone = new TimedCard(card, 'slow'); // a phone's reader by default: its NFC stack's time added
     inPhone.process(select);
-    expect(inPhone.lastCommandMs() - timed.lastCommandMs()).toBeCloseTo(cardTimingProfile('slow').phoneReaderMs, 6);
-    expect(() => cardTimingProfile('medium' as CardProfileName)).toThrow(/unknown card profile medium: one of instant, fast, typical, slow/);
+    expect(inPhone.lastCommandMs() - timed.lastCommandMs()).toBeCloseTo(
+      cardTimingProfile('slow').phoneReaderMs,
+      6,
+    );
+    expect(() => cardTimingProfile('medium' as CardProfileName)).toThrow(
+      /unknown card profile medium: one of instant, fast, typical, slow/,
+    );
     expect(CARD_PROFILES).toEqual(['instant', 'fast', 'typical', 'slow']);
   });
 });

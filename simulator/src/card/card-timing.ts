@@ -58,10 +58,42 @@ export interface CardTimingProfile {
 }
 
 const PROFILES: Record<CardProfileName, CardTimingProfile> = {
-  instant: { name: 'instant', kbitPerS: 848, turnaroundMs: 0, processingMs: { select: 0, gpo: 0, readRecord: 0, generateAc: 0, verify: 0, other: 0, rsa1024: 0 }, phoneReaderMs: 0 },
-  fast: { name: 'fast', kbitPerS: 424, turnaroundMs: 6, processingMs: { select: 9, gpo: 36, readRecord: 15, generateAc: 68, verify: 20, other: 5, rsa1024: 30 }, phoneReaderMs: 10 },
-  typical: { name: 'typical', kbitPerS: 212, turnaroundMs: 9, processingMs: { select: 12, gpo: 55, readRecord: 23, generateAc: 92, verify: 30, other: 8, rsa1024: 45 }, phoneReaderMs: 10 },
-  slow: { name: 'slow', kbitPerS: 106, turnaroundMs: 12, processingMs: { select: 17, gpo: 72, readRecord: 32, generateAc: 129, verify: 40, other: 10, rsa1024: 60 }, phoneReaderMs: 10 },
+  instant: {
+    name: 'instant',
+    kbitPerS: 848,
+    turnaroundMs: 0,
+    processingMs: { select: 0, gpo: 0, readRecord: 0, generateAc: 0, verify: 0, other: 0, rsa1024: 0 },
+    phoneReaderMs: 0,
+  },
+  fast: {
+    name: 'fast',
+    kbitPerS: 424,
+    turnaroundMs: 6,
+    processingMs: { select: 9, gpo: 36, readRecord: 15, generateAc: 68, verify: 20, other: 5, rsa1024: 30 },
+    phoneReaderMs: 10,
+  },
+  typical: {
+    name: 'typical',
+    kbitPerS: 212,
+    turnaroundMs: 9,
+    processingMs: { select: 12, gpo: 55, readRecord: 23, generateAc: 92, verify: 30, other: 8, rsa1024: 45 },
+    phoneReaderMs: 10,
+  },
+  slow: {
+    name: 'slow',
+    kbitPerS: 106,
+    turnaroundMs: 12,
+    processingMs: {
+      select: 17,
+      gpo: 72,
+      readRecord: 32,
+      generateAc: 129,
+      verify: 40,
+      other: 10,
+      rsa1024: 60,
+    },
+    phoneReaderMs: 10,
+  },
 };
 
 export function cardTimingProfile(name: CardProfileName): CardTimingProfile {
@@ -98,7 +130,8 @@ function signedDataLength(response: Uint8Array): number {
   return 0;
 }
 
-const rsaMs = (p: CardTimingProfile, modulusBytes: number) => (modulusBytes === 0 ? 0 : p.processingMs.rsa1024 * ((modulusBytes * 8) / 1024) ** 2);
+const rsaMs = (p: CardTimingProfile, modulusBytes: number) =>
+  modulusBytes === 0 ? 0 : p.processingMs.rsa1024 * ((modulusBytes * 8) / 1024) ** 2;
 
 /** The card's processing of one command, by its CLA/INS (and the key the response shows it used). */
 export function processingMs(p: CardTimingProfile, command: Uint8Array, response: Uint8Array): number {
@@ -123,9 +156,20 @@ export function processingMs(p: CardTimingProfile, command: Uint8Array, response
 }
 
 /** One command's whole time: air both ways, turnaround, the card's processing, and (for a phone) its reader. */
-export function commandTimeMs(p: CardTimingProfile, command: Uint8Array, response: Uint8Array, o: { phoneReader: boolean }): number {
+export function commandTimeMs(
+  p: CardTimingProfile,
+  command: Uint8Array,
+  response: Uint8Array,
+  o: { phoneReader: boolean },
+): number {
   if (p.name === 'instant') return 0;
-  return airTimeMs(command.length, p.kbitPerS) + airTimeMs(response.length, p.kbitPerS) + p.turnaroundMs + processingMs(p, command, response) + (o.phoneReader ? p.phoneReaderMs : 0);
+  return (
+    airTimeMs(command.length, p.kbitPerS) +
+    airTimeMs(response.length, p.kbitPerS) +
+    p.turnaroundMs +
+    processingMs(p, command, response) +
+    (o.phoneReader ? p.phoneReaderMs : 0)
+  );
 }
 
 /** What the readers need of a card that takes time (structural: the phone's reader does not import the simulator). */
@@ -139,11 +183,17 @@ export interface TimedCardApplication {
  * card's logic is the simulated card's), and `lastCommandMs()` tells the reader how long to hold the
  * answer back. Power-on is not timed (the field's activation is part of the reader's discovery).
  */
-export class TimedCard<C extends { powerOn(): Uint8Array; powerOff(): void; process(command: Uint8Array): Uint8Array }> implements TimedCardApplication {
+export class TimedCard<
+  C extends { powerOn(): Uint8Array; powerOff(): void; process(command: Uint8Array): Uint8Array },
+> implements TimedCardApplication {
   private last = 0;
   readonly profile: CardTimingProfile;
 
-  constructor(readonly card: C, profile: CardProfileName | CardTimingProfile, private readonly o: { phoneReader: boolean } = { phoneReader: true }) {
+  constructor(
+    readonly card: C,
+    profile: CardProfileName | CardTimingProfile,
+    private readonly o: { phoneReader: boolean } = { phoneReader: true },
+  ) {
     this.profile = typeof profile === 'string' ? cardTimingProfile(profile) : profile;
   }
 

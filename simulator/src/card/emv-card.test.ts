@@ -2,13 +2,51 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EmvCard } from './emv-card';
 import {
-  BLUETILL_AID, buildDolData, buildPersonalizationCommands, cardAcInput, CARD_AIP, CARD_CDOL1, cardCdol1, cardCdol2, cardPdol, cardStaticData,
-  cdaTransactionDataHash, computeCardAc, createDemoIssuer, decodeIad, decodeResponseApdu, decodeTlv, deriveCardAcMasterKey,
-  encodePlaintextPinBlock, encodeTlv, findTag, generateAcCommand, getDataCommand, getProcessingOptionsCommand,
-  internalAuthenticateCommand, prepareDemoCard, readRecordCommand, recoverIccPublicKey, recoverIssuerPublicKey,
-  selectCommand, selectPpseCommand, storeDataCommand, SW, verifyCda, verifyCommand, verifyDda, type DemoIssuer, type Tlv,
-  demoFingerprint, encodeBiometricVerifyData, encodeKnowledgeSecret, VERIFY_P2,
-  externalAuthenticateCommand, issuerAuthenticationData, type AcAlgorithm, type CardStatusUpdate,
+  BLUETILL_AID,
+  buildDolData,
+  buildPersonalizationCommands,
+  cardAcInput,
+  CARD_AIP,
+  CARD_CDOL1,
+  cardCdol1,
+  cardCdol2,
+  cardPdol,
+  cardStaticData,
+  cdaTransactionDataHash,
+  computeCardAc,
+  createDemoIssuer,
+  decodeIad,
+  decodeResponseApdu,
+  decodeTlv,
+  deriveCardAcMasterKey,
+  encodePlaintextPinBlock,
+  encodeTlv,
+  findTag,
+  generateAcCommand,
+  getDataCommand,
+  getProcessingOptionsCommand,
+  internalAuthenticateCommand,
+  prepareDemoCard,
+  readRecordCommand,
+  recoverIccPublicKey,
+  recoverIssuerPublicKey,
+  selectCommand,
+  selectPpseCommand,
+  storeDataCommand,
+  SW,
+  verifyCda,
+  verifyCommand,
+  verifyDda,
+  type DemoIssuer,
+  type Tlv,
+  demoFingerprint,
+  encodeBiometricVerifyData,
+  encodeKnowledgeSecret,
+  VERIFY_P2,
+  externalAuthenticateCommand,
+  issuerAuthenticationData,
+  type AcAlgorithm,
+  type CardStatusUpdate,
 } from '@bluetill/protocol';
 import { issueSimulatedCard, personalizeCard } from './issue-card';
 
@@ -20,11 +58,26 @@ beforeAll(() => {
   issuer = createDemoIssuer();
 });
 
-const CARD = { pan: '9990010000000017', psn: 1, expiry: '3012', cardholderName: 'TEST/CARDHOLDER', pin: '1234' };
+const CARD = {
+  pan: '9990010000000017',
+  psn: 1,
+  expiry: '3012',
+  cardholderName: 'TEST/CARDHOLDER',
+  pin: '1234',
+};
 const UN = h('A1B2C3D4');
-const pdolData = (): Uint8Array => buildDolData(cardPdol(), { '9F02': h('000000001250'), '5F2A': h('0978'), '9F37': UN, '9F1A': h('0276') });
+const pdolData = (): Uint8Array =>
+  buildDolData(cardPdol(), { '9F02': h('000000001250'), '5F2A': h('0978'), '9F37': UN, '9F1A': h('0276') });
 const cdolData = (un = UN): Uint8Array =>
-  buildDolData(cardCdol1(), { '9F02': h('000000001250'), '9F1A': h('0276'), '5F2A': h('0978'), '9A': h('261124'), '9C': h('00'), '9F37': un, '9F34': h('3F0000') });
+  buildDolData(cardCdol1(), {
+    '9F02': h('000000001250'),
+    '9F1A': h('0276'),
+    '5F2A': h('0978'),
+    '9A': h('261124'),
+    '9C': h('00'),
+    '9F37': un,
+    '9F34': h('3F0000'),
+  });
 
 function send(card: EmvCard, command: Uint8Array): { data: Uint8Array; sw: number; nodes: Tlv[] } {
   const r = decodeResponseApdu(card.process(command));
@@ -78,39 +131,77 @@ describe('EmvCard: reading', () => {
     expect(hex(get('8C'))).toBe(hex(CARD_CDOL1));
     expect(hex(get('8D'))).toBe('8A0295059F3704');
 
-    const issuerKey = recoverIssuerPublicKey({ caPublicKey: issuer.ca.publicKey, certificate: get('90'), remainder: get('92'), exponent: get('9F32'), pan: CARD.pan, now: new Date() });
+    const issuerKey = recoverIssuerPublicKey({
+      caPublicKey: issuer.ca.publicKey,
+      certificate: get('90'),
+      remainder: get('92'),
+      exponent: get('9F32'),
+      pan: CARD.pan,
+      now: new Date(),
+    });
     const staticData = cardStaticData(CARD);
-    const iccKey = recoverIccPublicKey({ issuerPublicKey: issuerKey.publicKey, certificate: get('9F46'), remainder: get('9F48'), exponent: get('9F47'), pan: CARD.pan, staticData, now: new Date() });
+    const iccKey = recoverIccPublicKey({
+      issuerPublicKey: issuerKey.publicKey,
+      certificate: get('9F46'),
+      remainder: get('9F48'),
+      exponent: get('9F47'),
+      pan: CARD.pan,
+      staticData,
+      now: new Date(),
+    });
     const ia = send(card, internalAuthenticateCommand(UN));
     expect(ia.sw).toBe(SW.OK);
-    expect(() => verifyDda({ iccPublicKey: iccKey.publicKey, signedDynamicData: findTag(ia.nodes, '9F4B') ?? h(''), terminalData: UN })).not.toThrow();
+    expect(() =>
+      verifyDda({
+        iccPublicKey: iccKey.publicKey,
+        signedDynamicData: findTag(ia.nodes, '9F4B') ?? h(''),
+        terminalData: UN,
+      }),
+    ).not.toThrow();
     expect(send(card, internalAuthenticateCommand(h('A1B2C3'))).sw).toBe(SW.WRONG_LENGTH);
   });
 });
 
 describe('EmvCard: GENERATE AC', () => {
-  it.each(['aes', 'tdes'] as const)('ARQC (%s) verifies at the issuer; ATC increments; one AC per session', async (acAlgorithm) => {
-    const card = await ready({ acAlgorithm });
-    const atcBefore = card.atc ?? -1;
-    const r = send(card, generateAcCommand('arqc', cdolData()));
-    expect(r.sw).toBe(SW.OK);
-    const atc = findTag(r.nodes, '9F36') ?? h('');
-    expect(((atc[0] ?? 0) << 8) | (atc[1] ?? 0)).toBe(atcBefore + 1);
-    expect(hex(findTag(r.nodes, '9F27') ?? h(''))).toBe('80');
-    const iad = findTag(r.nodes, '9F10') ?? h('');
-    expect(decodeIad(iad)?.algorithm).toBe(acAlgorithm);
-    expect(decodeIad(iad)?.cvr.acType).toBe('arqc');
-    expect(hex(findTag(r.nodes, '9F34') ?? h(''))).toBe('3F0000');
-    const mk = deriveCardAcMasterKey(issuer.acMasterKeys[acAlgorithm], CARD.pan, CARD.psn, acAlgorithm);
-    const expected = computeCardAc({ iccMasterKey: mk, algorithm: acAlgorithm, atc, data: cardAcInput(cdolData(), CARD_AIP, atc, iad) });
-    expect(hex(findTag(r.nodes, '9F26') ?? h(''))).toBe(hex(expected));
-    // Any change to the amount changes the cryptogram.
-    const other = cdolData();
-    other[5] = 0x51;
-    expect(hex(computeCardAc({ iccMasterKey: mk, algorithm: acAlgorithm, atc, data: cardAcInput(other, CARD_AIP, atc, iad) }))).not.toBe(hex(expected));
-    expect(send(card, generateAcCommand('arqc', cdolData())).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
-    expect(hex(send(card, getDataCommand(0x9f36)).data)).toBe(`9F3602${hex(atc)}`);
-  });
+  it.each(['aes', 'tdes'] as const)(
+    'ARQC (%s) verifies at the issuer; ATC increments; one AC per session',
+    async (acAlgorithm) => {
+      const card = await ready({ acAlgorithm });
+      const atcBefore = card.atc ?? -1;
+      const r = send(card, generateAcCommand('arqc', cdolData()));
+      expect(r.sw).toBe(SW.OK);
+      const atc = findTag(r.nodes, '9F36') ?? h('');
+      expect(((atc[0] ?? 0) << 8) | (atc[1] ?? 0)).toBe(atcBefore + 1);
+      expect(hex(findTag(r.nodes, '9F27') ?? h(''))).toBe('80');
+      const iad = findTag(r.nodes, '9F10') ?? h('');
+      expect(decodeIad(iad)?.algorithm).toBe(acAlgorithm);
+      expect(decodeIad(iad)?.cvr.acType).toBe('arqc');
+      expect(hex(findTag(r.nodes, '9F34') ?? h(''))).toBe('3F0000');
+      const mk = deriveCardAcMasterKey(issuer.acMasterKeys[acAlgorithm], CARD.pan, CARD.psn, acAlgorithm);
+      const expected = computeCardAc({
+        iccMasterKey: mk,
+        algorithm: acAlgorithm,
+        atc,
+        data: cardAcInput(cdolData(), CARD_AIP, atc, iad),
+      });
+      expect(hex(findTag(r.nodes, '9F26') ?? h(''))).toBe(hex(expected));
+      // Any change to the amount changes the cryptogram.
+      const other = cdolData();
+      other[5] = 0x51;
+      expect(
+        hex(
+          computeCardAc({
+            iccMasterKey: mk,
+            algorithm: acAlgorithm,
+            atc,
+            data: cardAcInput(other, CARD_AIP, atc, iad),
+          }),
+        ),
+      ).not.toBe(hex(expected));
+      expect(send(card, generateAcCommand('arqc', cdolData())).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
+      expect(hex(send(card, getDataCommand(0x9f36)).data)).toBe(`9F3602${hex(atc)}`);
+    },
+  );
 
   it('CDA: AC only inside the signature, which binds the UN and the transaction data', async () => {
     const card = await ready();
@@ -123,18 +214,48 @@ describe('EmvCard: GENERATE AC', () => {
     const rec = (sfi: number, n: number): Tlv[] => send(card, readRecordCommand(sfi, n)).nodes;
     const all = [...rec(2, 1), ...rec(2, 2), ...rec(2, 3), ...rec(2, 4)];
     const g = (t: string): Uint8Array => findTag(all, t) ?? h('');
-    const issuerKey = recoverIssuerPublicKey({ caPublicKey: issuer.ca.publicKey, certificate: g('90'), remainder: g('92'), exponent: g('9F32'), pan: CARD.pan });
-    const iccKey = recoverIccPublicKey({ issuerPublicKey: issuerKey.publicKey, certificate: g('9F46'), remainder: g('9F48'), exponent: g('9F47'), pan: CARD.pan, staticData: cardStaticData(CARD) });
-    const { ac } = verifyCda({ iccPublicKey: iccKey.publicKey, signedDynamicData: findTag(r.nodes, '9F4B') ?? h(''), unpredictableNumber: UN, cid: 0x80, transactionDataHash: tdh });
+    const issuerKey = recoverIssuerPublicKey({
+      caPublicKey: issuer.ca.publicKey,
+      certificate: g('90'),
+      remainder: g('92'),
+      exponent: g('9F32'),
+      pan: CARD.pan,
+    });
+    const iccKey = recoverIccPublicKey({
+      issuerPublicKey: issuerKey.publicKey,
+      certificate: g('9F46'),
+      remainder: g('9F48'),
+      exponent: g('9F47'),
+      pan: CARD.pan,
+      staticData: cardStaticData(CARD),
+    });
+    const { ac } = verifyCda({
+      iccPublicKey: iccKey.publicKey,
+      signedDynamicData: findTag(r.nodes, '9F4B') ?? h(''),
+      unpredictableNumber: UN,
+      cid: 0x80,
+      transactionDataHash: tdh,
+    });
     const atc = findTag(r.nodes, '9F36') ?? h('');
     const mk = deriveCardAcMasterKey(issuer.acMasterKeys.aes, CARD.pan, CARD.psn, 'aes');
-    expect(hex(ac)).toBe(hex(computeCardAc({ iccMasterKey: mk, algorithm: 'aes', atc, data: cardAcInput(cdolData(), CARD_AIP, atc, findTag(r.nodes, '9F10') ?? h('')) })));
+    expect(hex(ac)).toBe(
+      hex(
+        computeCardAc({
+          iccMasterKey: mk,
+          algorithm: 'aes',
+          atc,
+          data: cardAcInput(cdolData(), CARD_AIP, atc, findTag(r.nodes, '9F10') ?? h('')),
+        }),
+      ),
+    );
   });
 
   it('a card without offline limits answers a TC request with an ARQC, AAC with an AAC; bad P1 and lengths get status words', async () => {
     const card = await ready();
     expect(send(card, generateAcCommand('arqc', cdolData().subarray(1))).sw).toBe(SW.WRONG_LENGTH);
-    expect(decodeResponseApdu(card.process(h('80AEC0002000'.padEnd(12, '0') + '00'.repeat(32)))).sw).not.toBe(SW.OK);
+    expect(decodeResponseApdu(card.process(h('80AEC0002000'.padEnd(12, '0') + '00'.repeat(32)))).sw).not.toBe(
+      SW.OK,
+    );
     expect(hex(findTag(send(card, generateAcCommand('tc', cdolData())).nodes, '9F27') ?? h(''))).toBe('80');
     const card2 = await ready();
     expect(hex(findTag(send(card2, generateAcCommand('aac', cdolData())).nodes, '9F27') ?? h(''))).toBe('00');
@@ -150,34 +271,52 @@ describe('EmvCard: GENERATE AC', () => {
 });
 
 describe('EmvCard: second GENERATE AC (CDOL2)', () => {
-  const cdol2Data = (arc: string, un = UN): Uint8Array => buildDolData(cardCdol2(), { '8A': h(arc), '95': h('0000000000'), '9F37': un });
-  const mkOf = (alg: 'aes' | 'tdes'): Uint8Array => deriveCardAcMasterKey(issuer.acMasterKeys[alg], CARD.pan, CARD.psn, alg);
+  const cdol2Data = (arc: string, un = UN): Uint8Array =>
+    buildDolData(cardCdol2(), { '8A': h(arc), '95': h('0000000000'), '9F37': un });
+  const mkOf = (alg: 'aes' | 'tdes'): Uint8Array =>
+    deriveCardAcMasterKey(issuer.acMasterKeys[alg], CARD.pan, CARD.psn, alg);
 
-  it.each(['aes', 'tdes'] as const)('after an ARQC, TC with ARC 3030 (%s): same ATC, AC over CDOL2 data verifies; then the transaction is over', async (alg) => {
-    const card = await ready({ acAlgorithm: alg });
-    const first = send(card, generateAcCommand('arqc', cdolData()));
-    const atc = findTag(first.nodes, '9F36') ?? h('');
-    expect(hex(cdol2Data('3030'))).toBe('30300000000000A1B2C3D4');
-    const r = send(card, generateAcCommand('tc', cdol2Data('3030')));
-    expect(r.sw).toBe(SW.OK);
-    expect(hex(findTag(r.nodes, '9F27') ?? h(''))).toBe('40');
-    expect(hex(findTag(r.nodes, '9F36') ?? h(''))).toBe(hex(atc));
-    const iad = findTag(r.nodes, '9F10') ?? h('');
-    expect(decodeIad(iad)?.cvr.acType).toBe('tc');
-    expect(hex(findTag(r.nodes, '9F26') ?? h(''))).toBe(hex(computeCardAc({ iccMasterKey: mkOf(alg), algorithm: alg, atc, data: cardAcInput(cdol2Data('3030'), CARD_AIP, atc, iad) })));
-    expect(send(card, generateAcCommand('tc', cdol2Data('3030'))).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
-    expect(card.atc).toBe(((atc[0] ?? 0) << 8) | (atc[1] ?? 0));
-  });
+  it.each(['aes', 'tdes'] as const)(
+    'after an ARQC, TC with ARC 3030 (%s): same ATC, AC over CDOL2 data verifies; then the transaction is over',
+    async (alg) => {
+      const card = await ready({ acAlgorithm: alg });
+      const first = send(card, generateAcCommand('arqc', cdolData()));
+      const atc = findTag(first.nodes, '9F36') ?? h('');
+      expect(hex(cdol2Data('3030'))).toBe('30300000000000A1B2C3D4');
+      const r = send(card, generateAcCommand('tc', cdol2Data('3030')));
+      expect(r.sw).toBe(SW.OK);
+      expect(hex(findTag(r.nodes, '9F27') ?? h(''))).toBe('40');
+      expect(hex(findTag(r.nodes, '9F36') ?? h(''))).toBe(hex(atc));
+      const iad = findTag(r.nodes, '9F10') ?? h('');
+      expect(decodeIad(iad)?.cvr.acType).toBe('tc');
+      expect(hex(findTag(r.nodes, '9F26') ?? h(''))).toBe(
+        hex(
+          computeCardAc({
+            iccMasterKey: mkOf(alg),
+            algorithm: alg,
+            atc,
+            data: cardAcInput(cdol2Data('3030'), CARD_AIP, atc, iad),
+          }),
+        ),
+      );
+      expect(send(card, generateAcCommand('tc', cdol2Data('3030'))).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
+      expect(card.atc).toBe(((atc[0] ?? 0) << 8) | (atc[1] ?? 0));
+    },
+  );
 
   it('a declined online answer (ARC 3035) or an AAC request gives an AAC; ARQC in the second is 6985; wrong CDOL2 length 6700', async () => {
     const card = await ready();
     send(card, generateAcCommand('arqc', cdolData()));
     expect(send(card, generateAcCommand('arqc', cdol2Data('3030'))).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
     expect(send(card, generateAcCommand('tc', cdol2Data('3030').subarray(1))).sw).toBe(SW.WRONG_LENGTH);
-    expect(hex(findTag(send(card, generateAcCommand('tc', cdol2Data('3035'))).nodes, '9F27') ?? h(''))).toBe('00');
+    expect(hex(findTag(send(card, generateAcCommand('tc', cdol2Data('3035'))).nodes, '9F27') ?? h(''))).toBe(
+      '00',
+    );
     const card2 = await ready();
     send(card2, generateAcCommand('arqc', cdolData()));
-    expect(hex(findTag(send(card2, generateAcCommand('aac', cdol2Data('3030'))).nodes, '9F27') ?? h(''))).toBe('00');
+    expect(
+      hex(findTag(send(card2, generateAcCommand('aac', cdol2Data('3030'))).nodes, '9F27') ?? h('')),
+    ).toBe('00');
     // After a first AAC there is no second GENERATE AC.
     const card3 = await ready();
     send(card3, generateAcCommand('aac', cdolData()));
@@ -192,15 +331,47 @@ describe('EmvCard: second GENERATE AC (CDOL2)', () => {
     expect(r.sw).toBe(SW.OK);
     expect(findTag(r.nodes, '9F26')).toBeUndefined();
     const objects = (r.nodes[0]?.children ?? []).filter((n) => n.tag !== '9F4B');
-    const tdh = cdaTransactionDataHash(pdolData(), new Uint8Array([...cdolData(), ...cdol2Data('3030', un2)]), encodeTlv(objects));
+    const tdh = cdaTransactionDataHash(
+      pdolData(),
+      new Uint8Array([...cdolData(), ...cdol2Data('3030', un2)]),
+      encodeTlv(objects),
+    );
     const rec = (sfi: number, n: number): Tlv[] => send(card, readRecordCommand(sfi, n)).nodes;
     const all = [...rec(2, 1), ...rec(2, 2), ...rec(2, 3), ...rec(2, 4)];
     const g = (t: string): Uint8Array => findTag(all, t) ?? h('');
-    const issuerKey = recoverIssuerPublicKey({ caPublicKey: issuer.ca.publicKey, certificate: g('90'), remainder: g('92'), exponent: g('9F32'), pan: CARD.pan });
-    const iccKey = recoverIccPublicKey({ issuerPublicKey: issuerKey.publicKey, certificate: g('9F46'), remainder: g('9F48'), exponent: g('9F47'), pan: CARD.pan, staticData: cardStaticData(CARD) });
-    const { ac } = verifyCda({ iccPublicKey: iccKey.publicKey, signedDynamicData: findTag(r.nodes, '9F4B') ?? h(''), unpredictableNumber: un2, cid: 0x40, transactionDataHash: tdh });
+    const issuerKey = recoverIssuerPublicKey({
+      caPublicKey: issuer.ca.publicKey,
+      certificate: g('90'),
+      remainder: g('92'),
+      exponent: g('9F32'),
+      pan: CARD.pan,
+    });
+    const iccKey = recoverIccPublicKey({
+      issuerPublicKey: issuerKey.publicKey,
+      certificate: g('9F46'),
+      remainder: g('9F48'),
+      exponent: g('9F47'),
+      pan: CARD.pan,
+      staticData: cardStaticData(CARD),
+    });
+    const { ac } = verifyCda({
+      iccPublicKey: iccKey.publicKey,
+      signedDynamicData: findTag(r.nodes, '9F4B') ?? h(''),
+      unpredictableNumber: un2,
+      cid: 0x40,
+      transactionDataHash: tdh,
+    });
     const atc = findTag(r.nodes, '9F36') ?? h('');
-    expect(hex(ac)).toBe(hex(computeCardAc({ iccMasterKey: mkOf('aes'), algorithm: 'aes', atc, data: cardAcInput(cdol2Data('3030', un2), CARD_AIP, atc, findTag(r.nodes, '9F10') ?? h('')) })));
+    expect(hex(ac)).toBe(
+      hex(
+        computeCardAc({
+          iccMasterKey: mkOf('aes'),
+          algorithm: 'aes',
+          atc,
+          data: cardAcInput(cdol2Data('3030', un2), CARD_AIP, atc, findTag(r.nodes, '9F10') ?? h('')),
+        }),
+      ),
+    );
   });
 });
 
@@ -217,7 +388,9 @@ describe('EmvCard: VERIFY and GET DATA', () => {
     expect(send(card, verifyCommand(encodePlaintextPinBlock('1111'))).sw).toBe(0x63c2);
     expect(send(card, verifyCommand(encodePlaintextPinBlock('1111'))).sw).toBe(0x63c1);
     expect(send(card, verifyCommand(encodePlaintextPinBlock('1111'))).sw).toBe(0x63c0);
-    expect(send(card, verifyCommand(encodePlaintextPinBlock('1234'))).sw).toBe(SW.AUTHENTICATION_METHOD_BLOCKED);
+    expect(send(card, verifyCommand(encodePlaintextPinBlock('1234'))).sw).toBe(
+      SW.AUTHENTICATION_METHOD_BLOCKED,
+    );
     card.powerOn(); // the try counter is persistent
     expect(hex(send(card, getDataCommand(0x9f17)).data)).toBe('9F170100');
   });
@@ -233,7 +406,15 @@ describe('EmvCard: VERIFY and GET DATA', () => {
 
 describe('EmvCard: issuer authentication (account-verification ARQC, EXTERNAL AUTHENTICATE)', () => {
   const zeroAmount = (un = UN): Uint8Array =>
-    buildDolData(cardCdol1(), { '9F02': h('000000000000'), '9F1A': h('0276'), '5F2A': h('0978'), '9A': h('261124'), '9C': h('00'), '9F37': un, '9F34': h('3F0000') });
+    buildDolData(cardCdol1(), {
+      '9F02': h('000000000000'),
+      '9F1A': h('0276'),
+      '5F2A': h('0978'),
+      '9A': h('261124'),
+      '9C': h('00'),
+      '9F37': un,
+      '9F34': h('3F0000'),
+    });
   /** The account-verification ARQC (amount 0): its ATC and AC. */
   const verificationArqc = (card: EmvCard): { atc: Uint8Array; arqc: Uint8Array } => {
     const r = send(card, generateAcCommand('arqc', zeroAmount()));
@@ -241,8 +422,17 @@ describe('EmvCard: issuer authentication (account-verification ARQC, EXTERNAL AU
     return { atc: findTag(r.nodes, '9F36') ?? h(''), arqc: findTag(r.nodes, '9F26') ?? h('') };
   };
   /** What the issuer answers: ARPC method 2 under the card's key, over that ARQC and the CSU. */
-  const issuerAnswer = (algorithm: AcAlgorithm, ac: { atc: Uint8Array; arqc: Uint8Array }, csu: CardStatusUpdate): Uint8Array =>
-    issuerAuthenticationData({ iccMasterKey: deriveCardAcMasterKey(issuer.acMasterKeys[algorithm], CARD.pan, CARD.psn, algorithm), algorithm, ...ac, csu });
+  const issuerAnswer = (
+    algorithm: AcAlgorithm,
+    ac: { atc: Uint8Array; arqc: Uint8Array },
+    csu: CardStatusUpdate,
+  ): Uint8Array =>
+    issuerAuthenticationData({
+      iccMasterKey: deriveCardAcMasterKey(issuer.acMasterKeys[algorithm], CARD.pan, CARD.psn, algorithm),
+      algorithm,
+      ...ac,
+      csu,
+    });
   const freshSession = (card: EmvCard): void => {
     card.powerOn();
     expect(send(card, selectCommand(BLUETILL_AID)).sw).toBe(SW.OK);
@@ -267,26 +457,52 @@ describe('EmvCard: issuer authentication (account-verification ARQC, EXTERNAL AU
     expect(send(fresh, verifyCommand(encodePlaintextPinBlock('1234'))).sw).toBe(SW.OK);
   });
 
-  it.each(['aes', 'tdes'] as const)('a valid ARPC (%s), in a later session, clears the wait and lowers the offline PIN tries to the CSU\'s; the card\'s own counter stays its own', async (acAlgorithm) => {
-    const card = await ready({ acAlgorithm });
-    const ac = verificationArqc(card);
-    freshSession(card);
-    expect(send(card, externalAuthenticateCommand(issuerAnswer(acAlgorithm, ac, { pinTriesLeft: 1, approved: false, updatePinTryCounter: true }))).sw).toBe(SW.OK);
-    expect(card.issuerWaitAtc).toBeUndefined();
-    expect(card.offlinePinTriesLeft).toBe(1);
-    expect(hex(send(card, getDataCommand(0x9f17)).data)).toBe('9F170103'); // the card's own wrong tries: none
-    // One offline guess is left: wrong, then blocked even for the right PIN.
-    expect(send(card, verifyCommand(encodePlaintextPinBlock('0000'))).sw).toBe(0x63c0);
-    expect(send(card, verifyCommand(encodePlaintextPinBlock('1234'))).sw).toBe(SW.AUTHENTICATION_METHOD_BLOCKED);
-    // Nothing left to wait on: a second EXTERNAL AUTHENTICATE is 6985.
-    expect(send(card, externalAuthenticateCommand(issuerAnswer(acAlgorithm, ac, { pinTriesLeft: 3, approved: true, updatePinTryCounter: true }))).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
-  });
+  it.each(['aes', 'tdes'] as const)(
+    "a valid ARPC (%s), in a later session, clears the wait and lowers the offline PIN tries to the CSU's; the card's own counter stays its own",
+    async (acAlgorithm) => {
+      const card = await ready({ acAlgorithm });
+      const ac = verificationArqc(card);
+      freshSession(card);
+      expect(
+        send(
+          card,
+          externalAuthenticateCommand(
+            issuerAnswer(acAlgorithm, ac, { pinTriesLeft: 1, approved: false, updatePinTryCounter: true }),
+          ),
+        ).sw,
+      ).toBe(SW.OK);
+      expect(card.issuerWaitAtc).toBeUndefined();
+      expect(card.offlinePinTriesLeft).toBe(1);
+      expect(hex(send(card, getDataCommand(0x9f17)).data)).toBe('9F170103'); // the card's own wrong tries: none
+      // One offline guess is left: wrong, then blocked even for the right PIN.
+      expect(send(card, verifyCommand(encodePlaintextPinBlock('0000'))).sw).toBe(0x63c0);
+      expect(send(card, verifyCommand(encodePlaintextPinBlock('1234'))).sw).toBe(
+        SW.AUTHENTICATION_METHOD_BLOCKED,
+      );
+      // Nothing left to wait on: a second EXTERNAL AUTHENTICATE is 6985.
+      expect(
+        send(
+          card,
+          externalAuthenticateCommand(
+            issuerAnswer(acAlgorithm, ac, { pinTriesLeft: 3, approved: true, updatePinTryCounter: true }),
+          ),
+        ).sw,
+      ).toBe(SW.CONDITIONS_NOT_SATISFIED);
+    },
+  );
 
-  it('the CSU never raises the tries: 3 told to a card with 2 of its own leaves 2; the issuer\'s approval with all 3 left keeps offline PIN as it was', async () => {
+  it("the CSU never raises the tries: 3 told to a card with 2 of its own leaves 2; the issuer's approval with all 3 left keeps offline PIN as it was", async () => {
     const card = await ready();
     expect(send(card, verifyCommand(encodePlaintextPinBlock('0000'))).sw).toBe(0x63c2);
     const ac = verificationArqc(card);
-    expect(send(card, externalAuthenticateCommand(issuerAnswer('aes', ac, { pinTriesLeft: 3, approved: true, updatePinTryCounter: true }))).sw).toBe(SW.OK);
+    expect(
+      send(
+        card,
+        externalAuthenticateCommand(
+          issuerAnswer('aes', ac, { pinTriesLeft: 3, approved: true, updatePinTryCounter: true }),
+        ),
+      ).sw,
+    ).toBe(SW.OK);
     expect(card.offlinePinTriesLeft).toBe(2);
     freshSession(card);
     expect(send(card, verifyCommand(encodePlaintextPinBlock('1234'))).sw).toBe(SW.OK);
@@ -296,15 +512,36 @@ describe('EmvCard: issuer authentication (account-verification ARQC, EXTERNAL AU
   it('a bad ARPC, an ARPC for another ARQC or ATC, or an edited CSU: 6300, counted, still waiting, nothing else changes', async () => {
     const card = await ready();
     const first = verificationArqc(card);
-    const okFirst = issuerAnswer('aes', first, { pinTriesLeft: 2, approved: false, updatePinTryCounter: true });
+    const okFirst = issuerAnswer('aes', first, {
+      pinTriesLeft: 2,
+      approved: false,
+      updatePinTryCounter: true,
+    });
     freshSession(card);
     expect(send(card, getProcessingOptionsCommand(pdolData())).sw).toBe(SW.OK);
     const second = verificationArqc(card); // the card now waits on this one
     const tries = (): number | undefined => card.offlinePinTriesLeft;
-    const flipped = Uint8Array.from(issuerAnswer('aes', second, { pinTriesLeft: 2, approved: false, updatePinTryCounter: true }), (b, i) => (i === 0 ? b ^ 0x01 : b));
-    const raised = Uint8Array.from(issuerAnswer('aes', second, { pinTriesLeft: 0, approved: false, updatePinTryCounter: true }), (b, i) => (i === 4 ? 0x03 : b));
-    const otherAtc = issuerAnswer('aes', { ...second, atc: first.atc }, { pinTriesLeft: 2, approved: false, updatePinTryCounter: true });
-    for (const [n, bad] of [okFirst, flipped, raised, otherAtc, new Uint8Array(8), new Uint8Array(16)].entries()) {
+    const flipped = Uint8Array.from(
+      issuerAnswer('aes', second, { pinTriesLeft: 2, approved: false, updatePinTryCounter: true }),
+      (b, i) => (i === 0 ? b ^ 0x01 : b),
+    );
+    const raised = Uint8Array.from(
+      issuerAnswer('aes', second, { pinTriesLeft: 0, approved: false, updatePinTryCounter: true }),
+      (b, i) => (i === 4 ? 0x03 : b),
+    );
+    const otherAtc = issuerAnswer(
+      'aes',
+      { ...second, atc: first.atc },
+      { pinTriesLeft: 2, approved: false, updatePinTryCounter: true },
+    );
+    for (const [n, bad] of [
+      okFirst,
+      flipped,
+      raised,
+      otherAtc,
+      new Uint8Array(8),
+      new Uint8Array(16),
+    ].entries()) {
       expect(send(card, externalAuthenticateCommand(bad)).sw).toBe(0x6300);
       expect(card.issuerAuthenticationFailures).toBe(n + 1);
       expect(card.issuerWaitAtc).toBe(((second.atc[0] ?? 0) << 8) | (second.atc[1] ?? 0));
@@ -316,7 +553,14 @@ describe('EmvCard: issuer authentication (account-verification ARQC, EXTERNAL AU
     expect(send(card, getProcessingOptionsCommand(pdolData())).sw).toBe(SW.OK);
     const next = send(card, generateAcCommand('arqc', cdolData()));
     expect(decodeIad(findTag(next.nodes, '9F10') ?? h(''))?.cvr.issuerAuthenticationFailed).toBe(true);
-    expect(send(card, externalAuthenticateCommand(issuerAnswer('aes', second, { pinTriesLeft: 2, approved: false, updatePinTryCounter: true }))).sw).toBe(SW.OK);
+    expect(
+      send(
+        card,
+        externalAuthenticateCommand(
+          issuerAnswer('aes', second, { pinTriesLeft: 2, approved: false, updatePinTryCounter: true }),
+        ),
+      ).sw,
+    ).toBe(SW.OK);
     expect(tries()).toBe(2);
   });
 
@@ -338,14 +582,36 @@ describe('EmvCard: issuer authentication (account-verification ARQC, EXTERNAL AU
 
 describe('EmvCard: try counters signed with the UN (INTERNAL AUTHENTICATE, CDA)', () => {
   const iccKeyOf = (card: EmvCard, data: typeof CARD = CARD) => {
-    const all = [[2, 1], [2, 2], [2, 3], [2, 4]].flatMap(([sfi, n]) => send(card, readRecordCommand(sfi as number, n as number)).nodes);
+    const all = [
+      [2, 1],
+      [2, 2],
+      [2, 3],
+      [2, 4],
+    ].flatMap(([sfi, n]) => send(card, readRecordCommand(sfi as number, n as number)).nodes);
     const g = (t: string): Uint8Array => findTag(all, t) ?? h('');
-    const issuerKey = recoverIssuerPublicKey({ caPublicKey: issuer.ca.publicKey, certificate: g('90'), remainder: g('92'), exponent: g('9F32'), pan: data.pan });
-    return recoverIccPublicKey({ issuerPublicKey: issuerKey.publicKey, certificate: g('9F46'), remainder: g('9F48'), exponent: g('9F47'), pan: data.pan, staticData: cardStaticData(data) }).publicKey;
+    const issuerKey = recoverIssuerPublicKey({
+      caPublicKey: issuer.ca.publicKey,
+      certificate: g('90'),
+      remainder: g('92'),
+      exponent: g('9F32'),
+      pan: data.pan,
+    });
+    return recoverIccPublicKey({
+      issuerPublicKey: issuerKey.publicKey,
+      certificate: g('9F46'),
+      remainder: g('9F48'),
+      exponent: g('9F47'),
+      pan: data.pan,
+      staticData: cardStaticData(data),
+    }).publicKey;
   };
   const ddaCounters = (card: EmvCard, un = UN) => {
     const ia = send(card, internalAuthenticateCommand(un));
-    return verifyDda({ iccPublicKey: iccKeyOf(card), signedDynamicData: findTag(ia.nodes, '9F4B') ?? h(''), terminalData: un }).counters;
+    return verifyDda({
+      iccPublicKey: iccKeyOf(card),
+      signedDynamicData: findTag(ia.nodes, '9F4B') ?? h(''),
+      terminalData: un,
+    }).counters;
   };
 
   it('the PIN Try Counter as it is when signed: 3, then 1 after two wrong offline PINs (a later session), then 0', async () => {
@@ -362,12 +628,29 @@ describe('EmvCard: try counters signed with the UN (INTERNAL AUTHENTICATE, CDA)'
   });
 
   it('a card with a fingerprint and a secret signs their counters too; CDA carries the same', async () => {
-    const card = await ready({ biometricTemplate: demoFingerprint('c'), biometricTryLimit: 4, knowledgeSecret: encodeKnowledgeSecret('open sesame'), knowledgeTryLimit: 2 });
-    expect(send(card, verifyCommand(new Uint8Array(Buffer.from('open sesam', 'utf8')), VERIFY_P2.knowledge)).sw).toBe(0x63c1);
+    const card = await ready({
+      biometricTemplate: demoFingerprint('c'),
+      biometricTryLimit: 4,
+      knowledgeSecret: encodeKnowledgeSecret('open sesame'),
+      knowledgeTryLimit: 2,
+    });
+    expect(
+      send(card, verifyCommand(new Uint8Array(Buffer.from('open sesam', 'utf8')), VERIFY_P2.knowledge)).sw,
+    ).toBe(0x63c1);
     expect(ddaCounters(card)).toEqual({ pinTriesLeft: 3, biometricTriesLeft: 4, knowledgeTriesLeft: 1 });
     const r = send(card, generateAcCommand('arqc', cdolData(), { cda: true }));
-    const tdh = cdaTransactionDataHash(pdolData(), cdolData(), encodeTlv((r.nodes[0]?.children ?? []).filter((n) => n.tag !== '9F4B')));
-    const cda = verifyCda({ iccPublicKey: iccKeyOf(card), signedDynamicData: findTag(r.nodes, '9F4B') ?? h(''), unpredictableNumber: UN, cid: 0x80, transactionDataHash: tdh });
+    const tdh = cdaTransactionDataHash(
+      pdolData(),
+      cdolData(),
+      encodeTlv((r.nodes[0]?.children ?? []).filter((n) => n.tag !== '9F4B')),
+    );
+    const cda = verifyCda({
+      iccPublicKey: iccKeyOf(card),
+      signedDynamicData: findTag(r.nodes, '9F4B') ?? h(''),
+      unpredictableNumber: UN,
+      cid: 0x80,
+      transactionDataHash: tdh,
+    });
     expect(cda.counters).toEqual({ pinTriesLeft: 3, biometricTriesLeft: 4, knowledgeTriesLeft: 1 });
   });
 });
@@ -375,12 +658,21 @@ describe('EmvCard: try counters signed with the UN (INTERNAL AUTHENTICATE, CDA)'
 describe('EmvCard: match-on-card (VERIFY P2 90) and knowledge secret (VERIFY P2 91)', () => {
   const finger = demoFingerprint('card-test');
   const other = demoFingerprint('someone else');
-  const cvm = { biometricTemplate: finger, biometricTryLimit: 3, knowledgeSecret: encodeKnowledgeSecret('open sesame'), knowledgeTryLimit: 2 };
+  const cvm = {
+    biometricTemplate: finger,
+    biometricTryLimit: 3,
+    knowledgeSecret: encodeKnowledgeSecret('open sesame'),
+    knowledgeTryLimit: 2,
+  };
   const bio = (t: Int8Array) => verifyCommand(encodeBiometricVerifyData(t), VERIFY_P2.biometric);
   const know = (s: string) => verifyCommand(new Uint8Array(Buffer.from(s, 'utf8')), VERIFY_P2.knowledge);
   const cvr = (card: EmvCard) => {
     const ac = send(card, generateAcCommand('arqc', cdolData()));
-    return { cvr: decodeIad(findTag(ac.nodes, '9F10') ?? h(''))!.cvr, cvmResults: hex(findTag(ac.nodes, '9F34') ?? h('')), iad: hex(findTag(ac.nodes, '9F10') ?? h('')) };
+    return {
+      cvr: decodeIad(findTag(ac.nodes, '9F10') ?? h(''))!.cvr,
+      cvmResults: hex(findTag(ac.nodes, '9F34') ?? h('')),
+      iad: hex(findTag(ac.nodes, '9F10') ?? h('')),
+    };
   };
 
   it('a near-match of the finger passes (9000): CVR byte 4 = 80, card CVM results 200002', async () => {
@@ -389,7 +681,11 @@ describe('EmvCard: match-on-card (VERIFY P2 90) and knowledge secret (VERIFY P2 
     expect(send(card, bio(near)).sw).toBe(SW.OK);
     const r = cvr(card);
     expect(r.iad.slice(-2)).toBe('80');
-    expect(r.cvr).toMatchObject({ biometricPerformed: true, biometricFailed: false, offlinePinPerformed: false });
+    expect(r.cvr).toMatchObject({
+      biometricPerformed: true,
+      biometricFailed: false,
+      offlinePinPerformed: false,
+    });
     expect(r.cvmResults).toBe('200002');
   });
 
@@ -407,20 +703,33 @@ describe('EmvCard: match-on-card (VERIFY P2 90) and knowledge secret (VERIFY P2 
     expect(send(card, bio(finger)).sw).toBe(SW.AUTHENTICATION_METHOD_BLOCKED);
     const r = cvr(card);
     expect(r.iad.slice(-2)).toBe('E0');
-    expect(r.cvr).toMatchObject({ biometricPerformed: true, biometricFailed: true, biometricTryLimitExceeded: true });
+    expect(r.cvr).toMatchObject({
+      biometricPerformed: true,
+      biometricFailed: true,
+      biometricTryLimitExceeded: true,
+    });
     expect(r.cvmResults).toBe('200001');
   });
 
   it('the knowledge secret: right 9000 (CVR 08, CVM results 210002), wrong 63Cx, blocked at its own limit; the PIN counter is separate', async () => {
     const card = await ready(cvm);
     expect(send(card, know('open sesame')).sw).toBe(SW.OK);
-    expect(cvr(card)).toMatchObject({ cvmResults: '210002', cvr: { knowledgePerformed: true, knowledgeFailed: false } });
+    expect(cvr(card)).toMatchObject({
+      cvmResults: '210002',
+      cvr: { knowledgePerformed: true, knowledgeFailed: false },
+    });
     const locked = await ready(cvm);
     expect(send(locked, know('open sesam')).sw).toBe(0x63c1);
     expect(send(locked, know('open sesam')).sw).toBe(0x63c0);
     expect(send(locked, know('open sesame')).sw).toBe(SW.AUTHENTICATION_METHOD_BLOCKED);
     expect(send(locked, verifyCommand(encodePlaintextPinBlock('1234'))).sw).toBe(SW.OK);
-    expect(cvr(locked).cvr).toMatchObject({ knowledgePerformed: true, knowledgeFailed: true, knowledgeTryLimitExceeded: true, offlinePinPerformed: true, offlinePinFailed: false });
+    expect(cvr(locked).cvr).toMatchObject({
+      knowledgePerformed: true,
+      knowledgeFailed: true,
+      knowledgeTryLimitExceeded: true,
+      offlinePinPerformed: true,
+      offlinePinFailed: false,
+    });
   });
 
   it('bad input costs no try: malformed template 6A80, secret too short/long 6700; a card without them 6A88; before SELECT 6985', async () => {
@@ -433,7 +742,11 @@ describe('EmvCard: match-on-card (VERIFY P2 90) and knowledge secret (VERIFY P2 
     const plain = await ready();
     expect(send(plain, bio(finger)).sw).toBe(SW.REFERENCED_DATA_NOT_FOUND);
     expect(send(plain, know('open sesame')).sw).toBe(SW.REFERENCED_DATA_NOT_FOUND);
-    expect(cvr(plain).cvr).toMatchObject({ biometricPerformed: false, knowledgePerformed: false, biometricTryLimitExceeded: false });
+    expect(cvr(plain).cvr).toMatchObject({
+      biometricPerformed: false,
+      knowledgePerformed: false,
+      biometricTryLimitExceeded: false,
+    });
     plain.powerOn();
     expect(send(plain, bio(finger)).sw).toBe(SW.CONDITIONS_NOT_SATISFIED);
   });
@@ -464,11 +777,13 @@ describe('EmvCard: personalization', () => {
     send(card, getProcessingOptionsCommand(pdolData()));
     expect(hex(findTag(send(card, readRecordCommand(1, 1)).nodes, '5A') ?? h(''))).toBe(CARD.pan);
   });
-  it('a chain MACed with another card\'s key is refused', async () => {
+  it("a chain MACed with another card's key is refused", async () => {
     const a = prepareDemoCard(issuer, CARD);
     const b = prepareDemoCard(issuer, { ...CARD, pan: '9990010000000025' });
     const card = new EmvCard(a.personalizationKey);
-    await expect(personalizeCard(card, b.personalization, b.personalizationKey)).rejects.toThrow(/personalization/);
+    await expect(personalizeCard(card, b.personalization, b.personalizationKey)).rejects.toThrow(
+      /personalization/,
+    );
     expect(card.personalized).toBe(false);
   });
   it('a correctly MACed chain with garbage data is refused with 6A80', async () => {
@@ -523,22 +838,34 @@ describe('EmvCard: bad input', () => {
     expect(hex(card.process(h(command)))).toBe(response);
   });
 
-  it('6Cxx for a record of 256 bytes is 6C00, and the reader\'s resend with Le 00 gets it', async () => {
+  it("6Cxx for a record of 256 bytes is 6C00, and the reader's resend with Le 00 gets it", async () => {
     const card = await ready();
     const full = decodeResponseApdu(card.process(h('00B2021400')));
     expect(full.sw).toBe(SW.OK);
     const n = full.data.length;
-    expect(hex(card.process(h('00B2021401')))).toBe(`6C${(n & 0xff).toString(16).toUpperCase().padStart(2, '0')}`);
+    expect(hex(card.process(h('00B2021401')))).toBe(
+      `6C${(n & 0xff).toString(16).toUpperCase().padStart(2, '0')}`,
+    );
   });
 
   it('random commands never throw and always end in a status word', async () => {
     const card = await ready();
     const ins = fc.constantFrom(0xa4, 0xa8, 0xb2, 0x88, 0xae, 0x20, 0xca, 0xe2, 0x00, 0xff);
-    const cmd = fc.tuple(fc.constantFrom(0x00, 0x80, 0x84), ins, fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 40 }))
+    const cmd = fc
+      .tuple(
+        fc.constantFrom(0x00, 0x80, 0x84),
+        ins,
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 0, max: 255 }),
+        fc.uint8Array({ maxLength: 40 }),
+      )
       .map(([cla, i, p1, p2, rest]) => new Uint8Array([cla, i, p1, p2, ...rest]));
-    fc.assert(fc.property(fc.oneof(cmd, fc.uint8Array({ maxLength: 300 })), (bytes) => {
-      const out = card.process(bytes);
-      expect(out.length).toBeGreaterThanOrEqual(2);
-    }), { numRuns: 1500 });
+    fc.assert(
+      fc.property(fc.oneof(cmd, fc.uint8Array({ maxLength: 300 })), (bytes) => {
+        const out = card.process(bytes);
+        expect(out.length).toBeGreaterThanOrEqual(2);
+      }),
+      { numRuns: 1500 },
+    );
   });
 });

@@ -1,17 +1,61 @@
 import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import {
-  BLUETILL_AID, BLUETILL_LABEL, CARD_AFL, CARD_AIP, CARD_CDOL1, CARD_CDOL2, CARD_DDOL, concatBytes, CARD_PDOL, PPSE_NAME, SW,
-  cardAcInput, cardRecords, cdaTransactionDataHash, computeCardAc, decodeCommandApdu, decodePersonalizationData,
-  dolDataLength, encodeIad, encodeResponseApdu, encodeTlv, macEquals, parseDol, personalizationMac, signCda,
-  parsePlaintextPinBlock, signDynamicData, splitDolData, statusOnly, swTriesLeft, swWrongLe, type CardPersonalization, type CardCounters, type CommandApdu, type Cvr, type Tlv,
-  biometricMatches, CVM_CODE, CvmDataError, DEFAULT_BIOMETRIC_TRY_LIMIT, DEFAULT_KNOWLEDGE_TRY_LIMIT, parseBiometricVerifyData, VERIFY_P2,
-  KNOWLEDGE_SECRET_MAX_BYTES, KNOWLEDGE_SECRET_MIN_BYTES,
-  checkIssuerAuthentication, SW_ISSUER_AUTHENTICATION_FAILED,
+  BLUETILL_AID,
+  BLUETILL_LABEL,
+  CARD_AFL,
+  CARD_AIP,
+  CARD_CDOL1,
+  CARD_CDOL2,
+  CARD_DDOL,
+  concatBytes,
+  CARD_PDOL,
+  PPSE_NAME,
+  SW,
+  cardAcInput,
+  cardRecords,
+  cdaTransactionDataHash,
+  computeCardAc,
+  decodeCommandApdu,
+  decodePersonalizationData,
+  dolDataLength,
+  encodeIad,
+  encodeResponseApdu,
+  encodeTlv,
+  macEquals,
+  parseDol,
+  personalizationMac,
+  signCda,
+  parsePlaintextPinBlock,
+  signDynamicData,
+  splitDolData,
+  statusOnly,
+  swTriesLeft,
+  swWrongLe,
+  type CardPersonalization,
+  type CardCounters,
+  type CommandApdu,
+  type Cvr,
+  type Tlv,
+  biometricMatches,
+  CVM_CODE,
+  CvmDataError,
+  DEFAULT_BIOMETRIC_TRY_LIMIT,
+  DEFAULT_KNOWLEDGE_TRY_LIMIT,
+  parseBiometricVerifyData,
+  VERIFY_P2,
+  KNOWLEDGE_SECRET_MAX_BYTES,
+  KNOWLEDGE_SECRET_MIN_BYTES,
+  checkIssuerAuthentication,
+  SW_ISSUER_AUTHENTICATION_FAILED,
 } from '@bluetill/protocol';
 import { timingSafeEqual } from 'node:crypto';
 import type { CardApplication } from './card-application';
-import { firstAcDecision, ZERO_OFFLINE_COUNTERS, type AcType, type OfflineCounters } from './card-risk-management';
-
+import {
+  firstAcDecision,
+  ZERO_OFFLINE_COUNTERS,
+  type AcType,
+  type OfflineCounters,
+} from './card-risk-management';
 
 /** ATR of the simulated card: TS 3B, T0 80, TD1 80, TD2 01 (T=1), TCK 01. */
 export const EMV_CARD_ATR = Uint8Array.from([0x3b, 0x80, 0x80, 0x01, 0x01]);
@@ -61,7 +105,8 @@ type Volatile = {
 type PersoChain = { nextSequence: number; previousMac: Uint8Array; chunks: Uint8Array[] };
 
 const ascii = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
-const equal = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
+const equal = (a: Uint8Array, b: Uint8Array): boolean =>
+  a.length === b.length && a.every((v, i) => v === b[i]);
 const ok = (nodes: Tlv[]): Uint8Array => encodeResponseApdu(encodeTlv(nodes), SW.OK);
 const EMPTY = new Uint8Array(0);
 
@@ -70,13 +115,25 @@ const EMPTY = new Uint8Array(0);
  * than the answer, so the reader resends with Le = xx (ISO 7816-4 §5.1.3); otherwise the data.
  */
 const caseTwoAnswer = (c: CommandApdu, data: Uint8Array): Uint8Array =>
-  c.data.length === 0 && c.le !== undefined && c.le < 256 && c.le < data.length ? statusOnly(swWrongLe(data.length)) : encodeResponseApdu(data, SW.OK);
+  c.data.length === 0 && c.le !== undefined && c.le < 256 && c.le < data.length
+    ? statusOnly(swWrongLe(data.length))
+    : encodeResponseApdu(data, SW.OK);
 
 /** The class bytes this card knows (interindustry 00, proprietary 80); any other is 6E00 before INS is looked at. */
 const KNOWN_CLA = new Set([0x00, 0x80]);
 
 /** Which class byte each supported instruction must carry. */
-const CLA_OF: Record<number, number> = { 0xa4: 0x00, 0xb2: 0x00, 0x88: 0x00, 0x82: 0x00, 0x20: 0x00, 0xa8: 0x80, 0xae: 0x80, 0xca: 0x80, 0xe2: 0x80 };
+const CLA_OF: Record<number, number> = {
+  0xa4: 0x00,
+  0xb2: 0x00,
+  0x88: 0x00,
+  0x82: 0x00,
+  0x20: 0x00,
+  0xa8: 0x80,
+  0xae: 0x80,
+  0xca: 0x80,
+  0xe2: 0x80,
+};
 
 /**
  * A simulated contactless EMV payment card with bluetill's application (BLUETILL_AID).
@@ -94,7 +151,16 @@ const CLA_OF: Record<number, number> = { 0xa4: 0x00, 0xb2: 0x00, 0x88: 0x00, 0x8
 export class EmvCard implements CardApplication {
   private persistent: Persistent | undefined;
   private perso: PersoChain = { nextSequence: 0, previousMac: new Uint8Array(8), chunks: [] };
-  private v: Volatile = { powered: false, selected: 'none', pdolData: undefined, pin: 'not_performed', biometric: 'not_performed', knowledge: 'not_performed', dda: false, acDone: false };
+  private v: Volatile = {
+    powered: false,
+    selected: 'none',
+    pdolData: undefined,
+    pin: 'not_performed',
+    biometric: 'not_performed',
+    knowledge: 'not_performed',
+    dda: false,
+    acDone: false,
+  };
   private readonly random: (n: number) => Uint8Array;
 
   constructor(
@@ -146,7 +212,16 @@ export class EmvCard implements CardApplication {
   }
 
   powerOn(): Uint8Array {
-    this.v = { powered: true, selected: 'none', pdolData: undefined, pin: 'not_performed', biometric: 'not_performed', knowledge: 'not_performed', dda: false, acDone: false };
+    this.v = {
+      powered: true,
+      selected: 'none',
+      pdolData: undefined,
+      pin: 'not_performed',
+      biometric: 'not_performed',
+      knowledge: 'not_performed',
+      dda: false,
+      acDone: false,
+    };
     this.perso = { nextSequence: 0, previousMac: new Uint8Array(8), chunks: [] };
     return Uint8Array.from(EMV_CARD_ATR);
   }
@@ -201,7 +276,16 @@ export class EmvCard implements CardApplication {
   }
 
   private resetSelection(selected: Selected): void {
-    this.v = { ...this.v, selected, pdolData: undefined, pin: 'not_performed', biometric: 'not_performed', knowledge: 'not_performed', dda: false, acDone: false };
+    this.v = {
+      ...this.v,
+      selected,
+      pdolData: undefined,
+      pin: 'not_performed',
+      biometric: 'not_performed',
+      knowledge: 'not_performed',
+      dda: false,
+      acDone: false,
+    };
   }
 
   private select(c: CommandApdu): Uint8Array {
@@ -211,18 +295,31 @@ export class EmvCard implements CardApplication {
       if (c.p2 === 0x02) return statusOnly(SW.FILE_NOT_FOUND);
       this.resetSelection('ppse');
       const entry: Tlv = {
-        tag: '61', value: EMPTY, children: [
-          { tag: '4F', value: BLUETILL_AID }, { tag: '50', value: ascii(BLUETILL_LABEL) }, { tag: '87', value: Uint8Array.of(1) },
+        tag: '61',
+        value: EMPTY,
+        children: [
+          { tag: '4F', value: BLUETILL_AID },
+          { tag: '50', value: ascii(BLUETILL_LABEL) },
+          { tag: '87', value: Uint8Array.of(1) },
         ],
       };
       const entries = this.persistent ? [entry] : [];
-      return ok([{ tag: '6F', value: EMPTY, children: [
-        { tag: '84', value: ascii(PPSE_NAME) },
-        { tag: 'A5', value: EMPTY, children: [{ tag: 'BF0C', value: EMPTY, children: entries }] },
-      ] }]);
+      return ok([
+        {
+          tag: '6F',
+          value: EMPTY,
+          children: [
+            { tag: '84', value: ascii(PPSE_NAME) },
+            { tag: 'A5', value: EMPTY, children: [{ tag: 'BF0C', value: EMPTY, children: entries }] },
+          ],
+        },
+      ]);
     }
     // Partial AID selection: the given name may be a prefix of the AID (ISO 7816-4).
-    const matches = c.data.length >= 5 && c.data.length <= BLUETILL_AID.length && equal(c.data, BLUETILL_AID.subarray(0, c.data.length));
+    const matches =
+      c.data.length >= 5 &&
+      c.data.length <= BLUETILL_AID.length &&
+      equal(c.data, BLUETILL_AID.subarray(0, c.data.length));
     if (!matches || c.p2 === 0x02) {
       this.resetSelection('none');
       return statusOnly(SW.FILE_NOT_FOUND);
@@ -230,24 +327,44 @@ export class EmvCard implements CardApplication {
     // A blank card has a personalization application behind the same AID: SELECT succeeds so
     // that STORE DATA can follow, but the FCI has no PDOL and payment commands are refused.
     this.resetSelection('app');
-    return ok([{ tag: '6F', value: EMPTY, children: [
-      { tag: '84', value: BLUETILL_AID },
-      { tag: 'A5', value: EMPTY, children: [
-        { tag: '50', value: ascii(BLUETILL_LABEL) },
-        { tag: '87', value: Uint8Array.of(1) },
-        ...(this.persistent ? [{ tag: '9F38', value: CARD_PDOL }] : []),
-      ] },
-    ] }]);
+    return ok([
+      {
+        tag: '6F',
+        value: EMPTY,
+        children: [
+          { tag: '84', value: BLUETILL_AID },
+          {
+            tag: 'A5',
+            value: EMPTY,
+            children: [
+              { tag: '50', value: ascii(BLUETILL_LABEL) },
+              { tag: '87', value: Uint8Array.of(1) },
+              ...(this.persistent ? [{ tag: '9F38', value: CARD_PDOL }] : []),
+            ],
+          },
+        ],
+      },
+    ]);
   }
 
   private getProcessingOptions(c: CommandApdu): Uint8Array {
     if (c.p1 !== 0 || c.p2 !== 0) return statusOnly(SW.INCORRECT_P1P2);
-    if (this.v.selected !== 'app' || !this.persistent || this.v.pdolData) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
+    if (this.v.selected !== 'app' || !this.persistent || this.v.pdolData)
+      return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
     const want = dolDataLength(parseDol(CARD_PDOL));
     const d = c.data;
     if (d.length !== want + 2 || d[0] !== 0x83 || d[1] !== want) return statusOnly(SW.WRONG_LENGTH);
     this.v = { ...this.v, pdolData: d.slice(2) };
-    return ok([{ tag: '77', value: EMPTY, children: [{ tag: '82', value: CARD_AIP }, { tag: '94', value: CARD_AFL }] }]);
+    return ok([
+      {
+        tag: '77',
+        value: EMPTY,
+        children: [
+          { tag: '82', value: CARD_AIP },
+          { tag: '94', value: CARD_AFL },
+        ],
+      },
+    ]);
   }
 
   private readRecord(c: CommandApdu): Uint8Array {
@@ -268,7 +385,12 @@ export class EmvCard implements CardApplication {
     if (this.v.selected !== 'app' || !p || !this.v.pdolData) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
     if (c.data.length !== dolDataLength(parseDol(CARD_DDOL))) return statusOnly(SW.WRONG_LENGTH);
     // The try counters are signed with the terminal's UN: the issuer knows them at authorization.
-    const signature = signDynamicData({ iccPrivateKey: p.iccPrivateKey, iccDynamicNumber: this.random(8), terminalData: c.data, counters: this.counters(p) });
+    const signature = signDynamicData({
+      iccPrivateKey: p.iccPrivateKey,
+      iccDynamicNumber: this.random(8),
+      terminalData: c.data,
+      counters: this.counters(p),
+    });
     this.v = { ...this.v, dda: true };
     return ok([{ tag: '77', value: EMPTY, children: [{ tag: '9F4B', value: signature }] }]);
   }
@@ -285,7 +407,9 @@ export class EmvCard implements CardApplication {
   /** Card CVM results (9F34): the method that passed, else the one that failed, else "no CVM performed". */
   private cvmResults(): Uint8Array {
     const methods: [CvmState, number][] = [
-      [this.v.biometric, CVM_CODE.biometricOnCard], [this.v.knowledge, CVM_CODE.knowledgeOnCard], [this.v.pin, CVM_CODE.plaintextPinByIcc],
+      [this.v.biometric, CVM_CODE.biometricOnCard],
+      [this.v.knowledge, CVM_CODE.knowledgeOnCard],
+      [this.v.pin, CVM_CODE.plaintextPinByIcc],
     ];
     const passed = methods.find(([s]) => s === 'verified');
     if (passed) return Uint8Array.of(passed[1], 0x00, 0x02);
@@ -299,8 +423,10 @@ export class EmvCard implements CardApplication {
     if ((c.p1 & 0x2f) !== 0 || type === 0xc0 || c.p2 !== 0) return statusOnly(SW.INCORRECT_P1P2);
     const p = this.persistent;
     const pdolData = this.v.pdolData;
-    if (this.v.selected === 'app' && p && pdolData && this.v.acDone && this.v.online) return this.secondGenerateAc(c, p, pdolData, this.v.online);
-    if (this.v.selected !== 'app' || !p || !pdolData || this.v.acDone) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
+    if (this.v.selected === 'app' && p && pdolData && this.v.acDone && this.v.online)
+      return this.secondGenerateAc(c, p, pdolData, this.v.online);
+    if (this.v.selected !== 'app' || !p || !pdolData || this.v.acDone)
+      return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
     if (c.data.length !== dolDataLength(parseDol(CARD_CDOL1))) return statusOnly(SW.WRONG_LENGTH);
     if (p.atc >= 0xffff) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
     // Card risk management decides the answer within what was asked (card-risk-management.ts).
@@ -332,11 +458,17 @@ export class EmvCard implements CardApplication {
     };
     if (acType === 'arqc') this.v = { ...this.v, online: { cdol1Data: Uint8Array.from(c.data), cvr } };
     const iad = encodeIad(p.data.acAlgorithm, cvr);
-    const ac = computeCardAc({ iccMasterKey: p.data.acMasterKey, algorithm: p.data.acAlgorithm, atc, data: cardAcInput(c.data, CARD_AIP, atc, iad) });
+    const ac = computeCardAc({
+      iccMasterKey: p.data.acMasterKey,
+      algorithm: p.data.acAlgorithm,
+      atc,
+      data: cardAcInput(c.data, CARD_AIP, atc, iad),
+    });
     // An ARQC over amount 0 is an account verification: the issuer judges the cardholder (online
     // PIN) and the card waits for its answer, across card sessions, before it checks a PIN itself.
     const amount = splitDolData(parseDol(CARD_CDOL1), c.data)?.get('9F02');
-    if (acType === 'arqc' && amount !== undefined && amount.every((b) => b === 0)) p.issuerWait = { atc: p.atc, arqc: Uint8Array.from(ac) };
+    if (acType === 'arqc' && amount !== undefined && amount.every((b) => b === 0))
+      p.issuerWait = { atc: p.atc, arqc: Uint8Array.from(ac) };
     const cid = acType === 'arqc' ? 0x80 : acType === 'tc' ? 0x40 : 0x00;
     const objects: Tlv[] = [
       { tag: '9F27', value: Uint8Array.of(cid) },
@@ -348,22 +480,45 @@ export class EmvCard implements CardApplication {
     if (cda) {
       const un = splitDolData(parseDol(CARD_CDOL1), c.data)?.get('9F37') ?? new Uint8Array(4);
       const transactionDataHash = cdaTransactionDataHash(pdolData, c.data, encodeTlv(objects));
-      objects.push({ tag: '9F4B', value: signCda({ iccPrivateKey: p.iccPrivateKey, iccDynamicNumber: this.random(8), cid, ac, transactionDataHash, unpredictableNumber: un, counters: this.counters(p) }) });
+      objects.push({
+        tag: '9F4B',
+        value: signCda({
+          iccPrivateKey: p.iccPrivateKey,
+          iccDynamicNumber: this.random(8),
+          cid,
+          ac,
+          transactionDataHash,
+          unpredictableNumber: un,
+          counters: this.counters(p),
+        }),
+      });
     }
     return ok([{ tag: '77', value: EMPTY, children: objects }]);
   }
 
   /** The first GENERATE AC's answer by card risk management, from the CDOL1 amount and currency. */
-  private riskDecision(p: Persistent, requested: AcType, cdol1Data: Uint8Array): ReturnType<typeof firstAcDecision> {
+  private riskDecision(
+    p: Persistent,
+    requested: AcType,
+    cdol1Data: Uint8Array,
+  ): ReturnType<typeof firstAcDecision> {
     const fields = splitDolData(parseDol(CARD_CDOL1), cdol1Data);
     const number = (b: Uint8Array | undefined): number | undefined => {
       const digits = b === undefined ? '' : Buffer.from(b).toString('hex');
       return /^[0-9]+$/.test(digits) ? Number(digits) : undefined;
     };
-    const cvmFailed = [this.v.pin, this.v.biometric, this.v.knowledge].includes('failed') || p.pinTriesLeft === 0 ||
-      (p.data.biometricTemplate !== undefined && p.biometricTriesLeft === 0) || (p.data.knowledgeSecret !== undefined && p.knowledgeTriesLeft === 0);
+    const cvmFailed =
+      [this.v.pin, this.v.biometric, this.v.knowledge].includes('failed') ||
+      p.pinTriesLeft === 0 ||
+      (p.data.biometricTemplate !== undefined && p.biometricTriesLeft === 0) ||
+      (p.data.knowledgeSecret !== undefined && p.knowledgeTriesLeft === 0);
     return firstAcDecision({
-      requested, limits: p.data.offlineLimits, counters: p.offline, amountMinor: number(fields?.get('9F02')), currency: number(fields?.get('5F2A')), cvmFailed,
+      requested,
+      limits: p.data.offlineLimits,
+      counters: p.offline,
+      amountMinor: number(fields?.get('9F02')),
+      currency: number(fields?.get('5F2A')),
+      cvmFailed,
     });
   }
 
@@ -382,19 +537,30 @@ export class EmvCard implements CardApplication {
    * ATC as the ARQC; the AC is MACed over CDOL2 data ‖ AIP ‖ ATC ‖ IAD; with CDA the signature's
    * hash covers PDOL, CDOL1 and CDOL2 data. The transaction is over after it.
    */
-  private secondGenerateAc(c: CommandApdu, p: Persistent, pdolData: Uint8Array, online: { cdol1Data: Uint8Array; cvr: Cvr }): Uint8Array {
+  private secondGenerateAc(
+    c: CommandApdu,
+    p: Persistent,
+    pdolData: Uint8Array,
+    online: { cdol1Data: Uint8Array; cvr: Cvr },
+  ): Uint8Array {
     const type = c.p1 & 0xc0;
     // A second ARQC is not a thing (EMV Book 3 §9.3): the online step has been had.
     if (type === 0x80) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
     if (c.data.length !== dolDataLength(parseDol(CARD_CDOL2))) return statusOnly(SW.WRONG_LENGTH);
     const cdol2 = splitDolData(parseDol(CARD_CDOL2), c.data);
     const arc = cdol2?.get('8A');
-    const acType: Cvr['acType'] = type === 0x40 && arc !== undefined && arc[0] === 0x30 && arc[1] === 0x30 ? 'tc' : 'aac';
+    const acType: Cvr['acType'] =
+      type === 0x40 && arc !== undefined && arc[0] === 0x30 && arc[1] === 0x30 ? 'tc' : 'aac';
     const cda = (c.p1 & 0x10) !== 0 && acType !== 'aac';
     this.v = { ...this.v, online: undefined };
     const atc = Uint8Array.of(p.atc >> 8, p.atc & 0xff);
     const iad = encodeIad(p.data.acAlgorithm, { ...online.cvr, acType, cdaPerformed: cda });
-    const ac = computeCardAc({ iccMasterKey: p.data.acMasterKey, algorithm: p.data.acAlgorithm, atc, data: cardAcInput(c.data, CARD_AIP, atc, iad) });
+    const ac = computeCardAc({
+      iccMasterKey: p.data.acMasterKey,
+      algorithm: p.data.acAlgorithm,
+      atc,
+      data: cardAcInput(c.data, CARD_AIP, atc, iad),
+    });
     const cid = acType === 'tc' ? 0x40 : 0x00;
     const objects: Tlv[] = [
       { tag: '9F27', value: Uint8Array.of(cid) },
@@ -404,8 +570,23 @@ export class EmvCard implements CardApplication {
     ];
     if (cda) {
       const un = cdol2?.get('9F37') ?? new Uint8Array(4);
-      const transactionDataHash = cdaTransactionDataHash(pdolData, concatBytes(online.cdol1Data, c.data), encodeTlv(objects));
-      objects.push({ tag: '9F4B', value: signCda({ iccPrivateKey: p.iccPrivateKey, iccDynamicNumber: this.random(8), cid, ac, transactionDataHash, unpredictableNumber: un, counters: this.counters(p) }) });
+      const transactionDataHash = cdaTransactionDataHash(
+        pdolData,
+        concatBytes(online.cdol1Data, c.data),
+        encodeTlv(objects),
+      );
+      objects.push({
+        tag: '9F4B',
+        value: signCda({
+          iccPrivateKey: p.iccPrivateKey,
+          iccDynamicNumber: this.random(8),
+          cid,
+          ac,
+          transactionDataHash,
+          unpredictableNumber: un,
+          counters: this.counters(p),
+        }),
+      });
     }
     return ok([{ tag: '77', value: EMPTY, children: objects }]);
   }
@@ -456,7 +637,12 @@ export class EmvCard implements CardApplication {
     const wait = p.issuerWait;
     if (!wait) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
     const atc = Uint8Array.of(wait.atc >> 8, wait.atc & 0xff);
-    const csu = checkIssuerAuthentication(c.data, { iccMasterKey: p.data.acMasterKey, algorithm: p.data.acAlgorithm, atc, arqc: wait.arqc });
+    const csu = checkIssuerAuthentication(c.data, {
+      iccMasterKey: p.data.acMasterKey,
+      algorithm: p.data.acAlgorithm,
+      atc,
+      arqc: wait.arqc,
+    });
     if (!csu) {
       p.issuerAuthenticationFailures += 1;
       p.issuerAuthenticationFailed = true;
@@ -499,7 +685,8 @@ export class EmvCard implements CardApplication {
     if (this.v.selected !== 'app' || !p) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
     const secret = p.data.knowledgeSecret;
     if (!secret) return statusOnly(SW.REFERENCED_DATA_NOT_FOUND);
-    if (c.data.length < KNOWLEDGE_SECRET_MIN_BYTES || c.data.length > KNOWLEDGE_SECRET_MAX_BYTES) return statusOnly(SW.WRONG_LENGTH);
+    if (c.data.length < KNOWLEDGE_SECRET_MIN_BYTES || c.data.length > KNOWLEDGE_SECRET_MAX_BYTES)
+      return statusOnly(SW.WRONG_LENGTH);
     if (p.knowledgeTriesLeft === 0) return statusOnly(SW.AUTHENTICATION_METHOD_BLOCKED);
     const matched = c.data.length === secret.length && timingSafeEqual(c.data, secret);
     if (matched) {
@@ -516,8 +703,10 @@ export class EmvCard implements CardApplication {
     const p = this.persistent;
     if (!p) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
     const tag = (c.p1 << 8) | c.p2;
-    if (tag === 0x9f36) return caseTwoAnswer(c, encodeTlv([{ tag: '9F36', value: Uint8Array.of(p.atc >> 8, p.atc & 0xff) }]));
-    if (tag === 0x9f17) return caseTwoAnswer(c, encodeTlv([{ tag: '9F17', value: Uint8Array.of(p.pinTriesLeft) }]));
+    if (tag === 0x9f36)
+      return caseTwoAnswer(c, encodeTlv([{ tag: '9F36', value: Uint8Array.of(p.atc >> 8, p.atc & 0xff) }]));
+    if (tag === 0x9f17)
+      return caseTwoAnswer(c, encodeTlv([{ tag: '9F17', value: Uint8Array.of(p.pinTriesLeft) }]));
     return statusOnly(SW.REFERENCED_DATA_NOT_FOUND);
   }
 
@@ -533,9 +722,18 @@ export class EmvCard implements CardApplication {
     if (c.p2 !== this.perso.nextSequence) return fail(SW.CONDITIONS_NOT_SATISFIED);
     const chunk = c.data.subarray(0, c.data.length - 8);
     const mac = c.data.subarray(c.data.length - 8);
-    const want = personalizationMac(this.personalizationKey, this.perso.previousMac, Uint8Array.of(c.cla, c.ins, c.p1, c.p2), chunk);
+    const want = personalizationMac(
+      this.personalizationKey,
+      this.perso.previousMac,
+      Uint8Array.of(c.cla, c.ins, c.p1, c.p2),
+      chunk,
+    );
     if (!macEquals(mac, want)) return fail(SW.SECURITY_STATUS_NOT_SATISFIED);
-    this.perso = { nextSequence: this.perso.nextSequence + 1, previousMac: Uint8Array.from(mac), chunks: [...this.perso.chunks, Uint8Array.from(chunk)] };
+    this.perso = {
+      nextSequence: this.perso.nextSequence + 1,
+      previousMac: Uint8Array.from(mac),
+      chunks: [...this.perso.chunks, Uint8Array.from(chunk)],
+    };
     if ((c.p1 & 0x80) === 0) {
       if (this.perso.nextSequence > 0xff) return fail(SW.NOT_ENOUGH_MEMORY);
       return statusOnly(SW.OK);
@@ -543,12 +741,23 @@ export class EmvCard implements CardApplication {
     const all = Buffer.concat(this.perso.chunks);
     try {
       const data = decodePersonalizationData(new Uint8Array(all));
-      const iccPrivateKey = createPrivateKey({ key: Buffer.from(data.iccPrivateKey), format: 'der', type: 'pkcs8' });
+      const iccPrivateKey = createPrivateKey({
+        key: Buffer.from(data.iccPrivateKey),
+        format: 'der',
+        type: 'pkcs8',
+      });
       this.persistent = {
-        data, records: cardRecords(data), iccPrivateKey, atc: data.initialAtc ?? 0, pinTriesLeft: data.pinTryLimit,
-        biometricTriesLeft: data.biometricTryLimit ?? DEFAULT_BIOMETRIC_TRY_LIMIT, knowledgeTriesLeft: data.knowledgeTryLimit ?? DEFAULT_KNOWLEDGE_TRY_LIMIT,
+        data,
+        records: cardRecords(data),
+        iccPrivateKey,
+        atc: data.initialAtc ?? 0,
+        pinTriesLeft: data.pinTryLimit,
+        biometricTriesLeft: data.biometricTryLimit ?? DEFAULT_BIOMETRIC_TRY_LIMIT,
+        knowledgeTriesLeft: data.knowledgeTryLimit ?? DEFAULT_KNOWLEDGE_TRY_LIMIT,
         offline: ZERO_OFFLINE_COUNTERS,
-        issuerPinShare: 0, issuerAuthenticationFailures: 0, issuerAuthenticationFailed: false,
+        issuerPinShare: 0,
+        issuerAuthenticationFailures: 0,
+        issuerAuthenticationFailed: false,
       };
     } catch {
       return fail(SW.WRONG_DATA);

@@ -8,7 +8,11 @@ import { InProcessCardReader, writeCard } from '@bluetill/phone-agent';
  * CardReadError if the card refuses a command or reads back something else. Leaves the card
  * powered off.
  */
-export async function personalizeCard(card: EmvCard, personalization: CardPersonalization, personalizationKey: Uint8Array): Promise<void> {
+export async function personalizeCard(
+  card: EmvCard,
+  personalization: CardPersonalization,
+  personalizationKey: Uint8Array,
+): Promise<void> {
   const reader = new InProcessCardReader(card);
   try {
     await writeCard(reader, { personalization, personalizationKey }, { timeoutMs: 1_000 });

@@ -19,15 +19,36 @@ export interface PhoneCard {
  * `cardProfile` (default `instant`): how long the card takes (card-timing.ts); the phone's reader
  * holds each answer back that long, its own NFC stack's share included.
  */
-export async function phoneCardFrom(personalization: CardPersonalization, personalizationKey: Uint8Array, o: { currency?: string; country?: number; cardProfile?: CardProfileName } = {}): Promise<PhoneCard> {
+export async function phoneCardFrom(
+  personalization: CardPersonalization,
+  personalizationKey: Uint8Array,
+  o: { currency?: string; country?: number; cardProfile?: CardProfileName } = {},
+): Promise<PhoneCard> {
   const card = new EmvCard(personalizationKey);
   await personalizeCard(card, personalization, personalizationKey);
-  const reader = new InProcessCardReader(o.cardProfile && o.cardProfile !== 'instant' ? new TimedCard(card, o.cardProfile) : card);
-  const paymentCard = new EmvPaymentCard(reader, { country: o.country ?? 276, currency: o.currency ?? 'EUR', now: () => new Date(), waitTimeoutMs: 1_000 });
+  const reader = new InProcessCardReader(
+    o.cardProfile && o.cardProfile !== 'instant' ? new TimedCard(card, o.cardProfile) : card,
+  );
+  const paymentCard = new EmvPaymentCard(reader, {
+    country: o.country ?? 276,
+    currency: o.currency ?? 'EUR',
+    now: () => new Date(),
+    waitTimeoutMs: 1_000,
+  });
   return { card, paymentCard };
 }
 
-export function phoneCardFromFile(path: string, o: { cardProfile?: CardProfileName } = {}): Promise<PhoneCard> {
-  const file = JSON.parse(readFileSync(path, 'utf8')) as { personalization: string; personalizationKey: string };
-  return phoneCardFrom(decodePersonalizationData(Buffer.from(file.personalization, 'base64')), new Uint8Array(Buffer.from(file.personalizationKey, 'base64')), o);
+export function phoneCardFromFile(
+  path: string,
+  o: { cardProfile?: CardProfileName } = {},
+): Promise<PhoneCard> {
+  const file = JSON.parse(readFileSync(path, 'utf8')) as {
+    personalization: string;
+    personalizationKey: string;
+  };
+  return phoneCardFrom(
+    decodePersonalizationData(Buffer.from(file.personalization, 'base64')),
+    new Uint8Array(Buffer.from(file.personalizationKey, 'base64')),
+    o,
+  );
 }

@@ -9,16 +9,20 @@
  */
 import { seededRandom } from '@bluetill/protocol';
 
-export type ArrivalPlan = { readonly perSecond: number; readonly seed: number } & ({ readonly durationS: number } | { readonly count: number });
+export type ArrivalPlan = { readonly perSecond: number; readonly seed: number } & (
+  { readonly durationS: number } | { readonly count: number }
+);
 
 /** Arrival times, ms from the start, ascending: within `durationS`, or the first `count`. */
 export function poissonArrivals(p: ArrivalPlan): number[] {
-  if (!(p.perSecond > 0) || !Number.isFinite(p.perSecond)) throw new RangeError('arrivals per second must be a positive number');
+  if (!(p.perSecond > 0) || !Number.isFinite(p.perSecond))
+    throw new RangeError('arrivals per second must be a positive number');
   const random = seededRandom(p.seed);
   const meanMs = 1000 / p.perSecond;
   const limitMs = 'durationS' in p ? p.durationS * 1000 : Infinity;
   const count = 'count' in p ? p.count : Infinity;
-  if (!(limitMs > 0) || !(count > 0)) throw new RangeError('an open-loop run needs a positive duration or phone count');
+  if (!(limitMs > 0) || !(count > 0))
+    throw new RangeError('an open-loop run needs a positive duration or phone count');
   const out: number[] = [];
   let t = 0;
   for (;;) {

@@ -41,7 +41,12 @@ export interface FleetSummary {
   /** Of `failed`: phones whose connection to the till could not be established (after their attempts). */
   readonly connectFailed: number;
   /** Over the phones with a definitive answer from the till (approved or declined). */
-  readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number };
+  readonly latencyMs: {
+    readonly p50: number;
+    readonly p90: number;
+    readonly p99: number;
+    readonly max: number;
+  };
   readonly seconds: number;
   readonly paymentsPerSecond: number;
   /** Phones that did not end as expected: approved with the right PIN, declined pin_incorrect with a wrong one. */
@@ -51,9 +56,20 @@ export interface FleetSummary {
   /** What the shopper waits on, step by step, over the approved phones. */
   readonly steps?: StepSummary;
   /** Open loop: the arrival rate and the seed that repeats the arrivals. */
-  readonly arrivals?: { readonly perSecond: number; readonly seed: number; readonly durationS?: number; readonly lastArrivalS: number };
+  readonly arrivals?: {
+    readonly perSecond: number;
+    readonly seed: number;
+    readonly durationS?: number;
+    readonly lastArrivalS: number;
+  };
   /** What the radio put the phones and the till through (when asked for radio conditions). */
-  readonly radio?: { readonly conditions: string; readonly seed: number; readonly failedToEstablish: number; readonly aclOverflows: number; readonly aclMaxInFlight: number };
+  readonly radio?: {
+    readonly conditions: string;
+    readonly seed: number;
+    readonly failedToEstablish: number;
+    readonly aclOverflows: number;
+    readonly aclMaxInFlight: number;
+  };
 }
 
 /** Nearest-rank percentile of ascending values. */
@@ -64,7 +80,11 @@ export function percentile(sorted: readonly number[], p: number): number {
 
 const round = (n: number) => Math.round(n * 10) / 10;
 
-export function summarize(results: readonly FleetPhoneResult[], seconds: number, expect: { connectFailuresExpected?: boolean } = {}): FleetSummary {
+export function summarize(
+  results: readonly FleetPhoneResult[],
+  seconds: number,
+  expect: { connectFailuresExpected?: boolean } = {},
+): FleetSummary {
   const declined: Partial<Record<DeclineCode, number>> = {};
   let approved = 0;
   let failed = 0;
@@ -115,22 +135,38 @@ export function summarize(results: readonly FleetPhoneResult[], seconds: number,
     failed,
     unknown,
     connectFailed,
-    latencyMs: { p50: round(percentile(sorted, 50)), p90: round(percentile(sorted, 90)), p99: round(percentile(sorted, 99)), max: round(sorted.at(-1) ?? 0) },
+    latencyMs: {
+      p50: round(percentile(sorted, 50)),
+      p90: round(percentile(sorted, 90)),
+      p99: round(percentile(sorted, 99)),
+      max: round(sorted.at(-1) ?? 0),
+    },
     seconds: Math.round(seconds * 100) / 100,
-    paymentsPerSecond: seconds > 0 ? round((approved + Object.values(declined).reduce((a, b) => a + b, 0)) / seconds) : 0,
+    paymentsPerSecond:
+      seconds > 0 ? round((approved + Object.values(declined).reduce((a, b) => a + b, 0)) / seconds) : 0,
     unexpected,
     errors,
     ...(steps ? { steps } : {}),
   };
 }
 
-const STEP_KEYS = ['arrivalToBasketMs', 'cardReadMs', 'cardAfterUnMs', 'pinToAuthorizedMs', 'confirmToReceiptMs', 'machineMs'] as const satisfies ReadonlyArray<keyof StepDurations>;
+const STEP_KEYS = [
+  'arrivalToBasketMs',
+  'cardReadMs',
+  'cardAfterUnMs',
+  'pinToAuthorizedMs',
+  'confirmToReceiptMs',
+  'machineMs',
+] as const satisfies ReadonlyArray<keyof StepDurations>;
 
 /** Percentiles of each step over the runs that have it; undefined when no run has any. */
 export function stepSummary(runs: readonly StepDurations[]): StepSummary | undefined {
   const out: Partial<Record<keyof StepDurations, Percentiles>> = {};
   for (const k of STEP_KEYS) {
-    const v = runs.map((r) => r[k]).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+    const v = runs
+      .map((r) => r[k])
+      .filter((x): x is number => x !== undefined)
+      .sort((a, b) => a - b);
     if (v.length === 0) return undefined;
     out[k] = { p50: round(percentile(v, 50)), p99: round(percentile(v, 99)) };
   }
@@ -147,7 +183,11 @@ export function formatSummary(s: FleetSummary): string {
     `unknown       ${s.unknown}`,
     `latency ms    p50 ${s.latencyMs.p50}  p90 ${s.latencyMs.p90}  p99 ${s.latencyMs.p99}  max ${s.latencyMs.max}  (connect to receipt)`,
     `throughput    ${s.paymentsPerSecond} payments/s over ${s.seconds} s`,
-    ...(s.arrivals ? [`arrivals      ${s.arrivals.perSecond}/s (Poisson, seed ${s.arrivals.seed}), last at ${s.arrivals.lastArrivalS} s`] : []),
+    ...(s.arrivals
+      ? [
+          `arrivals      ${s.arrivals.perSecond}/s (Poisson, seed ${s.arrivals.seed}), last at ${s.arrivals.lastArrivalS} s`,
+        ]
+      : []),
     ...(s.steps
       ? [
           `steps ms      p50 / p99, what the shopper waits on:`,
@@ -159,7 +199,13 @@ export function formatSummary(s: FleetSummary): string {
           `  machine time                 ${s.steps.machineMs.p50} / ${s.steps.machineMs.p99}  (connect to receipt less the shopper's own time)`,
         ]
       : []),
-    ...(s.radio ? [`radio         ${s.radio.conditions} (seed ${s.radio.seed}): ${s.radio.failedToEstablish} connection(s) failed to be established (0x3E), ${s.radio.aclOverflows} ACL overflows`] : []),
-    ...(s.unexpected ? [`UNEXPECTED    ${s.unexpected} phone(s) did not end as expected`, ...s.errors.map((e) => `  ${e}`)] : []),
+    ...(s.radio
+      ? [
+          `radio         ${s.radio.conditions} (seed ${s.radio.seed}): ${s.radio.failedToEstablish} connection(s) failed to be established (0x3E), ${s.radio.aclOverflows} ACL overflows`,
+        ]
+      : []),
+    ...(s.unexpected
+      ? [`UNEXPECTED    ${s.unexpected} phone(s) did not end as expected`, ...s.errors.map((e) => `  ${e}`)]
+      : []),
   ].join('\n');
 }

@@ -34,11 +34,18 @@ function usage(message: string): never {
   process.exit(2);
 }
 
-function radioOf(v: { 'harsh-radio'?: boolean; 'connect-fail-rate'?: string; 'rssi-unavailable'?: boolean; 'acl-buffer'?: string; 'radio-seed'?: string }): FleetRadio | undefined {
+function radioOf(v: {
+  'harsh-radio'?: boolean;
+  'connect-fail-rate'?: string;
+  'rssi-unavailable'?: boolean;
+  'acl-buffer'?: string;
+  'radio-seed'?: string;
+}): FleetRadio | undefined {
   let r: FleetRadio = v['harsh-radio'] ? { ...HARSH_RADIO } : {};
   if (v['connect-fail-rate'] !== undefined) {
     const rate = Number(v['connect-fail-rate']);
-    if (v['connect-fail-rate'].trim() === '' || !(rate >= 0 && rate <= 1)) usage(`--connect-fail-rate must be a number 0..1, got "${v['connect-fail-rate']}"`);
+    if (v['connect-fail-rate'].trim() === '' || !(rate >= 0 && rate <= 1))
+      usage(`--connect-fail-rate must be a number 0..1, got "${v['connect-fail-rate']}"`);
     r = { ...r, connectFailRate: rate };
   }
   if (v['rssi-unavailable']) r = { ...r, rssiUnavailable: true };
@@ -46,12 +53,14 @@ function radioOf(v: { 'harsh-radio'?: boolean; 'connect-fail-rate'?: string; 'rs
     const m = /^(\d+)x(\d+)$/.exec(v['acl-buffer']);
     const length = Number(m?.[1]);
     const count = Number(m?.[2]);
-    if (!m || length < 27 || length > 251 || count < 1 || count > 255) usage(`--acl-buffer must be LENxN with LEN 27..251 and N 1..255, got "${v['acl-buffer']}"`);
+    if (!m || length < 27 || length > 251 || count < 1 || count > 255)
+      usage(`--acl-buffer must be LENxN with LEN 27..251 and N 1..255, got "${v['acl-buffer']}"`);
     r = { ...r, aclBuffer: { length, count } };
   }
   if (v['radio-seed'] !== undefined) {
     const seed = Number(v['radio-seed']);
-    if (!/^\d+$/.test(v['radio-seed']) || !Number.isSafeInteger(seed)) usage(`--radio-seed must be a whole number, got "${v['radio-seed']}"`);
+    if (!/^\d+$/.test(v['radio-seed']) || !Number.isSafeInteger(seed))
+      usage(`--radio-seed must be a whole number, got "${v['radio-seed']}"`);
     r = { ...r, seed };
   }
   return Object.keys(r).length ? r : undefined;
@@ -60,7 +69,8 @@ function radioOf(v: { 'harsh-radio'?: boolean; 'connect-fail-rate'?: string; 'rs
 function positive(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) usage(`--${name} must be a number above 0, got "${value}"`);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0)
+    usage(`--${name} must be a number above 0, got "${value}"`);
   return n;
 }
 
@@ -68,7 +78,9 @@ function count(name: string, value: string | undefined, fallback: number, min: n
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < min) {
-    process.stderr.write(`bluetill-fleet: --${name} must be a whole number >= ${min}, got "${value}"\n${USAGE}\n`);
+    process.stderr.write(
+      `bluetill-fleet: --${name} must be a whole number >= ${min}, got "${value}"\n${USAGE}\n`,
+    );
     process.exit(2);
   }
   return n;
@@ -79,9 +91,22 @@ async function main(): Promise<void> {
   try {
     ({ values } = parseArgs({
       options: {
-        phones: { type: 'string' }, 'wrong-pin-every': { type: 'string' }, interval: { type: 'string' }, 'card-profile': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-        'harsh-radio': { type: 'boolean' }, 'connect-fail-rate': { type: 'string' }, 'rssi-unavailable': { type: 'boolean' }, 'acl-buffer': { type: 'string' }, 'radio-seed': { type: 'string' },
-        rate: { type: 'string' }, duration: { type: 'string' }, seed: { type: 'string' }, 'human-shopper': { type: 'boolean' }, 'log-dir': { type: 'string' },
+        phones: { type: 'string' },
+        'wrong-pin-every': { type: 'string' },
+        interval: { type: 'string' },
+        'card-profile': { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        'harsh-radio': { type: 'boolean' },
+        'connect-fail-rate': { type: 'string' },
+        'rssi-unavailable': { type: 'boolean' },
+        'acl-buffer': { type: 'string' },
+        'radio-seed': { type: 'string' },
+        rate: { type: 'string' },
+        duration: { type: 'string' },
+        seed: { type: 'string' },
+        'human-shopper': { type: 'boolean' },
+        'log-dir': { type: 'string' },
       },
       strict: true,
     }));
@@ -95,21 +120,41 @@ async function main(): Promise<void> {
   }
   const rate = positive('rate', values.rate);
   const durationS = positive('duration', values.duration);
-  if (rate === undefined && (durationS !== undefined || values.seed !== undefined)) usage('--duration and --seed go with --rate (open loop)');
-  if (rate !== undefined && durationS !== undefined && values.phones !== undefined) usage('open loop: give --duration or --phones, not both');
-  if (values.seed !== undefined && !/^\d+$/.test(values.seed)) usage(`--seed must be a whole number, got "${values.seed}"`);
+  if (rate === undefined && (durationS !== undefined || values.seed !== undefined))
+    usage('--duration and --seed go with --rate (open loop)');
+  if (rate !== undefined && durationS !== undefined && values.phones !== undefined)
+    usage('open loop: give --duration or --phones, not both');
+  if (values.seed !== undefined && !/^\d+$/.test(values.seed))
+    usage(`--seed must be a whole number, got "${values.seed}"`);
   const seed = values.seed !== undefined ? Number(values.seed) : undefined;
-  const phones = rate !== undefined && values.phones === undefined ? undefined : count('phones', values.phones, 10, 1);
-  const open = rate !== undefined ? { arrivalsPerSecond: rate, ...(durationS !== undefined || phones === undefined ? { durationS: durationS ?? 10 } : {}), ...(seed !== undefined ? { seed } : {}) } : {};
+  const phones =
+    rate !== undefined && values.phones === undefined ? undefined : count('phones', values.phones, 10, 1);
+  const open =
+    rate !== undefined
+      ? {
+          arrivalsPerSecond: rate,
+          ...(durationS !== undefined || phones === undefined ? { durationS: durationS ?? 10 } : {}),
+          ...(seed !== undefined ? { seed } : {}),
+        }
+      : {};
   const wrongPinEvery = count('wrong-pin-every', values['wrong-pin-every'], 0, 0);
   const connectionIntervalMs = count('interval', values.interval, 30, 8);
   const json = values.json === true;
   const cardProfile = values['card-profile'] ?? 'typical';
-  if (!isCardProfileName(cardProfile)) usage(`--card-profile must be one of ${CARD_PROFILES.join(', ')}, got "${cardProfile}"`);
+  if (!isCardProfileName(cardProfile))
+    usage(`--card-profile must be one of ${CARD_PROFILES.join(', ')}, got "${cardProfile}"`);
   const radio = radioOf(values);
   const summary = await runFleet({
-    ...(phones !== undefined ? { phones } : {}), ...open, wrongPinEvery,
-    ...(values['human-shopper'] ? { shopper: HUMAN_SHOPPER } : {}), ...(values['log-dir'] !== undefined ? { logDir: values['log-dir'] } : {}), connectionIntervalMs, cardProfile, ...(radio ? { radio } : {}), onProgress: (l) => process.stderr.write(`fleet: ${l}\n`) });
+    ...(phones !== undefined ? { phones } : {}),
+    ...open,
+    wrongPinEvery,
+    ...(values['human-shopper'] ? { shopper: HUMAN_SHOPPER } : {}),
+    ...(values['log-dir'] !== undefined ? { logDir: values['log-dir'] } : {}),
+    connectionIntervalMs,
+    cardProfile,
+    ...(radio ? { radio } : {}),
+    onProgress: (l) => process.stderr.write(`fleet: ${l}\n`),
+  });
   process.stdout.write(json ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary)}\n`);
   process.exit(summary.unexpected === 0 ? 0 : 1);
 }

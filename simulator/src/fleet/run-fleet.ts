@@ -41,7 +41,11 @@ export interface FleetRadio {
 }
 
 /** `--harsh-radio`: all of them at once. */
-export const HARSH_RADIO: FleetRadio = { connectFailRate: 0.2, rssiUnavailable: true, aclBuffer: { length: 192, count: 1 } };
+export const HARSH_RADIO: FleetRadio = {
+  connectFailRate: 0.2,
+  rssiUnavailable: true,
+  aclBuffer: { length: 192, count: 1 },
+};
 
 export interface FleetOptions {
   /** A wave: this many phones at once. Open loop (with `arrivalsPerSecond`): this many arrivals, instead of `durationS`. */
@@ -76,16 +80,27 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
   const seed = o.seed ?? freshSeed();
   let arrivalsMs: number[] | undefined;
   if (open) {
-    if (o.phones === undefined && o.durationS === undefined) throw new RangeError('an open-loop fleet needs durationS or phones');
-    arrivalsMs = poissonArrivals({ perSecond: o.arrivalsPerSecond!, seed, ...(o.phones !== undefined ? { count: o.phones } : { durationS: o.durationS! }) });
-    if (arrivalsMs.length === 0) throw new RangeError(`no phone arrives within ${o.durationS} s at ${o.arrivalsPerSecond}/s (seed ${seed})`);
-  } else if (!Number.isSafeInteger(o.phones) || o.phones! < 1) throw new RangeError('phones must be at least 1');
+    if (o.phones === undefined && o.durationS === undefined)
+      throw new RangeError('an open-loop fleet needs durationS or phones');
+    arrivalsMs = poissonArrivals({
+      perSecond: o.arrivalsPerSecond!,
+      seed,
+      ...(o.phones !== undefined ? { count: o.phones } : { durationS: o.durationS! }),
+    });
+    if (arrivalsMs.length === 0)
+      throw new RangeError(
+        `no phone arrives within ${o.durationS} s at ${o.arrivalsPerSecond}/s (seed ${seed})`,
+      );
+  } else if (!Number.isSafeInteger(o.phones) || o.phones! < 1)
+    throw new RangeError('phones must be at least 1');
   const phones = arrivalsMs?.length ?? o.phones!;
   const every = o.wrongPinEvery ?? 0;
   const say = o.onProgress ?? (() => undefined);
   say(`starting the radio, the backend and the till for ${phones} phones`);
   const r = o.radio ?? {};
-  const acl = r.aclBuffer ? { aclBufferLength: r.aclBuffer.length, aclBuffers: r.aclBuffer.count } : undefined;
+  const acl = r.aclBuffer
+    ? { aclBufferLength: r.aclBuffer.length, aclBuffers: r.aclBuffer.count }
+    : undefined;
   const radioSeed = r.seed ?? freshSeed();
   if (o.radio) say(`radio: ${describeRadio(r)} (seed ${radioSeed})`);
   const ble = await VirtualBle.start({
@@ -98,24 +113,52 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
     ...(acl ? { tillController: acl, phoneController: acl } : {}),
   });
   try {
-    const world = await startWorld({ radio: ble, fleetCards: phones, limits: { sessionTimeoutMs: 300_000 }, phonesInOwnProcess: true, cardProfile: o.cardProfile ?? 'typical' });
+    const world = await startWorld({
+      radio: ble,
+      fleetCards: phones,
+      limits: { sessionTimeoutMs: 300_000 },
+      phonesInOwnProcess: true,
+      cardProfile: o.cardProfile ?? 'typical',
+    });
     try {
-      const plan = fleetCards(phones).map((c, i) => ({ card: c, wrongPin: every > 0 && (i + 1) % every === 0 }));
-      const common = { onProgress: say, ...(o.shopper ? { shopper: o.shopper } : {}), ...(o.logDir ? { logDir: o.logDir } : {}) };
+      const plan = fleetCards(phones).map((c, i) => ({
+        card: c,
+        wrongPin: every > 0 && (i + 1) % every === 0,
+      }));
+      const common = {
+        onProgress: say,
+        ...(o.shopper ? { shopper: o.shopper } : {}),
+        ...(o.logDir ? { logDir: o.logDir } : {}),
+      };
       let results: FleetPhoneResult[];
       let seconds: number;
       if (arrivalsMs) {
-        say(`open loop: ${phones} phones arriving at ${o.arrivalsPerSecond}/s (seed ${seed}; repeat with --seed ${seed})`);
+        say(
+          `open loop: ${phones} phones arriving at ${o.arrivalsPerSecond}/s (seed ${seed}; repeat with --seed ${seed})`,
+        );
         ({ results, seconds } = await runArrivals(world, plan, arrivalsMs, common));
       } else {
         for (const [i, p] of plan.entries()) if (!p.wrongPin) world.ringUp(gum(i));
         say(`${plan.length} phones paying (${plan.filter((p) => p.wrongPin).length} with a wrong PIN)`);
-        ({ results, seconds } = await payAll(world, plan.map((p) => ({ ...p, atMs: 0 })), common));
+        ({ results, seconds } = await payAll(
+          world,
+          plan.map((p) => ({ ...p, atMs: 0 })),
+          common,
+        ));
       }
       // With connections set to fail, a phone that could not connect after its attempts is an
       // honest outcome (nothing charged, said so), not a surprise.
       let summary = summarize(results, seconds, { connectFailuresExpected: (r.connectFailRate ?? 0) > 0 });
-      if (arrivalsMs) summary = { ...summary, arrivals: { perSecond: o.arrivalsPerSecond!, seed, ...(o.durationS !== undefined && o.phones === undefined ? { durationS: o.durationS } : {}), lastArrivalS: Math.round(arrivalsMs.at(-1)!) / 1000 } };
+      if (arrivalsMs)
+        summary = {
+          ...summary,
+          arrivals: {
+            perSecond: o.arrivalsPerSecond!,
+            seed,
+            ...(o.durationS !== undefined && o.phones === undefined ? { durationS: o.durationS } : {}),
+            lastArrivalS: Math.round(arrivalsMs.at(-1)!) / 1000,
+          },
+        };
       if (!o.radio) return summary;
       const stats = await ble.radio.stats();
       return { ...summary, radio: { conditions: describeRadio(r), seed: radioSeed, ...stats } };
@@ -127,7 +170,9 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
   }
 }
 
-const gum = (i: number) => [{ sku: `gum-${i + 1}`, name: 'Gum', quantity: 1, unitPriceMinor: 50 + (i % 500) }];
+const gum = (i: number) => [
+  { sku: `gum-${i + 1}`, name: 'Gum', quantity: 1, unitPriceMinor: 50 + (i % 500) },
+];
 
 export interface FleetPhonePlan {
   readonly card: { readonly id: string; readonly pin: string };
@@ -155,18 +200,29 @@ const READY_AHEAD = 64;
  * first READY_AHEAD before the clock starts, then one more as each arrives. `seconds` runs from
  * the start to the last phone's outcome.
  */
-export async function runArrivals(world: World, plan: readonly FleetPhonePlan[], arrivalsMs: readonly number[], o: PayAllOptions = {}): Promise<{ results: FleetPhoneResult[]; seconds: number }> {
+export async function runArrivals(
+  world: World,
+  plan: readonly FleetPhonePlan[],
+  arrivalsMs: readonly number[],
+  o: PayAllOptions = {},
+): Promise<{ results: FleetPhoneResult[]; seconds: number }> {
   if (arrivalsMs.length !== plan.length) throw new RangeError('one arrival time per phone');
   const ids = plan.map((p) => p.card.id);
   const ahead = Math.min(READY_AHEAD, ids.length);
   await world.preparePhones(ids.slice(0, ahead));
   const ready: Array<Promise<void>> = ids.map(() => Promise.resolve());
   let readying = Promise.resolve();
-  return payAll(world, plan.map((p, i) => ({ ...p, atMs: arrivalsMs[i]! })), o, (i) => {
-    if (!plan[i]!.wrongPin) world.ringUp(gum(i));
-    const next = i + ahead;
-    if (next < ids.length) ready[next] = readying = readying.then(() => world.preparePhones([ids[next]!]));
-  }, (i) => ready[i]!);
+  return payAll(
+    world,
+    plan.map((p, i) => ({ ...p, atMs: arrivalsMs[i]! })),
+    o,
+    (i) => {
+      if (!plan[i]!.wrongPin) world.ringUp(gum(i));
+      const next = i + ahead;
+      if (next < ids.length) ready[next] = readying = readying.then(() => world.preparePhones([ids[next]!]));
+    },
+    (i) => ready[i]!,
+  );
 }
 
 /** Each phone pays at its time (0: at once); progress about every second; a log per phone on request. */
@@ -184,7 +240,8 @@ async function payAll(
   let declined = 0;
   let failed = 0;
   const t0 = performance.now();
-  const line = () => `${((performance.now() - t0) / 1000).toFixed(1)} s: ${arrived}/${plan.length} arrived, ${paid} paid, ${declined} declined, ${failed} failed, ${arrived - paid - declined - failed} at the till`;
+  const line = () =>
+    `${((performance.now() - t0) / 1000).toFixed(1)} s: ${arrived}/${plan.length} arrived, ${paid} paid, ${declined} declined, ${failed} failed, ${arrived - paid - declined - failed} at the till`;
   const ticker = setInterval(() => say(line()), 1_000);
   try {
     const results = await Promise.all(
@@ -198,11 +255,28 @@ async function payAll(
         let run: PhoneRun | undefined;
         try {
           await readied?.(i); // made ready before it arrived, unless readying fell behind the arrivals
-          run = await world.phonePays(card.id, wrongPin ? WRONG_PIN : card.pin, o.shopper ? { shopper: o.shopper } : {});
+          run = await world.phonePays(
+            card.id,
+            wrongPin ? WRONG_PIN : card.pin,
+            o.shopper ? { shopper: o.shopper } : {},
+          );
           const steps = run.steps ? stepDurations(run.steps) : undefined;
-          result = { cardId: card.id, wrongPin, outcome: run.outcome, latencyMs: run.connectToReceiptMs ?? run.ms, arrivedAtMs: atMs, ...(steps ? { steps, stamps: run.steps! } : {}) };
+          result = {
+            cardId: card.id,
+            wrongPin,
+            outcome: run.outcome,
+            latencyMs: run.connectToReceiptMs ?? run.ms,
+            arrivedAtMs: atMs,
+            ...(steps ? { steps, stamps: run.steps! } : {}),
+          };
         } catch (e) {
-          result = { cardId: card.id, wrongPin, outcome: { kind: 'error', message: (e as Error).message }, latencyMs: performance.now() - started, arrivedAtMs: atMs };
+          result = {
+            cardId: card.id,
+            wrongPin,
+            outcome: { kind: 'error', message: (e as Error).message },
+            latencyMs: performance.now() - started,
+            arrivedAtMs: atMs,
+          };
         }
         const k = result.outcome.kind;
         if (k === 'approved') paid++;
@@ -222,7 +296,14 @@ async function payAll(
 /** One phone's log for a tester: its steps with their times from arrival, its outcome, its figures (no card data). */
 function phoneLog(r: FleetPhoneResult, run: PhoneRun | undefined): string {
   const o = r.outcome;
-  const outcome = o.kind === 'declined' ? `declined ${o.reason}` : o.kind === 'failed' ? `failed ${o.code} (charged: ${o.charged}): ${o.message}` : o.kind === 'error' ? `error: ${o.message}` : o.kind;
+  const outcome =
+    o.kind === 'declined'
+      ? `declined ${o.reason}`
+      : o.kind === 'failed'
+        ? `failed ${o.code} (charged: ${o.charged}): ${o.message}`
+        : o.kind === 'error'
+          ? `error: ${o.message}`
+          : o.kind;
   return [
     `phone ${r.cardId}${r.wrongPin ? ' (wrong PIN on purpose)' : ''}, arrived ${(r.arrivedAtMs ?? 0).toFixed(1)} ms after the start`,
     ...(run?.timeline ?? []).map((t) => `${t.atMs.toFixed(1).padStart(9)} ms  ${t.step}`),

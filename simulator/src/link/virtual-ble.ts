@@ -41,8 +41,20 @@ export class VirtualBle {
     // Every noble/bleno stack adds its own SIGINT handler; a fleet of phones in one process has many.
     process.setMaxListeners(Math.max(process.getMaxListeners(), 256));
     const radio = await RadioProcess.start(o);
-    const device = await radio.addDevice({ name: 'till', distanceM: 0, aclBuffers: o.tillAclBuffers ?? 24, ...o.tillController });
-    return new VirtualBle(radio, new BlenoPeripheral({ hci: { transport: 'uart', path: device.ttyPath }, ...(o.aclPolicy !== undefined ? { aclPolicy: o.aclPolicy } : {}) }), o);
+    const device = await radio.addDevice({
+      name: 'till',
+      distanceM: 0,
+      aclBuffers: o.tillAclBuffers ?? 24,
+      ...o.tillController,
+    });
+    return new VirtualBle(
+      radio,
+      new BlenoPeripheral({
+        hci: { transport: 'uart', path: device.ttyPath },
+        ...(o.aclPolicy !== undefined ? { aclPolicy: o.aclPolicy } : {}),
+      }),
+      o,
+    );
   }
 
   peripheral(): BlePeripheral {
@@ -65,7 +77,9 @@ export class VirtualBle {
   }
 
   /** A new phone: its own controller on the radio (made on first use) and its own noble stack. */
-  central(o: { distanceM?: number; shaping?: LinkShaping } = {}): BleCentral & { readonly deviceName: string } {
+  central(
+    o: { distanceM?: number; shaping?: LinkShaping } = {},
+  ): BleCentral & { readonly deviceName: string } {
     const { name, shaping, distanceM } = this.nextPhone(o);
     let central: Promise<NobleCentral> | null = null;
     const get = () =>
@@ -85,10 +99,18 @@ export class VirtualBle {
     };
   }
 
-  private nextPhone(o: { distanceM?: number; shaping?: LinkShaping }): { name: string; shaping: LinkShaping; distanceM: number } {
+  private nextPhone(o: { distanceM?: number; shaping?: LinkShaping }): {
+    name: string;
+    shaping: LinkShaping;
+    distanceM: number;
+  } {
     const name = `phone-${++this.phones}`;
     // Phones negotiate LE Data Length Extension (251-byte LL payloads) unless told otherwise.
-    return { name, shaping: { llPayloadBytes: 251, ...(o.shaping ?? this.o.phoneShaping) }, distanceM: o.distanceM ?? 1 + (this.phones % 5) };
+    return {
+      name,
+      shaping: { llPayloadBytes: 251, ...(o.shaping ?? this.o.phoneShaping) },
+      distanceM: o.distanceM ?? 1 + (this.phones % 5),
+    };
   }
 
   async close(): Promise<void> {

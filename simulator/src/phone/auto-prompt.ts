@@ -63,8 +63,14 @@ export class AutoPrompt implements Prompt {
 
   /** The shopper's own time so far (typing the PIN, reading the basket), ms. */
   shopperMs(): number {
-    const pin = this.pinAskedAt !== undefined && this.pinEnteredAt !== undefined ? this.pinEnteredAt - this.pinAskedAt : 0;
-    const basket = this.basketShownAt !== undefined && this.confirmedAt !== undefined ? this.confirmedAt - this.basketShownAt : 0;
+    const pin =
+      this.pinAskedAt !== undefined && this.pinEnteredAt !== undefined
+        ? this.pinEnteredAt - this.pinAskedAt
+        : 0;
+    const basket =
+      this.basketShownAt !== undefined && this.confirmedAt !== undefined
+        ? this.confirmedAt - this.basketShownAt
+        : 0;
     return pin + basket;
   }
 }

@@ -11,7 +11,8 @@ export function dropAfterMessages(link: CentralLink, k: number, onDrop?: (n: num
   let dropped = false;
   /** The k-th message's last fragment is on its way: from here nothing more reaches the phone. */
   let closing = false;
-  const ends = (v: Uint8Array) => v.length > 0 && (v[0]! & LAST) !== 0 && ((v[0]! & FIRST) !== 0 || v.length > 1);
+  const ends = (v: Uint8Array) =>
+    v.length > 0 && (v[0]! & LAST) !== 0 && ((v[0]! & FIRST) !== 0 || v.length > 1);
   const step = async () => {
     if (++count === k && !dropped) {
       dropped = true;
@@ -48,7 +49,11 @@ export function dropAfterMessages(link: CentralLink, k: number, onDrop?: (n: num
  * till notifications): n lands anywhere, also in the middle of a message. `onDrop` says which
  * value it was ('sent' or 'received').
  */
-export function dropAfterValues(link: CentralLink, n: number, onDrop?: (direction: 'sent' | 'received') => void): CentralLink {
+export function dropAfterValues(
+  link: CentralLink,
+  n: number,
+  onDrop?: (direction: 'sent' | 'received') => void,
+): CentralLink {
   let count = 0;
   let dropped = false;
   const drop = async (direction: 'sent' | 'received') => {

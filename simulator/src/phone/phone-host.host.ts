@@ -12,7 +12,10 @@ import type { PhoneHostReply, PhoneHostRequest } from './phone-host';
 // Every noble stack adds its own SIGINT handler; many phones in one process have many.
 process.setMaxListeners(1024);
 
-let trust: { acquirerCa: ReturnType<typeof publicKeyFromRaw>; cardCompanyRoot: ReturnType<typeof publicKeyFromRaw> } | null = null;
+let trust: {
+  acquirerCa: ReturnType<typeof publicKeyFromRaw>;
+  cardCompanyRoot: ReturnType<typeof publicKeyFromRaw>;
+} | null = null;
 let counterName = '';
 let cardProfile: CardProfileName = 'instant';
 /** One card object per card: a card is in one phone at a time and its ATC only moves forward. */
@@ -24,7 +27,8 @@ const reply = (m: PhoneHostReply): void => void process.send?.(m);
 
 function cardOf(cardId: string, cardFile: string): Promise<PaymentCard> {
   let card = cards.get(cardId);
-  if (!card) cards.set(cardId, (card = phoneCardFromFile(cardFile, { cardProfile }).then((c) => c.paymentCard)));
+  if (!card)
+    cards.set(cardId, (card = phoneCardFromFile(cardFile, { cardProfile }).then((c) => c.paymentCard)));
   return card;
 }
 
@@ -51,13 +55,30 @@ async function handle(req: PhoneHostRequest): Promise<void> {
     case 'pay': {
       if (!trust) throw new Error('phone host not initialised');
       const card = cardOf(req.cardId, req.cardFile);
-      const central = poweredOn.get(req.ttyPath) ?? new NobleCentral({ hci: { transport: 'uart', path: req.ttyPath } });
+      const central =
+        poweredOn.get(req.ttyPath) ?? new NobleCentral({ hci: { transport: 'uart', path: req.ttyPath } });
       poweredOn.delete(req.ttyPath);
       const run = await runPhone({
-        central, card: await card, pin: req.pin, trust, counterName,
-        ...(req.expectTotalMinor !== undefined ? { expectTotalMinor: req.expectTotalMinor } : {}), ...(req.shopper ? { shopper: req.shopper } : {}),
+        central,
+        card: await card,
+        pin: req.pin,
+        trust,
+        counterName,
+        ...(req.expectTotalMinor !== undefined ? { expectTotalMinor: req.expectTotalMinor } : {}),
+        ...(req.shopper ? { shopper: req.shopper } : {}),
       });
-      return reply({ id: req.id, ok: true, run: { ...run, prompt: { merchantName: run.prompt.merchantName, shownBasket: run.prompt.shownBasket, steps: [...run.prompt.steps] } } });
+      return reply({
+        id: req.id,
+        ok: true,
+        run: {
+          ...run,
+          prompt: {
+            merchantName: run.prompt.merchantName,
+            shownBasket: run.prompt.shownBasket,
+            steps: [...run.prompt.steps],
+          },
+        },
+      });
     }
   }
 }

@@ -52,17 +52,27 @@ export interface RemotePayRequest {
 }
 
 type PhoneHostCall =
-  | { readonly op: 'init'; readonly trust: PhoneHostTrust; readonly counterName: string; readonly cardProfile: CardProfileName }
+  | {
+      readonly op: 'init';
+      readonly trust: PhoneHostTrust;
+      readonly counterName: string;
+      readonly cardProfile: CardProfileName;
+    }
   | { readonly op: 'phones'; readonly phones: readonly PreparedPhone[] }
   | ({ readonly op: 'pay' } & RemotePayRequest);
 
 export type PhoneHostRequest = PhoneHostCall & { readonly id: number };
 
-export type PhoneHostReply = { readonly id: number; readonly ok: true; readonly run?: PhoneRun } | { readonly id: number; readonly ok: false; readonly message: string };
+export type PhoneHostReply =
+  | { readonly id: number; readonly ok: true; readonly run?: PhoneRun }
+  | { readonly id: number; readonly ok: false; readonly message: string };
 
 export class PhoneHost {
   private next = 1;
-  private readonly pending = new Map<number, { resolve: (r: PhoneRun | undefined) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (r: PhoneRun | undefined) => void; reject: (e: Error) => void }
+  >();
   private exited = false;
 
   private constructor(
@@ -83,11 +93,21 @@ export class PhoneHost {
     });
   }
 
-  static async start(o: { devices: PhoneDeviceSource; trust: PhoneHostTrust; counterName: string; cardProfile?: CardProfileName }): Promise<PhoneHost> {
+  static async start(o: {
+    devices: PhoneDeviceSource;
+    trust: PhoneHostTrust;
+    counterName: string;
+    cardProfile?: CardProfileName;
+  }): Promise<PhoneHost> {
     const entry = fileURLToPath(new URL('./phone-host.host.ts', import.meta.url));
     const child = spawnHost(entry, { label: 'phones', serialization: 'advanced' });
     const host = new PhoneHost(child, o.devices);
-    await host.call({ op: 'init', trust: o.trust, counterName: o.counterName, cardProfile: o.cardProfile ?? 'instant' });
+    await host.call({
+      op: 'init',
+      trust: o.trust,
+      counterName: o.counterName,
+      cardProfile: o.cardProfile ?? 'instant',
+    });
     return host;
   }
 

@@ -4,7 +4,17 @@
  * left, reconnect and ask the till what became of it. Used by the world in-process and by the
  * phone host process (many phones in a process of their own, as phones are devices of their own).
  */
-import { runPaymentSession, TillUnreachableError, type BleCentral, type CardholderVerification, type Trust, type CentralLink, type PaymentCard, type PaymentOutcome, type PayOptions } from '@bluetill/phone-agent';
+import {
+  runPaymentSession,
+  TillUnreachableError,
+  type BleCentral,
+  type CardholderVerification,
+  type Trust,
+  type CentralLink,
+  type PaymentCard,
+  type PaymentOutcome,
+  type PayOptions,
+} from '@bluetill/phone-agent';
 import { LAST } from '@bluetill/protocol';
 import { AutoPrompt, type ShopperDelays } from './auto-prompt';
 import { dropAfterMessages } from './flaky-link';
@@ -69,7 +79,8 @@ export interface StepDurations {
 }
 
 export function stepDurations(s: PhoneSteps): StepDurations {
-  const span = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? { v: b - a } : undefined);
+  const span = (a: number | undefined, b: number | undefined) =>
+    a !== undefined && b !== undefined ? { v: b - a } : undefined;
   const afterUn = span(s.cardUnAt, s.cardReadEndAt);
   const ahead = span(s.cardReadStartAt, s.cardPrefixEndAt);
   const card = ahead && afterUn ? { v: ahead.v + afterUn.v } : span(s.cardReadStartAt, s.cardReadEndAt);
@@ -135,9 +146,11 @@ export async function runPhone(o: RunPhoneOptions): Promise<PhoneRun> {
     o.onStep?.(step);
   };
   const prompt = new AutoPrompt({
-    pin: o.pin, ...(o.expectTotalMinor !== undefined ? { expectTotalMinor: o.expectTotalMinor } : {}),
+    pin: o.pin,
+    ...(o.expectTotalMinor !== undefined ? { expectTotalMinor: o.expectTotalMinor } : {}),
     onStep: (step) => stamp(step),
-    ...(o.confirmWhen ? { confirmWhen: o.confirmWhen } : {}), ...o.shopper,
+    ...(o.confirmWhen ? { confirmWhen: o.confirmWhen } : {}),
+    ...o.shopper,
   });
   // The card as the flow sees it: its read (every APDU before the PIN, a part of it read ahead) is timed.
   const prepare = o.card.prepare?.bind(o.card);
@@ -147,7 +160,7 @@ export async function runPhone(o: RunPhoneOptions): Promise<PhoneRun> {
           prepare: () => {
             cardReadStart ??= performance.now();
             return prepare().then(() => {
-              if (cardPrefixEnd === undefined) stamp('Card read up to the till\'s UN');
+              if (cardPrefixEnd === undefined) stamp("Card read up to the till's UN");
               cardPrefixEnd ??= performance.now();
             });
           },
@@ -163,8 +176,15 @@ export async function runPhone(o: RunPhoneOptions): Promise<PhoneRun> {
       }
     },
     generateAc: (input) => o.card.generateAc(input),
-    ...(o.card.verifyCardholder ? { verifyCardholder: (v: Parameters<NonNullable<PaymentCard['verifyCardholder']>>[0]) => o.card.verifyCardholder!(v) } : {}),
-    ...(o.card.issuerAuthenticate ? { issuerAuthenticate: (d: Uint8Array) => o.card.issuerAuthenticate!(d) } : {}),
+    ...(o.card.verifyCardholder
+      ? {
+          verifyCardholder: (v: Parameters<NonNullable<PaymentCard['verifyCardholder']>>[0]) =>
+            o.card.verifyCardholder!(v),
+        }
+      : {}),
+    ...(o.card.issuerAuthenticate
+      ? { issuerAuthenticate: (d: Uint8Array) => o.card.issuerAuthenticate!(d) }
+      : {}),
   };
   let links = 0;
   // The central as the session sees it: the first link is timed, counted and given the faults.
@@ -199,10 +219,16 @@ export async function runPhone(o: RunPhoneOptions): Promise<PhoneRun> {
   };
   try {
     const r = await runPaymentSession({
-      central, card, prompt, trust: o.trust,
-      till: { kind: 'name', name: o.counterName }, scanTimeoutMs: o.scanTimeoutMs ?? 5_000,
+      central,
+      card,
+      prompt,
+      trust: o.trust,
+      till: { kind: 'name', name: o.counterName },
+      scanTimeoutMs: o.scanTimeoutMs ?? 5_000,
       resumeBackoffMs: 300,
-      ...(o.tamper ? { tamper: o.tamper } : {}), ...(o.cvm ? { cvm: o.cvm } : {}), ...(o.oda ? { oda: true } : {}),
+      ...(o.tamper ? { tamper: o.tamper } : {}),
+      ...(o.cvm ? { cvm: o.cvm } : {}),
+      ...(o.oda ? { oda: true } : {}),
     });
     const end = performance.now();
     const ms = end - t0;
@@ -211,13 +237,37 @@ export async function runPhone(o: RunPhoneOptions): Promise<PhoneRun> {
     const receipt = answered ?? end;
     const steps: PhoneSteps = {
       shopperMs: prompt.shopperMs(),
-      ...defined({ connectAt: at(tConnect), cardReadStartAt: at(cardReadStart), cardPrefixEndAt: at(cardPrefixEnd), cardUnAt: at(cardUn), cardReadEndAt: at(cardReadEnd), pinEnteredAt: at(prompt.pinEnteredAt), basketAt: at(prompt.basketShownAt), confirmedAt: at(prompt.confirmedAt), receiptAt: at(receipt) }),
+      ...defined({
+        connectAt: at(tConnect),
+        cardReadStartAt: at(cardReadStart),
+        cardPrefixEndAt: at(cardPrefixEnd),
+        cardUnAt: at(cardUn),
+        cardReadEndAt: at(cardReadEnd),
+        pinEnteredAt: at(prompt.pinEnteredAt),
+        basketAt: at(prompt.basketShownAt),
+        confirmedAt: at(prompt.confirmedAt),
+        receiptAt: at(receipt),
+      }),
     };
-    return { outcome: r.outcome, prompt, ms, ...(tConnect !== undefined ? { connectToReceiptMs: receipt - tConnect } : {}), ...(linkReadyMs !== undefined ? { linkReadyMs } : {}), roundTrips, steps, timeline };
+    return {
+      outcome: r.outcome,
+      prompt,
+      ms,
+      ...(tConnect !== undefined ? { connectToReceiptMs: receipt - tConnect } : {}),
+      ...(linkReadyMs !== undefined ? { linkReadyMs } : {}),
+      roundTrips,
+      steps,
+      timeline,
+    };
   } catch (error) {
     // No payment could start (no till, no link): the phone's outcome is "nothing charged".
     if (error instanceof TillUnreachableError) {
-      return { outcome: { kind: 'failed', code: error.code, message: error.message, charged: 'no' }, prompt, ms: performance.now() - t0, timeline };
+      return {
+        outcome: { kind: 'failed', code: error.code, message: error.message, charged: 'no' },
+        prompt,
+        ms: performance.now() - t0,
+        timeline,
+      };
     }
     throw error;
   } finally {
@@ -226,5 +276,7 @@ export async function runPhone(o: RunPhoneOptions): Promise<PhoneRun> {
 }
 
 function defined<T extends Record<string, number | undefined>>(o: T): { [K in keyof T]?: number } {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: number };
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: number;
+  };
 }

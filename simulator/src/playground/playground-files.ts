@@ -42,10 +42,17 @@ export function loadOrCreateKeys(dir: string): { keys: PlaygroundKeys; created: 
   const file = keysFile(dir);
   if (existsSync(file)) {
     const k = JSON.parse(readFileSync(file, 'utf8')) as { masterKey: string; tillKey: string };
-    return { keys: { masterKey: MasterKey.fromBase64(k.masterKey, file), tillKey: k.tillKey }, created: false };
+    return {
+      keys: { masterKey: MasterKey.fromBase64(k.masterKey, file), tillKey: k.tillKey },
+      created: false,
+    };
   }
   const keys = { masterKey: MasterKey.generate(), tillKey: generateTillKey() };
-  writeFileSync(file, JSON.stringify({ masterKey: keys.masterKey.toBase64(), tillKey: keys.tillKey }) + '\n', { mode: 0o600, flag: 'wx' });
+  writeFileSync(
+    file,
+    JSON.stringify({ masterKey: keys.masterKey.toBase64(), tillKey: keys.tillKey }) + '\n',
+    { mode: 0o600, flag: 'wx' },
+  );
   chmodSync(file, 0o600);
   return { keys, created: true };
 }

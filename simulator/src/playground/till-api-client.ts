@@ -4,7 +4,9 @@
  */
 import WebSocket from 'ws';
 
-type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { code: string; message: string } };
+type Reply =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: { code: string; message: string } };
 
 export class TillApiClient {
   private next = 1;
@@ -18,24 +20,31 @@ export class TillApiClient {
       this.pending.delete(msg.id);
     });
     ws.on('close', () => {
-      for (const p of this.pending.values()) p({ id: 0, ok: false, error: { code: 'closed', message: 'the till closed the connection' } });
+      for (const p of this.pending.values())
+        p({ id: 0, ok: false, error: { code: 'closed', message: 'the till closed the connection' } });
       this.pending.clear();
     });
   }
 
   static connect(tillUrl: string, token: string): Promise<TillApiClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`${tillUrl.replace(/^http/, 'ws')}/api`, { headers: { authorization: `Bearer ${token}` } });
+      const ws = new WebSocket(`${tillUrl.replace(/^http/, 'ws')}/api`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       ws.once('open', () => resolve(new TillApiClient(ws)));
       ws.once('error', reject);
-      ws.once('unexpected-response', (_req, res) => reject(new Error(`the till refused the API connection (HTTP ${res.statusCode})`)));
+      ws.once('unexpected-response', (_req, res) =>
+        reject(new Error(`the till refused the API connection (HTTP ${res.statusCode})`)),
+      );
     });
   }
 
   call<T>(channel: string, payload: unknown): Promise<T> {
     const id = this.next++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, (r) => (r.ok ? resolve(r.result as T) : reject(new Error(`${channel}: ${r.error.code}: ${r.error.message}`))));
+      this.pending.set(id, (r) =>
+        r.ok ? resolve(r.result as T) : reject(new Error(`${channel}: ${r.error.code}: ${r.error.message}`)),
+      );
       this.ws.send(JSON.stringify({ id, channel, payload }));
     });
   }

@@ -8,7 +8,14 @@ import type { ControllerAir, HciController } from './controller';
 import { leAdvertisingReport, leConnectionComplete, leReadRemoteFeaturesComplete } from './hci-events';
 import { STATUS } from './hci-opcodes';
 import { Link } from './link';
-import { intervalUnits, rssiAtDistance, RSSI_NOT_AVAILABLE, type LinkShaping, type ResolvedShaping, mergeShaping } from './shaping';
+import {
+  intervalUnits,
+  rssiAtDistance,
+  RSSI_NOT_AVAILABLE,
+  type LinkShaping,
+  type ResolvedShaping,
+  mergeShaping,
+} from './shaping';
 
 /**
  * Advertising timing (Core 5.x Vol 6 Part B 4.4.2.2.1): consecutive advertising events are
@@ -23,7 +30,10 @@ const ADV_START_MS = 1.5;
 
 export interface AirOptions {
   /** Shaping for the pair (a, b), applied live. */
-  readonly shapingFor: (a: HciController, b: HciController) => { layers: ReadonlyArray<LinkShaping | undefined> };
+  readonly shapingFor: (
+    a: HciController,
+    b: HciController,
+  ) => { layers: ReadonlyArray<LinkShaping | undefined> };
   /** Handles never handed out (besides 0). Default [0x0006]: see VirtualRadioOptions.skipHandles. */
   readonly skipHandles?: readonly number[];
   /** Draws for connectFailRate (default Math.random; seeded to replay a run). */
@@ -77,7 +87,10 @@ export class Air implements ControllerAir {
 
   shaping(a: HciController, b: HciController): ResolvedShaping & { intervalExplicit: boolean } {
     const { layers } = this.options.shapingFor(a, b);
-    return { ...mergeShaping(...layers), intervalExplicit: layers.some((l) => l?.connectionIntervalMs !== undefined) };
+    return {
+      ...mergeShaping(...layers),
+      intervalExplicit: layers.some((l) => l?.connectionIntervalMs !== undefined),
+    };
   }
 
   rssiBetween(a: HciController, b: HciController): number {
@@ -91,7 +104,8 @@ export class Air implements ControllerAir {
       const tick = (): void => {
         if (!c.adv.enabled) return this.stopAdvertisingTimer(c);
         this.advertisingEvent(c);
-        if (c.adv.enabled) this.advTimers.set(c, setTimeout(tick, c.adv.intervalMs + ADV_DELAY_MAX_MS * Math.random()));
+        if (c.adv.enabled)
+          this.advTimers.set(c, setTimeout(tick, c.adv.intervalMs + ADV_DELAY_MAX_MS * Math.random()));
         else this.stopAdvertisingTimer(c);
       };
       this.advTimers.set(c, setTimeout(tick, ADV_START_MS));
@@ -109,7 +123,16 @@ export class Air implements ControllerAir {
     c.initiating = null;
     // 7.8.13: LE Connection Complete with status Unknown Connection Identifier.
     c.sendEvent(
-      leConnectionComplete({ status: STATUS.unknownConnectionId, handle: 0, role: 0, peerAddressType: 0, peerAddress: Buffer.alloc(6), interval: 0, latency: 0, supervisionTimeout: 0 }),
+      leConnectionComplete({
+        status: STATUS.unknownConnectionId,
+        handle: 0,
+        role: 0,
+        peerAddressType: 0,
+        peerAddress: Buffer.alloc(6),
+        interval: 0,
+        latency: 0,
+        supervisionTimeout: 0,
+      }),
       'le-conn-complete cancelled',
     );
   }
@@ -154,7 +177,10 @@ export class Air implements ControllerAir {
   readRemoteFeatures(c: HciController, handle: number): boolean {
     const link = this.linkOf(c, handle);
     if (!link) return false;
-    setTimeout(() => c.sendEvent(leReadRemoteFeaturesComplete(handle), `le-remote-features h=${handle}`), link.intervalMs);
+    setTimeout(
+      () => c.sendEvent(leReadRemoteFeaturesComplete(handle), `le-remote-features h=${handle}`),
+      link.intervalMs,
+    );
     return true;
   }
 
@@ -190,12 +216,24 @@ export class Air implements ControllerAir {
       const rssi = this.rssiBetween(adv, other);
       const eventType = adv.adv.type === 3 ? 3 : adv.adv.type === 2 ? 2 : 0;
       other.sendEvent(
-        leAdvertisingReport({ eventType, addressType: 0, address: adv.addressWire, data: adv.adv.data, rssi }),
+        leAdvertisingReport({
+          eventType,
+          addressType: 0,
+          address: adv.addressWire,
+          data: adv.adv.data,
+          rssi,
+        }),
         `le-adv-report from=${adv.name} type=${eventType}`,
       );
       if (other.scan.active && scannable) {
         other.sendEvent(
-          leAdvertisingReport({ eventType: 4, addressType: 0, address: adv.addressWire, data: adv.adv.scanResponse, rssi }),
+          leAdvertisingReport({
+            eventType: 4,
+            addressType: 0,
+            address: adv.addressWire,
+            data: adv.adv.scanResponse,
+            rssi,
+          }),
           `le-adv-report from=${adv.name} type=4`,
         );
       }
@@ -222,7 +260,8 @@ export class Air implements ControllerAir {
     this.stopAdvertisingTimer(peripheral);
     const handles = { central: this.allocateHandle(central), peripheral: this.allocateHandle(peripheral) };
     const shaping = this.shaping(central, peripheral);
-    const fails = shaping.connectFailRate > 0 && (this.options.random ?? Math.random)() < shaping.connectFailRate;
+    const fails =
+      shaping.connectFailRate > 0 && (this.options.random ?? Math.random)() < shaping.connectFailRate;
     const link = new Link(
       handles,
       central,
@@ -238,7 +277,11 @@ export class Air implements ControllerAir {
     );
     this.links.get(central)?.set(handles.central, link);
     this.links.get(peripheral)?.set(handles.peripheral, link);
-    if (fails) central.trace.log('---', `connection h=${handles.central} drawn to fail to be established (connectFailRate)`);
+    if (fails)
+      central.trace.log(
+        '---',
+        `connection h=${handles.central} drawn to fail to be established (connectFailRate)`,
+      );
     const fields = {
       status: STATUS.success,
       peerAddressType: 0,
@@ -248,11 +291,21 @@ export class Air implements ControllerAir {
     };
     // Peripheral first (role 1), then central (role 0).
     peripheral.sendEvent(
-      leConnectionComplete({ ...fields, handle: handles.peripheral, role: 1, peerAddress: central.addressWire }),
+      leConnectionComplete({
+        ...fields,
+        handle: handles.peripheral,
+        role: 1,
+        peerAddress: central.addressWire,
+      }),
       `le-conn-complete h=${handles.peripheral} role=1 peer=${central.name}`,
     );
     central.sendEvent(
-      leConnectionComplete({ ...fields, handle: handles.central, role: 0, peerAddress: peripheral.addressWire }),
+      leConnectionComplete({
+        ...fields,
+        handle: handles.central,
+        role: 0,
+        peerAddress: peripheral.addressWire,
+      }),
       `le-conn-complete h=${handles.central} role=0 peer=${peripheral.name}`,
     );
     this.options.onLink?.('open', link);

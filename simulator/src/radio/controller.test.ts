@@ -15,10 +15,21 @@ interface Dev {
 }
 
 const setup = (pair?: LinkShaping, skipHandles?: number[]) => {
-  const air = new Air({ shapingFor: (a, b) => ({ layers: [a.shaping, b.shaping, pair] }), ...(skipHandles ? { skipHandles } : {}) });
+  const air = new Air({
+    shapingFor: (a, b) => ({ layers: [a.shaping, b.shaping, pair] }),
+    ...(skipHandles ? { skipHandles } : {}),
+  });
   const dev = (name: string, address: string, distanceM = 1, profile: ControllerProfile = {}): Dev => {
     const out: Buffer[] = [];
-    const c = new HciController({ name, address: Buffer.from(address, 'hex'), air, trace: new Trace(name, 0, undefined), send: (b) => out.push(b), distanceM, ...profile });
+    const c = new HciController({
+      name,
+      address: Buffer.from(address, 'hex'),
+      air,
+      trace: new Trace(name, 0, undefined),
+      send: (b) => out.push(b),
+      distanceM,
+      ...profile,
+    });
     air.attach(c);
     return { c, take: () => out.splice(0).map((b) => b.toString('hex')) };
   };
@@ -46,7 +57,10 @@ const advertise = (d: Dev) => {
   return cmd(d, OP.leSetAdvertisingEnable, '01');
 };
 
-const connect = async (pair?: LinkShaping, profiles: { till?: ControllerProfile; phone?: ControllerProfile } = {}) => {
+const connect = async (
+  pair?: LinkShaping,
+  profiles: { till?: ControllerProfile; phone?: ControllerProfile } = {},
+) => {
   const { air, dev } = setup(pair);
   const till = dev('till', 'c0ffee000001', 0, profiles.till);
   const phone = dev('phone', 'c0ffee000002', 2, profiles.phone);
@@ -59,7 +73,9 @@ const connect = async (pair?: LinkShaping, profiles: { till?: ControllerProfile;
 };
 
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance', 'Date'] });
+  vi.useFakeTimers({
+    toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance', 'Date'],
+  });
 });
 afterEach(() => {
   vi.useRealTimers();
@@ -75,18 +91,28 @@ describe('HCI commands', () => {
   it('processes commands strictly in order, whatever the chunking', () => {
     const { dev } = setup();
     const d = dev('a', 'c0ffee000001');
-    const bytes = Buffer.concat([encodeCommand(OP.setEventMask, Buffer.from('fffffbff07f8bf3d', 'hex')), encodeCommand(OP.readBdAddr), encodeCommand(OP.leReadBufferSize)]);
+    const bytes = Buffer.concat([
+      encodeCommand(OP.setEventMask, Buffer.from('fffffbff07f8bf3d', 'hex')),
+      encodeCommand(OP.readBdAddr),
+      encodeCommand(OP.leReadBufferSize),
+    ]);
     d.c.receive(bytes.subarray(0, 5));
     d.c.receive(bytes.subarray(5, 17));
     d.c.receive(bytes.subarray(17));
-    expect(d.take()).toEqual(['040e0401010c00', '040e0a01091000010000eeffc0', '040e07010220' + '00' + 'fb00' + '08']);
+    expect(d.take()).toEqual([
+      '040e0401010c00',
+      '040e0a01091000010000eeffc0',
+      '040e07010220' + '00' + 'fb00' + '08',
+    ]);
   });
 
   it('reports HCI version 9 (>= 6 required by bleno/noble) and zero LE features (7.4.1, 7.8.3)', () => {
     const { dev } = setup();
     const d = dev('a', 'c0ffee000001');
     // status 00, HCI ver 09, rev 0000, LMP ver 09, manufacturer 05f1, subversion 0000
-    expect(cmd(d, OP.readLocalVersion)).toEqual(['040e0c010110' + '00' + '09' + '0000' + '09' + 'f105' + '0000']);
+    expect(cmd(d, OP.readLocalVersion)).toEqual([
+      '040e0c010110' + '00' + '09' + '0000' + '09' + 'f105' + '0000',
+    ]);
     expect(cmd(d, OP.leReadLocalSupportedFeatures)).toEqual(['040e0c010320' + '00' + '0000000000000000']);
   });
 
@@ -123,7 +149,16 @@ describe('advertising and scanning', () => {
     // -59 dBm at 1 m, 20 log10(2) = 6 dB less at 2 m -> -65 = 0xbf
     expect(reports).toEqual([
       '043e0f' + '02' + '01' + '00' + '00' + '010000eeffc0' + '03' + '020106' + 'bf',
-      '043e12' + '02' + '01' + '04' + '00' + '010000eeffc0' + '06' + '0509' + Buffer.from('Till').toString('hex') + 'bf',
+      '043e12' +
+        '02' +
+        '01' +
+        '04' +
+        '00' +
+        '010000eeffc0' +
+        '06' +
+        '0509' +
+        Buffer.from('Till').toString('hex') +
+        'bf',
     ]);
   });
 
@@ -184,8 +219,12 @@ describe('connections', () => {
   it('sends LE Connection Complete role 1 to the peripheral and role 0 to the central, handle != 0, and stops advertising (7.7.65.1)', async () => {
     const { till, phone, tillEv, phoneEv } = await connect();
     // status 00, handle 0001, role, peer type 00, peer addr, interval 0018 (30 ms), latency 0, timeout 002a (420 ms), mca 00
-    expect(tillEv).toEqual(['043e13' + '01' + '00' + '0100' + '01' + '00' + '020000eeffc0' + '1800' + '0000' + '2a00' + '00']);
-    expect(phoneEv).toEqual(['043e13' + '01' + '00' + '0100' + '00' + '00' + '010000eeffc0' + '1800' + '0000' + '2a00' + '00']);
+    expect(tillEv).toEqual([
+      '043e13' + '01' + '00' + '0100' + '01' + '00' + '020000eeffc0' + '1800' + '0000' + '2a00' + '00',
+    ]);
+    expect(phoneEv).toEqual([
+      '043e13' + '01' + '00' + '0100' + '00' + '00' + '010000eeffc0' + '1800' + '0000' + '2a00' + '00',
+    ]);
     expect(till.c.adv.enabled).toBe(false);
     expect(phone.c.initiating).toBeNull();
   });
@@ -269,7 +308,10 @@ describe('connections', () => {
     const { dev } = setup();
     const phone = dev('phone', 'c0ffee000002');
     cmd(phone, OP.leCreateConnection, createConnParams('c0ffee0000ff'));
-    expect(cmd(phone, OP.leCreateConnectionCancel)).toEqual(['040e04010e2000', '043e1301' + '02' + '00'.repeat(17)]);
+    expect(cmd(phone, OP.leCreateConnectionCancel)).toEqual([
+      '040e04010e2000',
+      '043e1301' + '02' + '00'.repeat(17),
+    ]);
   });
 
   it('Read RSSI on a link (7.5.4)', async () => {
@@ -290,7 +332,9 @@ describe('connections', () => {
   it('LE Connection Update: Command Status, then Update Complete to both ends with the new interval (7.8.18, 7.7.65.3)', async () => {
     const { till, phone } = await connect();
     // handle 1, min 0x0028, max 0x0028 (50 ms), latency 0, timeout 0x0064 (1 s), CE 0/0
-    expect(cmd(phone, OP.leConnectionUpdate, '0100' + '2800' + '2800' + '0000' + '6400' + '0000' + '0000')).toEqual(['040f0400011320']);
+    expect(
+      cmd(phone, OP.leConnectionUpdate, '0100' + '2800' + '2800' + '0000' + '6400' + '0000' + '0000'),
+    ).toEqual(['040f0400011320']);
     await vi.advanceTimersByTimeAsync(30);
     const expected = '043e0a' + '03' + '00' + '0100' + '2800' + '0000' + '6400';
     expect(phone.take()).toEqual([expected]);
@@ -332,10 +376,17 @@ describe('connections', () => {
     expect(await handles([])).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
-  it('each controller numbers its own links: the till knows the link as 0x0001, the phone as 0x0041; ACL, NOCP and Disconnect each on their own end\'s handle', async () => {
-    const { till, phone, tillEv, phoneEv } = await connect(undefined, { till: { firstHandle: 1 }, phone: { firstHandle: 0x41 } });
-    expect(tillEv).toEqual(['043e13' + '01' + '00' + '0100' + '01' + '00' + '020000eeffc0' + '1800' + '0000' + '2a00' + '00']);
-    expect(phoneEv).toEqual(['043e13' + '01' + '00' + '4100' + '00' + '00' + '010000eeffc0' + '1800' + '0000' + '2a00' + '00']);
+  it("each controller numbers its own links: the till knows the link as 0x0001, the phone as 0x0041; ACL, NOCP and Disconnect each on their own end's handle", async () => {
+    const { till, phone, tillEv, phoneEv } = await connect(undefined, {
+      till: { firstHandle: 1 },
+      phone: { firstHandle: 0x41 },
+    });
+    expect(tillEv).toEqual([
+      '043e13' + '01' + '00' + '0100' + '01' + '00' + '020000eeffc0' + '1800' + '0000' + '2a00' + '00',
+    ]);
+    expect(phoneEv).toEqual([
+      '043e13' + '01' + '00' + '4100' + '00' + '00' + '010000eeffc0' + '1800' + '0000' + '2a00' + '00',
+    ]);
     phone.c.receive(encodeAcl(0x41, 0b00, Buffer.from('0100040001', 'hex')));
     await vi.advanceTimersByTimeAsync(30);
     expect(till.take()).toEqual([encodeAcl(1, 0b10, Buffer.from('0100040001', 'hex')).toString('hex')]);
@@ -358,7 +409,12 @@ describe('connections', () => {
     phone.c.receive(encodeAcl(1, 0b01, Buffer.alloc(10, 0x22))); // no NOCP yet: no buffer
     expect(phone.take()).toEqual(['041a0101']);
     await vi.advanceTimersByTimeAsync(30 * 2);
-    expect(till.take().map((e) => e.slice(10)).join('')).toBe(first.toString('hex'));
+    expect(
+      till
+        .take()
+        .map((e) => e.slice(10))
+        .join(''),
+    ).toBe(first.toString('hex'));
     expect(phone.take()).toEqual(['0413050101000100']);
     phone.c.receive(encodeAcl(1, 0b00, Buffer.alloc(193, 0x33)));
     expect(phone.take()).toEqual(['041a0101']);
@@ -379,7 +435,12 @@ describe('connections', () => {
     advertise(till);
     cmd(phone, OP.leCreateConnection, createConnParams('c0ffee000001'));
     await vi.advanceTimersByTimeAsync(150);
-    expect(phone.take().find((e) => e.startsWith('043e13'))?.slice(10, 14)).toBe('4200');
+    expect(
+      phone
+        .take()
+        .find((e) => e.startsWith('043e13'))
+        ?.slice(10, 14),
+    ).toBe('4200');
     phone.c.receive(encodeAcl(0x42, 0b00, Buffer.alloc(5, 0x55)));
     expect(phone.take()).toEqual([]); // no Data Buffer Overflow
     await vi.advanceTimersByTimeAsync(30);

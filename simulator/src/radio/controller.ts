@@ -89,13 +89,26 @@ export class HciController {
   distanceM: number;
   shaping: LinkShaping;
   readonly trace: Trace;
-  readonly adv: AdvertisingState = { enabled: false, intervalMs: 100, type: 0, data: Buffer.alloc(0), scanResponse: Buffer.alloc(0) };
+  readonly adv: AdvertisingState = {
+    enabled: false,
+    intervalMs: 100,
+    type: 0,
+    data: Buffer.alloc(0),
+    scanResponse: Buffer.alloc(0),
+  };
   readonly scan: ScanState = { enabled: false, active: false, filterDuplicates: false, seen: new Set() };
   initiating: InitiatingState | null = null;
   /** False once the host has gone (until it sends a command again): nothing is sent to it. */
   hostPresent = true;
   /** Commands handled and unknown opcodes seen, for tests and the report. */
-  readonly stats = { commands: 0, unknown: new Map<number, number>(), aclIn: 0, aclOut: 0, aclOverflows: 0, aclMaxInFlight: 0 };
+  readonly stats = {
+    commands: 0,
+    unknown: new Map<number, number>(),
+    aclIn: 0,
+    aclOut: 0,
+    aclOverflows: 0,
+    aclMaxInFlight: 0,
+  };
 
   private readonly parser = new H4Parser();
   private readonly air: ControllerAir;
@@ -194,7 +207,10 @@ export class HciController {
         const inFlight = this.aclTotalInFlight();
         if (packet.data.length > this.aclBufferLength || inFlight >= this.aclBuffers) {
           this.stats.aclOverflows++;
-          this.trace.log('---', `ACL buffer overflow: ${packet.data.length} bytes (buffers ${this.aclBuffers} x ${this.aclBufferLength}, ${inFlight} in use): dropped`);
+          this.trace.log(
+            '---',
+            `ACL buffer overflow: ${packet.data.length} bytes (buffers ${this.aclBuffers} x ${this.aclBufferLength}, ${inFlight} in use): dropped`,
+          );
           this.sendEvent(dataBufferOverflow(), 'data-buffer-overflow acl');
           return;
         }

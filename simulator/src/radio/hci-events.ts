@@ -45,7 +45,9 @@ export const disconnectionComplete = (handle: number, reason: number): Buffer =>
 };
 
 /** 7.7.19 Number Of Completed Packets. */
-export const numberOfCompletedPackets = (entries: ReadonlyArray<{ handle: number; count: number }>): Buffer => {
+export const numberOfCompletedPackets = (
+  entries: ReadonlyArray<{ handle: number; count: number }>,
+): Buffer => {
   const p = Buffer.alloc(1 + entries.length * 4);
   p.writeUInt8(entries.length, 0);
   entries.forEach((e, i) => {
@@ -55,7 +57,8 @@ export const numberOfCompletedPackets = (entries: ReadonlyArray<{ handle: number
   return event(0x13, p);
 };
 
-const leMeta = (subevent: number, body: Buffer): Buffer => event(0x3e, Buffer.concat([Buffer.from([subevent]), body]));
+const leMeta = (subevent: number, body: Buffer): Buffer =>
+  event(0x3e, Buffer.concat([Buffer.from([subevent]), body]));
 
 export interface ConnectionCompleteFields {
   readonly status: number;

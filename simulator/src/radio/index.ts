@@ -1,4 +1,10 @@
-export { VirtualRadio, VirtualDevice, type VirtualRadioOptions, type DeviceOptions, type LinkInfo } from './virtual-radio';
+export {
+  VirtualRadio,
+  VirtualDevice,
+  type VirtualRadioOptions,
+  type DeviceOptions,
+  type LinkInfo,
+} from './virtual-radio';
 export { type LinkShaping, rssiAtDistance } from './shaping';
 export { RadioError, type RadioErrorCode } from './radio-error';
 export { spawnHost, repoRoot, type SpawnHostOptions } from './host-process';

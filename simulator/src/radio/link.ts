@@ -77,7 +77,9 @@ export class Link {
   /** Effective connection interval, ms, on the 1.25 ms grid. */
   get intervalMs(): number {
     const s = this.shaping();
-    const ms = s.intervalExplicit ? s.connectionIntervalMs : (this.requestedIntervalMs ?? s.connectionIntervalMs);
+    const ms = s.intervalExplicit
+      ? s.connectionIntervalMs
+      : (this.requestedIntervalMs ?? s.connectionIntervalMs);
     return intervalUnits(ms) * 1.25;
   }
 
@@ -106,7 +108,11 @@ export class Link {
     }
     for (let off = 0; off < data.length; off += size) {
       const part = data.subarray(off, off + size);
-      q.push({ data: Buffer.from(part), first: off === 0 && pb !== PB_CONTINUATION, endsHostPacket: off + size >= data.length });
+      q.push({
+        data: Buffer.from(part),
+        first: off === 0 && pb !== PB_CONTINUATION,
+        endsHostPacket: off + size >= data.length,
+      });
     }
   }
 
@@ -144,10 +150,12 @@ export class Link {
     this.stats.events++;
     const s = this.shaping();
     const now = performance.now();
-    const lost = this.failsToEstablish || this.dead.size > 0 || (s.lossRate > 0 && Math.random() < s.lossRate);
+    const lost =
+      this.failsToEstablish || this.dead.size > 0 || (s.lossRate > 0 && Math.random() < s.lossRate);
     if (lost) {
       this.stats.lostEvents++;
-      if (!this.established && now - this.createdAt >= ESTABLISH_EVENTS * this.intervalMs - 1) return this.end({ kind: 'failed_to_establish' });
+      if (!this.established && now - this.createdAt >= ESTABLISH_EVENTS * this.intervalMs - 1)
+        return this.end({ kind: 'failed_to_establish' });
       if (now - this.lastGoodEvent >= this.supervisionTimeoutMs) return this.end({ kind: 'timeout' });
       return this.schedule();
     }
@@ -158,7 +166,15 @@ export class Link {
       this.pendingUpdate = false;
       for (const end of [this.central, this.peripheral]) {
         const h = this.handleOf(end);
-        end.sendEvent(leConnectionUpdateComplete(h, intervalUnits(this.intervalMs), 0, Math.round(this.supervisionTimeoutMs / 10)), `le-conn-update h=${h}`);
+        end.sendEvent(
+          leConnectionUpdateComplete(
+            h,
+            intervalUnits(this.intervalMs),
+            0,
+            Math.round(this.supervisionTimeoutMs / 10),
+          ),
+          `le-conn-update h=${h}`,
+        );
       }
     }
     this.move(this.central, s);
@@ -178,14 +194,18 @@ export class Link {
       this.stats.pdus++;
       if (chunk.endsHostPacket) completed++;
       const deliver = (): void => {
-        if (!this.closed) to.sendAcl(toHandle, chunk.first ? PB_FIRST_FLUSHABLE : PB_CONTINUATION, chunk.data);
+        if (!this.closed)
+          to.sendAcl(toHandle, chunk.first ? PB_FIRST_FLUSHABLE : PB_CONTINUATION, chunk.data);
       };
       if (s.latencyMs > 0) setTimeout(deliver, s.latencyMs);
       else deliver();
     }
     if (completed > 0) {
       from.aclCompleted(fromHandle, completed);
-      from.sendEvent(numberOfCompletedPackets([{ handle: fromHandle, count: completed }]), `nocp h=${fromHandle} n=${completed}`);
+      from.sendEvent(
+        numberOfCompletedPackets([{ handle: fromHandle, count: completed }]),
+        `nocp h=${fromHandle} n=${completed}`,
+      );
     }
   }
 
@@ -201,7 +221,10 @@ export class Link {
       let reason: number = STATUS.connectionTimeout;
       if (why.kind === 'terminated') reason = why.by === end ? STATUS.localHostTerminated : why.reason;
       if (why.kind === 'failed_to_establish') reason = STATUS.connectionFailedToBeEstablished;
-      end.sendEvent(disconnectionComplete(h, reason), `disconn-complete h=${h} reason=0x${reason.toString(16)}`);
+      end.sendEvent(
+        disconnectionComplete(h, reason),
+        `disconn-complete h=${h} reason=0x${reason.toString(16)}`,
+      );
     }
     this.onClosed(this);
   }

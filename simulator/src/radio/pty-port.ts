@@ -40,7 +40,10 @@ const loadNative = (): NativePty => {
  */
 const makeRaw = (path: string): void => {
   try {
-    execFileSync('stty', ['-F', path, 'raw', '-echo', '-echoe', '-echok', '-echoctl', '-echoke'], { stdio: 'ignore', timeout: 2000 });
+    execFileSync('stty', ['-F', path, 'raw', '-echo', '-echoe', '-echok', '-echoctl', '-echoke'], {
+      stdio: 'ignore',
+      timeout: 2000,
+    });
   } catch {
     // no stty: rely on the host's serial library
   }
@@ -83,7 +86,9 @@ export class PtyPort {
   }
 
   onData(handler: (chunk: Buffer) => void): void {
-    this.master.on('data', (d: Buffer | string) => handler(typeof d === 'string' ? Buffer.from(d, 'latin1') : d));
+    this.master.on('data', (d: Buffer | string) =>
+      handler(typeof d === 'string' ? Buffer.from(d, 'latin1') : d),
+    );
   }
 
   /** Queues bytes for the host; never blocks. Drops (and counts) when the host is stalled. */

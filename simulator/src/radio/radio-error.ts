@@ -1,11 +1,6 @@
 /** Failures of the virtual LE controller that a caller can act on. */
 export type RadioErrorCode =
-  | 'pty_open_failed'
-  | 'device_exists'
-  | 'unknown_device'
-  | 'radio_closed'
-  | 'bad_shaping'
-  | 'host_exited';
+  'pty_open_failed' | 'device_exists' | 'unknown_device' | 'radio_closed' | 'bad_shaping' | 'host_exited';
 
 export class RadioError extends Error {
   override readonly name = 'RadioError';

@@ -34,7 +34,13 @@ export class RadioProcess {
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);
       if (m.ok) p?.resolve(m.result);
-      else p?.reject(new RadioError((m.error?.code ?? 'host_exited') as RadioErrorCode, m.error?.message ?? 'radio error'));
+      else
+        p?.reject(
+          new RadioError(
+            (m.error?.code ?? 'host_exited') as RadioErrorCode,
+            m.error?.message ?? 'radio error',
+          ),
+        );
     });
     child.once('exit', () => {
       this.exited = true;
@@ -45,7 +51,10 @@ export class RadioProcess {
 
   static async start(options: VirtualRadioOptions = {}): Promise<RadioProcess> {
     const entry = fileURLToPath(new URL('./radio-server.host.ts', import.meta.url));
-    const child = spawnHost(entry, { env: { BLUETILL_RADIO_OPTIONS: JSON.stringify(options) }, label: 'radio' });
+    const child = spawnHost(entry, {
+      env: { BLUETILL_RADIO_OPTIONS: JSON.stringify(options) },
+      label: 'radio',
+    });
     await new Promise<void>((resolve, reject) => {
       child.once('message', () => resolve());
       child.once('exit', (code) => reject(new Error(`radio process exited (${code}) before it was ready`)));

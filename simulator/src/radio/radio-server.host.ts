@@ -17,7 +17,15 @@ const options = JSON.parse(process.env.BLUETILL_RADIO_OPTIONS ?? '{}') as Virtua
 const radio = await VirtualRadio.start(options);
 
 const reply = (id: number, result: unknown, error?: unknown) =>
-  process.send?.(error === undefined ? { id, ok: true, result } : { id, ok: false, error: { message: (error as Error).message, code: (error as { code?: string }).code } });
+  process.send?.(
+    error === undefined
+      ? { id, ok: true, result }
+      : {
+          id,
+          ok: false,
+          error: { message: (error as Error).message, code: (error as { code?: string }).code },
+        },
+  );
 
 process.on('message', (req: Request) => {
   try {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { intervalUnits, mergeShaping, rssiAtDistance, validateControllerProfile, validateShaping } from './shaping';
+import {
+  intervalUnits,
+  mergeShaping,
+  rssiAtDistance,
+  validateControllerProfile,
+  validateShaping,
+} from './shaping';
 import { RadioError } from './radio-error';
 
 describe('shaping', () => {
@@ -17,12 +23,16 @@ describe('shaping', () => {
     expect(() => validateShaping({ llPayloadBytes: 300 })).toThrowError(/llPayloadBytes/);
     expect(() => validateShaping({ connectionIntervalMs: 4000, lossRate: 0.2, latencyMs: 5 })).not.toThrow();
     expect(() => validateShaping({ connectFailRate: -0.1 })).toThrowError(/connectFailRate/);
-    expect(() => validateShaping({ rssiUnavailable: 'yes' as unknown as boolean })).toThrowError(/rssiUnavailable/);
+    expect(() => validateShaping({ rssiUnavailable: 'yes' as unknown as boolean })).toThrowError(
+      /rssiUnavailable/,
+    );
     expect(() => validateShaping({ connectFailRate: 0.3, rssiUnavailable: true })).not.toThrow();
   });
 
   it('controller profiles: ACL buffer length 27..251, count 1..255, first handle 1..0x0EFF', () => {
-    expect(() => validateControllerProfile({ aclBufferLength: 192, aclBuffers: 1, firstHandle: 0x41 })).not.toThrow();
+    expect(() =>
+      validateControllerProfile({ aclBufferLength: 192, aclBuffers: 1, firstHandle: 0x41 }),
+    ).not.toThrow();
     expect(() => validateControllerProfile({ aclBufferLength: 26 })).toThrowError(/aclBufferLength/);
     expect(() => validateControllerProfile({ aclBuffers: 0 })).toThrowError(/aclBuffers/);
     expect(() => validateControllerProfile({ firstHandle: 0 })).toThrowError(/firstHandle/);
@@ -30,7 +40,10 @@ describe('shaping', () => {
   });
 
   it('later layers override earlier ones; undefined leaves a value alone', () => {
-    const s = mergeShaping({ connectionIntervalMs: 50, lossRate: 0.1 }, { connectionIntervalMs: undefined, lossRate: 0 });
+    const s = mergeShaping(
+      { connectionIntervalMs: 50, lossRate: 0.1 },
+      { connectionIntervalMs: undefined, lossRate: 0 },
+    );
     expect(s.connectionIntervalMs).toBe(50);
     expect(s.lossRate).toBe(0);
     expect(s.packetsPerEvent).toBe(6);

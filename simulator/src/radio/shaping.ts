@@ -75,19 +75,30 @@ export const validateShaping = (s: LinkShaping): void => {
   const bad = (field: string, why: string): never => {
     throw new RadioError('bad_shaping', `${field}: ${why}`);
   };
-  if (s.connectionIntervalMs !== undefined && !(s.connectionIntervalMs >= 7.5 && s.connectionIntervalMs <= 4000))
+  if (
+    s.connectionIntervalMs !== undefined &&
+    !(s.connectionIntervalMs >= 7.5 && s.connectionIntervalMs <= 4000)
+  )
     bad('connectionIntervalMs', 'must be 7.5..4000');
   if (s.latencyMs !== undefined && !(s.latencyMs >= 0)) bad('latencyMs', 'must be >= 0');
   if (s.lossRate !== undefined && !(s.lossRate >= 0 && s.lossRate <= 1)) bad('lossRate', 'must be 0..1');
-  if (s.supervisionTimeoutMs !== undefined && !(s.supervisionTimeoutMs >= 100 && s.supervisionTimeoutMs <= 32000))
+  if (
+    s.supervisionTimeoutMs !== undefined &&
+    !(s.supervisionTimeoutMs >= 100 && s.supervisionTimeoutMs <= 32000)
+  )
     bad('supervisionTimeoutMs', 'must be 100..32000');
   if (s.packetsPerEvent !== undefined && !(Number.isInteger(s.packetsPerEvent) && s.packetsPerEvent >= 1))
     bad('packetsPerEvent', 'must be an integer >= 1');
-  if (s.llPayloadBytes !== undefined && !(Number.isInteger(s.llPayloadBytes) && s.llPayloadBytes >= 27 && s.llPayloadBytes <= 251))
+  if (
+    s.llPayloadBytes !== undefined &&
+    !(Number.isInteger(s.llPayloadBytes) && s.llPayloadBytes >= 27 && s.llPayloadBytes <= 251)
+  )
     bad('llPayloadBytes', 'must be 27..251');
   if (s.distanceM !== undefined && !(s.distanceM >= 0)) bad('distanceM', 'must be >= 0');
-  if (s.connectFailRate !== undefined && !(s.connectFailRate >= 0 && s.connectFailRate <= 1)) bad('connectFailRate', 'must be 0..1');
-  if (s.rssiUnavailable !== undefined && typeof s.rssiUnavailable !== 'boolean') bad('rssiUnavailable', 'must be true or false');
+  if (s.connectFailRate !== undefined && !(s.connectFailRate >= 0 && s.connectFailRate <= 1))
+    bad('connectFailRate', 'must be 0..1');
+  if (s.rssiUnavailable !== undefined && typeof s.rssiUnavailable !== 'boolean')
+    bad('rssiUnavailable', 'must be true or false');
 };
 
 /** Checks a controller profile's ranges; throws RadioError('bad_shaping') with the field name. */
@@ -95,7 +106,8 @@ export const validateControllerProfile = (p: ControllerProfile): void => {
   const bad = (field: string, why: string): never => {
     throw new RadioError('bad_shaping', `${field}: ${why}`);
   };
-  const int = (v: number | undefined, min: number, max: number): boolean => v === undefined || (Number.isInteger(v) && v >= min && v <= max);
+  const int = (v: number | undefined, min: number, max: number): boolean =>
+    v === undefined || (Number.isInteger(v) && v >= min && v <= max);
   if (!int(p.aclBufferLength, 27, 251)) bad('aclBufferLength', 'must be 27..251');
   if (!int(p.aclBuffers, 1, 255)) bad('aclBuffers', 'must be 1..255');
   if (!int(p.firstHandle, 1, 0x0eff)) bad('firstHandle', 'must be 1..0x0EFF');

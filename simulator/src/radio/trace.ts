@@ -42,7 +42,9 @@ export class Trace {
   log(direction: 'H>C' | 'C>H' | '---', what: string, bytes?: Buffer): void {
     if (!this.options) return;
     const t = (performance.now() - this.t0).toFixed(3).padStart(10);
-    const hex = bytes ? ` ${bytes.length > 64 ? `${bytes.subarray(0, 64).toString('hex')}…(${bytes.length})` : bytes.toString('hex')}` : '';
+    const hex = bytes
+      ? ` ${bytes.length > 64 ? `${bytes.subarray(0, 64).toString('hex')}…(${bytes.length})` : bytes.toString('hex')}`
+      : '';
     const line = `+${t} ${direction} ${what}${hex}`;
     this.lines.push(line);
     if (this.lines.length > this.keep) this.lines.splice(0, this.lines.length - this.keep);

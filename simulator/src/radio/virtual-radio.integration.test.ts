@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { HostChannel} from './test-support';
+import type { HostChannel } from './test-support';
 import { hostOnDevice, median } from './test-support';
 import { VirtualRadio, type LinkInfo } from './virtual-radio';
 
@@ -18,9 +18,15 @@ describe('virtual radio with real bleno + noble hosts', () => {
   const links: Array<['open' | 'close', LinkInfo]> = [];
 
   beforeAll(async () => {
-    radio = await VirtualRadio.start({ trace: process.env.RADIO_TRACE_DIR ? { dir: process.env.RADIO_TRACE_DIR } : true });
+    radio = await VirtualRadio.start({
+      trace: process.env.RADIO_TRACE_DIR ? { dir: process.env.RADIO_TRACE_DIR } : true,
+    });
     radio.onLink((event, link) => links.push([event, link]));
-    till = hostOnDevice(radio, hosts, { fixture: join(fixtures, 'bleno-echo.host.ts'), device: { name: 'till', distanceM: 0 }, env: { COUNTER_NAME: 'Counter 7' } });
+    till = hostOnDevice(radio, hosts, {
+      fixture: join(fixtures, 'bleno-echo.host.ts'),
+      device: { name: 'till', distanceM: 0 },
+      env: { COUNTER_NAME: 'Counter 7' },
+    });
     await till.next('ready');
   });
 
@@ -31,7 +37,11 @@ describe('virtual radio with real bleno + noble hosts', () => {
 
   it('three centrals scan, connect (MTU 247), subscribe, and each gets only its own notifications; a killed one is noticed', async () => {
     const phones = [1, 2, 3].map((i) => {
-      return hostOnDevice(radio, hosts, { fixture: join(fixtures, 'noble-client.host.ts'), device: { name: `phone-${i}`, distanceM: i }, env: { COUNTER_NAME: 'Counter 7', TAG: `p${i}`, WRITES: '6' } });
+      return hostOnDevice(radio, hosts, {
+        fixture: join(fixtures, 'noble-client.host.ts'),
+        device: { name: `phone-${i}`, distanceM: i },
+        env: { COUNTER_NAME: 'Counter 7', TAG: `p${i}`, WRITES: '6' },
+      });
     });
     const done = await Promise.all(phones.map((p) => p.next('done', 25_000)));
     const found = await Promise.all(phones.map((p) => p.next('found')));
@@ -58,14 +68,19 @@ describe('virtual radio with real bleno + noble hosts', () => {
     await Promise.all([phones[0]!.next('closed'), phones[1]!.next('closed')]);
     const tKill = performance.now();
     await phones[2]!.kill('SIGKILL');
-    await till.next((m) => m.type === 'disconnect' && till.messages.filter((x) => x.type === 'disconnect').length >= 3, 5000);
+    await till.next(
+      (m) => m.type === 'disconnect' && till.messages.filter((x) => x.type === 'disconnect').length >= 3,
+      5000,
+    );
     const killNoticedMs = performance.now() - tKill;
     expect(radio.links()).toHaveLength(0);
     expect(links.filter(([e]) => e === 'close')).toHaveLength(3);
 
     const rtts = done.flatMap((d) => (d.rtts as number[]).slice(0, 4)); // values that fit 1 connection event
     const big = done.map((d) => (d.rtts as number[])[5]!);
-    const times = done.map((d) => d.times as { up: number; scan: number; connect: number; mtu: number; ready: number });
+    const times = done.map(
+      (d) => d.times as { up: number; scan: number; connect: number; mtu: number; ready: number },
+    );
     console.log(
       `[radio figures @30 ms] power-on ${median(times.map((t) => t.up)).toFixed(0)} ms, scan->found ${median(times.map((t) => t.scan)).toFixed(0)} ms, ` +
         `connect ${median(times.map((t) => t.connect)).toFixed(0)} ms, MTU ${median(times.map((t) => t.mtu)).toFixed(0)} ms, ` +
@@ -78,14 +93,23 @@ describe('virtual radio with real bleno + noble hosts', () => {
 
   it('shaping with real stacks: the connection interval sets the round trip; a blacked-out link ends in a supervision timeout at both ends', async () => {
     const run = (name: string, intervalMs: number) => {
-      return hostOnDevice(radio, hosts, { fixture: join(fixtures, 'noble-client.host.ts'), device: { name, distanceM: 1, shaping: { connectionIntervalMs: intervalMs } }, env: { COUNTER_NAME: 'Counter 7', TAG: name, WRITES: '3' } });
+      return hostOnDevice(radio, hosts, {
+        fixture: join(fixtures, 'noble-client.host.ts'),
+        device: { name, distanceM: 1, shaping: { connectionIntervalMs: intervalMs } },
+        env: { COUNTER_NAME: 'Counter 7', TAG: name, WRITES: '3' },
+      });
     };
     const fast = run('fast', 7.5);
     const slow = run('slow', 100);
     const [f, sl] = await Promise.all([fast.next('done', 25_000), slow.next('done', 25_000)]);
     const rttFast = median(f.rtts as number[]);
     const rttSlow = median(sl.rtts as number[]);
-    expect(radio.links().map((l) => l.intervalMs).sort((a, b) => a - b)).toEqual([7.5, 100]);
+    expect(
+      radio
+        .links()
+        .map((l) => l.intervalMs)
+        .sort((a, b) => a - b),
+    ).toEqual([7.5, 100]);
     expect(rttFast).toBeLessThan(50);
     expect(rttSlow).toBeGreaterThanOrEqual(100);
     expect(rttSlow).toBeLessThan(600);
@@ -99,6 +123,8 @@ describe('virtual radio with real bleno + noble hosts', () => {
     expect(gs.reason).toBe('8');
     expect(gf.reason).toBe('8');
     await till.next(() => till.messages.filter((m) => m.type === 'disconnect').length === before + 2, 5000);
-    console.log(`[radio figures] write+notify RTT median ${rttFast.toFixed(1)} ms @7.5 ms, ${rttSlow.toFixed(1)} ms @100 ms; blackout -> both disconnected (0x08) after ${lossMs.toFixed(0)} ms`);
+    console.log(
+      `[radio figures] write+notify RTT median ${rttFast.toFixed(1)} ms @7.5 ms, ${rttSlow.toFixed(1)} ms @100 ms; blackout -> both disconnected (0x08) after ${lossMs.toFixed(0)} ms`,
+    );
   });
 });

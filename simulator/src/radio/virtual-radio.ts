@@ -16,7 +16,12 @@ import { HciController } from './controller';
 import type { Link } from './link';
 import { PtyPort } from './pty-port';
 import { RadioError } from './radio-error';
-import { type ControllerProfile, type LinkShaping, validateControllerProfile, validateShaping } from './shaping';
+import {
+  type ControllerProfile,
+  type LinkShaping,
+  validateControllerProfile,
+  validateShaping,
+} from './shaping';
 import { Trace, type TraceOptions } from './trace';
 import { seededRandom } from '@bluetill/protocol';
 
@@ -143,9 +148,12 @@ export class VirtualRadio {
     this.air = new Air({
       ...(options.skipHandles ? { skipHandles: options.skipHandles } : {}),
       ...(options.seed !== undefined ? { random: seededRandom(options.seed) } : {}),
-      shapingFor: (a, b) => ({ layers: [a.shaping, b.shaping, this.pairShaping.get(pairKey(a.name, b.name))] }),
+      shapingFor: (a, b) => ({
+        layers: [a.shaping, b.shaping, this.pairShaping.get(pairKey(a.name, b.name))],
+      }),
       onLink: (event, link) => {
-        if (event === 'close' && link.endReason?.kind === 'failed_to_establish') this.counted.failedToEstablish++;
+        if (event === 'close' && link.endReason?.kind === 'failed_to_establish')
+          this.counted.failedToEstablish++;
         const info = linkInfo(link);
         for (const l of this.linkListeners) l(event, info);
       },
@@ -160,12 +168,15 @@ export class VirtualRadio {
 
   addDevice(options: DeviceOptions): VirtualDevice {
     if (this.closed) throw new RadioError('radio_closed', 'radio is closed');
-    if (this.devices.has(options.name)) throw new RadioError('device_exists', `device ${options.name} exists`);
+    if (this.devices.has(options.name))
+      throw new RadioError('device_exists', `device ${options.name} exists`);
     if (options.shaping) validateShaping(options.shaping);
     validateControllerProfile(options);
     // Monotonic, so a device added after a removal never takes a live device's address.
     const index = ++this.addedDevices;
-    const address = (options.address ?? `C0:FF:EE:00:${hex2(index >> 8)}:${hex2(index & 0xff)}`).toUpperCase();
+    const address = (
+      options.address ?? `C0:FF:EE:00:${hex2(index >> 8)}:${hex2(index & 0xff)}`
+    ).toUpperCase();
     const traceOptions = this.options.trace === true ? {} : this.options.trace || undefined;
     const port = PtyPort.open(this.options.maxBacklogBytes);
     const controller = new HciController({
@@ -206,7 +217,11 @@ export class VirtualRadio {
    * Shaping for the links between a and b (both given), or for all of a's links (b undefined).
    * Applied live, at the next connection event.
    */
-  setLinkShaping(a: string | VirtualDevice, b: string | VirtualDevice | undefined, shaping: LinkShaping): void {
+  setLinkShaping(
+    a: string | VirtualDevice,
+    b: string | VirtualDevice | undefined,
+    shaping: LinkShaping,
+  ): void {
     validateShaping(shaping);
     const an = typeof a === 'string' ? a : a.name;
     if (b === undefined) return this.device(an).setShaping(shaping);

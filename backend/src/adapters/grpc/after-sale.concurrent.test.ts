@@ -27,7 +27,12 @@ const LANES = 16;
 const CARDS = fleetCards(LANES * 2);
 const T = 'T-0001';
 
-interface Sale { txn: string; minor: number; req: SettleRequest; res: SettleResponse }
+interface Sale {
+  txn: string;
+  minor: number;
+  req: SettleRequest;
+  res: SettleResponse;
+}
 
 describe.each([
   { worker: false, OPERATIONS: 2_000 },
@@ -41,18 +46,34 @@ describe.each([
 
   it(`${OPERATIONS} operations in ${LANES} concurrent lanes: duplicates agree, answers equal the ledger, batches reconcile`, async () => {
     const seed = Number(process.env.BLUETILL_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    console.log(`concurrent randomized run (worker ${worker}): seed ${seed} (BLUETILL_SEED=${seed} to repeat)`);
+    console.log(
+      `concurrent randomized run (worker ${worker}): seed ${seed} (BLUETILL_SEED=${seed} to repeat)`,
+    );
     const rnd = seededRandom(seed);
     const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
     const sales: Sale[] = [];
     const told = { sales: 0, refunds: 0, voids: 0 }; // approved, first answers only: what tills were told moved
-    const counts = { sale: 0, saleDup: 0, refund: 0, refundDup: 0, refundConflict: 0, void: 0, voidDup: 0, close: 0, approved: 0, declined: 0 };
+    const counts = {
+      sale: 0,
+      saleDup: 0,
+      refund: 0,
+      refundDup: 0,
+      refundConflict: 0,
+      void: 0,
+      voidDup: 0,
+      close: 0,
+      approved: 0,
+      declined: 0,
+    };
     const closes: Array<{ batchId: number; net: number }> = [];
     let n = 0;
     let done = 0;
 
     /** The same request twice at the same moment: same answer, exactly one not replayed. */
-    const twice = async <R extends { replayed: boolean }>(call: () => Promise<R>, same: (r: R) => unknown): Promise<R> => {
+    const twice = async <R extends { replayed: boolean }>(
+      call: () => Promise<R>,
+      same: (r: R) => unknown,
+    ): Promise<R> => {
       const [a, b] = await Promise.all([call(), call()]);
       expect(same(a)).toEqual(same(b));
       expect([a.replayed, b.replayed].filter((r) => !r).length, 'exactly one first answer').toBe(1);
@@ -67,8 +88,22 @@ describe.each([
       expect(auth.approved, auth.declineReason).toBe(true);
       const amount = { minor, currency: 'EUR' };
       const items: Item[] = [{ sku: 'goods', name: 'Goods', quantity: 1, unitPriceMinor: minor }];
-      const req: SettleRequest = { terminalId: T, terminalTxnId: txn, merchantId: 'M-0001', authorizationRef: auth.authorizationRef, card: card.cardData(un), amount, items, cryptogram: card.arqc(amount, un) };
-      const res = dup ? await twice(() => f.settle(req), (r) => [r.approved, r.declineReason, r.receipt]) : await f.settle(req);
+      const req: SettleRequest = {
+        terminalId: T,
+        terminalTxnId: txn,
+        merchantId: 'M-0001',
+        authorizationRef: auth.authorizationRef,
+        card: card.cardData(un),
+        amount,
+        items,
+        cryptogram: card.arqc(amount, un),
+      };
+      const res = dup
+        ? await twice(
+            () => f.settle(req),
+            (r) => [r.approved, r.declineReason, r.receipt],
+          )
+        : await f.settle(req);
       if (!res.approved) expect(res.declineReason).toBe('insufficient_funds');
       else told.sales += minor;
       counts[res.approved ? 'approved' : 'declined']++;
@@ -77,22 +112,36 @@ describe.each([
     const refund = async (dup: boolean): Promise<void> => {
       const s = sales[int(0, sales.length - 1)]!;
       const minor = rnd() < 0.2 ? int(1, s.minor + 100) : int(1, Math.max(1, Math.ceil(s.minor / 3)));
-      const req = { terminalId: T, terminalTxnId: s.txn, refundTxnId: `cr-${++n}`, amount: { minor, currency: 'EUR' } };
+      const req = {
+        terminalId: T,
+        terminalTxnId: s.txn,
+        refundTxnId: `cr-${++n}`,
+        amount: { minor, currency: 'EUR' },
+      };
       if (dup && rnd() < 0.3) {
         // The same refund id for other content at the same moment: one is stored, the other is
         // ALREADY_EXISTS, thrown inside its transaction (its batch runs again, with savepoints).
         const other = { ...req, amount: { minor: minor + 1, currency: 'EUR' } };
         const outcomes = await Promise.allSettled([f.refund(req), f.refund(other)]);
-        const stored = outcomes.flatMap((o, i) => (o.status === 'fulfilled' ? [{ res: o.value, minor: minor + i }] : []));
+        const stored = outcomes.flatMap((o, i) =>
+          o.status === 'fulfilled' ? [{ res: o.value, minor: minor + i }] : [],
+        );
         expect(stored, 'exactly one of two conflicting refunds is stored').toHaveLength(1);
-        expect(outcomes.find((o) => o.status === 'rejected')).toMatchObject({ reason: { code: status.ALREADY_EXISTS } });
+        expect(outcomes.find((o) => o.status === 'rejected')).toMatchObject({
+          reason: { code: status.ALREADY_EXISTS },
+        });
         const { res, minor: kept } = stored[0]!;
         if (res.approved) told.refunds += kept;
         counts.refundConflict++;
         counts[res.approved ? 'approved' : 'declined']++;
         return;
       }
-      const res = dup ? await twice(() => f.refund(req), (r) => [r.approved, r.declineReason, r.receipt, r.refundableLeft]) : await f.refund(req);
+      const res = dup
+        ? await twice(
+            () => f.refund(req),
+            (r) => [r.approved, r.declineReason, r.receipt, r.refundableLeft],
+          )
+        : await f.refund(req);
       if (res.approved) told.refunds += minor;
       else expect(['not_refundable', 'refund_exceeds_original']).toContain(res.declineReason);
       counts[res.approved ? 'approved' : 'declined']++;
@@ -119,7 +168,10 @@ describe.each([
     };
     const close = async (): Promise<void> => {
       const id = `cc-${++n}`;
-      const res = await twice(() => f.closeBatch({ terminalId: T, closeRequestId: id }), (r) => [r.batchId, r.totals]);
+      const res = await twice(
+        () => f.closeBatch({ terminalId: T, closeRequestId: id }),
+        (r) => [r.batchId, r.totals],
+      );
       closes.push({ batchId: res.batchId, net: res.totals!.netMinor });
     };
 
@@ -148,7 +200,8 @@ describe.each([
     expect(done).toBe(OPERATIONS);
     const stats = await f.backend.commitStats();
     expect(stats.largest, 'concurrent requests shared a commit').toBeGreaterThan(1);
-    if (counts.refundConflict > 0) expect(stats.reruns, 'conflicting refunds made batches run again').toBeGreaterThan(0);
+    if (counts.refundConflict > 0)
+      expect(stats.reruns, 'conflicting refunds made batches run again').toBeGreaterThan(0);
     const final = await f.closeBatch({ terminalId: T, closeRequestId: 'final' });
     closes.push({ batchId: final.batchId, net: final.totals!.netMinor });
 
@@ -157,28 +210,58 @@ describe.each([
     const one = <R>(sql: string, ...a: unknown[]) => db.prepare(sql).get(...a) as R;
     expect(store.ledgerSum()).toBe(0);
     // Every answered sale is stored once, with the answer the till got.
-    expect(one<{ n: number }>('SELECT COUNT(*) AS n FROM settlements WHERE terminal_id = ?', T).n).toBe(sales.length);
-    for (const s of sales.filter((_, i) => i % 25 === 0)) expect(await f.getSettlement(T, s.txn)).toEqual({ ...s.res, replayed: true });
+    expect(one<{ n: number }>('SELECT COUNT(*) AS n FROM settlements WHERE terminal_id = ?', T).n).toBe(
+      sales.length,
+    );
+    for (const s of sales.filter((_, i) => i % 25 === 0))
+      expect(await f.getSettlement(T, s.txn)).toEqual({ ...s.res, replayed: true });
     // What the tills were told moved is exactly what the ledger holds.
     const merchant = store.accountBalance('acct-M-0001');
     expect(merchant).toBe(told.sales - told.refunds - told.voids);
-    const approvedRefunds = one<{ s: number }>("SELECT COALESCE(SUM(amount_minor), 0) AS s FROM adjustments WHERE kind = 'refund' AND approved = 1").s;
+    const approvedRefunds = one<{ s: number }>(
+      "SELECT COALESCE(SUM(amount_minor), 0) AS s FROM adjustments WHERE kind = 'refund' AND approved = 1",
+    ).s;
     expect(approvedRefunds).toBe(told.refunds);
     // No sale both voided and refunded; refunds within the sale; no card over its limit.
-    expect(one<{ n: number }>(`SELECT COUNT(*) AS n FROM adjustments v JOIN adjustments r ON r.settlement_id = v.settlement_id
-      WHERE v.kind = 'void' AND v.approved = 1 AND r.kind = 'refund' AND r.approved = 1`).n).toBe(0);
-    expect(one<{ n: number }>(`SELECT COUNT(*) AS n FROM settlements s WHERE s.amount_minor <
-      (SELECT COALESCE(SUM(amount_minor), 0) FROM adjustments a WHERE a.settlement_id = s.id AND a.kind = 'refund' AND a.approved = 1)`).n).toBe(0);
-    for (const c of CARDS) expect(store.accountBalance(store.findCardById(c.id)!.accountId), c.id).toBeGreaterThanOrEqual(-c.creditLimitMinor);
+    expect(
+      one<{
+        n: number;
+      }>(`SELECT COUNT(*) AS n FROM adjustments v JOIN adjustments r ON r.settlement_id = v.settlement_id
+      WHERE v.kind = 'void' AND v.approved = 1 AND r.kind = 'refund' AND r.approved = 1`).n,
+    ).toBe(0);
+    expect(
+      one<{ n: number }>(`SELECT COUNT(*) AS n FROM settlements s WHERE s.amount_minor <
+      (SELECT COALESCE(SUM(amount_minor), 0) FROM adjustments a WHERE a.settlement_id = s.id AND a.kind = 'refund' AND a.approved = 1)`)
+        .n,
+    ).toBe(0);
+    for (const c of CARDS)
+      expect(store.accountBalance(store.findCardById(c.id)!.accountId), c.id).toBeGreaterThanOrEqual(
+        -c.creditLimitMinor,
+      );
     // Every batch closed, reconciled with its postings; the nets add up to the merchant's balance.
-    expect(one<{ n: number }>("SELECT COUNT(*) AS n FROM batches WHERE terminal_id = ? AND status = 'open'", T).n).toBe(0);
-    const batches = db.prepare(`SELECT b.id, b.net_minor AS net, b.sale_minor - b.refund_minor - b.void_minor AS fromTotals,
+    expect(
+      one<{ n: number }>("SELECT COUNT(*) AS n FROM batches WHERE terminal_id = ? AND status = 'open'", T).n,
+    ).toBe(0);
+    const batches = db
+      .prepare(
+        `SELECT b.id, b.net_minor AS net, b.sale_minor - b.refund_minor - b.void_minor AS fromTotals,
         COALESCE((SELECT SUM(p.amount_minor) FROM postings p WHERE p.batch_id = b.id AND p.account_id = 'acct-M-0001'), 0) AS merchant,
         COALESCE((SELECT SUM(p.amount_minor) FROM postings p WHERE p.batch_id = b.id), 0) AS "all"
-      FROM batches b WHERE b.terminal_id = ?`).all(T) as Array<{ id: number; net: number; fromTotals: number; merchant: number; all: number }>;
-    for (const b of batches) expect({ id: b.id, merchant: b.merchant, all: b.all, fromTotals: b.fromTotals }).toEqual({ id: b.id, merchant: b.net, all: 0, fromTotals: b.net });
+      FROM batches b WHERE b.terminal_id = ?`,
+      )
+      .all(T) as Array<{ id: number; net: number; fromTotals: number; merchant: number; all: number }>;
+    for (const b of batches)
+      expect({ id: b.id, merchant: b.merchant, all: b.all, fromTotals: b.fromTotals }).toEqual({
+        id: b.id,
+        merchant: b.net,
+        all: 0,
+        fromTotals: b.net,
+      });
     expect(batches.reduce((s, b) => s + b.net, 0)).toBe(merchant);
-    for (const c of closes) expect(batches.find((b) => b.id === c.batchId)?.net, `batch ${c.batchId}`).toBe(c.net);
-    console.log(`concurrent randomized run (worker ${worker}): seed ${seed}, ${OPERATIONS} operations in ${LANES} lanes (${JSON.stringify(counts)}), ${batches.length} batches, merchant balance ${merchant}, ledger sum 0; ${stats.transactions} transactions in ${stats.commits} commits (largest ${stats.largest}, ${stats.reruns} run again)`);
+    for (const c of closes)
+      expect(batches.find((b) => b.id === c.batchId)?.net, `batch ${c.batchId}`).toBe(c.net);
+    console.log(
+      `concurrent randomized run (worker ${worker}): seed ${seed}, ${OPERATIONS} operations in ${LANES} lanes (${JSON.stringify(counts)}), ${batches.length} batches, merchant balance ${merchant}, ledger sum 0; ${stats.transactions} transactions in ${stats.commits} commits (largest ${stats.largest}, ${stats.reruns} run again)`,
+    );
   }, 300_000);
 });

@@ -17,9 +17,31 @@ const OPERATIONS = 2_000;
 const CARDS = fleetCards(20);
 const T = 'T-0001';
 
-interface SaleModel { txn: string; card: string; minor: number; approved: boolean; refunded: number; voided: boolean; batch: number }
-interface Totals { saleCount: number; saleMinor: number; refundCount: number; refundMinor: number; voidCount: number; voidMinor: number }
-const zero = (): Totals => ({ saleCount: 0, saleMinor: 0, refundCount: 0, refundMinor: 0, voidCount: 0, voidMinor: 0 });
+interface SaleModel {
+  txn: string;
+  card: string;
+  minor: number;
+  approved: boolean;
+  refunded: number;
+  voided: boolean;
+  batch: number;
+}
+interface Totals {
+  saleCount: number;
+  saleMinor: number;
+  refundCount: number;
+  refundMinor: number;
+  voidCount: number;
+  voidMinor: number;
+}
+const zero = (): Totals => ({
+  saleCount: 0,
+  saleMinor: 0,
+  refundCount: 0,
+  refundMinor: 0,
+  voidCount: 0,
+  voidMinor: 0,
+});
 
 let f: BackendFixture;
 beforeAll(async () => {
@@ -65,7 +87,9 @@ describe('randomized after-sale run', () => {
         const txn = `s-${++n}`;
         const expectApproved = minor <= limit.get(card.id)! + balance.get(card.id)!;
         const res = await sell(f, { cardId: card.id, pin: card.pin, txn, minor });
-        expect(res.approved ? null : res.declineReason, `${txn}`).toBe(expectApproved ? null : 'insufficient_funds');
+        expect(res.approved ? null : res.declineReason, `${txn}`).toBe(
+          expectApproved ? null : 'insufficient_funds',
+        );
         sales.push({ txn, card: card.id, minor, approved: res.approved, refunded: 0, voided: false, batch });
         if (res.approved) {
           balance.set(card.id, balance.get(card.id)! - minor);
@@ -77,12 +101,24 @@ describe('randomized after-sale run', () => {
         counts.refund++;
         const s = rnd() < 0.03 ? undefined : pick(sales);
         const left = s ? s.minor - s.refunded : 100;
-        const minor = rnd() < 0.15 ? left + int(1, 500) : int(1, Math.max(1, rnd() < 0.3 ? left : Math.ceil(left / 3)));
+        const minor =
+          rnd() < 0.15 ? left + int(1, 500) : int(1, Math.max(1, rnd() < 0.3 ? left : Math.ceil(left / 3)));
         const id = `r-${++n}`;
         const expected = refundOutcome(s, minor);
-        const res = await f.refund({ terminalId: T, terminalTxnId: s?.txn ?? `missing-${n}`, refundTxnId: id, amount: { minor, currency: 'EUR' } });
+        const res = await f.refund({
+          terminalId: T,
+          terminalTxnId: s?.txn ?? `missing-${n}`,
+          refundTxnId: id,
+          amount: { minor, currency: 'EUR' },
+        });
         expect(res.approved ? null : res.declineReason, id).toBe(expected);
-        refunds.push({ id, txn: s?.txn ?? `missing-${n}`, minor, approved: res.approved, decline: res.declineReason });
+        refunds.push({
+          id,
+          txn: s?.txn ?? `missing-${n}`,
+          minor,
+          approved: res.approved,
+          decline: res.declineReason,
+        });
         if (res.approved) {
           s!.refunded += minor;
           balance.set(s!.card, balance.get(s!.card)! + minor);
@@ -110,8 +146,17 @@ describe('randomized after-sale run', () => {
         counts.retry++;
         if (refunds.length > 0 && rnd() < 0.6) {
           const prior = pick(refunds);
-          const res = await f.refund({ terminalId: T, terminalTxnId: prior.txn, refundTxnId: prior.id, amount: { minor: prior.minor, currency: 'EUR' } });
-          expect({ approved: res.approved, decline: res.declineReason, replayed: res.replayed }).toEqual({ approved: prior.approved, decline: prior.decline, replayed: true });
+          const res = await f.refund({
+            terminalId: T,
+            terminalTxnId: prior.txn,
+            refundTxnId: prior.id,
+            amount: { minor: prior.minor, currency: 'EUR' },
+          });
+          expect({ approved: res.approved, decline: res.declineReason, replayed: res.replayed }).toEqual({
+            approved: prior.approved,
+            decline: prior.decline,
+            replayed: true,
+          });
         } else {
           const s = pick(sales);
           const res = await f.getSettlement(T, s.txn);
@@ -120,14 +165,26 @@ describe('randomized after-sale run', () => {
       } else if (r < 0.96 && refunds.length > 0) {
         counts.reuse++;
         const prior = pick(refunds);
-        await expect(f.refund({ terminalId: T, terminalTxnId: prior.txn, refundTxnId: prior.id, amount: { minor: prior.minor + 1, currency: 'EUR' } }))
-          .rejects.toMatchObject({ code: status.ALREADY_EXISTS });
+        await expect(
+          f.refund({
+            terminalId: T,
+            terminalTxnId: prior.txn,
+            refundTxnId: prior.id,
+            amount: { minor: prior.minor + 1, currency: 'EUR' },
+          }),
+        ).rejects.toMatchObject({ code: status.ALREADY_EXISTS });
       } else {
         counts.close++;
         const res = await f.closeBatch({ terminalId: T, closeRequestId: `close-${++n}` });
         const t = totals[batch]!;
-        expect(res.totals, `batch ${batch}`).toMatchObject({ ...t, netMinor: t.saleMinor - t.refundMinor - t.voidMinor });
-        if (rnd() < 0.3) expect((await f.closeBatch({ terminalId: T, closeRequestId: `close-${n}` })).batchId).toBe(res.batchId);
+        expect(res.totals, `batch ${batch}`).toMatchObject({
+          ...t,
+          netMinor: t.saleMinor - t.refundMinor - t.voidMinor,
+        });
+        if (rnd() < 0.3)
+          expect((await f.closeBatch({ terminalId: T, closeRequestId: `close-${n}` })).batchId).toBe(
+            res.batchId,
+          );
         batch++;
         totals.push(zero());
       }
@@ -141,18 +198,36 @@ describe('randomized after-sale run', () => {
     // Every account's running balance (what the credit check reads) is the sum of its postings.
     expect(f.backend.store.reconcileBalances()).toEqual([]);
     expect(f.backend.store.accountBalance('acct-M-0001')).toBeGreaterThan(0);
-    const closed = db.prepare(`SELECT b.id, b.net_minor AS net, b.sale_minor AS sale, b.refund_minor AS refund, b.void_minor AS void,
+    const closed = db
+      .prepare(
+        `SELECT b.id, b.net_minor AS net, b.sale_minor AS sale, b.refund_minor AS refund, b.void_minor AS void,
         COALESCE((SELECT SUM(p.amount_minor) FROM postings p, merchants m WHERE p.batch_id = b.id AND m.id = 'M-0001' AND p.account_id = m.account_id), 0) AS merchant,
         COALESCE((SELECT SUM(p.amount_minor) FROM postings p WHERE p.batch_id = b.id), 0) AS "all"
-      FROM batches b WHERE b.terminal_id = ? AND b.status = 'closed'`).all(T) as Array<{ id: number; net: number; sale: number; refund: number; void: number; merchant: number; all: number }>;
+      FROM batches b WHERE b.terminal_id = ? AND b.status = 'closed'`,
+      )
+      .all(T) as Array<{
+      id: number;
+      net: number;
+      sale: number;
+      refund: number;
+      void: number;
+      merchant: number;
+      all: number;
+    }>;
     expect(closed.length).toBe(counts.close);
     for (const b of closed) {
       expect(b.merchant, `batch ${b.id}`).toBe(b.net);
       expect(b.all, `batch ${b.id}`).toBe(0);
       expect(b.net).toBe(b.sale - b.refund - b.void);
     }
-    const cardBalances = db.prepare('SELECT c.id, COALESCE((SELECT SUM(amount_minor) FROM postings p WHERE p.account_id = c.account_id), 0) AS b FROM cards c').all() as Array<{ id: string; b: number }>;
+    const cardBalances = db
+      .prepare(
+        'SELECT c.id, COALESCE((SELECT SUM(amount_minor) FROM postings p WHERE p.account_id = c.account_id), 0) AS b FROM cards c',
+      )
+      .all() as Array<{ id: string; b: number }>;
     for (const c of cardBalances) if (balance.has(c.id)) expect(c.b, c.id).toBe(balance.get(c.id));
-    console.log(`randomized after-sale run: seed ${seed}, ${OPERATIONS} operations (${JSON.stringify(counts)}), ${closed.length} batches closed, ledger sum ${ledgerSum}`);
+    console.log(
+      `randomized after-sale run: seed ${seed}, ${OPERATIONS} operations (${JSON.stringify(counts)}), ${closed.length} batches closed, ledger sum ${ledgerSum}`,
+    );
   }, 300_000);
 });

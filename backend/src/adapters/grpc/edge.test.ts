@@ -43,7 +43,13 @@ class RawGrpc {
       const frame = Buffer.alloc(5 + message.length);
       frame.writeUInt32BE(message.length, 1);
       frame.set(message, 5);
-      const stream = this.session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...headers });
+      const stream = this.session.request({
+        ':method': 'POST',
+        ':path': path,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        ...headers,
+      });
       const chunks: Buffer[] = [];
       let head: IncomingHttpHeaders = {};
       stream.on('response', (h) => (head = h));
@@ -52,7 +58,11 @@ class RawGrpc {
       stream.on('error', reject);
       stream.on('close', () => {
         const all = Buffer.concat(chunks);
-        resolve({ code: Number(head['grpc-status'] ?? -1), message: decodeURIComponent(String(head['grpc-message'] ?? '')), body: all.length >= 5 ? all.subarray(5) : all });
+        resolve({
+          code: Number(head['grpc-status'] ?? -1),
+          message: decodeURIComponent(String(head['grpc-message'] ?? '')),
+          body: all.length >= 5 ? all.subarray(5) : all,
+        });
       });
       stream.end(frame);
     });
@@ -63,8 +73,10 @@ class RawGrpc {
   }
 }
 
-const challengeRequest = (terminalId: string) => Buffer.concat([Buffer.from([0x0a, terminalId.length]), Buffer.from(terminalId)]);
-const rows = (f: BackendFixture) => (f.backend.store.db.prepare('SELECT COUNT(*) AS n FROM challenges').get() as { n: number }).n;
+const challengeRequest = (terminalId: string) =>
+  Buffer.concat([Buffer.from([0x0a, terminalId.length]), Buffer.from(terminalId)]);
+const rows = (f: BackendFixture) =>
+  (f.backend.store.db.prepare('SELECT COUNT(*) AS n FROM challenges').get() as { n: number }).n;
 
 describe.each([
   ['on the gRPC thread', false],
@@ -80,18 +92,30 @@ describe.each([
 
   it('30 Challenges with a deadline already passed write no row and are answered and counted DEADLINE_EXCEEDED', async () => {
     const p = tlsPaths(f.seed.tlsDir);
-    const raw = new RawGrpc(f.backend.port, { ca: readFileSync(p.ca), cert: readFileSync(p.terminal('T-0001').cert), key: readFileSync(p.terminal('T-0001').key) });
+    const raw = new RawGrpc(f.backend.port, {
+      ca: readFileSync(p.ca),
+      cert: readFileSync(p.terminal('T-0001').cert),
+      key: readFileSync(p.terminal('T-0001').key),
+    });
     try {
       const ok = await raw.call('/bluetill.v1.Authorization/Challenge', challengeRequest('T-0001'));
       expect(ok.code).toBe(status.OK);
       const before = rows(f);
       // grpc-timeout 1n: the deadline has passed by the time any handler could run.
-      const answers = await Promise.all(Array.from({ length: 30 }, () => raw.call('/bluetill.v1.Authorization/Challenge', challengeRequest('T-0001'), { 'grpc-timeout': '1n' })));
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, () =>
+          raw.call('/bluetill.v1.Authorization/Challenge', challengeRequest('T-0001'), {
+            'grpc-timeout': '1n',
+          }),
+        ),
+      );
       await new Promise((r) => setTimeout(r, 200)); // anything queued has had its turn
       expect(answers.map((a) => a.code)).toEqual(Array(30).fill(status.DEADLINE_EXCEEDED));
       expect(rows(f)).toBe(before);
       const text = await metrics.text();
-      expect(text).toMatch(/bluetill_backend_requests_total\{method="Challenge",code="DEADLINE_EXCEEDED"\} 30\b/);
+      expect(text).toMatch(
+        /bluetill_backend_requests_total\{method="Challenge",code="DEADLINE_EXCEEDED"\} 30\b/,
+      );
       expect(text).toMatch(/bluetill_backend_requests_total\{method="Challenge",code="OK"\} 1\b/);
     } finally {
       raw.close();
@@ -110,7 +134,11 @@ describe('health, reflection and metrics at the edge', () => {
     f = await startBackendFixture({ metrics });
     http = await startMetricsServer(metrics);
     const p = tlsPaths(f.seed.tlsDir);
-    raw = new RawGrpc(f.backend.port, { ca: readFileSync(p.ca), cert: readFileSync(p.terminal('T-0001').cert), key: readFileSync(p.terminal('T-0001').key) });
+    raw = new RawGrpc(f.backend.port, {
+      ca: readFileSync(p.ca),
+      cert: readFileSync(p.terminal('T-0001').cert),
+      key: readFileSync(p.terminal('T-0001').key),
+    });
     shopperRaw = new RawGrpc(f.backend.shopperPort!, { ca: readFileSync(p.ca) });
   });
   afterAll(async () => {
@@ -120,8 +148,10 @@ describe('health, reflection and metrics at the edge', () => {
     await f.close();
   });
 
-  const check = (client: RawGrpc, message: Uint8Array) => client.call('/grpc.health.v1.Health/Check', message);
-  const checkService = (client: RawGrpc, service: string) => check(client, health.HealthCheckRequest.encode({ service }).finish());
+  const check = (client: RawGrpc, message: Uint8Array) =>
+    client.call('/grpc.health.v1.Health/Check', message);
+  const checkService = (client: RawGrpc, service: string) =>
+    check(client, health.HealthCheckRequest.encode({ service }).finish());
   const servingStatus = (a: RawAnswer) => health.HealthCheckResponse.decode(a.body).status;
 
   it('the health service answers SERVING for itself and for every service reflection lists, on both listeners', async () => {
@@ -140,11 +170,19 @@ describe('health, reflection and metrics at the edge', () => {
   });
 
   it('bytes that are not protobuf get INVALID_ARGUMENT from Health and from a bluetill method, not an answer', async () => {
-    const notProtobuf = [Buffer.from('hello world'), Buffer.alloc(8), Buffer.from([0x08]), Buffer.from([0x0a, 0x05, 0x61]), Buffer.from([0x0b, 0x0c])];
+    const notProtobuf = [
+      Buffer.from('hello world'),
+      Buffer.alloc(8),
+      Buffer.from([0x08]),
+      Buffer.from([0x0a, 0x05, 0x61]),
+      Buffer.from([0x0b, 0x0c]),
+    ];
     for (const b of notProtobuf) {
       expect((await check(raw, b)).code, b.toString('hex')).toBe(status.INVALID_ARGUMENT);
       expect((await check(shopperRaw, b)).code, b.toString('hex')).toBe(status.INVALID_ARGUMENT);
-      expect((await raw.call('/bluetill.v1.Authorization/Challenge', b)).code, b.toString('hex')).toBe(status.INVALID_ARGUMENT);
+      expect((await raw.call('/bluetill.v1.Authorization/Challenge', b)).code, b.toString('hex')).toBe(
+        status.INVALID_ARGUMENT,
+      );
     }
     // An empty message is a valid HealthCheckRequest (service ""), and unknown fields are allowed.
     expect((await check(raw, Buffer.alloc(0))).code).toBe(status.OK);
@@ -157,13 +195,28 @@ describe('health, reflection and metrics at the edge', () => {
     await shopperRaw.call('/x.Y/Z', Buffer.alloc(0));
     // A TLS 1.2 client offering only a CBC suite: refused in the handshake.
     const p = tlsPaths(f.seed.tlsDir);
-    const child = run('openssl', ['s_client', '-connect', `127.0.0.1:${f.backend.shopperPort}`, '-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-SHA', '-CAfile', p.ca], { timeout: 10_000 });
+    const child = run(
+      'openssl',
+      [
+        's_client',
+        '-connect',
+        `127.0.0.1:${f.backend.shopperPort}`,
+        '-tls1_2',
+        '-cipher',
+        'ECDHE-ECDSA-AES128-SHA',
+        '-CAfile',
+        p.ca,
+      ],
+      { timeout: 10_000 },
+    );
     child.child.stdin?.end();
     await child.catch(() => undefined);
     await new Promise((r) => setTimeout(r, 100));
     const text = await metrics.text();
     expect(text).toMatch(/bluetill_backend_requests_total\{method="unknown",code="UNIMPLEMENTED"\} 2\b/);
-    expect(text).toMatch(/bluetill_backend_transport_refusals_total\{listener="shopper",reason="tls_handshake_failed"\} 1\b/);
+    expect(text).toMatch(
+      /bluetill_backend_transport_refusals_total\{listener="shopper",reason="tls_handshake_failed"\} 1\b/,
+    );
     expect(text).not.toContain('NoSuchMethod');
   });
 
@@ -171,7 +224,9 @@ describe('health, reflection and metrics at the edge', () => {
     await f.challenge();
     const body = await (await fetch(http.url)).text();
     const checked = await new Promise<{ code: number; out: string }>((resolve) => {
-      const child = execFile('promtool', ['check', 'metrics'], (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, out: stdout + stderr }));
+      const child = execFile('promtool', ['check', 'metrics'], (error, stdout, stderr) =>
+        resolve({ code: error ? Number(error.code ?? 1) : 0, out: stdout + stderr }),
+      );
       child.stdin!.end(body);
     });
     expect(checked.out).toBe('');

@@ -5,7 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeGenericClientConstructor, status, type ServiceError } from '@grpc/grpc-js';
-import { AuthorizationService, SettlementService, AuthorizeRequest, SettleRequest, SettleResponse } from '@bluetill/protocol';
+import {
+  AuthorizationService,
+  SettlementService,
+  AuthorizeRequest,
+  SettleRequest,
+  SettleResponse,
+} from '@bluetill/protocol';
 import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
 import { revokeTerminalCertificates } from '../../admin/registry';
 import { BackendMetrics } from '../metrics/backend-metrics';
@@ -25,12 +31,31 @@ beforeAll(async () => {
 afterAll(() => f.close());
 
 const raw = (b: Buffer) => b;
-const method = (path: string) => ({ path, requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw });
+const method = (path: string) => ({
+  path,
+  requestStream: false,
+  responseStream: false,
+  requestSerialize: raw,
+  requestDeserialize: raw,
+  responseSerialize: raw,
+  responseDeserialize: raw,
+});
 /** A client sending any bytes as the three methods, with terminal `t`'s certificate. */
 function rawClient(t: string) {
-  const C = makeGenericClientConstructor({ authorize: method(AuthorizationService.authorize.path), relaySettle: method(AuthorizationService.settle.path), settle: method(SettlementService.settle.path) }, 'Raw');
-  const c = new C(f.backend.address, f.credentialsFor(t)) as unknown as Record<'authorize' | 'relaySettle' | 'settle', (b: Buffer, cb: (e: ServiceError | null, r: Buffer) => void) => void> & { close(): void };
-  const call = (name: 'authorize' | 'relaySettle' | 'settle', b: Uint8Array) => new Promise<Buffer>((res, rej) => c[name](Buffer.from(b), (e, r) => (e ? rej(e) : res(r))));
+  const C = makeGenericClientConstructor(
+    {
+      authorize: method(AuthorizationService.authorize.path),
+      relaySettle: method(AuthorizationService.settle.path),
+      settle: method(SettlementService.settle.path),
+    },
+    'Raw',
+  );
+  const c = new C(f.backend.address, f.credentialsFor(t)) as unknown as Record<
+    'authorize' | 'relaySettle' | 'settle',
+    (b: Buffer, cb: (e: ServiceError | null, r: Buffer) => void) => void
+  > & { close(): void };
+  const call = (name: 'authorize' | 'relaySettle' | 'settle', b: Uint8Array) =>
+    new Promise<Buffer>((res, rej) => c[name](Buffer.from(b), (e, r) => (e ? rej(e) : res(r))));
   return { call, close: () => c.close() };
 }
 
@@ -39,8 +64,14 @@ async function sale(terminalTxnId: string) {
   const { un, res } = await f.authorizeCard(card, '1234');
   const amount = { minor: 250, currency: 'EUR' };
   const req: SettleRequest = {
-    terminalId: 'T-0001', terminalTxnId, merchantId: 'M-0001', authorizationRef: res.authorizationRef, card: card.cardData(un), amount,
-    items: [{ sku: 'tea', name: 'Tea', quantity: 1, unitPriceMinor: 250 }], cryptogram: card.arqc(amount, un),
+    terminalId: 'T-0001',
+    terminalTxnId,
+    merchantId: 'M-0001',
+    authorizationRef: res.authorizationRef,
+    card: card.cardData(un),
+    amount,
+    items: [{ sku: 'tea', name: 'Tea', quantity: 1, unitPriceMinor: 250 }],
+    cryptogram: card.arqc(amount, un),
   };
   return { res, req };
 }
@@ -74,9 +105,20 @@ describe('Authorize and Settle forwarded as bytes', () => {
   it('answers bytes that are not the message with INVALID_ARGUMENT and keeps serving', async () => {
     const c = rawClient('T-0001');
     for (const name of ['authorize', 'relaySettle', 'settle'] as const)
-      await expect(c.call(name, Uint8Array.of(0xff, 0xff, 0xff))).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining('does not decode') });
-    await expect(c.call('authorize', AuthorizeRequest.encode({ terminalId: 'T-0001', unpredictableNumber: new Uint8Array(3), sealedPinBlock: new Uint8Array() }).finish()))
-      .rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+      await expect(c.call(name, Uint8Array.of(0xff, 0xff, 0xff))).rejects.toMatchObject({
+        code: status.INVALID_ARGUMENT,
+        details: expect.stringContaining('does not decode'),
+      });
+    await expect(
+      c.call(
+        'authorize',
+        AuthorizeRequest.encode({
+          terminalId: 'T-0001',
+          unpredictableNumber: new Uint8Array(3),
+          sealedPinBlock: new Uint8Array(),
+        }).finish(),
+      ),
+    ).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
     c.close();
     expect((await sale('wire-2')).res.approved).toBe(true);
   });
@@ -84,12 +126,21 @@ describe('Authorize and Settle forwarded as bytes', () => {
   it("refuses another terminal's request, and a revoked certificate before reading what it sent", async () => {
     const { req } = await sale('wire-3');
     const t2 = rawClient('T-0002');
-    await expect(t2.call('settle', SettleRequest.encode(req).finish())).rejects.toMatchObject({ code: status.PERMISSION_DENIED, details: expect.stringContaining('caller certificate') });
+    await expect(t2.call('settle', SettleRequest.encode(req).finish())).rejects.toMatchObject({
+      code: status.PERMISSION_DENIED,
+      details: expect.stringContaining('caller certificate'),
+    });
     t2.close();
     const t3 = rawClient('T-0003');
     expect(revokeTerminalCertificates(f.backend.store.db, 'T-0003')).toBe(1);
-    await expect(t3.call('authorize', Uint8Array.of(0xff, 0xff))).rejects.toMatchObject({ code: status.PERMISSION_DENIED, details: expect.stringContaining('revoked') });
-    await expect(t3.call('settle', SettleRequest.encode(req).finish())).rejects.toMatchObject({ code: status.PERMISSION_DENIED, details: expect.stringContaining('revoked') });
+    await expect(t3.call('authorize', Uint8Array.of(0xff, 0xff))).rejects.toMatchObject({
+      code: status.PERMISSION_DENIED,
+      details: expect.stringContaining('revoked'),
+    });
+    await expect(t3.call('settle', SettleRequest.encode(req).finish())).rejects.toMatchObject({
+      code: status.PERMISSION_DENIED,
+      details: expect.stringContaining('revoked'),
+    });
     t3.close();
     expect((await f.settle(req)).approved).toBe(true);
   });
@@ -104,16 +155,29 @@ describe('Authorize and Settle forwarded as bytes', () => {
       expect(res.approved).toBe(true);
       const amount = { minor: 100 + i, currency: 'EUR' };
       sales.push({
-        terminalId: 'T-0001', terminalTxnId: `burst-${i}`, merchantId: 'M-0001', authorizationRef: res.authorizationRef, card: card.cardData(un), amount,
-        items: [{ sku: 'gum', name: 'Gum', quantity: 1, unitPriceMinor: amount.minor }], cryptogram: card.arqc(amount, un),
+        terminalId: 'T-0001',
+        terminalTxnId: `burst-${i}`,
+        merchantId: 'M-0001',
+        authorizationRef: res.authorizationRef,
+        card: card.cardData(un),
+        amount,
+        items: [{ sku: 'gum', name: 'Gum', quantity: 1, unitPriceMinor: amount.minor }],
+        cryptogram: card.arqc(amount, un),
       });
     }
     const c = rawClient('T-0001');
     const before = f.backend.forwardedCrossings()!;
-    const answers = await Promise.all(sales.map((req) => c.call('settle', SettleRequest.encode(req).finish())));
+    const answers = await Promise.all(
+      sales.map((req) => c.call('settle', SettleRequest.encode(req).finish())),
+    );
     const after = f.backend.forwardedCrossings()!;
     c.close();
-    expect(answers.map((b) => SettleResponse.decode(b)).filter((r) => !r.approved).map((r) => r.declineReason)).toEqual([]);
+    expect(
+      answers
+        .map((b) => SettleResponse.decode(b))
+        .filter((r) => !r.approved)
+        .map((r) => r.declineReason),
+    ).toEqual([]);
     expect(after.calls - before.calls).toBe(40);
     // 40 calls sent in one turn by one client: far fewer messages than calls, each way.
     expect(after.callMessages - before.callMessages).toBeLessThanOrEqual(10);

@@ -15,7 +15,14 @@
  * The other methods, and every method without the worker or with crypto workers, keep the
  * object path (server.ts `unary`), with the same answers.
  */
-import { AuthorizeRequest, AuthorizeResponse, SettleRequest, SettleResponse, encodeProto, type DeclinableResponse } from '@bluetill/protocol';
+import {
+  AuthorizeRequest,
+  AuthorizeResponse,
+  SettleRequest,
+  SettleResponse,
+  encodeProto,
+  type DeclinableResponse,
+} from '@bluetill/protocol';
 import type { Caller } from '../../app/caller';
 import { RequestError } from '../../app/request-error';
 import type { BackendStore } from '../../ports/backend-store';
@@ -30,21 +37,28 @@ interface ForwardedMethodSpec<Req, Res extends DeclinableResponse> {
   readonly encode: (res: Res) => Uint8Array;
 }
 
-const spec = <Req, Res extends DeclinableResponse>(s: ForwardedMethodSpec<Req, Res>) => s as unknown as ForwardedMethodSpec<unknown, DeclinableResponse>;
+const spec = <Req, Res extends DeclinableResponse>(s: ForwardedMethodSpec<Req, Res>) =>
+  s as unknown as ForwardedMethodSpec<unknown, DeclinableResponse>;
 
 /** By the method name the logs and metrics use. */
 export const FORWARDED_METHODS = {
   Authorize: spec({
-    decode: (b) => AuthorizeRequest.decode(b), validate: validateAuthorize,
-    run: (u, req, caller) => u.authorization.authorize(req, caller), encode: (res) => encodeProto(AuthorizeResponse, res),
+    decode: (b) => AuthorizeRequest.decode(b),
+    validate: validateAuthorize,
+    run: (u, req, caller) => u.authorization.authorize(req, caller),
+    encode: (res) => encodeProto(AuthorizeResponse, res),
   }),
   'Authorization.Settle': spec({
-    decode: (b) => SettleRequest.decode(b), validate: validateSettle,
-    run: (u, req, caller) => u.authorization.settle(req, caller), encode: (res) => encodeProto(SettleResponse, res),
+    decode: (b) => SettleRequest.decode(b),
+    validate: validateSettle,
+    run: (u, req, caller) => u.authorization.settle(req, caller),
+    encode: (res) => encodeProto(SettleResponse, res),
   }),
   Settle: spec({
-    decode: (b) => SettleRequest.decode(b), validate: validateSettle,
-    run: (u, req, caller) => u.settlement.settle(req, caller), encode: (res) => encodeProto(SettleResponse, res),
+    decode: (b) => SettleRequest.decode(b),
+    validate: validateSettle,
+    run: (u, req, caller) => u.settlement.settle(req, caller),
+    encode: (res) => encodeProto(SettleResponse, res),
   }),
 } as const;
 
@@ -62,7 +76,13 @@ export interface ForwardedAnswer {
  * debugging), and the caller is unauthenticated as on the object path. Throws what the object path
  * throws (RequestError, CommitError), for the gRPC thread to map to a status.
  */
-export async function answerForwarded(useCases: UseCases, store: Pick<BackendStore, 'read'>, method: ForwardedMethod, bytes: Uint8Array, peer: PeerIdentity | null): Promise<ForwardedAnswer> {
+export async function answerForwarded(
+  useCases: UseCases,
+  store: Pick<BackendStore, 'read'>,
+  method: ForwardedMethod,
+  bytes: Uint8Array,
+  peer: PeerIdentity | null,
+): Promise<ForwardedAnswer> {
   const m = FORWARDED_METHODS[method];
   const caller: Caller = peer ? await registeredCaller(peer, store) : { kind: 'unauthenticated' }; // who, before what
   let req: unknown;

@@ -2,7 +2,12 @@
  * grpc.health.v1.Health: SERVING for "", for each registered service and for the health service
  * itself (HEALTH_SERVICE, which reflection lists too) until shutdown; NOT_FOUND for any other name.
  */
-import type { ServerUnaryCall, ServerWritableStream, sendUnaryData, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type {
+  ServerUnaryCall,
+  ServerWritableStream,
+  sendUnaryData,
+  UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { health } from '@bluetill/protocol';
 import { isMalformed } from './malformed-request';
@@ -14,7 +19,9 @@ export const HEALTH_SERVICE = 'grpc.health.v1.Health';
 
 export class HealthService {
   private serving = true;
-  private readonly watchers = new Set<ServerWritableStream<health.HealthCheckRequest, health.HealthCheckResponse>>();
+  private readonly watchers = new Set<
+    ServerWritableStream<health.HealthCheckRequest, health.HealthCheckResponse>
+  >();
 
   private readonly services: readonly string[];
 
@@ -37,14 +44,25 @@ export class HealthService {
   }
 
   readonly implementation: UntypedServiceImplementation = {
-    check: (call: ServerUnaryCall<health.HealthCheckRequest, health.HealthCheckResponse>, cb: sendUnaryData<health.HealthCheckResponse>) => {
-      if (isMalformed(call.request)) return cb({ code: status.INVALID_ARGUMENT, details: 'request does not decode as a HealthCheckRequest' });
+    check: (
+      call: ServerUnaryCall<health.HealthCheckRequest, health.HealthCheckResponse>,
+      cb: sendUnaryData<health.HealthCheckResponse>,
+    ) => {
+      if (isMalformed(call.request))
+        return cb({
+          code: status.INVALID_ARGUMENT,
+          details: 'request does not decode as a HealthCheckRequest',
+        });
       const s = this.statusOf(call.request.service);
       if (s === S.SERVICE_UNKNOWN) cb({ code: status.NOT_FOUND, details: 'unknown service' });
       else cb(null, { status: s });
     },
     watch: (call: ServerWritableStream<health.HealthCheckRequest, health.HealthCheckResponse>) => {
-      if (isMalformed(call.request)) return call.emit('error', { code: status.INVALID_ARGUMENT, details: 'request does not decode as a HealthCheckRequest' });
+      if (isMalformed(call.request))
+        return call.emit('error', {
+          code: status.INVALID_ARGUMENT,
+          details: 'request does not decode as a HealthCheckRequest',
+        });
       call.write({ status: this.statusOf(call.request.service) });
       this.watchers.add(call);
       call.on('cancelled', () => this.watchers.delete(call));

@@ -22,7 +22,10 @@ afterAll(() => f.close());
 
 const ca = () => readFileSync(tlsPaths(f.seed.tlsDir).ca);
 const unavailable = { code: status.UNAVAILABLE };
-const denied = (details: string) => ({ code: status.PERMISSION_DENIED, details: expect.stringContaining(details) });
+const denied = (details: string) => ({
+  code: status.PERMISSION_DENIED,
+  details: expect.stringContaining(details),
+});
 
 describe('mutual TLS', () => {
   it('serves a till presenting its own certificate, and answers health checks over TLS', async () => {
@@ -40,7 +43,9 @@ describe('mutual TLS', () => {
   });
 
   it('refuses a plaintext client', async () => {
-    await expect(f.clientFor(credentials.createInsecure()).challenge('T-0001')).rejects.toMatchObject(unavailable);
+    await expect(f.clientFor(credentials.createInsecure()).challenge('T-0001')).rejects.toMatchObject(
+      unavailable,
+    );
   });
 
   it('refuses a certificate for the same terminal from another CA', async () => {
@@ -50,24 +55,41 @@ describe('mutual TLS', () => {
     await expect(c.challenge('T-0001')).rejects.toMatchObject(unavailable);
   });
 
-  it("refuses a valid certificate of T-0002 acting for T-0001 (challenge, authorize, settle, lookup)", async () => {
+  it('refuses a valid certificate of T-0002 acting for T-0001 (challenge, authorize, settle, lookup)', async () => {
     const t2 = f.clientFor(f.credentialsFor('T-0002'));
     expect((await t2.challenge('T-0002')).unpredictableNumber).toHaveLength(4); // its own id is fine
     await expect(t2.challenge('T-0001')).rejects.toMatchObject(denied('caller certificate'));
     const ch = await f.challenge('T-0001');
     const card = f.card('card-alice');
-    await expect(t2.authorize({ terminalId: 'T-0001', unpredictableNumber: ch.unpredictableNumber, sealedPinBlock: new Uint8Array(), card: card.cardData(ch.unpredictableNumber) }))
-      .rejects.toMatchObject(denied('caller certificate'));
+    await expect(
+      t2.authorize({
+        terminalId: 'T-0001',
+        unpredictableNumber: ch.unpredictableNumber,
+        sealedPinBlock: new Uint8Array(),
+        card: card.cardData(ch.unpredictableNumber),
+      }),
+    ).rejects.toMatchObject(denied('caller certificate'));
     const amount = { minor: 100, currency: 'EUR' };
-    await expect(t2.settle({
-      terminalId: 'T-0001', terminalTxnId: 'mtls-1', merchantId: 'M-0001', authorizationRef: 'AUTH-x', card: card.cardData(ch.unpredictableNumber),
-      amount, items: [{ sku: 'x', name: 'X', quantity: 1, unitPriceMinor: 100 }], cryptogram: card.arqc(amount, ch.unpredictableNumber),
-    })).rejects.toMatchObject(denied('caller certificate'));
+    await expect(
+      t2.settle({
+        terminalId: 'T-0001',
+        terminalTxnId: 'mtls-1',
+        merchantId: 'M-0001',
+        authorizationRef: 'AUTH-x',
+        card: card.cardData(ch.unpredictableNumber),
+        amount,
+        items: [{ sku: 'x', name: 'X', quantity: 1, unitPriceMinor: 100 }],
+        cryptogram: card.arqc(amount, ch.unpredictableNumber),
+      }),
+    ).rejects.toMatchObject(denied('caller certificate'));
     await expect(t2.getSettlement('T-0001', 'mtls-1')).rejects.toMatchObject(denied('caller certificate'));
   });
 
   it('refuses a certificate from the backend CA that the registry never recorded', async () => {
-    const caPair = { cert: readFileSync(tlsPaths(f.seed.tlsDir).ca, 'utf8'), key: readFileSync(tlsPaths(f.seed.tlsDir).caKey, 'utf8') };
+    const caPair = {
+      cert: readFileSync(tlsPaths(f.seed.tlsDir).ca, 'utf8'),
+      key: readFileSync(tlsPaths(f.seed.tlsDir).caKey, 'utf8'),
+    };
     const stray = await issueTerminalCertificate(caPair, { terminalId: 'T-0001', merchantId: 'M-0001' });
     const c = f.clientFor(credentials.createSsl(ca(), Buffer.from(stray.key), Buffer.from(stray.cert)));
     await expect(c.challenge('T-0001')).rejects.toMatchObject(denied('unknown'));
@@ -78,7 +100,9 @@ describe('mutual TLS', () => {
     expect((await open.challenge('T-0003')).unpredictableNumber).toHaveLength(4);
     expect(revokeTerminalCertificates(f.backend.store.db, 'T-0003')).toBe(1);
     await expect(open.challenge('T-0003')).rejects.toMatchObject(denied('revoked'));
-    await expect(f.clientFor(f.credentialsFor('T-0003')).challenge('T-0003')).rejects.toMatchObject(denied('revoked'));
+    await expect(f.clientFor(f.credentialsFor('T-0003')).challenge('T-0003')).rejects.toMatchObject(
+      denied('revoked'),
+    );
     expect((await f.challenge('T-0001')).unpredictableNumber).toHaveLength(4); // others unaffected
   });
 });
@@ -87,10 +111,18 @@ describe('insecure mode (explicit, local debugging only)', () => {
   it('serves plaintext only when asked, and says so in the log', async () => {
     const lines: string[] = [];
     const logger = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
-    const b = await startBackend({ dbPath: f.seed.dbPath, keysPath: f.seed.keysPath, masterKey: f.masterKey, tls: 'insecure', logger });
+    const b = await startBackend({
+      dbPath: f.seed.dbPath,
+      keysPath: f.seed.keysPath,
+      masterKey: f.masterKey,
+      tls: 'insecure',
+      logger,
+    });
     try {
       const auth = new AuthorizationClient(b.address, credentials.createInsecure());
-      const ch = await new Promise<{ unpredictableNumber: Uint8Array }>((res, rej) => auth.challenge({ terminalId: 'T-0001' }, (e, r) => (e ? rej(e) : res(r))));
+      const ch = await new Promise<{ unpredictableNumber: Uint8Array }>((res, rej) =>
+        auth.challenge({ terminalId: 'T-0001' }, (e, r) => (e ? rej(e) : res(r))),
+      );
       auth.close();
       expect(ch.unpredictableNumber).toHaveLength(4);
       expect(lines.join('')).toContain('WITHOUT TLS');

@@ -27,7 +27,9 @@ interface Internals {
 export function observeTransport(server: Server, observer: TransportObserver): void {
   const internals = server as unknown as Internals;
   if (typeof internals.createHttp2Server !== 'function' || typeof internals._retrieveHandler !== 'function')
-    throw new TypeError('observeTransport: this grpc-js has no createHttp2Server/_retrieveHandler to observe');
+    throw new TypeError(
+      'observeTransport: this grpc-js has no createHttp2Server/_retrieveHandler to observe',
+    );
   const create = internals.createHttp2Server.bind(server);
   internals.createHttp2Server = (credentials) => {
     const http2Server = create(credentials);

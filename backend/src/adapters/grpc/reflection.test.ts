@@ -6,31 +6,53 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadPackageDefinition, status, type ChannelCredentials, type Client, type ClientDuplexStream } from '@grpc/grpc-js';
+import {
+  loadPackageDefinition,
+  status,
+  type ChannelCredentials,
+  type Client,
+  type ClientDuplexStream,
+} from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import pino from 'pino';
 import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
 import { startBackend } from '../../main';
 
-const reflectionProto = join(dirname(createRequire(import.meta.url).resolve('@grpc/reflection')), '..', 'proto', 'grpc', 'reflection', 'v1', 'reflection.proto');
+const reflectionProto = join(
+  dirname(createRequire(import.meta.url).resolve('@grpc/reflection')),
+  '..',
+  'proto',
+  'grpc',
+  'reflection',
+  'v1',
+  'reflection.proto',
+);
 
 interface ReflectionResponse {
   list_services_response?: { service: Array<{ name: string }> };
   file_descriptor_response?: { file_descriptor_proto: Buffer[] };
   error_response?: { error_code: number; error_message: string };
 }
-type ReflectionClient = Client & { ServerReflectionInfo(): ClientDuplexStream<Record<string, string>, ReflectionResponse> };
+type ReflectionClient = Client & {
+  ServerReflectionInfo(): ClientDuplexStream<Record<string, string>, ReflectionResponse>;
+};
 type ReflectionCtor = new (address: string, creds: ChannelCredentials) => ReflectionClient;
 
 const ctor = (() => {
-  const pkg = loadPackageDefinition(loadSync(reflectionProto, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true })) as unknown as {
+  const pkg = loadPackageDefinition(
+    loadSync(reflectionProto, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true }),
+  ) as unknown as {
     grpc: { reflection: { v1: { ServerReflection: ReflectionCtor } } };
   };
   return pkg.grpc.reflection.v1.ServerReflection;
 })();
 
 /** One request on a fresh ServerReflectionInfo stream; resolves to the first response. */
-function ask(address: string, creds: ChannelCredentials, request: Record<string, string>): Promise<ReflectionResponse> {
+function ask(
+  address: string,
+  creds: ChannelCredentials,
+  request: Record<string, string>,
+): Promise<ReflectionResponse> {
   const client = new ctor(address, creds);
   return new Promise<ReflectionResponse>((resolve, reject) => {
     const stream = client.ServerReflectionInfo();
@@ -57,18 +79,40 @@ describe('gRPC server reflection', () => {
   });
 
   it('returns the schema of a service by symbol, and an error for an unknown one', async () => {
-    const r = await ask(f.backend.address, f.credentialsFor('T-0001'), { file_containing_symbol: 'bluetill.v1.Authorization' });
-    const files = r.file_descriptor_response!.file_descriptor_proto.map((b) => Buffer.from(b).toString('latin1'));
+    const r = await ask(f.backend.address, f.credentialsFor('T-0001'), {
+      file_containing_symbol: 'bluetill.v1.Authorization',
+    });
+    const files = r.file_descriptor_response!.file_descriptor_proto.map((b) =>
+      Buffer.from(b).toString('latin1'),
+    );
     // @grpc/reflection serves one descriptor file per package (bluetill_v1.proto), with the service and its methods
-    expect(files.some((d) => d.includes('bluetill.v1') && d.includes('Authorization') && d.includes('Authorize') && d.includes('Challenge'))).toBe(true);
-    const unknown = await ask(f.backend.address, f.credentialsFor('T-0001'), { file_containing_symbol: 'bluetill.v1.NoSuchService' });
+    expect(
+      files.some(
+        (d) =>
+          d.includes('bluetill.v1') &&
+          d.includes('Authorization') &&
+          d.includes('Authorize') &&
+          d.includes('Challenge'),
+      ),
+    ).toBe(true);
+    const unknown = await ask(f.backend.address, f.credentialsFor('T-0001'), {
+      file_containing_symbol: 'bluetill.v1.NoSuchService',
+    });
     expect(unknown.error_response?.error_code).toBe(status.NOT_FOUND);
   });
 
   it('is not served with reflection: false', async () => {
-    const b = await startBackend({ dbPath: f.seed.dbPath, keysPath: f.seed.keysPath, masterKey: f.masterKey, logger: pino({ level: 'silent' }), reflection: false });
+    const b = await startBackend({
+      dbPath: f.seed.dbPath,
+      keysPath: f.seed.keysPath,
+      masterKey: f.masterKey,
+      logger: pino({ level: 'silent' }),
+      reflection: false,
+    });
     try {
-      await expect(ask(b.address, f.credentialsFor('T-0001'), { list_services: '' })).rejects.toMatchObject({ code: status.UNIMPLEMENTED });
+      await expect(ask(b.address, f.credentialsFor('T-0001'), { list_services: '' })).rejects.toMatchObject({
+        code: status.UNIMPLEMENTED,
+      });
     } finally {
       await b.close();
     }

@@ -21,6 +21,13 @@ function protoFiles(dir = PROTO_DIR): string[] {
 
 /** Adds the reflection service, exposing `services` (fully qualified) and grpc.health.v1.Health. */
 export function addReflection(server: Pick<Server, 'addService'>, services: readonly string[]): void {
-  const definition = loadSync(protoFiles(), { includeDirs: [PROTO_DIR], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  const definition = loadSync(protoFiles(), {
+    includeDirs: [PROTO_DIR],
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
   new ReflectionService(definition, { services: [...services, HEALTH_SERVICE] }).addToServer(server);
 }

@@ -37,19 +37,29 @@ function deadlineOf(call: ServerUnaryCall<unknown, unknown>): number {
  * as what the client got, not as OK; work dropped for its deadline (DeadlineExceededError) is
  * answered and counted DEADLINE_EXCEEDED.
  */
-function replier<Res>(log: Logger, method: string, metrics: BackendMetrics | undefined, call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<Res>) {
+function replier<Res>(
+  log: Logger,
+  method: string,
+  metrics: BackendMetrics | undefined,
+  call: ServerUnaryCall<unknown, unknown>,
+  callback: sendUnaryData<Res>,
+) {
   const started = process.hrtime.bigint();
   const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
   const deadline = deadlineOf(call);
   /** What the client got instead of this answer, if it is gone. */
-  const gone = (): status | null => (Date.now() >= deadline ? status.DEADLINE_EXCEEDED : call.cancelled ? status.CANCELLED : null);
+  const gone = (): status | null =>
+    Date.now() >= deadline ? status.DEADLINE_EXCEEDED : call.cancelled ? status.CANCELLED : null;
   return {
     answer(res: Res, decline?: { readonly response: DeclinableResponse }): void {
       metrics?.observe(method, gone() ?? status.OK, seconds(), decline?.response ?? res);
       callback(null, res);
     },
     fail(err: unknown): void {
-      const s: Partial<ServiceError> = err instanceof DeadlineExceededError ? { code: status.DEADLINE_EXCEEDED, details: err.message } : toGrpcStatus(err, log, method);
+      const s: Partial<ServiceError> =
+        err instanceof DeadlineExceededError
+          ? { code: status.DEADLINE_EXCEEDED, details: err.message }
+          : toGrpcStatus(err, log, method);
       metrics?.observe(method, gone() ?? s.code ?? status.UNKNOWN, seconds());
       callback(s);
     },
@@ -63,7 +73,12 @@ function replier<Res>(log: Logger, method: string, metrics: BackendMetrics | und
  * by its reason in the metrics.
  */
 export function unary<Req, Res>(
-  log: Logger, callerOf: CallerOf, method: string, validate: (r: Req) => Req, handler: Handler<Req, Res>, metrics?: BackendMetrics,
+  log: Logger,
+  callerOf: CallerOf,
+  method: string,
+  validate: (r: Req) => Req,
+  handler: Handler<Req, Res>,
+  metrics?: BackendMetrics,
   declines?: Res extends DeclinableResponse ? (res: Res) => Uint8Array : never,
 ) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
@@ -72,7 +87,8 @@ export function unary<Req, Res>(
     Promise.resolve()
       .then(async () => {
         const caller = await callerOf(call as ServerUnaryCall<unknown, unknown>); // who, before what
-        if (isMalformed(call.request)) throw new RequestError('invalid_argument', `request does not decode as a ${method} message`);
+        if (isMalformed(call.request))
+          throw new RequestError('invalid_argument', `request does not decode as a ${method} message`);
         const req = validate(call.request);
         if (deadlinePassed(deadline)) throw new DeadlineExceededError();
         return withDeadline(deadline, () => handler(req, caller));
@@ -89,7 +105,13 @@ export function unary<Req, Res>(
  * certificate's identity read here, everything else done there; the answer's bytes sent as they
  * came, as `unary` sends an answer.
  */
-export function forwarded(log: Logger, peerOf: (call: ServerUnaryCall<unknown, unknown>) => PeerIdentity | null, method: ForwardedMethod, thread: UseCaseThread, metrics?: BackendMetrics) {
+export function forwarded(
+  log: Logger,
+  peerOf: (call: ServerUnaryCall<unknown, unknown>) => PeerIdentity | null,
+  method: ForwardedMethod,
+  thread: UseCaseThread,
+  metrics?: BackendMetrics,
+) {
   return (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
     const reply = replier(log, method, metrics, call as ServerUnaryCall<unknown, unknown>, callback);
     const deadline = deadlineOf(call as ServerUnaryCall<unknown, unknown>);
@@ -110,5 +132,8 @@ export function forwarded(log: Logger, peerOf: (call: ServerUnaryCall<unknown, u
 }
 
 /** A method of a service definition taking and giving bytes as they are on the wire. */
-export const asBytes = <M extends object>(method: M): M => ({ ...method, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b });
-
+export const asBytes = <M extends object>(method: M): M => ({
+  ...method,
+  requestDeserialize: (b: Buffer) => b,
+  responseSerialize: (b: Buffer) => b,
+});

@@ -63,11 +63,18 @@ export class ShopperLane {
     const mine = this.bySource.get(source) ?? 0;
     if (mine >= this.perSource) {
       this.refused++;
-      return Promise.reject(new RequestError('resource_exhausted', `too many requests in progress from this address: at most ${this.perSource}`));
+      return Promise.reject(
+        new RequestError(
+          'resource_exhausted',
+          `too many requests in progress from this address: at most ${this.perSource}`,
+        ),
+      );
     }
     if (this.queue.length >= this.maxQueued) {
       this.refused++;
-      return Promise.reject(new RequestError('resource_exhausted', 'the shopper service is busy; try again shortly'));
+      return Promise.reject(
+        new RequestError('resource_exhausted', 'the shopper service is busy; try again shortly'),
+      );
     }
     this.bySource.set(source, mine + 1);
     return new Promise<T>((resolve, reject) => {

@@ -40,11 +40,17 @@ describe('terminal caller per TLS connection', () => {
       // Another connection with another certificate is its own caller.
       const t3 = f.clientFor(f.credentialsFor('T-0003'));
       expect((await t3.challenge('T-0003')).unpredictableNumber).toHaveLength(4);
-      await expect(t3.challenge('T-0002')).rejects.toMatchObject({ code: status.PERMISSION_DENIED, details: expect.stringContaining('caller certificate') });
+      await expect(t3.challenge('T-0002')).rejects.toMatchObject({
+        code: status.PERMISSION_DENIED,
+        details: expect.stringContaining('caller certificate'),
+      });
       await expect(c.challenge('T-0003')).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
       // Revoked between two calls on the open connection: the next call is refused.
       expect(revokeTerminalCertificates(f.backend.store.db, 'T-0002')).toBe(1);
-      await expect(c.challenge('T-0002')).rejects.toMatchObject({ code: status.PERMISSION_DENIED, details: expect.stringContaining('revoked') });
+      await expect(c.challenge('T-0002')).rejects.toMatchObject({
+        code: status.PERMISSION_DENIED,
+        details: expect.stringContaining('revoked'),
+      });
       expect((await t3.challenge('T-0003')).unpredictableNumber).toHaveLength(4);
     } finally {
       peer.mockRestore();

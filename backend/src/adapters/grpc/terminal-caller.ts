@@ -24,7 +24,10 @@ export function terminalIdOf(cert: X509Certificate): string | null {
     .split(/,\s*/)
     .filter((n) => n.startsWith(`URI:${TERMINAL_URI_PREFIX}`))
     .map((n) => n.slice(`URI:${TERMINAL_URI_PREFIX}`.length));
-  const cns = cert.subject.split('\n').filter((l) => l.startsWith('CN=')).map((l) => l.slice(3));
+  const cns = cert.subject
+    .split('\n')
+    .filter((l) => l.startsWith('CN='))
+    .map((l) => l.slice(3));
   if (uris.length !== 1 || cns.length !== 1 || uris[0] !== cns[0] || !uris[0]) return null;
   return uris[0];
 }
@@ -61,7 +64,8 @@ const bySocket = new WeakMap<TLSSocket, { fingerprint: string; terminalId: strin
  * getAuthContext(), slower but the same answer. terminal-caller.test.ts checks the shape is found.
  */
 export function tlsSocketOf(call: object): TLSSocket | undefined {
-  let c = (call as { call?: unknown }).call as { nextCall?: unknown; stream?: { session?: { socket?: unknown } } } | undefined;
+  let c = (call as { call?: unknown }).call as
+    { nextCall?: unknown; stream?: { session?: { socket?: unknown } } } | undefined;
   for (let depth = 0; depth < 8 && c && typeof c === 'object'; depth++) {
     const socket = c.stream?.session?.socket;
     if (socket instanceof TLSSocket) return socket;
@@ -94,16 +98,34 @@ export function peerIdentityOf(call: ServerUnaryCall<unknown, unknown>): PeerIde
 }
 
 /** The caller of a grpc-js call: the certificate read once per TLS connection, the registry on every call. */
-export function terminalCallerOf(call: ServerUnaryCall<unknown, unknown>, store: Pick<BackendStore, 'read'>): Promise<Caller> {
+export function terminalCallerOf(
+  call: ServerUnaryCall<unknown, unknown>,
+  store: Pick<BackendStore, 'read'>,
+): Promise<Caller> {
   return registeredCaller(peerIdentityOf(call), store);
 }
 
 /** The caller a certificate identifies, if the registry issued it to that terminal and has not revoked it; else PERMISSION_DENIED. */
-export async function registeredCaller({ fingerprint, terminalId }: PeerIdentity, store: Pick<BackendStore, 'read'>): Promise<Caller> {
-  if (!terminalId) throw new TerminalRefusedError('certificate_no_terminal', 'client certificate names no terminal');
+export async function registeredCaller(
+  { fingerprint, terminalId }: PeerIdentity,
+  store: Pick<BackendStore, 'read'>,
+): Promise<Caller> {
+  if (!terminalId)
+    throw new TerminalRefusedError('certificate_no_terminal', 'client certificate names no terminal');
   const row = await store.read((tx) => tx.findTerminalCertificate(fingerprint));
-  if (!row) throw new TerminalRefusedError('certificate_unknown', 'client certificate unknown to the registry', terminalId);
-  if (row.revokedAt !== null) throw new TerminalRefusedError('certificate_revoked', 'client certificate revoked', terminalId);
-  if (row.terminalId !== terminalId) throw new TerminalRefusedError('certificate_other_terminal', 'client certificate issued to another terminal', terminalId);
+  if (!row)
+    throw new TerminalRefusedError(
+      'certificate_unknown',
+      'client certificate unknown to the registry',
+      terminalId,
+    );
+  if (row.revokedAt !== null)
+    throw new TerminalRefusedError('certificate_revoked', 'client certificate revoked', terminalId);
+  if (row.terminalId !== terminalId)
+    throw new TerminalRefusedError(
+      'certificate_other_terminal',
+      'client certificate issued to another terminal',
+      terminalId,
+    );
   return { kind: 'terminal', terminalId };
 }

@@ -9,7 +9,14 @@
  * were not logged since: a refused till that keeps calling cannot flood the log.
  */
 import type { PeerCertificate, TLSSocket } from 'node:tls';
-import { Metadata, status, type ServerUnaryCall, type ServiceError, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  Metadata,
+  status,
+  type ServerUnaryCall,
+  type ServiceError,
+  type sendUnaryData,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import { REFUSAL_TRAILER_KEY, type TerminalRefusalReason } from '@bluetill/protocol';
 import type { Logger } from 'pino';
 import { RequestError } from '../../app/request-error';
@@ -33,10 +40,15 @@ export class TerminalRefusedError extends RequestError {
 type CallerOf = (call: ServerUnaryCall<unknown, unknown>) => Caller | Promise<Caller>;
 
 /** What the TLS handshake saw of the caller's certificate, for the log (never the certificate itself). */
-function peerOf(call: ServerUnaryCall<unknown, unknown>, tlsSocketOf: (call: object) => TLSSocket | undefined): { fingerprint?: string; serial?: string } {
+function peerOf(
+  call: ServerUnaryCall<unknown, unknown>,
+  tlsSocketOf: (call: object) => TLSSocket | undefined,
+): { fingerprint?: string; serial?: string } {
   try {
     const socket = tlsSocketOf(call);
-    const cert: PeerCertificate | undefined = socket ? socket.getPeerCertificate() : call.getAuthContext().sslPeerCertificate;
+    const cert: PeerCertificate | undefined = socket
+      ? socket.getPeerCertificate()
+      : call.getAuthContext().sslPeerCertificate;
     if (!cert || !cert.fingerprint256) return {};
     return { fingerprint: cert.fingerprint256, serial: cert.serialNumber };
   } catch {
@@ -92,7 +104,14 @@ export class TerminalRefusals {
     this.seen.set(key, { loggedAt: now, suppressed: 0 });
     const terminalId = terminalOf(error);
     this.o.log.warn(
-      { event: 'terminal_refused', reason: error.reason, method, ...(terminalId ? { terminalId } : {}), ...peer, ...(s && s.suppressed > 0 ? { notLoggedSince: s.suppressed } : {}) },
+      {
+        event: 'terminal_refused',
+        reason: error.reason,
+        method,
+        ...(terminalId ? { terminalId } : {}),
+        ...peer,
+        ...(s && s.suppressed > 0 ? { notLoggedSince: s.suppressed } : {}),
+      },
       `refused a till: ${error.message}`,
     );
   }
@@ -123,7 +142,12 @@ export class TerminalRefusals {
           .then(() => callerOf(call))
           .then(
             () => check(call, cb),
-            (error: unknown) => cb(error instanceof TerminalRefusedError ? refusalStatus(error) : { code: status.INTERNAL, details: 'the caller could not be checked' }),
+            (error: unknown) =>
+              cb(
+                error instanceof TerminalRefusedError
+                  ? refusalStatus(error)
+                  : { code: status.INTERNAL, details: 'the caller could not be checked' },
+              ),
           );
       },
     };

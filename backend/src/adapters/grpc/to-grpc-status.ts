@@ -28,9 +28,19 @@ export function toGrpcStatus(error: unknown, log: Logger, method: string): Parti
     return { code, details: error.message, metadata: new Metadata() };
   }
   if (error instanceof CommitError) {
-    log.error({ method, err: { name: error.name, code: error.code, message: error.message } }, 'not committed');
-    return { code: status.UNAVAILABLE, details: 'not committed, nothing stored: retry', metadata: new Metadata() };
+    log.error(
+      { method, err: { name: error.name, code: error.code, message: error.message } },
+      'not committed',
+    );
+    return {
+      code: status.UNAVAILABLE,
+      details: 'not committed, nothing stored: retry',
+      metadata: new Metadata(),
+    };
   }
-  log.error({ method, err: { name: (error as Error)?.name, message: (error as Error)?.message } }, 'internal error');
+  log.error(
+    { method, err: { name: (error as Error)?.name, message: (error as Error)?.message } },
+    'internal error',
+  );
   return { code: status.INTERNAL, details: 'internal error', metadata: new Metadata() };
 }

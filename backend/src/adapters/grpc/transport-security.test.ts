@@ -30,7 +30,19 @@ const shopperPort = () => f.backend.shopperPort!;
 async function sClient(port: number, args: readonly string[], withClientCert: boolean) {
   const p = paths();
   const cert = withClientCert ? ['-cert', p.terminal('T-0001').cert, '-key', p.terminal('T-0001').key] : [];
-  const argv = ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', '-CAfile', p.ca, '-alpn', 'h2', ...cert, ...args];
+  const argv = [
+    's_client',
+    '-connect',
+    `127.0.0.1:${port}`,
+    '-servername',
+    'localhost',
+    '-CAfile',
+    p.ca,
+    '-alpn',
+    'h2',
+    ...cert,
+    ...args,
+  ];
   const child = run('openssl', argv, { timeout: 10_000 });
   child.child.stdin?.end(); // nothing to send: s_client closes after the handshake
   const out = await child.then(
@@ -38,7 +50,13 @@ async function sClient(port: number, args: readonly string[], withClientCert: bo
     (e: { stdout?: string; stderr?: string }) => (e.stdout ?? '') + (e.stderr ?? ''),
   );
   const cipher = /Cipher is (\S+)/.exec(out)?.[1];
-  return { out, established: cipher !== undefined && cipher !== '(NONE)', cipher, alpn: /ALPN protocol: (\S+)/.exec(out)?.[1], protocol: /Protocol\s*:\s*(\S+)/.exec(out)?.[1] };
+  return {
+    out,
+    established: cipher !== undefined && cipher !== '(NONE)',
+    cipher,
+    alpn: /ALPN protocol: (\S+)/.exec(out)?.[1],
+    protocol: /Protocol\s*:\s*(\S+)/.exec(out)?.[1],
+  };
 }
 
 describe.each([
@@ -46,7 +64,11 @@ describe.each([
   ['shopper port (server TLS)', shopperPort, false],
 ] as const)('TLS on the %s', (_name, port, clientCert) => {
   it('refuses TLS 1.2 with CBC suites (HTTP/2 forbids them)', async () => {
-    for (const suite of ['ECDHE-ECDSA-AES128-SHA', 'ECDHE-ECDSA-AES256-SHA384', 'ECDHE-ECDSA-AES128-SHA256']) {
+    for (const suite of [
+      'ECDHE-ECDSA-AES128-SHA',
+      'ECDHE-ECDSA-AES256-SHA384',
+      'ECDHE-ECDSA-AES128-SHA256',
+    ]) {
       const r = await sClient(port(), ['-tls1_2', '-cipher', suite], clientCert);
       expect(r.established, `${suite} accepted:\n${r.out}`).toBe(false);
     }
@@ -54,7 +76,11 @@ describe.each([
 
   it('accepts TLS 1.2 with an ECDHE AEAD suite, and TLS 1.3, both with ALPN h2', async () => {
     const t12 = await sClient(port(), ['-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-GCM-SHA256'], clientCert);
-    expect(t12, t12.out).toMatchObject({ established: true, cipher: 'ECDHE-ECDSA-AES128-GCM-SHA256', alpn: 'h2' });
+    expect(t12, t12.out).toMatchObject({
+      established: true,
+      cipher: 'ECDHE-ECDSA-AES128-GCM-SHA256',
+      alpn: 'h2',
+    });
     const t13 = await sClient(port(), ['-tls1_3'], clientCert);
     expect(t13, t13.out).toMatchObject({ established: true, alpn: 'h2' });
     expect(t13.cipher).toMatch(/^TLS_(AES|CHACHA20)/);
@@ -72,7 +98,9 @@ async function serverSettings(port: number, clientCert: boolean): Promise<{ maxH
   const p = paths();
   const session: ClientHttp2Session = connect(`https://localhost:${port}`, {
     ca: readFileSync(p.ca),
-    ...(clientCert ? { cert: readFileSync(p.terminal('T-0001').cert), key: readFileSync(p.terminal('T-0001').key) } : {}),
+    ...(clientCert
+      ? { cert: readFileSync(p.terminal('T-0001').cert), key: readFileSync(p.terminal('T-0001').key) }
+      : {}),
   });
   try {
     return await new Promise((resolve, reject) => {
@@ -98,7 +126,10 @@ describe('request headers (metadata) over the limit', () => {
 
   it('64 KiB of metadata is refused within a second on both ports, and the server keeps serving', async () => {
     const till = new AuthorizationClient(`localhost:${tillPort()}`, f.credentialsFor('T-0001'));
-    const shopper = new ShopperClient(`localhost:${shopperPort()}`, (await import('@grpc/grpc-js')).credentials.createSsl(readFileSync(paths().ca)));
+    const shopper = new ShopperClient(
+      `localhost:${shopperPort()}`,
+      (await import('@grpc/grpc-js')).credentials.createSsl(readFileSync(paths().ca)),
+    );
     try {
       const deadline = () => new Date(Date.now() + 10_000);
       const timed = (fn: (cb: (e: ServiceError | null) => void) => void) =>
@@ -107,18 +138,37 @@ describe('request headers (metadata) over the limit', () => {
           fn((e) => resolve({ ms: Date.now() - t0, code: e?.code }));
         });
       // warm both channels so the timing is the refusal's, not the handshake's
-      await timed((cb) => till.challenge({ terminalId: 'T-0001' }, new Metadata(), { deadline: deadline() }, cb));
+      await timed((cb) =>
+        till.challenge({ terminalId: 'T-0001' }, new Metadata(), { deadline: deadline() }, cb),
+      );
       await timed((cb) => shopper.challenge({}, new Metadata(), { deadline: deadline() }, cb));
-      const onTill = await timed((cb) => till.challenge({ terminalId: 'T-0001' }, bigMetadata(), { deadline: deadline() }, cb));
-      const onShopper = await timed((cb) => shopper.challenge({}, bigMetadata(), { deadline: deadline() }, cb));
-      console.log(JSON.stringify({ oversizedMetadata: { tillMs: onTill.ms, tillCode: onTill.code, shopperMs: onShopper.ms, shopperCode: onShopper.code } }));
+      const onTill = await timed((cb) =>
+        till.challenge({ terminalId: 'T-0001' }, bigMetadata(), { deadline: deadline() }, cb),
+      );
+      const onShopper = await timed((cb) =>
+        shopper.challenge({}, bigMetadata(), { deadline: deadline() }, cb),
+      );
+      console.log(
+        JSON.stringify({
+          oversizedMetadata: {
+            tillMs: onTill.ms,
+            tillCode: onTill.code,
+            shopperMs: onShopper.ms,
+            shopperCode: onShopper.code,
+          },
+        }),
+      );
       for (const r of [onTill, onShopper]) {
         expect(r.code).toBe(status.RESOURCE_EXHAUSTED);
         expect(r.ms).toBeLessThan(1000);
       }
-      const ok = await timed((cb) => till.challenge({ terminalId: 'T-0001' }, new Metadata(), { deadline: deadline() }, cb));
+      const ok = await timed((cb) =>
+        till.challenge({ terminalId: 'T-0001' }, new Metadata(), { deadline: deadline() }, cb),
+      );
       expect(ok.code).toBeUndefined();
-      const okShopper = await timed((cb) => shopper.challenge({}, new Metadata(), { deadline: deadline() }, cb));
+      const okShopper = await timed((cb) =>
+        shopper.challenge({}, new Metadata(), { deadline: deadline() }, cb),
+      );
       expect(okShopper.code).toBeUndefined();
     } finally {
       till.close();

@@ -30,7 +30,14 @@ export interface UseCases {
   readonly shopper: ShopperUseCase;
 }
 
-export function createUseCases(store: BackendStore, shopperStore: ShopperStore, keys: KeyStore, clock: Clock, event: EventSink, shopperOptions: ShopperOptions = {}): UseCases {
+export function createUseCases(
+  store: BackendStore,
+  shopperStore: ShopperStore,
+  keys: KeyStore,
+  clock: Clock,
+  event: EventSink,
+  shopperOptions: ShopperOptions = {},
+): UseCases {
   const settlement = new SettlementUseCase(store, keys, clock, {
     onSettled: (e) => event({ event: 'settled', ...e }, 'settlement'),
   });
@@ -53,5 +60,9 @@ export function createUseCases(store: BackendStore, shopperStore: ShopperStore, 
 }
 
 /** A use case as seen from another thread: every method answers with a promise. */
-export type Remote<T> = { readonly [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never };
+export type Remote<T> = {
+  readonly [K in keyof T]: T[K] extends (...args: infer A) => infer R
+    ? (...args: A) => Promise<Awaited<R>>
+    : never;
+};
 export type RemoteUseCases = { readonly [K in keyof UseCases]: Remote<UseCases[K]> };

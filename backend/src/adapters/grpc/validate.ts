@@ -3,18 +3,38 @@
  * value) and becomes INVALID_ARGUMENT; nothing malformed reaches the use cases.          [ISO]
  */
 import {
-  SUPPORTED_CURRENCIES, cvmNameOf,
-  type AuthorizeRequest, type CardData, type Cryptogram, type ChallengeRequest, type CloseBatchRequest, type GetSettlementRequest, type Item, type ListTransactionsRequest,
-  type Money, type RefundRequest, type CancelRequest, CANCEL_REASONS, type OutcomeRequest, type SettleRequest, type VoidRequest,
-  isTemporaryCode, type IssueCodeRequest, type PayMerchantRequest, type SettleWithCodeRequest, type ShopperChallengeRequest,
+  SUPPORTED_CURRENCIES,
+  cvmNameOf,
+  type AuthorizeRequest,
+  type CardData,
+  type Cryptogram,
+  type ChallengeRequest,
+  type CloseBatchRequest,
+  type GetSettlementRequest,
+  type Item,
+  type ListTransactionsRequest,
+  type Money,
+  type RefundRequest,
+  type CancelRequest,
+  CANCEL_REASONS,
+  type OutcomeRequest,
+  type SettleRequest,
+  type VoidRequest,
+  isTemporaryCode,
+  type IssueCodeRequest,
+  type PayMerchantRequest,
+  type SettleWithCodeRequest,
+  type ShopperChallengeRequest,
 } from '@bluetill/protocol';
 import { RequestError } from '../../app/request-error';
 
 const fail = (field: string, why: string): never => {
   throw new RequestError('invalid_argument', `${field}: ${why}`);
 };
-const id = (field: string, v: string) => (/^[A-Za-z0-9._-]{1,64}$/.test(v) ? v : fail(field, 'must be 1-64 characters of A-Z a-z 0-9 . _ -'));
-const bytes = (field: string, v: Uint8Array, min: number, max: number) => (v.length >= min && v.length <= max ? v : fail(field, `must be ${min}-${max} bytes`));
+const id = (field: string, v: string) =>
+  /^[A-Za-z0-9._-]{1,64}$/.test(v) ? v : fail(field, 'must be 1-64 characters of A-Z a-z 0-9 . _ -');
+const bytes = (field: string, v: Uint8Array, min: number, max: number) =>
+  v.length >= min && v.length <= max ? v : fail(field, `must be ${min}-${max} bytes`);
 
 function card(c: CardData | undefined): void {
   if (!c) fail('card', 'required');
@@ -54,11 +74,14 @@ function items(list: readonly Item[]): void {
   list.forEach((it, i) => {
     id(`items[${i}].sku`, it.sku);
     if (it.name.length < 1 || it.name.length > 80) fail(`items[${i}].name`, 'must be 1-80 characters');
-    if (!Number.isInteger(it.quantity) || it.quantity < 1 || it.quantity > 9999) fail(`items[${i}].quantity`, 'must be 1-9999');
-    if (!Number.isSafeInteger(it.unitPriceMinor) || it.unitPriceMinor < 0 || it.unitPriceMinor > 100_000_000) fail(`items[${i}].unit_price_minor`, 'out of range');
+    if (!Number.isInteger(it.quantity) || it.quantity < 1 || it.quantity > 9999)
+      fail(`items[${i}].quantity`, 'must be 1-9999');
+    if (!Number.isSafeInteger(it.unitPriceMinor) || it.unitPriceMinor < 0 || it.unitPriceMinor > 100_000_000)
+      fail(`items[${i}].unit_price_minor`, 'out of range');
     text += it.sku.length + Buffer.byteLength(it.name, 'utf8');
   });
-  if (text > ITEMS_TEXT_MAX_BYTES) fail('items', `SKUs and names together must be at most ${ITEMS_TEXT_MAX_BYTES} bytes (UTF-8)`);
+  if (text > ITEMS_TEXT_MAX_BYTES)
+    fail('items', `SKUs and names together must be at most ${ITEMS_TEXT_MAX_BYTES} bytes (UTF-8)`);
 }
 
 /** The card's application cryptogram: present, each field within its EMV size. */
@@ -83,7 +106,8 @@ export function validateAuthorize(r: AuthorizeRequest): AuthorizeRequest {
   const cvm = cvmNameOf(r.cvmMethod ?? 0);
   if (!cvm) fail('cvm_method', 'not a known method');
   // A method the card checks carries no PIN block: an attempt to have both judged is refused.
-  if (cvm !== 'online_pin' && r.sealedPinBlock.length > 0) fail('sealed_pin_block', 'must be empty when the card verified the cardholder');
+  if (cvm !== 'online_pin' && r.sealedPinBlock.length > 0)
+    fail('sealed_pin_block', 'must be empty when the card verified the cardholder');
   return r;
 }
 
@@ -92,7 +116,8 @@ function paymentFields(r: SettleRequest | CancelRequest): void {
   id('terminal_id', r.terminalId);
   id('terminal_txn_id', r.terminalTxnId);
   id('merchant_id', r.merchantId);
-  if (r.authorizationRef.length < 1 || r.authorizationRef.length > 128) fail('authorization_ref', 'must be 1-128 characters');
+  if (r.authorizationRef.length < 1 || r.authorizationRef.length > 128)
+    fail('authorization_ref', 'must be 1-128 characters');
   card(r.card);
   money('amount', r.amount);
   items(r.items);
@@ -108,7 +133,8 @@ export function validateSettle(r: SettleRequest): SettleRequest {
 export function validateCancel(r: CancelRequest): CancelRequest {
   paymentFields(r);
   if (r.cryptogram) cryptogram(r.cryptogram);
-  if (!(CANCEL_REASONS as readonly string[]).includes(r.reason)) fail('reason', `must be one of ${CANCEL_REASONS.join(', ')}`);
+  if (!(CANCEL_REASONS as readonly string[]).includes(r.reason))
+    fail('reason', `must be one of ${CANCEL_REASONS.join(', ')}`);
   return r;
 }
 
@@ -179,7 +205,8 @@ export function validateGetOutcome(r: OutcomeRequest): OutcomeRequest {
 }
 
 export function validatePayMerchant(r: PayMerchantRequest): PayMerchantRequest {
-  if (!/^[A-Za-z0-9._-]{8,64}$/.test(r.idempotencyKey)) fail('idempotency_key', 'must be 8-64 characters of A-Z a-z 0-9 . _ -');
+  if (!/^[A-Za-z0-9._-]{8,64}$/.test(r.idempotencyKey))
+    fail('idempotency_key', 'must be 8-64 characters of A-Z a-z 0-9 . _ -');
   bytes('unpredictable_number', r.unpredictableNumber, 4, 4);
   if (!r.merchantCard) fail('merchant_card', 'required');
   try {

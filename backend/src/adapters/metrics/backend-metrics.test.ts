@@ -26,7 +26,12 @@ describe('Prometheus metrics', () => {
   it('counts requests, observes latencies and counts declines by reason', async () => {
     await sell(f, { cardId: 'card-alice', pin: '1234', txn: 'm-1', minor: 700 });
     await sell(f, { cardId: 'card-dana', pin: '1111', txn: 'm-2', minor: 5000 }); // insufficient_funds
-    await f.refund({ terminalId: 'T-0001', terminalTxnId: 'm-1', refundTxnId: 'm-rf-1', amount: { minor: 800, currency: 'EUR' } }); // refund_exceeds_original
+    await f.refund({
+      terminalId: 'T-0001',
+      terminalTxnId: 'm-1',
+      refundTxnId: 'm-rf-1',
+      amount: { minor: 800, currency: 'EUR' },
+    }); // refund_exceeds_original
     await f.authorizeCard(f.card('card-bob'), '0000'); // pin_incorrect
     await f.closeBatch({ terminalId: 'T-0001', closeRequestId: '' });
     await f.getSettlement('T-0001', 'none').catch(() => undefined); // NOT_FOUND
@@ -34,7 +39,14 @@ describe('Prometheus metrics', () => {
     const res = await fetch(http.url);
     expect(res.headers.get('content-type')).toContain('text/plain');
     const body = await res.text();
-    const value = (line: string) => Number(body.split('\n').find((l) => l.startsWith(line))?.slice(line.length).trim());
+    const value = (line: string) =>
+      Number(
+        body
+          .split('\n')
+          .find((l) => l.startsWith(line))
+          ?.slice(line.length)
+          .trim(),
+      );
     // A decline is answered OK with the response in the body, like an approval, and counted by its reason below.
     expect(value('bluetill_backend_requests_total{method="Authorization.Settle",code="OK"}')).toBe(2);
     expect(value('bluetill_backend_requests_total{method="Authorization.Refund",code="OK"}')).toBe(1);
@@ -44,8 +56,14 @@ describe('Prometheus metrics', () => {
     expect(value('bluetill_backend_requests_total{method="Authorization.CloseBatch",code="OK"}')).toBe(1);
     expect(value('bluetill_backend_request_duration_seconds_count{method="Authorization.Settle"}')).toBe(2);
     expect(value('bluetill_backend_request_duration_seconds_bucket{le="+Inf",method="Authorize"}')).toBe(3);
-    expect(value('bluetill_backend_declines_total{method="Authorization.Settle",reason="insufficient_funds"}')).toBe(1);
-    expect(value('bluetill_backend_declines_total{method="Authorization.Refund",reason="refund_exceeds_original"}')).toBe(1);
+    expect(
+      value('bluetill_backend_declines_total{method="Authorization.Settle",reason="insufficient_funds"}'),
+    ).toBe(1);
+    expect(
+      value(
+        'bluetill_backend_declines_total{method="Authorization.Refund",reason="refund_exceeds_original"}',
+      ),
+    ).toBe(1);
     expect(value('bluetill_backend_declines_total{method="Authorize",reason="pin_incorrect"}')).toBe(1);
     for (const c of DEMO_CARDS) expect(body).not.toContain(c.pan);
     expect(body).not.toMatch(/m-rf-1|m-1"/); // no transaction ids in labels

@@ -16,10 +16,18 @@ import type { TransportEvent } from '../grpc/observed-transport';
  * prom-client's default gauges named `_total`, a suffix Prometheus reserves for counters (promtool
  * warns); left out: the per-type gauges nodejs_active_handles/requests/resources carry the same.
  */
-const TOTAL_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
+const TOTAL_GAUGES = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+] as const;
 
 /** Declines that mean a counter of guesses is used up. */
-const LOCKOUT_DECLINES: ReadonlySet<string> = new Set(['code_attempts_exceeded', 'pin_tries_exceeded', 'cvm_tries_exceeded']);
+const LOCKOUT_DECLINES: ReadonlySet<string> = new Set([
+  'code_attempts_exceeded',
+  'pin_tries_exceeded',
+  'cvm_tries_exceeded',
+]);
 
 export class BackendMetrics {
   readonly registry = new Registry();
@@ -30,19 +38,36 @@ export class BackendMetrics {
   private readonly refusals: Counter<'listener' | 'reason'>;
 
   constructor(o: { processMetrics?: boolean } = {}) {
-    this.requests = new Counter({ name: 'bluetill_backend_requests_total', help: 'gRPC requests by method and status code', labelNames: ['method', 'code'], registers: [this.registry] });
-    this.latency = new Histogram({
-      name: 'bluetill_backend_request_duration_seconds', help: 'gRPC request latency by method', labelNames: ['method'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry],
+    this.requests = new Counter({
+      name: 'bluetill_backend_requests_total',
+      help: 'gRPC requests by method and status code',
+      labelNames: ['method', 'code'],
+      registers: [this.registry],
     });
-    this.declines = new Counter({ name: 'bluetill_backend_declines_total', help: 'declined operations by method and normalized decline code', labelNames: ['method', 'reason'], registers: [this.registry] });
+    this.latency = new Histogram({
+      name: 'bluetill_backend_request_duration_seconds',
+      help: 'gRPC request latency by method',
+      labelNames: ['method'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [this.registry],
+    });
+    this.declines = new Counter({
+      name: 'bluetill_backend_declines_total',
+      help: 'declined operations by method and normalized decline code',
+      labelNames: ['method', 'reason'],
+      registers: [this.registry],
+    });
     this.lockouts = new Counter({
-      name: 'bluetill_backend_lockouts_total', labelNames: ['method', 'reason'], registers: [this.registry],
+      name: 'bluetill_backend_lockouts_total',
+      labelNames: ['method', 'reason'],
+      registers: [this.registry],
       help: 'answers that refused a guesser: payment codes or PIN tries locked (decline code), or a rate limit hit (resource_exhausted)',
     });
     this.refusals = new Counter({
-      name: 'bluetill_backend_transport_refusals_total', help: 'connections and streams refused before they became a call, by listener and reason',
-      labelNames: ['listener', 'reason'], registers: [this.registry],
+      name: 'bluetill_backend_transport_refusals_total',
+      help: 'connections and streams refused before they became a call, by listener and reason',
+      labelNames: ['listener', 'reason'],
+      registers: [this.registry],
     });
     if (o.processMetrics) {
       const prefix = 'bluetill_backend_';
@@ -68,7 +93,13 @@ export class BackendMetrics {
     const r = response as { approved?: unknown; declineReason?: unknown } | undefined;
     if (r && r.approved === false && typeof r.declineReason === 'string' && r.declineReason !== '')
       this.declines.inc({ method, reason: isDeclineCode(r.declineReason) ? r.declineReason : 'other' });
-    if (r && r.approved === false && typeof r.declineReason === 'string' && LOCKOUT_DECLINES.has(r.declineReason)) this.lockouts.inc({ method, reason: r.declineReason });
+    if (
+      r &&
+      r.approved === false &&
+      typeof r.declineReason === 'string' &&
+      LOCKOUT_DECLINES.has(r.declineReason)
+    )
+      this.lockouts.inc({ method, reason: r.declineReason });
     if (code === status.RESOURCE_EXHAUSTED) this.lockouts.inc({ method, reason: 'resource_exhausted' });
   }
 

@@ -8,7 +8,10 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export async function startMetricsServer(metrics: BackendMetrics, o: { host?: string; port?: number } = {}): Promise<MetricsServer> {
+export async function startMetricsServer(
+  metrics: BackendMetrics,
+  o: { host?: string; port?: number } = {},
+): Promise<MetricsServer> {
   const server = createServer((req, res) => {
     if ((req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
@@ -20,7 +23,10 @@ export async function startMetricsServer(metrics: BackendMetrics, o: { host?: st
     }
     metrics.text().then(
       (body) => {
-        res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(body) });
+        res.writeHead(200, {
+          'content-type': metrics.contentType,
+          'content-length': Buffer.byteLength(body),
+        });
         res.end(req.method === 'HEAD' ? undefined : body);
       },
       () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n'),

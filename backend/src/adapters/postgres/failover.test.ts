@@ -14,7 +14,12 @@ let cluster: PostgresCluster;
 let sql: Sql;
 beforeAll(async () => {
   cluster = await startPostgresCluster();
-  sql = postgres(cluster.url, { max: 8, connect_timeout: 2, onnotice: () => undefined, types: { bigint: postgres.BigInt } });
+  sql = postgres(cluster.url, {
+    max: 8,
+    connect_timeout: 2,
+    onnotice: () => undefined,
+    types: { bigint: postgres.BigInt },
+  });
 }, 240_000);
 afterAll(async () => {
   await sql?.end({ timeout: 2 }).catch(() => undefined);
@@ -32,7 +37,9 @@ describe('PostgreSQL failover (pg_auto_failover, synchronous standby)', () => {
     expect(settings!.recovery).toBe(false);
     expect(settings!.names).toMatch(/^ANY 1 \(pgautofailover_standby_\d+\)$/);
     expect(settings!.commit).toBe('on');
-    const primaryBefore = await cluster.monitor(`SELECT nodename FROM pgautofailover.node WHERE reportedstate = 'primary'`);
+    const primaryBefore = await cluster.monitor(
+      `SELECT nodename FROM pgautofailover.node WHERE reportedstate = 'primary'`,
+    );
     expect(['node1', 'node2']).toContain(primaryBefore);
 
     await sql.unsafe(`
@@ -70,7 +77,8 @@ describe('PostgreSQL failover (pg_auto_failover, synchronous standby)', () => {
             const kind = postgresErrorKind(err);
             const code = String((err as { code?: string }).code ?? 'none');
             errors.set(code, (errors.get(code) ?? 0) + 1);
-            if (kind === 'unique_violation') { // the earlier attempt committed after all
+            if (kind === 'unique_violation') {
+              // the earlier attempt committed after all
               acknowledged.add(txnId);
               break;
             }
@@ -83,16 +91,23 @@ describe('PostgreSQL failover (pg_auto_failover, synchronous standby)', () => {
     };
 
     let failure: unknown;
-    const writers = Array.from({ length: WRITERS }, (_, w) => writer(w).catch((err: unknown) => { failure ??= err; stop = true; }));
+    const writers = Array.from({ length: WRITERS }, (_, w) =>
+      writer(w).catch((err: unknown) => {
+        failure ??= err;
+        stop = true;
+      }),
+    );
     const warmUp = Date.now() + 60_000;
-    while (acknowledged.size < 200 && !failure && Date.now() < warmUp) await new Promise((r) => setTimeout(r, 20));
+    while (acknowledged.size < 200 && !failure && Date.now() < warmUp)
+      await new Promise((r) => setTimeout(r, 20));
     if (failure) throw failure;
     expect(acknowledged.size, 'commits before the kill').toBeGreaterThanOrEqual(200);
     const beforeKill = acknowledged.size;
     killedAt = Date.now();
     cluster.killNode(primaryBefore as 'node1' | 'node2');
     const deadline = Date.now() + 90_000;
-    while (!(firstCommitAfterKill && acknowledged.size > beforeKill + 100) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (!(firstCommitAfterKill && acknowledged.size > beforeKill + 100) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     stop = true;
     await Promise.all(writers);
     if (failure) throw failure;
@@ -101,11 +116,15 @@ describe('PostgreSQL failover (pg_auto_failover, synchronous standby)', () => {
     // The monitor's view follows the keepers' reports: wait for the standby to report itself primary.
     let primaryAfter = '';
     for (let i = 0; i < 150 && !['node1', 'node2'].includes(primaryAfter); i++) {
-      primaryAfter = await cluster.monitor(`SELECT nodename FROM pgautofailover.node WHERE reportedstate IN ('primary', 'wait_primary') AND nodename <> '${primaryBefore}'`);
+      primaryAfter = await cluster.monitor(
+        `SELECT nodename FROM pgautofailover.node WHERE reportedstate IN ('primary', 'wait_primary') AND nodename <> '${primaryBefore}'`,
+      );
       if (!primaryAfter) await new Promise((r) => setTimeout(r, 200));
     }
     expect(primaryAfter).toBe(primaryBefore === 'node1' ? 'node2' : 'node1');
-    const [now] = await sql<{ port: number; recovery: boolean }[]>`SELECT inet_server_port() AS port, pg_is_in_recovery() AS recovery`;
+    const [now] = await sql<
+      { port: number; recovery: boolean }[]
+    >`SELECT inet_server_port() AS port, pg_is_in_recovery() AS recovery`;
     expect(now!.recovery).toBe(false);
     expect(now!.port).toBe(cluster.nodes.find((n) => n.name === primaryAfter)!.port);
 

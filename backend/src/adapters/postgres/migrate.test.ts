@@ -1,11 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectPostgres, startPostgresServer, type PostgresServer } from '../../test-support/postgres-server';
+import {
+  connectPostgres,
+  startPostgresServer,
+  type PostgresServer,
+} from '../../test-support/postgres-server';
 import { MigrationError, migratePostgres } from './migrate';
 import { postgresMigrations } from './migrations/index';
 
 let server: PostgresServer;
-beforeAll(async () => { server = await startPostgresServer(); });
-afterAll(async () => { await server?.stop(); });
+beforeAll(async () => {
+  server = await startPostgresServer();
+});
+afterAll(async () => {
+  await server?.stop();
+});
 
 const newest = postgresMigrations[postgresMigrations.length - 1]!.version;
 
@@ -18,8 +26,13 @@ describe('migratePostgres', () => {
       const [ra, rb] = await Promise.all([migratePostgres(a), migratePostgres(b)]);
       const applied = [...ra.applied, ...rb.applied].sort();
       expect(applied).toEqual(postgresMigrations.map((m) => m.name).sort());
-      expect([ra.applied.length, rb.applied.length].sort((x, y) => x - y)).toEqual([0, postgresMigrations.length]);
-      expect(await a`SELECT COUNT(*)::int AS n, max(version) AS v FROM schema_migrations`).toEqual([{ n: postgresMigrations.length, v: newest }]);
+      expect([ra.applied.length, rb.applied.length].sort((x, y) => x - y)).toEqual([
+        0,
+        postgresMigrations.length,
+      ]);
+      expect(await a`SELECT COUNT(*)::int AS n, max(version) AS v FROM schema_migrations`).toEqual([
+        { n: postgresMigrations.length, v: newest },
+      ]);
       expect(await migratePostgres(a)).toEqual({ from: newest, to: newest, applied: [] });
     } finally {
       await a.end();
@@ -30,11 +43,16 @@ describe('migratePostgres', () => {
   it('a failing migration leaves the database as it was: no table, no version recorded', async () => {
     const sql = connectPostgres(await server.createDatabase('failing'));
     try {
-      const broken = [...postgresMigrations.slice(0, 2), { version: 3, name: '0003-break-things', up: 'CREATE TABLE half_done (id int); SELECT 1/0;' }];
+      const broken = [
+        ...postgresMigrations.slice(0, 2),
+        { version: 3, name: '0003-break-things', up: 'CREATE TABLE half_done (id int); SELECT 1/0;' },
+      ];
       await migratePostgres(sql, 1, broken);
       await expect(migratePostgres(sql, 3, broken)).rejects.toMatchObject({ code: '22012' });
       expect(await sql`SELECT version FROM schema_migrations ORDER BY version`).toEqual([{ version: 1 }]);
-      expect(await sql`SELECT to_regclass('terminal_certificates') AS t, to_regclass('half_done') AS h`).toEqual([{ t: null, h: null }]);
+      expect(
+        await sql`SELECT to_regclass('terminal_certificates') AS t, to_regclass('half_done') AS h`,
+      ).toEqual([{ t: null, h: null }]);
     } finally {
       await sql.end();
     }
@@ -44,10 +62,16 @@ describe('migratePostgres', () => {
     const sql = connectPostgres(await server.createDatabase('foreign'));
     try {
       await migratePostgres(sql, 2);
-      const renamed = postgresMigrations.map((m) => (m.version === 2 ? { ...m, name: '0002-something-else' } : m));
+      const renamed = postgresMigrations.map((m) =>
+        m.version === 2 ? { ...m, name: '0002-something-else' } : m,
+      );
       await expect(migratePostgres(sql, undefined, renamed)).rejects.toMatchObject({ code: 'name_mismatch' });
-      await expect(migratePostgres(sql, undefined, postgresMigrations.slice(0, 1))).rejects.toBeInstanceOf(MigrationError);
-      await expect(migratePostgres(sql, undefined, postgresMigrations.slice(0, 1))).rejects.toMatchObject({ code: 'unknown_version' });
+      await expect(migratePostgres(sql, undefined, postgresMigrations.slice(0, 1))).rejects.toBeInstanceOf(
+        MigrationError,
+      );
+      await expect(migratePostgres(sql, undefined, postgresMigrations.slice(0, 1))).rejects.toMatchObject({
+        code: 'unknown_version',
+      });
       await expect(migratePostgres(sql, newest + 1)).rejects.toMatchObject({ code: 'bad_target' });
       expect(await sql`SELECT max(version) AS v FROM schema_migrations`).toEqual([{ v: 2 }]);
     } finally {

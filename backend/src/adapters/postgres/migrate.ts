@@ -7,7 +7,10 @@ export const MIGRATION_LOCK_KEY = 0x626c7565_74696c6cn; // "bluetill"
 export type MigrationErrorCode = 'unknown_version' | 'name_mismatch' | 'bad_target';
 
 export class MigrationError extends Error {
-  constructor(readonly code: MigrationErrorCode, message: string) {
+  constructor(
+    readonly code: MigrationErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'MigrationError';
   }
@@ -27,19 +30,34 @@ export interface MigrationResult {
  * whose recorded names differ from ours (renumbered migrations) or that has versions we do not
  * know (a newer release migrated it) is refused, not touched.
  */
-export async function migratePostgres(sql: Sql, target?: number, migrations: readonly PostgresMigration[] = postgresMigrations): Promise<MigrationResult> {
+export async function migratePostgres(
+  sql: Sql,
+  target?: number,
+  migrations: readonly PostgresMigration[] = postgresMigrations,
+): Promise<MigrationResult> {
   const newest = migrations.length === 0 ? 0 : migrations[migrations.length - 1]!.version;
   const to = target ?? newest;
-  if (!Number.isInteger(to) || to < 0 || to > newest) throw new MigrationError('bad_target', `migration target ${to}: 0…${newest}`);
+  if (!Number.isInteger(to) || to < 0 || to > newest)
+    throw new MigrationError('bad_target', `migration target ${to}: 0…${newest}`);
   return sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY.toString()}::bigint)`;
     await tx`CREATE TABLE IF NOT EXISTS schema_migrations (
       version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`;
-    const done = await tx<{ version: number; name: string }[]>`SELECT version, name FROM schema_migrations ORDER BY version`;
+    const done = await tx<
+      { version: number; name: string }[]
+    >`SELECT version, name FROM schema_migrations ORDER BY version`;
     for (const row of done) {
       const ours = migrations.find((m) => m.version === row.version);
-      if (!ours) throw new MigrationError('unknown_version', `the database has migration ${row.version} (${row.name}), which this release does not know`);
-      if (ours.name !== row.name) throw new MigrationError('name_mismatch', `the database's migration ${row.version} is ${row.name}, ours is ${ours.name}`);
+      if (!ours)
+        throw new MigrationError(
+          'unknown_version',
+          `the database has migration ${row.version} (${row.name}), which this release does not know`,
+        );
+      if (ours.name !== row.name)
+        throw new MigrationError(
+          'name_mismatch',
+          `the database's migration ${row.version} is ${row.name}, ours is ${ours.name}`,
+        );
     }
     const from = done.length === 0 ? 0 : done[done.length - 1]!.version;
     const applied: string[] = [];

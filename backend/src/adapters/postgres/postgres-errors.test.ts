@@ -1,13 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
-import { connectPostgres, freePort, startPostgresServer, type PostgresServer } from '../../test-support/postgres-server';
+import {
+  connectPostgres,
+  freePort,
+  startPostgresServer,
+  type PostgresServer,
+} from '../../test-support/postgres-server';
 import { postgresErrorKind } from './postgres-errors';
 
 let server: PostgresServer;
-beforeAll(async () => { server = await startPostgresServer(); });
-afterAll(async () => { await server?.stop(); });
+beforeAll(async () => {
+  server = await startPostgresServer();
+});
+afterAll(async () => {
+  await server?.stop();
+});
 
-const kindOf = (p: Promise<unknown>) => p.then(() => 'no error', (err: unknown) => postgresErrorKind(err));
+const kindOf = (p: Promise<unknown>) =>
+  p.then(
+    () => 'no error',
+    (err: unknown) => postgresErrorKind(err),
+  );
 
 describe('postgresErrorKind on the errors a real server and the driver give', () => {
   it('tells a lost connection, a lost race, a duplicate key and a broken invariant apart', async () => {
@@ -24,9 +37,14 @@ describe('postgresErrorKind on the errors a real server and the driver give', ()
       });
       expect(await kindOf(killed)).toBe('connection');
       // A read-only transaction refusing a write, as a standby does.
-      expect(await kindOf(sql.begin('read only', (tx) => tx`INSERT INTO t VALUES (3, 3)`))).toBe('connection');
+      expect(await kindOf(sql.begin('read only', (tx) => tx`INSERT INTO t VALUES (3, 3)`))).toBe(
+        'connection',
+      );
       // Nobody listening.
-      const nobody = postgres(`postgresql://bluetill@127.0.0.1:${await freePort()}/errors`, { max: 1, connect_timeout: 2 });
+      const nobody = postgres(`postgresql://bluetill@127.0.0.1:${await freePort()}/errors`, {
+        max: 1,
+        connect_timeout: 2,
+      });
       expect(await kindOf(nobody`SELECT 1`)).toBe('connection');
       await nobody.end();
       // Serialization failure: two SERIALIZABLE transactions that each read what the other writes.

@@ -14,15 +14,30 @@
 export type PostgresErrorKind = 'connection' | 'serialization' | 'unique_violation' | 'invariant' | 'other';
 
 const CONNECTION_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
-  'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
-  '57P01', '57P02', '57P03', // admin_shutdown, crash_shutdown, cannot_connect_now
-  '08000', '08003', '08006', '08001', '08004', // connection_exception family
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  '57P01',
+  '57P02',
+  '57P03', // admin_shutdown, crash_shutdown, cannot_connect_now
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004', // connection_exception family
   '25006', // read_only_sql_transaction: reached a standby that was the primary a moment ago
 ]);
 
 export function postgresErrorKind(err: unknown): PostgresErrorKind {
-  const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
+  const code =
+    typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
   if (CONNECTION_CODES.has(code)) return 'connection';
   if (code === '40001' || code === '40P01') return 'serialization';
   if (code === '23505') return 'unique_violation';

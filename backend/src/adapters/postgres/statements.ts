@@ -12,10 +12,13 @@ export const TAKE_CHALLENGE = `
   RETURNING un`;
 
 /** Why a challenge could not be taken: no row → unknown; used_at set → used; else expired. */
-export const CHALLENGE_STATE = 'SELECT expires_at, used_at FROM challenges WHERE un = $1 AND terminal_id = $2';
+export const CHALLENGE_STATE =
+  'SELECT expires_at, used_at FROM challenges WHERE un = $1 AND terminal_id = $2';
 
 /** The card row is the lock: everything that reads then writes a card's state runs after this. */
-export const LOCK_CARD = 'SELECT last_atc, pin_tries, credit_limit_minor, currency, account_id, status FROM cards WHERE id = $1 FOR UPDATE';
+export const LOCK_CARD =
+  'SELECT last_atc, pin_tries, credit_limit_minor, currency, account_id, status FROM cards WHERE id = $1 FOR UPDATE';
 
 /** Moves the ATC forward; no row back → the ATC was not above the last one (a replay). */
-export const ADVANCE_ATC = 'UPDATE cards SET last_atc = $2 WHERE id = $1 AND last_atc < $2 RETURNING last_atc';
+export const ADVANCE_ATC =
+  'UPDATE cards SET last_atc = $2 WHERE id = $1 AND last_atc < $2 RETURNING last_atc';

@@ -1,7 +1,20 @@
 import type { DeclineCode } from '@bluetill/protocol';
 import type {
-  AdjustmentKind, AdjustmentRow, AuthorizationRow, BackendStore, BatchRow, BatchTotalsRow, CardRow, ChallengeState, MerchantRow, Posting, SettlementRow,
-  StoreTx, TerminalCertificateRow, TerminalRow, TransactionListRow,
+  AdjustmentKind,
+  AdjustmentRow,
+  AuthorizationRow,
+  BackendStore,
+  BatchRow,
+  BatchTotalsRow,
+  CardRow,
+  ChallengeState,
+  MerchantRow,
+  Posting,
+  SettlementRow,
+  StoreTx,
+  TerminalCertificateRow,
+  TerminalRow,
+  TransactionListRow,
 } from '../../ports/backend-store';
 
 const CARD_COLUMNS = `id, pan_hash AS panHash, pan_masked AS panMasked, pan_sequence AS panSequence, expiry,
@@ -17,10 +30,24 @@ const ADJUSTMENT_COLUMNS = `id, kind, terminal_id AS terminalId, op_txn_id AS op
 type BatchDbRow = Omit<BatchRow, 'totals'> & { [K in keyof BatchTotalsRow]: BatchTotalsRow[K] | null };
 const toBatch = (r: BatchDbRow | undefined): BatchRow | undefined =>
   r && {
-    id: r.id, terminalId: r.terminalId, status: r.status, openedAt: r.openedAt, closedAt: r.closedAt, closeRequestId: r.closeRequestId,
+    id: r.id,
+    terminalId: r.terminalId,
+    status: r.status,
+    openedAt: r.openedAt,
+    closedAt: r.closedAt,
+    closeRequestId: r.closeRequestId,
     totals:
       r.status === 'closed'
-        ? { currency: r.currency ?? '', saleCount: r.saleCount!, saleMinor: r.saleMinor!, refundCount: r.refundCount!, refundMinor: r.refundMinor!, voidCount: r.voidCount!, voidMinor: r.voidMinor!, netMinor: r.netMinor! }
+        ? {
+            currency: r.currency ?? '',
+            saleCount: r.saleCount!,
+            saleMinor: r.saleMinor!,
+            refundCount: r.refundCount!,
+            refundMinor: r.refundMinor!,
+            voidCount: r.voidCount!,
+            voidMinor: r.voidMinor!,
+            netMinor: r.netMinor!,
+          }
         : null,
   };
 import { openDatabase, type Db } from './open-database';
@@ -64,48 +91,79 @@ export class SqliteBackendStore implements BackendStore {
     const p = (sql: string) => this.db.prepare(sql);
     this.stmt = {
       terminal: p('SELECT id, merchant_id AS merchantId, status FROM terminals WHERE id = ?'),
-      terminalCertificate: p(`SELECT fingerprint, terminal_id AS terminalId, serial, not_after AS notAfter, issued_at AS issuedAt,
+      terminalCertificate:
+        p(`SELECT fingerprint, terminal_id AS terminalId, serial, not_after AS notAfter, issued_at AS issuedAt,
                                 revoked_at AS revokedAt FROM terminal_certificates WHERE fingerprint = ?`),
-      merchant: p('SELECT m.id, m.name, m.status, m.account_id AS accountId, a.currency FROM merchants m JOIN accounts a ON a.id = m.account_id WHERE m.id = ?'),
+      merchant: p(
+        'SELECT m.id, m.name, m.status, m.account_id AS accountId, a.currency FROM merchants m JOIN accounts a ON a.id = m.account_id WHERE m.id = ?',
+      ),
       card: p(`SELECT ${CARD_COLUMNS} FROM cards WHERE pan_hash = ?`),
       cardById: p(`SELECT ${CARD_COLUMNS} FROM cards WHERE id = ?`),
       setPinTries: p('UPDATE cards SET pin_tries = ? WHERE id = ?'),
       setLastAtc: p('UPDATE cards SET last_atc = ? WHERE id = ?'),
-      insertChallenge: p('INSERT INTO challenges (un, terminal_id, expires_at) VALUES (?, ?, ?) ON CONFLICT (un, terminal_id) DO NOTHING'),
-      challenge: p('SELECT expires_at AS expiresAt, used_at AS usedAt FROM challenges WHERE un = ? AND terminal_id = ?'),
-      useChallenge: p('UPDATE challenges SET used_at = ? WHERE un = ? AND terminal_id = ? AND used_at IS NULL AND expires_at >= ?'),
+      insertChallenge: p(
+        'INSERT INTO challenges (un, terminal_id, expires_at) VALUES (?, ?, ?) ON CONFLICT (un, terminal_id) DO NOTHING',
+      ),
+      challenge: p(
+        'SELECT expires_at AS expiresAt, used_at AS usedAt FROM challenges WHERE un = ? AND terminal_id = ?',
+      ),
+      useChallenge: p(
+        'UPDATE challenges SET used_at = ? WHERE un = ? AND terminal_id = ? AND used_at IS NULL AND expires_at >= ?',
+      ),
       purgeChallenges: p('DELETE FROM challenges WHERE expires_at < ?'),
       // Both parts walk the (terminal_id, expires_at) index (migration 0008).
       boundChallenges: p(`DELETE FROM challenges WHERE terminal_id = @t AND (expires_at < @now OR rowid IN (
                             SELECT rowid FROM challenges WHERE terminal_id = @t AND expires_at >= @now ORDER BY expires_at DESC, rowid DESC LIMIT -1 OFFSET @keep))`),
-      insertAuthorization: p('INSERT INTO authorizations (ref, card_id, terminal_id, un, expires_at, cvm) VALUES (?, ?, ?, ?, ?, ?)'),
-      authorization: p('SELECT ref, card_id AS cardId, terminal_id AS terminalId, un, expires_at AS expiresAt, settled, cvm FROM authorizations WHERE ref = ?'),
+      insertAuthorization: p(
+        'INSERT INTO authorizations (ref, card_id, terminal_id, un, expires_at, cvm) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      authorization: p(
+        'SELECT ref, card_id AS cardId, terminal_id AS terminalId, un, expires_at AS expiresAt, settled, cvm FROM authorizations WHERE ref = ?',
+      ),
       settleAuthorization: p('UPDATE authorizations SET settled = 1 WHERE ref = ?'),
-      settlement: p(`SELECT id, terminal_id AS terminalId, terminal_txn_id AS terminalTxnId, request_hash AS requestHash, approved,
+      settlement:
+        p(`SELECT id, terminal_id AS terminalId, terminal_txn_id AS terminalTxnId, request_hash AS requestHash, approved,
                        decline_reason AS declineReason, amount_minor AS amountMinor, currency, card_id AS cardId,
                        merchant_id AS merchantId, response, created_at AS createdAt, batch_id AS batchId
                      FROM settlements WHERE terminal_id = ? AND terminal_txn_id = ?`),
-      insertSettlement: p(`INSERT INTO settlements (terminal_id, terminal_txn_id, request_hash, approved, decline_reason, amount_minor,
+      insertSettlement:
+        p(`INSERT INTO settlements (terminal_id, terminal_txn_id, request_hash, approved, decline_reason, amount_minor,
                              currency, card_id, merchant_id, response, created_at, batch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      insertPosting: p(`INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at, batch_id, adjustment_id)
+      insertPosting:
+        p(`INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at, batch_id, adjustment_id)
                           VALUES (?, ?, ?, ?, ?, ?, ?)`),
       openBatchOf: p(`SELECT ${BATCH_COLUMNS} FROM batches WHERE terminal_id = ? AND status = 'open'`),
       batch: p(`SELECT ${BATCH_COLUMNS} FROM batches WHERE id = ?`),
-      batchByCloseRequest: p(`SELECT ${BATCH_COLUMNS} FROM batches WHERE terminal_id = ? AND close_request_id = ?`),
+      batchByCloseRequest: p(
+        `SELECT ${BATCH_COLUMNS} FROM batches WHERE terminal_id = ? AND close_request_id = ?`,
+      ),
       insertBatch: p("INSERT INTO batches (terminal_id, status, opened_at) VALUES (?, 'open', ?)"),
-      closeBatch: p(`UPDATE batches SET status = 'closed', closed_at = ?, close_request_id = ?, currency = ?, sale_count = ?, sale_minor = ?,
+      closeBatch:
+        p(`UPDATE batches SET status = 'closed', closed_at = ?, close_request_id = ?, currency = ?, sale_count = ?, sale_minor = ?,
                        refund_count = ?, refund_minor = ?, void_count = ?, void_minor = ?, net_minor = ? WHERE id = ? AND status = 'open'`),
-      batchSales: p('SELECT currency AS c, COUNT(*) AS n, SUM(amount_minor) AS s FROM settlements WHERE batch_id = ? AND approved = 1 GROUP BY currency'),
-      batchAdjustments: p('SELECT currency AS c, COUNT(*) AS n, SUM(amount_minor) AS s FROM adjustments WHERE batch_id = ? AND approved = 1 AND kind = ? GROUP BY currency'),
+      batchSales: p(
+        'SELECT currency AS c, COUNT(*) AS n, SUM(amount_minor) AS s FROM settlements WHERE batch_id = ? AND approved = 1 GROUP BY currency',
+      ),
+      batchAdjustments: p(
+        'SELECT currency AS c, COUNT(*) AS n, SUM(amount_minor) AS s FROM adjustments WHERE batch_id = ? AND approved = 1 AND kind = ? GROUP BY currency',
+      ),
       batchPostings: p(`SELECT COALESCE(SUM(account), 0) AS account, COALESCE(SUM(ABS(s)), 0) AS "all" FROM (
                           SELECT SUM(CASE WHEN account_id = ? THEN amount_minor ELSE 0 END) AS account, SUM(amount_minor) AS s
                           FROM postings WHERE batch_id = ? GROUP BY currency)`),
-      adjustment: p(`SELECT ${ADJUSTMENT_COLUMNS} FROM adjustments WHERE terminal_id = ? AND kind = ? AND op_txn_id = ?`),
-      insertAdjustment: p(`INSERT INTO adjustments (kind, terminal_id, op_txn_id, original_txn_id, settlement_id, batch_id, request_hash, approved,
+      adjustment: p(
+        `SELECT ${ADJUSTMENT_COLUMNS} FROM adjustments WHERE terminal_id = ? AND kind = ? AND op_txn_id = ?`,
+      ),
+      insertAdjustment:
+        p(`INSERT INTO adjustments (kind, terminal_id, op_txn_id, original_txn_id, settlement_id, batch_id, request_hash, approved,
                              decline_reason, amount_minor, currency, response, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      salePostings: p('SELECT account_id AS accountId, amount_minor AS amountMinor, currency FROM postings WHERE settlement_id = ? AND adjustment_id IS NULL ORDER BY id'),
-      refunded: p("SELECT COALESCE(SUM(amount_minor), 0) AS s FROM adjustments WHERE settlement_id = ? AND kind = 'refund' AND approved = 1"),
-      transactions: p(`SELECT kind, terminalTxnId, originalTxnId, approved, declineReason, amountMinor, currency, maskedPan, batchId, createdAt FROM (
+      salePostings: p(
+        'SELECT account_id AS accountId, amount_minor AS amountMinor, currency FROM postings WHERE settlement_id = ? AND adjustment_id IS NULL ORDER BY id',
+      ),
+      refunded: p(
+        "SELECT COALESCE(SUM(amount_minor), 0) AS s FROM adjustments WHERE settlement_id = ? AND kind = 'refund' AND approved = 1",
+      ),
+      transactions:
+        p(`SELECT kind, terminalTxnId, originalTxnId, approved, declineReason, amountMinor, currency, maskedPan, batchId, createdAt FROM (
           SELECT 'sale' AS kind, s.terminal_txn_id AS terminalTxnId, '' AS originalTxnId, s.approved, COALESCE(s.decline_reason, '') AS declineReason,
                  s.amount_minor AS amountMinor, s.currency, COALESCE(c.pan_masked, '') AS maskedPan, COALESCE(s.batch_id, 0) AS batchId,
                  s.created_at AS createdAt, 0 AS src, s.id AS seq
@@ -117,7 +175,8 @@ export class SqliteBackendStore implements BackendStore {
             WHERE a.terminal_id = @t AND a.created_at >= @from AND a.created_at < @to
         ) ORDER BY createdAt, src, seq LIMIT @limit`),
       balance: p('SELECT balance_minor AS s FROM accounts WHERE id = ?'),
-      unreconciled: p(`SELECT a.id AS accountId, a.balance_minor AS balanceMinor, COALESCE(SUM(p.amount_minor), 0) AS postedMinor
+      unreconciled:
+        p(`SELECT a.id AS accountId, a.balance_minor AS balanceMinor, COALESCE(SUM(p.amount_minor), 0) AS postedMinor
                        FROM accounts a LEFT JOIN postings p ON p.account_id = a.id GROUP BY a.id HAVING balanceMinor != postedMinor`),
       ledgerSum: p('SELECT COALESCE(SUM(amount_minor), 0) AS s FROM postings'),
       ledgerSums: p('SELECT currency AS c, SUM(amount_minor) AS s FROM postings GROUP BY currency'),
@@ -156,13 +215,19 @@ export class SqliteBackendStore implements BackendStore {
   }
 
   findCardByPanHash(panHash: string): CardRow | undefined {
-    const row = this.stmt.card.get(panHash) as (CardRow & { pinSalt: Buffer; pinVerifier: Buffer }) | undefined;
-    return row && { ...row, pinSalt: new Uint8Array(row.pinSalt), pinVerifier: new Uint8Array(row.pinVerifier) };
+    const row = this.stmt.card.get(panHash) as
+      (CardRow & { pinSalt: Buffer; pinVerifier: Buffer }) | undefined;
+    return (
+      row && { ...row, pinSalt: new Uint8Array(row.pinSalt), pinVerifier: new Uint8Array(row.pinVerifier) }
+    );
   }
 
   findCardById(id: string): CardRow | undefined {
-    const row = this.stmt.cardById.get(id) as (CardRow & { pinSalt: Buffer; pinVerifier: Buffer }) | undefined;
-    return row && { ...row, pinSalt: new Uint8Array(row.pinSalt), pinVerifier: new Uint8Array(row.pinVerifier) };
+    const row = this.stmt.cardById.get(id) as
+      (CardRow & { pinSalt: Buffer; pinVerifier: Buffer }) | undefined;
+    return (
+      row && { ...row, pinSalt: new Uint8Array(row.pinSalt), pinVerifier: new Uint8Array(row.pinVerifier) }
+    );
   }
 
   salePostingsOf(settlementId: number): Posting[] {
@@ -190,15 +255,29 @@ export class SqliteBackendStore implements BackendStore {
 
   computeBatchTotals(batchId: number): BatchTotalsRow {
     type Agg = { n: number; s: number; c: string };
-    const groups = { sales: this.stmt.batchSales.all(batchId) as Agg[], refunds: this.stmt.batchAdjustments.all(batchId, 'refund') as Agg[], voids: this.stmt.batchAdjustments.all(batchId, 'void') as Agg[] };
+    const groups = {
+      sales: this.stmt.batchSales.all(batchId) as Agg[],
+      refunds: this.stmt.batchAdjustments.all(batchId, 'refund') as Agg[],
+      voids: this.stmt.batchAdjustments.all(batchId, 'void') as Agg[],
+    };
     const currencies = new Set([...groups.sales, ...groups.refunds, ...groups.voids].map((g) => g.c));
     // Amounts in different currencies never add up: a batch holds one (its merchant's).
-    if (currencies.size > 1) throw new Error(`batch ${batchId} holds more than one currency: ${[...currencies].sort().join(', ')}`);
+    if (currencies.size > 1)
+      throw new Error(`batch ${batchId} holds more than one currency: ${[...currencies].sort().join(', ')}`);
     const none: Agg = { n: 0, s: 0, c: '' };
-    const [sales, refunds, voids] = [groups.sales[0] ?? none, groups.refunds[0] ?? none, groups.voids[0] ?? none];
+    const [sales, refunds, voids] = [
+      groups.sales[0] ?? none,
+      groups.refunds[0] ?? none,
+      groups.voids[0] ?? none,
+    ];
     return {
       currency: [...currencies][0] ?? '',
-      saleCount: sales.n, saleMinor: sales.s, refundCount: refunds.n, refundMinor: refunds.s, voidCount: voids.n, voidMinor: voids.s,
+      saleCount: sales.n,
+      saleMinor: sales.s,
+      refundCount: refunds.n,
+      refundMinor: refunds.s,
+      voidCount: voids.n,
+      voidMinor: voids.s,
       netMinor: sales.s - refunds.s - voids.s,
     };
   }
@@ -208,21 +287,55 @@ export class SqliteBackendStore implements BackendStore {
   }
 
   closeBatch(batchId: number, t: BatchTotalsRow, now: number, closeRequestId: string | null): void {
-    const info = this.stmt.closeBatch.run(now, closeRequestId, t.currency, t.saleCount, t.saleMinor, t.refundCount, t.refundMinor, t.voidCount, t.voidMinor, t.netMinor, batchId);
+    const info = this.stmt.closeBatch.run(
+      now,
+      closeRequestId,
+      t.currency,
+      t.saleCount,
+      t.saleMinor,
+      t.refundCount,
+      t.refundMinor,
+      t.voidCount,
+      t.voidMinor,
+      t.netMinor,
+      batchId,
+    );
     if (info.changes !== 1) throw new Error(`batch ${batchId} is not open`);
   }
 
   findAdjustment(terminalId: string, kind: AdjustmentKind, opTxnId: string): AdjustmentRow | undefined {
     const row = this.stmt.adjustment.get(terminalId, kind, opTxnId) as
-      | (Omit<AdjustmentRow, 'approved' | 'requestHash' | 'response'> & { approved: number; requestHash: Buffer; response: Buffer })
+      | (Omit<AdjustmentRow, 'approved' | 'requestHash' | 'response'> & {
+          approved: number;
+          requestHash: Buffer;
+          response: Buffer;
+        })
       | undefined;
-    return row && { ...row, approved: row.approved === 1, requestHash: new Uint8Array(row.requestHash), response: new Uint8Array(row.response) };
+    return (
+      row && {
+        ...row,
+        approved: row.approved === 1,
+        requestHash: new Uint8Array(row.requestHash),
+        response: new Uint8Array(row.response),
+      }
+    );
   }
 
   insertAdjustment(r: AdjustmentRow): number {
     const info = this.stmt.insertAdjustment.run(
-      r.kind, r.terminalId, r.opTxnId, r.originalTxnId, r.settlementId, r.batchId, r.requestHash, r.approved ? 1 : 0, r.declineReason,
-      r.amountMinor, r.currency, r.response, r.createdAt,
+      r.kind,
+      r.terminalId,
+      r.opTxnId,
+      r.originalTxnId,
+      r.settlementId,
+      r.batchId,
+      r.requestHash,
+      r.approved ? 1 : 0,
+      r.declineReason,
+      r.amountMinor,
+      r.currency,
+      r.response,
+      r.createdAt,
     );
     return Number(info.lastInsertRowid);
   }
@@ -232,7 +345,9 @@ export class SqliteBackendStore implements BackendStore {
   }
 
   listTransactions(terminalId: string, fromMs: number, toMs: number, limit: number): TransactionListRow[] {
-    const rows = this.stmt.transactions.all({ t: terminalId, from: fromMs, to: toMs, limit }) as Array<Omit<TransactionListRow, 'approved'> & { approved: number }>;
+    const rows = this.stmt.transactions.all({ t: terminalId, from: fromMs, to: toMs, limit }) as Array<
+      Omit<TransactionListRow, 'approved'> & { approved: number }
+    >;
     return rows.map((r) => ({ ...r, approved: r.approved === 1 }));
   }
 
@@ -251,7 +366,8 @@ export class SqliteBackendStore implements BackendStore {
   takeChallenge(un: string, terminalId: string, now: number): ChallengeState {
     // One statement for a good challenge; why it was refused is read only when it was.
     if (this.stmt.useChallenge.run(now, un, terminalId, now).changes === 1) return 'ok';
-    const row = this.stmt.challenge.get(un, terminalId) as { expiresAt: number; usedAt: number | null } | undefined;
+    const row = this.stmt.challenge.get(un, terminalId) as
+      { expiresAt: number; usedAt: number | null } | undefined;
     if (!row) return 'unknown';
     if (row.usedAt !== null) return 'used';
     return 'expired';
@@ -271,7 +387,8 @@ export class SqliteBackendStore implements BackendStore {
   }
 
   findAuthorization(ref: string): AuthorizationRow | undefined {
-    const row = this.stmt.authorization.get(ref) as (Omit<AuthorizationRow, 'settled'> & { settled: number }) | undefined;
+    const row = this.stmt.authorization.get(ref) as
+      (Omit<AuthorizationRow, 'settled'> & { settled: number }) | undefined;
     return row && { ...row, settled: row.settled === 1 };
   }
 
@@ -281,7 +398,11 @@ export class SqliteBackendStore implements BackendStore {
 
   findSettlement(terminalId: string, terminalTxnId: string): SettlementRow | undefined {
     const row = this.stmt.settlement.get(terminalId, terminalTxnId) as
-      | (Omit<SettlementRow, 'approved' | 'requestHash' | 'response'> & { approved: number; requestHash: Buffer; response: Buffer })
+      | (Omit<SettlementRow, 'approved' | 'requestHash' | 'response'> & {
+          approved: number;
+          requestHash: Buffer;
+          response: Buffer;
+        })
       | undefined;
     return (
       row && {
@@ -296,17 +417,42 @@ export class SqliteBackendStore implements BackendStore {
 
   insertSettlement(r: SettlementRow): number {
     const info = this.stmt.insertSettlement.run(
-      r.terminalId, r.terminalTxnId, r.requestHash, r.approved ? 1 : 0, r.declineReason, r.amountMinor, r.currency,
-      r.cardId, r.merchantId, r.response, r.createdAt, r.batchId,
+      r.terminalId,
+      r.terminalTxnId,
+      r.requestHash,
+      r.approved ? 1 : 0,
+      r.declineReason,
+      r.amountMinor,
+      r.currency,
+      r.cardId,
+      r.merchantId,
+      r.response,
+      r.createdAt,
+      r.batchId,
     );
     return Number(info.lastInsertRowid);
   }
 
-  insertPostings(settlementId: number, postings: readonly Posting[], at: number, link: { batchId: number; adjustmentId: number | null }): void {
+  insertPostings(
+    settlementId: number,
+    postings: readonly Posting[],
+    at: number,
+    link: { batchId: number; adjustmentId: number | null },
+  ): void {
     const sums = new Map<string, number>();
     for (const p of postings) sums.set(p.currency, (sums.get(p.currency) ?? 0) + p.amountMinor);
-    if ([...sums.values()].some((s) => s !== 0)) throw new Error('unbalanced postings (each currency must sum to zero)');
-    for (const p of postings) this.stmt.insertPosting.run(settlementId, p.accountId, p.amountMinor, p.currency, at, link.batchId, link.adjustmentId);
+    if ([...sums.values()].some((s) => s !== 0))
+      throw new Error('unbalanced postings (each currency must sum to zero)');
+    for (const p of postings)
+      this.stmt.insertPosting.run(
+        settlementId,
+        p.accountId,
+        p.amountMinor,
+        p.currency,
+        at,
+        link.batchId,
+        link.adjustmentId,
+      );
   }
 
   /** The account's running balance (the sum of its postings, kept by a trigger); 0 for an unknown account. */
@@ -316,7 +462,11 @@ export class SqliteBackendStore implements BackendStore {
 
   /** Accounts whose running balance is not the sum of their postings: none, unless the ledger was tampered with. */
   reconcileBalances(): Array<{ accountId: string; balanceMinor: number; postedMinor: number }> {
-    return this.stmt.unreconciled.all() as Array<{ accountId: string; balanceMinor: number; postedMinor: number }>;
+    return this.stmt.unreconciled.all() as Array<{
+      accountId: string;
+      balanceMinor: number;
+      postedMinor: number;
+    }>;
   }
 
   ledgerSum(): number {
@@ -324,7 +474,9 @@ export class SqliteBackendStore implements BackendStore {
   }
 
   ledgerSumsByCurrency(): Record<string, number> {
-    return Object.fromEntries((this.stmt.ledgerSums.all() as Array<{ c: string; s: number }>).map((r) => [r.c, r.s]));
+    return Object.fromEntries(
+      (this.stmt.ledgerSums.all() as Array<{ c: string; s: number }>).map((r) => [r.c, r.s]),
+    );
   }
 
   close(): void {
@@ -352,7 +504,8 @@ function sqliteTx(s: SqliteBackendStore): StoreTx {
     markAuthorizationSettled: async (ref) => s.markAuthorizationSettled(ref),
     findSettlement: async (terminalId, terminalTxnId) => s.findSettlement(terminalId, terminalTxnId),
     insertSettlement: async (row) => s.insertSettlement(row),
-    insertPostings: async (settlementId, postings, at, link) => s.insertPostings(settlementId, postings, at, link),
+    insertPostings: async (settlementId, postings, at, link) =>
+      s.insertPostings(settlementId, postings, at, link),
     salePostingsOf: async (settlementId) => s.salePostingsOf(settlementId),
     accountBalance: async (accountId) => s.accountBalance(accountId),
     ledgerSum: async () => s.ledgerSum(),
@@ -360,13 +513,16 @@ function sqliteTx(s: SqliteBackendStore): StoreTx {
     openBatch: async (terminalId, now) => s.openBatch(terminalId, now),
     findOpenBatch: async (terminalId) => s.findOpenBatch(terminalId),
     findBatch: async (id) => s.findBatch(id),
-    findBatchByCloseRequest: async (terminalId, closeRequestId) => s.findBatchByCloseRequest(terminalId, closeRequestId),
+    findBatchByCloseRequest: async (terminalId, closeRequestId) =>
+      s.findBatchByCloseRequest(terminalId, closeRequestId),
     computeBatchTotals: async (batchId) => s.computeBatchTotals(batchId),
     batchPostingSums: async (batchId, accountId) => s.batchPostingSums(batchId, accountId),
-    closeBatch: async (batchId, totals, now, closeRequestId) => s.closeBatch(batchId, totals, now, closeRequestId),
+    closeBatch: async (batchId, totals, now, closeRequestId) =>
+      s.closeBatch(batchId, totals, now, closeRequestId),
     findAdjustment: async (terminalId, kind, opTxnId) => s.findAdjustment(terminalId, kind, opTxnId),
     insertAdjustment: async (row) => s.insertAdjustment(row),
     refundedMinor: async (settlementId) => s.refundedMinor(settlementId),
-    listTransactions: async (terminalId, fromMs, toMs, limit) => s.listTransactions(terminalId, fromMs, toMs, limit),
+    listTransactions: async (terminalId, fromMs, toMs, limit) =>
+      s.listTransactions(terminalId, fromMs, toMs, limit),
   };
 }

@@ -34,7 +34,8 @@ describe('GroupCommitter', () => {
   let other: Database.Database; // a second connection: sees only what is committed
   let commits: CommitStats[];
   let committer: GroupCommitter;
-  const rows = (c: { prepare: Db['prepare'] } = other) => c.prepare('SELECT k, v FROM kv ORDER BY k').all() as Array<{ k: string; v: number }>;
+  const rows = (c: { prepare: Db['prepare'] } = other) =>
+    c.prepare('SELECT k, v FROM kv ORDER BY k').all() as Array<{ k: string; v: number }>;
   /** Inserts k once; a second request for k returns the stored value (exactly once, by reading first). */
   const put = (k: string, v: number) => () => {
     const prior = db.prepare('SELECT v FROM kv WHERE k = ?').get(k) as { v: number } | undefined;
@@ -58,7 +59,9 @@ describe('GroupCommitter', () => {
   });
 
   it('commits the transactions of one turn of the event loop together, once', async () => {
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => committer.commit(put(`k${String(i).padStart(2, '0')}`, i))));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => committer.commit(put(`k${String(i).padStart(2, '0')}`, i))),
+    );
     expect(results.map((r) => r.v)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(commits).toEqual([expect.objectContaining({ size: 50, failed: 0 })]);
     expect(rows()).toHaveLength(50);
@@ -69,7 +72,9 @@ describe('GroupCommitter', () => {
     const late = withDeadline(soon, () => committer.commit(put('late', 1)));
     const onTime = withDeadline(Date.now() + 60_000, () => committer.commit(put('onTime', 2)));
     const none = committer.commit(put('none', 3));
-    while (Date.now() < soon) { /* the queue waits: the event loop is held past the first deadline */ }
+    while (Date.now() < soon) {
+      /* the queue waits: the event loop is held past the first deadline */
+    }
     await expect(late).rejects.toBeInstanceOf(DeadlineExceededError);
     await expect(onTime).resolves.toEqual({ v: 2, replayed: false });
     await expect(none).resolves.toEqual({ v: 3, replayed: false });
@@ -88,10 +93,15 @@ describe('GroupCommitter', () => {
       committer.commit(put('d', 4)),
     ]);
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
-    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ message: 'rule broken after a write' });
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({
+      message: 'rule broken after a write',
+    });
     expect((outcomes[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'SQLITE_CONSTRAINT_CHECK' });
     expect(commits).toEqual([expect.objectContaining({ size: 4, failed: 2 })]);
-    expect(rows()).toEqual([{ k: 'a', v: 1 }, { k: 'd', v: 4 }]);
+    expect(rows()).toEqual([
+      { k: 'a', v: 1 },
+      { k: 'd', v: 4 },
+    ]);
   });
 
   it('runs a batch without savepoints when nothing throws, and again with them when one does: callers get what was committed', async () => {
@@ -109,7 +119,9 @@ describe('GroupCommitter', () => {
     };
     // A batch where nothing throws: one run, and no savepoint among SQLite's statements.
     statements.length = 0;
-    expect(await Promise.all([tracedCommitter.commit(draw('p1')), tracedCommitter.commit(draw('p2'))])).toEqual([100, 100]);
+    expect(
+      await Promise.all([tracedCommitter.commit(draw('p1')), tracedCommitter.commit(draw('p2'))]),
+    ).toEqual([100, 100]);
     expect(commits.at(-1)).toMatchObject({ size: 2, failed: 0, rerun: false });
     expect(statements.map((q) => q.split(' ')[0])).toEqual(['BEGIN', 'INSERT', 'INSERT', 'COMMIT']);
     // A batch where the middle one throws after a write: all run again, each in its own savepoint.
@@ -127,32 +139,44 @@ describe('GroupCommitter', () => {
     expect(statements.filter((q) => q.startsWith('SAVEPOINT'))).toHaveLength(3);
     // What r1's caller got is the committed run's value, and what the file holds.
     expect((outcomes[0] as PromiseFulfilledResult<number>).value).toBe(200);
-    expect(rows().filter((r) => r.k.startsWith('r'))).toEqual([{ k: 'r1', v: 200 }, { k: 'r3', v: 100 }]);
+    expect(rows().filter((r) => r.k.startsWith('r'))).toEqual([
+      { k: 'r1', v: 200 },
+      { k: 'r3', v: 100 },
+    ]);
     tracedCommitter.close();
     traced.close();
   });
 
   it('lets a duplicate in the same batch see the first request row (exactly once)', async () => {
-    const [first, retry, other2] = await Promise.all([committer.commit(put('txn-1', 10)), committer.commit(put('txn-1', 99)), committer.commit(put('txn-2', 20))]);
+    const [first, retry, other2] = await Promise.all([
+      committer.commit(put('txn-1', 10)),
+      committer.commit(put('txn-1', 99)),
+      committer.commit(put('txn-2', 20)),
+    ]);
     expect(commits).toHaveLength(1);
     expect(first).toEqual({ v: 10, replayed: false });
     expect(retry).toEqual({ v: 10, replayed: true });
     expect(other2).toEqual({ v: 20, replayed: false });
-    expect(rows()).toEqual([{ k: 'txn-1', v: 10 }, { k: 'txn-2', v: 20 }]);
+    expect(rows()).toEqual([
+      { k: 'txn-1', v: 10 },
+      { k: 'txn-2', v: 20 },
+    ]);
   });
 
   it('answers only after COMMIT: inside the batch another connection sees nothing, at resolution it sees the row', async () => {
     const seenInside: number[] = [];
     const order: string[] = [];
     committer = new GroupCommitter(db, { onCommit: () => order.push('commit') });
-    const p = committer.commit(() => {
-      put('x', 1)();
-      seenInside.push(rows().length);
-      order.push('fn');
-    }).then(() => {
-      order.push('resolved');
-      return rows().length;
-    });
+    const p = committer
+      .commit(() => {
+        put('x', 1)();
+        seenInside.push(rows().length);
+        order.push('fn');
+      })
+      .then(() => {
+        order.push('resolved');
+        return rows().length;
+      });
     expect(rows()).toHaveLength(0); // nothing runs before the next macrotask
     expect(await p).toBe(1);
     expect(seenInside).toEqual([0]);
@@ -191,7 +215,8 @@ describe('GroupCommitter', () => {
     const sizes: number[] = [];
     committer = new GroupCommitter(db, { onCommit: (s) => sizes.push(s.size) });
     // Three waves: the second and third are queued from inside the first batch's resolution.
-    const wave = (n: number, tag: string) => Promise.all(Array.from({ length: n }, (_, i) => committer.commit(put(`${tag}${i}`, i))));
+    const wave = (n: number, tag: string) =>
+      Promise.all(Array.from({ length: n }, (_, i) => committer.commit(put(`${tag}${i}`, i))));
     await wave(5, 'w1').then(() => Promise.all([wave(7, 'w2'), wave(3, 'w3')]));
     expect(sizes).toEqual([5, 10]);
     expect(rows()).toHaveLength(15);
@@ -200,7 +225,9 @@ describe('GroupCommitter', () => {
   it('runs asynchronous transactions one after the other: a duplicate awaiting between its read and its write still sees the first', async () => {
     /** As put, with the await between read and write that a store port's queries bring. */
     const putAsync = (k: string, v: number) => async () => {
-      const prior = await Promise.resolve(db.prepare('SELECT v FROM kv WHERE k = ?').get(k) as { v: number } | undefined);
+      const prior = await Promise.resolve(
+        db.prepare('SELECT v FROM kv WHERE k = ?').get(k) as { v: number } | undefined,
+      );
       if (prior) return { v: prior.v, replayed: true };
       await Promise.resolve();
       db.prepare('INSERT INTO kv (k, v) VALUES (?, ?)').run(k, v);
@@ -216,8 +243,14 @@ describe('GroupCommitter', () => {
       committer.commit(putAsync('s2', 2)),
     ]);
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
-    expect(outcomes.slice(0, 2).map((o) => (o as PromiseFulfilledResult<unknown>).value)).toEqual([{ v: 1, replayed: false }, { v: 1, replayed: true }]);
-    expect(rows()).toEqual([{ k: 's1', v: 1 }, { k: 's2', v: 2 }]);
+    expect(outcomes.slice(0, 2).map((o) => (o as PromiseFulfilledResult<unknown>).value)).toEqual([
+      { v: 1, replayed: false },
+      { v: 1, replayed: true },
+    ]);
+    expect(rows()).toEqual([
+      { k: 's1', v: 1 },
+      { k: 's2', v: 2 },
+    ]);
     expect(commits).toEqual([expect.objectContaining({ size: 4, failed: 1, rerun: true })]);
   });
 
@@ -237,14 +270,20 @@ describe('GroupCommitter', () => {
 
   it('rejects every request of a batch whose COMMIT fails, and stores none of it', async () => {
     // A deferred foreign key is checked at COMMIT: the batch's COMMIT fails as a full disk would.
-    db.exec('CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (p INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)');
+    db.exec(
+      'CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (p INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)',
+    );
     const outcomes = await Promise.allSettled([
       committer.commit(put('f1', 1)),
       committer.commit(() => db.prepare('INSERT INTO child (p) VALUES (42)').run()),
       committer.commit(put('f2', 2)),
     ]);
     expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
-    for (const o of outcomes) expect((o as PromiseRejectedResult).reason).toMatchObject({ name: 'CommitError', code: 'commit_failed' });
+    for (const o of outcomes)
+      expect((o as PromiseRejectedResult).reason).toMatchObject({
+        name: 'CommitError',
+        code: 'commit_failed',
+      });
     expect(commits).toEqual([]);
     expect(rows()).toEqual([]);
     expect(db.inTransaction).toBe(false);
@@ -269,7 +308,9 @@ describe('group commit under SIGKILL', () => {
   /** Runs the child until it is killed after `ms`; returns what it printed. */
   function runAndKill(dbPath: string, first: number, ms: number): Promise<string[]> {
     return new Promise((resolve, reject) => {
-      const p = spawn(process.execPath, ['--import', 'tsx', child, dbPath, String(first), String(SIZE)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn(process.execPath, ['--import', 'tsx', child, dbPath, String(first), String(SIZE)], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       let err = '';
       let timer: NodeJS.Timeout | undefined;
@@ -298,8 +339,10 @@ describe('group commit under SIGKILL', () => {
       const done = new Set(lines.filter((l) => l.startsWith('done ')).map((l) => Number(l.slice(5))));
       const db = new Database(seed.dbPath); // read-write: recovers the WAL as the next server would
       try {
-        const count = db.prepare("SELECT COUNT(*) AS n FROM settlements WHERE terminal_txn_id LIKE ?");
-        const postings = db.prepare("SELECT COUNT(*) AS n FROM postings p JOIN settlements s ON s.id = p.settlement_id WHERE s.terminal_txn_id LIKE ?");
+        const count = db.prepare('SELECT COUNT(*) AS n FROM settlements WHERE terminal_txn_id LIKE ?');
+        const postings = db.prepare(
+          'SELECT COUNT(*) AS n FROM postings p JOIN settlements s ON s.id = p.settlement_id WHERE s.terminal_txn_id LIKE ?',
+        );
         for (const b of begun) {
           const n = (count.get(`crash-${b}-%`) as { n: number }).n;
           expect([0, SIZE], `batch ${b}`).toContain(n); // all or none
@@ -309,8 +352,12 @@ describe('group commit under SIGKILL', () => {
         const last = begun[begun.length - 1]!;
         if (!done.has(last)) midBatch++;
         const lost = (count.get(`crash-${last}-%`) as { n: number }).n === 0;
-        log.push(`killed after ${ms} ms: ${begun.length} batches begun, ${done.size} answered, last ${done.has(last) ? 'answered' : lost ? 'lost (rolled back)' : 'committed, not answered'}`);
-        expect((db.prepare('SELECT COALESCE(SUM(amount_minor), 0) AS s FROM postings').get() as { s: number }).s).toBe(0);
+        log.push(
+          `killed after ${ms} ms: ${begun.length} batches begun, ${done.size} answered, last ${done.has(last) ? 'answered' : lost ? 'lost (rolled back)' : 'committed, not answered'}`,
+        );
+        expect(
+          (db.prepare('SELECT COALESCE(SUM(amount_minor), 0) AS s FROM postings').get() as { s: number }).s,
+        ).toBe(0);
         expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
         first = last + 1;
       } finally {

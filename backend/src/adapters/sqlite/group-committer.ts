@@ -81,7 +81,8 @@ interface Pending {
   readonly reject: (error: unknown) => void;
 }
 
-type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+type Outcome =
+  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
 
 export class GroupCommitter {
   private queue: Pending[] = [];
@@ -129,7 +130,8 @@ export class GroupCommitter {
    * For reads that must see committed data only.
    */
   async exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
-    if (this.flushing) await new Promise<void>((resolve) => this.waiters.push(resolve)); // handed over with flushing still set
+    if (this.flushing)
+      await new Promise<void>((resolve) => this.waiters.push(resolve)); // handed over with flushing still set
     else this.flushing = true;
     try {
       return await fn();
@@ -147,7 +149,8 @@ export class GroupCommitter {
   close(): void {
     this.closed = true;
     const left = this.queue.splice(0);
-    for (const p of left) p.reject(new CommitError('store_closed', 'the store closed before this transaction ran'));
+    for (const p of left)
+      p.reject(new CommitError('store_closed', 'the store closed before this transaction ran'));
   }
 
   private schedule(): void {
@@ -280,5 +283,7 @@ export class GroupCommitter {
 
 /** A value to await (a function's promise); a plain value is used as it is. */
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
+  return (
+    value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function'
+  );
 }

@@ -13,15 +13,24 @@ export class SqliteShopperStore implements ShopperStore {
       challenge: p('SELECT expires_at AS expiresAt, used_at AS usedAt FROM shopper_challenges WHERE un = ?'),
       useChallenge: p('UPDATE shopper_challenges SET used_at = ? WHERE un = ?'),
       purgeChallenges: p('DELETE FROM shopper_challenges WHERE expires_at < ?'),
-      insertCode: p('INSERT INTO temporary_codes (code_hash, card_id, limit_minor, currency, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)'),
-      codes: p(`SELECT id, code_hash AS codeHash, card_id AS cardId, limit_minor AS limitMinor, currency, created_at AS createdAt,
+      insertCode: p(
+        'INSERT INTO temporary_codes (code_hash, card_id, limit_minor, currency, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      codes:
+        p(`SELECT id, code_hash AS codeHash, card_id AS cardId, limit_minor AS limitMinor, currency, created_at AS createdAt,
                   expires_at AS expiresAt, used_at AS usedAt FROM temporary_codes WHERE code_hash = ? ORDER BY id DESC LIMIT 16`),
-      useCode: p('UPDATE temporary_codes SET used_at = ?, settlement_id = ? WHERE id = ? AND used_at IS NULL'),
+      useCode: p(
+        'UPDATE temporary_codes SET used_at = ?, settlement_id = ? WHERE id = ? AND used_at IS NULL',
+      ),
       wrongCode: p('INSERT INTO code_attempts (merchant_id, terminal_id, at) VALUES (?, ?, ?)'),
-      countWrong: p('SELECT COUNT(*) AS merchant, COALESCE(SUM(terminal_id = ?), 0) AS terminal FROM code_attempts WHERE merchant_id = ? AND at >= ?'),
-      merchantCard: p(`SELECT id, pan_hash AS panHash, pan_masked AS panMasked, pan_sequence AS panSequence, expiry, merchant_id AS merchantId,
+      countWrong: p(
+        'SELECT COUNT(*) AS merchant, COALESCE(SUM(terminal_id = ?), 0) AS terminal FROM code_attempts WHERE merchant_id = ? AND at >= ?',
+      ),
+      merchantCard:
+        p(`SELECT id, pan_hash AS panHash, pan_masked AS panMasked, pan_sequence AS panSequence, expiry, merchant_id AS merchantId,
                          terminal_id AS terminalId, status FROM merchant_cards WHERE pan_hash = ?`),
-      merchantTransactions: p(`SELECT kind, terminalId, terminalTxnId, originalTxnId, approved, declineReason, amountMinor, currency, maskedPan, batchId, createdAt FROM (
+      merchantTransactions:
+        p(`SELECT kind, terminalId, terminalTxnId, originalTxnId, approved, declineReason, amountMinor, currency, maskedPan, batchId, createdAt FROM (
           SELECT 'sale' AS kind, s.terminal_id AS terminalId, s.terminal_txn_id AS terminalTxnId, '' AS originalTxnId, s.approved,
                  COALESCE(s.decline_reason, '') AS declineReason, s.amount_minor AS amountMinor, s.currency, COALESCE(c.pan_masked, '') AS maskedPan,
                  COALESCE(s.batch_id, 0) AS batchId, s.created_at AS createdAt, 0 AS src, s.id AS seq
@@ -58,7 +67,10 @@ export class SqliteShopperStore implements ShopperStore {
   }
 
   insertCode(r: Omit<TemporaryCodeRow, 'id' | 'usedAt'>): number {
-    return Number(this.stmt.insertCode.run(r.codeHash, r.cardId, r.limitMinor, r.currency, r.createdAt, r.expiresAt).lastInsertRowid);
+    return Number(
+      this.stmt.insertCode.run(r.codeHash, r.cardId, r.limitMinor, r.currency, r.createdAt, r.expiresAt)
+        .lastInsertRowid,
+    );
   }
 
   findCodes(codeHash: string): TemporaryCodeRow[] {
@@ -66,14 +78,19 @@ export class SqliteShopperStore implements ShopperStore {
   }
 
   markCodeUsed(id: number, settlementId: number, now: number): void {
-    if (this.stmt.useCode.run(now, settlementId, id).changes !== 1) throw new Error('temporary code already used');
+    if (this.stmt.useCode.run(now, settlementId, id).changes !== 1)
+      throw new Error('temporary code already used');
   }
 
   recordWrongCode(merchantId: string, terminalId: string, at: number): void {
     this.stmt.wrongCode.run(merchantId, terminalId, at);
   }
 
-  countWrongCodes(merchantId: string, terminalId: string, since: number): { merchant: number; terminal: number } {
+  countWrongCodes(
+    merchantId: string,
+    terminalId: string,
+    since: number,
+  ): { merchant: number; terminal: number } {
     return this.stmt.countWrong.get(terminalId, merchantId, since) as { merchant: number; terminal: number };
   }
 
@@ -81,8 +98,18 @@ export class SqliteShopperStore implements ShopperStore {
     return this.stmt.merchantCard.get(panHash) as MerchantCardRow | undefined;
   }
 
-  listMerchantTransactions(merchantId: string, fromMs: number, toMs: number, limit: number): Array<TransactionListRow & { terminalId: string }> {
-    const rows = this.stmt.merchantTransactions.all({ m: merchantId, from: fromMs, to: toMs, limit }) as Array<Omit<TransactionListRow, 'approved'> & { terminalId: string; approved: number }>;
+  listMerchantTransactions(
+    merchantId: string,
+    fromMs: number,
+    toMs: number,
+    limit: number,
+  ): Array<TransactionListRow & { terminalId: string }> {
+    const rows = this.stmt.merchantTransactions.all({
+      m: merchantId,
+      from: fromMs,
+      to: toMs,
+      limit,
+    }) as Array<Omit<TransactionListRow, 'approved'> & { terminalId: string; approved: number }>;
     return rows.map((r) => ({ ...r, approved: r.approved === 1 }));
   }
 }

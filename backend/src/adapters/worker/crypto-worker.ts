@@ -16,7 +16,15 @@ import { prepareAuthorize } from '../../app/authorization-service';
 import { prepareSettle } from '../../app/settlement-service';
 import type { AuthorizeRequest, SettleRequest } from '@bluetill/protocol';
 import type { KeyStore } from '../../ports/key-store';
-import { compact, linuxThreadId, toWire, type CallMessage, type CryptoControl, type CryptoWorkerStart, type WorkerMessage } from './messages';
+import {
+  compact,
+  linuxThreadId,
+  toWire,
+  type CallMessage,
+  type CryptoControl,
+  type CryptoWorkerStart,
+  type WorkerMessage,
+} from './messages';
 
 import { DeadlineExceededError, deadlinePassed } from '../call-deadline';
 const port = parentPort!;
@@ -24,8 +32,10 @@ const post = (m: WorkerMessage) => port.postMessage(m);
 const start = workerData as CryptoWorkerStart;
 
 const PREPARERS: Readonly<Record<string, (keys: KeyStore, args: readonly unknown[]) => unknown>> = {
-  'authorization.authorize': (keys, [req, caller]) => prepareAuthorize(keys, systemClock, req as AuthorizeRequest, caller as Caller),
-  'authorization.settle': (keys, [req, caller]) => prepareSettle(keys, req as SettleRequest, caller as Caller),
+  'authorization.authorize': (keys, [req, caller]) =>
+    prepareAuthorize(keys, systemClock, req as AuthorizeRequest, caller as Caller),
+  'authorization.settle': (keys, [req, caller]) =>
+    prepareSettle(keys, req as SettleRequest, caller as Caller),
   'settlement.settle': (keys, [req, caller]) => prepareSettle(keys, req as SettleRequest, caller as Caller),
 };
 
@@ -47,7 +57,13 @@ try {
       if (!prepare) throw new Error(`no preparation for ${m.target}.${m.method}`);
       if (deadlinePassed(m.deadline)) throw new DeadlineExceededError(); // no CPU spent on a call given up
       const prepared = prepare(keys, m.args);
-      useCases.postMessage({ id: m.id, target: m.target, method: m.method, args: [...m.args, compact(prepared)], ...(m.deadline !== undefined ? { deadline: m.deadline } : {}) } satisfies CallMessage);
+      useCases.postMessage({
+        id: m.id,
+        target: m.target,
+        method: m.method,
+        args: [...m.args, compact(prepared)],
+        ...(m.deadline !== undefined ? { deadline: m.deadline } : {}),
+      } satisfies CallMessage);
     } catch (error) {
       post({ kind: 'error', id: m.id, error: toWire(error) });
     }

@@ -7,7 +7,13 @@
  */
 import { status } from '@grpc/grpc-js';
 import pino from 'pino';
-import { pinSealContext, publicKeyFromRaw, sealPin, verifyCertificate, type AuthorizeRequest } from '@bluetill/protocol';
+import {
+  pinSealContext,
+  publicKeyFromRaw,
+  sealPin,
+  verifyCertificate,
+  type AuthorizeRequest,
+} from '@bluetill/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
 import { sell } from '../../test-support/sale';
@@ -29,8 +35,16 @@ async function authorizeRequest(cardId: string, pin: string): Promise<AuthorizeR
   const root = publicKeyFromRaw(Buffer.from(f.seed.trust.cardCompanyRoot, 'base64'));
   const pinKey = verifyCertificate(ch.pinKeyCertificate, root, { role: 'pin-key', now: Date.now() });
   return {
-    terminalId: 'T-0001', unpredictableNumber: ch.unpredictableNumber, card: card.cardData(ch.unpredictableNumber),
-    sealedPinBlock: sealPin({ pin, pan: card.p.pan, pinKey: pinKey.publicKey, pinKeyId: pinKey.subjectId, context: pinSealContext(ch.unpredictableNumber, 'T-0001') }),
+    terminalId: 'T-0001',
+    unpredictableNumber: ch.unpredictableNumber,
+    card: card.cardData(ch.unpredictableNumber),
+    sealedPinBlock: sealPin({
+      pin,
+      pan: card.p.pan,
+      pinKey: pinKey.publicKey,
+      pinKeyId: pinKey.subjectId,
+      context: pinSealContext(ch.unpredictableNumber, 'T-0001'),
+    }),
   };
 }
 
@@ -47,46 +61,89 @@ describe('crypto workers', () => {
     expect(wrong.res).toMatchObject({ approved: false, declineReason: 'pin_incorrect', pinTriesLeft: 2 });
     const req = await authorizeRequest('card-alice', '1234');
     expect(await f.authorize(req)).toMatchObject({ approved: true });
-    expect(await f.authorize(req)).toMatchObject({ approved: false, declineReason: 'unpredictable_number_invalid' });
+    expect(await f.authorize(req)).toMatchObject({
+      approved: false,
+      declineReason: 'unpredictable_number_invalid',
+    });
     expect(f.backend.store.ledgerSum()).toBe(0);
   });
 
   it("sends a preparation's error back as its status (another terminal's id, checked on the crypto worker)", async () => {
     const req = await authorizeRequest('card-alice', '1234');
     const t2 = f.clientFor(f.credentialsFor('T-0002'));
-    await expect(t2.authorize(req)).rejects.toMatchObject({ code: status.PERMISSION_DENIED, details: expect.stringContaining('caller certificate') });
+    await expect(t2.authorize(req)).rejects.toMatchObject({
+      code: status.PERMISSION_DENIED,
+      details: expect.stringContaining('caller certificate'),
+    });
     expect(await f.authorize(req)).toMatchObject({ approved: true }); // the refused call used nothing
   });
 
-  it('a crashed crypto worker fails its calls with UNAVAILABLE, stores nothing of them, and is replaced', { timeout: 30_000 }, async () => {
-    const thread = await startUseCaseThread({ dbPath: f.seed.dbPath, keysPath: f.seed.keysPath, masterKey: f.masterKey, log, cryptoWorkers: 1 });
-    try {
-      expect(thread.cryptoWorkers).toBe(1);
-      const reqs = await Promise.all([1, 2, 3].map(() => authorizeRequest('card-alice', '1234')));
-      const replaced = thread.crashCryptoWorker(0); // the next call it reads throws, uncaught
-      const results = await Promise.allSettled(reqs.map((r) => thread.useCases.authorization.authorize(r, caller)));
-      for (const r of results) expect(r).toMatchObject({ status: 'rejected', reason: { name: 'RequestError', code: 'unavailable' } });
-      await replaced;
-      expect(thread.cryptoWorkers).toBe(1);
-      // Nothing of the lost calls was stored: their UNs are still unused, so the same requests now pass.
-      for (const r of reqs) expect(await thread.useCases.authorization.authorize(r, caller)).toMatchObject({ approved: true });
-    } finally {
-      await thread.close();
-    }
-    expect(thread.cryptoWorkers).toBe(0);
-    await expect(thread.useCases.authorization.authorize(await authorizeRequest('card-alice', '1234'), caller)).rejects.toThrow(/exited/);
-  });
-
-  it('with no crypto worker, the use-case worker prepares the calls itself (same answers)', { timeout: 30_000 }, async () => {
-    const thread = await startUseCaseThread({ dbPath: f.seed.dbPath, keysPath: f.seed.keysPath, masterKey: f.masterKey, log, cryptoWorkers: 0 });
-    try {
+  it(
+    'a crashed crypto worker fails its calls with UNAVAILABLE, stores nothing of them, and is replaced',
+    { timeout: 30_000 },
+    async () => {
+      const thread = await startUseCaseThread({
+        dbPath: f.seed.dbPath,
+        keysPath: f.seed.keysPath,
+        masterKey: f.masterKey,
+        log,
+        cryptoWorkers: 1,
+      });
+      try {
+        expect(thread.cryptoWorkers).toBe(1);
+        const reqs = await Promise.all([1, 2, 3].map(() => authorizeRequest('card-alice', '1234')));
+        const replaced = thread.crashCryptoWorker(0); // the next call it reads throws, uncaught
+        const results = await Promise.allSettled(
+          reqs.map((r) => thread.useCases.authorization.authorize(r, caller)),
+        );
+        for (const r of results)
+          expect(r).toMatchObject({
+            status: 'rejected',
+            reason: { name: 'RequestError', code: 'unavailable' },
+          });
+        await replaced;
+        expect(thread.cryptoWorkers).toBe(1);
+        // Nothing of the lost calls was stored: their UNs are still unused, so the same requests now pass.
+        for (const r of reqs)
+          expect(await thread.useCases.authorization.authorize(r, caller)).toMatchObject({ approved: true });
+      } finally {
+        await thread.close();
+      }
       expect(thread.cryptoWorkers).toBe(0);
-      expect(await thread.useCases.authorization.authorize(await authorizeRequest('card-alice', '1234'), caller)).toMatchObject({ approved: true });
-      expect(await thread.useCases.authorization.authorize(await authorizeRequest('card-alice', '9999'), caller)).toMatchObject({ approved: false, declineReason: 'pin_incorrect' });
-      await expect(thread.useCases.authorization.authorize(await authorizeRequest('card-alice', '1234'), { kind: 'terminal', terminalId: 'T-0002' }))
-        .rejects.toMatchObject({ name: 'RequestError', code: 'permission_denied' });
-    } finally {
-      await thread.close();
-    }
-  });
+      await expect(
+        thread.useCases.authorization.authorize(await authorizeRequest('card-alice', '1234'), caller),
+      ).rejects.toThrow(/exited/);
+    },
+  );
+
+  it(
+    'with no crypto worker, the use-case worker prepares the calls itself (same answers)',
+    { timeout: 30_000 },
+    async () => {
+      const thread = await startUseCaseThread({
+        dbPath: f.seed.dbPath,
+        keysPath: f.seed.keysPath,
+        masterKey: f.masterKey,
+        log,
+        cryptoWorkers: 0,
+      });
+      try {
+        expect(thread.cryptoWorkers).toBe(0);
+        expect(
+          await thread.useCases.authorization.authorize(await authorizeRequest('card-alice', '1234'), caller),
+        ).toMatchObject({ approved: true });
+        expect(
+          await thread.useCases.authorization.authorize(await authorizeRequest('card-alice', '9999'), caller),
+        ).toMatchObject({ approved: false, declineReason: 'pin_incorrect' });
+        await expect(
+          thread.useCases.authorization.authorize(await authorizeRequest('card-alice', '1234'), {
+            kind: 'terminal',
+            terminalId: 'T-0002',
+          }),
+        ).rejects.toMatchObject({ name: 'RequestError', code: 'permission_denied' });
+      } finally {
+        await thread.close();
+      }
+    },
+  );
 });

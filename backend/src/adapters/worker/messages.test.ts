@@ -7,9 +7,19 @@ import { compact, ownBytes } from './messages';
 describe('compact', () => {
   it('gives views into a larger buffer their own buffer, and keeps every value', () => {
     const pool = Buffer.alloc(8192, 7);
-    const msg = { a: pool.subarray(10, 14), nested: { list: [pool.subarray(0, 3), 'x', 5, null], own: new Uint8Array(4) }, n: 1, s: 's', u: undefined };
+    const msg = {
+      a: pool.subarray(10, 14),
+      nested: { list: [pool.subarray(0, 3), 'x', 5, null], own: new Uint8Array(4) },
+      n: 1,
+      s: 's',
+      u: undefined,
+    };
     const out = compact(msg);
-    expect(out).toEqual({ ...msg, a: new Uint8Array(pool.subarray(10, 14)), nested: { list: [new Uint8Array(pool.subarray(0, 3)), 'x', 5, null], own: msg.nested.own } });
+    expect(out).toEqual({
+      ...msg,
+      a: new Uint8Array(pool.subarray(10, 14)),
+      nested: { list: [new Uint8Array(pool.subarray(0, 3)), 'x', 5, null], own: msg.nested.own },
+    });
     expect(out.a.buffer.byteLength).toBe(4);
     expect((out.nested.list[0] as Uint8Array).buffer.byteLength).toBe(3);
     expect(out.nested.own).toBe(msg.nested.own); // already compact: not copied
@@ -46,7 +56,9 @@ describe('compact', () => {
     const { port1, port2 } = new MessageChannel();
     port1.postMessage({ bytes }, transfer);
     expect(bytes.byteLength).toBe(0); // moved: detached here
-    expect(Array.from((receiveMessageOnPort(port2)!.message as { bytes: Uint8Array }).bytes)).toEqual([9, 8, 7, 6]);
+    expect(Array.from((receiveMessageOnPort(port2)!.message as { bytes: Uint8Array }).bytes)).toEqual([
+      9, 8, 7, 6,
+    ]);
     port1.close();
   });
 });

@@ -36,7 +36,11 @@ export interface CryptoWorkerStart {
  * first (app/authorization-service prepareAuthorize, app/settlement-service prepareSettle); it then
  * hands the call, with what it prepared as one more argument, to the use-case worker.
  */
-export const PREPARED_CALLS: ReadonlySet<string> = new Set(['authorization.authorize', 'authorization.settle', 'settlement.settle']);
+export const PREPARED_CALLS: ReadonlySet<string> = new Set([
+  'authorization.authorize',
+  'authorization.settle',
+  'settlement.settle',
+]);
 
 /** To a crypto worker besides calls: stop, or (tests) crash on the next message it reads. */
 export type CryptoControl = { readonly kind: 'close' } | { readonly kind: 'crash' };
@@ -74,7 +78,9 @@ export interface ForwardedBatchMessage {
 }
 
 /** One forwarded call's answer: its response's bytes, or its error. */
-export type ForwardedReply = ({ readonly kind: 'forwarded-result'; readonly id: number } & ForwardedAnswer) | { readonly kind: 'error'; readonly id: number; readonly error: WireError };
+export type ForwardedReply =
+  | ({ readonly kind: 'forwarded-result'; readonly id: number } & ForwardedAnswer)
+  | { readonly kind: 'error'; readonly id: number; readonly error: WireError };
 
 export interface WireError {
   readonly name: string;
@@ -119,7 +125,8 @@ export function fromWire(w: WireError): Error {
  */
 export function compact<T>(value: T): T {
   if (value === null || typeof value !== 'object') return value;
-  if (value instanceof Uint8Array) return (value.byteLength === value.buffer.byteLength ? value : new Uint8Array(value)) as T;
+  if (value instanceof Uint8Array)
+    return (value.byteLength === value.buffer.byteLength ? value : new Uint8Array(value)) as T;
   if (Array.isArray(value)) return value.map(compact) as T;
   if (Object.getPrototypeOf(value) !== Object.prototype) return value;
   const out: Record<string, unknown> = {};
@@ -132,7 +139,12 @@ export function compact<T>(value: T): T {
  * copied): a view into a larger buffer (a received frame, the encoder's pool) is copied out first.
  */
 export function ownBytes(bytes: Uint8Array): { bytes: Uint8Array; transfer: ArrayBuffer[] } {
-  const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer ? bytes : new Uint8Array(bytes);
+  const own =
+    bytes.byteOffset === 0 &&
+    bytes.byteLength === bytes.buffer.byteLength &&
+    bytes.buffer instanceof ArrayBuffer
+      ? bytes
+      : new Uint8Array(bytes);
   return { bytes: own, transfer: [own.buffer as ArrayBuffer] };
 }
 

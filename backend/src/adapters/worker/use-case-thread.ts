@@ -29,8 +29,17 @@ import { currentDeadline } from '../call-deadline';
 import type { ForwardedAnswer, ForwardedMethod } from '../grpc/forwarded-methods';
 import type { PeerIdentity } from '../grpc/terminal-caller';
 import {
-  PREPARED_CALLS, compact, fromWire,
-  type CallMessage, type CryptoControl, type CryptoWorkerStart, type UseCaseControl, type ForwardedBatchMessage, type ForwardedCallMessage, type WorkerMessage, type WorkerStart,
+  PREPARED_CALLS,
+  compact,
+  fromWire,
+  type CallMessage,
+  type CryptoControl,
+  type CryptoWorkerStart,
+  type UseCaseControl,
+  type ForwardedBatchMessage,
+  type ForwardedCallMessage,
+  type WorkerMessage,
+  type WorkerStart,
 } from './messages';
 
 /** Calls forwarded as bytes so far, and the messages they took each way (batched per turn). */
@@ -43,7 +52,11 @@ export interface ForwardedCrossings {
 export interface UseCaseThread {
   readonly useCases: RemoteUseCases;
   /** A call forwarded as bytes (grpc/forwarded-methods.ts), to the use-case worker; its answer as bytes. */
-  callForwarded(method: ForwardedMethod, bytes: Uint8Array, peer: PeerIdentity | null): Promise<ForwardedAnswer>;
+  callForwarded(
+    method: ForwardedMethod,
+    bytes: Uint8Array,
+    peer: PeerIdentity | null,
+  ): Promise<ForwardedAnswer>;
   /** Forwarded calls and the messages they crossed in. */
   forwardedCrossings(): ForwardedCrossings;
   /** The worker store's group-commit counts. */
@@ -63,7 +76,14 @@ export interface UseCaseThread {
   crashCryptoWorker(slot: number): Promise<void>;
 }
 
-const TARGETS: ReadonlyArray<keyof UseCases> = ['authorization', 'settlement', 'adjustments', 'batches', 'codeSettlement', 'shopper'];
+const TARGETS: ReadonlyArray<keyof UseCases> = [
+  'authorization',
+  'settlement',
+  'adjustments',
+  'batches',
+  'codeSettlement',
+  'shopper',
+];
 
 /**
  * Crypto workers by default: the cores left after the gRPC thread and the use-case worker (none on
@@ -90,11 +110,21 @@ interface CryptoSlot {
   inFlight: number;
 }
 
-export async function startUseCaseThread(o: { dbPath: string; keysPath: string; masterKey: MasterKey; log: Logger; cryptoWorkers?: number; shopper?: ShopperOptions }): Promise<UseCaseThread> {
+export async function startUseCaseThread(o: {
+  dbPath: string;
+  keysPath: string;
+  masterKey: MasterKey;
+  log: Logger;
+  cryptoWorkers?: number;
+  shopper?: ShopperOptions;
+}): Promise<UseCaseThread> {
   const masterKey = o.masterKey.toBase64();
   const start: WorkerStart = {
     entry: new URL('./use-case-worker.ts', import.meta.url).href,
-    dbPath: o.dbPath, keysPath: o.keysPath, masterKey, ...(o.shopper ? { shopper: o.shopper } : {}),
+    dbPath: o.dbPath,
+    keysPath: o.keysPath,
+    masterKey,
+    ...(o.shopper ? { shopper: o.shopper } : {}),
   };
   const worker = new Worker(new URL('./boot.mjs', import.meta.url), { workerData: start });
   const pending = new Map<number, Pending>();
@@ -115,7 +145,13 @@ export async function startUseCaseThread(o: { dbPath: string; keysPath: string; 
         settle(m.id, (p) => p.resolve(m.value));
         return;
       case 'forwarded-result':
-        settle(m.id, (p) => p.resolve({ bytes: m.bytes, approved: m.approved, declineReason: m.declineReason } satisfies ForwardedAnswer));
+        settle(m.id, (p) =>
+          p.resolve({
+            bytes: m.bytes,
+            approved: m.approved,
+            declineReason: m.declineReason,
+          } satisfies ForwardedAnswer),
+        );
         return;
       case 'forwarded-replies':
         crossings.replyMessages++;
@@ -150,7 +186,9 @@ export async function startUseCaseThread(o: { dbPath: string; keysPath: string; 
     });
   });
   worker.removeAllListeners('error').removeAllListeners('exit');
-  worker.on('error', (e) => o.log.error({ err: { name: e.name, message: e.message } }, 'use-case worker failed'));
+  worker.on('error', (e) =>
+    o.log.error({ err: { name: e.name, message: e.message } }, 'use-case worker failed'),
+  );
   worker.on('exit', () => {
     exited = true;
     failAll('use-case worker exited');
@@ -158,12 +196,23 @@ export async function startUseCaseThread(o: { dbPath: string; keysPath: string; 
   });
 
   // The crypto workers, each with its own port to the use-case worker.
-  const slots: CryptoSlot[] = Array.from({ length: Math.max(0, o.cryptoWorkers ?? defaultCryptoWorkers()) }, () => ({ worker: null, inFlight: 0 }));
+  const slots: CryptoSlot[] = Array.from(
+    { length: Math.max(0, o.cryptoWorkers ?? defaultCryptoWorkers()) },
+    () => ({ worker: null, inFlight: 0 }),
+  );
   const replaced: Array<(() => void) | undefined> = [];
   const startCrypto = async (slot: number): Promise<void> => {
     const channel = new MessageChannel();
-    const cryptoStart: CryptoWorkerStart = { entry: new URL('./crypto-worker.ts', import.meta.url).href, keysPath: o.keysPath, masterKey, useCasePort: channel.port1 };
-    const w = new Worker(new URL('./boot.mjs', import.meta.url), { workerData: cryptoStart, transferList: [channel.port1] });
+    const cryptoStart: CryptoWorkerStart = {
+      entry: new URL('./crypto-worker.ts', import.meta.url).href,
+      keysPath: o.keysPath,
+      masterKey,
+      useCasePort: channel.port1,
+    };
+    const w = new Worker(new URL('./boot.mjs', import.meta.url), {
+      workerData: cryptoStart,
+      transferList: [channel.port1],
+    });
     worker.postMessage({ kind: 'connect', port: channel.port2 } satisfies UseCaseControl, [channel.port2]);
     await new Promise<void>((resolve, reject) => {
       w.once('error', reject);
@@ -172,8 +221,7 @@ export async function startUseCaseThread(o: { dbPath: string; keysPath: string; 
         if (m.kind === 'ready') {
           slots[slot]!.tid = m.tid;
           resolve();
-        }
-        else if (m.kind === 'failed') reject(fromWire(m.error));
+        } else if (m.kind === 'failed') reject(fromWire(m.error));
         else onMessage(m); // a preparation's error, straight from the crypto worker
       });
     }).catch(async (error: unknown) => {
@@ -181,7 +229,9 @@ export async function startUseCaseThread(o: { dbPath: string; keysPath: string; 
       throw error;
     });
     w.removeAllListeners('error').removeAllListeners('exit');
-    w.on('error', (e) => o.log.error({ err: { name: e.name, message: e.message }, slot }, 'crypto worker failed'));
+    w.on('error', (e) =>
+      o.log.error({ err: { name: e.name, message: e.message }, slot }, 'crypto worker failed'),
+    );
     w.on('exit', (code) => {
       slots[slot]!.worker = null;
       // Its calls are lost with it (some may have reached the use-case worker: outcome unknown).
@@ -198,7 +248,11 @@ export async function startUseCaseThread(o: { dbPath: string; keysPath: string; 
           replaced[slot]?.();
           replaced[slot] = undefined;
         },
-        (e: unknown) => o.log.error({ err: { name: (e as Error)?.name, message: (e as Error)?.message }, slot }, 'crypto worker could not be restarted'),
+        (e: unknown) =>
+          o.log.error(
+            { err: { name: (e as Error)?.name, message: (e as Error)?.message }, slot },
+            'crypto worker could not be restarted',
+          ),
       );
     });
     slots[slot]!.worker = w;
@@ -224,7 +278,13 @@ export async function startUseCaseThread(o: { dbPath: string; keysPath: string; 
     return new Promise((resolve, reject) => {
       const id = nextId++;
       const deadline = currentDeadline();
-      const message: CallMessage = { id, target, method, args: compact(args), ...(deadline !== undefined ? { deadline } : {}) };
+      const message: CallMessage = {
+        id,
+        target,
+        method,
+        args: compact(args),
+        ...(deadline !== undefined ? { deadline } : {}),
+      };
       const slot = PREPARED_CALLS.has(`${target}.${method}`) ? pickSlot() : undefined;
       if (slot === undefined) {
         pending.set(id, { resolve, reject });
@@ -245,20 +305,36 @@ export async function startUseCaseThread(o: { dbPath: string; keysPath: string; 
     if (exited) return; // failAll has rejected them
     crossings.calls += calls.length;
     crossings.callMessages++;
-    worker.postMessage({ kind: 'forwarded-batch', calls } satisfies ForwardedBatchMessage, calls.map((c) => c.bytes.buffer as ArrayBuffer));
+    worker.postMessage(
+      { kind: 'forwarded-batch', calls } satisfies ForwardedBatchMessage,
+      calls.map((c) => c.bytes.buffer as ArrayBuffer),
+    );
   };
-  const callForwarded = (method: ForwardedMethod, request: Uint8Array, peer: PeerIdentity | null): Promise<ForwardedAnswer> => {
+  const callForwarded = (
+    method: ForwardedMethod,
+    request: Uint8Array,
+    peer: PeerIdentity | null,
+  ): Promise<ForwardedAnswer> => {
     if (exited) return Promise.reject(new Error('use-case worker exited'));
     return new Promise((resolve, reject) => {
       const id = nextId++;
       const bytes = new Uint8Array(request); // a copy of its own, moved to the worker (grpc-js keeps the request it gave)
       pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       const deadline = currentDeadline();
-      if (outbox.push({ id, method, bytes, peer, ...(deadline !== undefined ? { deadline } : {}) }) === 1) setImmediate(sendOutbox);
+      if (outbox.push({ id, method, bytes, peer, ...(deadline !== undefined ? { deadline } : {}) }) === 1)
+        setImmediate(sendOutbox);
     });
   };
   const proxy = (target: string) =>
-    new Proxy({}, { get: (_, method) => (typeof method === 'string' && method !== 'then' ? (...args: unknown[]) => call(target, method, args) : undefined) });
+    new Proxy(
+      {},
+      {
+        get: (_, method) =>
+          typeof method === 'string' && method !== 'then'
+            ? (...args: unknown[]) => call(target, method, args)
+            : undefined,
+      },
+    );
   const useCases = Object.fromEntries(TARGETS.map((t) => [t, proxy(t)])) as unknown as RemoteUseCases;
 
   const exitedPromise = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
@@ -278,7 +354,10 @@ export async function startUseCaseThread(o: { dbPath: string; keysPath: string; 
     forwardedCrossings: () => ({ ...crossings }),
     commitStats: () => call('store', 'commitStats', []) as Promise<CommitStats>,
     get threadIds() {
-      return { useCase: useCaseTid, crypto: slots.flatMap((s) => (s.worker && s.tid !== undefined ? [s.tid] : [])) };
+      return {
+        useCase: useCaseTid,
+        crypto: slots.flatMap((s) => (s.worker && s.tid !== undefined ? [s.tid] : [])),
+      };
     },
     get cryptoWorkers() {
       return slots.filter((s) => s.worker).length;

@@ -16,8 +16,17 @@ import { SqliteShopperStore } from '../sqlite/shopper-store.sqlite';
 import { answerForwarded } from '../grpc/forwarded-methods';
 import { DeadlineExceededError, deadlinePassed, withDeadline } from '../call-deadline';
 import {
-  compact, linuxThreadId, ownBytes, toWire,
-  type CallMessage, type UseCaseControl, type ForwardedBatchMessage, type ForwardedCallMessage, type ForwardedReply, type WorkerMessage, type WorkerStart,
+  compact,
+  linuxThreadId,
+  ownBytes,
+  toWire,
+  type CallMessage,
+  type UseCaseControl,
+  type ForwardedBatchMessage,
+  type ForwardedCallMessage,
+  type ForwardedReply,
+  type WorkerMessage,
+  type WorkerStart,
 } from './messages';
 
 /**
@@ -36,11 +45,19 @@ let store: SqliteBackendStore | undefined;
 try {
   const keys = SoftwareKeyStore.fromFile(start.keysPath, MasterKey.fromBase64(start.masterKey));
   store = new SqliteBackendStore(start.dbPath, { groupCommit: { flushAt: USE_CASE_FLUSH_AT } });
-  const useCases = createUseCases(store, new SqliteShopperStore(store.db), keys, systemClock, (fields, message) => post({ kind: 'event', fields, message }), start.shopper ?? {});
+  const useCases = createUseCases(
+    store,
+    new SqliteShopperStore(store.db),
+    keys,
+    systemClock,
+    (fields, message) => post({ kind: 'event', fields, message }),
+    start.shopper ?? {},
+  );
   const handle = (m: CallMessage) => {
-    const target = (m.target === 'store' ? { commitStats: () => store!.commitStats } : useCases[m.target as keyof UseCases]) as unknown as
-      | Record<string, (...a: unknown[]) => unknown>
-      | undefined;
+    const target = (m.target === 'store'
+      ? { commitStats: () => store!.commitStats }
+      : useCases[m.target as keyof UseCases]) as unknown as
+      Record<string, (...a: unknown[]) => unknown> | undefined;
     const method = target?.[m.method];
     Promise.resolve()
       .then(() => {
@@ -60,14 +77,29 @@ try {
   const sendReplies = () => {
     const replies = outbox;
     outbox = [];
-    port.postMessage({ kind: 'forwarded-replies', replies } satisfies WorkerMessage, replies.flatMap((r) => (r.kind === 'forwarded-result' ? [r.bytes.buffer as ArrayBuffer] : [])));
+    port.postMessage(
+      { kind: 'forwarded-replies', replies } satisfies WorkerMessage,
+      replies.flatMap((r) => (r.kind === 'forwarded-result' ? [r.bytes.buffer as ArrayBuffer] : [])),
+    );
   };
   const reply = (r: ForwardedReply) => {
     if (outbox.push(r) === 1) queueMicrotask(sendReplies);
   };
   const handleForwarded = (m: ForwardedCallMessage) => {
-    (deadlinePassed(m.deadline) ? Promise.reject(new DeadlineExceededError()) : withDeadline(m.deadline ?? Infinity, () => answerForwarded(useCases, store!, m.method, m.bytes, m.peer))).then(
-      (a) => reply({ kind: 'forwarded-result', id: m.id, bytes: ownBytes(a.bytes).bytes, approved: a.approved, declineReason: a.declineReason }),
+    (deadlinePassed(m.deadline)
+      ? Promise.reject(new DeadlineExceededError())
+      : withDeadline(m.deadline ?? Infinity, () =>
+          answerForwarded(useCases, store!, m.method, m.bytes, m.peer),
+        )
+    ).then(
+      (a) =>
+        reply({
+          kind: 'forwarded-result',
+          id: m.id,
+          bytes: ownBytes(a.bytes).bytes,
+          approved: a.approved,
+          declineReason: a.declineReason,
+        }),
       (error: unknown) => reply({ kind: 'error', id: m.id, error: toWire(error) }),
     );
   };

@@ -7,7 +7,13 @@ import { generateCryptogram, readCard } from './card-exchange';
 
 // Recorded from the simulated card (simulator/src/card) with InProcessCardReader; see the header.
 const TRANSCRIPT = readFileSync(new URL('./fixtures/bluetill-card.transcript', import.meta.url), 'utf8');
-const tx: TransactionData = { amount: 1250n, currency: 978, country: 276, unpredictableNumber: Uint8Array.from([0xa1, 0xb2, 0xc3, 0xd4]), date: new Date('2026-11-24T12:00:00Z') };
+const tx: TransactionData = {
+  amount: 1250n,
+  currency: 978,
+  country: 276,
+  unpredictableNumber: Uint8Array.from([0xa1, 0xb2, 0xc3, 0xd4]),
+  date: new Date('2026-11-24T12:00:00Z'),
+};
 const hex = (b: Uint8Array | undefined): string => (b ? Buffer.from(b).toString('hex').toUpperCase() : '');
 
 /** Replaces the response to the command starting with `commandPrefix`. */
@@ -37,7 +43,14 @@ describe('readCard against a recorded transcript', () => {
     expect(hex(read.aid)).toBe('A0000009990101');
     expect(hex(read.aip)).toBe('3900');
     expect(hex(read.pdolData)).toBe('0000000012500978A1B2C3D40276');
-    expect(read.records.map((r) => `${r.sfi}:${r.record}`)).toEqual(['1:1', '1:2', '2:1', '2:2', '2:3', '2:4']);
+    expect(read.records.map((r) => `${r.sfi}:${r.record}`)).toEqual([
+      '1:1',
+      '1:2',
+      '2:1',
+      '2:2',
+      '2:3',
+      '2:4',
+    ]);
     expect(read.issuerCertificate?.certificate.length).toBe(128);
     expect(read.iccCertificate?.certificate.length).toBe(128);
     expect(read.signedDynamicData?.length).toBe(96);
@@ -56,7 +69,13 @@ describe('readCard against a recorded transcript', () => {
 
   it.each([
     ['PPSE not found', '00A404000E', '6A82', 'no_application', 0x6a82],
-    ['PPSE without entries', '00A404000E', '6F12840E325041592E5359532E4444463031A5009000', 'no_application', undefined],
+    [
+      'PPSE without entries',
+      '00A404000E',
+      '6F12840E325041592E5359532E4444463031A5009000',
+      'no_application',
+      undefined,
+    ],
     ['AID select refused', '00A4040007', '6985', 'card_status', 0x6985],
     ['GPO conditions not satisfied', '80A80000', '6985', 'card_status', 0x6985],
     ['GPO without AFL', '80A80000', '770482023900' + '9000', 'malformed_response', undefined],
@@ -84,9 +103,13 @@ describe('readCard against a recorded transcript', () => {
 
   it('a CDOL2 that does not parse ends with malformed_response', async () => {
     const record = '7012' + '5F200F544553542F43415244484F4C444552';
-    expect(((await readFrom(withResponse('00B2020C', `${record}9000`))) as { pan: string }).pan).toBe('9990010000000017');
+    expect(((await readFrom(withResponse('00B2020C', `${record}9000`))) as { pan: string }).pan).toBe(
+      '9990010000000017',
+    );
     // The same record with a truncated 8D (a tag without its length byte).
-    const err = await readFrom(withResponse('00B2020C', '70165F200F544553542F43415244484F4C4445528D029F029000'));
+    const err = await readFrom(
+      withResponse('00B2020C', '70165F200F544553542F43415244484F4C4445528D029F029000'),
+    );
     expect((err as CardReadError).code).toBe('malformed_response');
   });
 
@@ -96,7 +119,11 @@ describe('readCard against a recorded transcript', () => {
   });
 
   it('GENERATE AC errors: status word, malformed answer', async () => {
-    for (const [response, code] of [['6985', 'card_status'], ['77039F27019000', 'malformed_response'], ['7700' + '9000', 'malformed_response']] as const) {
+    for (const [response, code] of [
+      ['6985', 'card_status'],
+      ['77039F27019000', 'malformed_response'],
+      ['7700' + '9000', 'malformed_response'],
+    ] as const) {
       const reader = new ReplayCardReader(withResponse('80AE8000', response));
       await reader.waitForCard({ timeoutMs: 1 });
       const read = await readCard(reader, tx);
@@ -108,7 +135,9 @@ describe('readCard against a recorded transcript', () => {
   it('bad transaction input is refused before any APDU', async () => {
     const reader = new ReplayCardReader(TRANSCRIPT);
     await reader.waitForCard({ timeoutMs: 1 });
-    await expect(readCard(reader, { ...tx, unpredictableNumber: new Uint8Array(3) })).rejects.toMatchObject({ code: 'bad_input' });
+    await expect(readCard(reader, { ...tx, unpredictableNumber: new Uint8Array(3) })).rejects.toMatchObject({
+      code: 'bad_input',
+    });
     await expect(readCard(reader, { ...tx, amount: -1n })).rejects.toMatchObject({ code: 'bad_input' });
   });
 });

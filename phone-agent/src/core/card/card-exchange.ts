@@ -4,9 +4,27 @@ import { CardReadError } from './card-read-error';
 import type { CardPrefix, CardRead, Cryptogram, TransactionData } from './card-read-types';
 import { CardReadingFlow } from './card-reading-flow';
 import {
-  buildDolData, CvmDataError, decodeResponseApdu, decodeTlv, describeStatusWord, encodeBiometricVerifyData, encodeKnowledgeSecret,
-  encodePlaintextPinBlock, encodeTlv, externalAuthenticateCommand, findTag, generateAcCommand, getProcessingOptionsCommand, parseDol, selectCommand, SW,
-  SW_ISSUER_AUTHENTICATION_FAILED, VERIFY_P2, verifyCommand, type AcType, type Tlv,
+  buildDolData,
+  CvmDataError,
+  decodeResponseApdu,
+  decodeTlv,
+  describeStatusWord,
+  encodeBiometricVerifyData,
+  encodeKnowledgeSecret,
+  encodePlaintextPinBlock,
+  encodeTlv,
+  externalAuthenticateCommand,
+  findTag,
+  generateAcCommand,
+  getProcessingOptionsCommand,
+  parseDol,
+  selectCommand,
+  SW,
+  SW_ISSUER_AUTHENTICATION_FAILED,
+  VERIFY_P2,
+  verifyCommand,
+  type AcType,
+  type Tlv,
 } from '@bluetill/protocol';
 import { transactionValues } from './transaction-values';
 
@@ -27,7 +45,11 @@ async function exchange(reader: CardReader, command: Uint8Array): Promise<Uint8A
  * `prefix` (from readCardPrefix, in the same card session): GPO and INTERNAL AUTHENTICATE, the
  * records read again only when the card's AIP or AFL differ. Throws CardReadError.
  */
-export async function readCard(reader: CardReader, tx: TransactionData, options: { preferredAid?: Uint8Array; prefix?: CardPrefix } = {}): Promise<CardRead> {
+export async function readCard(
+  reader: CardReader,
+  tx: TransactionData,
+  options: { preferredAid?: Uint8Array; prefix?: CardPrefix } = {},
+): Promise<CardRead> {
   const flow = new CardReadingFlow(tx, options);
   let command = flow.start();
   for (;;) {
@@ -43,13 +65,18 @@ export async function readCard(reader: CardReader, tx: TransactionData, options:
  * SELECT AID again): `tx` is the GPO's data, its UN a placeholder of the phone's (the transaction
  * that GPO starts is ended by the second SELECT). readCard continues from it. Throws CardReadError.
  */
-export async function readCardPrefix(reader: CardReader, tx: TransactionData, options: { preferredAid?: Uint8Array } = {}): Promise<CardPrefix> {
+export async function readCardPrefix(
+  reader: CardReader,
+  tx: TransactionData,
+  options: { preferredAid?: Uint8Array } = {},
+): Promise<CardPrefix> {
   const flow = new CardReadingFlow(tx, { ...options, until: 'prefix' });
   let command = flow.start();
   for (;;) {
     const step = flow.receive(await exchange(reader, command));
     if (step.kind === 'prefix') return step.prefix;
-    if (step.kind === 'done') throw new Error('CardReadingFlow read the whole card when asked for its prefix');
+    if (step.kind === 'done')
+      throw new Error('CardReadingFlow read the whole card when asked for its prefix');
     command = step.command;
   }
 }
@@ -72,14 +99,20 @@ export async function generateCryptogram(
     if (cause instanceof CardReadError) throw cause;
     throw new CardReadError('malformed_response', 'CDOL1 does not parse', { cause });
   }
-  const response = await exchange(reader, generateAcCommand(options.type ?? 'arqc', cdolData, { cda: options.cda ?? false }));
+  const response = await exchange(
+    reader,
+    generateAcCommand(options.type ?? 'arqc', cdolData, { cda: options.cda ?? false }),
+  );
   let r;
   try {
     r = decodeResponseApdu(response);
   } catch (cause) {
-    throw new CardReadError('malformed_response', 'GENERATE AC: response shorter than a status word', { cause });
+    throw new CardReadError('malformed_response', 'GENERATE AC: response shorter than a status word', {
+      cause,
+    });
   }
-  if (r.sw !== SW.OK) throw new CardReadError('card_status', `GENERATE AC: ${describeStatusWord(r.sw)}`, { sw: r.sw });
+  if (r.sw !== SW.OK)
+    throw new CardReadError('card_status', `GENERATE AC: ${describeStatusWord(r.sw)}`, { sw: r.sw });
   let nodes: Tlv[];
   try {
     nodes = decodeTlv(r.data);
@@ -89,21 +122,37 @@ export async function generateCryptogram(
   const first = nodes[0];
   if (nodes.length === 1 && first?.tag === '80') {
     const v = first.value;
-    if (v.length < 11) throw new CardReadError('malformed_response', 'GENERATE AC: format 1 answer too short');
+    if (v.length < 11)
+      throw new CardReadError('malformed_response', 'GENERATE AC: format 1 answer too short');
     return {
-      cid: v[0] as number, atc: v.slice(1, 3), arqc: v.slice(3, 11), iad: v.slice(11), cvmResults: undefined, cdaSignature: undefined,
-      cdolData, responseObjects: encodeTlv([{ tag: '9F27', value: v.slice(0, 1) }, { tag: '9F36', value: v.slice(1, 3) }, { tag: '9F26', value: v.slice(3, 11) }, { tag: '9F10', value: v.slice(11) }]),
+      cid: v[0] as number,
+      atc: v.slice(1, 3),
+      arqc: v.slice(3, 11),
+      iad: v.slice(11),
+      cvmResults: undefined,
+      cdaSignature: undefined,
+      cdolData,
+      responseObjects: encodeTlv([
+        { tag: '9F27', value: v.slice(0, 1) },
+        { tag: '9F36', value: v.slice(1, 3) },
+        { tag: '9F26', value: v.slice(3, 11) },
+        { tag: '9F10', value: v.slice(11) },
+      ]),
     };
   }
-  if (nodes.length !== 1 || first?.tag !== '77') throw new CardReadError('malformed_response', 'GENERATE AC: neither format 1 nor format 2');
+  if (nodes.length !== 1 || first?.tag !== '77')
+    throw new CardReadError('malformed_response', 'GENERATE AC: neither format 1 nor format 2');
   const objects = first.children ?? [];
   const cid = findTag(objects, '9F27');
   const atc = findTag(objects, '9F36');
   const arqc = findTag(objects, '9F26');
   const cdaSignature = findTag(objects, '9F4B');
-  if (!cid || cid.length !== 1 || !atc || atc.length !== 2) throw new CardReadError('malformed_response', 'GENERATE AC: CID or ATC missing');
-  if (arqc === undefined && cdaSignature === undefined) throw new CardReadError('missing_data', 'GENERATE AC: neither a cryptogram nor a CDA signature');
-  if (arqc !== undefined && arqc.length !== 8) throw new CardReadError('malformed_response', 'GENERATE AC: cryptogram is not 8 bytes');
+  if (!cid || cid.length !== 1 || !atc || atc.length !== 2)
+    throw new CardReadError('malformed_response', 'GENERATE AC: CID or ATC missing');
+  if (arqc === undefined && cdaSignature === undefined)
+    throw new CardReadError('missing_data', 'GENERATE AC: neither a cryptogram nor a CDA signature');
+  if (arqc !== undefined && arqc.length !== 8)
+    throw new CardReadError('malformed_response', 'GENERATE AC: cryptogram is not 8 bytes');
   return {
     cid: cid[0] as number,
     atc,
@@ -117,7 +166,10 @@ export async function generateCryptogram(
 }
 
 /** Outcome of an offline plaintext PIN check on the card (claim 10): a value, not an error. */
-export type OfflinePinResult = { ok: true } | { ok: false; reason: 'pin_incorrect'; triesLeft: number } | { ok: false; reason: 'pin_blocked' };
+export type OfflinePinResult =
+  | { ok: true }
+  | { ok: false; reason: 'pin_incorrect'; triesLeft: number }
+  | { ok: false; reason: 'pin_blocked' };
 
 /** VERIFY with a plaintext PIN block (P2 80). Other status words throw CardReadError. */
 export async function verifyOfflinePin(reader: CardReader, pin: string): Promise<OfflinePinResult> {
@@ -129,8 +181,13 @@ export async function verifyOfflinePin(reader: CardReader, pin: string): Promise
   }
   const r = await verifyOnCard(reader, block, VERIFY_P2.offlinePin);
   if (r.ok) return r;
-  if (r.reason === 'not_supported') throw new CardReadError('card_status', 'VERIFY: the card has no offline PIN', { sw: SW.REFERENCED_DATA_NOT_FOUND });
-  return r.reason === 'blocked' ? { ok: false, reason: 'pin_blocked' } : { ok: false, reason: 'pin_incorrect', triesLeft: r.triesLeft };
+  if (r.reason === 'not_supported')
+    throw new CardReadError('card_status', 'VERIFY: the card has no offline PIN', {
+      sw: SW.REFERENCED_DATA_NOT_FOUND,
+    });
+  return r.reason === 'blocked'
+    ? { ok: false, reason: 'pin_blocked' }
+    : { ok: false, reason: 'pin_incorrect', triesLeft: r.triesLeft };
 }
 
 /**
@@ -151,7 +208,10 @@ export type CardVerification =
   | { readonly method: 'knowledge'; readonly secret: string };
 
 /** VERIFY P2 80 / 90 / 91 (see protocol's cvm.ts). Status words other than the documented ones throw CardReadError. */
-export async function verifyCardholder(reader: CardReader, v: CardVerification): Promise<CardVerificationResult> {
+export async function verifyCardholder(
+  reader: CardReader,
+  v: CardVerification,
+): Promise<CardVerificationResult> {
   let data: Uint8Array;
   let p2: number;
   try {
@@ -176,12 +236,20 @@ export async function verifyCardholder(reader: CardReader, v: CardVerification):
   return verifyOnCard(reader, data, p2);
 }
 
-async function verifyOnCard(reader: CardReader, data: Uint8Array, p2: number): Promise<CardVerificationResult> {
+async function verifyOnCard(
+  reader: CardReader,
+  data: Uint8Array,
+  p2: number,
+): Promise<CardVerificationResult> {
   const response = await exchange(reader, verifyCommand(data, p2));
-  if (response.length < 2) throw new CardReadError('malformed_response', 'VERIFY: response shorter than a status word');
+  if (response.length < 2)
+    throw new CardReadError('malformed_response', 'VERIFY: response shorter than a status word');
   const { sw } = decodeResponseApdu(response);
   if (sw === SW.OK) return { ok: true };
-  if ((sw & 0xfff0) === 0x63c0) return (sw & 0x0f) === 0 ? { ok: false, reason: 'blocked', lastTry: true } : { ok: false, reason: 'incorrect', triesLeft: sw & 0x0f };
+  if ((sw & 0xfff0) === 0x63c0)
+    return (sw & 0x0f) === 0
+      ? { ok: false, reason: 'blocked', lastTry: true }
+      : { ok: false, reason: 'incorrect', triesLeft: sw & 0x0f };
   if (sw === SW.AUTHENTICATION_METHOD_BLOCKED) return { ok: false, reason: 'blocked' };
   if (sw === SW.REFERENCED_DATA_NOT_FOUND) return { ok: false, reason: 'not_supported' };
   throw new CardReadError('card_status', `VERIFY: ${describeStatusWord(sw)}`, { sw });
@@ -194,9 +262,16 @@ async function verifyOnCard(reader: CardReader, data: Uint8Array, p2: number): P
 export type IssuerAuthenticationResult = 'accepted' | 'refused' | 'not_waiting';
 
 /** EXTERNAL AUTHENTICATE with the Issuer Authentication Data, the application selected. Other status words throw CardReadError. */
-export async function externalAuthenticate(reader: CardReader, issuerAuthenticationData: Uint8Array): Promise<IssuerAuthenticationResult> {
+export async function externalAuthenticate(
+  reader: CardReader,
+  issuerAuthenticationData: Uint8Array,
+): Promise<IssuerAuthenticationResult> {
   const response = await exchange(reader, externalAuthenticateCommand(issuerAuthenticationData));
-  if (response.length < 2) throw new CardReadError('malformed_response', 'EXTERNAL AUTHENTICATE: response shorter than a status word');
+  if (response.length < 2)
+    throw new CardReadError(
+      'malformed_response',
+      'EXTERNAL AUTHENTICATE: response shorter than a status word',
+    );
   const { sw } = decodeResponseApdu(response);
   if (sw === SW.OK) return 'accepted';
   if (sw === SW_ISSUER_AUTHENTICATION_FAILED) return 'refused';
@@ -205,10 +280,17 @@ export async function externalAuthenticate(reader: CardReader, issuerAuthenticat
 }
 
 /** A new transaction with the card already read: SELECT AID and GET PROCESSING OPTIONS again (the PDOL data as before). */
-export async function restartTransaction(reader: CardReader, read: Pick<CardRead, 'aid' | 'pdolData'>): Promise<void> {
-  for (const [what, command] of [['SELECT AID', selectCommand(read.aid)], ['GET PROCESSING OPTIONS', getProcessingOptionsCommand(read.pdolData)]] as const) {
+export async function restartTransaction(
+  reader: CardReader,
+  read: Pick<CardRead, 'aid' | 'pdolData'>,
+): Promise<void> {
+  for (const [what, command] of [
+    ['SELECT AID', selectCommand(read.aid)],
+    ['GET PROCESSING OPTIONS', getProcessingOptionsCommand(read.pdolData)],
+  ] as const) {
     const response = await exchange(reader, command);
-    if (response.length < 2) throw new CardReadError('malformed_response', `${what}: response shorter than a status word`);
+    if (response.length < 2)
+      throw new CardReadError('malformed_response', `${what}: response shorter than a status word`);
     const { sw } = decodeResponseApdu(response);
     if (sw !== SW.OK) throw new CardReadError('card_status', `${what}: ${describeStatusWord(sw)}`, { sw });
   }

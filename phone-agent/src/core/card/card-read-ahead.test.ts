@@ -15,7 +15,13 @@ const FIXTURE = readFileSync(new URL('./fixtures/bluetill-card.transcript', impo
   .split('\n')
   .filter((l) => l.trim() !== '' && !l.startsWith('#'));
 const UN = 'A1B2C3D4';
-const tx: TransactionData = { amount: 1250n, currency: 978, country: 276, unpredictableNumber: Uint8Array.from(Buffer.from(UN, 'hex')), date: new Date('2026-11-24T12:00:00Z') };
+const tx: TransactionData = {
+  amount: 1250n,
+  currency: 978,
+  country: 276,
+  unpredictableNumber: Uint8Array.from(Buffer.from(UN, 'hex')),
+  date: new Date('2026-11-24T12:00:00Z'),
+};
 const hex = (b: Uint8Array | undefined): string => (b ? Buffer.from(b).toString('hex').toUpperCase() : '');
 
 /** The command line starting with `prefix` and its answer, from the recorded tap. */
@@ -44,7 +50,14 @@ describe('reading the card ahead of the UN', () => {
     await reader.waitForCard({ timeoutMs: 1 });
     const prefix = await readCardPrefix(reader, { ...tx, unpredictableNumber: new Uint8Array(4) });
     expect(hex(prefix.aid)).toBe('A0000009990101');
-    expect(prefix.records.map((r) => `${r.sfi}:${r.record}:${r.oda ? 'oda' : '-'}`)).toEqual(['1:1:oda', '1:2:-', '2:1:-', '2:2:-', '2:3:-', '2:4:-']);
+    expect(prefix.records.map((r) => `${r.sfi}:${r.record}:${r.oda ? 'oda' : '-'}`)).toEqual([
+      '1:1:oda',
+      '1:2:-',
+      '2:1:-',
+      '2:2:-',
+      '2:3:-',
+      '2:4:-',
+    ]);
     const read = await readCard(reader, tx, { prefix });
 
     const whole = new ReplayCardReader(transcript(ATR, PPSE, AID, GPO, RECORDS, IA));
@@ -71,14 +84,21 @@ describe('reading the card ahead of the UN', () => {
     const otherPdol = AID[1].replace('9F38', '9F39');
     const reader = new ReplayCardReader(transcript(ATR, PPSE, AID, GPO_AHEAD, RECORDS, AID[0], otherPdol));
     await reader.waitForCard({ timeoutMs: 1 });
-    await expect(readCardPrefix(reader, { ...tx, unpredictableNumber: new Uint8Array(4) })).rejects.toMatchObject({ code: 'malformed_response' });
+    await expect(
+      readCardPrefix(reader, { ...tx, unpredictableNumber: new Uint8Array(4) }),
+    ).rejects.toMatchObject({ code: 'malformed_response' });
   });
 });
 
 describe('EmvPaymentCard: prepare, then read', () => {
   // The port reads with amount 0 (the basket is not known yet).
   const amount0 = (line: string) => line.replace('000000001250', '000000000000');
-  const card = (t: string) => new EmvPaymentCard(new ReplayCardReader(t), { country: 276, currency: 'EUR', now: () => new Date('2026-11-24T12:00:00Z') });
+  const card = (t: string) =>
+    new EmvPaymentCard(new ReplayCardReader(t), {
+      country: 276,
+      currency: 'EUR',
+      now: () => new Date('2026-11-24T12:00:00Z'),
+    });
   const ahead = [ATR, ...PPSE, ...AID, amount0(GPO_AHEAD[0]), GPO_AHEAD[1], ...RECORDS, ...AID];
 
   it('read(un) after prepare sends GPO and INTERNAL AUTHENTICATE only; prepare twice starts nothing new', async () => {
@@ -90,14 +110,18 @@ describe('EmvPaymentCard: prepare, then read', () => {
   });
 
   it('a prefix is used once: the next read reads the whole card', async () => {
-    const c = card(transcript(ahead, amount0(GPO[0]), GPO[1], IA, ATR, PPSE, AID, amount0(GPO[0]), GPO[1], RECORDS, IA));
+    const c = card(
+      transcript(ahead, amount0(GPO[0]), GPO[1], IA, ATR, PPSE, AID, amount0(GPO[0]), GPO[1], RECORDS, IA),
+    );
     await c.prepare();
     await c.read(tx.unpredictableNumber);
     await expect(c.read(tx.unpredictableNumber)).resolves.toMatchObject({ pan: '9990010000000017' });
   });
 
   it('a card that refuses the GPO after the prefix (it was reset in between) is read whole', async () => {
-    const c = card(transcript(ahead, amount0(GPO[0]), '<= 6985', ATR, PPSE, AID, amount0(GPO[0]), GPO[1], RECORDS, IA));
+    const c = card(
+      transcript(ahead, amount0(GPO[0]), '<= 6985', ATR, PPSE, AID, amount0(GPO[0]), GPO[1], RECORDS, IA),
+    );
     await c.prepare();
     await expect(c.read(tx.unpredictableNumber)).resolves.toMatchObject({ pan: '9990010000000017' });
   });

@@ -1,9 +1,24 @@
 import { CardReadError } from './card-read-error';
 import type { CardCertificate, CardPrefix, CardRead, TransactionData } from './card-read-types';
 import {
-  assertNever, buildDolData, decodeResponseApdu, decodeTlv, describeStatusWord, findTag, findTlv, getProcessingOptionsCommand,
-  internalAuthenticateCommand, parseAfl, parseDol, readRecordCommand, selectCommand, selectPpseCommand,
-  staticDataToAuthenticate, SW, type ReadRecord, type Tlv,
+  assertNever,
+  buildDolData,
+  decodeResponseApdu,
+  decodeTlv,
+  describeStatusWord,
+  findTag,
+  findTlv,
+  getProcessingOptionsCommand,
+  internalAuthenticateCommand,
+  parseAfl,
+  parseDol,
+  readRecordCommand,
+  selectCommand,
+  selectPpseCommand,
+  staticDataToAuthenticate,
+  SW,
+  type ReadRecord,
+  type Tlv,
 } from '@bluetill/protocol';
 import { transactionValues } from './transaction-values';
 
@@ -25,9 +40,13 @@ import { transactionValues } from './transaction-values';
  *     the same AIP and AFL it takes the prefix's records (else it reads them again), then INTERNAL
  *     AUTHENTICATE over the UN as always.
  */
-type State = 'select_ppse' | 'select_aid' | 'gpo' | 'read_records' | 'reselect_aid' | 'internal_authenticate' | 'done';
+type State =
+  'select_ppse' | 'select_aid' | 'gpo' | 'read_records' | 'reselect_aid' | 'internal_authenticate' | 'done';
 
-export type Step = { kind: 'command'; command: Uint8Array } | { kind: 'done'; read: CardRead } | { kind: 'prefix'; prefix: CardPrefix };
+export type Step =
+  | { kind: 'command'; command: Uint8Array }
+  | { kind: 'done'; read: CardRead }
+  | { kind: 'prefix'; prefix: CardPrefix };
 
 const AIP_DDA = 0x20;
 const DEFAULT_DDOL = Uint8Array.from([0x9f, 0x37, 0x04]);
@@ -50,7 +69,8 @@ function expectOk(response: Uint8Array, what: string): Uint8Array {
   if (r.sw === SW.FILE_NOT_FOUND && what.startsWith('SELECT')) {
     throw new CardReadError('no_application', `${what}: ${describeStatusWord(r.sw)}`, { sw: r.sw });
   }
-  if (r.sw !== SW.OK) throw new CardReadError('card_status', `${what}: ${describeStatusWord(r.sw)}`, { sw: r.sw });
+  if (r.sw !== SW.OK)
+    throw new CardReadError('card_status', `${what}: ${describeStatusWord(r.sw)}`, { sw: r.sw });
   return r.data;
 }
 
@@ -79,7 +99,8 @@ export class CardReadingFlow {
     private readonly options: { preferredAid?: Uint8Array; until?: 'prefix'; prefix?: CardPrefix } = {},
   ) {
     this.values = transactionValues(tx);
-    if (options.prefix && options.until) throw new Error('CardReadingFlow: a prefix flow cannot stop at the prefix');
+    if (options.prefix && options.until)
+      throw new Error('CardReadingFlow: a prefix flow cannot stop at the prefix');
   }
 
   get current(): State {
@@ -129,11 +150,20 @@ export class CardReadingFlow {
     const directory = findTlv(nodes, 'BF0C')?.children ?? [];
     const entries = directory
       .filter((n) => n.tag === '61')
-      .map((n) => ({ aid: findTag(n.children ?? [], '4F'), priority: (findTag(n.children ?? [], '87')?.[0] ?? 0x0f) & 0x0f }))
-      .filter((e): e is { aid: Uint8Array; priority: number } => e.aid !== undefined && e.aid.length >= 5 && e.aid.length <= 16);
-    if (entries.length === 0) throw new CardReadError('no_application', 'SELECT PPSE: the card lists no payment application');
+      .map((n) => ({
+        aid: findTag(n.children ?? [], '4F'),
+        priority: (findTag(n.children ?? [], '87')?.[0] ?? 0x0f) & 0x0f,
+      }))
+      .filter(
+        (e): e is { aid: Uint8Array; priority: number } =>
+          e.aid !== undefined && e.aid.length >= 5 && e.aid.length <= 16,
+      );
+    if (entries.length === 0)
+      throw new CardReadError('no_application', 'SELECT PPSE: the card lists no payment application');
     const pref = this.options.preferredAid;
-    const chosen = (pref && entries.find((e) => Buffer.from(e.aid).equals(Buffer.from(pref)))) ?? [...entries].sort((a, b) => a.priority - b.priority)[0];
+    const chosen =
+      (pref && entries.find((e) => Buffer.from(e.aid).equals(Buffer.from(pref)))) ??
+      [...entries].sort((a, b) => a.priority - b.priority)[0];
     this.aid = Uint8Array.from((chosen as { aid: Uint8Array }).aid);
     return this.command('select_aid', selectCommand(this.aid));
   }
@@ -152,7 +182,8 @@ export class CardReadingFlow {
     } catch (cause) {
       throw new CardReadError('malformed_response', `${what}: PDOL does not parse`, { cause });
     }
-    if (this.pdolData.length > 127) throw new CardReadError('malformed_response', `${what}: PDOL asks for too much data`);
+    if (this.pdolData.length > 127)
+      throw new CardReadError('malformed_response', `${what}: PDOL asks for too much data`);
     return getProcessingOptionsCommand(this.pdolData);
   }
 
@@ -167,13 +198,27 @@ export class CardReadingFlow {
       this.afl = findTag(first.children ?? [], '94') ?? new Uint8Array(0);
     }
     const entries = this.aip.length === 2 ? parseAfl(this.afl) : undefined;
-    if (!entries) throw new CardReadError('malformed_response', 'GET PROCESSING OPTIONS: AIP or AFL missing or malformed');
+    if (!entries)
+      throw new CardReadError(
+        'malformed_response',
+        'GET PROCESSING OPTIONS: AIP or AFL missing or malformed',
+      );
     this.queue = entries.flatMap((e) =>
-      Array.from({ length: e.last - e.first + 1 }, (_, i) => ({ sfi: e.sfi, record: e.first + i, oda: i < e.odaCount })),
+      Array.from({ length: e.last - e.first + 1 }, (_, i) => ({
+        sfi: e.sfi,
+        record: e.first + i,
+        oda: i < e.odaCount,
+      })),
     );
-    if (this.queue.length > 64) throw new CardReadError('malformed_response', 'GET PROCESSING OPTIONS: AFL names too many records');
+    if (this.queue.length > 64)
+      throw new CardReadError('malformed_response', 'GET PROCESSING OPTIONS: AFL names too many records');
     const prefix = this.options.prefix;
-    if (prefix && equalBytes(prefix.aip, this.aip) && equalBytes(prefix.afl, this.afl) && prefix.records.length === this.queue.length) {
+    if (
+      prefix &&
+      equalBytes(prefix.aip, this.aip) &&
+      equalBytes(prefix.afl, this.afl) &&
+      prefix.records.length === this.queue.length
+    ) {
       // The same application data as read before the UN: the records are not read again.
       this.records = prefix.records.map((r) => ({ ...r, data: Uint8Array.from(r.data) }));
       this.queue = [];
@@ -204,7 +249,8 @@ export class CardReadingFlow {
     const what = `READ RECORD SFI ${at.sfi} record ${at.record}`;
     const data = expectOk(response, what);
     const nodes = parseTlv(data, what);
-    if (nodes.length !== 1 || nodes[0]?.tag !== '70') throw new CardReadError('malformed_response', `${what}: not one '70' record template`);
+    if (nodes.length !== 1 || nodes[0]?.tag !== '70')
+      throw new CardReadError('malformed_response', `${what}: not one '70' record template`);
     this.records.push({ sfi: at.sfi, record: at.record, data: Uint8Array.from(data), oda: at.oda });
     return this.nextRecord();
   }
@@ -214,12 +260,20 @@ export class CardReadingFlow {
     const nodes = parseTlv(expectOk(response, 'SELECT AID'), 'SELECT AID');
     if (!findTag(nodes, '6F')) throw new CardReadError('malformed_response', 'SELECT AID: no FCI template');
     const pdol = findTag(nodes, '9F38') ?? new Uint8Array(0);
-    if (!equalBytes(pdol, this.pdol)) throw new CardReadError('malformed_response', 'SELECT AID: the PDOL changed between two selections');
+    if (!equalBytes(pdol, this.pdol))
+      throw new CardReadError('malformed_response', 'SELECT AID: the PDOL changed between two selections');
     this.state = 'done';
     const copy = (b: Uint8Array) => Uint8Array.from(b);
     return {
       kind: 'prefix',
-      prefix: { aid: copy(this.aid), label: this.label, pdol: copy(this.pdol), aip: copy(this.aip), afl: copy(this.afl), records: this.records.map((r) => ({ ...r, data: copy(r.data) })) },
+      prefix: {
+        aid: copy(this.aid),
+        label: this.label,
+        pdol: copy(this.pdol),
+        aip: copy(this.aip),
+        afl: copy(this.afl),
+        records: this.records.map((r) => ({ ...r, data: copy(r.data) })),
+      },
     };
   }
 
@@ -227,7 +281,8 @@ export class CardReadingFlow {
     const nodes = parseTlv(expectOk(response, 'INTERNAL AUTHENTICATE'), 'INTERNAL AUTHENTICATE');
     const first = nodes[0];
     const sdad = first?.tag === '80' ? first.value : findTag(nodes, '9F4B');
-    if (!sdad || sdad.length === 0) throw new CardReadError('malformed_response', 'INTERNAL AUTHENTICATE: no signed dynamic data');
+    if (!sdad || sdad.length === 0)
+      throw new CardReadError('malformed_response', 'INTERNAL AUTHENTICATE: no signed dynamic data');
     return this.finish(sdad);
   }
 
@@ -250,7 +305,8 @@ export class CardReadingFlow {
     const pan = this.recordTag('5A');
     const expiry = this.recordTag('5F24');
     const cdol1 = this.recordTag('8C');
-    if (!pan || !expiry || !cdol1) throw new CardReadError('missing_data', 'card records lack PAN, expiry or CDOL1');
+    if (!pan || !expiry || !cdol1)
+      throw new CardReadError('missing_data', 'card records lack PAN, expiry or CDOL1');
     const cdol2 = this.recordTag('8D');
     try {
       if (cdol2) parseDol(cdol2);
@@ -258,9 +314,11 @@ export class CardReadingFlow {
       throw new CardReadError('malformed_response', 'CDOL2 does not parse', { cause });
     }
     const panDigits = digits(pan);
-    if (!/^[0-9]{12,19}$/.test(panDigits)) throw new CardReadError('malformed_response', 'PAN is not 12-19 digits');
+    if (!/^[0-9]{12,19}$/.test(panDigits))
+      throw new CardReadError('malformed_response', 'PAN is not 12-19 digits');
     const expiryDigits = Buffer.from(expiry).toString('hex');
-    if (!/^[0-9]{6}$/.test(expiryDigits)) throw new CardReadError('malformed_response', 'expiry is not YYMMDD');
+    if (!/^[0-9]{6}$/.test(expiryDigits))
+      throw new CardReadError('malformed_response', 'expiry is not YYMMDD');
     const psnByte = this.recordTag('5F34');
     const psnDigits = psnByte && psnByte.length === 1 ? Buffer.from(psnByte).toString('hex') : undefined;
     const sdaTagList = this.recordTag('9F4A');
@@ -271,7 +329,9 @@ export class CardReadingFlow {
         sdaTagList && sdaTagList.length === 1 && sdaTagList[0] === 0x82 ? this.aip : undefined,
       );
     } catch (cause) {
-      throw new CardReadError('malformed_response', 'records for offline data authentication are malformed', { cause });
+      throw new CardReadError('malformed_response', 'records for offline data authentication are malformed', {
+        cause,
+      });
     }
     const caIndex = this.recordTag('8F');
     const read: CardRead = {
@@ -301,4 +361,3 @@ export class CardReadingFlow {
     return { kind: 'done', read };
   }
 }
-

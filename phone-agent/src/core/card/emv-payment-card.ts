@@ -4,7 +4,15 @@ import type { PaymentCard } from '../../ports/payment-card';
 import { CardReadError } from './card-read-error';
 import type { CardPrefix, CardRead, TransactionData } from './card-read-types';
 import {
-  externalAuthenticate, generateCryptogram, readCard, readCardPrefix, restartTransaction, verifyCardholder, type CardVerification, type CardVerificationResult, type IssuerAuthenticationResult,
+  externalAuthenticate,
+  generateCryptogram,
+  readCard,
+  readCardPrefix,
+  restartTransaction,
+  verifyCardholder,
+  type CardVerification,
+  type CardVerificationResult,
+  type IssuerAuthenticationResult,
 } from './card-exchange';
 
 /** ISO 4217 alphabetic → numeric (protocol's table), for the card's 5F2A. */
@@ -35,18 +43,31 @@ export class EmvPaymentCard implements PaymentCard {
 
   constructor(
     private readonly reader: CardReader,
-    private readonly options: { country: number; currency: string; now: () => Date; waitTimeoutMs?: number; preferredAid?: Uint8Array },
+    private readonly options: {
+      country: number;
+      currency: string;
+      now: () => Date;
+      waitTimeoutMs?: number;
+      preferredAid?: Uint8Array;
+    },
   ) {}
 
   private tx(amountMinor: bigint, currency: string, unpredictableNumber: Uint8Array): TransactionData {
-    return { amount: amountMinor, currency: currencyNumeric(currency), country: this.options.country, unpredictableNumber, date: this.options.now() };
+    return {
+      amount: amountMinor,
+      currency: currencyNumeric(currency),
+      country: this.options.country,
+      unpredictableNumber,
+      date: this.options.now(),
+    };
   }
 
   private async waitForCard(): Promise<void> {
     try {
       await this.reader.waitForCard({ timeoutMs: this.options.waitTimeoutMs ?? 30_000 });
     } catch (cause) {
-      if (cause instanceof CardReaderError && cause.code === 'no_card') throw new CardReadError('no_card', 'no card was presented', { cause });
+      if (cause instanceof CardReaderError && cause.code === 'no_card')
+        throw new CardReadError('no_card', 'no card was presented', { cause });
       throw new CardReadError('transmit_failed', 'the card reader is not available', { cause });
     }
   }
@@ -54,12 +75,19 @@ export class EmvPaymentCard implements PaymentCard {
   prepare(): Promise<void> {
     this.prefix ??= (async () => {
       await this.waitForCard();
-      return readCardPrefix(this.reader, this.tx(0n, this.options.currency, new Uint8Array(4)), this.options.preferredAid ? { preferredAid: this.options.preferredAid } : {});
+      return readCardPrefix(
+        this.reader,
+        this.tx(0n, this.options.currency, new Uint8Array(4)),
+        this.options.preferredAid ? { preferredAid: this.options.preferredAid } : {},
+      );
     })();
     return this.prefix.then(() => undefined);
   }
 
-  async read(unpredictableNumber: Uint8Array, options: { authorizationCryptogram?: boolean } = {}): Promise<CardData> {
+  async read(
+    unpredictableNumber: Uint8Array,
+    options: { authorizationCryptogram?: boolean } = {},
+  ): Promise<CardData> {
     const pending = this.prefix;
     this.prefix = undefined;
     const prefix = pending ? await pending.catch(() => undefined) : undefined;
@@ -78,11 +106,16 @@ export class EmvPaymentCard implements PaymentCard {
       await this.waitForCard();
       read = await readCard(this.reader, tx, aid);
     }
-    if (!read.signedDynamicData) throw new CardReadError('missing_data', 'the card did not sign the unpredictable number (no DDA)');
+    if (!read.signedDynamicData)
+      throw new CardReadError('missing_data', 'the card did not sign the unpredictable number (no DDA)');
     this.last = read;
     let authorizationCryptogram: CryptogramMessage | undefined;
     if (options.authorizationCryptogram) {
-      authorizationCryptogram = await this.cryptogram(read, { minor: 0, currency: this.options.currency }, unpredictableNumber);
+      authorizationCryptogram = await this.cryptogram(
+        read,
+        { minor: 0, currency: this.options.currency },
+        unpredictableNumber,
+      );
       await restartTransaction(this.reader, read);
     }
     return {
@@ -106,7 +139,8 @@ export class EmvPaymentCard implements PaymentCard {
     try {
       return await externalAuthenticate(this.reader, issuerAuthenticationData);
     } catch (e) {
-      if (!(e instanceof CardReadError) || (e.code !== 'card_removed' && e.code !== 'transmit_failed')) throw e;
+      if (!(e instanceof CardReadError) || (e.code !== 'card_removed' && e.code !== 'transmit_failed'))
+        throw e;
     }
     try {
       await this.reader.waitForCard({ timeoutMs: this.options.waitTimeoutMs ?? 30_000 });
@@ -125,12 +159,22 @@ export class EmvPaymentCard implements PaymentCard {
   async generateAc(input: { amount: Money; unpredictableNumber: Uint8Array }): Promise<CryptogramMessage> {
     const read = this.last;
     if (!read) throw new CardReadError('bad_input', 'GENERATE AC before the card was read');
-    if (!Number.isSafeInteger(input.amount.minor) || input.amount.minor < 0) throw new CardReadError('bad_input', 'amount must be a non-negative integer');
+    if (!Number.isSafeInteger(input.amount.minor) || input.amount.minor < 0)
+      throw new CardReadError('bad_input', 'amount must be a non-negative integer');
     return this.cryptogram(read, input.amount, input.unpredictableNumber);
   }
 
-  private async cryptogram(read: CardRead, amount: Money, unpredictableNumber: Uint8Array): Promise<CryptogramMessage> {
-    const c = await generateCryptogram(this.reader, read, this.tx(BigInt(amount.minor), amount.currency, unpredictableNumber), { type: 'arqc' });
+  private async cryptogram(
+    read: CardRead,
+    amount: Money,
+    unpredictableNumber: Uint8Array,
+  ): Promise<CryptogramMessage> {
+    const c = await generateCryptogram(
+      this.reader,
+      read,
+      this.tx(BigInt(amount.minor), amount.currency, unpredictableNumber),
+      { type: 'arqc' },
+    );
     if (!c.arqc) throw new CardReadError('missing_data', 'GENERATE AC: no cryptogram in the answer');
     return {
       arqc: c.arqc,

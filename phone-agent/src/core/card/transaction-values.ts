@@ -10,12 +10,17 @@ const bcd = (digits: string): Uint8Array => new Uint8Array(Buffer.from(digits, '
  * the card reports its own), TTQ 9F66 (zeros). Throws CardReadError('bad_input').
  */
 export function transactionValues(tx: TransactionData): Map<string, Uint8Array> {
-  if (tx.amount < 0n || tx.amount > 999_999_999_999n) throw new CardReadError('bad_input', 'amount out of range for n12');
-  if (!Number.isInteger(tx.currency) || tx.currency < 0 || tx.currency > 999) throw new CardReadError('bad_input', 'currency must be an ISO 4217 numeric code');
-  if (!Number.isInteger(tx.country) || tx.country < 0 || tx.country > 999) throw new CardReadError('bad_input', 'country must be an ISO 3166 numeric code');
-  if (tx.unpredictableNumber.length !== 4) throw new CardReadError('bad_input', 'unpredictable number must be 4 bytes');
+  if (tx.amount < 0n || tx.amount > 999_999_999_999n)
+    throw new CardReadError('bad_input', 'amount out of range for n12');
+  if (!Number.isInteger(tx.currency) || tx.currency < 0 || tx.currency > 999)
+    throw new CardReadError('bad_input', 'currency must be an ISO 4217 numeric code');
+  if (!Number.isInteger(tx.country) || tx.country < 0 || tx.country > 999)
+    throw new CardReadError('bad_input', 'country must be an ISO 3166 numeric code');
+  if (tx.unpredictableNumber.length !== 4)
+    throw new CardReadError('bad_input', 'unpredictable number must be 4 bytes');
   const type = tx.type ?? 0;
-  if (!Number.isInteger(type) || type < 0 || type > 99) throw new CardReadError('bad_input', 'transaction type must be 0..99');
+  if (!Number.isInteger(type) || type < 0 || type > 99)
+    throw new CardReadError('bad_input', 'transaction type must be 0..99');
   const d = tx.date;
   const yymmdd = `${String(d.getUTCFullYear() % 100).padStart(2, '0')}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;
   return new Map<string, Uint8Array>([

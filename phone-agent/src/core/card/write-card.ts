@@ -4,7 +4,15 @@
  * chain authenticated under the card's personalization key — then reads it back to confirm.
  */
 import {
-  BLUETILL_AID, buildPersonalizationCommands, decodeResponseApdu, decodeTlv, findTag, readRecordCommand, selectCommand, SW, toHex,
+  BLUETILL_AID,
+  buildPersonalizationCommands,
+  decodeResponseApdu,
+  decodeTlv,
+  findTag,
+  readRecordCommand,
+  selectCommand,
+  SW,
+  toHex,
   type CardPersonalization,
 } from '@bluetill/protocol';
 import type { CardReader } from '../../ports/card-reader';
@@ -16,15 +24,30 @@ export interface WrittenCard {
   readonly commands: number;
 }
 
-export async function writeCard(reader: CardReader, perso: { personalization: CardPersonalization; personalizationKey: Uint8Array }, o: { timeoutMs?: number } = {}): Promise<WrittenCard> {
+export async function writeCard(
+  reader: CardReader,
+  perso: { personalization: CardPersonalization; personalizationKey: Uint8Array },
+  o: { timeoutMs?: number } = {},
+): Promise<WrittenCard> {
   await reader.waitForCard({ timeoutMs: o.timeoutMs ?? 30_000 });
-  const commands = [selectCommand(BLUETILL_AID), ...buildPersonalizationCommands(perso.personalization, perso.personalizationKey)];
+  const commands = [
+    selectCommand(BLUETILL_AID),
+    ...buildPersonalizationCommands(perso.personalization, perso.personalizationKey),
+  ];
   for (const [i, command] of commands.entries()) {
     const { sw } = decodeResponseApdu(await reader.transmit(command));
-    if (sw !== SW.OK) throw new CardReadError('card_status', `card refused personalization command ${i + 1} of ${commands.length} (SW ${sw.toString(16).toUpperCase()})`, { sw });
+    if (sw !== SW.OK)
+      throw new CardReadError(
+        'card_status',
+        `card refused personalization command ${i + 1} of ${commands.length} (SW ${sw.toString(16).toUpperCase()})`,
+        { sw },
+      );
   }
   const back = decodeResponseApdu(await reader.transmit(readRecordCommand(1, 1)));
-  if (back.sw !== SW.OK) throw new CardReadError('card_status', `read-back failed (SW ${back.sw.toString(16).toUpperCase()})`, { sw: back.sw });
+  if (back.sw !== SW.OK)
+    throw new CardReadError('card_status', `read-back failed (SW ${back.sw.toString(16).toUpperCase()})`, {
+      sw: back.sw,
+    });
   let panField: Uint8Array | undefined;
   try {
     panField = findTag(decodeTlv(back.data), '5A');
@@ -32,6 +55,7 @@ export async function writeCard(reader: CardReader, perso: { personalization: Ca
     throw new CardReadError('malformed_response', 'read-back record does not parse', { cause });
   }
   const pan = panField ? toHex(panField).replace(/F+$/, '') : '';
-  if (pan !== perso.personalization.pan) throw new CardReadError('missing_data', 'the card does not read back what was written');
+  if (pan !== perso.personalization.pan)
+    throw new CardReadError('missing_data', 'the card does not read back what was written');
   return { pan, commands: commands.length };
 }

@@ -23,8 +23,13 @@ export function loadOrCreateApiToken(path: string): string {
     return token;
   }
   const mode = statSync(path).mode & 0o777;
-  if (mode & 0o077) throw new ApiTokenError('too_open', `API token file ${path} is readable or writable by others (mode ${mode.toString(8)}): chmod 600 it`);
+  if (mode & 0o077)
+    throw new ApiTokenError(
+      'too_open',
+      `API token file ${path} is readable or writable by others (mode ${mode.toString(8)}): chmod 600 it`,
+    );
   const token = readFileSync(path, 'utf8').trim();
-  if (!/^[A-Za-z0-9_-]{43}$/.test(token)) throw new ApiTokenError('invalid', `API token file ${path} does not hold a token (32 bytes, base64url)`);
+  if (!/^[A-Za-z0-9_-]{43}$/.test(token))
+    throw new ApiTokenError('invalid', `API token file ${path} does not hold a token (32 bytes, base64url)`);
   return token;
 }

@@ -2,7 +2,13 @@ import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addCashier, emptyCashiersFile, readCashiersFile, verifyCashierSecret, writeCashiersFile } from './cashiers-file';
+import {
+  addCashier,
+  emptyCashiersFile,
+  readCashiersFile,
+  verifyCashierSecret,
+  writeCashiersFile,
+} from './cashiers-file';
 import { loadOrCreateApiToken } from './api-token';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'bluetill-cashiers-'));
@@ -27,16 +33,31 @@ describe('cashiers file', () => {
 
   it('refuses a duplicate id, a short secret, a file that does not parse, an unknown field, and a weak scrypt setting', async () => {
     const file = await addCashier(emptyCashiersFile(0), { id: 'ana', name: 'Ana', role: 'manager' }, '4711');
-    await expect(addCashier(file, { id: 'ana', name: 'Ana 2', role: 'cashier' }, '1234')).rejects.toMatchObject({ code: 'duplicate' });
-    await expect(addCashier(file, { id: 'cy', name: 'Cy', role: 'cashier' }, '123')).rejects.toMatchObject({ code: 'weak_secret' });
+    await expect(
+      addCashier(file, { id: 'ana', name: 'Ana 2', role: 'cashier' }, '1234'),
+    ).rejects.toMatchObject({ code: 'duplicate' });
+    await expect(addCashier(file, { id: 'cy', name: 'Cy', role: 'cashier' }, '123')).rejects.toMatchObject({
+      code: 'weak_secret',
+    });
     const d = dir();
     writeFileSync(join(d, 'a.json'), '{ not json');
-    expect(() => readCashiersFile(join(d, 'a.json'))).toThrow(expect.objectContaining({ code: 'unreadable' }));
+    expect(() => readCashiersFile(join(d, 'a.json'))).toThrow(
+      expect.objectContaining({ code: 'unreadable' }),
+    );
     writeFileSync(join(d, 'b.json'), JSON.stringify({ ...file, admin: true }));
     expect(() => readCashiersFile(join(d, 'b.json'))).toThrow(expect.objectContaining({ code: 'invalid' }));
-    writeFileSync(join(d, 'c.json'), JSON.stringify({ ...file, cashiers: [{ ...file.cashiers[0]!, scrypt: { ...file.cashiers[0]!.scrypt, n: 1024 } }] }));
+    writeFileSync(
+      join(d, 'c.json'),
+      JSON.stringify({
+        ...file,
+        cashiers: [{ ...file.cashiers[0]!, scrypt: { ...file.cashiers[0]!.scrypt, n: 1024 } }],
+      }),
+    );
     expect(() => readCashiersFile(join(d, 'c.json'))).toThrow(expect.objectContaining({ code: 'invalid' }));
-    writeFileSync(join(d, 'e.json'), JSON.stringify({ ...file, cashiers: [file.cashiers[0], file.cashiers[0]] }));
+    writeFileSync(
+      join(d, 'e.json'),
+      JSON.stringify({ ...file, cashiers: [file.cashiers[0], file.cashiers[0]] }),
+    );
     expect(() => readCashiersFile(join(d, 'e.json'))).toThrow(expect.objectContaining({ code: 'duplicate' }));
   });
 });

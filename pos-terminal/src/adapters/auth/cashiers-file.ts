@@ -21,7 +21,13 @@ export interface CashierRecord {
   readonly id: string;
   readonly name: string;
   readonly role: CashierRole;
-  readonly scrypt: { readonly n: number; readonly r: number; readonly p: number; readonly salt: string; readonly hash: string };
+  readonly scrypt: {
+    readonly n: number;
+    readonly r: number;
+    readonly p: number;
+    readonly salt: string;
+    readonly hash: string;
+  };
 }
 
 export interface CashiersFile {
@@ -54,10 +60,26 @@ const schema = z
       .array(
         z
           .object({
-            id: z.string().min(1).max(32).regex(/^[A-Za-z0-9._-]+$/),
+            id: z
+              .string()
+              .min(1)
+              .max(32)
+              .regex(/^[A-Za-z0-9._-]+$/),
             name: z.string().trim().min(1).max(40),
             role: z.enum(['cashier', 'manager']),
-            scrypt: z.object({ n: z.number().int().min(1 << 14).max(1 << 20), r: z.number().int().min(8).max(16), p: z.number().int().min(1).max(4), salt: b64, hash: b64 }).strict(),
+            scrypt: z
+              .object({
+                n: z
+                  .number()
+                  .int()
+                  .min(1 << 14)
+                  .max(1 << 20),
+                r: z.number().int().min(8).max(16),
+                p: z.number().int().min(1).max(4),
+                salt: b64,
+                hash: b64,
+              })
+              .strict(),
           })
           .strict(),
       )
@@ -68,7 +90,9 @@ const schema = z
 
 function scrypt(secret: string, salt: Buffer, o: { n: number; r: number; p: number }): Promise<Buffer> {
   const options: ScryptOptions = { N: o.n, r: o.r, p: o.p, maxmem: 256 * o.n * o.r + 1024 * 1024 };
-  return new Promise((resolve, reject) => scryptCb(secret.normalize('NFKC'), salt, 32, options, (e, key) => (e ? reject(e) : resolve(key))));
+  return new Promise((resolve, reject) =>
+    scryptCb(secret.normalize('NFKC'), salt, 32, options, (e, key) => (e ? reject(e) : resolve(key))),
+  );
 }
 
 export function emptyCashiersFile(approvalLimitMinor: number): CashiersFile {
@@ -76,15 +100,28 @@ export function emptyCashiersFile(approvalLimitMinor: number): CashiersFile {
 }
 
 /** A cashier added with a fresh salt; refuses a duplicate id and a secret under 4 characters. */
-export async function addCashier(file: CashiersFile, c: { id: string; name: string; role: CashierRole }, secret: string): Promise<CashiersFile> {
-  if (secret.length < 4) throw new CashiersFileError('weak_secret', 'a PIN or password has at least 4 characters');
-  if (file.cashiers.some((x) => x.id === c.id)) throw new CashiersFileError('duplicate', `cashier ${c.id} already exists`);
+export async function addCashier(
+  file: CashiersFile,
+  c: { id: string; name: string; role: CashierRole },
+  secret: string,
+): Promise<CashiersFile> {
+  if (secret.length < 4)
+    throw new CashiersFileError('weak_secret', 'a PIN or password has at least 4 characters');
+  if (file.cashiers.some((x) => x.id === c.id))
+    throw new CashiersFileError('duplicate', `cashier ${c.id} already exists`);
   const salt = randomBytes(32);
   const hash = await scrypt(secret, salt, { n: N, r: R, p: P });
-  const record: CashierRecord = { ...c, scrypt: { n: N, r: R, p: P, salt: salt.toString('base64'), hash: hash.toString('base64') } };
+  const record: CashierRecord = {
+    ...c,
+    scrypt: { n: N, r: R, p: P, salt: salt.toString('base64'), hash: hash.toString('base64') },
+  };
   const next = { ...file, cashiers: [...file.cashiers, record] };
   const parsed = schema.safeParse(next);
-  if (!parsed.success) throw new CashiersFileError('invalid', `cashier: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`);
+  if (!parsed.success)
+    throw new CashiersFileError(
+      'invalid',
+      `cashier: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`,
+    );
   return next;
 }
 
@@ -97,7 +134,18 @@ export async function verifyCashierSecret(record: CashierRecord, secret: string)
 
 /** A record no secret matches (its hash is random): checked for unknown ids, so they take as long as known ones. */
 export function decoyRecord(): CashierRecord {
-  return { id: '-', name: '-', role: 'cashier', scrypt: { n: N, r: R, p: P, salt: randomBytes(32).toString('base64'), hash: randomBytes(32).toString('base64') } };
+  return {
+    id: '-',
+    name: '-',
+    role: 'cashier',
+    scrypt: {
+      n: N,
+      r: R,
+      p: P,
+      salt: randomBytes(32).toString('base64'),
+      hash: randomBytes(32).toString('base64'),
+    },
+  };
 }
 
 export function readCashiersFile(path: string): CashiersFile {
@@ -110,11 +158,15 @@ export function readCashiersFile(path: string): CashiersFile {
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
-    throw new CashiersFileError('invalid', `cashiers file ${path}: ${first ? `${first.path.join('.') || 'file'}: ${first.message}` : 'invalid'}`);
+    throw new CashiersFileError(
+      'invalid',
+      `cashiers file ${path}: ${first ? `${first.path.join('.') || 'file'}: ${first.message}` : 'invalid'}`,
+    );
   }
   const ids = new Set<string>();
   for (const c of parsed.data.cashiers) {
-    if (ids.has(c.id)) throw new CashiersFileError('duplicate', `cashiers file ${path}: cashier ${c.id} twice`);
+    if (ids.has(c.id))
+      throw new CashiersFileError('duplicate', `cashiers file ${path}: cashier ${c.id} twice`);
     ids.add(c.id);
   }
   return parsed.data;

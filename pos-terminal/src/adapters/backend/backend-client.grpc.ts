@@ -16,12 +16,36 @@
  * in the till's log (once per reason a minute at most). Any other PERMISSION_DENIED (a request
  * for another terminal or merchant) stays 'rejected'.
  */
-import { Metadata, credentials as grpcCredentials, status, type ChannelCredentials, type ServiceError, type Client } from '@grpc/grpc-js';
 import {
-  AuthorizationClient, AuthorizeResponse, DeclineTrailerError, RefundResponse, SettleResponse, SettlementClient, VoidResponse, callDeclinable,
-  type AuthorizeRequest, type ChallengeResponse, type CloseBatchResponse, type DeclinableResponse, type ListTransactionsResponse, type Money,
-  type CancelRequest, type SettleRequest, type SettleWithCodeRequest, health,
-  REFUSAL_TRAILER_KEY, isTerminalRefusalReason, type TerminalRefusalReason,
+  Metadata,
+  credentials as grpcCredentials,
+  status,
+  type ChannelCredentials,
+  type ServiceError,
+  type Client,
+} from '@grpc/grpc-js';
+import {
+  AuthorizationClient,
+  AuthorizeResponse,
+  DeclineTrailerError,
+  RefundResponse,
+  SettleResponse,
+  SettlementClient,
+  VoidResponse,
+  callDeclinable,
+  type AuthorizeRequest,
+  type ChallengeResponse,
+  type CloseBatchResponse,
+  type DeclinableResponse,
+  type ListTransactionsResponse,
+  type Money,
+  type CancelRequest,
+  type SettleRequest,
+  type SettleWithCodeRequest,
+  health,
+  REFUSAL_TRAILER_KEY,
+  isTerminalRefusalReason,
+  type TerminalRefusalReason,
 } from '@bluetill/protocol';
 import pino from 'pino';
 import { BackendError, refusalText, type BackendClient } from '../../common/ports/backend-client';
@@ -80,9 +104,16 @@ export class GrpcBackendClient implements BackendClient {
     this.log = o.log;
     const creds = channelCredentials(o);
     // Reconnect quickly after the backend comes back (grpc-js defaults back off up to 120 s).
-    const channelOptions = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 2_000 };
+    const channelOptions = {
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 2_000,
+    };
     this.auth = new AuthorizationClient(o.authorizationAddress, creds, channelOptions);
-    this.settlement = new SettlementClient(o.settlementAddress ?? o.authorizationAddress, creds, channelOptions);
+    this.settlement = new SettlementClient(
+      o.settlementAddress ?? o.authorizationAddress,
+      creds,
+      channelOptions,
+    );
     this.health = new health.HealthClient(o.authorizationAddress, creds, channelOptions);
     this.deadlineMs = o.deadlineMs ?? 5_000;
     this.attempts = o.attempts ?? 3;
@@ -90,11 +121,15 @@ export class GrpcBackendClient implements BackendClient {
   }
 
   challenge(): Promise<ChallengeResponse> {
-    return this.retrying('Challenge', () => this.unary(this.auth, 'challenge', { terminalId: this.o.terminalId }));
+    return this.retrying('Challenge', () =>
+      this.unary(this.auth, 'challenge', { terminalId: this.o.terminalId }),
+    );
   }
 
   authorize(req: AuthorizeRequest): Promise<AuthorizeResponse> {
-    return this.unary(this.auth, 'authorize', req, AuthorizeResponse.decode).catch((e: unknown) => Promise.reject(this.translate('Authorize', e)));
+    return this.unary(this.auth, 'authorize', req, AuthorizeResponse.decode).catch((e: unknown) =>
+      Promise.reject(this.translate('Authorize', e)),
+    );
   }
 
   settle(req: SettleRequest): Promise<SettleResponse> {
@@ -106,14 +141,24 @@ export class GrpcBackendClient implements BackendClient {
   }
 
   settleWithCode(req: SettleWithCodeRequest): Promise<SettleResponse> {
-    return this.retrying('SettleWithCode', () => this.unary(this.auth, 'settleWithCode', req, SettleResponse.decode));
+    return this.retrying('SettleWithCode', () =>
+      this.unary(this.auth, 'settleWithCode', req, SettleResponse.decode),
+    );
   }
 
   async getSettlement(terminalTxnId: string): Promise<SettleResponse | null> {
     try {
-      return await this.retrying('GetSettlement', () => this.unary(this.settlement, 'getSettlement', { terminalId: this.o.terminalId, terminalTxnId }, SettleResponse.decode));
+      return await this.retrying('GetSettlement', () =>
+        this.unary(
+          this.settlement,
+          'getSettlement',
+          { terminalId: this.o.terminalId, terminalTxnId },
+          SettleResponse.decode,
+        ),
+      );
     } catch (e) {
-      if (e instanceof BackendError && (e.cause as ServiceError | undefined)?.code === status.NOT_FOUND) return null;
+      if (e instanceof BackendError && (e.cause as ServiceError | undefined)?.code === status.NOT_FOUND)
+        return null;
       throw e;
     }
   }
@@ -125,25 +170,42 @@ export class GrpcBackendClient implements BackendClient {
    */
   async probe(): Promise<void> {
     const res = await new Promise<health.HealthCheckResponse>((resolve, reject) =>
-      this.health.check({ service: 'bluetill.v1.Authorization' }, new Metadata(), { deadline: Date.now() + this.deadlineMs }, (e, r) => (e ? reject(this.translate('Health', e)) : resolve(r))),
+      this.health.check(
+        { service: 'bluetill.v1.Authorization' },
+        new Metadata(),
+        { deadline: Date.now() + this.deadlineMs },
+        (e, r) => (e ? reject(this.translate('Health', e)) : resolve(r)),
+      ),
     );
-    if (res.status !== health.HealthCheckResponse_ServingStatus.SERVING) throw new BackendError('unavailable', `Health: the authorization service is ${health.HealthCheckResponse_ServingStatus[res.status] ?? 'not serving'}`);
+    if (res.status !== health.HealthCheckResponse_ServingStatus.SERVING)
+      throw new BackendError(
+        'unavailable',
+        `Health: the authorization service is ${health.HealthCheckResponse_ServingStatus[res.status] ?? 'not serving'}`,
+      );
   }
 
   refund(req: { terminalTxnId: string; refundTxnId: string; amount: Money }): Promise<RefundResponse> {
-    return this.retrying('Refund', () => this.unary(this.auth, 'refund', { terminalId: this.o.terminalId, ...req }, RefundResponse.decode));
+    return this.retrying('Refund', () =>
+      this.unary(this.auth, 'refund', { terminalId: this.o.terminalId, ...req }, RefundResponse.decode),
+    );
   }
 
   voidSale(terminalTxnId: string): Promise<VoidResponse> {
-    return this.retrying('Void', () => this.unary(this.auth, 'void', { terminalId: this.o.terminalId, terminalTxnId }, VoidResponse.decode));
+    return this.retrying('Void', () =>
+      this.unary(this.auth, 'void', { terminalId: this.o.terminalId, terminalTxnId }, VoidResponse.decode),
+    );
   }
 
   closeBatch(closeRequestId: string): Promise<CloseBatchResponse> {
-    return this.retrying('CloseBatch', () => this.unary(this.auth, 'closeBatch', { terminalId: this.o.terminalId, closeRequestId }));
+    return this.retrying('CloseBatch', () =>
+      this.unary(this.auth, 'closeBatch', { terminalId: this.o.terminalId, closeRequestId }),
+    );
   }
 
   listTransactions(fromMs: number, toMs: number): Promise<ListTransactionsResponse> {
-    return this.retrying('ListTransactions', () => this.unary(this.auth, 'listTransactions', { terminalId: this.o.terminalId, fromMs, toMs }));
+    return this.retrying('ListTransactions', () =>
+      this.unary(this.auth, 'listTransactions', { terminalId: this.o.terminalId, fromMs, toMs }),
+    );
   }
 
   /** Resolves once both channels are connected; rejects after timeoutMs. */
@@ -151,7 +213,12 @@ export class GrpcBackendClient implements BackendClient {
     const deadline = Date.now() + timeoutMs;
     await Promise.all(
       [this.auth, this.settlement].map(
-        (c) => new Promise<void>((resolve, reject) => c.waitForReady(deadline, (e) => (e ? reject(new BackendError('unavailable', 'backend not reachable', { cause: e })) : resolve()))),
+        (c) =>
+          new Promise<void>((resolve, reject) =>
+            c.waitForReady(deadline, (e) =>
+              e ? reject(new BackendError('unavailable', 'backend not reachable', { cause: e })) : resolve(),
+            ),
+          ),
       ),
     );
   }
@@ -163,9 +230,22 @@ export class GrpcBackendClient implements BackendClient {
   }
 
   /** One call; `declined` (the response message's decoder) turns a decline status back into its response value. */
-  private unary<Res>(client: Client, method: string, req: unknown, declined?: Res extends DeclinableResponse ? (bytes: Uint8Array) => Res : never): Promise<Res> {
-    const fn = (client as unknown as Record<string, (r: unknown, o: { deadline: number }, cb: (e: ServiceError | null, r: Res) => void) => void>)[method]!;
-    return callDeclinable<Res>((cb) => fn.call(client, req, { deadline: Date.now() + this.deadlineMs }, cb), declined);
+  private unary<Res>(
+    client: Client,
+    method: string,
+    req: unknown,
+    declined?: Res extends DeclinableResponse ? (bytes: Uint8Array) => Res : never,
+  ): Promise<Res> {
+    const fn = (
+      client as unknown as Record<
+        string,
+        (r: unknown, o: { deadline: number }, cb: (e: ServiceError | null, r: Res) => void) => void
+      >
+    )[method]!;
+    return callDeclinable<Res>(
+      (cb) => fn.call(client, req, { deadline: Date.now() + this.deadlineMs }, cb),
+      declined,
+    );
   }
 
   private async retrying<Res>(what: string, call: () => Promise<Res>): Promise<Res> {
@@ -192,17 +272,31 @@ export class GrpcBackendClient implements BackendClient {
       this.refusalsLogged.set(key, now);
       // The default log is made on the first refusal: most tills never need one.
       this.log ??= pino({ name: 'till-backend' }, pino.destination({ fd: 2, sync: false }));
-      this.log.warn({ event: 'refused_by_card_company', terminalId: this.o.terminalId, reason: key, method: what }, `${refusalText(reason)}: ask the card company for a new till certificate`);
+      this.log.warn(
+        { event: 'refused_by_card_company', terminalId: this.o.terminalId, reason: key, method: what },
+        `${refusalText(reason)}: ask the card company for a new till certificate`,
+      );
     }
-    return new BackendError('refused', `${what}: ${refusalText(reason)}`, { cause: e, ...(reason ? { reason } : {}) });
+    return new BackendError('refused', `${what}: ${refusalText(reason)}`, {
+      cause: e,
+      ...(reason ? { reason } : {}),
+    });
   }
 
   private translate(what: string, e: unknown): BackendError {
-    if (e instanceof DeclineTrailerError) return new BackendError('rejected', `${what}: a decline the till cannot read (${e.code}): ${e.message}`, { cause: e });
+    if (e instanceof DeclineTrailerError)
+      return new BackendError(
+        'rejected',
+        `${what}: a decline the till cannot read (${e.code}): ${e.message}`,
+        { cause: e },
+      );
     const code = (e as ServiceError)?.code;
-    if (code === status.PERMISSION_DENIED && refusalReasonOf(e as ServiceError)) return this.refused(what, e as ServiceError);
-    if (code === status.UNAVAILABLE) return new BackendError('unavailable', `${what}: payment network unavailable`, { cause: e });
-    if (code === status.DEADLINE_EXCEEDED) return new BackendError('deadline', `${what}: no answer in time`, { cause: e });
+    if (code === status.PERMISSION_DENIED && refusalReasonOf(e as ServiceError))
+      return this.refused(what, e as ServiceError);
+    if (code === status.UNAVAILABLE)
+      return new BackendError('unavailable', `${what}: payment network unavailable`, { cause: e });
+    if (code === status.DEADLINE_EXCEEDED)
+      return new BackendError('deadline', `${what}: no answer in time`, { cause: e });
     return new BackendError('rejected', `${what}: ${(e as ServiceError)?.details ?? 'failed'}`, { cause: e });
   }
 }

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { installAclScheduler, pickCappedFifo, pickNextPacket, type AclPacket, type AclPolicy, type BlenoHciAclState } from './acl-scheduler';
+import {
+  installAclScheduler,
+  pickCappedFifo,
+  pickNextPacket,
+  type AclPacket,
+  type AclPolicy,
+  type BlenoHciAclState,
+} from './acl-scheduler';
 
 /** bleno's HCI as far as the scheduler sees it: a queue, per-handle counts, a socket that records. */
 function fakeHci(maxInProgress: number, handles: number[]) {
@@ -51,7 +58,7 @@ describe('pickNextPacket (fair)', () => {
     expect(pickNextPacket(q, {}, 3)).toBe(0);
   });
 
-  it('returns each connection\'s oldest packet and -1 for an empty queue', () => {
+  it("returns each connection's oldest packet and -1 for an empty queue", () => {
     expect(pickNextPacket([p(2), p(1), p(2)], { 1: 1, 2: 0 }, 0)).toBe(0);
     expect(pickNextPacket([], {}, 0)).toBe(-1);
   });
@@ -68,7 +75,7 @@ describe('pickCappedFifo', () => {
 });
 
 describe('installAclScheduler', () => {
-  it('a burst to one phone does not hold back another phone\'s answer (bleno\'s FIFO does)', () => {
+  it("a burst to one phone does not hold back another phone's answer (bleno's FIFO does)", () => {
     const waitOfLone = (policy: AclPolicy): number => {
       const f = fakeHci(8, [1, 2]);
       installAclScheduler(f.hci, { policy, perLinkCap: 6 });
@@ -86,7 +93,7 @@ describe('installAclScheduler', () => {
     expect(waitOfLone('fifo')).toBe(33); // behind the 32 packets of phone 1 still queued
   });
 
-  it('capped_fifo keeps a phone\'s several packets together, in the order they came (fair interleaves them)', () => {
+  it("capped_fifo keeps a phone's several packets together, in the order they came (fair interleaves them)", () => {
     const order = (policy: AclPolicy) => {
       const f = fakeHci(24, [1, 2, 3]);
       installAclScheduler(f.hci, { policy });
@@ -144,32 +151,48 @@ describe('installAclScheduler', () => {
     expect(stats.maxQueued).toBe(3); // three fragments of phone 1 queued at once
   });
 
-  it('never exceeds the controller\'s buffers or a cap, keeps each connection\'s order and loses nothing (random schedules, every policy)', () => {
+  it("never exceeds the controller's buffers or a cap, keeps each connection's order and loses nothing (random schedules, every policy)", () => {
     const op = fc.oneof(
-      fc.record({ kind: fc.constant('queue' as const), handle: fc.integer({ min: 1, max: 5 }), fragments: fc.integer({ min: 1, max: 6 }) }),
-      fc.record({ kind: fc.constant('complete' as const), handle: fc.integer({ min: 1, max: 5 }), n: fc.integer({ min: 1, max: 3 }) }),
+      fc.record({
+        kind: fc.constant('queue' as const),
+        handle: fc.integer({ min: 1, max: 5 }),
+        fragments: fc.integer({ min: 1, max: 6 }),
+      }),
+      fc.record({
+        kind: fc.constant('complete' as const),
+        handle: fc.integer({ min: 1, max: 5 }),
+        n: fc.integer({ min: 1, max: 3 }),
+      }),
     );
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 8 }), fc.constantFrom<AclPolicy>('capped_fifo', 'fair', 'fifo'), fc.array(op, { maxLength: 200 }), (max, cap, policy, ops) => {
-        const f = fakeHci(max, [1, 2, 3, 4, 5]);
-        installAclScheduler(f.hci, { policy, perLinkCap: cap });
-        let queued = 0;
-        for (const o of ops) {
-          if (o.kind === 'queue') {
-            f.queue(o.handle, o.fragments);
-            queued += o.fragments;
-          } else f.complete(o.handle, o.n);
-          expect(f.inFlight()).toBeLessThanOrEqual(max);
-          if (policy === 'capped_fifo') for (const n of Object.values(f.hci._handleAclsInProgress)) expect(n).toBeLessThanOrEqual(cap);
-        }
-        // Drain: complete everything until the queue is empty.
-        for (let guard = 0; f.hci._aclOutQueue.length > 0 && guard < 10_000; guard++) for (const h of [1, 2, 3, 4, 5]) f.complete(h, max);
-        expect(f.written).toHaveLength(queued);
-        for (const h of [1, 2, 3, 4, 5]) {
-          const seqs = f.written.filter((w) => w.handle === h).map((w) => w.pkt[0]!);
-          expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.constantFrom<AclPolicy>('capped_fifo', 'fair', 'fifo'),
+        fc.array(op, { maxLength: 200 }),
+        (max, cap, policy, ops) => {
+          const f = fakeHci(max, [1, 2, 3, 4, 5]);
+          installAclScheduler(f.hci, { policy, perLinkCap: cap });
+          let queued = 0;
+          for (const o of ops) {
+            if (o.kind === 'queue') {
+              f.queue(o.handle, o.fragments);
+              queued += o.fragments;
+            } else f.complete(o.handle, o.n);
+            expect(f.inFlight()).toBeLessThanOrEqual(max);
+            if (policy === 'capped_fifo')
+              for (const n of Object.values(f.hci._handleAclsInProgress)) expect(n).toBeLessThanOrEqual(cap);
+          }
+          // Drain: complete everything until the queue is empty.
+          for (let guard = 0; f.hci._aclOutQueue.length > 0 && guard < 10_000; guard++)
+            for (const h of [1, 2, 3, 4, 5]) f.complete(h, max);
+          expect(f.written).toHaveLength(queued);
+          for (const h of [1, 2, 3, 4, 5]) {
+            const seqs = f.written.filter((w) => w.handle === h).map((w) => w.pkt[0]!);
+            expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });

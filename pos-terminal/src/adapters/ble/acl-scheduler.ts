@@ -53,7 +53,11 @@ export interface AclStats {
 }
 
 /** `fair`: index in `queue` of the next packet to send, or -1 when the queue is empty. */
-export function pickNextPacket(queue: readonly AclPacket[], inProgress: Readonly<Record<string, number>>, lastHandle: number): number {
+export function pickNextPacket(
+  queue: readonly AclPacket[],
+  inProgress: Readonly<Record<string, number>>,
+  lastHandle: number,
+): number {
   const firstOf = new Map<number, number>();
   for (let i = 0; i < queue.length; i++) {
     const h = queue[i]!.handle;
@@ -76,12 +80,19 @@ export function pickNextPacket(queue: readonly AclPacket[], inProgress: Readonly
 }
 
 /** Index in `queue` of the oldest packet whose connection holds fewer than `cap` buffers, or -1. */
-export function pickCappedFifo(queue: readonly AclPacket[], inProgress: Readonly<Record<string, number>>, cap: number): number {
+export function pickCappedFifo(
+  queue: readonly AclPacket[],
+  inProgress: Readonly<Record<string, number>>,
+  cap: number,
+): number {
   return queue.findIndex((p) => (inProgress[p.handle] ?? 0) < cap);
 }
 
 /** Installs the scheduler on one bleno HCI instance and returns its counters. */
-export function installAclScheduler(hci: BlenoHciAclState, o: { policy?: AclPolicy; perLinkCap?: number } = {}): AclStats {
+export function installAclScheduler(
+  hci: BlenoHciAclState,
+  o: { policy?: AclPolicy; perLinkCap?: number } = {},
+): AclStats {
   const policy = o.policy ?? 'capped_fifo';
   const cap = o.perLinkCap ?? 6;
   if (!Number.isInteger(cap) || cap < 1) throw new RangeError('perLinkCap must be a positive integer');
@@ -97,7 +108,11 @@ export function installAclScheduler(hci: BlenoHciAclState, o: { policy?: AclPoli
     for (const n of Object.values(hci._handleAclsInProgress)) inFlight += n;
     while (inFlight < hci._aclMaxInProgress && queue.length > 0) {
       const index =
-        policy === 'fair' ? pickNextPacket(queue, hci._handleAclsInProgress, lastHandle) : policy === 'capped_fifo' ? pickCappedFifo(queue, hci._handleAclsInProgress, cap) : 0;
+        policy === 'fair'
+          ? pickNextPacket(queue, hci._handleAclsInProgress, lastHandle)
+          : policy === 'capped_fifo'
+            ? pickCappedFifo(queue, hci._handleAclsInProgress, cap)
+            : 0;
       if (index < 0) break; // every queued packet's connection is at its cap
       const [packet] = queue.splice(index, 1);
       if (index > 0) stats.reordered++;

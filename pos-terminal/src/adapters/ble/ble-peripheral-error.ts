@@ -1,4 +1,5 @@
-export type BlePeripheralErrorCode = 'adapter_unavailable' | 'not_subscribed' | 'value_too_long' | 'disconnected' | 'not_started';
+export type BlePeripheralErrorCode =
+  'adapter_unavailable' | 'not_subscribed' | 'value_too_long' | 'disconnected' | 'not_started';
 
 /** Expected failures of the bleno peripheral adapter. */
 export class BlePeripheralError extends Error {

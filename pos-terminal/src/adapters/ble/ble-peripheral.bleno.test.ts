@@ -58,8 +58,14 @@ const started = async (o: { subscribeWaitMs?: number } = {}) => {
 
 describe('BlenoPeripheral', () => {
   it('maps the HCI transport to bleno binding options', () => {
-    expect(blenoBindingOptions({ transport: 'uart', path: '/dev/pts/3' })).toEqual({ hciDriver: 'uart', bindParams: { uart: { port: '/dev/pts/3' } } });
-    expect(blenoBindingOptions({ transport: 'socket', deviceId: 0 })).toEqual({ hciDriver: 'native', deviceId: 0 });
+    expect(blenoBindingOptions({ transport: 'uart', path: '/dev/pts/3' })).toEqual({
+      hciDriver: 'uart',
+      bindParams: { uart: { port: '/dev/pts/3' } },
+    });
+    expect(blenoBindingOptions({ transport: 'socket', deviceId: 0 })).toEqual({
+      hciDriver: 'native',
+      deviceId: 0,
+    });
   });
 
   it('one link per connection handle; writes reach only that link', async () => {
@@ -93,7 +99,11 @@ describe('BlenoPeripheral', () => {
     char(GATT.notify).onSubscribe!(2, 244, (d: Buffer) => sent.push([2, d.toString()]));
     await Promise.all(held);
     await links[1]!.notify(Buffer.from('only-2'));
-    expect(sent).toEqual([[2, 'a'], [2, 'b'], [2, 'only-2']]);
+    expect(sent).toEqual([
+      [2, 'a'],
+      [2, 'b'],
+      [2, 'only-2'],
+    ]);
     await expect(links[0]!.notify(new Uint8Array(245))).rejects.toBeInstanceOf(BlePeripheralError);
     // A link that goes while a notification waits: that notification fails as disconnected.
     const waiting = links[2]!.notify(Buffer.from('x'));

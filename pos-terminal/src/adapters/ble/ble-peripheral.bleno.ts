@@ -46,14 +46,19 @@ export interface BlenoPeripheralOptions {
 interface AclStreamInternals {
   on(event: 'data', fn: (handle: number, cid: number, data: Buffer) => void): void;
   removeListener(event: 'data', fn: (...args: never[]) => void): void;
-  _smp?: { onAclStreamDataBinded?: (...args: never[]) => void; onAclStreamData?: (cid: number, data: Buffer) => void };
+  _smp?: {
+    onAclStreamDataBinded?: (...args: never[]) => void;
+    onAclStreamData?: (cid: number, data: Buffer) => void;
+  };
 }
 
 interface BlenoInternals {
   _bindings?: {
     _connections?: Map<ConnectionHandle, { aclStream?: AclStreamInternals }>;
     _gatt?: { _connections?: Map<ConnectionHandle, { mtu?: number }>; _handles?: BlenoHandleTable };
-    _hci?: BlenoHciAclState & { prependListener(event: 'disconnComplete', fn: (handle: number, reason: number) => void): void };
+    _hci?: BlenoHciAclState & {
+      prependListener(event: 'disconnComplete', fn: (handle: number, reason: number) => void): void;
+    };
   };
 }
 
@@ -84,12 +89,15 @@ export class BlenoPeripheral implements BlePeripheral {
     try {
       await b.waitForPoweredOnAsync(this.options.poweredOnTimeoutMs ?? 10_000);
     } catch (error) {
-      throw new BlePeripheralError('adapter_unavailable', `BLE adapter not powered on (state ${b.state})`, { cause: error });
+      throw new BlePeripheralError('adapter_unavailable', `BLE adapter not powered on (state ${b.state})`, {
+        cause: error,
+      });
     }
     const hci = (b as unknown as BlenoInternals)._bindings?._hci;
     hci?.prependListener('disconnComplete', (handle, reason) => this.reasons.set(handle, reason));
     // bleno's one shared FIFO would let a burst to one phone starve the others (see acl-scheduler.ts).
-    if (hci && Array.isArray(hci._aclOutQueue) && typeof hci.pushAclOutQueue === 'function') this.aclStats ??= installAclScheduler(hci, { policy: this.options.aclPolicy ?? 'capped_fifo' });
+    if (hci && Array.isArray(hci._aclOutQueue) && typeof hci.pushAclOutQueue === 'function')
+      this.aclStats ??= installAclScheduler(hci, { policy: this.options.aclPolicy ?? 'capped_fifo' });
     const write = new b.Characteristic({
       uuid: GATT.write,
       properties: ['write', 'writeWithoutResponse'],
@@ -102,16 +110,27 @@ export class BlenoPeripheral implements BlePeripheral {
     const notify = new b.Characteristic({
       uuid: GATT.notify,
       properties: ['notify'],
-      onSubscribe: (handle, maxValueSize, update) => this.links.get(handle)?.subscribed(update, maxValueSize + 3),
+      onSubscribe: (handle, maxValueSize, update) =>
+        this.links.get(handle)?.subscribed(update, maxValueSize + 3),
       onUnsubscribe: (handle) => this.links.get(handle)?.unsubscribed(),
     });
-    const info = new b.Characteristic({ uuid: GATT.info, properties: ['read'], value: Buffer.from(options.info) });
+    const info = new b.Characteristic({
+      uuid: GATT.info,
+      properties: ['read'],
+      value: Buffer.from(options.info),
+    });
     const databaseHash = new b.Characteristic({
       uuid: DATABASE_HASH_UUID,
       properties: ['read'],
-      onReadRequest: (_handle, offset, callback) => callback(offset <= this.hash.length ? ATT_SUCCESS : 0x07 /* invalid offset */, this.hash.subarray(offset)),
+      onReadRequest: (_handle, offset, callback) =>
+        callback(
+          offset <= this.hash.length ? ATT_SUCCESS : 0x07 /* invalid offset */,
+          this.hash.subarray(offset),
+        ),
     });
-    await b.setServicesAsync([new b.PrimaryService({ uuid: GATT.service, characteristics: [write, notify, info, databaseHash] })]);
+    await b.setServicesAsync([
+      new b.PrimaryService({ uuid: GATT.service, characteristics: [write, notify, info, databaseHash] }),
+    ]);
     const table = (b as unknown as BlenoInternals)._bindings?._gatt?._handles;
     this.hash = table ? Buffer.from(blenoDatabaseHash(table)) : Buffer.alloc(16);
     await b.startAdvertisingAsync(options.counterName, [GATT.service]);
@@ -206,11 +225,17 @@ class BlenoLink implements PeripheralLink {
   }
 
   async notify(value: Uint8Array): Promise<void> {
-    if (this.reason !== undefined) throw new BlePeripheralError('disconnected', `link ${this.id} is gone (${this.reason})`);
+    if (this.reason !== undefined)
+      throw new BlePeripheralError('disconnected', `link ${this.id} is gone (${this.reason})`);
     if (!this.update) await this.subscription();
     const update = this.update;
-    if (!update) throw new BlePeripheralError('not_subscribed', `central on ${this.id} unsubscribed from NOTIFY`);
-    if (value.length > this.mtu - 3) throw new BlePeripheralError('value_too_long', `value of ${value.length} bytes exceeds MTU ${this.mtu} - 3`);
+    if (!update)
+      throw new BlePeripheralError('not_subscribed', `central on ${this.id} unsubscribed from NOTIFY`);
+    if (value.length > this.mtu - 3)
+      throw new BlePeripheralError(
+        'value_too_long',
+        `value of ${value.length} bytes exceeds MTU ${this.mtu} - 3`,
+      );
     update(Buffer.from(value));
   }
 
@@ -230,7 +255,12 @@ class BlenoLink implements PeripheralLink {
       const timer = setTimeout(() => {
         const i = this.waiting.indexOf(entry);
         if (i >= 0) this.waiting.splice(i, 1);
-        reject(new BlePeripheralError('not_subscribed', `central on ${this.id} did not subscribe to NOTIFY within ${this.subscribeWaitMs} ms`));
+        reject(
+          new BlePeripheralError(
+            'not_subscribed',
+            `central on ${this.id} did not subscribe to NOTIFY within ${this.subscribeWaitMs} ms`,
+          ),
+        );
       }, this.subscribeWaitMs);
       timer.unref();
       this.waiting.push(entry);
@@ -271,7 +301,8 @@ class BlenoLink implements PeripheralLink {
     if (this.reason !== undefined) return;
     this.reason = reason;
     this.update = undefined;
-    for (const w of this.waiting.splice(0)) w.reject(new BlePeripheralError('disconnected', `link ${this.id} is gone (${reason})`));
+    for (const w of this.waiting.splice(0))
+      w.reject(new BlePeripheralError('disconnected', `link ${this.id} is gone (${reason})`));
     this.resolveGone();
     for (const h of this.disconnectHandlers.splice(0)) h(reason);
   }

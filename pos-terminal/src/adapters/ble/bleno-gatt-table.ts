@@ -9,9 +9,20 @@ import { ATT_TYPE, databaseHash, uuidBytes, type GattAttribute } from '@bluetill
 /** One entry of bleno's table, indexed by handle (holes are undefined). */
 export type BlenoHandleEntry =
   | { readonly type: 'service'; readonly uuid: string; readonly startHandle: number }
-  | { readonly type: 'characteristic'; readonly uuid: string; readonly properties: number; readonly startHandle: number; readonly valueHandle: number }
+  | {
+      readonly type: 'characteristic';
+      readonly uuid: string;
+      readonly properties: number;
+      readonly startHandle: number;
+      readonly valueHandle: number;
+    }
   | { readonly type: 'characteristicValue'; readonly handle: number }
-  | { readonly type: 'descriptor'; readonly uuid: string; readonly handle: number; readonly value?: Uint8Array };
+  | {
+      readonly type: 'descriptor';
+      readonly uuid: string;
+      readonly handle: number;
+      readonly value?: Uint8Array;
+    };
 
 export type BlenoHandleTable = ReadonlyArray<BlenoHandleEntry | undefined>;
 
@@ -26,7 +37,11 @@ export function blenoGattAttributes(table: BlenoHandleTable): GattAttribute[] {
         out.push({ handle, type: ATT_TYPE.primaryService, value: uuidBytes(e.uuid) });
         break;
       case 'characteristic':
-        out.push({ handle, type: ATT_TYPE.characteristic, value: Uint8Array.of(e.properties, ...le16(e.valueHandle), ...uuidBytes(e.uuid)) });
+        out.push({
+          handle,
+          type: ATT_TYPE.characteristic,
+          value: Uint8Array.of(e.properties, ...le16(e.valueHandle), ...uuidBytes(e.uuid)),
+        });
         break;
       case 'descriptor': {
         const type = /^[0-9a-f]{4}$/i.test(e.uuid) ? parseInt(e.uuid, 16) : -1;
@@ -41,4 +56,5 @@ export function blenoGattAttributes(table: BlenoHandleTable): GattAttribute[] {
   return out;
 }
 
-export const blenoDatabaseHash = (table: BlenoHandleTable): Uint8Array => databaseHash(blenoGattAttributes(table));
+export const blenoDatabaseHash = (table: BlenoHandleTable): Uint8Array =>
+  databaseHash(blenoGattAttributes(table));

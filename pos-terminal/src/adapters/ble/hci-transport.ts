@@ -10,8 +10,15 @@ export type HciTransport =
 export const blenoBindingOptions = (t: HciTransport): Record<string, unknown> => {
   switch (t.transport) {
     case 'uart':
-      return { hciDriver: 'uart', bindParams: { uart: { port: t.path, ...(t.baudRate ? { baudRate: t.baudRate } : {}) } } };
+      return {
+        hciDriver: 'uart',
+        bindParams: { uart: { port: t.path, ...(t.baudRate ? { baudRate: t.baudRate } : {}) } },
+      };
     case 'socket':
-      return { hciDriver: 'native', deviceId: t.deviceId, ...(t.userChannel !== undefined ? { userChannel: t.userChannel } : {}) };
+      return {
+        hciDriver: 'native',
+        deviceId: t.deviceId,
+        ...(t.userChannel !== undefined ? { userChannel: t.userChannel } : {}),
+      };
   }
 };

@@ -31,8 +31,18 @@ describe('SqliteCatalog (real SQLite file)', () => {
 
   it('searches by name, SKU and exact barcode; LIKE wildcards in the query are literal', () => {
     const c = new SqliteCatalog(open().path);
-    expect(c.search('tea').map((p) => p.sku).sort()).toEqual(['tea-black', 'tea-green']);
-    expect(c.search('WATER').map((p) => p.sku).sort()).toEqual(['sparkling', 'water']);
+    expect(
+      c
+        .search('tea')
+        .map((p) => p.sku)
+        .sort(),
+    ).toEqual(['tea-black', 'tea-green']);
+    expect(
+      c
+        .search('WATER')
+        .map((p) => p.sku)
+        .sort(),
+    ).toEqual(['sparkling', 'water']);
     expect(c.search('4000000000086').map((p) => p.sku)).toEqual(['bread']);
     expect(c.search('%')).toEqual([]);
     expect(c.search('', 5)).toHaveLength(5);
@@ -44,7 +54,9 @@ describe('SqliteCatalog (real SQLite file)', () => {
     const c = new SqliteCatalog(open().path);
     expect(() => c.upsert({ sku: 'x', barcode: null, name: 'X', priceMinor: -1 })).toThrow(RangeError);
     expect(() => c.upsert({ sku: 'x', barcode: null, name: 'X', priceMinor: 1.5 })).toThrow(RangeError);
-    expect(() => c.upsert({ sku: 'x', barcode: '4000000000017', name: 'X', priceMinor: 1 })).toThrow(/UNIQUE/);
+    expect(() => c.upsert({ sku: 'x', barcode: '4000000000017', name: 'X', priceMinor: 1 })).toThrow(
+      /UNIQUE/,
+    );
     c.close();
   });
 });

@@ -19,12 +19,16 @@ export class SqliteCatalog implements Catalog {
     this.db.pragma('synchronous = FULL');
     migrate(this.db, migrations, userVersion);
     const count = (this.db.prepare('SELECT COUNT(*) AS n FROM products').get() as { n: number }).n;
-    if (count === 0) this.db.transaction(() => (options.seed ?? SEED_PRODUCTS).forEach((p) => this.upsert(p)))();
+    if (count === 0)
+      this.db.transaction(() => (options.seed ?? SEED_PRODUCTS).forEach((p) => this.upsert(p)))();
   }
 
   search(query: string, limit = 20): Product[] {
     const q = query.trim();
-    if (q === '') return this.db.prepare(`SELECT ${COLUMNS} FROM products ORDER BY name COLLATE NOCASE LIMIT ?`).all(limit) as Product[];
+    if (q === '')
+      return this.db
+        .prepare(`SELECT ${COLUMNS} FROM products ORDER BY name COLLATE NOCASE LIMIT ?`)
+        .all(limit) as Product[];
     const like = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     return this.db
       .prepare(
@@ -39,13 +43,17 @@ export class SqliteCatalog implements Catalog {
   }
 
   byBarcode(barcode: string): Product | undefined {
-    return this.db.prepare(`SELECT ${COLUMNS} FROM products WHERE barcode = ?`).get(barcode) as Product | undefined;
+    return this.db.prepare(`SELECT ${COLUMNS} FROM products WHERE barcode = ?`).get(barcode) as
+      Product | undefined;
   }
 
   upsert(p: Product): Product {
-    if (!Number.isSafeInteger(p.priceMinor) || p.priceMinor < 0) throw new RangeError('price must be a non-negative integer of minor units');
+    if (!Number.isSafeInteger(p.priceMinor) || p.priceMinor < 0)
+      throw new RangeError('price must be a non-negative integer of minor units');
     this.db
-      .prepare('INSERT INTO products (sku, barcode, name, price_minor) VALUES (?, ?, ?, ?) ON CONFLICT (sku) DO UPDATE SET barcode = excluded.barcode, name = excluded.name, price_minor = excluded.price_minor')
+      .prepare(
+        'INSERT INTO products (sku, barcode, name, price_minor) VALUES (?, ?, ?, ?) ON CONFLICT (sku) DO UPDATE SET barcode = excluded.barcode, name = excluded.name, price_minor = excluded.price_minor',
+      )
       .run(p.sku, p.barcode, p.name, p.priceMinor);
     return this.bySku(p.sku)!;
   }

@@ -6,7 +6,12 @@ import { TillKeyError, generateTillKey, journalKey, tillKeyFromEnv } from './jou
 
 describe('till key and journal key', () => {
   it('refuses to run without a till key, with a clear error that names the variable (and never echoes a bad value)', () => {
-    expect(() => tillKeyFromEnv({})).toThrow(expect.objectContaining({ code: 'till_key_missing', message: expect.stringContaining('BLUETILL_TILL_KEY') }));
+    expect(() => tillKeyFromEnv({})).toThrow(
+      expect.objectContaining({
+        code: 'till_key_missing',
+        message: expect.stringContaining('BLUETILL_TILL_KEY'),
+      }),
+    );
     const bad = 'c2VjcmV0LXNob3J0';
     expect(() => tillKeyFromEnv({ BLUETILL_TILL_KEY: bad })).toThrow(TillKeyError);
     try {
@@ -14,7 +19,9 @@ describe('till key and journal key', () => {
     } catch (e) {
       expect((e as Error).message).not.toContain(bad);
     }
-    expect(() => tillKeyFromEnv({ BLUETILL_TILL_KEY: 'not base64!' })).toThrow(expect.objectContaining({ code: 'till_key_invalid' }));
+    expect(() => tillKeyFromEnv({ BLUETILL_TILL_KEY: 'not base64!' })).toThrow(
+      expect.objectContaining({ code: 'till_key_invalid' }),
+    );
   });
 
   it('reads the key from the environment or from a descriptor; the journal key differs per terminal and per till key', () => {
@@ -30,6 +37,8 @@ describe('till key and journal key', () => {
     }
     expect(journalKey(fromEnv, 'T-0001')).toHaveLength(32);
     expect(journalKey(fromEnv, 'T-0001')).not.toEqual(journalKey(fromEnv, 'T-0002'));
-    expect(journalKey(fromEnv, 'T-0001')).not.toEqual(journalKey(tillKeyFromEnv({ BLUETILL_TILL_KEY: generateTillKey() }), 'T-0001'));
+    expect(journalKey(fromEnv, 'T-0001')).not.toEqual(
+      journalKey(tillKeyFromEnv({ BLUETILL_TILL_KEY: generateTillKey() }), 'T-0001'),
+    );
   });
 });

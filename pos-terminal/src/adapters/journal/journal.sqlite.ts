@@ -43,8 +43,15 @@ export function migrateJournal(db: Database.Database, target = migrations.length
 }
 
 type Row = {
-  terminalTxnId: string; basketId: string; state: AttemptState; request: Buffer; response: Buffer | null; updatedAt: number;
-  amountMinor: number | null; maskedPan: string | null; requestHash: Buffer | null;
+  terminalTxnId: string;
+  basketId: string;
+  state: AttemptState;
+  request: Buffer;
+  response: Buffer | null;
+  updatedAt: number;
+  amountMinor: number | null;
+  maskedPan: string | null;
+  requestHash: Buffer | null;
 };
 const COLUMNS =
   'terminal_txn_id AS terminalTxnId, basket_id AS basketId, state, request, response, updated_at AS updatedAt, amount_minor AS amountMinor, masked_pan AS maskedPan, request_hash AS requestHash';
@@ -94,12 +101,29 @@ export class SqliteJournal implements Journal, BasketStore {
     }
   }
 
-  async begin(a: { terminalTxnId: string; basketId: string; request: Uint8Array; at: number; amountMinor?: number; maskedPan?: string }): Promise<void> {
+  async begin(a: {
+    terminalTxnId: string;
+    basketId: string;
+    request: Uint8Array;
+    at: number;
+    amountMinor?: number;
+    maskedPan?: string;
+  }): Promise<void> {
     const hash = createHash('sha256').update(a.request).digest();
     this.relaxed(() => {
       this.db
-        .prepare("INSERT INTO attempts (terminal_txn_id, basket_id, state, request, updated_at, amount_minor, masked_pan, request_hash) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)")
-        .run(a.terminalTxnId, a.basketId, this.seal(a.request, a.terminalTxnId), a.at, a.amountMinor ?? null, a.maskedPan ?? null, hash);
+        .prepare(
+          "INSERT INTO attempts (terminal_txn_id, basket_id, state, request, updated_at, amount_minor, masked_pan, request_hash) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)",
+        )
+        .run(
+          a.terminalTxnId,
+          a.basketId,
+          this.seal(a.request, a.terminalTxnId),
+          a.at,
+          a.amountMinor ?? null,
+          a.maskedPan ?? null,
+          hash,
+        );
     });
     await this.syncWal();
   }
@@ -149,53 +173,96 @@ export class SqliteJournal implements Journal, BasketStore {
       // Outcome known: the request (card data) goes; its hash, amount and masked card number stay.
       const wipe = KNOWN.includes(to) ? 1 : 0;
       this.db
-        .prepare("UPDATE attempts SET state = ?, response = COALESCE(?, response), updated_at = ?, request = CASE WHEN ? THEN x'' ELSE request END WHERE terminal_txn_id = ?")
+        .prepare(
+          "UPDATE attempts SET state = ?, response = COALESCE(?, response), updated_at = ?, request = CASE WHEN ? THEN x'' ELSE request END WHERE terminal_txn_id = ?",
+        )
         .run(to, response, at, wipe, terminalTxnId);
       if (wipe) this.scheduleWalWipe();
     });
   }
 
   get(terminalTxnId: string): AttemptRecord | undefined {
-    const r = this.db.prepare(`SELECT ${COLUMNS} FROM attempts WHERE terminal_txn_id = ?`).get(terminalTxnId) as Row | undefined;
+    const r = this.db
+      .prepare(`SELECT ${COLUMNS} FROM attempts WHERE terminal_txn_id = ?`)
+      .get(terminalTxnId) as Row | undefined;
     return r && this.toRecord(r);
   }
 
   unresolved(): AttemptRecord[] {
-    return (this.db.prepare(`SELECT ${COLUMNS} FROM attempts WHERE state IN ('pending', 'unresolved') ORDER BY updated_at`).all() as Row[]).map((r) => this.toRecord(r));
+    return (
+      this.db
+        .prepare(
+          `SELECT ${COLUMNS} FROM attempts WHERE state IN ('pending', 'unresolved') ORDER BY updated_at`,
+        )
+        .all() as Row[]
+    ).map((r) => this.toRecord(r));
   }
 
   forBasket(basketId: string): AttemptRecord[] {
-    return (this.db.prepare(`SELECT ${COLUMNS} FROM attempts WHERE basket_id = ? ORDER BY updated_at`).all(basketId) as Row[]).map((r) => this.toRecord(r));
+    return (
+      this.db
+        .prepare(`SELECT ${COLUMNS} FROM attempts WHERE basket_id = ? ORDER BY updated_at`)
+        .all(basketId) as Row[]
+    ).map((r) => this.toRecord(r));
   }
 
   pendingOperation(kind: PendingKind, key: string): string | undefined {
-    const row = this.db.prepare('SELECT operation_id AS id FROM pending_operations WHERE kind = ? AND key = ?').get(kind, key) as { id: string } | undefined;
+    const row = this.db
+      .prepare('SELECT operation_id AS id FROM pending_operations WHERE kind = ? AND key = ?')
+      .get(kind, key) as { id: string } | undefined;
     return row?.id;
   }
 
   recordPendingOperation(kind: PendingKind, key: string, operationId: string, at: number): void {
-    this.db.prepare('INSERT OR IGNORE INTO pending_operations (kind, key, operation_id, created_at) VALUES (?, ?, ?, ?)').run(kind, key, operationId, at);
+    this.db
+      .prepare(
+        'INSERT OR IGNORE INTO pending_operations (kind, key, operation_id, created_at) VALUES (?, ?, ?, ?)',
+      )
+      .run(kind, key, operationId, at);
   }
 
   clearPendingOperation(kind: PendingKind, key: string): void {
     this.db.prepare('DELETE FROM pending_operations WHERE kind = ? AND key = ?').run(kind, key);
   }
 
-  recordResumeToken(r: { terminalTxnId: string; basketId: string; tokenHash: Uint8Array; at: number; purgeBefore: number }): void {
+  recordResumeToken(r: {
+    terminalTxnId: string;
+    basketId: string;
+    tokenHash: Uint8Array;
+    at: number;
+    purgeBefore: number;
+  }): void {
     this.relaxed(() => {
       this.db.prepare('DELETE FROM resume_tokens WHERE created_at < ?').run(r.purgeBefore);
-      this.db.prepare('INSERT INTO resume_tokens (terminal_txn_id, basket_id, token_hash, created_at) VALUES (?, ?, ?, ?)').run(r.terminalTxnId, r.basketId, r.tokenHash, r.at);
+      this.db
+        .prepare(
+          'INSERT INTO resume_tokens (terminal_txn_id, basket_id, token_hash, created_at) VALUES (?, ?, ?, ?)',
+        )
+        .run(r.terminalTxnId, r.basketId, r.tokenHash, r.at);
     });
   }
 
-  resumeToken(terminalTxnId: string): { readonly basketId: string; readonly tokenHash: Uint8Array } | undefined {
-    const row = this.db.prepare('SELECT basket_id AS basketId, token_hash AS tokenHash FROM resume_tokens WHERE terminal_txn_id = ?').get(terminalTxnId) as { basketId: string; tokenHash: Buffer } | undefined;
+  resumeToken(
+    terminalTxnId: string,
+  ): { readonly basketId: string; readonly tokenHash: Uint8Array } | undefined {
+    const row = this.db
+      .prepare(
+        'SELECT basket_id AS basketId, token_hash AS tokenHash FROM resume_tokens WHERE terminal_txn_id = ?',
+      )
+      .get(terminalTxnId) as { basketId: string; tokenHash: Buffer } | undefined;
     return row && { basketId: row.basketId, tokenHash: new Uint8Array(row.tokenHash) };
   }
 
   loadBaskets(): { baskets: StoredBasket[]; lastNumber: number; draft: Item[] } {
-    const rows = this.db.prepare('SELECT id, items FROM baskets ORDER BY rowid').all() as { id: string; items: string }[];
-    const state = new Map((this.db.prepare('SELECT key, value FROM till_state').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+    const rows = this.db.prepare('SELECT id, items FROM baskets ORDER BY rowid').all() as {
+      id: string;
+      items: string;
+    }[];
+    const state = new Map(
+      (this.db.prepare('SELECT key, value FROM till_state').all() as { key: string; value: string }[]).map(
+        (r) => [r.key, r.value],
+      ),
+    );
     return {
       baskets: rows.map((r) => ({ id: r.id, items: JSON.parse(r.items) as Item[] })),
       lastNumber: Number(state.get('last_basket_number') ?? 0),
@@ -211,7 +278,10 @@ export class SqliteJournal implements Journal, BasketStore {
   writeBaskets(c: BasketChange): void {
     this.relaxed(() => {
       if (c.remove !== undefined) this.db.prepare('DELETE FROM baskets WHERE id = ?').run(c.remove);
-      if (c.put) this.db.prepare('INSERT OR REPLACE INTO baskets (id, items) VALUES (?, ?)').run(c.put.id, JSON.stringify(c.put.items));
+      if (c.put)
+        this.db
+          .prepare('INSERT OR REPLACE INTO baskets (id, items) VALUES (?, ?)')
+          .run(c.put.id, JSON.stringify(c.put.items));
       const set = this.db.prepare('INSERT OR REPLACE INTO till_state (key, value) VALUES (?, ?)');
       if (c.lastNumber !== undefined) set.run('last_basket_number', String(c.lastNumber));
       if (c.draft) set.run('draft', JSON.stringify(c.draft));

@@ -24,7 +24,21 @@ export const ESCPOS = {
 
 /** Code page 858 for the characters a receipt uses; anything else prints as "?". */
 const CP858: Readonly<Record<string, number>> = {
-  '€': 0xd5, '£': 0x9c, 'é': 0x82, 'è': 0x8a, 'à': 0x85, 'ä': 0x84, 'ö': 0x94, 'ü': 0x81, 'Ä': 0x8e, 'Ö': 0x99, 'Ü': 0x9a, 'ß': 0xe1, 'ç': 0x87, 'ñ': 0xa4, '¥': 0xbe,
+  '€': 0xd5,
+  '£': 0x9c,
+  é: 0x82,
+  è: 0x8a,
+  à: 0x85,
+  ä: 0x84,
+  ö: 0x94,
+  ü: 0x81,
+  Ä: 0x8e,
+  Ö: 0x99,
+  Ü: 0x9a,
+  ß: 0xe1,
+  ç: 0x87,
+  ñ: 0xa4,
+  '¥': 0xbe,
 };
 
 export function encodeCp858(text: string): number[] {
@@ -32,7 +46,8 @@ export function encodeCp858(text: string): number[] {
   for (const ch of text) {
     const code = ch.codePointAt(0)!;
     if (code >= 0x20 && code < 0x7f) out.push(code);
-    else if (ch === '\u00a0' || ch === '\u202f') out.push(0x20); // Intl spaces
+    else if (ch === '\u00a0' || ch === '\u202f')
+      out.push(0x20); // Intl spaces
     else out.push(CP858[ch] ?? 0x3f);
   }
   return out;
@@ -41,9 +56,16 @@ export function encodeCp858(text: string): number[] {
 export function receiptToEscPos(r: Receipt, width = 32): Uint8Array {
   const body = formatReceiptText(r, width).split('\n').slice(1); // first line is the merchant, printed large
   const bytes: number[] = [
-    ...ESCPOS.init, ...ESCPOS.codePage858,
-    ...ESCPOS.alignCenter, ...ESCPOS.boldOn, ...ESCPOS.doubleSize, ...encodeCp858(r.merchantName.slice(0, width / 2)), LF,
-    ...ESCPOS.normalSize, ...ESCPOS.boldOff, ...ESCPOS.alignLeft,
+    ...ESCPOS.init,
+    ...ESCPOS.codePage858,
+    ...ESCPOS.alignCenter,
+    ...ESCPOS.boldOn,
+    ...ESCPOS.doubleSize,
+    ...encodeCp858(r.merchantName.slice(0, width / 2)),
+    LF,
+    ...ESCPOS.normalSize,
+    ...ESCPOS.boldOff,
+    ...ESCPOS.alignLeft,
   ];
   for (const line of body) bytes.push(...encodeCp858(line), LF);
   bytes.push(...ESCPOS.feed(4), ...ESCPOS.partialCut);

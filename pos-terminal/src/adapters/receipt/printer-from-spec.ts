@@ -12,5 +12,8 @@ export function printerFromSpec(spec: string): ReceiptPrinter | null {
     const m = /^(\[[^\]]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(arg);
     if (m) return new TcpPrinter(m[1]!.replace(/^\[|\]$/g, ''), m[2] ? Number(m[2]) : 9100);
   }
-  throw new PrinterError('bad_spec', `printer must be file:PATH, device:PATH, tcp:HOST[:PORT] or none, not "${spec}"`);
+  throw new PrinterError(
+    'bad_spec',
+    `printer must be file:PATH, device:PATH, tcp:HOST[:PORT] or none, not "${spec}"`,
+  );
 }

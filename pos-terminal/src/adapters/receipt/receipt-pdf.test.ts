@@ -11,7 +11,13 @@ async function pageText(bytes: Uint8Array): Promise<string[]> {
   const contents = page.node.get(PDFName.of('Contents'));
   const refs = contents && 'asArray' in contents ? (contents as PDFArray).asArray() : [contents];
   const streams = refs.map((r) => doc.context.lookup(r!) as PDFRawStream);
-  const ops = streams.map((s) => (s.dict.get(PDFName.of('Filter')) ? inflateSync(s.contents) : Buffer.from(s.contents)).toString('latin1')).join('\n');
+  const ops = streams
+    .map((s) =>
+      (s.dict.get(PDFName.of('Filter')) ? inflateSync(s.contents) : Buffer.from(s.contents)).toString(
+        'latin1',
+      ),
+    )
+    .join('\n');
   return [...ops.matchAll(/<([0-9A-Fa-f]*)>\s*Tj/g)].map((m) => Buffer.from(m[1]!, 'hex').toString('latin1'));
 }
 

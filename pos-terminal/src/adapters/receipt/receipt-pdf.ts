@@ -24,8 +24,17 @@ export async function receiptToPdf(r: Receipt): Promise<Uint8Array> {
   const page = doc.addPage([80 * MM, margin * 2 + lineHeight * (lines.length + 1)]);
   let y = page.getHeight() - margin - fontSize;
   lines.forEach((line, i) => {
-    const f = i === 0 || line.startsWith('TOTAL') || line.startsWith('APPROVED') || line.startsWith('DECLINED') ? bold : font;
-    page.drawText(line.replace(/[\u00a0\u202f]/g, ' '), { x: margin, y, size: fontSize, font: f, color: rgb(0, 0, 0) });
+    const f =
+      i === 0 || line.startsWith('TOTAL') || line.startsWith('APPROVED') || line.startsWith('DECLINED')
+        ? bold
+        : font;
+    page.drawText(line.replace(/[\u00a0\u202f]/g, ' '), {
+      x: margin,
+      y,
+      size: fontSize,
+      font: f,
+      color: rgb(0, 0, 0),
+    });
     y -= lineHeight;
   });
   return doc.save({ useObjectStreams: false });

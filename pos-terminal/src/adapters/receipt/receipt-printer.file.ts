@@ -16,7 +16,11 @@ export class FilePrinter implements ReceiptPrinter {
     try {
       await appendFile(this.path, bytes);
     } catch (cause) {
-      throw new PrinterError('write_failed', `printer ${this.sink}: ${(cause as NodeJS.ErrnoException).code ?? 'write failed'}`, { cause });
+      throw new PrinterError(
+        'write_failed',
+        `printer ${this.sink}: ${(cause as NodeJS.ErrnoException).code ?? 'write failed'}`,
+        { cause },
+      );
     }
   }
 }

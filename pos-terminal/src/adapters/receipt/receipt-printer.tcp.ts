@@ -16,9 +16,19 @@ export class TcpPrinter implements ReceiptPrinter {
   print(bytes: Uint8Array): Promise<void> {
     return new Promise((resolve, reject) => {
       const socket = connect({ host: this.host, port: this.port });
-      socket.setTimeout(this.timeoutMs, () => socket.destroy(new PrinterError('timeout', `printer ${this.sink}: no answer in time`)));
+      socket.setTimeout(this.timeoutMs, () =>
+        socket.destroy(new PrinterError('timeout', `printer ${this.sink}: no answer in time`)),
+      );
       socket.once('error', (cause) =>
-        reject(cause instanceof PrinterError ? cause : new PrinterError('unreachable', `printer ${this.sink}: ${(cause as NodeJS.ErrnoException).code ?? 'unreachable'}`, { cause })),
+        reject(
+          cause instanceof PrinterError
+            ? cause
+            : new PrinterError(
+                'unreachable',
+                `printer ${this.sink}: ${(cause as NodeJS.ErrnoException).code ?? 'unreachable'}`,
+                { cause },
+              ),
+        ),
       );
       socket.once('connect', () => socket.end(bytes, () => resolve()));
     });

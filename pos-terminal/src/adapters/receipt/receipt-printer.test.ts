@@ -35,7 +35,9 @@ describe('receipt printers', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const { port } = server.address() as AddressInfo;
     await new Promise((r) => server.close(r));
-    await expect(printerFromSpec(`tcp:127.0.0.1:${port}`)!.print(Uint8Array.of(1))).rejects.toMatchObject({ code: 'unreachable' });
+    await expect(printerFromSpec(`tcp:127.0.0.1:${port}`)!.print(Uint8Array.of(1))).rejects.toMatchObject({
+      code: 'unreachable',
+    });
     expect(() => printerFromSpec('lpt1')).toThrow(PrinterError);
     expect(printerFromSpec('none')).toBeNull();
   });

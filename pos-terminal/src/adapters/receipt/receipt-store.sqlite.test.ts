@@ -18,11 +18,25 @@ describe('SqliteReceiptStore (real SQLite file, shared with the catalog)', () =>
     const t = SMALL_RECEIPT.issuedAtMs;
     store.save(SMALL_RECEIPT, 's1');
     store.save({ ...SMALL_RECEIPT, approvalCode: 'CHANGED' }, 's1'); // a replay: first one stays
-    store.save({ ...SMALL_RECEIPT, terminalTxnId: 'T-0001-abc-2', issuedAtMs: t + 1000, items: [{ sku: 'book', name: 'Paperback', quantity: 1, unitPriceMinor: 1299 }], maskedPan: '679999******0035' }, null);
+    store.save(
+      {
+        ...SMALL_RECEIPT,
+        terminalTxnId: 'T-0001-abc-2',
+        issuedAtMs: t + 1000,
+        items: [{ sku: 'book', name: 'Paperback', quantity: 1, unitPriceMinor: 1299 }],
+        maskedPan: '679999******0035',
+      },
+      null,
+    );
     store.save({ ...SMALL_RECEIPT, terminalTxnId: 'T-0001-old', issuedAtMs: t - 86_400_000 }, null);
     expect(store.get('T-0001-abc-1')?.receipt.approvalCode).toBe('A1B2C3');
-    expect(store.list({ sinceMs: t }).map((r) => r.receipt.terminalTxnId)).toEqual(['T-0001-abc-2', 'T-0001-abc-1']);
-    expect(store.list({ sinceMs: t, query: 'paperBACK 0035' }).map((r) => r.receipt.terminalTxnId)).toEqual(['T-0001-abc-2']);
+    expect(store.list({ sinceMs: t }).map((r) => r.receipt.terminalTxnId)).toEqual([
+      'T-0001-abc-2',
+      'T-0001-abc-1',
+    ]);
+    expect(store.list({ sinceMs: t, query: 'paperBACK 0035' }).map((r) => r.receipt.terminalTxnId)).toEqual([
+      'T-0001-abc-2',
+    ]);
     expect(store.list({ sinceMs: t, query: 'green %' })).toEqual([]);
     expect(catalog.list().length).toBeGreaterThan(0);
     store.close();

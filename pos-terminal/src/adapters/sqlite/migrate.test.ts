@@ -2,7 +2,11 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { checkMigrations, migrate, userVersion, versionTable, type Migration } from './migrate';
 
-const table = (name: string): Migration => ({ version: 0, name, up: (db) => db.exec(`CREATE TABLE ${name.slice(5).replace(/-/g, '_')} (x INTEGER) STRICT`) });
+const table = (name: string): Migration => ({
+  version: 0,
+  name,
+  up: (db) => db.exec(`CREATE TABLE ${name.slice(5).replace(/-/g, '_')} (x INTEGER) STRICT`),
+});
 const list = (...names: string[]): Migration[] => names.map((n, i) => ({ ...table(n), version: i + 1 }));
 
 describe('migrate', () => {
@@ -14,7 +18,14 @@ describe('migrate', () => {
     migrate(db, ms, userVersion);
     migrate(db, ms, userVersion); // nothing left to apply
     expect(db.pragma('user_version', { simple: true })).toBe(2);
-    const broken = [...ms, { version: 3, name: '0003-break-c', up: (d: Database.Database) => d.exec('CREATE TABLE c (x INTEGER); SELECT * FROM nowhere') }];
+    const broken = [
+      ...ms,
+      {
+        version: 3,
+        name: '0003-break-c',
+        up: (d: Database.Database) => d.exec('CREATE TABLE c (x INTEGER); SELECT * FROM nowhere'),
+      },
+    ];
     expect(() => migrate(db, broken, userVersion)).toThrow(/nowhere/);
     expect(db.pragma('user_version', { simple: true })).toBe(2);
     expect(db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'c'").get()).toEqual({ n: 0 });

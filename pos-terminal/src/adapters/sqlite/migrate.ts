@@ -45,15 +45,22 @@ export function versionTable(table: string): VersionSlot {
 /** Checks a store's list: versions 1, 2, … in order, names NNNN-verb-noun matching them. */
 export function checkMigrations(list: readonly Migration[]): void {
   list.forEach((m, i) => {
-    if (m.version !== i + 1 || !m.name.startsWith(`${String(i + 1).padStart(4, '0')}-`)) throw new Error(`migration ${m.name} is out of order (expected version ${i + 1})`);
+    if (m.version !== i + 1 || !m.name.startsWith(`${String(i + 1).padStart(4, '0')}-`))
+      throw new Error(`migration ${m.name} is out of order (expected version ${i + 1})`);
   });
 }
 
 /** Applies `list` above the version in `slot`, up to `target` (default: all); a database newer than the code is refused. */
-export function migrate(db: Database.Database, list: readonly Migration[], slot: VersionSlot, target = list.length): void {
+export function migrate(
+  db: Database.Database,
+  list: readonly Migration[],
+  slot: VersionSlot,
+  target = list.length,
+): void {
   checkMigrations(list);
   const at = slot.read(db);
-  if (at > list.length) throw new Error(`the database is at schema version ${at}, newer than this till knows (${list.length})`);
+  if (at > list.length)
+    throw new Error(`the database is at schema version ${at}, newer than this till knows (${list.length})`);
   for (const m of list.slice(at, target))
     db.transaction(() => {
       m.up(db);

@@ -4,8 +4,21 @@
  * Kept free of zod so the preload can import the channel lists.
  */
 import type {
-  AdjustmentView, AttemptView, BackendStatus, BasketView, BatchView, CodePaymentView, DraftView, ErrorView, MismatchView, PdfResult, PrintResult, ProductView, ReceiptView,
-  SessionRow, TillSnapshot,
+  AdjustmentView,
+  AttemptView,
+  BackendStatus,
+  BasketView,
+  BatchView,
+  CodePaymentView,
+  DraftView,
+  ErrorView,
+  MismatchView,
+  PdfResult,
+  PrintResult,
+  ProductView,
+  ReceiptView,
+  SessionRow,
+  TillSnapshot,
 } from './view-models';
 
 /** A manager's credentials, entered at the till for one action (a refund or void above the limit, the day's close). */
@@ -33,7 +46,10 @@ export interface Requests {
   'till:snapshot': { req: Record<string, never>; res: TillSnapshot };
   'catalog:search': { req: { query: string; limit?: number }; res: ProductView[] };
   'catalog:scan': { req: { barcode: string }; res: ProductView | null };
-  'catalog:upsert': { req: { sku: string; barcode?: string | null; name: string; priceMinor: number }; res: ProductView };
+  'catalog:upsert': {
+    req: { sku: string; barcode?: string | null; name: string; priceMinor: number };
+    res: ProductView;
+  };
   'draft:add': { req: { sku: string; quantity?: number }; res: DraftView };
   'draft:set-quantity': { req: { sku: string; quantity: number }; res: DraftView };
   'draft:remove': { req: { sku: string }; res: DraftView };
@@ -48,7 +64,10 @@ export interface Requests {
   'receipt:history': { req: { query?: string; date?: string; limit?: number }; res: ReceiptView[] };
   'receipt:print': { req: { terminalTxnId: string }; res: PrintResult };
   'receipt:pdf': { req: { terminalTxnId: string }; res: PdfResult };
-  'receipt:refund': { req: { terminalTxnId: string; amountMinor: number; approval?: Approval }; res: AdjustmentView };
+  'receipt:refund': {
+    req: { terminalTxnId: string; amountMinor: number; approval?: Approval };
+    res: AdjustmentView;
+  };
   'receipt:void': { req: { terminalTxnId: string; approval?: Approval }; res: AdjustmentView };
   'batch:close': { req: { approval?: Approval }; res: BatchView };
 }
@@ -71,24 +90,65 @@ export type RequestOf<C extends RequestChannel> = Requests[C]['req'];
 export type ResponseOf<C extends RequestChannel> = Requests[C]['res'];
 
 export const REQUEST_CHANNELS = [
-  'auth:sign-in', 'auth:resume', 'auth:sign-out', 'till:snapshot', 'catalog:search', 'catalog:scan', 'catalog:upsert', 'draft:add', 'draft:set-quantity', 'draft:remove', 'draft:clear',
-  'basket:charge', 'basket:assign', 'basket:cancel', 'session:cancel', 'basket:pay-code', 'receipt:history', 'receipt:print', 'receipt:pdf', 'receipt:refund', 'receipt:void', 'batch:close',
+  'auth:sign-in',
+  'auth:resume',
+  'auth:sign-out',
+  'till:snapshot',
+  'catalog:search',
+  'catalog:scan',
+  'catalog:upsert',
+  'draft:add',
+  'draft:set-quantity',
+  'draft:remove',
+  'draft:clear',
+  'basket:charge',
+  'basket:assign',
+  'basket:cancel',
+  'session:cancel',
+  'basket:pay-code',
+  'receipt:history',
+  'receipt:print',
+  'receipt:pdf',
+  'receipt:refund',
+  'receipt:void',
+  'batch:close',
 ] as const satisfies readonly RequestChannel[];
 
 export const EVENT_CHANNELS = [
-  'till:changed', 'session:changed', 'attempt:changed', 'receipt:issued', 'mismatch:found', 'error:raised', 'backend:changed', 'basket:changed', 'draft:changed',
+  'till:changed',
+  'session:changed',
+  'attempt:changed',
+  'receipt:issued',
+  'mismatch:found',
+  'error:raised',
+  'backend:changed',
+  'basket:changed',
+  'draft:changed',
 ] as const satisfies readonly EventChannel[];
 
-export const isRequestChannel = (s: string): s is RequestChannel => (REQUEST_CHANNELS as readonly string[]).includes(s);
-export const isEventChannel = (s: string): s is EventChannel => (EVENT_CHANNELS as readonly string[]).includes(s);
+export const isRequestChannel = (s: string): s is RequestChannel =>
+  (REQUEST_CHANNELS as readonly string[]).includes(s);
+export const isEventChannel = (s: string): s is EventChannel =>
+  (EVENT_CHANNELS as readonly string[]).includes(s);
 
 /** The channels the session gate answers itself (no cashier signed in needed). */
-export const AUTH_CHANNELS = ['auth:sign-in', 'auth:resume', 'auth:sign-out'] as const satisfies readonly RequestChannel[];
+export const AUTH_CHANNELS = [
+  'auth:sign-in',
+  'auth:resume',
+  'auth:sign-out',
+] as const satisfies readonly RequestChannel[];
 export type AuthChannel = (typeof AUTH_CHANNELS)[number];
-export const isAuthChannel = (s: string): s is AuthChannel => (AUTH_CHANNELS as readonly string[]).includes(s);
+export const isAuthChannel = (s: string): s is AuthChannel =>
+  (AUTH_CHANNELS as readonly string[]).includes(s);
 
 export type ApiErrorCode =
-  | 'bad_request' | 'too_large' | 'unknown_channel' | 'not_found' | 'conflict' | 'unavailable' | 'internal'
+  | 'bad_request'
+  | 'too_large'
+  | 'unknown_channel'
+  | 'not_found'
+  | 'conflict'
+  | 'unavailable'
+  | 'internal'
   /** No cashier is signed in on this connection (or the sign-in failed). */
   | 'unauthenticated'
   /** The action needs a manager's approval (or the one given was refused). */

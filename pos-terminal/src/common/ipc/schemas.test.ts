@@ -3,7 +3,10 @@ import { parseRequest } from './schemas';
 
 describe('request schemas', () => {
   it('take the session ids the BLE adapter gives phones (handle#count), for cancel and assign', () => {
-    expect(parseRequest('session:cancel', { sessionId: '11#10' })).toEqual({ ok: true, value: { sessionId: '11#10' } });
+    expect(parseRequest('session:cancel', { sessionId: '11#10' })).toEqual({
+      ok: true,
+      value: { sessionId: '11#10' },
+    });
     expect(parseRequest('basket:assign', { basketId: 'B-3', sessionId: '64#2' }).ok).toBe(true);
     expect(parseRequest('session:cancel', { sessionId: 'mem-1' }).ok).toBe(true);
   });

@@ -32,7 +32,10 @@ export const REFUSAL_WORDS = {
 } as const satisfies Record<string, string>;
 
 /** A broken BLE frame, message, message stream or secure channel. */
-export const PROTOCOL_WORDS: Record<FrameErrorCode | ChannelErrorCode | MessageError['code'] | StreamError['code'], string> = {
+export const PROTOCOL_WORDS: Record<
+  FrameErrorCode | ChannelErrorCode | MessageError['code'] | StreamError['code'],
+  string
+> = {
   malformed: 'the phone sent a message the till cannot read',
   empty: 'the phone sent an empty message',
   clear_after_handshake: 'the phone sent an unencrypted message on the encrypted link',
@@ -82,7 +85,11 @@ export function reasonWords(detail: string): string {
   if (m) {
     const [, from, what] = m as unknown as [string, string, string];
     const source = SOURCES[from];
-    if (source) return source.words[what] ?? (from === 'disconnected' && what.startsWith('hci_') ? 'the radio link dropped' : source.otherwise);
+    if (source)
+      return (
+        source.words[what] ??
+        (from === 'disconnected' && what.startsWith('hci_') ? 'the radio link dropped' : source.otherwise)
+      );
     if (from in REFUSAL_WORDS) return REFUSAL_WORDS[from as keyof typeof REFUSAL_WORDS];
     // A refusal the table does not know yet: its message (written for the phone's shopper), not its code.
     if (CODE.test(from)) return what;

@@ -3,7 +3,15 @@
  * `formatMoney`, decline reasons already turned into text with `declineText`). No card number
  * beyond the masked PAN, never a PIN.
  */
-export type SessionPhase = 'connecting' | 'card_check' | 'authorizing' | 'awaiting_payment' | 'paying' | 'approved' | 'declined' | 'failed';
+export type SessionPhase =
+  | 'connecting'
+  | 'card_check'
+  | 'authorizing'
+  | 'awaiting_payment'
+  | 'paying'
+  | 'approved'
+  | 'declined'
+  | 'failed';
 
 export interface SessionRow {
   readonly id: string;

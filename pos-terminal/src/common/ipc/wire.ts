@@ -8,5 +8,6 @@ import type { ApiErrorBody, EventChannel, Events } from './channels';
 
 export const MAX_WS_MESSAGE_BYTES = 16 * 1024;
 
-export type WireReply = { id: number | null; ok: true; result: unknown } | { id: number | null; ok: false; error: ApiErrorBody };
+export type WireReply =
+  { id: number | null; ok: true; result: unknown } | { id: number | null; ok: false; error: ApiErrorBody };
 export type WirePush = { [E in EventChannel]: { event: E; payload: Events[E] } }[EventChannel];

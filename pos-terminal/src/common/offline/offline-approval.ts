@@ -10,8 +10,14 @@
  * CVR). Any refusal is a value naming the check, never card data.
  */
 import {
-  CURRENCY_NUMERIC, equalBytes, verifyOfflineTc,
-  type Money, type OfflineTcEvidence, type OfflineTcRefusal, type RsaPublicKey, type VerifiedOfflineTc,
+  CURRENCY_NUMERIC,
+  equalBytes,
+  verifyOfflineTc,
+  type Money,
+  type OfflineTcEvidence,
+  type OfflineTcRefusal,
+  type RsaPublicKey,
+  type VerifiedOfflineTc,
 } from '@bluetill/protocol';
 
 /** What the till asked of the card for this sale, and with which data. */
@@ -31,7 +37,9 @@ export type OfflineApprovalRefusal =
   | 'atc_replayed'
   | 'cardholder_not_verified';
 
-export type OfflineApprovalCheck = { readonly ok: true; readonly tc: VerifiedOfflineTc } | { readonly ok: false; readonly reason: OfflineApprovalRefusal };
+export type OfflineApprovalCheck =
+  | { readonly ok: true; readonly tc: VerifiedOfflineTc }
+  | { readonly ok: false; readonly reason: OfflineApprovalRefusal };
 
 /** The till's offline journal as this check reads it: has this card's ATC been approved offline here before? */
 export interface OfflineAtcJournal {
@@ -50,11 +58,19 @@ export function checkOfflineApproval(i: {
   const verified = verifyOfflineTc({ evidence: i.evidence, caKeys: i.caKeys, now: i.now });
   if (!verified.ok) return verified;
   const tc = verified.tc;
-  if (tc.amountMinor !== i.request.amount.minor || tc.currency !== CURRENCY_NUMERIC[i.request.amount.currency]) return { ok: false, reason: 'amount_mismatch' };
-  if (!equalBytes(tc.unpredictableNumber, i.request.unpredictableNumber)) return { ok: false, reason: 'unpredictable_number_mismatch' };
+  if (
+    tc.amountMinor !== i.request.amount.minor ||
+    tc.currency !== CURRENCY_NUMERIC[i.request.amount.currency]
+  )
+    return { ok: false, reason: 'amount_mismatch' };
+  if (!equalBytes(tc.unpredictableNumber, i.request.unpredictableNumber))
+    return { ok: false, reason: 'unpredictable_number_mismatch' };
   if (i.journal.hasAtc({ pan: tc.pan, psn: tc.psn }, tc.atc)) return { ok: false, reason: 'atc_replayed' };
   const c = tc.cvr;
-  const verifiedOnCard = (c.offlinePinPerformed && !c.offlinePinFailed) || (c.biometricPerformed === true && !c.biometricFailed) || (c.knowledgePerformed === true && !c.knowledgeFailed);
+  const verifiedOnCard =
+    (c.offlinePinPerformed && !c.offlinePinFailed) ||
+    (c.biometricPerformed === true && !c.biometricFailed) ||
+    (c.knowledgePerformed === true && !c.knowledgeFailed);
   if (!verifiedOnCard) return { ok: false, reason: 'cardholder_not_verified' };
   return { ok: true, tc };
 }

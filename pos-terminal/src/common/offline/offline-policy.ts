@@ -48,7 +48,11 @@ export type OfflinePolicyState = {
   readonly cards: ReadonlyMap<string, CardAllowance>;
 };
 
-export const EMPTY_OFFLINE_STATE: OfflinePolicyState = Object.freeze({ highestTimeMs: 0, exposureMinor: 0, cards: new Map<string, CardAllowance>() });
+export const EMPTY_OFFLINE_STATE: OfflinePolicyState = Object.freeze({
+  highestTimeMs: 0,
+  exposureMinor: 0,
+  cards: new Map<string, CardAllowance>(),
+});
 
 export type OfflineLimitName =
   | 'card_company_reachable'
@@ -62,7 +66,11 @@ export type OfflineLimitName =
 
 export type OfflineDecision =
   | { readonly approved: true }
-  | { readonly approved: false; readonly decline: 'card_company_unreachable'; readonly limit: OfflineLimitName };
+  | {
+      readonly approved: false;
+      readonly decline: 'card_company_unreachable';
+      readonly limit: OfflineLimitName;
+    };
 
 export type OfflineSale = {
   readonly nowMs: number;
@@ -77,7 +85,10 @@ export interface BlockList {
 }
 
 export class OfflinePolicyError extends Error {
-  constructor(readonly code: 'bad_limits' | 'bad_sale', message: string) {
+  constructor(
+    readonly code: 'bad_limits' | 'bad_sale',
+    message: string,
+  ) {
     super(message);
     this.name = 'OfflinePolicyError';
   }
@@ -87,25 +98,43 @@ const isAmount = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
 
 /** Throws OfflinePolicyError('bad_limits') when a limit is not a whole non-negative number or the zone is unknown. */
 export function checkOfflinePolicyLimits(l: OfflinePolicyLimits): void {
-  for (const [name, v] of [['floor limit', l.floorLimitMinor], ['per-card daily count', l.perCardDailyCount], ['per-card daily amount', l.perCardDailyAmountMinor], ['offline exposure', l.exposureMinor]] as const) {
+  for (const [name, v] of [
+    ['floor limit', l.floorLimitMinor],
+    ['per-card daily count', l.perCardDailyCount],
+    ['per-card daily amount', l.perCardDailyAmountMinor],
+    ['offline exposure', l.exposureMinor],
+  ] as const) {
     if (!isAmount(v)) throw new OfflinePolicyError('bad_limits', `${name} must be a whole number, 0 or more`);
   }
-  if (!/^[A-Z]{3}$/.test(l.currency)) throw new OfflinePolicyError('bad_limits', 'currency must be an ISO 4217 code');
+  if (!/^[A-Z]{3}$/.test(l.currency))
+    throw new OfflinePolicyError('bad_limits', 'currency must be an ISO 4217 code');
   if (!isTimeZone(l.timeZone)) throw new OfflinePolicyError('bad_limits', 'time zone unknown');
 }
 
-const decline = (limit: OfflineLimitName): OfflineDecision => ({ approved: false, decline: 'card_company_unreachable', limit });
+const decline = (limit: OfflineLimitName): OfflineDecision => ({
+  approved: false,
+  decline: 'card_company_unreachable',
+  limit,
+});
 
 /**
  * Decides one sale and returns the state after it (moved only by an approval, and by the clock
  * reading, which only ever goes up). Throws OfflinePolicyError('bad_sale') for a malformed sale.
  */
-export function decideOffline(state: OfflinePolicyState, limits: OfflinePolicyLimits, blockList: BlockList, sale: OfflineSale): { decision: OfflineDecision; state: OfflinePolicyState } {
-  if (!isAmount(sale.amount.minor) || sale.amount.minor === 0) throw new OfflinePolicyError('bad_sale', 'amount must be a whole number above 0');
-  if (!Number.isSafeInteger(sale.nowMs) || sale.nowMs < 0) throw new OfflinePolicyError('bad_sale', 'clock reading must be ms since the epoch');
+export function decideOffline(
+  state: OfflinePolicyState,
+  limits: OfflinePolicyLimits,
+  blockList: BlockList,
+  sale: OfflineSale,
+): { decision: OfflineDecision; state: OfflinePolicyState } {
+  if (!isAmount(sale.amount.minor) || sale.amount.minor === 0)
+    throw new OfflinePolicyError('bad_sale', 'amount must be a whole number above 0');
+  if (!Number.isSafeInteger(sale.nowMs) || sale.nowMs < 0)
+    throw new OfflinePolicyError('bad_sale', 'clock reading must be ms since the epoch');
   if (sale.cardKey.length === 0) throw new OfflinePolicyError('bad_sale', 'card key missing');
   const highestTimeMs = Math.max(state.highestTimeMs, sale.nowMs);
-  const seen: OfflinePolicyState = highestTimeMs === state.highestTimeMs ? state : { ...state, highestTimeMs };
+  const seen: OfflinePolicyState =
+    highestTimeMs === state.highestTimeMs ? state : { ...state, highestTimeMs };
   const no = (limit: OfflineLimitName) => ({ decision: decline(limit), state: seen });
   switch (sale.backend) {
     case 'reachable':
@@ -129,7 +158,10 @@ export function decideOffline(state: OfflinePolicyState, limits: OfflinePolicyLi
   if (state.exposureMinor + amount > limits.exposureMinor) return no('till_exposure');
   const cards = new Map(state.cards);
   cards.set(sale.cardKey, { day, count: today.count + 1, amountMinor: today.amountMinor + amount });
-  return { decision: { approved: true }, state: { highestTimeMs, exposureMinor: state.exposureMinor + amount, cards } };
+  return {
+    decision: { approved: true },
+    state: { highestTimeMs, exposureMinor: state.exposureMinor + amount, cards },
+  };
 }
 
 /**
@@ -137,6 +169,7 @@ export function decideOffline(state: OfflinePolicyState, limits: OfflinePolicyLi
  * counts in the till's exposure. The card's daily allowance stays used.
  */
 export function releaseExposure(state: OfflinePolicyState, amountMinor: number): OfflinePolicyState {
-  if (!isAmount(amountMinor) || amountMinor > state.exposureMinor) throw new OfflinePolicyError('bad_sale', 'released more than the exposure holds');
+  if (!isAmount(amountMinor) || amountMinor > state.exposureMinor)
+    throw new OfflinePolicyError('bad_sale', 'released more than the exposure holds');
   return { ...state, exposureMinor: state.exposureMinor - amountMinor };
 }

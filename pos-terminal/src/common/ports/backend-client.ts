@@ -1,6 +1,16 @@
 import type {
-  AuthorizeRequest, AuthorizeResponse, CancelRequest, ChallengeResponse, CloseBatchResponse, ListTransactionsResponse, Money, RefundResponse, SettleRequest, SettleResponse,
-  SettleWithCodeRequest, VoidResponse,
+  AuthorizeRequest,
+  AuthorizeResponse,
+  CancelRequest,
+  ChallengeResponse,
+  CloseBatchResponse,
+  ListTransactionsResponse,
+  Money,
+  RefundResponse,
+  SettleRequest,
+  SettleResponse,
+  SettleWithCodeRequest,
+  VoidResponse,
 } from '@bluetill/protocol';
 import { TERMINAL_REFUSAL_TEXT, type TerminalRefusalReason } from '@bluetill/protocol';
 
@@ -65,4 +75,5 @@ export class BackendError extends Error {
 }
 
 /** The card company's refusal of this till in words: "the card company refused this till (certificate revoked)". */
-export const refusalText = (reason: TerminalRefusalReason | undefined): string => `the card company refused this till${reason ? ` (${TERMINAL_REFUSAL_TEXT[reason]})` : ''}`;
+export const refusalText = (reason: TerminalRefusalReason | undefined): string =>
+  `the card company refused this till${reason ? ` (${TERMINAL_REFUSAL_TEXT[reason]})` : ''}`;

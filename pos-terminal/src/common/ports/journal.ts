@@ -33,7 +33,14 @@ export interface Journal {
    * The write-ahead record, state 'pending': visible at once (a second begin for the basket sees
    * it); resolves once it is on disk, so the request may leave. Nothing is sent before that.
    */
-  begin(a: { terminalTxnId: string; basketId: string; request: Uint8Array; at: number; amountMinor?: number; maskedPan?: string }): Promise<void>;
+  begin(a: {
+    terminalTxnId: string;
+    basketId: string;
+    request: Uint8Array;
+    at: number;
+    amountMinor?: number;
+    maskedPan?: string;
+  }): Promise<void>;
   transition(terminalTxnId: string, to: AttemptState, response: Uint8Array | null, at: number): void;
   get(terminalTxnId: string): AttemptRecord | undefined;
   /** Attempts whose outcome the till does not know ('pending' after a crash, or 'unresolved'). */
@@ -51,8 +58,16 @@ export interface Journal {
    * across restarts so a phone that lost its link can still fetch its receipt. Older than
    * `purgeBefore` are forgotten.
    */
-  recordResumeToken(r: { terminalTxnId: string; basketId: string; tokenHash: Uint8Array; at: number; purgeBefore: number }): void;
-  resumeToken(terminalTxnId: string): { readonly basketId: string; readonly tokenHash: Uint8Array } | undefined;
+  recordResumeToken(r: {
+    terminalTxnId: string;
+    basketId: string;
+    tokenHash: Uint8Array;
+    at: number;
+    purgeBefore: number;
+  }): void;
+  resumeToken(
+    terminalTxnId: string,
+  ): { readonly basketId: string; readonly tokenHash: Uint8Array } | undefined;
   close(): void;
 }
 

@@ -10,7 +10,11 @@ const cake = { sku: 'cake', name: 'Cake', priceMinor: 420 };
 /** A basket store in memory that records each write (one per change). */
 function memoryStore(draft: Item[] = []): BasketStore & { writes: BasketChange[] } {
   const writes: BasketChange[] = [];
-  return { writes, loadBaskets: () => ({ baskets: [], lastNumber: 0, draft }), writeBaskets: (c) => void writes.push(c) };
+  return {
+    writes,
+    loadBaskets: () => ({ baskets: [], lastNumber: 0, draft }),
+    writeBaskets: (c) => void writes.push(c),
+  };
 }
 
 describe('DraftSale', () => {
@@ -35,7 +39,9 @@ describe('DraftSale', () => {
     sale.add(tea, 998);
     expect(() => sale.add(tea, 2)).toThrow(expect.objectContaining({ code: 'bad_request' }));
     expect(() => sale.add(cake, 0)).toThrow(expect.objectContaining({ code: 'bad_request' }));
-    expect(() => sale.setQuantity('tea', MAX_QUANTITY + 1)).toThrow(expect.objectContaining({ code: 'bad_request' }));
+    expect(() => sale.setQuantity('tea', MAX_QUANTITY + 1)).toThrow(
+      expect.objectContaining({ code: 'bad_request' }),
+    );
     expect(() => sale.setQuantity('tea', 1.5)).toThrow(expect.objectContaining({ code: 'bad_request' }));
     expect(() => sale.setQuantity('cake', 1)).toThrow(expect.objectContaining({ code: 'not_found' }));
     expect(() => sale.remove('cake')).toThrow(expect.objectContaining({ code: 'not_found' }));
@@ -60,7 +66,11 @@ describe('DraftSale', () => {
   });
 
   it('comes back as it was kept, and takes back a waiting basket into its lines (not one a phone has)', () => {
-    const book = new BasketBook('EUR', () => false, memoryStore([{ sku: 'tea', name: 'Green tea', unitPriceMinor: 350, quantity: 1 }]));
+    const book = new BasketBook(
+      'EUR',
+      () => false,
+      memoryStore([{ sku: 'tea', name: 'Green tea', unitPriceMinor: 350, quantity: 1 }]),
+    );
     const sale = new DraftSale(book, 'EUR');
     expect(sale.items()).toHaveLength(1);
     const waiting = book.add([{ sku: 'tea', name: 'Green tea', unitPriceMinor: 350, quantity: 2 }]);

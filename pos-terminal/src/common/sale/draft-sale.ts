@@ -37,7 +37,10 @@ export class DraftSale {
   }
 
   total(): Money {
-    return { minor: [...this.lines.values()].reduce((n, l) => n + l.quantity * l.unitPriceMinor, 0), currency: this.currency };
+    return {
+      minor: [...this.lines.values()].reduce((n, l) => n + l.quantity * l.unitPriceMinor, 0),
+      currency: this.currency,
+    };
   }
 
   get empty(): boolean {
@@ -50,7 +53,12 @@ export class DraftSale {
     const line = this.lines.get(product.sku);
     const total = (line?.quantity ?? 0) + quantity;
     if (total > MAX_QUANTITY) throw new TillError('bad_request', `at most ${MAX_QUANTITY} of one product`);
-    this.lines.set(product.sku, { sku: product.sku, name: product.name, unitPriceMinor: line?.unitPriceMinor ?? product.priceMinor, quantity: total });
+    this.lines.set(product.sku, {
+      sku: product.sku,
+      name: product.name,
+      unitPriceMinor: line?.unitPriceMinor ?? product.priceMinor,
+      quantity: total,
+    });
     return this.keep();
   }
 
@@ -83,7 +91,8 @@ export class DraftSale {
   /** A waiting basket taken back: its items join the sale (one write), to change and charge again. */
   takeBack(basketId: string): Basket {
     const taken = this.baskets.takeBack(basketId);
-    if (!taken) throw new TillError('conflict', `basket ${basketId} is not waiting (a phone has it, or it is paid)`);
+    if (!taken)
+      throw new TillError('conflict', `basket ${basketId} is not waiting (a phone has it, or it is paid)`);
     this.reload();
     return taken;
   }

@@ -28,8 +28,21 @@ export class DayPanel implements Panel {
   }
 
   private async closeDay(): Promise<void> {
-    if (!(await confirmAction('Close the day? The batch is closed at the payment network; new sales start the next one.', 'Close the day'))) return;
-    const b = await this.ctx.call(() => this.ctx.approval.run('Close the day', (approval) => this.ctx.api.invoke('batch:close', approval ? { approval } : {})), undefined, 'day-status');
+    if (
+      !(await confirmAction(
+        'Close the day? The batch is closed at the payment network; new sales start the next one.',
+        'Close the day',
+      ))
+    )
+      return;
+    const b = await this.ctx.call(
+      () =>
+        this.ctx.approval.run('Close the day', (approval) =>
+          this.ctx.api.invoke('batch:close', approval ? { approval } : {}),
+        ),
+      undefined,
+      'day-status',
+    );
     if (!b) return;
     this.batch = b;
     this.render();

@@ -31,7 +31,9 @@ export class HistoryPanel implements Panel {
       $('history'),
       history
         .map(
-          (r) => `<li><button type="button" data-txn="${esc(r.terminalTxnId)}" aria-current="${r.terminalTxnId === shownReceipt?.terminalTxnId}">
+          (
+            r,
+          ) => `<li><button type="button" data-txn="${esc(r.terminalTxnId)}" aria-current="${r.terminalTxnId === shownReceipt?.terminalTxnId}">
           <span>${esc(r.issuedAtText.split(' ').pop() ?? '')}</span><span>${esc(r.maskedPan.slice(-4).padStart(8, '·'))} · ${esc(r.kind === 'sale' ? r.lines.map((l) => l.name).join(', ') : `${r.kind} of ${r.originalTxnId}`)}</span>
           <span class="res-${r.kind === 'sale' ? r.result : r.kind}">${r.kind === 'refund' ? 'refund −' : r.kind === 'void' ? 'void −' : ''}${esc(r.totalText)}${r.result === 'declined' ? ' <span aria-hidden="true">✕</span><span class="sr-only">declined</span>' : ''}</span></button></li>`,
         )

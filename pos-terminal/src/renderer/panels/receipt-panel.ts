@@ -31,20 +31,29 @@ export class ReceiptPanel implements Panel {
     ($('print') as HTMLButtonElement).disabled = false;
     ($('pdf') as HTMLButtonElement).disabled = false;
     const adjustable = r.kind === 'sale' && r.result === 'approved';
-    for (const id of ['refund-amount', 'refund', 'void']) ($(id) as HTMLInputElement | HTMLButtonElement).disabled = !adjustable;
+    for (const id of ['refund-amount', 'refund', 'void'])
+      ($(id) as HTMLInputElement | HTMLButtonElement).disabled = !adjustable;
   }
 
   async print(): Promise<void> {
     const r = this.ctx.state.shownReceipt;
     if (!r) return;
-    const res = await this.ctx.call(() => this.ctx.api.invoke('receipt:print', { terminalTxnId: r.terminalTxnId }), undefined, 'receipt-status');
+    const res = await this.ctx.call(
+      () => this.ctx.api.invoke('receipt:print', { terminalTxnId: r.terminalTxnId }),
+      undefined,
+      'receipt-status',
+    );
     if (res) this.ctx.status('receipt-status', `Printed ${r.terminalTxnId} (${res.sink})`);
   }
 
   private async pdf(): Promise<void> {
     const r = this.ctx.state.shownReceipt;
     if (!r) return;
-    const res = await this.ctx.call(() => this.ctx.api.invoke('receipt:pdf', { terminalTxnId: r.terminalTxnId }), undefined, 'receipt-status');
+    const res = await this.ctx.call(
+      () => this.ctx.api.invoke('receipt:pdf', { terminalTxnId: r.terminalTxnId }),
+      undefined,
+      'receipt-status',
+    );
     if (res) this.ctx.status('receipt-status', `Saved ${res.path}`);
   }
 
@@ -56,10 +65,24 @@ export class ReceiptPanel implements Panel {
       this.ctx.status('receipt-status', 'Refund amount like 5.00', true);
       return;
     }
-    if (!(await confirmAction(`Refund ${formatMinor(amountMinor)} of ${r.terminalTxnId} to the card?`, 'Refund'))) return;
+    if (
+      !(await confirmAction(
+        `Refund ${formatMinor(amountMinor)} of ${r.terminalTxnId} to the card?`,
+        'Refund',
+      ))
+    )
+      return;
     const res = await this.ctx.call(
-      () => this.ctx.approval.run(`Refund ${formatMinor(amountMinor)} of ${r.terminalTxnId}`, (approval) => this.ctx.api.invoke('receipt:refund', { terminalTxnId: r.terminalTxnId, amountMinor, ...(approval ? { approval } : {}) })),
-      undefined, 'receipt-status',
+      () =>
+        this.ctx.approval.run(`Refund ${formatMinor(amountMinor)} of ${r.terminalTxnId}`, (approval) =>
+          this.ctx.api.invoke('receipt:refund', {
+            terminalTxnId: r.terminalTxnId,
+            amountMinor,
+            ...(approval ? { approval } : {}),
+          }),
+        ),
+      undefined,
+      'receipt-status',
     );
     if (!res) return;
     if (res.result === 'declined') {
@@ -68,17 +91,33 @@ export class ReceiptPanel implements Panel {
     }
     $<HTMLInputElement>('refund-amount').value = '';
     if (res.receipt) this.ctx.showReceipt(res.receipt, true);
-    this.ctx.status('receipt-status', `Refunded ${res.receipt?.totalText ?? ''} of ${r.terminalTxnId} · ${res.refundableLeftText} left`);
+    this.ctx.status(
+      'receipt-status',
+      `Refunded ${res.receipt?.totalText ?? ''} of ${r.terminalTxnId} · ${res.refundableLeftText} left`,
+    );
     void this.ctx.refreshHistory();
   }
 
   private async voidSale(): Promise<void> {
     const r = this.ctx.state.shownReceipt;
     if (!r || r.kind !== 'sale' || r.result !== 'approved') return;
-    if (!(await confirmAction(`Void the sale ${r.terminalTxnId} of ${r.totalText}? The whole payment goes back to the card.`, 'Void'))) return;
+    if (
+      !(await confirmAction(
+        `Void the sale ${r.terminalTxnId} of ${r.totalText}? The whole payment goes back to the card.`,
+        'Void',
+      ))
+    )
+      return;
     const res = await this.ctx.call(
-      () => this.ctx.approval.run(`Void ${r.totalText} of ${r.terminalTxnId}`, (approval) => this.ctx.api.invoke('receipt:void', { terminalTxnId: r.terminalTxnId, ...(approval ? { approval } : {}) })),
-      undefined, 'receipt-status',
+      () =>
+        this.ctx.approval.run(`Void ${r.totalText} of ${r.terminalTxnId}`, (approval) =>
+          this.ctx.api.invoke('receipt:void', {
+            terminalTxnId: r.terminalTxnId,
+            ...(approval ? { approval } : {}),
+          }),
+        ),
+      undefined,
+      'receipt-status',
     );
     if (!res) return;
     if (res.result === 'declined') {

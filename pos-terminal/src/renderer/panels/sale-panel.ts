@@ -43,7 +43,9 @@ export class SalePanel implements Panel {
       if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
         e.preventDefault();
         const li = btn.closest('li');
-        const next = (e.key === 'ArrowDown' ? li?.nextElementSibling : li?.previousElementSibling)?.querySelector('button') as HTMLButtonElement | undefined;
+        const next = (
+          e.key === 'ArrowDown' ? li?.nextElementSibling : li?.previousElementSibling
+        )?.querySelector('button') as HTMLButtonElement | undefined;
         (next ?? (e.key === 'ArrowUp' ? search : null))?.focus();
       } else if (e.key === 'Escape') search.focus();
     });
@@ -53,7 +55,8 @@ export class SalePanel implements Panel {
     });
     $('lines').addEventListener('click', (e) => {
       const b = (e.target as HTMLElement).closest('button');
-      if (b?.dataset.remove) void this.ctx.call(() => this.ctx.api.invoke('draft:remove', { sku: b.dataset.remove! }));
+      if (b?.dataset.remove)
+        void this.ctx.call(() => this.ctx.api.invoke('draft:remove', { sku: b.dataset.remove! }));
     });
     $('lines').addEventListener('change', (e) => {
       const input = e.target as HTMLInputElement;
@@ -63,18 +66,28 @@ export class SalePanel implements Panel {
       const quantity = input.value.trim() === '' ? NaN : Number(input.value);
       if (!Number.isInteger(quantity) || quantity < 1 || quantity > 999) {
         // The line keeps its quantity; the field shows it again, and the error says what was wrong.
-        this.ctx.status('scan-status', `Quantity of ${line.name} stays ${line.quantity}: a quantity is a whole number from 1 to 999`, true);
+        this.ctx.status(
+          'scan-status',
+          `Quantity of ${line.name} stays ${line.quantity}: a quantity is a whole number from 1 to 999`,
+          true,
+        );
         input.value = String(line.quantity);
         return;
       }
-      void this.ctx.call(() => this.ctx.api.invoke('draft:set-quantity', { sku, quantity }), `Quantity of ${line.name}: ${quantity}`);
+      void this.ctx.call(
+        () => this.ctx.api.invoke('draft:set-quantity', { sku, quantity }),
+        `Quantity of ${line.name}: ${quantity}`,
+      );
     });
     $('charge').addEventListener('click', () => void this.charge());
     $('code-form').addEventListener('submit', (e) => {
       e.preventDefault();
       void this.payWithCode();
     });
-    $('clear').addEventListener('click', () => void this.ctx.call(() => this.ctx.api.invoke('draft:clear', {})));
+    $('clear').addEventListener(
+      'click',
+      () => void this.ctx.call(() => this.ctx.api.invoke('draft:clear', {})),
+    );
   }
 
   render(): void {
@@ -84,7 +97,10 @@ export class SalePanel implements Panel {
       searched !== '' && results.length === 0
         ? `<li class="none">No product matches “${esc(searched)}”: try part of the name, or the SKU</li>`
         : results
-            .map((p, i) => `<li><button type="button" id="result-${i}" data-sku="${esc(p.sku)}"><span>${esc(p.name)}<span class="sku">${esc(p.sku)}</span></span><span>${esc(p.priceText)}</span></button></li>`)
+            .map(
+              (p, i) =>
+                `<li><button type="button" id="result-${i}" data-sku="${esc(p.sku)}"><span>${esc(p.name)}<span class="sku">${esc(p.sku)}</span></span><span>${esc(p.priceText)}</span></button></li>`,
+            )
             .join(''),
     );
     if (!till) return;
@@ -164,7 +180,13 @@ export class SalePanel implements Panel {
 
   private async scan(barcode: string): Promise<void> {
     if (!/^[0-9]{4,14}$/.test(barcode)) {
-      this.ctx.status('scan-status', barcode === '' ? 'Scan or type a barcode, then Enter' : `“${barcode.slice(0, 20)}” is not a barcode: a barcode is 4 to 14 digits`, true);
+      this.ctx.status(
+        'scan-status',
+        barcode === ''
+          ? 'Scan or type a barcode, then Enter'
+          : `“${barcode.slice(0, 20)}” is not a barcode: a barcode is 4 to 14 digits`,
+        true,
+      );
       return;
     }
     const p = await this.ctx.call(() => this.ctx.api.invoke('catalog:scan', { barcode }));
@@ -217,19 +239,30 @@ export class SalePanel implements Panel {
     }
     const basketId = s.till.draft.lines.length === 0 ? waiting?.id : undefined;
     this.ctx.status('code-status', 'Checking the code…');
-    const res = await this.ctx.call(() => this.ctx.api.invoke('basket:pay-code', { code, ...(basketId ? { basketId } : {}) }), undefined, 'code-status');
+    const res = await this.ctx.call(
+      () => this.ctx.api.invoke('basket:pay-code', { code, ...(basketId ? { basketId } : {}) }),
+      undefined,
+      'code-status',
+    );
     if (!res) return;
     input.value = '';
     s.codeBasketId = res.result === 'approved' ? null : res.basketId;
     if (res.result === 'approved') {
-      this.ctx.status('code-status', `Paid with code: ${res.receipt?.totalText ?? ''}, approval ${res.receipt?.approvalCode ?? ''}`);
+      this.ctx.status(
+        'code-status',
+        `Paid with code: ${res.receipt?.totalText ?? ''}, approval ${res.receipt?.approvalCode ?? ''}`,
+      );
       if (res.receipt) {
         s.pinnedReceipt = false;
         this.ctx.showReceipt(res.receipt);
       }
       $('scan').focus();
     } else {
-      this.ctx.status('code-status', `Code declined: ${res.declineText}. Basket ${res.basketId} is waiting: another code pays it.`, true);
+      this.ctx.status(
+        'code-status',
+        `Code declined: ${res.declineText}. Basket ${res.basketId} is waiting: another code pays it.`,
+        true,
+      );
       input.focus();
     }
   }

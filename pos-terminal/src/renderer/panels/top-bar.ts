@@ -23,20 +23,32 @@ export class TopBar implements Panel {
       $('counter').textContent = s.counterName;
       const pill = $('backend');
       pill.className = `pill pill-${s.backend.health}`;
-      pill.textContent = s.backend.health === 'reachable' ? 'Payment network: connected' : s.backend.health === 'unreachable' ? 'Payment network: UNREACHABLE' : 'Payment network: checking…';
+      pill.textContent =
+        s.backend.health === 'reachable'
+          ? 'Payment network: connected'
+          : s.backend.health === 'unreachable'
+            ? 'Payment network: UNREACHABLE'
+            : 'Payment network: checking…';
       pill.title = s.backend.message;
     }
     const alerts: string[] = [];
-    if (!connected) alerts.push('<div class="alert alert-bad">Lost the connection to the till: reconnecting…</div>');
-    if (s?.backend.health === 'unreachable') alerts.push(`<div class="alert alert-bad">${esc(s.backend.message)}</div>`);
+    if (!connected)
+      alerts.push('<div class="alert alert-bad">Lost the connection to the till: reconnecting…</div>');
+    if (s?.backend.health === 'unreachable')
+      alerts.push(`<div class="alert alert-bad">${esc(s.backend.message)}</div>`);
     for (const m of s?.mismatches ?? []) {
       const key = `m:${m.sessionId}:${m.at}`;
       if (!dismissed.has(key))
-        alerts.push(`<div class="alert alert-bad">Basket ${esc(m.basketId)}: ${esc(m.message)} <button type="button" data-dismiss="${esc(key)}">Dismiss</button></div>`);
+        alerts.push(
+          `<div class="alert alert-bad">Basket ${esc(m.basketId)}: ${esc(m.message)} <button type="button" data-dismiss="${esc(key)}">Dismiss</button></div>`,
+        );
     }
     for (const e of (s?.errors ?? []).filter((x) => x.code === 'printer' || x.code === 'pdf')) {
       const key = `e:${e.code}:${e.at}`;
-      if (!dismissed.has(key)) alerts.push(`<div class="alert alert-warn">${esc(e.message)} <button type="button" data-dismiss="${esc(key)}">Dismiss</button></div>`);
+      if (!dismissed.has(key))
+        alerts.push(
+          `<div class="alert alert-warn">${esc(e.message)} <button type="button" data-dismiss="${esc(key)}">Dismiss</button></div>`,
+        );
     }
     setHtml($('alerts'), alerts.join(''));
   }

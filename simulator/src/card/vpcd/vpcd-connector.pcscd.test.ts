@@ -9,8 +9,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PPSE_CARD_ATR, PPSE_FCI, PpseTestCard } from '../../../../tests/support/pcsc-ppse-card';
 import { openVirtualReader, type VirtualReader } from '../../../../tests/support/pcsc-virtual-card';
-import { openscTool, readerNumber, receivedBytes, SELECT_PPSE_TEXT } from '../../../../tests/support/opensc-tool';
-
+import {
+  openscTool,
+  readerNumber,
+  receivedBytes,
+  SELECT_PPSE_TEXT,
+} from '../../../../tests/support/opensc-tool';
 
 let virtual: VirtualReader;
 

@@ -94,7 +94,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function setup<C extends CardApplication = RecordingCard>(card: C = new RecordingCard() as unknown as C) {
+async function setup<C extends CardApplication = RecordingCard>(
+  card: C = new RecordingCard() as unknown as C,
+) {
   const vpcd = await FakeVpcd.listen();
   const events: VpcdConnectorEvent[] = [];
   const connector = new VpcdConnector({

@@ -151,9 +151,11 @@ export class VpcdConnector {
         if (!answer) continue;
         // A card that takes time (card-timing.ts) answers after it; answers keep their order.
         const ms = payload.length > 1 ? (this.card.lastCommandMs?.() ?? 0) : 0;
-        this.sending = this.sending.then(() => (ms > 0 ? new Promise<void>((done) => setTimeout(done, ms)) : undefined)).then(() => {
-          if (this.socket === socket) socket.write(encodeVpcdFrame(answer));
-        });
+        this.sending = this.sending
+          .then(() => (ms > 0 ? new Promise<void>((done) => setTimeout(done, ms)) : undefined))
+          .then(() => {
+            if (this.socket === socket) socket.write(encodeVpcdFrame(answer));
+          });
       }
     });
     // 'close' always follows 'error'; the error itself (ECONNREFUSED, ECONNRESET) is routine here.

@@ -1,11 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectPostgres, startPostgresServer, type PostgresServer } from '../../../test-support/postgres-server';
+import {
+  connectPostgres,
+  startPostgresServer,
+  type PostgresServer,
+} from '../../../test-support/postgres-server';
 import { migratePostgres } from '../migrate';
 import { versionOf } from './index';
 
 let server: PostgresServer;
-beforeAll(async () => { server = await startPostgresServer(); });
-afterAll(async () => { await server?.stop(); });
+beforeAll(async () => {
+  server = await startPostgresServer();
+});
+afterAll(async () => {
+  await server?.stop();
+});
 
 describe('PostgreSQL migration 0004-add-authorization-cvm', () => {
   it('marks the authorizations of a database at version 3 as online PIN and accepts only the known methods', async () => {
@@ -19,9 +27,13 @@ describe('PostgreSQL migration 0004-add-authorization-cvm', () => {
           VALUES ('C-1', 'h1', '\\x01', '476173******0010', '2912', 'A N Other', 'active', '\\x02', '\\x03', 100000, 'EUR', 'acct-C-1');
         INSERT INTO authorizations (ref, card_id, terminal_id, un, expires_at) VALUES ('A-1', 'C-1', 'T-1', '01020304', 100);`);
       await migratePostgres(sql, versionOf('0004-add-authorization-cvm'));
-      expect(await sql`SELECT ref, cvm, settled FROM authorizations`).toEqual([{ ref: 'A-1', cvm: 'online_pin', settled: false }]);
+      expect(await sql`SELECT ref, cvm, settled FROM authorizations`).toEqual([
+        { ref: 'A-1', cvm: 'online_pin', settled: false },
+      ]);
       await sql`INSERT INTO authorizations (ref, card_id, terminal_id, un, expires_at, cvm) VALUES ('A-2', 'C-1', 'T-1', '05060708', 100, 'biometric')`;
-      await expect(sql`INSERT INTO authorizations (ref, card_id, terminal_id, un, expires_at, cvm) VALUES ('A-3', 'C-1', 'T-1', '0a0b0c0d', 100, 'no_cvm')`).rejects.toMatchObject({ code: '23514' });
+      await expect(
+        sql`INSERT INTO authorizations (ref, card_id, terminal_id, un, expires_at, cvm) VALUES ('A-3', 'C-1', 'T-1', '0a0b0c0d', 100, 'no_cvm')`,
+      ).rejects.toMatchObject({ code: '23514' });
     } finally {
       await sql.end();
     }

@@ -1,11 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectPostgres, startPostgresServer, type PostgresServer } from '../../../test-support/postgres-server';
+import {
+  connectPostgres,
+  startPostgresServer,
+  type PostgresServer,
+} from '../../../test-support/postgres-server';
 import { migratePostgres } from '../migrate';
 import { versionOf } from './index';
 
 let server: PostgresServer;
-beforeAll(async () => { server = await startPostgresServer(); });
-afterAll(async () => { await server?.stop(); });
+beforeAll(async () => {
+  server = await startPostgresServer();
+});
+afterAll(async () => {
+  await server?.stop();
+});
 
 describe('PostgreSQL migration 0005-create-temporary-codes', () => {
   it('adds the shopper tables to a database at version 4: a code is used together with its settlement or not at all', async () => {
@@ -19,10 +27,14 @@ describe('PostgreSQL migration 0005-create-temporary-codes', () => {
           VALUES ('C-1', 'h1', '\\x01', '476173******0010', '2912', 'A N Other', 'active', '\\x02', '\\x03', 100000, 'EUR', 'acct-C-1');`);
       await migratePostgres(sql, versionOf('0005-create-temporary-codes'));
       await sql`INSERT INTO shopper_challenges (un, expires_at) VALUES ('01020304', 100)`;
-      await expect(sql`INSERT INTO shopper_challenges (un, expires_at) VALUES ('01020304', 200)`).rejects.toMatchObject({ code: '23505' });
+      await expect(
+        sql`INSERT INTO shopper_challenges (un, expires_at) VALUES ('01020304', 200)`,
+      ).rejects.toMatchObject({ code: '23505' });
       await sql`INSERT INTO temporary_codes (code_hash, card_id, limit_minor, currency, created_at, expires_at) VALUES ('hh', 'C-1', 5000, 'EUR', 1, 100)`;
       await expect(sql`UPDATE temporary_codes SET used_at = 50`).rejects.toMatchObject({ code: '23514' });
-      await expect(sql`INSERT INTO temporary_codes (code_hash, card_id, limit_minor, currency, created_at, expires_at) VALUES ('hh', 'C-1', 0, 'EUR', 1, 100)`).rejects.toMatchObject({ code: '23514' });
+      await expect(
+        sql`INSERT INTO temporary_codes (code_hash, card_id, limit_minor, currency, created_at, expires_at) VALUES ('hh', 'C-1', 0, 'EUR', 1, 100)`,
+      ).rejects.toMatchObject({ code: '23514' });
       await sql`INSERT INTO code_attempts (merchant_id, terminal_id, at) VALUES ('M-1', 'T-1', 5)`;
       expect(await sql`SELECT COUNT(*)::int AS n FROM code_attempts`).toEqual([{ n: 1 }]);
     } finally {

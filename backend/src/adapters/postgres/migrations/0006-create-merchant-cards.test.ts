@@ -1,11 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectPostgres, startPostgresServer, type PostgresServer } from '../../../test-support/postgres-server';
+import {
+  connectPostgres,
+  startPostgresServer,
+  type PostgresServer,
+} from '../../../test-support/postgres-server';
 import { migratePostgres } from '../migrate';
 import { versionOf } from './index';
 
 let server: PostgresServer;
-beforeAll(async () => { server = await startPostgresServer(); });
-afterAll(async () => { await server?.stop(); });
+beforeAll(async () => {
+  server = await startPostgresServer();
+});
+afterAll(async () => {
+  await server?.stop();
+});
 
 describe('PostgreSQL migration 0006-create-merchant-cards', () => {
   it('adds merchant cards to a database at version 5, one terminal row and one PAN hash each', async () => {
@@ -20,10 +28,16 @@ describe('PostgreSQL migration 0006-create-merchant-cards', () => {
       await sql`INSERT INTO merchant_cards (id, pan_hash, pan_masked, pan_sequence, expiry, merchant_id, terminal_id, status, issued_at)
         VALUES ('MC-1', 'mh1', '500000******0001', 0, '2912', 'M-1', 'T-MC-1', 'active', 1)`;
       await expect(sql`INSERT INTO merchant_cards (id, pan_hash, pan_masked, pan_sequence, expiry, merchant_id, terminal_id, status, issued_at)
-        VALUES ('MC-2', 'mh2', '500000******0002', 0, '2912', 'M-1', 'T-MC-1', 'active', 1)`).rejects.toMatchObject({ code: '23505' });
+        VALUES ('MC-2', 'mh2', '500000******0002', 0, '2912', 'M-1', 'T-MC-1', 'active', 1)`).rejects.toMatchObject(
+        { code: '23505' },
+      );
       await expect(sql`INSERT INTO merchant_cards (id, pan_hash, pan_masked, pan_sequence, expiry, merchant_id, terminal_id, status, issued_at)
-        VALUES ('MC-3', 'mh1', '500000******0001', 0, '2912', 'M-1', 'T-1', 'active', 1)`).rejects.toMatchObject({ code: '23505' });
-      expect(await sql`SELECT id, terminal_id FROM merchant_cards`).toEqual([{ id: 'MC-1', terminal_id: 'T-MC-1' }]);
+        VALUES ('MC-3', 'mh1', '500000******0001', 0, '2912', 'M-1', 'T-1', 'active', 1)`).rejects.toMatchObject(
+        { code: '23505' },
+      );
+      expect(await sql`SELECT id, terminal_id FROM merchant_cards`).toEqual([
+        { id: 'MC-1', terminal_id: 'T-MC-1' },
+      ]);
     } finally {
       await sql.end();
     }

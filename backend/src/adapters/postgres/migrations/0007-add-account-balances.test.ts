@@ -1,11 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectPostgres, startPostgresServer, type PostgresServer } from '../../../test-support/postgres-server';
+import {
+  connectPostgres,
+  startPostgresServer,
+  type PostgresServer,
+} from '../../../test-support/postgres-server';
 import { migratePostgres } from '../migrate';
 import { versionOf } from './index';
 
 let server: PostgresServer;
-beforeAll(async () => { server = await startPostgresServer(); });
-afterAll(async () => { await server?.stop(); });
+beforeAll(async () => {
+  server = await startPostgresServer();
+});
+afterAll(async () => {
+  await server?.stop();
+});
 
 describe('PostgreSQL migration 0007-add-account-balances', () => {
   it('sets each account of a database at version 6 to the sum of its postings, keeps it on every posting, and refuses changing a posting', async () => {
@@ -23,13 +31,27 @@ describe('PostgreSQL migration 0007-add-account-balances', () => {
           VALUES (1, 'acct-C-1', -250, 'EUR', 1, 1), (1, 'acct-M-1', 250, 'EUR', 1, 1), (2, 'acct-C-1', -100, 'EUR', 2, 1), (2, 'acct-M-1', 100, 'EUR', 2, 1);`);
       await migratePostgres(sql, versionOf('0007-add-account-balances'));
       const balances = () => sql`SELECT id, balance_minor AS b FROM accounts ORDER BY id`;
-      expect(await balances()).toEqual([{ id: 'acct-C-1', b: -350n }, { id: 'acct-C-2', b: 0n }, { id: 'acct-M-1', b: 350n }]);
+      expect(await balances()).toEqual([
+        { id: 'acct-C-1', b: -350n },
+        { id: 'acct-C-2', b: 0n },
+        { id: 'acct-M-1', b: 350n },
+      ]);
       await sql`INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at, batch_id) VALUES (2, 'acct-C-2', -40, 'EUR', 3, 1), (2, 'acct-M-1', 40, 'EUR', 3, 1)`;
-      expect(await balances()).toEqual([{ id: 'acct-C-1', b: -350n }, { id: 'acct-C-2', b: -40n }, { id: 'acct-M-1', b: 390n }]);
-      await expect(sql`UPDATE postings SET amount_minor = 0 WHERE account_id = 'acct-C-1'`).rejects.toThrow(/append-only/);
+      expect(await balances()).toEqual([
+        { id: 'acct-C-1', b: -350n },
+        { id: 'acct-C-2', b: -40n },
+        { id: 'acct-M-1', b: 390n },
+      ]);
+      await expect(sql`UPDATE postings SET amount_minor = 0 WHERE account_id = 'acct-C-1'`).rejects.toThrow(
+        /append-only/,
+      );
       await expect(sql`DELETE FROM postings WHERE account_id = 'acct-C-1'`).rejects.toThrow(/append-only/);
       await expect(sql`TRUNCATE postings`).rejects.toThrow(/append-only/);
-      expect(await balances()).toEqual([{ id: 'acct-C-1', b: -350n }, { id: 'acct-C-2', b: -40n }, { id: 'acct-M-1', b: 390n }]);
+      expect(await balances()).toEqual([
+        { id: 'acct-C-1', b: -350n },
+        { id: 'acct-C-2', b: -40n },
+        { id: 'acct-M-1', b: 390n },
+      ]);
     } finally {
       await sql.end();
     }

@@ -19,11 +19,20 @@ describe('migration 0003-create-batches-and-adjustments', () => {
     expect(db.pragma('user_version', { simple: true })).toBe(3);
     const batch = db.prepare('SELECT id, terminal_id AS t, status, opened_at AS o FROM batches').all();
     expect(batch).toEqual([{ id: 1, t: 'T-1', status: 'open', o: 10 }]);
-    expect(db.prepare('SELECT id, batch_id AS b FROM settlements ORDER BY id').all()).toEqual([{ id: 1, b: 1 }, { id: 2, b: null }]);
-    expect(db.prepare('SELECT COUNT(*) AS n FROM postings WHERE batch_id = 1 AND adjustment_id IS NULL').get()).toEqual({ n: 2 });
+    expect(db.prepare('SELECT id, batch_id AS b FROM settlements ORDER BY id').all()).toEqual([
+      { id: 1, b: 1 },
+      { id: 2, b: null },
+    ]);
+    expect(
+      db.prepare('SELECT COUNT(*) AS n FROM postings WHERE batch_id = 1 AND adjustment_id IS NULL').get(),
+    ).toEqual({ n: 2 });
     // At most one open batch per terminal; an adjustment is unique per (terminal, kind, id).
-    expect(() => db.prepare("INSERT INTO batches (terminal_id, status, opened_at) VALUES ('T-1', 'open', 30)").run()).toThrow(/UNIQUE/);
-    const adj = db.prepare("INSERT INTO adjustments (kind, terminal_id, op_txn_id, original_txn_id, settlement_id, batch_id, request_hash, approved, amount_minor, currency, response, created_at) VALUES ('refund', 'T-1', 'r1', 'a', 1, 1, x'00', 1, 100, 'EUR', x'', 40)");
+    expect(() =>
+      db.prepare("INSERT INTO batches (terminal_id, status, opened_at) VALUES ('T-1', 'open', 30)").run(),
+    ).toThrow(/UNIQUE/);
+    const adj = db.prepare(
+      "INSERT INTO adjustments (kind, terminal_id, op_txn_id, original_txn_id, settlement_id, batch_id, request_hash, approved, amount_minor, currency, response, created_at) VALUES ('refund', 'T-1', 'r1', 'a', 1, 1, x'00', 1, 100, 'EUR', x'', 40)",
+    );
     adj.run();
     expect(() => adj.run()).toThrow(/UNIQUE/);
     db.close();

@@ -17,10 +17,22 @@ describe('migration 0004-add-authorization-cvm', () => {
     `);
     migrate(db, 4);
     expect(db.pragma('user_version', { simple: true })).toBe(4);
-    expect(db.prepare("SELECT cvm FROM authorizations WHERE ref = 'AUTH-old'").get()).toEqual({ cvm: 'online_pin' });
-    db.prepare("INSERT INTO authorizations (ref, card_id, terminal_id, un, expires_at, cvm) VALUES ('AUTH-bio', 'C-1', 'T-1', '05060708', 10, 'biometric')").run();
-    expect(db.prepare("SELECT cvm FROM authorizations WHERE ref = 'AUTH-bio'").get()).toEqual({ cvm: 'biometric' });
-    expect(() => db.prepare("INSERT INTO authorizations (ref, card_id, terminal_id, un, expires_at, cvm) VALUES ('AUTH-x', 'C-1', 'T-1', '0A0B0C0D', 10, 'none')").run()).toThrow(/CHECK/);
+    expect(db.prepare("SELECT cvm FROM authorizations WHERE ref = 'AUTH-old'").get()).toEqual({
+      cvm: 'online_pin',
+    });
+    db.prepare(
+      "INSERT INTO authorizations (ref, card_id, terminal_id, un, expires_at, cvm) VALUES ('AUTH-bio', 'C-1', 'T-1', '05060708', 10, 'biometric')",
+    ).run();
+    expect(db.prepare("SELECT cvm FROM authorizations WHERE ref = 'AUTH-bio'").get()).toEqual({
+      cvm: 'biometric',
+    });
+    expect(() =>
+      db
+        .prepare(
+          "INSERT INTO authorizations (ref, card_id, terminal_id, un, expires_at, cvm) VALUES ('AUTH-x', 'C-1', 'T-1', '0A0B0C0D', 10, 'none')",
+        )
+        .run(),
+    ).toThrow(/CHECK/);
     db.close();
   });
 });

@@ -14,13 +14,26 @@ describe('migration 0005-create-temporary-codes', () => {
     `);
     migrate(db, 5);
     expect(db.pragma('user_version', { simple: true })).toBe(5);
-    db.prepare("INSERT INTO temporary_codes (code_hash, card_id, limit_minor, currency, created_at, expires_at) VALUES ('ab', 'C-1', 500, 'EUR', 1, 2)").run();
-    expect(db.prepare('SELECT card_id AS c, used_at AS u FROM temporary_codes').get()).toEqual({ c: 'C-1', u: null });
+    db.prepare(
+      "INSERT INTO temporary_codes (code_hash, card_id, limit_minor, currency, created_at, expires_at) VALUES ('ab', 'C-1', 500, 'EUR', 1, 2)",
+    ).run();
+    expect(db.prepare('SELECT card_id AS c, used_at AS u FROM temporary_codes').get()).toEqual({
+      c: 'C-1',
+      u: null,
+    });
     // A code is used only together with the settlement that used it; it belongs to a known card.
     expect(() => db.prepare('UPDATE temporary_codes SET used_at = 5').run()).toThrow(/CHECK/);
-    expect(() => db.prepare("INSERT INTO temporary_codes (code_hash, card_id, limit_minor, currency, created_at, expires_at) VALUES ('cd', 'C-9', 500, 'EUR', 1, 2)").run()).toThrow(/FOREIGN KEY/);
+    expect(() =>
+      db
+        .prepare(
+          "INSERT INTO temporary_codes (code_hash, card_id, limit_minor, currency, created_at, expires_at) VALUES ('cd', 'C-9', 500, 'EUR', 1, 2)",
+        )
+        .run(),
+    ).toThrow(/FOREIGN KEY/);
     db.prepare("INSERT INTO shopper_challenges (un, expires_at) VALUES ('01020304', 9)").run();
-    expect(() => db.prepare("INSERT INTO shopper_challenges (un, expires_at) VALUES ('01020304', 9)").run()).toThrow(/UNIQUE/);
+    expect(() =>
+      db.prepare("INSERT INTO shopper_challenges (un, expires_at) VALUES ('01020304', 9)").run(),
+    ).toThrow(/UNIQUE/);
     db.close();
   });
 });

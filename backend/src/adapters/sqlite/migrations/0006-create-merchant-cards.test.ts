@@ -14,10 +14,14 @@ describe('migration 0006-create-merchant-cards', () => {
     `);
     migrate(db, 6);
     expect(db.pragma('user_version', { simple: true })).toBe(6);
-    const insert = db.prepare(`INSERT INTO merchant_cards (id, pan_hash, pan_masked, pan_sequence, expiry, merchant_id, terminal_id, status, issued_at)
+    const insert =
+      db.prepare(`INSERT INTO merchant_cards (id, pan_hash, pan_masked, pan_sequence, expiry, merchant_id, terminal_id, status, issued_at)
                                VALUES (?, ?, '679999*********0012', 1, '3012', ?, ?, 'active', 1)`);
     insert.run('mc-1', 'h1', 'M-1', 'MC-1');
-    expect(db.prepare('SELECT merchant_id AS m, terminal_id AS t FROM merchant_cards').get()).toEqual({ m: 'M-1', t: 'MC-1' });
+    expect(db.prepare('SELECT merchant_id AS m, terminal_id AS t FROM merchant_cards').get()).toEqual({
+      m: 'M-1',
+      t: 'MC-1',
+    });
     expect(() => insert.run('mc-2', 'h1', 'M-1', 'MC-2')).toThrow(/UNIQUE/);
     expect(() => insert.run('mc-3', 'h3', 'M-1', 'MC-1')).toThrow(/UNIQUE/);
     expect(() => insert.run('mc-4', 'h4', 'M-9', 'MC-2')).toThrow(/FOREIGN KEY/);

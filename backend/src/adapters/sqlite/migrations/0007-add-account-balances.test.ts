@@ -20,12 +20,28 @@ describe('migration 0007-add-account-balances', () => {
     migrate(db, 7);
     expect(db.pragma('user_version', { simple: true })).toBe(7);
     const balances = () => db.prepare('SELECT id, balance_minor AS b FROM accounts ORDER BY id').all();
-    expect(balances()).toEqual([{ id: 'acct-C-1', b: -350 }, { id: 'acct-C-2', b: 0 }, { id: 'acct-M-1', b: 350 }]);
-    db.exec(`INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at, batch_id) VALUES (2, 'acct-C-2', -40, 'EUR', 3, 1), (2, 'acct-M-1', 40, 'EUR', 3, 1)`);
-    expect(balances()).toEqual([{ id: 'acct-C-1', b: -350 }, { id: 'acct-C-2', b: -40 }, { id: 'acct-M-1', b: 390 }]);
-    expect(() => db.exec(`UPDATE postings SET amount_minor = 0 WHERE account_id = 'acct-C-1'`)).toThrow(/append-only/);
+    expect(balances()).toEqual([
+      { id: 'acct-C-1', b: -350 },
+      { id: 'acct-C-2', b: 0 },
+      { id: 'acct-M-1', b: 350 },
+    ]);
+    db.exec(
+      `INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at, batch_id) VALUES (2, 'acct-C-2', -40, 'EUR', 3, 1), (2, 'acct-M-1', 40, 'EUR', 3, 1)`,
+    );
+    expect(balances()).toEqual([
+      { id: 'acct-C-1', b: -350 },
+      { id: 'acct-C-2', b: -40 },
+      { id: 'acct-M-1', b: 390 },
+    ]);
+    expect(() => db.exec(`UPDATE postings SET amount_minor = 0 WHERE account_id = 'acct-C-1'`)).toThrow(
+      /append-only/,
+    );
     expect(() => db.exec(`DELETE FROM postings WHERE account_id = 'acct-C-1'`)).toThrow(/append-only/);
-    expect(balances()).toEqual([{ id: 'acct-C-1', b: -350 }, { id: 'acct-C-2', b: -40 }, { id: 'acct-M-1', b: 390 }]);
+    expect(balances()).toEqual([
+      { id: 'acct-C-1', b: -350 },
+      { id: 'acct-C-2', b: -40 },
+      { id: 'acct-M-1', b: 390 },
+    ]);
     db.close();
   });
 });

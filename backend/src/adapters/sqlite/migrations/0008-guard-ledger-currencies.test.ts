@@ -21,7 +21,10 @@ function atPrevious(): Database.Database {
   return db;
 }
 
-const post = (db: Database.Database, rows: string) => db.exec(`INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at, batch_id) VALUES ${rows}`);
+const post = (db: Database.Database, rows: string) =>
+  db.exec(
+    `INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at, batch_id) VALUES ${rows}`,
+  );
 
 describe('migration 0008-guard-ledger-currencies', () => {
   it('keeps the postings made before it, and takes a balanced entry in one currency', () => {
@@ -29,7 +32,10 @@ describe('migration 0008-guard-ledger-currencies', () => {
     migrate(db, version);
     expect(db.pragma('user_version', { simple: true })).toBe(version);
     db.transaction(() => post(db, `(2, 'acct-C-1', -100, 'EUR', 2, 1), (2, 'acct-M-1', 100, 'EUR', 2, 1)`))();
-    expect(db.prepare('SELECT COUNT(*) AS n, SUM(amount_minor) AS s FROM postings').get()).toEqual({ n: 4, s: 0 });
+    expect(db.prepare('SELECT COUNT(*) AS n, SUM(amount_minor) AS s FROM postings').get()).toEqual({
+      n: 4,
+      s: 0,
+    });
     expect(db.prepare('SELECT COUNT(*) AS n FROM ledger_open_entries').get()).toEqual({ n: 0 });
     db.close();
   });
@@ -41,10 +47,16 @@ describe('migration 0008-guard-ledger-currencies', () => {
     // Autocommit: the single statement is its own transaction.
     expect(() => post(db, `(2, 'acct-M-1', 100, 'EUR', 2, 1)`)).toThrow(/FOREIGN KEY constraint failed/);
     // Explicit transaction: both rows are refused together.
-    expect(() => db.transaction(() => post(db, `(2, 'acct-C-1', -100, 'EUR', 2, 1), (2, 'acct-M-1', 99, 'EUR', 2, 1)`))()).toThrow(/FOREIGN KEY constraint failed/);
+    expect(() =>
+      db.transaction(() =>
+        post(db, `(2, 'acct-C-1', -100, 'EUR', 2, 1), (2, 'acct-M-1', 99, 'EUR', 2, 1)`),
+      )(),
+    ).toThrow(/FOREIGN KEY constraint failed/);
     expect(db.inTransaction).toBe(false);
     expect(db.prepare('SELECT COUNT(*) AS n FROM postings').get()).toEqual({ n: 2 });
-    expect(db.prepare('SELECT balance_minor AS b FROM accounts WHERE id = ?').get('acct-M-1')).toEqual(before);
+    expect(db.prepare('SELECT balance_minor AS b FROM accounts WHERE id = ?').get('acct-M-1')).toEqual(
+      before,
+    );
     expect(() => db.exec(`INSERT INTO ledger_unbalanced (id) VALUES (1)`)).toThrow(/stays empty/);
     db.close();
   });
@@ -53,9 +65,17 @@ describe('migration 0008-guard-ledger-currencies', () => {
     const db = atPrevious();
     migrate(db, version);
     // The old mixing: a JPY cardholder debited ¥100,000, a EUR merchant credited "100000" EUR cents.
-    expect(() => db.transaction(() => post(db, `(2, 'acct-C-J', -100000, 'JPY', 2, 1), (2, 'acct-M-1', 100000, 'JPY', 2, 1)`))()).toThrow(/currency differs/);
+    expect(() =>
+      db.transaction(() =>
+        post(db, `(2, 'acct-C-J', -100000, 'JPY', 2, 1), (2, 'acct-M-1', 100000, 'JPY', 2, 1)`),
+      )(),
+    ).toThrow(/currency differs/);
     // Balanced by number across two currencies: each currency must balance on its own.
-    expect(() => db.transaction(() => post(db, `(2, 'acct-C-J', -100, 'JPY', 2, 1), (2, 'acct-M-1', 100, 'EUR', 2, 1)`))()).toThrow(/FOREIGN KEY constraint failed/);
+    expect(() =>
+      db.transaction(() =>
+        post(db, `(2, 'acct-C-J', -100, 'JPY', 2, 1), (2, 'acct-M-1', 100, 'EUR', 2, 1)`),
+      )(),
+    ).toThrow(/FOREIGN KEY constraint failed/);
     expect(db.prepare('SELECT COUNT(*) AS n FROM postings').get()).toEqual({ n: 2 });
     db.close();
   });

@@ -20,7 +20,9 @@ describe('migration 0009-index-challenges-by-terminal', () => {
     expect(db.pragma('user_version', { simple: true })).toBe(version);
     const query = "SELECT un FROM challenges WHERE terminal_id = 'T-1' AND expires_at >= 15";
     expect(db.prepare(query).all()).toEqual([{ un: '02' }]);
-    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${query}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('\n');
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${query}`).all() as Array<{ detail: string }>)
+      .map((r) => r.detail)
+      .join('\n');
     expect(plan).toContain('challenges_by_terminal');
     db.close();
   });

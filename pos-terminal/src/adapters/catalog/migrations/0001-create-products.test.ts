@@ -12,7 +12,9 @@ describe('0001-create-products', () => {
     expect(db.pragma('user_version', { simple: true })).toBe(0);
     migrate(db, migrations, userVersion, version);
     db.prepare("INSERT INTO products VALUES ('tea', '4001', 'Tea', 350)").run();
-    expect(() => db.prepare("INSERT INTO products VALUES ('cake', '4001', 'Cake', 420)").run()).toThrow(/UNIQUE/);
+    expect(() => db.prepare("INSERT INTO products VALUES ('cake', '4001', 'Cake', 420)").run()).toThrow(
+      /UNIQUE/,
+    );
     expect(() => db.prepare("INSERT INTO products VALUES ('cake', NULL, 'Cake', -1)").run()).toThrow(/CHECK/);
     expect(db.pragma('user_version', { simple: true })).toBe(1);
     db.close();

@@ -13,7 +13,9 @@ describe('0001-create-attempts', () => {
     migrate(db, migrations, userVersion, version);
     db.prepare("INSERT INTO attempts VALUES ('T-1', 'B-1', 'pending', x'01', NULL, 1)").run();
     expect(db.prepare('SELECT state FROM attempts').get()).toEqual({ state: 'pending' });
-    expect(() => db.prepare("INSERT INTO attempts VALUES ('T-2', 'B-1', 'charged', x'01', NULL, 1)").run()).toThrow(/CHECK/);
+    expect(() =>
+      db.prepare("INSERT INTO attempts VALUES ('T-2', 'B-1', 'charged', x'01', NULL, 1)").run(),
+    ).toThrow(/CHECK/);
     expect(db.pragma('user_version', { simple: true })).toBe(1);
     db.close();
   });

@@ -13,8 +13,12 @@ describe('0002-create-pending-operations', () => {
     migrate(db, migrations, userVersion, version);
     expect(db.prepare('SELECT COUNT(*) AS n FROM attempts').get()).toEqual({ n: 1 });
     db.prepare("INSERT INTO pending_operations VALUES ('refund', 'S-1:500', 'T-1-r', 1)").run();
-    expect(() => db.prepare("INSERT INTO pending_operations VALUES ('refund', 'S-1:500', 'T-1-s', 2)").run()).toThrow(/UNIQUE|PRIMARY/);
-    expect(() => db.prepare("INSERT INTO pending_operations VALUES ('charge', 'x', 'y', 2)").run()).toThrow(/CHECK/);
+    expect(() =>
+      db.prepare("INSERT INTO pending_operations VALUES ('refund', 'S-1:500', 'T-1-s', 2)").run(),
+    ).toThrow(/UNIQUE|PRIMARY/);
+    expect(() => db.prepare("INSERT INTO pending_operations VALUES ('charge', 'x', 'y', 2)").run()).toThrow(
+      /CHECK/,
+    );
     db.close();
   });
 });

@@ -13,7 +13,9 @@ describe('0003-create-resume-tokens', () => {
     migrate(db, migrations, userVersion, version);
     expect(db.prepare('SELECT operation_id AS id FROM pending_operations').get()).toEqual({ id: 'close-1' });
     db.prepare('INSERT INTO resume_tokens VALUES (?, ?, ?, ?)').run('T-1', 'B-1', Buffer.alloc(32), 1);
-    expect(() => db.prepare('INSERT INTO resume_tokens VALUES (?, ?, ?, ?)').run('T-2', 'B-1', Buffer.alloc(16), 1)).toThrow(/CHECK/);
+    expect(() =>
+      db.prepare('INSERT INTO resume_tokens VALUES (?, ?, ?, ?)').run('T-2', 'B-1', Buffer.alloc(16), 1),
+    ).toThrow(/CHECK/);
     db.close();
   });
 });

@@ -10,9 +10,20 @@ describe('0004-add-attempt-summary', () => {
     expect(version).toBe(4);
     migrate(db, migrations, userVersion, version - 1);
     const ins = db.prepare('INSERT INTO attempts VALUES (?, ?, ?, ?, NULL, 1)');
-    for (const [txn, state] of [['T-1', 'approved'], ['T-2', 'declined'], ['T-3', 'abandoned'], ['T-4', 'pending'], ['T-5', 'unresolved']]) ins.run(txn, 'B-1', state, Buffer.from('card data'));
+    for (const [txn, state] of [
+      ['T-1', 'approved'],
+      ['T-2', 'declined'],
+      ['T-3', 'abandoned'],
+      ['T-4', 'pending'],
+      ['T-5', 'unresolved'],
+    ])
+      ins.run(txn, 'B-1', state, Buffer.from('card data'));
     migrate(db, migrations, userVersion, version);
-    const rows = db.prepare('SELECT terminal_txn_id AS txn, length(request) AS n, amount_minor AS amount, masked_pan AS pan, request_hash AS hash FROM attempts ORDER BY txn').all();
+    const rows = db
+      .prepare(
+        'SELECT terminal_txn_id AS txn, length(request) AS n, amount_minor AS amount, masked_pan AS pan, request_hash AS hash FROM attempts ORDER BY txn',
+      )
+      .all();
     expect(rows).toEqual([
       { txn: 'T-1', n: 0, amount: null, pan: null, hash: null },
       { txn: 'T-2', n: 0, amount: null, pan: null, hash: null },
@@ -20,7 +31,9 @@ describe('0004-add-attempt-summary', () => {
       { txn: 'T-4', n: 9, amount: null, pan: null, hash: null },
       { txn: 'T-5', n: 9, amount: null, pan: null, hash: null },
     ]);
-    expect(() => db.prepare("UPDATE attempts SET request_hash = x'00' WHERE terminal_txn_id = 'T-1'").run()).toThrow(/CHECK/);
+    expect(() =>
+      db.prepare("UPDATE attempts SET request_hash = x'00' WHERE terminal_txn_id = 'T-1'").run(),
+    ).toThrow(/CHECK/);
     db.close();
   });
 });

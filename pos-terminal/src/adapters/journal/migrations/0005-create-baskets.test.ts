@@ -9,7 +9,9 @@ describe('0005-create-baskets', () => {
     const version = migrations.findIndex((m) => m.name === '0005-create-baskets') + 1;
     expect(version).toBe(5);
     migrate(db, migrations, userVersion, version - 1);
-    db.prepare("INSERT INTO attempts (terminal_txn_id, basket_id, state, request, updated_at, amount_minor) VALUES ('T-1', 'B-0001', 'approved', x'', 1, 700)").run();
+    db.prepare(
+      "INSERT INTO attempts (terminal_txn_id, basket_id, state, request, updated_at, amount_minor) VALUES ('T-1', 'B-0001', 'approved', x'', 1, 700)",
+    ).run();
     migrate(db, migrations, userVersion, version);
     expect(db.prepare('SELECT amount_minor AS a FROM attempts').get()).toEqual({ a: 700 });
     db.prepare("INSERT INTO baskets VALUES ('B-0002', '[]')").run();
