@@ -12,6 +12,18 @@ const APP_PACKAGES = [
 ];
 const APP_MESSAGE = 'Apps import only @bluetill/protocol (its entry point) and never each other.';
 
+/** Packages that do I/O: only adapter files (and composition roots) import them. */
+const DRIVERS = [
+  '@grpc/*',
+  'better-sqlite3',
+  'postgres',
+  'pg',
+  '@stoprocent/*',
+  'nfc-pcsc',
+  'electron',
+  'pino',
+];
+
 const adapterOnly = (names, message) => ({
   patterns: [{ group: names, message }],
 });
@@ -173,6 +185,42 @@ export default tseslint.config(
       ],
     },
   },
+  // The backend's layers (backend README, "Layout"): domain ← ports ← app ← adapters, admin ← cli,
+  // main.ts (the composition root). A layer imports none of those outside it.          [VSC, SIG]
+  innerLayer(
+    'backend/src/ports/**/*.ts',
+    '(^|/)(app|adapters|admin|cli)(/|$)|(^|/)main$',
+    'A port is a contract: it names domain types, never a use case, an adapter or a command.',
+    DRIVERS,
+  ),
+  innerLayer(
+    'backend/src/app/**/*.ts',
+    '(^|/)(adapters|admin|cli)(/|$)|(^|/)main$',
+    'A use case reaches storage, keys and the clock through ports: adapters are wired to it in main.ts.',
+    DRIVERS,
+  ),
+  innerLayer(
+    'backend/src/adapters/**/*.ts',
+    '(^|/)(admin|cli)(/|$)|(^|/)main$',
+    'An adapter implements a port; it knows no operator command and no composition root.',
+  ),
+  innerLayer(
+    'backend/src/admin/**/*.ts',
+    '(^|/)cli(/|$)|(^|/)main$',
+    "The operator's operations are the CLI's library: they import no command and no server.",
+  ),
+  // The phone's: core ← ports ← adapters ← cli.
+  innerLayer(
+    'phone-agent/src/ports/**/*.ts',
+    '(^|/)(adapters|cli)(/|$)',
+    "A port is a contract of the phone's core: no adapter, no command.",
+    DRIVERS,
+  ),
+  innerLayer(
+    'phone-agent/src/adapters/**/*.ts',
+    '(^|/)cli(/|$)',
+    'An adapter implements a port of the phone; it knows no command.',
+  ),
   // The cashier UI runs in a browser or Electron's sandboxed renderer: no Node, no drivers, no
   // Electron; it reaches the till only through the typed contract (common/ipc). Panels sit one
   // folder deeper: for them the rest of the till is two levels up.   [SIG, VSC]
@@ -212,6 +260,28 @@ function rendererLayer(files, outside) {
               regex: outside,
               message: 'The renderer imports only the IPC contract (common/ipc) from the rest of the till.',
             },
+            { group: APP_PACKAGES, message: APP_MESSAGE },
+          ],
+        },
+      ],
+    },
+  };
+}
+
+/** An inner layer's rule: `outward` matches an import of a layer outside it (a relative path); `drivers`, packages it may not import either. */
+function innerLayer(files, outward, message, drivers = []) {
+  return {
+    files: [files],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: outward, message },
+            ...(drivers.length > 0
+              ? [{ group: drivers, message: 'Drivers belong in adapter files, behind a port.' }]
+              : []),
             { group: APP_PACKAGES, message: APP_MESSAGE },
           ],
         },
