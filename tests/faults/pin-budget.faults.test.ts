@@ -12,18 +12,21 @@
  * until that answer reaches it the card refuses offline PIN, and once it has it the card allows
  * no more offline guesses than the budget has left. A thief's phone that withholds the answer,
  * delivers it, or mixes the two, in any order, gets at most three guesses checked in total.
+ *
+ * The shopper listener (IssueCode: a temporary code asked for straight from the card company)
+ * judges PINs too, and answers the card the same way: guesses there are part of the same budget.
  * Prints {"bench":"faults_pin_budget","value":<attempts>,"unit":"attempts","approved":<n>,…}.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, InMemoryRadio, type World } from '@bluetill/simulator';
-import type { PaymentOutcome } from '@bluetill/phone-agent';
-import type { CardData, Item } from '@bluetill/protocol';
+import { GrpcShopperBackend, requestCode, type PaymentOutcome } from '@bluetill/phone-agent';
+import { publicKeyFromRaw, type CardData, type Item } from '@bluetill/protocol';
 
 const TEA: Item[] = [{ sku: 'tea', name: 'Green tea', quantity: 1, unitPriceMinor: 350 }];
 
 let world: World;
 beforeAll(async () => {
-  world = await startWorld({ radio: new InMemoryRadio(), fleetCards: 6 });
+  world = await startWorld({ radio: new InMemoryRadio(), fleetCards: 7 });
 }, 60_000);
 afterAll(async () => {
   await world?.close();
@@ -343,6 +346,55 @@ describe('one budget of three PIN guesses, card and server together', () => {
           cvm: { method: 'offline_pin' },
         }),
       ).toMatchObject({ kind: 'approved' });
+    });
+  });
+  describe("the shopper listener's PIN guesses are part of the budget", () => {
+    /** A phone asks the card company for a temporary code with this PIN, through the real phone flow and card. */
+    async function askForCode(cardId: string, pin: string, withhold = false): Promise<string> {
+      const shopper = new GrpcShopperBackend({
+        address: world.backend.shopperAddress!,
+        backendCa: Buffer.from(world.seed.trust.backendTlsCa!),
+      });
+      const card = await world.cardOf(cardId);
+      try {
+        const got = await requestCode({
+          backend: shopper,
+          // The thief's phone may keep the issuer's answer from the card.
+          card: withhold
+            ? { read: (un, o) => card.read(un, o), generateAc: (i) => card.generateAc(i) }
+            : card,
+          prompt: { progress: () => undefined, pin: async () => pin },
+          trust: {
+            cardCompanyRoot: publicKeyFromRaw(Buffer.from(world.seed.trust.cardCompanyRoot, 'base64')),
+          },
+          limit: { minor: 10_00, currency: 'EUR' },
+        });
+        const outcome = got.kind === 'issued' ? 'code_issued' : got.reason;
+        results.push({ attempt: `code request${withhold ? ', issuer answer withheld' : ''}`, outcome });
+        return outcome;
+      } finally {
+        shopper.close();
+      }
+    }
+
+    it('two wrong PINs asking for a code, then offline guesses at the card: one is checked, then the card is blocked, and the right PIN is refused there and online', async () => {
+      const answers = [
+        await askForCode('card-fleet-007', '0000'),
+        await askForCode('card-fleet-007', '1111'),
+        ...(await guessAtCard('card-fleet-007', ['2222', '1007'])),
+      ];
+      expect(answers).toEqual(['pin_incorrect', 'pin_incorrect', 'incorrect_last', 'blocked']);
+      // The budget is spent everywhere: the right PIN asking for a code is refused too.
+      expect(await askForCode('card-fleet-007', '1007')).toBe('pin_tries_exceeded');
+    });
+
+    it('a wrong PIN asking for a code with the answer withheld: the card checks no offline PIN until an answer reaches it', async () => {
+      const card = 'card-fleet-006';
+      expect(await askForCode(card, '0000', true)).toBe('pin_incorrect');
+      expect(await guessAtCard(card, ['1006'])).toEqual(['refused_6985']);
+      // The next answer that reaches the card (the right PIN) lets it check offline PINs again.
+      expect(await askForCode(card, '1006')).toBe('code_issued');
+      expect(await guessAtCard(card, ['1006'])).toEqual(['ok']);
     });
   });
 });

@@ -1,11 +1,14 @@
 /**
  * Authorize with an online PIN answers the card too: Issuer Authentication Data (ARPC method 2 over
  * the card's account-verification ARQC ‖ CSU with the tries left in the one budget), checked here
- * with the card's own key as the card checks it. No online PIN is judged without that ARQC.
+ * with the card's own key as the card checks it. No online PIN is judged without that ARQC. The
+ * shopper listener's PIN answers (IssueCode, PayMerchant) do the same.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   checkIssuerAuthentication,
+  codePinContext,
+  merchantCardPinContext,
   CvmMethod,
   pinSealContext,
   sealPin,
@@ -69,7 +72,7 @@ async function authorize(
 /** The CSU the card would adopt, or undefined when the data does not verify under the card's key for the ARQC it sent. */
 function asTheCardSees(
   card: TestCard,
-  r: { res: AuthorizeResponse; sent: CardData },
+  r: { res: { issuerAuthenticationData?: Uint8Array | undefined }; sent: CardData },
 ): CardStatusUpdate | undefined {
   const ac = r.sent.authorizationCryptogram!;
   return checkIssuerAuthentication(r.res.issuerAuthenticationData ?? new Uint8Array(), {
@@ -155,5 +158,108 @@ describe('Authorize: issuer authentication for the card', () => {
     const r = await authorize(card, '', (c) => c, CvmMethod.CVM_METHOD_OFFLINE_PIN);
     expect(r.res.approved).toBe(true);
     expect(r.res.issuerAuthenticationData).toBeUndefined();
+  });
+});
+
+describe("The shopper listener's PIN answers join the one budget", () => {
+  let g: BackendFixture;
+  beforeAll(async () => {
+    g = await startBackendFixture();
+  });
+  afterAll(() => g.close());
+
+  const sealedFor = (card: TestCard, pin: string, pinKeyCertificate: Uint8Array, context: Uint8Array) => {
+    const root = publicKeyFromRaw(Buffer.from(g.seed.trust.cardCompanyRoot, 'base64'));
+    const pinKey = verifyCertificate(pinKeyCertificate, root, { role: 'pin-key', now: Date.now() });
+    return sealPin({ pin, pan: card.p.pan, pinKey: pinKey.publicKey, pinKeyId: pinKey.subjectId, context });
+  };
+
+  async function issueCode(card: TestCard, pin: string, edit: (c: CardData, un: Uint8Array) => CardData) {
+    const ch = await g.shopper.challenge();
+    const un = ch.unpredictableNumber;
+    const sent = edit(card.cardData(un), un);
+    const res = await g.shopper.issueCode({
+      unpredictableNumber: un,
+      card: sent,
+      sealedPinBlock: sealedFor(card, pin, ch.pinKeyCertificate, codePinContext(un)),
+      amountLimit: { minor: 10_00, currency: 'EUR' },
+    });
+    return { res, sent };
+  }
+
+  const tries = (pan: string) =>
+    (
+      g.backend.store.db
+        .prepare('SELECT pin_tries AS n FROM cards WHERE pan_masked = ?')
+        .get(`${pan.slice(0, 6)}${'*'.repeat(pan.length - 10)}${pan.slice(-4)}`) as { n: number }
+    ).n;
+
+  it('IssueCode: a wrong PIN, a second, then the right one: the card is told 2, 1, then 3 (approved), each under its own key', async () => {
+    const card = g.card('card-alice');
+    const seen = [];
+    for (const pin of ['0000', '1111', '1234']) {
+      const r = await issueCode(card, pin, (c) => c);
+      seen.push({ approved: r.res.approved, csu: asTheCardSees(card, r) });
+    }
+    expect(seen).toEqual([
+      { approved: false, csu: { pinTriesLeft: 2, approved: false, updatePinTryCounter: true } },
+      { approved: false, csu: { pinTriesLeft: 1, approved: false, updatePinTryCounter: true } },
+      { approved: true, csu: { pinTriesLeft: 3, approved: true, updatePinTryCounter: true } },
+    ]);
+  });
+
+  it("IssueCode judges no PIN without the card's account-verification ARQC over this UN: cryptogram_invalid, no try used, nothing for the card", async () => {
+    const card = g.card('card-chen');
+    const before = tries(card.p.pan);
+    const edits: ((c: CardData, un: Uint8Array) => CardData)[] = [
+      ({ authorizationCryptogram: _, ...c }) => c,
+      (c, un) => ({ ...c, authorizationCryptogram: card.arqc({ minor: 100, currency: 'EUR' }, un) }),
+      (c) => ({
+        ...c,
+        authorizationCryptogram: card.arqc({ minor: 0, currency: 'EUR' }, Uint8Array.of(7, 7, 7, 7)),
+      }),
+    ];
+    for (const edit of edits) {
+      const r = await issueCode(card, '0000', edit);
+      expect(r.res).toMatchObject({ approved: false, declineReason: 'cryptogram_invalid', code: '' });
+      expect(r.res.issuerAuthenticationData).toBeUndefined();
+    }
+    expect(tries(card.p.pan)).toBe(before);
+  });
+
+  it('PayMerchant: a wrong PIN tells the card the tries left; the right one tells it approved', async () => {
+    const card = g.card('card-bob');
+    const mcard = g.card('mcard-corner');
+    const pay = async (pin: string, key: string) => {
+      const ch = await g.shopper.challenge();
+      const un = ch.unpredictableNumber;
+      const amount = { minor: 2_00, currency: 'EUR' };
+      const sent = card.cardData(un);
+      const res = await g.shopper.payMerchant({
+        idempotencyKey: key,
+        unpredictableNumber: un,
+        merchantCard: mcard.cardData(un),
+        card: sent,
+        sealedPinBlock: sealedFor(card, pin, ch.pinKeyCertificate, merchantCardPinContext(un)),
+        amount,
+        items: [{ sku: 'goods', name: 'Goods', quantity: 1, unitPriceMinor: amount.minor }],
+        cryptogram: card.arqc(amount, un),
+      });
+      return { res, sent };
+    };
+    const wrong = await pay('0000', 'iad-wrong-0001');
+    expect(wrong.res).toMatchObject({ approved: false, declineReason: 'pin_incorrect', pinTriesLeft: 2 });
+    expect(asTheCardSees(card, wrong)).toEqual({
+      pinTriesLeft: 2,
+      approved: false,
+      updatePinTryCounter: true,
+    });
+    const right = await pay('2580', 'iad-right-0001');
+    expect(right.res.approved).toBe(true);
+    expect(asTheCardSees(card, right)).toEqual({
+      pinTriesLeft: 3,
+      approved: true,
+      updatePinTryCounter: true,
+    });
   });
 });

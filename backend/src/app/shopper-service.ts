@@ -26,6 +26,7 @@ import {
   merchantCardPinContext,
   openSealedPin,
   toHex,
+  type CardCounters,
   type CardData,
   type DeclineCode,
   type IssueCodeRequest,
@@ -38,6 +39,7 @@ import type { ShopperStore } from '../ports/shopper-store';
 import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
 import { authenticateCard, proveCard, verifyCryptogram } from '../domain/card-authentication';
+import { issuerAnswer, verifyAuthorizationArqc } from '../domain/issuer-authentication';
 import {
   CHALLENGE_LIFETIME_MS,
   MAX_PIN_TRIES,
@@ -82,7 +84,14 @@ export interface ShopperEvents {
 const peerKey = (caller: Caller): string =>
   caller.kind === 'shopper' ? addressKey(caller.peer) : caller.kind;
 
-type Proof = { ok: true; row: CardRow } | { ok: false; decline: DeclineCode; triesLeft: number };
+/**
+ * What prove() found; `toCard`: the issuer's authenticated answer to the card's account-verification
+ * ARQC (Issuer Authentication Data, with the PIN tries left in the one budget), on every answer that
+ * judged or refused the PIN, for the phone to give the card.
+ */
+type Proof =
+  | { ok: true; row: CardRow; toCard: Uint8Array }
+  | { ok: false; decline: DeclineCode; triesLeft: number; toCard?: Uint8Array };
 
 /** The costly work the shopper's requests caused, and the requests refused before any of it. */
 export interface ShopperWork {
@@ -189,7 +198,11 @@ export class ShopperUseCase {
 
   /**
    * Card legitimacy and PIN, as AuthorizationUseCase.authorize judges them at a till, inside the
-   * caller's transaction: the UN is used up, a wrong PIN counts a try, a fake card burns none.
+   * caller's transaction: the UN is used up, a wrong PIN counts a try, a fake card burns none. The
+   * PIN is judged only with the card's account-verification ARQC over this UN (which makes the card
+   * wait for the answer before it checks an offline PIN), and every answer that judged or refused
+   * it carries the issuer's authenticated answer for the card: one budget of guesses across the
+   * shopper listener, the tills and the card's own VERIFY.
    */
   private async prove(
     tx: CardStore,
@@ -198,7 +211,12 @@ export class ShopperUseCase {
     pin: string | null,
     now: number,
   ): Promise<Proof> {
-    const decline = (d: DeclineCode, triesLeft = 0): Proof => ({ ok: false, decline: d, triesLeft });
+    const decline = (d: DeclineCode, triesLeft = 0, toCard?: Uint8Array): Proof => ({
+      ok: false,
+      decline: d,
+      triesLeft,
+      ...(toCard ? { toCard } : {}),
+    });
     // The card's signature over the UN comes first, and every failure before it looks the same (no
     // card-data oracle): the lookup and the signature check are made in every case.
     const row = await tx.findCardByPanHash(this.keys.panHash(card.pan));
@@ -213,23 +231,46 @@ export class ShopperUseCase {
     });
     if (proof.decline !== null || !row || row.expiry !== card.expiry || row.panSequence !== card.panSequence)
       return decline('card_authentication_failed');
+    const arqc = verifyAuthorizationArqc({
+      cryptogram: card.authorizationCryptogram,
+      pan: card.pan,
+      panSequence: card.panSequence,
+      unpredictableNumber: un,
+      acMasterKeys: this.keys.acMasterKeys,
+      cardKeys: this.keys.cardKeys,
+    });
+    // The card's PIN Try Counter as it signed it last (its ARQC's CVR when lower than its DDA's).
+    const counters: CardCounters | undefined = arqc
+      ? {
+          ...proof.counters,
+          pinTriesLeft: Math.min(
+            proof.counters?.pinTriesLeft ?? arqc.cardPinTriesLeft,
+            arqc.cardPinTriesLeft,
+          ),
+        }
+      : proof.counters;
+    const toCard = (left: number, approved: boolean) =>
+      arqc ? issuerAnswer(arqc, left, approved) : undefined;
     const cardDecline = checkCard(row, now);
-    if (cardDecline) return decline(cardDecline);
+    if (cardDecline)
+      return decline(cardDecline, 0, cardDecline === 'pin_tries_exceeded' ? toCard(0, false) : undefined);
+    // No PIN is judged without the ARQC: a PIN tried here would not reach the card's counter.
+    if (!arqc) return decline('cryptogram_invalid', pinTriesLeft(row.pinTries, counters));
     // One budget of PIN guesses with the wrong offline PINs the card signed over this UN (rules.ts).
-    const counters = proof.counters;
     if (pinBudgetSpent(row.pinTries, counters)) {
       if (row.pinTries < MAX_PIN_TRIES) await tx.setPinTries(row.id, MAX_PIN_TRIES);
-      return decline('pin_tries_exceeded');
+      return decline('pin_tries_exceeded', 0, toCard(0, false));
     }
-    if (otherMethodLocked(counters))
-      return decline('cvm_tries_exceeded', pinTriesLeft(row.pinTries, counters));
-    if (pin === null) return decline('pin_missing', pinTriesLeft(row.pinTries, counters));
+    const left = pinTriesLeft(row.pinTries, counters);
+    if (otherMethodLocked(counters)) return decline('cvm_tries_exceeded', left, toCard(left, false));
+    if (pin === null) return decline('pin_missing', left, toCard(left, false));
     const expected = this.keys.pinVerifier(row.pinSalt, pin, row.panHash);
     const matched = expected.length === row.pinVerifier.length && timingSafeEqual(expected, row.pinVerifier);
     const outcome = pinOutcome(row.pinTries, matched, cardWrongPinTries(counters));
     if (outcome.tries !== row.pinTries) await tx.setPinTries(row.id, outcome.tries);
-    if (outcome.decline) return decline(outcome.decline, pinTriesLeft(outcome.tries, counters));
-    return { ok: true, row };
+    const after = pinTriesLeft(outcome.tries, counters);
+    if (outcome.decline) return decline(outcome.decline, after, toCard(after, false));
+    return { ok: true, row, toCard: issuerAnswer(arqc, pinTriesLeft(0, counters), true) };
   }
 
   private openPin(sealed: Uint8Array, pan: string, context: Uint8Array): string | null {
@@ -266,20 +307,21 @@ export class ShopperUseCase {
     this.codes.take(this.keys.panHash(card.pan));
     const pin = this.openPin(req.sealedPinBlock, card.pan, codePinContext(req.unpredictableNumber));
     const res = await this.store.commit(async (tx): Promise<IssueCodeResponse> => {
-      const decline = (d: DeclineCode, triesLeft = 0): IssueCodeResponse => ({
+      const decline = (d: DeclineCode, triesLeft = 0, toCard?: Uint8Array): IssueCodeResponse => ({
         approved: false,
         declineReason: d,
         code: '',
         expiresAtMs: 0,
         pinTriesLeft: triesLeft,
         maskedPan: masked,
+        ...(toCard ? { issuerAuthenticationData: toCard } : {}),
       });
       if (this.shopper.takeShopperChallenge(toHex(req.unpredictableNumber), now) !== 'ok')
         return decline('unpredictable_number_invalid');
       const proof = await this.prove(tx, card, req.unpredictableNumber, pin, now);
-      if (!proof.ok) return decline(proof.decline, proof.triesLeft);
+      if (!proof.ok) return decline(proof.decline, proof.triesLeft, proof.toCard);
       const rule = checkCodeIssue(proof.row, limit);
-      if (rule) return decline(rule, MAX_PIN_TRIES);
+      if (rule) return decline(rule, MAX_PIN_TRIES, proof.toCard);
       // A fresh code that no live code shares (a keyed hash collides only when the codes are equal).
       let code: string;
       let hash: string;
@@ -304,6 +346,7 @@ export class ShopperUseCase {
         expiresAtMs: expiresAt,
         pinTriesLeft: MAX_PIN_TRIES,
         maskedPan: masked,
+        issuerAuthenticationData: proof.toCard,
       };
     });
     this.events.onCodeIssued?.({
@@ -456,7 +499,11 @@ export class ShopperUseCase {
         row.pinTries < MAX_PIN_TRIES
       )
         await tx.setPinTries(row.id, MAX_PIN_TRIES);
-      return { ...result, pinTriesLeft: proof.ok ? MAX_PIN_TRIES : proof.triesLeft };
+      return {
+        ...result,
+        pinTriesLeft: proof.ok ? MAX_PIN_TRIES : proof.triesLeft,
+        ...(proof.toCard ? { issuerAuthenticationData: proof.toCard } : {}),
+      };
     });
     this.events.onMerchantPayment?.({
       approved: res.approved,

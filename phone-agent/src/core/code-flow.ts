@@ -14,8 +14,10 @@
  *   Note over Phone: PIN-key certificate checked against the card company root
  *   Phone->>Card: read records, INTERNAL AUTHENTICATE (UN)
  *   Note over Phone: PIN typed, ISO 9564-4 block sealed to the PIN key
- *   Phone->>Backend: IssueCode (card, sealed PIN, amount limit)
- *   Backend-->>Phone: code, limit, expiry (or a decline)
+ *   Phone->>Card: GENERATE AC (amount 0, UN): account-verification ARQC
+ *   Phone->>Backend: IssueCode (card, ARQC, sealed PIN, amount limit)
+ *   Backend-->>Phone: code, limit, expiry (or a decline); the issuer's answer to the ARQC
+ *   Phone->>Card: EXTERNAL AUTHENTICATE (PIN tries left in the one budget)
  * ```
  */
 import type { KeyObject } from 'node:crypto';
@@ -33,6 +35,7 @@ import {
 import type { PaymentCard } from '../ports/payment-card';
 import type { Prompt } from '../ports/prompt';
 import type { ShopperBackend } from '../ports/shopper-backend';
+import { giveCardIssuerAnswer } from './issuer-answer';
 import { PhoneError } from './phone-error';
 
 export type CodeOutcome =
@@ -95,7 +98,8 @@ export async function requestCode(o: CodeOptions): Promise<CodeOutcome> {
   o.prompt.progress('Reading card');
   let card;
   try {
-    card = await o.card.read(un);
+    // The card's account-verification ARQC goes with it: the issuer judges no PIN without it.
+    card = await o.card.read(un, { authorizationCryptogram: true });
   } catch (e) {
     throw new PhoneError('card', `card could not be read: ${(e as Error).message}`, { cause: e });
   }
@@ -114,6 +118,7 @@ export async function requestCode(o: CodeOptions): Promise<CodeOutcome> {
     sealedPinBlock,
     amountLimit: o.limit,
   });
+  await giveCardIssuerAnswer(o.card, res.issuerAuthenticationData);
   if (!res.approved) return declinedWith(res.declineReason, res.pinTriesLeft);
   return {
     kind: 'issued',

@@ -38,6 +38,7 @@ import type { PaymentCard } from '../ports/payment-card';
 import type { Prompt } from '../ports/prompt';
 import type { ShopperBackend } from '../ports/shopper-backend';
 import { checkedPinKey, declinedWith } from './code-flow';
+import { giveCardIssuerAnswer } from './issuer-answer';
 import { PhoneError } from './phone-error';
 
 export type MerchantPaymentOutcome =
@@ -74,9 +75,14 @@ export function merchantIdOfRecords(records: Uint8Array): string | null {
   }
 }
 
-const readCard = async (card: PaymentCard, un: Uint8Array, which: string) => {
+const readCard = async (
+  card: PaymentCard,
+  un: Uint8Array,
+  which: string,
+  options: { authorizationCryptogram?: boolean } = {},
+) => {
   try {
-    return await card.read(un);
+    return await card.read(un, options);
   } catch (e) {
     throw new PhoneError('card', `${which} could not be read: ${(e as Error).message}`, { cause: e });
   }
@@ -97,7 +103,8 @@ export async function payMerchantCard(o: MerchantPaymentOptions): Promise<Mercha
   o.prompt.progress(`The merchant's card names merchant ${merchantId} (the payment network checks it)`);
 
   o.prompt.progress('Reading your card');
-  const card = await readCard(o.card, un, 'your card');
+  // The card's account-verification ARQC goes with it: the issuer judges no PIN without it.
+  const card = await readCard(o.card, un, 'your card', { authorizationCryptogram: true });
   const pin = await o.prompt.pin();
   const sealedPinBlock = sealPin({
     pin,
@@ -128,6 +135,7 @@ export async function payMerchantCard(o: MerchantPaymentOptions): Promise<Mercha
     items: [...o.items],
     cryptogram,
   });
+  await giveCardIssuerAnswer(o.card, res.issuerAuthenticationData);
   let receipt: Receipt | undefined;
   if (res.receipt) {
     try {

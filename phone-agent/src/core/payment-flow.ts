@@ -57,6 +57,7 @@ import type { PaymentCard } from '../ports/payment-card';
 import type { ShopperBackend } from '../ports/shopper-backend';
 import type { Prompt } from '../ports/prompt';
 import { MessageInbox } from './message-inbox';
+import { giveCardIssuerAnswer } from './issuer-answer';
 import { PhoneError } from './phone-error';
 
 export type PaymentOutcome =
@@ -249,8 +250,13 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
     o.prompt.progress(cvm.method === 'online_pin' ? 'Checking card and PIN' : 'Checking card');
     await inbox.stream.send({ $case: 'cardAuth', value: cardAuth });
     const auth = await expect('authResult');
-    if (auth.issuerAuthenticationData !== undefined && auth.issuerAuthenticationData.length > 0)
-      await giveCardIssuerAnswer(o, auth.issuerAuthenticationData);
+    if (auth.issuerAuthenticationData?.length)
+      await giveCardIssuerAnswer(
+        o.card,
+        o.tamper?.issuerAuthentication
+          ? o.tamper.issuerAuthentication(auth.issuerAuthenticationData)
+          : auth.issuerAuthenticationData,
+      );
     if (!auth.approved) return declined(auth.declineReason, auth.pinTriesLeft);
 
     resume = {
@@ -317,20 +323,6 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
   } finally {
     inbox.stream.close();
   }
-}
-
-/**
- * The issuer's answer to the card's account-verification ARQC, to the card (EXTERNAL
- * AUTHENTICATE): the card takes the PIN tries left in the one budget from it and checks offline
- * PINs again. Best effort: a card that cannot take it now keeps waiting (it refuses offline PIN
- * until a later answer reaches it); the payment goes on either way.
- */
-async function giveCardIssuerAnswer(o: PayOptions, issuerAuthenticationData: Uint8Array): Promise<void> {
-  const data = o.tamper?.issuerAuthentication
-    ? o.tamper.issuerAuthentication(issuerAuthenticationData)
-    : issuerAuthenticationData;
-  if (data === undefined || !o.card.issuerAuthenticate) return;
-  await o.card.issuerAuthenticate(data).catch(() => undefined);
 }
 
 /**
