@@ -20,7 +20,14 @@ import { SqliteRegistryAdmin } from './sqlite/registry-admin.sqlite';
 import { PostgresRegistryAdmin } from './postgres/registry-admin.postgres';
 import { connectPostgres, startPostgresServer, type PostgresServer } from '../test-support/postgres-server';
 
-const TABLES = ['accounts', 'merchants', 'terminals', 'cards', 'merchant_cards', 'terminal_certificates'] as const;
+const TABLES = [
+  'accounts',
+  'merchants',
+  'terminals',
+  'cards',
+  'merchant_cards',
+  'terminal_certificates',
+] as const;
 type Table = (typeof TABLES)[number];
 
 interface Opened {
@@ -168,13 +175,33 @@ describe.each(factories)('RegistryAdmin contract: $name', (factory) => {
       ['M-2', 'JPY', 'inactive'],
     ]);
     expect(await o.rows('accounts')).toBe(2);
-    await refused(o, () => o.admin.addMerchant({ id: 'M-1', name: 'Again', currency: 'EUR' }), 'duplicate', /M-1/);
-    await refused(o, () => o.admin.addMerchant({ id: 'M-3', name: 'X', currency: 'XXX' }), 'invalid', /currency/);
-    await refused(o, () => o.admin.addMerchant({ id: 'M-3', name: '  ', currency: 'EUR' }), 'invalid', /name/);
+    await refused(
+      o,
+      () => o.admin.addMerchant({ id: 'M-1', name: 'Again', currency: 'EUR' }),
+      'duplicate',
+      /M-1/,
+    );
+    await refused(
+      o,
+      () => o.admin.addMerchant({ id: 'M-3', name: 'X', currency: 'XXX' }),
+      'invalid',
+      /currency/,
+    );
+    await refused(
+      o,
+      () => o.admin.addMerchant({ id: 'M-3', name: '  ', currency: 'EUR' }),
+      'invalid',
+      /name/,
+    );
     await refused(o, () => o.admin.addMerchant({ id: 'M 3;', name: 'X', currency: 'EUR' }), 'invalid', /id/);
     // An account already named like the merchant's: nothing half-written (no merchant without its account).
     await o.exec("INSERT INTO accounts (id, kind, currency) VALUES ('acct-M-4', 'merchant', 'EUR')");
-    await refused(o, () => o.admin.addMerchant({ id: 'M-4', name: 'X', currency: 'EUR' }), 'duplicate', /acct-M-4/);
+    await refused(
+      o,
+      () => o.admin.addMerchant({ id: 'M-4', name: 'X', currency: 'EUR' }),
+      'duplicate',
+      /acct-M-4/,
+    );
     expect(await o.admin.findMerchant('M-4')).toBeUndefined();
   });
 
@@ -186,7 +213,12 @@ describe.each(factories)('RegistryAdmin contract: $name', (factory) => {
       status: 'active',
       certificates: 0,
     });
-    await refused(o, () => o.admin.addTerminal({ id: 'T-2', merchantId: 'M-9' }), 'not_found', /no merchant M-9/);
+    await refused(
+      o,
+      () => o.admin.addTerminal({ id: 'T-2', merchantId: 'M-9' }),
+      'not_found',
+      /no merchant M-9/,
+    );
     await refused(o, () => o.admin.addTerminal({ id: 'T-2', merchantId: 'M-2' }), 'state', /M-2 is inactive/);
     await refused(o, () => o.admin.addTerminal({ id: 'T-1', merchantId: 'M-1' }), 'duplicate', /T-1/);
     expect((await o.admin.listTerminals({ merchantId: 'M-1' })).map((t) => t.id)).toEqual(['T-1']);
@@ -207,9 +239,19 @@ describe.each(factories)('RegistryAdmin contract: $name', (factory) => {
       balanceMinor: 0,
       lastAtc: -1,
     });
-    expect(await o.admin.findCard('card-a')).toEqual({ kind: 'payment', id: 'card-a', status: 'active', pinTries: 0 });
+    expect(await o.admin.findCard('card-a')).toEqual({
+      kind: 'payment',
+      id: 'card-a',
+      status: 'active',
+      pinTries: 0,
+    });
     await refused(o, () => o.admin.addCard(cardRecord(keys, card('card-a', PAN_B))), 'duplicate', /card-a/);
-    await refused(o, () => o.admin.addCard(cardRecord(keys, card('card-b', PAN_A))), 'duplicate', /registered already/);
+    await refused(
+      o,
+      () => o.admin.addCard(cardRecord(keys, card('card-b', PAN_A))),
+      'duplicate',
+      /registered already/,
+    );
     const bad: Array<[Partial<NewCard>, RegExp]> = [
       [{ expiry: '2913' }, /expiry/],
       [{ creditLimitMinor: -1 }, /credit limit/],
@@ -218,13 +260,23 @@ describe.each(factories)('RegistryAdmin contract: $name', (factory) => {
       [{ panSequence: 100 }, /sequence/],
     ];
     for (const [fields, message] of bad)
-      await refused(o, () => o.admin.addCard(cardRecord(keys, card('card-b', PAN_B, fields))), 'invalid', message);
-    await refused(o, async () => cardRecord(keys, card('card-b', '1234')), 'invalid', /PAN must be 12 to 19 digits/);
+      await refused(
+        o,
+        () => o.admin.addCard(cardRecord(keys, card('card-b', PAN_B, fields))),
+        'invalid',
+        message,
+      );
+    await refused(
+      o,
+      async () => cardRecord(keys, card('card-b', '1234')),
+      'invalid',
+      /PAN must be 12 to 19 digits/,
+    );
     expect((await o.admin.listCards()).map((c) => c.id)).toEqual(['card-a']);
     expect(JSON.stringify(await o.admin.listCards())).not.toContain(PAN_A);
   });
 
-  it('runs `within` inside the card\'s transaction: its throw undoes the card and its account', async () => {
+  it("runs `within` inside the card's transaction: its throw undoes the card and its account", async () => {
     let ran = 0;
     await refused(
       o,
@@ -243,8 +295,14 @@ describe.each(factories)('RegistryAdmin contract: $name', (factory) => {
     expect((await o.admin.listCards()).map((c) => c.id)).toEqual(['card-a', 'card-b']);
   });
 
-  it('adds a merchant card with its own terminal (an inactive merchant\'s too); refuses an unknown merchant and a taken number', async () => {
-    await o.admin.addMerchantCard(merchantCardRecord(keys, { id: 'mc-1', pan: PAN_M, expiry: '2912', merchantId: 'M-1', name: 'BAKERY' }, 1_000));
+  it("adds a merchant card with its own terminal (an inactive merchant's too); refuses an unknown merchant and a taken number", async () => {
+    await o.admin.addMerchantCard(
+      merchantCardRecord(
+        keys,
+        { id: 'mc-1', pan: PAN_M, expiry: '2912', merchantId: 'M-1', name: 'BAKERY' },
+        1_000,
+      ),
+    );
     expect(await o.admin.findCard('mc-1')).toEqual({
       kind: 'merchant',
       id: 'mc-1',
@@ -254,20 +312,39 @@ describe.each(factories)('RegistryAdmin contract: $name', (factory) => {
     });
     expect(await o.admin.findTerminal('MC-mc-1')).toMatchObject({ merchantId: 'M-1', status: 'active' });
     const pan2 = pan('679999040000000004');
-    await o.admin.addMerchantCard(merchantCardRecord(keys, { id: 'mc-2', pan: pan2, expiry: '2912', merchantId: 'M-2', name: 'CLOSED' }));
+    await o.admin.addMerchantCard(
+      merchantCardRecord(keys, { id: 'mc-2', pan: pan2, expiry: '2912', merchantId: 'M-2', name: 'CLOSED' }),
+    );
     await refused(
       o,
-      () => o.admin.addMerchantCard(merchantCardRecord(keys, { id: 'mc-3', pan: pan('679999040000000005'), expiry: '2912', merchantId: 'M-9', name: 'X' })),
+      () =>
+        o.admin.addMerchantCard(
+          merchantCardRecord(keys, {
+            id: 'mc-3',
+            pan: pan('679999040000000005'),
+            expiry: '2912',
+            merchantId: 'M-9',
+            name: 'X',
+          }),
+        ),
       'not_found',
       /no merchant M-9/,
     );
     await refused(
       o,
-      () => o.admin.addMerchantCard(merchantCardRecord(keys, { id: 'mc-3', pan: PAN_A, expiry: '2912', merchantId: 'M-1', name: 'X' })),
+      () =>
+        o.admin.addMerchantCard(
+          merchantCardRecord(keys, { id: 'mc-3', pan: PAN_A, expiry: '2912', merchantId: 'M-1', name: 'X' }),
+        ),
       'duplicate',
       /registered already/,
     );
-    await refused(o, () => o.admin.addCard(cardRecord(keys, card('card-c', PAN_M))), 'duplicate', /registered already/);
+    await refused(
+      o,
+      () => o.admin.addCard(cardRecord(keys, card('card-c', PAN_M))),
+      'duplicate',
+      /registered already/,
+    );
   });
 
   it('sets statuses and resets PIN tries, returning what was; the same status twice, an unknown card, a bad status: refused', async () => {
@@ -280,7 +357,12 @@ describe.each(factories)('RegistryAdmin contract: $name', (factory) => {
     expect(await o.admin.setCardStatus('card-a', 'active')).toBe('lost');
     expect(await o.admin.setMerchantCardStatus('mc-1', 'blocked')).toBe('active');
     await refused(o, () => o.admin.setMerchantCardStatus('mc-1', 'blocked'), 'state', /already/);
-    await refused(o, () => o.admin.setMerchantCardStatus('card-a', 'blocked'), 'not_found', /no merchant card card-a/);
+    await refused(
+      o,
+      () => o.admin.setMerchantCardStatus('card-a', 'blocked'),
+      'not_found',
+      /no merchant card card-a/,
+    );
     await refused(o, () => o.admin.resetPinTries('card-a'), 'state', /no wrong PIN tries/);
     await o.exec("UPDATE cards SET pin_tries = 3 WHERE id = 'card-a'");
     expect(await o.admin.resetPinTries('card-a')).toBe(3);
@@ -290,7 +372,9 @@ describe.each(factories)('RegistryAdmin contract: $name', (factory) => {
 
   it('records terminal certificates, replaces and revokes them (by serial, any case); refuses a duplicate and an unknown terminal', async () => {
     const cert = (n: number, terminalId = 'T-1') => ({
-      fingerprint: Array.from({ length: 32 }, () => n.toString(16).padStart(2, '0')).join(':').toUpperCase(),
+      fingerprint: Array.from({ length: 32 }, () => n.toString(16).padStart(2, '0'))
+        .join(':')
+        .toUpperCase(),
       terminalId,
       serial: `0a${n}`,
       notAfter: Date.UTC(2027, 11, 7),
@@ -303,7 +387,12 @@ describe.each(factories)('RegistryAdmin contract: $name', (factory) => {
     expect((await o.admin.findTerminal('T-1'))?.certificates).toBe(1);
     await refused(o, () => o.admin.recordTerminalCertificate(cert(3)), 'duplicate', /0a3/);
     await refused(o, () => o.admin.recordTerminalCertificate(cert(4, 'T-9')), 'not_found', /no terminal T-9/);
-    await refused(o, () => o.admin.recordTerminalCertificate({ ...cert(4), serial: 'zz' }), 'invalid', /serial/);
+    await refused(
+      o,
+      () => o.admin.recordTerminalCertificate({ ...cert(4), serial: 'zz' }),
+      'invalid',
+      /serial/,
+    );
     expect(await o.admin.revokeTerminalCertificates('T-1', { serial: '0A3' })).toBe(1);
     expect(await o.admin.revokeTerminalCertificates('T-1')).toBe(0);
     expect((await o.admin.findTerminal('T-1'))?.certificates).toBe(0);
@@ -323,7 +412,9 @@ describe.each(factories)('RegistryAdmin contract: $name', (factory) => {
       o.other.addCard(cardRecord(keys, card('card-r2', pan('679999040000000009')))),
     ]);
     expect(cardOutcomes.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
-    expect(cardOutcomes.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'duplicate' } });
+    expect(cardOutcomes.find((r) => r.status === 'rejected')).toMatchObject({
+      reason: { code: 'duplicate' },
+    });
     expect(await o.admin.counts()).toEqual({ merchants: 3, terminals: 3, cards: 3, merchantCards: 2 });
     expect(await o.rows('accounts')).toBe(2 + 1 + 3 + 1); // M-1, M-2, acct-M-4, three cards, M-RACE
   });

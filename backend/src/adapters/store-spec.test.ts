@@ -4,7 +4,13 @@
  * else refused with a message that names the problem and never the password.
  */
 import { describe, expect, it } from 'vitest';
-import { backendStoreOptions, describeStore, parseStoreSpec, resolveStoreSpec, StoreError } from './store-spec';
+import {
+  backendStoreOptions,
+  describeStore,
+  parseStoreSpec,
+  resolveStoreSpec,
+  StoreError,
+} from './store-spec';
 
 describe('parseStoreSpec', () => {
   it('a path is a SQLite file; a Windows-free relative or absolute path stays as given', () => {
@@ -74,21 +80,28 @@ describe('parseStoreSpec', () => {
 describe('resolveStoreSpec', () => {
   it('--store first, then BLUETILL_STORE, then DIR/backend.sqlite; none of them is an error', () => {
     const env = { BLUETILL_STORE: 'postgresql://h/env' };
-    expect(resolveStoreSpec({ store: '/x.sqlite', dir: '/d', env })).toEqual({ kind: 'sqlite', path: '/x.sqlite' });
+    expect(resolveStoreSpec({ store: '/x.sqlite', dir: '/d', env })).toEqual({
+      kind: 'sqlite',
+      path: '/x.sqlite',
+    });
     expect(resolveStoreSpec({ dir: '/d', env })).toMatchObject({ kind: 'postgres', database: 'env' });
     expect(resolveStoreSpec({ dir: '/d/', env: {} })).toEqual({ kind: 'sqlite', path: '/d/backend.sqlite' });
     expect(resolveStoreSpec({ dir: '/d', env: { BLUETILL_STORE: '' } })).toEqual({
       kind: 'sqlite',
       path: '/d/backend.sqlite',
     });
-    expect(() => resolveStoreSpec({ env: {} })).toThrow(/no store: give --dir DIR .*--store PATH\|URL.*BLUETILL_STORE/);
+    expect(() => resolveStoreSpec({ env: {} })).toThrow(
+      /no store: give --dir DIR .*--store PATH\|URL.*BLUETILL_STORE/,
+    );
     expect(() => resolveStoreSpec({ dir: '/d', env: { BLUETILL_STORE: 'redis://h' } })).toThrow(
       /BLUETILL_STORE: redis:\/\/ is not a store/,
     );
   });
 
   it('the servers take a SQLite spec; a PostgreSQL one is refused in words (store_not_served)', () => {
-    expect(backendStoreOptions({ kind: 'sqlite', path: '/d/backend.sqlite' })).toEqual({ dbPath: '/d/backend.sqlite' });
+    expect(backendStoreOptions({ kind: 'sqlite', path: '/d/backend.sqlite' })).toEqual({
+      dbPath: '/d/backend.sqlite',
+    });
     expect(() => backendStoreOptions(parseStoreSpec('postgresql://a:pw@h/db'))).toThrow(
       expect.objectContaining({ code: 'store_not_served', message: expect.not.stringContaining(':pw@') }),
     );

@@ -22,12 +22,7 @@ import {
   type TerminalIdentity,
   type TrustAnchors,
 } from './key-material';
-import {
-  registerCard,
-  registerMerchantCard,
-  type NewCard,
-  type NewMerchantCard,
-} from './registry';
+import { registerCard, registerMerchantCard, type NewCard, type NewMerchantCard } from './registry';
 import { issueCard, issueMerchantCard, writePersonalizationFile } from './card-issuing';
 import { createTlsAuthority, issueTerminalTls } from './tls-issuing';
 import type { PemPair } from './tls-material';

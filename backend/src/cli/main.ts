@@ -132,7 +132,10 @@ const withAdmin: WithAdmin = async (o, use) => {
   }
 };
 /** The servers' store for the commands that run the use cases on it (batch close, transactions export). */
-const withBackendStore = async <T>(o: StoreChoice, use: (store: SqliteBackendStore) => Promise<T>): Promise<T> => {
+const withBackendStore = async <T>(
+  o: StoreChoice,
+  use: (store: SqliteBackendStore) => Promise<T>,
+): Promise<T> => {
   const store = new SqliteBackendStore(backendStoreOptions(storeOf(o)).dbPath);
   try {
     return await use(store);
@@ -377,7 +380,13 @@ terminal
       const t = await admin.findTerminal(o.id);
       if (!t) throw new InvalidArgumentError(`no terminal ${o.id} in the registry`);
       if (t.status !== 'active') throw new InvalidArgumentError(`terminal ${o.id} is ${t.status}`);
-      return issueTerminalTls(tlsDir, admin, ca, { terminalId: t.id, merchantId: t.merchantId }, { replace: o.replace });
+      return issueTerminalTls(
+        tlsDir,
+        admin,
+        ca,
+        { terminalId: t.id, merchantId: t.merchantId },
+        { replace: o.replace },
+      );
     });
     if (issued.revoked > 0) console.log(`terminal ${o.id}: ${issued.revoked} earlier certificate(s) revoked`);
     console.log(
@@ -490,7 +499,8 @@ card
         fields(material.emv.issuerIdentifier);
         const keys = new SoftwareKeyStore(material);
         await withAdmin(o, async (admin) => {
-          if (!(await admin.findMerchant(o.merchant!))) throw new InvalidArgumentError(`no merchant ${o.merchant}`);
+          if (!(await admin.findMerchant(o.merchant!)))
+            throw new InvalidArgumentError(`no merchant ${o.merchant}`);
           await issueAtomically(
             o.out,
             (path) =>
@@ -651,12 +661,14 @@ for (const [name, what] of [
       if (name === 'unlock-pin') {
         if (found.kind === 'merchant')
           throw new InvalidArgumentError(`${o.id} is a merchant card: it has no PIN to unlock`);
-        if (found.pinTries === 0) throw new InvalidArgumentError(`card ${o.id} has no wrong PIN tries to reset`);
+        if (found.pinTries === 0)
+          throw new InvalidArgumentError(`card ${o.id} has no wrong PIN tries to reset`);
         await admin.resetPinTries(o.id);
         return 'PIN tries reset';
       }
       if (name === 'block') {
-        if (found.status !== 'active') throw new InvalidArgumentError(`card ${o.id} is ${found.status} already`);
+        if (found.status !== 'active')
+          throw new InvalidArgumentError(`card ${o.id} is ${found.status} already`);
         if (found.kind === 'payment') await admin.setCardStatus(o.id, o.reason ?? 'blocked');
         else await admin.setMerchantCardStatus(o.id, 'blocked');
         return `blocked (${found.kind === 'payment' ? (o.reason ?? 'blocked') : 'blocked'})`;

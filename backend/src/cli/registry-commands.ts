@@ -85,7 +85,8 @@ export function addRegistryCommands(program: Command, withAdmin: WithAdmin): voi
     });
   located(merchant.command('list').description('the registered merchants')).action(async (o: StoreChoice) => {
     const rows = await withAdmin(o, (admin) => admin.listMerchants());
-    for (const r of rows) console.log(`${r.id}  ${r.name}  ${r.currency}  ${r.status}  ${r.terminals} terminal(s)`);
+    for (const r of rows)
+      console.log(`${r.id}  ${r.name}  ${r.currency}  ${r.status}  ${r.terminals} terminal(s)`);
     if (rows.length === 0) console.log('no merchants');
   });
 
@@ -110,7 +111,9 @@ export function addRegistryCommands(program: Command, withAdmin: WithAdmin): voi
       );
     });
   located(
-    terminal.command('list').description('the registered terminals (merchant cards\' own ones too), with live certificates'),
+    terminal
+      .command('list')
+      .description("the registered terminals (merchant cards' own ones too), with live certificates"),
   )
     .option('--merchant <id>', "only this merchant's terminals")
     .action(async (o: StoreChoice & { merchant?: string }) => {

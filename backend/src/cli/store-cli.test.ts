@@ -32,11 +32,19 @@ const env: NodeJS.ProcessEnv = {
 };
 delete env.BLUETILL_STORE;
 
-function run(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
+function run(
+  args: string[],
+  extra: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; out: string; err: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [cli, ...args], { env: { ...env, ...extra }, timeout: 60_000 }, (error, out, err) => {
-      done({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, out, err });
-    });
+    execFile(
+      process.execPath,
+      [cli, ...args],
+      { env: { ...env, ...extra }, timeout: 60_000 },
+      (error, out, err) => {
+        done({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, out, err });
+      },
+    );
   });
 }
 const pgNewest = postgresMigrations[postgresMigrations.length - 1]!.version;
@@ -60,7 +68,9 @@ describe('bluetill-backend migrate', () => {
     );
     const rest = await run(['migrate', '--store', url]);
     expect(rest.code, rest.err).toBe(0);
-    expect(rest.out).toMatch(new RegExp(`schema version 3 → ${pgNewest}; applied 0004-.*0008-add-ledger-invariants`));
+    expect(rest.out).toMatch(
+      new RegExp(`schema version 3 → ${pgNewest}; applied 0004-.*0008-add-ledger-invariants`),
+    );
     const again = await run(['migrate', '--store', url]);
     expect(again.out).toMatch(new RegExp(`schema version ${pgNewest} → ${pgNewest}; nothing to apply`));
     const sql = connectPostgres(url, { max: 1 });
@@ -79,7 +89,9 @@ describe('bluetill-backend migrate', () => {
     const path = join(root, 'migrate.sqlite');
     const first = await run(['migrate', '--store', path, '--to', '4']);
     expect(first.code, first.err).toBe(0);
-    expect(first.out).toMatch(/schema version 0 → 4; applied 0001-create-schema, .*0004-add-authorization-cvm$/m);
+    expect(first.out).toMatch(
+      /schema version 0 → 4; applied 0001-create-schema, .*0004-add-authorization-cvm$/m,
+    );
     const version = () => {
       const db = new Database(path, { readonly: true });
       try {
@@ -96,18 +108,28 @@ describe('bluetill-backend migrate', () => {
     db.pragma('user_version = 42');
     db.close();
     const newer = await run(['migrate', '--store', path]);
-    expect([newer.code, newer.err]).toEqual([2, expect.stringMatching(/unknown_version: .*schema version 42/)]);
+    expect([newer.code, newer.err]).toEqual([
+      2,
+      expect.stringMatching(/unknown_version: .*schema version 42/),
+    ]);
     expect(version()).toBe(42);
   }, 60_000);
 
   it('refuses a spec that is no store, a server nobody listens on, and no store at all (exit 2, a code)', async () => {
     const mysql = await run(['migrate', '--store', 'mysql://root:pw@db/bluetill']);
-    expect([mysql.code, mysql.err]).toEqual([2, expect.stringMatching(/store_spec_invalid: --store: mysql:\/\/ is not a store/)]);
+    expect([mysql.code, mysql.err]).toEqual([
+      2,
+      expect.stringMatching(/store_spec_invalid: --store: mysql:\/\/ is not a store/),
+    ]);
     const port = await freePort();
     const nobody = await run(['migrate', '--store', `postgresql://bluetill:topsecret@127.0.0.1:${port}/x`]);
     expect([nobody.code, nobody.err]).toEqual([
       2,
-      expect.stringMatching(new RegExp(`store_unreachable: cannot reach postgresql://bluetill:\\*\\*\\*@127\\.0\\.0\\.1:${port}/x`)),
+      expect.stringMatching(
+        new RegExp(
+          `store_unreachable: cannot reach postgresql://bluetill:\\*\\*\\*@127\\.0\\.0\\.1:${port}/x`,
+        ),
+      ),
     ]);
     expect(nobody.err).not.toContain('topsecret');
     const none = await run(['migrate']);
@@ -140,16 +162,32 @@ describe('bluetill-backend --store postgresql://…: seed and the registry comma
     }
     const other = join(root, 'pg-company-2');
     const again = await run(['seed', '--dir', other, '--store', url]);
-    expect([again.code, again.err]).toEqual([2, expect.stringMatching(/already_seeded: .*a registry in postgresql:.*6 card\(s\)/)]);
+    expect([again.code, again.err]).toEqual([
+      2,
+      expect.stringMatching(/already_seeded: .*a registry in postgresql:.*6 card\(s\)/),
+    ]);
     expect(existsSync(join(other, 'keys.json'))).toBe(false);
   }, 90_000);
 
   it('merchant add, terminal add, issue-cert, card issue, block: all land in PostgreSQL; list and show read it back (also via BLUETILL_STORE, no --dir)', async () => {
-    const added = await run(['merchant', 'add', '--store', url, '--id', 'M-0200', '--name', 'Deli', '--currency', 'SEK']);
+    const added = await run([
+      'merchant',
+      'add',
+      '--store',
+      url,
+      '--id',
+      'M-0200',
+      '--name',
+      'Deli',
+      '--currency',
+      'SEK',
+    ]);
     expect(added.code, added.err).toBe(0);
     const dup = await run(['merchant', 'add', '--store', url, '--id', 'M-0200', '--name', 'Deli']);
     expect([dup.code, dup.err]).toEqual([2, expect.stringMatching(/merchant M-0200 already exists/)]);
-    expect((await run(['terminal', 'add', '--store', url, '--id', 'T-0200', '--merchant', 'M-0200'])).code).toBe(0);
+    expect(
+      (await run(['terminal', 'add', '--store', url, '--id', 'T-0200', '--merchant', 'M-0200'])).code,
+    ).toBe(0);
     const cert = await run(['terminal', 'issue-cert', '--dir', dir, '--store', url, '--id', 'T-0200']);
     expect(cert.code, cert.err).toBe(0);
     expect(existsSync(join(dir, 'tls', 'terminal-T-0200.pem'))).toBe(true);
@@ -157,16 +195,45 @@ describe('bluetill-backend --store postgresql://…: seed and the registry comma
     const number = body + luhnCheckDigit(body);
     const out = join(root, 'card-pg.json');
     const issued = await run([
-      'card', 'issue', '--dir', dir, '--store', url, '--id', 'card-pg', '--pan', number,
-      '--expiry', `${String((new Date().getUTCFullYear() + 3) % 100).padStart(2, '0')}12`,
-      '--name', 'PG SHOPPER', '--currency', 'SEK', '--out', out,
+      'card',
+      'issue',
+      '--dir',
+      dir,
+      '--store',
+      url,
+      '--id',
+      'card-pg',
+      '--pan',
+      number,
+      '--expiry',
+      `${String((new Date().getUTCFullYear() + 3) % 100).padStart(2, '0')}12`,
+      '--name',
+      'PG SHOPPER',
+      '--currency',
+      'SEK',
+      '--out',
+      out,
     ]);
     expect(issued.code, issued.err).toBe(0);
     expect(existsSync(out)).toBe(true);
     const out2 = join(root, 'card-pg-2.json');
     const twice = await run([
-      'card', 'issue', '--dir', dir, '--store', url, '--id', 'card-pg-2', '--pan', number,
-      '--expiry', '2912', '--name', 'PG SHOPPER', '--out', out2,
+      'card',
+      'issue',
+      '--dir',
+      dir,
+      '--store',
+      url,
+      '--id',
+      'card-pg-2',
+      '--pan',
+      number,
+      '--expiry',
+      '2912',
+      '--name',
+      'PG SHOPPER',
+      '--out',
+      out2,
     ]);
     expect([twice.code, twice.err]).toEqual([2, expect.stringMatching(/duplicate: .*registered already/)]);
     expect(existsSync(out2)).toBe(false);
@@ -179,7 +246,9 @@ describe('bluetill-backend --store postgresql://…: seed and the registry comma
     expect(show.out).toMatch(/number {6}679999\*+\d{4}/);
     expect(show.out).toMatch(/status {6}stolen/);
     expect(show.out).not.toContain(number);
-    expect((await run(['merchant', 'list'], viaEnv)).out).toMatch(/M-0200 {2}Deli {2}SEK {2}active {2}1 terminal/);
+    expect((await run(['merchant', 'list'], viaEnv)).out).toMatch(
+      /M-0200 {2}Deli {2}SEK {2}active {2}1 terminal/,
+    );
     expect((await run(['terminal', 'list', '--merchant', 'M-0200'], viaEnv)).out).toMatch(
       /T-0200 {2}M-0200 {2}active {2}1 certificate\(s\)/,
     );

@@ -253,17 +253,23 @@ export function checkMerchantCardStatus(status: unknown): asserts status is Merc
 
 export function checkCardRecord(c: CardRecord): void {
   checkId('card', c.id);
-  if (typeof c.panHash !== 'string' || c.panHash.length < 16) throw invalid('the card number hash is missing');
+  if (typeof c.panHash !== 'string' || c.panHash.length < 16)
+    throw invalid('the card number hash is missing');
   checkBytes('the encrypted card number', c.panEnc, 16);
   checkMasked(c.panMasked);
   if (!safeInt(c.panSequence, 0, 99)) throw invalid('the PAN sequence number must be 0 to 99');
   checkExpiry(c.expiry);
-  if (typeof c.cardholderName !== 'string' || c.cardholderName.trim().length === 0 || c.cardholderName.length > 26)
+  if (
+    typeof c.cardholderName !== 'string' ||
+    c.cardholderName.trim().length === 0 ||
+    c.cardholderName.length > 26
+  )
     throw invalid('the cardholder name must be 1 to 26 characters');
   checkCardStatus(c.status);
   checkBytes('the PIN salt', c.pinSalt, 16);
   checkBytes('the PIN verifier', c.pinVerifier, 16);
-  if (!safeInt(c.creditLimitMinor, 0)) throw invalid('the credit limit must be a non-negative integer (minor units)');
+  if (!safeInt(c.creditLimitMinor, 0))
+    throw invalid('the credit limit must be a non-negative integer (minor units)');
   checkCurrency(c.currency);
 }
 
@@ -271,7 +277,8 @@ export function checkMerchantCardRecord(c: MerchantCardRecord): void {
   checkId('card', c.id);
   if (typeof c.merchantId !== 'string' || !CARD_MERCHANT_ID.test(c.merchantId))
     throw invalid('merchant id must be 1-15 of A-Z a-z 0-9 - (it goes on the card in 9F16)');
-  if (typeof c.panHash !== 'string' || c.panHash.length < 16) throw invalid('the card number hash is missing');
+  if (typeof c.panHash !== 'string' || c.panHash.length < 16)
+    throw invalid('the card number hash is missing');
   checkMasked(c.panMasked);
   if (!safeInt(c.panSequence, 0, 99)) throw invalid('the PAN sequence number must be 0 to 99');
   checkExpiry(c.expiry);

@@ -145,7 +145,10 @@ export class PostgresRegistryAdmin implements RegistryAdmin {
       `card ${c.id} or card number ${c.panMasked}`,
       async (tx) => {
         if (await this.cardTaken(tx, c.id, c.panHash))
-          throw new RegistryError('duplicate', `card ${c.id} or card number ${c.panMasked} is registered already`);
+          throw new RegistryError(
+            'duplicate',
+            `card ${c.id} or card number ${c.panMasked} is registered already`,
+          );
         if ((await tx`SELECT 1 FROM accounts WHERE id = ${account}`).length > 0)
           throw new RegistryError('duplicate', `account ${account} exists already`);
         await tx`INSERT INTO accounts (id, kind, currency) VALUES (${account}, 'cardholder', ${c.currency})`;
@@ -166,7 +169,10 @@ export class PostgresRegistryAdmin implements RegistryAdmin {
       `card ${c.id} or card number ${c.panMasked}`,
       async (tx) => {
         if (await this.cardTaken(tx, c.id, c.panHash))
-          throw new RegistryError('duplicate', `card ${c.id} or card number ${c.panMasked} is registered already`);
+          throw new RegistryError(
+            'duplicate',
+            `card ${c.id} or card number ${c.panMasked} is registered already`,
+          );
         await this.insertTerminal(tx, { id: terminalId, merchantId: c.merchantId }, { forCard: true });
         await tx`INSERT INTO merchant_cards (id, pan_hash, pan_masked, pan_sequence, expiry, merchant_id, terminal_id, status, issued_at)
           VALUES (${c.id}, ${c.panHash}, ${c.panMasked}, ${c.panSequence}, ${c.expiry}, ${c.merchantId}, ${terminalId},
@@ -282,8 +288,14 @@ export class PostgresRegistryAdmin implements RegistryAdmin {
   async findCard(id: string): Promise<RegisteredCard | undefined> {
     const [payment] = await this.sql`SELECT status, pin_tries FROM cards WHERE id = ${id}`;
     if (payment)
-      return { kind: 'payment', id, status: payment.status as CardStatus, pinTries: Number(payment.pin_tries) };
-    const [merchant] = await this.sql`SELECT status, merchant_id, terminal_id FROM merchant_cards WHERE id = ${id}`;
+      return {
+        kind: 'payment',
+        id,
+        status: payment.status as CardStatus,
+        pinTries: Number(payment.pin_tries),
+      };
+    const [merchant] = await this
+      .sql`SELECT status, merchant_id, terminal_id FROM merchant_cards WHERE id = ${id}`;
     return (
       merchant && {
         kind: 'merchant',
@@ -296,7 +308,8 @@ export class PostgresRegistryAdmin implements RegistryAdmin {
   }
 
   private cards(where: postgres.PendingQuery<postgres.Row[]> | undefined) {
-    return this.sql`SELECT c.id, c.pan_masked, c.expiry, c.cardholder_name, c.status, c.pin_tries, c.credit_limit_minor,
+    return this
+      .sql`SELECT c.id, c.pan_masked, c.expiry, c.cardholder_name, c.status, c.pin_tries, c.credit_limit_minor,
         c.currency::text AS currency, a.balance_minor, c.last_atc
       FROM cards c LEFT JOIN accounts a ON a.id = c.account_id ${where ?? this.sql``} ORDER BY c.id`;
   }
@@ -313,7 +326,8 @@ export class PostgresRegistryAdmin implements RegistryAdmin {
   }
 
   async counts(): Promise<RegistryCounts> {
-    const [r] = await this.sql`SELECT (SELECT count(*) FROM merchants) AS merchants, (SELECT count(*) FROM terminals) AS terminals,
+    const [r] = await this
+      .sql`SELECT (SELECT count(*) FROM merchants) AS merchants, (SELECT count(*) FROM terminals) AS terminals,
       (SELECT count(*) FROM cards) AS cards, (SELECT count(*) FROM merchant_cards) AS merchant_cards`;
     return {
       merchants: Number(r!.merchants),

@@ -72,7 +72,9 @@ export class SqliteRegistryAdmin implements RegistryAdmin {
       if (within) {
         const r = within();
         if (r instanceof Promise)
-          throw new TypeError('SqliteRegistryAdmin: the function run within the transaction must be synchronous');
+          throw new TypeError(
+            'SqliteRegistryAdmin: the function run within the transaction must be synchronous',
+          );
       }
       return result;
     });
@@ -148,7 +150,10 @@ export class SqliteRegistryAdmin implements RegistryAdmin {
       const account = accountIdOf(c.id);
       this.write(() => {
         if (this.cardTaken(c.id, c.panHash))
-          throw new RegistryError('duplicate', `card ${c.id} or card number ${c.panMasked} is registered already`);
+          throw new RegistryError(
+            'duplicate',
+            `card ${c.id} or card number ${c.panMasked} is registered already`,
+          );
         if (this.one('SELECT 1 AS x FROM accounts WHERE id = ?', account))
           throw new RegistryError('duplicate', `account ${account} exists already`);
         try {
@@ -188,7 +193,10 @@ export class SqliteRegistryAdmin implements RegistryAdmin {
       const terminalId = merchantCardTerminalId(c.id);
       this.write(() => {
         if (this.cardTaken(c.id, c.panHash))
-          throw new RegistryError('duplicate', `card ${c.id} or card number ${c.panMasked} is registered already`);
+          throw new RegistryError(
+            'duplicate',
+            `card ${c.id} or card number ${c.panMasked} is registered already`,
+          );
         this.insertTerminal({ id: terminalId, merchantId: c.merchantId }, { forCard: true });
         try {
           this.db
@@ -196,7 +204,17 @@ export class SqliteRegistryAdmin implements RegistryAdmin {
               `INSERT INTO merchant_cards (id, pan_hash, pan_masked, pan_sequence, expiry, merchant_id, terminal_id, status, issued_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
             )
-            .run(c.id, c.panHash, c.panMasked, c.panSequence, c.expiry, c.merchantId, terminalId, c.status, c.issuedAt);
+            .run(
+              c.id,
+              c.panHash,
+              c.panMasked,
+              c.panSequence,
+              c.expiry,
+              c.merchantId,
+              terminalId,
+              c.status,
+              c.issuedAt,
+            );
         } catch (e) {
           throw duplicateOf(e, `card ${c.id} or card number ${c.panMasked}`);
         }
@@ -236,9 +254,13 @@ export class SqliteRegistryAdmin implements RegistryAdmin {
   resetPinTries(cardId: string): Promise<number> {
     return this.run(() =>
       this.write(() => {
-        const card = this.one<{ pinTries: number }>('SELECT pin_tries AS pinTries FROM cards WHERE id = ?', cardId);
+        const card = this.one<{ pinTries: number }>(
+          'SELECT pin_tries AS pinTries FROM cards WHERE id = ?',
+          cardId,
+        );
         if (!card) throw new RegistryError('not_found', `no card ${cardId}`);
-        if (card.pinTries === 0) throw new RegistryError('state', `card ${cardId} has no wrong PIN tries to reset`);
+        if (card.pinTries === 0)
+          throw new RegistryError('state', `card ${cardId} has no wrong PIN tries to reset`);
         this.db.prepare('UPDATE cards SET pin_tries = 0 WHERE id = ?').run(cardId);
         return card.pinTries;
       }),
@@ -332,7 +354,9 @@ export class SqliteRegistryAdmin implements RegistryAdmin {
       () =>
         (o.merchantId === undefined
           ? this.db.prepare(`${TERMINAL_SQL} ORDER BY t.id`).all()
-          : this.db.prepare(`${TERMINAL_SQL} WHERE t.merchant_id = ? ORDER BY t.id`).all(o.merchantId)) as TerminalSummary[],
+          : this.db
+              .prepare(`${TERMINAL_SQL} WHERE t.merchant_id = ? ORDER BY t.id`)
+              .all(o.merchantId)) as TerminalSummary[],
     );
   }
 
@@ -352,12 +376,11 @@ export class SqliteRegistryAdmin implements RegistryAdmin {
   }
 
   counts(): Promise<RegistryCounts> {
-    return this.run(
-      () =>
-        this.one<RegistryCounts>(
-          `SELECT (SELECT count(*) FROM merchants) AS merchants, (SELECT count(*) FROM terminals) AS terminals,
+    return this.run(() =>
+      this.one<RegistryCounts>(
+        `SELECT (SELECT count(*) FROM merchants) AS merchants, (SELECT count(*) FROM terminals) AS terminals,
                   (SELECT count(*) FROM cards) AS cards, (SELECT count(*) FROM merchant_cards) AS merchantCards`,
-        )!,
+      )!,
     );
   }
 
@@ -375,4 +398,3 @@ export class SqliteRegistryAdmin implements RegistryAdmin {
     }
   }
 }
-
