@@ -7,7 +7,8 @@
  * problem, never the password. openRegistryAdmin and backendStoreOptions turn a spec into what
  * the commands and the servers open.
  */
-import { join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import postgres from 'postgres';
 import { SqliteRegistryAdmin } from './sqlite/registry-admin.sqlite';
 import { migrate, openConnection } from './sqlite/open-database';
@@ -154,6 +155,9 @@ export interface StoreMigration {
  */
 export async function migrateStore(spec: StoreSpec, to?: number): Promise<StoreMigration> {
   if (spec.kind === 'sqlite') {
+    const folder = dirname(spec.path);
+    if (!existsSync(folder) || !statSync(folder).isDirectory())
+      throw new StoreError('store_spec_invalid', `${spec.path}: the folder ${folder} does not exist`);
     const db = openConnection(spec.path);
     try {
       return migrate(db, to);

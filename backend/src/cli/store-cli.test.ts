@@ -6,7 +6,7 @@
  * target past the newest, a database newer than this release, a second seed into a filled store
  * and `serve` over PostgreSQL are refused with exit 2 and a code.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -132,6 +132,13 @@ describe('bluetill-backend migrate', () => {
       ),
     ]);
     expect(nobody.err).not.toContain('topsecret');
+    const noFolder = await run(['migrate', '--dir', join(root, 'no-such-folder')]);
+    expect([noFolder.code, noFolder.err]).toEqual([
+      2,
+      expect.stringMatching(
+        /store_spec_invalid: .*no-such-folder\/backend\.sqlite: the folder .* does not exist/,
+      ),
+    ]);
     const none = await run(['migrate']);
     expect([none.code, none.err]).toEqual([2, expect.stringMatching(/store_spec_missing: no store/)]);
     const env = await run(['merchant', 'list'], { BLUETILL_STORE: 'postgres:db/x' });
@@ -261,4 +268,45 @@ describe('bluetill-backend --store postgresql://…: seed and the registry comma
     const served = await run(['serve', '--dir', dir, '--store', url, '--port', '0', '--insecure']);
     expect([served.code, served.err]).toEqual([2, expect.stringMatching(/store_not_served: /)]);
   }, 60_000);
+});
+
+describe('bluetill-backend --store PATH: a SQLite file outside the data folder', () => {
+  it('seed writes the registry to it, the registry commands and serve use it', async () => {
+    const dir = join(root, 'sqlite-company');
+    const file = join(root, 'elsewhere.sqlite');
+    const seeded = await run(['seed', '--dir', dir, '--store', file]);
+    expect(seeded.code, seeded.err).toBe(0);
+    expect(existsSync(file)).toBe(true);
+    expect(existsSync(join(dir, 'backend.sqlite'))).toBe(false);
+    expect((await run(['card', 'list', '--store', file])).out).toMatch(/card-alice {2}679999\*+0019/);
+    const missing = await run(['card', 'list', '--store', join(root, 'typo.sqlite')]);
+    expect([missing.code, missing.err]).toEqual([2, expect.stringMatching(/typo\.sqlite does not exist/)]);
+    expect(existsSync(join(root, 'typo.sqlite'))).toBe(false);
+    const server = spawn(
+      process.execPath,
+      [cli, 'serve', '--dir', dir, '--store', file, '--port', '0', '--no-shopper'],
+      {
+        env,
+      },
+    );
+    try {
+      const listening = await new Promise<string>((ok, fail) => {
+        let out = '';
+        let err = '';
+        server.stdout.on('data', (b: Buffer) => {
+          out += b.toString();
+          if (/listening on /.test(out)) ok(out);
+        });
+        server.stderr.on('data', (b: Buffer) => (err += b.toString()));
+        server.once('exit', (code) => fail(new Error(`serve exited ${code}: ${err}`)));
+      });
+      expect(listening).toMatch(/listening on 127\.0\.0\.1:\d+ \(mutual TLS\)/);
+    } finally {
+      if (server.exitCode === null) {
+        const exited = new Promise((ok) => server.once('exit', ok));
+        server.kill('SIGTERM');
+        await exited;
+      }
+    }
+  }, 90_000);
 });
