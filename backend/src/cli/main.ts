@@ -25,10 +25,9 @@
  * (several hosts allowed), else $BLUETILL_STORE, else DIR/backend.sqlite (adapters/store-spec.ts);
  * the registry commands (merchant, terminal add/list, card list/show/block/unblock/unlock-pin)
  * then need no DIR. `serve`, `transactions export` and `batch close` run on a SQLite file.
- * keys.json is sealed under
- * the master key (32 bytes, base64) in $BLUETILL_MASTER_KEY: `seed`, `keys`, `serve`, `card issue`
- * and `terminal …` need it, and refuse (exit 2, code master_key_missing / master_key_wrong) without
- * the right one. No command prints a key.
+ * keys.json is sealed under the master key (32 bytes, base64) in $BLUETILL_MASTER_KEY: `seed`,
+ * `keys`, `serve`, `card issue` and `terminal …` need it, and refuse (exit 2, code
+ * master_key_missing / master_key_wrong) without the right one. No command prints a key.
  */
 import { existsSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
