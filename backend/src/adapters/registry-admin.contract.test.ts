@@ -419,3 +419,28 @@ describe.each(factories)('RegistryAdmin contract: $name', (factory) => {
     expect(await o.rows('accounts')).toBe(2 + 1 + 3 + 1); // M-1, M-2, acct-M-4, three cards, M-RACE
   });
 });
+
+describe('PostgresRegistryAdmin under a role with DML only', () => {
+  it('opens a database the owner migrated and writes the registry; nothing needs more than DML', async () => {
+    pg ??= await startPostgresServer();
+    const url = await pg.createDatabase('registry_dml');
+    await (await PostgresRegistryAdmin.open(url)).close(); // the owner migrates
+    const owner = connectPostgres(url, { max: 1 });
+    try {
+      await owner.unsafe(`CREATE ROLE registry_app LOGIN;
+        GRANT USAGE ON SCHEMA public TO registry_app;
+        GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO registry_app`);
+    } finally {
+      await owner.end();
+    }
+    const admin = await PostgresRegistryAdmin.open(url.replace('//bluetill@', '//registry_app@'));
+    try {
+      await admin.addMerchant({ id: 'M-APP', name: 'App Role Shop', currency: 'EUR' });
+      await admin.addTerminal({ id: 'T-APP', merchantId: 'M-APP' });
+      await admin.addCard(cardRecord(keys, card('card-app', pan('679999040000000017'))));
+      expect(await admin.counts()).toEqual({ merchants: 1, terminals: 1, cards: 1, merchantCards: 0 });
+    } finally {
+      await admin.close();
+    }
+  }, 60_000);
+});
