@@ -28,15 +28,37 @@ export { KeyStoreError, type KeyStoreErrorCode } from './adapters/key-store-erro
 export { readKeysFile, writeKeysFile, rotateKeysFile, type KeysEnvelope } from './adapters/keys-file';
 export {
   registerCard,
-  registerMerchant,
   registerMerchantCard,
-  registerTerminal,
-  setCardStatus,
-  setMerchantCardStatus,
-  unlockPin,
+  cardRecord,
+  merchantCardRecord,
   merchantCardTerminalId,
   type NewMerchantCard,
 } from './admin/registry';
+export {
+  RegistryError,
+  type RegistryAdmin,
+  type RegistryErrorCode,
+  type CardRecord,
+  type MerchantCardRecord,
+  type NewMerchant,
+  type NewTerminal,
+  type CardSummary,
+  type MerchantSummary,
+  type TerminalSummary,
+  type RegisteredCard,
+} from './ports/registry-admin';
+export { SqliteRegistryAdmin } from './adapters/sqlite/registry-admin.sqlite';
+export { PostgresRegistryAdmin } from './adapters/postgres/registry-admin.postgres';
+export {
+  parseStoreSpec,
+  resolveStoreSpec,
+  openRegistryAdmin,
+  describeStore,
+  StoreError,
+  migrateStore,
+  STORE_ENV,
+  type StoreSpec,
+} from './adapters/store-spec';
 export type { Clock } from './ports/clock';
 export {
   issueCard,
@@ -62,4 +84,3 @@ export {
   type IssuedTerminalCertificate,
 } from './admin/tls-material';
 export { createTlsAuthority, readTlsAuthority, issueTerminalTls } from './admin/tls-issuing';
-export { recordTerminalCertificate, revokeTerminalCertificates } from './admin/registry';

@@ -34,7 +34,7 @@ import {
   type SettleRequest,
   type SettleResponse,
 } from '@bluetill/protocol';
-import { luhnCheckDigit, registerMerchant } from '@bluetill/backend';
+import { luhnCheckDigit, SqliteRegistryAdmin } from '@bluetill/backend';
 import { startWorld, InMemoryRadio, phoneCardFromFile, type World } from '@bluetill/simulator';
 import type { PaymentCard, PaymentOutcome } from '@bluetill/phone-agent';
 import {
@@ -318,7 +318,7 @@ describe('2. currencies never mix', () => {
     const admin = new Database(f.seed.dbPath);
     admin.pragma('foreign_keys = ON');
     admin.pragma('busy_timeout = 5000');
-    registerMerchant(admin, { id: 'M-JPY', name: 'Kissa Tokyo', currency: 'JPY' });
+    await new SqliteRegistryAdmin(admin).addMerchant({ id: 'M-JPY', name: 'Kissa Tokyo', currency: 'JPY' });
     admin.prepare("UPDATE terminals SET merchant_id = 'M-JPY' WHERE id = 'T-0003'").run();
     admin.close();
     const till = f.clientFor(f.credentialsFor('T-0003'));

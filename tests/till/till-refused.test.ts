@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo, type SeededBackend } from '../../backend/src/admin/demo-seed';
-import { revokeTerminalCertificates } from '../../backend/src/admin/registry';
+import { SqliteRegistryAdmin } from '../../backend/src/adapters/sqlite/registry-admin.sqlite';
 import { startBackend, type RunningBackend } from '../../backend/src/main';
 import { SqliteBackendStore } from '../../backend/src/adapters/sqlite/backend-store.sqlite';
 import { readTerminalTls } from '../../backend/src/adapters/tls-files';
@@ -119,7 +119,7 @@ describe('a till whose certificate was revoked', () => {
 
       const store = new SqliteBackendStore(seed.dbPath);
       try {
-        expect(revokeTerminalCertificates(store.db, 'T-0001')).toBe(1);
+        expect(await new SqliteRegistryAdmin(store.db).revokeTerminalCertificates('T-0001')).toBe(1);
       } finally {
         store.close();
       }

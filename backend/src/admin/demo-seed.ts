@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { luhnCheckDigit } from './card-validation';
 import { demoFingerprint } from '@bluetill/protocol';
 import { join } from 'node:path';
-import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
+import { describeStore, openRegistryAdmin, type StoreSpec } from '../adapters/store-spec';
 import { SoftwareKeyStore } from '../adapters/key-store.file';
 import { writeKeysFile } from '../adapters/keys-file';
 import type { MasterKey } from '../adapters/master-key';
@@ -22,14 +22,7 @@ import {
   type TerminalIdentity,
   type TrustAnchors,
 } from './key-material';
-import {
-  registerCard,
-  registerMerchant,
-  registerMerchantCard,
-  registerTerminal,
-  type NewCard,
-  type NewMerchantCard,
-} from './registry';
+import { registerCard, registerMerchantCard, type NewCard, type NewMerchantCard } from './registry';
 import { issueCard, issueMerchantCard, writePersonalizationFile } from './card-issuing';
 import { createTlsAuthority, issueTerminalTls } from './tls-issuing';
 import type { PemPair } from './tls-material';
@@ -156,7 +149,9 @@ export function fleetCards(count: number): NewCard[] {
 }
 
 export interface SeededBackend {
+  /** The SQLite file, or (PostgreSQL) the store's URL with its password hidden. */
   readonly dbPath: string;
+  readonly store: StoreSpec;
   readonly keysPath: string;
   readonly terminal: TerminalIdentity;
   readonly trust: TrustAnchors;
@@ -172,6 +167,8 @@ export interface SeedOptions {
   readonly serverNames?: readonly string[];
   /** EMV key sizes; default DEMO_KEY_BITS (quick to make and to check; a seed is a demo). */
   readonly emvKeyBits?: EmvKeyBits;
+  /** Where the registry goes; default the SQLite file backend.sqlite in the folder. */
+  readonly store?: StoreSpec;
 }
 
 /** What seed writes in its folder: all of it new, so a folder that holds any of it is refused. */
@@ -194,7 +191,7 @@ export class SeedError extends Error {
     readonly present: readonly string[],
   ) {
     super(
-      `${dir} already holds ${present.join(', ')}: seed creates a new card company and never replaces keys or data; give it an empty or new folder`,
+      `${dir} already holds ${present.join(', ')}: seed creates a new card company and never replaces keys or data; give it an empty or new folder${present.some((p) => p.startsWith('a registry')) ? ' and an empty store' : ''}`,
     );
   }
 }
@@ -214,26 +211,33 @@ export async function seedDemo(
   const present = SEEDED_FILES.filter((f) => existsSync(join(dir, f)));
   if (present.length > 0) throw new SeedError(dir, present);
   const cards = [...DEMO_CARDS, ...extraCards];
-  const material = createKeyMaterial(Date.now(), { emvKeyBits: o.emvKeyBits ?? DEMO_KEY_BITS });
   const keysPath = join(dir, 'keys.json');
-  writeKeysFile(keysPath, material, o.masterKey);
-  const keys = new SoftwareKeyStore(material);
-  const dbPath = join(dir, 'backend.sqlite');
   const tlsDir = join(dir, 'tls');
-  const store = new SqliteBackendStore(dbPath);
+  const dbPath = join(dir, 'backend.sqlite');
+  const store: StoreSpec = o.store ?? { kind: 'sqlite', path: dbPath };
+  const admin = await openRegistryAdmin(store);
   let ca: PemPair | undefined;
+  let material;
   try {
-    registerMerchant(store.db, DEMO_MERCHANT);
+    const held = await admin.counts();
+    if (held.merchants + held.terminals + held.cards + held.merchantCards > 0)
+      throw new SeedError(dir, [
+        `a registry in ${describeStore(store)} (${held.merchants} merchant(s), ${held.terminals} terminal(s), ${held.cards} card(s))`,
+      ]);
+    material = createKeyMaterial(Date.now(), { emvKeyBits: o.emvKeyBits ?? DEMO_KEY_BITS });
+    writeKeysFile(keysPath, material, o.masterKey);
+    const keys = new SoftwareKeyStore(material);
+    await admin.addMerchant(DEMO_MERCHANT);
     const terminals = [DEMO_TERMINAL_ID, ...extraTerminals];
-    for (const id of terminals) registerTerminal(store.db, { id, merchantId: DEMO_MERCHANT.id });
-    for (const card of cards) registerCard(store.db, keys, card);
-    registerMerchant(store.db, DEMO_INACTIVE_MERCHANT);
-    for (const mc of DEMO_MERCHANT_CARDS) registerMerchantCard(store.db, keys, mc);
+    for (const id of terminals) await admin.addTerminal({ id, merchantId: DEMO_MERCHANT.id });
+    for (const card of cards) await registerCard(admin, keys, card);
+    await admin.addMerchant(DEMO_INACTIVE_MERCHANT);
+    for (const mc of DEMO_MERCHANT_CARDS) await registerMerchantCard(admin, keys, mc);
     ca = await createTlsAuthority(tlsDir, o.serverNames ? { serverNames: o.serverNames } : {});
     for (const id of terminals)
-      await issueTerminalTls(tlsDir, store.db, ca, { terminalId: id, merchantId: DEMO_MERCHANT.id });
+      await issueTerminalTls(tlsDir, admin, ca, { terminalId: id, merchantId: DEMO_MERCHANT.id });
   } finally {
-    store.close();
+    await admin.close();
   }
   const terminal = issueTerminalIdentity(material, {
     terminalId: DEMO_TERMINAL_ID,
@@ -251,5 +255,13 @@ export async function seedDemo(
     writePersonalizationFile(join(cardsDir, `${card.id}.json`), card.id, issueCard(material, card));
   for (const mc of DEMO_MERCHANT_CARDS)
     writePersonalizationFile(join(cardsDir, `${mc.id}.json`), mc.id, issueMerchantCard(material, mc));
-  return { dbPath, keysPath, terminal, trust, cardsDir, tlsDir };
+  return {
+    dbPath: store.kind === 'sqlite' ? store.path : describeStore(store),
+    store,
+    keysPath,
+    terminal,
+    trust,
+    cardsDir,
+    tlsDir,
+  };
 }

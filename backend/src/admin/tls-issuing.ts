@@ -3,9 +3,8 @@
  * recording terminal certificates in the registry. Private keys are written with mode 0600.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import type { Db } from '../adapters/sqlite/open-database';
 import { TlsMaterialError, tlsPaths } from '../adapters/tls-files';
-import { recordTerminalCertificate, revokeTerminalCertificates } from './registry';
+import type { RegistryAdmin } from '../ports/registry-admin';
 import {
   createBackendCa,
   issueServerCertificate,
@@ -58,7 +57,7 @@ export function readTlsAuthority(dir: string): PemPair {
  */
 export async function issueTerminalTls(
   dir: string,
-  db: Db,
+  admin: RegistryAdmin,
   ca: PemPair,
   t: { terminalId: string; merchantId: string },
   o: { replace?: boolean } = {},
@@ -73,12 +72,18 @@ export async function issueTerminalTls(
   const staged = { cert: `${files.cert}.new`, key: `${files.key}.new` };
   writeFileSync(staged.cert, issued.cert);
   writeSecret(staged.key, issued.key);
-  let revoked = 0;
+  let revoked: number;
   try {
-    db.transaction(() => {
-      if (o.replace) revoked = revokeTerminalCertificates(db, t.terminalId);
-      recordTerminalCertificate(db, issued);
-    })();
+    ({ revoked } = await admin.recordTerminalCertificate(
+      {
+        fingerprint: issued.fingerprint,
+        terminalId: issued.terminalId,
+        serial: issued.serial,
+        notAfter: issued.notAfter,
+        issuedAt: Date.now(),
+      },
+      { replace: o.replace ?? false },
+    ));
   } catch (e) {
     rmSync(staged.cert, { force: true });
     rmSync(staged.key, { force: true });

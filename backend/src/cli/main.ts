@@ -18,11 +18,16 @@
  *   bluetill-backend card block|unblock|unlock-pin --dir DIR --id ID   (block and unblock: merchant cards too)
  *   bluetill-backend transactions export --dir DIR --terminal ID | --merchant M [--from T] [--to T] --out FILE.csv   masked card numbers only
  *   bluetill-backend batch close --dir DIR --terminal ID   close the terminal's open batch, print its totals
+ *   bluetill-backend migrate [--dir DIR | --store PATH|URL] [--to N]   bring the store's schema up to date (prints from, to, applied)
  *
- * DIR holds keys.json, backend.sqlite and tls/ (as `seed` writes them). keys.json is sealed under
- * the master key (32 bytes, base64) in $BLUETILL_MASTER_KEY: `seed`, `keys`, `serve`, `card issue`
- * and `terminal …` need it, and refuse (exit 2, code master_key_missing / master_key_wrong) without
- * the right one. No command prints a key.
+ * DIR holds keys.json, backend.sqlite and tls/ (as `seed` writes them). Every command that touches
+ * the registry takes `--store PATH|URL`: a SQLite file or a postgres:// / postgresql:// URL
+ * (several hosts allowed), else $BLUETILL_STORE, else DIR/backend.sqlite (adapters/store-spec.ts);
+ * the registry commands (merchant, terminal add/list, card list/show/block/unblock/unlock-pin)
+ * then need no DIR. `serve`, `transactions export` and `batch close` run on a SQLite file.
+ * keys.json is sealed under the master key (32 bytes, base64) in $BLUETILL_MASTER_KEY: `seed`,
+ * `keys`, `serve`, `card issue` and `terminal …` need it, and refuse (exit 2, code
+ * master_key_missing / master_key_wrong) without the right one. No command prints a key.
  */
 import { existsSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -46,16 +51,18 @@ import {
 } from '../admin/card-issuing';
 import { DEMO_KEY_BITS, SCHEME_KEY_BITS, createKeyMaterial } from '../admin/key-material';
 import { CardFieldError, validateCardFields } from '../admin/card-validation';
-import { addRegistryCommands } from './registry-commands';
+import { addRegistryCommands, STORE_OPTION, type StoreChoice, type WithAdmin } from './registry-commands';
+import { merchantCardTerminalId, registerCard, registerMerchantCard } from '../admin/registry';
 import {
-  merchantCardTerminalId,
-  registerCard,
-  registerMerchantCard,
-  revokeTerminalCertificates,
-  setCardStatus,
-  setMerchantCardStatus,
-  unlockPin,
-} from '../admin/registry';
+  backendStoreOptions,
+  describeStore,
+  migrateStore,
+  openRegistryAdmin,
+  resolveStoreSpec,
+  SQLITE_FILE,
+  STORE_ENV,
+  type StoreSpec,
+} from '../adapters/store-spec';
 import { SqliteShopperStore } from '../adapters/sqlite/shopper-store.sqlite';
 import { issueTerminalTls, readTlsAuthority } from '../admin/tls-issuing';
 import { readServerTls } from '../adapters/tls-files';
@@ -76,18 +83,30 @@ const program = new Command('bluetill-backend')
   .showHelpAfterError('(add --help for usage)')
   .exitOverride();
 
-const dirPaths = (dir: string) => {
+/**
+ * The store a command uses (--store, else $BLUETILL_STORE, else DIR/backend.sqlite). A SQLite file
+ * must exist already (seed or migrate creates one): a mistyped path never starts an empty registry.
+ */
+const storeOf = (o: StoreChoice): StoreSpec => {
+  const spec = resolveStoreSpec(o);
+  if (spec.kind === 'sqlite' && !existsSync(spec.path))
+    throw new InvalidArgumentError(
+      o.store === undefined && !process.env[STORE_ENV]
+        ? `${o.dir} has no keys.json / ${SQLITE_FILE} (run "seed" first)`
+        : `${spec.path} does not exist (run "seed", or "migrate --store ${spec.path}" for an empty registry)`,
+    );
+  return spec;
+};
+/** DIR's keys.json, which must exist. */
+const keysPathOf = (dir: string) => {
   const keysPath = join(dir, 'keys.json');
-  const dbPath = join(dir, 'backend.sqlite');
-  if (!existsSync(keysPath) || !existsSync(dbPath))
-    throw new InvalidArgumentError(`${dir} has no keys.json / backend.sqlite (run "seed" first)`);
-  return { keysPath, dbPath };
+  if (!existsSync(keysPath)) throw new InvalidArgumentError(`${dir} has no keys.json (run "seed" first)`);
+  return keysPath;
 };
 /** The master key from the environment, checked against DIR's keys.json (the operator holds the right key). */
 const unlockedKeys = (dir: string) => {
   const master = masterKeyFromEnv();
-  const { keysPath } = dirPaths(dir);
-  return { master, material: readKeysFile(keysPath, master) };
+  return { master, material: readKeysFile(keysPathOf(dir), master) };
 };
 /** A time as ISO 8601 (2026-11-24, 2026-11-24T09:00:00Z) or unix milliseconds. */
 const instant = (v: string) => {
@@ -102,27 +121,39 @@ const port = (v: string) => {
     throw new InvalidArgumentError('must be a port number from 0 to 65535 (0: any free port)');
   return n;
 };
-/** Opens DIR's database for one command and closes it after, whatever happens. */
-const withStore = <T>(dir: string, use: (store: SqliteBackendStore) => T): T => {
-  const store = new SqliteBackendStore(dirPaths(dir).dbPath);
+/** Opens the chosen store's registry for one command and closes it after, whatever happens. */
+const withAdmin: WithAdmin = async (o, use) => {
+  const admin = await openRegistryAdmin(storeOf(o));
   try {
-    return use(store);
+    return await use(admin);
+  } finally {
+    await admin.close();
+  }
+};
+/** The servers' store for the commands that run the use cases on it (batch close, transactions export). */
+const withBackendStore = async <T>(
+  o: StoreChoice,
+  use: (store: SqliteBackendStore) => Promise<T>,
+): Promise<T> => {
+  const store = new SqliteBackendStore(backendStoreOptions(storeOf(o)).dbPath);
+  try {
+    return await use(store);
   } finally {
     store.close();
   }
 };
 /**
  * Writes a personalization file only if `register` succeeds, and registers only if the file can be
- * written: the file is written beside its target first (new, 0600), `register` runs in one
- * transaction that also puts the file in place (a hard link: refused if the target exists), and
- * the temporary name is removed whatever happens.
+ * written: the file is written beside its target first (new, 0600), `register` runs one
+ * transaction in which the file is put in place (a hard link: refused if the target exists), and
+ * the temporary name is removed whatever happens; a registration that fails after the link (its
+ * commit) removes the file again.
  */
-const issueAtomically = (
-  store: SqliteBackendStore,
+const issueAtomically = async (
   out: string,
   write: (path: string) => void,
-  register: () => void,
-): void => {
+  register: (within: () => void) => Promise<void>,
+): Promise<void> => {
   if (existsSync(out))
     throw new InvalidArgumentError(`${out} exists: a personalization file is never overwritten`);
   let folder;
@@ -134,12 +165,16 @@ const issueAtomically = (
   if (!folder.isDirectory())
     throw new InvalidArgumentError(`cannot write ${out}: ${dirname(out)} is not a folder`);
   const tmp = `${out}.${process.pid}.tmp`;
+  let linked = false;
   try {
     write(tmp);
-    store.db.transaction(() => {
-      register();
+    await register(() => {
       linkSync(tmp, out);
-    })();
+      linked = true;
+    });
+  } catch (e) {
+    if (linked) unlinkSync(out);
+    throw e;
   } finally {
     if (existsSync(tmp)) unlinkSync(tmp);
   }
@@ -205,12 +240,14 @@ program
     '--server-name <name...>',
     'extra DNS names or IP addresses for the server certificate (127.0.0.1 and localhost are always in)',
   )
-  .action(async (o: { dir: string; serverName?: string[] }) => {
+  .option(...STORE_OPTION)
+  .action(async (o: { dir: string; store?: string; serverName?: string[] }) => {
     const masterKey = masterKeyFromEnv();
+    const store = resolveStoreSpec(o);
     mkdirSync(o.dir, { recursive: true });
-    const s = await seedDemo(o.dir, [], [], { masterKey, serverNames: o.serverName ?? [] });
+    const s = await seedDemo(o.dir, [], [], { masterKey, serverNames: o.serverName ?? [], store });
     console.log(
-      `seeded ${o.dir}: ${s.dbPath}, ${s.keysPath}, cards in ${s.cardsDir}, terminal identity terminal-${s.terminal.terminalId}.json, trust.json, TLS material in ${s.tlsDir}`,
+      `seeded ${o.dir}: registry in ${describeStore(s.store)}, ${s.keysPath}, cards in ${s.cardsDir}, terminal identity terminal-${s.terminal.terminalId}.json, trust.json, TLS material in ${s.tlsDir}`,
     );
   });
 
@@ -244,9 +281,11 @@ program
     port,
   )
   .option('--no-shopper', 'do not serve the shopper-facing listener')
+  .option(...STORE_OPTION)
   .action(
     async (o: {
       dir: string;
+      store?: string;
       host: string;
       port: number;
       services: string;
@@ -260,6 +299,8 @@ program
       shopperPort?: number;
     }) => {
       const masterKey = masterKeyFromEnv();
+      const keysPath = keysPathOf(o.dir);
+      const storage = backendStoreOptions(storeOf(o));
       const services = o.services.split(',').map((s) => s.trim()) as Array<'authorization' | 'settlement'>;
       const tls = o.insecure
         ? 'insecure'
@@ -270,7 +311,8 @@ program
         );
       const metrics = o.metricsPort === undefined ? undefined : new BackendMetrics({ processMetrics: true });
       const backend = await startBackend({
-        ...dirPaths(o.dir),
+        ...storage,
+        keysPath,
         masterKey,
         reflection: o.reflection,
         host: o.host,
@@ -328,30 +370,27 @@ terminal
     "revoke the terminal's certificates first, then write the new key and certificate over the old files",
     false,
   )
-  .action(async (o: { dir: string; id: string; replace: boolean }) => {
+  .option(...STORE_OPTION)
+  .action(async (o: { dir: string; store?: string; id: string; replace: boolean }) => {
     unlockedKeys(o.dir);
     const tlsDir = join(o.dir, 'tls');
     const ca = readTlsAuthority(tlsDir);
-    const store = new SqliteBackendStore(dirPaths(o.dir).dbPath);
-    try {
-      const t = store.findTerminal(o.id);
+    const issued = await withAdmin(o, async (admin) => {
+      const t = await admin.findTerminal(o.id);
       if (!t) throw new InvalidArgumentError(`no terminal ${o.id} in the registry`);
       if (t.status !== 'active') throw new InvalidArgumentError(`terminal ${o.id} is ${t.status}`);
-      const issued = await issueTerminalTls(
+      return issueTerminalTls(
         tlsDir,
-        store.db,
+        admin,
         ca,
         { terminalId: t.id, merchantId: t.merchantId },
         { replace: o.replace },
       );
-      if (issued.revoked > 0)
-        console.log(`terminal ${o.id}: ${issued.revoked} earlier certificate(s) revoked`);
-      console.log(
-        `terminal ${o.id}: certificate serial ${issued.serial} (valid until ${new Date(issued.notAfter).toISOString()}) written to ${tlsDir}/terminal-${o.id}.pem and -key.pem`,
-      );
-    } finally {
-      store.close();
-    }
+    });
+    if (issued.revoked > 0) console.log(`terminal ${o.id}: ${issued.revoked} earlier certificate(s) revoked`);
+    console.log(
+      `terminal ${o.id}: certificate serial ${issued.serial} (valid until ${new Date(issued.notAfter).toISOString()}) written to ${tlsDir}/terminal-${o.id}.pem and -key.pem`,
+    );
   });
 
 terminal
@@ -362,23 +401,17 @@ terminal
   .requiredOption('--dir <dir>', 'data folder')
   .requiredOption('--id <id>', 'terminal id')
   .option('--serial <hex>', 'only the certificate with this serial number')
-  .action((o: { dir: string; id: string; serial?: string }) => {
+  .option(...STORE_OPTION)
+  .action(async (o: { dir: string; store?: string; id: string; serial?: string }) => {
     unlockedKeys(o.dir);
-    const store = new SqliteBackendStore(dirPaths(o.dir).dbPath);
-    try {
-      const n = revokeTerminalCertificates(
-        store.db,
-        o.id,
-        o.serial === undefined ? {} : { serial: o.serial },
+    const n = await withAdmin(o, (admin) =>
+      admin.revokeTerminalCertificates(o.id, o.serial === undefined ? {} : { serial: o.serial }),
+    );
+    if (n === 0)
+      throw new InvalidArgumentError(
+        `terminal ${o.id}: no unrevoked certificate${o.serial ? ` with serial ${o.serial}` : ''}`,
       );
-      if (n === 0)
-        throw new InvalidArgumentError(
-          `terminal ${o.id}: no unrevoked certificate${o.serial ? ` with serial ${o.serial}` : ''}`,
-        );
-      console.log(`terminal ${o.id}: ${n} certificate(s) revoked`);
-    } finally {
-      store.close();
-    }
+    console.log(`terminal ${o.id}: ${n} certificate(s) revoked`);
   });
 
 const card = program.command('card').description('issue and administer cards');
@@ -401,6 +434,7 @@ card
     'a merchant IC card for this registered merchant (its id goes on the card, 9F16); no PIN, no credit limit',
   )
   .requiredOption('--out <file>', 'personalization file to write (secret: mode 0600)')
+  .option(...STORE_OPTION)
   .option(
     '--biometric-template-file <file>',
     'fingerprint template for match-on-card: 64 bytes, signed components (claim 16)',
@@ -425,8 +459,9 @@ card
     `amount the card approves offline between two online approvals, in --currency (default ${DEFAULT_OFFLINE_LIMITS.amount})`,
   )
   .action(
-    (o: {
+    async (o: {
       dir: string;
+      store?: string;
       id: string;
       pan: string;
       expiry: string;
@@ -453,19 +488,6 @@ card
           throw e;
         }
       };
-      /** Neither the id nor the card number may be registered already (as a payment or a merchant card). */
-      const unregistered = (store: SqliteBackendStore, keys: SoftwareKeyStore) => {
-        const panHash = keys.panHash(o.pan);
-        const taken = store.db
-          .prepare(
-            'SELECT 1 FROM cards WHERE id = ? OR pan_hash = ? UNION ALL SELECT 1 FROM merchant_cards WHERE id = ? OR pan_hash = ?',
-          )
-          .get(o.id, panHash, o.id, panHash);
-        if (taken)
-          throw new InvalidArgumentError(
-            `card ${o.id} or card number ${maskPan(o.pan)} is registered already`,
-          );
-      };
       if (
         o.merchant !== undefined &&
         (o.offlineLower !== undefined || o.offlineUpper !== undefined || o.offlineAmount !== undefined)
@@ -475,11 +497,10 @@ card
         const { material } = unlockedKeys(o.dir);
         fields(material.emv.issuerIdentifier);
         const keys = new SoftwareKeyStore(material);
-        withStore(o.dir, (store) => {
-          unregistered(store, keys);
-          if (!store.findMerchant(o.merchant!)) throw new InvalidArgumentError(`no merchant ${o.merchant}`);
-          issueAtomically(
-            store,
+        await withAdmin(o, async (admin) => {
+          if (!(await admin.findMerchant(o.merchant!)))
+            throw new InvalidArgumentError(`no merchant ${o.merchant}`);
+          await issueAtomically(
             o.out,
             (path) =>
               writePersonalizationFile(
@@ -493,15 +514,20 @@ card
                   merchantId: o.merchant!,
                 }),
               ),
-            () =>
-              registerMerchantCard(store.db, keys, {
-                id: o.id,
-                pan: o.pan,
-                panSequence: o.psn,
-                expiry: o.expiry,
-                merchantId: o.merchant!,
-                name: o.name,
-              }),
+            (within) =>
+              registerMerchantCard(
+                admin,
+                keys,
+                {
+                  id: o.id,
+                  pan: o.pan,
+                  panSequence: o.psn,
+                  expiry: o.expiry,
+                  merchantId: o.merchant!,
+                  name: o.name,
+                },
+                { within },
+              ),
           );
         });
         console.log(
@@ -551,10 +577,8 @@ card
         throw e;
       }
       const keys = new SoftwareKeyStore(material);
-      withStore(o.dir, (store) => {
-        unregistered(store, keys);
+      await withAdmin(o, (admin) =>
         issueAtomically(
-          store,
           o.out,
           (path) =>
             writePersonalizationFile(
@@ -571,19 +595,24 @@ card
                 ...(knowledgeSecret !== undefined ? { knowledgeSecret } : {}),
               }),
             ),
-          () =>
-            registerCard(store.db, keys, {
-              id: o.id,
-              pan: o.pan,
-              panSequence: o.psn,
-              expiry: o.expiry,
-              cardholderName: o.name,
-              pin,
-              creditLimitMinor: o.limit,
-              currency: o.currency,
-            }),
-        );
-      });
+          (within) =>
+            registerCard(
+              admin,
+              keys,
+              {
+                id: o.id,
+                pan: o.pan,
+                panSequence: o.psn,
+                expiry: o.expiry,
+                cardholderName: o.name,
+                pin,
+                creditLimitMinor: o.limit,
+                currency: o.currency,
+              },
+              within,
+            ),
+        ),
+      );
       const extras = [
         biometricTemplate ? 'fingerprint template' : '',
         knowledgeSecret !== undefined ? 'knowledge secret' : '',
@@ -614,7 +643,7 @@ for (const [name, what] of [
   const command = card
     .command(name)
     .description(what)
-    .requiredOption('--dir <dir>', 'data folder')
+    .option('--dir <dir>', 'data folder (its backend.sqlite is the default store)')
     .requiredOption('--id <id>', 'card id');
   if (name === 'block')
     command.option(
@@ -623,32 +652,30 @@ for (const [name, what] of [
       blockReason,
       'blocked',
     );
-  command.action((o: { dir: string; id: string; reason?: BlockReason }) => {
-    const done = withStore(o.dir, (store) => {
-      const payment = store.findCardById(o.id);
-      const merchantCard = payment
-        ? undefined
-        : (store.db.prepare('SELECT status FROM merchant_cards WHERE id = ?').get(o.id) as
-            { status: string } | undefined);
-      if (!payment && !merchantCard) throw new InvalidArgumentError(`no card ${o.id}`);
-      const status = payment?.status ?? merchantCard!.status;
+  command.option(...STORE_OPTION);
+  command.action(async (o: StoreChoice & { id: string; reason?: BlockReason }) => {
+    const done = await withAdmin(o, async (admin) => {
+      const found = await admin.findCard(o.id);
+      if (!found) throw new InvalidArgumentError(`no card ${o.id}`);
       if (name === 'unlock-pin') {
-        if (!payment) throw new InvalidArgumentError(`${o.id} is a merchant card: it has no PIN to unlock`);
-        if (payment.pinTries === 0)
+        if (found.kind === 'merchant')
+          throw new InvalidArgumentError(`${o.id} is a merchant card: it has no PIN to unlock`);
+        if (found.pinTries === 0)
           throw new InvalidArgumentError(`card ${o.id} has no wrong PIN tries to reset`);
-        unlockPin(store.db, o.id);
+        await admin.resetPinTries(o.id);
         return 'PIN tries reset';
       }
       if (name === 'block') {
-        if (status !== 'active') throw new InvalidArgumentError(`card ${o.id} is ${status} already`);
-        if (payment) setCardStatus(store.db, o.id, o.reason ?? 'blocked');
-        else setMerchantCardStatus(store.db, o.id, 'blocked');
-        return `blocked (${payment ? (o.reason ?? 'blocked') : 'blocked'})`;
+        if (found.status !== 'active')
+          throw new InvalidArgumentError(`card ${o.id} is ${found.status} already`);
+        if (found.kind === 'payment') await admin.setCardStatus(o.id, o.reason ?? 'blocked');
+        else await admin.setMerchantCardStatus(o.id, 'blocked');
+        return `blocked (${found.kind === 'payment' ? (o.reason ?? 'blocked') : 'blocked'})`;
       }
-      if (status === 'active') throw new InvalidArgumentError(`card ${o.id} is active already`);
-      if (payment) setCardStatus(store.db, o.id, 'active');
-      else setMerchantCardStatus(store.db, o.id, 'active');
-      return `active again (was ${status})`;
+      if (found.status === 'active') throw new InvalidArgumentError(`card ${o.id} is active already`);
+      if (found.kind === 'payment') await admin.setCardStatus(o.id, 'active');
+      else await admin.setMerchantCardStatus(o.id, 'active');
+      return `active again (was ${found.status})`;
     });
     console.log(`card ${o.id}: ${done}`);
   });
@@ -668,8 +695,17 @@ program
   .option('--from <time>', 'from (inclusive): ISO 8601 or unix ms', instant, 0)
   .option('--to <time>', 'to (exclusive): ISO 8601 or unix ms (default: now)', instant)
   .requiredOption('--out <file>', 'CSV file to write, or - for standard output')
+  .option(...STORE_OPTION)
   .action(
-    (o: { dir: string; terminal?: string; merchant?: string; from: number; to?: number; out: string }) => {
+    async (o: {
+      dir: string;
+      store?: string;
+      terminal?: string;
+      merchant?: string;
+      from: number;
+      to?: number;
+      out: string;
+    }) => {
       if ((o.terminal === undefined) === (o.merchant === undefined))
         throw new InvalidArgumentError('give --terminal ID or --merchant ID');
       const to = o.to ?? Date.now() + 1;
@@ -677,7 +713,7 @@ program
         throw new InvalidArgumentError(
           `--from (${new Date(o.from).toISOString()}) must be before --to (${new Date(to).toISOString()})`,
         );
-      const { csv, count, what } = withStore(o.dir, (store) => {
+      const { csv, count, what } = await withBackendStore(o, async (store) => {
         if (o.merchant !== undefined) {
           if (!store.findMerchant(o.merchant)) throw new InvalidArgumentError(`no merchant ${o.merchant}`);
           const rows = new SqliteShopperStore(store.db).listMerchantTransactions(
@@ -715,9 +751,9 @@ program
   )
   .requiredOption('--dir <dir>', 'data folder')
   .requiredOption('--terminal <id>', 'terminal id')
-  .action(async (o: { dir: string; terminal: string }) => {
-    const store = new SqliteBackendStore(dirPaths(o.dir).dbPath);
-    try {
+  .option(...STORE_OPTION)
+  .action(async (o: { dir: string; store?: string; terminal: string }) => {
+    await withBackendStore(o, async (store) => {
       const b = await new BatchUseCase(store, systemClock).closeBatch(
         { terminalId: o.terminal, closeRequestId: '' },
         { kind: 'admin' },
@@ -731,12 +767,26 @@ program
       console.log(`  refunds ${t.refundCount} ${m(t.refundMinor)}`);
       console.log(`  voids   ${t.voidCount} ${m(t.voidMinor)}`);
       console.log(`  net     ${m(t.netMinor)}`);
-    } finally {
-      store.close();
-    }
+    });
   });
 
-addRegistryCommands(program, withStore);
+program
+  .command('migrate')
+  .description(
+    "bring the store's schema to this release's (or to --to N): SQLite, one transaction per migration; PostgreSQL, all in one transaction under an advisory lock",
+  )
+  .option('--dir <dir>', 'data folder (its backend.sqlite is the default store)')
+  .option(...STORE_OPTION)
+  .option('--to <n>', 'the schema version to reach (default: the newest; never goes back)', integer)
+  .action(async (o: StoreChoice & { to?: number }) => {
+    const spec = resolveStoreSpec(o);
+    const r = await migrateStore(spec, o.to);
+    console.log(
+      `${describeStore(spec)}: schema version ${r.from} → ${r.to}; ${r.applied.length === 0 ? 'nothing to apply' : `applied ${r.applied.join(', ')}`}`,
+    );
+  });
+
+addRegistryCommands(program, withAdmin);
 
 /**
  * Exit codes: 0 done; 2 refused — a usage error (commander has printed it), a bad value, or an

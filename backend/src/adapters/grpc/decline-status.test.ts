@@ -40,7 +40,7 @@ import { startBackendFixture, type BackendFixture } from '../../test-support/bac
 import type { TestCard } from '../../test-support/test-card';
 import { sell } from '../../test-support/sale';
 import { fleetCards } from '../../admin/demo-seed';
-import { setCardStatus } from '../../admin/registry';
+import { SqliteRegistryAdmin } from '../sqlite/registry-admin.sqlite';
 
 let f: BackendFixture;
 let offsetMs = 0;
@@ -322,7 +322,7 @@ describe('Settle (Authorization and Settlement services) and GetSettlement', () 
     );
     const fleet = f.card('card-fleet-001');
     const fa = await f.authorizeCard(fleet, '1001');
-    setCardStatus(f.backend.store.db, 'card-fleet-001', 'blocked'); // blocked between Authorize and Settle
+    await new SqliteRegistryAdmin(f.backend.store.db).setCardStatus('card-fleet-001', 'blocked'); // blocked between Authorize and Settle
     await declines(M, 'card_blocked', SettleResponse.decode, () =>
       f.settle(settleReq(fleet, fa.un, fa.res.authorizationRef, 'd-blocked')),
     );

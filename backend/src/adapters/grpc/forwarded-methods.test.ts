@@ -13,7 +13,7 @@ import {
   SettleResponse,
 } from '@bluetill/protocol';
 import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
-import { revokeTerminalCertificates } from '../../admin/registry';
+import { SqliteRegistryAdmin } from '../sqlite/registry-admin.sqlite';
 import { BackendMetrics } from '../metrics/backend-metrics';
 
 let f: BackendFixture;
@@ -132,7 +132,7 @@ describe('Authorize and Settle forwarded as bytes', () => {
     });
     t2.close();
     const t3 = rawClient('T-0003');
-    expect(revokeTerminalCertificates(f.backend.store.db, 'T-0003')).toBe(1);
+    expect(await new SqliteRegistryAdmin(f.backend.store.db).revokeTerminalCertificates('T-0003')).toBe(1);
     await expect(t3.call('authorize', Uint8Array.of(0xff, 0xff))).rejects.toMatchObject({
       code: status.PERMISSION_DENIED,
       details: expect.stringContaining('revoked'),

@@ -10,7 +10,7 @@ import pino from 'pino';
 import { AuthorizationClient } from '@bluetill/protocol';
 import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
 import { createBackendCa, issueTerminalCertificate } from '../../admin/tls-material';
-import { revokeTerminalCertificates } from '../../admin/registry';
+import { SqliteRegistryAdmin } from '../sqlite/registry-admin.sqlite';
 import { tlsPaths } from '../tls-files';
 import { startBackend } from '../../main';
 
@@ -98,7 +98,7 @@ describe('mutual TLS', () => {
   it('refuses a revoked certificate from the next call on, on open and new connections', async () => {
     const open = f.clientFor(f.credentialsFor('T-0003'));
     expect((await open.challenge('T-0003')).unpredictableNumber).toHaveLength(4);
-    expect(revokeTerminalCertificates(f.backend.store.db, 'T-0003')).toBe(1);
+    expect(await new SqliteRegistryAdmin(f.backend.store.db).revokeTerminalCertificates('T-0003')).toBe(1);
     await expect(open.challenge('T-0003')).rejects.toMatchObject(denied('revoked'));
     await expect(f.clientFor(f.credentialsFor('T-0003')).challenge('T-0003')).rejects.toMatchObject(
       denied('revoked'),

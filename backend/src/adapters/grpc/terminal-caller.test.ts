@@ -8,7 +8,7 @@ import { TLSSocket } from 'node:tls';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
-import { revokeTerminalCertificates } from '../../admin/registry';
+import { SqliteRegistryAdmin } from '../sqlite/registry-admin.sqlite';
 import { tlsSocketOf } from './terminal-caller';
 
 let f: BackendFixture;
@@ -46,7 +46,7 @@ describe('terminal caller per TLS connection', () => {
       });
       await expect(c.challenge('T-0003')).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
       // Revoked between two calls on the open connection: the next call is refused.
-      expect(revokeTerminalCertificates(f.backend.store.db, 'T-0002')).toBe(1);
+      expect(await new SqliteRegistryAdmin(f.backend.store.db).revokeTerminalCertificates('T-0002')).toBe(1);
       await expect(c.challenge('T-0002')).rejects.toMatchObject({
         code: status.PERMISSION_DENIED,
         details: expect.stringContaining('revoked'),

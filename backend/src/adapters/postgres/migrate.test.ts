@@ -78,4 +78,26 @@ describe('migratePostgres', () => {
       await sql.end();
     }
   });
+
+  it("a role with DML only (the servers' and the admin tool's) finds an up-to-date database and changes nothing; a pending migration needs the owner", async () => {
+    const url = await server.createDatabase('dml_role');
+    const owner = connectPostgres(url, { max: 1 });
+    try {
+      await migratePostgres(owner, newest - 1);
+      await owner.unsafe(`CREATE ROLE dml_app LOGIN;
+        GRANT USAGE ON SCHEMA public TO dml_app;
+        GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO dml_app`);
+      const app = connectPostgres(url.replace('//bluetill@', '//dml_app@'), { max: 1 });
+      try {
+        await expect(migratePostgres(app)).rejects.toMatchObject({ code: '42501' }); // insufficient_privilege
+        await migratePostgres(owner);
+        await owner.unsafe('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO dml_app');
+        expect(await migratePostgres(app)).toEqual({ from: newest, to: newest, applied: [] });
+      } finally {
+        await app.end();
+      }
+    } finally {
+      await owner.end();
+    }
+  });
 });

@@ -28,7 +28,8 @@ export interface MigrationResult {
  * (the second waits, then finds nothing to do) and a failing migration leaves the database as it
  * was. Each applied migration is recorded in `schema_migrations` (version, name, time). A database
  * whose recorded names differ from ours (renumbered migrations) or that has versions we do not
- * know (a newer release migrated it) is refused, not touched.
+ * know (a newer release migrated it) is refused, not touched. An up-to-date database needs no
+ * privilege beyond SELECT on schema_migrations; applying a migration needs the tables' owner.
  */
 export async function migratePostgres(
   sql: Sql,
@@ -41,8 +42,12 @@ export async function migratePostgres(
     throw new MigrationError('bad_target', `migration target ${to}: 0…${newest}`);
   return sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY.toString()}::bigint)`;
-    await tx`CREATE TABLE IF NOT EXISTS schema_migrations (
-      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`;
+    // Created only when missing: a role without CREATE on the schema (the servers' and the admin
+    // tool's, DML only) finds an up-to-date database and changes nothing.
+    const [known] = await tx<{ t: string | null }[]>`SELECT to_regclass('schema_migrations')::text AS t`;
+    if (known?.t == null)
+      await tx`CREATE TABLE schema_migrations (
+        version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`;
     const done = await tx<
       { version: number; name: string }[]
     >`SELECT version, name FROM schema_migrations ORDER BY version`;
