@@ -7,6 +7,7 @@ export type SessionPhase =
   | 'connecting'
   | 'card_check'
   | 'authorizing'
+  | 'waiting_for_basket'
   | 'awaiting_payment'
   | 'paying'
   | 'approved'
