@@ -446,7 +446,8 @@ export class CashierHost {
         );
         this.rows.set(row.id, row);
         this.pruneRows();
-        if (row.declineCode === 'backend_unavailable')
+        // A till the card company refuses stays "refused" (the probe says when that ends), not "unreachable".
+        if (row.declineCode === 'backend_unavailable' && this.backend.health !== 'refused')
           this.setBackend(
             'unreachable',
             'The payment network is not reachable: payments cannot be taken. Nothing is charged twice.',
@@ -469,7 +470,7 @@ export class CashierHost {
         if (i >= 0) this.attempts.splice(i, 1);
         this.attempts.unshift(view);
         this.attempts.length = Math.min(this.attempts.length, KEEP_RECENT);
-        if (e.state === 'unresolved')
+        if (e.state === 'unresolved' && this.backend.health !== 'refused')
           this.setBackend(
             'unreachable',
             'No answer from the payment network: the till will confirm the outcome when it is back.',
@@ -543,7 +544,7 @@ export class CashierHost {
     const ok = await this.till
       .probeBackend()
       .catch((e: unknown) => (e instanceof BackendError && e.code === 'refused' ? e : false));
-    if (ok instanceof BackendError) this.setBackend('unreachable', refusedText(ok));
+    if (ok instanceof BackendError) this.setBackend('refused', refusedText(ok));
     else if (ok) this.setBackend('reachable', 'Payment network connected');
     else
       this.setBackend(

@@ -88,7 +88,8 @@ export interface ReceiptView {
   readonly sessionId: string | null;
 }
 
-export type BackendHealth = 'unknown' | 'reachable' | 'unreachable';
+/** `refused`: the card company answered and refused this till (its certificate revoked or unknown). */
+export type BackendHealth = 'unknown' | 'reachable' | 'unreachable' | 'refused';
 
 export interface BackendStatus {
   readonly health: BackendHealth;
