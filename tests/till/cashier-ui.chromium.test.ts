@@ -626,6 +626,24 @@ describe.skipIf(!existsSync(CHROMIUM))(
       await page.locator('#receipt .badge', { hasText: 'VOID' }).waitFor();
       await shot('10-void');
       expect(world.backend.store.ledgerSum()).toBe(0);
+
+      // Take back: a waiting basket's items return to the sale, to change and charge again.
+      await page.keyboard.press('F2');
+      await page.keyboard.type('4000000000086');
+      await page.keyboard.press('Enter');
+      await page.locator('#lines tr', { hasText: 'Sourdough bread' }).waitFor();
+      await page.keyboard.press('F9');
+      const bread = page.locator('#baskets li', { hasText: '€4.20' });
+      await bread.waitFor();
+      const waitingBefore = await page.locator('#baskets li').count();
+      expect(await page.locator('#lines tr', { hasText: 'Sourdough bread' }).count()).toBe(0);
+      await bread.getByRole('button', { name: /^Take back basket B-\d+$/ }).click();
+      await expect
+        .poll(() => page.locator('#scan-status').textContent())
+        .toMatch(/^Basket B-\d+ taken back: its items are in the sale again$/);
+      await page.locator('#lines tr', { hasText: 'Sourdough bread' }).waitFor();
+      expect(await page.locator('#baskets li').count()).toBe(waitingBefore - 1);
+      expect(await page.locator('#total').textContent()).toBe('€4.20');
     }, 180_000);
   },
 );

@@ -159,26 +159,22 @@ describe.skipIf(!existsSync(CHROMIUM))(
             for (const m of await lines(`#history button ${part}`))
               expect(m.lines, `${part} "${m.text}" wraps at ${where}`).toBe(1);
           }
-          const rows = await page
-            .locator('#history button')
-            .evaluateAll((els) =>
-              els.map((el) => ({
-                text: el.textContent ?? '',
-                scroll: el.scrollWidth,
-                client: el.clientWidth,
-              })),
-            );
+          const rows = await page.locator('#history button').evaluateAll((els) =>
+            els.map((el) => ({
+              text: el.textContent ?? '',
+              scroll: el.scrollWidth,
+              client: el.clientWidth,
+            })),
+          );
           for (const r of rows)
             expect(r.scroll, `row "${r.text}" overflows at ${where}`).toBeLessThanOrEqual(r.client);
-          const what = await page
-            .locator('#history button .what')
-            .evaluateAll((els) =>
-              els.map((el) => ({
-                text: el.textContent ?? '',
-                scroll: el.scrollWidth,
-                client: el.clientWidth,
-              })),
-            );
+          const what = await page.locator('#history button .what').evaluateAll((els) =>
+            els.map((el) => ({
+              text: el.textContent ?? '',
+              scroll: el.scrollWidth,
+              client: el.clientWidth,
+            })),
+          );
           for (const w of what)
             expect(w.scroll, `"${w.text}" is cut at ${where}`).toBeLessThanOrEqual(w.client);
           // A one-item sale's row is one line.
@@ -204,6 +200,22 @@ describe.skipIf(!existsSync(CHROMIUM))(
             .locator('#receipt-status')
             .evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth }));
           expect(statusBox.scroll).toBeLessThanOrEqual(statusBox.client);
+
+          // The top bar's keys never run into the cashier's name.
+          const keys = await page.locator('.top .keys').boundingBox();
+          const who = await page.locator('.top .who').boundingBox();
+          const apart =
+            keys!.x + keys!.width <= who!.x ||
+            keys!.y >= who!.y + who!.height ||
+            keys!.y + keys!.height <= who!.y;
+          expect(
+            apart,
+            `keys ${JSON.stringify(keys)} over the cashier ${JSON.stringify(who)} at ${where}`,
+          ).toBe(true);
+          const keysBox = await page
+            .locator('.top .keys')
+            .evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth }));
+          expect(keysBox.scroll).toBeLessThanOrEqual(keysBox.client);
 
           // The receipt panel is no narrower than the receipt (32 columns) needs.
           const panel = await page.locator('section.receipt').boundingBox();

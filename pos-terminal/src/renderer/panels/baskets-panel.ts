@@ -12,7 +12,7 @@ export class BasketsPanel implements Panel {
       if (id)
         void this.ctx.call(
           () => this.ctx.api.invoke('basket:cancel', { basketId: id }),
-          `Basket ${id} taken back`,
+          `Basket ${id} taken back: its items are in the sale again`,
           'scan-status',
         );
     });
