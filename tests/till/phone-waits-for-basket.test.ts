@@ -38,12 +38,17 @@ const sessionStates = (events: readonly TillEvent[], id: string) =>
 
 describe('a phone that comes before its basket', () => {
   it(
-    'waits, told why; the cashier charges the sale and that phone pays it at once',
+    'waits, told why, longer than its own answer timeout; the cashier charges the sale and that phone pays it at once',
     { timeout: 60_000 },
     async () => {
       const steps: string[] = [];
       const before = world.events.length;
-      const run = world.phonePays('card-alice', '1234', { onStep: (s) => steps.push(s) });
+      // The phone gives the till 1.5 s per answer; the till's word that it waits for a basket
+      // stretches that wait, so the sale charged 2.5 s later still reaches this phone.
+      const run = world.phonePays('card-alice', '1234', {
+        onStep: (s) => steps.push(s),
+        answerTimeoutMs: 1_500,
+      });
       await until('the phone waiting for a basket', () =>
         world.events
           .slice(before)
@@ -56,6 +61,7 @@ describe('a phone that comes before its basket', () => {
       );
       expect(world.till.sessionSnapshots().find((s) => s.id === phoneId)?.state).toBe('waiting_for_basket');
 
+      await new Promise((r) => setTimeout(r, 2_500));
       const chargedAt = Date.now();
       const basketId = world.ringUp([{ sku: 'tea', name: 'Green tea', quantity: 2, unitPriceMinor: 350 }]);
       expect(world.till.baskets.get(basketId)).toMatchObject({ state: 'assigned', sessionId: phoneId });

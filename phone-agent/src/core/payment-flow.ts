@@ -20,6 +20,9 @@
  *     Note over Phone: a failed check ends here: nothing is sent
  *   end
  *   Phone->>Till: CardAuth (sealed; declared CVM, PIN block only for online PIN)
+ *   opt no sale rung up at the till yet
+ *     Till-->>Phone: TillStatus waiting_for_basket (shown as progress; the wait is stretched by its wait_ms)
+ *   end
  *   Till-->>Phone: AuthResult (+ basket; online PIN: Issuer Authentication Data)
  *   opt online PIN
  *     Phone->>Card: EXTERNAL AUTHENTICATE (ARPC, CSU: PIN tries left in the one budget)
