@@ -40,6 +40,7 @@ export {
   Sealed,
   SealedPinBlock,
   TillInfo,
+  TillStatus,
 } from './gen/bluetill/v1/ble';
 export {
   AuthorizationClient,

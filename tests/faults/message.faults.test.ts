@@ -80,6 +80,10 @@ const SAMPLES: BleBody[] = [
     $case: 'receiptRequest',
     value: { terminalTxnId: 'txn-1', resumeToken: new Uint8Array(randomBytes(32)) },
   },
+  {
+    $case: 'status',
+    value: { code: 'waiting_for_basket', message: 'The till is waiting for the cashier.', waitMs: 30_000 },
+  },
 ] as BleBody[];
 
 const encoded = SAMPLES.map((b) => encodeMessage(b));

@@ -319,9 +319,20 @@ describe.skipIf(!existsSync(CHROMIUM))(
       await page.locator('details.products summary').click();
       await page.keyboard.press('F2');
 
-      // Two phones at once: one pays with the right PIN and waits for the basket, one types a wrong PIN.
+      // Two phones at once: one pays with the right PIN before anything is charged, one types a
+      // wrong PIN. The first waits for a basket, and the screen says so: its row, the count of
+      // phones waiting beside "Phones", and where the basket would wait.
       const chen = world.phonePays('card-chen', '9876');
-      await row('Checking card and PIN').waitFor({ timeout: 15_000 });
+      await row('Phone waiting for a basket').waitFor({ timeout: 15_000 });
+      await expect
+        .poll(() => page.locator('#phones-waiting').textContent())
+        .toBe('· 1 phone waiting for a basket');
+      expect(await page.locator('#baskets li.phones-waiting').textContent()).toBe(
+        '1 phone waiting for a basket: charge the sale (F9)',
+      );
+      await row('Phone waiting for a basket')
+        .getByRole('button', { name: /^Cancel phone/ })
+        .waitFor();
       const wrong = await world.phonePays('card-bob', '0000');
       expect(wrong.outcome, JSON.stringify(wrong.outcome)).toMatchObject({ kind: 'declined' });
       await row('Declined: Incorrect PIN').waitFor();
@@ -329,11 +340,15 @@ describe.skipIf(!existsSync(CHROMIUM))(
       expect(await page.locator('#sessions li.session').count()).toBe(2);
       await shot('2-two-phones');
 
-      // Charge: the waiting phone takes the basket and pays.
+      // Charge: the waiting phone takes the basket at once and pays.
       await page.keyboard.press('F9');
       const paid: PhoneRun = await chen;
       expect(paid.outcome.kind).toBe('approved');
+      expect(paid.prompt.steps).toContain(
+        'Your card is checked. The till is waiting for the cashier to ring up your sale.',
+      );
       await row('Approved').waitFor();
+      expect(await page.locator('#phones-waiting').textContent()).toBe('');
       // The sale panel's notice follows the basket it charged: no longer "waiting" once paid.
       await expect
         .poll(() => page.locator('#scan-status').textContent())
@@ -475,7 +490,10 @@ describe.skipIf(!existsSync(CHROMIUM))(
       expect(refundText).toContain('REFUND of');
       expect(refundText).toContain('€5.00');
       await expect.poll(() => page.locator('#receipt-status').textContent()).toContain('€26.89 left');
-      await page.locator('#history li', { hasText: 'refund −€5.00' }).waitFor();
+      // The refund names the sale it gave money back on (its items), and what it gave back.
+      await page
+        .locator('#history li', { hasText: /refund of Green tea, Paperback, Sourdough bread\s*−€5\.00/ })
+        .waitFor();
       expect(await page.getByRole('button', { name: 'Void' }).isDisabled()).toBe(true); // a refund is not voided
       await shot('6-refund');
       await inView('#close-day');
@@ -608,6 +626,24 @@ describe.skipIf(!existsSync(CHROMIUM))(
       await page.locator('#receipt .badge', { hasText: 'VOID' }).waitFor();
       await shot('10-void');
       expect(world.backend.store.ledgerSum()).toBe(0);
+
+      // Take back: a waiting basket's items return to the sale, to change and charge again.
+      await page.keyboard.press('F2');
+      await page.keyboard.type('4000000000086');
+      await page.keyboard.press('Enter');
+      await page.locator('#lines tr', { hasText: 'Sourdough bread' }).waitFor();
+      await page.keyboard.press('F9');
+      const bread = page.locator('#baskets li', { hasText: '€4.20' });
+      await bread.waitFor();
+      const waitingBefore = await page.locator('#baskets li').count();
+      expect(await page.locator('#lines tr', { hasText: 'Sourdough bread' }).count()).toBe(0);
+      await bread.getByRole('button', { name: /^Take back basket B-\d+$/ }).click();
+      await expect
+        .poll(() => page.locator('#scan-status').textContent())
+        .toMatch(/^Basket B-\d+ taken back: its items are in the sale again$/);
+      await page.locator('#lines tr', { hasText: 'Sourdough bread' }).waitFor();
+      expect(await page.locator('#baskets li').count()).toBe(waitingBefore - 1);
+      expect(await page.locator('#total').textContent()).toBe('€4.20');
     }, 180_000);
   },
 );

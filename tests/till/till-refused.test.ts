@@ -128,7 +128,7 @@ describe('a till whose certificate was revoked', () => {
         statuses.some((s) => s.message.includes('card company refused this till')),
       );
       const refused = statuses.at(-1)!;
-      expect(refused.health).toBe('unreachable');
+      expect(refused.health).toBe('refused');
       expect(refused.message).toContain('The card company refused this till (certificate revoked)');
       expect(refused.message).not.toMatch(/not reachable/);
 

@@ -113,7 +113,8 @@ export function cardMessage(cause: unknown): { code: string; message: string } {
 const TILL_ERROR_WORDS: Readonly<Record<string, string>> = {
   backend_unavailable: 'The payment network is not reachable.',
   cancelled: 'The cashier cancelled this payment.',
-  no_basket: 'The till has no basket for this phone: ask the cashier to ring up the sale, then pay again.',
+  no_basket:
+    'No basket was offered at the till while this phone waited: ask the cashier to ring up the sale, then pay again.',
   not_charged: 'This payment never reached the payment network.',
   outcome_unknown: 'The payment network has not confirmed the outcome yet.',
   internal: 'The till failed while taking this payment.',

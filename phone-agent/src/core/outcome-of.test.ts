@@ -11,7 +11,7 @@ import {
   signWith,
   type SignedReceipt,
 } from '@bluetill/protocol';
-import { outcomeOf } from './payment-flow';
+import { outcomeOf, statusWords } from './payment-flow';
 
 const root = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const receiptKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -95,5 +95,16 @@ describe('outcomeOf', () => {
       expect(ask(true, '', signed(over)), JSON.stringify(over)).toThrow(
         expect.objectContaining({ code: 'receipt_mismatch' }),
       );
+  });
+});
+
+describe("the till's status words on the phone (statusWords)", () => {
+  it('shows them as one short line without control characters; empty words become a general sentence', () => {
+    expect(
+      statusWords('Your card is checked. The till is waiting for the cashier to ring up your sale.'),
+    ).toBe('Your card is checked. The till is waiting for the cashier to ring up your sale.');
+    expect(statusWords('wait\u001b[2J\nplease\u0085')).toBe('wait [2J please');
+    expect(statusWords('x'.repeat(500))).toHaveLength(200);
+    expect(statusWords(' \u0000 ')).toBe('The till is still working on this payment.');
   });
 });

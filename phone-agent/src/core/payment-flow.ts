@@ -20,6 +20,9 @@
  *     Note over Phone: a failed check ends here: nothing is sent
  *   end
  *   Phone->>Till: CardAuth (sealed; declared CVM, PIN block only for online PIN)
+ *   opt no sale rung up at the till yet
+ *     Till-->>Phone: TillStatus waiting_for_basket (shown as progress; the wait is stretched by its wait_ms)
+ *   end
  *   Till-->>Phone: AuthResult (+ basket; online PIN: Issuer Authentication Data)
  *   opt online PIN
  *     Phone->>Card: EXTERNAL AUTHENTICATE (ARPC, CSU: PIN tries left in the one budget)
@@ -138,13 +141,42 @@ export type CardholderVerification =
 
 export type { TillIdentity };
 
+/** The longest a till's TillStatus may stretch one wait (a till cannot keep a phone forever). */
+const MAX_STATUS_WAIT_MS = 120_000;
+
+/** A till's status words as the phone shows them: no control characters, one short line. */
+export function statusWords(message: string): string {
+  const line = [...message]
+    .map((ch) =>
+      ch.charCodeAt(0) < 0x20 || (ch.charCodeAt(0) >= 0x7f && ch.charCodeAt(0) <= 0x9f) ? ' ' : ch,
+    )
+    .join('')
+    .replace(/ {2,}/g, ' ')
+    .trim()
+    .slice(0, 200);
+  return line === '' ? 'The till is still working on this payment.' : line;
+}
+
 type ValueOf<C extends BleBody['$case']> = Extract<BleBody, { $case: C }>['value'];
 
-/** A conversation with one till: its inbox, and waiting for one kind of message (an Error from the till throws). */
-function conversation(link: CentralLink, now: () => number, timeoutMs: number) {
+/**
+ * A conversation with one till: its inbox, and waiting for one kind of message (an Error from the
+ * till throws). The till's TillStatus on the way says why its answer is late (`onStatus`, in
+ * words for the shopper) and how much longer it may take: the wait goes on that much longer.
+ */
+function conversation(
+  link: CentralLink,
+  now: () => number,
+  timeoutMs: number,
+  onStatus: (message: string) => void = () => undefined,
+) {
   const inbox = new MessageInbox(link, now);
   const expect = async <C extends BleBody['$case']>(c: C): Promise<ValueOf<C>> => {
-    const body: BleBody = await inbox.next(timeoutMs);
+    let body: BleBody = await inbox.next(timeoutMs);
+    while (body.$case === 'status' && c !== 'status') {
+      onStatus(body.value.message);
+      body = await inbox.next(Math.min(body.value.waitMs, MAX_STATUS_WAIT_MS) + timeoutMs);
+    }
     if (body.$case === 'error')
       throw new PhoneError('till_error', `${body.value.code}: ${body.value.message}`, {
         tillCode: body.value.code,
@@ -174,7 +206,7 @@ async function secure(c: ReturnType<typeof conversation>, trust: PayOptions['tru
 
 export async function pay(o: PayOptions): Promise<PaymentOutcome> {
   const now = o.now ?? Date.now;
-  const c = conversation(o.link, now, o.answerTimeoutMs ?? 15_000);
+  const c = conversation(o.link, now, o.answerTimeoutMs ?? 15_000, (m) => o.prompt.progress(statusWords(m)));
   const { inbox, expect } = c;
   let paymentSent = false;
   let resume: ResumeTicket | undefined;

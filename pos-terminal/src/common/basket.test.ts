@@ -97,3 +97,66 @@ describe('Basket transitions', () => {
     expect(() => checkBasketTransition('B-1', 'open', 'paid')).not.toThrow();
   });
 });
+
+describe('BasketBook: phones waiting for a basket', () => {
+  it('serves waiting phones in the order they came, as soon as a basket is charged', () => {
+    const book = new BasketBook('EUR');
+    const got: Array<[string, string]> = [];
+    book.wait('p1', (b) => got.push(['p1', b.id]));
+    book.wait('p2', (b) => got.push(['p2', b.id]));
+    expect(book.waitingPhones()).toEqual(['p1', 'p2']);
+    const a = book.add([tea]);
+    expect(got).toEqual([['p1', a.id]]);
+    expect(book.get(a.id)).toMatchObject({ state: 'assigned', sessionId: 'p1' });
+    expect(book.waitingPhones()).toEqual(['p2']);
+    const b = book.add([tea]);
+    expect(got).toEqual([
+      ['p1', a.id],
+      ['p2', b.id],
+    ]);
+    expect(book.waitingPhones()).toEqual([]);
+    expect(() => book.wait('p3', () => undefined)).not.toThrow();
+    expect(() => book.wait('p3', () => undefined)).toThrow(/already waits/);
+  });
+
+  it('a waiting phone takes a basket that waits already, or one another phone gave back', () => {
+    const book = new BasketBook('EUR');
+    const a = book.add([tea]);
+    const got: string[] = [];
+    book.wait('p1', (b) => got.push(b.id));
+    expect(got).toEqual([a.id]);
+    book.wait('p2', (b) => got.push(b.id));
+    expect(got).toEqual([a.id]);
+    book.release('p1'); // p1's session ended unpaid
+    expect(got).toEqual([a.id, a.id]);
+    expect(book.get(a.id)?.sessionId).toBe('p2');
+  });
+
+  it('the cashier assigns a basket to one waiting phone by hand: that phone is served, not the first in line', () => {
+    const book = new BasketBook('EUR');
+    const got: Array<[string, string]> = [];
+    book.wait('p1', (b) => got.push(['p1', b.id]));
+    book.wait('p2', (b) => got.push(['p2', b.id]));
+    const a = book.add([tea], undefined, undefined, false); // charged for a payment code: no phone takes it
+    expect(got).toEqual([]);
+    expect(book.assign('p2', a.id)?.id).toBe(a.id);
+    expect(got).toEqual([['p2', a.id]]);
+    expect(book.waitingPhones()).toEqual(['p1']);
+  });
+
+  it('a phone that stops waiting (gave up, cancelled, gone) is not given a basket; a basket held for a code goes to a waiting phone once the code did not pay', () => {
+    const book = new BasketBook('EUR');
+    const got: string[] = [];
+    book.wait('p1', (b) => got.push(`p1 ${b.id}`));
+    book.stopWaiting('p1');
+    book.wait('p2', (b) => got.push(`p2 ${b.id}`));
+    book.release('p2'); // a session that ends while it waits leaves the line
+    const a = book.add([tea], undefined, undefined, false);
+    expect(book.holdForCode(a.id, 'txn-1')?.state).toBe('held_for_code');
+    book.wait('p3', (b) => got.push(`p3 ${b.id}`));
+    expect(got).toEqual([]);
+    book.releaseCode('txn-1'); // the code was declined
+    expect(got).toEqual([`p3 ${a.id}`]);
+    expect(book.get(a.id)).toMatchObject({ state: 'assigned', sessionId: 'p3' });
+  });
+});

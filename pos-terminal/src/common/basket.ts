@@ -64,10 +64,18 @@ export interface Basket {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+/** A phone's session waiting for a basket (BasketBook.wait). */
+interface BasketWaiter {
+  readonly sessionId: string;
+  readonly give: (basket: Basket) => void;
+}
+
 export class BasketBook {
   private readonly baskets = new Map<string, Mutable<Basket>>();
   private next = 1;
   private saleDraft: Item[] = [];
+  /** Phones whose card is authorized and for which no basket was waiting, in the order they came. */
+  private readonly waiters: BasketWaiter[] = [];
 
   /**
    * `taken`: ids used before this book existed (the till's journal, across restarts). A basket id
@@ -107,8 +115,12 @@ export class BasketBook {
     b.sessionId = holder?.kind === 'phone' ? holder.sessionId : null;
   }
 
-  /** A new waiting basket; `draftAfter`: the sale as it is once charged, kept in the same write. */
-  add(items: readonly Item[], given?: string, draftAfter?: readonly Item[]): Basket {
+  /**
+   * A new waiting basket; `draftAfter`: the sale as it is once charged, kept in the same write. It
+   * goes at once to a phone waiting for one, unless `toWaitingPhone` is false (the cashier charges
+   * it to hold it for a payment code in the same turn).
+   */
+  add(items: readonly Item[], given?: string, draftAfter?: readonly Item[], toWaitingPhone = true): Basket {
     if (items.length === 0) throw new Error('a basket needs at least one item');
     let id = given;
     if (id === undefined) {
@@ -124,6 +136,7 @@ export class BasketBook {
     });
     this.baskets.set(id, basket);
     if (draftAfter) this.saleDraft = draftAfter.map((i) => ({ ...i }));
+    if (toWaitingPhone) this.serveWaiters();
     return basket;
   }
 
@@ -155,7 +168,46 @@ export class BasketBook {
       : [...this.baskets.values()].find((b) => b.state === 'open');
     if (!basket || basket.state !== 'open') return undefined;
     this.move(basket, 'assigned', { kind: 'phone', sessionId });
+    // The cashier gave this basket to a phone that was waiting for one: it is served now.
+    const i = this.waiters.findIndex((w) => w.sessionId === sessionId);
+    if (i >= 0) this.waiters.splice(i, 1)[0]!.give(basket);
     return basket;
+  }
+
+  /**
+   * A phone's session waits for a basket (its card is authorized and none is waiting): `give` is
+   * called with the basket, already assigned to it, as soon as one waits — phones are served in
+   * the order they began to wait. `stopWaiting` (or `release`) takes the phone out of the line.
+   */
+  wait(sessionId: string, give: (basket: Basket) => void): void {
+    if (this.waiters.some((w) => w.sessionId === sessionId))
+      throw new Error(`phone ${sessionId} already waits`);
+    this.waiters.push({ sessionId, give });
+    this.serveWaiters();
+  }
+
+  /** The phone no longer waits for a basket (it gave up, was cancelled or left). */
+  stopWaiting(sessionId: string): void {
+    const i = this.waiters.findIndex((w) => w.sessionId === sessionId);
+    if (i >= 0) this.waiters.splice(i, 1);
+  }
+
+  /** The phones waiting for a basket, in the order they will be served. */
+  waitingPhones(): string[] {
+    return this.waiters.map((w) => w.sessionId);
+  }
+
+  /** Each waiting basket to the phone that has waited longest. */
+  serveWaiters(): void {
+    for (;;) {
+      const waiter = this.waiters[0];
+      if (!waiter) return;
+      const basket = [...this.baskets.values()].find((b) => b.state === 'open');
+      if (!basket) return;
+      this.waiters.shift();
+      this.move(basket, 'assigned', { kind: 'phone', sessionId: waiter.sessionId });
+      waiter.give(basket);
+    }
   }
 
   /** Holds a waiting basket for a payment code's settlement attempt `txnId` (no phone can take it meanwhile). */
@@ -168,8 +220,10 @@ export class BasketBook {
 
   /** The phone's session ended without paying: its basket waits for the next phone. */
   release(sessionId: string): void {
+    this.stopWaiting(sessionId);
     for (const b of this.baskets.values())
       if (b.state === 'assigned' && b.sessionId === sessionId) this.move(b, 'open', null);
+    this.serveWaiters();
   }
 
   /** The payment code's attempt `txnId` did not pay: the basket it held waits again. */
@@ -177,6 +231,7 @@ export class BasketBook {
     for (const b of this.baskets.values())
       if (b.state === 'held_for_code' && b.holder?.kind === 'code' && b.holder.txnId === txnId)
         this.move(b, 'open', null);
+    this.serveWaiters();
   }
 
   /**

@@ -5,6 +5,7 @@ export type SessionState =
   | 'connected'
   | 'secured'
   | 'authorizing'
+  | 'waiting_for_basket'
   | 'authorized'
   | 'paying'
   | 'approved'

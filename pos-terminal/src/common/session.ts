@@ -10,6 +10,9 @@
  *   secured --> approved: ReceiptRequest (after a lost link)
  *   secured --> declined: ReceiptRequest (after a lost link)
  *   authorizing --> authorized: approved (AuthResult + basket)
+ *   authorizing --> waiting_for_basket: approved, no basket waiting (TillStatus to the phone)
+ *   waiting_for_basket --> authorized: a basket charged or assigned (AuthResult + basket)
+ *   waiting_for_basket --> failed: none within the wait limit (Error no_basket), or cancelled
  *   authorizing --> declined: declined
  *   authorized --> paying: Payment
  *   paying --> approved: settled (Receipt)
@@ -54,7 +57,8 @@ const NEXT: Readonly<Record<SessionState, readonly SessionState[]>> = {
   connected: ['secured', 'failed', 'closed'],
   // secured → approved/declined: a phone back after a lost link fetched its payment's outcome.
   secured: ['authorizing', 'approved', 'declined', 'failed', 'closed'],
-  authorizing: ['authorized', 'declined', 'failed', 'closed'],
+  authorizing: ['authorized', 'waiting_for_basket', 'declined', 'failed', 'closed'],
+  waiting_for_basket: ['authorized', 'failed', 'closed'],
   authorized: ['paying', 'declined', 'failed', 'closed'],
   paying: ['approved', 'declined', 'failed', 'closed'],
   approved: ['closed'],
@@ -90,6 +94,8 @@ export class PhoneSession {
   private detail = '';
   private readonly timer: ReturnType<typeof setInterval>;
   private readonly startedAt: number;
+  /** While the session waits for a basket: stops that wait (the phone left or was cancelled). */
+  private stopWaiting: (() => void) | null = null;
 
   constructor(
     readonly link: PeripheralLink,
@@ -171,6 +177,7 @@ export class PhoneSession {
       case 'helloAck':
       case 'authResult':
       case 'receipt':
+      case 'status':
       case 'sealed':
         return this.refuse('unexpected_message', `${body.$case} is not sent by a phone`);
       default:
@@ -253,11 +260,20 @@ export class PhoneSession {
     // The card proved itself (its signature over this session's UN, checked by the authorization
     // server): only now does this phone claim a basket.
     this.basket = (await this.waitForBasket()) ?? null;
+    // Cancelled by the cashier, or gone, while it waited: that path has told the phone already.
+    if (!this.stillWaitingForBasket()) {
+      if (this.basket) this.ctx.baskets.release(this.id); // given in the same turn: it waits again
+      this.basket = null;
+      return;
+    }
     if (!this.basket) {
-      this.detail = 'no basket was assigned';
+      this.detail = 'no basket was offered in time; nothing was charged';
       return this.finish('failed', {
         $case: 'error',
-        value: { code: 'no_basket', message: 'The till has no basket for this phone' },
+        value: {
+          code: 'no_basket',
+          message: 'No basket was offered at the till in time; nothing was charged',
+        },
       });
     }
     this.txnId = this.ctx.newTxnId();
@@ -404,6 +420,11 @@ export class PhoneSession {
     }
   }
 
+  /** After the wait for a basket: the session still wants one (not cancelled, failed or gone meanwhile). */
+  private stillWaitingForBasket(): boolean {
+    return this.state === 'authorizing' || this.state === 'waiting_for_basket';
+  }
+
   /** The next basket for this phone; never one for a session that has already closed (it would be stuck). */
   private isClosed(): boolean {
     return this.state === 'closed';
@@ -414,13 +435,42 @@ export class PhoneSession {
     return this.ctx.baskets.assign(this.id);
   }
 
+  /**
+   * The basket for this phone: the oldest waiting one, or, when none waits, the next one charged
+   * (or assigned to it by the cashier), in the order phones began to wait, for at most
+   * `basketWaitMs`. While it waits the cashier's screen says so and the phone is told why.
+   */
   private async waitForBasket(): Promise<Basket | undefined> {
-    const deadline = this.ctx.clock.now() + this.ctx.limits.basketWaitMs;
-    for (;;) {
-      const b = this.takeBasket();
-      if (b || this.ctx.clock.now() > deadline || this.state === 'closed') return b;
-      await new Promise((r) => setTimeout(r, 50));
+    const now = this.takeBasket();
+    if (now || this.isClosed()) return now;
+    const waitMs = this.ctx.limits.basketWaitMs;
+    const given = new Promise<Basket | undefined>((resolve) => {
+      const timer = setTimeout(() => done(undefined), waitMs);
+      timer.unref?.();
+      const done = (b: Basket | undefined) => {
+        clearTimeout(timer);
+        this.stopWaiting = null;
+        this.ctx.baskets.stopWaiting(this.id);
+        resolve(b);
+      };
+      this.stopWaiting = () => done(undefined);
+      this.ctx.baskets.wait(this.id, done);
+    });
+    // wait() may have served it at once; else the phone and the cashier learn that it waits.
+    if (this.stopWaiting) {
+      this.move('waiting_for_basket');
+      await this.stream
+        .send({
+          $case: 'status',
+          value: {
+            code: 'waiting_for_basket',
+            message: 'Your card is checked. The till is waiting for the cashier to ring up your sale.',
+            waitMs,
+          },
+        })
+        .catch(() => undefined);
     }
+    return given;
   }
 
   private move(to: SessionState): void {
@@ -498,6 +548,7 @@ export class PhoneSession {
     o: { violation?: boolean } = {},
   ): Promise<void> {
     if (this.state === 'closed') return;
+    this.stopWaiting?.();
     if (this.state !== final) this.move(final);
     const wait = o.violation ? Math.min(this.ctx.limits.lingerMs, 500) : this.ctx.limits.lingerMs;
     setTimeout(() => void this.link.disconnect().catch(() => undefined), wait).unref?.();
@@ -505,14 +556,16 @@ export class PhoneSession {
 
   /**
    * The cashier ends a session that waits on its phone (secured: for the card; authorized: for the
-   * Payment): the phone is told 'cancelled', nothing is charged, and the basket goes back to
+   * Payment) or for a basket: the phone is told 'cancelled', nothing is charged, and the basket goes back to
    * waiting at once (a phone gone quiet would otherwise hold it until the session timeout). False
    * in any other state: before the Hello is answered there is nothing to take back, and once the
    * card or the Payment is with the payment network the outcome is theirs.
    */
   cancelByCashier(): boolean {
-    if (this.state !== 'secured' && this.state !== 'authorized') return false;
+    if (this.state !== 'secured' && this.state !== 'waiting_for_basket' && this.state !== 'authorized')
+      return false;
     const authorized = this.state === 'authorized';
+    this.stopWaiting?.();
     this.decline = 'cancelled';
     this.detail = 'by the cashier; nothing was charged';
     this.move('failed');
@@ -556,6 +609,7 @@ export class PhoneSession {
   close(reason: string): void {
     if (this.state === 'closed') return;
     clearInterval(this.timer);
+    this.stopWaiting?.();
     // A phone gone after its card was authorized but before its Payment arrived: the till holds no
     // cryptogram, and the payment is cancelled at the settlement server (signed, journaled), so a
     // phone that comes back to ask gets a signed answer and nothing of it can settle later.

@@ -252,8 +252,8 @@ export class CashierHost {
   }
 
   /** The sale rung up becomes a waiting basket. */
-  private chargeSale(): Basket {
-    const basket = this.sale.charge();
+  private chargeSale(toWaitingPhone = true): Basket {
+    const basket = this.sale.charge(toWaitingPhone);
     this.saleChanged();
     this.basketsChanged();
     return basket;
@@ -272,7 +272,7 @@ export class CashierHost {
       this.till.baskets.list().some((b) => b.sessionId === sessionId && b.state === 'assigned')
     )
       throw new ApiError('conflict', 'that phone already has a basket');
-    if (!['connected', 'secured', 'authorizing'].includes(session.state))
+    if (!['connected', 'secured', 'authorizing', 'waiting_for_basket'].includes(session.state))
       throw new ApiError('conflict', `that phone is ${session.state}`);
     const basket = this.till.baskets.get(basketId);
     if (!basket || basket.state !== 'open')
@@ -288,11 +288,13 @@ export class CashierHost {
   /** The basket named, or the sale being rung up (charged into a basket first), paid with the shopper's code. */
   private async payWithCode(basketId: string | undefined, code: string): Promise<CodePaymentView> {
     checkPaymentCode(code);
-    const id = basketId ?? this.chargeSale().id;
+    // A sale charged for the code is held for it before a waiting phone could take it.
+    const id = basketId ?? this.chargeSale(false).id;
     let res;
     try {
       res = await this.till.payWithCode(id, code);
     } catch (error) {
+      this.till.baskets.serveWaiters(); // not held (or no longer): a waiting phone may take it
       if (!(error instanceof BackendError)) throw error;
       this.basketsChanged();
       if (error.code === 'rejected') throw new ApiError('conflict', scrubDigits(error.message));
@@ -444,7 +446,8 @@ export class CashierHost {
         );
         this.rows.set(row.id, row);
         this.pruneRows();
-        if (row.declineCode === 'backend_unavailable')
+        // A till the card company refuses stays "refused" (the probe says when that ends), not "unreachable".
+        if (row.declineCode === 'backend_unavailable' && this.backend.health !== 'refused')
           this.setBackend(
             'unreachable',
             'The payment network is not reachable: payments cannot be taken. Nothing is charged twice.',
@@ -467,7 +470,7 @@ export class CashierHost {
         if (i >= 0) this.attempts.splice(i, 1);
         this.attempts.unshift(view);
         this.attempts.length = Math.min(this.attempts.length, KEEP_RECENT);
-        if (e.state === 'unresolved')
+        if (e.state === 'unresolved' && this.backend.health !== 'refused')
           this.setBackend(
             'unreachable',
             'No answer from the payment network: the till will confirm the outcome when it is back.',
@@ -541,7 +544,7 @@ export class CashierHost {
     const ok = await this.till
       .probeBackend()
       .catch((e: unknown) => (e instanceof BackendError && e.code === 'refused' ? e : false));
-    if (ok instanceof BackendError) this.setBackend('unreachable', refusedText(ok));
+    if (ok instanceof BackendError) this.setBackend('refused', refusedText(ok));
     else if (ok) this.setBackend('reachable', 'Payment network connected');
     else
       this.setBackend(

@@ -66,6 +66,7 @@ const PHASE: Record<Exclude<SessionSnapshot['state'], 'closed'>, SessionPhase> =
   connected: 'connecting',
   secured: 'card_check',
   authorizing: 'authorizing',
+  waiting_for_basket: 'waiting_for_basket',
   authorized: 'awaiting_payment',
   paying: 'paying',
   approved: 'approved',
@@ -126,6 +127,8 @@ function sessionLabel(
       return 'Secured · reading card';
     case 'authorizing':
       return 'Checking card and PIN';
+    case 'waiting_for_basket':
+      return 'Phone waiting for a basket';
     case 'awaiting_payment':
       return 'Authorized · shopper confirming';
     case 'paying':

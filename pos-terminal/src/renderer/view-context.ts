@@ -73,9 +73,30 @@ export class ViewContext {
     for (const p of this.panels) p.render();
   }
 
-  status(id: string, text: string, bad = false): void {
+  /**
+   * A status line's words; each of `whole` (a transaction id, a path) that occurs in them is kept
+   * on one line (it breaks only between words, never at its own hyphens).
+   */
+  status(id: string, text: string, bad = false, whole: readonly string[] = []): void {
     const el = $(id);
-    el.textContent = text;
+    const parts: Array<string | Node> = [];
+    let rest = text;
+    for (;;) {
+      const at = whole
+        .filter((w) => w !== '')
+        .map((w) => ({ w, i: rest.indexOf(w) }))
+        .filter((x) => x.i >= 0)
+        .sort((a, b) => a.i - b.i)[0];
+      if (!at) break;
+      if (at.i > 0) parts.push(rest.slice(0, at.i));
+      const span = document.createElement('span');
+      span.className = 'txn';
+      span.textContent = at.w;
+      parts.push(span);
+      rest = rest.slice(at.i + at.w.length);
+    }
+    if (rest) parts.push(rest);
+    el.replaceChildren(...parts);
     el.classList.toggle('bad', bad);
   }
 

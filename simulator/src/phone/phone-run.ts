@@ -37,6 +37,8 @@ export interface PhoneRunOptions {
   readonly oda?: boolean;
   /** The simulated shopper's own time (PIN typing, reading the basket); default none. */
   readonly shopper?: ShopperDelays;
+  /** How long the phone waits for each answer from the till (the phone agent's default otherwise). */
+  readonly answerTimeoutMs?: number;
 }
 
 /**
@@ -229,6 +231,7 @@ export async function runPhone(o: RunPhoneOptions): Promise<PhoneRun> {
       ...(o.tamper ? { tamper: o.tamper } : {}),
       ...(o.cvm ? { cvm: o.cvm } : {}),
       ...(o.oda ? { oda: true } : {}),
+      ...(o.answerTimeoutMs ? { answerTimeoutMs: o.answerTimeoutMs } : {}),
     });
     const end = performance.now();
     const ms = end - t0;

@@ -7,6 +7,7 @@ export type SessionPhase =
   | 'connecting'
   | 'card_check'
   | 'authorizing'
+  | 'waiting_for_basket'
   | 'awaiting_payment'
   | 'paying'
   | 'approved'
@@ -87,7 +88,8 @@ export interface ReceiptView {
   readonly sessionId: string | null;
 }
 
-export type BackendHealth = 'unknown' | 'reachable' | 'unreachable';
+/** `refused`: the card company answered and refused this till (its certificate revoked or unknown). */
+export type BackendHealth = 'unknown' | 'reachable' | 'unreachable' | 'refused';
 
 export interface BackendStatus {
   readonly health: BackendHealth;

@@ -80,10 +80,13 @@ export class DraftSale {
     return this.keep();
   }
 
-  /** The sale becomes a waiting basket and the sale is empty again (one write). */
-  charge(): Basket {
+  /**
+   * The sale becomes a waiting basket and the sale is empty again (one write). A phone waiting for
+   * a basket takes it at once, unless `toWaitingPhone` is false (it is to be paid with a code).
+   */
+  charge(toWaitingPhone = true): Basket {
     if (this.empty) throw new TillError('bad_request', 'the sale is empty');
-    const basket = this.baskets.add(this.items(), undefined, []);
+    const basket = this.baskets.add(this.items(), undefined, [], toWaitingPhone);
     this.lines.clear();
     return basket;
   }

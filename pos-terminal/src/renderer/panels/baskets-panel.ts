@@ -12,7 +12,7 @@ export class BasketsPanel implements Panel {
       if (id)
         void this.ctx.call(
           () => this.ctx.api.invoke('basket:cancel', { basketId: id }),
-          `Basket ${id} taken back`,
+          `Basket ${id} taken back: its items are in the sale again`,
           'scan-status',
         );
     });
@@ -21,17 +21,25 @@ export class BasketsPanel implements Panel {
   render(): void {
     const s = this.ctx.state.till;
     if (!s) return;
+    // Phones whose card is checked and for which no basket waits: the cashier's next charge is theirs.
+    const waitingPhones = s.sessions.filter((r) => !r.closed && r.phase === 'waiting_for_basket').length;
+    const phones = `${waitingPhones} phone${waitingPhones === 1 ? '' : 's'}`;
+    $('phones-waiting').textContent = waitingPhones > 0 ? `· ${phones} waiting for a basket` : '';
+    const open = s.baskets.some((b) => b.status === 'open');
     setHtml(
       $('baskets'),
-      s.baskets
-        .map(
-          (
-            b,
-          ) => `<li class="basket"><span class="id">${esc(b.id)}</span><span class="what"><strong>${esc(b.totalText)}</strong> · ${b.lines.reduce((n, l) => n + l.quantity, 0)} item(s)</span>
-          <span class="state">${b.status === 'open' ? 'waiting' : `phone ${esc(b.sessionId ?? '')}`}</span>
+      (waitingPhones > 0 && !open
+        ? `<li class="phones-waiting">${phones} waiting for a basket: charge the sale (F9)</li>`
+        : '') +
+        s.baskets
+          .map(
+            (
+              b,
+            ) => `<li class="basket"><span class="id">${esc(b.id)}</span><span class="what"><strong>${esc(b.totalText)}</strong> · ${b.lines.reduce((n, l) => n + l.quantity, 0)} item(s)</span>
+          <span class="state">${b.status === 'open' ? 'waiting' : b.heldBy === 'code' ? 'paying with a code' : `phone ${esc(b.sessionId ?? '')}`}</span>
           ${b.status === 'open' ? `<button type="button" data-cancel="${esc(b.id)}" aria-label="Take back basket ${esc(b.id)}">Take back</button>` : ''}</li>`,
-        )
-        .join(''),
+          )
+          .join(''),
     );
   }
 }

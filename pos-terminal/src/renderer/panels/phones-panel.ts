@@ -4,9 +4,14 @@ import type { SessionRow } from '../../common/ipc/view-models';
 import { $, esc, setHtml } from '../dom';
 import type { Panel, ViewContext } from '../view-context';
 
-const ASSIGNABLE: readonly SessionRow['phase'][] = ['connecting', 'card_check', 'authorizing'];
+const ASSIGNABLE: readonly SessionRow['phase'][] = [
+  'connecting',
+  'card_check',
+  'authorizing',
+  'waiting_for_basket',
+];
 /** Phases in which the till waits on the phone, so the cashier may cancel (PhoneSession.cancelByCashier). */
-const CANCELLABLE: readonly SessionRow['phase'][] = ['card_check', 'awaiting_payment'];
+const CANCELLABLE: readonly SessionRow['phase'][] = ['card_check', 'waiting_for_basket', 'awaiting_payment'];
 /**
  * How long a finished phone's row stays in full (ms): then it folds into the one "earlier phones"
  * line at the end of the list, so live phones and the waiting baskets keep their place.

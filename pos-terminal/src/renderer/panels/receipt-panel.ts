@@ -43,7 +43,8 @@ export class ReceiptPanel implements Panel {
       undefined,
       'receipt-status',
     );
-    if (res) this.ctx.status('receipt-status', `Printed ${r.terminalTxnId} (${res.sink})`);
+    if (res)
+      this.ctx.status('receipt-status', `Printed ${r.terminalTxnId} (${res.sink})`, false, [r.terminalTxnId]);
   }
 
   private async pdf(): Promise<void> {
@@ -94,6 +95,8 @@ export class ReceiptPanel implements Panel {
     this.ctx.status(
       'receipt-status',
       `Refunded ${res.receipt?.totalText ?? ''} of ${r.terminalTxnId} · ${res.refundableLeftText} left`,
+      false,
+      [r.terminalTxnId],
     );
     void this.ctx.refreshHistory();
   }
@@ -125,7 +128,7 @@ export class ReceiptPanel implements Panel {
       return;
     }
     if (res.receipt) this.ctx.showReceipt(res.receipt, true);
-    this.ctx.status('receipt-status', `Voided ${r.terminalTxnId}`);
+    this.ctx.status('receipt-status', `Voided ${r.terminalTxnId}`, false, [r.terminalTxnId]);
     void this.ctx.refreshHistory();
   }
 }

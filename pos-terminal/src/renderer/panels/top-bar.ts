@@ -1,7 +1,16 @@
 /// <reference lib="dom" />
 /** The counter's name, the payment network's health and the alerts the cashier must see. */
+import type { BackendHealth } from '../../common/ipc/view-models';
 import { $, esc, setHtml } from '../dom';
 import type { Panel, ViewContext } from '../view-context';
+
+/** The status pill's words for each state of the payment network. */
+const PILL: Readonly<Record<BackendHealth, string>> = {
+  reachable: 'Payment network: connected',
+  unreachable: 'Payment network: UNREACHABLE',
+  refused: 'Payment network: refused this till',
+  unknown: 'Payment network: checking…',
+};
 
 export class TopBar implements Panel {
   constructor(private readonly ctx: ViewContext) {}
@@ -23,18 +32,13 @@ export class TopBar implements Panel {
       $('counter').textContent = s.counterName;
       const pill = $('backend');
       pill.className = `pill pill-${s.backend.health}`;
-      pill.textContent =
-        s.backend.health === 'reachable'
-          ? 'Payment network: connected'
-          : s.backend.health === 'unreachable'
-            ? 'Payment network: UNREACHABLE'
-            : 'Payment network: checking…';
+      pill.textContent = PILL[s.backend.health];
       pill.title = s.backend.message;
     }
     const alerts: string[] = [];
     if (!connected)
       alerts.push('<div class="alert alert-bad">Lost the connection to the till: reconnecting…</div>');
-    if (s?.backend.health === 'unreachable')
+    if (s?.backend.health === 'unreachable' || s?.backend.health === 'refused')
       alerts.push(`<div class="alert alert-bad">${esc(s.backend.message)}</div>`);
     for (const m of s?.mismatches ?? []) {
       const key = `m:${m.sessionId}:${m.at}`;
