@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { revokeTerminalCertificates } from '@bluetill/backend';
+import { SqliteRegistryAdmin } from '@bluetill/backend';
 import { startWorld, type World } from '@bluetill/simulator';
 import { SqliteCatalog } from '../../pos-terminal/src/adapters/catalog/catalog.sqlite';
 import { SqliteReceiptStore } from '../../pos-terminal/src/adapters/receipt/receipt-store.sqlite';
@@ -74,7 +74,9 @@ describe.skipIf(!existsSync(CHROMIUM))(
           .poll(() => page.locator('#backend').textContent(), { timeout: 10_000 })
           .toBe('Payment network: connected');
 
-        expect(revokeTerminalCertificates(world.backend.store.db, 'T-0001')).toBe(1);
+        expect(
+          await new SqliteRegistryAdmin(world.backend.store.db).revokeTerminalCertificates('T-0001'),
+        ).toBe(1);
         await expect
           .poll(() => page.locator('#backend').textContent(), { timeout: 15_000 })
           .toBe('Payment network: refused this till');
