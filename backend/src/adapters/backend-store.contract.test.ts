@@ -8,87 +8,36 @@
  * not sum to zero per currency are refused (on PostgreSQL by the database itself, at COMMIT); the
  * ledger sums to zero per currency. Demo registry: merchant M-0001, terminal T-0001, card-alice.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedDemo } from '../admin/demo-seed';
-import { MasterKey } from './master-key';
-import { SqliteBackendStore } from './sqlite/backend-store.sqlite';
-import { PostgresBackendStore } from './postgres/backend-store.postgres';
-import { startPostgresServer, type PostgresServer } from '../test-support/postgres-server';
-import { copyRegistryToPostgres } from '../test-support/postgres-registry';
 import type { BackendStore, SettlementRow, StoreTx } from '../ports/backend-store';
 import { salePostings } from '../domain/ledger';
 import { replayOf } from '../app/exactly-once';
 import { RequestError } from '../app/request-error';
+import { storeFactories, stopStoreServers, type OpenedStore } from '../test-support/store-factories';
 
-interface StoreFactory {
-  readonly name: string;
-  /** A fresh store over the demo registry (merchant M-0001, terminal T-0001, card-alice); close() drops it. */
-  open(): Promise<{ store: BackendStore; close(): Promise<void> }>;
-  /** Asserts who refused an unbalanced ledger transaction (the adapter, or the database). */
-  expectUnbalancedRefusal(err: unknown): void;
-}
-
-/** The demo registry (the SQLite file seedDemo writes), in a folder of its own. */
-async function demoSeed(): Promise<{ dbPath: string; remove(): void }> {
-  const dir = mkdtempSync(join(tmpdir(), 'bluetill-store-contract-'));
-  const seed = await seedDemo(dir, [], [], { masterKey: MasterKey.generate() });
-  return { dbPath: seed.dbPath, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-let postgresServer: PostgresServer | undefined;
-let postgresDatabases = 0;
-afterAll(async () => postgresServer?.stop(), 30_000);
-
-const stores: StoreFactory[] = [
-  {
-    name: 'sqlite',
-    async open() {
-      const seed = await demoSeed();
-      const store = new SqliteBackendStore(seed.dbPath);
-      return {
-        store,
-        close: async () => {
-          store.close();
-          seed.remove();
-        },
-      };
-    },
-    expectUnbalancedRefusal: (err) => expect(err).toMatchObject({ message: /unbalanced/ }),
+/** Who refuses an unbalanced ledger transaction: the SQLite adapter, or PostgreSQL itself at COMMIT (the adapter checks nothing). */
+const unbalancedRefusal = {
+  sqlite: { message: expect.stringMatching(/unbalanced/) },
+  postgres: {
+    code: 'unbalanced',
+    message: expect.stringMatching(/unbalanced/),
+    cause: expect.objectContaining({ code: '23514', constraint_name: 'postings_balanced' }),
   },
-  {
-    name: 'postgres',
-    async open() {
-      postgresServer ??= await startPostgresServer();
-      const seed = await demoSeed();
-      const url = await postgresServer.createDatabase(`contract_${++postgresDatabases}`);
-      const store = await PostgresBackendStore.open(url);
-      await copyRegistryToPostgres(seed.dbPath, store.sql);
-      seed.remove();
-      return { store, close: () => store.close() };
-    },
-    // The adapter checks nothing itself: the refusal is the database's deferred constraint at COMMIT.
-    expectUnbalancedRefusal: (err) =>
-      expect(err).toMatchObject({
-        code: 'unbalanced',
-        message: /unbalanced/,
-        cause: { code: '23514', constraint_name: 'postings_balanced' },
-      }),
-  },
-];
+} as const;
+
+afterAll(stopStoreServers, 30_000);
 
 const NOW = Date.UTC(2026, 11, 7, 12);
 const hashOf = (b: number) => new Uint8Array(32).fill(b);
 
-describe.each(stores)('BackendStore contract: $name', (factory) => {
+describe.each(storeFactories)('BackendStore contract: $name', (factory) => {
+  let opened: OpenedStore;
   let store: BackendStore;
-  let close: () => Promise<void>;
   beforeAll(async () => {
-    ({ store, close } = await factory.open());
+    opened = await factory.open({ extraTerminals: ['T-0002'] });
+    store = opened.store;
   }, 60_000);
-  afterAll(async () => close());
+  afterAll(async () => opened.close());
 
   /** A sale of `minor` by card-alice at T-0001 under txn id `txn`, answered exactly once (the stored response is the txn id's bytes). */
   const sale =
@@ -216,7 +165,7 @@ describe.each(stores)('BackendStore contract: $name', (factory) => {
         () => undefined,
         (err: unknown) => err,
       );
-    factory.expectUnbalancedRefusal(refused);
+    expect(refused).toMatchObject(unbalancedRefusal[factory.name]);
     expect(before.settlement).toBeUndefined();
     expect(await store.read((tx) => tx.findSettlement('T-0001', 'u-1'))).toBeUndefined();
     expect(await store.read((tx) => tx.ledgerSum())).toBe(before.sum);
@@ -233,6 +182,34 @@ describe.each(stores)('BackendStore contract: $name', (factory) => {
     await store.commit((tx) => tx.insertChallenge('01020304', 'T-0001', NOW - 1));
     expect(await store.commit((tx) => tx.takeChallenge('01020304', 'T-0001', NOW))).toBe('expired');
     expect(await store.commit((tx) => tx.takeChallenge('01020304', 'T-0001', NOW - 10))).toBe('ok');
+  });
+
+  it("bounds a terminal's challenges at the real time: its expired ones go, then the unused ones beyond the newest `keep` live ones; a used live one stays; other terminals untouched", async () => {
+    // Expiries around the wall clock, as in service: the database may judge expiry by its own clock.
+    const now = Date.now();
+    await store.commit(async (tx) => {
+      await tx.insertChallenge('b0000009', 'T-0001', now + 1_000);
+      await tx.insertChallenge('b0000001', 'T-0002', now - 1_000);
+      for (let i = 2; i <= 6; i++) await tx.insertChallenge(`b000000${i}`, 'T-0002', now + i * 10_000);
+    });
+    await store.commit((tx) => tx.takeChallenge('b0000006', 'T-0002', now));
+    await store.commit((tx) => tx.takeChallenge('b0000003', 'T-0002', now));
+    expect(await store.commit((tx) => tx.boundChallenges('T-0002', now, 2))).toBe(3);
+    const states = await store.commit(async (tx) => {
+      const out: Record<string, string> = {};
+      for (let i = 1; i <= 6; i++) out[`b000000${i}`] = await tx.takeChallenge(`b000000${i}`, 'T-0002', now);
+      return out;
+    });
+    // The two newest stay (one of them used), and the older used one; the older unused live ones and the expired one are gone.
+    expect(states).toEqual({
+      b0000001: 'unknown',
+      b0000002: 'unknown',
+      b0000003: 'used',
+      b0000004: 'unknown',
+      b0000005: 'ok',
+      b0000006: 'used',
+    });
+    expect(await store.commit((tx) => tx.takeChallenge('b0000009', 'T-0001', now))).toBe('ok');
   });
 
   it("uses a phone's challenge once: peek changes nothing, of several takers at once one gets ok", async () => {

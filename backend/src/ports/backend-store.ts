@@ -205,8 +205,9 @@ export interface ChallengeStore {
   /** Forgets challenges that expired before `before`. */
   purgeChallenges(before: number): Promise<void>;
   /**
-   * Forgets this terminal's challenges expired before `now`, then all but its `keep` newest
-   * unexpired ones (by expiry). Returns how many were forgotten.
+   * Forgets this terminal's challenges expired before `now`, then the unused ones among all but
+   * its `keep` newest unexpired ones (by expiry): a used one stays until it expires, so a second
+   * use of it is told `used`. Returns how many were forgotten.
    */
   boundChallenges(terminalId: string, now: number, keep: number): Promise<number>;
   /** Marks the challenge used if it is valid now (one conditional update); says what it found. */

@@ -339,9 +339,9 @@ function postgresTx(q: Query, locking: boolean): StoreTx {
     },
     boundChallenges: async (terminalId, now, keep) =>
       run(
-        `DELETE FROM challenges WHERE terminal_id = $1 AND (expires_at < $2 OR (un, terminal_id) IN (
-           SELECT un, terminal_id FROM challenges WHERE terminal_id = $1 AND expires_at >= $2
-            ORDER BY expires_at DESC, un DESC OFFSET $3)) RETURNING un`,
+        `DELETE FROM challenges WHERE terminal_id = $1 AND (expires_at < $2 OR (used_at IS NULL AND un IN (
+           SELECT un FROM challenges WHERE terminal_id = $1 AND expires_at >= $2
+            ORDER BY expires_at DESC, un DESC OFFSET $3))) RETURNING un`,
         [terminalId, now, Math.max(0, keep)],
       ),
     takeChallenge: async (un, terminalId, now) => {

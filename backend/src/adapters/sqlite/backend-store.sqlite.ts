@@ -117,8 +117,8 @@ export class SqliteBackendStore implements BackendStore {
       ),
       purgeChallenges: p('DELETE FROM challenges WHERE expires_at < ?'),
       // Both parts walk the (terminal_id, expires_at) index (migration 0008).
-      boundChallenges: p(`DELETE FROM challenges WHERE terminal_id = @t AND (expires_at < @now OR rowid IN (
-                            SELECT rowid FROM challenges WHERE terminal_id = @t AND expires_at >= @now ORDER BY expires_at DESC, rowid DESC LIMIT -1 OFFSET @keep))`),
+      boundChallenges: p(`DELETE FROM challenges WHERE terminal_id = @t AND (expires_at < @now OR (used_at IS NULL AND rowid IN (
+                            SELECT rowid FROM challenges WHERE terminal_id = @t AND expires_at >= @now ORDER BY expires_at DESC, rowid DESC LIMIT -1 OFFSET @keep)))`),
       insertAuthorization: p(
         'INSERT INTO authorizations (ref, card_id, terminal_id, un, expires_at, cvm) VALUES (?, ?, ?, ?, ?, ?)',
       ),
