@@ -251,7 +251,9 @@ describe.each(storeFactories)('BackendStore contract: $name', (factory) => {
     const [code] = await store.read((tx) => tx.findCodes('code-hash-1'));
     expect(code).toMatchObject({ id: codeId, usedAt: NOW, cardId: 'card-alice', limitMinor: 50_00 });
     const settled = await store.read(async (tx) =>
-      (await Promise.all(['k-1', 'k-2', 'k-3', 'k-4'].map((t) => tx.findSettlement('T-0001', t)))).filter(Boolean),
+      (await Promise.all(['k-1', 'k-2', 'k-3', 'k-4'].map((t) => tx.findSettlement('T-0001', t)))).filter(
+        Boolean,
+      ),
     );
     expect(settled).toHaveLength(1);
     // Marking it used again is refused, and that transaction's own writes go with it.

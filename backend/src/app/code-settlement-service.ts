@@ -69,8 +69,7 @@ export class CodeSettlementUseCase {
         availableMinor: available,
         now,
       });
-      if (isFailedCodeGuess(decline) && merchant)
-        await tx.recordWrongCode(merchant.id, req.terminalId, now);
+      if (isFailedCodeGuess(decline) && merchant) await tx.recordWrongCode(merchant.id, req.terminalId, now);
       const approved = decline === null;
       const { response: result, settlementId } = await recordSale(tx, this.keys, {
         terminalId: req.terminalId,

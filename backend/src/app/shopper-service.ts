@@ -365,7 +365,8 @@ export class ShopperUseCase {
         );
         if (replay) return { ...replay, pinTriesLeft: 0 };
       }
-      if ((await tx.takeShopperChallenge(toHex(un), now)) !== 'ok') return refuse('unpredictable_number_invalid');
+      if ((await tx.takeShopperChallenge(toHex(un), now)) !== 'ok')
+        return refuse('unpredictable_number_invalid');
       // The merchant card first: a forged or unregistered one ends it before the shopper's card is judged.
       this.work.cardChecks++;
       const mcProof = authenticateCard({

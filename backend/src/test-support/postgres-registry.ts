@@ -64,7 +64,10 @@ export async function copyRegistryToPostgres(sqlitePath: string, sql: Sql): Prom
     const counts: Record<string, number> = {};
     await sql.begin(async (tx) => {
       for (const { table, columns } of REGISTRY) {
-        const rows = db.prepare(`SELECT ${columns.join(', ')} FROM ${table}`).raw().all() as unknown[][];
+        const rows = db
+          .prepare(`SELECT ${columns.join(', ')} FROM ${table}`)
+          .raw()
+          .all() as unknown[][];
         const placeholders = columns.map((_, i) => `$${i + 1}`).join(', ');
         for (const row of rows)
           await tx.unsafe(

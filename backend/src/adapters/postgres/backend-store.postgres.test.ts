@@ -106,9 +106,9 @@ describe('PostgresBackendStore', () => {
           await tx.setPinTries(b.id, b.pinTries + 1);
           return 'done';
         });
-      expect(await Promise.all([crossing('card-alice', 'card-bob'), crossing('card-bob', 'card-alice')])).toEqual(
-        ['done', 'done'],
-      );
+      expect(
+        await Promise.all([crossing('card-alice', 'card-bob'), crossing('card-bob', 'card-alice')]),
+      ).toEqual(['done', 'done']);
       expect(store.commitStats.serializationRetries).toBeGreaterThanOrEqual(1);
       const tries = await store.read(async (tx) => [
         (await tx.findCardById('card-alice'))!.pinTries,
@@ -169,7 +169,9 @@ describe('PostgresBackendStore', () => {
       expect((await store.read((tx) => tx.findCardById('card-alice')))!.pinTries).toBe(0);
       // The pool connects again: the retry of the same request commits.
       await store.commit((tx) => tx.insertSettlement(settlement('lost-1')));
-      expect(await store.read((tx) => tx.findSettlement('T-0001', 'lost-1'))).toMatchObject({ amountMinor: 100 });
+      expect(await store.read((tx) => tx.findSettlement('T-0001', 'lost-1'))).toMatchObject({
+        amountMinor: 100,
+      });
     } finally {
       await admin.end();
       await store.close();

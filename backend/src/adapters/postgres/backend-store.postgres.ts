@@ -300,9 +300,10 @@ function postgresTx(q: Query, locking: boolean): StoreTx {
 
   const tx: StoreTx = {
     findCardByPanHash: (panHash) =>
-      one<CardRow>(locking ? LOCK_CARD_BY_PAN_HASH : `SELECT ${CARD_COLUMNS} FROM cards WHERE pan_hash = $1`, [
-        panHash,
-      ]),
+      one<CardRow>(
+        locking ? LOCK_CARD_BY_PAN_HASH : `SELECT ${CARD_COLUMNS} FROM cards WHERE pan_hash = $1`,
+        [panHash],
+      ),
     findCardById: (id) =>
       one<CardRow>(locking ? LOCK_CARD : `SELECT ${CARD_COLUMNS} FROM cards WHERE id = $1`, [id]),
     setPinTries: async (cardId, tries) => {
@@ -410,7 +411,8 @@ function postgresTx(q: Query, locking: boolean): StoreTx {
         [settlementId],
       ),
     accountBalance: async (accountId) =>
-      (await one<{ s: number }>('SELECT balance_minor AS s FROM accounts WHERE id = $1', [accountId]))?.s ?? 0,
+      (await one<{ s: number }>('SELECT balance_minor AS s FROM accounts WHERE id = $1', [accountId]))?.s ??
+      0,
     ledgerSum: async () =>
       (await one<{ s: number }>('SELECT COALESCE(SUM(amount_minor), 0)::bigint AS s FROM postings'))!.s,
     ledgerSumsByCurrency: async () =>
@@ -435,9 +437,10 @@ function postgresTx(q: Query, locking: boolean): StoreTx {
     },
     findOpenBatch: async (terminalId) =>
       toBatch(
-        await one<BatchDbRow>(`SELECT ${BATCH_COLUMNS} FROM batches WHERE terminal_id = $1 AND status = 'open'`, [
-          terminalId,
-        ]),
+        await one<BatchDbRow>(
+          `SELECT ${BATCH_COLUMNS} FROM batches WHERE terminal_id = $1 AND status = 'open'`,
+          [terminalId],
+        ),
       ),
     findBatch: async (id) =>
       toBatch(await one<BatchDbRow>(`SELECT ${BATCH_COLUMNS} FROM batches WHERE id = $1`, [id])),
@@ -468,7 +471,9 @@ function postgresTx(q: Query, locking: boolean): StoreTx {
       const currencies = new Set([...groups.sales, ...groups.refunds, ...groups.voids].map((g) => g.c));
       // Amounts in different currencies never add up: a batch holds one (its merchant's).
       if (currencies.size > 1)
-        throw new Error(`batch ${batchId} holds more than one currency: ${[...currencies].sort().join(', ')}`);
+        throw new Error(
+          `batch ${batchId} holds more than one currency: ${[...currencies].sort().join(', ')}`,
+        );
       const none: Agg = { n: 0, s: 0, c: '' };
       const [sales, refunds, voids] = [
         groups.sales[0] ?? none,
@@ -587,7 +592,8 @@ function postgresTx(q: Query, locking: boolean): StoreTx {
         [codeHash],
       ),
     markCodeUsed: async (id, settlementId, now) => {
-      if ((await run(USE_CODE, [now, settlementId, id])) !== 1) throw new Error('temporary code already used');
+      if ((await run(USE_CODE, [now, settlementId, id])) !== 1)
+        throw new Error('temporary code already used');
     },
     recordWrongCode: async (merchantId, terminalId, at) => {
       await q('INSERT INTO code_attempts (merchant_id, terminal_id, at) VALUES ($1, $2, $3)', [
@@ -610,7 +616,12 @@ function postgresTx(q: Query, locking: boolean): StoreTx {
         [panHash],
       ),
     listMerchantTransactions: (merchantId, fromMs, toMs, limit) =>
-      q<TransactionListRow & { terminalId: string }>(MERCHANT_TRANSACTIONS, [merchantId, fromMs, toMs, limit]),
+      q<TransactionListRow & { terminalId: string }>(MERCHANT_TRANSACTIONS, [
+        merchantId,
+        fromMs,
+        toMs,
+        limit,
+      ]),
   };
   return tx;
 }

@@ -117,7 +117,8 @@ export class SqliteBackendStore implements BackendStore {
       ),
       purgeChallenges: p('DELETE FROM challenges WHERE expires_at < ?'),
       // Both parts walk the (terminal_id, expires_at) index (migration 0008).
-      boundChallenges: p(`DELETE FROM challenges WHERE terminal_id = @t AND (expires_at < @now OR (used_at IS NULL AND rowid IN (
+      boundChallenges:
+        p(`DELETE FROM challenges WHERE terminal_id = @t AND (expires_at < @now OR (used_at IS NULL AND rowid IN (
                             SELECT rowid FROM challenges WHERE terminal_id = @t AND expires_at >= @now ORDER BY expires_at DESC, rowid DESC LIMIT -1 OFFSET @keep)))`),
       insertAuthorization: p(
         'INSERT INTO authorizations (ref, card_id, terminal_id, un, expires_at, cvm) VALUES (?, ?, ?, ?, ?, ?)',
@@ -500,7 +501,8 @@ function sqliteTx(s: SqliteBackendStore, shopper: SqliteShopperStore): StoreTx {
     insertCode: async (row) => shopper.insertCode(row),
     findCodes: async (codeHash) => shopper.findCodes(codeHash),
     markCodeUsed: async (id, settlementId, now) => shopper.markCodeUsed(id, settlementId, now),
-    recordWrongCode: async (merchantId, terminalId, at) => shopper.recordWrongCode(merchantId, terminalId, at),
+    recordWrongCode: async (merchantId, terminalId, at) =>
+      shopper.recordWrongCode(merchantId, terminalId, at),
     countWrongCodes: async (merchantId, terminalId, since) =>
       shopper.countWrongCodes(merchantId, terminalId, since),
     findMerchantCardByPanHash: async (panHash) => shopper.findMerchantCardByPanHash(panHash),

@@ -50,7 +50,10 @@ describe('PostgreSQL migration 0009-allow-evicting-unused-challenges', () => {
       await expect(
         sql`UPDATE challenges SET expires_at = expires_at + 1 WHERE un = '00000003'`,
       ).rejects.toMatchObject({ code: '23514' });
-      expect(await sql`SELECT un FROM challenges ORDER BY un`).toEqual([{ un: '00000002' }, { un: '00000003' }]);
+      expect(await sql`SELECT un FROM challenges ORDER BY un`).toEqual([
+        { un: '00000002' },
+        { un: '00000003' },
+      ]);
     } finally {
       await sql.end();
     }
