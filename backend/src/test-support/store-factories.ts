@@ -32,6 +32,8 @@ export interface OpenedStore {
   readonly seed: SeededBackend;
   /** Counts rows of a table (tests only: the store's own connection, outside any commit). */
   count(table: string): Promise<number>;
+  /** A plain SELECT for what the port has no query for (tests only); `?` placeholders on both stores. */
+  select<T>(text: string, ...params: unknown[]): Promise<T[]>;
   close(): Promise<void>;
 }
 
@@ -75,6 +77,7 @@ export const sqliteStoreFactory: StoreFactory = {
         if (!TABLE.test(table)) throw new Error(`table name ${table}`);
         return (store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
       },
+      select: async <T>(text: string, ...params: unknown[]) => store.db.prepare(text).all(...params) as T[],
       close: async () => {
         store.close();
         remove();
@@ -98,6 +101,13 @@ export const postgresStoreFactory: StoreFactory = {
       count: async (table) => {
         if (!TABLE.test(table)) throw new Error(`table name ${table}`);
         return (await store.sql.unsafe<{ n: number }[]>(`SELECT COUNT(*) AS n FROM ${table}`))[0]!.n;
+      },
+      select: async <T>(text: string, ...params: unknown[]) => {
+        let n = 0;
+        return (await store.sql.unsafe(
+          text.replace(/\?/g, () => `$${++n}`),
+          params as never[],
+        )) as unknown as T[];
       },
       close: async () => {
         await store.close();
