@@ -32,6 +32,8 @@ export interface OpenedStore {
   readonly seed: SeededBackend;
   /** Counts rows of a table (tests only: the store's own connection, outside any commit). */
   count(table: string): Promise<number>;
+  /** Another store over the same data, as a second backend node would open it; the caller closes it. */
+  peer(): Promise<BackendStore>;
   /** A plain SELECT for what the port has no query for (tests only); `?` placeholders on both stores. */
   select<T>(text: string, ...params: unknown[]): Promise<T[]>;
   close(): Promise<void>;
@@ -73,6 +75,7 @@ export const sqliteStoreFactory: StoreFactory = {
       store,
       keys,
       seed,
+      peer: async () => new SqliteBackendStore(seed.dbPath),
       count: async (table) => {
         if (!TABLE.test(table)) throw new Error(`table name ${table}`);
         return (store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
@@ -98,6 +101,7 @@ export const postgresStoreFactory: StoreFactory = {
       store,
       keys,
       seed,
+      peer: () => PostgresBackendStore.open(url),
       count: async (table) => {
         if (!TABLE.test(table)) throw new Error(`table name ${table}`);
         return (await store.sql.unsafe<{ n: number }[]>(`SELECT COUNT(*) AS n FROM ${table}`))[0]!.n;
