@@ -169,8 +169,11 @@ export type ChallengeState = 'ok' | 'unknown' | 'used' | 'expired';
 export type CommitErrorCode = 'commit_failed' | 'store_closed';
 
 /**
- * commit() could not make a transaction durable: its batch did not commit, or the store closed
- * before it ran. Nothing of the request is stored, so retrying it is safe.
+ * commit() could not make a transaction durable: its batch did not commit, it kept losing races
+ * (`commit_failed`), or the store closed before it ran (`store_closed`). Retrying the request is
+ * safe: nothing of it is stored, except on a networked store whose connection was lost around the
+ * COMMIT (`commit_failed`, the outcome unknown to this node), where the retry under the same
+ * request id finds the first result by its unique key.
  */
 export class CommitError extends Error {
   constructor(

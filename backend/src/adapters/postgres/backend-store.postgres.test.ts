@@ -178,10 +178,35 @@ describe('PostgresBackendStore', () => {
     }
   });
 
-  it('refuses commits once closed (CommitError store_closed)', async () => {
-    const store = await demoStore();
-    await store.close();
+  it('closes after the commit in flight: one still waiting for a connection and any later one are CommitError store_closed', async () => {
+    const url = await server.createDatabase(`store_${++databases}`);
+    const store = await PostgresBackendStore.open(url, { max: 1 });
+    await copyRegistryToPostgres(seedDb, store.sql);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    const inFlight = store.commit(async (tx) => {
+      await tx.insertChallenge('0c0c0c0c', 'T-0001', NOW + 60_000);
+      entered();
+      await held;
+      return 'committed';
+    });
+    await inside;
+    const waiting = store.commit((tx) => tx.insertChallenge('0d0d0d0d', 'T-0001', NOW + 60_000));
+    const waitingOutcome = waiting.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    const closing = store.close();
+    release();
+    expect(await inFlight).toBe('committed');
+    expect(await waitingOutcome).toMatchObject({ name: 'CommitError', code: 'store_closed' });
+    await closing;
     await expect(store.commit(async () => 1)).rejects.toMatchObject({ code: 'store_closed' });
+    const check = connectPostgres(url, { max: 1 });
+    expect((await check`SELECT un FROM challenges ORDER BY un`).map((r) => r.un)).toEqual(['0c0c0c0c']);
+    await check.end();
   });
 });
 

@@ -166,12 +166,18 @@ export class PostgresBackendStore implements BackendStore {
     for (let attempt = 1; ; attempt++) {
       if (this.closed) throw new CommitError('store_closed', 'the store is closed');
       try {
-        const result = await this.sql.begin('isolation level read committed', (t) =>
-          fn(postgresTx(queryOn(t), true)),
-        );
+        const result = await this.sql.begin('isolation level read committed', (t) => {
+          // A commit that got its connection only after close() was called: refused, nothing run.
+          if (this.closed) throw new CommitError('store_closed', 'the store closed before the commit ran');
+          return fn(postgresTx(queryOn(t), true));
+        });
         this.stats.commits++;
         return result as T;
       } catch (err) {
+        if (err instanceof CommitError) throw err;
+        // close() ended the pool before this commit was sent: nothing of it ran.
+        if (this.closed && codeOf(err) === 'CONNECTION_ENDED')
+          throw new CommitError('store_closed', 'the store closed before the commit ran', { cause: err });
         const kind = postgresErrorKind(err);
         if ((kind === 'unique_violation' || kind === 'serialization') && attempt < this.attempts) {
           if (kind === 'unique_violation') this.stats.uniqueRetries++;
@@ -206,12 +212,17 @@ export class PostgresBackendStore implements BackendStore {
     return fn(this.reader);
   }
 
+  /** Refuses new commits and those still waiting for a connection (CommitError store_closed), lets the ones running finish, then ends the pool. */
   async close(): Promise<void> {
     this.closed = true;
     await this.sql.end({ timeout: 5 });
   }
 }
 
+const codeOf = (err: unknown): string | undefined =>
+  typeof err === 'object' && err !== null && 'code' in err
+    ? String((err as { code: unknown }).code)
+    : undefined;
 const constraintOf = (err: unknown): string | undefined =>
   typeof err === 'object' && err !== null && 'constraint_name' in err
     ? String((err as { constraint_name: unknown }).constraint_name)
