@@ -178,6 +178,53 @@ describe('PostgresBackendStore', () => {
     }
   });
 
+  it("runs under the servers' DML-only role (migrated by the owner, migrate: false): a sale commits, and the database's guards bind it", async () => {
+    const owner = await demoStore();
+    const database = await owner.sql`SELECT current_database() AS db`.then((r) => String(r[0]!.db));
+    await owner.sql.unsafe(`
+      DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bluetill_app') THEN CREATE ROLE bluetill_app LOGIN; END IF;
+      END $$;
+      GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO bluetill_app;
+      GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO bluetill_app;`);
+    await owner.close();
+    const appUrl = `postgresql://bluetill_app@127.0.0.1:${server.port}/${database}`;
+    await expect(PostgresBackendStore.open(appUrl)).rejects.toMatchObject({ code: '42501' }); // may not migrate
+    const app = await PostgresBackendStore.open(appUrl, { migrate: false });
+    try {
+      const answer = await app.commit(async (tx) => {
+        const card = (await tx.findCardById('card-alice'))!;
+        const batchId = (await tx.openBatch('T-0001', NOW)).id;
+        const id = await tx.insertSettlement({
+          ...settlement('role-1', 2_50),
+          approved: true,
+          declineReason: null,
+          batchId,
+        });
+        await tx.insertPostings(
+          id,
+          [
+            { accountId: card.accountId, amountMinor: -2_50, currency: 'EUR' },
+            { accountId: 'acct-M-0001', amountMinor: 2_50, currency: 'EUR' },
+          ],
+          NOW,
+          { batchId, adjustmentId: null },
+        );
+        await tx.setLastAtc(card.id, 7);
+        return id;
+      });
+      expect(await app.read((tx) => tx.accountBalance('acct-M-0001'))).toBe(2_50);
+      expect(await app.read((tx) => tx.findSettlement('T-0001', 'role-1'))).toMatchObject({ id: answer });
+      // The ATC guard binds this role: a direct write moving it back is refused by the database.
+      await expect(app.sql`UPDATE cards SET last_atc = 3 WHERE id = 'card-alice'`).rejects.toMatchObject({
+        code: '23514',
+        constraint_name: 'cards_atc_forward',
+      });
+    } finally {
+      await app.close();
+    }
+  });
+
   it('closes after the commit in flight: one still waiting for a connection and any later one are CommitError store_closed', async () => {
     const url = await server.createDatabase(`store_${++databases}`);
     const store = await PostgresBackendStore.open(url, { max: 1 });
