@@ -407,13 +407,24 @@ function postgresTx(q: Query, locking: boolean): StoreTx {
       ))!.id,
     insertPostings: async (settlementId, postings, at, link) => {
       // No balance check here: the database's deferred constraint trigger checks each ledger
-      // transaction at COMMIT (commit() turns its refusal into LedgerError).
-      for (const p of postings)
-        await q(
-          `INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at, batch_id, adjustment_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-          [settlementId, p.accountId, p.amountMinor, p.currency, at, link.batchId, link.adjustmentId],
-        );
+      // transaction at COMMIT (commit() turns its refusal into LedgerError). One statement, one
+      // round trip, for all of the operation's postings.
+      if (postings.length === 0) return;
+      const rows = postings.map((_, i) => {
+        const n = i * 3;
+        return `($1, $${n + 5}, $${n + 6}, $${n + 7}, $2, $3, $4)`;
+      });
+      await q(
+        `INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at, batch_id, adjustment_id)
+         VALUES ${rows.join(', ')}`,
+        [
+          settlementId,
+          at,
+          link.batchId,
+          link.adjustmentId,
+          ...postings.flatMap((p) => [p.accountId, p.amountMinor, p.currency]),
+        ],
+      );
     },
     salePostingsOf: (settlementId) =>
       q<Posting>(
