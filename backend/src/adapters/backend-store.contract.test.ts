@@ -269,6 +269,121 @@ describe.each(storeFactories)('BackendStore contract: $name', (factory) => {
     });
   });
 
+  it("closes a terminal's batch with totals that reconcile with its postings, once; lists its sales and refunds", async () => {
+    // A batch of its own: T-0002's sale and a refund of part of it.
+    const at = NOW + 10_000;
+    const { saleId, batchId } = await store.commit(async (tx) => {
+      const card = (await tx.findCardById('card-alice'))!;
+      const batch = await tx.openBatch('T-0002', at);
+      const id = await tx.insertSettlement({
+        terminalId: 'T-0002',
+        terminalTxnId: 'b-1',
+        requestHash: hashOf(4),
+        approved: true,
+        declineReason: null,
+        amountMinor: 40_00,
+        currency: 'EUR',
+        cardId: card.id,
+        merchantId: 'M-0001',
+        response: new Uint8Array([1]),
+        createdAt: at,
+        batchId: batch.id,
+      });
+      await tx.insertPostings(
+        id,
+        salePostings({ minor: 40_00, currency: 'EUR' }, card.accountId, 'acct-M-0001'),
+        at,
+        {
+          batchId: batch.id,
+          adjustmentId: null,
+        },
+      );
+      return { saleId: id, batchId: batch.id };
+    });
+    await store.commit(async (tx) => {
+      const sale = await tx.salePostingsOf(saleId);
+      expect(sale.map((p) => p.amountMinor)).toEqual([-40_00, 40_00]);
+      const adjustmentId = await tx.insertAdjustment({
+        kind: 'refund',
+        terminalId: 'T-0002',
+        opTxnId: 'rf-1',
+        originalTxnId: 'b-1',
+        settlementId: saleId,
+        batchId,
+        requestHash: hashOf(5),
+        approved: true,
+        declineReason: null,
+        amountMinor: 15_00,
+        currency: 'EUR',
+        response: new Uint8Array([2]),
+        createdAt: at + 1,
+      });
+      await tx.insertPostings(
+        saleId,
+        sale.map((p) => ({ ...p, amountMinor: -Math.sign(p.amountMinor) * 15_00 })),
+        at + 1,
+        { batchId, adjustmentId },
+      );
+    });
+    const totals = await store.read((tx) => tx.computeBatchTotals(batchId));
+    expect(totals).toEqual({
+      currency: 'EUR',
+      saleCount: 1,
+      saleMinor: 40_00,
+      refundCount: 1,
+      refundMinor: 15_00,
+      voidCount: 0,
+      voidMinor: 0,
+      netMinor: 25_00,
+    });
+    expect(await store.read((tx) => tx.batchPostingSums(batchId, 'acct-M-0001'))).toEqual({
+      account: 25_00,
+      all: 0,
+    });
+    expect(await store.read((tx) => tx.refundedMinor(saleId))).toBe(15_00);
+    expect(await store.read((tx) => tx.findAdjustment('T-0002', 'refund', 'rf-1'))).toMatchObject({
+      approved: true,
+      amountMinor: 15_00,
+      settlementId: saleId,
+    });
+    await store.commit((tx) => tx.closeBatch(batchId, totals, at + 2, 'close-1'));
+    await expect(store.commit((tx) => tx.closeBatch(batchId, totals, at + 3, 'close-2'))).rejects.toThrow(
+      /not open/,
+    );
+    expect(await store.read((tx) => tx.findBatchByCloseRequest('T-0002', 'close-1'))).toEqual({
+      id: batchId,
+      terminalId: 'T-0002',
+      status: 'closed',
+      openedAt: at,
+      closedAt: at + 2,
+      closeRequestId: 'close-1',
+      totals,
+    });
+    expect(await store.read((tx) => tx.findOpenBatch('T-0002'))).toBeUndefined();
+    expect(await store.read((tx) => tx.listTransactions('T-0002', at, at + 10, 10))).toEqual([
+      expect.objectContaining({
+        kind: 'sale',
+        terminalTxnId: 'b-1',
+        approved: true,
+        amountMinor: 40_00,
+        batchId,
+      }),
+      expect.objectContaining({
+        kind: 'refund',
+        terminalTxnId: 'rf-1',
+        originalTxnId: 'b-1',
+        amountMinor: 15_00,
+        currency: 'EUR',
+        batchId,
+      }),
+    ]);
+    const merchantList = await store.read((tx) => tx.listMerchantTransactions('M-0001', at, at + 10, 10));
+    expect(merchantList.map((r) => [r.terminalId, r.kind, r.terminalTxnId])).toEqual([
+      ['T-0002', 'sale', 'b-1'],
+      ['T-0002', 'refund', 'rf-1'],
+    ]);
+  });
+
   it('keeps the ledger at zero per currency after everything above', async () => {
     expect(await store.read((tx) => tx.ledgerSumsByCurrency())).toEqual({ EUR: 0 });
     expect(await store.read((tx) => tx.ledgerSum())).toBe(0);
