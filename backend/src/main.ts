@@ -25,7 +25,6 @@ import {
 } from './adapters/worker/use-case-thread';
 import type { ShopperOptions, ShopperWork } from './app/shopper-service';
 import { ShopperLane, type ShopperLaneOptions, type ShopperLaneStats } from './adapters/grpc/shopper-lane';
-import { SqliteShopperStore } from './adapters/sqlite/shopper-store.sqlite';
 import type { Caller } from './app/caller';
 import { systemClock, type Clock } from './ports/clock';
 import { guardDecoding } from './adapters/grpc/malformed-request';
@@ -165,7 +164,6 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   } else {
     useCases = createUseCases(
       store,
-      new SqliteShopperStore(store.db),
       keys,
       clock,
       (fields, message) => log.info(fields, message),

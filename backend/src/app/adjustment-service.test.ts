@@ -1,66 +1,17 @@
 /**
- * A refund's or void's state change and its postings commit in one SQLite transaction: when
+ * A refund's or void's state change and its postings commit in one transaction (on each store: SQLite, PostgreSQL): when
  * posting fails, nothing of the operation remains (no adjustment row, no batch, no posting).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedDemo } from '../admin/demo-seed';
-import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
-import { SoftwareKeyStore } from '../adapters/key-store.file';
-import { MasterKey } from '../adapters/master-key';
 import type { BackendStore, StoreTx } from '../ports/backend-store';
 import { salePostings } from '../domain/ledger';
 import { AdjustmentUseCase } from './adjustment-service';
+import { storeFactories, stopStoreServers, type OpenedStore } from '../test-support/store-factories';
 
-let dir: string;
-let store: SqliteBackendStore;
-let keys: SoftwareKeyStore;
 const clock = { now: () => Date.UTC(2026, 10, 24, 12) };
 const admin = { kind: 'admin' } as const;
-const count = (table: string) =>
-  (store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'bluetill-adjust-'));
-  const masterKey = MasterKey.generate();
-  const seed = await seedDemo(dir, [], [], { masterKey });
-  store = new SqliteBackendStore(seed.dbPath);
-  keys = SoftwareKeyStore.fromFile(seed.keysPath, masterKey);
-  // An approved sale of 10.00 by card-alice, as the settlement use case would have stored it.
-  store.transaction(() => {
-    const batchId = store.openBatch('T-0001', clock.now()).id;
-    const id = store.insertSettlement({
-      terminalId: 'T-0001',
-      terminalTxnId: 'sale-1',
-      requestHash: new Uint8Array(32),
-      approved: true,
-      declineReason: null,
-      amountMinor: 1000,
-      currency: 'EUR',
-      cardId: 'card-alice',
-      merchantId: 'M-0001',
-      response: new Uint8Array(),
-      createdAt: clock.now(),
-      batchId,
-    });
-    store.insertPostings(
-      id,
-      salePostings(
-        { minor: 1000, currency: 'EUR' },
-        store.findCardById('card-alice')!.accountId,
-        'acct-M-0001',
-      ),
-      clock.now(),
-      { batchId, adjustmentId: null },
-    );
-  });
-});
-afterAll(() => {
-  store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(stopStoreServers, 30_000);
 
 /** The store with a transaction handle whose insertPostings fails, as a full disk would. */
 function failingPostings(s: BackendStore): BackendStore {
@@ -78,16 +29,53 @@ function failingPostings(s: BackendStore): BackendStore {
   };
 }
 
-describe('adjustments are atomic', () => {
+describe.each(storeFactories)('adjustments are atomic: $name', (factory) => {
+  let opened: OpenedStore;
+  let store: BackendStore;
+  const count = (table: string) => opened.count(table);
+  beforeAll(async () => {
+    opened = await factory.open();
+    store = opened.store;
+    // An approved sale of 10.00 by card-alice, as the settlement use case would have stored it.
+    await store.commit(async (tx) => {
+      const batchId = (await tx.openBatch('T-0001', clock.now())).id;
+      const id = await tx.insertSettlement({
+        terminalId: 'T-0001',
+        terminalTxnId: 'sale-1',
+        requestHash: new Uint8Array(32),
+        approved: true,
+        declineReason: null,
+        amountMinor: 1000,
+        currency: 'EUR',
+        cardId: 'card-alice',
+        merchantId: 'M-0001',
+        response: new Uint8Array(),
+        createdAt: clock.now(),
+        batchId,
+      });
+      await tx.insertPostings(
+        id,
+        salePostings(
+          { minor: 1000, currency: 'EUR' },
+          (await tx.findCardById('card-alice'))!.accountId,
+          'acct-M-0001',
+        ),
+        clock.now(),
+        { batchId, adjustmentId: null },
+      );
+    });
+  }, 60_000);
+  afterAll(async () => opened.close());
+
   it('leaves nothing behind when posting fails, then refunds and voids normally', async () => {
-    const merchant = store.findMerchant('M-0001');
+    const merchant = await store.read((tx) => tx.findMerchant('M-0001'));
     expect(merchant?.accountId).toBe('acct-M-0001');
     const before = {
-      adjustments: count('adjustments'),
-      postings: count('postings'),
-      batches: count('batches'),
+      adjustments: await count('adjustments'),
+      postings: await count('postings'),
+      batches: await count('batches'),
     };
-    const broken = new AdjustmentUseCase(failingPostings(store), keys, clock);
+    const broken = new AdjustmentUseCase(failingPostings(store), opened.keys, clock);
     await expect(
       broken.refund(
         {
@@ -103,12 +91,12 @@ describe('adjustments are atomic', () => {
       /disk I\/O/,
     );
     expect({
-      adjustments: count('adjustments'),
-      postings: count('postings'),
-      batches: count('batches'),
+      adjustments: await count('adjustments'),
+      postings: await count('postings'),
+      batches: await count('batches'),
     }).toEqual(before);
 
-    const ok = new AdjustmentUseCase(store, keys, clock);
+    const ok = new AdjustmentUseCase(store, opened.keys, clock);
     expect(
       (
         await ok.refund(
@@ -122,10 +110,10 @@ describe('adjustments are atomic', () => {
         )
       ).approved,
     ).toBe(true);
-    expect(count('postings')).toBe(before.postings + 2);
+    expect(await count('postings')).toBe(before.postings + 2);
     expect((await ok.void({ terminalId: 'T-0001', terminalTxnId: 'sale-1' }, admin)).declineReason).toBe(
       'not_voidable',
     ); // refunded
-    expect(store.ledgerSum()).toBe(0);
+    expect(await store.read((tx) => tx.ledgerSum())).toBe(0);
   });
 });

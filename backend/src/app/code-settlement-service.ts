@@ -9,7 +9,6 @@
  */
 import { SettleResponse, SettleWithCodeRequest, type DeclineCode } from '@bluetill/protocol';
 import type { BackendStore } from '../ports/backend-store';
-import type { ShopperStore } from '../ports/shopper-store';
 import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
 import {
@@ -30,7 +29,6 @@ export interface CodeSettlementEvents {
 export class CodeSettlementUseCase {
   constructor(
     private readonly store: BackendStore,
-    private readonly shopper: ShopperStore,
     private readonly keys: KeyStore,
     private readonly clock: Clock,
     private readonly events: CodeSettlementEvents = {},
@@ -52,9 +50,9 @@ export class CodeSettlementUseCase {
       const terminal = await tx.findTerminal(req.terminalId);
       const merchant = terminal && (await tx.findMerchant(terminal.merchantId));
       const wrong = merchant
-        ? this.shopper.countWrongCodes(merchant.id, req.terminalId, now - WRONG_CODE_WINDOW_MS)
+        ? await tx.countWrongCodes(merchant.id, req.terminalId, now - WRONG_CODE_WINDOW_MS)
         : { merchant: 0, terminal: 0 };
-      const code = lookupCode(this.shopper.findCodes(codeHash), now);
+      const code = lookupCode(await tx.findCodes(codeHash), now);
       const card = code.kind === 'live' ? await tx.findCardById(code.code.cardId) : undefined;
       const amount = req.amount!;
       const available = card ? card.creditLimitMinor + (await tx.accountBalance(card.accountId)) : 0;
@@ -71,8 +69,7 @@ export class CodeSettlementUseCase {
         availableMinor: available,
         now,
       });
-      if (isFailedCodeGuess(decline) && merchant)
-        this.shopper.recordWrongCode(merchant.id, req.terminalId, now);
+      if (isFailedCodeGuess(decline) && merchant) await tx.recordWrongCode(merchant.id, req.terminalId, now);
       const approved = decline === null;
       const { response: result, settlementId } = await recordSale(tx, this.keys, {
         terminalId: req.terminalId,
@@ -87,7 +84,7 @@ export class CodeSettlementUseCase {
         decline: approved && code.kind === 'live' ? null : (decline ?? 'code_invalid'),
         now,
       });
-      if (result.approved && code.kind === 'live') this.shopper.markCodeUsed(code.code.id, settlementId, now);
+      if (result.approved && code.kind === 'live') await tx.markCodeUsed(code.code.id, settlementId, now);
       return result;
     });
     this.events.onSettled?.({

@@ -35,7 +35,6 @@ import {
   type ShopperChallengeResponse,
 } from '@bluetill/protocol';
 import type { BackendStore, CardRow, CardStore } from '../ports/backend-store';
-import type { ShopperStore } from '../ports/shopper-store';
 import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
 import { authenticateCard, proveCard, verifyCryptogram } from '../domain/card-authentication';
@@ -118,7 +117,6 @@ export class ShopperUseCase {
 
   constructor(
     private readonly store: BackendStore,
-    private readonly shopper: ShopperStore,
     private readonly keys: KeyStore,
     private readonly clock: Clock,
     o: ShopperOptions = {},
@@ -181,12 +179,12 @@ export class ShopperUseCase {
     this.challenges.take(peerKey(caller));
     const expiresAt = this.clock.now() + CHALLENGE_LIFETIME_MS;
     const purge = ++this.issuedChallenges % 1000 === 0;
-    const un = await this.store.commit(async () => {
-      if (purge) this.shopper.purgeShopperChallenges(this.clock.now() - 3_600_000);
+    const un = await this.store.commit(async (tx) => {
+      if (purge) await tx.purgeShopperChallenges(this.clock.now() - 3_600_000);
       // A UN is 4 random bytes: one still on record (issued within the last hour or so) is drawn again, never handed out twice.
       for (;;) {
         const candidate = new Uint8Array(randomBytes(4));
-        if (this.shopper.insertShopperChallenge(toHex(candidate), expiresAt)) return candidate;
+        if (await tx.insertShopperChallenge(toHex(candidate), expiresAt)) return candidate;
       }
     });
     return {
@@ -291,7 +289,8 @@ export class ShopperUseCase {
     // Cheap checks before costly ones: a one-time number that is not live ends the request with a
     // read, before the per-card limit is charged and before any P-256 agreement or RSA check.
     // (The transaction below takes the number for real; this read only refuses early.)
-    if (this.shopper.peekShopperChallenge(toHex(req.unpredictableNumber), now) !== 'ok') {
+    const un = toHex(req.unpredictableNumber);
+    if ((await this.store.read((tx) => tx.peekShopperChallenge(un, now))) !== 'ok') {
       this.work.refusedBeforeCrypto++;
       const res: IssueCodeResponse = {
         approved: false,
@@ -316,8 +315,7 @@ export class ShopperUseCase {
         maskedPan: masked,
         ...(toCard ? { issuerAuthenticationData: toCard } : {}),
       });
-      if (this.shopper.takeShopperChallenge(toHex(req.unpredictableNumber), now) !== 'ok')
-        return decline('unpredictable_number_invalid');
+      if ((await tx.takeShopperChallenge(un, now)) !== 'ok') return decline('unpredictable_number_invalid');
       const proof = await this.prove(tx, card, req.unpredictableNumber, pin, now);
       if (!proof.ok) return decline(proof.decline, proof.triesLeft, proof.toCard);
       const rule = checkCodeIssue(proof.row, limit);
@@ -328,9 +326,9 @@ export class ShopperUseCase {
       do {
         code = String(randomInt(0, 10 ** TEMPORARY_CODE_DIGITS)).padStart(TEMPORARY_CODE_DIGITS, '0');
         hash = this.keys.codeHash(code);
-      } while (lookupCode(this.shopper.findCodes(hash), now).kind === 'live');
+      } while (lookupCode(await tx.findCodes(hash), now).kind === 'live');
       const expiresAt = now + this.codeLifetimeMs;
-      this.shopper.insertCode({
+      await tx.insertCode({
         codeHash: hash,
         cardId: proof.row.id,
         limitMinor: limit.minor,
@@ -369,11 +367,12 @@ export class ShopperUseCase {
     // payment and whose one-time number is not live is refused with two reads, before the per-card
     // limit is charged and before any agreement or RSA check.
     {
-      const mc = this.shopper.findMerchantCardByPanHash(mcHash);
-      const prior = mc
-        ? await this.store.read((tx) => tx.findSettlement(mc.terminalId, req.idempotencyKey))
-        : undefined;
-      if (!prior && this.shopper.peekShopperChallenge(toHex(un), this.clock.now()) !== 'ok') {
+      const live = await this.store.read(async (tx) => {
+        const mc = await tx.findMerchantCardByPanHash(mcHash);
+        const prior = mc ? await tx.findSettlement(mc.terminalId, req.idempotencyKey) : undefined;
+        return prior !== undefined || (await tx.peekShopperChallenge(toHex(un), this.clock.now())) === 'ok';
+      });
+      if (!live) {
         this.work.refusedBeforeCrypto++;
         this.events.onMerchantPayment?.({
           approved: false,
@@ -399,7 +398,7 @@ export class ShopperUseCase {
         replayed: false,
         pinTriesLeft: triesLeft,
       });
-      const mc = this.shopper.findMerchantCardByPanHash(mcHash);
+      const mc = await tx.findMerchantCardByPanHash(mcHash);
       if (mc) {
         const replay = replayOf(
           await tx.findSettlement(mc.terminalId, req.idempotencyKey),
@@ -409,7 +408,7 @@ export class ShopperUseCase {
         );
         if (replay) return { ...replay, pinTriesLeft: 0 };
       }
-      if (this.shopper.takeShopperChallenge(toHex(un), now) !== 'ok')
+      if ((await tx.takeShopperChallenge(toHex(un), now)) !== 'ok')
         return refuse('unpredictable_number_invalid');
       // The merchant card first: a forged or unregistered one ends it before the shopper's card is judged.
       this.work.cardChecks++;
@@ -529,7 +528,8 @@ export class ShopperUseCase {
     });
     this.outcomesPerPeer.take(peerKey(caller));
     // Cheap checks before costly ones: a one-time number that is not live ends the request with a read.
-    if (this.shopper.peekShopperChallenge(toHex(req.unpredictableNumber), this.clock.now()) !== 'ok') {
+    const un = toHex(req.unpredictableNumber);
+    if ((await this.store.read((tx) => tx.peekShopperChallenge(un, this.clock.now()))) !== 'ok') {
       this.work.refusedBeforeCrypto++;
       return refuse('unpredictable_number_invalid');
     }
@@ -538,8 +538,7 @@ export class ShopperUseCase {
     const hash = requestHash(OutcomeRequest.encode(req).finish());
     const res = await this.store.commit(async (tx): Promise<OutcomeResponse> => {
       const now = this.clock.now();
-      if (this.shopper.takeShopperChallenge(toHex(req.unpredictableNumber), now) !== 'ok')
-        return refuse('unpredictable_number_invalid');
+      if ((await tx.takeShopperChallenge(un, now)) !== 'ok') return refuse('unpredictable_number_invalid');
       // The card's signature over the UN first; every failure before it looks the same (no card-data oracle).
       const row = await tx.findCardByPanHash(panHash);
       this.work.cardChecks++;

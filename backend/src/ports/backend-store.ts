@@ -1,11 +1,12 @@
 /**
  * Storage of cards, merchants, terminals, one-time challenges, authorizations, settlements and
  * the double-entry ledger, split by aggregate (CardStore, RegistryStore, ChallengeStore,
- * AuthorizationStore, SettlementStore, BatchStore) and composed as StoreTx: every query is a
+ * AuthorizationStore, SettlementStore, BatchStore, and ShopperStore for the phone-direct flows)
+ * and composed as StoreTx: every query is a
  * method of the transaction handle and returns a promise, so a state change and its ledger rows
  * commit together or not at all whatever the database. [HS, BS3]
- * Implementations: SqliteBackendStore (embedded default, group commit); a PostgreSQL one
- * implements the same port.
+ * Implementations: SqliteBackendStore (embedded default, group commit) and PostgresBackendStore
+ * (one PostgreSQL transaction per commit, the card row as the lock, unique keys as the arbiter).
  *
  * commit(fn) is what the use cases call: fn runs with a transaction handle `tx`, with the
  * transactions of other concurrent requests, and the promise resolves only once its changes are
@@ -23,6 +24,7 @@
  *   });
  */
 import type { CvmName, DeclineCode } from '@bluetill/protocol';
+import type { MerchantCardRow, TemporaryCodeRow } from './shopper-store';
 
 export type CardStatus = 'active' | 'blocked' | 'lost' | 'stolen';
 export type MerchantStatus = 'active' | 'inactive';
@@ -167,8 +169,11 @@ export type ChallengeState = 'ok' | 'unknown' | 'used' | 'expired';
 export type CommitErrorCode = 'commit_failed' | 'store_closed';
 
 /**
- * commit() could not make a transaction durable: its batch did not commit, or the store closed
- * before it ran. Nothing of the request is stored, so retrying it is safe.
+ * commit() could not make a transaction durable: its batch did not commit, it kept losing races
+ * (`commit_failed`), or the store closed before it ran (`store_closed`). Retrying the request is
+ * safe: nothing of it is stored, except on a networked store whose connection was lost around the
+ * COMMIT (`commit_failed`, the outcome unknown to this node), where the retry under the same
+ * request id finds the first result by its unique key.
  */
 export class CommitError extends Error {
   constructor(
@@ -203,8 +208,9 @@ export interface ChallengeStore {
   /** Forgets challenges that expired before `before`. */
   purgeChallenges(before: number): Promise<void>;
   /**
-   * Forgets this terminal's challenges expired before `now`, then all but its `keep` newest
-   * unexpired ones (by expiry). Returns how many were forgotten.
+   * Forgets this terminal's challenges expired before `now`, then the unused ones among all but
+   * its `keep` newest unexpired ones (by expiry): a used one stays until it expires, so a second
+   * use of it is told `used`. Returns how many were forgotten.
    */
   boundChallenges(terminalId: string, now: number, keep: number): Promise<number>;
   /** Marks the challenge used if it is valid now (one conditional update); says what it found. */
@@ -276,9 +282,52 @@ export interface BatchStore {
   ): Promise<TransactionListRow[]>;
 }
 
+/**
+ * The phone-direct flows (claims 1, 2, 5-8): shopper challenges, temporary codes, wrong-code
+ * attempts and merchant cards. Part of the same transaction handle, so a code is consumed in the
+ * same commit as the settlement and ledger rows that consumed it.
+ */
+export interface ShopperStore {
+  /** False (and nothing stored) when this UN is already issued: the caller draws another. */
+  insertShopperChallenge(un: string, expiresAt: number): Promise<boolean>;
+  /** Marks the challenge used if it is valid now; says what it found. */
+  takeShopperChallenge(un: string, now: number): Promise<ChallengeState>;
+  /** What takeShopperChallenge would find, changing nothing: a read, to refuse a request before any cryptography is spent on it. */
+  peekShopperChallenge(un: string, now: number): Promise<ChallengeState>;
+  /** Drops challenges that expired before `before` (used ones stay until then, so a reuse is still seen). */
+  purgeShopperChallenges(before: number): Promise<void>;
+  insertCode(row: Omit<TemporaryCodeRow, 'id' | 'usedAt'>): Promise<number>;
+  /** Every code with this hash (newest first): a live one, or what became of earlier ones. */
+  findCodes(codeHash: string): Promise<TemporaryCodeRow[]>;
+  /** Throws when the code is already used (nothing changed). */
+  markCodeUsed(id: number, settlementId: number, now: number): Promise<void>;
+  recordWrongCode(merchantId: string, terminalId: string, at: number): Promise<void>;
+  /** Failed codes (wrong, used or expired) keyed in since `since`: at all this merchant's terminals, and at this one terminal of it. */
+  countWrongCodes(
+    merchantId: string,
+    terminalId: string,
+    since: number,
+  ): Promise<{ merchant: number; terminal: number }>;
+  findMerchantCardByPanHash(panHash: string): Promise<MerchantCardRow | undefined>;
+  /** Sales, refunds and voids of every terminal of a merchant (tills and merchant cards) in [fromMs, toMs), oldest first. */
+  listMerchantTransactions(
+    merchantId: string,
+    fromMs: number,
+    toMs: number,
+    limit: number,
+  ): Promise<Array<TransactionListRow & { readonly terminalId: string }>>;
+}
+
 /** One transaction's handle: every query of the store, each a promise. Valid only inside the commit() or read() that gave it. */
 export interface StoreTx
-  extends CardStore, RegistryStore, ChallengeStore, AuthorizationStore, SettlementStore, BatchStore {}
+  extends
+    CardStore,
+    RegistryStore,
+    ChallengeStore,
+    AuthorizationStore,
+    SettlementStore,
+    BatchStore,
+    ShopperStore {}
 
 export interface BackendStore {
   /** Runs fn in a transaction (shared with concurrent requests where the store groups them); resolves once it is durable. */

@@ -1,16 +1,8 @@
 /**
- * Storage of the phone-direct flows (claims 1, 2, 5-8): shopper challenges, temporary codes,
- * wrong-code attempts and merchant cards. Synchronous like BackendStore, and used inside
- * BackendStore.transaction() (same database), so a code is consumed in the same commit as the
- * settlement and ledger rows that consumed it.
- *
- * @example
- *   await store.transaction(() => {
- *     const code = shopper.findLiveCode(hash, now);
- *     ...; const id = store.insertSettlement(row); shopper.markCodeUsed(code.id, id, now);
- *   });
+ * Rows of the phone-direct flows (claims 1, 2, 5-8): temporary codes and merchant cards. Their
+ * queries are the ShopperStore part of the store's transaction handle (ports/backend-store.ts),
+ * so a code is consumed in the same commit as the settlement and ledger rows that consumed it.
  */
-import type { ChallengeState, TransactionListRow } from './backend-store';
 
 export interface TemporaryCodeRow {
   readonly id: number;
@@ -35,34 +27,4 @@ export interface MerchantCardRow {
   /** The merchant card's own terminal row: its sales settle and list under it. */
   readonly terminalId: string;
   readonly status: MerchantCardStatus;
-}
-
-export interface ShopperStore {
-  /** False (and nothing stored) when this UN is already issued: the caller draws another. */
-  insertShopperChallenge(un: string, expiresAt: number): boolean;
-  /** Marks the challenge used if it is valid now; says what it found. */
-  takeShopperChallenge(un: string, now: number): ChallengeState;
-  /** What takeShopperChallenge would find, changing nothing: a read, to refuse a request before any cryptography is spent on it. */
-  peekShopperChallenge(un: string, now: number): ChallengeState;
-  /** Drops challenges that expired before `before` (used ones stay until then, so a reuse is still seen). */
-  purgeShopperChallenges(before: number): void;
-  insertCode(row: Omit<TemporaryCodeRow, 'id' | 'usedAt'>): number;
-  /** Every code with this hash (newest first): a live one, or what became of earlier ones. */
-  findCodes(codeHash: string): TemporaryCodeRow[];
-  markCodeUsed(id: number, settlementId: number, now: number): void;
-  recordWrongCode(merchantId: string, terminalId: string, at: number): void;
-  /** Failed codes (wrong, used or expired) keyed in since `since`: at all this merchant's terminals, and at this one terminal of it. */
-  countWrongCodes(
-    merchantId: string,
-    terminalId: string,
-    since: number,
-  ): { merchant: number; terminal: number };
-  findMerchantCardByPanHash(panHash: string): MerchantCardRow | undefined;
-  /** Sales, refunds and voids of every terminal of a merchant (tills and merchant cards) in [fromMs, toMs), oldest first. */
-  listMerchantTransactions(
-    merchantId: string,
-    fromMs: number,
-    toMs: number,
-    limit: number,
-  ): Array<TransactionListRow & { readonly terminalId: string }>;
 }

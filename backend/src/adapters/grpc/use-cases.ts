@@ -1,12 +1,11 @@
 /**
  * The backend's use cases over one store and key store: built here once, whether they run on the
- * gRPC thread or in the use-case worker (adapters/worker), so every write goes through one
- * connection and its group commit (the shopper's and the temporary code's too). A new use case is added here and is
+ * gRPC thread or in the use-case worker (adapters/worker), so every write goes through the one
+ * store's commit() (the shopper's and the temporary code's too). A new use case is added here and is
  * then reachable in both modes. Events (settled, refunded, …) go to `event`, which the gRPC
  * thread writes to its log.
  */
 import type { BackendStore } from '../../ports/backend-store';
-import type { ShopperStore } from '../../ports/shopper-store';
 import type { Clock } from '../../ports/clock';
 import type { KeyStore } from '../../ports/key-store';
 import { AuthorizationUseCase } from '../../app/authorization-service';
@@ -32,7 +31,6 @@ export interface UseCases {
 
 export function createUseCases(
   store: BackendStore,
-  shopperStore: ShopperStore,
   keys: KeyStore,
   clock: Clock,
   event: EventSink,
@@ -48,10 +46,10 @@ export function createUseCases(
   const authorization = new AuthorizationUseCase(store, keys, clock, settlement, {
     onDecision: (e) => event({ event: 'authorized', ...e }, 'authorization'),
   });
-  const codeSettlement = new CodeSettlementUseCase(store, shopperStore, keys, clock, {
+  const codeSettlement = new CodeSettlementUseCase(store, keys, clock, {
     onSettled: (e) => event({ event: 'settled_with_code', ...e }, 'settlement'),
   });
-  const shopper = new ShopperUseCase(store, shopperStore, keys, clock, shopperOptions, {
+  const shopper = new ShopperUseCase(store, keys, clock, shopperOptions, {
     onCodeIssued: (e) => event({ event: 'code_issued', ...e }, 'shopper'),
     onMerchantPayment: (e) => event({ event: 'merchant_card_payment', ...e }, 'shopper'),
     onOutcome: (e) => event({ event: 'outcome_asked', ...e }, 'shopper'),

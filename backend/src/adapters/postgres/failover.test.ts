@@ -1,27 +1,33 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres, { type Sql } from 'postgres';
 import { startPostgresCluster, type PostgresCluster } from '../../test-support/postgres-cluster';
-import { migratePostgres } from './migrate';
-import { postgresErrorKind } from './postgres-errors';
+import { CommitError, type StoreTx } from '../../ports/backend-store';
+import { replayOf } from '../../app/exactly-once';
+import { PostgresBackendStore } from './backend-store.postgres';
 
 /**
  * A commit acknowledged to a caller survives the loss of the primary: writers commit ledger
- * transactions (a settlement and its two postings) through the multi-host URL, the primary's
- * machine is lost (kill -9 of its keeper and its PostgreSQL), pg_auto_failover promotes the
- * synchronous standby, the same URL reconnects to it, and every acknowledged commit is there.
+ * transactions (a settlement and its two postings) through PostgresBackendStore on the multi-host
+ * URL, the primary's machine is lost (kill -9 of its keeper and its PostgreSQL), pg_auto_failover
+ * promotes the synchronous standby, the store reconnects to it through the same URL, and every
+ * acknowledged commit is there. A commit whose outcome the store could not know (CommitError) is
+ * retried under the same terminal txn id, as a till does: it commits, or replays the first.
  */
 let cluster: PostgresCluster;
 let sql: Sql;
+let store: PostgresBackendStore;
 beforeAll(async () => {
   cluster = await startPostgresCluster();
+  store = await PostgresBackendStore.open(cluster.url, { max: 8, connectTimeoutSeconds: 2 });
   sql = postgres(cluster.url, {
-    max: 8,
+    max: 2,
     connect_timeout: 2,
     onnotice: () => undefined,
     types: { bigint: postgres.BigInt },
   });
 }, 240_000);
 afterAll(async () => {
+  await store?.close().catch(() => undefined);
   await sql?.end({ timeout: 2 }).catch(() => undefined);
   await cluster?.destroy();
 }, 90_000);
@@ -30,7 +36,6 @@ const WRITERS = 6;
 
 describe('PostgreSQL failover (pg_auto_failover, synchronous standby)', () => {
   it('keeps every acknowledged commit when the primary is killed, and the same URL reaches the promoted standby', async () => {
-    await migratePostgres(sql);
     // Synchronous replication as pg_auto_failover sets it for a primary with one standby.
     const [settings] = await sql<{ names: string; commit: string; recovery: boolean }[]>`
       SELECT current_setting('synchronous_standby_names') AS names, current_setting('synchronous_commit') AS commit, pg_is_in_recovery() AS recovery`;
@@ -54,35 +59,58 @@ describe('PostgreSQL failover (pg_auto_failover, synchronous standby)', () => {
     let stop = false;
     let seq = 0;
 
-    // One ledger transaction; its terminal id makes a retry after an unknown outcome safe.
-    const commit = async (txnId: string, amount: number) => {
-      await sql.begin(async (tx) => {
-        const [s] = await tx<{ id: bigint }[]>`
-          INSERT INTO settlements (terminal_id, terminal_txn_id, request_hash, approved, amount_minor, currency, merchant_id, response, created_at)
-          VALUES ('T-1', ${txnId}, '\\x00', true, ${amount}, 'EUR', 'M-1', '\\x', ${Date.now()}) RETURNING id`;
-        await tx`INSERT INTO postings (settlement_id, account_id, amount_minor, created_at) VALUES
-          (${s!.id}, 'acct-C-1', ${-amount}, ${Date.now()}), (${s!.id}, 'acct-M-1', ${amount}, ${Date.now()})`;
+    // One ledger transaction through the store, exactly once by its terminal txn id: a retry after
+    // an unknown outcome finds the first commit and replays it.
+    const sale = (txnId: string, amount: number) => async (tx: StoreTx) => {
+      const hash = new Uint8Array(Buffer.from(txnId));
+      const replay = replayOf(
+        await tx.findSettlement('T-1', txnId),
+        hash,
+        () => ({}),
+        'terminal transaction id',
+      );
+      if (replay) return 'replayed';
+      const batchId = (await tx.openBatch('T-1', Date.now())).id;
+      const id = await tx.insertSettlement({
+        terminalId: 'T-1',
+        terminalTxnId: txnId,
+        requestHash: hash,
+        approved: true,
+        declineReason: null,
+        amountMinor: amount,
+        currency: 'EUR',
+        cardId: null,
+        merchantId: 'M-1',
+        response: new Uint8Array(),
+        createdAt: Date.now(),
+        batchId,
       });
+      await tx.insertPostings(
+        id,
+        [
+          { accountId: 'acct-C-1', amountMinor: -amount, currency: 'EUR' },
+          { accountId: 'acct-M-1', amountMinor: amount, currency: 'EUR' },
+        ],
+        Date.now(),
+        { batchId, adjustmentId: null },
+      );
+      return 'committed';
     };
+    let replays = 0;
     const writer = async (w: number) => {
       while (!stop) {
         const txnId = `w${w}-${seq++}`;
         for (;;) {
           try {
-            await commit(txnId, 100 + (seq % 900));
+            if ((await store.commit(sale(txnId, 100 + (seq % 900)))) === 'replayed') replays++;
             acknowledged.add(txnId);
             if (killedAt && !firstCommitAfterKill) firstCommitAfterKill = Date.now();
             break;
           } catch (err) {
-            const kind = postgresErrorKind(err);
-            const code = String((err as { code?: string }).code ?? 'none');
+            if (!(err instanceof CommitError) || err.code !== 'commit_failed') throw err;
+            const cause = err.cause as { code?: string } | undefined;
+            const code = String(cause?.code ?? 'none');
             errors.set(code, (errors.get(code) ?? 0) + 1);
-            if (kind === 'unique_violation') {
-              // the earlier attempt committed after all
-              acknowledged.add(txnId);
-              break;
-            }
-            if (kind !== 'connection') throw err;
             if (stop) return; // outcome unknown, never acknowledged: not counted
             await new Promise((r) => setTimeout(r, 100));
           }
@@ -144,6 +172,8 @@ describe('PostgreSQL failover (pg_auto_failover, synchronous standby)', () => {
       rowsPresent: present.size,
       ledgerSum: Number(ledger!.total),
       errorsByCode: Object.fromEntries(errors),
+      replays,
+      storeStats: store.commitStats,
       primaryBefore,
       primaryAfter,
       clusterStartupSeconds: +(cluster.startupMs / 1000).toFixed(1),

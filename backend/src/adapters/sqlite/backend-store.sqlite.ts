@@ -52,6 +52,7 @@ const toBatch = (r: BatchDbRow | undefined): BatchRow | undefined =>
   };
 import { openDatabase, type Db } from './open-database';
 import { GroupCommitter, type GroupCommitOptions } from './group-committer';
+import { SqliteShopperStore } from './shopper-store.sqlite';
 
 /** Group commits so far: how many, how many transactions they carried, the largest batch, how many ran twice (GroupCommitter: one of them threw). */
 export interface CommitCounts {
@@ -70,13 +71,17 @@ export interface CommitCounts {
  */
 export class SqliteBackendStore implements BackendStore {
   readonly db: Db;
+  /** The phone-direct flows' queries on the same connection (part of the transaction handle). */
+  readonly shopper: SqliteShopperStore;
   private readonly stmt;
-  private readonly tx: StoreTx = sqliteTx(this);
+  private readonly tx: StoreTx;
   private readonly committer: GroupCommitter;
   private readonly stats = { commits: 0, transactions: 0, largest: 0, reruns: 0 };
 
   constructor(path: string, options: { groupCommit?: GroupCommitOptions } = {}) {
     this.db = openDatabase(path);
+    this.shopper = new SqliteShopperStore(this.db);
+    this.tx = sqliteTx(this, this.shopper);
     const onCommit = options.groupCommit?.onCommit;
     this.committer = new GroupCommitter(this.db, {
       ...options.groupCommit,
@@ -112,8 +117,9 @@ export class SqliteBackendStore implements BackendStore {
       ),
       purgeChallenges: p('DELETE FROM challenges WHERE expires_at < ?'),
       // Both parts walk the (terminal_id, expires_at) index (migration 0008).
-      boundChallenges: p(`DELETE FROM challenges WHERE terminal_id = @t AND (expires_at < @now OR rowid IN (
-                            SELECT rowid FROM challenges WHERE terminal_id = @t AND expires_at >= @now ORDER BY expires_at DESC, rowid DESC LIMIT -1 OFFSET @keep))`),
+      boundChallenges:
+        p(`DELETE FROM challenges WHERE terminal_id = @t AND (expires_at < @now OR (used_at IS NULL AND rowid IN (
+                            SELECT rowid FROM challenges WHERE terminal_id = @t AND expires_at >= @now ORDER BY expires_at DESC, rowid DESC LIMIT -1 OFFSET @keep)))`),
       insertAuthorization: p(
         'INSERT INTO authorizations (ref, card_id, terminal_id, un, expires_at, cvm) VALUES (?, ?, ?, ?, ?, ?)',
       ),
@@ -486,8 +492,22 @@ export class SqliteBackendStore implements BackendStore {
 }
 
 /** The port's transaction handle over the store's synchronous queries: each promise settles at once (a throw becomes a rejection). */
-function sqliteTx(s: SqliteBackendStore): StoreTx {
+function sqliteTx(s: SqliteBackendStore, shopper: SqliteShopperStore): StoreTx {
   return {
+    insertShopperChallenge: async (un, expiresAt) => shopper.insertShopperChallenge(un, expiresAt),
+    takeShopperChallenge: async (un, now) => shopper.takeShopperChallenge(un, now),
+    peekShopperChallenge: async (un, now) => shopper.peekShopperChallenge(un, now),
+    purgeShopperChallenges: async (before) => shopper.purgeShopperChallenges(before),
+    insertCode: async (row) => shopper.insertCode(row),
+    findCodes: async (codeHash) => shopper.findCodes(codeHash),
+    markCodeUsed: async (id, settlementId, now) => shopper.markCodeUsed(id, settlementId, now),
+    recordWrongCode: async (merchantId, terminalId, at) =>
+      shopper.recordWrongCode(merchantId, terminalId, at),
+    countWrongCodes: async (merchantId, terminalId, since) =>
+      shopper.countWrongCodes(merchantId, terminalId, since),
+    findMerchantCardByPanHash: async (panHash) => shopper.findMerchantCardByPanHash(panHash),
+    listMerchantTransactions: async (merchantId, fromMs, toMs, limit) =>
+      shopper.listMerchantTransactions(merchantId, fromMs, toMs, limit),
     findCardByPanHash: async (panHash) => s.findCardByPanHash(panHash),
     findCardById: async (id) => s.findCardById(id),
     setPinTries: async (cardId, tries) => s.setPinTries(cardId, tries),

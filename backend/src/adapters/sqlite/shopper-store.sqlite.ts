@@ -1,9 +1,13 @@
 import type { ChallengeState, TransactionListRow } from '../../ports/backend-store';
-import type { MerchantCardRow, ShopperStore, TemporaryCodeRow } from '../../ports/shopper-store';
+import type { MerchantCardRow, TemporaryCodeRow } from '../../ports/shopper-store';
 import type { Db } from './open-database';
 
-/** ShopperStore on the backend's SQLite file (the same connection as SqliteBackendStore, so one transaction covers both). */
-export class SqliteShopperStore implements ShopperStore {
+/**
+ * The ShopperStore queries on the backend's SQLite file, synchronous (better-sqlite3), on the same
+ * connection as SqliteBackendStore: its transaction handle wraps them, so one transaction covers
+ * both. Public for what runs on this adapter alone (the admin tool's listing).
+ */
+export class SqliteShopperStore {
   private readonly stmt;
 
   constructor(db: Db) {

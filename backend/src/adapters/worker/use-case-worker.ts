@@ -12,7 +12,6 @@ import { SoftwareKeyStore } from '../key-store.file';
 import { MasterKey } from '../master-key';
 import { systemClock } from '../../ports/clock';
 import { createUseCases, type UseCases } from '../grpc/use-cases';
-import { SqliteShopperStore } from '../sqlite/shopper-store.sqlite';
 import { answerForwarded } from '../grpc/forwarded-methods';
 import { DeadlineExceededError, deadlinePassed, withDeadline } from '../call-deadline';
 import {
@@ -47,7 +46,6 @@ try {
   store = new SqliteBackendStore(start.dbPath, { groupCommit: { flushAt: USE_CASE_FLUSH_AT } });
   const useCases = createUseCases(
     store,
-    new SqliteShopperStore(store.db),
     keys,
     systemClock,
     (fields, message) => post({ kind: 'event', fields, message }),

@@ -1,0 +1,296 @@
+/**
+ * What only the PostgreSQL store has to say, on real PostgreSQL 15 servers (the shared behaviour
+ * is in ../backend-store.contract.test.ts): migrations at open; int8 as numbers (never rounded) and
+ * bytea as Uint8Array; a deadlock rerun; bounded reruns ending in CommitError; a connection lost
+ * in the middle of a commit is CommitError with nothing written, and the store goes on; a
+ * multi-host URL with target_session_attrs=read-write finds the writable server.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedDemo } from '../../admin/demo-seed';
+import { MasterKey } from '../master-key';
+import { CommitError, type SettlementRow } from '../../ports/backend-store';
+import {
+  startPostgresServer,
+  connectPostgres,
+  freePort,
+  type PostgresServer,
+} from '../../test-support/postgres-server';
+import { copyRegistryToPostgres } from '../../test-support/postgres-registry';
+import { PostgresBackendStore } from './backend-store.postgres';
+import { postgresMigrations } from './migrations/index';
+
+const NOW = Date.UTC(2026, 11, 7, 12);
+
+let server: PostgresServer;
+let seedDir: string;
+let seedDb: string;
+let databases = 0;
+beforeAll(async () => {
+  server = await startPostgresServer();
+  seedDir = mkdtempSync(join(tmpdir(), 'bluetill-pg-store-'));
+  seedDb = (await seedDemo(seedDir, [], [], { masterKey: MasterKey.generate() })).dbPath;
+}, 60_000);
+afterAll(async () => {
+  await server?.stop();
+  rmSync(seedDir, { recursive: true, force: true });
+});
+
+/** A fresh migrated database with the demo registry, and a store on it. */
+async function demoStore(options: { attempts?: number } = {}): Promise<PostgresBackendStore> {
+  const url = await server.createDatabase(`store_${++databases}`);
+  const store = await PostgresBackendStore.open(url, options);
+  await copyRegistryToPostgres(seedDb, store.sql);
+  return store;
+}
+
+const settlement = (txn: string, amountMinor = 100): SettlementRow => ({
+  terminalId: 'T-0001',
+  terminalTxnId: txn,
+  requestHash: new Uint8Array([1, 2, 3]),
+  approved: false,
+  declineReason: 'insufficient_funds',
+  amountMinor,
+  currency: 'EUR',
+  cardId: 'card-alice',
+  merchantId: 'M-0001',
+  response: new Uint8Array([0xde, 0xad, 0xbe, 0xef]),
+  createdAt: NOW,
+  batchId: null,
+});
+
+describe('PostgresBackendStore', () => {
+  it('migrates at open, once: a second node opening the same database finds nothing to do', async () => {
+    const url = await server.createDatabase(`store_${++databases}`);
+    const [a, b] = await Promise.all([PostgresBackendStore.open(url), PostgresBackendStore.open(url)]);
+    const versions = await a.sql`SELECT version, name FROM schema_migrations ORDER BY version`;
+    expect(versions.map((v) => v.name)).toEqual(postgresMigrations.map((m) => m.name));
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('reads int8 as numbers and bytea as Uint8Array, and refuses to round an int8 beyond 2^53', async () => {
+    const store = await demoStore();
+    try {
+      const id = await store.commit((tx) => tx.insertSettlement(settlement('n-1', 2 ** 53 - 1)));
+      const row = (await store.read((tx) => tx.findSettlement('T-0001', 'n-1')))!;
+      expect(row).toMatchObject({ id, amountMinor: 2 ** 53 - 1, createdAt: NOW, approved: false });
+      expect(typeof row.id).toBe('number');
+      expect(Object.getPrototypeOf(row.response)).toBe(Uint8Array.prototype);
+      expect([...row.response]).toEqual([0xde, 0xad, 0xbe, 0xef]);
+      const card = (await store.read((tx) => tx.findCardById('card-alice')))!;
+      expect(Object.getPrototypeOf(card.pinVerifier)).toBe(Uint8Array.prototype);
+      expect(card).toMatchObject({ creditLimitMinor: 500_00, lastAtc: -1, currency: 'EUR' });
+      await store.sql`UPDATE settlements SET amount_minor = 9007199254740993 WHERE terminal_txn_id = 'n-1'`;
+      await expect(store.read((tx) => tx.findSettlement('T-0001', 'n-1'))).rejects.toThrow(RangeError);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('reruns a transaction that a deadlock chose as its victim: both commits land', async () => {
+    const store = await demoStore();
+    try {
+      // Two commits lock two cards in opposite orders; each waits for the other to hold its first.
+      let arrived = 0;
+      let release!: () => void;
+      const bothHoldOne = new Promise<void>((r) => (release = r));
+      const crossing = (first: string, second: string) =>
+        store.commit(async (tx) => {
+          const a = (await tx.findCardById(first))!;
+          if (++arrived === 2) release();
+          await bothHoldOne;
+          const b = (await tx.findCardById(second))!;
+          await tx.setPinTries(a.id, a.pinTries + 1);
+          await tx.setPinTries(b.id, b.pinTries + 1);
+          return 'done';
+        });
+      expect(
+        await Promise.all([crossing('card-alice', 'card-bob'), crossing('card-bob', 'card-alice')]),
+      ).toEqual(['done', 'done']);
+      expect(store.commitStats.serializationRetries).toBeGreaterThanOrEqual(1);
+      const tries = await store.read(async (tx) => [
+        (await tx.findCardById('card-alice'))!.pinTries,
+        (await tx.findCardById('card-bob'))!.pinTries,
+      ]);
+      expect(tries).toEqual([2, 2]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('gives up after its attempts: a transaction that always loses on a unique key is CommitError commit_failed', async () => {
+    const store = await demoStore({ attempts: 3 });
+    try {
+      await store.commit((tx) => tx.insertSettlement(settlement('dup-1')));
+      let runs = 0;
+      const failed = store.commit(async (tx) => {
+        runs++;
+        await tx.insertSettlement(settlement('dup-1')); // never looks first: loses every time
+      });
+      await expect(failed).rejects.toBeInstanceOf(CommitError);
+      await expect(failed).rejects.toMatchObject({ code: 'commit_failed', cause: { code: '23505' } });
+      expect(runs).toBe(3);
+      expect(store.commitStats).toMatchObject({ uniqueRetries: 2, failed: 1 });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('turns a connection lost in the middle of a commit into CommitError, writes nothing, and serves the next commit', async () => {
+    const store = await demoStore();
+    const admin = connectPostgres(server.url.replace(/\/postgres$/, `/store_${databases}`), { max: 1 });
+    try {
+      let inside!: () => void;
+      const started = new Promise<void>((r) => (inside = r));
+      let cut!: () => void;
+      const wasCut = new Promise<void>((r) => (cut = r));
+      const lost = store.commit(async (tx) => {
+        await tx.insertSettlement(settlement('lost-1'));
+        inside();
+        await wasCut;
+        await tx.setPinTries('card-alice', 1);
+      });
+      // The commit may reject as soon as its connection goes: hold its outcome from the start.
+      const outcome = lost.then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      await started;
+      const killed = await admin`SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle in transaction'`;
+      expect(killed.map((k) => k.ok)).toEqual([true]);
+      cut();
+      const err = await outcome;
+      expect(err).toBeInstanceOf(CommitError);
+      expect(err).toMatchObject({ code: 'commit_failed', message: /outcome is unknown/ });
+      expect(await store.read((tx) => tx.findSettlement('T-0001', 'lost-1'))).toBeUndefined();
+      expect((await store.read((tx) => tx.findCardById('card-alice')))!.pinTries).toBe(0);
+      // The pool connects again: the retry of the same request commits.
+      await store.commit((tx) => tx.insertSettlement(settlement('lost-1')));
+      expect(await store.read((tx) => tx.findSettlement('T-0001', 'lost-1'))).toMatchObject({
+        amountMinor: 100,
+      });
+    } finally {
+      await admin.end();
+      await store.close();
+    }
+  });
+
+  it("runs under the servers' DML-only role (migrated by the owner, migrate: false): a sale commits, and the database's guards bind it", async () => {
+    const owner = await demoStore();
+    const database = await owner.sql`SELECT current_database() AS db`.then((r) => String(r[0]!.db));
+    await owner.sql.unsafe(`
+      DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bluetill_app') THEN CREATE ROLE bluetill_app LOGIN; END IF;
+      END $$;
+      GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO bluetill_app;
+      GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO bluetill_app;`);
+    await owner.close();
+    const appUrl = `postgresql://bluetill_app@127.0.0.1:${server.port}/${database}`;
+    await expect(PostgresBackendStore.open(appUrl)).rejects.toMatchObject({ code: '42501' }); // may not migrate
+    const app = await PostgresBackendStore.open(appUrl, { migrate: false });
+    try {
+      const answer = await app.commit(async (tx) => {
+        const card = (await tx.findCardById('card-alice'))!;
+        const batchId = (await tx.openBatch('T-0001', NOW)).id;
+        const id = await tx.insertSettlement({
+          ...settlement('role-1', 2_50),
+          approved: true,
+          declineReason: null,
+          batchId,
+        });
+        await tx.insertPostings(
+          id,
+          [
+            { accountId: card.accountId, amountMinor: -2_50, currency: 'EUR' },
+            { accountId: 'acct-M-0001', amountMinor: 2_50, currency: 'EUR' },
+          ],
+          NOW,
+          { batchId, adjustmentId: null },
+        );
+        await tx.setLastAtc(card.id, 7);
+        return id;
+      });
+      expect(await app.read((tx) => tx.accountBalance('acct-M-0001'))).toBe(2_50);
+      expect(await app.read((tx) => tx.findSettlement('T-0001', 'role-1'))).toMatchObject({ id: answer });
+      // The ATC guard binds this role: a direct write moving it back is refused by the database.
+      await expect(app.sql`UPDATE cards SET last_atc = 3 WHERE id = 'card-alice'`).rejects.toMatchObject({
+        code: '23514',
+        constraint_name: 'cards_atc_forward',
+      });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('closes after the commit in flight: one still waiting for a connection and any later one are CommitError store_closed', async () => {
+    const url = await server.createDatabase(`store_${++databases}`);
+    const store = await PostgresBackendStore.open(url, { max: 1 });
+    await copyRegistryToPostgres(seedDb, store.sql);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    const inFlight = store.commit(async (tx) => {
+      await tx.insertChallenge('0c0c0c0c', 'T-0001', NOW + 60_000);
+      entered();
+      await held;
+      return 'committed';
+    });
+    await inside;
+    const waiting = store.commit((tx) => tx.insertChallenge('0d0d0d0d', 'T-0001', NOW + 60_000));
+    const waitingOutcome = waiting.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    const closing = store.close();
+    release();
+    expect(await inFlight).toBe('committed');
+    expect(await waitingOutcome).toMatchObject({ name: 'CommitError', code: 'store_closed' });
+    await closing;
+    await expect(store.commit(async () => 1)).rejects.toMatchObject({ code: 'store_closed' });
+    const check = connectPostgres(url, { max: 1 });
+    expect((await check`SELECT un FROM challenges ORDER BY un`).map((r) => r.un)).toEqual(['0c0c0c0c']);
+    await check.end();
+  });
+});
+
+describe('PostgresBackendStore over a multi-host URL (target_session_attrs=read-write)', () => {
+  let readOnly: PostgresServer;
+  beforeAll(async () => {
+    readOnly = await startPostgresServer();
+  }, 60_000);
+  afterAll(async () => readOnly?.stop());
+
+  it('skips a host that is down and a host whose sessions are read-only, and commits on the writable one', async () => {
+    // First host: nobody listening; second: a server whose database is read-only (as a standby
+    // reports itself); third: the writable one.
+    const down = await freePort();
+    await readOnly.createDatabase('multi');
+    const ro = connectPostgres(readOnly.url, { max: 1 });
+    await ro.unsafe('ALTER DATABASE multi SET default_transaction_read_only = on');
+    await ro.end();
+    const writableUrl = await server.createDatabase('multi');
+    const hosts = `postgresql://bluetill@127.0.0.1:${down},127.0.0.1:${readOnly.port},127.0.0.1:${server.port}/multi`;
+    // The control: without the attribute the driver stops at the first host that answers, the read-only one.
+    await expect(PostgresBackendStore.open(hosts)).rejects.toMatchObject({ code: '25006' });
+    const url = `${hosts}?target_session_attrs=read-write`;
+    const store = await PostgresBackendStore.open(url);
+    try {
+      await copyRegistryToPostgres(seedDb, store.sql);
+      await store.commit((tx) => tx.insertChallenge('0a0b0c0d', 'T-0001', NOW + 60_000));
+      const writable = connectPostgres(writableUrl, { max: 1 });
+      const onWritable = await writable`SELECT un FROM challenges`;
+      await writable.end();
+      expect(onWritable.map((r) => r.un)).toEqual(['0a0b0c0d']);
+      const reader = connectPostgres(readOnly.url.replace(/\/postgres$/, '/multi'), { max: 1 });
+      const migrated = await reader`SELECT to_regclass('challenges') AS t`;
+      await reader.end();
+      expect(migrated[0]!.t).toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -1,0 +1,649 @@
+/**
+ * BackendStore on PostgreSQL (the `postgres` driver), for any number of backend nodes over one
+ * database. What SQLite's single writer gives the SQLite store, this store gets from the database
+ * (backend/README.md § "Scaling past one machine"):
+ *
+ * - commit(fn) is one PostgreSQL transaction (`sql.begin`, READ COMMITTED) per request; the
+ *   database groups the WAL flushes of concurrent commits itself.
+ * - The card row is the lock: inside commit(), findCardById/findCardByPanHash read the card
+ *   `FOR UPDATE`, so ATC forward only, PIN tries and available credit are decided under it.
+ *   read() reads committed data on the pool, taking no lock.
+ * - Exactly once by unique keys: a transaction that loses a race on a unique key (two nodes
+ *   settling the same terminal txn id, opening the same batch) or hits a serialization failure or
+ *   a deadlock is rolled back and fn runs again; the rerun finds the winner's row and answers with
+ *   it (replayOf). Bounded: after `attempts` runs, CommitError('commit_failed').
+ * - A connection lost during commit() is CommitError('commit_failed'): the outcome is unknown to
+ *   this node (the COMMIT may have landed); the caller's retry with the same request id resolves it.
+ * - A UN is redeemed by one conditional UPDATE (TAKE_CHALLENGE); a temporary code's rows are read
+ *   `FOR UPDATE` inside commit() and marked used by a conditional UPDATE (USE_CODE).
+ * - Postings: the database checks each ledger transaction sums to zero per currency at COMMIT
+ *   (migration 0008's deferred `postings_balanced`); this store adds no check of its own, so an
+ *   unbalanced commit is refused by the database and surfaces as LedgerError('unbalanced').
+ * - Money, ATCs and times are bigint in the database and numbers here (a value beyond 2^53 is an
+ *   error, never rounded); bytea comes back as Uint8Array.
+ *
+ * @example
+ *   const store = await PostgresBackendStore.open(
+ *     'postgresql://bluetill_app@db1:5432,db2:5432/bluetill?target_session_attrs=read-write');
+ *   await store.commit(async (tx) => { const card = await tx.findCardById('card-alice'); … });
+ *   await store.close();
+ */
+import postgres, { type Sql } from 'postgres';
+import type { DeclineCode } from '@bluetill/protocol';
+import {
+  CommitError,
+  type AdjustmentKind,
+  type AdjustmentRow,
+  type AuthorizationRow,
+  type BackendStore,
+  type BatchRow,
+  type BatchTotalsRow,
+  type CardRow,
+  type ChallengeState,
+  type MerchantRow,
+  type Posting,
+  type SettlementRow,
+  type StoreTx,
+  type TerminalCertificateRow,
+  type TerminalRow,
+  type TransactionListRow,
+} from '../../ports/backend-store';
+import type { MerchantCardRow, TemporaryCodeRow } from '../../ports/shopper-store';
+import { migratePostgres } from './migrate';
+import { postgresErrorKind } from './postgres-errors';
+import {
+  ADVANCE_ATC,
+  CARD_COLUMNS,
+  CHALLENGE_STATE,
+  LOCK_CARD,
+  LOCK_CARD_BY_PAN_HASH,
+  TAKE_CHALLENGE,
+  TAKE_SHOPPER_CHALLENGE,
+  USE_CODE,
+} from './statements';
+
+/** The database refused a ledger transaction: its postings do not sum to zero in some currency. */
+export class LedgerError extends Error {
+  readonly code = 'unbalanced';
+  constructor(options?: { cause?: unknown }) {
+    super('unbalanced postings (each currency must sum to zero): refused by the database at commit', options);
+    this.name = 'LedgerError';
+  }
+}
+
+export interface PostgresStoreOptions {
+  /** Connections in the pool (default 10): at most this many transactions at once from this node. */
+  readonly max?: number;
+  /** Runs of fn per commit() when it loses a race on a unique key or to a serialization failure (default 5). */
+  readonly attempts?: number;
+  /** Run the migrations at open (default true; migratePostgres takes an advisory lock, so nodes starting together migrate once). */
+  readonly migrate?: boolean;
+  /** Seconds to wait for a connection (default 10). */
+  readonly connectTimeoutSeconds?: number;
+}
+
+/** Retries, replays and failures of commit() so far (the store's pool metrics). */
+export interface PostgresCommitCounts {
+  readonly commits: number;
+  /** Runs of fn again after a unique-key race (the rerun answers with the winner's row). */
+  readonly uniqueRetries: number;
+  /** Runs of fn again after a serialization failure or deadlock. */
+  readonly serializationRetries: number;
+  readonly failed: number;
+}
+
+/** int8 as a JS number (money, ids, times); a value a double cannot hold exactly is an error, never rounded. */
+const int8AsNumber = {
+  to: 20,
+  from: [20],
+  serialize: (x: number | bigint) => x.toString(),
+  parse: (x: string): number => {
+    const n = Number(x);
+    if (!Number.isSafeInteger(n)) throw new RangeError(`int8 value ${x} is beyond a JS number's exact range`);
+    return n;
+  },
+};
+/** bytea as a plain Uint8Array (the ports' byte type), and written from one. */
+const byteaAsUint8Array = {
+  to: 17,
+  from: [17],
+  serialize: (x: Uint8Array) => '\\x' + Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString('hex'),
+  parse: (x: string): Uint8Array => new Uint8Array(Buffer.from(x.slice(2), 'hex')),
+};
+
+/** The driver's options for the store: int8 as numbers, bytea as Uint8Array, notices dropped. */
+export function postgresStoreConnection(url: string, options: PostgresStoreOptions = {}): Sql {
+  return postgres(url, {
+    max: options.max ?? 10,
+    connect_timeout: options.connectTimeoutSeconds ?? 10,
+    onnotice: () => undefined,
+    types: { int8: int8AsNumber, bytea: byteaAsUint8Array },
+  }) as unknown as Sql;
+}
+
+/** What the store needs of a connection or a transaction: a query with $n parameters. */
+type Query = <T>(text: string, params?: readonly unknown[]) => Promise<T[]>;
+const queryOn =
+  (q: Pick<Sql, 'unsafe'>): Query =>
+  async <T>(text: string, params: readonly unknown[] = []) =>
+    (await q.unsafe(text, params as never[], { prepare: true })) as unknown as T[];
+
+export class PostgresBackendStore implements BackendStore {
+  private readonly attempts: number;
+  private readonly stats = { commits: 0, uniqueRetries: 0, serializationRetries: 0, failed: 0 };
+  private readonly reader: StoreTx;
+  private closed = false;
+
+  private constructor(
+    readonly sql: Sql,
+    options: PostgresStoreOptions,
+  ) {
+    this.attempts = Math.max(1, options.attempts ?? 5);
+    this.reader = postgresTx(queryOn(sql), false);
+  }
+
+  /**
+   * Connects (a multi-host URL with `target_session_attrs=read-write` finds the primary) and runs
+   * the pending migrations; fails when the database cannot be reached or migrated.
+   */
+  static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresBackendStore> {
+    const sql = postgresStoreConnection(url, options);
+    try {
+      if (options.migrate ?? true) await migratePostgres(sql);
+      else await sql`SELECT 1`;
+    } catch (err) {
+      await sql.end({ timeout: 1 });
+      throw err;
+    }
+    return new PostgresBackendStore(sql, options);
+  }
+
+  get commitStats(): PostgresCommitCounts {
+    return { ...this.stats };
+  }
+
+  async commit<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      if (this.closed) throw new CommitError('store_closed', 'the store is closed');
+      try {
+        const result = await this.sql.begin('isolation level read committed', (t) => {
+          // A commit that got its connection only after close() was called: refused, nothing run.
+          if (this.closed) throw new CommitError('store_closed', 'the store closed before the commit ran');
+          return fn(postgresTx(queryOn(t), true));
+        });
+        this.stats.commits++;
+        return result as T;
+      } catch (err) {
+        if (err instanceof CommitError) throw err;
+        // close() ended the pool before this commit was sent: nothing of it ran.
+        if (this.closed && codeOf(err) === 'CONNECTION_ENDED')
+          throw new CommitError('store_closed', 'the store closed before the commit ran', { cause: err });
+        const kind = postgresErrorKind(err);
+        if ((kind === 'unique_violation' || kind === 'serialization') && attempt < this.attempts) {
+          if (kind === 'unique_violation') this.stats.uniqueRetries++;
+          else this.stats.serializationRetries++;
+          // The winner has committed (unique key) or the loser's locks are gone (serialization):
+          // a short, jittered pause before the rerun keeps two losers from meeting again.
+          await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+          continue;
+        }
+        if (kind === 'unique_violation' || kind === 'serialization') {
+          this.stats.failed++;
+          throw new CommitError('commit_failed', `commit failed after ${attempt} attempts (${kind})`, {
+            cause: err,
+          });
+        }
+        if (kind === 'connection') {
+          this.stats.failed++;
+          throw new CommitError(
+            'commit_failed',
+            'the connection to the database was lost during the commit: its outcome is unknown here; retry the request with the same id',
+            { cause: err },
+          );
+        }
+        if (constraintOf(err) === 'postings_balanced') throw new LedgerError({ cause: err });
+        throw err;
+      }
+    }
+  }
+
+  /** Runs fn on committed data on the pool (each query on its own, no lock taken). */
+  async read<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return fn(this.reader);
+  }
+
+  /** Refuses new commits and those still waiting for a connection (CommitError store_closed), lets the ones running finish, then ends the pool. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.sql.end({ timeout: 5 });
+  }
+}
+
+const codeOf = (err: unknown): string | undefined =>
+  typeof err === 'object' && err !== null && 'code' in err
+    ? String((err as { code: unknown }).code)
+    : undefined;
+const constraintOf = (err: unknown): string | undefined =>
+  typeof err === 'object' && err !== null && 'constraint_name' in err
+    ? String((err as { constraint_name: unknown }).constraint_name)
+    : undefined;
+
+const BATCH_COLUMNS = `id, terminal_id AS "terminalId", status, opened_at AS "openedAt", closed_at AS "closedAt",
+  close_request_id AS "closeRequestId", currency, sale_count AS "saleCount", sale_minor AS "saleMinor",
+  refund_count AS "refundCount", refund_minor AS "refundMinor", void_count AS "voidCount", void_minor AS "voidMinor",
+  net_minor AS "netMinor"`;
+const ADJUSTMENT_COLUMNS = `id, kind, terminal_id AS "terminalId", op_txn_id AS "opTxnId", original_txn_id AS "originalTxnId",
+  settlement_id AS "settlementId", batch_id AS "batchId", request_hash AS "requestHash", approved,
+  decline_reason AS "declineReason", amount_minor AS "amountMinor", currency, response, created_at AS "createdAt"`;
+const SETTLEMENT_COLUMNS = `id, terminal_id AS "terminalId", terminal_txn_id AS "terminalTxnId", request_hash AS "requestHash",
+  approved, decline_reason AS "declineReason", amount_minor AS "amountMinor", currency, card_id AS "cardId",
+  merchant_id AS "merchantId", response, created_at AS "createdAt", batch_id AS "batchId"`;
+const CODE_COLUMNS = `id, code_hash AS "codeHash", card_id AS "cardId", limit_minor AS "limitMinor", currency,
+  created_at AS "createdAt", expires_at AS "expiresAt", used_at AS "usedAt"`;
+
+type BatchDbRow = Omit<BatchRow, 'totals'> & { [K in keyof BatchTotalsRow]: BatchTotalsRow[K] | null };
+const toBatch = (r: BatchDbRow | undefined): BatchRow | undefined =>
+  r && {
+    id: r.id,
+    terminalId: r.terminalId,
+    status: r.status,
+    openedAt: r.openedAt,
+    closedAt: r.closedAt,
+    closeRequestId: r.closeRequestId,
+    totals:
+      r.status === 'closed'
+        ? {
+            currency: r.currency ?? '',
+            saleCount: r.saleCount!,
+            saleMinor: r.saleMinor!,
+            refundCount: r.refundCount!,
+            refundMinor: r.refundMinor!,
+            voidCount: r.voidCount!,
+            voidMinor: r.voidMinor!,
+            netMinor: r.netMinor!,
+          }
+        : null,
+  };
+
+const TRANSACTIONS = `SELECT kind, "terminalTxnId", "originalTxnId", approved, "declineReason", "amountMinor", currency,
+    "maskedPan", "batchId", "createdAt" FROM (
+  SELECT 'sale' AS kind, s.terminal_txn_id AS "terminalTxnId", '' AS "originalTxnId", s.approved,
+         COALESCE(s.decline_reason, '') AS "declineReason", s.amount_minor AS "amountMinor", s.currency::text AS currency,
+         COALESCE(c.pan_masked, '') AS "maskedPan", COALESCE(s.batch_id, 0) AS "batchId", s.created_at AS "createdAt",
+         0 AS src, s.id AS seq
+    FROM settlements s LEFT JOIN cards c ON c.id = s.card_id
+   WHERE s.terminal_id = $1 AND s.created_at >= $2 AND s.created_at < $3
+  UNION ALL
+  SELECT a.kind, CASE a.kind WHEN 'refund' THEN a.op_txn_id ELSE a.original_txn_id END, a.original_txn_id, a.approved,
+         COALESCE(a.decline_reason, ''), a.amount_minor, a.currency::text, COALESCE(c.pan_masked, ''), COALESCE(a.batch_id, 0),
+         a.created_at, 1, a.id
+    FROM adjustments a LEFT JOIN settlements s ON s.id = a.settlement_id LEFT JOIN cards c ON c.id = s.card_id
+   WHERE a.terminal_id = $1 AND a.created_at >= $2 AND a.created_at < $3
+) t ORDER BY "createdAt", src, seq LIMIT $4`;
+
+const MERCHANT_TRANSACTIONS = `SELECT kind, "terminalId", "terminalTxnId", "originalTxnId", approved, "declineReason", "amountMinor",
+    currency, "maskedPan", "batchId", "createdAt" FROM (
+  SELECT 'sale' AS kind, s.terminal_id AS "terminalId", s.terminal_txn_id AS "terminalTxnId", '' AS "originalTxnId", s.approved,
+         COALESCE(s.decline_reason, '') AS "declineReason", s.amount_minor AS "amountMinor", s.currency::text AS currency,
+         COALESCE(c.pan_masked, '') AS "maskedPan", COALESCE(s.batch_id, 0) AS "batchId", s.created_at AS "createdAt",
+         0 AS src, s.id AS seq
+    FROM settlements s LEFT JOIN cards c ON c.id = s.card_id
+   WHERE s.merchant_id = $1 AND s.created_at >= $2 AND s.created_at < $3
+  UNION ALL
+  SELECT a.kind, a.terminal_id, CASE a.kind WHEN 'refund' THEN a.op_txn_id ELSE a.original_txn_id END, a.original_txn_id,
+         a.approved, COALESCE(a.decline_reason, ''), a.amount_minor, a.currency::text, COALESCE(c.pan_masked, ''),
+         COALESCE(a.batch_id, 0), a.created_at, 1, a.id
+    FROM adjustments a JOIN settlements s ON s.id = a.settlement_id LEFT JOIN cards c ON c.id = s.card_id
+   WHERE s.merchant_id = $1 AND a.created_at >= $2 AND a.created_at < $3
+) t ORDER BY "createdAt", src, seq LIMIT $4`;
+
+/**
+ * The port's transaction handle over one connection or transaction. `locking`: inside commit(),
+ * card reads take the card row's lock.
+ */
+function postgresTx(q: Query, locking: boolean): StoreTx {
+  const one = async <T>(text: string, params: readonly unknown[] = []): Promise<T | undefined> =>
+    (await q<T>(text, params))[0];
+  const run = async (text: string, params: readonly unknown[] = []): Promise<number> =>
+    (await q<unknown>(text, params)).length;
+  const challengeState = (row: { expires_at: number; used_at: number | null } | undefined): ChallengeState =>
+    !row ? 'unknown' : row.used_at !== null ? 'used' : 'expired';
+
+  const tx: StoreTx = {
+    findCardByPanHash: (panHash) =>
+      one<CardRow>(
+        locking ? LOCK_CARD_BY_PAN_HASH : `SELECT ${CARD_COLUMNS} FROM cards WHERE pan_hash = $1`,
+        [panHash],
+      ),
+    findCardById: (id) =>
+      one<CardRow>(locking ? LOCK_CARD : `SELECT ${CARD_COLUMNS} FROM cards WHERE id = $1`, [id]),
+    setPinTries: async (cardId, tries) => {
+      await q('UPDATE cards SET pin_tries = $2 WHERE id = $1', [cardId, tries]);
+    },
+    setLastAtc: async (cardId, atc) => {
+      if ((await q(ADVANCE_ATC, [cardId, atc])).length !== 1)
+        throw new Error(`the ATC of card ${cardId} is not below ${atc}: read the card under its lock first`);
+    },
+
+    findTerminal: (id) =>
+      one<TerminalRow>('SELECT id, merchant_id AS "merchantId", status FROM terminals WHERE id = $1', [id]),
+    findTerminalCertificate: (fingerprint) =>
+      one<TerminalCertificateRow>(
+        `SELECT fingerprint, terminal_id AS "terminalId", serial, not_after AS "notAfter", issued_at AS "issuedAt",
+                revoked_at AS "revokedAt" FROM terminal_certificates WHERE fingerprint = $1`,
+        [fingerprint],
+      ),
+    findMerchant: (id) =>
+      one<MerchantRow>(
+        `SELECT m.id, m.name, m.status, m.account_id AS "accountId", a.currency::text AS currency
+           FROM merchants m JOIN accounts a ON a.id = m.account_id WHERE m.id = $1`,
+        [id],
+      ),
+
+    insertChallenge: async (un, terminalId, expiresAt) =>
+      (await run(
+        `INSERT INTO challenges (un, terminal_id, expires_at) VALUES ($1, $2, $3)
+           ON CONFLICT (un, terminal_id) DO NOTHING RETURNING un`,
+        [un, terminalId, expiresAt],
+      )) === 1,
+    purgeChallenges: async (before) => {
+      await q('DELETE FROM challenges WHERE expires_at < $1', [before]);
+    },
+    boundChallenges: async (terminalId, now, keep) =>
+      run(
+        `DELETE FROM challenges WHERE terminal_id = $1 AND (expires_at < $2 OR (used_at IS NULL AND un IN (
+           SELECT un FROM challenges WHERE terminal_id = $1 AND expires_at >= $2
+            ORDER BY expires_at DESC, un DESC OFFSET $3))) RETURNING un`,
+        [terminalId, now, Math.max(0, keep)],
+      ),
+    takeChallenge: async (un, terminalId, now) => {
+      // One statement for a good challenge; why it was refused is read only when it was.
+      if ((await run(TAKE_CHALLENGE, [un, terminalId, now])) === 1) return 'ok';
+      return challengeState(await one(CHALLENGE_STATE, [un, terminalId]));
+    },
+
+    insertAuthorization: async (row) => {
+      await q(
+        'INSERT INTO authorizations (ref, card_id, terminal_id, un, expires_at, cvm) VALUES ($1, $2, $3, $4, $5, $6)',
+        [row.ref, row.cardId, row.terminalId, row.un, row.expiresAt, row.cvm],
+      );
+    },
+    findAuthorization: (ref) =>
+      one<AuthorizationRow>(
+        `SELECT ref, card_id AS "cardId", terminal_id AS "terminalId", un, expires_at AS "expiresAt", settled, cvm
+           FROM authorizations WHERE ref = $1`,
+        [ref],
+      ),
+    markAuthorizationSettled: async (ref) => {
+      await q('UPDATE authorizations SET settled = true WHERE ref = $1', [ref]);
+    },
+
+    findSettlement: async (terminalId, terminalTxnId) => {
+      const row = await one<SettlementRow>(
+        `SELECT ${SETTLEMENT_COLUMNS} FROM settlements WHERE terminal_id = $1 AND terminal_txn_id = $2`,
+        [terminalId, terminalTxnId],
+      );
+      return row && { ...row, declineReason: row.declineReason as DeclineCode | null };
+    },
+    insertSettlement: async (r) =>
+      (await one<{ id: number }>(
+        `INSERT INTO settlements (terminal_id, terminal_txn_id, request_hash, approved, decline_reason, amount_minor,
+           currency, card_id, merchant_id, response, created_at, batch_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+        [
+          r.terminalId,
+          r.terminalTxnId,
+          r.requestHash,
+          r.approved,
+          r.declineReason,
+          r.amountMinor,
+          r.currency,
+          r.cardId,
+          r.merchantId,
+          r.response,
+          r.createdAt,
+          r.batchId,
+        ],
+      ))!.id,
+    insertPostings: async (settlementId, postings, at, link) => {
+      // No balance check here: the database's deferred constraint trigger checks each ledger
+      // transaction at COMMIT (commit() turns its refusal into LedgerError). One statement, one
+      // round trip, for all of the operation's postings.
+      if (postings.length === 0) return;
+      const rows = postings.map((_, i) => {
+        const n = i * 3;
+        return `($1, $${n + 5}, $${n + 6}, $${n + 7}, $2, $3, $4)`;
+      });
+      await q(
+        `INSERT INTO postings (settlement_id, account_id, amount_minor, currency, created_at, batch_id, adjustment_id)
+         VALUES ${rows.join(', ')}`,
+        [
+          settlementId,
+          at,
+          link.batchId,
+          link.adjustmentId,
+          ...postings.flatMap((p) => [p.accountId, p.amountMinor, p.currency]),
+        ],
+      );
+    },
+    salePostingsOf: (settlementId) =>
+      q<Posting>(
+        `SELECT account_id AS "accountId", amount_minor AS "amountMinor", currency::text AS currency FROM postings
+          WHERE settlement_id = $1 AND adjustment_id IS NULL ORDER BY id`,
+        [settlementId],
+      ),
+    accountBalance: async (accountId) =>
+      (await one<{ s: number }>('SELECT balance_minor AS s FROM accounts WHERE id = $1', [accountId]))?.s ??
+      0,
+    ledgerSum: async () =>
+      (await one<{ s: number }>('SELECT COALESCE(SUM(amount_minor), 0)::bigint AS s FROM postings'))!.s,
+    ledgerSumsByCurrency: async () =>
+      Object.fromEntries(
+        (
+          await q<{ c: string; s: number }>(
+            'SELECT currency::text AS c, SUM(amount_minor)::bigint AS s FROM postings GROUP BY currency',
+          )
+        ).map((r) => [r.c, r.s]),
+      ),
+
+    openBatch: async (terminalId, now) => {
+      const open = await tx.findOpenBatch(terminalId);
+      if (open) return open;
+      // Two nodes opening the terminal's batch at once: batches_one_open refuses the second (23505)
+      // and commit() runs it again, finding the first.
+      const row = await one<BatchDbRow>(
+        `INSERT INTO batches (terminal_id, status, opened_at) VALUES ($1, 'open', $2) RETURNING ${BATCH_COLUMNS}`,
+        [terminalId, now],
+      );
+      return toBatch(row)!;
+    },
+    findOpenBatch: async (terminalId) =>
+      toBatch(
+        await one<BatchDbRow>(
+          `SELECT ${BATCH_COLUMNS} FROM batches WHERE terminal_id = $1 AND status = 'open'`,
+          [terminalId],
+        ),
+      ),
+    findBatch: async (id) =>
+      toBatch(await one<BatchDbRow>(`SELECT ${BATCH_COLUMNS} FROM batches WHERE id = $1`, [id])),
+    findBatchByCloseRequest: async (terminalId, closeRequestId) =>
+      toBatch(
+        await one<BatchDbRow>(
+          `SELECT ${BATCH_COLUMNS} FROM batches WHERE terminal_id = $1 AND close_request_id = $2`,
+          [terminalId, closeRequestId],
+        ),
+      ),
+    computeBatchTotals: async (batchId) => {
+      type Agg = { n: number; s: number; c: string };
+      const adjustments = (kind: AdjustmentKind) =>
+        q<Agg>(
+          `SELECT currency::text AS c, COUNT(*) AS n, SUM(amount_minor)::bigint AS s FROM adjustments
+            WHERE batch_id = $1 AND approved AND kind = $2 GROUP BY currency`,
+          [batchId, kind],
+        );
+      const groups = {
+        sales: await q<Agg>(
+          `SELECT currency::text AS c, COUNT(*) AS n, SUM(amount_minor)::bigint AS s FROM settlements
+            WHERE batch_id = $1 AND approved GROUP BY currency`,
+          [batchId],
+        ),
+        refunds: await adjustments('refund'),
+        voids: await adjustments('void'),
+      };
+      const currencies = new Set([...groups.sales, ...groups.refunds, ...groups.voids].map((g) => g.c));
+      // Amounts in different currencies never add up: a batch holds one (its merchant's).
+      if (currencies.size > 1)
+        throw new Error(
+          `batch ${batchId} holds more than one currency: ${[...currencies].sort().join(', ')}`,
+        );
+      const none: Agg = { n: 0, s: 0, c: '' };
+      const [sales, refunds, voids] = [
+        groups.sales[0] ?? none,
+        groups.refunds[0] ?? none,
+        groups.voids[0] ?? none,
+      ];
+      return {
+        currency: [...currencies][0] ?? '',
+        saleCount: sales.n,
+        saleMinor: sales.s,
+        refundCount: refunds.n,
+        refundMinor: refunds.s,
+        voidCount: voids.n,
+        voidMinor: voids.s,
+        netMinor: sales.s - refunds.s - voids.s,
+      };
+    },
+    batchPostingSums: async (batchId, accountId) =>
+      (await one<{ account: number; all: number }>(
+        `SELECT COALESCE(SUM(account), 0)::bigint AS account, COALESCE(SUM(ABS(s)), 0)::bigint AS "all" FROM (
+           SELECT SUM(CASE WHEN account_id = $1 THEN amount_minor ELSE 0 END) AS account, SUM(amount_minor) AS s
+             FROM postings WHERE batch_id = $2 GROUP BY currency) t`,
+        [accountId, batchId],
+      ))!,
+    closeBatch: async (batchId, t, now, closeRequestId) => {
+      const changed = await run(
+        `UPDATE batches SET status = 'closed', closed_at = $1, close_request_id = $2, currency = $3, sale_count = $4,
+           sale_minor = $5, refund_count = $6, refund_minor = $7, void_count = $8, void_minor = $9, net_minor = $10
+         WHERE id = $11 AND status = 'open' RETURNING id`,
+        [
+          now,
+          closeRequestId,
+          t.currency === '' ? null : t.currency,
+          t.saleCount,
+          t.saleMinor,
+          t.refundCount,
+          t.refundMinor,
+          t.voidCount,
+          t.voidMinor,
+          t.netMinor,
+          batchId,
+        ],
+      );
+      if (changed !== 1) throw new Error(`batch ${batchId} is not open`);
+    },
+    findAdjustment: async (terminalId, kind, opTxnId) => {
+      const row = await one<AdjustmentRow>(
+        `SELECT ${ADJUSTMENT_COLUMNS} FROM adjustments WHERE terminal_id = $1 AND kind = $2 AND op_txn_id = $3`,
+        [terminalId, kind, opTxnId],
+      );
+      return row && { ...row, declineReason: row.declineReason as DeclineCode | null };
+    },
+    insertAdjustment: async (r) =>
+      (await one<{ id: number }>(
+        `INSERT INTO adjustments (kind, terminal_id, op_txn_id, original_txn_id, settlement_id, batch_id, request_hash,
+           approved, decline_reason, amount_minor, currency, response, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+        [
+          r.kind,
+          r.terminalId,
+          r.opTxnId,
+          r.originalTxnId,
+          r.settlementId,
+          r.batchId,
+          r.requestHash,
+          r.approved,
+          r.declineReason,
+          r.amountMinor,
+          r.currency,
+          r.response,
+          r.createdAt,
+        ],
+      ))!.id,
+    refundedMinor: async (settlementId) =>
+      (await one<{ s: number }>(
+        `SELECT COALESCE(SUM(amount_minor), 0)::bigint AS s FROM adjustments
+          WHERE settlement_id = $1 AND kind = 'refund' AND approved`,
+        [settlementId],
+      ))!.s,
+    listTransactions: (terminalId, fromMs, toMs, limit) =>
+      q<TransactionListRow>(TRANSACTIONS, [terminalId, fromMs, toMs, limit]),
+
+    insertShopperChallenge: async (un, expiresAt) =>
+      (await run(
+        'INSERT INTO shopper_challenges (un, expires_at) VALUES ($1, $2) ON CONFLICT (un) DO NOTHING RETURNING un',
+        [un, expiresAt],
+      )) === 1,
+    takeShopperChallenge: async (un, now) => {
+      if ((await run(TAKE_SHOPPER_CHALLENGE, [un, now])) === 1) return 'ok';
+      return challengeState(
+        await one('SELECT expires_at, used_at FROM shopper_challenges WHERE un = $1', [un]),
+      );
+    },
+    peekShopperChallenge: async (un, now) => {
+      const row = await one<{ expires_at: number; used_at: number | null }>(
+        'SELECT expires_at, used_at FROM shopper_challenges WHERE un = $1',
+        [un],
+      );
+      if (row && row.used_at === null && row.expires_at >= now) return 'ok';
+      return challengeState(row);
+    },
+    purgeShopperChallenges: async (before) => {
+      await q('DELETE FROM shopper_challenges WHERE expires_at < $1', [before]);
+    },
+    insertCode: async (r) =>
+      (await one<{ id: number }>(
+        `INSERT INTO temporary_codes (code_hash, card_id, limit_minor, currency, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+        [r.codeHash, r.cardId, r.limitMinor, r.currency, r.createdAt, r.expiresAt],
+      ))!.id,
+    // Inside commit() the code rows are the lock of their redemption: two tills keying in the
+    // same code serialize here, and the second sees it used.
+    findCodes: (codeHash) =>
+      q<TemporaryCodeRow>(
+        `SELECT ${CODE_COLUMNS} FROM temporary_codes WHERE code_hash = $1 ORDER BY id DESC LIMIT 16${locking ? ' FOR UPDATE' : ''}`,
+        [codeHash],
+      ),
+    markCodeUsed: async (id, settlementId, now) => {
+      if ((await run(USE_CODE, [now, settlementId, id])) !== 1)
+        throw new Error('temporary code already used');
+    },
+    recordWrongCode: async (merchantId, terminalId, at) => {
+      await q('INSERT INTO code_attempts (merchant_id, terminal_id, at) VALUES ($1, $2, $3)', [
+        merchantId,
+        terminalId,
+        at,
+      ]);
+    },
+    countWrongCodes: async (merchantId, terminalId, since) =>
+      (await one<{ merchant: number; terminal: number }>(
+        `SELECT COUNT(*) AS merchant, COUNT(*) FILTER (WHERE terminal_id = $1) AS terminal
+           FROM code_attempts WHERE merchant_id = $2 AND at >= $3`,
+        [terminalId, merchantId, since],
+      ))!,
+    findMerchantCardByPanHash: (panHash) =>
+      one<MerchantCardRow>(
+        `SELECT id, pan_hash AS "panHash", pan_masked AS "panMasked", pan_sequence AS "panSequence", expiry,
+                merchant_id AS "merchantId", terminal_id AS "terminalId", status
+           FROM merchant_cards WHERE pan_hash = $1`,
+        [panHash],
+      ),
+    listMerchantTransactions: (merchantId, fromMs, toMs, limit) =>
+      q<TransactionListRow & { terminalId: string }>(MERCHANT_TRANSACTIONS, [
+        merchantId,
+        fromMs,
+        toMs,
+        limit,
+      ]),
+  };
+  return tx;
+}
