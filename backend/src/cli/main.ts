@@ -5,7 +5,7 @@
  *   bluetill-backend keys rotate-master --dir DIR          re-encrypt keys.json: $BLUETILL_MASTER_KEY → $BLUETILL_NEW_MASTER_KEY
  *   bluetill-backend seed --dir DIR [--server-name NAME…]  demo keys, database, cards, terminal identity, tls/
  *   bluetill-backend serve --dir DIR [--port N]         authorization + settlement (or --services one), mutual TLS;
- *                                                      SIGTERM/SIGINT drains (--drain-timeout MS), a second signal cuts
+ *                                                       SIGTERM/SIGINT drains (--drain-timeout MS), a second signal cuts
  *                                                       (tls/ in DIR; --insecure: plaintext, local debugging only);
  *                                                       the shopper-facing listener on --shopper-port (TLS, no client
  *                                                       certificate; --no-shopper turns it off)

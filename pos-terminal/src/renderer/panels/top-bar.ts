@@ -23,9 +23,12 @@ export class TopBar implements Panel {
       $('counter').textContent = s.counterName;
       const pill = $('backend');
       pill.className = `pill pill-${s.backend.health}`;
+      const nodes = s.backend.nodes;
       pill.textContent =
         s.backend.health === 'reachable'
-          ? 'Payment network: connected'
+          ? nodes && nodes.total > 1 && nodes.up < nodes.total
+            ? `Payment network: ${nodes.up} of ${nodes.total} nodes`
+            : 'Payment network: connected'
           : s.backend.health === 'unreachable'
             ? 'Payment network: UNREACHABLE'
             : 'Payment network: checking…';
