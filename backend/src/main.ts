@@ -150,7 +150,8 @@ export interface RunningBackend {
    * Stops the node gracefully (SIGTERM): health NOT_SERVING for every service name at once, new
    * calls refused with UNAVAILABLE and the `bluetill-draining` trailer (tills move on to another
    * node), calls in flight answered and committed, then close(). Past `deadlineMs` (default 10 s)
-   * the calls still in flight are cut (kill()). Logged (`drain_started`, `drained` / `drain_forced`).
+   * the listeners are shut and the calls still in flight cut: the caller then ends the process (the
+   * CLI: SIGKILL) or calls kill(). Logged (`drain_started`, `drained` / `drain_forced`).
    */
   drain(deadlineMs?: number): Promise<DrainResult>;
   /** Hard stop, as a crash would: in-flight calls fail, nothing is drained. */
@@ -588,7 +589,8 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
         ms: Date.now() - started,
       };
       log.warn({ event: 'drain_forced', ...result }, 'drain deadline passed: calls still in flight are cut');
-      kill();
+      shopperServer?.forceShutdown();
+      server.forceShutdown();
       return result;
     },
     kill,

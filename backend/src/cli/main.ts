@@ -312,19 +312,23 @@ program
       // SIGTERM or SIGINT drains the node (main.ts drain): health NOT_SERVING, new calls refused so
       // tills move on, calls in flight finish and commit; exit 0. A second signal, or the drain
       // deadline, cuts the calls still in flight: exit 1.
+      // A forced end is SIGKILL of this process, as a crash: exactly-once makes that safe for the
+      // calls cut, and a thread waiting on the SQLite file's lock cannot be stopped cleanly (better-sqlite3
+      // aborts the process when a worker is terminated inside its busy wait).
+      const forced = () => log.flush(() => process.kill(process.pid, 'SIGKILL'));
       let draining = false;
       const stop = (signal: NodeJS.Signals) => {
         if (draining) {
           log.warn({ event: 'drain_forced', signal }, `${signal} again: calls still in flight are cut`);
-          backend.kill();
-          log.flush(() => process.exit(1));
+          forced();
           return;
         }
         draining = true;
         log.info({ event: 'signal', signal }, `${signal}: draining`);
         void backend.drain(o.drainTimeout).then(async (r) => {
+          if (r.forced) return forced();
           await metricsServer?.close();
-          log.flush(() => process.exit(r.forced ? 1 : 0));
+          log.flush(() => process.exit(0));
         });
       };
       process.on('SIGINT', stop);

@@ -376,7 +376,9 @@ export class GrpcBackendClient implements BackendClient {
     throw this.translate(what, last);
   }
 
+  /** A node going down or coming back is logged when there are several (one node's state is the network's). */
   private nodeChanged(node: string, up: boolean, reason: string): void {
+    if (this.auth.nodes.length < 2 && this.settlement.nodes.length < 2) return;
     this.log ??= pino({ name: 'till-backend' }, pino.destination({ fd: 2, sync: false }));
     const fields = {
       event: up ? 'backend_node_up' : 'backend_node_down',
