@@ -25,6 +25,10 @@ import {
 import { BackendError, GrpcBackendClient, parseBackendAddresses } from '@bluetill/pos-terminal';
 import { startBackendFixture, type BackendFixture } from '../../backend/src/test-support/backend-fixture';
 import { LossyProxy } from '../faults/lossy-proxy';
+import { startBackend } from '../../backend/src/main';
+import { createLogger } from '../../backend/src/adapters/logger';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let f: BackendFixture;
 let refusedAddress: string;
@@ -203,4 +207,69 @@ describe('the till balances over several backend nodes', () => {
       none.close();
     }
   });
+});
+
+describe('round robin or pick-first: what a node crash costs the calls in flight', () => {
+  it('either way no call fails and the crash costs about the same; round robin spreads the calls over both nodes', async () => {
+    const figures: Record<string, unknown> = { bench: 'till_backend_balance' };
+    for (const balance of ['pick_first', 'round_robin'] as const) {
+      // Two nodes over the fixture's SQLite file: the fixture's, and one more in this process.
+      const other = await startBackend({
+        dbPath: f.seed.dbPath,
+        keysPath: f.seed.keysPath,
+        masterKey: f.masterKey,
+        logger: createLogger('backend', 'silent'),
+        shopper: false,
+      });
+      const c = clientOver([other.address, liveAddress], { balance });
+      const latencies: number[] = [];
+      let failed = 0;
+      let stop = false;
+      try {
+        await c.probe();
+        const workers = Array.from({ length: 4 }, async () => {
+          while (!stop) {
+            const t0 = performance.now();
+            await c.challenge().catch(() => failed++);
+            latencies.push(performance.now() - t0);
+          }
+        });
+        await sleep(1_000);
+        const before = c.callsPerNode();
+        const killedAt = latencies.length;
+        other.kill(); // the node every pick_first call goes to
+        await sleep(1_000);
+        stop = true;
+        await Promise.all(workers);
+        const after = latencies.slice(killedAt, killedAt + 8);
+        figures[balance] = {
+          calls: latencies.length,
+          failed,
+          shareOfFirstNodeBeforeCrash: Number(
+            (before[other.address]! / (before[other.address]! + before[liveAddress]!)).toFixed(2),
+          ),
+          maxMsAroundCrash: Math.round(Math.max(...after)),
+          medianMs: Number([...latencies].sort((x, y) => x - y)[latencies.length >> 1]!.toFixed(1)),
+        };
+        expect(failed).toBe(0);
+        if (balance === 'round_robin') {
+          expect(
+            (figures[balance] as { shareOfFirstNodeBeforeCrash: number }).shareOfFirstNodeBeforeCrash,
+          ).toBeGreaterThan(0.3);
+          expect(
+            (figures[balance] as { shareOfFirstNodeBeforeCrash: number }).shareOfFirstNodeBeforeCrash,
+          ).toBeLessThan(0.7);
+        } else {
+          expect(
+            (figures[balance] as { shareOfFirstNodeBeforeCrash: number }).shareOfFirstNodeBeforeCrash,
+          ).toBeGreaterThan(0.95); // all but the probe's
+        }
+      } finally {
+        stop = true;
+        c.close();
+        other.kill();
+      }
+    }
+    process.stdout.write(`${JSON.stringify(figures)}\n`);
+  }, 60_000);
 });
