@@ -16,7 +16,7 @@
  * | Settle, Cancel, SettleWithCode (terminal txn id), Refund (refund id), Void (the sale), CloseBatch (close request id) | any transport failure: UNAVAILABLE, DEADLINE_EXCEEDED, a reset stream. Idempotent on their ids: a repeat on another node returns the first result, nothing moves twice |
  * | GetSettlement, ListTransactions | the same (reads) |
  * | Challenge | the same: a UN the first node issued and the till never heard of is never redeemed and expires |
- * | Authorize | a failure before the call reached a use case (no connection, stream refused, the node draining) on any node; a failure after it may have (reset, no answer) only on a node not yet tried, once. The UN is redeemed once across nodes, before the PIN is judged, in the transaction that counts a PIN try: a repeat cannot count a try twice. If the repeat is declined `unpredictable_number_invalid`, the first node used the UN and its answer is lost: that is a BackendError('deadline') (outcome unknown, nothing charged; the phone needs a fresh challenge and card read), never a decline shown as the card's |
+ * | Authorize | (each node once at most) a failure before the call reached a use case (no connection, stream refused, the node draining); a failure after it may have (reset, no answer) only on a node not yet tried, once. The UN is redeemed once across nodes, before the PIN is judged, in the transaction that counts a PIN try: a repeat cannot count a try twice. If the repeat is declined `unpredictable_number_invalid`, the first node used the UN and its answer is lost: that is a BackendError('deadline') (outcome unknown, nothing charged; the phone needs a fresh challenge and card read), never a decline shown as the card's |
  *
  * PERMISSION_DENIED with a reason in the `bluetill-refusal` trailer means the card company refuses
  * this till itself (its client certificate revoked, unknown, or another terminal's): a
@@ -348,6 +348,8 @@ export class GrpcBackendClient implements BackendClient {
     let last: unknown;
     let uncertain = false;
     for (let i = 0; i < this.attempts; i++) {
+      // Authorize goes to each node once at most: the phone waits for its answer.
+      if (rule === 'authorize' && i >= order.length) break;
       const node: BackendNode<C> = order[i % order.length]!;
       if (i >= order.length)
         await new Promise((r) => setTimeout(r, this.backoffMs * 2 ** (Math.floor(i / order.length) - 1)));
