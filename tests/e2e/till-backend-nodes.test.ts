@@ -22,7 +22,9 @@ import {
   type AuthorizeRequest,
   type CertificateBody,
 } from '@bluetill/protocol';
-import { BackendError, GrpcBackendClient, parseBackendAddresses } from '@bluetill/pos-terminal';
+import { BackendError, GrpcBackendClient, composeTill, parseBackendAddresses } from '@bluetill/pos-terminal';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { startBackendFixture, type BackendFixture } from '../../backend/src/test-support/backend-fixture';
 import { LossyProxy } from '../faults/lossy-proxy';
 import { startBackend } from '../../backend/src/main';
@@ -115,6 +117,35 @@ describe('the till balances over several backend nodes', () => {
     expect(() => parseBackendAddresses('a:1,b')).toThrow(/"b" is not HOST:PORT/);
     expect(() => parseBackendAddresses('a:70000')).toThrow(/not HOST:PORT/);
     expect(() => clientOver(['a:1', 'nope'])).toThrow(/"nope" is not HOST:PORT/);
+  });
+
+  it('a till given a bad address list refuses to start and writes nothing', async () => {
+    const dataDir = join(f.dir, 'till-never-made');
+    for (const backend of ['localhost:1,', 'localhost:1,localhost', 'localhost:1,localhost:1'])
+      await expect(
+        composeTill({
+          terminal: f.seed.terminal,
+          backend,
+          dataDir,
+          counterName: 'Counter 1',
+          currency: 'EUR',
+          tillKey: new Uint8Array(32).fill(7),
+          insecure: true,
+        }),
+      ).rejects.toThrow(/backend: .*(is not HOST:PORT|is given twice)/);
+    await expect(
+      composeTill({
+        terminal: f.seed.terminal,
+        backend: 'localhost:1',
+        settlement: 'localhost:2,nope',
+        dataDir,
+        counterName: 'Counter 1',
+        currency: 'EUR',
+        tillKey: new Uint8Array(32).fill(7),
+        insecure: true,
+      }),
+    ).rejects.toThrow(/settlement: "nope" is not HOST:PORT/);
+    expect(existsSync(dataDir)).toBe(false);
   });
 
   it('after a refused connection every method moves on, Authorize too (approved)', async () => {
