@@ -242,7 +242,8 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
     if (!c || c.exitCode !== null || c.signalCode !== null)
       return { code: c?.exitCode ?? null, signal: c?.signalCode ?? null };
     const gone = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
-      c.once('exit', (code, sig) => r({ code, signal: sig })),
+      // 'close', not 'exit': its output has been read by then.
+      c.once('close', (code, sig) => r({ code, signal: sig })),
     );
     c.kill(signal);
     if (signal !== 'SIGKILL' && signal !== 'SIGTERM' && signal !== 'SIGINT')

@@ -65,7 +65,7 @@ import { readKeysFile, rotateKeysFile, writeKeysFile } from '../adapters/keys-fi
 import { masterKeyFromEnv, NEW_MASTER_KEY_ENV } from '../adapters/master-key';
 import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
 import { DRAIN_DEADLINE_MS, startBackend } from '../main';
-import { createLogger } from '../adapters/logger';
+import { createLogger, flushLogSync } from '../adapters/logger';
 import { BackendMetrics } from '../adapters/metrics/backend-metrics';
 import { startMetricsServer } from '../adapters/metrics/metrics-server';
 import { BatchUseCase } from '../app/batch-service';
@@ -315,7 +315,10 @@ program
       // A forced end is SIGKILL of this process, as a crash: exactly-once makes that safe for the
       // calls cut, and a thread waiting on the SQLite file's lock cannot be stopped cleanly (better-sqlite3
       // aborts the process when a worker is terminated inside its busy wait).
-      const forced = () => log.flush(() => process.kill(process.pid, 'SIGKILL'));
+      const forced = () => {
+        flushLogSync(log);
+        process.kill(process.pid, 'SIGKILL');
+      };
       let draining = false;
       const stop = (signal: NodeJS.Signals) => {
         if (draining) {
