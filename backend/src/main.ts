@@ -235,7 +235,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     });
   const names: string[] = [];
   const m = o.metrics;
-  // Every business call of both listeners passes the gate: drain() closes it (health.ts answers NOT_SERVING).
+  // Every business call of both listeners passes the gate: drain() closes it (health-service.ts answers NOT_SERVING).
   const gate = new CallGate();
   // Refund, Void, CloseBatch and ListTransactions: the same use cases on both services (the
   // Authorization service relays them in process, as it does Settle).
