@@ -46,6 +46,7 @@ import {
 } from './adapters/grpc/validate';
 import type { BackendMetrics } from './adapters/metrics/backend-metrics';
 import { HealthService } from './adapters/grpc/health-service';
+import { CallGate } from './adapters/grpc/call-gate';
 import { createLogger } from './adapters/logger';
 import { readServerTls, type TlsMaterial } from './adapters/tls-files';
 import {
@@ -111,6 +112,21 @@ export interface BackendOptions {
   readonly shopperLane?: ShopperLaneOptions;
 }
 
+/** How long a drain waits for the calls in flight by default (ms). */
+export const DRAIN_DEADLINE_MS = 10_000;
+
+export interface DrainResult {
+  /** The drain deadline passed with calls in flight: they were cut. */
+  readonly forced: boolean;
+  /** Calls in flight when the drain began. */
+  readonly inFlight: number;
+  /** Calls cut by the deadline (0 when not forced). */
+  readonly cut: number;
+  /** New calls refused while draining. */
+  readonly refused: number;
+  readonly ms: number;
+}
+
 export interface RunningBackend {
   readonly port: number;
   readonly address: string;
@@ -129,6 +145,14 @@ export interface RunningBackend {
   /** The costly work shoppers' requests caused (from the thread that ran them) and the shoppers' lane. */
   shopperStats(): Promise<{ readonly work: ShopperWork; readonly lane: ShopperLaneStats }>;
   close(): Promise<void>;
+  /**
+   * Stops the node gracefully (SIGTERM): health NOT_SERVING for every service name at once, new
+   * calls refused with UNAVAILABLE and the `bluetill-draining` trailer (tills move on to another
+   * node), calls in flight answered and committed, then close(). Past `deadlineMs` (default 10 s)
+   * the listeners are shut and the calls still in flight cut: the caller then ends the process (the
+   * CLI: SIGKILL) or calls kill(). Logged (`drain_started`, `drained` / `drain_forced`).
+   */
+  drain(deadlineMs?: number): Promise<DrainResult>;
   /** Hard stop, as a crash would: in-flight calls fail, nothing is drained. */
   kill(): void;
 }
@@ -209,6 +233,8 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     });
   const names: string[] = [];
   const m = o.metrics;
+  // Every business call of both listeners passes the gate: drain() closes it (health-service.ts answers NOT_SERVING).
+  const gate = new CallGate();
   // Refund, Void, CloseBatch and ListTransactions: the same use cases on both services (the
   // Authorization service relays them in process, as it does Settle).
   const afterSale = (prefix: string) => ({
@@ -253,7 +279,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
       bytesTo
         ? { ...definition, authorize: asBytes(definition.authorize), settle: asBytes(definition.settle) }
         : definition,
-      {
+      gate.wrap({
         challenge: unary(
           log,
           callerOf,
@@ -303,53 +329,56 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
           AuthorizationService.settleWithCode.responseSerialize,
         ),
         ...afterSale('Authorization.'),
-      } as UntypedServiceImplementation,
+      } as UntypedServiceImplementation),
     );
     names.push('bluetill.v1.Authorization');
   }
   if (services.includes('settlement')) {
     const definition = guardDecoding(SettlementService);
-    server.addService(bytesTo ? { ...definition, settle: asBytes(definition.settle) } : definition, {
-      settle: bytesTo
-        ? forwarded(log, peerOf, 'Settle', bytesTo, m)
-        : unary(
-            log,
-            callerOf,
-            'Settle',
-            validateSettle,
-            (r, c) => settlement.settle(r, c),
-            m,
-            SettlementService.settle.responseSerialize,
-          ),
-      cancel: unary(
-        log,
-        callerOf,
-        'Cancel',
-        validateCancel,
-        (r, c) => settlement.cancel(r, c),
-        m,
-        SettlementService.cancel.responseSerialize,
-      ),
-      getSettlement: unary(
-        log,
-        callerOf,
-        'GetSettlement',
-        validateGetSettlement,
-        (r, c) => settlement.get(r.terminalId, r.terminalTxnId, c),
-        m,
-        SettlementService.getSettlement.responseSerialize,
-      ),
-      settleWithCode: unary(
-        log,
-        callerOf,
-        'SettleWithCode',
-        validateSettleWithCode,
-        (r, c) => codeSettlement.settleWithCode(r, c),
-        m,
-        SettlementService.settleWithCode.responseSerialize,
-      ),
-      ...afterSale(''),
-    } as UntypedServiceImplementation);
+    server.addService(
+      bytesTo ? { ...definition, settle: asBytes(definition.settle) } : definition,
+      gate.wrap({
+        settle: bytesTo
+          ? forwarded(log, peerOf, 'Settle', bytesTo, m)
+          : unary(
+              log,
+              callerOf,
+              'Settle',
+              validateSettle,
+              (r, c) => settlement.settle(r, c),
+              m,
+              SettlementService.settle.responseSerialize,
+            ),
+        cancel: unary(
+          log,
+          callerOf,
+          'Cancel',
+          validateCancel,
+          (r, c) => settlement.cancel(r, c),
+          m,
+          SettlementService.cancel.responseSerialize,
+        ),
+        getSettlement: unary(
+          log,
+          callerOf,
+          'GetSettlement',
+          validateGetSettlement,
+          (r, c) => settlement.get(r.terminalId, r.terminalTxnId, c),
+          m,
+          SettlementService.getSettlement.responseSerialize,
+        ),
+        settleWithCode: unary(
+          log,
+          callerOf,
+          'SettleWithCode',
+          validateSettleWithCode,
+          (r, c) => codeSettlement.settleWithCode(r, c),
+          m,
+          SettlementService.settleWithCode.responseSerialize,
+        ),
+        ...afterSale(''),
+      } as UntypedServiceImplementation),
+    );
     names.push('bluetill.v1.Settlement');
   }
   const healthService = new HealthService(names);
@@ -384,6 +413,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
 
   // The shopper-facing listener: its own port, server-authenticated TLS, no client certificate.
   let shopperServer: Server | null = null;
+  const shopperHealth = new HealthService(['bluetill.v1.Shopper']);
   const shopperLane = new ShopperLane(o.shopperLane);
   let shopperPort: number | null = null;
   const shopperHost = (o.shopper && o.shopper.host) ?? host;
@@ -402,44 +432,46 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
         refused: (e) => o.metrics!.refused('shopper', e),
         unimplemented: () => o.metrics!.unimplemented(),
       });
-    srv.addService(guardDecoding(ShopperService), {
-      challenge: unary(
-        log,
-        shopperCallerOf,
-        'Shopper.Challenge',
-        validateShopperChallenge,
-        (_r, c) => inLane(c, () => shopperUseCase.challenge(c)),
-        m,
-      ),
-      issueCode: unary(
-        log,
-        shopperCallerOf,
-        'Shopper.IssueCode',
-        validateIssueCode,
-        (r, c) => inLane(c, () => shopperUseCase.issueCode(r, c)),
-        m,
-        ShopperService.issueCode.responseSerialize,
-      ),
-      getOutcome: unary(
-        log,
-        shopperCallerOf,
-        'Shopper.GetOutcome',
-        validateGetOutcome,
-        (r, c) => inLane(c, () => shopperUseCase.getOutcome(r, c)),
-        m,
-        ShopperService.getOutcome.responseSerialize,
-      ),
-      payMerchant: unary(
-        log,
-        shopperCallerOf,
-        'Shopper.PayMerchant',
-        validatePayMerchant,
-        (r, c) => inLane(c, () => shopperUseCase.payMerchant(r, c)),
-        m,
-        ShopperService.payMerchant.responseSerialize,
-      ),
-    } as UntypedServiceImplementation);
-    const shopperHealth = new HealthService(['bluetill.v1.Shopper']);
+    srv.addService(
+      guardDecoding(ShopperService),
+      gate.wrap({
+        challenge: unary(
+          log,
+          shopperCallerOf,
+          'Shopper.Challenge',
+          validateShopperChallenge,
+          (_r, c) => inLane(c, () => shopperUseCase.challenge(c)),
+          m,
+        ),
+        issueCode: unary(
+          log,
+          shopperCallerOf,
+          'Shopper.IssueCode',
+          validateIssueCode,
+          (r, c) => inLane(c, () => shopperUseCase.issueCode(r, c)),
+          m,
+          ShopperService.issueCode.responseSerialize,
+        ),
+        getOutcome: unary(
+          log,
+          shopperCallerOf,
+          'Shopper.GetOutcome',
+          validateGetOutcome,
+          (r, c) => inLane(c, () => shopperUseCase.getOutcome(r, c)),
+          m,
+          ShopperService.getOutcome.responseSerialize,
+        ),
+        payMerchant: unary(
+          log,
+          shopperCallerOf,
+          'Shopper.PayMerchant',
+          validatePayMerchant,
+          (r, c) => inLane(c, () => shopperUseCase.payMerchant(r, c)),
+          m,
+          ShopperService.payMerchant.responseSerialize,
+        ),
+      } as UntypedServiceImplementation),
+    );
     srv.addService(guardDecoding(health.HealthService), shopperHealth.implementation);
     const shopperCredentials =
       tls === 'insecure'
@@ -482,6 +514,27 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
         resolve();
       });
     });
+  const close = async (): Promise<void> => {
+    healthService.shutdown();
+    shopperHealth.shutdown();
+    await stopShopper();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => server.forceShutdown(), 2000);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        void (thread?.close() ?? Promise.resolve()).then(() => {
+          finish();
+          resolve();
+        });
+      });
+    });
+  };
+  const kill = (): void => {
+    shopperServer?.forceShutdown();
+    server.forceShutdown();
+    void thread?.kill();
+    finish();
+  };
   return {
     port,
     address: `${host}:${port}`,
@@ -502,25 +555,42 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     shopperPort,
     shopperAddress: shopperPort === null ? null : `${shopperHost}:${shopperPort}`,
     shopperStats: async () => ({ work: await shopperUseCase.stats(), lane: shopperLane.stats }),
-    close: async () => {
-      await stopShopper();
-      await new Promise<void>((resolve) => {
-        healthService.shutdown();
-        const timer = setTimeout(() => server.forceShutdown(), 2000);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          void (thread?.close() ?? Promise.resolve()).then(() => {
-            finish();
-            resolve();
-          });
-        });
-      });
-    },
-    kill: () => {
+    close,
+    drain: async (deadlineMs = DRAIN_DEADLINE_MS) => {
+      // NOT_SERVING for every name at once; new calls refused (UNAVAILABLE + draining trailer).
+      healthService.shutdown();
+      shopperHealth.shutdown();
+      gate.close();
+      const inFlight = gate.pending;
+      const started = Date.now();
+      log.info(
+        { event: 'drain_started', inFlight, deadlineMs },
+        'draining: new calls refused, calls in flight finishing',
+      );
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const outcome = await Promise.race([
+        gate.idle().then(() => 'idle' as const),
+        new Promise<'deadline'>((resolve) => (timer = setTimeout(() => resolve('deadline'), deadlineMs))),
+      ]);
+      clearTimeout(timer);
+      if (outcome === 'idle') {
+        await close();
+        const result = { forced: false, inFlight, cut: 0, refused: gate.refused, ms: Date.now() - started };
+        log.info({ event: 'drained', ...result }, 'drained: every call in flight answered, node stopped');
+        return result;
+      }
+      const result = {
+        forced: true,
+        inFlight,
+        cut: gate.pending,
+        refused: gate.refused,
+        ms: Date.now() - started,
+      };
+      log.warn({ event: 'drain_forced', ...result }, 'drain deadline passed: calls still in flight are cut');
       shopperServer?.forceShutdown();
       server.forceShutdown();
-      void thread?.kill();
-      finish();
+      return result;
     },
+    kill,
   };
 }

@@ -15,6 +15,7 @@ import type { BlePeripheral } from './common/ports/ble-peripheral';
 import type { BackendClient } from './common/ports/backend-client';
 import type { Journal } from './common/ports/journal';
 import { GrpcBackendClient } from './adapters/backend/backend-client.grpc';
+import { parseBackendAddresses } from './adapters/backend/backend-nodes';
 import { SqliteJournal } from './adapters/journal/journal.sqlite';
 import { journalKey, tillKeyFromEnv } from './adapters/journal/journal-key';
 import { BlenoPeripheral } from './adapters/ble/ble-peripheral.bleno';
@@ -30,8 +31,12 @@ export interface TillConfig {
   readonly terminalFile?: string;
   /** The identity itself, instead of terminalFile. */
   readonly terminal?: TerminalFile;
-  /** host:port of the authorization server (not needed with a backend override). */
+  /**
+   * host:port of the authorization server, or of several backend nodes (`h1:p1,h2:p2`: the client
+   * balances each call over them and fails over, backend-client.grpc.ts); not needed with a backend override.
+   */
   readonly backend?: string;
+  /** host:port of the settlement server(s), for GetSettlement; default the backend's. */
   readonly settlement?: string;
   /**
    * Folder with the mutual-TLS material: ca.pem (the backend CA), terminal-<id>.pem and
@@ -143,6 +148,11 @@ export async function composeTill(c: TillConfig, x: TillOverrides = {}): Promise
   const t = c.terminal ? checkTerminal(c.terminal) : c.terminalFile ? readTerminalFile(c.terminalFile) : null;
   if (!t) throw new Error('a till needs its terminal identity (terminalFile)');
   if (!x.backend && !c.backend) throw new Error('a till needs the address of its backend');
+  // Addresses checked before anything is opened or written.
+  if (!x.backend) {
+    parseBackendAddresses(c.backend!, 'backend');
+    if (c.settlement) parseBackendAddresses(c.settlement, 'settlement');
+  }
   const peripheral = x.peripheral ?? bleFromSpec(c.ble ?? 'none');
   mkdirSync(c.dataDir, { recursive: true });
   const terminalKey = privateKeyFromPem(t.privatePem).privateKey;

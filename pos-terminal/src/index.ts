@@ -8,6 +8,7 @@ export type { Journal, AttemptRecord } from './common/ports/journal';
 export type { BasketStore, BasketChange, StoredBasket } from './common/ports/basket-store';
 export type { AttemptState } from './common/payment-attempt';
 export { GrpcBackendClient, type GrpcBackendOptions } from './adapters/backend/backend-client.grpc';
+export { parseBackendAddresses, type NodeCounts } from './adapters/backend/backend-nodes';
 export { SqliteJournal } from './adapters/journal/journal.sqlite';
 export {
   journalKey,

@@ -24,3 +24,10 @@ export const TERMINAL_REFUSAL_TEXT: Readonly<Record<TerminalRefusalReason, strin
   certificate_no_terminal: 'certificate names no terminal',
   no_certificate: 'no client certificate',
 };
+
+/**
+ * A backend node that is draining (stopping: SIGTERM) refuses new calls with UNAVAILABLE and this
+ * trailer set to `1`: the call reached no use case, so a till sends it to another node, whatever
+ * the method.
+ */
+export const DRAINING_TRAILER_KEY = 'bluetill-draining';

@@ -65,6 +65,11 @@ export interface RigOptions {
   readonly tills?: number;
   /** 'process': `bluetill-backend serve` as a child process (killable); default in this process. */
   readonly backend?: 'in-process' | 'process';
+  /**
+   * With 'process': how many `serve` nodes over the one SQLite file (default 1), each on its own
+   * port (kept across restarts); the tills balance over all of them.
+   */
+  readonly nodes?: number;
   readonly fleetCards?: number;
   /** EMV RSA key sizes of the seeded issuer (default: the seed's demo sizes). */
   readonly emvKeyBits?: { readonly ca: number; readonly issuer: number; readonly icc: number };
@@ -117,8 +122,21 @@ export interface Rig {
   readonly clock: TestClock;
   readonly tills: RigTill[];
   readonly trust: PayOptions['trust'];
-  /** host:port of the backend now (the same port across restarts). */
+  /** host:port of the backend now (the same port across restarts); node 0's with several. */
   address(): string;
+  /** host:port of every node. */
+  addresses(): string[];
+  /** Node i's process (undefined while it is not running). */
+  node(i: number): ChildProcess | undefined;
+  /** Sends node i a signal; resolves with its exit (code, signal) for SIGKILL/SIGTERM/SIGINT once it is gone. */
+  signalNode(
+    i: number,
+    signal: NodeJS.Signals,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Starts node i again on its port (`args`: more `serve` options). */
+  startNode(i: number, args?: readonly string[]): Promise<void>;
+  /** Node i's output (standard error: its JSON log; standard output), since it last started. */
+  nodeOutput(i: number): string;
   /** The running in-process backend (undefined when it runs as a child process). */
   inProcess(): RunningBackend | undefined;
   /** The demo card's own simulated EMV card (one per card id, its ATC moves forward). */
@@ -159,36 +177,51 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
     acquirerCa: publicKeyFromRaw(Buffer.from(seed.trust.acquirerCa, 'base64')),
     cardCompanyRoot: publicKeyFromRaw(Buffer.from(seed.trust.cardCompanyRoot, 'base64')),
   };
-  let port = 0;
+  const nodeCount = o.backend === 'process' ? (o.nodes ?? 1) : 1;
+  const ports: number[] = Array.from({ length: nodeCount }, () => 0);
+  const children: Array<ChildProcess | undefined> = Array.from({ length: nodeCount }, () => undefined);
+  const outputs: string[] = Array.from({ length: nodeCount }, () => '');
   let inProcess: RunningBackend | undefined;
-  let child: ChildProcess | undefined;
   let childLog: WriteStream | undefined;
   const logPath = join(dir, 'backend.log');
   // In process, the backend logs (pino, JSON) to backend.log as the child's stdout would.
   const logger = pino({ level: 'info' }, pino.destination({ dest: logPath, sync: true, append: true }));
 
+  async function startNode(i: number, extra: readonly string[] = []): Promise<void> {
+    childLog ??= createWriteStream(logPath, { flags: 'a' });
+    const args = [CLI, 'serve', '--dir', dir, '--port', String(ports[i]), ...extra];
+    // Several nodes: any free shopper port (port + 1 may be another node's).
+    if (nodeCount > 1) args.push('--shopper-port', '0');
+    const c = spawn(process.execPath, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, BLUETILL_MASTER_KEY: masterKey.toBase64() },
+    });
+    children[i] = c;
+    outputs[i] = '';
+    c.stderr!.on('data', (d: Buffer) => {
+      childLog!.write(d);
+      outputs[i] += d.toString();
+    });
+    ports[i] = await new Promise<number>((res, rej) => {
+      let out = '';
+      const onData = (d: Buffer) => {
+        childLog!.write(d);
+        outputs[i] += d.toString();
+        out += d.toString();
+        const m = out.match(/listening on [^\s:]+:(\d+)/);
+        if (m) res(Number(m[1]));
+      };
+      c.stdout!.on('data', onData);
+      c.once('exit', (code, signal) =>
+        rej(new Error(`bluetill-backend serve exited (${code ?? signal}) before listening`)),
+      );
+    });
+  }
+
   async function startBackendNow(): Promise<void> {
     if (o.backend === 'process') {
-      childLog ??= createWriteStream(logPath, { flags: 'a' });
-      const c = spawn(process.execPath, [CLI, 'serve', '--dir', dir, '--port', String(port)], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, BLUETILL_MASTER_KEY: masterKey.toBase64() },
-      });
-      child = c;
-      c.stderr!.pipe(childLog, { end: false });
-      port = await new Promise<number>((res, rej) => {
-        let out = '';
-        const onData = (d: Buffer) => {
-          childLog!.write(d);
-          out += d.toString();
-          const m = out.match(/listening on [^\s:]+:(\d+)/);
-          if (m) res(Number(m[1]));
-        };
-        c.stdout!.on('data', onData);
-        c.once('exit', (code, signal) =>
-          rej(new Error(`bluetill-backend serve exited (${code ?? signal}) before listening`)),
-        );
-      });
+      // One after the other: each node opens (and migrates) the shared file before the next.
+      for (let i = 0; i < nodeCount; i++) await startNode(i);
     } else {
       inProcess = await startBackend({
         dbPath: seed.dbPath,
@@ -196,13 +229,29 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
         masterKey,
         logger,
         clock,
-        port,
+        port: ports[0],
       });
-      port = inProcess.port;
+      ports[0] = inProcess.port;
     }
   }
   await startBackendNow();
-  const address = () => `127.0.0.1:${port}`;
+  const address = () => `127.0.0.1:${ports[0]}`;
+  const addresses = () => ports.map((p) => `127.0.0.1:${p}`);
+  async function signalNode(i: number, signal: NodeJS.Signals) {
+    const c = children[i];
+    if (!c || c.exitCode !== null || c.signalCode !== null)
+      return { code: c?.exitCode ?? null, signal: c?.signalCode ?? null };
+    const gone = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+      // 'close', not 'exit': its output has been read by then.
+      c.once('close', (code, sig) => r({ code, signal: sig })),
+    );
+    c.kill(signal);
+    if (signal !== 'SIGKILL' && signal !== 'SIGTERM' && signal !== 'SIGINT')
+      return { code: null, signal: null };
+    const exit = await gone;
+    if (children[i] === c) children[i] = undefined;
+    return exit;
+  }
 
   const identities = terminalIds.map((terminalId, i) =>
     i === 0
@@ -220,7 +269,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
   ): Promise<Omit<RigTill, 'events' | 'index' | 'terminalId' | 'identity' | 'journalPath'>> {
     const terminalId = terminalIds[index]!;
     const client = new GrpcBackendClient({
-      authorizationAddress: o.via ? o.via(index, address()) : address(),
+      authorizationAddress: nodeCount > 1 ? addresses() : o.via ? o.via(index, address()) : address(),
       terminalId,
       tls: readTerminalTls(seed.tlsDir, terminalId),
       deadlineMs: o.deadlineMs ?? 3_000,
@@ -317,6 +366,11 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
     tills,
     trust,
     address,
+    addresses,
+    node: (i) => children[i],
+    signalNode,
+    startNode,
+    nodeOutput: (i) => outputs[i] ?? '',
     inProcess: () => inProcess,
     card,
     cardFile,
@@ -386,13 +440,9 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
       }
     },
     async killBackend() {
-      if (child) {
-        const c = child;
-        child = undefined;
-        if (c.exitCode === null && c.signalCode === null) {
-          const gone = new Promise((r) => c.once('exit', r));
-          c.kill('SIGKILL');
-          await gone;
+      if (o.backend === 'process') {
+        for (let i = 0; i < nodeCount; i++) {
+          await signalNode(i, 'SIGKILL');
         }
       } else if (inProcess) {
         inProcess.kill();

@@ -13,3 +13,18 @@ export function createLogger(
   );
 }
 export type { Logger };
+
+/**
+ * Writes what the logger holds now, synchronously: for the last lines before the process ends
+ * itself (a forced drain), which an asynchronous flush could lose.
+ */
+export function flushLogSync(log: Logger): void {
+  const stream = (log as unknown as Record<symbol, { flushSync?: () => void } | undefined>)[
+    pino.symbols.streamSym
+  ];
+  try {
+    stream?.flushSync?.();
+  } catch {
+    // a destination that cannot flush synchronously (not open yet) keeps what it has
+  }
+}

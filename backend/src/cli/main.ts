@@ -4,7 +4,8 @@
  *   bluetill-backend keys create --dir DIR [--demo-key-sizes]   a fresh keys.json, encrypted under $BLUETILL_MASTER_KEY (EMV keys 1984/1984/1024 bits; demo 1024/1024/768)
  *   bluetill-backend keys rotate-master --dir DIR          re-encrypt keys.json: $BLUETILL_MASTER_KEY → $BLUETILL_NEW_MASTER_KEY
  *   bluetill-backend seed --dir DIR [--server-name NAME…]  demo keys, database, cards, terminal identity, tls/
- *   bluetill-backend serve --dir DIR [--port N]         authorization + settlement (or --services one), mutual TLS
+ *   bluetill-backend serve --dir DIR [--port N]         authorization + settlement (or --services one), mutual TLS;
+ *                                                       SIGTERM/SIGINT drains (--drain-timeout MS), a second signal cuts
  *                                                       (tls/ in DIR; --insecure: plaintext, local debugging only);
  *                                                       the shopper-facing listener on --shopper-port (TLS, no client
  *                                                       certificate; --no-shopper turns it off)
@@ -70,8 +71,8 @@ import { SoftwareKeyStore } from '../adapters/key-store.file';
 import { readKeysFile, rotateKeysFile, writeKeysFile } from '../adapters/keys-file';
 import { masterKeyFromEnv, NEW_MASTER_KEY_ENV } from '../adapters/master-key';
 import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
-import { startBackend } from '../main';
-import { createLogger } from '../adapters/logger';
+import { DRAIN_DEADLINE_MS, startBackend } from '../main';
+import { createLogger, flushLogSync } from '../adapters/logger';
 import { BackendMetrics } from '../adapters/metrics/backend-metrics';
 import { startMetricsServer } from '../adapters/metrics/metrics-server';
 import { BatchUseCase } from '../app/batch-service';
@@ -282,6 +283,12 @@ program
   )
   .option('--no-shopper', 'do not serve the shopper-facing listener')
   .option(...STORE_OPTION)
+  .option(
+    '--drain-timeout <ms>',
+    'on SIGTERM/SIGINT: how long calls in flight may take to finish before they are cut (a second signal cuts them at once)',
+    integer,
+    DRAIN_DEADLINE_MS,
+  )
   .action(
     async (o: {
       dir: string;
@@ -297,6 +304,7 @@ program
       cryptoWorkers?: number;
       shopper: boolean;
       shopperPort?: number;
+      drainTimeout: number;
     }) => {
       const masterKey = masterKeyFromEnv();
       const keysPath = keysPathOf(o.dir);
@@ -310,6 +318,7 @@ program
           'bluetill-backend: WARNING --insecure: no TLS, callers are not authenticated (local debugging only)',
         );
       const metrics = o.metricsPort === undefined ? undefined : new BackendMetrics({ processMetrics: true });
+      const log = createLogger('backend');
       const backend = await startBackend({
         ...storage,
         keysPath,
@@ -319,7 +328,7 @@ program
         port: o.port,
         services,
         tls,
-        logger: createLogger('backend'),
+        logger: log,
         worker: o.worker,
         ...(o.cryptoWorkers !== undefined ? { cryptoWorkers: o.cryptoWorkers } : {}),
         ...(metrics ? { metrics } : {}),
@@ -342,10 +351,33 @@ program
         ? await startMetricsServer(metrics, { host: o.host, port: o.metricsPort })
         : undefined;
       if (metricsServer) console.log(`metrics on ${metricsServer.url}`);
-      const stop = () =>
-        void Promise.all([backend.close(), metricsServer?.close()]).then(() => process.exit(0));
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      // SIGTERM or SIGINT drains the node (main.ts drain): health NOT_SERVING, new calls refused so
+      // tills move on, calls in flight finish and commit; exit 0. A second signal, or the drain
+      // deadline, cuts the calls still in flight: exit 1.
+      // A forced end is SIGKILL of this process, as a crash: exactly-once makes that safe for the
+      // calls cut, and a thread waiting on the SQLite file's lock cannot be stopped cleanly (better-sqlite3
+      // aborts the process when a worker is terminated inside its busy wait).
+      const forced = () => {
+        flushLogSync(log);
+        process.kill(process.pid, 'SIGKILL');
+      };
+      let draining = false;
+      const stop = (signal: NodeJS.Signals) => {
+        if (draining) {
+          log.warn({ event: 'drain_forced', signal }, `${signal} again: calls still in flight are cut`);
+          forced();
+          return;
+        }
+        draining = true;
+        log.info({ event: 'signal', signal }, `${signal}: draining`);
+        void backend.drain(o.drainTimeout).then(async (r) => {
+          if (r.forced) return forced();
+          await metricsServer?.close();
+          log.flush(() => process.exit(0));
+        });
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
     },
   );
 

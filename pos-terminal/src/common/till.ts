@@ -176,6 +176,11 @@ export class Till {
     return this.desk.probeBackend();
   }
 
+  /** How many of the payment network's nodes serve (a backend client over several nodes), else null. */
+  backendNodes(): { readonly up: number; readonly total: number } | null {
+    return this.o.backend.nodes?.() ?? null;
+  }
+
   async stop(): Promise<void> {
     this.desk.stop();
     this.sessions.closeAll('till stopping');

@@ -45,7 +45,7 @@ function config() {
   const cashiersFile = s('cashiers', 'BLUETILL_CASHIERS');
   if (!terminalFile || !backend || !cashiersFile)
     throw new Error(
-      'give --terminal FILE, --backend HOST:PORT and --cashiers FILE (or BLUETILL_TERMINAL, BLUETILL_BACKEND, BLUETILL_CASHIERS)',
+      'give --terminal FILE, --backend HOST:PORT[,HOST:PORT…] and --cashiers FILE (or BLUETILL_TERMINAL, BLUETILL_BACKEND, BLUETILL_CASHIERS)',
     );
   const settlement = s('settlement', 'BLUETILL_SETTLEMENT');
   const printer = s('printer', 'BLUETILL_PRINTER');

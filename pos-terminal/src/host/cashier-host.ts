@@ -107,6 +107,8 @@ export class CashierHost {
   private lastReceipt: ReceiptView | null = null;
   private readonly offTill: () => void;
   private probeTimer: ReturnType<typeof setInterval> | null = null;
+  /** How many backend nodes serve, as the last probe found them (null: one address, or not probed yet). */
+  private nodes: { readonly up: number; readonly total: number } | null = null;
   /** Work started by events (printing, PDFs), awaited on close. */
   private readonly pending = new Set<Promise<unknown>>();
 
@@ -544,6 +546,7 @@ export class CashierHost {
     const ok = await this.till
       .probeBackend()
       .catch((e: unknown) => (e instanceof BackendError && e.code === 'refused' ? e : false));
+    this.nodes = this.till.backendNodes();
     if (ok instanceof BackendError) this.setBackend('refused', refusedText(ok));
     else if (ok) this.setBackend('reachable', 'Payment network connected');
     else
@@ -553,9 +556,14 @@ export class CashierHost {
       );
   }
 
+  /** The backend's health; reachable with some of several nodes down says how many serve (the last probe's count). */
   private setBackend(health: BackendStatus['health'], message: string): void {
+    const nodes = this.nodes;
+    const some = health === 'reachable' && nodes !== null && nodes.total > 1 && nodes.up < nodes.total;
+    if (some)
+      message = `Payment network connected: ${nodes.up} of ${nodes.total} nodes serve (payments go to those)`;
     if (this.backend.health === health && this.backend.message === message) return;
-    this.backend = { health, message, since: this.clock.now() };
+    this.backend = { health, message, since: this.clock.now(), ...(nodes ? { nodes } : {}) };
     this.push('backend:changed', this.backend);
     this.push('till:changed', this.snapshot());
   }

@@ -2,7 +2,7 @@
  * `pos-terminal serve`: runs a till (real adapters) and serves the cashier UI on loopback.
  *
  *   BLUETILL_TILL_KEY=… npx tsx pos-terminal/src/server/cli.ts --terminal .data/demo/terminal-T-0001.json \
- *     --backend localhost:50051 --ble none --cashiers cashiers.json [--port 8080] [--host 127.0.0.1] [--data .data/till] \
+ *     --backend localhost:50051[,HOST:PORT…] --ble none --cashiers cashiers.json [--port 8080] [--host 127.0.0.1] [--data .data/till] \
  *     [--printer file:PATH|device:/dev/usb/lp0|tcp:HOST:9100|none] [--counter "Counter 1"] [--currency EUR] [--time-zone ZONE]
  *     [--tls-dir DIR (default: tls/ beside the terminal file)] [--insecure (no TLS to the backend: local debugging only)]
  *     [--token-file PATH (default: DATA/api-token)] [--tls-cert PEM --tls-key PEM (HTTPS/WSS; needed for a non-loopback --host)]
@@ -23,7 +23,7 @@ import { tillKeyFromEnv } from '../adapters/journal/journal-key';
 import { isTimeZone, machineTimeZone } from '../common/business-day';
 
 const USAGE =
-  'usage: serve --terminal FILE --backend HOST:PORT --ble none|uart:PATH|socket:N --cashiers FILE [--settlement HOST:PORT] [--host 127.0.0.1] [--port 8080] [--data DIR] [--printer SPEC] [--counter NAME] [--currency EUR] [--time-zone Europe/Berlin] [--tls-dir DIR] [--insecure] [--token-file PATH] [--tls-cert PEM --tls-key PEM]';
+  'usage: serve --terminal FILE --backend HOST:PORT[,HOST:PORT…] --ble none|uart:PATH|socket:N --cashiers FILE [--settlement HOST:PORT[,HOST:PORT…]] [--host 127.0.0.1] [--port 8080] [--data DIR] [--printer SPEC] [--counter NAME] [--currency EUR] [--time-zone Europe/Berlin] [--tls-dir DIR] [--insecure] [--token-file PATH] [--tls-cert PEM --tls-key PEM]';
 
 const isLoopback = (h: string) =>
   h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);

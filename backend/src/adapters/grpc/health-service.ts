@@ -1,6 +1,7 @@
 /**
  * grpc.health.v1.Health: SERVING for "", for each registered service and for the health service
- * itself (HEALTH_SERVICE, which reflection lists too) until shutdown; NOT_FOUND for any other name.
+ * itself (HEALTH_SERVICE, which reflection lists too) until shutdown (the start of a drain, or
+ * close), NOT_SERVING from then on; NOT_FOUND for any other name.
  */
 import type {
   ServerUnaryCall,

@@ -1,14 +1,22 @@
 /**
- * BackendClient over grpc-js. Every call has a deadline. A business decline arrives OK with the
- * response message in the body (`approved: false`, its decline code) and is handed up as it is;
- * one carried as FAILED_PRECONDITION with the response in the `bluetill-decline-bin` trailer (an
- * older peer) is read back to that value, and one without a decodable trailer is a
- * BackendError('rejected'), never an approval. Challenge, Settle, Cancel, SettleWithCode,
- * GetSettlement, Refund, Void, CloseBatch and ListTransactions are retried on UNAVAILABLE /
- * DEADLINE_EXCEEDED with backoff (Settle and Cancel are idempotent on the terminal transaction id,
- * Refund on the refund id, Void on the sale, CloseBatch on the close request id: a retry never
- * moves money twice); Authorize is never retried.
- * The till reaches all of them through the authorization server, as it does Settle.
+ * BackendClient over grpc-js, balanced over one or several backend nodes (backend-nodes.ts: a
+ * channel per node, round robin per call, nodes that are down last). Every attempt has a deadline.
+ * A business decline arrives OK with the response message in the body (`approved: false`, its
+ * decline code) and is handed up as it is; one carried as FAILED_PRECONDITION with the response in
+ * the `bluetill-decline-bin` trailer (an older peer) is read back to that value, and one without a
+ * decodable trailer is a BackendError('rejected'), never an approval. The till reaches every
+ * method through the authorization nodes (GetSettlement through the settlement nodes).
+ *
+ * When an attempt fails at the transport, the node is left out (and checked again in the
+ * background) and the call moves on to the next node, up to `attempts` attempts; it waits
+ * (backoff) only before trying a node it already tried in this call. Which failures move on:
+ *
+ * | method | moves on after |
+ * | --- | --- |
+ * | Settle, Cancel, SettleWithCode (terminal txn id), Refund (refund id), Void (the sale), CloseBatch (close request id) | any transport failure: UNAVAILABLE, DEADLINE_EXCEEDED, a reset stream. Idempotent on their ids: a repeat on another node returns the first result, nothing moves twice |
+ * | GetSettlement, ListTransactions | the same (reads) |
+ * | Challenge | the same: a UN the first node issued and the till never heard of is never redeemed and expires |
+ * | Authorize | (each node once at most) a failure before the call reached a use case (no connection, stream refused, the node draining); a failure after it may have (reset, no answer) only on a node not yet tried, once. The UN is redeemed once across nodes, before the PIN is judged, in the transaction that counts a PIN try: a repeat cannot count a try twice. If the repeat is declined `unpredictable_number_invalid`, the first node used the UN and its answer is lost: that is a BackendError('deadline') (outcome unknown, nothing charged; the phone needs a fresh challenge and card read), never a decline shown as the card's |
  *
  * PERMISSION_DENIED with a reason in the `bluetill-refusal` trailer means the card company refuses
  * this till itself (its client certificate revoked, unknown, or another terminal's): a
@@ -17,7 +25,6 @@
  * for another terminal or merchant) stays 'rejected'.
  */
 import {
-  Metadata,
   credentials as grpcCredentials,
   status,
   type ChannelCredentials,
@@ -43,18 +50,29 @@ import {
   type SettleRequest,
   type SettleWithCodeRequest,
   health,
+  DRAINING_TRAILER_KEY,
   REFUSAL_TRAILER_KEY,
   isTerminalRefusalReason,
   type TerminalRefusalReason,
 } from '@bluetill/protocol';
 import pino from 'pino';
 import { BackendError, refusalText, type BackendClient } from '../../common/ports/backend-client';
+import {
+  NodeSet,
+  parseBackendAddresses,
+  type Balance,
+  type BackendNode,
+  type NodeCounts,
+} from './backend-nodes';
 
 export interface GrpcBackendOptions {
-  /** host:port of the authorization server (the till talks to settlement through it). */
-  readonly authorizationAddress: string;
-  /** host:port of the settlement server, for GetSettlement (defaults to the authorization address). */
-  readonly settlementAddress?: string;
+  /**
+   * host:port of the authorization server, or of several nodes (`h1:p1,h2:p2` or a list): the
+   * till talks to settlement through them.
+   */
+  readonly authorizationAddress: string | readonly string[];
+  /** host:port (or several) of the settlement servers, for GetSettlement (default: the authorization nodes). */
+  readonly settlementAddress?: string | readonly string[];
   readonly terminalId: string;
   /**
    * Mutual TLS (PEM): the backend CA to trust, and this terminal's client key and certificate
@@ -65,11 +83,21 @@ export interface GrpcBackendOptions {
   readonly insecure?: true;
   /** Channel credentials made elsewhere (overrides tls / insecure). */
   readonly credentials?: ChannelCredentials;
+  /** One attempt's deadline (ms); default 5 s. */
   readonly deadlineMs?: number;
+  /** Most attempts of one call, across nodes (default 3). */
   readonly attempts?: number;
+  /** Wait before trying a node again within one call (doubling); default 200 ms. */
   readonly backoffMs?: number;
-  /** Where a refusal of this till is logged; default JSON lines on standard error. */
-  readonly log?: { warn(fields: object, message: string): void };
+  /** `round_robin` (default): each call starts at the next node; `pick_first`: the first node that serves. */
+  readonly balance?: Balance;
+  /** How often a node that is down is checked again (ms); default 1 s. */
+  readonly recheckMs?: number;
+  /** Where a refusal of this till, and a node going down or coming back, is logged; default JSON lines on standard error. */
+  readonly log?: {
+    warn(fields: object, message: string): void;
+    info?(fields: object, message: string): void;
+  };
   /** How often one refusal reason is logged at most (ms); default 60 s. */
   readonly refusalLogEveryMs?: number;
 }
@@ -88,71 +116,108 @@ function refusalReasonOf(e: ServiceError): TerminalRefusalReason | undefined {
   return isTerminalRefusalReason(text) ? text : undefined;
 }
 
-const RETRYABLE = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]);
+/**
+ * How an attempt failed, for fail-over: `not_sent` — the call reached no use case (no connection,
+ * a stream the server refused, the node draining, the deadline passed waiting for a connection);
+ * `uncertain` — it may have (reset, no answer in time); null — the node answered.
+ */
+export function transportFailure(e: unknown): 'not_sent' | 'uncertain' | null {
+  if (e instanceof DeclineTrailerError || typeof e !== 'object' || e === null) return null;
+  const err = e as Partial<ServiceError>;
+  const details = err.details ?? '';
+  switch (err.code) {
+    case status.UNAVAILABLE: {
+      const draining = err.metadata?.get(DRAINING_TRAILER_KEY)[0];
+      if (draining !== undefined && String(draining) === '1') return 'not_sent';
+      if (/No connection established|Stream refused by server/.test(details)) return 'not_sent';
+      return 'uncertain';
+    }
+    case status.DEADLINE_EXCEEDED:
+      // grpc-js names what the call was waiting for: still for a connection means never sent.
+      return /Waiting for LB pick/.test(details) ? 'not_sent' : 'uncertain';
+    case status.INTERNAL:
+      return /RST_STREAM/.test(details) ? 'uncertain' : null;
+    default:
+      return null;
+  }
+}
+
+type Channel = { close(): void; getChannel(): ReturnType<Client['getChannel']> };
 
 export class GrpcBackendClient implements BackendClient {
-  private readonly auth: AuthorizationClient;
-  private readonly settlement: SettlementClient;
-  private readonly health: health.HealthClient;
+  private readonly auth: NodeSet<AuthorizationClient>;
+  private readonly settlement: NodeSet<SettlementClient>;
   private readonly deadlineMs: number;
   private readonly attempts: number;
   private readonly backoffMs: number;
-  private log: { warn(fields: object, message: string): void } | undefined;
+  private log:
+    { warn(fields: object, message: string): void; info?(fields: object, message: string): void } | undefined;
   private readonly refusalsLogged = new Map<string, number>();
 
   constructor(private readonly o: GrpcBackendOptions) {
     this.log = o.log;
     const creds = channelCredentials(o);
-    // Reconnect quickly after the backend comes back (grpc-js defaults back off up to 120 s).
-    const channelOptions = {
-      'grpc.initial_reconnect_backoff_ms': 100,
-      'grpc.max_reconnect_backoff_ms': 2_000,
-    };
-    this.auth = new AuthorizationClient(o.authorizationAddress, creds, channelOptions);
-    this.settlement = new SettlementClient(
-      o.settlementAddress ?? o.authorizationAddress,
-      creds,
-      channelOptions,
-    );
-    this.health = new health.HealthClient(o.authorizationAddress, creds, channelOptions);
+    const authAddresses = parseBackendAddresses(o.authorizationAddress, 'authorization address');
+    const settlementAddresses = o.settlementAddress
+      ? parseBackendAddresses(o.settlementAddress, 'settlement address')
+      : authAddresses;
     this.deadlineMs = o.deadlineMs ?? 5_000;
     this.attempts = o.attempts ?? 3;
     this.backoffMs = o.backoffMs ?? 200;
+    const common = {
+      balance: o.balance ?? 'round_robin',
+      recheckMs: o.recheckMs ?? 1_000,
+      checkTimeoutMs: Math.min(this.deadlineMs, 2_000),
+      onChange: (node: string, up: boolean, reason: string) => this.nodeChanged(node, up, reason),
+    } as const;
+    this.auth = new NodeSet(authAddresses, AuthorizationClient, creds, {
+      ...common,
+      service: 'bluetill.v1.Authorization',
+    });
+    this.settlement = new NodeSet(settlementAddresses, SettlementClient, creds, {
+      ...common,
+      service: 'bluetill.v1.Settlement',
+    });
   }
 
   challenge(): Promise<ChallengeResponse> {
-    return this.retrying('Challenge', () =>
-      this.unary(this.auth, 'challenge', { terminalId: this.o.terminalId }),
+    return this.call('Challenge', this.auth, 'any', (c, d) =>
+      this.unary(c, 'challenge', { terminalId: this.o.terminalId }, d),
     );
   }
 
   authorize(req: AuthorizeRequest): Promise<AuthorizeResponse> {
-    return this.unary(this.auth, 'authorize', req, AuthorizeResponse.decode).catch((e: unknown) =>
-      Promise.reject(this.translate('Authorize', e)),
+    return this.call('Authorize', this.auth, 'authorize', (c, d) =>
+      this.unary(c, 'authorize', req, d, AuthorizeResponse.decode),
     );
   }
 
   settle(req: SettleRequest): Promise<SettleResponse> {
-    return this.retrying('Settle', () => this.unary(this.auth, 'settle', req, SettleResponse.decode));
+    return this.call('Settle', this.auth, 'any', (c, d) =>
+      this.unary(c, 'settle', req, d, SettleResponse.decode),
+    );
   }
 
   cancel(req: CancelRequest): Promise<SettleResponse> {
-    return this.retrying('Cancel', () => this.unary(this.auth, 'cancel', req, SettleResponse.decode));
+    return this.call('Cancel', this.auth, 'any', (c, d) =>
+      this.unary(c, 'cancel', req, d, SettleResponse.decode),
+    );
   }
 
   settleWithCode(req: SettleWithCodeRequest): Promise<SettleResponse> {
-    return this.retrying('SettleWithCode', () =>
-      this.unary(this.auth, 'settleWithCode', req, SettleResponse.decode),
+    return this.call('SettleWithCode', this.auth, 'any', (c, d) =>
+      this.unary(c, 'settleWithCode', req, d, SettleResponse.decode),
     );
   }
 
   async getSettlement(terminalTxnId: string): Promise<SettleResponse | null> {
     try {
-      return await this.retrying('GetSettlement', () =>
+      return await this.call('GetSettlement', this.settlement, 'any', (c, d) =>
         this.unary(
-          this.settlement,
+          c,
           'getSettlement',
           { terminalId: this.o.terminalId, terminalTxnId },
+          d,
           SettleResponse.decode,
         ),
       );
@@ -164,76 +229,100 @@ export class GrpcBackendClient implements BackendClient {
   }
 
   /**
-   * grpc.health.v1 Check of the Authorization service on the authorization server, once: resolves
-   * when it is SERVING; anything else is a BackendError. No business method is called, so the
-   * backend's request metrics see the probe as health checks, not as lookups that found nothing.
+   * grpc.health.v1 Check of the Authorization service on every authorization node at once:
+   * resolves when at least one is SERVING (nodes(), after it, says how many); anything else is a
+   * BackendError. No business method is called, so the backend's request metrics see the probe as
+   * health checks, not as lookups that found nothing. A refusal of this till by any node wins.
    */
   async probe(): Promise<void> {
-    const res = await new Promise<health.HealthCheckResponse>((resolve, reject) =>
-      this.health.check(
-        { service: 'bluetill.v1.Authorization' },
-        new Metadata(),
-        { deadline: Date.now() + this.deadlineMs },
-        (e, r) => (e ? reject(this.translate('Health', e)) : resolve(r)),
-      ),
+    const answers = await Promise.all(
+      this.auth.nodes.map((n) => n.check('bluetill.v1.Authorization', this.deadlineMs)),
     );
-    if (res.status !== health.HealthCheckResponse_ServingStatus.SERVING)
-      throw new BackendError(
-        'unavailable',
-        `Health: the authorization service is ${health.HealthCheckResponse_ServingStatus[res.status] ?? 'not serving'}`,
-      );
+    let serving = 0;
+    let notServing: string | undefined;
+    let failure: unknown;
+    answers.forEach((r, i) => {
+      const node = this.auth.nodes[i]!;
+      if (r instanceof Error) {
+        const e = r as ServiceError;
+        if (e.code === status.PERMISSION_DENIED && refusalReasonOf(e)) failure = this.refused('Health', e);
+        else failure ??= e;
+        this.auth.failed(node, `health: ${e.details ?? e.message}`);
+      } else if (r.status !== health.HealthCheckResponse_ServingStatus.SERVING) {
+        notServing = health.HealthCheckResponse_ServingStatus[r.status] ?? 'not serving';
+        this.auth.failed(node, `health: ${notServing}`);
+      } else {
+        serving++;
+        this.auth.answered(node);
+      }
+    });
+    if (failure instanceof BackendError) throw failure;
+    if (serving > 0) return;
+    if (notServing !== undefined)
+      throw new BackendError('unavailable', `Health: the authorization service is ${notServing}`);
+    throw this.translate('Health', failure);
+  }
+
+  /** How many authorization nodes serve, as the last calls and checks found them. */
+  nodes(): NodeCounts {
+    return this.auth.counts();
+  }
+
+  /** Calls answered per authorization node (host:port → count), for figures. */
+  callsPerNode(): Record<string, number> {
+    return Object.fromEntries(this.auth.nodes.map((n) => [n.address, n.calls]));
   }
 
   refund(req: { terminalTxnId: string; refundTxnId: string; amount: Money }): Promise<RefundResponse> {
-    return this.retrying('Refund', () =>
-      this.unary(this.auth, 'refund', { terminalId: this.o.terminalId, ...req }, RefundResponse.decode),
+    return this.call('Refund', this.auth, 'any', (c, d) =>
+      this.unary(c, 'refund', { terminalId: this.o.terminalId, ...req }, d, RefundResponse.decode),
     );
   }
 
   voidSale(terminalTxnId: string): Promise<VoidResponse> {
-    return this.retrying('Void', () =>
-      this.unary(this.auth, 'void', { terminalId: this.o.terminalId, terminalTxnId }, VoidResponse.decode),
+    return this.call('Void', this.auth, 'any', (c, d) =>
+      this.unary(c, 'void', { terminalId: this.o.terminalId, terminalTxnId }, d, VoidResponse.decode),
     );
   }
 
   closeBatch(closeRequestId: string): Promise<CloseBatchResponse> {
-    return this.retrying('CloseBatch', () =>
-      this.unary(this.auth, 'closeBatch', { terminalId: this.o.terminalId, closeRequestId }),
+    return this.call('CloseBatch', this.auth, 'any', (c, d) =>
+      this.unary(c, 'closeBatch', { terminalId: this.o.terminalId, closeRequestId }, d),
     );
   }
 
   listTransactions(fromMs: number, toMs: number): Promise<ListTransactionsResponse> {
-    return this.retrying('ListTransactions', () =>
-      this.unary(this.auth, 'listTransactions', { terminalId: this.o.terminalId, fromMs, toMs }),
+    return this.call('ListTransactions', this.auth, 'any', (c, d) =>
+      this.unary(c, 'listTransactions', { terminalId: this.o.terminalId, fromMs, toMs }, d),
     );
   }
 
-  /** Resolves once both channels are connected; rejects after timeoutMs. */
+  /** Resolves once one authorization node and one settlement node are connected; rejects after timeoutMs. */
   async waitForReady(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    await Promise.all(
-      [this.auth, this.settlement].map(
-        (c) =>
-          new Promise<void>((resolve, reject) =>
-            c.waitForReady(deadline, (e) =>
-              e ? reject(new BackendError('unavailable', 'backend not reachable', { cause: e })) : resolve(),
-            ),
-          ),
-      ),
-    );
+    const ready = (c: Channel & { waitForReady(d: number, cb: (e?: Error) => void): void }) =>
+      new Promise<void>((resolve, reject) => c.waitForReady(deadline, (e) => (e ? reject(e) : resolve())));
+    try {
+      await Promise.all([
+        Promise.any(this.auth.nodes.map((n) => ready(n.client))),
+        Promise.any(this.settlement.nodes.map((n) => ready(n.client))),
+      ]);
+    } catch (e) {
+      throw new BackendError('unavailable', 'backend not reachable', { cause: e });
+    }
   }
 
   close(): void {
     this.auth.close();
     this.settlement.close();
-    this.health.close();
   }
 
-  /** One call; `declined` (the response message's decoder) turns a decline status back into its response value. */
+  /** One attempt on one node; `declined` (the response message's decoder) turns a decline status back into its response value. */
   private unary<Res>(
     client: Client,
     method: string,
     req: unknown,
+    deadline: number,
     declined?: Res extends DeclinableResponse ? (bytes: Uint8Array) => Res : never,
   ): Promise<Res> {
     const fn = (
@@ -242,24 +331,65 @@ export class GrpcBackendClient implements BackendClient {
         (r: unknown, o: { deadline: number }, cb: (e: ServiceError | null, r: Res) => void) => void
       >
     )[method]!;
-    return callDeclinable<Res>(
-      (cb) => fn.call(client, req, { deadline: Date.now() + this.deadlineMs }, cb),
-      declined,
-    );
+    return callDeclinable<Res>((cb) => fn.call(client, req, { deadline }, cb), declined);
   }
 
-  private async retrying<Res>(what: string, call: () => Promise<Res>): Promise<Res> {
+  /**
+   * One call over the nodes (the table in the header): the next node in the set's order per
+   * attempt; `authorize` moves on after an uncertain failure only to a node not yet tried, once.
+   */
+  private async call<C extends Client, Res>(
+    what: string,
+    set: NodeSet<C>,
+    rule: 'any' | 'authorize',
+    attempt: (client: C, deadline: number) => Promise<Res>,
+  ): Promise<Res> {
+    const order = set.order();
     let last: unknown;
+    let uncertain = false;
     for (let i = 0; i < this.attempts; i++) {
+      // Authorize goes to each node once at most: the phone waits for its answer.
+      if (rule === 'authorize' && i >= order.length) break;
+      const node: BackendNode<C> = order[i % order.length]!;
+      if (i >= order.length)
+        await new Promise((r) => setTimeout(r, this.backoffMs * 2 ** (Math.floor(i / order.length) - 1)));
       try {
-        return await call();
+        const res = await attempt(node.client, Date.now() + this.deadlineMs);
+        set.answered(node);
+        if (uncertain && (res as Partial<AuthorizeResponse>).declineReason === 'unpredictable_number_invalid')
+          throw new BackendError(
+            'deadline',
+            `${what}: no answer from ${order[0]!.address} in time, and the challenge is used up there; the outcome is unknown and nothing is charged`,
+          );
+        return res;
       } catch (e) {
+        if (e instanceof BackendError) throw e;
         last = e;
-        if (!RETRYABLE.has((e as ServiceError).code)) break;
-        if (i + 1 < this.attempts) await new Promise((r) => setTimeout(r, this.backoffMs * 2 ** i));
+        const failure = transportFailure(e);
+        if (!failure) break;
+        set.failed(node, `${what}: ${(e as ServiceError).details ?? String(e)}`);
+        if (rule === 'authorize' && failure === 'uncertain') {
+          // Once, and only onto a node that has not seen this request.
+          if (uncertain || i + 1 >= order.length) break;
+          uncertain = true;
+        }
       }
     }
     throw this.translate(what, last);
+  }
+
+  /** A node going down or coming back is logged when there are several (one node's state is the network's). */
+  private nodeChanged(node: string, up: boolean, reason: string): void {
+    if (this.auth.nodes.length < 2 && this.settlement.nodes.length < 2) return;
+    this.log ??= pino({ name: 'till-backend' }, pino.destination({ fd: 2, sync: false }));
+    const fields = {
+      event: up ? 'backend_node_up' : 'backend_node_down',
+      terminalId: this.o.terminalId,
+      node,
+      reason,
+    };
+    if (up) (this.log.info ?? this.log.warn).call(this.log, fields, `backend node ${node} serves again`);
+    else this.log.warn(fields, `backend node ${node} left out: ${reason}`);
   }
 
   /** A refusal of this till: logged (rate-limited per reason), and a BackendError('refused') with the reason. */

@@ -95,6 +95,8 @@ export interface BackendStatus {
   readonly health: BackendHealth;
   readonly message: string;
   readonly since: number;
+  /** With several backend nodes: how many serve of how many (the last network probe). */
+  readonly nodes?: { readonly up: number; readonly total: number };
 }
 
 export interface AttemptView {

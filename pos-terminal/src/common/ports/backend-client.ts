@@ -16,8 +16,9 @@ import { TERMINAL_REFUSAL_TEXT, type TerminalRefusalReason } from '@bluetill/pro
 
 /**
  * The till's view of the settlement network. Implementations set deadlines and retry only what
- * is safe to retry (settlement is idempotent on the terminal transaction id; authorization is not
- * retried, because each attempt uses up a single-use UN and may count a PIN try). Refund is
+ * is safe to retry (settlement is idempotent on the terminal transaction id; authorization only
+ * where the repeat cannot be mistaken for the card's answer, because each attempt uses up a
+ * single-use UN and may count a PIN try: backend-client.grpc.ts says when). Refund is
  * idempotent on its refund id, Void on the sale, CloseBatch on its close request id: all retried.
  *
  * @example
@@ -54,6 +55,11 @@ export interface BackendClient {
    * lookup that cannot exist.
    */
   probe?(): Promise<void>;
+  /**
+   * How many of the backend's nodes serve, as the client last found them (a client balancing over
+   * several nodes); absent for a client with one address.
+   */
+  nodes?(): { readonly up: number; readonly total: number };
   close(): void;
 }
 

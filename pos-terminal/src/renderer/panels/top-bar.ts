@@ -32,7 +32,11 @@ export class TopBar implements Panel {
       $('counter').textContent = s.counterName;
       const pill = $('backend');
       pill.className = `pill pill-${s.backend.health}`;
-      pill.textContent = PILL[s.backend.health];
+      const nodes = s.backend.nodes;
+      pill.textContent =
+        s.backend.health === 'reachable' && nodes && nodes.total > 1 && nodes.up < nodes.total
+          ? `Payment network: ${nodes.up} of ${nodes.total} nodes`
+          : PILL[s.backend.health];
       pill.title = s.backend.message;
     }
     const alerts: string[] = [];
