@@ -14,6 +14,8 @@ import { AuthorizationService, SettlementService, ShopperService, health } from 
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { SqliteBackendStore, type CommitCounts } from './adapters/sqlite/backend-store.sqlite';
+import { PostgresBackendStore, type PostgresCommitCounts } from './adapters/postgres/backend-store.postgres';
+import type { BackendStore } from './ports/backend-store';
 import { SoftwareKeyStore } from './adapters/key-store.file';
 import type { MasterKey } from './adapters/master-key';
 import { addReflection } from './adapters/grpc/reflection';
@@ -60,8 +62,18 @@ import { hardenedServerCredentials } from './adapters/grpc/transport-security';
 import { observeTransport } from './adapters/grpc/observed-transport';
 import { unary, forwarded, asBytes, type CallerOf } from './adapters/grpc/server';
 
-export interface BackendOptions {
-  readonly dbPath: string;
+/**
+ * Where the store is: a SQLite file (`dbPath`, the embedded default) or a PostgreSQL database
+ * (`postgresUrl`, a multi-host URL with `target_session_attrs=read-write` follows the primary), shared
+ * by any number of nodes. Migrations run at open either way.
+ */
+export type BackendStoreLocation =
+  | { readonly dbPath: string; readonly postgresUrl?: undefined }
+  | { readonly postgresUrl: string; readonly dbPath?: undefined };
+
+export type BackendOptions = BackendSettings & BackendStoreLocation;
+
+export interface BackendSettings {
   readonly keysPath: string;
   /**
    * Opens keys.json (sealed at rest). A wrong key rejects with KeyStoreError('master_key_wrong')
@@ -127,12 +139,17 @@ export interface DrainResult {
   readonly ms: number;
 }
 
-export interface RunningBackend {
+/** The commit counts a store keeps: SQLite's group commits, PostgreSQL's commits and reruns. */
+export type CommitCountsOf<S extends BackendStore> = S extends PostgresBackendStore
+  ? PostgresCommitCounts
+  : CommitCounts;
+
+export interface RunningBackend<S extends SqliteBackendStore | PostgresBackendStore = SqliteBackendStore> {
   readonly port: number;
   readonly address: string;
-  readonly store: SqliteBackendStore;
-  /** Group commits of the store that runs the use cases (the worker's, when there is one). */
-  commitStats(): Promise<CommitCounts>;
+  readonly store: S;
+  /** Commit counts of the store that runs the use cases (the worker's, when there is one). */
+  commitStats(): Promise<CommitCountsOf<S>>;
   /** Calls forwarded to the use-case worker as bytes and the messages they crossed in; null without the worker. */
   forwardedCrossings(): ForwardedCrossings | null;
   /** Crypto worker threads running (0 without the use-case worker). */
@@ -157,7 +174,18 @@ export interface RunningBackend {
   kill(): void;
 }
 
-export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
+export function startBackend(
+  o: BackendSettings & { readonly postgresUrl: string },
+): Promise<RunningBackend<PostgresBackendStore>>;
+export function startBackend(
+  o: BackendSettings & { readonly dbPath: string },
+): Promise<RunningBackend<SqliteBackendStore>>;
+export function startBackend(
+  o: BackendOptions,
+): Promise<RunningBackend<SqliteBackendStore | PostgresBackendStore>>;
+export async function startBackend(
+  o: BackendOptions,
+): Promise<RunningBackend<SqliteBackendStore | PostgresBackendStore>> {
   const log = o.logger ?? createLogger('backend');
   const clock = o.clock ?? systemClock;
   // TLS material and keys first: a missing file or a wrong master key fails here, before the
@@ -166,14 +194,17 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
   const keys = SoftwareKeyStore.fromFile(o.keysPath, o.masterKey);
   if (o.worker && o.clock)
     throw new TypeError('startBackend: a custom clock cannot be used with the use-case worker');
-  const store = new SqliteBackendStore(o.dbPath);
+  const store: SqliteBackendStore | PostgresBackendStore =
+    o.postgresUrl !== undefined
+      ? await PostgresBackendStore.open(o.postgresUrl)
+      : new SqliteBackendStore(o.dbPath);
   // With the worker, this connection serves the caller checks (terminal certificates) and reads.
   let thread: UseCaseThread | undefined;
   let useCases: UseCases | RemoteUseCases;
   if (o.worker) {
     try {
       thread = await startUseCaseThread({
-        dbPath: o.dbPath,
+        store: o.postgresUrl !== undefined ? { postgresUrl: o.postgresUrl } : { dbPath: o.dbPath },
         keysPath: o.keysPath,
         masterKey: o.masterKey,
         log,
@@ -181,7 +212,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
         ...(o.shopper ? { shopper: o.shopper } : {}),
       });
     } catch (error) {
-      store.close();
+      await store.close();
       throw error;
     }
     useCases = thread.useCases;
@@ -395,7 +426,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     server.bindAsync(`${host}:${o.port ?? 0}`, credentials, (err, p) => (err ? reject(err) : resolve(p))),
   ).catch(async (error: unknown) => {
     await thread?.kill();
-    store.close();
+    await store.close();
     throw error;
   });
   log.info(
@@ -486,7 +517,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     } catch (e) {
       server.forceShutdown();
       await thread?.kill();
-      store.close();
+      await store.close();
       throw e;
     }
     shopperServer = srv;
@@ -499,12 +530,8 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
       'shopper listener',
     );
   }
-  let closed = false;
-  const finish = () => {
-    if (closed) return;
-    closed = true;
-    store.close();
-  };
+  let closed: Promise<void> | undefined;
+  const finish = (): Promise<void> => (closed ??= Promise.resolve(store.close()));
   const stopShopper = () =>
     new Promise<void>((resolve) => {
       if (!shopperServer) return resolve();
@@ -522,10 +549,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
       const timer = setTimeout(() => server.forceShutdown(), 2000);
       server.tryShutdown(() => {
         clearTimeout(timer);
-        void (thread?.close() ?? Promise.resolve()).then(() => {
-          finish();
-          resolve();
-        });
+        void (thread?.close() ?? Promise.resolve()).then(finish).then(resolve);
       });
     });
   };
@@ -533,7 +557,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     shopperServer?.forceShutdown();
     server.forceShutdown();
     void thread?.kill();
-    finish();
+    void finish();
   };
   return {
     port,

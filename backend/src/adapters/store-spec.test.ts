@@ -98,12 +98,11 @@ describe('resolveStoreSpec', () => {
     );
   });
 
-  it('the servers take a SQLite spec; a PostgreSQL one is refused in words (store_not_served)', () => {
+  it('the servers open a SQLite file or a PostgreSQL URL (several hosts kept as given)', () => {
     expect(backendStoreOptions({ kind: 'sqlite', path: '/d/backend.sqlite' })).toEqual({
       dbPath: '/d/backend.sqlite',
     });
-    expect(() => backendStoreOptions(parseStoreSpec('postgresql://a:pw@h/db'))).toThrow(
-      expect.objectContaining({ code: 'store_not_served', message: expect.not.stringContaining(':pw@') }),
-    );
+    const url = 'postgresql://a:pw@h1:5432,h2:5433/db?target_session_attrs=read-write';
+    expect(backendStoreOptions(parseStoreSpec(url))).toEqual({ postgresUrl: url });
   });
 });

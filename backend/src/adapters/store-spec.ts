@@ -15,6 +15,8 @@ import { migrate, openConnection } from './sqlite/open-database';
 import { migratePostgres } from './postgres/migrate';
 import { postgresErrorKind } from './postgres/postgres-errors';
 import { PostgresRegistryAdmin } from './postgres/registry-admin.postgres';
+import { PostgresBackendStore } from './postgres/backend-store.postgres';
+import { SqliteBackendStore } from './sqlite/backend-store.sqlite';
 import type { RegistryAdmin } from '../ports/registry-admin';
 
 export const STORE_ENV = 'BLUETILL_STORE';
@@ -32,8 +34,6 @@ export type StoreSpec =
 export type StoreErrorCode =
   | 'store_spec_invalid'
   | 'store_spec_missing'
-  /** A PostgreSQL spec where only a SQLite file serves (the servers' BackendStore). */
-  | 'store_not_served'
   /** The PostgreSQL server could not be reached (refused, timed out, shutting down). */
   | 'store_unreachable';
 
@@ -173,15 +173,17 @@ export async function migrateStore(spec: StoreSpec, to?: number): Promise<StoreM
   }
 }
 
-/**
- * What startBackend needs to open the servers' BackendStore for a spec. The servers' store is the
- * SQLite one; a PostgreSQL spec is refused here (StoreError 'store_not_served') until a
- * PostgreSQL BackendStore is wired in this one place.
- */
-export function backendStoreOptions(spec: StoreSpec): { readonly dbPath: string } {
-  if (spec.kind === 'sqlite') return { dbPath: spec.path };
-  throw new StoreError(
-    'store_not_served',
-    `${describeStore(spec)}: the servers run over a SQLite file in this build; PostgreSQL serves the admin commands and migrate`,
-  );
+/** What startBackend needs to open the servers' BackendStore for a spec: a SQLite file or a PostgreSQL URL. */
+export function backendStoreOptions(
+  spec: StoreSpec,
+):
+  | { readonly dbPath: string; readonly postgresUrl?: undefined }
+  | { readonly postgresUrl: string; readonly dbPath?: undefined } {
+  return spec.kind === 'sqlite' ? { dbPath: spec.path } : { postgresUrl: spec.url };
+}
+
+/** The servers' store for a spec, opened (and migrated) for one command: SQLite's or PostgreSQL's. */
+export async function openBackendStore(spec: StoreSpec): Promise<SqliteBackendStore | PostgresBackendStore> {
+  if (spec.kind === 'sqlite') return new SqliteBackendStore(spec.path);
+  return reaching(spec, () => PostgresBackendStore.open(spec.url));
 }

@@ -56,6 +56,7 @@ import { addRegistryCommands, STORE_OPTION, type StoreChoice, type WithAdmin } f
 import { merchantCardTerminalId, registerCard, registerMerchantCard } from '../admin/registry';
 import {
   backendStoreOptions,
+  openBackendStore,
   describeStore,
   migrateStore,
   openRegistryAdmin,
@@ -64,13 +65,12 @@ import {
   STORE_ENV,
   type StoreSpec,
 } from '../adapters/store-spec';
-import { SqliteShopperStore } from '../adapters/sqlite/shopper-store.sqlite';
 import { issueTerminalTls, readTlsAuthority } from '../admin/tls-issuing';
 import { readServerTls } from '../adapters/tls-files';
 import { SoftwareKeyStore } from '../adapters/key-store.file';
 import { readKeysFile, rotateKeysFile, writeKeysFile } from '../adapters/keys-file';
 import { masterKeyFromEnv, NEW_MASTER_KEY_ENV } from '../adapters/master-key';
-import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
+import type { BackendStore } from '../ports/backend-store';
 import { DRAIN_DEADLINE_MS, startBackend } from '../main';
 import { createLogger, flushLogSync } from '../adapters/logger';
 import { BackendMetrics } from '../adapters/metrics/backend-metrics';
@@ -132,15 +132,12 @@ const withAdmin: WithAdmin = async (o, use) => {
   }
 };
 /** The servers' store for the commands that run the use cases on it (batch close, transactions export). */
-const withBackendStore = async <T>(
-  o: StoreChoice,
-  use: (store: SqliteBackendStore) => Promise<T>,
-): Promise<T> => {
-  const store = new SqliteBackendStore(backendStoreOptions(storeOf(o)).dbPath);
+const withBackendStore = async <T>(o: StoreChoice, use: (store: BackendStore) => Promise<T>): Promise<T> => {
+  const store = await openBackendStore(storeOf(o));
   try {
     return await use(store);
   } finally {
-    store.close();
+    await store.close();
   }
 };
 /**
@@ -745,25 +742,24 @@ program
         throw new InvalidArgumentError(
           `--from (${new Date(o.from).toISOString()}) must be before --to (${new Date(to).toISOString()})`,
         );
-      const { csv, count, what } = await withBackendStore(o, async (store) => {
-        if (o.merchant !== undefined) {
-          if (!store.findMerchant(o.merchant)) throw new InvalidArgumentError(`no merchant ${o.merchant}`);
-          const rows = new SqliteShopperStore(store.db).listMerchantTransactions(
-            o.merchant,
-            o.from,
-            to,
-            Number.MAX_SAFE_INTEGER,
-          );
-          return {
-            csv: transactionsCsv(rows, { withTerminal: true }),
-            count: rows.length,
-            what: `merchant ${o.merchant}`,
-          };
-        }
-        if (!store.findTerminal(o.terminal!)) throw new InvalidArgumentError(`no terminal ${o.terminal}`);
-        const rows = store.listTransactions(o.terminal!, o.from, to, Number.MAX_SAFE_INTEGER);
-        return { csv: transactionsCsv(rows), count: rows.length, what: `terminal ${o.terminal}` };
-      });
+      const { csv, count, what } = await withBackendStore(o, (store) =>
+        store.read(async (tx) => {
+          if (o.merchant !== undefined) {
+            if (!(await tx.findMerchant(o.merchant)))
+              throw new InvalidArgumentError(`no merchant ${o.merchant}`);
+            const rows = await tx.listMerchantTransactions(o.merchant, o.from, to, Number.MAX_SAFE_INTEGER);
+            return {
+              csv: transactionsCsv(rows, { withTerminal: true }),
+              count: rows.length,
+              what: `merchant ${o.merchant}`,
+            };
+          }
+          if (!(await tx.findTerminal(o.terminal!)))
+            throw new InvalidArgumentError(`no terminal ${o.terminal}`);
+          const rows = await tx.listTransactions(o.terminal!, o.from, to, Number.MAX_SAFE_INTEGER);
+          return { csv: transactionsCsv(rows), count: rows.length, what: `terminal ${o.terminal}` };
+        }),
+      );
       if (o.out === '-') {
         process.stdout.write(csv);
         console.error(`${what}: ${count} transaction(s)`);

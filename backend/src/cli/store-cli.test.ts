@@ -11,6 +11,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { credentials } from '@grpc/grpc-js';
+import { health } from '@bluetill/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MasterKey } from '../adapters/master-key';
 import { luhnCheckDigit } from '../admin/card-validation';
@@ -264,10 +266,33 @@ describe('bluetill-backend --store postgresql://…: seed and the registry comma
     expect(existsSync(join(dir, 'backend.sqlite'))).toBe(false);
   }, 120_000);
 
-  it('serve over PostgreSQL is refused in words before anything listens (store_not_served)', async () => {
-    const served = await run(['serve', '--dir', dir, '--store', url, '--port', '0', '--insecure']);
-    expect([served.code, served.err]).toEqual([2, expect.stringMatching(/store_not_served: /)]);
-  }, 60_000);
+  it('serve over PostgreSQL listens, answers health, and drains on SIGTERM (exit 0)', async () => {
+    const server = spawn(
+      process.execPath,
+      [cli, 'serve', '--dir', dir, '--store', url, '--port', '0', '--no-shopper', '--insecure'],
+      { env },
+    );
+    let err = '';
+    server.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const listening = await new Promise<string>((ok, fail) => {
+      let out = '';
+      server.stdout.on('data', (b: Buffer) => {
+        out += b.toString();
+        if (/listening on /.test(out)) ok(out);
+      });
+      server.once('exit', (code) => fail(new Error(`serve exited ${code}: ${err}`)));
+    });
+    const address = /listening on (\S+)/.exec(listening)![1]!;
+    const client = new health.HealthClient(address, credentials.createInsecure());
+    const status = await new Promise<number>((ok, fail) =>
+      client.check({ service: '' }, (e, r) => (e ? fail(e) : ok(r!.status))),
+    );
+    client.close();
+    expect(status).toBe(health.HealthCheckResponse_ServingStatus.SERVING);
+    const exited = new Promise<number | null>((ok) => server.once('exit', ok));
+    server.kill('SIGTERM');
+    expect(await exited, err).toBe(0);
+  }, 90_000);
 });
 
 describe('bluetill-backend --store PATH: a SQLite file outside the data folder', () => {

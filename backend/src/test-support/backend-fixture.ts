@@ -51,6 +51,9 @@ import type { EmvKeyBits } from '../admin/key-material';
 import type { NewCard } from '../admin/registry';
 import { readTerminalTls } from '../adapters/tls-files';
 import { startBackend, type RunningBackend } from '../main';
+import type { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
+import type { PostgresBackendStore } from '../adapters/postgres/backend-store.postgres';
+import { parseStoreSpec } from '../adapters/store-spec';
 import { createLogger } from '../adapters/logger';
 import { MasterKey } from '../adapters/master-key';
 import { TestCard } from './test-card';
@@ -148,13 +151,15 @@ export interface FixtureClients extends AfterSaleClients {
   close(): void;
 }
 
-export interface BackendFixture extends AfterSaleClients {
+export interface BackendFixture<
+  S extends SqliteBackendStore | PostgresBackendStore = SqliteBackendStore,
+> extends AfterSaleClients {
   readonly direct: AfterSaleClients;
   readonly dir: string;
   /** Generated for this run; keys.json in `dir` is sealed under it (child processes: BLUETILL_MASTER_KEY=masterKey.toBase64()). */
   readonly masterKey: MasterKey;
   readonly seed: SeededBackend;
-  readonly backend: RunningBackend;
+  readonly backend: RunningBackend<S>;
   /** The raw status of every declinable call made through the fixture's clients, in order. */
   readonly wire: WireAnswer[];
   challenge(terminalId?: string): Promise<ChallengeResponse>;
@@ -259,25 +264,34 @@ function clientsOver(address: string, creds: ChannelCredentials, wire: WireAnswe
   };
 }
 
+export interface BackendFixtureOptions {
+  extraCards?: readonly NewCard[];
+  metrics?: BackendMetrics;
+  clock?: Clock;
+  shopper?: ShopperOptions;
+  worker?: boolean;
+  cryptoWorkers?: number;
+  emvKeyBits?: EmvKeyBits;
+  /** Seed and serve over this PostgreSQL database (empty) instead of a SQLite file in the temp dir. */
+  postgresUrl?: string;
+}
+
+export function startBackendFixture(
+  o: BackendFixtureOptions & { postgresUrl: string },
+): Promise<BackendFixture<PostgresBackendStore>>;
+export function startBackendFixture(o?: BackendFixtureOptions): Promise<BackendFixture>;
 export async function startBackendFixture(
-  o: {
-    extraCards?: readonly NewCard[];
-    metrics?: BackendMetrics;
-    clock?: Clock;
-    shopper?: ShopperOptions;
-    worker?: boolean;
-    cryptoWorkers?: number;
-    emvKeyBits?: EmvKeyBits;
-  } = {},
-): Promise<BackendFixture> {
+  o: BackendFixtureOptions = {},
+): Promise<BackendFixture<SqliteBackendStore | PostgresBackendStore>> {
   const dir = mkdtempSync(join(tmpdir(), 'bluetill-backend-'));
   const masterKey = MasterKey.generate();
   const seed = await seedDemo(dir, ['T-0002', 'T-0003'], o.extraCards ?? [], {
     masterKey,
     ...(o.emvKeyBits ? { emvKeyBits: o.emvKeyBits } : {}),
+    ...(o.postgresUrl ? { store: parseStoreSpec(o.postgresUrl) } : {}),
   });
   const backend = await startBackend({
-    dbPath: seed.dbPath,
+    ...(o.postgresUrl ? { postgresUrl: o.postgresUrl } : { dbPath: seed.dbPath }),
     keysPath: seed.keysPath,
     masterKey,
     logger: createLogger('backend', 'silent'),
@@ -304,7 +318,7 @@ export async function startBackendFixture(
   const others: FixtureClients[] = [];
   const root = publicKeyFromRaw(Buffer.from(seed.trust.cardCompanyRoot, 'base64'));
   const cards = new Map<string, TestCard>();
-  const f: BackendFixture = {
+  const f: BackendFixture<SqliteBackendStore | PostgresBackendStore> = {
     dir,
     masterKey,
     seed,

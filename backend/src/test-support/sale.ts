@@ -1,9 +1,11 @@
 /** A whole sale against a backend fixture, as a till would relay it: challenge, authorize, settle. */
 import type { Item, SettleResponse } from '@bluetill/protocol';
 import type { BackendFixture } from './backend-fixture';
+import type { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
+import type { PostgresBackendStore } from '../adapters/postgres/backend-store.postgres';
 
 export async function sell(
-  f: BackendFixture,
+  f: Pick<BackendFixture<SqliteBackendStore | PostgresBackendStore>, 'card' | 'authorizeCard' | 'settle'>,
   o: { cardId: string; pin: string; txn: string; minor: number; terminalId?: string },
 ): Promise<SettleResponse> {
   const terminalId = o.terminalId ?? 'T-0001';

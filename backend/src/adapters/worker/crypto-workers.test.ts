@@ -83,7 +83,7 @@ describe('crypto workers', () => {
     { timeout: 30_000 },
     async () => {
       const thread = await startUseCaseThread({
-        dbPath: f.seed.dbPath,
+        store: { dbPath: f.seed.dbPath },
         keysPath: f.seed.keysPath,
         masterKey: f.masterKey,
         log,
@@ -121,7 +121,7 @@ describe('crypto workers', () => {
     { timeout: 30_000 },
     async () => {
       const thread = await startUseCaseThread({
-        dbPath: f.seed.dbPath,
+        store: { dbPath: f.seed.dbPath },
         keysPath: f.seed.keysPath,
         masterKey: f.masterKey,
         log,

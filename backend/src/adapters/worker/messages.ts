@@ -13,9 +13,12 @@ import type { PeerIdentity } from '../grpc/terminal-caller';
 import { readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 
+/** The store the use-case worker opens: a SQLite file, or a PostgreSQL database shared with other nodes. */
+export type WorkerStore = { readonly dbPath: string } | { readonly postgresUrl: string };
+
 export interface WorkerStart {
   readonly entry: string;
-  readonly dbPath: string;
+  readonly store: WorkerStore;
   readonly keysPath: string;
   /** The master key (base64) opens keys.json in the worker; it never leaves the process. */
   readonly masterKey: string;

@@ -13,7 +13,7 @@
  *   use) and is replaced; the server keeps serving.
  *
  * @example
- *   const thread = await startUseCaseThread({ dbPath, keysPath, masterKey, log, cryptoWorkers: 2 });
+ *   const thread = await startUseCaseThread({ store: { dbPath }, keysPath, masterKey, log, cryptoWorkers: 2 });
  *   const res = await thread.useCases.settlement.settle(req, caller);
  *   await thread.close();
  */
@@ -22,7 +22,8 @@ import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import type { ShopperOptions } from '../../app/shopper-service';
 import type { MasterKey } from '../master-key';
-import type { CommitCounts as CommitStats } from '../sqlite/backend-store.sqlite';
+import type { CommitCounts } from '../sqlite/backend-store.sqlite';
+import type { PostgresCommitCounts } from '../postgres/backend-store.postgres';
 import type { RemoteUseCases, UseCases } from '../grpc/use-cases';
 import { RequestError } from '../../app/request-error';
 import { currentDeadline } from '../call-deadline';
@@ -40,6 +41,7 @@ import {
   type ForwardedCallMessage,
   type WorkerMessage,
   type WorkerStart,
+  type WorkerStore,
 } from './messages';
 
 /** Calls forwarded as bytes so far, and the messages they took each way (batched per turn). */
@@ -59,8 +61,8 @@ export interface UseCaseThread {
   ): Promise<ForwardedAnswer>;
   /** Forwarded calls and the messages they crossed in. */
   forwardedCrossings(): ForwardedCrossings;
-  /** The worker store's group-commit counts. */
-  commitStats(): Promise<CommitStats>;
+  /** The worker store's commit counts (SQLite's group commits, or PostgreSQL's commits and reruns). */
+  commitStats(): Promise<CommitCounts | PostgresCommitCounts>;
   /** Linux thread ids of the use-case worker and the crypto workers (for per-thread CPU figures), where known. */
   readonly threadIds: { readonly useCase: number | undefined; readonly crypto: ReadonlyArray<number> };
   /** Crypto workers running now (ready to take calls). */
@@ -111,7 +113,7 @@ interface CryptoSlot {
 }
 
 export async function startUseCaseThread(o: {
-  dbPath: string;
+  store: WorkerStore;
   keysPath: string;
   masterKey: MasterKey;
   log: Logger;
@@ -121,7 +123,7 @@ export async function startUseCaseThread(o: {
   const masterKey = o.masterKey.toBase64();
   const start: WorkerStart = {
     entry: new URL('./use-case-worker.ts', import.meta.url).href,
-    dbPath: o.dbPath,
+    store: o.store,
     keysPath: o.keysPath,
     masterKey,
     ...(o.shopper ? { shopper: o.shopper } : {}),
@@ -352,7 +354,7 @@ export async function startUseCaseThread(o: {
     useCases,
     callForwarded,
     forwardedCrossings: () => ({ ...crossings }),
-    commitStats: () => call('store', 'commitStats', []) as Promise<CommitStats>,
+    commitStats: () => call('store', 'commitStats', []) as Promise<CommitCounts | PostgresCommitCounts>,
     get threadIds() {
       return {
         useCase: useCaseTid,

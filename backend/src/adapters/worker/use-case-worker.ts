@@ -8,6 +8,7 @@
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { SqliteBackendStore } from '../sqlite/backend-store.sqlite';
+import { PostgresBackendStore } from '../postgres/backend-store.postgres';
 import { SoftwareKeyStore } from '../key-store.file';
 import { MasterKey } from '../master-key';
 import { systemClock } from '../../ports/clock';
@@ -40,10 +41,13 @@ const port = parentPort!;
 const post = (m: WorkerMessage) => port.postMessage(m);
 const start = workerData as WorkerStart;
 
-let store: SqliteBackendStore | undefined;
+let store: SqliteBackendStore | PostgresBackendStore | undefined;
 try {
   const keys = SoftwareKeyStore.fromFile(start.keysPath, MasterKey.fromBase64(start.masterKey));
-  store = new SqliteBackendStore(start.dbPath, { groupCommit: { flushAt: USE_CASE_FLUSH_AT } });
+  store =
+    'postgresUrl' in start.store
+      ? await PostgresBackendStore.open(start.store.postgresUrl)
+      : new SqliteBackendStore(start.store.dbPath, { groupCommit: { flushAt: USE_CASE_FLUSH_AT } });
   const useCases = createUseCases(
     store,
     keys,
@@ -121,8 +125,7 @@ try {
   port.on('message', (m: CallMessage | ForwardedBatchMessage | UseCaseControl) => {
     if (m === 'close') {
       for (const p of cryptoPorts) p.close();
-      store?.close();
-      port.close();
+      void Promise.resolve(store?.close()).finally(() => port.close());
       return;
     }
     if ('kind' in m && m.kind === 'forwarded-batch') {
@@ -139,6 +142,6 @@ try {
   });
   post({ kind: 'ready', ...(linuxThreadId() !== undefined ? { tid: linuxThreadId()! } : {}) });
 } catch (error) {
-  store?.close();
+  await Promise.resolve(store?.close()).catch(() => undefined);
   post({ kind: 'failed', error: toWire(error) });
 }
