@@ -218,6 +218,8 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
     }
     let cardAuth: CardAuth;
     if (cvm.method === 'online_pin') {
+      if (!secured.pinKey)
+        throw new PhoneError('protocol', 'the till is offline: no online PIN can be taken now');
       const pin = await o.prompt.pin();
       const sealedPinBlock = sealPin({
         pin,
