@@ -25,6 +25,7 @@ import {
 } from './adapters/worker/use-case-thread';
 import type { ShopperOptions, ShopperWork } from './app/shopper-service';
 import { ShopperLane, type ShopperLaneOptions, type ShopperLaneStats } from './adapters/grpc/shopper-lane';
+import { SqliteOfflineSaleStore } from './adapters/sqlite/offline-sale-store.sqlite';
 import { SqliteShopperStore } from './adapters/sqlite/shopper-store.sqlite';
 import type { Caller } from './app/caller';
 import { systemClock, type Clock } from './ports/clock';
@@ -43,6 +44,7 @@ import {
   validateIssueCode,
   validatePayMerchant,
   validateSettleWithCode,
+  validateForwardOffline,
   validateShopperChallenge,
 } from './adapters/grpc/validate';
 import type { BackendMetrics } from './adapters/metrics/backend-metrics';
@@ -166,6 +168,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     useCases = createUseCases(
       store,
       new SqliteShopperStore(store.db),
+      new SqliteOfflineSaleStore(store.db),
       keys,
       clock,
       (fields, message) => log.info(fields, message),
@@ -180,6 +183,7 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
     adjustments,
     batches,
     codeSettlement,
+    offlineForward,
     shopper: shopperUseCase,
   } = useCases;
   let credentials: ServerCredentials;
@@ -349,6 +353,15 @@ export async function startBackend(o: BackendOptions): Promise<RunningBackend> {
         (r, c) => codeSettlement.settleWithCode(r, c),
         m,
         SettlementService.settleWithCode.responseSerialize,
+      ),
+      forwardOffline: unary(
+        log,
+        callerOf,
+        'ForwardOffline',
+        validateForwardOffline,
+        (r, c) => offlineForward.forwardOffline(r, c),
+        m,
+        SettlementService.forwardOffline.responseSerialize,
       ),
       ...afterSale(''),
     } as UntypedServiceImplementation);

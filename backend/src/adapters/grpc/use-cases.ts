@@ -7,6 +7,7 @@
  */
 import type { BackendStore } from '../../ports/backend-store';
 import type { ShopperStore } from '../../ports/shopper-store';
+import type { OfflineSaleStore } from '../../ports/offline-sale-store';
 import type { Clock } from '../../ports/clock';
 import type { KeyStore } from '../../ports/key-store';
 import { AuthorizationUseCase } from '../../app/authorization-service';
@@ -14,6 +15,7 @@ import { SettlementUseCase } from '../../app/settlement-service';
 import { AdjustmentUseCase } from '../../app/adjustment-service';
 import { BatchUseCase } from '../../app/batch-service';
 import { CodeSettlementUseCase } from '../../app/code-settlement-service';
+import { OfflineForwardUseCase } from '../../app/offline-forward-service';
 import { ShopperUseCase, type ShopperOptions } from '../../app/shopper-service';
 
 /** One structured log line: fields (never card data) and a message. */
@@ -26,6 +28,8 @@ export interface UseCases {
   readonly batches: BatchUseCase;
   /** SettleWithCode (a till keys in a shopper's temporary code). */
   readonly codeSettlement: CodeSettlementUseCase;
+  /** ForwardOffline (a till forwards a sale it approved offline). */
+  readonly offlineForward: OfflineForwardUseCase;
   /** The shopper-facing listener's Challenge, IssueCode and PayMerchant. */
   readonly shopper: ShopperUseCase;
 }
@@ -33,6 +37,7 @@ export interface UseCases {
 export function createUseCases(
   store: BackendStore,
   shopperStore: ShopperStore,
+  offlineSales: OfflineSaleStore,
   keys: KeyStore,
   clock: Clock,
   event: EventSink,
@@ -56,7 +61,10 @@ export function createUseCases(
     onMerchantPayment: (e) => event({ event: 'merchant_card_payment', ...e }, 'shopper'),
     onOutcome: (e) => event({ event: 'outcome_asked', ...e }, 'shopper'),
   });
-  return { authorization, settlement, adjustments, batches, codeSettlement, shopper };
+  const offlineForward = new OfflineForwardUseCase(store, offlineSales, keys, clock, {
+    onForwarded: (e) => event({ event: 'offline_forwarded', ...e }, 'settlement'),
+  });
+  return { authorization, settlement, adjustments, batches, codeSettlement, shopper, offlineForward };
 }
 
 /** A use case as seen from another thread: every method answers with a promise. */

@@ -83,6 +83,7 @@ const TARGETS: ReadonlyArray<keyof UseCases> = [
   'batches',
   'codeSettlement',
   'shopper',
+  'offlineForward',
 ];
 
 /**

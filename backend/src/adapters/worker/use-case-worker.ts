@@ -12,6 +12,7 @@ import { SoftwareKeyStore } from '../key-store.file';
 import { MasterKey } from '../master-key';
 import { systemClock } from '../../ports/clock';
 import { createUseCases, type UseCases } from '../grpc/use-cases';
+import { SqliteOfflineSaleStore } from '../sqlite/offline-sale-store.sqlite';
 import { SqliteShopperStore } from '../sqlite/shopper-store.sqlite';
 import { answerForwarded } from '../grpc/forwarded-methods';
 import { DeadlineExceededError, deadlinePassed, withDeadline } from '../call-deadline';
@@ -48,6 +49,7 @@ try {
   const useCases = createUseCases(
     store,
     new SqliteShopperStore(store.db),
+    new SqliteOfflineSaleStore(store.db),
     keys,
     systemClock,
     (fields, message) => post({ kind: 'event', fields, message }),
