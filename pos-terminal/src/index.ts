@@ -9,6 +9,16 @@ export type { BasketStore, BasketChange, StoredBasket } from './common/ports/bas
 export type { AttemptState } from './common/payment-attempt';
 export { GrpcBackendClient, type GrpcBackendOptions } from './adapters/backend/backend-client.grpc';
 export { SqliteJournal } from './adapters/journal/journal.sqlite';
+export { SqliteOfflineJournal } from './adapters/journal/offline-journal.sqlite';
+export type { OfflineJournal, OfflineSaleRecord, OfflineSaleState } from './common/ports/offline-journal';
+export {
+  OfflineDesk,
+  type OfflineDeskOptions,
+  type OfflineForwarder,
+  type OfflineApprovalResult,
+  type ForwardReport,
+  type OfflineStatus,
+} from './common/offline/offline-desk';
 export {
   journalKey,
   generateTillKey,
