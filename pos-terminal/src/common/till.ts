@@ -23,6 +23,7 @@ import { PhoneSessions } from './sessions';
 import { SettlementDesk } from './settlement-desk';
 import { TokenBucket } from './token-bucket';
 import { DraftSale } from './sale/draft-sale';
+import type { OfflineDesk, OfflineStatus } from './offline/offline-desk';
 import { DEFAULT_LIMITS, type TillContext, type TillEvent, type TillLimits } from './till-context';
 
 export { TillError } from './till-error';
@@ -43,6 +44,8 @@ export interface TillOptions {
   readonly limits?: Partial<TillLimits>;
   /** How often unresolved settlements are looked up (ms); 0 turns the timer off. */
   readonly resolveEveryMs?: number;
+  /** Offline mode (offline/offline-desk.ts): absent, the till takes no payment while the card company is unreachable. */
+  readonly offline?: OfflineDesk;
 }
 
 export class Till {
@@ -172,8 +175,38 @@ export class Till {
     return this.desk.listTransactions(fromMs, toMs);
   }
 
-  probeBackend(): Promise<boolean> {
-    return this.desk.probeBackend();
+  /**
+   * Whether the payment network serves; when it does, the sales approved offline are forwarded
+   * (in order, each once; a round already running is joined, not doubled).
+   */
+  async probeBackend(): Promise<boolean> {
+    const ok = await this.desk.probeBackend();
+    const offline = this.o.offline;
+    if (ok && offline && offline.status().open > 0)
+      void offline.forward().then(
+        (report) => {
+          if (report.stoppedBy)
+            this.emit({
+              type: 'error',
+              sessionId: null,
+              code: 'offline_forward',
+              message: report.stoppedBy.message,
+            });
+        },
+        (error: unknown) =>
+          this.emit({
+            type: 'error',
+            sessionId: null,
+            code: 'internal',
+            message: (error as Error)?.message ?? String(error),
+          }),
+      );
+    return ok;
+  }
+
+  /** Offline mode's figures for the cashier's status line; null when the till has no offline mode. */
+  offlineStatus(): OfflineStatus | null {
+    return this.o.offline?.status() ?? null;
   }
 
   async stop(): Promise<void> {

@@ -40,6 +40,7 @@ import type {
   AdjustmentView,
   AttemptView,
   BackendStatus,
+  OfflineView,
   BatchView,
   CodePaymentView,
   DraftView,
@@ -537,6 +538,21 @@ export class CashierHost {
     for (const r of closed.slice(KEEP_CLOSED_ROWS)) this.rows.delete(r.id);
   }
 
+  /** The till's offline figures for the status line, money formatted in the till's currency. */
+  private offlineView(): OfflineView | undefined {
+    const s = this.till.offlineStatus();
+    if (!s) return undefined;
+    const currency = this.till.info().currency;
+    const money = (minor: number) => formatMoney({ minor, currency });
+    return {
+      open: s.open,
+      exposureText: money(s.exposureMinor),
+      exposureLimitText: money(s.exposureLimitMinor),
+      lossesToday: s.lossesToday,
+      lossTextToday: money(s.lossMinorToday),
+    };
+  }
+
   private async probe(): Promise<void> {
     const ok = await this.till
       .probeBackend()
@@ -551,8 +567,14 @@ export class CashierHost {
   }
 
   private setBackend(health: BackendStatus['health'], message: string): void {
-    if (this.backend.health === health && this.backend.message === message) return;
-    this.backend = { health, message, since: this.clock.now() };
+    const offline = this.offlineView();
+    if (
+      this.backend.health === health &&
+      this.backend.message === message &&
+      JSON.stringify(this.backend.offline) === JSON.stringify(offline)
+    )
+      return;
+    this.backend = { health, message, since: this.clock.now(), ...(offline ? { offline } : {}) };
     this.push('backend:changed', this.backend);
     this.push('till:changed', this.snapshot());
   }
