@@ -101,6 +101,7 @@ export class Till {
       cancel: (basket, req) => desk.cancel(basket, req),
       issueResumeToken: (txn, basketId) => desk.issueResumeToken(txn, basketId),
       lookupOutcome: (txn, token) => desk.lookupOutcome(txn, token),
+      offline: o.offline ?? null,
     };
     this.sessions = new PhoneSessions(ctx, this.baskets);
   }
