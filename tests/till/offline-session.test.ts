@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InMemoryRadio } from '@bluetill/simulator';
+import { AutoPrompt, InMemoryRadio, phoneCardFrom } from '@bluetill/simulator';
+import { pay } from '@bluetill/phone-agent';
 import {
   MessageStream,
   createDemoIssuer,
@@ -33,6 +34,14 @@ import { SqliteOfflineJournal } from '../../pos-terminal/src/adapters/journal/of
 import { GrpcBackendClient } from '../../pos-terminal/src/adapters/backend/backend-client.grpc';
 
 const issuer = createDemoIssuer();
+/** A card its issuer lets approve offline: 2 in a row before it asks to go online, at most 3. */
+const offlineCard = prepareDemoCard(issuer, {
+  pan: '9990010000000025',
+  expiry: '3012',
+  cardholderName: 'OFF LINE',
+  pin: '4321',
+  offlineLimits: { lowerConsecutive: 2, upperConsecutive: 3, amountMinor: 20_000, currency: 978 },
+});
 const card = prepareDemoCard(issuer, {
   pan: '9990010000000017',
   expiry: '3012',
@@ -237,5 +246,40 @@ describe('a till that cannot reach the card company sells offline', () => {
       value: { approved: false, declineReason: 'card_company_unreachable' },
     });
     expect(t.offlineJournal.open()).toEqual([]);
+  });
+
+  it('the phone pays offline with its card (offline PIN, TC with CDA) and verifies the till’s receipt; past the card’s own limit it is declined', async () => {
+    const t = await startTill();
+    const { paymentCard } = await phoneCardFrom(offlineCard.personalization, offlineCard.personalizationKey);
+    const outcomes = [];
+    for (let i = 0; i < 4; i++) {
+      t.till.baskets.add([{ sku: 'tea', name: 'Green tea', quantity: 1, unitPriceMinor: 350 + i }]);
+      const link = await t.radio.central().connect('till');
+      outcomes.push(
+        await pay({
+          link,
+          card: paymentCard,
+          prompt: new AutoPrompt({ pin: '4321' }),
+          trust,
+          cvm: { method: 'offline_pin' },
+          answerTimeoutMs: 5_000,
+        }),
+      );
+      await link.disconnect().catch(() => undefined);
+      for (const b of t.till.baskets.list()) if (b.state === 'open') t.till.baskets.cancel(b.id);
+    }
+    // The card approves offline twice in a row (its lower limit), then asks to go online: an ARQC
+    // the till cannot send anywhere, declined "card company unreachable".
+    expect(outcomes.map((o) => o.kind)).toEqual([
+      'approved_offline',
+      'approved_offline',
+      'declined',
+      'declined',
+    ]);
+    const first = outcomes[0]!;
+    if (first.kind === 'approved_offline')
+      expect(first.receipt).toMatchObject({ total: { minor: 350, currency: 'EUR' }, terminalId: 'T-1' });
+    expect(outcomes[2]).toMatchObject({ reason: 'card_company_unreachable' });
+    expect(t.offlineJournal.open()).toHaveLength(2);
   });
 });
