@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { OfflineReceipt, SignedOfflineReceipt } from '../gen/bluetill/v1/ble';
+import type { SignedOfflineReceipt } from '../gen/bluetill/v1/ble';
+import { OfflineReceipt } from '../gen/bluetill/v1/ble';
 import { generateP256, rawFromPublicKey } from './keys';
 import { signWith } from './certificate';
 import {

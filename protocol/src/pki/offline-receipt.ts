@@ -8,7 +8,8 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { Item, Money } from '../gen/bluetill/v1/common';
-import { OfflineReceipt, SignedOfflineReceipt } from '../gen/bluetill/v1/ble';
+import type { SignedOfflineReceipt } from '../gen/bluetill/v1/ble';
+import { OfflineReceipt } from '../gen/bluetill/v1/ble';
 import { ProtocolError } from '../errors';
 import { signWith, verifyWith } from './certificate';
 
