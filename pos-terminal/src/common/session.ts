@@ -5,14 +5,14 @@
  * ```mermaid
  * stateDiagram-v2
  *   [*] --> connected
- *   connected --> secured: Hello / HelloAck (UN from the backend)
+ *   connected --> secured: Hello / HelloAck (UN from the backend; offline: the till's own)
  *   secured --> authorizing: CardAuth
  *   secured --> approved: ReceiptRequest (after a lost link)
  *   secured --> declined: ReceiptRequest (after a lost link)
- *   authorizing --> authorized: approved (AuthResult + basket)
+ *   authorizing --> authorized: approved (AuthResult + basket; offline: the card verifies the cardholder)
  *   authorizing --> declined: declined
  *   authorized --> paying: Payment
- *   paying --> approved: settled (Receipt)
+ *   paying --> approved: settled (Receipt); offline: the TC approved and journaled (till-signed receipt)
  *   paying --> declined: basket mismatch (signed by Cancel) or backend decline
  *   paying --> failed: outcome unknown (journal resolves it)
  *   connected --> failed: bad frame / bad message / backend down
