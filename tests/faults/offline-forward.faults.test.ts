@@ -5,14 +5,16 @@
  * certificate, the cards' TCs with CDA computed from their personalization files. While the backend
  * is down the till approves offline within its limits (one sale over the floor limit and one card on
  * the till's block list declined "card company unreachable"); then forwarding is interrupted every
- * way the till can be: the backend killed midway, answers lost (the request reached the card company,
- * its answer did not), the till "killed" (its journal and client dropped mid-round and reopened),
+ * way the till can be: a till process killed with SIGKILL mid-round (offline-forward-child.ts), the
+ * backend killed midway, answers lost (the request reached the card company, its answer did not),
+ * the till dropped in process (its journal and client closed mid-round and reopened),
  * and the whole journal forwarded a second time from a copy taken before. What must hold: each sale
  * the till approved is judged by the card company once (settled or the merchant's loss), no card's
  * TC settles twice, the ledger sums to zero per currency.
  * Prints {"bench":"faults_offline_forward","value":<payments>,"unit":"payments","offline_double_charges":0,"offline_lost":0,…}.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -55,6 +57,8 @@ const figures = {
   forwardRounds: 0,
   answersLost: 0,
   tillKills: 0,
+  tillKill9: 0,
+  forwardedBeforeKill9: 0,
   backendKills: 0,
 };
 
@@ -208,6 +212,40 @@ describe('offline sales forwarded through every interruption', () => {
       till.close();
       copyFileSync(journalPath, backup);
 
+      // A till process forwarding, killed with SIGKILL once two answers are journaled.
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          join(import.meta.dirname, 'offline-forward-child.ts'),
+          JSON.stringify({
+            journalPath,
+            journalKey: Buffer.from(journalKey).toString('base64'),
+            cardKeySecret: Buffer.from(cardKeySecret).toString('base64'),
+            terminalId,
+            merchantId: identity.merchantId,
+            merchantName: identity.merchantName,
+            privatePem: identity.privatePem,
+            address: rig.address(),
+            tlsDir: rig.seed.tlsDir,
+          }),
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_c, signal) => r(signal)));
+      let out = '';
+      await new Promise<void>((resolve) =>
+        child.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          if ((out.match(/^forwarded /gm) ?? []).length >= 2 || out.includes('done')) resolve();
+        }),
+      );
+      child.kill('SIGKILL');
+      figures.tillKill9 = (await exited) === 'SIGKILL' ? 1 : 0;
+      figures.forwardedBeforeKill9 = (out.match(/^forwarded /gm) ?? []).length;
+      expect(figures.forwardedBeforeKill9).toBeGreaterThanOrEqual(2);
+      expect(out).not.toContain('done');
       // The first answer is lost (the sale reached the card company; the round stops, the sale stays
       // 'forwarding'); then the till is killed after three more forwards, its fourth marked
       // 'forwarding' in the journal but never sent.
