@@ -112,6 +112,12 @@ describe('offline payments, end to end', () => {
       expect(report.forwarded.every((f) => f.state === 'settled')).toBe(true);
       expect(t.offline!.status()).toMatchObject({ open: 0, exposureMinor: 0 });
     }
+    // Each till heard the card company's signed receipt of each of its offline sales (the cashier's history keeps it).
+    for (const t of rig.tills)
+      expect(
+        t.events.filter((e) => e.type === 'receipt' && e.receipt.offline && e.receipt.result === 'approved')
+          .length,
+      ).toBe(approved.filter((a) => a.till === t.index).length);
     // Forwarded again (a second round over an empty queue) nothing moves.
     for (const t of rig.tills) expect((await t.offline!.forward()).forwarded).toEqual([]);
 

@@ -104,6 +104,19 @@ export class Till {
       offline: o.offline ?? null,
     };
     this.sessions = new PhoneSessions(ctx, this.baskets);
+    // What the card company made of each offline sale reaches the cashier: its signed receipt when
+    // settled, and a sale it did not honour as an alert naming the reason (the merchant's loss).
+    o.offline?.onForwardedSale((sale) => {
+      if (sale.receipt && sale.state === 'settled')
+        emit({ type: 'receipt', receipt: sale.receipt, sessionId: null });
+      else
+        emit({
+          type: 'error',
+          sessionId: null,
+          code: 'offline_loss',
+          message: `Offline sale ${sale.offlineId} not honoured by the card company (${(sale.reason ?? 'declined').replaceAll('_', ' ')}): the merchant's loss`,
+        });
+    });
   }
 
   onEvent(listener: (e: TillEvent) => void): () => void {

@@ -158,6 +158,7 @@ describe('the till offline desk', () => {
       },
     });
     let { desk, journal } = w.open();
+    const heard: string[] = [];
     const ids: string[] = [];
     for (const minor of [1_00, 2_00, 3_00]) {
       const r = await w.sell(desk, minor);
@@ -169,7 +170,9 @@ describe('the till offline desk', () => {
     expect(first.remaining).toBe(2);
     journal.close();
     ({ desk, journal } = w.open());
+    desk.onForwardedSale((s) => heard.push(`${s.offlineId}:${s.state}`));
     const second = await desk.forward();
+    expect(heard).toEqual([`${ids[1]}:settled`, `${ids[2]}:settled`]);
     expect(second.forwarded.map((f) => f.offlineId)).toEqual([ids[1], ids[2]]);
     expect(seen.map((s) => s.split(':')[0])).toEqual([ids[0], ids[1], ids[1], ids[2]]);
     expect(seen[1]).toBe(seen[2]);

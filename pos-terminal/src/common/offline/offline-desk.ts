@@ -115,10 +115,17 @@ export interface OfflineDeskOptions {
 export class OfflineDesk {
   private counter = 0;
   private round: Promise<ForwardReport> | null = null;
+  private readonly listeners = new Set<(sale: ForwardedSale) => void>();
 
   constructor(private readonly o: OfflineDeskOptions) {
     checkOfflinePolicyLimits(o.limits);
     if (o.cardKeySecret.length < 16) throw new Error('card key secret must be at least 16 bytes');
+  }
+
+  /** Hears each sale the card company judged, as it is journaled (the till tells the cashier). */
+  onForwardedSale(listener: (sale: ForwardedSale) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** The card's key in the journal and on the block list (never the number itself). */
@@ -261,6 +268,7 @@ export class OfflineDesk {
       );
       forwarded.push(judged);
       this.o.onForwarded?.(judged);
+      for (const l of this.listeners) l(judged);
     }
     return { forwarded, remaining: 0, stoppedBy: null };
   }

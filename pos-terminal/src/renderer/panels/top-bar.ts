@@ -61,7 +61,9 @@ export class TopBar implements Panel {
           `<div class="alert alert-bad">Basket ${esc(m.basketId)}: ${esc(m.message)} <button type="button" data-dismiss="${esc(key)}">Dismiss</button></div>`,
         );
     }
-    for (const e of (s?.errors ?? []).filter((x) => x.code === 'printer' || x.code === 'pdf')) {
+    for (const e of (s?.errors ?? []).filter(
+      (x) => x.code === 'printer' || x.code === 'pdf' || x.code === 'offline_loss',
+    )) {
       const key = `e:${e.code}:${e.at}`;
       if (!dismissed.has(key))
         alerts.push(
