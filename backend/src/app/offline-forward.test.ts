@@ -167,3 +167,40 @@ describe('Settlement.ForwardOffline', () => {
     expect((await offlineRows()).some((r) => r.offlineId === req.offlineId)).toBe(false);
   });
 });
+
+describe('Settlement.ForwardOffline on the use-case worker (as `serve` runs it)', () => {
+  it('settles once and replays the stored answer', async () => {
+    const w = await startBackendFixture({ worker: true });
+    const c = new SettlementClient(
+      w.backend.address.replace(/^127\.0\.0\.1:/, 'localhost:'),
+      w.credentialsFor('T-0001'),
+    );
+    try {
+      const approvedAtMs = Date.now() - 60_000;
+      const amount = { minor: 420, currency: 'EUR' };
+      const tc = demoOfflineTc(w.card('card-alice').p, {
+        amount,
+        unpredictableNumber: Uint8Array.of(9, 9, 9, 9),
+        atc: 300,
+        date: yymmdd(approvedAtMs),
+      });
+      const req: ForwardOfflineRequest = {
+        terminalId: 'T-0001',
+        offlineId: 'OFF-T-0001-worker-1',
+        merchantId: 'M-0001',
+        tc,
+        amount,
+        items: [{ sku: 'tea', name: 'Green tea', quantity: 1, unitPriceMinor: 420 }],
+        approvedAtMs,
+      };
+      const call = () =>
+        callDeclinable<SettleResponse>((cb) => c.forwardOffline(req, cb), SettleResponse.decode);
+      const first = await call();
+      expect(first).toMatchObject({ approved: true, replayed: false });
+      expect(await call()).toMatchObject({ approved: true, replayed: true });
+    } finally {
+      c.close();
+      await w.close();
+    }
+  });
+});
