@@ -27,6 +27,8 @@ import {
 } from './adapters/worker/use-case-thread';
 import type { ShopperOptions, ShopperWork } from './app/shopper-service';
 import { ShopperLane, type ShopperLaneOptions, type ShopperLaneStats } from './adapters/grpc/shopper-lane';
+import { SqliteOfflineSaleStore } from './adapters/sqlite/offline-sale-store.sqlite';
+import { PostgresOfflineSaleStore } from './adapters/postgres/offline-sale-store.postgres';
 import type { Caller } from './app/caller';
 import { systemClock, type Clock } from './ports/clock';
 import { guardDecoding } from './adapters/grpc/malformed-request';
@@ -44,6 +46,7 @@ import {
   validateIssueCode,
   validatePayMerchant,
   validateSettleWithCode,
+  validateForwardOffline,
   validateShopperChallenge,
 } from './adapters/grpc/validate';
 import type { BackendMetrics } from './adapters/metrics/backend-metrics';
@@ -219,6 +222,9 @@ export async function startBackend(
   } else {
     useCases = createUseCases(
       store,
+      store instanceof PostgresBackendStore
+        ? new PostgresOfflineSaleStore()
+        : new SqliteOfflineSaleStore(store.db),
       keys,
       clock,
       (fields, message) => log.info(fields, message),
@@ -233,6 +239,7 @@ export async function startBackend(
     adjustments,
     batches,
     codeSettlement,
+    offlineForward,
     shopper: shopperUseCase,
   } = useCases;
   let credentials: ServerCredentials;
@@ -406,6 +413,15 @@ export async function startBackend(
           (r, c) => codeSettlement.settleWithCode(r, c),
           m,
           SettlementService.settleWithCode.responseSerialize,
+        ),
+        forwardOffline: unary(
+          log,
+          callerOf,
+          'ForwardOffline',
+          validateForwardOffline,
+          (r, c) => offlineForward.forwardOffline(r, c),
+          m,
+          SettlementService.forwardOffline.responseSerialize,
         ),
         ...afterSale(''),
       } as UntypedServiceImplementation),

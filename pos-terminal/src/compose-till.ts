@@ -8,7 +8,11 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { privateKeyFromPem } from '@bluetill/protocol';
+import { createHmac } from 'node:crypto';
+import { privateKeyFromPem, type RsaPublicKey } from '@bluetill/protocol';
+import { OfflineDesk, type OfflineForwarder } from './common/offline/offline-desk';
+import type { BlockList, OfflinePolicyLimits } from './common/offline/offline-policy';
+import { SqliteOfflineJournal } from './adapters/journal/offline-journal.sqlite';
 import { Till } from './common/till';
 import type { TillLimits } from './common/till-context';
 import type { BlePeripheral } from './common/ports/ble-peripheral';
@@ -55,6 +59,16 @@ export interface TillConfig {
   readonly currency: string;
   /** The till key that protects the journal (journal-key.ts); default from BLUETILL_TILL_KEY / BLUETILL_TILL_KEY_FD. */
   readonly tillKey?: Uint8Array;
+  /**
+   * Offline mode: the merchant's limits, the scheme CA keys the till checks cards under, and the
+   * till's copy of the block list. Absent, the till takes no payment while the card company is
+   * unreachable.
+   */
+  readonly offline?: {
+    readonly limits: OfflinePolicyLimits;
+    readonly caKeys: ReadonlyMap<number, RsaPublicKey>;
+    readonly blockList?: BlockList;
+  };
 }
 
 /** What a test, the simulator or a device puts in place of the real parts. */
@@ -92,6 +106,8 @@ export interface ComposedTill {
   readonly receipts: SqliteReceiptStore;
   readonly printer: ReceiptPrinter | null;
   readonly pdfDir: string;
+  /** Offline mode, when configured. */
+  readonly offline: OfflineDesk | null;
   close(): Promise<void>;
 }
 
@@ -176,6 +192,31 @@ export async function composeTill(c: TillConfig, x: TillOverrides = {}): Promise
     key: journalKey(tillKey, t.terminalId),
   });
   const parts = x.wrap ? x.wrap({ backend, journal }) : { backend, journal };
+  const key = journalKey(tillKey, t.terminalId);
+  const offlineJournal = c.offline
+    ? new SqliteOfflineJournal(x.journalPath ?? join(c.dataDir, 'journal.sqlite'), { key })
+    : null;
+  const forwarder = parts.backend as BackendClient & Partial<OfflineForwarder>;
+  if (c.offline && typeof forwarder.forwardOffline !== 'function')
+    throw new Error('offline mode needs a backend client that can forward offline sales');
+  const offline =
+    c.offline && offlineJournal
+      ? new OfflineDesk({
+          terminalId: t.terminalId,
+          merchantId: t.merchantId,
+          merchantName: t.merchantName,
+          terminalKey,
+          journal: offlineJournal,
+          limits: c.offline.limits,
+          blockList: c.offline.blockList ?? { has: () => false },
+          caKeys: c.offline.caKeys,
+          cardKeySecret: new Uint8Array(
+            createHmac('sha256', key).update('bluetill offline card keys').digest(),
+          ),
+          forwarder: forwarder as OfflineForwarder,
+          clock: x.clock ?? { now: () => Date.now() },
+        })
+      : null;
   const tillDb = x.tillDbPath ?? join(c.dataDir, 'till.sqlite');
   const catalog = new SqliteCatalog(tillDb);
   const receipts = new SqliteReceiptStore(tillDb);
@@ -197,6 +238,7 @@ export async function composeTill(c: TillConfig, x: TillOverrides = {}): Promise
     ...(x.clock ? { clock: x.clock } : {}),
     ...(x.limits ? { limits: x.limits } : {}),
     ...(x.resolveEveryMs !== undefined ? { resolveEveryMs: x.resolveEveryMs } : {}),
+    ...(offline ? { offline } : {}),
   });
   if (x.start ?? true) {
     // Receipts the till learns at start (settlements resolved from the journal) are kept too,
@@ -215,10 +257,12 @@ export async function composeTill(c: TillConfig, x: TillOverrides = {}): Promise
     receipts,
     printer,
     pdfDir: join(c.dataDir, 'receipts'),
+    offline,
     async close() {
       await till.stop();
       ownBackend?.close();
       journal.close();
+      offlineJournal?.close();
       catalog.close();
       receipts.close();
     },

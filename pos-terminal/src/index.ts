@@ -10,6 +10,16 @@ export type { AttemptState } from './common/payment-attempt';
 export { GrpcBackendClient, type GrpcBackendOptions } from './adapters/backend/backend-client.grpc';
 export { parseBackendAddresses, type NodeCounts } from './adapters/backend/backend-nodes';
 export { SqliteJournal } from './adapters/journal/journal.sqlite';
+export { SqliteOfflineJournal } from './adapters/journal/offline-journal.sqlite';
+export type { OfflineJournal, OfflineSaleRecord, OfflineSaleState } from './common/ports/offline-journal';
+export {
+  OfflineDesk,
+  type OfflineDeskOptions,
+  type OfflineForwarder,
+  type OfflineApprovalResult,
+  type ForwardReport,
+  type OfflineStatus,
+} from './common/offline/offline-desk';
 export {
   journalKey,
   generateTillKey,

@@ -39,6 +39,8 @@ export const DECLINE_CODES = [
   'merchant_card_invalid',
   'currency_not_accepted',
   'card_declined',
+  'card_company_unreachable',
+  'offline_merchant_loss',
 ] as const;
 
 export type DeclineCode = (typeof DECLINE_CODES)[number];
@@ -83,6 +85,8 @@ const TEXT: Record<DeclineCode, string> = {
   merchant_card_invalid: 'Merchant card could not be authenticated',
   currency_not_accepted: 'The merchant does not accept this currency',
   card_declined: 'The card declined the payment (it did not ask for online approval)',
+  card_company_unreachable: 'Declined: card company unreachable',
+  offline_merchant_loss: 'Approved offline, not honoured by the card company (the merchant bears it)',
 };
 
 export const declineText = (code: DeclineCode): string => TEXT[code];

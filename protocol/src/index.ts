@@ -14,6 +14,7 @@ export * from './ble/disconnect-reason';
 export * from './pki/keys';
 export * from './pki/certificate';
 export * from './pki/terminal-statement';
+export * from './pki/offline-receipt';
 export * from './pin/pin-block';
 export * from './pin/pin-seal';
 export {
@@ -22,6 +23,7 @@ export {
   CvmMethod,
   Item,
   Money,
+  OfflineTc,
   Receipt,
   SignedReceipt,
 } from './gen/bluetill/v1/common';
@@ -34,11 +36,13 @@ export {
   Error as ErrorMessage,
   Hello,
   HelloAck,
+  OfflineReceipt,
   Payment,
   ReceiptMessage,
   ReceiptRequest,
   Sealed,
   SealedPinBlock,
+  SignedOfflineReceipt,
   TillInfo,
   TillStatus,
 } from './gen/bluetill/v1/ble';
@@ -53,6 +57,7 @@ export {
   ChallengeResponse,
   CloseBatchRequest,
   CloseBatchResponse,
+  ForwardOfflineRequest,
   GetSettlementRequest,
   ListTransactionsRequest,
   ListTransactionsResponse,

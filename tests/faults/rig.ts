@@ -19,6 +19,7 @@ import {
   MasterKey,
   fleetCards,
   issueTerminalIdentity,
+  loadIssuer,
   readKeysFile,
   readTerminalTls,
   seedDemo,
@@ -28,6 +29,7 @@ import {
   type SeededBackend,
   type TerminalIdentity,
 } from '@bluetill/backend';
+import type { NewCard } from '../../backend/src/admin/registry';
 import {
   GrpcBackendClient,
   composeTill,
@@ -37,7 +39,9 @@ import {
   type Journal,
   type PeripheralLink,
   type TillEvent,
+  type OfflineDesk,
 } from '@bluetill/pos-terminal';
+import type { OfflinePolicyLimits } from '../../pos-terminal/src/common/offline/offline-policy';
 import {
   pay,
   retrieveReceipt,
@@ -71,6 +75,16 @@ export interface RigOptions {
    */
   readonly nodes?: number;
   readonly fleetCards?: number;
+  /** More cards seeded at the backend (with their personalization files), e.g. cards that approve offline. */
+  readonly extraCards?: readonly NewCard[];
+  /**
+   * Offline mode on every till: the merchant's limits (the CA keys are the seed's) and the cards on
+   * the tills' block-list copy.
+   */
+  readonly offline?: {
+    readonly limits: OfflinePolicyLimits;
+    readonly blockCards?: ReadonlyArray<{ readonly pan: string; readonly psn: number }>;
+  };
   /** EMV RSA key sizes of the seeded issuer (default: the seed's demo sizes). */
   readonly emvKeyBits?: { readonly ca: number; readonly issuer: number; readonly icc: number };
   readonly deadlineMs?: number;
@@ -90,6 +104,8 @@ export interface RigTill {
   readonly identity: TerminalIdentity;
   readonly journalPath: string;
   readonly events: TillEvent[];
+  /** The till's offline mode (RigOptions.offline), else null. */
+  readonly offline: OfflineDesk | null;
   till: Till;
   radio: InMemoryRadio;
   journal: Journal;
@@ -105,6 +121,8 @@ export interface PhoneRunOptions {
   /** Reconnect and ask after a lost link (default true). */
   readonly resume?: boolean;
   readonly answerTimeoutMs?: number;
+  /** How the cardholder is verified (default the online PIN). */
+  readonly cvm?: PayOptions['cvm'];
 }
 
 export interface PhoneRun {
@@ -164,7 +182,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
   const terminalIds = Array.from({ length: tillCount }, (_, i) => `T-${String(i + 1).padStart(4, '0')}`);
   const masterKey = MasterKey.generate();
   const tillKey = new Uint8Array(randomBytes(32));
-  const extra = fleetCards(o.fleetCards ?? 0);
+  const extra = [...fleetCards(o.fleetCards ?? 0), ...(o.extraCards ?? [])];
   // At least T-0001 … T-0003 are registered, so that a till can be "another till" of the same merchant.
   const registered = [...new Set([...terminalIds, 'T-0002', 'T-0003'])].filter((id) => id !== 'T-0001');
   const seed = await seedDemo(dir, registered, extra, {
@@ -291,6 +309,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
     });
     // The till as pos-terminal composes it; the rig puts in its radio, its client, its journal file
     // and the fault injection, and starts the till itself.
+    const blocked = new Set<string>();
     const composed = await composeTill(
       {
         terminal: identities[index]!,
@@ -299,6 +318,18 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
         currency: DEMO_MERCHANT.currency,
         tillKey,
         printer: 'none',
+        ...(o.offline
+          ? {
+              offline: {
+                limits: o.offline.limits,
+                caKeys: (() => {
+                  const issuer = loadIssuer(material.emv);
+                  return new Map([[issuer.ca.index, issuer.ca.publicKey]]);
+                })(),
+                blockList: { has: (key: string) => blocked.has(key) },
+              },
+            }
+          : {}),
       },
       {
         backend: client,
@@ -314,6 +345,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
       },
     );
     const till = composed.till;
+    for (const c of o.offline?.blockCards ?? []) blocked.add(composed.offline!.cardKey(c.pan, c.psn));
     till.onEvent((e) => events.push(e));
     // The till's structured log, as the composition roots write it (every event), scanned for card data.
     const tillLog =
@@ -324,7 +356,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
       );
     tillLoggers.set(terminalId, tillLog);
     till.onEvent((e) => tillLog.info({ terminalId, ...e }, e.type));
-    return { till, radio, journal: composed.journal, client };
+    return { till, radio, journal: composed.journal, client, offline: composed.offline };
   }
 
   const tills: RigTill[] = [];
@@ -421,6 +453,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
           now: clock.now,
           ...(po.tamper ? { tamper: po.tamper } : {}),
           ...(po.answerTimeoutMs ? { answerTimeoutMs: po.answerTimeoutMs } : {}),
+          ...(po.cvm ? { cvm: po.cvm } : {}),
         });
         if (outcome.kind === 'failed' && outcome.resume && po.resume !== false) {
           await connected.disconnect().catch(() => undefined);

@@ -77,6 +77,8 @@ function misled(terminalId: string, o: PaymentOutcome): boolean {
   switch (o.kind) {
     case 'approved':
       return r?.approved !== 1;
+    case 'approved_offline': // the card company is reachable throughout: an offline approval here misleads
+      return true;
     case 'declined':
     case 'cancelled':
       return !o.receipt || r === undefined || r.approved !== 0;

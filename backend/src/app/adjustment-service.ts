@@ -218,6 +218,8 @@ export class AdjustmentUseCase {
       kind: r.kind,
       originalTxnId: r.originalTxnId,
       atc: 0,
+      offline: false,
+      lossReason: '',
     };
   }
 }

@@ -6,9 +6,10 @@ import type { KeyStore } from '../ports/key-store';
 /** `atc` left out: 0 (no cryptogram, as on refunds and voids). */
 export function signReceipt(
   keys: KeyStore,
-  receipt: Omit<Receipt, 'atc'> & { readonly atc?: number },
+  receipt: Omit<Receipt, 'atc' | 'offline' | 'lossReason'> &
+    Partial<Pick<Receipt, 'atc' | 'offline' | 'lossReason'>>,
 ): SignedReceipt {
-  const bytes = encodeProto(Receipt, { atc: 0, ...receipt });
+  const bytes = encodeProto(Receipt, { atc: 0, offline: false, lossReason: '', ...receipt });
   return {
     receipt: bytes,
     signature: keys.receiptKey.signer.sign(bytes),

@@ -34,6 +34,8 @@ export interface SaleToRecord {
   readonly atc?: number;
   /** A till's cancellation before settling (signed as result "cancelled"); the decline must be 'cancelled'. */
   readonly cancelled?: boolean;
+  /** A sale the till approved offline and forwarded: signed as such, with why it is the merchant's loss when declined. */
+  readonly offline?: { readonly lossReason: string };
 }
 
 export async function recordSale(
@@ -60,6 +62,8 @@ export async function recordSale(
     kind: 'sale',
     originalTxnId: '',
     atc: s.atc ?? 0,
+    offline: s.offline !== undefined,
+    lossReason: s.offline?.lossReason ?? '',
   });
   const response: SettleResponse = { approved, declineReason: s.decline ?? '', receipt, replayed: false };
   const batchId = approved ? (await tx.openBatch(s.terminalId, s.now)).id : null;

@@ -198,6 +198,14 @@ export function reportOutcome(
         ...base,
         ...withReceipt(o.receipt),
       };
+    case 'approved_offline':
+      return {
+        outcome: 'approved',
+        exitCode: EXIT.ok,
+        message: `Approved offline by ${o.receipt.merchantName}'s till (${o.receipt.offlineId}): to be confirmed by the card company`,
+        charged: 'yes',
+        ...base,
+      };
     case 'declined': {
       const locked = o.reason === 'pin_tries_exceeded' || o.reason === 'cvm_tries_exceeded';
       const left = o.triesLeft ?? o.pinTriesLeft;

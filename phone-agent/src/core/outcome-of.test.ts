@@ -49,6 +49,8 @@ function signed(over: Partial<Receipt> = {}, key = receiptKey.privateKey): Signe
     kind: 'sale',
     originalTxnId: '',
     atc: 7,
+    offline: false,
+    lossReason: '',
     ...over,
   }).finish();
   return { receipt: bytes, signature: signWith(key, bytes), keyId: 'receipt-1', certificate };

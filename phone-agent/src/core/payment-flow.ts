@@ -43,7 +43,9 @@ import {
   sealPin,
   startPhoneHandshake,
   verifyReceipt,
+  verifyOfflineReceipt,
   pinSealContext,
+  type OfflineReceipt,
   type BleBody,
   type CardAuth,
   type DeclineCode,
@@ -65,6 +67,12 @@ import { PhoneError } from './phone-error';
 
 export type PaymentOutcome =
   | { readonly kind: 'approved'; readonly receipt: Receipt }
+  /**
+   * The till could not reach the card company and approved the sale offline: its own signed word
+   * (verified under the till's certificate key), "to be confirmed by the card company", which
+   * will settle it or record it as the merchant's loss once the till forwards it.
+   */
+  | { readonly kind: 'approved_offline'; readonly receipt: OfflineReceipt }
   | {
       readonly kind: 'declined';
       readonly reason: DeclineCode;
@@ -218,6 +226,91 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
 
     o.prompt.progress('Reading card');
     const un = secured.unpredictableNumber;
+    if (secured.offline) {
+      // Offline: only the card can verify the cardholder (an online PIN becomes the card's own
+      // PIN check) and only the card's TC, checked by the till, can pay.
+      const chosen = o.cvm ?? { method: 'online_pin' };
+      const offlineCvm: Exclude<CardholderVerification, { method: 'online_pin' }> =
+        chosen.method === 'online_pin' ? { method: 'offline_pin' } : chosen;
+      if (!o.card.startOfflineSale || !o.card.generateOfflineTc) {
+        await inbox.stream
+          .send({ $case: 'error', value: { code: 'card_error', message: 'this card cannot pay offline' } })
+          .catch(() => undefined);
+        return declined('card_company_unreachable');
+      }
+      let offlineCard;
+      try {
+        offlineCard = await o.card.read(un);
+      } catch (e) {
+        await inbox.stream
+          .send({ $case: 'error', value: { code: 'card_error', message: 'card could not be read' } })
+          .catch(() => undefined);
+        throw new PhoneError('card', `card could not be read: ${(e as Error).message}`, { cause: e });
+      }
+      await inbox.stream.send({
+        $case: 'cardAuth',
+        value: {
+          card: offlineCard,
+          sealedPinBlock: new Uint8Array(),
+          cvmMethod: cvmMethodOf(offlineCvm.method),
+        },
+      });
+      const offlineAuth = await expect('authResult');
+      if (!offlineAuth.approved) return declined(offlineAuth.declineReason);
+      const offlineTotal = offlineAuth.total!;
+      const agreed = await o.prompt.confirm({
+        merchantName: secured.terminal.merchantName,
+        items: offlineAuth.items,
+        total: offlineTotal,
+      });
+      if (!agreed) {
+        await inbox.stream.send({
+          $case: 'error',
+          value: { code: 'cancelled', message: 'shopper cancelled' },
+        });
+        return { kind: 'cancelled' };
+      }
+      o.prompt.progress('Paying offline');
+      const sale = { amount: offlineTotal, unpredictableNumber: un };
+      await o.card.startOfflineSale(sale);
+      const refused = await verifyOnCard(o, offlineCvm);
+      if (refused) {
+        await inbox.stream
+          .send({
+            $case: 'error',
+            value: { code: 'cvm_failed', message: 'cardholder verification failed on the card' },
+          })
+          .catch(() => undefined);
+        return refused;
+      }
+      const offlineTc = await o.card.generateOfflineTc(sale);
+      paymentSent = true;
+      await inbox.stream.send({
+        $case: 'payment',
+        value: {
+          terminalTxnId: offlineAuth.terminalTxnId,
+          card: undefined,
+          total: offlineTotal,
+          items: offlineAuth.items,
+          cryptogram: undefined,
+          offlineTc,
+        },
+      });
+      const answer = await expect('receipt');
+      if (!answer.approved || !answer.offlineReceipt)
+        return declined(answer.declineReason || 'card_company_unreachable');
+      try {
+        return {
+          kind: 'approved_offline',
+          receipt: verifyOfflineReceipt(answer.offlineReceipt, {
+            terminalId: secured.terminal.subjectId,
+            publicKey: secured.terminal.publicKey,
+          }),
+        };
+      } catch (e) {
+        throw new PhoneError('protocol', 'the till’s offline receipt does not verify', { cause: e });
+      }
+    }
     const cvm = o.cvm ?? { method: 'online_pin' };
     let card;
     try {
@@ -251,6 +344,8 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
     }
     let cardAuth: CardAuth;
     if (cvm.method === 'online_pin') {
+      if (!secured.pinKey)
+        throw new PhoneError('protocol', 'the till is offline: no online PIN can be taken now');
       const pin = await o.prompt.pin();
       const sealedPinBlock = sealPin({
         pin,

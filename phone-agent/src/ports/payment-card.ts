@@ -1,4 +1,4 @@
-import type { CardData, Cryptogram, Money } from '@bluetill/protocol';
+import type { CardData, Cryptogram, Money, OfflineTc } from '@bluetill/protocol';
 import type {
   CardVerification,
   CardVerificationResult,
@@ -35,6 +35,14 @@ export interface PaymentCard {
    * Data from Authorize): EXTERNAL AUTHENTICATE. Absent on cards that make no such ARQC.
    */
   issuerAuthenticate?(issuerAuthenticationData: Uint8Array): Promise<IssuerAuthenticationResult>;
+  /**
+   * Offline (the till cannot reach the card company): the card's transaction started again with
+   * the sale's amount and the till's UN; then verifyCardholder, then generateOfflineTc. Absent on
+   * cards that cannot approve offline.
+   */
+  startOfflineSale?(input: { amount: Money; unpredictableNumber: Uint8Array }): Promise<void>;
+  /** Offline: GENERATE AC asking for a TC with CDA; the card's own bytes, for the till to check. */
+  generateOfflineTc?(input: { amount: Money; unpredictableNumber: Uint8Array }): Promise<OfflineTc>;
   /** GENERATE AC: an ARQC binding amount, currency and UN to the card's keys. */
   generateAc(input: { amount: Money; unpredictableNumber: Uint8Array }): Promise<Cryptogram>;
   /**

@@ -5,17 +5,17 @@
  * ```mermaid
  * stateDiagram-v2
  *   [*] --> connected
- *   connected --> secured: Hello / HelloAck (UN from the backend)
+ *   connected --> secured: Hello / HelloAck (UN from the backend; offline: the till's own)
  *   secured --> authorizing: CardAuth
  *   secured --> approved: ReceiptRequest (after a lost link)
  *   secured --> declined: ReceiptRequest (after a lost link)
- *   authorizing --> authorized: approved (AuthResult + basket)
+ *   authorizing --> authorized: approved (AuthResult + basket; offline: the card verifies the cardholder)
  *   authorizing --> waiting_for_basket: approved, no basket waiting (TillStatus to the phone)
  *   waiting_for_basket --> authorized: a basket charged or assigned (AuthResult + basket)
  *   waiting_for_basket --> failed: none within the wait limit (Error no_basket), or cancelled
  *   authorizing --> declined: declined
  *   authorized --> paying: Payment
- *   paying --> approved: settled (Receipt)
+ *   paying --> approved: settled (Receipt); offline: the TC approved and journaled (till-signed receipt)
  *   paying --> declined: basket mismatch (signed by Cancel) or backend decline
  *   paying --> failed: outcome unknown (journal resolves it)
  *   connected --> failed: bad frame / bad message / backend down
@@ -50,6 +50,7 @@ import { BackendError } from './ports/backend-client';
 import { checkAgainstBasket, type Basket } from './basket';
 import type { TillContext } from './till-context';
 import type { SessionSnapshot, SessionState } from './session-snapshot';
+import { OfflineDesk } from './offline/offline-desk';
 
 export type { SessionSnapshot, SessionState } from './session-snapshot';
 
@@ -92,6 +93,12 @@ export class PhoneSession {
   /** The authorized payment went on to the settlement server (its Payment arrived, or it is being cancelled). */
   private handedOn = false;
   private detail = '';
+  /**
+   * The card company was unreachable at the Hello (no connection, typed by the backend client):
+   * the UN is the till's own, no Authorize is asked, and only the card's TC with CDA, checked by
+   * the offline desk within the merchant's limits, can pay the basket.
+   */
+  private offline = false;
   private readonly timer: ReturnType<typeof setInterval>;
   private readonly startedAt: number;
   /** While the session waits for a basket: stops that wait (the phone left or was cancelled). */
@@ -195,7 +202,20 @@ export class PhoneSession {
       return this.protocolFailure(error);
     }
     if (!this.ctx.admitHello()) return this.refuse('busy', 'The till is busy; try again in a moment');
-    const challenge = await this.ctx.backend.challenge();
+    let challenge;
+    try {
+      challenge = await this.ctx.backend.challenge();
+    } catch (error) {
+      // Only a card company that cannot be reached at all (not a slow one) turns a till offline.
+      if (!(error instanceof BackendError && error.unreachable && this.ctx.offline)) throw error;
+      challenge = {
+        unpredictableNumber: OfflineDesk.unpredictableNumber(),
+        pinKeyCertificate: new Uint8Array(),
+        terminalStatement: new Uint8Array(),
+      };
+      this.offline = true;
+      this.detail = 'offline: the card company is unreachable';
+    }
     if (this.isClosed()) return; // the phone hung up while the backend answered
     this.un = challenge.unpredictableNumber;
     // No basket yet, and nothing of one in the HelloAck (it travels in clear): a basket goes to a
@@ -207,6 +227,7 @@ export class PhoneSession {
         pinKeyCertificate: challenge.pinKeyCertificate,
         terminalStatement: challenge.terminalStatement,
         amount: undefined,
+        offline: this.offline,
       });
     } catch (error) {
       return this.protocolFailure(error);
@@ -233,6 +254,7 @@ export class PhoneSession {
     // (kilobytes) served this authorization and are not held, journaled or sent again.
     this.card = settlementCard(auth.card);
     this.move('authorizing');
+    if (this.offline) return this.offlineCardAuth(cvm === 'online_pin');
     const res = await this.ctx.backend.authorize({
       terminalId: this.ctx.terminalId,
       unpredictableNumber: this.un,
@@ -294,9 +316,93 @@ export class PhoneSession {
     });
   }
 
+  /**
+   * Offline, the card itself must verify the cardholder (no one can check an online PIN): then
+   * the phone gets the basket, as online after Authorize, and its card is asked for a TC.
+   */
+  private async offlineCardAuth(onlinePin: boolean): Promise<void> {
+    const declined = (text: string) => {
+      this.decline = 'card_company_unreachable';
+      this.detail = text;
+      return this.finish('declined', {
+        $case: 'authResult',
+        value: {
+          approved: false,
+          declineReason: 'card_company_unreachable',
+          pinTriesLeft: 0,
+          items: [],
+          total: undefined,
+          terminalTxnId: '',
+          resumeToken: new Uint8Array(),
+        },
+      });
+    };
+    if (onlinePin)
+      return declined('offline: an online PIN cannot be checked; only the card can verify the cardholder');
+    this.basket = (await this.waitForBasket()) ?? null;
+    if (!this.basket) {
+      this.detail = 'no basket was assigned';
+      return this.finish('failed', {
+        $case: 'error',
+        value: { code: 'no_basket', message: 'The till has no basket for this phone' },
+      });
+    }
+    this.txnId = this.ctx.newTxnId();
+    this.move('authorized');
+    await this.stream.send({
+      $case: 'authResult',
+      value: {
+        approved: true,
+        declineReason: '',
+        pinTriesLeft: 0,
+        items: [...this.basket.items],
+        total: this.basket.total,
+        terminalTxnId: this.txnId,
+        resumeToken: new Uint8Array(),
+      },
+    });
+  }
+
+  /** Offline: the card's TC goes to the offline desk; approved, it is journaled before the phone hears of it. */
+  private async offlinePayment(p: Payment): Promise<void> {
+    const basket = this.basket!;
+    this.handedOn = true;
+    this.move('paying');
+    const mismatch =
+      p.terminalTxnId !== this.txnId ? 'authorization_invalid' : checkAgainstBasket(basket, p.total, p.items);
+    const tc = p.offlineTc;
+    const result =
+      mismatch || !tc || !this.un
+        ? null
+        : await this.ctx.offline!.approve({
+            request: { requested: 'tc', amount: basket.total, unpredictableNumber: this.un },
+            evidence: tc,
+            backend: 'unreachable',
+            items: basket.items,
+          });
+    if (!result || !result.approved) {
+      this.decline = 'card_company_unreachable';
+      this.detail = `declined offline: ${mismatch ?? (tc ? (result && !result.approved ? result.reason : 'no TC') : 'no TC')}`;
+      if (mismatch)
+        this.ctx.emit({ type: 'mismatch', sessionId: this.id, basketId: basket.id, decline: mismatch });
+      return this.finish('declined', {
+        $case: 'receipt',
+        value: { approved: false, declineReason: 'card_company_unreachable', receipt: undefined },
+      });
+    }
+    this.ctx.baskets.markPaid(basket.id, result.offlineId);
+    this.decline = null;
+    this.detail = 'approved offline, to be confirmed by the card company';
+    return this.finish('approved', {
+      $case: 'receipt',
+      value: { approved: true, declineReason: '', receipt: undefined, offlineReceipt: result.receipt },
+    });
+  }
+
   private async onPayment(p: Payment): Promise<void> {
     if (this.state !== 'authorized' || !this.basket || !this.card)
       return this.refuse('unexpected_message', 'Payment out of order');
+    if (this.offline) return this.offlinePayment(p);
     this.handedOn = true;
     this.move('paying');
     const mismatch: DeclineCode | null =

@@ -10,6 +10,7 @@ import type { BackendClient } from './ports/backend-client';
 import type { Basket, BasketBook } from './basket';
 import type { SessionSnapshot } from './session-snapshot';
 import type { AttemptState } from './payment-attempt';
+import type { OfflineDesk } from './offline/offline-desk';
 
 export type TillEvent =
   | { type: 'session'; session: SessionSnapshot }
@@ -64,6 +65,8 @@ export interface TillContext {
   issueResumeToken(terminalTxnId: string, basketId: string): Uint8Array;
   /** What became of a payment, for a phone that shows its resume token. */
   lookupOutcome(terminalTxnId: string, resumeToken: Uint8Array): Promise<Outcome>;
+  /** Offline mode; null: a till that cannot reach the card company takes no payment. */
+  readonly offline: OfflineDesk | null;
 }
 
 export type Outcome =

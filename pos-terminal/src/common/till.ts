@@ -23,6 +23,7 @@ import { PhoneSessions } from './sessions';
 import { SettlementDesk } from './settlement-desk';
 import { TokenBucket } from './token-bucket';
 import { DraftSale } from './sale/draft-sale';
+import type { OfflineDesk, OfflineStatus } from './offline/offline-desk';
 import { DEFAULT_LIMITS, type TillContext, type TillEvent, type TillLimits } from './till-context';
 
 export { TillError } from './till-error';
@@ -43,6 +44,8 @@ export interface TillOptions {
   readonly limits?: Partial<TillLimits>;
   /** How often unresolved settlements are looked up (ms); 0 turns the timer off. */
   readonly resolveEveryMs?: number;
+  /** Offline mode (offline/offline-desk.ts): absent, the till takes no payment while the card company is unreachable. */
+  readonly offline?: OfflineDesk;
 }
 
 export class Till {
@@ -98,8 +101,22 @@ export class Till {
       cancel: (basket, req) => desk.cancel(basket, req),
       issueResumeToken: (txn, basketId) => desk.issueResumeToken(txn, basketId),
       lookupOutcome: (txn, token) => desk.lookupOutcome(txn, token),
+      offline: o.offline ?? null,
     };
     this.sessions = new PhoneSessions(ctx, this.baskets);
+    // What the card company made of each offline sale reaches the cashier: its signed receipt when
+    // settled, and a sale it did not honour as an alert naming the reason (the merchant's loss).
+    o.offline?.onForwardedSale((sale) => {
+      if (sale.receipt && sale.state === 'settled')
+        emit({ type: 'receipt', receipt: sale.receipt, sessionId: null });
+      else
+        emit({
+          type: 'error',
+          sessionId: null,
+          code: 'offline_loss',
+          message: `Offline sale ${sale.offlineId} not honoured by the card company (${(sale.reason ?? 'declined').replaceAll('_', ' ')}): the merchant's loss`,
+        });
+    });
   }
 
   onEvent(listener: (e: TillEvent) => void): () => void {
@@ -172,8 +189,38 @@ export class Till {
     return this.desk.listTransactions(fromMs, toMs);
   }
 
-  probeBackend(): Promise<boolean> {
-    return this.desk.probeBackend();
+  /**
+   * Whether the payment network serves; when it does, the sales approved offline are forwarded
+   * (in order, each once; a round already running is joined, not doubled).
+   */
+  async probeBackend(): Promise<boolean> {
+    const ok = await this.desk.probeBackend();
+    const offline = this.o.offline;
+    if (ok && offline && offline.status().open > 0)
+      void offline.forward().then(
+        (report) => {
+          if (report.stoppedBy)
+            this.emit({
+              type: 'error',
+              sessionId: null,
+              code: 'offline_forward',
+              message: report.stoppedBy.message,
+            });
+        },
+        (error: unknown) =>
+          this.emit({
+            type: 'error',
+            sessionId: null,
+            code: 'internal',
+            message: (error as Error)?.message ?? String(error),
+          }),
+      );
+    return ok;
+  }
+
+  /** Offline mode's figures for the cashier's status line; null when the till has no offline mode. */
+  offlineStatus(): OfflineStatus | null {
+    return this.o.offline?.status() ?? null;
   }
 
   /** How many of the payment network's nodes serve (a backend client over several nodes), else null. */

@@ -40,6 +40,7 @@ import type {
   AdjustmentView,
   AttemptView,
   BackendStatus,
+  OfflineView,
   BatchView,
   CodePaymentView,
   DraftView,
@@ -542,6 +543,21 @@ export class CashierHost {
     for (const r of closed.slice(KEEP_CLOSED_ROWS)) this.rows.delete(r.id);
   }
 
+  /** The till's offline figures for the status line, money formatted in the till's currency. */
+  private offlineView(): OfflineView | undefined {
+    const s = this.till.offlineStatus();
+    if (!s) return undefined;
+    const currency = this.till.info().currency;
+    const money = (minor: number) => formatMoney({ minor, currency });
+    return {
+      open: s.open,
+      exposureText: money(s.exposureMinor),
+      exposureLimitText: money(s.exposureLimitMinor),
+      lossesToday: s.lossesToday,
+      lossTextToday: money(s.lossMinorToday),
+    };
+  }
+
   private async probe(): Promise<void> {
     const ok = await this.till
       .probeBackend()
@@ -562,8 +578,20 @@ export class CashierHost {
     const some = health === 'reachable' && nodes !== null && nodes.total > 1 && nodes.up < nodes.total;
     if (some)
       message = `Payment network connected: ${nodes.up} of ${nodes.total} nodes serve (payments go to those)`;
-    if (this.backend.health === health && this.backend.message === message) return;
-    this.backend = { health, message, since: this.clock.now(), ...(nodes ? { nodes } : {}) };
+    const offline = this.offlineView();
+    if (
+      this.backend.health === health &&
+      this.backend.message === message &&
+      JSON.stringify(this.backend.offline) === JSON.stringify(offline)
+    )
+      return;
+    this.backend = {
+      health,
+      message,
+      since: this.clock.now(),
+      ...(nodes ? { nodes } : {}),
+      ...(offline ? { offline } : {}),
+    };
     this.push('backend:changed', this.backend);
     this.push('till:changed', this.snapshot());
   }

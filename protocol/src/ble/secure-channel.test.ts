@@ -104,6 +104,26 @@ describe('secure channel handshake', () => {
     );
   });
 
+  it('offline: accepts a HelloAck without statement or PIN key only as signed offline, and a flipped flag fails the signature', () => {
+    const w = world();
+    const phone = startPhoneHandshake();
+    const offline = {
+      ...w.session,
+      terminalStatement: new Uint8Array(),
+      pinKeyCertificate: new Uint8Array(),
+    };
+    const { ack } = acceptHello(phone.hello, w.identity, { ...offline, offline: true });
+    const result = phone.finish(ack, w.trust);
+    expect(result.offline).toBe(true);
+    expect(result.pinKey).toBeNull();
+    const relay = startPhoneHandshake();
+    const online = acceptHello(relay.hello, w.identity, w.session).ack;
+    expect(() => relay.finish({ ...online, offline: true }, w.trust)).toThrow(
+      expect.objectContaining({ code: 'bad_signature' }),
+    );
+    expect(connect().result.offline).toBe(false);
+  });
+
   it('refuses a terminal certificate from another CA (fake till) before anything is sent', () => {
     const w = world({ terminalSignedBy: generateP256() });
     const phone = startPhoneHandshake();

@@ -142,6 +142,8 @@ function transcriptHash(hello: Hello, ack: Omit<HelloAck, 'signature'>): Uint8Ar
   field(ack.pinKeyCertificate);
   field(utf8(`${ack.amount?.minor ?? 0} ${ack.amount?.currency ?? ''}`));
   field(ack.terminalStatement);
+  // Offline (the UN is the till's own): signed, so no relay can turn an online session offline.
+  if (ack.offline) field(utf8('offline'));
   return new Uint8Array(h.digest());
 }
 
@@ -179,9 +181,16 @@ export interface PhoneTrust {
 export interface PhoneHandshakeResult {
   readonly channel: SecureChannel;
   readonly terminal: CertificateBody;
-  readonly pinKey: CertificateBody;
+  /** The authorization server's PIN key; null offline (only the card can check a PIN then). */
+  readonly pinKey: CertificateBody | null;
   readonly unpredictableNumber: Uint8Array;
   readonly amount: Money | undefined;
+  /**
+   * The till cannot reach the card company (signed in the transcript): its UN is its own and no
+   * statement of the card company vouches for it now; the card must decide (a TC with CDA), and the
+   * phone gets the till's own signed word until the card company confirms.
+   */
+  readonly offline: boolean;
 }
 
 export function startPhoneHandshake(): PhoneHandshake {
@@ -195,7 +204,7 @@ export function startPhoneHandshake(): PhoneHandshake {
     hello,
     finish(ack, trust) {
       let terminal: CertificateBody;
-      let pinKey: CertificateBody;
+      let pinKey: CertificateBody | null = null;
       try {
         terminal = verifyCertificate(ack.terminalCertificate, trust.acquirerCa, {
           role: 'terminal',
@@ -208,35 +217,39 @@ export function startPhoneHandshake(): PhoneHandshake {
           { cause },
         );
       }
-      try {
-        pinKey = verifyCertificate(ack.pinKeyCertificate, trust.cardCompanyRoot, {
-          role: 'pin-key',
-          now: trust.now,
-        });
-      } catch (cause) {
-        throw new ChannelError(
-          'untrusted_pin_key',
-          `PIN-key certificate refused (${(cause as CertificateError).code ?? 'error'})`,
-          { cause },
-        );
-      }
+      if (!ack.offline)
+        try {
+          pinKey = verifyCertificate(ack.pinKeyCertificate, trust.cardCompanyRoot, {
+            role: 'pin-key',
+            now: trust.now,
+          });
+        } catch (cause) {
+          throw new ChannelError(
+            'untrusted_pin_key',
+            `PIN-key certificate refused (${(cause as CertificateError).code ?? 'error'})`,
+            { cause },
+          );
+        }
       if (terminal.merchantName !== ack.merchantName)
         throw new ChannelError('untrusted_terminal', 'merchant name differs from the certificate');
       if (ack.nonce.length !== 16 || ack.unpredictableNumber.length !== 4)
         throw new ChannelError('bad_hello', 'HelloAck nonce or UN has the wrong size');
-      try {
-        verifyTerminalStatement(ack.terminalStatement, trust.cardCompanyRoot, {
-          terminalId: terminal.subjectId,
-          unpredictableNumber: ack.unpredictableNumber,
-          now: trust.now,
-        });
-      } catch (cause) {
-        throw new ChannelError(
-          'untrusted_statement',
-          `the card company does not vouch for this terminal now (${(cause as TerminalStatementError).code ?? 'error'})`,
-          { cause },
-        );
-      }
+      // Offline there is no statement to check: the card decides, and the card company checks the
+      // terminal again when the sale is forwarded (a revoked till's forward is refused).
+      if (!ack.offline)
+        try {
+          verifyTerminalStatement(ack.terminalStatement, trust.cardCompanyRoot, {
+            terminalId: terminal.subjectId,
+            unpredictableNumber: ack.unpredictableNumber,
+            now: trust.now,
+          });
+        } catch (cause) {
+          throw new ChannelError(
+            'untrusted_statement',
+            `the card company does not vouch for this terminal now (${(cause as TerminalStatementError).code ?? 'error'})`,
+            { cause },
+          );
+        }
       const transcript = transcriptHash(hello, ack);
       if (!verifyWith(terminal.publicKey, transcript, ack.signature))
         throw new ChannelError('bad_signature', 'HelloAck not signed by the terminal key');
@@ -247,6 +260,7 @@ export function startPhoneHandshake(): PhoneHandshake {
         pinKey,
         unpredictableNumber: ack.unpredictableNumber,
         amount: ack.amount,
+        offline: ack.offline,
       };
     },
   };
@@ -287,6 +301,8 @@ export function acceptHello(
     pinKeyCertificate: Uint8Array;
     terminalStatement: Uint8Array;
     amount?: Money;
+    /** The card company is unreachable: the UN is the till's own, the phone asks the card for a TC. */
+    offline?: boolean;
   },
 ): { ack: HelloAck; channel: SecureChannel } {
   checkHello(hello);
@@ -300,6 +316,7 @@ export function acceptHello(
     pinKeyCertificate: session.pinKeyCertificate,
     amount: session.amount,
     terminalStatement: session.terminalStatement,
+    offline: session.offline ?? false,
   };
   const secret = ecdhSecret(ecdh, hello.ephemeralPublicKey);
   const transcript = transcriptHash(hello, unsigned);

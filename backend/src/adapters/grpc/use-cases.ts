@@ -6,6 +6,7 @@
  * thread writes to its log.
  */
 import type { BackendStore } from '../../ports/backend-store';
+import type { OfflineSaleStore } from '../../ports/offline-sale-store';
 import type { Clock } from '../../ports/clock';
 import type { KeyStore } from '../../ports/key-store';
 import { AuthorizationUseCase } from '../../app/authorization-service';
@@ -13,6 +14,7 @@ import { SettlementUseCase } from '../../app/settlement-service';
 import { AdjustmentUseCase } from '../../app/adjustment-service';
 import { BatchUseCase } from '../../app/batch-service';
 import { CodeSettlementUseCase } from '../../app/code-settlement-service';
+import { OfflineForwardUseCase } from '../../app/offline-forward-service';
 import { ShopperUseCase, type ShopperOptions } from '../../app/shopper-service';
 
 /** One structured log line: fields (never card data) and a message. */
@@ -25,12 +27,15 @@ export interface UseCases {
   readonly batches: BatchUseCase;
   /** SettleWithCode (a till keys in a shopper's temporary code). */
   readonly codeSettlement: CodeSettlementUseCase;
+  /** ForwardOffline (a till forwards a sale it approved offline). */
+  readonly offlineForward: OfflineForwardUseCase;
   /** The shopper-facing listener's Challenge, IssueCode and PayMerchant. */
   readonly shopper: ShopperUseCase;
 }
 
 export function createUseCases(
   store: BackendStore,
+  offlineSales: OfflineSaleStore,
   keys: KeyStore,
   clock: Clock,
   event: EventSink,
@@ -54,7 +59,10 @@ export function createUseCases(
     onMerchantPayment: (e) => event({ event: 'merchant_card_payment', ...e }, 'shopper'),
     onOutcome: (e) => event({ event: 'outcome_asked', ...e }, 'shopper'),
   });
-  return { authorization, settlement, adjustments, batches, codeSettlement, shopper };
+  const offlineForward = new OfflineForwardUseCase(store, offlineSales, keys, clock, {
+    onForwarded: (e) => event({ event: 'offline_forwarded', ...e }, 'settlement'),
+  });
+  return { authorization, settlement, adjustments, batches, codeSettlement, shopper, offlineForward };
 }
 
 /** A use case as seen from another thread: every method answers with a promise. */

@@ -19,6 +19,7 @@ import {
   CANCEL_REASONS,
   type OutcomeRequest,
   type SettleRequest,
+  type ForwardOfflineRequest,
   type VoidRequest,
   isTemporaryCode,
   type IssueCodeRequest,
@@ -219,5 +220,22 @@ export function validatePayMerchant(r: PayMerchantRequest): PayMerchantRequest {
   money('amount', r.amount);
   items(r.items);
   cryptogram(r.cryptogram);
+  return r;
+}
+
+/** A till's forwarded offline sale: its ids, the card's TC (its own bytes, each within its size), the basket, when. */
+export function validateForwardOffline(r: ForwardOfflineRequest): ForwardOfflineRequest {
+  id('terminal_id', r.terminalId);
+  id('offline_id', r.offlineId);
+  id('merchant_id', r.merchantId);
+  if (!r.tc) fail('tc', 'required');
+  bytes('tc.records', r.tc!.records, 1, 4096);
+  bytes('tc.pdol_data', r.tc!.pdolData, 1, 256);
+  bytes('tc.cdol1_data', r.tc!.cdol1Data, 1, 256);
+  bytes('tc.response', r.tc!.response, 1, 1024);
+  money('amount', r.amount);
+  items(r.items);
+  if (!Number.isSafeInteger(r.approvedAtMs) || r.approvedAtMs <= 0)
+    fail('approved_at_ms', 'must be ms since the epoch');
   return r;
 }

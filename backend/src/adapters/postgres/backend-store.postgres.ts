@@ -122,7 +122,17 @@ export function postgresStoreConnection(url: string, options: PostgresStoreOptio
 }
 
 /** What the store needs of a connection or a transaction: a query with $n parameters. */
-type Query = <T>(text: string, params?: readonly unknown[]) => Promise<T[]>;
+export type Query = <T>(text: string, params?: readonly unknown[]) => Promise<T[]>;
+
+/** The query behind each transaction handle this store gave out, for the adapters of other ports on the same transaction. */
+const queries = new WeakMap<StoreTx, Query>();
+
+/** The query of a PostgreSQL transaction handle (from commit() or read()); a handle of another store is an error. */
+export function queryOfTx(tx: StoreTx): Query {
+  const q = queries.get(tx);
+  if (!q) throw new TypeError('not a transaction handle of PostgresBackendStore');
+  return q;
+}
 const queryOn =
   (q: Pick<Sql, 'unsafe'>): Query =>
   async <T>(text: string, params: readonly unknown[] = []) =>
@@ -645,5 +655,6 @@ function postgresTx(q: Query, locking: boolean): StoreTx {
         limit,
       ]),
   };
+  queries.set(tx, q);
   return tx;
 }

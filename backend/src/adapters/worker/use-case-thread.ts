@@ -85,6 +85,7 @@ const TARGETS: ReadonlyArray<keyof UseCases> = [
   'batches',
   'codeSettlement',
   'shopper',
+  'offlineForward',
 ];
 
 /**

@@ -13,6 +13,8 @@ import { SoftwareKeyStore } from '../key-store.file';
 import { MasterKey } from '../master-key';
 import { systemClock } from '../../ports/clock';
 import { createUseCases, type UseCases } from '../grpc/use-cases';
+import { SqliteOfflineSaleStore } from '../sqlite/offline-sale-store.sqlite';
+import { PostgresOfflineSaleStore } from '../postgres/offline-sale-store.postgres';
 import { answerForwarded } from '../grpc/forwarded-methods';
 import { DeadlineExceededError, deadlinePassed, withDeadline } from '../call-deadline';
 import {
@@ -50,6 +52,9 @@ try {
       : new SqliteBackendStore(start.store.dbPath, { groupCommit: { flushAt: USE_CASE_FLUSH_AT } });
   const useCases = createUseCases(
     store,
+    store instanceof PostgresBackendStore
+      ? new PostgresOfflineSaleStore()
+      : new SqliteOfflineSaleStore(store.db),
     keys,
     systemClock,
     (fields, message) => post({ kind: 'event', fields, message }),

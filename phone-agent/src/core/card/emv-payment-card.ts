@@ -1,4 +1,15 @@
-import { iso4217, type CardData, type Cryptogram as CryptogramMessage, type Money } from '@bluetill/protocol';
+import {
+  buildDolData,
+  cardPdol,
+  decodeTlv,
+  encodeTlv,
+  iso4217,
+  type CardData,
+  type Cryptogram as CryptogramMessage,
+  type Money,
+  type OfflineTc,
+} from '@bluetill/protocol';
+import { transactionValues } from './transaction-values';
 import { CardReaderError, type CardReader } from '../../ports/card-reader';
 import type { PaymentCard } from '../../ports/payment-card';
 import { CardReadError } from './card-read-error';
@@ -155,6 +166,43 @@ export class EmvPaymentCard implements PaymentCard {
     if (!this.last) throw new CardReadError('bad_input', 'VERIFY before the card was read');
     return verifyCardholder(this.reader, v);
   }
+
+  /**
+   * Offline: the card's transaction started again (SELECT, GET PROCESSING OPTIONS) with the sale's
+   * amount and the till's UN, so that the GPO data the card's CDA signature covers names the same
+   * amount as its TC. The cardholder is verified after this (VERIFY), then generateOfflineTc.
+   */
+  async startOfflineSale(input: { amount: Money; unpredictableNumber: Uint8Array }): Promise<void> {
+    const read = this.last;
+    if (!read) throw new CardReadError('bad_input', 'GET PROCESSING OPTIONS before the card was read');
+    const tx = this.tx(BigInt(input.amount.minor), input.amount.currency, input.unpredictableNumber);
+    const pdolData = buildDolData(cardPdol(), transactionValues(tx));
+    await restartTransaction(this.reader, { aid: read.aid, pdolData });
+    this.offlinePdolData = pdolData;
+  }
+
+  /**
+   * Offline: GENERATE AC asking for a TC with CDA over the sale; the card decides within its own
+   * offline limits (a TC, or an ARQC or AAC the till will not approve). The card's own bytes.
+   */
+  async generateOfflineTc(input: { amount: Money; unpredictableNumber: Uint8Array }): Promise<OfflineTc> {
+    const read = this.last;
+    const pdolData = this.offlinePdolData;
+    if (!read || !pdolData)
+      throw new CardReadError('bad_input', 'GENERATE AC before the offline sale started');
+    const tx = this.tx(BigInt(input.amount.minor), input.amount.currency, input.unpredictableNumber);
+    const c = await generateCryptogram(this.reader, read, tx, { type: 'tc', cda: true });
+    if (!c.cdaSignature) throw new CardReadError('missing_data', 'GENERATE AC: no CDA signature');
+    const objects = [...decodeTlv(c.responseObjects), { tag: '9F4B', value: c.cdaSignature }];
+    return {
+      records: new Uint8Array(Buffer.concat(read.records.map((r) => r.data))),
+      pdolData,
+      cdol1Data: c.cdolData,
+      response: encodeTlv([{ tag: '77', value: new Uint8Array(), children: objects }]),
+    };
+  }
+
+  private offlinePdolData: Uint8Array | undefined;
 
   async generateAc(input: { amount: Money; unpredictableNumber: Uint8Array }): Promise<CryptogramMessage> {
     const read = this.last;

@@ -35,6 +35,7 @@ import {
   AuthorizationClient,
   AuthorizeResponse,
   DeclineTrailerError,
+  type ForwardOfflineRequest,
   RefundResponse,
   SettleResponse,
   SettlementClient,
@@ -207,6 +208,13 @@ export class GrpcBackendClient implements BackendClient {
   settleWithCode(req: SettleWithCodeRequest): Promise<SettleResponse> {
     return this.call('SettleWithCode', this.auth, 'any', (c, d) =>
       this.unary(c, 'settleWithCode', req, d, SettleResponse.decode),
+    );
+  }
+
+  /** A sale approved offline, forwarded; idempotent on its offline id (retried like Settle). */
+  forwardOffline(req: ForwardOfflineRequest): Promise<SettleResponse> {
+    return this.call('ForwardOffline', this.settlement, 'any', (c, d) =>
+      this.unary(c, 'forwardOffline', req, d, SettleResponse.decode),
     );
   }
 
@@ -424,7 +432,13 @@ export class GrpcBackendClient implements BackendClient {
     if (code === status.PERMISSION_DENIED && refusalReasonOf(e as ServiceError))
       return this.refused(what, e as ServiceError);
     if (code === status.UNAVAILABLE)
-      return new BackendError('unavailable', `${what}: payment network unavailable`, { cause: e });
+      return new BackendError('unavailable', `${what}: payment network unavailable`, {
+        cause: e,
+        // grpc-js's picker fails a call with "No connection established" when no connection to
+        // the server is up: the call never went onto a transport. A connection that broke under
+        // a call says otherwise, and that call's outcome is asked, never guessed.
+        unreachable: /No connection established/.test((e as ServiceError).details ?? ''),
+      });
     if (code === status.DEADLINE_EXCEEDED)
       return new BackendError('deadline', `${what}: no answer in time`, { cause: e });
     return new BackendError('rejected', `${what}: ${(e as ServiceError)?.details ?? 'failed'}`, { cause: e });

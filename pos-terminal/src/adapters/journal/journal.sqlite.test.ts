@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { migrations } from './migrations';
 import { SqliteJournal, migrateJournal } from './journal.sqlite';
 
 const key = new Uint8Array(32).fill(3);
@@ -25,7 +26,7 @@ describe('till journal migrations', () => {
     expect(raw.prepare("SELECT state FROM attempts WHERE basket_id = 'B-1'").all()).toEqual([
       { state: 'approved' },
     ]);
-    expect(raw.pragma('user_version', { simple: true })).toBe(5);
+    expect(raw.pragma('user_version', { simple: true })).toBe(migrations.length);
     raw.close();
     journal.recordPendingOperation('refund', 'T-1:500', 'R-1', 6);
     journal.recordPendingOperation('refund', 'T-1:500', 'R-2', 7); // the first id stays

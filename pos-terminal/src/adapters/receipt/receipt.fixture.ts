@@ -17,4 +17,6 @@ export const SMALL_RECEIPT: Receipt = {
   kind: 'sale',
   originalTxnId: '',
   atc: 7,
+  offline: false,
+  lossReason: '',
 };

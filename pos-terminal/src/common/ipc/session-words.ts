@@ -69,7 +69,33 @@ export const NETWORK_WORDS: Record<BackendErrorCode, string> = {
   deadline: 'the payment network did not answer in time',
 };
 
+/** Why the till declined a sale offline ("card company unreachable"): the check that stopped it. */
+export const OFFLINE_WORDS: Readonly<Record<string, string>> = {
+  not_requested: 'declined offline: the card answered a TC the till did not ask for',
+  not_a_tc: 'declined offline: the card did not approve offline (it asked to go online)',
+  malformed: 'declined offline: the card’s answer could not be read',
+  card_certificates: 'declined offline: the card’s certificates do not verify',
+  cda_signature: 'declined offline: the card’s signature does not verify',
+  data_mismatch: 'declined offline: the card’s data disagree',
+  amount_mismatch: 'declined offline: the card signed another amount',
+  unpredictable_number_mismatch: 'declined offline: the card signed another number',
+  atc_replayed: 'declined offline: the card’s answer was used before',
+  cardholder_not_verified: 'declined offline: the card did not verify the cardholder',
+  card_company_reachable: 'declined offline: the card company is reachable',
+  card_company_slow: 'declined offline: the card company is slow, not unreachable',
+  card_blocked: 'declined offline: the card is on the block list',
+  currency: 'declined offline: another currency',
+  floor_limit: 'declined offline: over the floor limit',
+  card_daily_count: 'declined offline: the card’s offline sales for today are used up',
+  card_daily_amount: 'declined offline: over the card’s offline amount for today',
+  till_exposure: 'declined offline: over the till’s offline exposure',
+  items_mismatch: 'declined offline: the phone asked to pay other items',
+  authorization_invalid: 'declined offline: the phone named another payment',
+  'no TC': 'declined offline: the phone sent no answer of the card',
+};
+
 const SOURCES: Readonly<Record<string, { words: Readonly<Record<string, string>>; otherwise: string }>> = {
+  'declined offline': { words: OFFLINE_WORDS, otherwise: 'declined offline: card company unreachable' },
   disconnected: { words: DISCONNECT_WORDS, otherwise: 'the connection dropped' },
   phone: { words: PHONE_WORDS, otherwise: 'the phone stopped the payment' },
   'protocol error': { words: PROTOCOL_WORDS, otherwise: 'the phone broke the protocol' },

@@ -97,6 +97,19 @@ export interface BackendStatus {
   readonly since: number;
   /** With several backend nodes: how many serve of how many (the last network probe). */
   readonly nodes?: { readonly up: number; readonly total: number };
+  /** The till's offline mode, when it has one: what it approved and has not yet forwarded. */
+  readonly offline?: OfflineView;
+}
+
+/** Offline mode on the cashier's status line (money already formatted). */
+export interface OfflineView {
+  /** Approved offline, not yet judged by the card company. */
+  readonly open: number;
+  readonly exposureText: string;
+  readonly exposureLimitText: string;
+  /** Today's offline sales the card company did not honour (the merchant's loss). */
+  readonly lossesToday: number;
+  readonly lossTextToday: string;
 }
 
 export interface AttemptView {

@@ -69,14 +69,21 @@ export type BackendErrorCode = 'unavailable' | 'rejected' | 'deadline' | 'refuse
 export class BackendError extends Error {
   /** For code `refused`: the card company's reason (protocol's TerminalRefusalReason), when it gave one. */
   readonly reason: TerminalRefusalReason | undefined;
+  /**
+   * The card company could not be reached at all: no connection to it was established for this
+   * call, so nothing of the call reached it (only then may the till approve offline). False for a
+   * call that may have been in flight (a dropped connection, a deadline): its outcome is asked.
+   */
+  readonly unreachable: boolean;
   constructor(
     readonly code: BackendErrorCode,
     message: string,
-    options?: { cause?: unknown; reason?: TerminalRefusalReason },
+    options?: { cause?: unknown; reason?: TerminalRefusalReason; unreachable?: boolean },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BackendError';
     this.reason = options?.reason;
+    this.unreachable = code === 'unavailable' && options?.unreachable === true;
   }
 }
 

@@ -42,8 +42,26 @@ export class TopBar implements Panel {
     const alerts: string[] = [];
     if (!connected)
       alerts.push('<div class="alert alert-bad">Lost the connection to the till: reconnecting…</div>');
+    const offline = s?.backend.offline;
     if (s?.backend.health === 'unreachable' || s?.backend.health === 'refused')
-      alerts.push(`<div class="alert alert-bad">${esc(s.backend.message)}</div>`);
+      alerts.push(
+        `<div class="alert alert-bad">${esc(
+          offline && s.backend.health === 'unreachable'
+            ? 'The payment network is not reachable: OFFLINE MODE — sales within the limits are approved offline, to be confirmed by the card company.'
+            : s.backend.message,
+        )}</div>`,
+      );
+    // The offline status line: what this till has approved offline and not yet forwarded, and
+    // today's offline sales the card company did not honour (the merchant's loss).
+    if (offline && (s?.backend.health === 'unreachable' || offline.open > 0 || offline.lossesToday > 0))
+      alerts.push(
+        `<div class="alert alert-warn" data-offline>${esc(
+          `Offline: ${offline.open} sale${offline.open === 1 ? '' : 's'} to forward · exposure ${offline.exposureText} of ${offline.exposureLimitText}` +
+            (offline.lossesToday > 0
+              ? ` · ${offline.lossesToday} not honoured today (${offline.lossTextToday}, the merchant's loss)`
+              : ''),
+        )}</div>`,
+      );
     for (const m of s?.mismatches ?? []) {
       const key = `m:${m.sessionId}:${m.at}`;
       if (!dismissed.has(key))
@@ -51,7 +69,9 @@ export class TopBar implements Panel {
           `<div class="alert alert-bad">Basket ${esc(m.basketId)}: ${esc(m.message)} <button type="button" data-dismiss="${esc(key)}">Dismiss</button></div>`,
         );
     }
-    for (const e of (s?.errors ?? []).filter((x) => x.code === 'printer' || x.code === 'pdf')) {
+    for (const e of (s?.errors ?? []).filter(
+      (x) => x.code === 'printer' || x.code === 'pdf' || x.code === 'offline_loss',
+    )) {
       const key = `e:${e.code}:${e.at}`;
       if (!dismissed.has(key))
         alerts.push(

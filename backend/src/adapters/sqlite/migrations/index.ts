@@ -8,6 +8,7 @@ import * as m0006 from './0006-create-merchant-cards';
 import * as m0007 from './0007-add-account-balances';
 import * as m0008 from './0008-guard-ledger-currencies';
 import * as m0009 from './0009-index-challenges-by-terminal';
+import * as m0010 from './0010-create-offline-sales';
 
 export interface Migration {
   readonly version: number;
@@ -26,4 +27,5 @@ export const migrations: readonly Migration[] = [
   { version: 7, name: '0007-add-account-balances', up: m0007.up },
   { version: 8, name: '0008-guard-ledger-currencies', up: m0008.up },
   { version: 9, name: '0009-index-challenges-by-terminal', up: m0009.up },
+  { version: 10, name: '0010-create-offline-sales', up: m0010.up },
 ];

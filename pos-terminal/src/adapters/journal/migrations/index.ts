@@ -4,6 +4,7 @@ import * as m0002 from './0002-create-pending-operations';
 import * as m0003 from './0003-create-resume-tokens';
 import * as m0004 from './0004-add-attempt-summary';
 import * as m0005 from './0005-create-baskets';
+import * as m0006 from './0006-create-offline-sales';
 
 /** The journal's schema, one numbered migration per file (run by sqlite/migrate.ts). */
 export const migrations: readonly Migration[] = [
@@ -12,4 +13,5 @@ export const migrations: readonly Migration[] = [
   { version: 3, name: '0003-create-resume-tokens', up: m0003.up },
   { version: 4, name: '0004-add-attempt-summary', up: m0004.up },
   { version: 5, name: '0005-create-baskets', up: m0005.up },
+  { version: 6, name: '0006-create-offline-sales', up: m0006.up },
 ];

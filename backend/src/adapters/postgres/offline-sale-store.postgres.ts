@@ -1,0 +1,68 @@
+import type { CardStatus, StoreTx } from '../../ports/backend-store';
+import type {
+  CardStatusAt,
+  OfflineSaleQueries,
+  OfflineSaleRow,
+  OfflineSaleStore,
+} from '../../ports/offline-sale-store';
+import { queryOfTx } from './backend-store.postgres';
+
+const COLUMNS = `settlement_id AS "settlementId", terminal_id AS "terminalId", offline_id AS "offlineId", card_id AS "cardId",
+  atc, outcome, loss_reason AS "lossReason", amount_minor AS "amountMinor", currency, approved_at AS "approvedAt",
+  forwarded_at AS "forwardedAt"`;
+
+/**
+ * OfflineSaleStore on PostgreSQL (migration 0010): the queries run on the transaction of
+ * PostgresBackendStore that `tx` is, so an offline row commits with its settlement and postings.
+ */
+export class PostgresOfflineSaleStore implements OfflineSaleStore {
+  within(tx: StoreTx): OfflineSaleQueries {
+    const q = queryOfTx(tx);
+    const one = async <T>(text: string, params: readonly unknown[]) => (await q<T>(text, params))[0];
+    const statusAt = async (cardId: string, atMs: number): Promise<CardStatusAt | undefined> => {
+      const last = await one<{ status: CardStatus; at: number }>(
+        'SELECT new_status AS status, changed_at AS at FROM card_status_changes WHERE card_id = $1 AND changed_at <= $2 ORDER BY changed_at DESC, id DESC LIMIT 1',
+        [cardId, atMs],
+      );
+      if (last) return { status: last.status, sinceMs: last.at };
+      const next = await one<{ status: CardStatus }>(
+        'SELECT old_status AS status FROM card_status_changes WHERE card_id = $1 AND changed_at > $2 ORDER BY changed_at, id LIMIT 1',
+        [cardId, atMs],
+      );
+      if (next) return { status: next.status, sinceMs: 0 };
+      const card = await one<{ status: CardStatus }>('SELECT status FROM cards WHERE id = $1', [cardId]);
+      return card && { status: card.status, sinceMs: 0 };
+    };
+    return {
+      atcSeen: async (cardId, atc) =>
+        (await one('SELECT 1 FROM offline_sales WHERE card_id = $1 AND atc = $2 LIMIT 1', [cardId, atc])) !==
+        undefined,
+      cardStatusAt: statusAt,
+      insertOfflineSale: async (r: OfflineSaleRow) => {
+        await q(
+          `INSERT INTO offline_sales (settlement_id, terminal_id, offline_id, card_id, atc, outcome, loss_reason,
+             amount_minor, currency, approved_at, forwarded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+          [
+            r.settlementId,
+            r.terminalId,
+            r.offlineId,
+            r.cardId,
+            r.atc,
+            r.outcome,
+            r.lossReason,
+            r.amountMinor,
+            r.currency,
+            r.approvedAt,
+            r.forwardedAt,
+          ],
+        );
+      },
+      listOfflineSales: (terminalId, fromMs, toMs) =>
+        q<OfflineSaleRow>(
+          `SELECT ${COLUMNS} FROM offline_sales WHERE ($1::text IS NULL OR terminal_id = $1)
+             AND forwarded_at >= $2 AND forwarded_at < $3 ORDER BY forwarded_at, settlement_id`,
+          [terminalId ?? null, fromMs, toMs],
+        ),
+    };
+  }
+}

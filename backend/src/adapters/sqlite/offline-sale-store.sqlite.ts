@@ -1,0 +1,62 @@
+import type { CardStatus, StoreTx } from '../../ports/backend-store';
+import type {
+  CardStatusAt,
+  OfflineSaleQueries,
+  OfflineSaleRow,
+  OfflineSaleStore,
+} from '../../ports/offline-sale-store';
+import type { Db } from './open-database';
+
+const COLUMNS = `settlement_id AS settlementId, terminal_id AS terminalId, offline_id AS offlineId, card_id AS cardId, atc,
+  outcome, loss_reason AS lossReason, amount_minor AS amountMinor, currency, approved_at AS approvedAt, forwarded_at AS forwardedAt`;
+
+/**
+ * OfflineSaleStore on the backend's SQLite file (the connection of SqliteBackendStore): its
+ * queries run synchronously inside whatever transaction that connection is in, so `within(tx)`
+ * needs nothing of `tx` but to be called inside its commit() or read().
+ */
+export class SqliteOfflineSaleStore implements OfflineSaleStore {
+  private readonly queries: OfflineSaleQueries;
+
+  constructor(db: Db) {
+    const p = (sql: string) => db.prepare(sql);
+    const stmt = {
+      atcSeen: p('SELECT 1 FROM offline_sales WHERE card_id = ? AND atc = ? LIMIT 1'),
+      lastChangeUpTo: p(
+        'SELECT new_status AS status, changed_at AS at FROM card_status_changes WHERE card_id = ? AND changed_at <= ? ORDER BY changed_at DESC, id DESC LIMIT 1',
+      ),
+      firstChangeAfter: p(
+        'SELECT old_status AS status FROM card_status_changes WHERE card_id = ? AND changed_at > ? ORDER BY changed_at, id LIMIT 1',
+      ),
+      status: p('SELECT status FROM cards WHERE id = ?'),
+      insert:
+        p(`INSERT INTO offline_sales (settlement_id, terminal_id, offline_id, card_id, atc, outcome, loss_reason,
+                   amount_minor, currency, approved_at, forwarded_at)
+                 VALUES (@settlementId, @terminalId, @offlineId, @cardId, @atc, @outcome, @lossReason, @amountMinor,
+                   @currency, @approvedAt, @forwardedAt)`),
+      list: p(`SELECT ${COLUMNS} FROM offline_sales WHERE (@t IS NULL OR terminal_id = @t)
+                 AND forwarded_at >= @from AND forwarded_at < @to ORDER BY forwarded_at, settlement_id`),
+    };
+    const statusAt = (cardId: string, atMs: number): CardStatusAt | undefined => {
+      const last = stmt.lastChangeUpTo.get(cardId, atMs) as { status: CardStatus; at: number } | undefined;
+      if (last) return { status: last.status, sinceMs: last.at };
+      const next = stmt.firstChangeAfter.get(cardId, atMs) as { status: CardStatus } | undefined;
+      if (next) return { status: next.status, sinceMs: 0 };
+      const card = stmt.status.get(cardId) as { status: CardStatus } | undefined;
+      return card && { status: card.status, sinceMs: 0 };
+    };
+    this.queries = {
+      atcSeen: async (cardId, atc) => stmt.atcSeen.get(cardId, atc) !== undefined,
+      cardStatusAt: async (cardId, atMs) => statusAt(cardId, atMs),
+      insertOfflineSale: async (row) => {
+        stmt.insert.run(row);
+      },
+      listOfflineSales: async (terminalId, fromMs, toMs) =>
+        stmt.list.all({ t: terminalId ?? null, from: fromMs, to: toMs }) as OfflineSaleRow[],
+    };
+  }
+
+  within(_tx: StoreTx): OfflineSaleQueries {
+    return this.queries;
+  }
+}

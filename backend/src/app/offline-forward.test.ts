@@ -1,0 +1,207 @@
+/**
+ * Settlement.ForwardOffline over a real backend (mutual TLS on loopback, a SQLite file): a till's
+ * offline sale settles exactly once, or is recorded as the merchant's loss with its reason.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ForwardOfflineRequest } from '@bluetill/protocol';
+import {
+  Receipt,
+  SettleResponse,
+  SettlementClient,
+  callDeclinable,
+  demoOfflineTc,
+  type Money,
+  type OfflineTcEvidence,
+} from '@bluetill/protocol';
+import { startBackendFixture, type BackendFixture } from '../test-support/backend-fixture';
+import { SqliteRegistryAdmin } from '../adapters/sqlite/registry-admin.sqlite';
+import { SqliteOfflineSaleStore } from '../adapters/sqlite/offline-sale-store.sqlite';
+
+let f: BackendFixture;
+let clients: Map<string, SettlementClient>;
+
+beforeAll(async () => {
+  f = await startBackendFixture();
+  clients = new Map();
+});
+afterAll(async () => {
+  for (const c of clients.values()) c.close();
+  await f?.close();
+});
+
+const client = (terminalId: string) => {
+  let c = clients.get(terminalId);
+  if (!c)
+    clients.set(
+      terminalId,
+      (c = new SettlementClient(
+        f.backend.address.replace(/^127\.0\.0\.1:/, 'localhost:'),
+        f.credentialsFor(terminalId),
+      )),
+    );
+  return c;
+};
+const forward = (req: ForwardOfflineRequest, as = 'T-0001'): Promise<SettleResponse> =>
+  callDeclinable((cb) => client(as).forwardOffline(req, cb), SettleResponse.decode);
+
+const yymmdd = (ms: number) => new Date(ms).toISOString().slice(2, 10).replaceAll('-', '');
+let un = 0x10000000;
+let atcs = 100;
+function sale(
+  cardId: string,
+  o: {
+    minor?: number;
+    approvedAtMs?: number;
+    offlineId?: string;
+    atc?: number;
+    forwardedMinor?: number;
+  } = {},
+): { req: ForwardOfflineRequest; evidence: OfflineTcEvidence } {
+  const minor = o.minor ?? 350;
+  const approvedAtMs = o.approvedAtMs ?? Date.now() - 60_000;
+  const amount: Money = { minor, currency: 'EUR' };
+  const u = un++;
+  const evidence = demoOfflineTc(f.card(cardId).p, {
+    amount,
+    unpredictableNumber: Uint8Array.of(u >>> 24, (u >>> 16) & 0xff, (u >>> 8) & 0xff, u & 0xff),
+    atc: o.atc ?? atcs++,
+    date: yymmdd(approvedAtMs),
+  });
+  const forwardedMinor = o.forwardedMinor ?? minor;
+  return {
+    evidence,
+    req: {
+      terminalId: 'T-0001',
+      offlineId: o.offlineId ?? `OFF-T-0001-${u}`,
+      merchantId: 'M-0001',
+      tc: evidence,
+      amount: { minor: forwardedMinor, currency: 'EUR' },
+      items: [{ sku: 'tea', name: 'Green tea', quantity: 1, unitPriceMinor: forwardedMinor }],
+      approvedAtMs,
+    },
+  };
+}
+const receiptOf = (r: SettleResponse) => Receipt.decode(r.receipt!.receipt);
+const ledger = () => f.backend.store.read((tx) => tx.ledgerSumsByCurrency());
+const offlineRows = () =>
+  f.backend.store.read((tx) =>
+    new SqliteOfflineSaleStore(f.backend.store.db)
+      .within(tx)
+      .listOfflineSales(undefined, 0, Date.now() + 60_000),
+  );
+
+describe('Settlement.ForwardOffline', () => {
+  it('settles a genuine offline sale once: the same request again gets the stored answer, another under the id ALREADY_EXISTS', async () => {
+    const { req } = sale('card-alice');
+    const first = await forward(req);
+    expect(first.approved).toBe(true);
+    expect(receiptOf(first)).toMatchObject({
+      result: 'approved',
+      offline: true,
+      lossReason: '',
+      terminalTxnId: req.offlineId,
+    });
+    const again = await forward(req);
+    expect(again.replayed).toBe(true);
+    expect(Buffer.from(again.receipt!.receipt)).toEqual(Buffer.from(first.receipt!.receipt));
+    await expect(forward({ ...req, approvedAtMs: req.approvedAtMs + 1 })).rejects.toMatchObject({ code: 6 });
+    const found = await f.getSettlement('T-0001', req.offlineId);
+    expect(Buffer.from(found.receipt!.receipt)).toEqual(Buffer.from(first.receipt!.receipt));
+    const rows = (await offlineRows()).filter((r) => r.offlineId === req.offlineId);
+    expect(rows).toMatchObject([{ outcome: 'settled', lossReason: null, amountMinor: 350 }]);
+    expect(Object.values(await ledger()).every((v) => v === 0)).toBe(true);
+  });
+
+  it('the same TC forwarded under another offline id is the merchant loss atc_replayed, and moves no money', async () => {
+    const { req } = sale('card-bob');
+    expect((await forward(req)).approved).toBe(true);
+    const before = await f.backend.store.read((tx) => tx.ledgerSum());
+    const replay = await forward({ ...req, offlineId: `${req.offlineId}-again` });
+    expect(replay.approved).toBe(false);
+    expect(replay.declineReason).toBe('offline_merchant_loss');
+    expect(receiptOf(replay)).toMatchObject({
+      result: 'declined',
+      offline: true,
+      lossReason: 'atc_replayed',
+    });
+    expect(await f.backend.store.read((tx) => tx.ledgerSum())).toBe(before);
+  });
+
+  it('a card blocked before the sale is the merchant loss card_blocked; blocked after the sale it is settled', async () => {
+    const eve = await forward(sale('card-eve').req);
+    expect(receiptOf(eve)).toMatchObject({ result: 'declined', lossReason: 'card_blocked' });
+    const earlier = sale('card-chen', { approvedAtMs: Date.now() - 120_000 });
+    const admin = new SqliteRegistryAdmin(f.backend.store.db);
+    await admin.setCardStatus('card-chen', 'stolen');
+    try {
+      const later = sale('card-chen', { approvedAtMs: Date.now() + 1_000 });
+      expect((await forward(earlier.req)).approved).toBe(true);
+      expect(receiptOf(await forward(later.req))).toMatchObject({ lossReason: 'card_blocked' });
+    } finally {
+      await admin.setCardStatus('card-chen', 'active');
+    }
+  });
+
+  it('over the card’s credit, an amount other than the card signed, or a basket that does not add up: the merchant’s loss, each with its reason', async () => {
+    const over = await forward(sale('card-dana', { minor: 25_00 }).req);
+    expect(receiptOf(over).lossReason).toBe('over_limit');
+    const altered = await forward(sale('card-alice', { minor: 500, forwardedMinor: 50 }).req);
+    expect(receiptOf(altered).lossReason).toBe('amount_mismatch');
+    const { req } = sale('card-alice', { minor: 500 });
+    const basket = await forward({ ...req, items: [{ ...req.items[0]!, unitPriceMinor: 400 }] });
+    expect(receiptOf(basket).lossReason).toBe('items_mismatch');
+    const losses = (await offlineRows())
+      .filter((r) => r.outcome === 'merchant_loss')
+      .map((r) => r.lossReason);
+    expect(losses).toEqual(expect.arrayContaining(['over_limit', 'amount_mismatch', 'items_mismatch']));
+    // card-finn's card has expired: its offline sale is the merchant's loss whatever else holds.
+    expect(receiptOf(await forward(sale('card-finn').req)).lossReason).toBe('card_expired');
+    expect(Object.values(await ledger()).every((v) => v === 0)).toBe(true);
+  });
+
+  it('a till may forward only its own sales, and malformed evidence is refused at the edge, nothing stored', async () => {
+    const { req } = sale('card-alice');
+    await expect(forward(req, 'T-0002')).rejects.toMatchObject({ code: 7 });
+    await expect(forward({ ...req, tc: { ...req.tc!, response: new Uint8Array() } })).rejects.toMatchObject({
+      code: 3,
+    });
+    expect((await offlineRows()).some((r) => r.offlineId === req.offlineId)).toBe(false);
+  });
+});
+
+describe('Settlement.ForwardOffline on the use-case worker (as `serve` runs it)', () => {
+  it('settles once and replays the stored answer', async () => {
+    const w = await startBackendFixture({ worker: true });
+    const c = new SettlementClient(
+      w.backend.address.replace(/^127\.0\.0\.1:/, 'localhost:'),
+      w.credentialsFor('T-0001'),
+    );
+    try {
+      const approvedAtMs = Date.now() - 60_000;
+      const amount = { minor: 420, currency: 'EUR' };
+      const tc = demoOfflineTc(w.card('card-alice').p, {
+        amount,
+        unpredictableNumber: Uint8Array.of(9, 9, 9, 9),
+        atc: 300,
+        date: yymmdd(approvedAtMs),
+      });
+      const req: ForwardOfflineRequest = {
+        terminalId: 'T-0001',
+        offlineId: 'OFF-T-0001-worker-1',
+        merchantId: 'M-0001',
+        tc,
+        amount,
+        items: [{ sku: 'tea', name: 'Green tea', quantity: 1, unitPriceMinor: 420 }],
+        approvedAtMs,
+      };
+      const call = () =>
+        callDeclinable<SettleResponse>((cb) => c.forwardOffline(req, cb), SettleResponse.decode);
+      const first = await call();
+      expect(first).toMatchObject({ approved: true, replayed: false });
+      expect(await call()).toMatchObject({ approved: true, replayed: true });
+    } finally {
+      c.close();
+      await w.close();
+    }
+  });
+});
