@@ -1,5 +1,6 @@
 /**
- * Settlement.ForwardOffline over a real backend (mutual TLS on loopback, a SQLite file): a till's
+ * Settlement.ForwardOffline over a real backend (mutual TLS on loopback, over a SQLite file and over
+ * a PostgreSQL database): a till's
  * offline sale settles exactly once, or is recorded as the merchant's loss with its reason.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,18 +17,20 @@ import {
 import { startBackendFixture, type BackendFixture } from '../test-support/backend-fixture';
 import { SqliteRegistryAdmin } from '../adapters/sqlite/registry-admin.sqlite';
 import { SqliteOfflineSaleStore } from '../adapters/sqlite/offline-sale-store.sqlite';
+import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
+import type { PostgresBackendStore } from '../adapters/postgres/backend-store.postgres';
+import { PostgresOfflineSaleStore } from '../adapters/postgres/offline-sale-store.postgres';
+import { openRegistryAdmin, parseStoreSpec } from '../adapters/store-spec';
+import type { RegistryAdmin } from '../ports/registry-admin';
+import { startPostgresServer, type PostgresServer } from '../test-support/postgres-server';
 
-let f: BackendFixture;
+let f: BackendFixture<SqliteBackendStore | PostgresBackendStore>;
 let clients: Map<string, SettlementClient>;
+let pg: PostgresServer | undefined;
+/** The registry's admin over the store the fixture serves. */
+let admin: () => Promise<RegistryAdmin>;
 
-beforeAll(async () => {
-  f = await startBackendFixture();
-  clients = new Map();
-});
-afterAll(async () => {
-  for (const c of clients.values()) c.close();
-  await f?.close();
-});
+afterAll(async () => pg?.stop(), 30_000);
 
 const client = (terminalId: string) => {
   let c = clients.get(terminalId);
@@ -84,13 +87,36 @@ function sale(
 const receiptOf = (r: SettleResponse) => Receipt.decode(r.receipt!.receipt);
 const ledger = () => f.backend.store.read((tx) => tx.ledgerSumsByCurrency());
 const offlineRows = () =>
-  f.backend.store.read((tx) =>
-    new SqliteOfflineSaleStore(f.backend.store.db)
+  f.backend.store.read((tx) => {
+    const store = f.backend.store;
+    return (
+      store instanceof SqliteBackendStore
+        ? new SqliteOfflineSaleStore(store.db)
+        : new PostgresOfflineSaleStore()
+    )
       .within(tx)
-      .listOfflineSales(undefined, 0, Date.now() + 60_000),
-  );
+      .listOfflineSales(undefined, 0, Date.now() + 60_000);
+  });
 
-describe('Settlement.ForwardOffline', () => {
+describe.each(['sqlite', 'postgres'])('Settlement.ForwardOffline over %s', (kind) => {
+  beforeAll(async () => {
+    clients = new Map();
+    if (kind === 'sqlite') {
+      const sqlite = await startBackendFixture();
+      f = sqlite;
+      admin = async () => new SqliteRegistryAdmin(sqlite.backend.store.db);
+    } else {
+      pg = await startPostgresServer();
+      const url = await pg.createDatabase('offline_forward');
+      f = await startBackendFixture({ postgresUrl: url });
+      admin = () => openRegistryAdmin(parseStoreSpec(url));
+    }
+  }, 120_000);
+  afterAll(async () => {
+    for (const c of clients.values()) c.close();
+    await f?.close();
+  });
+
   it('settles a genuine offline sale once: the same request again gets the stored answer, another under the id ALREADY_EXISTS', async () => {
     const { req } = sale('card-alice');
     const first = await forward(req);
@@ -131,14 +157,15 @@ describe('Settlement.ForwardOffline', () => {
     const eve = await forward(sale('card-eve').req);
     expect(receiptOf(eve)).toMatchObject({ result: 'declined', lossReason: 'card_blocked' });
     const earlier = sale('card-chen', { approvedAtMs: Date.now() - 120_000 });
-    const admin = new SqliteRegistryAdmin(f.backend.store.db);
-    await admin.setCardStatus('card-chen', 'stolen');
+    const registry = await admin();
+    await registry.setCardStatus('card-chen', 'stolen');
     try {
       const later = sale('card-chen', { approvedAtMs: Date.now() + 1_000 });
       expect((await forward(earlier.req)).approved).toBe(true);
       expect(receiptOf(await forward(later.req))).toMatchObject({ lossReason: 'card_blocked' });
     } finally {
-      await admin.setCardStatus('card-chen', 'active');
+      await registry.setCardStatus('card-chen', 'active');
+      await registry.close();
     }
   });
 
