@@ -29,6 +29,7 @@
  *   await store.close();
  */
 import postgres, { type Sql } from 'postgres';
+import { toBatch, type BatchDbRow } from '../batch-row';
 import type { DeclineCode } from '@bluetill/protocol';
 import {
   CommitError,
@@ -36,8 +37,6 @@ import {
   type AdjustmentRow,
   type AuthorizationRow,
   type BackendStore,
-  type BatchRow,
-  type BatchTotalsRow,
   type CardRow,
   type ChallengeState,
   type MerchantRow,
@@ -250,30 +249,6 @@ const SETTLEMENT_COLUMNS = `id, terminal_id AS "terminalId", terminal_txn_id AS 
   merchant_id AS "merchantId", response, created_at AS "createdAt", batch_id AS "batchId"`;
 const CODE_COLUMNS = `id, code_hash AS "codeHash", card_id AS "cardId", limit_minor AS "limitMinor", currency,
   created_at AS "createdAt", expires_at AS "expiresAt", used_at AS "usedAt"`;
-
-type BatchDbRow = Omit<BatchRow, 'totals'> & { [K in keyof BatchTotalsRow]: BatchTotalsRow[K] | null };
-const toBatch = (r: BatchDbRow | undefined): BatchRow | undefined =>
-  r && {
-    id: r.id,
-    terminalId: r.terminalId,
-    status: r.status,
-    openedAt: r.openedAt,
-    closedAt: r.closedAt,
-    closeRequestId: r.closeRequestId,
-    totals:
-      r.status === 'closed'
-        ? {
-            currency: r.currency ?? '',
-            saleCount: r.saleCount!,
-            saleMinor: r.saleMinor!,
-            refundCount: r.refundCount!,
-            refundMinor: r.refundMinor!,
-            voidCount: r.voidCount!,
-            voidMinor: r.voidMinor!,
-            netMinor: r.netMinor!,
-          }
-        : null,
-  };
 
 const TRANSACTIONS = `SELECT kind, "terminalTxnId", "originalTxnId", approved, "declineReason", "amountMinor", currency,
     "maskedPan", "batchId", "createdAt" FROM (

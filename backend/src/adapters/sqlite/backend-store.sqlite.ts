@@ -1,4 +1,5 @@
 import type { DeclineCode } from '@bluetill/protocol';
+import { toBatch, type BatchDbRow } from '../batch-row';
 import type {
   AdjustmentKind,
   AdjustmentRow,
@@ -27,29 +28,6 @@ const ADJUSTMENT_COLUMNS = `id, kind, terminal_id AS terminalId, op_txn_id AS op
   batch_id AS batchId, request_hash AS requestHash, approved, decline_reason AS declineReason, amount_minor AS amountMinor, currency, response,
   created_at AS createdAt`;
 
-type BatchDbRow = Omit<BatchRow, 'totals'> & { [K in keyof BatchTotalsRow]: BatchTotalsRow[K] | null };
-const toBatch = (r: BatchDbRow | undefined): BatchRow | undefined =>
-  r && {
-    id: r.id,
-    terminalId: r.terminalId,
-    status: r.status,
-    openedAt: r.openedAt,
-    closedAt: r.closedAt,
-    closeRequestId: r.closeRequestId,
-    totals:
-      r.status === 'closed'
-        ? {
-            currency: r.currency ?? '',
-            saleCount: r.saleCount!,
-            saleMinor: r.saleMinor!,
-            refundCount: r.refundCount!,
-            refundMinor: r.refundMinor!,
-            voidCount: r.voidCount!,
-            voidMinor: r.voidMinor!,
-            netMinor: r.netMinor!,
-          }
-        : null,
-  };
 import { openDatabase, type Db } from './open-database';
 import { GroupCommitter, type GroupCommitOptions } from './group-committer';
 import { SqliteShopperStore } from './shopper-store.sqlite';
