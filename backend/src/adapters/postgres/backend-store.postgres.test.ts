@@ -178,7 +178,7 @@ describe('PostgresBackendStore', () => {
     }
   });
 
-  it("runs under the servers' DML-only role (migrated by the owner, migrate: false): a sale commits, and the database's guards bind it", async () => {
+  it("runs under the servers' DML-only role (migrated by the owner; opening checks the schema, or skips it with migrate: false): a sale commits, and the database's guards bind it", async () => {
     const owner = await demoStore();
     const database = await owner.sql`SELECT current_database() AS db`.then((r) => String(r[0]!.db));
     await owner.sql.unsafe(`
@@ -189,7 +189,8 @@ describe('PostgresBackendStore', () => {
       GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO bluetill_app;`);
     await owner.close();
     const appUrl = `postgresql://bluetill_app@127.0.0.1:${server.port}/${database}`;
-    await expect(PostgresBackendStore.open(appUrl)).rejects.toMatchObject({ code: '42501' }); // may not migrate
+    // Opening with migrations under this role only checks an up-to-date schema (it creates nothing).
+    await (await PostgresBackendStore.open(appUrl)).close();
     const app = await PostgresBackendStore.open(appUrl, { migrate: false });
     try {
       const answer = await app.commit(async (tx) => {
