@@ -26,6 +26,7 @@ import {
   type UseCaseThread,
 } from './adapters/worker/use-case-thread';
 import type { ShopperOptions, ShopperWork } from './app/shopper-service';
+import type { AuthorizationLimits } from './app/authorization-service';
 import { ShopperLane, type ShopperLaneOptions, type ShopperLaneStats } from './adapters/grpc/shopper-lane';
 import { SqliteOfflineSaleStore } from './adapters/sqlite/offline-sale-store.sqlite';
 import { PostgresOfflineSaleStore } from './adapters/postgres/offline-sale-store.postgres';
@@ -123,6 +124,8 @@ export interface BackendSettings {
    * certificate), default on at port 0 (any free port); `false` turns it off.
    */
   readonly shopper?: false | ({ readonly host?: string; readonly port?: number } & ShopperOptions);
+  /** The Authorization service's per-terminal bounds (challenges held, unproven cards); defaults in authorization-service.ts. */
+  readonly authorizationLimits?: AuthorizationLimits;
   /** How the shopper listener's calls queue behind the tills' (shopper-lane.ts); defaults there. */
   readonly shopperLane?: ShopperLaneOptions;
 }
@@ -213,6 +216,7 @@ export async function startBackend(
         log,
         ...(o.cryptoWorkers !== undefined ? { cryptoWorkers: o.cryptoWorkers } : {}),
         ...(o.shopper ? { shopper: o.shopper } : {}),
+        ...(o.authorizationLimits ? { authorizationLimits: o.authorizationLimits } : {}),
       });
     } catch (error) {
       await store.close();
@@ -229,6 +233,7 @@ export async function startBackend(
       clock,
       (fields, message) => log.info(fields, message),
       o.shopper || {},
+      o.authorizationLimits ?? {},
     );
   }
   // Every use case, the shopper's and the temporary code's too, runs where the others do: with the

@@ -6,6 +6,7 @@
 import { benchE2e } from './e2e.bench';
 import { benchFleet, benchOpenLoop } from './fleet.bench';
 import { benchBackend } from './backend.bench';
+import { startPostgresServer } from '../../backend/src/test-support/postgres-server';
 
 const quick = process.env.BENCH_QUICK === '1';
 
@@ -13,7 +14,20 @@ async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'open-loop')
     return benchOpenLoop(quick ? { rates: [1, 5], seconds: 3 } : {});
   await benchE2e({ payments: quick ? 60 : 600, concurrency: 10 });
-  await benchBackend({ calls: quick ? 200 : 1500 });
+  const calls = quick ? 200 : 1500;
+  const warmUpCalls = quick ? 1000 : undefined;
+  const sqlite = await benchBackend({ calls, ...(warmUpCalls ? { warmUpCalls } : {}) });
+  // The same calls over the PostgreSQL store (a durable server on this machine), against SQLite's.
+  const pg = await startPostgresServer({ durable: true });
+  try {
+    await benchBackend({
+      calls,
+      ...(warmUpCalls ? { warmUpCalls } : {}),
+      postgres: { url: await pg.createDatabase('bench'), sqlite },
+    });
+  } finally {
+    await pg.stop();
+  }
   await benchFleet(quick ? [1, 10] : [1, 10, 50, 100], { compareAt: quick ? 10 : 50 });
   await benchOpenLoop(quick ? { rates: [1, 5], seconds: 3 } : {});
 }

@@ -150,8 +150,16 @@ export const MAX_CHALLENGES_PER_TERMINAL = 128;
 /** One challenge issue in this many also purges every terminal's expired challenges (the issuing terminal's go at every issue). */
 export const CHALLENGE_PURGE_EVERY = 100;
 
+/** The Authorization service's per-terminal bounds (defaults above); a benchmark raises them to its calls in flight. */
+export interface AuthorizationLimits {
+  readonly unprovenPerTerminalPerMinute?: number;
+  /** Challenges one terminal holds at once (default MAX_CHALLENGES_PER_TERMINAL). */
+  readonly maxChallengesPerTerminal?: number;
+}
+
 export class AuthorizationUseCase {
   private readonly drawUn: () => Uint8Array;
+  private readonly maxChallenges: number;
   private readonly unproven: RateLimiter;
 
   constructor(
@@ -161,9 +169,10 @@ export class AuthorizationUseCase {
     private readonly settlement: Pick<SettlementUseCase, 'settle' | 'cancel'>,
     private readonly events: AuthorizationEvents = {},
     /** Test hook: where unpredictable numbers come from (default 4 random bytes). */
-    o: { drawUn?: () => Uint8Array; unprovenPerTerminalPerMinute?: number } = {},
+    o: AuthorizationLimits & { drawUn?: () => Uint8Array } = {},
   ) {
     this.drawUn = o.drawUn ?? (() => new Uint8Array(randomBytes(4)));
+    this.maxChallenges = o.maxChallengesPerTerminal ?? MAX_CHALLENGES_PER_TERMINAL;
     // Cards that did not prove themselves, per terminal: a till (or whoever holds its key) walking
     // card data is stopped; a real till sees a few a day.
     this.unproven = new RateLimiter(
@@ -185,7 +194,7 @@ export class AuthorizationUseCase {
       // Bounded storage: this terminal's expired challenges go now, and at MAX_CHALLENGES_PER_TERMINAL
       // the oldest is evicted to make room; now and then every terminal's expired ones go too (an
       // unknown UN declines like an expired or used one, so nothing is learned by keeping them).
-      await tx.boundChallenges(req.terminalId, now, MAX_CHALLENGES_PER_TERMINAL - 1);
+      await tx.boundChallenges(req.terminalId, now, this.maxChallenges - 1);
       if (randomInt(CHALLENGE_PURGE_EVERY) === 0) await tx.purgeChallenges(now);
       // A 4-byte UN repeats after tens of thousands of challenges per terminal: draw again then,
       // so every challenge is a row of its own (single use stays checkable).

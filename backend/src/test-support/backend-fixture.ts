@@ -60,6 +60,7 @@ import { TestCard } from './test-card';
 import type { BackendMetrics } from '../adapters/metrics/backend-metrics';
 import type { Clock } from '../ports/clock';
 import type { ShopperOptions } from '../app/shopper-service';
+import type { AuthorizationLimits } from '../app/authorization-service';
 
 const call =
   <Req, Res>(fn: (req: Req, cb: (e: ServiceError | null, r: Res) => void) => unknown) =>
@@ -274,6 +275,7 @@ export interface BackendFixtureOptions {
   emvKeyBits?: EmvKeyBits;
   /** Seed and serve over this PostgreSQL database (empty) instead of a SQLite file in the temp dir. */
   postgresUrl?: string;
+  authorizationLimits?: AuthorizationLimits;
 }
 
 export function startBackendFixture(
@@ -300,6 +302,7 @@ export async function startBackendFixture(
     ...(o.worker ? { worker: true } : {}),
     ...(o.cryptoWorkers !== undefined ? { cryptoWorkers: o.cryptoWorkers } : {}),
     shopper: o.shopper ?? {},
+    ...(o.authorizationLimits ? { authorizationLimits: o.authorizationLimits } : {}),
   });
   const wire: WireAnswer[] = [];
   // The clients name the backend as a till does, by a DNS name its certificate carries: grpc-js

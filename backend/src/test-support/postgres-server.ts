@@ -13,7 +13,7 @@ import postgres, { type Sql } from 'postgres';
  * Debian package). It fails loudly, never skips: a missing PostgreSQL is a setup error
  * (`make setup` installs it).
  *
- * Durability is switched off (`fsync=off`, `synchronous_commit=off`): these servers hold test data
+ * Durability is switched off (`fsync=off`, `synchronous_commit=off`) unless `durable`: these servers hold test data
  * only. The cluster (`postgres-cluster.ts`) is the one that proves durability.
  *
  * @example
@@ -31,6 +31,11 @@ export interface PostgresServer {
   /** Milliseconds from the call to a server accepting connections (initdb included). */
   readonly startupMs: number;
   stop(): Promise<void>;
+}
+
+export interface PostgresServerOptions {
+  /** Keep PostgreSQL's durability (fsync, synchronous commit, full-page writes), as a benchmark against SQLite's FULL sync needs. Default off. */
+  readonly durable?: boolean;
 }
 
 export const POSTGRES_BIN = '/usr/lib/postgresql/15/bin';
@@ -167,7 +172,7 @@ async function templateDir(runAs: { uid: number; gid: number } | undefined): Pro
   return template;
 }
 
-async function startOnce(started: number): Promise<PostgresServer> {
+async function startOnce(started: number, o: PostgresServerOptions): Promise<PostgresServer> {
   const runAs = postgresRunAs();
   const template = await templateDir(runAs);
   const dir = makeServerDir('bluetill-pg-');
@@ -192,12 +197,7 @@ async function startOnce(started: number): Promise<PostgresServer> {
       'listen_addresses=127.0.0.1',
       '-c',
       `unix_socket_directories=${dir}`,
-      '-c',
-      'fsync=off',
-      '-c',
-      'synchronous_commit=off',
-      '-c',
-      'full_page_writes=off',
+      ...(o.durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
       '-c',
       'max_connections=200',
       '-c',
@@ -270,18 +270,18 @@ async function startOnce(started: number): Promise<PostgresServer> {
 }
 
 /** Starts a server; retries once if the free port was taken between choosing and binding it. */
-export async function startPostgresServer(): Promise<PostgresServer> {
+export async function startPostgresServer(o: PostgresServerOptions = {}): Promise<PostgresServer> {
   assertPostgresInstalled();
   const started = Date.now();
   try {
-    return await startOnce(started);
+    return await startOnce(started, o);
   } catch (err) {
     if (
       err instanceof PostgresServerError &&
       err.code === 'start_failed' &&
       /could not bind|Address already in use/.test(err.message)
     )
-      return startOnce(started);
+      return startOnce(started, o);
     throw err;
   }
 }

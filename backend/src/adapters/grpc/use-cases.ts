@@ -9,7 +9,7 @@ import type { BackendStore } from '../../ports/backend-store';
 import type { OfflineSaleStore } from '../../ports/offline-sale-store';
 import type { Clock } from '../../ports/clock';
 import type { KeyStore } from '../../ports/key-store';
-import { AuthorizationUseCase } from '../../app/authorization-service';
+import { AuthorizationUseCase, type AuthorizationLimits } from '../../app/authorization-service';
 import { SettlementUseCase } from '../../app/settlement-service';
 import { AdjustmentUseCase } from '../../app/adjustment-service';
 import { BatchUseCase } from '../../app/batch-service';
@@ -40,6 +40,7 @@ export function createUseCases(
   clock: Clock,
   event: EventSink,
   shopperOptions: ShopperOptions = {},
+  authorizationLimits: AuthorizationLimits = {},
 ): UseCases {
   const settlement = new SettlementUseCase(store, keys, clock, {
     onSettled: (e) => event({ event: 'settled', ...e }, 'settlement'),
@@ -48,9 +49,14 @@ export function createUseCases(
     onAdjusted: (e) => event({ event: e.kind === 'refund' ? 'refunded' : 'voided', ...e }, e.kind),
   });
   const batches = new BatchUseCase(store, clock);
-  const authorization = new AuthorizationUseCase(store, keys, clock, settlement, {
-    onDecision: (e) => event({ event: 'authorized', ...e }, 'authorization'),
-  });
+  const authorization = new AuthorizationUseCase(
+    store,
+    keys,
+    clock,
+    settlement,
+    { onDecision: (e) => event({ event: 'authorized', ...e }, 'authorization') },
+    authorizationLimits,
+  );
   const codeSettlement = new CodeSettlementUseCase(store, keys, clock, {
     onSettled: (e) => event({ event: 'settled_with_code', ...e }, 'settlement'),
   });

@@ -6,6 +6,7 @@
 import { CommitError, type CommitErrorCode } from '../../ports/backend-store';
 import { RequestError, type RequestErrorCode } from '../../app/request-error';
 import { DeadlineExceededError } from '../call-deadline';
+import type { AuthorizationLimits } from '../../app/authorization-service';
 import type { ShopperOptions } from '../../app/shopper-service';
 import type { MessagePort } from 'node:worker_threads';
 import type { ForwardedAnswer, ForwardedMethod } from '../grpc/forwarded-methods';
@@ -24,6 +25,8 @@ export interface WorkerStart {
   readonly masterKey: string;
   /** The shopper use case's limits (plain numbers). */
   readonly shopper?: ShopperOptions;
+  /** The Authorization service's per-terminal bounds (plain numbers). */
+  readonly authorizationLimits?: AuthorizationLimits;
 }
 
 /** A crypto worker's start: the keys (as the use-case worker's), and its port to the use-case worker. */

@@ -21,6 +21,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import type { ShopperOptions } from '../../app/shopper-service';
+import type { AuthorizationLimits } from '../../app/authorization-service';
 import type { MasterKey } from '../master-key';
 import type { CommitCounts } from '../sqlite/backend-store.sqlite';
 import type { PostgresCommitCounts } from '../postgres/backend-store.postgres';
@@ -120,6 +121,7 @@ export async function startUseCaseThread(o: {
   log: Logger;
   cryptoWorkers?: number;
   shopper?: ShopperOptions;
+  authorizationLimits?: AuthorizationLimits;
 }): Promise<UseCaseThread> {
   const masterKey = o.masterKey.toBase64();
   const start: WorkerStart = {
@@ -128,6 +130,7 @@ export async function startUseCaseThread(o: {
     keysPath: o.keysPath,
     masterKey,
     ...(o.shopper ? { shopper: o.shopper } : {}),
+    ...(o.authorizationLimits ? { authorizationLimits: o.authorizationLimits } : {}),
   };
   const worker = new Worker(new URL('./boot.mjs', import.meta.url), { workerData: start });
   const pending = new Map<number, Pending>();

@@ -59,6 +59,7 @@ try {
     systemClock,
     (fields, message) => post({ kind: 'event', fields, message }),
     start.shopper ?? {},
+    start.authorizationLimits ?? {},
   );
   const handle = (m: CallMessage) => {
     const target = (m.target === 'store'
