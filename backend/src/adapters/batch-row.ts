@@ -26,3 +26,39 @@ export const toBatch = (r: BatchDbRow | undefined): BatchRow | undefined =>
           }
         : null,
   };
+
+/** One currency's count and sum of a batch's approved sales, refunds or voids (a GROUP BY currency row). */
+export interface BatchGroup {
+  readonly n: number;
+  readonly s: number;
+  readonly c: string;
+}
+
+/**
+ * A batch's totals from its grouped rows. Amounts in different currencies never add up: a batch
+ * holds one (its merchant's), and more than one is an error.
+ */
+export function batchTotalsOf(
+  batchId: number,
+  groups: { sales: BatchGroup[]; refunds: BatchGroup[]; voids: BatchGroup[] },
+): BatchTotalsRow {
+  const currencies = new Set([...groups.sales, ...groups.refunds, ...groups.voids].map((g) => g.c));
+  if (currencies.size > 1)
+    throw new Error(`batch ${batchId} holds more than one currency: ${[...currencies].sort().join(', ')}`);
+  const none: BatchGroup = { n: 0, s: 0, c: '' };
+  const [sales, refunds, voids] = [
+    groups.sales[0] ?? none,
+    groups.refunds[0] ?? none,
+    groups.voids[0] ?? none,
+  ];
+  return {
+    currency: [...currencies][0] ?? '',
+    saleCount: sales.n,
+    saleMinor: sales.s,
+    refundCount: refunds.n,
+    refundMinor: refunds.s,
+    voidCount: voids.n,
+    voidMinor: voids.s,
+    netMinor: sales.s - refunds.s - voids.s,
+  };
+}

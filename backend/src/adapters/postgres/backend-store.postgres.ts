@@ -29,7 +29,7 @@
  *   await store.close();
  */
 import postgres, { type Sql } from 'postgres';
-import { toBatch, type BatchDbRow } from '../batch-row';
+import { batchTotalsOf, toBatch, type BatchDbRow, type BatchGroup } from '../batch-row';
 import type { DeclineCode } from '@bluetill/protocol';
 import {
   CommitError,
@@ -459,7 +459,7 @@ function postgresTx(q: Query, locking: boolean): StoreTx {
         ),
       ),
     computeBatchTotals: async (batchId) => {
-      type Agg = { n: number; s: number; c: string };
+      type Agg = BatchGroup;
       const adjustments = (kind: AdjustmentKind) =>
         q<Agg>(
           `SELECT currency::text AS c, COUNT(*) AS n, SUM(amount_minor)::bigint AS s FROM adjustments
@@ -475,28 +475,7 @@ function postgresTx(q: Query, locking: boolean): StoreTx {
         refunds: await adjustments('refund'),
         voids: await adjustments('void'),
       };
-      const currencies = new Set([...groups.sales, ...groups.refunds, ...groups.voids].map((g) => g.c));
-      // Amounts in different currencies never add up: a batch holds one (its merchant's).
-      if (currencies.size > 1)
-        throw new Error(
-          `batch ${batchId} holds more than one currency: ${[...currencies].sort().join(', ')}`,
-        );
-      const none: Agg = { n: 0, s: 0, c: '' };
-      const [sales, refunds, voids] = [
-        groups.sales[0] ?? none,
-        groups.refunds[0] ?? none,
-        groups.voids[0] ?? none,
-      ];
-      return {
-        currency: [...currencies][0] ?? '',
-        saleCount: sales.n,
-        saleMinor: sales.s,
-        refundCount: refunds.n,
-        refundMinor: refunds.s,
-        voidCount: voids.n,
-        voidMinor: voids.s,
-        netMinor: sales.s - refunds.s - voids.s,
-      };
+      return batchTotalsOf(batchId, groups);
     },
     batchPostingSums: async (batchId, accountId) =>
       (await one<{ account: number; all: number }>(

@@ -1,5 +1,5 @@
 import type { DeclineCode } from '@bluetill/protocol';
-import { toBatch, type BatchDbRow } from '../batch-row';
+import { batchTotalsOf, toBatch, type BatchDbRow, type BatchGroup } from '../batch-row';
 import type {
   AdjustmentKind,
   AdjustmentRow,
@@ -238,32 +238,13 @@ export class SqliteBackendStore implements BackendStore {
   }
 
   computeBatchTotals(batchId: number): BatchTotalsRow {
-    type Agg = { n: number; s: number; c: string };
+    type Agg = BatchGroup;
     const groups = {
       sales: this.stmt.batchSales.all(batchId) as Agg[],
       refunds: this.stmt.batchAdjustments.all(batchId, 'refund') as Agg[],
       voids: this.stmt.batchAdjustments.all(batchId, 'void') as Agg[],
     };
-    const currencies = new Set([...groups.sales, ...groups.refunds, ...groups.voids].map((g) => g.c));
-    // Amounts in different currencies never add up: a batch holds one (its merchant's).
-    if (currencies.size > 1)
-      throw new Error(`batch ${batchId} holds more than one currency: ${[...currencies].sort().join(', ')}`);
-    const none: Agg = { n: 0, s: 0, c: '' };
-    const [sales, refunds, voids] = [
-      groups.sales[0] ?? none,
-      groups.refunds[0] ?? none,
-      groups.voids[0] ?? none,
-    ];
-    return {
-      currency: [...currencies][0] ?? '',
-      saleCount: sales.n,
-      saleMinor: sales.s,
-      refundCount: refunds.n,
-      refundMinor: refunds.s,
-      voidCount: voids.n,
-      voidMinor: voids.s,
-      netMinor: sales.s - refunds.s - voids.s,
-    };
+    return batchTotalsOf(batchId, groups);
   }
 
   batchPostingSums(batchId: number, accountId: string): { account: number; all: number } {
