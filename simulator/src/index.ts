@@ -8,6 +8,7 @@ export {
   CARD_PROFILES,
   type CardProfileName,
   type CardTimingProfile,
+  type CardTransport,
 } from './card/card-timing';
 export { EmvCard } from './card/emv-card';
 export { personalizeCard, issueSimulatedCard } from './card/issue-card';
