@@ -5,6 +5,7 @@ export {
   cardTimingProfile,
   commandTimeMs,
   isCardProfileName,
+  cardProfileFromEnv,
   CARD_PROFILES,
   type CardProfileName,
   type CardTimingProfile,

@@ -11,6 +11,7 @@ import {
   airTimeMs,
   CARD_PROFILES,
   contactTimeMs,
+  cardProfileFromEnv,
   cardTimingProfile,
   commandTimeMs,
   processingMs,
@@ -180,5 +181,16 @@ describe('card timing: the parts', () => {
       /unknown card profile medium: one of instant, fast, typical, slow/,
     );
     expect(CARD_PROFILES).toEqual(['instant', 'fast', 'typical', 'slow']);
+  });
+});
+
+describe('the card profile of the demo, the playground and the benchmarks', () => {
+  it('typical unless BLUETILL_CARD_PROFILE names another; a name that is no profile is refused', () => {
+    expect(cardProfileFromEnv({})).toBe('typical');
+    expect(cardProfileFromEnv({ BLUETILL_CARD_PROFILE: '' })).toBe('typical');
+    expect(cardProfileFromEnv({ BLUETILL_CARD_PROFILE: 'slow' })).toBe('slow');
+    expect(() => cardProfileFromEnv({ BLUETILL_CARD_PROFILE: 'quick' })).toThrow(
+      'BLUETILL_CARD_PROFILE must be one of instant, fast, typical, slow, got "quick"',
+    );
   });
 });

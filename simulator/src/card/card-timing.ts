@@ -165,6 +165,18 @@ export function isCardProfileName(v: string): v is CardProfileName {
   return (CARD_PROFILES as readonly string[]).includes(v);
 }
 
+/**
+ * The card profile the demo, the playground's phones and the benchmarks use: `BLUETILL_CARD_PROFILE`
+ * if set, else `typical`. Throws on a name that is not a profile.
+ */
+export function cardProfileFromEnv(env: NodeJS.ProcessEnv = process.env): CardProfileName {
+  const v = env.BLUETILL_CARD_PROFILE;
+  if (v === undefined || v === '') return 'typical';
+  if (!isCardProfileName(v))
+    throw new Error(`BLUETILL_CARD_PROFILE must be one of ${CARD_PROFILES.join(', ')}, got "${v}"`);
+  return v;
+}
+
 /** FSD/FSC: the largest frame either side takes (bytes, with its prologue and CRC) [3]. */
 const FRAME_SIZE = 256;
 const BLOCK_OVERHEAD = 3; // PCB + CRC
