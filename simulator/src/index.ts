@@ -5,9 +5,11 @@ export {
   cardTimingProfile,
   commandTimeMs,
   isCardProfileName,
+  cardProfileFromEnv,
   CARD_PROFILES,
   type CardProfileName,
   type CardTimingProfile,
+  type CardTransport,
 } from './card/card-timing';
 export { EmvCard } from './card/emv-card';
 export { personalizeCard, issueSimulatedCard } from './card/issue-card';

@@ -18,6 +18,7 @@
  * own) and a controller with twice the buffers (`fleet_50_acl48_*`).
  */
 import {
+  cardProfileFromEnv,
   poissonArrivals,
   runArrivals,
   startWorld,
@@ -96,8 +97,8 @@ async function wave(
   };
 }
 
-/** The phones' cards take the time real contactless cards take (simulator card-timing.ts). */
-const CARD_PROFILE = 'typical' as const;
+/** The phones' cards take the time real contactless cards take (simulator card-timing.ts): `typical` unless BLUETILL_CARD_PROFILE says otherwise. */
+const CARD_PROFILE = cardProfileFromEnv();
 
 /** One world, the waves of each size; returns the most protocol round trips a phone needed. */
 async function waves(
@@ -294,7 +295,7 @@ export async function benchOpenLoop(o: { rates?: readonly number[]; seconds?: nu
       value: at.steps.cardAfterUnMs.p50,
       p99_ms: at.steps.cardAfterUnMs.p99,
       ...stepAbout,
-      note: "the card's part the payment waits on: GPO and INTERNAL AUTHENTICATE over the till's UN",
+      note: "the card's part the payment waits on: GPO, INTERNAL AUTHENTICATE and the account-verification ARQC over the till's UN",
     });
     report({
       bench: 'step_pin_to_authorized_p99_ms',

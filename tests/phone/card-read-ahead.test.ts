@@ -203,3 +203,65 @@ describe('the card read beside the link setup', () => {
     },
   );
 });
+
+describe("the issuer's answer while the shopper reads the basket", () => {
+  it(
+    'the basket is on the screen before EXTERNAL AUTHENTICATE, which the card has taken before GENERATE AC; a decline waits for it',
+    { timeout: 30_000 },
+    async () => {
+      const run = async (id: string, pin: string) => {
+        const events: string[] = [];
+        const card = await simulatedCard(id);
+        let issuerAnswerTaken!: () => void;
+        const taken = new Promise<void>((resolve) => (issuerAnswerTaken = resolve));
+        const recording = {
+          powerOn: () => card.powerOn(),
+          powerOff: () => card.powerOff(),
+          process: (c: Uint8Array) => {
+            events.push(`card ${INS[c[1]!] ?? c[1]!.toString(16)}`);
+            const answer = card.process(c);
+            if (c[1] === 0x82) issuerAnswerTaken();
+            return answer;
+          },
+        };
+        const central = radio.central();
+        const paymentCard = new EmvPaymentCard(new InProcessCardReader(recording), {
+          country: 276,
+          currency: 'EUR',
+          now: () => new Date(),
+          waitTimeoutMs: 200,
+        });
+        const prompt = new AutoPrompt({ pin, confirmWhen: taken });
+        const confirm = prompt.confirm.bind(prompt);
+        prompt.confirm = (b) => (events.push('basket shown'), confirm(b));
+        try {
+          const r = await runPaymentSession({
+            central,
+            card: paymentCard,
+            prompt,
+            trust,
+            till: { kind: 'strongest' },
+            scanTimeoutMs: 2_000,
+          });
+          events.push(`outcome ${r.outcome.kind}`);
+        } finally {
+          await central.close();
+        }
+        return events;
+      };
+      world.ringUp([{ sku: 'tea', name: 'Tea', quantity: 1, unitPriceMinor: 349 }]);
+      // The shopper confirms only once the card has the issuer's answer: shown before it, confirmed after.
+      expect((await run('card-chen', '9876')).slice(-4)).toEqual([
+        'basket shown',
+        'card EXTERNAL AUTHENTICATE',
+        'card GENERATE AC',
+        'outcome approved',
+      ]);
+      world.ringUp([{ sku: 'tea', name: 'Tea', quantity: 1, unitPriceMinor: 349 }]);
+      // A wrong PIN: no basket; the card takes the issuer's answer (its tries) before the flow ends.
+      const declined = await run('card-dana', '0000');
+      expect(declined.slice(-2)).toEqual(['card EXTERNAL AUTHENTICATE', 'outcome declined']);
+      expect(declined).not.toContain('basket shown');
+    },
+  );
+});

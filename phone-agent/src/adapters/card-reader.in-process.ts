@@ -11,22 +11,27 @@ export type InProcessCard = {
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex').toUpperCase();
 
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 /**
  * A CardReader that calls a simulated card directly. `removeCard()` / `insertCard()` model the
  * card leaving and entering the field; `transcript()` returns the exchanges as `=> …` / `<= …`
- * lines that the replay reader plays back.
+ * lines that the replay reader plays back. A card that takes time is waited for with `sleep`
+ * (default a timer; a test passes a virtual clock's).
  */
 export class InProcessCardReader implements CardReader {
   private present: boolean;
   private powered = false;
   private closed = false;
   private readonly lines: string[] = [];
+  private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(
     private readonly card: InProcessCard,
-    options: { present?: boolean } = {},
+    options: { present?: boolean; sleep?: (ms: number) => Promise<void> } = {},
   ) {
     this.present = options.present ?? true;
+    this.sleep = options.sleep ?? realSleep;
   }
 
   async waitForCard(options: { timeoutMs: number }): Promise<{ atr: Uint8Array }> {
@@ -48,7 +53,7 @@ export class InProcessCardReader implements CardReader {
     const response = this.card.process(Uint8Array.from(command));
     this.lines.push(`=> ${hex(command)}`, `<= ${hex(response)}`);
     const ms = this.card.lastCommandMs?.() ?? 0;
-    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+    if (ms > 0) await this.sleep(ms);
     return response;
   }
 

@@ -377,14 +377,20 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
     o.prompt.progress(cvm.method === 'online_pin' ? 'Checking card and PIN' : 'Checking card');
     await inbox.stream.send({ $case: 'cardAuth', value: cardAuth });
     const auth = await expect('authResult');
-    if (auth.issuerAuthenticationData?.length)
-      await giveCardIssuerAnswer(
-        o.card,
-        o.tamper?.issuerAuthentication
-          ? o.tamper.issuerAuthentication(auth.issuerAuthenticationData)
-          : auth.issuerAuthenticationData,
-      );
-    if (!auth.approved) return declined(auth.declineReason, auth.pinTriesLeft);
+    // The issuer's answer goes to the card (EXTERNAL AUTHENTICATE) while the shopper reads the
+    // basket: the card has taken it before anything more is asked of it and before the flow ends.
+    const issuerAnswered = auth.issuerAuthenticationData?.length
+      ? giveCardIssuerAnswer(
+          o.card,
+          o.tamper?.issuerAuthentication
+            ? o.tamper.issuerAuthentication(auth.issuerAuthenticationData)
+            : auth.issuerAuthenticationData,
+        )
+      : Promise.resolve();
+    if (!auth.approved) {
+      await issuerAnswered;
+      return declined(auth.declineReason, auth.pinTriesLeft);
+    }
 
     resume = {
       terminalTxnId: auth.terminalTxnId,
@@ -392,11 +398,16 @@ export async function pay(o: PayOptions): Promise<PaymentOutcome> {
       terminalId: secured.terminal.subjectId,
     };
     const total = auth.total!;
-    const ok = await o.prompt.confirm({
-      merchantName: secured.terminal.merchantName,
-      items: auth.items,
-      total,
-    });
+    let ok: boolean;
+    try {
+      ok = await o.prompt.confirm({
+        merchantName: secured.terminal.merchantName,
+        items: auth.items,
+        total,
+      });
+    } finally {
+      await issuerAnswered;
+    }
     if (!ok) {
       await inbox.stream.send({ $case: 'error', value: { code: 'cancelled', message: 'shopper cancelled' } });
       return { kind: 'cancelled' };

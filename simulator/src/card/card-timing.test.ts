@@ -10,6 +10,8 @@ import { describe, expect, it } from 'vitest';
 import {
   airTimeMs,
   CARD_PROFILES,
+  contactTimeMs,
+  cardProfileFromEnv,
   cardTimingProfile,
   commandTimeMs,
   processingMs,
@@ -78,11 +80,43 @@ describe('card timing: a whole tap against the published figures', () => {
 });
 
 describe('card timing: the parts', () => {
-  it('air time: 9 bits a byte with PCB and CRC, chained above the frame size (ISO/IEC 14443-3/-4)', () => {
-    expect(airTimeMs(10, 106)).toBeCloseTo(((10 + 3) * 9) / 106, 6);
-    expect(airTimeMs(253, 106)).toBeCloseTo(((253 + 3) * 9) / 106, 6); // one full frame
-    expect(airTimeMs(254, 106)).toBeCloseTo(((254 + 6 + 3) * 9) / 106, 6); // two blocks and an R(ACK)
+  it('air time: 9 bits a byte with PCB and CRC, start and end of frame, chained above the frame size (ISO/IEC 14443-3/-4)', () => {
+    expect(airTimeMs(10, 106)).toBeCloseTo(((10 + 3) * 9 + 2) / 106, 6);
+    expect(airTimeMs(253, 106)).toBeCloseTo(((253 + 3) * 9 + 2) / 106, 6); // one full frame
+    // two blocks and an R(ACK) between them: three frames
+    expect(airTimeMs(254, 106)).toBeCloseTo(((254 + 6 + 3) * 9 + 3 * 2) / 106, 6);
     expect(airTimeMs(100, 848)).toBeCloseTo(airTimeMs(100, 106) / 8, 6);
+    // Type B: 10-bit characters, a 12-etu SOF and a 10-etu EOF
+    expect(airTimeMs(10, 106, 'B')).toBeCloseTo(((10 + 3) * 10 + 22) / 106, 6);
+  });
+
+  it('contact T=1: 12 etu a byte, NAD PCB LEN and LRC a block, chained above IFSC 254 (ISO/IEC 7816-3)', () => {
+    expect(contactTimeMs(10, 9_600)).toBeCloseTo(((10 + 4) * 12 * 1000) / 9_600, 6);
+    expect(contactTimeMs(254, 9_600)).toBeCloseTo(((254 + 4) * 12 * 1000) / 9_600, 6);
+    expect(contactTimeMs(255, 9_600)).toBeCloseTo(((255 + 8 + 4) * 12 * 1000) / 9_600, 6);
+    const p = cardTimingProfile('slow');
+    const select = Uint8Array.from([0x00, 0xa4, 0x04, 0x00, 0x02, 0xa0, 0x00, 0x00]);
+    const ok = Uint8Array.from([0x90, 0x00]);
+    // A contact card is not in the phone's NFC reader: its stack adds nothing.
+    expect(commandTimeMs(p, select, ok, { phoneReader: true, transport: 'contact' })).toBeCloseTo(
+      contactTimeMs(select.length, p.contactBitPerS) +
+        contactTimeMs(ok.length, p.contactBitPerS) +
+        p.turnaroundMs +
+        p.processingMs.select,
+      6,
+    );
+  });
+
+  it('EXTERNAL AUTHENTICATE, VERIFY and GET CHALLENGE each cost their own processing', () => {
+    const p = cardTimingProfile('typical');
+    const ok = Uint8Array.from([0x90, 0x00]);
+    expect(processingMs(p, Uint8Array.from([0x00, 0x82, 0x00, 0x00, 0x08, ...new Uint8Array(8)]), ok)).toBe(
+      p.processingMs.externalAuthenticate,
+    );
+    expect(processingMs(p, Uint8Array.from([0x00, 0x20, 0x00, 0x80, 0x08, ...new Uint8Array(8)]), ok)).toBe(
+      p.processingMs.verify,
+    );
+    expect(processingMs(p, Uint8Array.from([0x00, 0x84, 0x00, 0x00, 0x08]), ok)).toBe(p.processingMs.other);
   });
 
   it('an RSA signature costs by the key the response shows: 2,048 bits four times 1,024', () => {
@@ -147,5 +181,16 @@ describe('card timing: the parts', () => {
       /unknown card profile medium: one of instant, fast, typical, slow/,
     );
     expect(CARD_PROFILES).toEqual(['instant', 'fast', 'typical', 'slow']);
+  });
+});
+
+describe('the card profile of the demo, the playground and the benchmarks', () => {
+  it('typical unless BLUETILL_CARD_PROFILE names another; a name that is no profile is refused', () => {
+    expect(cardProfileFromEnv({})).toBe('typical');
+    expect(cardProfileFromEnv({ BLUETILL_CARD_PROFILE: '' })).toBe('typical');
+    expect(cardProfileFromEnv({ BLUETILL_CARD_PROFILE: 'slow' })).toBe('slow');
+    expect(() => cardProfileFromEnv({ BLUETILL_CARD_PROFILE: 'quick' })).toThrow(
+      'BLUETILL_CARD_PROFILE must be one of instant, fast, typical, slow, got "quick"',
+    );
   });
 });

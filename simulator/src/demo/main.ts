@@ -12,6 +12,7 @@ import { formatMoney, formatReceiptText, LOG_REDACT_PATHS, type Item } from '@bl
 import { DEMO_CARDS } from '@bluetill/backend';
 import { startWorld } from '../world';
 import { VirtualBle } from '../link/virtual-ble';
+import { cardProfileFromEnv } from '../card/card-timing';
 
 const SHOPPERS = [
   {
@@ -71,7 +72,7 @@ async function main(): Promise<number> {
     '  cards: the "typical" timing profile (a contactless card\'s ~0.5 s of commands, as real cards take)',
   );
   const ble = await VirtualBle.start({ trace: { dir: join(dir, 'hci') } });
-  const world = await startWorld({ dir, logger, radio: ble, cardProfile: 'typical' });
+  const world = await startWorld({ dir, logger, radio: ble, cardProfile: cardProfileFromEnv() });
   // The folder is reusable after the run: its keys.json is sealed under this key (never printed).
   const keysFile = join(dir, 'demo-keys.json');
   writeFileSync(keysFile, JSON.stringify({ masterKey: world.masterKey.toBase64() }) + '\n', { mode: 0o600 });

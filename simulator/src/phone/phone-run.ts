@@ -48,7 +48,7 @@ export interface PhoneRunOptions {
 export interface PhoneSteps {
   /** The till was found: the connection starts. */
   readonly connectAt?: number;
-  /** The card read: first APDU (SELECT) to last (INTERNAL AUTHENTICATE), before the PIN. */
+  /** The card read: first APDU (SELECT) to the card's data returned (INTERNAL AUTHENTICATE, or the account-verification ARQC), before the PIN. */
   readonly cardReadStartAt?: number;
   readonly cardReadEndAt?: number;
   /** The part read ahead, without the UN (PaymentCard.prepare): its end. */

@@ -22,6 +22,7 @@ import {
   type PlaygroundControl,
 } from './playground-files';
 import { TillApiClient } from './till-api-client';
+import { cardProfileFromEnv } from '../card/card-timing';
 
 type PhoneCardChoice = { readonly id: string; readonly pin: string; readonly holder: string };
 const choice = (c: { id: string; pin: string; cardholderName: string }): PhoneCardChoice => ({
@@ -152,7 +153,7 @@ async function main(argv: string[]): Promise<number> {
     devices: { phoneDevice: () => radioDevice(control) },
     trust,
     counterName: control.counterName,
-    cardProfile: 'typical',
+    cardProfile: cardProfileFromEnv(),
   });
   let approved = 0;
   try {

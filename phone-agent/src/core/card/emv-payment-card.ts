@@ -47,10 +47,16 @@ export function currencyNumeric(alpha: string): number {
  * GPO); the next `read(un)` then sends only GPO and INTERNAL AUTHENTICATE with the till's UN. A
  * prefix is used once; a failed one, or a card that refuses the GPO after it, makes `read` read the
  * whole card again.
+ *
+ * After the account-verification ARQC, the card's next transaction (SELECT AID, GPO) is started by
+ * `read` and left running while the phone takes the PIN and CardAuth makes its round trip: nothing
+ * the phone sends needs it. Every later card command waits for it first, and its failure is theirs.
  */
 export class EmvPaymentCard implements PaymentCard {
   private last: CardRead | undefined;
   private prefix: Promise<CardPrefix> | undefined;
+  /** The restart after the account verification, while it runs or once it failed. */
+  private restarting: Promise<void> | undefined;
 
   constructor(
     private readonly reader: CardReader,
@@ -83,6 +89,11 @@ export class EmvPaymentCard implements PaymentCard {
     }
   }
 
+  /** The card is free for the next command: the restart after the account verification has ended well. */
+  private async restarted(): Promise<void> {
+    if (this.restarting) await this.restarting;
+  }
+
   prepare(): Promise<void> {
     this.prefix ??= (async () => {
       await this.waitForCard();
@@ -99,6 +110,9 @@ export class EmvPaymentCard implements PaymentCard {
     unpredictableNumber: Uint8Array,
     options: { authorizationCryptogram?: boolean } = {},
   ): Promise<CardData> {
+    // A new read starts the card afresh: an earlier restart only has to be over, not to have worked.
+    await this.restarted().catch(() => undefined);
+    this.restarting = undefined;
     const pending = this.prefix;
     this.prefix = undefined;
     const prefix = pending ? await pending.catch(() => undefined) : undefined;
@@ -127,7 +141,11 @@ export class EmvPaymentCard implements PaymentCard {
         { minor: 0, currency: this.options.currency },
         unpredictableNumber,
       );
-      await restartTransaction(this.reader, read);
+      const restarting: Promise<void> = restartTransaction(this.reader, read).then(() => {
+        if (this.restarting === restarting) this.restarting = undefined;
+      });
+      restarting.catch(() => undefined); // its failure is reported to the next command, which waits for it
+      this.restarting = restarting;
     }
     return {
       pan: read.pan,
@@ -148,6 +166,7 @@ export class EmvPaymentCard implements PaymentCard {
     const read = this.last;
     if (!read) throw new CardReadError('bad_input', 'EXTERNAL AUTHENTICATE before the card was read');
     try {
+      await this.restarted();
       return await externalAuthenticate(this.reader, issuerAuthenticationData);
     } catch (e) {
       if (!(e instanceof CardReadError) || (e.code !== 'card_removed' && e.code !== 'transmit_failed'))
@@ -159,11 +178,13 @@ export class EmvPaymentCard implements PaymentCard {
       throw new CardReadError('no_card', 'the card was not presented again', { cause });
     }
     await restartTransaction(this.reader, read);
+    this.restarting = undefined;
     return externalAuthenticate(this.reader, issuerAuthenticationData);
   }
 
   async verifyCardholder(v: CardVerification): Promise<CardVerificationResult> {
     if (!this.last) throw new CardReadError('bad_input', 'VERIFY before the card was read');
+    await this.restarted();
     return verifyCardholder(this.reader, v);
   }
 
@@ -177,6 +198,8 @@ export class EmvPaymentCard implements PaymentCard {
     if (!read) throw new CardReadError('bad_input', 'GET PROCESSING OPTIONS before the card was read');
     const tx = this.tx(BigInt(input.amount.minor), input.amount.currency, input.unpredictableNumber);
     const pdolData = buildDolData(cardPdol(), transactionValues(tx));
+    await this.restarted().catch(() => undefined); // started again here in any case
+    this.restarting = undefined;
     await restartTransaction(this.reader, { aid: read.aid, pdolData });
     this.offlinePdolData = pdolData;
   }
@@ -209,6 +232,7 @@ export class EmvPaymentCard implements PaymentCard {
     if (!read) throw new CardReadError('bad_input', 'GENERATE AC before the card was read');
     if (!Number.isSafeInteger(input.amount.minor) || input.amount.minor < 0)
       throw new CardReadError('bad_input', 'amount must be a non-negative integer');
+    await this.restarted();
     return this.cryptogram(read, input.amount, input.unpredictableNumber);
   }
 

@@ -15,6 +15,7 @@ import {
   receivedBytes,
   SELECT_PPSE_TEXT,
 } from '../../../../tests/support/opensc-tool';
+import { cardTimingProfile, TimedCard } from '../card-timing';
 
 let virtual: VirtualReader;
 
@@ -57,6 +58,40 @@ describe('VpcdConnector through pcscd, seen by opensc-tool', () => {
     expect(received.sw).toBe('9000');
     expect(received.data).toEqual(PPSE_FCI);
     expect(card.ppseSelected).toBe(true);
+  });
+
+  it('a card that takes time answers opensc-tool that much later: pcscd pays the timing model too', async () => {
+    const number = await readerNumber(virtual.readerName);
+    const selectPpse = async () => {
+      const t0 = performance.now();
+      const output = await openscTool(
+        '--reader',
+        number,
+        '--card-driver',
+        'default',
+        '--send-apdu',
+        SELECT_PPSE_TEXT,
+      );
+      expect(receivedBytes(output).data).toEqual(PPSE_FCI);
+      return performance.now() - t0;
+    };
+    await virtual.insert(new PpseTestCard());
+    const atOnce = await selectPpse();
+    await virtual.removeAll();
+    // A card whose SELECT takes 1.5 s of processing (nothing else): the model's figure for it, held back by the connector.
+    const typical = cardTimingProfile('typical');
+    const slowSelect = {
+      ...typical,
+      turnaroundMs: 0,
+      phoneReaderMs: 0,
+      processingMs: { ...typical.processingMs, select: 1_500 },
+    };
+    const card = new TimedCard(new PpseTestCard(), slowSelect, { phoneReader: false });
+    await virtual.insert(card);
+    const timed = await selectPpse();
+    expect(card.card.ppseSelected).toBe(true);
+    expect(timed).toBeGreaterThanOrEqual(1_500);
+    expect(timed - atOnce).toBeGreaterThan(1_000);
   });
 
   it("shows the card removed after close() (within pcscd's polling period)", async () => {
