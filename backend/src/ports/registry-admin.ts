@@ -384,3 +384,17 @@ export const OFFLINE_LIMIT_COLUMNS = {
   cardDailyCount: 'offline_card_daily_count',
   cardDailyAmountMinor: 'offline_card_daily_amount_minor',
 } as const satisfies Record<keyof OfflineLimitValues, string>;
+
+/** The settings of a row whose offline limit columns are aliased `<prefix>_<field>` (null: not set). */
+export function offlineLimitSettingsOf(r: Record<string, unknown>, prefix: string): OfflineLimitSettings {
+  const n = (k: keyof OfflineLimitValues) => {
+    const v = r[`${prefix}_${k}`];
+    return v === null || v === undefined ? null : Number(v);
+  };
+  return {
+    floorLimitMinor: n('floorLimitMinor'),
+    exposureMinor: n('exposureMinor'),
+    cardDailyCount: n('cardDailyCount'),
+    cardDailyAmountMinor: n('cardDailyAmountMinor'),
+  };
+}
