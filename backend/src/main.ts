@@ -254,7 +254,9 @@ export async function startBackend(
   // A read on this process's connection (the worker's too): what a till may approve offline.
   const offlineParameters = new OfflineParametersUseCase(
     store,
-    store instanceof PostgresBackendStore ? new PostgresOfflineSaleStore() : new SqliteOfflineSaleStore(store.db),
+    store instanceof PostgresBackendStore
+      ? new PostgresOfflineSaleStore()
+      : new SqliteOfflineSaleStore(store.db),
     keys,
     clock,
     o.offlineParametersValidityMs !== undefined ? { validityMs: o.offlineParametersValidityMs } : {},

@@ -231,7 +231,9 @@ export async function composeTill(c: TillConfig, x: TillOverrides = {}): Promise
         clock,
       });
     } else if (!c.offline.limits)
-      throw new Error('offline mode needs the card company root (its signed parameters) or limits set in code');
+      throw new Error(
+        'offline mode needs the card company root (its signed parameters) or limits set in code',
+      );
   }
   const offline =
     c.offline && offlineJournal

@@ -152,10 +152,14 @@ describe.each(['sqlite', 'postgres'] as const)('offline parameters from the card
     expect(held.validUntilMs - held.issuedAtMs).toBe(24 * 3600_000);
     // The seed's blocked (and no other) card is on the list: one entry, no card number in the message.
     expect(held.blockedCards).toHaveLength(1);
-    expect(Buffer.from(OfflineParameters.encode(held).finish()).includes(Buffer.from(f.card('card-eve').p.pan))).toBe(false);
+    expect(
+      Buffer.from(OfflineParameters.encode(held).finish()).includes(Buffer.from(f.card('card-eve').p.pan)),
+    ).toBe(false);
     expect(desk.status()).toMatchObject({ available: true, exposureLimitMinor: held.exposureMinor });
     expect(await reasonOf(sell('card-eve', 5_00))).toBe('card_blocked');
-    expect(await reasonOf(sell('card-alice', DEFAULT_OFFLINE_LIMIT_VALUES.floorLimitMinor + 1))).toBe('floor_limit');
+    expect(await reasonOf(sell('card-alice', DEFAULT_OFFLINE_LIMIT_VALUES.floorLimitMinor + 1))).toBe(
+      'floor_limit',
+    );
     expect(await reasonOf(sell('card-alice', 4_00))).toBe('approved');
   }, 60_000);
 
@@ -178,7 +182,9 @@ describe.each(['sqlite', 'postgres'] as const)('offline parameters from the card
     await new Promise((r) => setTimeout(r, 5));
     expect(await desk.refreshParameters()).toMatchObject({ outcome: 'kept' });
     const held = copy.held()!;
-    const fake = (s: SignedOfflineParameters): OfflineParametersSource => ({ getOfflineParameters: async () => s });
+    const fake = (s: SignedOfflineParameters): OfflineParametersSource => ({
+      getOfflineParameters: async () => s,
+    });
     open(fake(older));
     expect(await copy.refresh()).toMatchObject({ outcome: 'refused', error: { code: 'older_than_copy' } });
     const fresh = await client.getOfflineParameters();
@@ -192,9 +198,9 @@ describe.each(['sqlite', 'postgres'] as const)('offline parameters from the card
     open();
     const kept = (p: OfflineParameters) => Buffer.from(OfflineParameters.encode(p).finish()).toString('hex');
     expect(kept(copy.held()!)).toBe(kept(held));
-    expect(kept(OfflineParameters.decode(SignedOfflineParameters.decode(journal.loadParameters()!).parameters))).toBe(
-      kept(held),
-    );
+    expect(
+      kept(OfflineParameters.decode(SignedOfflineParameters.decode(journal.loadParameters()!).parameters)),
+    ).toBe(kept(held));
   }, 60_000);
 
   it('a card blocked through the admin CLI: approved offline on the older list (the merchant loss once forwarded), declined after the next fetch; the report shows both', async () => {
@@ -215,10 +221,21 @@ describe.each(['sqlite', 'postgres'] as const)('offline parameters from the card
     expect(out.code, out.err).toBe(0);
     const r = JSON.parse(out.out) as { totals: unknown[]; losses: { offlineId: string; reason: string }[] };
     expect(r.totals).toEqual([
-      { merchantId: 'M-0001', currency: 'EUR', settledCount: 2, settledMinor: 29_00, lossCount: 1, lossMinor: 6_00 },
+      {
+        merchantId: 'M-0001',
+        currency: 'EUR',
+        settledCount: 2,
+        settledMinor: 29_00,
+        lossCount: 1,
+        lossMinor: 6_00,
+      },
     ]);
     expect(r.losses).toEqual([
-      expect.objectContaining({ terminalId: 'T-0001', offlineId: report.forwarded[2]!.offlineId, reason: 'card_blocked' }),
+      expect.objectContaining({
+        terminalId: 'T-0001',
+        offlineId: report.forwarded[2]!.offlineId,
+        reason: 'card_blocked',
+      }),
     ]);
   }, 120_000);
 

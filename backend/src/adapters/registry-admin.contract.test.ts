@@ -423,11 +423,23 @@ describe.each(factories)('RegistryAdmin contract: $name', (factory) => {
     await o.admin.addMerchant({ id: 'M-OFF', name: 'Offline shop', currency: 'EUR' });
     await o.admin.addTerminal({ id: 'T-OFF1', merchantId: 'M-OFF' });
     await o.admin.addTerminal({ id: 'T-OFF2', merchantId: 'M-OFF' });
-    expect((await o.admin.offlineLimits({ terminalId: 'T-OFF1' })).effective).toEqual(DEFAULT_OFFLINE_LIMIT_VALUES);
-    const m = await o.admin.setOfflineLimits({ merchantId: 'M-OFF' }, { floorLimitMinor: 30_00, exposureMinor: 400_00 });
+    expect((await o.admin.offlineLimits({ terminalId: 'T-OFF1' })).effective).toEqual(
+      DEFAULT_OFFLINE_LIMIT_VALUES,
+    );
+    const m = await o.admin.setOfflineLimits(
+      { merchantId: 'M-OFF' },
+      { floorLimitMinor: 30_00, exposureMinor: 400_00 },
+    );
     expect(m).toMatchObject({ merchantId: 'M-OFF', terminalId: null, currency: 'EUR', terminal: null });
-    expect(m.effective).toEqual({ ...DEFAULT_OFFLINE_LIMIT_VALUES, floorLimitMinor: 30_00, exposureMinor: 400_00 });
-    const t = await o.admin.setOfflineLimits({ terminalId: 'T-OFF1' }, { floorLimitMinor: 10_00, cardDailyCount: 1 });
+    expect(m.effective).toEqual({
+      ...DEFAULT_OFFLINE_LIMIT_VALUES,
+      floorLimitMinor: 30_00,
+      exposureMinor: 400_00,
+    });
+    const t = await o.admin.setOfflineLimits(
+      { terminalId: 'T-OFF1' },
+      { floorLimitMinor: 10_00, cardDailyCount: 1 },
+    );
     expect(t.effective).toEqual({
       floorLimitMinor: 10_00,
       exposureMinor: 400_00,
@@ -440,11 +452,36 @@ describe.each(factories)('RegistryAdmin contract: $name', (factory) => {
     expect(cleared.terminal).toMatchObject({ floorLimitMinor: null, cardDailyCount: 1 });
     expect(cleared.effective.floorLimitMinor).toBe(30_00);
     const before = await o.admin.offlineLimits({ terminalId: 'T-OFF1' });
-    await refused(o, () => o.admin.setOfflineLimits({ terminalId: 'T-OFF1' }, { floorLimitMinor: -1 }), 'invalid', /floor limit/);
-    await refused(o, () => o.admin.setOfflineLimits({ terminalId: 'T-OFF1' }, { cardDailyCount: 1.5, exposureMinor: 5 }), 'invalid', /daily count/);
-    await refused(o, () => o.admin.setOfflineLimits({ merchantId: 'M-OFF' }, {}), 'invalid', /no offline limit/);
-    await refused(o, () => o.admin.setOfflineLimits({ terminalId: 'T-NONE' }, { floorLimitMinor: 1 }), 'not_found', /no terminal T-NONE/);
-    await refused(o, () => o.admin.offlineLimits({ merchantId: 'M-NONE' }), 'not_found', /no merchant M-NONE/);
+    await refused(
+      o,
+      () => o.admin.setOfflineLimits({ terminalId: 'T-OFF1' }, { floorLimitMinor: -1 }),
+      'invalid',
+      /floor limit/,
+    );
+    await refused(
+      o,
+      () => o.admin.setOfflineLimits({ terminalId: 'T-OFF1' }, { cardDailyCount: 1.5, exposureMinor: 5 }),
+      'invalid',
+      /daily count/,
+    );
+    await refused(
+      o,
+      () => o.admin.setOfflineLimits({ merchantId: 'M-OFF' }, {}),
+      'invalid',
+      /no offline limit/,
+    );
+    await refused(
+      o,
+      () => o.admin.setOfflineLimits({ terminalId: 'T-NONE' }, { floorLimitMinor: 1 }),
+      'not_found',
+      /no terminal T-NONE/,
+    );
+    await refused(
+      o,
+      () => o.admin.offlineLimits({ merchantId: 'M-NONE' }),
+      'not_found',
+      /no merchant M-NONE/,
+    );
     expect(await o.admin.offlineLimits({ terminalId: 'T-OFF1' })).toEqual(before);
   });
 
@@ -454,7 +491,16 @@ describe.each(factories)('RegistryAdmin contract: $name', (factory) => {
     await o.admin.addTerminal({ id: 'T-REP1', merchantId: 'M-REP' });
     await o.admin.addTerminal({ id: 'T-REP2', merchantId: 'M-REP2' });
     // The rows as ForwardOffline leaves them (their settlements are beside the point here).
-    const rows: [number, string, string, 'settled' | 'merchant_loss', string | null, number, string, number][] = [
+    const rows: [
+      number,
+      string,
+      string,
+      'settled' | 'merchant_loss',
+      string | null,
+      number,
+      string,
+      number,
+    ][] = [
       [9001, 'T-REP1', 'OFF-1', 'settled', null, 12_00, 'EUR', 1_000],
       [9002, 'T-REP1', 'OFF-2', 'merchant_loss', 'card_blocked', 7_50, 'EUR', 2_000],
       [9003, 'T-REP1', 'OFF-3', 'settled', null, 3_00, 'EUR', 3_000],
@@ -462,8 +508,9 @@ describe.each(factories)('RegistryAdmin contract: $name', (factory) => {
       [9005, 'T-REP1', 'OFF-5', 'settled', null, 99_00, 'EUR', 9_000], // outside the period
     ];
     const values = rows
-      .map(([id, t, off, outcome, reason, amount, cur, at]) =>
-        `(${id}, '${t}', '${off}', 'C-REP', ${outcome === 'settled' ? id - 9000 : 'NULL'}, '${outcome}', ${reason ? `'${reason}'` : 'NULL'}, ${amount}, '${cur}', ${at - 500}, ${at})`,
+      .map(
+        ([id, t, off, outcome, reason, amount, cur, at]) =>
+          `(${id}, '${t}', '${off}', 'C-REP', ${outcome === 'settled' ? id - 9000 : 'NULL'}, '${outcome}', ${reason ? `'${reason}'` : 'NULL'}, ${amount}, '${cur}', ${at - 500}, ${at})`,
       )
       .join(', ');
     await o.exec(
@@ -473,16 +520,39 @@ describe.each(factories)('RegistryAdmin contract: $name', (factory) => {
     );
     const all = await o.admin.offlineReport({ fromMs: 0, toMs: 5_000 });
     expect(all.totals).toEqual([
-      { merchantId: 'M-REP', currency: 'EUR', settledCount: 2, settledMinor: 15_00, lossCount: 1, lossMinor: 7_50 },
-      { merchantId: 'M-REP2', currency: 'USD', settledCount: 0, settledMinor: 0, lossCount: 1, lossMinor: 5_00 },
+      {
+        merchantId: 'M-REP',
+        currency: 'EUR',
+        settledCount: 2,
+        settledMinor: 15_00,
+        lossCount: 1,
+        lossMinor: 7_50,
+      },
+      {
+        merchantId: 'M-REP2',
+        currency: 'USD',
+        settledCount: 0,
+        settledMinor: 0,
+        lossCount: 1,
+        lossMinor: 5_00,
+      },
     ]);
-    expect(all.losses.map((l) => [l.merchantId, l.terminalId, l.offlineId, l.reason, l.amountMinor])).toEqual([
-      ['M-REP', 'T-REP1', 'OFF-2', 'card_blocked', 7_50],
-      ['M-REP2', 'T-REP2', 'OFF-4', 'card_expired', 5_00],
-    ]);
+    expect(all.losses.map((l) => [l.merchantId, l.terminalId, l.offlineId, l.reason, l.amountMinor])).toEqual(
+      [
+        ['M-REP', 'T-REP1', 'OFF-2', 'card_blocked', 7_50],
+        ['M-REP2', 'T-REP2', 'OFF-4', 'card_expired', 5_00],
+      ],
+    );
     const one = await o.other.offlineReport({ fromMs: 0, toMs: 10_000, merchantId: 'M-REP' });
     expect(one.totals).toEqual([
-      { merchantId: 'M-REP', currency: 'EUR', settledCount: 3, settledMinor: 114_00, lossCount: 1, lossMinor: 7_50 },
+      {
+        merchantId: 'M-REP',
+        currency: 'EUR',
+        settledCount: 3,
+        settledMinor: 114_00,
+        lossCount: 1,
+        lossMinor: 7_50,
+      },
     ]);
     await expect(o.admin.offlineReport({ fromMs: 5, toMs: 5 })).rejects.toMatchObject({ code: 'invalid' });
     await expect(o.admin.offlineReport({ fromMs: 0, toMs: 5, merchantId: 'M-NONE' })).rejects.toMatchObject({

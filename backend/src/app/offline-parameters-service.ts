@@ -44,7 +44,10 @@ export class OfflineParametersUseCase {
       throw new RangeError('offline parameters validity must be at least a minute');
   }
 
-  async getOfflineParameters(req: GetOfflineParametersRequest, caller: Caller): Promise<SignedOfflineParameters> {
+  async getOfflineParameters(
+    req: GetOfflineParametersRequest,
+    caller: Caller,
+  ): Promise<SignedOfflineParameters> {
     checkCaller(req.terminalId, caller);
     const found = await this.store.read(async (tx) => {
       const terminal = await tx.findTerminal(req.terminalId);
@@ -74,7 +77,9 @@ export class OfflineParametersUseCase {
         perCardDailyCount: limits.cardDailyCount,
         perCardDailyAmountMinor: limits.cardDailyAmountMinor,
         blockListSalt: salt,
-        blockedCards: found.cards.map((c) => blockListEntry(salt, this.keys.decryptPan(c.panEnc), c.panSequence)),
+        blockedCards: found.cards.map((c) =>
+          blockListEntry(salt, this.keys.decryptPan(c.panEnc), c.panSequence),
+        ),
         issuedAtMs: now,
         validUntilMs: now + this.validityMs,
       },

@@ -41,9 +41,31 @@ describe('bluetill-backend offline commands', () => {
     expect((await json('terminal', 'offline-limits', '--id', 'T-0001')).effective).toEqual(
       DEFAULT_OFFLINE_LIMIT_VALUES,
     );
-    const m = await json('merchant', 'offline-limits', '--id', 'M-0001', '--floor-limit', '25.00', '--exposure', '300');
-    expect(m).toMatchObject({ merchantId: 'M-0001', currency: 'EUR', merchant: { floorLimitMinor: 2500, exposureMinor: 30000 } });
-    const t = await json('terminal', 'offline-limits', '--id', 'T-0001', '--floor-limit', '10.50', '--card-daily-count', '1');
+    const m = await json(
+      'merchant',
+      'offline-limits',
+      '--id',
+      'M-0001',
+      '--floor-limit',
+      '25.00',
+      '--exposure',
+      '300',
+    );
+    expect(m).toMatchObject({
+      merchantId: 'M-0001',
+      currency: 'EUR',
+      merchant: { floorLimitMinor: 2500, exposureMinor: 30000 },
+    });
+    const t = await json(
+      'terminal',
+      'offline-limits',
+      '--id',
+      'T-0001',
+      '--floor-limit',
+      '10.50',
+      '--card-daily-count',
+      '1',
+    );
     expect(t.effective).toEqual({
       floorLimitMinor: 1050,
       exposureMinor: 30000,
@@ -60,11 +82,23 @@ describe('bluetill-backend offline commands', () => {
   }, 60_000);
 
   const refusals: Array<[string[], RegExp]> = [
-    [['terminal', 'offline-limits', '--id', 'T-0001', '--floor-limit', '10.5'], /--floor-limit must be an amount in EUR/],
+    [
+      ['terminal', 'offline-limits', '--id', 'T-0001', '--floor-limit', '10.5'],
+      /--floor-limit must be an amount in EUR/,
+    ],
     [['terminal', 'offline-limits', '--id', 'T-0001', '--exposure', '-1'], /--exposure must be an amount/],
-    [['terminal', 'offline-limits', '--id', 'T-0001', '--card-daily-count', 'two'], /--card-daily-count must be a whole number/],
-    [['terminal', 'offline-limits', '--id', 'T-9999', '--floor-limit', '1.00'], /not_found: no terminal T-9999/],
-    [['merchant', 'offline-limits', '--id', 'M-0001', '--exposure', '2000000000.00'], /invalid: the offline exposure must be/],
+    [
+      ['terminal', 'offline-limits', '--id', 'T-0001', '--card-daily-count', 'two'],
+      /--card-daily-count must be a whole number/,
+    ],
+    [
+      ['terminal', 'offline-limits', '--id', 'T-9999', '--floor-limit', '1.00'],
+      /not_found: no terminal T-9999/,
+    ],
+    [
+      ['merchant', 'offline-limits', '--id', 'M-0001', '--exposure', '2000000000.00'],
+      /invalid: the offline exposure must be/,
+    ],
     [['offline', 'report', '--from', '2026-02-30'], /--from must be a date/],
     [['offline', 'report', '--from', '2026-12-07', '--to', '2026-12-06'], /--to must not be before --from/],
   ];
@@ -86,6 +120,11 @@ describe('bluetill-backend offline commands', () => {
     expect(text.code, text.err).toBe(0);
     expect(text.out).toMatch(/offline sales forwarded 2026-12-01 to 2026-12-01 \(UTC\)\n {2}none/);
     const r = await json('offline', 'report', '--from', '2026-12-01', '--to', '2026-12-02');
-    expect(r).toEqual({ fromMs: Date.parse('2026-12-01'), toMs: Date.parse('2026-12-03'), totals: [], losses: [] });
+    expect(r).toEqual({
+      fromMs: Date.parse('2026-12-01'),
+      toMs: Date.parse('2026-12-03'),
+      totals: [],
+      losses: [],
+    });
   }, 60_000);
 });

@@ -68,7 +68,8 @@ export function settingsFrom(o: LimitOptions, currency: string): Partial<Offline
     if (v === undefined) continue;
     if (v === 'default') out[k] = null;
     else if (k === 'cardDailyCount') {
-      if (!/^\d{1,4}$/.test(v)) throw new InvalidArgumentError(`${FLAG_OF[k]} must be a whole number, or "default"`);
+      if (!/^\d{1,4}$/.test(v))
+        throw new InvalidArgumentError(`${FLAG_OF[k]} must be a whole number, or "default"`);
       out[k] = Number(v);
     } else out[k] = parseAmount(FLAG_OF[k], v, currency);
   }
@@ -84,8 +85,7 @@ function limitLines(v: OfflineLimitsView): string[] {
       : `terminal ${v.terminalId} of merchant ${v.merchantId} (${v.currency}): offline limits`,
   ];
   for (const k of Object.keys(OFFLINE_LIMIT_NAMES) as (keyof OfflineLimitValues)[]) {
-    const source =
-      v.terminal?.[k] != null ? 'terminal' : v.merchant[k] != null ? 'merchant' : 'default';
+    const source = v.terminal?.[k] != null ? 'terminal' : v.merchant[k] != null ? 'merchant' : 'default';
     lines.push(`  ${OFFLINE_LIMIT_NAMES[k].padEnd(22)} ${show(k, v.effective[k]).padStart(12)}  (${source})`);
   }
   return lines;
@@ -131,10 +131,22 @@ export function addOfflineCommands(program: Command, withAdmin: WithAdmin): void
           : "a terminal's offline limits, over its merchant's (shown when none is given)",
       )
       .requiredOption('--id <id>', `${what} id`, id(what))
-      .option('--floor-limit <amount>', `the largest sale approved offline (default ${DEFAULT_OFFLINE_LIMIT_VALUES.floorLimitMinor} minor units)`)
-      .option('--exposure <amount>', `approved offline and not yet settled, per till (default ${DEFAULT_OFFLINE_LIMIT_VALUES.exposureMinor} minor units)`)
-      .option('--card-daily-count <n>', `offline sales per card per day (default ${DEFAULT_OFFLINE_LIMIT_VALUES.cardDailyCount})`)
-      .option('--card-daily-amount <amount>', `offline amount per card per day (default ${DEFAULT_OFFLINE_LIMIT_VALUES.cardDailyAmountMinor} minor units)`)
+      .option(
+        '--floor-limit <amount>',
+        `the largest sale approved offline (default ${DEFAULT_OFFLINE_LIMIT_VALUES.floorLimitMinor} minor units)`,
+      )
+      .option(
+        '--exposure <amount>',
+        `approved offline and not yet settled, per till (default ${DEFAULT_OFFLINE_LIMIT_VALUES.exposureMinor} minor units)`,
+      )
+      .option(
+        '--card-daily-count <n>',
+        `offline sales per card per day (default ${DEFAULT_OFFLINE_LIMIT_VALUES.cardDailyCount})`,
+      )
+      .option(
+        '--card-daily-amount <amount>',
+        `offline amount per card per day (default ${DEFAULT_OFFLINE_LIMIT_VALUES.cardDailyAmountMinor} minor units)`,
+      )
       .option('--json', 'print the result as JSON')
       .option('--dir <dir>', 'data folder (its backend.sqlite is the default store)')
       .option(...STORE_OPTION)
@@ -152,7 +164,9 @@ export function addOfflineCommands(program: Command, withAdmin: WithAdmin): void
   find('offline')
     .description('offline payments: what the tills approved while the card company was unreachable')
     .command('report')
-    .description("offline sales forwarded in a period: settled, and declined after forwarding (the merchant's loss)")
+    .description(
+      "offline sales forwarded in a period: settled, and declined after forwarding (the merchant's loss)",
+    )
     .option('--from <date>', 'first day, YYYY-MM-DD (UTC; default today)')
     .option('--to <date>', 'last day, YYYY-MM-DD (UTC; default --from)')
     .option('--merchant <id>', 'one merchant only', id('merchant'))

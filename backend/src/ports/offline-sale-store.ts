@@ -51,7 +51,9 @@ export interface OfflineSaleQueries {
   /** A terminal's and its merchant's offline limit settings (migration 0011); undefined for an unknown terminal. */
   offlineLimitsOf(
     terminalId: string,
-  ): Promise<{ readonly merchant: OfflineLimitSettings; readonly terminal: OfflineLimitSettings } | undefined>;
+  ): Promise<
+    { readonly merchant: OfflineLimitSettings; readonly terminal: OfflineLimitSettings } | undefined
+  >;
   /** Every payment card not in good standing (blocked, lost, stolen): the block list's cards. */
   cardsNotInGoodStanding(): Promise<{ readonly panEnc: Uint8Array; readonly panSequence: number }[]>;
 }

@@ -245,10 +245,17 @@ export interface RegistryAdmin {
    * Sets offline limits of a merchant or a terminal: a field given as a number sets it, as null
    * clears it (the next level's value applies), left out keeps it. Returns the view after.
    */
-  setOfflineLimits(target: OfflineLimitsTarget, settings: Partial<OfflineLimitSettings>): Promise<OfflineLimitsView>;
+  setOfflineLimits(
+    target: OfflineLimitsTarget,
+    settings: Partial<OfflineLimitSettings>,
+  ): Promise<OfflineLimitsView>;
   offlineLimits(target: OfflineLimitsTarget): Promise<OfflineLimitsView>;
   /** Offline sales forwarded in [fromMs, toMs) (of one merchant, or all): settled and lost, with totals. */
-  offlineReport(o: { readonly fromMs: number; readonly toMs: number; readonly merchantId?: string }): Promise<OfflineReport>;
+  offlineReport(o: {
+    readonly fromMs: number;
+    readonly toMs: number;
+    readonly merchantId?: string;
+  }): Promise<OfflineReport>;
   close(): Promise<void>;
 }
 
@@ -364,7 +371,10 @@ export const merchantCardTerminalId = (cardId: string): string => `MC-${cardId}`
 export const accountIdOf = (ownerId: string): string => `acct-${ownerId}`;
 
 /** Checks an offline limits write (the target's id and every value given). */
-export function checkOfflineLimits(target: OfflineLimitsTarget, settings: Partial<OfflineLimitSettings>): void {
+export function checkOfflineLimits(
+  target: OfflineLimitsTarget,
+  settings: Partial<OfflineLimitSettings>,
+): void {
   if ('terminalId' in target) checkId('terminal', target.terminalId);
   else checkId('merchant', target.merchantId);
   const problem = offlineLimitProblem(settings);

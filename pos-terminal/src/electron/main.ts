@@ -67,7 +67,10 @@ function config() {
   if (!isTimeZone(timeZone)) throw new Error(`--time-zone: unknown time zone "${timeZone}"`);
   const offline =
     offlineMode === 'on'
-      ? { ...readOfflineTrust(s('trust', 'BLUETILL_TRUST', join(dirname(terminalFile), 'trust.json'))!), timeZone }
+      ? {
+          ...readOfflineTrust(s('trust', 'BLUETILL_TRUST', join(dirname(terminalFile), 'trust.json'))!),
+          timeZone,
+        }
       : undefined;
   if (insecure)
     console.error(

@@ -88,13 +88,12 @@ async function main(argv: string[]): Promise<number> {
     throw new Error(`--time-zone: unknown time zone "${timeZone}" (an IANA name such as Europe/Berlin)`);
   if (values.offline !== 'on' && values.offline !== 'off')
     throw new Error(`--offline must be on or off, not "${values.offline}"`);
-  if (values.offline === 'off' && values.trust) throw new Error('--trust is for offline mode: drop it with --offline off');
+  if (values.offline === 'off' && values.trust)
+    throw new Error('--trust is for offline mode: drop it with --offline off');
   const offline =
     values.offline === 'on'
       ? {
-          ...readOfflineTrust(
-            fromUserDir(values.trust ?? join(dirname(values.terminal), 'trust.json')),
-          ),
+          ...readOfflineTrust(fromUserDir(values.trust ?? join(dirname(values.terminal), 'trust.json'))),
           timeZone,
         }
       : undefined;

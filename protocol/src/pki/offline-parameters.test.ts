@@ -78,7 +78,11 @@ describe('offline parameters', () => {
   });
 
   it.each([
-    ['missing', () => check({ parameters: new Uint8Array(), signature: new Uint8Array(), certificate: cert('receipt') })],
+    [
+      'missing',
+      () =>
+        check({ parameters: new Uint8Array(), signature: new Uint8Array(), certificate: cert('receipt') }),
+    ],
     ['malformed', () => check({ ...good(), parameters: Uint8Array.of(0xff, 0xff, 0xff) })],
     ['wrong_terminal', () => check(good(), { terminalId: 'T-0002' })],
     ['wrong_terminal', () => check(good(), { merchantId: 'M-0002' })],
@@ -100,7 +104,10 @@ describe('offline parameters', () => {
       { blockedCards: [] },
       { validUntilMs: now + 30 * 24 * 3600_000 },
     ]) {
-      const parameters = OfflineParameters.encode({ ...OfflineParameters.decode(s.parameters), ...change }).finish();
+      const parameters = OfflineParameters.encode({
+        ...OfflineParameters.decode(s.parameters),
+        ...change,
+      }).finish();
       expect(codeOf(() => check({ ...s, parameters }))).toBe('bad_signature');
     }
     const signature = Uint8Array.from(s.signature);

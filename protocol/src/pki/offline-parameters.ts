@@ -11,7 +11,8 @@
  * till does); the salt only stops precomputed tables.
  */
 import { createHash, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { OfflineParameters, SignedOfflineParameters } from '../gen/bluetill/v1/settlement_network';
+import type { SignedOfflineParameters } from '../gen/bluetill/v1/settlement_network';
+import { OfflineParameters } from '../gen/bluetill/v1/settlement_network';
 import { ProtocolError } from '../errors';
 import { verifyCertificate, verifyWith } from './certificate';
 

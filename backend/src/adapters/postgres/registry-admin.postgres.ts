@@ -302,7 +302,8 @@ export class PostgresRegistryAdmin implements RegistryAdmin {
         count(*) FILTER (WHERE o.outcome = 'merchant_loss') AS loss_count,
         coalesce(sum(o.amount_minor) FILTER (WHERE o.outcome = 'merchant_loss'), 0) AS loss_minor
       ${where} GROUP BY t.merchant_id, o.currency ORDER BY t.merchant_id, o.currency`;
-    const losses = await this.sql`SELECT t.merchant_id, o.terminal_id, o.offline_id, o.amount_minor, o.currency,
+    const losses = await this
+      .sql`SELECT t.merchant_id, o.terminal_id, o.offline_id, o.amount_minor, o.currency,
         o.loss_reason, o.approved_at, o.forwarded_at
       ${where} AND o.outcome = 'merchant_loss' ORDER BY o.forwarded_at, o.settlement_id`;
     return {

@@ -41,8 +41,12 @@ export class SqliteOfflineSaleStore implements OfflineSaleStore {
                    amount_minor, currency, approved_at, forwarded_at)
                  VALUES (@settlementId, @terminalId, @offlineId, @cardId, @atc, @outcome, @lossReason, @amountMinor,
                    @currency, @approvedAt, @forwardedAt)`),
-      limits: p(`SELECT ${LIMITS('m')}, ${LIMITS('t')} FROM terminals t JOIN merchants m ON m.id = t.merchant_id WHERE t.id = ?`),
-      notGood: p("SELECT pan_enc AS panEnc, pan_sequence AS panSequence FROM cards WHERE status <> 'active' ORDER BY id"),
+      limits: p(
+        `SELECT ${LIMITS('m')}, ${LIMITS('t')} FROM terminals t JOIN merchants m ON m.id = t.merchant_id WHERE t.id = ?`,
+      ),
+      notGood: p(
+        "SELECT pan_enc AS panEnc, pan_sequence AS panSequence FROM cards WHERE status <> 'active' ORDER BY id",
+      ),
       list: p(`SELECT ${COLUMNS} FROM offline_sales WHERE (@t IS NULL OR terminal_id = @t)
                  AND forwarded_at >= @from AND forwarded_at < @to ORDER BY forwarded_at, settlement_id`),
     };

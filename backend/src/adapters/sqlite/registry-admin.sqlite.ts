@@ -405,7 +405,9 @@ export class SqliteRegistryAdmin implements RegistryAdmin {
           (k) => settings[k] !== undefined,
         );
         this.db
-          .prepare(`UPDATE ${table} SET ${set.map((k) => `${OFFLINE_LIMIT_COLUMNS[k]} = ?`).join(', ')} WHERE id = ?`)
+          .prepare(
+            `UPDATE ${table} SET ${set.map((k) => `${OFFLINE_LIMIT_COLUMNS[k]} = ?`).join(', ')} WHERE id = ?`,
+          )
           .run(...set.map((k) => settings[k]), id);
         return this.offlineView(target);
       });

@@ -180,8 +180,7 @@ export class SqliteOfflineJournal implements OfflineJournal, OfflineParametersSt
 
   loadParameters(): Uint8Array | null {
     const row = this.db.prepare('SELECT signed FROM offline_parameters WHERE id = 1').get() as
-      | { signed: Buffer }
-      | undefined;
+      { signed: Buffer } | undefined;
     return row ? new Uint8Array(row.signed) : null;
   }
 

@@ -28,7 +28,9 @@ export function readOfflineTrust(path: string): OfflineTrust {
     if (typeof parsed.cardCompanyRoot !== 'string') throw new Error('missing');
     cardCompanyRoot = publicKeyFromRaw(Buffer.from(parsed.cardCompanyRoot, 'base64'));
   } catch (cause) {
-    throw new Error(`offline mode: the trust file ${path} has no card company root (cardCompanyRoot)`, { cause });
+    throw new Error(`offline mode: the trust file ${path} has no card company root (cardCompanyRoot)`, {
+      cause,
+    });
   }
   const list = parsed.emvCaKeys;
   if (!Array.isArray(list) || list.length === 0)

@@ -293,7 +293,8 @@ export class OfflineDesk {
       .then((report) => {
         // The card company answered: the block list and limits are fetched again (a card found
         // blocked while forwarding is on the till's list before the next offline sale).
-        if (!report.stoppedBy && report.forwarded.length > 0) void this.refreshParameters().catch(() => undefined);
+        if (!report.stoppedBy && report.forwarded.length > 0)
+          void this.refreshParameters().catch(() => undefined);
         return report;
       })
       .finally(() => {

@@ -132,7 +132,10 @@ describe("the till's copy of the offline parameters", () => {
     const signed = SignedOfflineParameters.decode(w.journal.loadParameters()!);
     const edited = SignedOfflineParameters.encode({
       ...signed,
-      parameters: OfflineParameters.encode({ ...OfflineParameters.decode(signed.parameters), blockedCards: [] }).finish(),
+      parameters: OfflineParameters.encode({
+        ...OfflineParameters.decode(signed.parameters),
+        blockedCards: [],
+      }).finish(),
     }).finish();
     const db = new Database(w.path);
     db.prepare('UPDATE offline_parameters SET signed = ?').run(Buffer.from(edited));

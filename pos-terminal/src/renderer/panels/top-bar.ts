@@ -79,7 +79,11 @@ export class TopBar implements Panel {
         );
     }
     for (const e of (s?.errors ?? []).filter(
-      (x) => x.code === 'printer' || x.code === 'pdf' || x.code === 'offline_loss' || x.code === 'offline_parameters',
+      (x) =>
+        x.code === 'printer' ||
+        x.code === 'pdf' ||
+        x.code === 'offline_loss' ||
+        x.code === 'offline_parameters',
     )) {
       const key = `e:${e.code}:${e.at}`;
       if (!dismissed.has(key))

@@ -32,7 +32,9 @@ describe('PostgreSQL migration 0011-add-offline-limits', () => {
           await sql.unsafe(`SELECT offline_floor_limit_minor AS f, offline_exposure_minor AS e,
             offline_card_daily_count AS c, offline_card_daily_amount_minor AS a FROM ${table}`),
         ).toEqual([{ f: null, e: null, c: null, a: null }]);
-        await sql.unsafe(`UPDATE ${table} SET offline_floor_limit_minor = 2500, offline_card_daily_count = 0`);
+        await sql.unsafe(
+          `UPDATE ${table} SET offline_floor_limit_minor = 2500, offline_card_daily_count = 0`,
+        );
         await expect(sql.unsafe(`UPDATE ${table} SET offline_exposure_minor = -1`)).rejects.toMatchObject({
           code: '23514',
         });

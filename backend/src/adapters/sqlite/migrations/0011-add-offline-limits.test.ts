@@ -19,8 +19,12 @@ describe('migration 0011-add-offline-limits', () => {
     expect(db.pragma('user_version', { simple: true })).toBe(version);
     for (const table of ['merchants', 'terminals']) {
       expect(
-        db.prepare(`SELECT offline_floor_limit_minor AS f, offline_exposure_minor AS e, offline_card_daily_count AS c,
-          offline_card_daily_amount_minor AS a FROM ${table}`).get(),
+        db
+          .prepare(
+            `SELECT offline_floor_limit_minor AS f, offline_exposure_minor AS e, offline_card_daily_count AS c,
+          offline_card_daily_amount_minor AS a FROM ${table}`,
+          )
+          .get(),
       ).toEqual({ f: null, e: null, c: null, a: null });
       db.prepare(`UPDATE ${table} SET offline_floor_limit_minor = 2500, offline_card_daily_count = 0`).run();
       expect(() => db.prepare(`UPDATE ${table} SET offline_exposure_minor = -1`).run()).toThrow(/CHECK/);

@@ -15,7 +15,9 @@ describe('0007-create-offline-parameters', () => {
     ).run();
     migrate(db, migrations, userVersion, version);
     expect(db.prepare('SELECT offline_id AS id FROM offline_sales').all()).toEqual([{ id: 'OFF-1' }]);
-    const insert = db.prepare('INSERT INTO offline_parameters (id, signed, issued_at, kept_at) VALUES (?, ?, ?, ?)');
+    const insert = db.prepare(
+      'INSERT INTO offline_parameters (id, signed, issued_at, kept_at) VALUES (?, ?, ?, ?)',
+    );
     insert.run(1, Buffer.from([1, 2]), 10, 11);
     expect(() => insert.run(2, Buffer.from([1]), 10, 11)).toThrow(/CHECK/);
     expect(() => insert.run(1, Buffer.from([1]), 10, 11)).toThrow(/UNIQUE|PRIMARY/);
