@@ -30,6 +30,7 @@ import type { AuthorizationLimits } from './app/authorization-service';
 import { ShopperLane, type ShopperLaneOptions, type ShopperLaneStats } from './adapters/grpc/shopper-lane';
 import { SqliteOfflineSaleStore } from './adapters/sqlite/offline-sale-store.sqlite';
 import { PostgresOfflineSaleStore } from './adapters/postgres/offline-sale-store.postgres';
+import { OfflineParametersUseCase } from './app/offline-parameters-service';
 import type { Caller } from './app/caller';
 import { systemClock, type Clock } from './ports/clock';
 import { guardDecoding } from './adapters/grpc/malformed-request';
@@ -48,6 +49,7 @@ import {
   validatePayMerchant,
   validateSettleWithCode,
   validateForwardOffline,
+  validateGetOfflineParameters,
   validateShopperChallenge,
 } from './adapters/grpc/validate';
 import type { BackendMetrics } from './adapters/metrics/backend-metrics';
@@ -126,6 +128,8 @@ export interface BackendSettings {
   readonly shopper?: false | ({ readonly host?: string; readonly port?: number } & ShopperOptions);
   /** The Authorization service's per-terminal bounds (challenges held, unproven cards); defaults in authorization-service.ts. */
   readonly authorizationLimits?: AuthorizationLimits;
+  /** How long a till may use the offline parameters it fetched (default a day, DEFAULT_OFFLINE_PARAMETERS_VALIDITY_MS). */
+  readonly offlineParametersValidityMs?: number;
   /** How the shopper listener's calls queue behind the tills' (shopper-lane.ts); defaults there. */
   readonly shopperLane?: ShopperLaneOptions;
 }
@@ -247,6 +251,16 @@ export async function startBackend(
     offlineForward,
     shopper: shopperUseCase,
   } = useCases;
+  // A read on this process's connection (the worker's too): what a till may approve offline.
+  const offlineParameters = new OfflineParametersUseCase(
+    store,
+    store instanceof PostgresBackendStore
+      ? new PostgresOfflineSaleStore()
+      : new SqliteOfflineSaleStore(store.db),
+    keys,
+    clock,
+    o.offlineParametersValidityMs !== undefined ? { validityMs: o.offlineParametersValidityMs } : {},
+  );
   let credentials: ServerCredentials;
   let callerOf: CallerOf;
   let peerOf: (call: ServerUnaryCall<unknown, unknown>) => PeerIdentity | null;
@@ -370,6 +384,14 @@ export async function startBackend(
           (r, c) => codeSettlement.settleWithCode(r, c),
           m,
           AuthorizationService.settleWithCode.responseSerialize,
+        ),
+        getOfflineParameters: unary(
+          log,
+          callerOf,
+          'GetOfflineParameters',
+          validateGetOfflineParameters,
+          (r, c) => offlineParameters.getOfflineParameters(r, c),
+          m,
         ),
         ...afterSale('Authorization.'),
       } as UntypedServiceImplementation),

@@ -8,10 +8,16 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createHmac } from 'node:crypto';
+import { createHmac, type KeyObject } from 'node:crypto';
 import { privateKeyFromPem, type RsaPublicKey } from '@bluetill/protocol';
 import { OfflineDesk, type OfflineForwarder } from './common/offline/offline-desk';
 import type { BlockList, OfflinePolicyLimits } from './common/offline/offline-policy';
+import {
+  OfflineParametersCopy,
+  type OfflineParametersSource,
+  type OfflineRules,
+} from './common/offline/offline-parameters';
+import { isTimeZone, machineTimeZone } from './common/business-day';
 import { SqliteOfflineJournal } from './adapters/journal/offline-journal.sqlite';
 import { Till } from './common/till';
 import type { TillLimits } from './common/till-context';
@@ -60,13 +66,17 @@ export interface TillConfig {
   /** The till key that protects the journal (journal-key.ts); default from BLUETILL_TILL_KEY / BLUETILL_TILL_KEY_FD. */
   readonly tillKey?: Uint8Array;
   /**
-   * Offline mode: the merchant's limits, the scheme CA keys the till checks cards under, and the
-   * till's copy of the block list. Absent, the till takes no payment while the card company is
-   * unreachable.
+   * Offline mode: the scheme CA keys the till checks cards under, and what it approves by — the
+   * card company's signed offline parameters (limits and block list, fetched and kept in the
+   * journal; `cardCompanyRoot` certifies their key; `timeZone` is the shop's business day), or
+   * `limits` and `blockList` set in code (tests, the simulator). Absent, the till takes no payment
+   * while the card company is unreachable.
    */
   readonly offline?: {
-    readonly limits: OfflinePolicyLimits;
     readonly caKeys: ReadonlyMap<number, RsaPublicKey>;
+    readonly cardCompanyRoot?: KeyObject;
+    readonly timeZone?: string;
+    readonly limits?: OfflinePolicyLimits;
     readonly blockList?: BlockList;
   };
 }
@@ -85,6 +95,8 @@ export interface TillOverrides {
   readonly limits?: Partial<TillLimits>;
   /** How often unresolved settlements are looked up (ms); 0 turns the timer off. */
   readonly resolveEveryMs?: number;
+  /** How often offline mode's parameters are fetched (ms); 0: at start only. */
+  readonly offlineRefreshEveryMs?: number;
   /** Wraps the backend client and the journal the till uses (fault injection). */
   readonly wrap?: (parts: { backend: BackendClient; journal: Journal }) => {
     backend: BackendClient;
@@ -196,9 +208,33 @@ export async function composeTill(c: TillConfig, x: TillOverrides = {}): Promise
   const offlineJournal = c.offline
     ? new SqliteOfflineJournal(x.journalPath ?? join(c.dataDir, 'journal.sqlite'), { key })
     : null;
-  const forwarder = parts.backend as BackendClient & Partial<OfflineForwarder>;
+  const forwarder = parts.backend as BackendClient &
+    Partial<OfflineForwarder> &
+    Partial<OfflineParametersSource>;
   if (c.offline && typeof forwarder.forwardOffline !== 'function')
     throw new Error('offline mode needs a backend client that can forward offline sales');
+  const clock = x.clock ?? { now: () => Date.now() };
+  let rules: OfflineRules | undefined;
+  if (c.offline && offlineJournal) {
+    if (c.offline.cardCompanyRoot) {
+      if (typeof forwarder.getOfflineParameters !== 'function')
+        throw new Error('offline mode needs a backend client that fetches the offline parameters');
+      const timeZone = c.offline.timeZone ?? machineTimeZone();
+      if (!isTimeZone(timeZone)) throw new Error(`offline mode: unknown time zone "${timeZone}"`);
+      rules = new OfflineParametersCopy({
+        terminalId: t.terminalId,
+        merchantId: t.merchantId,
+        timeZone,
+        cardCompanyRoot: c.offline.cardCompanyRoot,
+        store: offlineJournal,
+        source: forwarder as OfflineParametersSource,
+        clock,
+      });
+    } else if (!c.offline.limits)
+      throw new Error(
+        'offline mode needs the card company root (its signed parameters) or limits set in code',
+      );
+  }
   const offline =
     c.offline && offlineJournal
       ? new OfflineDesk({
@@ -207,14 +243,15 @@ export async function composeTill(c: TillConfig, x: TillOverrides = {}): Promise
           merchantName: t.merchantName,
           terminalKey,
           journal: offlineJournal,
-          limits: c.offline.limits,
-          blockList: c.offline.blockList ?? { has: () => false },
+          ...(rules
+            ? { rules }
+            : { limits: c.offline.limits!, blockList: c.offline.blockList ?? { has: () => false } }),
           caKeys: c.offline.caKeys,
           cardKeySecret: new Uint8Array(
             createHmac('sha256', key).update('bluetill offline card keys').digest(),
           ),
           forwarder: forwarder as OfflineForwarder,
-          clock: x.clock ?? { now: () => Date.now() },
+          clock,
         })
       : null;
   const tillDb = x.tillDbPath ?? join(c.dataDir, 'till.sqlite');
@@ -238,6 +275,7 @@ export async function composeTill(c: TillConfig, x: TillOverrides = {}): Promise
     ...(x.clock ? { clock: x.clock } : {}),
     ...(x.limits ? { limits: x.limits } : {}),
     ...(x.resolveEveryMs !== undefined ? { resolveEveryMs: x.resolveEveryMs } : {}),
+    ...(x.offlineRefreshEveryMs !== undefined ? { offlineRefreshEveryMs: x.offlineRefreshEveryMs } : {}),
     ...(offline ? { offline } : {}),
   });
   if (x.start ?? true) {

@@ -15,6 +15,7 @@ export * from './pki/keys';
 export * from './pki/certificate';
 export * from './pki/terminal-statement';
 export * from './pki/offline-receipt';
+export * from './pki/offline-parameters';
 export * from './pin/pin-block';
 export * from './pin/pin-seal';
 export {
@@ -58,7 +59,10 @@ export {
   CloseBatchRequest,
   CloseBatchResponse,
   ForwardOfflineRequest,
+  GetOfflineParametersRequest,
   GetSettlementRequest,
+  OfflineParameters,
+  SignedOfflineParameters,
   ListTransactionsRequest,
   ListTransactionsResponse,
   RefundRequest,

@@ -1,6 +1,6 @@
 /** `serve` as a process: real adapters against a seeded backend, no radio (`--ble none`). */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,10 +68,52 @@ describe('serve CLI', () => {
       .poll(async () => (await client.call('till:snapshot', {})).backend.health, { timeout: 10_000 })
       .toBe('reachable');
     expect((await client.call('catalog:search', { query: '' })).length).toBeGreaterThanOrEqual(20);
+    // Offline mode is on by default: the till fetched the card company's signed limits (trust.json beside the terminal file).
+    expect(out).toMatch(/offline mode on/);
+    await expect
+      .poll(async () => (await client.call('till:snapshot', {})).backend.offline?.available, {
+        timeout: 10_000,
+      })
+      .toBe(true);
     client.close();
     child.kill('SIGTERM');
     expect(await new Promise((r) => child.once('exit', r))).toBe(0);
   });
+
+  it('refuses a bad --offline value and a missing trust file before opening anything', async () => {
+    const cashiers = await writeTestCashiersFile(join(data, 'cashiers-2.json'));
+    const fresh = join(data, 'not-created');
+    for (const [extra, message] of [
+      [['--offline', 'maybe'], /--offline must be on or off, not "maybe"/],
+      [['--trust', join(data, 'no-trust.json')], /offline mode: cannot read the trust file .*no-trust\.json/],
+    ] as const) {
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          join(import.meta.dirname, '../../pos-terminal/src/server/cli.ts'),
+          '--terminal',
+          join(world.dir, 'terminal-T-0001.json'),
+          '--backend',
+          world.backend.address,
+          '--ble',
+          'none',
+          '--data',
+          fresh,
+          '--cashiers',
+          cashiers,
+          ...extra,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BLUETILL_TILL_KEY: generateTillKey() } },
+      );
+      let err = '';
+      child.stderr.on('data', (d) => (err += String(d)));
+      expect(await new Promise((r) => child.once('exit', r))).toBe(1);
+      expect(err).toMatch(message);
+      expect(existsSync(fresh)).toBe(false);
+    }
+  }, 90_000);
 
   it('explains its arguments', async () => {
     const child = spawn(

@@ -16,6 +16,7 @@ import { DEMO_KEY_BITS, createKeyMaterial } from '../admin/key-material';
 import { cardRecord, merchantCardRecord, type NewCard } from '../admin/registry';
 import { RegistryError, type RegistryAdmin, type RegistryErrorCode } from '../ports/registry-admin';
 import { SoftwareKeyStore } from './key-store.file';
+import { DEFAULT_OFFLINE_LIMIT_VALUES } from '../domain/offline-limits';
 import { SqliteRegistryAdmin } from './sqlite/registry-admin.sqlite';
 import { PostgresRegistryAdmin } from './postgres/registry-admin.postgres';
 import { connectPostgres, startPostgresServer, type PostgresServer } from '../test-support/postgres-server';
@@ -417,6 +418,146 @@ describe.each(factories)('RegistryAdmin contract: $name', (factory) => {
     });
     expect(await o.admin.counts()).toEqual({ merchants: 3, terminals: 3, cards: 3, merchantCards: 2 });
     expect(await o.rows('accounts')).toBe(2 + 1 + 3 + 1); // M-1, M-2, acct-M-4, three cards, M-RACE
+  });
+  it("sets offline limits per merchant and per terminal (the terminal's override, null clears); bad input writes nothing", async () => {
+    await o.admin.addMerchant({ id: 'M-OFF', name: 'Offline shop', currency: 'EUR' });
+    await o.admin.addTerminal({ id: 'T-OFF1', merchantId: 'M-OFF' });
+    await o.admin.addTerminal({ id: 'T-OFF2', merchantId: 'M-OFF' });
+    expect((await o.admin.offlineLimits({ terminalId: 'T-OFF1' })).effective).toEqual(
+      DEFAULT_OFFLINE_LIMIT_VALUES,
+    );
+    const m = await o.admin.setOfflineLimits(
+      { merchantId: 'M-OFF' },
+      { floorLimitMinor: 30_00, exposureMinor: 400_00 },
+    );
+    expect(m).toMatchObject({ merchantId: 'M-OFF', terminalId: null, currency: 'EUR', terminal: null });
+    expect(m.effective).toEqual({
+      ...DEFAULT_OFFLINE_LIMIT_VALUES,
+      floorLimitMinor: 30_00,
+      exposureMinor: 400_00,
+    });
+    const t = await o.admin.setOfflineLimits(
+      { terminalId: 'T-OFF1' },
+      { floorLimitMinor: 10_00, cardDailyCount: 1 },
+    );
+    expect(t.effective).toEqual({
+      floorLimitMinor: 10_00,
+      exposureMinor: 400_00,
+      cardDailyCount: 1,
+      cardDailyAmountMinor: DEFAULT_OFFLINE_LIMIT_VALUES.cardDailyAmountMinor,
+    });
+    expect((await o.other.offlineLimits({ terminalId: 'T-OFF2' })).effective.floorLimitMinor).toBe(30_00);
+    // null clears the terminal's own setting: the merchant's applies again.
+    const cleared = await o.admin.setOfflineLimits({ terminalId: 'T-OFF1' }, { floorLimitMinor: null });
+    expect(cleared.terminal).toMatchObject({ floorLimitMinor: null, cardDailyCount: 1 });
+    expect(cleared.effective.floorLimitMinor).toBe(30_00);
+    const before = await o.admin.offlineLimits({ terminalId: 'T-OFF1' });
+    await refused(
+      o,
+      () => o.admin.setOfflineLimits({ terminalId: 'T-OFF1' }, { floorLimitMinor: -1 }),
+      'invalid',
+      /floor limit/,
+    );
+    await refused(
+      o,
+      () => o.admin.setOfflineLimits({ terminalId: 'T-OFF1' }, { cardDailyCount: 1.5, exposureMinor: 5 }),
+      'invalid',
+      /daily count/,
+    );
+    await refused(
+      o,
+      () => o.admin.setOfflineLimits({ merchantId: 'M-OFF' }, {}),
+      'invalid',
+      /no offline limit/,
+    );
+    await refused(
+      o,
+      () => o.admin.setOfflineLimits({ terminalId: 'T-NONE' }, { floorLimitMinor: 1 }),
+      'not_found',
+      /no terminal T-NONE/,
+    );
+    await refused(
+      o,
+      () => o.admin.offlineLimits({ merchantId: 'M-NONE' }),
+      'not_found',
+      /no merchant M-NONE/,
+    );
+    expect(await o.admin.offlineLimits({ terminalId: 'T-OFF1' })).toEqual(before);
+  });
+
+  it('reports offline sales forwarded in a period: settled and lost per merchant and currency, each loss with its reason', async () => {
+    await o.admin.addMerchant({ id: 'M-REP', name: 'Report shop', currency: 'EUR' });
+    await o.admin.addMerchant({ id: 'M-REP2', name: 'Report shop 2', currency: 'USD' });
+    await o.admin.addTerminal({ id: 'T-REP1', merchantId: 'M-REP' });
+    await o.admin.addTerminal({ id: 'T-REP2', merchantId: 'M-REP2' });
+    // The rows as ForwardOffline leaves them (their settlements are beside the point here).
+    const rows: [
+      number,
+      string,
+      string,
+      'settled' | 'merchant_loss',
+      string | null,
+      number,
+      string,
+      number,
+    ][] = [
+      [9001, 'T-REP1', 'OFF-1', 'settled', null, 12_00, 'EUR', 1_000],
+      [9002, 'T-REP1', 'OFF-2', 'merchant_loss', 'card_blocked', 7_50, 'EUR', 2_000],
+      [9003, 'T-REP1', 'OFF-3', 'settled', null, 3_00, 'EUR', 3_000],
+      [9004, 'T-REP2', 'OFF-4', 'merchant_loss', 'card_expired', 5_00, 'USD', 4_000],
+      [9005, 'T-REP1', 'OFF-5', 'settled', null, 99_00, 'EUR', 9_000], // outside the period
+    ];
+    const values = rows
+      .map(
+        ([id, t, off, outcome, reason, amount, cur, at]) =>
+          `(${id}, '${t}', '${off}', 'C-REP', ${outcome === 'settled' ? id - 9000 : 'NULL'}, '${outcome}', ${reason ? `'${reason}'` : 'NULL'}, ${amount}, '${cur}', ${at - 500}, ${at})`,
+      )
+      .join(', ');
+    await o.exec(
+      `${factory.name === 'sqlite' ? 'PRAGMA foreign_keys = OFF;' : 'SET session_replication_role = replica;'}
+       INSERT INTO offline_sales (settlement_id, terminal_id, offline_id, card_id, atc, outcome, loss_reason, amount_minor,
+         currency, approved_at, forwarded_at) VALUES ${values};`,
+    );
+    const all = await o.admin.offlineReport({ fromMs: 0, toMs: 5_000 });
+    expect(all.totals).toEqual([
+      {
+        merchantId: 'M-REP',
+        currency: 'EUR',
+        settledCount: 2,
+        settledMinor: 15_00,
+        lossCount: 1,
+        lossMinor: 7_50,
+      },
+      {
+        merchantId: 'M-REP2',
+        currency: 'USD',
+        settledCount: 0,
+        settledMinor: 0,
+        lossCount: 1,
+        lossMinor: 5_00,
+      },
+    ]);
+    expect(all.losses.map((l) => [l.merchantId, l.terminalId, l.offlineId, l.reason, l.amountMinor])).toEqual(
+      [
+        ['M-REP', 'T-REP1', 'OFF-2', 'card_blocked', 7_50],
+        ['M-REP2', 'T-REP2', 'OFF-4', 'card_expired', 5_00],
+      ],
+    );
+    const one = await o.other.offlineReport({ fromMs: 0, toMs: 10_000, merchantId: 'M-REP' });
+    expect(one.totals).toEqual([
+      {
+        merchantId: 'M-REP',
+        currency: 'EUR',
+        settledCount: 3,
+        settledMinor: 114_00,
+        lossCount: 1,
+        lossMinor: 7_50,
+      },
+    ]);
+    await expect(o.admin.offlineReport({ fromMs: 5, toMs: 5 })).rejects.toMatchObject({ code: 'invalid' });
+    await expect(o.admin.offlineReport({ fromMs: 0, toMs: 5, merchantId: 'M-NONE' })).rejects.toMatchObject({
+      code: 'not_found',
+    });
   });
 });
 

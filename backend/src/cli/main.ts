@@ -17,6 +17,9 @@
  *                                                       PIN from $BLUETILL_CARD_PIN (never an argument)
  *   bluetill-backend card issue --merchant M … (no PIN)    a merchant IC card for merchant M (claims 2, 7, 8)
  *   bluetill-backend card block|unblock|unlock-pin --dir DIR --id ID   (block and unblock: merchant cards too)
+ *   bluetill-backend merchant|terminal offline-limits --dir DIR --id ID [--floor-limit A] [--exposure A]
+ *                              [--card-daily-count N] [--card-daily-amount A] [--json]   offline limits ("default" clears one)
+ *   bluetill-backend offline report --dir DIR [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--merchant M] [--json]
  *   bluetill-backend transactions export --dir DIR --terminal ID | --merchant M [--from T] [--to T] --out FILE.csv   masked card numbers only
  *   bluetill-backend batch close --dir DIR --terminal ID   close the terminal's open batch, print its totals
  *   bluetill-backend migrate [--dir DIR | --store PATH|URL] [--to N]   bring the store's schema up to date (prints from, to, applied)
@@ -52,6 +55,7 @@ import {
 } from '../admin/card-issuing';
 import { DEMO_KEY_BITS, SCHEME_KEY_BITS, createKeyMaterial } from '../admin/key-material';
 import { CardFieldError, validateCardFields } from '../admin/card-validation';
+import { addOfflineCommands } from './offline-commands';
 import { addRegistryCommands, STORE_OPTION, type StoreChoice, type WithAdmin } from './registry-commands';
 import { merchantCardTerminalId, registerCard, registerMerchantCard } from '../admin/registry';
 import {
@@ -815,6 +819,7 @@ program
   });
 
 addRegistryCommands(program, withAdmin);
+addOfflineCommands(program, withAdmin);
 
 /**
  * Exit codes: 0 done; 2 refused — a usage error (commander has printed it), a bad value, or an

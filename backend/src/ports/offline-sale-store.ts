@@ -1,6 +1,7 @@
 /**
- * Storage of forwarded offline sales (Settlement.ForwardOffline) and of what the card company
- * knew of a card at a given time, as queries bound to one transaction of the BackendStore: the
+ * Storage of forwarded offline sales (Settlement.ForwardOffline), of what the card company
+ * knew of a card at a given time, and what a till's offline parameters are made of (the limits
+ * set for its merchant and itself, the cards not in good standing), as queries bound to one transaction of the BackendStore: the
  * offline row commits with its settlement and ledger postings, or not at all.
  *
  * @example
@@ -11,6 +12,7 @@
  *   });
  */
 import type { CardStatus, StoreTx } from './backend-store';
+import type { OfflineLimitSettings } from '../domain/offline-limits';
 
 export type OfflineSaleOutcome = 'settled' | 'merchant_loss';
 
@@ -46,6 +48,14 @@ export interface OfflineSaleQueries {
   insertOfflineSale(row: OfflineSaleRow): Promise<void>;
   /** Offline sales forwarded in [fromMs, toMs), by terminal (all when undefined), oldest first. */
   listOfflineSales(terminalId: string | undefined, fromMs: number, toMs: number): Promise<OfflineSaleRow[]>;
+  /** A terminal's and its merchant's offline limit settings (migration 0011); undefined for an unknown terminal. */
+  offlineLimitsOf(
+    terminalId: string,
+  ): Promise<
+    { readonly merchant: OfflineLimitSettings; readonly terminal: OfflineLimitSettings } | undefined
+  >;
+  /** Every payment card not in good standing (blocked, lost, stolen): the block list's cards. */
+  cardsNotInGoodStanding(): Promise<{ readonly panEnc: Uint8Array; readonly panSequence: number }[]>;
 }
 
 export interface OfflineSaleStore {

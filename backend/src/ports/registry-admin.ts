@@ -17,6 +17,11 @@
  */
 import { SUPPORTED_CURRENCIES } from '@bluetill/protocol';
 import type { CardStatus, MerchantStatus, TerminalStatus } from './backend-store';
+import {
+  offlineLimitProblem,
+  type OfflineLimitSettings,
+  type OfflineLimitValues,
+} from '../domain/offline-limits';
 
 export type MerchantCardStatus = 'active' | 'blocked';
 
@@ -149,6 +154,55 @@ export interface RegistryCounts {
  */
 export type WithinTransaction = () => void | Promise<void>;
 
+/** Whose offline limits: a merchant's (its terminals' default) or one terminal's (overrides its merchant's). */
+export type OfflineLimitsTarget = { readonly merchantId: string } | { readonly terminalId: string };
+
+/** A merchant's or a terminal's offline limits: as set at each level and in force. */
+export interface OfflineLimitsView {
+  readonly merchantId: string;
+  /** null for a merchant's view. */
+  readonly terminalId: string | null;
+  /** The merchant's currency: the amounts' minor units. */
+  readonly currency: string;
+  readonly merchant: OfflineLimitSettings;
+  /** null for a merchant's view. */
+  readonly terminal: OfflineLimitSettings | null;
+  /** For a terminal: what its till receives; for a merchant: what a terminal without settings receives. */
+  readonly effective: OfflineLimitValues;
+}
+
+/** One merchant's offline sales forwarded in a period, in one currency. */
+export interface OfflineReportTotals {
+  readonly merchantId: string;
+  readonly currency: string;
+  readonly settledCount: number;
+  readonly settledMinor: number;
+  /** Declined after forwarding: the merchant's loss. */
+  readonly lossCount: number;
+  readonly lossMinor: number;
+}
+
+/** An offline sale the card company did not honour (the merchant's loss) and why. */
+export interface OfflineLoss {
+  readonly merchantId: string;
+  readonly terminalId: string;
+  readonly offlineId: string;
+  readonly amountMinor: number;
+  readonly currency: string;
+  readonly reason: string;
+  readonly approvedAt: number;
+  readonly forwardedAt: number;
+}
+
+export interface OfflineReport {
+  readonly fromMs: number;
+  readonly toMs: number;
+  /** By merchant, then currency. */
+  readonly totals: readonly OfflineReportTotals[];
+  /** Oldest forwarded first. */
+  readonly losses: readonly OfflineLoss[];
+}
+
 export interface RegistryAdmin {
   /** The merchant and its settlement account (`acct-<id>`, kind merchant, in its currency). */
   addMerchant(m: NewMerchant): Promise<void>;
@@ -187,6 +241,21 @@ export interface RegistryAdmin {
   listCards(o?: { readonly status?: CardStatus }): Promise<CardSummary[]>;
   showCard(id: string): Promise<CardSummary | undefined>;
   counts(): Promise<RegistryCounts>;
+  /**
+   * Sets offline limits of a merchant or a terminal: a field given as a number sets it, as null
+   * clears it (the next level's value applies), left out keeps it. Returns the view after.
+   */
+  setOfflineLimits(
+    target: OfflineLimitsTarget,
+    settings: Partial<OfflineLimitSettings>,
+  ): Promise<OfflineLimitsView>;
+  offlineLimits(target: OfflineLimitsTarget): Promise<OfflineLimitsView>;
+  /** Offline sales forwarded in [fromMs, toMs) (of one merchant, or all): settled and lost, with totals. */
+  offlineReport(o: {
+    readonly fromMs: number;
+    readonly toMs: number;
+    readonly merchantId?: string;
+  }): Promise<OfflineReport>;
   close(): Promise<void>;
 }
 
@@ -300,3 +369,42 @@ export function checkTerminalCertificate(c: TerminalCertificateRecord): void {
 export const merchantCardTerminalId = (cardId: string): string => `MC-${cardId}`;
 /** The account a merchant or a payment card posts to. */
 export const accountIdOf = (ownerId: string): string => `acct-${ownerId}`;
+
+/** Checks an offline limits write (the target's id and every value given). */
+export function checkOfflineLimits(
+  target: OfflineLimitsTarget,
+  settings: Partial<OfflineLimitSettings>,
+): void {
+  if ('terminalId' in target) checkId('terminal', target.terminalId);
+  else checkId('merchant', target.merchantId);
+  const problem = offlineLimitProblem(settings);
+  if (problem) throw invalid(problem);
+  if (Object.values(settings).every((v) => v === undefined)) throw invalid('no offline limit given');
+}
+
+export function checkReportPeriod(o: { readonly fromMs: number; readonly toMs: number }): void {
+  if (!safeInt(o.fromMs, 0) || !safeInt(o.toMs, 0) || o.toMs <= o.fromMs)
+    throw invalid('the report period must be two times, the start before the end');
+}
+
+/** Settings columns of merchants and terminals (migration 0011), by field. */
+export const OFFLINE_LIMIT_COLUMNS = {
+  floorLimitMinor: 'offline_floor_limit_minor',
+  exposureMinor: 'offline_exposure_minor',
+  cardDailyCount: 'offline_card_daily_count',
+  cardDailyAmountMinor: 'offline_card_daily_amount_minor',
+} as const satisfies Record<keyof OfflineLimitValues, string>;
+
+/** The settings of a row whose offline limit columns are aliased `<prefix>_<field>` (null: not set). */
+export function offlineLimitSettingsOf(r: Record<string, unknown>, prefix: string): OfflineLimitSettings {
+  const n = (k: keyof OfflineLimitValues) => {
+    const v = r[`${prefix}_${k}`];
+    return v === null || v === undefined ? null : Number(v);
+  };
+  return {
+    floorLimitMinor: n('floorLimitMinor'),
+    exposureMinor: n('exposureMinor'),
+    cardDailyCount: n('cardDailyCount'),
+    cardDailyAmountMinor: n('cardDailyAmountMinor'),
+  };
+}

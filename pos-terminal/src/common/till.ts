@@ -46,6 +46,8 @@ export interface TillOptions {
   readonly resolveEveryMs?: number;
   /** Offline mode (offline/offline-desk.ts): absent, the till takes no payment while the card company is unreachable. */
   readonly offline?: OfflineDesk;
+  /** How often offline mode's parameters are fetched (ms; default OFFLINE_PARAMETERS_REFRESH_MS); 0: at start only. */
+  readonly offlineRefreshEveryMs?: number;
 }
 
 export class Till {
@@ -117,6 +119,20 @@ export class Till {
           message: `Offline sale ${sale.offlineId} not honoured by the card company (${(sale.reason ?? 'declined').replaceAll('_', ' ')}): the merchant's loss`,
         });
     });
+    // Offline mode lost: the card company refused this till (its copy dropped) or sent parameters
+    // that do not hold.
+    o.offline?.onParametersRefreshed((r) => {
+      if (r.outcome === 'dropped' || r.outcome === 'refused')
+        emit({
+          type: 'error',
+          sessionId: null,
+          code: 'offline_parameters',
+          message:
+            r.outcome === 'dropped'
+              ? `Offline mode off: the card company gave this till no offline parameters (${r.error.message})`
+              : `Offline parameters refused (${r.error.code}): the copy held stays until its validity`,
+        });
+    });
   }
 
   onEvent(listener: (e: TillEvent) => void): () => void {
@@ -134,6 +150,15 @@ export class Till {
     }).finish();
     await this.o.peripheral.start({ counterName: this.o.counterName, info });
     await this.desk.start(this.o.resolveEveryMs ?? 5_000);
+    // Offline mode's parameters: fetched in the background (a till starting offline is not held up).
+    void this.o.offline?.start(this.o.offlineRefreshEveryMs).catch((error: unknown) =>
+      this.emit({
+        type: 'error',
+        sessionId: null,
+        code: 'internal',
+        message: (error as Error)?.message ?? String(error),
+      }),
+    );
   }
 
   /** Who this till is, for the cashier's screen. */
@@ -196,6 +221,8 @@ export class Till {
   async probeBackend(): Promise<boolean> {
     const ok = await this.desk.probeBackend();
     const offline = this.o.offline;
+    // Back online without parameters in force (expired during an outage): fetched at once.
+    if (ok && offline && !offline.available()) void offline.refreshParameters().catch(() => undefined);
     if (ok && offline && offline.status().open > 0)
       void offline.forward().then(
         (report) => {
@@ -230,6 +257,7 @@ export class Till {
 
   async stop(): Promise<void> {
     this.desk.stop();
+    this.o.offline?.stop();
     this.sessions.closeAll('till stopping');
     await this.o.peripheral.stop();
   }

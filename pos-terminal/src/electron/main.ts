@@ -5,8 +5,12 @@
  * and forwards the host's events to the window while a cashier is signed in.
  *
  *   BLUETILL_TILL_KEY=… npm run pos -w @bluetill/pos-terminal -- --terminal FILE --backend HOST:PORT --cashiers FILE --ble none|uart:PATH|socket:N [--data DIR] [--printer SPEC]
+ *     [--offline on|off (BLUETILL_OFFLINE; default on)] [--trust FILE (BLUETILL_TRUST; default trust.json beside the terminal file)]
+ *     [--time-zone ZONE (BLUETILL_TIME_ZONE; default the machine's)]
+ *
+ * Offline mode as in `serve` (server/cli.ts): on unless turned off, under the card company's signed limits.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { app, BrowserWindow, ipcMain, session, shell } from 'electron';
 import { REQUEST_CHANNELS } from '../common/ipc/channels';
@@ -15,6 +19,8 @@ import { CashierHost } from '../host/cashier-host';
 import { CashierAuth } from '../host/cashier-auth';
 import { readCashiersFile } from '../adapters/auth/cashiers-file';
 import { composeTill, type ComposedTill } from '../compose-till';
+import { readOfflineTrust } from '../adapters/trust/trust-file';
+import { isTimeZone, machineTimeZone } from '../common/business-day';
 import { CASHIER_WEB_PREFERENCES, CASHIER_WINDOW } from './window-options';
 
 /** Where the build put the bundles (dist/electron/main.mjs → dist/preload, dist/renderer). */
@@ -36,6 +42,9 @@ function config() {
       'tls-dir': { type: 'string' },
       insecure: { type: 'boolean' },
       cashiers: { type: 'string' },
+      offline: { type: 'string' },
+      trust: { type: 'string' },
+      'time-zone': { type: 'string' },
     },
   });
   const s = (k: keyof typeof values, env: string, fallback?: string) =>
@@ -51,6 +60,18 @@ function config() {
   const printer = s('printer', 'BLUETILL_PRINTER');
   const tlsDir = s('tls-dir', 'BLUETILL_TLS_DIR');
   const insecure = values.insecure === true || process.env.BLUETILL_INSECURE === '1';
+  const offlineMode = s('offline', 'BLUETILL_OFFLINE', 'on');
+  if (offlineMode !== 'on' && offlineMode !== 'off')
+    throw new Error(`--offline (BLUETILL_OFFLINE) must be on or off, not "${offlineMode}"`);
+  const timeZone = s('time-zone', 'BLUETILL_TIME_ZONE', machineTimeZone())!;
+  if (!isTimeZone(timeZone)) throw new Error(`--time-zone: unknown time zone "${timeZone}"`);
+  const offline =
+    offlineMode === 'on'
+      ? {
+          ...readOfflineTrust(s('trust', 'BLUETILL_TRUST', join(dirname(terminalFile), 'trust.json'))!),
+          timeZone,
+        }
+      : undefined;
   if (insecure)
     console.error(
       'WARNING: --insecure: the backend connection has no TLS and no client certificate (local debugging only)',
@@ -63,6 +84,8 @@ function config() {
     ...(printer ? { printer } : {}),
     ...(tlsDir ? { tlsDir } : {}),
     insecure,
+    ...(offline ? { offline } : {}),
+    timeZone,
     dataDir: s('data', 'BLUETILL_DATA', join(app.getPath('userData'), 'till'))!,
     ble: s('ble', 'BLUETILL_BLE', 'none')!,
     counterName: s('counter', 'BLUETILL_COUNTER', 'Counter 1')!,
@@ -71,7 +94,7 @@ function config() {
 }
 
 async function start(): Promise<void> {
-  const { cashiersFile, ...tillConfig } = config();
+  const { cashiersFile, timeZone, ...tillConfig } = config();
   const cashiers = readCashiersFile(cashiersFile);
   const composed: ComposedTill = await composeTill(tillConfig);
   const host = new CashierHost({
@@ -80,6 +103,7 @@ async function start(): Promise<void> {
     receipts: composed.receipts,
     printer: composed.printer,
     pdfDir: composed.pdfDir,
+    timeZone,
   });
   // One window, one session: signed out until a cashier signs in on the page. No API token here.
   const gate = new CashierAuth({ cashiers, apiToken: null }).session({

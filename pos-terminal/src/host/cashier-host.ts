@@ -555,6 +555,17 @@ export class CashierHost {
       exposureLimitText: money(s.exposureLimitMinor),
       lossesToday: s.lossesToday,
       lossTextToday: money(s.lossMinorToday),
+      available: s.available,
+      validUntilText:
+        s.validUntilMs === null
+          ? null
+          : new Intl.DateTimeFormat('en-GB', {
+              timeZone: this.timeZone,
+              day: '2-digit',
+              month: '2-digit',
+              hour: '2-digit',
+              minute: '2-digit',
+            }).format(s.validUntilMs),
     };
   }
 

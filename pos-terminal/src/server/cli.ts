@@ -6,12 +6,19 @@
  *     [--printer file:PATH|device:/dev/usb/lp0|tcp:HOST:9100|none] [--counter "Counter 1"] [--currency EUR] [--time-zone ZONE]
  *     [--tls-dir DIR (default: tls/ beside the terminal file)] [--insecure (no TLS to the backend: local debugging only)]
  *     [--token-file PATH (default: DATA/api-token)] [--tls-cert PEM --tls-key PEM (HTTPS/WSS; needed for a non-loopback --host)]
+ *     [--offline on|off (default on)] [--trust FILE (default: trust.json beside the terminal file)]
+ *
+ * Offline mode (on by default): while the card company cannot be reached, sales within the limits
+ * the card company sends for this till (floor limit, exposure, per-card daily limits, block list;
+ * signed, fetched while online) are approved offline and forwarded later; the trust file gives
+ * the card company root those parameters are checked under and the EMV CA keys cards are checked
+ * under. `--offline off`: no payments while the card company is unreachable.
  *
  * Cashiers sign in on the page (cashiers file: cashiers-cli.ts); scripts use the API token in the
  * token file (0600, created on first start). Prints `serving <url>` when ready; stops cleanly on SIGINT/SIGTERM.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { composeTill } from '../compose-till';
 import { fromUserDir } from './user-dir';
@@ -20,10 +27,11 @@ import { CashierAuth } from '../host/cashier-auth';
 import { readCashiersFile } from '../adapters/auth/cashiers-file';
 import { loadOrCreateApiToken } from '../adapters/auth/api-token';
 import { tillKeyFromEnv } from '../adapters/journal/journal-key';
+import { readOfflineTrust } from '../adapters/trust/trust-file';
 import { isTimeZone, machineTimeZone } from '../common/business-day';
 
 const USAGE =
-  'usage: serve --terminal FILE --backend HOST:PORT[,HOST:PORT…] --ble none|uart:PATH|socket:N --cashiers FILE [--settlement HOST:PORT[,HOST:PORT…]] [--host 127.0.0.1] [--port 8080] [--data DIR] [--printer SPEC] [--counter NAME] [--currency EUR] [--time-zone Europe/Berlin] [--tls-dir DIR] [--insecure] [--token-file PATH] [--tls-cert PEM --tls-key PEM]';
+  'usage: serve --terminal FILE --backend HOST:PORT[,HOST:PORT…] --ble none|uart:PATH|socket:N --cashiers FILE [--settlement HOST:PORT[,HOST:PORT…]] [--host 127.0.0.1] [--port 8080] [--data DIR] [--printer SPEC] [--counter NAME] [--currency EUR] [--time-zone Europe/Berlin] [--tls-dir DIR] [--insecure] [--token-file PATH] [--tls-cert PEM --tls-key PEM] [--offline on|off] [--trust FILE]';
 
 const isLoopback = (h: string) =>
   h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
@@ -49,6 +57,8 @@ async function main(argv: string[]): Promise<number> {
       'token-file': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
+      offline: { type: 'string', default: 'on' },
+      trust: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -76,6 +86,17 @@ async function main(argv: string[]): Promise<number> {
   const timeZone = values['time-zone'] ?? machineTimeZone();
   if (!isTimeZone(timeZone))
     throw new Error(`--time-zone: unknown time zone "${timeZone}" (an IANA name such as Europe/Berlin)`);
+  if (values.offline !== 'on' && values.offline !== 'off')
+    throw new Error(`--offline must be on or off, not "${values.offline}"`);
+  if (values.offline === 'off' && values.trust)
+    throw new Error('--trust is for offline mode: drop it with --offline off');
+  const offline =
+    values.offline === 'on'
+      ? {
+          ...readOfflineTrust(fromUserDir(values.trust ?? join(dirname(values.terminal), 'trust.json'))),
+          timeZone,
+        }
+      : undefined;
   const cashiers = readCashiersFile(fromUserDir(values.cashiers));
   const tillKey = tillKeyFromEnv();
   const tokenFile = fromUserDir(values['token-file'] ?? join(values.data, 'api-token'));
@@ -91,7 +112,13 @@ async function main(argv: string[]): Promise<number> {
     currency: values.currency,
     ...(values['tls-dir'] ? { tlsDir: fromUserDir(values['tls-dir']) } : {}),
     insecure: values.insecure,
+    ...(offline ? { offline } : {}),
   });
+  console.error(
+    offline
+      ? 'serve: offline mode on: sales within the card company’s offline limits are approved while it is unreachable (--offline off to turn it off)'
+      : 'serve: offline mode off: no payments while the card company is unreachable',
+  );
   if (values.insecure)
     console.error(
       'serve: WARNING --insecure: the backend connection has no TLS and no client certificate (local debugging only)',

@@ -20,6 +20,7 @@ import {
   type OutcomeRequest,
   type SettleRequest,
   type ForwardOfflineRequest,
+  type GetOfflineParametersRequest,
   type VoidRequest,
   isTemporaryCode,
   type IssueCodeRequest,
@@ -224,6 +225,11 @@ export function validatePayMerchant(r: PayMerchantRequest): PayMerchantRequest {
 }
 
 /** A till's forwarded offline sale: its ids, the card's TC (its own bytes, each within its size), the basket, when. */
+export function validateGetOfflineParameters(r: GetOfflineParametersRequest): GetOfflineParametersRequest {
+  id('terminal_id', r.terminalId);
+  return r;
+}
+
 export function validateForwardOffline(r: ForwardOfflineRequest): ForwardOfflineRequest {
   id('terminal_id', r.terminalId);
   id('offline_id', r.offlineId);

@@ -6,6 +6,13 @@ import type {
   OfflineSaleStore,
 } from '../../ports/offline-sale-store';
 import { queryOfTx } from './backend-store.postgres';
+import { OFFLINE_LIMIT_COLUMNS, offlineLimitSettingsOf as settingsOf } from '../../ports/registry-admin';
+
+/** The offline limit columns (migration 0011) of the row aliased `a`, named `<a>_<field>`. */
+const LIMITS = (a: string) =>
+  Object.entries(OFFLINE_LIMIT_COLUMNS)
+    .map(([k, c]) => `${a}.${c} AS "${a}_${k}"`)
+    .join(', ');
 
 const COLUMNS = `settlement_id AS "settlementId", terminal_id AS "terminalId", offline_id AS "offlineId", card_id AS "cardId",
   atc, outcome, loss_reason AS "lossReason", amount_minor AS "amountMinor", currency, approved_at AS "approvedAt",
@@ -63,6 +70,20 @@ export class PostgresOfflineSaleStore implements OfflineSaleStore {
              AND forwarded_at >= $2 AND forwarded_at < $3 ORDER BY forwarded_at, settlement_id`,
           [terminalId ?? null, fromMs, toMs],
         ),
+      offlineLimitsOf: async (terminalId) => {
+        const r = await one<Record<string, unknown>>(
+          `SELECT ${LIMITS('m')}, ${LIMITS('t')} FROM terminals t JOIN merchants m ON m.id = t.merchant_id WHERE t.id = $1`,
+          [terminalId],
+        );
+        return r && { merchant: settingsOf(r, 'm'), terminal: settingsOf(r, 't') };
+      },
+      cardsNotInGoodStanding: async () =>
+        (
+          await q<{ panEnc: Buffer; panSequence: number }>(
+            `SELECT pan_enc AS "panEnc", pan_sequence AS "panSequence" FROM cards WHERE status <> 'active' ORDER BY id`,
+            [],
+          )
+        ).map((c) => ({ panEnc: new Uint8Array(c.panEnc), panSequence: Number(c.panSequence) })),
     };
   }
 }

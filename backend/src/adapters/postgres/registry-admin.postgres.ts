@@ -7,6 +7,7 @@
  */
 import postgres, { type Sql, type TransactionSql } from 'postgres';
 import type { CardStatus } from '../../ports/backend-store';
+import { effectiveOfflineLimits, type OfflineLimitSettings } from '../../domain/offline-limits';
 import {
   accountIdOf,
   checkCardRecord,
@@ -19,6 +20,12 @@ import {
   checkTerminalCertificate,
   merchantCardTerminalId,
   RegistryError,
+  OFFLINE_LIMIT_COLUMNS,
+  checkOfflineLimits,
+  checkReportPeriod,
+  type OfflineLimitsTarget,
+  type OfflineLimitsView,
+  type OfflineReport,
   type CardRecord,
   type CardSummary,
   type MerchantCardRecord,
@@ -258,6 +265,116 @@ export class PostgresRegistryAdmin implements RegistryAdmin {
     return this.sql`SELECT m.id, m.name, m.status, a.currency::text AS currency,
         (SELECT count(*) FROM terminals t WHERE t.merchant_id = m.id) AS terminals
       FROM merchants m JOIN accounts a ON a.id = m.account_id ${where ?? this.sql``} ORDER BY m.id`;
+  }
+
+  async setOfflineLimits(
+    target: OfflineLimitsTarget,
+    settings: Partial<OfflineLimitSettings>,
+  ): Promise<OfflineLimitsView> {
+    checkOfflineLimits(target, settings);
+    return this.write('offline limits', async (tx) => {
+      const { table, id } = await this.offlineTarget(tx, target, true);
+      const values = Object.fromEntries(
+        (Object.keys(OFFLINE_LIMIT_COLUMNS) as (keyof OfflineLimitSettings)[])
+          .filter((k) => settings[k] !== undefined)
+          .map((k) => [OFFLINE_LIMIT_COLUMNS[k], settings[k]]),
+      );
+      await tx`UPDATE ${tx(table)} SET ${tx(values)} WHERE id = ${id}`;
+      return this.offlineView(tx, target);
+    });
+  }
+
+  async offlineLimits(target: OfflineLimitsTarget): Promise<OfflineLimitsView> {
+    await this.offlineTarget(this.sql, target, false);
+    return this.offlineView(this.sql, target);
+  }
+
+  async offlineReport(o: { fromMs: number; toMs: number; merchantId?: string }): Promise<OfflineReport> {
+    checkReportPeriod(o);
+    const m = o.merchantId ?? null;
+    if (m !== null && (await this.sql`SELECT 1 FROM merchants WHERE id = ${m}`).length === 0)
+      throw new RegistryError('not_found', `no merchant ${m}`);
+    const where = this.sql`FROM offline_sales o JOIN terminals t ON t.id = o.terminal_id
+      WHERE o.forwarded_at >= ${o.fromMs} AND o.forwarded_at < ${o.toMs} AND (${m}::text IS NULL OR t.merchant_id = ${m})`;
+    const totals = await this.sql`SELECT t.merchant_id, o.currency,
+        count(*) FILTER (WHERE o.outcome = 'settled') AS settled_count,
+        coalesce(sum(o.amount_minor) FILTER (WHERE o.outcome = 'settled'), 0) AS settled_minor,
+        count(*) FILTER (WHERE o.outcome = 'merchant_loss') AS loss_count,
+        coalesce(sum(o.amount_minor) FILTER (WHERE o.outcome = 'merchant_loss'), 0) AS loss_minor
+      ${where} GROUP BY t.merchant_id, o.currency ORDER BY t.merchant_id, o.currency`;
+    const losses = await this
+      .sql`SELECT t.merchant_id, o.terminal_id, o.offline_id, o.amount_minor, o.currency,
+        o.loss_reason, o.approved_at, o.forwarded_at
+      ${where} AND o.outcome = 'merchant_loss' ORDER BY o.forwarded_at, o.settlement_id`;
+    return {
+      fromMs: o.fromMs,
+      toMs: o.toMs,
+      totals: totals.map((r) => ({
+        merchantId: r.merchant_id as string,
+        currency: r.currency as string,
+        settledCount: Number(r.settled_count),
+        settledMinor: Number(r.settled_minor),
+        lossCount: Number(r.loss_count),
+        lossMinor: Number(r.loss_minor),
+      })),
+      losses: losses.map((r) => ({
+        merchantId: r.merchant_id as string,
+        terminalId: r.terminal_id as string,
+        offlineId: r.offline_id as string,
+        amountMinor: Number(r.amount_minor),
+        currency: r.currency as string,
+        reason: r.loss_reason as string,
+        approvedAt: Number(r.approved_at),
+        forwardedAt: Number(r.forwarded_at),
+      })),
+    };
+  }
+
+  private async offlineTarget(
+    q: Sql | Tx,
+    target: OfflineLimitsTarget,
+    lock: boolean,
+  ): Promise<{ table: 'merchants' | 'terminals'; id: string }> {
+    const [table, id] =
+      'terminalId' in target
+        ? (['terminals', target.terminalId] as const)
+        : (['merchants', target.merchantId] as const);
+    const rows = await q`SELECT 1 FROM ${q(table)} WHERE id = ${id} ${lock ? q`FOR UPDATE` : q``}`;
+    if (rows.length === 0)
+      throw new RegistryError('not_found', `no ${table === 'terminals' ? 'terminal' : 'merchant'} ${id}`);
+    return { table, id };
+  }
+
+  private async offlineView(q: Sql | Tx, target: OfflineLimitsTarget): Promise<OfflineLimitsView> {
+    const settings = (r: Row): OfflineLimitSettings => {
+      const n = (c: string) => (r[c] === null || r[c] === undefined ? null : Number(r[c]));
+      return {
+        floorLimitMinor: n(OFFLINE_LIMIT_COLUMNS.floorLimitMinor),
+        exposureMinor: n(OFFLINE_LIMIT_COLUMNS.exposureMinor),
+        cardDailyCount: n(OFFLINE_LIMIT_COLUMNS.cardDailyCount),
+        cardDailyAmountMinor: n(OFFLINE_LIMIT_COLUMNS.cardDailyAmountMinor),
+      };
+    };
+    let terminalId: string | null = null;
+    let terminal: OfflineLimitSettings | null = null;
+    let merchantId: string;
+    if ('terminalId' in target) {
+      const [t] = await q`SELECT * FROM terminals WHERE id = ${target.terminalId}`;
+      terminalId = target.terminalId;
+      terminal = settings(t!);
+      merchantId = t!.merchant_id as string;
+    } else merchantId = target.merchantId;
+    const [m] = await q`SELECT x.*, a.currency AS merchant_currency FROM merchants x
+      JOIN accounts a ON a.id = x.account_id WHERE x.id = ${merchantId}`;
+    const merchant = settings(m!);
+    return {
+      merchantId,
+      terminalId,
+      currency: m!.merchant_currency as string,
+      merchant,
+      terminal,
+      effective: effectiveOfflineLimits(merchant, terminal ?? undefined),
+    };
   }
 
   async findMerchant(id: string): Promise<MerchantSummary | undefined> {

@@ -6,9 +6,16 @@ import type {
   OfflineSaleStore,
 } from '../../ports/offline-sale-store';
 import type { Db } from './open-database';
+import { OFFLINE_LIMIT_COLUMNS, offlineLimitSettingsOf as settingsOf } from '../../ports/registry-admin';
 
 const COLUMNS = `settlement_id AS settlementId, terminal_id AS terminalId, offline_id AS offlineId, card_id AS cardId, atc,
   outcome, loss_reason AS lossReason, amount_minor AS amountMinor, currency, approved_at AS approvedAt, forwarded_at AS forwardedAt`;
+
+/** The offline limit columns (migration 0011) of the row aliased `a`, named `<a>_<field>`. */
+const LIMITS = (a: string) =>
+  Object.entries(OFFLINE_LIMIT_COLUMNS)
+    .map(([k, c]) => `${a}.${c} AS ${a}_${k}`)
+    .join(', ');
 
 /**
  * OfflineSaleStore on the backend's SQLite file (the connection of SqliteBackendStore): its
@@ -34,6 +41,12 @@ export class SqliteOfflineSaleStore implements OfflineSaleStore {
                    amount_minor, currency, approved_at, forwarded_at)
                  VALUES (@settlementId, @terminalId, @offlineId, @cardId, @atc, @outcome, @lossReason, @amountMinor,
                    @currency, @approvedAt, @forwardedAt)`),
+      limits: p(
+        `SELECT ${LIMITS('m')}, ${LIMITS('t')} FROM terminals t JOIN merchants m ON m.id = t.merchant_id WHERE t.id = ?`,
+      ),
+      notGood: p(
+        "SELECT pan_enc AS panEnc, pan_sequence AS panSequence FROM cards WHERE status <> 'active' ORDER BY id",
+      ),
       list: p(`SELECT ${COLUMNS} FROM offline_sales WHERE (@t IS NULL OR terminal_id = @t)
                  AND forwarded_at >= @from AND forwarded_at < @to ORDER BY forwarded_at, settlement_id`),
     };
@@ -53,6 +66,15 @@ export class SqliteOfflineSaleStore implements OfflineSaleStore {
       },
       listOfflineSales: async (terminalId, fromMs, toMs) =>
         stmt.list.all({ t: terminalId ?? null, from: fromMs, to: toMs }) as OfflineSaleRow[],
+      offlineLimitsOf: async (terminalId) => {
+        const r = stmt.limits.get(terminalId) as Record<string, number | null> | undefined;
+        return r && { merchant: settingsOf(r, 'm'), terminal: settingsOf(r, 't') };
+      },
+      cardsNotInGoodStanding: async () =>
+        (stmt.notGood.all() as { panEnc: Buffer; panSequence: number }[]).map((c) => ({
+          panEnc: new Uint8Array(c.panEnc),
+          panSequence: c.panSequence,
+        })),
     };
   }
 

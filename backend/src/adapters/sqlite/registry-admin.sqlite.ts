@@ -5,6 +5,7 @@
  */
 import { SqliteError } from 'better-sqlite3';
 import type { CardStatus } from '../../ports/backend-store';
+import { effectiveOfflineLimits, type OfflineLimitSettings } from '../../domain/offline-limits';
 import {
   accountIdOf,
   checkCardRecord,
@@ -17,6 +18,14 @@ import {
   checkTerminalCertificate,
   merchantCardTerminalId,
   RegistryError,
+  OFFLINE_LIMIT_COLUMNS,
+  checkOfflineLimits,
+  checkReportPeriod,
+  type OfflineLimitsTarget,
+  type OfflineLimitsView,
+  type OfflineLoss,
+  type OfflineReport,
+  type OfflineReportTotals,
   type CardRecord,
   type CardSummary,
   type MerchantCardRecord,
@@ -382,6 +391,111 @@ export class SqliteRegistryAdmin implements RegistryAdmin {
                   (SELECT count(*) FROM cards) AS cards, (SELECT count(*) FROM merchant_cards) AS merchantCards`,
       )!,
     );
+  }
+
+  setOfflineLimits(
+    target: OfflineLimitsTarget,
+    settings: Partial<OfflineLimitSettings>,
+  ): Promise<OfflineLimitsView> {
+    return this.run(() => {
+      checkOfflineLimits(target, settings);
+      return this.write(() => {
+        const { table, id } = this.offlineTarget(target);
+        const set = (Object.keys(OFFLINE_LIMIT_COLUMNS) as (keyof OfflineLimitSettings)[]).filter(
+          (k) => settings[k] !== undefined,
+        );
+        this.db
+          .prepare(
+            `UPDATE ${table} SET ${set.map((k) => `${OFFLINE_LIMIT_COLUMNS[k]} = ?`).join(', ')} WHERE id = ?`,
+          )
+          .run(...set.map((k) => settings[k]), id);
+        return this.offlineView(target);
+      });
+    });
+  }
+
+  offlineLimits(target: OfflineLimitsTarget): Promise<OfflineLimitsView> {
+    return this.run(() => {
+      this.offlineTarget(target);
+      return this.offlineView(target);
+    });
+  }
+
+  offlineReport(o: { fromMs: number; toMs: number; merchantId?: string }): Promise<OfflineReport> {
+    return this.run(() => {
+      checkReportPeriod(o);
+      if (o.merchantId !== undefined && !this.one('SELECT 1 AS x FROM merchants WHERE id = ?', o.merchantId))
+        throw new RegistryError('not_found', `no merchant ${o.merchantId}`);
+      const params = { from: o.fromMs, to: o.toMs, m: o.merchantId ?? null };
+      const where = `FROM offline_sales o JOIN terminals t ON t.id = o.terminal_id
+        WHERE o.forwarded_at >= @from AND o.forwarded_at < @to AND (@m IS NULL OR t.merchant_id = @m)`;
+      const totals = this.db
+        .prepare(
+          `SELECT t.merchant_id AS merchantId, o.currency,
+             sum(o.outcome = 'settled') AS settledCount,
+             coalesce(sum(CASE WHEN o.outcome = 'settled' THEN o.amount_minor END), 0) AS settledMinor,
+             sum(o.outcome = 'merchant_loss') AS lossCount,
+             coalesce(sum(CASE WHEN o.outcome = 'merchant_loss' THEN o.amount_minor END), 0) AS lossMinor
+           ${where} GROUP BY t.merchant_id, o.currency ORDER BY t.merchant_id, o.currency`,
+        )
+        .all(params) as OfflineReportTotals[];
+      const losses = this.db
+        .prepare(
+          `SELECT t.merchant_id AS merchantId, o.terminal_id AS terminalId, o.offline_id AS offlineId,
+             o.amount_minor AS amountMinor, o.currency, o.loss_reason AS reason, o.approved_at AS approvedAt,
+             o.forwarded_at AS forwardedAt
+           ${where} AND o.outcome = 'merchant_loss' ORDER BY o.forwarded_at, o.settlement_id`,
+        )
+        .all(params) as OfflineLoss[];
+      return { fromMs: o.fromMs, toMs: o.toMs, totals, losses };
+    });
+  }
+
+  private offlineTarget(target: OfflineLimitsTarget): { table: 'merchants' | 'terminals'; id: string } {
+    const [table, id] =
+      'terminalId' in target
+        ? (['terminals', target.terminalId] as const)
+        : (['merchants', target.merchantId] as const);
+    if (!this.one(`SELECT 1 AS x FROM ${table} WHERE id = ?`, id))
+      throw new RegistryError('not_found', `no ${table === 'terminals' ? 'terminal' : 'merchant'} ${id}`);
+    return { table, id };
+  }
+
+  private offlineView(target: OfflineLimitsTarget): OfflineLimitsView {
+    const cols = Object.entries(OFFLINE_LIMIT_COLUMNS)
+      .map(([k, c]) => `x.${c} AS "${k}"`)
+      .join(', ');
+    const settings = (r: Record<string, unknown>): OfflineLimitSettings => ({
+      floorLimitMinor: r.floorLimitMinor as number | null,
+      exposureMinor: r.exposureMinor as number | null,
+      cardDailyCount: r.cardDailyCount as number | null,
+      cardDailyAmountMinor: r.cardDailyAmountMinor as number | null,
+    });
+    let terminalId: string | null = null;
+    let terminal: OfflineLimitSettings | null = null;
+    let merchantId: string;
+    if ('terminalId' in target) {
+      const t = this.one<Record<string, unknown>>(
+        `SELECT x.merchant_id AS merchantId, ${cols} FROM terminals x WHERE x.id = ?`,
+        target.terminalId,
+      )!;
+      terminalId = target.terminalId;
+      terminal = settings(t);
+      merchantId = t.merchantId as string;
+    } else merchantId = target.merchantId;
+    const m = this.one<Record<string, unknown>>(
+      `SELECT a.currency AS currency, ${cols} FROM merchants x JOIN accounts a ON a.id = x.account_id WHERE x.id = ?`,
+      merchantId,
+    )!;
+    const merchant = settings(m);
+    return {
+      merchantId,
+      terminalId,
+      currency: m.currency as string,
+      merchant,
+      terminal,
+      effective: effectiveOfflineLimits(merchant, terminal ?? undefined),
+    };
   }
 
   close(): Promise<void> {

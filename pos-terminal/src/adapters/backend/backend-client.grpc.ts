@@ -43,6 +43,7 @@ import {
   callDeclinable,
   type AuthorizeRequest,
   type ChallengeResponse,
+  type SignedOfflineParameters,
   type CloseBatchResponse,
   type DeclinableResponse,
   type ListTransactionsResponse,
@@ -184,6 +185,13 @@ export class GrpcBackendClient implements BackendClient {
   challenge(): Promise<ChallengeResponse> {
     return this.call('Challenge', this.auth, 'any', (c, d) =>
       this.unary(c, 'challenge', { terminalId: this.o.terminalId }, d),
+    );
+  }
+
+  /** Authorization.GetOfflineParameters: the card company's signed offline parameters for this till (checked by the caller). */
+  getOfflineParameters(): Promise<SignedOfflineParameters> {
+    return this.call('GetOfflineParameters', this.auth, 'any', (c, d) =>
+      this.unary(c, 'getOfflineParameters', { terminalId: this.o.terminalId }, d),
     );
   }
 

@@ -9,6 +9,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { OfflineJournal, OfflineSaleRecord, OfflineSaleState } from '../../common/ports/offline-journal';
 import { migrateJournal } from './journal.sqlite';
+import type { OfflineParametersStore } from '../../common/offline/offline-parameters';
 
 const NEXT: Readonly<Record<OfflineSaleState, readonly OfflineSaleState[]>> = {
   approved: ['forwarding'],
@@ -33,7 +34,7 @@ export class OfflineJournalError extends Error {
   }
 }
 
-export class SqliteOfflineJournal implements OfflineJournal {
+export class SqliteOfflineJournal implements OfflineJournal, OfflineParametersStore {
   private readonly db: Database.Database;
   private readonly key: Uint8Array;
 
@@ -175,5 +176,24 @@ export class SqliteOfflineJournal implements OfflineJournal {
     d.setAAD(Buffer.from(`offline:${id}`));
     d.setAuthTag(blob.subarray(blob.length - 16));
     return new Uint8Array(Buffer.concat([d.update(blob.subarray(12, blob.length - 16)), d.final()]));
+  }
+
+  loadParameters(): Uint8Array | null {
+    const row = this.db.prepare('SELECT signed FROM offline_parameters WHERE id = 1').get() as
+      { signed: Buffer } | undefined;
+    return row ? new Uint8Array(row.signed) : null;
+  }
+
+  keepParameters(signed: Uint8Array, issuedAtMs: number): void {
+    this.db
+      .prepare(
+        `INSERT INTO offline_parameters (id, signed, issued_at, kept_at) VALUES (1, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET signed = excluded.signed, issued_at = excluded.issued_at, kept_at = excluded.kept_at`,
+      )
+      .run(Buffer.from(signed), issuedAtMs, Date.now());
+  }
+
+  dropParameters(): void {
+    this.db.prepare('DELETE FROM offline_parameters').run();
   }
 }

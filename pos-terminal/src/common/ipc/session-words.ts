@@ -81,6 +81,7 @@ export const OFFLINE_WORDS: Readonly<Record<string, string>> = {
   unpredictable_number_mismatch: 'declined offline: the card signed another number',
   atc_replayed: 'declined offline: the card’s answer was used before',
   cardholder_not_verified: 'declined offline: the card did not verify the cardholder',
+  no_parameters: 'declined offline: no valid offline limits from the card company',
   card_company_reachable: 'declined offline: the card company is reachable',
   card_company_slow: 'declined offline: the card company is slow, not unreachable',
   card_blocked: 'declined offline: the card is on the block list',

@@ -110,6 +110,10 @@ export interface OfflineView {
   /** Today's offline sales the card company did not honour (the merchant's loss). */
   readonly lossesToday: number;
   readonly lossTextToday: string;
+  /** Whether the card company's offline parameters are in force: without them nothing is approved offline. */
+  readonly available: boolean;
+  /** Until when they are (the till's time zone, e.g. "08/12 15:24"); null without any. */
+  readonly validUntilText: string | null;
 }
 
 export interface AttemptView {

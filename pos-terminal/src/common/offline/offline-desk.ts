@@ -34,6 +34,7 @@ import { businessDayBounds, businessDate } from '../business-day';
 import { BackendError } from '../ports/backend-client';
 import type { OfflineJournal, OfflineSaleRecord, OfflineSaleState } from '../ports/offline-journal';
 import { checkOfflineApproval, type OfflineApprovalRefusal, type TillAcRequest } from './offline-approval';
+import { fixedOfflineRules, type OfflineRules, type ParametersRefresh } from './offline-parameters';
 import {
   checkOfflinePolicyLimits,
   decideOffline,
@@ -87,7 +88,12 @@ export interface OfflineStatus {
   /** Approved offline, not yet judged by the card company. */
   readonly open: number;
   readonly exposureMinor: number;
+  /** 0 while no offline parameters are in force. */
   readonly exposureLimitMinor: number;
+  /** Whether offline approvals are possible now: the card company's parameters in force. */
+  readonly available: boolean;
+  /** Until when the parameters held are in force; null without any (or for limits set in code). */
+  readonly validUntilMs: number | null;
   /** Today's offline sales the card company did not honour (the merchant's loss). */
   readonly lossesToday: number;
   readonly lossMinorToday: number;
@@ -100,8 +106,13 @@ export interface OfflineDeskOptions {
   /** The till's terminal key: it signs the offline receipts (the key of the HelloAck's certificate). */
   readonly terminalKey: KeyObject;
   readonly journal: OfflineJournal;
-  readonly limits: OfflinePolicyLimits;
-  readonly blockList: BlockList;
+  /**
+   * What approvals are decided by: the card company's parameters (OfflineParametersCopy), or
+   * `limits` and `blockList` set in code (fixedOfflineRules) when absent.
+   */
+  readonly rules?: OfflineRules;
+  readonly limits?: OfflinePolicyLimits;
+  readonly blockList?: BlockList;
   /** The scheme CA public keys the till holds, by index. */
   readonly caKeys: ReadonlyMap<number, RsaPublicKey>;
   /** Key of the card keys (HMAC-SHA256 of PAN and PSN): the journal never holds a card number in clear. */
@@ -112,14 +123,61 @@ export interface OfflineDeskOptions {
   readonly onForwarded?: (sale: ForwardedSale) => void;
 }
 
+/** How often the parameters are fetched while the till runs (a fetch also follows each forwarding round). */
+export const OFFLINE_PARAMETERS_REFRESH_MS = 10 * 60_000;
+
 export class OfflineDesk {
   private counter = 0;
   private round: Promise<ForwardReport> | null = null;
   private readonly listeners = new Set<(sale: ForwardedSale) => void>();
+  private readonly refreshListeners = new Set<(r: ParametersRefresh) => void>();
+  private readonly rules: OfflineRules;
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: OfflineDeskOptions) {
-    checkOfflinePolicyLimits(o.limits);
+    if (o.rules) this.rules = o.rules;
+    else if (o.limits) {
+      checkOfflinePolicyLimits(o.limits);
+      this.rules = fixedOfflineRules(o.limits, o.blockList);
+    } else throw new Error('offline mode needs the card company parameters or limits set in code');
     if (o.cardKeySecret.length < 16) throw new Error('card key secret must be at least 16 bytes');
+  }
+
+  /** Fetches the parameters now and every `everyMs` (0: only now) until stop(). */
+  async start(everyMs = OFFLINE_PARAMETERS_REFRESH_MS): Promise<void> {
+    if (everyMs > 0 && !this.timer) {
+      this.timer = setInterval(() => void this.refreshParameters().catch(() => undefined), everyMs);
+      this.timer.unref();
+    }
+    await this.refreshParameters();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Hears each fetch of the parameters (the till tells the cashier when offline mode is lost). */
+  onParametersRefreshed(listener: (r: ParametersRefresh) => void): () => void {
+    this.refreshListeners.add(listener);
+    return () => this.refreshListeners.delete(listener);
+  }
+
+  /** Fetches the card company's parameters (null with limits set in code). */
+  async refreshParameters(): Promise<ParametersRefresh | null> {
+    if (!this.rules.refresh) return null;
+    const r = await this.rules.refresh();
+    for (const l of this.refreshListeners) l(r);
+    return r;
+  }
+
+  /** Whether the parameters are in force at the offline policy's clock. */
+  available(): boolean {
+    return this.rules.inForce(this.policyClock(this.o.clock.now())) !== null;
+  }
+
+  private policyClock(nowMs: number): number {
+    return Math.max(this.o.journal.highestTime(), nowMs);
   }
 
   /** Hears each sale the card company judged, as it is journaled (the till tells the cashier). */
@@ -140,9 +198,9 @@ export class OfflineDesk {
 
   /** The policy's state as the journal has it: the clock never set back, exposure and allowances used. */
   policyState(nowMs: number): OfflinePolicyState {
-    const highestTimeMs = Math.max(this.o.journal.highestTime(), nowMs);
-    const day = businessDate(highestTimeMs, this.o.limits.timeZone);
-    const { startMs } = businessDayBounds(day, this.o.limits.timeZone);
+    const highestTimeMs = this.policyClock(nowMs);
+    const day = businessDate(highestTimeMs, this.rules.timeZone);
+    const { startMs } = businessDayBounds(day, this.rules.timeZone);
     const cards = new Map<string, CardAllowance>();
     for (const s of this.o.journal.since(startMs)) {
       const used = cards.get(s.cardKey) ?? { day, count: 0, amountMinor: 0 };
@@ -175,7 +233,14 @@ export class OfflineDesk {
     const tc = checked.tc;
     const cardKey = this.cardKey(tc.pan, tc.psn);
     const state = this.policyState(now);
-    const { decision } = decideOffline(state, this.o.limits, this.o.blockList, {
+    const rules = this.rules.inForce(state.highestTimeMs);
+    if (!rules) {
+      journal.raiseHighestTime(state.highestTimeMs);
+      return { approved: false, decline: 'card_company_unreachable', reason: 'no_parameters' };
+    }
+    const card = { pan: tc.pan, psn: tc.psn, cardKey };
+    const blockList: BlockList = { has: (key) => key === cardKey && rules.blocked(card) };
+    const { decision } = decideOffline(state, rules.limits, blockList, {
       nowMs: now,
       backend: i.backend,
       cardKey,
@@ -224,23 +289,34 @@ export class OfflineDesk {
 
   /** Forwards every open sale in order, each once; one round at a time (a second call joins it). */
   forward(): Promise<ForwardReport> {
-    this.round ??= this.forwardRound().finally(() => {
-      this.round = null;
-    });
+    this.round ??= this.forwardRound()
+      .then((report) => {
+        // The card company answered: the block list and limits are fetched again (a card found
+        // blocked while forwarding is on the till's list before the next offline sale).
+        if (!report.stoppedBy && report.forwarded.length > 0)
+          void this.refreshParameters().catch(() => undefined);
+        return report;
+      })
+      .finally(() => {
+        this.round = null;
+      });
     return this.round;
   }
 
   status(): OfflineStatus {
     const now = this.o.clock.now();
     const state = this.policyState(now);
-    const day = businessDate(state.highestTimeMs, this.o.limits.timeZone);
+    const day = businessDate(state.highestTimeMs, this.rules.timeZone);
     const losses = this.o.journal
-      .since(businessDayBounds(day, this.o.limits.timeZone).startMs)
+      .since(businessDayBounds(day, this.rules.timeZone).startMs)
       .filter((s) => s.state === 'merchant_loss');
+    const rules = this.rules.inForce(state.highestTimeMs);
     return {
       open: this.o.journal.open().length,
       exposureMinor: state.exposureMinor,
-      exposureLimitMinor: this.o.limits.exposureMinor,
+      exposureLimitMinor: rules?.limits.exposureMinor ?? 0,
+      available: rules !== null,
+      validUntilMs: rules?.validUntilMs ?? null,
       lossesToday: losses.length,
       lossMinorToday: losses.reduce((sum, s) => sum + s.amountMinor, 0),
     };

@@ -55,6 +55,8 @@ export const EMPTY_OFFLINE_STATE: OfflinePolicyState = Object.freeze({
 });
 
 export type OfflineLimitName =
+  /** No offline parameters from the card company in force (none fetched, expired, or dropped). */
+  | 'no_parameters'
   | 'card_company_reachable'
   | 'card_company_slow'
   | 'card_blocked'

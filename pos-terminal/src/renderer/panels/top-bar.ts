@@ -47,19 +47,28 @@ export class TopBar implements Panel {
       alerts.push(
         `<div class="alert alert-bad">${esc(
           offline && s.backend.health === 'unreachable'
-            ? 'The payment network is not reachable: OFFLINE MODE — sales within the limits are approved offline, to be confirmed by the card company.'
+            ? offline.available
+              ? 'The payment network is not reachable: OFFLINE MODE — sales within the limits are approved offline, to be confirmed by the card company.'
+              : 'The payment network is not reachable, and offline mode has no valid limits from the card company: payments are declined.'
             : s.backend.message,
         )}</div>`,
       );
     // The offline status line: what this till has approved offline and not yet forwarded, and
     // today's offline sales the card company did not honour (the merchant's loss).
+    if (offline && !offline.available && s?.backend.health !== 'unreachable')
+      alerts.push(
+        `<div class="alert alert-warn" data-offline-mode>${esc(
+          'Offline mode is on but has no valid limits from the card company yet: no offline approvals.',
+        )}</div>`,
+      );
     if (offline && (s?.backend.health === 'unreachable' || offline.open > 0 || offline.lossesToday > 0))
       alerts.push(
         `<div class="alert alert-warn" data-offline>${esc(
           `Offline: ${offline.open} sale${offline.open === 1 ? '' : 's'} to forward · exposure ${offline.exposureText} of ${offline.exposureLimitText}` +
             (offline.lossesToday > 0
               ? ` · ${offline.lossesToday} not honoured today (${offline.lossTextToday}, the merchant's loss)`
-              : ''),
+              : '') +
+            (offline.validUntilText ? ` · limits valid until ${offline.validUntilText}` : ''),
         )}</div>`,
       );
     for (const m of s?.mismatches ?? []) {
@@ -70,7 +79,11 @@ export class TopBar implements Panel {
         );
     }
     for (const e of (s?.errors ?? []).filter(
-      (x) => x.code === 'printer' || x.code === 'pdf' || x.code === 'offline_loss',
+      (x) =>
+        x.code === 'printer' ||
+        x.code === 'pdf' ||
+        x.code === 'offline_loss' ||
+        x.code === 'offline_parameters',
     )) {
       const key = `e:${e.code}:${e.at}`;
       if (!dismissed.has(key))

@@ -8,6 +8,7 @@ import * as m0007 from './0007-add-account-balances';
 import * as m0008 from './0008-add-ledger-invariants';
 import * as m0009 from './0009-allow-evicting-unused-challenges';
 import * as m0010 from './0010-create-offline-sales';
+import * as m0011 from './0011-add-offline-limits';
 
 export interface PostgresMigration {
   readonly version: number;
@@ -33,6 +34,7 @@ export const postgresMigrations: readonly PostgresMigration[] = [
   { version: 8, name: '0008-add-ledger-invariants', up: m0008.up },
   { version: 9, name: '0009-allow-evicting-unused-challenges', up: m0009.up },
   { version: 10, name: '0010-create-offline-sales', up: m0010.up },
+  { version: 11, name: '0011-add-offline-limits', up: m0011.up },
 ];
 
 /** The version of a migration by its name, so tests and callers never hard-code numbers. */

@@ -5,6 +5,7 @@ import * as m0003 from './0003-create-resume-tokens';
 import * as m0004 from './0004-add-attempt-summary';
 import * as m0005 from './0005-create-baskets';
 import * as m0006 from './0006-create-offline-sales';
+import * as m0007 from './0007-create-offline-parameters';
 
 /** The journal's schema, one numbered migration per file (run by sqlite/migrate.ts). */
 export const migrations: readonly Migration[] = [
@@ -14,4 +15,5 @@ export const migrations: readonly Migration[] = [
   { version: 4, name: '0004-add-attempt-summary', up: m0004.up },
   { version: 5, name: '0005-create-baskets', up: m0005.up },
   { version: 6, name: '0006-create-offline-sales', up: m0006.up },
+  { version: 7, name: '0007-create-offline-parameters', up: m0007.up },
 ];
