@@ -178,6 +178,90 @@ describe('PostgresBackendStore', () => {
     }
   });
 
+  it('ends a session left idle inside a commit (its node stopped) after the bound, releasing the card row for another node; the stopped commit is CommitError with nothing written', async () => {
+    const url = await server.createDatabase(`store_${++databases}`);
+    const frozen = await PostgresBackendStore.open(url, { idleInTransactionTimeoutMs: 500 });
+    await copyRegistryToPostgres(seedDb, frozen.sql);
+    const other = await PostgresBackendStore.open(url, { migrate: false });
+    const admin = connectPostgres(url, { max: 1 });
+    try {
+      // The session's name says which node (process) holds what.
+      const names = await frozen.sql`SELECT current_setting('application_name') AS name,
+        current_setting('idle_in_transaction_session_timeout') AS idle`;
+      expect(names[0]).toEqual({ name: `bluetill-backend ${process.pid}`, idle: '500ms' });
+      let locked!: () => void;
+      const holding = new Promise<void>((r) => (locked = r));
+      let resume!: () => void;
+      const resumed = new Promise<void>((r) => (resume = r));
+      const stopped = frozen
+        .commit(async (tx) => {
+          await tx.findCardById('card-alice'); // FOR UPDATE: the card row is the lock
+          await tx.insertSettlement(settlement('frozen-1'));
+          locked();
+          await resumed; // the node stops here: its session sits idle in the transaction
+          await tx.setPinTries('card-alice', 2);
+        })
+        .then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+      await holding;
+      const t0 = Date.now();
+      // Another node takes the same card: it waits for the row until the server ends the idle session.
+      await other.commit(async (tx) => {
+        await tx.findCardById('card-alice');
+        await tx.setPinTries('card-alice', 1);
+      });
+      const waited = Date.now() - t0;
+      expect(waited).toBeGreaterThanOrEqual(300);
+      expect(waited).toBeLessThan(5_000);
+      resume();
+      const err = await stopped;
+      expect(err).toBeInstanceOf(CommitError);
+      expect(err).toMatchObject({ code: 'commit_failed', message: /outcome is unknown/ });
+      expect(await other.read((tx) => tx.findSettlement('T-0001', 'frozen-1'))).toBeUndefined();
+      expect((await other.read((tx) => tx.findCardById('card-alice')))!.pinTries).toBe(1);
+      // The stopped node's pool connects again and commits.
+      await frozen.commit((tx) => tx.insertSettlement(settlement('frozen-1')));
+      expect(await other.read((tx) => tx.findSettlement('T-0001', 'frozen-1'))).toMatchObject({ amountMinor: 100 });
+
+      // The control: with the bound switched off by the URL, the other node still waits after 3 s.
+      const unbounded = await PostgresBackendStore.open(`${url}?idle_in_transaction_session_timeout=0`, {
+        migrate: false,
+      });
+      let locked2!: () => void;
+      const holding2 = new Promise<void>((r) => (locked2 = r));
+      let resume2!: () => void;
+      const resumed2 = new Promise<void>((r) => (resume2 = r));
+      const held = unbounded.commit(async (tx) => {
+        await tx.findCardById('card-alice');
+        locked2();
+        await resumed2;
+      });
+      await holding2;
+      let otherDone = false;
+      const waiting = other
+        .commit(async (tx) => {
+          await tx.findCardById('card-alice');
+        })
+        .then(() => (otherDone = true));
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(otherDone).toBe(false);
+      const blocked = await admin`SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+      expect(blocked[0]!.n).toBe(1);
+      resume2();
+      await held;
+      await waiting;
+      expect(otherDone).toBe(true);
+      await unbounded.close();
+    } finally {
+      await admin.end();
+      await other.close();
+      await frozen.close();
+    }
+  });
+
   it("runs under the servers' DML-only role (migrated by the owner; opening checks the schema, or skips it with migrate: false): a sale commits, and the database's guards bind it", async () => {
     const owner = await demoStore();
     const database = await owner.sql`SELECT current_database() AS db`.then((r) => String(r[0]!.db));

@@ -79,6 +79,16 @@ export interface PostgresStoreOptions {
   readonly migrate?: boolean;
   /** Seconds to wait for a connection (default 10). */
   readonly connectTimeoutSeconds?: number;
+  /**
+   * Milliseconds a session of this store may sit idle inside an open transaction before the server
+   * ends it (PostgreSQL `idle_in_transaction_session_timeout`; default 2000, 0 = never). A commit of
+   * this store runs its statements back to back in milliseconds (the cryptography runs before it):
+   * one idle for seconds belongs to a node that is stopped (SIGSTOP, a long pause) or cut off, and
+   * the server ending it releases its row locks (the card, a terminal's batch, a settlement's key)
+   * for the other nodes. The node's commit then fails as a lost connection (CommitError, outcome
+   * unknown): nothing of it was committed. A URL parameter of the same name overrides it.
+   */
+  readonly idleInTransactionTimeoutMs?: number;
 }
 
 /** Retries, replays and failures of commit() so far (the store's pool metrics). */
@@ -110,11 +120,22 @@ const byteaAsUint8Array = {
   parse: (x: string): Uint8Array => new Uint8Array(Buffer.from(x.slice(2), 'hex')),
 };
 
-/** The driver's options for the store: int8 as numbers, bytea as Uint8Array, notices dropped. */
+/** A session of a store idle this long inside a transaction is ended by the server (PostgresStoreOptions). */
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 2_000;
+
+/**
+ * The driver's options for the store: int8 as numbers, bytea as Uint8Array, notices dropped; each
+ * session named `bluetill-backend <pid>` (pg_stat_activity and pg_locks show which node holds what)
+ * and bounded idle inside a transaction.
+ */
 export function postgresStoreConnection(url: string, options: PostgresStoreOptions = {}): Sql {
   return postgres(url, {
     max: options.max ?? 10,
     connect_timeout: options.connectTimeoutSeconds ?? 10,
+    connection: {
+      application_name: `bluetill-backend ${process.pid}`,
+      idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    },
     onnotice: () => undefined,
     types: { int8: int8AsNumber, bytea: byteaAsUint8Array },
   }) as unknown as Sql;
