@@ -20,6 +20,7 @@ import {
 } from '../../test-support/postgres-server';
 import { copyRegistryToPostgres } from '../../test-support/postgres-registry';
 import { PostgresBackendStore } from './backend-store.postgres';
+import { postgresErrorKind } from './postgres-errors';
 import { postgresMigrations } from './migrations/index';
 
 const NOW = Date.UTC(2026, 11, 7, 12);
@@ -348,6 +349,35 @@ describe('PostgresBackendStore over a multi-host URL (target_session_attrs=read-
     readOnly = await startPostgresServer();
   }, 60_000);
   afterAll(async () => readOnly?.stop());
+
+  it('waits at open (waitForDatabaseMs) while no host takes writes, as during a promotion, and opens on the promoted one', async () => {
+    const url = await server.createDatabase('promoted');
+    const admin = connectPostgres(server.url, { max: 1 });
+    try {
+      // The only host reports itself read-only, as a standby does before its promotion.
+      await admin.unsafe('ALTER DATABASE promoted SET default_transaction_read_only = on');
+      const down = await freePort();
+      const hosts = `${url.replace(/@127\.0\.0\.1:\d+\//, `@127.0.0.1:${down},127.0.0.1:${server.port}/`)}?target_session_attrs=read-write`;
+      // Without a wait, the first failure is the answer: a lost connection.
+      const refused = await PostgresBackendStore.open(hosts).then(
+        () => 'opened',
+        (err: unknown) => postgresErrorKind(err),
+      );
+      expect(refused).toBe('connection');
+      const t0 = Date.now();
+      const opening = PostgresBackendStore.open(hosts, { waitForDatabaseMs: 20_000 });
+      await new Promise((r) => setTimeout(r, 1_500));
+      await admin.unsafe('ALTER DATABASE promoted SET default_transaction_read_only = off');
+      const store = await opening;
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(1_400);
+      // Migrated on the writable host, and writing there.
+      const [row] = await store.sql`INSERT INTO accounts (id, kind, currency) VALUES ('acct-w', 'merchant', 'EUR') RETURNING id`;
+      expect(row!.id).toBe('acct-w');
+      await store.close();
+    } finally {
+      await admin.end();
+    }
+  });
 
   it('skips a host that is down and a host whose sessions are read-only, and commits on the writable one', async () => {
     // First host: nobody listening; second: a server whose database is read-only (as a standby

@@ -89,7 +89,17 @@ export interface PostgresStoreOptions {
    * unknown): nothing of it was committed. A URL parameter of the same name overrides it.
    */
   readonly idleInTransactionTimeoutMs?: number;
+  /**
+   * At open, how long to keep trying a database that cannot be reached (a connection error: the
+   * primary failing over, the server restarting), every half second (default 0: the first failure
+   * is the answer). `serve` waits SERVE_WAIT_FOR_DATABASE_MS: a node started while the standby is
+   * being promoted comes up on the promoted one instead of exiting.
+   */
+  readonly waitForDatabaseMs?: number;
 }
+
+/** How long a `serve` node keeps trying to reach its PostgreSQL store at start (PostgresStoreOptions.waitForDatabaseMs). */
+export const SERVE_WAIT_FOR_DATABASE_MS = 60_000;
 
 /** Retries, replays and failures of commit() so far (the store's pool metrics). */
 export interface PostgresCommitCounts {
@@ -174,18 +184,23 @@ export class PostgresBackendStore implements BackendStore {
 
   /**
    * Connects (a multi-host URL with `target_session_attrs=read-write` finds the primary) and runs
-   * the pending migrations; fails when the database cannot be reached or migrated.
+   * the pending migrations; fails when the database cannot be reached (within `waitForDatabaseMs`)
+   * or migrated.
    */
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresBackendStore> {
-    const sql = postgresStoreConnection(url, options);
-    try {
-      if (options.migrate ?? true) await migratePostgres(sql);
-      else await sql`SELECT 1`;
-    } catch (err) {
-      await sql.end({ timeout: 1 });
-      throw err;
+    const until = Date.now() + (options.waitForDatabaseMs ?? 0);
+    for (;;) {
+      const sql = postgresStoreConnection(url, options);
+      try {
+        if (options.migrate ?? true) await migratePostgres(sql);
+        else await sql`SELECT 1`;
+        return new PostgresBackendStore(sql, options);
+      } catch (err) {
+        await sql.end({ timeout: 1 });
+        if (postgresErrorKind(err) !== 'connection' || Date.now() >= until) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
     }
-    return new PostgresBackendStore(sql, options);
   }
 
   get commitStats(): PostgresCommitCounts {
