@@ -36,12 +36,14 @@ export interface ClusterRig {
   readonly seed: SeededBackend;
   /** Each node's gRPC port (kept across restarts). */
   readonly ports: readonly number[];
-  /** Starts node i on its port (any free one the first time). */
-  startNode(i: number): Promise<void>;
+  /** Starts node i on its port (any free one the first time), over `url` (default: the rig's store URL). */
+  startNode(i: number, url?: string): Promise<void>;
   /** kill -9 of node i, waiting for its exit. */
   killNode(i: number): Promise<void>;
   /** The running process of node i (its pid names its PostgreSQL sessions: `bluetill-backend <pid>`). */
   node(i: number): ChildProcess | undefined;
+  /** Till i's fleet card, one instance per rig: its ATC moves on across runs. */
+  card(i: number): TestCard;
   close(): Promise<void>;
 }
 
@@ -51,16 +53,17 @@ export async function startClusterRig(o: { url: string; nodes: number; tills: nu
   const dir = mkdtempSync(join(tmpdir(), 'bluetill-cluster-'));
   const ports: number[] = Array.from({ length: o.nodes }, () => 0);
   const nodes: Array<ChildProcess | undefined> = Array.from({ length: o.nodes }, () => undefined);
+  const cards = new Map<number, TestCard>();
   const terminals = Array.from({ length: o.tills }, (_, i) => terminalOf(i)).slice(1);
   const seed = await seedDemo(dir, terminals, fleetCards(o.tills), {
     masterKey,
     store: parseStoreSpec(o.url),
   });
 
-  const startNode = async (i: number): Promise<void> => {
+  const startNode = async (i: number, url = o.url): Promise<void> => {
     const c = spawn(
       process.execPath,
-      [CLI, 'serve', '--dir', dir, '--store', o.url, '--port', String(ports[i]), '--shopper-port', '0'],
+      [CLI, 'serve', '--dir', dir, '--store', url, '--port', String(ports[i]), '--shopper-port', '0'],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, BLUETILL_MASTER_KEY: masterKey.toBase64() },
@@ -101,6 +104,14 @@ export async function startClusterRig(o: { url: string; nodes: number; tills: nu
     startNode,
     killNode,
     node: (i) => nodes[i],
+    card(i) {
+      let c = cards.get(i);
+      if (!c) {
+        c = TestCard.fromFile(join(seed.cardsDir, `card-fleet-${String(i + 1).padStart(3, '0')}.json`));
+        cards.set(i, c);
+      }
+      return c;
+    },
     async close() {
       for (let i = 0; i < o.nodes; i++) {
         nodes[i]?.kill('SIGCONT');
@@ -129,14 +140,18 @@ export interface Progress {
   acknowledged: number;
 }
 
-/** Tills 0…n-1 paying basket after basket until `stop.now`, each with its own card. */
+/**
+ * Tills 0…n-1 paying basket after basket until `stop.now`, each with its own card. Terminal txn
+ * ids are `<terminal>-<run><basket>-<attempt>`: give each run over the same database its own `run`.
+ */
 export function runTills(
   rig: ClusterRig,
   tills: number,
   stop: { now: boolean },
   progress: Progress,
+  run = '',
 ): Promise<TillFacts[]> {
-  return Promise.all(Array.from({ length: tills }, (_, i) => till(rig, i, stop, progress)));
+  return Promise.all(Array.from({ length: tills }, (_, i) => till(rig, i, stop, progress, run)));
 }
 
 async function till(
@@ -144,11 +159,10 @@ async function till(
   index: number,
   stop: { now: boolean },
   progress: Progress,
+  run: string,
 ): Promise<TillFacts> {
   const terminalId = terminalOf(index);
-  const card = TestCard.fromFile(
-    join(rig.seed.cardsDir, `card-fleet-${String(index + 1).padStart(3, '0')}.json`),
-  );
+  const card = rig.card(index);
   const pin = String(1001 + index);
   const client = new GrpcBackendClient({
     authorizationAddress: rig.ports.map((p) => `localhost:${p}`),
@@ -171,7 +185,7 @@ async function till(
       const items: Item[] = [{ sku: `b${basket}`, name: 'Goods', quantity: 1, unitPriceMinor: minor }];
       const amount = { minor, currency: 'EUR' };
       for (let attempt = 0; !stop.now; attempt++) {
-        const txn = `${terminalId}-${basket}-${attempt}`;
+        const txn = `${terminalId}-${run}${basket}-${attempt}`;
         let outcome: SettleResponse | null | 'unknown';
         let request: Parameters<GrpcBackendClient['settle']>[0] | undefined;
         try {

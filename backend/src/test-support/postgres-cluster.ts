@@ -177,7 +177,9 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     async restart() {
       const again = await runScript('start', root, 240_000);
       if (again.status !== 0)
-        throw new Error(`scripts/pg-cluster.sh start (again) failed (exit ${again.status}): ${again.stderr.slice(-2000)}`);
+        throw new Error(
+          `scripts/pg-cluster.sh start (again) failed (exit ${again.status}): ${again.stderr.slice(-2000)}`,
+        );
       // The restarted nodes run in new process groups.
       info = JSON.parse(again.stdout.trim().split('\n').pop()!) as Info;
     },

@@ -224,7 +224,9 @@ describe('PostgresBackendStore', () => {
       expect((await other.read((tx) => tx.findCardById('card-alice')))!.pinTries).toBe(1);
       // The stopped node's pool connects again and commits.
       await frozen.commit((tx) => tx.insertSettlement(settlement('frozen-1')));
-      expect(await other.read((tx) => tx.findSettlement('T-0001', 'frozen-1'))).toMatchObject({ amountMinor: 100 });
+      expect(await other.read((tx) => tx.findSettlement('T-0001', 'frozen-1'))).toMatchObject({
+        amountMinor: 100,
+      });
 
       // The control: with the bound switched off by the URL, the other node still waits after 3 s.
       const unbounded = await PostgresBackendStore.open(`${url}?idle_in_transaction_session_timeout=0`, {
@@ -371,7 +373,8 @@ describe('PostgresBackendStore over a multi-host URL (target_session_attrs=read-
       const store = await opening;
       expect(Date.now() - t0).toBeGreaterThanOrEqual(1_400);
       // Migrated on the writable host, and writing there.
-      const [row] = await store.sql`INSERT INTO accounts (id, kind, currency) VALUES ('acct-w', 'merchant', 'EUR') RETURNING id`;
+      const [row] =
+        await store.sql`INSERT INTO accounts (id, kind, currency) VALUES ('acct-w', 'merchant', 'EUR') RETURNING id`;
       expect(row!.id).toBe('acct-w');
       await store.close();
     } finally {

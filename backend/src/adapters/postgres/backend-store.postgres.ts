@@ -144,7 +144,8 @@ export function postgresStoreConnection(url: string, options: PostgresStoreOptio
     connect_timeout: options.connectTimeoutSeconds ?? 10,
     connection: {
       application_name: `bluetill-backend ${process.pid}`,
-      idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      idle_in_transaction_session_timeout:
+        options.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS,
     },
     onnotice: () => undefined,
     types: { int8: int8AsNumber, bytea: byteaAsUint8Array },

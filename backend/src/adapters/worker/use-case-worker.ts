@@ -48,7 +48,9 @@ try {
   const keys = SoftwareKeyStore.fromFile(start.keysPath, MasterKey.fromBase64(start.masterKey));
   store =
     'postgresUrl' in start.store
-      ? await PostgresBackendStore.open(start.store.postgresUrl, { waitForDatabaseMs: SERVE_WAIT_FOR_DATABASE_MS })
+      ? await PostgresBackendStore.open(start.store.postgresUrl, {
+          waitForDatabaseMs: SERVE_WAIT_FOR_DATABASE_MS,
+        })
       : new SqliteBackendStore(start.store.dbPath, { groupCommit: { flushAt: USE_CASE_FLUSH_AT } });
   const useCases = createUseCases(
     store,
