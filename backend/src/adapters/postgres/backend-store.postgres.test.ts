@@ -265,6 +265,34 @@ describe('PostgresBackendStore', () => {
     }
   });
 
+  it('answers a read it cannot make (the database gone) with CommitError store_unavailable; any other failure of a read stays as it is', async () => {
+    const own = await startPostgresServer();
+    const url = await own.createDatabase('reads');
+    const store = await PostgresBackendStore.open(url, { connectTimeoutSeconds: 2 });
+    try {
+      await copyRegistryToPostgres(seedDb, store.sql);
+      expect(await store.read((tx) => tx.findSettlement('T-0001', 'r-1'))).toBeUndefined();
+      // The server goes (a failover, a crash): the pool's connections close, nothing answers.
+      await own.stop();
+      const err = await store
+        .read((tx) => tx.findSettlement('T-0001', 'r-1'))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(err).toBeInstanceOf(CommitError);
+      expect(err).toMatchObject({ code: 'store_unavailable' });
+      // Any other failure of a read is not dressed up: a bug stays a bug.
+      await expect(
+        store.read(async () => {
+          throw new TypeError('a bug');
+        }),
+      ).rejects.toThrow(TypeError);
+    } finally {
+      await store.close().catch(() => undefined);
+    }
+  });
+
   it("runs under the servers' DML-only role (migrated by the owner; opening checks the schema, or skips it with migrate: false): a sale commits, and the database's guards bind it", async () => {
     const owner = await demoStore();
     const database = await owner.sql`SELECT current_database() AS db`.then((r) => String(r[0]!.db));

@@ -14,6 +14,7 @@
  *   it (replayOf). Bounded: after `attempts` runs, CommitError('commit_failed').
  * - A connection lost during commit() is CommitError('commit_failed'): the outcome is unknown to
  *   this node (the COMMIT may have landed); the caller's retry with the same request id resolves it.
+ *   A read() that cannot reach the database is CommitError('store_unavailable') (UNAVAILABLE to a till).
  * - A UN is redeemed by one conditional UPDATE (TAKE_CHALLENGE); a temporary code's rows are read
  *   `FOR UPDATE` inside commit() and marked used by a conditional UPDATE (USE_CODE).
  * - Postings: the database checks each ledger transaction sums to zero per currency at COMMIT
@@ -253,9 +254,23 @@ export class PostgresBackendStore implements BackendStore {
     }
   }
 
-  /** Runs fn on committed data on the pool (each query on its own, no lock taken). */
+  /**
+   * Runs fn on committed data on the pool (each query on its own, no lock taken). A database that
+   * cannot be reached (a failover, a restart) is CommitError('store_unavailable'): nothing was done.
+   */
   async read<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    return fn(this.reader);
+    try {
+      return await fn(this.reader);
+    } catch (err) {
+      if (postgresErrorKind(err) !== 'connection') throw err;
+      throw new CommitError(
+        'store_unavailable',
+        'the database could not be reached for this read: ask again',
+        {
+          cause: err,
+        },
+      );
+    }
   }
 
   /** Refuses new commits and those still waiting for a connection (CommitError store_closed), lets the ones running finish, then ends the pool. */
