@@ -30,6 +30,8 @@ import { parseStoreSpec } from '../../backend/src/adapters/store-spec';
 import { TestCard } from '../../backend/src/test-support/test-card';
 
 const CLI = resolve(import.meta.dirname, '../../backend/bin/bluetill-backend.mjs');
+/** A node's start, from spawn to listening (a starved 2-core machine takes seconds; serve waits up to 60 s for its database). */
+const START_MS = 90_000;
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface ClusterRig {
@@ -72,14 +74,25 @@ export async function startClusterRig(o: { url: string; nodes: number; tills: nu
     nodes[i] = c;
     let err = '';
     c.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+    let out = '';
     ports[i] = await new Promise<number>((ok, fail) => {
-      let out = '';
+      // A node that neither listens nor exits in time is a failure with what it said so far.
+      const timer = setTimeout(() => {
+        c.kill('SIGKILL');
+        fail(new Error(`node ${i} did not listen within ${START_MS} ms: ${out.slice(-2000)} ${err}`));
+      }, START_MS);
       c.stdout!.on('data', (d: Buffer) => {
         out = (out + d.toString()).slice(-4000);
         const m = /listening on [^\s:]+:(\d+)/.exec(out);
-        if (m) ok(Number(m[1]));
+        if (m) {
+          clearTimeout(timer);
+          ok(Number(m[1]));
+        }
       });
-      c.once('exit', (code, signal) => fail(new Error(`node ${i} exited (${code ?? signal}): ${err}`)));
+      c.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        fail(new Error(`node ${i} exited (${code ?? signal}): ${err}`));
+      });
     });
   };
   const killNode = async (i: number): Promise<void> => {
@@ -254,13 +267,16 @@ async function till(
   return facts;
 }
 
-/** GetSettlement until a node answers; NOT_FOUND → a signed cancellation (the stored answer wins a race). */
+const ASK_MS = 60_000;
+
+/** GetSettlement until a node answers (for ASK_MS at most); NOT_FOUND → a signed cancellation (the stored answer wins a race). */
 async function resolveByAsking(
   client: GrpcBackendClient,
   request: Parameters<GrpcBackendClient['settle']>[0],
   facts: TillFacts,
 ): Promise<SettleResponse | null | 'unknown'> {
-  for (let i = 0; i < 120; i++) {
+  // Long enough for a failover (the monitor promotes in ~10 s) and a node's restart.
+  for (const until = Date.now() + ASK_MS; Date.now() < until;) {
     try {
       const found = await client.getSettlement(request.terminalTxnId);
       if (found) return found;
