@@ -14,7 +14,11 @@ import { AuthorizationService, SettlementService, ShopperService, health } from 
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { SqliteBackendStore, type CommitCounts } from './adapters/sqlite/backend-store.sqlite';
-import { PostgresBackendStore, type PostgresCommitCounts } from './adapters/postgres/backend-store.postgres';
+import {
+  PostgresBackendStore,
+  SERVE_WAIT_FOR_DATABASE_MS,
+  type PostgresCommitCounts,
+} from './adapters/postgres/backend-store.postgres';
 import type { BackendStore } from './ports/backend-store';
 import { SoftwareKeyStore } from './adapters/key-store.file';
 import type { MasterKey } from './adapters/master-key';
@@ -206,7 +210,7 @@ export async function startBackend(
     throw new TypeError('startBackend: a custom clock cannot be used with the use-case worker');
   const store: SqliteBackendStore | PostgresBackendStore =
     o.postgresUrl !== undefined
-      ? await PostgresBackendStore.open(o.postgresUrl)
+      ? await PostgresBackendStore.open(o.postgresUrl, { waitForDatabaseMs: SERVE_WAIT_FOR_DATABASE_MS })
       : new SqliteBackendStore(o.dbPath);
   // With the worker, this connection serves the caller checks (terminal certificates) and reads.
   let thread: UseCaseThread | undefined;

@@ -36,6 +36,17 @@ export interface PostgresCluster {
   killNode(name: ClusterNode['name']): void;
   /** Runs a query on the monitor (pg_auto_failover database) through psql and returns its output. */
   monitor(query: string): Promise<string>;
+  /**
+   * The node the monitor holds as primary (reported and assigned `primary` or `wait_primary`);
+   * undefined while there is none (a failover under way).
+   */
+  primary(): Promise<ClusterNode['name'] | undefined>;
+  /**
+   * Runs the script's `start` again: a killed node is started and pg_autoctl rejoins it (a killed
+   * primary as the standby of the promoted one); resolves once there is a primary with a
+   * synchronous standby again.
+   */
+  restart(): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -89,16 +100,46 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
       `scripts/pg-cluster.sh start failed (exit ${out.status}): ${out.stderr.slice(-2000)}\n${logs}`,
     );
   }
-  const info = JSON.parse(out.stdout.trim().split('\n').pop()!) as {
+  type Info = {
     url: string;
     monitorPort: number;
     user: string;
     nodes: { name: 'node1' | 'node2'; port: number; pgdata: string; pgid: number }[];
   };
+  let info = JSON.parse(out.stdout.trim().split('\n').pop()!) as Info;
   const byName = (name: string) => {
     const n = info.nodes.find((x) => x.name === name);
     if (!n) throw new Error(`no cluster node ${name}`);
     return n;
+  };
+  const monitor = async (query: string): Promise<string> => {
+    const r = await new Promise<{ status: number | null; out: string }>((resolve, reject) => {
+      const child = spawn(
+        '/usr/lib/postgresql/15/bin/psql',
+        [
+          '-X',
+          '-At',
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(info.monitorPort),
+          '-U',
+          info.user,
+          '-d',
+          'pg_auto_failover',
+          '-c',
+          query,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let out = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+      child.once('error', reject);
+      child.once('close', (status) => resolve({ status, out }));
+    });
+    if (r.status !== 0) throw new Error(`monitor query failed: ${r.out}`);
+    return r.out.trim();
   };
   return {
     url: info.url,
@@ -127,35 +168,22 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
           /* already gone */
         }
     },
-    async monitor(query) {
-      const r = await new Promise<{ status: number | null; out: string }>((resolve, reject) => {
-        const child = spawn(
-          '/usr/lib/postgresql/15/bin/psql',
-          [
-            '-X',
-            '-At',
-            '-h',
-            '127.0.0.1',
-            '-p',
-            String(info.monitorPort),
-            '-U',
-            info.user,
-            '-d',
-            'pg_auto_failover',
-            '-c',
-            query,
-          ],
-          { stdio: ['ignore', 'pipe', 'pipe'] },
-        );
-        let out = '';
-        child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-        child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-        child.once('error', reject);
-        child.once('close', (status) => resolve({ status, out }));
-      });
-      if (r.status !== 0) throw new Error(`monitor query failed: ${r.out}`);
-      return r.out.trim();
+    async primary() {
+      const name = await monitor(
+        `SELECT nodename FROM pgautofailover.node WHERE reportedstate IN ('primary', 'wait_primary') AND goalstate IN ('primary', 'wait_primary')`,
+      );
+      return name === 'node1' || name === 'node2' ? name : undefined;
     },
+    async restart() {
+      const again = await runScript('start', root, 240_000);
+      if (again.status !== 0)
+        throw new Error(
+          `scripts/pg-cluster.sh start (again) failed (exit ${again.status}): ${again.stderr.slice(-2000)}`,
+        );
+      // The restarted nodes run in new process groups.
+      info = JSON.parse(again.stdout.trim().split('\n').pop()!) as Info;
+    },
+    monitor,
     destroy,
   };
 }

@@ -20,6 +20,7 @@ import {
 } from '../../test-support/postgres-server';
 import { copyRegistryToPostgres } from '../../test-support/postgres-registry';
 import { PostgresBackendStore } from './backend-store.postgres';
+import { postgresErrorKind } from './postgres-errors';
 import { postgresMigrations } from './migrations/index';
 
 const NOW = Date.UTC(2026, 11, 7, 12);
@@ -178,6 +179,120 @@ describe('PostgresBackendStore', () => {
     }
   });
 
+  it('ends a session left idle inside a commit (its node stopped) after the bound, releasing the card row for another node; the stopped commit is CommitError with nothing written', async () => {
+    const url = await server.createDatabase(`store_${++databases}`);
+    const frozen = await PostgresBackendStore.open(url, { idleInTransactionTimeoutMs: 500 });
+    await copyRegistryToPostgres(seedDb, frozen.sql);
+    const other = await PostgresBackendStore.open(url, { migrate: false });
+    const admin = connectPostgres(url, { max: 1 });
+    try {
+      // The session's name says which node (process) holds what.
+      const names = await frozen.sql`SELECT current_setting('application_name') AS name,
+        current_setting('idle_in_transaction_session_timeout') AS idle`;
+      expect(names[0]).toEqual({ name: `bluetill-backend ${process.pid}`, idle: '500ms' });
+      let locked!: () => void;
+      const holding = new Promise<void>((r) => (locked = r));
+      let resume!: () => void;
+      const resumed = new Promise<void>((r) => (resume = r));
+      const stopped = frozen
+        .commit(async (tx) => {
+          await tx.findCardById('card-alice'); // FOR UPDATE: the card row is the lock
+          await tx.insertSettlement(settlement('frozen-1'));
+          locked();
+          await resumed; // the node stops here: its session sits idle in the transaction
+          await tx.setPinTries('card-alice', 2);
+        })
+        .then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+      await holding;
+      const t0 = Date.now();
+      // Another node takes the same card: it waits for the row until the server ends the idle session.
+      await other.commit(async (tx) => {
+        await tx.findCardById('card-alice');
+        await tx.setPinTries('card-alice', 1);
+      });
+      const waited = Date.now() - t0;
+      expect(waited).toBeGreaterThanOrEqual(300);
+      expect(waited).toBeLessThan(5_000);
+      resume();
+      const err = await stopped;
+      expect(err).toBeInstanceOf(CommitError);
+      expect(err).toMatchObject({ code: 'commit_failed', message: /outcome is unknown/ });
+      expect(await other.read((tx) => tx.findSettlement('T-0001', 'frozen-1'))).toBeUndefined();
+      expect((await other.read((tx) => tx.findCardById('card-alice')))!.pinTries).toBe(1);
+      // The stopped node's pool connects again and commits.
+      await frozen.commit((tx) => tx.insertSettlement(settlement('frozen-1')));
+      expect(await other.read((tx) => tx.findSettlement('T-0001', 'frozen-1'))).toMatchObject({
+        amountMinor: 100,
+      });
+
+      // The control: with the bound switched off by the URL, the other node still waits after 3 s.
+      const unbounded = await PostgresBackendStore.open(`${url}?idle_in_transaction_session_timeout=0`, {
+        migrate: false,
+      });
+      let locked2!: () => void;
+      const holding2 = new Promise<void>((r) => (locked2 = r));
+      let resume2!: () => void;
+      const resumed2 = new Promise<void>((r) => (resume2 = r));
+      const held = unbounded.commit(async (tx) => {
+        await tx.findCardById('card-alice');
+        locked2();
+        await resumed2;
+      });
+      await holding2;
+      let otherDone = false;
+      const waiting = other
+        .commit(async (tx) => {
+          await tx.findCardById('card-alice');
+        })
+        .then(() => (otherDone = true));
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(otherDone).toBe(false);
+      const blocked = await admin`SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+      expect(blocked[0]!.n).toBe(1);
+      resume2();
+      await held;
+      await waiting;
+      expect(otherDone).toBe(true);
+      await unbounded.close();
+    } finally {
+      await admin.end();
+      await other.close();
+      await frozen.close();
+    }
+  });
+
+  it('answers a read it cannot make (the database gone) with CommitError store_unavailable; any other failure of a read stays as it is', async () => {
+    const own = await startPostgresServer();
+    const url = await own.createDatabase('reads');
+    const store = await PostgresBackendStore.open(url, { connectTimeoutSeconds: 2 });
+    try {
+      await copyRegistryToPostgres(seedDb, store.sql);
+      expect(await store.read((tx) => tx.findSettlement('T-0001', 'r-1'))).toBeUndefined();
+      // The server goes (a failover, a crash): the pool's connections close, nothing answers.
+      await own.stop();
+      const err = await store
+        .read((tx) => tx.findSettlement('T-0001', 'r-1'))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(err).toBeInstanceOf(CommitError);
+      expect(err).toMatchObject({ code: 'store_unavailable' });
+      // Any other failure of a read is not dressed up: a bug stays a bug.
+      await expect(
+        store.read(async () => {
+          throw new TypeError('a bug');
+        }),
+      ).rejects.toThrow(TypeError);
+    } finally {
+      await store.close().catch(() => undefined);
+    }
+  });
+
   it("runs under the servers' DML-only role (migrated by the owner; opening checks the schema, or skips it with migrate: false): a sale commits, and the database's guards bind it", async () => {
     const owner = await demoStore();
     const database = await owner.sql`SELECT current_database() AS db`.then((r) => String(r[0]!.db));
@@ -264,6 +379,36 @@ describe('PostgresBackendStore over a multi-host URL (target_session_attrs=read-
     readOnly = await startPostgresServer();
   }, 60_000);
   afterAll(async () => readOnly?.stop());
+
+  it('waits at open (waitForDatabaseMs) while no host takes writes, as during a promotion, and opens on the promoted one', async () => {
+    const url = await server.createDatabase('promoted');
+    const admin = connectPostgres(server.url, { max: 1 });
+    try {
+      // The only host reports itself read-only, as a standby does before its promotion.
+      await admin.unsafe('ALTER DATABASE promoted SET default_transaction_read_only = on');
+      const down = await freePort();
+      const hosts = `${url.replace(/@127\.0\.0\.1:\d+\//, `@127.0.0.1:${down},127.0.0.1:${server.port}/`)}?target_session_attrs=read-write`;
+      // Without a wait, the first failure is the answer: a lost connection.
+      const refused = await PostgresBackendStore.open(hosts).then(
+        () => 'opened',
+        (err: unknown) => postgresErrorKind(err),
+      );
+      expect(refused).toBe('connection');
+      const t0 = Date.now();
+      const opening = PostgresBackendStore.open(hosts, { waitForDatabaseMs: 20_000 });
+      await new Promise((r) => setTimeout(r, 1_500));
+      await admin.unsafe('ALTER DATABASE promoted SET default_transaction_read_only = off');
+      const store = await opening;
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(1_400);
+      // Migrated on the writable host, and writing there.
+      const [row] =
+        await store.sql`INSERT INTO accounts (id, kind, currency) VALUES ('acct-w', 'merchant', 'EUR') RETURNING id`;
+      expect(row!.id).toBe('acct-w');
+      await store.close();
+    } finally {
+      await admin.end();
+    }
+  });
 
   it('skips a host that is down and a host whose sessions are read-only, and commits on the writable one', async () => {
     // First host: nobody listening; second: a server whose database is read-only (as a standby

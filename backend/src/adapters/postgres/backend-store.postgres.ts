@@ -14,6 +14,7 @@
  *   it (replayOf). Bounded: after `attempts` runs, CommitError('commit_failed').
  * - A connection lost during commit() is CommitError('commit_failed'): the outcome is unknown to
  *   this node (the COMMIT may have landed); the caller's retry with the same request id resolves it.
+ *   A read() that cannot reach the database is CommitError('store_unavailable') (UNAVAILABLE to a till).
  * - A UN is redeemed by one conditional UPDATE (TAKE_CHALLENGE); a temporary code's rows are read
  *   `FOR UPDATE` inside commit() and marked used by a conditional UPDATE (USE_CODE).
  * - Postings: the database checks each ledger transaction sums to zero per currency at COMMIT
@@ -79,7 +80,27 @@ export interface PostgresStoreOptions {
   readonly migrate?: boolean;
   /** Seconds to wait for a connection (default 10). */
   readonly connectTimeoutSeconds?: number;
+  /**
+   * Milliseconds a session of this store may sit idle inside an open transaction before the server
+   * ends it (PostgreSQL `idle_in_transaction_session_timeout`; default 2000, 0 = never). A commit of
+   * this store runs its statements back to back in milliseconds (the cryptography runs before it):
+   * one idle for seconds belongs to a node that is stopped (SIGSTOP, a long pause) or cut off, and
+   * the server ending it releases its row locks (the card, a terminal's batch, a settlement's key)
+   * for the other nodes. The node's commit then fails as a lost connection (CommitError, outcome
+   * unknown): nothing of it was committed. A URL parameter of the same name overrides it.
+   */
+  readonly idleInTransactionTimeoutMs?: number;
+  /**
+   * At open, how long to keep trying a database that cannot be reached (a connection error: the
+   * primary failing over, the server restarting), every half second (default 0: the first failure
+   * is the answer). `serve` waits SERVE_WAIT_FOR_DATABASE_MS: a node started while the standby is
+   * being promoted comes up on the promoted one instead of exiting.
+   */
+  readonly waitForDatabaseMs?: number;
 }
+
+/** How long a `serve` node keeps trying to reach its PostgreSQL store at start (PostgresStoreOptions.waitForDatabaseMs). */
+export const SERVE_WAIT_FOR_DATABASE_MS = 60_000;
 
 /** Retries, replays and failures of commit() so far (the store's pool metrics). */
 export interface PostgresCommitCounts {
@@ -110,11 +131,23 @@ const byteaAsUint8Array = {
   parse: (x: string): Uint8Array => new Uint8Array(Buffer.from(x.slice(2), 'hex')),
 };
 
-/** The driver's options for the store: int8 as numbers, bytea as Uint8Array, notices dropped. */
+/** A session of a store idle this long inside a transaction is ended by the server (PostgresStoreOptions). */
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 2_000;
+
+/**
+ * The driver's options for the store: int8 as numbers, bytea as Uint8Array, notices dropped; each
+ * session named `bluetill-backend <pid>` (pg_stat_activity and pg_locks show which node holds what)
+ * and bounded idle inside a transaction.
+ */
 export function postgresStoreConnection(url: string, options: PostgresStoreOptions = {}): Sql {
   return postgres(url, {
     max: options.max ?? 10,
     connect_timeout: options.connectTimeoutSeconds ?? 10,
+    connection: {
+      application_name: `bluetill-backend ${process.pid}`,
+      idle_in_transaction_session_timeout:
+        options.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    },
     onnotice: () => undefined,
     types: { int8: int8AsNumber, bytea: byteaAsUint8Array },
   }) as unknown as Sql;
@@ -153,18 +186,23 @@ export class PostgresBackendStore implements BackendStore {
 
   /**
    * Connects (a multi-host URL with `target_session_attrs=read-write` finds the primary) and runs
-   * the pending migrations; fails when the database cannot be reached or migrated.
+   * the pending migrations; fails when the database cannot be reached (within `waitForDatabaseMs`)
+   * or migrated.
    */
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresBackendStore> {
-    const sql = postgresStoreConnection(url, options);
-    try {
-      if (options.migrate ?? true) await migratePostgres(sql);
-      else await sql`SELECT 1`;
-    } catch (err) {
-      await sql.end({ timeout: 1 });
-      throw err;
+    const until = Date.now() + (options.waitForDatabaseMs ?? 0);
+    for (;;) {
+      const sql = postgresStoreConnection(url, options);
+      try {
+        if (options.migrate ?? true) await migratePostgres(sql);
+        else await sql`SELECT 1`;
+        return new PostgresBackendStore(sql, options);
+      } catch (err) {
+        await sql.end({ timeout: 1 });
+        if (postgresErrorKind(err) !== 'connection' || Date.now() >= until) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
     }
-    return new PostgresBackendStore(sql, options);
   }
 
   get commitStats(): PostgresCommitCounts {
@@ -216,9 +254,23 @@ export class PostgresBackendStore implements BackendStore {
     }
   }
 
-  /** Runs fn on committed data on the pool (each query on its own, no lock taken). */
+  /**
+   * Runs fn on committed data on the pool (each query on its own, no lock taken). A database that
+   * cannot be reached (a failover, a restart) is CommitError('store_unavailable'): nothing was done.
+   */
   async read<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    return fn(this.reader);
+    try {
+      return await fn(this.reader);
+    } catch (err) {
+      if (postgresErrorKind(err) !== 'connection') throw err;
+      throw new CommitError(
+        'store_unavailable',
+        'the database could not be reached for this read: ask again',
+        {
+          cause: err,
+        },
+      );
+    }
   }
 
   /** Refuses new commits and those still waiting for a connection (CommitError store_closed), lets the ones running finish, then ends the pool. */

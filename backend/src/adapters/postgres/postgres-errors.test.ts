@@ -36,6 +36,15 @@ describe('postgresErrorKind on the errors a real server and the driver give', ()
         await tx`SELECT pg_terminate_backend(pg_backend_pid())`;
       });
       expect(await kindOf(killed)).toBe('connection');
+      // A session left idle inside a transaction past idle_in_transaction_session_timeout (its node stopped).
+      const idle = await sql.reserve();
+      await idle`SET idle_in_transaction_session_timeout = 200`;
+      await idle`BEGIN`;
+      await new Promise((r) => setTimeout(r, 600));
+      expect(await kindOf(idle`SELECT 1`)).toBe('connection');
+      idle.release();
+      // The same end seen by a query in flight at that moment carries the server's SQLSTATE.
+      expect(postgresErrorKind({ code: '25P03' })).toBe('connection');
       // A read-only transaction refusing a write, as a standby does.
       expect(await kindOf(sql.begin('read only', (tx) => tx`INSERT INTO t VALUES (3, 3)`))).toBe(
         'connection',

@@ -33,6 +33,7 @@ const CONNECTION_CODES = new Set([
   '08001',
   '08004', // connection_exception family
   '25006', // read_only_sql_transaction: reached a standby that was the primary a moment ago
+  '25P03', // idle_in_transaction_session_timeout: the server ended a session its node left idle in a transaction
 ]);
 
 export function postgresErrorKind(err: unknown): PostgresErrorKind {

@@ -8,7 +8,7 @@
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { SqliteBackendStore } from '../sqlite/backend-store.sqlite';
-import { PostgresBackendStore } from '../postgres/backend-store.postgres';
+import { PostgresBackendStore, SERVE_WAIT_FOR_DATABASE_MS } from '../postgres/backend-store.postgres';
 import { SoftwareKeyStore } from '../key-store.file';
 import { MasterKey } from '../master-key';
 import { systemClock } from '../../ports/clock';
@@ -48,7 +48,9 @@ try {
   const keys = SoftwareKeyStore.fromFile(start.keysPath, MasterKey.fromBase64(start.masterKey));
   store =
     'postgresUrl' in start.store
-      ? await PostgresBackendStore.open(start.store.postgresUrl)
+      ? await PostgresBackendStore.open(start.store.postgresUrl, {
+          waitForDatabaseMs: SERVE_WAIT_FOR_DATABASE_MS,
+        })
       : new SqliteBackendStore(start.store.dbPath, { groupCommit: { flushAt: USE_CASE_FLUSH_AT } });
   const useCases = createUseCases(
     store,
