@@ -3,8 +3,9 @@
  * real SQLite files: migrate prints from / to / applied and stops at --to; the demo seed and the
  * registry commands write to the PostgreSQL store through the admin port (no backend.sqlite
  * appears), also with the store taken from $BLUETILL_STORE; bad specs, an unreachable server, a
- * target past the newest, a database newer than this release, a second seed into a filled store
- * and `serve` over PostgreSQL are refused with exit 2 and a code.
+ * target past the newest, a database newer than this release and a second seed into a filled
+ * store are refused with exit 2 and a code; `serve` over PostgreSQL answers health and drains on
+ * SIGTERM.
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
