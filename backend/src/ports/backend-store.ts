@@ -166,11 +166,12 @@ export interface Posting {
 
 export type ChallengeState = 'ok' | 'unknown' | 'used' | 'expired';
 
-export type CommitErrorCode = 'commit_failed' | 'store_closed';
+export type CommitErrorCode = 'commit_failed' | 'store_closed' | 'store_unreachable';
 
 /**
  * commit() could not make a transaction durable: its batch did not commit, it kept losing races
- * (`commit_failed`), or the store closed before it ran (`store_closed`). Retrying the request is
+ * (`commit_failed`), or the store closed before it ran (`store_closed`); or a networked store's
+ * database did not answer a read in time (`store_unreachable`, from read()). Retrying the request is
  * safe: nothing of it is stored, except on a networked store whose connection was lost around the
  * COMMIT (`commit_failed`, the outcome unknown to this node), where the retry under the same
  * request id finds the first result by its unique key.

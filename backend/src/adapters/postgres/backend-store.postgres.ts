@@ -79,6 +79,37 @@ export interface PostgresStoreOptions {
   readonly migrate?: boolean;
   /** Seconds to wait for a connection (default 10). */
   readonly connectTimeoutSeconds?: number;
+  /**
+   * Seconds a query may take (default 5): the driver's `query_timeout` (waiting for a connection
+   * and running; inside a transaction from when it is sent) and the server's `statement_timeout`.
+   * A database or network that goes silent fails a query in this time, plus `cancelTimeoutSeconds`
+   * when the cancel request gets no answer either (the connection is then closed), instead of in
+   * the minutes TCP takes to give up.
+   */
+  readonly queryTimeoutSeconds?: number;
+  /** Seconds to wait for the answer to a cancel request before closing its connection (default 2). */
+  readonly cancelTimeoutSeconds?: number;
+  /** Seconds a commit may wait for a free connection before it is refused, never sent (default 5). */
+  readonly queueTimeoutSeconds?: number;
+  /**
+   * Seconds the server keeps a session that idles inside a transaction (default 5): a node cut off
+   * mid-transaction holds the card's row lock no longer than this, and nothing of it commits.
+   */
+  readonly idleInTransactionTimeoutSeconds?: number;
+  /** TCP keepalive of the pool's connections, seconds (default 5). */
+  readonly keepAliveSeconds?: number;
+  /** Watch the database with a probe (reachable, onReachability); off by default. */
+  readonly probe?: ProbeOptions;
+}
+
+/** The store's probe: `SELECT 1` on a connection of its own, every `intervalMs`. */
+export interface ProbeOptions {
+  /** Between probes (default 500 ms). */
+  readonly intervalMs?: number;
+  /** A probe not answered in this time failed (default 1000 ms). */
+  readonly timeoutMs?: number;
+  /** Failed probes in a row before the database counts as unreachable (default 2); one answered probe makes it reachable. */
+  readonly failures?: number;
 }
 
 /** Retries, replays and failures of commit() so far (the store's pool metrics). */
@@ -112,9 +143,18 @@ const byteaAsUint8Array = {
 
 /** The driver's options for the store: int8 as numbers, bytea as Uint8Array, notices dropped. */
 export function postgresStoreConnection(url: string, options: PostgresStoreOptions = {}): Sql {
+  const queryTimeout = options.queryTimeoutSeconds ?? 5;
   return postgres(url, {
     max: options.max ?? 10,
     connect_timeout: options.connectTimeoutSeconds ?? 10,
+    query_timeout: queryTimeout,
+    cancel_timeout: options.cancelTimeoutSeconds ?? 2,
+    queue_timeout: options.queueTimeoutSeconds ?? 5,
+    keep_alive: options.keepAliveSeconds ?? 5,
+    connection: {
+      statement_timeout: Math.round(queryTimeout * 1000),
+      idle_in_transaction_session_timeout: Math.round((options.idleInTransactionTimeoutSeconds ?? 5) * 1000),
+    },
     onnotice: () => undefined,
     types: { int8: int8AsNumber, bytea: byteaAsUint8Array },
   }) as unknown as Sql;
@@ -137,18 +177,147 @@ const queryOn =
   async <T>(text: string, params: readonly unknown[] = []) =>
     (await q.unsafe(text, params as never[], { prepare: true })) as unknown as T[];
 
+/** read()'s queries: a database that cannot be reached (or does not answer in time) is CommitError('store_unreachable'). */
+const unreachableAsCommitError =
+  (q: Query): Query =>
+  async <T>(text: string, params?: readonly unknown[]) => {
+    try {
+      return await q<T>(text, params);
+    } catch (err) {
+      if (postgresErrorKind(err) === 'connection')
+        throw new CommitError('store_unreachable', 'the database did not answer: nothing was read', {
+          cause: err,
+        });
+      throw err;
+    }
+  };
+
+/**
+ * `SELECT 1` every intervalMs on a connection of its own (not the pool's: a pool busy with calls,
+ * or whose connections hang on a dead network, must not delay it). A probe that fails or is not
+ * answered within timeoutMs counts; `failures` in a row make the database unreachable, and the
+ * connection is dropped and made again for the next probe. One answered probe makes it reachable.
+ */
+class Probe {
+  reachable = true;
+  readonly listeners = new Set<(reachable: boolean, cause?: string) => void>();
+  private sql: Sql | undefined;
+  private failed = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private readonly intervalMs: number;
+  private readonly timeoutMs: number;
+  private readonly failures: number;
+
+  constructor(
+    private readonly url: string,
+    o: ProbeOptions,
+  ) {
+    this.intervalMs = Math.max(10, o.intervalMs ?? 500);
+    this.timeoutMs = Math.max(10, o.timeoutMs ?? 1000);
+    this.failures = Math.max(1, o.failures ?? 2);
+    this.schedule();
+  }
+
+  private connection(): Sql {
+    const seconds = this.timeoutMs / 1000;
+    return (this.sql ??= postgres(this.url, {
+      max: 1,
+      connect_timeout: seconds,
+      query_timeout: seconds,
+      cancel_timeout: seconds,
+      keep_alive: 1,
+      connection: { application_name: 'bluetill-probe', statement_timeout: this.timeoutMs },
+      onnotice: () => undefined,
+    }) as unknown as Sql);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.once().finally(() => {
+        this.running = undefined;
+        this.schedule();
+      });
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  private async once(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    let cause: string | undefined;
+    try {
+      const sql = this.connection();
+      await Promise.race([
+        sql`SELECT 1`,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer in ${this.timeoutMs} ms`)), this.timeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      cause = codeOf(err) ?? (err as Error).message;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this.stopped) return;
+    if (cause === undefined) {
+      this.failed = 0;
+      this.set(true);
+      return;
+    }
+    this.failed++;
+    // The probe's connection may be the one that hangs: a new one for the next probe.
+    const old = this.sql;
+    this.sql = undefined;
+    void old?.end({ timeout: 0 }).catch(() => undefined);
+    if (this.failed >= this.failures) this.set(false, cause);
+  }
+
+  private set(reachable: boolean, cause?: string): void {
+    if (this.reachable === reachable) return;
+    this.reachable = reachable;
+    for (const l of this.listeners) l(reachable, cause);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+    await this.sql?.end({ timeout: 0 }).catch(() => undefined);
+  }
+}
+
 export class PostgresBackendStore implements BackendStore {
   private readonly attempts: number;
   private readonly stats = { commits: 0, uniqueRetries: 0, serializationRetries: 0, failed: 0 };
   private readonly reader: StoreTx;
   private closed = false;
+  private readonly probe: Probe | undefined;
 
   private constructor(
     readonly sql: Sql,
+    url: string,
     options: PostgresStoreOptions,
   ) {
     this.attempts = Math.max(1, options.attempts ?? 5);
-    this.reader = postgresTx(queryOn(sql), false);
+    this.reader = postgresTx(unreachableAsCommitError(queryOn(sql)), false);
+    this.probe = options.probe ? new Probe(url, options.probe) : undefined;
+  }
+
+  /**
+   * Whether the database answers, as the probe last found it (true without a probe). A node that
+   * cannot reach it should stop taking calls (main.ts: health NOT_SERVING, calls refused).
+   */
+  get reachable(): boolean {
+    return this.probe?.reachable ?? true;
+  }
+
+  /** Calls `listener` whenever `reachable` changes (never without a probe); returns the unsubscribe. */
+  onReachability(listener: (reachable: boolean, cause?: string) => void): () => void {
+    if (!this.probe) return () => undefined;
+    this.probe.listeners.add(listener);
+    return () => this.probe!.listeners.delete(listener);
   }
 
   /**
@@ -164,7 +333,7 @@ export class PostgresBackendStore implements BackendStore {
       await sql.end({ timeout: 1 });
       throw err;
     }
-    return new PostgresBackendStore(sql, options);
+    return new PostgresBackendStore(sql, url, options);
   }
 
   get commitStats(): PostgresCommitCounts {
@@ -224,7 +393,7 @@ export class PostgresBackendStore implements BackendStore {
   /** Refuses new commits and those still waiting for a connection (CommitError store_closed), lets the ones running finish, then ends the pool. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.sql.end({ timeout: 5 });
+    await Promise.all([this.sql.end({ timeout: 5 }), this.probe?.stop()]);
   }
 }
 
