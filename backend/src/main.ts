@@ -222,7 +222,10 @@ export async function startBackend(
   if (o.worker) {
     try {
       thread = await startUseCaseThread({
-        store: o.postgresUrl !== undefined ? { postgresUrl: o.postgresUrl } : { dbPath: o.dbPath },
+        store:
+          o.postgresUrl !== undefined
+            ? { postgresUrl: o.postgresUrl, ...(o.storeProbe ? { probe: o.storeProbe } : {}) }
+            : { dbPath: o.dbPath },
         keysPath: o.keysPath,
         masterKey: o.masterKey,
         log,

@@ -14,6 +14,11 @@
  *   it (replayOf). Bounded: after `attempts` runs, CommitError('commit_failed').
  * - A connection lost during commit() is CommitError('commit_failed'): the outcome is unknown to
  *   this node (the COMMIT may have landed); the caller's retry with the same request id resolves it.
+ * - Every query is bounded (query, queue and cancel timeouts, the server's statement and
+ *   idle-in-transaction timeouts, TCP keepalive): a database or network gone silent fails a call
+ *   in seconds, as a lost connection; read() then throws CommitError('store_unreachable'). With
+ *   `probe`, the store watches the database on a connection of its own (`reachable`,
+ *   `onReachability`) and makes a new pool at each change.
  * - A UN is redeemed by one conditional UPDATE (TAKE_CHALLENGE); a temporary code's rows are read
  *   `FOR UPDATE` inside commit() and marked used by a conditional UPDATE (USE_CODE).
  * - Postings: the database checks each ledger transaction sums to zero per currency at COMMIT
@@ -80,8 +85,9 @@ export interface PostgresStoreOptions {
   /** Seconds to wait for a connection (default 10). */
   readonly connectTimeoutSeconds?: number;
   /**
-   * Seconds a query may take (default 5): the driver's `query_timeout` (waiting for a connection
-   * and running; inside a transaction from when it is sent) and the server's `statement_timeout`.
+   * Seconds a query may take (default 5; 0 for no bound): the driver's `query_timeout` (waiting for
+   * a connection and running; inside a transaction from when it is sent) and the server's
+   * `statement_timeout`. The migrations at open run without it.
    * A database or network that goes silent fails a query in this time, plus `cancelTimeoutSeconds`
    * when the cancel request gets no answer either (the connection is then closed), instead of in
    * the minutes TCP takes to give up.
@@ -89,11 +95,12 @@ export interface PostgresStoreOptions {
   readonly queryTimeoutSeconds?: number;
   /** Seconds to wait for the answer to a cancel request before closing its connection (default 2). */
   readonly cancelTimeoutSeconds?: number;
-  /** Seconds a commit may wait for a free connection before it is refused, never sent (default 5). */
+  /** Seconds a commit may wait for a free connection before it is refused, never sent (default 5; 0 for no bound). */
   readonly queueTimeoutSeconds?: number;
   /**
-   * Seconds the server keeps a session that idles inside a transaction (default 5): a node cut off
-   * mid-transaction holds the card's row lock no longer than this, and nothing of it commits.
+   * Seconds the server keeps a session that idles inside a transaction (default 5; 0 for no bound):
+   * a node cut off mid-transaction holds the card's row lock no longer than this, and nothing of it
+   * commits.
    */
   readonly idleInTransactionTimeoutSeconds?: number;
   /** TCP keepalive of the pool's connections, seconds (default 5). */
@@ -296,13 +303,32 @@ export class PostgresBackendStore implements BackendStore {
   private readonly probe: Probe | undefined;
 
   private constructor(
-    readonly sql: Sql,
-    url: string,
-    options: PostgresStoreOptions,
+    private pool: Sql,
+    private readonly url: string,
+    private readonly options: PostgresStoreOptions,
   ) {
     this.attempts = Math.max(1, options.attempts ?? 5);
-    this.reader = postgresTx(unreachableAsCommitError(queryOn(sql)), false);
+    const unsafe = ((...args: Parameters<Sql['unsafe']>) => this.pool.unsafe(...args)) as Sql['unsafe'];
+    this.reader = postgresTx(unreachableAsCommitError(queryOn({ unsafe })), false);
     this.probe = options.probe ? new Probe(url, options.probe) : undefined;
+    // Each change of reachability makes a new pool for what comes next: reachable again, no call
+    // waits on connection attempts made during the cut (stuck until their connect timeout) or on
+    // connections that died in it. The old pool's queries still running keep their own bounds
+    // (a misjudged probe on a loaded machine costs no call); then it is closed.
+    this.probe?.listeners.add(() => this.recycle());
+  }
+
+  /** The driver's pool the store runs on now (a new one after each change of reachability). */
+  get sql(): Sql {
+    return this.pool;
+  }
+
+  private recycle(): void {
+    if (this.closed) return;
+    const old = this.pool;
+    this.pool = postgresStoreConnection(this.url, this.options);
+    const grace = (this.options.queryTimeoutSeconds || 5) + (this.options.cancelTimeoutSeconds ?? 2);
+    void old.end({ timeout: grace }).catch(() => undefined);
   }
 
   /**
@@ -327,8 +353,23 @@ export class PostgresBackendStore implements BackendStore {
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresBackendStore> {
     const sql = postgresStoreConnection(url, options);
     try {
-      if (options.migrate ?? true) await migratePostgres(sql);
-      else await sql`SELECT 1`;
+      if (options.migrate ?? true) {
+        // On a connection without the query bounds: a node waits for another's migrations
+        // (their advisory lock) as long as they take.
+        const migrating = postgresStoreConnection(url, {
+          ...options,
+          max: 1,
+          queryTimeoutSeconds: 0,
+          queueTimeoutSeconds: 0,
+          idleInTransactionTimeoutSeconds: 0,
+        });
+        try {
+          await migratePostgres(migrating);
+        } finally {
+          await migrating.end({ timeout: 1 });
+        }
+      }
+      await sql`SELECT 1`;
     } catch (err) {
       await sql.end({ timeout: 1 });
       throw err;
@@ -344,7 +385,7 @@ export class PostgresBackendStore implements BackendStore {
     for (let attempt = 1; ; attempt++) {
       if (this.closed) throw new CommitError('store_closed', 'the store is closed');
       try {
-        const result = await this.sql.begin('isolation level read committed', (t) => {
+        const result = await this.pool.begin('isolation level read committed', (t) => {
           // A commit that got its connection only after close() was called: refused, nothing run.
           if (this.closed) throw new CommitError('store_closed', 'the store closed before the commit ran');
           return fn(postgresTx(queryOn(t), true));
@@ -393,7 +434,7 @@ export class PostgresBackendStore implements BackendStore {
   /** Refuses new commits and those still waiting for a connection (CommitError store_closed), lets the ones running finish, then ends the pool. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([this.sql.end({ timeout: 5 }), this.probe?.stop()]);
+    await Promise.all([this.pool.end({ timeout: 5 }), this.probe?.stop()]);
   }
 }
 

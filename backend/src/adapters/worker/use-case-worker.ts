@@ -48,7 +48,7 @@ try {
   const keys = SoftwareKeyStore.fromFile(start.keysPath, MasterKey.fromBase64(start.masterKey));
   store =
     'postgresUrl' in start.store
-      ? await PostgresBackendStore.open(start.store.postgresUrl)
+      ? await PostgresBackendStore.open(start.store.postgresUrl, { probe: start.store.probe ?? {} })
       : new SqliteBackendStore(start.store.dbPath, { groupCommit: { flushAt: USE_CASE_FLUSH_AT } });
   const useCases = createUseCases(
     store,
