@@ -14,7 +14,7 @@
  *
  * After: every settlement a till was told succeeded is in the ledger once, no basket charged twice,
  * every unknown outcome resolved by asking, each currency's postings sum to zero. Prints
- * {"bench":"faults_partition", …}. The fast slice is one 8 s partition; SOAK=1 runs six, alternating
+ * {"bench":"faults_partition", …}. The fast slice is one 10 s partition; SOAK=1 runs six, alternating
  * a silent drop and the link going down, until at least 300 payments.
  *
  * Needs root (namespaces, veth pairs): without it the suite fails with that message.
@@ -260,7 +260,7 @@ describe('a network partition between a backend node and PostgreSQL (network nam
       const probing = probeNodeA(probeStop, calls);
       const partitions: Partition[] = [];
       const runs = SOAK ? 6 : 1;
-      const cutMs = SOAK ? 15_000 : 8_000;
+      const cutMs = SOAK ? 15_000 : 10_000;
       const a = nodes[0]!;
       try {
         await sleep(3_000);

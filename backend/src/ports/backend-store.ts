@@ -166,15 +166,15 @@ export interface Posting {
 
 export type ChallengeState = 'ok' | 'unknown' | 'used' | 'expired';
 
-export type CommitErrorCode = 'commit_failed' | 'store_closed' | 'store_unreachable';
+export type CommitErrorCode = 'commit_failed' | 'store_closed' | 'store_unavailable';
 
 /**
  * commit() could not make a transaction durable: its batch did not commit, it kept losing races
- * (`commit_failed`), or the store closed before it ran (`store_closed`); or a networked store's
- * database did not answer a read in time (`store_unreachable`, from read()). Retrying the request is
+ * (`commit_failed`), or the store closed before it ran (`store_closed`). Retrying the request is
  * safe: nothing of it is stored, except on a networked store whose connection was lost around the
  * COMMIT (`commit_failed`, the outcome unknown to this node), where the retry under the same
- * request id finds the first result by its unique key.
+ * request id finds the first result by its unique key. A read() of a networked store that cannot
+ * reach its database (a failover, a restart) is `store_unavailable`: nothing was done, ask again.
  */
 export class CommitError extends Error {
   constructor(

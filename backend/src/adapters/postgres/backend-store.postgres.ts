@@ -16,7 +16,7 @@
  *   this node (the COMMIT may have landed); the caller's retry with the same request id resolves it.
  * - Every query is bounded (query, queue and cancel timeouts, the server's statement and
  *   idle-in-transaction timeouts, TCP keepalive): a database or network gone silent fails a call
- *   in seconds, as a lost connection; read() then throws CommitError('store_unreachable'). With
+ *   in seconds, as a lost connection; read() then throws CommitError('store_unavailable'). With
  *   `probe`, the store watches the database on a connection of its own (`reachable`,
  *   `onReachability`) and makes a new pool at each change.
  * - A UN is redeemed by one conditional UPDATE (TAKE_CHALLENGE); a temporary code's rows are read
@@ -98,11 +98,13 @@ export interface PostgresStoreOptions {
   /** Seconds a commit may wait for a free connection before it is refused, never sent (default 5; 0 for no bound). */
   readonly queueTimeoutSeconds?: number;
   /**
-   * Seconds the server keeps a session that idles inside a transaction (default 5; 0 for no bound):
-   * a node cut off mid-transaction holds the card's row lock no longer than this, and nothing of it
-   * commits.
+   * Milliseconds the server keeps a session that idles inside a transaction (PostgreSQL
+   * `idle_in_transaction_session_timeout`; default IDLE_IN_TRANSACTION_TIMEOUT_MS, 0 = never): a
+   * commit runs its statements back to back, so a session idle that long belongs to a node cut off
+   * (or stopped) mid-transaction; the server ends it, its row locks (the card, a batch, a
+   * settlement's key) go to the other nodes, and nothing of it commits.
    */
-  readonly idleInTransactionTimeoutSeconds?: number;
+  readonly idleInTransactionTimeoutMs?: number;
   /** TCP keepalive of the pool's connections, seconds (default 5). */
   readonly keepAliveSeconds?: number;
   /** Watch the database with a probe (reachable, onReachability); off by default. */
@@ -148,7 +150,10 @@ const byteaAsUint8Array = {
   parse: (x: string): Uint8Array => new Uint8Array(Buffer.from(x.slice(2), 'hex')),
 };
 
-/** The driver's options for the store: int8 as numbers, bytea as Uint8Array, notices dropped. */
+/** A session of a store idle this long inside a transaction is ended by the server (PostgresStoreOptions). */
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 2_000;
+
+/** The driver's options for the store: int8 as numbers, bytea as Uint8Array, notices dropped, every query bounded. */
 export function postgresStoreConnection(url: string, options: PostgresStoreOptions = {}): Sql {
   const queryTimeout = options.queryTimeoutSeconds ?? 5;
   return postgres(url, {
@@ -160,7 +165,8 @@ export function postgresStoreConnection(url: string, options: PostgresStoreOptio
     keep_alive: options.keepAliveSeconds ?? 5,
     connection: {
       statement_timeout: Math.round(queryTimeout * 1000),
-      idle_in_transaction_session_timeout: Math.round((options.idleInTransactionTimeoutSeconds ?? 5) * 1000),
+      idle_in_transaction_session_timeout:
+        options.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS,
     },
     onnotice: () => undefined,
     types: { int8: int8AsNumber, bytea: byteaAsUint8Array },
@@ -183,21 +189,6 @@ const queryOn =
   (q: Pick<Sql, 'unsafe'>): Query =>
   async <T>(text: string, params: readonly unknown[] = []) =>
     (await q.unsafe(text, params as never[], { prepare: true })) as unknown as T[];
-
-/** read()'s queries: a database that cannot be reached (or does not answer in time) is CommitError('store_unreachable'). */
-const unreachableAsCommitError =
-  (q: Query): Query =>
-  async <T>(text: string, params?: readonly unknown[]) => {
-    try {
-      return await q<T>(text, params);
-    } catch (err) {
-      if (postgresErrorKind(err) === 'connection')
-        throw new CommitError('store_unreachable', 'the database did not answer: nothing was read', {
-          cause: err,
-        });
-      throw err;
-    }
-  };
 
 /**
  * `SELECT 1` every intervalMs on a connection of its own (not the pool's: a pool busy with calls,
@@ -309,7 +300,7 @@ export class PostgresBackendStore implements BackendStore {
   ) {
     this.attempts = Math.max(1, options.attempts ?? 5);
     const unsafe = ((...args: Parameters<Sql['unsafe']>) => this.pool.unsafe(...args)) as Sql['unsafe'];
-    this.reader = postgresTx(unreachableAsCommitError(queryOn({ unsafe })), false);
+    this.reader = postgresTx(queryOn({ unsafe }), false);
     this.probe = options.probe ? new Probe(url, options.probe) : undefined;
     // Each change of reachability makes a new pool for what comes next: reachable again, no call
     // waits on connection attempts made during the cut (stuck until their connect timeout) or on
@@ -361,7 +352,7 @@ export class PostgresBackendStore implements BackendStore {
           max: 1,
           queryTimeoutSeconds: 0,
           queueTimeoutSeconds: 0,
-          idleInTransactionTimeoutSeconds: 0,
+          idleInTransactionTimeoutMs: 0,
         });
         try {
           await migratePostgres(migrating);
@@ -426,9 +417,24 @@ export class PostgresBackendStore implements BackendStore {
     }
   }
 
-  /** Runs fn on committed data on the pool (each query on its own, no lock taken). */
+  /**
+   * Runs fn on committed data on the pool (each query on its own, no lock taken). A database that
+   * cannot be reached (a failover, a restart, a silent network past the query bound) is
+   * CommitError('store_unavailable'): nothing was done.
+   */
   async read<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    return fn(this.reader);
+    try {
+      return await fn(this.reader);
+    } catch (err) {
+      if (postgresErrorKind(err) !== 'connection') throw err;
+      throw new CommitError(
+        'store_unavailable',
+        'the database could not be reached for this read: ask again',
+        {
+          cause: err,
+        },
+      );
+    }
   }
 
   /** Refuses new commits and those still waiting for a connection (CommitError store_closed), lets the ones running finish, then ends the pool. */

@@ -3,7 +3,7 @@
  * PostgreSQL 15 server behind a proxy that swallows every byte (test-support/silent-proxy.ts):
  *
  * - the store's queries are bounded: a commit and a read in flight fail within the query timeout
- *   plus the cancel timeout (CommitError commit_failed / store_unreachable), never waiting for TCP;
+ *   plus the cancel timeout (CommitError commit_failed / store_unavailable), never waiting for TCP;
  * - the probe says unreachable within its bound, and reachable again once the database answers,
  *   and the store commits again;
  * - a node cut off inside a transaction holds the card's row lock no longer than the server's
@@ -110,7 +110,7 @@ describe('PostgresBackendStore over a database that goes silent', () => {
       expect(!c.ok && c.e).toBeInstanceOf(CommitError);
       expect(!c.ok && (c.e as CommitError).code).toBe('commit_failed');
       expect(r.ok).toBe(false);
-      expect(!r.ok && (r.e as CommitError).code).toBe('store_unreachable');
+      expect(!r.ok && (r.e as CommitError).code).toBe('store_unavailable');
       // query timeout 1 s + cancel timeout 0.5 s, with room for a loaded machine; TCP would take minutes.
       expect(c.at - t0).toBeLessThan(4_000);
       expect(r.at - t0).toBeLessThan(4_000);
@@ -149,7 +149,7 @@ describe('PostgresBackendStore over a database that goes silent', () => {
     const cutOff = await PostgresBackendStore.open(proxied, {
       queryTimeoutSeconds: 10,
       cancelTimeoutSeconds: 10,
-      idleInTransactionTimeoutSeconds: 1,
+      idleInTransactionTimeoutMs: 1_000,
     });
     const other = await PostgresBackendStore.open(direct, { queryTimeoutSeconds: 10 });
     try {
