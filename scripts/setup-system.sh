@@ -11,8 +11,9 @@
 #   openssl          openssl s_client: an independent TLS client the backend's transport tests use
 #   prometheus       promtool, which checks the backend's /metrics exposition in a test
 #   python3-grpcio   Python's gRPC (an outside client in a fault test, /usr/bin/python3)
+#   iproute2         ip and tc: network namespaces and veth pairs for the partition fault test
 set -euo pipefail
-PKGS=(libpcsclite-dev pcscd vsmartcard-vpcd opensc chromium build-essential python3 pkg-config postgresql-15 postgresql-15-auto-failover openssl prometheus python3-grpcio)
+PKGS=(libpcsclite-dev pcscd vsmartcard-vpcd opensc chromium build-essential python3 pkg-config postgresql-15 postgresql-15-auto-failover openssl prometheus python3-grpcio iproute2)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,6 +8,7 @@ import {
   Server,
   ServerCredentials,
   type ServerUnaryCall,
+  type sendUnaryData,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { AuthorizationService, SettlementService, ShopperService, health } from '@bluetill/protocol';
@@ -18,6 +19,7 @@ import {
   PostgresBackendStore,
   SERVE_WAIT_FOR_DATABASE_MS,
   type PostgresCommitCounts,
+  type ProbeOptions,
 } from './adapters/postgres/backend-store.postgres';
 import type { BackendStore } from './ports/backend-store';
 import { SoftwareKeyStore } from './adapters/key-store.file';
@@ -136,6 +138,13 @@ export interface BackendSettings {
   readonly offlineParametersValidityMs?: number;
   /** How the shopper listener's calls queue behind the tills' (shopper-lane.ts); defaults there. */
   readonly shopperLane?: ShopperLaneOptions;
+  /**
+   * On PostgreSQL: how the node watches its database (PostgresBackendStore's probe; defaults
+   * there: every 500 ms, 1 s to answer, unreachable after 2 misses). While the database cannot be
+   * reached, health answers NOT_SERVING and every new call is refused at once with UNAVAILABLE
+   * and the `bluetill-draining` trailer (the call did nothing: a till sends it to another node).
+   */
+  readonly storeProbe?: ProbeOptions;
 }
 
 /** How long a drain waits for the calls in flight by default (ms). */
@@ -210,7 +219,10 @@ export async function startBackend(
     throw new TypeError('startBackend: a custom clock cannot be used with the use-case worker');
   const store: SqliteBackendStore | PostgresBackendStore =
     o.postgresUrl !== undefined
-      ? await PostgresBackendStore.open(o.postgresUrl, { waitForDatabaseMs: SERVE_WAIT_FOR_DATABASE_MS })
+      ? await PostgresBackendStore.open(o.postgresUrl, {
+          waitForDatabaseMs: SERVE_WAIT_FOR_DATABASE_MS,
+          probe: o.storeProbe ?? {},
+        })
       : new SqliteBackendStore(o.dbPath);
   // With the worker, this connection serves the caller checks (terminal certificates) and reads.
   let thread: UseCaseThread | undefined;
@@ -218,7 +230,10 @@ export async function startBackend(
   if (o.worker) {
     try {
       thread = await startUseCaseThread({
-        store: o.postgresUrl !== undefined ? { postgresUrl: o.postgresUrl } : { dbPath: o.dbPath },
+        store:
+          o.postgresUrl !== undefined
+            ? { postgresUrl: o.postgresUrl, ...(o.storeProbe ? { probe: o.storeProbe } : {}) }
+            : { dbPath: o.dbPath },
         keysPath: o.keysPath,
         masterKey: o.masterKey,
         log,
@@ -460,13 +475,20 @@ export async function startBackend(
     names.push('bluetill.v1.Settlement');
   }
   const healthService = new HealthService(names);
-  // A till the registry refuses learns it from its health probe (terminal-refusal.ts).
-  server.addService(
-    guardDecoding(health.HealthService),
+  // A till the registry refuses learns it from its health probe (terminal-refusal.ts); that check
+  // reads the store, so while the store cannot be reached health answers NOT_SERVING without it.
+  const checkedHealth =
     tls === 'insecure'
       ? healthService.implementation
-      : refusals.health(healthService.implementation, callerOf),
-  );
+      : refusals.health(healthService.implementation, callerOf);
+  server.addService(guardDecoding(health.HealthService), {
+    ...checkedHealth,
+    check: (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) =>
+      (!(store instanceof PostgresBackendStore) || store.reachable
+        ? checkedHealth
+        : healthService.implementation
+      ).check!(call as never, cb as never),
+  });
   if (o.reflection !== false) addReflection(server, names);
   const host = o.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) =>
@@ -577,8 +599,28 @@ export async function startBackend(
       'shopper listener',
     );
   }
+  // A node that cannot reach its database stops taking calls (NOT_SERVING, UNAVAILABLE at once)
+  // rather than hold them on a dead connection or answer without the store; it takes them again
+  // when the database answers.
+  const reachability = (reachable: boolean, cause?: string): void => {
+    healthService.setAvailable(reachable);
+    shopperHealth.setAvailable(reachable);
+    if (reachable) {
+      gate.resume();
+      log.info({ event: 'store_reachable', refused: gate.refusedPaused }, 'database reachable: taking calls');
+    } else {
+      gate.pause('this node cannot reach its database: call another node');
+      log.warn(
+        { event: 'store_unreachable', cause },
+        'database unreachable: health NOT_SERVING, new calls refused',
+      );
+    }
+  };
+  const unwatch =
+    store instanceof PostgresBackendStore ? store.onReachability(reachability) : () => undefined;
+  if (store instanceof PostgresBackendStore && !store.reachable) reachability(false, 'unreachable at start');
   let closed: Promise<void> | undefined;
-  const finish = (): Promise<void> => (closed ??= Promise.resolve(store.close()));
+  const finish = (): Promise<void> => (closed ??= (unwatch(), Promise.resolve(store.close())));
   const stopShopper = () =>
     new Promise<void>((resolve) => {
       if (!shopperServer) return resolve();

@@ -1,5 +1,14 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, renameSync, rmSync, chownSync, chmodSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  chownSync,
+  chmodSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,8 +16,8 @@ import postgres, { type Sql } from 'postgres';
 
 /**
  * A throwaway PostgreSQL 15 server for one test file: `initdb` into a fresh directory under the
- * system temp dir, `postgres` on a free loopback port (listening on 127.0.0.1 only, its Unix socket
- * in the same directory), stopped and deleted by `stop()`. PostgreSQL refuses to run as root, so
+ * system temp dir, `postgres` on a free loopback port (listening on 127.0.0.1, and on the addresses
+ * `listen` adds for the networks `allow` lets in; its Unix socket in the same directory), stopped and deleted by `stop()`. PostgreSQL refuses to run as root, so
  * when the tests run as root the server runs as the unprivileged `postgres` user (created by the
  * Debian package). It fails loudly, never skips: a missing PostgreSQL is a setup error
  * (`make setup` installs it).
@@ -36,6 +45,13 @@ export interface PostgresServer {
 export interface PostgresServerOptions {
   /** Keep PostgreSQL's durability (fsync, synchronous commit, full-page writes), as a benchmark against SQLite's FULL sync needs. Default off. */
   readonly durable?: boolean;
+  /**
+   * More addresses to listen on beside 127.0.0.1 (e.g. the root end of a veth pair to a test
+   * host in a network namespace). Each must be an address of this machine when the server starts.
+   */
+  readonly listen?: readonly string[];
+  /** Networks (CIDR, e.g. 10.77.0.0/16) whose clients are let in over TCP (trust, as loopback is). */
+  readonly allow?: readonly string[];
 }
 
 export const POSTGRES_BIN = '/usr/lib/postgresql/15/bin';
@@ -185,6 +201,17 @@ async function startOnce(started: number, o: PostgresServerOptions): Promise<Pos
       `copying the initdb template failed: ${copy.output.slice(-2000)}`,
     );
   }
+  const extra = [...(o.listen ?? []), ...(o.allow ?? [])];
+  const bad = extra.find((a) => !/^[0-9.]+(\/\d{1,2})?$/.test(a));
+  if (bad !== undefined) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new TypeError(`postgres listen/allow ${JSON.stringify(bad)}: an IPv4 address or CIDR`);
+  }
+  if (o.allow?.length) {
+    const hba = join(data, 'pg_hba.conf');
+    appendFileSync(hba, o.allow.map((net) => `host all all ${net} trust\n`).join(''));
+    if (runAs) chownSync(hba, runAs.uid, runAs.gid);
+  }
   const port = await freePort();
   const child = spawn(
     join(POSTGRES_BIN, 'postgres'),
@@ -194,7 +221,7 @@ async function startOnce(started: number, o: PostgresServerOptions): Promise<Pos
       '-p',
       String(port),
       '-c',
-      'listen_addresses=127.0.0.1',
+      `listen_addresses=${['127.0.0.1', ...(o.listen ?? [])].join(',')}`,
       '-c',
       `unix_socket_directories=${dir}`,
       ...(o.durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),

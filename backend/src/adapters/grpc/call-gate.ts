@@ -5,7 +5,11 @@
  * may send it to another node, even a non-idempotent one — while the calls already in flight run
  * to their answer (and their commit). `idle()` resolves when none is left.
  *
- * Health and reflection are not behind the gate: health answers NOT_SERVING during a drain.
+ * `pause()` refuses new calls the same way until `resume()`, without draining: a node that cannot
+ * reach its database (main.ts) takes no call it could only hold or fail, and sends every till to
+ * another node at once; the calls already in flight end as the store ends them.
+ *
+ * Health and reflection are not behind the gate: health answers NOT_SERVING during a drain or a pause.
  */
 import {
   Metadata,
@@ -19,10 +23,13 @@ import { DRAINING_TRAILER_KEY } from '@bluetill/protocol';
 
 export class CallGate {
   private closed = false;
+  private paused: string | undefined;
   private inFlight = 0;
   private waiters: Array<() => void> = [];
   /** Calls refused because the node was draining. */
   refused = 0;
+  /** Calls refused while paused. */
+  refusedPaused = 0;
 
   /** Calls that passed the gate and have not answered yet. */
   get pending(): number {
@@ -45,11 +52,13 @@ export class CallGate {
 
   private unary(handler: (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => void) {
     return (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>): void => {
-      if (this.closed) {
-        this.refused++;
+      if (this.closed || this.paused !== undefined) {
+        if (this.closed) this.refused++;
+        else this.refusedPaused++;
         const metadata = new Metadata();
         metadata.set(DRAINING_TRAILER_KEY, '1');
-        cb({ code: status.UNAVAILABLE, details: 'this node is draining: call another node', metadata });
+        const details = this.closed ? 'this node is draining: call another node' : this.paused!;
+        cb({ code: status.UNAVAILABLE, details, metadata });
         return;
       }
       this.inFlight++;
@@ -75,6 +84,19 @@ export class CallGate {
   /** Refuse every new call from now on. */
   close(): void {
     this.closed = true;
+  }
+
+  /** Refuse every new call (UNAVAILABLE with `details`, the draining trailer) until resume(). */
+  pause(details: string): void {
+    this.paused = details;
+  }
+
+  resume(): void {
+    this.paused = undefined;
+  }
+
+  get isPaused(): boolean {
+    return this.paused !== undefined;
   }
 
   /** Resolves when no call is in flight. */

@@ -1,7 +1,9 @@
 /**
  * grpc.health.v1.Health: SERVING for "", for each registered service and for the health service
  * itself (HEALTH_SERVICE, which reflection lists too) until shutdown (the start of a drain, or
- * close), NOT_SERVING from then on; NOT_FOUND for any other name.
+ * close), NOT_SERVING from then on; NOT_FOUND for any other name. `setAvailable(false)` answers
+ * NOT_SERVING too (the node cannot reach its database) until `setAvailable(true)`; Watch streams
+ * are told each change.
  */
 import type {
   ServerUnaryCall,
@@ -20,6 +22,7 @@ export const HEALTH_SERVICE = 'grpc.health.v1.Health';
 
 export class HealthService {
   private serving = true;
+  private available = true;
   private readonly watchers = new Set<
     ServerWritableStream<health.HealthCheckRequest, health.HealthCheckResponse>
   >();
@@ -32,7 +35,20 @@ export class HealthService {
 
   private statusOf(service: string): health.HealthCheckResponse_ServingStatus {
     if (service !== '' && !this.services.includes(service)) return S.SERVICE_UNKNOWN;
-    return this.serving ? S.SERVING : S.NOT_SERVING;
+    return this.serving && this.available ? S.SERVING : S.NOT_SERVING;
+  }
+
+  /** SERVING (when not shut down) or NOT_SERVING for every name, as the node can work or not. */
+  setAvailable(available: boolean): void {
+    if (this.available === available) return;
+    this.available = available;
+    if (!this.serving) return;
+    for (const w of this.watchers) w.write({ status: this.statusOf(w.request.service) });
+  }
+
+  /** Answering SERVING now (not shut down, available). */
+  get isServing(): boolean {
+    return this.serving && this.available;
   }
 
   shutdown(): void {

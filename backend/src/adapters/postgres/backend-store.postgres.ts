@@ -14,7 +14,11 @@
  *   it (replayOf). Bounded: after `attempts` runs, CommitError('commit_failed').
  * - A connection lost during commit() is CommitError('commit_failed'): the outcome is unknown to
  *   this node (the COMMIT may have landed); the caller's retry with the same request id resolves it.
- *   A read() that cannot reach the database is CommitError('store_unavailable') (UNAVAILABLE to a till).
+ * - Every query is bounded (query, queue and cancel timeouts, the server's statement and
+ *   idle-in-transaction timeouts, TCP keepalive): a database or network gone silent fails a call
+ *   in seconds, as a lost connection; read() then throws CommitError('store_unavailable'). With
+ *   `probe`, the store watches the database on a connection of its own (`reachable`,
+ *   `onReachability`) and makes a new pool at each change.
  * - A UN is redeemed by one conditional UPDATE (TAKE_CHALLENGE); a temporary code's rows are read
  *   `FOR UPDATE` inside commit() and marked used by a conditional UPDATE (USE_CODE).
  * - Postings: the database checks each ledger transaction sums to zero per currency at COMMIT
@@ -81,15 +85,28 @@ export interface PostgresStoreOptions {
   /** Seconds to wait for a connection (default 10). */
   readonly connectTimeoutSeconds?: number;
   /**
-   * Milliseconds a session of this store may sit idle inside an open transaction before the server
-   * ends it (PostgreSQL `idle_in_transaction_session_timeout`; default 2000, 0 = never). A commit of
-   * this store runs its statements back to back in milliseconds (the cryptography runs before it):
-   * one idle for seconds belongs to a node that is stopped (SIGSTOP, a long pause) or cut off, and
-   * the server ending it releases its row locks (the card, a terminal's batch, a settlement's key)
-   * for the other nodes. The node's commit then fails as a lost connection (CommitError, outcome
-   * unknown): nothing of it was committed. A URL parameter of the same name overrides it.
+   * Seconds a query may take (default 5; 0 for no bound): the driver's `query_timeout` (waiting for
+   * a connection and running; inside a transaction from when it is sent) and the server's
+   * `statement_timeout`. The migrations at open run without it.
+   * A database or network that goes silent fails a query in this time, plus `cancelTimeoutSeconds`
+   * when the cancel request gets no answer either (the connection is then closed), instead of in
+   * the minutes TCP takes to give up.
+   */
+  readonly queryTimeoutSeconds?: number;
+  /** Seconds to wait for the answer to a cancel request before closing its connection (default 2). */
+  readonly cancelTimeoutSeconds?: number;
+  /** Seconds a commit may wait for a free connection before it is refused, never sent (default 5; 0 for no bound). */
+  readonly queueTimeoutSeconds?: number;
+  /**
+   * Milliseconds the server keeps a session that idles inside a transaction (PostgreSQL
+   * `idle_in_transaction_session_timeout`; default IDLE_IN_TRANSACTION_TIMEOUT_MS, 0 = never): a
+   * commit runs its statements back to back, so a session idle that long belongs to a node cut off
+   * (or stopped) mid-transaction; the server ends it, its row locks (the card, a batch, a
+   * settlement's key) go to the other nodes, and nothing of it commits.
    */
   readonly idleInTransactionTimeoutMs?: number;
+  /** TCP keepalive of the pool's connections, seconds (default 5). */
+  readonly keepAliveSeconds?: number;
   /**
    * At open, how long to keep trying a database that cannot be reached (a connection error: the
    * primary failing over, the server restarting), every half second (default 0: the first failure
@@ -97,6 +114,18 @@ export interface PostgresStoreOptions {
    * being promoted comes up on the promoted one instead of exiting.
    */
   readonly waitForDatabaseMs?: number;
+  /** Watch the database with a probe (reachable, onReachability); off by default. */
+  readonly probe?: ProbeOptions;
+}
+
+/** The store's probe: `SELECT 1` on a connection of its own, every `intervalMs`. */
+export interface ProbeOptions {
+  /** Between probes (default 500 ms). */
+  readonly intervalMs?: number;
+  /** A probe not answered in this time failed (default 1000 ms). */
+  readonly timeoutMs?: number;
+  /** Failed probes in a row before the database counts as unreachable (default 2); one answered probe makes it reachable. */
+  readonly failures?: number;
 }
 
 /** How long a `serve` node keeps trying to reach its PostgreSQL store at start (PostgresStoreOptions.waitForDatabaseMs). */
@@ -135,16 +164,22 @@ const byteaAsUint8Array = {
 export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 2_000;
 
 /**
- * The driver's options for the store: int8 as numbers, bytea as Uint8Array, notices dropped; each
- * session named `bluetill-backend <pid>` (pg_stat_activity and pg_locks show which node holds what)
- * and bounded idle inside a transaction.
+ * The driver's options for the store: int8 as numbers, bytea as Uint8Array, notices dropped, every
+ * query bounded; each session named `bluetill-backend <pid>` (pg_stat_activity and pg_locks show
+ * which node holds what).
  */
 export function postgresStoreConnection(url: string, options: PostgresStoreOptions = {}): Sql {
+  const queryTimeout = options.queryTimeoutSeconds ?? 5;
   return postgres(url, {
     max: options.max ?? 10,
     connect_timeout: options.connectTimeoutSeconds ?? 10,
+    query_timeout: queryTimeout,
+    cancel_timeout: options.cancelTimeoutSeconds ?? 2,
+    queue_timeout: options.queueTimeoutSeconds ?? 5,
+    keep_alive: options.keepAliveSeconds ?? 5,
     connection: {
       application_name: `bluetill-backend ${process.pid}`,
+      statement_timeout: Math.round(queryTimeout * 1000),
       idle_in_transaction_session_timeout:
         options.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS,
     },
@@ -170,18 +205,151 @@ const queryOn =
   async <T>(text: string, params: readonly unknown[] = []) =>
     (await q.unsafe(text, params as never[], { prepare: true })) as unknown as T[];
 
+/**
+ * `SELECT 1` every intervalMs on a connection of its own (not the pool's: a pool busy with calls,
+ * or whose connections hang on a dead network, must not delay it). A probe that fails or is not
+ * answered within timeoutMs counts; `failures` in a row make the database unreachable, and the
+ * connection is dropped and made again for the next probe. One answered probe makes it reachable.
+ */
+class Probe {
+  reachable = true;
+  readonly listeners = new Set<(reachable: boolean, cause?: string) => void>();
+  private sql: Sql | undefined;
+  private failed = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private readonly intervalMs: number;
+  private readonly timeoutMs: number;
+  private readonly failures: number;
+
+  constructor(
+    private readonly url: string,
+    o: ProbeOptions,
+  ) {
+    this.intervalMs = Math.max(10, o.intervalMs ?? 500);
+    this.timeoutMs = Math.max(10, o.timeoutMs ?? 1000);
+    this.failures = Math.max(1, o.failures ?? 2);
+    this.schedule();
+  }
+
+  private connection(): Sql {
+    const seconds = this.timeoutMs / 1000;
+    return (this.sql ??= postgres(this.url, {
+      max: 1,
+      connect_timeout: seconds,
+      query_timeout: seconds,
+      cancel_timeout: seconds,
+      keep_alive: 1,
+      connection: { application_name: 'bluetill-probe', statement_timeout: this.timeoutMs },
+      onnotice: () => undefined,
+    }) as unknown as Sql);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.once().finally(() => {
+        this.running = undefined;
+        this.schedule();
+      });
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  private async once(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    let cause: string | undefined;
+    try {
+      const sql = this.connection();
+      await Promise.race([
+        sql`SELECT 1`,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer in ${this.timeoutMs} ms`)), this.timeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      cause = codeOf(err) ?? (err as Error).message;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this.stopped) return;
+    if (cause === undefined) {
+      this.failed = 0;
+      this.set(true);
+      return;
+    }
+    this.failed++;
+    // The probe's connection may be the one that hangs: a new one for the next probe.
+    const old = this.sql;
+    this.sql = undefined;
+    void old?.end({ timeout: 0 }).catch(() => undefined);
+    if (this.failed >= this.failures) this.set(false, cause);
+  }
+
+  private set(reachable: boolean, cause?: string): void {
+    if (this.reachable === reachable) return;
+    this.reachable = reachable;
+    for (const l of this.listeners) l(reachable, cause);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+    await this.sql?.end({ timeout: 0 }).catch(() => undefined);
+  }
+}
+
 export class PostgresBackendStore implements BackendStore {
   private readonly attempts: number;
   private readonly stats = { commits: 0, uniqueRetries: 0, serializationRetries: 0, failed: 0 };
   private readonly reader: StoreTx;
   private closed = false;
+  private readonly probe: Probe | undefined;
 
   private constructor(
-    readonly sql: Sql,
-    options: PostgresStoreOptions,
+    private pool: Sql,
+    private readonly url: string,
+    private readonly options: PostgresStoreOptions,
   ) {
     this.attempts = Math.max(1, options.attempts ?? 5);
-    this.reader = postgresTx(queryOn(sql), false);
+    const unsafe = ((...args: Parameters<Sql['unsafe']>) => this.pool.unsafe(...args)) as Sql['unsafe'];
+    this.reader = postgresTx(queryOn({ unsafe }), false);
+    this.probe = options.probe ? new Probe(url, options.probe) : undefined;
+    // Each change of reachability makes a new pool for what comes next: reachable again, no call
+    // waits on connection attempts made during the cut (stuck until their connect timeout) or on
+    // connections that died in it. The old pool's queries still running keep their own bounds
+    // (a misjudged probe on a loaded machine costs no call); then it is closed.
+    this.probe?.listeners.add(() => this.recycle());
+  }
+
+  /** The driver's pool the store runs on now (a new one after each change of reachability). */
+  get sql(): Sql {
+    return this.pool;
+  }
+
+  private recycle(): void {
+    if (this.closed) return;
+    const old = this.pool;
+    this.pool = postgresStoreConnection(this.url, this.options);
+    const grace = (this.options.queryTimeoutSeconds || 5) + (this.options.cancelTimeoutSeconds ?? 2);
+    void old.end({ timeout: grace }).catch(() => undefined);
+  }
+
+  /**
+   * Whether the database answers, as the probe last found it (true without a probe). A node that
+   * cannot reach it should stop taking calls (main.ts: health NOT_SERVING, calls refused).
+   */
+  get reachable(): boolean {
+    return this.probe?.reachable ?? true;
+  }
+
+  /** Calls `listener` whenever `reachable` changes (never without a probe); returns the unsubscribe. */
+  onReachability(listener: (reachable: boolean, cause?: string) => void): () => void {
+    if (!this.probe) return () => undefined;
+    this.probe.listeners.add(listener);
+    return () => this.probe!.listeners.delete(listener);
   }
 
   /**
@@ -194,9 +362,24 @@ export class PostgresBackendStore implements BackendStore {
     for (;;) {
       const sql = postgresStoreConnection(url, options);
       try {
-        if (options.migrate ?? true) await migratePostgres(sql);
-        else await sql`SELECT 1`;
-        return new PostgresBackendStore(sql, options);
+        if (options.migrate ?? true) {
+          // On a connection without the query bounds: a node waits for another's migrations
+          // (their advisory lock) as long as they take.
+          const migrating = postgresStoreConnection(url, {
+            ...options,
+            max: 1,
+            queryTimeoutSeconds: 0,
+            queueTimeoutSeconds: 0,
+            idleInTransactionTimeoutMs: 0,
+          });
+          try {
+            await migratePostgres(migrating);
+          } finally {
+            await migrating.end({ timeout: 1 });
+          }
+        }
+        await sql`SELECT 1`;
+        return new PostgresBackendStore(sql, url, options);
       } catch (err) {
         await sql.end({ timeout: 1 });
         if (postgresErrorKind(err) !== 'connection' || Date.now() >= until) throw err;
@@ -213,7 +396,7 @@ export class PostgresBackendStore implements BackendStore {
     for (let attempt = 1; ; attempt++) {
       if (this.closed) throw new CommitError('store_closed', 'the store is closed');
       try {
-        const result = await this.sql.begin('isolation level read committed', (t) => {
+        const result = await this.pool.begin('isolation level read committed', (t) => {
           // A commit that got its connection only after close() was called: refused, nothing run.
           if (this.closed) throw new CommitError('store_closed', 'the store closed before the commit ran');
           return fn(postgresTx(queryOn(t), true));
@@ -256,7 +439,8 @@ export class PostgresBackendStore implements BackendStore {
 
   /**
    * Runs fn on committed data on the pool (each query on its own, no lock taken). A database that
-   * cannot be reached (a failover, a restart) is CommitError('store_unavailable'): nothing was done.
+   * cannot be reached (a failover, a restart, a silent network past the query bound) is
+   * CommitError('store_unavailable'): nothing was done.
    */
   async read<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     try {
@@ -276,7 +460,7 @@ export class PostgresBackendStore implements BackendStore {
   /** Refuses new commits and those still waiting for a connection (CommitError store_closed), lets the ones running finish, then ends the pool. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.sql.end({ timeout: 5 });
+    await Promise.all([this.pool.end({ timeout: 5 }), this.probe?.stop()]);
   }
 }
 

@@ -73,4 +73,25 @@ describe('postgresErrorKind on the errors a real server and the driver give', ()
       await sql.end();
     }
   });
+
+  it("a query past its bound is a lost connection: the driver's query_timeout and the server's statement_timeout", async () => {
+    const url = await server.createDatabase('errors_timeouts');
+    const driverBound = postgres(url, { max: 1, query_timeout: 0.3, onnotice: () => undefined });
+    const serverBound = postgres(url, {
+      max: 1,
+      connection: { statement_timeout: 300 },
+      onnotice: () => undefined,
+    });
+    try {
+      const byDriver = await driverBound`SELECT pg_sleep(5)`.catch((e: unknown) => e);
+      expect((byDriver as { code?: string }).code).toBe('QUERY_TIMEOUT');
+      expect(postgresErrorKind(byDriver)).toBe('connection');
+      const byServer = await serverBound`SELECT pg_sleep(5)`.catch((e: unknown) => e);
+      expect((byServer as { code?: string }).code).toBe('57014');
+      expect(postgresErrorKind(byServer)).toBe('connection');
+    } finally {
+      await driverBound.end();
+      await serverBound.end();
+    }
+  });
 });

@@ -15,7 +15,17 @@ import { readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 
 /** The store the use-case worker opens: a SQLite file, or a PostgreSQL database shared with other nodes. */
-export type WorkerStore = { readonly dbPath: string } | { readonly postgresUrl: string };
+export type WorkerStore =
+  | { readonly dbPath: string }
+  | {
+      readonly postgresUrl: string;
+      /** The store's probe of its database (PostgresBackendStore's ProbeOptions); its defaults when left out. */
+      readonly probe?: {
+        readonly intervalMs?: number;
+        readonly timeoutMs?: number;
+        readonly failures?: number;
+      };
+    };
 
 export interface WorkerStart {
   readonly entry: string;

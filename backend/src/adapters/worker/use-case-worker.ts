@@ -50,6 +50,7 @@ try {
     'postgresUrl' in start.store
       ? await PostgresBackendStore.open(start.store.postgresUrl, {
           waitForDatabaseMs: SERVE_WAIT_FOR_DATABASE_MS,
+          probe: start.store.probe ?? {},
         })
       : new SqliteBackendStore(start.store.dbPath, { groupCommit: { flushAt: USE_CASE_FLUSH_AT } });
   const useCases = createUseCases(
