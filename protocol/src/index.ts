@@ -77,6 +77,8 @@ export {
 export {
   IssueCodeRequest,
   IssueCodeResponse,
+  OfflineReceiptRequest,
+  OfflineReceiptResponse,
   OutcomeRequest,
   OutcomeResponse,
   PayMerchantRequest,

@@ -153,6 +153,43 @@ describe.each(['sqlite', 'postgres'])('Settlement.ForwardOffline over %s', (kind
     expect(await f.backend.store.read((tx) => tx.ledgerSum())).toBe(before);
   });
 
+  it('each ATC once per card, in any order: an online sale authorized before a higher offline TC settles after it; its ATC again, online or offline, is atc_replayed', async () => {
+    const card = f.card('card-chen');
+    const onlineSale = async (txn: string, atc: number) => {
+      const { un, res } = await f.authorizeCard(card, '9876');
+      expect(res.approved).toBe(true);
+      const amount = { minor: 210, currency: 'EUR' };
+      return () =>
+        f.settle({
+          terminalId: 'T-0001',
+          terminalTxnId: txn,
+          merchantId: 'M-0001',
+          authorizationRef: res.authorizationRef,
+          card: card.cardData(un),
+          amount,
+          items: [{ sku: 'gum', name: 'Gum', quantity: 1, unitPriceMinor: amount.minor }],
+          cryptogram: card.arqc(amount, un, atc),
+        });
+    };
+    // Authorized online at ATC 4000; meanwhile the card went offline and made a TC at 5000, which
+    // the till forwards and the card company settles first.
+    const settleLower = await onlineSale(`atc-order-${kind}-1`, 4000);
+    expect((await forward(sale('card-chen', { atc: 5000 }).req)).approved).toBe(true);
+    const lower = await settleLower();
+    expect(lower.declineReason).toBe('');
+    expect(lower.approved).toBe(true);
+    // The same ATC again is a replay whichever way it comes back.
+    const replayOnline = await (await onlineSale(`atc-order-${kind}-2`, 4000))();
+    expect(replayOnline).toMatchObject({ approved: false, declineReason: 'atc_replayed' });
+    const replayOffline = await forward(sale('card-chen', { atc: 4000 }).req);
+    expect(receiptOf(replayOffline)).toMatchObject({ result: 'declined', lossReason: 'atc_replayed' });
+    const replayTc = await (await onlineSale(`atc-order-${kind}-3`, 5000))();
+    expect(replayTc).toMatchObject({ approved: false, declineReason: 'atc_replayed' });
+    // A lower ATC never seen still settles (a till whose sales reach the card company late).
+    expect((await forward(sale('card-chen', { atc: 4500 }).req)).approved).toBe(true);
+    expect(Object.values(await ledger()).every((v) => v === 0)).toBe(true);
+  });
+
   it('a card blocked before the sale is the merchant loss card_blocked; blocked after the sale it is settled', async () => {
     const eve = await forward(sale('card-eve').req);
     expect(receiptOf(eve)).toMatchObject({ result: 'declined', lossReason: 'card_blocked' });

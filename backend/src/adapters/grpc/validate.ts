@@ -17,6 +17,7 @@ import {
   type RefundRequest,
   type CancelRequest,
   CANCEL_REASONS,
+  type OfflineReceiptRequest,
   type OutcomeRequest,
   type SettleRequest,
   type ForwardOfflineRequest,
@@ -202,6 +203,14 @@ export function validateGetOutcome(r: OutcomeRequest): OutcomeRequest {
   id('terminal_txn_id', r.terminalTxnId);
   if (!Number.isInteger(r.atc) || r.atc < 1 || r.atc > 0xffff) fail('atc', 'must be 1-65535');
   money('amount', r.amount);
+  return r;
+}
+
+export function validateGetOfflineReceipt(r: OfflineReceiptRequest): OfflineReceiptRequest {
+  bytes('unpredictable_number', r.unpredictableNumber, 4, 4);
+  card(r.card);
+  id('terminal_id', r.terminalId);
+  id('offline_id', r.offlineId);
   return r;
 }
 

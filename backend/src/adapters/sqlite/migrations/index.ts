@@ -9,6 +9,7 @@ import * as m0007 from './0007-add-account-balances';
 import * as m0008 from './0008-guard-ledger-currencies';
 import * as m0009 from './0009-index-challenges-by-terminal';
 import * as m0010 from './0010-create-offline-sales';
+import * as m0011 from './0011-create-card-atcs';
 
 export interface Migration {
   readonly version: number;
@@ -28,4 +29,5 @@ export const migrations: readonly Migration[] = [
   { version: 8, name: '0008-guard-ledger-currencies', up: m0008.up },
   { version: 9, name: '0009-index-challenges-by-terminal', up: m0009.up },
   { version: 10, name: '0010-create-offline-sales', up: m0010.up },
+  { version: 11, name: '0011-create-card-atcs', up: m0011.up },
 ];
