@@ -11,6 +11,8 @@ import {
   SettlementClient,
   callDeclinable,
   demoOfflineTc,
+  publicKeyFromRaw,
+  verifyReceipt,
   type Money,
   type OfflineTcEvidence,
 } from '@bluetill/protocol';
@@ -188,6 +190,58 @@ describe.each(['sqlite', 'postgres'])('Settlement.ForwardOffline over %s', (kind
     // A lower ATC never seen still settles (a till whose sales reach the card company late).
     expect((await forward(sale('card-chen', { atc: 4500 }).req)).approved).toBe(true);
     expect(Object.values(await ledger()).every((v) => v === 0)).toBe(true);
+  });
+
+  it("Shopper.GetOfflineReceipt: only the card that paid learns the card company's word: not forwarded (asking writes nothing), settled, the merchant's loss; another card, or a card that does not prove itself, refused", async () => {
+    const root = publicKeyFromRaw(Buffer.from(f.seed.trust.cardCompanyRoot, 'base64'));
+    const ask = async (cardId: string, offlineId: string, dda?: 'another_un') => {
+      const ch = await f.shopper.challenge();
+      const other = dda ? (await f.shopper.challenge()).unpredictableNumber : ch.unpredictableNumber;
+      return f.shopper.getOfflineReceipt({
+        unpredictableNumber: ch.unpredictableNumber,
+        card: f.card(cardId).cardData(other),
+        terminalId: 'T-0001',
+        offlineId,
+      });
+    };
+    const { req } = sale('card-dana', { minor: 120 });
+    expect(await ask('card-dana', req.offlineId)).toMatchObject({
+      state: 'not_forwarded',
+      declineReason: '',
+    });
+    const forwarded = await forward(req);
+    expect(forwarded.approved).toBe(true);
+    expect(forwarded.replayed).toBe(false);
+    const settled = await ask('card-dana', req.offlineId);
+    expect(settled.state).toBe('settled');
+    expect(Buffer.from(settled.receipt!.receipt)).toEqual(Buffer.from(forwarded.receipt!.receipt));
+    expect(verifyReceipt(settled.receipt!, root, Date.now())).toMatchObject({
+      result: 'approved',
+      offline: true,
+      terminalId: 'T-0001',
+      terminalTxnId: req.offlineId,
+      total: { minor: 120, currency: 'EUR' },
+    });
+    expect(await ask('card-alice', req.offlineId)).toMatchObject({
+      state: 'refused',
+      declineReason: 'authorization_invalid',
+      receipt: undefined,
+    });
+    expect(await ask('card-dana', req.offlineId, 'another_un')).toMatchObject({
+      state: 'refused',
+      declineReason: 'card_authentication_failed',
+      receipt: undefined,
+    });
+    const eve = sale('card-eve');
+    await forward(eve.req);
+    const loss = await ask('card-eve', eve.req.offlineId);
+    expect(loss.state).toBe('merchant_loss');
+    expect(verifyReceipt(loss.receipt!, root, Date.now())).toMatchObject({
+      result: 'declined',
+      declineReason: 'offline_merchant_loss',
+      lossReason: 'card_blocked',
+      offline: true,
+    });
   });
 
   it('a card blocked before the sale is the merchant loss card_blocked; blocked after the sale it is settled', async () => {

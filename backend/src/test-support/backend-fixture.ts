@@ -31,6 +31,8 @@ import {
   SettleResponse,
   VoidResponse,
   type IssueCodeRequest,
+  type OfflineReceiptRequest,
+  type OfflineReceiptResponse,
   type PayMerchantRequest,
   type SettleWithCodeRequest,
   type ShopperChallengeResponse,
@@ -192,6 +194,7 @@ export interface ShopperClients {
   challenge(): Promise<ShopperChallengeResponse>;
   issueCode(req: IssueCodeRequest): Promise<IssueCodeResponse>;
   payMerchant(req: PayMerchantRequest): Promise<PayMerchantResponse>;
+  getOfflineReceipt(req: OfflineReceiptRequest): Promise<OfflineReceiptResponse>;
   close(): void;
 }
 
@@ -202,6 +205,7 @@ export function shopperClients(address: string, backendCa: Buffer, wire: WireAns
     challenge: () => call<Record<string, never>, ShopperChallengeResponse>(c.challenge.bind(c))({}),
     issueCode: declinable('Shopper.IssueCode', c.issueCode.bind(c), IssueCodeResponse.decode, wire),
     payMerchant: declinable('Shopper.PayMerchant', c.payMerchant.bind(c), PayMerchantResponse.decode, wire),
+    getOfflineReceipt: call<OfflineReceiptRequest, OfflineReceiptResponse>(c.getOfflineReceipt.bind(c)),
     close: () => c.close(),
   };
 }
