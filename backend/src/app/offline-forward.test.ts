@@ -204,10 +204,26 @@ describe.each(['sqlite', 'postgres'])('Settlement.ForwardOffline over %s', (kind
         offlineId,
       });
     };
-    const { req } = sale('card-dana', { minor: 120 });
+    const { req } = sale('card-dana', { minor: 120, atc: 7000 });
     expect(await ask('card-dana', req.offlineId)).toMatchObject({
       state: 'not_forwarded',
       declineReason: '',
+    });
+    // GetOutcome (an online payment's question, which cancels an id it finds unsettled) never
+    // closes an offline sale: the shopper cannot cancel the sale the till is still to forward.
+    const ch = await f.shopper.challenge();
+    const outcome = await f.shopper.getOutcome({
+      unpredictableNumber: ch.unpredictableNumber,
+      card: f.card('card-dana').cardData(ch.unpredictableNumber),
+      terminalId: 'T-0001',
+      terminalTxnId: req.offlineId,
+      atc: 7000,
+      amount: req.amount!,
+    });
+    expect(outcome).toMatchObject({
+      approved: false,
+      declineReason: 'authorization_invalid',
+      receipt: undefined,
     });
     const forwarded = await forward(req);
     expect(forwarded.approved).toBe(true);
@@ -282,6 +298,11 @@ describe.each(['sqlite', 'postgres'])('Settlement.ForwardOffline over %s', (kind
     await expect(forward(req, 'T-0002')).rejects.toMatchObject({ code: 7 });
     await expect(forward({ ...req, tc: { ...req.tc!, response: new Uint8Array() } })).rejects.toMatchObject({
       code: 3,
+    });
+    // An offline id is OFF-…; an online transaction id never is (GetOutcome tells them apart).
+    await expect(forward({ ...req, offlineId: req.offlineId.slice(4) })).rejects.toMatchObject({
+      code: 3,
+      details: expect.stringContaining('offline_id'),
     });
     expect((await offlineRows()).some((r) => r.offlineId === req.offlineId)).toBe(false);
   });

@@ -26,6 +26,7 @@ import {
   type OfflineReceiptResponse,
   type OutcomeResponse,
   decodeIad,
+  isOfflineId,
   TEMPORARY_CODE_DIGITS,
   codePinContext,
   maskPan,
@@ -575,6 +576,9 @@ export class ShopperUseCase {
           replayed: true,
         };
       }
+      // An offline sale not forwarded yet is the till's to forward: a question never cancels it
+      // (its confirmation is GetOfflineReceipt's, which writes nothing).
+      if (isOfflineId(req.terminalTxnId)) return refuse('authorization_invalid');
       const terminal = await tx.findTerminal(req.terminalId);
       const merchant = terminal && (await tx.findMerchant(terminal.merchantId));
       if (!terminal || !merchant) return refuse('terminal_unknown');

@@ -33,6 +33,8 @@ import {
   type IssueCodeRequest,
   type OfflineReceiptRequest,
   type OfflineReceiptResponse,
+  type OutcomeRequest,
+  type OutcomeResponse,
   type PayMerchantRequest,
   type SettleWithCodeRequest,
   type ShopperChallengeResponse,
@@ -195,6 +197,7 @@ export interface ShopperClients {
   issueCode(req: IssueCodeRequest): Promise<IssueCodeResponse>;
   payMerchant(req: PayMerchantRequest): Promise<PayMerchantResponse>;
   getOfflineReceipt(req: OfflineReceiptRequest): Promise<OfflineReceiptResponse>;
+  getOutcome(req: OutcomeRequest): Promise<OutcomeResponse>;
   close(): void;
 }
 
@@ -206,6 +209,7 @@ export function shopperClients(address: string, backendCa: Buffer, wire: WireAns
     issueCode: declinable('Shopper.IssueCode', c.issueCode.bind(c), IssueCodeResponse.decode, wire),
     payMerchant: declinable('Shopper.PayMerchant', c.payMerchant.bind(c), PayMerchantResponse.decode, wire),
     getOfflineReceipt: call<OfflineReceiptRequest, OfflineReceiptResponse>(c.getOfflineReceipt.bind(c)),
+    getOutcome: call<OutcomeRequest, OutcomeResponse>(c.getOutcome.bind(c)),
     close: () => c.close(),
   };
 }

@@ -3,6 +3,8 @@
  * value) and becomes INVALID_ARGUMENT; nothing malformed reaches the use cases.          [ISO]
  */
 import {
+  OFFLINE_ID_PREFIX,
+  isOfflineId,
   SUPPORTED_CURRENCIES,
   cvmNameOf,
   type AuthorizeRequest,
@@ -236,6 +238,7 @@ export function validatePayMerchant(r: PayMerchantRequest): PayMerchantRequest {
 export function validateForwardOffline(r: ForwardOfflineRequest): ForwardOfflineRequest {
   id('terminal_id', r.terminalId);
   id('offline_id', r.offlineId);
+  if (!isOfflineId(r.offlineId)) fail('offline_id', `must start with ${OFFLINE_ID_PREFIX}`);
   id('merchant_id', r.merchantId);
   if (!r.tc) fail('tc', 'required');
   bytes('tc.records', r.tc!.records, 1, 4096);
