@@ -43,6 +43,7 @@ import { guardDecoding } from './adapters/grpc/malformed-request';
 import {
   validateAuthorize,
   validateCancel,
+  validateGetOfflineReceipt,
   validateGetOutcome,
   validateChallenge,
   validateCloseBatch,
@@ -560,6 +561,14 @@ export async function startBackend(
           (r, c) => inLane(c, () => shopperUseCase.getOutcome(r, c)),
           m,
           ShopperService.getOutcome.responseSerialize,
+        ),
+        getOfflineReceipt: unary(
+          log,
+          shopperCallerOf,
+          'Shopper.GetOfflineReceipt',
+          validateGetOfflineReceipt,
+          (r, c) => inLane(c, () => shopperUseCase.getOfflineReceipt(r, c)),
+          m,
         ),
         payMerchant: unary(
           log,

@@ -9,6 +9,12 @@ export {
   type ResumeTicket,
   type RetrieveOptions,
 } from './core/payment-flow';
+export {
+  confirmOfflineSale,
+  type ConfirmedOffline,
+  type ConfirmOfflineOptions,
+  type OfflineSaleTicket,
+} from './core/offline-receipt-flow';
 export type { BiometricSensor } from './ports/biometric-sensor';
 export { PhoneError, type PhoneErrorCode } from './core/phone-error';
 export {

@@ -81,6 +81,8 @@ export {
 export {
   IssueCodeRequest,
   IssueCodeResponse,
+  OfflineReceiptRequest,
+  OfflineReceiptResponse,
   OutcomeRequest,
   OutcomeResponse,
   PayMerchantRequest,

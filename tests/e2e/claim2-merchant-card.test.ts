@@ -293,6 +293,7 @@ describe('claim 2: the phone pays a merchant card, no till in the loop', () => {
           return (first = await inner.payMerchant(r));
         },
         getOutcome: (r) => inner.getOutcome(r),
+        getOfflineReceipt: (r) => inner.getOfflineReceipt(r),
         close: () => inner.close(),
       };
       const outcome = await payMerchantCard({

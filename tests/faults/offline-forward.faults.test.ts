@@ -12,6 +12,14 @@
  * the till approved is judged by the card company once (settled or the merchant's loss), no card's
  * TC settles twice, the ledger sums to zero per currency.
  * Prints {"bench":"faults_offline_forward","value":<payments>,"unit":"payments","offline_double_charges":0,"offline_lost":0,…}.
+ *
+ * Lost answers on the wire: a second till forwards through tests/faults/lossy-proxy.ts, a TCP
+ * proxy that lets the till's request reach the card company and cuts the connection once the
+ * settlement is committed, so the answer never comes back (four answers, on new and on open
+ * connections). The
+ * till forwards the journaled bytes again, and the card company answers with its stored answer
+ * (`replayed`). Prints {"bench":"faults_offline_lost_answers","value":<payments>,"unit":"payments",
+ * "payments":…,"answers_lost":…,"offline_double_charges":0,"offline_lost":0,…}.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
@@ -19,13 +27,13 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
+  ForwardOfflineRequest,
   decodePersonalizationData,
   demoOfflineTc,
   privateKeyFromPem,
   verifyOfflineReceipt,
   rawFromPublicKey,
   type CardPersonalization,
-  type ForwardOfflineRequest,
   type SettleResponse,
 } from '@bluetill/protocol';
 import { loadIssuer, readTerminalTls } from '@bluetill/backend';
@@ -36,6 +44,7 @@ import {
   SqliteOfflineJournal,
   type OfflineForwarder,
 } from '@bluetill/pos-terminal';
+import { LossyProxy } from './lossy-proxy';
 import { startRig, type Rig } from './rig';
 import { SOAK, timeout } from './support';
 
@@ -71,6 +80,17 @@ afterAll(async () => {
     `${JSON.stringify({ bench: 'faults_offline_forward', value: figures.payments, unit: 'payments', ...figures, ...books, soak: SOAK })}\n`,
   );
 });
+
+const figuresLossy = {
+  payments: 0,
+  answers_lost: 0,
+  replayed: 0,
+  rounds: 0,
+  settled: 0,
+  offline_double_charges: -1,
+  offline_lost: -1,
+  ledger_balanced: false,
+};
 
 const books = {
   offline_double_charges: -1,
@@ -320,6 +340,174 @@ describe('offline sales forwarded through every interruption', () => {
       expect(rows).toHaveLength(approved.length);
       expect(books.settled).toBe(approved.length); // every card here is in good standing at the card company
       expect(books.ledger_balanced).toBe(true);
+    },
+    timeout(120_000),
+  );
+  it(
+    'answers lost on the wire (lossy proxy): the till forwards the same bytes again and hears the stored answer; no double charge, none lost',
+    async () => {
+      const terminalId = rig.tills[0]!.terminalId;
+      const identity = rig.tills[0]!.identity;
+      const terminalKey = privateKeyFromPem(identity.privatePem);
+      const issuer = loadIssuer(rig.material.emv);
+      const personalization = (id: string) =>
+        decodePersonalizationData(
+          Buffer.from(
+            (JSON.parse(readFileSync(rig.cardFile(id), 'utf8')) as { personalization: string })
+              .personalization,
+            'base64',
+          ),
+        );
+      // Cards with credit to spare after the first test's sales (card-dana's 20.00 would be over its limit).
+      const cards = ['card-alice', 'card-bob', 'card-chen'].map((id) => ({ id, p: personalization(id) }));
+      const proxy = new LossyProxy(() => ({ host: '127.0.0.1', port: Number(rig.address().split(':')[1]) }));
+      const proxyAddress = await proxy.start();
+      const client = new GrpcBackendClient({
+        authorizationAddress: proxyAddress,
+        terminalId,
+        tls: readTerminalTls(rig.seed.tlsDir, terminalId),
+        deadlineMs: 2_000,
+        attempts: 1,
+        backoffMs: 50,
+      });
+      const journal = new SqliteOfflineJournal(join(rig.dir, 'offline-journal-lossy.sqlite'), {
+        key: new Uint8Array(randomBytes(32)),
+      });
+      const committed = (offlineId: string) =>
+        rig.query(
+          'SELECT 1 FROM settlements WHERE terminal_id = ? AND terminal_txn_id = ?',
+          terminalId,
+          offlineId,
+        ).length > 0;
+      /** Offline id → how many of its answers to lose still, and what each forward of it brought back. */
+      const toLose = new Map<string, number>();
+      const sent = new Map<string, { bytes: string[]; replayed: boolean[] }>();
+      const lossy = {
+        armed: 0,
+        lostAfterCommit: 0,
+        replayed: 0,
+      };
+      const forwarder: OfflineForwarder = {
+        async forwardOffline(req: ForwardOfflineRequest): Promise<SettleResponse> {
+          const seen = sent.get(req.offlineId) ?? { bytes: [], replayed: [] };
+          sent.set(req.offlineId, seen);
+          seen.bytes.push(Buffer.from(ForwardOfflineRequest.encode(req).finish()).toString('hex'));
+          const left = toLose.get(req.offlineId) ?? 0;
+          if (left > 0) {
+            toLose.set(req.offlineId, left - 1);
+            lossy.armed++;
+            proxy.loseNextAnswer(() => {
+              const done = committed(req.offlineId);
+              if (done) lossy.lostAfterCommit++;
+              return done;
+            });
+          }
+          const res = await client.forwardOffline(req);
+          seen.replayed.push(res.replayed);
+          if (res.replayed) lossy.replayed++;
+          return res;
+        },
+      };
+      const desk = new OfflineDesk({
+        terminalId,
+        merchantId: identity.merchantId,
+        merchantName: identity.merchantName,
+        terminalKey: terminalKey.privateKey,
+        journal,
+        limits: LIMITS,
+        blockList: { has: () => false },
+        caKeys: new Map([[issuer.ca.index, issuer.ca.publicKey]]),
+        cardKeySecret: new Uint8Array(randomBytes(32)),
+        forwarder,
+        clock: { now: () => Date.now() },
+      });
+      try {
+        // The card company unreachable (the till's own client finds no connection): sales offline.
+        await rig.killBackend();
+        const probe = await client.challenge().catch((e: unknown) => e);
+        expect(probe).toBeInstanceOf(BackendError);
+        expect((probe as BackendError).unreachable).toBe(true);
+        const approved: string[] = [];
+        for (let i = 0; i < 9; i++) {
+          const card = cards[i % cards.length]!;
+          const un = OfflineDesk.unpredictableNumber();
+          const amount = { minor: 210 + 29 * i, currency: 'EUR' };
+          const r = await desk.approve({
+            request: { requested: 'tc', amount, unpredictableNumber: un },
+            evidence: demoOfflineTc(card.p, {
+              amount,
+              unpredictableNumber: un,
+              atc: 300 + i, // ATCs no earlier test used: each ATC is used once per card
+              date: new Date().toISOString().slice(2, 10).replaceAll('-', ''),
+            }),
+            backend: 'unreachable',
+            items: [{ sku: 'goods', name: 'Goods', quantity: 1, unitPriceMinor: amount.minor }],
+          });
+          expect(r.approved, JSON.stringify(r)).toBe(true);
+          if (r.approved) approved.push(r.offlineId);
+        }
+        figuresLossy.payments = approved.length;
+        // Answers lost: of the first sale (the first call on a new connection), two in the middle
+        // and the last one (each on a connection already open).
+        const lost = [approved[0]!, approved[3]!, approved[5]!, approved[8]!];
+        for (const id of lost) toLose.set(id, 1);
+        await rig.startBackend();
+        let rounds = 0;
+        while (desk.status().open > 0 && rounds < 12) {
+          await client.waitForReady(10_000).catch(() => undefined);
+          await desk.forward();
+          rounds++;
+        }
+        expect(desk.status().open).toBe(0);
+        figuresLossy.rounds = rounds;
+        figuresLossy.answers_lost = proxy.lostAnswers;
+        expect(proxy.lostAnswers).toBe(4);
+        expect(lossy.lostAfterCommit).toBe(4); // each cut came after the card company committed
+        // Each lost answer's sale was sent again byte for byte and answered with the stored answer.
+        for (const id of lost) {
+          const sentOf = sent.get(id)!;
+          expect(sentOf.bytes.length, id).toBe(2);
+          expect(new Set(sentOf.bytes).size, id).toBe(1);
+          expect(sentOf.replayed, id).toEqual([true]);
+        }
+        for (const id of approved.filter((x) => !lost.includes(x)))
+          expect(sent.get(id)!.replayed, id).toEqual([false]);
+        figuresLossy.replayed = lossy.replayed;
+
+        const rows = rig.query<{ offline_id: string; outcome: string; card_id: string; atc: number }>(
+          `SELECT offline_id, outcome, card_id, atc FROM offline_sales WHERE terminal_id = ? AND offline_id IN (${approved.map(() => '?').join(',')})`,
+          terminalId,
+          ...approved,
+        );
+        const postings = rig.query<{ id: string; n: number; s: number }>(
+          `SELECT s.terminal_txn_id AS id, COUNT(p.id) AS n, SUM(ABS(p.amount_minor)) AS s FROM settlements s
+            JOIN postings p ON p.settlement_id = s.id
+            WHERE s.terminal_id = ? AND s.terminal_txn_id IN (${approved.map(() => '?').join(',')}) GROUP BY s.terminal_txn_id`,
+          terminalId,
+          ...approved,
+        );
+        figuresLossy.offline_double_charges =
+          postings.filter((p) => p.n !== 2).length +
+          (rows.length - new Set(rows.map((r) => `${r.card_id}/${r.atc}`)).size);
+        figuresLossy.offline_lost = approved.filter(
+          (id) => !rows.some((r) => r.offline_id === id && r.outcome === 'settled'),
+        ).length;
+        figuresLossy.settled = rows.filter((r) => r.outcome === 'settled').length;
+        figuresLossy.ledger_balanced = rig
+          .query<{ s: number }>('SELECT SUM(amount_minor) AS s FROM postings GROUP BY currency')
+          .every((r) => r.s === 0);
+        expect(figuresLossy.offline_double_charges).toBe(0);
+        expect(figuresLossy.offline_lost, JSON.stringify(rows)).toBe(0);
+        expect(postings).toHaveLength(approved.length);
+        expect(figuresLossy.ledger_balanced).toBe(true);
+      } finally {
+        client.close();
+        journal.close();
+        await proxy.close();
+      }
+      process.stdout.write(
+        `${JSON.stringify({ bench: 'faults_offline_lost_answers', value: figuresLossy.payments, unit: 'payments', ...figuresLossy, soak: SOAK })}\n`,
+      );
     },
     timeout(120_000),
   );

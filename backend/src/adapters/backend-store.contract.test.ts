@@ -3,7 +3,8 @@
  * for every store in `stores` (SQLite on a file; PostgreSQL 15 on a throwaway server, one
  * database per factory open, migrated): a transaction's writes commit together or not at all and
  * a throw undoes only its own; a request id is answered exactly once (replayOf) even when several
- * arrive at once; concurrent commits on one card neither lose an update nor move its ATC back; a
+ * arrive at once; concurrent commits on one card neither lose an update nor move its ATC back; each ATC of a
+ * card is used once in any order, the same ATC from two nodes at once by exactly one; a
  * challenge and a temporary code are used once, however many take them at once; postings that do
  * not sum to zero per currency are refused (on PostgreSQL by the database itself, at COMMIT); the
  * ledger sums to zero per currency. Demo registry: merchant M-0001, terminal T-0001, card-alice.
@@ -132,6 +133,54 @@ describe.each(storeFactories)('BackendStore contract: $name', (factory) => {
     // The second 12 always finds the first one's ATC, whichever ran first.
     expect(outcomes.filter((o) => o === 'replayed_atc').length).toBeGreaterThanOrEqual(1);
     await store.commit((tx) => tx.setPinTries('card-alice', start.pinTries));
+  });
+
+  it('uses each ATC of a card once, in any order (a lower ATC after a higher one is new), and raises its highest ATC seen', async () => {
+    const atcs = [40_000, 30_000, 40_000, 35_000, 30_000];
+    const used: boolean[] = [];
+    for (const atc of atcs) used.push(await store.commit((tx) => tx.useAtc('card-alice', atc)));
+    expect(used).toEqual([true, true, false, true, false]);
+    const card = (await store.read((tx) => tx.findCardById('card-alice')))!;
+    expect(card.lastAtc).toBe(40_000);
+    // Another card's ATCs are its own.
+    expect(await store.commit((tx) => tx.useAtc('card-bob', 30_000))).toBe(true);
+    // A transaction that throws after using an ATC leaves it unused.
+    await expect(
+      store.commit(async (tx) => {
+        await tx.useAtc('card-alice', 31_000);
+        throw new Error('refused after using it');
+      }),
+    ).rejects.toThrow(/refused/);
+    expect(await store.commit((tx) => tx.useAtc('card-alice', 31_000))).toBe(true);
+  });
+
+  it('the same ATC from two nodes at once: exactly one uses it, every other is told it was used', async () => {
+    const peer = await opened.peer();
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          (i % 2 ? peer : store).commit(async (tx) => {
+            // As the services do: the card under its lock, then its ATC.
+            await tx.findCardById('card-alice');
+            return tx.useAtc('card-alice', 50_000);
+          }),
+        ),
+      );
+      expect(answers.filter((a) => a)).toHaveLength(1);
+      expect(answers.filter((a) => !a)).toHaveLength(7);
+      // Without the card's lock the unique key (card, ATC) still decides: one more race, bare.
+      const bare = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          (i % 2 ? peer : store).commit((tx) => tx.useAtc('card-alice', 50_001)),
+        ),
+      );
+      expect(bare.filter((a) => a)).toHaveLength(1);
+      expect(
+        await opened.select('SELECT atc FROM card_atcs WHERE card_id = ? AND atc >= ?', 'card-alice', 50_000),
+      ).toHaveLength(2);
+    } finally {
+      await peer.close();
+    }
   });
 
   it('refuses postings that do not sum to zero in each currency, and keeps nothing of that transaction', async () => {

@@ -5,9 +5,9 @@
  * transaction ids (GetSettlement finds it; the same request gets the stored answer, another
  * request under the id ALREADY_EXISTS). In one transaction: the earlier answer if any; else the
  * terminal and merchant, the card's TC checked again (classifyForwardedTc: chain, CDA,
- * cryptogram under the card's key, an ATC not forwarded before, the card's status at the time of
- * the sale, its expiry, currency and credit), then either the settled sale (receipt, ledger pair,
- * the card's ATC moved forward) or the merchant's loss with its reason (a declined receipt that
+ * cryptogram under the card's key, an ATC the card never used before online or offline, the
+ * card's status at the time of the sale, its expiry, currency and credit), then either the
+ * settled sale (receipt, ledger pair) or the merchant's loss with its reason (a declined receipt that
  * names it); and the offline row beside it, for the report. Nothing is dropped silently.
  */
 import {
@@ -130,7 +130,6 @@ export class OfflineForwardUseCase {
         atc: atc ?? 0,
         offline: { lossReason: lossReason ?? '' },
       });
-      if (settled && card && atc !== null && atc > card.lastAtc) await tx.setLastAtc(card.id, atc);
       await offline.insertOfflineSale({
         settlementId,
         terminalId: req.terminalId,
@@ -174,8 +173,11 @@ export class OfflineForwardUseCase {
         availableMinor: card.creditLimitMinor + (await tx.accountBalance(card.accountId)),
         currency: card.currency,
       };
+      // The card signed this ATC (its CDA verified): it is used up now, whatever the verdict, and
+      // one the card used before (online or offline, on any node) is a replay.
       const named = verifyOfflineTc({ evidence, caKeys: this.keys.caPublicKeys, now: null });
-      if (named.ok && (await offline.atcSeen(card.id, named.tc.atc))) seen = new Set([named.tc.atc]);
+      if (named.ok && named.tc.psn === card.panSequence && !(await tx.useAtc(card.id, named.tc.atc)))
+        seen = new Set([named.tc.atc]);
     }
     return classifyForwardedTc({
       forwarded: { evidence, amount: req.amount!, approvedAtMs: req.approvedAtMs },

@@ -11,6 +11,8 @@ import {
   SettlementClient,
   callDeclinable,
   demoOfflineTc,
+  publicKeyFromRaw,
+  verifyReceipt,
   type Money,
   type OfflineTcEvidence,
 } from '@bluetill/protocol';
@@ -153,6 +155,111 @@ describe.each(['sqlite', 'postgres'])('Settlement.ForwardOffline over %s', (kind
     expect(await f.backend.store.read((tx) => tx.ledgerSum())).toBe(before);
   });
 
+  it('each ATC once per card, in any order: an online sale authorized before a higher offline TC settles after it; its ATC again, online or offline, is atc_replayed', async () => {
+    const card = f.card('card-chen');
+    const onlineSale = async (txn: string, atc: number) => {
+      const { un, res } = await f.authorizeCard(card, '9876');
+      expect(res.approved).toBe(true);
+      const amount = { minor: 210, currency: 'EUR' };
+      return () =>
+        f.settle({
+          terminalId: 'T-0001',
+          terminalTxnId: txn,
+          merchantId: 'M-0001',
+          authorizationRef: res.authorizationRef,
+          card: card.cardData(un),
+          amount,
+          items: [{ sku: 'gum', name: 'Gum', quantity: 1, unitPriceMinor: amount.minor }],
+          cryptogram: card.arqc(amount, un, atc),
+        });
+    };
+    // Authorized online at ATC 4000; meanwhile the card went offline and made a TC at 5000, which
+    // the till forwards and the card company settles first.
+    const settleLower = await onlineSale(`atc-order-${kind}-1`, 4000);
+    expect((await forward(sale('card-chen', { atc: 5000 }).req)).approved).toBe(true);
+    const lower = await settleLower();
+    expect(lower.declineReason).toBe('');
+    expect(lower.approved).toBe(true);
+    // The same ATC again is a replay whichever way it comes back.
+    const replayOnline = await (await onlineSale(`atc-order-${kind}-2`, 4000))();
+    expect(replayOnline).toMatchObject({ approved: false, declineReason: 'atc_replayed' });
+    const replayOffline = await forward(sale('card-chen', { atc: 4000 }).req);
+    expect(receiptOf(replayOffline)).toMatchObject({ result: 'declined', lossReason: 'atc_replayed' });
+    const replayTc = await (await onlineSale(`atc-order-${kind}-3`, 5000))();
+    expect(replayTc).toMatchObject({ approved: false, declineReason: 'atc_replayed' });
+    // A lower ATC never seen still settles (a till whose sales reach the card company late).
+    expect((await forward(sale('card-chen', { atc: 4500 }).req)).approved).toBe(true);
+    expect(Object.values(await ledger()).every((v) => v === 0)).toBe(true);
+  });
+
+  it("Shopper.GetOfflineReceipt: only the card that paid learns the card company's word: not forwarded (asking writes nothing), settled, the merchant's loss; another card, or a card that does not prove itself, refused", async () => {
+    const root = publicKeyFromRaw(Buffer.from(f.seed.trust.cardCompanyRoot, 'base64'));
+    const ask = async (cardId: string, offlineId: string, dda?: 'another_un') => {
+      const ch = await f.shopper.challenge();
+      const other = dda ? (await f.shopper.challenge()).unpredictableNumber : ch.unpredictableNumber;
+      return f.shopper.getOfflineReceipt({
+        unpredictableNumber: ch.unpredictableNumber,
+        card: f.card(cardId).cardData(other),
+        terminalId: 'T-0001',
+        offlineId,
+      });
+    };
+    const { req } = sale('card-dana', { minor: 120, atc: 7000 });
+    expect(await ask('card-dana', req.offlineId)).toMatchObject({
+      state: 'not_forwarded',
+      declineReason: '',
+    });
+    // GetOutcome (an online payment's question, which cancels an id it finds unsettled) never
+    // closes an offline sale: the shopper cannot cancel the sale the till is still to forward.
+    const ch = await f.shopper.challenge();
+    const outcome = await f.shopper.getOutcome({
+      unpredictableNumber: ch.unpredictableNumber,
+      card: f.card('card-dana').cardData(ch.unpredictableNumber),
+      terminalId: 'T-0001',
+      terminalTxnId: req.offlineId,
+      atc: 7000,
+      amount: req.amount!,
+    });
+    expect(outcome).toMatchObject({
+      approved: false,
+      declineReason: 'authorization_invalid',
+      receipt: undefined,
+    });
+    const forwarded = await forward(req);
+    expect(forwarded.approved).toBe(true);
+    expect(forwarded.replayed).toBe(false);
+    const settled = await ask('card-dana', req.offlineId);
+    expect(settled.state).toBe('settled');
+    expect(Buffer.from(settled.receipt!.receipt)).toEqual(Buffer.from(forwarded.receipt!.receipt));
+    expect(verifyReceipt(settled.receipt!, root, Date.now())).toMatchObject({
+      result: 'approved',
+      offline: true,
+      terminalId: 'T-0001',
+      terminalTxnId: req.offlineId,
+      total: { minor: 120, currency: 'EUR' },
+    });
+    expect(await ask('card-alice', req.offlineId)).toMatchObject({
+      state: 'refused',
+      declineReason: 'authorization_invalid',
+      receipt: undefined,
+    });
+    expect(await ask('card-dana', req.offlineId, 'another_un')).toMatchObject({
+      state: 'refused',
+      declineReason: 'card_authentication_failed',
+      receipt: undefined,
+    });
+    const eve = sale('card-eve');
+    await forward(eve.req);
+    const loss = await ask('card-eve', eve.req.offlineId);
+    expect(loss.state).toBe('merchant_loss');
+    expect(verifyReceipt(loss.receipt!, root, Date.now())).toMatchObject({
+      result: 'declined',
+      declineReason: 'offline_merchant_loss',
+      lossReason: 'card_blocked',
+      offline: true,
+    });
+  });
+
   it('a card blocked before the sale is the merchant loss card_blocked; blocked after the sale it is settled', async () => {
     const eve = await forward(sale('card-eve').req);
     expect(receiptOf(eve)).toMatchObject({ result: 'declined', lossReason: 'card_blocked' });
@@ -191,6 +298,11 @@ describe.each(['sqlite', 'postgres'])('Settlement.ForwardOffline over %s', (kind
     await expect(forward(req, 'T-0002')).rejects.toMatchObject({ code: 7 });
     await expect(forward({ ...req, tc: { ...req.tc!, response: new Uint8Array() } })).rejects.toMatchObject({
       code: 3,
+    });
+    // An offline id is OFF-…; an online transaction id never is (GetOutcome tells them apart).
+    await expect(forward({ ...req, offlineId: req.offlineId.slice(4) })).rejects.toMatchObject({
+      code: 3,
+      details: expect.stringContaining('offline_id'),
     });
     expect((await offlineRows()).some((r) => r.offlineId === req.offlineId)).toBe(false);
   });

@@ -127,6 +127,9 @@ export class SettlementUseCase {
               });
       }
       const cvr = decodeIad(req.cryptogram?.iad ?? new Uint8Array())?.cvr;
+      // A genuine cryptogram uses up its ATC even when declined (funds, limits): it cannot be replayed.
+      const atcUsed =
+        card && authorization && cryptogram === null && atc >= 0 ? !(await tx.useAtc(card.id, atc)) : false;
       const decline = checkSettlement({
         terminal,
         merchant,
@@ -136,7 +139,7 @@ export class SettlementUseCase {
         amount,
         items: req.items,
         availableMinor: available,
-        atc,
+        atcUsed,
         cryptogram,
         cvr,
         now,
@@ -155,8 +158,6 @@ export class SettlementUseCase {
         now,
         atc: Math.max(0, atc),
       });
-      // A genuine cryptogram uses up its ATC even when declined (funds, limits): it cannot be replayed.
-      if (card && atc > card.lastAtc && cryptogram === null) await tx.setLastAtc(card.id, atc);
       // The card signed that its PIN is locked: online PIN (and so every method) locks here too.
       if (card && cryptogram === null && cvr?.pinTryLimitExceeded && card.pinTries < MAX_PIN_TRIES)
         await tx.setPinTries(card.id, MAX_PIN_TRIES);
@@ -176,8 +177,8 @@ export class SettlementUseCase {
    * already has a result gets that result back (a settled payment stays settled, and the till
    * learns it); otherwise the id is recorded as declined (the till's reason) or cancelled, signed,
    * with no postings; the authorization is used up, so its single-use UN, and with it any
-   * cryptogram over it, can no longer settle; and a genuine cryptogram's ATC is used up, so the
-   * card's counter moves past it. A later Settle of this id is refused (already_exists).
+   * cryptogram over it, can no longer settle; and a genuine cryptogram's ATC is used up, so no
+   * cryptogram with it settles later. A later Settle of this id is refused (already_exists).
    */
   async cancel(req: CancelRequest, caller: Caller): Promise<SettleResponse> {
     checkCaller(req.terminalId, caller);
@@ -208,7 +209,7 @@ export class SettlementUseCase {
           }) === null;
         if (genuine) {
           atc = req.cryptogram.atc;
-          if (atc > card.lastAtc) await tx.setLastAtc(card.id, atc);
+          await tx.useAtc(card.id, atc);
         }
       }
       const reason = req.reason as DeclineCode;

@@ -9,7 +9,10 @@
  *   (merchant card's terminal, phone-chosen idempotency key), crediting that merchant;
  * - getOutcome: the card proves itself (DDA over the UN) and asks what became of its payment at a
  *   till: the stored signed outcome when there is one for this card, else a signed cancellation of
- *   that transaction id, the card's ATC moved past the phone's cryptogram (it never settles).
+ *   that transaction id, the ATC of the phone's cryptogram used up (it never settles);
+ * - getOfflineReceipt: the card proves itself and asks what the card company made of its sale a
+ *   till approved offline: settled or the merchant's loss (the signed receipt), or not forwarded
+ *   yet; nothing of the sale is written.
  * Each use case's reads and writes are one `store.commit()`: a transaction in the store's group
  * commit, as for the other use cases.
  */
@@ -17,9 +20,13 @@ import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import {
   OutcomeRequest,
   PayMerchantRequest,
+  Receipt,
   SettleResponse,
+  type OfflineReceiptRequest,
+  type OfflineReceiptResponse,
   type OutcomeResponse,
   decodeIad,
+  isOfflineId,
   TEMPORARY_CODE_DIGITS,
   codePinContext,
   maskPan,
@@ -77,7 +84,11 @@ export interface ShopperEvents {
   onCodeIssued?(outcome: { approved: boolean; decline: DeclineCode | null }): void;
   onMerchantPayment?(outcome: { approved: boolean; decline: DeclineCode | null; replayed: boolean }): void;
   onOutcome?(outcome: { approved: boolean; decline: DeclineCode | null; replayed: boolean }): void;
+  onOfflineReceipt?(outcome: { state: OfflineReceiptState; decline: DeclineCode | null }): void;
 }
+
+/** Shopper.GetOfflineReceipt's answer (OfflineReceiptResponse.state). */
+export type OfflineReceiptState = 'settled' | 'merchant_loss' | 'declined' | 'not_forwarded' | 'refused';
 
 /** The rate-limit key of a caller: a phone's address (IPv6 by /64); other callers by their kind. */
 const peerKey = (caller: Caller): string =>
@@ -450,6 +461,8 @@ export class ShopperUseCase {
           acMasterKeys: this.keys.acMasterKeys,
           cardKeys: this.keys.cardKeys,
         });
+        // A genuine cryptogram uses up its ATC even when declined (funds, limits): it cannot be replayed.
+        const atcUsed = cryptogram === null && atc >= 0 ? !(await tx.useAtc(row.id, atc)) : false;
         const available = row.creditLimitMinor + (await tx.accountBalance(row.accountId));
         // The settlement rules of a till's sale, with this payment standing in for its authorization.
         const authorization = {
@@ -470,7 +483,7 @@ export class ShopperUseCase {
           amount,
           items: req.items,
           availableMinor: available,
-          atc,
+          atcUsed,
           cryptogram,
           cvr: cardCvr,
           now,
@@ -489,7 +502,6 @@ export class ShopperUseCase {
         decline,
         now,
       });
-      if (row && atc > row.lastAtc && proof.ok && cryptogram === null) await tx.setLastAtc(row.id, atc);
       if (
         row &&
         proof.ok &&
@@ -516,7 +528,7 @@ export class ShopperUseCase {
    * The phone that paid at a till asks the card company what became of it. Only the card's holder
    * learns anything (the card's signature over a fresh UN); the answer is signed either way, and
    * "nothing settled" is made true for good: the transaction id is recorded as cancelled and the
-   * card's counter moves past the ATC of the phone's cryptogram, so neither can settle later.
+   * ATC of the phone's cryptogram is used up, so neither can settle later.
    */
   async getOutcome(req: OutcomeRequest, caller: Caller): Promise<OutcomeResponse> {
     const card = req.card!;
@@ -564,10 +576,13 @@ export class ShopperUseCase {
           replayed: true,
         };
       }
+      // An offline sale not forwarded yet is the till's to forward: a question never cancels it
+      // (its confirmation is GetOfflineReceipt's, which writes nothing).
+      if (isOfflineId(req.terminalTxnId)) return refuse('authorization_invalid');
       const terminal = await tx.findTerminal(req.terminalId);
       const merchant = terminal && (await tx.findMerchant(terminal.merchantId));
       if (!terminal || !merchant) return refuse('terminal_unknown');
-      if (req.atc > row.lastAtc) await tx.setLastAtc(row.id, req.atc);
+      await tx.useAtc(row.id, req.atc);
       const { response } = await recordSale(tx, this.keys, {
         terminalId: req.terminalId,
         terminalTxnId: req.terminalTxnId,
@@ -594,6 +609,69 @@ export class ShopperUseCase {
       approved: res.approved,
       decline: (res.declineReason || null) as DeclineCode | null,
       replayed: res.replayed,
+    });
+    return res;
+  }
+
+  /**
+   * The card company's word on a sale a till approved offline (Shopper.GetOfflineReceipt), asked
+   * by the phone that paid, by the terminal and offline id of the till-signed OfflineReceipt. Only
+   * the card's holder learns anything: the card's signature over a fresh UN first, and a sale of
+   * another card is refused as GetOutcome refuses it. Nothing of the sale is written (the UN is
+   * used up): unlike GetOutcome, no answer here cancels a sale not yet forwarded, which stays the
+   * till's to forward. The receipt is the one ForwardOffline signed, so the phone checks it under
+   * the card company's root like any other.
+   */
+  async getOfflineReceipt(req: OfflineReceiptRequest, caller: Caller): Promise<OfflineReceiptResponse> {
+    const card = req.card!;
+    const answer = (state: OfflineReceiptState, o: Partial<OfflineReceiptResponse> = {}) => ({
+      state,
+      receipt: undefined,
+      declineReason: '',
+      ...o,
+    });
+    const refuse = (d: DeclineCode) => answer('refused', { declineReason: d });
+    this.outcomesPerPeer.take(peerKey(caller));
+    const un = toHex(req.unpredictableNumber);
+    const res = await (async (): Promise<OfflineReceiptResponse> => {
+      if ((await this.store.read((tx) => tx.peekShopperChallenge(un, this.clock.now()))) !== 'ok') {
+        this.work.refusedBeforeCrypto++;
+        return refuse('unpredictable_number_invalid');
+      }
+      const panHash = this.keys.panHash(card.pan);
+      this.outcomes.take(panHash);
+      return this.store.commit(async (tx): Promise<OfflineReceiptResponse> => {
+        const now = this.clock.now();
+        if ((await tx.takeShopperChallenge(un, now)) !== 'ok') return refuse('unpredictable_number_invalid');
+        const row = await tx.findCardByPanHash(panHash);
+        this.work.cardChecks++;
+        const proof = authenticateCard({
+          card,
+          unpredictableNumber: req.unpredictableNumber,
+          caKeys: this.keys.caPublicKeys,
+          issuerKeys: this.keys.issuerKeys,
+          cardRecords: this.keys.cardRecords,
+          now: new Date(now),
+        });
+        if (proof !== null || !row || row.expiry !== card.expiry || row.panSequence !== card.panSequence)
+          return refuse('card_authentication_failed');
+        const prior = await tx.findSettlement(req.terminalId, req.offlineId);
+        if (!prior) return answer('not_forwarded');
+        const stored = SettleResponse.decode(prior.response);
+        const receipt = stored.receipt ? Receipt.decode(stored.receipt.receipt) : undefined;
+        // Another card's sale, or not an offline one: nothing about it.
+        if (prior.cardId !== row.id || !receipt?.offline) return refuse('authorization_invalid');
+        const state: OfflineReceiptState = stored.approved
+          ? 'settled'
+          : stored.declineReason === 'offline_merchant_loss'
+            ? 'merchant_loss'
+            : 'declined';
+        return answer(state, { receipt: stored.receipt });
+      });
+    })();
+    this.events.onOfflineReceipt?.({
+      state: res.state as OfflineReceiptState,
+      decline: (res.declineReason || null) as DeclineCode | null,
     });
     return res;
   }

@@ -104,7 +104,7 @@ describe('settlement rules', () => {
     amount: { minor: 500, currency: 'EUR' },
     items: [{ sku: 'a', name: 'A', quantity: 2, unitPriceMinor: 250 }],
     availableMinor: 1000,
-    atc: 5,
+    atcUsed: false,
     cryptogram: null,
     cvr: { ...EMPTY_CVR, ddaPerformed: true, pinTriesLeft: 3 },
     now,
@@ -153,7 +153,7 @@ describe('settlement rules', () => {
       { merchant: { ...facts.merchant!, currency: 'JPY' } },
       'currency_not_accepted',
     ],
-    ['replayed ATC', { atc: 4 }, 'atc_replayed'],
+    ['an ATC the card used before', { atcUsed: true }, 'atc_replayed'],
     ['an invalid cryptogram', { cryptogram: 'cryptogram_invalid' as const }, 'cryptogram_invalid'],
     ['over the available credit', { availableMinor: 499 }, 'insufficient_funds'],
   ] as const)('declines %s', (_n, patch, code) => {

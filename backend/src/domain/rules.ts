@@ -94,7 +94,12 @@ export interface SettlementFacts {
   readonly amount: Money;
   readonly items: readonly Item[];
   readonly availableMinor: number;
-  readonly atc: number;
+  /**
+   * The card had used this cryptogram's ATC before (CardStore.useAtc said so). Each ATC is used at
+   * most once per card, in any order: an online payment whose ATC is below one an offline TC or
+   * another till already settled still settles.
+   */
+  readonly atcUsed: boolean;
   /** Result of the ARQC check (verifyCryptogram): null when the card's cryptogram is valid. */
   readonly cryptogram: DeclineCode | null;
   /** The card verification results from the cryptogram's IAD; trusted only when `cryptogram` is null. */
@@ -152,7 +157,7 @@ export function checkSettlement(f: SettlementFacts): DeclineCode | null {
   if (f.amount.currency !== f.merchant.currency) return 'currency_not_accepted';
   if (basketTotal(f.items, f.amount.currency).minor !== f.amount.minor) return 'amount_mismatch';
   if (f.amount.minor > MAX_TRANSACTION_MINOR) return 'amount_limit_exceeded';
-  if (f.atc <= f.card.lastAtc) return 'atc_replayed';
+  if (f.atcUsed) return 'atc_replayed';
   if (f.amount.minor > f.availableMinor) return 'insufficient_funds';
   return null;
 }

@@ -187,12 +187,19 @@ export class CommitError extends Error {
   }
 }
 
-/** Cards: the card row is the lock of a card's state (ATC forward only, PIN tries, available credit). */
+/** Cards: the card row is the lock of a card's state (ATCs used, PIN tries, available credit). */
 export interface CardStore {
   findCardByPanHash(panHash: string): Promise<CardRow | undefined>;
   findCardById(id: string): Promise<CardRow | undefined>;
   setPinTries(cardId: string, tries: number): Promise<void>;
   setLastAtc(cardId: string, atc: number): Promise<void>;
+  /**
+   * Uses up one of the card's ATCs (a genuine cryptogram carried it) and raises its highest ATC
+   * seen (`lastAtc`). false when the card had used this ATC already (nothing written): each ATC is
+   * used at most once per card, in whatever order its payments arrive, and the store's unique key
+   * (card, ATC) decides between two nodes that try the same one at once.
+   */
+  useAtc(cardId: string, atc: number): Promise<boolean>;
 }
 
 /** Merchants and terminals, and the terminals' client certificates. */

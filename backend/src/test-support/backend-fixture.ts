@@ -31,6 +31,10 @@ import {
   SettleResponse,
   VoidResponse,
   type IssueCodeRequest,
+  type OfflineReceiptRequest,
+  type OfflineReceiptResponse,
+  type OutcomeRequest,
+  type OutcomeResponse,
   type PayMerchantRequest,
   type SettleWithCodeRequest,
   type ShopperChallengeResponse,
@@ -192,6 +196,8 @@ export interface ShopperClients {
   challenge(): Promise<ShopperChallengeResponse>;
   issueCode(req: IssueCodeRequest): Promise<IssueCodeResponse>;
   payMerchant(req: PayMerchantRequest): Promise<PayMerchantResponse>;
+  getOfflineReceipt(req: OfflineReceiptRequest): Promise<OfflineReceiptResponse>;
+  getOutcome(req: OutcomeRequest): Promise<OutcomeResponse>;
   close(): void;
 }
 
@@ -202,6 +208,8 @@ export function shopperClients(address: string, backendCa: Buffer, wire: WireAns
     challenge: () => call<Record<string, never>, ShopperChallengeResponse>(c.challenge.bind(c))({}),
     issueCode: declinable('Shopper.IssueCode', c.issueCode.bind(c), IssueCodeResponse.decode, wire),
     payMerchant: declinable('Shopper.PayMerchant', c.payMerchant.bind(c), PayMerchantResponse.decode, wire),
+    getOfflineReceipt: call<OfflineReceiptRequest, OfflineReceiptResponse>(c.getOfflineReceipt.bind(c)),
+    getOutcome: call<OutcomeRequest, OutcomeResponse>(c.getOutcome.bind(c)),
     close: () => c.close(),
   };
 }

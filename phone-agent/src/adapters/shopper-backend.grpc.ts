@@ -1,8 +1,8 @@
 /**
  * ShopperBackend over grpc-js: server-authenticated TLS (the backend CA from the trust file; the
  * phone has no client certificate), a deadline on every call; Challenge and PayMerchant retried
- * on UNAVAILABLE / DEADLINE_EXCEEDED (PayMerchant is idempotent on its key), IssueCode and
- * GetOutcome never (each attempt uses up its UN). A decline arrives OK with the response message in
+ * on UNAVAILABLE / DEADLINE_EXCEEDED (PayMerchant is idempotent on its key), IssueCode,
+ * GetOutcome and GetOfflineReceipt never (each attempt uses up its UN). A decline arrives OK with the response message in
  * the body; one carried as FAILED_PRECONDITION with the response in the `bluetill-decline-bin`
  * trailer (an older peer) is handed up as that response value, and one without a decodable
  * trailer is a ShopperBackendError('rejected'), never an approval.
@@ -17,12 +17,14 @@ import { credentials, status, type ChannelOptions, type ServiceError } from '@gr
 import {
   DeclineTrailerError,
   IssueCodeResponse,
+  type OfflineReceiptResponse,
   OutcomeResponse,
   PayMerchantResponse,
   ShopperClient,
   callDeclinable,
   type DeclinableResponse,
   type IssueCodeRequest,
+  type OfflineReceiptRequest,
   type OutcomeRequest,
   type PayMerchantRequest,
   type ShopperChallengeResponse,
@@ -92,6 +94,12 @@ export class GrpcShopperBackend implements ShopperBackend {
     );
   }
 
+  getOfflineReceipt(req: OfflineReceiptRequest): Promise<OfflineReceiptResponse> {
+    return this.unary<OfflineReceiptResponse>('getOfflineReceipt', req).catch((e: unknown) =>
+      Promise.reject(this.translate('GetOfflineReceipt', e)),
+    );
+  }
+
   payMerchant(req: PayMerchantRequest): Promise<PayMerchantResponse> {
     return this.retrying('PayMerchant', () => this.unary('payMerchant', req, PayMerchantResponse.decode));
   }
@@ -102,7 +110,7 @@ export class GrpcShopperBackend implements ShopperBackend {
 
   /** One call; `declined` (the response message's decoder) turns a decline status back into its response value. */
   private unary<Res>(
-    method: 'challenge' | 'issueCode' | 'payMerchant' | 'getOutcome',
+    method: 'challenge' | 'issueCode' | 'payMerchant' | 'getOutcome' | 'getOfflineReceipt',
     req: unknown,
     declined?: Res extends DeclinableResponse ? (bytes: Uint8Array) => Res : never,
   ): Promise<Res> {

@@ -7,6 +7,8 @@
  *                                                    no till: a one-time payment code from the backend for the cashier
  *   bluetill-phone pay --merchant-card reader:NAME|FILE --item SKU:NAME:QTY:PRICE… [--items FILE] [--amount A] --backend HOST:PORT --trust trust.json
  *                                                    no till: pay the merchant whose IC card is in the other reader
+ *   bluetill-phone receipt --terminal ID --offline-id ID --backend HOST:PORT --trust trust.json [--reader NAME | --card-file FILE]
+ *                                                    the card company's confirmation of a sale a till approved offline
  *   bluetill-phone card write FILE [--reader NAME]   personalize a blank card from an issuer's file, read it back
  *   bluetill-phone card read [--reader NAME] [--json] read the payment application (card number shown masked)
  *
@@ -20,6 +22,7 @@ import { registerCard } from './card-commands';
 import { CliError } from './cli-error';
 import { EXIT } from './exit-codes';
 import { registerPay, type CliExtensions } from './pay-command';
+import { registerReceipt } from './receipt-command';
 import { registerScan } from './scan-command';
 
 /** After a usage error: one line on where the options are, not the whole help. */
@@ -49,6 +52,7 @@ export async function runPhoneCli(argv: readonly string[], ext: CliExtensions = 
   program.exitOverride((e) => process.exit(e.exitCode === 0 ? EXIT.ok : EXIT.usage));
   registerScan(program);
   registerPay(program, ext);
+  registerReceipt(program, ext);
   registerCard(program);
   helpHintAfterErrors(program, name);
   await program.parseAsync([...argv]).catch((error: unknown) => {

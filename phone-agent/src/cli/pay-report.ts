@@ -33,6 +33,13 @@ export interface PayReport {
   readonly terminalTxnId?: string;
   readonly receipt?: ReturnType<typeof receiptFields>;
   readonly receiptText?: string;
+  /** A sale the till approved offline: what names it to the card company (`bluetill-phone receipt`). */
+  readonly offline?: {
+    readonly terminalId: string;
+    readonly offlineId: string;
+    readonly total?: { readonly minor: number; readonly currency: string };
+    readonly atc: number;
+  };
 }
 
 export function receiptFields(r: Receipt) {
@@ -202,9 +209,17 @@ export function reportOutcome(
       return {
         outcome: 'approved',
         exitCode: EXIT.ok,
-        message: `Approved offline by ${o.receipt.merchantName}'s till (${o.receipt.offlineId}): to be confirmed by the card company`,
+        message: `Approved offline by ${o.receipt.merchantName}'s till (${o.receipt.offlineId}): to be confirmed by the card company (bluetill-phone receipt --terminal ${o.receipt.terminalId} --offline-id ${o.receipt.offlineId})`,
         charged: 'yes',
         ...base,
+        offline: {
+          terminalId: o.receipt.terminalId,
+          offlineId: o.receipt.offlineId,
+          ...(o.receipt.total
+            ? { total: { minor: o.receipt.total.minor, currency: o.receipt.total.currency } }
+            : {}),
+          atc: o.receipt.atc,
+        },
       };
     case 'declined': {
       const locked = o.reason === 'pin_tries_exceeded' || o.reason === 'cvm_tries_exceeded';

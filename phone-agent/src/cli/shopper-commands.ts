@@ -242,6 +242,7 @@ export async function runMerchantCardCommand(
       return backend.payMerchant(r);
     },
     getOutcome: (r) => backend.getOutcome(r),
+    getOfflineReceipt: (r) => backend.getOfflineReceipt(r),
     close: () => backend.close(),
   };
   const idempotencyKey =

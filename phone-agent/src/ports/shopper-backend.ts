@@ -1,6 +1,8 @@
 import type {
   IssueCodeRequest,
   IssueCodeResponse,
+  OfflineReceiptRequest,
+  OfflineReceiptResponse,
   OutcomeRequest,
   OutcomeResponse,
   PayMerchantRequest,
@@ -26,6 +28,8 @@ export interface ShopperBackend {
   payMerchant(req: PayMerchantRequest): Promise<PayMerchantResponse>;
   /** What became of a payment at a till (the card proves itself over a UN); not retried: each attempt uses up its UN. */
   getOutcome(req: OutcomeRequest): Promise<OutcomeResponse>;
+  /** The card company's word on a sale a till approved offline (the card proves itself over a UN); not retried: each attempt uses up its UN. */
+  getOfflineReceipt(req: OfflineReceiptRequest): Promise<OfflineReceiptResponse>;
   close(): void;
 }
 

@@ -15,6 +15,15 @@ import { signWith, verifyWith } from './certificate';
 
 export const OFFLINE_RECEIPT_STATUS = 'approved offline, to be confirmed by the card company';
 
+/**
+ * Every offline id starts with this (`OFF-<terminal>-…`, made by the till's offline desk), and no
+ * online terminal transaction id does: the two share the card company's settlement ids, and a
+ * question about an online payment (Shopper.GetOutcome) must never be able to close an offline one.
+ */
+export const OFFLINE_ID_PREFIX = 'OFF-';
+
+export const isOfflineId = (id: string): boolean => id.startsWith(OFFLINE_ID_PREFIX);
+
 export class OfflineReceiptError extends ProtocolError<'malformed' | 'bad_signature' | 'wrong_terminal'> {}
 
 const LABEL = Buffer.from('bluetill offline receipt v1\0', 'latin1');

@@ -318,7 +318,7 @@ describe('Settle (Authorization and Settlement services) and GetSettlement', () 
     );
     a = await f.authorizeCard(bob, '2580');
     await declines(M, 'atc_replayed', SettleResponse.decode, () =>
-      f.settle(settleReq(bob, a.un, a.res.authorizationRef, 'd-atc', {}, 400)),
+      f.settle(settleReq(bob, a.un, a.res.authorizationRef, 'd-atc', {}, 500)),
     );
     const fleet = f.card('card-fleet-001');
     const fa = await f.authorizeCard(fleet, '1001');

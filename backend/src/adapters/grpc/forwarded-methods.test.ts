@@ -146,8 +146,7 @@ describe('Authorize and Settle forwarded as bytes', () => {
   });
 
   it('crosses threads in a few messages per burst, and works the calls in the order they came', async () => {
-    // One card, 40 sales: their ARQCs carry ATCs 1..40 higher than any before, and a card's ATC only
-    // moves forward, so a Settle worked on after a later one would be declined atc_replayed.
+    // One card, 40 sales with rising ATCs: all approved, and stored in the order they were sent.
     const card = f.card('card-chen');
     const sales: SettleRequest[] = [];
     for (let i = 0; i < 40; i++) {
@@ -178,6 +177,12 @@ describe('Authorize and Settle forwarded as bytes', () => {
         .filter((r) => !r.approved)
         .map((r) => r.declineReason),
     ).toEqual([]);
+    const stored = f.backend.store.db
+      .prepare(
+        "SELECT terminal_txn_id AS t FROM settlements WHERE terminal_txn_id LIKE 'burst-%' ORDER BY id",
+      )
+      .all() as Array<{ t: string }>;
+    expect(stored.map((r) => r.t)).toEqual(sales.map((s) => s.terminalTxnId));
     expect(after.calls - before.calls).toBe(40);
     // 40 calls sent in one turn by one client: far fewer messages than calls, each way.
     expect(after.callMessages - before.callMessages).toBeLessThanOrEqual(10);

@@ -197,7 +197,7 @@ describe('settlement server', () => {
     expect(postingsOf('txn-103')).toBe(0);
   });
 
-  it('declines a replayed ATC, an authorization reused, and another merchant', async () => {
+  it('declines an ATC the card used before, an authorization reused, and another merchant', async () => {
     const c = f.card('card-bob');
     const first = await f.authorizeCard(c, '2580');
     expect(
@@ -208,7 +208,7 @@ describe('settlement server', () => {
     ).toBe('authorization_invalid');
     const second = await f.authorizeCard(c, '2580');
     expect(
-      (await f.settle(settleReq(c, second.un, second.res.authorizationRef, 'txn-202', {}, 150)))
+      (await f.settle(settleReq(c, second.un, second.res.authorizationRef, 'txn-202', {}, 200)))
         .declineReason,
     ).toBe('atc_replayed');
     const third = await f.authorizeCard(c, '2580');

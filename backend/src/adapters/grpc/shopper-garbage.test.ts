@@ -12,6 +12,7 @@ import { credentials, makeGenericClientConstructor, status, type ServiceError } 
 import {
   IssueCodeRequest,
   IssueCodeResponse,
+  OfflineReceiptRequest,
   OutcomeRequest,
   PayMerchantRequest,
   PayMerchantResponse,
@@ -79,6 +80,12 @@ const SAMPLES: Record<string, Uint8Array> = {
     terminalTxnId: 'garbage-txn-1',
     atc: 9,
     amount: { minor: 500, currency: 'EUR' },
+  }).finish(),
+  '/bluetill.v1.Shopper/GetOfflineReceipt': OfflineReceiptRequest.encode({
+    unpredictableNumber: Uint8Array.of(1, 2, 3, 4),
+    card,
+    terminalId: 'T-0001',
+    offlineId: 'OFF-T-0001-garbage-1',
   }).finish(),
   '/bluetill.v1.Shopper/IssueCode': IssueCodeRequest.encode(
     IssueCodeRequest.fromPartial({

@@ -64,6 +64,7 @@ export function createUseCases(
     onCodeIssued: (e) => event({ event: 'code_issued', ...e }, 'shopper'),
     onMerchantPayment: (e) => event({ event: 'merchant_card_payment', ...e }, 'shopper'),
     onOutcome: (e) => event({ event: 'outcome_asked', ...e }, 'shopper'),
+    onOfflineReceipt: (e) => event({ event: 'offline_receipt_asked', ...e }, 'shopper'),
   });
   const offlineForward = new OfflineForwardUseCase(store, offlineSales, keys, clock, {
     onForwarded: (e) => event({ event: 'offline_forwarded', ...e }, 'settlement'),

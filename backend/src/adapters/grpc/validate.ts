@@ -3,6 +3,8 @@
  * value) and becomes INVALID_ARGUMENT; nothing malformed reaches the use cases.          [ISO]
  */
 import {
+  OFFLINE_ID_PREFIX,
+  isOfflineId,
   SUPPORTED_CURRENCIES,
   cvmNameOf,
   type AuthorizeRequest,
@@ -17,6 +19,7 @@ import {
   type RefundRequest,
   type CancelRequest,
   CANCEL_REASONS,
+  type OfflineReceiptRequest,
   type OutcomeRequest,
   type SettleRequest,
   type ForwardOfflineRequest,
@@ -206,6 +209,14 @@ export function validateGetOutcome(r: OutcomeRequest): OutcomeRequest {
   return r;
 }
 
+export function validateGetOfflineReceipt(r: OfflineReceiptRequest): OfflineReceiptRequest {
+  bytes('unpredictable_number', r.unpredictableNumber, 4, 4);
+  card(r.card);
+  id('terminal_id', r.terminalId);
+  id('offline_id', r.offlineId);
+  return r;
+}
+
 export function validatePayMerchant(r: PayMerchantRequest): PayMerchantRequest {
   if (!/^[A-Za-z0-9._-]{8,64}$/.test(r.idempotencyKey))
     fail('idempotency_key', 'must be 8-64 characters of A-Z a-z 0-9 . _ -');
@@ -233,6 +244,7 @@ export function validateGetOfflineParameters(r: GetOfflineParametersRequest): Ge
 export function validateForwardOffline(r: ForwardOfflineRequest): ForwardOfflineRequest {
   id('terminal_id', r.terminalId);
   id('offline_id', r.offlineId);
+  if (!isOfflineId(r.offlineId)) fail('offline_id', `must start with ${OFFLINE_ID_PREFIX}`);
   id('merchant_id', r.merchantId);
   if (!r.tc) fail('tc', 'required');
   bytes('tc.records', r.tc!.records, 1, 4096);

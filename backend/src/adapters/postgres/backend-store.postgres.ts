@@ -57,6 +57,8 @@ import { migratePostgres } from './migrate';
 import { postgresErrorKind } from './postgres-errors';
 import {
   ADVANCE_ATC,
+  RAISE_LAST_ATC,
+  USE_ATC,
   CARD_COLUMNS,
   CHALLENGE_STATE,
   LOCK_CARD,
@@ -544,6 +546,11 @@ function postgresTx(q: Query, locking: boolean): StoreTx {
     setLastAtc: async (cardId, atc) => {
       if ((await q(ADVANCE_ATC, [cardId, atc])).length !== 1)
         throw new Error(`the ATC of card ${cardId} is not below ${atc}: read the card under its lock first`);
+    },
+    useAtc: async (cardId, atc) => {
+      if ((await q(USE_ATC, [cardId, atc])).length !== 1) return false;
+      await q(RAISE_LAST_ATC, [cardId, atc]);
+      return true;
     },
 
     findTerminal: (id) =>

@@ -39,6 +39,17 @@ export const LOCK_CARD_BY_PAN_HASH = `SELECT ${CARD_COLUMNS} FROM cards WHERE pa
 export const ADVANCE_ATC =
   'UPDATE cards SET last_atc = $2 WHERE id = $1 AND last_atc < $2 RETURNING last_atc';
 
+/**
+ * Uses up one of the card's ATCs: no row back → used already (the primary key (card_id, atc)
+ * decides between two nodes), or at or below the card's floor (its highest when the set began).
+ */
+export const USE_ATC = `INSERT INTO card_atcs (card_id, atc)
+  SELECT id, $2 FROM cards WHERE id = $1 AND atc_floor < $2
+  ON CONFLICT DO NOTHING RETURNING atc`;
+
+/** Raises the card's highest ATC seen (never lowers it). */
+export const RAISE_LAST_ATC = 'UPDATE cards SET last_atc = GREATEST(last_atc, $2) WHERE id = $1';
+
 /** Uses a temporary code once: no row back → it was used already. */
 export const USE_CODE =
   'UPDATE temporary_codes SET used_at = $1, settlement_id = $2 WHERE id = $3 AND used_at IS NULL RETURNING id';

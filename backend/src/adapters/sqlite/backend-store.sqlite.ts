@@ -84,6 +84,11 @@ export class SqliteBackendStore implements BackendStore {
       cardById: p(`SELECT ${CARD_COLUMNS} FROM cards WHERE id = ?`),
       setPinTries: p('UPDATE cards SET pin_tries = ? WHERE id = ?'),
       setLastAtc: p('UPDATE cards SET last_atc = ? WHERE id = ?'),
+      // ATCs at or below the card's floor (its highest when the used-set began) count as used.
+      useAtc: p(
+        'INSERT INTO card_atcs (card_id, atc) SELECT id, @atc FROM cards WHERE id = @card AND atc_floor < @atc ON CONFLICT DO NOTHING',
+      ),
+      raiseLastAtc: p('UPDATE cards SET last_atc = max(last_atc, @atc) WHERE id = @card'),
       insertChallenge: p(
         'INSERT INTO challenges (un, terminal_id, expires_at) VALUES (?, ?, ?) ON CONFLICT (un, terminal_id) DO NOTHING',
       ),
@@ -324,6 +329,12 @@ export class SqliteBackendStore implements BackendStore {
     this.stmt.setLastAtc.run(atc, cardId);
   }
 
+  useAtc(cardId: string, atc: number): boolean {
+    if (this.stmt.useAtc.run({ card: cardId, atc }).changes !== 1) return false;
+    this.stmt.raiseLastAtc.run({ card: cardId, atc });
+    return true;
+  }
+
   insertChallenge(un: string, terminalId: string, expiresAt: number): boolean {
     return this.stmt.insertChallenge.run(un, terminalId, expiresAt).changes === 1;
   }
@@ -471,6 +482,7 @@ function sqliteTx(s: SqliteBackendStore, shopper: SqliteShopperStore): StoreTx {
     findCardById: async (id) => s.findCardById(id),
     setPinTries: async (cardId, tries) => s.setPinTries(cardId, tries),
     setLastAtc: async (cardId, atc) => s.setLastAtc(cardId, atc),
+    useAtc: async (cardId, atc) => s.useAtc(cardId, atc),
     findTerminal: async (id) => s.findTerminal(id),
     findTerminalCertificate: async (fingerprint) => s.findTerminalCertificate(fingerprint),
     findMerchant: async (id) => s.findMerchant(id),

@@ -24,6 +24,7 @@ import {
   Receipt,
   SettleResponse,
   maskPan,
+  OFFLINE_ID_PREFIX,
   signOfflineReceipt,
   type Item,
   type OfflineTcEvidence,
@@ -250,7 +251,7 @@ export class OfflineDesk {
     if (!decision.approved)
       return { approved: false, decline: 'card_company_unreachable', reason: decision.limit };
     const approvedAt = state.highestTimeMs;
-    const offlineId = `OFF-${this.o.terminalId}-${approvedAt.toString(36)}-${(++this.counter).toString(36)}-${randomBytes(3).toString('hex')}`;
+    const offlineId = `${OFFLINE_ID_PREFIX}${this.o.terminalId}-${approvedAt.toString(36)}-${(++this.counter).toString(36)}-${randomBytes(3).toString('hex')}`;
     const request: ForwardOfflineRequest = {
       terminalId: this.o.terminalId,
       offlineId,

@@ -10,6 +10,7 @@ import * as m0008 from './0008-guard-ledger-currencies';
 import * as m0009 from './0009-index-challenges-by-terminal';
 import * as m0010 from './0010-create-offline-sales';
 import * as m0011 from './0011-add-offline-limits';
+import * as m0012 from './0012-create-card-atcs';
 
 export interface Migration {
   readonly version: number;
@@ -30,4 +31,5 @@ export const migrations: readonly Migration[] = [
   { version: 9, name: '0009-index-challenges-by-terminal', up: m0009.up },
   { version: 10, name: '0010-create-offline-sales', up: m0010.up },
   { version: 11, name: '0011-add-offline-limits', up: m0011.up },
+  { version: 12, name: '0012-create-card-atcs', up: m0012.up },
 ];
