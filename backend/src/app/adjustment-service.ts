@@ -57,13 +57,15 @@ export class AdjustmentUseCase {
       const now = this.clock.now();
       const { terminal, merchant } = await terminalAndMerchant(tx, req.terminalId);
       const sale = await tx.findSettlement(req.terminalId, req.terminalTxnId);
+      // The card row is the sale's lock (on a store with many writers): the refunds and the void
+      // of one sale are decided one after the other, each on what the others stored.
+      const card = sale?.cardId ? await tx.findCardById(sale.cardId) : undefined;
       const saleVoided = sale
         ? (await tx.findAdjustment(req.terminalId, 'void', sale.terminalTxnId))?.approved === true
         : false;
       const refundedMinor = sale?.id !== undefined ? await tx.refundedMinor(sale.id) : 0;
       const decline = checkRefund({ terminal, merchant, sale, saleVoided, refundedMinor, amount });
       const approved = decline === null;
-      const card = sale?.cardId ? await tx.findCardById(sale.cardId) : undefined;
       const batchId = approved ? (await tx.openBatch(req.terminalId, now)).id : null;
       const receipt = signReceipt(
         this.keys,
@@ -133,11 +135,12 @@ export class AdjustmentUseCase {
       const now = this.clock.now();
       const { terminal, merchant } = await terminalAndMerchant(tx, req.terminalId);
       const sale = await tx.findSettlement(req.terminalId, req.terminalTxnId);
+      // The card row first (the sale's lock, as in refund), then the open batch (held against a close).
+      const card = sale?.cardId ? await tx.findCardById(sale.cardId) : undefined;
       const refundedMinor = sale?.id !== undefined ? await tx.refundedMinor(sale.id) : 0;
       const openBatchId = (await tx.findOpenBatch(req.terminalId))?.id ?? null;
       const decline = checkVoid({ terminal, merchant, sale, refundedMinor, openBatchId });
       const approved = decline === null;
-      const card = sale?.cardId ? await tx.findCardById(sale.cardId) : undefined;
       const receipt = signReceipt(
         this.keys,
         this.receipt({

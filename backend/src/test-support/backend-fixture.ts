@@ -346,7 +346,7 @@ export async function startBackendFixture(o: BackendFixtureOptions = {}): Promis
     ...(postgresUrl ? { postgresUrl } : { dbPath: seed.dbPath }),
     keysPath: seed.keysPath,
     masterKey,
-    logger: createLogger('backend', 'silent'),
+    logger: createLogger('backend', (process.env.PGS_LOG as 'error') ?? 'silent'),
     ...(o.metrics ? { metrics: o.metrics } : {}),
     ...(o.clock ? { clock: o.clock } : {}),
     ...(o.worker ? { worker: true } : {}),
