@@ -130,13 +130,14 @@ export class AdjustmentUseCase {
     checkCaller(req.terminalId, caller);
     const hash = requestHash(VoidRequest.encode(req).finish());
     const res = await this.store.commit(async (tx): Promise<VoidResponse> => {
+      const sale = await tx.findSettlement(req.terminalId, req.terminalTxnId);
+      // The card row first (the sale's lock, as in refund; a void at the same moment waits here
+      // and then finds this one's row), then the open batch (held against a close).
+      const card = sale?.cardId ? await tx.findCardById(sale.cardId) : undefined;
       const prior = await tx.findAdjustment(req.terminalId, 'void', req.terminalTxnId);
       if (prior?.approved) return { ...VoidResponse.decode(prior.response), replayed: true };
       const now = this.clock.now();
       const { terminal, merchant } = await terminalAndMerchant(tx, req.terminalId);
-      const sale = await tx.findSettlement(req.terminalId, req.terminalTxnId);
-      // The card row first (the sale's lock, as in refund), then the open batch (held against a close).
-      const card = sale?.cardId ? await tx.findCardById(sale.cardId) : undefined;
       const refundedMinor = sale?.id !== undefined ? await tx.refundedMinor(sale.id) : 0;
       const openBatchId = (await tx.findOpenBatch(req.terminalId))?.id ?? null;
       const decline = checkVoid({ terminal, merchant, sale, refundedMinor, openBatchId });
