@@ -69,6 +69,7 @@ import type { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite
 import type { PostgresBackendStore } from '../adapters/postgres/backend-store.postgres';
 import { openRegistryAdmin, parseStoreSpec } from '../adapters/store-spec';
 import type { RegistryAdmin } from '../ports/registry-admin';
+import type { StoreTx } from '../ports/backend-store';
 import { createTestDatabase } from './store-factories';
 import { createLogger } from '../adapters/logger';
 import { MasterKey } from '../adapters/master-key';
@@ -181,6 +182,8 @@ export interface BackendFixture<
   readonly wire: WireAnswer[];
   /** Which store the backend runs over. */
   readonly storeKind: StoreKind;
+  /** Where: the SQLite file's path or the PostgreSQL database's URL (a `--store` value; `backendStoreOptions(parseStoreSpec(…))` for another startBackend). */
+  readonly storeSpec: string;
   /**
    * A plain SELECT on the backend's store, outside any commit (tests only), for what the port has
    * no query for; `?` placeholders on both stores. Integers (bigint too) come back as numbers;
@@ -194,6 +197,8 @@ export interface BackendFixture<
   count(table: string): Promise<number>;
   /** A statement that changes the store beside the use cases (tests only: moving clocks in rows, breaking things); `?` placeholders. */
   exec(text: string, ...params: unknown[]): Promise<void>;
+  /** Counts the calls of one query made through read() of the gRPC thread's store, until restore(). */
+  countReads(query: keyof StoreTx): ReadCounter;
   /** Runs fn with the operator's registry (the RegistryAdmin port) over the backend's store, then closes it. */
   registry<T>(fn: (admin: RegistryAdmin) => Promise<T>): Promise<T>;
   challenge(terminalId?: string): Promise<ChallengeResponse>;
@@ -300,6 +305,12 @@ function clientsOver(address: string, creds: ChannelCredentials, wire: WireAnswe
 
 export type StoreKind = 'sqlite' | 'postgres';
 
+export interface ReadCounter {
+  readonly calls: number;
+  reset(): void;
+  restore(): void;
+}
+
 /** The stores a backend suite runs over, for `describe.each(fixtureStores)`. */
 export const fixtureStores: readonly StoreKind[] = ['sqlite', 'postgres'];
 
@@ -326,9 +337,7 @@ export interface BackendFixtureOptions {
 export function startBackendFixture(
   o: BackendFixtureOptions & ({ postgresUrl: string } | { store: 'postgres' }),
 ): Promise<BackendFixture<PostgresBackendStore>>;
-export function startBackendFixture(
-  o: BackendFixtureOptions & { store: StoreKind },
-): Promise<StoreFixture>;
+export function startBackendFixture(o: BackendFixtureOptions & { store: StoreKind }): Promise<StoreFixture>;
 export function startBackendFixture(o?: BackendFixtureOptions): Promise<BackendFixture>;
 export async function startBackendFixture(o: BackendFixtureOptions = {}): Promise<StoreFixture> {
   if (o.store === 'sqlite' && o.postgresUrl !== undefined)
@@ -379,6 +388,7 @@ export async function startBackendFixture(o: BackendFixtureOptions = {}): Promis
     backend,
     wire,
     storeKind: postgresUrl ? 'postgres' : 'sqlite',
+    storeSpec: postgresUrl ?? seed.dbPath,
     select: select.all,
     one: async <T>(text: string, ...params: unknown[]) => (await select.all<T>(text, ...params))[0],
     async count(table) {
@@ -386,8 +396,35 @@ export async function startBackendFixture(o: BackendFixtureOptions = {}): Promis
       return (await select.all<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`))[0]!.n;
     },
     exec: select.exec,
+    countReads(query) {
+      const store = backend.store;
+      const read = store.read;
+      let calls = 0;
+      store.read = <T>(fn: (tx: StoreTx) => Promise<T>) =>
+        read.call(store, (tx) =>
+          fn(
+            new Proxy(tx, {
+              get(t, key, receiver) {
+                const value: unknown = Reflect.get(t, key, receiver);
+                if (key !== query || typeof value !== 'function') return value;
+                return (...args: unknown[]) => {
+                  calls++;
+                  return (value as (...a: unknown[]) => unknown).apply(t, args);
+                };
+              },
+            }),
+          ),
+        ) as Promise<T>;
+      return {
+        get calls() {
+          return calls;
+        },
+        reset: () => void (calls = 0),
+        restore: () => void (store.read = read),
+      };
+    },
     async registry(fn) {
-      const admin = await openRegistryAdmin(parseStoreSpec(postgresUrl ?? seed.dbPath));
+      const admin = await openRegistryAdmin(parseStoreSpec(f.storeSpec));
       try {
         return await fn(admin);
       } finally {

@@ -16,35 +16,15 @@ import {
   fixtureStores,
   startBackendFixture,
   stopStoreServers,
+  type ReadCounter,
   type StoreFixture,
 } from '../../test-support/backend-fixture';
 import { BackendMetrics } from '../metrics/backend-metrics';
-import type { StoreTx } from '../../ports/backend-store';
 
 let f: StoreFixture;
-let registryReads = 0;
+let registryReads: ReadCounter;
 let metrics: BackendMetrics;
 afterAll(stopStoreServers, 30_000);
-
-/** Counts the registry reads (terminal certificates) made through the gRPC thread's store. */
-function countRegistryReads(): void {
-  const store = f.backend.store;
-  const read = store.read.bind(store);
-  store.read = <T>(fn: (tx: StoreTx) => Promise<T>) =>
-    read((tx) =>
-      fn(
-        new Proxy(tx, {
-          get: (t, key, receiver) =>
-            key === 'findTerminalCertificate'
-              ? (fingerprint: string) => {
-                  registryReads++;
-                  return t.findTerminalCertificate(fingerprint);
-                }
-              : Reflect.get(t, key, receiver),
-        }),
-      ),
-    );
-}
 
 const raw = (b: Buffer) => b;
 const method = (path: string) => ({
@@ -96,12 +76,12 @@ describe.each(fixtureStores)('Authorize and Settle forwarded as bytes over %s', 
   beforeAll(async () => {
     metrics = new BackendMetrics();
     f = await startBackendFixture({ store, worker: true, cryptoWorkers: 0, metrics });
-    countRegistryReads();
+    registryReads = f.countReads('findTerminalCertificate');
   }, 120_000);
   afterAll(() => f.close());
 
   it('approves, declines with the response in the trailer, and settles exactly once, on both services', async () => {
-    const before = registryReads;
+    const before = registryReads.calls;
     const { res, req } = await sale('wire-1');
     expect(res.approved).toBe(true);
     const first = await f.settle(req);
@@ -116,7 +96,7 @@ describe.each(fixtureStores)('Authorize and Settle forwarded as bytes over %s', 
     const wrongPin = await f.authorizeCard(f.card('card-bob'), '0000');
     expect(wrongPin.res).toMatchObject({ approved: false, declineReason: 'pin_incorrect', pinTriesLeft: 2 });
     // Only the two Challenges and GetSettlement (the object path) read the registry on the gRPC thread.
-    expect(registryReads - before).toBe(3);
+    expect(registryReads.calls - before).toBe(3);
     const text = await metrics.text();
     expect(text).toContain('bluetill_backend_declines_total{method="Authorize",reason="pin_incorrect"} 1');
     // A decline is answered OK (the response in the body), like the approval: two OK answers.
