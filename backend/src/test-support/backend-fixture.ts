@@ -355,7 +355,8 @@ export async function startBackendFixture(o: BackendFixtureOptions = {}): Promis
     ...(postgresUrl ? { postgresUrl } : { dbPath: seed.dbPath }),
     keysPath: seed.keysPath,
     masterKey,
-    logger: createLogger('backend', (process.env.PGS_LOG as 'error') ?? 'silent'),
+    // Silent unless BLUETILL_TEST_LOG names a level (e.g. `error`, to see what an INTERNAL answer hid).
+    logger: createLogger('backend', process.env.BLUETILL_TEST_LOG ?? 'silent'),
     ...(o.metrics ? { metrics: o.metrics } : {}),
     ...(o.clock ? { clock: o.clock } : {}),
     ...(o.worker ? { worker: true } : {}),
