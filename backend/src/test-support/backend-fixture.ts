@@ -6,8 +6,8 @@
  *
  * The backend runs over a SQLite file in the temp dir, or (`store: 'postgres'`) over a fresh
  * database on this test file's PostgreSQL 15 server (started on first use, stopped by
- * `stopStoreServers`). What a test reads or writes beside the gRPC calls goes through the
- * fixture's store-neutral helpers (`select`, `count`, `exec`: SQL with `?` placeholders on both
+ * `stopStoreServers`). What a test reads beside the gRPC calls goes through the
+ * fixture's store-neutral helpers (`select`, `one`, `count`: SQL with `?` placeholders on both
  * stores; `registry`: the operator's RegistryAdmin port over the same store).
  *
  * @example
@@ -195,8 +195,6 @@ export interface BackendFixture<
   one<T>(text: string, ...params: unknown[]): Promise<T | undefined>;
   /** Rows of a table. */
   count(table: string): Promise<number>;
-  /** A statement that changes the store beside the use cases (tests only: moving clocks in rows, breaking things); `?` placeholders. */
-  exec(text: string, ...params: unknown[]): Promise<void>;
   /** Counts the calls of one query made through read() of the gRPC thread's store, until restore(). */
   countReads(query: keyof StoreTx): ReadCounter;
   /** Runs fn with the operator's registry (the RegistryAdmin port) over the backend's store, then closes it. */
@@ -396,7 +394,6 @@ export async function startBackendFixture(o: BackendFixtureOptions = {}): Promis
       if (!/^[a-z_]+$/.test(table)) throw new Error(`count: ${JSON.stringify(table)} is not a table name`);
       return (await select.all<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`))[0]!.n;
     },
-    exec: select.exec,
     countReads(query) {
       const store = backend.store;
       const read = store.read;
@@ -487,17 +484,13 @@ export async function startBackendFixture(o: BackendFixtureOptions = {}): Promis
   return f;
 }
 
-/** SQL with `?` placeholders on the backend's own connection: SQLite's as it is, PostgreSQL's with `$n`. */
+/** A SELECT with `?` placeholders on the backend's own connection: SQLite's as it is, PostgreSQL's with `$n`. */
 function storeQueries(store: SqliteBackendStore | PostgresBackendStore): {
   all<T>(text: string, ...params: unknown[]): Promise<T[]>;
-  exec(text: string, ...params: unknown[]): Promise<void>;
 } {
   if ('db' in store)
     return {
       all: async <T>(text: string, ...params: unknown[]) => store.db.prepare(text).all(...params) as T[],
-      exec: async (text, ...params) => {
-        store.db.prepare(text).run(...params);
-      },
     };
   const numbered = (text: string) => {
     let n = 0;
@@ -506,8 +499,5 @@ function storeQueries(store: SqliteBackendStore | PostgresBackendStore): {
   return {
     all: async <T>(text: string, ...params: unknown[]) =>
       (await store.sql.unsafe(numbered(text), params as never[])) as unknown as T[],
-    exec: async (text, ...params) => {
-      await store.sql.unsafe(numbered(text), params as never[]);
-    },
   };
 }
