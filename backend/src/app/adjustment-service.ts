@@ -57,13 +57,15 @@ export class AdjustmentUseCase {
       const now = this.clock.now();
       const { terminal, merchant } = await terminalAndMerchant(tx, req.terminalId);
       const sale = await tx.findSettlement(req.terminalId, req.terminalTxnId);
+      // The card row is the sale's lock (on a store with many writers): the refunds and the void
+      // of one sale are decided one after the other, each on what the others stored.
+      const card = sale?.cardId ? await tx.findCardById(sale.cardId) : undefined;
       const saleVoided = sale
         ? (await tx.findAdjustment(req.terminalId, 'void', sale.terminalTxnId))?.approved === true
         : false;
       const refundedMinor = sale?.id !== undefined ? await tx.refundedMinor(sale.id) : 0;
       const decline = checkRefund({ terminal, merchant, sale, saleVoided, refundedMinor, amount });
       const approved = decline === null;
-      const card = sale?.cardId ? await tx.findCardById(sale.cardId) : undefined;
       const batchId = approved ? (await tx.openBatch(req.terminalId, now)).id : null;
       const receipt = signReceipt(
         this.keys,
@@ -128,16 +130,18 @@ export class AdjustmentUseCase {
     checkCaller(req.terminalId, caller);
     const hash = requestHash(VoidRequest.encode(req).finish());
     const res = await this.store.commit(async (tx): Promise<VoidResponse> => {
+      const sale = await tx.findSettlement(req.terminalId, req.terminalTxnId);
+      // The card row first (the sale's lock, as in refund; a void at the same moment waits here
+      // and then finds this one's row), then the open batch (held against a close).
+      const card = sale?.cardId ? await tx.findCardById(sale.cardId) : undefined;
       const prior = await tx.findAdjustment(req.terminalId, 'void', req.terminalTxnId);
       if (prior?.approved) return { ...VoidResponse.decode(prior.response), replayed: true };
       const now = this.clock.now();
       const { terminal, merchant } = await terminalAndMerchant(tx, req.terminalId);
-      const sale = await tx.findSettlement(req.terminalId, req.terminalTxnId);
       const refundedMinor = sale?.id !== undefined ? await tx.refundedMinor(sale.id) : 0;
       const openBatchId = (await tx.findOpenBatch(req.terminalId))?.id ?? null;
       const decline = checkVoid({ terminal, merchant, sale, refundedMinor, openBatchId });
       const approved = decline === null;
-      const card = sale?.cardId ? await tx.findCardById(sale.cardId) : undefined;
       const receipt = signReceipt(
         this.keys,
         this.receipt({

@@ -31,7 +31,8 @@ import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
 import { proveCard } from '../domain/card-authentication';
 import {
-  issuerAnswer,
+  cardAnswerer,
+  countersAtArqc,
   verifyAuthorizationArqc,
   type AuthorizationArqc,
 } from '../domain/issuer-authentication';
@@ -238,17 +239,8 @@ export class AuthorizationUseCase {
       cardCounters: signedCounters,
       authorizationArqc,
     } = prepared ?? prepareAuthorize(this.keys, this.clock, req, caller);
-    // The card's PIN Try Counter as it was at its ARQC (CVR, covered by the AC), when lower than in
-    // its DDA (an offline PIN tried in between): the later of the two values the card vouched for counts.
-    const cardCounters: CardCounters | undefined = authorizationArqc
-      ? {
-          ...signedCounters,
-          pinTriesLeft: Math.min(
-            signedCounters?.pinTriesLeft ?? authorizationArqc.cardPinTriesLeft,
-            authorizationArqc.cardPinTriesLeft,
-          ),
-        }
-      : signedCounters;
+    // The card's PIN Try Counter as it was at its ARQC when lower than in its DDA (domain).
+    const cardCounters = countersAtArqc(signedCounters, authorizationArqc);
     const panHash = this.keys.panHash(card.pan);
     const result = await this.store.commit(async (tx): Promise<AuthorizeResponse> => {
       const decline = (
@@ -266,8 +258,7 @@ export class AuthorizationUseCase {
       // Every answer that judges or refuses an online PIN tells the card, authenticated, the tries
       // left in the one budget (ARPC ‖ CSU over its account-verification ARQC): until the card has
       // it, the card checks no offline PIN.
-      const toCard = (left: number, approved: boolean): Uint8Array | undefined =>
-        authorizationArqc ? issuerAnswer(authorizationArqc, left, approved) : undefined;
+      const toCard = cardAnswerer(authorizationArqc);
       const un = toHex(req.unpredictableNumber);
       const state = await tx.takeChallenge(un, req.terminalId, now);
       if (state !== 'ok') return decline('unpredictable_number_invalid');

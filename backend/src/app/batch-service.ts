@@ -49,7 +49,7 @@ export class BatchUseCase {
       const merchant = terminal && (await tx.findMerchant(terminal.merchantId));
       if (!terminal || !merchant) throw new RequestError('not_found', 'no such terminal');
       const now = this.clock.now();
-      const batch = await tx.openBatch(req.terminalId, now);
+      const batch = await tx.openBatch(req.terminalId, now, 'close');
       let totals: BatchTotalsRow;
       try {
         totals = await tx.computeBatchTotals(batch.id);

@@ -16,23 +16,20 @@ import {
   type Money,
   type OfflineTcEvidence,
 } from '@bluetill/protocol';
-import { startBackendFixture, type BackendFixture } from '../test-support/backend-fixture';
-import { SqliteRegistryAdmin } from '../adapters/sqlite/registry-admin.sqlite';
+import {
+  fixtureStores,
+  startBackendFixture,
+  stopStoreServers,
+  type StoreFixture,
+} from '../test-support/backend-fixture';
 import { SqliteOfflineSaleStore } from '../adapters/sqlite/offline-sale-store.sqlite';
 import { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
-import type { PostgresBackendStore } from '../adapters/postgres/backend-store.postgres';
 import { PostgresOfflineSaleStore } from '../adapters/postgres/offline-sale-store.postgres';
-import { openRegistryAdmin, parseStoreSpec } from '../adapters/store-spec';
-import type { RegistryAdmin } from '../ports/registry-admin';
-import { startPostgresServer, type PostgresServer } from '../test-support/postgres-server';
 
-let f: BackendFixture<SqliteBackendStore | PostgresBackendStore>;
+let f: StoreFixture;
 let clients: Map<string, SettlementClient>;
-let pg: PostgresServer | undefined;
-/** The registry's admin over the store the fixture serves. */
-let admin: () => Promise<RegistryAdmin>;
 
-afterAll(async () => pg?.stop(), 30_000);
+afterAll(stopStoreServers, 30_000);
 
 const client = (terminalId: string) => {
   let c = clients.get(terminalId);
@@ -100,19 +97,10 @@ const offlineRows = () =>
       .listOfflineSales(undefined, 0, Date.now() + 60_000);
   });
 
-describe.each(['sqlite', 'postgres'])('Settlement.ForwardOffline over %s', (kind) => {
+describe.each(fixtureStores)('Settlement.ForwardOffline over %s', (store) => {
   beforeAll(async () => {
     clients = new Map();
-    if (kind === 'sqlite') {
-      const sqlite = await startBackendFixture();
-      f = sqlite;
-      admin = async () => new SqliteRegistryAdmin(sqlite.backend.store.db);
-    } else {
-      pg = await startPostgresServer();
-      const url = await pg.createDatabase('offline_forward');
-      f = await startBackendFixture({ postgresUrl: url });
-      admin = () => openRegistryAdmin(parseStoreSpec(url));
-    }
+    f = await startBackendFixture({ store });
   }, 120_000);
   afterAll(async () => {
     for (const c of clients.values()) c.close();
@@ -175,17 +163,17 @@ describe.each(['sqlite', 'postgres'])('Settlement.ForwardOffline over %s', (kind
     };
     // Authorized online at ATC 4000; meanwhile the card went offline and made a TC at 5000, which
     // the till forwards and the card company settles first.
-    const settleLower = await onlineSale(`atc-order-${kind}-1`, 4000);
+    const settleLower = await onlineSale(`atc-order-${store}-1`, 4000);
     expect((await forward(sale('card-chen', { atc: 5000 }).req)).approved).toBe(true);
     const lower = await settleLower();
     expect(lower.declineReason).toBe('');
     expect(lower.approved).toBe(true);
     // The same ATC again is a replay whichever way it comes back.
-    const replayOnline = await (await onlineSale(`atc-order-${kind}-2`, 4000))();
+    const replayOnline = await (await onlineSale(`atc-order-${store}-2`, 4000))();
     expect(replayOnline).toMatchObject({ approved: false, declineReason: 'atc_replayed' });
     const replayOffline = await forward(sale('card-chen', { atc: 4000 }).req);
     expect(receiptOf(replayOffline)).toMatchObject({ result: 'declined', lossReason: 'atc_replayed' });
-    const replayTc = await (await onlineSale(`atc-order-${kind}-3`, 5000))();
+    const replayTc = await (await onlineSale(`atc-order-${store}-3`, 5000))();
     expect(replayTc).toMatchObject({ approved: false, declineReason: 'atc_replayed' });
     // A lower ATC never seen still settles (a till whose sales reach the card company late).
     expect((await forward(sale('card-chen', { atc: 4500 }).req)).approved).toBe(true);
@@ -264,15 +252,13 @@ describe.each(['sqlite', 'postgres'])('Settlement.ForwardOffline over %s', (kind
     const eve = await forward(sale('card-eve').req);
     expect(receiptOf(eve)).toMatchObject({ result: 'declined', lossReason: 'card_blocked' });
     const earlier = sale('card-chen', { approvedAtMs: Date.now() - 120_000 });
-    const registry = await admin();
-    await registry.setCardStatus('card-chen', 'stolen');
+    await f.registry((admin) => admin.setCardStatus('card-chen', 'stolen'));
     try {
       const later = sale('card-chen', { approvedAtMs: Date.now() + 1_000 });
       expect((await forward(earlier.req)).approved).toBe(true);
       expect(receiptOf(await forward(later.req))).toMatchObject({ lossReason: 'card_blocked' });
     } finally {
-      await registry.setCardStatus('card-chen', 'active');
-      await registry.close();
+      await f.registry((admin) => admin.setCardStatus('card-chen', 'active'));
     }
   });
 

@@ -33,7 +33,6 @@ import {
   merchantCardPinContext,
   openSealedPin,
   toHex,
-  type CardCounters,
   type CardData,
   type DeclineCode,
   type IssueCodeRequest,
@@ -45,7 +44,12 @@ import type { BackendStore, CardRow, CardStore } from '../ports/backend-store';
 import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
 import { authenticateCard, proveCard, verifyCryptogram } from '../domain/card-authentication';
-import { issuerAnswer, verifyAuthorizationArqc } from '../domain/issuer-authentication';
+import {
+  cardAnswerer,
+  countersAtArqc,
+  issuerAnswer,
+  verifyAuthorizationArqc,
+} from '../domain/issuer-authentication';
 import {
   CHALLENGE_LIFETIME_MS,
   MAX_PIN_TRIES,
@@ -249,17 +253,8 @@ export class ShopperUseCase {
       cardKeys: this.keys.cardKeys,
     });
     // The card's PIN Try Counter as it signed it last (its ARQC's CVR when lower than its DDA's).
-    const counters: CardCounters | undefined = arqc
-      ? {
-          ...proof.counters,
-          pinTriesLeft: Math.min(
-            proof.counters?.pinTriesLeft ?? arqc.cardPinTriesLeft,
-            arqc.cardPinTriesLeft,
-          ),
-        }
-      : proof.counters;
-    const toCard = (left: number, approved: boolean) =>
-      arqc ? issuerAnswer(arqc, left, approved) : undefined;
+    const counters = countersAtArqc(proof.counters, arqc);
+    const toCard = cardAnswerer(arqc);
     const cardDecline = checkCard(row, now);
     if (cardDecline)
       return decline(cardDecline, 0, cardDecline === 'pin_tries_exceeded' ? toCard(0, false) : undefined);

@@ -15,6 +15,7 @@ import {
   issuerAuthenticationData,
   splitDolData,
   type AcAlgorithm,
+  type CardCounters,
   type CardKeyCache,
   type Cryptogram,
 } from '@bluetill/protocol';
@@ -83,4 +84,32 @@ export function issuerAnswer(arqc: AuthorizationArqc, pinTriesLeft: number, appr
     ...arqc,
     csu: { pinTriesLeft: Math.max(0, Math.min(15, pinTriesLeft)), approved, updatePinTryCounter: true },
   });
+}
+
+/**
+ * The card's counters a PIN is judged by: those it signed with this UN (its DDA), with the PIN Try
+ * Counter of its verified ARQC (CVR, covered by the AC) when that is lower — an offline PIN tried
+ * in between: the later of the two values the card vouched for counts. Without an ARQC, the
+ * signed counters as they are.
+ */
+export function countersAtArqc(
+  signed: CardCounters | undefined,
+  arqc: Pick<AuthorizationArqc, 'cardPinTriesLeft'> | undefined,
+): CardCounters | undefined {
+  if (!arqc) return signed;
+  return {
+    ...signed,
+    pinTriesLeft: Math.min(signed?.pinTriesLeft ?? arqc.cardPinTriesLeft, arqc.cardPinTriesLeft),
+  };
+}
+
+/**
+ * How a request answers the card: with its verified ARQC, every answer that judges or refuses a PIN
+ * carries Issuer Authentication Data (the tries left in the one budget, approved or not); without
+ * one there is nothing the card could authenticate, so nothing is sent.
+ */
+export function cardAnswerer(
+  arqc: AuthorizationArqc | undefined,
+): (pinTriesLeft: number, approved: boolean) => Uint8Array | undefined {
+  return (left, approved) => (arqc ? issuerAnswer(arqc, left, approved) : undefined);
 }

@@ -255,8 +255,14 @@ export interface SettlementStore {
 
 /** End-of-day batches, refunds and voids, and a terminal's transaction list. */
 export interface BatchStore {
-  /** The terminal's open batch, opened now if there is none. */
-  openBatch(terminalId: string, now: number): Promise<BatchRow>;
+  /**
+   * The terminal's open batch, opened now if there is none. Inside commit() the batch stays open
+   * until the transaction ends: an operation recorded into it (`'record'`, the default) holds it
+   * against a close; a close (`'close'`) waits for those and holds it against them, so nothing
+   * lands in a batch after its totals were computed. A store with one writer has nothing to wait for.
+   */
+  openBatch(terminalId: string, now: number, use?: 'record' | 'close'): Promise<BatchRow>;
+  /** The terminal's open batch, if any; inside commit() held open as by openBatch's `'record'`. */
   findOpenBatch(terminalId: string): Promise<BatchRow | undefined>;
   findBatch(id: number): Promise<BatchRow | undefined>;
   findBatchByCloseRequest(terminalId: string, closeRequestId: string): Promise<BatchRow | undefined>;

@@ -3,6 +3,20 @@
  * promise clients that present terminal T-0001's client certificate (`clientFor` makes others).
  * Like the till's and the phone's clients, they give a decline (status OK, the response message in
  * the body) back as its response value; other statuses reject.
+ *
+ * The backend runs over a SQLite file in the temp dir, or (`store: 'postgres'`) over a fresh
+ * database on this test file's PostgreSQL 15 server (started on first use, stopped by
+ * `stopStoreServers`). What a test reads beside the gRPC calls goes through the
+ * fixture's store-neutral helpers (`select`, `one`, `count`: SQL with `?` placeholders on both
+ * stores; `registry`: the operator's RegistryAdmin port over the same store).
+ *
+ * @example
+ *   afterAll(stopStoreServers);                     // once per file, at the top level
+ *   describe.each(fixtureStores)('… over %s', (store) => {
+ *     let f: StoreFixture;
+ *     beforeAll(async () => { f = await startBackendFixture({ store }); });
+ *     afterAll(() => f.close());
+ *   });
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -57,7 +71,10 @@ import { readTerminalTls } from '../adapters/tls-files';
 import { startBackend, type RunningBackend } from '../main';
 import type { SqliteBackendStore } from '../adapters/sqlite/backend-store.sqlite';
 import type { PostgresBackendStore } from '../adapters/postgres/backend-store.postgres';
-import { parseStoreSpec } from '../adapters/store-spec';
+import { openRegistryAdmin, parseStoreSpec } from '../adapters/store-spec';
+import type { RegistryAdmin } from '../ports/registry-admin';
+import type { StoreTx } from '../ports/backend-store';
+import { createTestDatabase } from './store-factories';
 import { createLogger } from '../adapters/logger';
 import { MasterKey } from '../adapters/master-key';
 import { TestCard } from './test-card';
@@ -167,6 +184,25 @@ export interface BackendFixture<
   readonly backend: RunningBackend<S>;
   /** The raw status of every declinable call made through the fixture's clients, in order. */
   readonly wire: WireAnswer[];
+  /** Which store the backend runs over. */
+  readonly storeKind: StoreKind;
+  /** Where: the SQLite file's path or the PostgreSQL database's URL (a `--store` value; `backendStoreOptions(parseStoreSpec(…))` for another startBackend). */
+  readonly storeSpec: string;
+  /**
+   * A plain SELECT on the backend's store, outside any commit (tests only), for what the port has
+   * no query for; `?` placeholders on both stores. Integers (bigint too) come back as numbers;
+   * booleans as SQLite's 0/1 or PostgreSQL's true/false, so compare them in SQL (`approved = TRUE`).
+   * A SUM is numeric in PostgreSQL: wrap it in `CAST(… AS BIGINT)`.
+   */
+  select<T>(text: string, ...params: unknown[]): Promise<T[]>;
+  /** The first row of `select` (undefined when there is none). */
+  one<T>(text: string, ...params: unknown[]): Promise<T | undefined>;
+  /** Rows of a table. */
+  count(table: string): Promise<number>;
+  /** Counts the calls of one query made through read() of the gRPC thread's store, until restore(). */
+  countReads(query: keyof StoreTx): ReadCounter;
+  /** Runs fn with the operator's registry (the RegistryAdmin port) over the backend's store, then closes it. */
+  registry<T>(fn: (admin: RegistryAdmin) => Promise<T>): Promise<T>;
   challenge(terminalId?: string): Promise<ChallengeResponse>;
   authorize(req: AuthorizeRequest): Promise<AuthorizeResponse>;
   settle(req: SettleRequest): Promise<SettleResponse>;
@@ -273,7 +309,25 @@ function clientsOver(address: string, creds: ChannelCredentials, wire: WireAnswe
   };
 }
 
+export type StoreKind = 'sqlite' | 'postgres';
+
+export interface ReadCounter {
+  readonly calls: number;
+  reset(): void;
+  restore(): void;
+}
+
+/** The stores a backend suite runs over, for `describe.each(fixtureStores)`. */
+export const fixtureStores: readonly StoreKind[] = ['sqlite', 'postgres'];
+
+/** A fixture over either store. */
+export type StoreFixture = BackendFixture<SqliteBackendStore | PostgresBackendStore>;
+
+export { stopStoreServers } from './store-factories';
+
 export interface BackendFixtureOptions {
+  /** The store to serve over: a SQLite file in the temp dir (default), or a fresh database on this file's PostgreSQL server. */
+  store?: StoreKind;
   extraCards?: readonly NewCard[];
   metrics?: BackendMetrics;
   clock?: Clock;
@@ -287,24 +341,28 @@ export interface BackendFixtureOptions {
 }
 
 export function startBackendFixture(
-  o: BackendFixtureOptions & { postgresUrl: string },
+  o: BackendFixtureOptions & ({ postgresUrl: string } | { store: 'postgres' }),
 ): Promise<BackendFixture<PostgresBackendStore>>;
+export function startBackendFixture(o: BackendFixtureOptions & { store: StoreKind }): Promise<StoreFixture>;
 export function startBackendFixture(o?: BackendFixtureOptions): Promise<BackendFixture>;
-export async function startBackendFixture(
-  o: BackendFixtureOptions = {},
-): Promise<BackendFixture<SqliteBackendStore | PostgresBackendStore>> {
+export async function startBackendFixture(o: BackendFixtureOptions = {}): Promise<StoreFixture> {
+  if (o.store === 'sqlite' && o.postgresUrl !== undefined)
+    throw new Error("startBackendFixture: store 'sqlite' with a postgresUrl");
+  const postgresUrl =
+    o.postgresUrl ?? (o.store === 'postgres' ? await createTestDatabase('fixture') : undefined);
   const dir = mkdtempSync(join(tmpdir(), 'bluetill-backend-'));
   const masterKey = MasterKey.generate();
   const seed = await seedDemo(dir, ['T-0002', 'T-0003'], o.extraCards ?? [], {
     masterKey,
     ...(o.emvKeyBits ? { emvKeyBits: o.emvKeyBits } : {}),
-    ...(o.postgresUrl ? { store: parseStoreSpec(o.postgresUrl) } : {}),
+    ...(postgresUrl ? { store: parseStoreSpec(postgresUrl) } : {}),
   });
   const backend = await startBackend({
-    ...(o.postgresUrl ? { postgresUrl: o.postgresUrl } : { dbPath: seed.dbPath }),
+    ...(postgresUrl ? { postgresUrl } : { dbPath: seed.dbPath }),
     keysPath: seed.keysPath,
     masterKey,
-    logger: createLogger('backend', 'silent'),
+    // Silent unless BLUETILL_TEST_LOG names a level (e.g. `error`, to see what an INTERNAL answer hid).
+    logger: createLogger('backend', process.env.BLUETILL_TEST_LOG ?? 'silent'),
     ...(o.metrics ? { metrics: o.metrics } : {}),
     ...(o.clock ? { clock: o.clock } : {}),
     ...(o.worker ? { worker: true } : {}),
@@ -329,12 +387,56 @@ export async function startBackendFixture(
   const others: FixtureClients[] = [];
   const root = publicKeyFromRaw(Buffer.from(seed.trust.cardCompanyRoot, 'base64'));
   const cards = new Map<string, TestCard>();
-  const f: BackendFixture<SqliteBackendStore | PostgresBackendStore> = {
+  const select = storeQueries(backend.store);
+  const f: StoreFixture = {
     dir,
     masterKey,
     seed,
     backend,
     wire,
+    storeKind: postgresUrl ? 'postgres' : 'sqlite',
+    storeSpec: postgresUrl ?? seed.dbPath,
+    select: select.all,
+    one: async <T>(text: string, ...params: unknown[]) => (await select.all<T>(text, ...params))[0],
+    async count(table) {
+      if (!/^[a-z_]+$/.test(table)) throw new Error(`count: ${JSON.stringify(table)} is not a table name`);
+      return (await select.all<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`))[0]!.n;
+    },
+    countReads(query) {
+      const store = backend.store;
+      const read = store.read;
+      let calls = 0;
+      store.read = <T>(fn: (tx: StoreTx) => Promise<T>) =>
+        read.call(store, (tx) =>
+          fn(
+            new Proxy(tx, {
+              get(t, key, receiver) {
+                const value: unknown = Reflect.get(t, key, receiver);
+                if (key !== query || typeof value !== 'function') return value;
+                return (...args: unknown[]) => {
+                  calls++;
+                  return (value as (...a: unknown[]) => unknown).apply(t, args);
+                };
+              },
+            }),
+          ),
+        ) as Promise<T>;
+      return {
+        get calls() {
+          return calls;
+        },
+        reset: () => void (calls = 0),
+        restore: () => void (store.read = read),
+      };
+    },
+    async registry(fn) {
+      const admin = await openRegistryAdmin(parseStoreSpec(f.storeSpec));
+      try {
+        return await fn(admin);
+      } finally {
+        await admin.close();
+      }
+    },
     challenge: main.challenge,
     authorize: main.authorize,
     settle: main.settle,
@@ -388,4 +490,22 @@ export async function startBackendFixture(
     },
   };
   return f;
+}
+
+/** A SELECT with `?` placeholders on the backend's own connection: SQLite's as it is, PostgreSQL's with `$n`. */
+function storeQueries(store: SqliteBackendStore | PostgresBackendStore): {
+  all<T>(text: string, ...params: unknown[]): Promise<T[]>;
+} {
+  if ('db' in store)
+    return {
+      all: async <T>(text: string, ...params: unknown[]) => store.db.prepare(text).all(...params) as T[],
+    };
+  const numbered = (text: string) => {
+    let n = 0;
+    return text.replace(/\?/g, () => `$${++n}`);
+  };
+  return {
+    all: async <T>(text: string, ...params: unknown[]) =>
+      (await store.sql.unsafe(numbered(text), params as never[])) as unknown as T[],
+  };
 }

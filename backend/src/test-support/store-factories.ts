@@ -55,13 +55,24 @@ async function demoSeed(extraTerminals: readonly string[]) {
   };
 }
 
-let postgresServer: PostgresServer | undefined;
+let postgresServer: Promise<PostgresServer> | undefined;
 let postgresDatabases = 0;
 
-/** Stops this file's PostgreSQL server, if a factory started one. */
+/**
+ * A fresh, empty database on this file's PostgreSQL server (started on first use, shared by the
+ * store factories and the backend fixture), named `prefix_<pid>_<n>`.
+ */
+export async function createTestDatabase(prefix: string): Promise<string> {
+  postgresServer ??= startPostgresServer();
+  const server = await postgresServer;
+  return server.createDatabase(`${prefix}_${process.pid}_${++postgresDatabases}`);
+}
+
+/** Stops this file's PostgreSQL server, if a factory or a fixture started one. */
 export async function stopStoreServers(): Promise<void> {
-  await postgresServer?.stop();
+  const server = postgresServer;
   postgresServer = undefined;
+  await (await server)?.stop();
 }
 
 const TABLE = /^[a-z_]+$/;
@@ -92,9 +103,8 @@ export const sqliteStoreFactory: StoreFactory = {
 export const postgresStoreFactory: StoreFactory = {
   name: 'postgres',
   async open(o = {}) {
-    postgresServer ??= await startPostgresServer();
     const { seed, keys, remove } = await demoSeed(o.extraTerminals ?? []);
-    const url = await postgresServer.createDatabase(`store_${process.pid}_${++postgresDatabases}`);
+    const url = await createTestDatabase('store');
     const store = await PostgresBackendStore.open(url);
     await copyRegistryToPostgres(seed.dbPath, store.sql);
     return {

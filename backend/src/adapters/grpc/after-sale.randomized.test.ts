@@ -1,6 +1,6 @@
 /**
- * A seeded random run of ~2,000 mixed operations against a real server over mutual TLS and a real
- * SQLite file: sales, refunds (some over the limit, some with a reused id), voids, retries of
+ * A seeded random run of ~2,000 mixed operations against a real server over mutual TLS, over a
+ * SQLite file and over a PostgreSQL database: sales, refunds (some over the limit, some with a reused id), voids, retries of
  * earlier requests, and batch closes. Every answer is checked against an independent model;
  * at the end the ledger sums to zero and every closed batch's totals equal its postings.
  * BLUETILL_SEED=<n> reruns a given seed (printed on every run).
@@ -8,7 +8,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import type { DeclineCode } from '@bluetill/protocol';
-import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
+import {
+  fixtureStores,
+  startBackendFixture,
+  stopStoreServers,
+  type StoreFixture,
+} from '../../test-support/backend-fixture';
 import { sell } from '../../test-support/sale';
 import { fleetCards } from '../../admin/demo-seed';
 import { seededRandom } from '@bluetill/protocol';
@@ -43,16 +48,20 @@ const zero = (): Totals => ({
   voidMinor: 0,
 });
 
-let f: BackendFixture;
-beforeAll(async () => {
-  f = await startBackendFixture({ extraCards: CARDS });
-});
-afterAll(() => f.close());
+let f: StoreFixture;
+afterAll(stopStoreServers, 30_000);
 
-describe('randomized after-sale run', () => {
+describe.each(fixtureStores)('randomized after-sale run over %s', (store) => {
+  beforeAll(async () => {
+    f = await startBackendFixture({ store, extraCards: CARDS });
+  }, 120_000);
+  afterAll(() => f.close());
+
   it(`${OPERATIONS} mixed operations agree with a model; the ledger sums to zero; every batch reconciles`, async () => {
     const seed = Number(process.env.BLUETILL_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    console.log(`randomized after-sale run: seed ${seed} (BLUETILL_SEED=${seed} to repeat)`);
+    console.log(
+      `randomized after-sale run over ${f.storeKind}: seed ${seed} (BLUETILL_SEED=${seed} to repeat)`,
+    );
     const rnd = seededRandom(seed);
     const pick = <X>(xs: readonly X[]): X => xs[Math.floor(rnd() * xs.length)]!;
     const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
@@ -90,7 +99,15 @@ describe('randomized after-sale run', () => {
         expect(res.approved ? null : res.declineReason, `${txn}`).toBe(
           expectApproved ? null : 'insufficient_funds',
         );
-        sales.push({ txn, card: card.id, minor, approved: res.approved, refunded: 0, voided: false, batch });
+        sales.push({
+          txn,
+          card: card.id,
+          minor,
+          approved: res.approved,
+          refunded: 0,
+          voided: false,
+          batch,
+        });
         if (res.approved) {
           balance.set(card.id, balance.get(card.id)! - minor);
           totals[batch]!.saleCount++;
@@ -192,20 +209,16 @@ describe('randomized after-sale run', () => {
     await f.closeBatch({ terminalId: T, closeRequestId: 'final' });
     counts.close++;
 
-    const db = f.backend.store.db;
-    const ledgerSum = f.backend.store.ledgerSum();
+    const ledgerSum = await f.backend.store.read((tx) => tx.ledgerSum());
     expect(ledgerSum).toBe(0);
     // Every account's running balance (what the credit check reads) is the sum of its postings.
-    expect(f.backend.store.reconcileBalances()).toEqual([]);
-    expect(f.backend.store.accountBalance('acct-M-0001')).toBeGreaterThan(0);
-    const closed = db
-      .prepare(
-        `SELECT b.id, b.net_minor AS net, b.sale_minor AS sale, b.refund_minor AS refund, b.void_minor AS void,
-        COALESCE((SELECT SUM(p.amount_minor) FROM postings p, merchants m WHERE p.batch_id = b.id AND m.id = 'M-0001' AND p.account_id = m.account_id), 0) AS merchant,
-        COALESCE((SELECT SUM(p.amount_minor) FROM postings p WHERE p.batch_id = b.id), 0) AS "all"
-      FROM batches b WHERE b.terminal_id = ? AND b.status = 'closed'`,
-      )
-      .all(T) as Array<{
+    expect(
+      await f.select(`SELECT a.id, a.balance_minor AS balance, CAST(COALESCE(SUM(p.amount_minor), 0) AS BIGINT) AS posted
+        FROM accounts a LEFT JOIN postings p ON p.account_id = a.id
+        GROUP BY a.id, a.balance_minor HAVING a.balance_minor <> COALESCE(SUM(p.amount_minor), 0)`),
+    ).toEqual([]);
+    expect(await f.backend.store.read((tx) => tx.accountBalance('acct-M-0001'))).toBeGreaterThan(0);
+    const closed = await f.select<{
       id: number;
       net: number;
       sale: number;
@@ -213,21 +226,25 @@ describe('randomized after-sale run', () => {
       void: number;
       merchant: number;
       all: number;
-    }>;
+    }>(
+      `SELECT b.id, b.net_minor AS net, b.sale_minor AS sale, b.refund_minor AS refund, b.void_minor AS void,
+        CAST(COALESCE((SELECT SUM(p.amount_minor) FROM postings p, merchants m WHERE p.batch_id = b.id AND m.id = 'M-0001' AND p.account_id = m.account_id), 0) AS BIGINT) AS merchant,
+        CAST(COALESCE((SELECT SUM(p.amount_minor) FROM postings p WHERE p.batch_id = b.id), 0) AS BIGINT) AS "all"
+      FROM batches b WHERE b.terminal_id = ? AND b.status = 'closed'`,
+      T,
+    );
     expect(closed.length).toBe(counts.close);
     for (const b of closed) {
       expect(b.merchant, `batch ${b.id}`).toBe(b.net);
       expect(b.all, `batch ${b.id}`).toBe(0);
       expect(b.net).toBe(b.sale - b.refund - b.void);
     }
-    const cardBalances = db
-      .prepare(
-        'SELECT c.id, COALESCE((SELECT SUM(amount_minor) FROM postings p WHERE p.account_id = c.account_id), 0) AS b FROM cards c',
-      )
-      .all() as Array<{ id: string; b: number }>;
+    const cardBalances = await f.select<{ id: string; b: number }>(
+      'SELECT c.id, CAST(COALESCE((SELECT SUM(amount_minor) FROM postings p WHERE p.account_id = c.account_id), 0) AS BIGINT) AS b FROM cards c',
+    );
     for (const c of cardBalances) if (balance.has(c.id)) expect(c.b, c.id).toBe(balance.get(c.id));
     console.log(
-      `randomized after-sale run: seed ${seed}, ${OPERATIONS} operations (${JSON.stringify(counts)}), ${closed.length} batches closed, ledger sum ${ledgerSum}`,
+      `randomized after-sale run over ${f.storeKind}: seed ${seed}, ${OPERATIONS} operations (${JSON.stringify(counts)}), ${closed.length} batches closed, ledger sum ${ledgerSum}`,
     );
   }, 300_000);
 });

@@ -17,7 +17,13 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { status } from '@grpc/grpc-js';
 import { health } from '@bluetill/protocol';
-import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
+import {
+  fixtureStores,
+  startBackendFixture,
+  stopStoreServers,
+  type BackendFixture,
+  type StoreFixture,
+} from '../../test-support/backend-fixture';
 import { BackendMetrics } from '../metrics/backend-metrics';
 import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server';
 import { tlsPaths } from '../tls-files';
@@ -75,19 +81,22 @@ class RawGrpc {
 
 const challengeRequest = (terminalId: string) =>
   Buffer.concat([Buffer.from([0x0a, terminalId.length]), Buffer.from(terminalId)]);
-const rows = (f: BackendFixture) =>
-  (f.backend.store.db.prepare('SELECT COUNT(*) AS n FROM challenges').get() as { n: number }).n;
+const rows = (f: StoreFixture) => f.count('challenges');
 
-describe.each([
-  ['on the gRPC thread', false],
-  ['with the use-case worker', true],
-] as const)('calls past their deadline (%s)', (_name, worker) => {
-  let f: BackendFixture;
+afterAll(stopStoreServers, 30_000);
+
+describe.each(
+  fixtureStores.flatMap((store) => [
+    { store, where: 'on the gRPC thread', worker: false },
+    { store, where: 'with the use-case worker', worker: true },
+  ]),
+)('calls past their deadline over $store ($where)', ({ store, worker }) => {
+  let f: StoreFixture;
   let metrics: BackendMetrics;
   beforeAll(async () => {
     metrics = new BackendMetrics();
-    f = await startBackendFixture({ metrics, worker });
-  });
+    f = await startBackendFixture({ store, metrics, worker });
+  }, 120_000);
   afterAll(() => f.close());
 
   it('30 Challenges with a deadline already passed write no row and are answered and counted DEADLINE_EXCEEDED', async () => {
@@ -100,7 +109,7 @@ describe.each([
     try {
       const ok = await raw.call('/bluetill.v1.Authorization/Challenge', challengeRequest('T-0001'));
       expect(ok.code).toBe(status.OK);
-      const before = rows(f);
+      const before = await rows(f);
       // grpc-timeout 1n: the deadline has passed by the time any handler could run.
       const answers = await Promise.all(
         Array.from({ length: 30 }, () =>
@@ -111,7 +120,7 @@ describe.each([
       );
       await new Promise((r) => setTimeout(r, 200)); // anything queued has had its turn
       expect(answers.map((a) => a.code)).toEqual(Array(30).fill(status.DEADLINE_EXCEEDED));
-      expect(rows(f)).toBe(before);
+      expect(await rows(f)).toBe(before);
       const text = await metrics.text();
       expect(text).toMatch(
         /bluetill_backend_requests_total\{method="Challenge",code="DEADLINE_EXCEEDED"\} 30\b/,
@@ -123,6 +132,7 @@ describe.each([
   });
 });
 
+// Not about the store: over the default SQLite file.
 describe('health, reflection and metrics at the edge', () => {
   let f: BackendFixture;
   let metrics: BackendMetrics;

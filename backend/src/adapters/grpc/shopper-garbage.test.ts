@@ -1,6 +1,6 @@
 /**
  * Garbage into the shopper-facing listener (a real grpc-js server over server-authenticated TLS,
- * a real SQLite file): random bytes and mutated real requests into every Shopper method, and into
+ * over a SQLite file and over a PostgreSQL database): random bytes and mutated real requests into every Shopper method, and into
  * SettleWithCode on the terminal port. Every answer is a clean status (OK, FAILED_PRECONDITION for a
  * decline — whose trailer must decode to the method's declined response —, or INVALID_ARGUMENT /
  * RESOURCE_EXHAUSTED / ALREADY_EXISTS — never INTERNAL), the server keeps serving, and nothing
@@ -22,19 +22,15 @@ import {
   declineFromStatus,
   type DeclinableResponse,
 } from '@bluetill/protocol';
-import { startBackendFixture, type BackendFixture } from '../../test-support/backend-fixture';
+import {
+  fixtureStores,
+  startBackendFixture,
+  stopStoreServers,
+  type StoreFixture,
+} from '../../test-support/backend-fixture';
 
-let f: BackendFixture;
-beforeAll(async () => {
-  f = await startBackendFixture({
-    shopper: {
-      codesPerCardPerMinute: 1_000_000,
-      paymentsPerCardPerMinute: 1_000_000,
-      challengesPerPeerPerMinute: 1_000_000,
-    },
-  });
-}, 60_000);
-afterAll(async () => f?.close());
+let f: StoreFixture;
+afterAll(stopStoreServers, 30_000);
 
 const identity = (b: Buffer): Buffer => b;
 type Raw = Record<string, (b: Buffer, cb: (e: ServiceError | null) => void) => void> & { close(): void };
@@ -173,32 +169,44 @@ async function soak(
   return seen;
 }
 
-describe('garbage into the phone-facing methods', () => {
-  it(
-    'every Shopper method, and SettleWithCode from a till: clean statuses only, still serving, nothing posted',
-    { timeout: 120_000 },
-    async () => {
-      const paths = Object.values(ShopperService).map((m) => m.path);
-      const shopper = rawClient(
-        paths,
-        f.shopperAddress,
-        credentials.createSsl(Buffer.from(f.seed.trust.backendTlsCa!)),
-      );
-      const seen = await soak(shopper, paths, SAMPLES, 150);
-      shopper.close();
-      const codePath = '/bluetill.v1.Authorization/SettleWithCode';
-      const till = rawClient([codePath], f.backend.address, f.credentialsFor('T-0001'));
-      const seenTill = await soak(till, [codePath], { [codePath]: CODE_SAMPLE }, 150);
-      till.close();
-      console.log(
-        `shopper garbage: ${[...seen].map(([c, n]) => `${status[c]} ${n}`).join(', ')}; SettleWithCode: ${[...seenTill].map(([c, n]) => `${status[c]} ${n}`).join(', ')}`,
-      );
-      expect(seen.get(status.INTERNAL) ?? 0).toBe(0);
-      expect((await f.shopper.challenge()).unpredictableNumber).toHaveLength(4);
-      expect(
-        (f.backend.store.db.prepare('SELECT COUNT(*) AS n FROM postings').get() as { n: number }).n,
-      ).toBe(0);
-      expect(f.backend.store.ledgerSum()).toBe(0);
-    },
-  );
+describe.each(fixtureStores)('garbage into the shopper listener over %s', (store) => {
+  beforeAll(async () => {
+    f = await startBackendFixture({
+      store,
+      shopper: {
+        codesPerCardPerMinute: 1_000_000,
+        paymentsPerCardPerMinute: 1_000_000,
+        challengesPerPeerPerMinute: 1_000_000,
+      },
+    });
+  }, 120_000);
+  afterAll(async () => f?.close());
+
+  describe('garbage into the phone-facing methods', () => {
+    it(
+      'every Shopper method, and SettleWithCode from a till: clean statuses only, still serving, nothing posted',
+      { timeout: 120_000 },
+      async () => {
+        const paths = Object.values(ShopperService).map((m) => m.path);
+        const shopper = rawClient(
+          paths,
+          f.shopperAddress,
+          credentials.createSsl(Buffer.from(f.seed.trust.backendTlsCa!)),
+        );
+        const seen = await soak(shopper, paths, SAMPLES, 150);
+        shopper.close();
+        const codePath = '/bluetill.v1.Authorization/SettleWithCode';
+        const till = rawClient([codePath], f.backend.address, f.credentialsFor('T-0001'));
+        const seenTill = await soak(till, [codePath], { [codePath]: CODE_SAMPLE }, 150);
+        till.close();
+        console.log(
+          `shopper garbage: ${[...seen].map(([c, n]) => `${status[c]} ${n}`).join(', ')}; SettleWithCode: ${[...seenTill].map(([c, n]) => `${status[c]} ${n}`).join(', ')}`,
+        );
+        expect(seen.get(status.INTERNAL) ?? 0).toBe(0);
+        expect((await f.shopper.challenge()).unpredictableNumber).toHaveLength(4);
+        expect(await f.count('postings')).toBe(0);
+        expect(await f.backend.store.read((tx) => tx.ledgerSum())).toBe(0);
+      },
+    );
+  });
 });

@@ -19,6 +19,10 @@
  *   in seconds, as a lost connection; read() then throws CommitError('store_unavailable'). With
  *   `probe`, the store watches the database on a connection of its own (`reachable`,
  *   `onReachability`) and makes a new pool at each change.
+ * - A terminal's open batch row is the close's lock: inside commit(), an operation recorded into
+ *   the batch reads it `FOR KEY SHARE` and a close `FOR UPDATE`, so a close waits for the
+ *   operations already in the batch and later ones land in the next batch, never in a closed one.
+ *   Locks are taken card first, then batch.
  * - A UN is redeemed by one conditional UPDATE (TAKE_CHALLENGE); a temporary code's rows are read
  *   `FOR UPDATE` inside commit() and marked used by a conditional UPDATE (USE_CODE).
  * - Postings: the database checks each ledger transaction sums to zero per currency at COMMIT
@@ -674,8 +678,18 @@ function postgresTx(q: Query, locking: boolean): StoreTx {
         ).map((r) => [r.c, r.s]),
       ),
 
-    openBatch: async (terminalId, now) => {
-      const open = await tx.findOpenBatch(terminalId);
+    openBatch: async (terminalId, now, use = 'record') => {
+      // A close locks the row FOR UPDATE: it waits for the operations holding it (KEY SHARE)
+      // to commit, and any that come later find the batch closed and open the next one.
+      const open =
+        use === 'close' && locking
+          ? toBatch(
+              await one<BatchDbRow>(
+                `SELECT ${BATCH_COLUMNS} FROM batches WHERE terminal_id = $1 AND status = 'open' FOR UPDATE`,
+                [terminalId],
+              ),
+            )
+          : await tx.findOpenBatch(terminalId);
       if (open) return open;
       // Two nodes opening the terminal's batch at once: batches_one_open refuses the second (23505)
       // and commit() runs it again, finding the first.
@@ -688,7 +702,7 @@ function postgresTx(q: Query, locking: boolean): StoreTx {
     findOpenBatch: async (terminalId) =>
       toBatch(
         await one<BatchDbRow>(
-          `SELECT ${BATCH_COLUMNS} FROM batches WHERE terminal_id = $1 AND status = 'open'`,
+          `SELECT ${BATCH_COLUMNS} FROM batches WHERE terminal_id = $1 AND status = 'open'${locking ? ' FOR KEY SHARE' : ''}`,
           [terminalId],
         ),
       ),
