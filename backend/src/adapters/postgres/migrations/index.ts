@@ -8,6 +8,7 @@ import * as m0007 from './0007-add-account-balances';
 import * as m0008 from './0008-add-ledger-invariants';
 import * as m0009 from './0009-allow-evicting-unused-challenges';
 import * as m0010 from './0010-create-offline-sales';
+import * as m0011 from './0011-spread-account-balances';
 
 export interface PostgresMigration {
   readonly version: number;
@@ -20,7 +21,8 @@ export interface PostgresMigration {
  * One numbered migration per file, applied in order; never edit one that has shipped.
  * 0001–0007 mirror the SQLite migrations of the same names; 0008 adds the invariants only the
  * PostgreSQL store needs the database to guard (the SQLite store has a single writer); 0009 lets
- * an unused challenge be evicted before it expires; 0010 mirrors the SQLite 0010-create-offline-sales.
+ * an unused challenge be evicted before it expires; 0010 mirrors the SQLite 0010-create-offline-sales;
+ * 0011 spreads each account's running balance over slot rows (PostgreSQL only: SQLite has one writer).
  */
 export const postgresMigrations: readonly PostgresMigration[] = [
   { version: 1, name: '0001-create-schema', up: m0001.up },
@@ -33,6 +35,7 @@ export const postgresMigrations: readonly PostgresMigration[] = [
   { version: 8, name: '0008-add-ledger-invariants', up: m0008.up },
   { version: 9, name: '0009-allow-evicting-unused-challenges', up: m0009.up },
   { version: 10, name: '0010-create-offline-sales', up: m0010.up },
+  { version: 11, name: '0011-spread-account-balances', up: m0011.up },
 ];
 
 /** The version of a migration by its name, so tests and callers never hard-code numbers. */
