@@ -11,7 +11,8 @@
  * Concurrency 64 over mutual TLS, as backend.bench.ts; rounds interleaved (one node, two nodes,
  * again) and each figure the median round. The client (this process) prepares every request
  * before a round (challenges, the card's signature, the sealed PIN, the ARQC) and sends bytes.
- * Linux only (/proc). The nodes are `startBackend` as `serve` runs it (backend-node.ts).
+ * Linux only (/proc). The nodes are `startBackend` as `serve` runs it (backend-node.ts);
+ * BENCH_NODE_PROFILE=DIR has them write V8 CPU profiles (`--cpu-prof`) into DIR.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -104,7 +105,10 @@ async function startNode(
   settings: object,
   creds: ChannelCredentials,
 ): Promise<NodeProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', NODE_SCRIPT], {
+  // BENCH_NODE_PROFILE=DIR: each node writes V8 CPU profiles there (one per thread), to see where its CPU goes.
+  const profile = process.env.BENCH_NODE_PROFILE;
+  const profiling = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+  const child = spawn(process.execPath, [...profiling, '--import', 'tsx', NODE_SCRIPT], {
     env: { ...env, BENCH_NODE: JSON.stringify(settings) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
