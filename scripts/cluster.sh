@@ -35,7 +35,8 @@ say() { [ "${CLUSTER_JSON:-}" = 1 ] && echo "cluster: $*" >&2 || echo "cluster: 
 # The real directory behind the root (pg-cluster.sh may keep it under /var/tmp behind a symlink).
 root() { readlink -f "$ROOT_NAME"; }
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A pid file whose process runs and is a backend node (not another process that got the pid since).
+alive() { [ -f "$1" ] && grep -qa bluetill-backend "/proc/$(cat "$1")/cmdline" 2>/dev/null; }
 
 free_ports() {
   node -e '

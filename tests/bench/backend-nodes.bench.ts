@@ -171,14 +171,28 @@ export async function benchBackendNodes(o: {
     let serial = 0;
 
     /** `n` authorizations' requests, their challenges taken on the given nodes in turn. */
+    /** CPU ms so far of the given nodes' processes and of PostgreSQL's (the pids listed when asked). */
+    const cpuOf = (over: NodeProcess[]) => {
+      const pgPids = postgresPids(postmaster);
+      return () => ({
+        node: over.reduce((a, n) => a + processCpuMs(n.child.pid!), 0),
+        pg: pgPids.reduce((a, p) => a + processCpuMs(p), 0),
+      });
+    };
     const prepare = async (n: number, over: NodeProcess[]) => {
       const reqs: AuthorizeRequest[] = [];
+      const cpu = cpuOf(over);
+      const challenge = { nodeMs: 0, postgresMs: 0 };
       for (let i = 0; i < n; i++) {
         const k = serial++;
         const card = testCards[k % testCards.length]!;
+        const c0 = cpu();
         const ch = ChallengeResponse.decode(
           await call(over[i % over.length]!.client, 'challenge', challengeWire),
         );
+        const c1 = cpu();
+        challenge.nodeMs += (c1.node - c0.node) / n;
+        challenge.postgresMs += (c1.pg - c0.pg) / n;
         const pinKey = verifyCertificate(ch.pinKeyCertificate, root, { role: 'pin-key', now: Date.now() });
         reqs.push({
           terminalId: 'T-0001',
@@ -193,15 +207,11 @@ export async function benchBackendNodes(o: {
           }),
         });
       }
-      return { reqs, first: serial - n };
+      return { reqs, first: serial - n, challenge };
     };
 
     const timed = async (wire: Buffer[], over: NodeProcess[], m: 'authorize' | 'settle') => {
-      const pgPids = postgresPids(postmaster);
-      const cpu = () => ({
-        node: over.reduce((a, n) => a + processCpuMs(n.child.pid!), 0),
-        pg: pgPids.reduce((a, p) => a + processCpuMs(p), 0),
-      });
+      const cpu = cpuOf(over);
       const answers: Buffer[] = [];
       let sent = 0;
       const waits: Record<string, number> = {};
@@ -243,7 +253,7 @@ export async function benchBackendNodes(o: {
 
     /** One round over the given nodes: Authorize every prepared request, then Settle each. */
     const round = async (over: NodeProcess[]) => {
-      const { reqs, first } = await prepare(o.calls, over);
+      const { reqs, first, challenge } = await prepare(o.calls, over);
       const auth = await timed(
         reqs.map((r) => Buffer.from(AuthorizeRequest.encode(r).finish())),
         over,
@@ -271,7 +281,7 @@ export async function benchBackendNodes(o: {
         const res = SettleResponse.decode(b);
         if (!res.approved) throw new Error(`settle declined: ${res.declineReason}`);
       }
-      return { authorize: auth.run, settle: settle.run };
+      return { authorize: auth.run, settle: settle.run, challenge };
     };
 
     const one = [nodes[0]!];
@@ -332,6 +342,19 @@ export async function benchBackendNodes(o: {
           calls_per_s: Math.round(a.perSecond),
           ...(who === 'postgres' ? { sessions: shares(runs.one.map((r) => r[m].waits)) } : {}),
         });
+    }
+    // Challenges are taken one at a time while the requests are made (concurrency 1): an upper bound.
+    for (const [who, key] of [
+      ['node', 'nodeMs'],
+      ['postgres', 'postgresMs'],
+    ] as const) {
+      const xs = runs.one.map((r) => r.challenge[key]).sort((x, y) => x - y);
+      report({
+        bench: `pg_cpu_ms_per_challenge_${who}`,
+        value: xs[Math.floor(xs.length / 2)]!,
+        unit: 'ms',
+        what: `CPU of ${who === 'node' ? 'the backend node process' : 'all PostgreSQL processes'} per Challenge, one node, one call at a time`,
+      });
     }
     const sums = await sql<{ s: string }[]>`SELECT COALESCE(SUM(amount_minor), 0)::text AS s FROM postings`;
     if (sums[0]!.s !== '0') throw new Error(`ledger sums to ${sums[0]!.s}`);
