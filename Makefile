@@ -2,6 +2,7 @@
 #           make till   (a till with its cashier UI on http://127.0.0.1:8080, for simulated phones: npm run phones)
 #           make test   (installs what is missing, runs every test)
 SHELL := /bin/bash
+NODES ?= 2
 .SHELLFLAGS := -eu -o pipefail -c
 export ELECTRON_SKIP_BINARY_DOWNLOAD := 1
 export npm_config_update_notifier := false
@@ -74,13 +75,16 @@ clean:
 soak: setup
 	SOAK=1 node scripts/run-tests.mjs tests/faults
 
-# A pg_auto_failover cluster on this machine (monitor, primary, synchronous standby; loopback only) under
-# .data/cluster; prints the multi-host URL. Idempotent: a second run restarts what is stopped.
-cluster: system
-	@bash scripts/pg-cluster.sh start
+# The backend as a cluster on this machine, under .data/cluster: a pg_auto_failover cluster (monitor,
+# primary, synchronous standby; loopback only), migrated and seeded with the demo registry the first
+# time, and NODES backend nodes over its multi-host URL (default 2: NODES=3 make cluster); prints the
+# addresses a till takes. Idempotent: a second run starts what is stopped. scripts/cluster.sh.
+cluster: setup
+	@NODES=$(NODES) bash scripts/cluster.sh start
 
+# The backend nodes first (SIGTERM: each drains), then PostgreSQL; data kept.
 cluster-stop:
-	@bash scripts/pg-cluster.sh stop
+	@bash scripts/cluster.sh stop
 
 cluster-destroy:
-	@bash scripts/pg-cluster.sh destroy
+	@bash scripts/cluster.sh destroy

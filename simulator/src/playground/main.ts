@@ -4,8 +4,11 @@
  * (`pos-terminal serve`, bleno on the radio) with its cashier UI, and a demo cashier; then waits,
  * until Ctrl-C, for `npm run phones` to bring phones over the radio.
  *
- *   npx tsx simulator/src/playground/main.ts [--port 8080] [--dir .data/playground]
- *   (or BLUETILL_PLAYGROUND_PORT, BLUETILL_PLAYGROUND_DIR)
+ *   npx tsx simulator/src/playground/main.ts [--port 8080] [--dir .data/playground] [--backend HOST:PORT,…]
+ *   (or BLUETILL_PLAYGROUND_PORT, BLUETILL_PLAYGROUND_DIR, BLUETILL_BACKEND)
+ *
+ * With --backend the till talks to backend nodes that run already (`make cluster` prints the
+ * command: its backend folder as the playground's, its nodes' addresses) instead of starting one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -111,6 +114,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       port: { type: 'string', default: process.env.BLUETILL_PLAYGROUND_PORT ?? '8080' },
       dir: { type: 'string' },
+      backend: { type: 'string', default: process.env.BLUETILL_BACKEND ?? '' },
     },
     strict: true,
   });
@@ -131,9 +135,14 @@ async function main(argv: string[]): Promise<number> {
     { level: 'info', redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } },
     pino.destination({ dest: logFile, sync: true }),
   );
-  const { keys, created } = loadOrCreateKeys(dir);
   const terminalFile = join(dir, `terminal-${DEMO_TERMINAL_ID}.json`);
   const cashiersFile = join(dir, 'cashiers.json');
+  const external = values.backend;
+  if (external && (!existsSync(keysFile(dir)) || !existsSync(terminalFile)))
+    throw new Error(
+      `--backend ${external}: ${dir} is not that backend's folder (no keys or terminal identity; make cluster prints the folder)`,
+    );
+  const { keys, created } = loadOrCreateKeys(dir);
   if (created || !existsSync(terminalFile))
     await seedDemo(dir, [], fleetCards(PLAYGROUND_FLEET_CARDS), { masterKey: keys.masterKey });
   if (!existsSync(cashiersFile)) await addDemoCashier(cashiersFile, tillLog);
@@ -146,12 +155,14 @@ async function main(argv: string[]): Promise<number> {
   let till: ChildProcess | null = null;
   let control: Server | null = null;
   try {
-    backend = await startBackend({
-      dbPath: join(dir, 'backend.sqlite'),
-      keysPath: join(dir, 'keys.json'),
-      masterKey: keys.masterKey,
-      logger,
-    });
+    if (!external)
+      backend = await startBackend({
+        dbPath: join(dir, 'backend.sqlite'),
+        keysPath: join(dir, 'keys.json'),
+        masterKey: keys.masterKey,
+        logger,
+      });
+    const backendAddresses = external || `localhost:${backend!.port}`;
     radio = await RadioProcess.start({});
     const tillDevice = await radio.addDevice({ name: 'till', distanceM: 0, aclBuffers: 24 });
     const tokenFile = join(dir, 'till', 'api-token');
@@ -160,7 +171,7 @@ async function main(argv: string[]): Promise<number> {
         '--terminal',
         terminalFile,
         '--backend',
-        `localhost:${backend.port}`,
+        backendAddresses,
         '--ble',
         `uart:${tillDevice.ttyPath}`,
         '--cashiers',
@@ -190,7 +201,9 @@ async function main(argv: string[]): Promise<number> {
       trustFile: join(dir, 'trust.json'),
     };
     writeFileSync(controlFile(dir), JSON.stringify(c, null, 2) + '\n');
-    console.log(`  backend (authorization + settlement) on localhost:${backend.port}`);
+    console.log(
+      `  backend (authorization + settlement) on ${backendAddresses}${external ? ' (running already)' : ''}`,
+    );
     console.log(
       `  virtual LE radio: the till's controller on ${tillDevice.ttyPath}; phones attach through ${radioControl.url}`,
     );

@@ -664,9 +664,13 @@ function postgresTx(q: Query, locking: boolean): StoreTx {
           WHERE settlement_id = $1 AND adjustment_id IS NULL ORDER BY id`,
         [settlementId],
       ),
+    // The sum of the account's balance slots (migration 0011): a card's are read under its row lock,
+    // which every posting to the card's account takes first, so the sum is settled.
     accountBalance: async (accountId) =>
-      (await one<{ s: number }>('SELECT balance_minor AS s FROM accounts WHERE id = $1', [accountId]))?.s ??
-      0,
+      (await one<{ s: number }>(
+        'SELECT COALESCE(SUM(balance_minor), 0)::bigint AS s FROM account_balance_slots WHERE account_id = $1',
+        [accountId],
+      ))!.s,
     ledgerSum: async () =>
       (await one<{ s: number }>('SELECT COALESCE(SUM(amount_minor), 0)::bigint AS s FROM postings'))!.s,
     ledgerSumsByCurrency: async () =>

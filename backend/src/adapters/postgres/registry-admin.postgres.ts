@@ -427,8 +427,10 @@ export class PostgresRegistryAdmin implements RegistryAdmin {
   private cards(where: postgres.PendingQuery<postgres.Row[]> | undefined) {
     return this
       .sql`SELECT c.id, c.pan_masked, c.expiry, c.cardholder_name, c.status, c.pin_tries, c.credit_limit_minor,
-        c.currency::text AS currency, a.balance_minor, c.last_atc
-      FROM cards c LEFT JOIN accounts a ON a.id = c.account_id ${where ?? this.sql``} ORDER BY c.id`;
+        c.currency::text AS currency,
+        (SELECT SUM(b.balance_minor) FROM account_balance_slots b WHERE b.account_id = c.account_id) AS balance_minor,
+        c.last_atc
+      FROM cards c ${where ?? this.sql``} ORDER BY c.id`;
   }
 
   async listCards(o: { readonly status?: CardStatus } = {}): Promise<CardSummary[]> {

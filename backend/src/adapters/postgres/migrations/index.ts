@@ -10,6 +10,7 @@ import * as m0009 from './0009-allow-evicting-unused-challenges';
 import * as m0010 from './0010-create-offline-sales';
 import * as m0011 from './0011-add-offline-limits';
 import * as m0012 from './0012-create-card-atcs';
+import * as m0013 from './0013-spread-account-balances';
 
 export interface PostgresMigration {
   readonly version: number;
@@ -22,7 +23,9 @@ export interface PostgresMigration {
  * One numbered migration per file, applied in order; never edit one that has shipped.
  * 0001–0007 mirror the SQLite migrations of the same names; 0008 adds the invariants only the
  * PostgreSQL store needs the database to guard (the SQLite store has a single writer); 0009 lets
- * an unused challenge be evicted before it expires; 0010–0012 mirror the SQLite migrations of the same names.
+ * an unused challenge be evicted before it expires; 0010–0012 mirror the SQLite migrations of the
+ * same names; 0013 spreads each account's running balance over slot rows (PostgreSQL only: SQLite
+ * has one writer).
  */
 export const postgresMigrations: readonly PostgresMigration[] = [
   { version: 1, name: '0001-create-schema', up: m0001.up },
@@ -37,6 +40,7 @@ export const postgresMigrations: readonly PostgresMigration[] = [
   { version: 10, name: '0010-create-offline-sales', up: m0010.up },
   { version: 11, name: '0011-add-offline-limits', up: m0011.up },
   { version: 12, name: '0012-create-card-atcs', up: m0012.up },
+  { version: 13, name: '0013-spread-account-balances', up: m0013.up },
 ];
 
 /** The version of a migration by its name, so tests and callers never hard-code numbers. */
