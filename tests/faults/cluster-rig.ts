@@ -34,8 +34,31 @@ const CLI = resolve(import.meta.dirname, '../../backend/bin/bluetill-backend.mjs
 const START_MS = 90_000;
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export interface ClusterRig {
+/** What tills need to pay: the registry's TLS material and root, each till's card, the nodes' addresses. */
+export interface TillLoad {
   readonly seed: SeededBackend;
+  /** Till i's fleet card, one instance per load: its ATC moves on across runs. */
+  card(i: number): TestCard;
+  /** host:port of every node the tills balance over (read when each till starts). */
+  addresses(): readonly string[];
+  /** Each call's deadline (default 2 s). */
+  readonly deadlineMs?: number;
+}
+
+/** Till i's fleet card from a seeded registry (card-fleet-00i+1, PIN 1001 + i), one instance per index. */
+export function fleetCardsOf(seed: SeededBackend): (i: number) => TestCard {
+  const cards = new Map<number, TestCard>();
+  return (i) => {
+    let c = cards.get(i);
+    if (!c) {
+      c = TestCard.fromFile(join(seed.cardsDir, `card-fleet-${String(i + 1).padStart(3, '0')}.json`));
+      cards.set(i, c);
+    }
+    return c;
+  };
+}
+
+export interface ClusterRig extends TillLoad {
   /** Each node's gRPC port (kept across restarts). */
   readonly ports: readonly number[];
   /** Starts node i on its port (any free one the first time), over `url` (default: the rig's store URL). */
@@ -44,8 +67,6 @@ export interface ClusterRig {
   killNode(i: number): Promise<void>;
   /** The running process of node i (its pid names its PostgreSQL sessions: `bluetill-backend <pid>`). */
   node(i: number): ChildProcess | undefined;
-  /** Till i's fleet card, one instance per rig: its ATC moves on across runs. */
-  card(i: number): TestCard;
   close(): Promise<void>;
 }
 
@@ -55,7 +76,6 @@ export async function startClusterRig(o: { url: string; nodes: number; tills: nu
   const dir = mkdtempSync(join(tmpdir(), 'bluetill-cluster-'));
   const ports: number[] = Array.from({ length: o.nodes }, () => 0);
   const nodes: Array<ChildProcess | undefined> = Array.from({ length: o.nodes }, () => undefined);
-  const cards = new Map<number, TestCard>();
   const terminals = Array.from({ length: o.tills }, (_, i) => terminalOf(i)).slice(1);
   const seed = await seedDemo(dir, terminals, fleetCards(o.tills), {
     masterKey,
@@ -117,14 +137,8 @@ export async function startClusterRig(o: { url: string; nodes: number; tills: nu
     startNode,
     killNode,
     node: (i) => nodes[i],
-    card(i) {
-      let c = cards.get(i);
-      if (!c) {
-        c = TestCard.fromFile(join(seed.cardsDir, `card-fleet-${String(i + 1).padStart(3, '0')}.json`));
-        cards.set(i, c);
-      }
-      return c;
-    },
+    card: fleetCardsOf(seed),
+    addresses: () => ports.map((p) => `localhost:${p}`),
     async close() {
       for (let i = 0; i < o.nodes; i++) {
         nodes[i]?.kill('SIGCONT');
@@ -158,7 +172,7 @@ export interface Progress {
  * ids are `<terminal>-<run><basket>-<attempt>`: give each run over the same database its own `run`.
  */
 export function runTills(
-  rig: ClusterRig,
+  rig: TillLoad,
   tills: number,
   stop: { now: boolean },
   progress: Progress,
@@ -168,7 +182,7 @@ export function runTills(
 }
 
 async function till(
-  rig: ClusterRig,
+  rig: TillLoad,
   index: number,
   stop: { now: boolean },
   progress: Progress,
@@ -178,10 +192,10 @@ async function till(
   const card = rig.card(index);
   const pin = String(1001 + index);
   const client = new GrpcBackendClient({
-    authorizationAddress: rig.ports.map((p) => `localhost:${p}`),
+    authorizationAddress: [...rig.addresses()],
     terminalId,
     tls: readTerminalTls(rig.seed.tlsDir, terminalId),
-    deadlineMs: 2_000,
+    deadlineMs: rig.deadlineMs ?? 2_000,
     attempts: 3,
     backoffMs: 100,
     log: { warn: () => undefined, info: () => undefined },

@@ -2,8 +2,9 @@
  * A network partition between a backend node and PostgreSQL, on real network paths: PostgreSQL 15
  * in the root namespace, two `bluetill-backend serve` nodes (A and B) each in a network namespace
  * of its own (netns.ts), each joined to the root namespace by two veth pairs — one it reaches
- * PostgreSQL over, one the tills reach it over. Eight tills (this process, the root namespace) pay
- * in a loop with real card cryptography, balancing over both nodes (paying-tills.ts).
+ * PostgreSQL over, one the tills reach it over. Seven tills (this process, the root namespace) pay
+ * in a loop with real card cryptography, balancing over both nodes (`runTills` of cluster-rig.ts,
+ * as in the cluster suites); the eighth terminal is the probe client's.
  *
  * Mid-load node A is cut off from PostgreSQL only: every packet on the A↔PostgreSQL link is
  * dropped silently in both directions (the half-open case: A's connections stay open and
@@ -30,7 +31,7 @@ import { AuthorizationClient, SettlementClient, health } from '@bluetill/protoco
 import { parseStoreSpec } from '../../backend/src/adapters/store-spec';
 import { startPostgresServer, type PostgresServer } from '../../backend/src/test-support/postgres-server';
 import { NetLab, type CutMode, type NetHost, type NetLink } from './netns';
-import { checkBooks, payingTill, sleep, terminalIdOf, type TillFacts } from './paying-tills';
+import { checkBooks, fleetCardsOf, runTills, sleep, terminalOf as terminalIdOf } from './cluster-rig';
 import { SEED, SOAK, timeout } from './support';
 
 const CLI = resolve(import.meta.dirname, '../../backend/bin/bluetill-backend.mjs');
@@ -245,15 +246,16 @@ describe('a network partition between a backend node and PostgreSQL (network nam
       const stop = { now: false };
       const progress = { acknowledged: 0 };
       const started = Date.now();
-      const addresses = () => nodes.map((n) => n.address!);
-      const loads: Array<Promise<TillFacts>> = Array.from({ length: TILLS - 1 }, (_, i) =>
-        payingTill(i, {
+      const loads = runTills(
+        {
           seed,
-          addresses,
-          stop,
+          card: fleetCardsOf(seed),
+          addresses: () => nodes.map((n) => n.address!),
           deadlineMs: DEADLINE_MS,
-          onAcknowledged: () => progress.acknowledged++,
-        }),
+        },
+        TILLS - 1,
+        stop,
+        progress,
       );
       const probeStop = { now: false };
       const calls: ProbeCall[] = [];
@@ -299,10 +301,9 @@ describe('a network partition between a backend node and PostgreSQL (network nam
         probeStop.now = true;
       }
       await probing;
-      const facts = await Promise.all(loads);
-      const acknowledged = facts.flatMap((f) => f.acknowledged);
-      const books = await checkBooks(url, acknowledged);
-      const unresolved = facts.reduce((s, f) => s + f.unresolved, 0);
+      const facts = await loads;
+      const books = await checkBooks(url, facts);
+      const unresolved = books.unresolved;
 
       // What A did while it could not reach PostgreSQL: once it had noticed (its store_unreachable),
       // every call refused at once; an answer from the store inside a cut is a stale answer.
@@ -326,7 +327,7 @@ describe('a network partition between a backend node and PostgreSQL (network nam
         (c) => afterDetection(c) && c.outcome !== 'refused' && c.outcome !== 'not_serving',
       );
       const paidDuringCuts = facts
-        .flatMap((f) => f.acknowledgedAt)
+        .flatMap((f) => f.acknowledged.map((a) => a.at))
         .filter((t) => partitions.some((p) => t > p.cutAt + p.detectedMs && t <= p.healedAt)).length;
       const line = {
         bench: 'faults_partition',
@@ -334,7 +335,7 @@ describe('a network partition between a backend node and PostgreSQL (network nam
         soak: SOAK,
         tills: TILLS - 1,
         seconds: Math.round((Date.now() - started) / 1000),
-        payments: acknowledged.length,
+        payments: books.payments,
         partitions: partitions.length,
         modes: partitions.map((p) => p.mode),
         cut_ms: cutMs,
@@ -358,7 +359,7 @@ describe('a network partition between a backend node and PostgreSQL (network nam
         probe_health_serving_after_detection: healthServing.length,
         probe_deadlines: calls.filter((c) => inCut(c) && c.outcome === 'deadline').length,
         asked: facts.reduce((s, f) => s + f.asked, 0),
-        retried_before_settle: facts.reduce((s, f) => s + f.errors, 0),
+        failed_calls: facts.reduce((s, f) => s + f.failures.length, 0),
       };
       process.stdout.write(`${JSON.stringify(line)}\n`);
       if (notRefused.length > 0 || stale.length > 0)
@@ -383,7 +384,7 @@ describe('a network partition between a backend node and PostgreSQL (network nam
       expect({ slow: slow.length, notRefused: notRefused.length }).toEqual({ slow: 0, notRefused: 0 });
       // The tills went on paying through B while A was cut off.
       expect(paidDuringCuts).toBeGreaterThan(0);
-      expect(acknowledged.length).toBeGreaterThan(0);
+      expect(books.payments).toBeGreaterThan(0);
     },
   );
 });
