@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { publicKeyFromRaw, type RsaPublicKey } from '@bluetill/protocol';
+import { caKeysFromList, publicKeyFromRaw, type RsaPublicKey } from '@bluetill/protocol';
 import { CliError } from './cli-error';
 
 export interface Trust {
@@ -39,29 +39,11 @@ export function readTrustFile(path: string): Trust {
       throw CliError.usage('trust_file', `the trust file's ${field} is not a P-256 public key`, { cause });
     }
   };
-  const emvCaKeys = new Map<number, RsaPublicKey>();
-  const list = parsed.emvCaKeys ?? [];
-  const b64 = /^[A-Za-z0-9+/]+={0,2}$/;
-  if (!Array.isArray(list)) throw CliError.usage('trust_file', `the trust file's emvCaKeys is not a list`);
-  for (const k of list as { index?: unknown; modulus?: unknown; exponent?: unknown }[]) {
-    if (
-      typeof k?.index !== 'number' ||
-      !Number.isInteger(k.index) ||
-      k.index < 0 ||
-      k.index > 255 ||
-      typeof k.modulus !== 'string' ||
-      typeof k.exponent !== 'string' ||
-      !b64.test(k.modulus) ||
-      !b64.test(k.exponent)
-    )
-      throw CliError.usage(
-        'trust_file',
-        `the trust file's emvCaKeys holds an entry that is not { index 0-255, modulus, exponent } in base64`,
-      );
-    emvCaKeys.set(k.index, {
-      modulus: new Uint8Array(Buffer.from(k.modulus, 'base64')),
-      exponent: new Uint8Array(Buffer.from(k.exponent, 'base64')),
-    });
+  let emvCaKeys: ReadonlyMap<number, RsaPublicKey>;
+  try {
+    emvCaKeys = caKeysFromList(parsed.emvCaKeys ?? []);
+  } catch (cause) {
+    throw CliError.usage('trust_file', `the trust file's ${(cause as Error).message}`, { cause });
   }
   const ca = parsed.backendTlsCa;
   if (ca !== undefined && (typeof ca !== 'string' || !ca.includes('-----BEGIN CERTIFICATE-----')))

@@ -26,6 +26,7 @@ export {
 } from './keys';
 export { generateAc, generateArpc1, generateArpc2, type AcAlgorithm } from './cryptogram';
 export { modulusLength, rsaPublicKeyOf, rsaRecover, rsaSign, type RsaPublicKey } from './rsa';
+export { caKeysFromList } from './ca-key-list';
 export {
   cdaTransactionDataHash,
   cnDigits,

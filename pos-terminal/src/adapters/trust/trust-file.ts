@@ -7,14 +7,12 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { publicKeyFromRaw, type RsaPublicKey } from '@bluetill/protocol';
+import { caKeysFromList, publicKeyFromRaw, type RsaPublicKey } from '@bluetill/protocol';
 
 export interface OfflineTrust {
   readonly cardCompanyRoot: KeyObject;
   readonly caKeys: ReadonlyMap<number, RsaPublicKey>;
 }
-
-const B64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 export function readOfflineTrust(path: string): OfflineTrust {
   let parsed: { cardCompanyRoot?: unknown; emvCaKeys?: unknown };
@@ -35,25 +33,11 @@ export function readOfflineTrust(path: string): OfflineTrust {
   const list = parsed.emvCaKeys;
   if (!Array.isArray(list) || list.length === 0)
     throw new Error(`offline mode: the trust file ${path} has no EMV CA keys (emvCaKeys)`);
-  const caKeys = new Map<number, RsaPublicKey>();
-  for (const k of list as { index?: unknown; modulus?: unknown; exponent?: unknown }[]) {
-    if (
-      typeof k?.index !== 'number' ||
-      !Number.isInteger(k.index) ||
-      k.index < 0 ||
-      k.index > 255 ||
-      typeof k.modulus !== 'string' ||
-      typeof k.exponent !== 'string' ||
-      !B64.test(k.modulus) ||
-      !B64.test(k.exponent)
-    )
-      throw new Error(
-        `offline mode: the trust file ${path} holds an EMV CA key that is not { index 0-255, modulus, exponent } in base64`,
-      );
-    caKeys.set(k.index, {
-      modulus: new Uint8Array(Buffer.from(k.modulus, 'base64')),
-      exponent: new Uint8Array(Buffer.from(k.exponent, 'base64')),
-    });
+  let caKeys: ReadonlyMap<number, RsaPublicKey>;
+  try {
+    caKeys = caKeysFromList(list);
+  } catch (cause) {
+    throw new Error(`offline mode: the trust file ${path}: ${(cause as Error).message}`, { cause });
   }
   return { cardCompanyRoot, caKeys };
 }
