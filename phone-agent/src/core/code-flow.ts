@@ -37,6 +37,7 @@ import type { Prompt } from '../ports/prompt';
 import type { ShopperBackend } from '../ports/shopper-backend';
 import { giveCardIssuerAnswer } from './issuer-answer';
 import { PhoneError } from './phone-error';
+import { readCardOver } from './read-card-over';
 
 export type CodeOutcome =
   | {
@@ -96,13 +97,8 @@ export async function requestCode(o: CodeOptions): Promise<CodeOutcome> {
   const pinKey = checkedPinKey(ch, o.trust.cardCompanyRoot, now());
   const un = ch.unpredictableNumber;
   o.prompt.progress('Reading card');
-  let card;
-  try {
-    // The card's account-verification ARQC goes with it: the issuer judges no PIN without it.
-    card = await o.card.read(un, { authorizationCryptogram: true });
-  } catch (e) {
-    throw new PhoneError('card', `card could not be read: ${(e as Error).message}`, { cause: e });
-  }
+  // The card's account-verification ARQC goes with it: the issuer judges no PIN without it.
+  const card = await readCardOver(o.card, un, 'card', { authorizationCryptogram: true });
   const pin = await o.prompt.pin();
   const sealedPinBlock = sealPin({
     pin,

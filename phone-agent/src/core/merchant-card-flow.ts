@@ -40,6 +40,7 @@ import type { ShopperBackend } from '../ports/shopper-backend';
 import { checkedPinKey, declinedWith } from './code-flow';
 import { giveCardIssuerAnswer } from './issuer-answer';
 import { PhoneError } from './phone-error';
+import { readCardOver } from './read-card-over';
 
 export type MerchantPaymentOutcome =
   | { readonly kind: 'approved'; readonly receipt: Receipt; readonly replayed: boolean }
@@ -75,19 +76,6 @@ export function merchantIdOfRecords(records: Uint8Array): string | null {
   }
 }
 
-const readCard = async (
-  card: PaymentCard,
-  un: Uint8Array,
-  which: string,
-  options: { authorizationCryptogram?: boolean } = {},
-) => {
-  try {
-    return await card.read(un, options);
-  } catch (e) {
-    throw new PhoneError('card', `${which} could not be read: ${(e as Error).message}`, { cause: e });
-  }
-};
-
 export async function payMerchantCard(o: MerchantPaymentOptions): Promise<MerchantPaymentOutcome> {
   const now = o.now ?? Date.now;
   o.prompt.progress('Asking the payment network for a challenge');
@@ -96,7 +84,7 @@ export async function payMerchantCard(o: MerchantPaymentOptions): Promise<Mercha
   const un = ch.unpredictableNumber;
 
   o.prompt.progress("Reading the merchant's card");
-  const merchantCard = await readCard(o.merchantCard, un, "the merchant's card");
+  const merchantCard = await readCardOver(o.merchantCard, un, "the merchant's card");
   const merchantId = merchantIdOfRecords(merchantCard.records);
   if (!merchantId)
     throw new PhoneError('card', "the merchant's card carries no merchant id: it is not a merchant card");
@@ -104,7 +92,7 @@ export async function payMerchantCard(o: MerchantPaymentOptions): Promise<Mercha
 
   o.prompt.progress('Reading your card');
   // The card's account-verification ARQC goes with it: the issuer judges no PIN without it.
-  const card = await readCard(o.card, un, 'your card', { authorizationCryptogram: true });
+  const card = await readCardOver(o.card, un, 'your card', { authorizationCryptogram: true });
   const pin = await o.prompt.pin();
   const sealedPinBlock = sealPin({
     pin,

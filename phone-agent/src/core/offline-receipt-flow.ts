@@ -13,6 +13,7 @@ import { verifyReceipt, type Money, type Receipt } from '@bluetill/protocol';
 import type { PaymentCard } from '../ports/payment-card';
 import type { ShopperBackend } from '../ports/shopper-backend';
 import { PhoneError } from './phone-error';
+import { readCardOver } from './read-card-over';
 
 /** What the phone keeps of a till-signed offline receipt to ask the card company about the sale. */
 export interface OfflineSaleTicket {
@@ -45,12 +46,7 @@ export async function confirmOfflineSale(o: ConfirmOfflineOptions): Promise<Conf
   if (!t.terminalId || !t.offlineId)
     throw new PhoneError('protocol', 'the offline receipt does not name the till and the sale');
   const ch = await o.backend.challenge();
-  let card;
-  try {
-    card = await o.card.read(ch.unpredictableNumber);
-  } catch (e) {
-    throw new PhoneError('card', `card could not be read: ${(e as Error).message}`, { cause: e });
-  }
+  const card = await readCardOver(o.card, ch.unpredictableNumber);
   const res = await o.backend.getOfflineReceipt({
     unpredictableNumber: ch.unpredictableNumber,
     card,

@@ -64,6 +64,7 @@ import type { Prompt } from '../ports/prompt';
 import { MessageInbox } from './message-inbox';
 import { giveCardIssuerAnswer } from './issuer-answer';
 import { PhoneError } from './phone-error';
+import { readCardOver } from './read-card-over';
 
 export type PaymentOutcome =
   | { readonly kind: 'approved'; readonly receipt: Receipt }
@@ -637,12 +638,7 @@ export async function askOutcome(o: AskOptions): Promise<PaymentOutcome> {
   if (!t.terminalId || t.atc === undefined || !t.total)
     throw new PhoneError('protocol', 'the ticket does not name the till, the sum and the cryptogram');
   const ch = await o.backend.challenge();
-  let card;
-  try {
-    card = await o.card.read(ch.unpredictableNumber);
-  } catch (e) {
-    throw new PhoneError('card', `card could not be read: ${(e as Error).message}`, { cause: e });
-  }
+  const card = await readCardOver(o.card, ch.unpredictableNumber);
   const res = await o.backend.getOutcome({
     unpredictableNumber: ch.unpredictableNumber,
     card,
