@@ -40,7 +40,7 @@ import {
   type PayMerchantResponse,
   type ShopperChallengeResponse,
 } from '@bluetill/protocol';
-import type { BackendStore, CardRow, CardStore } from '../ports/backend-store';
+import type { BackendStore, CardRow, CardStore, StoreTx } from '../ports/backend-store';
 import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
 import { authenticateCard, proveCard, verifyCryptogram } from '../domain/card-authentication';
@@ -520,6 +520,35 @@ export class ShopperUseCase {
   }
 
   /**
+   * Inside a commit: the shopper's UN redeemed, then the card's signature over it, checked against
+   * the card's row. The row, or the one decline every failure after the UN gives (no card-data
+   * oracle: an unknown, mistyped or unsigned card all look the same).
+   */
+  private async cardProvenOver(
+    tx: StoreTx,
+    un: string,
+    card: CardData,
+    unpredictableNumber: Uint8Array,
+    panHash: string,
+    now: number,
+  ): Promise<CardRow | 'unpredictable_number_invalid' | 'card_authentication_failed'> {
+    if ((await tx.takeShopperChallenge(un, now)) !== 'ok') return 'unpredictable_number_invalid';
+    const row = await tx.findCardByPanHash(panHash);
+    this.work.cardChecks++;
+    const proof = authenticateCard({
+      card,
+      unpredictableNumber,
+      caKeys: this.keys.caPublicKeys,
+      issuerKeys: this.keys.issuerKeys,
+      cardRecords: this.keys.cardRecords,
+      now: new Date(now),
+    });
+    if (proof !== null || !row || row.expiry !== card.expiry || row.panSequence !== card.panSequence)
+      return 'card_authentication_failed';
+    return row;
+  }
+
+  /**
    * The phone that paid at a till asks the card company what became of it. Only the card's holder
    * learns anything (the card's signature over a fresh UN); the answer is signed either way, and
    * "nothing settled" is made true for good: the transaction id is recorded as cancelled and the
@@ -545,20 +574,8 @@ export class ShopperUseCase {
     const hash = requestHash(OutcomeRequest.encode(req).finish());
     const res = await this.store.commit(async (tx): Promise<OutcomeResponse> => {
       const now = this.clock.now();
-      if ((await tx.takeShopperChallenge(un, now)) !== 'ok') return refuse('unpredictable_number_invalid');
-      // The card's signature over the UN first; every failure before it looks the same (no card-data oracle).
-      const row = await tx.findCardByPanHash(panHash);
-      this.work.cardChecks++;
-      const proof = authenticateCard({
-        card,
-        unpredictableNumber: req.unpredictableNumber,
-        caKeys: this.keys.caPublicKeys,
-        issuerKeys: this.keys.issuerKeys,
-        cardRecords: this.keys.cardRecords,
-        now: new Date(now),
-      });
-      if (proof !== null || !row || row.expiry !== card.expiry || row.panSequence !== card.panSequence)
-        return refuse('card_authentication_failed');
+      const row = await this.cardProvenOver(tx, un, card, req.unpredictableNumber, panHash, now);
+      if (typeof row === 'string') return refuse(row);
       const prior = await tx.findSettlement(req.terminalId, req.terminalTxnId);
       if (prior) {
         // Another card's payment: nothing about it (the same answer as an id that cannot be cancelled).
@@ -637,19 +654,8 @@ export class ShopperUseCase {
       this.outcomes.take(panHash);
       return this.store.commit(async (tx): Promise<OfflineReceiptResponse> => {
         const now = this.clock.now();
-        if ((await tx.takeShopperChallenge(un, now)) !== 'ok') return refuse('unpredictable_number_invalid');
-        const row = await tx.findCardByPanHash(panHash);
-        this.work.cardChecks++;
-        const proof = authenticateCard({
-          card,
-          unpredictableNumber: req.unpredictableNumber,
-          caKeys: this.keys.caPublicKeys,
-          issuerKeys: this.keys.issuerKeys,
-          cardRecords: this.keys.cardRecords,
-          now: new Date(now),
-        });
-        if (proof !== null || !row || row.expiry !== card.expiry || row.panSequence !== card.panSequence)
-          return refuse('card_authentication_failed');
+        const row = await this.cardProvenOver(tx, un, card, req.unpredictableNumber, panHash, now);
+        if (typeof row === 'string') return refuse(row);
         const prior = await tx.findSettlement(req.terminalId, req.offlineId);
         if (!prior) return answer('not_forwarded');
         const stored = SettleResponse.decode(prior.response);
