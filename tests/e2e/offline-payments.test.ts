@@ -13,29 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Receipt, type Item } from '@bluetill/protocol';
 import type { OfflineReceipt } from '@bluetill/protocol';
 import { startRig, type Rig } from '../faults/rig';
+import { offlineCard } from '../support/offline-cards';
 
-const luhn = (body: string): string => {
-  let sum = 0;
-  for (let i = 0; i < body.length; i++) {
-    let d = Number(body[body.length - 1 - i]);
-    if (i % 2 === 0) d *= 2;
-    sum += d > 9 ? d - 9 : d;
-  }
-  return body + String((10 - (sum % 10)) % 10);
-};
-const offlineCard = (n: number, lowerConsecutive = 5) => ({
-  id: `card-offline-${n}`,
-  pan: luhn(`67999903000000${String(n).padStart(4, '0')}`),
-  expiry: '3012',
-  cardholderName: `OFFLINE SHOPPER ${n}`,
-  pin: String(2000 + n),
-  creditLimitMinor: 500_00,
-  currency: 'EUR',
-  offlineLimits: { lowerConsecutive, upperConsecutive: 10, amountMinor: 200_00, currency: 978 },
-});
-const CARDS = [1, 2, 3, 4, 5, 6].map((n) => offlineCard(n));
-const AT_LIMIT = offlineCard(7, 1); // approves one offline sale, then asks to go online
-const BLOCKED = offlineCard(8);
+const CARDS = [1, 2, 3, 4, 5, 6].map((n) => offlineCard('offline', n));
+const AT_LIMIT = offlineCard('offline', 7, 1); // approves one offline sale, then asks to go online
+const BLOCKED = offlineCard('offline', 8);
 const LIMITS = {
   currency: 'EUR',
   floorLimitMinor: 40_00,

@@ -21,33 +21,17 @@ import { Receipt, SettleResponse, type Item, type OfflineReceipt } from '@blueti
 import { GrpcShopperBackend, confirmOfflineSale } from '@bluetill/phone-agent';
 import { SqliteRegistryAdmin } from '../../backend/src/adapters/sqlite/registry-admin.sqlite';
 import { startRig, type Rig } from '../faults/rig';
+import { offlineCard } from '../support/offline-cards';
 import { PHONE_SIM_CLI, runCli } from '../support/run-cli';
 
-const luhn = (body: string): string => {
-  let sum = 0;
-  for (let i = 0; i < body.length; i++) {
-    let d = Number(body[body.length - 1 - i]);
-    if (i % 2 === 0) d *= 2;
-    sum += d > 9 ? d - 9 : d;
-  }
-  return body + String((10 - (sum % 10)) % 10);
-};
-const offlineCard = (n: number, lowerConsecutive = 5) => ({
-  id: `card-scale-${n}`,
-  pan: luhn(`67999905000000${String(n).padStart(4, '0')}`),
-  expiry: '3012',
-  cardholderName: `SCALE SHOPPER ${n}`,
-  pin: String(3000 + n),
-  creditLimitMinor: 500_00,
-  currency: 'EUR',
-  offlineLimits: { lowerConsecutive, upperConsecutive: 10, amountMinor: 200_00, currency: 978 },
-});
 const PHONES = 30;
 /** Phone n pays at till floor((n-1)/10). */
 const AT_LIMIT = 25; // its card allows no offline sale in a row: it asks to go online
 const BLOCKED = 12; // blocked at the card company, not on the tills' copy
 const OVER_FLOOR = new Set([5, 18]);
-const CARDS = Array.from({ length: PHONES }, (_, i) => offlineCard(i + 1, i + 1 === AT_LIMIT ? 0 : 5));
+const CARDS = Array.from({ length: PHONES }, (_, i) =>
+  offlineCard('scale', i + 1, i + 1 === AT_LIMIT ? 0 : 5),
+);
 const LIMITS = {
   currency: 'EUR',
   floorLimitMinor: 40_00,
