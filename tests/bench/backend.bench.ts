@@ -233,9 +233,18 @@ export async function benchBackend(o: {
     const authorizeWire: Array<Buffer | undefined> = [];
     const prepare = async (n: number): Promise<number[]> => {
       const from = authorizeReqs.length;
+      // The challenges asked CONCURRENCY at a time: one after another, the warm-up's 5,000 took
+      // over their minute on a loaded machine, and the first expired before they were used.
+      const challenges: Awaited<ReturnType<typeof f.challenge>>[] = [];
+      while (challenges.length < n)
+        challenges.push(
+          ...(await Promise.all(
+            Array.from({ length: Math.min(CONCURRENCY, n - challenges.length) }, () => f.challenge()),
+          )),
+        );
       for (let i = from; i < from + n; i++) {
         const card = cards[i % cards.length]!;
-        const ch = await f.challenge();
+        const ch = challenges[i - from]!;
         const pinKey = verifyCertificate(ch.pinKeyCertificate, root, { role: 'pin-key', now: Date.now() });
         const pin = fleetCards(CONCURRENCY)[i % cards.length]!.pin;
         authorizeReqs.push({
