@@ -211,12 +211,19 @@ describe.each(fixtureStores)('randomized after-sale run over %s', (store) => {
 
     const ledgerSum = await f.backend.store.read((tx) => tx.ledgerSum());
     expect(ledgerSum).toBe(0);
-    // Every account's running balance (what the credit check reads) is the sum of its postings.
-    expect(
-      await f.select(`SELECT a.id, a.balance_minor AS balance, CAST(COALESCE(SUM(p.amount_minor), 0) AS BIGINT) AS posted
-        FROM accounts a LEFT JOIN postings p ON p.account_id = a.id
-        GROUP BY a.id, a.balance_minor HAVING a.balance_minor <> COALESCE(SUM(p.amount_minor), 0)`),
-    ).toEqual([]);
+    // Every account's running balance (what the credit check reads, through the port: one column on
+    // SQLite, the sum of its slots on PostgreSQL) is the sum of its postings.
+    const posted = await f.select<{ id: string; posted: number }>(
+      `SELECT a.id, CAST(COALESCE(SUM(p.amount_minor), 0) AS BIGINT) AS posted
+        FROM accounts a LEFT JOIN postings p ON p.account_id = a.id GROUP BY a.id`,
+    );
+    expect(posted.length).toBeGreaterThan(1);
+    const off: Array<{ id: string; balance: number; posted: number }> = [];
+    for (const a of posted) {
+      const balance = await f.backend.store.read((tx) => tx.accountBalance(a.id));
+      if (balance !== Number(a.posted)) off.push({ id: a.id, balance, posted: Number(a.posted) });
+    }
+    expect(off).toEqual([]);
     expect(await f.backend.store.read((tx) => tx.accountBalance('acct-M-0001'))).toBeGreaterThan(0);
     const closed = await f.select<{
       id: number;
