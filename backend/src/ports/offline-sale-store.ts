@@ -7,7 +7,7 @@
  * @example
  *   await store.commit(async (tx) => {
  *     const offline = offlineSales.within(tx);
- *     if (await offline.atcSeen(cardId, atc)) ...;
+ *     if ((await offline.cardStatusAt(cardId, approvedAtMs))?.status !== 'active') ...;
  *     const { settlementId } = await recordSale(tx, ...); await offline.insertOfflineSale({ settlementId, ... });
  *   });
  */
@@ -41,8 +41,6 @@ export interface CardStatusAt {
 
 /** The queries of one transaction. */
 export interface OfflineSaleQueries {
-  /** Whether an offline sale with this card's ATC was forwarded already (settled or not). */
-  atcSeen(cardId: string, atc: number): Promise<boolean>;
   /** The card's status at `atMs` from its recorded changes (its current status when none came after). */
   cardStatusAt(cardId: string, atMs: number): Promise<CardStatusAt | undefined>;
   insertOfflineSale(row: OfflineSaleRow): Promise<void>;

@@ -41,9 +41,6 @@ export class PostgresOfflineSaleStore implements OfflineSaleStore {
       return card && { status: card.status, sinceMs: 0 };
     };
     return {
-      atcSeen: async (cardId, atc) =>
-        (await one('SELECT 1 FROM offline_sales WHERE card_id = $1 AND atc = $2 LIMIT 1', [cardId, atc])) !==
-        undefined,
       cardStatusAt: statusAt,
       insertOfflineSale: async (r: OfflineSaleRow) => {
         await q(

@@ -28,7 +28,6 @@ export class SqliteOfflineSaleStore implements OfflineSaleStore {
   constructor(db: Db) {
     const p = (sql: string) => db.prepare(sql);
     const stmt = {
-      atcSeen: p('SELECT 1 FROM offline_sales WHERE card_id = ? AND atc = ? LIMIT 1'),
       lastChangeUpTo: p(
         'SELECT new_status AS status, changed_at AS at FROM card_status_changes WHERE card_id = ? AND changed_at <= ? ORDER BY changed_at DESC, id DESC LIMIT 1',
       ),
@@ -59,7 +58,6 @@ export class SqliteOfflineSaleStore implements OfflineSaleStore {
       return card && { status: card.status, sinceMs: 0 };
     };
     this.queries = {
-      atcSeen: async (cardId, atc) => stmt.atcSeen.get(cardId, atc) !== undefined,
       cardStatusAt: async (cardId, atMs) => statusAt(cardId, atMs),
       insertOfflineSale: async (row) => {
         stmt.insert.run(row);
