@@ -282,15 +282,23 @@ describe('till server (HTTP + WebSocket on loopback)', () => {
 
   it('lets the cashier hand a particular waiting basket to a phone', async () => {
     for (const b of world.till.baskets.list()) world.till.baskets.cancel(b.id);
-    const paying = world.phonePays('card-chen', '9876');
-    // The phone waits for a basket once its card is authorized (a session that is live now: earlier
-    // phones' sessions went through 'authorizing' without a basket too).
+    const before = new Set(world.till.sessionSnapshots().map((x) => x.id));
+    // The shopper takes 1.5 s over the PIN: the phone's session is live and has no basket for that
+    // long (a phone whose card is already authorized would take the oldest basket charged at once).
+    const paying = world.phonePays('card-chen', '9876', { shopper: { pinTypingMs: 1_500 } });
     let waiting: { id: string } | undefined;
     for (let i = 0; i < 1000 && !waiting; i++) {
-      waiting = world.till.sessionSnapshots().find((x) => x.state === 'authorizing' && x.basketId === null);
+      waiting = world.till
+        .sessionSnapshots()
+        .find(
+          (x) =>
+            !before.has(x.id) &&
+            x.basketId === null &&
+            ['connected', 'secured', 'authorizing'].includes(x.state),
+        );
       if (!waiting) await new Promise((r) => setTimeout(r, 10));
     }
-    if (!waiting) throw new Error('no phone came to wait for a basket');
+    if (!waiting) throw new Error('no phone came to pay');
     const host = server.host;
     // Host requests run synchronously up to their first await: all of this happens in one turn,
     // so the phone's own polling for the oldest basket cannot come in between.
