@@ -15,16 +15,23 @@ export function createLogger(
 export type { Logger };
 
 /**
- * Writes what the logger holds now, synchronously: for the last lines before the process ends
- * itself (a forced drain), which an asynchronous flush could lose.
+ * Calls `then` once every line the logger has taken is written (the asynchronous write in flight
+ * included), or after `maxWaitMs` if the destination does not drain: for the last lines before the
+ * process ends itself (a forced drain), which a SIGKILL right after the log call would lose.
  */
-export function flushLogSync(log: Logger): void {
-  const stream = (log as unknown as Record<symbol, { flushSync?: () => void } | undefined>)[
-    pino.symbols.streamSym
-  ];
+export function afterLogWritten(log: Logger, then: () => void, maxWaitMs = 1_000): void {
+  let done = false;
+  const once = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    then();
+  };
+  const timer = setTimeout(once, maxWaitMs);
   try {
-    stream?.flushSync?.();
+    // The callback runs once the destination has drained (with an error when it cannot fsync a pipe).
+    log.flush(() => once());
   } catch {
-    // a destination that cannot flush synchronously (not open yet) keeps what it has
+    once(); // a destination not open yet: nothing of it can be waited for
   }
 }

@@ -6,7 +6,13 @@
  * together or not at all.
  */
 import { SettleResponse, encodeProto, type DeclineCode, type Item, type Money } from '@bluetill/protocol';
-import type { BatchStore, MerchantRow, SettlementStore } from '../ports/backend-store';
+import type {
+  BatchStore,
+  MerchantRow,
+  Posting,
+  SettlementRow,
+  SettlementStore,
+} from '../ports/backend-store';
 import type { KeyStore } from '../ports/key-store';
 import { salePostings } from '../domain/ledger';
 import { approvalCode, signReceipt } from './receipt-signer';
@@ -38,11 +44,16 @@ export interface SaleToRecord {
   readonly offline?: { readonly lossReason: string };
 }
 
-export async function recordSale(
-  tx: SettlementStore & BatchStore,
-  keys: KeyStore,
-  s: SaleToRecord,
-): Promise<{ response: SettleResponse; settlementId: number }> {
+/** A sale's result as it is stored: the answer, its settlement row (without its batch) and its postings. */
+export interface SaleRecord {
+  readonly response: SettleResponse;
+  readonly settlement: Omit<SettlementRow, 'id' | 'batchId'>;
+  /** The balanced pair of an approved sale; none when declined. */
+  readonly postings: readonly Posting[];
+}
+
+/** Signs the receipt and makes the rows of a sale's result (no store: see writeSale). */
+export function saleRecord(keys: KeyStore, s: SaleToRecord): SaleRecord {
   const approved = s.decline === null;
   if (approved && (!s.card || !s.merchant))
     throw new Error('an approved sale needs a known card and merchant');
@@ -66,27 +77,49 @@ export async function recordSale(
     lossReason: s.offline?.lossReason ?? '',
   });
   const response: SettleResponse = { approved, declineReason: s.decline ?? '', receipt, replayed: false };
-  const batchId = approved ? (await tx.openBatch(s.terminalId, s.now)).id : null;
-  const settlementId = await tx.insertSettlement({
-    terminalId: s.terminalId,
-    terminalTxnId: s.terminalTxnId,
-    requestHash: s.requestHash,
-    approved,
-    declineReason: s.decline,
-    amountMinor: s.amount.minor,
-    currency: s.amount.currency,
-    cardId: s.card?.id ?? null,
-    merchantId: s.terminalMerchantId,
-    response: encodeProto(SettleResponse, response),
-    createdAt: s.now,
-    batchId,
-  });
-  if (approved)
-    await tx.insertPostings(
-      settlementId,
-      salePostings(s.amount, s.card!.accountId, s.merchant!.accountId),
-      s.now,
-      { batchId: batchId!, adjustmentId: null },
-    );
-  return { response, settlementId };
+  return {
+    response,
+    settlement: {
+      terminalId: s.terminalId,
+      terminalTxnId: s.terminalTxnId,
+      requestHash: s.requestHash,
+      approved,
+      declineReason: s.decline,
+      amountMinor: s.amount.minor,
+      currency: s.amount.currency,
+      cardId: s.card?.id ?? null,
+      merchantId: s.terminalMerchantId,
+      response: encodeProto(SettleResponse, response),
+      createdAt: s.now,
+    },
+    postings: approved ? salePostings(s.amount, s.card!.accountId, s.merchant!.accountId) : [],
+  };
+}
+
+/** Stores a sale's result: an approved one in the terminal's open batch (opened when none is), with its postings. Returns the settlement's id. */
+export async function writeSale(
+  tx: SettlementStore & BatchStore,
+  r: Pick<SaleRecord, 'settlement' | 'postings'>,
+): Promise<number> {
+  const { settlement } = r;
+  const batchId = settlement.approved
+    ? (await tx.openBatch(settlement.terminalId, settlement.createdAt)).id
+    : null;
+  const settlementId = await tx.insertSettlement({ ...settlement, batchId });
+  if (r.postings.length > 0)
+    await tx.insertPostings(settlementId, r.postings, settlement.createdAt, {
+      batchId: batchId!,
+      adjustmentId: null,
+    });
+  return settlementId;
+}
+
+/** saleRecord, then writeSale in the caller's transaction. */
+export async function recordSale(
+  tx: SettlementStore & BatchStore,
+  keys: KeyStore,
+  s: SaleToRecord,
+): Promise<{ response: SettleResponse; settlementId: number }> {
+  const record = saleRecord(keys, s);
+  return { response: record.response, settlementId: await writeSale(tx, record) };
 }

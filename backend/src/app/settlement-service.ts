@@ -1,7 +1,10 @@
 /**
  * The settlement server's use case: exactly once per (terminal, terminal transaction id).
- * In one transaction (group-committed with concurrent requests; answered once durable): look up an earlier result (a retry returns it unchanged), check the
- * rules, store the result, post balanced ledger entries, mark the authorization used.
+ * As one atomic step (answered once durable): look up an earlier result (a retry returns it
+ * unchanged), check the rules, store the result, post balanced ledger entries, mark the
+ * authorization used. The decision is a function of the facts read (`decide`), so a store can run
+ * the step as a transaction (readSettleFacts, decide, writeSettle; SQLite group-commits it with
+ * concurrent requests) or as one read and one checked write (BackendStore.settleOnce, PostgreSQL).
  */
 import {
   CARD_CDOL1_ENTRIES,
@@ -16,7 +19,14 @@ import {
   splitDolData,
   type DeclineCode,
 } from '@bluetill/protocol';
-import type { BackendStore } from '../ports/backend-store';
+import type {
+  BackendStore,
+  SettleDecision,
+  SettleFacts,
+  SettleQuery,
+  SettleWrites,
+  StoreTx,
+} from '../ports/backend-store';
 import type { Clock } from '../ports/clock';
 import type { KeyStore } from '../ports/key-store';
 import { MAX_PIN_TRIES, checkSettlement } from '../domain/rules';
@@ -25,7 +35,7 @@ import { requestHash as requestHash_ } from './request-hash';
 import { RequestError } from './request-error';
 import { replayOf } from './exactly-once';
 import { checkCaller, type Caller } from './caller';
-import { recordSale } from './record-sale';
+import { recordSale, saleRecord, writeSale } from './record-sale';
 
 export type { Caller } from './caller';
 
@@ -87,97 +97,111 @@ export class SettlementUseCase {
   /** `prepared`: made by a crypto worker (prepareSettle); made here when absent. */
   async settle(req: SettleRequest, caller: Caller, prepared?: PreparedSettle): Promise<SettleResponse> {
     checkCaller(req.terminalId, caller);
-    const {
-      requestHash: hash,
-      panHash,
-      cryptogram: precomputed,
-    } = prepared ?? prepareSettle(this.keys, req, caller);
-    const response = await this.store.commit(async (tx): Promise<SettleResponse> => {
-      // The reads are asked for together, each group at once: on PostgreSQL they pipeline on the
-      // transaction's connection (one round trip per group instead of one per read). The card's
-      // row is locked in the first group, before the merchant's balance is touched.
-      const [prior, terminal, card, authorization] = await Promise.all([
-        tx.findSettlement(req.terminalId, req.terminalTxnId),
-        tx.findTerminal(req.terminalId),
-        tx.findCardByPanHash(panHash),
-        tx.findAuthorization(req.authorizationRef),
-      ]);
-      const replay = replayOf(prior, hash, (b) => SettleResponse.decode(b), 'terminal transaction id');
-      if (replay) return replay;
-      const now = this.clock.now();
-      const [merchant, balance] = await Promise.all([
-        terminal ? tx.findMerchant(terminal.merchantId) : undefined,
-        card ? tx.accountBalance(card.accountId) : 0,
-      ]);
-      const amount = req.amount!;
-      const atc = req.cryptogram?.atc ?? -1;
-      const available = card ? card.creditLimitMinor + balance : 0;
-      let cryptogram: DeclineCode | null = null;
-      if (card && authorization) {
-        const un = fromHex(authorization.un);
-        cryptogram =
-          precomputed &&
-          precomputed.panSequence === card.panSequence &&
-          equalBytes(precomputed.unpredictableNumber, un)
-            ? precomputed.result
-            : verifyCryptogram({
-                cryptogram: req.cryptogram,
-                pan: req.card!.pan,
-                panSequence: card.panSequence,
-                amount,
-                unpredictableNumber: un,
-                acMasterKeys: this.keys.acMasterKeys,
-                cardKeys: this.keys.cardKeys,
-              });
-      }
-      const cvr = decodeIad(req.cryptogram?.iad ?? new Uint8Array())?.cvr;
-      // A genuine cryptogram uses up its ATC even when declined (funds, limits): it cannot be replayed.
-      const atcUsed =
-        card && authorization && cryptogram === null && atc >= 0 ? !(await tx.useAtc(card.id, atc)) : false;
-      const decline = checkSettlement({
-        terminal,
-        merchant,
-        requestMerchantId: req.merchantId,
-        authorization,
-        card,
-        amount,
-        items: req.items,
-        availableMinor: available,
-        atcUsed,
-        cryptogram,
-        cvr,
-        now,
-      });
-      const { response: result } = await recordSale(tx, this.keys, {
-        terminalId: req.terminalId,
-        terminalTxnId: req.terminalTxnId,
-        requestHash: hash,
-        terminalMerchantId: terminal?.merchantId ?? '',
-        merchant,
-        card,
-        maskedPan: maskPan(req.card!.pan),
-        items: req.items,
-        amount,
-        decline,
-        now,
-        atc: Math.max(0, atc),
-      });
-      // The last writes, sent together (pipelined on PostgreSQL).
-      await Promise.all([
-        // The card signed that its PIN is locked: online PIN (and so every method) locks here too.
-        card && cryptogram === null && cvr?.pinTryLimitExceeded && card.pinTries < MAX_PIN_TRIES
-          ? tx.setPinTries(card.id, MAX_PIN_TRIES)
-          : undefined,
-        result.approved ? tx.markAuthorizationSettled(req.authorizationRef) : undefined,
-      ]);
-      return result;
-    });
+    const p = prepared ?? prepareSettle(this.keys, req, caller);
+    const q: SettleQuery = {
+      terminalId: req.terminalId,
+      terminalTxnId: req.terminalTxnId,
+      panHash: p.panHash,
+      authorizationRef: req.authorizationRef,
+      atc: req.cryptogram?.atc ?? -1,
+    };
+    const decide = (facts: SettleFacts) => this.decide(req, p, facts);
+    // A networked store decides in one read and one write when it can; else (SQLite, or a card
+    // that kept changing under the optimistic write) in a transaction that holds the card's lock.
+    const once = await this.store.settleOnce?.(q, decide);
+    const response =
+      once?.answer ??
+      (await this.store.commit(async (tx) => {
+        const decision = decide(await readSettleFacts(tx, q));
+        if (decision.writes) await writeSettle(tx, decision.writes);
+        return decision.answer;
+      }));
     this.events.onSettled?.({
       approved: response.approved,
       decline: (response.declineReason || null) as DeclineCode | null,
       replayed: response.replayed,
     });
     return response;
+  }
+
+  /**
+   * The Settle's decision on its facts (pure but for the clock and the receipt's signature): the
+   * stored answer of an earlier request with this id, or the rules' outcome, signed, with what to
+   * write for it.
+   */
+  private decide(req: SettleRequest, p: PreparedSettle, f: SettleFacts): SettleDecision<SettleResponse> {
+    const replay = replayOf(
+      f.prior,
+      p.requestHash,
+      (b) => SettleResponse.decode(b),
+      'terminal transaction id',
+    );
+    if (replay) return { answer: replay };
+    const now = this.clock.now();
+    const { card, authorization, terminal, merchant } = f;
+    const amount = req.amount!;
+    const atc = req.cryptogram?.atc ?? -1;
+    let cryptogram: DeclineCode | null = null;
+    if (card && authorization) {
+      const un = fromHex(authorization.un);
+      const pre = p.cryptogram;
+      cryptogram =
+        pre && pre.panSequence === card.panSequence && equalBytes(pre.unpredictableNumber, un)
+          ? pre.result
+          : verifyCryptogram({
+              cryptogram: req.cryptogram,
+              pan: req.card!.pan,
+              panSequence: card.panSequence,
+              amount,
+              unpredictableNumber: un,
+              acMasterKeys: this.keys.acMasterKeys,
+              cardKeys: this.keys.cardKeys,
+            });
+    }
+    const cvr = decodeIad(req.cryptogram?.iad ?? new Uint8Array())?.cvr;
+    // A genuine cryptogram uses up its ATC even when declined (funds, limits): it cannot be replayed.
+    const genuine = card && authorization && cryptogram === null && atc >= 0 ? card : undefined;
+    const decline = checkSettlement({
+      terminal,
+      merchant,
+      requestMerchantId: req.merchantId,
+      authorization,
+      card,
+      amount,
+      items: req.items,
+      availableMinor: card ? card.creditLimitMinor + f.balanceMinor : 0,
+      atcUsed: genuine ? f.atcUsed : false,
+      cryptogram,
+      cvr,
+      now,
+    });
+    const record = saleRecord(this.keys, {
+      terminalId: req.terminalId,
+      terminalTxnId: req.terminalTxnId,
+      requestHash: p.requestHash,
+      terminalMerchantId: terminal?.merchantId ?? '',
+      merchant,
+      card,
+      maskedPan: maskPan(req.card!.pan),
+      items: req.items,
+      amount,
+      decline,
+      now,
+      atc: Math.max(0, atc),
+    });
+    return {
+      answer: record.response,
+      writes: {
+        settlement: record.settlement,
+        postings: record.postings,
+        ...(genuine && !f.atcUsed ? { useAtc: { cardId: genuine.id, atc } } : {}),
+        // The card signed that its PIN is locked: online PIN (and so every method) locks here too.
+        ...(card && cryptogram === null && cvr?.pinTryLimitExceeded && card.pinTries < MAX_PIN_TRIES
+          ? { pinTries: { cardId: card.id, tries: MAX_PIN_TRIES } }
+          : {}),
+        ...(record.response.approved ? { settleAuthorization: req.authorizationRef } : {}),
+      },
+    };
   }
 
   /**
@@ -254,4 +278,39 @@ export class SettlementUseCase {
     if (!prior) throw new RequestError('not_found', 'no such settlement');
     return { ...SettleResponse.decode(prior.response), replayed: true };
   }
+}
+
+/**
+ * A Settle's facts, read in the caller's transaction (on PostgreSQL the card's row is read
+ * FOR UPDATE: the card's state cannot change before the transaction ends). The reads of each group
+ * are asked for together: on PostgreSQL they pipeline on the transaction's connection.
+ */
+export async function readSettleFacts(tx: StoreTx, q: SettleQuery): Promise<SettleFacts> {
+  const [prior, terminal, card, authorization] = await Promise.all([
+    tx.findSettlement(q.terminalId, q.terminalTxnId),
+    tx.findTerminal(q.terminalId),
+    tx.findCardByPanHash(q.panHash),
+    tx.findAuthorization(q.authorizationRef),
+  ]);
+  if (prior)
+    return { prior, terminal, merchant: undefined, card, balanceMinor: 0, authorization, atcUsed: false };
+  const [merchant, balanceMinor, atcUsed] = await Promise.all([
+    terminal ? tx.findMerchant(terminal.merchantId) : undefined,
+    card ? tx.accountBalance(card.accountId) : 0,
+    card && q.atc >= 0 ? tx.atcUsed(card.id, q.atc) : false,
+  ]);
+  return { prior, terminal, merchant, card, balanceMinor, authorization, atcUsed };
+}
+
+/** A Settle's writes in the caller's transaction, after readSettleFacts in the same one. */
+export async function writeSettle(tx: StoreTx, w: SettleWrites): Promise<void> {
+  if (w.useAtc && !(await tx.useAtc(w.useAtc.cardId, w.useAtc.atc)))
+    throw new Error(
+      `ATC ${w.useAtc.atc} of card ${w.useAtc.cardId} was used by another request under the card's lock`,
+    );
+  await writeSale(tx, w);
+  await Promise.all([
+    w.pinTries ? tx.setPinTries(w.pinTries.cardId, w.pinTries.tries) : undefined,
+    w.settleAuthorization ? tx.markAuthorizationSettled(w.settleAuthorization) : undefined,
+  ]);
 }

@@ -76,7 +76,7 @@ import { readKeysFile, rotateKeysFile, writeKeysFile } from '../adapters/keys-fi
 import { masterKeyFromEnv, NEW_MASTER_KEY_ENV } from '../adapters/master-key';
 import type { BackendStore } from '../ports/backend-store';
 import { DRAIN_DEADLINE_MS, startBackend } from '../main';
-import { createLogger, flushLogSync } from '../adapters/logger';
+import { afterLogWritten, createLogger } from '../adapters/logger';
 import { BackendMetrics } from '../adapters/metrics/backend-metrics';
 import { startMetricsServer } from '../adapters/metrics/metrics-server';
 import { BatchUseCase } from '../app/batch-service';
@@ -358,10 +358,7 @@ program
       // A forced end is SIGKILL of this process, as a crash: exactly-once makes that safe for the
       // calls cut, and a thread waiting on the SQLite file's lock cannot be stopped cleanly (better-sqlite3
       // aborts the process when a worker is terminated inside its busy wait).
-      const forced = () => {
-        flushLogSync(log);
-        process.kill(process.pid, 'SIGKILL');
-      };
+      const forced = () => afterLogWritten(log, () => process.kill(process.pid, 'SIGKILL'));
       let draining = false;
       const stop = (signal: NodeJS.Signals) => {
         if (draining) {

@@ -200,6 +200,8 @@ export interface CardStore {
    * (card, ATC) decides between two nodes that try the same one at once.
    */
   useAtc(cardId: string, atc: number): Promise<boolean>;
+  /** Whether useAtc(cardId, atc) would say false now: the card used this ATC already, or it is at or below the card's floor. */
+  atcUsed(cardId: string, atc: number): Promise<boolean>;
 }
 
 /** Merchants and terminals, and the terminals' client certificates. */
@@ -343,9 +345,68 @@ export interface StoreTx
     BatchStore,
     ShopperStore {}
 
+/** What a Settle decides on, by the request's keys. */
+export interface SettleQuery {
+  readonly terminalId: string;
+  readonly terminalTxnId: string;
+  readonly panHash: string;
+  readonly authorizationRef: string;
+  /** The cryptogram's ATC (-1: none). */
+  readonly atc: number;
+}
+
+/**
+ * The rows a Settle is decided on, read together. With `prior` (the id has a stored answer) the
+ * rest may be left out: the answer is that one's.
+ */
+export interface SettleFacts {
+  readonly prior: Pick<SettlementRow, 'requestHash' | 'response'> | undefined;
+  readonly terminal: TerminalRow | undefined;
+  readonly merchant: MerchantRow | undefined;
+  readonly card: CardRow | undefined;
+  /** The card's account balance (0 without a card). */
+  readonly balanceMinor: number;
+  readonly authorization: AuthorizationRow | undefined;
+  /** CardStore.atcUsed for the query's ATC (false without a card or an ATC). */
+  readonly atcUsed: boolean;
+}
+
+/** What a Settle writes: everything or nothing. */
+export interface SettleWrites {
+  /** The genuine cryptogram's ATC, used up whatever the outcome. */
+  readonly useAtc?: { readonly cardId: string; readonly atc: number };
+  /** The result (its batch: the terminal's open batch when approved, else none). */
+  readonly settlement: Omit<SettlementRow, 'id' | 'batchId'>;
+  /** The sale's balanced postings (none when declined), in the settlement's batch. */
+  readonly postings: readonly Posting[];
+  /** The card's PIN tries become this (its cryptogram said the PIN is locked). */
+  readonly pinTries?: { readonly cardId: string; readonly tries: number };
+  /** The authorization this approved sale used up. */
+  readonly settleAuthorization?: string;
+}
+
+/** A Settle's decision: its answer, and what to write for it (nothing: a stored answer replayed). */
+export interface SettleDecision<R> {
+  readonly answer: R;
+  readonly writes?: SettleWrites;
+}
+
 export interface BackendStore {
   /** Runs fn in a transaction (shared with concurrent requests where the store groups them); resolves once it is durable. */
   commit<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /**
+   * Optional: a Settle as one read and one atomic write, for a networked store where every
+   * statement inside commit() costs a round trip. Reads `q`'s facts without locks, calls `decide`
+   * (pure: no effect outside its answer; it may be called again), and writes its decision only if
+   * the card's row and balance are still the ones it was decided on (checked under the card's
+   * lock, in the same statement); else reads again. Resolves once durable, or with undefined when
+   * the card kept changing (nothing written): then run the Settle in commit(). The same errors as
+   * commit(); what `decide` throws is thrown, nothing written.
+   */
+  settleOnce?<R>(
+    q: SettleQuery,
+    decide: (facts: SettleFacts) => SettleDecision<R>,
+  ): Promise<{ answer: R } | undefined>;
   /** Runs fn on committed data, at once; fn must not write. */
   read<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   /** Rejects what is still queued (CommitError 'store_closed'), then closes (at once where it can). */

@@ -11,7 +11,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../admin/demo-seed';
 import { MasterKey } from '../master-key';
-import { CommitError, type SettlementRow } from '../../ports/backend-store';
+import {
+  CommitError,
+  type SettleDecision,
+  type SettleFacts,
+  type SettlementRow,
+} from '../../ports/backend-store';
 import {
   startPostgresServer,
   connectPostgres,
@@ -330,6 +335,21 @@ describe('PostgresBackendStore', () => {
         return id;
       });
       expect(await app.read((tx) => tx.accountBalance('acct-M-0001'))).toBe(2_50);
+      // A Settle's one-statement write (settle_record) runs under this role too.
+      const { batchId: _batch, ...declined } = settlement('role-2');
+      const [alice] = await app.sql`SELECT pan_hash FROM cards WHERE id = 'card-alice'`;
+      expect(
+        await app.settleOnce(
+          {
+            terminalId: 'T-0001',
+            terminalTxnId: 'role-2',
+            panHash: String(alice!.pan_hash),
+            authorizationRef: 'A-none',
+            atc: -1,
+          },
+          () => ({ answer: 'declined', writes: { settlement: declined, postings: [] } }),
+        ),
+      ).toEqual({ answer: 'declined' });
       expect(await app.read((tx) => tx.findSettlement('T-0001', 'role-1'))).toMatchObject({ id: answer });
       // The ATC guard binds this role: a direct write moving it back is refused by the database.
       await expect(app.sql`UPDATE cards SET last_atc = 3 WHERE id = 'card-alice'`).rejects.toMatchObject({
@@ -338,6 +358,89 @@ describe('PostgresBackendStore', () => {
       });
     } finally {
       await app.close();
+    }
+  });
+
+  it('settleOnce decides on facts read without locks and writes only what still holds: a card changed meanwhile is decided again, an id taken meanwhile answers with the winner, a card that keeps changing goes back to commit()', async () => {
+    const store = await demoStore({ attempts: 2 });
+    const once = await demoStore({ attempts: 1 });
+    /** Another node's transaction on `on`: its change made (its locks taken), committed on release. */
+    const hold = async (on: PostgresBackendStore, change: string) => {
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let ready!: () => void;
+      const changed = new Promise<void>((r) => (ready = r));
+      const done = on.sql.begin(async (t) => {
+        await t.unsafe(change);
+        ready();
+        await gate;
+      });
+      await changed;
+      return async () => {
+        release();
+        await done;
+      };
+    };
+    /** Until a session of `on`'s database waits for a lock (the settlement's write, behind the holder). */
+    const blocked = async (on: PostgresBackendStore) => {
+      for (let i = 0; i < 300; i++) {
+        const [row] = await on.sql`SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+        if (row!.n > 0) return;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      throw new Error('the settlement never waited for the lock');
+    };
+    const bumpPinTries = "UPDATE cards SET pin_tries = pin_tries + 1 WHERE id = 'card-alice'";
+    try {
+      const [card] = await store.sql`SELECT pan_hash, pin_tries FROM cards WHERE id = 'card-alice'`;
+      const q = (terminalTxnId: string) => ({
+        terminalId: 'T-0001',
+        terminalTxnId,
+        panHash: String(card!.pan_hash),
+        authorizationRef: 'A-none',
+        atc: -1,
+      });
+      const seen: SettleFacts[] = [];
+      const decideFor =
+        (txn: string) =>
+        (f: SettleFacts): SettleDecision<string> => {
+          seen.push(f);
+          if (f.prior) return { answer: 'replayed' };
+          const { batchId: _batch, ...row } = settlement(txn);
+          return { answer: `pin tries ${f.card!.pinTries}`, writes: { settlement: row, postings: [] } };
+        };
+      const tries = Number(card!.pin_tries);
+      // The card changes while the first decision is on its way: decided again on the new row.
+      let release = await hold(store, bumpPinTries);
+      let settling = store.settleOnce(q('o-1'), decideFor('o-1'));
+      await blocked(store);
+      await release();
+      expect(await settling).toEqual({ answer: `pin tries ${tries + 1}` });
+      expect(seen.map((f) => f.card!.pinTries)).toEqual([tries, tries + 1]);
+      expect(store.commitStats).toMatchObject({ commits: 1, staleRetries: 1, contended: 0 });
+      // Another node takes the id first: the write finds it taken, and the answer is the stored one.
+      release = await hold(
+        store,
+        `INSERT INTO settlements (terminal_id, terminal_txn_id, request_hash, approved, decline_reason, amount_minor,
+           currency, card_id, merchant_id, response, created_at)
+         VALUES ('T-0001', 'o-2', '\\x010203', false, 'insufficient_funds', 100, 'EUR', NULL, 'M-0001', '\\x00', 1)`,
+      );
+      settling = store.settleOnce(q('o-2'), decideFor('o-2'));
+      await blocked(store);
+      await release();
+      expect(await settling).toEqual({ answer: 'replayed' });
+      expect(seen.slice(2).map((f) => f.prior !== undefined)).toEqual([false, true]);
+      // With one attempt, a card that changed is handed back (undefined), nothing written.
+      release = await hold(once, bumpPinTries);
+      settling = once.settleOnce(q('o-3'), decideFor('o-3'));
+      await blocked(once);
+      await release();
+      expect(await settling).toBeUndefined();
+      expect(once.commitStats).toMatchObject({ commits: 0, contended: 1 });
+      expect(await once.read((tx) => tx.findSettlement('T-0001', 'o-3'))).toBeUndefined();
+    } finally {
+      await Promise.all([store.close(), once.close()]);
     }
   });
 

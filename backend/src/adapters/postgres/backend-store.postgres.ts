@@ -50,6 +50,9 @@ import {
   type ChallengeState,
   type MerchantRow,
   type Posting,
+  type SettleDecision,
+  type SettleFacts,
+  type SettleQuery,
   type SettlementRow,
   type StoreTx,
   type TerminalCertificateRow,
@@ -61,6 +64,10 @@ import { migratePostgres } from './migrate';
 import { postgresErrorKind } from './postgres-errors';
 import {
   ADVANCE_ATC,
+  ATC_USED,
+  SETTLE_FACTS,
+  SETTLE_RECORD,
+  SETTLE_STALE,
   RAISE_LAST_ATC,
   USE_ATC,
   CARD_COLUMNS,
@@ -144,6 +151,10 @@ export interface PostgresCommitCounts {
   readonly uniqueRetries: number;
   /** Runs of fn again after a serialization failure or deadlock. */
   readonly serializationRetries: number;
+  /** settleOnce: decisions made again because the card (or the id, the batch) changed before the write. */
+  readonly staleRetries: number;
+  /** settleOnce: Settles handed back to commit() after the card kept changing. */
+  readonly contended: number;
   readonly failed: number;
 }
 
@@ -309,7 +320,14 @@ class Probe {
 
 export class PostgresBackendStore implements BackendStore {
   private readonly attempts: number;
-  private readonly stats = { commits: 0, uniqueRetries: 0, serializationRetries: 0, failed: 0 };
+  private readonly stats = {
+    commits: 0,
+    uniqueRetries: 0,
+    serializationRetries: 0,
+    staleRetries: 0,
+    contended: 0,
+    failed: 0,
+  };
   private readonly reader: StoreTx;
   private closed = false;
   private readonly probe: Probe | undefined;
@@ -410,10 +428,6 @@ export class PostgresBackendStore implements BackendStore {
         this.stats.commits++;
         return result as T;
       } catch (err) {
-        if (err instanceof CommitError) throw err;
-        // close() ended the pool before this commit was sent: nothing of it ran.
-        if (this.closed && codeOf(err) === 'CONNECTION_ENDED')
-          throw new CommitError('store_closed', 'the store closed before the commit ran', { cause: err });
         const kind = postgresErrorKind(err);
         if ((kind === 'unique_violation' || kind === 'serialization') && attempt < this.attempts) {
           if (kind === 'unique_violation') this.stats.uniqueRetries++;
@@ -423,22 +437,7 @@ export class PostgresBackendStore implements BackendStore {
           await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
           continue;
         }
-        if (kind === 'unique_violation' || kind === 'serialization') {
-          this.stats.failed++;
-          throw new CommitError('commit_failed', `commit failed after ${attempt} attempts (${kind})`, {
-            cause: err,
-          });
-        }
-        if (kind === 'connection') {
-          this.stats.failed++;
-          throw new CommitError(
-            'commit_failed',
-            'the connection to the database was lost during the commit: its outcome is unknown here; retry the request with the same id',
-            { cause: err },
-          );
-        }
-        if (constraintOf(err) === 'postings_balanced') throw new LedgerError({ cause: err });
-        throw err;
+        throw this.commitFailure(err, kind);
       }
     }
   }
@@ -461,6 +460,110 @@ export class PostgresBackendStore implements BackendStore {
         },
       );
     }
+  }
+
+  /**
+   * BackendStore.settleOnce: SETTLE_FACTS on the pool (no transaction), `decide`, then
+   * SETTLE_RECORD (migration 0014), which writes only if the card's row and balance are still the
+   * ones decided on, and the id is still free. Two statements in all, each its own transaction.
+   * Stale facts: read and decide again, up to `attempts` times; then undefined (commit() decides
+   * under the card's lock).
+   */
+  async settleOnce<R>(
+    q: SettleQuery,
+    decide: (facts: SettleFacts) => SettleDecision<R>,
+  ): Promise<{ answer: R } | undefined> {
+    for (let attempt = 1; attempt <= this.attempts; attempt++) {
+      if (this.closed) throw new CommitError('store_closed', 'the store is closed');
+      let row: SettleFactsRow | undefined;
+      try {
+        [row] = (await this.pool.unsafe(
+          SETTLE_FACTS,
+          [q.terminalId, q.terminalTxnId, q.panHash, q.authorizationRef, q.atc],
+          { prepare: true },
+        )) as unknown as SettleFactsRow[];
+      } catch (err) {
+        if (this.closed && codeOf(err) === 'CONNECTION_ENDED')
+          throw new CommitError('store_closed', 'the store closed before the settlement ran', { cause: err });
+        if (postgresErrorKind(err) !== 'connection') throw err;
+        throw new CommitError(
+          'store_unavailable',
+          'the database could not be reached: nothing was done, ask again',
+          {
+            cause: err,
+          },
+        );
+      }
+      const decision = decide(settleFactsOf(row!));
+      const w = decision.writes;
+      if (!w) return { answer: decision.answer };
+      const st = w.settlement;
+      if (st.cardId !== row!.c_id)
+        throw new Error('a Settle records the card its facts were read for (the card locked and checked)');
+      try {
+        await this.pool.unsafe(
+          SETTLE_RECORD,
+          [
+            st.cardId,
+            row!.card_version,
+            row!.balance ?? 0,
+            w.useAtc?.atc ?? null,
+            w.pinTries?.tries ?? null,
+            w.settleAuthorization ?? null,
+            st.terminalId,
+            st.terminalTxnId,
+            st.requestHash,
+            st.approved,
+            st.declineReason,
+            st.amountMinor,
+            st.currency,
+            st.merchantId,
+            st.response,
+            st.createdAt,
+            w.postings.map((x) => x.accountId),
+            w.postings.map((x) => x.amountMinor),
+            w.postings.map((x) => x.currency),
+          ] as never[],
+          { prepare: true },
+        );
+        this.stats.commits++;
+        return { answer: decision.answer };
+      } catch (err) {
+        const kind = postgresErrorKind(err);
+        if (codeOf(err) === SETTLE_STALE || kind === 'unique_violation' || kind === 'serialization') {
+          this.stats.staleRetries++;
+          await new Promise((r) => setTimeout(r, Math.random() * 2 * attempt));
+          continue;
+        }
+        throw this.commitFailure(err, kind);
+      }
+    }
+    this.stats.contended++;
+    return undefined;
+  }
+
+  /** What a failed write becomes for the caller (commit() and settleOnce, past their retries). */
+  private commitFailure(err: unknown, kind = postgresErrorKind(err)): unknown {
+    if (err instanceof CommitError) return err;
+    // close() ended the pool before this write was sent: nothing of it ran.
+    if (this.closed && codeOf(err) === 'CONNECTION_ENDED')
+      return new CommitError('store_closed', 'the store closed before the commit ran', { cause: err });
+    if (kind === 'unique_violation' || kind === 'serialization') {
+      this.stats.failed++;
+      return new CommitError('commit_failed', `commit failed after ${this.attempts} attempts (${kind})`, {
+        cause: err,
+      });
+    }
+    if (kind === 'connection') {
+      this.stats.failed++;
+      return new CommitError(
+        'commit_failed',
+        'the connection to the database was lost during the commit: its outcome is unknown here; retry the request with the same id',
+        { cause: err },
+      );
+    }
+    if (constraintOf(err) === 'postings_balanced') return new LedgerError({ cause: err });
+    return err;
   }
 
   /** Refuses new commits and those still waiting for a connection (CommitError store_closed), lets the ones running finish, then ends the pool. */
@@ -551,6 +654,7 @@ function postgresTx(q: Query, locking: boolean): StoreTx {
       if ((await q(ADVANCE_ATC, [cardId, atc])).length !== 1)
         throw new Error(`the ATC of card ${cardId} is not below ${atc}: read the card under its lock first`);
     },
+    atcUsed: async (cardId, atc) => (await one<{ used: boolean }>(ATC_USED, [cardId, atc]))?.used ?? false,
     useAtc: async (cardId, atc) => {
       if ((await q(USE_ATC, [cardId, atc])).length !== 1) return false;
       await q(RAISE_LAST_ATC, [cardId, atc]);
@@ -872,4 +976,86 @@ function postgresTx(q: Query, locking: boolean): StoreTx {
   };
   queries.set(tx, q);
   return tx;
+}
+
+/** SETTLE_FACTS's row: each entity's columns, all null when it is not there. */
+interface SettleFactsRow {
+  p_request_hash: Uint8Array | null;
+  p_response: Uint8Array | null;
+  t_id: string | null;
+  t_merchant_id: string;
+  t_status: TerminalRow['status'];
+  m_id: string | null;
+  m_name: string;
+  m_status: MerchantRow['status'];
+  m_account_id: string;
+  m_currency: string;
+  c_id: string | null;
+  c_pan_hash: string;
+  c_pan_masked: string;
+  c_pan_sequence: number;
+  c_expiry: string;
+  c_cardholder_name: string;
+  c_status: CardRow['status'];
+  c_pin_salt: Uint8Array;
+  c_pin_verifier: Uint8Array;
+  c_pin_tries: number;
+  c_credit_limit_minor: number;
+  c_currency: string;
+  c_account_id: string;
+  c_last_atc: number;
+  card_version: string | null;
+  balance: number | null;
+  atc_used: boolean | null;
+  a_ref: string | null;
+  a_card_id: string;
+  a_terminal_id: string;
+  a_un: string;
+  a_expires_at: number;
+  a_settled: boolean;
+  a_cvm: AuthorizationRow['cvm'];
+}
+
+function settleFactsOf(r: SettleFactsRow): SettleFacts {
+  return {
+    prior:
+      r.p_request_hash && r.p_response
+        ? { requestHash: r.p_request_hash, response: r.p_response }
+        : undefined,
+    terminal: r.t_id ? { id: r.t_id, merchantId: r.t_merchant_id, status: r.t_status } : undefined,
+    merchant: r.m_id
+      ? { id: r.m_id, name: r.m_name, status: r.m_status, accountId: r.m_account_id, currency: r.m_currency }
+      : undefined,
+    card: r.c_id
+      ? {
+          id: r.c_id,
+          panHash: r.c_pan_hash,
+          panMasked: r.c_pan_masked,
+          panSequence: r.c_pan_sequence,
+          expiry: r.c_expiry,
+          cardholderName: r.c_cardholder_name,
+          status: r.c_status,
+          pinSalt: r.c_pin_salt,
+          pinVerifier: r.c_pin_verifier,
+          pinTries: r.c_pin_tries,
+          creditLimitMinor: r.c_credit_limit_minor,
+          currency: r.c_currency,
+          accountId: r.c_account_id,
+          lastAtc: r.c_last_atc,
+        }
+      : undefined,
+    balanceMinor: r.c_id ? (r.balance ?? 0) : 0,
+    authorization: r.a_ref
+      ? {
+          ref: r.a_ref,
+          cardId: r.a_card_id,
+          terminalId: r.a_terminal_id,
+          un: r.a_un,
+          expiresAt: r.a_expires_at,
+          settled: r.a_settled,
+          cvm: r.a_cvm,
+        }
+      : undefined,
+    atcUsed: r.atc_used === true,
+  };
 }

@@ -53,3 +53,47 @@ export const RAISE_LAST_ATC = 'UPDATE cards SET last_atc = GREATEST(last_atc, $2
 /** Uses a temporary code once: no row back → it was used already. */
 export const USE_CODE =
   'UPDATE temporary_codes SET used_at = $1, settlement_id = $2 WHERE id = $3 AND used_at IS NULL RETURNING id';
+
+/** Whether USE_ATC would take no row now: the ATC was used already, or it is at or below the card's floor. */
+export const ATC_USED = `SELECT atc_floor >= $2 OR EXISTS (SELECT 1 FROM card_atcs WHERE card_id = $1 AND atc = $2) AS used
+  FROM cards WHERE id = $1`;
+
+/**
+ * A Settle's facts in one statement and one row, without locks (SettleFacts, flattened: p_ the
+ * stored answer under the id, t_ the terminal, m_ its merchant, c_ the card, a_ the
+ * authorization). `card_version` is the card row's version (xmin): SETTLE_RECORD writes only if
+ * the row is still that one. $1 terminal, $2 terminal txn id, $3 PAN hash, $4 authorization ref,
+ * $5 ATC (-1: none).
+ */
+export const SETTLE_FACTS = `
+  SELECT p.request_hash AS p_request_hash, p.response AS p_response,
+         t.id AS t_id, t.merchant_id AS t_merchant_id, t.status AS t_status,
+         m.id AS m_id, m.name AS m_name, m.status AS m_status, m.account_id AS m_account_id, ma.currency::text AS m_currency,
+         c.id AS c_id, c.pan_hash AS c_pan_hash, c.pan_masked AS c_pan_masked, c.pan_sequence AS c_pan_sequence,
+         c.expiry AS c_expiry, c.cardholder_name AS c_cardholder_name, c.status AS c_status, c.pin_salt AS c_pin_salt,
+         c.pin_verifier AS c_pin_verifier, c.pin_tries AS c_pin_tries, c.credit_limit_minor AS c_credit_limit_minor,
+         c.currency AS c_currency, c.account_id AS c_account_id, c.last_atc AS c_last_atc,
+         c.xmin::text AS card_version,
+         (SELECT COALESCE(SUM(balance_minor), 0)::bigint FROM account_balance_slots WHERE account_id = c.account_id) AS balance,
+         $5::integer >= 0 AND (c.atc_floor >= $5::integer
+           OR EXISTS (SELECT 1 FROM card_atcs WHERE card_id = c.id AND atc = $5::integer)) AS atc_used,
+         a.ref AS a_ref, a.card_id AS a_card_id, a.terminal_id AS a_terminal_id, a.un AS a_un,
+         a.expires_at AS a_expires_at, a.settled AS a_settled, a.cvm AS a_cvm
+    FROM (SELECT 1) AS one
+    LEFT JOIN settlements p ON p.terminal_id = $1 AND p.terminal_txn_id = $2
+    LEFT JOIN terminals t ON t.id = $1
+    LEFT JOIN merchants m ON m.id = t.merchant_id
+    LEFT JOIN accounts ma ON ma.id = m.account_id
+    LEFT JOIN cards c ON c.pan_hash = $3
+    LEFT JOIN authorizations a ON a.ref = $4`;
+
+/**
+ * A Settle's writes in one statement (migration 0014's settle_record): all of them, or, when the
+ * card changed since SETTLE_FACTS or another request took the id first, none (SQLSTATE
+ * SETTLE_STALE).
+ */
+export const SETTLE_RECORD = `SELECT settle_record($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+  $17::text[], $18::bigint[], $19::text[]) AS id`;
+
+/** The SQLSTATE settle_record raises when what it was asked to write was decided on facts no longer current. */
+export const SETTLE_STALE = 'BT409';

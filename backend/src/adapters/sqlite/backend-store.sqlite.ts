@@ -89,6 +89,9 @@ export class SqliteBackendStore implements BackendStore {
         'INSERT INTO card_atcs (card_id, atc) SELECT id, @atc FROM cards WHERE id = @card AND atc_floor < @atc ON CONFLICT DO NOTHING',
       ),
       raiseLastAtc: p('UPDATE cards SET last_atc = max(last_atc, @atc) WHERE id = @card'),
+      atcUsed: p(
+        'SELECT atc_floor >= @atc OR EXISTS (SELECT 1 FROM card_atcs WHERE card_id = @card AND atc = @atc) AS used FROM cards WHERE id = @card',
+      ),
       insertChallenge: p(
         'INSERT INTO challenges (un, terminal_id, expires_at) VALUES (?, ?, ?) ON CONFLICT (un, terminal_id) DO NOTHING',
       ),
@@ -335,6 +338,11 @@ export class SqliteBackendStore implements BackendStore {
     return true;
   }
 
+  atcUsed(cardId: string, atc: number): boolean {
+    const row = this.stmt.atcUsed.get({ card: cardId, atc }) as { used: number } | undefined;
+    return row ? row.used === 1 : false;
+  }
+
   insertChallenge(un: string, terminalId: string, expiresAt: number): boolean {
     return this.stmt.insertChallenge.run(un, terminalId, expiresAt).changes === 1;
   }
@@ -483,6 +491,7 @@ function sqliteTx(s: SqliteBackendStore, shopper: SqliteShopperStore): StoreTx {
     setPinTries: async (cardId, tries) => s.setPinTries(cardId, tries),
     setLastAtc: async (cardId, atc) => s.setLastAtc(cardId, atc),
     useAtc: async (cardId, atc) => s.useAtc(cardId, atc),
+    atcUsed: async (cardId, atc) => s.atcUsed(cardId, atc),
     findTerminal: async (id) => s.findTerminal(id),
     findTerminalCertificate: async (fingerprint) => s.findTerminalCertificate(fingerprint),
     findMerchant: async (id) => s.findMerchant(id),
