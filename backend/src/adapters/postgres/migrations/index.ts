@@ -12,6 +12,7 @@ import * as m0011 from './0011-add-offline-limits';
 import * as m0012 from './0012-create-card-atcs';
 import * as m0013 from './0013-spread-account-balances';
 import * as m0014 from './0014-add-settle-record';
+import * as m0015 from './0015-index-challenges';
 
 export interface PostgresMigration {
   readonly version: number;
@@ -27,7 +28,8 @@ export interface PostgresMigration {
  * an unused challenge be evicted before it expires; 0010–0012 mirror the SQLite migrations of the
  * same names; 0013 spreads each account's running balance over slot rows (PostgreSQL only: SQLite
  * has one writer); 0014 adds the function that writes a Settle in one statement (PostgreSQL only:
- * a round trip costs nothing on SQLite).
+ * a round trip costs nothing on SQLite); 0015 indexes challenges by terminal (SQLite's 0009) and by
+ * expiry.
  */
 export const postgresMigrations: readonly PostgresMigration[] = [
   { version: 1, name: '0001-create-schema', up: m0001.up },
@@ -44,6 +46,7 @@ export const postgresMigrations: readonly PostgresMigration[] = [
   { version: 12, name: '0012-create-card-atcs', up: m0012.up },
   { version: 13, name: '0013-spread-account-balances', up: m0013.up },
   { version: 14, name: '0014-add-settle-record', up: m0014.up },
+  { version: 15, name: '0015-index-challenges', up: m0015.up },
 ];
 
 /** The version of a migration by its name, so tests and callers never hard-code numbers. */
