@@ -1,20 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import postgres from 'postgres';
-import {
-  connectPostgres,
-  freePort,
-  startPostgresServer,
-  type PostgresServer,
-} from '../../test-support/postgres-server';
+import { connectPostgres, freePort } from '../../test-support/postgres-server';
+import { postgresServerPerFile } from '../../test-support/postgres-per-file';
 import { postgresErrorKind } from './postgres-errors';
 
-let server: PostgresServer;
-beforeAll(async () => {
-  server = await startPostgresServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = postgresServerPerFile();
 
 const kindOf = (p: Promise<unknown>) =>
   p.then(

@@ -1,19 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  connectPostgres,
-  startPostgresServer,
-  type PostgresServer,
-} from '../../../test-support/postgres-server';
+import { describe, expect, it } from 'vitest';
+import { connectPostgres } from '../../../test-support/postgres-server';
+import { postgresServerPerFile } from '../../../test-support/postgres-per-file';
 import { migratePostgres } from '../migrate';
 import { versionOf } from './index';
 
-let server: PostgresServer;
-beforeAll(async () => {
-  server = await startPostgresServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = postgresServerPerFile();
 
 describe('PostgreSQL migration 0006-create-merchant-cards', () => {
   it('adds merchant cards to a database at version 5, one terminal row and one PAN hash each', async () => {

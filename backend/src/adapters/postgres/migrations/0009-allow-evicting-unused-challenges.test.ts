@@ -1,19 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  connectPostgres,
-  startPostgresServer,
-  type PostgresServer,
-} from '../../../test-support/postgres-server';
+import { describe, expect, it } from 'vitest';
+import { connectPostgres } from '../../../test-support/postgres-server';
+import { postgresServerPerFile } from '../../../test-support/postgres-per-file';
 import { migratePostgres } from '../migrate';
 import { versionOf } from './index';
 
-let server: PostgresServer;
-beforeAll(async () => {
-  server = await startPostgresServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = postgresServerPerFile();
 
 const V = versionOf('0009-allow-evicting-unused-challenges');
 const FUTURE = Date.now() + 3_600_000;

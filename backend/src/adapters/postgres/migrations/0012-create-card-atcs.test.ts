@@ -1,20 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  connectPostgres,
-  startPostgresServer,
-  type PostgresServer,
-} from '../../../test-support/postgres-server';
+import { describe, expect, it } from 'vitest';
+import { connectPostgres } from '../../../test-support/postgres-server';
+import { postgresServerPerFile } from '../../../test-support/postgres-per-file';
 import { migratePostgres } from '../migrate';
 import { RAISE_LAST_ATC, USE_ATC } from '../statements';
 import { versionOf } from './index';
 
-let server: PostgresServer;
-beforeAll(async () => {
-  server = await startPostgresServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = postgresServerPerFile();
 
 describe('PostgreSQL migration 0012-create-card-atcs', () => {
   it('sets each card’s floor to its last ATC; the store’s statement takes each ATC above it once, in any order', async () => {

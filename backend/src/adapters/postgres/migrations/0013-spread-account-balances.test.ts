@@ -1,21 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Sql } from 'postgres';
-import {
-  connectPostgres,
-  startPostgresServer,
-  type PostgresServer,
-} from '../../../test-support/postgres-server';
+import { connectPostgres } from '../../../test-support/postgres-server';
+import { postgresServerPerFile } from '../../../test-support/postgres-per-file';
 import { migratePostgres } from '../migrate';
 import { versionOf } from './index';
 import { BALANCE_SLOTS } from './0013-spread-account-balances';
 
-let server: PostgresServer;
-beforeAll(async () => {
-  server = await startPostgresServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = postgresServerPerFile();
 
 const V = versionOf('0013-spread-account-balances');
 const SEED = `

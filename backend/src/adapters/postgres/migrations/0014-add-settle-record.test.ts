@@ -1,20 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  connectPostgres,
-  startPostgresServer,
-  type PostgresServer,
-} from '../../../test-support/postgres-server';
+import { describe, expect, it } from 'vitest';
+import { connectPostgres } from '../../../test-support/postgres-server';
+import { postgresServerPerFile } from '../../../test-support/postgres-per-file';
 import { migratePostgres } from '../migrate';
 import { SETTLE_RECORD, SETTLE_STALE } from '../statements';
 import { versionOf } from './index';
 
-let server: PostgresServer;
-beforeAll(async () => {
-  server = await startPostgresServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = postgresServerPerFile();
 
 describe('PostgreSQL migration 0014-add-settle-record', () => {
   it('writes a sale in one statement only while the facts it was decided on hold; otherwise writes nothing', async () => {
