@@ -28,19 +28,22 @@ describe('PostgreSQL migration 0014-add-settle-record', () => {
           await sql`SELECT (SELECT count(*) FROM settlements)::int AS s, (SELECT count(*) FROM postings)::int AS p,
           (SELECT count(*) FROM card_atcs)::int AS a, (SELECT count(*) FROM batches)::int AS b`
         )[0];
-      const sale = (o: {
+      type Sale = {
         txn: string;
-        version: string;
+        version: string | null;
         balance?: number;
         atc?: number | null;
         auth?: string | null;
-      }) =>
+        card?: string | null;
+        amounts?: number[];
+      };
+      const sale = (o: Sale) =>
         sql.unsafe(SETTLE_RECORD, [
-          'C-1',
+          o.card === undefined ? 'C-1' : o.card,
           o.version,
           o.balance ?? 0,
           o.atc === undefined ? 7 : o.atc,
-          3,
+          o.card === null ? null : 3,
           o.auth === undefined ? 'A-1' : o.auth,
           'T-1',
           o.txn,
@@ -53,7 +56,7 @@ describe('PostgreSQL migration 0014-add-settle-record', () => {
           '\\x02',
           10,
           ['acct-C-1', 'acct-M-1'],
-          [-250, 250],
+          o.amounts ?? [-250, 250],
           ['EUR', 'EUR'],
         ] as never[]);
       const stale = { code: SETTLE_STALE };
@@ -98,27 +101,7 @@ describe('PostgreSQL migration 0014-add-settle-record', () => {
       expect(await rows()).toEqual({ s: 2, p: 4, a: 2, b: 1 }); // the same open batch
       // Unbalanced postings are refused by the ledger's own check at the statement's commit.
       await expect(
-        sql.unsafe(SETTLE_RECORD, [
-          null,
-          null,
-          0,
-          null,
-          null,
-          null,
-          'T-1',
-          't3',
-          '\\x01',
-          true,
-          null,
-          250,
-          'EUR',
-          'M-1',
-          '\\x02',
-          10,
-          ['acct-C-1', 'acct-M-1'],
-          [-250, 200],
-          ['EUR', 'EUR'],
-        ] as never[]),
+        sale({ txn: 't3', card: null, version: null, atc: null, auth: null, amounts: [-250, 200] }),
       ).rejects.toMatchObject({ constraint_name: 'postings_balanced' });
       expect(await rows()).toEqual({ s: 2, p: 4, a: 2, b: 1 });
     } finally {
