@@ -444,6 +444,49 @@ describe('PostgresBackendStore', () => {
     }
   });
 
+  it('settleOnce sends the writes decided meanwhile as one statement; one item another invariant refuses fails alone', async () => {
+    const store = await demoStore();
+    try {
+      const q = (terminalTxnId: string) => ({
+        terminalId: 'T-0001',
+        terminalTxnId,
+        panHash: 'no-such-card',
+        authorizationRef: 'A-none',
+        atc: -1,
+      });
+      const sale = (txn: string, account = 'acct-M-0001') => {
+        const { batchId: _batch, ...row } = settlement(txn);
+        return store.settleOnce(q(txn), () => ({
+          answer: txn,
+          writes: {
+            settlement: { ...row, cardId: null, approved: true, declineReason: null },
+            postings: [
+              { accountId: 'acct-M-0001', amountMinor: -100, currency: 'EUR' },
+              { accountId: account, amountMinor: 100, currency: 'EUR' },
+            ],
+          },
+        }));
+      };
+      // 24 at once: the first goes alone, the others are decided while it runs and go together.
+      const first = Array.from({ length: 24 }, (_, i) => `g-${i}`);
+      expect(await Promise.all(first.map((txn) => sale(txn)))).toEqual(first.map((answer) => ({ answer })));
+      expect(store.commitStats.settleGroups).toBeLessThan(first.length / 2);
+      // 8 at once, one of them refused by a foreign key (no such account): that one alone fails.
+      const next = Array.from({ length: 8 }, (_, i) => `h-${i}`);
+      const results = await Promise.allSettled(
+        next.map((txn, i) => sale(txn, i === 5 ? 'acct-nobody' : undefined)),
+      );
+      expect(results.map((r) => r.status)).toEqual(next.map((_, i) => (i === 5 ? 'rejected' : 'fulfilled')));
+      expect(postgresErrorKind((results[5] as PromiseRejectedResult).reason)).toBe('invariant');
+      const [row] =
+        await store.sql`SELECT count(*)::int AS n FROM settlements WHERE terminal_txn_id ~ '^[gh]-'`;
+      expect(row!.n).toBe(24 + 7);
+      expect(await store.read((tx) => tx.ledgerSum())).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('closes after the commit in flight: one still waiting for a connection and any later one are CommitError store_closed', async () => {
     const url = await server.createDatabase(`store_${++databases}`);
     const store = await PostgresBackendStore.open(url, { max: 1 });

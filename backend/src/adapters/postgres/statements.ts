@@ -97,3 +97,11 @@ export const SETTLE_RECORD = `SELECT settle_record($1, $2, $3, $4, $5, $6, $7, $
 
 /** The SQLSTATE settle_record raises when what it was asked to write was decided on facts no longer current. */
 export const SETTLE_STALE = 'BT409';
+
+/**
+ * Several Settles' writes in one statement (migration 0016): $1 a JSON array of settle_record's
+ * parameters. Returns `ids`, one per item: its settlement id, SETTLE_ITEM_STALE or SETTLE_ITEM_UNBALANCED.
+ */
+export const SETTLE_RECORD_MANY = 'SELECT settle_record_many($1::text::jsonb) AS ids';
+export const SETTLE_ITEM_STALE = -1;
+export const SETTLE_ITEM_UNBALANCED = -2;

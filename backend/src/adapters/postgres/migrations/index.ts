@@ -13,6 +13,7 @@ import * as m0012 from './0012-create-card-atcs';
 import * as m0013 from './0013-spread-account-balances';
 import * as m0014 from './0014-add-settle-record';
 import * as m0015 from './0015-index-challenges';
+import * as m0016 from './0016-add-settle-record-many';
 
 export interface PostgresMigration {
   readonly version: number;
@@ -47,6 +48,7 @@ export const postgresMigrations: readonly PostgresMigration[] = [
   { version: 13, name: '0013-spread-account-balances', up: m0013.up },
   { version: 14, name: '0014-add-settle-record', up: m0014.up },
   { version: 15, name: '0015-index-challenges', up: m0015.up },
+  { version: 16, name: '0016-add-settle-record-many', up: m0016.up },
 ];
 
 /** The version of a migration by its name, so tests and callers never hard-code numbers. */
