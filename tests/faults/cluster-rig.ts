@@ -77,7 +77,10 @@ export async function startClusterRig(o: { url: string; nodes: number; tills: nu
   const ports: number[] = Array.from({ length: o.nodes }, () => 0);
   const nodes: Array<ChildProcess | undefined> = Array.from({ length: o.nodes }, () => undefined);
   const terminals = Array.from({ length: o.tills }, (_, i) => terminalOf(i)).slice(1);
-  const seed = await seedDemo(dir, terminals, fleetCards(o.tills), {
+  // Each till pays with its own card, as fast as the cluster answers, for the whole run: a credit
+  // line no run can spend (a fleet card's €1,000 lasts ~330 payments), so every decline is a fault.
+  const cards = fleetCards(o.tills).map((c) => ({ ...c, creditLimitMinor: 10_000_000_00 }));
+  const seed = await seedDemo(dir, terminals, cards, {
     masterKey,
     store: parseStoreSpec(o.url),
   });
