@@ -200,7 +200,7 @@ export interface CardStore {
    * (card, ATC) decides between two nodes that try the same one at once.
    */
   useAtc(cardId: string, atc: number): Promise<boolean>;
-  /** Whether useAtc(cardId, atc) would say false now: the card used this ATC already, or it is at or below the card's floor. */
+  /** For a known card, whether useAtc(cardId, atc) would say false now: the ATC is used already, or at or below the card's floor. */
   atcUsed(cardId: string, atc: number): Promise<boolean>;
 }
 

@@ -69,7 +69,6 @@ import {
   SETTLE_ITEM_STALE,
   SETTLE_ITEM_UNBALANCED,
   SETTLE_RECORD_MANY,
-  SETTLE_STALE,
   RAISE_LAST_ATC,
   USE_ATC,
   CARD_COLUMNS,
@@ -471,11 +470,11 @@ export class PostgresBackendStore implements BackendStore {
   }
 
   /**
-   * BackendStore.settleOnce: SETTLE_FACTS on the pool (no transaction), `decide`, then
-   * SETTLE_RECORD (migration 0014), which writes only if the card's row and balance are still the
-   * ones decided on, and the id is still free. Two statements in all, each its own transaction.
-   * Stale facts: read and decide again, up to `attempts` times; then undefined (commit() decides
-   * under the card's lock).
+   * BackendStore.settleOnce: SETTLE_FACTS on the pool (no transaction), `decide`, then the writes
+   * in the node's next settle_record_many (recordSettle), which keeps them only if the card's row
+   * and balance are still the ones decided on, and the id, the ATC and the authorization are still
+   * free. Stale facts (or the group lost a deadlock): read and decide again, up to `attempts` times;
+   * then undefined (commit() decides under the card's lock).
    */
   async settleOnce<R>(
     q: SettleQuery,
@@ -530,22 +529,17 @@ export class PostgresBackendStore implements BackendStore {
           amounts: w.postings.map((x) => x.amountMinor),
           currencies: w.postings.map((x) => x.currency),
         });
-        if (id === SETTLE_ITEM_STALE) {
-          this.stats.staleRetries++;
-          await new Promise((r) => setTimeout(r, Math.random() * 2 * attempt));
-          continue;
+        if (id !== SETTLE_ITEM_STALE) {
+          this.stats.commits++;
+          return { answer: decision.answer };
         }
-        this.stats.commits++;
-        return { answer: decision.answer };
       } catch (err) {
+        // Stale items come back as SETTLE_ITEM_STALE; an item sent alone can still lose a deadlock.
         const kind = postgresErrorKind(err);
-        if (codeOf(err) === SETTLE_STALE || kind === 'unique_violation' || kind === 'serialization') {
-          this.stats.staleRetries++;
-          await new Promise((r) => setTimeout(r, Math.random() * 2 * attempt));
-          continue;
-        }
-        throw this.commitFailure(err, kind);
+        if (kind !== 'serialization') throw this.commitFailure(err, kind);
       }
+      this.stats.staleRetries++;
+      await new Promise((r) => setTimeout(r, Math.random() * 2 * attempt));
     }
     this.stats.contended++;
     return undefined;
@@ -1148,7 +1142,8 @@ interface SettleItem {
 
 interface PendingSettle {
   readonly item: SettleItem;
-  readonly done: (result: number | unknown) => void;
+  /** The settlement's id or SETTLE_ITEM_STALE; anything else is the error the write failed with. */
+  readonly done: (result: unknown) => void;
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');

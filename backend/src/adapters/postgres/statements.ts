@@ -61,8 +61,8 @@ export const ATC_USED = `SELECT atc_floor >= $2 OR EXISTS (SELECT 1 FROM card_at
 /**
  * A Settle's facts in one statement and one row, without locks (SettleFacts, flattened: p_ the
  * stored answer under the id, t_ the terminal, m_ its merchant, c_ the card, a_ the
- * authorization). `card_version` is the card row's version (xmin): SETTLE_RECORD writes only if
- * the row is still that one. $1 terminal, $2 terminal txn id, $3 PAN hash, $4 authorization ref,
+ * authorization). `card_version` is the card row's version (xmin): settle_record (migration
+ * 0014, through SETTLE_RECORD_MANY) writes only if the row is still that one. $1 terminal, $2 terminal txn id, $3 PAN hash, $4 authorization ref,
  * $5 ATC (-1: none).
  */
 export const SETTLE_FACTS = `
@@ -88,19 +88,9 @@ export const SETTLE_FACTS = `
     LEFT JOIN authorizations a ON a.ref = $4`;
 
 /**
- * A Settle's writes in one statement (migration 0014's settle_record): all of them, or, when the
- * card changed since SETTLE_FACTS or another request took the id first, none (SQLSTATE
- * SETTLE_STALE).
- */
-export const SETTLE_RECORD = `SELECT settle_record($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-  $17::text[], $18::bigint[], $19::text[]) AS id`;
-
-/** The SQLSTATE settle_record raises when what it was asked to write was decided on facts no longer current. */
-export const SETTLE_STALE = 'BT409';
-
-/**
  * Several Settles' writes in one statement (migration 0016): $1 a JSON array of settle_record's
- * parameters. Returns `ids`, one per item: its settlement id, SETTLE_ITEM_STALE or SETTLE_ITEM_UNBALANCED.
+ * parameters. Returns `ids`, one per item: its settlement id, SETTLE_ITEM_STALE (settle_record
+ * raised BT409: decided on facts no longer current, nothing of it written) or SETTLE_ITEM_UNBALANCED.
  */
 export const SETTLE_RECORD_MANY = 'SELECT settle_record_many($1::text::jsonb) AS ids';
 export const SETTLE_ITEM_STALE = -1;

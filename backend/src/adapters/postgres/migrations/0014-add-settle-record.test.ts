@@ -2,10 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { connectPostgres } from '../../../test-support/postgres-server';
 import { postgresServerPerFile } from '../../../test-support/postgres-per-file';
 import { migratePostgres } from '../migrate';
-import { SETTLE_RECORD, SETTLE_STALE } from '../statements';
 import { versionOf } from './index';
 
 const server = postgresServerPerFile();
+
+/** settle_record on its own (the store sends it through settle_record_many), and what it raises when stale. */
+const SETTLE_RECORD = `SELECT settle_record($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+  $17::text[], $18::bigint[], $19::text[]) AS id`;
+const SETTLE_STALE = 'BT409';
 
 describe('PostgreSQL migration 0014-add-settle-record', () => {
   it('writes a sale in one statement only while the facts it was decided on hold; otherwise writes nothing', async () => {
