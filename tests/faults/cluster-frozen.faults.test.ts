@@ -55,7 +55,7 @@ afterAll(async () => {
 
 interface Freeze {
   readonly node: number;
-  /** SIGSTOPs until one landed with a transaction open. */
+  /** SIGSTOPs until one landed with a transaction open (each sent when a session of the node was in one). */
   readonly tries: number;
   readonly at: number;
   readonly thawedAt: number;
@@ -68,7 +68,7 @@ interface Freeze {
   readonly releasedAfterMs: number | undefined;
 }
 
-/** SIGSTOPs node i until a stop lands while it has a transaction open, keeps it stopped `ms`, then SIGCONT. */
+/** SIGSTOPs node i when it has a transaction open (at most 60 s of looking), keeps it stopped `ms`, then SIGCONT. */
 async function freeze(i: number, ms: number, random: ReturnType<typeof prng>): Promise<Freeze> {
   const admin = postgres(url, { max: 1, onnotice: () => undefined });
   const node = rig.node(i)!;
@@ -84,16 +84,29 @@ async function freeze(i: number, ms: number, random: ReturnType<typeof prng>): P
         JOIN pg_stat_activity w ON w.pid = l.pid
        WHERE NOT l.granted AND EXISTS (SELECT 1 FROM pg_stat_activity h
          WHERE h.application_name = ${name} AND h.pid = ANY (pg_blocking_pids(w.pid)))`;
+    // A node's transactions are short (a Settle is two single statements; a Challenge or an
+    // Authorize a few statements in one transaction), so a stop at a random moment often lands
+    // between them. Watch the node's sessions instead, and stop it the moment one of them is inside
+    // a transaction block (idle in it, or running a statement after its start); the stop holds
+    // whatever it caught. Bounded by time, not by luck.
+    const inTransactionNow = async () =>
+      (
+        await admin<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE application_name = ${name} AND xact_start IS NOT NULL
+            AND (state = 'idle in transaction' OR (state = 'active' AND xact_start < query_start))`
+      )[0]!.n;
     let tries = 0;
     let open = 0;
-    while (tries < 80 && open === 0) {
+    const searching = Date.now();
+    while (open === 0 && Date.now() - searching < 60_000) {
+      if ((await inTransactionNow()) === 0) continue;
       tries++;
       node.kill('SIGSTOP');
       await sleep(60);
       open = await openNow();
       if (open === 0) {
         node.kill('SIGCONT');
-        await sleep(100 + random.next() * 300);
+        await sleep(random.next() * 50);
       }
     }
     const at = Date.now();
@@ -184,7 +197,7 @@ describe('a backend node stopped (SIGSTOP) inside a transaction, over PostgreSQL
         // The stop landed inside a transaction, and the server ended it while the node was still stopped.
         expect(
           f.openTransactions,
-          `node ${f.node}: no stop inside a transaction in ${f.tries} tries`,
+          `node ${f.node}: no stop inside a transaction in 60 s (${f.tries} stops)`,
         ).toBeGreaterThan(0);
         expect(f.releasedAfterMs, 'the stopped node still held its transaction at SIGCONT').toBeDefined();
         expect(f.releasedAfterMs!).toBeLessThanOrEqual(IDLE_IN_TRANSACTION_TIMEOUT_MS + 1_500);
