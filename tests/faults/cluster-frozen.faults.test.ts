@@ -55,7 +55,7 @@ afterAll(async () => {
 
 interface Freeze {
   readonly node: number;
-  /** SIGSTOPs until one landed with a transaction open (each sent when a session of the node was in one). */
+  /** SIGSTOPs until one landed with a transaction open (each sent when a session of the node was idle in one). */
   readonly tries: number;
   readonly at: number;
   readonly thawedAt: number;
@@ -86,20 +86,14 @@ async function freeze(i: number, ms: number, random: ReturnType<typeof prng>): P
          WHERE h.application_name = ${name} AND h.pid = ANY (pg_blocking_pids(w.pid)))`;
     // A node's transactions are short (a Settle is two single statements; a Challenge or an
     // Authorize a few statements in one transaction), so a stop at a random moment often lands
-    // between them. Watch the node's sessions instead, and stop it the moment one of them is inside
-    // a transaction block (idle in it, or running a statement after its start); the stop holds
-    // whatever it caught. Bounded by time, not by luck.
-    const inTransactionNow = async () =>
-      (
-        await admin<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE application_name = ${name} AND xact_start IS NOT NULL
-            AND (state = 'idle in transaction' OR (state = 'active' AND xact_start < query_start))`
-      )[0]!.n;
+    // between them. Watch the node's sessions instead, and stop it the moment one of them is idle
+    // inside a transaction block (the node computing its next statement): the stop holds it there
+    // when it lands before the node sends that statement. Bounded by time, not by luck.
     let tries = 0;
     let open = 0;
     const searching = Date.now();
     while (open === 0 && Date.now() - searching < 60_000) {
-      if ((await inTransactionNow()) === 0) continue;
+      if ((await openNow()) === 0) continue;
       tries++;
       node.kill('SIGSTOP');
       await sleep(60);

@@ -173,6 +173,8 @@ export interface Rig {
   restartTill(index: number): Promise<RigTill>;
   /** A read-only view of the backend's SQLite file (opened per call). */
   query<T>(sql: string, ...params: unknown[]): T[];
+  /** Whether the backend's SQLite file can be written now: its write lock is free (a BEGIN IMMEDIATE with no wait, rolled back). */
+  writeLockFree(): boolean;
   close(): Promise<void>;
 }
 
@@ -499,6 +501,19 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
       const db = new Database(seed.dbPath, { readonly: true, fileMustExist: true });
       try {
         return db.prepare(sql).all(...params) as T[];
+      } finally {
+        db.close();
+      }
+    },
+    writeLockFree(): boolean {
+      const db = new Database(seed.dbPath, { fileMustExist: true, timeout: 0 });
+      try {
+        db.exec('BEGIN IMMEDIATE');
+        db.exec('ROLLBACK');
+        return true;
+      } catch (e) {
+        if ((e as { code?: string }).code?.startsWith('SQLITE_BUSY')) return false;
+        throw e;
       } finally {
         db.close();
       }
