@@ -11,7 +11,7 @@
  * waits on its locks past it; every till pays on the other nodes within its deadlines during the
  * freeze (each till at least once after the bound has passed); and after it, the books keep every
  * invariant (nothing lost, nothing charged twice, nothing unresolved, the ledger at zero). Prints
- * {"bench":"faults_cluster_frozen", …}. SOAK=1: a freeze on each node in turn, 6 in all.
+ * {"bench":"faults_cluster_frozen", …}. SOAK=1: 6 freezes, each node in turn where it holds transactions.
  *
  * The control: the same nodes with the bound switched off (`?idle_in_transaction_session_timeout=0`
  * on the store URL): the stopped node's transaction stays open for the whole freeze. Line
@@ -68,32 +68,51 @@ interface Freeze {
   readonly releasedAfterMs: number | undefined;
 }
 
-/** SIGSTOPs node i when it has a transaction open (at most 60 s of looking), keeps it stopped `ms`, then SIGCONT. */
-async function freeze(i: number, ms: number, random: ReturnType<typeof prng>): Promise<Freeze> {
+/**
+ * SIGSTOPs a node when it has a transaction open (at most 60 s of looking): node `prefer` when it
+ * is seen with one, else the first node seen with one. Not every node holds transactions: a till
+ * balances call by call, so with three calls to a payment (Challenge, Authorize, Settle) over three
+ * nodes each of its calls tends to go to the same node every payment, and a node that serves only
+ * Settles (two single statements) never has a transaction open between statements. Keeps the node
+ * stopped `ms`, then SIGCONT.
+ */
+async function freeze(prefer: number, ms: number, random: ReturnType<typeof prng>): Promise<Freeze> {
   const admin = postgres(url, { max: 1, onnotice: () => undefined });
-  const node = rig.node(i)!;
-  const name = `bluetill-backend ${node.pid!}`;
+  const names = Array.from({ length: NODES }, (_, k) => `bluetill-backend ${rig.node(k)!.pid!}`);
+  let i = prefer;
+  let node = rig.node(i)!;
+  let name = names[i]!;
   try {
     const openNow = async () =>
       (
         await admin<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity
           WHERE application_name = ${name} AND state = 'idle in transaction'`
       )[0]!.n;
+    /** The nodes with a session idle inside a transaction block now. */
+    const openNodes = async () =>
+      (
+        await admin<{ name: string }[]>`SELECT DISTINCT application_name AS name FROM pg_stat_activity
+          WHERE application_name = ANY (${names}) AND state = 'idle in transaction'`
+      ).map((r) => names.indexOf(r.name));
     const waiting = () => admin<{ on: string }[]>`
       SELECT COALESCE(l.relation::regclass::text, l.locktype) AS on FROM pg_locks l
         JOIN pg_stat_activity w ON w.pid = l.pid
        WHERE NOT l.granted AND EXISTS (SELECT 1 FROM pg_stat_activity h
          WHERE h.application_name = ${name} AND h.pid = ANY (pg_blocking_pids(w.pid)))`;
-    // A node's transactions are short (a Settle is two single statements; a Challenge or an
-    // Authorize a few statements in one transaction), so a stop at a random moment often lands
-    // between them. Watch the node's sessions instead, and stop it the moment one of them is idle
-    // inside a transaction block (the node computing its next statement): the stop holds it there
-    // when it lands before the node sends that statement. Bounded by time, not by luck.
+    // A node's transactions are short (a Challenge or an Authorize: a few statements), so a stop
+    // at a random moment often lands between them. Watch the nodes' sessions instead, and stop a
+    // node the moment one of them is idle inside a transaction block (the node computing its next
+    // statement): the stop holds it there when it lands before the node sends that statement.
+    // Bounded by time, not by luck.
     let tries = 0;
     let open = 0;
     const searching = Date.now();
     while (open === 0 && Date.now() - searching < 60_000) {
-      if ((await openNow()) === 0) continue;
+      const seen = await openNodes();
+      if (seen.length === 0) continue;
+      i = seen.includes(prefer) ? prefer : seen[0]!;
+      node = rig.node(i)!;
+      name = names[i]!;
       tries++;
       node.kill('SIGSTOP');
       await sleep(60);
