@@ -120,14 +120,18 @@ describe('two backend nodes over one SQLite file, tills balancing over both', ()
       // commit holds every node's writes until it runs again (README, "Several nodes today"); what
       // is tested here is the tills routing around a node that does not answer.
       let stops = 0;
-      for (;;) {
+      let lockFree = false;
+      while (!lockFree && stops < 200) {
         stops++;
         await r.signalNode(0, 'SIGSTOP');
         await sleep(20);
-        if (r.writeLockFree() || stops >= 200) break;
-        r.node(0)!.kill('SIGCONT');
-        await sleep(25);
+        lockFree = r.writeLockFree();
+        if (!lockFree) {
+          r.node(0)!.kill('SIGCONT');
+          await sleep(25);
+        }
       }
+      expect(lockFree, `node 0 held the write lock at each of ${stops} stops`).toBe(true);
       const stopAt = Date.now();
       await sleep(6_000);
       r.node(0)!.kill('SIGCONT');

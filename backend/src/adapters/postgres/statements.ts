@@ -62,8 +62,8 @@ export const ATC_USED = `SELECT atc_floor >= $2 OR EXISTS (SELECT 1 FROM card_at
  * A Settle's facts in one statement and one row, without locks (SettleFacts, flattened: p_ the
  * stored answer under the id, t_ the terminal, m_ its merchant, c_ the card, a_ the
  * authorization). `card_version` is the card row's version (xmin): settle_record (migration
- * 0014, through SETTLE_RECORD_MANY) writes only if the row is still that one. $1 terminal, $2 terminal txn id, $3 PAN hash, $4 authorization ref,
- * $5 ATC (-1: none).
+ * 0014, through SETTLE_RECORD_MANY) writes only if the row is still that one. $1 terminal,
+ * $2 terminal txn id, $3 PAN hash, $4 authorization ref, $5 ATC (-1: none).
  */
 export const SETTLE_FACTS = `
   SELECT p.request_hash AS p_request_hash, p.response AS p_response,
