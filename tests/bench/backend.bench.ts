@@ -49,6 +49,7 @@ import { startBackendFixture } from '../../backend/src/test-support/backend-fixt
 import { TestCard } from '../../backend/src/test-support/test-card';
 import { sealPin, pinSealContext, verifyCertificate, publicKeyFromRaw } from '@bluetill/protocol';
 import { join } from 'node:path';
+import postgres from 'postgres';
 import { readdirSync, readFileSync } from 'node:fs';
 import { percentile, report } from './report';
 
@@ -159,6 +160,23 @@ async function timed<T>(
     cpuMsPerCall: (cpu.user + cpu.system) / 1000 / items.length,
     ...(threads ? { threads } : {}),
   };
+}
+
+/**
+ * The database's statistics after the warm-up round, as a server in service has them: autovacuum
+ * analyzes a table once 50 rows (and then a tenth of it) have changed, at most a minute
+ * (autovacuum_naptime) later, which a benchmark of a few minutes on a new database may or may not
+ * see. Until then each session's prepared statements run on the plans PostgreSQL made for empty
+ * tables, and some of those read a terminal's every settlement to find one (the facts read went
+ * from 16 buffers a call to 750 over a run), and a run measured when autovacuum happened to come.
+ */
+async function analyze(url: string): Promise<void> {
+  const sql = postgres(url, { max: 1, onnotice: () => undefined });
+  try {
+    await sql`ANALYZE`;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
 }
 
 /** `calls`: per round (ROUNDS rounds, after a warm-up round). */
@@ -363,6 +381,7 @@ export async function benchBackend(o: {
       // with this client by a few MB a round, and later rounds ran slower (longer major GCs).
       for (const i of slice) authorizeReqs[i] = authorizeWire[i] = responses[i] = undefined;
       if (r < 0) {
+        if (o.postgres) await analyze(o.postgres.url);
         sizes.authorize.response = medianSize(slice.map((i) => answers[i]!));
         sizes.settle = { request: medianSize(settleWire), response: medianSize(settled) };
         answer.asAuthorize = Buffer.alloc(sizes.authorize.response, 7);

@@ -95,6 +95,38 @@ describe('PostgresBackendStore', () => {
     }
   });
 
+  it("plans for data in memory (random_page_cost 1.1): a small table's row is found through its key, not by reading the table; the server's default 4 reads it all", async () => {
+    const url = await server.createDatabase(`store_${++databases}`);
+    const store = await PostgresBackendStore.open(url);
+    const plain = connectPostgres(url, { max: 1 });
+    try {
+      // A small issuer: 60 cards on a few pages, with the statistics autovacuum gives them.
+      await store.sql.unsafe(`
+        INSERT INTO accounts (id, kind, currency) SELECT 'acct-x' || i, 'cardholder', 'EUR' FROM generate_series(1, 60) i;
+        INSERT INTO cards (id, pan_hash, pan_enc, pan_masked, expiry, cardholder_name, status, pin_salt, pin_verifier,
+                           credit_limit_minor, currency, account_id)
+          SELECT 'card-x' || i, 'hash-' || i, '\\x00', '679999******0019', '2912', repeat('N', 200), 'active',
+                 '\\x00', '\\x00', 1000, 'EUR', 'acct-x' || i FROM generate_series(1, 60) i;
+        ANALYZE cards;`);
+      const lookup = "EXPLAIN SELECT account_id FROM cards WHERE id = 'card-x7' FOR UPDATE";
+      const plan = async (sql: typeof plain) =>
+        (await sql.unsafe(lookup)).map((r) => String(Object.values(r)[0])).join('\n');
+      expect((await store.sql`SELECT current_setting('random_page_cost') AS c`)[0]!.c).toBe('1.1');
+      expect(await plan(store.sql)).toMatch(/Index Scan using cards_pkey/);
+      expect((await plain`SELECT current_setting('random_page_cost') AS c`)[0]!.c).toBe('4');
+      expect(await plan(plain)).toMatch(/Seq Scan on cards/);
+      // The URL's setting wins over the store's default.
+      const byUrl = await PostgresBackendStore.open(`${url}?random_page_cost=2`, { migrate: false });
+      try {
+        expect((await byUrl.sql`SELECT current_setting('random_page_cost') AS c`)[0]!.c).toBe('2');
+      } finally {
+        await byUrl.close();
+      }
+    } finally {
+      await plain.end();
+      await store.close();
+    }
+  });
   it('reruns a transaction that a deadlock chose as its victim: both commits land', async () => {
     const store = await demoStore();
     try {

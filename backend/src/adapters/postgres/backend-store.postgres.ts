@@ -119,6 +119,15 @@ export interface PostgresStoreOptions {
    * settlement's key) go to the other nodes, and nothing of it commits.
    */
   readonly idleInTransactionTimeoutMs?: number;
+  /**
+   * The planner's cost of a page read out of order (PostgreSQL `random_page_cost`) in the store's
+   * sessions: default STORE_RANDOM_PAGE_COST, for a database whose hot pages are in memory or on
+   * SSD, as PostgreSQL's documentation advises for them. With the server's default of 4, the
+   * planner reads small tables (terminals, accounts, a small issuer's cards) from end to end
+   * instead of through their primary keys, and each of their rows that concurrent Settles lock
+   * together (a merchant's account, a batch, a card) costs a multixact lookup on every such read.
+   */
+  readonly randomPageCost?: number;
   /** TCP keepalive of the pool's connections, seconds (default 5). */
   readonly keepAliveSeconds?: number;
   /**
@@ -180,6 +189,9 @@ const byteaAsUint8Array = {
   parse: (x: string): Uint8Array => new Uint8Array(Buffer.from(x.slice(2), 'hex')),
 };
 
+/** PostgresStoreOptions.randomPageCost's default: PostgreSQL's advice for data in memory or on SSD. */
+export const STORE_RANDOM_PAGE_COST = 1.1;
+
 /** A session of a store idle this long inside a transaction is ended by the server (PostgresStoreOptions). */
 export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 2_000;
 
@@ -202,6 +214,7 @@ export function postgresStoreConnection(url: string, options: PostgresStoreOptio
       statement_timeout: Math.round(queryTimeout * 1000),
       idle_in_transaction_session_timeout:
         options.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      random_page_cost: options.randomPageCost ?? STORE_RANDOM_PAGE_COST,
     },
     onnotice: () => undefined,
     types: { int8: int8AsNumber, bytea: byteaAsUint8Array },
