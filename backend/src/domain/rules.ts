@@ -5,8 +5,8 @@ import type { CardCounters, Cvr, CvmName, DeclineCode, Item, Money } from '@blue
 import { SUPPORTED_CURRENCIES, basketTotal, cvrResultOf, cvrShowsFailure } from '@bluetill/protocol';
 import type {
   AuthorizationRow,
-  CardRow,
   MerchantRow,
+  SettleCard,
   SettlementRow,
   TerminalRow,
 } from '../ports/backend-store';
@@ -25,7 +25,7 @@ export function isExpired(expiry: string, now: number): boolean {
 }
 
 /** Card status and expiry, checked before the PIN. */
-export function checkCard(card: CardRow | undefined, now: number): DeclineCode | null {
+export function checkCard(card: SettleCard | undefined, now: number): DeclineCode | null {
   if (!card) return 'unknown_card';
   if (card.status !== 'active') return 'card_blocked';
   if (isExpired(card.expiry, now)) return 'card_expired';
@@ -90,7 +90,7 @@ export interface SettlementFacts {
   readonly merchant: MerchantRow | undefined;
   readonly requestMerchantId: string;
   readonly authorization: AuthorizationRow | undefined;
-  readonly card: CardRow | undefined;
+  readonly card: SettleCard | undefined;
   readonly amount: Money;
   readonly items: readonly Item[];
   readonly availableMinor: number;

@@ -47,6 +47,9 @@ export interface CardRow {
   readonly lastAtc: number;
 }
 
+/** A card as a Settle reads it: without the PIN's salt and verifier (a Settle checks no PIN). */
+export type SettleCard = Omit<CardRow, 'pinSalt' | 'pinVerifier'>;
+
 export interface MerchantRow {
   readonly id: string;
   readonly name: string;
@@ -363,7 +366,7 @@ export interface SettleFacts {
   readonly prior: Pick<SettlementRow, 'requestHash' | 'response'> | undefined;
   readonly terminal: TerminalRow | undefined;
   readonly merchant: MerchantRow | undefined;
-  readonly card: CardRow | undefined;
+  readonly card: SettleCard | undefined;
   /** The card's account balance (0 without a card). */
   readonly balanceMinor: number;
   readonly authorization: AuthorizationRow | undefined;

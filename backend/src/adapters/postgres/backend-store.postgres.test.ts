@@ -450,6 +450,10 @@ describe('PostgresBackendStore', () => {
       await release();
       expect(await settling).toEqual({ answer: `pin tries ${tries + 1}` });
       expect(seen.map((f) => f.card!.pinTries)).toEqual([tries, tries + 1]);
+      // A Settle checks no PIN: its facts carry the card without the PIN's salt and verifier.
+      expect(seen[0]!.card).toMatchObject({ id: 'card-alice', status: 'active' });
+      expect(Object.keys(seen[0]!.card!)).not.toContain('pinVerifier');
+      expect(Object.keys(seen[0]!.card!)).not.toContain('pinSalt');
       expect(store.commitStats).toMatchObject({ commits: 1, staleRetries: 1, contended: 0 });
       // Another node takes the id first: the write finds it taken, and the answer is the stored one.
       release = await hold(

@@ -1063,8 +1063,6 @@ interface SettleFactsRow {
   c_expiry: string;
   c_cardholder_name: string;
   c_status: CardRow['status'];
-  c_pin_salt: Uint8Array;
-  c_pin_verifier: Uint8Array;
   c_pin_tries: number;
   c_credit_limit_minor: number;
   c_currency: string;
@@ -1101,8 +1099,6 @@ function settleFactsOf(r: SettleFactsRow): SettleFacts {
           expiry: r.c_expiry,
           cardholderName: r.c_cardholder_name,
           status: r.c_status,
-          pinSalt: r.c_pin_salt,
-          pinVerifier: r.c_pin_verifier,
           pinTries: r.c_pin_tries,
           creditLimitMinor: r.c_credit_limit_minor,
           currency: r.c_currency,

@@ -60,8 +60,8 @@ export const ATC_USED = `SELECT atc_floor >= $2 OR EXISTS (SELECT 1 FROM card_at
 
 /**
  * A Settle's facts in one statement and one row, without locks (SettleFacts, flattened: p_ the
- * stored answer under the id, t_ the terminal, m_ its merchant, c_ the card, a_ the
- * authorization). `card_version` is the card row's version (xmin): settle_record (migration
+ * stored answer under the id, t_ the terminal, m_ its merchant, c_ the card without its PIN's salt
+ * and verifier, a_ the authorization). `card_version` is the card row's version (xmin): settle_record (migration
  * 0014, through SETTLE_RECORD_MANY) writes only if the row is still that one. $1 terminal,
  * $2 terminal txn id, $3 PAN hash, $4 authorization ref, $5 ATC (-1: none).
  */
@@ -70,8 +70,8 @@ export const SETTLE_FACTS = `
          t.id AS t_id, t.merchant_id AS t_merchant_id, t.status AS t_status,
          m.id AS m_id, m.name AS m_name, m.status AS m_status, m.account_id AS m_account_id, ma.currency::text AS m_currency,
          c.id AS c_id, c.pan_hash AS c_pan_hash, c.pan_masked AS c_pan_masked, c.pan_sequence AS c_pan_sequence,
-         c.expiry AS c_expiry, c.cardholder_name AS c_cardholder_name, c.status AS c_status, c.pin_salt AS c_pin_salt,
-         c.pin_verifier AS c_pin_verifier, c.pin_tries AS c_pin_tries, c.credit_limit_minor AS c_credit_limit_minor,
+         c.expiry AS c_expiry, c.cardholder_name AS c_cardholder_name, c.status AS c_status,
+         c.pin_tries AS c_pin_tries, c.credit_limit_minor AS c_credit_limit_minor,
          c.currency AS c_currency, c.account_id AS c_account_id, c.last_atc AS c_last_atc,
          c.xmin::text AS card_version,
          (SELECT COALESCE(SUM(balance_minor), 0)::bigint FROM account_balance_slots WHERE account_id = c.account_id) AS balance,
