@@ -49,8 +49,8 @@ import { startBackendFixture } from '../../backend/src/test-support/backend-fixt
 import { TestCard } from '../../backend/src/test-support/test-card';
 import { sealPin, pinSealContext, verifyCertificate, publicKeyFromRaw } from '@bluetill/protocol';
 import { join } from 'node:path';
-import postgres from 'postgres';
 import { readdirSync, readFileSync } from 'node:fs';
+import postgres from 'postgres';
 import { percentile, report } from './report';
 
 const CONCURRENCY = 64;
@@ -168,7 +168,7 @@ async function timed<T>(
  * (autovacuum_naptime) later, which a benchmark of a few minutes on a new database may or may not
  * see. Until then each session's prepared statements run on the plans PostgreSQL made for empty
  * tables, and some of those read a terminal's every settlement to find one (the facts read went
- * from 16 buffers a call to 750 over a run), and a run measured when autovacuum happened to come.
+ * from 16 buffers a call to 750-970 over a run), and a run measured when autovacuum happened to come.
  */
 async function analyze(url: string): Promise<void> {
   const sql = postgres(url, { max: 1, onnotice: () => undefined });

@@ -5,6 +5,7 @@ import type { CardCounters, Cvr, CvmName, DeclineCode, Item, Money } from '@blue
 import { SUPPORTED_CURRENCIES, basketTotal, cvrResultOf, cvrShowsFailure } from '@bluetill/protocol';
 import type {
   AuthorizationRow,
+  CardRow,
   MerchantRow,
   SettleCard,
   SettlementRow,
@@ -25,7 +26,10 @@ export function isExpired(expiry: string, now: number): boolean {
 }
 
 /** Card status and expiry, checked before the PIN. */
-export function checkCard(card: SettleCard | undefined, now: number): DeclineCode | null {
+export function checkCard(
+  card: Pick<CardRow, 'status' | 'expiry' | 'pinTries'> | undefined,
+  now: number,
+): DeclineCode | null {
   if (!card) return 'unknown_card';
   if (card.status !== 'active') return 'card_blocked';
   if (isExpired(card.expiry, now)) return 'card_expired';
